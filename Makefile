@@ -1,0 +1,54 @@
+# The two commands: `make run` (the platform with a demo program) and `make test` (the suite).
+# Both install what they need into .venv first; only Python 3.11+ and a C compiler are assumed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+ARGS ?=
+ONLY ?=
+BUF := .tools/node_modules/.bin/buf
+
+.PHONY: install run test lint protos protos-check buf-lint bench clean
+
+$(STAMP): pyproject.toml setup.py $(wildcard ledger_core/*.pyx ledger_core/*.pxd)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m deploy.local.run
+
+test: install protos-check lint
+	$(PY) -m pytest $(ARGS)
+
+lint: install buf-lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy services ledger_core deploy bench
+
+# Generated gRPC code is committed; this regenerates it after a .proto change.
+protos: install
+	$(PY) protos/generate.py
+
+# Fails when the committed generated code is not what the .proto files give.
+protos-check: install
+	$(PY) protos/generate.py --check
+
+# buf comes from the npm registry; without npm the contracts are still checked by protoc above.
+buf-lint:
+	@if command -v npm >/dev/null 2>&1; then \
+		test -x $(BUF) || npm install --silent --prefix .tools @bufbuild/buf@1 >/dev/null; \
+		$(BUF) lint; \
+	else echo "buf-lint: npm not found; skipping buf lint"; fi
+
+bench: install
+	$(PY) -m bench --only "$(ONLY)"
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf .data/test-runs .data/tmp
+	find ledger_core -name '*.so' -o -name '*.c' -o -name '*.html' | xargs rm -f
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +

@@ -1,0 +1,103 @@
+"""`make run`: PostgreSQL and NATS (unless given), the four services, a demo program. Ctrl-C stops all."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from deploy.local.cluster import SERVICES, LocalCluster, fixed_endpoints
+from deploy.local.demo import load_demo_program
+from deploy.local.servers import DATA_ROOT, LocalNats, LocalPostgres
+
+logger = logging.getLogger("loyalty.run")
+
+POSTGRES_PORT = 55432
+NATS_PORT = 54222
+DATABASE = "loyalty"
+
+
+async def ensure_database(server_url: str) -> str:
+    connection = await asyncpg.connect(server_url)
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
+            await connection.execute(f"CREATE DATABASE {DATABASE}")
+    finally:
+        await connection.close()
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{DATABASE}"))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    started_at = time.monotonic()
+    servers: list[LocalPostgres | LocalNats] = []
+    database_server = os.environ.get("DATABASE_URL")
+    nats_url = os.environ.get("NATS_URL")
+    cluster: LocalCluster | None = None
+    try:
+        if not database_server:
+            postgres = LocalPostgres(DATA_ROOT / "postgres", port=POSTGRES_PORT)
+            servers.append(postgres)
+            logger.info("starting PostgreSQL in %s", postgres.data_dir)
+            database_server = postgres.start()
+        if not nats_url:
+            local_nats = LocalNats(DATA_ROOT / "nats", port=NATS_PORT)
+            servers.append(local_nats)
+            logger.info("starting NATS in %s", local_nats.data_dir)
+            nats_url = local_nats.start()
+        database_url = asyncio.run(ensure_database(database_server))
+        cluster = LocalCluster(
+            database_url=database_url,
+            nats_url=nats_url,
+            namespace="loyalty",
+            endpoints=fixed_endpoints(),
+            log_dir=DATA_ROOT / "logs",
+        )
+        logger.info("starting %s", ", ".join(SERVICES))
+        cluster.start()
+        demo = asyncio.run(load_demo_program(cluster.endpoints))
+        print_endpoints(cluster, database_url, nats_url, demo, time.monotonic() - started_at)
+        wait_for_interrupt()
+    finally:
+        if cluster is not None:
+            logger.info("stopping services")
+            cluster.stop()
+        for server in reversed(servers):
+            server.stop()
+        logger.info("stopped")
+
+
+def print_endpoints(
+    cluster: LocalCluster, database_url: str, nats_url: str, demo: dict[str, str], elapsed_s: float
+) -> None:
+    lines = [f"\nLoyalty platform is running (ready in {elapsed_s:.1f}s). Ctrl-C stops everything.\n"]
+    for name, endpoint in cluster.endpoints.items():
+        lines.append(f"  {name:<9} gRPC {endpoint.grpc_address:<17} metrics {endpoint.metrics_url}")
+    lines.append(f"  PostgreSQL {database_url}")
+    lines.append(f"  NATS       {nats_url}")
+    lines.append(f"  logs       {cluster.log_dir}")
+    lines.append("\nDemo program:")
+    lines += [f"  {key:<16} {value}" for key, value in demo.items()]
+    print("\n".join(lines), flush=True)
+
+
+def wait_for_interrupt() -> None:
+    stopping = False
+
+    def on_signal(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    with contextlib.suppress(KeyboardInterrupt):
+        while not stopping:
+            time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()

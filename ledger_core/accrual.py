@@ -1,0 +1,104 @@
+"""accrue: the checked Python face of the accrual kernel (ledger_core/_accrual.pyx)."""
+
+import numpy as np
+
+from ledger_core import _accrual, limits
+from ledger_core.batches import (
+    Accrual,
+    ArrayLike,
+    TransactionBatch,
+    batch_columns,
+    checked_cap_counters,
+    checked_member_tiers,
+)
+from ledger_core.errors import AccrualOverflowError, TransactionError
+from ledger_core.rules import CompiledRuleSet
+from ledger_core.time_zones import offset_table
+
+# Kernel status codes (ledger_core/_accrual.pxd, AccrualStatus).
+STATUS_DONE, STATUS_NEEDS_CAPACITY, STATUS_OVERFLOW = 0, 1, 2
+FIELD_OF_STATUS = {
+    3: ("member_indexes", "member index outside the member arrays"),
+    4: ("timestamps_seconds", "timestamp outside 1970-01-01 to 2099-12-31 (unix seconds)"),
+    5: ("categories", "category must be >= 0"),
+    6: ("channels", "channel must be >= 0"),
+    7: ("stores", "store must be >= 0"),
+}
+# Attribution entries reserved per transaction at first; the buffers double when needed.
+ATTRIBUTION_ENTRIES_PER_TRANSACTION_INITIAL = 4
+
+
+def accrue(
+    batch: TransactionBatch,
+    *,
+    member_tiers: ArrayLike,
+    cap_counters: ArrayLike,
+    rules: CompiledRuleSet,
+) -> Accrual:
+    """Points for every transaction of `batch` under `rules` (see ledger_core.rules for the order).
+
+    `member_tiers[m]` is member m's tier, `cap_counters` the members' counters from
+    `new_cap_counters` or the previous call; they are not modified, the result holds new ones.
+    Raises InputError, TransactionError or AccrualOverflowError; then nothing was accrued.
+    """
+    columns = batch_columns(batch)
+    tiers = checked_member_tiers(member_tiers, tier_count=rules.source.tier_count)
+    counters = checked_cap_counters(cap_counters, member_count=len(tiers))
+    count = len(columns["member_indexes"])
+    timestamps = columns["timestamps_seconds"]
+    table = offset_table(
+        rules.source.time_zone,
+        start_seconds=int(timestamps.min()) if count else 0,
+        end_seconds=int(timestamps.max()) if count else 0,
+    )
+    rule_count = len(rules.rule_ids)
+    capacity = count * min(rule_count, ATTRIBUTION_ENTRIES_PER_TRANSACTION_INITIAL) + rule_count
+    points = np.empty(count, dtype=np.int64)
+    offsets = np.empty(count + 1, dtype=np.int64)
+    offsets[0] = 0
+    rule_indexes = np.empty(capacity, dtype=np.int16)
+    attribution_points = np.empty(capacity, dtype=np.int64)
+    start_index, used = 0, 0
+    while True:
+        status, index, used = _accrual.accrue_columns(
+            rules,
+            transitions_seconds=table.transitions_seconds,
+            offsets_seconds=table.offsets_seconds,
+            **columns,
+            member_tiers=tiers,
+            cap_counters=counters.reshape(-1),
+            points=points,
+            attribution_offsets=offsets,
+            attribution_rule_indexes=rule_indexes,
+            attribution_points=attribution_points,
+            start_index=start_index,
+            attribution_used=used,
+        )
+        if status == STATUS_DONE:
+            break
+        if status != STATUS_NEEDS_CAPACITY:
+            raise _error_of(status, index, columns)
+        rule_indexes = _grown(rule_indexes, used)
+        attribution_points = _grown(attribution_points, used)
+        start_index = index
+    return Accrual(
+        points=points,
+        attribution_offsets=offsets,
+        attribution_rule_indexes=rule_indexes[:used],
+        attribution_points=attribution_points[:used],
+        cap_counters=counters,
+        rule_ids=rules.rule_ids,
+    )
+
+
+def _grown(buffer: np.ndarray, used: int) -> np.ndarray:
+    grown = np.empty(max(2 * len(buffer), limits.RULES_PER_SET_MAX), dtype=buffer.dtype)
+    grown[:used] = buffer[:used]
+    return grown
+
+
+def _error_of(status: int, index: int, columns: dict[str, np.ndarray]) -> Exception:
+    if status == STATUS_OVERFLOW:
+        return AccrualOverflowError(index)
+    field, message = FIELD_OF_STATUS[status]
+    return TransactionError(index, field, f"{message}, got {columns[field][index]}")

@@ -1,0 +1,146 @@
+"""The columnar inputs and outputs of accrue, and their checks at the boundary.
+
+Columns may be numpy arrays, array.array or sequences of ints; they are converted (without a copy
+when the dtype already matches) to the kernel's dtypes after checking that every value fits.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ledger_core import limits
+from ledger_core.errors import InputError
+
+Int64Array = npt.NDArray[np.int64]
+ArrayLike = Any  # numpy array, array.array or a sequence of ints
+
+# Column name and the dtype the kernel reads it as.
+BATCH_COLUMNS: tuple[tuple[str, type[np.integer[Any]]], ...] = (
+    ("member_indexes", np.int32),
+    ("amounts_minor", np.int64),
+    ("categories", np.int32),
+    ("skus", np.int64),
+    ("channels", np.int32),
+    ("stores", np.int32),
+    ("timestamps_seconds", np.int64),
+)
+
+
+@dataclass(frozen=True, eq=False)
+class TransactionBatch:
+    """One batch of transactions, one entry per transaction in each column.
+
+    `member_indexes` index the per-member arrays (tiers, cap counters); amounts are minor units,
+    negative for returns; timestamps are unix seconds (UTC). Ids are non-negative integers.
+    """
+
+    member_indexes: ArrayLike
+    amounts_minor: ArrayLike
+    categories: ArrayLike
+    skus: ArrayLike
+    channels: ArrayLike
+    stores: ArrayLike
+    timestamps_seconds: ArrayLike
+
+
+@dataclass(frozen=True, eq=False)
+class Accrual:
+    """Points per transaction, their attribution to rules, and the members' new cap counters.
+
+    The attribution of transaction i is entries attribution_offsets[i] to [i + 1] of
+    attribution_rule_indexes (positions in the rule set, see `rule_ids`) and attribution_points;
+    they sum to points[i].
+    """
+
+    points: Int64Array
+    attribution_offsets: Int64Array
+    attribution_rule_indexes: npt.NDArray[np.int16]
+    attribution_points: Int64Array
+    cap_counters: Int64Array
+    rule_ids: tuple[str, ...]
+
+    def attribution_of(self, transaction_index: int) -> dict[str, int]:
+        start, end = self.attribution_offsets[transaction_index : transaction_index + 2]
+        return {
+            self.rule_ids[int(rule)]: int(points)
+            for rule, points in zip(
+                self.attribution_rule_indexes[start:end],
+                self.attribution_points[start:end],
+                strict=True,
+            )
+        }
+
+    def points_by_rule(self) -> dict[str, int]:
+        # Python ints: a total over a batch may exceed int64 while each entry fits.
+        exact = dict.fromkeys(self.rule_ids, 0)
+        for rule, points in zip(
+            self.attribution_rule_indexes.tolist(), self.attribution_points.tolist(), strict=True
+        ):
+            exact[self.rule_ids[rule]] += points
+        return exact
+
+
+def new_cap_counters(member_count: int) -> Int64Array:
+    """Cap counters for members who have earned nothing yet: one row of 6 int64 per member.
+
+    Columns: day key, points in that day, ISO week key, points in it, month key, points in it
+    (keys are local days since 1970-01-01, weeks since 1969-12-29, year * 12 + month - 1).
+    """
+    if not 0 <= member_count <= limits.MEMBERS_MAX:
+        raise InputError("member_count", f"must be 0 to {limits.MEMBERS_MAX}")
+    return np.zeros((member_count, limits.CAP_COUNTER_COLUMNS), dtype=np.int64)
+
+
+def integer_column(argument: str, values: ArrayLike, dtype: type[np.integer[Any]]) -> np.ndarray:
+    """`values` as a contiguous 1-D array of `dtype`; every value must fit."""
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise InputError(argument, f"must be one-dimensional, got shape {array.shape}")
+    if array.size == 0:
+        return np.zeros(0, dtype=dtype)
+    if array.dtype.kind not in "iu":
+        raise InputError(argument, f"must hold integers, got dtype {array.dtype}")
+    if array.dtype != dtype and not np.can_cast(array.dtype, dtype):
+        bounds = np.iinfo(dtype)
+        low, high = int(array.min()), int(array.max())
+        if low < bounds.min or high > bounds.max:
+            raise InputError(argument, f"values {low} to {high} do not fit in {np.dtype(dtype)}")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def batch_columns(batch: TransactionBatch) -> dict[str, np.ndarray]:
+    columns = {
+        name: integer_column(f"batch.{name}", getattr(batch, name), dtype)
+        for name, dtype in BATCH_COLUMNS
+    }
+    count = len(columns["member_indexes"])
+    if count > limits.TRANSACTIONS_PER_BATCH_MAX:
+        raise InputError("batch", f"{count} transactions, at most {limits.TRANSACTIONS_PER_BATCH_MAX}")
+    for name, column in columns.items():
+        if len(column) != count:
+            raise InputError(f"batch.{name}", f"length {len(column)}, member_indexes has {count}")
+    return columns
+
+
+def checked_member_tiers(member_tiers: ArrayLike, *, tier_count: int) -> npt.NDArray[np.int8]:
+    tiers = integer_column("member_tiers", member_tiers, np.int8)
+    if len(tiers) > limits.MEMBERS_MAX:
+        raise InputError("member_tiers", f"at most {limits.MEMBERS_MAX} members")
+    if len(tiers) and (int(tiers.min()) < 0 or int(tiers.max()) >= tier_count):
+        bad = int(np.flatnonzero((tiers < 0) | (tiers >= tier_count))[0])
+        raise InputError("member_tiers", f"tier {tiers[bad]} of member {bad} outside 0 to {tier_count - 1}")
+    return tiers
+
+
+def checked_cap_counters(cap_counters: ArrayLike, *, member_count: int) -> Int64Array:
+    """A copy of the counters: the caller's array stays as it was, even when accrual fails."""
+    given = np.asarray(cap_counters)
+    if given.dtype.kind not in "iu":
+        raise InputError("cap_counters", f"must hold integers, got dtype {given.dtype}")
+    counters = np.array(given, dtype=np.int64, order="C", copy=True)
+    expected = (member_count, limits.CAP_COUNTER_COLUMNS)
+    if counters.shape != expected:
+        raise InputError("cap_counters", f"shape {counters.shape}, expected {expected}")
+    return counters

@@ -1,0 +1,1 @@
+"""Why points are earned: earning and engagement rules, recognition, missions, segments, experiments."""

@@ -1,0 +1,24 @@
+"""The campaign service's SQL (asyncpg)."""
+
+import asyncpg
+
+
+async def upsert_recognition(connection: asyncpg.Connection, program_id: str, definition: bytes) -> float:
+    """Store the definition; returns the change time (unix seconds)."""
+    return await connection.fetchval(
+        "INSERT INTO recognition_configs (program_id, definition) VALUES ($1, $2) "
+        "ON CONFLICT (program_id) DO UPDATE SET definition = EXCLUDED.definition, updated_at = now() "
+        "RETURNING extract(epoch FROM updated_at)::float8",
+        program_id, definition,
+    )
+
+
+async def fetch_recognition(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str
+) -> tuple[bytes, float] | None:
+    row = await connection.fetchrow(
+        "SELECT definition, extract(epoch FROM updated_at)::float8 AS updated "
+        "FROM recognition_configs WHERE program_id = $1",
+        program_id,
+    )
+    return None if row is None else (bytes(row["definition"]), row["updated"])

@@ -1,0 +1,1 @@
+"""Members, their identifiers and credentials, profiles, consents, merges and privacy requests."""

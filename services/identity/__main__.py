@@ -1,0 +1,4 @@
+from services.identity.app import SPEC, IdentityConfig
+from services.shared.server import main
+
+main(SPEC, IdentityConfig)

@@ -1,0 +1,150 @@
+"""IdentityService: proto ⇄ domain translation around transactions."""
+
+import asyncpg
+import grpc
+
+from loyalty.events.v1 import events_pb2
+from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.identity import domain, events, repository
+from services.identity.errors import ProgramExists, ProgramNotFound
+from services.shared import validation
+from services.shared.errors import InvalidArgument
+from services.shared.idempotency import once
+from services.shared.outbox import Outbox
+from services.shared.paging import decode_page_token, encode_page_token
+from services.shared.timestamps import from_epoch_seconds
+
+PROGRAMS_PAGE_SIZE_MAX = 200
+
+
+def program_from_proto(program: identity_pb2.Program) -> domain.Program:
+    return domain.Program(
+        program_id=program.program_id,
+        name=program.name,
+        points_name=program.points_name,
+        currency=program.currency,
+        time_zone=program.time_zone,
+        entry_tier_code=program.entry_tier_code,
+        default_locale=program.default_locale,
+    )
+
+
+def program_to_proto(stored: repository.StoredProgram) -> identity_pb2.Program:
+    program = stored.program
+    return identity_pb2.Program(
+        program_id=program.program_id,
+        name=program.name,
+        points_name=program.points_name,
+        currency=program.currency,
+        time_zone=program.time_zone,
+        entry_tier_code=program.entry_tier_code,
+        default_locale=program.default_locale,
+        create_time=from_epoch_seconds(stored.created_at_s),
+        update_time=from_epoch_seconds(stored.updated_at_s),
+    )
+
+
+def program_event(program: identity_pb2.Program) -> events_pb2.ProgramChanged:
+    return events_pb2.ProgramChanged(
+        program_id=program.program_id,
+        name=program.name,
+        points_name=program.points_name,
+        currency=program.currency,
+        time_zone=program.time_zone,
+        entry_tier_code=program.entry_tier_code,
+    )
+
+
+class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox) -> None:
+        self.pool = pool
+        self.outbox = outbox
+
+    async def CreateProgram(
+        self, request: identity_pb2.CreateProgramRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.CreateProgramResponse:
+        validation.program_id(request.program_id)
+        if request.program.program_id != request.program_id:
+            raise InvalidArgument("program.program_id", "must equal program_id")
+        program = program_from_proto(request.program).validate()
+
+        async with self.pool.acquire() as connection, connection.transaction():
+
+            async def create() -> identity_pb2.CreateProgramResponse:
+                if not await repository.insert_program(connection, program):
+                    raise ProgramExists(program.program_id)
+                stored = await repository.fetch_program(connection, program.program_id)
+                assert stored is not None
+                created = program_to_proto(stored)
+                await self.outbox.enqueue(
+                    connection,
+                    events.PROGRAM_CREATED,
+                    events_pb2.Event(program_id=program.program_id, program_created=program_event(created)),
+                )
+                return identity_pb2.CreateProgramResponse(program=created)
+
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=request.idempotency_key,
+                method="CreateProgram",
+                request=request,
+                response_type=identity_pb2.CreateProgramResponse,
+                work=create,
+            )
+
+    async def GetProgram(
+        self, request: identity_pb2.GetProgramRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.GetProgramResponse:
+        validation.program_id(request.program_id)
+        stored = await repository.fetch_program(self.pool, request.program_id)
+        if stored is None:
+            raise ProgramNotFound(request.program_id)
+        return identity_pb2.GetProgramResponse(program=program_to_proto(stored))
+
+    async def UpdateProgram(
+        self, request: identity_pb2.UpdateProgramRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.UpdateProgramResponse:
+        validation.program_id(request.program_id)
+        changes = program_from_proto(request.program)
+        paths = list(request.update_mask.paths)
+
+        async with self.pool.acquire() as connection, connection.transaction():
+
+            async def update() -> identity_pb2.UpdateProgramResponse:
+                current = await repository.fetch_program(connection, request.program_id, for_update=True)
+                if current is None:
+                    raise ProgramNotFound(request.program_id)
+                await repository.update_program(connection, domain.apply_update(current.program, changes, paths))
+                stored = await repository.fetch_program(connection, request.program_id)
+                assert stored is not None
+                updated = program_to_proto(stored)
+                await self.outbox.enqueue(
+                    connection,
+                    events.PROGRAM_UPDATED,
+                    events_pb2.Event(program_id=request.program_id, program_updated=program_event(updated)),
+                )
+                return identity_pb2.UpdateProgramResponse(program=updated)
+
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=request.idempotency_key,
+                method="UpdateProgram",
+                request=request,
+                response_type=identity_pb2.UpdateProgramResponse,
+                work=update,
+            )
+
+    async def ListPrograms(
+        self, request: identity_pb2.ListProgramsRequest, context: grpc.aio.ServicerContext
+    ) -> identity_pb2.ListProgramsResponse:
+        size = validation.page_size(request.page_size, maximum=PROGRAMS_PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("after",))
+        programs = await repository.fetch_programs(
+            self.pool, after_id=cursor["after"] if cursor else "", limit=size + 1
+        )
+        next_token = encode_page_token({"after": programs[size - 1].program.program_id}) if len(programs) > size else ""
+        return identity_pb2.ListProgramsResponse(
+            programs=[program_to_proto(p) for p in programs[:size]], next_page_token=next_token
+        )

@@ -1,0 +1,1 @@
+"""The points ledger: accounts, double-entry transfers, lots, holds, tiers, liability, verify."""

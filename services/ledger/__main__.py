@@ -1,0 +1,4 @@
+from services.ledger.app import SPEC, LedgerConfig
+from services.shared.server import main
+
+main(SPEC, LedgerConfig)

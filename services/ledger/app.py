@@ -1,0 +1,29 @@
+"""How the ledger process is put together: its config, streams and servicer."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from services.ledger.events import STREAMS
+from services.ledger.servicer import LedgerServicer
+from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerConfig(ProcessConfig):
+    grpc_address: str = "127.0.0.1:50052"
+    metrics_port: int = 9102
+
+
+async def setup(runtime: Runtime) -> Application:
+    servicer = LedgerServicer(runtime.pool)
+    return Application(register=lambda server: ledger_pb2_grpc.add_LedgerServiceServicer_to_server(servicer, server))
+
+
+SPEC = ServiceSpec(
+    name="ledger",
+    descriptors=(ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"],),
+    migrations=Path(__file__).parent / "migrations",
+    streams=STREAMS,
+    setup=setup,
+)

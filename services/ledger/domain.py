@@ -1,0 +1,128 @@
+"""The ledger's pure rules: program settings and tiers (no I/O)."""
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from services.shared import validation
+from services.shared.errors import InvalidArgument
+
+HOLD_TTL_SECONDS_MAX = 7 * 24 * 3600
+EXPIRY_MONTHS_MAX = 120
+TIERS_MAX = 20
+TIER_MULTIPLIER_BPS_MAX = 100_000
+
+
+class ExpiryKind(IntEnum):
+    NEVER = 1
+    ROLLING_MONTHS = 2
+    END_OF_CALENDAR_PERIOD = 3
+    INACTIVITY_MONTHS = 4
+
+
+class CalendarPeriod(IntEnum):
+    NONE = 0
+    MONTH = 1
+    QUARTER = 2
+    YEAR = 3
+
+
+class TierWindowKind(IntEnum):
+    ROLLING_DAYS = 1
+    CALENDAR_YEAR = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProgramSettings:
+    program_id: str
+    points_name: str
+    currency: str
+    time_zone: str
+    return_window_days: int
+    expiry_kind: int
+    expiry_months: int
+    expiry_period: int
+    negative_balance_policy: int
+    hold_ttl_seconds: int
+    tier_window_kind: int
+    tier_window_rolling_days: int
+    tier_requalification_period: int
+    qualifying_basis: int
+    rounding_mode: int
+    expiry_notice_days: int
+    entry_tier_code: str
+
+    def validate(self) -> "ProgramSettings":
+        validation.program_id(self.program_id, "config.program_id")
+        validation.text(self.points_name, "config.points_name", length_max=40)
+        validation.currency(self.currency, "config.currency")
+        validation.time_zone(self.time_zone, "config.time_zone")
+        validation.in_range(self.return_window_days, "config.return_window_days", low=0, high=365)
+        self._validate_expiry()
+        _require_set(self.negative_balance_policy, "config.negative_balance_policy")
+        validation.in_range(self.hold_ttl_seconds, "config.hold_ttl_seconds", low=1, high=HOLD_TTL_SECONDS_MAX)
+        self._validate_tier_window()
+        _require_set(self.qualifying_basis, "config.qualifying_basis")
+        _require_set(self.rounding_mode, "config.rounding_mode")
+        validation.in_range(self.expiry_notice_days, "config.expiry_notice_days", low=0, high=365)
+        validation.code(self.entry_tier_code, "config.entry_tier_code")
+        return self
+
+    def _validate_expiry(self) -> None:
+        _require_set(self.expiry_kind, "config.expiry_policy.kind")
+        if self.expiry_kind == ExpiryKind.NEVER:
+            return
+        validation.in_range(self.expiry_months, "config.expiry_policy.months", low=1, high=EXPIRY_MONTHS_MAX)
+        if self.expiry_kind == ExpiryKind.END_OF_CALENDAR_PERIOD:
+            _require_set(self.expiry_period, "config.expiry_policy.period")
+
+    def _validate_tier_window(self) -> None:
+        _require_set(self.tier_window_kind, "config.tier_window.kind")
+        if self.tier_window_kind == TierWindowKind.ROLLING_DAYS:
+            validation.in_range(
+                self.tier_window_rolling_days, "config.tier_window.rolling_days", low=1, high=3660
+            )
+        _require_set(self.tier_requalification_period, "config.tier_window.requalification_period")
+
+
+def _require_set(enum_value: int, field: str) -> None:
+    if enum_value == 0:
+        raise InvalidArgument(field, "is required")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tier:
+    code: str
+    name: str
+    rank: int
+    threshold: int
+    benefits_text: str
+    multiplier_bps: int
+
+
+def validate_tiers(tiers: list[Tier]) -> list[Tier]:
+    """Codes and ranks unique; a higher rank never has a lower threshold. Sorted by rank."""
+    if not tiers:
+        raise InvalidArgument("tiers", "at least one tier (the entry tier) is required")
+    if len(tiers) > TIERS_MAX:
+        raise InvalidArgument("tiers", f"at most {TIERS_MAX} tiers")
+    for index, tier in enumerate(tiers):
+        validation.code(tier.code, f"tiers[{index}].code")
+        validation.text(tier.name, f"tiers[{index}].name", length_max=80)
+        validation.text(tier.benefits_text, f"tiers[{index}].benefits_text", required=False)
+        validation.in_range(tier.threshold, f"tiers[{index}].threshold", low=0, high=2**62)
+        validation.in_range(
+            tier.multiplier_bps, f"tiers[{index}].multiplier_bps", low=0, high=TIER_MULTIPLIER_BPS_MAX
+        )
+    if len({t.code for t in tiers}) != len(tiers):
+        raise InvalidArgument("tiers", "tier codes must be unique")
+    if len({t.rank for t in tiers}) != len(tiers):
+        raise InvalidArgument("tiers", "tier ranks must be unique")
+    ordered = sorted(tiers, key=lambda t: t.rank)
+    for lower, higher in zip(ordered, ordered[1:], strict=False):
+        if higher.threshold <= lower.threshold:
+            raise InvalidArgument(
+                "tiers", f"tier {higher.code!r} ranks above {lower.code!r} so needs a higher threshold"
+            )
+    if ordered[0].threshold != 0:
+        raise InvalidArgument("tiers", f"the lowest tier {ordered[0].code!r} must have threshold 0")
+    return ordered

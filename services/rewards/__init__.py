@@ -1,0 +1,1 @@
+"""What points buy: the reward catalog, stock, redemptions, codes and tier perks."""

@@ -1,0 +1,1 @@
+"""Plumbing every service stands on: configuration, database, migrations, JetStream, outbox, gRPC."""

@@ -1,0 +1,45 @@
+"""The asyncpg pool of a service, bound to the service's own schema."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+
+T = TypeVar("T")
+
+# Errors after which the same transaction may succeed when run again from the start.
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+TRANSACTION_ATTEMPTS_MAX = 5
+
+
+async def create_pool(
+    dsn: str, *, schema: str, size_min: int = 2, size_max: int = 10, command_timeout_s: float = 30
+) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=size_min,
+        max_size=size_max,
+        command_timeout=command_timeout_s,
+        server_settings={"search_path": schema, "application_name": f"loyalty-{schema}"},
+    )
+    assert pool is not None
+    return pool
+
+
+async def in_transaction(
+    pool: asyncpg.Pool,
+    work: Callable[[asyncpg.Connection], Awaitable[T]],
+    *,
+    isolation: str = "read_committed",
+) -> T:
+    """Run `work` in one transaction, again from the start on a serialization failure/deadlock."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS_MAX + 1):
+        try:
+            async with pool.acquire() as connection, connection.transaction(isolation=isolation):
+                return await work(connection)
+        except asyncpg.PostgresError as error:
+            if error.sqlstate not in RETRYABLE_SQLSTATES or attempt == TRANSACTION_ATTEMPTS_MAX:
+                raise
+            await asyncio.sleep(0.005 * 2**attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,70 @@
+"""Idempotent mutations: a retry, a redelivery or a duplicate returns the first result.
+
+The key is bound to a hash of the request (without the key itself), so reusing a key for a
+different request is refused instead of silently answered with someone else's result. The first
+response is stored in the same transaction as the state change it reports.
+"""
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import asyncpg
+from google.protobuf.message import Message
+
+from services.shared.errors import IdempotencyConflict, InvalidArgument
+
+ResponseT = TypeVar("ResponseT", bound=Message)
+
+IDEMPOTENCY_KEY_LENGTH_MAX = 200
+
+
+def request_hash(request: Message) -> bytes:
+    unkeyed = type(request)()
+    unkeyed.CopyFrom(request)
+    if "idempotency_key" in unkeyed.DESCRIPTOR.fields_by_name:
+        unkeyed.ClearField("idempotency_key")  # type: ignore[arg-type]
+    return hashlib.sha256(unkeyed.SerializeToString(deterministic=True)).digest()
+
+
+def check_idempotency_key(key: str) -> None:
+    if not key:
+        raise InvalidArgument("idempotency_key", "is required for every change")
+    if len(key) > IDEMPOTENCY_KEY_LENGTH_MAX:
+        raise InvalidArgument("idempotency_key", f"is longer than {IDEMPOTENCY_KEY_LENGTH_MAX} characters")
+
+
+async def once(
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    key: str,
+    method: str,
+    request: Message,
+    response_type: type[ResponseT],
+    work: Callable[[], Awaitable[ResponseT]],
+) -> ResponseT:
+    """Run `work` once per (program, key) inside the caller's transaction; replay it afterwards."""
+    check_idempotency_key(key)
+    digest = request_hash(request)
+    # A concurrent first attempt holds the row lock; this waits for it to commit or roll back.
+    inserted = await connection.fetchval(
+        "INSERT INTO idempotency_keys (program_id, idempotency_key, method, request_hash) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
+        program_id, key, method, digest,
+    )
+    if inserted:
+        response = await work()
+        await connection.execute(
+            "UPDATE idempotency_keys SET response = $3 WHERE program_id = $1 AND idempotency_key = $2",
+            program_id, key, response.SerializeToString(),
+        )
+        return response
+    row = await connection.fetchrow(
+        "SELECT method, request_hash, response FROM idempotency_keys "
+        "WHERE program_id = $1 AND idempotency_key = $2",
+        program_id, key,
+    )
+    if row["method"] != method or bytes(row["request_hash"]) != digest:
+        raise IdempotencyConflict(key)
+    return response_type.FromString(row["response"])

@@ -1,0 +1,174 @@
+"""gRPC server interceptors, written once for every service.
+
+Each interceptor wraps the method handler with an async context manager around the call, the same
+way for unary and streaming methods. Order (outermost first): observe (request id, JSON log line,
+metrics), errors (typed domain errors and failures to status codes), deadline.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import grpc
+from grpc.aio import ServicerContext
+
+from services.shared.errors import ServiceError
+from services.shared.logs import log_fields, request_id_var
+from services.shared.metrics import Metrics
+
+logger = logging.getLogger("services.grpc")
+
+REQUEST_ID_HEADER = "x-request-id"
+ERROR_REASON_HEADER = "loyalty-error-reason"
+ERROR_FIELD_HEADER = "loyalty-error-field"
+REQUEST_ID_LENGTH_MAX = 128
+
+Around = Callable[[str, ServicerContext], contextlib.AbstractAsyncContextManager[None]]
+
+
+def _wrap(handler: grpc.RpcMethodHandler, method: str, around: Around) -> grpc.RpcMethodHandler:
+    def unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def call(request: Any, context: ServicerContext) -> Any:
+            async with around(method, context):
+                return await behavior(request, context)
+
+        return call
+
+    def streaming(behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+        async def call(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
+            async with around(method, context):
+                async for response in behavior(request, context):
+                    yield response
+
+        return call
+
+    codecs = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), **codecs)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), **codecs)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), **codecs)
+    return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), **codecs)
+
+
+class _AroundInterceptor(grpc.aio.ServerInterceptor):
+    def around(self, method: str, context: ServicerContext) -> contextlib.AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith("/grpc."):
+            return handler
+        return _wrap(handler, handler_call_details.method, self.around)
+
+
+def _request_id(context: ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_HEADER and isinstance(value, str) and 0 < len(value) <= REQUEST_ID_LENGTH_MAX:
+            return value
+    return uuid.uuid4().hex
+
+
+class ObserveInterceptor(_AroundInterceptor):
+    """Request id (taken from `x-request-id` or made), one JSON log line and metrics per call."""
+
+    def __init__(self, *, service: str, metrics: Metrics) -> None:
+        self.service = service
+        self.metrics = metrics
+
+    @contextlib.asynccontextmanager
+    async def around(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        request_id = _request_id(context)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+        try:
+            yield
+        finally:
+            elapsed_s = time.perf_counter() - started
+            code = context.code() or grpc.StatusCode.OK
+            code_name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+            self.metrics.grpc_requests.labels(self.service, method, code_name).inc()
+            self.metrics.grpc_latency.labels(self.service, method).observe(elapsed_s)
+            logger.info(
+                "rpc %s %s",
+                method,
+                code_name,
+                extra=log_fields(method=method, code=code_name, duration_ms=round(elapsed_s * 1000, 3)),
+            )
+            request_id_var.reset(token)
+
+
+class ErrorInterceptor(_AroundInterceptor):
+    """Typed domain errors become their status code with the field named; the rest never leak."""
+
+    @contextlib.asynccontextmanager
+    async def around(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        try:
+            yield
+        except ServiceError as error:
+            await context.abort(
+                error.status,
+                error.details(),
+                trailing_metadata=((ERROR_REASON_HEADER, error.reason), (ERROR_FIELD_HEADER, error.field)),
+            )
+        except TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the call ran past its deadline")
+        except (asyncpg.PostgresConnectionError, asyncpg.TooManyConnectionsError,
+                asyncpg.CannotConnectNowError, ConnectionError, OSError) as error:
+            logger.warning("dependency unavailable in %s: %r", method, error)
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                "a dependency is unavailable; retry with the same idempotency key",
+            )
+        except grpc.aio.AbortError:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("unexpected error in %s", method)
+            await context.abort(
+                grpc.StatusCode.INTERNAL, f"internal error (request id {request_id_var.get()})"
+            )
+
+
+class DeadlineInterceptor(_AroundInterceptor):
+    """Unary calls get at most `deadline_ms`, less if the client's own deadline is shorter."""
+
+    def __init__(self, *, deadline_ms: int, streaming_methods: frozenset[str]) -> None:
+        self.deadline_s = deadline_ms / 1000
+        self.streaming_methods = streaming_methods
+
+    @contextlib.asynccontextmanager
+    async def around(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
+        if method in self.streaming_methods:
+            # Long-lived streams are bounded by the client's deadline and per-message limits.
+            yield
+            return
+        remaining_s = context.time_remaining()
+        budget_s = self.deadline_s if remaining_s is None else min(remaining_s, self.deadline_s)
+        async with asyncio.timeout(budget_s):
+            yield
+
+
+def streaming_methods(*services: Any) -> frozenset[str]:
+    """The `/package.Service/Method` names of the streaming methods of service descriptors."""
+    return frozenset(
+        f"/{service.full_name}/{method.name}"
+        for service in services
+        for method in service.methods
+        if method.client_streaming or method.server_streaming
+    )

@@ -1,0 +1,25 @@
+"""Opaque page tokens: a cursor the client hands back unchanged, refused if tampered with."""
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from services.shared.errors import InvalidArgument
+
+
+def encode_page_token(cursor: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(cursor, separators=(",", ":")).encode()).decode()
+
+
+def decode_page_token(token: str, *, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """The cursor of `token`, None for the first page; INVALID_ARGUMENT if it is not ours."""
+    if not token:
+        return None
+    try:
+        cursor = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidArgument("page_token", "is not a token this service issued") from None
+    if not isinstance(cursor, dict) or set(cursor) != set(keys):
+        raise InvalidArgument("page_token", "is not a token this service issued")
+    return cursor

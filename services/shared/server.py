@@ -1,0 +1,222 @@
+"""Start a service process: config, metrics, database and migrations, JetStream, gRPC, workers.
+
+Shutdown on SIGTERM/SIGINT: health goes NOT_SERVING, the server stops accepting calls and lets the
+ones in flight finish (up to the grace period), background workers stop, the outbox relay publishes
+what is left, and connections close. Nothing accepted is lost.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.shared.config import load_config
+from services.shared.database import create_pool
+from services.shared.interceptors import (
+    DeadlineInterceptor,
+    ErrorInterceptor,
+    ObserveInterceptor,
+    streaming_methods,
+)
+from services.shared.jetstream import DEAD_LETTER_STREAM, JetStream, StreamSpec
+from services.shared.logs import configure_logging
+from services.shared.metrics import Metrics
+from services.shared.migrations import apply_migrations
+from services.shared.outbox import Outbox, OutboxRelay
+
+logger = logging.getLogger(__name__)
+
+PLUMBING_MIGRATIONS = Path(__file__).parent / "migrations"
+WORKER_RESTART_DELAY_MAX_S = 30.0
+MESSAGE_SIZE_MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessConfig:
+    """What every service process reads; a service's own config extends it."""
+
+    database_url: str
+    nats_url: str
+    nats_namespace: str = "loyalty"
+    grpc_address: str = "127.0.0.1:50051"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9100
+    pool_size_max: int = 10
+    deadline_ms: int = 10_000
+    shutdown_grace_ms: int = 20_000
+    log_level: str = "INFO"
+
+
+@dataclass
+class Runtime:
+    """What a service's setup receives: its config and the connections it may use."""
+
+    name: str
+    config: Any
+    pool: asyncpg.Pool
+    jetstream: JetStream
+    outbox: Outbox
+    metrics: Metrics
+
+
+Worker = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class Application:
+    """What a service's setup returns: how to register its servicers, and its background workers."""
+
+    register: Callable[[grpc.aio.Server], None]
+    workers: dict[str, Worker] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    # Service descriptors (e.g. ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"]).
+    descriptors: tuple[Any, ...]
+    migrations: Path
+    streams: tuple[StreamSpec, ...]
+    setup: Callable[[Runtime], Awaitable[Application]]
+
+    @property
+    def schema(self) -> str:
+        return self.name
+
+
+async def migrate(pool_or_connection: asyncpg.Pool | asyncpg.Connection, spec: ServiceSpec) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        connection = pool_or_connection
+        if isinstance(pool_or_connection, asyncpg.Pool):
+            connection = await stack.enter_async_context(pool_or_connection.acquire())
+        await apply_migrations(
+            connection, schema=spec.schema, directory=PLUMBING_MIGRATIONS, table="plumbing_migrations"
+        )
+        await apply_migrations(connection, schema=spec.schema, directory=spec.migrations)
+
+
+T = TypeVar("T", bound=ProcessConfig)
+
+
+class RunningService:
+    """A started service: `start` brings it up, `shutdown` takes it down losing nothing."""
+
+    def __init__(self, spec: ServiceSpec, config: ProcessConfig) -> None:
+        self.spec = spec
+        self.config = config
+        self.metrics = Metrics.create()
+        self._stop_workers = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def names(self) -> list[str]:
+        return [descriptor.full_name for descriptor in self.spec.descriptors]
+
+    async def start(self, *, serve_metrics: bool = True) -> None:
+        spec, config = self.spec, self.config
+        if serve_metrics:
+            self.metrics.serve(host=config.metrics_host, port=config.metrics_port)
+        self.pool = await create_pool(config.database_url, schema=spec.schema, size_max=config.pool_size_max)
+        await migrate(self.pool, spec)
+        self.jetstream = await JetStream.connect(
+            config.nats_url, namespace=config.nats_namespace, client_name=f"loyalty-{spec.name}"
+        )
+        for stream in (DEAD_LETTER_STREAM, *spec.streams):
+            await self.jetstream.declare_stream(stream)
+        outbox = Outbox(schema=spec.schema, producer=spec.name, jetstream_namespace=config.nats_namespace)
+        self.runtime = Runtime(spec.name, config, self.pool, self.jetstream, outbox, self.metrics)
+        application = await spec.setup(self.runtime)
+        self.relay = OutboxRelay(
+            pool=self.pool, jetstream=self.jetstream, schema=spec.schema, metrics=self.metrics, service=spec.name
+        )
+        self.server = grpc.aio.server(
+            interceptors=[
+                ObserveInterceptor(service=spec.name, metrics=self.metrics),
+                ErrorInterceptor(),
+                DeadlineInterceptor(
+                    deadline_ms=config.deadline_ms, streaming_methods=streaming_methods(*spec.descriptors)
+                ),
+            ],
+            options=[("grpc.max_receive_message_length", MESSAGE_SIZE_MAX_BYTES)],
+        )
+        application.register(self.server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            [*self.names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+        )
+        self.port = self.server.add_insecure_port(config.grpc_address)
+        await self.server.start()
+        for name in ("", *self.names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        workers = {"outbox_relay": self.relay.run, **application.workers}
+        self._tasks = [
+            asyncio.create_task(_supervise(name, work, self._stop_workers, self.metrics, spec.name), name=name)
+            for name, work in workers.items()
+        ]
+        logger.info(
+            "serving %s on %s, metrics on %s:%d",
+            spec.name, config.grpc_address, config.metrics_host, config.metrics_port,
+        )
+
+    async def shutdown(self) -> None:
+        grace_s = self.config.shutdown_grace_ms / 1000
+        logger.info("shutting down: finishing calls in flight")
+        for name in ("", *self.names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.server.stop(grace_s)
+        self._stop_workers.set()
+        await asyncio.wait(self._tasks, timeout=grace_s)
+        if not await self.relay.flush(timeout_s=grace_s):
+            logger.error("outbox not fully published at shutdown; it will be on the next start")
+        await self.jetstream.close()
+        await self.pool.close()
+        logger.info("stopped")
+
+
+async def serve(spec: ServiceSpec, config: ProcessConfig) -> None:
+    service = RunningService(spec, config)
+    await service.start()
+    await _wait_for_signal()
+    await service.shutdown()
+
+
+async def _supervise(
+    name: str, work: Worker, stop: asyncio.Event, metrics: Metrics, service: str
+) -> None:
+    """Run a background worker until stop, restarting it with a growing delay if it fails."""
+    delay_s = 0.5
+    while not stop.is_set():
+        try:
+            await work(stop)
+            return
+        except Exception:
+            metrics.job_runs.labels(service, name, "crashed").inc()
+            logger.exception("worker %s failed; restarting in %.1fs", name, delay_s)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay_s)
+            delay_s = min(delay_s * 2, WORKER_RESTART_DELAY_MAX_S)
+
+
+async def _wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await stopping.wait()
+
+
+def main(spec: ServiceSpec, config_class: type[T]) -> None:
+    """The body of a service's `__main__`: read config from `<NAME>_*` variables and serve."""
+    config = load_config(config_class, prefix=spec.name.upper())
+    configure_logging(spec.name, level=config.log_level)
+    asyncio.run(serve(spec, config))

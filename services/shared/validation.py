@@ -1,0 +1,61 @@
+"""Checks of common fields at the boundary; each failure names the field."""
+
+import re
+import zoneinfo
+
+from services.shared.errors import InvalidArgument
+
+_PROGRAM_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+TEXT_LENGTH_MAX = 1000
+
+
+def program_id(value: str, field: str = "program_id") -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if not _PROGRAM_ID.match(value):
+        raise InvalidArgument(field, "must be 1-63 lowercase letters, digits, '-' or '_'")
+    return value
+
+
+def code(value: str, field: str) -> str:
+    if not _CODE.match(value):
+        raise InvalidArgument(field, "must be 1-63 lowercase letters, digits, '.', '-' or '_'")
+    return value
+
+
+def currency(value: str, field: str = "currency") -> str:
+    if not _CURRENCY.match(value):
+        raise InvalidArgument(field, "must be an ISO 4217 code such as EUR")
+    return value
+
+
+def time_zone(value: str, field: str = "time_zone") -> str:
+    if not value:
+        raise InvalidArgument(field, "is required (an IANA name such as Europe/Amsterdam)")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument(field, f"{value!r} is not an IANA time zone") from None
+    return value
+
+
+def text(value: str, field: str, *, required: bool = True, length_max: int = TEXT_LENGTH_MAX) -> str:
+    if required and not value.strip():
+        raise InvalidArgument(field, "is required")
+    if len(value) > length_max:
+        raise InvalidArgument(field, f"is longer than {length_max} characters")
+    return value
+
+
+def in_range(value: int, field: str, *, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise InvalidArgument(field, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def page_size(value: int, *, default: int = 50, maximum: int = 500) -> int:
+    if value < 0:
+        raise InvalidArgument("page_size", "must not be negative")
+    return default if value == 0 else min(value, maximum)

@@ -1,0 +1,160 @@
+"""The ledger's part of a program: configuration and tiers, through real gRPC on real PostgreSQL."""
+
+import grpc
+import pytest
+
+from loyalty.common.v1 import common_pb2
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from services.ledger.app import SPEC, LedgerConfig
+
+
+def program_config(program_id: str = "acme", **overrides: object) -> ledger_pb2.ProgramConfig:
+    config = ledger_pb2.ProgramConfig(
+        program_id=program_id,
+        points_name="stars",
+        currency="EUR",
+        time_zone="Europe/Amsterdam",
+        return_window_days=14,
+        expiry_policy=ledger_pb2.ExpiryPolicy(kind=ledger_pb2.EXPIRY_KIND_ROLLING_MONTHS, months=24),
+        negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_RECORD_DEBT,
+        hold_ttl_seconds=900,
+        tier_window=ledger_pb2.TierWindow(
+            kind=ledger_pb2.TIER_WINDOW_KIND_ROLLING_DAYS,
+            rolling_days=365,
+            requalification_period=ledger_pb2.CALENDAR_PERIOD_YEAR,
+        ),
+        qualifying_basis=ledger_pb2.QUALIFYING_BASIS_POINTS,
+        rounding_mode=common_pb2.ROUNDING_MODE_HALF_EVEN,
+        expiry_notice_days=30,
+        entry_tier_code="member",
+    )
+    for field, value in overrides.items():
+        setattr(config, field, value)
+    return config
+
+
+TIERS = [
+    ledger_pb2.TierDefinition(code="member", name="Member", rank=0, threshold=0, multiplier_bps=10_000),
+    ledger_pb2.TierDefinition(code="silver", name="Silver", rank=1, threshold=1_000, multiplier_bps=12_500),
+    ledger_pb2.TierDefinition(code="gold", name="Gold", rank=2, threshold=5_000, multiplier_bps=15_000,
+                              benefits_text="Free shipping"),
+]
+
+
+@pytest.fixture
+async def ledger(start_service):
+    async with start_service(SPEC, LedgerConfig) as (_, channel):
+        yield ledger_pb2_grpc.LedgerServiceStub(channel)
+
+
+async def configure(ledger, config: ledger_pb2.ProgramConfig, key: str = "configure-1"):
+    return await ledger.ConfigureProgram(
+        ledger_pb2.ConfigureProgramRequest(program_id=config.program_id, idempotency_key=key, config=config)
+    )
+
+
+async def test_a_configured_program_reads_back(ledger) -> None:
+    stored = (await configure(ledger, program_config())).config
+    read = (await ledger.GetProgram(ledger_pb2.GetProgramRequest(program_id="acme"))).config
+    assert read == stored
+    assert read.time_zone == "Europe/Amsterdam" and read.expiry_policy.months == 24
+    assert read.update_time.seconds > 0
+
+
+async def test_the_same_key_replays_and_another_request_with_it_is_refused(ledger) -> None:
+    first = await configure(ledger, program_config())
+    again = await configure(ledger, program_config())
+    assert again == first
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await configure(ledger, program_config(points_name="miles"))
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "idempotency_key" in error.value.details()
+    read = (await ledger.GetProgram(ledger_pb2.GetProgramRequest(program_id="acme"))).config
+    assert read.points_name == "stars"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"currency": "euro"}, "config.currency"),
+        ({"time_zone": "Mars/Olympus"}, "config.time_zone"),
+        ({"return_window_days": 400}, "config.return_window_days"),
+        ({"hold_ttl_seconds": 0}, "config.hold_ttl_seconds"),
+        ({"points_name": ""}, "config.points_name"),
+        ({"entry_tier_code": "Not A Code"}, "config.entry_tier_code"),
+        ({"program_id": "other"}, "config.program_id"),
+    ],
+)
+async def test_bad_configuration_names_the_field_and_writes_nothing(ledger, overrides, field) -> None:
+    config = program_config(**overrides)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.ConfigureProgram(
+            ledger_pb2.ConfigureProgramRequest(program_id="acme", idempotency_key="k", config=config)
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith(f"{field}:")
+    assert ("loyalty-error-field", field) in tuple(error.value.trailing_metadata())
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await ledger.GetProgram(ledger_pb2.GetProgramRequest(program_id="acme"))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_change_without_an_idempotency_key_is_refused(ledger) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await configure(ledger, program_config(), key="")
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("idempotency_key:")
+
+
+async def test_tiers_are_set_and_listed_by_rank_in_pages(ledger) -> None:
+    await configure(ledger, program_config())
+    response = await ledger.SetTierDefinitions(
+        ledger_pb2.SetTierDefinitionsRequest(program_id="acme", idempotency_key="tiers-1", tiers=TIERS[::-1])
+    )
+    assert [t.code for t in response.tiers] == ["member", "silver", "gold"]
+    first = await ledger.ListTierDefinitions(ledger_pb2.ListTierDefinitionsRequest(program_id="acme", page_size=2))
+    assert [t.code for t in first.tiers] == ["member", "silver"] and first.next_page_token
+    second = await ledger.ListTierDefinitions(
+        ledger_pb2.ListTierDefinitionsRequest(program_id="acme", page_size=2, page_token=first.next_page_token)
+    )
+    assert [t.code for t in second.tiers] == ["gold"] and not second.next_page_token
+    assert second.tiers[0].benefits_text == "Free shipping"
+
+
+@pytest.mark.parametrize(
+    ("tiers", "code", "message"),
+    [
+        (TIERS[1:], grpc.StatusCode.INVALID_ARGUMENT, "threshold 0"),
+        ([TIERS[0], TIERS[0]], grpc.StatusCode.INVALID_ARGUMENT, "unique"),
+        ([TIERS[0], ledger_pb2.TierDefinition(code="silver", name="S", rank=1, threshold=0)],
+         grpc.StatusCode.INVALID_ARGUMENT, "higher threshold"),
+        ([ledger_pb2.TierDefinition(code="basic", name="Basic", rank=0, threshold=0)],
+         grpc.StatusCode.FAILED_PRECONDITION, "entry tier"),
+    ],
+)
+async def test_inconsistent_tiers_are_refused(ledger, tiers, code, message) -> None:
+    await configure(ledger, program_config())
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.SetTierDefinitions(
+            ledger_pb2.SetTierDefinitionsRequest(program_id="acme", idempotency_key="t", tiers=tiers)
+        )
+    assert error.value.code() == code
+    assert message in error.value.details()
+
+
+async def test_tiers_of_an_unknown_program_are_not_found(ledger) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.SetTierDefinitions(
+            ledger_pb2.SetTierDefinitionsRequest(program_id="nope", idempotency_key="t", tiers=TIERS)
+        )
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_forged_page_token_is_refused(ledger) -> None:
+    await configure(ledger, program_config())
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.ListTierDefinitions(
+            ledger_pb2.ListTierDefinitionsRequest(program_id="acme", page_token="bm9wZQ==")
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("page_token:")

@@ -1,0 +1,104 @@
+import asyncio
+import contextlib
+
+import pytest
+
+from services.shared.jetstream import (
+    DEAD_LETTER_STREAM,
+    ConsumerSpec,
+    JetStream,
+    PullConsumer,
+    StreamSpec,
+)
+from tests.conftest import Servers
+
+
+@pytest.fixture
+async def jetstream(servers: Servers, nats_namespace: str):
+    connection = await JetStream.connect(servers.nats_url, namespace=nats_namespace, client_name="test")
+    await connection.declare_stream(StreamSpec(name="ledger"))
+    await connection.declare_stream(DEAD_LETTER_STREAM)
+    yield connection
+    await connection.close()
+
+
+async def test_declarations_are_idempotent(jetstream: JetStream) -> None:
+    await jetstream.declare_stream(StreamSpec(name="ledger"))
+    await jetstream.declare_stream(StreamSpec(name="ledger", duplicate_window_s=60))
+    spec = ConsumerSpec(stream="ledger", durable="rewards", filter_subjects=("ledger.tier_changed",))
+    await jetstream.declare_consumer(spec)
+    await jetstream.declare_consumer(spec)
+    info = await jetstream.context.stream_info(jetstream.namespace.stream("ledger"))
+    assert info.config.duplicate_window == 60
+
+
+async def test_the_same_message_id_is_stored_once(jetstream: JetStream) -> None:
+    subject = jetstream.namespace.subject("ledger.points_posted")
+    first = await jetstream.publish(subject, b"a", msg_id="event-1")
+    again = await jetstream.publish(subject, b"a", msg_id="event-1")
+    other = await jetstream.publish(subject, b"b", msg_id="event-2")
+    assert (first.duplicate, again.duplicate, other.duplicate) == (None, True, None)
+    info = await jetstream.context.stream_info(jetstream.namespace.stream("ledger"))
+    assert info.state.messages == 2
+
+
+async def run_until(consumer: PullConsumer, done: asyncio.Event, *, timeout_s: float = 20) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await asyncio.wait_for(done.wait(), timeout_s)
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(task, 5)
+
+
+async def test_pulls_bounded_batches_and_acks_each_message(jetstream: JetStream) -> None:
+    subject = jetstream.namespace.subject("ledger.points_posted")
+    for index in range(25):
+        await jetstream.publish(subject, str(index).encode(), msg_id=f"m{index}")
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def handle(message) -> None:
+        seen.append(int(message.data))
+        if len(seen) == 25:
+            done.set()
+
+    spec = ConsumerSpec(
+        stream="ledger", durable="batches", filter_subjects=("ledger.>",), batch_size_max=10
+    )
+    await run_until(PullConsumer(jetstream, spec, handle), done)
+    assert seen == list(range(25))
+    info = await jetstream.context.consumer_info(jetstream.namespace.stream("ledger"), "batches")
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_message_that_keeps_failing_goes_to_the_dead_letter_subject(jetstream: JetStream) -> None:
+    subject = jetstream.namespace.subject("ledger.points_posted")
+    await jetstream.publish(subject, b"poison", msg_id="poison")
+    await jetstream.publish(subject, b"fine", msg_id="fine")
+    attempts: dict[bytes, int] = {}
+    handled: list[bytes] = []
+    dead_lettered = asyncio.Event()
+
+    async def handle(message) -> None:
+        attempts[message.data] = attempts.get(message.data, 0) + 1
+        if message.data == b"poison":
+            if attempts[b"poison"] == 3:
+                dead_lettered.set()
+            raise ValueError("cannot handle this")
+        handled.append(message.data)
+
+    spec = ConsumerSpec(stream="ledger", durable="poisoned", filter_subjects=("ledger.>",), deliveries_max=3)
+    await run_until(PullConsumer(jetstream, spec, handle), dead_lettered)
+    await asyncio.sleep(0.3)
+    assert handled == [b"fine"]
+    assert attempts[b"poison"] == 3
+    dead_letters = await jetstream.context.pull_subscribe(
+        jetstream.namespace.subject("dead_letter.>"), stream=jetstream.namespace.stream("dead_letter")
+    )
+    [message] = await dead_letters.fetch(1, timeout=5)
+    assert message.data == b"poison"
+    assert message.headers["Loyalty-Original-Subject"] == subject
+    assert "cannot handle this" in message.headers["Loyalty-Error"]
