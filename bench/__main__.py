@@ -14,7 +14,9 @@ def main() -> None:
     args = parser.parse_args()
     reporter = Reporter(only=args.only)
     # Each module bench/<part>.py has run(reporter) and checks reporter.wants(name) per figure.
-    for module_info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+    for module_info in sorted(
+        pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name
+    ):
         if module_info.name in {"harness", "__main__"}:
             continue
         module = importlib.import_module(f"bench.{module_info.name}")

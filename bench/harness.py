@@ -31,7 +31,11 @@ class Reporter:
 
     def emit(self, figure: Figure, *, baseline: Figure | None = None) -> None:
         self.figures[figure.name] = figure
-        line: dict[str, Any] = {"name": figure.name, "value": round(figure.value, 3), "unit": figure.unit}
+        line: dict[str, Any] = {
+            "name": figure.name,
+            "value": round(figure.value, 3),
+            "unit": figure.unit,
+        }
         if baseline is not None:
             line["baseline"] = baseline.name
             line["ratio"] = round(figure.value / baseline.value, 4) if baseline.value else None
@@ -42,7 +46,9 @@ class Reporter:
         print(message, file=sys.stderr, flush=True)
 
 
-def median_seconds(run: Callable[[], object], *, repeats: int = REPEATS_MIN, warmups: int = 1) -> float:
+def median_seconds(
+    run: Callable[[], object], *, repeats: int = REPEATS_MIN, warmups: int = 1
+) -> float:
     """Median wall time of `run` over `repeats` runs after `warmups` unmeasured ones."""
     assert repeats >= REPEATS_MIN
     for _ in range(warmups):

@@ -1,3 +1,58 @@
-"""Kernels for bulk point accrual, tier evaluation and FIFO lot allocation (placeholder facade)."""
+"""Kernels for bulk point accrual, tier evaluation and FIFO lot allocation; no I/O.
 
-__all__: list[str] = []
+Services import this facade only. The stacking order of earning rules is documented in
+ledger_core.rules; `ledger_core.reference` holds a plain-Python version of each kernel.
+"""
+
+from ledger_core.accrual import accrue
+from ledger_core.batches import Accrual, TransactionBatch, new_cap_counters
+from ledger_core.errors import (
+    AccrualOverflowError,
+    AllocationError,
+    InputError,
+    LedgerCoreError,
+    RuleError,
+    RuleSetError,
+    TransactionError,
+)
+from ledger_core.fifo import BurnRequests, FifoAllocation, LotBook, allocate_fifo
+from ledger_core.rules import (
+    CompiledRuleSet,
+    Conditions,
+    EarningRule,
+    RoundingMode,
+    RuleKind,
+    RuleSet,
+    TimeWindow,
+    compile_rules,
+)
+from ledger_core.tiers import TierEvaluation, TierPolicy, evaluate_tiers
+
+__all__ = [
+    "Accrual",
+    "AccrualOverflowError",
+    "AllocationError",
+    "BurnRequests",
+    "CompiledRuleSet",
+    "Conditions",
+    "EarningRule",
+    "FifoAllocation",
+    "InputError",
+    "LedgerCoreError",
+    "LotBook",
+    "RoundingMode",
+    "RuleError",
+    "RuleKind",
+    "RuleSet",
+    "RuleSetError",
+    "TierEvaluation",
+    "TierPolicy",
+    "TimeWindow",
+    "TransactionBatch",
+    "TransactionError",
+    "accrue",
+    "allocate_fifo",
+    "compile_rules",
+    "evaluate_tiers",
+    "new_cap_counters",
+]

@@ -56,7 +56,7 @@ cdef extern from *:
         return __builtin_add_overflow(a, b, sum);
     }
 
-    static inline void lc_prefetch(const void *address) { __builtin_prefetch(address, 1, 1); }
+    static inline void lc_prefetch(const void *address) { __builtin_prefetch(address, 1, 3); }
 
     #define LC_SECONDS_PER_DAY 86400LL
     #define LC_BASIS_POINTS_ONE 10000LL
@@ -246,10 +246,14 @@ cdef AccrualProgress accrue_range(
         if attribution_used + tables.rule_count > outputs.attribution_capacity:
             progress.status = ACCRUAL_NEEDS_CAPACITY
             return progress
-        if needs_member_caps and index + PREFETCH_DISTANCE < columns.count:
+        if index + PREFETCH_DISTANCE < columns.count:
             prefetch_member = columns.member_indexes[index + PREFETCH_DISTANCE]
             if 0 <= prefetch_member < columns.member_count:
-                lc_prefetch(&outputs.cap_counters[prefetch_member * CAP_COLUMNS])
+                lc_prefetch(&columns.member_tiers[prefetch_member])
+                if needs_member_caps:
+                    # A 48-byte row may straddle two cache lines: fetch both ends.
+                    lc_prefetch(&outputs.cap_counters[prefetch_member * CAP_COLUMNS])
+                    lc_prefetch(&outputs.cap_counters[prefetch_member * CAP_COLUMNS + CAP_COLUMNS - 1])
 
         member = columns.member_indexes[index]
         if member < 0 or member >= columns.member_count:

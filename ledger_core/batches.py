@@ -117,7 +117,9 @@ def batch_columns(batch: TransactionBatch) -> dict[str, np.ndarray]:
     }
     count = len(columns["member_indexes"])
     if count > limits.TRANSACTIONS_PER_BATCH_MAX:
-        raise InputError("batch", f"{count} transactions, at most {limits.TRANSACTIONS_PER_BATCH_MAX}")
+        raise InputError(
+            "batch", f"{count} transactions, at most {limits.TRANSACTIONS_PER_BATCH_MAX}"
+        )
     for name, column in columns.items():
         if len(column) != count:
             raise InputError(f"batch.{name}", f"length {len(column)}, member_indexes has {count}")
@@ -130,7 +132,9 @@ def checked_member_tiers(member_tiers: ArrayLike, *, tier_count: int) -> npt.NDA
         raise InputError("member_tiers", f"at most {limits.MEMBERS_MAX} members")
     if len(tiers) and (int(tiers.min()) < 0 or int(tiers.max()) >= tier_count):
         bad = int(np.flatnonzero((tiers < 0) | (tiers >= tier_count))[0])
-        raise InputError("member_tiers", f"tier {tiers[bad]} of member {bad} outside 0 to {tier_count - 1}")
+        raise InputError(
+            "member_tiers", f"tier {tiers[bad]} of member {bad} outside 0 to {tier_count - 1}"
+        )
     return tiers
 
 

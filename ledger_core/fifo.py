@@ -43,11 +43,23 @@ class FifoAllocation:
 def checked_allocation_inputs(
     lots: LotBook, requests: BurnRequests, *, as_of_seconds: int
 ) -> tuple[dict[str, Int64Array], dict[str, Int64Array]]:
-    book = {name: integer_column(f"lots.{name}", getattr(lots, name), np.int64)
-            for name in ("account_offsets", "remaining_points", "vests_at_seconds", "expires_at_seconds")}
-    burns = {name: integer_column(f"requests.{name}", getattr(requests, name), np.int64)
-             for name in ("account_indexes", "points")}
-    if not isinstance(as_of_seconds, int) or not limits.INT64_MIN <= as_of_seconds <= limits.INT64_MAX:
+    book = {
+        name: integer_column(f"lots.{name}", getattr(lots, name), np.int64)
+        for name in (
+            "account_offsets",
+            "remaining_points",
+            "vests_at_seconds",
+            "expires_at_seconds",
+        )
+    }
+    burns = {
+        name: integer_column(f"requests.{name}", getattr(requests, name), np.int64)
+        for name in ("account_indexes", "points")
+    }
+    if (
+        not isinstance(as_of_seconds, int)
+        or not limits.INT64_MIN <= as_of_seconds <= limits.INT64_MAX
+    ):
         raise InputError("as_of_seconds", "must be an int64")
     _check_book(book)
     _check_requests(burns, account_count=len(book["account_offsets"]) - 1)
@@ -61,7 +73,9 @@ def _check_book(book: dict[str, Int64Array]) -> None:
         raise InputError("lots", f"{lot_count} lots, at most {limits.LOTS_PER_CALL_MAX}")
     for name in ("vests_at_seconds", "expires_at_seconds"):
         if len(book[name]) != lot_count:
-            raise InputError(f"lots.{name}", f"length {len(book[name])}, remaining_points has {lot_count}")
+            raise InputError(
+                f"lots.{name}", f"length {len(book[name])}, remaining_points has {lot_count}"
+            )
     if len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != lot_count:
         raise InputError("lots.account_offsets", f"must run from 0 to the lot count {lot_count}")
     _first_bad("lots.account_offsets", np.diff(offsets) < 0, "decreases")
@@ -76,10 +90,16 @@ def _check_book(book: dict[str, Int64Array]) -> None:
 def _check_requests(burns: dict[str, Int64Array], *, account_count: int) -> None:
     accounts, points = burns["account_indexes"], burns["points"]
     if len(accounts) > limits.REQUESTS_PER_CALL_MAX:
-        raise InputError("requests", f"{len(accounts)} requests, at most {limits.REQUESTS_PER_CALL_MAX}")
+        raise InputError(
+            "requests", f"{len(accounts)} requests, at most {limits.REQUESTS_PER_CALL_MAX}"
+        )
     if len(points) != len(accounts):
-        raise InputError("requests.points", f"length {len(points)}, account_indexes has {len(accounts)}")
-    _first_bad("requests.account_indexes", (accounts < 0) | (accounts >= account_count), "no such account")
+        raise InputError(
+            "requests.points", f"length {len(points)}, account_indexes has {len(accounts)}"
+        )
+    _first_bad(
+        "requests.account_indexes", (accounts < 0) | (accounts >= account_count), "no such account"
+    )
     _first_bad("requests.points", points < 0, "is negative")
 
 

@@ -53,14 +53,18 @@ def rounded_quotient(numerator: int, denominator: int, rounding: RoundingMode) -
     quotient, remainder = divmod(numerator, denominator)
     if rounding == RoundingMode.HALF_UP and 2 * remainder >= denominator and remainder:
         quotient += 1
-    if rounding == RoundingMode.HALF_EVEN and remainder and (
-        2 * remainder > denominator or (2 * remainder == denominator and quotient % 2 == 1)
+    if (
+        rounding == RoundingMode.HALF_EVEN
+        and remainder
+        and (2 * remainder > denominator or (2 * remainder == denominator and quotient % 2 == 1))
     ):
         quotient += 1
     return quotient
 
 
-def matches(rule: EarningRule, *, tier: int, columns: dict, index: int, spend: int, local: LocalTime) -> bool:  # type: ignore[type-arg]
+def matches(
+    rule: EarningRule, *, tier: int, columns: dict, index: int, spend: int, local: LocalTime
+) -> bool:  # type: ignore[type-arg]
     conditions = rule.conditions
     checks = (
         (conditions.tiers, tier),
@@ -103,7 +107,11 @@ def contributions_of(rules: list[EarningRule], spend: int, index: int) -> list[t
 
 
 def _rule_max(rule: EarningRule) -> int:
-    return limits.INT64_MAX if rule.points_max_per_transaction is None else rule.points_max_per_transaction
+    return (
+        limits.INT64_MAX
+        if rule.points_max_per_transaction is None
+        else rule.points_max_per_transaction
+    )
 
 
 def _fitting(points: int, index: int) -> int:
@@ -153,7 +161,11 @@ def check_transaction(columns: dict, index: int, member_count: int) -> None:  # 
     member = columns["member_indexes"][index]
     timestamp = columns["timestamps_seconds"][index]
     problems = (
-        ("member_indexes", not 0 <= member < member_count, "member index outside the member arrays"),
+        (
+            "member_indexes",
+            not 0 <= member < member_count,
+            "member index outside the member arrays",
+        ),
         (
             "timestamps_seconds",
             not limits.TIMESTAMP_SECONDS_MIN <= timestamp <= limits.TIMESTAMP_SECONDS_MAX,
@@ -192,15 +204,21 @@ def accrue(
         matching = [
             (position, rule)
             for position, rule in enumerate(rules.rules)
-            if matches(rule, tier=tiers[member], columns=columns, index=index, spend=spend, local=local)
+            if matches(
+                rule, tier=tiers[member], columns=columns, index=index, spend=spend, local=local
+            )
         ]
         if any(rule.kind == RuleKind.EXCLUSION for _, rule in matching):
             contributions, earned = [], 0
         else:
             contributions = contributions_of(matching, spend, index)  # type: ignore[arg-type]
             total = sum(p for _, p in contributions)
-            earned = min(total, limits.INT64_MAX if rules.points_max_per_transaction is None
-                         else rules.points_max_per_transaction)
+            earned = min(
+                total,
+                limits.INT64_MAX
+                if rules.points_max_per_transaction is None
+                else rules.points_max_per_transaction,
+            )
             if sign > 0 and earned > 0:
                 earned = min(earned, member_cap_room(rules, counters[member], local))
                 consume_member_caps(rules, counters[member], earned)
@@ -216,7 +234,9 @@ def accrue(
         attribution_offsets=np.array(offsets, dtype=np.int64),
         attribution_rule_indexes=np.array(rule_indexes, dtype=np.int16),
         attribution_points=np.array(attribution_points, dtype=np.int64),
-        cap_counters=np.array(counters, dtype=np.int64).reshape(len(tiers), limits.CAP_COUNTER_COLUMNS),
+        cap_counters=np.array(counters, dtype=np.int64).reshape(
+            len(tiers), limits.CAP_COUNTER_COLUMNS
+        ),
         rule_ids=tuple(rule.rule_id for rule in rules.rules),
     )
 
@@ -233,7 +253,9 @@ def evaluate_tiers(
     A normal run only upgrades; a re-qualification run moves to the earned tier, but down by at
     most `policy.tiers_down_max` tiers.
     """
-    points, tiers, thresholds = checked_tier_inputs(qualifying_points, current_tiers, thresholds_points)
+    points, tiers, thresholds = checked_tier_inputs(
+        qualifying_points, current_tiers, thresholds_points
+    )
     new_tiers = []
     for member_points, tier in zip(points.tolist(), tiers.tolist(), strict=True):
         earned = max(sum(1 for t in thresholds.tolist() if member_points >= t) - 1, 0)
@@ -242,7 +264,9 @@ def evaluate_tiers(
         else:
             new_tiers.append(max(earned, tier))
     new = np.array(new_tiers, dtype=np.int8)
-    return TierEvaluation(tiers=new, changed_member_indexes=np.flatnonzero(new != tiers).astype(np.int64))
+    return TierEvaluation(
+        tiers=new, changed_member_indexes=np.flatnonzero(new != tiers).astype(np.int64)
+    )
 
 
 def allocate_fifo(lots: LotBook, requests: BurnRequests, *, as_of_seconds: int) -> FifoAllocation:
@@ -253,7 +277,9 @@ def allocate_fifo(lots: LotBook, requests: BurnRequests, *, as_of_seconds: int) 
     vests_at, expires_at = book["vests_at_seconds"].tolist(), book["expires_at_seconds"].tolist()
     consumed = [0] * len(remaining)
     shortfalls = []
-    for account, wanted in zip(burns["account_indexes"].tolist(), burns["points"].tolist(), strict=True):
+    for account, wanted in zip(
+        burns["account_indexes"].tolist(), burns["points"].tolist(), strict=True
+    ):
         for lot in range(offsets[account], offsets[account + 1]):
             if wanted == 0:
                 break

@@ -182,16 +182,22 @@ def _dense_masks(rules, values_of) -> tuple[UInt64Array, int]:  # type: ignore[n
     default = _bits(not values_of(rule.conditions) for rule in rules)
     size = max(mentioned) + 1 if mentioned else 0
     masks = _masks_over(
-        range(size), rules, lambda rule, v: not values_of(rule.conditions) or v in values_of(rule.conditions)
+        range(size),
+        rules,
+        lambda rule, v: not values_of(rule.conditions) or v in values_of(rule.conditions),
     )
     return masks, default
 
 
 def _sparse_masks(rules, values_of) -> tuple[Int64Array, UInt64Array, int]:  # type: ignore[no-untyped-def]
-    mentioned = sorted(set().union(*(values_of(rule.conditions) for rule in rules)) if rules else [])
+    mentioned = sorted(
+        set().union(*(values_of(rule.conditions) for rule in rules)) if rules else []
+    )
     default = _bits(not values_of(rule.conditions) for rule in rules)
     masks = _masks_over(
-        mentioned, rules, lambda rule, v: not values_of(rule.conditions) or v in values_of(rule.conditions)
+        mentioned,
+        rules,
+        lambda rule, v: not values_of(rule.conditions) or v in values_of(rule.conditions),
     )
     return np.array(mentioned, dtype=np.int64), masks, default
 

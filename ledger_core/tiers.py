@@ -42,7 +42,9 @@ def checked_tier_inputs(
     if len(points) > limits.MEMBERS_MAX:
         raise InputError("qualifying_points", f"at most {limits.MEMBERS_MAX} members")
     if len(tiers) != len(points):
-        raise InputError("current_tiers", f"length {len(tiers)}, qualifying_points has {len(points)}")
+        raise InputError(
+            "current_tiers", f"length {len(tiers)}, qualifying_points has {len(points)}"
+        )
     if len(tiers) and (int(tiers.min()) < 0 or int(tiers.max()) >= len(thresholds)):
         bad = int(np.flatnonzero((tiers < 0) | (tiers >= len(thresholds)))[0])
         raise InputError("current_tiers", f"tier {tiers[bad]} of member {bad} has no threshold")
@@ -59,7 +61,9 @@ def evaluate_tiers(
     """The new tier of every member and the indexes of the members whose tier changed."""
     if not 0 <= policy.tiers_down_max <= limits.TIERS_MAX:
         raise InputError("policy.tiers_down_max", f"must be 0 to {limits.TIERS_MAX}")
-    points, tiers, thresholds = checked_tier_inputs(qualifying_points, current_tiers, thresholds_points)
+    points, tiers, thresholds = checked_tier_inputs(
+        qualifying_points, current_tiers, thresholds_points
+    )
     new_tiers = np.empty(len(tiers), dtype=np.int8)
     changed = np.empty(len(tiers), dtype=np.int64)
     changed_count = _tiers.evaluate_tier_columns(

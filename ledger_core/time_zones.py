@@ -46,10 +46,14 @@ def _offset_table_for_years(time_zone: str, first_year: int, last_year: int) -> 
     start = int(dt.datetime(first_year, 1, 1, tzinfo=dt.UTC).timestamp())
     end = int(dt.datetime(last_year + 1, 1, 1, tzinfo=dt.UTC).timestamp())
     transitions, offsets = [start], [_offset_at(zone, start)]
-    for sample in range(start + SAMPLE_STEP_SECONDS, end + SAMPLE_STEP_SECONDS, SAMPLE_STEP_SECONDS):
+    for sample in range(
+        start + SAMPLE_STEP_SECONDS, end + SAMPLE_STEP_SECONDS, SAMPLE_STEP_SECONDS
+    ):
         offset = _offset_at(zone, sample)
         if offset != offsets[-1]:
-            transitions.append(_first_second_with(zone, offset, sample - SAMPLE_STEP_SECONDS, sample))
+            transitions.append(
+                _first_second_with(zone, offset, sample - SAMPLE_STEP_SECONDS, sample)
+            )
             offsets.append(offset)
     return OffsetTable(
         time_zone=time_zone,

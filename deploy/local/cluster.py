@@ -39,7 +39,9 @@ class Endpoint:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
 
-def fixed_endpoints(*, grpc_base_port: int = 50051, metrics_base_port: int = 9101) -> dict[str, Endpoint]:
+def fixed_endpoints(
+    *, grpc_base_port: int = 50051, metrics_base_port: int = 9101
+) -> dict[str, Endpoint]:
     return {
         name: Endpoint(name, grpc_base_port + index, metrics_base_port + index)
         for index, name in enumerate(SERVICES)
@@ -92,7 +94,10 @@ class LocalCluster:
             log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"],
-                cwd=PROJECT_ROOT, env=self.environment(name), stdout=log, stderr=log,
+                cwd=PROJECT_ROOT,
+                env=self.environment(name),
+                stdout=log,
+                stderr=log,
             )
             log.close()
         for name in names or SERVICES:

@@ -75,7 +75,9 @@ def main() -> None:
 def print_endpoints(
     cluster: LocalCluster, database_url: str, nats_url: str, demo: dict[str, str], elapsed_s: float
 ) -> None:
-    lines = [f"\nLoyalty platform is running (ready in {elapsed_s:.1f}s). Ctrl-C stops everything.\n"]
+    lines = [
+        f"\nLoyalty platform is running (ready in {elapsed_s:.1f}s). Ctrl-C stops everything.\n"
+    ]
     for name, endpoint in cluster.endpoints.items():
         lines.append(f"  {name:<9} gRPC {endpoint.grpc_address:<17} metrics {endpoint.metrics_url}")
     lines.append(f"  PostgreSQL {database_url}")

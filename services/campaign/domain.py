@@ -1,6 +1,7 @@
 """The campaign service's pure rules (no I/O)."""
 
 from loyalty.campaign.v1 import engagement_pb2
+
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 
@@ -11,7 +12,9 @@ TOP_MEMBERS_MAX = 10_000
 
 def check_recognition(config: engagement_pb2.RecognitionConfig) -> None:
     """Refuse a recognition configuration that could not be applied, naming the field."""
-    validation.in_range(config.birthday_bonus_points, "config.birthday_bonus_points", low=0, high=BONUS_POINTS_MAX)
+    validation.in_range(
+        config.birthday_bonus_points, "config.birthday_bonus_points", low=0, high=BONUS_POINTS_MAX
+    )
     if len(config.milestones) > MILESTONES_MAX:
         raise InvalidArgument("config.milestones", f"at most {MILESTONES_MAX} milestones")
     codes: set[str] = set()
@@ -32,6 +35,10 @@ def check_recognition(config: engagement_pb2.RecognitionConfig) -> None:
     top = config.top_members_of_month
     validation.in_range(top.count, "config.top_members_of_month.count", low=0, high=TOP_MEMBERS_MAX)
     if top.count:
-        validation.in_range(top.points, "config.top_members_of_month.points", low=1, high=BONUS_POINTS_MAX)
+        validation.in_range(
+            top.points, "config.top_members_of_month.points", low=1, high=BONUS_POINTS_MAX
+        )
         if top.basis == 0:
-            raise InvalidArgument("config.top_members_of_month.basis", "is required when count is set")
+            raise InvalidArgument(
+                "config.top_members_of_month.basis", "is required when count is set"
+            )

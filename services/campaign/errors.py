@@ -11,4 +11,6 @@ class RecognitionNotConfigured(NotFound, CampaignError):
     reason = "RECOGNITION_NOT_CONFIGURED"
 
     def __init__(self, program_id: str) -> None:
-        super().__init__(f"program {program_id!r} has no recognition configured", field="program_id")
+        super().__init__(
+            f"program {program_id!r} has no recognition configured", field="program_id"
+        )

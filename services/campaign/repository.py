@@ -3,13 +3,16 @@
 import asyncpg
 
 
-async def upsert_recognition(connection: asyncpg.Connection, program_id: str, definition: bytes) -> float:
+async def upsert_recognition(
+    connection: asyncpg.Connection, program_id: str, definition: bytes
+) -> float:
     """Store the definition; returns the change time (unix seconds)."""
     return await connection.fetchval(
         "INSERT INTO recognition_configs (program_id, definition) VALUES ($1, $2) "
         "ON CONFLICT (program_id) DO UPDATE SET definition = EXCLUDED.definition, updated_at = now() "
         "RETURNING extract(epoch FROM updated_at)::float8",
-        program_id, definition,
+        program_id,
+        definition,
     )
 
 

@@ -2,8 +2,8 @@
 
 import asyncpg
 import grpc
-
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2
+
 from services.campaign import domain, repository
 from services.campaign.errors import RecognitionNotConfigured
 from services.shared import validation
@@ -34,8 +34,12 @@ class CampaignServicer(campaign_pb2_grpc.CampaignServiceServicer):
 
             async def configure() -> campaign_pb2.ConfigureRecognitionResponse:
                 serialized = definition.SerializeToString(deterministic=True)
-                updated = await repository.upsert_recognition(connection, request.program_id, serialized)
-                return campaign_pb2.ConfigureRecognitionResponse(config=_stored_recognition(serialized, updated))
+                updated = await repository.upsert_recognition(
+                    connection, request.program_id, serialized
+                )
+                return campaign_pb2.ConfigureRecognitionResponse(
+                    config=_stored_recognition(serialized, updated)
+                )
 
             return await once(
                 connection,

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+
 from services.identity.events import STREAMS
 from services.identity.servicer import IdentityServicer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
@@ -20,7 +21,9 @@ class IdentityConfig(ProcessConfig):
 async def setup(runtime: Runtime) -> Application:
     servicer = IdentityServicer(runtime.pool, runtime.outbox)
     return Application(
-        register=lambda server: identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)
+        register=lambda server: identity_pb2_grpc.add_IdentityServiceServicer_to_server(
+            servicer, server
+        )
     )
 
 

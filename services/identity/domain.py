@@ -10,7 +10,9 @@ _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
 # The fields UpdateProgram may change; the id and the currency are fixed for a program's life
 # because balances, liabilities and past purchases are denominated in it.
-UPDATABLE_PROGRAM_FIELDS = frozenset({"name", "points_name", "time_zone", "entry_tier_code", "default_locale"})
+UPDATABLE_PROGRAM_FIELDS = frozenset(
+    {"name", "points_name", "time_zone", "entry_tier_code", "default_locale"}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +43,7 @@ def apply_update(current: Program, changes: Program, paths: list[str]) -> Progra
     unknown = [path for path in paths if path not in UPDATABLE_PROGRAM_FIELDS]
     if unknown:
         raise InvalidArgument(
-            "update_mask", f"cannot change {', '.join(unknown)}; changeable: {sorted(UPDATABLE_PROGRAM_FIELDS)}"
+            "update_mask",
+            f"cannot change {', '.join(unknown)}; changeable: {sorted(UPDATABLE_PROGRAM_FIELDS)}",
         )
     return replace(current, **{path: getattr(changes, path) for path in paths}).validate()

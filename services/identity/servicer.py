@@ -2,9 +2,9 @@
 
 import asyncpg
 import grpc
-
 from loyalty.events.v1 import events_pb2
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+
 from services.identity import domain, events, repository
 from services.identity.errors import ProgramExists, ProgramNotFound
 from services.shared import validation
@@ -79,7 +79,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 await self.outbox.enqueue(
                     connection,
                     events.PROGRAM_CREATED,
-                    events_pb2.Event(program_id=program.program_id, program_created=program_event(created)),
+                    events_pb2.Event(
+                        program_id=program.program_id, program_created=program_event(created)
+                    ),
                 )
                 return identity_pb2.CreateProgramResponse(program=created)
 
@@ -112,17 +114,23 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         async with self.pool.acquire() as connection, connection.transaction():
 
             async def update() -> identity_pb2.UpdateProgramResponse:
-                current = await repository.fetch_program(connection, request.program_id, for_update=True)
+                current = await repository.fetch_program(
+                    connection, request.program_id, for_update=True
+                )
                 if current is None:
                     raise ProgramNotFound(request.program_id)
-                await repository.update_program(connection, domain.apply_update(current.program, changes, paths))
+                await repository.update_program(
+                    connection, domain.apply_update(current.program, changes, paths)
+                )
                 stored = await repository.fetch_program(connection, request.program_id)
                 assert stored is not None
                 updated = program_to_proto(stored)
                 await self.outbox.enqueue(
                     connection,
                     events.PROGRAM_UPDATED,
-                    events_pb2.Event(program_id=request.program_id, program_updated=program_event(updated)),
+                    events_pb2.Event(
+                        program_id=request.program_id, program_updated=program_event(updated)
+                    ),
                 )
                 return identity_pb2.UpdateProgramResponse(program=updated)
 
@@ -144,7 +152,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         programs = await repository.fetch_programs(
             self.pool, after_id=cursor["after"] if cursor else "", limit=size + 1
         )
-        next_token = encode_page_token({"after": programs[size - 1].program.program_id}) if len(programs) > size else ""
+        next_token = (
+            encode_page_token({"after": programs[size - 1].program.program_id})
+            if len(programs) > size
+            else ""
+        )
         return identity_pb2.ListProgramsResponse(
             programs=[program_to_proto(p) for p in programs[:size]], next_page_token=next_token
         )

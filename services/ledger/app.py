@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+
 from services.ledger.events import STREAMS
 from services.ledger.servicer import LedgerServicer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
@@ -17,7 +18,11 @@ class LedgerConfig(ProcessConfig):
 
 async def setup(runtime: Runtime) -> Application:
     servicer = LedgerServicer(runtime.pool)
-    return Application(register=lambda server: ledger_pb2_grpc.add_LedgerServiceServicer_to_server(servicer, server))
+    return Application(
+        register=lambda server: ledger_pb2_grpc.add_LedgerServiceServicer_to_server(
+            servicer, server
+        )
+    )
 
 
 SPEC = ServiceSpec(

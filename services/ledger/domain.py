@@ -1,5 +1,6 @@
 """The ledger's pure rules: program settings and tiers (no I/O)."""
 
+import itertools
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -59,7 +60,9 @@ class ProgramSettings:
         validation.in_range(self.return_window_days, "config.return_window_days", low=0, high=365)
         self._validate_expiry()
         _require_set(self.negative_balance_policy, "config.negative_balance_policy")
-        validation.in_range(self.hold_ttl_seconds, "config.hold_ttl_seconds", low=1, high=HOLD_TTL_SECONDS_MAX)
+        validation.in_range(
+            self.hold_ttl_seconds, "config.hold_ttl_seconds", low=1, high=HOLD_TTL_SECONDS_MAX
+        )
         self._validate_tier_window()
         _require_set(self.qualifying_basis, "config.qualifying_basis")
         _require_set(self.rounding_mode, "config.rounding_mode")
@@ -71,7 +74,9 @@ class ProgramSettings:
         _require_set(self.expiry_kind, "config.expiry_policy.kind")
         if self.expiry_kind == ExpiryKind.NEVER:
             return
-        validation.in_range(self.expiry_months, "config.expiry_policy.months", low=1, high=EXPIRY_MONTHS_MAX)
+        validation.in_range(
+            self.expiry_months, "config.expiry_policy.months", low=1, high=EXPIRY_MONTHS_MAX
+        )
         if self.expiry_kind == ExpiryKind.END_OF_CALENDAR_PERIOD:
             _require_set(self.expiry_period, "config.expiry_policy.period")
 
@@ -111,17 +116,21 @@ def validate_tiers(tiers: list[Tier]) -> list[Tier]:
         validation.text(tier.benefits_text, f"tiers[{index}].benefits_text", required=False)
         validation.in_range(tier.threshold, f"tiers[{index}].threshold", low=0, high=2**62)
         validation.in_range(
-            tier.multiplier_bps, f"tiers[{index}].multiplier_bps", low=0, high=TIER_MULTIPLIER_BPS_MAX
+            tier.multiplier_bps,
+            f"tiers[{index}].multiplier_bps",
+            low=0,
+            high=TIER_MULTIPLIER_BPS_MAX,
         )
     if len({t.code for t in tiers}) != len(tiers):
         raise InvalidArgument("tiers", "tier codes must be unique")
     if len({t.rank for t in tiers}) != len(tiers):
         raise InvalidArgument("tiers", "tier ranks must be unique")
     ordered = sorted(tiers, key=lambda t: t.rank)
-    for lower, higher in zip(ordered, ordered[1:], strict=False):
+    for lower, higher in itertools.pairwise(ordered):
         if higher.threshold <= lower.threshold:
             raise InvalidArgument(
-                "tiers", f"tier {higher.code!r} ranks above {lower.code!r} so needs a higher threshold"
+                "tiers",
+                f"tier {higher.code!r} ranks above {lower.code!r} so needs a higher threshold",
             )
     if ordered[0].threshold != 0:
         raise InvalidArgument("tiers", f"the lowest tier {ordered[0].code!r} must have threshold 0")

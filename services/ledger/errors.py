@@ -11,7 +11,9 @@ class ProgramNotFound(NotFound, LedgerError):
     reason = "PROGRAM_NOT_FOUND"
 
     def __init__(self, program_id: str) -> None:
-        super().__init__(f"program {program_id!r} is not configured in the ledger", field="program_id")
+        super().__init__(
+            f"program {program_id!r} is not configured in the ledger", field="program_id"
+        )
         self.program_id = program_id
 
 

@@ -63,6 +63,8 @@ async def fetch_tiers(
     rows = await connection.fetch(
         "SELECT code, name, rank, threshold, benefits_text, multiplier_bps FROM tier_definitions "
         "WHERE program_id = $1 AND rank > $2 ORDER BY rank LIMIT $3",
-        program_id, after_rank, limit,
+        program_id,
+        after_rank,
+        limit,
     )
     return [Tier(**dict(row)) for row in rows]

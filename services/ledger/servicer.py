@@ -2,8 +2,8 @@
 
 import asyncpg
 import grpc
-
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+
 from services.ledger import domain, repository
 from services.ledger.errors import EntryTierMissing, ProgramNotFound
 from services.shared import validation
@@ -37,7 +37,9 @@ def settings_from_proto(config: ledger_pb2.ProgramConfig) -> domain.ProgramSetti
     )
 
 
-def settings_to_proto(settings: domain.ProgramSettings, updated_at_s: float) -> ledger_pb2.ProgramConfig:
+def settings_to_proto(
+    settings: domain.ProgramSettings, updated_at_s: float
+) -> ledger_pb2.ProgramConfig:
     return ledger_pb2.ProgramConfig(
         program_id=settings.program_id,
         points_name=settings.points_name,
@@ -139,7 +141,9 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
                 if stored[0].entry_tier_code not in {t.code for t in tiers}:
                     raise EntryTierMissing(stored[0].entry_tier_code)
                 await repository.replace_tiers(connection, request.program_id, tiers)
-                return ledger_pb2.SetTierDefinitionsResponse(tiers=[tier_to_proto(t) for t in tiers])
+                return ledger_pb2.SetTierDefinitionsResponse(
+                    tiers=[tier_to_proto(t) for t in tiers]
+                )
 
             return await once(
                 connection,
@@ -155,12 +159,16 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self, request: ledger_pb2.ListTierDefinitionsRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.ListTierDefinitionsResponse:
         validation.program_id(request.program_id)
-        size = validation.page_size(request.page_size, default=TIERS_PAGE_SIZE_MAX, maximum=TIERS_PAGE_SIZE_MAX)
+        size = validation.page_size(
+            request.page_size, default=TIERS_PAGE_SIZE_MAX, maximum=TIERS_PAGE_SIZE_MAX
+        )
         cursor = decode_page_token(request.page_token, keys=("rank",))
         after_rank = cursor["rank"] if cursor else -(2**31)
         if await repository.fetch_program(self.pool, request.program_id) is None:
             raise ProgramNotFound(request.program_id)
-        tiers = await repository.fetch_tiers(self.pool, request.program_id, after_rank=after_rank, limit=size + 1)
+        tiers = await repository.fetch_tiers(
+            self.pool, request.program_id, after_rank=after_rank, limit=size + 1
+        )
         next_token = encode_page_token({"rank": tiers[size - 1].rank}) if len(tiers) > size else ""
         return ledger_pb2.ListTierDefinitionsResponse(
             tiers=[tier_to_proto(t) for t in tiers[:size]], next_page_token=next_token

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
+
 from services.rewards.events import STREAMS
 from services.rewards.servicer import RewardsServicer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
@@ -20,7 +21,9 @@ class RewardsConfig(ProcessConfig):
 async def setup(runtime: Runtime) -> Application:
     servicer = RewardsServicer(runtime.pool)
     return Application(
-        register=lambda server: rewards_pb2_grpc.add_RewardsServiceServicer_to_server(servicer, server)
+        register=lambda server: rewards_pb2_grpc.add_RewardsServiceServicer_to_server(
+            servicer, server
+        )
     )
 
 

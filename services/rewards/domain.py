@@ -2,6 +2,7 @@
 
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2
+
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 
@@ -47,10 +48,16 @@ def _check_discount(reward: rewards_pb2.Reward) -> None:
     if reward.kind not in DISCOUNT_KINDS and which is not None:
         raise InvalidArgument("reward.discount", "only coupons and vouchers carry a discount")
     if which == "fixed_amount":
-        validation.currency(reward.discount.fixed_amount.currency, "reward.discount.fixed_amount.currency")
+        validation.currency(
+            reward.discount.fixed_amount.currency, "reward.discount.fixed_amount.currency"
+        )
         validation.in_range(
-            reward.discount.fixed_amount.amount_minor, "reward.discount.fixed_amount.amount_minor",
-            low=1, high=10**12,
+            reward.discount.fixed_amount.amount_minor,
+            "reward.discount.fixed_amount.amount_minor",
+            low=1,
+            high=10**12,
         )
     elif which == "percent_bps":
-        validation.in_range(reward.discount.percent_bps, "reward.discount.percent_bps", low=1, high=PERCENT_BPS_MAX)
+        validation.in_range(
+            reward.discount.percent_bps, "reward.discount.percent_bps", low=1, high=PERCENT_BPS_MAX
+        )

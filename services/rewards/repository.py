@@ -3,8 +3,8 @@
 import datetime
 
 import asyncpg
-
 from loyalty.rewards.v1 import rewards_pb2
+
 from services.shared.timestamps import from_epoch_seconds
 
 _SELECT_REWARD = (
@@ -30,9 +30,16 @@ async def insert_reward(connection: asyncpg.Connection, reward: rewards_pb2.Rewa
         "INSERT INTO rewards (program_id, reward_id, kind, status, points_price, valid_from, valid_until, "
         "stock_unlimited, stock_available, per_member_limit, definition) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING true",
-        reward.program_id, reward.reward_id, reward.kind, reward.status, reward.points_price,
-        _instant(reward, "valid_from"), _instant(reward, "valid_until"), reward.stock.unlimited,
-        0 if reward.stock.unlimited else reward.stock.available, reward.per_member_limit,
+        reward.program_id,
+        reward.reward_id,
+        reward.kind,
+        reward.status,
+        reward.points_price,
+        _instant(reward, "valid_from"),
+        _instant(reward, "valid_until"),
+        reward.stock.unlimited,
+        0 if reward.stock.unlimited else reward.stock.available,
+        reward.per_member_limit,
         definition.SerializeToString(deterministic=True),
     )
     return bool(inserted)
@@ -57,5 +64,7 @@ def _reward(row: asyncpg.Record) -> rewards_pb2.Reward:
 async def fetch_reward(
     connection: asyncpg.Connection | asyncpg.Pool, program_id: str, reward_id: str
 ) -> rewards_pb2.Reward | None:
-    row = await connection.fetchrow(f"{_SELECT_REWARD} WHERE program_id = $1 AND reward_id = $2", program_id, reward_id)
+    row = await connection.fetchrow(
+        f"{_SELECT_REWARD} WHERE program_id = $1 AND reward_id = $2", program_id, reward_id
+    )
     return None if row is None else _reward(row)

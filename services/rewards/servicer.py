@@ -4,8 +4,8 @@ import uuid
 
 import asyncpg
 import grpc
-
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
+
 from services.rewards import domain, repository
 from services.rewards.errors import RewardExists, RewardNotFound
 from services.shared import validation
@@ -33,7 +33,9 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
                 reward.reward_id = reward.reward_id or uuid.uuid4().hex
                 if not await repository.insert_reward(connection, reward):
                     raise RewardExists(reward.reward_id)
-                stored = await repository.fetch_reward(connection, request.program_id, reward.reward_id)
+                stored = await repository.fetch_reward(
+                    connection, request.program_id, reward.reward_id
+                )
                 assert stored is not None
                 return rewards_pb2.CreateRewardResponse(reward=stored)
 

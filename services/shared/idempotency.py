@@ -31,7 +31,9 @@ def check_idempotency_key(key: str) -> None:
     if not key:
         raise InvalidArgument("idempotency_key", "is required for every change")
     if len(key) > IDEMPOTENCY_KEY_LENGTH_MAX:
-        raise InvalidArgument("idempotency_key", f"is longer than {IDEMPOTENCY_KEY_LENGTH_MAX} characters")
+        raise InvalidArgument(
+            "idempotency_key", f"is longer than {IDEMPOTENCY_KEY_LENGTH_MAX} characters"
+        )
 
 
 async def once(
@@ -51,19 +53,25 @@ async def once(
     inserted = await connection.fetchval(
         "INSERT INTO idempotency_keys (program_id, idempotency_key, method, request_hash) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
-        program_id, key, method, digest,
+        program_id,
+        key,
+        method,
+        digest,
     )
     if inserted:
         response = await work()
         await connection.execute(
             "UPDATE idempotency_keys SET response = $3 WHERE program_id = $1 AND idempotency_key = $2",
-            program_id, key, response.SerializeToString(),
+            program_id,
+            key,
+            response.SerializeToString(),
         )
         return response
     row = await connection.fetchrow(
         "SELECT method, request_hash, response FROM idempotency_keys "
         "WHERE program_id = $1 AND idempotency_key = $2",
-        program_id, key,
+        program_id,
+        key,
     )
     if row["method"] != method or bytes(row["request_hash"]) != digest:
         raise IdempotencyConflict(key)

@@ -61,7 +61,9 @@ def _wrap(handler: grpc.RpcMethodHandler, method: str, around: Around) -> grpc.R
 
 
 class _AroundInterceptor(grpc.aio.ServerInterceptor):
-    def around(self, method: str, context: ServicerContext) -> contextlib.AbstractAsyncContextManager[None]:
+    def around(
+        self, method: str, context: ServicerContext
+    ) -> contextlib.AbstractAsyncContextManager[None]:
         raise NotImplementedError
 
     async def intercept_service(
@@ -77,7 +79,11 @@ class _AroundInterceptor(grpc.aio.ServerInterceptor):
 
 def _request_id(context: ServicerContext) -> str:
     for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_HEADER and isinstance(value, str) and 0 < len(value) <= REQUEST_ID_LENGTH_MAX:
+        if (
+            key == REQUEST_ID_HEADER
+            and isinstance(value, str)
+            and 0 < len(value) <= REQUEST_ID_LENGTH_MAX
+        ):
             return value
     return uuid.uuid4().hex
 
@@ -88,18 +94,39 @@ class ObserveInterceptor(_AroundInterceptor):
     def __init__(self, *, service: str, metrics: Metrics) -> None:
         self.service = service
         self.metrics = metrics
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def wait_idle(self, *, timeout_s: float) -> bool:
+        """Wait until no handler runs. gRPC's stop() can return while handler coroutines still run
+        (grpc/grpc#37239); shutdown waits for them here before closing what they use."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     @contextlib.asynccontextmanager
     async def around(self, method: str, context: ServicerContext) -> AsyncIterator[None]:
         request_id = _request_id(context)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+        self.in_flight += 1
+        self._idle.clear()
+        cancelled = False
         try:
+            await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
             yield
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.set()
             elapsed_s = time.perf_counter() - started
-            code = context.code() or grpc.StatusCode.OK
+            code = grpc.StatusCode.CANCELLED if cancelled else context.code() or grpc.StatusCode.OK
             code_name = code.name if isinstance(code, grpc.StatusCode) else str(code)
             self.metrics.grpc_requests.labels(self.service, method, code_name).inc()
             self.metrics.grpc_latency.labels(self.service, method).observe(elapsed_s)
@@ -107,7 +134,9 @@ class ObserveInterceptor(_AroundInterceptor):
                 "rpc %s %s",
                 method,
                 code_name,
-                extra=log_fields(method=method, code=code_name, duration_ms=round(elapsed_s * 1000, 3)),
+                extra=log_fields(
+                    method=method, code=code_name, duration_ms=round(elapsed_s * 1000, 3)
+                ),
             )
             request_id_var.reset(token)
 
@@ -123,12 +152,20 @@ class ErrorInterceptor(_AroundInterceptor):
             await context.abort(
                 error.status,
                 error.details(),
-                trailing_metadata=((ERROR_REASON_HEADER, error.reason), (ERROR_FIELD_HEADER, error.field)),
+                trailing_metadata=(
+                    (ERROR_REASON_HEADER, error.reason),
+                    (ERROR_FIELD_HEADER, error.field),
+                ),
             )
         except TimeoutError:
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the call ran past its deadline")
-        except (asyncpg.PostgresConnectionError, asyncpg.TooManyConnectionsError,
-                asyncpg.CannotConnectNowError, ConnectionError, OSError) as error:
+        except (
+            asyncpg.PostgresConnectionError,
+            asyncpg.TooManyConnectionsError,
+            asyncpg.CannotConnectNowError,
+            ConnectionError,
+            OSError,
+        ) as error:
             logger.warning("dependency unavailable in %s: %r", method, error)
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,

@@ -66,13 +66,22 @@ DEAD_LETTER_STREAM = StreamSpec(name="dead_letter", max_age_s=90 * 24 * 3600.0)
 
 
 class JetStream:
-    def __init__(self, client: Client, namespace: Namespace) -> None:
+    def __init__(
+        self, client: Client, namespace: Namespace, *, publish_timeout_s: float = PUBLISH_TIMEOUT_S
+    ) -> None:
         self.client = client
-        self.context: JetStreamContext = client.jetstream(timeout=PUBLISH_TIMEOUT_S)
+        self.context: JetStreamContext = client.jetstream(timeout=publish_timeout_s)
         self.namespace = namespace
 
     @classmethod
-    async def connect(cls, url: str, *, namespace: str, client_name: str) -> "JetStream":
+    async def connect(
+        cls,
+        url: str,
+        *,
+        namespace: str,
+        client_name: str,
+        publish_timeout_s: float = PUBLISH_TIMEOUT_S,
+    ) -> "JetStream":
         async def on_disconnected() -> None:
             logger.warning("NATS disconnected; reconnecting")
 
@@ -92,7 +101,7 @@ class JetStream:
             reconnected_cb=on_reconnected,
             error_cb=on_error,
         )
-        return cls(client, Namespace(namespace))
+        return cls(client, Namespace(namespace), publish_timeout_s=publish_timeout_s)
 
     async def declare_stream(self, spec: StreamSpec) -> None:
         config = api.StreamConfig(
@@ -177,7 +186,9 @@ class PullConsumer:
             if delivered >= self.spec.deliveries_max:
                 logger.error(
                     "message %s failed %d times; moved to the dead-letter subject: %s",
-                    message.subject, delivered, error,
+                    message.subject,
+                    delivered,
+                    error,
                 )
                 await self.jetstream.context.publish(
                     self.jetstream.namespace.dead_letter_subject(self.spec),
@@ -190,7 +201,9 @@ class PullConsumer:
                 )
                 await message.term()
             else:
-                logger.warning("message %s failed (delivery %d): %s", message.subject, delivered, error)
+                logger.warning(
+                    "message %s failed (delivery %d): %s", message.subject, delivered, error
+                )
                 await message.nak(delay=min(0.2 * 2**delivered, 30.0))
             return
         await message.ack()

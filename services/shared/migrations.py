@@ -54,11 +54,15 @@ def _lock_key(schema: str) -> int:
 
 
 async def apply_migrations(
-    connection: asyncpg.Connection, *, schema: str, directory: Path, table: str = "schema_migrations"
+    connection: asyncpg.Connection,
+    *,
+    schema: str,
+    directory: Path,
+    table: str = "schema_migrations",
 ) -> int:
     """Apply the pending migrations of one schema; returns how many were applied."""
     migrations = read_migrations(directory)
-    quoted = asyncpg.utils._quote_ident(schema)  # noqa: SLF001 - asyncpg's own identifier quoting
+    quoted = asyncpg.utils._quote_ident(schema)
     await connection.execute("SELECT pg_advisory_lock($1)", _lock_key(schema))
     try:
         await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
@@ -85,8 +89,7 @@ async def apply_migrations(
                 await connection.execute(f"SET LOCAL search_path TO {quoted}")
                 await connection.execute(migration.sql)
                 await connection.execute(
-                    f"INSERT INTO {quoted}.{table} (version, name, checksum) "
-                    "VALUES ($1, $2, $3)",
+                    f"INSERT INTO {quoted}.{table} (version, name, checksum) VALUES ($1, $2, $3)",
                     migration.version,
                     migration.name,
                     migration.checksum,

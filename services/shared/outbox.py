@@ -80,7 +80,13 @@ class OutboxRelay:
     """Publishes the outbox of one schema; with several replicas, one relays at a time, in order."""
 
     def __init__(
-        self, *, pool: asyncpg.Pool, jetstream: JetStream, schema: str, metrics: Metrics, service: str
+        self,
+        *,
+        pool: asyncpg.Pool,
+        jetstream: JetStream,
+        schema: str,
+        metrics: Metrics,
+        service: str,
     ) -> None:
         self.pool = pool
         self.jetstream = jetstream
@@ -113,8 +119,13 @@ class OutboxRelay:
                 if published == RELAY_BATCH_SIZE_MAX:
                     continue
                 self._wake.clear()
-                waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-                await asyncio.wait(waits, timeout=RELAY_POLL_INTERVAL_S, return_when=asyncio.FIRST_COMPLETED)
+                waits = [
+                    asyncio.ensure_future(self._wake.wait()),
+                    asyncio.ensure_future(stop.wait()),
+                ]
+                await asyncio.wait(
+                    waits, timeout=RELAY_POLL_INTERVAL_S, return_when=asyncio.FIRST_COMPLETED
+                )
                 for waiting in waits:
                     waiting.cancel()
         finally:
@@ -128,7 +139,9 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending events in order; returns how many were published."""
         async with self.pool.acquire() as connection, connection.transaction():
-            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", self._lock_key):
+            if not await connection.fetchval(
+                "SELECT pg_try_advisory_xact_lock($1)", self._lock_key
+            ):
                 return 0
             rows = await connection.fetch(
                 "SELECT seq, event_id, subject, payload FROM outbox WHERE published_at IS NULL "
@@ -136,13 +149,17 @@ class OutboxRelay:
                 RELAY_BATCH_SIZE_MAX,
             )
             for row in rows:
-                await self.jetstream.publish(row["subject"], row["payload"], msg_id=str(row["event_id"]))
+                await self.jetstream.publish(
+                    row["subject"], row["payload"], msg_id=str(row["event_id"])
+                )
             if rows:
                 await connection.execute(
                     "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
                     [row["seq"] for row in rows],
                 )
-            backlog = await connection.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            backlog = await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            )
         self.metrics.outbox_published.labels(self.service).inc(len(rows))
         self.metrics.outbox_backlog.labels(self.service).set(backlog - len(rows))
         return len(rows)

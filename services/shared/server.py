@@ -47,6 +47,8 @@ class ProcessConfig:
     database_url: str
     nats_url: str
     nats_namespace: str = "loyalty"
+    # How long a publish waits for the stream's ack before the outbox relay retries it.
+    nats_publish_timeout_ms: int = 5_000
     grpc_address: str = "127.0.0.1:50051"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
@@ -99,7 +101,10 @@ async def migrate(pool_or_connection: asyncpg.Pool | asyncpg.Connection, spec: S
         if isinstance(pool_or_connection, asyncpg.Pool):
             connection = await stack.enter_async_context(pool_or_connection.acquire())
         await apply_migrations(
-            connection, schema=spec.schema, directory=PLUMBING_MIGRATIONS, table="plumbing_migrations"
+            connection,
+            schema=spec.schema,
+            directory=PLUMBING_MIGRATIONS,
+            table="plumbing_migrations",
         )
         await apply_migrations(connection, schema=spec.schema, directory=spec.migrations)
 
@@ -125,25 +130,38 @@ class RunningService:
         spec, config = self.spec, self.config
         if serve_metrics:
             self.metrics.serve(host=config.metrics_host, port=config.metrics_port)
-        self.pool = await create_pool(config.database_url, schema=spec.schema, size_max=config.pool_size_max)
+        self.pool = await create_pool(
+            config.database_url, schema=spec.schema, size_max=config.pool_size_max
+        )
         await migrate(self.pool, spec)
         self.jetstream = await JetStream.connect(
-            config.nats_url, namespace=config.nats_namespace, client_name=f"loyalty-{spec.name}"
+            config.nats_url,
+            namespace=config.nats_namespace,
+            client_name=f"loyalty-{spec.name}",
+            publish_timeout_s=config.nats_publish_timeout_ms / 1000,
         )
         for stream in (DEAD_LETTER_STREAM, *spec.streams):
             await self.jetstream.declare_stream(stream)
-        outbox = Outbox(schema=spec.schema, producer=spec.name, jetstream_namespace=config.nats_namespace)
+        outbox = Outbox(
+            schema=spec.schema, producer=spec.name, jetstream_namespace=config.nats_namespace
+        )
         self.runtime = Runtime(spec.name, config, self.pool, self.jetstream, outbox, self.metrics)
         application = await spec.setup(self.runtime)
         self.relay = OutboxRelay(
-            pool=self.pool, jetstream=self.jetstream, schema=spec.schema, metrics=self.metrics, service=spec.name
+            pool=self.pool,
+            jetstream=self.jetstream,
+            schema=spec.schema,
+            metrics=self.metrics,
+            service=spec.name,
         )
+        self.observer = ObserveInterceptor(service=spec.name, metrics=self.metrics)
         self.server = grpc.aio.server(
             interceptors=[
-                ObserveInterceptor(service=spec.name, metrics=self.metrics),
+                self.observer,
                 ErrorInterceptor(),
                 DeadlineInterceptor(
-                    deadline_ms=config.deadline_ms, streaming_methods=streaming_methods(*spec.descriptors)
+                    deadline_ms=config.deadline_ms,
+                    streaming_methods=streaming_methods(*spec.descriptors),
                 ),
             ],
             options=[("grpc.max_receive_message_length", MESSAGE_SIZE_MAX_BYTES)],
@@ -160,12 +178,17 @@ class RunningService:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         workers = {"outbox_relay": self.relay.run, **application.workers}
         self._tasks = [
-            asyncio.create_task(_supervise(name, work, self._stop_workers, self.metrics, spec.name), name=name)
+            asyncio.create_task(
+                _supervise(name, work, self._stop_workers, self.metrics, spec.name), name=name
+            )
             for name, work in workers.items()
         ]
         logger.info(
             "serving %s on %s, metrics on %s:%d",
-            spec.name, config.grpc_address, config.metrics_host, config.metrics_port,
+            spec.name,
+            config.grpc_address,
+            config.metrics_host,
+            config.metrics_port,
         )
 
     async def shutdown(self) -> None:
@@ -174,6 +197,8 @@ class RunningService:
         for name in ("", *self.names):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace_s)
+        if not await self.observer.wait_idle(timeout_s=grace_s):
+            logger.error("%d calls still running after the grace period", self.observer.in_flight)
         self._stop_workers.set()
         await asyncio.wait(self._tasks, timeout=grace_s)
         if not await self.relay.flush(timeout_s=grace_s):

@@ -41,7 +41,9 @@ def time_zone(value: str, field: str = "time_zone") -> str:
     return value
 
 
-def text(value: str, field: str, *, required: bool = True, length_max: int = TEXT_LENGTH_MAX) -> str:
+def text(
+    value: str, field: str, *, required: bool = True, length_max: int = TEXT_LENGTH_MAX
+) -> str:
     if required and not value.strip():
         raise InvalidArgument(field, "is required")
     if len(value) > length_max:

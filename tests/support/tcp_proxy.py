@@ -30,9 +30,13 @@ class TcpProxy:
     async def restore(self) -> None:
         await self.start(self.port)
 
-    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+    async def _accept(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
         try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(self.target_host, self.target_port)
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                self.target_host, self.target_port
+            )
         except OSError:
             client_writer.transport.abort()
             return

@@ -2,9 +2,9 @@
 
 import grpc
 import pytest
-
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+
 from services.ledger.app import SPEC, LedgerConfig
 
 
@@ -15,7 +15,9 @@ def program_config(program_id: str = "acme", **overrides: object) -> ledger_pb2.
         currency="EUR",
         time_zone="Europe/Amsterdam",
         return_window_days=14,
-        expiry_policy=ledger_pb2.ExpiryPolicy(kind=ledger_pb2.EXPIRY_KIND_ROLLING_MONTHS, months=24),
+        expiry_policy=ledger_pb2.ExpiryPolicy(
+            kind=ledger_pb2.EXPIRY_KIND_ROLLING_MONTHS, months=24
+        ),
         negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_RECORD_DEBT,
         hold_ttl_seconds=900,
         tier_window=ledger_pb2.TierWindow(
@@ -34,10 +36,20 @@ def program_config(program_id: str = "acme", **overrides: object) -> ledger_pb2.
 
 
 TIERS = [
-    ledger_pb2.TierDefinition(code="member", name="Member", rank=0, threshold=0, multiplier_bps=10_000),
-    ledger_pb2.TierDefinition(code="silver", name="Silver", rank=1, threshold=1_000, multiplier_bps=12_500),
-    ledger_pb2.TierDefinition(code="gold", name="Gold", rank=2, threshold=5_000, multiplier_bps=15_000,
-                              benefits_text="Free shipping"),
+    ledger_pb2.TierDefinition(
+        code="member", name="Member", rank=0, threshold=0, multiplier_bps=10_000
+    ),
+    ledger_pb2.TierDefinition(
+        code="silver", name="Silver", rank=1, threshold=1_000, multiplier_bps=12_500
+    ),
+    ledger_pb2.TierDefinition(
+        code="gold",
+        name="Gold",
+        rank=2,
+        threshold=5_000,
+        multiplier_bps=15_000,
+        benefits_text="Free shipping",
+    ),
 ]
 
 
@@ -49,7 +61,9 @@ async def ledger(start_service):
 
 async def configure(ledger, config: ledger_pb2.ProgramConfig, key: str = "configure-1"):
     return await ledger.ConfigureProgram(
-        ledger_pb2.ConfigureProgramRequest(program_id=config.program_id, idempotency_key=key, config=config)
+        ledger_pb2.ConfigureProgramRequest(
+            program_id=config.program_id, idempotency_key=key, config=config
+        )
     )
 
 
@@ -85,11 +99,15 @@ async def test_the_same_key_replays_and_another_request_with_it_is_refused(ledge
         ({"program_id": "other"}, "config.program_id"),
     ],
 )
-async def test_bad_configuration_names_the_field_and_writes_nothing(ledger, overrides, field) -> None:
+async def test_bad_configuration_names_the_field_and_writes_nothing(
+    ledger, overrides, field
+) -> None:
     config = program_config(**overrides)
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await ledger.ConfigureProgram(
-            ledger_pb2.ConfigureProgramRequest(program_id="acme", idempotency_key="k", config=config)
+            ledger_pb2.ConfigureProgramRequest(
+                program_id="acme", idempotency_key="k", config=config
+            )
         )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith(f"{field}:")
@@ -109,13 +127,19 @@ async def test_a_change_without_an_idempotency_key_is_refused(ledger) -> None:
 async def test_tiers_are_set_and_listed_by_rank_in_pages(ledger) -> None:
     await configure(ledger, program_config())
     response = await ledger.SetTierDefinitions(
-        ledger_pb2.SetTierDefinitionsRequest(program_id="acme", idempotency_key="tiers-1", tiers=TIERS[::-1])
+        ledger_pb2.SetTierDefinitionsRequest(
+            program_id="acme", idempotency_key="tiers-1", tiers=TIERS[::-1]
+        )
     )
     assert [t.code for t in response.tiers] == ["member", "silver", "gold"]
-    first = await ledger.ListTierDefinitions(ledger_pb2.ListTierDefinitionsRequest(program_id="acme", page_size=2))
+    first = await ledger.ListTierDefinitions(
+        ledger_pb2.ListTierDefinitionsRequest(program_id="acme", page_size=2)
+    )
     assert [t.code for t in first.tiers] == ["member", "silver"] and first.next_page_token
     second = await ledger.ListTierDefinitions(
-        ledger_pb2.ListTierDefinitionsRequest(program_id="acme", page_size=2, page_token=first.next_page_token)
+        ledger_pb2.ListTierDefinitionsRequest(
+            program_id="acme", page_size=2, page_token=first.next_page_token
+        )
     )
     assert [t.code for t in second.tiers] == ["gold"] and not second.next_page_token
     assert second.tiers[0].benefits_text == "Free shipping"
@@ -126,17 +150,25 @@ async def test_tiers_are_set_and_listed_by_rank_in_pages(ledger) -> None:
     [
         (TIERS[1:], grpc.StatusCode.INVALID_ARGUMENT, "threshold 0"),
         ([TIERS[0], TIERS[0]], grpc.StatusCode.INVALID_ARGUMENT, "unique"),
-        ([TIERS[0], ledger_pb2.TierDefinition(code="silver", name="S", rank=1, threshold=0)],
-         grpc.StatusCode.INVALID_ARGUMENT, "higher threshold"),
-        ([ledger_pb2.TierDefinition(code="basic", name="Basic", rank=0, threshold=0)],
-         grpc.StatusCode.FAILED_PRECONDITION, "entry tier"),
+        (
+            [TIERS[0], ledger_pb2.TierDefinition(code="silver", name="S", rank=1, threshold=0)],
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "higher threshold",
+        ),
+        (
+            [ledger_pb2.TierDefinition(code="basic", name="Basic", rank=0, threshold=0)],
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "entry tier",
+        ),
     ],
 )
 async def test_inconsistent_tiers_are_refused(ledger, tiers, code, message) -> None:
     await configure(ledger, program_config())
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await ledger.SetTierDefinitions(
-            ledger_pb2.SetTierDefinitionsRequest(program_id="acme", idempotency_key="t", tiers=tiers)
+            ledger_pb2.SetTierDefinitionsRequest(
+                program_id="acme", idempotency_key="t", tiers=tiers
+            )
         )
     assert error.value.code() == code
     assert message in error.value.details()
@@ -145,7 +177,9 @@ async def test_inconsistent_tiers_are_refused(ledger, tiers, code, message) -> N
 async def test_tiers_of_an_unknown_program_are_not_found(ledger) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await ledger.SetTierDefinitions(
-            ledger_pb2.SetTierDefinitionsRequest(program_id="nope", idempotency_key="t", tiers=TIERS)
+            ledger_pb2.SetTierDefinitionsRequest(
+                program_id="nope", idempotency_key="t", tiers=TIERS
+            )
         )
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
 

@@ -15,7 +15,9 @@ from tests.conftest import Servers
 
 @pytest.fixture
 async def jetstream(servers: Servers, nats_namespace: str):
-    connection = await JetStream.connect(servers.nats_url, namespace=nats_namespace, client_name="test")
+    connection = await JetStream.connect(
+        servers.nats_url, namespace=nats_namespace, client_name="test"
+    )
     await connection.declare_stream(StreamSpec(name="ledger"))
     await connection.declare_stream(DEAD_LETTER_STREAM)
     yield connection
@@ -25,7 +27,9 @@ async def jetstream(servers: Servers, nats_namespace: str):
 async def test_declarations_are_idempotent(jetstream: JetStream) -> None:
     await jetstream.declare_stream(StreamSpec(name="ledger"))
     await jetstream.declare_stream(StreamSpec(name="ledger", duplicate_window_s=60))
-    spec = ConsumerSpec(stream="ledger", durable="rewards", filter_subjects=("ledger.tier_changed",))
+    spec = ConsumerSpec(
+        stream="ledger", durable="rewards", filter_subjects=("ledger.tier_changed",)
+    )
     await jetstream.declare_consumer(spec)
     await jetstream.declare_consumer(spec)
     info = await jetstream.context.stream_info(jetstream.namespace.stream("ledger"))
@@ -74,7 +78,9 @@ async def test_pulls_bounded_batches_and_acks_each_message(jetstream: JetStream)
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
 
-async def test_a_message_that_keeps_failing_goes_to_the_dead_letter_subject(jetstream: JetStream) -> None:
+async def test_a_message_that_keeps_failing_goes_to_the_dead_letter_subject(
+    jetstream: JetStream,
+) -> None:
     subject = jetstream.namespace.subject("ledger.points_posted")
     await jetstream.publish(subject, b"poison", msg_id="poison")
     await jetstream.publish(subject, b"fine", msg_id="fine")
@@ -90,13 +96,16 @@ async def test_a_message_that_keeps_failing_goes_to_the_dead_letter_subject(jets
             raise ValueError("cannot handle this")
         handled.append(message.data)
 
-    spec = ConsumerSpec(stream="ledger", durable="poisoned", filter_subjects=("ledger.>",), deliveries_max=3)
+    spec = ConsumerSpec(
+        stream="ledger", durable="poisoned", filter_subjects=("ledger.>",), deliveries_max=3
+    )
     await run_until(PullConsumer(jetstream, spec, handle), dead_lettered)
     await asyncio.sleep(0.3)
     assert handled == [b"fine"]
     assert attempts[b"poison"] == 3
     dead_letters = await jetstream.context.pull_subscribe(
-        jetstream.namespace.subject("dead_letter.>"), stream=jetstream.namespace.stream("dead_letter")
+        jetstream.namespace.subject("dead_letter.>"),
+        stream=jetstream.namespace.stream("dead_letter"),
     )
     [message] = await dead_letters.fetch(1, timeout=5)
     assert message.data == b"poison"

@@ -152,16 +152,18 @@ class TopMembersOfMonth(_message.Message):
     def __init__(self, count: _Optional[int] = ..., points: _Optional[int] = ..., basis: _Optional[_Union[TopMembersBasis, str]] = ...) -> None: ...
 
 class RecognitionConfig(_message.Message):
-    __slots__ = ("birthday_bonus_points", "milestones", "top_members_of_month", "update_time")
+    __slots__ = ("birthday_bonus_points", "milestones", "top_members_of_month", "update_time", "signup_bonus_points")
     BIRTHDAY_BONUS_POINTS_FIELD_NUMBER: _ClassVar[int]
     MILESTONES_FIELD_NUMBER: _ClassVar[int]
     TOP_MEMBERS_OF_MONTH_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SIGNUP_BONUS_POINTS_FIELD_NUMBER: _ClassVar[int]
     birthday_bonus_points: int
     milestones: _containers.RepeatedCompositeFieldContainer[Milestone]
     top_members_of_month: TopMembersOfMonth
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, birthday_bonus_points: _Optional[int] = ..., milestones: _Optional[_Iterable[_Union[Milestone, _Mapping]]] = ..., top_members_of_month: _Optional[_Union[TopMembersOfMonth, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    signup_bonus_points: int
+    def __init__(self, birthday_bonus_points: _Optional[int] = ..., milestones: _Optional[_Iterable[_Union[Milestone, _Mapping]]] = ..., top_members_of_month: _Optional[_Union[TopMembersOfMonth, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., signup_bonus_points: _Optional[int] = ...) -> None: ...
 
 class PurchaseRequirement(_message.Message):
     __slots__ = ("channels", "category", "minimum_spend")

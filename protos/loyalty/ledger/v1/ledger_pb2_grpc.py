@@ -28,8 +28,9 @@ if _version_not_supported:
 class LedgerServiceStub:
     """LedgerService keeps the points of every member of every program. It never decides why points
     are earned; campaign and rewards tell it what to post. Every posting is double entry and
-    idempotent; errors use FAILED_PRECONDITION for insufficient points and NOT_FOUND for unknown
-    members, holds and postings.
+    idempotent. A member's account opens on MemberEnrolled or on the first credit, in the
+    program's entry tier. Errors use FAILED_PRECONDITION for insufficient points and NOT_FOUND for
+    unknown members, holds and postings.
     """
 
     def __init__(self, channel):
@@ -163,8 +164,9 @@ class LedgerServiceStub:
 class LedgerServiceServicer:
     """LedgerService keeps the points of every member of every program. It never decides why points
     are earned; campaign and rewards tell it what to post. Every posting is double entry and
-    idempotent; errors use FAILED_PRECONDITION for insufficient points and NOT_FOUND for unknown
-    members, holds and postings.
+    idempotent. A member's account opens on MemberEnrolled or on the first credit, in the
+    program's entry tier. Errors use FAILED_PRECONDITION for insufficient points and NOT_FOUND for
+    unknown members, holds and postings.
     """
 
     def ConfigureProgram(self, request, context):
@@ -470,8 +472,9 @@ def add_LedgerServiceServicer_to_server(servicer, server):
 class LedgerService:
     """LedgerService keeps the points of every member of every program. It never decides why points
     are earned; campaign and rewards tell it what to post. Every posting is double entry and
-    idempotent; errors use FAILED_PRECONDITION for insufficient points and NOT_FOUND for unknown
-    members, holds and postings.
+    idempotent. A member's account opens on MemberEnrolled or on the first credit, in the
+    program's entry tier. Errors use FAILED_PRECONDITION for insufficient points and NOT_FOUND for
+    unknown members, holds and postings.
     """
 
     @staticmethod

@@ -1,0 +1,26 @@
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def accrue_columns(
+    compiled: Any,
+    *,
+    transitions_seconds: npt.NDArray[np.int64],
+    offsets_seconds: npt.NDArray[np.int64],
+    member_indexes: npt.NDArray[np.int32],
+    amounts_minor: npt.NDArray[np.int64],
+    categories: npt.NDArray[np.int32],
+    skus: npt.NDArray[np.int64],
+    channels: npt.NDArray[np.int32],
+    stores: npt.NDArray[np.int32],
+    timestamps_seconds: npt.NDArray[np.int64],
+    member_tiers: npt.NDArray[np.int8],
+    cap_counters: npt.NDArray[np.int64],
+    points: npt.NDArray[np.int64],
+    attribution_offsets: npt.NDArray[np.int64],
+    attribution_rule_indexes: npt.NDArray[np.int16],
+    attribution_points: npt.NDArray[np.int64],
+    start_index: int,
+    attribution_used: int,
+) -> tuple[int, int, int]: ...
