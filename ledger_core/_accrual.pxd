@@ -1,4 +1,4 @@
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 
 # Outcome of one pass of the kernel over a batch (see _accrual.pyx for the codes).
 cdef enum AccrualStatus:
@@ -7,9 +7,6 @@ cdef enum AccrualStatus:
     ACCRUAL_OVERFLOW = 2
     ACCRUAL_BAD_MEMBER_INDEX = 3
     ACCRUAL_BAD_TIMESTAMP = 4
-    ACCRUAL_BAD_CATEGORY = 5
-    ACCRUAL_BAD_CHANNEL = 6
-    ACCRUAL_BAD_STORE = 7
 
 # The compiled rule set as raw pointers; bit r of each mask stands for rule r.
 cdef struct RuleTables:
@@ -71,12 +68,12 @@ cdef struct TransactionColumns:
     const int8_t* member_tiers
     int64_t member_count
 
-# Where the kernel writes; cap_counters is updated in place, row per member.
+# Where the kernel writes; cap_counters (day, week and month blocks) is updated in place.
 cdef struct AccrualOutputs:
     int64_t* points
     int64_t* cap_counters
-    int64_t* attribution_offsets
-    int16_t* attribution_rule_indexes
+    uint8_t* attribution_counts
+    uint8_t* attribution_rule_indexes
     int64_t* attribution_points
     int64_t attribution_capacity
 

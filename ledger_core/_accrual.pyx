@@ -7,9 +7,14 @@ out plainly in ledger_core/reference.py; this file must compute exactly the same
 The kernel stops early, without touching the transaction it stopped at, when the attribution
 buffers might not hold one more transaction (the caller grows them and resumes at that index),
 when a transaction is invalid and when points overflow int64 (the caller discards everything).
+
+Where the time goes, and what keeps it low: members come in random order, so their tier and cap
+counters are prefetched a few transactions ahead; the local day (and what depends on it: week,
+month, the day's window mask) is recomputed only when a timestamp leaves the day seen last; a rule
+set matches as one uint64 per dimension; a column no rule looks at is not read.
 """
 
-from libc.stdint cimport INT64_MAX, int8_t, int16_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport INT64_MAX, int8_t, int32_t, int64_t, uint8_t, uint64_t
 
 cdef extern from *:
     """
@@ -18,35 +23,44 @@ cdef extern from *:
     #endif
     #include <assert.h>
 
+    #define LC_SECONDS_PER_DAY 86400LL
+    #define LC_BASIS_POINTS_ONE 10000LL
+    #define LC_TIMESTAMP_SECONDS_MAX 4102444799LL
+    /* Member state is fetched this many transactions ahead: members come in random order. */
+    #define LC_PREFETCH_DISTANCE 16LL
+
     static inline int lc_lowest_bit(uint64_t bits) { return __builtin_ctzll(bits); }
 
-    /* round(x * numerator / denominator) for x, numerator >= 0 and denominator > 0 under a
-       rounding mode (0 floor, 1 half up, 2 half even). The product is exact in 128 bits; 32- and
-       64-bit divisions are taken when the values fit, as they are much cheaper. Returns 1 when
-       the result does not fit in int64. */
+    /* numerator / denominator rounded (0 floor, 1 half up, 2 half even); no branch on the mode,
+       which changes from one transaction to the next. */
+    static inline uint64_t lc_rounded_quotient(uint64_t numerator, uint64_t denominator,
+                                               int64_t rounding) {
+        uint64_t quotient = numerator / denominator;
+        uint64_t remainder = numerator - quotient * denominator;
+        uint64_t rest = denominator - remainder;
+        uint64_t half_up = remainder >= rest;
+        uint64_t half_even = (remainder > rest) | ((remainder == rest) & quotient & 1);
+        return quotient + ((rounding == 1) & half_up) + ((rounding == 2) & half_even);
+    }
+
+    /* round(x * numerator / denominator) for x, numerator >= 0 and denominator > 0. The usual
+       case fits in 64 bits; otherwise the product is exact in 128 bits. Returns 1 when the
+       result does not fit in int64. */
     static inline int lc_scale_rounded(int64_t x, int64_t numerator, int64_t denominator,
                                        int64_t rounding, int64_t *result) {
+        if (__builtin_expect((uint64_t)x <= 0xFFFFFFFFu && (uint64_t)numerator <= 0x7FFFFFFFu, 1)) {
+            *result = (int64_t)lc_rounded_quotient((uint64_t)x * (uint64_t)numerator,
+                                                   (uint64_t)denominator, rounding);
+            return 0;
+        }
         unsigned __int128 product = (unsigned __int128)(uint64_t)x * (uint64_t)numerator;
         uint64_t d = (uint64_t)denominator;
-        unsigned __int128 quotient;
-        uint64_t remainder;
-        if ((product >> 32) == 0 && (d >> 32) == 0) {
-            quotient = (uint32_t)product / (uint32_t)d;
-            remainder = (uint32_t)product % (uint32_t)d;
-        } else if ((product >> 64) == 0) {
-            quotient = (uint64_t)product / d;
-            remainder = (uint64_t)product % d;
-        } else {
-            quotient = product / d;
-            remainder = (uint64_t)(product % d);
-        }
-        if (rounding == 1) {
-            if (remainder != 0 && remainder >= d - remainder) quotient += 1;
-        } else if (rounding == 2) {
-            uint64_t rest = d - remainder;
-            if (remainder != 0 && (remainder > rest || (remainder == rest && (quotient & 1))))
-                quotient += 1;
-        }
+        unsigned __int128 quotient = product / d;
+        uint64_t remainder = (uint64_t)(product - quotient * d);
+        uint64_t rest = d - remainder;
+        if ((rounding == 1 && remainder >= rest)
+                || (rounding == 2 && (remainder > rest || (remainder == rest && (quotient & 1)))))
+            quotient += 1;
         if (quotient > (unsigned __int128)INT64_MAX) return 1;
         *result = (int64_t)quotient;
         return 0;
@@ -57,44 +71,32 @@ cdef extern from *:
     }
 
     static inline void lc_prefetch(const void *address) { __builtin_prefetch(address, 1, 3); }
-
-    #define LC_SECONDS_PER_DAY 86400LL
-    #define LC_BASIS_POINTS_ONE 10000LL
-    #define LC_TIMESTAMP_SECONDS_MAX 4102444799LL
-    /* Cap counters per member: day key, day points, week key, week points, month key, month
-       points. */
-    #define LC_CAP_COLUMNS 6LL
-    /* Member state is fetched this many transactions ahead: members come in random order. */
-    #define LC_PREFETCH_DISTANCE 16LL
     """
     bint LEDGER_CORE_DEBUG
+    int64_t SECONDS_PER_DAY "LC_SECONDS_PER_DAY"
+    int64_t BASIS_POINTS_ONE "LC_BASIS_POINTS_ONE"
+    int64_t TIMESTAMP_SECONDS_MAX "LC_TIMESTAMP_SECONDS_MAX"
+    int64_t PREFETCH_DISTANCE "LC_PREFETCH_DISTANCE"
     int lc_lowest_bit(uint64_t bits) noexcept nogil
     bint lc_scale_rounded(int64_t x, int64_t numerator, int64_t denominator, int64_t rounding,
                           int64_t* result) noexcept nogil
     bint lc_add_overflows(int64_t a, int64_t b, int64_t* total) noexcept nogil
     void lc_prefetch(const void* address) noexcept nogil
     void assert_ "assert"(bint condition) noexcept nogil
-    int64_t SECONDS_PER_DAY "LC_SECONDS_PER_DAY"
-    int64_t BASIS_POINTS_ONE "LC_BASIS_POINTS_ONE"
-    int64_t TIMESTAMP_SECONDS_MAX "LC_TIMESTAMP_SECONDS_MAX"
-    int64_t CAP_COLUMNS "LC_CAP_COLUMNS"
-    int64_t PREFETCH_DISTANCE "LC_PREFETCH_DISTANCE"
 
 
-
-
-cdef struct LocalTime:
-    int64_t day
-    int64_t weekday
-    int64_t minute_of_day
-    int64_t week_key
-    int64_t month_key
-
-
-cdef struct OffsetCache:
+cdef struct Clock:
+    # The offset interval found last: timestamps of a batch mostly share it.
     int64_t interval_start_seconds
     int64_t interval_end_seconds
     int64_t offset_seconds
+    # The local day found last, and what follows from it.
+    int64_t day_start_local_seconds
+    int64_t day
+    int64_t week_key
+    int64_t month_key
+    uint64_t day_window_mask
+    int64_t minute_of_day
 
 
 cdef inline int64_t floor_divide(int64_t a, int64_t b) noexcept nogil:
@@ -119,7 +121,7 @@ cdef inline int64_t month_key_of_day(int64_t day) noexcept nogil:
     return year * 12 + month - 1
 
 
-cdef inline void find_offset(const RuleTables* tables, int64_t timestamp, OffsetCache* cache) noexcept nogil:
+cdef inline void find_offset(const RuleTables* tables, int64_t timestamp, Clock* clock) noexcept nogil:
     # Last transition at or before the timestamp; the table starts before every timestamp.
     cdef int64_t low = 0
     cdef int64_t high = tables.transition_count - 1
@@ -130,30 +132,43 @@ cdef inline void find_offset(const RuleTables* tables, int64_t timestamp, Offset
             low = middle
         else:
             high = middle - 1
-    cache.interval_start_seconds = tables.transitions_seconds[low]
-    cache.interval_end_seconds = (
+    clock.interval_start_seconds = tables.transitions_seconds[low]
+    clock.interval_end_seconds = (
         tables.transitions_seconds[low + 1] if low + 1 < tables.transition_count else INT64_MAX
     )
-    cache.offset_seconds = tables.offsets_seconds[low]
+    clock.offset_seconds = tables.offsets_seconds[low]
 
 
-cdef inline LocalTime local_time(const RuleTables* tables, int64_t timestamp, OffsetCache* cache) noexcept nogil:
-    cdef LocalTime local
-    if timestamp < cache.interval_start_seconds or timestamp >= cache.interval_end_seconds:
-        find_offset(tables, timestamp, cache)
-    cdef int64_t local_seconds = timestamp + cache.offset_seconds
-    local.day = floor_divide(local_seconds, SECONDS_PER_DAY)
-    local.minute_of_day = (local_seconds - local.day * SECONDS_PER_DAY) / 60
+cdef inline void start_day(const RuleTables* tables, int64_t local_seconds, Clock* clock) noexcept nogil:
+    cdef int64_t day = floor_divide(local_seconds, SECONDS_PER_DAY)
     # 1970-01-01 was a Thursday; ISO weeks start on Monday, so week 0 starts on 1969-12-29.
-    local.weekday = floor_divide(local.day + 3, 7)
-    local.week_key = local.weekday
-    local.weekday = local.day + 3 - local.week_key * 7
-    local.month_key = month_key_of_day(local.day) if tables.points_max_per_member_month >= 0 else 0
-    return local
+    cdef int64_t week_key = floor_divide(day + 3, 7)
+    cdef int64_t weekday = day + 3 - week_key * 7
+    cdef int64_t day_index = day - tables.day_base + 1
+    if day_index < 0:
+        day_index = 0
+    elif day_index > tables.day_table_size - 1:
+        day_index = tables.day_table_size - 1
+    clock.day = day
+    clock.day_start_local_seconds = day * SECONDS_PER_DAY
+    clock.week_key = week_key
+    clock.month_key = month_key_of_day(day)
+    clock.day_window_mask = tables.weekday_masks[weekday] & tables.day_masks[day_index]
+
+
+cdef inline void advance_clock(const RuleTables* tables, int64_t timestamp, Clock* clock) noexcept nogil:
+    if timestamp < clock.interval_start_seconds or timestamp >= clock.interval_end_seconds:
+        find_offset(tables, timestamp, clock)
+    cdef int64_t local_seconds = timestamp + clock.offset_seconds
+    if (local_seconds < clock.day_start_local_seconds
+            or local_seconds >= clock.day_start_local_seconds + SECONDS_PER_DAY):
+        start_day(tables, local_seconds, clock)
+    clock.minute_of_day = (local_seconds - clock.day_start_local_seconds) / 60
 
 
 cdef inline uint64_t dense_mask(const uint64_t* masks, int64_t size, uint64_t default, int64_t value) noexcept nogil:
-    return masks[value] if value < size else default
+    # Negative ids and ids no rule mentions get the rules without a condition on the dimension.
+    return masks[value] if <uint64_t>value < <uint64_t>size else default
 
 
 cdef inline uint64_t sku_mask(const RuleTables* tables, int64_t sku) noexcept nogil:
@@ -169,19 +184,6 @@ cdef inline uint64_t sku_mask(const RuleTables* tables, int64_t sku) noexcept no
     if low < tables.sku_count and tables.sku_keys[low] == sku:
         return tables.sku_masks[low]
     return tables.sku_default
-
-
-cdef inline uint64_t window_mask(const RuleTables* tables, const LocalTime* local) noexcept nogil:
-    cdef int64_t day_index = local.day - tables.day_base + 1
-    if day_index < 0:
-        day_index = 0
-    elif day_index > tables.day_table_size - 1:
-        day_index = tables.day_table_size - 1
-    return (
-        tables.weekday_masks[local.weekday]
-        & tables.minute_masks[local.minute_of_day]
-        & tables.day_masks[day_index]
-    )
 
 
 cdef inline uint64_t spend_mask(const RuleTables* tables, int64_t spend_minor) noexcept nogil:
@@ -201,16 +203,71 @@ cdef inline int64_t room_in_period(int64_t* counters, int64_t key, int64_t point
     return points_max - counters[1] if counters[1] < points_max else 0
 
 
-cdef inline int64_t trim_from_last(int64_t* contributions, int64_t count, int64_t excess) noexcept nogil:
-    # A cap takes points off the contributions in reverse stacking order.
-    cdef int64_t index = count - 1
-    cdef int64_t taken
-    while excess > 0 and index >= 0:
-        taken = contributions[index] if contributions[index] < excess else excess
-        contributions[index] -= taken
+cdef inline int64_t member_cap(const RuleTables* tables, int64_t* counters, int64_t member,
+                               int64_t member_count, const Clock* clock, int64_t points) noexcept nogil:
+    # The points the member may still earn in its day, week and month; consumes them. The
+    # counters are three blocks (day, week, month) of one (key, points) pair per member.
+    cdef int64_t* day = &counters[2 * member]
+    cdef int64_t* week = &counters[2 * (member_count + member)]
+    cdef int64_t* month = &counters[2 * (2 * member_count + member)]
+    cdef int64_t room = room_in_period(day, clock.day, tables.points_max_per_member_day)
+    if room < points:
+        points = room
+    room = room_in_period(week, clock.week_key, tables.points_max_per_member_week)
+    if room < points:
+        points = room
+    room = room_in_period(month, clock.month_key, tables.points_max_per_member_month)
+    if room < points:
+        points = room
+    if tables.points_max_per_member_day >= 0:
+        day[1] += points
+    if tables.points_max_per_member_week >= 0:
+        week[1] += points
+    if tables.points_max_per_member_month >= 0:
+        month[1] += points
+    return points
+
+
+cdef inline int64_t trim_entries(AccrualOutputs* outputs, int64_t first, int64_t end,
+                                 int64_t excess) noexcept nogil:
+    # A cap takes points off the contributions in reverse stacking order, then the entries left
+    # at 0 are dropped; returns the new end. Only transactions that hit a cap come here.
+    cdef int64_t entry = end - 1
+    cdef int64_t taken, kept
+    while excess > 0 and entry >= first:
+        taken = outputs.attribution_points[entry]
+        if taken > excess:
+            taken = excess
+        outputs.attribution_points[entry] -= taken
         excess -= taken
-        index -= 1
-    return excess
+        entry -= 1
+    kept = first
+    for entry in range(first, end):
+        if outputs.attribution_points[entry] != 0:
+            outputs.attribution_points[kept] = outputs.attribution_points[entry]
+            outputs.attribution_rule_indexes[kept] = outputs.attribution_rule_indexes[entry]
+            kept += 1
+    return kept
+
+
+cdef inline uint64_t match_rules(const RuleTables* tables, const TransactionColumns* columns,
+                                int64_t index, int64_t member, int64_t spend) noexcept nogil:
+    # Step 1: all rules at once, one dimension at a time; columns no rule looks at are not read.
+    cdef uint64_t matched = tables.all_rules & tables.tier_masks[columns.member_tiers[member]]
+    if tables.category_table_size:
+        matched &= dense_mask(tables.category_masks, tables.category_table_size,
+                              tables.category_default, columns.categories[index])
+    if tables.channel_table_size:
+        matched &= dense_mask(tables.channel_masks, tables.channel_table_size,
+                              tables.channel_default, columns.channels[index])
+    if tables.store_table_size:
+        matched &= dense_mask(tables.store_masks, tables.store_table_size,
+                              tables.store_default, columns.stores[index])
+    if tables.has_sku_condition:
+        matched &= sku_mask(tables, columns.skus[index])
+    if tables.spend_threshold_count > 0:
+        matched &= spend_mask(tables, spend)
+    return matched
 
 
 cdef AccrualProgress accrue_range(
@@ -221,39 +278,40 @@ cdef AccrualProgress accrue_range(
     int64_t attribution_used,
 ) noexcept nogil:
     cdef AccrualProgress progress
-    cdef OffsetCache offset_cache
-    cdef LocalTime local
-    cdef int64_t contributions[64]
-    cdef int16_t contributing_rules[64]
-    cdef int64_t index, member, amount, spend, base, extra, total, capped, room, entry, sign
-    cdef int64_t contribution_count, rule, rounding, prefetch_member
-    cdef int64_t category, channel, store, timestamp
-    cdef int64_t* member_counters
+    cdef Clock clock
+    cdef int64_t index, member, amount, spend, base, extra, total, capped, sign, first_entry
+    cdef int64_t rule, rounding, prefetch_member, timestamp, entry
+    cdef int64_t used = attribution_used
     cdef uint64_t matched, bits
     cdef bint needs_member_caps = (
         tables.points_max_per_member_day >= 0
         or tables.points_max_per_member_week >= 0
         or tables.points_max_per_member_month >= 0
     )
-    offset_cache.interval_start_seconds = 1
-    offset_cache.interval_end_seconds = 0
-    offset_cache.offset_seconds = 0
+    clock.interval_start_seconds = 1
+    clock.interval_end_seconds = 0
+    clock.offset_seconds = 0
+    clock.day_start_local_seconds = -(1 << 40)
+    clock.day = clock.week_key = clock.month_key = clock.minute_of_day = 0
+    clock.day_window_mask = 0
     progress.status = ACCRUAL_DONE
-    progress.attribution_used = attribution_used
 
     for index in range(start_index, columns.count):
         progress.transaction_index = index
-        if attribution_used + tables.rule_count > outputs.attribution_capacity:
+        progress.attribution_used = used
+        if used + tables.rule_count > outputs.attribution_capacity:
             progress.status = ACCRUAL_NEEDS_CAPACITY
             return progress
         if index + PREFETCH_DISTANCE < columns.count:
             prefetch_member = columns.member_indexes[index + PREFETCH_DISTANCE]
             if 0 <= prefetch_member < columns.member_count:
                 lc_prefetch(&columns.member_tiers[prefetch_member])
-                if needs_member_caps:
-                    # A 48-byte row may straddle two cache lines: fetch both ends.
-                    lc_prefetch(&outputs.cap_counters[prefetch_member * CAP_COLUMNS])
-                    lc_prefetch(&outputs.cap_counters[prefetch_member * CAP_COLUMNS + CAP_COLUMNS - 1])
+                if tables.points_max_per_member_day >= 0:
+                    lc_prefetch(&outputs.cap_counters[2 * prefetch_member])
+                if tables.points_max_per_member_week >= 0:
+                    lc_prefetch(&outputs.cap_counters[2 * (columns.member_count + prefetch_member)])
+                if tables.points_max_per_member_month >= 0:
+                    lc_prefetch(&outputs.cap_counters[2 * (2 * columns.member_count + prefetch_member)])
 
         member = columns.member_indexes[index]
         if member < 0 or member >= columns.member_count:
@@ -263,18 +321,6 @@ cdef AccrualProgress accrue_range(
         if timestamp < 0 or timestamp > TIMESTAMP_SECONDS_MAX:
             progress.status = ACCRUAL_BAD_TIMESTAMP
             return progress
-        category = columns.categories[index]
-        channel = columns.channels[index]
-        store = columns.stores[index]
-        if category < 0:
-            progress.status = ACCRUAL_BAD_CATEGORY
-            return progress
-        if channel < 0:
-            progress.status = ACCRUAL_BAD_CHANNEL
-            return progress
-        if store < 0:
-            progress.status = ACCRUAL_BAD_STORE
-            return progress
         amount = columns.amounts_minor[index]
         if amount == -INT64_MAX - 1:
             progress.status = ACCRUAL_OVERFLOW
@@ -282,31 +328,21 @@ cdef AccrualProgress accrue_range(
         sign = -1 if amount < 0 else 1
         spend = amount * sign
 
-        # 1. Match every rule at once, one dimension at a time.
-        matched = tables.all_rules & tables.tier_masks[columns.member_tiers[member]]
-        matched &= dense_mask(tables.category_masks, tables.category_table_size,
-                              tables.category_default, category)
-        matched &= dense_mask(tables.channel_masks, tables.channel_table_size,
-                              tables.channel_default, channel)
-        matched &= dense_mask(tables.store_masks, tables.store_table_size,
-                              tables.store_default, store)
-        if tables.has_sku_condition:
-            matched &= sku_mask(tables, columns.skus[index])
+        matched = match_rules(tables, columns, index, member, spend)
         if tables.needs_local_time:
-            local = local_time(tables, timestamp, &offset_cache)
+            advance_clock(tables, timestamp, &clock)
             if tables.has_window:
-                matched &= window_mask(tables, &local)
-        if tables.spend_threshold_count > 0:
-            matched &= spend_mask(tables, spend)
+                matched &= clock.day_window_mask & tables.minute_masks[clock.minute_of_day]
 
         # 2. Exclusions.
         if matched & tables.exclusion_bits:
             outputs.points[index] = 0
-            outputs.attribution_offsets[index + 1] = attribution_used
+            outputs.attribution_counts[index] = 0
             continue
 
-        # 3. Base from the first matching rate rule.
-        contribution_count = 0
+        # 3. Base from the first matching rate rule. Entries are written at once and kept only
+        # when not 0, which costs no branch.
+        first_entry = used
         base = 0
         rounding = 0
         bits = matched & tables.rate_bits
@@ -319,9 +355,9 @@ cdef AccrualProgress accrue_range(
                 return progress
             if base > tables.rule_points_max[rule]:
                 base = tables.rule_points_max[rule]
-            contributions[0] = base
-            contributing_rules[0] = <int16_t>rule
-            contribution_count = 1
+            outputs.attribution_rule_indexes[used] = <uint8_t>rule
+            outputs.attribution_points[used] = base
+            used += base != 0
         total = base
 
         # 4. Multipliers, additive, each rounded like the base.
@@ -338,9 +374,9 @@ cdef AccrualProgress accrue_range(
             if lc_add_overflows(total, extra, &total):
                 progress.status = ACCRUAL_OVERFLOW
                 return progress
-            contributions[contribution_count] = extra
-            contributing_rules[contribution_count] = <int16_t>rule
-            contribution_count += 1
+            outputs.attribution_rule_indexes[used] = <uint8_t>rule
+            outputs.attribution_points[used] = extra
+            used += extra != 0
 
         # 5. Fixed bonuses.
         bits = matched & tables.bonus_bits
@@ -353,49 +389,32 @@ cdef AccrualProgress accrue_range(
             if lc_add_overflows(total, extra, &total):
                 progress.status = ACCRUAL_OVERFLOW
                 return progress
-            contributions[contribution_count] = extra
-            contributing_rules[contribution_count] = <int16_t>rule
-            contribution_count += 1
+            outputs.attribution_rule_indexes[used] = <uint8_t>rule
+            outputs.attribution_points[used] = extra
+            used += extra != 0
 
-        # 6. Transaction cap; 7. member caps, for purchases only.
+        # 6. Transaction cap; 7. member caps, for purchases only; 8. trimmed attribution.
         capped = total if total < tables.points_max_per_transaction else tables.points_max_per_transaction
         if needs_member_caps and sign > 0 and capped > 0:
-            member_counters = &outputs.cap_counters[member * CAP_COLUMNS]
-            room = room_in_period(&member_counters[0], local.day, tables.points_max_per_member_day)
-            if room < capped:
-                capped = room
-            room = room_in_period(&member_counters[2], local.week_key, tables.points_max_per_member_week)
-            if room < capped:
-                capped = room
-            room = room_in_period(&member_counters[4], local.month_key, tables.points_max_per_member_month)
-            if room < capped:
-                capped = room
-            if tables.points_max_per_member_day >= 0:
-                member_counters[1] += capped
-            if tables.points_max_per_member_week >= 0:
-                member_counters[3] += capped
-            if tables.points_max_per_member_month >= 0:
-                member_counters[5] += capped
-
-        # 8. Attribution, trimmed from the last contribution.
+            capped = member_cap(tables, outputs.cap_counters, member, columns.member_count, &clock,
+                                capped)
         if capped < total:
-            trim_from_last(contributions, contribution_count, total - capped)
-        for entry in range(contribution_count):
-            if contributions[entry] != 0:
-                outputs.attribution_rule_indexes[attribution_used] = contributing_rules[entry]
-                outputs.attribution_points[attribution_used] = sign * contributions[entry]
-                attribution_used += 1
-        outputs.attribution_offsets[index + 1] = attribution_used
+            used = trim_entries(outputs, first_entry, used, total - capped)
+        if sign < 0:
+            for entry in range(first_entry, used):
+                outputs.attribution_points[entry] = -outputs.attribution_points[entry]
+        outputs.attribution_counts[index] = <uint8_t>(used - first_entry)
         outputs.points[index] = sign * capped
         if LEDGER_CORE_DEBUG:
             total = 0
-            for entry in range(outputs.attribution_offsets[index], attribution_used):
+            for entry in range(first_entry, used):
                 total += outputs.attribution_points[entry]
             assert_(total == outputs.points[index])
+            assert_(used - first_entry <= tables.rule_count)
 
     progress.status = ACCRUAL_DONE
     progress.transaction_index = columns.count
-    progress.attribution_used = attribution_used
+    progress.attribution_used = used
     return progress
 
 
@@ -422,8 +441,8 @@ def accrue_columns(
     const int8_t[::1] member_tiers,
     int64_t[::1] cap_counters,
     int64_t[::1] points,
-    int64_t[::1] attribution_offsets,
-    int16_t[::1] attribution_rule_indexes,
+    uint8_t[::1] attribution_counts,
+    uint8_t[::1] attribution_rule_indexes,
     int64_t[::1] attribution_points,
     int64_t start_index,
     int64_t attribution_used,
@@ -513,7 +532,7 @@ def accrue_columns(
 
     outputs.points = &points[0] if points.shape[0] > 0 else NULL
     outputs.cap_counters = &cap_counters[0] if cap_counters.shape[0] > 0 else NULL
-    outputs.attribution_offsets = &attribution_offsets[0]
+    outputs.attribution_counts = &attribution_counts[0] if attribution_counts.shape[0] > 0 else NULL
     outputs.attribution_rule_indexes = (
         &attribution_rule_indexes[0] if attribution_rule_indexes.shape[0] > 0 else NULL
     )

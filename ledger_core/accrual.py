@@ -20,9 +20,6 @@ STATUS_DONE, STATUS_NEEDS_CAPACITY, STATUS_OVERFLOW = 0, 1, 2
 FIELD_OF_STATUS = {
     3: ("member_indexes", "member index outside the member arrays"),
     4: ("timestamps_seconds", "timestamp outside 1970-01-01 to 2099-12-31 (unix seconds)"),
-    5: ("categories", "category must be >= 0"),
-    6: ("channels", "channel must be >= 0"),
-    7: ("stores", "store must be >= 0"),
 }
 # Attribution entries reserved per transaction at first; the buffers double when needed.
 ATTRIBUTION_ENTRIES_PER_TRANSACTION_INITIAL = 4
@@ -54,9 +51,8 @@ def accrue(
     rule_count = len(rules.rule_ids)
     capacity = count * min(rule_count, ATTRIBUTION_ENTRIES_PER_TRANSACTION_INITIAL) + rule_count
     points = np.empty(count, dtype=np.int64)
-    offsets = np.empty(count + 1, dtype=np.int64)
-    offsets[0] = 0
-    rule_indexes = np.empty(capacity, dtype=np.int16)
+    counts = np.empty(count, dtype=np.uint8)
+    rule_indexes = np.empty(capacity, dtype=np.uint8)
     attribution_points = np.empty(capacity, dtype=np.int64)
     start_index, used = 0, 0
     while True:
@@ -68,7 +64,7 @@ def accrue(
             member_tiers=tiers,
             cap_counters=counters.reshape(-1),
             points=points,
-            attribution_offsets=offsets,
+            attribution_counts=counts,
             attribution_rule_indexes=rule_indexes,
             attribution_points=attribution_points,
             start_index=start_index,
@@ -83,7 +79,7 @@ def accrue(
         start_index = index
     return Accrual(
         points=points,
-        attribution_offsets=offsets,
+        attribution_counts=counts,
         attribution_rule_indexes=rule_indexes[:used],
         attribution_points=attribution_points[:used],
         cap_counters=counters,

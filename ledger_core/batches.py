@@ -4,6 +4,7 @@ Columns may be numpy arrays, array.array or sequences of ints; they are converte
 when the dtype already matches) to the kernel's dtypes after checking that every value fits.
 """
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,17 +50,25 @@ class TransactionBatch:
 class Accrual:
     """Points per transaction, their attribution to rules, and the members' new cap counters.
 
-    The attribution of transaction i is entries attribution_offsets[i] to [i + 1] of
-    attribution_rule_indexes (positions in the rule set, see `rule_ids`) and attribution_points;
-    they sum to points[i].
+    Transaction i has `attribution_counts[i]` attribution entries, following those of the
+    transactions before it, in stacking order: `attribution_rule_indexes` (positions in the rule
+    set; `rule_ids` names them) and `attribution_points`, which sum to points[i]. Rules that
+    contributed 0 have no entry.
     """
 
     points: Int64Array
-    attribution_offsets: Int64Array
-    attribution_rule_indexes: npt.NDArray[np.int16]
+    attribution_counts: npt.NDArray[np.uint8]
+    attribution_rule_indexes: npt.NDArray[np.uint8]
     attribution_points: Int64Array
     cap_counters: Int64Array
     rule_ids: tuple[str, ...]
+
+    @functools.cached_property
+    def attribution_offsets(self) -> Int64Array:
+        """CSR offsets: the entries of transaction i are offsets[i] to offsets[i + 1]."""
+        offsets = np.zeros(len(self.attribution_counts) + 1, dtype=np.int64)
+        np.cumsum(self.attribution_counts, out=offsets[1:])
+        return offsets
 
     def attribution_of(self, transaction_index: int) -> dict[str, int]:
         start, end = self.attribution_offsets[transaction_index : transaction_index + 2]
@@ -83,14 +92,15 @@ class Accrual:
 
 
 def new_cap_counters(member_count: int) -> Int64Array:
-    """Cap counters for members who have earned nothing yet: one row of 6 int64 per member.
+    """Cap counters for members who have earned nothing yet, shape (3, member_count, 2).
 
-    Columns: day key, points in that day, ISO week key, points in it, month key, points in it
-    (keys are local days since 1970-01-01, weeks since 1969-12-29, year * 12 + month - 1).
+    counters[period, member] is (period key, points earned in it) for period 0 the local day
+    (days since 1970-01-01), 1 the ISO week (weeks since Monday 1969-12-29), 2 the month
+    (year * 12 + month - 1). Only the periods the rule set caps are kept up to date.
     """
     if not 0 <= member_count <= limits.MEMBERS_MAX:
         raise InputError("member_count", f"must be 0 to {limits.MEMBERS_MAX}")
-    return np.zeros((member_count, limits.CAP_COUNTER_COLUMNS), dtype=np.int64)
+    return np.zeros((limits.CAP_PERIODS, member_count, 2), dtype=np.int64)
 
 
 def integer_column(argument: str, values: ArrayLike, dtype: type[np.integer[Any]]) -> np.ndarray:
@@ -144,7 +154,7 @@ def checked_cap_counters(cap_counters: ArrayLike, *, member_count: int) -> Int64
     if given.dtype.kind not in "iu":
         raise InputError("cap_counters", f"must hold integers, got dtype {given.dtype}")
     counters = np.array(given, dtype=np.int64, order="C", copy=True)
-    expected = (member_count, limits.CAP_COUNTER_COLUMNS)
+    expected = (limits.CAP_PERIODS, member_count, 2)
     if counters.shape != expected:
         raise InputError("cap_counters", f"shape {counters.shape}, expected {expected}")
     return counters

@@ -24,11 +24,12 @@ BASIS_POINTS_ONE: Final = 10_000
 MULTIPLIER_BASIS_POINTS_MAX: Final = 1_000_000
 UNIT_MINOR_MAX: Final = 1_000_000_000
 
-# Columns of the cap counters, one row per member: the period key and the points used in it.
-CAP_COUNTER_COLUMNS: Final = 6
-CAP_DAY_KEY, CAP_DAY_POINTS = 0, 1
-CAP_WEEK_KEY, CAP_WEEK_POINTS = 2, 3
-CAP_MONTH_KEY, CAP_MONTH_POINTS = 4, 5
+# Cap counters: shape (3, members, 2); a block per period (day, week, month) holding, per member,
+# the period key and the points used in it. A block per period keeps the state a rule set with one
+# cap touches to 16 bytes per member.
+CAP_PERIODS: Final = 3
+CAP_DAY, CAP_WEEK, CAP_MONTH = 0, 1, 2
+CAP_KEY, CAP_POINTS = 0, 1
 
 # allocate_fifo: lots and burn requests per call.
 LOTS_PER_CALL_MAX: Final = 200_000_000

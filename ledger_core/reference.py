@@ -120,31 +120,29 @@ def _fitting(points: int, index: int) -> int:
     return points
 
 
-def member_cap_room(rule_set: RuleSet, counters: list[int], local: LocalTime) -> int:
-    """Step 7: the points the member may still earn now; resets counters of a new period."""
-    room = limits.INT64_MAX
+def cap_periods(rule_set: RuleSet, local: LocalTime) -> list[tuple[int, int, int]]:
+    """(period, key, points max) of each period the rule set caps."""
     periods = (
-        (rule_set.points_max_per_member_day, local.day, limits.CAP_DAY_KEY),
-        (rule_set.points_max_per_member_week, local.week_key, limits.CAP_WEEK_KEY),
-        (rule_set.points_max_per_member_month, local.month_key, limits.CAP_MONTH_KEY),
+        (limits.CAP_DAY, local.day, rule_set.points_max_per_member_day),
+        (limits.CAP_WEEK, local.week_key, rule_set.points_max_per_member_week),
+        (limits.CAP_MONTH, local.month_key, rule_set.points_max_per_member_month),
     )
-    for points_max, key, column in periods:
-        if points_max is None:
-            continue
-        if counters[column] != key:
-            counters[column], counters[column + 1] = key, 0
-        room = min(room, max(points_max - counters[column + 1], 0))
-    return room
+    return [(period, key, points_max) for period, key, points_max in periods if points_max is not None]
 
 
-def consume_member_caps(rule_set: RuleSet, counters: list[int], points: int) -> None:
-    for points_max, column in (
-        (rule_set.points_max_per_member_day, limits.CAP_DAY_POINTS),
-        (rule_set.points_max_per_member_week, limits.CAP_WEEK_POINTS),
-        (rule_set.points_max_per_member_month, limits.CAP_MONTH_POINTS),
-    ):
-        if points_max is not None:
-            counters[column] += points
+def member_capped(rule_set: RuleSet, counters: list, member: int, local: LocalTime, points: int) -> int:  # type: ignore[type-arg]
+    """Step 7: cut `points` to the room left in each capped period, a new period starting at 0,
+    and consume it."""
+    periods = cap_periods(rule_set, local)
+    for period, key, _ in periods:
+        if counters[period][member][limits.CAP_KEY] != key:
+            counters[period][member] = [key, 0]
+    for period, _, points_max in periods:
+        used = counters[period][member][limits.CAP_POINTS]
+        points = min(points, max(points_max - used, 0))
+    for period, _, _ in periods:
+        counters[period][member][limits.CAP_POINTS] += points
+    return points
 
 
 def trimmed_from_last(contributions: list[tuple[int, int]], excess: int) -> list[tuple[int, int]]:
@@ -171,9 +169,6 @@ def check_transaction(columns: dict, index: int, member_count: int) -> None:  # 
             not limits.TIMESTAMP_SECONDS_MIN <= timestamp <= limits.TIMESTAMP_SECONDS_MAX,
             "timestamp outside 1970-01-01 to 2099-12-31 (unix seconds)",
         ),
-        ("categories", columns["categories"][index] < 0, "category must be >= 0"),
-        ("channels", columns["channels"][index] < 0, "channel must be >= 0"),
-        ("stores", columns["stores"][index] < 0, "store must be >= 0"),
     )
     for field, bad, message in problems:
         if bad:
@@ -195,7 +190,7 @@ def accrue(
     columns = {name: array.tolist() for name, array in batch_columns(batch).items()}
     tiers = checked_member_tiers(member_tiers, tier_count=rules.tier_count).tolist()
     counters = checked_cap_counters(cap_counters, member_count=len(tiers)).tolist()
-    points, offsets, rule_indexes, attribution_points = [], [0], [], []
+    points, counts, rule_indexes, attribution_points = [], [], [], []
     for index in range(len(columns["member_indexes"])):
         check_transaction(columns, index, len(tiers))
         member, amount = columns["member_indexes"][index], columns["amounts_minor"][index]
@@ -220,19 +215,17 @@ def accrue(
                 else rules.points_max_per_transaction,
             )
             if sign > 0 and earned > 0:
-                earned = min(earned, member_cap_room(rules, counters[member], local))
-                consume_member_caps(rules, counters[member], earned)
+                earned = member_capped(rules, counters, member, local, earned)
             contributions = trimmed_from_last(contributions, total - earned)
-        for position, contributed in contributions:
-            if contributed:
-                rule_indexes.append(position)
-                attribution_points.append(sign * contributed)
-        offsets.append(len(rule_indexes))
+        kept = [(position, sign * points) for position, points in contributions if points]
+        rule_indexes.extend(position for position, _ in kept)
+        attribution_points.extend(points for _, points in kept)
+        counts.append(len(kept))
         points.append(sign * earned)
     return Accrual(
         points=np.array(points, dtype=np.int64),
-        attribution_offsets=np.array(offsets, dtype=np.int64),
-        attribution_rule_indexes=np.array(rule_indexes, dtype=np.int16),
+        attribution_counts=np.array(counts, dtype=np.uint8),
+        attribution_rule_indexes=np.array(rule_indexes, dtype=np.uint8),
         attribution_points=np.array(attribution_points, dtype=np.int64),
         cap_counters=np.array(counters, dtype=np.int64).reshape(
             len(tiers), limits.CAP_COUNTER_COLUMNS

@@ -32,12 +32,28 @@ async def ensure_database(server_url: str) -> str:
     return urlunsplit(urlsplit(server_url)._replace(path=f"/{DATABASE}"))
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # SIGTERM stops as cleanly as Ctrl-C, at any point of start-up too.
+    signal.signal(signal.SIGTERM, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     started_at = time.monotonic()
     servers: list[LocalPostgres | LocalNats] = []
     database_server = os.environ.get("DATABASE_URL")
     nats_url = os.environ.get("NATS_URL")
+    with contextlib.suppress(KeyboardInterrupt):
+        run(servers, database_server, nats_url, started_at)
+
+
+def run(
+    servers: list[LocalPostgres | LocalNats],
+    database_server: str | None,
+    nats_url: str | None,
+    started_at: float,
+) -> None:
     cluster: LocalCluster | None = None
     try:
         if not database_server:
@@ -89,16 +105,8 @@ def print_endpoints(
 
 
 def wait_for_interrupt() -> None:
-    stopping = False
-
-    def on_signal(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    with contextlib.suppress(KeyboardInterrupt):
-        while not stopping:
-            time.sleep(0.5)
+    while True:
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,11 @@ class LocalPostgres:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
+        if self._running():
+            # Left running by an interrupted run: reuse it rather than fail on the lock file.
+            logger.info("PostgreSQL is already running in %s", self.data_dir)
+            wait_for_port(self.port, what="PostgreSQL")
+            return self.dsn
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} "
             "-c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
@@ -154,6 +159,20 @@ class LocalPostgres:
         )
         wait_for_port(self.port, what="PostgreSQL")
         return self.dsn
+
+    def _running(self) -> bool:
+        try:
+            self._run(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "status",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except subprocess.CalledProcessError:
+            return False
+        return True
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):

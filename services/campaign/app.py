@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc
-
 from services.campaign.events import STREAMS
 from services.campaign.servicer import CampaignServicer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec

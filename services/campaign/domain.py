@@ -1,7 +1,6 @@
 """The campaign service's pure rules (no I/O)."""
 
 from loyalty.campaign.v1 import engagement_pb2
-
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 

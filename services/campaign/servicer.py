@@ -2,8 +2,8 @@
 
 import asyncpg
 import grpc
-from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2
 
+from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2
 from services.campaign import domain, repository
 from services.campaign.errors import RecognitionNotConfigured
 from services.shared import validation

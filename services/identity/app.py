@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
-
 from services.identity.events import STREAMS
 from services.identity.servicer import IdentityServicer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec

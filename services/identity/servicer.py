@@ -2,9 +2,9 @@
 
 import asyncpg
 import grpc
+
 from loyalty.events.v1 import events_pb2
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
-
 from services.identity import domain, events, repository
 from services.identity.errors import ProgramExists, ProgramNotFound
 from services.shared import validation

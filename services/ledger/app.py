@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-
 from services.ledger.events import STREAMS
 from services.ledger.servicer import LedgerServicer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec

@@ -2,8 +2,8 @@
 
 import asyncpg
 import grpc
-from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.ledger import domain, repository
 from services.ledger.errors import EntryTierMissing, ProgramNotFound
 from services.shared import validation

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
-
 from services.rewards.events import STREAMS
 from services.rewards.servicer import RewardsServicer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec

@@ -2,7 +2,6 @@
 
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2
-
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 

@@ -3,8 +3,8 @@
 import datetime
 
 import asyncpg
-from loyalty.rewards.v1 import rewards_pb2
 
+from loyalty.rewards.v1 import rewards_pb2
 from services.shared.timestamps import from_epoch_seconds
 
 _SELECT_REWARD = (

@@ -4,8 +4,8 @@ import uuid
 
 import asyncpg
 import grpc
-from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 
+from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 from services.rewards import domain, repository
 from services.rewards.errors import RewardExists, RewardNotFound
 from services.shared import validation

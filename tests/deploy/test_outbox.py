@@ -7,9 +7,9 @@ import grpc
 import nats
 import nats.errors
 import pytest
-from loyalty.events.v1 import events_pb2
 
 from deploy.local.cluster import LocalCluster, free_endpoints
+from loyalty.events.v1 import events_pb2
 from tests.conftest import ARTIFACTS, Servers
 from tests.support import calls
 from tests.support.tcp_proxy import TcpProxy

@@ -2,9 +2,9 @@
 
 import grpc
 import pytest
+
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-
 from services.ledger.app import SPEC, LedgerConfig
 
 
