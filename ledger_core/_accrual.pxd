@@ -41,6 +41,7 @@ cdef struct RuleTables:
     int64_t rule_count
     const int64_t* rule_points_per_unit
     const int64_t* rule_unit_minor
+    uint64_t rule_unit_reciprocal[64]
     const int64_t* rule_rounding
     const int64_t* rule_extra_basis_points
     const int64_t* rule_bonus_points

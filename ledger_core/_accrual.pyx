@@ -43,14 +43,39 @@ cdef extern from *:
         return quotient + ((rounding == 1) & half_up) + ((rounding == 2) & half_even);
     }
 
+    /* ceil(2**64 / d) for 1 < d < 2**32: then n / d is (n * reciprocal) >> 64 for every n
+       below 2**32 (Lemire, Kaser, Kurz: "Faster remainder by direct computation", 2019), a
+       multiplication instead of a division. 0 for d == 1. */
+    static inline uint64_t lc_reciprocal(uint64_t d) {
+        return d > 1 ? UINT64_MAX / d + 1 : 0;
+    }
+
+    /* As lc_rounded_quotient, through the reciprocal, for numerator < 2**32. */
+    static inline uint64_t lc_rounded_quotient_small(uint64_t numerator, uint64_t denominator,
+                                                     uint64_t reciprocal, int64_t rounding) {
+        uint64_t quotient = denominator == 1 ? numerator
+            : (uint64_t)(((unsigned __int128)reciprocal * numerator) >> 64);
+        uint64_t remainder = numerator - quotient * denominator;
+        uint64_t rest = denominator - remainder;
+        uint64_t half_up = remainder >= rest;
+        uint64_t half_even = (remainder > rest) | ((remainder == rest) & quotient & 1);
+        return quotient + ((rounding == 1) & half_up) + ((rounding == 2) & half_even);
+    }
+
     /* round(x * numerator / denominator) for x, numerator >= 0 and denominator > 0. The usual
        case fits in 64 bits; otherwise the product is exact in 128 bits. Returns 1 when the
-       result does not fit in int64. */
+       result does not fit in int64. `reciprocal` is lc_reciprocal(denominator), or 0 to divide
+       (the compiler turns a constant divisor into a multiplication itself). */
     static inline int lc_scale_rounded(int64_t x, int64_t numerator, int64_t denominator,
-                                       int64_t rounding, int64_t *result) {
+                                       uint64_t reciprocal, int64_t rounding, int64_t *result) {
         if (__builtin_expect((uint64_t)x <= 0xFFFFFFFFu && (uint64_t)numerator <= 0x7FFFFFFFu, 1)) {
-            *result = (int64_t)lc_rounded_quotient((uint64_t)x * (uint64_t)numerator,
-                                                   (uint64_t)denominator, rounding);
+            uint64_t product = (uint64_t)x * (uint64_t)numerator;
+            if (reciprocal != 0 && product <= 0xFFFFFFFFu) {
+                *result = (int64_t)lc_rounded_quotient_small(product, (uint64_t)denominator,
+                                                             reciprocal, rounding);
+            } else {
+                *result = (int64_t)lc_rounded_quotient(product, (uint64_t)denominator, rounding);
+            }
             return 0;
         }
         unsigned __int128 product = (unsigned __int128)(uint64_t)x * (uint64_t)numerator;
@@ -78,8 +103,9 @@ cdef extern from *:
     int64_t TIMESTAMP_SECONDS_MAX "LC_TIMESTAMP_SECONDS_MAX"
     int64_t PREFETCH_DISTANCE "LC_PREFETCH_DISTANCE"
     int lc_lowest_bit(uint64_t bits) noexcept nogil
-    bint lc_scale_rounded(int64_t x, int64_t numerator, int64_t denominator, int64_t rounding,
-                          int64_t* result) noexcept nogil
+    bint lc_scale_rounded(int64_t x, int64_t numerator, int64_t denominator, uint64_t reciprocal,
+                          int64_t rounding, int64_t* result) noexcept nogil
+    uint64_t lc_reciprocal(uint64_t denominator) noexcept nogil
     bint lc_add_overflows(int64_t a, int64_t b, int64_t* total) noexcept nogil
     void lc_prefetch(const void* address) noexcept nogil
     void assert_ "assert"(bint condition) noexcept nogil
@@ -349,8 +375,8 @@ cdef AccrualProgress accrue_range(
         if bits:
             rule = lc_lowest_bit(bits)
             rounding = tables.rule_rounding[rule]
-            if lc_scale_rounded(spend, tables.rule_points_per_unit[rule],
-                                tables.rule_unit_minor[rule], rounding, &base):
+            if lc_scale_rounded(spend, tables.rule_points_per_unit[rule], tables.rule_unit_minor[rule],
+                                tables.rule_unit_reciprocal[rule], rounding, &base):
                 progress.status = ACCRUAL_OVERFLOW
                 return progress
             if base > tables.rule_points_max[rule]:
@@ -365,7 +391,7 @@ cdef AccrualProgress accrue_range(
         while bits:
             rule = lc_lowest_bit(bits)
             bits &= bits - 1
-            if lc_scale_rounded(base, tables.rule_extra_basis_points[rule], BASIS_POINTS_ONE,
+            if lc_scale_rounded(base, tables.rule_extra_basis_points[rule], BASIS_POINTS_ONE, 0,
                                 rounding, &extra):
                 progress.status = ACCRUAL_OVERFLOW
                 return progress
@@ -455,6 +481,7 @@ def accrue_columns(
     cdef TransactionColumns columns
     cdef AccrualOutputs outputs
     cdef AccrualProgress progress
+    cdef Py_ssize_t rule
     cdef const uint64_t[::1] tier_masks = compiled.tier_masks
     cdef const uint64_t[::1] category_masks = compiled.category_masks
     cdef const uint64_t[::1] channel_masks = compiled.channel_masks
@@ -505,6 +532,8 @@ def accrue_columns(
     tables.rule_extra_basis_points = int64_pointer(rule_extra_basis_points)
     tables.rule_bonus_points = int64_pointer(rule_bonus_points)
     tables.rule_points_max = int64_pointer(rule_points_max)
+    for rule in range(tables.rule_count):
+        tables.rule_unit_reciprocal[rule] = lc_reciprocal(<uint64_t>rule_unit_minor[rule])
     tables.points_max_per_transaction = compiled.points_max_per_transaction
     tables.points_max_per_member_day = compiled.points_max_per_member_day
     tables.points_max_per_member_week = compiled.points_max_per_member_week

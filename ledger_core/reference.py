@@ -228,7 +228,7 @@ def accrue(
         attribution_rule_indexes=np.array(rule_indexes, dtype=np.uint8),
         attribution_points=np.array(attribution_points, dtype=np.int64),
         cap_counters=np.array(counters, dtype=np.int64).reshape(
-            len(tiers), limits.CAP_COUNTER_COLUMNS
+            limits.CAP_PERIODS, len(tiers), 2
         ),
         rule_ids=tuple(rule.rule_id for rule in rules.rules),
     )

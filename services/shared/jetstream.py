@@ -83,7 +83,8 @@ class JetStream:
         publish_timeout_s: float = PUBLISH_TIMEOUT_S,
     ) -> "JetStream":
         async def on_disconnected() -> None:
-            logger.warning("NATS disconnected; reconnecting")
+            if not client.is_draining and not client.is_closed:
+                logger.warning("NATS disconnected; reconnecting")
 
         async def on_reconnected() -> None:
             logger.info("NATS reconnected")
@@ -91,7 +92,8 @@ class JetStream:
         async def on_error(error: Exception) -> None:
             logger.warning("NATS error: %s", error)
 
-        client = await nats.connect(
+        client = Client()
+        await client.connect(
             url,
             name=client_name,
             max_reconnect_attempts=-1,
