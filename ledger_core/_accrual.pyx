@@ -297,12 +297,20 @@ cdef inline uint64_t match_rules(const RuleTables* tables, const TransactionColu
 
 
 cdef AccrualProgress accrue_range(
-    const RuleTables* tables,
-    const TransactionColumns* columns,
-    AccrualOutputs* outputs,
+    const RuleTables* tables_given,
+    const TransactionColumns* columns_given,
+    AccrualOutputs* outputs_given,
     int64_t start_index,
     int64_t attribution_used,
 ) noexcept nogil:
+    # Local copies: the compiler may then keep their fields in registers, where stores through
+    # the output pointers would otherwise force it to reload them for every transaction.
+    cdef RuleTables tables_local = tables_given[0]
+    cdef TransactionColumns columns_local = columns_given[0]
+    cdef AccrualOutputs outputs_local = outputs_given[0]
+    cdef const RuleTables* tables = &tables_local
+    cdef const TransactionColumns* columns = &columns_local
+    cdef AccrualOutputs* outputs = &outputs_local
     cdef AccrualProgress progress
     cdef Clock clock
     cdef int64_t index, member, amount, spend, base, extra, total, capped, sign, first_entry

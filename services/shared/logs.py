@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = request_id_var.get()
+        request_id = getattr(record, "request_id", "")
         if request_id:
             line["request_id"] = request_id
         fields = getattr(record, "fields", None)
@@ -35,7 +35,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+def stamp_request_ids() -> None:
+    """Give every log record the request id of the call it was made in, when it is made, so a
+    handler formatting it later (a queue, a test's capture) still has it."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "stamps_request_ids", False):
+        return
+
+    def make_stamped_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        record.request_id = request_id_var.get()
+        return record
+
+    make_stamped_record.stamps_request_ids = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_stamped_record)
+
+
 def configure_logging(service: str, *, level: str = "INFO") -> None:
+    stamp_request_ids()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.shared.config import load_config
+from services.shared.config import ConfigError, load_config
 from services.shared.database import create_pool
 from services.shared.interceptors import (
     DeadlineInterceptor,
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 PLUMBING_MIGRATIONS = Path(__file__).parent / "migrations"
 WORKER_RESTART_DELAY_MAX_S = 30.0
 MESSAGE_SIZE_MAX_BYTES = 64 * 1024 * 1024
+# As sysexits' EX_CONFIG: the process cannot start as configured; restarting will not help.
+EXIT_CONFIG_ERROR = 78
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,6 +245,10 @@ async def _wait_for_signal() -> None:
 
 def main(spec: ServiceSpec, config_class: type[T]) -> None:
     """The body of a service's `__main__`: read config from `<NAME>_*` variables and serve."""
-    config = load_config(config_class, prefix=spec.name.upper())
+    try:
+        config = load_config(config_class, prefix=spec.name.upper())
+    except ConfigError as error:
+        print(f"{spec.name}: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG_ERROR) from None
     configure_logging(spec.name, level=config.log_level)
     asyncio.run(serve(spec, config))

@@ -1,0 +1,161 @@
+"""The interceptors every service runs, on a real grpc.aio server with a small generic service."""
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import grpc
+import pytest
+
+from services.shared.errors import FailedPrecondition, InvalidArgument
+from services.shared.interceptors import (
+    ERROR_FIELD_HEADER,
+    ERROR_REASON_HEADER,
+    REQUEST_ID_HEADER,
+    DeadlineInterceptor,
+    ErrorInterceptor,
+    ObserveInterceptor,
+)
+from services.shared.logs import JsonFormatter, stamp_request_ids
+from services.shared.metrics import Metrics
+
+SERVICE = "test.v1.ProbeService"
+
+
+class InsufficientPoints(FailedPrecondition):
+    reason = "INSUFFICIENT_POINTS"
+
+
+async def behave(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    logging.getLogger("probe").info("handling %s", request.decode())
+    if request == b"invalid":
+        raise InvalidArgument("member_id", "is required")
+    if request == b"insufficient":
+        raise InsufficientPoints("available 10, asked 50", field="points")
+    if request == b"crash":
+        raise RuntimeError("secret internals")
+    if request.startswith(b"sleep"):
+        await asyncio.sleep(float(request.split()[1]))
+    return b"ok:" + request
+
+
+@pytest.fixture
+async def probe():
+    metrics = Metrics.create()
+    server = grpc.aio.server(
+        interceptors=[
+            ObserveInterceptor(service="probe", metrics=metrics),
+            ErrorInterceptor(),
+            DeadlineInterceptor(deadline_ms=300, streaming_methods=frozenset()),
+        ]
+    )
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                SERVICE, {"Call": grpc.unary_unary_rpc_method_handler(behave)}
+            )
+        ]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    yield channel.unary_unary(f"/{SERVICE}/Call"), metrics
+    await channel.close()
+    await server.stop(None)
+
+
+async def test_a_typed_error_becomes_its_status_with_field_and_reason(probe) -> None:
+    call, _ = probe
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await call(b"insufficient")
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.value.details() == "points: available 10, asked 50"
+    trailers = dict(error.value.trailing_metadata())
+    assert trailers[ERROR_REASON_HEADER] == "INSUFFICIENT_POINTS"
+    assert trailers[ERROR_FIELD_HEADER] == "points"
+
+
+async def test_an_unexpected_error_is_internal_and_does_not_leak(probe) -> None:
+    call, _ = probe
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await call(b"crash", metadata=((REQUEST_ID_HEADER, "req-42"),))
+    assert error.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in error.value.details()
+    assert "req-42" in error.value.details()
+
+
+async def test_the_server_deadline_bounds_a_call_and_the_client_may_shorten_it(probe) -> None:
+    call, _ = probe
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await call(b"sleep 2")
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await call(b"sleep 0.2", timeout=0.05)
+    assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert await call(b"sleep 0.01") == b"ok:sleep 0.01"
+
+
+async def test_the_request_id_is_echoed_and_logged(probe, caplog: pytest.LogCaptureFixture) -> None:
+    call, _ = probe
+    stamp_request_ids()
+    caplog.set_level(logging.INFO)
+    pending = call(b"hello", metadata=((REQUEST_ID_HEADER, "req-7"),))
+    assert await pending == b"ok:hello"
+    assert (REQUEST_ID_HEADER, "req-7") in tuple(await pending.initial_metadata())
+    formatter = JsonFormatter("probe")
+    lines = [json.loads(formatter.format(record)) for record in caplog.records]
+    handling = [line for line in lines if line["message"] == "handling hello"]
+    assert handling and handling[0]["request_id"] == "req-7"
+    rpc = [line for line in lines if line["message"].startswith("rpc ")]
+    assert rpc[-1]["request_id"] == "req-7" and rpc[-1]["code"] == "OK"
+
+
+async def test_a_request_id_is_made_when_the_client_sends_none(probe) -> None:
+    call, _ = probe
+    pending = call(b"hello")
+    await pending
+    request_id = dict(await pending.initial_metadata())[REQUEST_ID_HEADER]
+    assert len(request_id) == 32
+
+
+async def test_metrics_count_calls_by_method_and_code(probe) -> None:
+    call, metrics = probe
+    await call(b"a")
+    with pytest.raises(grpc.aio.AioRpcError):
+        await call(b"invalid")
+    method = f"/{SERVICE}/Call"
+    sample = metrics.registry.get_sample_value
+    assert (
+        sample("loyalty_grpc_requests_total", {"service": "probe", "method": method, "code": "OK"})
+        == 1
+    )
+    assert (
+        sample(
+            "loyalty_grpc_requests_total",
+            {"service": "probe", "method": method, "code": "INVALID_ARGUMENT"},
+        )
+        == 1
+    )
+    assert (
+        sample(
+            "loyalty_grpc_request_duration_seconds_count", {"service": "probe", "method": method}
+        )
+        == 2
+    )
+
+
+def test_a_service_with_a_missing_variable_stops_at_start_naming_it() -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    environment["LEDGER_NATS_URL"] = "nats://127.0.0.1:1"
+    completed = subprocess.run(
+        [sys.executable, "-m", "services.ledger"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 78
+    assert "LEDGER_DATABASE_URL: is required but not set" in completed.stderr
