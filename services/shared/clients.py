@@ -1,0 +1,84 @@
+"""gRPC channels from one service to another: request ids travel along, deadlines are set.
+
+Retries of UNAVAILABLE are left to gRPC's retry policy, which only retries calls that did not
+reach the server's handler; mutations carry idempotency keys, so a caller may also retry them.
+"""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from services.shared.interceptors import REQUEST_ID_HEADER
+from services.shared.logs import request_id_var
+
+DEFAULT_DEADLINE_S = 10.0
+
+_RETRY_POLICY = json.dumps(
+    {
+        "methodConfig": [
+            {
+                "name": [{}],
+                "retryPolicy": {
+                    "maxAttempts": 4,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ]
+    }
+)
+
+
+class _PropagateRequestId(
+    grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor
+):
+    async def _with_request_id(
+        self, client_call_details: grpc.aio.ClientCallDetails
+    ) -> grpc.aio.ClientCallDetails:
+        request_id = request_id_var.get()
+        if not request_id:
+            return client_call_details
+        metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+        if REQUEST_ID_HEADER not in metadata:
+            metadata.add(REQUEST_ID_HEADER, request_id)
+        timeout = (
+            client_call_details.timeout
+            if client_call_details.timeout is not None
+            else DEFAULT_DEADLINE_S
+        )
+        return grpc.aio.ClientCallDetails(
+            client_call_details.method,
+            timeout,
+            metadata,
+            client_call_details.credentials,
+            client_call_details.wait_for_ready,
+        )
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(await self._with_request_id(client_call_details), request)
+
+    async def intercept_unary_stream(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(await self._with_request_id(client_call_details), request)
+
+
+def service_channel(address: str) -> grpc.aio.Channel:
+    """A channel to another service of the platform."""
+    return grpc.aio.insecure_channel(
+        address,
+        interceptors=[_PropagateRequestId()],
+        options=[("grpc.enable_retries", 1), ("grpc.service_config", _RETRY_POLICY)],
+    )

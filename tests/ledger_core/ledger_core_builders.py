@@ -1,0 +1,116 @@
+"""Builders shared by the ledger_core tests: rule sets, batches and local timestamps."""
+
+import datetime as dt
+import zoneinfo
+
+import numpy as np
+
+from ledger_core import (
+    Conditions,
+    EarningRule,
+    RoundingMode,
+    RuleKind,
+    RuleSet,
+    TransactionBatch,
+    accrue,
+    compile_rules,
+    new_cap_counters,
+)
+
+AMSTERDAM = zoneinfo.ZoneInfo("Europe/Amsterdam")
+# A Wednesday noon in Amsterdam: no weekend, no DST change near.
+WEDNESDAY_NOON = int(dt.datetime(2024, 5, 15, 12, 0, tzinfo=AMSTERDAM).timestamp())
+
+
+def local_seconds(*fields: int, zone: zoneinfo.ZoneInfo = AMSTERDAM) -> int:
+    """Unix seconds of a local wall-clock time (year, month, day, hour, minute, second)."""
+    return int(dt.datetime(*fields, tzinfo=zone).timestamp())  # type: ignore[misc]
+
+
+def rate(
+    rule_id: str = "base",
+    *,
+    points_per_unit: int = 10,
+    unit_minor: int = 100,
+    rounding: RoundingMode = RoundingMode.FLOOR,
+    **conditions: object,
+) -> EarningRule:
+    return EarningRule(
+        rule_id,
+        RuleKind.RATE,
+        Conditions(**conditions),  # type: ignore[arg-type]
+        points_per_unit=points_per_unit,
+        unit_minor=unit_minor,
+        rounding=rounding,
+    )
+
+
+def multiplier(rule_id: str, basis_points: int, **conditions: object) -> EarningRule:
+    return EarningRule(
+        rule_id,
+        RuleKind.MULTIPLIER,
+        Conditions(**conditions),  # type: ignore[arg-type]
+        multiplier_basis_points=basis_points,
+    )
+
+
+def bonus(rule_id: str, points: int, **conditions: object) -> EarningRule:
+    return EarningRule(
+        rule_id,
+        RuleKind.BONUS,
+        Conditions(**conditions),
+        bonus_points=points,  # type: ignore[arg-type]
+    )
+
+
+def exclusion(rule_id: str, **conditions: object) -> EarningRule:
+    return EarningRule(rule_id, RuleKind.EXCLUSION, Conditions(**conditions))  # type: ignore[arg-type]
+
+
+def rule_set(*rules: EarningRule, tier_count: int = 3, **caps: int | None) -> RuleSet:
+    return RuleSet(
+        rule_set_id="test-v1",
+        time_zone="Europe/Amsterdam",
+        tier_count=tier_count,
+        rules=rules,
+        **caps,  # type: ignore[arg-type]
+    )
+
+
+def batch(
+    amounts_minor: list[int],
+    *,
+    members: list[int] | None = None,
+    categories: list[int] | None = None,
+    skus: list[int] | None = None,
+    channels: list[int] | None = None,
+    stores: list[int] | None = None,
+    timestamps_seconds: list[int] | None = None,
+) -> TransactionBatch:
+    count = len(amounts_minor)
+    zeros = [0] * count
+    return TransactionBatch(
+        member_indexes=np.array(members or zeros, dtype=np.int32),
+        amounts_minor=np.array(amounts_minor, dtype=np.int64),
+        categories=np.array(categories or zeros, dtype=np.int32),
+        skus=np.array(skus or zeros, dtype=np.int64),
+        channels=np.array(channels or zeros, dtype=np.int32),
+        stores=np.array(stores or zeros, dtype=np.int32),
+        timestamps_seconds=np.array(timestamps_seconds or [WEDNESDAY_NOON] * count, dtype=np.int64),
+    )
+
+
+def points_of(
+    rules: RuleSet,
+    transactions: TransactionBatch,
+    *,
+    tiers: list[int] | None = None,
+    member_count: int = 1,
+) -> list[int]:
+    result = accrue(
+        transactions,
+        member_tiers=np.array(tiers or [0] * member_count, dtype=np.int8),
+        cap_counters=new_cap_counters(member_count),
+        rules=compile_rules(rules),
+    )
+    return result.points.tolist()
