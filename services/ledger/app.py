@@ -16,7 +16,7 @@ class LedgerConfig(ProcessConfig):
 
 
 async def setup(runtime: Runtime) -> Application:
-    servicer = LedgerServicer(runtime.pool)
+    servicer = LedgerServicer(runtime.pool, runtime.outbox)
     return Application(
         register=lambda server: ledger_pb2_grpc.add_LedgerServiceServicer_to_server(
             servicer, server

@@ -24,3 +24,60 @@ class EntryTierMissing(FailedPrecondition, LedgerError):
         super().__init__(
             f"the tiers do not include the program's entry tier {code!r}", field="tiers"
         )
+
+
+class MemberNotFound(NotFound, LedgerError):
+    reason = "MEMBER_NOT_FOUND"
+
+    def __init__(self, member_id: str) -> None:
+        super().__init__(f"member {member_id!r} has no account in this program", field="member_id")
+
+
+class InsufficientPoints(FailedPrecondition, LedgerError):
+    reason = "INSUFFICIENT_POINTS"
+
+    def __init__(self, *, available: int, asked: int) -> None:
+        super().__init__(f"{available} points available, {asked} asked", field="points")
+        self.available = available
+        self.asked = asked
+
+
+class HoldNotFound(NotFound, LedgerError):
+    reason = "HOLD_NOT_FOUND"
+
+    def __init__(self, hold_id: str) -> None:
+        super().__init__(f"hold {hold_id!r} does not exist", field="hold_id")
+
+
+class HoldClosed(FailedPrecondition, LedgerError):
+    reason = "HOLD_CLOSED"
+
+    def __init__(self, hold_id: str, state: str) -> None:
+        super().__init__(f"hold {hold_id!r} is {state}", field="hold_id")
+
+
+class NothingToReverse(NotFound, LedgerError):
+    reason = "NOTHING_TO_REVERSE"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field=field)
+
+
+class RefundExceedsPurchase(FailedPrecondition, LedgerError):
+    reason = "REFUND_EXCEEDS_PURCHASE"
+
+    def __init__(self, *, refunded_minor: int, original_minor: int) -> None:
+        super().__init__(
+            f"refunds would total {refunded_minor}, more than the purchase's {original_minor}",
+            field="refund.refunded_amount",
+        )
+
+
+class OpenHolds(FailedPrecondition, LedgerError):
+    reason = "OPEN_HOLDS"
+
+    def __init__(self, member_id: str) -> None:
+        super().__init__(
+            f"member {member_id!r} has open holds; commit or void them first",
+            field="source_member_id",
+        )

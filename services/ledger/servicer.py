@@ -1,18 +1,29 @@
 """LedgerService: proto ⇄ domain translation around transactions; the rules live in domain.py."""
 
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 import asyncpg
 import grpc
+from google.protobuf.message import Message
 
+from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-from services.ledger import domain, repository
-from services.ledger.errors import EntryTierMissing, ProgramNotFound
+from services.ledger import convert, domain, repository, store, verification
+from services.ledger.book import ADJUSTED, EXPIRED, ISSUED, REDEEMED, REVERSED
+from services.ledger.domain import HOLD_TTL_SECONDS_MAX
+from services.ledger.errors import EntryTierMissing, HoldNotFound, MemberNotFound, ProgramNotFound
+from services.ledger.operations import Ledger, Program, load_program
 from services.shared import validation
-from services.shared.errors import InvalidArgument
+from services.shared.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.shared.idempotency import once
+from services.shared.outbox import Outbox
 from services.shared.paging import decode_page_token, encode_page_token
 from services.shared.timestamps import from_epoch_seconds
 
 TIERS_PAGE_SIZE_MAX = domain.TIERS_MAX
+ResponseT = TypeVar("ResponseT", bound=Message)
 
 
 def settings_from_proto(config: ledger_pb2.ProgramConfig) -> domain.ProgramSettings:
@@ -86,9 +97,495 @@ def tier_to_proto(tier: domain.Tier) -> ledger_pb2.TierDefinition:
     )
 
 
+POINTS_MAX = 10**12
+MEMBER_ID_LENGTH_MAX = 128
+REFERENCE_LENGTH_MAX = 200
+HISTORY_PAGE_SIZE_MAX = 500
+EXPIRING_SOON = dt.timedelta(days=30)
+BALANCES_PER_CALL_MAX = 1000
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def check_member(member_id: str, field: str = "member_id") -> str:
+    validation.text(member_id, field, length_max=MEMBER_ID_LENGTH_MAX)
+    return member_id
+
+
+def check_points(points: int, field: str = "points") -> int:
+    return validation.in_range(points, field, low=1, high=POINTS_MAX)
+
+
+def check_reference(reference: str, field: str) -> str:
+    return validation.text(reference, field, required=False, length_max=REFERENCE_LENGTH_MAX)
+
+
+def reason_bytes(request: object) -> bytes:
+    reason = getattr(request, "reason", None)
+    if reason is None or not request.HasField("reason"):  # type: ignore[attr-defined]
+        return b""
+    validation.text(reason.note, "reason.note", required=False)
+    return reason.SerializeToString(deterministic=True)
+
+
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, *, clock: Clock = utc_now) -> None:
         self.pool = pool
+        self.ledger = Ledger(outbox)
+        self.clock = clock
+
+    async def _mutate(
+        self,
+        request: Any,
+        method: str,
+        response_type: type[ResponseT],
+        work: Callable[[asyncpg.Connection, Program, dt.datetime], Awaitable[ResponseT]],
+    ) -> ResponseT:
+        """One transaction: the program, the idempotency record and the work, all or nothing."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            program = await load_program(connection, request.program_id)
+            now = self.clock()
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=request.idempotency_key,
+                method=method,
+                request=request,
+                response_type=response_type,
+                work=lambda: work(connection, program, now),
+            )
+
+    async def _balance(
+        self,
+        connection: asyncpg.Connection | asyncpg.Pool,
+        program: Program,
+        account: store.Account,
+        now: dt.datetime,
+    ) -> ledger_pb2.Balance:
+        soon, first = await store.expiring_soon(
+            connection, program.program_id, account.member_id, until=now + EXPIRING_SOON
+        )
+        return convert.balance(program, account, expiring_points=soon, next_expiry=first, now=now)
+
+    async def Earn(
+        self, request: ledger_pb2.EarnRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.EarnResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        check_points(request.points)
+        check_reference(request.source_reference, "source_reference")
+        reason = reason_bytes(request)
+        spend = request.qualifying_spend.amount_minor if request.HasField("qualifying_spend") else 0
+        validation.in_range(spend, "qualifying_spend.amount_minor", low=0, high=10**15)
+
+        async def earn(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.EarnResponse:
+            book, lot = await self.ledger.earn(
+                connection,
+                program,
+                now,
+                member_id=request.member_id,
+                points=request.points,
+                source_reference=request.source_reference,
+                reason=reason,
+                occurred_at=convert.instant(
+                    request.occurred_at, present=request.HasField("occurred_at")
+                ),
+                vests_at=convert.instant(request.vests_at, present=request.HasField("vests_at")),
+                expires_at=convert.instant(
+                    request.expires_at, present=request.HasField("expires_at")
+                ),
+                qualifying=request.qualifying,
+                qualifying_spend_minor=spend,
+            )
+            return ledger_pb2.EarnResponse(
+                posting=convert.posting(book.postings[-1]),
+                lot=convert.lot(lot, request.member_id),
+                balance=await self._balance(connection, program, book.account, now),
+            )
+
+        return await self._mutate(request, "Earn", ledger_pb2.EarnResponse, earn)
+
+    async def Redeem(
+        self, request: ledger_pb2.RedeemRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.RedeemResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        check_points(request.points)
+        check_reference(request.source_reference, "source_reference")
+        reason = reason_bytes(request)
+
+        async def redeem(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.RedeemResponse:
+            book, _ = await self.ledger.redeem(
+                connection,
+                program,
+                now,
+                member_id=request.member_id,
+                points=request.points,
+                source_reference=request.source_reference,
+                reason=reason,
+            )
+            posting = book.postings[-1]
+            taken = await store.consumptions(
+                connection, program.program_id, request.member_id, f"p{posting.posting_id}"
+            )
+            return ledger_pb2.RedeemResponse(
+                posting=convert.posting(posting),
+                allocations=convert.allocations(taken),
+                balance=await self._balance(connection, program, book.account, now),
+            )
+
+        return await self._mutate(request, "Redeem", ledger_pb2.RedeemResponse, redeem)
+
+    async def Adjust(
+        self, request: ledger_pb2.AdjustRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.AdjustResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        if request.points == 0 or abs(request.points) > POINTS_MAX:
+            raise InvalidArgument("points", f"must be non-zero and at most {POINTS_MAX} either way")
+        if not request.reason.operator_id:
+            raise InvalidArgument(
+                "reason.operator_id", "an adjustment names the operator who made it"
+            )
+        reason = reason_bytes(request)
+
+        async def adjust(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.AdjustResponse:
+            book = await self.ledger.adjust(
+                connection,
+                program,
+                now,
+                member_id=request.member_id,
+                points=request.points,
+                reason=reason,
+                qualifying=request.qualifying,
+            )
+            return ledger_pb2.AdjustResponse(
+                posting=convert.posting(book.postings[-1]),
+                balance=await self._balance(connection, program, book.account, now),
+            )
+
+        return await self._mutate(request, "Adjust", ledger_pb2.AdjustResponse, adjust)
+
+    async def Reverse(
+        self, request: ledger_pb2.ReverseRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.ReverseResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        reason = reason_bytes(request)
+        target = request.WhichOneof("target")
+        if target == "refund":
+            refund = request.refund
+            validation.text(
+                refund.original_reference,
+                "refund.original_reference",
+                length_max=REFERENCE_LENGTH_MAX,
+            )
+            validation.in_range(
+                refund.original_amount.amount_minor,
+                "refund.original_amount.amount_minor",
+                low=1,
+                high=10**15,
+            )
+            validation.in_range(
+                refund.refunded_amount.amount_minor,
+                "refund.refunded_amount.amount_minor",
+                low=1,
+                high=10**15,
+            )
+            if refund.refunded_amount.currency != refund.original_amount.currency:
+                raise InvalidArgument(
+                    "refund.refunded_amount.currency", "must be the currency of the purchase"
+                )
+        elif target == "posting_id":
+            if not request.posting_id.isdigit():
+                raise InvalidArgument("posting_id", "is not a posting id")
+        else:
+            raise InvalidArgument("target", "give a refund or a posting_id to reverse")
+
+        async def reverse(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.ReverseResponse:
+            if target == "refund":
+                book, reversed_points, debt = await self.ledger.reverse_refund(
+                    connection,
+                    program,
+                    now,
+                    member_id=request.member_id,
+                    original_reference=request.refund.original_reference,
+                    refunded_minor=request.refund.refunded_amount.amount_minor,
+                    original_minor=request.refund.original_amount.amount_minor,
+                    reason=reason,
+                )
+            else:
+                book, reversed_points, debt = await self.ledger.reverse_posting(
+                    connection,
+                    program,
+                    now,
+                    member_id=request.member_id,
+                    posting_id=int(request.posting_id),
+                    reason=reason,
+                )
+            return ledger_pb2.ReverseResponse(
+                postings=[convert.posting(p) for p in book.postings if p.kind in (5, 3)],
+                reversed_points=reversed_points,
+                debt_points=debt,
+                balance=await self._balance(connection, program, book.account, now),
+            )
+
+        return await self._mutate(request, "Reverse", ledger_pb2.ReverseResponse, reverse)
+
+    async def TransferPoints(
+        self, request: ledger_pb2.TransferPointsRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.TransferPointsResponse:
+        validation.program_id(request.program_id)
+        check_member(request.source_member_id, "source_member_id")
+        check_member(request.target_member_id, "target_member_id")
+        if request.source_member_id == request.target_member_id:
+            raise InvalidArgument("target_member_id", "must differ from source_member_id")
+        if request.transfer_all:
+            if request.points:
+                raise InvalidArgument("points", "must be 0 with transfer_all")
+        else:
+            check_points(request.points)
+        reason = reason_bytes(request)
+
+        async def transfer(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.TransferPointsResponse:
+            transfer_id, points, source, target = await self.ledger.transfer(
+                connection,
+                program,
+                now,
+                source_member_id=request.source_member_id,
+                target_member_id=request.target_member_id,
+                points=request.points,
+                transfer_all=request.transfer_all,
+                reason=reason,
+            )
+            return ledger_pb2.TransferPointsResponse(
+                transfer_id=transfer_id,
+                transferred_points=points,
+                source_balance=await self._balance(connection, program, source.account, now),
+                target_balance=await self._balance(connection, program, target.account, now),
+            )
+
+        return await self._mutate(
+            request, "TransferPoints", ledger_pb2.TransferPointsResponse, transfer
+        )
+
+    async def PlaceHold(
+        self, request: ledger_pb2.PlaceHoldRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.PlaceHoldResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        check_points(request.points)
+        check_reference(request.reference, "reference")
+        validation.in_range(request.ttl_seconds, "ttl_seconds", low=0, high=HOLD_TTL_SECONDS_MAX)
+
+        async def place(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.PlaceHoldResponse:
+            book, hold = await self.ledger.place_hold(
+                connection,
+                program,
+                now,
+                member_id=request.member_id,
+                points=request.points,
+                reference=request.reference,
+                ttl_seconds=request.ttl_seconds or program.settings.hold_ttl_seconds,
+            )
+            return ledger_pb2.PlaceHoldResponse(
+                hold=convert.hold(hold),
+                balance=await self._balance(connection, program, book.account, now),
+            )
+
+        return await self._mutate(request, "PlaceHold", ledger_pb2.PlaceHoldResponse, place)
+
+    async def CommitHold(
+        self, request: ledger_pb2.CommitHoldRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.CommitHoldResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.hold_id, "hold_id", length_max=64)
+        reason = reason_bytes(request)
+
+        async def commit(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.CommitHoldResponse:
+            hold, posting_id = await self.ledger.commit_hold(
+                connection, program, now, hold_id=request.hold_id, reason=reason
+            )
+            posting = await store.fetch_posting(
+                connection, program.program_id, hold.member_id, posting_id
+            )
+            assert posting is not None
+            taken = await store.consumptions(
+                connection, program.program_id, hold.member_id, f"h{hold.hold_id}"
+            )
+            return ledger_pb2.CommitHoldResponse(
+                hold=convert.hold(hold),
+                posting=convert.posting(posting),
+                allocations=convert.allocations(taken),
+            )
+
+        return await self._mutate(request, "CommitHold", ledger_pb2.CommitHoldResponse, commit)
+
+    async def VoidHold(
+        self, request: ledger_pb2.VoidHoldRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.VoidHoldResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.hold_id, "hold_id", length_max=64)
+        validation.text(request.note, "note", required=False)
+
+        async def void(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.VoidHoldResponse:
+            hold = await self.ledger.void_hold(
+                connection,
+                program,
+                now,
+                hold_id=request.hold_id,
+                reason=request.reason or common_pb2.HOLD_VOID_REASON_REQUESTED,
+            )
+            return ledger_pb2.VoidHoldResponse(hold=convert.hold(hold))
+
+        return await self._mutate(request, "VoidHold", ledger_pb2.VoidHoldResponse, void)
+
+    async def GetHold(
+        self, request: ledger_pb2.GetHoldRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.GetHoldResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.hold_id, "hold_id", length_max=64)
+        member_id = await store.hold_member(self.pool, request.program_id, request.hold_id)
+        hold = (
+            None
+            if member_id is None
+            else await store.fetch_hold(self.pool, request.program_id, member_id, request.hold_id)
+        )
+        if hold is None:
+            raise HoldNotFound(request.hold_id)
+        return ledger_pb2.GetHoldResponse(hold=convert.hold(hold))
+
+    async def GetBalance(
+        self, request: ledger_pb2.GetBalanceRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.GetBalanceResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        program = await load_program(self.pool, request.program_id)
+        return ledger_pb2.GetBalanceResponse(
+            balance=await self._current_balance(program, request.member_id)
+        )
+
+    async def _current_balance(self, program: Program, member_id: str) -> ledger_pb2.Balance:
+        now = self.clock()
+        account = await store.read_account(self.pool, program.program_id, member_id)
+        if account is None:
+            raise MemberNotFound(member_id)
+        soon, first = await store.expiring_soon(
+            self.pool, program.program_id, member_id, until=now + EXPIRING_SOON
+        )
+        stale = (account.next_vest_at is not None and account.next_vest_at <= now) or (
+            first is not None and first <= now
+        )
+        if not stale:
+            return convert.balance(
+                program, account, expiring_points=soon, next_expiry=first, now=now
+            )
+        # Lots vested or expired since the last change: bring the account up to date first.
+        async with self.pool.acquire() as connection, connection.transaction():
+            book = await self.ledger.open_book(connection, program, member_id, now, create=False)
+            await self.ledger.close_book(book, program)
+            return await self._balance(connection, program, book.account, now)
+
+    async def BatchGetBalances(
+        self, request: ledger_pb2.BatchGetBalancesRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.BatchGetBalancesResponse:
+        validation.program_id(request.program_id)
+        if len(request.member_ids) > BALANCES_PER_CALL_MAX:
+            raise ResourceExhausted(
+                f"at most {BALANCES_PER_CALL_MAX} members per call", field="member_ids"
+            )
+        for index, member_id in enumerate(request.member_ids):
+            check_member(member_id, f"member_ids[{index}]")
+        program = await load_program(self.pool, request.program_id)
+        balances = [
+            await self._current_balance(program, member_id) for member_id in request.member_ids
+        ]
+        return ledger_pb2.BatchGetBalancesResponse(balances=balances)
+
+    async def ListLots(
+        self, request: ledger_pb2.ListLotsRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.ListLotsResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("after",))
+        if await store.read_account(self.pool, request.program_id, request.member_id) is None:
+            raise MemberNotFound(request.member_id)
+        lots = await store.lots_page(
+            self.pool,
+            request.program_id,
+            request.member_id,
+            after_id=cursor["after"] if cursor else 0,
+            limit=size + 1,
+            include_spent=request.include_exhausted,
+        )
+        token = encode_page_token({"after": lots[size - 1].lot_id}) if len(lots) > size else ""
+        return ledger_pb2.ListLotsResponse(
+            lots=[convert.lot(lot, request.member_id) for lot in lots[:size]], next_page_token=token
+        )
+
+    async def ListHistory(
+        self, request: ledger_pb2.ListHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.ListHistoryResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("before",))
+        if await store.read_account(self.pool, request.program_id, request.member_id) is None:
+            raise MemberNotFound(request.member_id)
+        postings = await store.postings_page(
+            self.pool,
+            request.program_id,
+            request.member_id,
+            before_id=cursor["before"] if cursor else 2**63 - 1,
+            limit=size + 1,
+        )
+        token = (
+            encode_page_token({"before": postings[size - 1].posting_id})
+            if len(postings) > size
+            else ""
+        )
+        return ledger_pb2.ListHistoryResponse(
+            postings=[convert.posting(p) for p in postings[:size]], next_page_token=token
+        )
+
+    async def ListSpendAllocations(
+        self, request: ledger_pb2.ListSpendAllocationsRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.ListSpendAllocationsResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        if not request.posting_id.isdigit():
+            raise InvalidArgument("posting_id", "is not a posting id")
+        posting = await store.fetch_posting(
+            self.pool, request.program_id, request.member_id, int(request.posting_id)
+        )
+        if posting is None:
+            raise NotFound(
+                f"posting {request.posting_id} of this member does not exist", field="posting_id"
+            )
+        consumer = f"h{posting.hold_id}" if posting.hold_id else f"p{posting.posting_id}"
+        taken = await store.consumptions(self.pool, request.program_id, request.member_id, consumer)
+        return ledger_pb2.ListSpendAllocationsResponse(allocations=convert.allocations(taken))
 
     async def ConfigureProgram(
         self, request: ledger_pb2.ConfigureProgramRequest, context: grpc.aio.ServicerContext
@@ -172,4 +669,83 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         next_token = encode_page_token({"rank": tiers[size - 1].rank}) if len(tiers) > size else ""
         return ledger_pb2.ListTierDefinitionsResponse(
             tiers=[tier_to_proto(t) for t in tiers[:size]], next_page_token=next_token
+        )
+
+    async def Verify(
+        self, request: ledger_pb2.VerifyRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.VerifyResponse:
+        validation.program_id(request.program_id)
+        if len(request.member_ids) > BALANCES_PER_CALL_MAX:
+            raise ResourceExhausted(
+                f"at most {BALANCES_PER_CALL_MAX} members per call", field="member_ids"
+            )
+        differences_max = validation.page_size(request.differences_max, default=100, maximum=10_000)
+        # One snapshot for the whole check, so concurrent postings cannot look like differences.
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            await load_program(connection, request.program_id)
+            result = await verification.verify(
+                connection,
+                request.program_id,
+                member_ids=list(request.member_ids) or None,
+                differences_max=differences_max,
+            )
+        return ledger_pb2.VerifyResponse(
+            accounts_checked_count=result.accounts_checked,
+            differences_count=len(result.differences),
+            differences=[
+                ledger_pb2.AccountDifference(
+                    account_id=d.account_id,
+                    field=d.field,
+                    stored_value=d.stored,
+                    recomputed_value=d.recomputed,
+                )
+                for d in result.differences
+            ],
+            program_sum_points=result.program_sum,
+        )
+
+    async def GetLiabilityReport(
+        self, request: ledger_pb2.GetLiabilityReportRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.GetLiabilityReportResponse:
+        validation.program_id(request.program_id)
+        if request.HasField("as_of"):
+            raise InvalidArgument(
+                "as_of", "only the current liability is reported; leave as_of unset"
+            )
+        now = self.clock()
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            program = await load_program(connection, request.program_id)
+            report = await verification.liability(
+                connection, request.program_id, time_zone=program.settings.time_zone
+            )
+        accounts = report.program_accounts
+        return ledger_pb2.GetLiabilityReportResponse(
+            program_id=request.program_id,
+            as_of=convert.timestamp(now),
+            outstanding_points=report.outstanding,
+            pending_points=report.pending,
+            vested_points=report.vested,
+            held_points=report.held,
+            debt_points=report.debt,
+            member_count=report.member_count,
+            rows=[
+                ledger_pb2.LiabilityRow(
+                    expiry_year=year,
+                    expiry_month=month,
+                    pending_points=pending,
+                    vested_points=vested,
+                )
+                for year, month, pending, vested in report.by_expiry_month
+            ],
+            issued_account_points=accounts.get(ISSUED, 0),
+            redeemed_account_points=accounts.get(REDEEMED, 0),
+            expired_account_points=accounts.get(EXPIRED, 0),
+            adjusted_account_points=accounts.get(ADJUSTED, 0),
+            reversed_account_points=accounts.get(REVERSED, 0),
         )

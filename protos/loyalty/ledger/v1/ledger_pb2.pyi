@@ -882,7 +882,7 @@ class GetLiabilityReportRequest(_message.Message):
     def __init__(self, program_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetLiabilityReportResponse(_message.Message):
-    __slots__ = ("program_id", "as_of", "outstanding_points", "pending_points", "vested_points", "held_points", "debt_points", "rows", "member_count", "issued_account_points", "redeemed_account_points", "expired_account_points", "adjusted_account_points")
+    __slots__ = ("program_id", "as_of", "outstanding_points", "pending_points", "vested_points", "held_points", "debt_points", "rows", "member_count", "issued_account_points", "redeemed_account_points", "expired_account_points", "adjusted_account_points", "reversed_account_points")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     OUTSTANDING_POINTS_FIELD_NUMBER: _ClassVar[int]
@@ -896,6 +896,7 @@ class GetLiabilityReportResponse(_message.Message):
     REDEEMED_ACCOUNT_POINTS_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_ACCOUNT_POINTS_FIELD_NUMBER: _ClassVar[int]
     ADJUSTED_ACCOUNT_POINTS_FIELD_NUMBER: _ClassVar[int]
+    REVERSED_ACCOUNT_POINTS_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     as_of: _timestamp_pb2.Timestamp
     outstanding_points: int
@@ -909,7 +910,8 @@ class GetLiabilityReportResponse(_message.Message):
     redeemed_account_points: int
     expired_account_points: int
     adjusted_account_points: int
-    def __init__(self, program_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outstanding_points: _Optional[int] = ..., pending_points: _Optional[int] = ..., vested_points: _Optional[int] = ..., held_points: _Optional[int] = ..., debt_points: _Optional[int] = ..., rows: _Optional[_Iterable[_Union[LiabilityRow, _Mapping]]] = ..., member_count: _Optional[int] = ..., issued_account_points: _Optional[int] = ..., redeemed_account_points: _Optional[int] = ..., expired_account_points: _Optional[int] = ..., adjusted_account_points: _Optional[int] = ...) -> None: ...
+    reversed_account_points: int
+    def __init__(self, program_id: _Optional[str] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outstanding_points: _Optional[int] = ..., pending_points: _Optional[int] = ..., vested_points: _Optional[int] = ..., held_points: _Optional[int] = ..., debt_points: _Optional[int] = ..., rows: _Optional[_Iterable[_Union[LiabilityRow, _Mapping]]] = ..., member_count: _Optional[int] = ..., issued_account_points: _Optional[int] = ..., redeemed_account_points: _Optional[int] = ..., expired_account_points: _Optional[int] = ..., adjusted_account_points: _Optional[int] = ..., reversed_account_points: _Optional[int] = ...) -> None: ...
 
 class AccountDifference(_message.Message):
     __slots__ = ("account_id", "field", "stored_value", "recomputed_value")

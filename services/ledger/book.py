@@ -1,0 +1,318 @@
+"""One member's account inside one transaction: the moves of points, written at the end.
+
+Every use case locks the member's account, brings it up to date (lots that vested or expired since
+the last look), moves points between lots, holds and program accounts through this book, and
+flushes it. The book keeps the account's counters equal to its lots and holds, and every posting
+matched by the opposite move on a program account or another member.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import asyncpg
+import numpy as np
+
+import ledger_core
+from services.ledger import store
+from services.ledger.domain import ProgramSettings
+from services.ledger.errors import InsufficientPoints
+from services.ledger.policy import local_day, lot_expires_at, lot_vests_at
+
+# Program accounts: the other side of member postings.
+ISSUED, REDEEMED, EXPIRED, ADJUSTED, REVERSED = 1, 2, 3, 4, 5
+# Posting kinds (loyalty.common.v1.PostingKind).
+EARN, REDEEM, ADJUST, EXPIRE, REVERSE, TRANSFER_IN, TRANSFER_OUT, HOLD_COMMIT = range(1, 9)
+NEVER_S = 2**62
+
+
+def _seconds(moment: dt.datetime | None) -> int:
+    return NEVER_S if moment is None else int(moment.timestamp())
+
+
+@dataclass
+class PostingDraft:
+    kind: int
+    amount: int
+    counter_kind: int = 0
+    counter_member_id: str = ""
+    source_reference: str = ""
+    reason: bytes = b""
+    qualifying: bool = False
+    qualifying_amount: int = 0
+    batch_id: str = ""
+    item_key: str | None = None
+    hold_id: str = ""
+    reversed_posting_id: int | None = None
+    occurred_at: dt.datetime | None = None
+    posting_id: int = 0
+
+
+@dataclass
+class MemberBook:
+    connection: asyncpg.Connection
+    settings: ProgramSettings
+    account: store.Account
+    now: dt.datetime
+    postings: list[store.Posting] = field(default_factory=list)
+    new_lots: list[store.Lot] = field(default_factory=list)
+    changed_lots: dict[int, store.Lot] = field(default_factory=dict)
+    program_deltas: dict[tuple[int, int], int] = field(default_factory=dict)
+    expired_points: int = 0
+    expired_lot_count: int = 0
+    qualifying_days: list[tuple[dt.date, int]] = field(default_factory=list)
+
+    @property
+    def program_id(self) -> str:
+        return self.account.program_id
+
+    @property
+    def member_id(self) -> str:
+        return self.account.member_id
+
+    # -- keeping the account current -------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Vest the lots whose return window passed and expire the lots that are due."""
+        if self.account.next_vest_at is not None and self.account.next_vest_at <= self.now:
+            await self._vest_due()
+        await self._expire_due()
+
+    async def _vest_due(self) -> None:
+        rows = await self.connection.fetch(
+            "UPDATE lots SET vested = true WHERE program_id = $1 AND member_id = $2 AND NOT vested "
+            "AND vests_at <= $3 RETURNING remaining",
+            self.program_id,
+            self.member_id,
+            self.now,
+        )
+        moved = sum(row["remaining"] for row in rows)
+        self.account.pending -= moved
+        self.account.vested += moved
+        self.account.next_vest_at = await self.connection.fetchval(
+            "SELECT min(vests_at) FROM lots WHERE program_id = $1 AND member_id = $2 AND NOT vested",
+            self.program_id,
+            self.member_id,
+        )
+
+    async def _expire_due(self) -> None:
+        rows = await self.connection.fetch(
+            "SELECT lot_id, remaining, vested FROM lots WHERE program_id = $1 AND member_id = $2 "
+            "AND remaining > 0 AND expires_at <= $3 FOR UPDATE",
+            self.program_id,
+            self.member_id,
+            self.now,
+        )
+        if rows:
+            await self.expire_lots(
+                [(row["lot_id"], row["remaining"], row["vested"]) for row in rows]
+            )
+
+    async def expire_lots(self, lots: list[tuple[int, int, bool]]) -> None:
+        """Expire exactly the remaining points of these lots (id, remaining, vested)."""
+        total = sum(remaining for _, remaining, _ in lots)
+        if total == 0:
+            return
+        posting_id = await self.post(PostingDraft(kind=EXPIRE, amount=-total, counter_kind=EXPIRED))
+        await self.connection.execute(
+            "UPDATE lots SET remaining = 0 WHERE program_id = $1 AND member_id = $2 AND lot_id = ANY($3::bigint[])",
+            self.program_id,
+            self.member_id,
+            [lot_id for lot_id, _, _ in lots],
+        )
+        await store.record_consumptions(
+            self.connection,
+            self.program_id,
+            self.member_id,
+            f"p{posting_id}",
+            {lot_id: remaining for lot_id, remaining, _ in lots},
+        )
+        self.account.vested -= sum(r for _, r, vested in lots if vested)
+        self.account.pending -= sum(r for _, r, vested in lots if not vested)
+        self.expired_points += total
+        self.expired_lot_count += len(lots)
+
+    # -- moves -----------------------------------------------------------------------------
+
+    async def post(self, draft: PostingDraft) -> int:
+        """Record a posting (the member side) and its program account side; returns its id."""
+        if not draft.posting_id:
+            [draft.posting_id] = await store.next_ids(self.connection, "posting_ids", 1)
+        if draft.counter_kind:
+            key = (draft.counter_kind, store.stripe_of(self.member_id))
+            self.program_deltas[key] = self.program_deltas.get(key, 0) - draft.amount
+        self.postings.append(
+            store.Posting(
+                program_id=self.program_id,
+                member_id=self.member_id,
+                posting_id=draft.posting_id,
+                kind=draft.kind,
+                amount=draft.amount,
+                counter_kind=draft.counter_kind,
+                counter_member_id=draft.counter_member_id,
+                source_reference=draft.source_reference,
+                reason=draft.reason,
+                qualifying=draft.qualifying,
+                qualifying_amount=draft.qualifying_amount,
+                batch_id=draft.batch_id,
+                item_key=draft.item_key,
+                hold_id=draft.hold_id,
+                reversed_posting_id=draft.reversed_posting_id,
+                available_after=0,  # set at flush, when the account is final
+                occurred_at=draft.occurred_at or self.now,
+                posted_at=self.now,
+            )
+        )
+        self.account.last_activity_at = self.now
+        return draft.posting_id
+
+    async def credit_lot(
+        self,
+        points: int,
+        *,
+        posting_id: int,
+        earned_at: dt.datetime,
+        vests_at: dt.datetime | None,
+        expires_at: dt.datetime | None,
+        source_reference: str,
+        policy_expiry: bool = True,
+    ) -> store.Lot:
+        """A new lot of `points`; outstanding debt is paid from it first."""
+        if vests_at is None:
+            vests_at = lot_vests_at(self.settings, earned_at)
+        if expires_at is None and policy_expiry:
+            expires_at = lot_expires_at(self.settings, earned_at)
+        repaid = min(self.account.debt, points)
+        self.account.debt -= repaid
+        [lot_id] = await store.next_ids(self.connection, "lot_ids", 1)
+        vested = vests_at <= self.now
+        lot = store.Lot(
+            lot_id=lot_id,
+            posting_id=posting_id,
+            amount=points,
+            remaining=points - repaid,
+            vested=vested,
+            earned_at=earned_at,
+            vests_at=vests_at,
+            expires_at=expires_at,
+            source_reference=source_reference,
+        )
+        self.new_lots.append(lot)
+        if vested:
+            self.account.vested += lot.remaining
+        else:
+            self.account.pending += lot.remaining
+            if self.account.next_vest_at is None or vests_at < self.account.next_vest_at:
+                self.account.next_vest_at = vests_at
+        return lot
+
+    async def take_fifo(self, points: int, *, include_pending: bool = False) -> dict[int, int]:
+        """Take `points` from spendable lots, earliest expiry first; {lot_id: taken}."""
+        if points == 0:
+            return {}
+        locked = await store.lock_spendable_lots(
+            self.connection, self.program_id, self.member_id, include_pending=include_pending
+        )
+        # Lots this book already changed are taken as changed, not as last written.
+        lots = [self.changed_lots.get(lot.lot_id, lot) for lot in locked]
+        lots = [lot for lot in lots if lot.remaining > 0]
+        vested_lots = [lot for lot in lots if lot.vested]
+        pending_lots = [lot for lot in lots if not lot.vested]
+        taken = self._allocate(vested_lots, points)
+        short = points - sum(taken.values())
+        if short and include_pending:
+            for lot_id, amount in self._allocate(pending_lots, short).items():
+                taken[lot_id] = taken.get(lot_id, 0) + amount
+            short = points - sum(taken.values())
+        if short:
+            raise InsufficientPoints(available=points - short, asked=points)
+        self._apply_taken({lot.lot_id: lot for lot in lots}, taken)
+        return taken
+
+    def _allocate(self, lots: list[store.Lot], points: int) -> dict[int, int]:
+        if not lots:
+            return {}
+        allocation = ledger_core.allocate_fifo(
+            ledger_core.LotBook(
+                account_offsets=np.array([0, len(lots)], dtype=np.int64),
+                remaining_points=np.array([lot.remaining for lot in lots], dtype=np.int64),
+                # The caller chose the lots by their vested flag; vesting is not the kernel's question.
+                vests_at_seconds=np.zeros(len(lots), dtype=np.int64),
+                expires_at_seconds=np.array(
+                    [_seconds(lot.expires_at) for lot in lots], dtype=np.int64
+                ),
+            ),
+            ledger_core.BurnRequests(
+                account_indexes=np.array([0], dtype=np.int64),
+                points=np.array([points], dtype=np.int64),
+            ),
+            as_of_seconds=int(self.now.timestamp()),
+        )
+        return {
+            lot.lot_id: int(consumed)
+            for lot, consumed in zip(lots, allocation.consumed_points, strict=True)
+            if consumed
+        }
+
+    def _apply_taken(self, lots: dict[int, store.Lot], taken: dict[int, int]) -> None:
+        for lot_id, amount in taken.items():
+            lot = self.changed_lots.setdefault(lot_id, lots[lot_id])
+            lot.remaining -= amount
+            if lot.vested:
+                self.account.vested -= amount
+            else:
+                self.account.pending -= amount
+
+    async def take_from_lots(self, lots: list[store.Lot], points: int) -> dict[int, int]:
+        """Take up to `points` from these lots in the order given; {lot_id: taken}."""
+        taken: dict[int, int] = {}
+        for lot in lots:
+            if points == 0:
+                break
+            amount = min(self.changed_lots.get(lot.lot_id, lot).remaining, points)
+            if amount > 0:
+                taken[lot.lot_id] = amount
+                points -= amount
+        self._apply_taken({lot.lot_id: lot for lot in lots}, taken)
+        return taken
+
+    async def restore(self, taken: dict[int, int]) -> None:
+        """Give taken points back to their lots (a voided hold)."""
+        lots = await store.lock_lots_by_id(
+            self.connection, self.program_id, self.member_id, list(taken)
+        )
+        for lot in lots:
+            lot = self.changed_lots.setdefault(lot.lot_id, lot)
+            lot.remaining += taken[lot.lot_id]
+            if lot.vested:
+                self.account.vested += taken[lot.lot_id]
+            else:
+                self.account.pending += taken[lot.lot_id]
+
+    def add_qualifying(self, amount: int, *, on: dt.datetime) -> None:
+        """Count `amount` towards the tier, on the local day it was earned (for rolling windows)."""
+        if amount:
+            self.account.qualifying += amount
+            self.qualifying_days.append((local_day(self.settings, on), amount))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        assert self.account.vested >= 0 and self.account.pending >= 0 and self.account.held >= 0
+        available = self.account.vested
+        postings = [
+            store.Posting(**{**p.__dict__, "available_after": available}) for p in self.postings
+        ]
+        if postings:
+            await store.insert_postings(self.connection, postings)
+        if self.new_lots:
+            await store.insert_lots(self.connection, self.program_id, self.member_id, self.new_lots)
+        await store.set_lot_remaining(
+            self.connection, self.program_id, self.member_id, list(self.changed_lots.values())
+        )
+        await store.move_program_accounts(self.connection, self.program_id, self.program_deltas)
+        for day, amount in self.qualifying_days:
+            await store.add_qualifying_day(
+                self.connection, self.program_id, self.member_id, day, amount
+            )
+        await store.save_account(self.connection, self.account)
+        self.postings = postings

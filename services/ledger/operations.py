@@ -1,0 +1,741 @@
+"""The ledger's use cases, each inside the caller's transaction: earn, redeem, adjust, reverse,
+transfer and holds. Each locks the member accounts it touches (in member order, against
+deadlocks), moves points through a MemberBook, evaluates the tier, and announces what happened
+through the outbox in the same transaction."""
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+import numpy as np
+
+import ledger_core
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from services.ledger import events, repository, store
+from services.ledger.book import (
+    ADJUST,
+    ADJUSTED,
+    EARN,
+    HOLD_COMMIT,
+    ISSUED,
+    REDEEM,
+    REDEEMED,
+    REVERSE,
+    REVERSED,
+    TRANSFER_IN,
+    TRANSFER_OUT,
+    MemberBook,
+    PostingDraft,
+)
+from services.ledger.domain import ProgramSettings, Tier
+from services.ledger.errors import (
+    HoldClosed,
+    HoldNotFound,
+    MemberNotFound,
+    NothingToReverse,
+    OpenHolds,
+    ProgramNotFound,
+    RefundExceedsPurchase,
+)
+from services.ledger.policy import pro_rata_reversal
+from services.shared.outbox import Outbox
+from services.shared.timestamps import from_epoch_seconds
+
+HELD, COMMITTED, VOIDED = 1, 2, 3
+NEGATIVE_BALANCE_WRITE_OFF = 2
+QUALIFYING_BASIS_SPEND = 2
+
+
+@dataclass(frozen=True)
+class Program:
+    settings: ProgramSettings
+    tiers: list[Tier]  # by rank, lowest first
+
+    @property
+    def program_id(self) -> str:
+        return self.settings.program_id
+
+    def tier_index(self, code: str) -> int:
+        for index, tier in enumerate(self.tiers):
+            if tier.code == code:
+                return index
+        return 0
+
+
+async def load_program(connection: asyncpg.Connection | asyncpg.Pool, program_id: str) -> Program:
+    stored = await repository.fetch_program(connection, program_id)
+    if stored is None:
+        raise ProgramNotFound(program_id)
+    tiers = await repository.fetch_tiers(connection, program_id, after_rank=-(2**31), limit=1000)
+    return Program(stored[0], tiers)
+
+
+def _event(program_id: str, **payload: object) -> events_pb2.Event:
+    return events_pb2.Event(program_id=program_id, **payload)  # type: ignore[arg-type]
+
+
+class Ledger:
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    # -- books -----------------------------------------------------------------------------
+
+    async def open_book(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        member_id: str,
+        now: dt.datetime,
+        *,
+        create: bool,
+    ) -> MemberBook:
+        account = await store.lock_account(connection, program.program_id, member_id)
+        if account is None:
+            if not create:
+                raise MemberNotFound(member_id)
+            entry = program.settings.entry_tier_code
+            await store.open_account(
+                connection, program.program_id, member_id, tier_code=entry, now=now
+            )
+            account = await store.lock_account(connection, program.program_id, member_id)
+            assert account is not None
+        book = MemberBook(connection, program.settings, account, now)
+        await book.refresh()
+        return book
+
+    async def open_books(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        member_ids: list[str],
+        now: dt.datetime,
+        *,
+        create: set[str],
+    ) -> dict[str, MemberBook]:
+        books = {}
+        for member_id in sorted(set(member_ids)):
+            books[member_id] = await self.open_book(
+                connection, program, member_id, now, create=member_id in create
+            )
+        return books
+
+    async def close_book(self, book: MemberBook, program: Program) -> None:
+        """Upgrade the tier if earned, write the book, and announce postings, expiry and tier."""
+        change = self._upgrade(book, program)
+        await book.flush()
+        connection, program_id = book.connection, program.program_id
+        if book.postings:
+            await self.outbox.enqueue(
+                connection,
+                events.POINTS_POSTED,
+                _event(
+                    program_id,
+                    points_posted=events_pb2.PointsPosted(
+                        batch_id=book.postings[0].batch_id,
+                        item_count=len(book.postings),
+                        posted_count=len(book.postings),
+                        earned_points_total=sum(p.amount for p in book.postings if p.kind == EARN),
+                        redeemed_points_total=-sum(
+                            p.amount for p in book.postings if p.kind in (REDEEM, HOLD_COMMIT)
+                        ),
+                        other_points_total=sum(
+                            p.amount
+                            for p in book.postings
+                            if p.kind not in (EARN, REDEEM, HOLD_COMMIT)
+                        ),
+                        member_ids=[book.member_id],
+                        available_points=[book.account.vested],
+                        kinds=[book.postings[-1].kind],
+                    ),
+                ),
+            )
+        if book.expired_points:
+            await self.outbox.enqueue(
+                connection,
+                events.POINTS_EXPIRED,
+                _event(
+                    program_id,
+                    points_expired=events_pb2.PointsExpired(
+                        member_id=book.member_id,
+                        points=book.expired_points,
+                        lot_count=book.expired_lot_count,
+                        available_points=book.account.vested,
+                    ),
+                ),
+            )
+        if change is not None:
+            await self._record_tier_change(book, *change)
+
+    def _upgrade(self, book: MemberBook, program: Program) -> tuple[str, str, int, int] | None:
+        if len(program.tiers) < 2:
+            return None
+        current = program.tier_index(book.account.tier_code)
+        evaluation = ledger_core.evaluate_tiers(
+            qualifying_points=np.array([book.account.qualifying], dtype=np.int64),
+            current_tiers=np.array([current], dtype=np.int8),
+            thresholds_points=np.array([tier.threshold for tier in program.tiers], dtype=np.int64),
+            policy=ledger_core.TierPolicy(is_requalification=False),
+        )
+        new = int(evaluation.tiers[0])
+        if new == current:
+            return None
+        before = book.account.tier_code
+        book.account.tier_code = program.tiers[new].code
+        book.account.tier_since = book.now
+        return (
+            before,
+            book.account.tier_code,
+            common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+            if new > current
+            else common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE,
+            common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
+        )
+
+    async def _record_tier_change(
+        self, book: MemberBook, before: str, after: str, direction: int, reason: int
+    ) -> None:
+        await store.insert_tier_change(
+            book.connection,
+            book.program_id,
+            book.member_id,
+            from_tier=before,
+            to_tier=after,
+            direction=direction,
+            reason=reason,
+            qualifying_amount=book.account.qualifying,
+            changed_at=book.now,
+        )
+        await self.outbox.enqueue(
+            book.connection,
+            events.TIER_CHANGED,
+            _event(
+                book.program_id,
+                tier_changed=events_pb2.TierChanged(
+                    member_id=book.member_id,
+                    from_tier_code=before,
+                    to_tier_code=after,
+                    direction=direction,
+                    reason=reason,
+                    qualifying_amount=book.account.qualifying,
+                ),
+            ),
+        )
+
+    # -- use cases -------------------------------------------------------------------------
+
+    async def earn(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        member_id: str,
+        points: int,
+        source_reference: str,
+        reason: bytes,
+        occurred_at: dt.datetime | None,
+        vests_at: dt.datetime | None,
+        expires_at: dt.datetime | None,
+        qualifying: bool,
+        qualifying_spend_minor: int,
+    ) -> tuple[MemberBook, store.Lot]:
+        book = await self.open_book(connection, program, member_id, now, create=True)
+        earned_at = occurred_at or now
+        qualifying_amount = self._qualifying_amount(
+            program, qualifying, points, qualifying_spend_minor
+        )
+        posting_id = await book.post(
+            PostingDraft(
+                kind=EARN,
+                amount=points,
+                counter_kind=ISSUED,
+                source_reference=source_reference,
+                reason=reason,
+                qualifying=qualifying,
+                qualifying_amount=qualifying_amount,
+                occurred_at=earned_at,
+            )
+        )
+        lot = await book.credit_lot(
+            points,
+            posting_id=posting_id,
+            earned_at=earned_at,
+            vests_at=vests_at,
+            expires_at=expires_at,
+            source_reference=source_reference,
+        )
+        book.account.lifetime_earned += points
+        book.add_qualifying(qualifying_amount, on=earned_at)
+        await self.close_book(book, program)
+        return book, lot
+
+    @staticmethod
+    def _qualifying_amount(
+        program: Program, qualifying: bool, points: int, spend_minor: int
+    ) -> int:
+        if not qualifying:
+            return 0
+        return (
+            spend_minor if program.settings.qualifying_basis == QUALIFYING_BASIS_SPEND else points
+        )
+
+    async def redeem(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        member_id: str,
+        points: int,
+        source_reference: str,
+        reason: bytes,
+    ) -> tuple[MemberBook, dict[int, int]]:
+        book = await self.open_book(connection, program, member_id, now, create=False)
+        taken = await book.take_fifo(points)
+        posting_id = await book.post(
+            PostingDraft(
+                kind=REDEEM,
+                amount=-points,
+                counter_kind=REDEEMED,
+                source_reference=source_reference,
+                reason=reason,
+            )
+        )
+        await store.record_consumptions(
+            connection, program.program_id, member_id, f"p{posting_id}", taken
+        )
+        await self.close_book(book, program)
+        return book, taken
+
+    async def adjust(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        member_id: str,
+        points: int,
+        reason: bytes,
+        qualifying: bool,
+    ) -> MemberBook:
+        book = await self.open_book(connection, program, member_id, now, create=points > 0)
+        posting_id = await book.post(
+            PostingDraft(
+                kind=ADJUST,
+                amount=points,
+                counter_kind=ADJUSTED,
+                reason=reason,
+                qualifying=qualifying,
+                qualifying_amount=points if qualifying else 0,
+            )
+        )
+        if points > 0:
+            await book.credit_lot(
+                points,
+                posting_id=posting_id,
+                earned_at=now,
+                vests_at=now,
+                expires_at=None,
+                source_reference="",
+            )
+        else:
+            taken = await book.take_fifo(-points)
+            await store.record_consumptions(
+                connection, program.program_id, member_id, f"p{posting_id}", taken
+            )
+        if qualifying:
+            book.add_qualifying(points, on=now)
+        await self.close_book(book, program)
+        return book
+
+    async def reverse_refund(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        member_id: str,
+        original_reference: str,
+        refunded_minor: int,
+        original_minor: int,
+        reason: bytes,
+    ) -> tuple[MemberBook, int, int]:
+        """Reverse the points of a purchase pro rata to the cumulative refunded amount."""
+        book = await self.open_book(connection, program, member_id, now, create=False)
+        originals = await store.earn_postings_of_reference(
+            connection, program.program_id, member_id, original_reference
+        )
+        if not originals:
+            raise NothingToReverse(
+                "refund.original_reference", f"no points were earned for {original_reference!r}"
+            )
+        previous = await store.lock_refund(
+            connection, program.program_id, member_id, original_reference
+        )
+        if previous is not None and previous["original_amount_minor"] != original_minor:
+            raise RefundExceedsPurchase(
+                refunded_minor=refunded_minor, original_minor=previous["original_amount_minor"]
+            )
+        refunded_before = previous["refunded_amount_minor"] if previous else 0
+        reversed_before = previous["reversed_points"] if previous else 0
+        refunded_total = refunded_before + refunded_minor
+        if refunded_total > original_minor:
+            raise RefundExceedsPurchase(
+                refunded_minor=refunded_total, original_minor=original_minor
+            )
+        original_points = sum(p.amount for p in originals)
+        target = pro_rata_reversal(
+            original_points=original_points,
+            original_amount_minor=original_minor,
+            refunded_total_minor=refunded_total,
+            mode=program.settings.rounding_mode,
+        )
+        points = max(0, target - reversed_before)
+        debt = await self._take_back(
+            book, program, originals, points, reason=reason, reference=original_reference
+        )
+        qualifying_original = sum(p.qualifying_amount for p in originals)
+        if qualifying_original:
+            qualifying_back = pro_rata_reversal(
+                original_points=qualifying_original,
+                original_amount_minor=original_minor,
+                refunded_total_minor=refunded_total,
+                mode=program.settings.rounding_mode,
+            ) - pro_rata_reversal(
+                original_points=qualifying_original,
+                original_amount_minor=original_minor,
+                refunded_total_minor=refunded_before,
+                mode=program.settings.rounding_mode,
+            )
+            book.add_qualifying(-qualifying_back, on=originals[0].occurred_at)
+        await store.save_refund(
+            connection,
+            program.program_id,
+            member_id,
+            original_reference,
+            original_amount_minor=original_minor,
+            refunded_amount_minor=refunded_total,
+            reversed_points=reversed_before + points,
+        )
+        await self.close_book(book, program)
+        return book, points, debt
+
+    async def reverse_posting(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        member_id: str,
+        posting_id: int,
+        reason: bytes,
+    ) -> tuple[MemberBook, int, int]:
+        """Reverse what is left of an earn posting; reversing it again has no effect."""
+        book = await self.open_book(connection, program, member_id, now, create=False)
+        original = await store.fetch_posting(connection, program.program_id, member_id, posting_id)
+        if original is None or original.kind not in (EARN, ADJUST) or original.amount <= 0:
+            raise NothingToReverse(
+                "posting_id", f"posting {posting_id} is not a credit of this member"
+            )
+        already = await store.reversals_of(connection, program.program_id, member_id, posting_id)
+        points = original.amount - already
+        debt = await self._take_back(
+            book, program, [original], points, reason=reason, reference=original.source_reference
+        )
+        if original.qualifying_amount and points:
+            book.add_qualifying(
+                -(original.qualifying_amount * points // original.amount), on=original.occurred_at
+            )
+        await self.close_book(book, program)
+        return book, points, debt
+
+    async def _take_back(
+        self,
+        book: MemberBook,
+        program: Program,
+        originals: list[store.Posting],
+        points: int,
+        *,
+        reason: bytes,
+        reference: str,
+    ) -> int:
+        """Take `points` back: from the original lots, then any lot, then as debt; returns the debt."""
+        if points == 0:
+            return 0
+        posting_id = await book.post(
+            PostingDraft(
+                kind=REVERSE,
+                amount=-points,
+                counter_kind=REVERSED,
+                reason=reason,
+                source_reference=reference,
+                reversed_posting_id=originals[0].posting_id,
+            )
+        )
+        original_lots = await store.lots_of_postings(
+            book.connection, program.program_id, book.member_id, [p.posting_id for p in originals]
+        )
+        taken = await book.take_from_lots(original_lots, points)
+        short = points - sum(taken.values())
+        if short:
+            available = book.account.vested + book.account.pending
+            more = await book.take_fifo(min(short, available), include_pending=True)
+            for lot_id, amount in more.items():
+                taken[lot_id] = taken.get(lot_id, 0) + amount
+            short -= sum(more.values())
+        await store.record_consumptions(
+            book.connection, program.program_id, book.member_id, f"p{posting_id}", taken
+        )
+        if short == 0:
+            return 0
+        if program.settings.negative_balance_policy == NEGATIVE_BALANCE_WRITE_OFF:
+            await book.post(
+                PostingDraft(
+                    kind=ADJUST,
+                    amount=short,
+                    counter_kind=ADJUSTED,
+                    reason=reason,
+                    source_reference=reference,
+                )
+            )
+            return 0
+        book.account.debt += short
+        return short
+
+    async def transfer(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        source_member_id: str,
+        target_member_id: str,
+        points: int,
+        transfer_all: bool,
+        reason: bytes,
+    ) -> tuple[str, int, MemberBook, MemberBook]:
+        books = await self.open_books(
+            connection,
+            program,
+            [source_member_id, target_member_id],
+            now,
+            create={target_member_id},
+        )
+        source, target = books[source_member_id], books[target_member_id]
+        [out_id, in_id] = await store.next_ids(connection, "posting_ids", 2)
+        if transfer_all:
+            if source.account.held:
+                raise OpenHolds(source_member_id)
+            lots = await store.lock_spendable_lots(
+                connection, program.program_id, source_member_id, include_pending=True
+            )
+            taken = await source.take_from_lots(lots, sum(lot.remaining for lot in lots))
+            moved_debt = source.account.debt
+            source.account.debt = 0
+            target.account.debt += moved_debt
+            points = sum(taken.values()) - moved_debt
+        else:
+            lots = []
+            taken = await source.take_fifo(points)
+            moved_debt = 0
+        by_id = {lot.lot_id: lot for lot in lots}
+        if not transfer_all:
+            by_id = {
+                lot.lot_id: lot
+                for lot in await store.lock_lots_by_id(
+                    connection, program.program_id, source_member_id, list(taken)
+                )
+            }
+        for lot_id, amount in taken.items():
+            lot = by_id[lot_id]
+            # The points keep their expiry, and pending points their vesting date.
+            await target.credit_lot(
+                amount,
+                posting_id=in_id,
+                earned_at=lot.earned_at,
+                vests_at=lot.vests_at if not lot.vested else now,
+                expires_at=lot.expires_at,
+                source_reference=lot.source_reference,
+                policy_expiry=False,
+            )
+        transfer_id = f"t{out_id}"
+        if points or moved_debt:
+            await source.post(
+                PostingDraft(
+                    kind=TRANSFER_OUT,
+                    amount=-points,
+                    counter_member_id=target_member_id,
+                    reason=reason,
+                    source_reference=transfer_id,
+                    posting_id=out_id,
+                )
+            )
+            await target.post(
+                PostingDraft(
+                    kind=TRANSFER_IN,
+                    amount=points,
+                    counter_member_id=source_member_id,
+                    reason=reason,
+                    source_reference=transfer_id,
+                    posting_id=in_id,
+                )
+            )
+        await store.record_consumptions(
+            connection, program.program_id, source_member_id, f"p{out_id}", taken
+        )
+        for book in (source, target):
+            await self.close_book(book, program)
+        return transfer_id, points, source, target
+
+    async def place_hold(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        member_id: str,
+        points: int,
+        reference: str,
+        ttl_seconds: int,
+    ) -> tuple[MemberBook, store.Hold]:
+        book = await self.open_book(connection, program, member_id, now, create=False)
+        hold_id = uuid.uuid4().hex
+        taken = await book.take_fifo(points)
+        await store.record_consumptions(
+            connection, program.program_id, member_id, f"h{hold_id}", taken
+        )
+        book.account.held += points
+        hold = store.Hold(
+            program_id=program.program_id,
+            member_id=member_id,
+            hold_id=hold_id,
+            amount=points,
+            status=HELD,
+            reference=reference,
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=ttl_seconds),
+            closed_at=None,
+            void_reason=0,
+            posting_id=None,
+        )
+        await store.insert_hold(connection, hold)
+        await self.close_book(book, program)
+        await self.outbox.enqueue(
+            connection,
+            events.HOLD_PLACED,
+            _event(
+                program.program_id,
+                hold_placed=events_pb2.HoldPlaced(
+                    hold_id=hold_id,
+                    member_id=member_id,
+                    points=points,
+                    reference=reference,
+                    expires_at=from_epoch_seconds(hold.expires_at.timestamp()),
+                ),
+            ),
+        )
+        return book, hold
+
+    async def _open_hold(
+        self, connection: asyncpg.Connection, program: Program, now: dt.datetime, hold_id: str
+    ) -> tuple[MemberBook, store.Hold]:
+        member_id = await store.hold_member(connection, program.program_id, hold_id)
+        if member_id is None:
+            raise HoldNotFound(hold_id)
+        book = await self.open_book(connection, program, member_id, now, create=False)
+        hold = await store.fetch_hold(connection, program.program_id, member_id, hold_id, lock=True)
+        assert hold is not None
+        return book, hold
+
+    async def commit_hold(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        hold_id: str,
+        reason: bytes,
+    ) -> tuple[store.Hold, int]:
+        book, hold = await self._open_hold(connection, program, now, hold_id)
+        if hold.status != HELD:
+            raise HoldClosed(hold_id, "committed" if hold.status == COMMITTED else "voided")
+        if hold.expires_at <= now:
+            # The hold-timeout job voids it; committing a lapsed hold would spend after the deadline.
+            raise HoldClosed(hold_id, "expired")
+        posting_id = await book.post(
+            PostingDraft(
+                kind=HOLD_COMMIT,
+                amount=-hold.amount,
+                counter_kind=REDEEMED,
+                reason=reason,
+                source_reference=hold.reference,
+                hold_id=hold_id,
+            )
+        )
+        book.account.held -= hold.amount
+        hold.status, hold.closed_at, hold.posting_id = COMMITTED, now, posting_id
+        await store.save_hold(connection, hold)
+        await self.close_book(book, program)
+        await self.outbox.enqueue(
+            connection,
+            events.HOLD_COMMITTED,
+            _event(
+                program.program_id,
+                hold_committed=events_pb2.HoldCommitted(
+                    hold_id=hold_id,
+                    member_id=hold.member_id,
+                    points=hold.amount,
+                    reference=hold.reference,
+                    posting_id=str(posting_id),
+                ),
+            ),
+        )
+        return hold, posting_id
+
+    async def void_hold(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        hold_id: str,
+        reason: int,
+    ) -> store.Hold:
+        book, hold = await self._open_hold(connection, program, now, hold_id)
+        if hold.status == COMMITTED:
+            raise HoldClosed(hold_id, "committed")
+        if hold.status == HELD:
+            await self._void(book, program, hold, reason)
+        return hold
+
+    async def _void(
+        self, book: MemberBook, program: Program, hold: store.Hold, reason: int
+    ) -> None:
+        taken = {
+            lot.lot_id: amount
+            for lot, amount in await store.consumptions(
+                book.connection, program.program_id, hold.member_id, f"h{hold.hold_id}"
+            )
+        }
+        await book.restore(taken)
+        book.account.held -= hold.amount
+        hold.status, hold.closed_at, hold.void_reason = VOIDED, book.now, reason
+        await store.save_hold(book.connection, hold)
+        # Restored points whose lot expired meanwhile expire at the next refresh or expiry run.
+        await self.close_book(book, program)
+        await self.outbox.enqueue(
+            book.connection,
+            events.HOLD_VOIDED,
+            _event(
+                program.program_id,
+                hold_voided=events_pb2.HoldVoided(
+                    hold_id=hold.hold_id,
+                    member_id=hold.member_id,
+                    points=hold.amount,
+                    reference=hold.reference,
+                    reason=reason,
+                ),
+            ),
+        )

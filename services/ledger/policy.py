@@ -1,0 +1,102 @@
+"""When points vest and expire, and how fractions round: pure date and integer arithmetic.
+
+Calendar rules use the program's time zone: "the end of the year" is midnight of 1 January where
+the program lives, whatever the server's zone, and a month later than 31 January is the last day
+of February.
+"""
+
+import calendar
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from services.ledger.domain import CalendarPeriod, ExpiryKind, ProgramSettings, TierWindowKind
+
+ROUNDING_FLOOR = 1
+ROUNDING_HALF_UP = 2
+ROUNDING_HALF_EVEN = 3
+
+
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same wall-clock time `months` later, clamped to the end of shorter months."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def end_of_period(moment: dt.datetime, period: int) -> dt.datetime:
+    """Local midnight that ends the calendar period containing `moment` (tz-aware, local)."""
+    if period == CalendarPeriod.MONTH:
+        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return add_months(start, 1)
+    if period == CalendarPeriod.QUARTER:
+        first_month = (moment.month - 1) // 3 * 3 + 1
+        start = moment.replace(month=first_month, day=1, hour=0, minute=0, second=0, microsecond=0)
+        return add_months(start, 3)
+    if period == CalendarPeriod.YEAR:
+        return moment.replace(
+            year=moment.year + 1, month=1, day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+    raise ValueError(f"unknown calendar period {period}")
+
+
+def lot_expires_at(settings: ProgramSettings, earned_at: dt.datetime) -> dt.datetime | None:
+    """When a lot earned at `earned_at` (UTC) expires; None when it only expires by inactivity."""
+    zone = ZoneInfo(settings.time_zone)
+    local = earned_at.astimezone(zone)
+    if settings.expiry_kind == ExpiryKind.ROLLING_MONTHS:
+        expires_local = add_months(local, settings.expiry_months)
+    elif settings.expiry_kind == ExpiryKind.END_OF_CALENDAR_PERIOD:
+        expires_local = end_of_period(
+            add_months(local, settings.expiry_months), settings.expiry_period
+        )
+    else:
+        return None
+    # Rebuilt from wall-clock fields so a DST change in between keeps the local time.
+    naive = expires_local.replace(tzinfo=None)
+    return naive.replace(tzinfo=zone).astimezone(dt.UTC)
+
+
+def inactivity_cutoff(settings: ProgramSettings, now: dt.datetime) -> dt.datetime | None:
+    """Members last active before this have all their points expire; None if not that policy."""
+    if settings.expiry_kind != ExpiryKind.INACTIVITY_MONTHS:
+        return None
+    zone = ZoneInfo(settings.time_zone)
+    local = now.astimezone(zone).replace(tzinfo=None)
+    return add_months(local, -settings.expiry_months).replace(tzinfo=zone).astimezone(dt.UTC)
+
+
+def lot_vests_at(settings: ProgramSettings, earned_at: dt.datetime) -> dt.datetime:
+    """Earned points stay pending through the return window."""
+    return earned_at + dt.timedelta(days=settings.return_window_days)
+
+
+def divide_rounded(numerator: int, denominator: int, *, mode: int) -> int:
+    """numerator / denominator rounded as the program says; exact for any size of integer."""
+    assert denominator > 0
+    quotient, remainder = divmod(numerator, denominator)
+    if mode == ROUNDING_FLOOR or remainder == 0:
+        return quotient
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and (mode == ROUNDING_HALF_UP or quotient % 2)):
+        return quotient + 1
+    return quotient
+
+
+def pro_rata_reversal(
+    *, original_points: int, original_amount_minor: int, refunded_total_minor: int, mode: int
+) -> int:
+    """Points that a cumulative refund of `refunded_total_minor` takes back, in total."""
+    return divide_rounded(original_points * refunded_total_minor, original_amount_minor, mode=mode)
+
+
+def qualifying_window_start(settings: ProgramSettings, now: dt.datetime) -> dt.date:
+    """The first local day whose qualifying amount still counts towards a tier."""
+    local_today = now.astimezone(ZoneInfo(settings.time_zone)).date()
+    if settings.tier_window_kind == TierWindowKind.CALENDAR_YEAR:
+        return local_today.replace(month=1, day=1)
+    return local_today - dt.timedelta(days=settings.tier_window_rolling_days - 1)
+
+
+def local_day(settings: ProgramSettings, moment: dt.datetime) -> dt.date:
+    return moment.astimezone(ZoneInfo(settings.time_zone)).date()

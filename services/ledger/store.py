@@ -1,0 +1,506 @@
+"""SQL of member accounts, program accounts, postings, lots and holds (asyncpg, no rules)."""
+
+import dataclasses
+import datetime as dt
+
+import asyncpg
+
+PROGRAM_ACCOUNT_STRIPES = 16
+
+
+@dataclasses.dataclass
+class Account:
+    program_id: str
+    member_id: str
+    vested: int
+    pending: int
+    held: int
+    debt: int
+    lifetime_earned: int
+    qualifying: int
+    tier_code: str
+    tier_since: dt.datetime
+    next_vest_at: dt.datetime | None
+    last_activity_at: dt.datetime
+
+    @property
+    def balance(self) -> int:
+        """The ledger balance: what the postings of this account sum to."""
+        return self.vested + self.pending + self.held - self.debt
+
+
+@dataclasses.dataclass
+class Lot:
+    lot_id: int
+    posting_id: int
+    amount: int
+    remaining: int
+    vested: bool
+    earned_at: dt.datetime
+    vests_at: dt.datetime
+    expires_at: dt.datetime | None
+    source_reference: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Posting:
+    program_id: str
+    member_id: str
+    posting_id: int
+    kind: int
+    amount: int
+    counter_kind: int
+    counter_member_id: str
+    source_reference: str
+    reason: bytes
+    qualifying: bool
+    qualifying_amount: int
+    batch_id: str
+    item_key: str | None
+    hold_id: str
+    reversed_posting_id: int | None
+    available_after: int
+    occurred_at: dt.datetime
+    posted_at: dt.datetime
+
+
+@dataclasses.dataclass
+class Hold:
+    program_id: str
+    member_id: str
+    hold_id: str
+    amount: int
+    status: int
+    reference: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    closed_at: dt.datetime | None
+    void_reason: int
+    posting_id: int | None
+
+
+_ACCOUNT_FIELDS = [f.name for f in dataclasses.fields(Account)]
+_LOT_FIELDS = [f.name for f in dataclasses.fields(Lot)]
+_POSTING_FIELDS = [f.name for f in dataclasses.fields(Posting)]
+_HOLD_FIELDS = [f.name for f in dataclasses.fields(Hold)]
+
+
+def stripe_of(member_id: str) -> int:
+    # Stable across processes (unlike hash()), so one member always lands on the same stripe.
+    return sum(member_id.encode()) % PROGRAM_ACCOUNT_STRIPES
+
+
+async def lock_account(
+    connection: asyncpg.Connection, program_id: str, member_id: str
+) -> Account | None:
+    row = await connection.fetchrow(
+        f"SELECT {', '.join(_ACCOUNT_FIELDS)} FROM member_accounts "
+        "WHERE program_id = $1 AND member_id = $2 FOR UPDATE",
+        program_id,
+        member_id,
+    )
+    return None if row is None else Account(**dict(row))
+
+
+async def read_account(
+    pool: asyncpg.Pool | asyncpg.Connection, program_id: str, member_id: str
+) -> Account | None:
+    row = await pool.fetchrow(
+        f"SELECT {', '.join(_ACCOUNT_FIELDS)} FROM member_accounts WHERE program_id = $1 AND member_id = $2",
+        program_id,
+        member_id,
+    )
+    return None if row is None else Account(**dict(row))
+
+
+async def open_account(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    *,
+    tier_code: str,
+    now: dt.datetime,
+) -> bool:
+    """Open the account if it does not exist; True when it was opened now."""
+    opened = await connection.fetchval(
+        "INSERT INTO member_accounts (program_id, member_id, tier_code, tier_since, last_activity_at) "
+        "VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING RETURNING true",
+        program_id,
+        member_id,
+        tier_code,
+        now,
+    )
+    return bool(opened)
+
+
+async def save_account(connection: asyncpg.Connection, account: Account) -> None:
+    assignments = ", ".join(
+        f"{name} = ${index}" for index, name in enumerate(_ACCOUNT_FIELDS[2:], start=3)
+    )
+    await connection.execute(
+        f"UPDATE member_accounts SET {assignments} WHERE program_id = $1 AND member_id = $2",
+        *(getattr(account, name) for name in _ACCOUNT_FIELDS),
+    )
+
+
+async def next_ids(connection: asyncpg.Connection, sequence: str, count: int) -> list[int]:
+    rows = await connection.fetch(
+        f"SELECT nextval('{sequence}') FROM generate_series(1, $1)", count
+    )
+    return [row[0] for row in rows]
+
+
+async def insert_postings(connection: asyncpg.Connection, postings: list[Posting]) -> None:
+    await connection.copy_records_to_table(
+        "postings", records=[dataclasses.astuple(p) for p in postings], columns=_POSTING_FIELDS
+    )
+
+
+async def move_program_accounts(
+    connection: asyncpg.Connection, program_id: str, deltas: dict[tuple[int, int], int]
+) -> None:
+    """Add deltas to program accounts, by (kind, stripe); in a fixed order against deadlocks."""
+    items = sorted((key, delta) for key, delta in deltas.items() if delta)
+    if not items:
+        return
+    await connection.execute(
+        "INSERT INTO program_accounts (program_id, kind, stripe, balance) "
+        "SELECT $1, k, s, d FROM unnest($2::smallint[], $3::smallint[], $4::bigint[]) AS t(k, s, d) "
+        "ON CONFLICT (program_id, kind, stripe) DO UPDATE SET balance = program_accounts.balance + EXCLUDED.balance",
+        program_id,
+        [kind for (kind, _), _ in items],
+        [stripe for (_, stripe), _ in items],
+        [delta for _, delta in items],
+    )
+
+
+async def insert_lots(
+    connection: asyncpg.Connection, program_id: str, member_id: str, lots: list[Lot]
+) -> None:
+    await connection.copy_records_to_table(
+        "lots",
+        records=[(program_id, member_id, *dataclasses.astuple(lot)) for lot in lots],
+        columns=["program_id", "member_id", *_LOT_FIELDS],
+    )
+
+
+async def lock_spendable_lots(
+    connection: asyncpg.Connection, program_id: str, member_id: str, *, include_pending: bool
+) -> list[Lot]:
+    """The member's lots with points left, FIFO (earliest expiry first), locked."""
+    rows = await connection.fetch(
+        f"SELECT {', '.join(_LOT_FIELDS)} FROM lots WHERE program_id = $1 AND member_id = $2 "
+        f"AND remaining > 0 {'' if include_pending else 'AND vested'} "
+        "ORDER BY expires_at NULLS LAST, lot_id FOR UPDATE",
+        program_id,
+        member_id,
+    )
+    return [Lot(**dict(row)) for row in rows]
+
+
+async def lock_lots_by_id(
+    connection: asyncpg.Connection, program_id: str, member_id: str, lot_ids: list[int]
+) -> list[Lot]:
+    rows = await connection.fetch(
+        f"SELECT {', '.join(_LOT_FIELDS)} FROM lots WHERE program_id = $1 AND member_id = $2 "
+        "AND lot_id = ANY($3::bigint[]) ORDER BY lot_id FOR UPDATE",
+        program_id,
+        member_id,
+        lot_ids,
+    )
+    return [Lot(**dict(row)) for row in rows]
+
+
+async def lots_of_postings(
+    connection: asyncpg.Connection, program_id: str, member_id: str, posting_ids: list[int]
+) -> list[Lot]:
+    rows = await connection.fetch(
+        f"SELECT {', '.join(_LOT_FIELDS)} FROM lots WHERE program_id = $1 AND member_id = $2 "
+        "AND posting_id = ANY($3::bigint[]) ORDER BY lot_id FOR UPDATE",
+        program_id,
+        member_id,
+        posting_ids,
+    )
+    return [Lot(**dict(row)) for row in rows]
+
+
+async def set_lot_remaining(
+    connection: asyncpg.Connection, program_id: str, member_id: str, lots: list[Lot]
+) -> None:
+    if not lots:
+        return
+    await connection.execute(
+        "UPDATE lots SET remaining = t.remaining FROM unnest($3::bigint[], $4::bigint[]) AS t(lot_id, remaining) "
+        "WHERE lots.program_id = $1 AND lots.member_id = $2 AND lots.lot_id = t.lot_id",
+        program_id,
+        member_id,
+        [lot.lot_id for lot in lots],
+        [lot.remaining for lot in lots],
+    )
+
+
+async def record_consumptions(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    consumer: str,
+    taken: dict[int, int],
+) -> None:
+    await connection.executemany(
+        "INSERT INTO lot_consumptions (program_id, member_id, consumer, lot_id, amount) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (program_id, member_id, consumer, lot_id) DO UPDATE "
+        "SET amount = lot_consumptions.amount + EXCLUDED.amount",
+        [
+            (program_id, member_id, consumer, lot_id, amount)
+            for lot_id, amount in taken.items()
+            if amount
+        ],
+    )
+
+
+async def consumptions(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, member_id: str, consumer: str
+) -> list[tuple[Lot, int]]:
+    rows = await connection.fetch(
+        f"SELECT {', '.join('l.' + f for f in _LOT_FIELDS)}, c.amount AS taken FROM lot_consumptions c "
+        "JOIN lots l USING (program_id, member_id, lot_id) "
+        "WHERE c.program_id = $1 AND c.member_id = $2 AND c.consumer = $3 ORDER BY l.expires_at NULLS LAST, l.lot_id",
+        program_id,
+        member_id,
+        consumer,
+    )
+    return [(Lot(**{f: row[f] for f in _LOT_FIELDS}), row["taken"]) for row in rows]
+
+
+async def earn_postings_of_reference(
+    connection: asyncpg.Connection, program_id: str, member_id: str, reference: str
+) -> list[Posting]:
+    rows = await connection.fetch(
+        f"SELECT {', '.join(_POSTING_FIELDS)} FROM postings WHERE program_id = $1 AND member_id = $2 "
+        "AND source_reference = $3 AND kind = 1 ORDER BY posting_id",
+        program_id,
+        member_id,
+        reference,
+    )
+    return [Posting(**dict(row)) for row in rows]
+
+
+async def fetch_posting(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, member_id: str, posting_id: int
+) -> Posting | None:
+    row = await connection.fetchrow(
+        f"SELECT {', '.join(_POSTING_FIELDS)} FROM postings WHERE program_id = $1 AND member_id = $2 AND posting_id = $3",
+        program_id,
+        member_id,
+        posting_id,
+    )
+    return None if row is None else Posting(**dict(row))
+
+
+async def reversals_of(
+    connection: asyncpg.Connection, program_id: str, member_id: str, posting_id: int
+) -> int:
+    """Points already reversed of a posting (as a positive number)."""
+    return -int(
+        await connection.fetchval(
+            "SELECT coalesce(sum(amount), 0) FROM postings WHERE program_id = $1 AND member_id = $2 "
+            "AND reversed_posting_id = $3 AND kind = 5",
+            program_id,
+            member_id,
+            posting_id,
+        )
+    )
+
+
+async def postings_page(
+    connection: asyncpg.Pool, program_id: str, member_id: str, *, before_id: int, limit: int
+) -> list[Posting]:
+    rows = await connection.fetch(
+        f"SELECT {', '.join(_POSTING_FIELDS)} FROM postings WHERE program_id = $1 AND member_id = $2 "
+        "AND posting_id < $3 ORDER BY posting_id DESC LIMIT $4",
+        program_id,
+        member_id,
+        before_id,
+        limit,
+    )
+    return [Posting(**dict(row)) for row in rows]
+
+
+async def lots_page(
+    connection: asyncpg.Pool,
+    program_id: str,
+    member_id: str,
+    *,
+    after_id: int,
+    limit: int,
+    include_spent: bool,
+) -> list[Lot]:
+    rows = await connection.fetch(
+        f"SELECT {', '.join(_LOT_FIELDS)} FROM lots WHERE program_id = $1 AND member_id = $2 AND lot_id > $3 "
+        f"{'' if include_spent else 'AND remaining > 0'} ORDER BY lot_id LIMIT $4",
+        program_id,
+        member_id,
+        after_id,
+        limit,
+    )
+    return [Lot(**dict(row)) for row in rows]
+
+
+async def expiring_soon(
+    connection: asyncpg.Pool | asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    *,
+    until: dt.datetime,
+) -> tuple[int, dt.datetime | None]:
+    """Points in lots expiring before `until`, and the earliest expiry (via the FIFO index)."""
+    row = await connection.fetchrow(
+        "SELECT coalesce(sum(remaining) FILTER (WHERE expires_at < $3), 0) AS soon, min(expires_at) AS first "
+        "FROM lots WHERE program_id = $1 AND member_id = $2 AND remaining > 0 AND expires_at < $3",
+        program_id,
+        member_id,
+        until,
+    )
+    first = await connection.fetchval(
+        "SELECT expires_at FROM lots WHERE program_id = $1 AND member_id = $2 AND remaining > 0 "
+        "AND expires_at IS NOT NULL ORDER BY expires_at LIMIT 1",
+        program_id,
+        member_id,
+    )
+    return int(row["soon"]), first
+
+
+async def insert_hold(connection: asyncpg.Connection, hold: Hold) -> None:
+    await connection.execute(
+        f"INSERT INTO holds ({', '.join(_HOLD_FIELDS)}) VALUES ({', '.join(f'${i}' for i in range(1, len(_HOLD_FIELDS) + 1))})",
+        *dataclasses.astuple(hold),
+    )
+    await connection.execute(
+        "INSERT INTO hold_members (program_id, hold_id, member_id) VALUES ($1, $2, $3)",
+        hold.program_id,
+        hold.hold_id,
+        hold.member_id,
+    )
+
+
+async def hold_member(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, hold_id: str
+) -> str | None:
+    return await connection.fetchval(
+        "SELECT member_id FROM hold_members WHERE program_id = $1 AND hold_id = $2",
+        program_id,
+        hold_id,
+    )
+
+
+async def fetch_hold(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    member_id: str,
+    hold_id: str,
+    *,
+    lock: bool = False,
+) -> Hold | None:
+    row = await connection.fetchrow(
+        f"SELECT {', '.join(_HOLD_FIELDS)} FROM holds WHERE program_id = $1 AND member_id = $2 AND hold_id = $3"
+        f"{' FOR UPDATE' if lock else ''}",
+        program_id,
+        member_id,
+        hold_id,
+    )
+    return None if row is None else Hold(**dict(row))
+
+
+async def save_hold(connection: asyncpg.Connection, hold: Hold) -> None:
+    await connection.execute(
+        "UPDATE holds SET status = $4, closed_at = $5, void_reason = $6, posting_id = $7 "
+        "WHERE program_id = $1 AND member_id = $2 AND hold_id = $3",
+        hold.program_id,
+        hold.member_id,
+        hold.hold_id,
+        hold.status,
+        hold.closed_at,
+        hold.void_reason,
+        hold.posting_id,
+    )
+
+
+async def lock_refund(
+    connection: asyncpg.Connection, program_id: str, member_id: str, reference: str
+) -> asyncpg.Record | None:
+    return await connection.fetchrow(
+        "SELECT original_amount_minor, refunded_amount_minor, reversed_points FROM refunds "
+        "WHERE program_id = $1 AND member_id = $2 AND original_reference = $3 FOR UPDATE",
+        program_id,
+        member_id,
+        reference,
+    )
+
+
+async def save_refund(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    reference: str,
+    *,
+    original_amount_minor: int,
+    refunded_amount_minor: int,
+    reversed_points: int,
+) -> None:
+    await connection.execute(
+        "INSERT INTO refunds (program_id, member_id, original_reference, original_amount_minor, "
+        "refunded_amount_minor, reversed_points) VALUES ($1, $2, $3, $4, $5, $6) "
+        "ON CONFLICT (program_id, member_id, original_reference) DO UPDATE SET "
+        "refunded_amount_minor = EXCLUDED.refunded_amount_minor, reversed_points = EXCLUDED.reversed_points",
+        program_id,
+        member_id,
+        reference,
+        original_amount_minor,
+        refunded_amount_minor,
+        reversed_points,
+    )
+
+
+async def add_qualifying_day(
+    connection: asyncpg.Connection, program_id: str, member_id: str, day: dt.date, amount: int
+) -> None:
+    if amount == 0:
+        return
+    await connection.execute(
+        "INSERT INTO qualifying_days (program_id, member_id, day, amount) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (program_id, member_id, day) DO UPDATE SET amount = qualifying_days.amount + EXCLUDED.amount",
+        program_id,
+        member_id,
+        day,
+        amount,
+    )
+
+
+async def insert_tier_change(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    *,
+    from_tier: str,
+    to_tier: str,
+    direction: int,
+    reason: int,
+    qualifying_amount: int,
+    changed_at: dt.datetime,
+    operator_id: str = "",
+    note: str = "",
+) -> None:
+    await connection.execute(
+        "INSERT INTO tier_changes (program_id, member_id, from_tier_code, to_tier_code, direction, reason, "
+        "qualifying_amount, operator_id, note, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        program_id,
+        member_id,
+        from_tier,
+        to_tier,
+        direction,
+        reason,
+        qualifying_amount,
+        operator_id,
+        note,
+        changed_at,
+    )

@@ -1,0 +1,154 @@
+"""Recompute balances from history and report every difference; the liability of a program.
+
+Nothing here trusts the stored counters: each account's balance is summed from its postings, its
+vested and pending points from its lots, its held points from its open holds, and each program
+account from the postings it is the other side of. A clean ledger has no difference and a
+program sum of zero.
+"""
+
+from dataclasses import dataclass
+
+import asyncpg
+
+# Member accounts checked per query, so verify of a large program runs in bounded memory.
+VERIFY_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class Difference:
+    account_id: str
+    field: str
+    stored: int
+    recomputed: int
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    accounts_checked: int
+    differences: list[Difference]
+    program_sum: int
+
+
+_MEMBER_CHECK = """
+WITH accounts AS (
+    SELECT * FROM member_accounts
+    WHERE program_id = $1 AND ($2::text[] IS NULL OR member_id = ANY($2)) AND member_id > $3
+    ORDER BY member_id LIMIT $4
+)
+SELECT a.member_id, a.vested, a.pending, a.held, a.debt,
+    (SELECT coalesce(sum(amount), 0) FROM postings p
+        WHERE p.program_id = a.program_id AND p.member_id = a.member_id) AS posted,
+    (SELECT coalesce(sum(remaining) FILTER (WHERE vested), 0) FROM lots l
+        WHERE l.program_id = a.program_id AND l.member_id = a.member_id) AS lots_vested,
+    (SELECT coalesce(sum(remaining) FILTER (WHERE NOT vested), 0) FROM lots l
+        WHERE l.program_id = a.program_id AND l.member_id = a.member_id) AS lots_pending,
+    (SELECT coalesce(sum(amount), 0) FROM holds h
+        WHERE h.program_id = a.program_id AND h.member_id = a.member_id AND h.status = 1) AS holds_open
+FROM accounts a ORDER BY a.member_id
+"""
+
+
+async def verify(
+    connection: asyncpg.Connection,
+    program_id: str,
+    *,
+    member_ids: list[str] | None,
+    differences_max: int,
+) -> VerifyResult:
+    differences: list[Difference] = []
+    checked = 0
+    after = ""
+    while True:
+        rows = await connection.fetch(_MEMBER_CHECK, program_id, member_ids, after, VERIFY_CHUNK)
+        for row in rows:
+            account = f"member:{row['member_id']}"
+            balance = row["vested"] + row["pending"] + row["held"] - row["debt"]
+            for field, stored, recomputed in (
+                ("balance", balance, row["posted"]),
+                ("vested", row["vested"], row["lots_vested"]),
+                ("pending", row["pending"], row["lots_pending"]),
+                ("held", row["held"], row["holds_open"]),
+            ):
+                if stored != recomputed:
+                    differences.append(Difference(account, field, stored, recomputed))
+        checked += len(rows)
+        if len(rows) < VERIFY_CHUNK:
+            break
+        after = rows[-1]["member_id"]
+    if member_ids is None:
+        differences += await _program_account_differences(connection, program_id)
+    program_sum = await connection.fetchval(
+        "SELECT (SELECT coalesce(sum(vested + pending + held - debt), 0) FROM member_accounts WHERE program_id = $1)"
+        " + (SELECT coalesce(sum(balance), 0) FROM program_accounts WHERE program_id = $1)",
+        program_id,
+    )
+    if member_ids is None and program_sum != 0:
+        differences.append(Difference(f"program:{program_id}", "sum", int(program_sum), 0))
+    return VerifyResult(checked, differences[:differences_max], int(program_sum))
+
+
+async def _program_account_differences(
+    connection: asyncpg.Connection, program_id: str
+) -> list[Difference]:
+    rows = await connection.fetch(
+        "WITH stored AS (SELECT kind, sum(balance) AS balance FROM program_accounts WHERE program_id = $1 GROUP BY kind),"
+        " recomputed AS (SELECT counter_kind AS kind, -sum(amount) AS balance FROM postings"
+        "   WHERE program_id = $1 AND counter_kind <> 0 GROUP BY counter_kind)"
+        " SELECT kind, coalesce(s.balance, 0) AS stored, coalesce(r.balance, 0) AS recomputed"
+        " FROM stored s FULL JOIN recomputed r USING (kind) WHERE coalesce(s.balance, 0) <> coalesce(r.balance, 0)",
+        program_id,
+    )
+    return [
+        Difference(
+            f"program:{program_id}:{row['kind']}", "balance", row["stored"], row["recomputed"]
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Liability:
+    outstanding: int
+    pending: int
+    vested: int
+    held: int
+    debt: int
+    member_count: int
+    program_accounts: dict[int, int]
+    by_expiry_month: list[tuple[int, int, int, int]]  # year, month (0, 0 = never), pending, vested
+
+
+async def liability(
+    connection: asyncpg.Connection, program_id: str, *, time_zone: str
+) -> Liability:
+    totals = await connection.fetchrow(
+        "SELECT count(*) AS members, coalesce(sum(vested), 0) AS vested, coalesce(sum(pending), 0) AS pending,"
+        " coalesce(sum(held), 0) AS held, coalesce(sum(debt), 0) AS debt FROM member_accounts WHERE program_id = $1",
+        program_id,
+    )
+    accounts = await connection.fetch(
+        "SELECT kind, sum(balance) AS balance FROM program_accounts WHERE program_id = $1 GROUP BY kind",
+        program_id,
+    )
+    months = await connection.fetch(
+        "SELECT coalesce(extract(year FROM expires_at AT TIME ZONE $2)::int, 0) AS year,"
+        " coalesce(extract(month FROM expires_at AT TIME ZONE $2)::int, 0) AS month,"
+        " sum(remaining) FILTER (WHERE NOT vested) AS pending, sum(remaining) FILTER (WHERE vested) AS vested"
+        " FROM lots WHERE program_id = $1 AND remaining > 0 GROUP BY 1, 2 ORDER BY 1 = 0, 1, 2",
+        program_id,
+        time_zone,
+    )
+    outstanding = totals["vested"] + totals["pending"] + totals["held"] - totals["debt"]
+    return Liability(
+        outstanding=int(outstanding),
+        pending=int(totals["pending"]),
+        vested=int(totals["vested"]),
+        held=int(totals["held"]),
+        debt=int(totals["debt"]),
+        member_count=int(totals["members"]),
+        program_accounts={row["kind"]: int(row["balance"]) for row in accounts},
+        by_expiry_month=[
+            (row["year"], row["month"], int(row["pending"] or 0), int(row["vested"] or 0))
+            for row in months
+        ],
+    )

@@ -1,0 +1,290 @@
+"""Earn, redeem, holds, refunds, transfers and expiry through real gRPC on real PostgreSQL."""
+
+import asyncio
+import datetime as dt
+
+import grpc
+import pytest
+
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger.app import SPEC, LedgerConfig
+from tests.services.ledger.support import Ledger, key, ts
+
+
+@pytest.fixture
+async def ledger(start_service):
+    async with start_service(SPEC, LedgerConfig) as (_, channel):
+        client = Ledger(channel)
+        await client.setup()
+        yield client
+        await client.assert_clean()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def test_earned_points_stay_pending_through_the_return_window(ledger: Ledger) -> None:
+    response = await ledger.earn("ann", 120, vested=False, source_reference="order-1")
+    assert response.balance.pending_points == 120 and response.balance.available_points == 0
+    assert response.lot.vesting_state == ledger_pb2.VESTING_STATE_PENDING
+    vests = response.lot.vests_at.ToDatetime(tzinfo=dt.UTC)
+    assert dt.timedelta(days=13, hours=23) < vests - now() <= dt.timedelta(days=14)
+    expires = response.lot.expires_at.ToDatetime(tzinfo=dt.UTC)
+    assert 365 + 364 <= (expires - now()).days <= 366 + 365  # 24 months, rolling
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.redeem("ann", 1)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_points_vest_when_the_window_has_passed(ledger: Ledger) -> None:
+    await ledger.earn("ann", 50, vested=False, vests_at=ts(now() + dt.timedelta(milliseconds=300)))
+    assert (await ledger.balance("ann")).pending_points == 50
+    await asyncio.sleep(0.4)
+    balance = await ledger.balance("ann")
+    assert (balance.available_points, balance.pending_points) == (50, 0)
+
+
+async def test_spending_takes_the_earliest_expiring_lot_first(ledger: Ledger) -> None:
+    late = await ledger.earn(
+        "ann", 100, expires_at=ts(now() + dt.timedelta(days=300)), source_reference="late"
+    )
+    soon = await ledger.earn(
+        "ann", 100, expires_at=ts(now() + dt.timedelta(days=30)), source_reference="soon"
+    )
+    redeemed = await ledger.redeem("ann", 150)
+    assert [(a.lot_id, a.points) for a in redeemed.allocations] == [
+        (soon.lot.lot_id, 100),
+        (late.lot.lot_id, 50),
+    ]
+    assert redeemed.balance.available_points == 50
+    assert redeemed.posting.points == -150 and redeemed.posting.available_points_after == 50
+    listed = await ledger.stub.ListSpendAllocations(
+        ledger_pb2.ListSpendAllocationsRequest(
+            program_id="acme", member_id="ann", posting_id=redeemed.posting.posting_id
+        )
+    )
+    assert list(listed.allocations) == list(redeemed.allocations)
+
+
+async def test_a_spend_beyond_the_balance_is_refused_and_changes_nothing(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.redeem("ann", 101)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.value.details() == "points: 100 points available, 101 asked"
+    assert ("loyalty-error-reason", "INSUFFICIENT_POINTS") in tuple(error.value.trailing_metadata())
+    assert (await ledger.balance("ann")).available_points == 100
+
+
+async def test_an_unknown_member_cannot_spend(ledger: Ledger) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.redeem("nobody", 1)
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"points": 0}, "points"),
+        ({"points": -5}, "points"),
+        ({"member_id": ""}, "member_id"),
+        ({"program_id": "BAD ID"}, "program_id"),
+    ],
+)
+async def test_bad_earns_name_the_field(ledger: Ledger, fields, field) -> None:
+    request = ledger_pb2.EarnRequest(
+        program_id="acme", idempotency_key=key(), member_id="ann", points=10
+    )
+    for name, value in fields.items():
+        setattr(request, name, value)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.stub.Earn(request)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith(f"{field}:")
+
+
+async def test_a_hold_reserves_points_and_commits_once(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100)
+    placed = await ledger.hold("ann", 60, reference="redemption-1")
+    assert (placed.balance.available_points, placed.balance.held_points) == (40, 60)
+    committed = await ledger.commit(placed.hold.hold_id, idempotency_key="commit-1")
+    assert (
+        committed.hold.status == ledger_pb2.HOLD_STATUS_COMMITTED
+        and committed.posting.points == -60
+    )
+    assert await ledger.commit(placed.hold.hold_id, idempotency_key="commit-1") == committed
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.commit(placed.hold.hold_id)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.void(placed.hold.hold_id)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    balance = await ledger.balance("ann")
+    assert (balance.available_points, balance.held_points) == (40, 0)
+
+
+async def test_a_voided_hold_gives_the_same_lots_back(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100, expires_at=ts(now() + dt.timedelta(days=10)))
+    placed = await ledger.hold("ann", 70)
+    voided = await ledger.void(placed.hold.hold_id)
+    assert voided.hold.status == ledger_pb2.HOLD_STATUS_VOIDED
+    balance = await ledger.balance("ann")
+    assert (balance.available_points, balance.held_points, balance.expiring_30_days_points) == (
+        100,
+        0,
+        100,
+    )
+    assert (await ledger.void(placed.hold.hold_id)).hold.status == ledger_pb2.HOLD_STATUS_VOIDED
+
+
+async def test_a_lapsed_hold_cannot_be_committed(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100)
+    placed = await ledger.hold("ann", 10, ttl_seconds=1)
+    await asyncio.sleep(1.1)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.commit(placed.hold.hold_id)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "expired" in error.value.details()
+    await ledger.void(placed.hold.hold_id)
+
+
+async def test_refunds_reverse_pro_rata_and_never_beyond_the_purchase(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100, source_reference="order-9")
+    # Three refunds of a third each: cumulative targets 33, 67 (66.7 rounded), 100; no drift.
+    reversed_points = [
+        (await ledger.refund("ann", "order-9", refunded=1_000, original=3_000)).reversed_points
+        for _ in range(3)
+    ]
+    assert reversed_points == [33, 34, 33]
+    assert (await ledger.balance("ann")).available_points == 0
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.refund("ann", "order-9", refunded=1, original=3_000)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.value.details().startswith("refund.refunded_amount:")
+
+
+async def test_a_retried_refund_reverses_once(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100, source_reference="order-9")
+    first = await ledger.refund(
+        "ann", "order-9", refunded=1_500, original=3_000, idempotency_key="refund-1"
+    )
+    again = await ledger.refund(
+        "ann", "order-9", refunded=1_500, original=3_000, idempotency_key="refund-1"
+    )
+    assert first == again and first.reversed_points == 50
+    assert (await ledger.balance("ann")).available_points == 50
+
+
+async def test_a_refund_of_an_unknown_purchase_is_not_found(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100, source_reference="order-1")
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.refund("ann", "order-2", refunded=1, original=10)
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_refund_of_spent_points_is_recorded_as_debt_and_repaid_by_the_next_earn(
+    ledger: Ledger,
+) -> None:
+    await ledger.earn("ann", 100, source_reference="order-1")
+    await ledger.redeem("ann", 80)
+    reversed_ = await ledger.refund("ann", "order-1", refunded=5_000, original=5_000)
+    assert (reversed_.reversed_points, reversed_.debt_points) == (100, 80)
+    assert reversed_.balance.debt_points == 80 and reversed_.balance.available_points == 0
+    after = await ledger.earn("ann", 50)
+    assert (after.balance.debt_points, after.balance.available_points) == (30, 0)
+    after = await ledger.earn("ann", 50)
+    assert (after.balance.debt_points, after.balance.available_points) == (0, 20)
+
+
+async def test_reversing_a_posting_twice_has_no_second_effect(ledger: Ledger) -> None:
+    earned = await ledger.earn("ann", 100)
+    request = dict(program_id="acme", member_id="ann", posting_id=earned.posting.posting_id)
+    first = await ledger.stub.Reverse(ledger_pb2.ReverseRequest(idempotency_key=key(), **request))
+    second = await ledger.stub.Reverse(ledger_pb2.ReverseRequest(idempotency_key=key(), **request))
+    assert (first.reversed_points, second.reversed_points) == (100, 0)
+    assert (await ledger.balance("ann")).available_points == 0
+
+
+async def test_a_transfer_moves_points_with_their_expiry(ledger: Ledger) -> None:
+    expiry = now() + dt.timedelta(days=40)
+    await ledger.earn("ann", 100, expires_at=ts(expiry))
+    moved = await ledger.transfer("ann", "bob", 30)
+    assert moved.transferred_points == 30
+    assert (moved.source_balance.available_points, moved.target_balance.available_points) == (
+        70,
+        30,
+    )
+    lots = await ledger.stub.ListLots(
+        ledger_pb2.ListLotsRequest(program_id="acme", member_id="bob")
+    )
+    assert [lot.expires_at.ToDatetime(tzinfo=dt.UTC) for lot in lots.lots] == [
+        expiry.replace(microsecond=expiry.microsecond)
+    ]
+
+
+async def test_transfer_all_moves_pending_points_and_debt_too(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100, source_reference="o1")
+    await ledger.redeem("ann", 100)
+    await ledger.refund("ann", "o1", refunded=10, original=10)  # debt 100
+    await ledger.earn("ann", 150, vested=False)  # repays the debt; 50 pending
+    await ledger.earn("ann", 40)
+    moved = await ledger.transfer("ann", "bob", transfer_all=True)
+    assert moved.transferred_points == 90
+    bob = await ledger.balance("bob")
+    assert (bob.available_points, bob.pending_points, bob.debt_points) == (40, 50, 0)
+    ann = await ledger.balance("ann")
+    assert (ann.available_points, ann.pending_points, ann.debt_points) == (0, 0, 0)
+
+
+async def test_points_past_their_expiry_expire_exactly(ledger: Ledger) -> None:
+    await ledger.earn("ann", 70, expires_at=ts(now() - dt.timedelta(seconds=1)))
+    await ledger.earn("ann", 30)
+    balance = await ledger.balance("ann")
+    assert balance.available_points == 30
+    history = await ledger.stub.ListHistory(
+        ledger_pb2.ListHistoryRequest(program_id="acme", member_id="ann")
+    )
+    # Newest first: the second earn found the first lot due and expired it before posting.
+    assert [(p.kind, p.points) for p in history.postings] == [(1, 30), (4, -70), (1, 70)]
+    report = await ledger.stub.GetLiabilityReport(
+        ledger_pb2.GetLiabilityReportRequest(program_id="acme")
+    )
+    assert (
+        report.outstanding_points,
+        report.expired_account_points,
+        report.issued_account_points,
+    ) == (30, 70, -100)
+
+
+async def test_qualifying_points_upgrade_the_tier_at_once(ledger: Ledger) -> None:
+    earned = await ledger.earn("ann", 999, qualifying=True)
+    assert earned.balance.tier_code == "member" and earned.balance.to_next_tier_amount == 1
+    earned = await ledger.earn("ann", 1, qualifying=True)
+    assert (earned.balance.tier_code, earned.balance.next_tier_code) == ("silver", "gold")
+    earned = await ledger.earn("ann", 10_000)
+    assert earned.balance.tier_code == "silver"  # not qualifying
+
+
+async def test_retries_of_one_earn_have_one_effect(ledger: Ledger) -> None:
+    vests_at = ts(now() - dt.timedelta(seconds=1))  # one request, sent 20 times at once
+    results = await asyncio.gather(
+        *(ledger.earn("ann", 10, idempotency_key="same", vests_at=vests_at) for _ in range(20))
+    )
+    assert len({r.posting.posting_id for r in results}) == 1
+    assert (await ledger.balance("ann")).available_points == 10
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.earn("ann", 11, idempotency_key="same", vests_at=vests_at)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_concurrent_spends_never_take_more_than_there_is(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100)
+    outcomes = await asyncio.gather(
+        *(ledger.redeem("ann", 10) for _ in range(64)), return_exceptions=True
+    )
+    succeeded = [o for o in outcomes if not isinstance(o, Exception)]
+    refused = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert len(succeeded) == 10 and len(refused) == 54
+    assert {r.code() for r in refused} == {grpc.StatusCode.FAILED_PRECONDITION}
+    assert (await ledger.balance("ann")).available_points == 0
