@@ -13,10 +13,14 @@ from services.shared.server import Application, ProcessConfig, Runtime, ServiceS
 class LedgerConfig(ProcessConfig):
     grpc_address: str = "127.0.0.1:50052"
     metrics_port: int = 9102
+    # Items per PostBatch batch; larger batches are refused with RESOURCE_EXHAUSTED.
+    batch_size_max: int = 100_000
 
 
 async def setup(runtime: Runtime) -> Application:
-    servicer = LedgerServicer(runtime.pool, runtime.outbox)
+    servicer = LedgerServicer(
+        runtime.pool, runtime.outbox, batch_size_max=runtime.config.batch_size_max
+    )
     return Application(
         register=lambda server: ledger_pb2_grpc.add_LedgerServiceServicer_to_server(
             servicer, server

@@ -240,6 +240,8 @@ class Ledger:
         expires_at: dt.datetime | None,
         qualifying: bool,
         qualifying_spend_minor: int,
+        batch_id: str = "",
+        item_key: str | None = None,
     ) -> tuple[MemberBook, store.Lot]:
         book = await self.open_book(connection, program, member_id, now, create=True)
         earned_at = occurred_at or now
@@ -256,6 +258,8 @@ class Ledger:
                 qualifying=qualifying,
                 qualifying_amount=qualifying_amount,
                 occurred_at=earned_at,
+                batch_id=batch_id,
+                item_key=item_key,
             )
         )
         lot = await book.credit_lot(
@@ -291,6 +295,8 @@ class Ledger:
         points: int,
         source_reference: str,
         reason: bytes,
+        batch_id: str = "",
+        item_key: str | None = None,
     ) -> tuple[MemberBook, dict[int, int]]:
         book = await self.open_book(connection, program, member_id, now, create=False)
         taken = await book.take_fifo(points)
@@ -301,6 +307,8 @@ class Ledger:
                 counter_kind=REDEEMED,
                 source_reference=source_reference,
                 reason=reason,
+                batch_id=batch_id,
+                item_key=item_key,
             )
         )
         await store.record_consumptions(
@@ -319,6 +327,8 @@ class Ledger:
         points: int,
         reason: bytes,
         qualifying: bool,
+        batch_id: str = "",
+        item_key: str | None = None,
     ) -> MemberBook:
         book = await self.open_book(connection, program, member_id, now, create=points > 0)
         posting_id = await book.post(
@@ -329,6 +339,8 @@ class Ledger:
                 reason=reason,
                 qualifying=qualifying,
                 qualifying_amount=points if qualifying else 0,
+                batch_id=batch_id,
+                item_key=item_key,
             )
         )
         if points > 0:

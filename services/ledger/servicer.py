@@ -1,7 +1,7 @@
 """LedgerService: proto ⇄ domain translation around transactions; the rules live in domain.py."""
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.ledger import convert, domain, repository, store, verification
+from services.ledger.batches import BatchPoster
 from services.ledger.book import ADJUSTED, EXPIRED, ISSUED, REDEEMED, REVERSED
 from services.ledger.domain import HOLD_TTL_SECONDS_MAX
 from services.ledger.errors import EntryTierMissing, HoldNotFound, MemberNotFound, ProgramNotFound
@@ -103,6 +104,7 @@ REFERENCE_LENGTH_MAX = 200
 HISTORY_PAGE_SIZE_MAX = 500
 EXPIRING_SOON = dt.timedelta(days=30)
 BALANCES_PER_CALL_MAX = 1000
+BATCH_SIZE_MAX = 100_000
 
 Clock = Callable[[], dt.datetime]
 
@@ -133,10 +135,53 @@ def reason_bytes(request: object) -> bytes:
 
 
 class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        *,
+        batch_size_max: int = BATCH_SIZE_MAX,
+        clock: Clock = utc_now,
+    ) -> None:
         self.pool = pool
         self.ledger = Ledger(outbox)
+        self.batches = BatchPoster(self.ledger, outbox)
+        self.batch_size_max = batch_size_max
         self.clock = clock
+
+    async def PostBatch(
+        self,
+        request_iterator: AsyncIterator[ledger_pb2.PostBatchRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[ledger_pb2.PostBatchResponse]:
+        """Each batch of the stream commits on its own and is answered before the next is read."""
+        async for request in request_iterator:
+            yield await self._post_batch(request)
+
+    async def _post_batch(
+        self, request: ledger_pb2.PostBatchRequest
+    ) -> ledger_pb2.PostBatchResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.batch_id, "batch_id", length_max=200)
+        if not request.member_ids:
+            raise InvalidArgument("member_ids", "a batch has at least one item")
+        if len(request.member_ids) > self.batch_size_max:
+            raise ResourceExhausted(
+                f"{len(request.member_ids)} items; a batch has at most {self.batch_size_max}",
+                field="member_ids",
+            )
+        async with self.pool.acquire() as connection, connection.transaction():
+            program = await load_program(connection, request.program_id)
+            now = self.clock()
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=f"batch:{request.batch_id}",
+                method="PostBatch",
+                request=request,
+                response_type=ledger_pb2.PostBatchResponse,
+                work=lambda: self.batches.post(connection, program, now, request),
+            )
 
     async def _mutate(
         self,

@@ -1,0 +1,632 @@
+"""PostBatch: a columnar batch of postings committed in one transaction, with per-item results.
+
+The hot path is earning: a batch of earns is validated and de-duplicated as columns, written with
+COPY (postings and lots) and one aggregated update per table (member accounts, program accounts,
+qualifying days), and evaluated for tiers with ledger_core in one call. Spends and adjustments,
+and earns of members who owe points, go through the member's book one by one, each in a
+savepoint so a refused item leaves no trace. Within a batch, earns apply before spends: a batch is
+one moment.
+"""
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import asyncpg
+import numpy as np
+
+import ledger_core
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger import events, store
+from services.ledger.book import EARN, ISSUED, REDEEM
+from services.ledger.convert import timestamp
+from services.ledger.errors import InsufficientPoints, MemberNotFound
+from services.ledger.operations import Ledger, Program
+from services.ledger.policy import local_day, lot_expires_at, lot_vests_at
+from services.shared.errors import InvalidArgument
+from services.shared.outbox import Outbox
+
+POSTED, DUPLICATE, REJECTED = 1, 2, 3
+REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
+REJECT_INVALID_KIND, REJECT_CONFLICT, REJECT_INVALID_ITEM = 4, 6, 7
+POINTS_MAX = 10**12
+MEMBER_ID_LENGTH_MAX = 128
+ITEM_KEY_LENGTH_MAX = 200
+BATCH_KINDS = {EARN, REDEEM, common_pb2.POSTING_KIND_ADJUST}
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _instant(micros: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=micros)
+
+
+@dataclass
+class Columns:
+    """The request's columns, optional ones filled with defaults, all of the batch's length."""
+
+    member_ids: list[str]
+    points: list[int]
+    kinds: list[int]
+    references: list[str]
+    keys: list[str]
+    occurred_micros: list[int]
+    qualifying: list[bool]
+    spends: list[int]
+    reason_codes: list[str]
+    vests_micros: list[int]
+    expires_micros: list[int]
+
+    @classmethod
+    def of(cls, request: ledger_pb2.PostBatchRequest) -> "Columns":
+        size = len(request.member_ids)
+
+        def column(name: str, default: object) -> list:  # type: ignore[type-arg]
+            values = list(getattr(request, name))
+            if not values:
+                return [default] * size
+            if len(values) != size:
+                raise InvalidArgument(name, f"has {len(values)} values for {size} members")
+            return values
+
+        return cls(
+            member_ids=list(request.member_ids),
+            points=column("points", 0),
+            kinds=column("kinds", EARN),
+            references=column("source_references", ""),
+            keys=column("idempotency_keys", ""),
+            occurred_micros=column("occurred_at_unix_micros", 0),
+            qualifying=column("qualifying_flags", False),
+            spends=column("qualifying_spends_minor", 0),
+            reason_codes=column("reason_codes", ""),
+            vests_micros=column("vests_at_unix_micros", 0),
+            expires_micros=column("expires_at_unix_micros", 0),
+        )
+
+
+@dataclass
+class Results:
+    size: int
+    statuses: list[int] = field(init=False)
+    reasons: list[int] = field(init=False)
+    messages: list[str] = field(init=False)
+    posting_ids: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.statuses = [0] * self.size
+        self.reasons = [0] * self.size
+        self.messages = [""] * self.size
+        self.posting_ids = [""] * self.size
+
+    def reject(self, index: int, reason: int, message: str) -> None:
+        self.statuses[index], self.reasons[index], self.messages[index] = REJECTED, reason, message
+
+    def done(self, index: int, status: int, posting_id: int) -> None:
+        self.statuses[index], self.posting_ids[index] = status, str(posting_id)
+
+
+def _validate_items(columns: Columns, results: Results) -> list[int]:
+    """Indexes of the items that may be posted; the others are rejected with their reason."""
+    valid = []
+    for index in range(results.size):
+        member, points, kind, item_key = (
+            columns.member_ids[index],
+            columns.points[index],
+            columns.kinds[index],
+            columns.keys[index],
+        )
+        if not member or len(member) > MEMBER_ID_LENGTH_MAX:
+            results.reject(
+                index, REJECT_INVALID_ITEM, "member_id: is required, at most 128 characters"
+            )
+        elif not item_key or len(item_key) > ITEM_KEY_LENGTH_MAX:
+            results.reject(
+                index, REJECT_INVALID_ITEM, "idempotency_key: is required, at most 200 characters"
+            )
+        elif kind not in BATCH_KINDS:
+            results.reject(
+                index, REJECT_INVALID_KIND, "kind: a batch posts earn, redeem and adjust"
+            )
+        elif not 0 < abs(points) <= POINTS_MAX or (
+            points < 0 and kind != common_pb2.POSTING_KIND_ADJUST
+        ):
+            results.reject(index, REJECT_INVALID_POINTS, f"points: must be 1 to {POINTS_MAX}")
+        else:
+            valid.append(index)
+    return valid
+
+
+class BatchPoster:
+    def __init__(self, ledger: Ledger, outbox: Outbox) -> None:
+        self.ledger = ledger
+        self.outbox = outbox
+
+    async def post(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        request: ledger_pb2.PostBatchRequest,
+    ) -> ledger_pb2.PostBatchResponse:
+        columns = Columns.of(request)
+        results = Results(len(columns.member_ids))
+        valid = _validate_items(columns, results)
+        valid = await self._drop_duplicates(connection, program, columns, results, valid)
+        members = sorted({columns.member_ids[i] for i in valid})
+        accounts = await self._lock_accounts(connection, program, members, columns, valid, now)
+        fast = [
+            i
+            for i in valid
+            if columns.kinds[i] == EARN and accounts[columns.member_ids[i]].debt == 0
+        ]
+        fast_set = set(fast)
+        slow = [i for i in valid if i not in fast_set and columns.member_ids[i] in accounts]
+        for index in valid:
+            if columns.member_ids[index] not in accounts:
+                results.reject(
+                    index, REJECT_UNKNOWN_MEMBER, "member_id: has no account to spend from"
+                )
+        tier_changes = await self._post_earns(
+            connection, program, now, request.batch_id, columns, results, fast, accounts
+        )
+        await self._post_one_by_one(
+            connection, program, now, request.batch_id, columns, results, slow
+        )
+        return await self._answer(
+            connection, program, now, request.batch_id, columns, results, accounts, tier_changes
+        )
+
+    async def _drop_duplicates(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        columns: Columns,
+        results: Results,
+        valid: list[int],
+    ) -> list[int]:
+        rows = await connection.fetch(
+            "SELECT p.member_id, p.item_key, p.posting_id, p.amount, p.kind FROM postings p "
+            "JOIN unnest($2::text[], $3::text[]) AS t(member_id, item_key) USING (member_id, item_key) "
+            "WHERE p.program_id = $1",
+            program.program_id,
+            [columns.member_ids[i] for i in valid],
+            [columns.keys[i] for i in valid],
+        )
+        existing = {(row["member_id"], row["item_key"]): row for row in rows}
+        seen: dict[tuple[str, str], int] = {}
+        fresh = []
+        for index in valid:
+            item = (columns.member_ids[index], columns.keys[index])
+            row = existing.get(item)
+            if row is not None:
+                signed = (
+                    columns.points[index]
+                    if columns.kinds[index] != REDEEM
+                    else -columns.points[index]
+                )
+                if row["amount"] != signed or row["kind"] != columns.kinds[index]:
+                    results.reject(
+                        index, REJECT_CONFLICT, "idempotency_key: was used for a different posting"
+                    )
+                else:
+                    results.done(index, DUPLICATE, row["posting_id"])
+            elif item in seen:
+                results.reject(
+                    index,
+                    REJECT_CONFLICT,
+                    f"idempotency_key: repeats item {seen[item]} of this batch",
+                )
+            else:
+                seen[item] = index
+                fresh.append(index)
+        return fresh
+
+    async def _lock_accounts(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        members: list[str],
+        columns: Columns,
+        valid: list[int],
+        now: dt.datetime,
+    ) -> dict[str, store.Account]:
+        """Open accounts for members who earn; lock every account the batch touches, in order."""
+        earners = sorted({columns.member_ids[i] for i in valid if columns.kinds[i] == EARN})
+        if earners:
+            await connection.execute(
+                "INSERT INTO member_accounts (program_id, member_id, tier_code, tier_since, last_activity_at) "
+                "SELECT $1, m, $3, $4, $4 FROM unnest($2::text[]) AS m ORDER BY m ON CONFLICT DO NOTHING",
+                program.program_id,
+                earners,
+                program.settings.entry_tier_code,
+                now,
+            )
+        rows = await connection.fetch(
+            "SELECT * FROM member_accounts WHERE program_id = $1 AND member_id = ANY($2::text[]) "
+            "ORDER BY member_id FOR UPDATE",
+            program.program_id,
+            members,
+        )
+        fields = store.Account.__dataclass_fields__
+        return {row["member_id"]: store.Account(**{k: row[k] for k in fields}) for row in rows}
+
+    async def _post_earns(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        batch_id: str,
+        columns: Columns,
+        results: Results,
+        indexes: list[int],
+        accounts: dict[str, store.Account],
+    ) -> list[tuple[str, str, str]]:
+        if not indexes:
+            return []
+        settings, program_id = program.settings, program.program_id
+        count = len(indexes)
+        ids = await connection.fetch(
+            "SELECT nextval('posting_ids') AS p, nextval('lot_ids') AS l FROM generate_series(1, $1)",
+            count,
+        )
+        spend_basis = settings.qualifying_basis == 2
+        postings, lots = [], []
+        deltas: dict[str, list[int]] = defaultdict(
+            lambda: [0, 0, 0, 0]
+        )  # vested, pending, lifetime, qualifying
+        next_vest: dict[str, dt.datetime] = {}
+        qualifying_days: Counter[tuple[str, dt.date]] = Counter()
+        issued: Counter[int] = Counter()
+        running_available = {
+            member: accounts[member].vested for member in {columns.member_ids[i] for i in indexes}
+        }
+        for index, id_row in zip(indexes, ids, strict=True):
+            member, points = columns.member_ids[index], columns.points[index]
+            posting_id, lot_id = id_row["p"], id_row["l"]
+            occurred = (
+                _instant(columns.occurred_micros[index]) if columns.occurred_micros[index] else now
+            )
+            vests = (
+                _instant(columns.vests_micros[index])
+                if columns.vests_micros[index]
+                else lot_vests_at(settings, occurred)
+            )
+            expires: dt.datetime | None = (
+                _instant(columns.expires_micros[index])
+                if columns.expires_micros[index]
+                else lot_expires_at(settings, occurred)
+            )
+            vested = vests <= now
+            if vested:
+                running_available[member] += points
+            qualifying_amount = 0
+            if columns.qualifying[index]:
+                qualifying_amount = columns.spends[index] if spend_basis else points
+            postings.append(
+                (
+                    program_id,
+                    member,
+                    posting_id,
+                    EARN,
+                    points,
+                    ISSUED,
+                    "",
+                    columns.references[index],
+                    columns.reason_codes[index].encode(),
+                    columns.qualifying[index],
+                    qualifying_amount,
+                    batch_id,
+                    columns.keys[index],
+                    "",
+                    None,
+                    running_available[member],
+                    occurred,
+                    now,
+                )
+            )
+            lots.append(
+                (
+                    program_id,
+                    member,
+                    lot_id,
+                    posting_id,
+                    points,
+                    points,
+                    vested,
+                    occurred,
+                    vests,
+                    expires,
+                    columns.references[index],
+                )
+            )
+            delta = deltas[member]
+            delta[0 if vested else 1] += points
+            delta[2] += points
+            delta[3] += qualifying_amount
+            if not vested and (member not in next_vest or vests < next_vest[member]):
+                next_vest[member] = vests
+            if qualifying_amount:
+                qualifying_days[(member, local_day(settings, occurred))] += qualifying_amount
+            issued[store.stripe_of(member)] -= points
+            results.done(index, POSTED, posting_id)
+        await connection.copy_records_to_table(
+            "postings", records=postings, columns=_POSTING_COLUMNS
+        )
+        await connection.copy_records_to_table("lots", records=lots, columns=_LOT_COLUMNS)
+        for member, (vested_delta, pending_delta, lifetime, qualifying) in deltas.items():
+            account = accounts[member]
+            account.vested += vested_delta
+            account.pending += pending_delta
+            account.lifetime_earned += lifetime
+            account.qualifying += qualifying
+            account.last_activity_at = now
+            if member in next_vest and (
+                account.next_vest_at is None or next_vest[member] < account.next_vest_at
+            ):
+                account.next_vest_at = next_vest[member]
+        changes = self._upgrade(program, [accounts[m] for m in deltas], now)
+        await _save_accounts(connection, program_id, [accounts[m] for m in deltas])
+        await store.move_program_accounts(
+            connection, program_id, {(ISSUED, s): d for s, d in issued.items()}
+        )
+        if qualifying_days:
+            await connection.execute(
+                "INSERT INTO qualifying_days (program_id, member_id, day, amount) "
+                "SELECT $1, m, d, a FROM unnest($2::text[], $3::date[], $4::bigint[]) AS t(m, d, a) ORDER BY m, d "
+                "ON CONFLICT (program_id, member_id, day) DO UPDATE SET amount = qualifying_days.amount + EXCLUDED.amount",
+                program_id,
+                [m for m, _ in qualifying_days],
+                [d for _, d in qualifying_days],
+                list(qualifying_days.values()),
+            )
+        return changes
+
+    def _upgrade(
+        self, program: Program, accounts: list[store.Account], now: dt.datetime
+    ) -> list[tuple[str, str, str]]:
+        """Upgrade, in one kernel call, the members whose qualifying amount reached a higher tier."""
+        if len(program.tiers) < 2 or not accounts:
+            return []
+        evaluation = ledger_core.evaluate_tiers(
+            qualifying_points=np.fromiter(
+                (a.qualifying for a in accounts), dtype=np.int64, count=len(accounts)
+            ),
+            current_tiers=np.fromiter(
+                (program.tier_index(a.tier_code) for a in accounts),
+                dtype=np.int8,
+                count=len(accounts),
+            ),
+            thresholds_points=np.array([tier.threshold for tier in program.tiers], dtype=np.int64),
+            policy=ledger_core.TierPolicy(is_requalification=False),
+        )
+        changes = []
+        for member_index in evaluation.changed_member_indexes:
+            account = accounts[int(member_index)]
+            before = account.tier_code
+            account.tier_code = program.tiers[int(evaluation.tiers[member_index])].code
+            account.tier_since = now
+            changes.append((account.member_id, before, account.tier_code))
+        return changes
+
+    async def _post_one_by_one(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        batch_id: str,
+        columns: Columns,
+        results: Results,
+        indexes: list[int],
+    ) -> None:
+        for index in indexes:
+            member, points, kind = (
+                columns.member_ids[index],
+                columns.points[index],
+                columns.kinds[index],
+            )
+            try:
+                async with connection.transaction():  # a savepoint: a refused item leaves no trace
+                    if kind == EARN:
+                        book, _ = await self.ledger.earn(
+                            connection,
+                            program,
+                            now,
+                            member_id=member,
+                            points=points,
+                            source_reference=columns.references[index],
+                            reason=columns.reason_codes[index].encode(),
+                            occurred_at=_instant(columns.occurred_micros[index])
+                            if columns.occurred_micros[index]
+                            else None,
+                            vests_at=_instant(columns.vests_micros[index])
+                            if columns.vests_micros[index]
+                            else None,
+                            expires_at=_instant(columns.expires_micros[index])
+                            if columns.expires_micros[index]
+                            else None,
+                            qualifying=columns.qualifying[index],
+                            qualifying_spend_minor=columns.spends[index],
+                            batch_id=batch_id,
+                            item_key=columns.keys[index],
+                        )
+                    elif kind == REDEEM:
+                        book, _ = await self.ledger.redeem(
+                            connection,
+                            program,
+                            now,
+                            member_id=member,
+                            points=points,
+                            source_reference=columns.references[index],
+                            reason=columns.reason_codes[index].encode(),
+                            batch_id=batch_id,
+                            item_key=columns.keys[index],
+                        )
+                    else:
+                        book = await self.ledger.adjust(
+                            connection,
+                            program,
+                            now,
+                            member_id=member,
+                            points=points,
+                            reason=columns.reason_codes[index].encode(),
+                            qualifying=columns.qualifying[index],
+                            batch_id=batch_id,
+                            item_key=columns.keys[index],
+                        )
+            except InsufficientPoints as error:
+                results.reject(index, REJECT_INSUFFICIENT, error.details())
+            except MemberNotFound as error:
+                results.reject(index, REJECT_UNKNOWN_MEMBER, error.details())
+            else:
+                results.done(index, POSTED, book.postings[-1].posting_id)
+
+    async def _answer(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        batch_id: str,
+        columns: Columns,
+        results: Results,
+        accounts: dict[str, store.Account],
+        tier_changes: list[tuple[str, str, str]],
+    ) -> ledger_pb2.PostBatchResponse:
+        posted = [i for i in range(results.size) if results.statuses[i] == POSTED]
+
+        def total(kind: int) -> int:
+            return sum(columns.points[i] for i in posted if columns.kinds[i] == kind)
+
+        for member, before, after in tier_changes:
+            account = accounts[member]
+            await store.insert_tier_change(
+                connection,
+                program.program_id,
+                member,
+                from_tier=before,
+                to_tier=after,
+                direction=common_pb2.TIER_CHANGE_DIRECTION_UPGRADE,
+                reason=common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
+                qualifying_amount=account.qualifying,
+                changed_at=now,
+            )
+            await self.outbox.enqueue(
+                connection,
+                events.TIER_CHANGED,
+                events_pb2.Event(
+                    program_id=program.program_id,
+                    tier_changed=events_pb2.TierChanged(
+                        member_id=member,
+                        from_tier_code=before,
+                        to_tier_code=after,
+                        direction=common_pb2.TIER_CHANGE_DIRECTION_UPGRADE,
+                        reason=common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
+                        qualifying_amount=account.qualifying,
+                    ),
+                ),
+            )
+        statuses = Counter(results.statuses)
+        touched = sorted({columns.member_ids[i] for i in posted})
+        available = {
+            row["member_id"]: row["vested"]
+            for row in await connection.fetch(
+                "SELECT member_id, vested FROM member_accounts WHERE program_id = $1 AND member_id = ANY($2::text[])",
+                program.program_id,
+                touched,
+            )
+        }
+        if posted:
+            await self.outbox.enqueue(
+                connection,
+                events.POINTS_POSTED,
+                events_pb2.Event(
+                    program_id=program.program_id,
+                    points_posted=events_pb2.PointsPosted(
+                        batch_id=batch_id,
+                        item_count=results.size,
+                        posted_count=statuses[POSTED],
+                        duplicate_count=statuses[DUPLICATE],
+                        rejected_count=statuses[REJECTED],
+                        earned_points_total=total(EARN),
+                        redeemed_points_total=total(REDEEM),
+                        other_points_total=total(common_pb2.POSTING_KIND_ADJUST),
+                        member_ids=touched,
+                        available_points=[available[m] for m in touched],
+                    ),
+                ),
+            )
+        return ledger_pb2.PostBatchResponse(
+            program_id=program.program_id,
+            batch_id=batch_id,
+            statuses=results.statuses,
+            reject_reasons=results.reasons,
+            messages=results.messages,
+            posting_ids=results.posting_ids,
+            posted_count=statuses[POSTED],
+            duplicate_count=statuses[DUPLICATE],
+            rejected_count=statuses[REJECTED],
+            earned_points_total=total(EARN),
+            redeemed_points_total=total(REDEEM),
+            adjusted_points_total=total(common_pb2.POSTING_KIND_ADJUST),
+            tier_changes_count=len(tier_changes),
+            committed_at=timestamp(now),
+        )
+
+
+_POSTING_COLUMNS = [
+    "program_id",
+    "member_id",
+    "posting_id",
+    "kind",
+    "amount",
+    "counter_kind",
+    "counter_member_id",
+    "source_reference",
+    "reason",
+    "qualifying",
+    "qualifying_amount",
+    "batch_id",
+    "item_key",
+    "hold_id",
+    "reversed_posting_id",
+    "available_after",
+    "occurred_at",
+    "posted_at",
+]
+_LOT_COLUMNS = [
+    "program_id",
+    "member_id",
+    "lot_id",
+    "posting_id",
+    "amount",
+    "remaining",
+    "vested",
+    "earned_at",
+    "vests_at",
+    "expires_at",
+    "source_reference",
+]
+
+
+async def _save_accounts(
+    connection: asyncpg.Connection, program_id: str, accounts: list[store.Account]
+) -> None:
+    await connection.execute(
+        "UPDATE member_accounts AS a SET vested = t.vested, pending = t.pending, lifetime_earned = t.lifetime, "
+        "qualifying = t.qualifying, tier_code = t.tier, tier_since = t.since, next_vest_at = t.next_vest, "
+        "last_activity_at = t.active "
+        "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], "
+        "$8::timestamptz[], $9::timestamptz[], $10::timestamptz[]) "
+        "AS t(member_id, vested, pending, lifetime, qualifying, tier, since, next_vest, active) "
+        "WHERE a.program_id = $1 AND a.member_id = t.member_id",
+        program_id,
+        [a.member_id for a in accounts],
+        [a.vested for a in accounts],
+        [a.pending for a in accounts],
+        [a.lifetime_earned for a in accounts],
+        [a.qualifying for a in accounts],
+        [a.tier_code for a in accounts],
+        [a.tier_since for a in accounts],
+        [a.next_vest_at for a in accounts],
+        [a.last_activity_at for a in accounts],
+    )

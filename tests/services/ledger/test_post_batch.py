@@ -1,0 +1,140 @@
+"""PostBatch: columnar batches committed atomically with per-item results."""
+
+import grpc
+import pytest
+
+from loyalty.common.v1 import common_pb2
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger.app import SPEC, LedgerConfig
+from tests.services.ledger.support import Ledger
+
+EARN, REDEEM, ADJUST, EXPIRE = 1, 2, 3, 4
+POSTED, DUPLICATE, REJECTED = 1, 2, 3
+
+
+@pytest.fixture
+async def ledger(start_service):
+    async with start_service(SPEC, LedgerConfig, batch_size_max=1_000) as (_, channel):
+        client = Ledger(channel)
+        await client.setup(return_window_days=0)
+        yield client
+        await client.assert_clean()
+
+
+def batch(
+    batch_id: str, items: list[tuple[str, int, int, str]], **columns
+) -> ledger_pb2.PostBatchRequest:
+    return ledger_pb2.PostBatchRequest(
+        program_id="acme",
+        batch_id=batch_id,
+        member_ids=[m for m, _, _, _ in items],
+        points=[p for _, p, _, _ in items],
+        kinds=[k for _, _, k, _ in items],
+        idempotency_keys=[key for _, _, _, key in items],
+        **columns,
+    )
+
+
+async def post(
+    ledger: Ledger, *requests: ledger_pb2.PostBatchRequest
+) -> list[ledger_pb2.PostBatchResponse]:
+    async def stream():
+        for request in requests:
+            yield request
+
+    return [response async for response in ledger.stub.PostBatch(stream())]
+
+
+async def test_a_stream_of_batches_posts_each_with_per_item_results(ledger: Ledger) -> None:
+    first, second = await post(
+        ledger,
+        batch("b1", [("ann", 100, EARN, "i1"), ("bob", 50, EARN, "i2"), ("ann", 20, EARN, "i3")]),
+        batch(
+            "b2",
+            [
+                ("ann", 30, REDEEM, "i4"),
+                ("bob", 80, REDEEM, "i5"),
+                ("cat", 5, REDEEM, "i6"),
+                ("bob", 0, EARN, "i7"),
+                ("bob", 5, EXPIRE, "i8"),
+                ("", 5, EARN, "i9"),
+            ],
+        ),
+    )
+    assert list(first.statuses) == [POSTED] * 3 and first.earned_points_total == 170
+    assert list(second.statuses) == [POSTED, REJECTED, REJECTED, REJECTED, REJECTED, REJECTED]
+    assert list(second.reject_reasons) == [0, 2, 1, 3, 4, 7]
+    assert second.messages[1] == "points: 50 points available, 80 asked"
+    assert (second.posted_count, second.rejected_count, second.redeemed_points_total) == (1, 5, 30)
+    assert (await ledger.balance("ann")).available_points == 90
+    assert (await ledger.balance("bob")).available_points == 50
+
+
+async def test_items_seen_before_are_duplicates_and_a_resent_batch_replays(ledger: Ledger) -> None:
+    [first] = await post(ledger, batch("b1", [("ann", 100, EARN, "i1"), ("bob", 10, EARN, "i2")]))
+    [again] = await post(ledger, batch("b1", [("ann", 100, EARN, "i1"), ("bob", 10, EARN, "i2")]))
+    assert again == first
+    [overlap] = await post(
+        ledger,
+        batch(
+            "b2",
+            [
+                ("ann", 100, EARN, "i1"),
+                ("ann", 7, EARN, "i3"),
+                ("ann", 8, EARN, "i3"),
+                ("bob", 11, EARN, "i2"),
+            ],
+        ),
+    )
+    assert list(overlap.statuses) == [DUPLICATE, POSTED, REJECTED, REJECTED]
+    assert overlap.posting_ids[0] == first.posting_ids[0]
+    assert list(overlap.reject_reasons)[2:] == [6, 6]
+    assert (await ledger.balance("ann")).available_points == 107
+
+
+async def test_earns_open_accounts_move_tiers_and_pay_debt(ledger: Ledger) -> None:
+    await ledger.earn("dan", 10, source_reference="o1")
+    await ledger.redeem("dan", 10)
+    await ledger.refund("dan", "o1", refunded=1, original=1)  # dan owes 10
+    [response] = await post(
+        ledger,
+        batch(
+            "b1",
+            [("eve", 1_200, EARN, "e1"), ("dan", 25, EARN, "d1")],
+            qualifying_flags=[True, False],
+        ),
+    )
+    assert response.tier_changes_count == 1
+    eve, dan = await ledger.balance("eve"), await ledger.balance("dan")
+    assert (eve.tier_code, eve.available_points) == ("silver", 1_200)
+    assert (dan.debt_points, dan.available_points) == (0, 15)
+
+
+async def test_a_batch_over_the_limit_is_resource_exhausted_and_nothing_is_written(
+    ledger: Ledger,
+) -> None:
+    items = [(f"m{i}", 1, EARN, f"k{i}") for i in range(1_001)]
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await post(ledger, batch("big", items))
+    assert error.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    result = await ledger.verify()
+    assert result.accounts_checked_count == 0
+
+
+async def test_columns_of_unequal_length_are_refused(ledger: Ledger) -> None:
+    request = batch("b1", [("ann", 1, EARN, "i1"), ("bob", 1, EARN, "i2")])
+    request.source_references.append("only-one")
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await post(ledger, request)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("source_references:")
+
+
+async def test_adjustments_in_a_batch(ledger: Ledger) -> None:
+    await post(ledger, batch("b1", [("ann", 50, EARN, "i1")]))
+    [response] = await post(
+        ledger, batch("b2", [("ann", -20, ADJUST, "i2"), ("ann", -100, ADJUST, "i3")])
+    )
+    assert list(response.statuses) == [POSTED, REJECTED]
+    assert (await ledger.balance("ann")).available_points == 30
+    assert common_pb2.POSTING_KIND_ADJUST == ADJUST
