@@ -180,7 +180,9 @@ def run_tiers(reporter: Reporter) -> None:
         )
     )
     params = {"members": TIER_MEMBERS, "tiers": TIERS, "requalification": True}
-    figure = Figure("ledger_core.evaluate_tiers", throughput(TIER_MEMBERS, seconds), "members/s", params)
+    figure = Figure(
+        "ledger_core.evaluate_tiers", throughput(TIER_MEMBERS, seconds), "members/s", params
+    )
     reporter.emit(figure)
 
 

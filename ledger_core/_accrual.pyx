@@ -21,7 +21,10 @@ cdef extern from *:
     #ifndef LEDGER_CORE_DEBUG
     #define LEDGER_CORE_DEBUG 0
     #endif
-    #include <assert.h>
+    #include <stdio.h>
+    #include <stdlib.h>
+    /* Not assert(): Python builds extensions with NDEBUG, which would turn it off. */
+    #define LC_CHECK(condition) do { if (!(condition)) { fprintf(stderr, "ledger_core: invariant broken at %s:%d", __FILE__, __LINE__); abort(); } } while (0)
 
     #define LC_SECONDS_PER_DAY 86400LL
     #define LC_BASIS_POINTS_ONE 10000LL
@@ -108,7 +111,7 @@ cdef extern from *:
     uint64_t lc_reciprocal(uint64_t denominator) noexcept nogil
     bint lc_add_overflows(int64_t a, int64_t b, int64_t* total) noexcept nogil
     void lc_prefetch(const void* address) noexcept nogil
-    void assert_ "assert"(bint condition) noexcept nogil
+    void check_invariant "LC_CHECK"(bint condition) noexcept nogil
 
 
 cdef struct Clock:
@@ -443,8 +446,8 @@ cdef AccrualProgress accrue_range(
             total = 0
             for entry in range(first_entry, used):
                 total += outputs.attribution_points[entry]
-            assert_(total == outputs.points[index])
-            assert_(used - first_entry <= tables.rule_count)
+            check_invariant(total == outputs.points[index])
+            check_invariant(used - first_entry <= tables.rule_count)
 
     progress.status = ACCRUAL_DONE
     progress.transaction_index = columns.count

@@ -13,10 +13,13 @@ cdef extern from *:
     #ifndef LEDGER_CORE_DEBUG
     #define LEDGER_CORE_DEBUG 0
     #endif
-    #include <assert.h>
+    #include <stdio.h>
+    #include <stdlib.h>
+    /* Not assert(): Python builds extensions with NDEBUG, which would turn it off. */
+    #define LC_CHECK(condition) do { if (!(condition)) { fprintf(stderr, "ledger_core: invariant broken at %s:%d", __FILE__, __LINE__); abort(); } } while (0)
     """
     bint LEDGER_CORE_DEBUG
-    void assert_ "assert"(bint condition) noexcept nogil
+    void check_invariant "LC_CHECK"(bint condition) noexcept nogil
 
 
 cdef void allocate_range(
@@ -53,7 +56,7 @@ cdef void allocate_range(
         cursors[account] = lot
         shortfall_points[request] = wanted
         if LEDGER_CORE_DEBUG:
-            assert_(0 <= wanted <= points[request])
+            check_invariant(0 <= wanted <= points[request])
 
 
 def allocate_columns(

@@ -63,8 +63,14 @@ def rounded_quotient(numerator: int, denominator: int, rounding: RoundingMode) -
 
 
 def matches(
-    rule: EarningRule, *, tier: int, columns: dict, index: int, spend: int, local: LocalTime
-) -> bool:  # type: ignore[type-arg]
+    rule: EarningRule,
+    *,
+    tier: int,
+    columns: dict[str, list[int]],
+    index: int,
+    spend: int,
+    local: LocalTime,
+) -> bool:
     conditions = rule.conditions
     checks = (
         (conditions.tiers, tier),
@@ -83,23 +89,25 @@ def matches(
     return spend >= conditions.spend_min_minor
 
 
-def contributions_of(rules: list[EarningRule], spend: int, index: int) -> list[tuple[int, int]]:
+def contributions_of(
+    matching: list[tuple[int, EarningRule]], spend: int, index: int
+) -> list[tuple[int, int]]:
     """Steps 3 to 5: (rule index, points) of the base, the multipliers and the bonuses."""
-    rates = [(position, rule) for position, rule in rules if rule.kind == RuleKind.RATE]  # type: ignore[misc]
-    if not rates:
-        base, rounding, contributions = 0, RoundingMode.FLOOR, []
-    else:
+    contributions: list[tuple[int, int]] = []
+    rates = [(position, rule) for position, rule in matching if rule.kind == RuleKind.RATE]
+    base, rounding = 0, RoundingMode.FLOOR
+    if rates:
         position, rate = rates[0]
         rounding = rate.rounding
         base = rounded_quotient(spend * rate.points_per_unit, rate.unit_minor, rounding)
         base = min(_fitting(base, index), _rule_max(rate))
-        contributions = [(position, base)]
-    for position, rule in rules:  # type: ignore[misc]
+        contributions.append((position, base))
+    for position, rule in matching:
         if rule.kind == RuleKind.MULTIPLIER:
             extra_basis_points = rule.multiplier_basis_points - limits.BASIS_POINTS_ONE
             extra = rounded_quotient(base * extra_basis_points, limits.BASIS_POINTS_ONE, rounding)
             contributions.append((position, min(_fitting(extra, index), _rule_max(rule))))
-    for position, rule in rules:  # type: ignore[misc]
+    for position, rule in matching:
         if rule.kind == RuleKind.BONUS:
             contributions.append((position, min(rule.bonus_points, _rule_max(rule))))
     _fitting(sum(points for _, points in contributions), index)
@@ -127,10 +135,14 @@ def cap_periods(rule_set: RuleSet, local: LocalTime) -> list[tuple[int, int, int
         (limits.CAP_WEEK, local.week_key, rule_set.points_max_per_member_week),
         (limits.CAP_MONTH, local.month_key, rule_set.points_max_per_member_month),
     )
-    return [(period, key, points_max) for period, key, points_max in periods if points_max is not None]
+    return [
+        (period, key, points_max) for period, key, points_max in periods if points_max is not None
+    ]
 
 
-def member_capped(rule_set: RuleSet, counters: list, member: int, local: LocalTime, points: int) -> int:  # type: ignore[type-arg]
+def member_capped(
+    rule_set: RuleSet, counters: list[list[list[int]]], member: int, local: LocalTime, points: int
+) -> int:
     """Step 7: cut `points` to the room left in each capped period, a new period starting at 0,
     and consume it."""
     periods = cap_periods(rule_set, local)
@@ -155,7 +167,7 @@ def trimmed_from_last(contributions: list[tuple[int, int]], excess: int) -> list
     return list(reversed(trimmed))
 
 
-def check_transaction(columns: dict, index: int, member_count: int) -> None:  # type: ignore[type-arg]
+def check_transaction(columns: dict[str, list[int]], index: int, member_count: int) -> None:
     member = columns["member_indexes"][index]
     timestamp = columns["timestamps_seconds"][index]
     problems = (
@@ -190,7 +202,10 @@ def accrue(
     columns = {name: array.tolist() for name, array in batch_columns(batch).items()}
     tiers = checked_member_tiers(member_tiers, tier_count=rules.tier_count).tolist()
     counters = checked_cap_counters(cap_counters, member_count=len(tiers)).tolist()
-    points, counts, rule_indexes, attribution_points = [], [], [], []
+    points: list[int] = []
+    counts: list[int] = []
+    rule_indexes: list[int] = []
+    attribution_points: list[int] = []
     for index in range(len(columns["member_indexes"])):
         check_transaction(columns, index, len(tiers))
         member, amount = columns["member_indexes"][index], columns["amounts_minor"][index]
@@ -206,7 +221,7 @@ def accrue(
         if any(rule.kind == RuleKind.EXCLUSION for _, rule in matching):
             contributions, earned = [], 0
         else:
-            contributions = contributions_of(matching, spend, index)  # type: ignore[arg-type]
+            contributions = contributions_of(matching, spend, index)
             total = sum(p for _, p in contributions)
             earned = min(
                 total,
@@ -227,9 +242,7 @@ def accrue(
         attribution_counts=np.array(counts, dtype=np.uint8),
         attribution_rule_indexes=np.array(rule_indexes, dtype=np.uint8),
         attribution_points=np.array(attribution_points, dtype=np.int64),
-        cap_counters=np.array(counters, dtype=np.int64).reshape(
-            limits.CAP_PERIODS, len(tiers), 2
-        ),
+        cap_counters=np.array(counters, dtype=np.int64).reshape(limits.CAP_PERIODS, len(tiers), 2),
         rule_ids=tuple(rule.rule_id for rule in rules.rules),
     )
 

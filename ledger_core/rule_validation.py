@@ -1,6 +1,7 @@
 """Checks a rule set before compilation; each failure names the rule (or the set) and the field."""
 
 import zoneinfo
+from collections.abc import Callable
 
 from ledger_core import limits
 from ledger_core.errors import RuleError, RuleSetError
@@ -126,7 +127,7 @@ def _validate_conditions(rule: EarningRule, *, tier_count: int) -> None:
         _validate_window(conditions.window, fail)
 
 
-def _validate_window(window: TimeWindow, fail) -> None:  # type: ignore[no-untyped-def]
+def _validate_window(window: TimeWindow, fail: Callable[[str, str], RuleError]) -> None:
     for name in ("first_date", "last_date"):
         day = getattr(window, name)
         if day is not None and not 0 <= days_since_epoch(day) <= DATE_DAYS_MAX:
@@ -147,4 +148,4 @@ def _is_int(value: object) -> bool:
 
 
 def _is_points(value: object) -> bool:
-    return _is_int(value) and 0 <= value <= limits.INT64_MAX  # type: ignore[operator]
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= limits.INT64_MAX

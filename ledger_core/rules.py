@@ -35,7 +35,7 @@ The stacking order (the reference and the kernel implement exactly this):
 Rounding modes apply to non-negative values, so a return rounds exactly like its purchase.
 """
 
-import zoneinfo
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +57,10 @@ from ledger_core.rule_validation import validate_rule_set
 
 UInt64Array = npt.NDArray[np.uint64]
 Int64Array = npt.NDArray[np.int64]
-NO_LIMIT = -1  # how the kernel's tables say "no cap"
+NO_LIMIT = -1
+Rules = tuple[EarningRule, ...]
+ValuesOf = Callable[[Conditions], frozenset[int]]
+Accepts = Callable[[EarningRule, int], bool]  # how the kernel's tables say "no cap"
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +108,6 @@ class CompiledRuleSet:
 def compile_rules(rule_set: RuleSet) -> CompiledRuleSet:
     """Validate `rule_set` (raising RuleError / RuleSetError) and build the kernel's tables."""
     validate_rule_set(rule_set)
-    zoneinfo.ZoneInfo(rule_set.time_zone)
     rules = rule_set.rules
     category_masks, category_default = _dense_masks(rules, lambda c: c.categories)
     channel_masks, channel_default = _dense_masks(rules, lambda c: c.channels)
@@ -133,7 +135,7 @@ def compile_rules(rule_set: RuleSet) -> CompiledRuleSet:
         day_base=day_base,
         spend_thresholds_minor=spend_thresholds,
         spend_masks=spend_masks,
-        kind_bits=tuple(_bits(r.kind == kind for r in rules) for kind in RuleKind),  # type: ignore[arg-type]
+        kind_bits=_kind_bits(rules),
         rule_points_per_unit=_column(rules, lambda r: r.points_per_unit),
         rule_unit_minor=_column(rules, lambda r: r.unit_minor),
         rule_rounding=_column(rules, lambda r: int(r.rounding)),
@@ -150,11 +152,16 @@ def compile_rules(rule_set: RuleSet) -> CompiledRuleSet:
     )
 
 
-def _bits(flags: object) -> int:
-    return sum(1 << index for index, flag in enumerate(flags) if flag)  # type: ignore[call-overload]
+def _bits(flags: Iterable[bool]) -> int:
+    return sum(1 << index for index, flag in enumerate(flags) if flag)
 
 
-def _masks_over(values, rules, accepts) -> UInt64Array:  # type: ignore[no-untyped-def]
+def _kind_bits(rules: tuple[EarningRule, ...]) -> tuple[int, int, int, int]:
+    rate, multiplier, bonus, exclusion = (_bits(r.kind == kind for r in rules) for kind in RuleKind)
+    return rate, multiplier, bonus, exclusion
+
+
+def _masks_over(values: Iterable[int], rules: Rules, accepts: Accepts) -> UInt64Array:
     return np.array(
         [_bits(accepts(rule, value) for rule in rules) for value in values], dtype=np.uint64
     )
@@ -177,28 +184,29 @@ def _minute_accepts(rule: EarningRule, minute: int) -> bool:
     return start <= minute < end if start < end else (minute >= start or minute < end)
 
 
-def _dense_masks(rules, values_of) -> tuple[UInt64Array, int]:  # type: ignore[no-untyped-def]
-    mentioned = set().union(*(values_of(rule.conditions) for rule in rules)) if rules else set()
-    default = _bits(not values_of(rule.conditions) for rule in rules)
-    size = max(mentioned) + 1 if mentioned else 0
-    masks = _masks_over(
-        range(size),
-        rules,
-        lambda rule, v: not values_of(rule.conditions) or v in values_of(rule.conditions),
-    )
-    return masks, default
+def _mentioned(rules: Rules, values_of: ValuesOf) -> list[int]:
+    return sorted(set().union(*(values_of(rule.conditions) for rule in rules)))
 
 
-def _sparse_masks(rules, values_of) -> tuple[Int64Array, UInt64Array, int]:  # type: ignore[no-untyped-def]
-    mentioned = sorted(
-        set().union(*(values_of(rule.conditions) for rule in rules)) if rules else []
-    )
+def _accepting(values_of: ValuesOf) -> Accepts:
+    def accepts(rule: EarningRule, value: int) -> bool:
+        values = values_of(rule.conditions)
+        return not values or value in values
+
+    return accepts
+
+
+def _dense_masks(rules: Rules, values_of: ValuesOf) -> tuple[UInt64Array, int]:
+    mentioned = _mentioned(rules, values_of)
+    size = mentioned[-1] + 1 if mentioned else 0
     default = _bits(not values_of(rule.conditions) for rule in rules)
-    masks = _masks_over(
-        mentioned,
-        rules,
-        lambda rule, v: not values_of(rule.conditions) or v in values_of(rule.conditions),
-    )
+    return _masks_over(range(size), rules, _accepting(values_of)), default
+
+
+def _sparse_masks(rules: Rules, values_of: ValuesOf) -> tuple[Int64Array, UInt64Array, int]:
+    mentioned = _mentioned(rules, values_of)
+    default = _bits(not values_of(rule.conditions) for rule in rules)
+    masks = _masks_over(mentioned, rules, _accepting(values_of))
     return np.array(mentioned, dtype=np.int64), masks, default
 
 
@@ -213,7 +221,7 @@ def _date_bounds(rule: EarningRule) -> tuple[int | None, int | None]:
 
 def _day_masks(rules: tuple[EarningRule, ...]) -> tuple[UInt64Array, int]:
     # Masks change only at a first date or the day after a last date: the table spans those.
-    edges = set()
+    edges: set[int] = set()
     for rule in rules:
         first, last = _date_bounds(rule)
         edges.update(e for e in (first, None if last is None else last + 1) if e is not None)
@@ -234,7 +242,7 @@ def _spend_masks(rules: tuple[EarningRule, ...]) -> tuple[Int64Array, UInt64Arra
     return np.array(thresholds, dtype=np.int64), np.array(masks, dtype=np.uint64)
 
 
-def _column(rules, value_of) -> Int64Array:  # type: ignore[no-untyped-def]
+def _column(rules: Rules, value_of: Callable[[EarningRule], int]) -> Int64Array:
     return np.array([value_of(rule) for rule in rules], dtype=np.int64)
 
 

@@ -1,11 +1,17 @@
 """How the identity process is put together: its config, streams and servicer."""
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+from loyalty.ledger.v1 import ledger_pb2_grpc
 from services.identity.events import STREAMS
+from services.identity.housekeeping import Housekeeping
+from services.identity.rpc_base import Settings
 from services.identity.servicer import IdentityServicer
+from services.shared.clients import service_channel
+from services.shared.config import require
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
 
 
@@ -15,14 +21,42 @@ class IdentityConfig(ProcessConfig):
     metrics_port: int = 9101
     # The ledger, for the points transfer of a merge and the history of a GDPR export.
     ledger_address: str = "127.0.0.1:50052"
+    # How far the clocks of tills and gateways may be off when a token's times are checked.
+    token_clock_skew_ms: int = 5_000
+
+    def validate(self, prefix: str) -> None:
+        require(
+            0 <= self.token_clock_skew_ms <= TOKEN_CLOCK_SKEW_MAX_MS,
+            variable=f"{prefix}_TOKEN_CLOCK_SKEW_MS",
+            message=f"must be between 0 and {TOKEN_CLOCK_SKEW_MAX_MS}",
+        )
+
+
+TOKEN_CLOCK_SKEW_MAX_MS = 300_000
 
 
 async def setup(runtime: Runtime) -> Application:
-    servicer = IdentityServicer(runtime.pool, runtime.outbox)
+    config: IdentityConfig = runtime.config
+    ledger_channel = service_channel(config.ledger_address)
+    servicer = IdentityServicer(
+        runtime.pool,
+        runtime.outbox,
+        ledger=ledger_pb2_grpc.LedgerServiceStub(ledger_channel),
+        settings=Settings(token_clock_skew_s=config.token_clock_skew_ms / 1000),
+    )
+
+    async def close_ledger_channel(stop: asyncio.Event) -> None:
+        await stop.wait()
+        await ledger_channel.close()
+
     return Application(
         register=lambda server: identity_pb2_grpc.add_IdentityServiceServicer_to_server(
             servicer, server
-        )
+        ),
+        workers={
+            "housekeeping": Housekeeping(servicer).run,
+            "ledger_channel": close_ledger_channel,
+        },
     )
 
 

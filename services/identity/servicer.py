@@ -1,16 +1,20 @@
-"""IdentityService: proto ⇄ domain translation around transactions."""
+"""IdentityService: proto ⇄ domain translation around transactions.
 
-import asyncpg
+The program registry is here; members, credentials and privacy are in rpc_*.py, one part each.
+"""
+
 import grpc
 
 from loyalty.events.v1 import events_pb2
-from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+from loyalty.identity.v1 import identity_pb2
 from services.identity import domain, events, repository
 from services.identity.errors import ProgramExists, ProgramNotFound
+from services.identity.rpc_cards import CardRpcs
+from services.identity.rpc_credentials import CredentialRpcs
+from services.identity.rpc_members import MemberRpcs
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
-from services.shared.outbox import Outbox
 from services.shared.paging import decode_page_token, encode_page_token
 from services.shared.timestamps import from_epoch_seconds
 
@@ -55,10 +59,8 @@ def program_event(program: identity_pb2.Program) -> events_pb2.ProgramChanged:
     )
 
 
-class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, outbox: Outbox) -> None:
-        self.pool = pool
-        self.outbox = outbox
+class IdentityServicer(MemberRpcs, CardRpcs, CredentialRpcs):
+    """All of IdentityService: the program registry here, the rest in the parts it derives from."""
 
     async def CreateProgram(
         self, request: identity_pb2.CreateProgramRequest, context: grpc.aio.ServicerContext

@@ -5,7 +5,9 @@ from pathlib import Path
 
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.ledger.events import STREAMS
-from services.ledger.servicer import LedgerServicer
+from services.ledger.jobs import Jobs
+from services.ledger.operations import Ledger
+from services.ledger.servicer import LedgerServicer, utc_now
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
 
 
@@ -15,16 +17,29 @@ class LedgerConfig(ProcessConfig):
     metrics_port: int = 9102
     # Items per PostBatch batch; larger batches are refused with RESOURCE_EXHAUSTED.
     batch_size_max: int = 100_000
+    # How often scheduled jobs (vesting, expiry, hold timeouts, tiers, notices) look for work.
+    jobs_interval_ms: int = 5_000
+    jobs_enabled: bool = True
 
 
 async def setup(runtime: Runtime) -> Application:
+    config: LedgerConfig = runtime.config
+    jobs = Jobs(
+        runtime.pool,
+        Ledger(runtime.outbox),
+        runtime.outbox,
+        runtime.metrics,
+        clock=utc_now,
+        interval_s=config.jobs_interval_ms / 1000,
+    )
     servicer = LedgerServicer(
-        runtime.pool, runtime.outbox, batch_size_max=runtime.config.batch_size_max
+        runtime.pool, runtime.outbox, jobs, batch_size_max=config.batch_size_max
     )
     return Application(
         register=lambda server: ledger_pb2_grpc.add_LedgerServiceServicer_to_server(
             servicer, server
-        )
+        ),
+        workers={"jobs": jobs.run_forever} if config.jobs_enabled else {},
     )
 
 

@@ -24,7 +24,7 @@ from services.ledger.book import EARN, ISSUED, REDEEM
 from services.ledger.convert import timestamp
 from services.ledger.errors import InsufficientPoints, MemberNotFound
 from services.ledger.operations import Ledger, Program
-from services.ledger.policy import local_day, lot_expires_at, lot_vests_at
+from services.ledger.policy import local_day, lot_expires_at, lot_vests_at, qualifying_window_start
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
 
@@ -271,6 +271,7 @@ class BatchPoster:
             count,
         )
         spend_basis = settings.qualifying_basis == 2
+        window_start = qualifying_window_start(settings, now)
         postings, lots = [], []
         deltas: dict[str, list[int]] = defaultdict(
             lambda: [0, 0, 0, 0]
@@ -301,7 +302,7 @@ class BatchPoster:
             if vested:
                 running_available[member] += points
             qualifying_amount = 0
-            if columns.qualifying[index]:
+            if columns.qualifying[index] and local_day(settings, occurred) >= window_start:
                 qualifying_amount = columns.spends[index] if spend_basis else points
             postings.append(
                 (

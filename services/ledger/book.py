@@ -16,7 +16,7 @@ import ledger_core
 from services.ledger import store
 from services.ledger.domain import ProgramSettings
 from services.ledger.errors import InsufficientPoints
-from services.ledger.policy import local_day, lot_expires_at, lot_vests_at
+from services.ledger.policy import local_day, lot_expires_at, lot_vests_at, qualifying_window_start
 
 # Program accounts: the other side of member postings.
 ISSUED, REDEEMED, EXPIRED, ADJUSTED, REVERSED = 1, 2, 3, 4, 5
@@ -289,10 +289,12 @@ class MemberBook:
                 self.account.pending += taken[lot.lot_id]
 
     def add_qualifying(self, amount: int, *, on: dt.datetime) -> None:
-        """Count `amount` towards the tier, on the local day it was earned (for rolling windows)."""
-        if amount:
+        """Count `amount` towards the tier on the local day it was earned, if that day is still in
+        the tier window (a back-dated purchase from before the window counts for nothing)."""
+        day = local_day(self.settings, on)
+        if amount and day >= qualifying_window_start(self.settings, self.now):
             self.account.qualifying += amount
-            self.qualifying_days.append((local_day(self.settings, on), amount))
+            self.qualifying_days.append((day, amount))
 
     # -- writing ---------------------------------------------------------------------------
 

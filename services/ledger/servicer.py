@@ -10,12 +10,12 @@ from google.protobuf.message import Message
 
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-from services.ledger import convert, domain, repository, store, verification
+from services.ledger import convert, domain, jobs, repository, store, tiering, verification
 from services.ledger.batches import BatchPoster
 from services.ledger.book import ADJUSTED, EXPIRED, ISSUED, REDEEMED, REVERSED
 from services.ledger.domain import HOLD_TTL_SECONDS_MAX
 from services.ledger.errors import EntryTierMissing, HoldNotFound, MemberNotFound, ProgramNotFound
-from services.ledger.operations import Ledger, Program, load_program
+from services.ledger.operations import Program, load_program
 from services.shared import validation
 from services.shared.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.shared.idempotency import once
@@ -105,6 +105,13 @@ HISTORY_PAGE_SIZE_MAX = 500
 EXPIRING_SOON = dt.timedelta(days=30)
 BALANCES_PER_CALL_MAX = 1000
 BATCH_SIZE_MAX = 100_000
+MAINTENANCE_JOBS = {
+    ledger_pb2.MAINTENANCE_JOB_VESTING: jobs.VESTING,
+    ledger_pb2.MAINTENANCE_JOB_EXPIRY: jobs.EXPIRY,
+    ledger_pb2.MAINTENANCE_JOB_HOLD_TIMEOUTS: jobs.HOLD_TIMEOUTS,
+    ledger_pb2.MAINTENANCE_JOB_TIER_REQUALIFICATION: jobs.TIER_REQUALIFICATION,
+    ledger_pb2.MAINTENANCE_JOB_EXPIRY_NOTICES: jobs.EXPIRY_NOTICES,
+}
 
 Clock = Callable[[], dt.datetime]
 
@@ -139,12 +146,15 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self,
         pool: asyncpg.Pool,
         outbox: Outbox,
+        jobs: jobs.Jobs,
         *,
         batch_size_max: int = BATCH_SIZE_MAX,
         clock: Clock = utc_now,
     ) -> None:
         self.pool = pool
-        self.ledger = Ledger(outbox)
+        self.outbox = outbox
+        self.jobs = jobs
+        self.ledger = jobs.ledger
         self.batches = BatchPoster(self.ledger, outbox)
         self.batch_size_max = batch_size_max
         self.clock = clock
@@ -793,4 +803,112 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             expired_account_points=accounts.get(EXPIRED, 0),
             adjusted_account_points=accounts.get(ADJUSTED, 0),
             reversed_account_points=accounts.get(REVERSED, 0),
+        )
+
+    async def RunMaintenance(
+        self, request: ledger_pb2.RunMaintenanceRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.RunMaintenanceResponse:
+        validation.program_id(request.program_id)
+        job = MAINTENANCE_JOBS.get(request.job)
+        if job is None:
+            raise InvalidArgument("job", "name a maintenance job")
+        if request.HasField("as_of"):
+            raise InvalidArgument("as_of", "jobs run as of now; leave as_of unset")
+        await load_program(self.pool, request.program_id)
+        started = self.clock()
+        # Jobs are idempotent by nature (they do what is due); the key only guards the call itself.
+        result = await self.jobs.run_locked(job, program_id=request.program_id, force=True)
+        return ledger_pb2.RunMaintenanceResponse(
+            job=request.job,
+            processed_count=result.processed,
+            affected_points=result.points,
+            started_at=convert.timestamp(started),
+            finished_at=convert.timestamp(self.clock()),
+        )
+
+    async def EvaluateTiers(
+        self, request: ledger_pb2.EvaluateTiersRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.EvaluateTiersResponse:
+        validation.program_id(request.program_id)
+        if len(request.member_ids) > BALANCES_PER_CALL_MAX:
+            raise ResourceExhausted(
+                f"at most {BALANCES_PER_CALL_MAX} members per call", field="member_ids"
+            )
+        if request.HasField("as_of"):
+            raise InvalidArgument("as_of", "tiers are evaluated as of now; leave as_of unset")
+
+        async def evaluate(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.EvaluateTiersResponse:
+            changes = await tiering.evaluate(
+                connection,
+                self.outbox,
+                program,
+                now,
+                member_ids=list(request.member_ids) or None,
+                requalify=request.requalify,
+            )
+            evaluated = len(request.member_ids) or await connection.fetchval(
+                "SELECT count(*) FROM member_accounts WHERE program_id = $1", program.program_id
+            )
+            upgrade = common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+            return ledger_pb2.EvaluateTiersResponse(
+                evaluated_count=evaluated,
+                upgraded_count=sum(1 for c in changes if c[3] == upgrade),
+                downgraded_count=sum(1 for c in changes if c[3] != upgrade),
+                tier_changes=[
+                    ledger_pb2.TierChange(
+                        member_id=member,
+                        from_tier_code=before,
+                        to_tier_code=after,
+                        direction=direction,
+                        reason=reason,
+                        qualifying_amount=qualifying,
+                        changed_at=convert.timestamp(now),
+                    )
+                    for member, before, after, direction, reason, qualifying in changes
+                ],
+            )
+
+        return await self._mutate(
+            request, "EvaluateTiers", ledger_pb2.EvaluateTiersResponse, evaluate
+        )
+
+    async def GetTierHistory(
+        self, request: ledger_pb2.GetTierHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.GetTierHistoryResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("before",))
+        if await store.read_account(self.pool, request.program_id, request.member_id) is None:
+            raise MemberNotFound(request.member_id)
+        rows = await self.pool.fetch(
+            "SELECT change_id, from_tier_code, to_tier_code, direction, reason, qualifying_amount, operator_id, note,"
+            " changed_at FROM tier_changes WHERE program_id = $1 AND member_id = $2 AND change_id < $3"
+            " ORDER BY change_id DESC LIMIT $4",
+            request.program_id,
+            request.member_id,
+            cursor["before"] if cursor else 2**63 - 1,
+            size + 1,
+        )
+        token = (
+            encode_page_token({"before": rows[size - 1]["change_id"]}) if len(rows) > size else ""
+        )
+        return ledger_pb2.GetTierHistoryResponse(
+            tier_changes=[
+                ledger_pb2.TierChange(
+                    member_id=request.member_id,
+                    from_tier_code=row["from_tier_code"],
+                    to_tier_code=row["to_tier_code"],
+                    direction=row["direction"],
+                    reason=row["reason"],
+                    qualifying_amount=row["qualifying_amount"],
+                    operator_id=row["operator_id"],
+                    note=row["note"],
+                    changed_at=convert.timestamp(row["changed_at"]),
+                )
+                for row in rows[:size]
+            ],
+            next_page_token=token,
         )

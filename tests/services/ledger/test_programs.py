@@ -31,7 +31,10 @@ def program_config(program_id: str = "acme", **overrides: object) -> ledger_pb2.
         entry_tier_code="member",
     )
     for field, value in overrides.items():
-        setattr(config, field, value)
+        if hasattr(value, "DESCRIPTOR"):
+            getattr(config, field).CopyFrom(value)
+        else:
+            setattr(config, field, value)
     return config
 
 

@@ -1,0 +1,87 @@
+"""Members as identity stores them (pure records and rules, no I/O)."""
+
+import datetime as dt
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+from services.identity.identifiers import IdentifierKey
+from services.identity.profiles import Profile
+
+ACTIVE = "active"
+SUSPENDED = "suspended"
+MERGED = "merged"
+ERASED = "erased"
+# A member in these states can no longer change; its id stays for the ledger and audit.
+CLOSED_STATUSES = frozenset({MERGED, ERASED})
+
+IDENTIFIERS_PER_REQUEST_MAX = 20
+IDENTIFIERS_PER_MEMBER_MAX = 50
+CONSENTS_PER_REQUEST_MAX = 3
+REFERRAL_CODE_LENGTH = 8
+# No 0/O, 1/I/L: a referral code is read aloud and typed from paper.
+REFERRAL_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredIdentifier:
+    key: IdentifierKey
+    verified: bool
+    added_at: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredConsent:
+    channel: int
+    granted: bool
+    source_channel: int
+    changed_at: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredMember:
+    program_id: str
+    member_id: str
+    status: str
+    profile: Profile
+    enrollment_channel: int
+    enrollment_store_id: str
+    entry_tier_code: str
+    referral_code: str
+    referrer_member_id: str
+    merged_into_member_id: str
+    enrolled_at: dt.datetime
+    updated_at: dt.datetime
+    erased_at: dt.datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberView:
+    """A member with what GetMember shows of it."""
+
+    member: StoredMember
+    identifiers: list[StoredIdentifier]
+    consents: list[StoredConsent]
+
+
+def new_member_id() -> str:
+    """A UUIDv7: time-ordered, so new members append to the primary key's index."""
+    milliseconds = time.time_ns() // 1_000_000
+    random_bits = secrets.randbits(74)
+    value = (
+        (milliseconds & (2**48 - 1)) << 80
+        | 0x7 << 76
+        | (random_bits >> 62) << 64
+        | 0b10 << 62
+        | (random_bits & (2**62 - 1))
+    )
+    return str(uuid.UUID(int=value))
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(REFERRAL_CODE_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
+
+
+def is_referral_code(value: str) -> bool:
+    return len(value) == REFERRAL_CODE_LENGTH and all(c in REFERRAL_CODE_ALPHABET for c in value)

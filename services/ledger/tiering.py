@@ -1,0 +1,149 @@
+"""Tier evaluation over many members at once with ledger_core: upgrades, and downgrades at
+re-qualification, each recorded with its reason and announced."""
+
+import datetime as dt
+
+import asyncpg
+import numpy as np
+
+import ledger_core
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from services.ledger import events, store
+from services.ledger.operations import Program
+from services.ledger.policy import qualifying_window_start
+from services.shared.outbox import Outbox
+
+EVALUATION_CHUNK = 50_000
+
+
+async def decay_qualifying(
+    connection: asyncpg.Connection, program: Program, now: dt.datetime
+) -> int:
+    """Take qualifying amounts that left the window off the members' counters; returns members."""
+    start = qualifying_window_start(program.settings, now)
+    rows = await connection.fetch(
+        "WITH gone AS (DELETE FROM qualifying_days WHERE program_id = $1 AND day < $2 RETURNING member_id, amount)"
+        " SELECT member_id, sum(amount)::bigint AS amount FROM gone GROUP BY member_id ORDER BY member_id",
+        program.program_id,
+        start,
+    )
+    if rows:
+        await connection.execute(
+            "UPDATE member_accounts AS a SET qualifying = a.qualifying - t.amount"
+            " FROM unnest($2::text[], $3::bigint[]) AS t(member_id, amount)"
+            " WHERE a.program_id = $1 AND a.member_id = t.member_id",
+            program.program_id,
+            [r["member_id"] for r in rows],
+            [r["amount"] for r in rows],
+        )
+    return len(rows)
+
+
+async def evaluate(
+    connection: asyncpg.Connection,
+    outbox: Outbox,
+    program: Program,
+    now: dt.datetime,
+    *,
+    member_ids: list[str] | None,
+    requalify: bool,
+) -> list[tuple[str, str, str, int, int, int]]:
+    """Evaluate tiers; returns (member, from, to, direction, reason, qualifying) per change."""
+    if not program.tiers:
+        return []
+    thresholds = np.array([tier.threshold for tier in program.tiers], dtype=np.int64)
+    changes = []
+    after = ""
+    while True:
+        rows = await connection.fetch(
+            "SELECT member_id, tier_code, qualifying FROM member_accounts WHERE program_id = $1"
+            " AND ($2::text[] IS NULL OR member_id = ANY($2)) AND member_id > $3 ORDER BY member_id LIMIT $4"
+            " FOR UPDATE",
+            program.program_id,
+            member_ids,
+            after,
+            EVALUATION_CHUNK,
+        )
+        if not rows:
+            break
+        evaluation = ledger_core.evaluate_tiers(
+            qualifying_points=np.fromiter(
+                (r["qualifying"] for r in rows), dtype=np.int64, count=len(rows)
+            ),
+            current_tiers=np.fromiter(
+                (program.tier_index(r["tier_code"]) for r in rows), dtype=np.int8, count=len(rows)
+            ),
+            thresholds_points=thresholds,
+            policy=ledger_core.TierPolicy(is_requalification=requalify),
+        )
+        for index in evaluation.changed_member_indexes:
+            row = rows[int(index)]
+            before, after_index = program.tier_index(row["tier_code"]), int(evaluation.tiers[index])
+            upgrade = after_index > before
+            changes.append(
+                (
+                    row["member_id"],
+                    row["tier_code"],
+                    program.tiers[after_index].code,
+                    common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+                    if upgrade
+                    else common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE,
+                    common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED
+                    if upgrade
+                    else common_pb2.TIER_CHANGE_REASON_REQUALIFICATION,
+                    row["qualifying"],
+                )
+            )
+        if len(rows) < EVALUATION_CHUNK:
+            break
+        after = rows[-1]["member_id"]
+    await _record(connection, outbox, program, now, changes)
+    return changes
+
+
+async def _record(
+    connection: asyncpg.Connection,
+    outbox: Outbox,
+    program: Program,
+    now: dt.datetime,
+    changes: list[tuple[str, str, str, int, int, int]],
+) -> None:
+    if not changes:
+        return
+    await connection.execute(
+        "UPDATE member_accounts AS a SET tier_code = t.tier, tier_since = $4"
+        " FROM unnest($2::text[], $3::text[]) AS t(member_id, tier)"
+        " WHERE a.program_id = $1 AND a.member_id = t.member_id",
+        program.program_id,
+        [c[0] for c in changes],
+        [c[2] for c in changes],
+        now,
+    )
+    for member, before, after, direction, reason, qualifying in changes:
+        await store.insert_tier_change(
+            connection,
+            program.program_id,
+            member,
+            from_tier=before,
+            to_tier=after,
+            direction=direction,
+            reason=reason,
+            qualifying_amount=qualifying,
+            changed_at=now,
+        )
+        await outbox.enqueue(
+            connection,
+            events.TIER_CHANGED,
+            events_pb2.Event(
+                program_id=program.program_id,
+                tier_changed=events_pb2.TierChanged(
+                    member_id=member,
+                    from_tier_code=before,
+                    to_tier_code=after,
+                    direction=direction,
+                    reason=reason,
+                    qualifying_amount=qualifying,
+                ),
+            ),
+        )

@@ -1,0 +1,186 @@
+"""QR card tokens: signed, short-lived, verifiable offline; rotation keeps shown cards working."""
+
+import asyncio
+import base64
+import json
+import time
+
+import grpc
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from loyalty.identity.v1 import identity_pb2
+from tests.services.identity.conftest import KIND, PROGRAM, email, enrol, failure
+from tests.support.calls import program
+
+
+async def issue(stub, member_id: str, ttl_seconds: int = 60, program_id: str = PROGRAM):
+    return await stub.IssueQrToken(
+        identity_pb2.IssueQrTokenRequest(program_id=program_id, member_id=member_id, ttl_seconds=ttl_seconds)
+    )
+
+
+async def resolve(stub, token: str, program_id: str = PROGRAM):
+    return await stub.ResolveIdentifier(
+        identity_pb2.ResolveIdentifierRequest(
+            program_id=program_id, kind=KIND.IDENTIFIER_KIND_APP_QR_TOKEN, value=token
+        )
+    )
+
+
+async def rejected(stub, token: str, program_id: str = PROGRAM) -> str:
+    """The reason the token is rejected for; fails the test if it resolves."""
+    error = await failure(resolve(stub, token, program_id))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert dict(error.trailing_metadata())["loyalty-error-reason"] == "QR_TOKEN_REJECTED"
+    assert error.details().startswith("value: the QR token")
+    return error.details()
+
+
+async def private_key(database, key_id: str) -> Ed25519PrivateKey:
+    raw = await database.fetchval("SELECT private_key FROM signing_keys WHERE key_id = $1", key_id)
+    return Ed25519PrivateKey.from_private_bytes(bytes(raw))
+
+
+def claims(member_id: str, *, issued_at: int, expires_at: int, program_id: str = PROGRAM) -> dict:
+    return {
+        "iss": "loyalty-identity",
+        "aud": f"qr:{program_id}",
+        "sub": member_id,
+        "iat": issued_at,
+        "exp": expires_at,
+    }
+
+
+@pytest.fixture
+async def alice(stub) -> str:
+    return (await enrol(stub, email("alice@example.com"))).member.member_id
+
+
+async def test_a_qr_token_resolves_and_a_till_verifies_it_offline(stub, alice) -> None:
+    issued = await issue(stub, alice, ttl_seconds=60)
+    assert (await resolve(stub, issued.token)).member_id == alice
+    assert 59 <= issued.expires_at.seconds - time.time() <= 61
+    [key] = (await stub.GetQrKeySet(identity_pb2.GetQrKeySetRequest(program_id=PROGRAM))).keys
+    assert key.key_id == issued.key_id and key.status == identity_pb2.QR_KEY_STATUS_ACTIVE
+    assert key.algorithm == "EdDSA" and len(key.public_key) == 32
+    # What a till does without the network: the published public key and the clock.
+    offline = jwt.decode(
+        issued.token,
+        Ed25519PublicKey.from_public_bytes(key.public_key),
+        algorithms=["EdDSA"],
+        audience=f"qr:{PROGRAM}",
+    )
+    assert offline["sub"] == alice
+
+
+async def test_the_lifetime_is_defaulted_and_clamped(stub, alice) -> None:
+    default = await issue(stub, alice, ttl_seconds=0)
+    assert 110 <= default.expires_at.seconds - time.time() <= 121
+    clamped = await issue(stub, alice, ttl_seconds=10**6)
+    assert clamped.expires_at.seconds - time.time() <= 901
+    error = await failure(issue(stub, alice, ttl_seconds=-1))
+    assert error.details().startswith("ttl_seconds:")
+
+
+async def test_forged_tokens_are_rejected(stub, alice, database) -> None:
+    bob = (await enrol(stub, email("bob@example.com"))).member.member_id
+    issued = await issue(stub, alice)
+    header, payload, signature = issued.token.split(".")
+    # The payload changed to another member, the signature kept.
+    swapped = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    swapped["sub"] = bob
+    forged_payload = base64.urlsafe_b64encode(json.dumps(swapped).encode()).rstrip(b"=").decode()
+    assert "invalid signature" in await rejected(stub, f"{header}.{forged_payload}.{signature}")
+    # Signed by the forger's own key under the program's key id.
+    now = int(time.time())
+    own_key = jwt.encode(
+        claims(bob, issued_at=now, expires_at=now + 60),
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": issued.key_id},
+    )
+    assert "invalid signature" in await rejected(stub, own_key)
+    # No signature at all, an unknown key, and no token.
+    unsigned = jwt.encode(claims(bob, issued_at=now, expires_at=now + 60), None, algorithm="none")
+    await rejected(stub, unsigned)
+    unknown_key = jwt.encode(
+        claims(bob, issued_at=now, expires_at=now + 60),
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": "qr-19700101-00000000"},
+    )
+    assert "not signed by a key of this program" in await rejected(stub, unknown_key)
+    await rejected(stub, "not-a-token")
+    await rejected(stub, "")
+    # A genuine token of another program.
+    await stub.CreateProgram(
+        identity_pb2.CreateProgramRequest(program_id="other", idempotency_key="c", program=program("other"))
+    )
+    carol = (await enrol(stub, email("carol@example.com"), program_id="other")).member.member_id
+    await rejected(stub, (await issue(stub, carol, program_id="other")).token)
+    assert (await resolve(stub, issued.token)).member_id == alice
+
+
+async def test_expired_tokens_are_rejected_also_when_replayed(stub, alice, database) -> None:
+    issued = await issue(stub, alice, ttl_seconds=1)
+    assert (await resolve(stub, issued.token)).member_id == alice
+    await asyncio.sleep(2.2)
+    assert "expired" in await rejected(stub, issued.token)
+    # Correctly signed by the program's own key, but past its expiry.
+    key = await private_key(database, issued.key_id)
+    now = int(time.time())
+    stale = jwt.encode(
+        claims(alice, issued_at=now - 600, expires_at=now - 300), key, algorithm="EdDSA", headers={"kid": issued.key_id}
+    )
+    assert "expired" in await rejected(stub, stale)
+    early = jwt.encode(
+        claims(alice, issued_at=now + 600, expires_at=now + 700), key, algorithm="EdDSA", headers={"kid": issued.key_id}
+    )
+    assert "not valid yet" in await rejected(stub, early)
+
+
+async def test_rotation_keeps_shown_cards_working_until_the_old_key_retires(stub, alice, database) -> None:
+    shown = await issue(stub, alice, ttl_seconds=600)
+    rotated = await stub.RotateQrKey(
+        identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r1", overlap_seconds=2)
+    )
+    assert rotated.retiring_key.key_id == shown.key_id
+    assert rotated.retiring_key.status == identity_pb2.QR_KEY_STATUS_RETIRING
+    assert rotated.active_key.status == identity_pb2.QR_KEY_STATUS_ACTIVE
+    assert await stub.RotateQrKey(
+        identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r1", overlap_seconds=2)
+    ) == rotated
+    key_set = (await stub.GetQrKeySet(identity_pb2.GetQrKeySetRequest(program_id=PROGRAM))).keys
+    assert {k.key_id for k in key_set} == {shown.key_id, rotated.active_key.key_id}
+    assert (await resolve(stub, shown.token)).member_id == alice
+    fresh = await issue(stub, alice)
+    assert fresh.key_id == rotated.active_key.key_id
+    await asyncio.sleep(2.5)
+    # The old key is retired: its tokens no longer verify, even before their own expiry, and
+    # neither does a new token someone signs with it.
+    assert "retired key" in await rejected(stub, shown.token)
+    retired = await private_key(database, shown.key_id)
+    now = int(time.time())
+    late = jwt.encode(
+        claims(alice, issued_at=now, expires_at=now + 60), retired, algorithm="EdDSA", headers={"kid": shown.key_id}
+    )
+    assert "retired key" in await rejected(stub, late)
+    key_set = (await stub.GetQrKeySet(identity_pb2.GetQrKeySetRequest(program_id=PROGRAM))).keys
+    assert [k.key_id for k in key_set] == [rotated.active_key.key_id]
+    assert (await resolve(stub, fresh.token)).member_id == alice
+
+
+async def test_a_rotation_by_default_outlives_every_token_of_the_old_key(stub, alice) -> None:
+    rotated = await stub.RotateQrKey(identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r"))
+    assert not rotated.HasField("retiring_key")
+    again = await stub.RotateQrKey(identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r2"))
+    overlap = again.retiring_key.not_after.seconds - again.active_key.not_before.seconds
+    assert overlap >= 900
+    error = await failure(
+        stub.RotateQrKey(
+            identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r3", overlap_seconds=10**9)
+        )
+    )
+    assert error.details().startswith("overlap_seconds:")

@@ -1,0 +1,216 @@
+"""Scheduled jobs and tiers: hold timeouts, expiry, vesting, notices, re-qualification, replicas."""
+
+import asyncio
+import datetime as dt
+
+import asyncpg
+import nats
+import pytest
+
+from loyalty.events.v1 import events_pb2
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger.app import SPEC, LedgerConfig
+from tests.conftest import Servers
+from tests.services.ledger.support import Ledger, key, ts
+
+
+@pytest.fixture
+async def service(start_service):
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (running, channel):
+        client = Ledger(channel)
+        await client.setup()
+        yield running, client
+        await client.assert_clean()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def run(ledger: Ledger, job: int) -> ledger_pb2.RunMaintenanceResponse:
+    return await ledger.stub.RunMaintenance(
+        ledger_pb2.RunMaintenanceRequest(program_id="acme", idempotency_key=key(), job=job)
+    )
+
+
+async def test_lapsed_holds_are_voided_and_their_points_return(service) -> None:
+    _, ledger = service
+    await ledger.earn("ann", 100)
+    lapsing = await ledger.hold("ann", 40, ttl_seconds=1)
+    lasting = await ledger.hold("ann", 10, ttl_seconds=600)
+    await asyncio.sleep(1.1)
+    result = await run(ledger, ledger_pb2.MAINTENANCE_JOB_HOLD_TIMEOUTS)
+    assert (result.processed_count, result.affected_points) == (1, 40)
+    hold = (
+        await ledger.stub.GetHold(
+            ledger_pb2.GetHoldRequest(program_id="acme", hold_id=lapsing.hold.hold_id)
+        )
+    ).hold
+    assert hold.status == ledger_pb2.HOLD_STATUS_VOIDED and hold.void_reason == 2  # TIMEOUT
+    balance = await ledger.balance("ann")
+    assert (balance.available_points, balance.held_points) == (90, 10)
+    await ledger.void(lasting.hold.hold_id)
+
+
+async def test_the_expiry_job_expires_exactly_the_remaining_of_due_lots(service) -> None:
+    _, ledger = service
+    expires_at = now() + dt.timedelta(seconds=1)
+    await ledger.earn("ann", 70, expires_at=ts(expires_at))
+    await ledger.earn("ann", 30)
+    await ledger.redeem("ann", 50)  # takes 50 of the 70 (earliest expiry first)
+    await asyncio.sleep((expires_at - now()).total_seconds() + 0.05)
+    result = await run(ledger, ledger_pb2.MAINTENANCE_JOB_EXPIRY)
+    assert (result.processed_count, result.affected_points) == (1, 20)
+    lots = await ledger.stub.ListLots(
+        ledger_pb2.ListLotsRequest(program_id="acme", member_id="ann")
+    )
+    assert [lot.remaining_points for lot in lots.lots] == [30]
+    assert (await run(ledger, ledger_pb2.MAINTENANCE_JOB_EXPIRY)).processed_count == 0
+
+
+async def test_the_vesting_job_vests_lots_whose_window_passed(service) -> None:
+    _, ledger = service
+    await ledger.earn("ann", 25, vested=False, vests_at=ts(now() + dt.timedelta(milliseconds=200)))
+    await asyncio.sleep(0.3)
+    assert (await run(ledger, ledger_pb2.MAINTENANCE_JOB_VESTING)).processed_count == 1
+    lots = await ledger.stub.ListLots(
+        ledger_pb2.ListLotsRequest(program_id="acme", member_id="ann")
+    )
+    assert lots.lots[0].vesting_state == ledger_pb2.VESTING_STATE_VESTED
+
+
+async def test_inactive_members_lose_their_points_under_an_inactivity_policy(
+    service, database_url: str
+) -> None:
+    _, ledger = service
+    await ledger.setup(
+        expiry_policy=ledger_pb2.ExpiryPolicy(
+            kind=ledger_pb2.EXPIRY_KIND_INACTIVITY_MONTHS, months=6
+        )
+    )
+    await ledger.earn("ann", 80)
+    await ledger.earn("bob", 5)
+    connection = await asyncpg.connect(database_url)
+    try:  # time travel: ann's last activity seven months ago
+        await connection.execute(
+            "UPDATE ledger.member_accounts SET last_activity_at = now() - interval '7 months' WHERE member_id = 'ann'"
+        )
+    finally:
+        await connection.close()
+    result = await run(ledger, ledger_pb2.MAINTENANCE_JOB_EXPIRY)
+    assert (result.processed_count, result.affected_points) == (1, 80)
+    assert (await ledger.balance("ann")).available_points == 0
+    assert (await ledger.balance("bob")).available_points == 5
+
+
+async def test_expiring_points_are_announced_once(
+    service, servers: Servers, nats_namespace: str
+) -> None:
+    running, ledger = service
+    await ledger.earn("ann", 60, expires_at=ts(now() + dt.timedelta(days=5)))
+    await ledger.earn("ann", 15, expires_at=ts(now() + dt.timedelta(days=90)))
+    first = await run(ledger, ledger_pb2.MAINTENANCE_JOB_EXPIRY_NOTICES)
+    assert (first.processed_count, first.affected_points) == (1, 60)
+    assert (await run(ledger, ledger_pb2.MAINTENANCE_JOB_EXPIRY_NOTICES)).processed_count == 0
+    await running.relay.flush(timeout_s=10)
+    client = await nats.connect(servers.nats_url)
+    try:
+        subscription = await client.jetstream().pull_subscribe(
+            f"{nats_namespace}.ledger.points_expiring", stream=f"{nats_namespace}_ledger".upper()
+        )
+        [message] = await subscription.fetch(1, timeout=5)
+        event = events_pb2.Event.FromString(message.data).points_expiring
+        assert (event.member_id, event.points, event.days_ahead) == ("ann", 60, 30)
+    finally:
+        await client.close()
+
+
+async def test_tiers_go_down_only_at_requalification(service) -> None:
+    _, ledger = service
+    await ledger.earn("ann", 1_500, qualifying=True, source_reference="o1")
+    assert (await ledger.balance("ann")).tier_code == "silver"
+    await ledger.refund("ann", "o1", refunded=2, original=3)  # qualifying 1500 -> 500
+    balance = await ledger.balance("ann")
+    assert (balance.tier_code, balance.qualifying_amount) == ("silver", 500)
+    result = await run(ledger, ledger_pb2.MAINTENANCE_JOB_TIER_REQUALIFICATION)
+    assert result.processed_count == 1
+    assert (await ledger.balance("ann")).tier_code == "member"
+    history = await ledger.stub.GetTierHistory(
+        ledger_pb2.GetTierHistoryRequest(program_id="acme", member_id="ann")
+    )
+    assert [(c.from_tier_code, c.to_tier_code, c.reason) for c in history.tier_changes] == [
+        ("silver", "member", 3),  # re-qualification
+        ("member", "silver", 2),  # threshold reached
+    ]
+
+
+async def test_evaluate_tiers_upgrades_without_requalify_and_downgrades_with_it(
+    service, database_url: str
+) -> None:
+    _, ledger = service
+    await ledger.earn("ann", 10, qualifying=True)
+    await ledger.earn("bob", 6_000, qualifying=True)
+    connection = await asyncpg.connect(database_url)
+    try:  # stored counters out of step with the tiers, as after a change of tier definitions
+        await connection.execute(
+            "UPDATE ledger.member_accounts SET qualifying = 2000 WHERE member_id = 'ann'"
+        )
+        await connection.execute(
+            "UPDATE ledger.member_accounts SET qualifying = 10 WHERE member_id = 'bob'"
+        )
+        await connection.execute(
+            "UPDATE ledger.qualifying_days SET amount = 2000 WHERE member_id = 'ann'"
+        )
+        await connection.execute(
+            "UPDATE ledger.qualifying_days SET amount = 10 WHERE member_id = 'bob'"
+        )
+    finally:
+        await connection.close()
+    plain = await ledger.stub.EvaluateTiers(
+        ledger_pb2.EvaluateTiersRequest(program_id="acme", idempotency_key=key())
+    )
+    assert (plain.evaluated_count, plain.upgraded_count, plain.downgraded_count) == (2, 1, 0)
+    requalified = await ledger.stub.EvaluateTiers(
+        ledger_pb2.EvaluateTiersRequest(program_id="acme", idempotency_key=key(), requalify=True)
+    )
+    assert [(c.member_id, c.to_tier_code) for c in requalified.tier_changes] == [("bob", "member")]
+
+
+async def test_replicas_running_jobs_together_void_each_lapsed_hold_once(
+    start_service, servers: Servers, nats_namespace: str
+) -> None:
+    async with (
+        start_service(SPEC, LedgerConfig, jobs_interval_ms=50) as (first, channel),
+        start_service(SPEC, LedgerConfig, jobs_interval_ms=50) as (second, _),
+    ):
+        ledger = Ledger(channel)
+        await ledger.setup()
+        for member in ("ann", "bob", "cat"):
+            await ledger.earn(member, 100)
+        holds = [
+            await ledger.hold(member, 30, ttl_seconds=1)
+            for member in ("ann", "bob", "cat")
+            for _ in range(3)
+        ]
+        await asyncio.sleep(2.0)
+        for placed in holds:
+            hold = (
+                await ledger.stub.GetHold(
+                    ledger_pb2.GetHoldRequest(program_id="acme", hold_id=placed.hold.hold_id)
+                )
+            ).hold
+            assert hold.status == ledger_pb2.HOLD_STATUS_VOIDED
+        for member in ("ann", "bob", "cat"):
+            assert (await ledger.balance(member)).available_points == 100
+        await ledger.assert_clean()
+        for running in (first, second):
+            await running.relay.flush(timeout_s=10)
+    client = await nats.connect(servers.nats_url)
+    try:
+        subscription = await client.jetstream().pull_subscribe(
+            f"{nats_namespace}.ledger.hold_voided", stream=f"{nats_namespace}_ledger".upper()
+        )
+        messages = await subscription.fetch(100, timeout=3)
+        assert len(messages) == len(holds)
+    finally:
+        await client.close()
