@@ -4,10 +4,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from services.ledger.consumers import MEMBER_ENROLLED_CONSUMER, MemberEnrolledHandler
 from services.ledger.events import STREAMS
 from services.ledger.jobs import Jobs
 from services.ledger.operations import Ledger
 from services.ledger.servicer import LedgerServicer, utc_now
+from services.shared.jetstream import PullConsumer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
 
 
@@ -39,7 +41,12 @@ async def setup(runtime: Runtime) -> Application:
         register=lambda server: ledger_pb2_grpc.add_LedgerServiceServicer_to_server(
             servicer, server
         ),
-        workers={"jobs": jobs.run_forever} if config.jobs_enabled else {},
+        workers={
+            "member_enrolled": PullConsumer(
+                runtime.jetstream, MEMBER_ENROLLED_CONSUMER, MemberEnrolledHandler(runtime.pool)
+            ).run,
+            **({"jobs": jobs.run_forever} if config.jobs_enabled else {}),
+        },
     )
 
 

@@ -2,7 +2,8 @@
 
 from services.shared.jetstream import StreamSpec
 
-STREAMS = (StreamSpec(name="ledger"),)
+# The identity stream is declared here too: the ledger consumes from it and may start first.
+STREAMS = (StreamSpec(name="ledger"), StreamSpec(name="identity"))
 
 POINTS_POSTED = "ledger.points_posted"
 TIER_CHANGED = "ledger.tier_changed"

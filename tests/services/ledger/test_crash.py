@@ -18,7 +18,8 @@ ITEMS = 500
 
 def batch(number: int) -> ledger_pb2.PostBatchRequest:
     return ledger_pb2.PostBatchRequest(
-        program_id="acme", batch_id=f"b{number}",
+        program_id="acme",
+        batch_id=f"b{number}",
         member_ids=[f"m{(number * ITEMS + i) % 1_000}" for i in range(ITEMS)],
         points=[1 + i % 7 for i in range(ITEMS)],
         idempotency_keys=[f"b{number}-{i}" for i in range(ITEMS)],
@@ -29,8 +30,11 @@ async def test_acknowledged_batches_survive_a_kill_and_no_batch_is_half_there(
     servers: Servers, database_url: str, nats_namespace: str, request
 ) -> None:
     ledger_process = LocalCluster(
-        database_url=database_url, nats_url=servers.nats_url, namespace=nats_namespace,
-        endpoints=free_endpoints(), log_dir=ARTIFACTS / "logs" / f"{request.node.name}-{uuid.uuid4().hex[:6]}",
+        database_url=database_url,
+        nats_url=servers.nats_url,
+        namespace=nats_namespace,
+        endpoints=free_endpoints(),
+        log_dir=ARTIFACTS / "logs" / f"{request.node.name}-{uuid.uuid4().hex[:6]}",
     )
     await asyncio.to_thread(ledger_process.start, "ledger")
     address = ledger_process.endpoints["ledger"].grpc_address
@@ -56,8 +60,11 @@ async def test_acknowledged_batches_survive_a_kill_and_no_batch_is_half_there(
 
         connection = await asyncpg.connect(database_url)
         try:
-            counts = dict(await connection.fetch(
-                "SELECT batch_id, count(*) FROM ledger.postings GROUP BY batch_id"))
+            counts = dict(
+                await connection.fetch(
+                    "SELECT batch_id, count(*) FROM ledger.postings GROUP BY batch_id"
+                )
+            )
         finally:
             await connection.close()
         # Every acknowledged batch is there whole; nothing else is there but whole batches.
@@ -80,7 +87,9 @@ async def test_acknowledged_batches_survive_a_kill_and_no_batch_is_half_there(
             assert list(verified.differences) == [] and verified.program_sum_points == 0
         connection = await asyncpg.connect(database_url)
         try:
-            assert await connection.fetchval("SELECT count(*) FROM ledger.postings") == BATCHES * ITEMS
+            assert (
+                await connection.fetchval("SELECT count(*) FROM ledger.postings") == BATCHES * ITEMS
+            )
         finally:
             await connection.close()
     finally:
