@@ -17,10 +17,12 @@ def main() -> None:
     for module_info in sorted(
         pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name
     ):
-        if module_info.name in {"harness", "__main__"}:
+        if module_info.name == "__main__":
             continue
         module = importlib.import_module(f"bench.{module_info.name}")
-        module.run(reporter)
+        # Benchmark modules have run(reporter); the others (harness, infra...) are what they use.
+        if hasattr(module, "run"):
+            module.run(reporter)
 
 
 if __name__ == "__main__":

@@ -168,7 +168,9 @@ class PullConsumer:
             while not stop.is_set():
                 try:
                     messages = await subscription.fetch(self.spec.batch_size_max, timeout=1.0)
-                except nats.errors.TimeoutError:
+                except TimeoutError:
+                    # nats-py raises its own TimeoutError or asyncio's, depending on the path;
+                    # both are the builtin in Python 3.11. No message came: pull again.
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                     return

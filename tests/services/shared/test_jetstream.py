@@ -111,3 +111,22 @@ async def test_a_message_that_keeps_failing_goes_to_the_dead_letter_subject(
     assert message.data == b"poison"
     assert message.headers["Loyalty-Original-Subject"] == subject
     assert "cannot handle this" in message.headers["Loyalty-Error"]
+
+
+async def test_an_idle_consumer_keeps_pulling_without_failing(jetstream: JetStream) -> None:
+    handled = asyncio.Event()
+
+    async def handle(message) -> None:
+        handled.set()
+
+    spec = ConsumerSpec(
+        stream="ledger", durable="idle", filter_subjects=("ledger.>",), batch_size_max=50
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(PullConsumer(jetstream, spec, handle).run(stop))
+    await asyncio.sleep(2.5)  # several empty pulls
+    assert not task.done()
+    await jetstream.publish(jetstream.namespace.subject("ledger.late"), b"late", msg_id="late")
+    await asyncio.wait_for(handled.wait(), 10)
+    stop.set()
+    await asyncio.wait_for(task, 5)

@@ -1,0 +1,366 @@
+"""Ledger benchmarks: PostBatch vs raw COPY, unary earn vs pgbench TPC-B and bare gRPC, and
+GetBalance latency for a member with 10 postings vs one with 1,000,000.
+
+Every figure is the median of 3 runs after a warm-up, and its baseline is measured in the same
+run on the same servers.
+"""
+
+import asyncio
+import datetime as dt
+import re
+import secrets
+import subprocess
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import grpc
+
+from bench.harness import Figure, Reporter
+from bench.infra import (
+    concurrent_calls,
+    echo_process,
+    fresh_database,
+    grpc_echo,
+    median,
+    percentile,
+    pgbench_binary,
+    servers,
+    service_processes,
+)
+from loyalty.common.v1 import common_pb2
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+
+POSTINGS = 1_000_000
+MEMBERS = 100_000
+BATCH_SIZE = 10_000
+UNARY_CALLS = 20_000
+CONCURRENCY = 64
+BALANCE_CALLS = 2_000
+LARGE_HISTORY = 1_000_000
+REPEATS = 3
+NAMES = (
+    "ledger.post_batch",
+    "baseline.raw_copy",
+    "ledger.unary_earn",
+    "baseline.pgbench_tpcb",
+    "baseline.grpc_echo",
+    "ledger.get_balance_p99",
+)
+
+
+def run(reporter: Reporter) -> None:
+    if not reporter.wants(*NAMES):
+        return
+    with servers() as (server_url, nats_url):
+        asyncio.run(_run(reporter, server_url, nats_url))
+
+
+async def _run(reporter: Reporter, server_url: str, nats_url: str) -> None:
+    async with fresh_database(server_url) as database_url:
+        with service_processes(
+            database_url, nats_url, "ledger", extra_env={"LEDGER_JOBS_ENABLED": "false"}
+        ) as cluster:
+            address = cluster.endpoints["ledger"].grpc_address
+            options = [("grpc.max_send_message_length", 64 * 2**20)]
+            async with grpc.aio.insecure_channel(address, options=options) as channel:
+                stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+                if reporter.wants("ledger.post_batch", "baseline.raw_copy"):
+                    await _post_batch(reporter, stub, database_url)
+                if reporter.wants(
+                    "ledger.unary_earn", "baseline.pgbench_tpcb", "baseline.grpc_echo"
+                ):
+                    await _unary_earn(reporter, stub, server_url)
+                if reporter.wants("ledger.get_balance_p99"):
+                    await _get_balance(reporter, stub)
+
+
+async def _program(stub: ledger_pb2_grpc.LedgerServiceStub) -> str:
+    program_id = f"bench-{secrets.token_hex(4)}"
+    await stub.ConfigureProgram(
+        ledger_pb2.ConfigureProgramRequest(
+            program_id=program_id,
+            idempotency_key="configure",
+            config=ledger_pb2.ProgramConfig(
+                program_id=program_id,
+                points_name="points",
+                currency="EUR",
+                time_zone="Europe/Amsterdam",
+                return_window_days=14,
+                expiry_policy=ledger_pb2.ExpiryPolicy(
+                    kind=ledger_pb2.EXPIRY_KIND_ROLLING_MONTHS, months=24
+                ),
+                negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_RECORD_DEBT,
+                hold_ttl_seconds=900,
+                tier_window=ledger_pb2.TierWindow(
+                    kind=ledger_pb2.TIER_WINDOW_KIND_ROLLING_DAYS,
+                    rolling_days=365,
+                    requalification_period=ledger_pb2.CALENDAR_PERIOD_YEAR,
+                ),
+                qualifying_basis=ledger_pb2.QUALIFYING_BASIS_POINTS,
+                rounding_mode=common_pb2.ROUNDING_MODE_HALF_EVEN,
+                expiry_notice_days=30,
+                entry_tier_code="member",
+            ),
+        )
+    )
+    await stub.SetTierDefinitions(
+        ledger_pb2.SetTierDefinitionsRequest(
+            program_id=program_id,
+            idempotency_key="tiers",
+            tiers=[
+                ledger_pb2.TierDefinition(
+                    code="member", name="Member", rank=0, threshold=0, multiplier_bps=10_000
+                ),
+                ledger_pb2.TierDefinition(
+                    code="silver", name="Silver", rank=1, threshold=5_000, multiplier_bps=12_500
+                ),
+                ledger_pb2.TierDefinition(
+                    code="gold", name="Gold", rank=2, threshold=20_000, multiplier_bps=15_000
+                ),
+            ],
+        )
+    )
+    return program_id
+
+
+def _batches(
+    program_id: str, postings: int, *, member_of=lambda i: f"m{i % MEMBERS}"
+) -> list[ledger_pb2.PostBatchRequest]:
+    now_micros = int(time.time() * 1e6)
+    requests = []
+    for start in range(0, postings, BATCH_SIZE):
+        indexes = range(start, min(start + BATCH_SIZE, postings))
+        requests.append(
+            ledger_pb2.PostBatchRequest(
+                program_id=program_id,
+                batch_id=f"b{start}",
+                member_ids=[member_of(i) for i in indexes],
+                points=[10 + i % 90 for i in indexes],
+                idempotency_keys=[f"t{i}" for i in indexes],
+                qualifying_flags=[True] * len(indexes),
+                occurred_at_unix_micros=[now_micros] * len(indexes),
+            )
+        )
+    return requests
+
+
+async def _stream(
+    stub: ledger_pb2_grpc.LedgerServiceStub, requests: list[ledger_pb2.PostBatchRequest]
+) -> int:
+    async def feed() -> AsyncIterator[ledger_pb2.PostBatchRequest]:
+        for request in requests:
+            yield request
+
+    posted = 0
+    async for response in stub.PostBatch(feed(), timeout=3600):
+        posted += response.posted_count
+    return posted
+
+
+async def _post_batch(
+    reporter: Reporter, stub: ledger_pb2_grpc.LedgerServiceStub, database_url: str
+) -> None:
+    params = {"postings": POSTINGS, "members": MEMBERS, "batch_size": BATCH_SIZE}
+    reporter.progress("ledger.post_batch: warm-up")
+    await _stream(stub, _batches(await _program(stub), 100_000))
+    ledger_rates, copy_rates = [], []
+    for repeat in range(REPEATS):
+        program_id = await _program(stub)
+        requests = _batches(program_id, POSTINGS)
+        started = time.perf_counter()
+        posted = await _stream(stub, requests)
+        ledger_rates.append(posted / (time.perf_counter() - started))
+        assert posted == POSTINGS, posted
+        copy_rates.append(await _raw_copy(database_url, requests))
+        reporter.progress(
+            f"ledger.post_batch: run {repeat + 1}: {ledger_rates[-1]:,.0f}/s vs COPY {copy_rates[-1]:,.0f}/s"
+        )
+    baseline = Figure("baseline.raw_copy", median(copy_rates), "rows/s", params)
+    reporter.emit(baseline)
+    reporter.emit(
+        Figure("ledger.post_batch", median(ledger_rates), "postings/s", params), baseline=baseline
+    )
+
+
+async def _raw_copy(database_url: str, requests: list[ledger_pb2.PostBatchRequest]) -> float:
+    """The same rows, COPYed by asyncpg into a bare table with the same keys, in the same batches."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS raw_postings (program_id text, member_id text, posting_id bigint, "
+            "amount bigint, item_key text, occurred_at timestamptz, PRIMARY KEY (program_id, member_id, posting_id))"
+        )
+        await connection.execute("TRUNCATE raw_postings")
+        now = dt.datetime.now(dt.UTC)
+        started = time.perf_counter()
+        posting_id = 0
+        for request in requests:
+            rows = []
+            for member, points, item_key in zip(
+                request.member_ids, request.points, request.idempotency_keys, strict=True
+            ):
+                posting_id += 1
+                rows.append((request.program_id, member, posting_id, points, item_key, now))
+            async with connection.transaction():
+                await connection.copy_records_to_table("raw_postings", records=rows)
+        return posting_id / (time.perf_counter() - started)
+    finally:
+        await connection.close()
+
+
+async def _unary_earn(
+    reporter: Reporter, stub: ledger_pb2_grpc.LedgerServiceStub, server_url: str
+) -> None:
+    params = {"calls": UNARY_CALLS, "concurrency": CONCURRENCY, "members": MEMBERS}
+    rates, p50s, p99s = [], [], []
+    program_id = await _program(stub)
+    for repeat in range(REPEATS + 1):
+        prefix = f"r{repeat}-"
+
+        async def earn(index: int, prefix: str = prefix) -> None:
+            await stub.Earn(
+                ledger_pb2.EarnRequest(
+                    program_id=program_id,
+                    idempotency_key=prefix + str(index),
+                    member_id=f"m{index % MEMBERS}",
+                    points=10 + index % 90,
+                    qualifying=True,
+                )
+            )
+
+        rate, latencies = await concurrent_calls(
+            earn, count=UNARY_CALLS if repeat else 2_000, concurrency=CONCURRENCY
+        )
+        if repeat:  # the first round is the warm-up
+            rates.append(rate)
+            p50s.append(percentile(latencies, 0.5))
+            p99s.append(percentile(latencies, 0.99))
+            reporter.progress(f"ledger.unary_earn: run {repeat}: {rate:,.0f} calls/s")
+    tpcb = await asyncio.to_thread(_pgbench_tpcb, server_url)
+    with echo_process() as echo_address:
+        echo_runs = [
+            await grpc_echo(
+                address=echo_address, count=UNARY_CALLS, concurrency=CONCURRENCY, payload=b"x" * 64
+            )
+            for _ in range(REPEATS)
+        ]
+    echo = Figure(
+        "baseline.grpc_echo",
+        median([rate for rate, _ in echo_runs]),
+        "calls/s",
+        {"calls": UNARY_CALLS, "concurrency": CONCURRENCY},
+    )
+    reporter.emit(echo)
+    if tpcb is not None:
+        reporter.emit(tpcb)
+    earn_figure = Figure("ledger.unary_earn", median(rates), "calls/s", params)
+    reporter.emit(earn_figure, baseline=tpcb)
+    reporter.emit(
+        Figure("ledger.unary_earn_vs_echo", median(rates), "calls/s", params), baseline=echo
+    )
+    reporter.emit(Figure("ledger.unary_earn_p50", median(p50s), "ms", params))
+    reporter.emit(Figure("ledger.unary_earn_p99", median(p99s), "ms", params))
+
+
+def _pgbench_tpcb(server_url: str) -> Figure | None:
+    binary = pgbench_binary()
+    if binary is None:
+        return None
+    database = f"pgbench_{secrets.token_hex(3)}"
+    connection = server_url.rsplit("/", 1)[0]
+    host_port = connection.split("@", 1)[1]
+    host, port = host_port.split(":")
+    common = ["-h", host, "-p", port, "-U", "postgres"]
+    subprocess.run(
+        ["createdb", *common, database], check=True, env={"PATH": f"{binary.parent}:/usr/bin:/bin"}
+    )
+    try:
+        subprocess.run(
+            [str(binary), *common, "-i", "-s", "10", "-q", database],
+            check=True,
+            capture_output=True,
+        )
+        rates = []
+        for _ in range(REPEATS):
+            output = subprocess.run(
+                [
+                    str(binary),
+                    *common,
+                    "-c",
+                    str(CONCURRENCY),
+                    "-j",
+                    "2",
+                    "-T",
+                    "10",
+                    "-n",
+                    "-b",
+                    "tpcb-like",
+                    database,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            match = re.search(r"tps = ([0-9.]+)", output)
+            assert match, output
+            rates.append(float(match.group(1)))
+        return Figure(
+            "baseline.pgbench_tpcb",
+            median(rates),
+            "tps",
+            {"clients": CONCURRENCY, "scale": 10, "seconds": 10},
+        )
+    finally:
+        subprocess.run(
+            ["dropdb", *common, "--force", database],
+            check=False,
+            env={"PATH": f"{binary.parent}:/usr/bin:/bin"},
+        )
+
+
+async def _get_balance(reporter: Reporter, stub: ledger_pb2_grpc.LedgerServiceStub) -> None:
+    program_id = await _program(stub)
+    reporter.progress(f"ledger.get_balance: loading a member with {LARGE_HISTORY:,} postings")
+    await _stream(stub, _batches(program_id, LARGE_HISTORY, member_of=lambda i: "large"))
+    await _stream(
+        stub,
+        [
+            ledger_pb2.PostBatchRequest(
+                program_id=program_id,
+                batch_id="small",
+                member_ids=["small"] * 10,
+                points=[5] * 10,
+                idempotency_keys=[f"s{i}" for i in range(10)],
+            )
+        ],
+    )
+    p99 = {"small": [], "large": []}
+    for repeat in range(REPEATS + 1):
+        latencies: dict[str, list[float]] = {"small": [], "large": []}
+        for index in range(BALANCE_CALLS):
+            member = "small" if index % 2 else "large"  # interleaved, so both see the same noise
+            started = time.perf_counter()
+            await stub.GetBalance(
+                ledger_pb2.GetBalanceRequest(program_id=program_id, member_id=member)
+            )
+            latencies[member].append((time.perf_counter() - started) * 1000)
+        if repeat:
+            for member in p99:
+                p99[member].append(percentile(latencies[member], 0.99))
+    small = Figure(
+        "ledger.get_balance_p99_small",
+        median(p99["small"]),
+        "ms",
+        {"postings": 10, "calls": BALANCE_CALLS // 2},
+    )
+    reporter.emit(small)
+    reporter.emit(
+        Figure(
+            "ledger.get_balance_p99_large",
+            median(p99["large"]),
+            "ms",
+            {"postings": LARGE_HISTORY, "calls": BALANCE_CALLS // 2},
+        ),
+        baseline=small,
+    )
