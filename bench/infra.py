@@ -1,32 +1,22 @@
-"""What the service benchmarks stand on: servers, throwaway databases, service processes, and the
-bare gRPC echo baseline. Progress goes to stderr; only figures go to stdout."""
+"""What the service benchmarks stand on: servers, throwaway databases, service processes and
+pgbench (the load helpers and the gRPC echo baseline are in bench.harness)."""
 
-import asyncio
 import contextlib
 import os
 import secrets
-import statistics
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-import grpc
 
 from deploy.local.cluster import LocalCluster, free_endpoints
 from deploy.local.servers import (
     DATA_ROOT,
-    PROJECT_ROOT,
     LocalNats,
     LocalPostgres,
     free_port,
-    wait_for_port,
 )
-
-ECHO_METHOD = "/bench.v1.EchoService/Echo"
 
 
 @contextlib.contextmanager
@@ -91,59 +81,6 @@ def service_processes(
         yield cluster
     finally:
         cluster.stop()
-
-
-async def concurrent_calls(
-    call: Callable[[int], Awaitable[object]], *, count: int, concurrency: int
-) -> tuple[float, list[float]]:
-    """Run `count` calls with `concurrency` in flight; (calls/s, latencies in ms)."""
-    latencies: list[float] = []
-    next_index = iter(range(count))
-
-    async def worker() -> None:
-        for index in next_index:
-            started = time.perf_counter()
-            await call(index)
-            latencies.append((time.perf_counter() - started) * 1000)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return count / (time.perf_counter() - started), latencies
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-@contextlib.contextmanager
-def echo_process() -> Iterator[str]:
-    """A bare grpc.aio echo server in its own process, as the services run: the floor of a call."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.echo_server", str(port)], cwd=PROJECT_ROOT
-    )
-    try:
-        wait_for_port(port, what="echo server")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait()
-
-
-async def grpc_echo(
-    *, address: str, count: int, concurrency: int, payload: bytes
-) -> tuple[float, list[float]]:
-    async with grpc.aio.insecure_channel(address) as channel:
-        echo = channel.unary_unary(ECHO_METHOD)
-        await concurrent_calls(
-            lambda _: echo(payload), count=min(count, 2_000), concurrency=concurrency
-        )
-        return await concurrent_calls(lambda _: echo(payload), count=count, concurrency=concurrency)
 
 
 def pgbench_binary() -> Path | None:

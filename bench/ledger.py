@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import re
 import secrets
+import statistics
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -16,25 +17,15 @@ from collections.abc import AsyncIterator
 import asyncpg
 import grpc
 
-from bench.harness import Figure, Reporter
-from bench.infra import (
-    concurrent_calls,
-    echo_process,
-    fresh_database,
-    grpc_echo,
-    median,
-    percentile,
-    pgbench_binary,
-    servers,
-    service_processes,
-)
+from bench.harness import Figure, Reporter, measure_grpc_echo, median_closed_loop, percentile
+from bench.infra import fresh_database, pgbench_binary, servers, service_processes
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 
 POSTINGS = 1_000_000
 MEMBERS = 100_000
 BATCH_SIZE = 10_000
-UNARY_CALLS = 20_000
+UNARY_SECONDS = 8.0
 CONCURRENCY = 64
 BALANCE_CALLS = 2_000
 LARGE_HISTORY = 1_000_000
@@ -176,10 +167,11 @@ async def _post_batch(
         reporter.progress(
             f"ledger.post_batch: run {repeat + 1}: {ledger_rates[-1]:,.0f}/s vs COPY {copy_rates[-1]:,.0f}/s"
         )
-    baseline = Figure("baseline.raw_copy", median(copy_rates), "rows/s", params)
+    baseline = Figure("baseline.raw_copy", statistics.median(copy_rates), "rows/s", params)
     reporter.emit(baseline)
     reporter.emit(
-        Figure("ledger.post_batch", median(ledger_rates), "postings/s", params), baseline=baseline
+        Figure("ledger.post_batch", statistics.median(ledger_rates), "postings/s", params),
+        baseline=baseline,
     )
 
 
@@ -212,55 +204,54 @@ async def _raw_copy(database_url: str, requests: list[ledger_pb2.PostBatchReques
 async def _unary_earn(
     reporter: Reporter, stub: ledger_pb2_grpc.LedgerServiceStub, server_url: str
 ) -> None:
-    params = {"calls": UNARY_CALLS, "concurrency": CONCURRENCY, "members": MEMBERS}
-    rates, p50s, p99s = [], [], []
     program_id = await _program(stub)
-    for repeat in range(REPEATS + 1):
-        prefix = f"r{repeat}-"
+    calls = iter(range(10**9))
 
-        async def earn(index: int, prefix: str = prefix) -> None:
-            await stub.Earn(
-                ledger_pb2.EarnRequest(
-                    program_id=program_id,
-                    idempotency_key=prefix + str(index),
-                    member_id=f"m{index % MEMBERS}",
-                    points=10 + index % 90,
-                    qualifying=True,
-                )
+    async def earn(_: int) -> None:
+        index = next(calls)
+        await stub.Earn(
+            ledger_pb2.EarnRequest(
+                program_id=program_id,
+                idempotency_key=f"u{index}",
+                member_id=f"m{index % MEMBERS}",
+                points=10 + index % 90,
+                qualifying=True,
             )
-
-        rate, latencies = await concurrent_calls(
-            earn, count=UNARY_CALLS if repeat else 2_000, concurrency=CONCURRENCY
         )
-        if repeat:  # the first round is the warm-up
-            rates.append(rate)
-            p50s.append(percentile(latencies, 0.5))
-            p99s.append(percentile(latencies, 0.99))
-            reporter.progress(f"ledger.unary_earn: run {repeat}: {rate:,.0f} calls/s")
-    tpcb = await asyncio.to_thread(_pgbench_tpcb, server_url)
-    with echo_process() as echo_address:
-        echo_runs = [
-            await grpc_echo(
-                address=echo_address, count=UNARY_CALLS, concurrency=CONCURRENCY, payload=b"x" * 64
-            )
-            for _ in range(REPEATS)
-        ]
-    echo = Figure(
-        "baseline.grpc_echo",
-        median([rate for rate, _ in echo_runs]),
-        "calls/s",
-        {"calls": UNARY_CALLS, "concurrency": CONCURRENCY},
+
+    reporter.progress("ledger.unary_earn: measuring")
+    run = await median_closed_loop(
+        earn, concurrency=CONCURRENCY, duration_s=UNARY_SECONDS, warmup_s=2.0
     )
-    reporter.emit(echo)
+    params = {
+        "concurrency": CONCURRENCY,
+        "members": MEMBERS,
+        "seconds": UNARY_SECONDS,
+        "calls": run.calls,
+    }
+    tpcb = await asyncio.to_thread(_pgbench_tpcb, server_url)
+    echo = await measure_grpc_echo(
+        concurrency=CONCURRENCY, duration_s=UNARY_SECONDS, warmup_s=2.0, payload_bytes=64
+    )
+    echo_figure = Figure(
+        "baseline.grpc_echo", echo.calls_per_s, "calls/s", {"concurrency": CONCURRENCY}
+    )
+    reporter.emit(echo_figure)
     if tpcb is not None:
         reporter.emit(tpcb)
-    earn_figure = Figure("ledger.unary_earn", median(rates), "calls/s", params)
-    reporter.emit(earn_figure, baseline=tpcb)
+    reporter.emit(Figure("ledger.unary_earn", run.calls_per_s, "calls/s", params), baseline=tpcb)
     reporter.emit(
-        Figure("ledger.unary_earn_vs_echo", median(rates), "calls/s", params), baseline=echo
+        Figure("ledger.unary_earn_vs_echo", run.calls_per_s, "calls/s", params),
+        baseline=echo_figure,
     )
-    reporter.emit(Figure("ledger.unary_earn_p50", median(p50s), "ms", params))
-    reporter.emit(Figure("ledger.unary_earn_p99", median(p99s), "ms", params))
+    reporter.emit(
+        Figure("ledger.unary_earn_p50", run.p50_ms, "ms", params),
+        baseline=Figure("baseline.grpc_echo_p50", echo.p50_ms, "ms"),
+    )
+    reporter.emit(
+        Figure("ledger.unary_earn_p99", run.p99_ms, "ms", params),
+        baseline=Figure("baseline.grpc_echo_p99", echo.p99_ms, "ms"),
+    )
 
 
 def _pgbench_tpcb(server_url: str) -> Figure | None:
@@ -307,7 +298,7 @@ def _pgbench_tpcb(server_url: str) -> Figure | None:
             rates.append(float(match.group(1)))
         return Figure(
             "baseline.pgbench_tpcb",
-            median(rates),
+            statistics.median(rates),
             "tps",
             {"clients": CONCURRENCY, "scale": 10, "seconds": 10},
         )
@@ -335,7 +326,7 @@ async def _get_balance(reporter: Reporter, stub: ledger_pb2_grpc.LedgerServiceSt
             )
         ],
     )
-    p99 = {"small": [], "large": []}
+    p99: dict[str, list[float]] = {"small": [], "large": []}
     for repeat in range(REPEATS + 1):
         latencies: dict[str, list[float]] = {"small": [], "large": []}
         for index in range(BALANCE_CALLS):
@@ -347,10 +338,10 @@ async def _get_balance(reporter: Reporter, stub: ledger_pb2_grpc.LedgerServiceSt
             latencies[member].append((time.perf_counter() - started) * 1000)
         if repeat:
             for member in p99:
-                p99[member].append(percentile(latencies[member], 0.99))
+                p99[member].append(percentile(sorted(latencies[member]), 0.99))
     small = Figure(
         "ledger.get_balance_p99_small",
-        median(p99["small"]),
+        statistics.median(p99["small"]),
         "ms",
         {"postings": 10, "calls": BALANCE_CALLS // 2},
     )
@@ -358,7 +349,7 @@ async def _get_balance(reporter: Reporter, stub: ledger_pb2_grpc.LedgerServiceSt
     reporter.emit(
         Figure(
             "ledger.get_balance_p99_large",
-            median(p99["large"]),
+            statistics.median(p99["large"]),
             "ms",
             {"postings": LARGE_HISTORY, "calls": BALANCE_CALLS // 2},
         ),

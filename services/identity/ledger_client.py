@@ -27,6 +27,7 @@ _RETRYABLE = frozenset(
     }
 )
 ERROR_FIELD_HEADER = "loyalty-error-field"
+ERROR_REASON_HEADER = "loyalty-error-reason"
 
 T = TypeVar("T")
 
@@ -37,9 +38,9 @@ class Transfer:
     transferred_points: int
 
 
-def error_field(error: grpc.aio.AioRpcError) -> str:
+def trailer(error: grpc.aio.AioRpcError, name: str) -> str:
     for key, value in error.trailing_metadata() or ():
-        if key == ERROR_FIELD_HEADER:
+        if key == name:
             return str(value)
     return ""
 
@@ -71,7 +72,11 @@ async def transfer_all(
         try:
             answer = await ledger.TransferPoints(request, timeout=LEDGER_CALL_TIMEOUT_S)
         except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND and error_field(error) == "source_member_id":
+            # The target's account opens on the credit, so an unknown member is the source.
+            if error.code() == grpc.StatusCode.NOT_FOUND and (
+                trailer(error, ERROR_FIELD_HEADER) == "source_member_id"
+                or trailer(error, ERROR_REASON_HEADER) == "MEMBER_NOT_FOUND"
+            ):
                 return Transfer("", 0)
             raise
         return Transfer(answer.transfer_id, answer.transferred_points)
@@ -93,7 +98,7 @@ async def history(
                 timeout=LEDGER_CALL_TIMEOUT_S,
             )
         except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
+            if trailer(error, ERROR_REASON_HEADER) == "MEMBER_NOT_FOUND":
                 return None
             raise
         postings: list[ledger_pb2.Posting] = []

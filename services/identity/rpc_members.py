@@ -1,4 +1,4 @@
-"""IdentityService, members: enrolment, profile, consents, identifiers and resolving them."""
+"""IdentityService, members: enrolment, profile, consents and identifiers."""
 
 from collections.abc import Sequence
 
@@ -8,13 +8,11 @@ import grpc
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.identity.v1 import identity_pb2
-from services.identity import convert, events, identifiers, members, profiles, tokens
+from services.identity import convert, events, identifiers, members, profiles
 from services.identity import repository_members as member_store
 from services.identity.errors import (
     IdentifierNotFound,
     IdentifierTaken,
-    InvalidToken,
-    QrTokenRejected,
 )
 from services.identity.identifiers import IdentifierKey
 from services.identity.rpc_base import RpcBase, check_member_id
@@ -24,7 +22,6 @@ from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
 
 MEMBERS_PAGE_SIZE_MAX = 500
-BATCH_RESOLVE_LOOKUPS_MAX = 10_000
 STORE_ID_LENGTH_MAX = 64
 
 
@@ -419,86 +416,4 @@ class MemberRpcs(RpcBase):
                 locale=member.profile.locale,
                 home_store_id=member.profile.home_store_id,
             ),
-        )
-
-    async def ResolveIdentifier(
-        self, request: identity_pb2.ResolveIdentifierRequest, context: grpc.aio.ServicerContext
-    ) -> identity_pb2.ResolveIdentifierResponse:
-        validation.program_id(request.program_id)
-        if request.kind == identifiers.APP_QR_TOKEN:
-            return await self._resolve_qr_token(request.program_id, request.value)
-        region = ""
-        if request.kind == identifiers.PHONE and not request.value.lstrip().startswith("+"):
-            region = identifiers.region_of_locale(
-                (await self.program(self.pool, request.program_id)).default_locale
-            )
-        key = identifiers.normalise(
-            request.kind, request.value, request.provider, default_region=region
-        )
-        found = await member_store.resolve(self.pool, request.program_id, key)
-        if found is None:
-            raise IdentifierNotFound()
-        member_id, status = found
-        return identity_pb2.ResolveIdentifierResponse(
-            member_id=member_id, status=convert.STATUS_TO_PROTO[status]
-        )
-
-    async def _resolve_qr_token(
-        self, program_id: str, token: str
-    ) -> identity_pb2.ResolveIdentifierResponse:
-        try:
-            claims = await self.verify_token(
-                self.pool, purpose=tokens.QR_PURPOSE, program_id=program_id, token=token
-            )
-        except InvalidToken as error:
-            raise QrTokenRejected(error.message) from None
-        member = await self.current_member(self.pool, program_id, claims["sub"])
-        if member is None or member.status == members.ERASED:
-            raise IdentifierNotFound()
-        return identity_pb2.ResolveIdentifierResponse(
-            member_id=member.member_id, status=convert.STATUS_TO_PROTO[member.status]
-        )
-
-    async def BatchResolveIdentifiers(
-        self,
-        request: identity_pb2.BatchResolveIdentifiersRequest,
-        context: grpc.aio.ServicerContext,
-    ) -> identity_pb2.BatchResolveIdentifiersResponse:
-        """A malformed value cannot belong to anyone, so it is unknown rather than refused; one
-        bad row of an import does not fail its batch. QR tokens are verified one by one."""
-        validation.program_id(request.program_id)
-        if len(request.lookups) > BATCH_RESOLVE_LOOKUPS_MAX:
-            raise ResourceExhausted(
-                f"at most {BATCH_RESOLVE_LOOKUPS_MAX} lookups per call", field="lookups"
-            )
-        program = await self.program(self.pool, request.program_id)
-        region = identifiers.region_of_locale(program.default_locale)
-        keys: list[IdentifierKey | None] = []
-        for index, lookup in enumerate(request.lookups):
-            if lookup.kind not in identifiers.STORED_KINDS | {identifiers.APP_QR_TOKEN}:
-                raise InvalidArgument(f"lookups[{index}].kind", "must be a known identifier kind")
-            try:
-                keys.append(
-                    None
-                    if lookup.kind == identifiers.APP_QR_TOKEN
-                    else identifiers.normalise(
-                        lookup.kind, lookup.value, lookup.provider, default_region=region
-                    )
-                )
-            except InvalidArgument:
-                keys.append(None)
-        found = await member_store.resolve_many(self.pool, request.program_id, keys)
-        for index, lookup in enumerate(request.lookups):
-            if lookup.kind == identifiers.APP_QR_TOKEN:
-                try:
-                    resolved = await self._resolve_qr_token(request.program_id, lookup.value)
-                except (QrTokenRejected, IdentifierNotFound):
-                    continue
-                found[index] = (resolved.member_id, convert.STATUS_FROM_PROTO[resolved.status])
-        return identity_pb2.BatchResolveIdentifiersResponse(
-            member_ids=[f[0] if f else "" for f in found],
-            statuses=[
-                convert.STATUS_TO_PROTO[f[1]] if f else common_pb2.MEMBER_STATUS_UNSPECIFIED
-                for f in found
-            ],
         )

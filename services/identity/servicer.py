@@ -12,6 +12,8 @@ from services.identity.errors import ProgramExists, ProgramNotFound
 from services.identity.rpc_cards import CardRpcs
 from services.identity.rpc_credentials import CredentialRpcs
 from services.identity.rpc_members import MemberRpcs
+from services.identity.rpc_privacy import PrivacyRpcs
+from services.identity.rpc_resolve import ResolveRpcs
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
@@ -59,7 +61,7 @@ def program_event(program: identity_pb2.Program) -> events_pb2.ProgramChanged:
     )
 
 
-class IdentityServicer(MemberRpcs, CardRpcs, CredentialRpcs):
+class IdentityServicer(MemberRpcs, ResolveRpcs, CardRpcs, CredentialRpcs, PrivacyRpcs):
     """All of IdentityService: the program registry here, the rest in the parts it derives from."""
 
     async def CreateProgram(

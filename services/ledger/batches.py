@@ -22,8 +22,9 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import events, store
 from services.ledger.book import EARN, ISSUED, REDEEM
 from services.ledger.convert import timestamp
+from services.ledger.domain import ProgramSettings
 from services.ledger.errors import InsufficientPoints, MemberNotFound
-from services.ledger.operations import Ledger, Program
+from services.ledger.operations import QUALIFYING_BASIS_SPEND, Ledger, Program
 from services.ledger.policy import local_day, lot_expires_at, lot_vests_at, qualifying_window_start
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
@@ -36,6 +37,7 @@ MEMBER_ID_LENGTH_MAX = 128
 ITEM_KEY_LENGTH_MAX = 200
 BATCH_KINDS = {EARN, REDEEM, common_pb2.POSTING_KIND_ADJUST}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+TierChange = tuple[str, str, str, int]  # member, from, to, qualifying
 
 
 def _instant(micros: int) -> dt.datetime:
@@ -137,6 +139,39 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
     return valid
 
 
+@dataclass(frozen=True)
+class _Moment:
+    """What an item's instants mean for its lot: when it was earned, vests, expires, and its day."""
+
+    occurred: dt.datetime
+    vests: dt.datetime
+    expires: dt.datetime | None
+    local_day: dt.date
+    in_window: bool
+
+    @classmethod
+    def of(
+        cls,
+        settings: ProgramSettings,
+        now: dt.datetime,
+        window_start: dt.date,
+        occurred_micros: int,
+        vests_micros: int,
+        expires_micros: int,
+    ) -> "_Moment":
+        occurred = _instant(occurred_micros) if occurred_micros else now
+        day = local_day(settings, occurred)
+        return cls(
+            occurred=occurred,
+            vests=_instant(vests_micros) if vests_micros else lot_vests_at(settings, occurred),
+            expires=_instant(expires_micros)
+            if expires_micros
+            else lot_expires_at(settings, occurred),
+            local_day=day,
+            in_window=day >= window_start,
+        )
+
+
 class BatchPoster:
     def __init__(self, ledger: Ledger, outbox: Outbox) -> None:
         self.ledger = ledger
@@ -153,28 +188,16 @@ class BatchPoster:
         results = Results(len(columns.member_ids))
         valid = _validate_items(columns, results)
         valid = await self._drop_duplicates(connection, program, columns, results, valid)
-        members = sorted({columns.member_ids[i] for i in valid})
-        accounts = await self._lock_accounts(connection, program, members, columns, valid, now)
-        fast = [
-            i
-            for i in valid
-            if columns.kinds[i] == EARN and accounts[columns.member_ids[i]].debt == 0
-        ]
-        fast_set = set(fast)
-        slow = [i for i in valid if i not in fast_set and columns.member_ids[i] in accounts]
-        for index in valid:
-            if columns.member_ids[index] not in accounts:
-                results.reject(
-                    index, REJECT_UNKNOWN_MEMBER, "member_id: has no account to spend from"
-                )
-        tier_changes = await self._post_earns(
-            connection, program, now, request.batch_id, columns, results, fast, accounts
+        earns = [i for i in valid if columns.kinds[i] == EARN]
+        held_back, tier_changes = await self._post_earns(
+            connection, program, now, request.batch_id, columns, results, earns
         )
+        one_by_one = sorted(held_back + [i for i in valid if columns.kinds[i] != EARN])
         await self._post_one_by_one(
-            connection, program, now, request.batch_id, columns, results, slow
+            connection, program, now, request.batch_id, columns, results, one_by_one
         )
         return await self._answer(
-            connection, program, now, request.batch_id, columns, results, accounts, tier_changes
+            connection, program, now, request.batch_id, columns, results, tier_changes
         )
 
     async def _drop_duplicates(
@@ -188,7 +211,7 @@ class BatchPoster:
         rows = await connection.fetch(
             "SELECT p.member_id, p.item_key, p.posting_id, p.amount, p.kind FROM postings p "
             "JOIN unnest($2::text[], $3::text[]) AS t(member_id, item_key) USING (member_id, item_key) "
-            "WHERE p.program_id = $1",
+            "WHERE p.program_id = $1 AND p.item_key IS NOT NULL",
             program.program_id,
             [columns.member_ids[i] for i in valid],
             [columns.keys[i] for i in valid],
@@ -222,35 +245,6 @@ class BatchPoster:
                 fresh.append(index)
         return fresh
 
-    async def _lock_accounts(
-        self,
-        connection: asyncpg.Connection,
-        program: Program,
-        members: list[str],
-        columns: Columns,
-        valid: list[int],
-        now: dt.datetime,
-    ) -> dict[str, store.Account]:
-        """Open accounts for members who earn; lock every account the batch touches, in order."""
-        earners = sorted({columns.member_ids[i] for i in valid if columns.kinds[i] == EARN})
-        if earners:
-            await connection.execute(
-                "INSERT INTO member_accounts (program_id, member_id, tier_code, tier_since, last_activity_at) "
-                "SELECT $1, m, $3, $4, $4 FROM unnest($2::text[]) AS m ORDER BY m ON CONFLICT DO NOTHING",
-                program.program_id,
-                earners,
-                program.settings.entry_tier_code,
-                now,
-            )
-        rows = await connection.fetch(
-            "SELECT * FROM member_accounts WHERE program_id = $1 AND member_id = ANY($2::text[]) "
-            "ORDER BY member_id FOR UPDATE",
-            program.program_id,
-            members,
-        )
-        fields = store.Account.__dataclass_fields__
-        return {row["member_id"]: store.Account(**{k: row[k] for k in fields}) for row in rows}
-
     async def _post_earns(
         self,
         connection: asyncpg.Connection,
@@ -260,50 +254,70 @@ class BatchPoster:
         columns: Columns,
         results: Results,
         indexes: list[int],
-        accounts: dict[str, store.Account],
-    ) -> list[tuple[str, str, str]]:
+    ) -> tuple[list[int], list[TierChange]]:
+        """Post earns in bulk; returns the items held back (members who owe points) and tier changes."""
         if not indexes:
-            return []
+            return [], []
         settings, program_id = program.settings, program.program_id
-        count = len(indexes)
-        ids = await connection.fetch(
-            "SELECT nextval('posting_ids') AS p, nextval('lot_ids') AS l FROM generate_series(1, $1)",
-            count,
-        )
-        spend_basis = settings.qualifying_basis == 2
         window_start = qualifying_window_start(settings, now)
-        postings, lots = [], []
+        spend_basis = settings.qualifying_basis == QUALIFYING_BASIS_SPEND
+        # Items of a batch mostly share their instants: compute each instant's dates once.
+        moments: dict[tuple[int, int, int], _Moment] = {}
+        item_moments, item_qualifying = [], []
         deltas: dict[str, list[int]] = defaultdict(
             lambda: [0, 0, 0, 0]
         )  # vested, pending, lifetime, qualifying
         next_vest: dict[str, dt.datetime] = {}
+        for index in indexes:
+            instants = (
+                columns.occurred_micros[index],
+                columns.vests_micros[index],
+                columns.expires_micros[index],
+            )
+            moment = moments.get(instants)
+            if moment is None:
+                moment = moments[instants] = _Moment.of(settings, now, window_start, *instants)
+            member, points = columns.member_ids[index], columns.points[index]
+            qualifying = 0
+            if columns.qualifying[index] and moment.in_window:
+                qualifying = columns.spends[index] if spend_basis else points
+            item_moments.append(moment)
+            item_qualifying.append(qualifying)
+            delta = deltas[member]
+            delta[0 if moment.vests <= now else 1] += points
+            delta[2] += points
+            delta[3] += qualifying
+            if moment.vests > now and (member not in next_vest or moment.vests < next_vest[member]):
+                next_vest[member] = moment.vests
+        applied = await _apply_to_accounts(connection, program, now, deltas, next_vest)
+        held_back = [index for index in indexes if columns.member_ids[index] not in applied]
+        posted = [
+            (index, moment, qualifying)
+            for index, moment, qualifying in zip(
+                indexes, item_moments, item_qualifying, strict=True
+            )
+            if columns.member_ids[index] in applied
+        ]
+        if not posted:
+            return held_back, []
+        ids = await connection.fetch(
+            "SELECT nextval('posting_ids') AS p FROM generate_series(1, $1)", len(posted)
+        )
+        # Each posting records the available points after it, in batch order.
+        available = {member: row["vested"] - deltas[member][0] for member, row in applied.items()}
+        postings, lots = [], []
         qualifying_days: Counter[tuple[str, dt.date]] = Counter()
         issued: Counter[int] = Counter()
-        running_available = {
-            member: accounts[member].vested for member in {columns.member_ids[i] for i in indexes}
-        }
-        for index, id_row in zip(indexes, ids, strict=True):
-            member, points = columns.member_ids[index], columns.points[index]
-            posting_id, lot_id = id_row["p"], id_row["l"]
-            occurred = (
-                _instant(columns.occurred_micros[index]) if columns.occurred_micros[index] else now
+        for (index, moment, qualifying), id_row in zip(posted, ids, strict=True):
+            member, points, posting_id = (
+                columns.member_ids[index],
+                columns.points[index],
+                id_row["p"],
             )
-            vests = (
-                _instant(columns.vests_micros[index])
-                if columns.vests_micros[index]
-                else lot_vests_at(settings, occurred)
-            )
-            expires: dt.datetime | None = (
-                _instant(columns.expires_micros[index])
-                if columns.expires_micros[index]
-                else lot_expires_at(settings, occurred)
-            )
-            vested = vests <= now
+            vested = moment.vests <= now
             if vested:
-                running_available[member] += points
-            qualifying_amount = 0
-            if columns.qualifying[index] and local_day(settings, occurred) >= window_start:
-                qualifying_amount = columns.spends[index] if spend_basis else points
+                available[member] += points
+            reference = columns.references[index]
             postings.append(
                 (
                     program_id,
@@ -312,17 +326,14 @@ class BatchPoster:
                     EARN,
                     points,
                     ISSUED,
-                    "",
-                    columns.references[index],
-                    columns.reason_codes[index].encode(),
+                    reference,
+                    columns.reason_codes[index].encode() if columns.reason_codes[index] else b"",
                     columns.qualifying[index],
-                    qualifying_amount,
+                    qualifying,
                     batch_id,
                     columns.keys[index],
-                    "",
-                    None,
-                    running_available[member],
-                    occurred,
+                    available[member],
+                    moment.occurred,
                     now,
                 )
             )
@@ -330,44 +341,25 @@ class BatchPoster:
                 (
                     program_id,
                     member,
-                    lot_id,
+                    posting_id,
                     posting_id,
                     points,
                     points,
                     vested,
-                    occurred,
-                    vests,
-                    expires,
-                    columns.references[index],
+                    moment.occurred,
+                    moment.vests,
+                    moment.expires,
+                    reference,
                 )
             )
-            delta = deltas[member]
-            delta[0 if vested else 1] += points
-            delta[2] += points
-            delta[3] += qualifying_amount
-            if not vested and (member not in next_vest or vests < next_vest[member]):
-                next_vest[member] = vests
-            if qualifying_amount:
-                qualifying_days[(member, local_day(settings, occurred))] += qualifying_amount
+            if qualifying:
+                qualifying_days[(member, moment.local_day)] += qualifying
             issued[store.stripe_of(member)] -= points
             results.done(index, POSTED, posting_id)
         await connection.copy_records_to_table(
             "postings", records=postings, columns=_POSTING_COLUMNS
         )
         await connection.copy_records_to_table("lots", records=lots, columns=_LOT_COLUMNS)
-        for member, (vested_delta, pending_delta, lifetime, qualifying) in deltas.items():
-            account = accounts[member]
-            account.vested += vested_delta
-            account.pending += pending_delta
-            account.lifetime_earned += lifetime
-            account.qualifying += qualifying
-            account.last_activity_at = now
-            if member in next_vest and (
-                account.next_vest_at is None or next_vest[member] < account.next_vest_at
-            ):
-                account.next_vest_at = next_vest[member]
-        changes = self._upgrade(program, [accounts[m] for m in deltas], now)
-        await _save_accounts(connection, program_id, [accounts[m] for m in deltas])
         await store.move_program_accounts(
             connection, program_id, {(ISSUED, s): d for s, d in issued.items()}
         )
@@ -381,34 +373,7 @@ class BatchPoster:
                 [d for _, d in qualifying_days],
                 list(qualifying_days.values()),
             )
-        return changes
-
-    def _upgrade(
-        self, program: Program, accounts: list[store.Account], now: dt.datetime
-    ) -> list[tuple[str, str, str]]:
-        """Upgrade, in one kernel call, the members whose qualifying amount reached a higher tier."""
-        if len(program.tiers) < 2 or not accounts:
-            return []
-        evaluation = ledger_core.evaluate_tiers(
-            qualifying_points=np.fromiter(
-                (a.qualifying for a in accounts), dtype=np.int64, count=len(accounts)
-            ),
-            current_tiers=np.fromiter(
-                (program.tier_index(a.tier_code) for a in accounts),
-                dtype=np.int8,
-                count=len(accounts),
-            ),
-            thresholds_points=np.array([tier.threshold for tier in program.tiers], dtype=np.int64),
-            policy=ledger_core.TierPolicy(is_requalification=False),
-        )
-        changes = []
-        for member_index in evaluation.changed_member_indexes:
-            account = accounts[int(member_index)]
-            before = account.tier_code
-            account.tier_code = program.tiers[int(evaluation.tiers[member_index])].code
-            account.tier_since = now
-            changes.append((account.member_id, before, account.tier_code))
-        return changes
+        return held_back, await _upgrade(connection, program, now, applied)
 
     async def _post_one_by_one(
         self,
@@ -490,16 +455,14 @@ class BatchPoster:
         batch_id: str,
         columns: Columns,
         results: Results,
-        accounts: dict[str, store.Account],
-        tier_changes: list[tuple[str, str, str]],
+        tier_changes: list[TierChange],
     ) -> ledger_pb2.PostBatchResponse:
         posted = [i for i in range(results.size) if results.statuses[i] == POSTED]
 
         def total(kind: int) -> int:
             return sum(columns.points[i] for i in posted if columns.kinds[i] == kind)
 
-        for member, before, after in tier_changes:
-            account = accounts[member]
+        for member, before, after, qualifying in tier_changes:
             await store.insert_tier_change(
                 connection,
                 program.program_id,
@@ -508,7 +471,7 @@ class BatchPoster:
                 to_tier=after,
                 direction=common_pb2.TIER_CHANGE_DIRECTION_UPGRADE,
                 reason=common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
-                qualifying_amount=account.qualifying,
+                qualifying_amount=qualifying,
                 changed_at=now,
             )
             await self.outbox.enqueue(
@@ -522,7 +485,7 @@ class BatchPoster:
                         to_tier_code=after,
                         direction=common_pb2.TIER_CHANGE_DIRECTION_UPGRADE,
                         reason=common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
-                        qualifying_amount=account.qualifying,
+                        qualifying_amount=qualifying,
                     ),
                 ),
             )
@@ -574,6 +537,7 @@ class BatchPoster:
         )
 
 
+# Only the columns a bulk earn sets; the others take their defaults.
 _POSTING_COLUMNS = [
     "program_id",
     "member_id",
@@ -581,15 +545,12 @@ _POSTING_COLUMNS = [
     "kind",
     "amount",
     "counter_kind",
-    "counter_member_id",
     "source_reference",
     "reason",
     "qualifying",
     "qualifying_amount",
     "batch_id",
     "item_key",
-    "hold_id",
-    "reversed_posting_id",
     "available_after",
     "occurred_at",
     "posted_at",
@@ -609,25 +570,76 @@ _LOT_COLUMNS = [
 ]
 
 
-async def _save_accounts(
-    connection: asyncpg.Connection, program_id: str, accounts: list[store.Account]
-) -> None:
-    await connection.execute(
-        "UPDATE member_accounts AS a SET vested = t.vested, pending = t.pending, lifetime_earned = t.lifetime, "
-        "qualifying = t.qualifying, tier_code = t.tier, tier_since = t.since, next_vest_at = t.next_vest, "
-        "last_activity_at = t.active "
-        "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[], "
-        "$8::timestamptz[], $9::timestamptz[], $10::timestamptz[]) "
-        "AS t(member_id, vested, pending, lifetime, qualifying, tier, since, next_vest, active) "
-        "WHERE a.program_id = $1 AND a.member_id = t.member_id",
-        program_id,
-        [a.member_id for a in accounts],
-        [a.vested for a in accounts],
-        [a.pending for a in accounts],
-        [a.lifetime_earned for a in accounts],
-        [a.qualifying for a in accounts],
-        [a.tier_code for a in accounts],
-        [a.tier_since for a in accounts],
-        [a.next_vest_at for a in accounts],
-        [a.last_activity_at for a in accounts],
+async def _apply_to_accounts(
+    connection: asyncpg.Connection,
+    program: Program,
+    now: dt.datetime,
+    deltas: dict[str, list[int]],
+    next_vest: dict[str, dt.datetime],
+) -> dict[str, asyncpg.Record]:
+    """Open and credit the accounts in one statement, in member order; members who owe points are
+    left untouched (their earns repay debt, so they go one by one). Returns the credited accounts."""
+    members = sorted(deltas)
+    rows = await connection.fetch(
+        "INSERT INTO member_accounts AS a (program_id, member_id, vested, pending, lifetime_earned, qualifying, "
+        "tier_code, tier_since, next_vest_at, last_activity_at) "
+        "SELECT $1, m, v, p, l, q, $2, $3, nv, $3 FROM unnest($4::text[], $5::bigint[], $6::bigint[], "
+        "$7::bigint[], $8::bigint[], $9::timestamptz[]) AS t(m, v, p, l, q, nv) "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET vested = a.vested + EXCLUDED.vested, "
+        "pending = a.pending + EXCLUDED.pending, lifetime_earned = a.lifetime_earned + EXCLUDED.lifetime_earned, "
+        "qualifying = a.qualifying + EXCLUDED.qualifying, next_vest_at = least(a.next_vest_at, EXCLUDED.next_vest_at), "
+        "last_activity_at = EXCLUDED.last_activity_at WHERE a.debt = 0 "
+        "RETURNING member_id, vested, qualifying, tier_code",
+        program.program_id,
+        program.settings.entry_tier_code,
+        now,
+        members,
+        [deltas[m][0] for m in members],
+        [deltas[m][1] for m in members],
+        [deltas[m][2] for m in members],
+        [deltas[m][3] for m in members],
+        [next_vest.get(m) for m in members],
     )
+    return {row["member_id"]: row for row in rows}
+
+
+async def _upgrade(
+    connection: asyncpg.Connection,
+    program: Program,
+    now: dt.datetime,
+    accounts: dict[str, asyncpg.Record],
+) -> list[TierChange]:
+    """Upgrade, in one kernel call, the members whose qualifying amount reached a higher tier."""
+    if len(program.tiers) < 2 or not accounts:
+        return []
+    rows = list(accounts.values())
+    evaluation = ledger_core.evaluate_tiers(
+        qualifying_points=np.fromiter(
+            (r["qualifying"] for r in rows), dtype=np.int64, count=len(rows)
+        ),
+        current_tiers=np.fromiter(
+            (program.tier_index(r["tier_code"]) for r in rows), dtype=np.int8, count=len(rows)
+        ),
+        thresholds_points=np.array([tier.threshold for tier in program.tiers], dtype=np.int64),
+        policy=ledger_core.TierPolicy(is_requalification=False),
+    )
+    changes = [
+        (
+            rows[int(i)]["member_id"],
+            rows[int(i)]["tier_code"],
+            program.tiers[int(evaluation.tiers[i])].code,
+            rows[int(i)]["qualifying"],
+        )
+        for i in evaluation.changed_member_indexes
+    ]
+    if changes:
+        await connection.execute(
+            "UPDATE member_accounts AS a SET tier_code = t.tier, tier_since = $4 "
+            "FROM unnest($2::text[], $3::text[]) AS t(member_id, tier) "
+            "WHERE a.program_id = $1 AND a.member_id = t.member_id",
+            program.program_id,
+            [c[0] for c in changes],
+            [c[2] for c in changes],
+            now,
+        )
+    return changes

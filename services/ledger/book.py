@@ -175,6 +175,7 @@ class MemberBook:
         expires_at: dt.datetime | None,
         source_reference: str,
         policy_expiry: bool = True,
+        lot_id: int | None = None,
     ) -> store.Lot:
         """A new lot of `points`; outstanding debt is paid from it first."""
         if vests_at is None:
@@ -183,7 +184,10 @@ class MemberBook:
             expires_at = lot_expires_at(self.settings, earned_at)
         repaid = min(self.account.debt, points)
         self.account.debt -= repaid
-        [lot_id] = await store.next_ids(self.connection, "lot_ids", 1)
+        # A posting's single lot shares its id (a primary-key lookup from posting to lot); further
+        # lots of one posting (a transfer) take fresh ids from the same sequence.
+        if lot_id is None:
+            [lot_id] = await store.next_ids(self.connection, "posting_ids", 1)
         vested = vests_at <= self.now
         lot = store.Lot(
             lot_id=lot_id,

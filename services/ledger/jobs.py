@@ -101,8 +101,8 @@ class Jobs:
         now = self.clock()
         if job == VESTING:
             return await self._refresh_due(
-                "SELECT program_id, member_id FROM member_accounts WHERE next_vest_at <= $1"
-                " AND ($2::text IS NULL OR program_id = $2) ORDER BY next_vest_at LIMIT $3",
+                "SELECT DISTINCT program_id, member_id FROM lots WHERE NOT vested AND vests_at <= $1"
+                " AND ($2::text IS NULL OR program_id = $2) LIMIT $3",
                 now,
                 program_id,
             )

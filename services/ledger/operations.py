@@ -265,6 +265,7 @@ class Ledger:
         lot = await book.credit_lot(
             points,
             posting_id=posting_id,
+            lot_id=posting_id,
             earned_at=earned_at,
             vests_at=vests_at,
             expires_at=expires_at,
@@ -347,6 +348,7 @@ class Ledger:
             await book.credit_lot(
                 points,
                 posting_id=posting_id,
+                lot_id=posting_id,
                 earned_at=now,
                 vests_at=now,
                 expires_at=None,

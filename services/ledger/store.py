@@ -216,7 +216,7 @@ async def lots_of_postings(
 ) -> list[Lot]:
     rows = await connection.fetch(
         f"SELECT {', '.join(_LOT_FIELDS)} FROM lots WHERE program_id = $1 AND member_id = $2 "
-        "AND posting_id = ANY($3::bigint[]) ORDER BY lot_id FOR UPDATE",
+        "AND lot_id = ANY($3::bigint[]) ORDER BY lot_id FOR UPDATE",
         program_id,
         member_id,
         posting_ids,

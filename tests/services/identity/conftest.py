@@ -20,7 +20,9 @@ KIND = common_pb2.IdentifierKind
 
 
 @pytest.fixture
-async def identity(start_service) -> AsyncIterator[tuple[identity_pb2_grpc.IdentityServiceStub, object]]:
+async def identity(
+    start_service,
+) -> AsyncIterator[tuple[identity_pb2_grpc.IdentityServiceStub, object]]:
     """(stub, service) of identity with the program "acme" (nl-NL, entry tier "member")."""
     async with start_service(SPEC, IdentityConfig, token_clock_skew_ms=0) as (service, channel):
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
@@ -47,7 +49,9 @@ async def database(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
-def identifier(kind: int, value: str, provider: str = "", verified: bool = False) -> identity_pb2.Identifier:
+def identifier(
+    kind: int, value: str, provider: str = "", verified: bool = False
+) -> identity_pb2.Identifier:
     return identity_pb2.Identifier(kind=kind, value=value, provider=provider, verified=verified)  # type: ignore[arg-type]
 
 
@@ -94,7 +98,9 @@ async def row_counts(database: asyncpg.Connection) -> dict[str, int]:
     }
 
 
-async def published(servers: Servers, namespace: str, subject: str, count: int) -> list[events_pb2.Event]:
+async def published(
+    servers: Servers, namespace: str, subject: str, count: int
+) -> list[events_pb2.Event]:
     """The first `count` events on `identity.<subject>` of the test's namespace."""
     client = await nats.connect(servers.nats_url)
     try:

@@ -42,7 +42,9 @@ async def test_an_api_key_is_shown_once_stored_hashed_and_authenticates(stub, da
     assert list(authenticated.scopes) == ["ledger:write", "members:read"]
     assert authenticated.requests_per_minute_max == 600
     assert (await authenticate(stub, secret, program_id="")).program_id == PROGRAM
-    [listed] = (await stub.ListApiKeys(identity_pb2.ListApiKeysRequest(program_id=PROGRAM))).api_keys
+    [listed] = (
+        await stub.ListApiKeys(identity_pb2.ListApiKeysRequest(program_id=PROGRAM))
+    ).api_keys
     assert listed.last_used_at.seconds > 0 and listed.name == "POS store 12"
     assert secret not in str(listed)
 
@@ -64,7 +66,9 @@ async def test_revoked_expired_unknown_and_foreign_keys_are_refused(stub) -> Non
     soon = Timestamp(seconds=int(time.time()) + 2)
     expiring = await create_key(stub, key="k2", expires_at=soon)
     await stub.CreateProgram(
-        identity_pb2.CreateProgramRequest(program_id="other", idempotency_key="c", program=program("other"))
+        identity_pb2.CreateProgramRequest(
+            program_id="other", idempotency_key="c", program=program("other")
+        )
     )
     error = await failure(authenticate(stub, created.secret, program_id="other"))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -72,7 +76,9 @@ async def test_revoked_expired_unknown_and_foreign_keys_are_refused(stub) -> Non
         error = await failure(authenticate(stub, secret))
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     revoked = await stub.RevokeApiKey(
-        identity_pb2.RevokeApiKeyRequest(program_id=PROGRAM, idempotency_key="r1", key_id=created.api_key.key_id)
+        identity_pb2.RevokeApiKeyRequest(
+            program_id=PROGRAM, idempotency_key="r1", key_id=created.api_key.key_id
+        )
     )
     assert revoked.api_key.revoked_at.seconds > 0
     error = await failure(authenticate(stub, created.secret))
@@ -83,10 +89,16 @@ async def test_revoked_expired_unknown_and_foreign_keys_are_refused(stub) -> Non
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED and "expired" in error.details()
     active = (await stub.ListApiKeys(identity_pb2.ListApiKeysRequest(program_id=PROGRAM))).api_keys
     assert [k.key_id for k in active] == [expiring.api_key.key_id]
-    every = await stub.ListApiKeys(identity_pb2.ListApiKeysRequest(program_id=PROGRAM, include_revoked=True))
+    every = await stub.ListApiKeys(
+        identity_pb2.ListApiKeysRequest(program_id=PROGRAM, include_revoked=True)
+    )
     assert len(every.api_keys) == 2
     error = await failure(
-        stub.RevokeApiKey(identity_pb2.RevokeApiKeyRequest(program_id=PROGRAM, idempotency_key="r2", key_id="nope"))
+        stub.RevokeApiKey(
+            identity_pb2.RevokeApiKeyRequest(
+                program_id=PROGRAM, idempotency_key="r2", key_id="nope"
+            )
+        )
     )
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
@@ -132,14 +144,18 @@ async def test_member_tokens_verify_with_scopes_until_they_expire(stub) -> None:
     assert list(verified.scopes) == ["member:read", "rewards:redeem"]
     assert verified.expires_at == issued.expires_at
     await stub.CreateProgram(
-        identity_pb2.CreateProgramRequest(program_id="other", idempotency_key="c", program=program("other"))
+        identity_pb2.CreateProgramRequest(
+            program_id="other", idempotency_key="c", program=program("other")
+        )
     )
     error = await failure(verify_member_token(stub, issued.token, program_id="other"))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
     tampered = issued.token[:-4] + ("AAAA" if not issued.token.endswith("AAAA") else "BBBB")
     error = await failure(verify_member_token(stub, tampered))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    qr = await stub.IssueQrToken(identity_pb2.IssueQrTokenRequest(program_id=PROGRAM, member_id=member_id))
+    qr = await stub.IssueQrToken(
+        identity_pb2.IssueQrTokenRequest(program_id=PROGRAM, member_id=member_id)
+    )
     error = await failure(verify_member_token(stub, qr.token))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED, "a QR token is no member token"
     short = await issue_member_token(stub, member_id, ttl_seconds=1)

@@ -24,12 +24,24 @@ from tests.support.calls import program
 CARD = "4000001234567899"  # Luhn-valid
 
 EVERY_KIND = [
-    (identifier(KIND.IDENTIFIER_KIND_EMAIL, "  Alice.Smith@Example.COM "), "alice.smith@example.com", ""),
+    (
+        identifier(KIND.IDENTIFIER_KIND_EMAIL, "  Alice.Smith@Example.COM "),
+        "alice.smith@example.com",
+        "",
+    ),
     (identifier(KIND.IDENTIFIER_KIND_PHONE, "+31 6 1234 5678"), "+31612345678", ""),
     (identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, "4000 0012 3456 7899"), CARD, ""),
     (identifier(KIND.IDENTIFIER_KIND_SOCIAL_SUBJECT, "1098-AbC", "google"), "1098-AbC", "google"),
-    (identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, " C-000042 ", "store-pos"), "C-000042", "store-pos"),
-    (identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, "crm:981", "salesforce"), "crm:981", "salesforce"),
+    (
+        identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, " C-000042 ", "store-pos"),
+        "C-000042",
+        "store-pos",
+    ),
+    (
+        identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, "crm:981", "salesforce"),
+        "crm:981",
+        "salesforce",
+    ),
 ]
 
 
@@ -68,7 +80,9 @@ async def test_a_member_enrols_with_every_kind_of_identifier_and_each_resolves(
     assert event.member_enrolled.member_id == member.member_id
     assert event.member_enrolled.entry_tier_code == "member"
     assert event.member_enrolled.birthday.year == 1990
-    assert list(event.member_enrolled.granted_consent_channels) == [common_pb2.CONSENT_CHANNEL_EMAIL]
+    assert list(event.member_enrolled.granted_consent_channels) == [
+        common_pb2.CONSENT_CHANNEL_EMAIL
+    ]
 
 
 async def test_a_national_phone_number_takes_the_programs_region(stub) -> None:
@@ -100,7 +114,10 @@ BAD_IDENTIFIERS = [
     (identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, " "), "identifiers[0].value"),
     (identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, "x" * 129), "identifiers[0].value"),
     (identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, "id\x00"), "identifiers[0].value"),
-    (identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, "crm:1", "CRM System"), "identifiers[0].provider"),
+    (
+        identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, "crm:1", "CRM System"),
+        "identifiers[0].provider",
+    ),
     (identifier(KIND.IDENTIFIER_KIND_APP_QR_TOKEN, "eyJ..."), "identifiers[0].kind"),
     (identifier(KIND.IDENTIFIER_KIND_UNSPECIFIED, "x"), "identifiers[0].kind"),
 ]
@@ -127,7 +144,10 @@ async def test_a_bad_identifier_is_refused_when_added_and_resolved_too(
     error = await failure(
         stub.AddIdentifier(
             identity_pb2.AddIdentifierRequest(
-                program_id=PROGRAM, idempotency_key="add", member_id=member.member_id, identifier=bad
+                program_id=PROGRAM,
+                idempotency_key="add",
+                member_id=member.member_id,
+                identifier=bad,
             )
         )
     )
@@ -148,16 +168,28 @@ async def test_a_bad_identifier_is_refused_when_added_and_resolved_too(
     ("fields", "field"),
     [
         ({"channel": common_pb2.CHANNEL_UNSPECIFIED}, "channel"),
-        ({"profile": identity_pb2.Profile(birthday=common_pb2.LocalDate(year=1990, month=2, day=30))}, "profile.birthday"),
+        (
+            {
+                "profile": identity_pb2.Profile(
+                    birthday=common_pb2.LocalDate(year=1990, month=2, day=30)
+                )
+            },
+            "profile.birthday",
+        ),
         ({"profile": identity_pb2.Profile(locale="Dutch")}, "profile.locale"),
         ({"profile": identity_pb2.Profile(given_name="x" * 101)}, "profile.given_name"),
-        ({"consents": [identity_pb2.Consent(channel=common_pb2.CONSENT_CHANNEL_UNSPECIFIED)]}, "consents[0].channel"),
+        (
+            {"consents": [identity_pb2.Consent(channel=common_pb2.CONSENT_CHANNEL_UNSPECIFIED)]},
+            "consents[0].channel",
+        ),
         ({"referral_code": "nope"}, "referral_code"),
         ({"referral_code": "ABCDEFGH"}, "referral_code"),
         ({"idempotency_key": ""}, "idempotency_key"),
     ],
 )
-async def test_bad_enrolments_name_the_field_and_write_nothing(stub, database, fields, field) -> None:
+async def test_bad_enrolments_name_the_field_and_write_nothing(
+    stub, database, fields, field
+) -> None:
     before = await row_counts(database)
     request = identity_pb2.EnrollMemberRequest(
         program_id=PROGRAM,
@@ -198,7 +230,10 @@ async def test_concurrent_enrolments_with_one_email_make_exactly_one_member(stub
     """With different idempotency keys, one wins and the others get ALREADY_EXISTS naming the
     identifier (the caller may then resolve it); with the same key, all get the one member."""
     outcomes = await asyncio.gather(
-        *(enrol(stub, email(f"Carol@Example.com{'' if i % 2 else ' '}"), key=f"k{i}") for i in range(8)),
+        *(
+            enrol(stub, email(f"Carol@Example.com{'' if i % 2 else ' '}"), key=f"k{i}")
+            for i in range(8)
+        ),
         return_exceptions=True,
     )
     created = [o for o in outcomes if isinstance(o, identity_pb2.EnrollMemberResponse)]
@@ -207,7 +242,9 @@ async def test_concurrent_enrolments_with_one_email_make_exactly_one_member(stub
     assert {e.code() for e in refused} == {grpc.StatusCode.ALREADY_EXISTS}
     assert {e.details().split(":")[0] for e in refused} == {"identifiers[0].value"}
     assert await database.fetchval("SELECT count(*) FROM members") == 1
-    same_key = await asyncio.gather(*(enrol(stub, email("dave@example.com"), key="one") for _ in range(6)))
+    same_key = await asyncio.gather(
+        *(enrol(stub, email("dave@example.com"), key="one") for _ in range(6))
+    )
     assert len({r.member.member_id for r in same_key}) == 1
     assert sum(r.created for r in same_key) == 1
     assert await database.fetchval("SELECT count(*) FROM members") == 2
@@ -215,7 +252,9 @@ async def test_concurrent_enrolments_with_one_email_make_exactly_one_member(stub
 
 async def test_identifiers_are_unique_within_a_program_only(stub) -> None:
     await stub.CreateProgram(
-        identity_pb2.CreateProgramRequest(program_id="other", idempotency_key="c", program=program("other"))
+        identity_pb2.CreateProgramRequest(
+            program_id="other", idempotency_key="c", program=program("other")
+        )
     )
     first = (await enrol(stub, email("alice@example.com"))).member
     second = (await enrol(stub, email("alice@example.com"), program_id="other")).member
@@ -230,27 +269,41 @@ async def test_identifiers_are_added_removed_and_released(stub) -> None:
     bob = (await enrol(stub, email("bob@example.com"))).member.member_id
     card = identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD)
     added = await stub.AddIdentifier(
-        identity_pb2.AddIdentifierRequest(program_id=PROGRAM, idempotency_key="a1", member_id=alice, identifier=card)
+        identity_pb2.AddIdentifierRequest(
+            program_id=PROGRAM, idempotency_key="a1", member_id=alice, identifier=card
+        )
     )
     assert added.identifier.value == CARD and added.identifier.added_at.seconds > 0
     error = await failure(
         stub.AddIdentifier(
-            identity_pb2.AddIdentifierRequest(program_id=PROGRAM, idempotency_key="b1", member_id=bob, identifier=card)
+            identity_pb2.AddIdentifierRequest(
+                program_id=PROGRAM, idempotency_key="b1", member_id=bob, identifier=card
+            )
         )
     )
-    assert error.code() == grpc.StatusCode.ALREADY_EXISTS and error.details().startswith("identifier.value:")
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS and error.details().startswith(
+        "identifier.value:"
+    )
     removed = await stub.RemoveIdentifier(
         identity_pb2.RemoveIdentifierRequest(
-            program_id=PROGRAM, idempotency_key="a2", member_id=alice, kind=card.kind, value="4000-0012-3456-7899"
+            program_id=PROGRAM,
+            idempotency_key="a2",
+            member_id=alice,
+            kind=card.kind,
+            value="4000-0012-3456-7899",
         )
     )
     assert removed.identifier.value == CARD
     error = await failure(
-        stub.ResolveIdentifier(identity_pb2.ResolveIdentifierRequest(program_id=PROGRAM, kind=card.kind, value=CARD))
+        stub.ResolveIdentifier(
+            identity_pb2.ResolveIdentifierRequest(program_id=PROGRAM, kind=card.kind, value=CARD)
+        )
     )
     assert error.code() == grpc.StatusCode.NOT_FOUND
     await stub.AddIdentifier(
-        identity_pb2.AddIdentifierRequest(program_id=PROGRAM, idempotency_key="b2", member_id=bob, identifier=card)
+        identity_pb2.AddIdentifierRequest(
+            program_id=PROGRAM, idempotency_key="b2", member_id=bob, identifier=card
+        )
     )
     resolved = await stub.ResolveIdentifier(
         identity_pb2.ResolveIdentifierRequest(program_id=PROGRAM, kind=card.kind, value=CARD)
@@ -266,9 +319,15 @@ async def test_batch_resolve_answers_in_request_order(stub) -> None:
             program_id=PROGRAM,
             lookups=[
                 identity_pb2.IdentifierLookup(kind=KIND.IDENTIFIER_KIND_EXTERNAL_ID, value="b-1"),
-                identity_pb2.IdentifierLookup(kind=KIND.IDENTIFIER_KIND_EMAIL, value="nobody@example.com"),
-                identity_pb2.IdentifierLookup(kind=KIND.IDENTIFIER_KIND_EMAIL, value="not an e-mail"),
-                identity_pb2.IdentifierLookup(kind=KIND.IDENTIFIER_KIND_EMAIL, value="ALICE@example.com"),
+                identity_pb2.IdentifierLookup(
+                    kind=KIND.IDENTIFIER_KIND_EMAIL, value="nobody@example.com"
+                ),
+                identity_pb2.IdentifierLookup(
+                    kind=KIND.IDENTIFIER_KIND_EMAIL, value="not an e-mail"
+                ),
+                identity_pb2.IdentifierLookup(
+                    kind=KIND.IDENTIFIER_KIND_EMAIL, value="ALICE@example.com"
+                ),
             ],
         )
     )

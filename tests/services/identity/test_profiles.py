@@ -74,7 +74,9 @@ async def test_bad_consent_changes_name_the_field(stub, database, changes, field
     assert await row_counts(database) == before
 
 
-async def test_the_profile_changes_only_the_masked_fields(identity, servers, nats_namespace) -> None:
+async def test_the_profile_changes_only_the_masked_fields(
+    identity, servers, nats_namespace
+) -> None:
     stub, service = identity
     member = (
         await enrol(
@@ -99,7 +101,9 @@ async def test_the_profile_changes_only_the_masked_fields(identity, servers, nat
     )
     assert updated.profile.given_name == "Alice" and updated.profile.birthday.month == 7
     assert dict(updated.profile.preferences) == {"size": "M"}
-    read = await stub.GetMember(identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id=member.member_id))
+    read = await stub.GetMember(
+        identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id=member.member_id)
+    )
     assert read.member.profile == updated.profile
     await service.relay.flush(timeout_s=10)
     [event] = await published(servers, nats_namespace, "member_updated", 1)
@@ -112,9 +116,17 @@ async def test_the_profile_changes_only_the_masked_fields(identity, servers, nat
     [
         (identity_pb2.Profile(), [], "update_mask"),
         (identity_pb2.Profile(), ["email"], "update_mask"),
-        (identity_pb2.Profile(birthday=common_pb2.LocalDate(year=2999, month=1, day=1)), ["birthday"], "profile.birthday"),
+        (
+            identity_pb2.Profile(birthday=common_pb2.LocalDate(year=2999, month=1, day=1)),
+            ["birthday"],
+            "profile.birthday",
+        ),
         (identity_pb2.Profile(locale="english"), ["locale"], "profile.locale"),
-        (identity_pb2.Profile(preferences={"Bad Key": "x"}), ["preferences"], "profile.preferences"),
+        (
+            identity_pb2.Profile(preferences={"Bad Key": "x"}),
+            ["preferences"],
+            "profile.preferences",
+        ),
         (identity_pb2.Profile(home_store_id="store 1"), ["home_store_id"], "profile.home_store_id"),
     ],
 )
@@ -138,7 +150,9 @@ async def test_bad_profile_changes_name_the_field(stub, database, profile, paths
 
 
 async def test_an_unknown_member_is_not_found(stub) -> None:
-    error = await failure(stub.GetMember(identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id="nobody")))
+    error = await failure(
+        stub.GetMember(identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id="nobody"))
+    )
     assert error.code() == grpc.StatusCode.NOT_FOUND
     error = await failure(consent(stub, "nobody", "k", (SMS, True)))
     assert error.code() == grpc.StatusCode.NOT_FOUND

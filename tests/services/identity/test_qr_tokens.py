@@ -17,7 +17,9 @@ from tests.support.calls import program
 
 async def issue(stub, member_id: str, ttl_seconds: int = 60, program_id: str = PROGRAM):
     return await stub.IssueQrToken(
-        identity_pb2.IssueQrTokenRequest(program_id=program_id, member_id=member_id, ttl_seconds=ttl_seconds)
+        identity_pb2.IssueQrTokenRequest(
+            program_id=program_id, member_id=member_id, ttl_seconds=ttl_seconds
+        )
     )
 
 
@@ -116,7 +118,9 @@ async def test_forged_tokens_are_rejected(stub, alice, database) -> None:
     await rejected(stub, "")
     # A genuine token of another program.
     await stub.CreateProgram(
-        identity_pb2.CreateProgramRequest(program_id="other", idempotency_key="c", program=program("other"))
+        identity_pb2.CreateProgramRequest(
+            program_id="other", idempotency_key="c", program=program("other")
+        )
     )
     carol = (await enrol(stub, email("carol@example.com"), program_id="other")).member.member_id
     await rejected(stub, (await issue(stub, carol, program_id="other")).token)
@@ -132,16 +136,24 @@ async def test_expired_tokens_are_rejected_also_when_replayed(stub, alice, datab
     key = await private_key(database, issued.key_id)
     now = int(time.time())
     stale = jwt.encode(
-        claims(alice, issued_at=now - 600, expires_at=now - 300), key, algorithm="EdDSA", headers={"kid": issued.key_id}
+        claims(alice, issued_at=now - 600, expires_at=now - 300),
+        key,
+        algorithm="EdDSA",
+        headers={"kid": issued.key_id},
     )
     assert "expired" in await rejected(stub, stale)
     early = jwt.encode(
-        claims(alice, issued_at=now + 600, expires_at=now + 700), key, algorithm="EdDSA", headers={"kid": issued.key_id}
+        claims(alice, issued_at=now + 600, expires_at=now + 700),
+        key,
+        algorithm="EdDSA",
+        headers={"kid": issued.key_id},
     )
     assert "not valid yet" in await rejected(stub, early)
 
 
-async def test_rotation_keeps_shown_cards_working_until_the_old_key_retires(stub, alice, database) -> None:
+async def test_rotation_keeps_shown_cards_working_until_the_old_key_retires(
+    stub, alice, database
+) -> None:
     shown = await issue(stub, alice, ttl_seconds=600)
     rotated = await stub.RotateQrKey(
         identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r1", overlap_seconds=2)
@@ -149,9 +161,14 @@ async def test_rotation_keeps_shown_cards_working_until_the_old_key_retires(stub
     assert rotated.retiring_key.key_id == shown.key_id
     assert rotated.retiring_key.status == identity_pb2.QR_KEY_STATUS_RETIRING
     assert rotated.active_key.status == identity_pb2.QR_KEY_STATUS_ACTIVE
-    assert await stub.RotateQrKey(
-        identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r1", overlap_seconds=2)
-    ) == rotated
+    assert (
+        await stub.RotateQrKey(
+            identity_pb2.RotateQrKeyRequest(
+                program_id=PROGRAM, idempotency_key="r1", overlap_seconds=2
+            )
+        )
+        == rotated
+    )
     key_set = (await stub.GetQrKeySet(identity_pb2.GetQrKeySetRequest(program_id=PROGRAM))).keys
     assert {k.key_id for k in key_set} == {shown.key_id, rotated.active_key.key_id}
     assert (await resolve(stub, shown.token)).member_id == alice
@@ -164,7 +181,10 @@ async def test_rotation_keeps_shown_cards_working_until_the_old_key_retires(stub
     retired = await private_key(database, shown.key_id)
     now = int(time.time())
     late = jwt.encode(
-        claims(alice, issued_at=now, expires_at=now + 60), retired, algorithm="EdDSA", headers={"kid": shown.key_id}
+        claims(alice, issued_at=now, expires_at=now + 60),
+        retired,
+        algorithm="EdDSA",
+        headers={"kid": shown.key_id},
     )
     assert "retired key" in await rejected(stub, late)
     key_set = (await stub.GetQrKeySet(identity_pb2.GetQrKeySetRequest(program_id=PROGRAM))).keys
@@ -173,14 +193,20 @@ async def test_rotation_keeps_shown_cards_working_until_the_old_key_retires(stub
 
 
 async def test_a_rotation_by_default_outlives_every_token_of_the_old_key(stub, alice) -> None:
-    rotated = await stub.RotateQrKey(identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r"))
+    rotated = await stub.RotateQrKey(
+        identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r")
+    )
     assert not rotated.HasField("retiring_key")
-    again = await stub.RotateQrKey(identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r2"))
+    again = await stub.RotateQrKey(
+        identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r2")
+    )
     overlap = again.retiring_key.not_after.seconds - again.active_key.not_before.seconds
     assert overlap >= 900
     error = await failure(
         stub.RotateQrKey(
-            identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r3", overlap_seconds=10**9)
+            identity_pb2.RotateQrKeyRequest(
+                program_id=PROGRAM, idempotency_key="r3", overlap_seconds=10**9
+            )
         )
     )
     assert error.details().startswith("overlap_seconds:")

@@ -1,0 +1,525 @@
+"""Merges (identifiers and points move), GDPR export and erasure, with the real ledger."""
+
+import json
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+
+from loyalty.common.v1 import common_pb2
+from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from services.identity.app import SPEC, IdentityConfig
+from services.identity.servicer import IdentityServicer
+from services.ledger.app import SPEC as LEDGER_SPEC
+from services.ledger.app import LedgerConfig
+from tests.conftest import Servers
+from tests.services.identity.conftest import (
+    KIND,
+    PROGRAM,
+    email,
+    enrol,
+    failure,
+    identifier,
+    published,
+)
+from tests.support.calls import program
+
+CARD = "4000001234567899"
+
+
+async def configure_ledger(ledger: ledger_pb2_grpc.LedgerServiceStub) -> None:
+    config = ledger_pb2.ProgramConfig(
+        program_id=PROGRAM,
+        points_name="points",
+        currency="EUR",
+        time_zone="Europe/Amsterdam",
+        return_window_days=0,
+        expiry_policy=ledger_pb2.ExpiryPolicy(kind=ledger_pb2.EXPIRY_KIND_NEVER),
+        negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_RECORD_DEBT,
+        hold_ttl_seconds=600,
+        tier_window=ledger_pb2.TierWindow(
+            kind=ledger_pb2.TIER_WINDOW_KIND_CALENDAR_YEAR,
+            requalification_period=ledger_pb2.CALENDAR_PERIOD_YEAR,
+        ),
+        qualifying_basis=ledger_pb2.QUALIFYING_BASIS_POINTS,
+        rounding_mode=common_pb2.ROUNDING_MODE_FLOOR,
+        entry_tier_code="member",
+    )
+    await ledger.ConfigureProgram(
+        ledger_pb2.ConfigureProgramRequest(
+            program_id=PROGRAM, idempotency_key="configure", config=config
+        )
+    )
+
+
+async def earn(
+    ledger: ledger_pb2_grpc.LedgerServiceStub, member_id: str, points: int, key: str
+) -> None:
+    await ledger.Earn(
+        ledger_pb2.EarnRequest(
+            program_id=PROGRAM,
+            idempotency_key=key,
+            member_id=member_id,
+            points=points,
+            source_reference=key,
+            reason=ledger_pb2.PostingReason(code="purchase"),
+        )
+    )
+
+
+@pytest.fixture
+async def with_ledger(
+    start_service,
+) -> AsyncIterator[
+    tuple[identity_pb2_grpc.IdentityServiceStub, ledger_pb2_grpc.LedgerServiceStub, object]
+]:
+    """Identity and the real ledger, in-process on the test's database; identity calls it."""
+    async with start_service(LEDGER_SPEC, LedgerConfig) as (ledger_service, ledger_channel):
+        address = f"127.0.0.1:{ledger_service.port}"
+        async with start_service(SPEC, IdentityConfig, ledger_address=address) as (
+            service,
+            channel,
+        ):
+            stub = identity_pb2_grpc.IdentityServiceStub(channel)
+            await stub.CreateProgram(
+                identity_pb2.CreateProgramRequest(
+                    program_id=PROGRAM, idempotency_key="c", program=program(PROGRAM)
+                )
+            )
+            ledger = ledger_pb2_grpc.LedgerServiceStub(ledger_channel)
+            await configure_ledger(ledger)
+            yield stub, ledger, service
+
+
+async def merge(stub, survivor: str, merged: str, key: str = "merge-1"):
+    return await stub.MergeMembers(
+        identity_pb2.MergeMembersRequest(
+            program_id=PROGRAM,
+            idempotency_key=key,
+            survivor_member_id=survivor,
+            merged_member_id=merged,
+            operator_id="desk-7",
+            note="plastic card customer installed the app",
+        )
+    )
+
+
+async def balance(ledger, member_id: str) -> int:
+    answer = await ledger.GetBalance(
+        ledger_pb2.GetBalanceRequest(program_id=PROGRAM, member_id=member_id)
+    )
+    return answer.balance.available_points
+
+
+async def test_a_merge_moves_identifiers_and_points_and_the_ledger_verifies_clean(
+    with_ledger, servers: Servers, nats_namespace: str
+) -> None:
+    stub, ledger, service = with_ledger
+    card_member = (
+        await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
+    ).member.member_id
+    app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
+    qr = await stub.IssueQrToken(
+        identity_pb2.IssueQrTokenRequest(program_id=PROGRAM, member_id=card_member)
+    )
+    await earn(ledger, card_member, 120, "p1")
+    await earn(ledger, app_member, 30, "p2")
+    merged = await merge(stub, app_member, card_member)
+    assert merged.transferred_points == 120 and merged.ledger_transfer_id
+    assert [i.value for i in merged.moved_identifiers] == [CARD]
+    assert {i.value for i in merged.survivor.identifiers} == {CARD, "alice@example.com"}
+    assert (await balance(ledger, app_member), await balance(ledger, card_member)) == (150, 0)
+    verified = await ledger.Verify(ledger_pb2.VerifyRequest(program_id=PROGRAM))
+    assert verified.differences_count == 0 and verified.program_sum_points == 0
+    assert verified.accounts_checked_count >= 2
+    # The merged member resolves to the survivor from now on, by identifier and by QR card.
+    resolved = await stub.ResolveIdentifier(
+        identity_pb2.ResolveIdentifierRequest(
+            program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_CARD_NUMBER, value=CARD
+        )
+    )
+    assert resolved.member_id == app_member
+    by_qr = await stub.ResolveIdentifier(
+        identity_pb2.ResolveIdentifierRequest(
+            program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_APP_QR_TOKEN, value=qr.token
+        )
+    )
+    assert by_qr.member_id == app_member
+    gone = (
+        await stub.GetMember(
+            identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id=card_member)
+        )
+    ).member
+    assert (
+        gone.status == common_pb2.MEMBER_STATUS_MERGED and gone.merged_into_member_id == app_member
+    )
+    # A retry answers the same; the merged member cannot be merged again.
+    assert await merge(stub, app_member, card_member) == merged
+    error = await failure(merge(stub, app_member, card_member, key="merge-2"))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await service.relay.flush(timeout_s=10)
+    [event] = await published(servers, nats_namespace, "member_merged", 1)
+    assert (event.member_merged.merged_member_id, event.member_merged.transferred_points) == (
+        card_member,
+        120,
+    )
+    # The export carries the ledger history; an erasure leaves the ledger balanced.
+    exported = await stub.ExportMember(
+        identity_pb2.ExportMemberRequest(program_id=PROGRAM, member_id=app_member)
+    )
+    assert exported.available_points == 150
+    assert sorted(p.points for p in exported.ledger_postings) == [30, 120]
+    section = json.loads(exported.sections[0].content)
+    assert section["merges"][0]["merged_member_id"] == card_member
+    assert section["merged_members"][0]["member_id"] == card_member
+    await stub.EraseMember(
+        identity_pb2.EraseMemberRequest(
+            program_id=PROGRAM,
+            idempotency_key="e1",
+            member_id=app_member,
+            operator_id="dpo",
+            reason="ticket 77",
+        )
+    )
+    verified = await ledger.Verify(ledger_pb2.VerifyRequest(program_id=PROGRAM))
+    assert await balance(ledger, app_member) == 150
+    assert verified.differences_count == 0 and verified.program_sum_points == 0
+
+
+async def test_a_merge_records_its_transfer_while_the_ledger_is_down(
+    start_service, database
+) -> None:
+    """Identity's side commits with the transfer it owes; the merged member resolves to the
+    survivor already, and a retry (or housekeeping) completes the transfer later."""
+    async with start_service(SPEC, IdentityConfig, ledger_address="127.0.0.1:9") as (_, channel):
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        await stub.CreateProgram(
+            identity_pb2.CreateProgramRequest(
+                program_id=PROGRAM, idempotency_key="c", program=program(PROGRAM)
+            )
+        )
+        card_member = (
+            await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
+        ).member.member_id
+        app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
+        error = await failure(merge(stub, app_member, card_member))
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        assert "retry with the same idempotency key" in error.details()
+        row = await database.fetchrow("SELECT * FROM merges")
+        assert row["state"] == "pending" and row["attempt_count"] == 1 and row["last_error"]
+        assert row["transfer_idempotency_key"] == f"merge:{card_member}"
+        transfer = ledger_pb2.TransferPointsRequest.FromString(row["transfer_request"])
+        assert transfer == ledger_pb2.TransferPointsRequest(
+            program_id=PROGRAM,
+            idempotency_key=f"merge:{card_member}",
+            source_member_id=card_member,
+            target_member_id=app_member,
+            transfer_all=True,
+            reason=ledger_pb2.PostingReason(
+                code="member_merge",
+                operator_id="desk-7",
+                note="plastic card customer installed the app",
+            ),
+        )
+        resolved = await stub.ResolveIdentifier(
+            identity_pb2.ResolveIdentifierRequest(
+                program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_CARD_NUMBER, value=CARD
+            )
+        )
+        assert resolved.member_id == app_member
+        error = await failure(merge(stub, app_member, card_member))
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        assert await database.fetchval("SELECT attempt_count FROM merges") == 2
+        assert (
+            await database.fetchval(
+                "SELECT count(*) FROM outbox WHERE subject LIKE '%member_merged'"
+            )
+            == 0
+        )
+
+
+async def test_housekeeping_finishes_a_stalled_merge_once_the_ledger_is_back(
+    start_service, database
+) -> None:
+    async with start_service(SPEC, IdentityConfig, ledger_address="127.0.0.1:9") as (
+        service,
+        channel,
+    ):
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        await stub.CreateProgram(
+            identity_pb2.CreateProgramRequest(
+                program_id=PROGRAM, idempotency_key="c", program=program(PROGRAM)
+            )
+        )
+        card_member = (
+            await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
+        ).member.member_id
+        app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
+        async with start_service(LEDGER_SPEC, LedgerConfig) as (_, ledger_channel):
+            ledger = ledger_pb2_grpc.LedgerServiceStub(ledger_channel)
+            await configure_ledger(ledger)
+            await earn(ledger, card_member, 70, "p1")
+            await failure(merge(stub, app_member, card_member))
+            # Housekeeping of a replica that reaches the ledger.
+            servicer = IdentityServicer(service.pool, service.runtime.outbox, ledger=ledger)
+            assert await servicer.finish_stalled_merges(older_than_s=0) == 1
+            assert await balance(ledger, app_member) == 70
+            verified = await ledger.Verify(ledger_pb2.VerifyRequest(program_id=PROGRAM))
+            assert verified.differences_count == 0
+        row = await database.fetchrow("SELECT state, transferred_points FROM merges")
+        assert (row["state"], row["transferred_points"]) == ("completed", 70)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"merged_member_id": ""}, "merged_member_id"),
+        ({"survivor_member_id": ""}, "survivor_member_id"),
+        ({"merged_member_id": "same"}, "merged_member_id"),
+        ({"note": "x" * 1001}, "note"),
+    ],
+)
+async def test_bad_merges_name_the_field(stub, database, fields, field) -> None:
+    request = identity_pb2.MergeMembersRequest(
+        program_id=PROGRAM, idempotency_key="m", survivor_member_id="same", merged_member_id="other"
+    )
+    for name, value in fields.items():
+        setattr(request, name, value)
+    error = await failure(stub.MergeMembers(request))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith(f"{field}:")
+    assert await database.fetchval("SELECT count(*) FROM merges") == 0
+
+
+PII = {
+    "given_name": "Zebedee",
+    "family_name": "Quintessa-Wolff",
+    "email": "zebedee.qw@example.org",
+    "phone": "+31687654321",
+    "phone_digits": "687654321",
+    "card": CARD,
+    "social": "g-8812731-zq",
+    "pos": "POS-77123",
+    "external": "crm-55501",
+    "birthday": "1987-06-05",
+    "preference": "size-xxl-unique",
+    "added_email": "zq.second@example.org",
+}
+
+
+async def pii_found(database) -> list[tuple[str, str, str]]:
+    """(table, column, value) of every PII value in any column of any identity table: text
+    columns (and every other column as text, so dates and JSON too), and the binary responses
+    kept for retries."""
+    columns = await database.fetch(
+        "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+        "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
+        "WHERE c.table_schema = 'identity' AND t.table_type = 'BASE TABLE' AND c.data_type <> 'bytea'"
+    )
+    assert any(c["data_type"] == "text" for c in columns)
+    assert {"members", "member_identifiers", "identifier_lookup"} <= {
+        c["table_name"] for c in columns
+    }
+    found = []
+    for column in columns:
+        for value in PII.values():
+            hits = await database.fetchval(
+                f'SELECT count(*) FROM "{column["table_name"]}" '
+                f'WHERE strpos(lower("{column["column_name"]}"::text), lower($1)) > 0',
+                value,
+            )
+            if hits:
+                found.append((column["table_name"], column["column_name"], value))
+    for value in PII.values():
+        if await database.fetchval(
+            "SELECT count(*) FROM idempotency_keys WHERE position(convert_to($1, 'UTF8') in response) > 0",
+            value,
+        ):
+            found.append(("idempotency_keys", "response", value))
+    return found
+
+
+async def test_after_an_erase_no_identity_table_holds_the_members_pii(
+    identity, database, servers: Servers, nats_namespace: str
+) -> None:
+    stub, service = identity
+    from google.protobuf.field_mask_pb2 import FieldMask
+
+    enrolled = await enrol(
+        stub,
+        email(PII["email"].upper()),
+        identifier(KIND.IDENTIFIER_KIND_PHONE, "06 87654321"),
+        identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, PII["card"]),
+        identifier(KIND.IDENTIFIER_KIND_SOCIAL_SUBJECT, PII["social"], "google"),
+        identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, PII["pos"]),
+        identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, PII["external"]),
+        key="enrol-z",
+        profile=identity_pb2.Profile(
+            given_name=PII["given_name"],
+            family_name=PII["family_name"],
+            birthday=common_pb2.LocalDate(year=1987, month=6, day=5),
+            locale="nl-NL",
+            preferences={"size": PII["preference"]},
+        ),
+        consents=[identity_pb2.Consent(channel=common_pb2.CONSENT_CHANNEL_EMAIL, granted=True)],
+    )
+    member_id = enrolled.member.member_id
+    other = (await enrol(stub, email("someone.else@example.org"))).member.member_id
+    await stub.UpdateProfile(
+        identity_pb2.UpdateProfileRequest(
+            program_id=PROGRAM,
+            idempotency_key="profile-z",
+            member_id=member_id,
+            profile=identity_pb2.Profile(home_store_id="store-1", family_name=PII["family_name"]),
+            update_mask=FieldMask(paths=["home_store_id", "family_name"]),
+        )
+    )
+    await stub.AddIdentifier(
+        identity_pb2.AddIdentifierRequest(
+            program_id=PROGRAM,
+            idempotency_key="add-z",
+            member_id=member_id,
+            identifier=email(PII["added_email"]),
+        )
+    )
+    await stub.UpdateConsents(
+        identity_pb2.UpdateConsentsRequest(
+            program_id=PROGRAM,
+            idempotency_key="consent-z",
+            member_id=member_id,
+            consent_updates=[
+                identity_pb2.ConsentUpdate(channel=common_pb2.CONSENT_CHANNEL_SMS, granted=True)
+            ],
+            source_channel=common_pb2.CHANNEL_APP,
+        )
+    )
+    token = await stub.IssueMemberToken(
+        identity_pb2.IssueMemberTokenRequest(
+            program_id=PROGRAM, member_id=member_id, scopes=["member:read"]
+        )
+    )
+    assert {value for _, _, value in await pii_found(database)} == set(PII.values())
+
+    request = identity_pb2.EraseMemberRequest(
+        program_id=PROGRAM,
+        idempotency_key="erase-z",
+        member_id=member_id,
+        operator_id="dpo-1",
+        reason="ticket 4711",
+    )
+    erased = await stub.EraseMember(request)
+    assert erased.member_id == member_id and erased.erased_at.seconds > 0
+    assert await pii_found(database) == []
+    assert await stub.EraseMember(request) == erased
+    error = await failure(
+        stub.EraseMember(
+            identity_pb2.EraseMemberRequest(
+                program_id=PROGRAM,
+                idempotency_key="erase-again",
+                member_id=member_id,
+                operator_id="dpo-1",
+                reason="again",
+            )
+        )
+    )
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # The member stays as a pseudonym; its identifiers are free for anyone.
+    kept = (
+        await stub.GetMember(identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id=member_id))
+    ).member
+    assert kept.status == common_pb2.MEMBER_STATUS_ERASED
+    assert not kept.identifiers and not kept.consents and kept.profile == identity_pb2.Profile()
+    error = await failure(
+        stub.ResolveIdentifier(
+            identity_pb2.ResolveIdentifierRequest(
+                program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_EMAIL, value=PII["email"]
+            )
+        )
+    )
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    again = (
+        await enrol(stub, email(PII["email"]), identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
+    ).member
+    assert again.member_id not in (member_id, other)
+    error = await failure(
+        stub.VerifyMemberToken(
+            identity_pb2.VerifyMemberTokenRequest(program_id=PROGRAM, token=token.token)
+        )
+    )
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+    # A retry of the original enrolment replays a response with nothing personal in it.
+    replay = await enrol(
+        stub,
+        email(PII["email"].upper()),
+        identifier(KIND.IDENTIFIER_KIND_PHONE, "06 87654321"),
+        identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, PII["card"]),
+        identifier(KIND.IDENTIFIER_KIND_SOCIAL_SUBJECT, PII["social"], "google"),
+        identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, PII["pos"]),
+        identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, PII["external"]),
+        key="enrol-z",
+        profile=identity_pb2.Profile(
+            given_name=PII["given_name"],
+            family_name=PII["family_name"],
+            birthday=common_pb2.LocalDate(year=1987, month=6, day=5),
+            locale="nl-NL",
+            preferences={"size": PII["preference"]},
+        ),
+        consents=[identity_pb2.Consent(channel=common_pb2.CONSENT_CHANNEL_EMAIL, granted=True)],
+    )
+    assert replay.member.member_id == member_id and not replay.member.identifiers
+    assert not replay.member.HasField("profile")
+    await service.relay.flush(timeout_s=10)
+    [event] = await published(servers, nats_namespace, "member_erased", 1)
+    assert event.member_erased.member_id == member_id
+
+
+async def test_erasing_needs_an_operator_and_a_reason(stub, database) -> None:
+    member_id = (await enrol(stub, email("alice@example.com"))).member.member_id
+    for fields, field in (({"operator_id": ""}, "operator_id"), ({"reason": ""}, "reason")):
+        request = identity_pb2.EraseMemberRequest(
+            program_id=PROGRAM,
+            idempotency_key="e",
+            member_id=member_id,
+            operator_id="dpo",
+            reason="ticket 1",
+        )
+        for name, value in fields.items():
+            setattr(request, name, value)
+        error = await failure(stub.EraseMember(request))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details().startswith(
+            f"{field}:"
+        )
+    assert await database.fetchval("SELECT count(*) FROM erasures") == 0
+
+
+async def test_an_export_needs_the_ledger(stub) -> None:
+    """Without the ledger's history an export would be incomplete, so it is refused as retryable."""
+    member_id = (await enrol(stub, email("alice@example.com"))).member.member_id
+    error = await failure(
+        stub.ExportMember(identity_pb2.ExportMemberRequest(program_id=PROGRAM, member_id=member_id))
+    )
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_an_export_of_a_member_without_points_has_an_empty_history(with_ledger) -> None:
+    stub, _, _ = with_ledger
+    member_id = (await enrol(stub, email("alice@example.com"))).member.member_id
+    await stub.UpdateConsents(
+        identity_pb2.UpdateConsentsRequest(
+            program_id=PROGRAM,
+            idempotency_key="c1",
+            member_id=member_id,
+            consent_updates=[
+                identity_pb2.ConsentUpdate(channel=common_pb2.CONSENT_CHANNEL_PUSH, granted=True)
+            ],
+            source_channel=common_pb2.CHANNEL_APP,
+        )
+    )
+    exported = await stub.ExportMember(
+        identity_pb2.ExportMemberRequest(program_id=PROGRAM, member_id=member_id)
+    )
+    assert exported.member.member_id == member_id and exported.available_points == 0
+    assert list(exported.ledger_postings) == []
+    section = json.loads(exported.sections[0].content)
+    assert section["consent_changes"][0]["granted"] is True
