@@ -2,12 +2,11 @@
 
 import datetime as dt
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 from services.identity import members, profiles
 from services.identity.members import MemberView, StoredConsent, StoredIdentifier
+from services.shared.timestamps import timestamp
 
 STATUS_TO_PROTO = {
     members.ACTIVE: common_pb2.MEMBER_STATUS_ACTIVE,
@@ -16,18 +15,6 @@ STATUS_TO_PROTO = {
     members.ERASED: common_pb2.MEMBER_STATUS_ERASED,
 }
 STATUS_FROM_PROTO = {value: key for key, value in STATUS_TO_PROTO.items()}
-
-
-def timestamp(instant: dt.datetime | None) -> Timestamp | None:
-    if instant is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(instant)
-    return stamp
-
-
-def instant(stamp: Timestamp) -> dt.datetime:
-    return stamp.ToDatetime(tzinfo=dt.UTC)
 
 
 def profile_from_proto(profile: identity_pb2.Profile, prefix: str = "profile.") -> profiles.Profile:

@@ -16,7 +16,9 @@ class Housekeeper(Protocol):
 
 
 class Housekeeping:
-    def __init__(self, servicer: Housekeeper, *, interval_s: float = HOUSEKEEPING_INTERVAL_S) -> None:
+    def __init__(
+        self, servicer: Housekeeper, *, interval_s: float = HOUSEKEEPING_INTERVAL_S
+    ) -> None:
         self.servicer = servicer
         self.interval_s = interval_s
 

@@ -66,9 +66,13 @@ def normalise(
     if not value.strip():
         raise InvalidArgument(value_field, "is required")
     if kind == SOCIAL_SUBJECT:
-        return IdentifierKey(kind, _provider(provider, provider_field, required=True), _subject(value, value_field))
+        return IdentifierKey(
+            kind, _provider(provider, provider_field, required=True), _subject(value, value_field)
+        )
     if kind in (POS_CUSTOMER_ID, EXTERNAL_ID):
-        return IdentifierKey(kind, _provider(provider, provider_field, required=False), _plain_id(value, value_field))
+        return IdentifierKey(
+            kind, _provider(provider, provider_field, required=False), _plain_id(value, value_field)
+        )
     if provider:
         raise InvalidArgument(provider_field, "must be empty for this kind of identifier")
     if kind == EMAIL:

@@ -128,4 +128,3 @@ async def history(
 def reason_text(reason: ledger_pb2.PostingReason) -> str:
     parts = [reason.code, reason.note]
     return ": ".join(part for part in parts if part)
-

@@ -71,7 +71,8 @@ def validate_profile(profile: Profile, prefix: str = "profile.") -> Profile:
     if profile.locale and not _LOCALE.match(profile.locale):
         raise InvalidArgument(f"{prefix}locale", "must be a BCP 47 tag such as nl-NL")
     if profile.home_store_id and (
-        len(profile.home_store_id) > STORE_ID_LENGTH_MAX or not _STORE_ID.match(profile.home_store_id)
+        len(profile.home_store_id) > STORE_ID_LENGTH_MAX
+        or not _STORE_ID.match(profile.home_store_id)
     ):
         raise InvalidArgument(
             f"{prefix}home_store_id",
@@ -87,7 +88,8 @@ def _validate_preferences(preferences: Mapping[str, str], field_name: str) -> No
     for key, value in preferences.items():
         if len(key) > PREFERENCE_KEY_LENGTH_MAX or not _PREFERENCE_KEY.match(key):
             raise InvalidArgument(
-                field_name, f"key {key[:PREFERENCE_KEY_LENGTH_MAX]!r} must be lowercase letters, digits, '.', '-' or '_'"
+                field_name,
+                f"key {key[:PREFERENCE_KEY_LENGTH_MAX]!r} must be lowercase letters, digits, '.', '-' or '_'",
             )
         if len(value) > PREFERENCE_VALUE_LENGTH_MAX:
             raise InvalidArgument(

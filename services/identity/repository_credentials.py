@@ -30,7 +30,9 @@ def _signing_key(row: asyncpg.Record) -> SigningKey:
     )
 
 
-async def fetch_signing_key(connection: Connection, program_id: str, key_id: str) -> SigningKey | None:
+async def fetch_signing_key(
+    connection: Connection, program_id: str, key_id: str
+) -> SigningKey | None:
     row = await connection.fetchrow(
         f"SELECT {_KEY_COLUMNS} FROM signing_keys WHERE program_id = $1 AND key_id = $2",
         program_id,

@@ -143,9 +143,7 @@ async def fetch_members_merged_into(
     return [_member(row) for row in rows]
 
 
-async def views(
-    connection: Connection, members: Sequence[StoredMember]
-) -> list[MemberView]:
+async def views(connection: Connection, members: Sequence[StoredMember]) -> list[MemberView]:
     """The members with their identifiers and consents, two queries for all of them."""
     if not members:
         return []
@@ -242,7 +240,11 @@ async def fetch_identifier(
         key.provider,
         key.value,
     )
-    return None if row is None else StoredIdentifier(key=key, verified=row["verified"], added_at=row["added_at"])
+    return (
+        None
+        if row is None
+        else StoredIdentifier(key=key, verified=row["verified"], added_at=row["added_at"])
+    )
 
 
 async def count_identifiers(connection: Connection, program_id: str, member_id: str) -> int:

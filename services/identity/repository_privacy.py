@@ -41,7 +41,12 @@ def _merge(row: asyncpg.Record) -> Merge:
 
 
 async def move_identifiers(
-    connection: asyncpg.Connection, *, program_id: str, merged_member_id: str, survivor: str, survivor_status: str
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    merged_member_id: str,
+    survivor: str,
+    survivor_status: str,
 ) -> list[StoredIdentifier]:
     """Move every identifier of the merged member to the survivor, keeping when each was added."""
     rows = await connection.fetch(
@@ -133,7 +138,9 @@ async def fetch_merges_of(connection: Connection, program_id: str, member_id: st
     return [_merge(row) for row in rows]
 
 
-async def fetch_stalled_merges(connection: Connection, *, older_than_s: float, limit: int) -> list[Merge]:
+async def fetch_stalled_merges(
+    connection: Connection, *, older_than_s: float, limit: int
+) -> list[Merge]:
     rows = await connection.fetch(
         "SELECT * FROM merges WHERE state = $1 AND created_at <= now() - make_interval(secs => $2) "
         "ORDER BY created_at LIMIT $3",
@@ -217,7 +224,9 @@ async def forget_member_records(
     ids = list(member_ids)
     for table in ("consents", "consent_changes"):
         await connection.execute(
-            f"DELETE FROM {table} WHERE program_id = $1 AND member_id = ANY($2::text[])", program_id, ids
+            f"DELETE FROM {table} WHERE program_id = $1 AND member_id = ANY($2::text[])",
+            program_id,
+            ids,
         )
     await connection.execute(
         "UPDATE merges SET note = '' WHERE program_id = $1 "
@@ -257,7 +266,12 @@ async def replace_stored_response(
 
 
 async def insert_erasure(
-    connection: asyncpg.Connection, *, program_id: str, member_id: str, operator_id: str, reason: str
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    member_id: str,
+    operator_id: str,
+    reason: str,
 ) -> None:
     await connection.execute(
         "INSERT INTO erasures (program_id, member_id, operator_id, reason) VALUES ($1, $2, $3, $4)",

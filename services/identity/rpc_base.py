@@ -38,7 +38,9 @@ def check_member_id(value: str, field: str = "member_id") -> str:
     if not value:
         raise InvalidArgument(field, "is required")
     if len(value) > MEMBER_ID_LENGTH_MAX or not value.isprintable() or value.strip() != value:
-        raise InvalidArgument(field, f"must be a member id of at most {MEMBER_ID_LENGTH_MAX} characters")
+        raise InvalidArgument(
+            field, f"must be a member id of at most {MEMBER_ID_LENGTH_MAX} characters"
+        )
     return value
 
 
@@ -88,7 +90,11 @@ class RpcBase(identity_pb2_grpc.IdentityServiceServicer):
         return member
 
     async def open_member(
-        self, connection: asyncpg.Connection, program_id: str, member_id: str, field: str = "member_id"
+        self,
+        connection: asyncpg.Connection,
+        program_id: str,
+        member_id: str,
+        field: str = "member_id",
     ) -> StoredMember:
         """The member, locked for a change; FAILED_PRECONDITION if merged or erased."""
         member = await self.member(connection, program_id, member_id, field=field, for_update=True)
@@ -105,7 +111,12 @@ class RpcBase(identity_pb2_grpc.IdentityServiceServicer):
         return view
 
     async def verify_token(
-        self, connection: asyncpg.Connection | asyncpg.Pool, *, purpose: str, program_id: str, token: str
+        self,
+        connection: asyncpg.Connection | asyncpg.Pool,
+        *,
+        purpose: str,
+        program_id: str,
+        token: str,
     ) -> dict[str, Any]:
         """The claims of a token of this program; InvalidToken when it does not verify."""
         key_id = tokens.key_id_of(token)

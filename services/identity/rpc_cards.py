@@ -28,7 +28,10 @@ def check_series(count: int, prefix: str, length: int) -> None:
     if not prefix or not prefix.isascii() or not prefix.isdigit():
         raise InvalidArgument("prefix", "must be one or more digits")
     random_digits = length - len(prefix) - 1
-    if random_digits < CARD_RANDOM_DIGITS_MIN or 10**random_digits < count * CARD_SPACE_PER_CARD_MIN:
+    if (
+        random_digits < CARD_RANDOM_DIGITS_MIN
+        or 10**random_digits < count * CARD_SPACE_PER_CARD_MIN
+    ):
         raise InvalidArgument(
             "prefix",
             f"leaves {max(random_digits, 0)} random digits in a {length}-digit number; "

@@ -9,8 +9,8 @@ import secrets
 import grpc
 
 from loyalty.identity.v1 import identity_pb2
-from services.identity import convert, tokens
 from services.identity import repository_credentials as credential_store
+from services.identity import tokens
 from services.identity.errors import (
     ApiKeyNotFound,
     ApiKeyRejected,
@@ -27,6 +27,7 @@ from services.shared import validation
 from services.shared.errors import InvalidArgument, Unauthenticated
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
+from services.shared.timestamps import instant, timestamp
 
 QR_TOKEN_TTL_DEFAULT_S = 120
 QR_TOKEN_TTL_MAX_S = 900
@@ -81,10 +82,10 @@ def api_key_to_proto(key: StoredApiKey) -> identity_pb2.ApiKey:
         name=key.name,
         scopes=key.scopes,
         secret_prefix=key.secret_prefix,
-        create_time=convert.timestamp(key.created_at),
-        expires_at=convert.timestamp(key.expires_at),
-        revoked_at=convert.timestamp(key.revoked_at),
-        last_used_at=convert.timestamp(key.last_used_at),
+        create_time=timestamp(key.created_at),
+        expires_at=timestamp(key.expires_at),
+        revoked_at=timestamp(key.revoked_at),
+        last_used_at=timestamp(key.last_used_at),
         requests_per_minute_max=key.requests_per_minute_max,
     )
 
@@ -100,8 +101,8 @@ def qr_key_to_proto(key: tokens.SigningKey, at: dt.datetime) -> identity_pb2.QrK
         key_id=key.key_id,
         algorithm=tokens.ALGORITHM,
         public_key=key.public_key,
-        not_before=convert.timestamp(key.not_before),
-        not_after=convert.timestamp(key.not_after),
+        not_before=timestamp(key.not_before),
+        not_after=timestamp(key.not_after),
         status=status,
     )
 
@@ -129,7 +130,7 @@ class CredentialRpcs(RpcBase):
         )
         return identity_pb2.IssueQrTokenResponse(
             token=token,
-            expires_at=convert.timestamp(dt.datetime.fromtimestamp(issued_at_s + ttl_s, dt.UTC)),
+            expires_at=timestamp(dt.datetime.fromtimestamp(issued_at_s + ttl_s, dt.UTC)),
             key_id=key.key_id,
         )
 
@@ -166,9 +167,7 @@ class CredentialRpcs(RpcBase):
                         connection, request.program_id, current.key_id, not_after
                     )
                     response.retiring_key.CopyFrom(
-                        qr_key_to_proto(
-                            dataclasses.replace(current, not_after=not_after), at
-                        )
+                        qr_key_to_proto(dataclasses.replace(current, not_after=not_after), at)
                     )
                 fresh = tokens.new_signing_key(
                     program_id=request.program_id, purpose=tokens.QR_PURPOSE, now=at
@@ -213,7 +212,7 @@ class CredentialRpcs(RpcBase):
         )
         return identity_pb2.IssueMemberTokenResponse(
             token=token,
-            expires_at=convert.timestamp(dt.datetime.fromtimestamp(issued_at_s + ttl_s, dt.UTC)),
+            expires_at=timestamp(dt.datetime.fromtimestamp(issued_at_s + ttl_s, dt.UTC)),
         )
 
     async def VerifyMemberToken(
@@ -237,8 +236,8 @@ class CredentialRpcs(RpcBase):
             member_id=member.member_id,
             program_id=request.program_id,
             scopes=str(claims.get("scope", "")).split(),
-            issued_at=convert.timestamp(dt.datetime.fromtimestamp(claims["iat"], dt.UTC)),
-            expires_at=convert.timestamp(dt.datetime.fromtimestamp(claims["exp"], dt.UTC)),
+            issued_at=timestamp(dt.datetime.fromtimestamp(claims["iat"], dt.UTC)),
+            expires_at=timestamp(dt.datetime.fromtimestamp(claims["exp"], dt.UTC)),
         )
 
     async def _active_member(self, program_id: str, member_id: str) -> None:
@@ -258,7 +257,7 @@ class CredentialRpcs(RpcBase):
             low=0,
             high=API_KEY_REQUESTS_PER_MINUTE_MAX,
         )
-        expires_at = convert.instant(request.expires_at) if request.HasField("expires_at") else None
+        expires_at = instant(request.expires_at) if request.HasField("expires_at") else None
         if expires_at is not None and expires_at <= now():
             raise InvalidArgument("expires_at", "must be in the future")
         await self.program(self.pool, request.program_id)
@@ -367,7 +366,7 @@ class CredentialRpcs(RpcBase):
             key_id=key.key_id,
             program_id=key.program_id,
             scopes=key.scopes,
-            expires_at=convert.timestamp(key.expires_at),
+            expires_at=timestamp(key.expires_at),
             requests_per_minute_max=key.requests_per_minute_max,
         )
 

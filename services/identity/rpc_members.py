@@ -20,6 +20,7 @@ from services.shared import validation
 from services.shared.errors import InvalidArgument, ResourceExhausted
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
+from services.shared.timestamps import instant, timestamp
 
 MEMBERS_PAGE_SIZE_MAX = 500
 STORE_ID_LENGTH_MAX = 64
@@ -55,7 +56,9 @@ def consent_changes(
     channels_and_grants: Sequence[tuple[int, bool]], field: str
 ) -> list[tuple[int, bool]]:
     if len(channels_and_grants) > members.CONSENTS_PER_REQUEST_MAX:
-        raise InvalidArgument(field, f"at most {members.CONSENTS_PER_REQUEST_MAX} entries, one per channel")
+        raise InvalidArgument(
+            field, f"at most {members.CONSENTS_PER_REQUEST_MAX} entries, one per channel"
+        )
     seen: set[int] = set()
     for index, (channel, _) in enumerate(channels_and_grants):
         profiles.consent_channel(channel, f"{field}[{index}].channel")
@@ -83,9 +86,7 @@ class MemberRpcs(RpcBase):
             request.identifiers, identifiers.region_of_locale(program.default_locale)
         )
         verified = [identifier.verified for identifier in request.identifiers]
-        consents = consent_changes(
-            [(c.channel, c.granted) for c in request.consents], "consents"
-        )
+        consents = consent_changes([(c.channel, c.granted) for c in request.consents], "consents")
         store = store_id(request.store_id, "store_id")
         if request.referral_code and not members.is_referral_code(request.referral_code):
             raise InvalidArgument("referral_code", "is not a referral code of this program")
@@ -98,11 +99,16 @@ class MemberRpcs(RpcBase):
                 first_time = True
                 referrer = ""
                 if request.referral_code:
-                    referrer = await member_store.member_id_of_referral_code(
-                        connection, request.program_id, request.referral_code
-                    ) or ""
+                    referrer = (
+                        await member_store.member_id_of_referral_code(
+                            connection, request.program_id, request.referral_code
+                        )
+                        or ""
+                    )
                     if not referrer:
-                        raise InvalidArgument("referral_code", "is not a referral code of this program")
+                        raise InvalidArgument(
+                            "referral_code", "is not a referral code of this program"
+                        )
                 member_id = members.new_member_id()
                 await member_store.insert_member(
                     connection,
@@ -193,7 +199,7 @@ class MemberRpcs(RpcBase):
             after_member_id=cursor["after"] if cursor else "",
             status=status,
             enrolled_after=(
-                convert.instant(request.enrolled_after) if request.HasField("enrolled_after") else None
+                instant(request.enrolled_after) if request.HasField("enrolled_after") else None
             ),
             limit=size + 1,
         )
@@ -201,7 +207,9 @@ class MemberRpcs(RpcBase):
         return identity_pb2.ListMembersResponse(
             members=[convert.member_to_proto(view) for view in page],
             next_page_token=(
-                encode_page_token({"after": stored[size - 1].member_id}) if len(stored) > size else ""
+                encode_page_token({"after": stored[size - 1].member_id})
+                if len(stored) > size
+                else ""
             ),
         )
 
@@ -281,11 +289,13 @@ class MemberRpcs(RpcBase):
                             channel=consent.channel,  # type: ignore[arg-type]
                             granted=consent.granted,
                             source_channel=consent.source_channel,  # type: ignore[arg-type]
-                            changed_at=convert.timestamp(consent.changed_at),
+                            changed_at=timestamp(consent.changed_at),
                         ),
                     )
                 if changed:
-                    await member_store.touch_member(connection, request.program_id, request.member_id)
+                    await member_store.touch_member(
+                        connection, request.program_id, request.member_id
+                    )
                 view = await self.view(connection, request.program_id, request.member_id)
                 return identity_pb2.UpdateConsentsResponse(
                     consents=[convert.consent_to_proto(c) for c in view.consents]
@@ -385,7 +395,7 @@ class MemberRpcs(RpcBase):
                 return identity_pb2.RemoveIdentifierResponse(
                     member_id=request.member_id,
                     identifier=convert.identifier_to_proto(stored),
-                    removed_at=convert.timestamp(removed_at),
+                    removed_at=timestamp(removed_at),
                 )
 
             return await once(

@@ -26,6 +26,7 @@ from services.identity.rpc_base import RpcBase, check_member_id, now
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
+from services.shared.timestamps import timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,9 @@ class PrivacyRpcs(RpcBase):
         check_member_id(request.merged_member_id, "merged_member_id")
         if request.survivor_member_id == request.merged_member_id:
             raise InvalidArgument("merged_member_id", "must differ from survivor_member_id")
-        validation.text(request.operator_id, "operator_id", required=False, length_max=OPERATOR_ID_LENGTH_MAX)
+        validation.text(
+            request.operator_id, "operator_id", required=False, length_max=OPERATOR_ID_LENGTH_MAX
+        )
         validation.text(request.note, "note", required=False, length_max=NOTE_LENGTH_MAX)
 
         async with self.pool.acquire() as connection, connection.transaction():
@@ -153,7 +156,9 @@ class PrivacyRpcs(RpcBase):
             ),
         )
         for member_id in fields:
-            await member_store.record_request(connection, program_id, member_id, request.idempotency_key)
+            await member_store.record_request(
+                connection, program_id, member_id, request.idempotency_key
+            )
         await member_store.touch_member(connection, program_id, survivor.member_id)
         view = await self.view(connection, program_id, survivor.member_id)
         return identity_pb2.MergeMembersResponse(
@@ -247,16 +252,19 @@ class PrivacyRpcs(RpcBase):
             ],
             available_points=available,
             sections=[section],
-            exported_at=convert.timestamp(now()),
+            exported_at=timestamp(now()),
         )
 
-    async def _identity_section(self, program_id: str, member_id: str) -> identity_pb2.ExportSection:
+    async def _identity_section(
+        self, program_id: str, member_id: str
+    ) -> identity_pb2.ExportSection:
         """What identity holds beyond the member itself: the history of consents, merges, and the
         members merged into this one."""
         consent_changes = await member_store.fetch_consent_changes(self.pool, program_id, member_id)
         merges = await privacy_store.fetch_merges_of(self.pool, program_id, member_id)
         merged = await member_store.views(
-            self.pool, await member_store.fetch_members_merged_into(self.pool, program_id, member_id)
+            self.pool,
+            await member_store.fetch_members_merged_into(self.pool, program_id, member_id),
         )
         content = {
             "consent_changes": [
@@ -286,7 +294,9 @@ class PrivacyRpcs(RpcBase):
                     "member_id": v.member.member_id,
                     "given_name": v.member.profile.given_name,
                     "family_name": v.member.profile.family_name,
-                    "birthday": v.member.profile.birthday.isoformat() if v.member.profile.birthday else None,
+                    "birthday": v.member.profile.birthday.isoformat()
+                    if v.member.profile.birthday
+                    else None,
                     "locale": v.member.profile.locale,
                     "preferences": dict(v.member.profile.preferences),
                     "enrolled_at": v.member.enrolled_at.isoformat(),
@@ -332,9 +342,13 @@ class PrivacyRpcs(RpcBase):
         member = await self.member(connection, program_id, request.member_id, for_update=True)
         if member.status == members.ERASED:
             raise MemberClosed(member.member_id, member.status)
-        merged_into = await member_store.fetch_members_merged_into(connection, program_id, member.member_id)
+        merged_into = await member_store.fetch_members_merged_into(
+            connection, program_id, member.member_id
+        )
         targets = [member.member_id, *(m.member_id for m in merged_into)]
-        erased_at = await privacy_store.pseudonymise_members(connection, program_id, targets, members.ERASED)
+        erased_at = await privacy_store.pseudonymise_members(
+            connection, program_id, targets, members.ERASED
+        )
         await privacy_store.release_all_identifiers(connection, program_id, targets)
         keys = await privacy_store.forget_member_records(connection, program_id, targets)
         for row in await privacy_store.stored_responses(connection, program_id, keys):
@@ -359,9 +373,9 @@ class PrivacyRpcs(RpcBase):
                 events.MEMBER_ERASED,
                 program_id,
                 member_erased=events_pb2.MemberErased(
-                    member_id=member_id, erased_at=convert.timestamp(erased_at)
+                    member_id=member_id, erased_at=timestamp(erased_at)
                 ),
             )
         return identity_pb2.EraseMemberResponse(
-            member_id=member.member_id, erased_at=convert.timestamp(erased_at)
+            member_id=member.member_id, erased_at=timestamp(erased_at)
         )

@@ -46,7 +46,9 @@ def new_signing_key(*, program_id: str, purpose: str, now: dt.datetime) -> Signi
         program_id=program_id,
         key_id=f"{purpose}-{now:%Y%m%d}-{secrets.token_hex(4)}",
         purpose=purpose,
-        private_key=private.private_bytes(_RAW, serialization.PrivateFormat.Raw, serialization.NoEncryption()),
+        private_key=private.private_bytes(
+            _RAW, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        ),
         public_key=private.public_key().public_bytes(_RAW, serialization.PublicFormat.Raw),
         not_before=now,
         not_after=None,
@@ -57,7 +59,9 @@ def audience(purpose: str, program_id: str) -> str:
     return f"{purpose}:{program_id}"
 
 
-def sign(key: SigningKey, *, member_id: str, issued_at_s: int, expires_at_s: int, **claims: Any) -> str:
+def sign(
+    key: SigningKey, *, member_id: str, issued_at_s: int, expires_at_s: int, **claims: Any
+) -> str:
     payload = {
         "iss": ISSUER,
         "aud": audience(key.purpose, key.program_id),

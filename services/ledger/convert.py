@@ -7,18 +7,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import store
 from services.ledger.operations import Program
-
-
-def timestamp(moment: dt.datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    value = Timestamp()
-    value.FromDatetime(moment)
-    return value
+from services.shared.timestamps import instant as shared_instant
+from services.shared.timestamps import timestamp
 
 
 def instant(value: Timestamp, *, present: bool) -> dt.datetime | None:
-    return value.ToDatetime(tzinfo=dt.UTC) if present else None
+    """The instant of an optional Timestamp field (`present` is the field's HasField)."""
+    return shared_instant(value) if present else None
 
 
 def posting(row: store.Posting) -> ledger_pb2.Posting:

@@ -1,9 +1,24 @@
-"""Conversions between protobuf Timestamps and the instants the services store."""
+"""Conversions between protobuf Timestamps and the instants the services store (UTC)."""
+
+import datetime as dt
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 
 def from_epoch_seconds(seconds: float) -> Timestamp:
-    timestamp = Timestamp()
-    timestamp.FromMicroseconds(round(seconds * 1_000_000))
-    return timestamp
+    stamp = Timestamp()
+    stamp.FromMicroseconds(round(seconds * 1_000_000))
+    return stamp
+
+
+def timestamp(moment: dt.datetime | None) -> Timestamp | None:
+    """The Timestamp of an instant; None (an unset field) for None."""
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def instant(stamp: Timestamp) -> dt.datetime:
+    return stamp.ToDatetime(tzinfo=dt.UTC)

@@ -1,0 +1,182 @@
+"""The calls rewards makes to other services: the ledger (points, holds) and campaign (segments).
+
+Ledger refusals come back as `LedgerRefused` with the ledger's machine-readable reason
+(`loyalty-error-reason`), so the redemption can tell "not enough points" from "hold closed" from
+"the ledger is down".
+"""
+
+import logging
+from dataclasses import dataclass
+
+import grpc
+
+from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc
+from loyalty.common.v1 import common_pb2
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from services.rewards.errors import CampaignUnavailable, LedgerUnavailable, MemberNotFound
+from services.shared.interceptors import ERROR_REASON_HEADER
+
+logger = logging.getLogger(__name__)
+
+# Statuses after which the outcome of a ledger mutation is unknown: it may or may not have happened.
+UNKNOWN_OUTCOME = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+OPERATOR_ID = "rewards"
+
+
+class LedgerRefused(Exception):
+    def __init__(self, code: grpc.StatusCode, reason: str, details: str) -> None:
+        super().__init__(f"{code.name} {reason}: {details}")
+        self.code = code
+        self.reason = reason
+        self.details = details
+
+    @property
+    def outcome_unknown(self) -> bool:
+        return self.code in UNKNOWN_OUTCOME
+
+
+def _refused(error: grpc.aio.AioRpcError) -> LedgerRefused:
+    reason = ""
+    for key, value in error.trailing_metadata() or ():
+        if key == ERROR_REASON_HEADER and isinstance(value, str):
+            reason = value
+    return LedgerRefused(error.code(), reason, error.details() or "")
+
+
+@dataclass(frozen=True)
+class MemberStanding:
+    """What eligibility and affordability need to know about a member."""
+
+    available_points: int
+    tier_code: str
+
+
+class LedgerClient:
+    def __init__(self, channel: grpc.aio.Channel, *, deadline_s: float) -> None:
+        self.stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+        self.deadline_s = deadline_s
+
+    async def standing(self, program_id: str, member_id: str) -> MemberStanding | None:
+        """The member's available points and tier; None if the member has no account."""
+        try:
+            response = await self.stub.GetBalance(
+                ledger_pb2.GetBalanceRequest(program_id=program_id, member_id=member_id),
+                timeout=self.deadline_s,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise LedgerUnavailable(error.code().name) from None
+        return MemberStanding(response.balance.available_points, response.balance.tier_code)
+
+    async def require_standing(self, program_id: str, member_id: str) -> MemberStanding:
+        standing = await self.standing(program_id, member_id)
+        if standing is None:
+            raise MemberNotFound(member_id)
+        return standing
+
+    async def place_hold(
+        self, *, program_id: str, key: str, member_id: str, points: int, reference: str
+    ) -> ledger_pb2.Hold:
+        request = ledger_pb2.PlaceHoldRequest(
+            program_id=program_id,
+            idempotency_key=key,
+            member_id=member_id,
+            points=points,
+            reference=reference,
+        )
+        response = await self._call(self.stub.PlaceHold, request)
+        return response.hold
+
+    async def commit_hold(
+        self, *, program_id: str, key: str, hold_id: str, reward_id: str
+    ) -> ledger_pb2.Hold:
+        request = ledger_pb2.CommitHoldRequest(
+            program_id=program_id,
+            idempotency_key=key,
+            hold_id=hold_id,
+            reason=ledger_pb2.PostingReason(code="reward_redemption", note=reward_id),
+        )
+        response = await self._call(self.stub.CommitHold, request)
+        return response.hold
+
+    async def void_hold(
+        self, *, program_id: str, key: str, hold_id: str, cancelled: bool
+    ) -> ledger_pb2.Hold:
+        request = ledger_pb2.VoidHoldRequest(
+            program_id=program_id,
+            idempotency_key=key,
+            hold_id=hold_id,
+            reason=common_pb2.HOLD_VOID_REASON_CANCELLED
+            if cancelled
+            else common_pb2.HOLD_VOID_REASON_REQUESTED,
+        )
+        response = await self._call(self.stub.VoidHold, request)
+        return response.hold
+
+    async def get_hold(self, *, program_id: str, hold_id: str) -> ledger_pb2.Hold:
+        request = ledger_pb2.GetHoldRequest(program_id=program_id, hold_id=hold_id)
+        response = await self._call(self.stub.GetHold, request)
+        return response.hold
+
+    async def credit(
+        self, *, program_id: str, key: str, member_id: str, points: int, operator_id: str, note: str
+    ) -> ledger_pb2.Posting:
+        """Give points back (a cancelled redemption whose hold was already committed)."""
+        request = ledger_pb2.AdjustRequest(
+            program_id=program_id,
+            idempotency_key=key,
+            member_id=member_id,
+            points=points,
+            reason=ledger_pb2.PostingReason(
+                operator_id=operator_id or OPERATOR_ID, code="redemption_cancelled", note=note
+            ),
+        )
+        response = await self._call(self.stub.Adjust, request)
+        return response.posting
+
+    async def _call(self, method, request):  # type: ignore[no-untyped-def]
+        try:
+            return await method(request, timeout=self.deadline_s)
+        except grpc.aio.AioRpcError as error:
+            raise _refused(error) from None
+
+
+class SegmentChecker:
+    """Segment membership from campaign. Until campaign answers CheckSegmentMembership (it is
+    UNIMPLEMENTED before campaign's segments are built), nobody is in any segment, so rewards
+    restricted to segments are not eligible for anyone."""
+
+    def __init__(self, channel: grpc.aio.Channel, *, deadline_s: float) -> None:
+        self.stub = campaign_pb2_grpc.CampaignServiceStub(channel)
+        self.deadline_s = deadline_s
+
+    async def member_segments(
+        self, program_id: str, member_id: str, segment_ids: set[str], *, strict: bool
+    ) -> set[str]:
+        """Which of `segment_ids` the member is in. When campaign cannot answer, `strict` makes
+        that UNAVAILABLE (a redemption); otherwise the member counts as in none (a listing)."""
+        if not segment_ids:
+            return set()
+        try:
+            response = await self.stub.CheckSegmentMembership(
+                campaign_pb2.CheckSegmentMembershipRequest(
+                    program_id=program_id, member_id=member_id, segment_ids=sorted(segment_ids)
+                ),
+                timeout=self.deadline_s,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.NOT_FOUND):
+                return set()
+            if strict:
+                raise CampaignUnavailable(error.code().name) from None
+            logger.warning("segment membership unavailable: %s", error.code().name)
+            return set()
+        return set(response.member_segment_ids) & segment_ids
