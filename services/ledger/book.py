@@ -71,11 +71,13 @@ class MemberBook:
 
     # -- keeping the account current -------------------------------------------------------
 
-    async def refresh(self) -> None:
-        """Vest the lots whose return window passed and expire the lots that are due."""
+    async def refresh(self, *, expiry_due: bool = True) -> None:
+        """Vest the lots whose return window passed and expire the lots that are due (the caller
+        may know that none is due to expire)."""
         if self.account.next_vest_at is not None and self.account.next_vest_at <= self.now:
             await self._vest_due()
-        await self._expire_due()
+        if expiry_due:
+            await self._expire_due()
 
     async def _vest_due(self) -> None:
         rows = await self.connection.fetch(

@@ -4,6 +4,7 @@ deadlocks), moves points through a MemberBook, evaluates the tier, and announces
 through the outbox in the same transaction."""
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -72,6 +73,27 @@ async def load_program(connection: asyncpg.Connection | asyncpg.Pool, program_id
     return Program(stored[0], tiers)
 
 
+class ProgramCache:
+    """Programs read at most every `ttl_s` per process: a settings change made through this process
+    applies at once (it forgets the program), one made through another replica within `ttl_s`."""
+
+    def __init__(self, *, ttl_s: float = 2.0) -> None:
+        self.ttl_s = ttl_s
+        self._programs: dict[str, tuple[float, Program]] = {}
+
+    async def get(self, connection: asyncpg.Connection | asyncpg.Pool, program_id: str) -> Program:
+        cached = self._programs.get(program_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.ttl_s:
+            return cached[1]
+        program = await load_program(connection, program_id)
+        self._programs[program_id] = (now, program)
+        return program
+
+    def forget(self, program_id: str) -> None:
+        self._programs.pop(program_id, None)
+
+
 def _event(program_id: str, **payload: object) -> events_pb2.Event:
     return events_pb2.Event(program_id=program_id, **payload)  # type: ignore[arg-type]
 
@@ -91,18 +113,19 @@ class Ledger:
         *,
         create: bool,
     ) -> MemberBook:
-        account = await store.lock_account(connection, program.program_id, member_id)
-        if account is None:
+        locked = await store.lock_account(connection, program.program_id, member_id)
+        if locked is None:
             if not create:
                 raise MemberNotFound(member_id)
             entry = program.settings.entry_tier_code
             await store.open_account(
                 connection, program.program_id, member_id, tier_code=entry, now=now
             )
-            account = await store.lock_account(connection, program.program_id, member_id)
-            assert account is not None
+            locked = await store.lock_account(connection, program.program_id, member_id)
+            assert locked is not None
+        account, first_expiry = locked
         book = MemberBook(connection, program.settings, account, now)
-        await book.refresh()
+        await book.refresh(expiry_due=first_expiry is not None and first_expiry <= now)
         return book
 
     async def open_books(

@@ -15,7 +15,7 @@ from services.ledger.batches import BatchPoster
 from services.ledger.book import ADJUSTED, EXPIRED, ISSUED, REDEEMED, REVERSED
 from services.ledger.domain import HOLD_TTL_SECONDS_MAX
 from services.ledger.errors import EntryTierMissing, HoldNotFound, MemberNotFound, ProgramNotFound
-from services.ledger.operations import Program, load_program
+from services.ledger.operations import Program, ProgramCache, load_program
 from services.shared import validation
 from services.shared.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.shared.idempotency import once
@@ -157,6 +157,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         self.ledger = jobs.ledger
         self.batches = BatchPoster(self.ledger, outbox)
         self.batch_size_max = batch_size_max
+        self.programs = ProgramCache()
         self.clock = clock
 
     async def PostBatch(
@@ -181,7 +182,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
                 field="member_ids",
             )
         async with self.pool.acquire() as connection, connection.transaction():
-            program = await load_program(connection, request.program_id)
+            program = await self.programs.get(connection, request.program_id)
             now = self.clock()
             return await once(
                 connection,
@@ -202,7 +203,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> ResponseT:
         """One transaction: the program, the idempotency record and the work, all or nothing."""
         async with self.pool.acquire() as connection, connection.transaction():
-            program = await load_program(connection, request.program_id)
+            program = await self.programs.get(connection, request.program_id)
             now = self.clock()
             return await once(
                 connection,
@@ -535,7 +536,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
     ) -> ledger_pb2.GetBalanceResponse:
         validation.program_id(request.program_id)
         check_member(request.member_id)
-        program = await load_program(self.pool, request.program_id)
+        program = await self.programs.get(self.pool, request.program_id)
         return ledger_pb2.GetBalanceResponse(
             balance=await self._current_balance(program, request.member_id)
         )
@@ -571,7 +572,7 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             )
         for index, member_id in enumerate(request.member_ids):
             check_member(member_id, f"member_ids[{index}]")
-        program = await load_program(self.pool, request.program_id)
+        program = await self.programs.get(self.pool, request.program_id)
         balances = [
             await self._current_balance(program, member_id) for member_id in request.member_ids
         ]
@@ -650,23 +651,27 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
             raise InvalidArgument("config.program_id", "must equal program_id")
         settings = settings_from_proto(request.config).validate()
 
-        async with self.pool.acquire() as connection, connection.transaction():
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
 
-            async def configure() -> ledger_pb2.ConfigureProgramResponse:
-                await repository.upsert_program(connection, settings)
-                stored = await repository.fetch_program(connection, settings.program_id)
-                assert stored is not None
-                return ledger_pb2.ConfigureProgramResponse(config=settings_to_proto(*stored))
+                async def configure() -> ledger_pb2.ConfigureProgramResponse:
+                    await repository.upsert_program(connection, settings)
+                    stored = await repository.fetch_program(connection, settings.program_id)
+                    assert stored is not None
+                    return ledger_pb2.ConfigureProgramResponse(config=settings_to_proto(*stored))
 
-            return await once(
-                connection,
-                program_id=request.program_id,
-                key=request.idempotency_key,
-                method="ConfigureProgram",
-                request=request,
-                response_type=ledger_pb2.ConfigureProgramResponse,
-                work=configure,
-            )
+                return await once(
+                    connection,
+                    program_id=request.program_id,
+                    key=request.idempotency_key,
+                    method="ConfigureProgram",
+                    request=request,
+                    response_type=ledger_pb2.ConfigureProgramResponse,
+                    work=configure,
+                )
+        finally:
+            # After the commit (or the failure): the next call reads the program anew.
+            self.programs.forget(request.program_id)
 
     async def GetProgram(
         self, request: ledger_pb2.GetProgramRequest, context: grpc.aio.ServicerContext
@@ -683,29 +688,33 @@ class LedgerServicer(ledger_pb2_grpc.LedgerServiceServicer):
         validation.program_id(request.program_id)
         tiers = domain.validate_tiers([tier_from_proto(t) for t in request.tiers])
 
-        async with self.pool.acquire() as connection, connection.transaction():
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
 
-            async def set_tiers() -> ledger_pb2.SetTierDefinitionsResponse:
-                if not await repository.lock_program(connection, request.program_id):
-                    raise ProgramNotFound(request.program_id)
-                stored = await repository.fetch_program(connection, request.program_id)
-                assert stored is not None
-                if stored[0].entry_tier_code not in {t.code for t in tiers}:
-                    raise EntryTierMissing(stored[0].entry_tier_code)
-                await repository.replace_tiers(connection, request.program_id, tiers)
-                return ledger_pb2.SetTierDefinitionsResponse(
-                    tiers=[tier_to_proto(t) for t in tiers]
+                async def set_tiers() -> ledger_pb2.SetTierDefinitionsResponse:
+                    if not await repository.lock_program(connection, request.program_id):
+                        raise ProgramNotFound(request.program_id)
+                    stored = await repository.fetch_program(connection, request.program_id)
+                    assert stored is not None
+                    if stored[0].entry_tier_code not in {t.code for t in tiers}:
+                        raise EntryTierMissing(stored[0].entry_tier_code)
+                    await repository.replace_tiers(connection, request.program_id, tiers)
+                    return ledger_pb2.SetTierDefinitionsResponse(
+                        tiers=[tier_to_proto(t) for t in tiers]
+                    )
+
+                return await once(
+                    connection,
+                    program_id=request.program_id,
+                    key=request.idempotency_key,
+                    method="SetTierDefinitions",
+                    request=request,
+                    response_type=ledger_pb2.SetTierDefinitionsResponse,
+                    work=set_tiers,
                 )
-
-            return await once(
-                connection,
-                program_id=request.program_id,
-                key=request.idempotency_key,
-                method="SetTierDefinitions",
-                request=request,
-                response_type=ledger_pb2.SetTierDefinitionsResponse,
-                work=set_tiers,
-            )
+        finally:
+            # After the commit (or the failure): the next call reads the program anew.
+            self.programs.forget(request.program_id)
 
     async def ListTierDefinitions(
         self, request: ledger_pb2.ListTierDefinitionsRequest, context: grpc.aio.ServicerContext

@@ -92,14 +92,20 @@ def stripe_of(member_id: str) -> int:
 
 async def lock_account(
     connection: asyncpg.Connection, program_id: str, member_id: str
-) -> Account | None:
+) -> tuple[Account, dt.datetime | None] | None:
+    """The account, locked, and the earliest expiry of its lots (so a refresh is only paid when due)."""
     row = await connection.fetchrow(
-        f"SELECT {', '.join(_ACCOUNT_FIELDS)} FROM member_accounts "
-        "WHERE program_id = $1 AND member_id = $2 FOR UPDATE",
+        f"SELECT {', '.join(_ACCOUNT_FIELDS)}, (SELECT expires_at FROM lots l WHERE l.program_id = $1 "
+        "AND l.member_id = $2 AND l.remaining > 0 AND l.expires_at IS NOT NULL ORDER BY expires_at LIMIT 1) "
+        "AS first_expiry FROM member_accounts WHERE program_id = $1 AND member_id = $2 FOR UPDATE",
         program_id,
         member_id,
     )
-    return None if row is None else Account(**dict(row))
+    if row is None:
+        return None
+    values = dict(row)
+    first_expiry = values.pop("first_expiry")
+    return Account(**values), first_expiry
 
 
 async def read_account(
@@ -150,9 +156,28 @@ async def next_ids(connection: asyncpg.Connection, sequence: str, count: int) ->
     return [row[0] for row in rows]
 
 
+# Below this many rows a plain INSERT beats COPY (which first reads the table's columns).
+COPY_ROWS_MIN = 50
+
+
+async def _insert_rows(
+    connection: asyncpg.Connection,
+    table: str,
+    columns: list[str],
+    records: list[tuple[object, ...]],
+) -> None:
+    if len(records) >= COPY_ROWS_MIN:
+        await connection.copy_records_to_table(table, records=records, columns=columns)
+        return
+    placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
+    await connection.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", records
+    )
+
+
 async def insert_postings(connection: asyncpg.Connection, postings: list[Posting]) -> None:
-    await connection.copy_records_to_table(
-        "postings", records=[dataclasses.astuple(p) for p in postings], columns=_POSTING_FIELDS
+    await _insert_rows(
+        connection, "postings", _POSTING_FIELDS, [dataclasses.astuple(p) for p in postings]
     )
 
 
@@ -177,10 +202,11 @@ async def move_program_accounts(
 async def insert_lots(
     connection: asyncpg.Connection, program_id: str, member_id: str, lots: list[Lot]
 ) -> None:
-    await connection.copy_records_to_table(
+    await _insert_rows(
+        connection,
         "lots",
-        records=[(program_id, member_id, *dataclasses.astuple(lot)) for lot in lots],
-        columns=["program_id", "member_id", *_LOT_FIELDS],
+        ["program_id", "member_id", *_LOT_FIELDS],
+        [(program_id, member_id, *dataclasses.astuple(lot)) for lot in lots],
     )
 
 
@@ -354,20 +380,17 @@ async def expiring_soon(
     until: dt.datetime,
 ) -> tuple[int, dt.datetime | None]:
     """Points in lots expiring before `until`, and the earliest expiry (via the FIFO index)."""
+    # Both read only the lots they need through the FIFO index, in one round trip.
     row = await connection.fetchrow(
-        "SELECT coalesce(sum(remaining) FILTER (WHERE expires_at < $3), 0) AS soon, min(expires_at) AS first "
-        "FROM lots WHERE program_id = $1 AND member_id = $2 AND remaining > 0 AND expires_at < $3",
+        "SELECT (SELECT coalesce(sum(remaining), 0) FROM lots WHERE program_id = $1 AND member_id = $2 "
+        "  AND remaining > 0 AND expires_at < $3) AS soon, "
+        "(SELECT expires_at FROM lots WHERE program_id = $1 AND member_id = $2 AND remaining > 0 "
+        "  AND expires_at IS NOT NULL ORDER BY expires_at LIMIT 1) AS first",
         program_id,
         member_id,
         until,
     )
-    first = await connection.fetchval(
-        "SELECT expires_at FROM lots WHERE program_id = $1 AND member_id = $2 AND remaining > 0 "
-        "AND expires_at IS NOT NULL ORDER BY expires_at LIMIT 1",
-        program_id,
-        member_id,
-    )
-    return int(row["soon"]), first
+    return int(row["soon"]), row["first"]
 
 
 async def insert_hold(connection: asyncpg.Connection, hold: Hold) -> None:

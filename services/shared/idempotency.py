@@ -76,3 +76,38 @@ async def once(
     if row["method"] != method or bytes(row["request_hash"]) != digest:
         raise IdempotencyConflict(key)
     return response_type.FromString(row["response"])
+
+
+async def claim_key(
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    key: str,
+    method: str,
+    request: Message,
+) -> bool:
+    """For a mutation that spans several transactions and keeps its own record of progress
+    (a redemption): bind (program, key) to `method` and the request inside the caller's first
+    transaction. True the first time; False for a retry of the same request, whose record the
+    caller then finds by the key; a different request with the key is refused."""
+    check_idempotency_key(key)
+    digest = request_hash(request)
+    inserted = await connection.fetchval(
+        "INSERT INTO idempotency_keys (program_id, idempotency_key, method, request_hash) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
+        program_id,
+        key,
+        method,
+        digest,
+    )
+    if inserted:
+        return True
+    row = await connection.fetchrow(
+        "SELECT method, request_hash FROM idempotency_keys "
+        "WHERE program_id = $1 AND idempotency_key = $2",
+        program_id,
+        key,
+    )
+    if row["method"] != method or bytes(row["request_hash"]) != digest:
+        raise IdempotencyConflict(key)
+    return False

@@ -60,13 +60,15 @@ class Outbox:
         event.producer = self.producer
         if not event.request_id:
             event.request_id = request_id_var.get()
+        # One round trip: the row, and the wake-up the relay gets when the transaction commits.
         await connection.execute(
-            "INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)",
+            "WITH event AS (INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)) "
+            "SELECT pg_notify($4, '')",
             uuid.UUID(event.event_id),
             f"{self.namespace}.{subject}",
             event.SerializeToString(),
+            notify_channel(self.schema),
         )
-        await connection.execute("SELECT pg_notify($1, '')", notify_channel(self.schema))
         return event.event_id
 
 
