@@ -17,6 +17,8 @@ from services.shared.server import Application, ProcessConfig, Runtime, ServiceS
 class LedgerConfig(ProcessConfig):
     grpc_address: str = "127.0.0.1:50052"
     metrics_port: int = 9102
+    # Every posting is a short transaction; concurrent callers each need a connection.
+    pool_size_max: int = 40
     # Items per PostBatch batch; larger batches are refused with RESOURCE_EXHAUSTED.
     batch_size_max: int = 100_000
     # How often scheduled jobs (vesting, expiry, hold timeouts, tiers, notices) look for work.
