@@ -1,0 +1,235 @@
+"""Earn, redeem, adjust, reverse and transfer: one member's points at a time."""
+
+import datetime as dt
+
+import asyncpg
+import grpc
+
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger import convert, store
+from services.ledger.operations import Program
+from services.ledger.rpc_base import (
+    POINTS_MAX,
+    REFERENCE_LENGTH_MAX,
+    LedgerRpcBase,
+    check_member,
+    check_points,
+    check_reference,
+    reason_bytes,
+)
+from services.shared import validation
+from services.shared.errors import InvalidArgument
+
+
+class PostingRpcs(LedgerRpcBase):
+    async def Earn(
+        self, request: ledger_pb2.EarnRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.EarnResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        check_points(request.points)
+        check_reference(request.source_reference, "source_reference")
+        reason = reason_bytes(request)
+        spend = request.qualifying_spend.amount_minor if request.HasField("qualifying_spend") else 0
+        validation.in_range(spend, "qualifying_spend.amount_minor", low=0, high=10**15)
+
+        async def earn(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.EarnResponse:
+            book, lot = await self.ledger.earn(
+                connection,
+                program,
+                now,
+                member_id=request.member_id,
+                points=request.points,
+                source_reference=request.source_reference,
+                reason=reason,
+                occurred_at=convert.instant(
+                    request.occurred_at, present=request.HasField("occurred_at")
+                ),
+                vests_at=convert.instant(request.vests_at, present=request.HasField("vests_at")),
+                expires_at=convert.instant(
+                    request.expires_at, present=request.HasField("expires_at")
+                ),
+                qualifying=request.qualifying,
+                qualifying_spend_minor=spend,
+            )
+            return ledger_pb2.EarnResponse(
+                posting=convert.posting(book.postings[-1]),
+                lot=convert.lot(lot, request.member_id),
+                balance=await self._balance(connection, program, book.account, now),
+            )
+
+        return await self._mutate(request, "Earn", ledger_pb2.EarnResponse, earn)
+
+    async def Redeem(
+        self, request: ledger_pb2.RedeemRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.RedeemResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        check_points(request.points)
+        check_reference(request.source_reference, "source_reference")
+        reason = reason_bytes(request)
+
+        async def redeem(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.RedeemResponse:
+            book, _ = await self.ledger.redeem(
+                connection,
+                program,
+                now,
+                member_id=request.member_id,
+                points=request.points,
+                source_reference=request.source_reference,
+                reason=reason,
+            )
+            posting = book.postings[-1]
+            taken = await store.consumptions(
+                connection, program.program_id, request.member_id, f"p{posting.posting_id}"
+            )
+            return ledger_pb2.RedeemResponse(
+                posting=convert.posting(posting),
+                allocations=convert.allocations(taken),
+                balance=await self._balance(connection, program, book.account, now),
+            )
+
+        return await self._mutate(request, "Redeem", ledger_pb2.RedeemResponse, redeem)
+
+    async def Adjust(
+        self, request: ledger_pb2.AdjustRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.AdjustResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        if request.points == 0 or abs(request.points) > POINTS_MAX:
+            raise InvalidArgument("points", f"must be non-zero and at most {POINTS_MAX} either way")
+        if not request.reason.operator_id:
+            raise InvalidArgument(
+                "reason.operator_id", "an adjustment names the operator who made it"
+            )
+        reason = reason_bytes(request)
+
+        async def adjust(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.AdjustResponse:
+            book = await self.ledger.adjust(
+                connection,
+                program,
+                now,
+                member_id=request.member_id,
+                points=request.points,
+                reason=reason,
+                qualifying=request.qualifying,
+            )
+            return ledger_pb2.AdjustResponse(
+                posting=convert.posting(book.postings[-1]),
+                balance=await self._balance(connection, program, book.account, now),
+            )
+
+        return await self._mutate(request, "Adjust", ledger_pb2.AdjustResponse, adjust)
+
+    async def Reverse(
+        self, request: ledger_pb2.ReverseRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.ReverseResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        reason = reason_bytes(request)
+        target = request.WhichOneof("target")
+        if target == "refund":
+            refund = request.refund
+            validation.text(
+                refund.original_reference,
+                "refund.original_reference",
+                length_max=REFERENCE_LENGTH_MAX,
+            )
+            validation.in_range(
+                refund.original_amount.amount_minor,
+                "refund.original_amount.amount_minor",
+                low=1,
+                high=10**15,
+            )
+            validation.in_range(
+                refund.refunded_amount.amount_minor,
+                "refund.refunded_amount.amount_minor",
+                low=1,
+                high=10**15,
+            )
+            if refund.refunded_amount.currency != refund.original_amount.currency:
+                raise InvalidArgument(
+                    "refund.refunded_amount.currency", "must be the currency of the purchase"
+                )
+        elif target == "posting_id":
+            if not request.posting_id.isdigit():
+                raise InvalidArgument("posting_id", "is not a posting id")
+        else:
+            raise InvalidArgument("target", "give a refund or a posting_id to reverse")
+
+        async def reverse(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.ReverseResponse:
+            if target == "refund":
+                book, reversed_points, debt = await self.ledger.reverse_refund(
+                    connection,
+                    program,
+                    now,
+                    member_id=request.member_id,
+                    original_reference=request.refund.original_reference,
+                    refunded_minor=request.refund.refunded_amount.amount_minor,
+                    original_minor=request.refund.original_amount.amount_minor,
+                    reason=reason,
+                )
+            else:
+                book, reversed_points, debt = await self.ledger.reverse_posting(
+                    connection,
+                    program,
+                    now,
+                    member_id=request.member_id,
+                    posting_id=int(request.posting_id),
+                    reason=reason,
+                )
+            return ledger_pb2.ReverseResponse(
+                postings=[convert.posting(p) for p in book.postings if p.kind in (5, 3)],
+                reversed_points=reversed_points,
+                debt_points=debt,
+                balance=await self._balance(connection, program, book.account, now),
+            )
+
+        return await self._mutate(request, "Reverse", ledger_pb2.ReverseResponse, reverse)
+
+    async def TransferPoints(
+        self, request: ledger_pb2.TransferPointsRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.TransferPointsResponse:
+        validation.program_id(request.program_id)
+        check_member(request.source_member_id, "source_member_id")
+        check_member(request.target_member_id, "target_member_id")
+        if request.source_member_id == request.target_member_id:
+            raise InvalidArgument("target_member_id", "must differ from source_member_id")
+        if request.transfer_all:
+            if request.points:
+                raise InvalidArgument("points", "must be 0 with transfer_all")
+        else:
+            check_points(request.points)
+        reason = reason_bytes(request)
+
+        async def transfer(
+            connection: asyncpg.Connection, program: Program, now: dt.datetime
+        ) -> ledger_pb2.TransferPointsResponse:
+            transfer_id, points, source, target = await self.ledger.transfer(
+                connection,
+                program,
+                now,
+                source_member_id=request.source_member_id,
+                target_member_id=request.target_member_id,
+                points=request.points,
+                transfer_all=request.transfer_all,
+                reason=reason,
+            )
+            return ledger_pb2.TransferPointsResponse(
+                transfer_id=transfer_id,
+                transferred_points=points,
+                source_balance=await self._balance(connection, program, source.account, now),
+                target_balance=await self._balance(connection, program, target.account, now),
+            )
+
+        return await self._mutate(
+            request, "TransferPoints", ledger_pb2.TransferPointsResponse, transfer
+        )

@@ -1,0 +1,148 @@
+"""Reads: balances in constant time, lots, history, what a spend consumed, tier history."""
+
+import grpc
+
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger import convert, store
+from services.ledger.errors import MemberNotFound
+from services.ledger.rpc_base import (
+    BALANCES_PER_CALL_MAX,
+    HISTORY_PAGE_SIZE_MAX,
+    LedgerRpcBase,
+    check_member,
+)
+from services.shared import validation
+from services.shared.errors import InvalidArgument, NotFound, ResourceExhausted
+from services.shared.paging import decode_page_token, encode_page_token
+
+
+class ReadRpcs(LedgerRpcBase):
+    async def GetBalance(
+        self, request: ledger_pb2.GetBalanceRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.GetBalanceResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        program = await self.programs.get(self.pool, request.program_id)
+        return ledger_pb2.GetBalanceResponse(
+            balance=await self._current_balance(program, request.member_id)
+        )
+
+    async def BatchGetBalances(
+        self, request: ledger_pb2.BatchGetBalancesRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.BatchGetBalancesResponse:
+        validation.program_id(request.program_id)
+        if len(request.member_ids) > BALANCES_PER_CALL_MAX:
+            raise ResourceExhausted(
+                f"at most {BALANCES_PER_CALL_MAX} members per call", field="member_ids"
+            )
+        for index, member_id in enumerate(request.member_ids):
+            check_member(member_id, f"member_ids[{index}]")
+        program = await self.programs.get(self.pool, request.program_id)
+        balances = [
+            await self._current_balance(program, member_id) for member_id in request.member_ids
+        ]
+        return ledger_pb2.BatchGetBalancesResponse(balances=balances)
+
+    async def ListLots(
+        self, request: ledger_pb2.ListLotsRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.ListLotsResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("after",))
+        if await store.read_account(self.pool, request.program_id, request.member_id) is None:
+            raise MemberNotFound(request.member_id)
+        lots = await store.lots_page(
+            self.pool,
+            request.program_id,
+            request.member_id,
+            after_id=cursor["after"] if cursor else 0,
+            limit=size + 1,
+            include_spent=request.include_exhausted,
+        )
+        token = encode_page_token({"after": lots[size - 1].lot_id}) if len(lots) > size else ""
+        return ledger_pb2.ListLotsResponse(
+            lots=[convert.lot(lot, request.member_id) for lot in lots[:size]], next_page_token=token
+        )
+
+    async def ListHistory(
+        self, request: ledger_pb2.ListHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.ListHistoryResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("before",))
+        if await store.read_account(self.pool, request.program_id, request.member_id) is None:
+            raise MemberNotFound(request.member_id)
+        postings = await store.postings_page(
+            self.pool,
+            request.program_id,
+            request.member_id,
+            before_id=cursor["before"] if cursor else 2**63 - 1,
+            limit=size + 1,
+        )
+        token = (
+            encode_page_token({"before": postings[size - 1].posting_id})
+            if len(postings) > size
+            else ""
+        )
+        return ledger_pb2.ListHistoryResponse(
+            postings=[convert.posting(p) for p in postings[:size]], next_page_token=token
+        )
+
+    async def ListSpendAllocations(
+        self, request: ledger_pb2.ListSpendAllocationsRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.ListSpendAllocationsResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        if not request.posting_id.isdigit():
+            raise InvalidArgument("posting_id", "is not a posting id")
+        posting = await store.fetch_posting(
+            self.pool, request.program_id, request.member_id, int(request.posting_id)
+        )
+        if posting is None:
+            raise NotFound(
+                f"posting {request.posting_id} of this member does not exist", field="posting_id"
+            )
+        consumer = f"h{posting.hold_id}" if posting.hold_id else f"p{posting.posting_id}"
+        taken = await store.consumptions(self.pool, request.program_id, request.member_id, consumer)
+        return ledger_pb2.ListSpendAllocationsResponse(allocations=convert.allocations(taken))
+
+    async def GetTierHistory(
+        self, request: ledger_pb2.GetTierHistoryRequest, context: grpc.aio.ServicerContext
+    ) -> ledger_pb2.GetTierHistoryResponse:
+        validation.program_id(request.program_id)
+        check_member(request.member_id)
+        size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("before",))
+        if await store.read_account(self.pool, request.program_id, request.member_id) is None:
+            raise MemberNotFound(request.member_id)
+        rows = await self.pool.fetch(
+            "SELECT change_id, from_tier_code, to_tier_code, direction, reason, qualifying_amount, operator_id, note,"
+            " changed_at FROM tier_changes WHERE program_id = $1 AND member_id = $2 AND change_id < $3"
+            " ORDER BY change_id DESC LIMIT $4",
+            request.program_id,
+            request.member_id,
+            cursor["before"] if cursor else 2**63 - 1,
+            size + 1,
+        )
+        token = (
+            encode_page_token({"before": rows[size - 1]["change_id"]}) if len(rows) > size else ""
+        )
+        return ledger_pb2.GetTierHistoryResponse(
+            tier_changes=[
+                ledger_pb2.TierChange(
+                    member_id=request.member_id,
+                    from_tier_code=row["from_tier_code"],
+                    to_tier_code=row["to_tier_code"],
+                    direction=row["direction"],
+                    reason=row["reason"],
+                    qualifying_amount=row["qualifying_amount"],
+                    operator_id=row["operator_id"],
+                    note=row["note"],
+                    changed_at=convert.timestamp(row["changed_at"]),
+                )
+                for row in rows[:size]
+            ],
+            next_page_token=token,
+        )
