@@ -7,7 +7,7 @@ from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.ledger.consumers import MEMBER_ENROLLED_CONSUMER, MemberEnrolledHandler
 from services.ledger.events import STREAMS
 from services.ledger.jobs import Jobs
-from services.ledger.operations import Ledger
+from services.ledger.ledger import Ledger
 from services.ledger.servicer import LedgerServicer, utc_now
 from services.shared.jetstream import PullConsumer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec

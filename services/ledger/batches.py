@@ -24,7 +24,8 @@ from services.ledger.book import EARN, ISSUED, REDEEM
 from services.ledger.convert import timestamp
 from services.ledger.domain import ProgramSettings
 from services.ledger.errors import InsufficientPoints, MemberNotFound
-from services.ledger.operations import QUALIFYING_BASIS_SPEND, Ledger, Program
+from services.ledger.ledger import Ledger
+from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
 from services.ledger.policy import local_day, lot_expires_at, lot_vests_at, qualifying_window_start
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox

@@ -23,7 +23,8 @@ from loyalty.events.v1 import events_pb2
 from services.ledger import events, tiering
 from services.ledger.domain import CalendarPeriod
 from services.ledger.errors import HoldClosed
-from services.ledger.operations import Ledger, Program, load_program
+from services.ledger.ledger import Ledger
+from services.ledger.operations import Program, load_program
 from services.ledger.policy import end_of_period, inactivity_cutoff
 from services.ledger.store import lock_spendable_lots
 from services.shared.metrics import Metrics

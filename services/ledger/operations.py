@@ -1,11 +1,10 @@
-"""The ledger's use cases, each inside the caller's transaction: earn, redeem, adjust, reverse,
-transfer and holds. Each locks the member accounts it touches (in member order, against
-deadlocks), moves points through a MemberBook, evaluates the tier, and announces what happened
-through the outbox in the same transaction."""
+"""The plain use cases, each inside the caller's transaction: earn, redeem, adjust and transfer.
+Each locks the member accounts it touches (in member order, against deadlocks), moves points
+through a MemberBook, evaluates the tier, and announces what happened through the outbox in the
+same transaction. Reversals and holds build on LedgerCore in reversals.py and holds.py."""
 
 import datetime as dt
 import time
-import uuid
 from dataclasses import dataclass
 
 import asyncpg
@@ -23,8 +22,6 @@ from services.ledger.book import (
     ISSUED,
     REDEEM,
     REDEEMED,
-    REVERSE,
-    REVERSED,
     TRANSFER_IN,
     TRANSFER_OUT,
     MemberBook,
@@ -32,17 +29,11 @@ from services.ledger.book import (
 )
 from services.ledger.domain import ProgramSettings, Tier
 from services.ledger.errors import (
-    HoldClosed,
-    HoldNotFound,
     MemberNotFound,
-    NothingToReverse,
     OpenHolds,
     ProgramNotFound,
-    RefundExceedsPurchase,
 )
-from services.ledger.policy import pro_rata_reversal
 from services.shared.outbox import Outbox
-from services.shared.timestamps import from_epoch_seconds
 
 HELD, COMMITTED, VOIDED = 1, 2, 3
 NEGATIVE_BALANCE_WRITE_OFF = 2
@@ -94,15 +85,15 @@ class ProgramCache:
         self._programs.pop(program_id, None)
 
 
-def _event(program_id: str, **payload: object) -> events_pb2.Event:
+def event(program_id: str, **payload: object) -> events_pb2.Event:
     return events_pb2.Event(program_id=program_id, **payload)  # type: ignore[arg-type]
 
 
-class Ledger:
+class LedgerCore:
+    """Books, tiers and the plain postings; reversals and holds build on it (reversals.py, holds.py)."""
+
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
-
-    # -- books -----------------------------------------------------------------------------
 
     async def open_book(
         self,
@@ -153,7 +144,7 @@ class Ledger:
             await self.outbox.enqueue(
                 connection,
                 events.POINTS_POSTED,
-                _event(
+                event(
                     program_id,
                     points_posted=events_pb2.PointsPosted(
                         batch_id=book.postings[0].batch_id,
@@ -178,7 +169,7 @@ class Ledger:
             await self.outbox.enqueue(
                 connection,
                 events.POINTS_EXPIRED,
-                _event(
+                event(
                     program_id,
                     points_expired=events_pb2.PointsExpired(
                         member_id=book.member_id,
@@ -233,7 +224,7 @@ class Ledger:
         await self.outbox.enqueue(
             book.connection,
             events.TIER_CHANGED,
-            _event(
+            event(
                 book.program_id,
                 tier_changed=events_pb2.TierChanged(
                     member_id=book.member_id,
@@ -245,8 +236,6 @@ class Ledger:
                 ),
             ),
         )
-
-    # -- use cases -------------------------------------------------------------------------
 
     async def earn(
         self,
@@ -387,160 +376,6 @@ class Ledger:
         await self.close_book(book, program)
         return book
 
-    async def reverse_refund(
-        self,
-        connection: asyncpg.Connection,
-        program: Program,
-        now: dt.datetime,
-        *,
-        member_id: str,
-        original_reference: str,
-        refunded_minor: int,
-        original_minor: int,
-        reason: bytes,
-    ) -> tuple[MemberBook, int, int]:
-        """Reverse the points of a purchase pro rata to the cumulative refunded amount."""
-        book = await self.open_book(connection, program, member_id, now, create=False)
-        originals = await store.earn_postings_of_reference(
-            connection, program.program_id, member_id, original_reference
-        )
-        if not originals:
-            raise NothingToReverse(
-                "refund.original_reference", f"no points were earned for {original_reference!r}"
-            )
-        previous = await store.lock_refund(
-            connection, program.program_id, member_id, original_reference
-        )
-        if previous is not None and previous["original_amount_minor"] != original_minor:
-            raise RefundExceedsPurchase(
-                refunded_minor=refunded_minor, original_minor=previous["original_amount_minor"]
-            )
-        refunded_before = previous["refunded_amount_minor"] if previous else 0
-        reversed_before = previous["reversed_points"] if previous else 0
-        refunded_total = refunded_before + refunded_minor
-        if refunded_total > original_minor:
-            raise RefundExceedsPurchase(
-                refunded_minor=refunded_total, original_minor=original_minor
-            )
-        original_points = sum(p.amount for p in originals)
-        target = pro_rata_reversal(
-            original_points=original_points,
-            original_amount_minor=original_minor,
-            refunded_total_minor=refunded_total,
-            mode=program.settings.rounding_mode,
-        )
-        points = max(0, target - reversed_before)
-        debt = await self._take_back(
-            book, program, originals, points, reason=reason, reference=original_reference
-        )
-        qualifying_original = sum(p.qualifying_amount for p in originals)
-        if qualifying_original:
-            qualifying_back = pro_rata_reversal(
-                original_points=qualifying_original,
-                original_amount_minor=original_minor,
-                refunded_total_minor=refunded_total,
-                mode=program.settings.rounding_mode,
-            ) - pro_rata_reversal(
-                original_points=qualifying_original,
-                original_amount_minor=original_minor,
-                refunded_total_minor=refunded_before,
-                mode=program.settings.rounding_mode,
-            )
-            book.add_qualifying(-qualifying_back, on=originals[0].occurred_at)
-        await store.save_refund(
-            connection,
-            program.program_id,
-            member_id,
-            original_reference,
-            original_amount_minor=original_minor,
-            refunded_amount_minor=refunded_total,
-            reversed_points=reversed_before + points,
-        )
-        await self.close_book(book, program)
-        return book, points, debt
-
-    async def reverse_posting(
-        self,
-        connection: asyncpg.Connection,
-        program: Program,
-        now: dt.datetime,
-        *,
-        member_id: str,
-        posting_id: int,
-        reason: bytes,
-    ) -> tuple[MemberBook, int, int]:
-        """Reverse what is left of an earn posting; reversing it again has no effect."""
-        book = await self.open_book(connection, program, member_id, now, create=False)
-        original = await store.fetch_posting(connection, program.program_id, member_id, posting_id)
-        if original is None or original.kind not in (EARN, ADJUST) or original.amount <= 0:
-            raise NothingToReverse(
-                "posting_id", f"posting {posting_id} is not a credit of this member"
-            )
-        already = await store.reversals_of(connection, program.program_id, member_id, posting_id)
-        points = original.amount - already
-        debt = await self._take_back(
-            book, program, [original], points, reason=reason, reference=original.source_reference
-        )
-        if original.qualifying_amount and points:
-            book.add_qualifying(
-                -(original.qualifying_amount * points // original.amount), on=original.occurred_at
-            )
-        await self.close_book(book, program)
-        return book, points, debt
-
-    async def _take_back(
-        self,
-        book: MemberBook,
-        program: Program,
-        originals: list[store.Posting],
-        points: int,
-        *,
-        reason: bytes,
-        reference: str,
-    ) -> int:
-        """Take `points` back: from the original lots, then any lot, then as debt; returns the debt."""
-        if points == 0:
-            return 0
-        posting_id = await book.post(
-            PostingDraft(
-                kind=REVERSE,
-                amount=-points,
-                counter_kind=REVERSED,
-                reason=reason,
-                source_reference=reference,
-                reversed_posting_id=originals[0].posting_id,
-            )
-        )
-        original_lots = await store.lots_of_postings(
-            book.connection, program.program_id, book.member_id, [p.posting_id for p in originals]
-        )
-        taken = await book.take_from_lots(original_lots, points)
-        short = points - sum(taken.values())
-        if short:
-            available = book.account.vested + book.account.pending
-            more = await book.take_fifo(min(short, available), include_pending=True)
-            for lot_id, amount in more.items():
-                taken[lot_id] = taken.get(lot_id, 0) + amount
-            short -= sum(more.values())
-        await store.record_consumptions(
-            book.connection, program.program_id, book.member_id, f"p{posting_id}", taken
-        )
-        if short == 0:
-            return 0
-        if program.settings.negative_balance_policy == NEGATIVE_BALANCE_WRITE_OFF:
-            await book.post(
-                PostingDraft(
-                    kind=ADJUST,
-                    amount=short,
-                    counter_kind=ADJUSTED,
-                    reason=reason,
-                    source_reference=reference,
-                )
-            )
-            return 0
-        book.account.debt += short
-        return short
-
     async def transfer(
         self,
         connection: asyncpg.Connection,
@@ -625,154 +460,3 @@ class Ledger:
         for book in (source, target):
             await self.close_book(book, program)
         return transfer_id, points, source, target
-
-    async def place_hold(
-        self,
-        connection: asyncpg.Connection,
-        program: Program,
-        now: dt.datetime,
-        *,
-        member_id: str,
-        points: int,
-        reference: str,
-        ttl_seconds: int,
-    ) -> tuple[MemberBook, store.Hold]:
-        book = await self.open_book(connection, program, member_id, now, create=False)
-        hold_id = uuid.uuid4().hex
-        taken = await book.take_fifo(points)
-        await store.record_consumptions(
-            connection, program.program_id, member_id, f"h{hold_id}", taken
-        )
-        book.account.held += points
-        hold = store.Hold(
-            program_id=program.program_id,
-            member_id=member_id,
-            hold_id=hold_id,
-            amount=points,
-            status=HELD,
-            reference=reference,
-            created_at=now,
-            expires_at=now + dt.timedelta(seconds=ttl_seconds),
-            closed_at=None,
-            void_reason=0,
-            posting_id=None,
-        )
-        await store.insert_hold(connection, hold)
-        await self.close_book(book, program)
-        await self.outbox.enqueue(
-            connection,
-            events.HOLD_PLACED,
-            _event(
-                program.program_id,
-                hold_placed=events_pb2.HoldPlaced(
-                    hold_id=hold_id,
-                    member_id=member_id,
-                    points=points,
-                    reference=reference,
-                    expires_at=from_epoch_seconds(hold.expires_at.timestamp()),
-                ),
-            ),
-        )
-        return book, hold
-
-    async def _open_hold(
-        self, connection: asyncpg.Connection, program: Program, now: dt.datetime, hold_id: str
-    ) -> tuple[MemberBook, store.Hold]:
-        member_id = await store.hold_member(connection, program.program_id, hold_id)
-        if member_id is None:
-            raise HoldNotFound(hold_id)
-        book = await self.open_book(connection, program, member_id, now, create=False)
-        hold = await store.fetch_hold(connection, program.program_id, member_id, hold_id, lock=True)
-        assert hold is not None
-        return book, hold
-
-    async def commit_hold(
-        self,
-        connection: asyncpg.Connection,
-        program: Program,
-        now: dt.datetime,
-        *,
-        hold_id: str,
-        reason: bytes,
-    ) -> tuple[store.Hold, int]:
-        book, hold = await self._open_hold(connection, program, now, hold_id)
-        if hold.status != HELD:
-            raise HoldClosed(hold_id, "committed" if hold.status == COMMITTED else "voided")
-        if hold.expires_at <= now:
-            # The hold-timeout job voids it; committing a lapsed hold would spend after the deadline.
-            raise HoldClosed(hold_id, "expired")
-        posting_id = await book.post(
-            PostingDraft(
-                kind=HOLD_COMMIT,
-                amount=-hold.amount,
-                counter_kind=REDEEMED,
-                reason=reason,
-                source_reference=hold.reference,
-                hold_id=hold_id,
-            )
-        )
-        book.account.held -= hold.amount
-        hold.status, hold.closed_at, hold.posting_id = COMMITTED, now, posting_id
-        await store.save_hold(connection, hold)
-        await self.close_book(book, program)
-        await self.outbox.enqueue(
-            connection,
-            events.HOLD_COMMITTED,
-            _event(
-                program.program_id,
-                hold_committed=events_pb2.HoldCommitted(
-                    hold_id=hold_id,
-                    member_id=hold.member_id,
-                    points=hold.amount,
-                    reference=hold.reference,
-                    posting_id=str(posting_id),
-                ),
-            ),
-        )
-        return hold, posting_id
-
-    async def void_hold(
-        self,
-        connection: asyncpg.Connection,
-        program: Program,
-        now: dt.datetime,
-        *,
-        hold_id: str,
-        reason: int,
-    ) -> store.Hold:
-        book, hold = await self._open_hold(connection, program, now, hold_id)
-        if hold.status == COMMITTED:
-            raise HoldClosed(hold_id, "committed")
-        if hold.status == HELD:
-            await self._void(book, program, hold, reason)
-        return hold
-
-    async def _void(
-        self, book: MemberBook, program: Program, hold: store.Hold, reason: int
-    ) -> None:
-        taken = {
-            lot.lot_id: amount
-            for lot, amount in await store.consumptions(
-                book.connection, program.program_id, hold.member_id, f"h{hold.hold_id}"
-            )
-        }
-        await book.restore(taken)
-        book.account.held -= hold.amount
-        hold.status, hold.closed_at, hold.void_reason = VOIDED, book.now, reason
-        await store.save_hold(book.connection, hold)
-        # Restored points whose lot expired meanwhile expire at the next refresh or expiry run.
-        await self.close_book(book, program)
-        await self.outbox.enqueue(
-            book.connection,
-            events.HOLD_VOIDED,
-            _event(
-                program.program_id,
-                hold_voided=events_pb2.HoldVoided(
-                    hold_id=hold.hold_id,
-                    member_id=hold.member_id,
-                    points=hold.amount,
-                    reference=hold.reference,
-                    reason=reason,
-                ),
-            ),
-        )

@@ -1,0 +1,178 @@
+"""Taking points back: refunds pro rata to the purchase, and reversals of a posting."""
+
+import datetime as dt
+
+import asyncpg
+
+from services.ledger import store
+from services.ledger.book import (
+    ADJUST,
+    ADJUSTED,
+    EARN,
+    REVERSE,
+    REVERSED,
+    MemberBook,
+    PostingDraft,
+)
+from services.ledger.errors import (
+    NothingToReverse,
+    RefundExceedsPurchase,
+)
+from services.ledger.operations import NEGATIVE_BALANCE_WRITE_OFF, LedgerCore, Program
+from services.ledger.policy import pro_rata_reversal
+
+
+class Reversals(LedgerCore):
+    async def reverse_refund(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        member_id: str,
+        original_reference: str,
+        refunded_minor: int,
+        original_minor: int,
+        reason: bytes,
+    ) -> tuple[MemberBook, int, int]:
+        """Reverse the points of a purchase pro rata to the cumulative refunded amount."""
+        book = await self.open_book(connection, program, member_id, now, create=False)
+        originals = await store.earn_postings_of_reference(
+            connection, program.program_id, member_id, original_reference
+        )
+        if not originals:
+            raise NothingToReverse(
+                "refund.original_reference", f"no points were earned for {original_reference!r}"
+            )
+        previous = await store.lock_refund(
+            connection, program.program_id, member_id, original_reference
+        )
+        if previous is not None and previous["original_amount_minor"] != original_minor:
+            raise RefundExceedsPurchase(
+                refunded_minor=refunded_minor, original_minor=previous["original_amount_minor"]
+            )
+        refunded_before = previous["refunded_amount_minor"] if previous else 0
+        reversed_before = previous["reversed_points"] if previous else 0
+        refunded_total = refunded_before + refunded_minor
+        if refunded_total > original_minor:
+            raise RefundExceedsPurchase(
+                refunded_minor=refunded_total, original_minor=original_minor
+            )
+        original_points = sum(p.amount for p in originals)
+        target = pro_rata_reversal(
+            original_points=original_points,
+            original_amount_minor=original_minor,
+            refunded_total_minor=refunded_total,
+            mode=program.settings.rounding_mode,
+        )
+        points = max(0, target - reversed_before)
+        debt = await self._take_back(
+            book, program, originals, points, reason=reason, reference=original_reference
+        )
+        qualifying_original = sum(p.qualifying_amount for p in originals)
+        if qualifying_original:
+            qualifying_back = pro_rata_reversal(
+                original_points=qualifying_original,
+                original_amount_minor=original_minor,
+                refunded_total_minor=refunded_total,
+                mode=program.settings.rounding_mode,
+            ) - pro_rata_reversal(
+                original_points=qualifying_original,
+                original_amount_minor=original_minor,
+                refunded_total_minor=refunded_before,
+                mode=program.settings.rounding_mode,
+            )
+            book.add_qualifying(-qualifying_back, on=originals[0].occurred_at)
+        await store.save_refund(
+            connection,
+            program.program_id,
+            member_id,
+            original_reference,
+            original_amount_minor=original_minor,
+            refunded_amount_minor=refunded_total,
+            reversed_points=reversed_before + points,
+        )
+        await self.close_book(book, program)
+        return book, points, debt
+
+    async def reverse_posting(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        *,
+        member_id: str,
+        posting_id: int,
+        reason: bytes,
+    ) -> tuple[MemberBook, int, int]:
+        """Reverse what is left of an earn posting; reversing it again has no effect."""
+        book = await self.open_book(connection, program, member_id, now, create=False)
+        original = await store.fetch_posting(connection, program.program_id, member_id, posting_id)
+        if original is None or original.kind not in (EARN, ADJUST) or original.amount <= 0:
+            raise NothingToReverse(
+                "posting_id", f"posting {posting_id} is not a credit of this member"
+            )
+        already = await store.reversals_of(connection, program.program_id, member_id, posting_id)
+        points = original.amount - already
+        debt = await self._take_back(
+            book, program, [original], points, reason=reason, reference=original.source_reference
+        )
+        if original.qualifying_amount and points:
+            book.add_qualifying(
+                -(original.qualifying_amount * points // original.amount), on=original.occurred_at
+            )
+        await self.close_book(book, program)
+        return book, points, debt
+
+    async def _take_back(
+        self,
+        book: MemberBook,
+        program: Program,
+        originals: list[store.Posting],
+        points: int,
+        *,
+        reason: bytes,
+        reference: str,
+    ) -> int:
+        """Take `points` back: from the original lots, then any lot, then as debt; returns the debt."""
+        if points == 0:
+            return 0
+        posting_id = await book.post(
+            PostingDraft(
+                kind=REVERSE,
+                amount=-points,
+                counter_kind=REVERSED,
+                reason=reason,
+                source_reference=reference,
+                reversed_posting_id=originals[0].posting_id,
+            )
+        )
+        original_lots = await store.lots_of_postings(
+            book.connection, program.program_id, book.member_id, [p.posting_id for p in originals]
+        )
+        taken = await book.take_from_lots(original_lots, points)
+        short = points - sum(taken.values())
+        if short:
+            available = book.account.vested + book.account.pending
+            more = await book.take_fifo(min(short, available), include_pending=True)
+            for lot_id, amount in more.items():
+                taken[lot_id] = taken.get(lot_id, 0) + amount
+            short -= sum(more.values())
+        await store.record_consumptions(
+            book.connection, program.program_id, book.member_id, f"p{posting_id}", taken
+        )
+        if short == 0:
+            return 0
+        if program.settings.negative_balance_policy == NEGATIVE_BALANCE_WRITE_OFF:
+            await book.post(
+                PostingDraft(
+                    kind=ADJUST,
+                    amount=short,
+                    counter_kind=ADJUSTED,
+                    reason=reason,
+                    source_reference=reference,
+                )
+            )
+            return 0
+        book.account.debt += short
+        return short
