@@ -3,7 +3,9 @@
 Figures (BENCH.md): `baseline.bare_loop` (bare Cython amount * rate // unit over the batch's
 amounts), `ledger_core.accrue` (baseline: the bare loop), `ledger_core.reference` (the plain-Python
 reference on a sample; its baseline is the accrue figure, so its ratio is reference / accrue, and
-`ledger_core.accrue_vs_reference` states accrue / reference directly), `ledger_core.evaluate_tiers`
+`ledger_core.accrue_vs_reference` states accrue / reference directly),
+`ledger_core.accrue_reusing_buffers` (accrue into the same `out=` buffers call after call, as a
+service accruing batch after batch would; baseline: the bare loop), `ledger_core.evaluate_tiers`
 and `ledger_core.allocate_fifo`. All single-threaded, on data built here with a fixed seed.
 """
 
@@ -27,6 +29,7 @@ from ledger_core import (
     allocate_fifo,
     compile_rules,
     evaluate_tiers,
+    new_accrual_buffers,
     new_cap_counters,
     reference,
 )
@@ -104,7 +107,12 @@ def transactions(count: int, *, member_count: int, rng: np.random.Generator) -> 
 
 
 def run(reporter: Reporter) -> None:
-    accrual_names = ("baseline.bare_loop", "ledger_core.accrue", "ledger_core.reference")
+    accrual_names = (
+        "baseline.bare_loop",
+        "ledger_core.accrue",
+        "ledger_core.accrue_reusing_buffers",
+        "ledger_core.reference",
+    )
     if reporter.wants(*accrual_names, "ledger_core.accrue_vs_reference"):
         run_accrual(reporter)
     if reporter.wants("ledger_core.evaluate_tiers"):
@@ -137,6 +145,24 @@ def run_accrual(reporter: Reporter) -> None:
     kernel = Figure("ledger_core.accrue", throughput(TRANSACTIONS, seconds), "tx/s", params)
     if reporter.wants(kernel.name):
         reporter.emit(kernel, baseline=bare)
+
+    if reporter.wants("ledger_core.accrue_reusing_buffers"):
+        reporter.progress("ledger_core: accrue into reused buffers")
+        out = new_accrual_buffers(
+            transactions_max=TRANSACTIONS,
+            member_count=MEMBERS,
+            attribution_entries_max=4 * TRANSACTIONS,
+        )
+        seconds = median_seconds(
+            lambda: accrue(
+                batch, member_tiers=tiers, cap_counters=counters, rules=compiled, out=out
+            )
+        )
+        reusing = Figure(
+            "ledger_core.accrue_reusing_buffers", throughput(TRANSACTIONS, seconds), "tx/s", params
+        )
+        reporter.emit(reusing, baseline=bare)
+        del out
 
     reporter.progress(f"ledger_core: reference on {REFERENCE_SAMPLE_TRANSACTIONS:,} transactions")
     sample = transactions(REFERENCE_SAMPLE_TRANSACTIONS, member_count=MEMBERS, rng=rng)

@@ -5,7 +5,13 @@ ledger_core.rules; `ledger_core.reference` holds a plain-Python version of each 
 """
 
 from ledger_core.accrual import accrue
-from ledger_core.batches import Accrual, TransactionBatch, new_cap_counters
+from ledger_core.batches import (
+    Accrual,
+    AccrualBuffers,
+    TransactionBatch,
+    new_accrual_buffers,
+    new_cap_counters,
+)
 from ledger_core.errors import (
     AccrualOverflowError,
     AllocationError,
@@ -30,6 +36,7 @@ from ledger_core.tiers import TierEvaluation, TierPolicy, evaluate_tiers
 
 __all__ = [
     "Accrual",
+    "AccrualBuffers",
     "AccrualOverflowError",
     "AllocationError",
     "BurnRequests",
@@ -54,5 +61,6 @@ __all__ = [
     "allocate_fifo",
     "compile_rules",
     "evaluate_tiers",
+    "new_accrual_buffers",
     "new_cap_counters",
 ]

@@ -7,6 +7,7 @@ cdef enum AccrualStatus:
     ACCRUAL_OVERFLOW = 2
     ACCRUAL_BAD_MEMBER_INDEX = 3
     ACCRUAL_BAD_TIMESTAMP = 4
+    ACCRUAL_OUTSIDE_OFFSET_TABLE = 5
 
 # The compiled rule set as raw pointers; bit r of each mask stands for rule r.
 cdef struct RuleTables:
@@ -51,10 +52,12 @@ cdef struct RuleTables:
     int64_t points_max_per_member_week
     int64_t points_max_per_member_month
     bint has_window
+    bint has_minute_window
     bint needs_local_time
     const int64_t* transitions_seconds
     const int64_t* offsets_seconds
     int64_t transition_count
+    int64_t table_end_seconds
 
 # One columnar batch of transactions.
 cdef struct TransactionColumns:
@@ -69,10 +72,22 @@ cdef struct TransactionColumns:
     const int8_t* member_tiers
     int64_t member_count
 
-# Where the kernel writes; cap_counters (day, week and month blocks) is updated in place.
+# The cap counters of one period (day, week or month). The caller's block holds (key, points)
+# per member, 16 bytes in a random place per transaction; while the kernel runs, the members'
+# counters for one key (the first transaction's period) live in `compact_used`, 4 bytes each,
+# which caches far better. compact_used[m] is the points member m used in period compact_key,
+# or COMPACT_IN_COUNTERS (the block holds them: more than int32 holds, or negative) or
+# COMPACT_OTHER_PERIOD (the block holds the member's counter of another period).
+cdef struct PeriodCounters:
+    int64_t* counters
+    int32_t* compact_used
+    int64_t compact_key
+    int64_t points_max  # < 0: no cap on this period
+
+# Where the kernel writes; the cap counters (day, week and month blocks) are updated in place.
 cdef struct AccrualOutputs:
     int64_t* points
-    int64_t* cap_counters
+    PeriodCounters periods[3]
     uint8_t* attribution_counts
     uint8_t* attribution_rule_indexes
     int64_t* attribution_points

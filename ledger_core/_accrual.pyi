@@ -8,6 +8,7 @@ def accrue_columns(
     *,
     transitions_seconds: npt.NDArray[np.int64],
     offsets_seconds: npt.NDArray[np.int64],
+    table_end_seconds: int,
     member_indexes: npt.NDArray[np.int32],
     amounts_minor: npt.NDArray[np.int64],
     categories: npt.NDArray[np.int32],

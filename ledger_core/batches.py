@@ -91,6 +91,69 @@ class Accrual:
         return exact
 
 
+@dataclass(frozen=True, eq=False)
+class AccrualBuffers:
+    """Where `accrue(..., out=...)` writes, to be reused from one batch to the next.
+
+    `points` and `attribution_counts` hold at least one entry per transaction, the two attribution
+    arrays the same number of entries (when a batch needs more, `accrue` grows copies and leaves
+    these be), `cap_counters` the shape of `new_cap_counters`.
+    """
+
+    points: Int64Array
+    attribution_counts: npt.NDArray[np.uint8]
+    attribution_rule_indexes: npt.NDArray[np.uint8]
+    attribution_points: Int64Array
+    cap_counters: Int64Array
+
+
+def new_accrual_buffers(
+    *, transactions_max: int, member_count: int, attribution_entries_max: int
+) -> AccrualBuffers:
+    """Buffers for batches of up to `transactions_max` transactions over `member_count` members."""
+    if not 0 <= transactions_max <= limits.TRANSACTIONS_PER_BATCH_MAX:
+        raise InputError("transactions_max", f"must be 0 to {limits.TRANSACTIONS_PER_BATCH_MAX}")
+    entries_max = limits.TRANSACTIONS_PER_BATCH_MAX * limits.RULES_PER_SET_MAX
+    if not 0 <= attribution_entries_max <= entries_max:
+        raise InputError("attribution_entries_max", f"must be 0 to {entries_max}")
+    return AccrualBuffers(
+        points=np.empty(transactions_max, dtype=np.int64),
+        attribution_counts=np.empty(transactions_max, dtype=np.uint8),
+        attribution_rule_indexes=np.empty(attribution_entries_max, dtype=np.uint8),
+        attribution_points=np.empty(attribution_entries_max, dtype=np.int64),
+        cap_counters=new_cap_counters(member_count),
+    )
+
+
+def checked_buffers(out: AccrualBuffers, *, transaction_count: int, member_count: int) -> None:
+    expected = (
+        ("points", np.int64, transaction_count),
+        ("attribution_counts", np.uint8, transaction_count),
+        ("attribution_rule_indexes", np.uint8, 0),
+        ("attribution_points", np.int64, 0),
+    )
+    for name, dtype, length_min in expected:
+        buffer = getattr(out, name)
+        if not isinstance(buffer, np.ndarray) or buffer.dtype != dtype or buffer.ndim != 1:
+            raise InputError(f"out.{name}", f"must be a one-dimensional {np.dtype(dtype)} array")
+        if not buffer.flags.c_contiguous or not buffer.flags.writeable:
+            raise InputError(f"out.{name}", "must be contiguous and writeable")
+        if len(buffer) < length_min:
+            raise InputError(f"out.{name}", f"length {len(buffer)}, the batch needs {length_min}")
+    if len(out.attribution_rule_indexes) != len(out.attribution_points):
+        raise InputError("out.attribution_points", "must be as long as attribution_rule_indexes")
+    counters = out.cap_counters
+    shape = (limits.CAP_PERIODS, member_count, 2)
+    if (
+        not isinstance(counters, np.ndarray)
+        or counters.dtype != np.int64
+        or counters.shape != shape
+    ):
+        raise InputError("out.cap_counters", f"must be an int64 array of shape {shape}")
+    if not counters.flags.c_contiguous or not counters.flags.writeable:
+        raise InputError("out.cap_counters", "must be contiguous and writeable")
+
+
 def new_cap_counters(member_count: int) -> Int64Array:
     """Cap counters for members who have earned nothing yet, shape (3, member_count, 2).
 
@@ -150,11 +213,25 @@ def checked_member_tiers(member_tiers: ArrayLike, *, tier_count: int) -> npt.NDA
 
 def checked_cap_counters(cap_counters: ArrayLike, *, member_count: int) -> Int64Array:
     """A copy of the counters: the caller's array stays as it was, even when accrual fails."""
+    expected = (limits.CAP_PERIODS, member_count, 2)
+    return copied_cap_counters(cap_counters, into=np.empty(expected, dtype=np.int64))
+
+
+def copied_cap_counters(cap_counters: ArrayLike, *, into: Int64Array) -> Int64Array:
+    """`cap_counters` copied into `into` (int64, the expected shape); `into` is returned.
+
+    Unless they are the same array, the caller's counters stay as they were, even when accrual
+    fails.
+    """
     given = np.asarray(cap_counters)
     if given.dtype.kind not in "iu":
         raise InputError("cap_counters", f"must hold integers, got dtype {given.dtype}")
-    counters = np.array(given, dtype=np.int64, order="C", copy=True)
-    expected = (limits.CAP_PERIODS, member_count, 2)
-    if counters.shape != expected:
-        raise InputError("cap_counters", f"shape {counters.shape}, expected {expected}")
-    return counters
+    if given.shape != into.shape:
+        raise InputError("cap_counters", f"shape {given.shape}, expected {into.shape}")
+    if given.dtype != np.int64 and not np.can_cast(given.dtype, np.int64):
+        low, high = int(given.min()) if given.size else 0, int(given.max()) if given.size else 0
+        if low < limits.INT64_MIN or high > limits.INT64_MAX:
+            raise InputError("cap_counters", f"values {low} to {high} do not fit in int64")
+    if given is not into:
+        np.copyto(into, given, casting="unsafe")
+    return into

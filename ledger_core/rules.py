@@ -103,6 +103,8 @@ class CompiledRuleSet:
     points_max_per_member_week: int
     points_max_per_member_month: int
     has_window: bool
+    # Some window has hours, not whole days: the kernel then needs the minute of the day.
+    has_minute_window: bool
 
 
 def compile_rules(rule_set: RuleSet) -> CompiledRuleSet:
@@ -116,6 +118,7 @@ def compile_rules(rule_set: RuleSet) -> CompiledRuleSet:
     day_masks, day_base = _day_masks(rules)
     spend_thresholds, spend_masks = _spend_masks(rules)
     windows = [rule.conditions.window for rule in rules]
+    minute_masks = _masks_over(range(MINUTES_PER_DAY), rules, _minute_accepts)
     return CompiledRuleSet(
         source=rule_set,
         rule_ids=tuple(rule.rule_id for rule in rules),
@@ -130,7 +133,7 @@ def compile_rules(rule_set: RuleSet) -> CompiledRuleSet:
         sku_masks=sku_masks,
         sku_default=sku_default,
         weekday_masks=_masks_over(range(7), rules, _weekday_accepts),
-        minute_masks=_masks_over(range(MINUTES_PER_DAY), rules, _minute_accepts),
+        minute_masks=minute_masks,
         day_masks=day_masks,
         day_base=day_base,
         spend_thresholds_minor=spend_thresholds,
@@ -149,6 +152,7 @@ def compile_rules(rule_set: RuleSet) -> CompiledRuleSet:
         points_max_per_member_week=_or_no_limit(rule_set.points_max_per_member_week),
         points_max_per_member_month=_or_no_limit(rule_set.points_max_per_member_month),
         has_window=any(w is not None and w != TimeWindow() for w in windows),
+        has_minute_window=bool((minute_masks != _bits(True for _ in rules)).any()),
     )
 
 

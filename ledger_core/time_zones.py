@@ -2,8 +2,9 @@
 
 A table covers whole calendar years (UTC). `transitions_seconds[k]` is the unix second from which
 `offsets_seconds[k]` applies, up to the next transition; the first entry is the start of the
-covered range. The kernel finds the entry by binary search and keeps the last one found, since
-consecutive transactions nearly always fall in the same interval.
+covered range, `end_seconds` the first second past it. The kernel finds the entry by binary
+search and keeps the last one found, since consecutive transactions nearly always fall in the same
+interval.
 """
 
 import datetime as dt
@@ -27,6 +28,7 @@ class OffsetTable:
     time_zone: str
     transitions_seconds: npt.NDArray[np.int64]
     offsets_seconds: npt.NDArray[np.int64]
+    end_seconds: int
 
 
 def offset_table(time_zone: str, *, start_seconds: int, end_seconds: int) -> OffsetTable:
@@ -59,6 +61,7 @@ def _offset_table_for_years(time_zone: str, first_year: int, last_year: int) -> 
         time_zone=time_zone,
         transitions_seconds=np.array(transitions, dtype=np.int64),
         offsets_seconds=np.array(offsets, dtype=np.int64),
+        end_seconds=end,
     )
 
 

@@ -54,6 +54,7 @@ def test_another_thread_counts_while_the_kernel_accrues() -> None:
     arguments: dict[str, Any] = {
         "transitions_seconds": table.transitions_seconds,
         "offsets_seconds": table.offsets_seconds,
+        "table_end_seconds": table.end_seconds,
         **columns,
         "member_tiers": np.zeros(MEMBERS, dtype=np.int8),
         "cap_counters": new_cap_counters(MEMBERS).reshape(-1),
