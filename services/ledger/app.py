@@ -4,7 +4,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-from services.ledger.consumers import MEMBER_ENROLLED_CONSUMER, MemberEnrolledHandler
+from services.ledger.consumers import (
+    MEMBER_ENROLLED_CONSUMER,
+    MEMBER_MERGED_CONSUMER,
+    MemberEnrolledHandler,
+    MemberMergedHandler,
+)
 from services.ledger.events import STREAMS
 from services.ledger.jobs import Jobs
 from services.ledger.ledger import Ledger
@@ -46,6 +51,11 @@ async def setup(runtime: Runtime) -> Application:
         workers={
             "member_enrolled": PullConsumer(
                 runtime.jetstream, MEMBER_ENROLLED_CONSUMER, MemberEnrolledHandler(runtime.pool)
+            ).run,
+            "member_merged": PullConsumer(
+                runtime.jetstream,
+                MEMBER_MERGED_CONSUMER,
+                MemberMergedHandler(runtime.pool, jobs.ledger),
             ).run,
             **({"jobs": jobs.run_forever} if config.jobs_enabled else {}),
         },

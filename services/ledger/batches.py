@@ -23,7 +23,7 @@ from services.ledger import events, store
 from services.ledger.book import EARN, ISSUED, REDEEM
 from services.ledger.convert import timestamp
 from services.ledger.domain import ProgramSettings
-from services.ledger.errors import InsufficientPoints, MemberNotFound
+from services.ledger.errors import InsufficientPoints, MemberClosed, MemberNotFound
 from services.ledger.ledger import Ledger
 from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
 from services.ledger.policy import local_day, lot_expires_at, lot_vests_at, qualifying_window_start
@@ -32,7 +32,7 @@ from services.shared.outbox import Outbox
 
 POSTED, DUPLICATE, REJECTED = 1, 2, 3
 REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
-REJECT_INVALID_KIND, REJECT_CONFLICT, REJECT_INVALID_ITEM = 4, 6, 7
+REJECT_INVALID_KIND, REJECT_MEMBER_CLOSED, REJECT_CONFLICT, REJECT_INVALID_ITEM = 4, 5, 6, 7
 POINTS_MAX = 10**12
 MEMBER_ID_LENGTH_MAX = 128
 ITEM_KEY_LENGTH_MAX = 200
@@ -445,6 +445,8 @@ class BatchPoster:
                 results.reject(index, REJECT_INSUFFICIENT, error.details())
             except MemberNotFound as error:
                 results.reject(index, REJECT_UNKNOWN_MEMBER, error.details())
+            except MemberClosed as error:
+                results.reject(index, REJECT_MEMBER_CLOSED, error.details())
             else:
                 results.done(index, POSTED, book.postings[-1].posting_id)
 
@@ -578,8 +580,9 @@ async def _apply_to_accounts(
     deltas: dict[str, list[int]],
     next_vest: dict[str, dt.datetime],
 ) -> dict[str, asyncpg.Record]:
-    """Open and credit the accounts in one statement, in member order; members who owe points are
-    left untouched (their earns repay debt, so they go one by one). Returns the credited accounts."""
+    """Open and credit the accounts in one statement, in member order; members who owe points (their
+    earns repay debt) or whose account is closed are left to the one-by-one path. Returns the
+    credited accounts."""
     members = sorted(deltas)
     rows = await connection.fetch(
         "INSERT INTO member_accounts AS a (program_id, member_id, vested, pending, lifetime_earned, qualifying, "
@@ -589,7 +592,7 @@ async def _apply_to_accounts(
         "ON CONFLICT (program_id, member_id) DO UPDATE SET vested = a.vested + EXCLUDED.vested, "
         "pending = a.pending + EXCLUDED.pending, lifetime_earned = a.lifetime_earned + EXCLUDED.lifetime_earned, "
         "qualifying = a.qualifying + EXCLUDED.qualifying, next_vest_at = least(a.next_vest_at, EXCLUDED.next_vest_at), "
-        "last_activity_at = EXCLUDED.last_activity_at WHERE a.debt = 0 "
+        "last_activity_at = EXCLUDED.last_activity_at WHERE a.debt = 0 AND a.closed_into IS NULL "
         "RETURNING member_id, vested, qualifying, tier_code",
         program.program_id,
         program.settings.entry_tier_code,

@@ -7,7 +7,10 @@ import asyncpg
 from nats.aio.msg import Msg
 
 from loyalty.events.v1 import events_pb2
+from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import repository, store
+from services.ledger.ledger import Ledger
+from services.ledger.operations import load_program
 from services.shared.jetstream import ConsumerSpec
 
 logger = logging.getLogger(__name__)
@@ -16,6 +19,10 @@ MEMBER_ENROLLED_CONSUMER = ConsumerSpec(
     stream="identity",
     durable="ledger_member_enrolled",
     filter_subjects=("identity.member_enrolled",),
+)
+
+MEMBER_MERGED_CONSUMER = ConsumerSpec(
+    stream="identity", durable="ledger_member_merged", filter_subjects=("identity.member_merged",)
 )
 
 
@@ -45,4 +52,54 @@ class MemberEnrolledHandler:
             )
             await store.open_account(
                 connection, event.program_id, enrolled.member_id, tier_code=tier, now=opened_at
+            )
+
+
+class MemberMergedHandler:
+    """Close a merged member's account into the survivor's. Points that reached it after the
+    merge's transfer (a late posting) are swept to the survivor first; from then on postings to
+    it are refused with MEMBER_CLOSED, naming the survivor."""
+
+    def __init__(self, pool: asyncpg.Pool, ledger: Ledger) -> None:
+        self.pool = pool
+        self.ledger = ledger
+
+    async def __call__(self, message: Msg) -> None:
+        event = events_pb2.Event.FromString(message.data)
+        merged = event.member_merged
+        now = dt.datetime.now(dt.UTC)
+        async with self.pool.acquire() as connection, connection.transaction():
+            if await repository.fetch_program(connection, event.program_id) is None:
+                return
+            program = await load_program(connection, event.program_id)
+            locked = await store.lock_account(connection, event.program_id, merged.merged_member_id)
+            if locked is not None and locked[0].closed_into is not None:
+                return  # closed already: a redelivery
+            if locked is not None:
+                # Raises OpenHolds while a redemption is in flight; the message then comes back later.
+                await self.ledger.transfer(
+                    connection,
+                    program,
+                    now,
+                    source_member_id=merged.merged_member_id,
+                    target_member_id=merged.survivor_member_id,
+                    points=0,
+                    transfer_all=True,
+                    reason=ledger_pb2.PostingReason(
+                        code="merge", note=f"merged into {merged.survivor_member_id}"
+                    ).SerializeToString(),
+                )
+            else:
+                await store.open_account(
+                    connection,
+                    event.program_id,
+                    merged.merged_member_id,
+                    tier_code=program.settings.entry_tier_code,
+                    now=now,
+                )
+            await connection.execute(
+                "UPDATE member_accounts SET closed_into = $3 WHERE program_id = $1 AND member_id = $2",
+                event.program_id,
+                merged.merged_member_id,
+                merged.survivor_member_id,
             )

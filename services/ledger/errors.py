@@ -81,3 +81,14 @@ class OpenHolds(FailedPrecondition, LedgerError):
             f"member {member_id!r} has open holds; commit or void them first",
             field="source_member_id",
         )
+
+
+class MemberClosed(FailedPrecondition, LedgerError):
+    reason = "MEMBER_CLOSED"
+
+    def __init__(self, member_id: str, survivor_id: str) -> None:
+        super().__init__(
+            f"member {member_id!r} was merged into {survivor_id!r}; post to the survivor",
+            field="member_id",
+        )
+        self.survivor_id = survivor_id

@@ -29,6 +29,7 @@ from services.ledger.book import (
 )
 from services.ledger.domain import ProgramSettings, Tier
 from services.ledger.errors import (
+    MemberClosed,
     MemberNotFound,
     OpenHolds,
     ProgramNotFound,
@@ -103,6 +104,7 @@ class LedgerCore:
         now: dt.datetime,
         *,
         create: bool,
+        allow_closed: bool = False,
     ) -> MemberBook:
         locked = await store.lock_account(connection, program.program_id, member_id)
         if locked is None:
@@ -115,6 +117,8 @@ class LedgerCore:
             locked = await store.lock_account(connection, program.program_id, member_id)
             assert locked is not None
         account, first_expiry = locked
+        if account.closed_into is not None and not allow_closed:
+            raise MemberClosed(member_id, account.closed_into)
         book = MemberBook(connection, program.settings, account, now)
         await book.refresh(expiry_due=first_expiry is not None and first_expiry <= now)
         return book

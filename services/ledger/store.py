@@ -22,6 +22,8 @@ class Account:
     tier_since: dt.datetime
     next_vest_at: dt.datetime | None
     last_activity_at: dt.datetime
+    # The survivor's id once this member was merged into another; postings are then refused.
+    closed_into: str | None = None
 
     @property
     def balance(self) -> int:
