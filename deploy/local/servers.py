@@ -249,3 +249,20 @@ class LocalNats:
 
     def remove(self) -> None:
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def require_free_ports(ports: dict[str, int]) -> None:
+    """Fail with a clear message when a port `make run` needs is taken (another run, or another
+    program), instead of a service dying on start with a bind error in its log."""
+    taken = []
+    for what, port in ports.items():
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                taken.append(f"{what} (127.0.0.1:{port})")
+    if taken:
+        raise LocalServerError(
+            "these ports are in use, is another `make run` running? " + ", ".join(taken)
+        )
