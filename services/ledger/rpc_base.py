@@ -13,6 +13,7 @@ from services.ledger.batches import BatchPoster
 from services.ledger.errors import MemberNotFound
 from services.ledger.operations import Program, ProgramCache
 from services.shared import validation
+from services.shared.database import in_transaction
 from services.shared.idempotency import once
 from services.shared.outbox import Outbox
 
@@ -106,8 +107,10 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
         response_type: type[ResponseT],
         work: Callable[[asyncpg.Connection, Program, dt.datetime], Awaitable[ResponseT]],
     ) -> ResponseT:
-        """One transaction: the program, the idempotency record and the work, all or nothing."""
-        async with self.pool.acquire() as connection, connection.transaction():
+        """One transaction: the program, the idempotency record and the work, all or nothing;
+        run again from the start if PostgreSQL broke a deadlock by aborting it."""
+
+        async def attempt(connection: asyncpg.Connection) -> ResponseT:
             program = await self.programs.get(connection, request.program_id)
             now = self.clock()
             return await once(
@@ -119,6 +122,8 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
                 response_type=response_type,
                 work=lambda: work(connection, program, now),
             )
+
+        return await in_transaction(self.pool, attempt)
 
     async def _balance(
         self,

@@ -13,6 +13,7 @@ from services.ledger.book import ADJUSTED, EXPIRED, ISSUED, REDEEMED, REVERSED
 from services.ledger.operations import Program, load_program
 from services.ledger.rpc_base import BALANCES_PER_CALL_MAX, MAINTENANCE_JOBS, LedgerRpcBase
 from services.shared import validation
+from services.shared.database import in_transaction
 from services.shared.errors import InvalidArgument, ResourceExhausted
 from services.shared.idempotency import once
 
@@ -39,7 +40,10 @@ class BulkRpcs(LedgerRpcBase):
                 f"{len(request.member_ids)} items; a batch has at most {self.batch_size_max}",
                 field="member_ids",
             )
-        async with self.pool.acquire() as connection, connection.transaction():
+
+        # Items of concurrent batches may lock the same members in other orders; a deadlock
+        # aborts one batch, which then runs again from the start (nothing of it was kept).
+        async def attempt(connection: asyncpg.Connection) -> ledger_pb2.PostBatchResponse:
             program = await self.programs.get(connection, request.program_id)
             now = self.clock()
             return await once(
@@ -51,6 +55,8 @@ class BulkRpcs(LedgerRpcBase):
                 response_type=ledger_pb2.PostBatchResponse,
                 work=lambda: self.batches.post(connection, program, now, request),
             )
+
+        return await in_transaction(self.pool, attempt)
 
     async def Verify(
         self, request: ledger_pb2.VerifyRequest, context: grpc.aio.ServicerContext

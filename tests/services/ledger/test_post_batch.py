@@ -1,5 +1,7 @@
 """PostBatch: columnar batches committed atomically with per-item results."""
 
+import asyncio
+
 import grpc
 import pytest
 
@@ -138,3 +140,26 @@ async def test_adjustments_in_a_batch(ledger: Ledger) -> None:
     assert list(response.statuses) == [POSTED, REJECTED]
     assert (await ledger.balance("ann")).available_points == 30
     assert common_pb2.POSTING_KIND_ADJUST == ADJUST
+
+
+async def test_batches_locking_members_in_opposite_orders_both_commit(ledger: Ledger) -> None:
+    await post(ledger, batch("fund", [("ann", 1_000, EARN, "f1"), ("bob", 1_000, EARN, "f2")]))
+    for round_ in range(10):
+        forward, backward = await asyncio.gather(
+            post(
+                ledger,
+                batch(
+                    f"ab{round_}",
+                    [("ann", 1, REDEEM, f"ab{round_}a"), ("bob", 1, REDEEM, f"ab{round_}b")],
+                ),
+            ),
+            post(
+                ledger,
+                batch(
+                    f"ba{round_}",
+                    [("bob", 1, REDEEM, f"ba{round_}b"), ("ann", 1, REDEEM, f"ba{round_}a")],
+                ),
+            ),
+        )
+        assert forward[0].posted_count == backward[0].posted_count == 2
+    assert (await ledger.balance("ann")).available_points == 980
