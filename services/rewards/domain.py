@@ -1,5 +1,7 @@
 """The rewards service's pure rules (no I/O)."""
 
+import datetime
+
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2
 from services.shared import validation
@@ -38,6 +40,7 @@ def check_new_reward(reward: rewards_pb2.Reward, *, program_currency: str = "") 
         validation.code(tier_code, f"reward.eligibility.tier_codes[{index}]")
     if reward.status == rewards_pb2.REWARD_STATUS_ARCHIVED:
         raise InvalidArgument("reward.status", "a new reward is a draft or active")
+    check_limits(reward)
 
 
 def _check_discount(reward: rewards_pb2.Reward) -> None:
@@ -60,3 +63,172 @@ def _check_discount(reward: rewards_pb2.Reward) -> None:
         validation.in_range(
             reward.discount.percent_bps, "reward.discount.percent_bps", low=1, high=PERCENT_BPS_MAX
         )
+
+
+# -- changes to a reward ----------------------------------------------------------------------
+
+# The fields UpdateReward may change; stock changes through AdjustStock, archiving through
+# ArchiveReward.
+UPDATABLE_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "kind",
+        "points_price",
+        "discount",
+        "sku",
+        "image_url",
+        "valid_from",
+        "valid_until",
+        "code_validity_days",
+        "per_member_limit",
+        "eligibility",
+        "code_source",
+        "store_ids",
+        "status",
+    }
+)
+UPDATE_PATHS_MAX = 32
+STORE_IDS_MAX = 1000
+ELIGIBILITY_ENTRIES_MAX = 100
+
+
+def merge_update(
+    stored: rewards_pb2.Reward, change: rewards_pb2.Reward, paths: list[str]
+) -> rewards_pb2.Reward:
+    """The reward after changing the fields named by `paths`, checked as a whole."""
+    if not paths:
+        raise InvalidArgument("update_mask", "names no field to change")
+    if len(paths) > UPDATE_PATHS_MAX:
+        raise InvalidArgument("update_mask", f"names more than {UPDATE_PATHS_MAX} fields")
+    merged = rewards_pb2.Reward()
+    merged.CopyFrom(stored)
+    for index, path in enumerate(paths):
+        if path not in UPDATABLE_FIELDS:
+            raise InvalidArgument(f"update_mask.paths[{index}]", f"{path!r} cannot be updated")
+        if change.DESCRIPTOR.fields_by_name[path].message_type is not None or path == "store_ids":
+            merged.ClearField(path)  # type: ignore[arg-type]
+            if path == "store_ids":
+                merged.store_ids.extend(change.store_ids)
+            elif change.HasField(path):  # type: ignore[arg-type]
+                getattr(merged, path).CopyFrom(getattr(change, path))
+        else:
+            setattr(merged, path, getattr(change, path))
+    if merged.status == rewards_pb2.REWARD_STATUS_UNSPECIFIED:
+        raise InvalidArgument("reward.status", "is required when named in update_mask")
+    check_new_reward(merged)
+    return merged
+
+
+def check_limits(reward: rewards_pb2.Reward) -> None:
+    """Bounds of the repeated fields of a reward."""
+    if len(reward.store_ids) > STORE_IDS_MAX:
+        raise InvalidArgument("reward.store_ids", f"has more than {STORE_IDS_MAX} stores")
+    for index, store_id in enumerate(reward.store_ids):
+        validation.text(store_id, f"reward.store_ids[{index}]", length_max=64)
+    for name in ("tier_codes", "segment_ids"):
+        entries = getattr(reward.eligibility, name)
+        if len(entries) > ELIGIBILITY_ENTRIES_MAX:
+            raise InvalidArgument(
+                f"reward.eligibility.{name}", f"has more than {ELIGIBILITY_ENTRIES_MAX} entries"
+            )
+    for index, segment_id in enumerate(reward.eligibility.segment_ids):
+        validation.text(segment_id, f"reward.eligibility.segment_ids[{index}]", length_max=64)
+
+
+# -- eligibility and availability --------------------------------------------------------------
+
+
+def is_eligible(reward: rewards_pb2.Reward, *, tier_code: str, segment_ids: set[str]) -> bool:
+    """Whether the member's tier and segments let them redeem; empty lists mean everybody."""
+    tiers = reward.eligibility.tier_codes
+    if tiers and tier_code not in tiers:
+        return False
+    segments = reward.eligibility.segment_ids
+    return not segments or bool(segment_ids & set(segments))
+
+
+def is_available(reward: rewards_pb2.Reward, now: datetime.datetime) -> bool:
+    """Active and inside its validity window."""
+    if reward.status != rewards_pb2.REWARD_STATUS_ACTIVE:
+        return False
+    if reward.HasField("valid_from") and reward.valid_from.ToDatetime(datetime.UTC) > now:
+        return False
+    return not (
+        reward.HasField("valid_until") and reward.valid_until.ToDatetime(datetime.UTC) <= now
+    )
+
+
+def code_expiry(reward: rewards_pb2.Reward, now: datetime.datetime) -> datetime.datetime | None:
+    """When a code issued now expires: after code_validity_days, else at valid_until, else never."""
+    if reward.code_validity_days:
+        return now + datetime.timedelta(days=reward.code_validity_days)
+    if reward.HasField("valid_until"):
+        return reward.valid_until.ToDatetime(datetime.UTC)
+    return None
+
+
+def code_source(reward: rewards_pb2.Reward) -> int:
+    return reward.code_source or rewards_pb2.CODE_SOURCE_GENERATED
+
+
+# -- redemptions ---------------------------------------------------------------------------------
+
+QUANTITY_MAX = 10
+MEMBER_ID_LENGTH_MAX = 64
+
+
+def check_redeem(request: rewards_pb2.RedeemRequest) -> None:
+    validation.program_id(request.program_id)
+    validation.text(request.member_id, "member_id", length_max=MEMBER_ID_LENGTH_MAX)
+    validation.text(request.reward_id, "reward_id", length_max=64)
+    validation.in_range(request.quantity, "quantity", low=1, high=QUANTITY_MAX)
+    validation.text(request.store_id, "store_id", required=False, length_max=64)
+
+
+# The steps of a redemption and the status each shows as.
+PENDING = "pending"
+HOLD_PLACED = "hold_placed"
+STOCK_RESERVED = "stock_reserved"
+CODE_ISSUED = "code_issued"
+COMMITTED = "committed"
+VOIDING = "voiding"
+VOIDED = "voided"
+CANCELLING = "cancelling"
+CANCELLED = "cancelled"
+FINAL_STEPS = frozenset({COMMITTED, VOIDED, CANCELLED})
+STEP_STATUS = {
+    PENDING: rewards_pb2.REDEMPTION_STATUS_PENDING,
+    HOLD_PLACED: rewards_pb2.REDEMPTION_STATUS_PENDING,
+    STOCK_RESERVED: rewards_pb2.REDEMPTION_STATUS_PENDING,
+    CODE_ISSUED: rewards_pb2.REDEMPTION_STATUS_PENDING,
+    VOIDING: rewards_pb2.REDEMPTION_STATUS_PENDING,
+    COMMITTED: rewards_pb2.REDEMPTION_STATUS_COMPLETED,
+    # Until the points are back, a cancellation in progress still shows as completed.
+    CANCELLING: rewards_pb2.REDEMPTION_STATUS_COMPLETED,
+    CANCELLED: rewards_pb2.REDEMPTION_STATUS_CANCELLED,
+    VOIDED: rewards_pb2.REDEMPTION_STATUS_FAILED,
+}
+
+
+# -- tier perks ----------------------------------------------------------------------------------
+
+PERKS_PER_TIER_MAX = 50
+
+
+def check_tier_perks(request: rewards_pb2.SetTierPerksRequest) -> None:
+    validation.program_id(request.program_id)
+    validation.code(request.tier_code, "tier_code")
+    if len(request.perks) > PERKS_PER_TIER_MAX:
+        raise InvalidArgument("perks", f"has more than {PERKS_PER_TIER_MAX} perks")
+    seen: set[str] = set()
+    for index, perk in enumerate(request.perks):
+        field = f"perks[{index}]"
+        validation.code(perk.perk_code, f"{field}.perk_code")
+        if perk.perk_code in seen:
+            raise InvalidArgument(f"{field}.perk_code", f"{perk.perk_code!r} is listed twice")
+        seen.add(perk.perk_code)
+        validation.text(perk.name, f"{field}.name", length_max=120)
+        validation.text(perk.description, f"{field}.description", required=False)
+        if perk.reward_id:
+            validation.text(perk.reward_id, f"{field}.reward_id", length_max=64)

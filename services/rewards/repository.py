@@ -68,3 +68,197 @@ async def fetch_reward(
         f"{_SELECT_REWARD} WHERE program_id = $1 AND reward_id = $2", program_id, reward_id
     )
     return None if row is None else _reward(row)
+
+
+def _definition(reward: rewards_pb2.Reward) -> bytes:
+    definition = rewards_pb2.Reward()
+    definition.CopyFrom(reward)
+    for derived in ("stock", "status", "create_time", "update_time"):
+        definition.ClearField(derived)  # type: ignore[arg-type]
+    return definition.SerializeToString(deterministic=True)
+
+
+async def lock_reward(
+    connection: asyncpg.Connection, program_id: str, reward_id: str
+) -> rewards_pb2.Reward | None:
+    row = await connection.fetchrow(
+        f"{_SELECT_REWARD} WHERE program_id = $1 AND reward_id = $2 FOR UPDATE",
+        program_id,
+        reward_id,
+    )
+    return None if row is None else _reward(row)
+
+
+async def update_reward(connection: asyncpg.Connection, reward: rewards_pb2.Reward) -> None:
+    await connection.execute(
+        "UPDATE rewards SET kind = $3, status = $4, points_price = $5, valid_from = $6, "
+        "valid_until = $7, per_member_limit = $8, definition = $9, updated_at = now() "
+        "WHERE program_id = $1 AND reward_id = $2",
+        reward.program_id,
+        reward.reward_id,
+        reward.kind,
+        reward.status,
+        reward.points_price,
+        _instant(reward, "valid_from"),
+        _instant(reward, "valid_until"),
+        reward.per_member_limit,
+        _definition(reward),
+    )
+
+
+async def set_status(
+    connection: asyncpg.Connection, program_id: str, reward_id: str, status: int
+) -> None:
+    await connection.execute(
+        "UPDATE rewards SET status = $3, updated_at = now() WHERE program_id = $1 AND reward_id = $2",
+        program_id,
+        reward_id,
+        status,
+    )
+
+
+async def adjust_stock(
+    connection: asyncpg.Connection, program_id: str, reward_id: str, delta: int
+) -> rewards_pb2.Stock | None:
+    """Change the available units; None when they would go below zero."""
+    row = await connection.fetchrow(
+        "UPDATE rewards SET stock_available = stock_available + $3, updated_at = now() "
+        "WHERE program_id = $1 AND reward_id = $2 AND stock_available + $3 >= 0 "
+        "RETURNING stock_unlimited, stock_available, stock_reserved, stock_redeemed",
+        program_id,
+        reward_id,
+        delta,
+    )
+    if row is None:
+        return None
+    return rewards_pb2.Stock(
+        unlimited=row["stock_unlimited"],
+        available=row["stock_available"],
+        reserved=row["stock_reserved"],
+        redeemed=row["stock_redeemed"],
+    )
+
+
+async def list_rewards(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    *,
+    kinds: list[int],
+    active_only: bool,
+    after: tuple[int, str] | None,
+    limit: int,
+) -> list[rewards_pb2.Reward]:
+    """Rewards cheapest first, after the (points_price, reward_id) cursor."""
+    price, reward_id = after if after is not None else (-1, "")
+    rows = await connection.fetch(
+        f"{_SELECT_REWARD} WHERE program_id = $1 AND (points_price, reward_id) > ($2, $3) "
+        "AND (cardinality($4::smallint[]) = 0 OR kind = ANY($4::smallint[])) "
+        "AND (NOT $5 OR (status = 2 AND (valid_from IS NULL OR valid_from <= now()) "
+        "AND (valid_until IS NULL OR valid_until > now()))) "
+        "ORDER BY points_price, reward_id LIMIT $6",
+        program_id,
+        price,
+        reward_id,
+        kinds,
+        active_only,
+        limit,
+    )
+    return [_reward(row) for row in rows]
+
+
+# -- partner code pools ----------------------------------------------------------------------
+
+
+async def import_partner_codes(
+    connection: asyncpg.Connection,
+    program_id: str,
+    reward_id: str,
+    codes: list[str],
+    expires_at: datetime.datetime | None,
+) -> int:
+    """Add codes to the reward's pool; returns how many were new in the program."""
+    status = await connection.execute(
+        "INSERT INTO partner_codes (program_id, reward_id, code, expires_at) "
+        "SELECT $1, $2, code, $4 FROM unnest($3::text[]) WITH ORDINALITY AS c(code, n) "
+        "ORDER BY n ON CONFLICT DO NOTHING",
+        program_id,
+        reward_id,
+        codes,
+        expires_at,
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def partner_pool_available(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, reward_id: str
+) -> int:
+    return await connection.fetchval(
+        "SELECT count(*) FROM partner_codes "
+        "WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL",
+        program_id,
+        reward_id,
+    )
+
+
+# -- stock reservations ------------------------------------------------------------------
+
+
+async def reserve_stock(
+    connection: asyncpg.Connection, program_id: str, reward_id: str, quantity: int
+) -> bool:
+    """Move units from available to reserved; False when too few are left (or it is not active).
+
+    The conditional UPDATE locks the reward's row: concurrent reservations queue on it and each
+    sees the stock the one before left, so the last unit goes to exactly one redemption.
+    """
+    done = await connection.fetchval(
+        "UPDATE rewards SET "
+        "stock_available = CASE WHEN stock_unlimited THEN 0 ELSE stock_available - $3 END, "
+        "stock_reserved = stock_reserved + $3 "
+        "WHERE program_id = $1 AND reward_id = $2 AND status = 2 "
+        "AND (stock_unlimited OR stock_available >= $3) RETURNING true",
+        program_id,
+        reward_id,
+        quantity,
+    )
+    return bool(done)
+
+
+async def release_stock(
+    connection: asyncpg.Connection, program_id: str, reward_id: str, quantity: int
+) -> None:
+    """A reservation that will not be redeemed goes back to available."""
+    await connection.execute(
+        "UPDATE rewards SET stock_reserved = stock_reserved - $3, "
+        "stock_available = CASE WHEN stock_unlimited THEN 0 ELSE stock_available + $3 END "
+        "WHERE program_id = $1 AND reward_id = $2",
+        program_id,
+        reward_id,
+        quantity,
+    )
+
+
+async def redeem_stock(
+    connection: asyncpg.Connection, program_id: str, reward_id: str, quantity: int
+) -> None:
+    await connection.execute(
+        "UPDATE rewards SET stock_reserved = stock_reserved - $3, "
+        "stock_redeemed = stock_redeemed + $3 WHERE program_id = $1 AND reward_id = $2",
+        program_id,
+        reward_id,
+        quantity,
+    )
+
+
+async def return_stock(
+    connection: asyncpg.Connection, program_id: str, reward_id: str, quantity: int
+) -> None:
+    """Units of a cancelled redemption go back to available."""
+    await connection.execute(
+        "UPDATE rewards SET stock_redeemed = stock_redeemed - $3, "
+        "stock_available = CASE WHEN stock_unlimited THEN 0 ELSE stock_available + $3 END "
+        "WHERE program_id = $1 AND reward_id = $2",
+        program_id,
+        reward_id,
+        quantity,
+    )

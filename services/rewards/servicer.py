@@ -1,20 +1,60 @@
-"""RewardsService: proto ⇄ domain translation around transactions."""
+"""RewardsService: proto ⇄ domain translation around transactions.
 
+The methods are grouped by what they serve: the catalog and tier perks here, redemptions in
+`redeeming.py`, codes at the till in `tills.py`.
+"""
+
+import datetime
 import uuid
 
 import asyncpg
 import grpc
 
+from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
-from services.rewards import domain, repository
-from services.rewards.errors import RewardExists, RewardNotFound
+from services.rewards import domain, perks, repository
+from services.rewards import redemption_store as store
+from services.rewards.errors import (
+    InsufficientStock,
+    PerkCodeTaken,
+    RewardArchived,
+    RewardExists,
+    RewardNotFound,
+    StockUnlimited,
+)
+from services.rewards.redeeming import RedeemingMethods
+from services.rewards.redemptions import Redemptions
+from services.rewards.remote import LedgerClient, MemberStanding, SegmentChecker
+from services.rewards.tills import TillMethods
 from services.shared import validation
+from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
+from services.shared.outbox import Outbox
+from services.shared.paging import decode_page_token, encode_page_token
+
+PAGE_SIZE_MAX = 200
+KINDS_MAX = 16
+# A member's listing filters what it reads; one call reads at most this many rewards.
+LISTING_SCAN_MAX = 2_000
 
 
-class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
-    def __init__(self, pool: asyncpg.Pool) -> None:
+class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsServiceServicer):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        *,
+        ledger: LedgerClient,
+        segments: SegmentChecker,
+        redemptions: Redemptions,
+    ) -> None:
         self.pool = pool
+        self.outbox = outbox
+        self.ledger = ledger
+        self.segments = segments
+        self.redemptions = redemptions
+
+    # -- catalog --------------------------------------------------------------------------------
 
     async def CreateReward(
         self, request: rewards_pb2.CreateRewardRequest, context: grpc.aio.ServicerContext
@@ -49,6 +89,35 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
                 work=create,
             )
 
+    async def UpdateReward(
+        self, request: rewards_pb2.UpdateRewardRequest, context: grpc.aio.ServicerContext
+    ) -> rewards_pb2.UpdateRewardResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.reward.reward_id, "reward.reward_id", length_max=64)
+        paths = list(request.update_mask.paths)
+
+        async with self.pool.acquire() as connection, connection.transaction():
+
+            async def update() -> rewards_pb2.UpdateRewardResponse:
+                stored = await self._locked_reward(
+                    connection, request.program_id, request.reward.reward_id, "reward.reward_id"
+                )
+                merged = domain.merge_update(stored, request.reward, paths)
+                await repository.update_reward(connection, merged)
+                return rewards_pb2.UpdateRewardResponse(
+                    reward=await self._reward(connection, request.program_id, merged.reward_id)
+                )
+
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=request.idempotency_key,
+                method="UpdateReward",
+                request=request,
+                response_type=rewards_pb2.UpdateRewardResponse,
+                work=update,
+            )
+
     async def GetReward(
         self, request: rewards_pb2.GetRewardRequest, context: grpc.aio.ServicerContext
     ) -> rewards_pb2.GetRewardResponse:
@@ -58,3 +127,264 @@ class RewardsServicer(rewards_pb2_grpc.RewardsServiceServicer):
         if reward is None:
             raise RewardNotFound(request.reward_id)
         return rewards_pb2.GetRewardResponse(reward=reward)
+
+    async def ListRewards(
+        self, request: rewards_pb2.ListRewardsRequest, context: grpc.aio.ServicerContext
+    ) -> rewards_pb2.ListRewardsResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.member_id, "member_id", required=False, length_max=64)
+        if request.affordable_only and not request.member_id:
+            raise InvalidArgument("affordable_only", "requires member_id")
+        _check_kinds(list(request.kinds))
+        size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("price", "id"))
+        after = (int(cursor["price"]), str(cursor["id"])) if cursor else None
+        standing = None
+        if request.member_id:
+            standing = await self.ledger.standing(
+                request.program_id, request.member_id
+            ) or MemberStanding(available_points=0, tier_code="")
+
+        listings: list[rewards_pb2.RewardListing] = []
+        scanned = 0
+        more = True
+        while more and len(listings) < size and scanned < LISTING_SCAN_MAX:
+            batch = await repository.list_rewards(
+                self.pool,
+                request.program_id,
+                kinds=list(request.kinds),
+                active_only=not request.include_inactive,
+                after=after,
+                limit=size,
+            )
+            scanned += len(batch)
+            more = len(batch) == size
+            accepted = await self._listings(request, batch, standing)
+            taken = accepted[: size - len(listings)]
+            listings.extend(taken)
+            last = taken[-1].reward if len(taken) < len(accepted) else (batch or [None])[-1]
+            if len(taken) < len(accepted):
+                more = True
+            if last is not None:
+                after = (last.points_price, last.reward_id)
+        token = encode_page_token({"price": after[0], "id": after[1]}) if more and after else ""
+        return rewards_pb2.ListRewardsResponse(
+            listings=listings,
+            available_points=standing.available_points if standing else 0,
+            next_page_token=token,
+        )
+
+    async def _listings(
+        self,
+        request: rewards_pb2.ListRewardsRequest,
+        rewards: list[rewards_pb2.Reward],
+        standing: MemberStanding | None,
+    ) -> list[rewards_pb2.RewardListing]:
+        if standing is None:
+            return [rewards_pb2.RewardListing(reward=r, remaining_member_limit=-1) for r in rewards]
+        wanted_segments = {s for r in rewards for s in r.eligibility.segment_ids}
+        segments = await self.segments.member_segments(
+            request.program_id, request.member_id, wanted_segments, strict=False
+        )
+        counts = await store.member_counts(
+            self.pool, request.program_id, request.member_id, [r.reward_id for r in rewards]
+        )
+        listings = []
+        for reward in rewards:
+            if not domain.is_eligible(reward, tier_code=standing.tier_code, segment_ids=segments):
+                continue
+            affordable = standing.available_points >= reward.points_price
+            if request.affordable_only and not affordable:
+                continue
+            limit = reward.per_member_limit
+            remaining = -1 if limit == 0 else max(limit - counts.get(reward.reward_id, 0), 0)
+            listings.append(
+                rewards_pb2.RewardListing(
+                    reward=reward,
+                    eligible=True,
+                    affordable=affordable,
+                    remaining_member_limit=remaining,
+                )
+            )
+        return listings
+
+    async def ArchiveReward(
+        self, request: rewards_pb2.ArchiveRewardRequest, context: grpc.aio.ServicerContext
+    ) -> rewards_pb2.ArchiveRewardResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.reward_id, "reward_id", length_max=64)
+
+        async with self.pool.acquire() as connection, connection.transaction():
+
+            async def archive() -> rewards_pb2.ArchiveRewardResponse:
+                await self._locked_reward(connection, request.program_id, request.reward_id)
+                await repository.set_status(
+                    connection,
+                    request.program_id,
+                    request.reward_id,
+                    rewards_pb2.REWARD_STATUS_ARCHIVED,
+                )
+                return rewards_pb2.ArchiveRewardResponse(
+                    reward=await self._reward(connection, request.program_id, request.reward_id)
+                )
+
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=request.idempotency_key,
+                method="ArchiveReward",
+                request=request,
+                response_type=rewards_pb2.ArchiveRewardResponse,
+                work=archive,
+            )
+
+    async def AdjustStock(
+        self, request: rewards_pb2.AdjustStockRequest, context: grpc.aio.ServicerContext
+    ) -> rewards_pb2.AdjustStockResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.reward_id, "reward_id", length_max=64)
+        if request.delta == 0:
+            raise InvalidArgument("delta", "must not be zero")
+        validation.in_range(request.delta, "delta", low=-domain.STOCK_MAX, high=domain.STOCK_MAX)
+        validation.text(request.reason, "reason", required=False)
+
+        async with self.pool.acquire() as connection, connection.transaction():
+
+            async def adjust() -> rewards_pb2.AdjustStockResponse:
+                reward = await self._locked_reward(
+                    connection, request.program_id, request.reward_id, allow_archived=True
+                )
+                if reward.stock.unlimited:
+                    raise StockUnlimited(request.reward_id)
+                stock = await repository.adjust_stock(
+                    connection, request.program_id, request.reward_id, request.delta
+                )
+                if stock is None:
+                    raise InsufficientStock(available=reward.stock.available, delta=request.delta)
+                return rewards_pb2.AdjustStockResponse(stock=stock)
+
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=request.idempotency_key,
+                method="AdjustStock",
+                request=request,
+                response_type=rewards_pb2.AdjustStockResponse,
+                work=adjust,
+            )
+
+    async def _locked_reward(
+        self,
+        connection: asyncpg.Connection,
+        program_id: str,
+        reward_id: str,
+        field: str = "reward_id",
+        *,
+        allow_archived: bool = False,
+    ) -> rewards_pb2.Reward:
+        reward = await repository.lock_reward(connection, program_id, reward_id)
+        if reward is None:
+            raise RewardNotFound(reward_id, field)
+        if reward.status == rewards_pb2.REWARD_STATUS_ARCHIVED and not allow_archived:
+            raise RewardArchived(reward_id)
+        return reward
+
+    async def _reward(
+        self, connection: asyncpg.Connection, program_id: str, reward_id: str
+    ) -> rewards_pb2.Reward:
+        reward = await repository.fetch_reward(connection, program_id, reward_id)
+        assert reward is not None
+        return reward
+
+    # -- tier perks -----------------------------------------------------------------------------
+
+    async def SetTierPerks(
+        self, request: rewards_pb2.SetTierPerksRequest, context: grpc.aio.ServicerContext
+    ) -> rewards_pb2.SetTierPerksResponse:
+        domain.check_tier_perks(request)
+        wanted = list(request.perks)
+
+        async with self.pool.acquire() as connection, connection.transaction():
+
+            async def replace() -> rewards_pb2.SetTierPerksResponse:
+                owners = await perks.perk_owners(
+                    connection, request.program_id, [p.perk_code for p in wanted]
+                )
+                for index, perk in enumerate(wanted):
+                    owner = owners.get(perk.perk_code, request.tier_code)
+                    if owner != request.tier_code:
+                        raise PerkCodeTaken(perk.perk_code, owner, f"perks[{index}].perk_code")
+                    if perk.reward_id and not await repository.fetch_reward(
+                        connection, request.program_id, perk.reward_id
+                    ):
+                        raise RewardNotFound(perk.reward_id, f"perks[{index}].reward_id")
+                await perks.replace_tier_perks(
+                    connection, request.program_id, request.tier_code, wanted
+                )
+                for member_id in await perks.members_in_tier(
+                    connection, request.program_id, request.tier_code
+                ):
+                    await perks.sync_member(
+                        connection, self.outbox, request.program_id, member_id, request.tier_code
+                    )
+                return rewards_pb2.SetTierPerksResponse(
+                    tier_perks=rewards_pb2.TierPerks(tier_code=request.tier_code, perks=wanted)
+                )
+
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=request.idempotency_key,
+                method="SetTierPerks",
+                request=request,
+                response_type=rewards_pb2.SetTierPerksResponse,
+                work=replace,
+            )
+
+    async def ListTierPerks(
+        self, request: rewards_pb2.ListTierPerksRequest, context: grpc.aio.ServicerContext
+    ) -> rewards_pb2.ListTierPerksResponse:
+        validation.program_id(request.program_id)
+        size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("tier",))
+        tiers = await perks.tier_perks_page(
+            self.pool,
+            request.program_id,
+            after=str(cursor["tier"]) if cursor else "",
+            limit=size + 1,
+        )
+        token = encode_page_token({"tier": tiers[size - 1].tier_code}) if len(tiers) > size else ""
+        return rewards_pb2.ListTierPerksResponse(tier_perks=tiers[:size], next_page_token=token)
+
+    async def ListMemberPerks(
+        self, request: rewards_pb2.ListMemberPerksRequest, context: grpc.aio.ServicerContext
+    ) -> rewards_pb2.ListMemberPerksResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.member_id, "member_id", length_max=domain.MEMBER_ID_LENGTH_MAX)
+        size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("perk",))
+        held = await perks.member_perks_page(
+            self.pool,
+            request.program_id,
+            request.member_id,
+            include_withdrawn=request.include_withdrawn,
+            after=str(cursor["perk"]) if cursor else "",
+            limit=size + 1,
+        )
+        token = (
+            encode_page_token({"perk": held[size - 1].perk.perk_code}) if len(held) > size else ""
+        )
+        return rewards_pb2.ListMemberPerksResponse(perks=held[:size], next_page_token=token)
+
+
+def _check_kinds(kinds: list[int]) -> None:
+    if len(kinds) > KINDS_MAX:
+        raise InvalidArgument("kinds", f"has more than {KINDS_MAX} kinds")
+    known = set(common_pb2.RewardKind.values()) - {common_pb2.REWARD_KIND_UNSPECIFIED}
+    for index, kind in enumerate(kinds):
+        if kind not in known:
+            raise InvalidArgument(f"kinds[{index}]", f"{kind} is not a reward kind")
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)

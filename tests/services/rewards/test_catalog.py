@@ -2,6 +2,7 @@
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
@@ -86,3 +87,106 @@ async def test_an_unknown_reward_is_not_found(rewards) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await rewards.GetReward(rewards_pb2.GetRewardRequest(program_id="acme", reward_id="nope"))
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_an_update_changes_only_the_named_fields(rewards) -> None:
+    created = (await create(rewards, coupon(reward_id="coffee"))).reward
+    change = rewards_pb2.Reward(reward_id="coffee", name="Big coffee", points_price=600, sku="x")
+    request = rewards_pb2.UpdateRewardRequest(
+        program_id="acme",
+        idempotency_key="u1",
+        reward=change,
+        update_mask=field_mask_pb2.FieldMask(paths=["name", "points_price"]),
+    )
+    updated = (await rewards.UpdateReward(request)).reward
+    assert (updated.name, updated.points_price, updated.sku) == ("Big coffee", 600, "")
+    assert updated.stock == created.stock and updated.discount == created.discount
+    assert (await rewards.UpdateReward(request)).reward == updated  # a retry
+
+    for paths, field in (
+        (["stock"], "update_mask.paths[0]"),
+        (["name", "nonsense"], "update_mask.paths[1]"),
+        ([], "update_mask"),
+        (["points_price"], "reward.points_price"),
+    ):
+        bad = rewards_pb2.UpdateRewardRequest(
+            program_id="acme",
+            idempotency_key=f"bad-{field}-{len(paths)}",
+            reward=rewards_pb2.Reward(reward_id="coffee", points_price=0),
+            update_mask=field_mask_pb2.FieldMask(paths=paths),
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await rewards.UpdateReward(bad)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error.value.details().startswith(f"{field}:"), error.value.details()
+
+
+async def test_archiving_and_stock_adjustments(rewards) -> None:
+    await create(rewards, coupon(reward_id="coffee"))
+
+    async def adjust(delta: int, key: str):
+        return await rewards.AdjustStock(
+            rewards_pb2.AdjustStockRequest(
+                program_id="acme", idempotency_key=key, reward_id="coffee", delta=delta
+            )
+        )
+
+    assert (await adjust(5, "a1")).stock.available == 15
+    assert (await adjust(5, "a1")).stock.available == 15  # a retry adds nothing
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await adjust(-16, "a2")
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await adjust(0, "a3")
+    assert error.value.details().startswith("delta:")
+
+    archived = await rewards.ArchiveReward(
+        rewards_pb2.ArchiveRewardRequest(
+            program_id="acme", idempotency_key="x1", reward_id="coffee"
+        )
+    )
+    assert archived.reward.status == rewards_pb2.REWARD_STATUS_ARCHIVED
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await rewards.UpdateReward(
+            rewards_pb2.UpdateRewardRequest(
+                program_id="acme",
+                idempotency_key="u2",
+                reward=rewards_pb2.Reward(reward_id="coffee", name="Again"),
+                update_mask=field_mask_pb2.FieldMask(paths=["name"]),
+            )
+        )
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_the_catalog_lists_active_rewards_cheapest_first_in_pages(rewards) -> None:
+    for index, price in enumerate([300, 100, 200, 100, 500]):
+        await create(
+            rewards,
+            coupon(
+                reward_id=f"r{index}", points_price=price, status=rewards_pb2.REWARD_STATUS_ACTIVE
+            ),
+            key=f"c{index}",
+        )
+    await create(rewards, coupon(reward_id="draft"), key="c-draft")
+    seen, token = [], ""
+    while True:
+        page = await rewards.ListRewards(
+            rewards_pb2.ListRewardsRequest(program_id="acme", page_size=2, page_token=token)
+        )
+        seen.extend(listing.reward.reward_id for listing in page.listings)
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == ["r1", "r3", "r2", "r0", "r4"]
+    everything = await rewards.ListRewards(
+        rewards_pb2.ListRewardsRequest(program_id="acme", include_inactive=True)
+    )
+    assert len(everything.listings) == 6
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await rewards.ListRewards(
+            rewards_pb2.ListRewardsRequest(program_id="acme", affordable_only=True)
+        )
+    assert error.value.details().startswith("affordable_only:")
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await rewards.ListRewards(rewards_pb2.ListRewardsRequest(program_id="acme", page_token="x"))
+    assert error.value.details().startswith("page_token:")

@@ -1,0 +1,175 @@
+"""The SQL of issued codes and of taking codes from a partner pool (asyncpg)."""
+
+import datetime
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.rewards.redemption_store import RedemptionRow
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    code: str
+    member_id: str
+    redemption_id: str
+    reward_id: str
+    partner: bool
+    store_ids: list[str]
+    expires_at: datetime.datetime | None
+    activated_at: datetime.datetime | None
+    cancelled_at: datetime.datetime | None
+    used_at: datetime.datetime | None
+    used_store_id: str
+
+
+_CODE_COLUMNS = ", ".join(CodeRow.__dataclass_fields__)
+
+
+def _code(record: asyncpg.Record) -> CodeRow:
+    values = dict(record)
+    values["store_ids"] = list(values["store_ids"])
+    return CodeRow(**values)
+
+
+async def insert_codes(
+    connection: asyncpg.Connection,
+    redemption: RedemptionRow,
+    codes: list[tuple[str, datetime.datetime | None]],
+    *,
+    partner: bool,
+    store_ids: list[str],
+) -> int:
+    """Issue codes (not yet usable); returns how many were new (a clash is skipped)."""
+    status = await connection.execute(
+        "INSERT INTO codes (program_id, code, member_id, redemption_id, reward_id, partner, "
+        "store_ids, expires_at) "
+        "SELECT $1, code, $2, $3, $4, $5, $6, expires_at "
+        "FROM unnest($7::text[], $8::timestamptz[]) AS c(code, expires_at) ON CONFLICT DO NOTHING",
+        redemption.program_id,
+        redemption.member_id,
+        redemption.redemption_id,
+        redemption.reward_id,
+        partner,
+        store_ids,
+        [code for code, _ in codes],
+        [expires_at for _, expires_at in codes],
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def take_partner_codes(
+    connection: asyncpg.Connection, redemption: RedemptionRow
+) -> list[tuple[str, datetime.datetime | None]]:
+    """Take the oldest unissued codes of the reward's pool for the redemption."""
+    rows = await connection.fetch(
+        "UPDATE partner_codes SET redemption_id = $3 WHERE (program_id, code) IN ("
+        "SELECT program_id, code FROM partner_codes "
+        "WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL "
+        "ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING code, expires_at",
+        redemption.program_id,
+        redemption.reward_id,
+        redemption.redemption_id,
+        redemption.quantity,
+    )
+    return [(row["code"], row["expires_at"]) for row in rows]
+
+
+async def withdraw_codes(connection: asyncpg.Connection, redemption: RedemptionRow) -> None:
+    """Codes of a redemption that failed: never shown, so deleted; partner codes go back."""
+    await connection.execute(
+        "DELETE FROM codes WHERE program_id = $1 AND redemption_id = $2",
+        redemption.program_id,
+        redemption.redemption_id,
+    )
+    await connection.execute(
+        "UPDATE partner_codes SET redemption_id = NULL WHERE program_id = $1 AND redemption_id = $2",
+        redemption.program_id,
+        redemption.redemption_id,
+    )
+
+
+async def activate_codes(connection: asyncpg.Connection, redemption: RedemptionRow) -> None:
+    await connection.execute(
+        "UPDATE codes SET activated_at = now() WHERE program_id = $1 AND redemption_id = $2",
+        redemption.program_id,
+        redemption.redemption_id,
+    )
+
+
+async def cancel_codes(connection: asyncpg.Connection, redemption: RedemptionRow) -> int:
+    """Cancel the codes of a redemption unless one was used; returns how many were used.
+
+    The codes are locked first, so a till using one at the same moment either finishes before
+    (and the cancellation is refused) or finds it cancelled.
+    """
+    used = await connection.fetchval(
+        "SELECT count(*) FILTER (WHERE used_at IS NOT NULL) FROM ("
+        "SELECT used_at FROM codes WHERE program_id = $1 AND redemption_id = $2 FOR UPDATE) c",
+        redemption.program_id,
+        redemption.redemption_id,
+    )
+    if used:
+        return int(used)
+    await connection.execute(
+        "UPDATE codes SET cancelled_at = now() WHERE program_id = $1 AND redemption_id = $2",
+        redemption.program_id,
+        redemption.redemption_id,
+    )
+    return 0
+
+
+async def codes_of(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, redemption_ids: list[str]
+) -> dict[str, list[CodeRow]]:
+    records = await connection.fetch(
+        f"SELECT {_CODE_COLUMNS} FROM codes "
+        "WHERE program_id = $1 AND redemption_id = ANY($2::text[]) ORDER BY issued_at, code",
+        program_id,
+        redemption_ids,
+    )
+    found: dict[str, list[CodeRow]] = {}
+    for record in records:
+        code = _code(record)
+        found.setdefault(code.redemption_id, []).append(code)
+    return found
+
+
+async def find_code(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, forms: list[str]
+) -> CodeRow | None:
+    record = await connection.fetchrow(
+        f"SELECT {_CODE_COLUMNS} FROM codes WHERE program_id = $1 AND code = ANY($2::text[]) "
+        "LIMIT 1",
+        program_id,
+        forms,
+    )
+    return None if record is None else _code(record)
+
+
+async def use_code(
+    connection: asyncpg.Connection,
+    program_id: str,
+    forms: list[str],
+    *,
+    store_id: str,
+    till_id: str,
+    transaction_id: str,
+) -> CodeRow | None:
+    """Mark the code used if it is usable now, exactly once: of two tills at the same moment,
+    the second waits for the first's row lock and then finds `used_at` set."""
+    record = await connection.fetchrow(
+        "UPDATE codes SET used_at = now(), used_store_id = $3, used_till_id = $4, "
+        "used_transaction_id = $5 "
+        "WHERE program_id = $1 AND code = ANY($2::text[]) AND used_at IS NULL "
+        "AND cancelled_at IS NULL AND activated_at IS NOT NULL "
+        "AND (expires_at IS NULL OR expires_at > now()) "
+        "AND (cardinality(store_ids) = 0 OR $3 = ANY(store_ids)) "
+        f"RETURNING {_CODE_COLUMNS}",
+        program_id,
+        forms,
+        store_id,
+        till_id,
+        transaction_id,
+    )
+    return None if record is None else _code(record)

@@ -1,0 +1,316 @@
+"""The SQL of redemptions, per-member counters, stock reservations and codes (asyncpg)."""
+
+import datetime
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+_STOCK_COLUMNS = "stock_unlimited, stock_available, stock_reserved, stock_redeemed"
+
+
+@dataclass(frozen=True)
+class RedemptionRow:
+    program_id: str
+    member_id: str
+    redemption_id: str
+    idempotency_key: str
+    request_hash: bytes
+    reward_id: str
+    quantity: int
+    points: int
+    channel: int
+    store_id: str
+    step: str
+    status: int
+    hold_id: str
+    posting_id: str
+    stock_reserved: bool
+    codes_issued: bool
+    failure_code: str
+    failure_reason: str
+    cancel_requested: bool
+    cancel_idempotency_key: str | None
+    cancel_request_hash: bytes | None
+    cancel_reason: str
+    cancel_operator_id: str
+    returned_points: int
+    lease_owner: uuid.UUID | None
+    created_at: datetime.datetime
+    completed_at: datetime.datetime | None
+    cancelled_at: datetime.datetime | None
+
+
+_COLUMNS = ", ".join(RedemptionRow.__dataclass_fields__)
+
+
+def _row(record: asyncpg.Record) -> RedemptionRow:
+    values = dict(record)
+    values["request_hash"] = bytes(values["request_hash"])
+    if values["cancel_request_hash"] is not None:
+        values["cancel_request_hash"] = bytes(values["cancel_request_hash"])
+    return RedemptionRow(**values)
+
+
+async def key_owner(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, key: str
+) -> tuple[str, str] | None:
+    """The (member, redemption) a Redeem idempotency key was used for."""
+    row = await connection.fetchrow(
+        "SELECT member_id, redemption_id FROM redemption_keys "
+        "WHERE program_id = $1 AND idempotency_key = $2",
+        program_id,
+        key,
+    )
+    return None if row is None else (row["member_id"], row["redemption_id"])
+
+
+async def insert(
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    member_id: str,
+    redemption_id: str,
+    key: str,
+    request_hash: bytes,
+    reward_id: str,
+    quantity: int,
+    points: int,
+    channel: int,
+    store_id: str,
+    status: int,
+    lease_owner: uuid.UUID,
+    lease_s: float,
+) -> bool:
+    """A new redemption at its first step; False if the key was taken meanwhile."""
+    claimed = await connection.fetchval(
+        "INSERT INTO redemption_keys (program_id, idempotency_key, member_id, redemption_id) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
+        program_id,
+        key,
+        member_id,
+        redemption_id,
+    )
+    if not claimed:
+        return False
+    await connection.execute(
+        "INSERT INTO redemption_members (program_id, redemption_id, member_id) VALUES ($1, $2, $3)",
+        program_id,
+        redemption_id,
+        member_id,
+    )
+    await connection.execute(
+        "INSERT INTO redemptions (program_id, member_id, redemption_id, idempotency_key, "
+        "request_hash, reward_id, quantity, points, channel, store_id, step, status, "
+        "lease_owner, lease_until) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, "
+        "now() + make_interval(secs => $13))",
+        program_id,
+        member_id,
+        redemption_id,
+        key,
+        request_hash,
+        reward_id,
+        quantity,
+        points,
+        channel,
+        store_id,
+        status,
+        lease_owner,
+        lease_s,
+    )
+    return True
+
+
+async def member_of(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, redemption_id: str
+) -> str | None:
+    return await connection.fetchval(
+        "SELECT member_id FROM redemption_members WHERE program_id = $1 AND redemption_id = $2",
+        program_id,
+        redemption_id,
+    )
+
+
+async def fetch(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    member_id: str,
+    redemption_id: str,
+    *,
+    lock: bool = False,
+) -> RedemptionRow | None:
+    record = await connection.fetchrow(
+        f"SELECT {_COLUMNS} FROM redemptions "
+        "WHERE program_id = $1 AND member_id = $2 AND redemption_id = $3"
+        + (" FOR UPDATE" if lock else ""),
+        program_id,
+        member_id,
+        redemption_id,
+    )
+    return None if record is None else _row(record)
+
+
+async def transition(
+    connection: asyncpg.Connection,
+    redemption: RedemptionRow,
+    *,
+    owner: uuid.UUID,
+    expected: str,
+    step: str,
+    status: int,
+    lease_s: float,
+    **fields: Any,
+) -> bool:
+    """Move the redemption from `expected` to `step` if `owner` still holds its lease."""
+    owner_parameter = 8 + len(fields)
+    assignments = "".join(f", {name} = ${index}" for index, name in enumerate(fields, start=8))
+    done = await connection.fetchval(
+        "UPDATE redemptions SET step = $4, status = $5, "
+        f"lease_until = now() + make_interval(secs => $7), updated_at = now(){assignments} "
+        "WHERE program_id = $1 AND member_id = $2 AND redemption_id = $3 "
+        f"AND step = $6 AND lease_owner = ${owner_parameter} RETURNING true",
+        redemption.program_id,
+        redemption.member_id,
+        redemption.redemption_id,
+        step,
+        status,
+        expected,
+        lease_s,
+        *fields.values(),
+        owner,
+    )
+    return bool(done)
+
+
+async def claim(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    redemption: RedemptionRow,
+    *,
+    owner: uuid.UUID,
+    lease_s: float,
+) -> bool:
+    """Take over an unfinished redemption whose lease expired."""
+    done = await connection.fetchval(
+        "UPDATE redemptions SET lease_owner = $4, lease_until = now() + make_interval(secs => $5) "
+        "WHERE program_id = $1 AND member_id = $2 AND redemption_id = $3 "
+        "AND step NOT IN ('committed', 'voided', 'cancelled') "
+        "AND (lease_until IS NULL OR lease_until < now()) RETURNING true",
+        redemption.program_id,
+        redemption.member_id,
+        redemption.redemption_id,
+        owner,
+        lease_s,
+    )
+    return bool(done)
+
+
+async def abandoned(pool: asyncpg.Pool, *, limit: int) -> list[RedemptionRow]:
+    """Unfinished redemptions whose driver's lease expired: a crash or a lost process."""
+    records = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM redemptions "
+        "WHERE step NOT IN ('committed', 'voided', 'cancelled') AND lease_until < now() "
+        "ORDER BY lease_until LIMIT $1",
+        limit,
+    )
+    return [_row(record) for record in records]
+
+
+async def list_page(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    *,
+    member_id: str,
+    reward_id: str,
+    status: int,
+    before: tuple[datetime.datetime, str] | None,
+    limit: int,
+) -> list[RedemptionRow]:
+    """Newest first, before the (created_at, redemption_id) cursor."""
+    created_at, redemption_id = before or (None, "")
+    records = await connection.fetch(
+        f"SELECT {_COLUMNS} FROM redemptions WHERE program_id = $1 "
+        "AND ($2 = '' OR member_id = $2) AND ($3 = '' OR reward_id = $3) "
+        "AND ($4 = 0 OR status = $4) "
+        "AND ($5::timestamptz IS NULL OR (created_at, redemption_id) < ($5, $6)) "
+        "ORDER BY created_at DESC, redemption_id DESC LIMIT $7",
+        program_id,
+        member_id,
+        reward_id,
+        status,
+        created_at,
+        redemption_id,
+        limit,
+    )
+    return [_row(record) for record in records]
+
+
+# -- per-member counters and stock ---------------------------------------------------------
+
+
+async def member_count(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, member_id: str, reward_id: str
+) -> int:
+    count = await connection.fetchval(
+        "SELECT redeemed_count FROM member_reward_counts "
+        "WHERE program_id = $1 AND member_id = $2 AND reward_id = $3",
+        program_id,
+        member_id,
+        reward_id,
+    )
+    return count or 0
+
+
+async def member_counts(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    member_id: str,
+    reward_ids: list[str],
+) -> dict[str, int]:
+    rows = await connection.fetch(
+        "SELECT reward_id, redeemed_count FROM member_reward_counts "
+        "WHERE program_id = $1 AND member_id = $2 AND reward_id = ANY($3::text[])",
+        program_id,
+        member_id,
+        reward_ids,
+    )
+    return {row["reward_id"]: row["redeemed_count"] for row in rows}
+
+
+async def count_member_units(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    reward_id: str,
+    quantity: int,
+    *,
+    limit: int,
+) -> bool:
+    """Add units to the member's counter, locking its row; False past the per-member limit."""
+    done = await connection.fetchval(
+        "INSERT INTO member_reward_counts AS c (program_id, member_id, reward_id, redeemed_count) "
+        "SELECT $1, $2, $3, $4 WHERE $5 = 0 OR $4 <= $5 "
+        "ON CONFLICT (program_id, member_id, reward_id) DO UPDATE "
+        "SET redeemed_count = c.redeemed_count + EXCLUDED.redeemed_count "
+        "WHERE $5 = 0 OR c.redeemed_count + EXCLUDED.redeemed_count <= $5 RETURNING true",
+        program_id,
+        member_id,
+        reward_id,
+        quantity,
+        limit,
+    )
+    return bool(done)
+
+
+async def uncount_member_units(
+    connection: asyncpg.Connection, program_id: str, member_id: str, reward_id: str, quantity: int
+) -> None:
+    await connection.execute(
+        "UPDATE member_reward_counts SET redeemed_count = greatest(redeemed_count - $4, 0) "
+        "WHERE program_id = $1 AND member_id = $2 AND reward_id = $3",
+        program_id,
+        member_id,
+        reward_id,
+        quantity,
+    )

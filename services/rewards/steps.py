@@ -1,0 +1,408 @@
+"""The steps of a redemption (see `redemptions.py` for the machine and its recovery).
+
+Each step makes at most one external call and then moves the redemption on with a conditional
+transition that only succeeds for the driver holding its lease; a step that cannot go ahead
+(no stock, limit reached, hold lapsed) moves it to `voiding` instead.
+"""
+
+import asyncio
+import contextlib
+import datetime
+import uuid
+from typing import Any
+
+import asyncpg
+
+from loyalty.events.v1 import events_pb2
+from loyalty.ledger.v1 import ledger_pb2
+from loyalty.rewards.v1 import rewards_pb2
+from services.rewards import code_store, codes, domain, events, repository
+from services.rewards import redemption_store as store
+from services.rewards.errors import LedgerUnavailable
+from services.rewards.remote import LedgerClient, LedgerRefused
+from services.shared.database import in_transaction
+from services.shared.outbox import Outbox
+
+CODE_GENERATION_ATTEMPTS_MAX = 3
+# Reasons after which no hold exists: a retried PlaceHold would be refused the same way.
+NO_HOLD_REASONS = {"INSUFFICIENT_POINTS", "MEMBER_NOT_FOUND"}
+
+
+class Refusal(Exception):
+    """A step cannot go ahead (no stock, limit reached...): the redemption is voided."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def hold_key(redemption: store.RedemptionRow) -> str:
+    return f"rewards.{redemption.redemption_id}.hold"
+
+
+class RedemptionSteps:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        ledger: LedgerClient,
+        *,
+        lease_s: float,
+        pause_after_hold_s: float,
+        stopping: asyncio.Event,
+    ) -> None:
+        self.pool = pool
+        self.outbox = outbox
+        self.ledger = ledger
+        self.lease_s = lease_s
+        self.pause_after_hold_s = pause_after_hold_s
+        self.stopping = stopping
+
+    async def transition(
+        self,
+        connection: asyncpg.Connection,
+        redemption: store.RedemptionRow,
+        owner: uuid.UUID,
+        step: str,
+        **fields: Any,
+    ) -> bool:
+        status = fields.pop("status", domain.STEP_STATUS[step])
+        return await store.transition(
+            connection,
+            redemption,
+            owner=owner,
+            expected=redemption.step,
+            step=step,
+            status=status,
+            lease_s=self.lease_s,
+            **fields,
+        )
+
+    async def to_voiding(
+        self, redemption: store.RedemptionRow, owner: uuid.UUID, code: str, message: str
+    ) -> None:
+        async with self.pool.acquire() as connection:
+            await self.transition(
+                connection,
+                redemption,
+                owner,
+                domain.VOIDING,
+                failure_code=code,
+                failure_reason=message,
+            )
+
+    async def place_hold(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
+        try:
+            hold = await self.ledger.place_hold(
+                program_id=redemption.program_id,
+                key=hold_key(redemption),
+                member_id=redemption.member_id,
+                points=redemption.points,
+                reference=redemption.redemption_id,
+            )
+        except LedgerRefused as refused:
+            if refused.reason in NO_HOLD_REASONS:
+                await self.finish_void(redemption, owner, failure=(refused.reason, refused.details))
+            else:
+                await self.to_voiding(redemption, owner, "LEDGER_UNAVAILABLE", str(refused))
+            return
+        async with self.pool.acquire() as connection:
+            placed = await self.transition(
+                connection, redemption, owner, domain.HOLD_PLACED, hold_id=hold.hold_id
+            )
+        if placed and self.pause_after_hold_s:
+            await self.pause(self.pause_after_hold_s)
+
+    async def reserve_stock(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
+        async def reserve(connection: asyncpg.Connection) -> None:
+            if not await self.transition(
+                connection, redemption, owner, domain.STOCK_RESERVED, stock_reserved=True
+            ):
+                return
+            reward = await repository.fetch_reward(
+                connection, redemption.program_id, redemption.reward_id
+            )
+            assert reward is not None
+            if not await store.count_member_units(
+                connection,
+                redemption.program_id,
+                redemption.member_id,
+                redemption.reward_id,
+                redemption.quantity,
+                limit=reward.per_member_limit,
+            ):
+                raise Refusal(
+                    "MEMBER_LIMIT_REACHED",
+                    f"a member may redeem {reward.per_member_limit} of this reward",
+                )
+            if not await repository.reserve_stock(
+                connection, redemption.program_id, redemption.reward_id, redemption.quantity
+            ):
+                if reward.status != rewards_pb2.REWARD_STATUS_ACTIVE:
+                    raise Refusal("REWARD_NOT_ACTIVE", "the reward is no longer active")
+                raise Refusal("OUT_OF_STOCK", "the reward is out of stock")
+
+        try:
+            await in_transaction(self.pool, reserve)
+        except Refusal as refusal:
+            await self.to_voiding(redemption, owner, refusal.code, refusal.message)
+
+    async def issue_codes(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
+        reward = await repository.fetch_reward(
+            self.pool, redemption.program_id, redemption.reward_id
+        )
+        assert reward is not None
+        source = domain.code_source(reward)
+        expires_at = domain.code_expiry(reward, _now())
+
+        async def issue(connection: asyncpg.Connection) -> None:
+            if not await self.transition(
+                connection, redemption, owner, domain.CODE_ISSUED, codes_issued=True
+            ):
+                return
+            if source == rewards_pb2.CODE_SOURCE_NONE:
+                return
+            if source == rewards_pb2.CODE_SOURCE_PARTNER_POOL:
+                taken = await code_store.take_partner_codes(connection, redemption)
+                issued = [(code, own or expires_at) for code, own in taken]
+                if len(taken) < redemption.quantity or await code_store.insert_codes(
+                    connection, redemption, issued, partner=True, store_ids=list(reward.store_ids)
+                ) < len(issued):
+                    raise Refusal("CODES_EXHAUSTED", "the reward's partner code pool is empty")
+                return
+            missing = redemption.quantity
+            for _ in range(CODE_GENERATION_ATTEMPTS_MAX):
+                fresh = [(codes.generate(), expires_at) for _ in range(missing)]
+                missing -= await code_store.insert_codes(
+                    connection, redemption, fresh, partner=False, store_ids=list(reward.store_ids)
+                )
+                if missing == 0:
+                    return
+            raise AssertionError("80-bit codes clashed repeatedly")
+
+        try:
+            await in_transaction(self.pool, issue)
+        except Refusal as refusal:
+            await self.to_voiding(redemption, owner, refusal.code, refusal.message)
+
+    async def commit(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
+        try:
+            hold = await self.ledger.commit_hold(
+                program_id=redemption.program_id,
+                key=f"rewards.{redemption.redemption_id}.commit",
+                hold_id=redemption.hold_id,
+                reward_id=redemption.reward_id,
+            )
+        except LedgerRefused as refused:
+            if refused.reason != "HOLD_CLOSED":
+                # The commit may or may not have happened: voiding finds out which.
+                await self.to_voiding(redemption, owner, "LEDGER_UNAVAILABLE", str(refused))
+                return
+            try:
+                hold = await self.ledger.get_hold(
+                    program_id=redemption.program_id, hold_id=redemption.hold_id
+                )
+            except LedgerRefused as unknown:
+                await self.to_voiding(redemption, owner, "LEDGER_UNAVAILABLE", str(unknown))
+                return
+            if hold.status != ledger_pb2.HOLD_STATUS_COMMITTED:
+                await self.to_voiding(
+                    redemption, owner, "HOLD_EXPIRED", "the points hold lapsed; nothing spent"
+                )
+                return
+        await self._complete(redemption, owner, posting_id=hold.posting_id)
+
+    async def _complete(
+        self, redemption: store.RedemptionRow, owner: uuid.UUID, *, posting_id: str
+    ) -> None:
+        reward = await repository.fetch_reward(
+            self.pool, redemption.program_id, redemption.reward_id
+        )
+        assert reward is not None
+
+        async def complete(connection: asyncpg.Connection) -> None:
+            if not await self.transition(
+                connection,
+                redemption,
+                owner,
+                domain.COMMITTED,
+                posting_id=posting_id,
+                completed_at=_now(),
+            ):
+                return
+            await repository.redeem_stock(
+                connection, redemption.program_id, redemption.reward_id, redemption.quantity
+            )
+            await code_store.activate_codes(connection, redemption)
+            await self.outbox.enqueue(
+                connection,
+                events.REWARD_REDEEMED,
+                events_pb2.Event(
+                    program_id=redemption.program_id,
+                    reward_redeemed=events_pb2.RewardRedeemed(
+                        redemption_id=redemption.redemption_id,
+                        member_id=redemption.member_id,
+                        reward_id=redemption.reward_id,
+                        reward_kind=reward.kind,
+                        quantity=redemption.quantity,
+                        points_spent=redemption.points,
+                        hold_id=redemption.hold_id,
+                        channel=redemption.channel,
+                    ),
+                ),
+            )
+
+        await in_transaction(self.pool, complete)
+
+    async def void(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
+        hold_id = redemption.hold_id or await self._find_hold(redemption)
+        if hold_id:
+            try:
+                await self.ledger.void_hold(
+                    program_id=redemption.program_id,
+                    key=f"rewards.{redemption.redemption_id}.void",
+                    hold_id=hold_id,
+                    cancelled=redemption.cancel_requested,
+                )
+            except LedgerRefused as refused:
+                if refused.reason == "HOLD_NOT_FOUND":
+                    pass
+                elif refused.reason != "HOLD_CLOSED":
+                    raise LedgerUnavailable(str(refused)) from None
+                else:
+                    hold = await self._get_hold(redemption, hold_id)
+                    if hold.status == ledger_pb2.HOLD_STATUS_COMMITTED:
+                        # The commit happened though its answer was lost: the redemption stands.
+                        assert redemption.codes_issued, "a hold was committed before codes issued"
+                        await self._complete(redemption, owner, posting_id=hold.posting_id)
+                        return
+        await self.finish_void(redemption, owner)
+
+    async def _find_hold(self, redemption: store.RedemptionRow) -> str:
+        """The hold of a redemption that was interrupted before its id was recorded: PlaceHold
+        again with the same key answers the first hold, or places one (voided next), or is
+        refused because none can be placed."""
+        try:
+            hold = await self.ledger.place_hold(
+                program_id=redemption.program_id,
+                key=hold_key(redemption),
+                member_id=redemption.member_id,
+                points=redemption.points,
+                reference=redemption.redemption_id,
+            )
+        except LedgerRefused as refused:
+            if refused.outcome_unknown:
+                raise LedgerUnavailable(str(refused)) from None
+            return ""
+        return hold.hold_id
+
+    async def _get_hold(self, redemption: store.RedemptionRow, hold_id: str) -> ledger_pb2.Hold:
+        try:
+            return await self.ledger.get_hold(program_id=redemption.program_id, hold_id=hold_id)
+        except LedgerRefused as refused:
+            raise LedgerUnavailable(str(refused)) from None
+
+    async def finish_void(
+        self,
+        redemption: store.RedemptionRow,
+        owner: uuid.UUID,
+        *,
+        failure: tuple[str, str] | None = None,
+    ) -> None:
+        fields: dict[str, Any] = {}
+        if failure is not None:
+            fields.update(failure_code=failure[0], failure_reason=failure[1])
+        if redemption.cancel_requested:
+            fields.update(
+                status=rewards_pb2.REDEMPTION_STATUS_CANCELLED,
+                returned_points=redemption.points,
+                cancelled_at=_now(),
+            )
+
+        async def finish(connection: asyncpg.Connection) -> None:
+            if not await self.transition(connection, redemption, owner, domain.VOIDED, **fields):
+                return
+            if redemption.stock_reserved:
+                await repository.release_stock(
+                    connection, redemption.program_id, redemption.reward_id, redemption.quantity
+                )
+                await store.uncount_member_units(
+                    connection,
+                    redemption.program_id,
+                    redemption.member_id,
+                    redemption.reward_id,
+                    redemption.quantity,
+                )
+            if redemption.codes_issued:
+                await code_store.withdraw_codes(connection, redemption)
+            if redemption.cancel_requested:
+                await self._announce_cancel(connection, redemption)
+
+        await in_transaction(self.pool, finish)
+
+    async def credit_back(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
+        try:
+            await self.ledger.credit(
+                program_id=redemption.program_id,
+                key=f"rewards.{redemption.redemption_id}.cancel",
+                member_id=redemption.member_id,
+                points=redemption.points,
+                operator_id=redemption.cancel_operator_id,
+                note=f"redemption {redemption.redemption_id} cancelled",
+            )
+        except LedgerRefused as refused:
+            raise LedgerUnavailable(str(refused)) from None
+
+        async def finish(connection: asyncpg.Connection) -> None:
+            if not await self.transition(
+                connection,
+                redemption,
+                owner,
+                domain.CANCELLED,
+                returned_points=redemption.points,
+                cancelled_at=_now(),
+            ):
+                return
+            await repository.return_stock(
+                connection, redemption.program_id, redemption.reward_id, redemption.quantity
+            )
+            await store.uncount_member_units(
+                connection,
+                redemption.program_id,
+                redemption.member_id,
+                redemption.reward_id,
+                redemption.quantity,
+            )
+            await self._announce_cancel(connection, redemption)
+
+        await in_transaction(self.pool, finish)
+
+    async def _announce_cancel(
+        self, connection: asyncpg.Connection, redemption: store.RedemptionRow
+    ) -> None:
+        await self.outbox.enqueue(
+            connection,
+            events.REDEMPTION_CANCELLED,
+            events_pb2.Event(
+                program_id=redemption.program_id,
+                redemption_cancelled=events_pb2.RedemptionCancelled(
+                    redemption_id=redemption.redemption_id,
+                    member_id=redemption.member_id,
+                    reward_id=redemption.reward_id,
+                    returned_points=redemption.points,
+                    reason=redemption.cancel_reason,
+                ),
+            ),
+        )
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def pause(self, seconds: float) -> None:
+        """A test-only pause between steps (see RewardsConfig); ends early when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)

@@ -1,0 +1,144 @@
+"""Ledger and rewards started in-process on the test's database and namespace, with a program."""
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+
+from deploy.local.servers import free_port
+from loyalty.common.v1 import common_pb2
+from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
+from services.ledger.app import SPEC as LEDGER_SPEC
+from services.ledger.app import LedgerConfig
+from services.rewards.app import SPEC as REWARDS_SPEC
+from services.rewards.app import RewardsConfig
+from services.shared.server import RunningService
+from tests.services.ledger.support import Ledger
+
+PROGRAM = "acme"
+_keys = itertools.count(1)
+
+
+def key() -> str:
+    return f"rk{next(_keys)}"
+
+
+def reward(**fields) -> rewards_pb2.Reward:
+    """An active coupon of 500 points with 10 in stock, changed by `fields`."""
+    made = rewards_pb2.Reward(
+        name="Free coffee",
+        kind=common_pb2.REWARD_KIND_COUPON,
+        points_price=500,
+        discount=rewards_pb2.Discount(percent_bps=10_000),
+        stock=rewards_pb2.Stock(available=10),
+        status=rewards_pb2.REWARD_STATUS_ACTIVE,
+    )
+    for field, value in fields.items():
+        if hasattr(value, "DESCRIPTOR"):
+            getattr(made, field).CopyFrom(value)
+        elif isinstance(value, list):
+            getattr(made, field).extend(value)
+        else:
+            setattr(made, field, value)
+    return made
+
+
+@dataclass
+class Platform:
+    """The ledger and rewards of one test, with small helpers for readable tests."""
+
+    ledger: Ledger
+    rewards: rewards_pb2_grpc.RewardsServiceStub
+    rewards_service: RunningService
+
+    async def create(self, made: rewards_pb2.Reward) -> rewards_pb2.Reward:
+        response = await self.rewards.CreateReward(
+            rewards_pb2.CreateRewardRequest(program_id=PROGRAM, idempotency_key=key(), reward=made)
+        )
+        return response.reward
+
+    async def redeem(
+        self, member: str, reward_id: str, *, quantity: int = 1, idempotency_key: str = ""
+    ) -> rewards_pb2.Redemption:
+        response = await self.rewards.Redeem(
+            rewards_pb2.RedeemRequest(
+                program_id=PROGRAM,
+                idempotency_key=idempotency_key or key(),
+                member_id=member,
+                reward_id=reward_id,
+                quantity=quantity,
+                channel=common_pb2.CHANNEL_APP,
+            )
+        )
+        return response.redemption
+
+    async def get_reward(self, reward_id: str) -> rewards_pb2.Reward:
+        response = await self.rewards.GetReward(
+            rewards_pb2.GetRewardRequest(program_id=PROGRAM, reward_id=reward_id)
+        )
+        return response.reward
+
+    async def get_redemption(self, redemption_id: str) -> rewards_pb2.Redemption:
+        response = await self.rewards.GetRedemption(
+            rewards_pb2.GetRedemptionRequest(program_id=PROGRAM, redemption_id=redemption_id)
+        )
+        return response.redemption
+
+    async def cancel(self, redemption_id: str, *, idempotency_key: str = ""):
+        return await self.rewards.CancelRedemption(
+            rewards_pb2.CancelRedemptionRequest(
+                program_id=PROGRAM,
+                idempotency_key=idempotency_key or key(),
+                redemption_id=redemption_id,
+                reason="changed my mind",
+                operator_id="desk-1",
+            )
+        )
+
+    async def use(self, code: str, *, store_id: str = "s1", idempotency_key: str = ""):
+        return await self.rewards.UseCode(
+            rewards_pb2.UseCodeRequest(
+                program_id=PROGRAM,
+                idempotency_key=idempotency_key or key(),
+                code=code,
+                store_id=store_id,
+                till_id="till-1",
+                transaction_id="t-1",
+            )
+        )
+
+    async def validate(self, code: str, *, store_id: str = "s1"):
+        return await self.rewards.ValidateCode(
+            rewards_pb2.ValidateCodeRequest(program_id=PROGRAM, code=code, store_id=store_id)
+        )
+
+
+@pytest.fixture
+def rewards_overrides(request) -> dict[str, object]:
+    """Extra RewardsConfig fields: parametrize with `indirect=["rewards_overrides"]`."""
+    return getattr(request, "param", {})
+
+
+@pytest.fixture
+async def platform(start_service, rewards_overrides) -> AsyncIterator[Platform]:
+    async with start_service(LEDGER_SPEC, LedgerConfig) as (ledger_service, ledger_channel):
+        ledger = Ledger(ledger_channel)
+        await ledger.setup()
+        ledger_address = f"127.0.0.1:{ledger_service.port}"
+        async with start_service(
+            REWARDS_SPEC,
+            RewardsConfig,
+            ledger_address=ledger_address,
+            campaign_address=f"127.0.0.1:{free_port()}",
+            **rewards_overrides,
+        ) as (service, channel):
+            yield Platform(ledger, rewards_pb2_grpc.RewardsServiceStub(channel), service)
+
+
+def reason(error: grpc.aio.AioRpcError) -> str:
+    for name, value in error.trailing_metadata() or ():
+        if name == "loyalty-error-reason":
+            return value
+    return ""

@@ -1,0 +1,179 @@
+"""Codes: their format, checking and using them at tills, expiry, partner pools."""
+
+import asyncio
+import datetime as dt
+import math
+
+import asyncpg
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
+from services.rewards import codes
+from tests.services.rewards.conftest import PROGRAM, key, reason, reward
+
+
+def test_generated_codes_carry_80_random_bits_in_an_unambiguous_alphabet() -> None:
+    made = {codes.generate() for _ in range(20_000)}
+    assert len(made) == 20_000
+    assert codes.SYMBOLS * math.log2(len(codes.ALPHABET)) >= 80
+    used = set("".join(made))
+    assert used == set(codes.ALPHABET) and not used & set("ILOU")
+    code = next(iter(made))
+    shown = codes.display(code)
+    assert len(shown) == 19 and shown.replace("-", "") == code
+
+
+def test_a_typed_code_is_read_back_whatever_the_case_separators_or_look_alikes() -> None:
+    code = "0123456789ABCDEF"
+    for typed in (
+        "0123-4567-89AB-CDEF",
+        "o123 4567 89ab cdef",
+        "O1234567-89abcdef",
+        "0l23456789ABCDEF",
+    ):
+        assert code in codes.lookup_forms(typed), typed
+    assert codes.canonical("SHORT") is None
+    assert codes.lookup_forms(" PARTNER-42 ") == ["PARTNER-42"]
+
+
+def _ts(moment: dt.datetime) -> Timestamp:
+    value = Timestamp()
+    value.FromDatetime(moment)
+    return value
+
+
+async def test_a_till_checks_a_code_and_uses_it_once(platform, database_url) -> None:
+    await platform.ledger.earn("m1", 1_000)
+    coffee = await platform.create(reward(store_ids=["s1", "s2"]))
+    [issued] = (await platform.redeem("m1", coffee.reward_id)).codes
+
+    typed = issued.code.replace("-", "").lower()
+    checked = await platform.validate(typed)
+    assert checked.status == rewards_pb2.CODE_STATUS_VALID
+    assert (checked.member_id, checked.reward_id, checked.reward_name) == (
+        "m1",
+        coffee.reward_id,
+        "Free coffee",
+    )
+    assert checked.reward_kind == common_pb2.REWARD_KIND_COUPON
+    assert checked.discount.percent_bps == 10_000
+    wrong_store = await platform.validate(typed, store_id="s9")
+    assert wrong_store.status == rewards_pb2.CODE_STATUS_WRONG_STORE
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.use(typed, store_id="s9")
+    assert reason(error.value) == "CODE_WRONG_STORE"
+
+    use_key = key()
+    used = await platform.use(issued.code, idempotency_key=use_key)
+    assert used.status == rewards_pb2.CODE_STATUS_USED and used.member_id == "m1"
+    assert await platform.use(issued.code, idempotency_key=use_key) == used  # a retry
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.use(issued.code)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(error.value) == "CODE_USED"
+    again = await platform.validate(issued.code)
+    assert again.status == rewards_pb2.CODE_STATUS_USED and again.used_at.seconds > 0
+
+    unknown = await platform.validate("AAAA-BBBB-CCCC-DDDD")
+    assert unknown == rewards_pb2.ValidateCodeResponse(status=rewards_pb2.CODE_STATUS_UNKNOWN)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.use("AAAA-BBBB-CCCC-DDDD")
+    assert reason(error.value) == "CODE_UNKNOWN"
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch("SELECT subject, payload FROM rewards.outbox ORDER BY seq")
+    finally:
+        await connection.close()
+    subjects = [row["subject"].split(".", 1)[1] for row in rows]
+    assert subjects == ["rewards.reward_redeemed", "rewards.code_used"]
+    code_used = events_pb2.Event.FromString(rows[1]["payload"]).code_used
+    assert code_used.code_suffix == issued.code[-4:] and code_used.store_id == "s1"
+
+
+async def test_a_code_used_at_two_tills_at_the_same_moment_is_accepted_once(
+    platform, start_service
+) -> None:
+    await platform.ledger.earn("m1", 10_000)
+    coffee = await platform.create(reward(points_price=100))
+    redemption = await platform.redeem("m1", coffee.reward_id, quantity=5)
+    port = platform.rewards_service.port
+    tills = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(2)]
+    try:
+        stubs = [rewards_pb2_grpc.RewardsServiceStub(till) for till in tills]
+        for issued in redemption.codes:
+            attempts = [
+                stub.UseCode(
+                    rewards_pb2.UseCodeRequest(
+                        program_id=PROGRAM,
+                        idempotency_key=key(),
+                        code=issued.code,
+                        store_id="s1",
+                        till_id=f"till-{index}",
+                    )
+                )
+                for index, stub in enumerate(stubs)
+            ]
+            results = await asyncio.gather(*attempts, return_exceptions=True)
+            accepted = [r for r in results if isinstance(r, rewards_pb2.UseCodeResponse)]
+            refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+            assert len(accepted) == 1 and len(refused) == 1, results
+            assert reason(refused[0]) == "CODE_USED"
+    finally:
+        for till in tills:
+            await till.close()
+
+
+async def test_codes_expire(platform) -> None:
+    await platform.ledger.earn("m1", 1_000)
+    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1.5)
+    short = await platform.create(reward(valid_until=_ts(until)))
+    [issued] = (await platform.redeem("m1", short.reward_id)).codes
+    assert abs(issued.expires_at.ToDatetime(dt.UTC) - until) < dt.timedelta(milliseconds=1)
+    await asyncio.sleep(max(0.0, (until - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    assert (await platform.validate(issued.code)).status == rewards_pb2.CODE_STATUS_EXPIRED
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.use(issued.code)
+    assert reason(error.value) == "CODE_EXPIRED"
+
+
+async def test_partner_codes_are_imported_in_bulk_and_handed_out_in_order(platform) -> None:
+    await platform.ledger.earn("m1", 10_000)
+    partner = await platform.create(
+        reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
+    )
+
+    async def import_codes(values, *, reward_id=partner.reward_id, idempotency_key=""):
+        return await platform.rewards.ImportPartnerCodes(
+            rewards_pb2.ImportPartnerCodesRequest(
+                program_id=PROGRAM,
+                idempotency_key=idempotency_key or key(),
+                reward_id=reward_id,
+                codes=values,
+            )
+        )
+
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await import_codes(["GOOD-1", "has space"])
+    assert error.value.details().startswith("codes[1]:")
+    imported = await import_codes(["CINEMA-1", "CINEMA-2", "CINEMA-3", "CINEMA-1"])
+    assert (imported.imported_count, imported.duplicate_count) == (3, 1)
+    assert imported.pool_available_count == 3
+    again = await import_codes(["CINEMA-3", "CINEMA-4"])
+    assert (again.imported_count, again.duplicate_count, again.pool_available_count) == (1, 1, 4)
+
+    redemption = await platform.redeem("m1", partner.reward_id, quantity=3)
+    assert [c.code for c in redemption.codes] == ["CINEMA-1", "CINEMA-2", "CINEMA-3"]
+    assert (await platform.validate("CINEMA-2")).member_id == "m1"
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.redeem("m1", partner.reward_id, quantity=2)
+    assert reason(error.value) == "CODES_EXHAUSTED"
+
+    generated = await platform.create(reward())
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await import_codes(["X-1"], reward_id=generated.reward_id)
+    assert reason(error.value) == "NOT_A_PARTNER_POOL"
