@@ -1,5 +1,8 @@
 """Reads: balances in constant time, lots, history, what a spend consumed, tier history."""
 
+import datetime as dt
+from typing import Any
+
 import grpc
 
 from loyalty.ledger.v1 import ledger_pb2
@@ -49,18 +52,22 @@ class ReadRpcs(LedgerRpcBase):
         validation.program_id(request.program_id)
         check_member(request.member_id)
         size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("after",))
+        cursor = decode_page_token(request.page_token, keys=("expires", "lot"))
         if await store.read_account(self.pool, request.program_id, request.member_id) is None:
             raise MemberNotFound(request.member_id)
         lots = await store.lots_page(
             self.pool,
             request.program_id,
             request.member_id,
-            after_id=cursor["after"] if cursor else 0,
+            after=_lot_cursor(cursor),
             limit=size + 1,
             include_spent=request.include_exhausted,
         )
-        token = encode_page_token({"after": lots[size - 1].lot_id}) if len(lots) > size else ""
+        token = ""
+        if len(lots) > size:
+            last = lots[size - 1]
+            expires = last.expires_at.isoformat() if last.expires_at else "infinity"
+            token = encode_page_token({"expires": expires, "lot": last.lot_id})
         return ledger_pb2.ListLotsResponse(
             lots=[convert.lot(lot, request.member_id) for lot in lots[:size]], next_page_token=token
         )
@@ -146,3 +153,17 @@ class ReadRpcs(LedgerRpcBase):
             ],
             next_page_token=token,
         )
+
+
+def _lot_cursor(cursor: dict[str, Any] | None) -> tuple[dt.datetime, int] | None:
+    if cursor is None:
+        return None
+    try:
+        expires = (
+            dt.datetime.max.replace(tzinfo=dt.UTC)
+            if cursor["expires"] == "infinity"
+            else dt.datetime.fromisoformat(cursor["expires"])
+        )
+        return expires, int(cursor["lot"])
+    except (TypeError, ValueError):
+        raise InvalidArgument("page_token", "is not a token this service issued") from None

@@ -354,20 +354,28 @@ async def postings_page(
     return [Posting(**dict(row)) for row in rows]
 
 
+# Never-expiring lots sort last, as they are spent last.
+_EXPIRY_ORDER = "coalesce(expires_at, 'infinity'::timestamptz)"
+
+
 async def lots_page(
     connection: asyncpg.Pool,
     program_id: str,
     member_id: str,
     *,
-    after_id: int,
+    after: tuple[dt.datetime, int] | None,
     limit: int,
     include_spent: bool,
 ) -> list[Lot]:
+    """A page of lots in the order they are spent: soonest expiry first, then oldest."""
+    after_expiry, after_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), 0)
     rows = await connection.fetch(
-        f"SELECT {', '.join(_LOT_FIELDS)} FROM lots WHERE program_id = $1 AND member_id = $2 AND lot_id > $3 "
-        f"{'' if include_spent else 'AND remaining > 0'} ORDER BY lot_id LIMIT $4",
+        f"SELECT {', '.join(_LOT_FIELDS)} FROM lots WHERE program_id = $1 AND member_id = $2 "
+        f"AND ({_EXPIRY_ORDER}, lot_id) > ($3, $4) {'' if include_spent else 'AND remaining > 0'} "
+        f"ORDER BY {_EXPIRY_ORDER}, lot_id LIMIT $5",
         program_id,
         member_id,
+        after_expiry,
         after_id,
         limit,
     )

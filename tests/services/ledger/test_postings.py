@@ -288,3 +288,21 @@ async def test_concurrent_spends_never_take_more_than_there_is(ledger: Ledger) -
     assert len(succeeded) == 10 and len(refused) == 54
     assert {r.code() for r in refused} == {grpc.StatusCode.FAILED_PRECONDITION}
     assert (await ledger.balance("ann")).available_points == 0
+
+
+async def test_lots_are_listed_in_the_order_they_are_spent_across_pages(ledger: Ledger) -> None:
+    late = await ledger.earn("ann", 10, expires_at=ts(now() + dt.timedelta(days=300)))
+    soon = await ledger.earn("ann", 20, expires_at=ts(now() + dt.timedelta(days=3)))
+    middle = await ledger.earn("ann", 30, expires_at=ts(now() + dt.timedelta(days=30)))
+    seen, token = [], ""
+    while True:
+        page = await ledger.stub.ListLots(
+            ledger_pb2.ListLotsRequest(
+                program_id="acme", member_id="ann", page_size=1, page_token=token
+            )
+        )
+        seen += [lot.lot_id for lot in page.lots]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [soon.lot.lot_id, middle.lot.lot_id, late.lot.lot_id]
