@@ -159,6 +159,16 @@ class ErrorInterceptor(_AroundInterceptor):
             )
         except TimeoutError:
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the call ran past its deadline")
+        except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError):
+            # A text field that escaped validation holds a character PostgreSQL cannot store.
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "a text field holds a character that cannot be stored (such as NUL)",
+                trailing_metadata=(
+                    (ERROR_REASON_HEADER, "INVALID_CHARACTER"),
+                    (ERROR_FIELD_HEADER, ""),
+                ),
+            )
         except (
             asyncpg.PostgresConnectionError,
             asyncpg.TooManyConnectionsError,

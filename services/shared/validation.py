@@ -46,6 +46,9 @@ def text(
 ) -> str:
     if required and not value.strip():
         raise InvalidArgument(field, "is required")
+    if "\x00" in value:
+        # PostgreSQL cannot store NUL in text; refuse it here, naming the field.
+        raise InvalidArgument(field, "must not contain NUL characters")
     if len(value) > length_max:
         raise InvalidArgument(field, f"is longer than {length_max} characters")
     return value

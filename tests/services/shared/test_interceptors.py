@@ -159,3 +159,11 @@ def test_a_service_with_a_missing_variable_stops_at_start_naming_it() -> None:
     )
     assert completed.returncode == 78
     assert "LEDGER_DATABASE_URL: is required but not set" in completed.stderr
+
+
+def test_text_with_nul_is_refused_naming_the_field() -> None:
+    from services.shared import validation
+
+    with pytest.raises(InvalidArgument) as error:
+        validation.text("abc\x00def", "code")
+    assert error.value.field == "code" and "NUL" in error.value.message
