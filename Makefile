@@ -27,7 +27,7 @@ test: install protos-check lint
 
 lint: install buf-lint
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy services ledger_core deploy bench
+	$(VENV)/bin/mypy services ledger_core deploy bench gateway
 
 # Generated gRPC code is committed; this regenerates it after a .proto change.
 protos: install

@@ -1,10 +1,13 @@
-"""The four services as real processes on one machine: used by `make run` and by the tests."""
+"""The four services, and the HTTP gateway in front of them, as real processes on one machine:
+used by `make run`, the tests and the benchmarks."""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,8 @@ DEPENDENCIES = {
     "rewards": ("ledger", "campaign"),
 }
 HEALTH_TIMEOUT_S = 60.0
+# The gateway is no gRPC service: it calls all four and is started on its own (start_gateway).
+GATEWAY = "gateway"
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,28 @@ def free_endpoints() -> dict[str, Endpoint]:
     return {name: Endpoint(name, free_port(), free_port()) for name in SERVICES}
 
 
+@dataclass(frozen=True)
+class GatewayEndpoint:
+    http_port: int
+    metrics_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+
+def fixed_gateway_endpoint(*, http_port: int = 8080, metrics_port: int = 9105) -> GatewayEndpoint:
+    return GatewayEndpoint(http_port, metrics_port)
+
+
+def free_gateway_endpoint() -> GatewayEndpoint:
+    return GatewayEndpoint(free_port(), free_port())
+
+
 class LocalCluster:
     def __init__(
         self,
@@ -62,7 +89,9 @@ class LocalCluster:
         endpoints: dict[str, Endpoint],
         log_dir: Path,
         extra_env: dict[str, str] | None = None,
+        gateway: GatewayEndpoint | None = None,
     ) -> None:
+        self.gateway = gateway or free_gateway_endpoint()
         self.database_url = database_url
         self.nats_url = nats_url
         self.namespace = namespace
@@ -102,6 +131,51 @@ class LocalCluster:
             log.close()
         for name in names or SERVICES:
             self.wait_healthy(name)
+
+    def gateway_environment(self, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "GATEWAY_HTTP_PORT": str(self.gateway.http_port),
+            "GATEWAY_METRICS_PORT": str(self.gateway.metrics_port),
+            "PYTHONUNBUFFERED": "1",
+        }
+        for callee in SERVICES:
+            env[f"GATEWAY_{callee.upper()}_ADDRESS"] = self.endpoints[callee].grpc_address
+        env.update(extra_env or {})
+        return env
+
+    def start_gateway(self, *, extra_env: dict[str, str] | None = None) -> None:
+        """The gateway as a process (`python -m gateway`), once the services are running."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{GATEWAY}.log", "ab")  # noqa: SIM115 - the child keeps it
+        self.processes[GATEWAY] = subprocess.Popen(
+            [sys.executable, "-m", GATEWAY],
+            cwd=PROJECT_ROOT,
+            env=self.gateway_environment(extra_env),
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        self.wait_gateway_ready()
+
+    def wait_gateway_ready(self, *, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
+        """Ready is /readyz answering 200: the gateway reaches every service."""
+        deadline = time.monotonic() + timeout_s
+        process = self.processes[GATEWAY]
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalServerError(
+                    f"the gateway exited with code {process.returncode}; "
+                    f"see {self.log_dir / GATEWAY}.log"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.gateway.url}/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise LocalServerError(f"the gateway was not ready within {timeout_s:.0f}s")
 
     def wait_healthy(self, name: str, *, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s

@@ -1,12 +1,18 @@
-"""The demo program `make run` loads: a coffee chain with tiers, recognition and a small catalog.
+"""The demo program `make run` loads: a coffee chain with tiers, recognition and a small catalog;
+and a demo member with points, API keys for a till and the back office, and a card page login.
 
 Every call carries a fixed idempotency key, so loading it again on the next `make run` is a no-op.
 """
 
+import datetime as dt
+import secrets
+
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from deploy.local.cluster import Endpoint
-from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2
+from gateway.auth import API_KEY_SCOPES, MEMBER_SCOPES, POS_SCOPES
+from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
@@ -148,6 +154,8 @@ async def load_demo_program(endpoints: dict[str, Endpoint]) -> dict[str, str]:
             )
         )
 
+        await _base_earning_rule(campaign)
+
         rewards = rewards_pb2_grpc.RewardsServiceStub(rewards_channel)
         for reward in REWARDS:
             try:
@@ -164,9 +172,185 @@ async def load_demo_program(endpoints: dict[str, Endpoint]) -> dict[str, str]:
     return {
         "program": f"{PROGRAM_ID} (Demo Coffee Club, beans, EUR, {TIME_ZONE})",
         "tiers": ", ".join(f"{t.name} from {t.threshold}" for t in TIERS),
+        "earning": BASE_EARNING_RULE.name,
         "rewards": ", ".join(f"{r.name} ({r.points_price})" for r in REWARDS),
         "try": (
             f'grpcurl -plaintext -d \'{{"program_id":"{PROGRAM_ID}"}}\' '
             f"{endpoints['ledger'].grpc_address} loyalty.ledger.v1.LedgerService/ListTierDefinitions"
         ),
     }
+
+
+BASE_EARNING_RULE = rules_pb2.Rule(
+    rule_id="base-earn",
+    name="10 beans per euro",
+    priority=100,
+    earning=rules_pb2.EarningRule(
+        rate=rules_pb2.EarnRate(points=10, per_amount_minor=100),
+        rounding_mode=common_pb2.ROUNDING_MODE_FLOOR,
+        qualifying=True,
+    ),
+)
+
+
+async def _base_earning_rule(campaign: campaign_pb2_grpc.CampaignServiceStub) -> None:
+    """Purchases earn 10 beans per euro (tier multipliers come from the ledger's tiers)."""
+    try:
+        created = await campaign.CreateRule(
+            campaign_pb2.CreateRuleRequest(
+                program_id=PROGRAM_ID, idempotency_key="demo-rule-base", rule=BASE_EARNING_RULE
+            )
+        )
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        return
+    await campaign.ActivateRule(
+        campaign_pb2.ActivateRuleRequest(
+            program_id=PROGRAM_ID,
+            idempotency_key="demo-rule-base-activate",
+            rule_id=created.rule.rule_id,
+            version=created.rule.version,
+        )
+    )
+
+
+def timestamp(value: dt.datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+DEMO_MEMBER_EMAIL = "demo@example.com"
+# (idempotency key, points, days ago earned, expires in days or 0 for the program's policy, note)
+DEMO_EARNINGS = (
+    ("demo-member-welcome", 500, 60, 0, "welcome"),
+    ("demo-member-purchase-1", 420, 40, 0, "purchase"),
+    ("demo-member-purchase-2", 680, 25, 0, "purchase"),
+    ("demo-member-goodwill", 300, 300, 20, "goodwill"),
+)
+DEMO_KEYS = {
+    "pos": ("Demo POS (store ams-01)", POS_SCOPES),
+    "back office": ("Demo back office", tuple(sorted(API_KEY_SCOPES))),
+}
+DEMO_MEMBER_TOKEN_TTL_S = 8 * 3_600
+
+
+async def load_demo_member(endpoints: dict[str, Endpoint], gateway_url: str) -> dict[str, str]:
+    """A demo member with vested points (some expiring soon), a POS key, a back-office key and a
+    member token for the card page; returns what to print about them."""
+    async with (
+        grpc.aio.insecure_channel(endpoints["identity"].grpc_address) as identity_channel,
+        grpc.aio.insecure_channel(endpoints["ledger"].grpc_address) as ledger_channel,
+    ):
+        identity = identity_pb2_grpc.IdentityServiceStub(identity_channel)
+        ledger = ledger_pb2_grpc.LedgerServiceStub(ledger_channel)
+        enrolled = await identity.EnrollMember(
+            identity_pb2.EnrollMemberRequest(
+                program_id=PROGRAM_ID,
+                idempotency_key="demo-member",
+                channel=common_pb2.CHANNEL_APP,
+                profile=identity_pb2.Profile(given_name="Dana", family_name="Demo", locale="nl-NL"),
+                identifiers=[
+                    identity_pb2.Identifier(
+                        kind=common_pb2.IDENTIFIER_KIND_EMAIL, value=DEMO_MEMBER_EMAIL
+                    )
+                ],
+            )
+        )
+        member_id = enrolled.member.member_id
+        for key, points, days_ago, expires_in_days, note in DEMO_EARNINGS:
+            await _earn_once(
+                ledger,
+                member_id=member_id,
+                key=key,
+                points=points,
+                days_ago=days_ago,
+                expires_in_days=expires_in_days,
+                note=note,
+            )
+        secrets_by_use = {
+            use: await _fresh_api_key(identity, name=name, scopes=scopes)
+            for use, (name, scopes) in DEMO_KEYS.items()
+        }
+        token = await identity.IssueMemberToken(
+            identity_pb2.IssueMemberTokenRequest(
+                program_id=PROGRAM_ID,
+                member_id=member_id,
+                scopes=sorted(MEMBER_SCOPES),
+                ttl_seconds=DEMO_MEMBER_TOKEN_TTL_S,
+            )
+        )
+    card = f"{gateway_url}/card?program={PROGRAM_ID}"
+    return {
+        "member": f"{DEMO_MEMBER_EMAIL} ({member_id})",
+        "card page": f"{card}  (log in with {DEMO_MEMBER_EMAIL}; demo login, no password)",
+        "card, logged in": f"{card}#token={token.token}",
+        "POS API key": f"{secrets_by_use['pos']}  (scopes: {' '.join(POS_SCOPES)})",
+        "back-office key": f"{secrets_by_use['back office']}  (every scope)",
+        "API docs": f"{gateway_url}/docs",
+        "try the API": (
+            f"curl -s -H 'X-Api-Key: {secrets_by_use['pos']}' -H 'Idempotency-Key: t1' "
+            f"-H 'Content-Type: application/json' {gateway_url}/v1/programs/{PROGRAM_ID}/purchases "
+            f'-d \'{{"member_id":"{member_id}","transaction_id":"t1","channel":"pos",'
+            f'"occurred_at":"2026-01-01T12:00:00Z","amount":{{"amount_minor":1250,"currency":"EUR"}}}}\''
+        ),
+    }
+
+
+async def _earn_once(
+    ledger: ledger_pb2_grpc.LedgerServiceStub,
+    *,
+    member_id: str,
+    key: str,
+    points: int,
+    days_ago: int,
+    expires_in_days: int,
+    note: str,
+) -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    request = ledger_pb2.EarnRequest(
+        program_id=PROGRAM_ID,
+        idempotency_key=key,
+        member_id=member_id,
+        points=points,
+        source_reference=key,
+        reason=ledger_pb2.PostingReason(code=f"demo_{note}", note="demo data"),
+        occurred_at=timestamp(now - dt.timedelta(days=days_ago)),
+        # Vested already, so the demo member can redeem at once.
+        vests_at=timestamp(now - dt.timedelta(days=max(0, days_ago - 14))),
+        qualifying=True,
+    )
+    if expires_in_days:
+        request.expires_at.CopyFrom(timestamp(now + dt.timedelta(days=expires_in_days)))
+    try:
+        await ledger.Earn(request)
+    except grpc.aio.AioRpcError as error:
+        # Earned by an earlier `make run` (its times differed, so the key says "reused").
+        if error.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            raise
+
+
+async def _fresh_api_key(
+    identity: identity_pb2_grpc.IdentityServiceStub, *, name: str, scopes: tuple[str, ...]
+) -> str:
+    """A new key on every run (a secret is shown once); the previous demo keys are revoked."""
+    listed = await identity.ListApiKeys(
+        identity_pb2.ListApiKeysRequest(program_id=PROGRAM_ID, page_size=200)
+    )
+    for old in listed.api_keys:
+        if old.name == name:
+            await identity.RevokeApiKey(
+                identity_pb2.RevokeApiKeyRequest(
+                    program_id=PROGRAM_ID, idempotency_key=f"revoke-{old.key_id}", key_id=old.key_id
+                )
+            )
+    created = await identity.CreateApiKey(
+        identity_pb2.CreateApiKeyRequest(
+            program_id=PROGRAM_ID,
+            idempotency_key=f"demo-key-{secrets.token_hex(8)}",
+            name=name,
+            scopes=list(scopes),
+        )
+    )
+    return created.secret

@@ -1,4 +1,7 @@
-"""`make run`: PostgreSQL and NATS (unless given), the four services, a demo program. Ctrl-C stops all."""
+"""`make run`: PostgreSQL and NATS (unless given), the four services, the gateway, a demo program.
+
+Ctrl-C stops all.
+"""
 
 import asyncio
 import contextlib
@@ -11,8 +14,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from deploy.local.cluster import SERVICES, LocalCluster, fixed_endpoints
-from deploy.local.demo import load_demo_program
+from deploy.local.cluster import (
+    SERVICES,
+    LocalCluster,
+    fixed_endpoints,
+    fixed_gateway_endpoint,
+)
+from deploy.local.demo import load_demo_member, load_demo_program
 from deploy.local.servers import DATA_ROOT, LocalNats, LocalPostgres
 
 logger = logging.getLogger("loyalty.run")
@@ -73,10 +81,14 @@ def run(
             namespace="loyalty",
             endpoints=fixed_endpoints(),
             log_dir=DATA_ROOT / "logs",
+            gateway=fixed_gateway_endpoint(),
         )
         logger.info("starting %s", ", ".join(SERVICES))
         cluster.start()
+        logger.info("starting the gateway (demo login on)")
+        cluster.start_gateway(extra_env={"GATEWAY_DEMO_LOGIN": "true"})
         demo = asyncio.run(load_demo_program(cluster.endpoints))
+        demo.update(asyncio.run(load_demo_member(cluster.endpoints, cluster.gateway.url)))
         print_endpoints(cluster, database_url, nats_url, demo, time.monotonic() - started_at)
         wait_for_interrupt()
     finally:
@@ -96,6 +108,8 @@ def print_endpoints(
     ]
     for name, endpoint in cluster.endpoints.items():
         lines.append(f"  {name:<9} gRPC {endpoint.grpc_address:<17} metrics {endpoint.metrics_url}")
+    gateway = cluster.gateway
+    lines.append(f"  gateway   HTTP {gateway.url:<22} metrics {gateway.metrics_url}")
     lines.append(f"  PostgreSQL {database_url}")
     lines.append(f"  NATS       {nats_url}")
     lines.append(f"  logs       {cluster.log_dir}")

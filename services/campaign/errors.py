@@ -1,6 +1,14 @@
 """The campaign service's typed errors."""
 
-from services.shared.errors import NotFound, ServiceError
+import grpc
+
+from services.shared.errors import (
+    FailedPrecondition,
+    NotFound,
+    ResourceExhausted,
+    ServiceError,
+    Unavailable,
+)
 
 
 class CampaignError(ServiceError):
@@ -13,4 +21,116 @@ class RecognitionNotConfigured(NotFound, CampaignError):
     def __init__(self, program_id: str) -> None:
         super().__init__(
             f"program {program_id!r} has no recognition configured", field="program_id"
+        )
+
+
+class ProgramNotConfigured(FailedPrecondition, CampaignError):
+    """The ledger does not know the program, so its currency and time zone are unknown."""
+
+    reason = "PROGRAM_NOT_CONFIGURED"
+
+    def __init__(self, program_id: str) -> None:
+        super().__init__(
+            f"program {program_id!r} is not configured in the ledger (currency, time zone)",
+            field="program_id",
+        )
+
+
+class RuleNotFound(NotFound, CampaignError):
+    reason = "RULE_NOT_FOUND"
+
+    def __init__(self, rule_id: str, version: int = 0, field: str = "rule_id") -> None:
+        what = f"rule {rule_id!r}" + (f" version {version}" if version else "")
+        super().__init__(f"{what} does not exist", field=field)
+
+
+class RuleExists(CampaignError):
+    status = grpc.StatusCode.ALREADY_EXISTS
+    reason = "RULE_EXISTS"
+
+    def __init__(self, rule_id: str) -> None:
+        super().__init__(f"rule {rule_id!r} exists already", field="rule.rule_id")
+
+
+class RuleVersionConflict(CampaignError):
+    """UpdateRule was based on a version that is not the latest any more."""
+
+    status = grpc.StatusCode.ABORTED
+    reason = "RULE_VERSION_CONFLICT"
+
+    def __init__(self, rule_id: str, base_version: int, latest: int) -> None:
+        super().__init__(
+            f"rule {rule_id!r} is at version {latest}, the change is based on {base_version}",
+            field="base_version",
+        )
+
+
+class RuleArchived(FailedPrecondition, CampaignError):
+    reason = "RULE_ARCHIVED"
+
+    def __init__(self, rule_id: str) -> None:
+        super().__init__(f"rule {rule_id!r} is archived", field="rule_id")
+
+
+class BatchTooLarge(ResourceExhausted, CampaignError):
+    reason = "BATCH_TOO_LARGE"
+
+    def __init__(self, size: int, size_max: int) -> None:
+        super().__init__(
+            f"{size} transactions, at most {size_max} per batch", field="transaction_ids"
+        )
+
+
+class PurchaseNotFound(NotFound, CampaignError):
+    reason = "PURCHASE_NOT_FOUND"
+
+    def __init__(self, transaction_id: str) -> None:
+        super().__init__(
+            f"no purchase {transaction_id!r} of this member was recorded",
+            field="original_transaction_id",
+        )
+
+
+class ActivityNotFound(NotFound, CampaignError):
+    reason = "ACTIVITY_NOT_FOUND"
+
+    def __init__(self, activity_id: str) -> None:
+        super().__init__(f"activity {activity_id!r} was not recorded", field="activity_id")
+
+
+class ActivityNotPending(FailedPrecondition, CampaignError):
+    reason = "ACTIVITY_NOT_PENDING"
+
+    def __init__(self, activity_id: str) -> None:
+        super().__init__(
+            f"activity {activity_id!r} does not wait for verification", field="activity_id"
+        )
+
+
+class LedgerUnavailable(Unavailable, CampaignError):
+    """The ledger could not be reached or failed; a retry with the same key is safe."""
+
+    reason = "LEDGER_UNAVAILABLE"
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"the ledger could not {what}: {detail}")
+
+
+class LedgerRefused(FailedPrecondition, CampaignError):
+    reason = "LEDGER_REFUSED"
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"the ledger refused to {what}: {detail}")
+
+
+class ConcurrentChange(CampaignError):
+    """A concurrent request recorded some of the same transactions first; send it again."""
+
+    status = grpc.StatusCode.ABORTED
+    reason = "CONCURRENT_CHANGE"
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            "a concurrent request recorded some of these transactions first; send it again",
+            field=field,
         )

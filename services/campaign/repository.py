@@ -25,3 +25,12 @@ async def fetch_recognition(
         program_id,
     )
     return None if row is None else (bytes(row["definition"]), row["updated"])
+
+
+async def fetch_recognition_shared(connection: asyncpg.Connection, program_id: str) -> bytes | None:
+    """The definition, read under a share lock: a configuration change (which takes the table in
+    EXCLUSIVE mode) waits for the accruals that read it, and they for it."""
+    value = await connection.fetchval(
+        "SELECT definition FROM recognition_configs WHERE program_id = $1 FOR SHARE", program_id
+    )
+    return None if value is None else bytes(value)

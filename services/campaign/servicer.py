@@ -1,11 +1,23 @@
-"""CampaignService: proto ⇄ domain translation around transactions."""
+"""CampaignService: proto ⇄ domain translation around transactions.
 
-import asyncpg
+Recognition settings and ingestion are here; rules, purchases, engagement and backtests are in
+rpc_*.py, one part each. Missions, segments, experiments and notifications answer UNIMPLEMENTED
+(a later issue).
+"""
+
+from collections.abc import AsyncIterator
+
 import grpc
 
-from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from services.campaign import domain, repository
+from services.campaign import repository_purchases as purchase_store
 from services.campaign.errors import RecognitionNotConfigured
+from services.campaign.ingest import Ingest
+from services.campaign.rpc_backtest import BacktestRpcs
+from services.campaign.rpc_engagement import EngagementRpcs
+from services.campaign.rpc_purchases import PurchaseRpcs
+from services.campaign.rpc_rules import RuleRpcs
 from services.shared import validation
 from services.shared.idempotency import once
 from services.shared.timestamps import from_epoch_seconds
@@ -17,9 +29,19 @@ def _stored_recognition(definition: bytes, updated_at_s: float) -> engagement_pb
     return config
 
 
-class CampaignServicer(campaign_pb2_grpc.CampaignServiceServicer):
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+class CampaignServicer(RuleRpcs, PurchaseRpcs, EngagementRpcs, BacktestRpcs):
+    """All of CampaignService's earning half: the parts it derives from, and the methods here."""
+
+    def ingest(self) -> Ingest:
+        return Ingest(self.pool, self.ledger, self.outbox, self.limits, self.earning_rules)
+
+    async def IngestTransactions(
+        self,
+        request_iterator: AsyncIterator[campaign_pb2.IngestTransactionsRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[campaign_pb2.IngestTransactionsResponse]:
+        async for response in self.ingest().run(request_iterator):
+            yield response
 
     async def ConfigureRecognition(
         self, request: campaign_pb2.ConfigureRecognitionRequest, context: grpc.aio.ServicerContext
@@ -33,6 +55,15 @@ class CampaignServicer(campaign_pb2_grpc.CampaignServiceServicer):
         async with self.pool.acquire() as connection, connection.transaction():
 
             async def configure() -> campaign_pb2.ConfigureRecognitionResponse:
+                # Purchase counts are kept while milestones are configured; when they come
+                # (back), the counts are taken from the recorded purchases.
+                await connection.execute("LOCK TABLE recognition_configs IN EXCLUSIVE MODE")
+                previous = await repository.fetch_recognition(connection, request.program_id)
+                had_milestones = previous is not None and bool(
+                    engagement_pb2.RecognitionConfig.FromString(previous[0]).milestones
+                )
+                if definition.milestones and not had_milestones:
+                    await purchase_store.recount_purchases(connection, request.program_id)
                 serialized = definition.SerializeToString(deterministic=True)
                 updated = await repository.upsert_recognition(
                     connection, request.program_id, serialized

@@ -1,0 +1,201 @@
+"""One error shape for every failure, and the one mapping of gRPC status codes to HTTP.
+
+Every error body is `{"error": {"code", "message", "field", "request_id"}}`. `code` is a stable
+machine-readable reason: the service's own (`loyalty-error-reason`, such as INSUFFICIENT_POINTS)
+when it gives one, else the gateway's (such as SCOPE_MISSING) or the status name. `field` names
+the request field at fault in the JSON of the request (or the header), empty when none is.
+
+| gRPC status | HTTP |
+|---|---|
+| INVALID_ARGUMENT, OUT_OF_RANGE | 400 |
+| UNAUTHENTICATED | 401 |
+| PERMISSION_DENIED | 403 |
+| NOT_FOUND | 404 |
+| ALREADY_EXISTS, ABORTED | 409 |
+| FAILED_PRECONDITION | 409: the request is well formed but the state forbids it now (too few points, a used code, an idempotency key reused for another request) |
+| RESOURCE_EXHAUSTED | 429 |
+| UNIMPLEMENTED | 501 |
+| UNAVAILABLE, CANCELLED | 503, with Retry-After; safe to retry with the same Idempotency-Key |
+| DEADLINE_EXCEEDED | 504; retry with the same Idempotency-Key |
+| INTERNAL, UNKNOWN, DATA_LOSS | 502 |
+
+A malformed request body, query or header is 400 (code INVALID_ARGUMENT, with the field), like
+the services' own INVALID_ARGUMENT, so a client handles bad input one way.
+"""
+
+import logging
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.shared.interceptors import ERROR_FIELD_HEADER, ERROR_REASON_HEADER
+from services.shared.logs import request_id_var
+
+logger = logging.getLogger("gateway.errors")
+
+HTTP_STATUS_OF_GRPC = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.CANCELLED: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.INTERNAL: 502,
+    grpc.StatusCode.UNKNOWN: 502,
+    grpc.StatusCode.DATA_LOSS: 502,
+}
+RETRY_AFTER_UNAVAILABLE_S = 1
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Services name fields as in their protos; the few the gateway's JSON names differently.
+FIELD_NAMES = {
+    "secret": "X-Api-Key",
+    "token": "Authorization",
+    "idempotency_key": "Idempotency-Key",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="A stable machine-readable reason, such as INSUFFICIENT_POINTS.")
+    message: str = Field(description="What went wrong, for humans.")
+    field: str = Field("", description="The request field or header at fault; empty if none.")
+    request_id: str = Field(description="The request id, also in the X-Request-Id header.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+    @classmethod
+    def from_rpc(cls, error: grpc.aio.AioRpcError, *, method: str) -> "ApiError":
+        code = error.code()
+        trailers = {key: value for key, value in (error.trailing_metadata() or ())}
+        status = HTTP_STATUS_OF_GRPC.get(code, 502)
+        reason = str(trailers.get(ERROR_REASON_HEADER, "") or "")
+        field = str(trailers.get(ERROR_FIELD_HEADER, "") or "")
+        message = error.details() or code.name.lower()
+        headers: dict[str, str] = {}
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            reason = "NOT_IMPLEMENTED"
+            message = f"{method} is not implemented by its service yet"
+        elif status == 503:
+            reason = reason or "UNAVAILABLE"
+            headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE_S)
+            message = f"{method}: a service is unavailable; retry with the same Idempotency-Key"
+        elif status == 502:
+            logger.warning("%s failed upstream: %s %s", method, code.name, error.details())
+            reason = "UPSTREAM_ERROR"
+            message = f"{method} failed in its service (request id {request_id_var.get()})"
+        elif status == 504:
+            reason = reason or "DEADLINE_EXCEEDED"
+            message = f"{method} did not answer in time; retry with the same Idempotency-Key"
+        if field and message.startswith(f"{field}: "):
+            message = message[len(field) + 2 :]
+        return cls(
+            status,
+            reason or code.name,
+            message,
+            field=FIELD_NAMES.get(field, field),
+            headers=headers,
+        )
+
+
+def error_response(
+    status: int, code: str, message: str, *, field: str = "", headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "field": field,
+            "request_id": request_id_var.get(),
+        }
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_of(location: tuple[Any, ...]) -> str:
+    # ("body", "amount", "amount_minor") -> "amount.amount_minor"; ("header", "x-api-key") -> ...
+    parts = [str(part) for part in location[1:]] if len(location) > 1 else [str(*location)]
+    return ".".join(parts)
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return error_response(
+            error.status, error.code, error.message, field=error.field, headers=error.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {"loc": (), "msg": "is invalid"}
+        field = _field_of(tuple(first.get("loc", ())))
+        code = "INVALID_ARGUMENT"
+        if field == IDEMPOTENCY_HEADER and first.get("type") == "missing":
+            code = "IDEMPOTENCY_KEY_REQUIRED"
+        return error_response(400, code, str(first.get("msg", "is invalid")), field=field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+        return error_response(
+            error.status_code,
+            codes.get(error.status_code, f"HTTP_{error.status_code}"),
+            str(error.detail),
+            headers=dict(error.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unexpected error in %s %s", request.method, request.url.path)
+        return error_response(
+            500, "INTERNAL", f"internal error (request id {request_id_var.get()})"
+        )
+
+
+_DESCRIPTIONS = {
+    400: "Malformed input; `field` names it.",
+    401: "No credentials, or they were rejected.",
+    403: "The credentials lack a scope, or belong to another program.",
+    404: "Not found (other members' data is not found either).",
+    409: "Conflicts with the current state (insufficient points, used code, key reused).",
+    429: "Rate limited; wait Retry-After seconds.",
+    501: "The service behind this resource does not implement it yet.",
+    503: "A service is unavailable; retry with the same Idempotency-Key.",
+    504: "A service did not answer in time.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of error responses, all with the one error shape."""
+    chosen = statuses or tuple(_DESCRIPTIONS)
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in chosen}

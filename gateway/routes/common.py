@@ -1,0 +1,74 @@
+"""What the resources share: the services, the member in the path, the Idempotency-Key header,
+paging, and finding the member a transaction is for."""
+
+from typing import Annotated
+
+from fastapi import Header, Path, Query, Request
+
+from gateway.auth import Principal
+from gateway.enums import to_proto
+from gateway.errors import IDEMPOTENCY_HEADER, ApiError, error_responses
+from gateway.models import MemberRef
+from gateway.upstream import Upstreams
+from loyalty.identity.v1 import identity_pb2
+
+PREFIX = "/v1/programs/{program_id}"
+PAGE_SIZE_MAX = 200
+
+MemberIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\x00-\x1f/]+$",
+        description="A member id, or `me` with a member token.",
+    ),
+]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Required for every change; a retry with the same key has no second effect.",
+    ),
+]
+PageSize = Annotated[
+    int, Query(ge=0, le=PAGE_SIZE_MAX, description="At most this many; 0 is the default.")
+]
+PageToken = Annotated[
+    str, Query(max_length=1024, description="The next_page_token of the previous page.")
+]
+
+# Every operation documents the one error shape for each status it can answer.
+ERRORS = error_responses()
+
+
+def upstreams(request: Request) -> Upstreams:
+    upstreams: Upstreams = request.app.state.upstreams
+    return upstreams
+
+
+async def member_of(services: Upstreams, principal: Principal, reference: MemberRef) -> str:
+    """The member a transaction names, by id or by an identifier resolved through identity."""
+    if bool(reference.member_id) == (reference.identifier is not None):
+        raise ApiError(
+            400,
+            "INVALID_ARGUMENT",
+            "give either member_id or identifier",
+            field="member_id",
+        )
+    if reference.member_id:
+        return reference.member_id
+    assert reference.identifier is not None
+    resolved = await services.call(
+        services.identity.ResolveIdentifier,
+        identity_pb2.ResolveIdentifierRequest(
+            program_id=principal.program_id,
+            kind=to_proto(reference.identifier.kind),  # type: ignore[arg-type]
+            value=reference.identifier.value,
+            provider=reference.identifier.provider,
+        ),
+    )
+    return resolved.member_id

@@ -1,0 +1,121 @@
+"""A member's points: balance, lots, history and tier history (all read from the ledger)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from gateway import convert, models
+from gateway.auth import Principal, access
+from gateway.enums import PostingKind, to_proto
+from gateway.routes.common import ERRORS, PREFIX, MemberIdPath, PageSize, PageToken, upstreams
+from loyalty.ledger.v1 import ledger_pb2
+
+router = APIRouter(prefix=PREFIX, tags=["points"], responses=ERRORS)
+Reader = Annotated[
+    Principal, Depends(access(api_key_scope="members:read", member_scope="member:read"))
+]
+
+
+@router.get(
+    "/members/{member_id}/balance",
+    response_model=models.Balance,
+    summary="Balance, tier, progress to the next tier and what expires soon",
+)
+async def get_balance(
+    request: Request, member_id: MemberIdPath, principal: Reader
+) -> models.Balance:
+    services = upstreams(request)
+    response = await services.call(
+        services.ledger.GetBalance,
+        ledger_pb2.GetBalanceRequest(
+            program_id=principal.program_id, member_id=principal.member_id_of(member_id)
+        ),
+    )
+    return convert.balance(response.balance)
+
+
+@router.get(
+    "/members/{member_id}/lots",
+    response_model=models.LotList,
+    summary="The lots making up the balance, soonest expiry first",
+)
+async def list_lots(
+    request: Request,
+    member_id: MemberIdPath,
+    principal: Reader,
+    include_exhausted: bool = False,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+) -> models.LotList:
+    services = upstreams(request)
+    response = await services.call(
+        services.ledger.ListLots,
+        ledger_pb2.ListLotsRequest(
+            program_id=principal.program_id,
+            member_id=principal.member_id_of(member_id),
+            include_exhausted=include_exhausted,
+            page_size=page_size,
+            page_token=page_token,
+        ),
+    )
+    return models.LotList(
+        lots=[convert.lot(lot) for lot in response.lots], next_page_token=response.next_page_token
+    )
+
+
+@router.get(
+    "/members/{member_id}/history",
+    response_model=models.History,
+    summary="Postings, newest first",
+)
+async def list_history(
+    request: Request,
+    member_id: MemberIdPath,
+    principal: Reader,
+    kinds: Annotated[list[PostingKind], Query(max_length=8)] = [],  # noqa: B006 - FastAPI copies
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+) -> models.History:
+    services = upstreams(request)
+    response = await services.call(
+        services.ledger.ListHistory,
+        ledger_pb2.ListHistoryRequest(
+            program_id=principal.program_id,
+            member_id=principal.member_id_of(member_id),
+            kinds=[to_proto(kind) for kind in kinds],  # type: ignore[misc]
+            page_size=page_size,
+            page_token=page_token,
+        ),
+    )
+    return models.History(
+        postings=[convert.posting(p) for p in response.postings],
+        next_page_token=response.next_page_token,
+    )
+
+
+@router.get(
+    "/members/{member_id}/tier-history",
+    response_model=models.TierHistory,
+    summary="Tier changes with their reasons, newest first",
+)
+async def tier_history(
+    request: Request,
+    member_id: MemberIdPath,
+    principal: Reader,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+) -> models.TierHistory:
+    services = upstreams(request)
+    response = await services.call(
+        services.ledger.GetTierHistory,
+        ledger_pb2.GetTierHistoryRequest(
+            program_id=principal.program_id,
+            member_id=principal.member_id_of(member_id),
+            page_size=page_size,
+            page_token=page_token,
+        ),
+    )
+    return models.TierHistory(
+        tier_changes=[convert.tier_change(c) for c in response.tier_changes],
+        next_page_token=response.next_page_token,
+    )

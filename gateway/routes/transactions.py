@@ -1,0 +1,107 @@
+"""Transactions (purchases and returns) and engagement activities, from tills, webshops and apps.
+
+Only API keys post them: a member cannot award itself points.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from gateway import convert, models
+from gateway.auth import Principal, access
+from gateway.errors import ApiError
+from gateway.routes.common import ERRORS, PREFIX, IdempotencyKey, member_of, upstreams
+from loyalty.campaign.v1 import campaign_pb2
+
+router = APIRouter(prefix=PREFIX, tags=["transactions"], responses=ERRORS)
+Transactions = Annotated[
+    Principal, Depends(access(api_key_scope="transactions:write", member_scope=None))
+]
+Activities = Annotated[
+    Principal, Depends(access(api_key_scope="activities:write", member_scope=None))
+]
+
+
+@router.post(
+    "/purchases",
+    response_model=models.PurchaseResult,
+    status_code=201,
+    summary="Record a purchase; answers the points it earned",
+    description="The member is given by `member_id` or by an `identifier` (a scanned QR card "
+    "token, a card number, an e-mail...).",
+)
+async def record_purchase(
+    request: Request,
+    body: models.Purchase,
+    principal: Transactions,
+    idempotency_key: IdempotencyKey,
+) -> models.PurchaseResult:
+    services = upstreams(request)
+    member_id = await member_of(services, principal, body)
+    response = await services.call(
+        services.campaign.RecordPurchase,
+        convert.purchase_to_proto(
+            body,
+            program_id=principal.program_id,
+            member_id=member_id,
+            idempotency_key=principal.idempotency_key(idempotency_key),
+        ),
+    )
+    return convert.purchase_result(response, member_id=member_id)
+
+
+@router.post(
+    "/returns",
+    response_model=models.ReturnResult,
+    status_code=201,
+    summary="Record a return; its points are reversed pro rata",
+)
+async def record_return(
+    request: Request, body: models.Return, principal: Transactions, idempotency_key: IdempotencyKey
+) -> models.ReturnResult:
+    if (body.lines is None) == (body.refunded_amount is None):
+        raise ApiError(
+            400, "INVALID_ARGUMENT", "give either lines or refunded_amount", field="lines"
+        )
+    services = upstreams(request)
+    member_id = await member_of(services, principal, body)
+    response = await services.call(
+        services.campaign.RecordReturn,
+        convert.return_to_proto(
+            body,
+            program_id=principal.program_id,
+            member_id=member_id,
+            idempotency_key=principal.idempotency_key(idempotency_key),
+        ),
+    )
+    return models.ReturnResult(
+        member_id=member_id,
+        reversed_points=response.reversed_points,
+        debt_points=response.debt_points,
+        posting_ids=list(response.posting_ids),
+    )
+
+
+@router.post(
+    "/activities",
+    response_model=models.Activity,
+    status_code=201,
+    summary="Record an engagement activity (review, check-in, share...)",
+)
+async def record_activity(
+    request: Request,
+    body: models.ActivityInput,
+    principal: Activities,
+    idempotency_key: IdempotencyKey,
+) -> models.Activity:
+    services = upstreams(request)
+    member_id = await member_of(services, principal, body)
+    response = await services.call(
+        services.campaign.RecordActivity,
+        campaign_pb2.RecordActivityRequest(
+            program_id=principal.program_id,
+            idempotency_key=principal.idempotency_key(idempotency_key),
+            activity=convert.activity_to_proto(body, member_id=member_id),
+        ),
+    )
+    return convert.activity(response.activity, duplicate=response.duplicate)

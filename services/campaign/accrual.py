@@ -1,0 +1,335 @@
+"""Points of a batch of purchases under the program's earning rules: pure, no I/O.
+
+The stacking order across rules (the proto's StackingMode, refined):
+
+1. Rules are evaluated in ascending priority, then rule id.
+2. A rule applies to a transaction when its start/end time, minimum spend (on the transaction's
+   total) and time windows allow; within it ledger_core computes base, multipliers, exclusions,
+   bonus and caps (see services/campaign/rule_compiler.py and ledger_core/rules.py).
+3. STACKABLE rules add their points. A rule "matches" a transaction when it gives it points.
+4. When an EXCLUSIVE rule matches, rules of a later priority are not evaluated for it.
+5. Among BEST_OF_PRIORITY rules of one priority that match, only the one giving most points
+   applies (ties go to the lower rule id); the others give nothing and consume no member cap.
+6. Member caps (day, week, month) are kept per rule and member across batches; the counters go
+   in and come out of this module, the caller stores them.
+
+Transactions without line detail are one line of their total, category and SKU.
+"""
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+import ledger_core
+from loyalty.campaign.v1 import rules_pb2
+from services.campaign.rule_compiler import RATE_INDEX, CompiledEarningRule, Dictionary
+
+Int64Array = npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.signedinteger]  # type: ignore[type-arg]
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class Codes:
+    """A column of strings as the distinct values and one code per row."""
+
+    values: list[str]
+    codes: IntArray
+
+    @classmethod
+    def of(cls, column: "list[str]") -> "Codes":
+        index: dict[str, int] = {}
+        codes = np.fromiter(
+            (index.setdefault(value, len(index)) for value in column),
+            dtype=np.int32,
+            count=len(column),
+        )
+        return cls(list(index), codes)
+
+    def local(self, dictionary: Dictionary) -> IntArray:
+        """The rule-local id of every row (0 for values the rule does not mention)."""
+        if not dictionary.ids or not self.values:
+            return np.zeros(len(self.codes), dtype=np.int32)
+        lookup = np.array(dictionary.lookup(self.values), dtype=np.int32)
+        return lookup[self.codes]
+
+
+@dataclass(frozen=True, eq=False)
+class PurchaseBatch:
+    """Purchases as columns (n transactions, L lines, m members)."""
+
+    member_index: IntArray  # n, into member_tiers
+    member_tiers: Codes  # m, each member's tier code
+    amounts_minor: Int64Array  # n, non-negative totals
+    channels: IntArray  # n
+    stores: Codes  # n
+    seconds: Int64Array  # n, unix seconds
+    line_transaction: IntArray  # L, the transaction of each line
+    line_amounts_minor: Int64Array  # L
+    line_categories: Codes  # L
+    line_skus: Codes  # L
+
+    @property
+    def size(self) -> int:
+        return len(self.amounts_minor)
+
+    @property
+    def member_count(self) -> int:
+        return len(self.member_tiers.codes)
+
+
+@dataclass
+class RuleOutcome:
+    rule: CompiledEarningRule
+    points: Int64Array
+    # Only when explaining: the points before caps, and the base before multipliers.
+    uncapped: Int64Array | None = None
+    base: Int64Array | None = None
+    lines: Int64Array | None = None
+    counters: Int64Array | None = None
+
+
+@dataclass
+class BatchAccrual:
+    points: Int64Array
+    outcomes: list[RuleOutcome]
+    # The member cap counters after the batch, per rule id with member caps.
+    counters: dict[str, Int64Array] = field(default_factory=dict)
+
+    def qualifying_points(self) -> Int64Array:
+        total = np.zeros(len(self.points), dtype=np.int64)
+        for outcome in self.outcomes:
+            if outcome.rule.qualifying:
+                total += outcome.points
+        return total
+
+    def applications_texts(self) -> list[str]:
+        """Per transaction, "rule_id@version:points" of the rules that gave points, in stacking
+        order, joined by commas."""
+        texts: list[list[str]] = [[] for _ in range(len(self.points))]
+        for outcome in self.outcomes:
+            ref = outcome.rule.ref
+            values = outcome.points.tolist()
+            for index in np.flatnonzero(outcome.points).tolist():
+                texts[index].append(f"{ref}:{values[index]}")
+        return [",".join(parts) for parts in texts]
+
+    def contributing_refs(self, *, qualifying: bool) -> list[str]:
+        """Per transaction, the refs of the (non-)qualifying rules that gave it points."""
+        masks = np.zeros(len(self.points), dtype=np.int64)
+        refs: list[str] = []
+        for outcome in self.outcomes:
+            if outcome.rule.qualifying == qualifying:
+                masks |= (outcome.points > 0).astype(np.int64) << len(refs)
+                refs.append(outcome.rule.ref)
+        names = {
+            int(mask): ",".join(ref for bit, ref in enumerate(refs) if int(mask) >> bit & 1)
+            for mask in np.unique(masks)
+        }
+        return [names[mask] for mask in masks.tolist()]
+
+
+def accrue_purchases(
+    rules: list[CompiledEarningRule],
+    batch: PurchaseBatch,
+    counters: dict[str, Int64Array],
+    *,
+    explain: bool = False,
+) -> BatchAccrual:
+    """The points of every purchase of `batch`; `counters` (per rule id) are not modified."""
+    ordered = sorted(rules, key=lambda rule: (rule.priority, rule.rule_id))
+    counters = dict(counters)
+    open_transactions = np.ones(batch.size, dtype=np.bool_)
+    outcomes: list[RuleOutcome] = []
+    for _, grouped in itertools.groupby(ordered, key=lambda rule: rule.priority):
+        group = list(grouped)
+        selected = np.flatnonzero(open_transactions)
+        trial = {
+            rule.ref: evaluate_rule(rule, batch, selected, counters.get(rule.rule_id), explain)
+            for rule in group
+        }
+        best_of = [r for r in group if r.stacking_mode == rules_pb2.STACKING_MODE_BEST_OF_PRIORITY]
+        if len(best_of) > 1:
+            _keep_best(best_of, trial, batch, selected, counters, explain)
+        for rule in group:
+            outcome = trial[rule.ref]
+            outcomes.append(outcome)
+            if outcome.counters is not None:
+                counters[rule.rule_id] = outcome.counters
+            if rule.stacking_mode == rules_pb2.STACKING_MODE_EXCLUSIVE:
+                open_transactions &= outcome.points <= 0
+    total = np.zeros(batch.size, dtype=np.int64)
+    for outcome in outcomes:
+        total += outcome.points
+    return BatchAccrual(
+        total, outcomes, {r.rule_id: counters[r.rule_id] for r in rules if r.rule_id in counters}
+    )
+
+
+def _keep_best(
+    best_of: list[CompiledEarningRule],
+    trial: dict[str, RuleOutcome],
+    batch: PurchaseBatch,
+    selected: IntArray,
+    counters: dict[str, Int64Array],
+    explain: bool,
+) -> None:
+    stacked = np.stack([trial[rule.ref].points for rule in best_of])
+    winner = np.argmax(stacked, axis=0)
+    for position, rule in enumerate(best_of):
+        won = np.zeros(batch.size, dtype=np.bool_)
+        won[selected] = True
+        won &= (winner == position) & (stacked[position] > 0)
+        if rule.member_caps:
+            # Evaluated again from the counters before the group, so losers consume no cap.
+            trial[rule.ref] = evaluate_rule(
+                rule, batch, np.flatnonzero(won), counters.get(rule.rule_id), explain
+            )
+            continue
+        outcome = trial[rule.ref]
+        outcome.points = np.where(won, outcome.points, 0)
+        if outcome.uncapped is not None:
+            outcome.uncapped = np.where(won, outcome.uncapped, 0)
+        if outcome.base is not None:
+            outcome.base = np.where(won, outcome.base, 0)
+        if outcome.lines is not None:
+            outcome.lines = np.where(won, outcome.lines, 0)
+
+
+def evaluate_rule(
+    rule: CompiledEarningRule,
+    batch: PurchaseBatch,
+    selected: IntArray,
+    counters: Int64Array | None,
+    explain: bool,
+) -> RuleOutcome:
+    """One rule over the selected transactions; the others get 0."""
+    size, members = batch.size, batch.member_count
+    points = np.zeros(size, dtype=np.int64)
+    outcome = RuleOutcome(rule, points)
+    if explain:
+        outcome.uncapped = np.zeros(size, dtype=np.int64)
+        outcome.base = np.zeros(size, dtype=np.int64)
+        outcome.lines = np.zeros(size, dtype=np.int64)
+    selected = _in_force(rule, batch, selected)
+    if len(selected) == 0:
+        if rule.member_caps:
+            outcome.counters = (
+                counters if counters is not None else ledger_core.new_cap_counters(members)
+            )
+        return outcome
+    tiers = batch.member_tiers.local(rule.tiers).astype(np.int8)
+    stores = batch.stores.local(rule.stores)
+    no_counters = ledger_core.new_cap_counters(members)
+    if rule.windows is not None:
+        windows = ledger_core.accrue(
+            _transactions(batch, selected, batch.amounts_minor, stores, None),
+            member_tiers=np.zeros(members, dtype=np.int8),
+            cap_counters=no_counters,
+            rules=rule.windows,
+        )
+        selected = selected[windows.points > 0]
+    line_points = np.zeros(size, dtype=np.int64)
+    if rule.lines is not None and len(selected):
+        chosen = np.zeros(size, dtype=np.bool_)
+        chosen[selected] = True
+        lines = np.flatnonzero(chosen[batch.line_transaction])
+        owners = batch.line_transaction[lines]
+        accrual = ledger_core.accrue(
+            ledger_core.TransactionBatch(
+                member_indexes=batch.member_index[owners],
+                amounts_minor=batch.line_amounts_minor[lines],
+                categories=batch.line_categories.local(rule.categories)[lines],
+                skus=batch.line_skus.local(rule.skus)[lines],
+                channels=batch.channels[owners],
+                stores=stores[owners],
+                timestamps_seconds=batch.seconds[owners],
+            ),
+            member_tiers=tiers,
+            cap_counters=no_counters,
+            rules=rule.lines,
+        )
+        np.add.at(line_points, owners, accrual.points)
+        if outcome.base is not None:
+            np.add.at(outcome.base, owners, _rate_points(accrual))
+    if outcome.lines is not None:
+        outcome.lines[:] = line_points
+    if rule.totals is None:
+        points[:] = line_points
+        if outcome.uncapped is not None:
+            outcome.uncapped[:] = line_points
+        return outcome
+    categories = _has_category_line(rule, batch) if rule.bonus_needs_category else None
+    given = counters if counters is not None else ledger_core.new_cap_counters(members)
+    totals = ledger_core.accrue(
+        _transactions(batch, selected, line_points, stores, categories),
+        member_tiers=tiers,
+        cap_counters=given if rule.member_caps else no_counters,
+        rules=rule.totals,
+    )
+    points[selected] = totals.points
+    if rule.member_caps:
+        outcome.counters = totals.cap_counters.copy()
+    if outcome.uncapped is not None and rule.totals_uncapped is not None:
+        uncapped = ledger_core.accrue(
+            _transactions(batch, selected, line_points, stores, categories),
+            member_tiers=tiers,
+            cap_counters=no_counters,
+            rules=rule.totals_uncapped,
+        )
+        outcome.uncapped[selected] = uncapped.points
+    return outcome
+
+
+def _in_force(rule: CompiledEarningRule, batch: PurchaseBatch, selected: IntArray) -> IntArray:
+    seconds = batch.seconds[selected]
+    keep = np.ones(len(selected), dtype=np.bool_)
+    if rule.start_s is not None:
+        keep &= seconds >= rule.start_s
+    if rule.end_s is not None:
+        keep &= seconds < rule.end_s
+    if rule.spend_min_minor:
+        keep &= batch.amounts_minor[selected] >= rule.spend_min_minor
+    return selected[keep]
+
+
+def _transactions(
+    batch: PurchaseBatch,
+    selected: IntArray,
+    amounts: Int64Array,
+    stores: IntArray,
+    categories: IntArray | None,
+) -> ledger_core.TransactionBatch:
+    zeros = np.zeros(len(selected), dtype=np.int32)
+    return ledger_core.TransactionBatch(
+        member_indexes=batch.member_index[selected],
+        amounts_minor=amounts[selected],
+        categories=zeros if categories is None else categories[selected],
+        skus=zeros,
+        channels=batch.channels[selected],
+        stores=stores[selected],
+        timestamps_seconds=batch.seconds[selected],
+    )
+
+
+def _has_category_line(rule: CompiledEarningRule, batch: PurchaseBatch) -> IntArray:
+    """1 for transactions with a line in one of the rule's categories, else 0."""
+    flags = np.zeros(batch.size, dtype=np.int32)
+    in_category = (batch.line_categories.local(rule.categories) > 0).astype(np.int32)
+    np.maximum.at(flags, batch.line_transaction, in_category)
+    return flags
+
+
+def _rate_points(accrual: ledger_core.Accrual) -> Int64Array:
+    """The base (RATE) points of each row: its first attribution entry when that is the rate."""
+    counts = accrual.attribution_counts
+    starts = accrual.attribution_offsets[:-1]
+    base = np.zeros(len(counts), dtype=np.int64)
+    has = np.flatnonzero(counts > 0)
+    first = starts[has]
+    is_rate = accrual.attribution_rule_indexes[first] == RATE_INDEX
+    base[has[is_rate]] = accrual.attribution_points[first[is_rate]]
+    return base

@@ -1,0 +1,137 @@
+"""Accrued purchases archived as columns: one bytea per batch, read back whole by a backtest.
+
+A batch's columns are numpy arrays saved with `numpy.savez` (no pickles); string columns are
+stored as their distinct values and one int32 code per row, so a million transactions are a
+hundred rows of a few hundred kilobytes each.
+"""
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from services.campaign.accrual import Codes, PurchaseBatch
+
+Int64Array = npt.NDArray[np.int64]
+IntArray = npt.NDArray[np.signedinteger]  # type: ignore[type-arg]
+STRING_COLUMNS = ("members", "tiers", "stores", "line_categories", "line_skus")
+NUMBER_COLUMNS = ("amounts", "channels", "seconds", "line_transaction", "line_amounts", "points")
+
+
+@dataclass(frozen=True, eq=False)
+class ArchivedPurchases:
+    members: Codes  # n, the member of each purchase
+    tiers: Codes  # n, the member's tier when the purchase was accrued
+    amounts: Int64Array
+    channels: IntArray
+    stores: Codes
+    seconds: Int64Array
+    line_transaction: IntArray
+    line_amounts: Int64Array
+    line_categories: Codes
+    line_skus: Codes
+    points: Int64Array  # what the live rules gave
+
+    @property
+    def size(self) -> int:
+        return len(self.amounts)
+
+    def encode(self) -> bytes:
+        arrays: dict[str, np.ndarray] = {}
+        for name in STRING_COLUMNS:
+            codes: Codes = getattr(self, name)
+            arrays[f"{name}_values"] = np.array(codes.values, dtype=np.str_)
+            arrays[f"{name}_codes"] = codes.codes
+        for name in NUMBER_COLUMNS:
+            arrays[name] = getattr(self, name)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]
+        return buffer.getvalue()
+
+    def within(self, start_s: int, end_s: int) -> "ArchivedPurchases":
+        """The purchases that happened in [start_s, end_s)."""
+        keep = (self.seconds >= start_s) & (self.seconds < end_s)
+        if keep.all():
+            return self
+        kept_lines = keep[self.line_transaction]
+        renumbered = np.cumsum(keep) - 1
+        return ArchivedPurchases(
+            members=Codes(self.members.values, self.members.codes[keep]),
+            tiers=Codes(self.tiers.values, self.tiers.codes[keep]),
+            amounts=self.amounts[keep],
+            channels=self.channels[keep],
+            stores=Codes(self.stores.values, self.stores.codes[keep]),
+            seconds=self.seconds[keep],
+            line_transaction=renumbered[self.line_transaction[kept_lines]].astype(np.int32),
+            line_amounts=self.line_amounts[kept_lines],
+            line_categories=Codes(
+                self.line_categories.values, self.line_categories.codes[kept_lines]
+            ),
+            line_skus=Codes(self.line_skus.values, self.line_skus.codes[kept_lines]),
+            points=self.points[keep],
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> "ArchivedPurchases":
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            strings = {
+                name: Codes(arrays[f"{name}_values"].tolist(), arrays[f"{name}_codes"])
+                for name in STRING_COLUMNS
+            }
+            numbers = {name: arrays[name] for name in NUMBER_COLUMNS}
+        return cls(**strings, **numbers)  # type: ignore[arg-type]
+
+
+def concatenate(parts: list[ArchivedPurchases]) -> tuple[PurchaseBatch, list[str], Int64Array]:
+    """The parts as one batch over all their members; also the member ids and live points."""
+    member_ids: dict[str, int] = {}
+    member_index: list[np.ndarray] = []
+    tier_parts: list[tuple[np.ndarray, np.ndarray]] = []
+    stores, categories, skus = [], [], []
+    line_offset = 0
+    line_transactions = []
+    for part in parts:
+        lookup = np.array(
+            [member_ids.setdefault(m, len(member_ids)) for m in part.members.values], dtype=np.int32
+        )
+        indexes = lookup[part.members.codes] if part.size else np.zeros(0, dtype=np.int32)
+        member_index.append(indexes)
+        tier_parts.append((indexes, np.array(part.tiers.values, dtype=object)[part.tiers.codes]))
+        stores.append(part.stores)
+        categories.append(part.line_categories)
+        skus.append(part.line_skus)
+        line_transactions.append(part.line_transaction + line_offset)
+        line_offset += part.size
+    # A member's tier is the one of their latest archived purchase.
+    tiers = np.full(len(member_ids), "", dtype=object)
+    for indexes, tier_codes in tier_parts:
+        tiers[indexes] = tier_codes
+    batch = PurchaseBatch(
+        member_index=_joined_ints(member_index, np.int32),
+        member_tiers=Codes.of(tiers.tolist()),
+        amounts_minor=_joined_ints([p.amounts for p in parts], np.int64),
+        channels=_joined_ints([p.channels for p in parts], np.int32),
+        stores=_joined_codes(stores),
+        seconds=_joined_ints([p.seconds for p in parts], np.int64),
+        line_transaction=_joined_ints(line_transactions, np.int32),
+        line_amounts_minor=_joined_ints([p.line_amounts for p in parts], np.int64),
+        line_categories=_joined_codes(categories),
+        line_skus=_joined_codes(skus),
+    )
+    return batch, list(member_ids), _joined_ints([p.points for p in parts], np.int64)
+
+
+def _joined_ints(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    if not arrays:
+        return np.zeros(0, dtype=dtype)
+    return np.concatenate(arrays).astype(dtype, copy=False)
+
+
+def _joined_codes(parts: list[Codes]) -> Codes:
+    values: dict[str, int] = {}
+    codes = []
+    for part in parts:
+        lookup = np.array([values.setdefault(v, len(values)) for v in part.values], dtype=np.int32)
+        codes.append(lookup[part.codes] if len(part.codes) else np.zeros(0, dtype=np.int32))
+    return Codes(list(values), _joined_ints(codes, np.int32))

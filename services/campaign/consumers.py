@@ -1,0 +1,137 @@
+"""What campaign consumes from JetStream, each handler idempotent under redelivery.
+
+- `activity.*`: activities from the channels, recorded once per member and activity id;
+- `identity.member_enrolled` / `member_updated`: the member's entry tier and birthday, and the
+  referral an enrolment with a referral code makes;
+- `ledger.tier_changed`: the member's tier, for tier conditions and multipliers.
+"""
+
+import datetime as dt
+import logging
+
+import asyncpg
+from nats.aio.msg import Msg
+
+from loyalty.campaign.v1 import engagement_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from services.campaign import repository_purchases as store
+from services.campaign.activities import Activities, check_activity
+from services.campaign.ledger_client import LedgerClient
+from services.shared.errors import InvalidArgument
+
+logger = logging.getLogger(__name__)
+
+
+def _occurred(event: events_pb2.Event) -> dt.datetime:
+    if event.HasField("occurred_at"):
+        return event.occurred_at.ToDatetime(tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC)
+
+
+def activity_of(recorded: events_pb2.ActivityRecorded) -> engagement_pb2.Activity:
+    activity = engagement_pb2.Activity(
+        activity_id=recorded.activity_id,
+        member_id=recorded.member_id,
+        kind=recorded.kind,
+        channel=recorded.channel,
+        reference=recorded.reference,
+        url=recorded.url,
+        sku=recorded.sku,
+        store_id=recorded.store_id,
+        referred_member_id=recorded.referred_member_id,
+        verification_state=recorded.verification_state,
+        attributes=dict(recorded.attributes),
+    )
+    if recorded.HasField("occurred_at"):
+        activity.occurred_at.CopyFrom(recorded.occurred_at)
+    return activity
+
+
+class ActivityHandler:
+    def __init__(self, pool: asyncpg.Pool, ledger: LedgerClient, activities: Activities) -> None:
+        self.pool = pool
+        self.ledger = ledger
+        self.activities = activities
+
+    async def __call__(self, message: Msg) -> None:
+        event = events_pb2.Event.FromString(message.data)
+        if event.WhichOneof("payload") != "activity_recorded":
+            logger.warning(
+                "ignoring a %s message on %s", event.WhichOneof("payload"), message.subject
+            )
+            return
+        activity = activity_of(event.activity_recorded)
+        try:
+            check_activity(activity)
+        except InvalidArgument as error:
+            # Redelivery would not make it valid: say why and drop it.
+            logger.error("dropping invalid activity on %s: %s", message.subject, error.details())
+            return
+        program = await self.ledger.program(event.program_id)
+        async with self.pool.acquire() as connection, connection.transaction():
+            await self.activities.record(connection, program, activity)
+
+
+class MemberHandler:
+    def __init__(self, pool: asyncpg.Pool, ledger: LedgerClient, activities: Activities) -> None:
+        self.pool = pool
+        self.ledger = ledger
+        self.activities = activities
+
+    async def __call__(self, message: Msg) -> None:
+        event = events_pb2.Event.FromString(message.data)
+        payload = event.WhichOneof("payload")
+        if payload == "member_enrolled":
+            await self._enrolled(event)
+        elif payload == "member_updated" and "birthday" in event.member_updated.changed_fields:
+            updated = event.member_updated
+            birthday = (
+                (updated.birthday.month, updated.birthday.day)
+                if updated.HasField("birthday")
+                else None
+            )
+            await store.set_birthday(self.pool, event.program_id, updated.member_id, birthday)
+
+    async def _enrolled(self, event: events_pb2.Event) -> None:
+        enrolled = event.member_enrolled
+        birthday = (
+            (enrolled.birthday.month, enrolled.birthday.day)
+            if enrolled.HasField("birthday")
+            else None
+        )
+        async with self.pool.acquire() as connection, connection.transaction():
+            await store.member_enrolled(
+                connection,
+                event.program_id,
+                enrolled.member_id,
+                tier_code=enrolled.entry_tier_code,
+                birthday=birthday,
+                enrolled_at=_occurred(event),
+            )
+            if not enrolled.referrer_member_id:
+                return
+            # The enrolment with a referral code is the referral activity of the referrer.
+            program = await self.ledger.program(event.program_id)
+            referral = engagement_pb2.Activity(
+                activity_id=f"enrolment:{enrolled.member_id}",
+                member_id=enrolled.referrer_member_id,
+                kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                channel=enrolled.channel,
+                referred_member_id=enrolled.member_id,
+                reference=enrolled.referrer_referral_code,
+            )
+            referral.occurred_at.CopyFrom(event.occurred_at)
+            await self.activities.record(connection, program, referral)
+
+
+class TierHandler:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def __call__(self, message: Msg) -> None:
+        event = events_pb2.Event.FromString(message.data)
+        if event.WhichOneof("payload") != "tier_changed":
+            return
+        changed = event.tier_changed
+        await store.set_tier(self.pool, event.program_id, changed.member_id, changed.to_tier_code)

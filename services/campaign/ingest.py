@@ -1,0 +1,383 @@
+"""IngestTransactions: a stream of columnar batches, accrued in bulk and posted in bulk.
+
+Each batch goes through two stages, pipelined so the ledger posts batch n while campaign accrues
+batch n + 1 (at most `batches_in_flight_max` batches ahead):
+
+1. accrue: in one campaign transaction, accrue the fresh purchases (duplicates answered with their
+   first points), write transactions, counters and awards, and store the batch with its ledger
+   request and plan (state 1); then write the ledger request on the PostBatch stream;
+2. finish: read the ledger's answer, reverse the returns (each through the ledger's refund), and
+   store the batch's response (state 2); then answer the client.
+
+A crash between the two leaves state 1: a replay of the batch id, or the recovery worker, finishes
+it from what is stored; the ledger items' keys come from the transaction ids, so posting them again
+is a duplicate. A batch id seen before in state 2 answers with its stored response.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from loyalty.campaign.v1 import campaign_pb2
+from loyalty.ledger.v1 import ledger_pb2
+from services.campaign import repository_purchases as store
+from services.campaign.errors import (
+    CampaignError,
+    ConcurrentChange,
+    LedgerRefused,
+    PurchaseNotFound,
+)
+from services.campaign.ledger_client import BatchStream, LedgerClient, ProgramSettings, chunked
+from services.campaign.purchases import (
+    DUPLICATE,
+    NO_POINTS,
+    POSTED,
+    REJECTED,
+    Accrued,
+    Accruer,
+    instant,
+)
+from services.campaign.returns import Refund, record_return
+from services.campaign.rpc_base import Limits, check_reference
+from services.campaign.rule_compiler import CompiledEarningRule
+from services.campaign.transactions import Transactions
+from services.shared import validation
+from services.shared.errors import FailedPrecondition, InvalidArgument
+from services.shared.idempotency import request_hash
+from services.shared.outbox import Outbox
+
+logger = logging.getLogger(__name__)
+
+RulesOf = Callable[[asyncpg.Connection, ProgramSettings], Awaitable[list[CompiledEarningRule]]]
+LEDGER_REJECT_CODES = {
+    value: name.removeprefix("REJECT_REASON_").lower()
+    for name, value in ledger_pb2.RejectReason.items()
+}
+
+
+@dataclass
+class Pending:
+    """A batch between its two stages."""
+
+    program: ProgramSettings
+    batch_id: str
+    response: campaign_pb2.IngestTransactionsResponse
+    ledger_request: ledger_pb2.PostBatchRequest | None = None
+    plan: dict = field(default_factory=dict)  # type: ignore[type-arg]
+    chunks_written: int = 0
+    done: bool = False
+
+
+@dataclass
+class Failure:
+    error: BaseException
+
+
+class Ingest:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        ledger: LedgerClient,
+        outbox: Outbox,
+        limits: Limits,
+        rules_of: RulesOf,
+    ) -> None:
+        self.pool = pool
+        self.ledger = ledger
+        self.outbox = outbox
+        self.limits = limits
+        self.rules_of = rules_of
+        self.accruer = Accruer(outbox)
+
+    async def run(
+        self, requests: AsyncIterator[campaign_pb2.IngestTransactionsRequest]
+    ) -> AsyncIterator[campaign_pb2.IngestTransactionsResponse]:
+        progress = campaign_pb2.IngestProgress()
+        stream = self.ledger.open_batch_stream()
+        queue: asyncio.Queue[Pending | Failure | None] = asyncio.Queue(
+            maxsize=self.limits.batches_in_flight_max
+        )
+        producer = asyncio.create_task(self._produce(requests, stream, queue))
+        completed = False
+        try:
+            while True:
+                pending = await queue.get()
+                if pending is None:
+                    break
+                if isinstance(pending, Failure):
+                    raise pending.error
+                response = await self.finish(pending, stream)
+                _advance(progress, response)
+                response.progress.CopyFrom(progress)
+                yield response
+            completed = True
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+            await stream.close(graceful=completed)
+
+    async def _produce(
+        self,
+        requests: AsyncIterator[campaign_pb2.IngestTransactionsRequest],
+        stream: BatchStream,
+        queue: "asyncio.Queue[Pending | Failure | None]",
+    ) -> None:
+        try:
+            async for request in requests:
+                pending = await self.accrue(request)
+                if pending.ledger_request is not None:
+                    for chunk in chunked(
+                        pending.ledger_request, items_max=self.limits.ledger_batch_items_max
+                    ):
+                        await stream.write(chunk)
+                        pending.chunks_written += 1
+                await queue.put(pending)
+            await queue.put(None)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:  # handed to the consumer, which raises it in order
+            await queue.put(Failure(error))
+
+    async def accrue(self, request: campaign_pb2.IngestTransactionsRequest) -> Pending:
+        """Stage 1: the batch accrued and stored, or its stored state if seen before."""
+        validation.program_id(request.program_id)
+        check_reference(request.batch_id, "batch_id")
+        program = await self.ledger.program(request.program_id)
+        if request.currency != program.currency:
+            raise InvalidArgument("currency", f"must be the program's currency {program.currency}")
+        digest = request_hash(request)
+        stored = await store.fetch_batch(self.pool, program.program_id, request.batch_id)
+        if stored is not None:
+            return self.stored_pending(program, request.batch_id, digest, stored)
+        transactions = Transactions.of_ingest(request, self.limits)
+        try:
+            return await self._accrue_new(request, program, transactions, digest)
+        except asyncpg.UniqueViolationError:
+            raise ConcurrentChange("transaction_ids") from None
+
+    async def _accrue_new(
+        self,
+        request: campaign_pb2.IngestTransactionsRequest,
+        program: ProgramSettings,
+        transactions: Transactions,
+        digest: bytes,
+    ) -> Pending:
+        async with self.pool.acquire() as connection, connection.transaction():
+            rules = await self.rules_of(connection, program)
+            accrued = await self.accruer.accrue(
+                connection, program, rules, transactions, batch_id=request.batch_id
+            )
+            pending = _pending(program, request.batch_id, transactions, accrued)
+            inserted = await store.insert_batch(
+                connection,
+                program.program_id,
+                request.batch_id,
+                request_hash=digest,
+                state=store.BATCH_POSTED if pending.done else store.BATCH_ACCRUED,
+                ledger_request=(
+                    pending.ledger_request.SerializeToString()
+                    if pending.ledger_request is not None
+                    else None
+                ),
+                plan=None if pending.done else json.dumps(pending.plan),
+                response=pending.response.SerializeToString(),
+            )
+            if not inserted:
+                raise FailedPrecondition(
+                    "is being ingested by another stream; send it again later", field="batch_id"
+                )
+        return pending
+
+    def stored_pending(
+        self, program: ProgramSettings, batch_id: str, digest: bytes, stored: store.StoredBatch
+    ) -> Pending:
+        if stored.request_hash != digest:
+            raise FailedPrecondition(
+                f"batch {batch_id!r} was ingested before with other content", field="batch_id"
+            )
+        response = campaign_pb2.IngestTransactionsResponse.FromString(stored.response)
+        if stored.state == store.BATCH_POSTED:
+            return Pending(program, batch_id, response, done=True)
+        return Pending(
+            program,
+            batch_id,
+            response,
+            ledger_request=(
+                ledger_pb2.PostBatchRequest.FromString(stored.ledger_request)
+                if stored.ledger_request is not None
+                else None
+            ),
+            plan=json.loads(stored.plan or "{}"),
+        )
+
+    async def finish(
+        self, pending: Pending, stream: BatchStream | None = None
+    ) -> campaign_pb2.IngestTransactionsResponse:
+        """Stage 2: the ledger's answers applied, the returns reversed, the response stored."""
+        response = pending.response
+        if pending.done:
+            return response
+        answers = []
+        if pending.ledger_request is not None:
+            if stream is not None and pending.chunks_written:
+                answers = [await stream.read() for _ in range(pending.chunks_written)]
+            else:
+                answers = await self.ledger.post_batches(
+                    chunked(pending.ledger_request, items_max=self.limits.ledger_batch_items_max)
+                )
+        rejected = _apply_answers(pending, answers)
+        for entry in pending.plan.get("returns", []):
+            await self._reverse(pending, entry)
+        response.points_total = sum(
+            points
+            for status, points in zip(response.statuses, response.points, strict=True)
+            if status == POSTED
+        )
+        async with self.pool.acquire() as connection, connection.transaction():
+            await store.delete_transactions(connection, pending.program.program_id, rejected)
+            await store.finish_batch(
+                connection,
+                pending.program.program_id,
+                pending.batch_id,
+                response.SerializeToString(),
+            )
+        return response
+
+    async def _reverse(self, pending: Pending, entry: dict) -> None:  # type: ignore[type-arg]
+        index, response = entry["index"], pending.response
+        refund = Refund(
+            member_id=entry["member_id"],
+            return_id=entry["return_id"],
+            original_transaction_id=entry["original"],
+            refunded_minor=entry["refunded"],
+            occurred_at=instant(entry["occurred_micros"]),
+            channel=entry["channel"],
+            store_id=entry["store_id"],
+            batch_id=pending.batch_id,
+        )
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                outcome = await record_return(
+                    connection, self.ledger, self.outbox, pending.program, refund
+                )
+        except PurchaseNotFound as error:
+            _reject(response, index, "unknown_original", error.details())
+            return
+        except (LedgerRefused, FailedPrecondition) as error:
+            _reject(response, index, "return_refused", error.details())
+            return
+        response.points[index] = -outcome.reversed_points
+        if outcome.duplicate:
+            response.statuses[index] = DUPLICATE
+        else:
+            response.statuses[index] = POSTED if outcome.reversed_points else NO_POINTS
+
+
+def _pending(
+    program: ProgramSettings, batch_id: str, transactions: Transactions, accrued: Accrued
+) -> Pending:
+    response = campaign_pb2.IngestTransactionsResponse(
+        batch_id=batch_id,
+        statuses=accrued.statuses,
+        points=accrued.points,
+        reason_codes=accrued.reason_codes,
+        messages=accrued.messages,
+    )
+    returns = [
+        {
+            "index": index,
+            "member_id": transactions.members[index],
+            "return_id": transactions.ids[index],
+            "original": transactions.originals[index],
+            "refunded": abs(transactions.amounts[index]),
+            "occurred_micros": transactions.micros[index],
+            "channel": transactions.channels[index],
+            "store_id": transactions.stores[index],
+        }
+        for index in transactions.returns()
+        if accrued.statuses[index] != DUPLICATE and accrued.statuses[index] != REJECTED
+    ]
+    pending = Pending(program, batch_id, response)
+    if accrued.items:
+        ledger_batch_id = f"campaign:{batch_id}"
+        pending.ledger_request = accrued.items.request(program.program_id, ledger_batch_id)
+        response.ledger_batch_id = ledger_batch_id
+    pending.plan = {"items": accrued.items.transactions, "returns": returns}
+    pending.done = not accrued.items and not returns
+    return pending
+
+
+def _apply_answers(
+    pending: Pending, answers: list[ledger_pb2.PostBatchResponse]
+) -> list[tuple[str, str]]:
+    """Items the ledger rejected reject their transactions; returns those (member, id) pairs."""
+    request, response = pending.ledger_request, pending.response
+    if request is None:
+        return []
+    statuses = [status for answer in answers for status in answer.statuses]
+    reasons = [reason for answer in answers for reason in answer.reject_reasons]
+    messages = [message for answer in answers for message in answer.messages]
+    rejected = []
+    for item, transaction in enumerate(pending.plan.get("items", [])):
+        if statuses[item] != ledger_pb2.ITEM_STATUS_REJECTED:
+            continue
+        if transaction < 0:
+            logger.error(
+                "the ledger rejected bonus item %s of batch %s: %s",
+                request.idempotency_keys[item],
+                pending.batch_id,
+                messages[item],
+            )
+            continue
+        _reject(
+            response,
+            transaction,
+            LEDGER_REJECT_CODES.get(reasons[item], "rejected"),
+            messages[item],
+        )
+        rejected.append((request.member_ids[item], request.source_references[item]))
+    return sorted(set(rejected))
+
+
+def _reject(
+    response: campaign_pb2.IngestTransactionsResponse, index: int, code: str, message: str
+) -> None:
+    response.statuses[index] = REJECTED
+    response.points[index] = 0
+    response.reason_codes[index] = code
+    response.messages[index] = message
+
+
+def _advance(
+    progress: campaign_pb2.IngestProgress, response: campaign_pb2.IngestTransactionsResponse
+) -> None:
+    progress.batches_done += 1
+    progress.items_done += len(response.statuses)
+    for status in response.statuses:
+        if status == POSTED:
+            progress.items_posted += 1
+        elif status == DUPLICATE:
+            progress.items_duplicate += 1
+        elif status == REJECTED:
+            progress.items_rejected += 1
+    progress.points_total += response.points_total
+
+
+async def finish_stored(ingest: Ingest, program: ProgramSettings, batch_id: str) -> bool:
+    """Finish a batch left in state 1 (the recovery worker); False if it was done meanwhile."""
+    stored = await store.fetch_batch(ingest.pool, program.program_id, batch_id)
+    if stored is None or stored.state != store.BATCH_ACCRUED:
+        return False
+    pending = ingest.stored_pending(program, batch_id, stored.request_hash, stored)
+    try:
+        await ingest.finish(pending)
+    except CampaignError as error:
+        logger.warning("could not finish batch %s: %s", batch_id, error)
+        return False
+    return True

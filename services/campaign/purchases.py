@@ -1,0 +1,472 @@
+"""Accrue purchases and record what the ledger must post, in the caller's transaction.
+
+`accrue` takes a batch of incoming transactions (an ingest batch or one RecordPurchase), drops the
+duplicates, counts the members' purchases, accrues the fresh purchases with the live rules and the
+members' cap counters, finds the milestones reached and the referrals a first purchase completes,
+and writes all of it: transaction rows, the columnar archive, cap counters, awards. What is left is
+posting the returned ledger items; their idempotency keys come from the transactions (and members
+and milestones), so posting them again after a crash or a replay is a duplicate in the ledger.
+"""
+
+import datetime as dt
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+
+import asyncpg
+import numpy as np
+
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from loyalty.ledger.v1 import ledger_pb2
+from services.campaign import events, repository
+from services.campaign import repository_engagement as engagement_store
+from services.campaign import repository_purchases as store
+from services.campaign.accrual import BatchAccrual, Codes, PurchaseBatch, accrue_purchases
+from services.campaign.columnar import ArchivedPurchases
+from services.campaign.ledger_client import ProgramSettings
+from services.campaign.rule_compiler import CompiledEarningRule
+from services.campaign.transactions import PURCHASE, Transactions
+from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
+from services.shared.outbox import Outbox
+
+POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
+DUPLICATE = campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
+REJECTED = campaign_pb2.INGEST_ITEM_STATUS_REJECTED
+NO_POINTS = campaign_pb2.INGEST_ITEM_STATUS_NO_POINTS
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass
+class LedgerItem:
+    """One earn for the ledger; `transaction` is the index of the transaction it comes from, -1
+    for bonuses (milestones, referrals) the batch triggered."""
+
+    member_id: str
+    points: int
+    key: str
+    reference: str
+    occurred_micros: int
+    qualifying: bool
+    spend_minor: int
+    reasons: list[str]
+    code: str
+    transaction: int = -1
+
+
+@dataclass
+class LedgerItems:
+    """Earns for the ledger as columns, in the order they will be posted."""
+
+    member_ids: list[str] = field(default_factory=list)
+    points: list[int] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    occurred_micros: list[int] = field(default_factory=list)
+    qualifying: list[bool] = field(default_factory=list)
+    spends_minor: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+    transactions: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.member_ids)
+
+    def add(self, item: LedgerItem) -> None:
+        self.member_ids.append(item.member_id)
+        self.points.append(item.points)
+        self.keys.append(item.key)
+        self.references.append(item.reference)
+        self.occurred_micros.append(item.occurred_micros)
+        self.qualifying.append(item.qualifying)
+        self.spends_minor.append(item.spend_minor)
+        self.reasons.append(",".join(item.reasons))
+        self.codes.append(item.code)
+        self.transactions.append(item.transaction)
+
+    def items(self) -> list[LedgerItem]:
+        return [
+            LedgerItem(
+                member_id=self.member_ids[i],
+                points=self.points[i],
+                key=self.keys[i],
+                reference=self.references[i],
+                occurred_micros=self.occurred_micros[i],
+                qualifying=self.qualifying[i],
+                spend_minor=self.spends_minor[i],
+                reasons=self.reasons[i].split(",") if self.reasons[i] else [],
+                code=self.codes[i],
+                transaction=self.transactions[i],
+            )
+            for i in range(len(self))
+        ]
+
+    def request(self, program_id: str, batch_id: str) -> ledger_pb2.PostBatchRequest:
+        return ledger_pb2.PostBatchRequest(
+            program_id=program_id,
+            batch_id=batch_id,
+            member_ids=self.member_ids,
+            points=self.points,
+            kinds=[common_pb2.POSTING_KIND_EARN] * len(self),
+            source_references=self.references,
+            idempotency_keys=self.keys,
+            occurred_at_unix_micros=self.occurred_micros,
+            qualifying_flags=self.qualifying,
+            qualifying_spends_minor=self.spends_minor,
+            reason_codes=[
+                reasons or code for reasons, code in zip(self.reasons, self.codes, strict=True)
+            ],
+        )
+
+
+@dataclass
+class Accrued:
+    """Per incoming transaction: status, points, reason code and message; and what to post."""
+
+    statuses: list[int]
+    points: list[int]
+    reason_codes: list[str]
+    messages: list[str]
+    items: LedgerItems = field(default_factory=LedgerItems)
+    accrual: BatchAccrual | None = None
+    # The position of each fresh purchase (by transaction index) in the accrual.
+    positions: dict[int, int] = field(default_factory=dict)
+
+    def reject(self, index: int, reason_code: str, message: str) -> None:
+        self.statuses[index], self.points[index] = REJECTED, 0
+        self.reason_codes[index], self.messages[index] = reason_code, message
+
+
+def instant(micros: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=micros)
+
+
+class Accruer:
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    async def accrue(
+        self,
+        connection: asyncpg.Connection,
+        program: ProgramSettings,
+        rules: list[CompiledEarningRule],
+        transactions: Transactions,
+        *,
+        batch_id: str,
+        explain: bool = False,
+    ) -> Accrued:
+        size = transactions.size
+        accrued = Accrued([0] * size, [0] * size, [""] * size, [""] * size)
+        for index, (reason_code, message) in transactions.rejected.items():
+            accrued.reject(index, reason_code, message)
+        purchases = await self._fresh(connection, program, transactions, accrued)
+        if not purchases:
+            return accrued
+        program_id = program.program_id
+        members_of = [transactions.members[i] for i in purchases]
+        amounts_of = [transactions.amounts[i] for i in purchases]
+        counts: dict[str, tuple[int, int]] = {}
+        for member, amount in zip(members_of, amounts_of, strict=True):
+            purchases_before, spend_before = counts.get(member, (0, 0))
+            counts[member] = (purchases_before + 1, spend_before + amount)
+        members = sorted(counts)
+        milestones = await _milestones_of(connection, program_id)
+        if milestones:
+            after = await store.count_purchases(connection, program_id, counts)
+            tiers = {m: after[m][0] or program.entry_tier_code for m in members}
+        else:
+            # Without milestones nobody reads the counts: only the tiers are needed.
+            known = await store.fetch_tiers(connection, program_id, members)
+            tiers = {m: known.get(m) or program.entry_tier_code for m in members}
+        batch = transactions.batch_of(purchases, members=members, tiers=tiers)
+        counters = {
+            rule.rule_id: await store.fetch_counters(connection, program_id, rule.rule_id, members)
+            for rule in rules
+            if rule.member_caps
+        }
+        accrual = accrue_purchases(rules, batch, counters, explain=explain)
+        accrued.accrual = accrual
+        for rule_id, before in counters.items():
+            await store.store_counters(
+                connection, program_id, rule_id, members, before, accrual.counters[rule_id]
+            )
+        points = accrual.points.tolist()
+        for position, index in enumerate(purchases):
+            accrued.points[index] = points[position]
+            accrued.statuses[index] = POSTED if points[position] else NO_POINTS
+            accrued.positions[index] = position
+        ids_of = [transactions.ids[i] for i in purchases]
+        micros_of = [transactions.micros[i] for i in purchases]
+        records = list(
+            zip(
+                itertools.repeat(program_id),
+                members_of,
+                ids_of,
+                itertools.repeat(PURCHASE),
+                amounts_of,
+                points,
+                micros_of,
+                itertools.repeat(""),
+                accrual.applications_texts(),
+                itertools.repeat(batch_id),
+            )
+        )
+        await store.insert_transactions(connection, records)
+        _purchase_items(
+            accrued.items, accrual, purchases, members_of, ids_of, micros_of, amounts_of
+        )
+        await self._archive(connection, program_id, members_of, batch, tiers, accrual)
+        if milestones:
+            counted_before = {
+                m: (after[m][1] - counts[m][0], after[m][2] - counts[m][1]) for m in members
+            }
+            for item in await self._milestones(
+                connection, program_id, milestones, members, counted_before, after
+            ):
+                accrued.items.add(item)
+        # A referral still pending waits for the first purchase, and this is it.
+        for item in await _referral_items(connection, program_id, members):
+            accrued.items.add(item)
+        return accrued
+
+    async def _fresh(
+        self,
+        connection: asyncpg.Connection,
+        program: ProgramSettings,
+        transactions: Transactions,
+        accrued: Accrued,
+    ) -> list[int]:
+        """The purchases not seen before; the duplicates are answered with their first points."""
+        candidates = [i for i in range(transactions.size) if i not in transactions.rejected]
+        seen = await store.fetch_transactions(
+            connection,
+            program.program_id,
+            [transactions.members[i] for i in candidates],
+            [transactions.ids[i] for i in candidates],
+        )
+        fresh = []
+        for index in candidates:
+            stored = seen.get((transactions.members[index], transactions.ids[index]))
+            if stored is None:
+                if transactions.kinds[index] == PURCHASE:
+                    fresh.append(index)
+            elif stored.kind != transactions.kinds[index] or (
+                stored.kind == PURCHASE and stored.amount_minor != transactions.amounts[index]
+            ):
+                accrued.reject(
+                    index,
+                    "transaction_id_reused",
+                    "transaction_ids: recorded before with other content",
+                )
+            else:
+                accrued.statuses[index], accrued.points[index] = DUPLICATE, stored.points
+        return fresh
+
+    async def _archive(
+        self,
+        connection: asyncpg.Connection,
+        program_id: str,
+        members: list[str],
+        batch: PurchaseBatch,
+        tiers: dict[str, str],
+        accrual: BatchAccrual,
+    ) -> None:
+        archived = ArchivedPurchases(
+            members=Codes.of(members),
+            tiers=Codes.of([tiers[m] for m in members]),
+            amounts=batch.amounts_minor,
+            channels=batch.channels,
+            stores=batch.stores,
+            seconds=batch.seconds,
+            line_transaction=batch.line_transaction,
+            line_amounts=batch.line_amounts_minor,
+            line_categories=batch.line_categories,
+            line_skus=batch.line_skus,
+            points=accrual.points,
+        )
+        seconds = batch.seconds
+        await store.insert_archive(
+            connection,
+            program_id,
+            first=EPOCH + dt.timedelta(seconds=int(seconds.min())),
+            last=EPOCH + dt.timedelta(seconds=int(seconds.max())),
+            count=len(members),
+            columns=archived.encode(),
+        )
+
+    async def _milestones(
+        self,
+        connection: asyncpg.Connection,
+        program_id: str,
+        config: list[engagement_pb2.Milestone],
+        members: list[str],
+        before: dict[str, tuple[int, int]],
+        after: dict[str, tuple[str, int, int]],
+    ) -> list[LedgerItem]:
+        reached: list[tuple[str, str, int]] = []
+        milestones = {m.code: m for m in config}
+        for member in members:
+            for milestone in config:
+                old, new = (
+                    (before[member][0], after[member][1])
+                    if milestone.kind == engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
+                    else (before[member][1], after[member][2])
+                )
+                if old < milestone.threshold <= new:
+                    reached.append((member, milestone.code, milestone.points))
+        awarded = await engagement_store.award_bonuses(connection, program_id, "milestone", reached)
+        items = []
+        for member, code, points in reached:
+            if (member, code) not in awarded:
+                continue
+            milestone = milestones[code]
+            if milestone.badge_code:
+                await self.outbox.enqueue(
+                    connection,
+                    events.BADGE_AWARDED,
+                    events_pb2.Event(
+                        program_id=program_id,
+                        badge_awarded=events_pb2.BadgeAwarded(
+                            badge_code=milestone.badge_code,
+                            member_id=member,
+                            badge_name=milestone.badge_code,
+                            milestone_code=code,
+                        ),
+                    ),
+                )
+            if points:
+                items.append(bonus_item(member, points, key=f"milestone:{code}", code="milestone"))
+        return items
+
+
+async def _milestones_of(
+    connection: asyncpg.Connection, program_id: str
+) -> list[engagement_pb2.Milestone]:
+    stored = await repository.fetch_recognition_shared(connection, program_id)
+    if stored is None:
+        return []
+    return list(engagement_pb2.RecognitionConfig.FromString(stored).milestones)
+
+
+def bonus_item(
+    member: str, points: int, *, key: str, code: str, reasons: list[str] | None = None
+) -> LedgerItem:
+    return LedgerItem(
+        member_id=member,
+        points=points,
+        key=key,
+        reference=key,
+        occurred_micros=0,
+        qualifying=False,
+        spend_minor=0,
+        reasons=reasons or [],
+        code=code,
+    )
+
+
+async def _referral_items(
+    connection: asyncpg.Connection, program_id: str, buyers: list[str]
+) -> list[LedgerItem]:
+    """Both sides of the pending referrals of these buyers: a referral only waits while the
+    referred member has not purchased, so this purchase is the first."""
+    items = []
+    for referral in await engagement_store.claim_pending_referrals(connection, program_id, buyers):
+        items += referral_items(referral)
+    return items
+
+
+def referral_items(referral: engagement_store.Referral) -> list[LedgerItem]:
+    reasons = [referral.rule_ref] if referral.rule_ref else []
+    items = []
+    if referral.referrer_points:
+        items.append(
+            bonus_item(
+                referral.referrer_member_id,
+                referral.referrer_points,
+                key=f"referral:{referral.referred_member_id}:referrer",
+                code="referral",
+                reasons=reasons,
+            )
+        )
+    if referral.referred_points:
+        items.append(
+            bonus_item(
+                referral.referred_member_id,
+                referral.referred_points,
+                key=f"referral:{referral.referred_member_id}:referred",
+                code="referral",
+                reasons=reasons,
+            )
+        )
+    return items
+
+
+def _purchase_items(
+    items: LedgerItems,
+    accrual: BatchAccrual,
+    purchases: list[int],
+    members: list[str],
+    ids: list[str],
+    micros: list[int],
+    amounts: list[int],
+) -> None:
+    """At most two earns per purchase: the points of qualifying rules and those of the others
+    (both with the transaction id as source reference, so a refund reverses both pro rata)."""
+    qualifying = accrual.qualifying_points()
+    for part_qualifying, part_points, suffix in (
+        (True, qualifying, ""),
+        (False, accrual.points - qualifying, ":other"),
+    ):
+        reasons = accrual.contributing_refs(qualifying=part_qualifying)
+        chosen = np.flatnonzero(part_points > 0).tolist()
+        values = part_points.tolist()
+        items.member_ids += [members[p] for p in chosen]
+        items.points += [values[p] for p in chosen]
+        items.keys += [f"purchase:{ids[p]}{suffix}" for p in chosen]
+        items.references += [ids[p] for p in chosen]
+        items.occurred_micros += [micros[p] for p in chosen]
+        items.qualifying += [part_qualifying] * len(chosen)
+        items.spends_minor += [amounts[p] for p in chosen] if part_qualifying else [0] * len(chosen)
+        items.reasons += [reasons[p] for p in chosen]
+        items.codes += ["purchase"] * len(chosen)
+        items.transactions += [purchases[p] for p in chosen]
+
+
+def post_batch_request(
+    program_id: str, batch_id: str, items: list[LedgerItem]
+) -> ledger_pb2.PostBatchRequest:
+    columns = LedgerItems()
+    for item in items:
+        columns.add(item)
+    return columns.request(program_id, batch_id)
+
+
+def earn_key(item: LedgerItem) -> str:
+    """A unary earn's key: the item key (unique per member, as in a batch) and the member."""
+    key = f"{item.key}@{item.member_id}"
+    if len(key) > IDEMPOTENCY_KEY_LENGTH_MAX:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def earn_request(
+    program_id: str, item: LedgerItem, *, currency: str, vests_micros: int = 0
+) -> ledger_pb2.EarnRequest:
+    request = ledger_pb2.EarnRequest(
+        program_id=program_id,
+        idempotency_key=earn_key(item),
+        member_id=item.member_id,
+        points=item.points,
+        source_reference=item.reference,
+        reason=ledger_pb2.PostingReason(rule_ids=item.reasons, code=item.code),
+        qualifying=item.qualifying,
+    )
+    if item.occurred_micros:
+        request.occurred_at.FromMicroseconds(item.occurred_micros)
+    if vests_micros:
+        request.vests_at.FromMicroseconds(vests_micros)
+    if item.spend_minor:
+        request.qualifying_spend.amount_minor = item.spend_minor
+        request.qualifying_spend.currency = currency
+    return request

@@ -1,0 +1,198 @@
+"""Surprise and recognition on a schedule: birthday bonuses and the top members of the month.
+
+Milestones are reached on purchases (services/campaign/purchases.py). Both jobs here run for each
+program with recognition configured, in the program's time zone:
+
+- birthday: members whose birthday is today get the bonus, once per member and year (members born
+  on 29 February get it on 28 February in other years);
+- top of the month: once the month has ended, its top N members by spend, purchases or rewarded
+  activities (ties to the lower member id) get the bonus, once per month.
+
+Each award is recorded (bonus_awards) and posted in one campaign transaction; the ledger items'
+keys name the member and the period, so a run repeated after a crash posts nothing twice.
+"""
+
+import asyncio
+import calendar
+import contextlib
+import datetime as dt
+import logging
+import zoneinfo
+from collections.abc import Callable
+
+import asyncpg
+
+from loyalty.campaign.v1 import engagement_pb2
+from services.campaign import repository_engagement as store
+from services.campaign.errors import CampaignError
+from services.campaign.ledger_client import LedgerClient, ProgramSettings, chunked
+from services.campaign.purchases import bonus_item, post_batch_request
+from services.campaign.repository_purchases import micros_of
+
+logger = logging.getLogger(__name__)
+
+MEMBERS_PER_RUN_MAX = 10_000
+
+
+class Recognition:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        ledger: LedgerClient,
+        *,
+        clock: Callable[[], dt.datetime],
+        interval_s: float,
+    ) -> None:
+        self.pool = pool
+        self.ledger = ledger
+        self.clock = clock
+        self.interval_s = interval_s
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once(self.clock())
+            except CampaignError as error:
+                logger.warning("recognition jobs could not finish: %s", error.details())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.interval_s)
+
+    async def run_once(self, now: dt.datetime) -> dict[str, int]:
+        """Run both jobs for every program; returns the bonuses given per job."""
+        given = {"birthday": 0, "top_of_month": 0}
+        rows = await self.pool.fetch("SELECT program_id, definition FROM recognition_configs")
+        for row in rows:
+            config = engagement_pb2.RecognitionConfig.FromString(row["definition"])
+            try:
+                program = await self.ledger.program(row["program_id"])
+                if config.birthday_bonus_points:
+                    given["birthday"] += await self.birthdays(program, config, now)
+                if config.top_members_of_month.count:
+                    given["top_of_month"] += await self.top_of_month(program, config, now)
+            except CampaignError as error:
+                # One program's trouble (not configured in the ledger, the ledger down) does
+                # not hold up the others; the next run tries again.
+                logger.warning("recognition of %s: %s", row["program_id"], error.details())
+        return given
+
+    async def birthdays(
+        self, program: ProgramSettings, config: engagement_pb2.RecognitionConfig, now: dt.datetime
+    ) -> int:
+        today = now.astimezone(zoneinfo.ZoneInfo(program.time_zone)).date()
+        days = [(today.month, today.day)]
+        if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+            days.append((2, 29))
+        period = str(today.year)
+        total = 0
+        while True:
+            async with self.pool.acquire() as connection, connection.transaction():
+                members = await connection.fetch(
+                    "SELECT m.member_id FROM members m WHERE m.program_id = $1 "
+                    "AND (m.birthday_month, m.birthday_day) IN (SELECT * FROM unnest($2::smallint[], $3::smallint[])) "
+                    "AND NOT EXISTS (SELECT 1 FROM bonus_awards b WHERE b.program_id = m.program_id "
+                    "AND b.member_id = m.member_id AND b.kind = 'birthday' AND b.period = $4) "
+                    "ORDER BY m.member_id LIMIT $5",
+                    program.program_id,
+                    [month for month, _ in days],
+                    [day for _, day in days],
+                    period,
+                    MEMBERS_PER_RUN_MAX,
+                )
+                ids = [row["member_id"] for row in members]
+                await self._award(
+                    connection,
+                    program,
+                    "birthday",
+                    period,
+                    [(member, config.birthday_bonus_points) for member in ids],
+                    batch_id=f"birthday:{today.isoformat()}:{ids[0] if ids else ''}",
+                )
+            total += len(ids)
+            if len(ids) < MEMBERS_PER_RUN_MAX:
+                return total
+
+    async def top_of_month(
+        self, program: ProgramSettings, config: engagement_pb2.RecognitionConfig, now: dt.datetime
+    ) -> int:
+        zone = zoneinfo.ZoneInfo(program.time_zone)
+        local = now.astimezone(zone)
+        month_end = dt.datetime(local.year, local.month, 1, tzinfo=zone)
+        previous = month_end - dt.timedelta(days=1)
+        month_start = dt.datetime(previous.year, previous.month, 1, tzinfo=zone)
+        period = f"{previous.year:04d}-{previous.month:02d}"
+        top = config.top_members_of_month
+        async with self.pool.acquire() as connection, connection.transaction():
+            if not await store.claim_job_run(
+                connection, program.program_id, "top_of_month", period
+            ):
+                return 0
+            ranked = await _ranked(connection, program.program_id, top, month_start, month_end)
+            await self._award(
+                connection,
+                program,
+                "top_of_month",
+                period,
+                [(member, top.points) for member in ranked],
+                batch_id=f"top_of_month:{period}",
+            )
+        return len(ranked)
+
+    async def _award(
+        self,
+        connection: asyncpg.Connection,
+        program: ProgramSettings,
+        kind: str,
+        period: str,
+        awards: list[tuple[str, int]],
+        *,
+        batch_id: str,
+    ) -> None:
+        fresh = await store.award_bonuses(
+            connection, program.program_id, kind, [(m, period, p) for m, p in awards]
+        )
+        items = [
+            bonus_item(member, points, key=f"{kind}:{period}", code=kind)
+            for member, points in awards
+            if (member, period) in fresh and points > 0
+        ]
+        if not items:
+            return
+        request = post_batch_request(program.program_id, f"campaign:{batch_id}", items)
+        answers = await self.ledger.post_batches(chunked(request))
+        rejected = sum(answer.rejected_count for answer in answers)
+        if rejected:
+            logger.error("the ledger rejected %d %s bonuses of %s", rejected, kind, period)
+
+
+async def _ranked(
+    connection: asyncpg.Connection,
+    program_id: str,
+    top: engagement_pb2.TopMembersOfMonth,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> list[str]:
+    if top.basis == engagement_pb2.TOP_MEMBERS_BASIS_ACTIVITIES:
+        scores = (
+            "SELECT member_id, count(*) AS score FROM activities WHERE program_id = $1 AND outcome = 1 "
+            "AND occurred_at >= $2 AND occurred_at < $3 GROUP BY member_id"
+        )
+        bounds: tuple[object, object] = (start, end)
+    else:
+        # Purchases, or spend net of the month's returns.
+        score = (
+            "count(*) FILTER (WHERE kind = 1)"
+            if top.basis == engagement_pb2.TOP_MEMBERS_BASIS_PURCHASES
+            else "sum(amount_minor)"
+        )
+        scores = (
+            f"SELECT member_id, {score} AS score FROM transactions WHERE program_id = $1 "
+            "AND occurred_micros >= $2 AND occurred_micros < $3 GROUP BY member_id"
+        )
+        bounds = (micros_of(start), micros_of(end))
+    rows = await connection.fetch(
+        f"SELECT member_id FROM ({scores}) s WHERE score > 0 ORDER BY score DESC, member_id LIMIT $4",
+        program_id,
+        *bounds,
+        top.count,
+    )
+    return [row["member_id"] for row in rows]

@@ -1,0 +1,311 @@
+"""Campaign's SQL for activities, referrals, bonuses and scheduled job runs."""
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import asyncpg
+
+from loyalty.campaign.v1 import engagement_pb2
+
+Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
+REFERRAL_PENDING, REFERRAL_REWARDED, REFERRAL_REJECTED = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Referral:
+    referred_member_id: str
+    referrer_member_id: str
+    activity_id: str
+    state: int
+    rule_ref: str
+    referrer_points: int
+    referred_points: int
+
+
+async def fetch_activity(
+    connection: Connection, program_id: str, member_id: str, activity_id: str, *, lock: bool = False
+) -> engagement_pb2.Activity | None:
+    row = await connection.fetchrow(
+        "SELECT definition FROM activities WHERE program_id = $1 AND member_id = $2 AND activity_id = $3"
+        + (" FOR UPDATE" if lock else ""),
+        program_id,
+        member_id,
+        activity_id,
+    )
+    return None if row is None else engagement_pb2.Activity.FromString(row["definition"])
+
+
+async def find_activity(
+    connection: Connection, program_id: str, activity_id: str, *, lock: bool = False
+) -> engagement_pb2.Activity | None:
+    """An activity by its id alone (VerifyActivity does not name the member)."""
+    row = await connection.fetchrow(
+        "SELECT definition FROM activities WHERE program_id = $1 AND activity_id = $2 "
+        "ORDER BY recorded_at LIMIT 1" + (" FOR UPDATE" if lock else ""),
+        program_id,
+        activity_id,
+    )
+    return None if row is None else engagement_pb2.Activity.FromString(row["definition"])
+
+
+async def insert_activity(
+    connection: asyncpg.Connection, program_id: str, activity: engagement_pb2.Activity
+) -> bool:
+    return bool(
+        await connection.fetchval(
+            "INSERT INTO activities (program_id, member_id, activity_id, kind, occurred_at, "
+            "verification_state, outcome, points, definition) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            program_id,
+            activity.member_id,
+            activity.activity_id,
+            activity.kind,
+            activity.occurred_at.ToDatetime(tzinfo=dt.UTC),
+            activity.verification_state,
+            activity.outcome,
+            activity.points,
+            activity.SerializeToString(deterministic=True),
+        )
+    )
+
+
+async def update_activity(
+    connection: asyncpg.Connection, program_id: str, activity: engagement_pb2.Activity
+) -> None:
+    await connection.execute(
+        "UPDATE activities SET verification_state = $4, outcome = $5, points = $6, definition = $7 "
+        "WHERE program_id = $1 AND member_id = $2 AND activity_id = $3",
+        program_id,
+        activity.member_id,
+        activity.activity_id,
+        activity.verification_state,
+        activity.outcome,
+        activity.points,
+        activity.SerializeToString(deterministic=True),
+    )
+
+
+async def list_activities(
+    connection: Connection,
+    program_id: str,
+    *,
+    member_id: str,
+    verification_state: int,
+    kind: int,
+    before: tuple[dt.datetime, str, str] | None,
+    limit: int,
+) -> list[tuple[engagement_pb2.Activity, dt.datetime]]:
+    rows = await connection.fetch(
+        "SELECT definition, recorded_at FROM activities WHERE program_id = $1 "
+        "AND ($2 = '' OR member_id = $2) AND ($3 = 0 OR verification_state = $3) AND ($4 = 0 OR kind = $4) "
+        "AND ($5::timestamptz IS NULL OR (recorded_at, member_id, activity_id) < ($5, $6, $7)) "
+        "ORDER BY recorded_at DESC, member_id DESC, activity_id DESC LIMIT $8",
+        program_id,
+        member_id,
+        verification_state,
+        kind,
+        before[0] if before else None,
+        before[1] if before else "",
+        before[2] if before else "",
+        limit,
+    )
+    return [
+        (engagement_pb2.Activity.FromString(row["definition"]), row["recorded_at"]) for row in rows
+    ]
+
+
+async def count_rewards(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    rule_id: str,
+    *,
+    day: dt.date,
+    week_start: dt.date,
+    month_start: dt.date,
+) -> tuple[int, int, int, int]:
+    """Rewarded (or pending) activities of a rule for a member: (day, week, month, lifetime)."""
+    row = await connection.fetchrow(
+        "SELECT count(*) FILTER (WHERE local_day = $4) AS day, "
+        "count(*) FILTER (WHERE local_day >= $5) AS week, "
+        "count(*) FILTER (WHERE local_day >= $6) AS month, count(*) AS lifetime "
+        "FROM activity_rewards WHERE program_id = $1 AND member_id = $2 AND rule_id = $3",
+        program_id,
+        member_id,
+        rule_id,
+        day,
+        week_start,
+        month_start,
+    )
+    assert row is not None
+    return row["day"], row["week"], row["month"], row["lifetime"]
+
+
+async def insert_reward(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    rule_id: str,
+    activity_id: str,
+    *,
+    day: dt.date,
+    points: int,
+) -> None:
+    await connection.execute(
+        "INSERT INTO activity_rewards (program_id, member_id, rule_id, activity_id, local_day, points) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        program_id,
+        member_id,
+        rule_id,
+        activity_id,
+        day,
+        points,
+    )
+
+
+async def delete_rewards(
+    connection: asyncpg.Connection, program_id: str, member_id: str, activity_id: str
+) -> None:
+    await connection.execute(
+        "DELETE FROM activity_rewards WHERE program_id = $1 AND member_id = $2 AND activity_id = $3",
+        program_id,
+        member_id,
+        activity_id,
+    )
+
+
+def _referral(row: asyncpg.Record) -> Referral:
+    return Referral(
+        row["referred_member_id"],
+        row["referrer_member_id"],
+        row["activity_id"],
+        row["state"],
+        row["rule_ref"],
+        row["referrer_points"],
+        row["referred_points"],
+    )
+
+
+_REFERRAL_COLUMNS = "referred_member_id, referrer_member_id, activity_id, state, rule_ref, referrer_points, referred_points"
+
+
+async def fetch_referral(
+    connection: Connection, program_id: str, referred_member_id: str
+) -> Referral | None:
+    row = await connection.fetchrow(
+        f"SELECT {_REFERRAL_COLUMNS} FROM referrals WHERE program_id = $1 AND referred_member_id = $2",
+        program_id,
+        referred_member_id,
+    )
+    return None if row is None else _referral(row)
+
+
+async def insert_referral(
+    connection: asyncpg.Connection, program_id: str, referral: Referral
+) -> bool:
+    return bool(
+        await connection.fetchval(
+            f"INSERT INTO referrals (program_id, {_REFERRAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            program_id,
+            referral.referred_member_id,
+            referral.referrer_member_id,
+            referral.activity_id,
+            referral.state,
+            referral.rule_ref,
+            referral.referrer_points,
+            referral.referred_points,
+        )
+    )
+
+
+async def referrer_of(connection: Connection, program_id: str, member_id: str) -> str:
+    """Who referred the member ('' if nobody, or if that referral was rejected)."""
+    value = await connection.fetchval(
+        "SELECT referrer_member_id FROM referrals WHERE program_id = $1 AND referred_member_id = $2 "
+        "AND state <> 3",
+        program_id,
+        member_id,
+    )
+    return value or ""
+
+
+async def claim_pending_referrals(
+    connection: asyncpg.Connection, program_id: str, referred_member_ids: list[str]
+) -> list[Referral]:
+    """Mark the pending referrals of these members rewarded; returns them."""
+    if not referred_member_ids:
+        return []
+    if not await connection.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM referrals WHERE program_id = $1 AND state = 1)", program_id
+    ):
+        return []
+    await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    rows = await connection.fetch(
+        "UPDATE referrals r SET state = 2 FROM unnest($2::text[]) AS k(member_id) "
+        "WHERE r.program_id = $1 AND r.referred_member_id = k.member_id AND r.state = 1 "
+        "RETURNING " + ", ".join(f"r.{c.strip()}" for c in _REFERRAL_COLUMNS.split(",")),
+        program_id,
+        referred_member_ids,
+    )
+    return [_referral(row) for row in rows]
+
+
+async def set_referral_state(
+    connection: asyncpg.Connection, program_id: str, referred_member_id: str, state: int
+) -> None:
+    await connection.execute(
+        "UPDATE referrals SET state = $3 WHERE program_id = $1 AND referred_member_id = $2",
+        program_id,
+        referred_member_id,
+        state,
+    )
+
+
+async def has_purchased(connection: Connection, program_id: str, member_id: str) -> bool:
+    return bool(
+        await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM transactions WHERE program_id = $1 AND member_id = $2 "
+            "AND kind = 1)",
+            program_id,
+            member_id,
+        )
+    )
+
+
+async def award_bonuses(
+    connection: asyncpg.Connection,
+    program_id: str,
+    kind: str,
+    awards: list[tuple[str, str, int]],
+) -> set[tuple[str, str]]:
+    """Record (member, period, points) awards of a kind; returns those not awarded before."""
+    if not awards:
+        return set()
+    awards = sorted(awards)
+    rows = await connection.fetch(
+        "INSERT INTO bonus_awards (program_id, member_id, kind, period, points) "
+        "SELECT $1, m, $2, p, pts FROM unnest($3::text[], $4::text[], $5::bigint[]) AS t(m, p, pts) "
+        "ON CONFLICT DO NOTHING RETURNING member_id, period",
+        program_id,
+        kind,
+        [a[0] for a in awards],
+        [a[1] for a in awards],
+        [a[2] for a in awards],
+    )
+    return {(row["member_id"], row["period"]) for row in rows}
+
+
+async def claim_job_run(
+    connection: asyncpg.Connection, program_id: str, job: str, period: str
+) -> bool:
+    return bool(
+        await connection.fetchval(
+            "INSERT INTO job_runs (program_id, job, period) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            program_id,
+            job,
+            period,
+        )
+    )

@@ -1,0 +1,381 @@
+"""Campaign's SQL for purchases, returns, member counts, cap counters and ingest batches."""
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import asyncpg
+import numpy as np
+
+import ledger_core
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
+_TRANSACTION_COLUMNS = [
+    "program_id",
+    "member_id",
+    "transaction_id",
+    "kind",
+    "amount_minor",
+    "points",
+    "occurred_micros",
+    "original_transaction_id",
+    "applications",
+    "batch_id",
+]
+
+
+def micros_of(moment: dt.datetime) -> int:
+    return int((moment - EPOCH) // dt.timedelta(microseconds=1))
+
+
+@dataclass(frozen=True)
+class StoredTransaction:
+    member_id: str
+    transaction_id: str
+    kind: int
+    amount_minor: int
+    points: int
+    occurred_micros: int
+    applications: str
+
+
+async def fetch_transactions(
+    connection: Connection, program_id: str, members: Sequence[str], transaction_ids: Sequence[str]
+) -> dict[tuple[str, str], StoredTransaction]:
+    rows = await connection.fetch(
+        "SELECT t.member_id, t.transaction_id, t.kind, t.amount_minor, t.points, t.occurred_micros, t.applications "
+        "FROM transactions t JOIN unnest($2::text[], $3::text[]) AS k(member_id, transaction_id) "
+        "USING (member_id, transaction_id) WHERE t.program_id = $1",
+        program_id,
+        list(members),
+        list(transaction_ids),
+    )
+    return {
+        (row["member_id"], row["transaction_id"]): StoredTransaction(**dict(row)) for row in rows
+    }
+
+
+async def insert_transactions(connection: asyncpg.Connection, records: list[tuple]) -> None:  # type: ignore[type-arg]
+    """Rows in the order of _TRANSACTION_COLUMNS."""
+    if records:
+        await connection.copy_records_to_table(
+            "transactions", records=records, columns=_TRANSACTION_COLUMNS
+        )
+
+
+async def insert_transaction(connection: asyncpg.Connection, record: tuple) -> bool:  # type: ignore[type-arg]
+    """One row; False if the member's transaction id was recorded before."""
+    placeholders = ", ".join(f"${i}" for i in range(1, len(_TRANSACTION_COLUMNS) + 1))
+    return bool(
+        await connection.fetchval(
+            f"INSERT INTO transactions ({', '.join(_TRANSACTION_COLUMNS)}) VALUES ({placeholders}) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            *record,
+        )
+    )
+
+
+async def delete_transactions(
+    connection: asyncpg.Connection, program_id: str, keys: list[tuple[str, str]]
+) -> None:
+    if keys:
+        await connection.execute(
+            "DELETE FROM transactions t USING unnest($2::text[], $3::text[]) AS k(member_id, transaction_id) "
+            "WHERE t.program_id = $1 AND t.member_id = k.member_id AND t.transaction_id = k.transaction_id",
+            program_id,
+            [member for member, _ in keys],
+            [transaction for _, transaction in keys],
+        )
+
+
+async def count_purchases(
+    connection: asyncpg.Connection, program_id: str, counts: dict[str, tuple[int, int]]
+) -> dict[str, tuple[str, int, int]]:
+    """Add purchases and spend to the members' counts (opening unknown members); returns each
+    member's (tier, purchases, spend) after the addition. Members are locked in order, so concurrent
+    batches do not deadlock."""
+    members = sorted(counts)
+    rows = await connection.fetch(
+        "INSERT INTO members AS m (program_id, member_id, purchase_count, spend_minor) "
+        "SELECT $1, t.member_id, t.purchases, t.spend FROM unnest($2::text[], $3::bigint[], $4::bigint[]) "
+        "AS t(member_id, purchases, spend) ORDER BY t.member_id "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET purchase_count = m.purchase_count + EXCLUDED.purchase_count, "
+        "spend_minor = m.spend_minor + EXCLUDED.spend_minor "
+        "RETURNING member_id, tier_code, purchase_count, spend_minor",
+        program_id,
+        members,
+        [counts[m][0] for m in members],
+        [counts[m][1] for m in members],
+    )
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+async def fetch_tiers(
+    connection: Connection, program_id: str, members: list[str]
+) -> dict[str, str]:
+    query = (
+        "SELECT m.member_id, m.tier_code FROM unnest($2::text[]) AS k(member_id) CROSS JOIN LATERAL "
+        "(SELECT * FROM members m WHERE m.program_id = $1 AND m.member_id = k.member_id) m"
+    )
+    rows = await _index_lookups(connection, query, program_id, members)
+    return {row[0]: row[1] for row in rows}
+
+
+async def _index_lookups(
+    connection: Connection, query: str, *arguments: object
+) -> list[asyncpg.Record]:
+    """Rows of a query that probes an index once per array element.
+
+    A table growing from empty has statistics (and, after five runs of a prepared statement, a
+    cached generic plan) that make a sequential scan per element look cheap; one index lookup per
+    element is what these reads need, at any size. In a transaction the planner is told so.
+    """
+    if isinstance(connection, asyncpg.Pool):
+        return await connection.fetch(query, *arguments)
+    await connection.execute(
+        "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan"
+    )
+    rows = await connection.fetch(query, *arguments)
+    await connection.execute("SET LOCAL enable_seqscan = on; SET LOCAL plan_cache_mode = auto")
+    return rows
+
+
+async def fetch_counters(
+    connection: Connection, program_id: str, rule_id: str, members: list[str]
+) -> np.ndarray:
+    """The members' cap counters of one rule, shaped as ledger_core.new_cap_counters."""
+    counters = ledger_core.new_cap_counters(len(members))
+    query = (
+        "SELECT c.member_id, day_key, day_points, week_key, week_points, month_key, month_points "
+        "FROM unnest($3::text[]) AS k(member_id) CROSS JOIN LATERAL (SELECT * FROM cap_counters c "
+        "WHERE c.program_id = $1 AND c.member_id = k.member_id AND c.rule_id = $2) c"
+    )
+    rows = await _index_lookups(connection, query, program_id, rule_id, members)
+    position = {member: index for index, member in enumerate(members)}
+    for row in rows:
+        index = position[row["member_id"]]
+        counters[0, index] = (row["day_key"], row["day_points"])
+        counters[1, index] = (row["week_key"], row["week_points"])
+        counters[2, index] = (row["month_key"], row["month_points"])
+    return counters
+
+
+async def store_counters(
+    connection: asyncpg.Connection,
+    program_id: str,
+    rule_id: str,
+    members: list[str],
+    before: np.ndarray,
+    after: np.ndarray,
+) -> None:
+    changed = np.flatnonzero((before != after).any(axis=(0, 2)))
+    if not len(changed):
+        return
+    chosen = sorted(changed.tolist(), key=lambda index: members[index])
+    columns = [after[period, chosen, part].tolist() for period in range(3) for part in range(2)]
+    await connection.execute(
+        "INSERT INTO cap_counters AS c (program_id, member_id, rule_id, day_key, day_points, week_key, "
+        "week_points, month_key, month_points) SELECT $1, m, $2, dk, dp, wk, wp, mk, mp FROM "
+        "unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) "
+        "AS t(m, dk, dp, wk, wp, mk, mp) ON CONFLICT (program_id, member_id, rule_id) DO UPDATE SET "
+        "day_key = EXCLUDED.day_key, day_points = EXCLUDED.day_points, week_key = EXCLUDED.week_key, "
+        "week_points = EXCLUDED.week_points, month_key = EXCLUDED.month_key, month_points = EXCLUDED.month_points",
+        program_id,
+        rule_id,
+        [members[index] for index in chosen],
+        *columns,
+    )
+
+
+async def insert_archive(
+    connection: asyncpg.Connection,
+    program_id: str,
+    *,
+    first: dt.datetime,
+    last: dt.datetime,
+    count: int,
+    columns: bytes,
+) -> None:
+    await connection.execute(
+        "INSERT INTO purchase_archive (program_id, first_occurred_at, last_occurred_at, transaction_count, columns) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        program_id,
+        first,
+        last,
+        count,
+        columns,
+    )
+
+
+async def fetch_archive(
+    connection: Connection, program_id: str, start: dt.datetime, end: dt.datetime
+) -> list[bytes]:
+    rows = await connection.fetch(
+        "SELECT columns FROM purchase_archive WHERE program_id = $1 AND last_occurred_at >= $2 "
+        "AND first_occurred_at < $3 ORDER BY archive_seq",
+        program_id,
+        start,
+        end,
+    )
+    return [bytes(row["columns"]) for row in rows]
+
+
+async def points_in_period(
+    connection: Connection, program_id: str, start: dt.datetime, end: dt.datetime
+) -> int:
+    return int(
+        await connection.fetchval(
+            "SELECT coalesce(sum(points), 0) FROM transactions WHERE program_id = $1 AND kind = 1 "
+            "AND occurred_micros >= $2 AND occurred_micros < $3",
+            program_id,
+            micros_of(start),
+            micros_of(end),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    request_hash: bytes
+    state: int
+    ledger_request: bytes | None
+    plan: str | None
+    response: bytes
+
+
+BATCH_ACCRUED, BATCH_POSTED = 1, 2
+
+
+async def fetch_batch(connection: Connection, program_id: str, batch_id: str) -> StoredBatch | None:
+    row = await connection.fetchrow(
+        "SELECT request_hash, state, ledger_request, plan::text AS plan, response FROM ingest_batches "
+        "WHERE program_id = $1 AND batch_id = $2",
+        program_id,
+        batch_id,
+    )
+    if row is None:
+        return None
+    return StoredBatch(
+        bytes(row["request_hash"]),
+        row["state"],
+        None if row["ledger_request"] is None else bytes(row["ledger_request"]),
+        row["plan"],
+        bytes(row["response"]),
+    )
+
+
+async def insert_batch(
+    connection: asyncpg.Connection,
+    program_id: str,
+    batch_id: str,
+    *,
+    request_hash: bytes,
+    state: int,
+    ledger_request: bytes | None,
+    plan: str | None,
+    response: bytes,
+) -> bool:
+    """False if the batch id was taken meanwhile (a concurrent first attempt)."""
+    return bool(
+        await connection.fetchval(
+            "INSERT INTO ingest_batches (program_id, batch_id, request_hash, state, ledger_request, plan, response) "
+            "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING RETURNING true",
+            program_id,
+            batch_id,
+            request_hash,
+            state,
+            ledger_request,
+            plan,
+            response,
+        )
+    )
+
+
+async def finish_batch(
+    connection: Connection, program_id: str, batch_id: str, response: bytes
+) -> None:
+    await connection.execute(
+        "UPDATE ingest_batches SET state = 2, response = $3, ledger_request = NULL, plan = NULL, updated_at = now() "
+        "WHERE program_id = $1 AND batch_id = $2",
+        program_id,
+        batch_id,
+        response,
+    )
+
+
+async def unposted_batches(
+    connection: Connection, older_than_s: float, limit: int
+) -> list[tuple[str, str]]:
+    rows = await connection.fetch(
+        "SELECT program_id, batch_id FROM ingest_batches WHERE state = 1 "
+        "AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2",
+        older_than_s,
+        limit,
+    )
+    return [(row["program_id"], row["batch_id"]) for row in rows]
+
+
+async def member_enrolled(
+    connection: Connection,
+    program_id: str,
+    member_id: str,
+    *,
+    tier_code: str,
+    birthday: tuple[int, int] | None,
+    enrolled_at: dt.datetime,
+) -> None:
+    await connection.execute(
+        "INSERT INTO members AS m (program_id, member_id, tier_code, birthday_month, birthday_day, enrolled_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (program_id, member_id) DO UPDATE SET "
+        "tier_code = CASE WHEN m.tier_code = '' THEN EXCLUDED.tier_code ELSE m.tier_code END, "
+        "birthday_month = EXCLUDED.birthday_month, birthday_day = EXCLUDED.birthday_day, "
+        "enrolled_at = EXCLUDED.enrolled_at",
+        program_id,
+        member_id,
+        tier_code,
+        birthday[0] if birthday else None,
+        birthday[1] if birthday else None,
+        enrolled_at,
+    )
+
+
+async def set_birthday(
+    connection: Connection, program_id: str, member_id: str, birthday: tuple[int, int] | None
+) -> None:
+    await connection.execute(
+        "INSERT INTO members AS m (program_id, member_id, birthday_month, birthday_day) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET birthday_month = EXCLUDED.birthday_month, "
+        "birthday_day = EXCLUDED.birthday_day",
+        program_id,
+        member_id,
+        birthday[0] if birthday else None,
+        birthday[1] if birthday else None,
+    )
+
+
+async def set_tier(connection: Connection, program_id: str, member_id: str, tier_code: str) -> None:
+    await connection.execute(
+        "INSERT INTO members AS m (program_id, member_id, tier_code) VALUES ($1, $2, $3) "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET tier_code = EXCLUDED.tier_code",
+        program_id,
+        member_id,
+        tier_code,
+    )
+
+
+async def recount_purchases(connection: asyncpg.Connection, program_id: str) -> None:
+    """Every member's purchase count and spend, from the recorded purchases (when milestones are
+    configured, after a time without: the counts are only kept up to date while they are)."""
+    await connection.execute(
+        "UPDATE members SET purchase_count = 0, spend_minor = 0 WHERE program_id = $1", program_id
+    )
+    await connection.execute(
+        "INSERT INTO members AS m (program_id, member_id, purchase_count, spend_minor) "
+        "SELECT program_id, member_id, count(*), sum(amount_minor) FROM transactions "
+        "WHERE program_id = $1 AND kind = 1 GROUP BY program_id, member_id "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET purchase_count = EXCLUDED.purchase_count, "
+        "spend_minor = EXCLUDED.spend_minor",
+        program_id,
+    )

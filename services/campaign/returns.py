@@ -1,0 +1,129 @@
+"""Returns: a refund of a recorded purchase reverses its points pro rata through the ledger.
+
+The ledger keeps the cumulative refunds of a purchase (its postings share the transaction id as
+source reference), so partial returns add up and never reverse more than was earned. A return is
+recorded once per member and return id; the reversal's idempotency key is the return id.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from loyalty.ledger.v1 import ledger_pb2
+from services.campaign import events
+from services.campaign import repository_purchases as store
+from services.campaign.errors import PurchaseNotFound
+from services.campaign.ledger_client import LedgerClient, ProgramSettings
+from services.campaign.transactions import PURCHASE, RETURN
+from services.shared.errors import FailedPrecondition
+from services.shared.outbox import Outbox
+from services.shared.timestamps import timestamp
+
+
+@dataclass
+class ReturnOutcome:
+    reversed_points: int
+    debt_points: int = 0
+    posting_ids: list[str] = field(default_factory=list)
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Refund:
+    member_id: str
+    return_id: str
+    original_transaction_id: str
+    refunded_minor: int
+    occurred_at: dt.datetime
+    channel: int
+    store_id: str
+    batch_id: str = ""
+
+
+async def record_return(
+    connection: asyncpg.Connection,
+    ledger: LedgerClient,
+    outbox: Outbox,
+    program: ProgramSettings,
+    refund: Refund,
+) -> ReturnOutcome:
+    """Reverse the points of the refunded purchase, in the caller's transaction."""
+    program_id = program.program_id
+    stored = await store.fetch_transactions(
+        connection,
+        program_id,
+        [refund.member_id, refund.member_id],
+        [refund.return_id, refund.original_transaction_id],
+    )
+    earlier = stored.get((refund.member_id, refund.return_id))
+    if earlier is not None:
+        if earlier.kind != RETURN or earlier.amount_minor != -refund.refunded_minor:
+            raise FailedPrecondition("was recorded before with other content", field="return_id")
+        return ReturnOutcome(-earlier.points, duplicate=True)
+    original = stored.get((refund.member_id, refund.original_transaction_id))
+    if original is None or original.kind != PURCHASE:
+        raise PurchaseNotFound(refund.original_transaction_id)
+    outcome = ReturnOutcome(0)
+    if original.points:
+        response = await ledger.reverse(
+            ledger_pb2.ReverseRequest(
+                program_id=program_id,
+                idempotency_key=f"return:{refund.return_id}",
+                member_id=refund.member_id,
+                refund=ledger_pb2.PurchaseRefund(
+                    original_reference=refund.original_transaction_id,
+                    refunded_amount=common_pb2.Money(
+                        amount_minor=refund.refunded_minor, currency=program.currency
+                    ),
+                    original_amount=common_pb2.Money(
+                        amount_minor=original.amount_minor, currency=program.currency
+                    ),
+                ),
+                reason=ledger_pb2.PostingReason(code="return", note=refund.return_id),
+            )
+        )
+        outcome = ReturnOutcome(
+            response.reversed_points,
+            response.debt_points,
+            [posting.posting_id for posting in response.postings],
+        )
+    inserted = await store.insert_transaction(
+        connection,
+        (
+            program_id,
+            refund.member_id,
+            refund.return_id,
+            RETURN,
+            -refund.refunded_minor,
+            -outcome.reversed_points,
+            store.micros_of(refund.occurred_at),
+            refund.original_transaction_id,
+            "",
+            refund.batch_id,
+        ),
+    )
+    if not inserted:
+        raise FailedPrecondition("is being recorded concurrently; retry", field="return_id")
+    await outbox.enqueue(
+        connection,
+        events.PURCHASE_RECORDED,
+        events_pb2.Event(
+            program_id=program_id,
+            purchase_recorded=events_pb2.PurchaseRecorded(
+                transaction_id=refund.return_id,
+                member_id=refund.member_id,
+                amount=common_pb2.Money(
+                    amount_minor=-refund.refunded_minor, currency=program.currency
+                ),
+                channel=refund.channel,  # type: ignore[arg-type]
+                store_id=refund.store_id,
+                occurred_at=timestamp(refund.occurred_at),
+                points=-outcome.reversed_points,
+                original_transaction_id=refund.original_transaction_id,
+            ),
+        ),
+    )
+    return outcome

@@ -1,0 +1,83 @@
+"""What the parts of CampaignServicer share: connections, the ledger, compiled rules, limits."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+
+from loyalty.campaign.v1 import campaign_pb2_grpc, rules_pb2
+from services.campaign import repository_rules
+from services.campaign.ledger_client import LedgerClient, ProgramSettings
+from services.campaign.rule_compiler import CompiledEarningRule, CompiledRules
+from services.shared.errors import InvalidArgument
+from services.shared.outbox import Outbox
+
+MEMBER_ID_LENGTH_MAX = 128
+REFERENCE_LENGTH_MAX = 128
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    # Transactions per IngestTransactions batch (RESOURCE_EXHAUSTED beyond).
+    batch_size_max: int = 10_000
+    # Lines per transaction, and per batch.
+    lines_per_transaction_max: int = 1_000
+    lines_per_batch_max: int = 100_000
+    # Items per ledger PostBatch batch; a larger ingest batch is posted as several.
+    ledger_batch_items_max: int = 10_000
+    # Ingest batches accrued ahead of the ledger's answers on one stream.
+    batches_in_flight_max: int = 4
+    # Transactions one backtest replays.
+    backtest_transactions_max: int = 20_000_000
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def check_member_id(value: str, field: str = "member_id") -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > MEMBER_ID_LENGTH_MAX or not value.isprintable() or value.strip() != value:
+        raise InvalidArgument(field, f"must be at most {MEMBER_ID_LENGTH_MAX} printable characters")
+    return value
+
+
+def check_reference(value: str, field: str) -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > REFERENCE_LENGTH_MAX or not value.isprintable() or value.strip() != value:
+        raise InvalidArgument(field, f"must be at most {REFERENCE_LENGTH_MAX} printable characters")
+    return value
+
+
+class RpcBase(campaign_pb2_grpc.CampaignServiceServicer):
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        ledger: LedgerClient,
+        *,
+        limits: Limits | None = None,
+        compiled: CompiledRules | None = None,
+    ) -> None:
+        self.pool = pool
+        self.outbox = outbox
+        self.ledger = ledger
+        self.limits = limits or Limits()
+        self.compiled = compiled or CompiledRules()
+
+    def compile(self, program: ProgramSettings, rule: rules_pb2.Rule) -> CompiledEarningRule:
+        return self.compiled.get(
+            program.program_id,
+            rule,
+            time_zone=program.time_zone,
+            default_rounding=program.rounding_mode,
+        )
+
+    async def earning_rules(
+        self, connection: asyncpg.Connection | asyncpg.Pool, program: ProgramSettings
+    ) -> list[CompiledEarningRule]:
+        """The live earning rules of the program, compiled (each version once per process)."""
+        rules = await repository_rules.active_rules(connection, program.program_id, "earning")
+        return [self.compile(program, rule) for rule in rules]

@@ -1,0 +1,307 @@
+"""RecordPurchase, RecordReturn and PreviewBasket."""
+
+import datetime as dt
+
+import asyncpg
+import grpc
+
+from loyalty.campaign.v1 import campaign_pb2, rules_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from services.campaign import events
+from services.campaign import repository_purchases as store
+from services.campaign import repository_rules as rule_store
+from services.campaign.accrual import BatchAccrual, accrue_purchases
+from services.campaign.errors import ConcurrentChange
+from services.campaign.ledger_client import ProgramSettings
+from services.campaign.purchases import DUPLICATE, REJECTED, Accruer, earn_request
+from services.campaign.returns import Refund, record_return
+from services.campaign.rpc_base import RpcBase, check_member_id, check_reference, now
+from services.campaign.rule_compiler import CompiledEarningRule
+from services.campaign.transactions import (
+    CHANNELS,
+    OCCURRED_MICROS_MAX,
+    OCCURRED_MICROS_MIN,
+    of_purchase,
+)
+from services.shared import validation
+from services.shared.errors import FailedPrecondition, InvalidArgument
+from services.shared.idempotency import once
+from services.shared.timestamps import instant, timestamp
+
+DRAFTS_MAX = 20
+
+
+def check_money(
+    money: common_pb2.Money, field: str, program: ProgramSettings, *, positive: bool = False
+) -> int:
+    if money.currency != program.currency:
+        raise InvalidArgument(
+            f"{field}.currency", f"must be the program's currency {program.currency}"
+        )
+    validation.in_range(
+        money.amount_minor, f"{field}.amount_minor", low=1 if positive else 0, high=10**12
+    )
+    return int(money.amount_minor)
+
+
+def check_channel(channel: int) -> int:
+    if channel not in CHANNELS:
+        raise InvalidArgument("channel", "is not a known channel")
+    return channel
+
+
+def occurred_micros(request: object) -> int:
+    if not request.HasField("occurred_at"):  # type: ignore[attr-defined]
+        return int(now().timestamp() * 1_000_000)
+    micros = int(request.occurred_at.ToMicroseconds())  # type: ignore[attr-defined]
+    if not OCCURRED_MICROS_MIN <= micros <= OCCURRED_MICROS_MAX:
+        raise InvalidArgument("occurred_at", "must be between 2000 and 2099")
+    return micros
+
+
+def rule_applications(accrual: BatchAccrual, position: int) -> list[rules_pb2.RuleApplication]:
+    applications = []
+    for outcome in accrual.outcomes:
+        points = int(outcome.points[position])
+        uncapped = int(outcome.uncapped[position]) if outcome.uncapped is not None else points
+        if not points and not uncapped:
+            continue
+        base = int(outcome.base[position]) if outcome.base is not None else 0
+        lines = int(outcome.lines[position]) if outcome.lines is not None else points
+        parts = [
+            f"{label} {value}"
+            for label, value in (
+                ("base", base),
+                ("multipliers +", lines - base),
+                ("bonus +", uncapped - lines),
+                ("caps -", uncapped - points),
+            )
+            if value
+        ]
+        applications.append(
+            rules_pb2.RuleApplication(
+                rule_id=outcome.rule.rule_id,
+                version=outcome.rule.version,
+                name=outcome.rule.name,
+                points=points,
+                uncapped_points=uncapped,
+                multiplier_bps=lines * 10_000 // base if base else 10_000,
+                explanation=", ".join(parts).replace("+ ", "+").replace("- ", "-"),
+            )
+        )
+    return applications
+
+
+def stored_applications(text: str) -> list[rules_pb2.RuleApplication]:
+    applications = []
+    for part in filter(None, text.split(",")):
+        ref, points = part.rsplit(":", 1)
+        rule_id, version = ref.rsplit("@", 1)
+        applications.append(
+            rules_pb2.RuleApplication(
+                rule_id=rule_id,
+                version=int(version),
+                points=int(points),
+                uncapped_points=int(points),
+            )
+        )
+    return applications
+
+
+class PurchaseRpcs(RpcBase):
+    async def RecordPurchase(
+        self, request: campaign_pb2.RecordPurchaseRequest, context: grpc.aio.ServicerContext
+    ) -> campaign_pb2.RecordPurchaseResponse:
+        validation.program_id(request.program_id)
+        member = check_member_id(request.member_id)
+        transaction_id = check_reference(request.transaction_id, "transaction_id")
+        program = await self.ledger.program(request.program_id)
+        check_money(request.amount, "amount", program)
+        check_channel(request.channel)
+        validation.text(request.store_id, "store_id", required=False, length_max=128)
+        micros = occurred_micros(request)
+        transactions = of_purchase(
+            request, transaction_id=transaction_id, member_id=member, occurred_micros=micros
+        )
+        accruer = Accruer(self.outbox)
+
+        async with self.pool.acquire() as connection, connection.transaction():
+            rules = await self.earning_rules(connection, program)
+
+            async def record() -> campaign_pb2.RecordPurchaseResponse:
+                accrued = await accruer.accrue(
+                    connection, program, rules, transactions, batch_id="", explain=True
+                )
+                if accrued.statuses[0] == REJECTED:
+                    raise FailedPrecondition(
+                        accrued.messages[0].split(": ", 1)[-1], field="transaction_id"
+                    )
+                if accrued.statuses[0] == DUPLICATE:
+                    stored = await store.fetch_transactions(
+                        connection, program.program_id, [member], [transaction_id]
+                    )
+                    previous = stored[(member, transaction_id)]
+                    return campaign_pb2.RecordPurchaseResponse(
+                        accrual=campaign_pb2.Accrual(
+                            points=previous.points,
+                            applications=stored_applications(previous.applications),
+                        ),
+                        duplicate=True,
+                    )
+                assert accrued.accrual is not None
+                accrual = campaign_pb2.Accrual(
+                    points=accrued.points[0],
+                    applications=rule_applications(accrued.accrual, accrued.positions[0]),
+                )
+                for item in accrued.items.items():
+                    posted = await self.ledger.earn(
+                        earn_request(program.program_id, item, currency=program.currency)
+                    )
+                    if item.transaction == 0 and not accrual.posting_id:
+                        accrual.posting_id = posted.posting.posting_id
+                        accrual.vests_at.CopyFrom(posted.lot.vests_at)
+                await self.outbox.enqueue(
+                    connection,
+                    events.PURCHASE_RECORDED,
+                    events_pb2.Event(
+                        program_id=program.program_id,
+                        purchase_recorded=events_pb2.PurchaseRecorded(
+                            transaction_id=transaction_id,
+                            member_id=member,
+                            amount=request.amount,
+                            channel=request.channel,
+                            store_id=request.store_id,
+                            occurred_at=timestamp(instant_of(micros)),
+                            points=accrual.points,
+                            categories=sorted(
+                                {line.category for line in request.line_items if line.category}
+                            ),
+                        ),
+                    ),
+                )
+                return campaign_pb2.RecordPurchaseResponse(accrual=accrual)
+
+            try:
+                return await once(
+                    connection,
+                    program_id=request.program_id,
+                    key=request.idempotency_key,
+                    method="RecordPurchase",
+                    request=request,
+                    response_type=campaign_pb2.RecordPurchaseResponse,
+                    work=record,
+                )
+            except asyncpg.UniqueViolationError:
+                raise ConcurrentChange("transaction_id") from None
+
+    async def RecordReturn(
+        self, request: campaign_pb2.RecordReturnRequest, context: grpc.aio.ServicerContext
+    ) -> campaign_pb2.RecordReturnResponse:
+        validation.program_id(request.program_id)
+        member = check_member_id(request.member_id)
+        return_id = check_reference(request.return_id, "return_id")
+        original = check_reference(request.original_transaction_id, "original_transaction_id")
+        program = await self.ledger.program(request.program_id)
+        if request.WhichOneof("refund") == "lines":
+            if not request.lines.lines:
+                raise InvalidArgument("lines.lines", "name at least one returned line")
+            refunded = sum(
+                check_money(line.amount, f"lines.lines[{i}].amount", program)
+                for i, line in enumerate(request.lines.lines)
+            )
+            if refunded <= 0:
+                raise InvalidArgument("lines.lines", "refund nothing")
+        elif request.WhichOneof("refund") == "refunded_amount":
+            refunded = check_money(
+                request.refunded_amount, "refunded_amount", program, positive=True
+            )
+        else:
+            raise InvalidArgument("refund", "set lines or refunded_amount")
+        check_channel(request.channel)
+        refund = Refund(
+            member_id=member,
+            return_id=return_id,
+            original_transaction_id=original,
+            refunded_minor=refunded,
+            occurred_at=instant(request.occurred_at) if request.HasField("occurred_at") else now(),
+            channel=request.channel,
+            store_id=request.store_id,
+        )
+
+        async with self.pool.acquire() as connection, connection.transaction():
+
+            async def record() -> campaign_pb2.RecordReturnResponse:
+                outcome = await record_return(connection, self.ledger, self.outbox, program, refund)
+                return campaign_pb2.RecordReturnResponse(
+                    reversed_points=outcome.reversed_points,
+                    debt_points=outcome.debt_points,
+                    posting_ids=outcome.posting_ids,
+                )
+
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=request.idempotency_key,
+                method="RecordReturn",
+                request=request,
+                response_type=campaign_pb2.RecordReturnResponse,
+                work=record,
+            )
+
+    async def PreviewBasket(
+        self, request: campaign_pb2.PreviewBasketRequest, context: grpc.aio.ServicerContext
+    ) -> campaign_pb2.PreviewBasketResponse:
+        validation.program_id(request.program_id)
+        member = check_member_id(request.member_id) if request.member_id else "(preview)"
+        program = await self.ledger.program(request.program_id)
+        check_money(request.amount, "amount", program)
+        check_channel(request.channel)
+        if len(request.draft_rule_ids) > DRAFTS_MAX:
+            raise InvalidArgument("draft_rule_ids", f"at most {DRAFTS_MAX}")
+        transactions = of_purchase(
+            request,
+            transaction_id="preview",
+            member_id=member,
+            occurred_micros=occurred_micros(request),
+        )
+        rules = await self.earning_rules(self.pool, program)
+        rules = await self._with_drafts(program, rules, list(request.draft_rule_ids))
+        tiers = await store.fetch_tiers(self.pool, program.program_id, [member])
+        tier = tiers.get(member) or program.entry_tier_code
+        counters = {
+            rule.rule_id: await store.fetch_counters(
+                self.pool, program.program_id, rule.rule_id, [member]
+            )
+            for rule in rules
+            if rule.member_caps
+        }
+        batch = transactions.batch_of([0], members=[member], tiers={member: tier})
+        accrual = accrue_purchases(rules, batch, counters, explain=True)
+        return campaign_pb2.PreviewBasketResponse(
+            points=int(accrual.points[0]), applications=rule_applications(accrual, 0)
+        )
+
+    async def _with_drafts(
+        self, program: ProgramSettings, rules: list[CompiledEarningRule], drafts: list[str]
+    ) -> list[CompiledEarningRule]:
+        """The live rules with the given versions in place of (or besides) their live versions."""
+        chosen = {rule.rule_id: rule for rule in rules}
+        for index, ref in enumerate(drafts):
+            field = f"draft_rule_ids[{index}]"
+            rule_id, _, version = ref.partition("@")
+            if not version.isdigit():
+                raise InvalidArgument(field, "must be rule_id@version")
+            stored = await rule_store.fetch_version(
+                self.pool, program.program_id, rule_id, int(version)
+            )
+            if stored is None:
+                raise InvalidArgument(field, f"rule {ref} does not exist")
+            if not stored.rule.HasField("earning"):
+                raise InvalidArgument(field, "is not an earning rule")
+            chosen[rule_id] = self.compile(program, stored.rule)
+        return list(chosen.values())
+
+
+def instant_of(micros: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)

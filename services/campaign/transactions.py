@@ -1,0 +1,249 @@
+"""Purchases and returns as they come in (a columnar ingest batch or one RecordPurchase), their
+checks, and the columns the accrual reads.
+
+Whole-batch problems (columns of the wrong length, a batch too large) refuse the batch, naming the
+column; a problem of one transaction rejects that transaction only, with a reason code.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from loyalty.campaign.v1 import campaign_pb2
+from loyalty.common.v1 import common_pb2
+from services.campaign.accrual import Codes, PurchaseBatch
+from services.campaign.errors import BatchTooLarge
+from services.campaign.rpc_base import MEMBER_ID_LENGTH_MAX, REFERENCE_LENGTH_MAX, Limits
+from services.shared.errors import InvalidArgument
+
+PURCHASE = campaign_pb2.TRANSACTION_KIND_PURCHASE
+RETURN = campaign_pb2.TRANSACTION_KIND_RETURN
+CHANNELS = frozenset(common_pb2.Channel.values())
+# 2000-01-01 to 2099-12-31 in unix microseconds.
+OCCURRED_MICROS_MIN, OCCURRED_MICROS_MAX = 946_684_800_000_000, 4_102_444_799_000_000
+AMOUNT_MINOR_MAX = 10**12
+
+
+@dataclass
+class Transactions:
+    """One entry per transaction; lines as CSR (line_counts per transaction, then line columns)."""
+
+    ids: list[str]
+    members: list[str]
+    amounts: list[int]
+    channels: list[int]
+    stores: list[str]
+    micros: list[int]
+    kinds: list[int]
+    originals: list[str]
+    line_counts: list[int]
+    line_skus: list[str]
+    line_categories: list[str]
+    line_amounts: list[int]
+    # Per transaction: (reason code, message) if it is rejected before accrual.
+    rejected: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def of_ingest(
+        cls, request: campaign_pb2.IngestTransactionsRequest, limits: Limits
+    ) -> "Transactions":
+        size = len(request.transaction_ids)
+        if size > limits.batch_size_max:
+            raise BatchTooLarge(size, limits.batch_size_max)
+
+        def column(name: str, default: object, *, required: bool = False) -> list:  # type: ignore[type-arg]
+            values = list(getattr(request, name))
+            if not values and not required:
+                return [default] * size
+            if len(values) != size:
+                raise InvalidArgument(name, f"has {len(values)} values for {size} transactions")
+            return values
+
+        line_counts = column("line_counts", 0)
+        if request.line_counts:
+            lines = sum(line_counts)
+            if any(count < 0 for count in line_counts):
+                raise InvalidArgument("line_counts", "must not be negative")
+            if lines > limits.lines_per_batch_max:
+                raise BatchTooLarge(lines, limits.lines_per_batch_max)
+            for name in ("line_skus", "line_categories", "line_amounts_minor"):
+                if len(getattr(request, name)) not in (0, lines):
+                    raise InvalidArgument(
+                        name, f"has {len(getattr(request, name))} values for {lines} lines"
+                    )
+            if len(request.line_amounts_minor) != lines:
+                raise InvalidArgument("line_amounts_minor", f"is required for the {lines} lines")
+            line_skus = list(request.line_skus) or [""] * lines
+            line_categories = list(request.line_categories) or [""] * lines
+            line_amounts = list(request.line_amounts_minor)
+            if 0 in line_counts:
+                line_counts, line_skus, line_categories, line_amounts = _whole_when_no_lines(
+                    line_counts,
+                    (line_skus, line_categories, line_amounts),
+                    (column("skus", ""), column("categories", ""), column("amounts_minor", 0)),
+                )
+        else:
+            # No line detail: each transaction is one line of its total, category and SKU.
+            line_counts = [1] * size
+            line_skus = column("skus", "")
+            line_categories = column("categories", "")
+            line_amounts = [abs(amount) for amount in column("amounts_minor", 0, required=True)]
+        transactions = cls(
+            ids=list(request.transaction_ids),
+            members=column("member_ids", "", required=True),
+            amounts=column("amounts_minor", 0, required=True),
+            channels=column("channels", 0),
+            stores=column("store_ids", ""),
+            micros=column("occurred_at_unix_micros", 0, required=True),
+            kinds=column("kinds", PURCHASE),
+            originals=column("original_transaction_ids", ""),
+            line_counts=line_counts,
+            line_skus=line_skus,
+            line_categories=line_categories,
+            line_amounts=line_amounts,
+        )
+        transactions.check_items(limits)
+        return transactions
+
+    def check_items(self, limits: Limits) -> None:
+        seen: set[tuple[str, str]] = set()
+        line = 0
+        for index in range(self.size):
+            problem = self._problem(index, line, limits)
+            line += self.line_counts[index]
+            item = (self.members[index], self.ids[index])
+            if problem is None and item in seen:
+                problem = ("duplicate_in_batch", "transaction_ids: appears twice in the batch")
+            seen.add(item)
+            if problem is not None:
+                self.rejected[index] = problem
+
+    def _problem(self, index: int, line: int, limits: Limits) -> tuple[str, str] | None:
+        transaction_id, member = self.ids[index], self.members[index]
+        if not transaction_id or len(transaction_id) > REFERENCE_LENGTH_MAX:
+            return ("invalid_transaction_id", "transaction_ids: 1 to 128 characters")
+        if not member or len(member) > MEMBER_ID_LENGTH_MAX:
+            return ("invalid_member_id", "member_ids: 1 to 128 characters")
+        kind = self.kinds[index] or PURCHASE
+        self.kinds[index] = kind
+        if kind not in (PURCHASE, RETURN):
+            return ("invalid_kind", "kinds: a purchase or a return")
+        amount = self.amounts[index]
+        if abs(amount) > AMOUNT_MINOR_MAX or (kind == PURCHASE and amount < 0):
+            return ("invalid_amount", f"amounts_minor: a purchase is 0 to {AMOUNT_MINOR_MAX}")
+        if kind == RETURN and amount == 0:
+            return ("invalid_amount", "amounts_minor: a return refunds a non-zero amount")
+        if kind == RETURN and not self.originals[index]:
+            return ("missing_original", "original_transaction_ids: a return names its purchase")
+        if not OCCURRED_MICROS_MIN <= self.micros[index] <= OCCURRED_MICROS_MAX:
+            return ("invalid_occurred_at", "occurred_at_unix_micros: 2000 to 2099 is required")
+        if self.channels[index] not in CHANNELS:
+            return ("invalid_channel", "channels: not a known channel")
+        if len(self.stores[index]) > REFERENCE_LENGTH_MAX:
+            return ("invalid_store_id", "store_ids: at most 128 characters")
+        count = self.line_counts[index]
+        if count > limits.lines_per_transaction_max:
+            return ("too_many_lines", f"line_counts: at most {limits.lines_per_transaction_max}")
+        if any(amount < 0 for amount in self.line_amounts[line : line + count]):
+            return ("invalid_line_amount", "line_amounts_minor: must not be negative")
+        return None
+
+    def purchases(self) -> list[int]:
+        return [i for i in range(self.size) if i not in self.rejected and self.kinds[i] == PURCHASE]
+
+    def returns(self) -> list[int]:
+        return [i for i in range(self.size) if i not in self.rejected and self.kinds[i] == RETURN]
+
+    def batch_of(
+        self, indexes: list[int], *, members: list[str], tiers: dict[str, str]
+    ) -> PurchaseBatch:
+        """The accrual's columns for the transactions `indexes`, whose members are `members`."""
+        chosen = np.array(indexes, dtype=np.int64)
+        counts = np.array(self.line_counts, dtype=np.int64)
+        if (counts == 1).all():
+            line_indexes = chosen
+            line_transaction = np.arange(len(chosen), dtype=np.int32)
+        else:
+            offsets = np.zeros(self.size + 1, dtype=np.int64)
+            np.cumsum(counts, out=offsets[1:])
+            lengths = counts[chosen]
+            line_transaction = np.repeat(np.arange(len(chosen), dtype=np.int32), lengths)
+            starts = np.repeat(offsets[chosen] - np.cumsum(lengths) + lengths, lengths)
+            line_indexes = starts + np.arange(int(lengths.sum()), dtype=np.int64)
+        position = {member: index for index, member in enumerate(members)}
+        line_list = line_indexes.tolist()
+        return PurchaseBatch(
+            member_index=np.array([position[self.members[i]] for i in indexes], dtype=np.int32),
+            member_tiers=Codes.of([tiers[member] for member in members]),
+            amounts_minor=np.array(self.amounts, dtype=np.int64)[chosen],
+            channels=np.array(self.channels, dtype=np.int32)[chosen],
+            stores=Codes.of([self.stores[i] for i in indexes]),
+            seconds=np.array(self.micros, dtype=np.int64)[chosen] // 1_000_000,
+            line_transaction=line_transaction,
+            line_amounts_minor=np.array(self.line_amounts, dtype=np.int64)[line_indexes],
+            line_categories=Codes.of([self.line_categories[i] for i in line_list]),
+            line_skus=Codes.of([self.line_skus[i] for i in line_list]),
+        )
+
+
+def _whole_when_no_lines(
+    counts: list[int],
+    lines: tuple[list[str], list[str], list[int]],
+    wholes: tuple[list[str], list[str], list[int]],
+) -> tuple[list[int], list[str], list[str], list[int]]:
+    """Transactions given without lines in a batch with line detail: one line of their total."""
+    skus: list[str] = []
+    categories: list[str] = []
+    amounts: list[int] = []
+    line = 0
+    for index, count in enumerate(counts):
+        if count:
+            skus += lines[0][line : line + count]
+            categories += lines[1][line : line + count]
+            amounts += lines[2][line : line + count]
+            line += count
+        else:
+            skus.append(wholes[0][index])
+            categories.append(wholes[1][index])
+            amounts.append(abs(wholes[2][index]))
+    return [count or 1 for count in counts], skus, categories, amounts
+
+
+def of_purchase(
+    request: campaign_pb2.RecordPurchaseRequest | campaign_pb2.PreviewBasketRequest,
+    *,
+    transaction_id: str,
+    member_id: str,
+    occurred_micros: int,
+) -> Transactions:
+    """One purchase (RecordPurchase or a previewed basket) as a batch of one."""
+    lines = list(request.line_items)
+    for index, line in enumerate(lines):
+        if line.amount.amount_minor < 0:
+            raise InvalidArgument(
+                f"line_items[{index}].amount.amount_minor", "must not be negative"
+            )
+        if line.amount.currency and line.amount.currency != request.amount.currency:
+            raise InvalidArgument(
+                f"line_items[{index}].amount.currency", "must be the purchase's currency"
+            )
+    if not lines:
+        lines = [campaign_pb2.LineItem(amount=request.amount)]
+    return Transactions(
+        ids=[transaction_id],
+        members=[member_id],
+        amounts=[request.amount.amount_minor],
+        channels=[request.channel],
+        stores=[request.store_id],
+        micros=[occurred_micros],
+        kinds=[PURCHASE],
+        originals=[""],
+        line_counts=[len(lines)],
+        line_skus=[line.sku for line in lines],
+        line_categories=[line.category for line in lines],
+        line_amounts=[line.amount.amount_minor for line in lines],
+    )

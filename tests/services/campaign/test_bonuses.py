@@ -1,0 +1,212 @@
+"""Surprise and recognition: birthdays (29 February, the program's time zone), milestones and the
+top members of the month, each given once; and Backtest, which changes nothing."""
+
+import asyncio
+import datetime as dt
+
+import nats
+import pytest
+
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, rules_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from tests.services.campaign.support import (
+    PROGRAM,
+    available,
+    batch,
+    earning,
+    eur,
+    key,
+    ledger_and_campaign,
+    rate,
+    ts,
+)
+
+APRIL = dt.datetime(2025, 4, 10, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def services(start_service):
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await campaign.live(earning("base", rate=rate(), qualifying=True))
+        await campaign.stub.ConfigureRecognition(
+            campaign_pb2.ConfigureRecognitionRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                config=engagement_pb2.RecognitionConfig(
+                    birthday_bonus_points=250,
+                    milestones=[
+                        engagement_pb2.Milestone(
+                            code="second",
+                            kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
+                            threshold=2,
+                            points=25,
+                        ),
+                        engagement_pb2.Milestone(
+                            code="big-spender",
+                            kind=engagement_pb2.MILESTONE_KIND_SPEND_THRESHOLD,
+                            threshold=10_000,
+                            points=0,
+                            badge_code="big-spender",
+                        ),
+                    ],
+                    top_members_of_month=engagement_pb2.TopMembersOfMonth(
+                        count=1, points=500, basis=engagement_pb2.TOP_MEMBERS_BASIS_SPEND
+                    ),
+                ),
+            )
+        )
+        yield ledger, campaign
+
+
+async def enrol(servers, namespace: str, member: str, birthday: tuple[int, int, int]) -> None:  # type: ignore[no-untyped-def]
+    event = events_pb2.Event(
+        event_id=f"00000000-0000-0000-0000-{abs(hash(member)) % 10**12:012d}",
+        program_id=PROGRAM,
+        member_enrolled=events_pb2.MemberEnrolled(
+            member_id=member,
+            entry_tier_code="member",
+            birthday=common_pb2.LocalDate(year=birthday[0], month=birthday[1], day=birthday[2]),
+        ),
+    )
+    client = await nats.connect(servers.nats_url)
+    try:
+        await client.jetstream().publish(
+            f"{namespace}.identity.member_enrolled",
+            event.SerializeToString(),
+            headers={"Nats-Msg-Id": member},
+        )
+    finally:
+        await client.close()
+
+
+async def test_birthdays_in_the_program_time_zone_with_29_february_once_a_year(
+    services, servers, nats_namespace
+) -> None:
+    ledger, campaign = services
+    await enrol(servers, nats_namespace, "leap", (2000, 2, 29))
+    await enrol(servers, nats_namespace, "march", (1990, 3, 1))
+    pool = campaign.service.runtime.pool
+    for _ in range(100):
+        if (
+            await pool.fetchval("SELECT count(*) FROM members WHERE birthday_month IS NOT NULL")
+            == 2
+        ):
+            break
+        await asyncio.sleep(0.05)
+    jobs = campaign.recognition()
+    # 23:30 UTC on 27 February is already 28 February in Amsterdam: the leap-day member's day.
+    assert (await jobs.run_once(dt.datetime(2025, 2, 27, 23, 30, tzinfo=dt.UTC)))["birthday"] == 1
+    assert (await jobs.run_once(dt.datetime(2025, 2, 28, 12, 0, tzinfo=dt.UTC)))["birthday"] == 0
+    assert (await jobs.run_once(dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)))["birthday"] == 1
+    # In a leap year the leap-day member waits for 29 February.
+    assert (await jobs.run_once(dt.datetime(2028, 2, 28, 12, 0, tzinfo=dt.UTC)))["birthday"] == 0
+    assert (await jobs.run_once(dt.datetime(2028, 2, 29, 12, 0, tzinfo=dt.UTC)))["birthday"] == 1
+    assert await available(ledger, "leap") == 500 and await available(ledger, "march") == 250
+
+
+async def test_milestones_and_the_top_member_of_the_month_are_given_once(services) -> None:
+    ledger, campaign = services
+    await campaign.ingest(
+        batch(
+            "april",
+            [
+                ("t1", "ann", 6_000, APRIL, ""),
+                ("t2", "ann", 6_000, APRIL, ""),  # the second purchase; 120 EUR spent
+                ("t3", "bob", 9_000, APRIL, ""),
+                ("t4", "cat", 500, APRIL + dt.timedelta(days=25), ""),  # in May, Amsterdam time
+            ],
+        )
+    )
+    assert await available(ledger, "ann") == 120 + 25
+    jobs = campaign.recognition()
+    assert (await jobs.run_once(dt.datetime(2025, 5, 1, 8, 0, tzinfo=dt.UTC)))["top_of_month"] == 1
+    assert (await jobs.run_once(dt.datetime(2025, 5, 20, 8, 0, tzinfo=dt.UTC)))["top_of_month"] == 0
+    assert await available(ledger, "ann") == 120 + 25 + 500
+    assert await available(ledger, "bob") == 90
+    # A purchase replayed in another batch reaches no milestone again.
+    await campaign.ingest(batch("again", [("t2", "ann", 6_000, APRIL, "")]))
+    await campaign.purchase("ann", "t5", 100, at=APRIL)
+    assert await available(ledger, "ann") == 120 + 25 + 500 + 1
+
+
+async def test_backtest_replays_a_draft_over_stored_purchases_and_changes_nothing(services) -> None:
+    ledger, campaign = services
+    await campaign.ingest(
+        batch(
+            "history",
+            [
+                ("t1", "ann", 10_000, APRIL, "shoes"),
+                ("t2", "bob", 2_000, APRIL, "books"),
+                ("t3", "cat", 4_000, APRIL, "shoes"),
+                ("t4", "ann", 1_000, APRIL + dt.timedelta(days=40), "shoes"),  # outside the period
+            ],
+        )
+    )
+    before = {m: await available(ledger, m) for m in ("ann", "bob", "cat")}
+    draft = earning(
+        "shoes-promo",
+        rate=rate(),
+        categories=["shoes"],
+        multipliers=[rules_pb2.Multiplier(category="shoes", multiplier_bps=30_000)],
+        caps=rules_pb2.EarningCaps(per_member_month_points_max=200),
+    )
+    result = await campaign.stub.Backtest(
+        campaign_pb2.BacktestRequest(
+            program_id=PROGRAM,
+            rule_draft=draft,
+            start_time=ts(dt.datetime(2025, 4, 1, tzinfo=dt.UTC)),
+            end_time=ts(dt.datetime(2025, 5, 1, tzinfo=dt.UTC)),
+            cost_per_thousand_points=eur(1_000),
+            top_members_count=5,
+        )
+    )
+    # ann: 100 EUR of shoes at 3x = 300, capped at 200 a month; cat: 40 EUR at 3x = 120.
+    assert (result.transactions_count, result.rewarded_transactions_count) == (3, 2)
+    assert (result.points_total, result.members_rewarded_count, result.baseline_points_total) == (
+        320,
+        2,
+        160,
+    )
+    assert [(m.member_id, m.points) for m in result.top_members] == [("ann", 200), ("cat", 120)]
+    assert result.cost == eur(320)
+    assert [b.member_count for b in result.distribution] == [0, 0, 2, 0, 0, 0]
+    assert {m: await available(ledger, m) for m in ("ann", "bob", "cat")} == before
+    stored = await campaign.stub.Backtest(
+        campaign_pb2.BacktestRequest(
+            program_id=PROGRAM,
+            rule_ref="base@1",
+            start_time=ts(dt.datetime(2025, 1, 1, tzinfo=dt.UTC)),
+        )
+    )
+    assert stored.points_total == stored.baseline_points_total == 100 + 20 + 40 + 10
+
+
+async def test_milestones_configured_later_count_the_purchases_before(services) -> None:
+    ledger, campaign = services
+    await campaign.stub.ConfigureRecognition(
+        campaign_pb2.ConfigureRecognitionRequest(
+            program_id=PROGRAM, idempotency_key=key(), config=engagement_pb2.RecognitionConfig()
+        )
+    )
+    await campaign.ingest(
+        batch("before", [("t1", "dan", 1_000, APRIL, ""), ("t2", "dan", 1_000, APRIL, "")])
+    )
+    await campaign.stub.ConfigureRecognition(
+        campaign_pb2.ConfigureRecognitionRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            config=engagement_pb2.RecognitionConfig(
+                milestones=[
+                    engagement_pb2.Milestone(
+                        code="third",
+                        kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
+                        threshold=3,
+                        points=30,
+                    )
+                ]
+            ),
+        )
+    )
+    await campaign.purchase("dan", "t3", 1_000, at=APRIL)
+    assert await available(ledger, "dan") == 10 + 10 + 10 + 30

@@ -1,0 +1,211 @@
+"""Activities from JetStream and RecordActivity: caps, verification, referrals; idempotent."""
+
+import asyncio
+import datetime as dt
+
+import grpc
+import nats
+import pytest
+
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, rules_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from tests.services.campaign.support import (
+    PROGRAM,
+    available,
+    earning,
+    engagement,
+    key,
+    ledger_and_campaign,
+    rate,
+    ts,
+)
+
+REVIEW = common_pb2.ACTIVITY_KIND_REVIEW
+SHARE = common_pb2.ACTIVITY_KIND_SOCIAL_SHARE
+REFERRAL = common_pb2.ACTIVITY_KIND_REFERRAL
+OUTCOME = engagement_pb2.ActivityOutcome
+NOON = dt.datetime(2025, 5, 6, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def services(start_service):
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await campaign.live(
+            engagement("review", activity_kind=REVIEW, points=50, requires_verification=True)
+        )
+        await campaign.live(
+            engagement(
+                "share",
+                activity_kind=SHARE,
+                points=10,
+                caps=rules_pb2.ActivityCaps(per_day_count_max=2),
+            )
+        )
+        await campaign.live(
+            engagement(
+                "referral",
+                activity_kind=REFERRAL,
+                points=300,
+                referred_points=100,
+                requires_first_purchase=True,
+            )
+        )
+        await campaign.live(earning("base", rate=rate()))
+        yield ledger, campaign
+
+
+def recorded(activity_id: str, member: str, kind: int, **fields) -> events_pb2.Event:  # type: ignore[no-untyped-def]
+    return events_pb2.Event(
+        event_id=f"00000000-0000-0000-0000-{abs(hash(activity_id)) % 10**12:012d}",
+        program_id=PROGRAM,
+        activity_recorded=events_pb2.ActivityRecorded(
+            activity_id=activity_id,
+            member_id=member,
+            kind=kind,  # type: ignore[arg-type]
+            channel=common_pb2.CHANNEL_SOCIAL,
+            occurred_at=ts(fields.pop("at", NOON)),
+            **fields,
+        ),
+    )
+
+
+async def publish(servers, namespace: str, event: events_pb2.Event, *, msg_id: str) -> None:  # type: ignore[no-untyped-def]
+    client = await nats.connect(servers.nats_url)
+    try:
+        subject = f"{namespace}.activity.{common_pb2.ActivityKind.Name(event.activity_recorded.kind).lower()}"
+        await client.jetstream().publish(
+            subject, event.SerializeToString(), headers={"Nats-Msg-Id": msg_id}
+        )
+    finally:
+        await client.close()
+
+
+async def activities(campaign, **filters) -> list[engagement_pb2.Activity]:  # type: ignore[no-untyped-def]
+    listed = await campaign.stub.ListActivities(
+        campaign_pb2.ListActivitiesRequest(program_id=PROGRAM, **filters)
+    )
+    return list(listed.activities)
+
+
+async def wait_for(campaign, count: int, **filters) -> list[engagement_pb2.Activity]:  # type: ignore[no-untyped-def]
+    for _ in range(200):
+        found = await activities(campaign, **filters)
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} activities did not arrive")
+
+
+async def test_activities_from_jetstream_are_capped_verified_and_never_twice(
+    services, servers, nats_namespace
+) -> None:
+    ledger, campaign = services
+    review = recorded("rv1", "ann", REVIEW, url="https://shop.example/r/1")
+    await publish(servers, nats_namespace, review, msg_id="m1")
+    for index in range(3):
+        await publish(
+            servers, nats_namespace, recorded(f"sh{index}", "ann", SHARE), msg_id=f"s{index}"
+        )
+    # A redelivery (a new message id, so JetStream keeps it) of an activity seen before.
+    await publish(servers, nats_namespace, recorded("sh0", "ann", SHARE), msg_id="s0-again")
+    found = await wait_for(campaign, 4, member_id="ann")
+    await asyncio.sleep(0.3)
+    found = {a.activity_id: a for a in await activities(campaign, member_id="ann")}
+    assert set(found) == {"rv1", "sh0", "sh1", "sh2"}
+    assert [found[f"sh{i}"].outcome for i in range(3)] == [
+        OUTCOME.ACTIVITY_OUTCOME_REWARDED,
+        OUTCOME.ACTIVITY_OUTCOME_REWARDED,
+        OUTCOME.ACTIVITY_OUTCOME_CAPPED,
+    ]
+    assert found["rv1"].outcome == OUTCOME.ACTIVITY_OUTCOME_PENDING and found["rv1"].points == 50
+    assert found["rv1"].verification_state == common_pb2.VERIFICATION_STATE_PENDING
+    assert await available(ledger, "ann") == 20
+    pending = await activities(campaign, verification_state=common_pb2.VERIFICATION_STATE_PENDING)
+    assert [a.activity_id for a in pending] == ["rv1"]
+    approve = campaign_pb2.VerifyActivityRequest(
+        program_id=PROGRAM,
+        idempotency_key="approve-rv1",
+        activity_id="rv1",
+        decision=campaign_pb2.VERIFICATION_DECISION_APPROVE,
+        verifier_id="moderator-7",
+    )
+    verified = await campaign.stub.VerifyActivity(approve)
+    assert verified.activity.outcome == OUTCOME.ACTIVITY_OUTCOME_REWARDED
+    assert await campaign.stub.VerifyActivity(approve) == verified
+    assert await available(ledger, "ann") == 70
+    # A second review, rejected: no points, and its decision cannot be taken twice.
+    await campaign.stub.RecordActivity(
+        campaign_pb2.RecordActivityRequest(
+            program_id=PROGRAM,
+            idempotency_key="rv2",
+            activity=engagement_pb2.Activity(
+                activity_id="rv2", member_id="ann", kind=REVIEW, channel=common_pb2.CHANNEL_WEBSHOP
+            ),
+        )
+    )
+    rejected = await campaign.stub.VerifyActivity(
+        campaign_pb2.VerifyActivityRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            activity_id="rv2",
+            decision=campaign_pb2.VERIFICATION_DECISION_REJECT,
+            verifier_id="moderator-7",
+            note="spam",
+        )
+    )
+    assert (rejected.activity.outcome, rejected.activity.points) == (
+        OUTCOME.ACTIVITY_OUTCOME_REJECTED,
+        0,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as again:
+        await campaign.stub.VerifyActivity(
+            campaign_pb2.VerifyActivityRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                activity_id="rv2",
+                decision=campaign_pb2.VERIFICATION_DECISION_APPROVE,
+                verifier_id="moderator-7",
+            )
+        )
+    assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert await available(ledger, "ann") == 70
+
+
+async def refer(
+    campaign, activity_id: str, referrer: str, referred: str
+) -> engagement_pb2.Activity:  # type: ignore[no-untyped-def]
+    response = await campaign.stub.RecordActivity(
+        campaign_pb2.RecordActivityRequest(
+            program_id=PROGRAM,
+            idempotency_key=activity_id,
+            activity=engagement_pb2.Activity(
+                activity_id=activity_id,
+                member_id=referrer,
+                kind=REFERRAL,
+                channel=common_pb2.CHANNEL_APP,
+                referred_member_id=referred,
+            ),
+        )
+    )
+    return response.activity
+
+
+async def test_referrals_pay_both_sides_after_the_first_purchase_and_refuse_loops(services) -> None:
+    ledger, campaign = services
+    self_referral = await refer(campaign, "ref0", "ann", "ann")
+    assert self_referral.outcome == OUTCOME.ACTIVITY_OUTCOME_REJECTED
+    assert self_referral.attributes["campaign.rejection"] == "self_referral"
+    first = await refer(campaign, "ref1", "ann", "bob")
+    assert first.outcome == OUTCOME.ACTIVITY_OUTCOME_PENDING
+    assert (await refer(campaign, "ref2", "bob", "cat")).outcome == OUTCOME.ACTIVITY_OUTCOME_PENDING
+    loop = await refer(campaign, "ref3", "cat", "ann")
+    assert loop.attributes["campaign.rejection"] == "referral_loop"
+    twice = await refer(campaign, "ref4", "dan", "bob")
+    assert twice.attributes["campaign.rejection"] == "already_referred"
+    assert await available(ledger, "ann") == 0
+    await campaign.purchase("bob", "p1", 2_000, at=NOON)
+    await campaign.purchase("bob", "p2", 2_000, at=NOON)
+    assert await available(ledger, "ann") == 300
+    assert await available(ledger, "bob") == 20 + 100 + 20
+    assert await refer(campaign, "ref1", "ann", "bob") == first

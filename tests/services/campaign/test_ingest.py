@@ -1,0 +1,169 @@
+"""IngestTransactions: columnar batches accrued in bulk, posted in bulk, replays changing nothing."""
+
+import datetime as dt
+
+import asyncpg
+import grpc
+import pytest
+
+from loyalty.campaign.v1 import campaign_pb2, rules_pb2
+from tests.services.campaign.support import (
+    available,
+    batch,
+    earning,
+    ledger_and_campaign,
+    ledger_postings,
+    rate,
+)
+
+POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
+DUPLICATE = campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
+REJECTED = campaign_pb2.INGEST_ITEM_STATUS_REJECTED
+NO_POINTS = campaign_pb2.INGEST_ITEM_STATUS_NO_POINTS
+RETURN = campaign_pb2.TRANSACTION_KIND_RETURN
+PURCHASE = campaign_pb2.TRANSACTION_KIND_PURCHASE
+MONDAY = dt.datetime(2025, 5, 5, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def services(start_service):
+    async with ledger_and_campaign(start_service, batch_size_max=50, ledger_batch_items_max=2) as (
+        ledger,
+        campaign,
+    ):
+        await campaign.live(
+            earning(
+                "base",
+                rate=rate(),
+                multipliers=[rules_pb2.Multiplier(category="shoes", multiplier_bps=20_000)],
+                caps=rules_pb2.EarningCaps(per_member_day_points_max=100),
+                qualifying=True,
+            )
+        )
+        yield ledger, campaign
+
+
+async def test_a_stream_of_batches_with_returns_posts_each_once(services, database_url) -> None:
+    ledger, campaign = services
+    first = batch(
+        "b1",
+        [
+            ("t1", "ann", 2_000, MONDAY, "shoes"),  # 40
+            ("t2", "bob", 1_050, MONDAY, "books"),  # 10
+            ("t3", "ann", 5_000, MONDAY, "books"),  # 50, of which 60 of the day's 100 remain
+            ("t4", "", 1_000, MONDAY, "books"),  # no member
+            ("t5", "cat", 40, MONDAY, "books"),  # under one euro: no points
+        ],
+    )
+    second = batch(
+        "b2",
+        [
+            ("t6", "ann", 3_000, MONDAY, "books"),  # the day's cap is left with 10
+            ("r1", "bob", 525, MONDAY, ""),  # returns half of t2: -5
+            ("t1", "ann", 2_000, MONDAY, "shoes"),  # seen in b1
+            ("r2", "bob", 100, MONDAY, ""),  # returns an unknown purchase
+        ],
+        kinds=[PURCHASE, RETURN, PURCHASE, RETURN],
+        original_transaction_ids=["", "t2", "", "t404"],
+    )
+    one, two = await campaign.ingest(first, second)
+    assert list(one.statuses) == [POSTED, POSTED, POSTED, REJECTED, NO_POINTS]
+    assert list(one.points) == [40, 10, 50, 0, 0]
+    assert one.reason_codes[3] == "invalid_member_id"
+    assert list(two.statuses) == [POSTED, POSTED, DUPLICATE, REJECTED]
+    assert list(two.points) == [10, -5, 40, 0] and two.reason_codes[3] == "unknown_original"
+    assert (two.progress.batches_done, two.progress.items_done) == (2, 9)
+    assert (
+        two.progress.items_posted,
+        two.progress.items_duplicate,
+        two.progress.items_rejected,
+    ) == (5, 1, 2)
+    assert two.progress.points_total == 40 + 10 + 50 + 10 - 5
+    balances = {m: await available(ledger, m) for m in ("ann", "bob", "cat")}
+    assert balances == {"ann": 100, "bob": 5, "cat": 0}
+    # A replayed stream answers with the first responses and changes nothing.
+    again_one, again_two = await campaign.ingest(first, second)
+    assert list(again_one.statuses) == list(one.statuses) and list(again_two.points) == list(
+        two.points
+    )
+    assert {m: await available(ledger, m) for m in ("ann", "bob", "cat")} == balances
+    # The attribution is recorded with the rule version, in the ledger and in campaign.
+    assert await ledger_postings(database_url, "ann") == [
+        (1, 40, "t1", "base@1"),
+        (1, 50, "t3", "base@1"),
+        (1, 10, "t6", "base@1"),
+    ]
+    assert await ledger_postings(database_url, "bob") == [
+        (1, 10, "t2", "base@1"),
+        (5, -5, "t2", "return"),
+    ]
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "campaign"})
+    try:
+        rows = await connection.fetch(
+            "SELECT transaction_id, points, applications FROM transactions WHERE member_id = 'ann' ORDER BY transaction_id"
+        )
+    finally:
+        await connection.close()
+    assert [tuple(r) for r in rows] == [
+        ("t1", 40, "base@1:40"),
+        ("t3", 50, "base@1:50"),
+        ("t6", 10, "base@1:10"),
+    ]
+    await ledger.assert_clean()
+
+
+async def test_whole_batch_problems_refuse_the_batch_naming_the_column(services) -> None:
+    _, campaign = services
+    too_large = batch("big", [(f"t{i}", "ann", 100, MONDAY, "") for i in range(51)])
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await campaign.ingest(too_large)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    short = batch("short", [("t1", "ann", 100, MONDAY, ""), ("t2", "bob", 100, MONDAY, "")])
+    del short.member_ids[1]
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await campaign.ingest(short)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details().startswith("member_ids:")
+    wrong = batch("usd", [("t1", "ann", 100, MONDAY, "")])
+    wrong.currency = "USD"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await campaign.ingest(wrong)
+    assert refused.value.details().startswith("currency:")
+    reused = batch("b1", [("t1", "ann", 100, MONDAY, "")])
+    await campaign.ingest(reused)
+    reused.amounts_minor[0] = 200
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await campaign.ingest(reused)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_a_batch_accrued_but_never_posted_is_finished_by_a_replay(services) -> None:
+    ledger, campaign = services
+    request = batch(
+        "crashed", [("t1", "ann", 2_000, MONDAY, "shoes"), ("t2", "bob", 1_000, MONDAY, "")]
+    )
+    # Stage 1 alone, as if the process died before the ledger answered.
+    pending = await campaign.ingest_stage_one(request)
+    assert pending.ledger_request is not None and not pending.done
+    assert await available(ledger, "ann") == 0
+    [finished] = await campaign.ingest(request)
+    assert (list(finished.statuses), list(finished.points)) == ([POSTED, POSTED], [40, 10])
+    assert (await available(ledger, "ann"), await available(ledger, "bob")) == (40, 10)
+    [again] = await campaign.ingest(request)
+    assert list(again.points) == [40, 10] and await available(ledger, "ann") == 40
+
+
+async def test_line_detail_earns_per_line(services) -> None:
+    ledger, campaign = services
+    request = batch(
+        "lines",
+        [("t1", "eve", 1_500, MONDAY, ""), ("t2", "eve", 700, MONDAY, "books")],
+        line_counts=[2, 0],
+        line_categories=["shoes", "books"],
+        line_skus=["s-1", "b-1"],
+        line_amounts_minor=[1_000, 500],
+    )
+    [response] = await campaign.ingest(request)
+    # t1: 10 EUR of shoes at 2x and 5 EUR of books; t2 has no lines: one line of its 7 EUR.
+    assert list(response.points) == [25, 7]
+    assert await available(ledger, "eve") == 32
