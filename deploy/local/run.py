@@ -21,7 +21,13 @@ from deploy.local.cluster import (
     fixed_gateway_endpoint,
 )
 from deploy.local.demo import load_demo_member, load_demo_program
-from deploy.local.servers import DATA_ROOT, LocalNats, LocalPostgres
+from deploy.local.servers import (
+    DATA_ROOT,
+    LocalNats,
+    LocalPostgres,
+    LocalServerError,
+    require_free_ports,
+)
 
 logger = logging.getLogger("loyalty.run")
 
@@ -52,8 +58,12 @@ def main() -> None:
     servers: list[LocalPostgres | LocalNats] = []
     database_server = os.environ.get("DATABASE_URL")
     nats_url = os.environ.get("NATS_URL")
-    with contextlib.suppress(KeyboardInterrupt):
-        run(servers, database_server, nats_url, started_at)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            run(servers, database_server, nats_url, started_at)
+    except LocalServerError as error:
+        logger.error("make run: %s", error)
+        raise SystemExit(1) from None
 
 
 def run(
@@ -63,6 +73,16 @@ def run(
     started_at: float,
 ) -> None:
     cluster: LocalCluster | None = None
+    endpoints, gateway = fixed_endpoints(), fixed_gateway_endpoint()
+    # Before anything starts: a second `make run` fails here, naming the ports, and stops nothing.
+    require_free_ports(
+        {
+            **{f"{e.name} gRPC": e.grpc_port for e in endpoints.values()},
+            **{f"{e.name} metrics": e.metrics_port for e in endpoints.values()},
+            "gateway HTTP": gateway.http_port,
+            "gateway metrics": gateway.metrics_port,
+        }
+    )
     try:
         if not database_server:
             postgres = LocalPostgres(DATA_ROOT / "postgres", port=POSTGRES_PORT)
@@ -79,9 +99,9 @@ def run(
             database_url=database_url,
             nats_url=nats_url,
             namespace="loyalty",
-            endpoints=fixed_endpoints(),
+            endpoints=endpoints,
             log_dir=DATA_ROOT / "logs",
-            gateway=fixed_gateway_endpoint(),
+            gateway=gateway,
         )
         logger.info("starting %s", ", ".join(SERVICES))
         cluster.start()
