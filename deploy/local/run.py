@@ -51,8 +51,10 @@ def _interrupt(*_: object) -> None:
 
 
 def main() -> None:
-    # SIGTERM stops as cleanly as Ctrl-C, at any point of start-up too.
+    # SIGTERM stops as cleanly as Ctrl-C, at any point of start-up too; SIGINT is set explicitly
+    # because a shell starting `make run` in the background hands it down ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     started_at = time.monotonic()
     servers: list[LocalPostgres | LocalNats] = []
