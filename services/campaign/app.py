@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 class CampaignConfig(ProcessConfig):
     grpc_address: str = "127.0.0.1:50053"
     metrics_port: int = 9103
+    # A RecordPurchase or RecordActivity holds its connection while the ledger posts.
+    pool_size_max: int = 40
     ledger_address: str = "127.0.0.1:50052"
     identity_address: str = "127.0.0.1:50051"
     # Transactions per IngestTransactions batch; larger batches are refused (RESOURCE_EXHAUSTED).

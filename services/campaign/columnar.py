@@ -1,11 +1,11 @@
 """Accrued purchases archived as columns: one bytea per batch, read back whole by a backtest.
 
-A batch's columns are numpy arrays saved with `numpy.savez` (no pickles); string columns are
-stored as their distinct values and one int32 code per row, so a million transactions are a
-hundred rows of a few hundred kilobytes each.
+A batch's columns are numpy arrays stored raw behind a small JSON header (no pickles); string
+columns are stored as their distinct values and one int32 code per row, so a million transactions
+are a hundred rows of a few hundred kilobytes each.
 """
 
-import io
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,16 +38,40 @@ class ArchivedPurchases:
         return len(self.amounts)
 
     def encode(self) -> bytes:
-        arrays: dict[str, np.ndarray] = {}
+        """A JSON header (string values, and name, dtype and length of each array), its length
+        first, then the arrays' raw bytes one after the other."""
+        header: dict[str, object] = {"strings": {}, "arrays": []}
+        arrays: list[np.ndarray] = []
         for name in STRING_COLUMNS:
             codes: Codes = getattr(self, name)
-            arrays[f"{name}_values"] = np.array(codes.values, dtype=np.str_)
-            arrays[f"{name}_codes"] = codes.codes
+            header["strings"][name] = codes.values  # type: ignore[index]
+            arrays.append(np.ascontiguousarray(codes.codes, dtype=np.int32))
         for name in NUMBER_COLUMNS:
-            arrays[name] = getattr(self, name)
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)  # type: ignore[arg-type]
-        return buffer.getvalue()
+            arrays.append(np.ascontiguousarray(getattr(self, name)))
+        names = [f"{name}_codes" for name in STRING_COLUMNS] + list(NUMBER_COLUMNS)
+        header["arrays"] = [
+            [name, array.dtype.str, len(array)] for name, array in zip(names, arrays, strict=True)
+        ]
+        encoded = json.dumps(header, separators=(",", ":")).encode()
+        return b"".join(
+            [len(encoded).to_bytes(4, "little"), encoded, *(a.tobytes() for a in arrays)]
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> "ArchivedPurchases":
+        size = int.from_bytes(data[:4], "little")
+        header = json.loads(data[4 : 4 + size])
+        offset = 4 + size
+        arrays: dict[str, np.ndarray] = {}
+        for name, dtype, length in header["arrays"]:
+            array = np.frombuffer(data, dtype=np.dtype(dtype), count=length, offset=offset)
+            arrays[name] = array
+            offset += array.nbytes
+        strings = {
+            name: Codes(header["strings"][name], arrays[f"{name}_codes"]) for name in STRING_COLUMNS
+        }
+        numbers = {name: arrays[name] for name in NUMBER_COLUMNS}
+        return cls(**strings, **numbers)  # type: ignore[arg-type]
 
     def within(self, start_s: int, end_s: int) -> "ArchivedPurchases":
         """The purchases that happened in [start_s, end_s)."""
@@ -71,16 +95,6 @@ class ArchivedPurchases:
             line_skus=Codes(self.line_skus.values, self.line_skus.codes[kept_lines]),
             points=self.points[keep],
         )
-
-    @classmethod
-    def decode(cls, data: bytes) -> "ArchivedPurchases":
-        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
-            strings = {
-                name: Codes(arrays[f"{name}_values"].tolist(), arrays[f"{name}_codes"])
-                for name in STRING_COLUMNS
-            }
-            numbers = {name: arrays[name] for name in NUMBER_COLUMNS}
-        return cls(**strings, **numbers)  # type: ignore[arg-type]
 
 
 def concatenate(parts: list[ArchivedPurchases]) -> tuple[PurchaseBatch, list[str], Int64Array]:

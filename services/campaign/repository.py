@@ -1,5 +1,7 @@
 """The campaign service's SQL (asyncpg)."""
 
+import zlib
+
 import asyncpg
 
 
@@ -27,10 +29,22 @@ async def fetch_recognition(
     return None if row is None else (bytes(row["definition"]), row["updated"])
 
 
+def _recognition_lock(program_id: str) -> int:
+    return zlib.crc32(f"loyalty.campaign.recognition.{program_id}".encode()) - 2**31
+
+
 async def fetch_recognition_shared(connection: asyncpg.Connection, program_id: str) -> bytes | None:
-    """The definition, read under a share lock: a configuration change (which takes the table in
-    EXCLUSIVE mode) waits for the accruals that read it, and they for it."""
+    """The definition, read under a shared advisory lock of the program: a configuration change
+    (which takes the lock exclusively, `lock_recognition`) waits for the accruals that read it,
+    and they for it. An advisory lock, not FOR SHARE, so concurrent accruals write nothing."""
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock_shared($1)", _recognition_lock(program_id)
+    )
     value = await connection.fetchval(
-        "SELECT definition FROM recognition_configs WHERE program_id = $1 FOR SHARE", program_id
+        "SELECT definition FROM recognition_configs WHERE program_id = $1", program_id
     )
     return None if value is None else bytes(value)
+
+
+async def lock_recognition(connection: asyncpg.Connection, program_id: str) -> None:
+    await connection.execute("SELECT pg_advisory_xact_lock($1)", _recognition_lock(program_id))

@@ -11,6 +11,8 @@ import numpy as np
 import ledger_core
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Up to this many rows, a plain statement costs fewer round trips than COPY or planner hints.
+SMALL_WRITE_ROWS_MAX = 50
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 _TRANSACTION_COLUMNS = [
     "program_id",
@@ -58,10 +60,16 @@ async def fetch_transactions(
 
 
 async def insert_transactions(connection: asyncpg.Connection, records: list[tuple]) -> None:  # type: ignore[type-arg]
-    """Rows in the order of _TRANSACTION_COLUMNS."""
-    if records:
+    """Rows in the order of _TRANSACTION_COLUMNS: COPY for a batch, one INSERT for a few."""
+    if len(records) > SMALL_WRITE_ROWS_MAX:
         await connection.copy_records_to_table(
             "transactions", records=records, columns=_TRANSACTION_COLUMNS
+        )
+    elif records:
+        placeholders = ", ".join(f"${i}" for i in range(1, len(_TRANSACTION_COLUMNS) + 1))
+        await connection.executemany(
+            f"INSERT INTO transactions ({', '.join(_TRANSACTION_COLUMNS)}) VALUES ({placeholders})",
+            records,
         )
 
 
@@ -132,7 +140,7 @@ async def _index_lookups(
     cached generic plan) that make a sequential scan per element look cheap; one index lookup per
     element is what these reads need, at any size. In a transaction the planner is told so.
     """
-    if isinstance(connection, asyncpg.Pool):
+    if isinstance(connection, asyncpg.Pool) or len(arguments[-1]) <= SMALL_WRITE_ROWS_MAX:  # type: ignore[arg-type]
         return await connection.fetch(query, *arguments)
     await connection.execute(
         "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan"

@@ -57,7 +57,7 @@ class CampaignServicer(RuleRpcs, PurchaseRpcs, EngagementRpcs, BacktestRpcs):
             async def configure() -> campaign_pb2.ConfigureRecognitionResponse:
                 # Purchase counts are kept while milestones are configured; when they come
                 # (back), the counts are taken from the recorded purchases.
-                await connection.execute("LOCK TABLE recognition_configs IN EXCLUSIVE MODE")
+                await repository.lock_recognition(connection, request.program_id)
                 previous = await repository.fetch_recognition(connection, request.program_id)
                 had_milestones = previous is not None and bool(
                     engagement_pb2.RecognitionConfig.FromString(previous[0]).milestones
