@@ -61,6 +61,21 @@ class Columns:
     vests_micros: list[int]
     expires_micros: list[int]
 
+    reasons: dict[str, bytes] = field(default_factory=dict)
+
+    def reason(self, index: int) -> bytes:
+        """The item's reason as a stored PostingReason: its "rule@version,..." code, parsed once."""
+        code = self.reason_codes[index]
+        if not code:
+            return b""
+        stored = self.reasons.get(code)
+        if stored is None:
+            rule_ids = [rule_id.strip() for rule_id in code.split(",") if rule_id.strip()]
+            stored = self.reasons[code] = ledger_pb2.PostingReason(
+                rule_ids=rule_ids
+            ).SerializeToString(deterministic=True)
+        return stored
+
     @classmethod
     def of(cls, request: ledger_pb2.PostBatchRequest) -> "Columns":
         size = len(request.member_ids)
@@ -328,7 +343,7 @@ class BatchPoster:
                     points,
                     ISSUED,
                     reference,
-                    columns.reason_codes[index].encode() if columns.reason_codes[index] else b"",
+                    columns.reason(index),
                     columns.qualifying[index],
                     qualifying,
                     batch_id,
@@ -402,7 +417,7 @@ class BatchPoster:
                             member_id=member,
                             points=points,
                             source_reference=columns.references[index],
-                            reason=columns.reason_codes[index].encode(),
+                            reason=columns.reason(index),
                             occurred_at=_instant(columns.occurred_micros[index])
                             if columns.occurred_micros[index]
                             else None,
@@ -425,7 +440,7 @@ class BatchPoster:
                             member_id=member,
                             points=points,
                             source_reference=columns.references[index],
-                            reason=columns.reason_codes[index].encode(),
+                            reason=columns.reason(index),
                             batch_id=batch_id,
                             item_key=columns.keys[index],
                         )
@@ -436,7 +451,7 @@ class BatchPoster:
                             now,
                             member_id=member,
                             points=points,
-                            reason=columns.reason_codes[index].encode(),
+                            reason=columns.reason(index),
                             qualifying=columns.qualifying[index],
                             batch_id=batch_id,
                             item_key=columns.keys[index],

@@ -163,3 +163,18 @@ async def test_batches_locking_members_in_opposite_orders_both_commit(ledger: Le
         )
         assert forward[0].posted_count == backward[0].posted_count == 2
     assert (await ledger.balance("ann")).available_points == 980
+
+
+async def test_the_rules_behind_batch_items_are_in_the_history(ledger: Ledger) -> None:
+    await post(
+        ledger,
+        batch(
+            "b1",
+            [("ann", 10, EARN, "i1"), ("ann", 5, EARN, "i2")],
+            reason_codes=["base@3,weekend@1", ""],
+        ),
+    )
+    history = await ledger.stub.ListHistory(
+        ledger_pb2.ListHistoryRequest(program_id="acme", member_id="ann")
+    )
+    assert [list(p.reason.rule_ids) for p in history.postings] == [[], ["base@3", "weekend@1"]]
