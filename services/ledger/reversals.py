@@ -9,6 +9,9 @@ from services.ledger.book import (
     ADJUST,
     ADJUSTED,
     EARN,
+    HOLD_COMMIT,
+    REDEEM,
+    REDEEMED,
     REVERSE,
     REVERSED,
     MemberBook,
@@ -105,9 +108,14 @@ class Reversals(LedgerCore):
         posting_id: int,
         reason: bytes,
     ) -> tuple[MemberBook, int, int]:
-        """Reverse what is left of an earn posting; reversing it again has no effect."""
+        """Reverse what is left of a credit (earn, adjustment) or of a spend (redeem, committed
+        hold); reversing it again has no effect."""
         book = await self.open_book(connection, program, member_id, now, create=False)
         original = await store.fetch_posting(connection, program.program_id, member_id, posting_id)
+        if original is not None and original.kind in (REDEEM, HOLD_COMMIT):
+            points = await self._give_back(book, program, original, reason=reason)
+            await self.close_book(book, program)
+            return book, points, 0
         if original is None or original.kind not in (EARN, ADJUST) or original.amount <= 0:
             raise NothingToReverse(
                 "posting_id", f"posting {posting_id} is not a credit of this member"
@@ -123,6 +131,43 @@ class Reversals(LedgerCore):
             )
         await self.close_book(book, program)
         return book, points, debt
+
+    async def _give_back(
+        self, book: MemberBook, program: Program, spend: store.Posting, *, reason: bytes
+    ) -> int:
+        """Return a spend's points to the lots they were taken from, with their expiry (a lot
+        already past its expiry expires at the next refresh): cancelling a redemption must not
+        renew points."""
+        consumer = f"h{spend.hold_id}" if spend.hold_id else f"p{spend.posting_id}"
+        taken = await store.consumptions(
+            book.connection, program.program_id, book.member_id, consumer
+        )
+        already = await store.restored_of(
+            book.connection, program.program_id, book.member_id, spend.posting_id
+        )
+        points = -spend.amount - already
+        if points <= 0:
+            return 0
+        give: dict[int, int] = {}
+        left = points
+        for lot, amount in reversed(taken):  # the last taken is given back first
+            share = min(amount, left)
+            if share:
+                give[lot.lot_id] = share
+                left -= share
+        assert left == 0, "a spend's consumptions cover its points"
+        await book.restore(give)
+        await book.post(
+            PostingDraft(
+                kind=REVERSE,
+                amount=points,
+                counter_kind=REDEEMED,
+                reason=reason,
+                source_reference=spend.source_reference,
+                reversed_posting_id=spend.posting_id,
+            )
+        )
+        return points
 
     async def _take_back(
         self,

@@ -340,6 +340,21 @@ async def reversals_of(
     )
 
 
+async def restored_of(
+    connection: asyncpg.Connection, program_id: str, member_id: str, posting_id: int
+) -> int:
+    """Points of a spend already given back by reversals."""
+    return int(
+        await connection.fetchval(
+            "SELECT coalesce(sum(amount), 0) FROM postings WHERE program_id = $1 AND member_id = $2 "
+            "AND reversed_posting_id = $3 AND kind = 5 AND amount > 0",
+            program_id,
+            member_id,
+            posting_id,
+        )
+    )
+
+
 async def postings_page(
     connection: asyncpg.Pool, program_id: str, member_id: str, *, before_id: int, limit: int
 ) -> list[Posting]:

@@ -142,6 +142,30 @@ class LedgerClient:
         response = await self._call(self.stub.Adjust, request)
         return response.posting
 
+    async def give_back(
+        self,
+        *,
+        program_id: str,
+        key: str,
+        member_id: str,
+        posting_id: str,
+        operator_id: str,
+        note: str,
+    ) -> int:
+        """Reverse a committed spend: its points go back to the lots they came from, keeping their
+        expiry (a cancellation must not renew points). Returns the points given back."""
+        request = ledger_pb2.ReverseRequest(
+            program_id=program_id,
+            idempotency_key=key,
+            member_id=member_id,
+            posting_id=posting_id,
+            reason=ledger_pb2.PostingReason(
+                operator_id=operator_id or OPERATOR_ID, code="redemption_cancelled", note=note
+            ),
+        )
+        response = await self._call(self.stub.Reverse, request)
+        return response.reversed_points
+
     async def _call(self, method, request):  # type: ignore[no-untyped-def]
         try:
             return await method(request, timeout=self.deadline_s)

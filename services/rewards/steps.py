@@ -346,15 +346,26 @@ class RedemptionSteps:
         await in_transaction(self.pool, finish)
 
     async def credit_back(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
+        note = f"redemption {redemption.redemption_id} cancelled"
         try:
-            await self.ledger.credit(
-                program_id=redemption.program_id,
-                key=f"rewards.{redemption.redemption_id}.cancel",
-                member_id=redemption.member_id,
-                points=redemption.points,
-                operator_id=redemption.cancel_operator_id,
-                note=f"redemption {redemption.redemption_id} cancelled",
-            )
+            if redemption.posting_id:
+                await self.ledger.give_back(
+                    program_id=redemption.program_id,
+                    key=f"rewards.{redemption.redemption_id}.cancel",
+                    member_id=redemption.member_id,
+                    posting_id=redemption.posting_id,
+                    operator_id=redemption.cancel_operator_id,
+                    note=note,
+                )
+            else:  # committed before the commit's posting id was recorded
+                await self.ledger.credit(
+                    program_id=redemption.program_id,
+                    key=f"rewards.{redemption.redemption_id}.cancel",
+                    member_id=redemption.member_id,
+                    points=redemption.points,
+                    operator_id=redemption.cancel_operator_id,
+                    note=note,
+                )
         except LedgerRefused as refused:
             raise LedgerUnavailable(str(refused)) from None
 

@@ -306,3 +306,33 @@ async def test_lots_are_listed_in_the_order_they_are_spent_across_pages(ledger: 
         if not token:
             break
     assert seen == [soon.lot.lot_id, middle.lot.lot_id, late.lot.lot_id]
+
+
+async def test_reversing_a_spend_gives_the_points_back_to_their_lots_with_their_expiry(
+    ledger: Ledger,
+) -> None:
+    soon = now() + dt.timedelta(days=5)
+    earned = await ledger.earn("ann", 100, expires_at=ts(soon))
+    redeemed = await ledger.redeem("ann", 60)
+    placed = await ledger.hold("ann", 30)
+    committed = await ledger.commit(placed.hold.hold_id)
+    for spend, points in ((redeemed.posting, 60), (committed.posting, 30)):
+        request = dict(program_id="acme", member_id="ann", posting_id=spend.posting_id)
+        first = await ledger.stub.Reverse(
+            ledger_pb2.ReverseRequest(idempotency_key=key(), **request)
+        )
+        again = await ledger.stub.Reverse(
+            ledger_pb2.ReverseRequest(idempotency_key=key(), **request)
+        )
+        assert (first.reversed_points, again.reversed_points) == (points, 0)
+    balance = await ledger.balance("ann")
+    # Back in the same lot, so still expiring in five days: a cancellation does not renew points.
+    assert (balance.available_points, balance.expiring_30_days_points) == (100, 100)
+    lots = await ledger.stub.ListLots(
+        ledger_pb2.ListLotsRequest(program_id="acme", member_id="ann")
+    )
+    assert [(lot.lot_id, lot.remaining_points) for lot in lots.lots] == [(earned.lot.lot_id, 100)]
+    report = await ledger.stub.GetLiabilityReport(
+        ledger_pb2.GetLiabilityReportRequest(program_id="acme")
+    )
+    assert report.redeemed_account_points == 0

@@ -120,6 +120,11 @@ async def test_cancelling_returns_the_points_and_the_stock_and_cancels_the_code(
     assert cancelled.redemption.status == rewards_pb2.REDEMPTION_STATUS_CANCELLED
     assert [c.status for c in cancelled.redemption.codes] == [rewards_pb2.CODE_STATUS_CANCELLED]
     assert (await platform.ledger.balance("m1")).available_points == 1_000
+    # The points went back into the lot they came from (same expiry), not into a new lot.
+    lots = await platform.ledger.stub.ListLots(
+        ledger_pb2.ListLotsRequest(program_id="acme", member_id="m1")
+    )
+    assert [lot.remaining_points for lot in lots.lots] == [1_000]
     stock = (await platform.get_reward(coffee.reward_id)).stock
     assert (stock.available, stock.reserved, stock.redeemed) == (10, 0, 0)
     validated = await platform.validate(redemption.codes[0].code)
