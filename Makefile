@@ -9,7 +9,7 @@ ARGS ?=
 ONLY ?=
 BUF := .tools/node_modules/.bin/buf
 
-.PHONY: install run test lint protos protos-check buf-lint bench clean
+.PHONY: install run test lint protos protos-check buf-lint prometheus bench clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard ledger_core/*.pyx ledger_core/*.pxd)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,12 +22,12 @@ install: $(STAMP)
 run: install
 	$(PY) -m deploy.local.run
 
-test: install protos-check lint
+test: install protos-check lint prometheus
 	$(PY) -m pytest $(ARGS)
 
 lint: install buf-lint
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy services ledger_core deploy bench gateway
+	$(VENV)/bin/mypy services ledger_core deploy bench gateway admin
 
 # Generated gRPC code is committed; this regenerates it after a .proto change.
 protos: install
@@ -43,6 +43,17 @@ buf-lint:
 		test -x $(BUF) || npm install --silent --prefix .tools @bufbuild/buf@1 >/dev/null; \
 		$(BUF) lint; \
 	else echo "buf-lint: npm not found; skipping buf lint"; fi
+
+# promtool and the Prometheus server the monitoring tests start come from Debian's package.
+prometheus:
+	@if command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 \
+			&& apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1; } \
+		|| echo "prometheus: apt-get could not install it (not root?); its tests will be skipped"; \
+	else echo "prometheus: apt-get not found; the promtool and Prometheus tests will be skipped"; fi
 
 bench: install
 	$(PY) -m bench --only "$(ONLY)"

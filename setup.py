@@ -38,7 +38,7 @@ def proto_packages() -> list[str]:
 
 
 setup(
-    packages=find_packages(include=["services*", "ledger_core*", "gateway*", "deploy*"])
+    packages=find_packages(include=["services*", "ledger_core*", "gateway*", "deploy*", "admin*"])
     + proto_packages(),
     package_dir={"loyalty": "protos/loyalty"},
     ext_modules=cythonize(

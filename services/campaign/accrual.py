@@ -71,6 +71,10 @@ class PurchaseBatch:
     line_amounts_minor: Int64Array  # L
     line_categories: Codes  # L
     line_skus: Codes  # L
+    # Per rule id, the transactions the rule must not reward (True): the member is outside the
+    # rule's segments or experiment arm, or in the program-wide holdout (services/campaign/
+    # targeting.py). Rules not named here apply to every transaction.
+    excluded: dict[str, BoolArray] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -287,6 +291,9 @@ def evaluate_rule(
 def _in_force(rule: CompiledEarningRule, batch: PurchaseBatch, selected: IntArray) -> IntArray:
     seconds = batch.seconds[selected]
     keep = np.ones(len(selected), dtype=np.bool_)
+    excluded = batch.excluded.get(rule.rule_id)
+    if excluded is not None:
+        keep &= ~excluded[selected]
     if rule.start_s is not None:
         keep &= seconds >= rule.start_s
     if rule.end_s is not None:

@@ -22,11 +22,18 @@ import asyncpg
 from loyalty.campaign.v1 import engagement_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from services.campaign import events
+from services.campaign import events, targeting
 from services.campaign import repository_engagement as store
 from services.campaign import repository_rules as rule_store
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
-from services.campaign.purchases import LedgerItem, bonus_item, earn_request, referral_items
+from services.campaign.mission_tracker import MissionTracker
+from services.campaign.purchases import (
+    LedgerItem,
+    bonus_item,
+    earn_request,
+    mission_item,
+    referral_items,
+)
 from services.campaign.rpc_base import check_member_id, check_reference
 from services.campaign.rule_compiler import rule_ref
 from services.shared import validation
@@ -84,9 +91,28 @@ class LocalDays:
 
 
 class Activities:
-    def __init__(self, ledger: LedgerClient, outbox: Outbox) -> None:
+    def __init__(
+        self, ledger: LedgerClient, outbox: Outbox, missions: MissionTracker | None = None
+    ) -> None:
         self.ledger = ledger
         self.outbox = outbox
+        self.missions = missions or MissionTracker(outbox)
+
+    async def stamped(
+        self, pool: asyncpg.Pool, program_id: str, given: engagement_pb2.Activity
+    ) -> engagement_pb2.Activity:
+        """The activity with its time: its own, or the one its first attempt was given.
+
+        Kept outside the recording transaction so that a retry after a lost transaction asks the
+        ledger for the very earn the first attempt posted."""
+        if given.HasField("occurred_at"):
+            return given
+        activity = engagement_pb2.Activity()
+        activity.CopyFrom(given)
+        activity.occurred_at.FromDatetime(
+            await store.stamp_activity(pool, program_id, given.member_id, given.activity_id)
+        )
+        return activity
 
     async def record(
         self,
@@ -97,6 +123,9 @@ class Activities:
         """Record and reward the activity once; (the activity with its outcome, duplicate)."""
         program_id = program.program_id
         earlier = await store.fetch_activity(
+            connection, program_id, given.member_id, given.activity_id
+        )
+        await store.forget_activity_stamp(
             connection, program_id, given.member_id, given.activity_id
         )
         if earlier is not None:
@@ -112,6 +141,16 @@ class Activities:
             await rule_store.active_rules(connection, program_id, "engagement", activity.kind),
             activity,
         )
+        if rules:
+            # Segments, experiment arms and the holdout decide whether the member may earn.
+            allowed = await targeting.allowed_rule_ids(
+                connection,
+                program_id,
+                [targeting.RuleTarget(r.rule_id, tuple(r.segment_ids)) for r in rules],
+                activity.member_id,
+                instant(activity.occurred_at),
+            )
+            rules = [rule for rule in rules if rule.rule_id in allowed]
         days = LocalDays.of(instant(activity.occurred_at), program.time_zone)
         if activity.verification_state == STATE_REJECTED:
             _reject(activity, "rejected_by_channel")
@@ -125,7 +164,24 @@ class Activities:
             activity.verification_state = STATE_NOT_REQUIRED
         inserted = await store.insert_activity(connection, program_id, activity)
         assert inserted, "the activity's row was checked above in this transaction"
+        if activity.verification_state not in (STATE_PENDING, STATE_REJECTED):
+            await self._count_for_missions(connection, program, activity)
         return activity, False
+
+    async def _count_for_missions(
+        self,
+        connection: asyncpg.Connection,
+        program: ProgramSettings,
+        activity: engagement_pb2.Activity,
+    ) -> None:
+        """An activity counts for missions once it stands: recorded, or verified if it waited."""
+        for completion in await self.missions.on_activity(connection, program, activity):
+            if completion.points:
+                await self.ledger.earn(
+                    earn_request(
+                        program.program_id, mission_item(completion), currency=program.currency
+                    )
+                )
 
     async def _reward(
         self,
@@ -332,6 +388,8 @@ class Activities:
         if not approve:
             activity.points = 0
         await store.update_activity(connection, program_id, activity)
+        if approve:
+            await self._count_for_missions(connection, program, activity)
         await self.outbox.enqueue(
             connection,
             events.ACTIVITY_VERIFIED,

@@ -4,20 +4,34 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc
+from loyalty.identity.v1 import identity_pb2_grpc
 from loyalty.ledger.v1 import ledger_pb2_grpc
 from services.campaign import events
 from services.campaign import repository_purchases as store
 from services.campaign.activities import Activities
 from services.campaign.consumers import ActivityHandler, MemberHandler, TierHandler
+from services.campaign.consumers_insight import RedemptionHandler, SegmentFactsHandler
+from services.campaign.consumers_notifications import ConsentHandler, NotificationHandler
+from services.campaign.email_delivery import (
+    EmailDelivery,
+    MemberDirectory,
+    SmtpSender,
+    SmtpSettings,
+)
 from services.campaign.errors import CampaignError
 from services.campaign.ingest import Ingest, finish_stored
+from services.campaign.insight_metrics import InsightMetrics
 from services.campaign.ledger_client import LedgerClient
+from services.campaign.metrics import CampaignMetrics
+from services.campaign.notifier import Notifier
 from services.campaign.recognition import Recognition
 from services.campaign.rpc_base import Limits
+from services.campaign.segment_refresh import SegmentRefresh
 from services.campaign.servicer import CampaignServicer
 from services.shared.clients import service_channel
 from services.shared.config import require
@@ -47,6 +61,26 @@ class CampaignConfig(ProcessConfig):
     # Ingest batches accrued but not posted for this long are finished by the recovery worker.
     recovery_after_ms: int = 60_000
     consumers_enabled: bool = True
+    # How often the segment refresh job re-evaluates members whose facts changed and recomputes
+    # segments whose refresh interval has passed.
+    segments_interval_ms: int = 5_000
+    segments_enabled: bool = True
+    # Notification intents: the consumers of ledger facts and consents, and the monthly job.
+    notifications_enabled: bool = True
+    # The monthly summary job (tests run it by hand with a chosen as-of instant).
+    monthly_summary_enabled: bool = True
+    # How often the monthly summary job and the e-mail sweeper look for work.
+    notification_interval_ms: int = 60_000
+    # E-mail delivery of notification intents runs only with an SMTP host.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "loyalty@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_ms: int = 10_000
+    # Attempts of one e-mail before it is given up (the sweeper retries with a growing delay).
+    email_attempts_max: int = 5
 
     def validate(self, prefix: str) -> None:
         require(
@@ -60,8 +94,28 @@ class CampaignConfig(ProcessConfig):
             message="must be 1 to 64",
         )
         require(
+            1 <= self.smtp_port <= 65_535,
+            variable=f"{prefix}_SMTP_PORT",
+            message="must be 1 to 65535",
+        )
+        require(
+            1 <= self.email_attempts_max <= 100,
+            variable=f"{prefix}_EMAIL_ATTEMPTS_MAX",
+            message="must be 1 to 100",
+        )
+        require(
+            self.notification_interval_ms >= 100,
+            variable=f"{prefix}_NOTIFICATION_INTERVAL_MS",
+            message="must be at least 100",
+        )
+        require(
             self.recognition_interval_ms >= 100,
             variable=f"{prefix}_RECOGNITION_INTERVAL_MS",
+            message="must be at least 100",
+        )
+        require(
+            self.segments_interval_ms >= 100,
+            variable=f"{prefix}_SEGMENTS_INTERVAL_MS",
             message="must be at least 100",
         )
 
@@ -78,8 +132,13 @@ async def setup(runtime: Runtime) -> Application:
         batches_in_flight_max=config.batches_in_flight_max,
         ledger_batch_items_max=config.ledger_batch_items_max,
     )
-    servicer = CampaignServicer(runtime.pool, runtime.outbox, ledger, limits=limits)
-    activities = Activities(ledger, runtime.outbox)
+    metrics = CampaignMetrics.create(runtime.metrics.registry)
+    servicer = CampaignServicer(
+        runtime.pool, runtime.outbox, ledger, limits=limits, metrics=metrics
+    )
+    insight_metrics = InsightMetrics.create(runtime.metrics.registry)
+    servicer.insight_metrics = insight_metrics
+    activities = Activities(ledger, runtime.outbox, servicer.missions)
     workers: dict[str, Worker] = {
         "ingest_recovery": _recovery(servicer.ingest(), ledger, config.recovery_after_ms / 1000),
     }
@@ -95,8 +154,26 @@ async def setup(runtime: Runtime) -> Application:
             MemberHandler(runtime.pool, ledger, activities),
         ).run
         workers["tiers"] = PullConsumer(
-            runtime.jetstream, events.TIER_CONSUMER, TierHandler(runtime.pool)
+            runtime.jetstream, events.TIER_CONSUMER, TierHandler(runtime.pool, ledger)
         ).run
+    if config.consumers_enabled:
+        for spec in events.SEGMENT_FACTS_CONSUMERS:
+            workers[spec.durable] = PullConsumer(
+                runtime.jetstream, spec, SegmentFactsHandler(runtime.pool)
+            ).run
+        workers["redemptions"] = PullConsumer(
+            runtime.jetstream, events.REDEMPTION_CONSUMER, RedemptionHandler(runtime.pool)
+        ).run
+    if config.segments_enabled:
+        workers["segments"] = SegmentRefresh(
+            runtime.pool,
+            ledger,
+            insight_metrics,
+            clock=utc_now,
+            interval_s=config.segments_interval_ms / 1000,
+        ).run_forever
+    if config.notifications_enabled:
+        workers.update(_notification_workers(runtime, ledger, metrics))
     if config.recognition_enabled:
         recognition = Recognition(
             runtime.pool,
@@ -111,6 +188,66 @@ async def setup(runtime: Runtime) -> Application:
         ),
         workers=workers,
     )
+
+
+def _notification_workers(
+    runtime: Runtime, ledger: LedgerClient, metrics: CampaignMetrics
+) -> dict[str, Worker]:
+    config: CampaignConfig = runtime.config
+    interval_s = config.notification_interval_ms / 1000
+    notifier = Notifier(runtime.pool, ledger, runtime.outbox, metrics)
+    workers: dict[str, Worker] = {
+        "notifications": PullConsumer(
+            runtime.jetstream, events.NOTIFICATION_CONSUMER, NotificationHandler(notifier)
+        ).run,
+        "consents": PullConsumer(
+            runtime.jetstream, events.CONSENT_CONSUMER, ConsentHandler(runtime.pool)
+        ).run,
+    }
+    if config.monthly_summary_enabled:
+        workers["monthly_summary"] = _every(
+            interval_s, lambda: notifier.monthly_summaries(utc_now())
+        )
+    if config.smtp_host is None:
+        logger.info("no CAMPAIGN_SMTP_HOST: notification e-mails are not delivered")
+        return workers
+    delivery = EmailDelivery(
+        runtime.pool,
+        MemberDirectory(
+            identity_pb2_grpc.IdentityServiceStub(service_channel(config.identity_address))
+        ),
+        SmtpSender(
+            SmtpSettings(
+                host=config.smtp_host,
+                port=config.smtp_port,
+                sender=config.smtp_sender,
+                username=config.smtp_username,
+                password=config.smtp_password,
+                starttls=config.smtp_starttls,
+                timeout_s=config.smtp_timeout_ms / 1000,
+            )
+        ),
+        metrics,
+        attempts_max=config.email_attempts_max,
+        clock=utc_now,
+        sweep_interval_s=interval_s,
+    )
+    workers["email"] = PullConsumer(runtime.jetstream, events.EMAIL_CONSUMER, delivery).run
+    workers["email_sweeper"] = delivery.sweep_forever
+    return workers
+
+
+def _every(interval_s: float, job: Callable[[], Awaitable[object]]) -> Worker:
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await job()
+            except CampaignError as error:
+                logger.warning("scheduled job could not finish: %s", error.details())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+
+    return run
 
 
 def _recovery(ingest: Ingest, ledger: LedgerClient, after_s: float) -> Worker:

@@ -126,12 +126,18 @@ class MemberHandler:
 
 
 class TierHandler:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, ledger: LedgerClient) -> None:
         self.pool = pool
+        self.ledger = ledger
 
     async def __call__(self, message: Msg) -> None:
         event = events_pb2.Event.FromString(message.data)
         if event.WhichOneof("payload") != "tier_changed":
             return
         changed = event.tier_changed
-        await store.set_tier(self.pool, event.program_id, changed.member_id, changed.to_tier_code)
+        # Changes can arrive out of order (a crashed consumer's messages come back after later
+        # ones), so the tier kept is the ledger's current one rather than this event's.
+        tier = await self.ledger.member_tier(event.program_id, changed.member_id)
+        await store.set_tier(
+            self.pool, event.program_id, changed.member_id, tier or changed.to_tier_code
+        )

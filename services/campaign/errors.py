@@ -134,3 +134,27 @@ class ConcurrentChange(CampaignError):
             "a concurrent request recorded some of these transactions first; send it again",
             field=field,
         )
+
+
+class MissionNotFound(NotFound, CampaignError):
+    reason = "MISSION_NOT_FOUND"
+
+    def __init__(self, mission_id: str) -> None:
+        super().__init__(f"mission {mission_id!r} does not exist", field="mission_id")
+
+
+class MissionExists(CampaignError):
+    status = grpc.StatusCode.ALREADY_EXISTS
+    reason = "MISSION_EXISTS"
+
+    def __init__(self, mission_id: str) -> None:
+        super().__init__(f"mission {mission_id!r} exists already", field="mission.mission_id")
+
+
+class NotificationPolicyNotConfigured(NotFound, CampaignError):
+    reason = "NOTIFICATION_POLICY_NOT_CONFIGURED"
+
+    def __init__(self, program_id: str) -> None:
+        super().__init__(
+            f"program {program_id!r} has no notification policy configured", field="program_id"
+        )

@@ -10,6 +10,7 @@ STREAMS = (
     StreamSpec(name="activity"),
     StreamSpec(name="identity"),
     StreamSpec(name="ledger"),
+    StreamSpec(name="rewards"),
 )
 
 PURCHASE_RECORDED = "campaign.purchase_recorded"
@@ -29,4 +30,46 @@ MEMBER_CONSUMER = ConsumerSpec(
 )
 TIER_CONSUMER = ConsumerSpec(
     stream="ledger", durable="campaign_tiers", filter_subjects=("ledger.tier_changed",)
+)
+SEGMENT_FACTS_CONSUMERS = (
+    ConsumerSpec(
+        stream="identity",
+        durable="campaign_segment_members",
+        filter_subjects=(
+            "identity.member_enrolled",
+            "identity.consent_changed",
+            "identity.member_erased",
+            "identity.member_merged",
+        ),
+    ),
+    ConsumerSpec(
+        stream="ledger", durable="campaign_segment_tiers", filter_subjects=("ledger.tier_changed",)
+    ),
+)
+REDEMPTION_CONSUMER = ConsumerSpec(
+    stream="rewards",
+    durable="campaign_redemptions",
+    filter_subjects=("rewards.reward_redeemed", "rewards.redemption_cancelled"),
+)
+
+# Notification intents: decided from the ledger's facts, with the consents identity announces,
+# and delivered by e-mail when SMTP is configured.
+NOTIFICATION_CONSUMER = ConsumerSpec(
+    stream="ledger",
+    durable="campaign_notifications",
+    filter_subjects=("ledger.points_posted", "ledger.tier_changed", "ledger.points_expiring"),
+)
+CONSENT_CONSUMER = ConsumerSpec(
+    stream="identity",
+    durable="campaign_consents",
+    filter_subjects=(
+        "identity.member_enrolled",
+        "identity.member_updated",
+        "identity.consent_changed",
+        "identity.member_erased",
+        "identity.member_merged",
+    ),
+)
+EMAIL_CONSUMER = ConsumerSpec(
+    stream="campaign", durable="campaign_email", filter_subjects=(NOTIFICATION_INTENT,)
 )

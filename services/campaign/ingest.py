@@ -33,6 +33,7 @@ from services.campaign.errors import (
     PurchaseNotFound,
 )
 from services.campaign.ledger_client import BatchStream, LedgerClient, ProgramSettings, chunked
+from services.campaign.mission_tracker import MissionTracker
 from services.campaign.purchases import (
     DUPLICATE,
     NO_POINTS,
@@ -86,13 +87,14 @@ class Ingest:
         outbox: Outbox,
         limits: Limits,
         rules_of: RulesOf,
+        missions: MissionTracker | None = None,
     ) -> None:
         self.pool = pool
         self.ledger = ledger
         self.outbox = outbox
         self.limits = limits
         self.rules_of = rules_of
-        self.accruer = Accruer(outbox)
+        self.accruer = Accruer(outbox, missions)
 
     async def run(
         self, requests: AsyncIterator[campaign_pb2.IngestTransactionsRequest]

@@ -8,6 +8,7 @@ replay is a duplicate in the ledger.
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ BATCH_CALL_TIMEOUT_S = 600.0
 # Items per ledger batch (the ledger's documented limit).
 LEDGER_BATCH_ITEMS_MAX = 10_000
 PROGRAM_CACHE_TTL_S = 30.0
+# Members per BatchGetBalances call (the ledger's documented limit).
+BALANCES_PER_CALL_MAX = 1_000
 BATCH_COLUMNS = (
     "member_ids",
     "points",
@@ -107,6 +110,23 @@ class LedgerClient:
         self._programs[program_id] = (time.monotonic(), settings)
         return settings
 
+    async def member_tier(self, program_id: str, member_id: str) -> str:
+        """The member's tier as the ledger has it now; empty if the ledger has no account."""
+
+        async def fetch() -> str:
+            try:
+                response = await self.stub.GetBalance(
+                    ledger_pb2.GetBalanceRequest(program_id=program_id, member_id=member_id),
+                    timeout=CALL_TIMEOUT_S,
+                )
+            except grpc.aio.AioRpcError as error:
+                if error.code() == grpc.StatusCode.NOT_FOUND:
+                    return ""
+                raise
+            return str(response.balance.tier_code)
+
+        return await call("read the member's tier", fetch)
+
     async def earn(self, request: ledger_pb2.EarnRequest) -> ledger_pb2.EarnResponse:
         return await call(
             "post the earned points", lambda: self.stub.Earn(request, timeout=CALL_TIMEOUT_S)
@@ -116,6 +136,20 @@ class LedgerClient:
         return await call(
             "reverse the points", lambda: self.stub.Reverse(request, timeout=CALL_TIMEOUT_S)
         )
+
+    async def balances(self, program_id: str, member_ids: list[str]) -> list[ledger_pb2.Balance]:
+        """The balances of known members, asked in calls of at most 1000 (the ledger's limit)."""
+        balances: list[ledger_pb2.Balance] = []
+        for start in range(0, len(member_ids), BALANCES_PER_CALL_MAX):
+            request = ledger_pb2.BatchGetBalancesRequest(
+                program_id=program_id, member_ids=member_ids[start : start + BALANCES_PER_CALL_MAX]
+            )
+            response = await call(
+                "read the balances",
+                functools.partial(self.stub.BatchGetBalances, request, timeout=CALL_TIMEOUT_S),
+            )
+            balances.extend(response.balances)
+        return balances
 
     async def post_batches(
         self, requests: list[ledger_pb2.PostBatchRequest]

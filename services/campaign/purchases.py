@@ -8,6 +8,7 @@ posting the returned ledger items; their idempotency keys come from the transact
 and milestones), so posting them again after a crash or a replay is a duplicate in the ledger.
 """
 
+import dataclasses
 import datetime as dt
 import hashlib
 import itertools
@@ -18,14 +19,15 @@ import numpy as np
 
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
-from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
-from services.campaign import events, repository
+from services.campaign import repository, targeting
 from services.campaign import repository_engagement as engagement_store
 from services.campaign import repository_purchases as store
+from services.campaign import repository_segment_facts as segment_facts
 from services.campaign.accrual import BatchAccrual, Codes, PurchaseBatch, accrue_purchases
 from services.campaign.columnar import ArchivedPurchases
 from services.campaign.ledger_client import ProgramSettings
+from services.campaign.mission_tracker import Completion, MissionTracker
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import PURCHASE, Transactions
 from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
@@ -143,8 +145,9 @@ def instant(micros: int) -> dt.datetime:
 
 
 class Accruer:
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, missions: MissionTracker | None = None) -> None:
         self.outbox = outbox
+        self.missions = missions or MissionTracker(outbox)
 
     async def accrue(
         self,
@@ -180,6 +183,16 @@ class Accruer:
             known = await store.fetch_tiers(connection, program_id, members)
             tiers = {m: known.get(m) or program.entry_tier_code for m in members}
         batch = transactions.batch_of(purchases, members=members, tiers=tiers)
+        excluded = await targeting.exclusions(
+            connection,
+            program_id,
+            [targeting.RuleTarget(rule.rule_id, rule.segment_ids) for rule in rules],
+            members,
+            batch.member_index,
+            batch.seconds,
+        )
+        if excluded:
+            batch = dataclasses.replace(batch, excluded=excluded)
         counters = {
             rule.rule_id: await store.fetch_counters(connection, program_id, rule.rule_id, members)
             for rule in rules
@@ -217,6 +230,11 @@ class Accruer:
             accrued.items, accrual, purchases, members_of, ids_of, micros_of, amounts_of
         )
         await self._archive(connection, program_id, members_of, batch, tiers, accrual)
+        for completion in await self.missions.on_purchases(
+            connection, program, transactions, purchases
+        ):
+            if completion.points:
+                accrued.items.add(mission_item(completion))
         if milestones:
             counted_before = {
                 m: (after[m][1] - counts[m][0], after[m][2] - counts[m][1]) for m in members
@@ -228,6 +246,9 @@ class Accruer:
         # A referral still pending waits for the first purchase, and this is it.
         for item in await _referral_items(connection, program_id, members):
             accrued.items.add(item)
+        await _without_held_out_bonuses(connection, program_id, accrued)
+        # The members' recency, frequency and spend changed: segments re-evaluate them.
+        await segment_facts.mark_dirty(connection, program_id, members)
         return accrued
 
     async def _fresh(
@@ -322,22 +343,39 @@ class Accruer:
                 continue
             milestone = milestones[code]
             if milestone.badge_code:
-                await self.outbox.enqueue(
+                # Recorded for ListMemberBadges and announced, once per member and badge.
+                await self.missions.award_badge(
                     connection,
-                    events.BADGE_AWARDED,
-                    events_pb2.Event(
-                        program_id=program_id,
-                        badge_awarded=events_pb2.BadgeAwarded(
-                            badge_code=milestone.badge_code,
-                            member_id=member,
-                            badge_name=milestone.badge_code,
-                            milestone_code=code,
-                        ),
-                    ),
+                    program_id,
+                    member,
+                    badge_code=milestone.badge_code,
+                    name=milestone.badge_code,
+                    milestone_code=code,
                 )
             if points:
                 items.append(bonus_item(member, points, key=f"milestone:{code}", code="milestone"))
         return items
+
+
+async def _without_held_out_bonuses(
+    connection: asyncpg.Connection, program_id: str, accrued: Accrued
+) -> None:
+    """Members in the program-wide holdout get no milestone or referral bonus either."""
+    bonuses = [item for item in accrued.items.items() if item.transaction == -1]
+    if not bonuses:
+        return
+    holdout = await targeting.holdout_of(connection, program_id)
+    if holdout is None:
+        return
+    members = sorted({item.member_id for item in bonuses})
+    held = {m for m, out in zip(members, holdout.members(members), strict=True) if out}
+    if not held:
+        return
+    kept = LedgerItems()
+    for item in accrued.items.items():
+        if item.transaction != -1 or item.member_id not in held:
+            kept.add(item)
+    accrued.items = kept
 
 
 async def _milestones_of(
@@ -362,6 +400,16 @@ def bonus_item(
         spend_minor=0,
         reasons=reasons or [],
         code=code,
+    )
+
+
+def mission_item(completion: Completion) -> LedgerItem:
+    """The points of a completed mission; the key names the mission (once per member)."""
+    return bonus_item(
+        completion.member_id,
+        completion.points,
+        key=f"mission:{completion.mission_id}",
+        code="mission",
     )
 
 

@@ -36,6 +36,35 @@ async def fetch_activity(
     return None if row is None else engagement_pb2.Activity.FromString(row["definition"])
 
 
+async def stamp_activity(
+    connection: Connection, program_id: str, member_id: str, activity_id: str
+) -> dt.datetime:
+    """The time given to an activity without one: the first attempt's, for every retry."""
+    stamped: dt.datetime = await connection.fetchval(
+        "WITH claimed AS ("
+        " INSERT INTO activity_times (program_id, member_id, activity_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING occurred_at)"
+        " SELECT occurred_at FROM claimed UNION ALL"
+        " SELECT occurred_at FROM activity_times"
+        " WHERE program_id = $1 AND member_id = $2 AND activity_id = $3",
+        program_id,
+        member_id,
+        activity_id,
+    )
+    return stamped
+
+
+async def forget_activity_stamp(
+    connection: Connection, program_id: str, member_id: str, activity_id: str
+) -> None:
+    await connection.execute(
+        "DELETE FROM activity_times WHERE program_id = $1 AND member_id = $2 AND activity_id = $3",
+        program_id,
+        member_id,
+        activity_id,
+    )
+
+
 async def find_activity(
     connection: Connection, program_id: str, activity_id: str, *, lock: bool = False
 ) -> engagement_pb2.Activity | None:

@@ -15,6 +15,7 @@ from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import events
 from services.campaign import repository_purchases as store
+from services.campaign import repository_segment_facts as segment_facts
 from services.campaign.errors import PurchaseNotFound
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.transactions import PURCHASE, RETURN
@@ -107,6 +108,8 @@ async def record_return(
     )
     if not inserted:
         raise FailedPrecondition("is being recorded concurrently; retry", field="return_id")
+    # The member's net spend changed: segments re-evaluate them.
+    await segment_facts.mark_dirty(connection, program_id, [refund.member_id])
     await outbox.enqueue(
         connection,
         events.PURCHASE_RECORDED,

@@ -8,6 +8,8 @@ import asyncpg
 from loyalty.campaign.v1 import campaign_pb2_grpc, rules_pb2
 from services.campaign import repository_rules
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
+from services.campaign.metrics import CampaignMetrics
+from services.campaign.mission_tracker import MissionTracker
 from services.campaign.rule_compiler import CompiledEarningRule, CompiledRules
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
@@ -60,12 +62,15 @@ class RpcBase(campaign_pb2_grpc.CampaignServiceServicer):
         *,
         limits: Limits | None = None,
         compiled: CompiledRules | None = None,
+        metrics: CampaignMetrics | None = None,
     ) -> None:
         self.pool = pool
         self.outbox = outbox
         self.ledger = ledger
         self.limits = limits or Limits()
         self.compiled = compiled or CompiledRules()
+        self.metrics = metrics or CampaignMetrics.create()
+        self.missions = MissionTracker(outbox, self.metrics)
 
     def compile(self, program: ProgramSettings, rule: rules_pb2.Rule) -> CompiledEarningRule:
         return self.compiled.get(

@@ -19,7 +19,7 @@ ACTIVITIES_PAGE_SIZE_MAX = 500
 
 class EngagementRpcs(RpcBase):
     def activities(self) -> Activities:
-        return Activities(self.ledger, self.outbox)
+        return Activities(self.ledger, self.outbox, self.missions)
 
     async def RecordActivity(
         self, request: campaign_pb2.RecordActivityRequest, context: grpc.aio.ServicerContext
@@ -27,13 +27,12 @@ class EngagementRpcs(RpcBase):
         validation.program_id(request.program_id)
         check_activity(request.activity)
         program = await self.ledger.program(request.program_id)
+        given = await self.activities().stamped(self.pool, request.program_id, request.activity)
 
         async with self.pool.acquire() as connection, connection.transaction():
 
             async def record() -> campaign_pb2.RecordActivityResponse:
-                activity, duplicate = await self.activities().record(
-                    connection, program, request.activity
-                )
+                activity, duplicate = await self.activities().record(connection, program, given)
                 return campaign_pb2.RecordActivityResponse(activity=activity, duplicate=duplicate)
 
             return await once(

@@ -1,5 +1,6 @@
 """RecordPurchase, RecordReturn and PreviewBasket."""
 
+import dataclasses
 import datetime as dt
 
 import asyncpg
@@ -8,7 +9,7 @@ import grpc
 from loyalty.campaign.v1 import campaign_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from services.campaign import events
+from services.campaign import events, targeting
 from services.campaign import repository_purchases as store
 from services.campaign import repository_rules as rule_store
 from services.campaign.accrual import BatchAccrual, accrue_purchases
@@ -124,7 +125,7 @@ class PurchaseRpcs(RpcBase):
         transactions = of_purchase(
             request, transaction_id=transaction_id, member_id=member, occurred_micros=micros
         )
-        accruer = Accruer(self.outbox)
+        accruer = Accruer(self.outbox, self.missions)
 
         async with self.pool.acquire() as connection, connection.transaction():
             rules = await self.earning_rules(connection, program)
@@ -155,6 +156,10 @@ class PurchaseRpcs(RpcBase):
                     applications=rule_applications(accrued.accrual, accrued.positions[0]),
                 )
                 for item in accrued.items.items():
+                    if not request.HasField("occurred_at"):
+                        # Each attempt would stamp its own now, and a retry's earn would then
+                        # differ from the first one under the same key: the ledger stamps it once.
+                        item.occurred_micros = 0
                     posted = await self.ledger.earn(
                         earn_request(program.program_id, item, currency=program.currency)
                     )
@@ -277,6 +282,17 @@ class PurchaseRpcs(RpcBase):
             if rule.member_caps
         }
         batch = transactions.batch_of([0], members=[member], tiers={member: tier})
+        # The member's segments, experiment arm and the holdout, as RecordPurchase applies them.
+        excluded = await targeting.exclusions(
+            self.pool,
+            program.program_id,
+            [targeting.RuleTarget(rule.rule_id, rule.segment_ids) for rule in rules],
+            [member],
+            batch.member_index,
+            batch.seconds,
+        )
+        if excluded:
+            batch = dataclasses.replace(batch, excluded=excluded)
         accrual = accrue_purchases(rules, batch, counters, explain=True)
         return campaign_pb2.PreviewBasketResponse(
             points=int(accrual.points[0]), applications=rule_applications(accrual, 0)

@@ -6,6 +6,7 @@ import grpc
 
 from loyalty.campaign.v1 import campaign_pb2, rules_pb2
 from services.campaign import repository_rules as store
+from services.campaign import repository_segments as segment_store
 from services.campaign import rules
 from services.campaign.errors import RuleArchived, RuleExists, RuleNotFound, RuleVersionConflict
 from services.campaign.ledger_client import ProgramSettings
@@ -24,6 +25,13 @@ class RuleRpcs(RpcBase):
         """Validate the rule; an earning rule is compiled too, so the kernel's refusal shows now."""
         kind = rules.check_rule(rule)
         program = await self.ledger.program(program_id)
+        if rule.segment_ids:
+            known = await segment_store.existing_segments(self.pool, program_id, rule.segment_ids)
+            for index, segment_id in enumerate(rule.segment_ids):
+                if segment_id not in known:
+                    raise InvalidArgument(
+                        f"rule.segment_ids[{index}]", f"segment {segment_id!r} does not exist"
+                    )
         if kind == rules.EARNING:
             spend = rule.earning.minimum_spend
             if rule.earning.HasField("minimum_spend") and spend.currency != program.currency:

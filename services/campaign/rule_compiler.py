@@ -74,6 +74,8 @@ class CompiledEarningRule:
     bonus_needs_category: bool
     member_caps: bool
     fixed_bonus_points: int
+    # Only members of one of these segments earn under the rule; empty means all members.
+    segment_ids: tuple[str, ...] = ()
 
     @property
     def tier_count(self) -> int:
@@ -195,6 +197,7 @@ def compile_earning(
         bonus_needs_category=bool(earning.categories) and earning.fixed_bonus_points > 0,
         member_caps=member_caps,
         fixed_bonus_points=earning.fixed_bonus_points,
+        segment_ids=tuple(rule.segment_ids),
     )
 
 

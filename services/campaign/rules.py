@@ -24,6 +24,7 @@ CAP_POINTS_MAX = 10**12
 COUNT_MAX = 1_000_000
 VESTING_DELAY_SECONDS_MAX = 366 * 86_400
 SPEND_MINOR_MAX = 10**12
+SEGMENTS_PER_RULE_MAX = 16
 ACTIVITY_KINDS = frozenset(common_pb2.ActivityKind.values()) - {0}
 CHANNELS = frozenset(common_pb2.Channel.values()) - {0}
 ROUNDING_MODES = frozenset(common_pb2.RoundingMode.values())
@@ -45,10 +46,10 @@ def check_rule(rule: rules_pb2.Rule, *, field: str = "rule") -> str:
         and rule.end_time.ToMicroseconds() <= rule.start_time.ToMicroseconds()
     ):
         raise InvalidArgument(f"{field}.end_time", "must be after start_time")
-    if rule.segment_ids:
-        raise InvalidArgument(
-            f"{field}.segment_ids", "segments are not available yet; leave segment_ids empty"
-        )
+    if len(rule.segment_ids) > SEGMENTS_PER_RULE_MAX:
+        raise InvalidArgument(f"{field}.segment_ids", f"at most {SEGMENTS_PER_RULE_MAX} segments")
+    for index, segment_id in enumerate(rule.segment_ids):
+        validation.code(segment_id, f"{field}.segment_ids[{index}]")
     validation.text(rule.campaign_id, f"{field}.campaign_id", required=False, length_max=128)
     kind = rule.WhichOneof("kind")
     if kind == EARNING:

@@ -1,8 +1,9 @@
 """CampaignService: proto ⇄ domain translation around transactions.
 
 Recognition settings and ingestion are here; rules, purchases, engagement and backtests are in
-rpc_*.py, one part each. Missions, segments, experiments and notifications answer UNIMPLEMENTED
-(a later issue).
+rpc_*.py, one part each (missions and badges in rpc_missions.py, notifications in
+rpc_notifications.py, segments, experiments and the holdout in rpc_segments.py,
+rpc_experiments.py and rpc_holdout.py).
 """
 
 from collections.abc import AsyncIterator
@@ -16,8 +17,13 @@ from services.campaign.errors import RecognitionNotConfigured
 from services.campaign.ingest import Ingest
 from services.campaign.rpc_backtest import BacktestRpcs
 from services.campaign.rpc_engagement import EngagementRpcs
+from services.campaign.rpc_experiments import ExperimentRpcs
+from services.campaign.rpc_holdout import HoldoutRpcs
+from services.campaign.rpc_missions import MissionRpcs
+from services.campaign.rpc_notifications import NotificationRpcs
 from services.campaign.rpc_purchases import PurchaseRpcs
 from services.campaign.rpc_rules import RuleRpcs
+from services.campaign.rpc_segments import SegmentRpcs
 from services.shared import validation
 from services.shared.idempotency import once
 from services.shared.timestamps import from_epoch_seconds
@@ -29,11 +35,23 @@ def _stored_recognition(definition: bytes, updated_at_s: float) -> engagement_pb
     return config
 
 
-class CampaignServicer(RuleRpcs, PurchaseRpcs, EngagementRpcs, BacktestRpcs):
+class CampaignServicer(
+    RuleRpcs,
+    PurchaseRpcs,
+    EngagementRpcs,
+    BacktestRpcs,
+    MissionRpcs,
+    NotificationRpcs,
+    SegmentRpcs,
+    ExperimentRpcs,
+    HoldoutRpcs,
+):
     """All of CampaignService's earning half: the parts it derives from, and the methods here."""
 
     def ingest(self) -> Ingest:
-        return Ingest(self.pool, self.ledger, self.outbox, self.limits, self.earning_rules)
+        return Ingest(
+            self.pool, self.ledger, self.outbox, self.limits, self.earning_rules, self.missions
+        )
 
     async def IngestTransactions(
         self,

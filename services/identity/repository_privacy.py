@@ -219,10 +219,11 @@ async def release_all_identifiers(
 async def forget_member_records(
     connection: asyncpg.Connection, program_id: str, member_ids: Sequence[str]
 ) -> list[str]:
-    """Delete consents and their history, blank merge notes, and return the idempotency keys of
-    the changes made to the members (their stored responses are pseudonymised next)."""
+    """Delete consents and their history and the keys that imported the members, blank merge
+    notes, and return the idempotency keys of the changes made to the members (their stored
+    responses are pseudonymised next)."""
     ids = list(member_ids)
-    for table in ("consents", "consent_changes"):
+    for table in ("consents", "consent_changes", "import_keys"):
         await connection.execute(
             f"DELETE FROM {table} WHERE program_id = $1 AND member_id = ANY($2::text[])",
             program_id,

@@ -64,6 +64,8 @@ class Jobs:
         self.ledger = ledger
         self.outbox = outbox
         self.metrics = metrics
+        for job in JOBS:
+            metrics.expect_job("ledger", job, outcomes=("ok", "failed"))
         self.clock = clock
         self.interval_s = interval_s
 

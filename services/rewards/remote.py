@@ -174,9 +174,10 @@ class LedgerClient:
 
 
 class SegmentChecker:
-    """Segment membership from campaign. Until campaign answers CheckSegmentMembership (it is
-    UNIMPLEMENTED before campaign's segments are built), nobody is in any segment, so rewards
-    restricted to segments are not eligible for anyone."""
+    """Segment membership from campaign's CheckSegmentMembership, which answers from the
+    membership campaign keeps current (services/campaign/segment_refresh.py). A segment campaign
+    does not know holds nobody; a campaign that does not implement the call (an older version)
+    counts as nobody in any segment, so rewards restricted to segments are eligible for no one."""
 
     def __init__(self, channel: grpc.aio.Channel, *, deadline_s: float) -> None:
         self.stub = campaign_pb2_grpc.CampaignServiceStub(channel)

@@ -17,6 +17,9 @@ DEFAULT_DEADLINE_S = 10.0
 
 _RETRY_POLICY = json.dumps(
     {
+        # Behind a headless Kubernetes Service the name resolves to every ready pod: spread the
+        # calls over all of them (pick_first would send everything to one).
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{}],
@@ -28,7 +31,7 @@ _RETRY_POLICY = json.dumps(
                     "retryableStatusCodes": ["UNAVAILABLE"],
                 },
             }
-        ]
+        ],
     }
 )
 
@@ -75,10 +78,22 @@ class _PropagateRequestId(
         return await continuation(await self._with_request_id(client_call_details), request)
 
 
+# How soon a channel tries again to connect to a service that went away. gRPC's defaults (1 s,
+# growing to 120 s) leave a caller cut off for seconds to minutes after a restarted service is
+# back; a service's own dependencies are few and close, so retrying often costs little.
+RECONNECT_BACKOFF_FIRST_MS = 100
+RECONNECT_BACKOFF_MAX_MS = 2_000
+
+
 def service_channel(address: str) -> grpc.aio.Channel:
     """A channel to another service of the platform."""
     return grpc.aio.insecure_channel(
         address,
         interceptors=[_PropagateRequestId()],
-        options=[("grpc.enable_retries", 1), ("grpc.service_config", _RETRY_POLICY)],
+        options=[
+            ("grpc.enable_retries", 1),
+            ("grpc.service_config", _RETRY_POLICY),
+            ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_FIRST_MS),
+            ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
+        ],
     )

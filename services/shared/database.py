@@ -11,6 +11,31 @@ T = TypeVar("T")
 # Errors after which the same transaction may succeed when run again from the start.
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 TRANSACTION_ATTEMPTS_MAX = 5
+# Errors that say the database went away (a restart, a crash, a failover, the network), not that
+# the work is wrong: nothing committed, or the outcome is unknown, and the same work with the same
+# idempotency key may be run again once the database is back.
+_CONNECTION_LOST = (
+    asyncpg.PostgresConnectionError,  # 08xxx, e.g. the connection closed in mid-operation
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.AdminShutdownError,  # 57P01: terminated by a shutdown
+    asyncpg.CrashShutdownError,  # 57P02: terminated because another server process crashed
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,
+    OSError,
+)
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` means the database is out of reach rather than the request is at fault."""
+    if isinstance(error, _CONNECTION_LOST):
+        return True
+    # asyncpg raises a bare InterfaceError when a connection that was closed under it (or a pool
+    # that is closing) is used, e.g. "cannot call Transaction.__aexit__(): the underlying
+    # connection is closed".
+    message = str(error)
+    return isinstance(error, asyncpg.InterfaceError) and (
+        "is closed" in message or "is closing" in message
+    )
 
 
 async def create_pool(

@@ -17,6 +17,7 @@ import asyncpg
 import grpc
 from grpc.aio import ServicerContext
 
+from services.shared.database import connection_lost
 from services.shared.errors import ServiceError
 from services.shared.logs import log_fields, request_id_var
 from services.shared.metrics import Metrics
@@ -169,26 +170,25 @@ class ErrorInterceptor(_AroundInterceptor):
                     (ERROR_FIELD_HEADER, ""),
                 ),
             )
-        except (
-            asyncpg.PostgresConnectionError,
-            asyncpg.TooManyConnectionsError,
-            asyncpg.CannotConnectNowError,
-            ConnectionError,
-            OSError,
-        ) as error:
+        except grpc.aio.AbortError:
+            raise
+        except NotImplementedError:
+            # The generated servicer base's answer for a method the service does not offer yet.
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented")
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if not connection_lost(error):
+                logger.exception("unexpected error in %s", method)
+                await context.abort(
+                    grpc.StatusCode.INTERNAL, f"internal error (request id {request_id_var.get()})"
+                )
+            # The database (or another dependency) went away under the call: nothing committed,
+            # or the outcome is unknown; either way a retry with the same key is safe.
             logger.warning("dependency unavailable in %s: %r", method, error)
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,
                 "a dependency is unavailable; retry with the same idempotency key",
-            )
-        except grpc.aio.AbortError:
-            raise
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("unexpected error in %s", method)
-            await context.abort(
-                grpc.StatusCode.INTERNAL, f"internal error (request id {request_id_var.get()})"
             )
 
 

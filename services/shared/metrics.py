@@ -4,6 +4,9 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+# Outcomes of scheduled jobs and background workers (loyalty_scheduled_job_runs_total).
+JOB_OUTCOMES = ("ok", "failed", "crashed")
+CONSUMER_OUTCOMES = ("acked", "retried", "dead_lettered")
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -15,7 +18,9 @@ class Metrics:
     outbox_published: Counter
     outbox_publish_failures: Counter
     outbox_backlog: Gauge
+    outbox_oldest_pending_age: Gauge
     consumer_messages: Counter
+    consumer_pending: Gauge
     job_runs: Counter
 
     @classmethod
@@ -55,10 +60,23 @@ class Metrics:
                 ["service"],
                 registry=registry,
             ),
+            outbox_oldest_pending_age=Gauge(
+                "loyalty_outbox_oldest_pending_age_seconds",
+                "Age of the oldest event not yet published (0 when none is waiting).",
+                ["service"],
+                registry=registry,
+            ),
             consumer_messages=Counter(
                 "loyalty_consumer_messages",
                 "JetStream messages handled by durable consumers, by outcome.",
                 ["service", "consumer", "outcome"],
+                registry=registry,
+            ),
+            consumer_pending=Gauge(
+                "loyalty_consumer_pending_messages",
+                "Messages in the stream not yet delivered to the durable consumer (its lag), "
+                "as of the consumer's last pull.",
+                ["service", "consumer"],
                 registry=registry,
             ),
             job_runs=Counter(
@@ -68,6 +86,24 @@ class Metrics:
                 registry=registry,
             ),
         )
+
+    # The expect_* methods export labelled counters at zero before anything happens: a series'
+    # first sample is invisible to increase() and rate(), so an alert on a counter that appears
+    # at 1 (a first failure, a first dead letter) would never fire.
+
+    def expect_job(
+        self, service: str, job: str, *, outcomes: tuple[str, ...] = JOB_OUTCOMES
+    ) -> None:
+        for outcome in outcomes:
+            self.job_runs.labels(service, job, outcome)
+
+    def expect_consumer(self, service: str, consumer: str) -> None:
+        for outcome in CONSUMER_OUTCOMES:
+            self.consumer_messages.labels(service, consumer, outcome)
+
+    def expect_outbox(self, service: str) -> None:
+        self.outbox_published.labels(service)
+        self.outbox_publish_failures.labels(service)
 
     def serve(self, *, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)

@@ -20,6 +20,7 @@ import nats.errors
 import nats.js.errors
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.shared.database import connection_lost
 from services.shared.jetstream import JetStream
 from services.shared.logs import request_id_var
 from services.shared.metrics import Metrics
@@ -31,12 +32,21 @@ logger = logging.getLogger(__name__)
 
 RELAY_BATCH_SIZE_MAX = 500
 RELAY_POLL_INTERVAL_S = 1.0
+RELAY_BACKOFF_FIRST_S = 0.05
 RELAY_BACKOFF_MAX_S = 2.0
 # Published rows are kept a while for audit and debugging, then purged.
 PUBLISHED_RETENTION = "1 day"
 PURGE_INTERVAL_S = 600.0
 
 _NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError, OSError)
+
+
+# The oldest waiting event is the first by seq: one probe of the outbox_unpublished index.
+_BACKLOG_SQL = (
+    "SELECT count(*) AS events, coalesce(extract(epoch FROM now() - (SELECT created_at FROM outbox"
+    " WHERE published_at IS NULL ORDER BY seq LIMIT 1)), 0)::float8 AS age_s"
+    " FROM outbox WHERE published_at IS NULL"
+)
 
 
 def notify_channel(schema: str) -> str:
@@ -71,6 +81,32 @@ class Outbox:
         )
         return event.event_id
 
+    async def enqueue_many(
+        self, connection: asyncpg.Connection, subject: str, events: "list[events_pb2.Event]"
+    ) -> None:
+        """`enqueue` for many events of one subject in one statement (bulk imports)."""
+        if not events:
+            return
+        occurred_at = _now()
+        request_id = request_id_var.get()
+        for event in events:
+            if not event.event_id:
+                event.event_id = str(uuid.uuid4())
+            if not event.HasField("occurred_at"):
+                event.occurred_at.CopyFrom(occurred_at)
+            event.producer = self.producer
+            if not event.request_id:
+                event.request_id = request_id
+        await connection.execute(
+            "WITH events AS (INSERT INTO outbox (event_id, subject, payload) "
+            "SELECT id, $2, payload FROM unnest($1::uuid[], $3::bytea[]) AS e (id, payload)) "
+            "SELECT pg_notify($4, '')",
+            [uuid.UUID(event.event_id) for event in events],
+            f"{self.namespace}.{subject}",
+            [event.SerializeToString() for event in events],
+            notify_channel(self.schema),
+        )
+
 
 def _now() -> Timestamp:
     timestamp = Timestamp()
@@ -95,29 +131,37 @@ class OutboxRelay:
         self.schema = schema
         self.metrics = metrics
         self.service = service
+        metrics.expect_outbox(service)
         self._wake = asyncio.Event()
+        self._listener_lost = False
         self._lock_key = zlib.crc32(f"loyalty.outbox.{schema}".encode()) - 2**31
 
     async def run(self, stop: asyncio.Event) -> None:
-        listener = await self.pool.acquire()
-        channel = notify_channel(self.schema)
-        await listener.add_listener(channel, self._on_notify)
-        backoff_s = 0.05
+        listener: asyncpg.Connection | None = None
+        backoff_s = RELAY_BACKOFF_FIRST_S
         purged_at = 0.0
         try:
             while not stop.is_set():
                 try:
+                    if listener is None or self._listener_lost:
+                        # The first time, and after the database dropped the connection.
+                        listener = await self._listen(listener)
                     published = await self.publish_pending()
-                    backoff_s = 0.05
-                except _NATS_ERRORS as error:
+                    if time.monotonic() - purged_at > PURGE_INTERVAL_S:
+                        await self._purge()
+                        purged_at = time.monotonic()
+                    backoff_s = RELAY_BACKOFF_FIRST_S
+                except Exception as error:
+                    # NATS or the database out of reach: the events wait in the outbox.
+                    if not (isinstance(error, _NATS_ERRORS) or connection_lost(error)):
+                        raise
                     self.metrics.outbox_publish_failures.labels(self.service).inc()
                     logger.warning("outbox relay could not publish, retrying: %r", error)
+                    # While JetStream is away the backlog grows: that is when alerts need it.
+                    await self._observe_backlog()
                     await _wait(stop, backoff_s)
                     backoff_s = min(backoff_s * 2, RELAY_BACKOFF_MAX_S)
                     continue
-                if time.monotonic() - purged_at > PURGE_INTERVAL_S:
-                    await self._purge()
-                    purged_at = time.monotonic()
                 if published == RELAY_BATCH_SIZE_MAX:
                     continue
                 self._wake.clear()
@@ -131,15 +175,45 @@ class OutboxRelay:
                 for waiting in waits:
                     waiting.cancel()
         finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(channel, self._on_notify)
+            if listener is not None:
+                await self._unlisten(listener)
+
+    async def _listen(self, previous: asyncpg.Connection | None) -> asyncpg.Connection:
+        """A connection that LISTENs for the wake-ups of commits with events."""
+        if previous is not None:
+            await self._unlisten(previous)
+        listener = await self.pool.acquire()
+        self._listener_lost = False
+        try:
+            listener.add_termination_listener(self._on_listener_lost)
+            await listener.add_listener(notify_channel(self.schema), self._on_notify)
+        except BaseException:
+            await self.pool.release(listener)
+            raise
+        return listener
+
+    async def _unlisten(self, listener: asyncpg.Connection) -> None:
+        # The connection may be gone with the database; the pool replaces it.
+        with contextlib.suppress(Exception):
+            await listener.remove_listener(notify_channel(self.schema), self._on_notify)
+        with contextlib.suppress(Exception):
             await self.pool.release(listener)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
+    def _on_listener_lost(self, *_: object) -> None:
+        self._listener_lost = True
+        self._wake.set()
+
     async def publish_pending(self) -> int:
-        """Publish one batch of pending events in order; returns how many were published."""
+        """Publish one batch of pending events in order; returns how many were published.
+
+        If a publish fails (say the stream is electing a new leader), the events the stream
+        acknowledged before it are still marked published, and the error is raised: the retry
+        starts at the first unacknowledged event, with the same Nats-Msg-Id.
+        """
+        failure: Exception | None = None
         async with self.pool.acquire() as connection, connection.transaction():
             if not await connection.fetchval(
                 "SELECT pg_try_advisory_xact_lock($1)", self._lock_key
@@ -150,21 +224,38 @@ class OutboxRelay:
                 "ORDER BY seq LIMIT $1",
                 RELAY_BATCH_SIZE_MAX,
             )
+            published = 0
             for row in rows:
-                await self.jetstream.publish(
-                    row["subject"], row["payload"], msg_id=str(row["event_id"])
-                )
-            if rows:
+                try:
+                    await self.jetstream.publish(
+                        row["subject"], row["payload"], msg_id=str(row["event_id"])
+                    )
+                except _NATS_ERRORS as error:
+                    failure = error
+                    break
+                published += 1
+            if published:
                 await connection.execute(
                     "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
-                    [row["seq"] for row in rows],
+                    [row["seq"] for row in rows[:published]],
                 )
-            backlog = await connection.fetchval(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
-            )
-        self.metrics.outbox_published.labels(self.service).inc(len(rows))
-        self.metrics.outbox_backlog.labels(self.service).set(backlog - len(rows))
-        return len(rows)
+            # After the UPDATE above, in the same transaction: what is still waiting.
+            backlog = await connection.fetchrow(_BACKLOG_SQL)
+        self.metrics.outbox_published.labels(self.service).inc(published)
+        self._set_backlog(backlog)
+        if failure is not None:
+            raise failure
+        return published
+
+    def _set_backlog(self, backlog: asyncpg.Record) -> None:
+        self.metrics.outbox_backlog.labels(self.service).set(backlog["events"])
+        self.metrics.outbox_oldest_pending_age.labels(self.service).set(backlog["age_s"])
+
+    async def _observe_backlog(self) -> None:
+        try:
+            self._set_backlog(await self.pool.fetchrow(_BACKLOG_SQL))
+        except (OSError, asyncpg.PostgresError) as error:
+            logger.warning("outbox backlog unknown: %r", error)
 
     async def flush(self, *, timeout_s: float) -> bool:
         """Publish everything pending (at shutdown); False if the deadline passed first."""
@@ -173,7 +264,9 @@ class OutboxRelay:
             try:
                 if await self.publish_pending() == 0 and await self._backlog() == 0:
                     return True
-            except _NATS_ERRORS as error:
+            except Exception as error:
+                if not (isinstance(error, _NATS_ERRORS) or connection_lost(error)):
+                    raise
                 logger.warning("outbox flush could not publish: %r", error)
                 await asyncio.sleep(0.1)
         return False

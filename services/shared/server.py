@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.shared.config import ConfigError, load_config
+from services.shared.config import ConfigError, load_config, require
 from services.shared.database import create_pool
 from services.shared.interceptors import (
     DeadlineInterceptor,
@@ -28,7 +29,13 @@ from services.shared.interceptors import (
     ObserveInterceptor,
     streaming_methods,
 )
-from services.shared.jetstream import DEAD_LETTER_STREAM, JetStream, StreamSpec
+from services.shared.jetstream import (
+    DEAD_LETTER_STREAM,
+    STREAM_REPLICAS_MAX,
+    JetStream,
+    StreamSpec,
+    server_urls,
+)
 from services.shared.logs import configure_logging
 from services.shared.metrics import Metrics
 from services.shared.migrations import apply_migrations
@@ -37,8 +44,10 @@ from services.shared.outbox import Outbox, OutboxRelay
 logger = logging.getLogger(__name__)
 
 PLUMBING_MIGRATIONS = Path(__file__).parent / "migrations"
+WORKER_RESTART_DELAY_FIRST_S = 0.5
 WORKER_RESTART_DELAY_MAX_S = 30.0
 MESSAGE_SIZE_MAX_BYTES = 64 * 1024 * 1024
+CONNECTION_AGE_MAX_MS = 300_000
 # As sysexits' EX_CONFIG: the process cannot start as configured; restarting will not help.
 EXIT_CONFIG_ERROR = 78
 
@@ -48,8 +57,11 @@ class ProcessConfig:
     """What every service process reads; a service's own config extends it."""
 
     database_url: str
+    # One server, or a cluster's servers comma-separated (the client fails over between them).
     nats_url: str
     nats_namespace: str = "loyalty"
+    # Servers each stream is replicated on: 1 for a single server, 3 (or 5) in a cluster.
+    nats_stream_replicas: int = 1
     # How long a publish waits for the stream's ack before the outbox relay retries it.
     nats_publish_timeout_ms: int = 5_000
     grpc_address: str = "127.0.0.1:50051"
@@ -115,6 +127,19 @@ async def migrate(pool_or_connection: asyncpg.Pool | asyncpg.Connection, spec: S
 T = TypeVar("T", bound=ProcessConfig)
 
 
+def check_process_config(config: ProcessConfig, *, prefix: str) -> None:
+    """Range checks on the fields every service shares (a service's `validate` has its own)."""
+    try:
+        server_urls(config.nats_url)
+    except ValueError as error:
+        raise ConfigError(f"{prefix}_NATS_URL", str(error)) from None
+    require(
+        1 <= config.nats_stream_replicas <= STREAM_REPLICAS_MAX,
+        variable=f"{prefix}_NATS_STREAM_REPLICAS",
+        message=f"must be 1 to {STREAM_REPLICAS_MAX}",
+    )
+
+
 class RunningService:
     """A started service: `start` brings it up, `shutdown` takes it down losing nothing."""
 
@@ -142,6 +167,9 @@ class RunningService:
             namespace=config.nats_namespace,
             client_name=f"loyalty-{spec.name}",
             publish_timeout_s=config.nats_publish_timeout_ms / 1000,
+            stream_replicas=config.nats_stream_replicas,
+            metrics=self.metrics,
+            service=spec.name,
         )
         for stream in (DEAD_LETTER_STREAM, *spec.streams):
             await self.jetstream.declare_stream(stream)
@@ -167,7 +195,12 @@ class RunningService:
                     streaming_methods=streaming_methods(*spec.descriptors),
                 ),
             ],
-            options=[("grpc.max_receive_message_length", MESSAGE_SIZE_MAX_BYTES)],
+            options=[
+                ("grpc.max_receive_message_length", MESSAGE_SIZE_MAX_BYTES),
+                # Callers reconnect (and so re-resolve the service's pods) every few minutes,
+                # so replicas added by the autoscaler get calls; calls in flight finish first.
+                ("grpc.max_connection_age_ms", CONNECTION_AGE_MAX_MS),
+            ],
         )
         application.register(self.server)
         self.health = health.aio.HealthServicer()
@@ -222,12 +255,17 @@ async def _supervise(
     name: str, work: Worker, stop: asyncio.Event, metrics: Metrics, service: str
 ) -> None:
     """Run a background worker until stop, restarting it with a growing delay if it fails."""
-    delay_s = 0.5
+    metrics.expect_job(service, name, outcomes=("crashed",))
+    delay_s = WORKER_RESTART_DELAY_FIRST_S
     while not stop.is_set():
+        started_at = time.monotonic()
         try:
             await work(stop)
             return
         except Exception:
+            if time.monotonic() - started_at > WORKER_RESTART_DELAY_MAX_S:
+                # It ran well for a while before this failure: a new outage, short delays again.
+                delay_s = WORKER_RESTART_DELAY_FIRST_S
             metrics.job_runs.labels(service, name, "crashed").inc()
             logger.exception("worker %s failed; restarting in %.1fs", name, delay_s)
             with contextlib.suppress(asyncio.TimeoutError):
@@ -247,6 +285,7 @@ def main(spec: ServiceSpec, config_class: type[T]) -> None:
     """The body of a service's `__main__`: read config from `<NAME>_*` variables and serve."""
     try:
         config = load_config(config_class, prefix=spec.name.upper())
+        check_process_config(config, prefix=spec.name.upper())
     except ConfigError as error:
         print(f"{spec.name}: configuration error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG_ERROR) from None

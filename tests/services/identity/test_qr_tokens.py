@@ -61,9 +61,12 @@ async def alice(stub) -> str:
 
 
 async def test_a_qr_token_resolves_and_a_till_verifies_it_offline(stub, alice) -> None:
+    before = time.time()
     issued = await issue(stub, alice, ttl_seconds=60)
+    after = time.time()
     assert (await resolve(stub, issued.token)).member_id == alice
-    assert 59 <= issued.expires_at.seconds - time.time() <= 61
+    # Whole seconds: the expiry is the issue instant plus the time to live, truncated.
+    assert int(before) + 60 <= issued.expires_at.seconds <= after + 60
     [key] = (await stub.GetQrKeySet(identity_pb2.GetQrKeySetRequest(program_id=PROGRAM))).keys
     assert key.key_id == issued.key_id and key.status == identity_pb2.QR_KEY_STATUS_ACTIVE
     assert key.algorithm == "EdDSA" and len(key.public_key) == 32

@@ -1,12 +1,14 @@
 """The interceptors every service runs, on a real grpc.aio server with a small generic service."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
 
+import asyncpg
 import grpc
 import pytest
 
@@ -44,6 +46,12 @@ async def behave(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
 
 @pytest.fixture
 async def probe():
+    async with probe_server(behave) as probed:
+        yield probed
+
+
+@contextlib.asynccontextmanager
+async def probe_server(handler):  # type: ignore[no-untyped-def]
     metrics = Metrics.create()
     server = grpc.aio.server(
         interceptors=[
@@ -55,7 +63,7 @@ async def probe():
     server.add_generic_rpc_handlers(
         [
             grpc.method_handlers_generic_handler(
-                SERVICE, {"Call": grpc.unary_unary_rpc_method_handler(behave)}
+                SERVICE, {"Call": grpc.unary_unary_rpc_method_handler(handler)}
             )
         ]
     )
@@ -85,6 +93,33 @@ async def test_an_unexpected_error_is_internal_and_does_not_leak(probe) -> None:
     assert error.value.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in error.value.details()
     assert "req-42" in error.value.details()
+
+
+async def test_a_database_connection_lost_under_a_call_is_unavailable_not_internal(
+    database_url: str,
+) -> None:
+    """A restart of PostgreSQL in the middle of a transaction: the client is told to retry."""
+
+    async def lose_the_connection(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        connection = await asyncpg.connect(database_url)
+        try:
+            async with connection.transaction():
+                pid = await connection.fetchval("SELECT pg_backend_pid()")
+                admin = await asyncpg.connect(database_url)
+                try:
+                    await admin.execute("SELECT pg_terminate_backend($1)", pid)
+                finally:
+                    await admin.close()
+                await connection.execute("SELECT 1")
+        finally:
+            await connection.close()
+        return b"never"
+
+    async with probe_server(lose_the_connection) as (call, _):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await call(b"write")
+    assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "retry with the same idempotency key" in error.value.details()
 
 
 async def test_the_server_deadline_bounds_a_call_and_the_client_may_shorten_it(probe) -> None:

@@ -3,6 +3,7 @@ import contextlib
 
 import pytest
 
+from services.shared.errors import Unavailable
 from services.shared.jetstream import (
     DEAD_LETTER_STREAM,
     ConsumerSpec,
@@ -130,3 +131,41 @@ async def test_an_idle_consumer_keeps_pulling_without_failing(jetstream: JetStre
     await asyncio.wait_for(handled.wait(), 10)
     stop.set()
     await asyncio.wait_for(task, 5)
+
+
+async def test_a_dependency_outage_longer_than_the_delivery_limit_loses_no_message(
+    jetstream: JetStream,
+) -> None:
+    """The database restarting or the ledger down for longer than `deliveries_max` tries: the
+    message waits for it and is handled once it is back, never dead-lettered."""
+    subject = jetstream.namespace.subject("ledger.points_posted")
+    await jetstream.publish(subject, b"first", msg_id="first")
+    await jetstream.publish(subject, b"second", msg_id="second")
+    outage = [
+        ConnectionRefusedError(111, "Connect call failed"),
+        Unavailable("the ledger is unavailable"),
+        ConnectionRefusedError(111, "Connect call failed"),
+        Unavailable("the ledger is unavailable"),
+    ]
+    attempts: list[bytes] = []
+    handled: list[bytes] = []
+    done = asyncio.Event()
+
+    async def handle(message) -> None:
+        attempts.append(message.data)
+        if outage:
+            raise outage.pop(0)
+        handled.append(message.data)
+        if len(handled) == 2:
+            done.set()
+
+    spec = ConsumerSpec(
+        stream="ledger", durable="outage", filter_subjects=("ledger.>",), deliveries_max=2
+    )
+    await run_until(PullConsumer(jetstream, spec, handle), done)
+    assert handled == [b"first", b"second"]
+    assert attempts == [b"first"] * 5 + [b"second"]
+    info = await jetstream.context.consumer_info(jetstream.namespace.stream("ledger"), "outage")
+    assert info.num_ack_pending == 0 and info.num_pending == 0 and info.num_redelivered == 0
+    dead_letters = await jetstream.context.stream_info(jetstream.namespace.stream("dead_letter"))
+    assert dead_letters.state.messages == 0

@@ -99,7 +99,7 @@ class ArmReport(_message.Message):
     def __init__(self, arm_code: _Optional[str] = ..., control: _Optional[bool] = ..., member_count: _Optional[int] = ..., participant_count: _Optional[int] = ..., participation_rate: _Optional[float] = ..., redemption_rate: _Optional[float] = ..., spend_per_member: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., points_per_member: _Optional[int] = ...) -> None: ...
 
 class ArmUplift(_message.Message):
-    __slots__ = ("arm_code", "participation_uplift_bps", "participation_uplift_lower_bps", "participation_uplift_upper_bps", "redemption_uplift_bps", "redemption_uplift_lower_bps", "redemption_uplift_upper_bps", "spend_uplift", "spend_uplift_lower", "spend_uplift_upper")
+    __slots__ = ("arm_code", "participation_uplift_bps", "participation_uplift_lower_bps", "participation_uplift_upper_bps", "redemption_uplift_bps", "redemption_uplift_lower_bps", "redemption_uplift_upper_bps", "spend_uplift", "spend_uplift_lower", "spend_uplift_upper", "interval_available")
     ARM_CODE_FIELD_NUMBER: _ClassVar[int]
     PARTICIPATION_UPLIFT_BPS_FIELD_NUMBER: _ClassVar[int]
     PARTICIPATION_UPLIFT_LOWER_BPS_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +110,7 @@ class ArmUplift(_message.Message):
     SPEND_UPLIFT_FIELD_NUMBER: _ClassVar[int]
     SPEND_UPLIFT_LOWER_FIELD_NUMBER: _ClassVar[int]
     SPEND_UPLIFT_UPPER_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     arm_code: str
     participation_uplift_bps: int
     participation_uplift_lower_bps: int
@@ -120,4 +121,5 @@ class ArmUplift(_message.Message):
     spend_uplift: _common_pb2.Money
     spend_uplift_lower: _common_pb2.Money
     spend_uplift_upper: _common_pb2.Money
-    def __init__(self, arm_code: _Optional[str] = ..., participation_uplift_bps: _Optional[int] = ..., participation_uplift_lower_bps: _Optional[int] = ..., participation_uplift_upper_bps: _Optional[int] = ..., redemption_uplift_bps: _Optional[int] = ..., redemption_uplift_lower_bps: _Optional[int] = ..., redemption_uplift_upper_bps: _Optional[int] = ..., spend_uplift: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., spend_uplift_lower: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., spend_uplift_upper: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
+    interval_available: bool
+    def __init__(self, arm_code: _Optional[str] = ..., participation_uplift_bps: _Optional[int] = ..., participation_uplift_lower_bps: _Optional[int] = ..., participation_uplift_upper_bps: _Optional[int] = ..., redemption_uplift_bps: _Optional[int] = ..., redemption_uplift_lower_bps: _Optional[int] = ..., redemption_uplift_upper_bps: _Optional[int] = ..., spend_uplift: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., spend_uplift_lower: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., spend_uplift_upper: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., interval_available: _Optional[bool] = ...) -> None: ...

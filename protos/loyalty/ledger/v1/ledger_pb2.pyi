@@ -972,3 +972,39 @@ class RunMaintenanceResponse(_message.Message):
     started_at: _timestamp_pb2.Timestamp
     finished_at: _timestamp_pb2.Timestamp
     def __init__(self, job: _Optional[_Union[MaintenanceJob, str]] = ..., processed_count: _Optional[int] = ..., affected_points: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListAccountsRequest(_message.Message):
+    __slots__ = ("program_id", "page_size", "page_token")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, program_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAccountsResponse(_message.Message):
+    __slots__ = ("balances", "next_page_token")
+    BALANCES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    balances: _containers.RepeatedCompositeFieldContainer[Balance]
+    next_page_token: str
+    def __init__(self, balances: _Optional[_Iterable[_Union[Balance, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ListPostingsRequest(_message.Message):
+    __slots__ = ("program_id", "page_size", "page_token")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, program_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPostingsResponse(_message.Message):
+    __slots__ = ("postings", "next_page_token")
+    POSTINGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    postings: _containers.RepeatedCompositeFieldContainer[Posting]
+    next_page_token: str
+    def __init__(self, postings: _Optional[_Iterable[_Union[Posting, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

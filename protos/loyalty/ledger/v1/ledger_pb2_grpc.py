@@ -159,6 +159,16 @@ class LedgerServiceStub:
                 request_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.RunMaintenanceRequest.SerializeToString,
                 response_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.RunMaintenanceResponse.FromString,
                 _registered_method=True)
+        self.ListAccounts = channel.unary_unary(
+                '/loyalty.ledger.v1.LedgerService/ListAccounts',
+                request_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListAccountsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListAccountsResponse.FromString,
+                _registered_method=True)
+        self.ListPostings = channel.unary_unary(
+                '/loyalty.ledger.v1.LedgerService/ListPostings',
+                request_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListPostingsRequest.SerializeToString,
+                response_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListPostingsResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
@@ -338,6 +348,22 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAccounts(self, request, context):
+        """ListAccounts lists the member accounts of a program with their balances, by member id, for
+        exports.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPostings(self, request, context):
+        """ListPostings lists the postings of every member of a program, by member and posting, for
+        exports.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -460,6 +486,16 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.RunMaintenance,
                     request_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.RunMaintenanceRequest.FromString,
                     response_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.RunMaintenanceResponse.SerializeToString,
+            ),
+            'ListAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccounts,
+                    request_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListAccountsRequest.FromString,
+                    response_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListAccountsResponse.SerializeToString,
+            ),
+            'ListPostings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPostings,
+                    request_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListPostingsRequest.FromString,
+                    response_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListPostingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1115,6 +1151,60 @@ class LedgerService:
             '/loyalty.ledger.v1.LedgerService/RunMaintenance',
             loyalty_dot_ledger_dot_v1_dot_ledger__pb2.RunMaintenanceRequest.SerializeToString,
             loyalty_dot_ledger_dot_v1_dot_ledger__pb2.RunMaintenanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.ledger.v1.LedgerService/ListAccounts',
+            loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListAccountsRequest.SerializeToString,
+            loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPostings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.ledger.v1.LedgerService/ListPostings',
+            loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListPostingsRequest.SerializeToString,
+            loyalty_dot_ledger_dot_v1_dot_ledger__pb2.ListPostingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,265 @@
+"""E-mail delivery of notification intents over SMTP, once per intent.
+
+The consumer of `campaign.notification_intent` keeps e-mail intents only. Each one is recorded
+(email_deliveries, keyed by the intent id) before anything is sent, then sent under that row's
+lock and marked sent in the same transaction: a redelivered intent finds its row sent and sends
+nothing. A crash after the SMTP server took the message and before the commit sends it again
+on recovery; the Message-ID is the intent's, so a receiving system can drop that copy.
+
+At delivery the member is looked up in identity (GetMember): the address is the member's e-mail
+identifier, and consent is checked again, so a withdrawal that came after the intent was
+decided still stops the e-mail. Deferred intents (quiet hours) and failed attempts wait in the
+table; the sweeper sends them when due, with a growing delay, up to `attempts_max` attempts.
+"""
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import smtplib
+import ssl
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import asyncpg
+import grpc
+from nats.aio.msg import Msg
+
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.campaign import repository_notifications as store
+from services.campaign.errors import CampaignError
+from services.campaign.metrics import CampaignMetrics
+from services.shared.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+IDENTITY_TIMEOUT_S = 10.0
+SWEEP_BATCH_MAX = 100
+RETRY_DELAY_MAX_S = 3_600.0
+SUBJECTS = {
+    common_pb2.NOTIFICATION_KIND_POINTS_EARNED: "You earned points",
+    common_pb2.NOTIFICATION_KIND_TIER_REACHED: "You reached a new tier",
+    common_pb2.NOTIFICATION_KIND_CLOSE_TO_NEXT_TIER: "You are close to the next tier",
+    common_pb2.NOTIFICATION_KIND_POINTS_EXPIRING_SOON: "Some of your points expire soon",
+    common_pb2.NOTIFICATION_KIND_MONTHLY_SUMMARY: "Your monthly summary",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    timeout_s: float = 10.0
+
+
+class IdentityUnavailable(Unavailable, CampaignError):
+    reason = "IDENTITY_UNAVAILABLE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"identity could not be asked for the member: {detail}")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    consents: bool
+
+
+class MemberDirectory:
+    """A member's e-mail address and e-mail consent, asked of identity."""
+
+    def __init__(self, stub: identity_pb2_grpc.IdentityServiceStub) -> None:
+        self.stub = stub
+
+    async def recipient(self, program_id: str, member_id: str) -> Recipient | None:
+        """None if identity does not know the member."""
+        try:
+            response = await self.stub.GetMember(
+                identity_pb2.GetMemberRequest(program_id=program_id, member_id=member_id),
+                timeout=IDENTITY_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise IdentityUnavailable(f"{error.code().name}: {error.details()}") from None
+        member = response.member
+        address = next(
+            (i.value for i in member.identifiers if i.kind == common_pb2.IDENTIFIER_KIND_EMAIL),
+            "",
+        )
+        consents = member.status == common_pb2.MEMBER_STATUS_ACTIVE and any(
+            c.channel == common_pb2.CONSENT_CHANNEL_EMAIL and c.granted for c in member.consents
+        )
+        return Recipient(address, consents)
+
+
+def compose(intent: events_pb2.NotificationIntent, *, sender: str, recipient: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = SUBJECTS.get(intent.kind, "News from your loyalty program")
+    # The intent id: a copy sent again after a crash is recognisable as the same message.
+    message["Message-ID"] = f"<{intent.intent_id}@loyalty>"
+    lines = [SUBJECTS.get(intent.kind, "News from your loyalty program") + "."]
+    lines += [f"{name}: {value}" for name, value in sorted(intent.template_data.items())]
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+class SmtpSender:
+    """stdlib smtplib in a worker thread: one connection per message, as deliveries are rare."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.to_thread(self._send, message)
+
+    def _send(self, message: EmailMessage) -> None:
+        settings = self.settings
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_s) as client:
+            if settings.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if settings.username:
+                client.login(settings.username, settings.password or "")
+            client.send_message(message)
+
+
+class EmailDelivery:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        directory: MemberDirectory,
+        sender: SmtpSender,
+        metrics: CampaignMetrics,
+        *,
+        attempts_max: int,
+        clock: Callable[[], dt.datetime],
+        sweep_interval_s: float,
+    ) -> None:
+        self.pool = pool
+        self.directory = directory
+        self.sender = sender
+        self.metrics = metrics
+        self.attempts_max = attempts_max
+        self.clock = clock
+        self.sweep_interval_s = sweep_interval_s
+
+    async def __call__(self, message: Msg) -> None:
+        """The JetStream handler: record an e-mail intent, and send it if it is due."""
+        event = events_pb2.Event.FromString(message.data)
+        if event.WhichOneof("payload") != "notification_intent":
+            return
+        intent = event.notification_intent
+        if intent.channel != common_pb2.CONSENT_CHANNEL_EMAIL:
+            return
+        intent_id = uuid.UUID(intent.intent_id)
+        now = self.clock()
+        deliver_after = (
+            intent.deliver_after.ToDatetime(tzinfo=dt.UTC)
+            if intent.HasField("deliver_after")
+            else now
+        )
+        await store.insert_delivery(
+            self.pool,
+            event.program_id,
+            intent.member_id,
+            intent_id,
+            deliver_after=deliver_after,
+            intent=intent.SerializeToString(),
+        )
+        await self.deliver(event.program_id, intent.member_id, intent_id, skip_locked=False)
+
+    async def deliver(
+        self, program_id: str, member_id: str, intent_id: uuid.UUID, *, skip_locked: bool
+    ) -> bool:
+        """Send the delivery if it is pending and due; True if it was sent now."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            row = await store.claim_delivery(
+                connection,
+                program_id,
+                member_id,
+                intent_id,
+                now=self.clock(),
+                skip_locked=skip_locked,
+            )
+            if row is None:
+                return False
+            intent = events_pb2.NotificationIntent.FromString(row["intent"])
+            recipient = await self.directory.recipient(program_id, member_id)
+            if recipient is None or not recipient.consents or not recipient.address:
+                outcome = (
+                    "no_consent" if recipient is None or not recipient.consents else "no_address"
+                )
+                await store.finish_delivery(
+                    connection,
+                    program_id,
+                    member_id,
+                    intent_id,
+                    state=store.DELIVERY_SKIPPED,
+                    error=outcome,
+                )
+                self.metrics.emails.labels(program_id, outcome).inc()
+                return False
+            try:
+                await self.sender.send(
+                    compose(intent, sender=self.sender.settings.sender, recipient=recipient.address)
+                )
+            except (smtplib.SMTPException, OSError) as error:
+                await self._failed(connection, row, error)
+                self.metrics.emails.labels(program_id, "failed").inc()
+                return False
+            await store.finish_delivery(
+                connection, program_id, member_id, intent_id, state=store.DELIVERY_SENT
+            )
+        self.metrics.emails.labels(program_id, "sent").inc()
+        return True
+
+    async def _failed(
+        self, connection: asyncpg.Connection, row: asyncpg.Record, error: Exception
+    ) -> None:
+        attempts = row["attempts"] + 1
+        final = attempts >= self.attempts_max
+        logger.warning(
+            "e-mail of intent %s failed (attempt %d%s): %r",
+            row["intent_id"],
+            attempts,
+            ", giving up" if final else "",
+            error,
+        )
+        delay_s = min(5.0 * 2**attempts, RETRY_DELAY_MAX_S)
+        await store.finish_delivery(
+            connection,
+            row["program_id"],
+            row["member_id"],
+            row["intent_id"],
+            state=store.DELIVERY_FAILED if final else store.DELIVERY_PENDING,
+            error=repr(error),
+            retry_at=self.clock() + dt.timedelta(seconds=delay_s),
+        )
+
+    async def sweep(self) -> int:
+        """Send the deliveries that are due (deferred or to retry); returns how many were sent."""
+        sent = 0
+        for program_id, member_id, intent_id in await store.due_deliveries(
+            self.pool, now=self.clock(), limit=SWEEP_BATCH_MAX
+        ):
+            try:
+                sent += await self.deliver(program_id, member_id, intent_id, skip_locked=True)
+            except CampaignError as error:
+                logger.warning("e-mail of intent %s waits: %s", intent_id, error.details())
+        return sent
+
+    async def sweep_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.sweep()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.sweep_interval_s)

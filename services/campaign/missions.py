@@ -1,0 +1,266 @@
+"""Missions: their checks and how one fact (a purchase or an activity) moves a member on (no I/O).
+
+The rules, as members see them:
+
+- A mission is live from its start time (if any) to its end time (if any) while it is active;
+  facts outside that, or after it is archived, do not count.
+- A fact advances at most one step: in an ordered mission only the first unfinished step, in an
+  unordered one the first unfinished step it meets (in the mission's order).
+- The window (`window_days`) starts with the first fact that counts. A fact that comes after the
+  deadline of an unfinished attempt restarts the mission: the old attempt's progress is dropped and
+  that fact counts for a new attempt (GetMissionProgress shows EXPIRED until then). A mission
+  without a window never expires.
+- When every step is done the mission is completed, once per member: its points and badge are
+  given then, and later facts change nothing.
+
+Facts count in the order campaign records them; the window is measured in the facts' own times.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from loyalty.campaign.v1 import engagement_pb2
+from loyalty.common.v1 import common_pb2
+from services.shared import validation
+from services.shared.errors import InvalidArgument
+
+NOT_STARTED = engagement_pb2.MISSION_PROGRESS_STATE_NOT_STARTED
+IN_PROGRESS = engagement_pb2.MISSION_PROGRESS_STATE_IN_PROGRESS
+COMPLETED = engagement_pb2.MISSION_PROGRESS_STATE_COMPLETED
+EXPIRED = engagement_pb2.MISSION_PROGRESS_STATE_EXPIRED
+DRAFT = engagement_pb2.MISSION_STATUS_DRAFT
+ACTIVE = engagement_pb2.MISSION_STATUS_ACTIVE
+ARCHIVED = engagement_pb2.MISSION_STATUS_ARCHIVED
+
+STEPS_MAX = 20
+STEP_COUNT_MAX = 1_000
+WINDOW_DAYS_MAX = 3_650
+REWARD_POINTS_MAX = 1_000_000_000
+NAME_LENGTH_MAX = 200
+CATEGORY_LENGTH_MAX = 128
+ACTIVITY_KINDS = frozenset(common_pb2.ActivityKind.values()) - {0}
+CHANNELS = frozenset(common_pb2.Channel.values()) - {0}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A purchase (activity_kind 0) or an activity of a member, as missions see it."""
+
+    member_id: str
+    at: dt.datetime
+    channel: int
+    activity_kind: int = 0
+    amount_minor: int = 0
+    currency: str = ""
+    categories: frozenset[str] = frozenset()
+
+    @property
+    def is_purchase(self) -> bool:
+        return self.activity_kind == 0
+
+
+@dataclass
+class Progress:
+    """A member's attempt at a mission; the step lists are parallel to the mission's steps."""
+
+    attempt: int
+    state: int
+    counts: list[int]
+    steps_completed_at: list[dt.datetime | None]
+    started_at: dt.datetime | None = None
+    deadline_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    changed: bool = field(default=False, compare=False)
+
+    @classmethod
+    def fresh(cls, steps: int, attempt: int = 1) -> "Progress":
+        return cls(attempt, NOT_STARTED, [0] * steps, [None] * steps)
+
+    def state_at(self, now: dt.datetime) -> int:
+        """The state a member sees now: an unfinished attempt past its deadline has expired."""
+        if self.state == IN_PROGRESS and self.deadline_at is not None and now >= self.deadline_at:
+            return EXPIRED
+        return self.state
+
+
+def required(step: engagement_pb2.MissionStep) -> int:
+    return max(step.count, 1)
+
+
+def live(mission: engagement_pb2.Mission, at: dt.datetime) -> bool:
+    if mission.status != ACTIVE:
+        return False
+    if mission.HasField("start_time") and at < mission.start_time.ToDatetime(tzinfo=dt.UTC):
+        return False
+    return not (mission.HasField("end_time") and at >= mission.end_time.ToDatetime(tzinfo=dt.UTC))
+
+
+def step_matches(step: engagement_pb2.MissionStep, fact: Fact) -> bool:
+    if step.WhichOneof("requirement") == "activity_kind":
+        return not fact.is_purchase and fact.activity_kind == step.activity_kind
+    if not fact.is_purchase:
+        return False
+    purchase = step.purchase
+    if purchase.channels and fact.channel not in purchase.channels:
+        return False
+    if purchase.category and purchase.category not in fact.categories:
+        return False
+    return fact.amount_minor >= purchase.minimum_spend.amount_minor
+
+
+def concerns(mission: engagement_pb2.Mission, fact: Fact) -> bool:
+    """Whether the fact could count for some step of the mission (a cheap filter)."""
+    return live(mission, fact.at) and any(step_matches(step, fact) for step in mission.steps)
+
+
+def _step_for(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -> int | None:
+    for index, step in enumerate(mission.steps):
+        if progress.counts[index] >= required(step):
+            continue
+        if step_matches(step, fact):
+            return index
+        if mission.ordered:
+            return None
+    return None
+
+
+def advance(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -> bool:
+    """Count the fact in the member's progress; True when it completes the mission."""
+    if progress.state == COMPLETED or not live(mission, fact.at):
+        return False
+    attempt = progress
+    if progress.state_at(fact.at) == EXPIRED:
+        attempt = Progress.fresh(len(mission.steps), progress.attempt + 1)
+    index = _step_for(mission, attempt, fact)
+    if index is None:
+        return False
+    if attempt is not progress:
+        _replace(progress, attempt)
+    progress.changed = True
+    progress.counts[index] += 1
+    if progress.counts[index] >= required(mission.steps[index]):
+        progress.steps_completed_at[index] = fact.at
+    if progress.started_at is None:
+        progress.started_at = fact.at
+        if mission.window_days:
+            progress.deadline_at = fact.at + dt.timedelta(days=mission.window_days)
+    progress.state = IN_PROGRESS
+    if all(at is not None for at in progress.steps_completed_at):
+        progress.state, progress.completed_at = COMPLETED, fact.at
+        return True
+    return False
+
+
+def _replace(progress: Progress, attempt: Progress) -> None:
+    progress.attempt, progress.state = attempt.attempt, attempt.state
+    progress.counts, progress.steps_completed_at = attempt.counts, attempt.steps_completed_at
+    progress.started_at = progress.deadline_at = progress.completed_at = None
+
+
+def check_mission(mission: engagement_pb2.Mission, *, program_id: str, currency: str) -> None:
+    """INVALID_ARGUMENT naming the field of the first problem of a mission to create."""
+    if mission.mission_id:
+        validation.code(mission.mission_id, "mission.mission_id")
+    if mission.program_id and mission.program_id != program_id:
+        raise InvalidArgument("mission.program_id", "must be empty or the request's program_id")
+    validation.text(mission.name, "mission.name", length_max=NAME_LENGTH_MAX)
+    validation.text(mission.description, "mission.description", required=False)
+    if mission.status not in (engagement_pb2.MISSION_STATUS_UNSPECIFIED, ACTIVE):
+        raise InvalidArgument(
+            "mission.status", "a mission is created active (unspecified or ACTIVE)"
+        )
+    if not mission.steps:
+        raise InvalidArgument("mission.steps", "at least one step is required")
+    if len(mission.steps) > STEPS_MAX:
+        raise InvalidArgument("mission.steps", f"at most {STEPS_MAX} steps")
+    codes: set[str] = set()
+    for index, step in enumerate(mission.steps):
+        _check_step(step, f"mission.steps[{index}]", currency=currency)
+        if step.step_code in codes:
+            raise InvalidArgument(f"mission.steps[{index}].step_code", "must be unique")
+        codes.add(step.step_code)
+    validation.in_range(mission.window_days, "mission.window_days", low=0, high=WINDOW_DAYS_MAX)
+    validation.in_range(
+        mission.reward_points, "mission.reward_points", low=0, high=REWARD_POINTS_MAX
+    )
+    if mission.badge_code:
+        validation.code(mission.badge_code, "mission.badge_code")
+        validation.text(
+            mission.badge_name, "mission.badge_name", required=False, length_max=NAME_LENGTH_MAX
+        )
+    elif mission.badge_name:
+        raise InvalidArgument("mission.badge_name", "needs a badge_code")
+    if not mission.reward_points and not mission.badge_code:
+        raise InvalidArgument(
+            "mission.reward_points", "the mission gives neither points nor a badge"
+        )
+    if (
+        mission.HasField("start_time")
+        and mission.HasField("end_time")
+        and mission.end_time.ToMicroseconds() <= mission.start_time.ToMicroseconds()
+    ):
+        raise InvalidArgument("mission.end_time", "must be after start_time")
+    if mission.segment_ids:
+        raise InvalidArgument(
+            "mission.segment_ids", "targeting missions at segments is not supported yet"
+        )
+
+
+def _check_step(step: engagement_pb2.MissionStep, field: str, *, currency: str) -> None:
+    validation.code(step.step_code, f"{field}.step_code")
+    validation.text(step.description, f"{field}.description", required=False)
+    validation.in_range(step.count, f"{field}.count", low=0, high=STEP_COUNT_MAX)
+    requirement = step.WhichOneof("requirement")
+    if requirement is None:
+        raise InvalidArgument(f"{field}.requirement", "set purchase or activity_kind")
+    if requirement == "activity_kind":
+        if step.activity_kind not in ACTIVITY_KINDS:
+            raise InvalidArgument(f"{field}.activity_kind", "is not a known activity kind")
+        return
+    purchase = step.purchase
+    for index, channel in enumerate(purchase.channels):
+        if channel not in CHANNELS:
+            raise InvalidArgument(f"{field}.purchase.channels[{index}]", "is not a known channel")
+    validation.text(
+        purchase.category,
+        f"{field}.purchase.category",
+        required=False,
+        length_max=CATEGORY_LENGTH_MAX,
+    )
+    if purchase.HasField("minimum_spend"):
+        spend = purchase.minimum_spend
+        if spend.currency != currency:
+            raise InvalidArgument(
+                f"{field}.purchase.minimum_spend.currency", f"must be the program's ({currency})"
+            )
+        if spend.amount_minor < 0:
+            raise InvalidArgument(
+                f"{field}.purchase.minimum_spend.amount_minor", "must not be negative"
+            )
+
+
+def progress_message(
+    mission: engagement_pb2.Mission,
+    member_id: str,
+    progress: Progress | None,
+    now: dt.datetime,
+) -> engagement_pb2.MissionProgress:
+    # An expired attempt's steps are shown as they were: the member sees what was missing.
+    shown = progress or Progress.fresh(len(mission.steps))
+    message = engagement_pb2.MissionProgress(
+        mission_id=mission.mission_id, member_id=member_id, state=shown.state_at(now)
+    )
+    for index, step in enumerate(mission.steps):
+        step_progress = message.steps.add(
+            step_code=step.step_code,
+            done_count=min(shown.counts[index], required(step)),
+            required_count=required(step),
+        )
+        completed = shown.steps_completed_at[index]
+        if completed is not None:
+            step_progress.completed_at.FromDatetime(completed)
+    for name in ("started_at", "deadline_at", "completed_at"):
+        value = getattr(shown, name)
+        if value is not None:
+            getattr(message, name).FromDatetime(value)
+    return message

@@ -1,0 +1,228 @@
+"""Notification intents: the policy's checks and the decision for one intent (no I/O).
+
+An intent is decided once per member and cause (the fact it is about, such as a ledger event or
+a month), in this order:
+
+1. a kind the policy does not enable is dropped (counted as suppressed "disabled", not stored);
+2. the channel is the first of the policy's preferences (e-mail if none) the member consents to;
+   none, or an erased or merged-away member: SUPPRESSED_NO_CONSENT;
+3. the member's intents published in the local day / ISO week of the fact reach the policy's cap:
+   SUPPRESSED_FREQUENCY_CAP;
+4. the fact falls in the quiet hours (local time): published with deliver_after at their end,
+   DEFERRED_QUIET_HOURS;
+5. else PUBLISHED.
+
+Published and deferred intents count toward the cap; suppressed ones do not. Days, weeks and
+quiet hours are the program's time zone's.
+"""
+
+import datetime as dt
+import uuid
+import zoneinfo
+from dataclasses import dataclass, field
+
+from loyalty.campaign.v1 import engagement_pb2
+from loyalty.common.v1 import common_pb2
+from services.shared import validation
+from services.shared.errors import InvalidArgument
+
+PUBLISHED = engagement_pb2.NOTIFICATION_STATUS_PUBLISHED
+NO_CONSENT = engagement_pb2.NOTIFICATION_STATUS_SUPPRESSED_NO_CONSENT
+FREQUENCY_CAP = engagement_pb2.NOTIFICATION_STATUS_SUPPRESSED_FREQUENCY_CAP
+DEFERRED = engagement_pb2.NOTIFICATION_STATUS_DEFERRED_QUIET_HOURS
+DISABLED = engagement_pb2.NOTIFICATION_STATUS_SUPPRESSED_DISABLED
+SENT_STATUSES = (PUBLISHED, DEFERRED)
+
+POINTS_EARNED = common_pb2.NOTIFICATION_KIND_POINTS_EARNED
+TIER_REACHED = common_pb2.NOTIFICATION_KIND_TIER_REACHED
+CLOSE_TO_NEXT_TIER = common_pb2.NOTIFICATION_KIND_CLOSE_TO_NEXT_TIER
+POINTS_EXPIRING_SOON = common_pb2.NOTIFICATION_KIND_POINTS_EXPIRING_SOON
+MONTHLY_SUMMARY = common_pb2.NOTIFICATION_KIND_MONTHLY_SUMMARY
+
+EMAIL = common_pb2.CONSENT_CHANNEL_EMAIL
+KINDS = frozenset(common_pb2.NotificationKind.values()) - {0}
+CHANNELS = frozenset(common_pb2.ConsentChannel.values()) - {0}
+CAP_MAX = 1_000
+# "Close to the next tier" is within 10 % of its threshold unless the policy says otherwise.
+CLOSE_TO_NEXT_TIER_BPS_DEFAULT = 1_000
+INTENT_NAMESPACE = uuid.UUID("5b0f3c0e-4a57-4d8e-9a0c-6f1f0c7e2d11")
+
+OUTCOMES = {
+    PUBLISHED: "published",
+    DEFERRED: "deferred",
+    NO_CONSENT: "no_consent",
+    FREQUENCY_CAP: "frequency_cap",
+    DISABLED: "disabled",
+}
+
+
+def check_policy(policy: engagement_pb2.NotificationPolicy) -> None:
+    """INVALID_ARGUMENT naming the field of the first problem of a policy to store."""
+    validation.in_range(policy.per_member_day_max, "policy.per_member_day_max", low=0, high=CAP_MAX)
+    validation.in_range(
+        policy.per_member_week_max, "policy.per_member_week_max", low=0, high=CAP_MAX
+    )
+    if policy.HasField("quiet_hours_start") != policy.HasField("quiet_hours_end"):
+        raise InvalidArgument("policy.quiet_hours_end", "set both ends of the quiet hours or none")
+    for name in ("quiet_hours_start", "quiet_hours_end"):
+        if policy.HasField(name):
+            moment = getattr(policy, name)
+            validation.in_range(moment.hour, f"policy.{name}.hour", low=0, high=23)
+            validation.in_range(moment.minute, f"policy.{name}.minute", low=0, high=59)
+    _check_unique(policy.enabled_kinds, KINDS, "policy.enabled_kinds", "notification kind")
+    validation.in_range(
+        policy.close_to_next_tier_bps, "policy.close_to_next_tier_bps", low=0, high=10_000
+    )
+    _check_unique(
+        policy.channel_preferences, CHANNELS, "policy.channel_preferences", "consent channel"
+    )
+
+
+def _check_unique(values: list[int], known: frozenset[int], field: str, what: str) -> None:
+    seen: set[int] = set()
+    for index, value in enumerate(values):
+        if value not in known:
+            raise InvalidArgument(f"{field}[{index}]", f"is not a known {what}")
+        if value in seen:
+            raise InvalidArgument(f"{field}[{index}]", "appears twice")
+        seen.add(value)
+
+
+def close_bps(policy: engagement_pb2.NotificationPolicy) -> int:
+    return policy.close_to_next_tier_bps or CLOSE_TO_NEXT_TIER_BPS_DEFAULT
+
+
+def is_close_to_next_tier(*, qualifying: int, to_next: int, bps: int) -> bool:
+    """Within `bps` of the next tier's threshold (qualifying + to_next), not yet there."""
+    if to_next <= 0:
+        return False
+    return to_next * 10_000 <= (qualifying + to_next) * bps
+
+
+def intent_id(program_id: str, member_id: str, cause: str) -> uuid.UUID:
+    """The same for the same member and cause, so a decision made again publishes the same event."""
+    return uuid.uuid5(INTENT_NAMESPACE, f"{program_id}\x1f{member_id}\x1f{cause}")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An intent to decide: for whom, what, why, and when the fact happened."""
+
+    member_id: str
+    kind: int
+    cause: str
+    at: dt.datetime
+    template_data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What campaign knows of a member: consented channels, whether closed, the locale."""
+
+    channels: frozenset[int] = frozenset()
+    closed: bool = False
+    locale: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: int
+    channel: int
+    deliver_after: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class LocalPeriods:
+    """The local day and ISO week of an instant, as UTC bounds [start, end)."""
+
+    day_start: dt.datetime
+    day_end: dt.datetime
+    week_start: dt.datetime
+    week_end: dt.datetime
+
+    @classmethod
+    def of(cls, moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> "LocalPeriods":
+        day = moment.astimezone(zone).date()
+        week = day - dt.timedelta(days=day.weekday())
+        return cls(
+            _midnight(day, zone),
+            _midnight(day + dt.timedelta(days=1), zone),
+            _midnight(week, zone),
+            _midnight(week + dt.timedelta(days=7), zone),
+        )
+
+    def counts(self, sent: list[dt.datetime]) -> tuple[int, int]:
+        """How many of the instants fall in the day, and in the week."""
+        today = sum(1 for moment in sent if self.day_start <= moment < self.day_end)
+        week = sum(1 for moment in sent if self.week_start <= moment < self.week_end)
+        return today, week
+
+
+def _midnight(day: dt.date, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+def preferences(policy: engagement_pb2.NotificationPolicy) -> list[int]:
+    return list(policy.channel_preferences) or [EMAIL]
+
+
+def quiet_until(
+    policy: engagement_pb2.NotificationPolicy, moment: dt.datetime, zone: zoneinfo.ZoneInfo
+) -> dt.datetime | None:
+    """The end of the quiet hours `moment` falls in, or None outside them (local time)."""
+    if not policy.HasField("quiet_hours_start"):
+        return None
+    start = dt.time(policy.quiet_hours_start.hour, policy.quiet_hours_start.minute)
+    end = dt.time(policy.quiet_hours_end.hour, policy.quiet_hours_end.minute)
+    if start == end:
+        return None
+    local = moment.astimezone(zone)
+    now = local.time()
+    # Quiet hours may wrap midnight (22:00 to 07:00).
+    inside = start <= now < end if start < end else now >= start or now < end
+    if not inside:
+        return None
+    day = local.date() if now < end else local.date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, end, tzinfo=zone).astimezone(dt.UTC)
+
+
+def decide(
+    policy: engagement_pb2.NotificationPolicy,
+    candidate: Candidate,
+    reach: Reach,
+    *,
+    sent_today: int,
+    sent_this_week: int,
+    zone: zoneinfo.ZoneInfo,
+) -> Decision:
+    """The decision for an enabled kind (steps 2 to 5 above)."""
+    ordered = preferences(policy)
+    channel = next((c for c in ordered if c in reach.channels and not reach.closed), 0)
+    if not channel:
+        return Decision(NO_CONSENT, ordered[0])
+    day_max, week_max = policy.per_member_day_max, policy.per_member_week_max
+    if (day_max and sent_today >= day_max) or (week_max and sent_this_week >= week_max):
+        return Decision(FREQUENCY_CAP, channel)
+    until = quiet_until(policy, candidate.at, zone)
+    if until is not None:
+        return Decision(DEFERRED, channel, until)
+    return Decision(PUBLISHED, channel)
+
+
+def month_key(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def previous_month(
+    moment: dt.datetime, zone: zoneinfo.ZoneInfo
+) -> tuple[str, dt.datetime, dt.datetime]:
+    """The local month before `moment`'s: its key and UTC bounds [start, end)."""
+    local = moment.astimezone(zone)
+    end_day = local.date().replace(day=1)
+    start_day = (end_day - dt.timedelta(days=1)).replace(day=1)
+    return (
+        f"{start_day.year:04d}-{start_day.month:02d}",
+        _midnight(start_day, zone),
+        _midnight(end_day, zone),
+    )

@@ -1,0 +1,370 @@
+"""Notification intents from the ledger's facts and the monthly job, decided and published.
+
+Sources (services/campaign/notifications.py has the decision rules):
+
+- `ledger.points_posted` with earned points: POINTS_EARNED for each member touched (the points
+  when the batch is one member's, and the new available balance); and CLOSE_TO_NEXT_TIER for
+  those within the policy's distance of their next tier's threshold, once per member, next tier
+  and local month;
+- `ledger.tier_changed` upwards: TIER_REACHED;
+- `ledger.points_expiring`: POINTS_EXPIRING_SOON;
+- the monthly job: MONTHLY_SUMMARY of the month before `as_of` (the program's months) for every
+  member identity told campaign about, once per member and month.
+
+Each intent is decided once per member and cause in one transaction that locks the member's
+row, writes the intent (published or suppressed, for audit) and, when it is sent, its event to
+the outbox with the intent id as event id. A redelivered event or a job run again finds the cause
+decided and does nothing.
+"""
+
+import datetime as dt
+import logging
+import zoneinfo
+
+import asyncpg
+
+from loyalty.campaign.v1 import engagement_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from services.campaign import events
+from services.campaign import repository_engagement as engagement_store
+from services.campaign import repository_notifications as store
+from services.campaign.errors import CampaignError
+from services.campaign.ledger_client import LedgerClient
+from services.campaign.metrics import CampaignMetrics
+from services.campaign.notifications import (
+    CLOSE_TO_NEXT_TIER,
+    DISABLED,
+    MONTHLY_SUMMARY,
+    OUTCOMES,
+    POINTS_EARNED,
+    POINTS_EXPIRING_SOON,
+    SENT_STATUSES,
+    TIER_REACHED,
+    Candidate,
+    LocalPeriods,
+    Reach,
+    close_bps,
+    decide,
+    intent_id,
+    is_close_to_next_tier,
+    month_key,
+    previous_month,
+)
+from services.shared.outbox import Outbox
+from services.shared.timestamps import timestamp
+
+logger = logging.getLogger(__name__)
+
+MEMBERS_PER_TRANSACTION_MAX = 1_000
+MONTHLY_JOB = "monthly_summary"
+
+
+def _occurred(event: events_pb2.Event) -> dt.datetime:
+    if event.HasField("occurred_at"):
+        return event.occurred_at.ToDatetime(tzinfo=dt.UTC)
+    return dt.datetime.now(dt.UTC)
+
+
+class Notifier:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        ledger: LedgerClient,
+        outbox: Outbox,
+        metrics: CampaignMetrics,
+    ) -> None:
+        self.pool = pool
+        self.ledger = ledger
+        self.outbox = outbox
+        self.metrics = metrics
+
+    async def policy(self, program_id: str) -> engagement_pb2.NotificationPolicy | None:
+        stored = await store.fetch_policy(self.pool, program_id)
+        return None if stored is None else engagement_pb2.NotificationPolicy.FromString(stored[0])
+
+    async def on_event(self, event: events_pb2.Event) -> int:
+        """Decide the intents a ledger event calls for; returns how many were decided."""
+        payload = event.WhichOneof("payload")
+        if payload not in ("points_posted", "tier_changed", "points_expiring"):
+            return 0
+        policy = await self.policy(event.program_id)
+        if policy is None:
+            return 0
+        at = _occurred(event)
+        candidates: list[Candidate] = []
+        if payload == "points_posted":
+            candidates = await self._points_posted(event, policy, at)
+        elif payload == "tier_changed":
+            changed = event.tier_changed
+            if changed.direction == common_pb2.TIER_CHANGE_DIRECTION_UPGRADE:
+                candidates = [
+                    Candidate(
+                        changed.member_id,
+                        TIER_REACHED,
+                        f"tier_reached:{changed.to_tier_code}:{event.event_id}",
+                        at,
+                        {
+                            "tier_code": changed.to_tier_code,
+                            "from_tier_code": changed.from_tier_code,
+                        },
+                    )
+                ]
+        else:
+            expiring = event.points_expiring
+            candidates = [
+                Candidate(
+                    expiring.member_id,
+                    POINTS_EXPIRING_SOON,
+                    f"points_expiring:{event.event_id}",
+                    at,
+                    {
+                        "points": str(expiring.points),
+                        "expires_at": expiring.expires_at.ToDatetime(tzinfo=dt.UTC).isoformat(),
+                        "days_ahead": str(expiring.days_ahead),
+                    },
+                )
+            ]
+        return await self.intend(event.program_id, policy, candidates)
+
+    async def _points_posted(
+        self, event: events_pb2.Event, policy: engagement_pb2.NotificationPolicy, at: dt.datetime
+    ) -> list[Candidate]:
+        posted = event.points_posted
+        if posted.earned_points_total <= 0 or common_pb2.POSTING_KIND_EARN not in posted.kinds:
+            return []
+        members = list(posted.member_ids)
+        single = len(members) == 1
+        candidates = []
+        for member, available in zip(members, posted.available_points, strict=False):
+            data = {"available_points": str(available)}
+            if single:
+                # The batch's earned total is this member's only when the batch is one member's.
+                data["points"] = str(posted.earned_points_total)
+            candidates.append(
+                Candidate(member, POINTS_EARNED, f"points_earned:{event.event_id}", at, data)
+            )
+        if CLOSE_TO_NEXT_TIER in policy.enabled_kinds:
+            program = await self.ledger.program(event.program_id)
+            month = month_key(at, zoneinfo.ZoneInfo(program.time_zone))
+            bps = close_bps(policy)
+            for balance in await self.ledger.balances(event.program_id, members):
+                if not is_close_to_next_tier(
+                    qualifying=balance.qualifying_amount,
+                    to_next=balance.to_next_tier_amount,
+                    bps=bps,
+                ):
+                    continue
+                candidates.append(
+                    Candidate(
+                        balance.member_id,
+                        CLOSE_TO_NEXT_TIER,
+                        f"close_to_next_tier:{balance.next_tier_code}:{month}",
+                        at,
+                        {
+                            "tier_code": balance.tier_code,
+                            "next_tier_code": balance.next_tier_code,
+                            "to_next_tier_amount": str(balance.to_next_tier_amount),
+                            "qualifying_amount": str(balance.qualifying_amount),
+                        },
+                    )
+                )
+        return candidates
+
+    async def intend(
+        self,
+        program_id: str,
+        policy: engagement_pb2.NotificationPolicy,
+        candidates: list[Candidate],
+    ) -> int:
+        """Decide and record the candidates; the sent ones go to the outbox. Returns how many
+        were decided now (those decided before are skipped)."""
+        enabled = set(policy.enabled_kinds)
+        for candidate in candidates:
+            if candidate.kind not in enabled:
+                self._count(program_id, candidate.kind, DISABLED)
+        wanted = [c for c in candidates if c.kind in enabled]
+        if not wanted:
+            return 0
+        zone = zoneinfo.ZoneInfo((await self.ledger.program(program_id)).time_zone)
+        members = sorted({c.member_id for c in wanted})
+        decided = 0
+        for start in range(0, len(members), MEMBERS_PER_TRANSACTION_MAX):
+            chunk = set(members[start : start + MEMBERS_PER_TRANSACTION_MAX])
+            decided += await self._decide(
+                program_id, policy, zone, [c for c in wanted if c.member_id in chunk]
+            )
+        return decided
+
+    async def _decide(
+        self,
+        program_id: str,
+        policy: engagement_pb2.NotificationPolicy,
+        zone: zoneinfo.ZoneInfo,
+        candidates: list[Candidate],
+    ) -> int:
+        members = [c.member_id for c in candidates]
+        async with self.pool.acquire() as connection, connection.transaction():
+            reach = await store.lock_reach(connection, program_id, members)
+            done = await store.decided_causes(
+                connection, program_id, members, [c.cause for c in candidates]
+            )
+            fresh: dict[tuple[str, str], Candidate] = {}
+            for candidate in candidates:
+                fresh.setdefault((candidate.member_id, candidate.cause), candidate)
+            for key in done:
+                fresh.pop(key, None)
+            if not fresh:
+                return 0
+            ordered = sorted(fresh.values(), key=lambda c: (c.at, c.member_id, c.cause))
+            since = min(LocalPeriods.of(c.at, zone).week_start for c in ordered)
+            sent = await store.sent_since(connection, program_id, members, since)
+            rows = []
+            for candidate in ordered:
+                member_reach = reach.get(candidate.member_id, Reach())
+                today, week = LocalPeriods.of(candidate.at, zone).counts(sent[candidate.member_id])
+                decision = decide(
+                    policy,
+                    candidate,
+                    member_reach,
+                    sent_today=today,
+                    sent_this_week=week,
+                    zone=zone,
+                )
+                if decision.status in SENT_STATUSES:
+                    sent[candidate.member_id].append(candidate.at)
+                row = store.IntentRow(
+                    member_id=candidate.member_id,
+                    intent_id=intent_id(program_id, candidate.member_id, candidate.cause),
+                    cause=candidate.cause,
+                    kind=candidate.kind,
+                    channel=decision.channel,
+                    status=decision.status,
+                    template_data=candidate.template_data,
+                    created_at=candidate.at,
+                    publish_at=(decision.deliver_after or candidate.at)
+                    if decision.status in SENT_STATUSES
+                    else None,
+                )
+                rows.append(row)
+                if decision.status in SENT_STATUSES:
+                    await self._publish(
+                        connection, program_id, row, member_reach, decision.deliver_after
+                    )
+            await store.insert_intents(connection, program_id, rows)
+        for row in rows:
+            self._count(program_id, row.kind, row.status)
+        return len(rows)
+
+    async def _publish(
+        self,
+        connection: asyncpg.Connection,
+        program_id: str,
+        row: store.IntentRow,
+        reach: Reach,
+        deliver_after: dt.datetime | None,
+    ) -> None:
+        event = events_pb2.Event(
+            event_id=str(row.intent_id),
+            program_id=program_id,
+            notification_intent=events_pb2.NotificationIntent(
+                intent_id=str(row.intent_id),
+                member_id=row.member_id,
+                kind=row.kind,  # type: ignore[arg-type]
+                channel=row.channel,  # type: ignore[arg-type]
+                locale=reach.locale,
+                template_data=row.template_data,
+                deliver_after=timestamp(deliver_after),
+            ),
+        )
+        event.occurred_at.FromDatetime(row.created_at)
+        await self.outbox.enqueue(connection, events.NOTIFICATION_INTENT, event)
+
+    def _count(self, program_id: str, kind: int, status: int) -> None:
+        name = common_pb2.NotificationKind.Name(kind).removeprefix("NOTIFICATION_KIND_").lower()  # type: ignore[arg-type]
+        self.metrics.notification_intents.labels(program_id, name, OUTCOMES[status]).inc()
+
+    async def monthly_summaries(self, as_of: dt.datetime) -> int:
+        """The summaries of the month before `as_of` for every program that enables them, once
+        per program and month; returns the intents decided."""
+        decided = 0
+        for program_id, definition in await store.all_policies(self.pool):
+            policy = engagement_pb2.NotificationPolicy.FromString(definition)
+            if MONTHLY_SUMMARY not in policy.enabled_kinds:
+                continue
+            try:
+                decided += await self._monthly(program_id, policy, as_of)
+            except CampaignError as error:
+                # One program's trouble (the ledger down) does not hold up the others.
+                logger.warning("monthly summary of %s: %s", program_id, error.details())
+        return decided
+
+    async def _monthly(
+        self, program_id: str, policy: engagement_pb2.NotificationPolicy, as_of: dt.datetime
+    ) -> int:
+        program = await self.ledger.program(program_id)
+        zone = zoneinfo.ZoneInfo(program.time_zone)
+        month, start, end = previous_month(as_of, zone)
+        done = await self.pool.fetchval(
+            "SELECT true FROM job_runs WHERE program_id = $1 AND job = $2 AND period = $3",
+            program_id,
+            MONTHLY_JOB,
+            month,
+        )
+        if done:
+            return 0
+        decided = 0
+        after = ""
+        while True:
+            members = await store.member_page(
+                self.pool, program_id, after=after, limit=MEMBERS_PER_TRANSACTION_MAX
+            )
+            if not members:
+                break
+            decided += await self.intend(
+                program_id,
+                policy,
+                await self._summaries(program_id, members, month, start, end, as_of),
+            )
+            after = members[-1]
+        # Marked after every member's intent: a run cut short is run again, and the members
+        # decided already are skipped by their cause.
+        async with self.pool.acquire() as connection:
+            await engagement_store.claim_job_run(connection, program_id, MONTHLY_JOB, month)
+        return decided
+
+    async def _summaries(
+        self,
+        program_id: str,
+        members: list[str],
+        month: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        as_of: dt.datetime,
+    ) -> list[Candidate]:
+        balances = {b.member_id: b for b in await self.ledger.balances(program_id, members)}
+        purchases = await store.month_purchases(
+            self.pool,
+            program_id,
+            members,
+            start_micros=_micros(start),
+            end_micros=_micros(end),
+        )
+        candidates = []
+        for member in members:
+            count, spend, points = purchases.get(member, (0, 0, 0))
+            data = {"month": month, "purchases": str(count), "spend_minor": str(spend)}
+            data["purchase_points"] = str(points)
+            balance = balances.get(member)
+            if balance is not None:
+                data["available_points"] = str(balance.available_points)
+                data["tier_code"] = balance.tier_code
+                data["expiring_30_days_points"] = str(balance.expiring_30_days_points)
+            candidates.append(
+                Candidate(member, MONTHLY_SUMMARY, f"monthly_summary:{month}", as_of, data)
+            )
+        return candidates
+
+
+def _micros(moment: dt.datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000

@@ -1,0 +1,219 @@
+"""SQL of missions, members' progress on them, and member badges (asyncpg)."""
+
+import datetime as dt
+from typing import TypeAlias
+
+import asyncpg
+
+from loyalty.campaign.v1 import engagement_pb2
+from services.campaign.missions import ACTIVE, ARCHIVED, Progress
+
+Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+
+def _mission(row: asyncpg.Record) -> engagement_pb2.Mission:
+    mission = engagement_pb2.Mission.FromString(row["definition"])
+    mission.status = row["status"]
+    return mission
+
+
+async def insert_mission(
+    connection: asyncpg.Connection, program_id: str, mission: engagement_pb2.Mission
+) -> bool:
+    """False if a mission with this id exists already."""
+    inserted = await connection.fetchval(
+        "INSERT INTO missions (program_id, mission_id, status, definition) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        program_id,
+        mission.mission_id,
+        mission.status,
+        mission.SerializeToString(deterministic=True),
+    )
+    return bool(inserted)
+
+
+async def fetch_mission(
+    connection: Connection, program_id: str, mission_id: str, *, for_update: bool = False
+) -> engagement_pb2.Mission | None:
+    row = await connection.fetchrow(
+        "SELECT status, definition FROM missions WHERE program_id = $1 AND mission_id = $2"
+        + (" FOR UPDATE" if for_update else ""),
+        program_id,
+        mission_id,
+    )
+    return None if row is None else _mission(row)
+
+
+async def archive_mission(connection: asyncpg.Connection, program_id: str, mission_id: str) -> None:
+    await connection.execute(
+        "UPDATE missions SET status = $3, archived_at = now() "
+        "WHERE program_id = $1 AND mission_id = $2 AND status <> $3",
+        program_id,
+        mission_id,
+        ARCHIVED,
+    )
+
+
+async def list_missions(
+    connection: Connection, program_id: str, *, statuses: list[int], after: str, limit: int
+) -> list[engagement_pb2.Mission]:
+    rows = await connection.fetch(
+        "SELECT status, definition FROM missions WHERE program_id = $1 AND status = ANY($2) "
+        "AND mission_id > $3 ORDER BY mission_id LIMIT $4",
+        program_id,
+        statuses,
+        after,
+        limit,
+    )
+    return [_mission(row) for row in rows]
+
+
+async def active_missions(connection: Connection, program_id: str) -> list[engagement_pb2.Mission]:
+    rows = await connection.fetch(
+        "SELECT status, definition FROM missions WHERE program_id = $1 AND status = $2 "
+        "ORDER BY mission_id",
+        program_id,
+        ACTIVE,
+    )
+    return [_mission(row) for row in rows]
+
+
+def _progress(row: asyncpg.Record) -> Progress:
+    return Progress(
+        attempt=row["attempt"],
+        state=row["state"],
+        counts=list(row["step_counts"]),
+        steps_completed_at=list(row["step_completed_at"]),
+        started_at=row["started_at"],
+        deadline_at=row["deadline_at"],
+        completed_at=row["completed_at"],
+    )
+
+
+async def lock_progress(
+    connection: asyncpg.Connection,
+    program_id: str,
+    pairs: list[tuple[str, str, int]],
+) -> dict[tuple[str, str], Progress]:
+    """The progress of (member, mission, step count) pairs, created if new and locked in one
+    order (so concurrent batches wait for each other instead of counting a fact twice)."""
+    pairs = sorted(pairs)
+    members = [pair[0] for pair in pairs]
+    missions = [pair[1] for pair in pairs]
+    steps = [pair[2] for pair in pairs]
+    # One statement: new rows are created, existing ones locked (a no-op update), all returned.
+    rows = await connection.fetch(
+        "INSERT INTO mission_progress (program_id, member_id, mission_id, attempt, state, "
+        "step_counts, step_completed_at) "
+        "SELECT $1, m, x, 1, 1, array_fill(0, ARRAY[n]), array_fill(NULL::timestamptz, ARRAY[n]) "
+        "FROM unnest($2::text[], $3::text[], $4::int[]) AS p (m, x, n) ORDER BY m, x "
+        "ON CONFLICT (program_id, member_id, mission_id) "
+        "DO UPDATE SET attempt = mission_progress.attempt RETURNING *",
+        program_id,
+        members,
+        missions,
+        steps,
+    )
+    return {(row["member_id"], row["mission_id"]): _progress(row) for row in rows}
+
+
+async def store_progress(
+    connection: asyncpg.Connection,
+    program_id: str,
+    changed: dict[tuple[str, str], Progress],
+) -> None:
+    """Write the changed rows back in one statement (a batch changes thousands). The per-step
+    arrays travel as array literals: unnest would flatten arrays of arrays."""
+    ordered = sorted(changed.items())
+    await connection.execute(
+        "UPDATE mission_progress p SET attempt = r.a, state = r.s, step_counts = r.c::integer[], "
+        "step_completed_at = r.t::timestamptz[], started_at = r.st, deadline_at = r.dl, "
+        "completed_at = r.ca, updated_at = now() "
+        "FROM unnest($2::text[], $3::text[], $4::integer[], $5::smallint[], $6::text[], "
+        "$7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[]) "
+        "AS r (m, x, a, s, c, t, st, dl, ca) "
+        "WHERE p.program_id = $1 AND p.member_id = r.m AND p.mission_id = r.x",
+        program_id,
+        [member for (member, _), _ in ordered],
+        [mission for (_, mission), _ in ordered],
+        [p.attempt for _, p in ordered],
+        [p.state for _, p in ordered],
+        ["{" + ",".join(map(str, p.counts)) + "}" for _, p in ordered],
+        ["{" + ",".join(_literal(at) for at in p.steps_completed_at) + "}" for _, p in ordered],
+        [p.started_at for _, p in ordered],
+        [p.deadline_at for _, p in ordered],
+        [p.completed_at for _, p in ordered],
+    )
+
+
+def _literal(moment: dt.datetime | None) -> str:
+    return "NULL" if moment is None else f'"{moment.isoformat()}"'
+
+
+async def fetch_member_progress(
+    connection: Connection, program_id: str, member_id: str, mission_ids: list[str]
+) -> dict[str, Progress]:
+    rows = await connection.fetch(
+        "SELECT * FROM mission_progress WHERE program_id = $1 AND member_id = $2 "
+        "AND mission_id = ANY($3)",
+        program_id,
+        member_id,
+        mission_ids,
+    )
+    return {row["mission_id"]: _progress(row) for row in rows}
+
+
+async def insert_badge(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    *,
+    badge_code: str,
+    name: str,
+    mission_id: str = "",
+    milestone_code: str = "",
+    awarded_at: dt.datetime,
+) -> bool:
+    """False if the member has the badge already."""
+    inserted = await connection.fetchval(
+        "INSERT INTO member_badges (program_id, member_id, badge_code, name, mission_id, "
+        "milestone_code, awarded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT DO NOTHING RETURNING true",
+        program_id,
+        member_id,
+        badge_code,
+        name,
+        mission_id,
+        milestone_code,
+        awarded_at,
+    )
+    return bool(inserted)
+
+
+async def list_badges(
+    connection: Connection,
+    program_id: str,
+    member_id: str,
+    *,
+    after: tuple[dt.datetime, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first, then by code; `after` is the (awarded_at, badge_code) of the last one seen."""
+    if after is None:
+        return await connection.fetch(
+            "SELECT * FROM member_badges WHERE program_id = $1 AND member_id = $2 "
+            "ORDER BY awarded_at DESC, badge_code LIMIT $3",
+            program_id,
+            member_id,
+            limit,
+        )
+    return await connection.fetch(
+        "SELECT * FROM member_badges WHERE program_id = $1 AND member_id = $2 "
+        "AND (awarded_at < $3 OR (awarded_at = $3 AND badge_code > $4)) "
+        "ORDER BY awarded_at DESC, badge_code LIMIT $5",
+        program_id,
+        member_id,
+        after[0],
+        after[1],
+        limit,
+    )

@@ -1,0 +1,355 @@
+"""SQL of notification policies, members' consents, intents and e-mail deliveries (asyncpg)."""
+
+import datetime as dt
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import asyncpg
+
+from services.campaign.notifications import SENT_STATUSES, Reach
+
+Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+DELIVERY_PENDING = 1
+DELIVERY_SENT = 2
+DELIVERY_FAILED = 3
+DELIVERY_SKIPPED = 4
+
+
+async def upsert_policy(connection: Connection, program_id: str, definition: bytes) -> dt.datetime:
+    return await connection.fetchval(
+        "INSERT INTO notification_policies (program_id, definition) VALUES ($1, $2) "
+        "ON CONFLICT (program_id) DO UPDATE SET definition = $2, updated_at = now() "
+        "RETURNING updated_at",
+        program_id,
+        definition,
+    )
+
+
+async def fetch_policy(connection: Connection, program_id: str) -> tuple[bytes, dt.datetime] | None:
+    row = await connection.fetchrow(
+        "SELECT definition, updated_at FROM notification_policies WHERE program_id = $1",
+        program_id,
+    )
+    return None if row is None else (bytes(row["definition"]), row["updated_at"])
+
+
+async def all_policies(connection: Connection) -> list[tuple[str, bytes]]:
+    rows = await connection.fetch(
+        "SELECT program_id, definition FROM notification_policies ORDER BY program_id"
+    )
+    return [(row["program_id"], bytes(row["definition"])) for row in rows]
+
+
+async def ensure_member(
+    connection: asyncpg.Connection, program_id: str, member_id: str, *, locale: str | None = None
+) -> None:
+    await connection.execute(
+        "INSERT INTO notification_members (program_id, member_id, locale) "
+        "VALUES ($1, $2, coalesce($3, '')) ON CONFLICT (program_id, member_id) DO UPDATE "
+        "SET locale = coalesce($3, notification_members.locale)",
+        program_id,
+        member_id,
+        locale,
+    )
+
+
+async def set_consent(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    *,
+    channel: int,
+    granted: bool,
+    changed_at: dt.datetime,
+) -> None:
+    """Record the consent unless a later change was recorded already (events out of order)."""
+    await connection.execute(
+        "INSERT INTO member_consents (program_id, member_id, channel, granted, changed_at) "
+        "SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM notification_members "
+        "WHERE program_id = $1 AND member_id = $2 AND closed) "
+        "ON CONFLICT (program_id, member_id, channel) DO UPDATE SET granted = $4, changed_at = $5 "
+        "WHERE member_consents.changed_at <= $5",
+        program_id,
+        member_id,
+        channel,
+        granted,
+        changed_at,
+    )
+
+
+async def close_member(connection: asyncpg.Connection, program_id: str, member_id: str) -> None:
+    """Erased or merged away: no consent, no locale, never notified again."""
+    await connection.execute(
+        "INSERT INTO notification_members (program_id, member_id, closed) VALUES ($1, $2, true) "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET closed = true, locale = ''",
+        program_id,
+        member_id,
+    )
+    await connection.execute(
+        "DELETE FROM member_consents WHERE program_id = $1 AND member_id = $2",
+        program_id,
+        member_id,
+    )
+
+
+async def lock_reach(
+    connection: asyncpg.Connection, program_id: str, members: list[str]
+) -> dict[str, Reach]:
+    """What campaign knows of each member, their rows locked in one order (the frequency cap
+    holds when several jobs notify the same member at once). Unknown members are left out."""
+    rows = await connection.fetch(
+        "SELECT member_id, locale, closed FROM notification_members "
+        "WHERE program_id = $1 AND member_id = ANY($2) ORDER BY member_id FOR UPDATE",
+        program_id,
+        sorted(set(members)),
+    )
+    consents = await connection.fetch(
+        "SELECT member_id, channel FROM member_consents "
+        "WHERE program_id = $1 AND member_id = ANY($2) AND granted",
+        program_id,
+        [row["member_id"] for row in rows],
+    )
+    channels: dict[str, set[int]] = defaultdict(set)
+    for consent in consents:
+        channels[consent["member_id"]].add(consent["channel"])
+    return {
+        row["member_id"]: Reach(
+            channels=frozenset(channels[row["member_id"]]),
+            closed=row["closed"],
+            locale=row["locale"],
+        )
+        for row in rows
+    }
+
+
+async def decided_causes(
+    connection: asyncpg.Connection, program_id: str, members: list[str], causes: list[str]
+) -> set[tuple[str, str]]:
+    rows = await connection.fetch(
+        "SELECT i.member_id, i.cause FROM notification_intents i "
+        "JOIN unnest($2::text[], $3::text[]) AS k (m, c) ON i.member_id = k.m AND i.cause = k.c "
+        "WHERE i.program_id = $1",
+        program_id,
+        members,
+        causes,
+    )
+    return {(row["member_id"], row["cause"]) for row in rows}
+
+
+async def sent_since(
+    connection: asyncpg.Connection, program_id: str, members: list[str], since: dt.datetime
+) -> dict[str, list[dt.datetime]]:
+    """When each member's published (or deferred) intents since `since` were created."""
+    rows = await connection.fetch(
+        "SELECT member_id, created_at FROM notification_intents WHERE program_id = $1 "
+        "AND member_id = ANY($2) AND created_at >= $3 AND status = ANY($4)",
+        program_id,
+        sorted(set(members)),
+        since,
+        list(SENT_STATUSES),
+    )
+    sent: dict[str, list[dt.datetime]] = defaultdict(list)
+    for row in rows:
+        sent[row["member_id"]].append(row["created_at"])
+    return sent
+
+
+@dataclass(frozen=True)
+class IntentRow:
+    member_id: str
+    intent_id: uuid.UUID
+    cause: str
+    kind: int
+    channel: int
+    status: int
+    template_data: dict[str, str]
+    created_at: dt.datetime
+    publish_at: dt.datetime | None
+
+
+async def insert_intents(
+    connection: asyncpg.Connection, program_id: str, rows: list[IntentRow]
+) -> None:
+    await connection.executemany(
+        "INSERT INTO notification_intents (program_id, member_id, intent_id, cause, kind, "
+        "channel, status, template_data, created_at, publish_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)",
+        [
+            (
+                program_id,
+                row.member_id,
+                row.intent_id,
+                row.cause,
+                row.kind,
+                row.channel,
+                row.status,
+                json.dumps(row.template_data, sort_keys=True),
+                row.created_at,
+                row.publish_at,
+            )
+            for row in rows
+        ],
+    )
+
+
+async def list_intents(
+    connection: Connection,
+    program_id: str,
+    *,
+    member_id: str,
+    kind: int,
+    status: int,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    after: tuple[dt.datetime, str, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first; `after` is the (created_at, member, intent) of the last one seen."""
+    conditions = ["program_id = $1"]
+    arguments: list[object] = [program_id]
+
+    def add(condition: str, value: object) -> None:
+        arguments.append(value)
+        conditions.append(condition.replace("?", f"${len(arguments)}"))
+
+    if member_id:
+        add("member_id = ?", member_id)
+    if kind:
+        add("kind = ?", kind)
+    if status:
+        add("status = ?", status)
+    if start is not None:
+        add("created_at >= ?", start)
+    if end is not None:
+        add("created_at < ?", end)
+    if after is not None:
+        arguments += [after[0], after[1], after[2]]
+        n = len(arguments)
+        conditions.append(f"(created_at, member_id, intent_id) < (${n - 2}, ${n - 1}, ${n})")
+    arguments.append(limit)
+    return await connection.fetch(
+        "SELECT * FROM notification_intents WHERE "
+        + " AND ".join(conditions)
+        + f" ORDER BY created_at DESC, member_id DESC, intent_id DESC LIMIT ${len(arguments)}",
+        *arguments,
+    )
+
+
+async def member_page(
+    connection: Connection, program_id: str, *, after: str, limit: int
+) -> list[str]:
+    rows = await connection.fetch(
+        "SELECT member_id FROM notification_members WHERE program_id = $1 AND NOT closed "
+        "AND member_id > $2 ORDER BY member_id LIMIT $3",
+        program_id,
+        after,
+        limit,
+    )
+    return [row["member_id"] for row in rows]
+
+
+async def month_purchases(
+    connection: Connection,
+    program_id: str,
+    members: list[str],
+    *,
+    start_micros: int,
+    end_micros: int,
+) -> dict[str, tuple[int, int, int]]:
+    """(purchases, spend in minor units, points) of each member in [start, end)."""
+    rows = await connection.fetch(
+        "SELECT member_id, count(*) FILTER (WHERE kind = 1) AS purchases, "
+        "coalesce(sum(amount_minor) FILTER (WHERE kind = 1), 0) AS spend, "
+        "coalesce(sum(points), 0) AS points FROM transactions "
+        "WHERE program_id = $1 AND member_id = ANY($2) AND occurred_micros >= $3 "
+        "AND occurred_micros < $4 GROUP BY member_id",
+        program_id,
+        members,
+        start_micros,
+        end_micros,
+    )
+    return {row["member_id"]: (row["purchases"], row["spend"], row["points"]) for row in rows}
+
+
+async def insert_delivery(
+    connection: Connection,
+    program_id: str,
+    member_id: str,
+    intent_id: uuid.UUID,
+    *,
+    deliver_after: dt.datetime,
+    intent: bytes,
+) -> None:
+    await connection.execute(
+        "INSERT INTO email_deliveries (program_id, member_id, intent_id, state, deliver_after, "
+        "intent) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        program_id,
+        member_id,
+        intent_id,
+        DELIVERY_PENDING,
+        deliver_after,
+        intent,
+    )
+
+
+async def claim_delivery(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    intent_id: uuid.UUID,
+    *,
+    now: dt.datetime,
+    skip_locked: bool,
+) -> asyncpg.Record | None:
+    """The pending delivery, due by `now`, locked for sending; None if sent or not due."""
+    return await connection.fetchrow(
+        "SELECT * FROM email_deliveries WHERE program_id = $1 AND member_id = $2 "
+        "AND intent_id = $3 AND state = $4 AND deliver_after <= $5 FOR UPDATE"
+        + (" SKIP LOCKED" if skip_locked else ""),
+        program_id,
+        member_id,
+        intent_id,
+        DELIVERY_PENDING,
+        now,
+    )
+
+
+async def finish_delivery(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    intent_id: uuid.UUID,
+    *,
+    state: int,
+    error: str = "",
+    retry_at: dt.datetime | None = None,
+) -> None:
+    await connection.execute(
+        "UPDATE email_deliveries SET state = $4, attempts = attempts + 1, last_error = $5, "
+        "sent_at = CASE WHEN $4::smallint = 2 THEN now() END, "
+        "deliver_after = coalesce($6, deliver_after) "
+        "WHERE program_id = $1 AND member_id = $2 AND intent_id = $3",
+        program_id,
+        member_id,
+        intent_id,
+        state,
+        error[:500],
+        retry_at,
+    )
+
+
+async def due_deliveries(
+    connection: Connection, *, now: dt.datetime, limit: int
+) -> list[tuple[str, str, uuid.UUID]]:
+    rows = await connection.fetch(
+        "SELECT program_id, member_id, intent_id FROM email_deliveries "
+        "WHERE state = $1 AND deliver_after <= $2 ORDER BY deliver_after LIMIT $3",
+        DELIVERY_PENDING,
+        now,
+        limit,
+    )
+    return [(row["program_id"], row["member_id"], row["intent_id"]) for row in rows]

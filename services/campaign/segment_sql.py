@@ -1,0 +1,235 @@
+"""A segment definition compiled to one set-based SQL query over campaign's tables: pure.
+
+The query returns the `member_id` of every member who matches at `now`. Its population is every
+member campaign knows of in the program (enrolled, purchased, engaged, or with a tier or consent
+from events), minus erased members. Each condition reads an aggregate computed in one pass per
+source table (purchases and returns in `transactions`, `activities`, `segment_member_consents`)
+with FILTER clauses, so a segment of many conditions is still one scan of each table; the
+members' own rows are joined by primary key. With `members` given, every scan is restricted to
+those members by the primary keys' member prefix: that is the incremental evaluation the refresh
+job runs for members whose facts changed.
+
+Conditions that hold no value for a member (no purchase, no consent row) are false before
+`negate` applies, so a negated condition includes those members.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from loyalty.campaign.v1 import segments_pb2
+from loyalty.campaign.v1.engagement_pb2 import ACTIVITY_OUTCOME_REJECTED
+
+DAY_MICROS = 86_400_000_000
+PURCHASE_KIND = 1
+
+
+@dataclass
+class Params:
+    """Positional query arguments; `add` returns the placeholder of a new one."""
+
+    values: list[Any] = field(default_factory=list)
+
+    def add(self, value: Any, cast: str = "") -> str:
+        self.values.append(value)
+        return f"${len(self.values)}{'::' + cast if cast else ''}"
+
+
+@dataclass
+class _Aggregates:
+    purchases: list[str] = field(default_factory=list)
+    activities: list[str] = field(default_factory=list)
+    consents: list[str] = field(default_factory=list)
+    needs_last_purchase: bool = False
+    purchase_window_start: int | None = None
+
+
+def membership_query(
+    segment: segments_pb2.Segment,
+    params: Params,
+    *,
+    program: str,
+    entry_tier: str,
+    now: dt.datetime,
+    members: str | None = None,
+) -> str:
+    """SELECT member_id of the matching members. `program` and `members` are placeholders
+    already in `params` (members: a text[] restricting the evaluation, None for all)."""
+    now_micros = int(now.timestamp() * 1_000_000)
+    aggregates = _Aggregates()
+    predicates = []
+    for index, condition in enumerate(segment.conditions):
+        predicate = _predicate(
+            condition,
+            index,
+            params,
+            aggregates,
+            entry_tier=entry_tier,
+            now=now,
+            now_micros=now_micros,
+        )
+        predicate = f"coalesce(({predicate}), false)"
+        predicates.append(f"NOT {predicate}" if condition.negate else predicate)
+    joiner = " OR " if segment.join == segments_pb2.CONDITION_JOIN_ANY else " AND "
+    scope = _scope(members)
+    ctes = [population_sql(program, members)]
+    joins = [
+        f"LEFT JOIN members m ON m.program_id = {program} AND m.member_id = p.member_id",
+        f"LEFT JOIN segment_member_facts f ON f.program_id = {program} AND f.member_id = p.member_id",
+    ]
+    if aggregates.purchases:
+        window = ""
+        if not aggregates.needs_last_purchase and aggregates.purchase_window_start is not None:
+            window = (
+                f" AND occurred_micros >= {params.add(aggregates.purchase_window_start, 'bigint')}"
+            )
+        ctes.append(
+            f"purchases AS (SELECT member_id, {', '.join(aggregates.purchases)} FROM transactions "
+            f"WHERE program_id = {program}{scope}{window} GROUP BY member_id)"
+        )
+        joins.append("LEFT JOIN purchases t ON t.member_id = p.member_id")
+    if aggregates.activities:
+        ctes.append(
+            f"engagement AS (SELECT member_id, {', '.join(aggregates.activities)} FROM activities "
+            f"WHERE program_id = {program}{scope} AND outcome <> {ACTIVITY_OUTCOME_REJECTED} "
+            "GROUP BY member_id)"
+        )
+        joins.append("LEFT JOIN engagement e ON e.member_id = p.member_id")
+    if aggregates.consents:
+        ctes.append(
+            f"consents AS (SELECT member_id, {', '.join(aggregates.consents)} "
+            f"FROM segment_member_consents WHERE program_id = {program}{scope} GROUP BY member_id)"
+        )
+        joins.append("LEFT JOIN consents c ON c.member_id = p.member_id")
+    return (
+        f"WITH {', '.join(ctes)} SELECT p.member_id FROM population p {' '.join(joins)} "
+        f"WHERE NOT coalesce(f.erased, false) AND ({joiner.join(predicates)})"
+    )
+
+
+def _scope(members: str | None) -> str:
+    return f" AND member_id = ANY({members})" if members else ""
+
+
+def population_sql(program: str, members: str | None) -> str:
+    """The CTE `population`: every member campaign knows of in the program (or of `members`);
+    erased members are in it and are left out by the caller through segment_member_facts."""
+    scope = _scope(members)
+    return (
+        "population AS ("
+        f"SELECT member_id FROM members WHERE program_id = {program}{scope} "
+        f"UNION SELECT member_id FROM segment_member_facts WHERE program_id = {program}{scope} "
+        f"UNION SELECT member_id FROM transactions WHERE program_id = {program}{scope} "
+        f"UNION SELECT member_id FROM activities WHERE program_id = {program}{scope})"
+    )
+
+
+def _predicate(
+    condition: segments_pb2.SegmentCondition,
+    index: int,
+    params: Params,
+    aggregates: _Aggregates,
+    *,
+    entry_tier: str,
+    now: dt.datetime,
+    now_micros: int,
+) -> str:
+    kind = condition.WhichOneof("condition")
+    if kind == "tier":
+        return (
+            f"coalesce(nullif(m.tier_code, ''), {params.add(entry_tier, 'text')}) "
+            f"= ANY({params.add(list(condition.tier.tier_codes), 'text[]')})"
+        )
+    if kind == "recency":
+        recency = condition.recency
+        aggregates.needs_last_purchase = True
+        if "last_purchase" not in " ".join(aggregates.purchases):
+            aggregates.purchases.append(
+                f"max(occurred_micros) FILTER (WHERE kind = {PURCHASE_KIND}) AS last_purchase"
+            )
+        parts = ["t.last_purchase IS NOT NULL"]
+        if recency.days_since_purchase_min:
+            bound = now_micros - recency.days_since_purchase_min * DAY_MICROS
+            parts.append(f"t.last_purchase <= {params.add(bound, 'bigint')}")
+        if recency.days_since_purchase_max:
+            bound = now_micros - recency.days_since_purchase_max * DAY_MICROS
+            parts.append(f"t.last_purchase >= {params.add(bound, 'bigint')}")
+        return " AND ".join(parts)
+    if kind == "frequency":
+        frequency = condition.frequency
+        start = _window_start(aggregates, now_micros, frequency.window_days)
+        aggregates.purchases.append(
+            f"count(*) FILTER (WHERE kind = {PURCHASE_KIND} AND occurred_micros >= "
+            f"{params.add(start, 'bigint')}) AS c{index}"
+        )
+        return _between(
+            f"coalesce(t.c{index}, 0)", frequency.purchases_min, frequency.purchases_max, params
+        )
+    if kind == "monetary":
+        monetary = condition.monetary
+        start = _window_start(aggregates, now_micros, monetary.window_days)
+        # Net spend: returns are stored with negative amounts.
+        aggregates.purchases.append(
+            f"sum(amount_minor) FILTER (WHERE occurred_micros >= {params.add(start, 'bigint')}) AS c{index}"
+        )
+        low = monetary.spend_min.amount_minor if monetary.HasField("spend_min") else None
+        high = monetary.spend_max.amount_minor if monetary.HasField("spend_max") else None
+        parts = []
+        if low is not None:
+            parts.append(f"coalesce(t.c{index}, 0) >= {params.add(low, 'bigint')}")
+        if high is not None:
+            parts.append(f"coalesce(t.c{index}, 0) <= {params.add(high, 'bigint')}")
+        return " AND ".join(parts)
+    if kind == "engagement":
+        engagement = condition.engagement
+        since = now - dt.timedelta(days=engagement.window_days)
+        kind_filter = (
+            f" AND kind = {params.add(engagement.activity_kind, 'smallint')}"
+            if engagement.activity_kind
+            else ""
+        )
+        aggregates.activities.append(
+            f"count(*) FILTER (WHERE occurred_at >= {params.add(since, 'timestamptz')}{kind_filter}) "
+            f"AS c{index}"
+        )
+        fewest = max(engagement.activities_min, 1)
+        return f"coalesce(e.c{index}, 0) >= {params.add(fewest, 'bigint')}"
+    if kind == "consent":
+        consent = condition.consent
+        aggregates.consents.append(
+            f"bool_or(granted) FILTER (WHERE channel = {params.add(consent.channel, 'smallint')}) "
+            f"AS c{index}"
+        )
+        granted = f"coalesce(c.c{index}, false)"
+        return granted if consent.granted else f"NOT {granted}"
+    if kind == "enrollment":
+        enrollment = condition.enrollment
+        parts = []
+        if enrollment.channels:
+            parts.append(
+                f"f.enrolled_channel = ANY({params.add(list(enrollment.channels), 'smallint[]')})"
+            )
+        if enrollment.enrolled_days_min:
+            bound = now - dt.timedelta(days=enrollment.enrolled_days_min)
+            parts.append(f"m.enrolled_at <= {params.add(bound, 'timestamptz')}")
+        if enrollment.enrolled_days_max:
+            bound = now - dt.timedelta(days=enrollment.enrolled_days_max)
+            parts.append(f"m.enrolled_at >= {params.add(bound, 'timestamptz')}")
+        return " AND ".join(parts)
+    raise AssertionError(f"conditions are checked before they are compiled: {kind}")
+
+
+def _window_start(aggregates: _Aggregates, now_micros: int, window_days: int) -> int:
+    start = now_micros - window_days * DAY_MICROS
+    if aggregates.purchase_window_start is None or start < aggregates.purchase_window_start:
+        aggregates.purchase_window_start = start
+    return start
+
+
+def _between(expression: str, low: int, high: int, params: Params) -> str:
+    parts = []
+    if low:
+        parts.append(f"{expression} >= {params.add(low, 'bigint')}")
+    if high:
+        parts.append(f"{expression} <= {params.add(high, 'bigint')}")
+    return " AND ".join(parts) if parts else "true"

@@ -1,0 +1,170 @@
+"""Who a rule may reward: its segments, the experiment arm it belongs to, and the holdout.
+
+- A rule with `segment_ids` rewards only members in one of those segments (current membership).
+- A rule named by an experiment arm rewards only members assigned to that arm, and only for
+  transactions inside the experiment's period ([start_time, end_time or EndExperiment)); before
+  and after, and for every other member (control included), it gives nothing.
+- A member in the program-wide holdout earns nothing from any rule for transactions from the
+  holdout's start, and no milestone or referral bonus either (see purchases.py).
+
+Assignment is the stable hash of services/campaign/assignment.py; members outside an
+experiment's segment or in the holdout are in no arm.
+"""
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import numpy as np
+import numpy.typing as npt
+
+from loyalty.campaign.v1 import experiments_pb2
+from services.campaign import repository_experiments as experiment_store
+from services.campaign import repository_segments as segment_store
+from services.campaign.assignment import arm_index, bucket, held_out
+from services.campaign.experiment_definitions import active_period_s
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.signedinteger]  # type: ignore[type-arg]
+Int64Array = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class RuleTarget:
+    rule_id: str
+    segment_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ArmOf:
+    """The experiment arm a rule belongs to."""
+
+    experiment: experiments_pb2.Experiment
+    arm: int
+    start_s: int
+    stop_s: int | None
+
+
+@dataclass(frozen=True)
+class Holdout:
+    bps: int
+    salt: str
+    start_s: int
+
+    def members(self, members: Sequence[str]) -> BoolArray:
+        return np.fromiter(
+            (held_out(self.salt, self.bps, member) for member in members),
+            dtype=np.bool_,
+            count=len(members),
+        )
+
+
+async def holdout_of(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str
+) -> Holdout | None:
+    stored = await experiment_store.fetch_holdout(connection, program_id)
+    if stored is None or stored.holdout_bps == 0:
+        return None
+    return Holdout(stored.holdout_bps, stored.salt, int(stored.start_at.timestamp()))
+
+
+async def exclusions(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    rules: Sequence[RuleTarget],
+    members: Sequence[str],
+    member_index: IntArray,
+    seconds: Int64Array,
+) -> dict[str, BoolArray]:
+    """Per rule id, which transactions (members[member_index[i]] at seconds[i]) it must not
+    reward; rules that may reward all of them are left out."""
+    holdout = await holdout_of(connection, program_id)
+    arms = await _arms_of(connection, program_id, [rule.rule_id for rule in rules])
+    segment_ids = {s for rule in rules for s in rule.segment_ids} | {
+        arm.experiment.segment_id for arm in arms.values() if arm.experiment.segment_id
+    }
+    membership = (
+        await segment_store.members_in(connection, program_id, sorted(segment_ids), members)
+        if segment_ids
+        else set()
+    )
+    held = holdout.members(members) if holdout is not None else np.zeros(len(members), np.bool_)
+    held_transactions = (
+        held[member_index] & (seconds >= holdout.start_s)
+        if holdout is not None
+        else np.zeros(len(seconds), np.bool_)
+    )
+    assigned: dict[str, np.ndarray] = {}
+    excluded: dict[str, BoolArray] = {}
+    for rule in rules:
+        mask = held_transactions.copy()
+        if rule.segment_ids:
+            inside = np.fromiter(
+                (any((m, s) in membership for s in rule.segment_ids) for m in members),
+                dtype=np.bool_,
+                count=len(members),
+            )
+            mask |= ~inside[member_index]
+        arm = arms.get(rule.rule_id)
+        if arm is not None:
+            experiment = arm.experiment
+            if experiment.experiment_id not in assigned:
+                assigned[experiment.experiment_id] = _assign(experiment, members, held, membership)
+            in_arm = assigned[experiment.experiment_id] == arm.arm
+            in_period = seconds >= arm.start_s
+            if arm.stop_s is not None:
+                in_period &= seconds < arm.stop_s
+            mask |= ~(in_arm[member_index] & in_period)
+        if mask.any():
+            excluded[rule.rule_id] = mask
+    return excluded
+
+
+async def allowed_rule_ids(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    rules: Sequence[RuleTarget],
+    member_id: str,
+    at: dt.datetime,
+) -> set[str]:
+    """The rules that may reward this one member at `at` (engagement activities)."""
+    excluded = await exclusions(
+        connection,
+        program_id,
+        rules,
+        [member_id],
+        np.zeros(1, dtype=np.int32),
+        np.array([int(at.timestamp())], dtype=np.int64),
+    )
+    return {rule.rule_id for rule in rules if rule.rule_id not in excluded}
+
+
+def _assign(
+    experiment: experiments_pb2.Experiment,
+    members: Sequence[str],
+    held: BoolArray,
+    membership: set[tuple[str, str]],
+) -> np.ndarray:
+    """Each member's arm index, -1 for members outside the experiment."""
+    allocations = [arm.allocation_bps for arm in experiment.arms]
+    arms = np.full(len(members), -1, dtype=np.int32)
+    for position, member in enumerate(members):
+        if held[position]:
+            continue
+        if experiment.segment_id and (member, experiment.segment_id) not in membership:
+            continue
+        arms[position] = arm_index(allocations, bucket(experiment.assignment_salt, member))
+    return arms
+
+
+async def _arms_of(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, rule_ids: Sequence[str]
+) -> dict[str, ArmOf]:
+    arms: dict[str, ArmOf] = {}
+    for stored in await experiment_store.experiments_of_rules(connection, program_id, rule_ids):
+        start_s, stop_s = active_period_s(stored.experiment, stored.ended_at)
+        for index, arm in enumerate(stored.experiment.arms):
+            for rule_id in arm.rule_ids:
+                arms[rule_id] = ArmOf(stored.experiment, index, start_s, stop_s)
+    return arms

@@ -1,0 +1,202 @@
+"""A real Prometheus server (the OS package) scrapes every process of a running platform, with the
+platform's alert rules loaded, and its query API returns the series the rules and the dashboard
+are built on."""
+
+import asyncio
+import json
+import re
+import shutil
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import pytest
+import yaml
+
+from deploy.local.cluster import SERVICES, LocalCluster
+from deploy.local.prometheus import LocalPrometheus, scrape_config
+from deploy.local.servers import PROJECT_ROOT, free_port
+from tests.conftest import ARTIFACTS, RUN_ID
+from tests.support import calls
+
+pytestmark = pytest.mark.slow
+
+DASHBOARD = PROJECT_ROOT / "deploy" / "grafana" / "loyalty-platform.json"
+RULES = PROJECT_ROOT / "deploy" / "prometheus" / "rules"
+JOBS = [f"loyalty-{name}" for name in (*SERVICES, "gateway")]
+ROUNDTRIPS = {
+    "identity": calls.identity_roundtrip,
+    "ledger": calls.ledger_roundtrip,
+    "campaign": calls.campaign_roundtrip,
+    "rewards": calls.rewards_roundtrip,
+}
+
+
+@pytest.fixture
+def prometheus_server(cluster: LocalCluster, request: pytest.FixtureRequest):
+    if shutil.which("prometheus") is None:
+        pytest.skip("prometheus is not installed (`make test` installs Debian's package)")
+    cluster.start_gateway()
+    server = LocalPrometheus(
+        ARTIFACTS / "prometheus" / f"{RUN_ID}-{request.node.name}",
+        port=free_port(),
+        config=scrape_config(cluster),
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.remove()
+
+
+async def until(
+    prometheus: LocalPrometheus,
+    expression: str,
+    accept: Callable[[list[dict[str, Any]]], bool],
+    *,
+    timeout_s: float = 45.0,
+) -> list[dict[str, Any]]:
+    """Query until the answer is acceptable (the server scrapes every second)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await asyncio.to_thread(prometheus.query, expression)
+        if accept(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{expression} never gave the expected answer; last: {result}")
+        await asyncio.sleep(0.5)
+
+
+def by_label(result: list[dict[str, Any]], label: str) -> dict[str, float]:
+    return {sample["metric"][label]: float(sample["value"][1]) for sample in result}
+
+
+async def test_prometheus_scrapes_every_process_and_loads_the_alert_rules(
+    cluster: LocalCluster, prometheus_server: LocalPrometheus
+) -> None:
+    prometheus = prometheus_server
+    up = await until(prometheus, "up", lambda r: by_label(r, "job") == dict.fromkeys(JOBS, 1.0))
+    assert len(up) == len(JOBS)
+
+    for name, roundtrip in ROUNDTRIPS.items():
+        async with grpc.aio.insecure_channel(cluster.endpoints[name].grpc_address) as channel:
+            await roundtrip(channel, "observed")
+    for path in ("/healthz", "/readyz"):
+        await asyncio.to_thread(urllib.request.urlopen, f"{cluster.gateway.url}{path}", None, 5)
+
+    # Every service counted its calls, labelled as the rules expect.
+    ok_calls = await until(
+        prometheus,
+        'sum by (job, service) (loyalty_grpc_requests_total{code="OK"})',
+        lambda r: set(by_label(r, "service")) == set(SERVICES),
+    )
+    assert {sample["metric"]["job"] for sample in ok_calls} == {f"loyalty-{s}" for s in SERVICES}
+    latency = await until(
+        prometheus,
+        "sum by (service) (loyalty_grpc_request_duration_seconds_count)",
+        lambda r: set(by_label(r, "service")) == set(SERVICES),
+    )
+    assert all(float(sample["value"][1]) >= 1 for sample in latency)
+    # Creating a program announces it: identity's outbox relay published, and its backlog and
+    # the age of its oldest waiting event went back to zero.
+    await until(
+        prometheus,
+        'loyalty_outbox_published_events_total{job="loyalty-identity"}',
+        lambda r: bool(r) and float(r[0]["value"][1]) >= 1,
+    )
+    for metric in ("loyalty_outbox_backlog_events", "loyalty_outbox_oldest_pending_age_seconds"):
+        backlog = await until(
+            prometheus, metric, lambda r: set(by_label(r, "service")) == set(SERVICES)
+        )
+        assert set(by_label(backlog, "service").values()) == {0.0}, metric
+    # The durable consumers report their lag after their first pull.
+    lag = await until(
+        prometheus,
+        "loyalty_consumer_pending_messages",
+        lambda r: {"ledger", "campaign", "rewards"} <= {s["metric"]["service"] for s in r},
+    )
+    assert all(float(sample["value"][1]) >= 0 for sample in lag)
+    # The gateway counted its requests by route.
+    routes = await until(
+        prometheus,
+        'sum by (route) (loyalty_http_requests_total{job="loyalty-gateway", status="200"})',
+        lambda r: {"/healthz", "/readyz"} <= set(by_label(r, "route")),
+    )
+    assert by_label(routes, "route")["/healthz"] >= 1
+
+    # The rules loaded, and the alerting group evaluates cleanly on these series.
+    groups = {
+        group["name"]: group
+        for group in (await asyncio.to_thread(prometheus.api, "rules"))["groups"]
+    }
+    assert set(groups) == {"loyalty.recording", "loyalty.alerts"}
+    alert_names = {rule["name"] for rule in groups["loyalty.alerts"]["rules"]}
+    assert {
+        "LoyaltyProcessDown",
+        "LoyaltyGrpcErrorRateHigh",
+        "LoyaltyGrpcLatencyHigh",
+        "LoyaltyOutboxBacklog",
+        "LoyaltyConsumerLag",
+        "LoyaltyScheduledJobFailing",
+    } <= alert_names
+    deadline = time.monotonic() + 30
+    while True:
+        rules = (await asyncio.to_thread(prometheus.api, "rules", type="alert"))["groups"]
+        health = {rule["name"]: rule["health"] for group in rules for rule in group["rules"]}
+        if set(health.values()) == {"ok"} or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert set(health.values()) == {"ok"}, health
+    # A healthy platform fires nothing.
+    alerts = (await asyncio.to_thread(prometheus.api, "alerts"))["alerts"]
+    assert alerts == []
+
+    await check_dashboard_queries(prometheus)
+    await check_rule_metrics(prometheus)
+
+    # Kill a process: its target goes down, which is what LoyaltyProcessDown watches.
+    cluster.processes["rewards"].kill()
+    await until(
+        prometheus, 'up{job="loyalty-rewards"}', lambda r: bool(r) and r[0]["value"][1] == "0"
+    )
+    await until(
+        prometheus,
+        'ALERTS{alertname="LoyaltyProcessDown", job="loyalty-rewards"}',
+        lambda r: bool(r) and r[0]["metric"]["alertstate"] == "pending",
+    )
+
+
+def dashboard_queries() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    expressions = [
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+    ]
+    expressions += [annotation["expr"] for annotation in dashboard["annotations"]["list"]]
+    return expressions
+
+
+async def check_dashboard_queries(prometheus: LocalPrometheus) -> None:
+    """Every query of the Grafana dashboard runs, on metrics the processes really export."""
+    exported = set(await asyncio.to_thread(prometheus.api, "label/__name__/values"))
+    charted = 0
+    for expression in dashboard_queries():
+        names = set(re.findall(r"\b(loyalty_[a-z_]+|up)\b", expression))
+        assert names <= exported, (expression, names - exported)
+        runnable = expression.replace("$__rate_interval", "10s").replace("$service", ".*")
+        result = await asyncio.to_thread(prometheus.query, runnable)
+        charted += bool(result)
+    # Most panels have something to show already (errors, dead letters and failures do not).
+    assert charted >= len(dashboard_queries()) // 2, charted
+
+
+async def check_rule_metrics(prometheus: LocalPrometheus) -> None:
+    """The alert and recording rules select metrics the processes really export."""
+    exported = set(await asyncio.to_thread(prometheus.api, "label/__name__/values"))
+    for path in RULES.glob("*.yml"):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                names = set(re.findall(r"\b(loyalty_[a-z_]+|up)\b", rule["expr"]))
+                assert names <= exported, (rule.get("alert", rule.get("record")), names - exported)

@@ -1,0 +1,67 @@
+"""JetStream from a test's side: publish as a channel would, wait for a durable consumer to catch
+up, read what a service published."""
+
+import asyncio
+import uuid
+
+import nats
+
+from loyalty.events.v1 import events_pb2
+
+
+async def publish(servers, namespace: str, subject: str, event: events_pb2.Event) -> None:  # type: ignore[no-untyped-def]
+    client = await nats.connect(servers.nats_url)
+    try:
+        # A message id of its own each time: JetStream keeps every copy, so each is delivered.
+        await client.jetstream().publish(
+            f"{namespace}.{subject}",
+            event.SerializeToString(),
+            headers={"Nats-Msg-Id": uuid.uuid4().hex},
+        )
+    finally:
+        await client.close()
+
+
+async def consumed(servers, namespace: str, stream: str, durable: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the durable consumer has handled (acked) everything in its stream."""
+    client = await nats.connect(servers.nats_url)
+    try:
+        for _ in range(200):
+            info = await client.jetstream().consumer_info(f"{namespace}_{stream}".upper(), durable)
+            if info.num_pending == 0 and info.num_ack_pending == 0:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{durable} did not catch up")
+    finally:
+        await client.close()
+
+
+async def campaign_events(servers, namespace: str, subject: str) -> list[events_pb2.Event]:  # type: ignore[no-untyped-def]
+    """Every event published so far on campaign.<subject>."""
+    client = await nats.connect(servers.nats_url)
+    try:
+        stream = f"{namespace}_campaign".upper()
+        info = await client.jetstream().stream_info(
+            stream, subjects_filter=f"{namespace}.{subject}"
+        )
+        count = (info.state.subjects or {}).get(f"{namespace}.{subject}", 0)
+        if not count:
+            return []
+        subscription = await client.jetstream().pull_subscribe(
+            f"{namespace}.{subject}", stream=stream
+        )
+        messages = await subscription.fetch(count, timeout=5)
+        return [events_pb2.Event.FromString(m.data) for m in messages]
+    finally:
+        await client.close()
+
+
+async def eventually(check, *, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.1)

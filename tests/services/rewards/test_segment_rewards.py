@@ -1,0 +1,145 @@
+"""A reward restricted to a segment, end to end: the ledger, campaign (which keeps the segment)
+and rewards (which asks campaign's CheckSegmentMembership) as real services."""
+
+import asyncio
+import datetime as dt
+
+import asyncpg
+import grpc
+import pytest
+
+from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, segments_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
+from services.campaign.app import SPEC as CAMPAIGN
+from services.campaign.app import CampaignConfig
+from services.ledger.app import SPEC as LEDGER
+from services.ledger.app import LedgerConfig
+from services.rewards.app import SPEC as REWARDS
+from services.rewards.app import RewardsConfig
+from tests.services.ledger.support import Ledger
+from tests.services.rewards.conftest import PROGRAM, key, reason, reward
+
+
+async def test_only_segment_members_redeem_a_segment_reward(start_service, database_url) -> None:
+    async with start_service(LEDGER, LedgerConfig, jobs_enabled=False) as (
+        ledger_service,
+        ledger_channel,
+    ):
+        ledger = Ledger(ledger_channel, PROGRAM)
+        await ledger.setup()
+        ledger_address = f"127.0.0.1:{ledger_service.port}"
+        async with start_service(
+            CAMPAIGN,
+            CampaignConfig,
+            ledger_address=ledger_address,
+            recognition_enabled=False,
+            segments_interval_ms=200,
+        ) as (campaign_service, campaign_channel):
+            campaign = campaign_pb2_grpc.CampaignServiceStub(campaign_channel)
+            async with start_service(
+                REWARDS,
+                RewardsConfig,
+                ledger_address=ledger_address,
+                campaign_address=f"127.0.0.1:{campaign_service.port}",
+            ) as (_, rewards_channel):
+                rewards = rewards_pb2_grpc.RewardsServiceStub(rewards_channel)
+                await run(ledger, campaign, rewards, database_url)
+
+
+async def run(ledger: Ledger, campaign, rewards, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    for member, spend in (("rich", 25_000), ("poor", 2_000)):
+        await ledger.earn(member, 1_000)
+        await campaign.RecordPurchase(
+            campaign_pb2.RecordPurchaseRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                member_id=member,
+                transaction_id=f"t-{member}",
+                amount=common_pb2.Money(amount_minor=spend, currency="EUR"),
+                channel=common_pb2.CHANNEL_POS,
+            )
+        )
+    await campaign.CreateSegment(
+        campaign_pb2.CreateSegmentRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            segment=segments_pb2.Segment(
+                segment_id="big_spenders",
+                name="Big spenders",
+                conditions=[
+                    segments_pb2.SegmentCondition(
+                        monetary=segments_pb2.MonetaryCondition(
+                            window_days=30,
+                            spend_min=common_pb2.Money(amount_minor=10_000, currency="EUR"),
+                        )
+                    )
+                ],
+            ),
+        )
+    )
+    computed = await campaign.ComputeSegment(
+        campaign_pb2.ComputeSegmentRequest(
+            program_id=PROGRAM, idempotency_key=key(), segment_id="big_spenders"
+        )
+    )
+    assert computed.member_count == 1
+    created = await rewards.CreateReward(
+        rewards_pb2.CreateRewardRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            reward=reward(eligibility=rewards_pb2.Eligibility(segment_ids=["big_spenders"])),
+        )
+    )
+    reward_id = created.reward.reward_id
+
+    async def listed(member: str) -> list[str]:
+        response = await rewards.ListRewards(
+            rewards_pb2.ListRewardsRequest(program_id=PROGRAM, member_id=member)
+        )
+        return [listing.reward.reward_id for listing in response.listings]
+
+    assert await listed("rich") == [reward_id]
+    assert await listed("poor") == []
+    redeemed = await rewards.Redeem(
+        rewards_pb2.RedeemRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            member_id="rich",
+            reward_id=reward_id,
+            quantity=1,
+            channel=common_pb2.CHANNEL_APP,
+        )
+    )
+    assert redeemed.redemption.points_spent == 500
+    assert (await ledger.balance("rich")).available_points == 500
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await rewards.Redeem(
+            rewards_pb2.RedeemRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                member_id="poor",
+                reward_id=reward_id,
+                quantity=1,
+                channel=common_pb2.CHANNEL_APP,
+            )
+        )
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(error.value) == "NOT_ELIGIBLE"
+    assert (await ledger.balance("poor")).available_points == 1_000
+
+    # The redemption reaches campaign as rewards' RewardRedeemed event, for experiment reports.
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "campaign"})
+    try:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=20)
+        rows: list[asyncpg.Record] = []
+        while not rows and dt.datetime.now() < deadline:
+            rows = await connection.fetch(
+                "SELECT member_id, points, cancelled FROM member_redemptions WHERE program_id = $1",
+                PROGRAM,
+            )
+            if not rows:
+                await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
+    assert [(r["member_id"], r["points"], r["cancelled"]) for r in rows] == [("rich", 500, False)]
