@@ -59,7 +59,24 @@ def unavailable(service: str, address: str, detail: str = "") -> AdminError:
 def from_rpc(service: str, address: str, error: grpc.aio.AioRpcError) -> AdminError:
     """The service's own words (they name the field), prefixed with who said them."""
     code = error.code()
+    detail = error.details() or ""
+    if code in _UNAVAILABLE_CODES and _not_connected(detail):
+        return unavailable(service, address, detail or code.name)
     if code in _UNAVAILABLE_CODES:
-        return unavailable(service, address, error.details() or code.name)
+        # The service answered: it is up, but what it needs (the ledger, the database) was not.
+        return AdminError(
+            f"{service}: {code.name}: {detail} (a passing fault: the same command again goes on)",
+            exit_code=EXIT_UNAVAILABLE,
+        )
     exit_code = EXIT_DATA if code in _DATA_CODES else EXIT_SOFTWARE
     return AdminError(f"{service}: {code.name}: {error.details()}", exit_code=exit_code)
+
+
+def _not_connected(detail: str) -> bool:
+    """Whether gRPC itself failed to reach the service (its own words), rather than the service
+    answering that something behind it is unavailable."""
+    lowered = detail.lower()
+    return not detail or any(
+        words in lowered
+        for words in ("failed to connect", "connection refused", "socket closed", "connect failed")
+    )

@@ -22,6 +22,9 @@ from services.campaign.errors import LedgerRefused, LedgerUnavailable, ProgramNo
 
 CALL_TIMEOUT_S = 10.0
 BATCH_CALL_TIMEOUT_S = 600.0
+# A pipeline's stream lives as long as its ingest (an import of millions of rows takes hours), so
+# it has no deadline of its own: each write and each answer has this long instead.
+BATCH_STEP_TIMEOUT_S = 600.0
 # Items per ledger batch (the ledger's documented limit).
 LEDGER_BATCH_ITEMS_MAX = 10_000
 PROGRAM_CACHE_TTL_S = 30.0
@@ -183,14 +186,16 @@ class BatchStream:
 
     async def write(self, request: ledger_pb2.PostBatchRequest) -> None:
         if self._call is None:
-            self._call = self._stub.PostBatch(timeout=BATCH_CALL_TIMEOUT_S)
-        await call("post the batch", lambda: self._call.write(request))  # type: ignore[union-attr]
+            self._call = self._stub.PostBatch()
+        stream = self._call
+        await call("post the batch", lambda: _within_step(stream.write(request)))
 
     async def read(self) -> ledger_pb2.PostBatchResponse:
         assert self._call is not None
+        stream = self._call
 
         async def read_one() -> ledger_pb2.PostBatchResponse:
-            response = await self._call.read()  # type: ignore[union-attr]
+            response = await _within_step(stream.read())
             if response is grpc.aio.EOF:
                 raise LedgerUnavailable("post the batch", "the stream ended early")
             return response  # type: ignore[no-any-return]
@@ -208,6 +213,15 @@ class BatchStream:
             with contextlib.suppress(grpc.aio.AioRpcError, TimeoutError):
                 await asyncio.wait_for(stream.read(), CALL_TIMEOUT_S)
         stream.cancel()
+
+
+async def _within_step(step: Awaitable[T]) -> T:
+    try:
+        return await asyncio.wait_for(step, BATCH_STEP_TIMEOUT_S)
+    except TimeoutError:
+        raise LedgerUnavailable(
+            "post the batch", f"no progress on the stream within {BATCH_STEP_TIMEOUT_S:.0f} s"
+        ) from None
 
 
 def money(amount_minor: int, currency: str) -> common_pb2.Money:
