@@ -8,7 +8,7 @@ from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 from services.rewards.events import STREAMS, TIER_CHANGED_CONSUMER
 from services.rewards.perks import TierChangedHandler, purge_processed_events
 from services.rewards.redemptions import Redemptions
-from services.rewards.remote import LedgerClient, SegmentChecker
+from services.rewards.remote import CampaignTargeting, LedgerClient
 from services.rewards.servicer import RewardsServicer
 from services.shared.clients import service_channel
 from services.shared.config import require
@@ -71,7 +71,7 @@ async def setup(runtime: Runtime) -> Application:
     config: RewardsConfig = runtime.config
     deadline_s = config.dependency_deadline_ms / 1000
     ledger = LedgerClient(service_channel(config.ledger_address), deadline_s=deadline_s)
-    segments = SegmentChecker(service_channel(config.campaign_address), deadline_s=deadline_s)
+    targeting = CampaignTargeting(service_channel(config.campaign_address), deadline_s=deadline_s)
     redemptions = Redemptions(
         runtime.pool,
         runtime.outbox,
@@ -91,7 +91,7 @@ async def setup(runtime: Runtime) -> Application:
         pause_before_commit_s=config.pause_before_commit_ms / 1000,
     )
     servicer = RewardsServicer(
-        runtime.pool, runtime.outbox, ledger=ledger, segments=segments, redemptions=redemptions
+        runtime.pool, runtime.outbox, ledger=ledger, targeting=targeting, redemptions=redemptions
     )
     return Application(
         register=lambda server: rewards_pb2_grpc.add_RewardsServiceServicer_to_server(
