@@ -119,6 +119,16 @@ class RedemptionSteps:
         if placed and self.pause_after_hold_s:
             await self.pause(self.pause_after_hold_s)
 
+    async def _ask_hold(self, redemption: store.RedemptionRow) -> ledger_pb2.Hold:
+        """PlaceHold under the redemption's own key: asked again, it answers the same hold."""
+        return await self.ledger.place_hold(
+            program_id=redemption.program_id,
+            key=hold_key(redemption),
+            member_id=redemption.member_id,
+            points=redemption.points,
+            reference=redemption.redemption_id,
+        )
+
     async def hold_with_retries(self, redemption: store.RedemptionRow) -> ledger_pb2.Hold:
         """The hold, asked again (same key, so at most one is placed) while the ledger's answer is
         unknown, for up to `hold_retry_s`: a ledger restart or a failover should not fail a
@@ -128,13 +138,7 @@ class RedemptionSteps:
         delay = HOLD_RETRY_DELAY_FIRST_S
         while True:
             try:
-                return await self.ledger.place_hold(
-                    program_id=redemption.program_id,
-                    key=hold_key(redemption),
-                    member_id=redemption.member_id,
-                    points=redemption.points,
-                    reference=redemption.redemption_id,
-                )
+                return await self._ask_hold(redemption)
             except LedgerRefused as refused:
                 if (
                     not refused.outcome_unknown
@@ -321,13 +325,7 @@ class RedemptionSteps:
         again with the same key answers the first hold, or places one (voided next), or is
         refused because none can be placed."""
         try:
-            hold = await self.ledger.place_hold(
-                program_id=redemption.program_id,
-                key=hold_key(redemption),
-                member_id=redemption.member_id,
-                points=redemption.points,
-                reference=redemption.redemption_id,
-            )
+            hold = await self._ask_hold(redemption)
         except LedgerRefused as refused:
             if refused.outcome_unknown:
                 raise LedgerUnavailable(str(refused)) from None
