@@ -113,6 +113,40 @@ cdef extern from *:
     }
 
     static inline void lc_prefetch(const void *address) { __builtin_prefetch(address, 1, 3); }
+
+    /* Rounding as a bias and a fix, for the plans: round(n / d) is (n + bias) / d, bias 0 to
+       floor and d / 2 to round half up, and for half even an exact tie (n + bias a multiple of
+       d) that landed on an odd quotient goes back by one (odd_fix 1, else 0). */
+    static inline uint64_t lc_rounding_bias(int64_t rounding, uint64_t d) {
+        return rounding == 0 ? 0 : d / 2;
+    }
+
+    static inline uint64_t lc_rounding_odd_fix(int64_t rounding, uint64_t d) {
+        return rounding == 2 && d % 2 == 0;
+    }
+
+    /* round(numerator / d) for numerator < 2**63, through the reciprocal (lc_reciprocal) when
+       that is exact. */
+    static inline uint64_t lc_biased_quotient(uint64_t numerator, uint64_t d, uint64_t reciprocal,
+                                              uint64_t bias, uint64_t odd_fix) {
+        uint64_t biased = numerator + bias;
+        uint64_t quotient;
+        if (__builtin_expect(biased <= 0xFFFFFFFFu, 1))
+            quotient = reciprocal != 0
+                ? (uint64_t)(((unsigned __int128)reciprocal * biased) >> 64) : biased;
+        else
+            quotient = biased / d;
+        return quotient - (odd_fix & (biased == quotient * d) & quotient);
+    }
+
+    /* round(base * extra_basis_points / 10,000) for base < 2**43 and extra < 2**20 (a plan's
+       bounds), so that the product fits; the divisor is a constant: multiplications only. */
+    static inline uint64_t lc_multiplier_extra(uint64_t base, uint64_t extra_basis_points,
+                                               uint64_t bias, uint64_t odd_fix) {
+        uint64_t biased = base * extra_basis_points + bias;
+        uint64_t quotient = biased / (uint64_t)LC_BASIS_POINTS_ONE;
+        return quotient - (odd_fix & (biased == quotient * (uint64_t)LC_BASIS_POINTS_ONE) & quotient);
+    }
     """
     bint LEDGER_CORE_DEBUG
     int64_t SECONDS_PER_DAY "LC_SECONDS_PER_DAY"
@@ -129,6 +163,12 @@ cdef extern from *:
     bint lc_add_overflows(int64_t a, int64_t b, int64_t* total) noexcept nogil
     void lc_prefetch(const void* address) noexcept nogil
     void check_invariant "LC_CHECK"(bint condition) noexcept nogil
+    uint64_t lc_rounding_bias(int64_t rounding, uint64_t d) noexcept nogil
+    uint64_t lc_rounding_odd_fix(int64_t rounding, uint64_t d) noexcept nogil
+    uint64_t lc_biased_quotient(uint64_t numerator, uint64_t d, uint64_t reciprocal, uint64_t bias,
+                                uint64_t odd_fix) noexcept nogil
+    uint64_t lc_multiplier_extra(uint64_t base, uint64_t extra_basis_points, uint64_t bias,
+                                 uint64_t odd_fix) noexcept nogil
 
 
 cdef struct Clock:
@@ -321,19 +361,19 @@ cdef void expand_counters(PeriodCounters* period, int64_t member_count) noexcept
 
 
 cdef inline int64_t trim_entries(AccrualOutputs* outputs, int64_t first, int64_t end,
-                                 int64_t excess) noexcept nogil:
+                                 int64_t excess, int64_t sign) noexcept nogil:
     # A cap takes points off the contributions in reverse stacking order and the entries left at
-    # 0 are dropped; returns the new end. Every entry is above 0 (none is kept otherwise), so the
-    # entries a cap empties are the last ones: dropping them is moving the end. Only
-    # transactions that hit a cap come here.
+    # 0 are dropped; returns the new end. Entries hold sign x points, every one of them points
+    # above 0 (none is kept otherwise), so the entries a cap empties are the last ones: dropping
+    # them is moving the end. Only transactions that hit a cap come here.
     cdef int64_t taken, entry
     if LEDGER_CORE_DEBUG:
         for entry in range(first, end):
-            check_invariant(outputs.attribution_points[entry] > 0)
+            check_invariant(sign * outputs.attribution_points[entry] > 0)
     while excess > 0 and end > first:
-        taken = outputs.attribution_points[end - 1]
+        taken = sign * outputs.attribution_points[end - 1]
         if taken > excess:
-            outputs.attribution_points[end - 1] = taken - excess
+            outputs.attribution_points[end - 1] = sign * (taken - excess)
             return end
         excess -= taken
         end -= 1
@@ -364,6 +404,7 @@ cdef AccrualProgress accrue_range(
     const RuleTables* tables,
     const TransactionColumns* columns,
     AccrualOutputs* outputs,
+    PlanCache* cache,
     int64_t start_index,
     int64_t attribution_used,
 ) noexcept nogil:
@@ -383,7 +424,7 @@ cdef AccrualProgress accrue_range(
         if outputs.periods[period].points_max >= 0:
             outputs.periods[period].compact_key = keys[period]
             compact_counters(&outputs.periods[period], columns.member_count)
-    progress = accrue_loop(tables, columns, outputs, start_index, attribution_used)
+    progress = accrue_loop(tables, columns, outputs, cache, start_index, attribution_used)
     for period in range(3):
         if outputs.periods[period].points_max >= 0:
             expand_counters(&outputs.periods[period], columns.member_count)
@@ -400,10 +441,194 @@ cdef inline void start_clock(Clock* clock) noexcept nogil:
     clock.day_window_mask = 0
 
 
+cdef bint build_plan(const RuleTables* tables, uint64_t matched, Plan* plan) noexcept nogil:
+    # The plan of a matched mask; False when the mask must go rule by rule: more multipliers
+    # than slots, a rate whose product might not fit, bonuses whose sum might overflow.
+    cdef uint64_t bits
+    cdef int64_t rule, slot, points
+    cdef int64_t bonus_total = 0
+    # No rate: a base of 0 (0 x 0 / 1), so every multiplier adds 0 too.
+    plan.points_per_unit = 0
+    plan.unit_minor = 1
+    plan.unit_reciprocal = 0
+    plan.unit_bias = plan.unit_odd_fix = plan.basis_points_bias = plan.basis_points_odd_fix = 0
+    plan.rate_points_max = INT64_MAX
+    plan.rate_rule = 0
+    plan.excluded = (matched & tables.exclusion_bits) != 0
+    if plan.excluded:
+        return True
+    bits = matched & tables.rate_bits
+    if bits:
+        rule = lc_lowest_bit(bits)
+        if tables.rule_points_per_unit[rule] > 0x7FFFFFFF:
+            return False
+        plan.points_per_unit = tables.rule_points_per_unit[rule]
+        plan.unit_minor = tables.rule_unit_minor[rule]
+        plan.unit_reciprocal = tables.rule_unit_reciprocal[rule]
+        plan.unit_bias = lc_rounding_bias(tables.rule_rounding[rule], plan.unit_minor)
+        plan.unit_odd_fix = lc_rounding_odd_fix(tables.rule_rounding[rule], plan.unit_minor)
+        plan.basis_points_bias = lc_rounding_bias(tables.rule_rounding[rule], BASIS_POINTS_ONE)
+        plan.basis_points_odd_fix = lc_rounding_odd_fix(tables.rule_rounding[rule], BASIS_POINTS_ONE)
+        plan.rate_points_max = tables.rule_points_max[rule]
+        plan.rate_rule = <uint8_t>rule
+    plan.slot_count = 0
+    bits = matched & tables.multiplier_bits
+    while bits:
+        if plan.slot_count == PLAN_SLOTS_MAX:
+            return False
+        rule = lc_lowest_bit(bits)
+        bits &= bits - 1
+        plan.slot_extra_basis_points[plan.slot_count] = tables.rule_extra_basis_points[rule]
+        plan.slot_points_max[plan.slot_count] = tables.rule_points_max[rule]
+        plan.slot_rules[plan.slot_count] = <uint8_t>rule
+        plan.slot_count += 1
+    for slot in range(plan.slot_count, PLAN_SLOTS_MAX):
+        plan.slot_extra_basis_points[slot] = 0
+        plan.slot_points_max[slot] = INT64_MAX
+        plan.slot_rules[slot] = 0
+    plan.bonus_count = 0
+    bits = matched & tables.bonus_bits
+    while bits:
+        rule = lc_lowest_bit(bits)
+        bits &= bits - 1
+        points = tables.rule_bonus_points[rule]
+        if points > tables.rule_points_max[rule]:
+            points = tables.rule_points_max[rule]
+        # Room for the base and the slots, each below 2**(PLAN_BASE_BITS + 7).
+        if lc_add_overflows(bonus_total, points, &bonus_total) or bonus_total > INT64_MAX >> 1:
+            return False
+        plan.bonus_rules[plan.bonus_count] = <uint8_t>rule
+        plan.bonus_points[plan.bonus_count] = points
+        plan.bonus_count += 1
+    return True
+
+
+cdef int32_t find_plan(const RuleTables* tables, PlanCache* cache, uint64_t matched) noexcept nogil:
+    # The plan index of a mask the loop's first probe missed, built on first sight; PLAN_BY_RULE
+    # when no plan fits the mask or the cache is full.
+    cdef uint64_t entry = (matched * <uint64_t>0x9E3779B97F4A7C15) >> (64 - PLAN_TABLE_BITS)
+    cdef int32_t plan_index
+    while cache.plan_indexes[entry] != PLAN_UNKNOWN:
+        if cache.keys[entry] == matched:
+            return cache.plan_indexes[entry]
+        entry = (entry + 1) & (PLAN_TABLE_SIZE - 1)
+    if cache.table_used == PLAN_TABLE_USED_MAX or cache.plan_count == PLANS_MAX:
+        return PLAN_BY_RULE
+    plan_index = PLAN_BY_RULE
+    if build_plan(tables, matched, &cache.plans[cache.plan_count]):
+        plan_index = <int32_t>cache.plan_count
+        cache.plan_count += 1
+        if cache.plans[plan_index].slot_count > cache.slot_count:
+            cache.slot_count = cache.plans[plan_index].slot_count
+    cache.keys[entry] = matched
+    cache.plan_indexes[entry] = plan_index
+    cache.table_used += 1
+    return plan_index
+
+
+cdef inline int64_t planned_contributions(const Plan* plan, int64_t slot_count, uint64_t product,
+                                          int64_t sign, AccrualOutputs* outputs,
+                                          int64_t* used) noexcept nogil:
+    # Steps 3 to 5 through a plan, for product = spend x points_per_unit < 2**PLAN_BASE_BITS:
+    # nothing can overflow. Entries get the sign of the amount; every entry is written and kept
+    # only when not 0 (no branch). Returns the points before caps, >= 0.
+    cdef int64_t slot, total
+    cdef int64_t entry = used[0]
+    cdef int64_t extras[PLAN_SLOTS_MAX]
+    cdef int64_t base = <int64_t>lc_biased_quotient(
+        product, <uint64_t>plan.unit_minor, plan.unit_reciprocal, plan.unit_bias, plan.unit_odd_fix
+    )
+    if base > plan.rate_points_max:
+        base = plan.rate_points_max
+    # All slots first, then the entries: a store to the outputs would make the compiler read the
+    # plan again (it might have changed it), and each entry's place depends on the one before.
+    for slot in range(slot_count):
+        extras[slot] = <int64_t>lc_multiplier_extra(
+            <uint64_t>base, <uint64_t>plan.slot_extra_basis_points[slot],
+            plan.basis_points_bias, plan.basis_points_odd_fix
+        )
+        if extras[slot] > plan.slot_points_max[slot]:
+            extras[slot] = plan.slot_points_max[slot]
+    outputs.attribution_rule_indexes[entry] = plan.rate_rule
+    outputs.attribution_points[entry] = sign * base
+    entry += base != 0
+    total = base
+    for slot in range(slot_count):
+        outputs.attribution_rule_indexes[entry] = plan.slot_rules[slot]
+        outputs.attribution_points[entry] = sign * extras[slot]
+        entry += extras[slot] != 0
+        total += extras[slot]
+    for slot in range(plan.bonus_count):
+        outputs.attribution_rule_indexes[entry] = plan.bonus_rules[slot]
+        outputs.attribution_points[entry] = sign * plan.bonus_points[slot]
+        entry += plan.bonus_points[slot] != 0
+        total += plan.bonus_points[slot]
+    used[0] = entry
+    return total
+
+
+cdef inline bint contributions_by_rule(const RuleTables* tables, AccrualOutputs* outputs,
+                                       uint64_t matched, int64_t spend, int64_t sign,
+                                       int64_t* used, int64_t* total_out) noexcept nogil:
+    # Steps 3 to 5 rule by rule, for any mask and amount; True on overflow. Entries get the sign
+    # of the amount, the total (returned in total_out) does not.
+    cdef int64_t rule, base, extra, total
+    cdef int64_t rounding = 0
+    cdef int64_t entry = used[0]
+    cdef uint64_t bits
+    # 3. Base from the first matching rate rule.
+    base = 0
+    bits = matched & tables.rate_bits
+    if bits:
+        rule = lc_lowest_bit(bits)
+        rounding = tables.rule_rounding[rule]
+        if lc_scale_rounded(spend, tables.rule_points_per_unit[rule], tables.rule_unit_minor[rule],
+                            tables.rule_unit_reciprocal[rule], rounding, &base):
+            return True
+        if base > tables.rule_points_max[rule]:
+            base = tables.rule_points_max[rule]
+        outputs.attribution_rule_indexes[entry] = <uint8_t>rule
+        outputs.attribution_points[entry] = sign * base
+        entry += base != 0
+    total = base
+    # 4. Multipliers, additive, each rounded like the base.
+    bits = matched & tables.multiplier_bits
+    while bits:
+        rule = lc_lowest_bit(bits)
+        bits &= bits - 1
+        if lc_scale_rounded(base, tables.rule_extra_basis_points[rule], BASIS_POINTS_ONE, 0,
+                            rounding, &extra):
+            return True
+        if extra > tables.rule_points_max[rule]:
+            extra = tables.rule_points_max[rule]
+        if lc_add_overflows(total, extra, &total):
+            return True
+        outputs.attribution_rule_indexes[entry] = <uint8_t>rule
+        outputs.attribution_points[entry] = sign * extra
+        entry += extra != 0
+    # 5. Fixed bonuses.
+    bits = matched & tables.bonus_bits
+    while bits:
+        rule = lc_lowest_bit(bits)
+        bits &= bits - 1
+        extra = tables.rule_bonus_points[rule]
+        if extra > tables.rule_points_max[rule]:
+            extra = tables.rule_points_max[rule]
+        if lc_add_overflows(total, extra, &total):
+            return True
+        outputs.attribution_rule_indexes[entry] = <uint8_t>rule
+        outputs.attribution_points[entry] = sign * extra
+        entry += extra != 0
+    used[0] = entry
+    total_out[0] = total
+    return False
+
+
 cdef AccrualProgress accrue_loop(
     const RuleTables* tables_given,
     const TransactionColumns* columns_given,
     AccrualOutputs* outputs_given,
+    PlanCache* cache,
     int64_t start_index,
     int64_t attribution_used,
 ) noexcept nogil:
@@ -417,22 +642,26 @@ cdef AccrualProgress accrue_loop(
     cdef AccrualOutputs* outputs = &outputs_local
     cdef AccrualProgress progress
     cdef Clock clock
-    cdef int64_t index, member, amount, spend, base, extra, total, capped, sign, first_entry
-    cdef int64_t rule, rounding, prefetch_member, timestamp, entry, period
+    cdef int64_t index, member, amount, spend, total, capped, sign, first_entry
+    cdef int64_t prefetch_member, timestamp, entry, period
     cdef int64_t used = attribution_used
-    cdef uint64_t matched, bits
+    cdef int32_t plan_index
+    cdef uint64_t matched, product, table_entry
+    cdef const Plan* plan
     cdef bint needs_member_caps = (
         tables.points_max_per_member_day >= 0
         or tables.points_max_per_member_week >= 0
         or tables.points_max_per_member_month >= 0
     )
+    # A transaction writes at most a base, the slots and the bonuses (fewer than the rules).
+    cdef int64_t entries_max = tables.rule_count + PLAN_SLOTS_MAX
     start_clock(&clock)
     progress.status = ACCRUAL_DONE
 
     for index in range(start_index, columns.count):
         progress.transaction_index = index
         progress.attribution_used = used
-        if used + tables.rule_count > outputs.attribution_capacity:
+        if used + entries_max > outputs.attribution_capacity:
             progress.status = ACCRUAL_NEEDS_CAPACITY
             return progress
         if index + PREFETCH_DISTANCE < columns.count:
@@ -458,6 +687,7 @@ cdef AccrualProgress accrue_loop(
         sign = -1 if amount < 0 else 1
         spend = amount * sign
 
+        # 1. Match.
         matched = match_rules(tables, columns, index, member, spend)
         if tables.needs_local_time:
             if not advance_clock(tables, timestamp, &clock):
@@ -468,75 +698,37 @@ cdef AccrualProgress accrue_loop(
                 if tables.has_minute_window:
                     matched &= tables.minute_masks[clock.minute_of_day]
 
-        # 2. Exclusions.
-        if matched & tables.exclusion_bits:
-            outputs.points[index] = 0
-            outputs.attribution_counts[index] = 0
-            continue
-
-        # 3. Base from the first matching rate rule. Entries are written at once and kept only
-        # when not 0, which costs no branch.
+        # 2 to 5 through the mask's plan, or rule by rule when no plan fits the mask or the amount.
+        table_entry = (matched * <uint64_t>0x9E3779B97F4A7C15) >> (64 - PLAN_TABLE_BITS)
+        plan_index = cache.plan_indexes[table_entry]
+        if cache.keys[table_entry] != matched or plan_index < 0:
+            plan_index = find_plan(tables, cache, matched)
         first_entry = used
-        base = 0
-        rounding = 0
-        bits = matched & tables.rate_bits
-        if bits:
-            rule = lc_lowest_bit(bits)
-            rounding = tables.rule_rounding[rule]
-            if lc_scale_rounded(spend, tables.rule_points_per_unit[rule], tables.rule_unit_minor[rule],
-                                tables.rule_unit_reciprocal[rule], rounding, &base):
+        product = <uint64_t>spend * <uint64_t>(cache.plans[plan_index].points_per_unit
+                                               if plan_index >= 0 else 0)
+        if (plan_index >= 0 and <uint64_t>spend <= <uint64_t>0xFFFFFFFF
+                and (product >> PLAN_BASE_BITS) == 0):
+            plan = &cache.plans[plan_index]
+            if plan.excluded:
+                outputs.points[index] = 0
+                outputs.attribution_counts[index] = 0
+                continue
+            total = planned_contributions(plan, cache.slot_count, product, sign, outputs, &used)
+        else:
+            if matched & tables.exclusion_bits:
+                outputs.points[index] = 0
+                outputs.attribution_counts[index] = 0
+                continue
+            if contributions_by_rule(tables, outputs, matched, spend, sign, &used, &total):
                 progress.status = ACCRUAL_OVERFLOW
                 return progress
-            if base > tables.rule_points_max[rule]:
-                base = tables.rule_points_max[rule]
-            outputs.attribution_rule_indexes[used] = <uint8_t>rule
-            outputs.attribution_points[used] = base
-            used += base != 0
-        total = base
-
-        # 4. Multipliers, additive, each rounded like the base. (Branch-free variants measured
-        # slower than this loop: see the module's docstring.)
-        bits = matched & tables.multiplier_bits
-        while bits:
-            rule = lc_lowest_bit(bits)
-            bits &= bits - 1
-            if lc_scale_rounded(base, tables.rule_extra_basis_points[rule], BASIS_POINTS_ONE, 0,
-                                rounding, &extra):
-                progress.status = ACCRUAL_OVERFLOW
-                return progress
-            if extra > tables.rule_points_max[rule]:
-                extra = tables.rule_points_max[rule]
-            if lc_add_overflows(total, extra, &total):
-                progress.status = ACCRUAL_OVERFLOW
-                return progress
-            outputs.attribution_rule_indexes[used] = <uint8_t>rule
-            outputs.attribution_points[used] = extra
-            used += extra != 0
-
-        # 5. Fixed bonuses.
-        bits = matched & tables.bonus_bits
-        while bits:
-            rule = lc_lowest_bit(bits)
-            bits &= bits - 1
-            extra = tables.rule_bonus_points[rule]
-            if extra > tables.rule_points_max[rule]:
-                extra = tables.rule_points_max[rule]
-            if lc_add_overflows(total, extra, &total):
-                progress.status = ACCRUAL_OVERFLOW
-                return progress
-            outputs.attribution_rule_indexes[used] = <uint8_t>rule
-            outputs.attribution_points[used] = extra
-            used += extra != 0
 
         # 6. Transaction cap; 7. member caps, for purchases only; 8. trimmed attribution.
         capped = total if total < tables.points_max_per_transaction else tables.points_max_per_transaction
         if needs_member_caps and sign > 0 and capped > 0:
             capped = member_cap(outputs.periods, member, &clock, capped)
         if capped < total:
-            used = trim_entries(outputs, first_entry, used, total - capped)
-        if sign < 0:
-            for entry in range(first_entry, used):
-                outputs.attribution_points[entry] = -outputs.attribution_points[entry]
+            used = trim_entries(outputs, first_entry, used, total - capped, sign)
         outputs.attribution_counts[index] = <uint8_t>(used - first_entry)
         outputs.points[index] = sign * capped
         if LEDGER_CORE_DEBUG:
@@ -590,7 +782,7 @@ def accrue_columns(
     cdef TransactionColumns columns
     cdef AccrualOutputs outputs
     cdef AccrualProgress progress
-    cdef Py_ssize_t rule, period
+    cdef Py_ssize_t rule, period, entry
     cdef const uint64_t[::1] tier_masks = compiled.tier_masks
     cdef const uint64_t[::1] category_masks = compiled.category_masks
     cdef const uint64_t[::1] channel_masks = compiled.channel_masks
@@ -694,7 +886,17 @@ def accrue_columns(
     outputs.attribution_points = &attribution_points[0] if attribution_points.shape[0] > 0 else NULL
     outputs.attribution_capacity = attribution_points.shape[0]
 
+    cdef PlanCache* cache = <PlanCache*>malloc(sizeof(PlanCache))
+    if cache == NULL:
+        raise MemoryError()
+    cache.plans = NULL
     try:
+        cache.plans = <Plan*>malloc(sizeof(Plan) * PLANS_MAX)
+        if cache.plans == NULL:
+            raise MemoryError()
+        for entry in range(PLAN_TABLE_SIZE):
+            cache.plan_indexes[entry] = PLAN_UNKNOWN
+        cache.table_used = cache.plan_count = cache.slot_count = 0
         for period in range(3):
             if outputs.periods[period].points_max >= 0:
                 # One more byte each, so that a batch without members still gets a pointer.
@@ -704,8 +906,10 @@ def accrue_columns(
                 if outputs.periods[period].compact_used == NULL:
                     raise MemoryError()
         with nogil:
-            progress = accrue_range(&tables, &columns, &outputs, start_index, attribution_used)
+            progress = accrue_range(&tables, &columns, &outputs, cache, start_index, attribution_used)
     finally:
+        free(cache.plans)
+        free(cache)
         for period in range(3):
             free(outputs.periods[period].compact_used)
     return int(progress.status), progress.transaction_index, progress.attribution_used
