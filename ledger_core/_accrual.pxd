@@ -120,6 +120,9 @@ cdef struct Plan:
     # slots: no branch that the mix of tiers and categories would make unpredictable) and the
     # bonuses, whose points do not depend on the transaction.
     int64_t points_per_unit
+    # Spends up to this keep spend x points_per_unit below 2**PLAN_BASE_BITS; larger ones go rule
+    # by rule.
+    int64_t spend_max
     int64_t unit_minor
     uint64_t unit_reciprocal
     # The rate's rounding (see lc_biased_quotient), over unit_minor and over 10,000.
@@ -134,6 +137,12 @@ cdef struct Plan:
     uint8_t rate_rule
     bint excluded
     int64_t slot_count
+    # From this base on, the base and every multiplier earn points, so that the entries are the
+    # same for every transaction: `entry_count` of them, with the rule indexes of `entry_rules`
+    # (one byte each). INT64_MAX when that cannot be (bonuses, a multiplier of 1x, a cap of 0).
+    int64_t full_base_min
+    int64_t entry_count
+    uint64_t entry_rules
     int64_t bonus_count
     uint8_t bonus_rules[64]
     int64_t bonus_points[64]

@@ -33,6 +33,7 @@ cdef extern from *:
     #endif
     #include <stdio.h>
     #include <stdlib.h>
+    #include <string.h>
     /* Not assert(): Python builds extensions with NDEBUG, which would turn it off. */
     #define LC_CHECK(condition) do { if (!(condition)) { fprintf(stderr, "ledger_core: invariant broken at %s:%d", __FILE__, __LINE__); abort(); } } while (0)
 
@@ -114,6 +115,13 @@ cdef extern from *:
 
     static inline void lc_prefetch(const void *address) { __builtin_prefetch(address, 1, 3); }
 
+    /* The 8 bytes of `bytes` (lowest first) at `address`, which need not be aligned. */
+    static inline void lc_store_bytes(uint8_t *address, uint64_t bytes) {
+        uint8_t b[8];
+        for (int i = 0; i < 8; i++) b[i] = (uint8_t)(bytes >> (8 * i));
+        memcpy(address, b, 8);
+    }
+
     /* Rounding as a bias and a fix, for the plans: round(n / d) is (n + bias) / d, bias 0 to
        floor and d / 2 to round half up, and for half even an exact tie (n + bias a multiple of
        d) that landed on an odd quotient goes back by one (odd_fix 1, else 0). */
@@ -162,6 +170,7 @@ cdef extern from *:
     uint64_t lc_reciprocal(uint64_t denominator) noexcept nogil
     bint lc_add_overflows(int64_t a, int64_t b, int64_t* total) noexcept nogil
     void lc_prefetch(const void* address) noexcept nogil
+    void lc_store_bytes(uint8_t* address, uint64_t bytes) noexcept nogil
     void check_invariant "LC_CHECK"(bint condition) noexcept nogil
     uint64_t lc_rounding_bias(int64_t rounding, uint64_t d) noexcept nogil
     uint64_t lc_rounding_odd_fix(int64_t rounding, uint64_t d) noexcept nogil
@@ -454,6 +463,10 @@ cdef bint build_plan(const RuleTables* tables, uint64_t matched, Plan* plan) noe
     plan.unit_bias = plan.unit_odd_fix = plan.basis_points_bias = plan.basis_points_odd_fix = 0
     plan.rate_points_max = INT64_MAX
     plan.rate_rule = 0
+    plan.spend_max = INT64_MAX
+    plan.full_base_min = INT64_MAX
+    plan.entry_count = 0
+    plan.entry_rules = 0
     plan.excluded = (matched & tables.exclusion_bits) != 0
     if plan.excluded:
         return True
@@ -471,6 +484,8 @@ cdef bint build_plan(const RuleTables* tables, uint64_t matched, Plan* plan) noe
         plan.basis_points_odd_fix = lc_rounding_odd_fix(tables.rule_rounding[rule], BASIS_POINTS_ONE)
         plan.rate_points_max = tables.rule_points_max[rule]
         plan.rate_rule = <uint8_t>rule
+        if plan.points_per_unit > 0:
+            plan.spend_max = ((<int64_t>1 << PLAN_BASE_BITS) - 1) // plan.points_per_unit
     plan.slot_count = 0
     bits = matched & tables.multiplier_bits
     while bits:
@@ -486,6 +501,7 @@ cdef bint build_plan(const RuleTables* tables, uint64_t matched, Plan* plan) noe
         plan.slot_extra_basis_points[slot] = 0
         plan.slot_points_max[slot] = INT64_MAX
         plan.slot_rules[slot] = 0
+    set_full_entries(tables, matched, plan)
     plan.bonus_count = 0
     bits = matched & tables.bonus_bits
     while bits:
@@ -501,6 +517,33 @@ cdef bint build_plan(const RuleTables* tables, uint64_t matched, Plan* plan) noe
         plan.bonus_points[plan.bonus_count] = points
         plan.bonus_count += 1
     return True
+
+
+cdef void set_full_entries(const RuleTables* tables, uint64_t matched, Plan* plan) noexcept nogil:
+    # full_base_min, entry_count and entry_rules of a plan with its rate and slots set: the least
+    # base at which every slot earns (each slot's extra only grows with the base).
+    cdef int64_t slot, base
+    cdef int64_t base_min = 1
+    if (matched & (tables.rate_bits | tables.bonus_bits)) != (matched & tables.rate_bits) \
+            or (matched & tables.rate_bits) == 0 or plan.slot_count + 1 > 8 \
+            or plan.rate_points_max == 0:
+        return
+    for slot in range(plan.slot_count):
+        if plan.slot_extra_basis_points[slot] == 0 or plan.slot_points_max[slot] == 0:
+            return
+        base = (BASIS_POINTS_ONE - <int64_t>plan.basis_points_bias) // plan.slot_extra_basis_points[slot]
+        if base < 1:
+            base = 1
+        while lc_multiplier_extra(<uint64_t>base, <uint64_t>plan.slot_extra_basis_points[slot],
+                                  plan.basis_points_bias, plan.basis_points_odd_fix) == 0:
+            base += 1
+        if base > base_min:
+            base_min = base
+    plan.full_base_min = base_min
+    plan.entry_count = 1 + plan.slot_count
+    plan.entry_rules = plan.rate_rule
+    for slot in range(plan.slot_count):
+        plan.entry_rules |= (<uint64_t>plan.slot_rules[slot]) << (8 * (slot + 1))
 
 
 cdef int32_t find_plan(const RuleTables* tables, PlanCache* cache, uint64_t matched) noexcept nogil:
@@ -549,15 +592,24 @@ cdef inline int64_t planned_contributions(const Plan* plan, int64_t slot_count, 
         )
         if extras[slot] > plan.slot_points_max[slot]:
             extras[slot] = plan.slot_points_max[slot]
+    total = base
+    for slot in range(slot_count):
+        total += extras[slot]
+    if base >= plan.full_base_min:
+        # The usual case: every entry earns, so they are the same for every transaction.
+        lc_store_bytes(&outputs.attribution_rule_indexes[entry], plan.entry_rules)
+        outputs.attribution_points[entry] = sign * base
+        for slot in range(slot_count):
+            outputs.attribution_points[entry + 1 + slot] = sign * extras[slot]
+        used[0] = entry + plan.entry_count
+        return total
     outputs.attribution_rule_indexes[entry] = plan.rate_rule
     outputs.attribution_points[entry] = sign * base
     entry += base != 0
-    total = base
     for slot in range(slot_count):
         outputs.attribution_rule_indexes[entry] = plan.slot_rules[slot]
         outputs.attribution_points[entry] = sign * extras[slot]
         entry += extras[slot] != 0
-        total += extras[slot]
     for slot in range(plan.bonus_count):
         outputs.attribution_rule_indexes[entry] = plan.bonus_rules[slot]
         outputs.attribution_points[entry] = sign * plan.bonus_points[slot]
@@ -640,50 +692,54 @@ cdef AccrualProgress accrue_loop(
     cdef const RuleTables* tables = &tables_local
     cdef const TransactionColumns* columns = &columns_local
     cdef AccrualOutputs* outputs = &outputs_local
-    cdef AccrualProgress progress
     cdef Clock clock
     cdef int64_t index, member, amount, spend, total, capped, sign, first_entry
-    cdef int64_t prefetch_member, timestamp, entry, period
+    cdef int64_t prefetch_member, timestamp, entry, period, compact, room
     cdef int64_t used = attribution_used
+    cdef int64_t count = columns.count
+    cdef int64_t member_count = columns.member_count
+    cdef int64_t points_max_per_transaction = tables.points_max_per_transaction
     cdef int32_t plan_index
-    cdef uint64_t matched, product, table_entry
+    cdef uint64_t matched, table_entry, product
     cdef const Plan* plan
-    cdef bint needs_member_caps = (
-        tables.points_max_per_member_day >= 0
-        or tables.points_max_per_member_week >= 0
-        or tables.points_max_per_member_month >= 0
-    )
+    cdef int64_t capped_periods = 0
+    cdef int64_t cap_period = -1
+    cdef PeriodCounters* single = NULL
+    for period in range(3):
+        if outputs.periods[period].points_max >= 0:
+            capped_periods += 1
+            if cap_period < 0:
+                cap_period = period
+    if capped_periods == 1:
+        # One capped period (the usual rule set) has a short path; see below.
+        single = &outputs.periods[cap_period]
     # A transaction writes at most a base, the slots and the bonuses (fewer than the rules).
     cdef int64_t entries_max = tables.rule_count + PLAN_SLOTS_MAX
     start_clock(&clock)
-    progress.status = ACCRUAL_DONE
 
-    for index in range(start_index, columns.count):
-        progress.transaction_index = index
-        progress.attribution_used = used
+    for index in range(start_index, count):
         if used + entries_max > outputs.attribution_capacity:
-            progress.status = ACCRUAL_NEEDS_CAPACITY
-            return progress
-        if index + PREFETCH_DISTANCE < columns.count:
+            return progress_at(ACCRUAL_NEEDS_CAPACITY, index, used)
+        if index + PREFETCH_DISTANCE < count:
             prefetch_member = columns.member_indexes[index + PREFETCH_DISTANCE]
-            if 0 <= prefetch_member < columns.member_count:
+            if <uint64_t>prefetch_member < <uint64_t>member_count:
                 lc_prefetch(&columns.member_tiers[prefetch_member])
-                for period in range(3):
-                    if outputs.periods[period].points_max >= 0:
-                        lc_prefetch(&outputs.periods[period].compact_used[prefetch_member])
+                if single != NULL:
+                    lc_prefetch(&single.compact_used[prefetch_member])
+                elif capped_periods > 1:
+                    for period in range(3):
+                        if outputs.periods[period].points_max >= 0:
+                            lc_prefetch(&outputs.periods[period].compact_used[prefetch_member])
 
         member = columns.member_indexes[index]
-        if member < 0 or member >= columns.member_count:
-            progress.status = ACCRUAL_BAD_MEMBER_INDEX
-            return progress
+        if <uint64_t>member >= <uint64_t>member_count:
+            return progress_at(ACCRUAL_BAD_MEMBER_INDEX, index, used)
         timestamp = columns.timestamps_seconds[index]
-        if timestamp < 0 or timestamp > TIMESTAMP_SECONDS_MAX:
-            progress.status = ACCRUAL_BAD_TIMESTAMP
-            return progress
+        if <uint64_t>timestamp > <uint64_t>TIMESTAMP_SECONDS_MAX:
+            return progress_at(ACCRUAL_BAD_TIMESTAMP, index, used)
         amount = columns.amounts_minor[index]
         if amount == -INT64_MAX - 1:
-            progress.status = ACCRUAL_OVERFLOW
-            return progress
+            return progress_at(ACCRUAL_OVERFLOW, index, used)
         sign = -1 if amount < 0 else 1
         spend = amount * sign
 
@@ -691,8 +747,7 @@ cdef AccrualProgress accrue_loop(
         matched = match_rules(tables, columns, index, member, spend)
         if tables.needs_local_time:
             if not advance_clock(tables, timestamp, &clock):
-                progress.status = ACCRUAL_OUTSIDE_OFFSET_TABLE
-                return progress
+                return progress_at(ACCRUAL_OUTSIDE_OFFSET_TABLE, index, used)
             if tables.has_window:
                 matched &= clock.day_window_mask
                 if tables.has_minute_window:
@@ -704,29 +759,50 @@ cdef AccrualProgress accrue_loop(
         if cache.keys[table_entry] != matched or plan_index < 0:
             plan_index = find_plan(tables, cache, matched)
         first_entry = used
-        product = <uint64_t>spend * <uint64_t>(cache.plans[plan_index].points_per_unit
-                                               if plan_index >= 0 else 0)
-        if (plan_index >= 0 and <uint64_t>spend <= <uint64_t>0xFFFFFFFF
-                and (product >> PLAN_BASE_BITS) == 0):
+        if plan_index >= 0 and spend <= cache.plans[plan_index].spend_max:
             plan = &cache.plans[plan_index]
             if plan.excluded:
                 outputs.points[index] = 0
                 outputs.attribution_counts[index] = 0
                 continue
-            total = planned_contributions(plan, cache.slot_count, product, sign, outputs, &used)
+            # A constant slot count for each width, so that the compiler unrolls the slots.
+            product = <uint64_t>spend * <uint64_t>plan.points_per_unit
+            if cache.slot_count <= 1:
+                total = planned_contributions(plan, 1, product, sign, outputs, &used)
+            elif cache.slot_count == 2:
+                total = planned_contributions(plan, 2, product, sign, outputs, &used)
+            elif cache.slot_count == 3:
+                total = planned_contributions(plan, 3, product, sign, outputs, &used)
+            elif cache.slot_count == 4:
+                total = planned_contributions(plan, 4, product, sign, outputs, &used)
+            else:
+                total = planned_contributions(plan, PLAN_SLOTS_MAX, product, sign, outputs, &used)
         else:
             if matched & tables.exclusion_bits:
                 outputs.points[index] = 0
                 outputs.attribution_counts[index] = 0
                 continue
             if contributions_by_rule(tables, outputs, matched, spend, sign, &used, &total):
-                progress.status = ACCRUAL_OVERFLOW
-                return progress
+                return progress_at(ACCRUAL_OVERFLOW, index, used)
 
         # 6. Transaction cap; 7. member caps, for purchases only; 8. trimmed attribution.
-        capped = total if total < tables.points_max_per_transaction else tables.points_max_per_transaction
-        if needs_member_caps and sign > 0 and capped > 0:
-            capped = member_cap(outputs.periods, member, &clock, capped)
+        capped = total if total < points_max_per_transaction else points_max_per_transaction
+        if capped_periods > 0 and sign > 0 and capped > 0:
+            compact = single.compact_used[member] if single != NULL else COMPACT_IN_COUNTERS
+            if compact != COMPACT_IN_COUNTERS and clock_key(&clock, cap_period) == single.compact_key:
+                # One capped period and a compact counter of the current one (or of another
+                # period, which counts as none used): member_cap's result without its loops.
+                if compact < 0:
+                    compact = 0
+                room = single.points_max - compact
+                if room < capped:
+                    capped = room if room > 0 else 0
+                if compact + capped <= COMPACT_USED_MAX:
+                    single.compact_used[member] = <int32_t>(compact + capped)
+                else:
+                    set_used_in_period(single, member, single.compact_key, compact + capped)
+            else:
+                capped = member_cap(outputs.periods, member, &clock, capped)
         if capped < total:
             used = trim_entries(outputs, first_entry, used, total - capped, sign)
         outputs.attribution_counts[index] = <uint8_t>(used - first_entry)
@@ -738,10 +814,25 @@ cdef AccrualProgress accrue_loop(
             check_invariant(total == outputs.points[index])
             check_invariant(used - first_entry <= tables.rule_count)
 
-    progress.status = ACCRUAL_DONE
-    progress.transaction_index = columns.count
+    return progress_at(ACCRUAL_DONE, count, used)
+
+
+cdef inline AccrualProgress progress_at(AccrualStatus status, int64_t index,
+                                        int64_t used) noexcept nogil:
+    cdef AccrualProgress progress
+    progress.status = status
+    progress.transaction_index = index
     progress.attribution_used = used
     return progress
+
+
+cdef inline int64_t clock_key(const Clock* clock, int64_t period) noexcept nogil:
+    # The key of the clock's day (period 0), week (1) or month (2).
+    if period == 0:
+        return clock.day
+    if period == 1:
+        return clock.week_key
+    return clock.month_key
 
 
 cdef inline const uint64_t* mask_pointer(const uint64_t[::1] masks) noexcept nogil:
