@@ -75,9 +75,10 @@ cdef struct TransactionColumns:
 # The cap counters of one period (day, week or month). The caller's block holds (key, points)
 # per member, 16 bytes in a random place per transaction; while the kernel runs, the members'
 # counters for one key (the first transaction's period) live in `compact_used`, 4 bytes each,
-# which caches far better. compact_used[m] is the points member m used in period compact_key,
-# or COMPACT_IN_COUNTERS (the block holds them: more than int32 holds, or negative) or
-# COMPACT_OTHER_PERIOD (the block holds the member's counter of another period).
+# which caches far better. compact_used[m] is value * 256 + member m's tier, the value the points
+# m used in period compact_key, or COMPACT_IN_COUNTERS (the block holds them: 2**23 or more, or
+# negative) or COMPACT_OTHER_PERIOD (the block holds the member's counter of another period).
+# With the tier there, a transaction of a rule set with caps reads one place of member state.
 cdef struct PeriodCounters:
     int64_t* counters
     int32_t* compact_used
