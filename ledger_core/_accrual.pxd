@@ -137,6 +137,7 @@ cdef struct Plan:
     uint8_t slot_rules[PLAN_SLOTS_MAX]
     uint8_t rate_rule
     bint excluded
+    bint has_slot_caps  # a slot's rule has its own cap
     int64_t slot_count
     # From this base on, the base and every multiplier earn points, so that the entries are the
     # same for every transaction: `entry_count` of them, with the rule indexes of `entry_rules`
