@@ -75,9 +75,10 @@ cdef struct TransactionColumns:
 # The cap counters of one period (day, week or month). The caller's block holds (key, points)
 # per member, 16 bytes in a random place per transaction; while the kernel runs, the members'
 # counters for one key (the first transaction's period) live in `compact_used`, 4 bytes each,
-# which caches far better. compact_used[m] is the points member m used in period compact_key,
-# or COMPACT_IN_COUNTERS (the block holds them: more than int32 holds, or negative) or
-# COMPACT_OTHER_PERIOD (the block holds the member's counter of another period).
+# which caches far better. compact_used[m] is value * 256 + member m's tier, the value the points
+# m used in period compact_key, or COMPACT_IN_COUNTERS (the block holds them: 2**23 or more, or
+# negative) or COMPACT_OTHER_PERIOD (the block holds the member's counter of another period).
+# With the tier there, a transaction of a rule set with caps reads one place of member state.
 cdef struct PeriodCounters:
     int64_t* counters
     int32_t* compact_used
@@ -98,10 +99,72 @@ cdef struct AccrualProgress:
     int64_t transaction_index
     int64_t attribution_used
 
+cdef enum:
+    # Multiplier slots of a plan; the loop computes as many as the widest plan met so far.
+    PLAN_SLOTS_MAX = 8
+    PLANS_MAX = 1024
+    # The hash table from matched masks to plans: 2**PLAN_TABLE_BITS entries, at most half used.
+    PLAN_TABLE_BITS = 12
+    PLAN_TABLE_SIZE = 4096
+    PLAN_TABLE_USED_MAX = 2048
+    # Plan index of an empty entry, and of a mask accrued rule by rule (no plan fits it).
+    PLAN_UNKNOWN = -1
+    PLAN_BY_RULE = -2
+    # A plan's base stays below 2**PLAN_BASE_BITS (else the transaction goes rule by rule), so
+    # base x extra basis points (< 2**20) fits in 63 bits and no sum of a plan can overflow.
+    PLAN_BASE_BITS = 43
+
+
+cdef struct Plan:
+    # What a transaction with a given matched mask earns, laid out for the loop: the rate, the
+    # multipliers as slots (empty slots add 0, so every transaction computes the same number of
+    # slots: no branch that the mix of tiers and categories would make unpredictable) and the
+    # bonuses, whose points do not depend on the transaction.
+    int64_t points_per_unit
+    # Spends up to this keep spend x points_per_unit below 2**PLAN_BASE_BITS; larger ones go rule
+    # by rule.
+    int64_t spend_max
+    int64_t unit_minor
+    uint64_t unit_reciprocal
+    # The rate's rounding (see lc_biased_quotient), over unit_minor and over 10,000.
+    uint64_t unit_bias
+    uint64_t unit_odd_fix
+    uint64_t basis_points_bias
+    uint64_t basis_points_odd_fix
+    int64_t rate_points_max
+    int64_t slot_extra_basis_points[PLAN_SLOTS_MAX]
+    int64_t slot_points_max[PLAN_SLOTS_MAX]
+    uint8_t slot_rules[PLAN_SLOTS_MAX]
+    uint8_t rate_rule
+    bint excluded
+    bint has_slot_caps  # a slot's rule has its own cap
+    int64_t slot_count
+    # From this base on, the base and every multiplier earn points, so that the entries are the
+    # same for every transaction: `entry_count` of them, with the rule indexes of `entry_rules`
+    # (one byte each). INT64_MAX when that cannot be (bonuses, a multiplier of 1x, a cap of 0).
+    int64_t full_base_min
+    int64_t entry_count
+    uint64_t entry_rules
+    int64_t bonus_count
+    uint8_t bonus_rules[64]
+    int64_t bonus_points[64]
+
+
+cdef struct PlanCache:
+    # The plans of the masks met so far in one kernel call (a batch has few distinct masks).
+    uint64_t keys[PLAN_TABLE_SIZE]
+    int32_t plan_indexes[PLAN_TABLE_SIZE]
+    int64_t table_used
+    Plan* plans
+    int64_t plan_count
+    int64_t slot_count  # the most slots of any plan so far
+
+
 cdef AccrualProgress accrue_range(
     const RuleTables* tables,
     const TransactionColumns* columns,
     AccrualOutputs* outputs,
+    PlanCache* cache,
     int64_t start_index,
     int64_t attribution_used,
 ) noexcept nogil

@@ -1,4 +1,5 @@
-"""Builders shared by the ledger_core tests: rule sets, batches and local timestamps."""
+"""Builders shared by the ledger_core tests: rule sets, batches, local timestamps, and the
+comparison of a kernel accrual with the reference's."""
 
 import datetime as dt
 import zoneinfo
@@ -115,3 +116,23 @@ def points_of(
         rules=compile_rules(rules),
     )
     return result.points.tolist()
+
+
+def assert_same_accrual(kernel: Any, slow: Any) -> None:
+    if isinstance(slow, tuple) or isinstance(kernel, tuple):
+        assert kernel == slow
+        return
+    for name in (
+        "points",
+        "attribution_counts",
+        "attribution_rule_indexes",
+        "attribution_points",
+        "cap_counters",
+    ):
+        assert np.array_equal(getattr(kernel, name), getattr(slow, name)), name
+    assert np.array_equal(
+        np.add.reduceat(kernel.attribution_points, kernel.attribution_offsets[:-1])
+        if len(kernel.attribution_points) and kernel.attribution_counts.all()
+        else kernel.points,
+        kernel.points,
+    )

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from ledger_core_builders import local_seconds
+from ledger_core_builders import assert_same_accrual, local_seconds
 
 from ledger_core import (
     BurnRequests,
@@ -173,26 +173,6 @@ def outcome(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return function(*args, **kwargs)
     except LedgerCoreError as error:
         return type(error), vars(error)
-
-
-def assert_same_accrual(kernel: Any, slow: Any) -> None:
-    if isinstance(slow, tuple) or isinstance(kernel, tuple):
-        assert kernel == slow
-        return
-    for name in (
-        "points",
-        "attribution_counts",
-        "attribution_rule_indexes",
-        "attribution_points",
-        "cap_counters",
-    ):
-        assert np.array_equal(getattr(kernel, name), getattr(slow, name)), name
-    assert np.array_equal(
-        np.add.reduceat(kernel.attribution_points, kernel.attribution_offsets[:-1])
-        if len(kernel.attribution_points) and kernel.attribution_counts.all()
-        else kernel.points,
-        kernel.points,
-    )
 
 
 @settings(PROPERTY_SETTINGS, max_examples=300)
