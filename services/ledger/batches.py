@@ -33,6 +33,8 @@ from services.shared.outbox import Outbox
 POSTED, DUPLICATE, REJECTED = 1, 2, 3
 REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
 REJECT_INVALID_KIND, REJECT_MEMBER_CLOSED, REJECT_CONFLICT, REJECT_INVALID_ITEM = 4, 5, 6, 7
+# The unique index that binds an item key to one posting of a member (migration 002).
+ITEM_KEY_INDEX = "postings_item_key"
 POINTS_MAX = 10**12
 MEMBER_ID_LENGTH_MAX = 128
 ITEM_KEY_LENGTH_MAX = 200
@@ -201,20 +203,46 @@ class BatchPoster:
         request: ledger_pb2.PostBatchRequest,
     ) -> ledger_pb2.PostBatchResponse:
         columns = Columns.of(request)
+        # Items seen before are rare on the hot path: post straight away, and only when an item
+        # key turns out to exist already undo that (a savepoint) and look the items up first.
+        try:
+            async with connection.transaction():
+                return await self._post(connection, program, now, request, columns, lookup=False)
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name != ITEM_KEY_INDEX:
+                raise
+        return await self._post(connection, program, now, request, columns, lookup=True)
+
+    async def _post(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        request: ledger_pb2.PostBatchRequest,
+        columns: Columns,
+        *,
+        lookup: bool,
+    ) -> ledger_pb2.PostBatchResponse:
         results = Results(len(columns.member_ids))
         valid = _validate_items(columns, results)
-        valid = await self._drop_duplicates(connection, program, columns, results, valid)
+        valid = await self._drop_duplicates(connection, program, columns, results, valid, lookup)
         earns = [i for i in valid if columns.kinds[i] == EARN]
-        held_back, tier_changes = await self._post_earns(
+        earned = await self._post_earns(
             connection, program, now, request.batch_id, columns, results, earns
         )
-        one_by_one = sorted(held_back + [i for i in valid if columns.kinds[i] != EARN])
+        one_by_one = sorted(earned.held_back + [i for i in valid if columns.kinds[i] != EARN])
         await self._post_one_by_one(
             connection, program, now, request.batch_id, columns, results, one_by_one
         )
-        return await self._answer(
-            connection, program, now, request.batch_id, columns, results, tier_changes
+        response = await self._answer(
+            connection, program, now, request.batch_id, columns, results, earned, one_by_one
         )
+        # Last, so that the program accounts, which every batch of the program updates, stay
+        # locked only for the commit and concurrent batches of a stream hardly wait on them.
+        await store.move_program_accounts(
+            connection, program.program_id, {(ISSUED, s): d for s, d in earned.issued.items()}
+        )
+        return response
 
     async def _drop_duplicates(
         self,
@@ -223,14 +251,21 @@ class BatchPoster:
         columns: Columns,
         results: Results,
         valid: list[int],
+        lookup: bool,
     ) -> list[int]:
-        rows = await connection.fetch(
-            "SELECT p.member_id, p.item_key, p.posting_id, p.amount, p.kind FROM postings p "
-            "JOIN unnest($2::text[], $3::text[]) AS t(member_id, item_key) USING (member_id, item_key) "
-            "WHERE p.program_id = $1 AND p.item_key IS NOT NULL",
-            program.program_id,
-            [columns.member_ids[i] for i in valid],
-            [columns.keys[i] for i in valid],
+        """The items to post: those not in the batch before them nor, when `lookup`, already
+        posted (those are duplicates, or conflicts when the key was used for another posting)."""
+        rows = (
+            []
+            if not lookup
+            else await connection.fetch(
+                "SELECT p.member_id, p.item_key, p.posting_id, p.amount, p.kind FROM postings p "
+                "JOIN unnest($2::text[], $3::text[]) AS t(member_id, item_key) USING (member_id, item_key) "
+                "WHERE p.program_id = $1 AND p.item_key IS NOT NULL",
+                program.program_id,
+                [columns.member_ids[i] for i in valid],
+                [columns.keys[i] for i in valid],
+            )
         )
         existing = {(row["member_id"], row["item_key"]): row for row in rows}
         seen: dict[tuple[str, str], int] = {}
@@ -270,10 +305,12 @@ class BatchPoster:
         columns: Columns,
         results: Results,
         indexes: list[int],
-    ) -> tuple[list[int], list[TierChange]]:
-        """Post earns in bulk; returns the items held back (members who owe points) and tier changes."""
+    ) -> "_Earned":
+        """Post earns in bulk; returns the items held back (members who owe points or closed),
+        the tier changes, the points to take off the issued program accounts and balances."""
+        earned = _Earned()
         if not indexes:
-            return [], []
+            return earned
         settings, program_id = program.settings, program.program_id
         window_start = qualifying_window_start(settings, now)
         spend_basis = settings.qualifying_basis == QUALIFYING_BASIS_SPEND
@@ -306,7 +343,7 @@ class BatchPoster:
             if moment.vests > now and (member not in next_vest or moment.vests < next_vest[member]):
                 next_vest[member] = moment.vests
         applied = await _apply_to_accounts(connection, program, now, deltas, next_vest)
-        held_back = [index for index in indexes if columns.member_ids[index] not in applied]
+        earned.held_back = [index for index in indexes if columns.member_ids[index] not in applied]
         posted = [
             (index, moment, qualifying)
             for index, moment, qualifying in zip(
@@ -315,7 +352,7 @@ class BatchPoster:
             if columns.member_ids[index] in applied
         ]
         if not posted:
-            return held_back, []
+            return earned
         ids = await connection.fetch(
             "SELECT nextval('posting_ids') AS p FROM generate_series(1, $1)", len(posted)
         )
@@ -323,7 +360,7 @@ class BatchPoster:
         available = {member: row["vested"] - deltas[member][0] for member, row in applied.items()}
         postings, lots = [], []
         qualifying_days: Counter[tuple[str, dt.date]] = Counter()
-        issued: Counter[int] = Counter()
+        issued = earned.issued
         for (index, moment, qualifying), id_row in zip(posted, ids, strict=True):
             member, points, posting_id = (
                 columns.member_ids[index],
@@ -376,9 +413,6 @@ class BatchPoster:
             "postings", records=postings, columns=_POSTING_COLUMNS
         )
         await connection.copy_records_to_table("lots", records=lots, columns=_LOT_COLUMNS)
-        await store.move_program_accounts(
-            connection, program_id, {(ISSUED, s): d for s, d in issued.items()}
-        )
         if qualifying_days:
             await connection.execute(
                 "INSERT INTO qualifying_days (program_id, member_id, day, amount) "
@@ -389,7 +423,9 @@ class BatchPoster:
                 [d for _, d in qualifying_days],
                 list(qualifying_days.values()),
             )
-        return held_back, await _upgrade(connection, program, now, applied)
+        earned.available = available
+        earned.tier_changes = await _upgrade(connection, program, now, applied)
+        return earned
 
     async def _post_one_by_one(
         self,
@@ -473,50 +509,29 @@ class BatchPoster:
         batch_id: str,
         columns: Columns,
         results: Results,
-        tier_changes: list[TierChange],
+        earned: "_Earned",
+        one_by_one: list[int],
     ) -> ledger_pb2.PostBatchResponse:
         posted = [i for i in range(results.size) if results.statuses[i] == POSTED]
 
         def total(kind: int) -> int:
             return sum(columns.points[i] for i in posted if columns.kinds[i] == kind)
 
-        for member, before, after, qualifying in tier_changes:
-            await store.insert_tier_change(
-                connection,
-                program.program_id,
-                member,
-                from_tier=before,
-                to_tier=after,
-                direction=common_pb2.TIER_CHANGE_DIRECTION_UPGRADE,
-                reason=common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
-                qualifying_amount=qualifying,
-                changed_at=now,
-            )
-            await self.outbox.enqueue(
-                connection,
-                events.TIER_CHANGED,
-                events_pb2.Event(
-                    program_id=program.program_id,
-                    tier_changed=events_pb2.TierChanged(
-                        member_id=member,
-                        from_tier_code=before,
-                        to_tier_code=after,
-                        direction=common_pb2.TIER_CHANGE_DIRECTION_UPGRADE,
-                        reason=common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
-                        qualifying_amount=qualifying,
-                    ),
-                ),
-            )
+        tier_changes = earned.tier_changes
+        await self._record_upgrades(connection, program, now, tier_changes)
         statuses = Counter(results.statuses)
         touched = sorted({columns.member_ids[i] for i in posted})
-        available = {
-            row["member_id"]: row["vested"]
-            for row in await connection.fetch(
+        # The bulk earns know their members' balances; only members also posted to one by one
+        # are read back.
+        available = dict(earned.available)
+        reread = sorted({columns.member_ids[i] for i in one_by_one} & set(touched))
+        if reread:
+            rows = await connection.fetch(
                 "SELECT member_id, vested FROM member_accounts WHERE program_id = $1 AND member_id = ANY($2::text[])",
                 program.program_id,
-                touched,
+                reread,
             )
-        }
+            available.update((row["member_id"], row["vested"]) for row in rows)
         if posted:
             await self.outbox.enqueue(
                 connection,
@@ -553,6 +568,64 @@ class BatchPoster:
             tier_changes_count=len(tier_changes),
             committed_at=timestamp(now),
         )
+
+    async def _record_upgrades(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        tier_changes: list[TierChange],
+    ) -> None:
+        """The batch's upgrades in the tier history and the outbox, one statement each."""
+        if not tier_changes:
+            return
+        upgrade = common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+        reached = common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED
+        await connection.execute(
+            "INSERT INTO tier_changes (program_id, member_id, from_tier_code, to_tier_code, direction, "
+            "reason, qualifying_amount, changed_at) "
+            "SELECT $1, m, f, t, $5, $6, q, $7 FROM unnest($2::text[], $3::text[], $4::text[], $8::bigint[]) "
+            "AS c(m, f, t, q)",
+            program.program_id,
+            [member for member, _, _, _ in tier_changes],
+            [before for _, before, _, _ in tier_changes],
+            [after for _, _, after, _ in tier_changes],
+            upgrade,
+            reached,
+            now,
+            [qualifying for _, _, _, qualifying in tier_changes],
+        )
+        await self.outbox.enqueue_many(
+            connection,
+            events.TIER_CHANGED,
+            [
+                events_pb2.Event(
+                    program_id=program.program_id,
+                    tier_changed=events_pb2.TierChanged(
+                        member_id=member,
+                        from_tier_code=before,
+                        to_tier_code=after,
+                        direction=upgrade,
+                        reason=reached,
+                        qualifying_amount=qualifying,
+                    ),
+                )
+                for member, before, after, qualifying in tier_changes
+            ],
+        )
+
+
+@dataclass
+class _Earned:
+    """What the bulk earns of a batch did."""
+
+    # Items left to the one-by-one path: members who owe points or whose account is closed.
+    held_back: list[int] = field(default_factory=list)
+    tier_changes: list[TierChange] = field(default_factory=list)
+    # Points to take off the issued program account, by stripe.
+    issued: Counter[int] = field(default_factory=Counter)
+    # Members' available points after the bulk earns.
+    available: dict[str, int] = field(default_factory=dict)
 
 
 # Only the columns a bulk earn sets; the others take their defaults.
