@@ -321,6 +321,7 @@ class BatchPoster:
             lambda: [0, 0, 0, 0]
         )  # vested, pending, lifetime, qualifying
         next_vest: dict[str, dt.datetime] = {}
+        days: dict[str, Counter[dt.date]] = defaultdict(Counter)  # qualifying by local day
         for index in indexes:
             instants = (
                 columns.occurred_micros[index],
@@ -340,9 +341,20 @@ class BatchPoster:
             delta[0 if moment.vests <= now else 1] += points
             delta[2] += points
             delta[3] += qualifying
+            if qualifying:
+                days[member][moment.local_day] += qualifying
             if moment.vests > now and (member not in next_vest or moment.vests < next_vest[member]):
                 next_vest[member] = moment.vests
-        applied = await _apply_to_accounts(connection, program, now, deltas, next_vest)
+        # The latest day of each member goes to the account's day bucket.
+        buckets = {member: max(amounts) for member, amounts in days.items()}
+        applied = await _apply_to_accounts(
+            connection,
+            program,
+            now,
+            deltas,
+            next_vest,
+            {m: (d, days[m][d]) for m, d in buckets.items()},
+        )
         earned.held_back = [index for index in indexes if columns.member_ids[index] not in applied]
         posted = [
             (index, moment, qualifying)
@@ -359,7 +371,6 @@ class BatchPoster:
         # Each posting records the available points after it, in batch order.
         available = {member: row["vested"] - deltas[member][0] for member, row in applied.items()}
         postings, lots = [], []
-        qualifying_days: Counter[tuple[str, dt.date]] = Counter()
         issued = earned.issued
         for (index, moment, qualifying), id_row in zip(posted, ids, strict=True):
             member, points, posting_id = (
@@ -405,14 +416,13 @@ class BatchPoster:
                     reference,
                 )
             )
-            if qualifying:
-                qualifying_days[(member, moment.local_day)] += qualifying
             issued[store.stripe_of(member)] -= points
             results.done(index, POSTED, posting_id)
         await connection.copy_records_to_table(
             "postings", records=postings, columns=_POSTING_COLUMNS
         )
         await connection.copy_records_to_table("lots", records=lots, columns=_LOT_COLUMNS)
+        qualifying_days = _off_bucket_days(days, buckets, applied)
         if qualifying_days:
             await connection.execute(
                 "INSERT INTO qualifying_days (program_id, member_id, day, amount) "
@@ -661,27 +671,63 @@ _LOT_COLUMNS = [
 ]
 
 
+def _off_bucket_days(
+    days: dict[str, Counter[dt.date]],
+    buckets: dict[str, dt.date],
+    applied: dict[str, asyncpg.Record],
+) -> Counter[tuple[str, dt.date]]:
+    """The qualifying amounts by (member, day) that the accounts' day buckets did not take: a
+    batch's earlier days of a member, its day when the account already holds a later one, and the
+    buckets the update moved out for a later day."""
+    off: Counter[tuple[str, dt.date]] = Counter()
+    for member, amounts in days.items():
+        row = applied.get(member)
+        if row is None:
+            continue  # posted one by one, which writes qualifying days itself
+        for day, amount in amounts.items():
+            if day != buckets[member] or row["qualifying_day"] != day:
+                off[(member, day)] += amount
+        if row["qualifying_moved_day"] is not None and row["qualifying_moved_amount"]:
+            off[(member, row["qualifying_moved_day"])] += row["qualifying_moved_amount"]
+    return off
+
+
 async def _apply_to_accounts(
     connection: asyncpg.Connection,
     program: Program,
     now: dt.datetime,
     deltas: dict[str, list[int]],
     next_vest: dict[str, dt.datetime],
+    buckets: dict[str, tuple[dt.date, int]],
 ) -> dict[str, asyncpg.Record]:
     """Open and credit the accounts in one statement, in member order; members who owe points (their
     earns repay debt) or whose account is closed are left to the one-by-one path. Returns the
-    credited accounts."""
+    credited accounts.
+
+    `buckets` has each member's latest qualifying day and amount of the batch: added to the
+    account's day bucket when it holds that day, replacing it (moved out) when it holds an
+    earlier day, left aside when it holds a later one (see migration 006)."""
     members = sorted(deltas)
     rows = await connection.fetch(
         "INSERT INTO member_accounts AS a (program_id, member_id, vested, pending, lifetime_earned, qualifying, "
-        "tier_code, tier_since, next_vest_at, last_activity_at) "
-        "SELECT $1, m, v, p, l, q, $2, $3, nv, $3 FROM unnest($4::text[], $5::bigint[], $6::bigint[], "
-        "$7::bigint[], $8::bigint[], $9::timestamptz[]) AS t(m, v, p, l, q, nv) "
+        "tier_code, tier_since, next_vest_at, last_activity_at, qualifying_day, qualifying_day_amount) "
+        "SELECT $1, m, v, p, l, q, $2, $3, nv, $3, qd, qa FROM unnest($4::text[], $5::bigint[], $6::bigint[], "
+        "$7::bigint[], $8::bigint[], $9::timestamptz[], $10::date[], $11::bigint[]) AS t(m, v, p, l, q, nv, qd, qa) "
         "ON CONFLICT (program_id, member_id) DO UPDATE SET vested = a.vested + EXCLUDED.vested, "
         "pending = a.pending + EXCLUDED.pending, lifetime_earned = a.lifetime_earned + EXCLUDED.lifetime_earned, "
         "qualifying = a.qualifying + EXCLUDED.qualifying, next_vest_at = least(a.next_vest_at, EXCLUDED.next_vest_at), "
-        "last_activity_at = EXCLUDED.last_activity_at WHERE a.debt = 0 AND a.closed_into IS NULL "
-        "RETURNING member_id, vested, qualifying, tier_code",
+        "last_activity_at = EXCLUDED.last_activity_at, "
+        "qualifying_day = greatest(a.qualifying_day, EXCLUDED.qualifying_day), "
+        "qualifying_day_amount = CASE WHEN EXCLUDED.qualifying_day IS NULL "
+        "  OR a.qualifying_day > EXCLUDED.qualifying_day THEN a.qualifying_day_amount "
+        "  WHEN a.qualifying_day = EXCLUDED.qualifying_day THEN a.qualifying_day_amount + EXCLUDED.qualifying_day_amount "
+        "  ELSE EXCLUDED.qualifying_day_amount END, "
+        "qualifying_moved_day = CASE WHEN a.qualifying_day < EXCLUDED.qualifying_day THEN a.qualifying_day END, "
+        "qualifying_moved_amount = CASE WHEN a.qualifying_day < EXCLUDED.qualifying_day "
+        "  THEN a.qualifying_day_amount ELSE 0 END "
+        "WHERE a.debt = 0 AND a.closed_into IS NULL "
+        "RETURNING member_id, vested, qualifying, tier_code, qualifying_day, qualifying_moved_day, "
+        "qualifying_moved_amount",
         program.program_id,
         program.settings.entry_tier_code,
         now,
@@ -691,6 +737,8 @@ async def _apply_to_accounts(
         [deltas[m][2] for m in members],
         [deltas[m][3] for m in members],
         [next_vest.get(m) for m in members],
+        [buckets[m][0] if m in buckets else None for m in members],
+        [buckets[m][1] if m in buckets else 0 for m in members],
     )
     return {row["member_id"]: row for row in rows}
 
