@@ -321,7 +321,7 @@ class BatchPoster:
             lambda: [0, 0, 0, 0]
         )  # vested, pending, lifetime, qualifying
         next_vest: dict[str, dt.datetime] = {}
-        days: dict[str, Counter[dt.date]] = defaultdict(Counter)  # qualifying by local day
+        days: dict[str, dict[dt.date, int]] = {}  # qualifying by local day (plain dicts: cheaper)
         for index in indexes:
             instants = (
                 columns.occurred_micros[index],
@@ -342,7 +342,11 @@ class BatchPoster:
             delta[2] += points
             delta[3] += qualifying
             if qualifying:
-                days[member][moment.local_day] += qualifying
+                member_days = days.get(member)
+                if member_days is None:
+                    member_days = days[member] = {}
+                day = moment.local_day
+                member_days[day] = member_days.get(day, 0) + qualifying
             if moment.vests > now and (member not in next_vest or moment.vests < next_vest[member]):
                 next_vest[member] = moment.vests
         # The latest day of each member goes to the account's day bucket.
@@ -365,19 +369,17 @@ class BatchPoster:
         ]
         if not posted:
             return earned
-        ids = await connection.fetch(
-            "SELECT nextval('posting_ids') AS p FROM generate_series(1, $1)", len(posted)
+        ids = await connection.fetchval(
+            "SELECT array_agg(nextval('posting_ids')) FROM generate_series(1, $1)", len(posted)
         )
         # Each posting records the available points after it, in batch order.
         available = {member: row["vested"] - deltas[member][0] for member, row in applied.items()}
         postings, lots = [], []
-        issued = earned.issued
-        for (index, moment, qualifying), id_row in zip(posted, ids, strict=True):
-            member, points, posting_id = (
-                columns.member_ids[index],
-                columns.points[index],
-                id_row["p"],
-            )
+        for member in applied:
+            earned.issued[store.stripe_of(member)] -= deltas[member][2]
+        statuses, posting_ids = results.statuses, results.posting_ids
+        for (index, moment, qualifying), posting_id in zip(posted, ids, strict=True):
+            member, points = columns.member_ids[index], columns.points[index]
             vested = moment.vests <= now
             if vested:
                 available[member] += points
@@ -416,8 +418,7 @@ class BatchPoster:
                     reference,
                 )
             )
-            issued[store.stripe_of(member)] -= points
-            results.done(index, POSTED, posting_id)
+            statuses[index], posting_ids[index] = POSTED, str(posting_id)
         await connection.copy_records_to_table(
             "postings", records=postings, columns=_POSTING_COLUMNS
         )
@@ -672,7 +673,7 @@ _LOT_COLUMNS = [
 
 
 def _off_bucket_days(
-    days: dict[str, Counter[dt.date]],
+    days: dict[str, dict[dt.date, int]],
     buckets: dict[str, dt.date],
     applied: dict[str, asyncpg.Record],
 ) -> Counter[tuple[str, dt.date]]:
