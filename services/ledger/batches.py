@@ -700,11 +700,12 @@ def _off_bucket_days(
         row = applied.get(member)
         if row is None:
             continue  # posted one by one, which writes qualifying days itself
+        bucket, stored, moved = buckets[member], row["qualifying_day"], row["qualifying_moved_day"]
         for day, amount in amounts.items():
-            if day != buckets[member] or row["qualifying_day"] != day:
+            if day != bucket or stored != day:
                 off[(member, day)] += amount
-        if row["qualifying_moved_day"] is not None and row["qualifying_moved_amount"]:
-            off[(member, row["qualifying_moved_day"])] += row["qualifying_moved_amount"]
+        if moved is not None and row["qualifying_moved_amount"]:
+            off[(member, moved)] += row["qualifying_moved_amount"]
     return off
 
 
