@@ -33,6 +33,8 @@ from services.shared.outbox import Outbox
 POSTED, DUPLICATE, REJECTED = 1, 2, 3
 REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
 REJECT_INVALID_KIND, REJECT_MEMBER_CLOSED, REJECT_CONFLICT, REJECT_INVALID_ITEM = 4, 5, 6, 7
+# The unique index that binds an item key to one posting of a member (migration 002).
+ITEM_KEY_INDEX = "postings_item_key"
 POINTS_MAX = 10**12
 MEMBER_ID_LENGTH_MAX = 128
 ITEM_KEY_LENGTH_MAX = 200
@@ -164,6 +166,7 @@ class _Moment:
     expires: dt.datetime | None
     local_day: dt.date
     in_window: bool
+    vested: bool  # by the batch's time
 
     @classmethod
     def of(
@@ -177,14 +180,16 @@ class _Moment:
     ) -> "_Moment":
         occurred = _instant(occurred_micros) if occurred_micros else now
         day = local_day(settings, occurred)
+        vests = _instant(vests_micros) if vests_micros else lot_vests_at(settings, occurred)
         return cls(
             occurred=occurred,
-            vests=_instant(vests_micros) if vests_micros else lot_vests_at(settings, occurred),
+            vests=vests,
             expires=_instant(expires_micros)
             if expires_micros
             else lot_expires_at(settings, occurred),
             local_day=day,
             in_window=day >= window_start,
+            vested=vests <= now,
         )
 
 
@@ -201,20 +206,46 @@ class BatchPoster:
         request: ledger_pb2.PostBatchRequest,
     ) -> ledger_pb2.PostBatchResponse:
         columns = Columns.of(request)
+        # Items seen before are rare on the hot path: post straight away, and only when an item
+        # key turns out to exist already undo that (a savepoint) and look the items up first.
+        try:
+            async with connection.transaction():
+                return await self._post(connection, program, now, request, columns, lookup=False)
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name != ITEM_KEY_INDEX:
+                raise
+        return await self._post(connection, program, now, request, columns, lookup=True)
+
+    async def _post(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        request: ledger_pb2.PostBatchRequest,
+        columns: Columns,
+        *,
+        lookup: bool,
+    ) -> ledger_pb2.PostBatchResponse:
         results = Results(len(columns.member_ids))
         valid = _validate_items(columns, results)
-        valid = await self._drop_duplicates(connection, program, columns, results, valid)
+        valid = await self._drop_duplicates(connection, program, columns, results, valid, lookup)
         earns = [i for i in valid if columns.kinds[i] == EARN]
-        held_back, tier_changes = await self._post_earns(
+        earned = await self._post_earns(
             connection, program, now, request.batch_id, columns, results, earns
         )
-        one_by_one = sorted(held_back + [i for i in valid if columns.kinds[i] != EARN])
+        one_by_one = sorted(earned.held_back + [i for i in valid if columns.kinds[i] != EARN])
         await self._post_one_by_one(
             connection, program, now, request.batch_id, columns, results, one_by_one
         )
-        return await self._answer(
-            connection, program, now, request.batch_id, columns, results, tier_changes
+        response = await self._answer(
+            connection, program, now, request.batch_id, columns, results, earned, one_by_one
         )
+        # Last, so that the program accounts, which every batch of the program updates, stay
+        # locked only for the commit and concurrent batches of a stream hardly wait on them.
+        await store.move_program_accounts(
+            connection, program.program_id, {(ISSUED, s): d for s, d in earned.issued.items()}
+        )
+        return response
 
     async def _drop_duplicates(
         self,
@@ -223,14 +254,21 @@ class BatchPoster:
         columns: Columns,
         results: Results,
         valid: list[int],
+        lookup: bool,
     ) -> list[int]:
-        rows = await connection.fetch(
-            "SELECT p.member_id, p.item_key, p.posting_id, p.amount, p.kind FROM postings p "
-            "JOIN unnest($2::text[], $3::text[]) AS t(member_id, item_key) USING (member_id, item_key) "
-            "WHERE p.program_id = $1 AND p.item_key IS NOT NULL",
-            program.program_id,
-            [columns.member_ids[i] for i in valid],
-            [columns.keys[i] for i in valid],
+        """The items to post: those not in the batch before them nor, when `lookup`, already
+        posted (those are duplicates, or conflicts when the key was used for another posting)."""
+        rows = (
+            []
+            if not lookup
+            else await connection.fetch(
+                "SELECT p.member_id, p.item_key, p.posting_id, p.amount, p.kind FROM postings p "
+                "JOIN unnest($2::text[], $3::text[]) AS t(member_id, item_key) USING (member_id, item_key) "
+                "WHERE p.program_id = $1 AND p.item_key IS NOT NULL",
+                program.program_id,
+                [columns.member_ids[i] for i in valid],
+                [columns.keys[i] for i in valid],
+            )
         )
         existing = {(row["member_id"], row["item_key"]): row for row in rows}
         seen: dict[tuple[str, str], int] = {}
@@ -270,10 +308,12 @@ class BatchPoster:
         columns: Columns,
         results: Results,
         indexes: list[int],
-    ) -> tuple[list[int], list[TierChange]]:
-        """Post earns in bulk; returns the items held back (members who owe points) and tier changes."""
+    ) -> "_Earned":
+        """Post earns in bulk; returns the items held back (members who owe points or closed),
+        the tier changes, the points to take off the issued program accounts and balances."""
+        earned = _Earned()
         if not indexes:
-            return [], []
+            return earned
         settings, program_id = program.settings, program.program_id
         window_start = qualifying_window_start(settings, now)
         spend_basis = settings.qualifying_basis == QUALIFYING_BASIS_SPEND
@@ -284,29 +324,56 @@ class BatchPoster:
             lambda: [0, 0, 0, 0]
         )  # vested, pending, lifetime, qualifying
         next_vest: dict[str, dt.datetime] = {}
+        days: dict[str, dict[dt.date, int]] = {}  # qualifying by local day (plain dicts: cheaper)
+        # Columns as locals: this loop runs once per item of every batch.
+        member_ids, points_of, flags, spends = (
+            columns.member_ids,
+            columns.points,
+            columns.qualifying,
+            columns.spends,
+        )
+        occurred_of, vests_of, expires_of = (
+            columns.occurred_micros,
+            columns.vests_micros,
+            columns.expires_micros,
+        )
         for index in indexes:
-            instants = (
-                columns.occurred_micros[index],
-                columns.vests_micros[index],
-                columns.expires_micros[index],
-            )
+            instants = (occurred_of[index], vests_of[index], expires_of[index])
             moment = moments.get(instants)
             if moment is None:
                 moment = moments[instants] = _Moment.of(settings, now, window_start, *instants)
-            member, points = columns.member_ids[index], columns.points[index]
+            member, points = member_ids[index], points_of[index]
             qualifying = 0
-            if columns.qualifying[index] and moment.in_window:
-                qualifying = columns.spends[index] if spend_basis else points
+            if flags[index] and moment.in_window:
+                qualifying = spends[index] if spend_basis else points
             item_moments.append(moment)
             item_qualifying.append(qualifying)
             delta = deltas[member]
-            delta[0 if moment.vests <= now else 1] += points
+            if moment.vested:
+                delta[0] += points
+            else:
+                delta[1] += points
+                if member not in next_vest or moment.vests < next_vest[member]:
+                    next_vest[member] = moment.vests
             delta[2] += points
-            delta[3] += qualifying
-            if moment.vests > now and (member not in next_vest or moment.vests < next_vest[member]):
-                next_vest[member] = moment.vests
-        applied = await _apply_to_accounts(connection, program, now, deltas, next_vest)
-        held_back = [index for index in indexes if columns.member_ids[index] not in applied]
+            if qualifying:
+                delta[3] += qualifying
+                member_days = days.get(member)
+                if member_days is None:
+                    member_days = days[member] = {}
+                day = moment.local_day
+                member_days[day] = member_days.get(day, 0) + qualifying
+        # The latest day of each member goes to the account's day bucket.
+        buckets = {member: max(amounts) for member, amounts in days.items()}
+        applied = await _apply_to_accounts(
+            connection,
+            program,
+            now,
+            deltas,
+            next_vest,
+            {m: (d, days[m][d]) for m, d in buckets.items()},
+        )
+        earned.held_back = [index for index in indexes if columns.member_ids[index] not in applied]
         posted = [
             (index, moment, qualifying)
             for index, moment, qualifying in zip(
@@ -315,25 +382,23 @@ class BatchPoster:
             if columns.member_ids[index] in applied
         ]
         if not posted:
-            return held_back, []
-        ids = await connection.fetch(
-            "SELECT nextval('posting_ids') AS p FROM generate_series(1, $1)", len(posted)
+            return earned
+        ids = await connection.fetchval(
+            "SELECT array_agg(nextval('posting_ids')) FROM generate_series(1, $1)", len(posted)
         )
         # Each posting records the available points after it, in batch order.
         available = {member: row["vested"] - deltas[member][0] for member, row in applied.items()}
         postings, lots = [], []
-        qualifying_days: Counter[tuple[str, dt.date]] = Counter()
-        issued: Counter[int] = Counter()
-        for (index, moment, qualifying), id_row in zip(posted, ids, strict=True):
-            member, points, posting_id = (
-                columns.member_ids[index],
-                columns.points[index],
-                id_row["p"],
-            )
-            vested = moment.vests <= now
+        for member in applied:
+            earned.issued[store.stripe_of(member)] -= deltas[member][2]
+        statuses, posting_ids = results.statuses, results.posting_ids
+        references, keys = columns.references, columns.keys
+        for (index, moment, qualifying), posting_id in zip(posted, ids, strict=True):
+            member, points = member_ids[index], points_of[index]
+            vested = moment.vested
             if vested:
                 available[member] += points
-            reference = columns.references[index]
+            reference = references[index]
             postings.append(
                 (
                     program_id,
@@ -344,10 +409,10 @@ class BatchPoster:
                     ISSUED,
                     reference,
                     columns.reason(index),
-                    columns.qualifying[index],
+                    flags[index],
                     qualifying,
                     batch_id,
-                    columns.keys[index],
+                    keys[index],
                     available[member],
                     moment.occurred,
                     now,
@@ -368,17 +433,12 @@ class BatchPoster:
                     reference,
                 )
             )
-            if qualifying:
-                qualifying_days[(member, moment.local_day)] += qualifying
-            issued[store.stripe_of(member)] -= points
-            results.done(index, POSTED, posting_id)
+            statuses[index], posting_ids[index] = POSTED, str(posting_id)
         await connection.copy_records_to_table(
             "postings", records=postings, columns=_POSTING_COLUMNS
         )
         await connection.copy_records_to_table("lots", records=lots, columns=_LOT_COLUMNS)
-        await store.move_program_accounts(
-            connection, program_id, {(ISSUED, s): d for s, d in issued.items()}
-        )
+        qualifying_days = _off_bucket_days(days, buckets, applied)
         if qualifying_days:
             await connection.execute(
                 "INSERT INTO qualifying_days (program_id, member_id, day, amount) "
@@ -389,7 +449,9 @@ class BatchPoster:
                 [d for _, d in qualifying_days],
                 list(qualifying_days.values()),
             )
-        return held_back, await _upgrade(connection, program, now, applied)
+        earned.available = available
+        earned.tier_changes = await _upgrade(connection, program, now, applied)
+        return earned
 
     async def _post_one_by_one(
         self,
@@ -473,50 +535,29 @@ class BatchPoster:
         batch_id: str,
         columns: Columns,
         results: Results,
-        tier_changes: list[TierChange],
+        earned: "_Earned",
+        one_by_one: list[int],
     ) -> ledger_pb2.PostBatchResponse:
         posted = [i for i in range(results.size) if results.statuses[i] == POSTED]
 
         def total(kind: int) -> int:
             return sum(columns.points[i] for i in posted if columns.kinds[i] == kind)
 
-        for member, before, after, qualifying in tier_changes:
-            await store.insert_tier_change(
-                connection,
-                program.program_id,
-                member,
-                from_tier=before,
-                to_tier=after,
-                direction=common_pb2.TIER_CHANGE_DIRECTION_UPGRADE,
-                reason=common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
-                qualifying_amount=qualifying,
-                changed_at=now,
-            )
-            await self.outbox.enqueue(
-                connection,
-                events.TIER_CHANGED,
-                events_pb2.Event(
-                    program_id=program.program_id,
-                    tier_changed=events_pb2.TierChanged(
-                        member_id=member,
-                        from_tier_code=before,
-                        to_tier_code=after,
-                        direction=common_pb2.TIER_CHANGE_DIRECTION_UPGRADE,
-                        reason=common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
-                        qualifying_amount=qualifying,
-                    ),
-                ),
-            )
+        tier_changes = earned.tier_changes
+        await self._record_upgrades(connection, program, now, tier_changes)
         statuses = Counter(results.statuses)
         touched = sorted({columns.member_ids[i] for i in posted})
-        available = {
-            row["member_id"]: row["vested"]
-            for row in await connection.fetch(
+        # The bulk earns know their members' balances; only members also posted to one by one
+        # are read back.
+        available = dict(earned.available)
+        reread = sorted({columns.member_ids[i] for i in one_by_one} & set(touched))
+        if reread:
+            rows = await connection.fetch(
                 "SELECT member_id, vested FROM member_accounts WHERE program_id = $1 AND member_id = ANY($2::text[])",
                 program.program_id,
-                touched,
+                reread,
             )
-        }
+            available.update((row["member_id"], row["vested"]) for row in rows)
         if posted:
             await self.outbox.enqueue(
                 connection,
@@ -554,6 +595,64 @@ class BatchPoster:
             committed_at=timestamp(now),
         )
 
+    async def _record_upgrades(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        tier_changes: list[TierChange],
+    ) -> None:
+        """The batch's upgrades in the tier history and the outbox, one statement each."""
+        if not tier_changes:
+            return
+        upgrade = common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+        reached = common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED
+        await connection.execute(
+            "INSERT INTO tier_changes (program_id, member_id, from_tier_code, to_tier_code, direction, "
+            "reason, qualifying_amount, changed_at) "
+            "SELECT $1, m, f, t, $5, $6, q, $7 FROM unnest($2::text[], $3::text[], $4::text[], $8::bigint[]) "
+            "AS c(m, f, t, q)",
+            program.program_id,
+            [member for member, _, _, _ in tier_changes],
+            [before for _, before, _, _ in tier_changes],
+            [after for _, _, after, _ in tier_changes],
+            upgrade,
+            reached,
+            now,
+            [qualifying for _, _, _, qualifying in tier_changes],
+        )
+        await self.outbox.enqueue_many(
+            connection,
+            events.TIER_CHANGED,
+            [
+                events_pb2.Event(
+                    program_id=program.program_id,
+                    tier_changed=events_pb2.TierChanged(
+                        member_id=member,
+                        from_tier_code=before,
+                        to_tier_code=after,
+                        direction=upgrade,
+                        reason=reached,
+                        qualifying_amount=qualifying,
+                    ),
+                )
+                for member, before, after, qualifying in tier_changes
+            ],
+        )
+
+
+@dataclass
+class _Earned:
+    """What the bulk earns of a batch did."""
+
+    # Items left to the one-by-one path: members who owe points or whose account is closed.
+    held_back: list[int] = field(default_factory=list)
+    tier_changes: list[TierChange] = field(default_factory=list)
+    # Points to take off the issued program account, by stripe.
+    issued: Counter[int] = field(default_factory=Counter)
+    # Members' available points after the bulk earns.
+    available: dict[str, int] = field(default_factory=dict)
+
 
 # Only the columns a bulk earn sets; the others take their defaults.
 _POSTING_COLUMNS = [
@@ -588,27 +687,64 @@ _LOT_COLUMNS = [
 ]
 
 
+def _off_bucket_days(
+    days: dict[str, dict[dt.date, int]],
+    buckets: dict[str, dt.date],
+    applied: dict[str, asyncpg.Record],
+) -> Counter[tuple[str, dt.date]]:
+    """The qualifying amounts by (member, day) that the accounts' day buckets did not take: a
+    batch's earlier days of a member, its day when the account already holds a later one, and the
+    buckets the update moved out for a later day."""
+    off: Counter[tuple[str, dt.date]] = Counter()
+    for member, amounts in days.items():
+        row = applied.get(member)
+        if row is None:
+            continue  # posted one by one, which writes qualifying days itself
+        bucket, stored, moved = buckets[member], row["qualifying_day"], row["qualifying_moved_day"]
+        for day, amount in amounts.items():
+            if day != bucket or stored != day:
+                off[(member, day)] += amount
+        if moved is not None and row["qualifying_moved_amount"]:
+            off[(member, moved)] += row["qualifying_moved_amount"]
+    return off
+
+
 async def _apply_to_accounts(
     connection: asyncpg.Connection,
     program: Program,
     now: dt.datetime,
     deltas: dict[str, list[int]],
     next_vest: dict[str, dt.datetime],
+    buckets: dict[str, tuple[dt.date, int]],
 ) -> dict[str, asyncpg.Record]:
     """Open and credit the accounts in one statement, in member order; members who owe points (their
     earns repay debt) or whose account is closed are left to the one-by-one path. Returns the
-    credited accounts."""
+    credited accounts.
+
+    `buckets` has each member's latest qualifying day and amount of the batch: added to the
+    account's day bucket when it holds that day, replacing it (moved out) when it holds an
+    earlier day, left aside when it holds a later one (see migration 006)."""
     members = sorted(deltas)
     rows = await connection.fetch(
         "INSERT INTO member_accounts AS a (program_id, member_id, vested, pending, lifetime_earned, qualifying, "
-        "tier_code, tier_since, next_vest_at, last_activity_at) "
-        "SELECT $1, m, v, p, l, q, $2, $3, nv, $3 FROM unnest($4::text[], $5::bigint[], $6::bigint[], "
-        "$7::bigint[], $8::bigint[], $9::timestamptz[]) AS t(m, v, p, l, q, nv) "
+        "tier_code, tier_since, next_vest_at, last_activity_at, qualifying_day, qualifying_day_amount) "
+        "SELECT $1, m, v, p, l, q, $2, $3, nv, $3, qd, qa FROM unnest($4::text[], $5::bigint[], $6::bigint[], "
+        "$7::bigint[], $8::bigint[], $9::timestamptz[], $10::date[], $11::bigint[]) AS t(m, v, p, l, q, nv, qd, qa) "
         "ON CONFLICT (program_id, member_id) DO UPDATE SET vested = a.vested + EXCLUDED.vested, "
         "pending = a.pending + EXCLUDED.pending, lifetime_earned = a.lifetime_earned + EXCLUDED.lifetime_earned, "
         "qualifying = a.qualifying + EXCLUDED.qualifying, next_vest_at = least(a.next_vest_at, EXCLUDED.next_vest_at), "
-        "last_activity_at = EXCLUDED.last_activity_at WHERE a.debt = 0 AND a.closed_into IS NULL "
-        "RETURNING member_id, vested, qualifying, tier_code",
+        "last_activity_at = EXCLUDED.last_activity_at, "
+        "qualifying_day = greatest(a.qualifying_day, EXCLUDED.qualifying_day), "
+        "qualifying_day_amount = CASE WHEN EXCLUDED.qualifying_day IS NULL "
+        "  OR a.qualifying_day > EXCLUDED.qualifying_day THEN a.qualifying_day_amount "
+        "  WHEN a.qualifying_day = EXCLUDED.qualifying_day THEN a.qualifying_day_amount + EXCLUDED.qualifying_day_amount "
+        "  ELSE EXCLUDED.qualifying_day_amount END, "
+        "qualifying_moved_day = CASE WHEN a.qualifying_day < EXCLUDED.qualifying_day THEN a.qualifying_day END, "
+        "qualifying_moved_amount = CASE WHEN a.qualifying_day < EXCLUDED.qualifying_day "
+        "  THEN a.qualifying_day_amount ELSE 0 END "
+        "WHERE a.debt = 0 AND a.closed_into IS NULL "
+        "RETURNING member_id, vested, qualifying, tier_code, qualifying_day, qualifying_moved_day, "
+        "qualifying_moved_amount",
         program.program_id,
         program.settings.entry_tier_code,
         now,
@@ -618,6 +754,8 @@ async def _apply_to_accounts(
         [deltas[m][2] for m in members],
         [deltas[m][3] for m in members],
         [next_vest.get(m) for m in members],
+        [buckets[m][0] if m in buckets else None for m in members],
+        [buckets[m][1] if m in buckets else 0 for m in members],
     )
     return {row["member_id"]: row for row in rows}
 

@@ -111,8 +111,9 @@ class Jobs:
             )
         if job == EXPIRY:
             due = await self._refresh_due(
+                # expiry_noticed: both values, so that lots_expiring (noticed first) is used.
                 "SELECT DISTINCT program_id, member_id FROM lots WHERE remaining > 0 AND expires_at <= $1"
-                " AND ($2::text IS NULL OR program_id = $2) LIMIT $3",
+                " AND expiry_noticed IN (false, true) AND ($2::text IS NULL OR program_id = $2) LIMIT $3",
                 now,
                 program_id,
             )

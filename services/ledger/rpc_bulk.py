@@ -9,6 +9,7 @@ import grpc
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import convert, tiering, verification
+from services.ledger.batch_window import BatchWindow
 from services.ledger.book import ADJUSTED, EXPIRED, ISSUED, REDEEMED, REVERSED
 from services.ledger.operations import Program, load_program
 from services.ledger.rpc_base import BALANCES_PER_CALL_MAX, MAINTENANCE_JOBS, LedgerRpcBase
@@ -24,9 +25,17 @@ class BulkRpcs(LedgerRpcBase):
         request_iterator: AsyncIterator[ledger_pb2.PostBatchRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[ledger_pb2.PostBatchResponse]:
-        """Each batch of the stream commits on its own and is answered before the next is read."""
-        async for request in request_iterator:
-            yield await self._post_batch(request)
+        """Each batch of the stream commits on its own; answers come in the order batches came.
+
+        Up to BATCHES_IN_FLIGHT batches are posted at once, each on its own connection, so one
+        batch's statements overlap another's commit and Python work. A batch that shares a
+        member with an earlier one still in flight waits for it, so a member's items apply in
+        stream order. A batch after a failed one may already have committed when the stream
+        ends with the error; resending it replays its answer (batch ids are idempotency keys).
+        """
+        window = BatchWindow(self._post_batch)
+        async for response in window.run(request_iterator):
+            yield response
 
     async def _post_batch(
         self, request: ledger_pb2.PostBatchRequest

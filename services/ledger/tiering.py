@@ -15,6 +15,8 @@ from services.ledger.policy import qualifying_window_start
 from services.shared.outbox import Outbox
 
 EVALUATION_CHUNK = 50_000
+# In program_jobs: the window start (as midnight UTC) the accounts' day buckets were emptied for.
+DAY_BUCKETS_JOB = "qualifying_day_buckets"
 
 
 async def decay_qualifying(
@@ -37,7 +39,38 @@ async def decay_qualifying(
             [r["member_id"] for r in rows],
             [r["amount"] for r in rows],
         )
-    return len(rows)
+    return len(rows) + await _decay_day_buckets(connection, program, start)
+
+
+async def _decay_day_buckets(
+    connection: asyncpg.Connection, program: Program, start: dt.date
+) -> int:
+    """Empty the accounts' day buckets (migration 006) that left the window. Buckets are written
+    only for days in the window, so the accounts are read once each time the window start moves
+    (daily), not on every run; program_jobs keeps the start they were last emptied for."""
+    marker = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+    emptied_for = await connection.fetchval(
+        "SELECT last_run_at FROM program_jobs WHERE program_id = $1 AND job = $2 FOR UPDATE",
+        program.program_id,
+        DAY_BUCKETS_JOB,
+    )
+    if emptied_for is not None and emptied_for >= marker:
+        return 0
+    emptied = await connection.fetch(
+        "UPDATE member_accounts SET qualifying = qualifying - qualifying_day_amount,"
+        " qualifying_day = NULL, qualifying_day_amount = 0"
+        " WHERE program_id = $1 AND qualifying_day < $2 RETURNING member_id",
+        program.program_id,
+        start,
+    )
+    await connection.execute(
+        "INSERT INTO program_jobs (program_id, job, last_run_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (program_id, job) DO UPDATE SET last_run_at = EXCLUDED.last_run_at",
+        program.program_id,
+        DAY_BUCKETS_JOB,
+        marker,
+    )
+    return len(emptied)
 
 
 async def evaluate(

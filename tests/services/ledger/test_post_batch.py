@@ -1,7 +1,10 @@
 """PostBatch: columnar batches committed atomically with per-item results."""
 
 import asyncio
+import datetime as dt
+from zoneinfo import ZoneInfo
 
+import asyncpg
 import grpc
 import pytest
 
@@ -178,3 +181,115 @@ async def test_the_rules_behind_batch_items_are_in_the_history(ledger: Ledger) -
         ledger_pb2.ListHistoryRequest(program_id="acme", member_id="ann")
     )
     assert [list(p.reason.rule_ids) for p in history.postings] == [[], ["base@3", "weekend@1"]]
+
+
+async def test_a_stream_answers_in_order_and_a_batch_waits_for_earlier_ones_of_its_members(
+    ledger: Ledger,
+) -> None:
+    # Batches of other members may post at the same time; a batch that spends what an earlier
+    # batch of the same stream earned must see it, and the answers keep the stream's order.
+    requests = []
+    for number in range(6):
+        group = [f"g{number % 2}-{i}" for i in range(20)]
+        kind = EARN if number < 2 else REDEEM
+        requests.append(batch(f"s{number}", [(m, 10, kind, f"s{number}-{m}") for m in group]))
+    responses = await post(ledger, *requests)
+    assert [r.batch_id for r in responses] == [f"s{n}" for n in range(6)]
+    # Each member earned 10 and then spends 10 twice: the first spend posts, the second finds
+    # nothing left, whichever connection its batch ran on.
+    assert [r.posted_count for r in responses] == [20, 20, 20, 20, 0, 0]
+    assert [r.rejected_count for r in responses] == [0, 0, 0, 0, 20, 20]
+    assert (await ledger.balance("g1-3")).available_points == 0
+
+
+async def test_a_resent_stream_with_a_few_new_items_posts_only_those(ledger: Ledger) -> None:
+    [first] = await post(ledger, batch("b1", [("ann", 10, EARN, "i1"), ("bob", 10, EARN, "i2")]))
+    # Another batch id, one item posted before: that item is a duplicate, the new one posts.
+    [second] = await post(ledger, batch("b2", [("bob", 10, EARN, "i2"), ("cat", 5, EARN, "i3")]))
+    assert list(second.statuses) == [DUPLICATE, POSTED]
+    assert second.posting_ids[0] == first.posting_ids[1]
+    assert (await ledger.balance("bob")).available_points == 10
+    assert (await ledger.balance("cat")).available_points == 5
+
+
+async def test_a_failing_batch_ends_the_stream_after_the_answers_before_it(ledger: Ledger) -> None:
+    good = batch("b1", [("ann", 10, EARN, "i1")])
+    bad = batch("b2", [("bob", 10, EARN, "i2")])
+    bad.program_id = "nope"
+    answers = []
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+
+        async def stream():
+            yield good
+            yield bad
+
+        async for response in ledger.stub.PostBatch(stream()):
+            answers.append(response.batch_id)
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    assert answers == ["b1"]
+
+
+async def test_qualifying_days_of_batches_count_and_leave_the_window(
+    ledger: Ledger, database_url: str
+) -> None:
+    today = dt.datetime.now(dt.UTC)
+    micros = int(today.timestamp() * 1e6)
+    day = dt.timedelta(days=1)
+    # Today's amount goes to the account's day bucket, yesterday's to a row of its own.
+    await post(
+        ledger,
+        batch(
+            "b1",
+            [("ann", 300, EARN, "i1"), ("ann", 200, EARN, "i2")],
+            qualifying_flags=[True, True],
+            occurred_at_unix_micros=[micros, micros - int(day.total_seconds() * 1e6)],
+        ),
+    )
+    assert (await ledger.balance("ann")).qualifying_amount == 500
+    connection = await asyncpg.connect(database_url)
+    try:
+        # The bucket as a batch of an earlier day left it: the next batch moves it to a row.
+        await connection.execute(
+            "UPDATE ledger.member_accounts SET qualifying_day = qualifying_day - 2 "
+            "WHERE member_id = 'ann'"
+        )
+        [second] = await post(
+            ledger, batch("b2", [("ann", 700, EARN, "i3")], qualifying_flags=[True])
+        )
+        assert second.tier_changes_count == 1  # 1,200 reaches silver
+        rows = await connection.fetch(
+            "SELECT day, amount FROM ledger.qualifying_days WHERE member_id = 'ann' ORDER BY day"
+        )
+        account = await connection.fetchrow(
+            "SELECT qualifying, qualifying_day, qualifying_day_amount FROM ledger.member_accounts "
+            "WHERE member_id = 'ann'"
+        )
+        local_today = today.astimezone(ZoneInfo("Europe/Amsterdam")).date()
+        assert [(r["day"], r["amount"]) for r in rows] == [
+            (local_today - 2 * day, 300),
+            (local_today - day, 200),
+        ]
+        assert tuple(account) == (1_200, local_today, 700)
+        # A year later: the bucket left the window and is taken off at re-qualification, like
+        # the rows. (Buckets are looked for once each time the window start moves, which the
+        # job notes in program_jobs: as if it had not seen this start yet.)
+        async with connection.transaction():
+            await connection.execute(
+                "UPDATE ledger.member_accounts SET qualifying_day = qualifying_day - 400 "
+                "WHERE member_id = 'ann'"
+            )
+            await connection.execute("UPDATE ledger.qualifying_days SET day = day - 400")
+            await connection.execute(
+                "DELETE FROM ledger.program_jobs WHERE job = 'qualifying_day_buckets'"
+            )
+    finally:
+        await connection.close()
+    await ledger.stub.RunMaintenance(
+        ledger_pb2.RunMaintenanceRequest(
+            program_id="acme",
+            idempotency_key="requalify",
+            job=ledger_pb2.MAINTENANCE_JOB_TIER_REQUALIFICATION,
+        )
+    )
+    balance = await ledger.balance("ann")
+    assert (balance.qualifying_amount, balance.tier_code) == (0, "member")
