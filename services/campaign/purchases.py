@@ -158,12 +158,18 @@ class Accruer:
         *,
         batch_id: str,
         explain: bool = False,
+        assume_fresh: bool = False,
     ) -> Accrued:
+        """With `assume_fresh`, the purchases are not looked up: one recorded before makes the
+        transactions' insert fail (asyncpg.UniqueViolationError), and the caller, who must then
+        roll back, runs the batch again without."""
         size = transactions.size
         accrued = Accrued([0] * size, [0] * size, [""] * size, [""] * size)
         for index, (reason_code, message) in transactions.rejected.items():
             accrued.reject(index, reason_code, message)
-        purchases = await self._fresh(connection, program, transactions, accrued)
+        purchases = await self._fresh(
+            connection, program, transactions, accrued, assume_fresh=assume_fresh
+        )
         if not purchases:
             return accrued
         program_id = program.program_id
@@ -261,14 +267,26 @@ class Accruer:
         program: ProgramSettings,
         transactions: Transactions,
         accrued: Accrued,
+        *,
+        assume_fresh: bool,
     ) -> list[int]:
-        """The purchases not seen before; the duplicates are answered with their first points."""
+        """The purchases not seen before; the duplicates are answered with their first points.
+        With `assume_fresh` only the other transactions (returns) are looked up."""
         candidates = [i for i in range(transactions.size) if i not in transactions.rejected]
-        seen = await store.fetch_transactions(
-            connection,
-            program.program_id,
-            pick(transactions.members, candidates),
-            pick(transactions.ids, candidates),
+        looked_up = (
+            [i for i in candidates if transactions.kinds[i] != PURCHASE]
+            if assume_fresh
+            else candidates
+        )
+        seen = (
+            await store.fetch_transactions(
+                connection,
+                program.program_id,
+                pick(transactions.members, looked_up),
+                pick(transactions.ids, looked_up),
+            )
+            if looked_up
+            else {}
         )
         if not seen:
             return transactions.purchases()
@@ -481,19 +499,21 @@ def _purchase_items(
         (True, qualifying, ""),
         (False, accrual.points - qualifying, ":other"),
     ):
-        reasons = accrual.contributing_refs(qualifying=part_qualifying)
         chosen = np.flatnonzero(part_points > 0).tolist()
-        values = part_points.tolist()
-        items.member_ids += [members[p] for p in chosen]
-        items.points += [values[p] for p in chosen]
-        items.keys += [f"purchase:{ids[p]}{suffix}" for p in chosen]
-        items.references += [ids[p] for p in chosen]
-        items.occurred_micros += [micros[p] for p in chosen]
+        if not chosen:
+            continue
+        reasons = accrual.contributing_refs(qualifying=part_qualifying)
+        chosen_ids = pick(ids, chosen)
+        items.member_ids += pick(members, chosen)
+        items.points += part_points[chosen].tolist()
+        items.keys += [f"purchase:{transaction_id}{suffix}" for transaction_id in chosen_ids]
+        items.references += chosen_ids
+        items.occurred_micros += pick(micros, chosen)
         items.qualifying += [part_qualifying] * len(chosen)
-        items.spends_minor += [amounts[p] for p in chosen] if part_qualifying else [0] * len(chosen)
-        items.reasons += [reasons[p] for p in chosen]
+        items.spends_minor += pick(amounts, chosen) if part_qualifying else [0] * len(chosen)
+        items.reasons += pick(reasons, chosen)
         items.codes += ["purchase"] * len(chosen)
-        items.transactions += [purchases[p] for p in chosen]
+        items.transactions += pick(purchases, chosen)
 
 
 def post_batch_request(

@@ -93,7 +93,7 @@ class Transactions:
             line_counts = [1] * size
             line_skus = column("skus", "")
             line_categories = column("categories", "")
-            line_amounts = [abs(amount) for amount in column("amounts_minor", 0, required=True)]
+            line_amounts = list(map(abs, column("amounts_minor", 0, required=True)))
         transactions = cls(
             ids=list(request.transaction_ids),
             members=column("member_ids", "", required=True),
@@ -153,8 +153,9 @@ class Transactions:
             first[(first < 0) & mask] = check
         for index in np.flatnonzero(first >= 0).tolist():
             self.rejected[index] = problems[first[index]]
-        keys = list(zip(self.members, self.ids, strict=True))
-        if len(set(keys)) < size:
+        # Distinct ids (the usual batch) are distinct (member, id) pairs: one set of strings tells.
+        if len(set(self.ids)) < size:
+            keys = list(zip(self.members, self.ids, strict=True))
             # A transaction id given twice: the first keeps it, even when that one is rejected.
             seen: set[tuple[str, str]] = set()
             for index, key in enumerate(keys):
