@@ -88,7 +88,11 @@ def test_each_transaction_is_rejected_for_its_first_problem_only() -> None:
 
 
 def test_a_duplicate_of_a_rejected_transaction_is_still_a_duplicate() -> None:
-    rows = [_row(transaction_id="t1", micros=0), _row(transaction_id="t1"), _row(transaction_id="t2")]
+    rows = [
+        _row(transaction_id="t1", micros=0),
+        _row(transaction_id="t1"),
+        _row(transaction_id="t2"),
+    ]
     transactions = Transactions.of_ingest(_request(rows), Limits())
     assert {i: code for i, (code, _) in transactions.rejected.items()} == {
         0: "invalid_occurred_at",
