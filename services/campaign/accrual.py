@@ -41,13 +41,13 @@ class Codes:
 
     @classmethod
     def of(cls, column: "list[str]") -> "Codes":
-        index: dict[str, int] = {}
-        codes = np.fromiter(
-            (index.setdefault(value, len(index)) for value in column),
-            dtype=np.int32,
-            count=len(column),
-        )
-        return cls(list(index), codes)
+        # dict.fromkeys and map run in C: no Python step per row.
+        values = list(dict.fromkeys(column))
+        if len(values) == 1:
+            return cls(values, np.zeros(len(column), dtype=np.int32))
+        index = {value: code for code, value in enumerate(values)}
+        codes = np.fromiter(map(index.__getitem__, column), dtype=np.int32, count=len(column))
+        return cls(values, codes)
 
     def local(self, dictionary: Dictionary) -> IntArray:
         """The rule-local id of every row (0 for values the rule does not mention)."""
@@ -113,13 +113,22 @@ class BatchAccrual:
     def applications_texts(self) -> list[str]:
         """Per transaction, "rule_id@version:points" of the rules that gave points, in stacking
         order, joined by commas."""
-        texts: list[list[str]] = [[] for _ in range(len(self.points))]
+        # Object arrays: the strings are joined by numpy's loops, not a Python step per purchase.
+        texts = np.full(len(self.points), "", dtype=object)
         for outcome in self.outcomes:
-            ref = outcome.rule.ref
-            values = outcome.points.tolist()
-            for index in np.flatnonzero(outcome.points).tolist():
-                texts[index].append(f"{ref}:{values[index]}")
-        return [",".join(parts) for parts in texts]
+            given = np.flatnonzero(outcome.points)
+            if not len(given):
+                continue
+            prefix = f"{outcome.rule.ref}:"
+            labels = np.array(
+                [prefix + value for value in map(str, outcome.points[given].tolist())],
+                dtype=object,
+            )
+            before = texts[given]
+            stacked = before != ""
+            labels[stacked] = before[stacked] + "," + labels[stacked]
+            texts[given] = labels
+        return texts.tolist()  # type: ignore[no-any-return]
 
     def contributing_refs(self, *, qualifying: bool) -> list[str]:
         """Per transaction, the refs of the (non-)qualifying rules that gave it points."""

@@ -29,7 +29,7 @@ from services.campaign.columnar import ArchivedPurchases
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.mission_tracker import Completion, MissionTracker
 from services.campaign.rule_compiler import CompiledEarningRule
-from services.campaign.transactions import PURCHASE, Transactions
+from services.campaign.transactions import PURCHASE, Transactions, pick
 from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
 from services.shared.outbox import Outbox
 
@@ -158,30 +158,36 @@ class Accruer:
         *,
         batch_id: str,
         explain: bool = False,
+        assume_fresh: bool = False,
     ) -> Accrued:
+        """With `assume_fresh`, the purchases are not looked up: one recorded before makes the
+        transactions' insert fail (asyncpg.UniqueViolationError), and the caller, who must then
+        roll back, runs the batch again without."""
         size = transactions.size
         accrued = Accrued([0] * size, [0] * size, [""] * size, [""] * size)
         for index, (reason_code, message) in transactions.rejected.items():
             accrued.reject(index, reason_code, message)
-        purchases = await self._fresh(connection, program, transactions, accrued)
+        purchases = await self._fresh(
+            connection, program, transactions, accrued, assume_fresh=assume_fresh
+        )
         if not purchases:
             return accrued
         program_id = program.program_id
-        members_of = [transactions.members[i] for i in purchases]
-        amounts_of = [transactions.amounts[i] for i in purchases]
-        counts: dict[str, tuple[int, int]] = {}
-        for member, amount in zip(members_of, amounts_of, strict=True):
-            purchases_before, spend_before = counts.get(member, (0, 0))
-            counts[member] = (purchases_before + 1, spend_before + amount)
-        members = sorted(counts)
+        members_of = pick(transactions.members, purchases)
+        amounts_of = pick(transactions.amounts, purchases)
         milestones = await _milestones_of(connection, program_id)
         if milestones:
+            counts = _counts(members_of, amounts_of)
+            members = sorted(counts)
             after = await store.count_purchases(connection, program_id, counts)
             tiers = {m: after[m][0] or program.entry_tier_code for m in members}
         else:
             # Without milestones nobody reads the counts: only the tiers are needed.
+            members = sorted(set(members_of))
             known = await store.fetch_tiers(connection, program_id, members)
-            tiers = {m: known.get(m) or program.entry_tier_code for m in members}
+            entry = program.entry_tier_code
+            tiers = dict.fromkeys(members, entry)
+            tiers.update((m, tier) for m, tier in known.items() if tier)
         batch = transactions.batch_of(purchases, members=members, tiers=tiers)
         excluded = await targeting.exclusions(
             connection,
@@ -205,12 +211,16 @@ class Accruer:
                 connection, program_id, rule_id, members, before, accrual.counters[rule_id]
             )
         points = accrual.points.tolist()
-        for position, index in enumerate(purchases):
-            accrued.points[index] = points[position]
-            accrued.statuses[index] = POSTED if points[position] else NO_POINTS
-            accrued.positions[index] = position
-        ids_of = [transactions.ids[i] for i in purchases]
-        micros_of = [transactions.micros[i] for i in purchases]
+        statuses = np.where(accrual.points != 0, POSTED, NO_POINTS).tolist()
+        if len(purchases) == size:
+            accrued.points, accrued.statuses = points, statuses
+        else:
+            for position, index in enumerate(purchases):
+                accrued.points[index] = points[position]
+                accrued.statuses[index] = statuses[position]
+        accrued.positions = dict(zip(purchases, range(len(purchases)), strict=True))
+        ids_of = pick(transactions.ids, purchases)
+        micros_of = pick(transactions.micros, purchases)
         records = list(
             zip(
                 itertools.repeat(program_id),
@@ -229,7 +239,7 @@ class Accruer:
         _purchase_items(
             accrued.items, accrual, purchases, members_of, ids_of, micros_of, amounts_of
         )
-        await self._archive(connection, program_id, members_of, batch, tiers, accrual)
+        await self._archive(connection, program_id, members, batch, accrual)
         for completion in await self.missions.on_purchases(
             connection, program, transactions, purchases
         ):
@@ -257,15 +267,29 @@ class Accruer:
         program: ProgramSettings,
         transactions: Transactions,
         accrued: Accrued,
+        *,
+        assume_fresh: bool,
     ) -> list[int]:
-        """The purchases not seen before; the duplicates are answered with their first points."""
+        """The purchases not seen before; the duplicates are answered with their first points.
+        With `assume_fresh` only the other transactions (returns) are looked up."""
         candidates = [i for i in range(transactions.size) if i not in transactions.rejected]
-        seen = await store.fetch_transactions(
-            connection,
-            program.program_id,
-            [transactions.members[i] for i in candidates],
-            [transactions.ids[i] for i in candidates],
+        looked_up = (
+            [i for i in candidates if transactions.kinds[i] != PURCHASE]
+            if assume_fresh
+            else candidates
         )
+        seen = (
+            await store.fetch_transactions(
+                connection,
+                program.program_id,
+                pick(transactions.members, looked_up),
+                pick(transactions.ids, looked_up),
+            )
+            if looked_up
+            else {}
+        )
+        if not seen:
+            return transactions.purchases()
         fresh = []
         for index in candidates:
             stored = seen.get((transactions.members[index], transactions.ids[index]))
@@ -290,12 +314,12 @@ class Accruer:
         program_id: str,
         members: list[str],
         batch: PurchaseBatch,
-        tiers: dict[str, str],
         accrual: BatchAccrual,
     ) -> None:
+        # `members` are the batch's members, whose index codes each purchase's member.
         archived = ArchivedPurchases(
-            members=Codes.of(members),
-            tiers=Codes.of([tiers[m] for m in members]),
+            members=Codes(members, batch.member_index),
+            tiers=Codes(batch.member_tiers.values, batch.member_tiers.codes[batch.member_index]),
             amounts=batch.amounts_minor,
             channels=batch.channels,
             stores=batch.stores,
@@ -312,7 +336,7 @@ class Accruer:
             program_id,
             first=EPOCH + dt.timedelta(seconds=int(seconds.min())),
             last=EPOCH + dt.timedelta(seconds=int(seconds.max())),
-            count=len(members),
+            count=batch.size,
             columns=archived.encode(),
         )
 
@@ -361,9 +385,9 @@ async def _without_held_out_bonuses(
     connection: asyncpg.Connection, program_id: str, accrued: Accrued
 ) -> None:
     """Members in the program-wide holdout get no milestone or referral bonus either."""
-    bonuses = [item for item in accrued.items.items() if item.transaction == -1]
-    if not bonuses:
+    if -1 not in accrued.items.transactions:
         return
+    bonuses = [item for item in accrued.items.items() if item.transaction == -1]
     holdout = await targeting.holdout_of(connection, program_id)
     if holdout is None:
         return
@@ -385,6 +409,15 @@ async def _milestones_of(
     if stored is None:
         return []
     return list(engagement_pb2.RecognitionConfig.FromString(stored).milestones)
+
+
+def _counts(members: list[str], amounts: list[int]) -> dict[str, tuple[int, int]]:
+    """Per member, the purchases and spend of the batch."""
+    counts: dict[str, tuple[int, int]] = {}
+    for member, amount in zip(members, amounts, strict=True):
+        purchases_before, spend_before = counts.get(member, (0, 0))
+        counts[member] = (purchases_before + 1, spend_before + amount)
+    return counts
 
 
 def bonus_item(
@@ -466,19 +499,21 @@ def _purchase_items(
         (True, qualifying, ""),
         (False, accrual.points - qualifying, ":other"),
     ):
-        reasons = accrual.contributing_refs(qualifying=part_qualifying)
         chosen = np.flatnonzero(part_points > 0).tolist()
-        values = part_points.tolist()
-        items.member_ids += [members[p] for p in chosen]
-        items.points += [values[p] for p in chosen]
-        items.keys += [f"purchase:{ids[p]}{suffix}" for p in chosen]
-        items.references += [ids[p] for p in chosen]
-        items.occurred_micros += [micros[p] for p in chosen]
+        if not chosen:
+            continue
+        reasons = accrual.contributing_refs(qualifying=part_qualifying)
+        chosen_ids = pick(ids, chosen)
+        items.member_ids += pick(members, chosen)
+        items.points += part_points[chosen].tolist()
+        items.keys += [f"purchase:{transaction_id}{suffix}" for transaction_id in chosen_ids]
+        items.references += chosen_ids
+        items.occurred_micros += pick(micros, chosen)
         items.qualifying += [part_qualifying] * len(chosen)
-        items.spends_minor += [amounts[p] for p in chosen] if part_qualifying else [0] * len(chosen)
-        items.reasons += [reasons[p] for p in chosen]
+        items.spends_minor += pick(amounts, chosen) if part_qualifying else [0] * len(chosen)
+        items.reasons += pick(reasons, chosen)
         items.codes += ["purchase"] * len(chosen)
-        items.transactions += [purchases[p] for p in chosen]
+        items.transactions += pick(purchases, chosen)
 
 
 def post_batch_request(

@@ -9,6 +9,7 @@ import asyncpg
 import numpy as np
 
 import ledger_core
+from services.campaign.pg_arrays import int_array, text_array
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Up to this many rows, a plain statement costs fewer round trips than COPY or planner hints.
@@ -48,11 +49,11 @@ async def fetch_transactions(
 ) -> dict[tuple[str, str], StoredTransaction]:
     rows = await connection.fetch(
         "SELECT t.member_id, t.transaction_id, t.kind, t.amount_minor, t.points, t.occurred_micros, t.applications "
-        "FROM transactions t JOIN unnest($2::text[], $3::text[]) AS k(member_id, transaction_id) "
+        "FROM transactions t JOIN unnest($2::text::text[], $3::text::text[]) AS k(member_id, transaction_id) "
         "USING (member_id, transaction_id) WHERE t.program_id = $1",
         program_id,
-        list(members),
-        list(transaction_ids),
+        text_array(members),
+        text_array(transaction_ids),
     )
     return {
         (row["member_id"], row["transaction_id"]): StoredTransaction(**dict(row)) for row in rows
@@ -90,11 +91,11 @@ async def delete_transactions(
 ) -> None:
     if keys:
         await connection.execute(
-            "DELETE FROM transactions t USING unnest($2::text[], $3::text[]) AS k(member_id, transaction_id) "
+            "DELETE FROM transactions t USING unnest($2::text::text[], $3::text::text[]) AS k(member_id, transaction_id) "
             "WHERE t.program_id = $1 AND t.member_id = k.member_id AND t.transaction_id = k.transaction_id",
             program_id,
-            [member for member, _ in keys],
-            [transaction for _, transaction in keys],
+            text_array([member for member, _ in keys]),
+            text_array([transaction for _, transaction in keys]),
         )
 
 
@@ -107,15 +108,15 @@ async def count_purchases(
     members = sorted(counts)
     rows = await connection.fetch(
         "INSERT INTO members AS m (program_id, member_id, purchase_count, spend_minor) "
-        "SELECT $1, t.member_id, t.purchases, t.spend FROM unnest($2::text[], $3::bigint[], $4::bigint[]) "
+        "SELECT $1, t.member_id, t.purchases, t.spend FROM unnest($2::text::text[], $3::text::bigint[], $4::text::bigint[]) "
         "AS t(member_id, purchases, spend) ORDER BY t.member_id "
         "ON CONFLICT (program_id, member_id) DO UPDATE SET purchase_count = m.purchase_count + EXCLUDED.purchase_count, "
         "spend_minor = m.spend_minor + EXCLUDED.spend_minor "
         "RETURNING member_id, tier_code, purchase_count, spend_minor",
         program_id,
-        members,
-        [counts[m][0] for m in members],
-        [counts[m][1] for m in members],
+        text_array(members),
+        int_array([counts[m][0] for m in members]),
+        int_array([counts[m][1] for m in members]),
     )
     return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
@@ -124,15 +125,15 @@ async def fetch_tiers(
     connection: Connection, program_id: str, members: list[str]
 ) -> dict[str, str]:
     query = (
-        "SELECT m.member_id, m.tier_code FROM unnest($2::text[]) AS k(member_id) CROSS JOIN LATERAL "
+        "SELECT m.member_id, m.tier_code FROM unnest($2::text::text[]) AS k(member_id) CROSS JOIN LATERAL "
         "(SELECT * FROM members m WHERE m.program_id = $1 AND m.member_id = k.member_id) m"
     )
-    rows = await _index_lookups(connection, query, program_id, members)
+    rows = await _index_lookups(connection, len(members), query, program_id, text_array(members))
     return {row[0]: row[1] for row in rows}
 
 
 async def _index_lookups(
-    connection: Connection, query: str, *arguments: object
+    connection: Connection, elements: int, query: str, *arguments: object
 ) -> list[asyncpg.Record]:
     """Rows of a query that probes an index once per array element.
 
@@ -140,7 +141,7 @@ async def _index_lookups(
     cached generic plan) that make a sequential scan per element look cheap; one index lookup per
     element is what these reads need, at any size. In a transaction the planner is told so.
     """
-    if isinstance(connection, asyncpg.Pool) or len(arguments[-1]) <= SMALL_WRITE_ROWS_MAX:  # type: ignore[arg-type]
+    if isinstance(connection, asyncpg.Pool) or elements <= SMALL_WRITE_ROWS_MAX:
         return await connection.fetch(query, *arguments)
     await connection.execute(
         "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan"
@@ -155,18 +156,24 @@ async def fetch_counters(
 ) -> np.ndarray:
     """The members' cap counters of one rule, shaped as ledger_core.new_cap_counters."""
     counters = ledger_core.new_cap_counters(len(members))
+    # One row of arrays (the members' positions, then the counter columns) rather than a row per
+    # member: asyncpg decodes integer arrays in C, and numpy places them at once.
     query = (
-        "SELECT c.member_id, day_key, day_points, week_key, week_points, month_key, month_points "
-        "FROM unnest($3::text[]) AS k(member_id) CROSS JOIN LATERAL (SELECT * FROM cap_counters c "
-        "WHERE c.program_id = $1 AND c.member_id = k.member_id AND c.rule_id = $2) c"
+        "SELECT array_agg(k.position - 1), array_agg(day_key), array_agg(day_points), "
+        "array_agg(week_key), array_agg(week_points), array_agg(month_key), array_agg(month_points) "
+        "FROM unnest($3::text::text[]) WITH ORDINALITY AS k(member_id, position) CROSS JOIN LATERAL "
+        "(SELECT * FROM cap_counters c WHERE c.program_id = $1 AND c.member_id = k.member_id "
+        "AND c.rule_id = $2) c"
     )
-    rows = await _index_lookups(connection, query, program_id, rule_id, members)
-    position = {member: index for index, member in enumerate(members)}
-    for row in rows:
-        index = position[row["member_id"]]
-        counters[0, index] = (row["day_key"], row["day_points"])
-        counters[1, index] = (row["week_key"], row["week_points"])
-        counters[2, index] = (row["month_key"], row["month_points"])
+    rows = await _index_lookups(
+        connection, len(members), query, program_id, rule_id, text_array(members)
+    )
+    if not rows or rows[0][0] is None:
+        return counters
+    positions, *columns = (np.array(column, dtype=np.int64) for column in rows[0])
+    for period in range(3):
+        counters[period, positions, 0] = columns[2 * period]
+        counters[period, positions, 1] = columns[2 * period + 1]
     return counters
 
 
@@ -186,14 +193,15 @@ async def store_counters(
     await connection.execute(
         "INSERT INTO cap_counters AS c (program_id, member_id, rule_id, day_key, day_points, week_key, "
         "week_points, month_key, month_points) SELECT $1, m, $2, dk, dp, wk, wp, mk, mp FROM "
-        "unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) "
+        "unnest($3::text::text[], $4::text::bigint[], $5::text::bigint[], $6::text::bigint[], "
+        "$7::text::bigint[], $8::text::bigint[], $9::text::bigint[]) "
         "AS t(m, dk, dp, wk, wp, mk, mp) ON CONFLICT (program_id, member_id, rule_id) DO UPDATE SET "
         "day_key = EXCLUDED.day_key, day_points = EXCLUDED.day_points, week_key = EXCLUDED.week_key, "
         "week_points = EXCLUDED.week_points, month_key = EXCLUDED.month_key, month_points = EXCLUDED.month_points",
         program_id,
         rule_id,
-        [members[index] for index in chosen],
-        *columns,
+        text_array([members[index] for index in chosen]),
+        *map(int_array, columns),
     )
 
 

@@ -7,6 +7,8 @@ from typing import TypeAlias
 
 import asyncpg
 
+from services.campaign.pg_arrays import text_array
+
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
@@ -14,10 +16,10 @@ async def mark_dirty(connection: Connection, program_id: str, members: Sequence[
     """Queue members for re-evaluation, only if the program has segments at all."""
     await connection.execute(
         "INSERT INTO segment_dirty_members (program_id, member_id) "
-        "SELECT $1, member_id FROM unnest($2::text[]) AS member_id "
+        "SELECT $1, member_id FROM unnest($2::text::text[]) AS member_id "
         "WHERE EXISTS (SELECT 1 FROM segments WHERE program_id = $1) ON CONFLICT DO NOTHING",
         program_id,
-        list(members),
+        text_array(members),
     )
 
 

@@ -167,3 +167,26 @@ async def test_line_detail_earns_per_line(services) -> None:
     # t1: 10 EUR of shoes at 2x and 5 EUR of books; t2 has no lines: one line of its 7 EUR.
     assert list(response.points) == [25, 7]
     assert await available(ledger, "eve") == 32
+
+
+async def test_a_purchase_seen_before_in_a_large_batch_is_a_duplicate(start_service) -> None:
+    """Large batches are written by COPY, taking their purchases as new: one recorded before
+    makes the batch run again with the look-up, and the later batches of the stream too."""
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await campaign.live(earning("base", rate=rate(), qualifying=True))
+        first = batch("b1", [(f"t{i}", f"m{i}", 1_000 + i, MONDAY, "") for i in range(60)])
+        second = batch(
+            "b2",
+            [(f"t{i}", f"m{i}", 2_000, MONDAY, "") for i in range(60, 119)]
+            + [("t7", "m7", 1_007, MONDAY, "")],
+        )
+        third = batch("b3", [(f"t{i}", f"m{i}", 3_000, MONDAY, "") for i in range(119, 180)])
+        one, two, three = await campaign.ingest(first, second, third)
+        assert set(one.statuses) == {POSTED}
+        assert list(two.statuses) == [POSTED] * 59 + [DUPLICATE]
+        assert two.points[-1] == 10 and two.points[0] == 20
+        assert set(three.statuses) == {POSTED} and three.points_total == 61 * 30
+        assert three.progress.items_duplicate == 1
+        assert await available(ledger, "m7") == 10
+        assert await available(ledger, "m60") == 20
+        await ledger.assert_clean()
