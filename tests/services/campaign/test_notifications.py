@@ -512,14 +512,22 @@ async def test_without_smtp_no_email_consumer_runs(start_service, servers, nats_
     async with ledger_and_campaign(start_service):
         client = await nats.connect(servers.nats_url)
         try:
+            # The workers declare their consumers as they start, which a busy machine delays:
+            # once the notifications consumer is there, the e-mail one would be too.
+            for _ in range(300):
+                try:
+                    info = await client.jetstream().consumer_info(
+                        f"{nats_namespace}_ledger".upper(), "campaign_notifications"
+                    )
+                    break
+                except nats.js.errors.NotFoundError:
+                    await asyncio.sleep(0.05)
+            assert info.config.durable_name == "campaign_notifications"
+            await asyncio.sleep(0.5)
             with pytest.raises(nats.js.errors.NotFoundError):
                 await client.jetstream().consumer_info(
                     f"{nats_namespace}_campaign".upper(), "campaign_email"
                 )
-            info = await client.jetstream().consumer_info(
-                f"{nats_namespace}_ledger".upper(), "campaign_notifications"
-            )
-            assert info.config.durable_name == "campaign_notifications"
         finally:
             await client.close()
 
