@@ -62,9 +62,7 @@ def program_event(program: identity_pb2.Program) -> events_pb2.ProgramChanged:
     )
 
 
-class IdentityServicer(
-    MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, CredentialRpcs, PrivacyRpcs
-):
+class IdentityServicer(MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, CredentialRpcs, PrivacyRpcs):
     """All of IdentityService: the program registry here, the rest in the parts it derives from."""
 
     async def CreateProgram(

@@ -26,6 +26,7 @@ from services.ledger.book import (
     TRANSFER_OUT,
     MemberBook,
     PostingDraft,
+    flush_books,
 )
 from services.ledger.domain import ProgramSettings, Tier
 from services.ledger.errors import (
@@ -86,6 +87,23 @@ class ProgramCache:
         self._programs.pop(program_id, None)
 
 
+@dataclass(frozen=True)
+class Earning:
+    """What one earn posts: the fields of EarnRequest, checked, and where it came from."""
+
+    member_id: str
+    points: int
+    source_reference: str
+    reason: bytes
+    occurred_at: dt.datetime | None
+    vests_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    qualifying: bool
+    qualifying_spend_minor: int
+    batch_id: str = ""
+    item_key: str | None = None
+
+
 def event(program_id: str, **payload: object) -> events_pb2.Event:
     return events_pb2.Event(program_id=program_id, **payload)  # type: ignore[arg-type]
 
@@ -141,50 +159,109 @@ class LedgerCore:
 
     async def close_book(self, book: MemberBook, program: Program) -> None:
         """Upgrade the tier if earned, write the book, and announce postings, expiry and tier."""
+        await self.close_books([book], program)
+
+    async def close_books(
+        self, books: list[MemberBook], program: Program, *, request_ids: list[str] | None = None
+    ) -> None:
+        """`close_book` for books of distinct members, written together (one statement per
+        table); `request_ids`, one per book, go on each book's events."""
+        if not books:
+            return
+        connection = books[0].connection
+        closings = [self._closing(book, program) for book in books]
+        await flush_books(connection, books)
+        for book, (change, _) in zip(books, closings, strict=True):
+            if change is not None:
+                await store.insert_tier_change(
+                    connection,
+                    book.program_id,
+                    book.member_id,
+                    from_tier=change[0],
+                    to_tier=change[1],
+                    direction=change[2],
+                    reason=change[3],
+                    qualifying_amount=book.account.qualifying,
+                    changed_at=book.now,
+                )
+        notices = []
+        for index, (_, book_notices) in enumerate(closings):
+            for subject, notice in book_notices:
+                if request_ids is not None:
+                    notice.request_id = request_ids[index]
+                notices.append((subject, notice))
+        await self.outbox.enqueue_all(connection, notices)
+
+    def _closing(
+        self, book: MemberBook, program: Program
+    ) -> tuple[tuple[str, str, int, int] | None, list[tuple[str, events_pb2.Event]]]:
+        """The tier change the book earned (applied to its account) and the events announcing the
+        book: its postings, its expired points and the tier change."""
         change = self._upgrade(book, program)
-        await book.flush()
-        connection, program_id = book.connection, program.program_id
+        program_id = program.program_id
+        notices = []
         if book.postings:
-            await self.outbox.enqueue(
-                connection,
-                events.POINTS_POSTED,
-                event(
-                    program_id,
-                    points_posted=events_pb2.PointsPosted(
-                        batch_id=book.postings[0].batch_id,
-                        item_count=len(book.postings),
-                        posted_count=len(book.postings),
-                        earned_points_total=sum(p.amount for p in book.postings if p.kind == EARN),
-                        redeemed_points_total=-sum(
-                            p.amount for p in book.postings if p.kind in (REDEEM, HOLD_COMMIT)
+            notices.append(
+                (
+                    events.POINTS_POSTED,
+                    event(
+                        program_id,
+                        points_posted=events_pb2.PointsPosted(
+                            batch_id=book.postings[0].batch_id,
+                            item_count=len(book.postings),
+                            posted_count=len(book.postings),
+                            earned_points_total=sum(
+                                p.amount for p in book.postings if p.kind == EARN
+                            ),
+                            redeemed_points_total=-sum(
+                                p.amount for p in book.postings if p.kind in (REDEEM, HOLD_COMMIT)
+                            ),
+                            other_points_total=sum(
+                                p.amount
+                                for p in book.postings
+                                if p.kind not in (EARN, REDEEM, HOLD_COMMIT)
+                            ),
+                            member_ids=[book.member_id],
+                            available_points=[book.account.vested],
+                            kinds=[book.postings[-1].kind],
                         ),
-                        other_points_total=sum(
-                            p.amount
-                            for p in book.postings
-                            if p.kind not in (EARN, REDEEM, HOLD_COMMIT)
-                        ),
-                        member_ids=[book.member_id],
-                        available_points=[book.account.vested],
-                        kinds=[book.postings[-1].kind],
                     ),
-                ),
+                )
             )
         if book.expired_points:
-            await self.outbox.enqueue(
-                connection,
-                events.POINTS_EXPIRED,
-                event(
-                    program_id,
-                    points_expired=events_pb2.PointsExpired(
-                        member_id=book.member_id,
-                        points=book.expired_points,
-                        lot_count=book.expired_lot_count,
-                        available_points=book.account.vested,
+            notices.append(
+                (
+                    events.POINTS_EXPIRED,
+                    event(
+                        program_id,
+                        points_expired=events_pb2.PointsExpired(
+                            member_id=book.member_id,
+                            points=book.expired_points,
+                            lot_count=book.expired_lot_count,
+                            available_points=book.account.vested,
+                        ),
                     ),
-                ),
+                )
             )
         if change is not None:
-            await self._record_tier_change(book, *change)
+            before, after, direction, reason = change
+            notices.append(
+                (
+                    events.TIER_CHANGED,
+                    event(
+                        program_id,
+                        tier_changed=events_pb2.TierChanged(
+                            member_id=book.member_id,
+                            from_tier_code=before,
+                            to_tier_code=after,
+                            direction=direction,
+                            reason=reason,
+                            qualifying_amount=book.account.qualifying,
+                        ),
+                    ),
+                )
+            )
+        return change, notices
 
     def _upgrade(self, book: MemberBook, program: Program) -> tuple[str, str, int, int] | None:
         if len(program.tiers) < 2:
@@ -211,36 +288,6 @@ class LedgerCore:
             common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
         )
 
-    async def _record_tier_change(
-        self, book: MemberBook, before: str, after: str, direction: int, reason: int
-    ) -> None:
-        await store.insert_tier_change(
-            book.connection,
-            book.program_id,
-            book.member_id,
-            from_tier=before,
-            to_tier=after,
-            direction=direction,
-            reason=reason,
-            qualifying_amount=book.account.qualifying,
-            changed_at=book.now,
-        )
-        await self.outbox.enqueue(
-            book.connection,
-            events.TIER_CHANGED,
-            event(
-                book.program_id,
-                tier_changed=events_pb2.TierChanged(
-                    member_id=book.member_id,
-                    from_tier_code=before,
-                    to_tier_code=after,
-                    direction=direction,
-                    reason=reason,
-                    qualifying_amount=book.account.qualifying,
-                ),
-            ),
-        )
-
     async def earn(
         self,
         connection: asyncpg.Connection,
@@ -260,37 +307,100 @@ class LedgerCore:
         item_key: str | None = None,
     ) -> tuple[MemberBook, store.Lot]:
         book = await self.open_book(connection, program, member_id, now, create=True)
-        earned_at = occurred_at or now
+        lot = await self._credit(
+            book,
+            program,
+            Earning(
+                member_id=member_id,
+                points=points,
+                source_reference=source_reference,
+                reason=reason,
+                occurred_at=occurred_at,
+                vests_at=vests_at,
+                expires_at=expires_at,
+                qualifying=qualifying,
+                qualifying_spend_minor=qualifying_spend_minor,
+                batch_id=batch_id,
+                item_key=item_key,
+            ),
+        )
+        await self.close_book(book, program)
+        return book, lot
+
+    async def earn_many(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        earnings: list[Earning],
+        *,
+        request_ids: list[str],
+    ) -> list[tuple[MemberBook, store.Lot] | MemberClosed]:
+        """`earn` for earnings of distinct members, written together: one statement opens and locks
+        all their accounts, one per table writes them. Each earning's outcome is its book and lot,
+        or the refusal of a closed account (which leaves no trace)."""
+        locked = await store.open_and_lock_accounts(
+            connection,
+            program.program_id,
+            [earning.member_id for earning in earnings],
+            tier_code=program.settings.entry_tier_code,
+            now=now,
+        )
+        outcomes: list[tuple[MemberBook, store.Lot] | MemberClosed] = []
+        books, book_request_ids = [], []
+        for earning, request_id in zip(earnings, request_ids, strict=True):
+            account, first_expiry, posting_id = locked[earning.member_id]
+            if account.closed_into is not None:
+                outcomes.append(MemberClosed(earning.member_id, account.closed_into))
+                continue
+            book = MemberBook(connection, program.settings, account, now)
+            await book.refresh(expiry_due=first_expiry is not None and first_expiry <= now)
+            # An expiry the refresh posted took a later id: the earning then draws one after it,
+            # so history reads in the order things happened.
+            lot = await self._credit(
+                book, program, earning, posting_id=0 if book.postings else posting_id
+            )
+            outcomes.append((book, lot))
+            books.append(book)
+            book_request_ids.append(request_id)
+        await self.close_books(books, program, request_ids=book_request_ids)
+        return outcomes
+
+    async def _credit(
+        self, book: MemberBook, program: Program, earning: Earning, *, posting_id: int = 0
+    ) -> store.Lot:
+        """Post the earning to the open book and give it its lot (`posting_id` if already drawn)."""
+        earned_at = earning.occurred_at or book.now
         qualifying_amount = self._qualifying_amount(
-            program, qualifying, points, qualifying_spend_minor
+            program, earning.qualifying, earning.points, earning.qualifying_spend_minor
         )
         posting_id = await book.post(
             PostingDraft(
                 kind=EARN,
-                amount=points,
+                amount=earning.points,
                 counter_kind=ISSUED,
-                source_reference=source_reference,
-                reason=reason,
-                qualifying=qualifying,
+                source_reference=earning.source_reference,
+                reason=earning.reason,
+                qualifying=earning.qualifying,
                 qualifying_amount=qualifying_amount,
                 occurred_at=earned_at,
-                batch_id=batch_id,
-                item_key=item_key,
+                batch_id=earning.batch_id,
+                item_key=earning.item_key,
+                posting_id=posting_id,
             )
         )
         lot = await book.credit_lot(
-            points,
+            earning.points,
             posting_id=posting_id,
             lot_id=posting_id,
             earned_at=earned_at,
-            vests_at=vests_at,
-            expires_at=expires_at,
-            source_reference=source_reference,
+            vests_at=earning.vests_at,
+            expires_at=earning.expires_at,
+            source_reference=earning.source_reference,
         )
-        book.account.lifetime_earned += points
+        book.account.lifetime_earned += earning.points
         book.add_qualifying(qualifying_amount, on=earned_at)
-        await self.close_book(book, program)
-        return book, lot
+        return lot
 
     @staticmethod
     def _qualifying_amount(

@@ -85,6 +85,51 @@ _ACCOUNT_FIELDS = [f.name for f in dataclasses.fields(Account)]
 _LOT_FIELDS = [f.name for f in dataclasses.fields(Lot)]
 _POSTING_FIELDS = [f.name for f in dataclasses.fields(Posting)]
 _HOLD_FIELDS = [f.name for f in dataclasses.fields(Hold)]
+# PostgreSQL types of the columns written through unnest() arrays.
+_ACCOUNT_TYPES = {
+    "vested": "bigint",
+    "pending": "bigint",
+    "held": "bigint",
+    "debt": "bigint",
+    "lifetime_earned": "bigint",
+    "qualifying": "bigint",
+    "tier_code": "text",
+    "tier_since": "timestamptz",
+    "next_vest_at": "timestamptz",
+    "last_activity_at": "timestamptz",
+    "closed_into": "text",
+}
+_POSTING_TYPES = [
+    "text",  # program_id
+    "text",  # member_id
+    "bigint",  # posting_id
+    "smallint",  # kind
+    "bigint",  # amount
+    "smallint",  # counter_kind
+    "text",  # counter_member_id
+    "text",  # source_reference
+    "bytea",  # reason
+    "boolean",  # qualifying
+    "bigint",  # qualifying_amount
+    "text",  # batch_id
+    "text",  # item_key
+    "text",  # hold_id
+    "bigint",  # reversed_posting_id
+    "bigint",  # available_after
+    "timestamptz",  # occurred_at
+    "timestamptz",  # posted_at
+]
+_LOT_TYPES = [
+    "bigint",  # lot_id
+    "bigint",  # posting_id
+    "bigint",  # amount
+    "bigint",  # remaining
+    "boolean",  # vested
+    "timestamptz",  # earned_at
+    "timestamptz",  # vests_at
+    "timestamptz",  # expires_at
+    "text",  # source_reference
+]
 
 
 def stripe_of(member_id: str) -> int:
@@ -141,13 +186,54 @@ async def open_account(
     return bool(opened)
 
 
-async def save_account(connection: asyncpg.Connection, account: Account) -> None:
-    assignments = ", ".join(
-        f"{name} = ${index}" for index, name in enumerate(_ACCOUNT_FIELDS[2:], start=3)
+async def open_and_lock_accounts(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_ids: list[str],
+    *,
+    tier_code: str,
+    now: dt.datetime,
+) -> dict[str, tuple[Account, dt.datetime | None, int]]:
+    """Open the accounts that do not exist and lock them all, in member order (so two callers
+    never deadlock on each other), in one statement; each with its lots' earliest expiry and a
+    posting id drawn for it (the caller posts one posting per member).
+
+    The no-op update on conflict is what locks an existing row, and it returns the row's latest
+    committed version even when another transaction changed it after this statement began."""
+    rows = await connection.fetch(
+        "INSERT INTO member_accounts AS a (program_id, member_id, tier_code, tier_since, last_activity_at) "
+        "SELECT $1, m, $2, $3, $3 FROM unnest($4::text[]) AS m ORDER BY m "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET tier_code = a.tier_code "
+        f"RETURNING {', '.join('a.' + f for f in _ACCOUNT_FIELDS)}, (SELECT expires_at FROM lots l "
+        "WHERE l.program_id = a.program_id AND l.member_id = a.member_id AND l.remaining > 0 "
+        "AND l.expires_at IS NOT NULL ORDER BY expires_at LIMIT 1) AS first_expiry, "
+        "nextval('posting_ids') AS posting_id",
+        program_id,
+        tier_code,
+        now,
+        sorted(set(member_ids)),
     )
+    accounts = {}
+    for row in rows:
+        values = dict(row)
+        first_expiry, posting_id = values.pop("first_expiry"), values.pop("posting_id")
+        accounts[values["member_id"]] = (Account(**values), first_expiry, posting_id)
+    return accounts
+
+
+async def save_accounts(connection: asyncpg.Connection, accounts: list[Account]) -> None:
+    """Write accounts back, in member order, one statement for all of them."""
+    if not accounts:
+        return
+    accounts = sorted(accounts, key=lambda account: account.member_id)
+    fields = _ACCOUNT_FIELDS[2:]
     await connection.execute(
-        f"UPDATE member_accounts SET {assignments} WHERE program_id = $1 AND member_id = $2",
-        *(getattr(account, name) for name in _ACCOUNT_FIELDS),
+        f"UPDATE member_accounts AS a SET {', '.join(f'{name} = t.{name}' for name in fields)} "
+        f"FROM unnest($2::text[], {', '.join(f'${i}::{_ACCOUNT_TYPES[name]}[]' for i, name in enumerate(fields, start=3))}) "
+        f"AS t(member_id, {', '.join(fields)}) WHERE a.program_id = $1 AND a.member_id = t.member_id",
+        accounts[0].program_id,
+        [account.member_id for account in accounts],
+        *([getattr(account, name) for account in accounts] for name in fields),
     )
 
 
@@ -158,28 +244,15 @@ async def next_ids(connection: asyncpg.Connection, sequence: str, count: int) ->
     return [row[0] for row in rows]
 
 
-# Below this many rows a plain INSERT beats COPY (which first reads the table's columns).
-COPY_ROWS_MIN = 50
-
-
-async def _insert_rows(
-    connection: asyncpg.Connection,
-    table: str,
-    columns: list[str],
-    records: list[tuple[object, ...]],
-) -> None:
-    if len(records) >= COPY_ROWS_MIN:
-        await connection.copy_records_to_table(table, records=records, columns=columns)
-        return
-    placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
-    await connection.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", records
-    )
+def _unnest(types: list[str], first: int = 1) -> str:
+    return ", ".join(f"${index}::{kind}[]" for index, kind in enumerate(types, start=first))
 
 
 async def insert_postings(connection: asyncpg.Connection, postings: list[Posting]) -> None:
-    await _insert_rows(
-        connection, "postings", _POSTING_FIELDS, [dataclasses.astuple(p) for p in postings]
+    """Insert postings, of any members, in one statement (one array per column)."""
+    await connection.execute(
+        f"INSERT INTO postings ({', '.join(_POSTING_FIELDS)}) SELECT * FROM unnest({_unnest(_POSTING_TYPES)})",
+        *([getattr(posting, name) for posting in postings] for name in _POSTING_FIELDS),
     )
 
 
@@ -202,13 +275,15 @@ async def move_program_accounts(
 
 
 async def insert_lots(
-    connection: asyncpg.Connection, program_id: str, member_id: str, lots: list[Lot]
+    connection: asyncpg.Connection, program_id: str, lots: list[tuple[str, Lot]]
 ) -> None:
-    await _insert_rows(
-        connection,
-        "lots",
-        ["program_id", "member_id", *_LOT_FIELDS],
-        [(program_id, member_id, *dataclasses.astuple(lot)) for lot in lots],
+    """Insert (member_id, lot) pairs of one program in one statement."""
+    await connection.execute(
+        f"INSERT INTO lots (program_id, member_id, {', '.join(_LOT_FIELDS)}) "
+        f"SELECT $1, * FROM unnest($2::text[], {_unnest(_LOT_TYPES, 3)})",
+        program_id,
+        [member_id for member_id, _ in lots],
+        *([getattr(lot, name) for _, lot in lots] for name in _LOT_FIELDS),
     )
 
 
@@ -397,6 +472,23 @@ async def lots_page(
     return [Lot(**dict(row)) for row in rows]
 
 
+async def expiring_soon_many(
+    connection: asyncpg.Connection, program_id: str, member_ids: list[str], *, until: dt.datetime
+) -> dict[str, tuple[int, dt.datetime | None]]:
+    """`expiring_soon` for many members in one round trip."""
+    rows = await connection.fetch(
+        "SELECT m, (SELECT coalesce(sum(remaining), 0) FROM lots WHERE program_id = $1 AND member_id = m "
+        "  AND remaining > 0 AND expires_at < $3) AS soon, "
+        "(SELECT expires_at FROM lots WHERE program_id = $1 AND member_id = m AND remaining > 0 "
+        "  AND expires_at IS NOT NULL ORDER BY expires_at LIMIT 1) AS first "
+        "FROM unnest($2::text[]) AS m",
+        program_id,
+        member_ids,
+        until,
+    )
+    return {row["m"]: (int(row["soon"]), row["first"]) for row in rows}
+
+
 async def expiring_soon(
     connection: asyncpg.Pool | asyncpg.Connection,
     program_id: str,
@@ -509,18 +601,21 @@ async def save_refund(
     )
 
 
-async def add_qualifying_day(
-    connection: asyncpg.Connection, program_id: str, member_id: str, day: dt.date, amount: int
+async def add_qualifying_days(
+    connection: asyncpg.Connection, program_id: str, days: dict[tuple[str, dt.date], int]
 ) -> None:
-    if amount == 0:
+    """Add amounts to (member, local day) rows, in key order against deadlocks."""
+    items = sorted((key, amount) for key, amount in days.items() if amount)
+    if not items:
         return
     await connection.execute(
-        "INSERT INTO qualifying_days (program_id, member_id, day, amount) VALUES ($1, $2, $3, $4) "
+        "INSERT INTO qualifying_days (program_id, member_id, day, amount) "
+        "SELECT $1, m, d, a FROM unnest($2::text[], $3::date[], $4::bigint[]) AS t(m, d, a) "
         "ON CONFLICT (program_id, member_id, day) DO UPDATE SET amount = qualifying_days.amount + EXCLUDED.amount",
         program_id,
-        member_id,
-        day,
-        amount,
+        [member for (member, _), _ in items],
+        [day for (_, day), _ in items],
+        [amount for _, amount in items],
     )
 
 

@@ -81,6 +81,34 @@ class Outbox:
         )
         return event.event_id
 
+    async def enqueue_all(
+        self, connection: asyncpg.Connection, events: "list[tuple[str, events_pb2.Event]]"
+    ) -> None:
+        """`enqueue` for (subject, event) pairs in one statement, in the order given (grouped
+        writes: each event keeps the request id set on it, else the current one)."""
+        if not events:
+            return
+        occurred_at = _now()
+        request_id = request_id_var.get()
+        for _, event in events:
+            if not event.event_id:
+                event.event_id = str(uuid.uuid4())
+            if not event.HasField("occurred_at"):
+                event.occurred_at.CopyFrom(occurred_at)
+            event.producer = self.producer
+            if not event.request_id:
+                event.request_id = request_id
+        await connection.execute(
+            "WITH events AS (INSERT INTO outbox (event_id, subject, payload) "
+            "SELECT id, subject, payload FROM unnest($1::uuid[], $2::text[], $3::bytea[]) "
+            "WITH ORDINALITY AS e (id, subject, payload, n) ORDER BY n) "
+            "SELECT pg_notify($4, '')",
+            [uuid.UUID(event.event_id) for _, event in events],
+            [f"{self.namespace}.{subject}" for subject, _ in events],
+            [event.SerializeToString() for _, event in events],
+            notify_channel(self.schema),
+        )
+
     async def enqueue_many(
         self, connection: asyncpg.Connection, subject: str, events: "list[events_pb2.Event]"
     ) -> None:
