@@ -18,6 +18,7 @@ from services.ledger import store
 from services.ledger.domain import ProgramSettings
 from services.ledger.errors import InsufficientPoints
 from services.ledger.policy import local_day, lot_expires_at, lot_vests_at, qualifying_window_start
+from services.shared.database import Writes
 
 # Program accounts: the other side of member postings.
 ISSUED, REDEEMED, EXPIRED, ADJUSTED, REVERSED = 1, 2, 3, 4, 5
@@ -309,10 +310,14 @@ class MemberBook:
         await flush_books(self.connection, [self])
 
 
-async def flush_books(connection: asyncpg.Connection, books: list[MemberBook]) -> None:
-    """Write the books of distinct members of one program: one statement per table for all."""
+async def flush_books(
+    connection: asyncpg.Connection, books: list[MemberBook], writes: Writes | None = None
+) -> None:
+    """Write the books of distinct members of one program, all in one statement; with `writes`,
+    add them to those, for the caller to send with more."""
     if not books:
         return
+    pending = Writes() if writes is None else writes
     postings: list[store.Posting] = []
     lots: list[tuple[str, store.Lot]] = []
     program_deltas: dict[tuple[int, int], int] = {}
@@ -332,13 +337,16 @@ async def flush_books(connection: asyncpg.Connection, books: list[MemberBook]) -
             days[(book.member_id, day)] = days.get((book.member_id, day), 0) + amount
     program_id = books[0].program_id
     if postings:
-        await store.insert_postings(connection, postings)
+        await store.insert_postings(pending, postings)
     if lots:
-        await store.insert_lots(connection, program_id, lots)
-    for book in books:
-        await store.set_lot_remaining(
-            connection, program_id, book.member_id, list(book.changed_lots.values())
-        )
-    await store.move_program_accounts(connection, program_id, program_deltas)
-    await store.add_qualifying_days(connection, program_id, days)
-    await store.save_accounts(connection, [book.account for book in books])
+        await store.insert_lots(pending, program_id, lots)
+    await store.set_lots_remaining(
+        pending,
+        program_id,
+        [(book.member_id, lot) for book in books for lot in book.changed_lots.values()],
+    )
+    await store.move_program_accounts(pending, program_id, program_deltas)
+    await store.add_qualifying_days(pending, program_id, days)
+    await store.save_accounts(pending, [book.account for book in books])
+    if writes is None:
+        await pending.run(connection)

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import asyncpg
 
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger import convert, store
+from services.ledger import convert
 from services.ledger.ledger import Ledger
 from services.ledger.operations import Earning, Program, ProgramCache
 from services.shared import idempotency
-from services.shared.database import in_transaction
+from services.shared.database import Writes, in_transaction
 from services.shared.errors import IdempotencyConflict
 from services.shared.group_commit import GroupCommit
 
@@ -113,20 +113,15 @@ class GroupedEarns:
         indexes: list[int],
         outcomes: list[ledger_pb2.EarnResponse | BaseException | None],
     ) -> None:
+        writes = Writes()
         earned = await self.ledger.earn_many(
             connection,
             program,
             now,
             [call.earning for call in calls],
             request_ids=[call.request_id for call in calls],
-        )
-        members = [
-            call.earning.member_id
-            for call, outcome in zip(calls, earned, strict=True)
-            if not isinstance(outcome, BaseException)
-        ]
-        soon = await store.expiring_soon_many(
-            connection, program.program_id, members, until=now + self.expiring_soon
+            expiring_until=now + self.expiring_soon,
+            writes=writes,
         )
         responses: dict[str, ledger_pb2.EarnResponse] = {}
         released = []
@@ -136,15 +131,20 @@ class GroupedEarns:
                 outcomes[index] = outcome
                 released.append(key)
                 continue
-            book, lot = outcome
-            expiring, first = soon[book.member_id]
+            book = outcome.book
             responses[key] = outcomes[index] = ledger_pb2.EarnResponse(
                 posting=convert.posting(book.postings[-1]),
-                lot=convert.lot(lot, book.member_id),
+                lot=convert.lot(outcome.lot, book.member_id),
                 balance=convert.balance(
-                    program, book.account, expiring_points=expiring, next_expiry=first, now=now
+                    program,
+                    book.account,
+                    expiring_points=outcome.expiring_points,
+                    next_expiry=outcome.next_expiry,
+                    now=now,
                 ),
             )
         await idempotency.record_responses(
-            connection, program_id=program.program_id, responses=responses, released=released
+            writes, program_id=program.program_id, responses=responses, released=released
         )
+        # The books, their events and the answers: one statement.
+        await writes.run(connection)

@@ -35,6 +35,7 @@ from services.ledger.errors import (
     OpenHolds,
     ProgramNotFound,
 )
+from services.shared.database import Writes
 from services.shared.outbox import Outbox
 
 HELD, COMMITTED, VOIDED = 1, 2, 3
@@ -104,6 +105,17 @@ class Earning:
     item_key: str | None = None
 
 
+@dataclass
+class Earned:
+    """An earning posted by `earn_many`: the member's book, the new lot, and the points expiring
+    before the asked moment with the next expiry, as they stand once the book is written."""
+
+    book: MemberBook
+    lot: store.Lot
+    expiring_points: int
+    next_expiry: dt.datetime | None
+
+
 def event(program_id: str, **payload: object) -> events_pb2.Event:
     return events_pb2.Event(program_id=program_id, **payload)  # type: ignore[arg-type]
 
@@ -162,19 +174,26 @@ class LedgerCore:
         await self.close_books([book], program)
 
     async def close_books(
-        self, books: list[MemberBook], program: Program, *, request_ids: list[str] | None = None
+        self,
+        books: list[MemberBook],
+        program: Program,
+        *,
+        request_ids: list[str] | None = None,
+        writes: Writes | None = None,
     ) -> None:
-        """`close_book` for books of distinct members, written together (one statement per
-        table); `request_ids`, one per book, go on each book's events."""
+        """`close_book` for books of distinct members, written together in one statement (with
+        `writes`, added to those for the caller to send); `request_ids`, one per book, go on
+        each book's events."""
         if not books:
             return
         connection = books[0].connection
+        pending = Writes() if writes is None else writes
         closings = [self._closing(book, program) for book in books]
-        await flush_books(connection, books)
+        await flush_books(connection, books, pending)
         for book, (change, _) in zip(books, closings, strict=True):
             if change is not None:
                 await store.insert_tier_change(
-                    connection,
+                    pending,
                     book.program_id,
                     book.member_id,
                     from_tier=change[0],
@@ -190,7 +209,9 @@ class LedgerCore:
                 if request_ids is not None:
                     notice.request_id = request_ids[index]
                 notices.append((subject, notice))
-        await self.outbox.enqueue_all(connection, notices)
+        await self.outbox.enqueue_all(pending, notices)
+        if writes is None:
+            await pending.run(connection)
 
     def _closing(
         self, book: MemberBook, program: Program
@@ -335,35 +356,53 @@ class LedgerCore:
         earnings: list[Earning],
         *,
         request_ids: list[str],
-    ) -> list[tuple[MemberBook, store.Lot] | MemberClosed]:
+        expiring_until: dt.datetime,
+        writes: Writes,
+    ) -> list["Earned | MemberClosed"]:
         """`earn` for earnings of distinct members, written together: one statement opens and locks
-        all their accounts, one per table writes them. Each earning's outcome is its book and lot,
-        or the refusal of a closed account (which leaves no trace)."""
+        all their accounts, one reads their lots' expiries, and their books are added to `writes`
+        for the caller to send. Each earning's outcome is what it earned, or the refusal of a
+        closed account (which leaves no trace)."""
+        program_id = program.program_id
         locked = await store.open_and_lock_accounts(
             connection,
-            program.program_id,
+            program_id,
             [earning.member_id for earning in earnings],
             tier_code=program.settings.entry_tier_code,
             now=now,
         )
-        outcomes: list[tuple[MemberBook, store.Lot] | MemberClosed] = []
+        # Read once the accounts are locked, so whatever their last writer did is seen.
+        expiries = await store.expiring_soon_many(
+            connection,
+            program_id,
+            [m for m, (account, _) in locked.items() if account.closed_into is None],
+            until=expiring_until,
+        )
+        outcomes: list[Earned | MemberClosed] = []
         books, book_request_ids = [], []
         for earning, request_id in zip(earnings, request_ids, strict=True):
-            account, first_expiry, posting_id = locked[earning.member_id]
+            account, posting_id = locked[earning.member_id]
             if account.closed_into is not None:
                 outcomes.append(MemberClosed(earning.member_id, account.closed_into))
                 continue
+            soon, first = expiries[earning.member_id]
             book = MemberBook(connection, program.settings, account, now)
-            await book.refresh(expiry_due=first_expiry is not None and first_expiry <= now)
-            # An expiry the refresh posted took a later id: the earning then draws one after it,
-            # so history reads in the order things happened.
-            lot = await self._credit(
-                book, program, earning, posting_id=0 if book.postings else posting_id
-            )
-            outcomes.append((book, lot))
+            await book.refresh(expiry_due=first is not None and first <= now)
+            if book.postings:
+                # The refresh expired lots (a posting that took a later id: the earning draws one
+                # after it, so history reads in order); what is left is read again.
+                posting_id = 0
+                soon, first = await store.expiring_soon(
+                    connection, program_id, earning.member_id, until=expiring_until
+                )
+            lot = await self._credit(book, program, earning, posting_id=posting_id)
+            if lot.remaining and lot.expires_at is not None:
+                soon += lot.remaining if lot.expires_at < expiring_until else 0
+                first = lot.expires_at if first is None else min(first, lot.expires_at)
+            outcomes.append(Earned(book, lot, soon, first))
             books.append(book)
             book_request_ids.append(request_id)
-        await self.close_books(books, program, request_ids=book_request_ids)
+        await self.close_books(books, program, request_ids=book_request_ids, writes=writes)
         return outcomes
 
     async def _credit(

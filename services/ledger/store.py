@@ -2,10 +2,15 @@
 
 import dataclasses
 import datetime as dt
+from typing import TypeAlias
 
 import asyncpg
 
+from services.shared.database import Writes, write
+
 PROGRAM_ACCOUNT_STRIPES = 16
+# Writes that may be sent now or together with others (services/shared/database.py: Writes).
+Target: TypeAlias = asyncpg.Connection | Writes
 
 
 @dataclasses.dataclass
@@ -193,21 +198,19 @@ async def open_and_lock_accounts(
     *,
     tier_code: str,
     now: dt.datetime,
-) -> dict[str, tuple[Account, dt.datetime | None, int]]:
+) -> dict[str, tuple[Account, int]]:
     """Open the accounts that do not exist and lock them all, in member order (so two callers
-    never deadlock on each other), in one statement; each with its lots' earliest expiry and a
-    posting id drawn for it (the caller posts one posting per member).
+    never deadlock on each other), in one statement; each with a posting id drawn for it (the
+    caller posts one posting per member).
 
     The no-op update on conflict is what locks an existing row, and it returns the row's latest
-    committed version even when another transaction changed it after this statement began."""
+    committed version even when another transaction changed it after this statement began (what
+    that transaction did to other tables is only seen by the caller's next statements)."""
     rows = await connection.fetch(
         "INSERT INTO member_accounts AS a (program_id, member_id, tier_code, tier_since, last_activity_at) "
         "SELECT $1, m, $2, $3, $3 FROM unnest($4::text[]) AS m ORDER BY m "
         "ON CONFLICT (program_id, member_id) DO UPDATE SET tier_code = a.tier_code "
-        f"RETURNING {', '.join('a.' + f for f in _ACCOUNT_FIELDS)}, (SELECT expires_at FROM lots l "
-        "WHERE l.program_id = a.program_id AND l.member_id = a.member_id AND l.remaining > 0 "
-        "AND l.expires_at IS NOT NULL ORDER BY expires_at LIMIT 1) AS first_expiry, "
-        "nextval('posting_ids') AS posting_id",
+        f"RETURNING {', '.join('a.' + f for f in _ACCOUNT_FIELDS)}, nextval('posting_ids') AS posting_id",
         program_id,
         tier_code,
         now,
@@ -216,18 +219,19 @@ async def open_and_lock_accounts(
     accounts = {}
     for row in rows:
         values = dict(row)
-        first_expiry, posting_id = values.pop("first_expiry"), values.pop("posting_id")
-        accounts[values["member_id"]] = (Account(**values), first_expiry, posting_id)
+        posting_id = values.pop("posting_id")
+        accounts[values["member_id"]] = (Account(**values), posting_id)
     return accounts
 
 
-async def save_accounts(connection: asyncpg.Connection, accounts: list[Account]) -> None:
+async def save_accounts(target: Target, accounts: list[Account]) -> None:
     """Write accounts back, in member order, one statement for all of them."""
     if not accounts:
         return
     accounts = sorted(accounts, key=lambda account: account.member_id)
     fields = _ACCOUNT_FIELDS[2:]
-    await connection.execute(
+    await write(
+        target,
         f"UPDATE member_accounts AS a SET {', '.join(f'{name} = t.{name}' for name in fields)} "
         f"FROM unnest($2::text[], {', '.join(f'${i}::{_ACCOUNT_TYPES[name]}[]' for i, name in enumerate(fields, start=3))}) "
         f"AS t(member_id, {', '.join(fields)}) WHERE a.program_id = $1 AND a.member_id = t.member_id",
@@ -248,22 +252,24 @@ def _unnest(types: list[str], first: int = 1) -> str:
     return ", ".join(f"${index}::{kind}[]" for index, kind in enumerate(types, start=first))
 
 
-async def insert_postings(connection: asyncpg.Connection, postings: list[Posting]) -> None:
+async def insert_postings(target: Target, postings: list[Posting]) -> None:
     """Insert postings, of any members, in one statement (one array per column)."""
-    await connection.execute(
+    await write(
+        target,
         f"INSERT INTO postings ({', '.join(_POSTING_FIELDS)}) SELECT * FROM unnest({_unnest(_POSTING_TYPES)})",
         *([getattr(posting, name) for posting in postings] for name in _POSTING_FIELDS),
     )
 
 
 async def move_program_accounts(
-    connection: asyncpg.Connection, program_id: str, deltas: dict[tuple[int, int], int]
+    target: Target, program_id: str, deltas: dict[tuple[int, int], int]
 ) -> None:
     """Add deltas to program accounts, by (kind, stripe); in a fixed order against deadlocks."""
     items = sorted((key, delta) for key, delta in deltas.items() if delta)
     if not items:
         return
-    await connection.execute(
+    await write(
+        target,
         "INSERT INTO program_accounts (program_id, kind, stripe, balance) "
         "SELECT $1, k, s, d FROM unnest($2::smallint[], $3::smallint[], $4::bigint[]) AS t(k, s, d) "
         "ON CONFLICT (program_id, kind, stripe) DO UPDATE SET balance = program_accounts.balance + EXCLUDED.balance",
@@ -274,11 +280,10 @@ async def move_program_accounts(
     )
 
 
-async def insert_lots(
-    connection: asyncpg.Connection, program_id: str, lots: list[tuple[str, Lot]]
-) -> None:
+async def insert_lots(target: Target, program_id: str, lots: list[tuple[str, Lot]]) -> None:
     """Insert (member_id, lot) pairs of one program in one statement."""
-    await connection.execute(
+    await write(
+        target,
         f"INSERT INTO lots (program_id, member_id, {', '.join(_LOT_FIELDS)}) "
         f"SELECT $1, * FROM unnest($2::text[], {_unnest(_LOT_TYPES, 3)})",
         program_id,
@@ -330,15 +335,22 @@ async def lots_of_postings(
 async def set_lot_remaining(
     connection: asyncpg.Connection, program_id: str, member_id: str, lots: list[Lot]
 ) -> None:
+    await set_lots_remaining(connection, program_id, [(member_id, lot) for lot in lots])
+
+
+async def set_lots_remaining(target: Target, program_id: str, lots: list[tuple[str, Lot]]) -> None:
+    """Write the remaining points of (member_id, lot) pairs of one program."""
     if not lots:
         return
-    await connection.execute(
-        "UPDATE lots SET remaining = t.remaining FROM unnest($3::bigint[], $4::bigint[]) AS t(lot_id, remaining) "
-        "WHERE lots.program_id = $1 AND lots.member_id = $2 AND lots.lot_id = t.lot_id",
+    await write(
+        target,
+        "UPDATE lots SET remaining = t.remaining FROM unnest($2::text[], $3::bigint[], $4::bigint[]) "
+        "AS t(member_id, lot_id, remaining) "
+        "WHERE lots.program_id = $1 AND lots.member_id = t.member_id AND lots.lot_id = t.lot_id",
         program_id,
-        member_id,
-        [lot.lot_id for lot in lots],
-        [lot.remaining for lot in lots],
+        [member_id for member_id, _ in lots],
+        [lot.lot_id for _, lot in lots],
+        [lot.remaining for _, lot in lots],
     )
 
 
@@ -602,13 +614,14 @@ async def save_refund(
 
 
 async def add_qualifying_days(
-    connection: asyncpg.Connection, program_id: str, days: dict[tuple[str, dt.date], int]
+    target: Target, program_id: str, days: dict[tuple[str, dt.date], int]
 ) -> None:
     """Add amounts to (member, local day) rows, in key order against deadlocks."""
     items = sorted((key, amount) for key, amount in days.items() if amount)
     if not items:
         return
-    await connection.execute(
+    await write(
+        target,
         "INSERT INTO qualifying_days (program_id, member_id, day, amount) "
         "SELECT $1, m, d, a FROM unnest($2::text[], $3::date[], $4::bigint[]) AS t(m, d, a) "
         "ON CONFLICT (program_id, member_id, day) DO UPDATE SET amount = qualifying_days.amount + EXCLUDED.amount",
@@ -620,7 +633,7 @@ async def add_qualifying_days(
 
 
 async def insert_tier_change(
-    connection: asyncpg.Connection,
+    target: Target,
     program_id: str,
     member_id: str,
     *,
@@ -633,7 +646,8 @@ async def insert_tier_change(
     operator_id: str = "",
     note: str = "",
 ) -> None:
-    await connection.execute(
+    await write(
+        target,
         "INSERT INTO tier_changes (program_id, member_id, from_tier_code, to_tier_code, direction, reason, "
         "qualifying_amount, operator_id, note, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         program_id,

@@ -13,6 +13,7 @@ from typing import TypeVar
 import asyncpg
 from google.protobuf.message import Message
 
+from services.shared.database import Writes, write
 from services.shared.errors import IdempotencyConflict, InvalidArgument
 
 ResponseT = TypeVar("ResponseT", bound=Message)
@@ -177,7 +178,7 @@ def replay(
 
 
 async def record_responses(
-    connection: asyncpg.Connection,
+    target: "asyncpg.Connection | Writes",
     *,
     program_id: str,
     responses: dict[str, Message],
@@ -186,7 +187,8 @@ async def record_responses(
     """Store the responses of keys claimed by `claim_many`, and give up the `released` keys of
     requests that failed (their retry then runs afresh, as after a rolled-back `once`)."""
     if responses:
-        await connection.execute(
+        await write(
+            target,
             "UPDATE idempotency_keys SET response = t.r FROM unnest($2::text[], $3::bytea[]) AS t(k, r) "
             "WHERE program_id = $1 AND idempotency_key = t.k",
             program_id,
@@ -194,7 +196,8 @@ async def record_responses(
             [response.SerializeToString() for response in responses.values()],
         )
     if released:
-        await connection.execute(
+        await write(
+            target,
             "DELETE FROM idempotency_keys WHERE program_id = $1 AND idempotency_key = ANY($2::text[])",
             program_id,
             released,

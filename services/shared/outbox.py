@@ -20,7 +20,7 @@ import nats.errors
 import nats.js.errors
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.shared.database import connection_lost
+from services.shared.database import Writes, connection_lost
 from services.shared.jetstream import JetStream
 from services.shared.logs import request_id_var
 from services.shared.metrics import Metrics
@@ -82,10 +82,12 @@ class Outbox:
         return event.event_id
 
     async def enqueue_all(
-        self, connection: asyncpg.Connection, events: "list[tuple[str, events_pb2.Event]]"
+        self,
+        target: "asyncpg.Connection | Writes",
+        events: "list[tuple[str, events_pb2.Event]]",
     ) -> None:
-        """`enqueue` for (subject, event) pairs in one statement, in the order given (grouped
-        writes: each event keeps the request id set on it, else the current one)."""
+        """`enqueue` for (subject, event) pairs in one statement, in the order given, now or with
+        other `Writes`; each event keeps the request id set on it, else takes the current one."""
         if not events:
             return
         occurred_at = _now()
@@ -98,16 +100,19 @@ class Outbox:
             event.producer = self.producer
             if not event.request_id:
                 event.request_id = request_id
-        await connection.execute(
-            "WITH events AS (INSERT INTO outbox (event_id, subject, payload) "
+        writes = target if isinstance(target, Writes) else Writes()
+        writes.add(
+            "INSERT INTO outbox (event_id, subject, payload) "
             "SELECT id, subject, payload FROM unnest($1::uuid[], $2::text[], $3::bytea[]) "
-            "WITH ORDINALITY AS e (id, subject, payload, n) ORDER BY n) "
-            "SELECT pg_notify($4, '')",
+            "WITH ORDINALITY AS e (id, subject, payload, n) ORDER BY n",
             [uuid.UUID(event.event_id) for _, event in events],
             [f"{self.namespace}.{subject}" for subject, _ in events],
             [event.SerializeToString() for _, event in events],
-            notify_channel(self.schema),
         )
+        # The relay's wake-up, delivered when the transaction commits.
+        writes.select("pg_notify($1, '')", notify_channel(self.schema))
+        if writes is not target:
+            await writes.run(target)  # type: ignore[arg-type]
 
     async def enqueue_many(
         self, connection: asyncpg.Connection, subject: str, events: "list[events_pb2.Event]"
