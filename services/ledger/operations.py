@@ -188,7 +188,10 @@ class LedgerCore:
             return
         connection = books[0].connection
         pending = Writes() if writes is None else writes
-        closings = [self._closing(book, program) for book in books]
+        closings = [
+            self._closing(book, program, change)
+            for book, change in zip(books, self._upgrades(books, program), strict=True)
+        ]
         await flush_books(connection, books, pending)
         for book, (change, _) in zip(books, closings, strict=True):
             if change is not None:
@@ -214,11 +217,10 @@ class LedgerCore:
             await pending.run(connection)
 
     def _closing(
-        self, book: MemberBook, program: Program
+        self, book: MemberBook, program: Program, change: tuple[str, str, int, int] | None
     ) -> tuple[tuple[str, str, int, int] | None, list[tuple[str, events_pb2.Event]]]:
-        """The tier change the book earned (applied to its account) and the events announcing the
-        book: its postings, its expired points and the tier change."""
-        change = self._upgrade(book, program)
+        """The tier change the book earned (already applied to its account) and the events
+        announcing the book: its postings, its expired points and the tier change."""
         program_id = program.program_id
         notices = []
         if book.postings:
@@ -284,30 +286,37 @@ class LedgerCore:
             )
         return change, notices
 
-    def _upgrade(self, book: MemberBook, program: Program) -> tuple[str, str, int, int] | None:
+    def _upgrades(
+        self, books: list[MemberBook], program: Program
+    ) -> list[tuple[str, str, int, int] | None]:
+        """Upgrade the books whose qualifying amount reached another tier, in one kernel call;
+        per book, the change made (from, to, direction, reason) or None."""
         if len(program.tiers) < 2:
-            return None
-        current = program.tier_index(book.account.tier_code)
+            return [None] * len(books)
+        current = [program.tier_index(book.account.tier_code) for book in books]
         evaluation = ledger_core.evaluate_tiers(
-            qualifying_points=np.array([book.account.qualifying], dtype=np.int64),
-            current_tiers=np.array([current], dtype=np.int8),
+            qualifying_points=np.array([book.account.qualifying for book in books], dtype=np.int64),
+            current_tiers=np.array(current, dtype=np.int8),
             thresholds_points=np.array([tier.threshold for tier in program.tiers], dtype=np.int64),
             policy=ledger_core.TierPolicy(is_requalification=False),
         )
-        new = int(evaluation.tiers[0])
-        if new == current:
-            return None
-        before = book.account.tier_code
-        book.account.tier_code = program.tiers[new].code
-        book.account.tier_since = book.now
-        return (
-            before,
-            book.account.tier_code,
-            common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
-            if new > current
-            else common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE,
-            common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
-        )
+        changes: list[tuple[str, str, int, int] | None] = [None] * len(books)
+        for changed in evaluation.changed_member_indexes:
+            index = int(changed)
+            book, before, new = books[index], current[index], int(evaluation.tiers[index])
+            if new == before:
+                continue
+            changes[index] = (
+                book.account.tier_code,
+                program.tiers[new].code,
+                common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+                if new > before
+                else common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE,
+                common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
+            )
+            book.account.tier_code = program.tiers[new].code
+            book.account.tier_since = book.now
+        return changes
 
     async def earn(
         self,

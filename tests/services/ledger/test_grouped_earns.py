@@ -120,3 +120,18 @@ async def test_a_retry_racing_its_first_attempt_has_one_effect(ledger: Ledger) -
         )
         assert len({result.posting.posting_id for result in results[:4]}) == 1
     assert (await ledger.balance("ann")).available_points == 50
+
+
+async def test_earns_written_together_each_reach_their_own_tier(ledger: Ledger) -> None:
+    # Silver from 1,000 qualifying points, gold from 5,000 (test_programs.TIERS).
+    earns = [(f"s{i}", 1_200) for i in range(4)] + [(f"m{i}", 100) for i in range(4)]
+    earns.append(("gold", 6_000))
+    results = await asyncio.gather(
+        *(ledger.earn(member, points, qualifying=True) for member, points in earns)
+    )
+    for (member, points), result in zip(earns, results, strict=True):
+        expected = {"s": "silver", "m": "member", "g": "gold"}[member[0]]
+        assert result.balance.tier_code == expected, (member, points)
+        assert (await ledger.balance(member)).tier_code == expected
+    gold = (await ledger.earn("gold", 10, qualifying=True)).balance
+    assert (gold.tier_code, gold.qualifying_amount, gold.available_points) == ("gold", 6_010, 6_010)
