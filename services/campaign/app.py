@@ -1,12 +1,13 @@
 """How the campaign process is put together: its config, streams, servicer and workers."""
 
-import asyncio
-import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import asyncpg
 
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc
 from loyalty.identity.v1 import identity_pb2_grpc
@@ -36,6 +37,7 @@ from services.campaign.servicer import CampaignServicer
 from services.shared.clients import service_channel
 from services.shared.config import require
 from services.shared.jetstream import PullConsumer
+from services.shared.periodic import IncompleteRun, periodic
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec, Worker
 
 logger = logging.getLogger(__name__)
@@ -139,8 +141,14 @@ async def setup(runtime: Runtime) -> Application:
     insight_metrics = InsightMetrics.create(runtime.metrics.registry)
     servicer.insight_metrics = insight_metrics
     activities = Activities(ledger, runtime.outbox, servicer.missions)
+    jobs = Jobs(runtime)
+    recovery_after_s = config.recovery_after_ms / 1000
     workers: dict[str, Worker] = {
-        "ingest_recovery": _recovery(servicer.ingest(), ledger, config.recovery_after_ms / 1000),
+        "ingest_recovery": jobs.every(
+            "ingest_recovery",
+            max(recovery_after_s / 2, 1.0),
+            functools.partial(_finish_unposted, servicer.ingest(), ledger, recovery_after_s),
+        ),
     }
     if config.consumers_enabled:
         workers["activities"] = PullConsumer(
@@ -165,23 +173,21 @@ async def setup(runtime: Runtime) -> Application:
             runtime.jetstream, events.REDEMPTION_CONSUMER, RedemptionHandler(runtime.pool)
         ).run
     if config.segments_enabled:
-        workers["segments"] = SegmentRefresh(
-            runtime.pool,
-            ledger,
-            insight_metrics,
-            clock=utc_now,
-            interval_s=config.segments_interval_ms / 1000,
-        ).run_forever
-    if config.notifications_enabled:
-        workers.update(_notification_workers(runtime, ledger, metrics))
-    if config.recognition_enabled:
-        recognition = Recognition(
-            runtime.pool,
-            ledger,
-            clock=utc_now,
-            interval_s=config.recognition_interval_ms / 1000,
+        refresh = SegmentRefresh(runtime.pool, ledger, insight_metrics)
+        workers["segments"] = jobs.every(
+            "segment_refresh",
+            config.segments_interval_ms / 1000,
+            lambda: refresh.run_once(utc_now()),
         )
-        workers["recognition"] = recognition.run_forever
+    if config.notifications_enabled:
+        workers.update(_notification_workers(runtime, jobs, ledger, metrics))
+    if config.recognition_enabled:
+        recognition = Recognition(runtime.pool, ledger)
+        workers["recognition"] = jobs.every(
+            "recognition",
+            config.recognition_interval_ms / 1000,
+            lambda: recognition.run_once(utc_now()),
+        )
     return Application(
         register=lambda server: campaign_pb2_grpc.add_CampaignServiceServicer_to_server(
             servicer, server
@@ -191,7 +197,7 @@ async def setup(runtime: Runtime) -> Application:
 
 
 def _notification_workers(
-    runtime: Runtime, ledger: LedgerClient, metrics: CampaignMetrics
+    runtime: Runtime, jobs: "Jobs", ledger: LedgerClient, metrics: CampaignMetrics
 ) -> dict[str, Worker]:
     config: CampaignConfig = runtime.config
     interval_s = config.notification_interval_ms / 1000
@@ -205,8 +211,8 @@ def _notification_workers(
         ).run,
     }
     if config.monthly_summary_enabled:
-        workers["monthly_summary"] = _every(
-            interval_s, lambda: notifier.monthly_summaries(utc_now())
+        workers["monthly_summary"] = jobs.every(
+            "monthly_summary", interval_s, lambda: notifier.monthly_summaries(utc_now())
         )
     if config.smtp_host is None:
         logger.info("no CAMPAIGN_SMTP_HOST: notification e-mails are not delivered")
@@ -230,42 +236,44 @@ def _notification_workers(
         metrics,
         attempts_max=config.email_attempts_max,
         clock=utc_now,
-        sweep_interval_s=interval_s,
     )
     workers["email"] = PullConsumer(runtime.jetstream, events.EMAIL_CONSUMER, delivery).run
-    workers["email_sweeper"] = delivery.sweep_forever
+    workers["email_sweeper"] = jobs.every("email_sweeper", interval_s, delivery.sweep)
     return workers
 
 
-def _every(interval_s: float, job: Callable[[], Awaitable[object]]) -> Worker:
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await job()
-            except CampaignError as error:
-                logger.warning("scheduled job could not finish: %s", error.details())
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
+@dataclass(frozen=True)
+class Jobs:
+    """Campaign's periodic jobs, each run counted ok or failed."""
 
-    return run
+    runtime: Runtime
+
+    def every(
+        self, job: str, interval_s: float, run_once: Callable[[], Awaitable[object]]
+    ) -> Worker:
+        return periodic(
+            "campaign",
+            job,
+            self.runtime.metrics,
+            interval_s,
+            run_once,
+            failures=(CampaignError, asyncpg.PostgresError, OSError),
+        )
 
 
-def _recovery(ingest: Ingest, ledger: LedgerClient, after_s: float) -> Worker:
+async def _finish_unposted(ingest: Ingest, ledger: LedgerClient, after_s: float) -> None:
     """Finish ingest batches a crashed or broken stream left accrued but not posted."""
-
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            for program_id, batch_id in await store.unposted_batches(ingest.pool, after_s, 100):
-                try:
-                    program = await ledger.program(program_id)
-                    if await finish_stored(ingest, program, batch_id):
-                        logger.info("finished ingest batch %s of %s", batch_id, program_id)
-                except CampaignError as error:
-                    logger.warning("could not finish batch %s: %s", batch_id, error.details())
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(after_s / 2, 1.0))
-
-    return run
+    problems = []
+    for program_id, batch_id in await store.unposted_batches(ingest.pool, after_s, 100):
+        try:
+            program = await ledger.program(program_id)
+            if await finish_stored(ingest, program, batch_id):
+                logger.info("finished ingest batch %s of %s", batch_id, program_id)
+        except CampaignError as error:
+            logger.warning("could not finish batch %s: %s", batch_id, error.details())
+            problems.append(f"batch {batch_id} of {program_id}: {error.details()}")
+    if problems:
+        raise IncompleteRun(problems)
 
 
 SPEC = ServiceSpec(

@@ -91,7 +91,9 @@ class MemberHandler:
                 if updated.HasField("birthday")
                 else None
             )
-            await store.set_birthday(self.pool, event.program_id, updated.member_id, birthday)
+            await store.set_birthday(
+                self.pool, event.program_id, updated.member_id, birthday, as_of=_occurred(event)
+            )
 
     async def _enrolled(self, event: events_pb2.Event) -> None:
         enrolled = event.member_enrolled

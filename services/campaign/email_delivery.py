@@ -13,7 +13,6 @@ table; the sweeper sends them when due, with a growing delay, up to `attempts_ma
 """
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import smtplib
@@ -34,6 +33,7 @@ from services.campaign import repository_notifications as store
 from services.campaign.errors import CampaignError
 from services.campaign.metrics import CampaignMetrics
 from services.shared.errors import Unavailable
+from services.shared.periodic import IncompleteRun
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,6 @@ class EmailDelivery:
         *,
         attempts_max: int,
         clock: Callable[[], dt.datetime],
-        sweep_interval_s: float,
     ) -> None:
         self.pool = pool
         self.directory = directory
@@ -151,7 +150,6 @@ class EmailDelivery:
         self.metrics = metrics
         self.attempts_max = attempts_max
         self.clock = clock
-        self.sweep_interval_s = sweep_interval_s
 
     async def __call__(self, message: Msg) -> None:
         """The JetStream handler: record an e-mail intent, and send it if it is due."""
@@ -247,8 +245,10 @@ class EmailDelivery:
         )
 
     async def sweep(self) -> int:
-        """Send the deliveries that are due (deferred or to retry); returns how many were sent."""
+        """Send the deliveries that are due (deferred or to retry); returns how many were sent, or
+        ends with IncompleteRun naming those that must wait (after sending the others)."""
         sent = 0
+        problems = []
         for program_id, member_id, intent_id in await store.due_deliveries(
             self.pool, now=self.clock(), limit=SWEEP_BATCH_MAX
         ):
@@ -256,10 +256,7 @@ class EmailDelivery:
                 sent += await self.deliver(program_id, member_id, intent_id, skip_locked=True)
             except CampaignError as error:
                 logger.warning("e-mail of intent %s waits: %s", intent_id, error.details())
+                problems.append(f"intent {intent_id}: {error.details()}")
+        if problems:
+            raise IncompleteRun(problems)
         return sent
-
-    async def sweep_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await self.sweep()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.sweep_interval_s)

@@ -52,6 +52,7 @@ from services.campaign.notifications import (
     previous_month,
 )
 from services.shared.outbox import Outbox
+from services.shared.periodic import IncompleteRun
 from services.shared.timestamps import timestamp
 
 logger = logging.getLogger(__name__)
@@ -286,8 +287,10 @@ class Notifier:
 
     async def monthly_summaries(self, as_of: dt.datetime) -> int:
         """The summaries of the month before `as_of` for every program that enables them, once
-        per program and month; returns the intents decided."""
+        per program and month; returns the intents decided, or ends with IncompleteRun naming
+        the programs it could not serve (after serving the others)."""
         decided = 0
+        problems = []
         for program_id, definition in await store.all_policies(self.pool):
             policy = engagement_pb2.NotificationPolicy.FromString(definition)
             if MONTHLY_SUMMARY not in policy.enabled_kinds:
@@ -297,6 +300,9 @@ class Notifier:
             except CampaignError as error:
                 # One program's trouble (the ledger down) does not hold up the others.
                 logger.warning("monthly summary of %s: %s", program_id, error.details())
+                problems.append(f"{program_id}: {error.details()}")
+        if problems:
+            raise IncompleteRun(problems)
         return decided
 
     async def _monthly(

@@ -12,13 +12,10 @@ Each award is recorded (bonus_awards) and posted in one campaign transaction; th
 keys name the member and the period, so a run repeated after a crash posts nothing twice.
 """
 
-import asyncio
 import calendar
-import contextlib
 import datetime as dt
 import logging
 import zoneinfo
-from collections.abc import Callable
 
 import asyncpg
 
@@ -28,6 +25,7 @@ from services.campaign.errors import CampaignError
 from services.campaign.ledger_client import LedgerClient, ProgramSettings, chunked
 from services.campaign.purchases import bonus_item, post_batch_request
 from services.campaign.repository_purchases import micros_of
+from services.shared.periodic import IncompleteRun
 
 logger = logging.getLogger(__name__)
 
@@ -39,27 +37,15 @@ class Recognition:
         self,
         pool: asyncpg.Pool,
         ledger: LedgerClient,
-        *,
-        clock: Callable[[], dt.datetime],
-        interval_s: float,
     ) -> None:
         self.pool = pool
         self.ledger = ledger
-        self.clock = clock
-        self.interval_s = interval_s
-
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once(self.clock())
-            except CampaignError as error:
-                logger.warning("recognition jobs could not finish: %s", error.details())
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_s)
 
     async def run_once(self, now: dt.datetime) -> dict[str, int]:
-        """Run both jobs for every program; returns the bonuses given per job."""
+        """Run both jobs for every program; returns the bonuses given per job, or ends with
+        IncompleteRun naming the programs it could not serve (after serving the others)."""
         given = {"birthday": 0, "top_of_month": 0}
+        problems = []
         rows = await self.pool.fetch("SELECT program_id, definition FROM recognition_configs")
         for row in rows:
             config = engagement_pb2.RecognitionConfig.FromString(row["definition"])
@@ -73,6 +59,9 @@ class Recognition:
                 # One program's trouble (not configured in the ledger, the ledger down) does
                 # not hold up the others; the next run tries again.
                 logger.warning("recognition of %s: %s", row["program_id"], error.details())
+                problems.append(f"{row['program_id']}: {error.details()}")
+        if problems:
+            raise IncompleteRun(problems)
         return given
 
     async def birthdays(

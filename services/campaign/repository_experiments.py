@@ -134,6 +134,19 @@ async def experiments_of_rules(
     return [_stored(row) for row in rows]
 
 
+async def unended_experiments(
+    connection: Connection, program_id: str, now: dt.datetime
+) -> list[StoredExperiment]:
+    """The experiments neither ended nor past their end time (a program has a handful)."""
+    rows = await connection.fetch(
+        f"SELECT {_COLUMNS} FROM experiments WHERE program_id = $1 AND ended_at IS NULL "
+        "AND (end_at IS NULL OR end_at > $2) ORDER BY experiment_id",
+        program_id,
+        now,
+    )
+    return [_stored(row) for row in rows]
+
+
 async def fetch_holdout(connection: Connection, program_id: str) -> StoredHoldout | None:
     row = await connection.fetchrow(
         "SELECT holdout_bps, assignment_salt, start_at, updated_at FROM holdouts WHERE program_id = $1",

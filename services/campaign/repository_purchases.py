@@ -325,6 +325,10 @@ async def unposted_batches(
     return [(row["program_id"], row["batch_id"]) for row in rows]
 
 
+# An identity event's birthday replaces the one held unless that came from a later event.
+_BIRTHDAY_NEWER = "(m.birthday_as_of IS NULL OR m.birthday_as_of <= EXCLUDED.birthday_as_of)"
+
+
 async def member_enrolled(
     connection: Connection,
     program_id: str,
@@ -334,11 +338,18 @@ async def member_enrolled(
     birthday: tuple[int, int] | None,
     enrolled_at: dt.datetime,
 ) -> None:
+    # The enrolment's birthday gives way to one a later update already set.
     await connection.execute(
-        "INSERT INTO members AS m (program_id, member_id, tier_code, birthday_month, birthday_day, enrolled_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (program_id, member_id) DO UPDATE SET "
+        "INSERT INTO members AS m (program_id, member_id, tier_code, birthday_month, birthday_day, "
+        "enrolled_at, birthday_as_of) VALUES ($1, $2, $3, $4, $5, $6, $6) "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET "
         "tier_code = CASE WHEN m.tier_code = '' THEN EXCLUDED.tier_code ELSE m.tier_code END, "
-        "birthday_month = EXCLUDED.birthday_month, birthday_day = EXCLUDED.birthday_day, "
+        f"birthday_month = CASE WHEN {_BIRTHDAY_NEWER} THEN EXCLUDED.birthday_month "
+        "ELSE m.birthday_month END, "
+        f"birthday_day = CASE WHEN {_BIRTHDAY_NEWER} THEN EXCLUDED.birthday_day "
+        "ELSE m.birthday_day END, "
+        f"birthday_as_of = CASE WHEN {_BIRTHDAY_NEWER} THEN EXCLUDED.birthday_as_of "
+        "ELSE m.birthday_as_of END, "
         "enrolled_at = EXCLUDED.enrolled_at",
         program_id,
         member_id,
@@ -350,16 +361,25 @@ async def member_enrolled(
 
 
 async def set_birthday(
-    connection: Connection, program_id: str, member_id: str, birthday: tuple[int, int] | None
+    connection: Connection,
+    program_id: str,
+    member_id: str,
+    birthday: tuple[int, int] | None,
+    *,
+    as_of: dt.datetime,
 ) -> None:
+    """The member's birthday as of `as_of`, unless campaign holds one from a later event."""
     await connection.execute(
-        "INSERT INTO members AS m (program_id, member_id, birthday_month, birthday_day) VALUES ($1, $2, $3, $4) "
+        "INSERT INTO members AS m (program_id, member_id, birthday_month, birthday_day, "
+        "birthday_as_of) VALUES ($1, $2, $3, $4, $5) "
         "ON CONFLICT (program_id, member_id) DO UPDATE SET birthday_month = EXCLUDED.birthday_month, "
-        "birthday_day = EXCLUDED.birthday_day",
+        "birthday_day = EXCLUDED.birthday_day, birthday_as_of = EXCLUDED.birthday_as_of "
+        f"WHERE {_BIRTHDAY_NEWER}",
         program_id,
         member_id,
         birthday[0] if birthday else None,
         birthday[1] if birthday else None,
+        as_of,
     )
 
 

@@ -19,6 +19,7 @@ from services.campaign.insight_errors import (
 )
 from services.campaign.insight_metrics import InsightMetrics
 from services.campaign.rpc_base import RpcBase, check_member_id, now
+from services.campaign.targeting import withheld_rewards
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
@@ -26,6 +27,7 @@ from services.shared.paging import decode_page_token, encode_page_token
 from services.shared.timestamps import timestamp
 
 EXPERIMENTS_PAGE_SIZE_MAX = 200
+CHECKED_REWARDS_MAX = 1_000
 STATUS_FILTERS = {
     experiments_pb2.EXPERIMENT_STATUS_UNSPECIFIED: "",
     experiments_pb2.EXPERIMENT_STATUS_DRAFT: "draft",
@@ -214,6 +216,24 @@ class ExperimentRpcs(RpcBase):
                 request.program_id, experiment.experiment_id, answer.arm_code
             ).inc()
         return answer
+
+    async def CheckRewardTargeting(
+        self,
+        request: campaign_pb2.CheckRewardTargetingRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> campaign_pb2.CheckRewardTargetingResponse:
+        validation.program_id(request.program_id)
+        member = check_member_id(request.member_id)
+        if len(request.reward_ids) > CHECKED_REWARDS_MAX:
+            raise InvalidArgument("reward_ids", f"at most {CHECKED_REWARDS_MAX} rewards")
+        for index, reward_id in enumerate(request.reward_ids):
+            validation.text(reward_id, f"reward_ids[{index}]", length_max=64)
+        withheld = await withheld_rewards(
+            self.pool, request.program_id, member, list(request.reward_ids), now()
+        )
+        return campaign_pb2.CheckRewardTargetingResponse(
+            withheld_reward_ids=[r for r in request.reward_ids if r in withheld]
+        )
 
     async def GetExperimentReport(
         self, request: campaign_pb2.GetExperimentReportRequest, context: grpc.aio.ServicerContext

@@ -14,12 +14,10 @@ loses them, and the members are then brought up to date by the segment's next fu
 (its refresh interval, or ComputeSegment).
 """
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import asyncpg
 
@@ -29,6 +27,7 @@ from services.campaign import repository_segments as store
 from services.campaign.errors import CampaignError
 from services.campaign.insight_metrics import InsightMetrics
 from services.campaign.ledger_client import LedgerClient
+from services.shared.periodic import IncompleteRun
 
 logger = logging.getLogger(__name__)
 
@@ -69,28 +68,16 @@ class SegmentRefresh:
         pool: asyncpg.Pool,
         ledger: LedgerClient,
         metrics: InsightMetrics | None,
-        *,
-        clock: Callable[[], dt.datetime],
-        interval_s: float,
     ) -> None:
         self.pool = pool
         self.ledger = ledger
         self.metrics = metrics
-        self.clock = clock
-        self.interval_s = interval_s
-
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once(self.clock())
-            except (CampaignError, asyncpg.PostgresError, OSError) as error:
-                logger.warning("segment refresh could not finish: %s", error)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_s)
 
     async def run_once(self, now: dt.datetime) -> dict[str, int]:
-        """One pass; returns the members re-evaluated and the segments recomputed."""
+        """One pass; returns the members re-evaluated and the segments recomputed, or ends with
+        IncompleteRun naming the segments it could not recompute (after doing the rest)."""
         done = {"members": 0, "segments": 0}
+        problems = []
         for program_id in await facts.programs_with_segments(self.pool):
             async with self.pool.acquire() as connection, connection.transaction():
                 members = await facts.recent_activity_members(
@@ -108,6 +95,7 @@ class SegmentRefresh:
                 entry_tier = (await self.ledger.program(program_id)).entry_tier_code
             except CampaignError as error:
                 logger.warning("segment %s of %s: %s", segment_id, program_id, error.details())
+                problems.append(f"segment {segment_id} of {program_id}: {error.details()}")
                 continue
             async with self.pool.acquire() as connection, connection.transaction():
                 stored = await store.fetch_segment(connection, program_id, segment_id)
@@ -117,6 +105,8 @@ class SegmentRefresh:
                     connection, stored.segment, entry_tier=entry_tier, now=now, metrics=self.metrics
                 )
                 done["segments"] += 1
+        if problems:
+            raise IncompleteRun(problems)
         return done
 
     async def _changed_members(self, now: dt.datetime) -> int:

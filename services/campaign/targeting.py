@@ -4,6 +4,9 @@
 - A rule named by an experiment arm rewards only members assigned to that arm, and only for
   transactions inside the experiment's period ([start_time, end_time or EndExperiment)); before
   and after, and for every other member (control included), it gives nothing.
+- A reward (an offer) named by an arm of an experiment that has not ended is for the members
+  assigned to that arm only; before the experiment starts it is for no one, and once it has ended
+  the reward's own availability governs (see `withheld_rewards`).
 - A member in the program-wide holdout earns nothing from any rule for transactions from the
   holdout's start, and no milestone or referral bonus either (see purchases.py).
 
@@ -138,6 +141,40 @@ async def allowed_rule_ids(
         np.array([int(at.timestamp())], dtype=np.int64),
     )
     return {rule.rule_id for rule in rules if rule.rule_id not in excluded}
+
+
+async def withheld_rewards(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    member_id: str,
+    reward_ids: Sequence[str],
+    now: dt.datetime,
+) -> set[str]:
+    """The rewards among `reward_ids` that experiments keep from this member."""
+    wanted = set(reward_ids)
+    experiments = [
+        stored
+        for stored in await experiment_store.unended_experiments(connection, program_id, now)
+        if any(wanted.intersection(arm.reward_ids) for arm in stored.experiment.arms)
+    ]
+    if not experiments:
+        return set()
+    holdout = await holdout_of(connection, program_id)
+    held = holdout.members([member_id]) if holdout is not None else np.zeros(1, np.bool_)
+    segment_ids = sorted({s.experiment.segment_id for s in experiments if s.experiment.segment_id})
+    membership = (
+        await segment_store.members_in(connection, program_id, segment_ids, [member_id])
+        if segment_ids
+        else set()
+    )
+    withheld: set[str] = set()
+    for stored in experiments:
+        experiment = stored.experiment
+        named = {r for arm in experiment.arms for r in arm.reward_ids} & wanted
+        started = now.timestamp() >= active_period_s(experiment, stored.ended_at)[0]
+        arm = int(_assign(experiment, [member_id], held, membership)[0]) if started else -1
+        withheld |= named - set(experiment.arms[arm].reward_ids) if arm >= 0 else named
+    return withheld
 
 
 def _assign(

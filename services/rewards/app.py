@@ -8,7 +8,7 @@ from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 from services.rewards.events import STREAMS, TIER_CHANGED_CONSUMER
 from services.rewards.perks import TierChangedHandler, purge_processed_events
 from services.rewards.redemptions import Redemptions
-from services.rewards.remote import LedgerClient, SegmentChecker
+from services.rewards.remote import CampaignTargeting, LedgerClient
 from services.rewards.servicer import RewardsServicer
 from services.shared.clients import service_channel
 from services.shared.config import require
@@ -28,6 +28,10 @@ class RewardsConfig(ProcessConfig):
     redemption_lease_ms: int = 30_000
     # How often the recovery worker looks for abandoned redemptions.
     recovery_interval_ms: int = 5_000
+    # How long a redemption keeps asking the ledger for its hold while the ledger does not answer
+    # (restart, failover) before it fails. Kept within the lease (less two dependency deadlines),
+    # so recovery never takes over a redemption that is only waiting.
+    hold_retry_ms: int = 10_000
     # Test-only: sleep between the ledger hold and the stock reservation (0 = off), so a test
     # can kill the process deterministically mid-redemption.
     pause_after_hold_ms: int = 0
@@ -50,6 +54,11 @@ class RewardsConfig(ProcessConfig):
             variable=f"{prefix}_RECOVERY_INTERVAL_MS",
             message="must be between 100 and 3600000",
         )
+        require(
+            0 <= self.hold_retry_ms <= 600_000,
+            variable=f"{prefix}_HOLD_RETRY_MS",
+            message="must be between 0 and 600000",
+        )
         for name in ("pause_after_hold_ms", "pause_before_commit_ms"):
             require(
                 0 <= getattr(self, name) <= 600_000,
@@ -62,7 +71,7 @@ async def setup(runtime: Runtime) -> Application:
     config: RewardsConfig = runtime.config
     deadline_s = config.dependency_deadline_ms / 1000
     ledger = LedgerClient(service_channel(config.ledger_address), deadline_s=deadline_s)
-    segments = SegmentChecker(service_channel(config.campaign_address), deadline_s=deadline_s)
+    targeting = CampaignTargeting(service_channel(config.campaign_address), deadline_s=deadline_s)
     redemptions = Redemptions(
         runtime.pool,
         runtime.outbox,
@@ -71,10 +80,18 @@ async def setup(runtime: Runtime) -> Application:
         lease_s=config.redemption_lease_ms / 1000,
         recovery_interval_s=config.recovery_interval_ms / 1000,
         pause_after_hold_s=config.pause_after_hold_ms / 1000,
+        hold_retry_s=max(
+            0.0,
+            min(
+                config.hold_retry_ms,
+                config.redemption_lease_ms - 2 * config.dependency_deadline_ms,
+            )
+            / 1000,
+        ),
         pause_before_commit_s=config.pause_before_commit_ms / 1000,
     )
     servicer = RewardsServicer(
-        runtime.pool, runtime.outbox, ledger=ledger, segments=segments, redemptions=redemptions
+        runtime.pool, runtime.outbox, ledger=ledger, targeting=targeting, redemptions=redemptions
     )
     return Application(
         register=lambda server: rewards_pb2_grpc.add_RewardsServiceServicer_to_server(

@@ -27,7 +27,7 @@ from services.shared.paging import decode_page_token, encode_page_token
 
 if TYPE_CHECKING:
     from services.rewards.redemptions import Redemptions
-    from services.rewards.remote import LedgerClient, SegmentChecker
+    from services.rewards.remote import CampaignTargeting, LedgerClient
 
 PAGE_SIZE_MAX = 200
 CANCEL_ROUNDS_MAX = 3
@@ -40,7 +40,7 @@ def _now() -> datetime.datetime:
 class RedeemingMethods:
     pool: asyncpg.Pool
     ledger: "LedgerClient"
-    segments: "SegmentChecker"
+    targeting: "CampaignTargeting"
     redemptions: "Redemptions"
 
     async def Redeem(
@@ -84,7 +84,7 @@ class RedeemingMethods:
             )
         points = reward.points_price * request.quantity
         standing = await self.ledger.require_standing(request.program_id, request.member_id)
-        segments = await self.segments.member_segments(
+        segments = await self.targeting.member_segments(
             request.program_id,
             request.member_id,
             set(reward.eligibility.segment_ids),
@@ -94,6 +94,14 @@ class RedeemingMethods:
             raise RedemptionRefused(
                 "NOT_ELIGIBLE",
                 "the member's tier or segments do not include this reward",
+                field="member_id",
+            )
+        if await self.targeting.withheld_rewards(
+            request.program_id, request.member_id, [request.reward_id]
+        ):
+            raise RedemptionRefused(
+                "NOT_ELIGIBLE",
+                "the reward is offered to another group of members (an experiment)",
                 field="member_id",
             )
         if standing.available_points < points:

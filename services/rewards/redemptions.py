@@ -57,6 +57,7 @@ class Redemptions:
         recovery_interval_s: float,
         pause_after_hold_s: float = 0.0,
         pause_before_commit_s: float = 0.0,
+        hold_retry_s: float = 0.0,
     ) -> None:
         self.pool = pool
         self.outbox = outbox
@@ -75,6 +76,7 @@ class Redemptions:
             lease_s=lease_s,
             pause_after_hold_s=pause_after_hold_s,
             stopping=self.stopping,
+            hold_retry_s=hold_retry_s,
         )
         self._drivers: set[asyncio.Task[store.RedemptionRow]] = set()
 

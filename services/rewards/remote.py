@@ -173,11 +173,15 @@ class LedgerClient:
             raise _refused(error) from None
 
 
-class SegmentChecker:
-    """Segment membership from campaign's CheckSegmentMembership, which answers from the
-    membership campaign keeps current (services/campaign/segment_refresh.py). A segment campaign
-    does not know holds nobody; a campaign that does not implement the call (an older version)
-    counts as nobody in any segment, so rewards restricted to segments are eligible for no one."""
+class CampaignTargeting:
+    """What campaign says of whom a reward is for.
+
+    - Segment membership from CheckSegmentMembership, which answers from the membership campaign
+      keeps current (services/campaign/segment_refresh.py). A segment campaign does not know holds
+      nobody; a campaign that does not implement the call (an older version) counts as nobody in
+      any segment, so rewards restricted to segments are eligible for no one.
+    - Experiments from CheckRewardTargeting: a reward named by an experiment arm is for that arm's
+      members only. A campaign that does not implement the call withholds nothing."""
 
     def __init__(self, channel: grpc.aio.Channel, *, deadline_s: float) -> None:
         self.stub = campaign_pb2_grpc.CampaignServiceStub(channel)
@@ -205,3 +209,29 @@ class SegmentChecker:
             logger.warning("segment membership unavailable: %s", error.code().name)
             return set()
         return set(response.member_segment_ids) & segment_ids
+
+    async def withheld_rewards(
+        self, program_id: str, member_id: str, reward_ids: list[str]
+    ) -> set[str]:
+        """Which of `reward_ids` experiments keep from the member. When campaign cannot answer,
+        nothing is withheld: which rewards an experiment names is campaign's to know, and every
+        redemption at the till must not hang on campaign being up (the cost: while it is down, a
+        member may redeem an offer of another arm; each such answer is logged)."""
+        if not reward_ids:
+            return set()
+        try:
+            response = await self.stub.CheckRewardTargeting(
+                campaign_pb2.CheckRewardTargetingRequest(
+                    program_id=program_id, member_id=member_id, reward_ids=reward_ids
+                ),
+                timeout=self.deadline_s,
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                logger.warning(
+                    "reward targeting unavailable (%s): nothing withheld from %s",
+                    error.code().name,
+                    member_id,
+                )
+            return set()
+        return set(response.withheld_reward_ids)

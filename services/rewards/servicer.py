@@ -24,7 +24,7 @@ from services.rewards.errors import (
 )
 from services.rewards.redeeming import RedeemingMethods
 from services.rewards.redemptions import Redemptions
-from services.rewards.remote import LedgerClient, MemberStanding, SegmentChecker
+from services.rewards.remote import CampaignTargeting, LedgerClient, MemberStanding
 from services.rewards.tills import TillMethods
 from services.shared import validation
 from services.shared.errors import InvalidArgument
@@ -45,13 +45,13 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         outbox: Outbox,
         *,
         ledger: LedgerClient,
-        segments: SegmentChecker,
+        targeting: CampaignTargeting,
         redemptions: Redemptions,
     ) -> None:
         self.pool = pool
         self.outbox = outbox
         self.ledger = ledger
-        self.segments = segments
+        self.targeting = targeting
         self.redemptions = redemptions
 
     # -- catalog --------------------------------------------------------------------------------
@@ -183,8 +183,11 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         if standing is None:
             return [rewards_pb2.RewardListing(reward=r, remaining_member_limit=-1) for r in rewards]
         wanted_segments = {s for r in rewards for s in r.eligibility.segment_ids}
-        segments = await self.segments.member_segments(
+        segments = await self.targeting.member_segments(
             request.program_id, request.member_id, wanted_segments, strict=False
+        )
+        withheld = await self.targeting.withheld_rewards(
+            request.program_id, request.member_id, [r.reward_id for r in rewards]
         )
         counts = await store.member_counts(
             self.pool, request.program_id, request.member_id, [r.reward_id for r in rewards]
@@ -192,6 +195,8 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         listings = []
         for reward in rewards:
             if not domain.is_eligible(reward, tier_code=standing.tier_code, segment_ids=segments):
+                continue
+            if reward.reward_id in withheld:
                 continue
             affordable = standing.available_points >= reward.points_price
             if request.affordable_only and not affordable:

@@ -8,6 +8,7 @@ transition that only succeeds for the driver holding its lease; a step that cann
 import asyncio
 import contextlib
 import datetime
+import logging
 import uuid
 from typing import Any
 
@@ -23,7 +24,11 @@ from services.rewards.remote import LedgerClient, LedgerRefused
 from services.shared.database import in_transaction
 from services.shared.outbox import Outbox
 
+logger = logging.getLogger(__name__)
+
 CODE_GENERATION_ATTEMPTS_MAX = 3
+HOLD_RETRY_DELAY_FIRST_S = 0.1
+HOLD_RETRY_DELAY_MAX_S = 1.0
 # Reasons after which no hold exists: a retried PlaceHold would be refused the same way.
 NO_HOLD_REASONS = {"INSUFFICIENT_POINTS", "MEMBER_NOT_FOUND"}
 
@@ -55,11 +60,13 @@ class RedemptionSteps:
         lease_s: float,
         pause_after_hold_s: float,
         stopping: asyncio.Event,
+        hold_retry_s: float = 0.0,
     ) -> None:
         self.pool = pool
         self.outbox = outbox
         self.ledger = ledger
         self.lease_s = lease_s
+        self.hold_retry_s = hold_retry_s
         self.pause_after_hold_s = pause_after_hold_s
         self.stopping = stopping
 
@@ -98,13 +105,7 @@ class RedemptionSteps:
 
     async def place_hold(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
         try:
-            hold = await self.ledger.place_hold(
-                program_id=redemption.program_id,
-                key=hold_key(redemption),
-                member_id=redemption.member_id,
-                points=redemption.points,
-                reference=redemption.redemption_id,
-            )
+            hold = await self.hold_with_retries(redemption)
         except LedgerRefused as refused:
             if refused.reason in NO_HOLD_REASONS:
                 await self.finish_void(redemption, owner, failure=(refused.reason, refused.details))
@@ -117,6 +118,42 @@ class RedemptionSteps:
             )
         if placed and self.pause_after_hold_s:
             await self.pause(self.pause_after_hold_s)
+
+    async def _ask_hold(self, redemption: store.RedemptionRow) -> ledger_pb2.Hold:
+        """PlaceHold under the redemption's own key: asked again, it answers the same hold."""
+        return await self.ledger.place_hold(
+            program_id=redemption.program_id,
+            key=hold_key(redemption),
+            member_id=redemption.member_id,
+            points=redemption.points,
+            reference=redemption.redemption_id,
+        )
+
+    async def hold_with_retries(self, redemption: store.RedemptionRow) -> ledger_pb2.Hold:
+        """The hold, asked again (same key, so at most one is placed) while the ledger's answer is
+        unknown, for up to `hold_retry_s`: a ledger restart or a failover should not fail a
+        member's redemption at the till."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.hold_retry_s
+        delay = HOLD_RETRY_DELAY_FIRST_S
+        while True:
+            try:
+                return await self._ask_hold(redemption)
+            except LedgerRefused as refused:
+                if (
+                    not refused.outcome_unknown
+                    or self.stopping.is_set()
+                    or loop.time() + delay > give_up_at
+                ):
+                    raise
+                logger.info(
+                    "redemption %s: hold unanswered (%s), asking again in %.1f s",
+                    redemption.redemption_id,
+                    refused,
+                    delay,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, HOLD_RETRY_DELAY_MAX_S)
 
     async def reserve_stock(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
         async def reserve(connection: asyncpg.Connection) -> None:
@@ -288,13 +325,7 @@ class RedemptionSteps:
         again with the same key answers the first hold, or places one (voided next), or is
         refused because none can be placed."""
         try:
-            hold = await self.ledger.place_hold(
-                program_id=redemption.program_id,
-                key=hold_key(redemption),
-                member_id=redemption.member_id,
-                points=redemption.points,
-                reference=redemption.redemption_id,
-            )
+            hold = await self._ask_hold(redemption)
         except LedgerRefused as refused:
             if refused.outcome_unknown:
                 raise LedgerUnavailable(str(refused)) from None

@@ -99,8 +99,6 @@ class Campaign:
         return Recognition(
             self.service.runtime.pool,
             self.ledger_client(),
-            clock=lambda: dt.datetime.now(dt.UTC),
-            interval_s=60,
         )
 
     async def live(self, rule: rules_pb2.Rule) -> rules_pb2.Rule:

@@ -69,13 +69,16 @@ async def enrol(servers, namespace: str, member: str, birthday: tuple[int, int, 
             birthday=common_pb2.LocalDate(year=birthday[0], month=birthday[1], day=birthday[2]),
         ),
     )
+    await publish(servers, f"{namespace}.identity.member_enrolled", event)
+
+
+async def publish(servers, subject: str, *events: events_pb2.Event) -> None:  # type: ignore[no-untyped-def]
     client = await nats.connect(servers.nats_url)
     try:
-        await client.jetstream().publish(
-            f"{namespace}.identity.member_enrolled",
-            event.SerializeToString(),
-            headers={"Nats-Msg-Id": member},
-        )
+        for event in events:
+            await client.jetstream().publish(
+                subject, event.SerializeToString(), headers={"Nats-Msg-Id": event.event_id}
+            )
     finally:
         await client.close()
 
@@ -210,3 +213,82 @@ async def test_milestones_configured_later_count_the_purchases_before(services) 
     )
     await campaign.purchase("dan", "t3", 1_000, at=APRIL)
     assert await available(ledger, "dan") == 10 + 10 + 10 + 30
+
+
+async def test_a_birthday_change_redelivered_late_does_not_undo_a_later_one(
+    services, servers, nats_namespace
+) -> None:
+    _, campaign = services
+    enrolled_at = dt.datetime(2025, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+    def event(number: int, at: dt.datetime, **payload) -> events_pb2.Event:  # type: ignore[no-untyped-def]
+        made = events_pb2.Event(
+            event_id=f"00000000-0000-0000-0000-{number:012d}", program_id=PROGRAM, **payload
+        )
+        made.occurred_at.FromDatetime(at)
+        return made
+
+    def updated(number: int, at: dt.datetime, month: int, day: int) -> events_pb2.Event:
+        return event(
+            number,
+            at,
+            member_updated=events_pb2.MemberUpdated(
+                member_id="ann",
+                changed_fields=["birthday"],
+                birthday=common_pb2.LocalDate(year=1990, month=month, day=day),
+            ),
+        )
+
+    enrolment = event(
+        700,
+        enrolled_at,
+        member_enrolled=events_pb2.MemberEnrolled(
+            member_id="ann",
+            entry_tier_code="member",
+            birthday=common_pb2.LocalDate(year=1990, month=1, day=1),
+        ),
+    )
+    # The newest change arrives first; the enrolment and an older change come back after it.
+    await publish(
+        servers,
+        f"{nats_namespace}.identity.member_updated",
+        updated(702, enrolled_at + dt.timedelta(days=2), 7, 14),
+    )
+    pool = campaign.service.runtime.pool
+
+    async def birthday() -> tuple[int, int] | None:
+        row = await pool.fetchrow(
+            "SELECT birthday_month, birthday_day FROM members WHERE program_id = $1 "
+            "AND member_id = 'ann'",
+            PROGRAM,
+        )
+        return None if row is None else (row["birthday_month"], row["birthday_day"])
+
+    for _ in range(200):
+        if await birthday() == (7, 14):
+            break
+        await asyncio.sleep(0.05)
+    assert await birthday() == (7, 14)
+    await publish(servers, f"{nats_namespace}.identity.member_enrolled", enrolment)
+    await publish(
+        servers,
+        f"{nats_namespace}.identity.member_updated",
+        updated(701, enrolled_at + dt.timedelta(days=1), 3, 3),
+    )
+    # Then a change for another member: the consumer handles the stream's messages in order, so
+    # once that one is applied the late ones have been handled too.
+    sentinel = updated(703, enrolled_at, 5, 5)
+    sentinel.member_updated.member_id = "bob"
+    await publish(servers, f"{nats_namespace}.identity.member_updated", sentinel)
+    for _ in range(200):
+        if await pool.fetchval(
+            "SELECT birthday_month FROM members WHERE program_id = $1 AND member_id = 'bob'",
+            PROGRAM,
+        ):
+            break
+        await asyncio.sleep(0.05)
+    enrolled = await pool.fetchval(
+        "SELECT enrolled_at FROM members WHERE program_id = $1 AND member_id = 'ann'", PROGRAM
+    )
+    assert enrolled == enrolled_at
+    assert await birthday() == (7, 14)

@@ -436,3 +436,42 @@ async def test_an_experiment_on_a_segment_leaves_the_others_out(start_service) -
             campaign_pb2.GetExperimentReportRequest(program_id=PROGRAM, experiment_id="big-only")
         )
         assert sum(arm.member_count for arm in report.arms) == 20
+
+
+async def test_an_arm_s_rewards_are_withheld_from_everyone_before_the_start_and_checks_name_the_field(
+    start_service,
+) -> None:
+    async with ledger_and_campaign(
+        start_service, segments_enabled=False, consumers_enabled=False
+    ) as (_, campaign):
+        later = experiment(
+            "later",
+            arms=[
+                experiments_pb2.ExperimentArm(
+                    arm_code="control", allocation_bps=5_000, control=True
+                ),
+                experiments_pb2.ExperimentArm(
+                    arm_code="offer", allocation_bps=5_000, reward_ids=["r-offer"]
+                ),
+            ],
+        )
+        later.start_time.FromDatetime(now() + dt.timedelta(days=1))
+        await create(campaign, later)
+
+        async def withheld(member: str, *reward_ids: str) -> list[str]:
+            response = await campaign.stub.CheckRewardTargeting(
+                campaign_pb2.CheckRewardTargetingRequest(
+                    program_id=PROGRAM, member_id=member, reward_ids=list(reward_ids)
+                )
+            )
+            return list(response.withheld_reward_ids)
+
+        for member in ("a", "b", "c", "d"):
+            assert await withheld(member, "r-offer", "r-other") == ["r-offer"]
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await withheld("a", *[f"r{index}" for index in range(1_001)])
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "reward_ids" in error.value.details()
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await withheld("a", "")
+        assert "reward_ids[0]" in error.value.details()

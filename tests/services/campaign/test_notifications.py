@@ -458,7 +458,6 @@ async def test_quiet_hours_defer_the_email(platform, servers, nats_namespace):
         CampaignMetrics.create(),
         attempts_max=3,
         clock=lambda: deliver_after + dt.timedelta(seconds=1),
-        sweep_interval_s=1,
     )
     assert await later.sweep() == 1
     assert await later.sweep() == 0
@@ -503,7 +502,6 @@ async def test_a_failed_email_is_retried_until_it_is_sent(platform, servers, nat
         CampaignMetrics.create(),
         attempts_max=3,
         clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1),
-        sweep_interval_s=1,
     )
     assert await later.sweep() == 1
     assert await later.sweep() == 0

@@ -467,8 +467,6 @@ async def test_the_refresh_job_moves_time_relative_segments_with_the_clock(start
             campaign.service.runtime.pool,
             campaign.ledger_client(),
             None,
-            clock=now,
-            interval_s=60,
         )
         # Never computed: the first pass computes it.
         assert (await job.run_once(now()))["segments"] == 1

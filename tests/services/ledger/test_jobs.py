@@ -52,13 +52,22 @@ async def test_lapsed_holds_are_voided_and_their_points_return(service) -> None:
     await ledger.void(lasting.hold.hold_id)
 
 
-async def test_the_expiry_job_expires_exactly_the_remaining_of_due_lots(service) -> None:
+async def test_the_expiry_job_expires_exactly_the_remaining_of_due_lots(
+    service, database_url: str
+) -> None:
     _, ledger = service
-    expires_at = now() + dt.timedelta(seconds=1)
-    await ledger.earn("ann", 70, expires_at=ts(expires_at))
+    await ledger.earn("ann", 70, expires_at=ts(now() + dt.timedelta(days=1)))
     await ledger.earn("ann", 30)
     await ledger.redeem("ann", 50)  # takes 50 of the 70 (earliest expiry first)
-    await asyncio.sleep((expires_at - now()).total_seconds() + 0.05)
+    connection = await asyncpg.connect(database_url)
+    try:  # time travel, however slow the machine: the day has passed for the first lot
+        moved = await connection.execute(
+            "UPDATE ledger.lots SET expires_at = now() - interval '1 second' "
+            "WHERE member_id = 'ann' AND expires_at < now() + interval '2 days'"
+        )
+        assert moved == "UPDATE 1"
+    finally:
+        await connection.close()
     result = await run(ledger, ledger_pb2.MAINTENANCE_JOB_EXPIRY)
     assert (result.processed_count, result.affected_points) == (1, 20)
     lots = await ledger.stub.ListLots(
@@ -68,10 +77,21 @@ async def test_the_expiry_job_expires_exactly_the_remaining_of_due_lots(service)
     assert (await run(ledger, ledger_pb2.MAINTENANCE_JOB_EXPIRY)).processed_count == 0
 
 
-async def test_the_vesting_job_vests_lots_whose_window_passed(service) -> None:
+async def test_the_vesting_job_vests_lots_whose_window_passed(service, database_url: str) -> None:
     _, ledger = service
-    await ledger.earn("ann", 25, vested=False, vests_at=ts(now() + dt.timedelta(milliseconds=200)))
-    await asyncio.sleep(0.3)
+    await ledger.earn("ann", 25, vested=False, vests_at=ts(now() + dt.timedelta(days=1)))
+    assert (await run(ledger, ledger_pb2.MAINTENANCE_JOB_VESTING)).processed_count == 0
+    connection = await asyncpg.connect(database_url)
+    try:  # time travel: the vesting window has passed (the account keeps its next vesting too)
+        await connection.execute(
+            "UPDATE ledger.lots SET vests_at = now() - interval '1 second' WHERE member_id = 'ann'"
+        )
+        await connection.execute(
+            "UPDATE ledger.member_accounts SET next_vest_at = now() - interval '1 second' "
+            "WHERE member_id = 'ann'"
+        )
+    finally:
+        await connection.close()
     assert (await run(ledger, ledger_pb2.MAINTENANCE_JOB_VESTING)).processed_count == 1
     lots = await ledger.stub.ListLots(
         ledger_pb2.ListLotsRequest(program_id="acme", member_id="ann")

@@ -1,5 +1,6 @@
 """Ledger and rewards started in-process on the test's database and namespace, with a program."""
 
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -8,8 +9,11 @@ import grpc
 import pytest
 
 from deploy.local.servers import free_port
+from loyalty.campaign.v1 import campaign_pb2_grpc
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
+from services.campaign.app import SPEC as CAMPAIGN_SPEC
+from services.campaign.app import CampaignConfig
 from services.ledger.app import SPEC as LEDGER_SPEC
 from services.ledger.app import LedgerConfig
 from services.rewards.app import SPEC as REWARDS_SPEC
@@ -142,3 +146,39 @@ def reason(error: grpc.aio.AioRpcError) -> str:
         if name == "loyalty-error-reason":
             return value
     return ""
+
+
+@contextlib.asynccontextmanager
+async def with_campaign(
+    start_service, **campaign_config: object
+) -> AsyncIterator[
+    tuple[Ledger, campaign_pb2_grpc.CampaignServiceStub, rewards_pb2_grpc.RewardsServiceStub]
+]:
+    """The ledger (with the program), campaign and rewards asking campaign, as real services."""
+    async with start_service(LEDGER_SPEC, LedgerConfig, jobs_enabled=False) as (
+        ledger_service,
+        ledger_channel,
+    ):
+        ledger = Ledger(ledger_channel, PROGRAM)
+        await ledger.setup()
+        ledger_address = f"127.0.0.1:{ledger_service.port}"
+        async with (
+            start_service(
+                CAMPAIGN_SPEC,
+                CampaignConfig,
+                ledger_address=ledger_address,
+                recognition_enabled=False,
+                **campaign_config,
+            ) as (campaign_service, campaign_channel),
+            start_service(
+                REWARDS_SPEC,
+                RewardsConfig,
+                ledger_address=ledger_address,
+                campaign_address=f"127.0.0.1:{campaign_service.port}",
+            ) as (_, rewards_channel),
+        ):
+            yield (
+                ledger,
+                campaign_pb2_grpc.CampaignServiceStub(campaign_channel),
+                rewards_pb2_grpc.RewardsServiceStub(rewards_channel),
+            )

@@ -5,6 +5,8 @@ import asyncio
 import signal
 import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import cast
 
 import asyncpg
 import grpc
@@ -14,6 +16,10 @@ from deploy.local.cluster import LocalCluster, free_endpoints
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
+from services.rewards import redemption_store as store
+from services.rewards.remote import LedgerClient, LedgerRefused
+from services.rewards.steps import RedemptionSteps
+from services.shared.clients import service_channel
 from tests.conftest import ARTIFACTS, Servers
 from tests.services.ledger.support import Ledger
 from tests.services.rewards.conftest import PROGRAM, reason, reward
@@ -232,3 +238,62 @@ async def test_a_kill_between_hold_and_commit_leaves_no_hold_open(
             await stub.Redeem(request)
         assert reason(error.value) == "INTERRUPTED"
         await ledger.assert_clean()
+
+
+def _pending_redemption(redemption_id: str) -> store.RedemptionRow:
+    # Only what asking for the hold reads; the rest of the row plays no part.
+    return cast(
+        store.RedemptionRow,
+        SimpleNamespace(
+            program_id=PROGRAM, member_id="m1", points=500, redemption_id=redemption_id
+        ),
+    )
+
+
+async def test_a_hold_asked_while_the_ledger_restarts_is_placed_once_it_is_back(
+    processes: LocalCluster,
+) -> None:
+    ledger_channel = grpc.aio.insecure_channel(processes.endpoints["ledger"].grpc_address)
+    async with ledger_channel:
+        ledger = Ledger(ledger_channel)
+        await ledger.setup()
+        await ledger.earn("m1", 5_000)
+    processes.signal("ledger", signal.SIGKILL)
+    await asyncio.to_thread(processes.wait, "ledger")
+
+    channel = service_channel(processes.endpoints["ledger"].grpc_address)
+    client = LedgerClient(channel, deadline_s=1.0)
+
+    def steps(hold_retry_s: float) -> RedemptionSteps:
+        return RedemptionSteps(
+            None,  # type: ignore[arg-type]  # asking for a hold touches neither pool nor outbox
+            None,  # type: ignore[arg-type]
+            client,
+            lease_s=30.0,
+            pause_after_hold_s=0.0,
+            stopping=asyncio.Event(),
+            hold_retry_s=hold_retry_s,
+        )
+
+    async with channel:
+        # Without retries, the ledger being down fails the hold with an unknown outcome.
+        with pytest.raises(LedgerRefused) as refused:
+            await steps(0.0).hold_with_retries(_pending_redemption("r-no-retry"))
+        assert refused.value.outcome_unknown
+
+        # With them, the hold asked during the outage is placed once the ledger is back.
+        holding = asyncio.ensure_future(
+            steps(30.0).hold_with_retries(_pending_redemption("r-retried"))
+        )
+        await asyncio.sleep(1.5)
+        assert not holding.done()
+        await asyncio.to_thread(processes.start, "ledger")
+        hold = await asyncio.wait_for(holding, 30)
+        assert (hold.points, hold.status) == (500, ledger_pb2.HOLD_STATUS_HELD)
+
+        # Asked again with its key (a later retry of the step), it is the same one hold.
+        again = await steps(0.0).hold_with_retries(_pending_redemption("r-retried"))
+        assert again.hold_id == hold.hold_id
+    async with grpc.aio.insecure_channel(processes.endpoints["ledger"].grpc_address) as fresh:
+        balance = await Ledger(fresh).balance("m1")
+        assert (balance.available_points, balance.held_points) == (4_500, 500)

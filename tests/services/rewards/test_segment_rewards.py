@@ -8,43 +8,20 @@ import asyncpg
 import grpc
 import pytest
 
-from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, segments_pb2
+from loyalty.campaign.v1 import campaign_pb2, segments_pb2
 from loyalty.common.v1 import common_pb2
-from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
-from services.campaign.app import SPEC as CAMPAIGN
-from services.campaign.app import CampaignConfig
-from services.ledger.app import SPEC as LEDGER
-from services.ledger.app import LedgerConfig
-from services.rewards.app import SPEC as REWARDS
-from services.rewards.app import RewardsConfig
+from loyalty.rewards.v1 import rewards_pb2
 from tests.services.ledger.support import Ledger
-from tests.services.rewards.conftest import PROGRAM, key, reason, reward
+from tests.services.rewards.conftest import PROGRAM, key, reason, reward, with_campaign
 
 
 async def test_only_segment_members_redeem_a_segment_reward(start_service, database_url) -> None:
-    async with start_service(LEDGER, LedgerConfig, jobs_enabled=False) as (
-        ledger_service,
-        ledger_channel,
+    async with with_campaign(start_service, segments_interval_ms=200) as (
+        ledger,
+        campaign,
+        rewards,
     ):
-        ledger = Ledger(ledger_channel, PROGRAM)
-        await ledger.setup()
-        ledger_address = f"127.0.0.1:{ledger_service.port}"
-        async with start_service(
-            CAMPAIGN,
-            CampaignConfig,
-            ledger_address=ledger_address,
-            recognition_enabled=False,
-            segments_interval_ms=200,
-        ) as (campaign_service, campaign_channel):
-            campaign = campaign_pb2_grpc.CampaignServiceStub(campaign_channel)
-            async with start_service(
-                REWARDS,
-                RewardsConfig,
-                ledger_address=ledger_address,
-                campaign_address=f"127.0.0.1:{campaign_service.port}",
-            ) as (_, rewards_channel):
-                rewards = rewards_pb2_grpc.RewardsServiceStub(rewards_channel)
-                await run(ledger, campaign, rewards, database_url)
+        await run(ledger, campaign, rewards, database_url)
 
 
 async def run(ledger: Ledger, campaign, rewards, database_url: str) -> None:  # type: ignore[no-untyped-def]

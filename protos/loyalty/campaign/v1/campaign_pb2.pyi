@@ -724,6 +724,22 @@ class CheckSegmentMembershipResponse(_message.Message):
     member_segment_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, member_segment_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class CheckRewardTargetingRequest(_message.Message):
+    __slots__ = ("program_id", "member_id", "reward_ids")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    REWARD_IDS_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    member_id: str
+    reward_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, program_id: _Optional[str] = ..., member_id: _Optional[str] = ..., reward_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CheckRewardTargetingResponse(_message.Message):
+    __slots__ = ("withheld_reward_ids",)
+    WITHHELD_REWARD_IDS_FIELD_NUMBER: _ClassVar[int]
+    withheld_reward_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, withheld_reward_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class CreateExperimentRequest(_message.Message):
     __slots__ = ("program_id", "idempotency_key", "experiment")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]

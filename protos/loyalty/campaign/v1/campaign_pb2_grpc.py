@@ -177,6 +177,11 @@ class CampaignServiceStub:
                 request_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckSegmentMembershipRequest.SerializeToString,
                 response_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckSegmentMembershipResponse.FromString,
                 _registered_method=True)
+        self.CheckRewardTargeting = channel.unary_unary(
+                '/loyalty.campaign.v1.CampaignService/CheckRewardTargeting',
+                request_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckRewardTargetingRequest.SerializeToString,
+                response_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckRewardTargetingResponse.FromString,
+                _registered_method=True)
         self.CreateExperiment = channel.unary_unary(
                 '/loyalty.campaign.v1.CampaignService/CreateExperiment',
                 request_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CreateExperimentRequest.SerializeToString,
@@ -437,6 +442,15 @@ class CampaignServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckRewardTargeting(self, request, context):
+        """CheckRewardTargeting tells which of the given rewards experiments keep from a member: a
+        reward named by an arm of an experiment that has not ended is offered to that arm's members
+        only (and, before the experiment starts, to no one).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateExperiment(self, request, context):
         """CreateExperiment creates an experiment with its arms.
         """
@@ -656,6 +670,11 @@ def add_CampaignServiceServicer_to_server(servicer, server):
                     servicer.CheckSegmentMembership,
                     request_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckSegmentMembershipRequest.FromString,
                     response_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckSegmentMembershipResponse.SerializeToString,
+            ),
+            'CheckRewardTargeting': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckRewardTargeting,
+                    request_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckRewardTargetingRequest.FromString,
+                    response_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckRewardTargetingResponse.SerializeToString,
             ),
             'CreateExperiment': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateExperiment,
@@ -1472,6 +1491,33 @@ class CampaignService:
             '/loyalty.campaign.v1.CampaignService/CheckSegmentMembership',
             loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckSegmentMembershipRequest.SerializeToString,
             loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckSegmentMembershipResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckRewardTargeting(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.campaign.v1.CampaignService/CheckRewardTargeting',
+            loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckRewardTargetingRequest.SerializeToString,
+            loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CheckRewardTargetingResponse.FromString,
             options,
             channel_credentials,
             insecure,
