@@ -6,6 +6,7 @@ flushes it. The book keeps the account's counters equal to its lots and holds, a
 matched by the opposite move on a program account or another member.
 """
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from services.ledger import store
 from services.ledger.domain import ProgramSettings
 from services.ledger.errors import InsufficientPoints
 from services.ledger.policy import local_day, lot_expires_at, lot_vests_at, qualifying_window_start
+from services.shared.database import Writes
 
 # Program accounts: the other side of member postings.
 ISSUED, REDEEMED, EXPIRED, ADJUSTED, REVERSED = 1, 2, 3, 4, 5
@@ -305,22 +307,46 @@ class MemberBook:
     # -- writing ---------------------------------------------------------------------------
 
     async def flush(self) -> None:
-        assert self.account.vested >= 0 and self.account.pending >= 0 and self.account.held >= 0
-        available = self.account.vested
-        postings = [
-            store.Posting(**{**p.__dict__, "available_after": available}) for p in self.postings
+        await flush_books(self.connection, [self])
+
+
+async def flush_books(
+    connection: asyncpg.Connection, books: list[MemberBook], writes: Writes | None = None
+) -> None:
+    """Write the books of distinct members of one program, all in one statement; with `writes`,
+    add them to those, for the caller to send with more."""
+    if not books:
+        return
+    pending = Writes() if writes is None else writes
+    postings: list[store.Posting] = []
+    lots: list[tuple[str, store.Lot]] = []
+    program_deltas: dict[tuple[int, int], int] = {}
+    days: dict[tuple[str, dt.date], int] = {}
+    for book in books:
+        account = book.account
+        assert account.vested >= 0 and account.pending >= 0 and account.held >= 0
+        # Every posting of the book records the available points once the book is written.
+        book.postings = [
+            dataclasses.replace(p, available_after=account.vested) for p in book.postings
         ]
-        if postings:
-            await store.insert_postings(self.connection, postings)
-        if self.new_lots:
-            await store.insert_lots(self.connection, self.program_id, self.member_id, self.new_lots)
-        await store.set_lot_remaining(
-            self.connection, self.program_id, self.member_id, list(self.changed_lots.values())
-        )
-        await store.move_program_accounts(self.connection, self.program_id, self.program_deltas)
-        for day, amount in self.qualifying_days:
-            await store.add_qualifying_day(
-                self.connection, self.program_id, self.member_id, day, amount
-            )
-        await store.save_account(self.connection, self.account)
-        self.postings = postings
+        postings += book.postings
+        lots += [(book.member_id, lot) for lot in book.new_lots]
+        for key, delta in book.program_deltas.items():
+            program_deltas[key] = program_deltas.get(key, 0) + delta
+        for day, amount in book.qualifying_days:
+            days[(book.member_id, day)] = days.get((book.member_id, day), 0) + amount
+    program_id = books[0].program_id
+    if postings:
+        await store.insert_postings(pending, postings)
+    if lots:
+        await store.insert_lots(pending, program_id, lots)
+    await store.set_lots_remaining(
+        pending,
+        program_id,
+        [(book.member_id, lot) for book in books for lot in book.changed_lots.values()],
+    )
+    await store.move_program_accounts(pending, program_id, program_deltas)
+    await store.add_qualifying_days(pending, program_id, days)
+    await store.save_accounts(pending, [book.account for book in books])
+    if writes is None:
+        await pending.run(connection)

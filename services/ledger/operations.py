@@ -26,6 +26,7 @@ from services.ledger.book import (
     TRANSFER_OUT,
     MemberBook,
     PostingDraft,
+    flush_books,
 )
 from services.ledger.domain import ProgramSettings, Tier
 from services.ledger.errors import (
@@ -34,6 +35,7 @@ from services.ledger.errors import (
     OpenHolds,
     ProgramNotFound,
 )
+from services.shared.database import Writes
 from services.shared.outbox import Outbox
 
 HELD, COMMITTED, VOIDED = 1, 2, 3
@@ -84,6 +86,34 @@ class ProgramCache:
 
     def forget(self, program_id: str) -> None:
         self._programs.pop(program_id, None)
+
+
+@dataclass(frozen=True)
+class Earning:
+    """What one earn posts: the fields of EarnRequest, checked, and where it came from."""
+
+    member_id: str
+    points: int
+    source_reference: str
+    reason: bytes
+    occurred_at: dt.datetime | None
+    vests_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    qualifying: bool
+    qualifying_spend_minor: int
+    batch_id: str = ""
+    item_key: str | None = None
+
+
+@dataclass
+class Earned:
+    """An earning posted by `earn_many`: the member's book, the new lot, and the points expiring
+    before the asked moment with the next expiry, as they stand once the book is written."""
+
+    book: MemberBook
+    lot: store.Lot
+    expiring_points: int
+    next_expiry: dt.datetime | None
 
 
 def event(program_id: str, **payload: object) -> events_pb2.Event:
@@ -141,105 +171,152 @@ class LedgerCore:
 
     async def close_book(self, book: MemberBook, program: Program) -> None:
         """Upgrade the tier if earned, write the book, and announce postings, expiry and tier."""
-        change = self._upgrade(book, program)
-        await book.flush()
-        connection, program_id = book.connection, program.program_id
+        await self.close_books([book], program)
+
+    async def close_books(
+        self,
+        books: list[MemberBook],
+        program: Program,
+        *,
+        request_ids: list[str] | None = None,
+        writes: Writes | None = None,
+    ) -> None:
+        """`close_book` for books of distinct members, written together in one statement (with
+        `writes`, added to those for the caller to send); `request_ids`, one per book, go on
+        each book's events."""
+        if not books:
+            return
+        connection = books[0].connection
+        pending = Writes() if writes is None else writes
+        closings = [
+            self._closing(book, program, change)
+            for book, change in zip(books, self._upgrades(books, program), strict=True)
+        ]
+        await flush_books(connection, books, pending)
+        for book, (change, _) in zip(books, closings, strict=True):
+            if change is not None:
+                await store.insert_tier_change(
+                    pending,
+                    book.program_id,
+                    book.member_id,
+                    from_tier=change[0],
+                    to_tier=change[1],
+                    direction=change[2],
+                    reason=change[3],
+                    qualifying_amount=book.account.qualifying,
+                    changed_at=book.now,
+                )
+        notices = []
+        for index, (_, book_notices) in enumerate(closings):
+            for subject, notice in book_notices:
+                if request_ids is not None:
+                    notice.request_id = request_ids[index]
+                notices.append((subject, notice))
+        await self.outbox.enqueue_all(pending, notices)
+        if writes is None:
+            await pending.run(connection)
+
+    def _closing(
+        self, book: MemberBook, program: Program, change: tuple[str, str, int, int] | None
+    ) -> tuple[tuple[str, str, int, int] | None, list[tuple[str, events_pb2.Event]]]:
+        """The tier change the book earned (already applied to its account) and the events
+        announcing the book: its postings, its expired points and the tier change."""
+        program_id = program.program_id
+        notices = []
         if book.postings:
-            await self.outbox.enqueue(
-                connection,
-                events.POINTS_POSTED,
-                event(
-                    program_id,
-                    points_posted=events_pb2.PointsPosted(
-                        batch_id=book.postings[0].batch_id,
-                        item_count=len(book.postings),
-                        posted_count=len(book.postings),
-                        earned_points_total=sum(p.amount for p in book.postings if p.kind == EARN),
-                        redeemed_points_total=-sum(
-                            p.amount for p in book.postings if p.kind in (REDEEM, HOLD_COMMIT)
+            notices.append(
+                (
+                    events.POINTS_POSTED,
+                    event(
+                        program_id,
+                        points_posted=events_pb2.PointsPosted(
+                            batch_id=book.postings[0].batch_id,
+                            item_count=len(book.postings),
+                            posted_count=len(book.postings),
+                            earned_points_total=sum(
+                                p.amount for p in book.postings if p.kind == EARN
+                            ),
+                            redeemed_points_total=-sum(
+                                p.amount for p in book.postings if p.kind in (REDEEM, HOLD_COMMIT)
+                            ),
+                            other_points_total=sum(
+                                p.amount
+                                for p in book.postings
+                                if p.kind not in (EARN, REDEEM, HOLD_COMMIT)
+                            ),
+                            member_ids=[book.member_id],
+                            available_points=[book.account.vested],
+                            kinds=[book.postings[-1].kind],
                         ),
-                        other_points_total=sum(
-                            p.amount
-                            for p in book.postings
-                            if p.kind not in (EARN, REDEEM, HOLD_COMMIT)
-                        ),
-                        member_ids=[book.member_id],
-                        available_points=[book.account.vested],
-                        kinds=[book.postings[-1].kind],
                     ),
-                ),
+                )
             )
         if book.expired_points:
-            await self.outbox.enqueue(
-                connection,
-                events.POINTS_EXPIRED,
-                event(
-                    program_id,
-                    points_expired=events_pb2.PointsExpired(
-                        member_id=book.member_id,
-                        points=book.expired_points,
-                        lot_count=book.expired_lot_count,
-                        available_points=book.account.vested,
+            notices.append(
+                (
+                    events.POINTS_EXPIRED,
+                    event(
+                        program_id,
+                        points_expired=events_pb2.PointsExpired(
+                            member_id=book.member_id,
+                            points=book.expired_points,
+                            lot_count=book.expired_lot_count,
+                            available_points=book.account.vested,
+                        ),
                     ),
-                ),
+                )
             )
         if change is not None:
-            await self._record_tier_change(book, *change)
+            before, after, direction, reason = change
+            notices.append(
+                (
+                    events.TIER_CHANGED,
+                    event(
+                        program_id,
+                        tier_changed=events_pb2.TierChanged(
+                            member_id=book.member_id,
+                            from_tier_code=before,
+                            to_tier_code=after,
+                            direction=direction,
+                            reason=reason,
+                            qualifying_amount=book.account.qualifying,
+                        ),
+                    ),
+                )
+            )
+        return change, notices
 
-    def _upgrade(self, book: MemberBook, program: Program) -> tuple[str, str, int, int] | None:
+    def _upgrades(
+        self, books: list[MemberBook], program: Program
+    ) -> list[tuple[str, str, int, int] | None]:
+        """Upgrade the books whose qualifying amount reached another tier, in one kernel call;
+        per book, the change made (from, to, direction, reason) or None."""
         if len(program.tiers) < 2:
-            return None
-        current = program.tier_index(book.account.tier_code)
+            return [None] * len(books)
+        current = [program.tier_index(book.account.tier_code) for book in books]
         evaluation = ledger_core.evaluate_tiers(
-            qualifying_points=np.array([book.account.qualifying], dtype=np.int64),
-            current_tiers=np.array([current], dtype=np.int8),
+            qualifying_points=np.array([book.account.qualifying for book in books], dtype=np.int64),
+            current_tiers=np.array(current, dtype=np.int8),
             thresholds_points=np.array([tier.threshold for tier in program.tiers], dtype=np.int64),
             policy=ledger_core.TierPolicy(is_requalification=False),
         )
-        new = int(evaluation.tiers[0])
-        if new == current:
-            return None
-        before = book.account.tier_code
-        book.account.tier_code = program.tiers[new].code
-        book.account.tier_since = book.now
-        return (
-            before,
-            book.account.tier_code,
-            common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
-            if new > current
-            else common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE,
-            common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
-        )
-
-    async def _record_tier_change(
-        self, book: MemberBook, before: str, after: str, direction: int, reason: int
-    ) -> None:
-        await store.insert_tier_change(
-            book.connection,
-            book.program_id,
-            book.member_id,
-            from_tier=before,
-            to_tier=after,
-            direction=direction,
-            reason=reason,
-            qualifying_amount=book.account.qualifying,
-            changed_at=book.now,
-        )
-        await self.outbox.enqueue(
-            book.connection,
-            events.TIER_CHANGED,
-            event(
-                book.program_id,
-                tier_changed=events_pb2.TierChanged(
-                    member_id=book.member_id,
-                    from_tier_code=before,
-                    to_tier_code=after,
-                    direction=direction,
-                    reason=reason,
-                    qualifying_amount=book.account.qualifying,
-                ),
-            ),
-        )
+        changes: list[tuple[str, str, int, int] | None] = [None] * len(books)
+        for changed in evaluation.changed_member_indexes:
+            index = int(changed)
+            book, before, new = books[index], current[index], int(evaluation.tiers[index])
+            if new == before:
+                continue
+            changes[index] = (
+                book.account.tier_code,
+                program.tiers[new].code,
+                common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+                if new > before
+                else common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE,
+                common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED,
+            )
+            book.account.tier_code = program.tiers[new].code
+            book.account.tier_since = book.now
+        return changes
 
     async def earn(
         self,
@@ -260,37 +337,118 @@ class LedgerCore:
         item_key: str | None = None,
     ) -> tuple[MemberBook, store.Lot]:
         book = await self.open_book(connection, program, member_id, now, create=True)
-        earned_at = occurred_at or now
+        lot = await self._credit(
+            book,
+            program,
+            Earning(
+                member_id=member_id,
+                points=points,
+                source_reference=source_reference,
+                reason=reason,
+                occurred_at=occurred_at,
+                vests_at=vests_at,
+                expires_at=expires_at,
+                qualifying=qualifying,
+                qualifying_spend_minor=qualifying_spend_minor,
+                batch_id=batch_id,
+                item_key=item_key,
+            ),
+        )
+        await self.close_book(book, program)
+        return book, lot
+
+    async def earn_many(
+        self,
+        connection: asyncpg.Connection,
+        program: Program,
+        now: dt.datetime,
+        earnings: list[Earning],
+        *,
+        request_ids: list[str],
+        expiring_until: dt.datetime,
+        writes: Writes,
+    ) -> list["Earned | MemberClosed"]:
+        """`earn` for earnings of distinct members, written together: one statement opens and locks
+        all their accounts, one reads their lots' expiries, and their books are added to `writes`
+        for the caller to send. Each earning's outcome is what it earned, or the refusal of a
+        closed account (which leaves no trace)."""
+        program_id = program.program_id
+        locked = await store.open_and_lock_accounts(
+            connection,
+            program_id,
+            [earning.member_id for earning in earnings],
+            tier_code=program.settings.entry_tier_code,
+            now=now,
+        )
+        # Read once the accounts are locked, so whatever their last writer did is seen.
+        expiries = await store.expiring_soon_many(
+            connection,
+            program_id,
+            [m for m, (account, _) in locked.items() if account.closed_into is None],
+            until=expiring_until,
+        )
+        outcomes: list[Earned | MemberClosed] = []
+        books, book_request_ids = [], []
+        for earning, request_id in zip(earnings, request_ids, strict=True):
+            account, posting_id = locked[earning.member_id]
+            if account.closed_into is not None:
+                outcomes.append(MemberClosed(earning.member_id, account.closed_into))
+                continue
+            soon, first = expiries[earning.member_id]
+            book = MemberBook(connection, program.settings, account, now)
+            await book.refresh(expiry_due=first is not None and first <= now)
+            if book.postings:
+                # The refresh expired lots (a posting that took a later id: the earning draws one
+                # after it, so history reads in order); what is left is read again.
+                posting_id = 0
+                soon, first = await store.expiring_soon(
+                    connection, program_id, earning.member_id, until=expiring_until
+                )
+            lot = await self._credit(book, program, earning, posting_id=posting_id)
+            if lot.remaining and lot.expires_at is not None:
+                soon += lot.remaining if lot.expires_at < expiring_until else 0
+                first = lot.expires_at if first is None else min(first, lot.expires_at)
+            outcomes.append(Earned(book, lot, soon, first))
+            books.append(book)
+            book_request_ids.append(request_id)
+        await self.close_books(books, program, request_ids=book_request_ids, writes=writes)
+        return outcomes
+
+    async def _credit(
+        self, book: MemberBook, program: Program, earning: Earning, *, posting_id: int = 0
+    ) -> store.Lot:
+        """Post the earning to the open book and give it its lot (`posting_id` if already drawn)."""
+        earned_at = earning.occurred_at or book.now
         qualifying_amount = self._qualifying_amount(
-            program, qualifying, points, qualifying_spend_minor
+            program, earning.qualifying, earning.points, earning.qualifying_spend_minor
         )
         posting_id = await book.post(
             PostingDraft(
                 kind=EARN,
-                amount=points,
+                amount=earning.points,
                 counter_kind=ISSUED,
-                source_reference=source_reference,
-                reason=reason,
-                qualifying=qualifying,
+                source_reference=earning.source_reference,
+                reason=earning.reason,
+                qualifying=earning.qualifying,
                 qualifying_amount=qualifying_amount,
                 occurred_at=earned_at,
-                batch_id=batch_id,
-                item_key=item_key,
+                batch_id=earning.batch_id,
+                item_key=earning.item_key,
+                posting_id=posting_id,
             )
         )
         lot = await book.credit_lot(
-            points,
+            earning.points,
             posting_id=posting_id,
             lot_id=posting_id,
             earned_at=earned_at,
-            vests_at=vests_at,
-            expires_at=expires_at,
-            source_reference=source_reference,
+            vests_at=earning.vests_at,
+            expires_at=earning.expires_at,
+            source_reference=earning.source_reference,
         )
-        book.account.lifetime_earned += points
+        book.account.lifetime_earned += earning.points
         book.add_qualifying(qualifying_amount, on=earned_at)
-        await self.close_book(book, program)
-        return book, lot
+        return lot
 
     @staticmethod
     def _qualifying_amount(

@@ -11,6 +11,7 @@ from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.ledger import convert, domain, jobs, store
 from services.ledger.batches import BatchPoster
 from services.ledger.errors import MemberNotFound
+from services.ledger.grouped_earns import GroupedEarns
 from services.ledger.operations import Program, ProgramCache
 from services.shared import validation
 from services.shared.database import in_transaction
@@ -99,6 +100,10 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
         self.batch_size_max = batch_size_max
         self.programs = ProgramCache()
         self.clock = clock
+        # The clock is read through the servicer, so a test that swaps it swaps it for groups too.
+        self.earns = GroupedEarns(
+            pool, self.programs, self.ledger, lambda: self.clock(), expiring_soon=EXPIRING_SOON
+        )
 
     async def _mutate(
         self,

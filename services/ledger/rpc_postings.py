@@ -7,7 +7,8 @@ import grpc
 
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import convert, store
-from services.ledger.operations import Program
+from services.ledger.grouped_earns import EarnCall
+from services.ledger.operations import Earning, Program
 from services.ledger.rpc_base import (
     POINTS_MAX,
     REFERENCE_LENGTH_MAX,
@@ -19,6 +20,8 @@ from services.ledger.rpc_base import (
 )
 from services.shared import validation
 from services.shared.errors import InvalidArgument
+from services.shared.idempotency import check_idempotency_key
+from services.shared.logs import request_id_var
 
 
 class PostingRpcs(LedgerRpcBase):
@@ -33,34 +36,22 @@ class PostingRpcs(LedgerRpcBase):
         spend = request.qualifying_spend.amount_minor if request.HasField("qualifying_spend") else 0
         validation.in_range(spend, "qualifying_spend.amount_minor", low=0, high=10**15)
 
-        async def earn(
-            connection: asyncpg.Connection, program: Program, now: dt.datetime
-        ) -> ledger_pb2.EarnResponse:
-            book, lot = await self.ledger.earn(
-                connection,
-                program,
-                now,
-                member_id=request.member_id,
-                points=request.points,
-                source_reference=request.source_reference,
-                reason=reason,
-                occurred_at=convert.instant(
-                    request.occurred_at, present=request.HasField("occurred_at")
-                ),
-                vests_at=convert.instant(request.vests_at, present=request.HasField("vests_at")),
-                expires_at=convert.instant(
-                    request.expires_at, present=request.HasField("expires_at")
-                ),
-                qualifying=request.qualifying,
-                qualifying_spend_minor=spend,
-            )
-            return ledger_pb2.EarnResponse(
-                posting=convert.posting(book.postings[-1]),
-                lot=convert.lot(lot, request.member_id),
-                balance=await self._balance(connection, program, book.account, now),
-            )
-
-        return await self._mutate(request, "Earn", ledger_pb2.EarnResponse, earn)
+        check_idempotency_key(request.idempotency_key)
+        earning = Earning(
+            member_id=request.member_id,
+            points=request.points,
+            source_reference=request.source_reference,
+            reason=reason,
+            occurred_at=convert.instant(
+                request.occurred_at, present=request.HasField("occurred_at")
+            ),
+            vests_at=convert.instant(request.vests_at, present=request.HasField("vests_at")),
+            expires_at=convert.instant(request.expires_at, present=request.HasField("expires_at")),
+            qualifying=request.qualifying,
+            qualifying_spend_minor=spend,
+        )
+        # Written with the other Earns of the moment, in one transaction (grouped_earns.py).
+        return await self.earns.earn(EarnCall(request, earning, request_id_var.get()))
 
     async def Redeem(
         self, request: ledger_pb2.RedeemRequest, context: grpc.aio.ServicerContext

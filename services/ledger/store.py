@@ -2,10 +2,15 @@
 
 import dataclasses
 import datetime as dt
+from typing import TypeAlias
 
 import asyncpg
 
+from services.shared.database import Writes, write
+
 PROGRAM_ACCOUNT_STRIPES = 16
+# Writes that may be sent now or together with others (services/shared/database.py: Writes).
+Target: TypeAlias = asyncpg.Connection | Writes
 
 
 @dataclasses.dataclass
@@ -85,6 +90,51 @@ _ACCOUNT_FIELDS = [f.name for f in dataclasses.fields(Account)]
 _LOT_FIELDS = [f.name for f in dataclasses.fields(Lot)]
 _POSTING_FIELDS = [f.name for f in dataclasses.fields(Posting)]
 _HOLD_FIELDS = [f.name for f in dataclasses.fields(Hold)]
+# PostgreSQL types of the columns written through unnest() arrays.
+_ACCOUNT_TYPES = {
+    "vested": "bigint",
+    "pending": "bigint",
+    "held": "bigint",
+    "debt": "bigint",
+    "lifetime_earned": "bigint",
+    "qualifying": "bigint",
+    "tier_code": "text",
+    "tier_since": "timestamptz",
+    "next_vest_at": "timestamptz",
+    "last_activity_at": "timestamptz",
+    "closed_into": "text",
+}
+_POSTING_TYPES = [
+    "text",  # program_id
+    "text",  # member_id
+    "bigint",  # posting_id
+    "smallint",  # kind
+    "bigint",  # amount
+    "smallint",  # counter_kind
+    "text",  # counter_member_id
+    "text",  # source_reference
+    "bytea",  # reason
+    "boolean",  # qualifying
+    "bigint",  # qualifying_amount
+    "text",  # batch_id
+    "text",  # item_key
+    "text",  # hold_id
+    "bigint",  # reversed_posting_id
+    "bigint",  # available_after
+    "timestamptz",  # occurred_at
+    "timestamptz",  # posted_at
+]
+_LOT_TYPES = [
+    "bigint",  # lot_id
+    "bigint",  # posting_id
+    "bigint",  # amount
+    "bigint",  # remaining
+    "boolean",  # vested
+    "timestamptz",  # earned_at
+    "timestamptz",  # vests_at
+    "timestamptz",  # expires_at
+    "text",  # source_reference
+]
 
 
 def stripe_of(member_id: str) -> int:
@@ -141,13 +191,53 @@ async def open_account(
     return bool(opened)
 
 
-async def save_account(connection: asyncpg.Connection, account: Account) -> None:
-    assignments = ", ".join(
-        f"{name} = ${index}" for index, name in enumerate(_ACCOUNT_FIELDS[2:], start=3)
+async def open_and_lock_accounts(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_ids: list[str],
+    *,
+    tier_code: str,
+    now: dt.datetime,
+) -> dict[str, tuple[Account, int]]:
+    """Open the accounts that do not exist and lock them all, in member order (so two callers
+    never deadlock on each other), in one statement; each with a posting id drawn for it (the
+    caller posts one posting per member).
+
+    The no-op update on conflict is what locks an existing row, and it returns the row's latest
+    committed version even when another transaction changed it after this statement began (what
+    that transaction did to other tables is only seen by the caller's next statements)."""
+    rows = await connection.fetch(
+        "INSERT INTO member_accounts AS a (program_id, member_id, tier_code, tier_since, last_activity_at) "
+        "SELECT $1, m, $2, $3, $3 FROM unnest($4::text[]) AS m ORDER BY m "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET tier_code = a.tier_code "
+        f"RETURNING {', '.join('a.' + f for f in _ACCOUNT_FIELDS)}, nextval('posting_ids') AS posting_id",
+        program_id,
+        tier_code,
+        now,
+        sorted(set(member_ids)),
     )
-    await connection.execute(
-        f"UPDATE member_accounts SET {assignments} WHERE program_id = $1 AND member_id = $2",
-        *(getattr(account, name) for name in _ACCOUNT_FIELDS),
+    accounts = {}
+    for row in rows:
+        values = dict(row)
+        posting_id = values.pop("posting_id")
+        accounts[values["member_id"]] = (Account(**values), posting_id)
+    return accounts
+
+
+async def save_accounts(target: Target, accounts: list[Account]) -> None:
+    """Write accounts back, in member order, one statement for all of them."""
+    if not accounts:
+        return
+    accounts = sorted(accounts, key=lambda account: account.member_id)
+    fields = _ACCOUNT_FIELDS[2:]
+    await write(
+        target,
+        f"UPDATE member_accounts AS a SET {', '.join(f'{name} = t.{name}' for name in fields)} "
+        f"FROM unnest($2::text[], {', '.join(f'${i}::{_ACCOUNT_TYPES[name]}[]' for i, name in enumerate(fields, start=3))}) "
+        f"AS t(member_id, {', '.join(fields)}) WHERE a.program_id = $1 AND a.member_id = t.member_id",
+        accounts[0].program_id,
+        [account.member_id for account in accounts],
+        *([getattr(account, name) for account in accounts] for name in fields),
     )
 
 
@@ -158,39 +248,28 @@ async def next_ids(connection: asyncpg.Connection, sequence: str, count: int) ->
     return [row[0] for row in rows]
 
 
-# Below this many rows a plain INSERT beats COPY (which first reads the table's columns).
-COPY_ROWS_MIN = 50
+def _unnest(types: list[str], first: int = 1) -> str:
+    return ", ".join(f"${index}::{kind}[]" for index, kind in enumerate(types, start=first))
 
 
-async def _insert_rows(
-    connection: asyncpg.Connection,
-    table: str,
-    columns: list[str],
-    records: list[tuple[object, ...]],
-) -> None:
-    if len(records) >= COPY_ROWS_MIN:
-        await connection.copy_records_to_table(table, records=records, columns=columns)
-        return
-    placeholders = ", ".join(f"${index}" for index in range(1, len(columns) + 1))
-    await connection.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", records
-    )
-
-
-async def insert_postings(connection: asyncpg.Connection, postings: list[Posting]) -> None:
-    await _insert_rows(
-        connection, "postings", _POSTING_FIELDS, [dataclasses.astuple(p) for p in postings]
+async def insert_postings(target: Target, postings: list[Posting]) -> None:
+    """Insert postings, of any members, in one statement (one array per column)."""
+    await write(
+        target,
+        f"INSERT INTO postings ({', '.join(_POSTING_FIELDS)}) SELECT * FROM unnest({_unnest(_POSTING_TYPES)})",
+        *([getattr(posting, name) for posting in postings] for name in _POSTING_FIELDS),
     )
 
 
 async def move_program_accounts(
-    connection: asyncpg.Connection, program_id: str, deltas: dict[tuple[int, int], int]
+    target: Target, program_id: str, deltas: dict[tuple[int, int], int]
 ) -> None:
     """Add deltas to program accounts, by (kind, stripe); in a fixed order against deadlocks."""
     items = sorted((key, delta) for key, delta in deltas.items() if delta)
     if not items:
         return
-    await connection.execute(
+    await write(
+        target,
         "INSERT INTO program_accounts (program_id, kind, stripe, balance) "
         "SELECT $1, k, s, d FROM unnest($2::smallint[], $3::smallint[], $4::bigint[]) AS t(k, s, d) "
         "ON CONFLICT (program_id, kind, stripe) DO UPDATE SET balance = program_accounts.balance + EXCLUDED.balance",
@@ -201,14 +280,15 @@ async def move_program_accounts(
     )
 
 
-async def insert_lots(
-    connection: asyncpg.Connection, program_id: str, member_id: str, lots: list[Lot]
-) -> None:
-    await _insert_rows(
-        connection,
-        "lots",
-        ["program_id", "member_id", *_LOT_FIELDS],
-        [(program_id, member_id, *dataclasses.astuple(lot)) for lot in lots],
+async def insert_lots(target: Target, program_id: str, lots: list[tuple[str, Lot]]) -> None:
+    """Insert (member_id, lot) pairs of one program in one statement."""
+    await write(
+        target,
+        f"INSERT INTO lots (program_id, member_id, {', '.join(_LOT_FIELDS)}) "
+        f"SELECT $1, * FROM unnest($2::text[], {_unnest(_LOT_TYPES, 3)})",
+        program_id,
+        [member_id for member_id, _ in lots],
+        *([getattr(lot, name) for _, lot in lots] for name in _LOT_FIELDS),
     )
 
 
@@ -255,15 +335,22 @@ async def lots_of_postings(
 async def set_lot_remaining(
     connection: asyncpg.Connection, program_id: str, member_id: str, lots: list[Lot]
 ) -> None:
+    await set_lots_remaining(connection, program_id, [(member_id, lot) for lot in lots])
+
+
+async def set_lots_remaining(target: Target, program_id: str, lots: list[tuple[str, Lot]]) -> None:
+    """Write the remaining points of (member_id, lot) pairs of one program."""
     if not lots:
         return
-    await connection.execute(
-        "UPDATE lots SET remaining = t.remaining FROM unnest($3::bigint[], $4::bigint[]) AS t(lot_id, remaining) "
-        "WHERE lots.program_id = $1 AND lots.member_id = $2 AND lots.lot_id = t.lot_id",
+    await write(
+        target,
+        "UPDATE lots SET remaining = t.remaining FROM unnest($2::text[], $3::bigint[], $4::bigint[]) "
+        "AS t(member_id, lot_id, remaining) "
+        "WHERE lots.program_id = $1 AND lots.member_id = t.member_id AND lots.lot_id = t.lot_id",
         program_id,
-        member_id,
-        [lot.lot_id for lot in lots],
-        [lot.remaining for lot in lots],
+        [member_id for member_id, _ in lots],
+        [lot.lot_id for _, lot in lots],
+        [lot.remaining for _, lot in lots],
     )
 
 
@@ -397,6 +484,23 @@ async def lots_page(
     return [Lot(**dict(row)) for row in rows]
 
 
+async def expiring_soon_many(
+    connection: asyncpg.Connection, program_id: str, member_ids: list[str], *, until: dt.datetime
+) -> dict[str, tuple[int, dt.datetime | None]]:
+    """`expiring_soon` for many members in one round trip."""
+    rows = await connection.fetch(
+        "SELECT m, (SELECT coalesce(sum(remaining), 0) FROM lots WHERE program_id = $1 AND member_id = m "
+        "  AND remaining > 0 AND expires_at < $3) AS soon, "
+        "(SELECT expires_at FROM lots WHERE program_id = $1 AND member_id = m AND remaining > 0 "
+        "  AND expires_at IS NOT NULL ORDER BY expires_at LIMIT 1) AS first "
+        "FROM unnest($2::text[]) AS m",
+        program_id,
+        member_ids,
+        until,
+    )
+    return {row["m"]: (int(row["soon"]), row["first"]) for row in rows}
+
+
 async def expiring_soon(
     connection: asyncpg.Pool | asyncpg.Connection,
     program_id: str,
@@ -509,23 +613,27 @@ async def save_refund(
     )
 
 
-async def add_qualifying_day(
-    connection: asyncpg.Connection, program_id: str, member_id: str, day: dt.date, amount: int
+async def add_qualifying_days(
+    target: Target, program_id: str, days: dict[tuple[str, dt.date], int]
 ) -> None:
-    if amount == 0:
+    """Add amounts to (member, local day) rows, in key order against deadlocks."""
+    items = sorted((key, amount) for key, amount in days.items() if amount)
+    if not items:
         return
-    await connection.execute(
-        "INSERT INTO qualifying_days (program_id, member_id, day, amount) VALUES ($1, $2, $3, $4) "
+    await write(
+        target,
+        "INSERT INTO qualifying_days (program_id, member_id, day, amount) "
+        "SELECT $1, m, d, a FROM unnest($2::text[], $3::date[], $4::bigint[]) AS t(m, d, a) "
         "ON CONFLICT (program_id, member_id, day) DO UPDATE SET amount = qualifying_days.amount + EXCLUDED.amount",
         program_id,
-        member_id,
-        day,
-        amount,
+        [member for (member, _), _ in items],
+        [day for (_, day), _ in items],
+        [amount for _, amount in items],
     )
 
 
 async def insert_tier_change(
-    connection: asyncpg.Connection,
+    target: Target,
     program_id: str,
     member_id: str,
     *,
@@ -538,7 +646,8 @@ async def insert_tier_change(
     operator_id: str = "",
     note: str = "",
 ) -> None:
-    await connection.execute(
+    await write(
+        target,
         "INSERT INTO tier_changes (program_id, member_id, from_tier_code, to_tier_code, direction, reason, "
         "qualifying_amount, operator_id, note, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         program_id,

@@ -1,6 +1,7 @@
 """The asyncpg pool of a service, bound to the service's own schema."""
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -68,3 +69,48 @@ async def in_transaction(
                 raise
             await asyncio.sleep(0.005 * 2**attempt)
     raise AssertionError("unreachable")
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
+
+
+class Writes:
+    """Data-modifying statements sent together as one statement, each a CTE of it: one round trip
+    for all. They run on one snapshot and none sees another's rows, so each must write rows that
+    no other one touches (as when each table is written once)."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._selects: list[str] = []
+        self._args: list[object] = []
+
+    def _numbered(self, sql: str, args: tuple[object, ...]) -> str:
+        offset = len(self._args)
+        self._args.extend(args)
+        return _PARAMETER.sub(lambda match: f"${int(match[1]) + offset}", sql)
+
+    def add(self, sql: str, *args: object) -> None:
+        """An INSERT, UPDATE or DELETE, with its own $1, $2... parameters."""
+        self._parts.append(self._numbered(sql, args))
+
+    def select(self, expression: str, *args: object) -> None:
+        """An expression to evaluate once the writes are done (such as pg_notify)."""
+        self._selects.append(self._numbered(expression, args))
+
+    async def run(self, connection: asyncpg.Connection) -> None:
+        if not self._parts and not self._selects:
+            return
+        ctes = ", ".join(f"w{index} AS ({part})" for index, part in enumerate(self._parts))
+        await connection.execute(
+            f"{'WITH ' + ctes if ctes else ''} SELECT {', '.join(self._selects) or '1'}",
+            *self._args,
+        )
+        self._parts, self._selects, self._args = [], [], []
+
+
+async def write(target: "asyncpg.Connection | Writes", sql: str, *args: object) -> None:
+    """Run a data-modifying statement now, or add it to `Writes` to run with others."""
+    if isinstance(target, Writes):
+        target.add(sql, *args)
+    else:
+        await target.execute(sql, *args)

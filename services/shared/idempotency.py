@@ -7,11 +7,13 @@ response is stored in the same transaction as the state change it reports.
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg
 from google.protobuf.message import Message
 
+from services.shared.database import Writes, write
 from services.shared.errors import IdempotencyConflict, InvalidArgument
 
 ResponseT = TypeVar("ResponseT", bound=Message)
@@ -111,3 +113,92 @@ async def claim_key(
     if row["method"] != method or bytes(row["request_hash"]) != digest:
         raise IdempotencyConflict(key)
     return False
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Another request's hold on a key: the method and request hash it was bound to, and the
+    response it stored."""
+
+    method: str
+    request_hash: bytes
+    response: bytes | None
+
+
+async def claim_many(
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    method: str,
+    requests: list[tuple[str, bytes]],
+) -> dict[str, Claimed]:
+    """`once` for many requests written together (distinct keys, already checked): bind each
+    (key, request hash) to `method` inside the caller's transaction, in key order (so two such
+    callers never deadlock). Returns the keys that were already bound, with what they hold; the
+    others are now this transaction's, to answer with `record_responses` or give up with
+    `release`."""
+    keys = [key for key, _ in requests]
+    inserted = await connection.fetch(
+        "INSERT INTO idempotency_keys (program_id, idempotency_key, method, request_hash) "
+        "SELECT $1, k, $2, h FROM unnest($3::text[], $4::bytea[]) AS t(k, h) ORDER BY k "
+        "ON CONFLICT DO NOTHING RETURNING idempotency_key",
+        program_id,
+        method,
+        keys,
+        [digest for _, digest in requests],
+    )
+    if len(inserted) == len(keys):
+        return {}
+    # Read in a new statement: one that committed while the insert waited for it is seen now.
+    mine = {row["idempotency_key"] for row in inserted}
+    rows = await connection.fetch(
+        "SELECT idempotency_key, method, request_hash, response FROM idempotency_keys "
+        "WHERE program_id = $1 AND idempotency_key = ANY($2::text[])",
+        program_id,
+        [key for key in keys if key not in mine],
+    )
+    return {
+        row["idempotency_key"]: Claimed(
+            row["method"],
+            bytes(row["request_hash"]),
+            None if row["response"] is None else bytes(row["response"]),
+        )
+        for row in rows
+    }
+
+
+def replay(
+    claimed: Claimed, *, key: str, method: str, request: Message, response_type: type[ResponseT]
+) -> ResponseT:
+    """The first response of a request bound by `claim_many`, or the refusal of a reused key."""
+    if claimed.method != method or claimed.request_hash != request_hash(request):
+        raise IdempotencyConflict(key)
+    assert claimed.response is not None, "a key bound by once/claim_many holds its response"
+    return response_type.FromString(claimed.response)
+
+
+async def record_responses(
+    target: "asyncpg.Connection | Writes",
+    *,
+    program_id: str,
+    responses: dict[str, Message],
+    released: list[str],
+) -> None:
+    """Store the responses of keys claimed by `claim_many`, and give up the `released` keys of
+    requests that failed (their retry then runs afresh, as after a rolled-back `once`)."""
+    if responses:
+        await write(
+            target,
+            "UPDATE idempotency_keys SET response = t.r FROM unnest($2::text[], $3::bytea[]) AS t(k, r) "
+            "WHERE program_id = $1 AND idempotency_key = t.k",
+            program_id,
+            list(responses),
+            [response.SerializeToString() for response in responses.values()],
+        )
+    if released:
+        await write(
+            target,
+            "DELETE FROM idempotency_keys WHERE program_id = $1 AND idempotency_key = ANY($2::text[])",
+            program_id,
+            released,
+        )

@@ -20,7 +20,7 @@ import nats.errors
 import nats.js.errors
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.shared.database import connection_lost
+from services.shared.database import Writes, connection_lost
 from services.shared.jetstream import JetStream
 from services.shared.logs import request_id_var
 from services.shared.metrics import Metrics
@@ -80,6 +80,39 @@ class Outbox:
             notify_channel(self.schema),
         )
         return event.event_id
+
+    async def enqueue_all(
+        self,
+        target: "asyncpg.Connection | Writes",
+        events: "list[tuple[str, events_pb2.Event]]",
+    ) -> None:
+        """`enqueue` for (subject, event) pairs in one statement, in the order given, now or with
+        other `Writes`; each event keeps the request id set on it, else takes the current one."""
+        if not events:
+            return
+        occurred_at = _now()
+        request_id = request_id_var.get()
+        for _, event in events:
+            if not event.event_id:
+                event.event_id = str(uuid.uuid4())
+            if not event.HasField("occurred_at"):
+                event.occurred_at.CopyFrom(occurred_at)
+            event.producer = self.producer
+            if not event.request_id:
+                event.request_id = request_id
+        writes = target if isinstance(target, Writes) else Writes()
+        writes.add(
+            "INSERT INTO outbox (event_id, subject, payload) "
+            "SELECT id, subject, payload FROM unnest($1::uuid[], $2::text[], $3::bytea[]) "
+            "WITH ORDINALITY AS e (id, subject, payload, n) ORDER BY n",
+            [uuid.UUID(event.event_id) for _, event in events],
+            [f"{self.namespace}.{subject}" for subject, _ in events],
+            [event.SerializeToString() for _, event in events],
+        )
+        # The relay's wake-up, delivered when the transaction commits.
+        writes.select("pg_notify($1, '')", notify_channel(self.schema))
+        if writes is not target:
+            await writes.run(target)  # type: ignore[arg-type]
 
     async def enqueue_many(
         self, connection: asyncpg.Connection, subject: str, events: "list[events_pb2.Event]"
