@@ -19,7 +19,7 @@ import grpc
 
 from bench.harness import Figure, Reporter, measure_grpc_echo, median_closed_loop, percentile
 from bench.infra import fresh_database, pgbench_binary, servers, service_processes
-from loyalty.common.v1 import common_pb2
+from deploy.local.programs import program_config
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 
 POSTINGS = 1_000_000
@@ -72,27 +72,7 @@ async def _program(stub: ledger_pb2_grpc.LedgerServiceStub) -> str:
         ledger_pb2.ConfigureProgramRequest(
             program_id=program_id,
             idempotency_key="configure",
-            config=ledger_pb2.ProgramConfig(
-                program_id=program_id,
-                points_name="points",
-                currency="EUR",
-                time_zone="Europe/Amsterdam",
-                return_window_days=14,
-                expiry_policy=ledger_pb2.ExpiryPolicy(
-                    kind=ledger_pb2.EXPIRY_KIND_ROLLING_MONTHS, months=24
-                ),
-                negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_RECORD_DEBT,
-                hold_ttl_seconds=900,
-                tier_window=ledger_pb2.TierWindow(
-                    kind=ledger_pb2.TIER_WINDOW_KIND_ROLLING_DAYS,
-                    rolling_days=365,
-                    requalification_period=ledger_pb2.CALENDAR_PERIOD_YEAR,
-                ),
-                qualifying_basis=ledger_pb2.QUALIFYING_BASIS_POINTS,
-                rounding_mode=common_pb2.ROUNDING_MODE_HALF_EVEN,
-                expiry_notice_days=30,
-                entry_tier_code="member",
-            ),
+            config=program_config(program_id),
         )
     )
     await stub.SetTierDefinitions(

@@ -11,6 +11,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from deploy.local.cluster import Endpoint
+from deploy.local.programs import program_config
 from gateway.auth import API_KEY_SCOPES, MEMBER_SCOPES, POS_SCOPES
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
@@ -116,26 +117,13 @@ async def load_demo_program(endpoints: dict[str, Endpoint]) -> dict[str, str]:
             ledger_pb2.ConfigureProgramRequest(
                 program_id=PROGRAM_ID,
                 idempotency_key="demo-ledger-config",
-                config=ledger_pb2.ProgramConfig(
-                    program_id=PROGRAM_ID,
+                config=program_config(
+                    PROGRAM_ID,
                     points_name="beans",
-                    currency="EUR",
-                    time_zone=TIME_ZONE,
-                    return_window_days=14,
-                    expiry_policy=ledger_pb2.ExpiryPolicy(
-                        kind=ledger_pb2.EXPIRY_KIND_ROLLING_MONTHS, months=12
-                    ),
-                    negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_RECORD_DEBT,
-                    hold_ttl_seconds=900,
-                    tier_window=ledger_pb2.TierWindow(
-                        kind=ledger_pb2.TIER_WINDOW_KIND_ROLLING_DAYS,
-                        rolling_days=365,
-                        requalification_period=ledger_pb2.CALENDAR_PERIOD_MONTH,
-                    ),
-                    qualifying_basis=ledger_pb2.QUALIFYING_BASIS_POINTS,
-                    rounding_mode=common_pb2.ROUNDING_MODE_HALF_EVEN,
-                    expiry_notice_days=30,
+                    expiry_months=12,
+                    requalification_period=ledger_pb2.CALENDAR_PERIOD_MONTH,
                     entry_tier_code="green",
+                    time_zone=TIME_ZONE,
                 ),
             )
         )

@@ -29,6 +29,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from deploy.local.cluster import LocalCluster, free_endpoints
+from deploy.local.programs import program_config
 from deploy.local.servers import DATA_ROOT, PROJECT_ROOT, LocalNats, LocalNatsCluster
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, rules_pb2
 from loyalty.common.v1 import common_pb2
@@ -340,27 +341,7 @@ async def set_up_program(platform: LocalCluster) -> None:
             ledger_pb2.ConfigureProgramRequest(
                 program_id=PROGRAM,
                 idempotency_key="configure",
-                config=ledger_pb2.ProgramConfig(
-                    program_id=PROGRAM,
-                    points_name="points",
-                    currency="EUR",
-                    time_zone="Europe/Amsterdam",
-                    return_window_days=14,
-                    expiry_policy=ledger_pb2.ExpiryPolicy(
-                        kind=ledger_pb2.EXPIRY_KIND_ROLLING_MONTHS, months=24
-                    ),
-                    negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_RECORD_DEBT,
-                    hold_ttl_seconds=900,
-                    tier_window=ledger_pb2.TierWindow(
-                        kind=ledger_pb2.TIER_WINDOW_KIND_ROLLING_DAYS,
-                        rolling_days=365,
-                        requalification_period=ledger_pb2.CALENDAR_PERIOD_YEAR,
-                    ),
-                    qualifying_basis=ledger_pb2.QUALIFYING_BASIS_POINTS,
-                    rounding_mode=common_pb2.ROUNDING_MODE_HALF_EVEN,
-                    expiry_notice_days=30,
-                    entry_tier_code="member",
-                ),
+                config=program_config(PROGRAM),
             )
         )
         await ledger.SetTierDefinitions(
