@@ -34,6 +34,10 @@ HEADER_MSG_ID = "Nats-Msg-Id"
 PUBLISH_TIMEOUT_S = 5.0
 # Go's client waits 250 ms before retrying a publish nobody answered (a leader election).
 PUBLISH_RETRY_WAIT_S = 0.25
+# A publish the stream's leader received and then died with is never answered: past this wait an
+# attempt is taken for lost and sent again (same msg_id, so stored once) to the new leader, instead
+# of waiting out the whole publish timeout on a reply that cannot come.
+PUBLISH_ATTEMPT_TIMEOUT_S = 2.0
 # NATS replicates a stream on at most 5 servers.
 STREAM_REPLICAS_MAX = 5
 # What a publish may meet while a stream changes leader or the client changes server: nobody
@@ -217,7 +221,7 @@ class JetStream:
                 acknowledged = await self.context.publish(
                     subject,
                     payload,
-                    timeout=max(remaining_s, PUBLISH_RETRY_WAIT_S),
+                    timeout=max(min(remaining_s, PUBLISH_ATTEMPT_TIMEOUT_S), PUBLISH_RETRY_WAIT_S),
                     headers={HEADER_MSG_ID: msg_id},
                 )
             except _PUBLISH_TRANSIENT_ERRORS as error:

@@ -2,10 +2,12 @@ import asyncio
 import contextlib
 
 import pytest
+from nats.aio.msg import Msg
 
 from services.shared.errors import Unavailable
 from services.shared.jetstream import (
     DEAD_LETTER_STREAM,
+    HEADER_MSG_ID,
     ConsumerSpec,
     JetStream,
     PullConsumer,
@@ -45,6 +47,31 @@ async def test_the_same_message_id_is_stored_once(jetstream: JetStream) -> None:
     assert (first.duplicate, again.duplicate, other.duplicate) == (None, True, None)
     info = await jetstream.context.stream_info(jetstream.namespace.stream("ledger"))
     assert info.state.messages == 2
+
+
+async def test_a_publish_the_leader_never_answered_is_sent_again(
+    jetstream: JetStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stream leader that dies holding a publish never answers it: the publish is sent again
+    within its timeout, with the same msg_id, rather than waiting the whole timeout for a reply
+    that cannot come. Here a plain subscriber plays a leader that swallows the first attempt."""
+    subject = jetstream.namespace.subject("elsewhere.points_posted")
+    attempts: list[str] = []
+
+    async def leader(message: Msg) -> None:
+        attempts.append((message.headers or {})[HEADER_MSG_ID])
+        if len(attempts) > 1:
+            await message.respond(b'{"stream": "ELSEWHERE", "seq": 7}')
+
+    subscription = await jetstream.client.subscribe(subject, cb=leader)
+    try:
+        with caplog.at_level("INFO", logger="services.shared.jetstream"):
+            acknowledged = await jetstream.publish(subject, b"lost", msg_id="lost")
+    finally:
+        await subscription.unsubscribe()
+    assert (acknowledged.stream, acknowledged.seq) == ("ELSEWHERE", 7)
+    assert attempts == ["lost", "lost"]
+    assert "publish of lost acknowledged after 1 retries" in caplog.text
 
 
 async def run_until(consumer: PullConsumer, done: asyncio.Event, *, timeout_s: float = 20) -> None:
