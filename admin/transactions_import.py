@@ -8,6 +8,7 @@ return) and currency (must be the program's) are optional. The transaction id is
 idempotency key: importing a row twice posts its points once.
 """
 
+import collections
 import datetime as dt
 import zoneinfo
 from collections.abc import AsyncIterator, Sequence
@@ -97,6 +98,15 @@ class TransactionsImport:
             moment = moment.replace(tzinfo=self.zone)
         return (moment - EPOCH) // MICROSECOND
 
+    def micros_column(self, texts: Sequence[str]) -> list[int]:
+        """`micros` of a whole column: one comprehension rather than a call per row."""
+        zone = self.zone
+        return [
+            ((moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)) - EPOCH)
+            // MICROSECOND
+            for moment in map(dt.datetime.fromisoformat, texts)
+        ]
+
     def prepare(self, chunk: Chunk, header_index: dict[str, int], batch_id: str) -> Prepared:
         request = campaign_pb2.IngestTransactionsRequest(
             program_id=self.program_id, batch_id=batch_id, currency=self.currency
@@ -124,7 +134,7 @@ class TransactionsImport:
         columns = list(zip(*chunk.rows, strict=True))
         try:
             amounts = list(map(int, columns[index["amount_minor"]]))
-            micros = list(map(self.micros, columns[index["occurred_at"]]))
+            micros = self.micros_column(columns[index["occurred_at"]])
             channels = (
                 [CHANNELS[name] for name in columns[index["channel"]]] if "channel" in index else []
             )
@@ -233,20 +243,19 @@ class TransactionsImport:
     def outcome(
         self, prepared: Prepared, response: campaign_pb2.IngestTransactionsResponse
     ) -> Outcome:
-        imported = duplicate = 0
-        rejects = []
-        for position, status in enumerate(response.statuses):
-            if status in IMPORTED:
-                imported += 1
-            elif status == campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE:
-                duplicate += 1
-            else:
-                rejects.append(
-                    Reject(
-                        prepared.lines[position],
-                        response.reason_codes[position] or "rejected",
-                        response.messages[position],
-                        prepared.rows[position],
-                    )
-                )
+        counts = collections.Counter(response.statuses)
+        imported = sum(counts[status] for status in IMPORTED)
+        duplicate = counts[campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE]
+        if imported + duplicate == len(response.statuses):
+            return Outcome(imported, duplicate, [])
+        rejects = [
+            Reject(
+                prepared.lines[position],
+                response.reason_codes[position] or "rejected",
+                response.messages[position],
+                prepared.rows[position],
+            )
+            for position, status in enumerate(response.statuses)
+            if status not in IMPORTED and status != campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
+        ]
         return Outcome(imported, duplicate, rejects)

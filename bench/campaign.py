@@ -55,7 +55,9 @@ async def _run(reporter: Reporter, server_url: str, nats_url: str) -> None:
             campaign_address = cluster.endpoints["campaign"].grpc_address
             async with (
                 grpc.aio.insecure_channel(ledger_address, options=GRPC_OPTIONS) as ledger_channel,
-                grpc.aio.insecure_channel(campaign_address, options=GRPC_OPTIONS) as campaign_channel,
+                grpc.aio.insecure_channel(
+                    campaign_address, options=GRPC_OPTIONS
+                ) as campaign_channel,
             ):
                 ledger = ledger_pb2_grpc.LedgerServiceStub(ledger_channel)
                 campaign = campaign_pb2_grpc.CampaignServiceStub(campaign_channel)
@@ -128,7 +130,9 @@ async def _setup_rules(campaign: campaign_pb2_grpc.CampaignServiceStub, program_
         )
 
 
-def _requests(program_id: str, count: int, *, seed: int) -> list[campaign_pb2.IngestTransactionsRequest]:
+def _requests(
+    program_id: str, count: int, *, seed: int
+) -> list[campaign_pb2.IngestTransactionsRequest]:
     """`count` purchases over MEMBERS members in batches, over the last 30 days."""
     rng = np.random.default_rng(seed)
     now_s = int(time.time())

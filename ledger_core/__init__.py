@@ -33,6 +33,7 @@ from ledger_core.rules import (
     compile_rules,
 )
 from ledger_core.tiers import TierEvaluation, TierPolicy, evaluate_tiers
+from ledger_core.time_zones import OffsetTable, offset_table
 
 __all__ = [
     "Accrual",
@@ -47,6 +48,7 @@ __all__ = [
     "InputError",
     "LedgerCoreError",
     "LotBook",
+    "OffsetTable",
     "RoundingMode",
     "RuleError",
     "RuleKind",
@@ -63,4 +65,5 @@ __all__ = [
     "evaluate_tiers",
     "new_accrual_buffers",
     "new_cap_counters",
+    "offset_table",
 ]

@@ -1,8 +1,8 @@
 """PostBatch: a columnar batch of postings committed in one transaction, with per-item results.
 
 The hot path is earning: a batch of earns is validated and de-duplicated as columns, written with
-COPY (postings and lots) and one aggregated update per table (member accounts, program accounts,
-qualifying days), and evaluated for tiers with ledger_core in one call. Spends and adjustments,
+COPY (postings, lots and qualifying days other than the accounts' day buckets) and one aggregated
+update per table (member accounts, program accounts), and evaluated for tiers with ledger_core in one call. Spends and adjustments,
 and earns of members who owe points, go through the member's book one by one, each in a
 savepoint so a refused item leaves no trace. Within a batch, earns apply before spends: a batch is
 one moment.
@@ -22,11 +22,11 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import events, store
 from services.ledger.book import EARN, ISSUED, REDEEM
 from services.ledger.convert import timestamp
-from services.ledger.domain import ProgramSettings
 from services.ledger.errors import InsufficientPoints, MemberClosed, MemberNotFound
 from services.ledger.ledger import Ledger
+from services.ledger.lot_calendar import LotCalendar, Moment, instant
 from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
-from services.ledger.policy import local_day, lot_expires_at, lot_vests_at, qualifying_window_start
+from services.ledger.policy import qualifying_window_start
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
 
@@ -39,12 +39,7 @@ POINTS_MAX = 10**12
 MEMBER_ID_LENGTH_MAX = 128
 ITEM_KEY_LENGTH_MAX = 200
 BATCH_KINDS = {EARN, REDEEM, common_pb2.POSTING_KIND_ADJUST}
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 TierChange = tuple[str, str, str, int]  # member, from, to, qualifying
-
-
-def _instant(micros: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=micros)
 
 
 @dataclass
@@ -155,42 +150,6 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
         else:
             valid.append(index)
     return valid
-
-
-@dataclass(frozen=True)
-class _Moment:
-    """What an item's instants mean for its lot: when it was earned, vests, expires, and its day."""
-
-    occurred: dt.datetime
-    vests: dt.datetime
-    expires: dt.datetime | None
-    local_day: dt.date
-    in_window: bool
-    vested: bool  # by the batch's time
-
-    @classmethod
-    def of(
-        cls,
-        settings: ProgramSettings,
-        now: dt.datetime,
-        window_start: dt.date,
-        occurred_micros: int,
-        vests_micros: int,
-        expires_micros: int,
-    ) -> "_Moment":
-        occurred = _instant(occurred_micros) if occurred_micros else now
-        day = local_day(settings, occurred)
-        vests = _instant(vests_micros) if vests_micros else lot_vests_at(settings, occurred)
-        return cls(
-            occurred=occurred,
-            vests=vests,
-            expires=_instant(expires_micros)
-            if expires_micros
-            else lot_expires_at(settings, occurred),
-            local_day=day,
-            in_window=day >= window_start,
-            vested=vests <= now,
-        )
 
 
 class BatchPoster:
@@ -317,9 +276,9 @@ class BatchPoster:
         settings, program_id = program.settings, program.program_id
         window_start = qualifying_window_start(settings, now)
         spend_basis = settings.qualifying_basis == QUALIFYING_BASIS_SPEND
-        # Items of a batch mostly share their instants: compute each instant's dates once.
-        moments: dict[tuple[int, int, int], _Moment] = {}
-        item_moments, item_qualifying = [], []
+        calendar = LotCalendar(settings, now, window_start)
+        item_moments: list[Moment] = []
+        item_qualifying: list[int] = []
         deltas: dict[str, list[int]] = defaultdict(
             lambda: [0, 0, 0, 0]
         )  # vested, pending, lifetime, qualifying
@@ -337,11 +296,15 @@ class BatchPoster:
             columns.vests_micros,
             columns.expires_micros,
         )
+        last_instants, moment = None, None
         for index in indexes:
             instants = (occurred_of[index], vests_of[index], expires_of[index])
-            moment = moments.get(instants)
-            if moment is None:
-                moment = moments[instants] = _Moment.of(settings, now, window_start, *instants)
+            # Items of a batch often come in runs of one instant (a bonus run, a batch stamped
+            # once): those share their moment.
+            if instants != last_instants:
+                moment = calendar.moment(*instants)
+                last_instants = instants
+            assert moment is not None
             member, points = member_ids[index], points_of[index]
             qualifying = 0
             if flags[index] and moment.in_window:
@@ -440,14 +403,10 @@ class BatchPoster:
         await connection.copy_records_to_table("lots", records=lots, columns=_LOT_COLUMNS)
         qualifying_days = _off_bucket_days(days, buckets, applied)
         if qualifying_days:
-            await connection.execute(
-                "INSERT INTO qualifying_days (program_id, member_id, day, amount) "
-                "SELECT $1, m, d, a FROM unnest($2::text[], $3::date[], $4::bigint[]) AS t(m, d, a) ORDER BY m, d "
-                "ON CONFLICT (program_id, member_id, day) DO UPDATE SET amount = qualifying_days.amount + EXCLUDED.amount",
-                program_id,
-                [m for m, _ in qualifying_days],
-                [d for _, d in qualifying_days],
-                list(qualifying_days.values()),
+            await connection.copy_records_to_table(
+                "qualifying_days",
+                records=[(program_id, m, d, a) for (m, d), a in qualifying_days.items()],
+                columns=["program_id", "member_id", "day", "amount"],
             )
         earned.available = available
         earned.tier_changes = await _upgrade(connection, program, now, applied)
@@ -480,13 +439,13 @@ class BatchPoster:
                             points=points,
                             source_reference=columns.references[index],
                             reason=columns.reason(index),
-                            occurred_at=_instant(columns.occurred_micros[index])
+                            occurred_at=instant(columns.occurred_micros[index])
                             if columns.occurred_micros[index]
                             else None,
-                            vests_at=_instant(columns.vests_micros[index])
+                            vests_at=instant(columns.vests_micros[index])
                             if columns.vests_micros[index]
                             else None,
-                            expires_at=_instant(columns.expires_micros[index])
+                            expires_at=instant(columns.expires_micros[index])
                             if columns.expires_micros[index]
                             else None,
                             qualifying=columns.qualifying[index],

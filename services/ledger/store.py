@@ -616,15 +616,14 @@ async def save_refund(
 async def add_qualifying_days(
     target: Target, program_id: str, days: dict[tuple[str, dt.date], int]
 ) -> None:
-    """Add amounts to (member, local day) rows, in key order against deadlocks."""
-    items = sorted((key, amount) for key, amount in days.items() if amount)
+    """Append amounts of (member, local day); a day's amount is the sum of its rows (migration 007)."""
+    items = [(key, amount) for key, amount in days.items() if amount]
     if not items:
         return
     await write(
         target,
         "INSERT INTO qualifying_days (program_id, member_id, day, amount) "
-        "SELECT $1, m, d, a FROM unnest($2::text[], $3::date[], $4::bigint[]) AS t(m, d, a) "
-        "ON CONFLICT (program_id, member_id, day) DO UPDATE SET amount = qualifying_days.amount + EXCLUDED.amount",
+        "SELECT $1, m, d, a FROM unnest($2::text[], $3::date[], $4::bigint[]) AS t(m, d, a)",
         program_id,
         [member for (member, _), _ in items],
         [day for (_, day), _ in items],

@@ -59,17 +59,22 @@ class Outbox:
         self.producer = producer
         self.namespace = jetstream_namespace
 
+    def _stamp(self, event: "events_pb2.Event", occurred_at: Timestamp, request_id: str) -> None:
+        """What every enqueued event carries: an id, when it happened, who produced it for which
+        request; what the caller already set stays."""
+        if not event.event_id:
+            event.event_id = str(uuid.uuid4())
+        if not event.HasField("occurred_at"):
+            event.occurred_at.CopyFrom(occurred_at)
+        event.producer = self.producer
+        if not event.request_id:
+            event.request_id = request_id
+
     async def enqueue(
         self, connection: asyncpg.Connection, subject: str, event: "events_pb2.Event"
     ) -> str:
         """Write `event` for publishing on `<namespace>.<subject>`; returns its event id."""
-        if not event.event_id:
-            event.event_id = str(uuid.uuid4())
-        if not event.HasField("occurred_at"):
-            event.occurred_at.CopyFrom(_now())
-        event.producer = self.producer
-        if not event.request_id:
-            event.request_id = request_id_var.get()
+        self._stamp(event, _now(), request_id_var.get())
         # One round trip: the row, and the wake-up the relay gets when the transaction commits.
         await connection.execute(
             "WITH event AS (INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)) "
@@ -90,16 +95,9 @@ class Outbox:
         other `Writes`; each event keeps the request id set on it, else takes the current one."""
         if not events:
             return
-        occurred_at = _now()
-        request_id = request_id_var.get()
+        occurred_at, request_id = _now(), request_id_var.get()
         for _, event in events:
-            if not event.event_id:
-                event.event_id = str(uuid.uuid4())
-            if not event.HasField("occurred_at"):
-                event.occurred_at.CopyFrom(occurred_at)
-            event.producer = self.producer
-            if not event.request_id:
-                event.request_id = request_id
+            self._stamp(event, occurred_at, request_id)
         writes = target if isinstance(target, Writes) else Writes()
         writes.add(
             "INSERT INTO outbox (event_id, subject, payload) "
@@ -120,16 +118,9 @@ class Outbox:
         """`enqueue` for many events of one subject in one statement (bulk imports)."""
         if not events:
             return
-        occurred_at = _now()
-        request_id = request_id_var.get()
+        occurred_at, request_id = _now(), request_id_var.get()
         for event in events:
-            if not event.event_id:
-                event.event_id = str(uuid.uuid4())
-            if not event.HasField("occurred_at"):
-                event.occurred_at.CopyFrom(occurred_at)
-            event.producer = self.producer
-            if not event.request_id:
-                event.request_id = request_id
+            self._stamp(event, occurred_at, request_id)
         await connection.execute(
             "WITH events AS (INSERT INTO outbox (event_id, subject, payload) "
             "SELECT id, $2, payload FROM unnest($1::uuid[], $3::bytea[]) AS e (id, payload)) "

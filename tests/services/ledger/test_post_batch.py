@@ -258,7 +258,8 @@ async def test_qualifying_days_of_batches_count_and_leave_the_window(
         )
         assert second.tier_changes_count == 1  # 1,200 reaches silver
         rows = await connection.fetch(
-            "SELECT day, amount FROM ledger.qualifying_days WHERE member_id = 'ann' ORDER BY day"
+            "SELECT day, sum(amount) AS amount FROM ledger.qualifying_days WHERE member_id = 'ann' "
+            "GROUP BY day ORDER BY day"
         )
         account = await connection.fetchrow(
             "SELECT qualifying, qualifying_day, qualifying_day_amount FROM ledger.member_accounts "

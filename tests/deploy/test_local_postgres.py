@@ -1,0 +1,38 @@
+"""deploy/local: the PostgreSQL server benchmarks and `make run` start has the deployed WAL and
+checkpoint behaviour, not PostgreSQL's defaults (which make a bulk import checkpoint every few
+seconds)."""
+
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from deploy.local.servers import WAL_SETTINGS, LocalPostgres, free_port
+from tests.conftest import RUN_ID
+
+pytestmark = pytest.mark.slow
+
+
+async def test_a_local_server_runs_with_the_wal_settings() -> None:
+    # Short: the server's socket path must stay under 108 bytes.
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix=f"pgwal-{RUN_ID}-")), port=free_port())
+    connection = None
+    try:
+        connection = await asyncpg.connect(server.start())
+        show = connection.fetchval
+        assert await show("SHOW max_wal_size") == WAL_SETTINGS["max_wal_size"].strip("'")
+        assert await show("SHOW checkpoint_timeout") == "15min"
+        assert await show("SHOW wal_compression") in ("lz4", "pglz")
+        # Written once, at initdb: a restart does not add them again.
+        await connection.close()
+        connection = None
+        server.stop()
+        connection = await asyncpg.connect(server.start())
+        lines = (server.data_dir / "postgresql.conf").read_text().splitlines()
+        assert sum(line.startswith("# deploy/local") for line in lines) == 1
+    finally:
+        if connection is not None:
+            await connection.close()
+        server.stop()
+        server.remove()
