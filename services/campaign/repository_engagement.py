@@ -270,7 +270,6 @@ async def claim_pending_referrals(
         "SELECT EXISTS (SELECT 1 FROM referrals WHERE program_id = $1 AND state = 1)", program_id
     ):
         return []
-    await connection.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     rows = await connection.fetch(
         "UPDATE referrals r SET state = 2 FROM unnest($2::text[]) AS k(member_id) "
         "WHERE r.program_id = $1 AND r.referred_member_id = k.member_id AND r.state = 1 "

@@ -132,7 +132,7 @@ async def decided_causes(
     rows = await connection.fetch(
         "SELECT i.member_id, i.cause FROM notification_intents i "
         "JOIN unnest($2::text[], $3::text[]) AS k (m, c) ON i.member_id = k.m AND i.cause = k.c "
-        "WHERE i.program_id = $1",
+        "WHERE i.program_id = $1 AND i.member_id = ANY($2::text[])",
         program_id,
         members,
         causes,

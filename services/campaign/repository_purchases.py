@@ -50,7 +50,7 @@ async def fetch_transactions(
     rows = await connection.fetch(
         "SELECT t.member_id, t.transaction_id, t.kind, t.amount_minor, t.points, t.occurred_micros, t.applications "
         "FROM transactions t JOIN unnest($2::text::text[], $3::text::text[]) AS k(member_id, transaction_id) "
-        "USING (member_id, transaction_id) WHERE t.program_id = $1",
+        "USING (member_id, transaction_id) WHERE t.program_id = $1 AND t.member_id = ANY($2::text::text[])",
         program_id,
         text_array(members),
         text_array(transaction_ids),
@@ -92,7 +92,8 @@ async def delete_transactions(
     if keys:
         await connection.execute(
             "DELETE FROM transactions t USING unnest($2::text::text[], $3::text::text[]) AS k(member_id, transaction_id) "
-            "WHERE t.program_id = $1 AND t.member_id = k.member_id AND t.transaction_id = k.transaction_id",
+            "WHERE t.program_id = $1 AND t.member_id = ANY($2::text::text[]) "
+            "AND t.member_id = k.member_id AND t.transaction_id = k.transaction_id",
             program_id,
             text_array([member for member, _ in keys]),
             text_array([transaction for _, transaction in keys]),
@@ -137,17 +138,15 @@ async def _index_lookups(
 ) -> list[asyncpg.Record]:
     """Rows of a query that probes an index once per array element.
 
-    A table growing from empty has statistics (and, after five runs of a prepared statement, a
-    cached generic plan) that make a sequential scan per element look cheap; one index lookup per
-    element is what these reads need, at any size. In a transaction the planner is told so.
+    A table growing from empty has statistics that make a sequential scan per element look cheap
+    (the pool plans every run anew: services/shared/database.py); one index lookup per element is
+    what these reads need, at any size. In a transaction the planner is told so.
     """
     if isinstance(connection, asyncpg.Pool) or elements <= SMALL_WRITE_ROWS_MAX:
         return await connection.fetch(query, *arguments)
-    await connection.execute(
-        "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan"
-    )
+    await connection.execute("SET LOCAL enable_seqscan = off")
     rows = await connection.fetch(query, *arguments)
-    await connection.execute("SET LOCAL enable_seqscan = on; SET LOCAL plan_cache_mode = auto")
+    await connection.execute("SET LOCAL enable_seqscan = on")
     return rows
 
 

@@ -223,7 +223,7 @@ class BatchPoster:
             else await connection.fetch(
                 "SELECT p.member_id, p.item_key, p.posting_id, p.amount, p.kind FROM postings p "
                 "JOIN unnest($2::text[], $3::text[]) AS t(member_id, item_key) USING (member_id, item_key) "
-                "WHERE p.program_id = $1 AND p.item_key IS NOT NULL",
+                "WHERE p.program_id = $1 AND p.member_id = ANY($2::text[]) AND p.item_key IS NOT NULL",
                 program.program_id,
                 [columns.member_ids[i] for i in valid],
                 [columns.keys[i] for i in valid],
@@ -752,7 +752,7 @@ async def _upgrade(
         await connection.execute(
             "UPDATE member_accounts AS a SET tier_code = t.tier, tier_since = $4 "
             "FROM unnest($2::text[], $3::text[]) AS t(member_id, tier) "
-            "WHERE a.program_id = $1 AND a.member_id = t.member_id",
+            "WHERE a.program_id = $1 AND a.member_id = ANY($2::text[]) AND a.member_id = t.member_id",
             program.program_id,
             [c[0] for c in changes],
             [c[2] for c in changes],

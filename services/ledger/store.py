@@ -234,7 +234,8 @@ async def save_accounts(target: Target, accounts: list[Account]) -> None:
         target,
         f"UPDATE member_accounts AS a SET {', '.join(f'{name} = t.{name}' for name in fields)} "
         f"FROM unnest($2::text[], {', '.join(f'${i}::{_ACCOUNT_TYPES[name]}[]' for i, name in enumerate(fields, start=3))}) "
-        f"AS t(member_id, {', '.join(fields)}) WHERE a.program_id = $1 AND a.member_id = t.member_id",
+        f"AS t(member_id, {', '.join(fields)}) "
+        "WHERE a.program_id = $1 AND a.member_id = ANY($2::text[]) AND a.member_id = t.member_id",
         accounts[0].program_id,
         [account.member_id for account in accounts],
         *([getattr(account, name) for account in accounts] for name in fields),
@@ -346,7 +347,8 @@ async def set_lots_remaining(target: Target, program_id: str, lots: list[tuple[s
         target,
         "UPDATE lots SET remaining = t.remaining FROM unnest($2::text[], $3::bigint[], $4::bigint[]) "
         "AS t(member_id, lot_id, remaining) "
-        "WHERE lots.program_id = $1 AND lots.member_id = t.member_id AND lots.lot_id = t.lot_id",
+        "WHERE lots.program_id = $1 AND lots.member_id = ANY($2::text[]) "
+        "AND lots.member_id = t.member_id AND lots.lot_id = t.lot_id",
         program_id,
         [member_id for member_id, _ in lots],
         [lot.lot_id for _, lot in lots],

@@ -34,7 +34,7 @@ async def decay_qualifying(
         await connection.execute(
             "UPDATE member_accounts AS a SET qualifying = a.qualifying - t.amount"
             " FROM unnest($2::text[], $3::bigint[]) AS t(member_id, amount)"
-            " WHERE a.program_id = $1 AND a.member_id = t.member_id",
+            " WHERE a.program_id = $1 AND a.member_id = ANY($2::text[]) AND a.member_id = t.member_id",
             program.program_id,
             [r["member_id"] for r in rows],
             [r["amount"] for r in rows],
@@ -147,7 +147,7 @@ async def _record(
     await connection.execute(
         "UPDATE member_accounts AS a SET tier_code = t.tier, tier_since = $4"
         " FROM unnest($2::text[], $3::text[]) AS t(member_id, tier)"
-        " WHERE a.program_id = $1 AND a.member_id = t.member_id",
+        " WHERE a.program_id = $1 AND a.member_id = ANY($2::text[]) AND a.member_id = t.member_id",
         program.program_id,
         [c[0] for c in changes],
         [c[2] for c in changes],

@@ -47,7 +47,17 @@ async def create_pool(
         min_size=size_min,
         max_size=size_max,
         command_timeout=command_timeout_s,
-        server_settings={"search_path": schema, "application_name": f"loyalty-{schema}"},
+        server_settings={
+            "search_path": schema,
+            "application_name": f"loyalty-{schema}",
+            # A prepared statement switches to a generic plan after five runs, and keeps it until
+            # its tables are analyzed again. Planned while a program's tables were still small
+            # (a new program, an import), that plan finds a group's accounts by scanning all the
+            # program's rows: a unary Earn cost the database 0.85 ms instead of 0.42 ms within
+            # seconds of a fresh start, and more as the tables grew. Planning every run costs
+            # tens of microseconds a statement.
+            "plan_cache_mode": "force_custom_plan",
+        },
     )
     assert pool is not None
     return pool

@@ -190,7 +190,7 @@ async def record_responses(
         await write(
             target,
             "UPDATE idempotency_keys SET response = t.r FROM unnest($2::text[], $3::bytea[]) AS t(k, r) "
-            "WHERE program_id = $1 AND idempotency_key = t.k",
+            "WHERE program_id = $1 AND idempotency_key = ANY($2::text[]) AND idempotency_key = t.k",
             program_id,
             list(responses),
             [response.SerializeToString() for response in responses.values()],
