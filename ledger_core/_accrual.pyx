@@ -59,6 +59,8 @@ cdef extern from *:
     #define LC_TIMESTAMP_SECONDS_MAX 4102444799LL
     /* Member state is fetched this many transactions ahead: members come in random order. */
     #define LC_PREFETCH_DISTANCE 16LL
+    /* Batches shorter than this (from where a call starts) do not take the vector path. */
+    #define LC_VECTOR_TRANSACTIONS_MIN 16LL
     /* Compact cap counters (PeriodCounters.compact_used): value * 256 + the member's tier, the
        value the points used, or where the state is; so the tier comes with the counter, in the
        same cache line, and a transaction reads one place of member state rather than two. */
@@ -185,6 +187,7 @@ cdef extern from *:
     int64_t BASIS_POINTS_ONE "LC_BASIS_POINTS_ONE"
     int64_t TIMESTAMP_SECONDS_MAX "LC_TIMESTAMP_SECONDS_MAX"
     int64_t PREFETCH_DISTANCE "LC_PREFETCH_DISTANCE"
+    int64_t VECTOR_TRANSACTIONS_MIN "LC_VECTOR_TRANSACTIONS_MIN"
     int32_t COMPACT_IN_COUNTERS "LC_COMPACT_IN_COUNTERS"
     int32_t COMPACT_OTHER_PERIOD "LC_COMPACT_OTHER_PERIOD"
     int64_t COMPACT_USED_MAX "LC_COMPACT_USED_MAX"
@@ -447,11 +450,16 @@ cdef AccrualProgress accrue_range(
     PlanCache* cache,
     int64_t start_index,
     int64_t attribution_used,
+    bint vector,
 ) noexcept nogil:
     # The capped periods' counters are compacted for the periods of the first transaction (the
-    # usual batch stays within them) and expanded again afterwards, whatever the status.
+    # usual batch stays within them) and expanded again afterwards, whatever the status. With
+    # `vector`, the vector path takes what it can (see vector_member_states for when).
     cdef Clock clock
     cdef AccrualProgress progress
+    cdef lc_vector_tables vector_tables
+    cdef int32_t* member_states = NULL
+    cdef bint owns_member_states = False
     cdef int64_t period, timestamp
     cdef int64_t keys[3]
     keys[0] = keys[1] = keys[2] = -1
@@ -464,11 +472,53 @@ cdef AccrualProgress accrue_range(
         if outputs.periods[period].points_max >= 0:
             outputs.periods[period].compact_key = keys[period]
             compact_counters(&outputs.periods[period], columns.member_tiers, columns.member_count)
-    progress = accrue_loop(tables, columns, outputs, cache, start_index, attribution_used)
+    if vector:
+        member_states = vector_member_states(tables, columns, outputs, start_index,
+                                             &owns_member_states)
+    if member_states != NULL:
+        set_vector_tables(tables, columns, outputs, cache, member_states, &vector_tables)
+        progress = accrue_loop_vector(tables, columns, outputs, cache, &vector_tables, start_index,
+                                      attribution_used)
+    else:
+        progress = accrue_loop(tables, columns, outputs, cache, start_index, attribution_used)
+    if owns_member_states:
+        free(member_states)
     for period in range(3):
         if outputs.periods[period].points_max >= 0:
             expand_counters(&outputs.periods[period], columns.member_count)
     return progress
+
+
+cdef int32_t* vector_member_states(const RuleTables* tables, const TransactionColumns* columns,
+                                   const AccrualOutputs* outputs, int64_t start_index,
+                                   bint* owned) noexcept nogil:
+    # The member state lc_vector_group gathers (value * 256 + tier), or NULL when the vector path
+    # does not take the batch: SKU conditions (a search per transaction), more than one capped
+    # period, a batch too short for it. With one capped period its compact counters, with none
+    # the tiers in a new array (owned: the caller frees it), when the batch is long enough to pay.
+    cdef int64_t period, member
+    cdef int32_t* states = NULL
+    cdef int64_t capped_periods = 0
+    cdef int64_t transactions = columns.count - start_index
+    owned[0] = False
+    if tables.has_sku_condition or transactions < VECTOR_TRANSACTIONS_MIN:
+        return NULL
+    for period in range(3):
+        if outputs.periods[period].points_max >= 0:
+            capped_periods += 1
+            states = outputs.periods[period].compact_used
+    if capped_periods > 1:
+        return NULL
+    if capped_periods == 1:
+        return states
+    if transactions < columns.member_count // 4:
+        return NULL
+    states = <int32_t*>malloc(sizeof(int32_t) * columns.member_count + 1)
+    if states != NULL:
+        owned[0] = True
+        for member in range(columns.member_count):
+            states[member] = columns.member_tiers[member]
+    return states
 
 
 cdef inline void start_clock(Clock* clock) noexcept nogil:
@@ -498,6 +548,8 @@ cdef bint build_plan(const RuleTables* tables, uint64_t matched, Plan* plan) noe
     plan.full_base_min = INT64_MAX
     plan.entry_count = 0
     plan.entry_rules = 0
+    plan.slot_count = plan.bonus_count = 0
+    plan.has_slot_caps = False
     plan.excluded = (matched & tables.exclusion_bits) != 0
     if plan.excluded:
         return True
@@ -593,6 +645,7 @@ cdef int32_t find_plan(const RuleTables* tables, PlanCache* cache, uint64_t matc
     plan_index = PLAN_BY_RULE
     if build_plan(tables, matched, &cache.plans[cache.plan_count]):
         plan_index = <int32_t>cache.plan_count
+        set_vector_plan(&cache.plans[plan_index], &cache.vector_plans[plan_index])
         cache.plan_count += 1
         if cache.plans[plan_index].slot_count > cache.slot_count:
             cache.slot_count = cache.plans[plan_index].slot_count
@@ -711,6 +764,173 @@ cdef inline bint contributions_by_rule(const RuleTables* tables, AccrualOutputs*
     return False
 
 
+cdef struct LoopState:
+    # What one transaction reads and moves on: the clock, the entries used, the cap's short path,
+    # and the call's constants, so that the scalar and the vector loops share accrue_transaction.
+    Clock clock
+    int64_t used
+    # The short path of the member cap (below) holds while the clock's day is short_cap_day_start.
+    bint short_cap
+    int64_t short_cap_day_start
+    int64_t capped_periods
+    int64_t cap_period
+    PeriodCounters* single
+    const int32_t* tier_source
+    int64_t entries_max
+
+
+cdef enum:
+    # accrue_transaction's result when the loop goes on (else an AccrualStatus to stop with).
+    TRANSACTION_DONE = -1
+
+
+cdef inline void start_loop(const RuleTables* tables, AccrualOutputs* outputs, LoopState* loop,
+                            int64_t attribution_used) noexcept nogil:
+    cdef int64_t period
+    loop.used = attribution_used
+    loop.short_cap = False
+    loop.short_cap_day_start = -1
+    loop.capped_periods = 0
+    loop.cap_period = -1
+    loop.single = NULL
+    for period in range(3):
+        if outputs.periods[period].points_max >= 0:
+            loop.capped_periods += 1
+            if loop.cap_period < 0:
+                loop.cap_period = period
+    if loop.capped_periods == 1:
+        # One capped period (the usual rule set) has a short path; see accrue_transaction.
+        loop.single = &outputs.periods[loop.cap_period]
+    loop.tier_source = (
+        outputs.periods[loop.cap_period].compact_used if loop.cap_period >= 0 else NULL
+    )
+    # A transaction writes at most a base, the slots and the bonuses (fewer than the rules).
+    loop.entries_max = tables.rule_count + PLAN_SLOTS_MAX
+    start_clock(&loop.clock)
+
+
+cdef inline int accrue_transaction(
+    const RuleTables* tables,
+    const TransactionColumns* columns,
+    AccrualOutputs* outputs,
+    PlanCache* cache,
+    LoopState* loop,
+    int64_t index,
+) noexcept nogil:
+    # One transaction, all steps; TRANSACTION_DONE, or the status to stop at this index with.
+    cdef int64_t member, amount, spend, total, capped, sign, first_entry, timestamp, entry
+    cdef int64_t compact, room
+    cdef int32_t plan_index, state
+    cdef uint64_t matched, table_entry, product
+    cdef const Plan* plan
+    cdef PeriodCounters* single = loop.single
+    if loop.used + loop.entries_max > outputs.attribution_capacity:
+        return ACCRUAL_NEEDS_CAPACITY
+    member = columns.member_indexes[index]
+    if <uint64_t>member >= <uint64_t>columns.member_count:
+        return ACCRUAL_BAD_MEMBER_INDEX
+    timestamp = columns.timestamps_seconds[index]
+    if <uint64_t>timestamp > <uint64_t>TIMESTAMP_SECONDS_MAX:
+        return ACCRUAL_BAD_TIMESTAMP
+    amount = columns.amounts_minor[index]
+    if amount == -INT64_MAX - 1:
+        return ACCRUAL_OVERFLOW
+    sign = -1 if amount < 0 else 1
+    spend = amount * sign
+
+    # 1. Match.
+    # The tier from the compact counters when there are some: they are read anyway.
+    if loop.tier_source != NULL:
+        matched = match_rules(tables, columns, index, lc_compact_tier(loop.tier_source[member]),
+                              spend)
+    else:
+        matched = match_rules(tables, columns, index, columns.member_tiers[member], spend)
+    if tables.needs_local_time:
+        if not advance_clock(tables, timestamp, &loop.clock):
+            return ACCRUAL_OUTSIDE_OFFSET_TABLE
+        if loop.clock.day_start_local_seconds != loop.short_cap_day_start:
+            # A new local day: is the one capped period still that of the compact counters?
+            loop.short_cap_day_start = loop.clock.day_start_local_seconds
+            loop.short_cap = (
+                single != NULL and clock_key(&loop.clock, loop.cap_period) == single.compact_key
+            )
+        if tables.has_window:
+            matched &= loop.clock.day_window_mask
+            if tables.has_minute_window:
+                matched &= tables.minute_masks[loop.clock.minute_of_day]
+
+    # 2 to 5 through the mask's plan, or rule by rule when no plan fits the mask or the amount.
+    table_entry = (matched * <uint64_t>0x9E3779B97F4A7C15) >> (64 - PLAN_TABLE_BITS)
+    plan_index = cache.plan_indexes[table_entry]
+    if cache.keys[table_entry] != matched or plan_index < 0:
+        plan_index = find_plan(tables, cache, matched)
+    first_entry = loop.used
+    if plan_index >= 0 and spend <= cache.plans[plan_index].spend_max:
+        plan = &cache.plans[plan_index]
+        if plan.excluded:
+            outputs.points[index] = 0
+            outputs.attribution_counts[index] = 0
+            return TRANSACTION_DONE
+        # A constant slot count for each width, so that the compiler unrolls the slots.
+        product = <uint64_t>spend * <uint64_t>plan.points_per_unit
+        if cache.slot_count <= 1:
+            total = planned_contributions(plan, 1, product, sign, outputs, &loop.used)
+        elif cache.slot_count == 2:
+            total = planned_contributions(plan, 2, product, sign, outputs, &loop.used)
+        elif cache.slot_count == 3:
+            total = planned_contributions(plan, 3, product, sign, outputs, &loop.used)
+        elif cache.slot_count == 4:
+            total = planned_contributions(plan, 4, product, sign, outputs, &loop.used)
+        else:
+            total = planned_contributions(plan, PLAN_SLOTS_MAX, product, sign, outputs,
+                                          &loop.used)
+    else:
+        if matched & tables.exclusion_bits:
+            outputs.points[index] = 0
+            outputs.attribution_counts[index] = 0
+            return TRANSACTION_DONE
+        if contributions_by_rule(tables, outputs, matched, spend, sign, &loop.used, &total):
+            return ACCRUAL_OVERFLOW
+
+    # 6. Transaction cap; 7. member caps, for purchases only; 8. trimmed attribution.
+    capped = total if total < tables.points_max_per_transaction else tables.points_max_per_transaction
+    if loop.capped_periods > 0 and sign > 0 and capped > 0:
+        state = single.compact_used[member] if loop.short_cap else COMPACT_IN_COUNTERS * 256
+        compact = lc_compact_value(state)
+        if compact != COMPACT_IN_COUNTERS:
+            # One capped period and a compact counter of the current one (or of another
+            # period, which counts as none used): member_cap's result without its loops.
+            if compact < 0:
+                compact = 0
+            room = single.points_max - compact
+            if room < capped:
+                capped = room if room > 0 else 0
+            if compact + capped <= COMPACT_USED_MAX:
+                single.compact_used[member] = lc_compact(compact + capped, lc_compact_tier(state))
+            else:
+                set_used_in_period(single, member, single.compact_key, compact + capped)
+        else:
+            capped = member_cap(outputs.periods, member, &loop.clock, capped)
+    if capped < total:
+        loop.used = trim_entries(outputs, first_entry, loop.used, total - capped, sign)
+    outputs.attribution_counts[index] = <uint8_t>(loop.used - first_entry)
+    outputs.points[index] = sign * capped
+    if LEDGER_CORE_DEBUG:
+        check_entries(tables, outputs, index, first_entry, loop.used)
+    return TRANSACTION_DONE
+
+
+cdef void check_entries(const RuleTables* tables, const AccrualOutputs* outputs, int64_t index,
+                        int64_t first_entry, int64_t end) noexcept nogil:
+    # Debug builds: a transaction's entries sum to its points, and there are no more than rules.
+    cdef int64_t entry
+    cdef int64_t total = 0
+    for entry in range(first_entry, end):
+        total += outputs.attribution_points[entry]
+    check_invariant(total == outputs.points[index])
+    check_invariant(end - first_entry <= tables.rule_count)
+
+
 cdef AccrualProgress accrue_loop(
     const RuleTables* tables_given,
     const TransactionColumns* columns_given,
@@ -727,157 +947,228 @@ cdef AccrualProgress accrue_loop(
     cdef const RuleTables* tables = &tables_local
     cdef const TransactionColumns* columns = &columns_local
     cdef AccrualOutputs* outputs = &outputs_local
-    cdef Clock clock
-    cdef int64_t index, member, amount, spend, total, capped, sign, first_entry
-    cdef int64_t prefetch_member, timestamp, entry, period, compact, room
-    cdef int64_t used = attribution_used
+    cdef LoopState loop
+    cdef int64_t index, prefetch_member, period
+    cdef int status
     cdef int64_t count = columns.count
-    cdef int64_t member_count = columns.member_count
-    cdef int64_t points_max_per_transaction = tables.points_max_per_transaction
-    cdef int32_t plan_index, state
-    cdef uint64_t matched, table_entry, product
-    cdef const Plan* plan
-    cdef int64_t capped_periods = 0
-    cdef int64_t cap_period = -1
-    cdef PeriodCounters* single = NULL
-    for period in range(3):
-        if outputs.periods[period].points_max >= 0:
-            capped_periods += 1
-            if cap_period < 0:
-                cap_period = period
-    if capped_periods == 1:
-        # One capped period (the usual rule set) has a short path; see below.
-        single = &outputs.periods[cap_period]
-    cdef const int32_t* tier_source = (
-        outputs.periods[cap_period].compact_used if cap_period >= 0 else NULL
-    )
-    # The short path of the member cap (below) holds while the clock's day is short_cap_day_start.
-    cdef bint short_cap = False
-    cdef int64_t short_cap_day_start = -1
+    start_loop(tables, outputs, &loop, attribution_used)
     cdef const char* prefetch_state = <const char*>columns.member_tiers
     cdef int64_t prefetch_stride = 1
-    if tier_source != NULL:
-        prefetch_state = <const char*>tier_source
+    if loop.tier_source != NULL:
+        prefetch_state = <const char*>loop.tier_source
         prefetch_stride = sizeof(int32_t)
-    # A transaction writes at most a base, the slots and the bonuses (fewer than the rules).
-    cdef int64_t entries_max = tables.rule_count + PLAN_SLOTS_MAX
-    start_clock(&clock)
 
     for index in range(start_index, count):
-        if used + entries_max > outputs.attribution_capacity:
-            return progress_at(ACCRUAL_NEEDS_CAPACITY, index, used)
         if index + PREFETCH_DISTANCE < count:
             prefetch_member = columns.member_indexes[index + PREFETCH_DISTANCE]
-            if <uint64_t>prefetch_member < <uint64_t>member_count:
+            if <uint64_t>prefetch_member < <uint64_t>columns.member_count:
                 # One place of member state (see the compact counters) in the usual rule sets.
                 lc_prefetch(prefetch_state + prefetch_member * prefetch_stride)
-                if capped_periods > 1:
+                if loop.capped_periods > 1:
                     for period in range(3):
                         if outputs.periods[period].points_max >= 0:
                             lc_prefetch(&outputs.periods[period].compact_used[prefetch_member])
+        status = accrue_transaction(tables, columns, outputs, cache, &loop, index)
+        if status != TRANSACTION_DONE:
+            return progress_at(<AccrualStatus>status, index, loop.used, 0)
+    return progress_at(ACCRUAL_DONE, count, loop.used, 0)
 
-        member = columns.member_indexes[index]
-        if <uint64_t>member >= <uint64_t>member_count:
-            return progress_at(ACCRUAL_BAD_MEMBER_INDEX, index, used)
+
+cdef inline void vector_clock(const RuleTables* tables, const LoopState* loop,
+                              lc_vector_clock* clock) noexcept nogil:
+    # The range of timestamps that share the loop clock's local day and offset.
+    cdef int64_t day_start_utc
+    if not tables.needs_local_time:
+        clock.utc_low, clock.utc_high = 0, TIMESTAMP_SECONDS_MAX + 1
+        clock.day_start_utc, clock.day_mask, clock.short_cap = 0, ~<uint64_t>0, False
+        return
+    day_start_utc = loop.clock.day_start_local_seconds - loop.clock.offset_seconds
+    clock.utc_low = max(max(loop.clock.interval_start_seconds, day_start_utc), 0)
+    clock.utc_high = min(min(loop.clock.interval_end_seconds, day_start_utc + SECONDS_PER_DAY),
+                         TIMESTAMP_SECONDS_MAX + 1)
+    clock.day_start_utc = day_start_utc
+    clock.day_mask = loop.clock.day_window_mask if tables.has_window else ~<uint64_t>0
+    clock.short_cap = loop.short_cap
+
+
+cdef AccrualProgress accrue_loop_vector(
+    const RuleTables* tables_given,
+    const TransactionColumns* columns_given,
+    AccrualOutputs* outputs_given,
+    PlanCache* cache,
+    const lc_vector_tables* vector_tables,
+    int64_t start_index,
+    int64_t attribution_used,
+) noexcept nogil:
+    # As accrue_loop, 8 transactions at a time through lc_vector_group where they fit; a lane it
+    # leaves, a group that starts on a new day and the last transactions go one by one through
+    # accrue_transaction. The lanes' results are written in order.
+    cdef RuleTables tables_local = tables_given[0]
+    cdef TransactionColumns columns_local = columns_given[0]
+    cdef AccrualOutputs outputs_local = outputs_given[0]
+    cdef const RuleTables* tables = &tables_local
+    cdef const TransactionColumns* columns = &columns_local
+    cdef AccrualOutputs* outputs = &outputs_local
+    cdef LoopState loop
+    cdef lc_group group
+    cdef lc_vector_clock clock
+    cdef int64_t index = start_index
+    cdef int64_t count = columns.count
+    cdef int64_t lane, transaction, slot_count, timestamp, first_entry, slot
+    cdef int64_t vector_transactions = 0
+    cdef int status
+    cdef const Plan* plan
+    start_loop(tables, outputs, &loop, attribution_used)
+    cdef int64_t group_entries_max = LC_VECTOR_LANES * loop.entries_max
+    while index < count:
+        if (index + LC_VECTOR_LANES > count
+                or loop.used + group_entries_max > outputs.attribution_capacity):
+            status = accrue_transaction(tables, columns, outputs, cache, &loop, index)
+            if status != TRANSACTION_DONE:
+                return progress_at(<AccrualStatus>status, index, loop.used, vector_transactions)
+            index += 1
+            continue
+        vector_clock(tables, &loop, &clock)
         timestamp = columns.timestamps_seconds[index]
-        if <uint64_t>timestamp > <uint64_t>TIMESTAMP_SECONDS_MAX:
-            return progress_at(ACCRUAL_BAD_TIMESTAMP, index, used)
-        amount = columns.amounts_minor[index]
-        if amount == -INT64_MAX - 1:
-            return progress_at(ACCRUAL_OVERFLOW, index, used)
-        sign = -1 if amount < 0 else 1
-        spend = amount * sign
-
-        # 1. Match.
-        # The tier from the compact counters when there are some: they are read anyway.
-        if tier_source != NULL:
-            matched = match_rules(tables, columns, index, lc_compact_tier(tier_source[member]), spend)
-        else:
-            matched = match_rules(tables, columns, index, columns.member_tiers[member], spend)
-        if tables.needs_local_time:
-            if not advance_clock(tables, timestamp, &clock):
-                return progress_at(ACCRUAL_OUTSIDE_OFFSET_TABLE, index, used)
-            if clock.day_start_local_seconds != short_cap_day_start:
-                # A new local day: is the one capped period still that of the compact counters?
-                short_cap_day_start = clock.day_start_local_seconds
-                short_cap = single != NULL and clock_key(&clock, cap_period) == single.compact_key
-            if tables.has_window:
-                matched &= clock.day_window_mask
-                if tables.has_minute_window:
-                    matched &= tables.minute_masks[clock.minute_of_day]
-
-        # 2 to 5 through the mask's plan, or rule by rule when no plan fits the mask or the amount.
-        table_entry = (matched * <uint64_t>0x9E3779B97F4A7C15) >> (64 - PLAN_TABLE_BITS)
-        plan_index = cache.plan_indexes[table_entry]
-        if cache.keys[table_entry] != matched or plan_index < 0:
-            plan_index = find_plan(tables, cache, matched)
-        first_entry = used
-        if plan_index >= 0 and spend <= cache.plans[plan_index].spend_max:
-            plan = &cache.plans[plan_index]
-            if plan.excluded:
-                outputs.points[index] = 0
-                outputs.attribution_counts[index] = 0
+        if timestamp < clock.utc_low or timestamp >= clock.utc_high:
+            # A new day or offset interval (or a bad timestamp): the scalar code moves the clock.
+            status = accrue_transaction(tables, columns, outputs, cache, &loop, index)
+            if status != TRANSACTION_DONE:
+                return progress_at(<AccrualStatus>status, index, loop.used, vector_transactions)
+            index += 1
+            continue
+        slot_count = cache.slot_count
+        lc_vector_group(vector_tables, &clock, index, slot_count, &group)
+        for lane in range(LC_VECTOR_LANES):
+            transaction = index + lane
+            if not (group.lanes >> lane) & 1:
+                status = accrue_transaction(tables, columns, outputs, cache, &loop, transaction)
+                if status != TRANSACTION_DONE:
+                    return progress_at(<AccrualStatus>status, transaction, loop.used,
+                                       vector_transactions)
                 continue
-            # A constant slot count for each width, so that the compiler unrolls the slots.
-            product = <uint64_t>spend * <uint64_t>plan.points_per_unit
-            if cache.slot_count <= 1:
-                total = planned_contributions(plan, 1, product, sign, outputs, &used)
-            elif cache.slot_count == 2:
-                total = planned_contributions(plan, 2, product, sign, outputs, &used)
-            elif cache.slot_count == 3:
-                total = planned_contributions(plan, 3, product, sign, outputs, &used)
-            elif cache.slot_count == 4:
-                total = planned_contributions(plan, 4, product, sign, outputs, &used)
-            else:
-                total = planned_contributions(plan, PLAN_SLOTS_MAX, product, sign, outputs, &used)
-        else:
-            if matched & tables.exclusion_bits:
-                outputs.points[index] = 0
-                outputs.attribution_counts[index] = 0
+            vector_transactions += 1
+            if (group.excluded_lanes >> lane) & 1:
+                outputs.points[transaction] = 0
+                outputs.attribution_counts[transaction] = 0
                 continue
-            if contributions_by_rule(tables, outputs, matched, spend, sign, &used, &total):
-                return progress_at(ACCRUAL_OVERFLOW, index, used)
-
-        # 6. Transaction cap; 7. member caps, for purchases only; 8. trimmed attribution.
-        capped = total if total < points_max_per_transaction else points_max_per_transaction
-        if capped_periods > 0 and sign > 0 and capped > 0:
-            state = single.compact_used[member] if short_cap else COMPACT_IN_COUNTERS * 256
-            compact = lc_compact_value(state)
-            if compact != COMPACT_IN_COUNTERS:
-                # One capped period and a compact counter of the current one (or of another
-                # period, which counts as none used): member_cap's result without its loops.
-                if compact < 0:
-                    compact = 0
-                room = single.points_max - compact
-                if room < capped:
-                    capped = room if room > 0 else 0
-                if compact + capped <= COMPACT_USED_MAX:
-                    single.compact_used[member] = lc_compact(compact + capped,
-                                                             lc_compact_tier(state))
-                else:
-                    set_used_in_period(single, member, single.compact_key, compact + capped)
+            first_entry = loop.used
+            if (group.full_lanes >> lane) & 1:
+                lc_store_bytes(&outputs.attribution_rule_indexes[first_entry],
+                               group.entry_rules[lane])
+                for slot in range(slot_count + 1):
+                    outputs.attribution_points[first_entry + slot] = group.values[slot][lane]
+                loop.used = first_entry + group.entry_counts[lane]
             else:
-                capped = member_cap(outputs.periods, member, &clock, capped)
-        if capped < total:
-            used = trim_entries(outputs, first_entry, used, total - capped, sign)
-        outputs.attribution_counts[index] = <uint8_t>(used - first_entry)
-        outputs.points[index] = sign * capped
-        if LEDGER_CORE_DEBUG:
-            total = 0
-            for entry in range(first_entry, used):
-                total += outputs.attribution_points[entry]
-            check_invariant(total == outputs.points[index])
-            check_invariant(used - first_entry <= tables.rule_count)
+                # Some entry earns 0: as planned_contributions, without bonuses (no such plan
+                # comes here).
+                plan = &cache.plans[group.plan_indexes[lane]]
+                outputs.attribution_rule_indexes[loop.used] = plan.rate_rule
+                outputs.attribution_points[loop.used] = group.values[0][lane]
+                loop.used += group.values[0][lane] != 0
+                for slot in range(slot_count):
+                    outputs.attribution_rule_indexes[loop.used] = plan.slot_rules[slot]
+                    outputs.attribution_points[loop.used] = group.values[1 + slot][lane]
+                    loop.used += group.values[1 + slot][lane] != 0
+            if (group.state_lanes >> lane) & 1:
+                loop.single.compact_used[columns.member_indexes[transaction]] = (
+                    group.member_states[lane]
+                )
+            if group.capped[lane] < group.totals[lane]:
+                loop.used = trim_entries(outputs, first_entry, loop.used,
+                                         group.totals[lane] - group.capped[lane],
+                                         -1 if columns.amounts_minor[transaction] < 0 else 1)
+            outputs.attribution_counts[transaction] = <uint8_t>(loop.used - first_entry)
+            outputs.points[transaction] = group.points[lane]
+            if LEDGER_CORE_DEBUG:
+                check_entries(tables, outputs, transaction, first_entry, loop.used)
+        index += LC_VECTOR_LANES
+    return progress_at(ACCRUAL_DONE, count, loop.used, vector_transactions)
 
-    return progress_at(ACCRUAL_DONE, count, used)
+
+cdef void set_vector_tables(const RuleTables* tables, const TransactionColumns* columns,
+                            const AccrualOutputs* outputs, const PlanCache* cache,
+                            const int32_t* member_states, lc_vector_tables* vector) noexcept nogil:
+    cdef int64_t period
+    vector.member_indexes = columns.member_indexes
+    vector.amounts_minor = columns.amounts_minor
+    vector.categories = columns.categories
+    vector.channels = columns.channels
+    vector.stores = columns.stores
+    vector.timestamps_seconds = columns.timestamps_seconds
+    vector.count = columns.count
+    vector.member_states = member_states
+    vector.member_count = columns.member_count
+    vector.tier_masks = tables.tier_masks
+    vector.category_masks = tables.category_masks
+    vector.category_table_size = tables.category_table_size
+    vector.category_default = tables.category_default
+    vector.channel_masks = tables.channel_masks
+    vector.channel_table_size = tables.channel_table_size
+    vector.channel_default = tables.channel_default
+    vector.store_masks = tables.store_masks
+    vector.store_table_size = tables.store_table_size
+    vector.store_default = tables.store_default
+    vector.spend_thresholds_minor = tables.spend_thresholds_minor
+    vector.spend_masks = tables.spend_masks
+    vector.spend_threshold_count = tables.spend_threshold_count
+    vector.minute_masks = tables.minute_masks
+    vector.has_minute_window = tables.has_window and tables.has_minute_window
+    vector.all_rules = tables.all_rules
+    vector.points_max_per_transaction = tables.points_max_per_transaction
+    vector.member_points_max = -1
+    for period in range(3):
+        if outputs.periods[period].points_max >= 0:
+            vector.member_points_max = outputs.periods[period].points_max
+    vector.plan_keys = cache.keys
+    vector.plan_indexes = cache.plan_indexes
+    vector.plan_table_bits = PLAN_TABLE_BITS
+    vector.plans = cache.vector_plans
 
 
-cdef inline AccrualProgress progress_at(AccrualStatus status, int64_t index,
-                                        int64_t used) noexcept nogil:
+cdef void set_vector_plan(const Plan* plan, lc_vector_plan* vector) noexcept nogil:
+    # The plan as lc_vector_group reads it; not usable there when it has bonuses or rules with
+    # caps of their own, or numbers outside the vector path's bounds.
+    cdef int64_t slot, pair
+    cdef uint64_t extra
+    cdef bint usable
+    for pair in range(LC_VECTOR_SLOT_PAIRS):
+        vector.slot_pairs[pair] = 0
+    vector.full_base_min = INT64_MAX
+    vector.entry_rules = 0
+    if plan.excluded:
+        vector.rate = <int64_t>1 << 32  # 0 points a unit of 1 minor unit
+        vector.rounding = VECTOR_EXCLUDED | VECTOR_USABLE
+        return
+    usable = (
+        plan.bonus_count == 0 and not plan.has_slot_caps
+        and plan.rate_points_max >= (<int64_t>1 << PLAN_BASE_BITS)
+        and 0 <= plan.points_per_unit <= 0x7FFFFFFF and 1 <= plan.unit_minor <= 0x7FFFFFFF
+    )
+    for slot in range(plan.slot_count):
+        extra = <uint64_t>plan.slot_extra_basis_points[slot]
+        usable &= extra < (1 << 20)
+        vector.slot_pairs[slot // 2] |= <int64_t>((extra & <uint64_t>0xFFFFF) << (32 * (slot % 2)))
+    vector.rate = <int64_t>(<uint64_t>plan.points_per_unit | (<uint64_t>plan.unit_minor << 32))
+    vector.rounding = (
+        plan.unit_bias
+        | (plan.basis_points_bias << 32)
+        | (VECTOR_UNIT_ODD_FIX if plan.unit_odd_fix else 0)
+        | (VECTOR_BASIS_POINTS_ODD_FIX if plan.basis_points_odd_fix else 0)
+        | (VECTOR_USABLE if usable else 0)
+        | (<uint64_t>plan.entry_count << VECTOR_ENTRY_COUNT_SHIFT)
+    )
+    vector.full_base_min = plan.full_base_min
+    vector.entry_rules = plan.entry_rules
+
+
+cdef inline AccrualProgress progress_at(AccrualStatus status, int64_t index, int64_t used,
+                                        int64_t vector_transactions) noexcept nogil:
     cdef AccrualProgress progress
     progress.status = status
     progress.transaction_index = index
     progress.attribution_used = used
+    progress.vector_transactions = vector_transactions
     return progress
 
 
@@ -1036,9 +1327,11 @@ def accrue_columns(
     if cache == NULL:
         raise MemoryError()
     cache.plans = NULL
+    cache.vector_plans = NULL
     try:
         cache.plans = <Plan*>malloc(sizeof(Plan) * PLANS_MAX)
-        if cache.plans == NULL:
+        cache.vector_plans = <lc_vector_plan*>malloc(sizeof(lc_vector_plan) * PLANS_MAX)
+        if cache.plans == NULL or cache.vector_plans == NULL:
             raise MemoryError()
         for entry in range(PLAN_TABLE_SIZE):
             cache.plan_indexes[entry] = PLAN_UNKNOWN
@@ -1052,10 +1345,33 @@ def accrue_columns(
                 if outputs.periods[period].compact_used == NULL:
                     raise MemoryError()
         with nogil:
-            progress = accrue_range(&tables, &columns, &outputs, cache, start_index, attribution_used)
+            progress = accrue_range(&tables, &columns, &outputs, cache, start_index,
+                                    attribution_used, vector_path_enabled)
     finally:
         free(cache.plans)
+        free(cache.vector_plans)
         free(cache)
         for period in range(3):
             free(outputs.periods[period].compact_used)
+    global vector_transactions_total
+    vector_transactions_total += progress.vector_transactions
     return int(progress.status), progress.transaction_index, progress.attribution_used
+
+
+# Whether accrue_columns may use the vector path: the processor has AVX-512 (use_vector_path can
+# turn it off, for tests and measurements); how many transactions it took, over all calls.
+cdef bint vector_path_enabled = lc_vector_supported()
+cdef int64_t vector_transactions_total = 0
+
+
+def use_vector_path(bint enabled):
+    """Turn the vector path on (where the processor has AVX-512) or off; returns whether it was."""
+    global vector_path_enabled
+    cdef bint previous = vector_path_enabled
+    vector_path_enabled = enabled and lc_vector_supported()
+    return previous
+
+
+def vector_transaction_count():
+    """How many transactions the vector path has accrued in this process (a statistic)."""
+    return vector_transactions_total
