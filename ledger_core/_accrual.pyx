@@ -1372,6 +1372,11 @@ def use_vector_path(bint enabled):
     return previous
 
 
+def vector_path_available():
+    """Whether the processor has what the vector path needs (AVX-512 F, DQ, CD, VL and BW)."""
+    return bool(lc_vector_supported())
+
+
 def vector_transaction_count():
     """How many transactions the vector path has accrued in this process (a statistic)."""
     return vector_transactions_total
