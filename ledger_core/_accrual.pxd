@@ -12,6 +12,7 @@ cdef enum AccrualStatus:
 # The compiled rule set as raw pointers; bit r of each mask stands for rule r.
 cdef struct RuleTables:
     const uint64_t* tier_masks
+    int64_t tier_table_size
     const uint64_t* category_masks
     int64_t category_table_size
     uint64_t category_default
@@ -178,6 +179,7 @@ cdef extern from "_accrual_vector.h":
         const int64_t* timestamps_seconds
         int64_t count
         const int32_t* member_states
+        int64_t tier_table_size
         int64_t member_count
         const uint64_t* tier_masks
         const uint64_t* category_masks
@@ -211,6 +213,8 @@ cdef extern from "_accrual_vector.h":
 
     ctypedef struct lc_group:
         int64_t values[9][LC_VECTOR_LANES]
+        int64_t kept[4][LC_VECTOR_LANES]
+        int64_t kept_counts[LC_VECTOR_LANES]
         int64_t points[LC_VECTOR_LANES]
         int64_t totals[LC_VECTOR_LANES]
         int64_t capped[LC_VECTOR_LANES]
@@ -222,10 +226,21 @@ cdef extern from "_accrual_vector.h":
         uint32_t full_lanes
         uint32_t excluded_lanes
         uint32_t state_lanes
+        uint32_t written_lanes
+
+    ctypedef struct lc_vector_outputs:
+        int64_t* points
+        uint8_t* attribution_counts
+        uint8_t* attribution_rule_indexes
+        int64_t* attribution_points
+        int32_t* member_states
+        const int32_t* member_indexes
 
     bint lc_vector_supported() noexcept nogil
     void lc_vector_group(const lc_vector_tables* tables, const lc_vector_clock* clock,
                          int64_t index, int64_t slot_count, lc_group* group) noexcept nogil
+    int lc_vector_write(const lc_group* group, int lane, int64_t index,
+                        const lc_vector_outputs* outputs, int64_t* used) noexcept nogil
 
 
 cdef struct PlanCache:

@@ -74,6 +74,7 @@ cdef extern from *:
     }
 
     static inline int lc_lowest_bit(uint64_t bits) { return __builtin_ctzll(bits); }
+    static inline int lc_popcount(uint64_t bits) { return __builtin_popcountll(bits); }
 
     /* numerator / denominator rounded (0 floor, 1 half up, 2 half even); no branch on the mode,
        which changes from one transaction to the next. */
@@ -195,6 +196,7 @@ cdef extern from *:
     int32_t lc_compact_tier(int32_t compact) noexcept nogil
     int32_t lc_compact(int64_t value, int32_t tier) noexcept nogil
     int lc_lowest_bit(uint64_t bits) noexcept nogil
+    int lc_popcount(uint64_t bits) noexcept nogil
     bint lc_scale_rounded(int64_t x, int64_t numerator, int64_t denominator, uint64_t reciprocal,
                           int64_t rounding, int64_t* result) noexcept nogil
     uint64_t lc_reciprocal(uint64_t denominator) noexcept nogil
@@ -477,8 +479,8 @@ cdef AccrualProgress accrue_range(
                                              &owns_member_states)
     if member_states != NULL:
         set_vector_tables(tables, columns, outputs, cache, member_states, &vector_tables)
-        progress = accrue_loop_vector(tables, columns, outputs, cache, &vector_tables, start_index,
-                                      attribution_used)
+        progress = accrue_loop_vector(tables, columns, outputs, cache, &vector_tables,
+                                      member_states, start_index, attribution_used)
     else:
         progress = accrue_loop(tables, columns, outputs, cache, start_index, attribution_used)
     if owns_member_states:
@@ -997,6 +999,7 @@ cdef AccrualProgress accrue_loop_vector(
     AccrualOutputs* outputs_given,
     PlanCache* cache,
     const lc_vector_tables* vector_tables,
+    int32_t* member_states,
     int64_t start_index,
     int64_t attribution_used,
 ) noexcept nogil:
@@ -1014,10 +1017,18 @@ cdef AccrualProgress accrue_loop_vector(
     cdef lc_vector_clock clock
     cdef int64_t index = start_index
     cdef int64_t count = columns.count
-    cdef int64_t lane, transaction, slot_count, timestamp, first_entry, slot
+    cdef int64_t transaction, slot_count, timestamp, first_entry, slot
+    cdef int lane
     cdef int64_t vector_transactions = 0
     cdef int status
     cdef const Plan* plan
+    cdef lc_vector_outputs vector_outputs
+    vector_outputs.points = outputs.points
+    vector_outputs.attribution_counts = outputs.attribution_counts
+    vector_outputs.attribution_rule_indexes = outputs.attribution_rule_indexes
+    vector_outputs.attribution_points = outputs.attribution_points
+    vector_outputs.member_states = member_states
+    vector_outputs.member_indexes = columns.member_indexes
     start_loop(tables, outputs, &loop, attribution_used)
     cdef int64_t group_entries_max = LC_VECTOR_LANES * loop.entries_max
     while index < count:
@@ -1039,18 +1050,22 @@ cdef AccrualProgress accrue_loop_vector(
             continue
         slot_count = cache.slot_count
         lc_vector_group(vector_tables, &clock, index, slot_count, &group)
-        for lane in range(LC_VECTOR_LANES):
+        vector_transactions += lc_popcount(group.lanes)
+        # The usual lanes are written by lc_vector_write; the others here, in order between them.
+        lane = lc_vector_write(&group, 0, index, &vector_outputs, &loop.used)
+        while lane < LC_VECTOR_LANES:
             transaction = index + lane
             if not (group.lanes >> lane) & 1:
                 status = accrue_transaction(tables, columns, outputs, cache, &loop, transaction)
                 if status != TRANSACTION_DONE:
                     return progress_at(<AccrualStatus>status, transaction, loop.used,
                                        vector_transactions)
+                lane = lc_vector_write(&group, lane + 1, index, &vector_outputs, &loop.used)
                 continue
-            vector_transactions += 1
             if (group.excluded_lanes >> lane) & 1:
                 outputs.points[transaction] = 0
                 outputs.attribution_counts[transaction] = 0
+                lane = lc_vector_write(&group, lane + 1, index, &vector_outputs, &loop.used)
                 continue
             first_entry = loop.used
             if (group.full_lanes >> lane) & 1:
@@ -1082,6 +1097,7 @@ cdef AccrualProgress accrue_loop_vector(
             outputs.points[transaction] = group.points[lane]
             if LEDGER_CORE_DEBUG:
                 check_entries(tables, outputs, transaction, first_entry, loop.used)
+            lane = lc_vector_write(&group, lane + 1, index, &vector_outputs, &loop.used)
         index += LC_VECTOR_LANES
     return progress_at(ACCRUAL_DONE, count, loop.used, vector_transactions)
 
@@ -1098,6 +1114,7 @@ cdef void set_vector_tables(const RuleTables* tables, const TransactionColumns* 
     vector.timestamps_seconds = columns.timestamps_seconds
     vector.count = columns.count
     vector.member_states = member_states
+    vector.tier_table_size = tables.tier_table_size
     vector.member_count = columns.member_count
     vector.tier_masks = tables.tier_masks
     vector.category_masks = tables.category_masks
@@ -1241,6 +1258,7 @@ def accrue_columns(
     if not 0 < transitions_seconds.shape[0] == offsets_seconds.shape[0]:
         raise ValueError("the offset table needs one offset per transition, at least one")
     tables.tier_masks = mask_pointer(tier_masks)
+    tables.tier_table_size = tier_masks.shape[0]
     tables.category_masks = mask_pointer(category_masks)
     tables.category_table_size = category_masks.shape[0]
     tables.category_default = compiled.category_default

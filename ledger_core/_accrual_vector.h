@@ -63,6 +63,7 @@ typedef struct {
     int64_t count;
     /* Compact member state: value * 256 + tier (tier alone when no period is capped). */
     const int32_t *member_states;
+    int64_t tier_table_size;
     int64_t member_count;
     const uint64_t *tier_masks;
     const uint64_t *category_masks;
@@ -100,6 +101,10 @@ typedef struct {
 /* One group's results, lane by lane; entries and points carry the amount's sign. */
 typedef struct {
     int64_t values[1 + 8][LC_VECTOR_LANES];  /* the base, then each slot's extra */
+    /* For lc_vector_write: the entries of full lanes with the caps taken off (from the last), in
+       slots 0 to 3 (slot counts up to 3), and how many of them are kept. */
+    int64_t kept[4][LC_VECTOR_LANES];
+    int64_t kept_counts[LC_VECTOR_LANES];
     int64_t points[LC_VECTOR_LANES];
     int64_t totals[LC_VECTOR_LANES];         /* before caps, >= 0 */
     int64_t capped[LC_VECTOR_LANES];         /* after them */
@@ -111,7 +116,18 @@ typedef struct {
     uint32_t full_lanes;      /* every entry of the plan earns: entry_rules, entry_counts */
     uint32_t excluded_lanes;
     uint32_t state_lanes;     /* purchases that count towards the member cap */
+    uint32_t written_lanes;   /* lanes lc_vector_write writes: excluded, or full with <= 3 slots */
 } lc_group;
+
+/* Where lc_vector_write writes (the kernel's outputs) and the member state it updates. */
+typedef struct {
+    int64_t *points;
+    uint8_t *attribution_counts;
+    uint8_t *attribution_rule_indexes;
+    int64_t *attribution_points;
+    int32_t *member_states;
+    const int32_t *member_indexes;
+} lc_vector_outputs;
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -193,8 +209,16 @@ LC_VECTOR_TARGET static void lc_vector_group(const lc_vector_tables *t, const lc
     __m256i states = _mm256_mmask_i32gather_epi32(_mm256_setzero_si256(), lanes, members,
                                                   t->member_states, 4);
     __m256i tiers = _mm256_and_si256(states, _mm256_set1_epi32(255));
-    __m512i matched = _mm512_mask_i32gather_epi64(zero, lanes, tiers,
-                                                  (const long long *)t->tier_masks, 8);
+    __m512i matched;
+    if (t->tier_table_size <= 8) {
+        /* Few tiers (the usual case): the table in a register, no gather. */
+        __m512i table = _mm512_maskz_loadu_epi64((__mmask8)((1u << t->tier_table_size) - 1),
+                                                 t->tier_masks);
+        matched = _mm512_permutexvar_epi64(_mm512_cvtepu32_epi64(tiers), table);
+    } else {
+        matched = _mm512_mask_i32gather_epi64(zero, lanes, tiers,
+                                              (const long long *)t->tier_masks, 8);
+    }
     matched = _mm512_and_si512(matched, _mm512_set1_epi64((int64_t)(t->all_rules & c->day_mask)));
     if (t->category_table_size)
         matched = _mm512_and_si512(matched, lc_vector_dense_mask(
@@ -314,8 +338,31 @@ LC_VECTOR_TARGET static void lc_vector_group(const lc_vector_tables *t, const lc
     __m512i full_base_min = _mm512_mask_i32gather_epi64(zero, lanes, rows, plan_base + 2, 8);
     __mmask8 full = lanes & ~excluded & _mm512_cmpge_epi64_mask(bases, full_base_min);
     __m512i entry_rules = _mm512_mask_i32gather_epi64(zero, full, rows, plan_base + 3, 8);
+    __m512i entry_counts = _mm512_srli_epi64(roundings, LC_VECTOR_ENTRY_COUNT_SHIFT);
     _mm512_storeu_si512(g->entry_rules, entry_rules);
-    _mm512_storeu_si512(g->entry_counts, _mm512_srli_epi64(roundings, LC_VECTOR_ENTRY_COUNT_SHIFT));
+    _mm512_storeu_si512(g->entry_counts, entry_counts);
+    if (slot_count <= 3) {
+        /* 8. The caps taken off the entries from the last (trim_entries in _accrual.pyx): with
+           every entry above 0, entry s keeps min(its points, what the cap leaves after the
+           entries before it) and is kept while that is above 0. Excluded lanes keep none. */
+        __m512i left = capped;
+        __m512i kept_counts = zero;
+        for (int64_t slot = 0; slot <= 3; slot++) {
+            __m512i value = slot <= slot_count ? _mm512_loadu_si512(g->values[slot]) : zero;
+            value = _mm512_abs_epi64(value);
+            __m512i kept = _mm512_min_epi64(value, left);
+            __mmask8 counted = _mm512_cmpgt_epi64_mask(left, zero)
+                & _mm512_cmpgt_epi64_mask(entry_counts, _mm512_set1_epi64(slot));
+            kept_counts = _mm512_mask_add_epi64(kept_counts, counted, kept_counts,
+                                                _mm512_set1_epi64(1));
+            left = _mm512_sub_epi64(left, kept);
+            _mm512_storeu_si512(g->kept[slot], lc_vector_signed(kept, negative));
+        }
+        _mm512_storeu_si512(g->kept_counts, _mm512_maskz_mov_epi64(~excluded, kept_counts));
+        g->written_lanes = lanes & (full | excluded);
+    } else {
+        g->written_lanes = excluded;
+    }
     _mm512_storeu_si512(g->totals, totals);
     _mm512_storeu_si512(g->capped, capped);
     _mm512_storeu_si512(g->points, lc_vector_signed(capped, negative));
@@ -326,6 +373,74 @@ LC_VECTOR_TARGET static void lc_vector_group(const lc_vector_tables *t, const lc
     g->state_lanes = state_lanes;
 }
 
+
+/* Writes the group's lanes from `lane` on, in order, up to the first lane not in written_lanes
+   (returned; LC_VECTOR_LANES when it wrote them all): points, counts, entries (from `*used` on,
+   which moves past them) and member state. The entries of two lanes at a time are compressed
+   into one run (vpcompressq into a register, then a plain store of 8 entries: there is room for
+   them, see accrue_loop_vector). */
+LC_VECTOR_TARGET static int lc_vector_write(const lc_group *g, int lane, int64_t index,
+                                            const lc_vector_outputs *o, int64_t *used) {
+    const __m512i zero = _mm512_setzero_si512();
+    uint32_t after = ~g->written_lanes & 0xFFu & (0xFFu << lane);
+    int end = after ? __builtin_ctz(after) : LC_VECTOR_LANES;
+    __mmask8 lanes = (__mmask8)((0xFFu << lane) & ((1u << end) - 1));
+    if (!lanes)
+        return end;
+    _mm512_mask_storeu_epi64(o->points + index, lanes, _mm512_loadu_si512(g->points));
+    __m512i counts = _mm512_maskz_loadu_epi64(lanes, g->kept_counts);
+    _mm_mask_storeu_epi8(o->attribution_counts + index, lanes, _mm512_cvtepi64_epi8(counts));
+    /* Lane l's entries as bits l % 2 * 4 up: the first count of them. */
+    __m512i shifts = _mm512_set_epi64(4, 0, 4, 0, 4, 0, 4, 0);
+    __m512i one = _mm512_set1_epi64(1);
+    __m512i bits = _mm512_sllv_epi64(_mm512_sub_epi64(_mm512_sllv_epi64(one, counts), one), shifts);
+    uint64_t lane_bits = (uint64_t)_mm_cvtsi128_si64(_mm512_cvtepi64_epi8(bits));
+    lane_bits |= lane_bits >> 8;
+    /* Entries lane-major: rows of 4 (one lane's slots 0 to 3), two lanes to a register. */
+    __m512i a = _mm512_loadu_si512(g->kept[0]), b = _mm512_loadu_si512(g->kept[1]);
+    __m512i c = _mm512_loadu_si512(g->kept[2]), d = _mm512_loadu_si512(g->kept[3]);
+    __m512i ab_even = _mm512_unpacklo_epi64(a, b), ab_odd = _mm512_unpackhi_epi64(a, b);
+    __m512i cd_even = _mm512_unpacklo_epi64(c, d), cd_odd = _mm512_unpackhi_epi64(c, d);
+    __m512i low = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    __m512i high = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    __m512i pairs[4];
+    /* pairs[k] holds the rows of lanes 2k and 2k + 1. */
+    pairs[0] = _mm512_permutex2var_epi64(ab_even, low, cd_even);   /* lanes 0, 2 */
+    pairs[1] = _mm512_permutex2var_epi64(ab_odd, low, cd_odd);     /* lanes 1, 3 */
+    pairs[2] = _mm512_permutex2var_epi64(ab_even, high, cd_even);  /* lanes 4, 6 */
+    pairs[3] = _mm512_permutex2var_epi64(ab_odd, high, cd_odd);    /* lanes 5, 7 */
+    /* Regroup as lanes (0, 1), (2, 3), (4, 5), (6, 7): swap the odd rows' halves in. */
+    __m512i rows01 = _mm512_mask_blend_epi64(0xF0, pairs[0], _mm512_shuffle_i64x2(pairs[1], pairs[1], 0x44));
+    __m512i rows23 = _mm512_mask_blend_epi64(0x0F, pairs[1], _mm512_shuffle_i64x2(pairs[0], pairs[0], 0xEE));
+    __m512i rows45 = _mm512_mask_blend_epi64(0xF0, pairs[2], _mm512_shuffle_i64x2(pairs[3], pairs[3], 0x44));
+    __m512i rows67 = _mm512_mask_blend_epi64(0x0F, pairs[3], _mm512_shuffle_i64x2(pairs[2], pairs[2], 0xEE));
+    __m512i rows[4] = {rows01, rows23, rows45, rows67};
+    /* Rule indexes: the low 4 bytes of each lane's entry_rules, two lanes to 8 bytes. */
+    __m256i rule_words = _mm512_cvtepi64_epi32(_mm512_loadu_si512(g->entry_rules));
+    __m128i rules_low = _mm256_castsi256_si128(rule_words);
+    __m128i rules_high = _mm256_extracti128_si256(rule_words, 1);
+    __m128i rule_pairs[4] = {rules_low, _mm_srli_si128(rules_low, 8), rules_high,
+                             _mm_srli_si128(rules_high, 8)};
+    int64_t entry = *used;
+    for (int pair = lane / 2; pair < (end + 1) / 2; pair++) {
+        __mmask8 kept = (__mmask8)(lane_bits >> (16 * pair));
+        if (2 * pair < lane) kept &= 0xF0;
+        if (2 * pair + 1 >= end) kept &= 0x0F;
+        _mm512_storeu_si512(o->attribution_points + entry, _mm512_maskz_compress_epi64(kept, rows[pair]));
+        __m512i rules = _mm512_maskz_compress_epi64(kept, _mm512_cvtepu8_epi64(rule_pairs[pair]));
+        _mm_storel_epi64((__m128i *)(o->attribution_rule_indexes + entry), _mm512_cvtepi64_epi8(rules));
+        entry += __builtin_popcount(kept);
+    }
+    *used = entry;
+    __mmask8 states = lanes & g->state_lanes;
+    if (states) {
+        __m256i members = _mm256_loadu_si256((const __m256i *)(o->member_indexes + index));
+        _mm256_mask_i32scatter_epi32(o->member_states, states, members,
+                                     _mm256_loadu_si256((const __m256i *)g->member_states), 4);
+    }
+    return end;
+}
+
 #else
 
 static int lc_vector_supported(void) { return 0; }
@@ -333,7 +448,13 @@ static int lc_vector_supported(void) { return 0; }
 static void lc_vector_group(const lc_vector_tables *t, const lc_vector_clock *c, int64_t index,
                             int64_t slot_count, lc_group *g) {
     (void)t; (void)c; (void)index; (void)slot_count;
-    g->lanes = 0;
+    g->lanes = g->written_lanes = 0;
+}
+
+static int lc_vector_write(const lc_group *g, int lane, int64_t index,
+                           const lc_vector_outputs *o, int64_t *used) {
+    (void)g; (void)index; (void)o; (void)used;
+    return lane;
 }
 
 #endif
