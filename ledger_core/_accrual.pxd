@@ -157,18 +157,21 @@ cdef extern from "_accrual_vector.h":
     enum:
         LC_VECTOR_LANES
         LC_VECTOR_SLOT_PAIRS
-    uint64_t VECTOR_UNIT_ODD_FIX "LC_VECTOR_UNIT_ODD_FIX"
-    uint64_t VECTOR_BASIS_POINTS_ODD_FIX "LC_VECTOR_BASIS_POINTS_ODD_FIX"
+    int64_t VECTOR_UNIT_SHIFT "LC_VECTOR_UNIT_SHIFT"
+    int64_t VECTOR_ROUNDING_SHIFT "LC_VECTOR_ROUNDING_SHIFT"
     uint64_t VECTOR_EXCLUDED "LC_VECTOR_EXCLUDED"
     uint64_t VECTOR_USABLE "LC_VECTOR_USABLE"
     int64_t VECTOR_ENTRY_COUNT_SHIFT "LC_VECTOR_ENTRY_COUNT_SHIFT"
+    int64_t VECTOR_POINTS_PER_UNIT_MAX "LC_VECTOR_POINTS_PER_UNIT_MAX"
+    int64_t VECTOR_UNIT_MAX "LC_VECTOR_UNIT_MAX"
+    int64_t VECTOR_PLAN_SHIFT "LC_VECTOR_PLAN_SHIFT"
 
     ctypedef struct lc_vector_plan:
-        int64_t rate
-        uint64_t rounding
-        int64_t full_base_min
+        uint64_t rate
+        uint64_t slots
+        uint64_t full
         uint64_t entry_rules
-        int64_t slot_pairs[LC_VECTOR_SLOT_PAIRS]
+        uint64_t slot_pairs[LC_VECTOR_SLOT_PAIRS]
 
     ctypedef struct lc_vector_tables:
         const int32_t* member_indexes
@@ -201,6 +204,7 @@ cdef extern from "_accrual_vector.h":
         int64_t member_points_max
         const uint64_t* plan_keys
         const int32_t* plan_indexes
+        const uint64_t* plan_words
         int plan_table_bits
         const lc_vector_plan* plans
 
@@ -249,8 +253,10 @@ cdef struct PlanCache:
     int32_t plan_indexes[PLAN_TABLE_SIZE]
     int64_t table_used
     Plan* plans
-    # The same plans as the vector path reads them (lc_vector_plan), by the same index.
+    # The same plans as the vector path reads them (lc_vector_plan), by the same index, and the
+    # table as key | (plan index + 1) << VECTOR_PLAN_SHIFT, for rule sets of up to 52 rules.
     lc_vector_plan* vector_plans
+    uint64_t plan_words[PLAN_TABLE_SIZE]
     int64_t plan_count
     int64_t slot_count  # the most slots of any plan so far
 

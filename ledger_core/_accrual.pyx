@@ -653,6 +653,9 @@ cdef int32_t find_plan(const RuleTables* tables, PlanCache* cache, uint64_t matc
             cache.slot_count = cache.plans[plan_index].slot_count
     cache.keys[entry] = matched
     cache.plan_indexes[entry] = plan_index
+    cache.plan_words[entry] = (
+        matched | (<uint64_t>(plan_index + 1) << VECTOR_PLAN_SHIFT) if plan_index >= 0 else 0
+    )
     cache.table_used += 1
     return plan_index
 
@@ -1139,6 +1142,7 @@ cdef void set_vector_tables(const RuleTables* tables, const TransactionColumns* 
             vector.member_points_max = outputs.periods[period].points_max
     vector.plan_keys = cache.keys
     vector.plan_indexes = cache.plan_indexes
+    vector.plan_words = cache.plan_words if tables.rule_count <= VECTOR_PLAN_SHIFT else NULL
     vector.plan_table_bits = PLAN_TABLE_BITS
     vector.plans = cache.vector_plans
 
@@ -1146,36 +1150,45 @@ cdef void set_vector_tables(const RuleTables* tables, const TransactionColumns* 
 cdef void set_vector_plan(const Plan* plan, lc_vector_plan* vector) noexcept nogil:
     # The plan as lc_vector_group reads it; not usable there when it has bonuses or rules with
     # caps of their own, or numbers outside the vector path's bounds.
-    cdef int64_t slot, pair
+    cdef int64_t slot, pair, rounding
     cdef uint64_t extra
     cdef bint usable
+    vector.slots = 0
     for pair in range(LC_VECTOR_SLOT_PAIRS):
         vector.slot_pairs[pair] = 0
-    vector.full_base_min = INT64_MAX
+    vector.full = 0xFFFFFFFF  # never full
     vector.entry_rules = 0
     if plan.excluded:
-        vector.rate = <int64_t>1 << 32  # 0 points a unit of 1 minor unit
-        vector.rounding = VECTOR_EXCLUDED | VECTOR_USABLE
+        # 0 points a unit of 1 minor unit; no entries.
+        vector.rate = (<uint64_t>1 << VECTOR_UNIT_SHIFT) | VECTOR_EXCLUDED | VECTOR_USABLE
         return
     usable = (
         plan.bonus_count == 0 and not plan.has_slot_caps
         and plan.rate_points_max >= (<int64_t>1 << PLAN_BASE_BITS)
-        and 0 <= plan.points_per_unit <= 0x7FFFFFFF and 1 <= plan.unit_minor <= 0x7FFFFFFF
+        and 0 <= plan.points_per_unit <= VECTOR_POINTS_PER_UNIT_MAX
+        and 1 <= plan.unit_minor <= VECTOR_UNIT_MAX
     )
     for slot in range(plan.slot_count):
         extra = <uint64_t>plan.slot_extra_basis_points[slot]
         usable &= extra < (1 << 20)
-        vector.slot_pairs[slot // 2] |= <int64_t>((extra & <uint64_t>0xFFFFF) << (32 * (slot % 2)))
-    vector.rate = <int64_t>(<uint64_t>plan.points_per_unit | (<uint64_t>plan.unit_minor << 32))
-    vector.rounding = (
-        plan.unit_bias
-        | (plan.basis_points_bias << 32)
-        | (VECTOR_UNIT_ODD_FIX if plan.unit_odd_fix else 0)
-        | (VECTOR_BASIS_POINTS_ODD_FIX if plan.basis_points_odd_fix else 0)
+        extra &= 0xFFFFF
+        if slot < 3:
+            vector.slots |= extra << (20 * slot)
+        vector.slot_pairs[slot // 2] |= extra << (32 * (slot % 2))
+    # The rounding mode, back from the plan's biases (see lc_rounding_bias): 0 floor, 1 half up,
+    # 2 half even.
+    rounding = 0 if plan.basis_points_bias == 0 else (2 if plan.basis_points_odd_fix else 1)
+    vector.rate = (
+        <uint64_t>plan.points_per_unit
+        | (<uint64_t>plan.unit_minor << VECTOR_UNIT_SHIFT)
+        | (<uint64_t>rounding << VECTOR_ROUNDING_SHIFT)
         | (VECTOR_USABLE if usable else 0)
         | (<uint64_t>plan.entry_count << VECTOR_ENTRY_COUNT_SHIFT)
     )
-    vector.full_base_min = plan.full_base_min
+    vector.full = (
+        <uint64_t>min(plan.full_base_min, <int64_t>0xFFFFFFFF)
+        | ((plan.entry_rules & <uint64_t>0xFFFFFFFF) << 32)
+    )
     vector.entry_rules = plan.entry_rules
 
 
@@ -1353,6 +1366,7 @@ def accrue_columns(
             raise MemoryError()
         for entry in range(PLAN_TABLE_SIZE):
             cache.plan_indexes[entry] = PLAN_UNKNOWN
+            cache.plan_words[entry] = 0
         cache.table_used = cache.plan_count = cache.slot_count = 0
         for period in range(3):
             if outputs.periods[period].points_max >= 0:
