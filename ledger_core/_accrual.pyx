@@ -142,6 +142,22 @@ cdef extern from *:
 
     static inline void lc_prefetch(const void *address) { __builtin_prefetch(address, 1, 3); }
 
+    /* Member state read in random order: in huge pages where the system gives them (fewer TLB
+       misses over a million members), plain malloc below 2 MiB. */
+    #include <sys/mman.h>
+    #define LC_HUGE_PAGE_BYTES (2u << 20)
+    static void *lc_member_state_alloc(size_t bytes) {
+        void *block = NULL;
+        if (bytes < LC_HUGE_PAGE_BYTES) return malloc(bytes);
+        bytes = (bytes + LC_HUGE_PAGE_BYTES - 1) & ~(size_t)(LC_HUGE_PAGE_BYTES - 1);
+        if (posix_memalign(&block, LC_HUGE_PAGE_BYTES, bytes) != 0) return NULL;
+    #ifdef MADV_HUGEPAGE
+        madvise(block, bytes, MADV_HUGEPAGE);
+    #endif
+        return block;
+    }
+    static void lc_member_state_free(void *block) { free(block); }
+
     /* The 8 bytes of `bytes` (lowest first) at `address`, which need not be aligned. */
     static inline void lc_store_bytes(uint8_t *address, uint64_t bytes) {
         uint8_t b[8];
@@ -202,6 +218,8 @@ cdef extern from *:
     uint64_t lc_reciprocal(uint64_t denominator) noexcept nogil
     bint lc_add_overflows(int64_t a, int64_t b, int64_t* total) noexcept nogil
     void lc_prefetch(const void* address) noexcept nogil
+    void* lc_member_state_alloc(size_t bytes) noexcept nogil
+    void lc_member_state_free(void* block) noexcept nogil
     void lc_store_bytes(uint8_t* address, uint64_t bytes) noexcept nogil
     void check_invariant "LC_CHECK"(bint condition) noexcept nogil
     uint64_t lc_rounding_bias(int64_t rounding, uint64_t d) noexcept nogil
@@ -484,7 +502,7 @@ cdef AccrualProgress accrue_range(
     else:
         progress = accrue_loop(tables, columns, outputs, cache, start_index, attribution_used)
     if owns_member_states:
-        free(member_states)
+        lc_member_state_free(member_states)
     for period in range(3):
         if outputs.periods[period].points_max >= 0:
             expand_counters(&outputs.periods[period], columns.member_count)
@@ -515,7 +533,7 @@ cdef int32_t* vector_member_states(const RuleTables* tables, const TransactionCo
         return states
     if transactions < columns.member_count // 4:
         return NULL
-    states = <int32_t*>malloc(sizeof(int32_t) * columns.member_count + 1)
+    states = <int32_t*>lc_member_state_alloc(sizeof(int32_t) * columns.member_count + 1)
     if states != NULL:
         owned[0] = True
         for member in range(columns.member_count):
@@ -1371,7 +1389,7 @@ def accrue_columns(
         for period in range(3):
             if outputs.periods[period].points_max >= 0:
                 # One more byte each, so that a batch without members still gets a pointer.
-                outputs.periods[period].compact_used = <int32_t*>malloc(
+                outputs.periods[period].compact_used = <int32_t*>lc_member_state_alloc(
                     sizeof(int32_t) * columns.member_count + 1
                 )
                 if outputs.periods[period].compact_used == NULL:
@@ -1384,7 +1402,7 @@ def accrue_columns(
         free(cache.vector_plans)
         free(cache)
         for period in range(3):
-            free(outputs.periods[period].compact_used)
+            lc_member_state_free(outputs.periods[period].compact_used)
     global vector_transactions_total
     vector_transactions_total += progress.vector_transactions
     return int(progress.status), progress.transaction_index, progress.attribution_used
