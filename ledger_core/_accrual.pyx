@@ -1038,7 +1038,7 @@ cdef AccrualProgress accrue_loop_vector(
     cdef lc_vector_clock clock
     cdef int64_t index = start_index
     cdef int64_t count = columns.count
-    cdef int64_t transaction, slot_count, timestamp, first_entry, slot
+    cdef int64_t transaction, slot_count, timestamp, first_entry, slot, group_first_entry
     cdef int lane
     cdef int64_t vector_transactions = 0
     cdef int status
@@ -1073,6 +1073,7 @@ cdef AccrualProgress accrue_loop_vector(
         lc_vector_group(vector_tables, &clock, index, slot_count, &group)
         vector_transactions += lc_popcount(group.lanes)
         # The usual lanes are written by lc_vector_write; the others here, in order between them.
+        group_first_entry = loop.used
         lane = lc_vector_write(&group, 0, index, &vector_outputs, &loop.used)
         while lane < LC_VECTOR_LANES:
             transaction = index + lane
@@ -1116,9 +1117,15 @@ cdef AccrualProgress accrue_loop_vector(
                                          -1 if columns.amounts_minor[transaction] < 0 else 1)
             outputs.attribution_counts[transaction] = <uint8_t>(loop.used - first_entry)
             outputs.points[transaction] = group.points[lane]
-            if LEDGER_CORE_DEBUG:
-                check_entries(tables, outputs, transaction, first_entry, loop.used)
             lane = lc_vector_write(&group, lane + 1, index, &vector_outputs, &loop.used)
+        if LEDGER_CORE_DEBUG:
+            # Every lane, however it was written: entries sum to the points, in order.
+            first_entry = group_first_entry
+            for lane in range(LC_VECTOR_LANES):
+                check_entries(tables, outputs, index + lane, first_entry,
+                              first_entry + outputs.attribution_counts[index + lane])
+                first_entry += outputs.attribution_counts[index + lane]
+            check_invariant(first_entry == loop.used)
         index += LC_VECTOR_LANES
     return progress_at(ACCRUAL_DONE, count, loop.used, vector_transactions)
 
