@@ -59,11 +59,6 @@
 #ifndef LC_VECTOR_PREFETCH_WRITE
 #define LC_VECTOR_PREFETCH_WRITE 0
 #endif
-/* The input columns are prefetched this many transactions ahead (the hardware's stream
-   prefetchers fall behind them). */
-#ifndef LC_VECTOR_STREAM_DISTANCE
-#define LC_VECTOR_STREAM_DISTANCE 512
-#endif
 
 /* A plan as the vector path reads it: one 64-byte line per plan, gathered by plan index. */
 typedef struct {
@@ -239,20 +234,6 @@ LC_VECTOR_TARGET static void lc_vector_group(const lc_vector_tables *t, const lc
         for (int lane = 0; lane < LC_VECTOR_LANES; lane++)
             __builtin_prefetch(t->member_states + (uint32_t)t->member_indexes[ahead + lane],
                                LC_VECTOR_PREFETCH_WRITE, 3);
-    }
-    int64_t stream = index + LC_VECTOR_STREAM_DISTANCE;
-    if (stream + LC_VECTOR_LANES <= t->count) {
-        __builtin_prefetch(t->member_indexes + stream, 0, 3);
-        __builtin_prefetch(t->timestamps_seconds + stream, 0, 3);
-        __builtin_prefetch(t->timestamps_seconds + stream + LC_VECTOR_WIDTH, 0, 3);
-        __builtin_prefetch(t->amounts_minor + stream, 0, 3);
-        __builtin_prefetch(t->amounts_minor + stream + LC_VECTOR_WIDTH, 0, 3);
-        if (t->category_table_size)
-            __builtin_prefetch(t->categories + stream, 0, 3);
-        if (t->channel_table_size)
-            __builtin_prefetch(t->channels + stream, 0, 3);
-        if (t->store_table_size)
-            __builtin_prefetch(t->stores + stream, 0, 3);
     }
     __m512i all_members = _mm512_loadu_si512(t->member_indexes + index);
     __mmask16 known = _mm512_cmplt_epu32_mask(all_members, _mm512_set1_epi32(
