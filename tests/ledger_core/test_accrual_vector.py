@@ -191,3 +191,71 @@ def test_vector_path_takes_the_usual_batch_and_equals_the_scalar_path() -> None:
     )
     assert_same_accrual(results[True], slow)
     assert_same_accrual(results[False], slow)
+
+
+def wide_rules(*, rule_count: int, tier_count: int, category_span: int) -> RuleSet:
+    """Many rules at once: up to 5 multipliers a transaction, spend thresholds, an hours window,
+    channels and stores, so that the vector path's wider cases run (slot pairs, bigger tables,
+    rule sets past 52 rules, whose plan keys no longer pack with the plan index)."""
+    rules = [
+        rate("base", points_per_unit=7, unit_minor=100, rounding=RoundingMode.HALF_UP),
+        rate("big-spend", points_per_unit=9, unit_minor=100, spend_min_minor=15_000),
+        multiplier("evening", 15_000, window=TimeWindow(start_minute_of_day=18 * 60)),
+        multiplier("online", 12_500, channels=frozenset({1})),
+        multiplier("flagship", 11_100, stores=frozenset({0, 3})),
+    ]
+    for n in range(rule_count - len(rules)):
+        rules.append(
+            multiplier(
+                f"wide-{n}",
+                10_001 + 337 * n,
+                tiers=frozenset({n % tier_count}),
+                categories=frozenset({n % category_span, (3 * n + 1) % category_span}),
+            )
+        )
+    return rule_set(
+        *rules,
+        tier_count=tier_count,
+        points_max_per_member_week=40_000,
+        points_max_per_transaction=9_000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule_count", "tier_count", "category_span"),
+    [(12, 3, 6), (40, 12, 30), (60, 20, 45)],
+    ids=["few", "packed-keys", "wide"],
+)
+def test_vector_path_with_wide_rule_sets_equals_reference(
+    rule_count: int, tier_count: int, category_span: int
+) -> None:
+    rules = wide_rules(rule_count=rule_count, tier_count=tier_count, category_span=category_span)
+    member_count, count = 200, 2_000
+    rng = np.random.default_rng(rule_count)
+    amounts = rng.integers(1, 30_000, count, dtype=np.int64)
+    amounts[rng.random(count) < 0.1] *= -1
+    batch = TransactionBatch(
+        member_indexes=rng.integers(0, member_count, count, dtype=np.int32),
+        amounts_minor=amounts,
+        categories=rng.integers(-2, category_span + 3, count, dtype=np.int32),
+        skus=np.zeros(count, dtype=np.int64),
+        channels=rng.integers(0, 3, count, dtype=np.int32),
+        stores=rng.integers(0, 5, count, dtype=np.int32),
+        timestamps_seconds=np.sort(rng.integers(START_SECONDS, END_SECONDS, count)),
+    )
+    tiers = rng.integers(0, tier_count, member_count, dtype=np.int8)
+    slow = reference.accrue(
+        batch, member_tiers=tiers, cap_counters=new_cap_counters(member_count), rules=rules
+    )
+    with vector_path(True):
+        before = _accrual.vector_transaction_count()
+        kernel = accrue(
+            batch,
+            member_tiers=tiers,
+            cap_counters=new_cap_counters(member_count),
+            rules=compile_rules(rules),
+        )
+        taken = _accrual.vector_transaction_count() - before
+    assert_same_accrual(kernel, slow)
+    if _accrual.vector_path_available():
+        assert taken > count // 2
