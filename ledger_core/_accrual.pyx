@@ -39,12 +39,13 @@ the scalar loop's body, in order between the others. On the benchmark 99% of tra
 the vector path, and the kernel went from about 36 to 18 to 21 ns a transaction (CPU time,
 reused buffers; the scalar loop is unchanged and stays the path without AVX-512).
 
-Where its time goes now (perf, 1M members): a third of the vector group's samples wait on the
-members' state (a gather of 4 bytes a member at random places of 4 MB; prefetched 48
-transactions ahead, without which it is 30% slower, and kept in huge pages), most of the rest
-on the other gathers (plan table, plan fields: a gather of 8 lanes costs about 17 cycles here),
-and about a sixth in lc_vector_write. With fresh output buffers the first touch of their ~330 MB
-adds 20 to 100 ms of page zeroing a call, depending on how readily the system gives huge pages.
+Where its time goes now (1M members, CPU time, builds that leave one part out): lc_vector_write
+about 9 of some 22 ns a transaction (writing the entries' runs ~4.5), the member state gather
+about 1 (it is prefetched 48 transactions ahead, without which the kernel is 30% slower, and kept
+in huge pages; perf piles samples up after it, but they skid), the rest the other gathers (plan
+table, plan fields: a gather of 8 lanes costs about 4.5 ns here) and the arithmetic. With fresh
+output buffers the first touch of their ~330 MB adds 20 to 100 ms of page zeroing a call,
+depending on how readily the system gives huge pages.
 
 The scalar loop runs at about 280 instructions a transaction on the benchmark (callgrind), at
 over 3 instructions a cycle: it is bound by instructions more than by memory (members all in
@@ -68,9 +69,8 @@ a call instead of 2,000, and more system time). lc_vector_group and lc_vector_wr
 one function (26.5 ns against 21.5 to 24.5: slower, more spills); the Cython-only fields of a
 group stored only when some lane needs them (no faster); the member state written back with
 plain stores instead of a scatter, and the counts loaded without a mask (no difference beyond the
-noise). Of the ~9 ns that lc_vector_write costs, writing the entries runs is ~4.5 (runs written
-to an L1-resident scratch area instead cost ~1.5 ns less, which bounds what non-temporal stores
-could save) and the member state gather ~1 (tiers from the member index instead).
+noise). Entries' runs written to an L1-resident scratch area instead of the outputs cost ~1.5 ns
+less, which bounds what non-temporal stores could save there.
 """
 
 from libc.stdint cimport INT64_MAX, int8_t, int32_t, int64_t, uint8_t, uint64_t
