@@ -11,7 +11,7 @@ BUF := .tools/node_modules/.bin/buf
 
 .PHONY: install run test lint protos protos-check buf-lint prometheus bench clean
 
-$(STAMP): pyproject.toml setup.py $(wildcard ledger_core/*.pyx ledger_core/*.pxd)
+$(STAMP): pyproject.toml setup.py $(wildcard ledger_core/*.pyx ledger_core/*.pxd ledger_core/*.h)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

@@ -20,6 +20,7 @@ def kernel_extensions() -> list[Extension]:
         Extension(
             f"ledger_core.{pyx.stem}",
             [str(pyx.relative_to(ROOT))],
+            depends=[str(h.relative_to(ROOT)) for h in sorted((ROOT / "ledger_core").glob("*.h"))],
             define_macros=macros,
             extra_compile_args=compile_args,
         )

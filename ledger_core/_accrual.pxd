@@ -1,4 +1,4 @@
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 # Outcome of one pass of the kernel over a batch (see _accrual.pyx for the codes).
 cdef enum AccrualStatus:
@@ -12,6 +12,7 @@ cdef enum AccrualStatus:
 # The compiled rule set as raw pointers; bit r of each mask stands for rule r.
 cdef struct RuleTables:
     const uint64_t* tier_masks
+    int64_t tier_table_size
     const uint64_t* category_masks
     int64_t category_table_size
     uint64_t category_default
@@ -98,6 +99,7 @@ cdef struct AccrualProgress:
     AccrualStatus status
     int64_t transaction_index
     int64_t attribution_used
+    int64_t vector_transactions  # how many went through the vector path
 
 cdef enum:
     # Multiplier slots of a plan; the loop computes as many as the widest plan met so far.
@@ -150,12 +152,111 @@ cdef struct Plan:
     int64_t bonus_points[64]
 
 
+cdef extern from "_accrual_vector.h":
+    # The vector path (ledger_core/_accrual_vector.h): 8 transactions at a time with AVX-512.
+    enum:
+        LC_VECTOR_LANES
+        LC_VECTOR_SLOT_PAIRS
+    int64_t VECTOR_UNIT_SHIFT "LC_VECTOR_UNIT_SHIFT"
+    int64_t VECTOR_ROUNDING_SHIFT "LC_VECTOR_ROUNDING_SHIFT"
+    uint64_t VECTOR_EXCLUDED "LC_VECTOR_EXCLUDED"
+    uint64_t VECTOR_USABLE "LC_VECTOR_USABLE"
+    int64_t VECTOR_ENTRY_COUNT_SHIFT "LC_VECTOR_ENTRY_COUNT_SHIFT"
+    int64_t VECTOR_POINTS_PER_UNIT_MAX "LC_VECTOR_POINTS_PER_UNIT_MAX"
+    int64_t VECTOR_UNIT_MAX "LC_VECTOR_UNIT_MAX"
+    int64_t VECTOR_PLAN_SHIFT "LC_VECTOR_PLAN_SHIFT"
+
+    ctypedef struct lc_vector_plan:
+        uint64_t rate
+        uint64_t slots
+        uint64_t full
+        uint64_t entry_rules
+        uint64_t slot_pairs[LC_VECTOR_SLOT_PAIRS]
+
+    ctypedef struct lc_vector_tables:
+        const int32_t* member_indexes
+        const int64_t* amounts_minor
+        const int32_t* categories
+        const int32_t* channels
+        const int32_t* stores
+        const int64_t* timestamps_seconds
+        int64_t count
+        const int32_t* member_states
+        int64_t tier_table_size
+        int64_t member_count
+        const uint64_t* tier_masks
+        const uint64_t* category_masks
+        int64_t category_table_size
+        uint64_t category_default
+        const uint64_t* channel_masks
+        int64_t channel_table_size
+        uint64_t channel_default
+        const uint64_t* store_masks
+        int64_t store_table_size
+        uint64_t store_default
+        const int64_t* spend_thresholds_minor
+        const uint64_t* spend_masks
+        int64_t spend_threshold_count
+        const uint64_t* minute_masks
+        int has_minute_window
+        uint64_t all_rules
+        int64_t points_max_per_transaction
+        int64_t member_points_max
+        const uint64_t* plan_keys
+        const int32_t* plan_indexes
+        const uint64_t* plan_words
+        int plan_table_bits
+        const lc_vector_plan* plans
+
+    ctypedef struct lc_vector_clock:
+        int64_t utc_low
+        int64_t utc_high
+        int64_t day_start_utc
+        uint64_t day_mask
+        int short_cap
+
+    ctypedef struct lc_group:
+        int64_t values[9][LC_VECTOR_LANES]
+        int64_t kept[4][LC_VECTOR_LANES]
+        int64_t kept_counts[LC_VECTOR_LANES]
+        int64_t points[LC_VECTOR_LANES]
+        int64_t totals[LC_VECTOR_LANES]
+        int64_t capped[LC_VECTOR_LANES]
+        uint64_t entry_rules[LC_VECTOR_LANES]
+        int64_t entry_counts[LC_VECTOR_LANES]
+        int32_t member_states[LC_VECTOR_LANES]
+        int32_t plan_indexes[LC_VECTOR_LANES]
+        uint32_t lanes
+        uint32_t full_lanes
+        uint32_t excluded_lanes
+        uint32_t state_lanes
+        uint32_t written_lanes
+
+    ctypedef struct lc_vector_outputs:
+        int64_t* points
+        uint8_t* attribution_counts
+        uint8_t* attribution_rule_indexes
+        int64_t* attribution_points
+        int32_t* member_states
+        const int32_t* member_indexes
+
+    bint lc_vector_supported() noexcept nogil
+    void lc_vector_group(const lc_vector_tables* tables, const lc_vector_clock* clock,
+                         int64_t index, int64_t slot_count, lc_group* group) noexcept nogil
+    int lc_vector_write(const lc_group* group, int lane, int64_t index,
+                        const lc_vector_outputs* outputs, int64_t* used) noexcept nogil
+
+
 cdef struct PlanCache:
     # The plans of the masks met so far in one kernel call (a batch has few distinct masks).
     uint64_t keys[PLAN_TABLE_SIZE]
     int32_t plan_indexes[PLAN_TABLE_SIZE]
     int64_t table_used
     Plan* plans
+    # The same plans as the vector path reads them (lc_vector_plan), by the same index, and the
+    # table as key | (plan index + 1) << VECTOR_PLAN_SHIFT, for rule sets of up to 52 rules.
+    lc_vector_plan* vector_plans
+    uint64_t plan_words[PLAN_TABLE_SIZE]
     int64_t plan_count
     int64_t slot_count  # the most slots of any plan so far
 
@@ -167,4 +268,5 @@ cdef AccrualProgress accrue_range(
     PlanCache* cache,
     int64_t start_index,
     int64_t attribution_used,
+    bint vector,
 ) noexcept nogil
