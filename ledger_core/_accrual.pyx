@@ -1057,9 +1057,9 @@ cdef AccrualProgress accrue_loop_vector(
     int64_t start_index,
     int64_t attribution_used,
 ) noexcept nogil:
-    # As accrue_loop, 8 transactions at a time through lc_vector_group where they fit; a lane it
-    # leaves, a group that starts on a new day and the last transactions go one by one through
-    # accrue_transaction. The lanes' results are written in order.
+    # As accrue_loop, LC_VECTOR_LANES (16) transactions at a time through lc_vector_group where
+    # they fit; a lane it leaves, a group that starts on a new day and the last transactions go
+    # one by one through accrue_transaction. The lanes' results are written in order.
     cdef RuleTables tables_local = tables_given[0]
     cdef TransactionColumns columns_local = columns_given[0]
     cdef AccrualOutputs outputs_local = outputs_given[0]
