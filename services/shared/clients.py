@@ -95,5 +95,9 @@ def service_channel(address: str) -> grpc.aio.Channel:
             ("grpc.service_config", _RETRY_POLICY),
             ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_FIRST_MS),
             ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MAX_MS),
+            # gRPC shares connections among a process's channels by address: a new channel would
+            # get an old one's connection still backing off from a service that has since come
+            # back on that address (a restart, a reused port), and fail at once.
+            ("grpc.use_local_subchannel_pool", 1),
         ],
     )

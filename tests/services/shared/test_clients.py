@@ -1,4 +1,8 @@
-"""Service channels spread calls over every address a name resolves to (a headless Service)."""
+"""Service channels: calls spread over every address a name resolves to (a headless Service),
+and a new channel connects afresh to a service back on an address an old channel gave up on."""
+
+import asyncio
+import contextlib
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -38,3 +42,35 @@ async def test_calls_are_spread_over_every_resolved_address() -> None:
     # pick_first would send all twenty to one.
     calls = [replica.calls for replica in replicas]
     assert sum(calls) == 20 and min(calls) >= 5, calls
+
+
+async def test_a_new_channel_reaches_a_service_back_where_an_old_one_gave_up() -> None:
+    # An old channel to a service that went away backs off its reconnects (up to seconds). A
+    # new channel to a service now on that address (a restart, or a reused port) must not be
+    # handed the old channel's connection in back-off: gRPC's process-wide subchannel pool would.
+    first = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(CountingHealth(), first)
+    port = first.add_insecure_port("127.0.0.1:0")
+    await first.start()
+    old = service_channel(f"127.0.0.1:{port}")
+    await health_pb2_grpc.HealthStub(old).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    await first.stop(None)
+    # Long enough for the old channel's reconnect back-off to grow to its maximum.
+    deadline = asyncio.get_running_loop().time() + 3
+    while asyncio.get_running_loop().time() < deadline:
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await health_pb2_grpc.HealthStub(old).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        await asyncio.sleep(0.05)
+    replica = CountingHealth()
+    second = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(replica, second)
+    assert second.add_insecure_port(f"127.0.0.1:{port}") == port
+    await second.start()
+    new = service_channel(f"127.0.0.1:{port}")
+    try:
+        await health_pb2_grpc.HealthStub(new).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    finally:
+        await new.close()
+        await old.close()
+        await second.stop(None)
+    assert replica.calls == 1
