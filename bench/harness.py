@@ -121,10 +121,16 @@ async def median_closed_loop(
     """The median (per figure) of `repeats` closed-loop runs after an unmeasured warm-up."""
     assert repeats >= REPEATS_MIN
     await closed_loop(call, concurrency=concurrency, duration_s=warmup_s)
-    runs = [
-        await closed_loop(call, concurrency=concurrency, duration_s=duration_s)
-        for _ in range(repeats)
-    ]
+    return median_run(
+        [
+            await closed_loop(call, concurrency=concurrency, duration_s=duration_s)
+            for _ in range(repeats)
+        ]
+    )
+
+
+def median_run(runs: list[LatencyRun]) -> LatencyRun:
+    """The median of each figure of `runs`; `calls` is their sum."""
     return LatencyRun(
         calls=sum(r.calls for r in runs),
         calls_per_s=statistics.median(r.calls_per_s for r in runs),

@@ -6,18 +6,26 @@ run on the same servers.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
 import secrets
 import statistics
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import asyncpg
 import grpc
 
-from bench.harness import Figure, Reporter, measure_grpc_echo, median_closed_loop, percentile
+from bench.harness import (
+    Figure,
+    Reporter,
+    closed_loop,
+    measure_grpc_echo,
+    median_run,
+    percentile,
+)
 from bench.infra import fresh_database, pgbench_binary, servers, service_processes
 from deploy.local.programs import program_config
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
@@ -26,6 +34,7 @@ POSTINGS = 1_000_000
 MEMBERS = 100_000
 BATCH_SIZE = 10_000
 UNARY_SECONDS = 8.0
+PGBENCH_SECONDS = 10
 CONCURRENCY = 64
 BALANCE_CALLS = 2_000
 LARGE_HISTORY = 1_000_000
@@ -199,17 +208,33 @@ async def _unary_earn(
             )
         )
 
-    reporter.progress("ledger.unary_earn: measuring")
-    run = await median_closed_loop(
-        earn, concurrency=CONCURRENCY, duration_s=UNARY_SECONDS, warmup_s=2.0
-    )
+    # The ledger's runs and pgbench's alternate, so that both see the machine as it is at the
+    # time (on a shared machine its speed drifts by a third within minutes).
+    with _pgbench_tpcb(server_url) as tpcb_run:
+        reporter.progress("ledger.unary_earn: measuring, alternating with pgbench")
+        await closed_loop(earn, concurrency=CONCURRENCY, duration_s=2.0)
+        runs, tpcb_rates = [], []
+        for _ in range(REPEATS):
+            runs.append(await closed_loop(earn, concurrency=CONCURRENCY, duration_s=UNARY_SECONDS))
+            if tpcb_run is not None:
+                tpcb_rates.append(await asyncio.to_thread(tpcb_run))
+    run = median_run(runs)
     params = {
         "concurrency": CONCURRENCY,
         "members": MEMBERS,
         "seconds": UNARY_SECONDS,
         "calls": run.calls,
     }
-    tpcb = await asyncio.to_thread(_pgbench_tpcb, server_url)
+    tpcb = (
+        Figure(
+            "baseline.pgbench_tpcb",
+            statistics.median(tpcb_rates),
+            "tps",
+            {"clients": CONCURRENCY, "scale": 10, "seconds": PGBENCH_SECONDS},
+        )
+        if tpcb_rates
+        else None
+    )
     echo = await measure_grpc_echo(
         concurrency=CONCURRENCY, duration_s=UNARY_SECONDS, warmup_s=2.0, payload_bytes=64
     )
@@ -234,60 +259,55 @@ async def _unary_earn(
     )
 
 
-def _pgbench_tpcb(server_url: str) -> Figure | None:
+@contextlib.contextmanager
+def _pgbench_tpcb(server_url: str) -> Iterator[Callable[[], float] | None]:
+    """A TPC-B-like pgbench database (scale 10) on the server, and a function that runs pgbench
+    on it once (CONCURRENCY clients, PGBENCH_SECONDS) and gives its tps; None without pgbench."""
     binary = pgbench_binary()
     if binary is None:
-        return None
+        yield None
+        return
     database = f"pgbench_{secrets.token_hex(3)}"
     connection = server_url.rsplit("/", 1)[0]
     host_port = connection.split("@", 1)[1]
     host, port = host_port.split(":")
     common = ["-h", host, "-p", port, "-U", "postgres"]
-    subprocess.run(
-        ["createdb", *common, database], check=True, env={"PATH": f"{binary.parent}:/usr/bin:/bin"}
-    )
+    path = {"PATH": f"{binary.parent}:/usr/bin:/bin"}
+    subprocess.run(["createdb", *common, database], check=True, env=path)
+
+    def run_once() -> float:
+        output = subprocess.run(
+            [
+                str(binary),
+                *common,
+                "-c",
+                str(CONCURRENCY),
+                "-j",
+                "2",
+                "-T",
+                str(PGBENCH_SECONDS),
+                "-n",
+                "-b",
+                "tpcb-like",
+                database,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        match = re.search(r"tps = ([0-9.]+)", output)
+        assert match, output
+        return float(match.group(1))
+
     try:
         subprocess.run(
             [str(binary), *common, "-i", "-s", "10", "-q", database],
             check=True,
             capture_output=True,
         )
-        rates = []
-        for _ in range(REPEATS):
-            output = subprocess.run(
-                [
-                    str(binary),
-                    *common,
-                    "-c",
-                    str(CONCURRENCY),
-                    "-j",
-                    "2",
-                    "-T",
-                    "10",
-                    "-n",
-                    "-b",
-                    "tpcb-like",
-                    database,
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            match = re.search(r"tps = ([0-9.]+)", output)
-            assert match, output
-            rates.append(float(match.group(1)))
-        return Figure(
-            "baseline.pgbench_tpcb",
-            statistics.median(rates),
-            "tps",
-            {"clients": CONCURRENCY, "scale": 10, "seconds": 10},
-        )
+        yield run_once
     finally:
-        subprocess.run(
-            ["dropdb", *common, "--force", database],
-            check=False,
-            env={"PATH": f"{binary.parent}:/usr/bin:/bin"},
-        )
+        subprocess.run(["dropdb", *common, "--force", database], check=False, env=path)
 
 
 async def _get_balance(reporter: Reporter, stub: ledger_pb2_grpc.LedgerServiceStub) -> None:
