@@ -78,12 +78,13 @@ async def probe_server(handler):  # type: ignore[no-untyped-def]
 async def test_a_typed_error_becomes_its_status_with_field_and_reason(probe) -> None:
     call, _ = probe
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await call(b"insufficient")
+        await call(b"insufficient", metadata=((REQUEST_ID_HEADER, "req-9"),))
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error.value.details() == "points: available 10, asked 50"
     trailers = dict(error.value.trailing_metadata())
     assert trailers[ERROR_REASON_HEADER] == "INSUFFICIENT_POINTS"
     assert trailers[ERROR_FIELD_HEADER] == "points"
+    assert trailers[REQUEST_ID_HEADER] == "req-9"
 
 
 async def test_an_unexpected_error_is_internal_and_does_not_leak(probe) -> None:
@@ -93,6 +94,7 @@ async def test_an_unexpected_error_is_internal_and_does_not_leak(probe) -> None:
     assert error.value.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in error.value.details()
     assert "req-42" in error.value.details()
+    assert dict(error.value.trailing_metadata())[REQUEST_ID_HEADER] == "req-42"
 
 
 async def test_a_database_connection_lost_under_a_call_is_unavailable_not_internal(
@@ -139,7 +141,7 @@ async def test_the_request_id_is_echoed_and_logged(probe, caplog: pytest.LogCapt
     caplog.set_level(logging.INFO)
     pending = call(b"hello", metadata=((REQUEST_ID_HEADER, "req-7"),))
     assert await pending == b"ok:hello"
-    assert (REQUEST_ID_HEADER, "req-7") in tuple(await pending.initial_metadata())
+    assert (REQUEST_ID_HEADER, "req-7") in tuple(await pending.trailing_metadata())
     formatter = JsonFormatter("probe")
     lines = [json.loads(formatter.format(record)) for record in caplog.records]
     handling = [line for line in lines if line["message"] == "handling hello"]
@@ -152,7 +154,7 @@ async def test_a_request_id_is_made_when_the_client_sends_none(probe) -> None:
     call, _ = probe
     pending = call(b"hello")
     await pending
-    request_id = dict(await pending.initial_metadata())[REQUEST_ID_HEADER]
+    request_id = dict(await pending.trailing_metadata())[REQUEST_ID_HEADER]
     assert len(request_id) == 32
 
 
