@@ -14,11 +14,17 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        # The timestamp's whole seconds, formatted once a second.
+        self._second = -1
+        self._second_text = ""
 
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         line: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._second_text}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -52,6 +58,13 @@ def stamp_request_ids() -> None:
 
 
 def configure_logging(service: str, *, level: str = "INFO") -> None:
+    # The lines carry none of the caller's file, thread or process, which the logging module
+    # otherwise looks up for every record (the logging HOWTO's "Optimization"): a third of the
+    # cost of the line each gRPC call logs.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     stamp_request_ids()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
