@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import grpc
 from grpc.aio import ServicerContext
+from prometheus_client import Counter, Histogram
 
 from services.shared.database import connection_lost
 from services.shared.errors import ServiceError
@@ -106,8 +107,19 @@ class ObserveInterceptor(_AroundInterceptor):
         self.service = service
         self.metrics = metrics
         self.in_flight = 0
+        self._series_of: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+
+    def _series(self, method: str, code: str) -> tuple[Counter, Histogram]:
+        """The call's request counter and latency histogram, looked up once per method and code."""
+        series = self._series_of.get((method, code))
+        if series is None:
+            series = self._series_of[method, code] = (
+                self.metrics.grpc_requests.labels(self.service, method, code),
+                self.metrics.grpc_latency.labels(self.service, method),
+            )
+        return series
 
     async def wait_idle(self, *, timeout_s: float) -> bool:
         """Wait until no handler runs. gRPC's stop() can return while handler coroutines still run
@@ -141,8 +153,9 @@ class ObserveInterceptor(_AroundInterceptor):
             elapsed_s = time.perf_counter() - started
             code = grpc.StatusCode.CANCELLED if cancelled else context.code() or grpc.StatusCode.OK
             code_name = code.name if isinstance(code, grpc.StatusCode) else str(code)
-            self.metrics.grpc_requests.labels(self.service, method, code_name).inc()
-            self.metrics.grpc_latency.labels(self.service, method).observe(elapsed_s)
+            requests, latency = self._series(method, code_name)
+            requests.inc()
+            latency.observe(elapsed_s)
             logger.info(
                 "rpc %s %s",
                 method,
