@@ -9,7 +9,7 @@ import asyncpg
 import numpy as np
 
 import ledger_core
-from services.campaign.pg_arrays import int_array, text_array
+from services.shared.pg_arrays import int_array, text_array
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Up to this many rows, a plain statement costs fewer round trips than COPY or planner hints.

@@ -7,7 +7,7 @@ from typing import TypeAlias
 
 import asyncpg
 
-from services.campaign.pg_arrays import text_array
+from services.shared.pg_arrays import text_array
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 

@@ -29,6 +29,7 @@ from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
 from services.ledger.policy import qualifying_window_start
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
+from services.shared.pg_arrays import int_array, text_array
 
 POSTED, DUPLICATE, REJECTED = 1, 2, 3
 REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
@@ -687,8 +688,9 @@ async def _apply_to_accounts(
     rows = await connection.fetch(
         "INSERT INTO member_accounts AS a (program_id, member_id, vested, pending, lifetime_earned, qualifying, "
         "tier_code, tier_since, next_vest_at, last_activity_at, qualifying_day, qualifying_day_amount) "
-        "SELECT $1, m, v, p, l, q, $2, $3, nv, $3, qd, qa FROM unnest($4::text[], $5::bigint[], $6::bigint[], "
-        "$7::bigint[], $8::bigint[], $9::timestamptz[], $10::date[], $11::bigint[]) AS t(m, v, p, l, q, nv, qd, qa) "
+        "SELECT $1, m, v, p, l, q, $2, $3, nv, $3, qd, qa FROM unnest($4::text::text[], $5::text::bigint[], "
+        "$6::text::bigint[], $7::text::bigint[], $8::text::bigint[], $9::timestamptz[], $10::date[], "
+        "$11::text::bigint[]) AS t(m, v, p, l, q, nv, qd, qa) "
         "ON CONFLICT (program_id, member_id) DO UPDATE SET vested = a.vested + EXCLUDED.vested, "
         "pending = a.pending + EXCLUDED.pending, lifetime_earned = a.lifetime_earned + EXCLUDED.lifetime_earned, "
         "qualifying = a.qualifying + EXCLUDED.qualifying, next_vest_at = least(a.next_vest_at, EXCLUDED.next_vest_at), "
@@ -707,14 +709,14 @@ async def _apply_to_accounts(
         program.program_id,
         program.settings.entry_tier_code,
         now,
-        members,
-        [deltas[m][0] for m in members],
-        [deltas[m][1] for m in members],
-        [deltas[m][2] for m in members],
-        [deltas[m][3] for m in members],
+        text_array(members),
+        int_array([deltas[m][0] for m in members]),
+        int_array([deltas[m][1] for m in members]),
+        int_array([deltas[m][2] for m in members]),
+        int_array([deltas[m][3] for m in members]),
         [next_vest.get(m) for m in members],
         [buckets[m][0] if m in buckets else None for m in members],
-        [buckets[m][1] if m in buckets else 0 for m in members],
+        int_array([buckets[m][1] if m in buckets else 0 for m in members]),
     )
     return {row["member_id"]: row for row in rows}
 
