@@ -41,6 +41,15 @@ WAL_SETTINGS = {
 }
 
 
+def shared_buffers_mb() -> int:
+    """A quarter of the machine's memory, as deploy/postgres/postgresql.conf sizes it, within
+    256 MB and 4 GB. The buffers hold the pages that every batch touches across the member-keyed
+    indexes (a page per member and index); when they fall out, each write reads and writes back
+    pages through the OS instead. PostgreSQL takes the memory as pages are first used."""
+    memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return max(256, min(memory_mb // 4, 4096))
+
+
 class LocalServerError(Exception):
     pass
 
@@ -184,7 +193,8 @@ class LocalPostgres:
             return self.dsn
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} "
-            "-c max_connections=300 -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
+            f"-c max_connections=300 -c shared_buffers={shared_buffers_mb()}MB -c fsync=on "
+            "-c synchronous_commit=on"
         )
         try:
             self._run(

@@ -1,6 +1,6 @@
 """deploy/local: the PostgreSQL server benchmarks and `make run` start has the deployed WAL and
 checkpoint behaviour, not PostgreSQL's defaults (which make a bulk import checkpoint every few
-seconds)."""
+seconds), and shared buffers sized to the machine as deployed."""
 
 import tempfile
 from pathlib import Path
@@ -8,7 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from deploy.local.servers import WAL_SETTINGS, LocalPostgres, free_port
+from deploy.local.servers import WAL_SETTINGS, LocalPostgres, free_port, shared_buffers_mb
 from tests.conftest import RUN_ID
 
 pytestmark = pytest.mark.slow
@@ -24,6 +24,10 @@ async def test_a_local_server_runs_with_the_wal_settings() -> None:
         assert await show("SHOW max_wal_size") == WAL_SETTINGS["max_wal_size"].strip("'")
         assert await show("SHOW checkpoint_timeout") == "15min"
         assert await show("SHOW wal_compression") in ("lz4", "pglz")
+        buffers_mb = await show(
+            "SELECT setting::bigint * 8192 / 1048576 FROM pg_settings WHERE name = 'shared_buffers'"
+        )
+        assert buffers_mb == shared_buffers_mb() and 256 <= buffers_mb <= 4096
         # Written once, at initdb: a restart does not add them again.
         await connection.close()
         connection = None
