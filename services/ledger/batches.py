@@ -24,9 +24,10 @@ from services.ledger.book import EARN, ISSUED, REDEEM
 from services.ledger.convert import timestamp
 from services.ledger.errors import InsufficientPoints, MemberClosed, MemberNotFound
 from services.ledger.ledger import Ledger
-from services.ledger.lot_calendar import LotCalendar, Moment, instant
+from services.ledger.lot_calendar import LotCalendar, Moment, instant, micros_of
 from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
 from services.ledger.policy import qualifying_window_start
+from services.shared import pg_copy
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
 from services.shared.pg_arrays import int_array, text_array
@@ -283,7 +284,7 @@ class BatchPoster:
         deltas: dict[str, list[int]] = defaultdict(
             lambda: [0, 0, 0, 0]
         )  # vested, pending, lifetime, qualifying
-        next_vest: dict[str, dt.datetime] = {}
+        next_vest: dict[str, int] = {}  # unix micros
         days: dict[str, dict[dt.date, int]] = {}  # qualifying by local day (plain dicts: cheaper)
         # Columns as locals: this loop runs once per item of every batch.
         member_ids, points_of, flags, spends = (
@@ -317,8 +318,8 @@ class BatchPoster:
                 delta[0] += points
             else:
                 delta[1] += points
-                if member not in next_vest or moment.vests < next_vest[member]:
-                    next_vest[member] = moment.vests
+                if member not in next_vest or moment.vests_micros < next_vest[member]:
+                    next_vest[member] = moment.vests_micros
             delta[2] += points
             if qualifying:
                 delta[3] += qualifying
@@ -352,56 +353,30 @@ class BatchPoster:
         )
         # Each posting records the available points after it, in batch order.
         available = {member: row["vested"] - deltas[member][0] for member, row in applied.items()}
-        postings, lots = [], []
         for member in applied:
             earned.issued[store.stripe_of(member)] -= deltas[member][2]
         statuses, posting_ids = results.statuses, results.posting_ids
-        references, keys = columns.references, columns.keys
-        for (index, moment, qualifying), posting_id in zip(posted, ids, strict=True):
-            member, points = member_ids[index], points_of[index]
-            vested = moment.vested
-            if vested:
-                available[member] += points
-            reference = references[index]
-            postings.append(
-                (
-                    program_id,
-                    member,
-                    posting_id,
-                    EARN,
-                    points,
-                    ISSUED,
-                    reference,
-                    columns.reason(index),
-                    flags[index],
-                    qualifying,
-                    batch_id,
-                    keys[index],
-                    available[member],
-                    moment.occurred,
-                    now,
-                )
-            )
-            lots.append(
-                (
-                    program_id,
-                    member,
-                    posting_id,
-                    posting_id,
-                    points,
-                    points,
-                    vested,
-                    moment.occurred,
-                    moment.vests,
-                    moment.expires,
-                    reference,
-                )
-            )
+        posted_indexes, posted_moments, available_after = [], [], []
+        for (index, moment, _), posting_id in zip(posted, ids, strict=True):
+            member = member_ids[index]
+            if moment.vested:
+                available[member] += points_of[index]
+            available_after.append(available[member])
+            posted_indexes.append(index)
+            posted_moments.append(moment)
             statuses[index], posting_ids[index] = POSTED, str(posting_id)
-        await connection.copy_records_to_table(
-            "postings", records=postings, columns=_POSTING_COLUMNS
+        await _copy_postings_and_lots(
+            connection,
+            program_id=program_id,
+            batch_id=batch_id,
+            now=now,
+            columns=columns,
+            indexes=posted_indexes,
+            moments=posted_moments,
+            qualifying=[qualifying for _, _, qualifying in posted],
+            available_after=available_after,
+            posting_ids=ids,
         )
-        await connection.copy_records_to_table("lots", records=lots, columns=_LOT_COLUMNS)
         qualifying_days = _off_bucket_days(days, buckets, applied)
         if qualifying_days:
             await connection.copy_records_to_table(
@@ -614,37 +589,73 @@ class _Earned:
     available: dict[str, int] = field(default_factory=dict)
 
 
-# Only the columns a bulk earn sets; the others take their defaults.
-_POSTING_COLUMNS = [
-    "program_id",
-    "member_id",
-    "posting_id",
-    "kind",
-    "amount",
-    "counter_kind",
-    "source_reference",
-    "reason",
-    "qualifying",
-    "qualifying_amount",
-    "batch_id",
-    "item_key",
-    "available_after",
-    "occurred_at",
-    "posted_at",
-]
-_LOT_COLUMNS = [
-    "program_id",
-    "member_id",
-    "lot_id",
-    "posting_id",
-    "amount",
-    "remaining",
-    "vested",
-    "earned_at",
-    "vests_at",
-    "expires_at",
-    "source_reference",
-]
+async def _copy_postings_and_lots(
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    batch_id: str,
+    now: dt.datetime,
+    columns: Columns,
+    indexes: list[int],
+    moments: list[Moment],
+    qualifying: list[int],
+    available_after: list[int],
+    posting_ids: list[int],
+) -> None:
+    """The bulk earns' postings and their lots (a lot's id is its posting's), one COPY each; only
+    the columns a bulk earn sets, the others take their defaults."""
+    count = len(indexes)
+    program = pg_copy.same_text("program_id", program_id)
+    members = pg_copy.text("member_id", [columns.member_ids[i] for i in indexes])
+    references = pg_copy.text("source_reference", [columns.references[i] for i in indexes])
+    points = np.fromiter((columns.points[i] for i in indexes), dtype=np.int64, count=count)
+    ids = np.array(posting_ids, dtype=np.int64)
+    occurred = np.fromiter((m.occurred_micros for m in moments), dtype=np.int64, count=count)
+    await pg_copy.copy_columns(
+        connection,
+        "postings",
+        [
+            program,
+            members,
+            pg_copy.bigint("posting_id", ids),
+            pg_copy.smallint("kind", EARN),
+            pg_copy.bigint("amount", points),
+            pg_copy.smallint("counter_kind", ISSUED),
+            references,
+            pg_copy.bytea("reason", [columns.reason(i) for i in indexes]),
+            pg_copy.boolean("qualifying", [columns.qualifying[i] for i in indexes]),
+            pg_copy.bigint("qualifying_amount", qualifying),
+            pg_copy.same_text("batch_id", batch_id),
+            pg_copy.text("item_key", [columns.keys[i] for i in indexes]),
+            pg_copy.bigint("available_after", available_after),
+            pg_copy.timestamptz("occurred_at", occurred),
+            pg_copy.timestamptz("posted_at", micros_of(now)),
+        ],
+        row_count=count,
+    )
+    expires = [m.expires_micros for m in moments]
+    never = np.fromiter((e is None for e in expires), dtype=bool, count=count)
+    expires_at = pg_copy.timestamptz(
+        "expires_at", [e or 0 for e in expires], nulls=never if never.any() else None
+    )
+    await pg_copy.copy_columns(
+        connection,
+        "lots",
+        [
+            program,
+            members,
+            pg_copy.bigint("lot_id", ids),
+            pg_copy.bigint("posting_id", ids),
+            pg_copy.bigint("amount", points),
+            pg_copy.bigint("remaining", points),
+            pg_copy.boolean("vested", [m.vested for m in moments]),
+            pg_copy.timestamptz("earned_at", occurred),
+            pg_copy.timestamptz("vests_at", [m.vests_micros for m in moments]),
+            expires_at,
+            references,
+        ],
+        row_count=count,
+    )
 
 
 def _off_bucket_days(
@@ -674,7 +685,7 @@ async def _apply_to_accounts(
     program: Program,
     now: dt.datetime,
     deltas: dict[str, list[int]],
-    next_vest: dict[str, dt.datetime],
+    next_vest: dict[str, int],
     buckets: dict[str, tuple[dt.date, int]],
 ) -> dict[str, asyncpg.Record]:
     """Open and credit the accounts in one statement, in member order; members who owe points (their
@@ -714,11 +725,26 @@ async def _apply_to_accounts(
         int_array([deltas[m][1] for m in members]),
         int_array([deltas[m][2] for m in members]),
         int_array([deltas[m][3] for m in members]),
-        [next_vest.get(m) for m in members],
+        _instants([next_vest.get(m) for m in members]),
         [buckets[m][0] if m in buckets else None for m in members],
         int_array([buckets[m][1] if m in buckets else 0 for m in members]),
     )
     return {row["member_id"]: row for row in rows}
+
+
+def _instants(micros: list[int | None]) -> list[dt.datetime | None]:
+    """Unix micros as datetimes, each distinct value made once (a batch's items often share one)."""
+    made: dict[int, dt.datetime] = {}
+    instants: list[dt.datetime | None] = []
+    for value in micros:
+        if value is None:
+            instants.append(None)
+            continue
+        moment = made.get(value)
+        if moment is None:
+            moment = made[value] = instant(value)
+        instants.append(moment)
+    return instants
 
 
 async def _upgrade(
