@@ -11,7 +11,6 @@ and milestones), so posting them again after a crash or a replay is a duplicate 
 import dataclasses
 import datetime as dt
 import hashlib
-import itertools
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -221,21 +220,17 @@ class Accruer:
         accrued.positions = dict(zip(purchases, range(len(purchases)), strict=True))
         ids_of = pick(transactions.ids, purchases)
         micros_of = pick(transactions.micros, purchases)
-        records = list(
-            zip(
-                itertools.repeat(program_id),
-                members_of,
-                ids_of,
-                itertools.repeat(PURCHASE),
-                amounts_of,
-                points,
-                micros_of,
-                itertools.repeat(""),
-                accrual.applications_texts(),
-                itertools.repeat(batch_id),
-            )
+        await store.insert_purchases(
+            connection,
+            program_id=program_id,
+            batch_id=batch_id,
+            members=members_of,
+            transaction_ids=ids_of,
+            amounts_minor=amounts_of,
+            points=accrual.points,
+            occurred_micros=micros_of,
+            applications=accrual.applications_texts(),
         )
-        await store.insert_transactions(connection, records)
         _purchase_items(
             accrued.items, accrual, purchases, members_of, ids_of, micros_of, amounts_of
         )

@@ -7,8 +7,11 @@ from typing import TypeAlias
 
 import asyncpg
 import numpy as np
+import numpy.typing as npt
 
 import ledger_core
+from services.campaign.transactions import PURCHASE
+from services.shared import pg_copy
 from services.shared.pg_arrays import int_array, text_array
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -60,18 +63,35 @@ async def fetch_transactions(
     }
 
 
-async def insert_transactions(connection: asyncpg.Connection, records: list[tuple]) -> None:  # type: ignore[type-arg]
-    """Rows in the order of _TRANSACTION_COLUMNS: COPY for a batch, one INSERT for a few."""
-    if len(records) > SMALL_WRITE_ROWS_MAX:
-        await connection.copy_records_to_table(
-            "transactions", records=records, columns=_TRANSACTION_COLUMNS
-        )
-    elif records:
-        placeholders = ", ".join(f"${i}" for i in range(1, len(_TRANSACTION_COLUMNS) + 1))
-        await connection.executemany(
-            f"INSERT INTO transactions ({', '.join(_TRANSACTION_COLUMNS)}) VALUES ({placeholders})",
-            records,
-        )
+async def insert_purchases(
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    batch_id: str,
+    members: Sequence[str],
+    transaction_ids: Sequence[str],
+    amounts_minor: Sequence[int],
+    points: Sequence[int] | npt.NDArray[np.int64],
+    occurred_micros: Sequence[int],
+    applications: Sequence[str],
+) -> None:
+    """A batch's purchases, one COPY."""
+    await pg_copy.copy_columns(
+        connection,
+        "transactions",
+        [
+            pg_copy.same_text("program_id", program_id),
+            pg_copy.text("member_id", members),
+            pg_copy.text("transaction_id", transaction_ids),
+            pg_copy.smallint("kind", PURCHASE),
+            pg_copy.bigint("amount_minor", amounts_minor),
+            pg_copy.bigint("points", points),
+            pg_copy.bigint("occurred_micros", occurred_micros),
+            pg_copy.text("applications", applications),
+            pg_copy.same_text("batch_id", batch_id),
+        ],
+        row_count=len(members),
+    )
 
 
 async def insert_transaction(connection: asyncpg.Connection, record: tuple) -> bool:  # type: ignore[type-arg]
