@@ -9,11 +9,13 @@ one moment.
 """
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import asyncpg
 import numpy as np
+import numpy.typing as npt
 
 import ledger_core
 from loyalty.common.v1 import common_pb2
@@ -22,9 +24,18 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import events, store
 from services.ledger.book import EARN, ISSUED, REDEEM
 from services.ledger.convert import timestamp
+from services.ledger.earn_columns import (
+    NO_DAY,
+    NO_INSTANT,
+    EarnItems,
+    MemberTotals,
+    available_after,
+    member_totals,
+    off_bucket_days,
+)
 from services.ledger.errors import InsufficientPoints, MemberClosed, MemberNotFound
 from services.ledger.ledger import Ledger
-from services.ledger.lot_calendar import LotCalendar, Moment, instant, micros_of
+from services.ledger.lot_calendar import EPOCH_ORDINAL, LotCalendar, Moment, instant, micros_of
 from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
 from services.ledger.policy import qualifying_window_start
 from services.shared import pg_copy
@@ -278,92 +289,45 @@ class BatchPoster:
         settings, program_id = program.settings, program.program_id
         window_start = qualifying_window_start(settings, now)
         spend_basis = settings.qualifying_basis == QUALIFYING_BASIS_SPEND
-        calendar = LotCalendar(settings, now, window_start)
-        item_moments: list[Moment] = []
-        item_qualifying: list[int] = []
-        deltas: dict[str, list[int]] = defaultdict(
-            lambda: [0, 0, 0, 0]
-        )  # vested, pending, lifetime, qualifying
-        next_vest: dict[str, int] = {}  # unix micros
-        days: dict[str, dict[dt.date, int]] = {}  # qualifying by local day (plain dicts: cheaper)
-        # Columns as locals: this loop runs once per item of every batch.
-        member_ids, points_of, flags, spends = (
-            columns.member_ids,
-            columns.points,
-            columns.qualifying,
-            columns.spends,
+        items = EarnItems.of(
+            indexes=indexes,
+            member_ids=columns.member_ids,
+            points=columns.points,
+            qualifying_flags=columns.qualifying,
+            qualifying_basis=columns.spends if spend_basis else columns.points,
+            instants=(columns.occurred_micros, columns.vests_micros, columns.expires_micros),
+            calendar=LotCalendar(settings, now, window_start),
         )
-        occurred_of, vests_of, expires_of = (
-            columns.occurred_micros,
-            columns.vests_micros,
-            columns.expires_micros,
-        )
-        last_instants, moment = None, None
-        for index in indexes:
-            instants = (occurred_of[index], vests_of[index], expires_of[index])
-            # Items of a batch often come in runs of one instant (a bonus run, a batch stamped
-            # once): those share their moment.
-            if instants != last_instants:
-                moment = calendar.moment(*instants)
-                last_instants = instants
-            assert moment is not None
-            member, points = member_ids[index], points_of[index]
-            qualifying = 0
-            if flags[index] and moment.in_window:
-                qualifying = spends[index] if spend_basis else points
-            item_moments.append(moment)
-            item_qualifying.append(qualifying)
-            delta = deltas[member]
-            if moment.vested:
-                delta[0] += points
-            else:
-                delta[1] += points
-                if member not in next_vest or moment.vests_micros < next_vest[member]:
-                    next_vest[member] = moment.vests_micros
-            delta[2] += points
-            if qualifying:
-                delta[3] += qualifying
-                member_days = days.get(member)
-                if member_days is None:
-                    member_days = days[member] = {}
-                day = moment.local_day
-                member_days[day] = member_days.get(day, 0) + qualifying
-        # The latest day of each member goes to the account's day bucket.
-        buckets = {member: max(amounts) for member, amounts in days.items()}
-        applied = await _apply_to_accounts(
-            connection,
-            program,
-            now,
-            deltas,
-            next_vest,
-            {m: (d, days[m][d]) for m, d in buckets.items()},
-        )
-        earned.held_back = [index for index in indexes if columns.member_ids[index] not in applied]
-        posted = [
-            (index, moment, qualifying)
-            for index, moment, qualifying in zip(
-                indexes, item_moments, item_qualifying, strict=True
-            )
-            if columns.member_ids[index] in applied
-        ]
-        if not posted:
+        totals = member_totals(items)
+        applied = await _apply_to_accounts(connection, program, now, items.members, totals)
+        members = items.members
+        account_of = [applied.get(member) for member in members]
+        took = np.fromiter((row is not None for row in account_of), dtype=bool, count=len(members))
+        posted = took[items.codes]
+        earned.held_back = [items.indexes[k] for k in np.flatnonzero(~posted).tolist()]
+        if not posted.any():
             return earned
+        positions = np.flatnonzero(posted)
         ids = await connection.fetchval(
-            "SELECT array_agg(nextval('posting_ids')) FROM generate_series(1, $1)", len(posted)
+            "SELECT array_agg(nextval('posting_ids')) FROM generate_series(1, $1)", len(positions)
+        )
+        stored_vested = np.fromiter(
+            (row["vested"] if row is not None else 0 for row in account_of),
+            dtype=np.int64,
+            count=len(members),
         )
         # Each posting records the available points after it, in batch order.
-        available = {member: row["vested"] - deltas[member][0] for member, row in applied.items()}
-        for member in applied:
-            earned.issued[store.stripe_of(member)] -= deltas[member][2]
+        codes = items.codes[positions]
+        after = available_after(
+            codes,
+            np.where(items.vested, items.points, 0)[positions],
+            stored_vested - totals.vested,
+        )
+        for code in np.flatnonzero(took).tolist():
+            earned.issued[store.stripe_of(members[code])] -= int(totals.lifetime[code])
+        posted_indexes = [items.indexes[k] for k in positions.tolist()]
         statuses, posting_ids = results.statuses, results.posting_ids
-        posted_indexes, posted_moments, available_after = [], [], []
-        for (index, moment, _), posting_id in zip(posted, ids, strict=True):
-            member = member_ids[index]
-            if moment.vested:
-                available[member] += points_of[index]
-            available_after.append(available[member])
-            posted_indexes.append(index)
-            posted_moments.append(moment)
+        for index, posting_id in zip(posted_indexes, ids, strict=True):
             statuses[index], posting_ids[index] = POSTED, str(posting_id)
         await _copy_postings_and_lots(
             connection,
@@ -372,19 +336,39 @@ class BatchPoster:
             now=now,
             columns=columns,
             indexes=posted_indexes,
-            moments=posted_moments,
-            qualifying=[qualifying for _, _, qualifying in posted],
-            available_after=available_after,
+            moments=[items.moments[k] for k in positions.tolist()],
+            qualifying=items.qualifying[positions],
+            available_after=after,
             posting_ids=ids,
         )
-        qualifying_days = _off_bucket_days(days, buckets, applied)
-        if qualifying_days:
-            await connection.copy_records_to_table(
-                "qualifying_days",
-                records=[(program_id, m, d, a) for (m, d), a in qualifying_days.items()],
-                columns=["program_id", "member_id", "day", "amount"],
-            )
-        earned.available = available
+        days = off_bucket_days(
+            items,
+            totals,
+            applied=took,
+            stored_days=_day_numbers(
+                row["qualifying_day"] if row is not None else None for row in account_of
+            ),
+            moved_days=_day_numbers(
+                row["qualifying_moved_day"] if row is not None else None for row in account_of
+            ),
+            moved_amounts=np.fromiter(
+                (row["qualifying_moved_amount"] if row is not None else 0 for row in account_of),
+                dtype=np.int64,
+                count=len(members),
+            ),
+        )
+        await pg_copy.copy_columns(
+            connection,
+            "qualifying_days",
+            [
+                pg_copy.same_text("program_id", program_id),
+                pg_copy.text("member_id", [members[code] for code in days.codes.tolist()]),
+                pg_copy.date("day", days.days - EPOCH_ORDINAL),
+                pg_copy.bigint("amount", days.amounts),
+            ],
+            row_count=len(days.codes),
+        )
+        earned.available = {member: row["vested"] for member, row in applied.items()}
         earned.tier_changes = await _upgrade(connection, program, now, applied)
         return earned
 
@@ -598,8 +582,8 @@ async def _copy_postings_and_lots(
     columns: Columns,
     indexes: list[int],
     moments: list[Moment],
-    qualifying: list[int],
-    available_after: list[int],
+    qualifying: npt.NDArray[np.int64],
+    available_after: npt.NDArray[np.int64],
     posting_ids: list[int],
 ) -> None:
     """The bulk earns' postings and their lots (a lot's id is its posting's), one COPY each; only
@@ -658,44 +642,23 @@ async def _copy_postings_and_lots(
     )
 
 
-def _off_bucket_days(
-    days: dict[str, dict[dt.date, int]],
-    buckets: dict[str, dt.date],
-    applied: dict[str, asyncpg.Record],
-) -> Counter[tuple[str, dt.date]]:
-    """The qualifying amounts by (member, day) that the accounts' day buckets did not take: a
-    batch's earlier days of a member, its day when the account already holds a later one, and the
-    buckets the update moved out for a later day."""
-    off: Counter[tuple[str, dt.date]] = Counter()
-    for member, amounts in days.items():
-        row = applied.get(member)
-        if row is None:
-            continue  # posted one by one, which writes qualifying days itself
-        bucket, stored, moved = buckets[member], row["qualifying_day"], row["qualifying_moved_day"]
-        for day, amount in amounts.items():
-            if day != bucket or stored != day:
-                off[(member, day)] += amount
-        if moved is not None and row["qualifying_moved_amount"]:
-            off[(member, moved)] += row["qualifying_moved_amount"]
-    return off
-
-
 async def _apply_to_accounts(
     connection: asyncpg.Connection,
     program: Program,
     now: dt.datetime,
-    deltas: dict[str, list[int]],
-    next_vest: dict[str, int],
-    buckets: dict[str, tuple[dt.date, int]],
+    members: list[str],
+    totals: MemberTotals,
 ) -> dict[str, asyncpg.Record]:
     """Open and credit the accounts in one statement, in member order; members who owe points (their
     earns repay debt) or whose account is closed are left to the one-by-one path. Returns the
     credited accounts.
 
-    `buckets` has each member's latest qualifying day and amount of the batch: added to the
-    account's day bucket when it holds that day, replacing it (moved out) when it holds an
-    earlier day, left aside when it holds a later one (see migration 006)."""
-    members = sorted(deltas)
+    The totals' day bucket of a member (its latest qualifying day of the batch and that day's
+    amount) is added to the account's day bucket when it holds that day, replaces it (moved out)
+    when it holds an earlier day, and is left aside when it holds a later one (see migration
+    006)."""
+    order = sorted(range(len(members)), key=members.__getitem__)
+    bucket_days = totals.bucket_days[order].tolist()
     rows = await connection.fetch(
         "INSERT INTO member_accounts AS a (program_id, member_id, vested, pending, lifetime_earned, qualifying, "
         "tier_code, tier_since, next_vest_at, last_activity_at, qualifying_day, qualifying_day_amount) "
@@ -720,16 +683,26 @@ async def _apply_to_accounts(
         program.program_id,
         program.settings.entry_tier_code,
         now,
-        text_array(members),
-        int_array([deltas[m][0] for m in members]),
-        int_array([deltas[m][1] for m in members]),
-        int_array([deltas[m][2] for m in members]),
-        int_array([deltas[m][3] for m in members]),
-        _instants([next_vest.get(m) for m in members]),
-        [buckets[m][0] if m in buckets else None for m in members],
-        int_array([buckets[m][1] if m in buckets else 0 for m in members]),
+        text_array([members[code] for code in order]),
+        int_array(totals.vested[order]),
+        int_array(totals.pending[order]),
+        int_array(totals.lifetime[order]),
+        int_array(totals.qualifying[order]),
+        _instants(
+            [
+                None if micros == NO_INSTANT else micros
+                for micros in totals.next_vest_micros[order].tolist()
+            ]
+        ),
+        [None if day == NO_DAY else dt.date.fromordinal(day) for day in bucket_days],
+        int_array(totals.bucket_amounts[order]),
     )
     return {row["member_id"]: row for row in rows}
+
+
+def _day_numbers(days: Iterable[dt.date | None]) -> npt.NDArray[np.int64]:
+    """Dates as ordinals, NO_DAY for none."""
+    return np.fromiter((NO_DAY if day is None else day.toordinal() for day in days), dtype=np.int64)
 
 
 def _instants(micros: list[int | None]) -> list[dt.datetime | None]:

@@ -9,7 +9,7 @@ few numpy operations per column: about 1 µs a row, whatever the types.
 The binary format (PostgreSQL's "COPY", "Binary Format"): a header, then for each row the number
 of fields (int16) and each field as its length (int32, -1 for NULL) and its bytes in the type's
 binary representation (big-endian integers; timestamptz as microseconds since 2000-01-01 UTC;
-text as UTF-8, which asyncpg's connections use as client encoding), then -1 (int16).
+date as days since 2000-01-01; text as UTF-8, which asyncpg's connections use as client encoding), then -1 (int16).
 """
 
 from collections.abc import AsyncIterator, Sequence
@@ -22,6 +22,7 @@ import numpy.typing as npt
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
 TRAILER = b"\xff\xff"
 POSTGRES_EPOCH_MICROS = 946_684_800_000_000  # 2000-01-01 in unix microseconds
+POSTGRES_EPOCH_DAYS = 10_957  # 2000-01-01 in days since 1970-01-01
 NULL_LENGTH = -1
 
 Values = Sequence[int] | Sequence[bool] | npt.NDArray[np.generic] | int | bool
@@ -58,6 +59,12 @@ def timestamptz(
     """Instants as unix microseconds (values under `nulls` are ignored)."""
     micros = np.asarray(unix_micros, dtype=np.int64) - POSTGRES_EPOCH_MICROS
     return Column(name, np.dtype(">i8"), micros, nulls)
+
+
+def date(name: str, unix_days: Values) -> Column:
+    """Dates as days since 1970-01-01."""
+    days = np.asarray(unix_days, dtype=np.int64) - POSTGRES_EPOCH_DAYS
+    return Column(name, np.dtype(">i4"), days)
 
 
 def text(name: str, values: Sequence[str]) -> Column:

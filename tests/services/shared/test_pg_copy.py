@@ -14,11 +14,12 @@ from services.shared import pg_copy
 
 TABLE = (
     "program_id text NOT NULL, member_id text NOT NULL, seq bigint NOT NULL, kind smallint, "
-    "flag boolean, at timestamptz, ends_at timestamptz, note text, reason bytea, "
+    "flag boolean, at timestamptz, ends_at timestamptz, note text, reason bytea, day date, "
     "filled text NOT NULL DEFAULT 'default'"
 )
-NAMES = ["program_id", "member_id", "seq", "kind", "flag", "at", "ends_at", "note", "reason"]
+NAMES = ["program_id", "member_id", "seq", "kind", "flag", "at", "ends_at", "note", "reason", "day"]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # timestamptz's range: 4713 BC to 294276 AD.
 MICROS_MIN = -210_866_803_200_000_000
@@ -39,6 +40,8 @@ rows = st.lists(
         st.one_of(st.none(), st.integers(-(10**15), 10**17)),
         st.text(max_size=5),
         st.binary(max_size=20),
+        # date's range but its ends (asyncpg's -infinity and infinity).
+        st.integers(dt.date.min.toordinal() + 1, dt.date.max.toordinal() - 1),
     ),
     max_size=40,
 )
@@ -60,6 +63,7 @@ def columns(program_id: str, batch: list[tuple]) -> list[pg_copy.Column]:  # typ
         ),
         pg_copy.text("note", [row[6] for row in batch]),
         pg_copy.bytea("reason", [row[7] for row in batch]),
+        pg_copy.date("day", [row[8] - EPOCH_ORDINAL for row in batch]),
     ]
 
 
@@ -75,8 +79,9 @@ def records(program_id: str, batch: list[tuple]) -> list[tuple]:  # type: ignore
             None if end is None else instant(end),
             note,
             reason,
+            dt.date.fromordinal(day),
         )
-        for member, seq, kind, flag, at, end, note, reason in batch
+        for member, seq, kind, flag, at, end, note, reason, day in batch
     ]
 
 
@@ -133,7 +138,7 @@ def test_rows_arrive_as_asyncpgs_own_copy_writes_them(
     batch: list[tuple],  # type: ignore[type-arg]
 ) -> None:
     program_id = without_nul(program_id)
-    batch = [(without_nul(row[0]), *row[1:6], without_nul(row[6]), row[7]) for row in batch]
+    batch = [(without_nul(row[0]), *row[1:6], without_nul(row[6]), *row[7:]) for row in batch]
     ours, theirs = asyncio.run(both_copies(database_url, program_id, batch))
     assert ours == theirs
     assert len(ours) == len(batch)
@@ -142,17 +147,17 @@ def test_rows_arrive_as_asyncpgs_own_copy_writes_them(
 
 async def test_extremes_and_awkward_text(connection: asyncpg.Connection) -> None:
     batch = [
-        ('é✓ \t\n\\ "q" NULL', INT64_MIN, -(2**15), True, MICROS_MIN + 1, None, "", b"\x00\xff"),
-        ("", INT64_MAX, 2**15 - 1, False, 0, 0, "x" * 10_000, b""),
+        ('é✓ \t\n\\ "q" NULL', INT64_MIN, -(2**15), True, MICROS_MIN + 1, None, "", b"\x00\xff", 1),
+        ("", INT64_MAX, 2**15 - 1, False, 0, 0, "x" * 10_000, b"", EPOCH_ORDINAL),
     ]
     await pg_copy.copy_columns(connection, "ours", columns("", batch), row_count=len(batch))
     fetched = await connection.fetch(
         "SELECT member_id, seq, kind, at = 'epoch'::timestamptz, ends_at, length(note), reason, "
-        "program_id FROM ours ORDER BY seq"
+        "program_id, day FROM ours ORDER BY seq"
     )
     assert [tuple(row) for row in fetched] == [
-        ('é✓ \t\n\\ "q" NULL', INT64_MIN, -(2**15), False, None, 0, b"\x00\xff", ""),
-        ("", INT64_MAX, 2**15 - 1, True, instant(0), 10_000, b"", ""),
+        ('é✓ \t\n\\ "q" NULL', INT64_MIN, -(2**15), False, None, 0, b"\x00\xff", "", dt.date.min),
+        ("", INT64_MAX, 2**15 - 1, True, instant(0), 10_000, b"", "", dt.date(1970, 1, 1)),
     ]
 
 
