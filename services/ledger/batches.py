@@ -230,6 +230,10 @@ class BatchPoster:
     ) -> list[int]:
         """The items to post: those not in the batch before them nor, when `lookup`, already
         posted (those are duplicates, or conflicts when the key was used for another posting)."""
+        if not lookup and len(set(zip(columns.member_ids, columns.keys, strict=True))) == len(
+            columns.member_ids
+        ):
+            return valid  # the common case: every item of the batch is its own
         rows = (
             []
             if not lookup
@@ -457,10 +461,14 @@ class BatchPoster:
         earned: "_Earned",
         one_by_one: list[int],
     ) -> ledger_pb2.PostBatchResponse:
-        posted = [i for i in range(results.size) if results.statuses[i] == POSTED]
+        posted = [i for i, status in enumerate(results.statuses) if status == POSTED]
+        totals = dict.fromkeys(BATCH_KINDS, 0)
+        kinds, points = columns.kinds, columns.points
+        for index in posted:
+            totals[kinds[index]] += points[index]
 
         def total(kind: int) -> int:
-            return sum(columns.points[i] for i in posted if columns.kinds[i] == kind)
+            return totals[kind]
 
         tier_changes = earned.tier_changes
         await self._record_upgrades(connection, program, now, tier_changes)
