@@ -24,8 +24,8 @@ from services.campaign import repository_engagement as store
 from services.campaign.errors import CampaignError
 from services.campaign.ledger_client import LedgerClient, ProgramSettings, chunked
 from services.campaign.purchases import bonus_item, post_batch_request
-from services.campaign.repository_purchases import micros_of
 from services.shared.periodic import IncompleteRun
+from services.shared.timestamps import unix_micros
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ async def _ranked(
             f"SELECT member_id, {score} AS score FROM transactions WHERE program_id = $1 "
             "AND occurred_micros >= $2 AND occurred_micros < $3 GROUP BY member_id"
         )
-        bounds = (micros_of(start), micros_of(end))
+        bounds = (unix_micros(start), unix_micros(end))
     rows = await connection.fetch(
         f"SELECT member_id FROM ({scores}) s WHERE score > 0 ORDER BY score DESC, member_id LIMIT $4",
         program_id,

@@ -13,8 +13,8 @@ import ledger_core
 from services.campaign.transactions import PURCHASE
 from services.shared import pg_copy
 from services.shared.pg_arrays import int_array, text_array
+from services.shared.timestamps import unix_micros
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Up to this many rows, a plain statement costs fewer round trips than COPY or planner hints.
 SMALL_WRITE_ROWS_MAX = 50
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -30,10 +30,6 @@ _TRANSACTION_COLUMNS = [
     "applications",
     "batch_id",
 ]
-
-
-def micros_of(moment: dt.datetime) -> int:
-    return int((moment - EPOCH) // dt.timedelta(microseconds=1))
 
 
 @dataclass(frozen=True)
@@ -265,8 +261,8 @@ async def points_in_period(
             "SELECT coalesce(sum(points), 0) FROM transactions WHERE program_id = $1 AND kind = 1 "
             "AND occurred_micros >= $2 AND occurred_micros < $3",
             program_id,
-            micros_of(start),
-            micros_of(end),
+            unix_micros(start),
+            unix_micros(end),
         )
     )
 

@@ -21,7 +21,7 @@ from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.transactions import PURCHASE, RETURN
 from services.shared.errors import FailedPrecondition
 from services.shared.outbox import Outbox
-from services.shared.timestamps import timestamp
+from services.shared.timestamps import timestamp, unix_micros
 
 
 @dataclass
@@ -100,7 +100,7 @@ async def record_return(
             RETURN,
             -refund.refunded_minor,
             -outcome.reversed_points,
-            store.micros_of(refund.occurred_at),
+            unix_micros(refund.occurred_at),
             refund.original_transaction_id,
             "",
             refund.batch_id,

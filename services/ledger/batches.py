@@ -35,13 +35,14 @@ from services.ledger.earn_columns import (
 )
 from services.ledger.errors import InsufficientPoints, MemberClosed, MemberNotFound
 from services.ledger.ledger import Ledger
-from services.ledger.lot_calendar import EPOCH_ORDINAL, LotCalendar, Moment, instant, micros_of
+from services.ledger.lot_calendar import EPOCH_ORDINAL, LotCalendar, Moment, instant
 from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
 from services.ledger.policy import qualifying_window_start
 from services.shared import pg_copy
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
 from services.shared.pg_arrays import int_array, text_array
+from services.shared.timestamps import unix_micros
 
 POSTED, DUPLICATE, REJECTED = 1, 2, 3
 REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
@@ -467,9 +468,6 @@ class BatchPoster:
         for index in posted:
             totals[kinds[index]] += points[index]
 
-        def total(kind: int) -> int:
-            return totals[kind]
-
         tier_changes = earned.tier_changes
         await self._record_upgrades(connection, program, now, tier_changes)
         statuses = Counter(results.statuses)
@@ -497,9 +495,9 @@ class BatchPoster:
                         posted_count=statuses[POSTED],
                         duplicate_count=statuses[DUPLICATE],
                         rejected_count=statuses[REJECTED],
-                        earned_points_total=total(EARN),
-                        redeemed_points_total=total(REDEEM),
-                        other_points_total=total(common_pb2.POSTING_KIND_ADJUST),
+                        earned_points_total=totals[EARN],
+                        redeemed_points_total=totals[REDEEM],
+                        other_points_total=totals[common_pb2.POSTING_KIND_ADJUST],
                         member_ids=touched,
                         available_points=[available[m] for m in touched],
                     ),
@@ -515,9 +513,9 @@ class BatchPoster:
             posted_count=statuses[POSTED],
             duplicate_count=statuses[DUPLICATE],
             rejected_count=statuses[REJECTED],
-            earned_points_total=total(EARN),
-            redeemed_points_total=total(REDEEM),
-            adjusted_points_total=total(common_pb2.POSTING_KIND_ADJUST),
+            earned_points_total=totals[EARN],
+            redeemed_points_total=totals[REDEEM],
+            adjusted_points_total=totals[common_pb2.POSTING_KIND_ADJUST],
             tier_changes_count=len(tier_changes),
             committed_at=timestamp(now),
         )
@@ -621,7 +619,7 @@ async def _copy_postings_and_lots(
             pg_copy.text("item_key", [columns.keys[i] for i in indexes]),
             pg_copy.bigint("available_after", available_after),
             pg_copy.timestamptz("occurred_at", occurred),
-            pg_copy.timestamptz("posted_at", micros_of(now)),
+            pg_copy.timestamptz("posted_at", unix_micros(now)),
         ],
         row_count=count,
     )

@@ -22,6 +22,7 @@ from typing import NamedTuple
 from ledger_core import OffsetTable, offset_table
 from services.ledger import policy
 from services.ledger.domain import ExpiryKind, ProgramSettings
+from services.shared.timestamps import unix_micros
 
 MICROS_PER_SECOND = 1_000_000
 MICROS_PER_DAY = 86_400 * MICROS_PER_SECOND
@@ -31,10 +32,6 @@ EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 def instant(micros: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=micros)
-
-
-def micros_of(moment: dt.datetime) -> int:
-    return (moment - EPOCH) // dt.timedelta(microseconds=1)
 
 
 class Moment(NamedTuple):
@@ -69,9 +66,9 @@ class Moment(NamedTuple):
             instant(expires_micros) if expires_micros else policy.lot_expires_at(settings, occurred)
         )
         return cls(
-            occurred_micros=micros_of(occurred),
-            vests_micros=micros_of(vests),
-            expires_micros=None if expires is None else micros_of(expires),
+            occurred_micros=unix_micros(occurred),
+            vests_micros=unix_micros(vests),
+            expires_micros=None if expires is None else unix_micros(expires),
             local_day=day,
             in_window=day >= window_start,
             vested=vests <= now,
@@ -92,7 +89,7 @@ class LotCalendar:
 
     def __init__(self, settings: ProgramSettings, now: dt.datetime, window_start: dt.date) -> None:
         self.settings, self.now, self.window_start = settings, now, window_start
-        self.now_micros = (now - EPOCH) // dt.timedelta(microseconds=1)
+        self.now_micros = unix_micros(now)
         self.vesting_micros = settings.return_window_days * MICROS_PER_DAY
         self.rolling = settings.expiry_kind == ExpiryKind.ROLLING_MONTHS
         self.by_period = settings.expiry_kind == ExpiryKind.END_OF_CALENDAR_PERIOD
@@ -160,7 +157,7 @@ class LotCalendar:
             expires = self._utc_of_wall(wall, fold)
             if expires is None:
                 by_policy = policy.lot_expires_at(self.settings, instant(occurred_micros))
-                expires = None if by_policy is None else micros_of(by_policy)
+                expires = None if by_policy is None else unix_micros(by_policy)
         return Moment(
             occurred_micros, vests, expires, day.date, day.in_window, vests <= self.now_micros
         )

@@ -116,7 +116,7 @@ def encode(columns: Sequence[Column], *, row_count: int) -> bytes:
     starts = starts + 2
     for index, column in enumerate(columns):
         if column.dtype is None:
-            _place_variable(out, starts, column.data or (), row_count)
+            _place_variable(out, starts, column.data or (), sizes[index] - 4)
         else:
             _place_fixed(out, starts, column, row_count)
         starts += sizes[index]
@@ -168,10 +168,9 @@ def _place_variable(
     out: npt.NDArray[np.uint8],
     starts: npt.NDArray[np.int64],
     data: Sequence[bytes],
-    row_count: int,
+    lengths: npt.NDArray[np.int64],
 ) -> None:
-    lengths = np.fromiter(map(len, data), dtype=np.int64, count=row_count)
-    _place(out, starts, lengths.astype(">i4").view(np.uint8).reshape(row_count, 4))
+    _place(out, starts, lengths.astype(">i4").view(np.uint8).reshape(len(lengths), 4))
     joined = b"".join(data)
     if joined:
         # Byte k of value i goes to starts[i] + 4 + k: one index per byte, made in two steps.

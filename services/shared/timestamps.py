@@ -4,6 +4,8 @@ import datetime as dt
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
 
 def from_epoch_seconds(seconds: float) -> Timestamp:
     stamp = Timestamp()
@@ -22,3 +24,8 @@ def timestamp(moment: dt.datetime | None) -> Timestamp | None:
 
 def instant(stamp: Timestamp) -> dt.datetime:
     return stamp.ToDatetime(tzinfo=dt.UTC)
+
+
+def unix_micros(moment: dt.datetime) -> int:
+    """An aware instant as microseconds since 1970-01-01 UTC, exactly."""
+    return (moment - UNIX_EPOCH) // dt.timedelta(microseconds=1)
