@@ -231,8 +231,12 @@ class BatchPoster:
     ) -> list[int]:
         """The items to post: those not in the batch before them nor, when `lookup`, already
         posted (those are duplicates, or conflicts when the key was used for another posting)."""
-        if not lookup and len(set(zip(columns.member_ids, columns.keys, strict=True))) == len(
-            columns.member_ids
+        # Distinct keys make distinct (member, key) pairs, and a set of the keys alone costs less
+        # than one of pairs; only a batch that repeats a key needs the pairs.
+        count = len(columns.member_ids)
+        if not lookup and (
+            len(set(columns.keys)) == count
+            or len(set(zip(columns.member_ids, columns.keys, strict=True))) == count
         ):
             return valid  # the common case: every item of the batch is its own
         rows = (

@@ -97,6 +97,23 @@ async def test_items_seen_before_are_duplicates_and_a_resent_batch_replays(ledge
     assert (await ledger.balance("ann")).available_points == 107
 
 
+async def test_a_key_is_per_member_in_a_fresh_batch(ledger: Ledger) -> None:
+    # A key used by two members is two items; used twice by one member, the second is refused.
+    [shared, repeated] = await post(
+        ledger,
+        batch("b1", [("ann", 10, EARN, "k"), ("bob", 20, EARN, "k")]),
+        batch("b2", [("cat", 30, EARN, "k"), ("cat", 40, EARN, "k")]),
+    )
+    assert list(shared.statuses) == [POSTED, POSTED]
+    assert list(repeated.statuses) == [POSTED, REJECTED]
+    assert repeated.messages[1] == "idempotency_key: repeats item 0 of this batch"
+    assert [(await ledger.balance(m)).available_points for m in ("ann", "bob", "cat")] == [
+        10,
+        20,
+        30,
+    ]
+
+
 async def test_earns_open_accounts_move_tiers_and_pay_debt(ledger: Ledger) -> None:
     await ledger.earn("dan", 10, source_reference="o1")
     await ledger.redeem("dan", 10)
