@@ -21,6 +21,7 @@ from admin.rejects import Reject
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
+from services.shared.timestamps import UNIX_EPOCH, unix_micros
 
 COLUMNS = Columns(
     required=("transaction_id", "member_id", "amount_minor", "occurred_at"),
@@ -34,7 +35,6 @@ COLUMNS = Columns(
         "currency",
     ),
 )
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 MICROSECOND = dt.timedelta(microseconds=1)
 
 
@@ -96,13 +96,13 @@ class TransactionsImport:
         moment = dt.datetime.fromisoformat(text)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.zone)
-        return (moment - EPOCH) // MICROSECOND
+        return unix_micros(moment)
 
     def micros_column(self, texts: Sequence[str]) -> list[int]:
         """`micros` of a whole column: one comprehension rather than a call per row."""
         zone = self.zone
         return [
-            ((moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)) - EPOCH)
+            ((moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)) - UNIX_EPOCH)
             // MICROSECOND
             for moment in map(dt.datetime.fromisoformat, texts)
         ]

@@ -45,7 +45,6 @@ from services.campaign.purchases import (
     REJECTED,
     Accrued,
     Accruer,
-    instant,
 )
 from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import Limits, check_reference
@@ -54,6 +53,7 @@ from services.campaign.transactions import Transactions
 from services.shared import validation
 from services.shared.errors import FailedPrecondition, InvalidArgument
 from services.shared.outbox import Outbox
+from services.shared.timestamps import from_unix_micros
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ class Ingest:
             return_id=entry["return_id"],
             original_transaction_id=entry["original"],
             refunded_minor=entry["refunded"],
-            occurred_at=instant(entry["occurred_micros"]),
+            occurred_at=from_unix_micros(entry["occurred_micros"]),
             channel=entry["channel"],
             store_id=entry["store_id"],
             batch_id=pending.batch_id,

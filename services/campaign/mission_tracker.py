@@ -29,11 +29,10 @@ from services.campaign.ledger_client import ProgramSettings
 from services.campaign.metrics import CampaignMetrics
 from services.campaign.missions import Fact, advance, concerns
 from services.shared.outbox import Outbox
+from services.shared.timestamps import from_unix_micros
 
 if TYPE_CHECKING:
     from services.campaign.transactions import Transactions
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class MissionTracker:
         facts = [
             Fact(
                 member_id=transactions.members[i],
-                at=EPOCH + dt.timedelta(microseconds=transactions.micros[i]),
+                at=from_unix_micros(transactions.micros[i]),
                 channel=transactions.channels[i],
                 amount_minor=transactions.amounts[i],
                 currency=program.currency,

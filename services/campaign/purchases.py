@@ -31,12 +31,12 @@ from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import PURCHASE, Transactions, pick
 from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
 from services.shared.outbox import Outbox
+from services.shared.timestamps import UNIX_EPOCH
 
 POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
 DUPLICATE = campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
 REJECTED = campaign_pb2.INGEST_ITEM_STATUS_REJECTED
 NO_POINTS = campaign_pb2.INGEST_ITEM_STATUS_NO_POINTS
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -137,10 +137,6 @@ class Accrued:
     def reject(self, index: int, reason_code: str, message: str) -> None:
         self.statuses[index], self.points[index] = REJECTED, 0
         self.reason_codes[index], self.messages[index] = reason_code, message
-
-
-def instant(micros: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=micros)
 
 
 class Accruer:
@@ -329,8 +325,8 @@ class Accruer:
         await store.insert_archive(
             connection,
             program_id,
-            first=EPOCH + dt.timedelta(seconds=int(seconds.min())),
-            last=EPOCH + dt.timedelta(seconds=int(seconds.max())),
+            first=UNIX_EPOCH + dt.timedelta(seconds=int(seconds.min())),
+            last=UNIX_EPOCH + dt.timedelta(seconds=int(seconds.max())),
             count=batch.size,
             columns=archived.encode(),
         )

@@ -1,6 +1,5 @@
 """CampaignService's missions and badges: create, archive, list, members' progress and badges."""
 
-import datetime as dt
 import uuid
 
 import grpc
@@ -14,6 +13,7 @@ from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
+from services.shared.timestamps import from_unix_micros
 
 MISSIONS_PER_MEMBER_VIEW_MAX = 200
 
@@ -135,9 +135,7 @@ class MissionRpcs(RpcBase):
         if cursor is not None:
             if not isinstance(cursor["micros"], int) or not isinstance(cursor["code"], str):
                 raise InvalidArgument("page_token", "is not a token this service issued")
-            moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
-                microseconds=cursor["micros"]
-            )
+            moment = from_unix_micros(cursor["micros"])
             after = (moment, cursor["code"])
         rows = await store.list_badges(
             self.pool, request.program_id, member, after=after, limit=size + 1

@@ -16,8 +16,7 @@ from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+from services.shared.timestamps import from_unix_micros
 
 
 def _stored_policy(definition: bytes, updated_at: dt.datetime) -> engagement_pb2.NotificationPolicy:
@@ -127,7 +126,7 @@ def _cursor(token: str) -> tuple[dt.datetime, str, uuid.UUID] | None:
         return None
     try:
         return (
-            EPOCH + dt.timedelta(microseconds=int(cursor["micros"])),
+            from_unix_micros(int(cursor["micros"])),
             str(cursor["member"]),
             uuid.UUID(str(cursor["intent"])),
         )

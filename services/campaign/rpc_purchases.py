@@ -1,7 +1,6 @@
 """RecordPurchase, RecordReturn and PreviewBasket."""
 
 import dataclasses
-import datetime as dt
 
 import asyncpg
 import grpc
@@ -28,7 +27,7 @@ from services.campaign.transactions import (
 from services.shared import validation
 from services.shared.errors import FailedPrecondition, InvalidArgument
 from services.shared.idempotency import once
-from services.shared.timestamps import instant, timestamp
+from services.shared.timestamps import from_unix_micros, instant, timestamp
 
 DRAFTS_MAX = 20
 
@@ -177,7 +176,7 @@ class PurchaseRpcs(RpcBase):
                             amount=request.amount,
                             channel=request.channel,
                             store_id=request.store_id,
-                            occurred_at=timestamp(instant_of(micros)),
+                            occurred_at=timestamp(from_unix_micros(micros)),
                             points=accrual.points,
                             categories=sorted(
                                 {line.category for line in request.line_items if line.category}
@@ -317,7 +316,3 @@ class PurchaseRpcs(RpcBase):
                 raise InvalidArgument(field, "is not an earning rule")
             chosen[rule_id] = self.compile(program, stored.rule)
         return list(chosen.values())
-
-
-def instant_of(micros: int) -> dt.datetime:
-    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)

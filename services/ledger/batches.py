@@ -35,14 +35,14 @@ from services.ledger.earn_columns import (
 )
 from services.ledger.errors import InsufficientPoints, MemberClosed, MemberNotFound
 from services.ledger.ledger import Ledger
-from services.ledger.lot_calendar import EPOCH_ORDINAL, LotCalendar, Moment, instant
+from services.ledger.lot_calendar import EPOCH_ORDINAL, LotCalendar, Moment
 from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
 from services.ledger.policy import qualifying_window_start
 from services.shared import pg_copy
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
 from services.shared.pg_arrays import int_array, text_array
-from services.shared.timestamps import unix_micros
+from services.shared.timestamps import from_unix_micros, unix_micros
 
 POSTED, DUPLICATE, REJECTED = 1, 2, 3
 REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
@@ -408,13 +408,13 @@ class BatchPoster:
                             points=points,
                             source_reference=columns.references[index],
                             reason=columns.reason(index),
-                            occurred_at=instant(columns.occurred_micros[index])
+                            occurred_at=from_unix_micros(columns.occurred_micros[index])
                             if columns.occurred_micros[index]
                             else None,
-                            vests_at=instant(columns.vests_micros[index])
+                            vests_at=from_unix_micros(columns.vests_micros[index])
                             if columns.vests_micros[index]
                             else None,
-                            expires_at=instant(columns.expires_micros[index])
+                            expires_at=from_unix_micros(columns.expires_micros[index])
                             if columns.expires_micros[index]
                             else None,
                             qualifying=columns.qualifying[index],
@@ -725,7 +725,7 @@ def _instants(micros: list[int | None]) -> list[dt.datetime | None]:
             continue
         moment = made.get(value)
         if moment is None:
-            moment = made[value] = instant(value)
+            moment = made[value] = from_unix_micros(value)
         instants.append(moment)
     return instants
 

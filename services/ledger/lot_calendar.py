@@ -22,16 +22,11 @@ from typing import NamedTuple
 from ledger_core import OffsetTable, offset_table
 from services.ledger import policy
 from services.ledger.domain import ExpiryKind, ProgramSettings
-from services.shared.timestamps import unix_micros
+from services.shared.timestamps import from_unix_micros, unix_micros
 
 MICROS_PER_SECOND = 1_000_000
 MICROS_PER_DAY = 86_400 * MICROS_PER_SECOND
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
-
-
-def instant(micros: int) -> dt.datetime:
-    return EPOCH + dt.timedelta(microseconds=micros)
 
 
 class Moment(NamedTuple):
@@ -59,11 +54,17 @@ class Moment(NamedTuple):
         expires_micros: int,
     ) -> "Moment":
         """The reference: policy.py's datetimes, for any instant."""
-        occurred = instant(occurred_micros) if occurred_micros else now
+        occurred = from_unix_micros(occurred_micros) if occurred_micros else now
         day = policy.local_day(settings, occurred)
-        vests = instant(vests_micros) if vests_micros else policy.lot_vests_at(settings, occurred)
+        vests = (
+            from_unix_micros(vests_micros)
+            if vests_micros
+            else policy.lot_vests_at(settings, occurred)
+        )
         expires = (
-            instant(expires_micros) if expires_micros else policy.lot_expires_at(settings, occurred)
+            from_unix_micros(expires_micros)
+            if expires_micros
+            else policy.lot_expires_at(settings, occurred)
         )
         return cls(
             occurred_micros=unix_micros(occurred),
@@ -156,7 +157,7 @@ class LotCalendar:
             wall = day.expiry_day * MICROS_PER_DAY + (time_of_day if self.rolling else 0)
             expires = self._utc_of_wall(wall, fold)
             if expires is None:
-                by_policy = policy.lot_expires_at(self.settings, instant(occurred_micros))
+                by_policy = policy.lot_expires_at(self.settings, from_unix_micros(occurred_micros))
                 expires = None if by_policy is None else unix_micros(by_policy)
         return Moment(
             occurred_micros, vests, expires, day.date, day.in_window, vests <= self.now_micros

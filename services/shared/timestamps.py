@@ -29,3 +29,8 @@ def instant(stamp: Timestamp) -> dt.datetime:
 def unix_micros(moment: dt.datetime) -> int:
     """An aware instant as microseconds since 1970-01-01 UTC, exactly."""
     return (moment - UNIX_EPOCH) // dt.timedelta(microseconds=1)
+
+
+def from_unix_micros(micros: int) -> dt.datetime:
+    """The UTC instant `micros` microseconds after 1970-01-01 UTC (unix_micros' inverse)."""
+    return UNIX_EPOCH + dt.timedelta(microseconds=micros)
