@@ -13,7 +13,7 @@ import asyncpg
 from admin import errors
 from admin.connections import Connections
 from services.shared.migrations import MigrationError, apply_migrations
-from services.shared.server import PLUMBING_MIGRATIONS, ServiceSpec
+from services.shared.server import ServiceSpec, apply_plumbing_migrations
 
 # Every service with tables, in the order `make run` starts them.
 SERVICES_WITH_TABLES = ("identity", "ledger", "campaign", "rewards")
@@ -71,12 +71,7 @@ async def migrate(arguments: argparse.Namespace, connections: Connections) -> in
         for name in arguments.service or SERVICES_WITH_TABLES:
             spec = service_spec(name)
             try:
-                plumbing = await apply_migrations(
-                    connection,
-                    schema=spec.schema,
-                    directory=PLUMBING_MIGRATIONS,
-                    table="plumbing_migrations",
-                )
+                plumbing = await apply_plumbing_migrations(connection, spec.schema)
                 own = await apply_migrations(
                     connection, schema=spec.schema, directory=spec.migrations
                 )

@@ -110,17 +110,20 @@ class ServiceSpec:
         return self.name
 
 
+async def apply_plumbing_migrations(connection: asyncpg.Connection, schema: str) -> int:
+    """The tables every service's schema has (outbox, idempotency keys, ...); returns how many
+    migrations were applied."""
+    return await apply_migrations(
+        connection, schema=schema, directory=PLUMBING_MIGRATIONS, table="plumbing_migrations"
+    )
+
+
 async def migrate(pool_or_connection: asyncpg.Pool | asyncpg.Connection, spec: ServiceSpec) -> None:
     async with contextlib.AsyncExitStack() as stack:
         connection = pool_or_connection
         if isinstance(pool_or_connection, asyncpg.Pool):
             connection = await stack.enter_async_context(pool_or_connection.acquire())
-        await apply_migrations(
-            connection,
-            schema=spec.schema,
-            directory=PLUMBING_MIGRATIONS,
-            table="plumbing_migrations",
-        )
+        await apply_plumbing_migrations(connection, spec.schema)
         await apply_migrations(connection, schema=spec.schema, directory=spec.migrations)
 
 

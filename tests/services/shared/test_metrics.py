@@ -9,9 +9,8 @@ from loyalty.events.v1 import events_pb2
 from services.shared.database import create_pool
 from services.shared.jetstream import ConsumerSpec, JetStream, PullConsumer, StreamSpec
 from services.shared.metrics import Metrics
-from services.shared.migrations import apply_migrations
 from services.shared.outbox import Outbox, OutboxRelay
-from services.shared.server import PLUMBING_MIGRATIONS
+from services.shared.server import apply_plumbing_migrations
 from tests.conftest import Servers
 
 SCHEMA = "metered"
@@ -39,12 +38,7 @@ async def test_outbox_backlog_grows_while_jetstream_refuses_and_drains_to_zero(
     stop = asyncio.Event()
     try:
         async with pool.acquire() as connection:
-            await apply_migrations(
-                connection,
-                schema=SCHEMA,
-                directory=PLUMBING_MIGRATIONS,
-                table="plumbing_migrations",
-            )
+            await apply_plumbing_migrations(connection, SCHEMA)
             outbox = Outbox(schema=SCHEMA, producer=SCHEMA, jetstream_namespace=nats_namespace)
             for index in range(3):
                 await outbox.enqueue(
