@@ -6,15 +6,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import nats
+import nats.js.errors
 import pytest
 
 from loyalty.events.v1 import events_pb2
 from services.shared.database import create_pool
 from services.shared.jetstream import JetStream, StreamSpec
 from services.shared.metrics import Metrics
-from services.shared.migrations import apply_migrations
 from services.shared.outbox import RELAY_POLL_INTERVAL_S, Outbox, OutboxRelay
-from services.shared.server import PLUMBING_MIGRATIONS
+from services.shared.server import apply_plumbing_migrations
 from tests.conftest import Servers
 from tests.support.tcp_proxy import TcpProxy
 
@@ -46,6 +46,18 @@ async def eventually_stored(client: nats.NATS, stream: str, count: int) -> None:
         await asyncio.sleep(0.05)
 
 
+async def relayed_outbox(pool: asyncpg.Pool, jetstream: JetStream) -> tuple[Outbox, OutboxRelay]:
+    """The outbox of SCHEMA, migrated, and its relay to a stream of its own."""
+    async with pool.acquire() as connection:
+        await apply_plumbing_migrations(connection, SCHEMA)
+    await jetstream.declare_stream(StreamSpec(name=SCHEMA))
+    outbox = Outbox(schema=SCHEMA, producer="test", jetstream_namespace=jetstream.namespace.name)
+    relay = OutboxRelay(
+        pool=pool, jetstream=jetstream, schema=SCHEMA, metrics=Metrics.create(), service="t"
+    )
+    return outbox, relay
+
+
 async def test_the_relay_rides_out_a_database_outage(
     servers: Servers, database_url: str, nats_namespace: str, proxy: TcpProxy
 ) -> None:
@@ -56,19 +68,8 @@ async def test_the_relay_rides_out_a_database_outage(
     client = await nats.connect(servers.nats_url)
     stop = asyncio.Event()
     try:
-        async with pool.acquire() as connection:
-            await apply_migrations(
-                connection,
-                schema=SCHEMA,
-                directory=PLUMBING_MIGRATIONS,
-                table="plumbing_migrations",
-            )
-        await jetstream.declare_stream(StreamSpec(name=SCHEMA))
+        outbox, relay = await relayed_outbox(pool, jetstream)
         stream = jetstream.namespace.stream(SCHEMA)
-        outbox = Outbox(schema=SCHEMA, producer="test", jetstream_namespace=nats_namespace)
-        relay = OutboxRelay(
-            pool=pool, jetstream=jetstream, schema=SCHEMA, metrics=Metrics.create(), service="t"
-        )
 
         async def write(count: int) -> None:
             async with pool.acquire() as connection, connection.transaction():
@@ -107,6 +108,49 @@ async def test_the_relay_rides_out_a_database_outage(
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(relaying, 5)
+        await client.close()
+        await jetstream.close()
+        await pool.close()
+
+
+async def test_a_publish_failing_amid_a_window_leaves_nothing_lost_or_doubled(
+    servers: Servers, database_url: str, nats_namespace: str
+) -> None:
+    """The relay sends its publishes before awaiting their acks: an event no stream takes yet
+    fails while the later ones are stored. The events before the failure are marked published;
+    the retry sends the rest again, and the stream keeps each once."""
+    pool = await create_pool(database_url, schema=SCHEMA, size_max=2)
+    jetstream = await JetStream.connect(
+        servers.nats_url,
+        namespace=nats_namespace,
+        client_name="relay-window-test",
+        publish_timeout_s=0.6,
+    )
+    client = await nats.connect(servers.nats_url)
+    try:
+        outbox, relay = await relayed_outbox(pool, jetstream)
+        subjects = [f"{SCHEMA}.earned"] * 3 + ["elsewhere.earned"] + [f"{SCHEMA}.earned"] * 3
+        async with pool.acquire() as connection, connection.transaction():
+            await outbox.enqueue_all(
+                connection, [(subject, events_pb2.Event(program_id="p")) for subject in subjects]
+            )
+
+        with pytest.raises(nats.js.errors.NoStreamResponseError):
+            await relay.publish_pending()
+        async with pool.acquire() as connection:
+            waiting = await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            )
+        assert waiting == 4  # the failed event and the three after it
+        # Those three were in flight with it, and stored.
+        assert await stored_messages(client, jetstream.namespace.stream(SCHEMA)) == 6
+
+        await jetstream.declare_stream(StreamSpec(name="elsewhere"))
+        assert await relay.publish_pending() == 4
+        assert await stored_messages(client, jetstream.namespace.stream(SCHEMA)) == 6
+        assert await stored_messages(client, jetstream.namespace.stream("elsewhere")) == 1
+        assert await relay.publish_pending() == 0
+    finally:
         await client.close()
         await jetstream.close()
         await pool.close()
