@@ -35,7 +35,7 @@ from services.ledger.earn_columns import (
 )
 from services.ledger.errors import InsufficientPoints, MemberClosed, MemberNotFound
 from services.ledger.ledger import Ledger
-from services.ledger.lot_calendar import EPOCH_ORDINAL, LotCalendar, Moment
+from services.ledger.lot_calendar import EPOCH_ORDINAL, LotCalendar, Moments
 from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
 from services.ledger.policy import qualifying_window_start
 from services.shared import pg_copy
@@ -345,7 +345,7 @@ class BatchPoster:
             now=now,
             columns=columns,
             indexes=posted_indexes,
-            moments=[items.moments[k] for k in positions.tolist()],
+            moments=items.moments.take(positions),
             qualifying=items.qualifying[positions],
             available_after=after,
             posting_ids=ids,
@@ -591,7 +591,7 @@ async def _copy_postings_and_lots(
     now: dt.datetime,
     columns: Columns,
     indexes: list[int],
-    moments: list[Moment],
+    moments: Moments,
     qualifying: npt.NDArray[np.int64],
     available_after: npt.NDArray[np.int64],
     posting_ids: list[int],
@@ -604,7 +604,7 @@ async def _copy_postings_and_lots(
     references = pg_copy.text("source_reference", [columns.references[i] for i in indexes])
     points = np.fromiter((columns.points[i] for i in indexes), dtype=np.int64, count=count)
     ids = np.array(posting_ids, dtype=np.int64)
-    occurred = np.fromiter((m.occurred_micros for m in moments), dtype=np.int64, count=count)
+    occurred = moments.occurred_micros
     await pg_copy.copy_columns(
         connection,
         "postings",
@@ -627,10 +627,9 @@ async def _copy_postings_and_lots(
         ],
         row_count=count,
     )
-    expires = [m.expires_micros for m in moments]
-    never = np.fromiter((e is None for e in expires), dtype=bool, count=count)
+    never = moments.never_expires
     expires_at = pg_copy.timestamptz(
-        "expires_at", [e or 0 for e in expires], nulls=never if never.any() else None
+        "expires_at", moments.expires_micros, nulls=never if never.any() else None
     )
     await pg_copy.copy_columns(
         connection,
@@ -642,9 +641,9 @@ async def _copy_postings_and_lots(
             pg_copy.bigint("posting_id", ids),
             pg_copy.bigint("amount", points),
             pg_copy.bigint("remaining", points),
-            pg_copy.boolean("vested", [m.vested for m in moments]),
+            pg_copy.boolean("vested", moments.vested),
             pg_copy.timestamptz("earned_at", occurred),
-            pg_copy.timestamptz("vests_at", [m.vests_micros for m in moments]),
+            pg_copy.timestamptz("vests_at", moments.vests_micros),
             expires_at,
             references,
         ],

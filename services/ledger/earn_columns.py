@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from services.ledger.lot_calendar import LotCalendar, Moment
+from services.ledger.lot_calendar import LotCalendar, Moments
 
 Int64s = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -26,7 +26,7 @@ class EarnItems:
     """The bulk earns of a batch, in batch order."""
 
     indexes: list[int]  # the items' places in the request
-    moments: list[Moment]
+    moments: Moments
     members: list[str]  # by member code
     codes: Int64s  # each item's member code
     points: Int64s
@@ -50,18 +50,9 @@ class EarnItems:
         """`qualifying_basis` is what a qualifying item adds (its spend or its points);
         `instants` the columns of occurred, vests and expires micros (0: by the program)."""
         count = len(indexes)
-        occurred_of, vests_of, expires_of = instants
-        moments: list[Moment] = []
-        last_instants, moment = None, None
-        for index in indexes:
-            item_instants = (occurred_of[index], vests_of[index], expires_of[index])
-            # Items of a batch often come in runs of one instant (a bonus run, a batch stamped
-            # once): those share their moment.
-            if item_instants != last_instants:
-                moment = calendar.moment(*item_instants)
-                last_instants = item_instants
-            assert moment is not None
-            moments.append(moment)
+        moments = calendar.moments(
+            *(np.asarray(column, dtype=np.int64)[indexes] for column in instants)
+        )
         code_of: dict[str, int] = {}
         codes = np.fromiter(
             (code_of.setdefault(member_ids[i], len(code_of)) for i in indexes),
@@ -69,7 +60,6 @@ class EarnItems:
             count=count,
         )
         flagged = np.fromiter((qualifying_flags[i] for i in indexes), dtype=bool, count=count)
-        in_window = np.fromiter((m.in_window for m in moments), dtype=bool, count=count)
         basis = np.fromiter((qualifying_basis[i] for i in indexes), dtype=np.int64, count=count)
         return cls(
             indexes=indexes,
@@ -77,14 +67,10 @@ class EarnItems:
             members=list(code_of),
             codes=codes,
             points=np.fromiter((points[i] for i in indexes), dtype=np.int64, count=count),
-            vested=np.fromiter((m.vested for m in moments), dtype=bool, count=count),
-            qualifying=np.where(flagged & in_window, basis, 0),
-            days=np.fromiter(
-                (m.local_day.toordinal() for m in moments), dtype=np.int64, count=count
-            ),
-            vests_micros=np.fromiter(
-                (m.vests_micros for m in moments), dtype=np.int64, count=count
-            ),
+            vested=moments.vested,
+            qualifying=np.where(flagged & moments.in_window, basis, 0),
+            days=moments.days,
+            vests_micros=moments.vests_micros,
         )
 
 

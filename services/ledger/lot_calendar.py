@@ -3,9 +3,10 @@
 policy.py says when a lot vests and expires with zoneinfo datetimes, which costs microseconds an
 item; an import's purchases each have their own instant, so a batch of ten thousand earns spent
 most of its Python time there. LotCalendar gives the same answers from the zone's offset table
-(ledger_core's, which the accrual kernel uses too): an instant's local time is one binary search,
-and what depends on the local date alone (the expiry's date, the day's place in the qualifying
-window) is computed once per date. Instants outside the table's years go through policy.py.
+(ledger_core's, which the accrual kernel uses too), for a whole batch in numpy operations: an
+instant's local time is a binary search, and what depends on the local date alone (the expiry's
+date, the day's place in the qualifying window) is computed once per date. Instants outside the
+table's years go through policy.py, one by one.
 
 Local wall-clock times are turned back into UTC as zoneinfo does, with the fold of the earning
 instant, as policy.py's datetimes carry it: an expiry's wall time in a gap (the clocks went forward)
@@ -14,10 +15,13 @@ the first occurrence of a repeated hour or any other time (fold 0), the one afte
 the second occurrence (fold 1).
 """
 
-import bisect
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from ledger_core import OffsetTable, offset_table
 from services.ledger import policy
@@ -28,13 +32,13 @@ MICROS_PER_SECOND = 1_000_000
 MICROS_PER_DAY = 86_400 * MICROS_PER_SECOND
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
+Int64s = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
 
 class Moment(NamedTuple):
     """What an item's instants mean for its lot: when it was earned, vests, expires (unix
-    microseconds, as the lots are written), and its local day.
-
-    A tuple rather than a dataclass: a batch makes one per item, and a tuple is made in a tenth of
-    the time."""
+    microseconds, as the lots are written), and its local day."""
 
     occurred_micros: int
     vests_micros: int
@@ -77,6 +81,37 @@ class Moment(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Moments:
+    """Moment's fields as columns, a row an item."""
+
+    occurred_micros: Int64s
+    vests_micros: Int64s
+    expires_micros: Int64s  # 0 where never_expires
+    never_expires: Bools
+    days: Int64s  # the local date's ordinal
+    in_window: Bools
+    vested: Bools
+
+    def take(self, positions: npt.NDArray[np.intp]) -> "Moments":
+        return Moments(**{name: column[positions] for name, column in vars(self).items()})
+
+    def rows(self) -> list[Moment]:
+        return [
+            Moment(
+                occurred,
+                vests,
+                None if never else expires,
+                dt.date.fromordinal(day),
+                in_window,
+                vested,
+            )
+            for occurred, vests, expires, never, day, in_window, vested in zip(
+                *(column.tolist() for column in vars(self).values()), strict=True
+            )
+        ]
+
+
+@dataclass(frozen=True)
 class _Day:
     """A local date and what follows from it alone."""
 
@@ -103,65 +138,88 @@ class LotCalendar:
             end_seconds=(self.now_micros + years_ahead * year_micros) // MICROS_PER_SECOND,
         )
         self._table(table)
-        self.days: dict[int, _Day] = {}
 
     def _table(self, table: OffsetTable) -> None:
-        self.transitions = table.transitions_seconds.tolist()
-        self.offsets = table.offsets_seconds.tolist()
-        self.first_second, self.end_second = self.transitions[0], table.end_seconds
+        self.transitions = table.transitions_seconds.astype(np.int64)
+        self.offsets = table.offsets_seconds.astype(np.int64)
+        self.first_second, self.end_second = int(self.transitions[0]), table.end_seconds
         # The local time at which each transition takes effect, by fold: zoneinfo compares a
         # local time with the transition's UTC instant plus the larger of the offsets around it
         # for fold 0, the smaller for fold 1.
-        self.wall_transitions = tuple(
-            [self.transitions[0] + self.offsets[0]]
-            + [
-                self.transitions[k] + pick(self.offsets[k - 1], self.offsets[k])
-                for k in range(1, len(self.transitions))
-            ]
-            for pick in (max, min)
+        before = np.concatenate([self.offsets[:1], self.offsets[:-1]])
+        self.wall_transitions = (
+            self.transitions + np.maximum(before, self.offsets),
+            self.transitions + np.minimum(before, self.offsets),
         )
         # Expiries this far ahead of the table's end are converted by policy.py.
-        self.wall_end = self.end_second + min(self.offsets)
+        self.wall_end = self.end_second + int(self.offsets.min())
 
-    def moment(self, occurred_micros: int, vests_micros: int, expires_micros: int) -> Moment:
-        occurred_micros = occurred_micros or self.now_micros
-        second = occurred_micros // MICROS_PER_SECOND
-        if not self.first_second <= second < self.end_second:
-            return Moment.of(
+    def moments(
+        self,
+        occurred_micros: Sequence[int] | Int64s,
+        vests_micros: Sequence[int] | Int64s,
+        expires_micros: Sequence[int] | Int64s,
+    ) -> Moments:
+        """The items' moments, as Moment.of gives them; an instant of 0 is the program's choice
+        (now for the earning, the return window for vesting, the expiry policy for expiry)."""
+        occurred = np.asarray(occurred_micros, dtype=np.int64)
+        occurred = np.where(occurred == 0, self.now_micros, occurred)
+        vests_given = np.asarray(vests_micros, dtype=np.int64)
+        expires_given = np.asarray(expires_micros, dtype=np.int64)
+        second = occurred // MICROS_PER_SECOND
+        inside = (self.first_second <= second) & (second < self.end_second)
+        interval = np.maximum(np.searchsorted(self.transitions, second, side="right") - 1, 0)
+        offset = self.offsets[interval]
+        # Fold 1: the second occurrence of a local time the clocks went back over.
+        fold = (interval > 0) & (
+            self.offsets[np.maximum(interval - 1, 0)] - offset > second - self.transitions[interval]
+        )
+        day_number, time_of_day = np.divmod(occurred + offset * MICROS_PER_SECOND, MICROS_PER_DAY)
+        # Items off the table are answered by Moment.of below; meanwhile they take today.
+        day_number = np.where(inside, day_number, self.now_micros // MICROS_PER_DAY)
+        numbers, day_of_item = np.unique(day_number, return_inverse=True)
+        days = [self._day(number) for number in numbers.tolist()]
+        ordinals = np.array([day.date.toordinal() for day in days], dtype=np.int64)[day_of_item]
+        in_window = np.array([day.in_window for day in days], dtype=bool)[day_of_item]
+        by_date = np.array([day.expiry_day is not None for day in days], dtype=bool)[day_of_item]
+        expiry_day = np.array([day.expiry_day or 0 for day in days], dtype=np.int64)[day_of_item]
+        vests = np.where(vests_given != 0, vests_given, occurred + self.vesting_micros)
+        wall = expiry_day * MICROS_PER_DAY + (time_of_day if self.rolling else 0)
+        converted, on_table = self._utc_of_wall(wall, fold)
+        given = expires_given != 0
+        expires = np.where(given, expires_given, np.where(by_date, converted, 0))
+        never = ~given & ~by_date
+        moments = Moments(
+            occurred_micros=occurred,
+            vests_micros=vests,
+            expires_micros=expires,
+            never_expires=never,
+            days=ordinals,
+            in_window=in_window,
+            vested=vests <= self.now_micros,
+        )
+        for item in np.flatnonzero(~given & by_date & ~on_table & inside).tolist():
+            # An expiry beyond the table's years.
+            by_policy = policy.lot_expires_at(self.settings, from_unix_micros(int(occurred[item])))
+            moments.never_expires[item] = by_policy is None
+            moments.expires_micros[item] = 0 if by_policy is None else unix_micros(by_policy)
+        for item in np.flatnonzero(~inside).tolist():
+            moment = Moment.of(
                 self.settings,
                 self.now,
                 self.window_start,
-                occurred_micros,
-                vests_micros,
-                expires_micros,
+                int(occurred[item]),
+                int(vests_given[item]),
+                int(expires_given[item]),
             )
-        interval = bisect.bisect_right(self.transitions, second) - 1
-        offset = self.offsets[interval]
-        # Fold 1: the second occurrence of a local time the clocks went back over.
-        fold = int(
-            interval > 0
-            and self.offsets[interval - 1] - offset > second - self.transitions[interval]
-        )
-        local = occurred_micros + offset * MICROS_PER_SECOND
-        day_number, time_of_day = divmod(local, MICROS_PER_DAY)
-        day = self.days.get(day_number)
-        if day is None:
-            day = self.days[day_number] = self._day(day_number)
-        vests = vests_micros or occurred_micros + self.vesting_micros
-        expires: int | None
-        if expires_micros:
-            expires = expires_micros
-        elif day.expiry_day is None:
-            expires = None
-        else:
-            wall = day.expiry_day * MICROS_PER_DAY + (time_of_day if self.rolling else 0)
-            expires = self._utc_of_wall(wall, fold)
-            if expires is None:
-                by_policy = policy.lot_expires_at(self.settings, from_unix_micros(occurred_micros))
-                expires = None if by_policy is None else unix_micros(by_policy)
-        return Moment(
-            occurred_micros, vests, expires, day.date, day.in_window, vests <= self.now_micros
-        )
+            moments.occurred_micros[item] = moment.occurred_micros
+            moments.vests_micros[item] = moment.vests_micros
+            moments.expires_micros[item] = moment.expires_micros or 0
+            moments.never_expires[item] = moment.expires_micros is None
+            moments.days[item] = moment.local_day.toordinal()
+            moments.in_window[item] = moment.in_window
+            moments.vested[item] = moment.vested
+        return moments
 
     def _day(self, day_number: int) -> _Day:
         date = dt.date.fromordinal(EPOCH_ORDINAL + day_number)
@@ -177,11 +235,16 @@ class LotCalendar:
             expiry_day = expires.toordinal() - EPOCH_ORDINAL
         return _Day(date=date, in_window=date >= self.window_start, expiry_day=expiry_day)
 
-    def _utc_of_wall(self, wall_micros: int, fold: int) -> int | None:
-        """The UTC instant of a local wall-clock time, None outside the table."""
+    def _utc_of_wall(self, wall_micros: Int64s, fold: Bools) -> tuple[Int64s, Bools]:
+        """The UTC instants of local wall-clock times, and which were on the table (the others
+        are left as they came)."""
         second = wall_micros // MICROS_PER_SECOND
-        walls = self.wall_transitions[fold]
-        if not walls[0] <= second < self.wall_end:
-            return None
-        offset = self.offsets[bisect.bisect_right(walls, second) - 1]
-        return wall_micros - offset * MICROS_PER_SECOND
+        walls = np.where(fold, self.wall_transitions[1][0], self.wall_transitions[0][0])
+        on_table = (walls <= second) & (second < self.wall_end)
+        interval = np.where(
+            fold,
+            np.searchsorted(self.wall_transitions[1], second, side="right"),
+            np.searchsorted(self.wall_transitions[0], second, side="right"),
+        )
+        offset = self.offsets[np.maximum(interval - 1, 0)]
+        return np.where(on_table, wall_micros - offset * MICROS_PER_SECOND, wall_micros), on_table

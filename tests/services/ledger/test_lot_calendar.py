@@ -83,7 +83,8 @@ def instants(draw: st.DrawFn, time_zone: str) -> int:
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[ProgramSettings, int, int, int]:
+def cases(draw: st.DrawFn) -> tuple[ProgramSettings, list[tuple[int, int, int]]]:
+    """A program and a batch of items' (occurred, vests, expires) micros, 0 for the program's."""
     time_zone = draw(st.sampled_from(ZONES))
     kind = draw(st.sampled_from(list(ExpiryKind)))
     period = (
@@ -94,20 +95,33 @@ def cases(draw: st.DrawFn) -> tuple[ProgramSettings, int, int, int]:
     settings = program(
         time_zone, kind, draw(st.integers(1, 120)), period, draw(st.integers(0, 365))
     )
-    occurred = draw(st.one_of(st.just(0), instants(time_zone)))
-    vests = draw(st.one_of(st.just(0), instants(time_zone)))
-    expires = draw(st.one_of(st.just(0), st.just(0), instants(time_zone)))
-    return settings, occurred, vests, expires
+    item = st.tuples(
+        st.one_of(st.just(0), instants(time_zone)),
+        st.one_of(st.just(0), instants(time_zone)),
+        st.one_of(st.just(0), st.just(0), instants(time_zone)),
+    )
+    return settings, draw(st.lists(item, min_size=1, max_size=12))
 
 
-@settings(max_examples=3000, deadline=None)
+def moments_of(calendar: LotCalendar, items: list[tuple[int, int, int]]) -> list[Moment]:
+    return calendar.moments(*(list(column) for column in zip(*items, strict=True))).rows()
+
+
+def expected_of(
+    settings: ProgramSettings, window_start: dt.date, items: list[tuple[int, int, int]]
+) -> list[Moment]:
+    return [Moment.of(settings, NOW, window_start, *item) for item in items]
+
+
+@settings(max_examples=1000, deadline=None)
 @given(cases())
-def test_a_lot_gets_the_instants_policy_gives(case: tuple[ProgramSettings, int, int, int]) -> None:
-    settings, occurred, vests, expires = case
+def test_a_batch_of_lots_gets_the_instants_policy_gives(
+    case: tuple[ProgramSettings, list[tuple[int, int, int]]],
+) -> None:
+    settings, items = case
     window_start = qualifying_window_start(settings, NOW)
     calendar = LotCalendar(settings, NOW, window_start)
-    expected = Moment.of(settings, NOW, window_start, occurred, vests, expires)
-    assert calendar.moment(occurred, vests, expires) == expected
+    assert moments_of(calendar, items) == expected_of(settings, window_start, items)
 
 
 @pytest.mark.parametrize("time_zone", ZONES)
@@ -117,27 +131,29 @@ def test_every_hour_around_the_offset_changes_of_a_year_matches(time_zone: str) 
     window_start = qualifying_window_start(settings, NOW)
     calendar = LotCalendar(settings, NOW, window_start)
     # Earned a year before each change of 2026, so the expiry falls on or around it.
-    earned = [
-        second - 365 * 86_400 + shift
+    items = [
+        ((second - 365 * 86_400 + shift) * MICROS + 123_456, 0, 0)
         for second in transitions_of(time_zone, 2026, 2026)
         for shift in range(-6 * 3600, 6 * 3600, 900)
     ]
     # The zones that still change their clocks do so in 2026: the test covers something.
-    assert bool(earned) == (time_zone in CHANGING_IN_2026)
-    for second in earned:
-        micros = second * MICROS + 123_456
-        assert calendar.moment(micros, 0, 0) == Moment.of(
-            settings, NOW, window_start, micros, 0, 0
-        ), dt.datetime.fromtimestamp(second, dt.UTC)
+    assert bool(items) == (time_zone in CHANGING_IN_2026)
+    if items:
+        assert moments_of(calendar, items) == expected_of(settings, window_start, items)
 
 
 def test_instants_outside_the_calendar_years_are_still_answered() -> None:
+    """Beside instants on the table, in one batch."""
     settings = program("Europe/Amsterdam", ExpiryKind.ROLLING_MONTHS, 120, CalendarPeriod.NONE, 30)
     window_start = qualifying_window_start(settings, NOW)
     calendar = LotCalendar(settings, NOW, window_start)
-    for when in (
-        dt.datetime(1999, 3, 28, 1, 30, tzinfo=dt.UTC),
-        dt.datetime(2099, 6, 1, tzinfo=dt.UTC),
-    ):
-        micros = int(when.timestamp()) * MICROS
-        assert calendar.moment(micros, 0, 0) == Moment.of(settings, NOW, window_start, micros, 0, 0)
+    items = [
+        (int(when.timestamp()) * MICROS, 0, 0)
+        for when in (
+            dt.datetime(1999, 3, 28, 1, 30, tzinfo=dt.UTC),
+            dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC),
+            dt.datetime(2099, 6, 1, tzinfo=dt.UTC),
+            dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC),
+        )
+    ]
+    assert moments_of(calendar, items) == expected_of(settings, window_start, items)
