@@ -13,7 +13,6 @@ import ledger_core
 from services.campaign.transactions import PURCHASE
 from services.shared import pg_copy
 from services.shared.pg_arrays import int_array, text_array
-from services.shared.timestamps import unix_micros
 
 # Up to this many rows, a plain statement costs fewer round trips than COPY or planner hints.
 SMALL_WRITE_ROWS_MAX = 50
@@ -251,20 +250,6 @@ async def fetch_archive(
         end,
     )
     return [bytes(row["columns"]) for row in rows]
-
-
-async def points_in_period(
-    connection: Connection, program_id: str, start: dt.datetime, end: dt.datetime
-) -> int:
-    return int(
-        await connection.fetchval(
-            "SELECT coalesce(sum(points), 0) FROM transactions WHERE program_id = $1 AND kind = 1 "
-            "AND occurred_micros >= $2 AND occurred_micros < $3",
-            program_id,
-            unix_micros(start),
-            unix_micros(end),
-        )
-    )
 
 
 @dataclass(frozen=True)
