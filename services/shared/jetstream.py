@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 
 HEADER_MSG_ID = "Nats-Msg-Id"
 PUBLISH_TIMEOUT_S = 5.0
+FETCH_WAIT_S = 1.0
+FETCH_WAIT_MIN_MS = 10
+FETCH_WAIT_MAX_MS = 30_000
 # Go's client waits 250 ms before retrying a publish nobody answered (a leader election).
 PUBLISH_RETRY_WAIT_S = 0.25
 # A publish the stream's leader received and then died with is never answered: past this wait an
@@ -119,6 +122,7 @@ class JetStream:
         *,
         publish_timeout_s: float = PUBLISH_TIMEOUT_S,
         stream_replicas: int = 1,
+        fetch_wait_s: float = FETCH_WAIT_S,
         metrics: Metrics | None = None,
         service: str = "",
     ) -> None:
@@ -129,6 +133,7 @@ class JetStream:
         self.namespace = namespace
         self.publish_timeout_s = publish_timeout_s
         self.stream_replicas = stream_replicas
+        self.fetch_wait_s = fetch_wait_s
         # Where the consumers of a service process report what they handle and their lag.
         self.metrics = metrics
         self.service = service
@@ -142,6 +147,7 @@ class JetStream:
         client_name: str,
         publish_timeout_s: float = PUBLISH_TIMEOUT_S,
         stream_replicas: int = 1,
+        fetch_wait_s: float = FETCH_WAIT_S,
         metrics: Metrics | None = None,
         service: str = "",
     ) -> "JetStream":
@@ -174,6 +180,7 @@ class JetStream:
             Namespace(namespace),
             publish_timeout_s=publish_timeout_s,
             stream_replicas=stream_replicas,
+            fetch_wait_s=fetch_wait_s,
             metrics=metrics,
             service=service,
         )
@@ -273,7 +280,9 @@ class PullConsumer:
         try:
             while not stop.is_set():
                 try:
-                    messages = await subscription.fetch(self.spec.batch_size_max, timeout=1.0)
+                    messages = await subscription.fetch(
+                        self.spec.batch_size_max, timeout=self.jetstream.fetch_wait_s
+                    )
                 except TimeoutError:
                     # nats-py raises its own TimeoutError or asyncio's, depending on the path;
                     # both are the builtin in Python 3.11. No message came: nothing is waiting.

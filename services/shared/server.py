@@ -31,6 +31,8 @@ from services.shared.interceptors import (
 )
 from services.shared.jetstream import (
     DEAD_LETTER_STREAM,
+    FETCH_WAIT_MAX_MS,
+    FETCH_WAIT_MIN_MS,
     STREAM_REPLICAS_MAX,
     JetStream,
     StreamSpec,
@@ -64,6 +66,9 @@ class ProcessConfig:
     nats_stream_replicas: int = 1
     # How long a publish waits for the stream's ack before the outbox relay retries it.
     nats_publish_timeout_ms: int = 5_000
+    # How long a consumer's pull waits for messages before it asks again: the most a consumer
+    # takes to notice a shutdown, against one pull request per consumer this often when idle.
+    nats_fetch_wait_ms: int = 1_000
     grpc_address: str = "127.0.0.1:50051"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9100
@@ -141,6 +146,11 @@ def check_process_config(config: ProcessConfig, *, prefix: str) -> None:
         variable=f"{prefix}_NATS_STREAM_REPLICAS",
         message=f"must be 1 to {STREAM_REPLICAS_MAX}",
     )
+    require(
+        FETCH_WAIT_MIN_MS <= config.nats_fetch_wait_ms <= FETCH_WAIT_MAX_MS,
+        variable=f"{prefix}_NATS_FETCH_WAIT_MS",
+        message=f"must be {FETCH_WAIT_MIN_MS} to {FETCH_WAIT_MAX_MS}",
+    )
 
 
 class RunningService:
@@ -171,6 +181,7 @@ class RunningService:
             client_name=f"loyalty-{spec.name}",
             publish_timeout_s=config.nats_publish_timeout_ms / 1000,
             stream_replicas=config.nats_stream_replicas,
+            fetch_wait_s=config.nats_fetch_wait_ms / 1000,
             metrics=self.metrics,
             service=spec.name,
         )

@@ -294,12 +294,21 @@ async def test_a_stream_declared_with_more_replicas_is_scaled_up(
         await replicated.close()
 
 
-def test_a_service_refuses_a_replica_count_nats_cannot_have() -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("LEDGER_NATS_STREAM_REPLICAS", "7", "must be 1 to 5"),
+        ("LEDGER_NATS_FETCH_WAIT_MS", "0", "must be 10 to 30000"),
+    ],
+)
+def test_a_service_refuses_nats_settings_it_cannot_work_with(
+    variable: str, value: str, message: str
+) -> None:
     environment = {
         **os.environ,
         "LEDGER_DATABASE_URL": "postgresql://127.0.0.1:1/unused",
         "LEDGER_NATS_URL": "nats://127.0.0.1:1,nats://127.0.0.1:2",
-        "LEDGER_NATS_STREAM_REPLICAS": "7",
+        variable: value,
     }
     finished = subprocess.run(
         [sys.executable, "-m", "services.ledger"],
@@ -310,7 +319,7 @@ def test_a_service_refuses_a_replica_count_nats_cannot_have() -> None:
         timeout=60,
     )
     assert finished.returncode == EXIT_CONFIG_ERROR
-    assert "LEDGER_NATS_STREAM_REPLICAS: must be 1 to 5" in finished.stderr
+    assert f"{variable}: {message}" in finished.stderr
 
 
 def test_a_nats_url_may_list_a_clusters_servers() -> None:

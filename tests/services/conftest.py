@@ -19,15 +19,18 @@ def start_service(servers: Servers, database_url: str, nats_namespace: str):
 
     @asynccontextmanager
     async def start(spec: ServiceSpec, config_class: type[ProcessConfig], **overrides: object):
-        config = config_class(
-            database_url=database_url,
-            nats_url=servers.nats_url,
-            nats_namespace=nats_namespace,
-            grpc_address="127.0.0.1:0",
-            metrics_port=free_port(),
-            shutdown_grace_ms=5000,
-            **overrides,
-        )
+        settings: dict[str, object] = {
+            "database_url": database_url,
+            "nats_url": servers.nats_url,
+            "nats_namespace": nats_namespace,
+            "grpc_address": "127.0.0.1:0",
+            "metrics_port": free_port(),
+            "shutdown_grace_ms": 5000,
+            # A consumer notices the shutdown when its pull ends: at the default of a second,
+            # each service of each test would take a second to stop.
+            "nats_fetch_wait_ms": 100,
+        }
+        config = config_class(**{**settings, **overrides})
         service = RunningService(spec, config)
         await service.start()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
