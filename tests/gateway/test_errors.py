@@ -9,7 +9,7 @@ import pytest
 from gateway.enums import PROTO_ENUMS, from_proto, to_proto
 from gateway.errors import ApiError
 from services.shared.interceptors import ERROR_FIELD_HEADER, ERROR_REASON_HEADER
-from tests.gateway.conftest import GatewayPlatform
+from tests.gateway.conftest import PROGRAM, GatewayPlatform
 
 
 def rpc_error(code: grpc.StatusCode, details: str = "", **trailers: str) -> grpc.aio.AioRpcError:
@@ -85,6 +85,8 @@ def test_docs_openapi_and_metrics(platform: GatewayPlatform, admin: httpx.Client
     assert "members:export" in document["info"]["description"]
     assert {"APIKeyHeader", "HTTPBearer"} <= set(document["components"]["securitySchemes"])
     assert admin.get("/readyz").json()["status"] == "ready"
+    # A call of this test's own, so that the series below is there whichever tests ran before.
+    assert admin.get(f"/v1/programs/{PROGRAM}").status_code == 200
     with urllib.request.urlopen(platform.cluster.gateway.metrics_url, timeout=5) as response:
         metrics = response.read().decode()
     assert 'loyalty_http_requests_total{method="GET",route="/v1/programs/{program_id}"' in metrics
