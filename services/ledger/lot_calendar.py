@@ -95,21 +95,6 @@ class Moments:
     def take(self, positions: npt.NDArray[np.intp]) -> "Moments":
         return Moments(**{name: column[positions] for name, column in vars(self).items()})
 
-    def rows(self) -> list[Moment]:
-        return [
-            Moment(
-                occurred,
-                vests,
-                None if never else expires,
-                dt.date.fromordinal(day),
-                in_window,
-                vested,
-            )
-            for occurred, vests, expires, never, day, in_window, vested in zip(
-                *(column.tolist() for column in vars(self).values()), strict=True
-            )
-        ]
-
 
 @dataclass(frozen=True)
 class _Day:

@@ -104,7 +104,16 @@ def cases(draw: st.DrawFn) -> tuple[ProgramSettings, list[tuple[int, int, int]]]
 
 
 def moments_of(calendar: LotCalendar, items: list[tuple[int, int, int]]) -> list[Moment]:
-    return calendar.moments(*(list(column) for column in zip(*items, strict=True))).rows()
+    """The batch's moments, a Moment an item, to compare with Moment.of's."""
+    moments = calendar.moments(*(list(column) for column in zip(*items, strict=True)))
+    return [
+        Moment(
+            occurred, vests, None if never else expires, dt.date.fromordinal(day), window, vested
+        )
+        for occurred, vests, expires, never, day, window, vested in zip(
+            *(column.tolist() for column in vars(moments).values()), strict=True
+        )
+    ]
 
 
 def expected_of(
