@@ -25,6 +25,7 @@ from ledger_core import (
     TierPolicy,
     TimeWindow,
     TransactionBatch,
+    _accrual,
     accrue,
     allocate_fifo,
     compile_rules,
@@ -129,7 +130,14 @@ def run_accrual(reporter: Reporter) -> None:
     batch = transactions(TRANSACTIONS, member_count=MEMBERS, rng=rng)
     tiers = rng.integers(0, TIERS, MEMBERS, dtype=np.int8)
     counters = new_cap_counters(MEMBERS)
-    params = {"transactions": TRANSACTIONS, "members": MEMBERS, "rules": len(rule_set.rules)}
+    # Which vector path the processor gives accrue (the best it has), or none: the scalar loop.
+    vector = (_accrual.vector_instructions_supported() or ["none"])[0]
+    params = {
+        "transactions": TRANSACTIONS,
+        "members": MEMBERS,
+        "rules": len(rule_set.rules),
+        "vector_instructions": vector,
+    }
 
     points = np.empty(TRANSACTIONS, dtype=np.int64)
     reporter.progress("ledger_core: bare loop")

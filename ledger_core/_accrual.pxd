@@ -153,8 +153,12 @@ cdef struct Plan:
 
 
 cdef extern from "_accrual_vector.h":
-    # The vector path (ledger_core/_accrual_vector.h): 8 transactions at a time with AVX-512.
+    # The vector path (ledger_core/_accrual_vector.h): 16 transactions at a time with AVX-512 or
+    # AVX2.
     enum:
+        LC_VECTOR_NONE
+        LC_VECTOR_AVX2
+        LC_VECTOR_AVX512
         LC_VECTOR_LANES
         LC_VECTOR_SLOT_PAIRS
     int64_t VECTOR_UNIT_SHIFT "LC_VECTOR_UNIT_SHIFT"
@@ -240,7 +244,8 @@ cdef extern from "_accrual_vector.h":
         int32_t* member_states
         const int32_t* member_indexes
 
-    bint lc_vector_supported() noexcept nogil
+    int lc_vector_instructions_supported() noexcept nogil
+    int lc_vector_select(int instructions) noexcept nogil
     void lc_vector_group(const lc_vector_tables* tables, const lc_vector_clock* clock,
                          int64_t index, int64_t slot_count, lc_group* group) noexcept nogil
     int lc_vector_write(const lc_group* group, int lane, int64_t index,

@@ -27,8 +27,8 @@ or bonuses that could overflow, a full table) and an amount too large for its pl
 rule, with every overflow check (contributions_by_rule). With one capped period, the member cap
 has a short path. Entries carry the amount's sign as they are written.
 
-The vector path (ledger_core/_accrual_vector.h, AVX-512, chosen at run time: use_vector_path,
-vector_path_available) takes 16 transactions at a time where the rule set allows it (no SKU
+The vector path (ledger_core/_accrual_vector.h, AVX-512 or else AVX2, chosen at run time:
+use_vector_path, use_vector_instructions, vector_path_available) takes 16 transactions at a time where the rule set allows it (no SKU
 conditions, at most one capped member period, a batch of 16 transactions or more): match, plan,
 base and extras with the same exact rounding, both caps and the trimmed entries, computed for all
 16 lanes as two interleaved registers, then written by lc_vector_write (the entries of two lanes
@@ -1448,23 +1448,56 @@ def accrue_columns(
     return int(progress.status), progress.transaction_index, progress.attribution_used
 
 
-# Whether accrue_columns may use the vector path: the processor has AVX-512 (use_vector_path can
-# turn it off, for tests and measurements); how many transactions it took, over all calls.
-cdef bint vector_path_enabled = lc_vector_supported()
+# The instructions of the vector path, by name; accrue_columns takes the vector path while some are
+# selected: the best the processor has, unless use_vector_instructions chose others (for tests and
+# measurements). How many transactions the vector path took, over all calls.
+VECTOR_INSTRUCTIONS = {"avx2": LC_VECTOR_AVX2, "avx512": LC_VECTOR_AVX512}
+cdef int vector_instructions = lc_vector_select(LC_VECTOR_AVX512)
+cdef bint vector_path_enabled = vector_instructions != LC_VECTOR_NONE
 cdef int64_t vector_transactions_total = 0
 
 
+def _instructions_name(int instructions):
+    for name, value in VECTOR_INSTRUCTIONS.items():
+        if value == instructions:
+            return name
+    return None
+
+
+def vector_instructions_supported():
+    """The instruction sets the vector path can use on this processor, best first."""
+    cdef int best = lc_vector_instructions_supported()
+    return [name for name, value in sorted(VECTOR_INSTRUCTIONS.items(), key=lambda item: -item[1])
+            if value <= best]
+
+
+def use_vector_instructions(name):
+    """Take the vector path with these instructions ("avx512", "avx2"), or not at all (None);
+    returns the name used before. A set the processor lacks raises ValueError."""
+    global vector_instructions, vector_path_enabled
+    previous = _instructions_name(vector_instructions) if vector_path_enabled else None
+    if name is not None and name not in vector_instructions_supported():
+        raise ValueError(
+            f"vector instructions {name!r}: this processor has {vector_instructions_supported()}"
+        )
+    if name is not None:
+        vector_instructions = lc_vector_select(VECTOR_INSTRUCTIONS[name])
+    vector_path_enabled = name is not None
+    return previous
+
+
 def use_vector_path(bint enabled):
-    """Turn the vector path on (where the processor has AVX-512) or off; returns whether it was."""
-    global vector_path_enabled
-    cdef bint previous = vector_path_enabled
-    vector_path_enabled = enabled and lc_vector_supported()
+    """Turn the vector path on (with the best instructions the processor has) or off; returns
+    whether it was on."""
+    previous = vector_path_enabled
+    supported = vector_instructions_supported()
+    use_vector_instructions(supported[0] if enabled and supported else None)
     return previous
 
 
 def vector_path_available():
-    """Whether the processor has what the vector path needs (AVX-512 F, DQ, CD, VL and BW)."""
-    return bool(lc_vector_supported())
+    """Whether the processor has what the vector path needs (AVX2 at least)."""
+    return bool(vector_instructions_supported())
 
 
 def vector_transaction_count():

@@ -1,4 +1,5 @@
-/* The accrual kernel's vector path: 16 transactions a group with AVX-512 (F, DQ, CD, VL, BW).
+/* The accrual kernel's vector path: 16 transactions a group with AVX-512 (F, DQ, CD, VL, BW), or
+   with AVX2 where the processor has no AVX-512 (_accrual_vector_avx2.h).
 
    lc_vector_group computes what the common path of accrue_transaction (ledger_core/_accrual.pyx)
    would for 16 consecutive transactions, as two registers of 8 lanes whose steps are interleaved
@@ -20,13 +21,20 @@
    corrects it. The rounding is that of the scalar plans (lc_biased_quotient, lc_multiplier_extra):
    a bias added before the division, and an odd quotient of an exact tie taken back by one.
 
-   Compiled for AVX-512 through target attributes and called only when the processor has it
-   (lc_vector_supported), so the extension runs on any x86-64, and builds elsewhere without it. */
+   Compiled for AVX-512 and AVX2 through target attributes, each called only when the processor
+   has it (lc_vector_instructions_supported, lc_vector_select), so the extension runs on any
+   x86-64, and builds elsewhere without either. */
 
 #ifndef LEDGER_CORE_ACCRUAL_VECTOR_H
 #define LEDGER_CORE_ACCRUAL_VECTOR_H
 
 #include <stdint.h>
+#include <string.h>
+
+/* The instructions the vector path uses: none (the scalar loop), AVX2, AVX-512. */
+#define LC_VECTOR_NONE 0
+#define LC_VECTOR_AVX2 1
+#define LC_VECTOR_AVX512 2
 
 /* Lanes a register (int64), and a group: two registers. */
 #define LC_VECTOR_WIDTH 8
@@ -155,7 +163,7 @@ typedef struct {
 /* Each step for both registers of the group, so that their chains interleave. */
 #define LC_HALVES(h) for (int h = 0; h < LC_VECTOR_HALVES; h++)
 
-static int lc_vector_supported(void) {
+static int lc_avx512_supported(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
         && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512vl")
@@ -222,7 +230,7 @@ LC_VECTOR_TARGET static inline __m512i lc_vector_signed(__m512i values, __mmask8
 }
 
 /* The group of transactions index to index + 15 (all < t->count), into g. */
-LC_VECTOR_TARGET static void lc_vector_group(const lc_vector_tables *t, const lc_vector_clock *c,
+LC_VECTOR_TARGET static void lc_vector_group_avx512(const lc_vector_tables *t, const lc_vector_clock *c,
                                              int64_t index, int64_t slot_count, lc_group *g) {
     const __m512i zero = _mm512_setzero_si512();
     const __m512i one = _mm512_set1_epi64(1);
@@ -469,7 +477,11 @@ LC_VECTOR_TARGET static void lc_vector_group(const lc_vector_tables *t, const lc
             written |= (uint32_t)(lanes[h] & (full[h] | excluded[h])) << (LC_VECTOR_WIDTH * h);
         }
     } else {
-        LC_HALVES(h) { written |= (uint32_t)excluded[h] << (LC_VECTOR_WIDTH * h); }
+        /* Only excluded lanes are written: no entries. */
+        LC_HALVES(h) {
+            _mm512_storeu_si512(g->kept_counts + LC_VECTOR_WIDTH * h, zero);
+            written |= (uint32_t)excluded[h] << (LC_VECTOR_WIDTH * h);
+        }
     }
     uint32_t all_lanes = 0, all_full = 0, all_excluded = 0, all_states = 0;
     LC_HALVES(h) {
@@ -545,7 +557,7 @@ LC_VECTOR_TARGET static inline void lc_vector_write_half(const lc_group *g, int 
    (returned; LC_VECTOR_LANES when it wrote them all): points, counts, entries (from `*used` on,
    which moves past them) and member state. The entries of two lanes at a time are compressed
    into one run (vpcompressq into a register, then a plain store). */
-LC_VECTOR_TARGET static int lc_vector_write(const lc_group *g, int lane, int64_t index,
+LC_VECTOR_TARGET static int lc_vector_write_avx512(const lc_group *g, int lane, int64_t index,
                                             const lc_vector_outputs *o, int64_t *used) {
     uint32_t after = ~g->written_lanes & 0xFFFFu & (0xFFFFu << lane);
     int end = after ? __builtin_ctz(after) : LC_VECTOR_LANES;
@@ -568,9 +580,44 @@ LC_VECTOR_TARGET static int lc_vector_write(const lc_group *g, int lane, int64_t
     return end;
 }
 
+#include "_accrual_vector_avx2.h"
+
+/* The best the processor has. */
+static int lc_vector_instructions_supported(void) {
+    return lc_avx512_supported() ? LC_VECTOR_AVX512
+        : lc_avx2_supported() ? LC_VECTOR_AVX2 : LC_VECTOR_NONE;
+}
+
+static int lc_vector_instructions = LC_VECTOR_NONE;
+
+/* Which instructions lc_vector_group and lc_vector_write use from now on: at most the best the
+   processor has (returned). */
+static int lc_vector_select(int instructions) {
+    int supported = lc_vector_instructions_supported();
+    lc_vector_instructions = instructions < supported ? instructions : supported;
+    return lc_vector_instructions;
+}
+
+static void lc_vector_group(const lc_vector_tables *t, const lc_vector_clock *c, int64_t index,
+                            int64_t slot_count, lc_group *g) {
+    if (lc_vector_instructions == LC_VECTOR_AVX512)
+        lc_vector_group_avx512(t, c, index, slot_count, g);
+    else
+        lc_vector_group_avx2(t, c, index, slot_count, g);
+}
+
+static int lc_vector_write(const lc_group *g, int lane, int64_t index,
+                           const lc_vector_outputs *o, int64_t *used) {
+    if (lc_vector_instructions == LC_VECTOR_AVX512)
+        return lc_vector_write_avx512(g, lane, index, o, used);
+    return lc_vector_write_avx2(g, lane, index, o, used);
+}
+
 #else
 
-static int lc_vector_supported(void) { return 0; }
+static int lc_vector_instructions_supported(void) { return LC_VECTOR_NONE; }
+
+static int lc_vector_select(int instructions) { (void)instructions; return LC_VECTOR_NONE; }
 
 static void lc_vector_group(const lc_vector_tables *t, const lc_vector_clock *c, int64_t index,
                             int64_t slot_count, lc_group *g) {
