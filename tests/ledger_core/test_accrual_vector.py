@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from ledger_core_builders import assert_same_accrual, local_seconds, multiplier, rate, rule_set
+from ledger_core_builders import (
+    assert_same_accrual,
+    exclusion,
+    local_seconds,
+    multiplier,
+    rate,
+    rule_set,
+)
 from test_properties import (
     INT64_MAX,
     INT64_MIN,
@@ -278,3 +285,36 @@ def test_vector_path_with_wide_rule_sets_equals_reference(
         taken = _accrual.vector_transaction_count() - before
     assert_same_accrual(kernel, slow)
     assert taken > count // 2
+
+
+@pytest.mark.parametrize("instructions", INSTRUCTION_SETS[:-1])
+def test_vector_path_writes_excluded_lanes_among_plans_of_many_slots(instructions: str) -> None:
+    """With more than 3 multiplier slots the vector path writes only its excluded lanes, with no
+    entries, and leaves the others to the scalar code; here the widest plan grows from 2 slots to
+    5 mid-batch."""
+    rules = rule_set(
+        rate("base", points_per_unit=3, unit_minor=100, rounding=RoundingMode.HALF_EVEN),
+        *(multiplier(f"always-{n}", 10_500 + 500 * n) for n in range(2)),
+        # Online only: the first 800 transactions (in store) meet plans of 2 slots, the rest 5.
+        *(multiplier(f"online-{n}", 11_500 + 500 * n, channels=frozenset({1})) for n in range(3)),
+        exclusion("gift-cards", categories=frozenset(range(0, 30, 3))),
+    )
+    batch = bench_like_batch(2_000, 100, seed=11)
+    channels = np.where(np.arange(2_000) < 800, 0, 1).astype(np.int32)
+    batch = dataclasses.replace(batch, channels=channels)
+    tiers = np.zeros(100, dtype=np.int8)
+    with vector_instructions(instructions):
+        before = _accrual.vector_transaction_count()
+        kernel = accrue(
+            batch,
+            member_tiers=tiers,
+            cap_counters=new_cap_counters(100),
+            rules=compile_rules(rules),
+        )
+        taken = _accrual.vector_transaction_count() - before
+    slow = reference.accrue(
+        batch, member_tiers=tiers, cap_counters=new_cap_counters(100), rules=rules
+    )
+    assert_same_accrual(kernel, slow)
+    assert taken > 1_000
+    assert (np.asarray(kernel.points)[800:] == 0).sum() > 200
