@@ -13,7 +13,7 @@
    - no compress store: a lane's kept entries are the first of its row of 4 (the caps trim from
      the last), so the whole row is written and the next lane's row starts where the kept ones
      end. The room is there: a group reserves LC_VECTOR_LANES x entries_max entries, and
-     entries_max is at least 9.
+     entries_max (the rule count + 8 slots) is at least 8.
 
    Compiled for AVX2 through target attributes and called only when the processor has it. */
 
@@ -457,8 +457,11 @@ LC_AVX2_TARGET static void lc_vector_group_avx2(const lc_vector_tables *t,
         }
     } else {
         LC_QUARTERS(h) {
-            /* Only excluded lanes are written: no entries. */
+            /* Only excluded lanes are written: no entries, and rows of zeros (written past the
+               last entry, so that no earlier group's values land in the caller's buffers). */
             _mm256_storeu_si256((__m256i *)(g->kept_counts + LC_AVX2_WIDTH * h), zero);
+            for (int slot = 0; slot < 4; slot++)
+                _mm256_storeu_si256((__m256i *)(g->kept[slot] + LC_AVX2_WIDTH * h), zero);
             written |= lc_avx2_bits(excluded[h]) << (LC_AVX2_WIDTH * h);
         }
     }
