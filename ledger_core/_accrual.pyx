@@ -28,8 +28,9 @@ rule, with every overflow check (contributions_by_rule). With one capped period,
 has a short path. Entries carry the amount's sign as they are written.
 
 The vector path (ledger_core/_accrual_vector.h, AVX-512 or else AVX2, chosen at run time:
-use_vector_path, use_vector_instructions, vector_path_available) takes 16 transactions at a time where the rule set allows it (no SKU
-conditions, at most one capped member period, a batch of 16 transactions or more): match, plan,
+use_vector_path, use_vector_instructions, vector_path_available) takes 16 transactions at a time
+where the rule set allows it (no SKU conditions, at most one capped member period, a batch of 16
+transactions or more): match, plan,
 base and extras with the same exact rounding, both caps and the trimmed entries, computed for all
 16 lanes as two interleaved registers, then written by lc_vector_write (the entries of two lanes
 at a time compressed into one run); a lane off the common path (a plan not found at the first

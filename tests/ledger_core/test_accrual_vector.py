@@ -33,6 +33,7 @@ from test_properties import (
 )
 
 from ledger_core import (
+    Accrual,
     RoundingMode,
     RuleSet,
     TimeWindow,
@@ -69,6 +70,27 @@ def vector_instructions(name: str | None) -> Iterator[None]:
         yield
     finally:
         _accrual.use_vector_instructions(previous)
+
+
+def accrue_counted(
+    instructions: str | None,
+    batch: TransactionBatch,
+    *,
+    tiers: np.ndarray,
+    member_count: int,
+    rules: RuleSet,
+) -> tuple[Accrual, int]:
+    """accrue with these instructions (fresh counters), and how many transactions took the
+    vector path."""
+    with vector_instructions(instructions):
+        before = _accrual.vector_transaction_count()
+        result = accrue(
+            batch,
+            member_tiers=tiers,
+            cap_counters=new_cap_counters(member_count),
+            rules=compile_rules(rules),
+        )
+        return result, _accrual.vector_transaction_count() - before
 
 
 def test_unsupported_instructions_are_refused_by_name() -> None:
@@ -202,15 +224,9 @@ def test_vector_path_takes_the_usual_batch_and_equals_the_reference(
     instructions: str | None,
 ) -> None:
     batch, tiers = bench_like_batch(4_000, 300, seed=7), np.arange(300, dtype=np.int8) % 3
-    with vector_instructions(instructions):
-        before = _accrual.vector_transaction_count()
-        kernel = accrue(
-            batch,
-            member_tiers=tiers,
-            cap_counters=new_cap_counters(300),
-            rules=compile_rules(bench_like_rules()),
-        )
-        taken = _accrual.vector_transaction_count() - before
+    kernel, taken = accrue_counted(
+        instructions, batch, tiers=tiers, member_count=300, rules=bench_like_rules()
+    )
     # Most of the batch went 16 at a time.
     assert taken > 3_000 if instructions else taken == 0
     slow = reference.accrue(
@@ -274,15 +290,9 @@ def test_vector_path_with_wide_rule_sets_equals_reference(
     slow = reference.accrue(
         batch, member_tiers=tiers, cap_counters=new_cap_counters(member_count), rules=rules
     )
-    with vector_instructions(instructions):
-        before = _accrual.vector_transaction_count()
-        kernel = accrue(
-            batch,
-            member_tiers=tiers,
-            cap_counters=new_cap_counters(member_count),
-            rules=compile_rules(rules),
-        )
-        taken = _accrual.vector_transaction_count() - before
+    kernel, taken = accrue_counted(
+        instructions, batch, tiers=tiers, member_count=member_count, rules=rules
+    )
     assert_same_accrual(kernel, slow)
     assert taken > count // 2
 
@@ -303,15 +313,7 @@ def test_vector_path_writes_excluded_lanes_among_plans_of_many_slots(instruction
     channels = np.where(np.arange(2_000) < 800, 0, 1).astype(np.int32)
     batch = dataclasses.replace(batch, channels=channels)
     tiers = np.zeros(100, dtype=np.int8)
-    with vector_instructions(instructions):
-        before = _accrual.vector_transaction_count()
-        kernel = accrue(
-            batch,
-            member_tiers=tiers,
-            cap_counters=new_cap_counters(100),
-            rules=compile_rules(rules),
-        )
-        taken = _accrual.vector_transaction_count() - before
+    kernel, taken = accrue_counted(instructions, batch, tiers=tiers, member_count=100, rules=rules)
     slow = reference.accrue(
         batch, member_tiers=tiers, cap_counters=new_cap_counters(100), rules=rules
     )
