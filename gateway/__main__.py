@@ -33,8 +33,8 @@ def main() -> None:
             app,
             host=config.http_host,
             port=config.http_port,
-            # grpc.aio runs on the standard asyncio loop; httptools parses HTTP/1.1 fast.
-            loop="asyncio",
+            # grpc.aio's calls to the services run on the same loop; httptools parses HTTP/1.1.
+            loop=config.event_loop,
             http="httptools",
             log_config=None,
             access_log=False,

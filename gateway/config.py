@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from services.shared.config import require
+from services.shared.config import require, require_event_loop
 
 RATE_LIMIT_PER_MINUTE_MAX = 1_000_000
 DEADLINE_MAX_MS = 120_000
@@ -37,10 +37,13 @@ class GatewayConfig:
     # without any password. Never enable it outside a demo.
     demo_login: bool = False
     log_level: str = "INFO"
+    # "uvloop" or "asyncio", as the services' `<SERVICE>_EVENT_LOOP`.
+    event_loop: str = "uvloop"
     # How long SIGTERM waits for requests in flight.
     shutdown_grace_ms: int = 10_000
 
     def validate(self, prefix: str) -> None:
+        require_event_loop(self.event_loop, variable=f"{prefix}_EVENT_LOOP")
         for name in ("http_port", "metrics_port"):
             value = getattr(self, name)
             require(

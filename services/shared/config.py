@@ -85,3 +85,13 @@ def require(condition: bool, *, variable: str, message: str) -> None:
     """For a config's `validate(prefix)`: range checks that name the variable."""
     if not condition:
         raise ConfigError(variable, message)
+
+
+# What a process's `<PREFIX>_EVENT_LOOP` may name: uvloop, or the standard library's loop.
+EVENT_LOOPS = ("uvloop", "asyncio")
+
+
+def require_event_loop(name: str, *, variable: str) -> None:
+    require(
+        name in EVENT_LOOPS, variable=variable, message=f"must be one of {', '.join(EVENT_LOOPS)}"
+    )

@@ -11,7 +11,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.shared.config import ConfigError, load_config, require
+from services.shared.config import ConfigError, load_config, require, require_event_loop
 from services.shared.database import create_pool
 from services.shared.interceptors import (
     DeadlineInterceptor,
@@ -76,6 +76,8 @@ class ProcessConfig:
     deadline_ms: int = 10_000
     shutdown_grace_ms: int = 20_000
     log_level: str = "INFO"
+    # "uvloop" or "asyncio" (the standard library's, should uvloop ever misbehave).
+    event_loop: str = "uvloop"
 
 
 @dataclass
@@ -151,6 +153,7 @@ def check_process_config(config: ProcessConfig, *, prefix: str) -> None:
         variable=f"{prefix}_NATS_FETCH_WAIT_MS",
         message=f"must be {FETCH_WAIT_MIN_MS} to {FETCH_WAIT_MAX_MS}",
     )
+    require_event_loop(config.event_loop, variable=f"{prefix}_EVENT_LOOP")
 
 
 class RunningService:
@@ -304,4 +307,16 @@ def main(spec: ServiceSpec, config_class: type[T]) -> None:
         print(f"{spec.name}: configuration error: {error}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG_ERROR) from None
     configure_logging(spec.name, level=config.log_level)
-    asyncio.run(serve(spec, config))
+    run_on_event_loop(serve(spec, config), config.event_loop)
+
+
+def run_on_event_loop(main: Coroutine[Any, Any, None], event_loop: str) -> None:
+    """`asyncio.run(main)` on the named loop. uvloop does a service's socket work in C: a
+    PostgreSQL round trip costs asyncpg about 45 µs of CPU on it against 95 on asyncio's loop, and
+    grpc.aio's calls less too (their completions reach the loop through a socket)."""
+    if event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
