@@ -208,4 +208,7 @@ async def measure_grpc_echo(
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["echo-server"]:
-    asyncio.run(serve_echo(int(sys.argv[2])))
+    from services.shared.server import ProcessConfig, run_on_event_loop
+
+    # On the services' event loop, so the echo baseline is what a service's calls stand on.
+    run_on_event_loop(serve_echo(int(sys.argv[2])), ProcessConfig.event_loop)
