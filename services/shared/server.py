@@ -23,12 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.shared.config import ConfigError, load_config, require, require_event_loop
 from services.shared.database import create_pool
-from services.shared.interceptors import (
-    DeadlineInterceptor,
-    ErrorInterceptor,
-    ObserveInterceptor,
-    streaming_methods,
-)
+from services.shared.interceptors import ServiceInterceptor, streaming_methods
 from services.shared.jetstream import (
     DEAD_LETTER_STREAM,
     FETCH_WAIT_MAX_MS,
@@ -202,16 +197,14 @@ class RunningService:
             metrics=self.metrics,
             service=spec.name,
         )
-        self.observer = ObserveInterceptor(service=spec.name, metrics=self.metrics)
+        self.interceptor = ServiceInterceptor(
+            service=spec.name,
+            metrics=self.metrics,
+            deadline_ms=config.deadline_ms,
+            streaming_methods=streaming_methods(*spec.descriptors),
+        )
         self.server = grpc.aio.server(
-            interceptors=[
-                self.observer,
-                ErrorInterceptor(),
-                DeadlineInterceptor(
-                    deadline_ms=config.deadline_ms,
-                    streaming_methods=streaming_methods(*spec.descriptors),
-                ),
-            ],
+            interceptors=[self.interceptor],
             options=[
                 ("grpc.max_receive_message_length", MESSAGE_SIZE_MAX_BYTES),
                 # Callers reconnect (and so re-resolve the service's pods) every few minutes,
@@ -250,8 +243,10 @@ class RunningService:
         for name in ("", *self.names):
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(grace_s)
-        if not await self.observer.wait_idle(timeout_s=grace_s):
-            logger.error("%d calls still running after the grace period", self.observer.in_flight)
+        if not await self.interceptor.wait_idle(timeout_s=grace_s):
+            logger.error(
+                "%d calls still running after the grace period", self.interceptor.in_flight
+            )
         self._stop_workers.set()
         await asyncio.wait(self._tasks, timeout=grace_s)
         if not await self.relay.flush(timeout_s=grace_s):

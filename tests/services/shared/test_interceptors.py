@@ -1,4 +1,4 @@
-"""The interceptors every service runs, on a real grpc.aio server with a small generic service."""
+"""The interceptor every service runs, on a real grpc.aio server with a small generic service."""
 
 import asyncio
 import contextlib
@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 
 import asyncpg
 import grpc
@@ -17,9 +18,7 @@ from services.shared.interceptors import (
     ERROR_FIELD_HEADER,
     ERROR_REASON_HEADER,
     REQUEST_ID_HEADER,
-    DeadlineInterceptor,
-    ErrorInterceptor,
-    ObserveInterceptor,
+    ServiceInterceptor,
 )
 from services.shared.logs import JsonFormatter, stamp_request_ids
 from services.shared.metrics import Metrics
@@ -55,9 +54,9 @@ async def probe_server(handler):  # type: ignore[no-untyped-def]
     metrics = Metrics.create()
     server = grpc.aio.server(
         interceptors=[
-            ObserveInterceptor(service="probe", metrics=metrics),
-            ErrorInterceptor(),
-            DeadlineInterceptor(deadline_ms=300, streaming_methods=frozenset()),
+            ServiceInterceptor(
+                service="probe", metrics=metrics, deadline_ms=300, streaming_methods=frozenset()
+            )
         ]
     )
     server.add_generic_rpc_handlers(
@@ -204,3 +203,71 @@ def test_text_with_nul_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidArgument) as error:
         validation.text("abc\x00def", "code")
     assert error.value.field == "code" and "NUL" in error.value.message
+
+
+async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    """Three answers 0.2 s apart (longer than the probe's 0.3 s deadline in all), or a typed
+    error after the first when asked for one."""
+    for index in range(3):
+        if index == 1 and request == b"invalid":
+            raise InvalidArgument("member_ids", "has an empty entry")
+        yield b"%d" % index
+        await asyncio.sleep(0.2)
+
+
+async def test_a_stream_keeps_no_server_deadline_and_its_errors_get_their_status() -> None:
+    """Streaming methods (PostBatch, exports) go past the unary deadline; an error raised
+    mid-stream still becomes its status with the field named, and each call is counted."""
+    metrics = Metrics.create()
+    method = f"/{SERVICE}/Stream"
+    interceptor = ServiceInterceptor(
+        service="probe", metrics=metrics, deadline_ms=300, streaming_methods=frozenset({method})
+    )
+    server = grpc.aio.server(interceptors=[interceptor])
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                SERVICE, {"Stream": grpc.unary_stream_rpc_method_handler(stream)}
+            )
+        ]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_stream(method)
+            assert [answer async for answer in call(b"go")] == [b"0", b"1", b"2"]
+            answers = []
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                async for answer in call(b"invalid", metadata=((REQUEST_ID_HEADER, "req-s"),)):
+                    answers.append(answer)
+            assert answers == [b"0"]
+            assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            trailers = dict(error.value.trailing_metadata())
+            assert trailers[ERROR_FIELD_HEADER] == "member_ids"
+            assert trailers[REQUEST_ID_HEADER] == "req-s"
+    finally:
+        await server.stop(None)
+    sample = metrics.registry.get_sample_value
+    for code in ("OK", "INVALID_ARGUMENT"):
+        labels = {"service": "probe", "method": method, "code": code}
+        assert sample("loyalty_grpc_requests_total", labels) == 1
+    assert interceptor.in_flight == 0
+    assert await interceptor.wait_idle(timeout_s=0.1)
+
+
+async def test_a_call_the_client_cancels_is_counted_as_cancelled_and_leaves_none_in_flight(
+    probe,
+) -> None:
+    call, metrics = probe
+    pending = call(b"sleep 0.25")
+    await asyncio.sleep(0.05)
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    labels = {"service": "probe", "method": f"/{SERVICE}/Call", "code": "CANCELLED"}
+    for _ in range(50):  # the server hears of the cancellation a moment later
+        if metrics.registry.get_sample_value("loyalty_grpc_requests_total", labels) == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert metrics.registry.get_sample_value("loyalty_grpc_requests_total", labels) == 1
