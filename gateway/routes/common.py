@@ -14,13 +14,14 @@ from loyalty.identity.v1 import identity_pb2
 
 PREFIX = "/v1/programs/{program_id}"
 PAGE_SIZE_MAX = 200
+MEMBER_ID_PATTERN = r"^[^\x00-\x1f/]+$"
 
 MemberIdPath = Annotated[
     str,
     Path(
         min_length=1,
         max_length=64,
-        pattern=r"^[^\x00-\x1f/]+$",
+        pattern=MEMBER_ID_PATTERN,
         description="A member id, or `me` with a member token.",
     ),
 ]
