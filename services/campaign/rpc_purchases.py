@@ -1,20 +1,18 @@
 """RecordPurchase, RecordReturn and PreviewBasket."""
 
 import dataclasses
+from typing import Any
 
-import asyncpg
 import grpc
 
-from loyalty.campaign.v1 import campaign_pb2, rules_pb2
+from loyalty.campaign.v1 import campaign_pb2
 from loyalty.common.v1 import common_pb2
-from loyalty.events.v1 import events_pb2
-from services.campaign import events, targeting
 from services.campaign import repository_purchases as store
 from services.campaign import repository_rules as rule_store
-from services.campaign.accrual import BatchAccrual, accrue_purchases
-from services.campaign.errors import ConcurrentChange
+from services.campaign import targeting
+from services.campaign.accrual import accrue_purchases
+from services.campaign.grouped_purchases import GroupedPurchases, PurchaseCall, rule_applications
 from services.campaign.ledger_client import ProgramSettings
-from services.campaign.purchases import DUPLICATE, REJECTED, Accruer, earn_request
 from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import RpcBase, check_member_id, check_reference, now
 from services.campaign.rule_compiler import CompiledEarningRule
@@ -25,9 +23,9 @@ from services.campaign.transactions import (
     of_purchase,
 )
 from services.shared import validation
-from services.shared.errors import FailedPrecondition, InvalidArgument
+from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
-from services.shared.timestamps import from_unix_micros, instant, timestamp
+from services.shared.timestamps import instant
 
 DRAFTS_MAX = 20
 
@@ -60,56 +58,13 @@ def occurred_micros(request: object) -> int:
     return micros
 
 
-def rule_applications(accrual: BatchAccrual, position: int) -> list[rules_pb2.RuleApplication]:
-    applications = []
-    for outcome in accrual.outcomes:
-        points = int(outcome.points[position])
-        uncapped = int(outcome.uncapped[position]) if outcome.uncapped is not None else points
-        if not points and not uncapped:
-            continue
-        base = int(outcome.base[position]) if outcome.base is not None else 0
-        lines = int(outcome.lines[position]) if outcome.lines is not None else points
-        parts = [
-            f"{label} {value}"
-            for label, value in (
-                ("base", base),
-                ("multipliers +", lines - base),
-                ("bonus +", uncapped - lines),
-                ("caps -", uncapped - points),
-            )
-            if value
-        ]
-        applications.append(
-            rules_pb2.RuleApplication(
-                rule_id=outcome.rule.rule_id,
-                version=outcome.rule.version,
-                name=outcome.rule.name,
-                points=points,
-                uncapped_points=uncapped,
-                multiplier_bps=lines * 10_000 // base if base else 10_000,
-                explanation=", ".join(parts).replace("+ ", "+").replace("- ", "-"),
-            )
-        )
-    return applications
-
-
-def stored_applications(text: str) -> list[rules_pb2.RuleApplication]:
-    applications = []
-    for part in filter(None, text.split(",")):
-        ref, points = part.rsplit(":", 1)
-        rule_id, version = ref.rsplit("@", 1)
-        applications.append(
-            rules_pb2.RuleApplication(
-                rule_id=rule_id,
-                version=int(version),
-                points=int(points),
-                uncapped_points=int(points),
-            )
-        )
-    return applications
-
-
 class PurchaseRpcs(RpcBase):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.purchases = GroupedPurchases(
+            self.pool, self.outbox, self.missions, self.ledger, self.earning_rules
+        )
+
     async def RecordPurchase(
         self, request: campaign_pb2.RecordPurchaseRequest, context: grpc.aio.ServicerContext
     ) -> campaign_pb2.RecordPurchaseResponse:
@@ -124,80 +79,8 @@ class PurchaseRpcs(RpcBase):
         transactions = of_purchase(
             request, transaction_id=transaction_id, member_id=member, occurred_micros=micros
         )
-        accruer = Accruer(self.outbox, self.missions)
-
-        async with self.pool.acquire() as connection, connection.transaction():
-            rules = await self.earning_rules(connection, program)
-
-            async def record() -> campaign_pb2.RecordPurchaseResponse:
-                accrued = await accruer.accrue(
-                    connection, program, rules, transactions, batch_id="", explain=True
-                )
-                if accrued.statuses[0] == REJECTED:
-                    raise FailedPrecondition(
-                        accrued.messages[0].split(": ", 1)[-1], field="transaction_id"
-                    )
-                if accrued.statuses[0] == DUPLICATE:
-                    stored = await store.fetch_transactions(
-                        connection, program.program_id, [member], [transaction_id]
-                    )
-                    previous = stored[(member, transaction_id)]
-                    return campaign_pb2.RecordPurchaseResponse(
-                        accrual=campaign_pb2.Accrual(
-                            points=previous.points,
-                            applications=stored_applications(previous.applications),
-                        ),
-                        duplicate=True,
-                    )
-                assert accrued.accrual is not None
-                accrual = campaign_pb2.Accrual(
-                    points=accrued.points[0],
-                    applications=rule_applications(accrued.accrual, accrued.positions[0]),
-                )
-                for item in accrued.items.items():
-                    if not request.HasField("occurred_at"):
-                        # Each attempt would stamp its own now, and a retry's earn would then
-                        # differ from the first one under the same key: the ledger stamps it once.
-                        item.occurred_micros = 0
-                    posted = await self.ledger.earn(
-                        earn_request(program.program_id, item, currency=program.currency)
-                    )
-                    if item.transaction == 0 and not accrual.posting_id:
-                        accrual.posting_id = posted.posting.posting_id
-                        accrual.vests_at.CopyFrom(posted.lot.vests_at)
-                await self.outbox.enqueue(
-                    connection,
-                    events.PURCHASE_RECORDED,
-                    events_pb2.Event(
-                        program_id=program.program_id,
-                        purchase_recorded=events_pb2.PurchaseRecorded(
-                            transaction_id=transaction_id,
-                            member_id=member,
-                            amount=request.amount,
-                            channel=request.channel,
-                            store_id=request.store_id,
-                            occurred_at=timestamp(from_unix_micros(micros)),
-                            points=accrual.points,
-                            categories=sorted(
-                                {line.category for line in request.line_items if line.category}
-                            ),
-                        ),
-                    ),
-                )
-                return campaign_pb2.RecordPurchaseResponse(accrual=accrual)
-
-            try:
-                return await once(
-                    connection,
-                    program_id=request.program_id,
-                    key=request.idempotency_key,
-                    method="RecordPurchase",
-                    request=request,
-                    response_type=campaign_pb2.RecordPurchaseResponse,
-                    work=record,
-                )
-            except asyncpg.UniqueViolationError:
-                raise ConcurrentChange("transaction_id") from None
+        # Written with the other purchases of the moment, as one batch (grouped_purchases.py).
+        return await self.purchases.record(PurchaseCall(request, program, transactions, micros))
 
     async def RecordReturn(
         self, request: campaign_pb2.RecordReturnRequest, context: grpc.aio.ServicerContext

@@ -5,7 +5,7 @@ Whole-batch problems (columns of the wrong length, a batch too large) refuse the
 column; a problem of one transaction rejects that transaction only, with a reason code.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
 import numpy as np
@@ -48,6 +48,18 @@ class Transactions:
     @property
     def size(self) -> int:
         return len(self.ids)
+
+    @classmethod
+    def concat(cls, parts: "list[Transactions]") -> "Transactions":
+        """One batch of the transactions of `parts`, in order (RecordPurchase calls grouped)."""
+        columns = [f.name for f in fields(cls) if f.name != "rejected"]
+        joined = cls(**{name: [] for name in columns})  # type: ignore[arg-type]
+        for part in parts:
+            offset = joined.size
+            for name in columns:
+                getattr(joined, name).extend(getattr(part, name))
+            joined.rejected.update((offset + i, why) for i, why in part.rejected.items())
+        return joined
 
     @classmethod
     def of_ingest(

@@ -1,0 +1,289 @@
+"""RecordPurchase calls written in groups (group commit), each answered as if it had run alone.
+
+Concurrent purchases of one program, of distinct members, share a transaction: their idempotency
+keys are claimed in one statement and their purchases accrued as one batch, through the same
+`Accruer` as a columnar ingest batch (one statement per table instead of a dozen round trips per
+purchase); their earns go to the ledger at once, where they are grouped in turn. A retry is
+answered from its record, a reused key or a rejected purchase fails that call alone (its key given
+up, nothing of it written), and any other failure (the ledger refusing one earn, a purchase
+recorded meanwhile by another replica) rolls the group back and has its calls written again one
+by one (services/shared/group_commit.py).
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import asyncpg
+
+from loyalty.campaign.v1 import campaign_pb2, rules_pb2
+from loyalty.events.v1 import events_pb2
+from services.campaign import events
+from services.campaign import repository_purchases as store
+from services.campaign.accrual import BatchAccrual
+from services.campaign.errors import ConcurrentChange
+from services.campaign.ledger_client import LedgerClient, ProgramSettings
+from services.campaign.mission_tracker import MissionTracker
+from services.campaign.purchases import DUPLICATE, REJECTED, Accruer, LedgerItem, earn_request
+from services.campaign.rule_compiler import CompiledEarningRule
+from services.campaign.transactions import Transactions
+from services.shared import idempotency
+from services.shared.errors import FailedPrecondition, IdempotencyConflict
+from services.shared.group_commit import GroupCommit
+from services.shared.outbox import Outbox
+from services.shared.timestamps import from_unix_micros, timestamp
+
+METHOD = "RecordPurchase"
+
+Response: TypeAlias = campaign_pb2.RecordPurchaseResponse
+Outcome: TypeAlias = Response | BaseException
+
+
+@dataclass(frozen=True)
+class PurchaseCall:
+    request: campaign_pb2.RecordPurchaseRequest
+    program: ProgramSettings
+    # The purchase as a batch of one (services/campaign/transactions.py: of_purchase).
+    transactions: Transactions
+    occurred_micros: int
+
+
+def rule_applications(accrual: BatchAccrual, position: int) -> list[rules_pb2.RuleApplication]:
+    applications = []
+    for outcome in accrual.outcomes:
+        points = int(outcome.points[position])
+        uncapped = int(outcome.uncapped[position]) if outcome.uncapped is not None else points
+        if not points and not uncapped:
+            continue
+        base = int(outcome.base[position]) if outcome.base is not None else 0
+        lines = int(outcome.lines[position]) if outcome.lines is not None else points
+        parts = [
+            f"{label} {value}"
+            for label, value in (
+                ("base", base),
+                ("multipliers +", lines - base),
+                ("bonus +", uncapped - lines),
+                ("caps -", uncapped - points),
+            )
+            if value
+        ]
+        applications.append(
+            rules_pb2.RuleApplication(
+                rule_id=outcome.rule.rule_id,
+                version=outcome.rule.version,
+                name=outcome.rule.name,
+                points=points,
+                uncapped_points=uncapped,
+                multiplier_bps=lines * 10_000 // base if base else 10_000,
+                explanation=", ".join(parts).replace("+ ", "+").replace("- ", "-"),
+            )
+        )
+    return applications
+
+
+def stored_applications(text: str) -> list[rules_pb2.RuleApplication]:
+    applications = []
+    for part in filter(None, text.split(",")):
+        ref, points = part.rsplit(":", 1)
+        rule_id, version = ref.rsplit("@", 1)
+        applications.append(
+            rules_pb2.RuleApplication(
+                rule_id=rule_id,
+                version=int(version),
+                points=int(points),
+                uncapped_points=int(points),
+            )
+        )
+    return applications
+
+
+class GroupedPurchases:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: Outbox,
+        missions: MissionTracker,
+        ledger: LedgerClient,
+        earning_rules: Callable[
+            [asyncpg.Connection, ProgramSettings], Awaitable[list[CompiledEarningRule]]
+        ],
+    ) -> None:
+        self.pool = pool
+        self.outbox = outbox
+        self.missions = missions
+        self.ledger = ledger
+        self.earning_rules = earning_rules
+        self._groups: GroupCommit[PurchaseCall, Response] = GroupCommit(
+            self._write,
+            keys=lambda call: (
+                ("member", call.request.member_id),
+                ("key", call.request.idempotency_key),
+            ),
+        )
+
+    async def record(self, call: PurchaseCall) -> Response:
+        return await self._groups.submit(call.request.program_id, call)
+
+    async def _write(self, program_id: str, calls: list[PurchaseCall]) -> list[Outcome]:
+        try:
+            async with self.pool.acquire() as connection, connection.transaction():
+                return await self._attempt(connection, calls)
+        except asyncpg.UniqueViolationError:
+            # A purchase recorded meanwhile (another replica): alone, the call is told so; in a
+            # group, each call is written again alone to find which.
+            if len(calls) == 1:
+                raise ConcurrentChange("transaction_id") from None
+            raise
+
+    async def _attempt(
+        self, connection: asyncpg.Connection, calls: list[PurchaseCall]
+    ) -> list[Outcome]:
+        program = calls[0].program
+        program_id = program.program_id
+        outcomes: list[Outcome | None] = [None] * len(calls)
+        claimed = await idempotency.claim_many(
+            connection,
+            program_id=program_id,
+            method=METHOD,
+            requests=[
+                (call.request.idempotency_key, idempotency.request_hash(call.request))
+                for call in calls
+            ],
+        )
+        fresh = []
+        for index, call in enumerate(calls):
+            prior = claimed.get(call.request.idempotency_key)
+            if prior is None:
+                fresh.append(index)
+                continue
+            try:
+                outcomes[index] = idempotency.replay(
+                    prior,
+                    key=call.request.idempotency_key,
+                    method=METHOD,
+                    request=call.request,
+                    response_type=Response,
+                )
+            except IdempotencyConflict as error:
+                outcomes[index] = error
+        if fresh:
+            await self._record(connection, program, [calls[i] for i in fresh], fresh, outcomes)
+        assert all(outcome is not None for outcome in outcomes)
+        return outcomes  # type: ignore[return-value]
+
+    async def _record(
+        self,
+        connection: asyncpg.Connection,
+        program: ProgramSettings,
+        calls: list[PurchaseCall],
+        indexes: list[int],
+        outcomes: list[Outcome | None],
+    ) -> None:
+        """Accrue the fresh calls' purchases as one batch (transaction i is calls[i]'s), post
+        their earns, and store each call's answer under its key."""
+        program_id = program.program_id
+        rules = await self.earning_rules(connection, program)
+        accrued = await Accruer(self.outbox, self.missions).accrue(
+            connection,
+            program,
+            rules,
+            Transactions.concat([call.transactions for call in calls]),
+            batch_id="",
+            explain=True,
+        )
+        responses: dict[str, Response] = {}
+        released: list[str] = []
+        accruals: dict[int, campaign_pb2.Accrual] = {}
+        duplicates = []
+        for position, call in enumerate(calls):
+            key = call.request.idempotency_key
+            status = accrued.statuses[position]
+            if status == REJECTED:
+                message = accrued.messages[position].split(": ", 1)[-1]
+                outcomes[indexes[position]] = FailedPrecondition(message, field="transaction_id")
+                released.append(key)
+            elif status == DUPLICATE:
+                duplicates.append(position)
+            else:
+                assert accrued.accrual is not None
+                accruals[position] = campaign_pb2.Accrual(
+                    points=accrued.points[position],
+                    applications=rule_applications(accrued.accrual, accrued.positions[position]),
+                )
+        if duplicates:
+            stored = await store.fetch_transactions(
+                connection,
+                program_id,
+                [calls[p].request.member_id for p in duplicates],
+                [calls[p].request.transaction_id for p in duplicates],
+            )
+            for position in duplicates:
+                request = calls[position].request
+                previous = stored[(request.member_id, request.transaction_id)]
+                responses[request.idempotency_key] = outcomes[indexes[position]] = Response(
+                    accrual=campaign_pb2.Accrual(
+                        points=previous.points,
+                        applications=stored_applications(previous.applications),
+                    ),
+                    duplicate=True,
+                )
+        await self._post(program, calls, accrued.items.items(), accruals)
+        for position, accrual in accruals.items():
+            call = calls[position]
+            request = call.request
+            await self.outbox.enqueue(
+                connection,
+                events.PURCHASE_RECORDED,
+                events_pb2.Event(
+                    program_id=program_id,
+                    purchase_recorded=events_pb2.PurchaseRecorded(
+                        transaction_id=request.transaction_id,
+                        member_id=request.member_id,
+                        amount=request.amount,
+                        channel=request.channel,
+                        store_id=request.store_id,
+                        occurred_at=timestamp(from_unix_micros(call.occurred_micros)),
+                        points=accrual.points,
+                        categories=sorted(
+                            {line.category for line in request.line_items if line.category}
+                        ),
+                    ),
+                ),
+            )
+            responses[request.idempotency_key] = outcomes[indexes[position]] = Response(
+                accrual=accrual
+            )
+        await idempotency.record_responses(
+            connection, program_id=program_id, responses=responses, released=released
+        )
+
+    async def _post(
+        self,
+        program: ProgramSettings,
+        calls: list[PurchaseCall],
+        items: list[LedgerItem],
+        accruals: dict[int, campaign_pb2.Accrual],
+    ) -> None:
+        """The batch's earns, sent to the ledger together (it groups them in turn); each
+        purchase's accrual takes the posting and vesting of its first earn. An earn the ledger
+        refuses fails the group (and so each call is written again alone)."""
+        for item in items:
+            if item.transaction >= 0 and not calls[item.transaction].request.HasField(
+                "occurred_at"
+            ):
+                # Each attempt would stamp its own now, and a retry's earn would then differ
+                # from the first one under the same key: the ledger stamps it once. (Bonuses
+                # carry no instant of their own.)
+                item.occurred_micros = 0
+        posted = await asyncio.gather(
+            *(
+                self.ledger.earn(earn_request(program.program_id, item, currency=program.currency))
+                for item in items
+            )
+        )
+        for item, answer in zip(items, posted, strict=True):
+            accrual = accruals.get(item.transaction)
+            if accrual is not None and not accrual.posting_id:
+                accrual.posting_id = answer.posting.posting_id
+                accrual.vests_at.CopyFrom(answer.lot.vests_at)
