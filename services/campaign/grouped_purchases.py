@@ -31,6 +31,7 @@ from services.campaign.transactions import Transactions
 from services.shared import idempotency
 from services.shared.errors import FailedPrecondition, IdempotencyConflict
 from services.shared.group_commit import GroupCommit
+from services.shared.logs import request_id_var
 from services.shared.outbox import Outbox
 from services.shared.timestamps import from_unix_micros, timestamp
 
@@ -47,6 +48,7 @@ class PurchaseCall:
     # The purchase as a batch of one (services/campaign/transactions.py: of_purchase).
     transactions: Transactions
     occurred_micros: int
+    request_id: str  # the caller's, for its events and its earns' calls to the ledger
 
 
 def rule_applications(accrual: BatchAccrual, position: int) -> list[rules_pb2.RuleApplication]:
@@ -229,31 +231,35 @@ class GroupedPurchases:
                     duplicate=True,
                 )
         await self._post(program, calls, accrued.items.items(), accruals)
+        recorded = []
         for position, accrual in accruals.items():
             call = calls[position]
             request = call.request
-            await self.outbox.enqueue(
-                connection,
-                events.PURCHASE_RECORDED,
-                events_pb2.Event(
-                    program_id=program_id,
-                    purchase_recorded=events_pb2.PurchaseRecorded(
-                        transaction_id=request.transaction_id,
-                        member_id=request.member_id,
-                        amount=request.amount,
-                        channel=request.channel,
-                        store_id=request.store_id,
-                        occurred_at=timestamp(from_unix_micros(call.occurred_micros)),
-                        points=accrual.points,
-                        categories=sorted(
-                            {line.category for line in request.line_items if line.category}
+            recorded.append(
+                (
+                    events.PURCHASE_RECORDED,
+                    events_pb2.Event(
+                        program_id=program_id,
+                        purchase_recorded=events_pb2.PurchaseRecorded(
+                            transaction_id=request.transaction_id,
+                            member_id=request.member_id,
+                            amount=request.amount,
+                            channel=request.channel,
+                            store_id=request.store_id,
+                            occurred_at=timestamp(from_unix_micros(call.occurred_micros)),
+                            points=accrual.points,
+                            categories=sorted(
+                                {line.category for line in request.line_items if line.category}
+                            ),
                         ),
+                        request_id=call.request_id,
                     ),
-                ),
+                )
             )
             responses[request.idempotency_key] = outcomes[indexes[position]] = Response(
                 accrual=accrual
             )
+        await self.outbox.enqueue_all(connection, recorded)
         await idempotency.record_responses(
             connection, program_id=program_id, responses=responses, released=released
         )
@@ -276,12 +282,21 @@ class GroupedPurchases:
                 # from the first one under the same key: the ledger stamps it once. (Bonuses
                 # carry no instant of their own.)
                 item.occurred_micros = 0
-        posted = await asyncio.gather(
-            *(
-                self.ledger.earn(earn_request(program.program_id, item, currency=program.currency))
-                for item in items
+        request_ids = {call.request.member_id: call.request_id for call in calls}
+        earns = []
+        for item in items:
+            # Each earn carries the request id of its purchase's call (a bonus: of its member's,
+            # or else of the group's first), as it would alone; the task copies the context now.
+            token = request_id_var.set(request_ids.get(item.member_id, calls[0].request_id))
+            earns.append(
+                asyncio.ensure_future(
+                    self.ledger.earn(
+                        earn_request(program.program_id, item, currency=program.currency)
+                    )
+                )
             )
-        )
+            request_id_var.reset(token)
+        posted = await asyncio.gather(*earns)
         for item, answer in zip(items, posted, strict=True):
             accrual = accruals.get(item.transaction)
             if accrual is not None and not accrual.posting_id:

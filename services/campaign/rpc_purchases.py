@@ -25,6 +25,7 @@ from services.campaign.transactions import (
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
+from services.shared.logs import request_id_var
 from services.shared.timestamps import instant
 
 DRAFTS_MAX = 20
@@ -80,7 +81,9 @@ class PurchaseRpcs(RpcBase):
             request, transaction_id=transaction_id, member_id=member, occurred_micros=micros
         )
         # Written with the other purchases of the moment, as one batch (grouped_purchases.py).
-        return await self.purchases.record(PurchaseCall(request, program, transactions, micros))
+        return await self.purchases.record(
+            PurchaseCall(request, program, transactions, micros, request_id_var.get())
+        )
 
     async def RecordReturn(
         self, request: campaign_pb2.RecordReturnRequest, context: grpc.aio.ServicerContext

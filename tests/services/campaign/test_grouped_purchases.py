@@ -10,7 +10,8 @@ import grpc
 
 from loyalty.campaign.v1 import campaign_pb2
 from loyalty.common.v1 import common_pb2
-from services.shared.interceptors import ERROR_REASON_HEADER
+from loyalty.events.v1 import events_pb2
+from services.shared.interceptors import ERROR_REASON_HEADER, REQUEST_ID_HEADER
 from tests.services.campaign.support import (
     PROGRAM,
     available,
@@ -44,6 +45,15 @@ def purchase(
     return request
 
 
+async def outbox_events(database_url: str, schema: str) -> list[events_pb2.Event]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        rows = await connection.fetch(f"SELECT payload FROM {schema}.outbox ORDER BY seq")
+    finally:
+        await connection.close()
+    return [events_pb2.Event.FromString(row["payload"]) for row in rows]
+
+
 async def outcome(call):  # type: ignore[no-untyped-def]
     """The answer, or (status, reason) of the refusal."""
     try:
@@ -60,11 +70,31 @@ async def test_purchases_recorded_together_are_each_answered_as_if_alone(
         record = campaign.stub.RecordPurchase
         # Every other purchase without occurred_at: the ledger then stamps the earn itself.
         first = [purchase(f"m{i}", f"t{i}", (i + 1) * 100, timed=i % 2 == 0) for i in range(FIRST)]
-        answers = await asyncio.gather(*(record(request) for request in first))
+        answers = await asyncio.gather(
+            *(
+                record(request, metadata=((REQUEST_ID_HEADER, f"r-{i}"),))
+                for i, request in enumerate(first)
+            )
+        )
         for i, answer in enumerate(answers):
             assert answer.accrual.points == i + 1 and not answer.duplicate
             assert answer.accrual.posting_id and answer.accrual.applications[0].rule_id
         assert len({answer.accrual.posting_id for answer in answers}) == FIRST
+        # Each call's events carry its own request id: campaign's PurchaseRecorded, and the
+        # ledger's PointsPosted of its earn (each member has one so far).
+        recorded = {
+            event.purchase_recorded.transaction_id: event.request_id
+            for event in await outbox_events(database_url, "campaign")
+            if event.HasField("purchase_recorded")
+        }
+        posted = {
+            event.points_posted.member_ids[0]: event.request_id
+            for event in await outbox_events(database_url, "ledger")
+            if event.HasField("points_posted")
+        }
+        for i in range(FIRST):
+            assert recorded[f"t{i}"] == f"r-{i}"
+            assert posted[f"m{i}"] == f"r-{i}"
 
         retried = [first[i] for i in range(0, 10)]
         duplicates = [
