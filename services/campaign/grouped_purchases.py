@@ -19,16 +19,18 @@ import asyncpg
 
 from loyalty.campaign.v1 import campaign_pb2, rules_pb2
 from loyalty.events.v1 import events_pb2
+from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import events
 from services.campaign import repository_purchases as store
 from services.campaign.accrual import BatchAccrual
-from services.campaign.errors import ConcurrentChange
+from services.campaign.errors import ConcurrentChange, LedgerUnavailable
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.mission_tracker import MissionTracker
 from services.campaign.purchases import DUPLICATE, REJECTED, Accruer, LedgerItem, earn_request
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import Transactions
 from services.shared import idempotency
+from services.shared.database import connection_lost
 from services.shared.errors import FailedPrecondition, IdempotencyConflict
 from services.shared.group_commit import GroupCommit
 from services.shared.logs import request_id_var
@@ -122,12 +124,19 @@ class GroupedPurchases:
                 ("member", call.request.member_id),
                 ("key", call.request.idempotency_key),
             ),
+            # With the ledger out of reach each call alone would wait for it in turn.
+            shared_failure=lambda error: (
+                connection_lost(error) or isinstance(error, LedgerUnavailable)
+            ),
         )
 
     async def record(self, call: PurchaseCall) -> Response:
         return await self._groups.submit(call.request.program_id, call)
 
     async def _write(self, program_id: str, calls: list[PurchaseCall]) -> list[Outcome]:
+        # What is written without a call's own id (a mission's or badge's event, a log line)
+        # carries the group's first caller's, not that of whichever call started the task.
+        request_id_var.set(calls[0].request_id)
         try:
             async with self.pool.acquire() as connection, connection.transaction():
                 return await self._attempt(connection, calls)
@@ -273,7 +282,8 @@ class GroupedPurchases:
     ) -> None:
         """The batch's earns, sent to the ledger together (it groups them in turn); each
         purchase's accrual takes the posting and vesting of its first earn. An earn the ledger
-        refuses fails the group (and so each call is written again alone)."""
+        refuses fails the group (and so each call is written again alone; a ledger out of reach
+        fails each call at once)."""
         for item in items:
             if item.transaction >= 0 and not calls[item.transaction].request.HasField(
                 "occurred_at"
@@ -283,21 +293,28 @@ class GroupedPurchases:
                 # carry no instant of their own.)
                 item.occurred_micros = 0
         request_ids = {call.request.member_id: call.request_id for call in calls}
-        earns = []
-        for item in items:
+
+        def earn(item: LedgerItem) -> "asyncio.Future[ledger_pb2.EarnResponse]":
             # Each earn carries the request id of its purchase's call (a bonus: of its member's,
             # or else of the group's first), as it would alone; the task copies the context now.
             token = request_id_var.set(request_ids.get(item.member_id, calls[0].request_id))
-            earns.append(
-                asyncio.ensure_future(
+            try:
+                return asyncio.ensure_future(
                     self.ledger.earn(
                         earn_request(program.program_id, item, currency=program.currency)
                     )
                 )
-            )
-            request_id_var.reset(token)
-        posted = await asyncio.gather(*earns)
-        for item, answer in zip(items, posted, strict=True):
+            finally:
+                request_id_var.reset(token)
+
+        # The purchases' earns first and the bonuses (missions, milestones, referrals) after, as
+        # alone: a bonus is not posted for a group whose purchase earn the ledger refused.
+        purchases = [item for item in items if item.transaction >= 0]
+        bonuses = [item for item in items if item.transaction < 0]
+        posted = await asyncio.gather(*(earn(item) for item in purchases))
+        if bonuses:
+            await asyncio.gather(*(earn(item) for item in bonuses))
+        for item, answer in zip(purchases, posted, strict=True):
             accrual = accruals.get(item.transaction)
             if accrual is not None and not accrual.posting_id:
                 accrual.posting_id = answer.posting.posting_id

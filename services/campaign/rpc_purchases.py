@@ -24,7 +24,7 @@ from services.campaign.transactions import (
 )
 from services.shared import validation
 from services.shared.errors import InvalidArgument
-from services.shared.idempotency import once
+from services.shared.idempotency import check_idempotency_key, once
 from services.shared.logs import request_id_var
 from services.shared.timestamps import instant
 
@@ -72,6 +72,7 @@ class PurchaseRpcs(RpcBase):
         validation.program_id(request.program_id)
         member = check_member_id(request.member_id)
         transaction_id = check_reference(request.transaction_id, "transaction_id")
+        check_idempotency_key(request.idempotency_key)
         program = await self.ledger.program(request.program_id)
         check_money(request.amount, "amount", program)
         check_channel(request.channel)

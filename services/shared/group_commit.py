@@ -11,8 +11,8 @@ when idle a call is written at once, alone.
   same member or claim the same key.
 - The writer returns one result per call, a value or the exception that call alone raises. If the
   writer raises instead (its transaction rolled back, nothing of the group is written), each call is
-  written again alone, so one bad call fails alone; except when the database is out of reach,
-  which every call of the group is told.
+  written again alone, so one bad call fails alone; except when the database (or, as the writer
+  says, a dependency) is out of reach, which every call of the group is told.
 - A caller that is cancelled (its deadline) while waiting is left out of the next group; once its
   group is being written, the call is written or not with the group, whole, and a retry with the
   same idempotency key finds out which.
@@ -61,9 +61,13 @@ class GroupCommit(Generic[ItemT, ResultT]):
         keys: Callable[[ItemT], tuple[Hashable, ...]],
         size_max: int = GROUP_SIZE_MAX,
         in_flight_max: int = GROUPS_IN_FLIGHT_MAX,
+        shared_failure: Callable[[BaseException], bool] = connection_lost,
     ) -> None:
         self._write = write
         self._keys = keys
+        # A failure every call of the group would meet alone too (the database or a dependency
+        # out of reach): each call is told, rather than written again one by one.
+        self._shared_failure = shared_failure
         self.size_max = size_max
         self.in_flight_max = in_flight_max
         self._partitions: dict[str, _Partition[ItemT, ResultT]] = {}
@@ -122,7 +126,7 @@ class GroupCommit(Generic[ItemT, ResultT]):
         try:
             results = await self._write(name, [call.item for call in group])
         except Exception as error:
-            if len(group) == 1 or connection_lost(error):
+            if len(group) == 1 or self._shared_failure(error):
                 for call in group:
                     _settle(call.future, error)
                 return

@@ -7,6 +7,7 @@ import datetime as dt
 
 import asyncpg
 import grpc
+import pytest
 
 from loyalty.campaign.v1 import campaign_pb2
 from loyalty.common.v1 import common_pb2
@@ -170,3 +171,18 @@ async def test_a_purchase_the_ledger_refuses_fails_alone_and_the_others_are_reco
         finally:
             await connection.close()
         assert [row["member_id"] for row in recorded] == [f"p{i}" for i in range(8) if i != 3]
+
+
+async def test_a_purchase_without_a_valid_idempotency_key_is_refused_naming_it(
+    start_service,
+) -> None:  # type: ignore[no-untyped-def]
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await campaign.live(earning("base", rate=rate(points=1, per_amount_minor=100)))
+        for bad in ("", "k" * 1_000):
+            request = purchase("m1", "t1", 1_000)
+            request.idempotency_key = bad
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await campaign.stub.RecordPurchase(request)
+            assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "idempotency_key" in (error.value.details() or "")
+        assert await available(ledger, "m1") == 0

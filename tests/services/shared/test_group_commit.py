@@ -153,6 +153,29 @@ async def test_when_the_database_is_out_of_reach_every_call_of_the_group_is_told
     assert [len(group) for group in groups_seen] == [1, 3]
 
 
+async def test_a_failure_the_writer_names_as_shared_is_told_to_every_call_of_the_group() -> None:
+    """A dependency out of reach (campaign's ledger): each call would meet it alone too."""
+    groups_seen: list[list[Item]] = []
+
+    class DependencyDown(Exception):
+        pass
+
+    async def dependency_down(partition: str, items: list[Item]) -> list[int | BaseException]:
+        groups_seen.append(items)
+        raise DependencyDown("the ledger is out of reach")
+
+    groups = GroupCommit(
+        dependency_down,
+        keys=lambda item: (item.member,),
+        in_flight_max=1,
+        shared_failure=lambda error: isinstance(error, DependencyDown),
+    )
+    calls = [asyncio.create_task(groups.submit("acme", Item(f"m{i}", f"k{i}"))) for i in range(4)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(result, DependencyDown) for result in results)
+    assert [len(group) for group in groups_seen] == [1, 3]
+
+
 async def test_a_call_cancelled_while_waiting_is_never_written() -> None:
     writer = Writer()
     groups = grouped(writer, in_flight_max=1)
