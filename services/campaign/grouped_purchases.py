@@ -31,7 +31,7 @@ from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import Transactions
 from services.shared import idempotency
 from services.shared.database import connection_lost
-from services.shared.errors import FailedPrecondition, IdempotencyConflict
+from services.shared.errors import FailedPrecondition
 from services.shared.group_commit import GroupCommit
 from services.shared.logs import request_id_var
 from services.shared.outbox import Outbox
@@ -152,32 +152,14 @@ class GroupedPurchases:
     ) -> list[Outcome]:
         program = calls[0].program
         program_id = program.program_id
-        outcomes: list[Outcome | None] = [None] * len(calls)
-        claimed = await idempotency.claim_many(
+        fresh, answers = await idempotency.claim_each(
             connection,
             program_id=program_id,
             method=METHOD,
-            requests=[
-                (call.request.idempotency_key, idempotency.request_hash(call.request))
-                for call in calls
-            ],
+            requests=[(call.request.idempotency_key, call.request) for call in calls],
+            response_type=Response,
         )
-        fresh = []
-        for index, call in enumerate(calls):
-            prior = claimed.get(call.request.idempotency_key)
-            if prior is None:
-                fresh.append(index)
-                continue
-            try:
-                outcomes[index] = idempotency.replay(
-                    prior,
-                    key=call.request.idempotency_key,
-                    method=METHOD,
-                    request=call.request,
-                    response_type=Response,
-                )
-            except IdempotencyConflict as error:
-                outcomes[index] = error
+        outcomes: list[Outcome | None] = [*answers]
         if fresh:
             await self._record(connection, program, [calls[i] for i in fresh], fresh, outcomes)
         assert all(outcome is not None for outcome in outcomes)

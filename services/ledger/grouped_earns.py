@@ -21,7 +21,6 @@ from services.ledger.ledger import Ledger
 from services.ledger.operations import Earning, Program, ProgramCache
 from services.shared import idempotency
 from services.shared.database import Writes, in_transaction
-from services.shared.errors import IdempotencyConflict
 from services.shared.group_commit import GroupCommit
 
 METHOD = "Earn"
@@ -73,32 +72,14 @@ class GroupedEarns:
     ) -> list[ledger_pb2.EarnResponse | BaseException]:
         program = await self.programs.get(connection, program_id)
         now = self.clock()
-        outcomes: list[ledger_pb2.EarnResponse | BaseException | None] = [None] * len(calls)
-        claimed = await idempotency.claim_many(
+        fresh, answers = await idempotency.claim_each(
             connection,
             program_id=program_id,
             method=METHOD,
-            requests=[
-                (call.request.idempotency_key, idempotency.request_hash(call.request))
-                for call in calls
-            ],
+            requests=[(call.request.idempotency_key, call.request) for call in calls],
+            response_type=ledger_pb2.EarnResponse,
         )
-        fresh = []
-        for index, call in enumerate(calls):
-            prior = claimed.get(call.request.idempotency_key)
-            if prior is None:
-                fresh.append(index)
-                continue
-            try:
-                outcomes[index] = idempotency.replay(
-                    prior,
-                    key=call.request.idempotency_key,
-                    method=METHOD,
-                    request=call.request,
-                    response_type=ledger_pb2.EarnResponse,
-                )
-            except IdempotencyConflict as error:
-                outcomes[index] = error
+        outcomes: list[ledger_pb2.EarnResponse | BaseException | None] = [*answers]
         if fresh:
             await self._earn(connection, program, now, [calls[i] for i in fresh], fresh, outcomes)
         assert all(outcome is not None for outcome in outcomes)

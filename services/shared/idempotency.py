@@ -6,7 +6,7 @@ response is stored in the same transaction as the state change it reports.
 """
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -175,6 +175,39 @@ def replay(
         raise IdempotencyConflict(key)
     assert claimed.response is not None, "a key bound by once/claim_many holds its response"
     return response_type.FromString(claimed.response)
+
+
+async def claim_each(
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    method: str,
+    requests: Sequence[tuple[str, Message]],
+    response_type: type[ResponseT],
+) -> tuple[list[int], list[ResponseT | IdempotencyConflict | None]]:
+    """`claim_many` for (key, request) pairs of a group: the indexes of the fresh requests (their
+    keys now this transaction's), and for each other request its first response replayed, or the
+    refusal of its reused key."""
+    claimed = await claim_many(
+        connection,
+        program_id=program_id,
+        method=method,
+        requests=[(key, request_hash(request)) for key, request in requests],
+    )
+    fresh: list[int] = []
+    answers: list[ResponseT | IdempotencyConflict | None] = [None] * len(requests)
+    for index, (key, request) in enumerate(requests):
+        prior = claimed.get(key)
+        if prior is None:
+            fresh.append(index)
+            continue
+        try:
+            answers[index] = replay(
+                prior, key=key, method=method, request=request, response_type=response_type
+            )
+        except IdempotencyConflict as error:
+            answers[index] = error
+    return fresh, answers
 
 
 async def record_responses(
