@@ -43,11 +43,13 @@ WAL_SETTINGS = {
 
 def shared_buffers_mb() -> int:
     """A quarter of the machine's memory, as deploy/postgres/postgresql.conf sizes it, within
-    256 MB and 4 GB. The buffers hold the pages that every batch touches across the member-keyed
+    256 MB and 16 GB. The buffers hold the pages that every batch touches across the member-keyed
     indexes (a page per member and index); when they fall out, each write reads and writes back
-    pages through the OS instead. PostgreSQL takes the memory as pages are first used."""
+    pages through the OS instead. PostgreSQL takes the memory as pages are first used. (Capped at
+    4 GB, a 10,000,000-row import ran at 8,785 rows/s on a 24 GB machine; at its quarter, 6 GB,
+    10,217, with the ledger's PostBatch at 23,200/s in both runs.)"""
     memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    return max(256, min(memory_mb // 4, 4096))
+    return max(256, min(memory_mb // 4, 16384))
 
 
 class LocalServerError(Exception):

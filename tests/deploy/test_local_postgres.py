@@ -27,7 +27,7 @@ async def test_a_local_server_runs_with_the_wal_settings() -> None:
         buffers_mb = await show(
             "SELECT setting::bigint * 8192 / 1048576 FROM pg_settings WHERE name = 'shared_buffers'"
         )
-        assert buffers_mb == shared_buffers_mb() and 256 <= buffers_mb <= 4096
+        assert buffers_mb == shared_buffers_mb() and 256 <= buffers_mb <= 16384
         # Written once, at initdb: a restart does not add them again.
         await connection.close()
         connection = None
