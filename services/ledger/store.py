@@ -389,16 +389,21 @@ async def consumptions(
     return [(Lot(**{f: row[f] for f in _LOT_FIELDS}), row["taken"]) for row in rows]
 
 
+# The hash index postings_reference (migration 008) serves the condition on the three columns
+# together; the conditions on each leave out another member's postings whose columns happen to
+# concatenate to the same text.
+EARN_POSTINGS_OF_REFERENCE = (
+    f"SELECT {', '.join(_POSTING_FIELDS)} FROM postings "
+    "WHERE program_id || '/' || member_id || '/' || source_reference = $1 || '/' || $2 || '/' || $3 "
+    "AND program_id = $1 AND member_id = $2 AND source_reference = $3 AND source_reference <> '' "
+    "AND kind = 1 ORDER BY posting_id"
+)
+
+
 async def earn_postings_of_reference(
     connection: asyncpg.Connection, program_id: str, member_id: str, reference: str
 ) -> list[Posting]:
-    rows = await connection.fetch(
-        f"SELECT {', '.join(_POSTING_FIELDS)} FROM postings WHERE program_id = $1 AND member_id = $2 "
-        "AND source_reference = $3 AND kind = 1 ORDER BY posting_id",
-        program_id,
-        member_id,
-        reference,
-    )
+    rows = await connection.fetch(EARN_POSTINGS_OF_REFERENCE, program_id, member_id, reference)
     return [Posting(**dict(row)) for row in rows]
 
 
