@@ -12,3 +12,5 @@ DROP INDEX postings_reference;
 CREATE INDEX postings_reference ON postings
     USING hash ((program_id || '/' || member_id || '/' || source_reference))
     WHERE source_reference <> '';
+-- Built inside the migration's transaction, it blocks postings' writes while it is built: on a
+-- ledger already holding many postings, run it in a maintenance window (no deployment has one yet).
