@@ -20,6 +20,7 @@ from services.campaign.app import SPEC as CAMPAIGN
 from services.identity.app import SPEC as IDENTITY
 from services.ledger.app import SPEC as LEDGER
 from services.rewards.app import SPEC as REWARDS
+from services.shared.database import check_collation
 from services.shared.logs import configure_logging
 from services.shared.server import EXIT_CONFIG_ERROR, ServiceSpec, migrate
 
@@ -30,6 +31,7 @@ logger = logging.getLogger("deploy.migrate")
 async def migrate_all(database_url: str, *, citus: bool) -> None:
     connection = await asyncpg.connect(database_url)
     try:
+        await check_collation(connection)
         for spec in SPECS:
             await migrate(connection, spec)
             logger.info("migrated %s", spec.name)

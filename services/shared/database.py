@@ -1,6 +1,7 @@
 """The asyncpg pool of a service, bound to the service's own schema."""
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -8,6 +9,7 @@ from typing import TypeVar
 import asyncpg
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # Errors after which the same transaction may succeed when run again from the start.
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
@@ -37,6 +39,28 @@ def connection_lost(error: BaseException) -> bool:
     return isinstance(error, asyncpg.InterfaceError) and (
         "is closed" in message or "is closing" in message
     )
+
+
+# Every text key here is an identifier (program, member, item key, reference) whose order means
+# nothing to people: compared byte by byte under C, and through the locale's strcoll under any
+# other collation at every step of every index descent. A COPY into a postings-like table with two
+# text-keyed indexes cost 7 to 12 % more a row in a C.UTF-8 database than with those columns in C.
+BYTEWISE_COLLATIONS = frozenset({"C", "POSIX"})
+
+
+async def check_collation(connection: asyncpg.Connection) -> str:
+    """The database's collation; a warning, naming the fix, when it is not byte order."""
+    collation: str = await connection.fetchval(
+        "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+    )
+    if collation not in BYTEWISE_COLLATIONS:
+        logger.warning(
+            "the database's collation is %s, not C: each comparison of a text key in an index "
+            "goes through the locale; create the database with LOCALE 'C' TEMPLATE template0 "
+            "(deploy/README.md)",
+            collation,
+        )
+    return collation
 
 
 async def create_pool(

@@ -22,7 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.shared.config import ConfigError, load_config, require, require_event_loop
-from services.shared.database import create_pool
+from services.shared.database import check_collation, create_pool
 from services.shared.interceptors import ServiceInterceptor, streaming_methods
 from services.shared.jetstream import (
     DEAD_LETTER_STREAM,
@@ -172,6 +172,8 @@ class RunningService:
         self.pool = await create_pool(
             config.database_url, schema=spec.schema, size_max=config.pool_size_max
         )
+        async with self.pool.acquire() as connection:
+            await check_collation(connection)
         await migrate(self.pool, spec)
         self.jetstream = await JetStream.connect(
             config.nats_url,

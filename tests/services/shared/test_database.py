@@ -1,8 +1,13 @@
-"""The services' connection pools plan each statement run for the tables as they are then."""
+"""The services' connection pools plan each statement run for the tables as they are then, and
+a database whose collation is not byte order is named at start."""
+
+import logging
 
 import asyncpg
+import pytest
 
-from services.shared.database import create_pool
+from services.shared.database import check_collation, create_pool
+from tests.conftest import RUN_ID, Servers, with_database
 
 UPDATE_BY_MEMBER = (
     "UPDATE accounts AS a SET balance = t.balance "
@@ -58,3 +63,28 @@ async def test_the_generic_plan_the_pool_avoids_scans_the_whole_program(database
         await connection.close()
     assert "Index Cond: (program_id = $1)" in plan, plan
     assert "member_id = t.member_id" not in plan.split("Index Cond")[-1], plan
+
+
+@pytest.mark.parametrize(("locale", "warned"), [("C", False), ("C.UTF-8", True)])
+async def test_a_database_not_in_byte_order_is_named_with_its_fix(
+    servers: Servers, caplog: pytest.LogCaptureFixture, locale: str, warned: bool
+) -> None:
+    name = f"loyalty_t{RUN_ID}_collation_{locale.replace('.', '_').replace('-', '_').lower()}"
+    admin = await asyncpg.connect(servers.database_url)
+    try:
+        await admin.execute(f"CREATE DATABASE \"{name}\" LOCALE '{locale}' TEMPLATE template0")
+        connection = await asyncpg.connect(with_database(servers.database_url, name))
+        try:
+            with caplog.at_level(logging.WARNING, logger="services.shared.database"):
+                assert await check_collation(connection) == locale
+        finally:
+            await connection.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    if warned:
+        assert len(warnings) == 1 and f"collation is {locale}, not C" in warnings[0], warnings
+        assert "LOCALE 'C' TEMPLATE template0" in warnings[0]
+    else:
+        assert warnings == []
