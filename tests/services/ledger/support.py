@@ -150,3 +150,27 @@ class Ledger:
     async def assert_clean(self) -> None:
         result = await self.verify()
         assert list(result.differences) == [] and result.program_sum_points == 0, result
+
+
+def batch(
+    batch_id: str, items: list[tuple[str, int, int, str]], **columns
+) -> ledger_pb2.PostBatchRequest:
+    return ledger_pb2.PostBatchRequest(
+        program_id="acme",
+        batch_id=batch_id,
+        member_ids=[m for m, _, _, _ in items],
+        points=[p for _, p, _, _ in items],
+        kinds=[k for _, _, k, _ in items],
+        idempotency_keys=[key for _, _, _, key in items],
+        **columns,
+    )
+
+
+async def post(
+    ledger: Ledger, *requests: ledger_pb2.PostBatchRequest
+) -> list[ledger_pb2.PostBatchResponse]:
+    async def stream():
+        for request in requests:
+            yield request
+
+    return [response async for response in ledger.stub.PostBatch(stream())]

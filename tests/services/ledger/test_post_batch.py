@@ -11,7 +11,7 @@ import pytest
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger.app import SPEC, LedgerConfig
-from tests.services.ledger.support import Ledger
+from tests.services.ledger.support import Ledger, batch, post
 
 EARN, REDEEM, ADJUST, EXPIRE = 1, 2, 3, 4
 POSTED, DUPLICATE, REJECTED = 1, 2, 3
@@ -24,30 +24,6 @@ async def ledger(start_service):
         await client.setup(return_window_days=0)
         yield client
         await client.assert_clean()
-
-
-def batch(
-    batch_id: str, items: list[tuple[str, int, int, str]], **columns
-) -> ledger_pb2.PostBatchRequest:
-    return ledger_pb2.PostBatchRequest(
-        program_id="acme",
-        batch_id=batch_id,
-        member_ids=[m for m, _, _, _ in items],
-        points=[p for _, p, _, _ in items],
-        kinds=[k for _, _, k, _ in items],
-        idempotency_keys=[key for _, _, _, key in items],
-        **columns,
-    )
-
-
-async def post(
-    ledger: Ledger, *requests: ledger_pb2.PostBatchRequest
-) -> list[ledger_pb2.PostBatchResponse]:
-    async def stream():
-        for request in requests:
-            yield request
-
-    return [response async for response in ledger.stub.PostBatch(stream())]
 
 
 async def test_a_stream_of_batches_posts_each_with_per_item_results(ledger: Ledger) -> None:

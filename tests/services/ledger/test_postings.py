@@ -10,7 +10,7 @@ import pytest
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import store
 from services.ledger.app import SPEC, LedgerConfig
-from tests.services.ledger.support import Ledger, key, ts
+from tests.services.ledger.support import Ledger, batch, key, post, ts
 
 
 @pytest.fixture
@@ -185,9 +185,10 @@ async def test_a_refund_reads_only_its_purchase_through_the_reference_index(
     await ledger.earn("ann", 100, source_reference="b/order-1")
     await ledger.earn("ann/b", 40, source_reference="order-1")
     references = [f"order-{n}" for n in range(2, 1_002)]
-    [posted] = [
-        r async for r in ledger.stub.PostBatch(_batch(ledger.program_id, "ann/b", references))
-    ]
+    [posted] = await post(
+        ledger,
+        batch("references", [("ann/b", 1, 1, r) for r in references], source_references=references),
+    )
     assert posted.posted_count == len(references), posted.messages[:3]
     refunded = await ledger.refund("ann/b", "order-1", refunded=1_000, original=1_000)
     assert refunded.reversed_points == 40
@@ -209,20 +210,6 @@ async def test_a_refund_reads_only_its_purchase_through_the_reference_index(
     finally:
         await connection.close()
     assert '"Index Name": "postings_reference"' in plan, plan
-
-
-def _batch(program_id: str, member: str, references: list[str]) -> ledger_pb2.PostBatchRequest:
-    async def requests():
-        yield ledger_pb2.PostBatchRequest(
-            program_id=program_id,
-            batch_id="references",
-            member_ids=[member] * len(references),
-            points=[1] * len(references),
-            idempotency_keys=references,
-            source_references=references,
-        )
-
-    return requests()
 
 
 async def test_a_refund_of_an_unknown_purchase_is_not_found(ledger: Ledger) -> None:
