@@ -83,13 +83,14 @@ class BacktestRpcs(RpcBase):
         if subject != "rule_ref":
             raise InvalidArgument("subject", "set rule_ref or rule_draft")
         rule_id, _, version = request.rule_ref.rpartition("@")
-        if not rule_id or not version.isdigit():
+        if not rule_id:
             raise InvalidArgument("rule_ref", "must be rule_id@version")
-        stored = await rule_store.fetch_version(
-            self.pool, request.program_id, rule_id, int(version)
+        number = validation.decimal_id(
+            version, "rule_ref", what="a rule version", high=validation.INT32_MAX
         )
+        stored = await rule_store.fetch_version(self.pool, request.program_id, rule_id, number)
         if stored is None:
-            raise RuleNotFound(rule_id, int(version), field="rule_ref")
+            raise RuleNotFound(rule_id, number, field="rule_ref")
         return stored.rule
 
     def _replay(

@@ -192,11 +192,10 @@ class PurchaseRpcs(RpcBase):
         for index, ref in enumerate(drafts):
             field = f"draft_rule_ids[{index}]"
             rule_id, _, version = ref.partition("@")
-            if not version.isdigit():
-                raise InvalidArgument(field, "must be rule_id@version")
-            stored = await rule_store.fetch_version(
-                self.pool, program.program_id, rule_id, int(version)
+            number = validation.decimal_id(
+                version, field, what="a rule version", high=validation.INT32_MAX
             )
+            stored = await rule_store.fetch_version(self.pool, program.program_id, rule_id, number)
             if stored is None:
                 raise InvalidArgument(field, f"rule {ref} does not exist")
             if not stored.rule.HasField("earning"):

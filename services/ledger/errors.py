@@ -1,6 +1,6 @@
 """The ledger's typed errors."""
 
-from services.shared.errors import FailedPrecondition, NotFound, ServiceError
+from services.shared.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError
 
 
 class LedgerError(ServiceError):
@@ -70,6 +70,17 @@ class RefundExceedsPurchase(FailedPrecondition, LedgerError):
         super().__init__(
             f"refunds would total {refunded_minor}, more than the purchase's {original_minor}",
             field="refund.refunded_amount",
+        )
+
+
+class RefundOfAnotherAmount(InvalidArgument, LedgerError):
+    reason = "REFUND_OF_ANOTHER_AMOUNT"
+
+    def __init__(self, *, given_minor: int, first_minor: int) -> None:
+        super().__init__(
+            "refund.original_amount.amount_minor",
+            f"{given_minor} differs from the purchase amount {first_minor} given with its "
+            "first refund",
         )
 
 

@@ -20,6 +20,7 @@ from services.ledger.book import (
 from services.ledger.errors import (
     NothingToReverse,
     RefundExceedsPurchase,
+    RefundOfAnotherAmount,
 )
 from services.ledger.operations import NEGATIVE_BALANCE_WRITE_OFF, LedgerCore, Program
 from services.ledger.policy import pro_rata_reversal
@@ -51,8 +52,8 @@ class Reversals(LedgerCore):
             connection, program.program_id, member_id, original_reference
         )
         if previous is not None and previous["original_amount_minor"] != original_minor:
-            raise RefundExceedsPurchase(
-                refunded_minor=refunded_minor, original_minor=previous["original_amount_minor"]
+            raise RefundOfAnotherAmount(
+                given_minor=original_minor, first_minor=previous["original_amount_minor"]
             )
         refunded_before = previous["refunded_amount_minor"] if previous else 0
         reversed_before = previous["reversed_points"] if previous else 0
@@ -68,12 +69,14 @@ class Reversals(LedgerCore):
             refunded_total_minor=refunded_total,
             mode=program.settings.rounding_mode,
         )
-        points = max(0, target - reversed_before)
+        wanted = max(0, target - reversed_before)
+        # What reversals of the purchase's postings took already is not taken a second time.
+        points = min(wanted, await _left_to_take(connection, program, member_id, originals))
         debt = await self._take_back(
             book, program, originals, points, reason=reason, reference=original_reference
         )
         qualifying_original = sum(p.qualifying_amount for p in originals)
-        if qualifying_original:
+        if qualifying_original and points:
             qualifying_back = pro_rata_reversal(
                 original_points=qualifying_original,
                 original_amount_minor=original_minor,
@@ -85,7 +88,7 @@ class Reversals(LedgerCore):
                 refunded_total_minor=refunded_before,
                 mode=program.settings.rounding_mode,
             )
-            book.add_qualifying(-qualifying_back, on=originals[0].occurred_at)
+            book.add_qualifying(-(qualifying_back * points // wanted), on=originals[0].occurred_at)
         await store.save_refund(
             connection,
             program.program_id,
@@ -120,8 +123,15 @@ class Reversals(LedgerCore):
             raise NothingToReverse(
                 "posting_id", f"posting {posting_id} is not a credit of this member"
             )
-        already = await store.reversals_of(connection, program.program_id, member_id, posting_id)
-        points = original.amount - already
+        already = await store.reversals_of(connection, program.program_id, member_id, [posting_id])
+        points = max(0, original.amount - already)
+        if original.kind == EARN and original.source_reference:
+            # A refund books its reversal against the first of its purchase's postings, so the
+            # purchase as a whole bounds what this one may still take back.
+            purchase = await store.earn_postings_of_reference(
+                connection, program.program_id, member_id, original.source_reference
+            )
+            points = min(points, await _left_to_take(connection, program, member_id, purchase))
         debt = await self._take_back(
             book, program, [original], points, reason=reason, reference=original.source_reference
         )
@@ -221,3 +231,13 @@ class Reversals(LedgerCore):
             return 0
         book.account.debt += short
         return short
+
+
+async def _left_to_take(
+    connection: asyncpg.Connection, program: Program, member_id: str, credits: list[store.Posting]
+) -> int:
+    """The credits' points not yet taken back by reversals or refunds."""
+    taken = await store.reversals_of(
+        connection, program.program_id, member_id, [p.posting_id for p in credits]
+    )
+    return max(0, sum(p.amount for p in credits) - taken)

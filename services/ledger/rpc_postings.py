@@ -149,8 +149,9 @@ class PostingRpcs(LedgerRpcBase):
                     "refund.refunded_amount.currency", "must be the currency of the purchase"
                 )
         elif target == "posting_id":
-            if not request.posting_id.isdigit():
-                raise InvalidArgument("posting_id", "is not a posting id")
+            posting_id = validation.decimal_id(
+                request.posting_id, "posting_id", what="a posting id"
+            )
         else:
             raise InvalidArgument("target", "give a refund or a posting_id to reverse")
 
@@ -174,7 +175,7 @@ class PostingRpcs(LedgerRpcBase):
                     program,
                     now,
                     member_id=request.member_id,
-                    posting_id=int(request.posting_id),
+                    posting_id=posting_id,
                     reason=reason,
                 )
             return ledger_pb2.ReverseResponse(

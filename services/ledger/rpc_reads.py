@@ -102,10 +102,9 @@ class ReadRpcs(LedgerRpcBase):
     ) -> ledger_pb2.ListSpendAllocationsResponse:
         validation.program_id(request.program_id)
         check_member(request.member_id)
-        if not request.posting_id.isdigit():
-            raise InvalidArgument("posting_id", "is not a posting id")
+        posting_id = validation.decimal_id(request.posting_id, "posting_id", what="a posting id")
         posting = await store.fetch_posting(
-            self.pool, request.program_id, request.member_id, int(request.posting_id)
+            self.pool, request.program_id, request.member_id, posting_id
         )
         if posting is None:
             raise NotFound(

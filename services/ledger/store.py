@@ -420,16 +420,16 @@ async def fetch_posting(
 
 
 async def reversals_of(
-    connection: asyncpg.Connection, program_id: str, member_id: str, posting_id: int
+    connection: asyncpg.Connection, program_id: str, member_id: str, posting_ids: list[int]
 ) -> int:
-    """Points already reversed of a posting (as a positive number)."""
+    """Points already taken back of these credits, by reversals and refunds (a positive number)."""
     return -int(
         await connection.fetchval(
             "SELECT coalesce(sum(amount), 0) FROM postings WHERE program_id = $1 AND member_id = $2 "
-            "AND reversed_posting_id = $3 AND kind = 5",
+            "AND reversed_posting_id = ANY($3::bigint[]) AND kind = 5",
             program_id,
             member_id,
-            posting_id,
+            posting_ids,
         )
     )
 

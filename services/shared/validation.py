@@ -8,6 +8,9 @@ from services.shared.errors import InvalidArgument
 _PROGRAM_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_DECIMAL = re.compile(r"^[0-9]{1,19}$")
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
 TEXT_LENGTH_MAX = 1000
 
 
@@ -58,6 +61,14 @@ def in_range(value: int, field: str, *, low: int, high: int) -> int:
     if not low <= value <= high:
         raise InvalidArgument(field, f"must be between {low} and {high}, got {value}")
     return value
+
+
+def decimal_id(value: str, field: str, *, what: str, high: int = INT64_MAX) -> int:
+    """An id sent as decimal text (ASCII digits only: str.isdigit admits '²' and other scripts'
+    digits), no larger than the column that stores it."""
+    if not _DECIMAL.match(value) or int(value) > high:
+        raise InvalidArgument(field, f"{value[:40]!r} is not {what} (decimal digits up to {high})")
+    return int(value)
 
 
 def page_size(value: int, *, default: int = 50, maximum: int = 500) -> int:

@@ -242,6 +242,81 @@ async def test_reversing_a_posting_twice_has_no_second_effect(ledger: Ledger) ->
     assert (await ledger.balance("ann")).available_points == 0
 
 
+async def reverse(ledger: Ledger, member: str, posting_id: int) -> int:
+    response = await ledger.stub.Reverse(
+        ledger_pb2.ReverseRequest(
+            program_id=ledger.program_id,
+            idempotency_key=key(),
+            member_id=member,
+            posting_id=posting_id,
+        )
+    )
+    return response.reversed_points
+
+
+async def test_a_refund_and_a_reversal_of_one_purchase_take_its_points_back_once(
+    ledger: Ledger,
+) -> None:
+    await ledger.earn("ann", 70, source_reference="other")
+    first = await ledger.earn("ann", 100, source_reference="order-1")
+    half = await ledger.refund("ann", "order-1", refunded=500, original=1_000)
+    rest = await reverse(ledger, "ann", first.posting.posting_id)
+    again = await ledger.refund("ann", "order-1", refunded=500, original=1_000)
+    assert (half.reversed_points, rest, again.reversed_points) == (50, 50, 0)
+    # The other way round: the reversal first, then a refund of the whole purchase.
+    second = await ledger.earn("ann", 100, source_reference="order-2")
+    assert await reverse(ledger, "ann", second.posting.posting_id) == 100
+    refunded = await ledger.refund("ann", "order-2", refunded=1_000, original=1_000)
+    assert refunded.reversed_points == 0
+    balance = await ledger.balance("ann")
+    assert (balance.available_points, balance.debt_points) == (70, 0)
+
+
+async def test_reversing_the_postings_of_a_refunded_purchase_takes_back_only_what_is_left(
+    ledger: Ledger,
+) -> None:
+    # Two postings of one purchase; the refund's reversal is booked against the first.
+    await ledger.earn("ann", 70, source_reference="other")
+    first = await ledger.earn("ann", 60, source_reference="order-1")
+    second = await ledger.earn("ann", 40, source_reference="order-1")
+    refunded = await ledger.refund("ann", "order-1", refunded=900, original=1_000)
+    assert refunded.reversed_points == 90
+    assert await reverse(ledger, "ann", first.posting.posting_id) == 0
+    assert await reverse(ledger, "ann", second.posting.posting_id) == 10
+    assert await reverse(ledger, "ann", second.posting.posting_id) == 0
+    balance = await ledger.balance("ann")
+    assert (balance.available_points, balance.debt_points) == (70, 0)
+
+
+async def test_a_refund_giving_another_purchase_amount_names_it(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100, source_reference="order-1")
+    await ledger.refund("ann", "order-1", refunded=1_000, original=3_000)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.refund("ann", "order-1", refunded=500, original=3_500)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("refund.original_amount.amount_minor: 3500 differs")
+    assert (await ledger.balance("ann")).available_points == 67
+
+
+@pytest.mark.parametrize("posting_id", ["99999999999999999999", "²", "١٢"])
+async def test_a_posting_id_that_is_not_one_is_invalid_naming_it(
+    ledger: Ledger, posting_id: str
+) -> None:
+    await ledger.earn("ann", 12)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.stub.Reverse(
+            ledger_pb2.ReverseRequest(
+                program_id=ledger.program_id,
+                idempotency_key=key(),
+                member_id="ann",
+                posting_id=posting_id,
+            )
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("posting_id:")
+    assert (await ledger.balance("ann")).available_points == 12
+
+
 async def test_a_transfer_moves_points_with_their_expiry(ledger: Ledger) -> None:
     expiry = now() + dt.timedelta(days=40)
     await ledger.earn("ann", 100, expires_at=ts(expiry))

@@ -1,0 +1,31 @@
+"""Field checks at the boundary: each failure is INVALID_ARGUMENT naming the field."""
+
+import pytest
+
+from services.shared import validation
+from services.shared.errors import InvalidArgument
+
+
+def test_a_decimal_id_is_ascii_digits_within_its_column() -> None:
+    assert validation.decimal_id("0042", "posting_id", what="a posting id") == 42
+    assert validation.decimal_id(str(2**63 - 1), "posting_id", what="a posting id") == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    ("value", "high"),
+    [
+        ("", validation.INT64_MAX),
+        ("-1", validation.INT64_MAX),
+        (" 1", validation.INT64_MAX),
+        ("²", validation.INT64_MAX),  # str.isdigit() is true, int() fails
+        ("١٢", validation.INT64_MAX),  # Arabic-Indic digits: int() reads 12
+        (str(2**63), validation.INT64_MAX),
+        ("9" * 25, validation.INT64_MAX),
+        (str(2**31), validation.INT32_MAX),
+    ],
+)
+def test_anything_else_names_the_field(value: str, high: int) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        validation.decimal_id(value, "rule_ref", what="a rule version", high=high)
+    assert error.value.field == "rule_ref"
+    assert "is not a rule version" in str(error.value)
