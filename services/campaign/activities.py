@@ -89,6 +89,14 @@ class LocalDays:
         day = moment.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
         return cls(day, day - dt.timedelta(days=day.weekday()), day.replace(day=1))
 
+    @property
+    def week_end(self) -> dt.date:
+        return self.week_start + dt.timedelta(days=7)
+
+    @property
+    def month_end(self) -> dt.date:
+        return (self.month_start + dt.timedelta(days=31)).replace(day=1)
+
 
 class Activities:
     def __init__(
@@ -245,8 +253,8 @@ class Activities:
             activity.member_id,
             rule.rule_id,
             day=days.day,
-            week_start=days.week_start,
-            month_start=days.month_start,
+            week=(days.week_start, days.week_end),
+            month=(days.month_start, days.month_end),
         )
         limits = (
             caps.per_day_count_max,

@@ -151,21 +151,25 @@ async def count_rewards(
     rule_id: str,
     *,
     day: dt.date,
-    week_start: dt.date,
-    month_start: dt.date,
+    week: tuple[dt.date, dt.date],
+    month: tuple[dt.date, dt.date],
 ) -> tuple[int, int, int, int]:
-    """Rewarded (or pending) activities of a rule for a member: (day, week, month, lifetime)."""
+    """Rewarded (or pending) activities of a rule for a member: (day, week, month, lifetime).
+
+    A week or a month is [start, end) in local days: an activity that arrives late counts
+    against its own week and month, not against the ones after it."""
     row = await connection.fetchrow(
         "SELECT count(*) FILTER (WHERE local_day = $4) AS day, "
-        "count(*) FILTER (WHERE local_day >= $5) AS week, "
-        "count(*) FILTER (WHERE local_day >= $6) AS month, count(*) AS lifetime "
+        "count(*) FILTER (WHERE local_day >= $5 AND local_day < $6) AS week, "
+        "count(*) FILTER (WHERE local_day >= $7 AND local_day < $8) AS month, "
+        "count(*) AS lifetime "
         "FROM activity_rewards WHERE program_id = $1 AND member_id = $2 AND rule_id = $3",
         program_id,
         member_id,
         rule_id,
         day,
-        week_start,
-        month_start,
+        *week,
+        *month,
     )
     assert row is not None
     return row["day"], row["week"], row["month"], row["lifetime"]

@@ -209,3 +209,50 @@ async def test_referrals_pay_both_sides_after_the_first_purchase_and_refuse_loop
     assert await available(ledger, "ann") == 300
     assert await available(ledger, "bob") == 20 + 100 + 20
     assert await refer(campaign, "ref1", "ann", "bob") == first
+
+
+async def test_an_activity_arriving_late_counts_against_its_own_week_and_month(services) -> None:
+    ledger, campaign = services
+    await campaign.live(
+        engagement(
+            "wishlist",
+            activity_kind=common_pb2.ACTIVITY_KIND_WISHLIST_ADD,
+            points=5,
+            caps=rules_pb2.ActivityCaps(per_week_count_max=1),
+        )
+    )
+    await campaign.live(
+        engagement(
+            "check-in",
+            activity_kind=common_pb2.ACTIVITY_KIND_STORE_CHECK_IN,
+            points=7,
+            caps=rules_pb2.ActivityCaps(per_month_count_max=1),
+        )
+    )
+
+    async def record(activity_id: str, kind: int, at: dt.datetime) -> int:
+        response = await campaign.stub.RecordActivity(
+            campaign_pb2.RecordActivityRequest(
+                program_id=PROGRAM,
+                idempotency_key=activity_id,
+                activity=engagement_pb2.Activity(
+                    activity_id=activity_id,
+                    member_id="ann",
+                    kind=kind,  # type: ignore[arg-type]
+                    channel=common_pb2.CHANNEL_APP,
+                    occurred_at=ts(at),
+                ),
+            )
+        )
+        return response.activity.outcome
+
+    wish, visit = common_pb2.ACTIVITY_KIND_WISHLIST_ADD, common_pb2.ACTIVITY_KIND_STORE_CHECK_IN
+    rewarded, capped = OUTCOME.ACTIVITY_OUTCOME_REWARDED, OUTCOME.ACTIVITY_OUTCOME_CAPPED
+    # NOON is a Tuesday in May; the late ones are from the week and the month before.
+    assert await record("w-this-week", wish, NOON) == rewarded
+    assert await record("w-last-week", wish, NOON - dt.timedelta(days=7)) == rewarded
+    assert await record("w-this-week-again", wish, NOON + dt.timedelta(days=1)) == capped
+    assert await record("c-this-month", visit, NOON) == rewarded
+    assert await record("c-last-month", visit, NOON - dt.timedelta(days=20)) == rewarded
+    assert await record("c-this-month-again", visit, NOON + dt.timedelta(days=3)) == capped
+    assert await available(ledger, "ann") == 2 * 5 + 2 * 7
