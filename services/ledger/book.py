@@ -27,8 +27,43 @@ EARN, REDEEM, ADJUST, EXPIRE, REVERSE, TRANSFER_IN, TRANSFER_OUT, HOLD_COMMIT = 
 NEVER_S = 2**62
 
 
-def _seconds(moment: dt.datetime | None) -> int:
-    return NEVER_S if moment is None else int(moment.timestamp())
+_SECOND = dt.timedelta(seconds=1)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def fifo_allocation(lots: list[store.Lot], points: int, now: dt.datetime) -> dict[int, int]:
+    """Up to `points` from `lots` (spendable at `now`, soonest expiry first); {lot_id: taken}.
+
+    The kernel counts in whole seconds: expiries round up and `now` down, so a lot that expires
+    later in the current second (a rolling expiry keeps its earn's microseconds) is still spent
+    in its turn rather than skipped as expired."""
+    if not lots:
+        return {}
+    allocation = ledger_core.allocate_fifo(
+        ledger_core.LotBook(
+            account_offsets=np.array([0, len(lots)], dtype=np.int64),
+            remaining_points=np.array([lot.remaining for lot in lots], dtype=np.int64),
+            # The caller chose the lots by their vested flag; vesting is not the kernel's question.
+            vests_at_seconds=np.zeros(len(lots), dtype=np.int64),
+            expires_at_seconds=np.array(
+                [
+                    NEVER_S if lot.expires_at is None else -((_EPOCH - lot.expires_at) // _SECOND)
+                    for lot in lots
+                ],
+                dtype=np.int64,
+            ),
+        ),
+        ledger_core.BurnRequests(
+            account_indexes=np.array([0], dtype=np.int64),
+            points=np.array([points], dtype=np.int64),
+        ),
+        as_of_seconds=(now - _EPOCH) // _SECOND,
+    )
+    return {
+        lot.lot_id: int(consumed)
+        for lot, consumed in zip(lots, allocation.consumed_points, strict=True)
+        if consumed
+    }
 
 
 @dataclass
@@ -225,41 +260,16 @@ class MemberBook:
         lots = [lot for lot in lots if lot.remaining > 0]
         vested_lots = [lot for lot in lots if lot.vested]
         pending_lots = [lot for lot in lots if not lot.vested]
-        taken = self._allocate(vested_lots, points)
+        taken = fifo_allocation(vested_lots, points, self.now)
         short = points - sum(taken.values())
         if short and include_pending:
-            for lot_id, amount in self._allocate(pending_lots, short).items():
+            for lot_id, amount in fifo_allocation(pending_lots, short, self.now).items():
                 taken[lot_id] = taken.get(lot_id, 0) + amount
             short = points - sum(taken.values())
         if short:
             raise InsufficientPoints(available=points - short, asked=points)
         self._apply_taken({lot.lot_id: lot for lot in lots}, taken)
         return taken
-
-    def _allocate(self, lots: list[store.Lot], points: int) -> dict[int, int]:
-        if not lots:
-            return {}
-        allocation = ledger_core.allocate_fifo(
-            ledger_core.LotBook(
-                account_offsets=np.array([0, len(lots)], dtype=np.int64),
-                remaining_points=np.array([lot.remaining for lot in lots], dtype=np.int64),
-                # The caller chose the lots by their vested flag; vesting is not the kernel's question.
-                vests_at_seconds=np.zeros(len(lots), dtype=np.int64),
-                expires_at_seconds=np.array(
-                    [_seconds(lot.expires_at) for lot in lots], dtype=np.int64
-                ),
-            ),
-            ledger_core.BurnRequests(
-                account_indexes=np.array([0], dtype=np.int64),
-                points=np.array([points], dtype=np.int64),
-            ),
-            as_of_seconds=int(self.now.timestamp()),
-        )
-        return {
-            lot.lot_id: int(consumed)
-            for lot, consumed in zip(lots, allocation.consumed_points, strict=True)
-            if consumed
-        }
 
     def _apply_taken(self, lots: dict[int, store.Lot], taken: dict[int, int]) -> None:
         for lot_id, amount in taken.items():
