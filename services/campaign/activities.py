@@ -221,7 +221,11 @@ class Activities:
             )
         activity.points = sum(rule.engagement.points for rule in chosen)
         activity.rule_ids.extend(rule_ref(rule.rule_id, rule.version) for rule in chosen)
-        needs_verification = any(rule.engagement.requires_verification for rule in chosen)
+        # A channel that sends the activity as pending will verify it (a review under moderation):
+        # its points wait for that too, so a rejection never has points to take back.
+        needs_verification = activity.verification_state == STATE_PENDING or any(
+            rule.engagement.requires_verification for rule in chosen
+        )
         if needs_verification and activity.verification_state != STATE_VERIFIED:
             activity.verification_state = STATE_PENDING
             activity.outcome = PENDING

@@ -256,3 +256,48 @@ async def test_an_activity_arriving_late_counts_against_its_own_week_and_month(s
     assert await record("c-last-month", visit, NOON - dt.timedelta(days=20)) == rewarded
     assert await record("c-this-month-again", visit, NOON + dt.timedelta(days=3)) == capped
     assert await available(ledger, "ann") == 2 * 5 + 2 * 7
+
+
+async def test_an_activity_the_channel_sends_as_pending_earns_once_verified(services) -> None:
+    # The share rule needs no verification, but this channel moderates its shares first.
+    ledger, campaign = services
+
+    async def record(activity_id: str) -> engagement_pb2.Activity:
+        response = await campaign.stub.RecordActivity(
+            campaign_pb2.RecordActivityRequest(
+                program_id=PROGRAM,
+                idempotency_key=activity_id,
+                activity=engagement_pb2.Activity(
+                    activity_id=activity_id,
+                    member_id="bob",
+                    kind=SHARE,
+                    channel=common_pb2.CHANNEL_SOCIAL,
+                    occurred_at=ts(NOON),
+                    verification_state=common_pb2.VERIFICATION_STATE_PENDING,
+                ),
+            )
+        )
+        return response.activity
+
+    async def decide(activity_id: str, decision: int) -> engagement_pb2.Activity:
+        response = await campaign.stub.VerifyActivity(
+            campaign_pb2.VerifyActivityRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                activity_id=activity_id,
+                decision=decision,  # type: ignore[arg-type]
+                verifier_id="moderator-7",
+            )
+        )
+        return response.activity
+
+    first, second = await record("share-spam"), await record("share-ok")
+    assert [(a.outcome, a.points) for a in (first, second)] == [
+        (OUTCOME.ACTIVITY_OUTCOME_PENDING, 10)
+    ] * 2
+    assert await available(ledger, "bob") == 0
+    rejected = await decide("share-spam", campaign_pb2.VERIFICATION_DECISION_REJECT)
+    assert (rejected.outcome, rejected.points) == (OUTCOME.ACTIVITY_OUTCOME_REJECTED, 0)
+    approved = await decide("share-ok", campaign_pb2.VERIFICATION_DECISION_APPROVE)
+    assert (approved.outcome, approved.points) == (OUTCOME.ACTIVITY_OUTCOME_REWARDED, 10)
+    assert await available(ledger, "bob") == 10
