@@ -309,7 +309,10 @@ class MemberBook:
     def add_qualifying(self, amount: int, *, on: dt.datetime) -> None:
         """Count `amount` towards the tier on the local day it was earned, if that day is still in
         the tier window (a back-dated purchase from before the window counts for nothing)."""
-        day = local_day(self.settings, on)
+        self.add_qualifying_day(local_day(self.settings, on), amount)
+
+    def add_qualifying_day(self, day: dt.date, amount: int) -> None:
+        """Count `amount` towards the tier on the local `day`, if it is still in the window."""
         if amount and day >= qualifying_window_start(self.settings, self.now):
             self.account.qualifying += amount
             self.qualifying_days.append((day, amount))

@@ -35,6 +35,7 @@ from services.ledger.errors import (
     OpenHolds,
     ProgramNotFound,
 )
+from services.ledger.policy import qualifying_window_start
 from services.shared.database import Writes
 from services.shared.outbox import Outbox
 
@@ -569,6 +570,15 @@ class LedgerCore:
             moved_debt = source.account.debt
             source.account.debt = 0
             target.account.debt += moved_debt
+            # The progress towards a tier goes too, day by day, so it leaves the window as it would have.
+            for day, amount in await store.qualifying_by_day(
+                connection,
+                program.program_id,
+                source_member_id,
+                since=qualifying_window_start(program.settings, now),
+            ):
+                source.add_qualifying_day(day, -amount)
+                target.add_qualifying_day(day, amount)
             points = sum(taken.values()) - moved_debt
         else:
             lots = []

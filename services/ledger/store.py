@@ -638,6 +638,26 @@ async def add_qualifying_days(
     )
 
 
+async def qualifying_by_day(
+    connection: asyncpg.Connection, program_id: str, member_id: str, *, since: dt.date
+) -> list[tuple[dt.date, int]]:
+    """A member's qualifying amount of each local day from `since`: its appended rows and its
+    account's day bucket (migrations 006 and 007). The rows are indexed by program and day only
+    (the bulk writes stay cheap), so this reads the program's rows of those days: for merges."""
+    rows = await connection.fetch(
+        "SELECT day, sum(amount)::bigint AS amount FROM ("
+        " SELECT day, amount FROM qualifying_days"
+        " WHERE program_id = $1 AND day >= $3 AND member_id = $2"
+        " UNION ALL SELECT qualifying_day, qualifying_day_amount FROM member_accounts"
+        " WHERE program_id = $1 AND member_id = $2 AND qualifying_day >= $3"
+        ") AS t GROUP BY day HAVING sum(amount) <> 0 ORDER BY day",
+        program_id,
+        member_id,
+        since,
+    )
+    return [(row["day"], row["amount"]) for row in rows]
+
+
 async def insert_tier_change(
     target: Target,
     program_id: str,

@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime as dt
+import zoneinfo
 
 import asyncpg
 import grpc
@@ -346,6 +347,48 @@ async def test_transfer_all_moves_pending_points_and_debt_too(ledger: Ledger) ->
     assert (bob.available_points, bob.pending_points, bob.debt_points) == (40, 50, 0)
     ann = await ledger.balance("ann")
     assert (ann.available_points, ann.pending_points, ann.debt_points) == (0, 0, 0)
+
+
+async def test_transfer_all_moves_the_progress_towards_a_tier_with_its_days(
+    ledger: Ledger, database_url: str
+) -> None:
+    # Qualifying amounts of ann: a unary earn today, a batch item of today (the account's day
+    # bucket) and one of 40 days ago (a qualifying_days row); bob has 400 of his own.
+    today_micros = int(now().timestamp() * 1_000_000)
+    days_ago_micros = today_micros - 40 * 86_400 * 1_000_000
+    await ledger.earn("ann", 300, qualifying=True)
+    [posted] = await post(
+        ledger,
+        batch(
+            "ann-days",
+            [("ann", 200, 1, "k-today"), ("ann", 100, 1, "k-days-ago")],
+            occurred_at_unix_micros=[today_micros, days_ago_micros],
+            qualifying_flags=[True, True],
+        ),
+    )
+    assert posted.posted_count == 2, posted.messages
+    await ledger.earn("bob", 400, qualifying=True)
+    assert (await ledger.balance("ann")).qualifying_amount == 600
+    moved = await ledger.transfer("ann", "bob", transfer_all=True)
+    assert moved.transferred_points == 600
+    bob, ann = await ledger.balance("bob"), await ledger.balance("ann")
+    assert (bob.qualifying_amount, bob.tier_code) == (1_000, "silver")
+    assert ann.qualifying_amount == 0
+    # The moved amounts keep their days, so each leaves bob's window when it would have left ann's.
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "ledger"})
+    try:
+        since = dt.date(2000, 1, 1)
+        days = {
+            member: await store.qualifying_by_day(connection, "acme", member, since=since)
+            for member in ("ann", "bob")
+        }
+    finally:
+        await connection.close()
+    zone = zoneinfo.ZoneInfo("Europe/Amsterdam")  # the program's (support.program_config)
+    today = now().astimezone(zone).date()
+    days_ago = dt.datetime.fromtimestamp(days_ago_micros / 1_000_000, zone).date()
+    assert days == {"ann": [], "bob": [(days_ago, 100), (today, 900)]}
+    assert (await ledger.verify()).differences_count == 0
 
 
 async def test_points_past_their_expiry_expire_exactly(ledger: Ledger) -> None:
