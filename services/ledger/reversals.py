@@ -18,12 +18,16 @@ from services.ledger.book import (
     PostingDraft,
 )
 from services.ledger.errors import (
+    MemberClosed,
     NothingToReverse,
     RefundExceedsPurchase,
     RefundOfAnotherAmount,
 )
 from services.ledger.operations import NEGATIVE_BALANCE_WRITE_OFF, LedgerCore, Program
 from services.ledger.policy import pro_rata_reversal
+
+# Merges of merges followed by a refund before it gives up (a loop would be a corrupt ledger).
+MERGE_CHAIN_MAX = 16
 
 
 class Reversals(LedgerCore):
@@ -39,8 +43,21 @@ class Reversals(LedgerCore):
         original_minor: int,
         reason: bytes,
     ) -> tuple[MemberBook, int, int]:
-        """Reverse the points of a purchase pro rata to the cumulative refunded amount."""
-        book = await self.open_book(connection, program, member_id, now, create=False)
+        """Reverse the points of a purchase pro rata to the cumulative refunded amount.
+
+        The purchase stays the member's (its postings and refunds are keyed by it); when the
+        member was merged, its points went to the survivor, so they are taken back there."""
+        book = await self.open_book(
+            connection, program, member_id, now, create=False, allow_closed=True
+        )
+        holders = [member_id]
+        while book.account.closed_into is not None:
+            if len(holders) > MERGE_CHAIN_MAX:
+                raise MemberClosed(member_id, book.account.closed_into)
+            holders.append(book.account.closed_into)
+            book = await self.open_book(
+                connection, program, holders[-1], now, create=False, allow_closed=True
+            )
         originals = await store.earn_postings_of_reference(
             connection, program.program_id, member_id, original_reference
         )
@@ -71,7 +88,7 @@ class Reversals(LedgerCore):
         )
         wanted = max(0, target - reversed_before)
         # What reversals of the purchase's postings took already is not taken a second time.
-        points = min(wanted, await _left_to_take(connection, program, member_id, originals))
+        points = min(wanted, await _left_to_take(connection, program, holders, originals))
         debt = await self._take_back(
             book, program, originals, points, reason=reason, reference=original_reference
         )
@@ -123,7 +140,9 @@ class Reversals(LedgerCore):
             raise NothingToReverse(
                 "posting_id", f"posting {posting_id} is not a credit of this member"
             )
-        already = await store.reversals_of(connection, program.program_id, member_id, [posting_id])
+        already = await store.reversals_of(
+            connection, program.program_id, [member_id], [posting_id]
+        )
         points = max(0, original.amount - already)
         if original.kind == EARN and original.source_reference:
             # A refund books its reversal against the first of its purchase's postings, so the
@@ -131,7 +150,7 @@ class Reversals(LedgerCore):
             purchase = await store.earn_postings_of_reference(
                 connection, program.program_id, member_id, original.source_reference
             )
-            points = min(points, await _left_to_take(connection, program, member_id, purchase))
+            points = min(points, await _left_to_take(connection, program, [member_id], purchase))
         debt = await self._take_back(
             book, program, [original], points, reason=reason, reference=original.source_reference
         )
@@ -234,10 +253,14 @@ class Reversals(LedgerCore):
 
 
 async def _left_to_take(
-    connection: asyncpg.Connection, program: Program, member_id: str, credits: list[store.Posting]
+    connection: asyncpg.Connection,
+    program: Program,
+    member_ids: list[str],
+    credits: list[store.Posting],
 ) -> int:
-    """The credits' points not yet taken back by reversals or refunds."""
+    """The credits' points not yet taken back by reversals or refunds booked on these members
+    (the credits' own, and its survivors after a merge)."""
     taken = await store.reversals_of(
-        connection, program.program_id, member_id, [p.posting_id for p in credits]
+        connection, program.program_id, member_ids, [p.posting_id for p in credits]
     )
     return max(0, sum(p.amount for p in credits) - taken)

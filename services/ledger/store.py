@@ -420,15 +420,16 @@ async def fetch_posting(
 
 
 async def reversals_of(
-    connection: asyncpg.Connection, program_id: str, member_id: str, posting_ids: list[int]
+    connection: asyncpg.Connection, program_id: str, member_ids: list[str], posting_ids: list[int]
 ) -> int:
-    """Points already taken back of these credits, by reversals and refunds (a positive number)."""
+    """Points already taken back of these credits by reversals and refunds booked on these
+    members (a positive number)."""
     return -int(
         await connection.fetchval(
-            "SELECT coalesce(sum(amount), 0) FROM postings WHERE program_id = $1 AND member_id = $2 "
-            "AND reversed_posting_id = ANY($3::bigint[]) AND kind = 5",
+            "SELECT coalesce(sum(amount), 0) FROM postings WHERE program_id = $1 "
+            "AND member_id = ANY($2::text[]) AND reversed_posting_id = ANY($3::bigint[]) AND kind = 5",
             program_id,
-            member_id,
+            member_ids,
             posting_ids,
         )
     )

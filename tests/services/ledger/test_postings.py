@@ -391,6 +391,34 @@ async def test_transfer_all_moves_the_progress_towards_a_tier_with_its_days(
     assert (await ledger.verify()).differences_count == 0
 
 
+async def test_a_purchase_made_before_a_merge_is_refunded_from_the_survivor(
+    ledger: Ledger, database_url: str
+) -> None:
+    await ledger.earn("old-card", 100, qualifying=True, source_reference="order-1")
+    await ledger.earn("app-user", 40)
+    await ledger.transfer("old-card", "app-user", transfer_all=True)  # identity's merge
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "ledger"})
+    try:  # what the ledger's member_merged consumer does after the transfer
+        await connection.execute(
+            "UPDATE member_accounts SET closed_into = 'app-user' WHERE member_id = 'old-card'"
+        )
+    finally:
+        await connection.close()
+    half = await ledger.refund("old-card", "order-1", refunded=500, original=1_000)
+    assert (half.reversed_points, half.balance.member_id) == (50, "app-user")
+    rest = await ledger.refund("old-card", "order-1", refunded=500, original=1_000)
+    assert rest.reversed_points == 50
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.refund("old-card", "order-1", refunded=1, original=1_000)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    survivor = await ledger.balance("app-user")
+    assert (survivor.available_points, survivor.qualifying_amount) == (40, 0)
+    assert (await ledger.balance("old-card")).available_points == 0
+    with pytest.raises(grpc.aio.AioRpcError) as error:  # new points still go to the survivor
+        await ledger.earn("old-card", 5)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
 async def test_points_past_their_expiry_expire_exactly(ledger: Ledger) -> None:
     await ledger.earn("ann", 70, expires_at=ts(now() - dt.timedelta(seconds=1)))
     await ledger.earn("ann", 30)
