@@ -172,23 +172,36 @@ async def test_activities_from_jetstream_are_capped_verified_and_never_twice(
     assert await available(ledger, "ann") == 70
 
 
-async def refer(
-    campaign, activity_id: str, referrer: str, referred: str
-) -> engagement_pb2.Activity:  # type: ignore[no-untyped-def]
+async def record_activity(  # type: ignore[no-untyped-def]
+    campaign, activity_id: str, member: str, kind: int, at: dt.datetime | None = None, **fields
+) -> engagement_pb2.Activity:
     response = await campaign.stub.RecordActivity(
         campaign_pb2.RecordActivityRequest(
             program_id=PROGRAM,
             idempotency_key=activity_id,
             activity=engagement_pb2.Activity(
                 activity_id=activity_id,
-                member_id=referrer,
-                kind=REFERRAL,
-                channel=common_pb2.CHANNEL_APP,
-                referred_member_id=referred,
+                member_id=member,
+                kind=kind,  # type: ignore[arg-type]
+                occurred_at=ts(at) if at is not None else None,
+                **fields,
             ),
         )
     )
     return response.activity
+
+
+async def refer(
+    campaign, activity_id: str, referrer: str, referred: str
+) -> engagement_pb2.Activity:  # type: ignore[no-untyped-def]
+    return await record_activity(
+        campaign,
+        activity_id,
+        referrer,
+        REFERRAL,
+        channel=common_pb2.CHANNEL_APP,
+        referred_member_id=referred,
+    )
 
 
 async def test_referrals_pay_both_sides_after_the_first_purchase_and_refuse_loops(services) -> None:
@@ -213,40 +226,19 @@ async def test_referrals_pay_both_sides_after_the_first_purchase_and_refuse_loop
 
 async def test_an_activity_arriving_late_counts_against_its_own_week_and_month(services) -> None:
     ledger, campaign = services
-    await campaign.live(
-        engagement(
-            "wishlist",
-            activity_kind=common_pb2.ACTIVITY_KIND_WISHLIST_ADD,
-            points=5,
-            caps=rules_pb2.ActivityCaps(per_week_count_max=1),
-        )
-    )
-    await campaign.live(
-        engagement(
-            "check-in",
-            activity_kind=common_pb2.ACTIVITY_KIND_STORE_CHECK_IN,
-            points=7,
-            caps=rules_pb2.ActivityCaps(per_month_count_max=1),
-        )
-    )
+    wish, visit = common_pb2.ACTIVITY_KIND_WISHLIST_ADD, common_pb2.ACTIVITY_KIND_STORE_CHECK_IN
+    for rule_id, kind, points, caps in (
+        ("wishlist", wish, 5, rules_pb2.ActivityCaps(per_week_count_max=1)),
+        ("check-in", visit, 7, rules_pb2.ActivityCaps(per_month_count_max=1)),
+    ):
+        await campaign.live(engagement(rule_id, activity_kind=kind, points=points, caps=caps))
 
     async def record(activity_id: str, kind: int, at: dt.datetime) -> int:
-        response = await campaign.stub.RecordActivity(
-            campaign_pb2.RecordActivityRequest(
-                program_id=PROGRAM,
-                idempotency_key=activity_id,
-                activity=engagement_pb2.Activity(
-                    activity_id=activity_id,
-                    member_id="ann",
-                    kind=kind,  # type: ignore[arg-type]
-                    channel=common_pb2.CHANNEL_APP,
-                    occurred_at=ts(at),
-                ),
-            )
+        activity = await record_activity(
+            campaign, activity_id, "ann", kind, at, channel=common_pb2.CHANNEL_APP
         )
-        return response.activity.outcome
+        return activity.outcome
 
-    wish, visit = common_pb2.ACTIVITY_KIND_WISHLIST_ADD, common_pb2.ACTIVITY_KIND_STORE_CHECK_IN
     rewarded, capped = OUTCOME.ACTIVITY_OUTCOME_REWARDED, OUTCOME.ACTIVITY_OUTCOME_CAPPED
     # NOON is a Tuesday in May; the late ones are from the week and the month before.
     assert await record("w-this-week", wish, NOON) == rewarded
@@ -263,21 +255,15 @@ async def test_an_activity_the_channel_sends_as_pending_earns_once_verified(serv
     ledger, campaign = services
 
     async def record(activity_id: str) -> engagement_pb2.Activity:
-        response = await campaign.stub.RecordActivity(
-            campaign_pb2.RecordActivityRequest(
-                program_id=PROGRAM,
-                idempotency_key=activity_id,
-                activity=engagement_pb2.Activity(
-                    activity_id=activity_id,
-                    member_id="bob",
-                    kind=SHARE,
-                    channel=common_pb2.CHANNEL_SOCIAL,
-                    occurred_at=ts(NOON),
-                    verification_state=common_pb2.VERIFICATION_STATE_PENDING,
-                ),
-            )
+        return await record_activity(
+            campaign,
+            activity_id,
+            "bob",
+            SHARE,
+            NOON,
+            channel=common_pb2.CHANNEL_SOCIAL,
+            verification_state=common_pb2.VERIFICATION_STATE_PENDING,
         )
-        return response.activity
 
     async def decide(activity_id: str, decision: int) -> engagement_pb2.Activity:
         response = await campaign.stub.VerifyActivity(
