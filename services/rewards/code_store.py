@@ -58,15 +58,19 @@ async def insert_codes(
     return int(status.rsplit(" ", 1)[-1])
 
 
+# A partner's code past its own expiry is never handed out: the member would pay for nothing.
+PARTNER_CODE_VALID = "(expires_at IS NULL OR expires_at > now())"
+
+
 async def take_partner_codes(
     connection: asyncpg.Connection, redemption: RedemptionRow
 ) -> list[tuple[str, datetime.datetime | None]]:
-    """Take the oldest unissued codes of the reward's pool for the redemption."""
+    """Take the oldest unissued codes of the reward's pool that are still valid."""
     rows = await connection.fetch(
         "UPDATE partner_codes SET redemption_id = $3 WHERE (program_id, code) IN ("
         "SELECT program_id, code FROM partner_codes "
         "WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL "
-        "ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING code, expires_at",
+        f"AND {PARTNER_CODE_VALID} ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING code, expires_at",
         redemption.program_id,
         redemption.reward_id,
         redemption.redemption_id,

@@ -5,6 +5,7 @@ import datetime
 import asyncpg
 
 from loyalty.rewards.v1 import rewards_pb2
+from services.rewards.code_store import PARTNER_CODE_VALID
 from services.shared.timestamps import from_epoch_seconds
 
 _SELECT_REWARD = (
@@ -194,7 +195,7 @@ async def partner_pool_available(
 ) -> int:
     return await connection.fetchval(
         "SELECT count(*) FROM partner_codes "
-        "WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL",
+        f"WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL AND {PARTNER_CODE_VALID}",
         program_id,
         reward_id,
     )

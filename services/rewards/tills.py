@@ -145,6 +145,8 @@ class TillMethods:
             if request.HasField("expires_at")
             else None
         )
+        if expires_at is not None and expires_at <= datetime.datetime.now(datetime.UTC):
+            raise InvalidArgument("expires_at", f"{expires_at.isoformat()} has passed already")
 
         async with self.pool.acquire() as connection, connection.transaction():
 

@@ -177,3 +177,37 @@ async def test_partner_codes_are_imported_in_bulk_and_handed_out_in_order(platfo
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await import_codes(["X-1"], reward_id=generated.reward_id)
     assert reason(error.value) == "NOT_A_PARTNER_POOL"
+
+
+async def test_partner_codes_past_their_expiry_are_never_handed_out(platform) -> None:
+    await platform.ledger.earn("m1", 1_000)
+    partner = await platform.create(
+        reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
+    )
+
+    async def import_codes(values: list[str], expires_at: dt.datetime | None = None):  # type: ignore[no-untyped-def]
+        return await platform.rewards.ImportPartnerCodes(
+            rewards_pb2.ImportPartnerCodesRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                reward_id=partner.reward_id,
+                codes=values,
+                expires_at=_ts(expires_at) if expires_at else None,
+            )
+        )
+
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await import_codes(["LAST-YEAR-1"], dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("expires_at:")
+    await import_codes(["SOON-1"], dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+    imported = await import_codes(["LATER-1"])
+    assert imported.pool_available_count == 2
+    await asyncio.sleep(1.2)  # SOON-1, first in the pool, has expired
+    redemption = await platform.redeem("m1", partner.reward_id, quantity=1)
+    assert [c.code for c in redemption.codes] == ["LATER-1"]
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.redeem("m1", partner.reward_id, quantity=1)
+    assert reason(error.value) == "CODES_EXHAUSTED"
+    balance = await platform.ledger.balance("m1")
+    assert (balance.available_points, balance.held_points) == (900, 0)
