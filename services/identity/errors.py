@@ -69,6 +69,20 @@ class MemberClosed(FailedPrecondition, IdentityError):
         self.member_status = status
 
 
+class MergePending(FailedPrecondition, IdentityError):
+    """A member whose points are still on their way in from an earlier merge cannot be merged:
+    that merge's transfer targets it, and would find its ledger account closed."""
+
+    reason = "MERGE_PENDING"
+
+    def __init__(self, member_id: str, incoming_member_id: str) -> None:
+        super().__init__(
+            f"member {member_id!r} is still receiving the points of {incoming_member_id!r} "
+            "from an earlier merge; merge it once that completes",
+            field="merged_member_id",
+        )
+
+
 class IdentifierTaken(AlreadyExists, IdentityError):
     reason = "IDENTIFIER_TAKEN"
 

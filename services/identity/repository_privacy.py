@@ -138,6 +138,16 @@ async def fetch_merges_of(connection: Connection, program_id: str, member_id: st
     return [_merge(row) for row in rows]
 
 
+async def pending_merge_into(connection: Connection, program_id: str, member_id: str) -> str | None:
+    """The member merged into `member_id` whose points have not arrived yet, if any."""
+    return await connection.fetchval(
+        "SELECT merged_member_id FROM merges WHERE state = 'pending' "
+        "AND program_id = $1 AND survivor_member_id = $2 ORDER BY created_at LIMIT 1",
+        program_id,
+        member_id,
+    )
+
+
 async def fetch_stalled_merges(
     connection: Connection, *, older_than_s: float, limit: int
 ) -> list[Merge]:

@@ -20,7 +20,7 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.identity import convert, events, ledger_client, members
 from services.identity import repository_members as member_store
 from services.identity import repository_privacy as privacy_store
-from services.identity.errors import IdentityError, MemberClosed
+from services.identity.errors import IdentityError, MemberClosed, MergePending
 from services.identity.repository_privacy import Merge
 from services.identity.rpc_base import RpcBase, check_member_id, now
 from services.shared import validation
@@ -111,6 +111,11 @@ class PrivacyRpcs(RpcBase):
             for member_id in sorted(fields)
         }
         survivor = locked[request.survivor_member_id]
+        incoming = await privacy_store.pending_merge_into(
+            connection, program_id, request.merged_member_id
+        )
+        if incoming is not None:
+            raise MergePending(request.merged_member_id, incoming)
         moved = await privacy_store.move_identifiers(
             connection,
             program_id=program_id,

@@ -231,6 +231,14 @@ async def test_a_merge_records_its_transfer_while_the_ledger_is_down(
         error = await failure(merge(stub, app_member, card_member))
         assert error.code() == grpc.StatusCode.UNAVAILABLE
         assert await database.fetchval("SELECT attempt_count FROM merges") == 2
+        # The survivor cannot be merged on while the card's points are on their way to it: that
+        # transfer would find its ledger account closed, and the points would never arrive.
+        shop_member = (await enrol(stub, email("alice@shop.example"))).member.member_id
+        error = await failure(merge(stub, shop_member, app_member, key="merge-2"))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert ("loyalty-error-reason", "MERGE_PENDING") in tuple(error.trailing_metadata())
+        assert error.details().startswith(f"merged_member_id: member {app_member!r} is still")
+        assert await database.fetchval("SELECT count(*) FROM merges") == 1
         assert (
             await database.fetchval(
                 "SELECT count(*) FROM outbox WHERE subject LIKE '%member_merged'"
