@@ -5,9 +5,9 @@ bad value is a 400 naming the field, never a failure further in.
 """
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.enums import (
     ActivityKind,
@@ -118,6 +118,26 @@ class ProfileInput(Request):
 
 class ProfilePatch(ProfileInput):
     """Only the fields present change; a field sent as "" or null is cleared."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_clears(cls, data: Any) -> Any:
+        # null is read as the field's empty value; the field still counts as sent.
+        if not isinstance(data, dict):
+            return data
+        return {
+            name: (_CLEARED.get(name, value) if value is None else value)
+            for name, value in data.items()
+        }
+
+
+_CLEARED: dict[str, Any] = {
+    "given_name": "",
+    "family_name": "",
+    "locale": "",
+    "home_store_id": "",
+    "preferences": {},
+}
 
 
 class Identifier(BaseModel):

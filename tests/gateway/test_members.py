@@ -88,6 +88,14 @@ def test_a_member_changes_its_profile_and_consents(platform: GatewayPlatform) ->
         member = client.get(f"{BASE}/members/me").json()
         assert member["profile"]["given_name"] == "After"
         assert member["profile"]["locale"] == "en-GB"
+        # null clears a field, as "" does; the fields not sent stay.
+        response = client.patch(
+            f"{BASE}/members/me/profile",
+            headers={"Idempotency-Key": unique("k")},
+            json={"given_name": None},
+        )
+        assert response.status_code == 200, response.text
+        assert (response.json()["given_name"], response.json()["locale"]) == ("", "en-GB")
 
 
 def test_identifiers_are_added_listed_and_removed(
