@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.shared.logs import log_fields, request_id_var
@@ -56,6 +57,14 @@ def _error_body(status: int, code: str, message: str, request_id: str) -> bytes:
     ).encode()
 
 
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from `receive` once a body passes the limit. An HTTPException, so that FastAPI's
+    body parsing lets it through (it turns other errors into a 400) and it is answered 413."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body is larger than {limit} bytes")
+
+
 class ObserveMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, body_bytes_max: int) -> None:
         self.app = app
@@ -82,20 +91,33 @@ class ObserveMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        received = 0
+
+        async def receive_counted() -> Message:
+            # A chunked body declares no length: it is counted as it arrives.
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.body_bytes_max:
+                    raise _BodyTooLarge(self.body_bytes_max)
+            return message
+
+        too_large = _error_body(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            f"the body is larger than {self.body_bytes_max} bytes",
+            request_id,
+        )
         try:
             if _content_length(scope) > self.body_bytes_max:
-                await _respond(
-                    send_with_id,
-                    413,
-                    _error_body(
-                        413,
-                        "PAYLOAD_TOO_LARGE",
-                        f"the body is larger than {self.body_bytes_max} bytes",
-                        request_id,
-                    ),
-                )
+                await _respond(send_with_id, 413, too_large)
             else:
-                await self.app(scope, receive, send_with_id)
+                await self.app(scope, receive_counted, send_with_id)
+        except _BodyTooLarge:
+            if response_started:
+                raise
+            await _respond(send_with_id, 413, too_large)
         except Exception:
             logger.exception("unexpected error in %s %s", scope["method"], scope["path"])
             if response_started:

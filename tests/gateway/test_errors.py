@@ -90,3 +90,17 @@ def test_docs_openapi_and_metrics(platform: GatewayPlatform, admin: httpx.Client
     with urllib.request.urlopen(platform.cluster.gateway.metrics_url, timeout=5) as response:
         metrics = response.read().decode()
     assert 'loyalty_http_requests_total{method="GET",route="/v1/programs/{program_id}"' in metrics
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_body_over_the_limit_is_413_whether_or_not_it_declares_its_length(
+    admin: httpx.Client, chunked: bool
+) -> None:
+    # The gateway's default limit is 1 MiB; this body is a little over, in 64 KiB pieces.
+    pieces = [b"x" * 65_536] * 17
+    path = f"/v1/programs/{PROGRAM}/members"
+    headers = {"Idempotency-Key": "too-large", "Content-Type": "application/json"}
+    content = iter(pieces) if chunked else b"".join(pieces)
+    response = admin.post(path, headers=headers, content=content)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
