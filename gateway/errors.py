@@ -144,8 +144,16 @@ def error_response(
 
 def _field_of(location: tuple[Any, ...]) -> str:
     # ("body", "amount", "amount_minor") -> "amount.amount_minor"; ("header", "x-api-key") -> ...
-    parts = [str(part) for part in location[1:]] if len(location) > 1 else [str(*location)]
-    return ".".join(parts)
+    # List positions as the services write them: ("body", "identifiers", 0, "kind") ->
+    # "identifiers[0].kind".
+    parts = list(location[1:]) if len(location) > 1 else list(location)
+    field = ""
+    for part in parts:
+        if isinstance(part, int):
+            field += f"[{part}]"
+        else:
+            field += f".{part}" if field else str(part)
+    return field
 
 
 def install_handlers(app: FastAPI) -> None:

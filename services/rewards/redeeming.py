@@ -37,6 +37,17 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+# The field a refusal found later (a lost race for the last unit, a replayed failure) names, as
+# the same refusal found by the checks before the redemption starts does.
+FIELD_OF_REFUSAL = {
+    "INSUFFICIENT_POINTS": "member_id",
+    "NOT_ELIGIBLE": "member_id",
+    "OUT_OF_STOCK": "reward_id",
+    "CODES_EXHAUSTED": "reward_id",
+    "MEMBER_LIMIT_REACHED": "quantity",
+}
+
+
 class RedeemingMethods:
     pool: asyncpg.Pool
     ledger: "LedgerClient"
@@ -137,6 +148,7 @@ class RedeemingMethods:
             raise RedemptionRefused(
                 redemption.failure_code or "REDEMPTION_FAILED",
                 f"{redemption.failure_reason}; nothing was spent",
+                field=FIELD_OF_REFUSAL.get(redemption.failure_code, ""),
             )
         return rewards_pb2.RedeemResponse(redemption=await self._redemption(redemption))
 

@@ -60,7 +60,7 @@ def test_invalid_input_names_the_field(admin: httpx.Client) -> None:
     assert error["field"].startswith("identifiers")
     body["identifiers"] = [{"kind": "fingerprint", "value": "x"}]
     response = admin.post(f"{BASE}/members", headers={"Idempotency-Key": unique("k")}, json=body)
-    assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "identifiers.0.kind"
+    assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "identifiers[0].kind"
 
 
 def test_unknown_member_is_404(admin: httpx.Client) -> None:

@@ -112,6 +112,9 @@ async def test_a_hundred_members_race_for_ten_units(
         for error in losers.values():
             assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error
             assert reason(error) == "OUT_OF_STOCK" and "out of stock" in error.details()
+            # Refused before it started or after losing the race for the last units: either way
+            # the field is named.
+            assert error.details().startswith("reward_id: "), error.details()
         for member in members:
             balance = await ledger.balance(member)
             expected = 400 if member in winners else 1_000
