@@ -24,6 +24,7 @@ the services' own INVALID_ARGUMENT, so a client handles bad input one way.
 """
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -95,7 +96,9 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     @classmethod
-    def from_rpc(cls, error: grpc.aio.AioRpcError, *, method: str) -> "ApiError":
+    def from_rpc(
+        cls, error: grpc.aio.AioRpcError, *, method: str, fields: Mapping[str, str] | None = None
+    ) -> "ApiError":
         code = error.code()
         trailers = {key: value for key, value in (error.trailing_metadata() or ())}
         status = HTTP_STATUS_OF_GRPC.get(code, 502)
@@ -123,9 +126,23 @@ class ApiError(Exception):
             status,
             reason or code.name,
             message,
-            field=FIELD_NAMES.get(field, field),
+            field=json_field(field, fields or {}),
             headers=headers,
         )
+
+
+def json_field(field: str, renamed: Mapping[str, str]) -> str:
+    """The request JSON's name of a service's field: the route's renames (a proto field and what
+    lies under it, such as "profile" -> "" or "consent_updates" -> "consents"), then the few the
+    gateway names otherwise everywhere."""
+    for proto, json in renamed.items():
+        if field == proto:
+            return json
+        for separator in (".", "["):
+            if field.startswith(proto + separator):
+                rest = field[len(proto) :]
+                return json + rest if json else rest.removeprefix(".")
+    return FIELD_NAMES.get(field, field)
 
 
 def error_response(

@@ -1,6 +1,6 @@
 """The gateway's gRPC clients of the four services: one channel each, deadlines, error mapping."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -46,12 +46,19 @@ class Upstreams:
         for channel in self.channels:
             await channel.close()
 
-    async def call(self, method: Callable[..., Awaitable[ResponseT]], request: Any) -> ResponseT:
-        """One unary call; a failure becomes the ApiError of its status."""
+    async def call(
+        self,
+        method: Callable[..., Awaitable[ResponseT]],
+        request: Any,
+        *,
+        fields: Mapping[str, str] | None = None,
+    ) -> ResponseT:
+        """One unary call; a failure becomes the ApiError of its status. `fields` renames the
+        request's fields where the route's JSON names them otherwise (see errors.json_field)."""
         try:
             return await method(request, timeout=self.deadline_s)
         except grpc.aio.AioRpcError as error:
-            raise ApiError.from_rpc(error, method=_method_name(method)) from None
+            raise ApiError.from_rpc(error, method=_method_name(method), fields=fields) from None
 
 
 def _method_name(method: Any) -> str:

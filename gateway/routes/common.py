@@ -71,5 +71,6 @@ async def member_of(services: Upstreams, principal: Principal, reference: Member
             value=reference.identifier.value,
             provider=reference.identifier.provider,
         ),
+        fields={"kind": "identifier.kind", "value": "identifier.value"},
     )
     return resolved.member_id

@@ -101,6 +101,7 @@ async def update_profile(
             profile=convert.profile_to_proto(body),
             update_mask=FieldMask(paths=sorted(body.model_fields_set)),
         ),
+        fields={"profile": "", "update_mask": ""},
     )
     return convert.profile(changed.profile)
 
@@ -130,6 +131,7 @@ async def update_consents(
             ],
             source_channel=to_proto(body.source_channel),  # type: ignore[arg-type]
         ),
+        fields={"consent_updates": "consents"},
     )
     return models.ConsentList(consents=[convert.consent(c) for c in changed.consents])
 
@@ -168,6 +170,7 @@ async def add_identifier(
             member_id=principal.member_id_of(member_id),
             identifier=convert.identifier_to_proto(body),
         ),
+        fields={"identifier": ""},
     )
     return convert.identifier(added.identifier)
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from gateway.enums import PROTO_ENUMS, from_proto, to_proto
-from gateway.errors import ApiError
+from gateway.errors import ApiError, json_field
 from services.shared.interceptors import ERROR_FIELD_HEADER, ERROR_REASON_HEADER
 from tests.gateway.conftest import PROGRAM, GatewayPlatform
 
@@ -104,3 +104,20 @@ def test_a_body_over_the_limit_is_413_whether_or_not_it_declares_its_length(
     response = admin.post(path, headers=headers, content=content)
     assert response.status_code == 413, response.text
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.parametrize(
+    ("field", "renamed", "expected"),
+    [
+        ("profile.given_name", {"profile": ""}, "given_name"),
+        ("update_mask", {"profile": "", "update_mask": ""}, ""),
+        ("consent_updates[1].channel", {"consent_updates": "consents"}, "consents[1].channel"),
+        ("value", {"value": "identifier.value"}, "identifier.value"),
+        ("value_extra", {"value": "identifier.value"}, "value_extra"),
+        ("idempotency_key", {"profile": ""}, "Idempotency-Key"),
+    ],
+)
+def test_a_service_field_is_named_as_the_request_json_names_it(
+    field: str, renamed: dict[str, str], expected: str
+) -> None:
+    assert json_field(field, renamed) == expected

@@ -96,6 +96,13 @@ def test_a_member_changes_its_profile_and_consents(platform: GatewayPlatform) ->
         )
         assert response.status_code == 200, response.text
         assert (response.json()["given_name"], response.json()["locale"]) == ("", "en-GB")
+        # Identity's limit (100 characters) is below the gateway's: its error names the JSON field.
+        response = client.patch(
+            f"{BASE}/members/me/profile",
+            headers={"Idempotency-Key": unique("k")},
+            json={"given_name": "A" * 150},
+        )
+        assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "given_name"
 
 
 def test_identifiers_are_added_listed_and_removed(
