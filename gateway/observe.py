@@ -103,21 +103,19 @@ class ObserveMiddleware:
                     raise _BodyTooLarge(self.body_bytes_max)
             return message
 
-        too_large = _error_body(
-            413,
-            "PAYLOAD_TOO_LARGE",
-            f"the body is larger than {self.body_bytes_max} bytes",
-            request_id,
-        )
+        async def refuse(error: _BodyTooLarge) -> None:
+            body = _error_body(413, "PAYLOAD_TOO_LARGE", error.detail, request_id)
+            await _respond(send_with_id, 413, body)
+
         try:
             if _content_length(scope) > self.body_bytes_max:
-                await _respond(send_with_id, 413, too_large)
+                await refuse(_BodyTooLarge(self.body_bytes_max))
             else:
                 await self.app(scope, receive_counted, send_with_id)
-        except _BodyTooLarge:
+        except _BodyTooLarge as error:
             if response_started:
                 raise
-            await _respond(send_with_id, 413, too_large)
+            await refuse(error)
         except Exception:
             logger.exception("unexpected error in %s %s", scope["method"], scope["path"])
             if response_started:

@@ -19,6 +19,7 @@ from services.ledger.domain import ProgramSettings
 from services.ledger.errors import InsufficientPoints
 from services.ledger.policy import local_day, lot_expires_at, lot_vests_at, qualifying_window_start
 from services.shared.database import Writes
+from services.shared.timestamps import UNIX_EPOCH
 
 # Program accounts: the other side of member postings.
 ISSUED, REDEEMED, EXPIRED, ADJUSTED, REVERSED = 1, 2, 3, 4, 5
@@ -28,7 +29,6 @@ NEVER_S = 2**62
 
 
 _SECOND = dt.timedelta(seconds=1)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def fifo_allocation(lots: list[store.Lot], points: int, now: dt.datetime) -> dict[int, int]:
@@ -47,7 +47,9 @@ def fifo_allocation(lots: list[store.Lot], points: int, now: dt.datetime) -> dic
             vests_at_seconds=np.zeros(len(lots), dtype=np.int64),
             expires_at_seconds=np.array(
                 [
-                    NEVER_S if lot.expires_at is None else -((_EPOCH - lot.expires_at) // _SECOND)
+                    NEVER_S
+                    if lot.expires_at is None
+                    else -((UNIX_EPOCH - lot.expires_at) // _SECOND)
                     for lot in lots
                 ],
                 dtype=np.int64,
@@ -57,7 +59,7 @@ def fifo_allocation(lots: list[store.Lot], points: int, now: dt.datetime) -> dic
             account_indexes=np.array([0], dtype=np.int64),
             points=np.array([points], dtype=np.int64),
         ),
-        as_of_seconds=(now - _EPOCH) // _SECOND,
+        as_of_seconds=(now - UNIX_EPOCH) // _SECOND,
     )
     return {
         lot.lot_id: int(consumed)
