@@ -22,6 +22,7 @@ from ledger_core.errors import (
     TransactionError,
 )
 from ledger_core.fifo import BurnRequests, FifoAllocation, LotBook, allocate_fifo
+from ledger_core.periods import period_keys
 from ledger_core.rules import (
     CompiledRuleSet,
     Conditions,
@@ -66,4 +67,5 @@ __all__ = [
     "new_accrual_buffers",
     "new_cap_counters",
     "offset_table",
+    "period_keys",
 ]

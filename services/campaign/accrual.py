@@ -11,7 +11,8 @@ The stacking order across rules (the proto's StackingMode, refined):
 5. Among BEST_OF_PRIORITY rules of one priority that match, only the one giving most points
    applies (ties go to the lower rule id); the others give nothing and consume no member cap.
 6. Member caps (day, week, month) are kept per rule and member across batches; the counters go
-   in and come out of this module, the caller stores them.
+   in and come out of this module, the caller stores them. A purchase of a period before the
+   counter's is capped by what its own period used (services/campaign/member_caps.py).
 
 Transactions without line detail are one line of their total, category and SKU.
 """
@@ -24,6 +25,7 @@ import numpy.typing as npt
 
 import ledger_core
 from loyalty.campaign.v1 import rules_pb2
+from services.campaign.member_caps import PastUsage, accrue_capped
 from services.campaign.rule_compiler import RATE_INDEX, CompiledEarningRule, Dictionary
 
 Int64Array = npt.NDArray[np.int64]
@@ -145,14 +147,30 @@ class BatchAccrual:
         return [names[mask] for mask in masks.tolist()]
 
 
+def parsed_applications(text: str) -> list[tuple[str, int, int]]:
+    """(rule id, version, points) of each rule in a text of BatchAccrual.applications_texts."""
+    applications = []
+    for part in filter(None, text.split(",")):
+        ref, points = part.rsplit(":", 1)
+        rule_id, version = ref.rsplit("@", 1)
+        applications.append((rule_id, int(version), int(points)))
+    return applications
+
+
 def accrue_purchases(
     rules: list[CompiledEarningRule],
     batch: PurchaseBatch,
     counters: dict[str, Int64Array],
     *,
+    past: dict[str, PastUsage] | None = None,
     explain: bool = False,
 ) -> BatchAccrual:
-    """The points of every purchase of `batch`; `counters` (per rule id) are not modified."""
+    """The points of every purchase of `batch`; `counters` (per rule id) are not modified.
+
+    `past` holds, per rule id, what the rule gave in the periods before a member's counter that
+    the batch's late purchases fall in (see member_caps.history_needed).
+    """
+    past = past or {}
     ordered = sorted(rules, key=lambda rule: (rule.priority, rule.rule_id))
     counters = dict(counters)
     open_transactions = np.ones(batch.size, dtype=np.bool_)
@@ -161,12 +179,14 @@ def accrue_purchases(
         group = list(grouped)
         selected = np.flatnonzero(open_transactions)
         trial = {
-            rule.ref: evaluate_rule(rule, batch, selected, counters.get(rule.rule_id), explain)
+            rule.ref: evaluate_rule(
+                rule, batch, selected, counters.get(rule.rule_id), past.get(rule.rule_id), explain
+            )
             for rule in group
         }
         best_of = [r for r in group if r.stacking_mode == rules_pb2.STACKING_MODE_BEST_OF_PRIORITY]
         if len(best_of) > 1:
-            _keep_best(best_of, trial, batch, selected, counters, explain)
+            _keep_best(best_of, trial, batch, selected, counters, past, explain)
         for rule in group:
             outcome = trial[rule.ref]
             outcomes.append(outcome)
@@ -188,6 +208,7 @@ def _keep_best(
     batch: PurchaseBatch,
     selected: IntArray,
     counters: dict[str, Int64Array],
+    past: dict[str, PastUsage],
     explain: bool,
 ) -> None:
     stacked = np.stack([trial[rule.ref].points for rule in best_of])
@@ -199,7 +220,12 @@ def _keep_best(
         if rule.member_caps:
             # Evaluated again from the counters before the group, so losers consume no cap.
             trial[rule.ref] = evaluate_rule(
-                rule, batch, np.flatnonzero(won), counters.get(rule.rule_id), explain
+                rule,
+                batch,
+                np.flatnonzero(won),
+                counters.get(rule.rule_id),
+                past.get(rule.rule_id),
+                explain,
             )
             continue
         outcome = trial[rule.ref]
@@ -217,6 +243,7 @@ def evaluate_rule(
     batch: PurchaseBatch,
     selected: IntArray,
     counters: Int64Array | None,
+    past: PastUsage | None,
     explain: bool,
 ) -> RuleOutcome:
     """One rule over the selected transactions; the others get 0."""
@@ -276,16 +303,17 @@ def evaluate_rule(
             outcome.uncapped[:] = line_points
         return outcome
     categories = _has_category_line(rule, batch) if rule.bonus_needs_category else None
-    given = counters if counters is not None else ledger_core.new_cap_counters(members)
-    totals = ledger_core.accrue(
-        _transactions(batch, selected, line_points, stores, categories),
-        member_tiers=tiers,
-        cap_counters=given if rule.member_caps else no_counters,
-        rules=rule.totals,
-    )
-    points[selected] = totals.points
+    transactions = _transactions(batch, selected, line_points, stores, categories)
     if rule.member_caps:
-        outcome.counters = totals.cap_counters.copy()
+        given = counters if counters is not None else ledger_core.new_cap_counters(members)
+        points[selected], outcome.counters = accrue_capped(
+            rule.totals, transactions, tiers, given, past or {}
+        )
+    else:
+        totals = ledger_core.accrue(
+            transactions, member_tiers=tiers, cap_counters=no_counters, rules=rule.totals
+        )
+        points[selected] = totals.points
     if outcome.uncapped is not None and rule.totals_uncapped is not None:
         uncapped = ledger_core.accrue(
             _transactions(batch, selected, line_points, stores, categories),

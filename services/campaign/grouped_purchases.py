@@ -22,7 +22,7 @@ from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import events
 from services.campaign import repository_purchases as store
-from services.campaign.accrual import BatchAccrual
+from services.campaign.accrual import BatchAccrual, parsed_applications
 from services.campaign.errors import ConcurrentChange, LedgerUnavailable
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.mission_tracker import MissionTracker
@@ -87,19 +87,12 @@ def rule_applications(accrual: BatchAccrual, position: int) -> list[rules_pb2.Ru
 
 
 def stored_applications(text: str) -> list[rules_pb2.RuleApplication]:
-    applications = []
-    for part in filter(None, text.split(",")):
-        ref, points = part.rsplit(":", 1)
-        rule_id, version = ref.rsplit("@", 1)
-        applications.append(
-            rules_pb2.RuleApplication(
-                rule_id=rule_id,
-                version=int(version),
-                points=int(points),
-                uncapped_points=int(points),
-            )
+    return [
+        rules_pb2.RuleApplication(
+            rule_id=rule_id, version=version, points=points, uncapped_points=points
         )
-    return applications
+        for rule_id, version, points in parsed_applications(text)
+    ]
 
 
 class GroupedPurchases:

@@ -23,9 +23,16 @@ from services.campaign import repository, targeting
 from services.campaign import repository_engagement as engagement_store
 from services.campaign import repository_purchases as store
 from services.campaign import repository_segment_facts as segment_facts
-from services.campaign.accrual import BatchAccrual, Codes, PurchaseBatch, accrue_purchases
+from services.campaign.accrual import (
+    BatchAccrual,
+    Codes,
+    PurchaseBatch,
+    accrue_purchases,
+    parsed_applications,
+)
 from services.campaign.columnar import ArchivedPurchases
 from services.campaign.ledger_client import ProgramSettings
+from services.campaign.member_caps import PastUsage, history_needed, past_usage
 from services.campaign.mission_tracker import Completion, MissionTracker
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import PURCHASE, Transactions, pick
@@ -194,12 +201,8 @@ class Accruer:
         )
         if excluded:
             batch = dataclasses.replace(batch, excluded=excluded)
-        counters = {
-            rule.rule_id: await store.fetch_counters(connection, program_id, rule.rule_id, members)
-            for rule in rules
-            if rule.member_caps
-        }
-        accrual = accrue_purchases(rules, batch, counters, explain=explain)
+        counters, past = await cap_state(connection, program_id, rules, batch, members)
+        accrual = accrue_purchases(rules, batch, counters, past=past, explain=explain)
         accrued.accrual = accrual
         for rule_id, before in counters.items():
             await store.store_counters(
@@ -370,6 +373,45 @@ class Accruer:
             if points:
                 items.append(bonus_item(member, points, key=f"milestone:{code}", code="milestone"))
         return items
+
+
+async def cap_state(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    rules: list[CompiledEarningRule],
+    batch: PurchaseBatch,
+    members: list[str],
+) -> tuple[dict[str, np.ndarray], dict[str, PastUsage]]:
+    """Per rule with member caps, the members' counters and, for purchases of a period before
+    their counter's, what the rule gave in those periods (services/campaign/member_caps.py)."""
+    counters: dict[str, np.ndarray] = {}
+    past: dict[str, PastUsage] = {}
+    for rule in rules:
+        if not rule.member_caps or rule.totals is None:
+            continue
+        counters[rule.rule_id] = found = await store.fetch_counters(
+            connection, program_id, rule.rule_id, members
+        )
+        late_members, since_seconds = history_needed(
+            rule.totals, batch.member_index, batch.seconds, found
+        )
+        if not len(late_members):
+            continue
+        index_of = {members[index]: index for index in late_members.tolist()}
+        stored = await store.purchase_applications_since(
+            connection, program_id, list(index_of), max(since_seconds, 0) * 1_000_000
+        )
+        given = [
+            sum(p for rule_id, _, p in parsed_applications(text) if rule_id == rule.rule_id)
+            for _, _, text in stored
+        ]
+        past[rule.rule_id] = past_usage(
+            rule.totals,
+            np.array([index_of[member] for member, _, _ in stored], dtype=np.int64),
+            np.array([micros // 1_000_000 for _, micros, _ in stored], dtype=np.int64),
+            np.array(given, dtype=np.int64),
+        )
+    return counters, past
 
 
 async def _without_held_out_bonuses(

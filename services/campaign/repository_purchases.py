@@ -191,6 +191,22 @@ async def fetch_counters(
     return counters
 
 
+async def purchase_applications_since(
+    connection: Connection, program_id: str, members: Sequence[str], since_micros: int
+) -> list[tuple[str, int, str]]:
+    """(member, occurred_micros, applications) of the members' stored purchases from a moment."""
+    rows = await connection.fetch(
+        "SELECT member_id, occurred_micros, applications FROM transactions "
+        "WHERE program_id = $1 AND member_id = ANY($2::text::text[]) AND kind = $3 "
+        "AND occurred_micros >= $4 AND applications <> ''",
+        program_id,
+        text_array(members),
+        PURCHASE,
+        since_micros,
+    )
+    return [tuple(row) for row in rows]
+
+
 async def store_counters(
     connection: asyncpg.Connection,
     program_id: str,

@@ -13,6 +13,7 @@ from services.campaign import targeting
 from services.campaign.accrual import accrue_purchases
 from services.campaign.grouped_purchases import GroupedPurchases, PurchaseCall, rule_applications
 from services.campaign.ledger_client import ProgramSettings
+from services.campaign.purchases import cap_state
 from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import RpcBase, check_member_id, check_reference, now
 from services.campaign.rule_compiler import CompiledEarningRule
@@ -160,13 +161,6 @@ class PurchaseRpcs(RpcBase):
         rules = await self._with_drafts(program, rules, list(request.draft_rule_ids))
         tiers = await store.fetch_tiers(self.pool, program.program_id, [member])
         tier = tiers.get(member) or program.entry_tier_code
-        counters = {
-            rule.rule_id: await store.fetch_counters(
-                self.pool, program.program_id, rule.rule_id, [member]
-            )
-            for rule in rules
-            if rule.member_caps
-        }
         batch = transactions.batch_of([0], members=[member], tiers={member: tier})
         # The member's segments, experiment arm and the holdout, as RecordPurchase applies them.
         excluded = await targeting.exclusions(
@@ -179,7 +173,8 @@ class PurchaseRpcs(RpcBase):
         )
         if excluded:
             batch = dataclasses.replace(batch, excluded=excluded)
-        accrual = accrue_purchases(rules, batch, counters, explain=True)
+        counters, past = await cap_state(self.pool, program.program_id, rules, batch, [member])
+        accrual = accrue_purchases(rules, batch, counters, past=past, explain=True)
         return campaign_pb2.PreviewBasketResponse(
             points=int(accrual.points[0]), applications=rule_applications(accrual, 0)
         )

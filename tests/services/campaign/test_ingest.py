@@ -112,6 +112,30 @@ async def test_a_stream_of_batches_with_returns_posts_each_once(services, databa
     await ledger.assert_clean()
 
 
+async def test_late_purchases_are_capped_by_their_own_day(services) -> None:
+    # The day's cap is 100. Tuesday's sales arrive first, then Monday's, then Tuesday's again.
+    ledger, campaign = services
+    tuesday = MONDAY + dt.timedelta(days=1)
+    first = batch(
+        "tue", [("t1", "ann", 6_000, tuesday, "books"), ("t2", "ann", 6_000, tuesday, "")]
+    )
+    late = batch(
+        "mon",
+        [
+            ("m1", "ann", 8_000, MONDAY, "books"),
+            ("m2", "ann", 5_000, MONDAY, "books"),  # Monday's last 20
+            ("t3", "ann", 1_000, tuesday, "books"),  # Tuesday is still full
+        ],
+    )
+    again = batch("later", [("t4", "ann", 1_000, tuesday, ""), ("m3", "ann", 1_000, MONDAY, "")])
+    one, two, three = await campaign.ingest(first, late, again)
+    assert list(one.points) == [60, 40]
+    assert list(two.points) == [80, 20, 0]
+    assert list(three.points) == [0, 0]
+    assert await available(ledger, "ann") == 200
+    await ledger.assert_clean()
+
+
 async def test_whole_batch_problems_refuse_the_batch_naming_the_column(services) -> None:
     _, campaign = services
     too_large = batch("big", [(f"t{i}", "ann", 100, MONDAY, "") for i in range(51)])
