@@ -5,8 +5,9 @@ One proto rule becomes up to three ledger_core rule sets, each compiled once:
 - `windows`: one BONUS rule of 1 point per time window, so a transaction earning anything from it
   falls in one of the rule's windows ("any matching window suffices");
 - `lines`, evaluated per line: the RATE (the base, under the rule's conditions), one MULTIPLIER per
-  combination of multipliers of different dimensions (so matching multipliers of different
-  dimensions multiply: 2x gold and 1.5x shoes give 3x) and one EXCLUSION per excluded dimension;
+  combination of multipliers of different dimensions, matching only where no other multiplier
+  does (so matching multipliers of different dimensions multiply, rounded once: 2x gold and 1.5x
+  shoes give 3x the base) and one EXCLUSION per excluded dimension;
 - `totals`, evaluated per transaction on the sum of its lines' points: that sum carried at 1 point
   per unit, the fixed bonus under the rule's conditions, the per-transaction cap and the member
   caps per day, week and month. Only rules with a bonus or a cap have it.
@@ -32,6 +33,9 @@ ROUNDING = {
     common_pb2.ROUNDING_MODE_HALF_EVEN: ledger_core.RoundingMode.HALF_EVEN,
 }
 RULES_PER_SET_MAX = 64
+# The fields of ledger_core.Conditions a multiplier can target.
+DIMENSIONS = ("tiers", "categories", "skus", "channels", "stores")
+CHANNELS = frozenset(common_pb2.Channel.values())
 BASIS_POINTS_ONE = 10_000
 # The lines set's rule indexes: the RATE rule is always first.
 RATE_INDEX = 0
@@ -111,8 +115,11 @@ def compile_earning(
                 rounding=ROUNDING[rounding],
             )
         )
+        # The exclusions first: a multiplier's "none of this dimension's values" needs every
+        # value the rule mentions to have its id.
+        exclusions = _exclusions(earning.exclusions, categories, skus, stores)
         line_rules += _multipliers(earning.multipliers, tiers, categories, skus, stores)
-        line_rules += _exclusions(earning.exclusions, categories, skus, stores)
+        line_rules += exclusions
     if len(line_rules) > RULES_PER_SET_MAX:
         raise InvalidArgument(
             "rule.earning.multipliers",
@@ -210,39 +217,70 @@ def _multipliers(
 ) -> list[ledger_core.EarningRule]:
     """One kernel MULTIPLIER per combination of multipliers of different dimensions.
 
-    The kernel adds each matching multiplier's extra (bps - 10,000) of the base. A product of
-    multipliers (1 + a)(1 + b) = 1 + a + b + ab, so each combination of matching multipliers of
-    distinct dimensions gets a rule whose extra is the product of their extras.
+    The kernel adds each matching multiplier's extra (bps - 10,000) of the base, each rounded. So
+    that a line matching several multipliers gets their product rounded once, each combination is
+    one rule holding the whole product, that matches only where the other dimensions match none of
+    their multipliers: a value of a dimension is one of its multipliers' or "none of them", and
+    every choice with at least one multiplier is a rule. A product that is not a whole basis point
+    is taken down to one.
     """
+    if not multipliers:
+        return []
     by_dimension: dict[str, list[tuple[ledger_core.Conditions, int]]] = {}
     for multiplier in multipliers:
         target = multiplier.WhichOneof("target")
         assert target is not None
         value = getattr(multiplier, target)
         condition = _condition(target, value, tiers, categories, skus, stores)
-        by_dimension.setdefault(target, []).append(
-            (condition, multiplier.multiplier_bps - BASIS_POINTS_ONE)
-        )
+        by_dimension.setdefault(target, []).append((condition, multiplier.multiplier_bps))
+    domains = {
+        "tier_code": _local_ids(tiers),
+        "category": _local_ids(categories),
+        "sku": _local_ids(skus),
+        "store_id": _local_ids(stores),
+        "channel": frozenset(CHANNELS),
+    }
+    choices = []
+    for target, chosen in by_dimension.items():
+        none = _none_of(domains[target], chosen)
+        # Multipliers on every channel leave no "none of them" (an empty set would mean any).
+        choices.append([*chosen, (none, BASIS_POINTS_ONE)] if none is not None else chosen)
     rules: list[ledger_core.EarningRule] = []
-    dimensions = list(by_dimension.values())
-    for size in range(1, len(dimensions) + 1):
-        for chosen in itertools.combinations(dimensions, size):
-            for combination in itertools.product(*chosen):
-                extra = 1
-                for _, factor in combination:
-                    extra *= factor
-                extra //= BASIS_POINTS_ONE ** (len(combination) - 1)
-                if extra == 0:
-                    continue
-                rules.append(
-                    ledger_core.EarningRule(
-                        rule_id=f"multiplier{len(rules)}",
-                        kind=ledger_core.RuleKind.MULTIPLIER,
-                        conditions=_merged([condition for condition, _ in combination]),
-                        multiplier_basis_points=BASIS_POINTS_ONE + extra,
-                    )
-                )
+    for combination in itertools.product(*choices):
+        factors = [bps for _, bps in combination]
+        product = 1
+        for bps in factors:
+            product *= bps
+        extra = product // BASIS_POINTS_ONE ** (len(factors) - 1) - BASIS_POINTS_ONE
+        if extra == 0:
+            continue
+        rules.append(
+            ledger_core.EarningRule(
+                rule_id=f"multiplier{len(rules)}",
+                kind=ledger_core.RuleKind.MULTIPLIER,
+                conditions=_merged([condition for condition, _ in combination]),
+                multiplier_basis_points=BASIS_POINTS_ONE + extra,
+            )
+        )
     return rules
+
+
+def _local_ids(dictionary: Dictionary) -> frozenset[int]:
+    return frozenset(range(len(dictionary.ids) + 1))
+
+
+def _none_of(
+    domain: frozenset[int], chosen: list[tuple[ledger_core.Conditions, int]]
+) -> ledger_core.Conditions | None:
+    """The condition of a dimension's values that no multiplier of `chosen` (all of it) names;
+    None if they name every value."""
+    name = _dimension_of(chosen[0][0])
+    left = domain.difference(*(getattr(condition, name) for condition, _ in chosen))
+    return ledger_core.Conditions(**{name: left}) if left else None  # type: ignore[arg-type]
+
+
+def _dimension_of(condition: ledger_core.Conditions) -> str:
+    return next(name for name in DIMENSIONS if getattr(condition, name))
 
 
 def _condition(
@@ -269,7 +307,7 @@ def _condition(
 def _merged(conditions: list[ledger_core.Conditions]) -> ledger_core.Conditions:
     merged: dict[str, frozenset[int]] = {}
     for condition in conditions:
-        for name in ("tiers", "categories", "skus", "channels", "stores"):
+        for name in DIMENSIONS:
             values = getattr(condition, name)
             if values:
                 merged[name] = values

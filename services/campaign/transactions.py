@@ -11,15 +11,14 @@ from typing import TypeVar
 import numpy as np
 
 from loyalty.campaign.v1 import campaign_pb2
-from loyalty.common.v1 import common_pb2
 from services.campaign.accrual import Codes, IntArray, PurchaseBatch
 from services.campaign.errors import BatchTooLarge
 from services.campaign.rpc_base import MEMBER_ID_LENGTH_MAX, REFERENCE_LENGTH_MAX, Limits
+from services.campaign.rule_compiler import CHANNELS
 from services.shared.errors import InvalidArgument
 
 PURCHASE = campaign_pb2.TRANSACTION_KIND_PURCHASE
 RETURN = campaign_pb2.TRANSACTION_KIND_RETURN
-CHANNELS = frozenset(common_pb2.Channel.values())
 # 2000-01-01 to 2099-12-31 in unix microseconds.
 OCCURRED_MICROS_MIN, OCCURRED_MICROS_MAX = 946_684_800_000_000, 4_102_444_799_000_000
 AMOUNT_MINOR_MAX = 10**12

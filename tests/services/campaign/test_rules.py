@@ -200,6 +200,38 @@ async def test_a_purchase_earns_with_a_breakdown_per_rule_once(services) -> None
     assert reasons == {("base@1",), ("weekend@1",)}
 
 
+async def test_multipliers_of_different_dimensions_multiply_rounded_once(services) -> None:
+    _, campaign = services
+    await campaign.live(
+        earning(
+            "base",
+            rate=rate(),
+            rounding_mode=common_pb2.ROUNDING_MODE_FLOOR,
+            multipliers=[
+                rules_pb2.Multiplier(category="shoes", multiplier_bps=20_000),
+                rules_pb2.Multiplier(category="socks", multiplier_bps=30_000),
+                rules_pb2.Multiplier(channel=common_pb2.CHANNEL_WEBSHOP, multiplier_bps=15_000),
+                rules_pb2.Multiplier(store_id="flagship", multiplier_bps=12_500),
+            ],
+        )
+    )
+
+    async def points(transaction_id: str, category: str, **fields) -> int:  # type: ignore[no-untyped-def]
+        line = campaign_pb2.LineItem(sku="s", category=category, amount=eur(1_100), quantity=1)
+        answer = await campaign.purchase(
+            "ann", transaction_id, 1_100, at=TUESDAY, line_items=[line], **fields
+        )
+        return answer.accrual.points
+
+    web = {"channel": common_pb2.CHANNEL_WEBSHOP}
+    # 11 points of base: x2 x1.5 is 33, not 11 + 11 + 5 + 5 with each extra rounded down.
+    assert await points("t1", "shoes", **web) == 33
+    assert await points("t2", "socks", **web) == 49  # x4.5: 49.5
+    assert await points("t3", "shoes", store_id="flagship", **web) == 41  # x3.75: 41.25
+    assert await points("t4", "books", store_id="flagship") == 13  # x1.25 alone: 13.75
+    assert await points("t5", "books") == 11
+
+
 async def test_a_new_version_never_rewrites_past_accruals(services) -> None:
     ledger, campaign = services
     await campaign.live(earning("base", rate=rate()))
