@@ -45,6 +45,7 @@ from services.campaign.purchases import (
     REJECTED,
     Accrued,
     Accruer,
+    withdraw_purchases,
 )
 from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import Limits, check_reference
@@ -272,7 +273,7 @@ class Ingest:
             await store.finish_batch(self.pool, program_id, pending.batch_id, stored)
             return response
         async with self.pool.acquire() as connection, connection.transaction():
-            await store.delete_transactions(connection, program_id, rejected)
+            await withdraw_purchases(connection, pending.program, rejected)
             await store.finish_batch(connection, program_id, pending.batch_id, stored)
         return response
 

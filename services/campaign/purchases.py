@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import numpy as np
 
+import ledger_core
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
@@ -412,6 +413,32 @@ async def cap_state(
             np.array(given, dtype=np.int64),
         )
     return counters, past
+
+
+async def withdraw_purchases(
+    connection: asyncpg.Connection, program: ProgramSettings, keys: list[tuple[str, str]]
+) -> None:
+    """Undo what accruing these (member, transaction id) purchases counted, for purchases the
+    ledger refused: their rows, the members' purchase counts and spend, and the points they used
+    of their rules' member caps. Milestones and referrals they completed stay (see README)."""
+    program_id = program.program_id
+    withdrawn = await store.delete_purchases(connection, program_id, keys)
+    if not withdrawn:
+        return
+    members = [purchase.member_id for purchase in withdrawn]
+    await store.uncount_purchases(
+        connection, program_id, _counts(members, [p.amount_minor for p in withdrawn])
+    )
+    seconds = np.array([p.occurred_micros // 1_000_000 for p in withdrawn], dtype=np.int64)
+    periods = ledger_core.period_keys(program.time_zone, seconds).T.tolist()
+    used = [
+        (purchase.member_id, rule_id, day, week, month, points)
+        for purchase, (day, week, month) in zip(withdrawn, periods, strict=True)
+        for rule_id, _, points in parsed_applications(purchase.applications)
+        if points > 0
+    ]
+    await store.uncount_cap_points(connection, program_id, used)
+    await segment_facts.mark_dirty(connection, program_id, sorted(set(members)))
 
 
 async def _without_held_out_bonuses(

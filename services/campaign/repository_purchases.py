@@ -101,18 +101,72 @@ async def insert_transaction(connection: asyncpg.Connection, record: tuple) -> b
     )
 
 
-async def delete_transactions(
+async def delete_purchases(
     connection: asyncpg.Connection, program_id: str, keys: list[tuple[str, str]]
+) -> list[StoredTransaction]:
+    """Delete the members' purchases of these (member, transaction id) pairs; returns them."""
+    if not keys:
+        return []
+    rows = await connection.fetch(
+        "DELETE FROM transactions t USING unnest($2::text::text[], $3::text::text[]) AS k(member_id, transaction_id) "
+        "WHERE t.program_id = $1 AND t.member_id = ANY($2::text::text[]) "
+        "AND t.member_id = k.member_id AND t.transaction_id = k.transaction_id AND t.kind = $4 "
+        "RETURNING t.member_id, t.transaction_id, t.kind, t.amount_minor, t.points, t.occurred_micros, t.applications",
+        program_id,
+        text_array([member for member, _ in keys]),
+        text_array([transaction for _, transaction in keys]),
+        PURCHASE,
+    )
+    return [StoredTransaction(**dict(row)) for row in rows]
+
+
+async def uncount_purchases(
+    connection: asyncpg.Connection, program_id: str, counts: dict[str, tuple[int, int]]
 ) -> None:
-    if keys:
-        await connection.execute(
-            "DELETE FROM transactions t USING unnest($2::text::text[], $3::text::text[]) AS k(member_id, transaction_id) "
-            "WHERE t.program_id = $1 AND t.member_id = ANY($2::text::text[]) "
-            "AND t.member_id = k.member_id AND t.transaction_id = k.transaction_id",
-            program_id,
-            text_array([member for member, _ in keys]),
-            text_array([transaction for _, transaction in keys]),
+    """Take purchases and spend off the members' counts, as count_purchases added them. A
+    subtraction, not a recount: it commutes with the batches counting meanwhile."""
+    members = sorted(counts)
+    await connection.execute(
+        "UPDATE members m SET purchase_count = greatest(m.purchase_count - t.purchases, 0), "
+        "spend_minor = greatest(m.spend_minor - t.spend, 0) "
+        "FROM unnest($2::text::text[], $3::text::bigint[], $4::text::bigint[]) AS t(member_id, purchases, spend) "
+        "WHERE m.program_id = $1 AND m.member_id = ANY($2::text::text[]) AND m.member_id = t.member_id",
+        program_id,
+        text_array(members),
+        int_array([counts[m][0] for m in members]),
+        int_array([counts[m][1] for m in members]),
+    )
+
+
+async def uncount_cap_points(
+    connection: asyncpg.Connection,
+    program_id: str,
+    used: list[tuple[str, str, int, int, int, int]],
+) -> None:
+    """Take points off the cap counters: (member, rule id, day key, week key, month key, points)
+    each comes off every period of the counter that is still that key's."""
+    if not used:
+        return
+    columns = list(zip(*used, strict=True))
+
+    def off(period: str) -> str:
+        return (
+            f"{period}_points = greatest(c.{period}_points - coalesce((SELECT sum(u.points) FROM u "
+            f"WHERE u.member_id = c.member_id AND u.rule_id = c.rule_id AND u.{period}_key = c.{period}_key), 0), 0)"
         )
+
+    await connection.execute(
+        "WITH u AS (SELECT * FROM unnest($2::text::text[], $3::text::text[], $4::text::bigint[], "
+        "$5::text::bigint[], $6::text::bigint[], $7::text::bigint[]) "
+        "AS u(member_id, rule_id, day_key, week_key, month_key, points)) "
+        f"UPDATE cap_counters c SET {off('day')}, {off('week')}, {off('month')} "
+        "WHERE c.program_id = $1 AND c.member_id = ANY($2::text::text[]) "
+        "AND (c.member_id, c.rule_id) IN (SELECT member_id, rule_id FROM u)",
+        program_id,
+        text_array(list(columns[0])),
+        text_array(list(columns[1])),
+        *(int_array(list(column)) for column in columns[2:]),
+    )
 
 
 async def count_purchases(

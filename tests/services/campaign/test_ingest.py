@@ -6,11 +6,13 @@ import asyncpg
 import grpc
 import pytest
 
-from loyalty.campaign.v1 import campaign_pb2, rules_pb2
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, rules_pb2
 from tests.services.campaign.support import (
+    PROGRAM,
     available,
     batch,
     earning,
+    key,
     ledger_and_campaign,
     ledger_postings,
     rate,
@@ -133,6 +135,55 @@ async def test_late_purchases_are_capped_by_their_own_day(services) -> None:
     assert list(two.points) == [80, 20, 0]
     assert list(three.points) == [0, 0]
     assert await available(ledger, "ann") == 200
+    await ledger.assert_clean()
+
+
+async def test_a_purchase_the_ledger_refuses_leaves_no_count_and_no_cap_used(
+    services, database_url
+) -> None:
+    ledger, campaign = services
+    # With a milestone configured, campaign keeps each member's purchase count and spend.
+    await campaign.stub.ConfigureRecognition(
+        campaign_pb2.ConfigureRecognitionRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            config=engagement_pb2.RecognitionConfig(
+                milestones=[engagement_pb2.Milestone(code="tenth", kind=1, threshold=10, points=5)]
+            ),
+        )
+    )
+    await ledger.earn("zed", 5)
+    connection = await asyncpg.connect(database_url)
+
+    async def close_zed(into: str | None) -> None:
+        # What the ledger does on identity's merge event (services/ledger/consumers.py).
+        await connection.execute(
+            "UPDATE ledger.member_accounts SET closed_into = $2 "
+            "WHERE program_id = $1 AND member_id = 'zed'",
+            PROGRAM,
+            into,
+        )
+
+    try:
+        await close_zed("ann")
+        (refused,) = await campaign.ingest(
+            batch("b1", [("z1", "zed", 6_000, MONDAY, "books"), ("a1", "ann", 1_000, MONDAY, "")])
+        )
+        assert list(refused.statuses) == [REJECTED, POSTED]
+        assert refused.reason_codes[0] == "member_closed"
+        left = await connection.fetchrow(
+            "SELECT m.purchase_count, m.spend_minor, c.day_points, "
+            "(SELECT count(*) FROM campaign.transactions t WHERE t.member_id = 'zed') AS purchases "
+            "FROM campaign.members m JOIN campaign.cap_counters c USING (program_id, member_id) "
+            "WHERE m.member_id = 'zed'"
+        )
+        assert tuple(left) == (0, 0, 0, 0)
+        # Reopened, the member has the whole day's cap.
+        await close_zed(None)
+        (posted,) = await campaign.ingest(batch("b2", [("z2", "zed", 12_000, MONDAY, "books")]))
+        assert list(posted.points) == [100]
+    finally:
+        await connection.close()
     await ledger.assert_clean()
 
 
