@@ -129,11 +129,12 @@ class ConcurrentChange(CampaignError):
     status = grpc.StatusCode.ABORTED
     reason = "CONCURRENT_CHANGE"
 
-    def __init__(self, field: str) -> None:
-        super().__init__(
-            "a concurrent request recorded some of these transactions first; send it again",
-            field=field,
-        )
+    def __init__(
+        self,
+        field: str,
+        message: str = "a concurrent request recorded some of these transactions first",
+    ) -> None:
+        super().__init__(f"{message}; send it again", field=field)
 
 
 class MissionNotFound(NotFound, CampaignError):

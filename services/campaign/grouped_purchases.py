@@ -26,7 +26,15 @@ from services.campaign.accrual import BatchAccrual, parsed_applications
 from services.campaign.errors import ConcurrentChange, LedgerUnavailable
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.mission_tracker import MissionTracker
-from services.campaign.purchases import DUPLICATE, REJECTED, Accruer, LedgerItem, earn_request
+from services.campaign.purchases import (
+    CAP_COUNTER_ATTEMPTS_MAX,
+    COUNTERS_KEPT_MOVING,
+    DUPLICATE,
+    REJECTED,
+    Accruer,
+    LedgerItem,
+    earn_request,
+)
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import Transactions
 from services.shared import idempotency
@@ -130,15 +138,19 @@ class GroupedPurchases:
         # What is written without a call's own id (a mission's or badge's event, a log line)
         # carries the group's first caller's, not that of whichever call started the task.
         request_id_var.set(calls[0].request_id)
-        try:
-            async with self.pool.acquire() as connection, connection.transaction():
-                return await self._attempt(connection, calls)
-        except asyncpg.UniqueViolationError:
-            # A purchase recorded meanwhile (another replica): alone, the call is told so; in a
-            # group, each call is written again alone to find which.
-            if len(calls) == 1:
-                raise ConcurrentChange("transaction_id") from None
-            raise
+        for _ in range(CAP_COUNTER_ATTEMPTS_MAX):
+            try:
+                async with self.pool.acquire() as connection, connection.transaction():
+                    return await self._attempt(connection, calls)
+            except (store.CountersMoved, asyncpg.DeadlockDetectedError):
+                continue  # accrued again from the cap counters another request changed
+            except asyncpg.UniqueViolationError:
+                # A purchase recorded meanwhile (another replica): alone, the call is told so;
+                # in a group, each call is written again alone to find which.
+                if len(calls) == 1:
+                    raise ConcurrentChange("transaction_id") from None
+                raise
+        raise ConcurrentChange("member_id", COUNTERS_KEPT_MOVING)
 
     async def _attempt(
         self, connection: asyncpg.Connection, calls: list[PurchaseCall]

@@ -39,6 +39,8 @@ from services.campaign.errors import (
 from services.campaign.ledger_client import BatchStream, LedgerClient, ProgramSettings, chunked
 from services.campaign.mission_tracker import MissionTracker
 from services.campaign.purchases import (
+    CAP_COUNTER_ATTEMPTS_MAX,
+    COUNTERS_KEPT_MOVING,
     DUPLICATE,
     NO_POINTS,
     POSTED,
@@ -167,6 +169,20 @@ class Ingest:
         if stored is not None:
             return self.stored_pending(program, request.batch_id, digest, stored)
         transactions = Transactions.of_ingest(request, self.limits)
+        for _ in range(CAP_COUNTER_ATTEMPTS_MAX):
+            try:
+                return await self._accrue_transactions(request, program, transactions, digest)
+            except (store.CountersMoved, asyncpg.DeadlockDetectedError):
+                continue
+        raise ConcurrentChange("member_ids", COUNTERS_KEPT_MOVING)
+
+    async def _accrue_transactions(
+        self,
+        request: campaign_pb2.IngestTransactionsRequest,
+        program: ProgramSettings,
+        transactions: Transactions,
+        digest: bytes,
+    ) -> Pending:
         if self.assume_fresh:
             # An import sends each transaction once, so looking up ten thousand purchases only
             # to find none is the common waste. Inserting a purchase recorded before fails the

@@ -45,6 +45,10 @@ POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
 DUPLICATE = campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
 REJECTED = campaign_pb2.INGEST_ITEM_STATUS_REJECTED
 NO_POINTS = campaign_pb2.INGEST_ITEM_STATUS_NO_POINTS
+# A batch whose members' cap counters another batch changed meanwhile is accrued again from the
+# new ones (see repository_purchases.store_counters), up to this many times.
+CAP_COUNTER_ATTEMPTS_MAX = 8
+COUNTERS_KEPT_MOVING = "concurrent requests kept changing these members' cap counters"
 
 
 @dataclass
@@ -202,12 +206,18 @@ class Accruer:
         )
         if excluded:
             batch = dataclasses.replace(batch, excluded=excluded)
-        counters, past = await cap_state(connection, program_id, rules, batch, members)
-        accrual = accrue_purchases(rules, batch, counters, past=past, explain=explain)
+        caps = await cap_state(connection, program_id, rules, batch, members)
+        accrual = accrue_purchases(rules, batch, caps.counters, past=caps.past, explain=explain)
         accrued.accrual = accrual
-        for rule_id, before in counters.items():
+        for rule_id, before in caps.counters.items():
             await store.store_counters(
-                connection, program_id, rule_id, members, before, accrual.counters[rule_id]
+                connection,
+                program_id,
+                rule_id,
+                members,
+                before,
+                accrual.counters[rule_id],
+                touched=caps.late_members.get(rule_id),
             )
         points = accrual.points.tolist()
         statuses = np.where(accrual.points != 0, POSTED, NO_POINTS).tolist()
@@ -376,17 +386,26 @@ class Accruer:
         return items
 
 
+@dataclass
+class CapState:
+    """Per rule id with member caps: the members' counters; for purchases of a period before
+    their counter's, what the rule gave in those periods (services/campaign/member_caps.py) and
+    the members (indexes) it was read for."""
+
+    counters: dict[str, np.ndarray] = field(default_factory=dict)
+    past: dict[str, PastUsage] = field(default_factory=dict)
+    late_members: dict[str, np.ndarray] = field(default_factory=dict)
+
+
 async def cap_state(
     connection: asyncpg.Connection | asyncpg.Pool,
     program_id: str,
     rules: list[CompiledEarningRule],
     batch: PurchaseBatch,
     members: list[str],
-) -> tuple[dict[str, np.ndarray], dict[str, PastUsage]]:
-    """Per rule with member caps, the members' counters and, for purchases of a period before
-    their counter's, what the rule gave in those periods (services/campaign/member_caps.py)."""
-    counters: dict[str, np.ndarray] = {}
-    past: dict[str, PastUsage] = {}
+) -> CapState:
+    state = CapState()
+    counters, past = state.counters, state.past
     for rule in rules:
         if not rule.member_caps or rule.totals is None:
             continue
@@ -398,21 +417,18 @@ async def cap_state(
         )
         if not len(late_members):
             continue
-        index_of = {members[index]: index for index in late_members.tolist()}
-        stored = await store.purchase_applications_since(
-            connection, program_id, list(index_of), max(since_seconds, 0) * 1_000_000
+        state.late_members[rule.rule_id] = late_members
+        positions, micros, points = await store.rule_points_since(
+            connection,
+            program_id,
+            rule.rule_id,
+            [members[index] for index in late_members.tolist()],
+            max(since_seconds, 0) * 1_000_000,
         )
-        given = [
-            sum(p for rule_id, _, p in parsed_applications(text) if rule_id == rule.rule_id)
-            for _, _, text in stored
-        ]
         past[rule.rule_id] = past_usage(
-            rule.totals,
-            np.array([index_of[member] for member, _, _ in stored], dtype=np.int64),
-            np.array([micros // 1_000_000 for _, micros, _ in stored], dtype=np.int64),
-            np.array(given, dtype=np.int64),
+            rule.totals, late_members[positions], micros // 1_000_000, points
         )
-    return counters, past
+    return state
 
 
 async def withdraw_purchases(

@@ -245,20 +245,40 @@ async def fetch_counters(
     return counters
 
 
-async def purchase_applications_since(
-    connection: Connection, program_id: str, members: Sequence[str], since_micros: int
-) -> list[tuple[str, int, str]]:
-    """(member, occurred_micros, applications) of the members' stored purchases from a moment."""
-    rows = await connection.fetch(
-        "SELECT member_id, occurred_micros, applications FROM transactions "
-        "WHERE program_id = $1 AND member_id = ANY($2::text::text[]) AND kind = $3 "
-        "AND occurred_micros >= $4 AND applications <> ''",
+async def rule_points_since(
+    connection: Connection, program_id: str, rule_id: str, members: list[str], since_micros: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The members' stored purchases from a moment that the rule gave points: each one's
+    position in `members`, its occurred_micros and the rule's points (any version)."""
+    # The rule's points summed from the applications text here: no string of a row reaches
+    # Python. One row of arrays, as in fetch_counters.
+    query = (
+        "SELECT array_agg(k.position - 1), array_agg(t.occurred_micros), array_agg(t.points) "
+        "FROM unnest($2::text::text[]) WITH ORDINALITY AS k(member_id, position) CROSS JOIN LATERAL "
+        "(SELECT t.occurred_micros, (SELECT sum(split_part(a, ':', 2)::bigint) "
+        "FROM unnest(string_to_array(t.applications, ',')) AS a WHERE starts_with(a, $3 || '@')) AS points "
+        "FROM transactions t WHERE t.program_id = $1 AND t.member_id = k.member_id AND t.kind = $4 "
+        "AND t.occurred_micros >= $5) t WHERE t.points > 0"
+    )
+    rows = await _index_lookups(
+        connection,
+        len(members),
+        query,
         program_id,
         text_array(members),
+        rule_id,
         PURCHASE,
         since_micros,
     )
-    return [tuple(row) for row in rows]
+    if not rows or rows[0][0] is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    positions, micros, points = (np.array(column, dtype=np.int64) for column in rows[0])
+    return positions, micros, points
+
+
+class CountersMoved(Exception):
+    """A concurrent transaction changed cap counters this one read: run it again."""
 
 
 async def store_counters(
@@ -268,25 +288,68 @@ async def store_counters(
     members: list[str],
     before: np.ndarray,
     after: np.ndarray,
+    touched: np.ndarray | None = None,
 ) -> None:
-    changed = np.flatnonzero((before != after).any(axis=(0, 2)))
-    if not len(changed):
+    """Write the counters that changed, and those of the `touched` members (whose late purchases
+    read the stored ones), each only if it still holds what was read: else CountersMoved.
+
+    The counters are read without a lock, as most batches share no member; a compare-and-set is
+    what keeps two concurrent batches from both spending a member's last room.
+    """
+    written = (before != after).any(axis=(0, 2))
+    if touched is not None:
+        written[touched] = True
+    chosen = sorted(np.flatnonzero(written).tolist(), key=members.__getitem__)
+    if not chosen:
         return
-    chosen = sorted(changed.tolist(), key=lambda index: members[index])
-    columns = [after[period, chosen, part].tolist() for period in range(3) for part in range(2)]
-    await connection.execute(
-        "INSERT INTO cap_counters AS c (program_id, member_id, rule_id, day_key, day_points, week_key, "
-        "week_points, month_key, month_points) SELECT $1, m, $2, dk, dp, wk, wp, mk, mp FROM "
-        "unnest($3::text::text[], $4::text::bigint[], $5::text::bigint[], $6::text::bigint[], "
-        "$7::text::bigint[], $8::text::bigint[], $9::text::bigint[]) "
-        "AS t(m, dk, dp, wk, wp, mk, mp) ON CONFLICT (program_id, member_id, rule_id) DO UPDATE SET "
-        "day_key = EXCLUDED.day_key, day_points = EXCLUDED.day_points, week_key = EXCLUDED.week_key, "
-        "week_points = EXCLUDED.week_points, month_key = EXCLUDED.month_key, month_points = EXCLUDED.month_points",
-        program_id,
-        rule_id,
-        text_array([members[index] for index in chosen]),
-        *map(int_array, columns),
-    )
+    # A stored row has the key of some period; one read as all zeros was not there.
+    order = np.array(chosen, dtype=np.int64)
+    stored = np.asarray(before[:, order, 0].any(axis=0), dtype=np.bool_)
+    updated, inserted = order[stored].tolist(), order[~stored].tolist()
+
+    def columns(counters: np.ndarray, indexes: list[int]) -> list[str]:
+        return [
+            int_array(counters[period, indexes, part].tolist())
+            for period in range(3)
+            for part in range(2)
+        ]
+
+    if updated:
+        rows = await _index_lookups(
+            connection,
+            len(updated),
+            "UPDATE cap_counters c SET day_key = t.dk, day_points = t.dp, week_key = t.wk, "
+            "week_points = t.wp, month_key = t.mk, month_points = t.mp FROM unnest($3::text::text[], "
+            "$4::text::bigint[], $5::text::bigint[], $6::text::bigint[], $7::text::bigint[], "
+            "$8::text::bigint[], $9::text::bigint[], $10::text::bigint[], $11::text::bigint[], "
+            "$12::text::bigint[], $13::text::bigint[], $14::text::bigint[], $15::text::bigint[]) "
+            "AS t(m, dk, dp, wk, wp, mk, mp, odk, odp, owk, owp, omk, omp) "
+            "WHERE c.program_id = $1 AND c.member_id = ANY($3::text::text[]) AND c.rule_id = $2 "
+            "AND c.member_id = t.m AND (c.day_key, c.day_points, c.week_key, c.week_points, "
+            "c.month_key, c.month_points) = (t.odk, t.odp, t.owk, t.owp, t.omk, t.omp) "
+            "RETURNING c.member_id",
+            program_id,
+            rule_id,
+            text_array([members[index] for index in updated]),
+            *columns(after, updated),
+            *columns(before, updated),
+        )
+        if len(rows) != len(updated):
+            raise CountersMoved
+    if inserted:
+        status = await connection.execute(
+            "INSERT INTO cap_counters (program_id, member_id, rule_id, day_key, day_points, "
+            "week_key, week_points, month_key, month_points) SELECT $1, m, $2, dk, dp, wk, wp, mk, mp "
+            "FROM unnest($3::text::text[], $4::text::bigint[], $5::text::bigint[], $6::text::bigint[], "
+            "$7::text::bigint[], $8::text::bigint[], $9::text::bigint[]) "
+            "AS t(m, dk, dp, wk, wp, mk, mp) ON CONFLICT (program_id, member_id, rule_id) DO NOTHING",
+            program_id,
+            rule_id,
+            text_array([members[index] for index in inserted]),
+            *columns(after, inserted),
+        )
+        if int(status.rsplit(" ", 1)[-1]) != len(inserted):
+            raise CountersMoved
 
 
 async def insert_archive(

@@ -173,8 +173,8 @@ class PurchaseRpcs(RpcBase):
         )
         if excluded:
             batch = dataclasses.replace(batch, excluded=excluded)
-        counters, past = await cap_state(self.pool, program.program_id, rules, batch, [member])
-        accrual = accrue_purchases(rules, batch, counters, past=past, explain=True)
+        caps = await cap_state(self.pool, program.program_id, rules, batch, [member])
+        accrual = accrue_purchases(rules, batch, caps.counters, past=caps.past, explain=True)
         return campaign_pb2.PreviewBasketResponse(
             points=int(accrual.points[0]), applications=rule_applications(accrual, 0)
         )

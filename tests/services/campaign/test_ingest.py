@@ -1,5 +1,6 @@
 """IngestTransactions: columnar batches accrued in bulk, posted in bulk, replays changing nothing."""
 
+import asyncio
 import datetime as dt
 
 import asyncpg
@@ -184,6 +185,22 @@ async def test_a_purchase_the_ledger_refuses_leaves_no_count_and_no_cap_used(
         assert list(posted.points) == [100]
     finally:
         await connection.close()
+    await ledger.assert_clean()
+
+
+async def test_concurrent_batches_never_both_spend_a_members_last_room(services) -> None:
+    # Two streams at once, each with an 80-point purchase of the same 20 members, whose day's
+    # cap is 100: whichever commits second is accrued again from the first one's counters.
+    ledger, campaign = services
+    members = [f"c{i}" for i in range(20)]
+
+    def stream(name: str) -> campaign_pb2.IngestTransactionsRequest:
+        return batch(name, [(f"{name}-{m}", m, 8_000, MONDAY, "books") for m in members])
+
+    answers = await asyncio.gather(campaign.ingest(stream("a")), campaign.ingest(stream("b")))
+    points = [sorted(p) for p in zip(*(list(a.points) for (a,) in answers), strict=True)]
+    assert points == [[20, 80]] * len(members)
+    assert {await available(ledger, m) for m in members} == {100}
     await ledger.assert_clean()
 
 
