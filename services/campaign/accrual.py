@@ -96,14 +96,17 @@ class RuleOutcome:
     base: Int64Array | None = None
     lines: Int64Array | None = None
     counters: Int64Array | None = None
+    history: dict[int, tuple[Int64Array, Int64Array]] | None = None
 
 
 @dataclass
 class BatchAccrual:
     points: Int64Array
     outcomes: list[RuleOutcome]
-    # The member cap counters after the batch, per rule id with member caps.
+    # The member cap counters after the batch, per rule id with member caps, and what the batch
+    # adds to the history of other periods (services/campaign/member_caps.py).
     counters: dict[str, Int64Array] = field(default_factory=dict)
+    history: dict[str, dict[int, tuple[Int64Array, Int64Array]]] = field(default_factory=dict)
 
     def qualifying_points(self) -> Int64Array:
         total = np.zeros(len(self.points), dtype=np.int64)
@@ -175,6 +178,7 @@ def accrue_purchases(
     counters = dict(counters)
     open_transactions = np.ones(batch.size, dtype=np.bool_)
     outcomes: list[RuleOutcome] = []
+    history: dict[str, dict[int, tuple[Int64Array, Int64Array]]] = {}
     for _, grouped in itertools.groupby(ordered, key=lambda rule: rule.priority):
         group = list(grouped)
         selected = np.flatnonzero(open_transactions)
@@ -192,13 +196,18 @@ def accrue_purchases(
             outcomes.append(outcome)
             if outcome.counters is not None:
                 counters[rule.rule_id] = outcome.counters
+            if outcome.history:
+                history[rule.rule_id] = outcome.history
             if rule.stacking_mode == rules_pb2.STACKING_MODE_EXCLUSIVE:
                 open_transactions &= outcome.points <= 0
     total = np.zeros(batch.size, dtype=np.int64)
     for outcome in outcomes:
         total += outcome.points
     return BatchAccrual(
-        total, outcomes, {r.rule_id: counters[r.rule_id] for r in rules if r.rule_id in counters}
+        total,
+        outcomes,
+        {r.rule_id: counters[r.rule_id] for r in rules if r.rule_id in counters},
+        history,
     )
 
 
@@ -306,8 +315,11 @@ def evaluate_rule(
     transactions = _transactions(batch, selected, line_points, stores, categories)
     if rule.member_caps:
         given = counters if counters is not None else ledger_core.new_cap_counters(members)
-        points[selected], outcome.counters = accrue_capped(
-            rule.totals, transactions, tiers, given, past or {}
+        capped = accrue_capped(rule.totals, transactions, tiers, given, past or {})
+        points[selected], outcome.counters, outcome.history = (
+            capped.points,
+            capped.counters,
+            capped.history,
         )
     else:
         totals = ledger_core.accrue(

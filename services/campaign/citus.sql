@@ -9,6 +9,7 @@ SELECT create_reference_table('job_runs');
 SELECT create_distributed_table('members', 'member_id');
 SELECT create_distributed_table('transactions', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('cap_counters', 'member_id', colocate_with => 'members');
+SELECT create_distributed_table('cap_history', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('activities', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('activity_rewards', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('bonus_awards', 'member_id', colocate_with => 'members');

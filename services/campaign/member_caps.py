@@ -6,15 +6,16 @@ yesterday's sales after today's, or a batch out of time order, could pass a cap 
 
 Here a purchase is late when one of its capped periods (in the program's time zone) is before
 the member's counter or before a purchase earlier in the batch. The others are accrued first, as
-ledger_core expects them. The late ones are then accrued against what their own periods used: what
-the stored purchases of that period earned under the rule (`PastUsage`, read by the caller) or
-the counter when it is of that period, plus what the batch has earned in it so far. A member's
-late purchases go one per kernel call, in batch order, and each counts towards the counters it
-shares a period with.
+ledger_core expects them. The late ones are then accrued against what their own periods used:
+the counter when it is of that period, else the period's history (cap_history: what a period
+used once the counter moved on from it, `PastUsage` here), plus what the batch has earned in it so
+far. A member's late purchases go one per kernel call, in batch order, and each counts towards
+the counters it shares a period with. What the batch adds to periods other than the counters'
+comes out as history to store.
 """
 
 import dataclasses
-from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -26,12 +27,11 @@ Int64Array = npt.NDArray[np.int64]
 IntArray = npt.NDArray[np.signedinteger]  # type: ignore[type-arg]
 BoolArray = npt.NDArray[np.bool_]
 
-# (member index, period, period key) -> the points the rule gave in that period before the batch.
-PastUsage = dict[tuple[int, int, int], int]
+# Per capped period, what the history holds of periods before the counters': the (member index,
+# period key) codes of `codes`, ascending, and the points of each.
+PastUsage = dict[int, tuple["Int64Array", "Int64Array"]]
 # Keys are below 2**32 until the year 2099: a member index above them keeps members apart.
 MEMBER_STRIDE = 1 << 32
-# Of a late purchase's month, the earliest second: it is at most 31 days before.
-MONTH_SECONDS_MAX = 31 * 86_400
 
 
 def capped_periods(rules: ledger_core.CompiledRuleSet) -> tuple[int, ...]:
@@ -69,31 +69,38 @@ def late_transactions(
 
 def history_needed(
     rules: ledger_core.CompiledRuleSet, members: IntArray, seconds: Int64Array, counters: Int64Array
-) -> tuple[IntArray, int]:
-    """The members whose stored purchases a late transaction needs, and the earliest second of
-    the periods it needs; no members when none is before its counter."""
+) -> dict[int, Int64Array]:
+    """Per capped period, the (member, key) codes (see `codes`) of the periods before their
+    member's counter that the transactions fall in, ascending: what to read of the history."""
     periods = capped_periods(rules)
     if not len(members) or not periods:
-        return np.zeros(0, dtype=np.int64), 0
+        return {}
     keys = ledger_core.period_keys(rules.source.time_zone, seconds)
-    before = np.zeros(len(members), dtype=np.bool_)
+    needed = {}
     for period in periods:
-        before |= keys[period] < counters[period, members, limits.CAP_KEY]
-    if not before.any():
-        return np.zeros(0, dtype=np.int64), 0
-    return np.unique(members[before]), int(seconds[before].min()) - MONTH_SECONDS_MAX
+        before = keys[period] < counters[period, members, limits.CAP_KEY]
+        if before.any():
+            needed[period] = np.unique(codes(members[before], keys[period, before]))
+    return needed
 
 
-def past_usage(
-    rules: ledger_core.CompiledRuleSet, members: IntArray, seconds: Int64Array, points: Int64Array
-) -> PastUsage:
-    """What stored purchases (member index, time, the rule's points) used of each capped period."""
-    usage: defaultdict[tuple[int, int, int], int] = defaultdict(int)
-    keys = ledger_core.period_keys(rules.source.time_zone, seconds)
-    periods = capped_periods(rules)
-    for index, (member, given) in enumerate(zip(members.tolist(), points.tolist(), strict=True)):
-        _count(usage, member, keys[:, index], periods, given)
-    return dict(usage)
+def codes(members: IntArray, keys: Int64Array) -> Int64Array:
+    """One int64 per (member index, period key)."""
+    return members.astype(np.int64) * MEMBER_STRIDE + keys
+
+
+def code_parts(coded: Int64Array) -> tuple[Int64Array, Int64Array]:
+    """The member indexes and period keys of `codes`."""
+    return coded // MEMBER_STRIDE, coded % MEMBER_STRIDE
+
+
+@dataclass(frozen=True, eq=False)
+class CappedAccrual:
+    points: Int64Array
+    counters: Int64Array
+    # Per capped period, the (member, key) codes of periods other than the counters' that the
+    # batch earned in, and the points to add to their history.
+    history: dict[int, tuple[Int64Array, Int64Array]]
 
 
 def accrue_capped(
@@ -102,68 +109,117 @@ def accrue_capped(
     member_tiers: npt.NDArray[np.int8],
     counters: Int64Array,
     past: PastUsage,
-) -> tuple[Int64Array, Int64Array]:
-    """The points of each transaction under a rule set with member caps, and the counters after."""
+) -> CappedAccrual:
+    """The points of each transaction under a rule set with member caps, the counters after and
+    the history the batch adds to."""
     periods = capped_periods(rules)
-    members = np.asarray(transactions.member_indexes)
+    members = np.asarray(transactions.member_indexes).astype(np.int64)
     keys = ledger_core.period_keys(rules.source.time_zone, transactions.timestamps_seconds)
+    uses = {
+        period: _PeriodUse.of(period, members, keys[period], counters, past.get(period))
+        for period in periods
+    }
     late = late_transactions(keys, members, counters, periods)
-    if not late.any():
-        accrual = ledger_core.accrue(
-            transactions, member_tiers=member_tiers, cap_counters=counters, rules=rules
-        )
-        return accrual.points.copy(), accrual.cap_counters.copy()
     on_time, late_ones = np.flatnonzero(~late), np.flatnonzero(late)
     first = ledger_core.accrue(
-        _taken(transactions, on_time), member_tiers=member_tiers, cap_counters=counters, rules=rules
+        _taken(transactions, on_time) if len(late_ones) else transactions,
+        member_tiers=member_tiers,
+        cap_counters=counters,
+        rules=rules,
     )
     points = np.zeros(len(members), dtype=np.int64)
     points[on_time] = first.points
     after = first.cap_counters.copy()
-    late_members = set(members[late_ones].tolist())
-    earned: defaultdict[tuple[int, int, int], int] = defaultdict(int)
-    for index in on_time[np.isin(members[on_time], list(late_members))].tolist():
-        _count(earned, int(members[index]), keys[:, index], periods, int(points[index]))
+    for use in uses.values():
+        use.add(on_time, points[on_time])
     for round_indexes in _rounds(members, late_ones):
+        round_members = members[round_indexes]
         round_counters = ledger_core.new_cap_counters(len(member_tiers))
-        for index in round_indexes.tolist():
-            member = int(members[index])
-            for period in periods:
-                key = int(keys[period, index])
-                stored_key, stored = counters[period, member].tolist()
-                before = stored if key == stored_key else past.get((member, period, key), 0)
-                round_counters[period, member] = (key, before + earned[(member, period, key)])
-        accrual = ledger_core.accrue(
+        for period, use in uses.items():
+            round_counters[period, round_members, limits.CAP_KEY] = keys[period, round_indexes]
+            round_counters[period, round_members, limits.CAP_POINTS] = use.used_by(round_indexes)
+        given = ledger_core.accrue(
             _taken(transactions, round_indexes),
             member_tiers=member_tiers,
             cap_counters=round_counters,
             rules=rules,
+        ).points
+        points[round_indexes] = given
+        for period, use in uses.items():
+            use.add(round_indexes, given)
+            # A late purchase of the period the counter now holds counts in it too.
+            shared = (
+                after[period, round_members, limits.CAP_KEY] == keys[period, round_indexes]
+            ) & (given > 0)
+            np.add.at(after[period, :, limits.CAP_POINTS], round_members[shared], given[shared])
+    history = {period: use.history(period, after) for period, use in uses.items()}
+    return CappedAccrual(points, after, history)
+
+
+@dataclass
+class _PeriodUse:
+    """The points each (member, key) of one period used: before the batch (from the counter or
+    the history), plus those of the batch's transactions accrued so far. `slots[i]` is
+    transaction i's (member, key); `historic` is what the history already holds of each."""
+
+    codes: Int64Array
+    slots: IntArray
+    used: Int64Array
+    historic: Int64Array
+
+    @classmethod
+    def of(
+        cls,
+        period: int,
+        members: IntArray,
+        keys: Int64Array,
+        counters: Int64Array,
+        past: tuple[Int64Array, Int64Array] | None,
+    ) -> "_PeriodUse":
+        # The members' counters' own (member, key)s too: a counter that moves on leaves its
+        # period, with what the batch added to it, to the history.
+        batch_members = np.unique(members)
+        counter_keys = counters[period, batch_members, limits.CAP_KEY]
+        held = counter_keys > 0
+        every = np.concatenate(
+            [codes(members, keys), codes(batch_members[held], counter_keys[held])]
         )
-        points[round_indexes] = accrual.points
-        for index, given in zip(round_indexes.tolist(), accrual.points.tolist(), strict=True):
-            member = int(members[index])
-            _count(earned, member, keys[:, index], periods, given)
-            for period in periods:
-                if given > 0 and after[period, member, limits.CAP_KEY] == keys[period, index]:
-                    after[period, member, limits.CAP_POINTS] += given
-    return points, after
+        coded, slots = np.unique(every, return_inverse=True)
+        slots = slots.reshape(-1)[: len(members)]
+        code_members, code_keys = code_parts(coded)
+        used = np.zeros(len(coded), dtype=np.int64)
+        historic = np.zeros(len(coded), dtype=np.int64)
+        # The counter when it is of that key; else what the history holds of it.
+        counted = counters[period, code_members, limits.CAP_KEY] == code_keys
+        used[counted] = counters[period, code_members[counted], limits.CAP_POINTS]
+        if past is not None and len(past[0]) and len(coded):
+            past_codes, past_used = past
+            found = np.minimum(np.searchsorted(coded, past_codes), len(coded) - 1)
+            wanted = (coded[found] == past_codes) & ~counted[found]
+            historic[found[wanted]] = past_used[wanted]
+            used[found[wanted]] += past_used[wanted]
+        return cls(coded, slots, used, historic)
 
+    def used_by(self, indexes: IntArray) -> Int64Array:
+        return self.used[self.slots[indexes]]
 
-def _count(
-    earned: defaultdict[tuple[int, int, int], int],
-    member: int,
-    keys: Int64Array,
-    periods: tuple[int, ...],
-    points: int,
-) -> None:
-    # Returns never count towards the caps (nor do they in ledger_core).
-    if points > 0:
-        for period in periods:
-            earned[(member, period, int(keys[period]))] += points
+    def add(self, indexes: IntArray, points: Int64Array) -> None:
+        # Returns never count towards the caps (nor do they in ledger_core).
+        earned = points > 0
+        np.add.at(self.used, self.slots[indexes[earned]], points[earned])
+
+    def history(self, period: int, counters: Int64Array) -> tuple[Int64Array, Int64Array]:
+        """The keys other than the counters' and what to add to their history."""
+        code_members, code_keys = code_parts(self.codes)
+        added = self.used - self.historic
+        moved_on = (counters[period, code_members, limits.CAP_KEY] != code_keys) & (added > 0)
+        return self.codes[moved_on], added[moved_on]
 
 
 def _rounds(members: IntArray, late: IntArray) -> list[IntArray]:
     """The late transactions in rounds: a member's n-th late one in round n, in batch order."""
+    if not len(late):
+        return []
     order = np.argsort(members[late], kind="stable")
     sorted_members = members[late][order]
     starts = np.flatnonzero(np.r_[True, sorted_members[1:] != sorted_members[:-1]])

@@ -33,7 +33,7 @@ from services.campaign.accrual import (
 )
 from services.campaign.columnar import ArchivedPurchases
 from services.campaign.ledger_client import ProgramSettings
-from services.campaign.member_caps import PastUsage, history_needed, past_usage
+from services.campaign.member_caps import PastUsage, code_parts, history_needed
 from services.campaign.mission_tracker import Completion, MissionTracker
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import PURCHASE, Transactions, pick
@@ -219,6 +219,7 @@ class Accruer:
                 accrual.counters[rule_id],
                 touched=caps.late_members.get(rule_id),
             )
+            await _store_history(connection, program_id, rule_id, members, accrual.history)
         points = accrual.points.tolist()
         statuses = np.where(accrual.points != 0, POSTED, NO_POINTS).tolist()
         if len(purchases) == size:
@@ -405,30 +406,56 @@ async def cap_state(
     members: list[str],
 ) -> CapState:
     state = CapState()
-    counters, past = state.counters, state.past
     for rule in rules:
         if not rule.member_caps or rule.totals is None:
             continue
-        counters[rule.rule_id] = found = await store.fetch_counters(
+        counters = state.counters[rule.rule_id] = await store.fetch_counters(
             connection, program_id, rule.rule_id, members
         )
-        late_members, since_seconds = history_needed(
-            rule.totals, batch.member_index, batch.seconds, found
-        )
-        if not len(late_members):
+        needed = history_needed(rule.totals, batch.member_index, batch.seconds, counters)
+        if not needed:
             continue
-        state.late_members[rule.rule_id] = late_members
-        positions, micros, points = await store.rule_points_since(
+        # One read of the history for every capped period.
+        periods = [period for period, coded in needed.items() for _ in range(len(coded))]
+        code_members, code_keys = code_parts(np.concatenate(list(needed.values())))
+        found = await store.fetch_cap_history(
             connection,
             program_id,
             rule.rule_id,
-            [members[index] for index in late_members.tolist()],
-            max(since_seconds, 0) * 1_000_000,
+            [members[index] for index in code_members.tolist()],
+            periods,
+            code_keys.tolist(),
         )
-        past[rule.rule_id] = past_usage(
-            rule.totals, late_members[positions], micros // 1_000_000, points
-        )
+        state.late_members[rule.rule_id] = np.unique(code_members)
+        past: PastUsage = {}
+        start = 0
+        for period, coded in needed.items():
+            past[period] = (coded, found[start : start + len(coded)])
+            start += len(coded)
+        state.past[rule.rule_id] = past
     return state
+
+
+async def _store_history(
+    connection: asyncpg.Connection,
+    program_id: str,
+    rule_id: str,
+    members: list[str],
+    history: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]],
+) -> None:
+    added = history.get(rule_id, {})
+    if not any(len(coded) for coded, _ in added.values()):
+        return
+    code_members, code_keys = code_parts(np.concatenate([coded for coded, _ in added.values()]))
+    await store.add_cap_history(
+        connection,
+        program_id,
+        rule_id,
+        [members[index] for index in code_members.tolist()],
+        [period for period, (coded, _) in added.items() for _ in range(len(coded))],
+        code_keys.tolist(),
+        np.concatenate([points for _, points in added.values()]).tolist(),
+    )
 
 
 async def withdraw_purchases(

@@ -143,8 +143,9 @@ async def uncount_cap_points(
     program_id: str,
     used: list[tuple[str, str, int, int, int, int]],
 ) -> None:
-    """Take points off the cap counters: (member, rule id, day key, week key, month key, points)
-    each comes off every period of the counter that is still that key's."""
+    """Take points off the cap counters and history: (member, rule id, day key, week key, month
+    key, points) each comes off every period of the counter that is still that key's, and off
+    the history of the others."""
     if not used:
         return
     columns = list(zip(*used, strict=True))
@@ -155,17 +156,35 @@ async def uncount_cap_points(
             f"WHERE u.member_id = c.member_id AND u.rule_id = c.rule_id AND u.{period}_key = c.{period}_key), 0), 0)"
         )
 
-    await connection.execute(
-        "WITH u AS (SELECT * FROM unnest($2::text::text[], $3::text::text[], $4::text::bigint[], "
-        "$5::text::bigint[], $6::text::bigint[], $7::text::bigint[]) "
-        "AS u(member_id, rule_id, day_key, week_key, month_key, points)) "
-        f"UPDATE cap_counters c SET {off('day')}, {off('week')}, {off('month')} "
-        "WHERE c.program_id = $1 AND c.member_id = ANY($2::text::text[]) "
-        "AND (c.member_id, c.rule_id) IN (SELECT member_id, rule_id FROM u)",
+    arguments = (
         program_id,
         text_array(list(columns[0])),
         text_array(list(columns[1])),
         *(int_array(list(column)) for column in columns[2:]),
+    )
+    used_rows = (
+        "WITH u AS (SELECT * FROM unnest($2::text::text[], $3::text::text[], $4::text::bigint[], "
+        "$5::text::bigint[], $6::text::bigint[], $7::text::bigint[]) "
+        "AS u(member_id, rule_id, day_key, week_key, month_key, points)) "
+    )
+    await connection.execute(
+        used_rows + f"UPDATE cap_counters c SET {off('day')}, {off('week')}, {off('month')} "
+        "WHERE c.program_id = $1 AND c.member_id = ANY($2::text::text[]) "
+        "AND (c.member_id, c.rule_id) IN (SELECT member_id, rule_id FROM u)",
+        *arguments,
+    )
+    # A period is in its counter or in the history, never both: it comes off where it is.
+    await connection.execute(
+        used_rows + ", p AS (SELECT member_id, rule_id, period, period_key, sum(points) AS points "
+        "FROM (SELECT member_id, rule_id, 0 AS period, day_key AS period_key, points FROM u "
+        "UNION ALL SELECT member_id, rule_id, 1, week_key, points FROM u "
+        "UNION ALL SELECT member_id, rule_id, 2, month_key, points FROM u) e "
+        "GROUP BY member_id, rule_id, period, period_key) "
+        "UPDATE cap_history h SET points = greatest(h.points - p.points, 0) FROM p "
+        "WHERE h.program_id = $1 AND h.member_id = ANY($2::text::text[]) "
+        "AND h.member_id = p.member_id AND h.rule_id = p.rule_id AND h.period = p.period "
+        "AND h.period_key = p.period_key",
+        *arguments,
     )
 
 
@@ -245,36 +264,64 @@ async def fetch_counters(
     return counters
 
 
-async def rule_points_since(
-    connection: Connection, program_id: str, rule_id: str, members: list[str], since_micros: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The members' stored purchases from a moment that the rule gave points: each one's
-    position in `members`, its occurred_micros and the rule's points (any version)."""
-    # The rule's points summed from the applications text here: no string of a row reaches
-    # Python. One row of arrays, as in fetch_counters.
+async def fetch_cap_history(
+    connection: Connection,
+    program_id: str,
+    rule_id: str,
+    members: list[str],
+    periods: list[int],
+    keys: list[int],
+) -> npt.NDArray[np.int64]:
+    """What the history holds of each (member, period, period key): 0 where it holds nothing."""
     query = (
-        "SELECT array_agg(k.position - 1), array_agg(t.occurred_micros), array_agg(t.points) "
-        "FROM unnest($2::text::text[]) WITH ORDINALITY AS k(member_id, position) CROSS JOIN LATERAL "
-        "(SELECT t.occurred_micros, (SELECT sum(split_part(a, ':', 2)::bigint) "
-        "FROM unnest(string_to_array(t.applications, ',')) AS a WHERE starts_with(a, $3 || '@')) AS points "
-        "FROM transactions t WHERE t.program_id = $1 AND t.member_id = k.member_id AND t.kind = $4 "
-        "AND t.occurred_micros >= $5) t WHERE t.points > 0"
+        "SELECT array_agg(w.position - 1), array_agg(h.points) FROM unnest($3::text::text[], "
+        "$4::text::smallint[], $5::text::bigint[]) WITH ORDINALITY AS w(member_id, period, period_key, position) "
+        "CROSS JOIN LATERAL (SELECT h.points FROM cap_history h WHERE h.program_id = $1 "
+        "AND h.member_id = w.member_id AND h.rule_id = $2 AND h.period = w.period "
+        "AND h.period_key = w.period_key) h"
     )
     rows = await _index_lookups(
         connection,
         len(members),
         query,
         program_id,
-        text_array(members),
         rule_id,
-        PURCHASE,
-        since_micros,
+        text_array(members),
+        int_array(periods),
+        int_array(keys),
     )
-    if not rows or rows[0][0] is None:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    positions, micros, points = (np.array(column, dtype=np.int64) for column in rows[0])
-    return positions, micros, points
+    used = np.zeros(len(members), dtype=np.int64)
+    if rows and rows[0][0] is not None:
+        used[np.array(rows[0][0], dtype=np.int64)] = np.array(rows[0][1], dtype=np.int64)
+    return used
+
+
+async def add_cap_history(
+    connection: asyncpg.Connection,
+    program_id: str,
+    rule_id: str,
+    members: list[str],
+    periods: list[int],
+    keys: list[int],
+    points: list[int],
+) -> None:
+    """Add points to the history of distinct (member, period, period key)s."""
+    if not members:
+        return
+    # In key order, so concurrent batches lock rows in the same order.
+    await connection.execute(
+        "INSERT INTO cap_history AS h (program_id, member_id, rule_id, period, period_key, points) "
+        "SELECT $1, m, $2, p, k, n FROM unnest($3::text::text[], $4::text::smallint[], "
+        "$5::text::bigint[], $6::text::bigint[]) AS t(m, p, k, n) ORDER BY m, p, k "
+        "ON CONFLICT (program_id, member_id, rule_id, period, period_key) "
+        "DO UPDATE SET points = h.points + EXCLUDED.points",
+        program_id,
+        rule_id,
+        text_array(members),
+        int_array(periods),
+        int_array(keys),
+        int_array(points),
+    )
 
 
 class CountersMoved(Exception):

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 import ledger_core
 from ledger_core import limits
-from services.campaign.member_caps import accrue_capped, late_transactions, past_usage
+from services.campaign.member_caps import (
+    PastUsage,
+    accrue_capped,
+    codes,
+    history_needed,
+    late_transactions,
+)
 
 ZONE = "Europe/Amsterdam"
 DAY, WEEK, MONTH = limits.CAP_DAY, limits.CAP_WEEK, limits.CAP_MONTH
@@ -50,6 +56,10 @@ def key(period: int, day: int) -> int:
     return int(ledger_core.period_keys(ZONE, [noon(day)])[period, 0])
 
 
+def code(member: int, period: int, day: int) -> int:
+    return int(codes(np.array([member]), np.array([key(period, day)]))[0])
+
+
 def test_late_means_before_the_counter_or_an_earlier_purchase_of_the_member() -> None:
     counters = ledger_core.new_cap_counters(2)
     counters[DAY, 0] = (key(DAY, 13), 60)
@@ -64,14 +74,20 @@ def test_late_means_before_the_counter_or_an_earlier_purchase_of_the_member() ->
 def test_late_purchases_are_capped_by_their_own_day() -> None:
     counters = ledger_core.new_cap_counters(1)
     counters[DAY, 0] = (key(DAY, 13), 60)  # Wednesday: 60 of the day's 100 used
-    past = {(0, DAY, key(DAY, 12)): 90}  # Tuesday's stored purchases earned 90
+    compiled = rules(points_max_per_member_day=100)
+    tuesday, wednesday = code(0, DAY, 12), code(0, DAY, 13)
+    past: PastUsage = {DAY: (np.array([tuesday]), np.array([90]))}  # Tuesday's history: 90
     batch = purchases([0] * 5, [10, 5, 5, 3, 2], [13, 12, 12, 14, 13])
-    points, after = accrue_capped(
-        rules(points_max_per_member_day=100), batch, np.zeros(1, dtype=np.int8), counters, past
-    )
+    accrual = accrue_capped(compiled, batch, np.zeros(1, dtype=np.int8), counters, past)
     # Wednesday's 40 left; Tuesday's last 10, then none; Thursday anew; Wednesday is full.
-    assert points.tolist() == [40, 10, 0, 30, 0]
-    assert after[DAY, 0].tolist() == [key(DAY, 14), 30]
+    assert accrual.points.tolist() == [40, 10, 0, 30, 0]
+    assert accrual.counters[DAY, 0].tolist() == [key(DAY, 14), 30]
+    # Tuesday's history gets the 10; Wednesday's, the counter having moved on, its 100.
+    added_codes, added = accrual.history[DAY]
+    assert dict(zip(added_codes.tolist(), added.tolist(), strict=True)) == {
+        tuesday: 10,
+        wednesday: 100,
+    }
 
 
 def test_a_late_purchase_counts_towards_the_week_it_shares() -> None:
@@ -79,16 +95,16 @@ def test_a_late_purchase_counts_towards_the_week_it_shares() -> None:
     counters[DAY, 0] = (key(DAY, 13), 0)
     counters[WEEK, 0] = (key(WEEK, 13), 100)
     batch = purchases([0, 0], [3, 5], [14, 12])  # Thursday, then Tuesday of the same week
-    points, after = accrue_capped(
+    accrual = accrue_capped(
         rules(points_max_per_member_day=100, points_max_per_member_week=150),
         batch,
         np.zeros(1, dtype=np.int8),
         counters,
         {},
     )
-    assert points.tolist() == [30, 20]
-    assert after[WEEK, 0].tolist() == [key(WEEK, 13), 150]
-    assert after[DAY, 0].tolist() == [key(DAY, 14), 30]
+    assert accrual.points.tolist() == [30, 20]
+    assert accrual.counters[WEEK, 0].tolist() == [key(WEEK, 13), 150]
+    assert accrual.counters[DAY, 0].tolist() == [key(DAY, 14), 30]
 
 
 CAPS = {"points_max_per_member_day": 70, "points_max_per_member_week": 200}
@@ -107,39 +123,48 @@ def test_no_order_of_arrival_passes_a_cap(
     arrivals: list[tuple[int, int, int]], cuts: list[int]
 ) -> None:
     # Purchases (member, euros, day of March) in arrival order, cut into batches; each batch sees
-    # the counters and the stored purchases of the batches before it, as campaign gives them.
+    # the counters and the history the batches before it stored, as campaign gives them.
     compiled = rules(**CAPS)
     counters = ledger_core.new_cap_counters(3)
+    history: dict[tuple[int, int], int] = {}  # (period, code) -> points
     stored: list[tuple[int, int, int]] = []  # member, second, points
     bounds = sorted({0, len(arrivals), *(c for c in cuts if c < len(arrivals))})
     for start, end in itertools.pairwise(bounds):
         members, euros, days = map(list, zip(*arrivals[start:end], strict=True))
-        past = past_usage(
-            compiled,
-            np.array([m for m, _, _ in stored], dtype=np.int64),
-            np.array([s for _, s, _ in stored], dtype=np.int64),
-            np.array([p for _, _, p in stored], dtype=np.int64),
-        )
         batch = purchases(members, euros, days)
-        points, counters = accrue_capped(
-            compiled, batch, np.zeros(3, dtype=np.int8), counters, past
+        needed = history_needed(compiled, np.array(members), batch.timestamps_seconds, counters)
+        past: PastUsage = {
+            period: (coded, np.array([history.get((period, c), 0) for c in coded.tolist()]))
+            for period, coded in needed.items()
+        }
+        accrual = accrue_capped(compiled, batch, np.zeros(3, dtype=np.int8), counters, past)
+        for period, (coded, added) in accrual.history.items():
+            for c, points in zip(coded.tolist(), added.tolist(), strict=True):
+                history[(period, c)] = history.get((period, c), 0) + points
+        counters = accrual.counters
+        stored += zip(
+            members, batch.timestamps_seconds.tolist(), accrual.points.tolist(), strict=True
         )
-        stored += zip(members, batch.timestamps_seconds.tolist(), points.tolist(), strict=True)
-    day_total: defaultdict[tuple[int, int], int] = defaultdict(int)
-    week_total: defaultdict[tuple[int, int], int] = defaultdict(int)
+    totals: defaultdict[tuple[int, int], int] = defaultdict(int)  # (period, code) -> points
     for member, second, points in stored:
-        day_total[(member, key(DAY, _day_of(second)))] += points
-        week_total[(member, key(WEEK, _day_of(second)))] += points
-    assert max(day_total.values()) <= CAPS["points_max_per_member_day"]
-    assert max(week_total.values()) <= CAPS["points_max_per_member_week"]
+        for period in (DAY, WEEK):
+            totals[(period, code(member, period, _day_of(second)))] += points
+    caps = {DAY: CAPS["points_max_per_member_day"], WEEK: CAPS["points_max_per_member_week"]}
+    assert all(points <= caps[period] for (period, _), points in totals.items())
     # No purchase is refused points while its day and week have room for all of them.
     for member, second, points in stored:
-        day, week = key(DAY, _day_of(second)), key(WEEK, _day_of(second))
         if points == 0:
-            assert (
-                day_total[(member, day)] == CAPS["points_max_per_member_day"]
-                or week_total[(member, week)] == CAPS["points_max_per_member_week"]
+            assert any(
+                totals[(period, code(member, period, _day_of(second)))] == caps[period]
+                for period in (DAY, WEEK)
             )
+    # Every period's use is in its counter or its history, exactly.
+    for (period, coded), points in totals.items():
+        member, period_key = divmod(coded, 1 << 32)
+        if counters[period, member, 0] == period_key:
+            assert counters[period, member, 1] == points
+        else:
+            assert history.get((period, coded), 0) == points
 
 
 def _day_of(second: int) -> int:
