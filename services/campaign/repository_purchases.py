@@ -239,9 +239,10 @@ async def _index_lookups(
 
 
 async def fetch_counters(
-    connection: Connection, program_id: str, rule_id: str, members: list[str]
+    connection: Connection, program_id: str, rule_id: str, members: list[str], *, lock: bool = False
 ) -> np.ndarray:
-    """The members' cap counters of one rule, shaped as ledger_core.new_cap_counters."""
+    """The members' cap counters of one rule, shaped as ledger_core.new_cap_counters; with
+    `lock`, their rows locked in the order of `members`."""
     counters = ledger_core.new_cap_counters(len(members))
     # One row of arrays (the members' positions, then the counter columns) rather than a row per
     # member: asyncpg decodes integer arrays in C, and numpy places them at once.
@@ -250,7 +251,7 @@ async def fetch_counters(
         "array_agg(week_key), array_agg(week_points), array_agg(month_key), array_agg(month_points) "
         "FROM unnest($3::text::text[]) WITH ORDINALITY AS k(member_id, position) CROSS JOIN LATERAL "
         "(SELECT * FROM cap_counters c WHERE c.program_id = $1 AND c.member_id = k.member_id "
-        "AND c.rule_id = $2) c"
+        "AND c.rule_id = $2" + (" FOR UPDATE" if lock else "") + ") c"
     )
     rows = await _index_lookups(
         connection, len(members), query, program_id, rule_id, text_array(members)
@@ -338,10 +339,12 @@ async def store_counters(
     touched: np.ndarray | None = None,
 ) -> None:
     """Write the counters that changed, and those of the `touched` members (whose late purchases
-    read the stored ones), each only if it still holds what was read: else CountersMoved.
+    read the history), each only if it still holds what was read: else CountersMoved.
 
-    The counters are read without a lock, as most batches share no member; a compare-and-set is
-    what keeps two concurrent batches from both spending a member's last room.
+    The counters are read without a lock, as most batches share no member. Before writing, the
+    rows are locked (in member order, so concurrent batches do not deadlock) and compared with
+    what was read: that is what keeps two concurrent batches from both spending a member's last
+    room.
     """
     written = (before != after).any(axis=(0, 2))
     if touched is not None:
@@ -349,54 +352,45 @@ async def store_counters(
     chosen = sorted(np.flatnonzero(written).tolist(), key=members.__getitem__)
     if not chosen:
         return
-    # A stored row has the key of some period; one read as all zeros was not there.
+    chosen_ids = [members[index] for index in chosen]
+    now = await fetch_counters(connection, program_id, rule_id, chosen_ids, lock=True)
+    if (now != before[:, chosen]).any():
+        raise CountersMoved
+    # A stored row has the key of some period; one read as all zeros was not there, and a batch
+    # inserting it meanwhile is not seen by the lock: its insert must find no row.
+    stored = np.asarray(before[:, chosen, 0].any(axis=0), dtype=np.bool_)
     order = np.array(chosen, dtype=np.int64)
-    stored = np.asarray(before[:, order, 0].any(axis=0), dtype=np.bool_)
-    updated, inserted = order[stored].tolist(), order[~stored].tolist()
-
-    def columns(counters: np.ndarray, indexes: list[int]) -> list[str]:
-        return [
-            int_array(counters[period, indexes, part].tolist())
-            for period in range(3)
-            for part in range(2)
-        ]
-
-    if updated:
-        rows = await _index_lookups(
-            connection,
-            len(updated),
-            "UPDATE cap_counters c SET day_key = t.dk, day_points = t.dp, week_key = t.wk, "
-            "week_points = t.wp, month_key = t.mk, month_points = t.mp FROM unnest($3::text::text[], "
-            "$4::text::bigint[], $5::text::bigint[], $6::text::bigint[], $7::text::bigint[], "
-            "$8::text::bigint[], $9::text::bigint[], $10::text::bigint[], $11::text::bigint[], "
-            "$12::text::bigint[], $13::text::bigint[], $14::text::bigint[], $15::text::bigint[]) "
-            "AS t(m, dk, dp, wk, wp, mk, mp, odk, odp, owk, owp, omk, omp) "
-            "WHERE c.program_id = $1 AND c.member_id = ANY($3::text::text[]) AND c.rule_id = $2 "
-            "AND c.member_id = t.m AND (c.day_key, c.day_points, c.week_key, c.week_points, "
-            "c.month_key, c.month_points) = (t.odk, t.odp, t.owk, t.owp, t.omk, t.omp) "
-            "RETURNING c.member_id",
-            program_id,
-            rule_id,
-            text_array([members[index] for index in updated]),
-            *columns(after, updated),
-            *columns(before, updated),
-        )
-        if len(rows) != len(updated):
-            raise CountersMoved
-    if inserted:
+    for indexes, on_conflict in (
+        (order[stored], _COUNTERS_REPLACED),
+        (order[~stored], "DO NOTHING"),
+    ):
+        if not len(indexes):
+            continue
+        picked = indexes.tolist()
         status = await connection.execute(
-            "INSERT INTO cap_counters (program_id, member_id, rule_id, day_key, day_points, "
+            "INSERT INTO cap_counters AS c (program_id, member_id, rule_id, day_key, day_points, "
             "week_key, week_points, month_key, month_points) SELECT $1, m, $2, dk, dp, wk, wp, mk, mp "
             "FROM unnest($3::text::text[], $4::text::bigint[], $5::text::bigint[], $6::text::bigint[], "
             "$7::text::bigint[], $8::text::bigint[], $9::text::bigint[]) "
-            "AS t(m, dk, dp, wk, wp, mk, mp) ON CONFLICT (program_id, member_id, rule_id) DO NOTHING",
+            f"AS t(m, dk, dp, wk, wp, mk, mp) ON CONFLICT (program_id, member_id, rule_id) {on_conflict}",
             program_id,
             rule_id,
-            text_array([members[index] for index in inserted]),
-            *columns(after, inserted),
+            text_array([members[index] for index in picked]),
+            *(
+                int_array(after[period, picked, part].tolist())
+                for period in range(3)
+                for part in range(2)
+            ),
         )
-        if int(status.rsplit(" ", 1)[-1]) != len(inserted):
+        if int(status.rsplit(" ", 1)[-1]) != len(picked):
             raise CountersMoved
+
+
+_COUNTERS_REPLACED = (
+    "DO UPDATE SET day_key = EXCLUDED.day_key, day_points = EXCLUDED.day_points, "
+    "week_key = EXCLUDED.week_key, week_points = EXCLUDED.week_points, "
+    "month_key = EXCLUDED.month_key, month_points = EXCLUDED.month_points"
+)
 
 
 async def insert_archive(
