@@ -152,6 +152,8 @@ def accrue_capped(
                 after[period, round_members, limits.CAP_KEY] == keys[period, round_indexes]
             ) & (given > 0)
             np.add.at(after[period, :, limits.CAP_POINTS], round_members[shared], given[shared])
+    for period, use in uses.items():
+        use.advance(period, after, members[late_ones], keys[period, late_ones], points[late_ones])
     history = {period: use.history(period, after) for period, use in uses.items()}
     return CappedAccrual(points, after, history)
 
@@ -207,6 +209,30 @@ class _PeriodUse:
         # Returns never count towards the caps (nor do they in ledger_core).
         earned = points > 0
         np.add.at(self.used, self.slots[indexes[earned]], points[earned])
+
+    def advance(
+        self,
+        period: int,
+        counters: Int64Array,
+        members: IntArray,
+        keys: Int64Array,
+        points: Int64Array,
+    ) -> None:
+        """Move each member's counter on to the latest period a late purchase earned in, when
+        that is after the counter's: late only next to a purchase that earned nothing (or next
+        to another period's counter), it is the member's latest use, which the next batch's
+        purchases of that period must find in the counter."""
+        earned = points > 0
+        if not earned.any():
+            return
+        coded = np.sort(codes(members[earned], keys[earned]))
+        # Sorted codes: a member's latest key is its last.
+        last_of_member = np.r_[np.diff(coded // MEMBER_STRIDE) != 0, True]
+        latest_members, latest_keys = code_parts(coded[last_of_member])
+        ahead = latest_keys > counters[period, latest_members, limits.CAP_KEY]
+        slots = np.searchsorted(self.codes, coded[last_of_member][ahead])
+        counters[period, latest_members[ahead], limits.CAP_KEY] = latest_keys[ahead]
+        counters[period, latest_members[ahead], limits.CAP_POINTS] = self.used[slots]
 
     def history(self, period: int, counters: Int64Array) -> tuple[Int64Array, Int64Array]:
         """The keys other than the counters' and what to add to their history."""

@@ -110,24 +110,20 @@ def test_a_late_purchase_counts_towards_the_week_it_shares() -> None:
 CAPS = {"points_max_per_member_day": 70, "points_max_per_member_week": 200}
 
 
-@settings(max_examples=200, deadline=None)
-@given(
-    arrivals=st.lists(
-        st.tuples(st.integers(0, 2), st.integers(1, 12), st.integers(1, 21)),
-        min_size=1,
-        max_size=40,
-    ),
-    cuts=st.lists(st.integers(0, 40), max_size=4),
-)
-def test_no_order_of_arrival_passes_a_cap(
-    arrivals: list[tuple[int, int, int]], cuts: list[int]
-) -> None:
-    # Purchases (member, euros, day of March) in arrival order, cut into batches; each batch sees
-    # the counters and the history the batches before it stored, as campaign gives them.
+Arrival = tuple[int, int, int]  # member, euros, day of March
+Stored = tuple[int, int, int, int]  # member, second, euros, points
+
+
+def arrive(
+    arrivals: list[Arrival], cuts: list[int]
+) -> tuple[list[Stored], np.ndarray, dict[tuple[int, int], int]]:
+    """Purchases in arrival order, cut into batches; each batch sees the counters and the history
+    the batches before it stored, as campaign gives them. Returns the purchases with their points,
+    the counters and the history ((period, code) -> points)."""
     compiled = rules(**CAPS)
     counters = ledger_core.new_cap_counters(3)
-    history: dict[tuple[int, int], int] = {}  # (period, code) -> points
-    stored: list[tuple[int, int, int]] = []  # member, second, points
+    history: dict[tuple[int, int], int] = {}
+    stored: list[Stored] = []
     bounds = sorted({0, len(arrivals), *(c for c in cuts if c < len(arrivals))})
     for start, end in itertools.pairwise(bounds):
         members, euros, days = map(list, zip(*arrivals[start:end], strict=True))
@@ -142,18 +138,39 @@ def test_no_order_of_arrival_passes_a_cap(
             for c, points in zip(coded.tolist(), added.tolist(), strict=True):
                 history[(period, c)] = history.get((period, c), 0) + points
         counters = accrual.counters
-        stored += zip(
-            members, batch.timestamps_seconds.tolist(), accrual.points.tolist(), strict=True
-        )
+        seconds = batch.timestamps_seconds.tolist()
+        stored += zip(members, seconds, euros, accrual.points.tolist(), strict=True)
+    return stored, counters, history
+
+
+def test_a_late_purchase_after_its_counter_moves_the_counter_on() -> None:
+    # Day 3 used 50 of 100. A purchase of day 6 that earns nothing (5 cents) makes the day 5
+    # one after it late; the next batch's day 5 purchase must find day 5's 80 in the counter.
+    stored, counters, _ = arrive([(0, 5, 3), (0, 0, 6), (0, 8, 5), (0, 8, 5)], [1, 3])
+    assert [points for *_, points in stored] == [50, 0, 70, 0]
+    assert counters[DAY, 0].tolist() == [key(DAY, 5), 70]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    arrivals=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 12), st.integers(1, 21)),
+        min_size=1,
+        max_size=40,
+    ),
+    cuts=st.lists(st.integers(0, 40), max_size=4),
+)
+def test_no_order_of_arrival_passes_a_cap(arrivals: list[Arrival], cuts: list[int]) -> None:
+    stored, counters, history = arrive(arrivals, cuts)
     totals: defaultdict[tuple[int, int], int] = defaultdict(int)  # (period, code) -> points
-    for member, second, points in stored:
+    for member, second, _, points in stored:
         for period in (DAY, WEEK):
             totals[(period, code(member, period, _day_of(second)))] += points
     caps = {DAY: CAPS["points_max_per_member_day"], WEEK: CAPS["points_max_per_member_week"]}
     assert all(points <= caps[period] for (period, _), points in totals.items())
     # No purchase is refused points while its day and week have room for all of them.
-    for member, second, points in stored:
-        if points == 0:
+    for member, second, euros, points in stored:
+        if points == 0 and euros > 0:
             assert any(
                 totals[(period, code(member, period, _day_of(second)))] == caps[period]
                 for period in (DAY, WEEK)
