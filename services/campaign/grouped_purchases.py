@@ -142,7 +142,7 @@ class GroupedPurchases:
             try:
                 async with self.pool.acquire() as connection, connection.transaction():
                     return await self._attempt(connection, calls)
-            except (store.CountersMoved, asyncpg.DeadlockDetectedError):
+            except store.CountersMoved:
                 continue  # accrued again from the cap counters another request changed
             except asyncpg.UniqueViolationError:
                 # A purchase recorded meanwhile (another replica): alone, the call is told so;

@@ -172,7 +172,7 @@ class Ingest:
         for _ in range(CAP_COUNTER_ATTEMPTS_MAX):
             try:
                 return await self._accrue_transactions(request, program, transactions, digest)
-            except (store.CountersMoved, asyncpg.DeadlockDetectedError):
+            except store.CountersMoved:
                 continue
         raise ConcurrentChange("member_ids", COUNTERS_KEPT_MOVING)
 

@@ -217,7 +217,6 @@ class Accruer:
                 members,
                 before,
                 accrual.counters[rule_id],
-                touched=caps.late_members.get(rule_id),
             )
             await _store_history(connection, program_id, rule_id, members, accrual.history)
         points = accrual.points.tolist()
@@ -395,7 +394,6 @@ class CapState:
 
     counters: dict[str, np.ndarray] = field(default_factory=dict)
     past: dict[str, PastUsage] = field(default_factory=dict)
-    late_members: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 async def cap_state(
@@ -415,6 +413,14 @@ async def cap_state(
         needed = history_needed(rule.totals, batch.member_index, batch.seconds, counters)
         if not needed:
             continue
+        # The counters of members with a late purchase are locked before their history is read:
+        # a concurrent batch writing that history holds them until it commits, so the history
+        # read here is never one it is about to change.
+        late = np.unique(np.concatenate([code_parts(coded)[0] for coded in needed.values()]))
+        counters[:, late] = await store.fetch_counters(
+            connection, program_id, rule.rule_id, [members[i] for i in late.tolist()], lock=True
+        )
+        needed = history_needed(rule.totals, batch.member_index, batch.seconds, counters)
         # One read of the history for every capped period.
         periods = [period for period, coded in needed.items() for _ in range(len(coded))]
         code_members, code_keys = code_parts(np.concatenate(list(needed.values())))
@@ -426,7 +432,6 @@ async def cap_state(
             periods,
             code_keys.tolist(),
         )
-        state.late_members[rule.rule_id] = np.unique(code_members)
         past: PastUsage = {}
         start = 0
         for period, coded in needed.items():

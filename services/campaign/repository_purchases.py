@@ -238,6 +238,10 @@ async def _index_lookups(
     return rows
 
 
+class CountersMoved(Exception):
+    """A concurrent transaction changed cap counters this one read: run it again."""
+
+
 async def fetch_counters(
     connection: Connection, program_id: str, rule_id: str, members: list[str], *, lock: bool = False
 ) -> np.ndarray:
@@ -253,9 +257,13 @@ async def fetch_counters(
         "(SELECT * FROM cap_counters c WHERE c.program_id = $1 AND c.member_id = k.member_id "
         "AND c.rule_id = $2" + (" FOR UPDATE" if lock else "") + ") c"
     )
-    rows = await _index_lookups(
-        connection, len(members), query, program_id, rule_id, text_array(members)
-    )
+    try:
+        rows = await _index_lookups(
+            connection, len(members), query, program_id, rule_id, text_array(members)
+        )
+    except asyncpg.DeadlockDetectedError:
+        # Locking: a batch locking other members first; run again, as for moved counters.
+        raise CountersMoved from None
     if not rows or rows[0][0] is None:
         return counters
     positions, *columns = (np.array(column, dtype=np.int64) for column in rows[0])
@@ -325,10 +333,6 @@ async def add_cap_history(
     )
 
 
-class CountersMoved(Exception):
-    """A concurrent transaction changed cap counters this one read: run it again."""
-
-
 async def store_counters(
     connection: asyncpg.Connection,
     program_id: str,
@@ -336,10 +340,9 @@ async def store_counters(
     members: list[str],
     before: np.ndarray,
     after: np.ndarray,
-    touched: np.ndarray | None = None,
 ) -> None:
-    """Write the counters that changed, and those of the `touched` members (whose late purchases
-    read the history), each only if it still holds what was read: else CountersMoved.
+    """Write the counters that changed, each only if it still holds what was read: else
+    CountersMoved.
 
     The counters are read without a lock, as most batches share no member. Before writing, the
     rows are locked (in member order, so concurrent batches do not deadlock) and compared with
@@ -347,8 +350,6 @@ async def store_counters(
     room.
     """
     written = (before != after).any(axis=(0, 2))
-    if touched is not None:
-        written[touched] = True
     chosen = sorted(np.flatnonzero(written).tolist(), key=members.__getitem__)
     if not chosen:
         return
@@ -367,7 +368,8 @@ async def store_counters(
         if not len(indexes):
             continue
         picked = indexes.tolist()
-        status = await connection.execute(
+        status = await _unless_deadlocked(
+            connection,
             "INSERT INTO cap_counters AS c (program_id, member_id, rule_id, day_key, day_points, "
             "week_key, week_points, month_key, month_points) SELECT $1, m, $2, dk, dp, wk, wp, mk, mp "
             "FROM unnest($3::text::text[], $4::text::bigint[], $5::text::bigint[], $6::text::bigint[], "
@@ -384,6 +386,13 @@ async def store_counters(
         )
         if int(status.rsplit(" ", 1)[-1]) != len(picked):
             raise CountersMoved
+
+
+async def _unless_deadlocked(connection: asyncpg.Connection, query: str, *arguments: object) -> str:
+    try:
+        return await connection.execute(query, *arguments)  # type: ignore[no-any-return]
+    except asyncpg.DeadlockDetectedError:
+        raise CountersMoved from None
 
 
 _COUNTERS_REPLACED = (

@@ -37,6 +37,7 @@ RULES_PER_SET_MAX = 64
 DIMENSIONS = ("tiers", "categories", "skus", "channels", "stores")
 CHANNELS = frozenset(common_pb2.Channel.values())
 BASIS_POINTS_ONE = 10_000
+EXTRA_BASIS_POINTS_MAX = ledger_core.limits.MULTIPLIER_BASIS_POINTS_MAX - BASIS_POINTS_ONE
 # The lines set's rule indexes: the RATE rule is always first.
 RATE_INDEX = 0
 
@@ -222,7 +223,7 @@ def _multipliers(
     one rule holding the whole product, that matches only where the other dimensions match none of
     their multipliers: a value of a dimension is one of its multipliers' or "none of them", and
     every choice with at least one multiplier is a rule. A product that is not a whole basis point
-    is taken down to one.
+    is taken down to one; one past the kernel's 100x is split into several rules.
     """
     if not multipliers:
         return []
@@ -252,16 +253,19 @@ def _multipliers(
         for bps in factors:
             product *= bps
         extra = product // BASIS_POINTS_ONE ** (len(factors) - 1) - BASIS_POINTS_ONE
-        if extra == 0:
-            continue
-        rules.append(
-            ledger_core.EarningRule(
-                rule_id=f"multiplier{len(rules)}",
-                kind=ledger_core.RuleKind.MULTIPLIER,
-                conditions=_merged([condition for condition, _ in combination]),
-                multiplier_basis_points=BASIS_POINTS_ONE + extra,
+        conditions = _merged([condition for condition, _ in combination])
+        # A product past the kernel's largest multiplier takes several rules (each rounded).
+        while extra > 0:
+            piece = min(extra, EXTRA_BASIS_POINTS_MAX)
+            rules.append(
+                ledger_core.EarningRule(
+                    rule_id=f"multiplier{len(rules)}",
+                    kind=ledger_core.RuleKind.MULTIPLIER,
+                    conditions=conditions,
+                    multiplier_basis_points=BASIS_POINTS_ONE + piece,
+                )
             )
-        )
+            extra -= piece
     return rules
 
 

@@ -204,6 +204,27 @@ async def test_concurrent_batches_never_both_spend_a_members_last_room(services)
     await ledger.assert_clean()
 
 
+async def test_concurrent_late_purchases_never_both_spend_a_past_days_room(services) -> None:
+    # Monday used 90 of its 100 and the members' counters moved on to Tuesday; two streams at
+    # once each bring a late Monday purchase: only one of them gets Monday's last 10.
+    ledger, campaign = services
+    members = [f"d{i}" for i in range(20)]
+    tuesday = MONDAY + dt.timedelta(days=1)
+    await campaign.ingest(
+        batch("monday", [(f"mon-{m}", m, 9_000, MONDAY, "books") for m in members]),
+        batch("tuesday", [(f"tue-{m}", m, 100, tuesday, "books") for m in members]),
+    )
+
+    def stream(name: str) -> campaign_pb2.IngestTransactionsRequest:
+        return batch(name, [(f"{name}-{m}", m, 5_000, MONDAY, "books") for m in members])
+
+    answers = await asyncio.gather(campaign.ingest(stream("a")), campaign.ingest(stream("b")))
+    points = [sorted(p) for p in zip(*(list(a.points) for (a,) in answers), strict=True)]
+    assert points == [[0, 10]] * len(members)
+    assert {await available(ledger, m) for m in members} == {90 + 1 + 10}
+    await ledger.assert_clean()
+
+
 async def test_whole_batch_problems_refuse_the_batch_naming_the_column(services) -> None:
     _, campaign = services
     too_large = batch("big", [(f"t{i}", "ann", 100, MONDAY, "") for i in range(51)])

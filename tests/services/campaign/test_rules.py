@@ -212,6 +212,7 @@ async def test_multipliers_of_different_dimensions_multiply_rounded_once(service
                 rules_pb2.Multiplier(category="socks", multiplier_bps=30_000),
                 rules_pb2.Multiplier(channel=common_pb2.CHANNEL_WEBSHOP, multiplier_bps=15_000),
                 rules_pb2.Multiplier(store_id="flagship", multiplier_bps=12_500),
+                rules_pb2.Multiplier(store_id="outlet", multiplier_bps=400_000),
             ],
         )
     )
@@ -230,6 +231,8 @@ async def test_multipliers_of_different_dimensions_multiply_rounded_once(service
     assert await points("t3", "shoes", store_id="flagship", **web) == 41  # x3.75: 41.25
     assert await points("t4", "books", store_id="flagship") == 13  # x1.25 alone: 13.75
     assert await points("t5", "books") == 11
+    # x3 x40 is past the kernel's largest multiplier (100x): still 120 times the base.
+    assert await points("t6", "socks", store_id="outlet") == 1_320
 
 
 async def test_a_new_version_never_rewrites_past_accruals(services) -> None:
