@@ -217,6 +217,8 @@ class Accruer:
                 members,
                 before,
                 accrual.counters[rule_id],
+                caps.versions[rule_id],
+                touched=caps.late_members.get(rule_id),
             )
             await _store_history(connection, program_id, rule_id, members, accrual.history)
         points = accrual.points.tolist()
@@ -388,12 +390,15 @@ class Accruer:
 
 @dataclass
 class CapState:
-    """Per rule id with member caps: the members' counters; for purchases of a period before
-    their counter's, what the rule gave in those periods (services/campaign/member_caps.py) and
-    the members (indexes) it was read for."""
+    """Per rule id with member caps: the members' counters and their rows' versions (see
+    repository_purchases.store_counters); for purchases of a period before their counter's,
+    what the history holds of those periods (services/campaign/member_caps.py) and the members
+    (indexes) it was read for."""
 
     counters: dict[str, np.ndarray] = field(default_factory=dict)
+    versions: dict[str, np.ndarray] = field(default_factory=dict)
     past: dict[str, PastUsage] = field(default_factory=dict)
+    late_members: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 async def cap_state(
@@ -407,20 +412,18 @@ async def cap_state(
     for rule in rules:
         if not rule.member_caps or rule.totals is None:
             continue
-        counters = state.counters[rule.rule_id] = await store.fetch_counters(
+        counters, state.versions[rule.rule_id] = await store.fetch_counters(
             connection, program_id, rule.rule_id, members
         )
+        state.counters[rule.rule_id] = counters
         needed = history_needed(rule.totals, batch.member_index, batch.seconds, counters)
         if not needed:
             continue
-        # The counters of members with a late purchase are locked before their history is read:
-        # a concurrent batch writing that history holds them until it commits, so the history
-        # read here is never one it is about to change.
-        late = np.unique(np.concatenate([code_parts(coded)[0] for coded in needed.values()]))
-        counters[:, late] = await store.fetch_counters(
-            connection, program_id, rule.rule_id, [members[i] for i in late.tolist()], lock=True
+        # Their counters are written (with their versions checked) even if unchanged: a
+        # concurrent batch that wrote the same history makes this one run again.
+        state.late_members[rule.rule_id] = np.unique(
+            np.concatenate([code_parts(coded)[0] for coded in needed.values()])
         )
-        needed = history_needed(rule.totals, batch.member_index, batch.seconds, counters)
         # One read of the history for every capped period.
         periods = [period for period, coded in needed.items() for _ in range(len(coded))]
         code_members, code_keys = code_parts(np.concatenate(list(needed.values())))

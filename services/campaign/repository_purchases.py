@@ -168,7 +168,8 @@ async def uncount_cap_points(
         "AS u(member_id, rule_id, day_key, week_key, month_key, points)) "
     )
     await connection.execute(
-        used_rows + f"UPDATE cap_counters c SET {off('day')}, {off('week')}, {off('month')} "
+        used_rows + f"UPDATE cap_counters c SET {off('day')}, {off('week')}, {off('month')}, "
+        "version = c.version + 1 "
         "WHERE c.program_id = $1 AND c.member_id = ANY($2::text::text[]) "
         "AND (c.member_id, c.rule_id) IN (SELECT member_id, rule_id FROM u)",
         *arguments,
@@ -243,34 +244,33 @@ class CountersMoved(Exception):
 
 
 async def fetch_counters(
-    connection: Connection, program_id: str, rule_id: str, members: list[str], *, lock: bool = False
-) -> np.ndarray:
-    """The members' cap counters of one rule, shaped as ledger_core.new_cap_counters; with
-    `lock`, their rows locked in the order of `members`."""
+    connection: Connection, program_id: str, rule_id: str, members: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The members' cap counters of one rule, shaped as ledger_core.new_cap_counters, and each
+    row's version (-1 for a member without one), for store_counters."""
     counters = ledger_core.new_cap_counters(len(members))
+    versions = np.full(len(members), -1, dtype=np.int64)
     # One row of arrays (the members' positions, then the counter columns) rather than a row per
     # member: asyncpg decodes integer arrays in C, and numpy places them at once.
     query = (
         "SELECT array_agg(k.position - 1), array_agg(day_key), array_agg(day_points), "
-        "array_agg(week_key), array_agg(week_points), array_agg(month_key), array_agg(month_points) "
+        "array_agg(week_key), array_agg(week_points), array_agg(month_key), array_agg(month_points), "
+        "array_agg(version) "
         "FROM unnest($3::text::text[]) WITH ORDINALITY AS k(member_id, position) CROSS JOIN LATERAL "
         "(SELECT * FROM cap_counters c WHERE c.program_id = $1 AND c.member_id = k.member_id "
-        "AND c.rule_id = $2" + (" FOR UPDATE" if lock else "") + ") c"
+        "AND c.rule_id = $2) c"
     )
-    try:
-        rows = await _index_lookups(
-            connection, len(members), query, program_id, rule_id, text_array(members)
-        )
-    except asyncpg.DeadlockDetectedError:
-        # Locking: a batch locking other members first; run again, as for moved counters.
-        raise CountersMoved from None
+    rows = await _index_lookups(
+        connection, len(members), query, program_id, rule_id, text_array(members)
+    )
     if not rows or rows[0][0] is None:
-        return counters
+        return counters, versions
     positions, *columns = (np.array(column, dtype=np.int64) for column in rows[0])
     for period in range(3):
         counters[period, positions, 0] = columns[2 * period]
         counters[period, positions, 1] = columns[2 * period + 1]
-    return counters
+    versions[positions] = columns[6]
+    return counters, versions
 
 
 async def fetch_cap_history(
@@ -340,30 +340,28 @@ async def store_counters(
     members: list[str],
     before: np.ndarray,
     after: np.ndarray,
+    versions: np.ndarray,
+    touched: np.ndarray | None = None,
 ) -> None:
-    """Write the counters that changed, each only if it still holds what was read: else
-    CountersMoved.
+    """Write the counters that changed, and those of the `touched` members (whose late purchases
+    read their history), each only if its version is still the one read: else CountersMoved.
 
-    The counters are read without a lock, as most batches share no member. Before writing, the
-    rows are locked (in member order, so concurrent batches do not deadlock) and compared with
-    what was read: that is what keeps two concurrent batches from both spending a member's last
-    room.
+    The counters are read without a lock, as most batches share no member; the version check is
+    what keeps two concurrent batches from both spending a member's last room, of its current
+    period or, for the touched members, of an earlier one.
     """
     written = (before != after).any(axis=(0, 2))
-    chosen = sorted(np.flatnonzero(written).tolist(), key=members.__getitem__)
-    if not chosen:
+    if touched is not None:
+        written[touched] = True
+    # In member order, so concurrent batches lock rows in the same order.
+    chosen = np.array(sorted(np.flatnonzero(written).tolist(), key=members.__getitem__))
+    if not len(chosen):
         return
-    chosen_ids = [members[index] for index in chosen]
-    now = await fetch_counters(connection, program_id, rule_id, chosen_ids, lock=True)
-    if (now != before[:, chosen]).any():
-        raise CountersMoved
-    # A stored row has the key of some period; one read as all zeros was not there, and a batch
-    # inserting it meanwhile is not seen by the lock: its insert must find no row.
-    stored = np.asarray(before[:, chosen, 0].any(axis=0), dtype=np.bool_)
-    order = np.array(chosen, dtype=np.int64)
+    stored = versions[chosen] >= 0
     for indexes, on_conflict in (
-        (order[stored], _COUNTERS_REPLACED),
-        (order[~stored], "DO NOTHING"),
+        (chosen[stored], _COUNTERS_REPLACED),
+        # A batch inserting the same member's row meanwhile: its insert must find no row.
+        (chosen[~stored], "DO NOTHING"),
     ):
         if not len(indexes):
             continue
@@ -371,10 +369,11 @@ async def store_counters(
         status = await _unless_deadlocked(
             connection,
             "INSERT INTO cap_counters AS c (program_id, member_id, rule_id, day_key, day_points, "
-            "week_key, week_points, month_key, month_points) SELECT $1, m, $2, dk, dp, wk, wp, mk, mp "
-            "FROM unnest($3::text::text[], $4::text::bigint[], $5::text::bigint[], $6::text::bigint[], "
-            "$7::text::bigint[], $8::text::bigint[], $9::text::bigint[]) "
-            f"AS t(m, dk, dp, wk, wp, mk, mp) ON CONFLICT (program_id, member_id, rule_id) {on_conflict}",
+            "week_key, week_points, month_key, month_points, version) "
+            "SELECT $1, m, $2, dk, dp, wk, wp, mk, mp, v FROM unnest($3::text::text[], "
+            "$4::text::bigint[], $5::text::bigint[], $6::text::bigint[], $7::text::bigint[], "
+            "$8::text::bigint[], $9::text::bigint[], $10::text::bigint[]) "
+            f"AS t(m, dk, dp, wk, wp, mk, mp, v) ON CONFLICT (program_id, member_id, rule_id) {on_conflict}",
             program_id,
             rule_id,
             text_array([members[index] for index in picked]),
@@ -383,6 +382,7 @@ async def store_counters(
                 for period in range(3)
                 for part in range(2)
             ),
+            int_array((np.maximum(versions[indexes], 0) + 1).tolist()),
         )
         if int(status.rsplit(" ", 1)[-1]) != len(picked):
             raise CountersMoved
@@ -398,7 +398,8 @@ async def _unless_deadlocked(connection: asyncpg.Connection, query: str, *argume
 _COUNTERS_REPLACED = (
     "DO UPDATE SET day_key = EXCLUDED.day_key, day_points = EXCLUDED.day_points, "
     "week_key = EXCLUDED.week_key, week_points = EXCLUDED.week_points, "
-    "month_key = EXCLUDED.month_key, month_points = EXCLUDED.month_points"
+    "month_key = EXCLUDED.month_key, month_points = EXCLUDED.month_points, "
+    "version = EXCLUDED.version WHERE c.version = EXCLUDED.version - 1"
 )
 
 

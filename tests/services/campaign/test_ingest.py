@@ -208,7 +208,7 @@ async def test_concurrent_late_purchases_never_both_spend_a_past_days_room(servi
     # Monday used 90 of its 100 and the members' counters moved on to Tuesday; two streams at
     # once each bring a late Monday purchase: only one of them gets Monday's last 10.
     ledger, campaign = services
-    members = [f"d{i}" for i in range(20)]
+    members = [f"d{i}" for i in range(50)]
     tuesday = MONDAY + dt.timedelta(days=1)
     await campaign.ingest(
         batch("monday", [(f"mon-{m}", m, 9_000, MONDAY, "books") for m in members]),
