@@ -12,8 +12,3 @@ CREATE TABLE cap_history (
     points bigint NOT NULL,
     PRIMARY KEY (program_id, member_id, rule_id, period, period_key)
 );
-
--- Bumped by every write of a counter row, which writes only if the version is still the one it
--- read (services/campaign/repository_purchases.py, store_counters): a compare-and-set that also
--- catches a concurrent batch that wrote a member's history but left its counter as it was.
-ALTER TABLE cap_counters ADD COLUMN version bigint NOT NULL DEFAULT 0;
