@@ -14,6 +14,7 @@ from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.rewards.errors import CampaignUnavailable, LedgerUnavailable, MemberNotFound
+from services.shared.errors import InvalidArgument
 from services.shared.interceptors import ERROR_REASON_HEADER
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,10 @@ class LedgerClient:
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
+            if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                # The ledger refused the member id it was given: the caller's, not an outage.
+                detail = (error.details() or "").removeprefix("member_id: ")
+                raise InvalidArgument("member_id", detail or "refused by the ledger") from None
             raise LedgerUnavailable(error.code().name) from None
         return MemberStanding(response.balance.available_points, response.balance.tier_code)
 

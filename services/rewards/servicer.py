@@ -132,7 +132,9 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         self, request: rewards_pb2.ListRewardsRequest, context: grpc.aio.ServicerContext
     ) -> rewards_pb2.ListRewardsResponse:
         validation.program_id(request.program_id)
-        validation.text(request.member_id, "member_id", required=False, length_max=64)
+        if request.member_id:
+            # Given, it must be a member id: a blank one would reach the ledger.
+            validation.text(request.member_id, "member_id", length_max=64)
         if request.affordable_only and not request.member_id:
             raise InvalidArgument("affordable_only", "requires member_id")
         _check_kinds(list(request.kinds))

@@ -190,3 +190,8 @@ async def test_the_catalog_lists_active_rewards_cheapest_first_in_pages(rewards)
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await rewards.ListRewards(rewards_pb2.ListRewardsRequest(program_id="acme", page_token="x"))
     assert error.value.details().startswith("page_token:")
+    # A blank member id is the caller's mistake, not the ledger being down.
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await rewards.ListRewards(rewards_pb2.ListRewardsRequest(program_id="acme", member_id=" "))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("member_id:")
