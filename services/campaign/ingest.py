@@ -288,9 +288,17 @@ class Ingest:
             # One statement: atomic without a transaction's two more round trips.
             await store.finish_batch(self.pool, program_id, pending.batch_id, stored)
             return response
-        async with self.pool.acquire() as connection, connection.transaction():
-            await withdraw_purchases(connection, pending.program, rejected)
-            await store.finish_batch(connection, program_id, pending.batch_id, stored)
+        for attempt in range(CAP_COUNTER_ATTEMPTS_MAX):
+            try:
+                async with self.pool.acquire() as connection, connection.transaction():
+                    await withdraw_purchases(connection, pending.program, rejected)
+                    await store.finish_batch(connection, program_id, pending.batch_id, stored)
+                return response
+            except asyncpg.DeadlockDetectedError:
+                # The withdrawal updates cap counters in the order the server finds them, not in
+                # the member order batches lock them in: a deadlock with one is run again.
+                if attempt == CAP_COUNTER_ATTEMPTS_MAX - 1:
+                    raise
         return response
 
     async def _reverse(self, pending: Pending, entry: dict) -> None:  # type: ignore[type-arg]

@@ -183,6 +183,14 @@ async def test_a_purchase_the_ledger_refuses_leaves_no_count_and_no_cap_used(
         await close_zed(None)
         (posted,) = await campaign.ingest(batch("b2", [("z2", "zed", 12_000, MONDAY, "books")]))
         assert list(posted.points) == [100]
+        # A refused late purchase (Sunday's, after Monday's) gives back its day's history too.
+        sunday = MONDAY - dt.timedelta(days=1)
+        await close_zed("ann")
+        (refused,) = await campaign.ingest(batch("b3", [("z3", "zed", 6_000, sunday, "books")]))
+        assert list(refused.statuses) == [REJECTED]
+        await close_zed(None)
+        (posted,) = await campaign.ingest(batch("b4", [("z4", "zed", 12_000, sunday, "books")]))
+        assert list(posted.points) == [100]
     finally:
         await connection.close()
     await ledger.assert_clean()
