@@ -58,9 +58,9 @@ def late_transactions(
     for period in periods:
         period_keys = keys[period, order]
         # A running maximum over (member, key): members ascend, so it restarts at each member.
-        running = np.maximum.accumulate(sorted_members * MEMBER_STRIDE + period_keys)
+        running = np.maximum.accumulate(codes(sorted_members, period_keys))
         earlier = np.empty(len(order), dtype=np.int64)
-        earlier[1:] = running[:-1] - sorted_members[1:] * MEMBER_STRIDE
+        earlier[1:] = code_parts(running[:-1])[1]
         earlier[first_of_member] = -1
         latest = np.maximum(earlier, counters[period, sorted_members, limits.CAP_KEY])
         late[order] |= period_keys < latest
@@ -227,7 +227,7 @@ class _PeriodUse:
             return
         coded = np.sort(codes(members[earned], keys[earned]))
         # Sorted codes: a member's latest key is its last.
-        last_of_member = np.r_[np.diff(coded // MEMBER_STRIDE) != 0, True]
+        last_of_member = np.r_[np.diff(code_parts(coded)[0]) != 0, True]
         latest_members, latest_keys = code_parts(coded[last_of_member])
         ahead = latest_keys > counters[period, latest_members, limits.CAP_KEY]
         slots = np.searchsorted(self.codes, coded[last_of_member][ahead])
