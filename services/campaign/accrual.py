@@ -263,7 +263,8 @@ def evaluate_rule(
         outcome.uncapped = np.zeros(size, dtype=np.int64)
         outcome.base = np.zeros(size, dtype=np.int64)
         outcome.lines = np.zeros(size, dtype=np.int64)
-    selected = _in_force(rule, batch, selected)
+    stores = batch.stores.local(rule.stores)
+    selected = _eligible(rule, batch, selected, stores)
     if len(selected) == 0:
         if rule.member_caps:
             outcome.counters = (
@@ -271,16 +272,7 @@ def evaluate_rule(
             )
         return outcome
     tiers = batch.member_tiers.local(rule.tiers).astype(np.int8)
-    stores = batch.stores.local(rule.stores)
     no_counters = ledger_core.new_cap_counters(members)
-    if rule.windows is not None:
-        windows = ledger_core.accrue(
-            _transactions(batch, selected, batch.amounts_minor, stores, None),
-            member_tiers=np.zeros(members, dtype=np.int8),
-            cap_counters=no_counters,
-            rules=rule.windows,
-        )
-        selected = selected[windows.points > 0]
     line_points = np.zeros(size, dtype=np.int64)
     if rule.lines is not None and len(selected):
         chosen = np.zeros(size, dtype=np.bool_)
@@ -335,6 +327,29 @@ def evaluate_rule(
         )
         outcome.uncapped[selected] = uncapped.points
     return outcome
+
+
+def cap_candidates(rule: CompiledEarningRule, batch: PurchaseBatch) -> IntArray:
+    """The transactions of `batch` that `rule` may give points to, and so use its member caps
+    with: those it is in force for, inside its windows. The others never touch its counters, so
+    the history of their periods need not be read."""
+    return _eligible(rule, batch, np.arange(batch.size), batch.stores.local(rule.stores))
+
+
+def _eligible(
+    rule: CompiledEarningRule, batch: PurchaseBatch, selected: IntArray, stores: IntArray
+) -> IntArray:
+    """The selected transactions the rule is in force for, inside its windows."""
+    selected = _in_force(rule, batch, selected)
+    if rule.windows is None or not len(selected):
+        return selected
+    windows = ledger_core.accrue(
+        _transactions(batch, selected, batch.amounts_minor, stores, None),
+        member_tiers=np.zeros(batch.member_count, dtype=np.int8),
+        cap_counters=ledger_core.new_cap_counters(batch.member_count),
+        rules=rule.windows,
+    )
+    return selected[windows.points > 0]
 
 
 def _in_force(rule: CompiledEarningRule, batch: PurchaseBatch, selected: IntArray) -> IntArray:

@@ -29,6 +29,7 @@ from services.campaign.accrual import (
     Codes,
     PurchaseBatch,
     accrue_purchases,
+    cap_candidates,
     parsed_applications,
 )
 from services.campaign.columnar import ArchivedPurchases
@@ -416,7 +417,11 @@ async def cap_state(
             connection, program_id, rule.rule_id, members
         )
         state.counters[rule.rule_id] = counters
-        needed = history_needed(rule.totals, batch.member_index, batch.seconds, counters)
+        # Only the purchases the rule may give points to can use its caps' past periods.
+        candidates = cap_candidates(rule, batch)
+        needed = history_needed(
+            rule.totals, batch.member_index[candidates], batch.seconds[candidates], counters
+        )
         if not needed:
             continue
         # Their counters are written (with their versions checked) even if unchanged: a

@@ -139,6 +139,56 @@ async def test_late_purchases_are_capped_by_their_own_day(services) -> None:
     await ledger.assert_clean()
 
 
+async def test_a_late_purchase_a_capped_rule_cannot_reward_leaves_its_caps_alone(
+    services, database_url
+) -> None:
+    # A weekend bonus capped per day: Friday's purchase, arriving after Sunday's, is late for
+    # the day caps of both rules, but the weekend rule can give it nothing, so that rule's counter
+    # row is neither read against history nor written (its version stays).
+    ledger, campaign = services
+    await campaign.live(
+        earning(
+            "weekend",
+            priority=20,
+            fixed_bonus_points=30,
+            time_windows=[
+                rules_pb2.TimeWindow(
+                    weekdays=[rules_pb2.WEEKDAY_SATURDAY, rules_pb2.WEEKDAY_SUNDAY]
+                )
+            ],
+            caps=rules_pb2.EarningCaps(per_member_day_points_max=50),
+        )
+    )
+    friday, saturday, sunday = (MONDAY + dt.timedelta(days=d) for d in (4, 5, 6))
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "campaign"})
+
+    async def versions() -> dict[str, int]:
+        rows = await connection.fetch(
+            "SELECT rule_id, version FROM cap_counters WHERE member_id = 'bo'"
+        )
+        return {row["rule_id"]: row["version"] for row in rows}
+
+    try:
+        (on_sunday,) = await campaign.ingest(batch("sun", [("u1", "bo", 1_000, sunday, "")]))
+        assert list(on_sunday.points) == [40]
+        before = await versions()
+        (on_friday,) = await campaign.ingest(batch("fri", [("f1", "bo", 1_000, friday, "")]))
+        assert list(on_friday.points) == [10]
+        after = await versions()
+        assert after["weekend"] == before["weekend"]
+        assert after["base"] > before["base"]
+        # A late Saturday purchase does use the weekend's caps: its own day, not Sunday's.
+        (on_saturday,) = await campaign.ingest(
+            batch("sat", [("s1", "bo", 1_000, saturday, ""), ("s2", "bo", 1_000, saturday, "")])
+        )
+        assert list(on_saturday.points) == [40, 30]
+        assert (await versions())["weekend"] > after["weekend"]
+    finally:
+        await connection.close()
+    assert await available(ledger, "bo") == 40 + 10 + 40 + 30
+    await ledger.assert_clean()
+
+
 async def test_a_purchase_the_ledger_refuses_leaves_no_count_and_no_cap_used(
     services, database_url
 ) -> None:
