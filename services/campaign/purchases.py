@@ -413,12 +413,17 @@ async def cap_state(
     for rule in rules:
         if not rule.member_caps or rule.totals is None:
             continue
+        # Only the purchases the rule may give points to use its caps: the counters of the
+        # other members stay as they are, unread, and so does the history of their periods.
+        candidates = cap_candidates(rule, batch)
         counters, state.versions[rule.rule_id] = await store.fetch_counters(
-            connection, program_id, rule.rule_id, members
+            connection,
+            program_id,
+            rule.rule_id,
+            members,
+            wanted=np.unique(batch.member_index[candidates]),
         )
         state.counters[rule.rule_id] = counters
-        # Only the purchases the rule may give points to can use its caps' past periods.
-        candidates = cap_candidates(rule, batch)
         needed = history_needed(
             rule.totals, batch.member_index[candidates], batch.seconds[candidates], counters
         )

@@ -244,12 +244,22 @@ class CountersMoved(Exception):
 
 
 async def fetch_counters(
-    connection: Connection, program_id: str, rule_id: str, members: list[str]
+    connection: Connection,
+    program_id: str,
+    rule_id: str,
+    members: list[str],
+    wanted: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The members' cap counters of one rule, shaped as ledger_core.new_cap_counters, and each
-    row's version (-1 for a member without one), for store_counters."""
+    row's version (-1 for a member without one), for store_counters. With `wanted` (member
+    indexes), only those members' rows are read; the others are left as if they had none, so
+    their counters must not change."""
     counters = ledger_core.new_cap_counters(len(members))
     versions = np.full(len(members), -1, dtype=np.int64)
+    if wanted is not None:
+        if not len(wanted):
+            return counters, versions
+        members = [members[index] for index in wanted.tolist()]
     # One row of arrays (the members' positions, then the counter columns) rather than a row per
     # member: asyncpg decodes integer arrays in C, and numpy places them at once.
     query = (
@@ -266,6 +276,8 @@ async def fetch_counters(
     if not rows or rows[0][0] is None:
         return counters, versions
     positions, *columns = (np.array(column, dtype=np.int64) for column in rows[0])
+    if wanted is not None:
+        positions = wanted[positions]
     for period in range(3):
         counters[period, positions, 0] = columns[2 * period]
         counters[period, positions, 1] = columns[2 * period + 1]
