@@ -106,7 +106,7 @@ class Authenticator:
         )
 
     async def authenticate(self, request: Request, program_id: str) -> Principal:
-        kind, secret = _credential(request)
+        kind, secret, header = _credential(request)
         if not secret:
             await self.anonymous(request)
             raise ApiError(
@@ -120,7 +120,7 @@ class Authenticator:
         principal = self._cache.get(cache_key)
         if principal is None:
             try:
-                principal = await self._verify(kind, program_id, secret)
+                principal = await self._verify(kind, program_id, secret, header)
             except ApiError as error:
                 if error.status == 401:
                     await self.anonymous(request)
@@ -130,12 +130,15 @@ class Authenticator:
         await self.limiter.hit(principal.name, per_minute=principal.requests_per_minute_max)
         return principal
 
-    async def _verify(self, kind: str, program_id: str, secret: str) -> Principal:
+    async def _verify(self, kind: str, program_id: str, secret: str, header: str) -> Principal:
         identity = self.upstreams.identity
+        # A refused credential names the header it came in.
+        fields = {"secret": header, "token": header}
         if kind == "api_key":
             key = await self.upstreams.call(
                 identity.AuthenticateApiKey,
                 identity_pb2.AuthenticateApiKeyRequest(program_id=program_id, secret=secret),
+                fields=fields,
             )
             return Principal(
                 program_id=key.program_id,
@@ -148,6 +151,7 @@ class Authenticator:
         member = await self.upstreams.call(
             identity.VerifyMemberToken,
             identity_pb2.VerifyMemberTokenRequest(program_id=program_id, token=secret),
+            fields=fields,
         )
         return Principal(
             program_id=member.program_id,
@@ -157,16 +161,17 @@ class Authenticator:
         )
 
 
-def _credential(request: Request) -> tuple[str, str]:
+def _credential(request: Request) -> tuple[str, str, str]:
+    """The kind of credential, its secret and the header that carried it."""
     secret = request.headers.get("x-api-key", "")
     if secret:
-        return "api_key", secret.strip()
+        return "api_key", secret.strip(), "X-Api-Key"
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "apikey":
-        return "api_key", value.strip()
+        return "api_key", value.strip(), "Authorization"
     if scheme.lower() == "bearer":
-        return "member", value.strip()
-    return "", ""
+        return "member", value.strip(), "Authorization"
+    return "", "", ""
 
 
 Access = Callable[..., Awaitable[Principal]]

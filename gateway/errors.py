@@ -3,7 +3,8 @@
 Every error body is `{"error": {"code", "message", "field", "request_id"}}`. `code` is a stable
 machine-readable reason: the service's own (`loyalty-error-reason`, such as INSUFFICIENT_POINTS)
 when it gives one, else the gateway's (such as SCOPE_MISSING) or the status name. `field` names
-the request field at fault in the JSON of the request (or the header), empty when none is.
+what is at fault as the client sent it (a JSON path, a path or query parameter, a header), empty
+when nothing the client sent is.
 
 | gRPC status | HTTP |
 |---|---|
@@ -59,12 +60,9 @@ HTTP_STATUS_OF_GRPC = {
 }
 RETRY_AFTER_UNAVAILABLE_S = 1
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# Services name fields as in their protos; the few the gateway's JSON names differently.
-FIELD_NAMES = {
-    "secret": "X-Api-Key",
-    "token": "Authorization",
-    "idempotency_key": "Idempotency-Key",
-}
+# Services name fields as in their protos; idempotency_key is the one every change fills from a
+# header. The rest are renamed per call (`fields=`, see json_field).
+FIELD_NAMES = {"idempotency_key": IDEMPOTENCY_HEADER}
 
 
 class ErrorDetail(BaseModel):
@@ -132,17 +130,20 @@ class ApiError(Exception):
 
 
 def json_field(field: str, renamed: Mapping[str, str]) -> str:
-    """The request JSON's name of a service's field: the route's renames (a proto field and what
-    lies under it, such as "profile" -> "" or "consent_updates" -> "consents"), then the few the
-    gateway names otherwise everywhere."""
-    for proto, json in renamed.items():
-        if field == proto:
-            return json
-        for separator in (".", "["):
-            if field.startswith(proto + separator):
-                rest = field[len(proto) :]
-                return json + rest if json else rest.removeprefix(".")
-    return FIELD_NAMES.get(field, field)
+    """The request's name of a service's field: a route's rename of a proto field and of what
+    lies under it ("profile" -> "" or "lines.lines" -> "lines", so "lines.lines[2].sku" reads
+    "lines[2].sku"), else the name every change gives it (FIELD_NAMES), else the service's own.
+
+    The longest renamed prefix wins, so a route may rename a message and, otherwise, one field
+    inside it ("activity" -> "" with "activity.member_id" -> "identifier")."""
+    matches = [
+        proto for proto in renamed if field == proto or field.startswith((f"{proto}.", f"{proto}["))
+    ]
+    if not matches:
+        return FIELD_NAMES.get(field, field)
+    proto = max(matches, key=len)
+    json, rest = renamed[proto], field[len(proto) :]
+    return json + rest if json else rest.removeprefix(".")
 
 
 def error_response(

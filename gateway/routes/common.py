@@ -71,6 +71,17 @@ async def member_of(services: Upstreams, principal: Principal, reference: Member
             value=reference.identifier.value,
             provider=reference.identifier.provider,
         ),
-        fields={"kind": "identifier.kind", "value": "identifier.value"},
+        # The lookup's fields are the `identifier` object of the transaction's JSON.
+        fields={
+            "kind": "identifier.kind",
+            "value": "identifier.value",
+            "provider": "identifier.provider",
+        },
     )
     return resolved.member_id
+
+
+def member_field(reference: MemberRef) -> str:
+    """Where the request named the member that member_of found: a service's complaint about the
+    member id it was given is about the identifier when the client sent one."""
+    return "identifier" if reference.identifier is not None else "member_id"

@@ -35,6 +35,7 @@ async def demo_login(
         identity_pb2.ResolveIdentifierRequest(
             program_id=program_id, kind=common_pb2.IDENTIFIER_KIND_EMAIL, value=body.email
         ),
+        fields={"value": "email", "kind": ""},
     )
     issued = await services.call(
         services.identity.IssueMemberToken,
@@ -44,6 +45,8 @@ async def demo_login(
             scopes=sorted(MEMBER_SCOPES),
             ttl_seconds=DEMO_TOKEN_TTL_S,
         ),
+        # The member is the one the e-mail names; scopes and lifetime are the gateway's own.
+        fields={"member_id": "email", "scopes": "", "ttl_seconds": ""},
     )
     return models.MemberToken(
         token=issued.token,

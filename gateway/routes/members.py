@@ -219,6 +219,7 @@ async def qr_token(request: Request, member_id: MemberIdPath, principal: Reader)
             member_id=principal.member_id_of(member_id),
             ttl_seconds=QR_TOKEN_TTL_S,
         ),
+        fields={"ttl_seconds": ""},  # the gateway's constant, not the client's
     )
     svg = await asyncio.to_thread(qr_svg, issued.token)
     return models.QrToken(

@@ -30,5 +30,6 @@ async def list_tiers(request: Request, principal: AnyCaller) -> models.TierList:
     response = await services.call(
         services.ledger.ListTierDefinitions,
         ledger_pb2.ListTierDefinitionsRequest(program_id=principal.program_id, page_size=100),
+        fields={"page_size": ""},  # the gateway's constant, not the client's
     )
     return models.TierList(tiers=[convert.tier(t) for t in response.tiers])

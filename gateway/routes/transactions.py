@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends, Request
 from gateway import convert, models
 from gateway.auth import Principal, access
 from gateway.errors import ApiError
-from gateway.routes.common import ERRORS, PREFIX, IdempotencyKey, member_of, upstreams
+from gateway.routes.common import (
+    ERRORS,
+    PREFIX,
+    IdempotencyKey,
+    member_field,
+    member_of,
+    upstreams,
+)
 from loyalty.campaign.v1 import campaign_pb2
 
 router = APIRouter(prefix=PREFIX, tags=["transactions"], responses=ERRORS)
@@ -46,6 +53,7 @@ async def record_purchase(
             member_id=member_id,
             idempotency_key=principal.idempotency_key(idempotency_key),
         ),
+        fields={"member_id": member_field(body)},
     )
     return convert.purchase_result(response, member_id=member_id)
 
@@ -73,6 +81,9 @@ async def record_return(
             member_id=member_id,
             idempotency_key=principal.idempotency_key(idempotency_key),
         ),
+        # The proto holds the lines in a ReturnLines message of the oneof `refund`; the JSON
+        # holds them as a plain list.
+        fields={"lines.lines": "lines", "refund": "lines", "member_id": member_field(body)},
     )
     return models.ReturnResult(
         member_id=member_id,
@@ -103,5 +114,7 @@ async def record_activity(
             idempotency_key=principal.idempotency_key(idempotency_key),
             activity=convert.activity_to_proto(body, member_id=member_id),
         ),
+        # The JSON is the activity itself, not a request holding one.
+        fields={"activity": "", "activity.member_id": member_field(body)},
     )
     return convert.activity(response.activity, duplicate=response.duplicate)

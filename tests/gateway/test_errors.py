@@ -115,6 +115,10 @@ def test_a_body_over_the_limit_is_413_whether_or_not_it_declares_its_length(
         ("value", {"value": "identifier.value"}, "identifier.value"),
         ("value_extra", {"value": "identifier.value"}, "value_extra"),
         ("idempotency_key", {"profile": ""}, "Idempotency-Key"),
+        ("lines.lines[2].sku", {"lines.lines": "lines", "refund": "lines"}, "lines[2].sku"),
+        # The longest renamed prefix wins, whatever the order of the renames.
+        ("activity.member_id", {"activity": "", "activity.member_id": "identifier"}, "identifier"),
+        ("activity.url", {"activity": "", "activity.member_id": "identifier"}, "url"),
     ],
 )
 def test_a_service_field_is_named_as_the_request_json_names_it(
