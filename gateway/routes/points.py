@@ -1,11 +1,13 @@
 """A member's points: balance, lots, history and tier history (all read from the ledger)."""
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from gateway import convert, models
 from gateway.auth import Principal, access
+from gateway.convert import timestamp
 from gateway.enums import PostingKind, to_proto
 from gateway.routes.common import ERRORS, PREFIX, MemberIdPath, PageSize, PageToken, upstreams
 from loyalty.ledger.v1 import ledger_pb2
@@ -73,6 +75,14 @@ async def list_history(
     member_id: MemberIdPath,
     principal: Reader,
     kinds: Annotated[list[PostingKind], Query(max_length=8)] = [],  # noqa: B006 - FastAPI copies
+    start_time: Annotated[
+        dt.datetime | None,
+        Query(description="Only postings posted at or after this time (UTC without an offset)."),
+    ] = None,
+    end_time: Annotated[
+        dt.datetime | None,
+        Query(description="Only postings posted before this time (UTC without an offset)."),
+    ] = None,
     page_size: PageSize = 0,
     page_token: PageToken = "",
 ) -> models.History:
@@ -83,6 +93,8 @@ async def list_history(
             program_id=principal.program_id,
             member_id=principal.member_id_of(member_id),
             kinds=[to_proto(kind) for kind in kinds],  # type: ignore[misc]
+            start_time=timestamp(start_time),
+            end_time=timestamp(end_time),
             page_size=page_size,
             page_token=page_token,
         ),

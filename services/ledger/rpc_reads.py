@@ -1,10 +1,13 @@
 """Reads: balances in constant time, lots, history, what a spend consumed, tier history."""
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 
+from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import convert, store
 from services.ledger.errors import MemberNotFound
@@ -17,6 +20,7 @@ from services.ledger.rpc_base import (
 from services.shared import validation
 from services.shared.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.shared.paging import decode_page_token, encode_page_token
+from services.shared.timestamps import instant
 
 
 class ReadRpcs(LedgerRpcBase):
@@ -79,6 +83,11 @@ class ReadRpcs(LedgerRpcBase):
         check_member(request.member_id)
         size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
         cursor = decode_page_token(request.page_token, keys=("before",))
+        kinds = _posting_kinds(request.kinds)
+        start = _optional_instant(request, "start_time")
+        end = _optional_instant(request, "end_time")
+        if start is not None and end is not None and end <= start:
+            raise InvalidArgument("end_time", "must be after start_time")
         if await store.read_account(self.pool, request.program_id, request.member_id) is None:
             raise MemberNotFound(request.member_id)
         postings = await store.postings_page(
@@ -87,6 +96,9 @@ class ReadRpcs(LedgerRpcBase):
             request.member_id,
             before_id=cursor["before"] if cursor else 2**63 - 1,
             limit=size + 1,
+            kinds=kinds,
+            posted_from=start,
+            posted_before=end,
         )
         token = (
             encode_page_token({"before": postings[size - 1].posting_id})
@@ -166,3 +178,24 @@ def _lot_cursor(cursor: dict[str, Any] | None) -> tuple[dt.datetime, int] | None
         return expires, int(cursor["lot"])
     except (TypeError, ValueError):
         raise InvalidArgument("page_token", "is not a token this service issued") from None
+
+
+def _posting_kinds(kinds: Iterable[int]) -> list[int]:
+    """The distinct posting kinds asked for; an unknown or unspecified one is the caller's error."""
+    chosen = sorted(set(kinds))
+    for kind in chosen:
+        if (
+            kind not in common_pb2.PostingKind.values()
+            or kind == common_pb2.POSTING_KIND_UNSPECIFIED
+        ):
+            raise InvalidArgument("kinds", f"{kind} is not a posting kind")
+    return chosen
+
+
+def _optional_instant(request: Message, field: str) -> dt.datetime | None:
+    if not request.HasField(field):
+        return None
+    try:
+        return instant(getattr(request, field))
+    except (ValueError, OverflowError):
+        raise InvalidArgument(field, "is not a time between years 1 and 9999") from None

@@ -451,15 +451,30 @@ async def restored_of(
 
 
 async def postings_page(
-    connection: asyncpg.Pool, program_id: str, member_id: str, *, before_id: int, limit: int
+    connection: asyncpg.Pool,
+    program_id: str,
+    member_id: str,
+    *,
+    before_id: int,
+    limit: int,
+    kinds: list[int] | None = None,
+    posted_from: dt.datetime | None = None,
+    posted_before: dt.datetime | None = None,
 ) -> list[Posting]:
+    """A member's postings before `before_id`, newest first; of the given kinds (all if none)
+    posted in [posted_from, posted_before). The filters ride on the walk down the member's key."""
     rows = await connection.fetch(
         f"SELECT {', '.join(_POSTING_FIELDS)} FROM postings WHERE program_id = $1 AND member_id = $2 "
-        "AND posting_id < $3 ORDER BY posting_id DESC LIMIT $4",
+        "AND posting_id < $3 AND (cardinality($5::smallint[]) = 0 OR kind = ANY($5::smallint[])) "
+        "AND ($6::timestamptz IS NULL OR posted_at >= $6) AND ($7::timestamptz IS NULL OR posted_at < $7) "
+        "ORDER BY posting_id DESC LIMIT $4",
         program_id,
         member_id,
         before_id,
         limit,
+        kinds or [],
+        posted_from,
+        posted_before,
     )
     return [Posting(**dict(row)) for row in rows]
 

@@ -29,6 +29,13 @@ def test_balance_lots_history_and_tiers(platform: GatewayPlatform) -> None:
             params={"page_token": history["next_page_token"], "kinds": ["earn"]},
         ).json()
         assert len(rest["postings"]) == 1
+        newest = history["postings"][0]["posted_at"]
+        before_newest = client.get(f"{BASE}/members/me/history", params={"end_time": newest}).json()
+        assert [p["points"] for p in before_newest["postings"]] == [1_000]
+        refused = client.get(
+            f"{BASE}/members/me/history", params={"start_time": newest, "end_time": newest}
+        )
+        assert refused.status_code == 400 and refused.json()["error"]["field"] == "end_time"
 
         changes = client.get(f"{BASE}/members/me/tier-history").json()["tier_changes"]
         assert changes[0]["to_tier_code"] == "silver"

@@ -518,3 +518,38 @@ async def test_reversing_a_spend_gives_the_points_back_to_their_lots_with_their_
         ledger_pb2.GetLiabilityReportRequest(program_id="acme")
     )
     assert report.redeemed_account_points == 0
+
+
+async def test_history_keeps_to_the_kinds_and_the_times_asked_for(ledger: Ledger) -> None:
+    await ledger.earn("ann", 50, vests_at=ts(now() - dt.timedelta(seconds=1)))
+    first = await ledger.stub.ListHistory(
+        ledger_pb2.ListHistoryRequest(program_id="acme", member_id="ann")
+    )
+    await asyncio.sleep(0.01)
+    await ledger.earn("ann", 20, vests_at=ts(now() - dt.timedelta(seconds=1)))
+    await ledger.redeem("ann", 30)
+
+    async def history(**fields) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+        answer = await ledger.stub.ListHistory(
+            ledger_pb2.ListHistoryRequest(program_id="acme", member_id="ann", **fields)
+        )
+        return [(p.kind, p.points) for p in answer.postings]
+
+    assert await history() == [(2, -30), (1, 20), (1, 50)]
+    assert await history(kinds=[1]) == [(1, 20), (1, 50)]
+    assert await history(kinds=[2, 1], page_size=1) == [(2, -30)]
+    after_first = first.postings[0].posted_at.ToDatetime(tzinfo=dt.UTC) + dt.timedelta(
+        microseconds=1
+    )
+    assert await history(start_time=ts(after_first)) == [(2, -30), (1, 20)]
+    assert await history(end_time=ts(after_first)) == [(1, 50)]
+    assert await history(kinds=[1], start_time=ts(after_first)) == [(1, 20)]
+    for fields, field in (
+        ({"kinds": [0]}, "kinds"),
+        ({"kinds": [99]}, "kinds"),
+        ({"start_time": ts(after_first), "end_time": ts(after_first)}, "end_time"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await history(**fields)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert ("loyalty-error-field", field) in tuple(error.value.trailing_metadata())
