@@ -67,11 +67,7 @@ class ReadRpcs(LedgerRpcBase):
             limit=size + 1,
             include_spent=request.include_exhausted,
         )
-        token = ""
-        if len(lots) > size:
-            last = lots[size - 1]
-            expires = last.expires_at.isoformat() if last.expires_at else "infinity"
-            token = encode_page_token({"expires": expires, "lot": last.lot_id})
+        token = _lot_token(lots[size - 1]) if len(lots) > size else ""
         return ledger_pb2.ListLotsResponse(
             lots=[convert.lot(lot, request.member_id) for lot in lots[:size]], next_page_token=token
         )
@@ -115,6 +111,8 @@ class ReadRpcs(LedgerRpcBase):
         validation.program_id(request.program_id)
         check_member(request.member_id)
         posting_id = validation.decimal_id(request.posting_id, "posting_id", what="a posting id")
+        size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
+        cursor = decode_page_token(request.page_token, keys=("expires", "lot"))
         posting = await store.fetch_posting(
             self.pool, request.program_id, request.member_id, posting_id
         )
@@ -123,8 +121,19 @@ class ReadRpcs(LedgerRpcBase):
                 f"posting {request.posting_id} of this member does not exist", field="posting_id"
             )
         consumer = f"h{posting.hold_id}" if posting.hold_id else f"p{posting.posting_id}"
-        taken = await store.consumptions(self.pool, request.program_id, request.member_id, consumer)
-        return ledger_pb2.ListSpendAllocationsResponse(allocations=convert.allocations(taken))
+        # Lots are consumed in the order ListLots walks them, so the pages share its cursor.
+        taken = await store.consumptions(
+            self.pool,
+            request.program_id,
+            request.member_id,
+            consumer,
+            after=_lot_cursor(cursor),
+            limit=size + 1,
+        )
+        return ledger_pb2.ListSpendAllocationsResponse(
+            allocations=convert.allocations(taken[:size]),
+            next_page_token=_lot_token(taken[size - 1][0]) if len(taken) > size else "",
+        )
 
     async def GetTierHistory(
         self, request: ledger_pb2.GetTierHistoryRequest, context: grpc.aio.ServicerContext
@@ -164,6 +173,11 @@ class ReadRpcs(LedgerRpcBase):
             ],
             next_page_token=token,
         )
+
+
+def _lot_token(last: store.Lot) -> str:
+    expires = last.expires_at.isoformat() if last.expires_at else "infinity"
+    return encode_page_token({"expires": expires, "lot": last.lot_id})
 
 
 def _lot_cursor(cursor: dict[str, Any] | None) -> tuple[dt.datetime, int] | None:

@@ -376,15 +376,29 @@ async def record_consumptions(
 
 
 async def consumptions(
-    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, member_id: str, consumer: str
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    member_id: str,
+    consumer: str,
+    *,
+    after: tuple[dt.datetime, int] | None = None,
+    limit: int | None = None,
 ) -> list[tuple[Lot, int]]:
+    """What `consumer` took from each lot, in the order lots are spent (soonest expiry, then
+    oldest); a page of it after the (expiry, lot) `after`, at most `limit` (all if None)."""
+    after_expiry, after_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), 0)
     rows = await connection.fetch(
         f"SELECT {', '.join('l.' + f for f in _LOT_FIELDS)}, c.amount AS taken FROM lot_consumptions c "
         "JOIN lots l USING (program_id, member_id, lot_id) "
-        "WHERE c.program_id = $1 AND c.member_id = $2 AND c.consumer = $3 ORDER BY l.expires_at NULLS LAST, l.lot_id",
+        "WHERE c.program_id = $1 AND c.member_id = $2 AND c.consumer = $3 "
+        "AND (coalesce(l.expires_at, 'infinity'::timestamptz), l.lot_id) > ($4, $5) "
+        "ORDER BY coalesce(l.expires_at, 'infinity'::timestamptz), l.lot_id LIMIT $6",
         program_id,
         member_id,
         consumer,
+        after_expiry,
+        after_id,
+        limit,
     )
     return [(Lot(**{f: row[f] for f in _LOT_FIELDS}), row["taken"]) for row in rows]
 

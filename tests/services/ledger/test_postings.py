@@ -553,3 +553,32 @@ async def test_history_keeps_to_the_kinds_and_the_times_asked_for(ledger: Ledger
             await history(**fields)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert ("loyalty-error-field", field) in tuple(error.value.trailing_metadata())
+
+
+async def test_spend_allocations_come_in_pages_of_the_size_asked_for(ledger: Ledger) -> None:
+    for days in (30, 60, 90):
+        await ledger.earn("ann", 10, expires_at=ts(now() + dt.timedelta(days=days)))
+    await ledger.earn("ann", 10)  # never expires: consumed last
+    redeemed = await ledger.redeem("ann", 35)
+    assert [a.points for a in redeemed.allocations] == [10, 10, 10, 5]
+
+    async def page(**fields) -> ledger_pb2.ListSpendAllocationsResponse:  # type: ignore[no-untyped-def]
+        return await ledger.stub.ListSpendAllocations(
+            ledger_pb2.ListSpendAllocationsRequest(
+                program_id="acme",
+                member_id="ann",
+                posting_id=redeemed.posting.posting_id,
+                **fields,
+            )
+        )
+
+    first = await page(page_size=3)
+    assert list(first.allocations) == list(redeemed.allocations[:3]) and first.next_page_token
+    rest = await page(page_size=3, page_token=first.next_page_token)
+    assert list(rest.allocations) == list(redeemed.allocations[3:]) and not rest.next_page_token
+    assert not (await page()).next_page_token
+    for fields, field in (({"page_size": -1}, "page_size"), ({"page_token": "x"}, "page_token")):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await page(**fields)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert ("loyalty-error-field", field) in tuple(error.value.trailing_metadata())
