@@ -45,9 +45,12 @@ class ReadRpcs(LedgerRpcBase):
         for index, member_id in enumerate(request.member_ids):
             check_member(member_id, f"member_ids[{index}]")
         program = await self.programs.get(self.pool, request.program_id)
-        balances = [
-            await self._current_balance(program, member_id) for member_id in request.member_ids
-        ]
+        balances = []
+        for member_id in request.member_ids:
+            try:
+                balances.append(await self._current_balance(program, member_id))
+            except MemberNotFound:
+                continue  # the contract leaves unknown members out rather than failing the call
         return ledger_pb2.BatchGetBalancesResponse(balances=balances)
 
     async def ListLots(

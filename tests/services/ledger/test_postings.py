@@ -582,3 +582,15 @@ async def test_spend_allocations_come_in_pages_of_the_size_asked_for(ledger: Led
             await page(**fields)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert ("loyalty-error-field", field) in tuple(error.value.trailing_metadata())
+
+
+async def test_balances_of_several_members_leave_the_unknown_ones_out(ledger: Ledger) -> None:
+    await ledger.earn("ann", 10)
+    await ledger.earn("bob", 20)
+    answer = await ledger.stub.BatchGetBalances(
+        ledger_pb2.BatchGetBalancesRequest(program_id="acme", member_ids=["bob", "nobody", "ann"])
+    )
+    assert [(b.member_id, b.available_points) for b in answer.balances] == [
+        ("bob", 20),
+        ("ann", 10),
+    ]
