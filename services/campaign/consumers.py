@@ -1,8 +1,8 @@
 """What campaign consumes from JetStream, each handler idempotent under redelivery.
 
 - `activity.*`: activities from the channels, recorded once per member and activity id;
-- `identity.member_enrolled` / `member_updated`: the member's entry tier and birthday, and the
-  referral an enrolment with a referral code makes;
+- `identity.member_enrolled` / `member_updated`: the member's entry tier and birthday, the
+  program's sign-up bonus, and the referral an enrolment with a referral code makes;
 - `ledger.tier_changed`: the member's tier, for tier conditions and multipliers.
 """
 
@@ -15,12 +15,17 @@ from nats.aio.msg import Msg
 from loyalty.campaign.v1 import engagement_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
+from services.campaign import repository, repository_engagement
 from services.campaign import repository_purchases as store
 from services.campaign.activities import Activities, check_activity
 from services.campaign.ledger_client import LedgerClient
+from services.campaign.purchases import bonus_item, earn_request
 from services.shared.errors import InvalidArgument
 
 logger = logging.getLogger(__name__)
+
+# The kind (and only period) of the sign-up bonus award, and its ledger reason code.
+SIGNUP = "signup"
 
 
 def _occurred(event: events_pb2.Event) -> dt.datetime:
@@ -111,6 +116,7 @@ class MemberHandler:
                 birthday=birthday,
                 enrolled_at=_occurred(event),
             )
+            await self._signup_bonus(connection, event.program_id, enrolled.member_id)
             if not enrolled.referrer_member_id:
                 return
             # The enrolment with a referral code is the referral activity of the referrer.
@@ -125,6 +131,28 @@ class MemberHandler:
             )
             referral.occurred_at.CopyFrom(event.occurred_at)
             await self.activities.record(connection, program, referral)
+
+    async def _signup_bonus(
+        self, connection: asyncpg.Connection, program_id: str, member_id: str
+    ) -> None:
+        """The program's sign-up bonus, once per member: a redelivered enrolment finds its award
+        recorded, and a retry after a lost transaction repeats the very earn (same key)."""
+        stored = await repository.fetch_recognition(connection, program_id)
+        points = (
+            engagement_pb2.RecognitionConfig.FromString(stored[0]).signup_bonus_points
+            if stored
+            else 0
+        )
+        if points <= 0:
+            return
+        fresh = await repository_engagement.award_bonuses(
+            connection, program_id, SIGNUP, [(member_id, SIGNUP, points)]
+        )
+        if not fresh:
+            return
+        program = await self.ledger.program(program_id)
+        item = bonus_item(member_id, points, key=SIGNUP, code=SIGNUP)
+        await self.ledger.earn(earn_request(program_id, item, currency=program.currency))
 
 
 class TierHandler:

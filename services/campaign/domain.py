@@ -14,6 +14,9 @@ def check_recognition(config: engagement_pb2.RecognitionConfig) -> None:
     validation.in_range(
         config.birthday_bonus_points, "config.birthday_bonus_points", low=0, high=BONUS_POINTS_MAX
     )
+    validation.in_range(
+        config.signup_bonus_points, "config.signup_bonus_points", low=0, high=BONUS_POINTS_MAX
+    )
     if len(config.milestones) > MILESTONES_MAX:
         raise InvalidArgument("config.milestones", f"at most {MILESTONES_MAX} milestones")
     codes: set[str] = set()

@@ -292,3 +292,38 @@ async def test_a_birthday_change_redelivered_late_does_not_undo_a_later_one(
     )
     assert enrolled == enrolled_at
     assert await birthday() == (7, 14)
+
+
+async def test_the_signup_bonus_is_given_once_on_enrolment(
+    services, servers, nats_namespace
+) -> None:
+    ledger, campaign = services
+    await campaign.stub.ConfigureRecognition(
+        campaign_pb2.ConfigureRecognitionRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            config=engagement_pb2.RecognitionConfig(signup_bonus_points=150),
+        )
+    )
+
+    def enrolment(number: int, member: str) -> events_pb2.Event:
+        return events_pb2.Event(
+            event_id=f"00000000-0000-0000-0000-{number:012d}",
+            program_id=PROGRAM,
+            member_enrolled=events_pb2.MemberEnrolled(member_id=member, entry_tier_code="member"),
+        )
+
+    # The same enrolment told twice (another event id) gives one bonus; then a sentinel member.
+    await publish(
+        servers,
+        f"{nats_namespace}.identity.member_enrolled",
+        enrolment(801, "newbie"),
+        enrolment(802, "newbie"),
+        enrolment(803, "sentinel"),
+    )
+    for _ in range(200):
+        if await available(ledger, "sentinel") == 150:
+            break
+        await asyncio.sleep(0.05)
+    assert await available(ledger, "sentinel") == 150
+    assert await available(ledger, "newbie") == 150

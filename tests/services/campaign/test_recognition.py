@@ -51,6 +51,7 @@ async def test_unconfigured_recognition_is_not_found(campaign) -> None:
     ("config", "field"),
     [
         (recognition(birthday_bonus_points=-1), "config.birthday_bonus_points"),
+        (recognition(signup_bonus_points=-5), "config.signup_bonus_points"),
         (
             recognition(
                 milestones=[engagement_pb2.Milestone(code="m", kind=1, threshold=0, points=5)]
