@@ -90,7 +90,7 @@ class BulkRpcs(LedgerRpcBase):
             )
         return ledger_pb2.VerifyResponse(
             accounts_checked_count=result.accounts_checked,
-            differences_count=len(result.differences),
+            differences_count=result.differences_found,
             differences=[
                 ledger_pb2.AccountDifference(
                     account_id=d.account_id,

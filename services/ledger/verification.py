@@ -25,8 +25,10 @@ class Difference:
 @dataclass(frozen=True)
 class VerifyResult:
     accounts_checked: int
+    # At most the differences_max asked for; differences_found counts them all.
     differences: list[Difference]
     program_sum: int
+    differences_found: int
 
 
 _MEMBER_CHECK = """
@@ -70,7 +72,8 @@ async def verify(
                 ("held", row["held"], row["holds_open"]),
             ):
                 if stored != recomputed:
-                    differences.append(Difference(account, field, stored, recomputed))
+                    # PostgreSQL sums bigints as numeric; the response's fields are int64.
+                    differences.append(Difference(account, field, int(stored), int(recomputed)))
         checked += len(rows)
         if len(rows) < VERIFY_CHUNK:
             break
@@ -84,7 +87,9 @@ async def verify(
     )
     if member_ids is None and program_sum != 0:
         differences.append(Difference(f"program:{program_id}", "sum", int(program_sum), 0))
-    return VerifyResult(checked, differences[:differences_max], int(program_sum))
+    return VerifyResult(
+        checked, differences[:differences_max], int(program_sum), differences_found=len(differences)
+    )
 
 
 async def _program_account_differences(
@@ -100,7 +105,10 @@ async def _program_account_differences(
     )
     return [
         Difference(
-            f"program:{program_id}:{row['kind']}", "balance", row["stored"], row["recomputed"]
+            f"program:{program_id}:{row['kind']}",
+            "balance",
+            int(row["stored"]),
+            int(row["recomputed"]),
         )
         for row in rows
     ]

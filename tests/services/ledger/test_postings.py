@@ -594,3 +594,27 @@ async def test_balances_of_several_members_leave_the_unknown_ones_out(ledger: Le
         ("bob", 20),
         ("ann", 10),
     ]
+
+
+async def test_verify_counts_every_difference_and_returns_at_most_the_number_asked_for(
+    ledger: Ledger, database_url: str
+) -> None:
+    for member in ("ann", "bob", "cat"):
+        await ledger.earn(member, 10)
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "ledger"})
+    try:  # a stored vested balance one point off the lots and postings behind it, for each
+        await connection.execute("UPDATE member_accounts SET vested = vested + 1")
+        try:
+            found = await ledger.stub.Verify(
+                ledger_pb2.VerifyRequest(program_id="acme", differences_max=2)
+            )
+        finally:
+            await connection.execute("UPDATE member_accounts SET vested = vested - 1")
+    finally:
+        await connection.close()
+    # Per member: balance and vested; then the program's sum.
+    assert found.differences_count == 7 and len(found.differences) == 2
+    assert [(d.account_id, d.field) for d in found.differences] == [
+        ("member:ann", "balance"),
+        ("member:ann", "vested"),
+    ]
