@@ -97,6 +97,10 @@ class PostingRpcs(LedgerRpcBase):
             raise InvalidArgument(
                 "reason.operator_id", "an adjustment names the operator who made it"
             )
+        # A manual correction is audited and reported by its machine-readable code.
+        if not request.reason.code:
+            raise InvalidArgument("reason.code", "an adjustment says why, such as goodwill")
+        validation.code(request.reason.code, "reason.code")
         reason = reason_bytes(request)
 
         async def adjust(

@@ -618,3 +618,29 @@ async def test_verify_counts_every_difference_and_returns_at_most_the_number_ask
         ("member:ann", "balance"),
         ("member:ann", "vested"),
     ]
+
+
+async def test_an_adjustment_names_its_operator_and_its_reason_code(ledger: Ledger) -> None:
+    async def adjust(**reason) -> ledger_pb2.AdjustResponse:  # type: ignore[no-untyped-def]
+        return await ledger.stub.Adjust(
+            ledger_pb2.AdjustRequest(
+                program_id="acme",
+                idempotency_key=key(),
+                member_id="ann",
+                points=25,
+                reason=ledger_pb2.PostingReason(**reason),
+            )
+        )
+
+    made = await adjust(operator_id="op-1", code="goodwill", note="late delivery")
+    assert (made.posting.points, made.posting.reason.code) == (25, "goodwill")
+    for reason, field in (
+        ({"code": "goodwill"}, "reason.operator_id"),
+        ({"operator_id": "op-1"}, "reason.code"),
+        ({"operator_id": "op-1", "code": "Good will"}, "reason.code"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await adjust(**reason)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert ("loyalty-error-field", field) in tuple(error.value.trailing_metadata())
+    assert (await ledger.balance("ann")).available_points == 25

@@ -55,7 +55,7 @@ MUTATIONS = {
             idempotency_key="r",
             member_id="ann",
             points=-7,
-            reason=ledger_pb2.PostingReason(operator_id="op-1", note="goodwill"),
+            reason=ledger_pb2.PostingReason(operator_id="op-1", code="goodwill", note="goodwill"),
         ),
     ),
     "refund": lambda s: (
