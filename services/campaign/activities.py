@@ -14,6 +14,7 @@ accrued (services/campaign/purchases.py); otherwise at once.
 """
 
 import datetime as dt
+import itertools
 import zoneinfo
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ STATE_PENDING = common_pb2.VERIFICATION_STATE_PENDING
 STATE_VERIFIED = common_pb2.VERIFICATION_STATE_VERIFIED
 STATE_REJECTED = common_pb2.VERIFICATION_STATE_REJECTED
 REFERRAL = common_pb2.ACTIVITY_KIND_REFERRAL
+BEST_OF_PRIORITY = rules_pb2.STACKING_MODE_BEST_OF_PRIORITY
 ATTRIBUTES_MAX = 20
 URL_LENGTH_MAX = 2_000
 REFERRAL_CHAIN_DEPTH_MAX = 100
@@ -199,12 +201,22 @@ class Activities:
         rules: list[rules_pb2.Rule],
         days: LocalDays,
     ) -> None:
-        chosen = []
-        for rule in rules:
-            if await self._capped(connection, program, activity, rule, days):
-                continue
-            chosen.append(rule)
-            if rule.stacking_mode == rules_pb2.STACKING_MODE_EXCLUSIVE:
+        # The stacking order of earning rules (rules.proto): by priority; among one priority's
+        # best-of rules only the one giving most points (the first on a tie); a rule that
+        # applies as exclusive leaves the later priorities out.
+        chosen: list[rules_pb2.Rule] = []
+        for _, grouped in itertools.groupby(rules, key=lambda rule: rule.priority):
+            group = [
+                rule
+                for rule in grouped
+                if not await self._capped(connection, program, activity, rule, days)
+            ]
+            best_of = [rule for rule in group if rule.stacking_mode == BEST_OF_PRIORITY]
+            if len(best_of) > 1:
+                best = max(best_of, key=lambda rule: rule.engagement.points)
+                group = [rule for rule in group if rule is best or rule not in best_of]
+            chosen += group
+            if any(rule.stacking_mode == rules_pb2.STACKING_MODE_EXCLUSIVE for rule in group):
                 break
         if not chosen:
             activity.outcome = CAPPED

@@ -287,3 +287,31 @@ async def test_an_activity_the_channel_sends_as_pending_earns_once_verified(serv
     approved = await decide("share-ok", campaign_pb2.VERIFICATION_DECISION_APPROVE)
     assert (approved.outcome, approved.points) == (OUTCOME.ACTIVITY_OUTCOME_REWARDED, 10)
     assert await available(ledger, "bob") == 10
+
+
+async def test_engagement_rules_stack_by_priority_best_of_and_exclusive(services) -> None:
+    ledger, campaign = services
+    like, check_in = common_pb2.ACTIVITY_KIND_SOCIAL_LIKE, common_pb2.ACTIVITY_KIND_STORE_CHECK_IN
+    best_of, exclusive = rules_pb2.STACKING_MODE_BEST_OF_PRIORITY, rules_pb2.STACKING_MODE_EXCLUSIVE
+    for rule_id, kind, priority, mode, points in (
+        # Of one priority's best-of rules only the richest applies; the others stack.
+        ("like-a", like, 10, best_of, 20),
+        ("like-b", like, 10, best_of, 50),
+        ("like-c", like, 10, 0, 5),
+        ("like-d", like, 20, 0, 7),
+        # An exclusive rule leaves out later priorities, not the rest of its own.
+        ("visit-a", check_in, 10, exclusive, 30),
+        ("visit-b", check_in, 10, 0, 4),
+        ("visit-c", check_in, 20, 0, 9),
+    ):
+        rule = engagement(rule_id, priority=priority, activity_kind=kind, points=points)
+        rule.stacking_mode = mode
+        await campaign.live(rule)
+
+    liked = await record_activity(campaign, "like-1", "ann", like, at=NOON)
+    assert liked.points == 62
+    assert [ref.split("@")[0] for ref in liked.rule_ids] == ["like-b", "like-c", "like-d"]
+    visited = await record_activity(campaign, "visit-1", "bob", check_in, at=NOON)
+    assert visited.points == 34
+    assert [ref.split("@")[0] for ref in visited.rule_ids] == ["visit-a", "visit-b"]
+    assert await available(ledger, "ann") == 62 and await available(ledger, "bob") == 34
