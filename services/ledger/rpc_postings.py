@@ -35,6 +35,15 @@ class PostingRpcs(LedgerRpcBase):
         reason = reason_bytes(request)
         spend = request.qualifying_spend.amount_minor if request.HasField("qualifying_spend") else 0
         validation.in_range(spend, "qualifying_spend.amount_minor", low=0, high=10**15)
+        if spend:
+            # Spend-based tiers add minor units up as they come: another currency's would count
+            # as if they were the program's.
+            program = await self.programs.get(self.pool, request.program_id)
+            if request.qualifying_spend.currency != program.settings.currency:
+                raise InvalidArgument(
+                    "qualifying_spend.currency",
+                    f"must be the program's currency, {program.settings.currency}",
+                )
 
         check_idempotency_key(request.idempotency_key)
         earning = Earning(

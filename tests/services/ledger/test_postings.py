@@ -8,6 +8,7 @@ import asyncpg
 import grpc
 import pytest
 
+from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import store
 from services.ledger.app import SPEC, LedgerConfig
@@ -644,3 +645,18 @@ async def test_an_adjustment_names_its_operator_and_its_reason_code(ledger: Ledg
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert ("loyalty-error-field", field) in tuple(error.value.trailing_metadata())
     assert (await ledger.balance("ann")).available_points == 25
+
+
+async def test_qualifying_spend_is_taken_in_the_programs_currency_only(ledger: Ledger) -> None:
+    def spend(currency: str) -> common_pb2.Money:
+        return common_pb2.Money(amount_minor=2_500, currency=currency)
+
+    await ledger.earn("ann", 25, qualifying=True, qualifying_spend=spend("EUR"))
+    for currency in ("USD", ""):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await ledger.earn("ann", 25, qualifying=True, qualifying_spend=spend(currency))
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert ("loyalty-error-field", "qualifying_spend.currency") in tuple(
+            error.value.trailing_metadata()
+        )
+    assert (await ledger.balance("ann")).lifetime_earned_points == 25
