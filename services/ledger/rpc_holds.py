@@ -19,6 +19,7 @@ from services.ledger.rpc_base import (
     reason_bytes,
 )
 from services.shared import validation
+from services.shared.errors import InvalidArgument
 
 
 class HoldRpcs(LedgerRpcBase):
@@ -84,6 +85,9 @@ class HoldRpcs(LedgerRpcBase):
         validation.program_id(request.program_id)
         validation.text(request.hold_id, "hold_id", length_max=64)
         validation.text(request.note, "note", required=False)
+        # Stored as the hold's void_reason, which readers decode as a HoldVoidReason.
+        if request.reason not in common_pb2.HoldVoidReason.values():
+            raise InvalidArgument("reason", f"{request.reason} is not a hold void reason")
 
         async def void(
             connection: asyncpg.Connection, program: Program, now: dt.datetime

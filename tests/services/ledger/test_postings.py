@@ -660,3 +660,25 @@ async def test_qualifying_spend_is_taken_in_the_programs_currency_only(ledger: L
             error.value.trailing_metadata()
         )
     assert (await ledger.balance("ann")).lifetime_earned_points == 25
+
+
+async def test_a_hold_is_voided_for_a_known_reason_only(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100)
+    placed = await ledger.hold("ann", 30)
+
+    async def void(reason: int) -> ledger_pb2.VoidHoldResponse:
+        return await ledger.stub.VoidHold(
+            ledger_pb2.VoidHoldRequest(
+                program_id="acme",
+                idempotency_key=key(),
+                hold_id=placed.hold.hold_id,
+                reason=reason,  # type: ignore[arg-type]
+            )
+        )
+
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await void(99)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert ("loyalty-error-field", "reason") in tuple(error.value.trailing_metadata())
+    voided = await void(common_pb2.HOLD_VOID_REASON_CANCELLED)
+    assert voided.hold.void_reason == common_pb2.HOLD_VOID_REASON_CANCELLED
