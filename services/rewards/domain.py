@@ -63,6 +63,27 @@ def _check_discount(reward: rewards_pb2.Reward) -> None:
         validation.in_range(
             reward.discount.percent_bps, "reward.discount.percent_bps", low=1, high=PERCENT_BPS_MAX
         )
+    elif which == "free_shipping" and not reward.discount.free_shipping:
+        raise InvalidArgument("reward.discount.free_shipping", "is true when set")
+    # The till applies the bounds as given (ValidateCode hands the discount over): a bound the
+    # discount cannot have, or one in nonsense money, would be applied wrongly there.
+    if reward.discount.HasField("maximum_discount") and which != "percent_bps":
+        raise InvalidArgument(
+            "reward.discount.maximum_discount", "bounds a percentage discount only"
+        )
+    if reward.discount.HasField("minimum_order") and which is None:
+        raise InvalidArgument("reward.discount.minimum_order", "needs a discount kind")
+    for name, low in (("minimum_order", 0), ("maximum_discount", 1)):
+        if reward.discount.HasField(name):
+            bound = getattr(reward.discount, name)
+            validation.currency(bound.currency, f"reward.discount.{name}.currency")
+            validation.in_range(
+                bound.amount_minor, f"reward.discount.{name}.amount_minor", low=low, high=10**12
+            )
+            if which == "fixed_amount" and bound.currency != reward.discount.fixed_amount.currency:
+                raise InvalidArgument(
+                    f"reward.discount.{name}.currency", "must be the fixed amount's currency"
+                )
 
 
 # -- changes to a reward ----------------------------------------------------------------------

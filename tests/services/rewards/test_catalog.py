@@ -31,6 +31,10 @@ def coupon(**fields) -> rewards_pb2.Reward:
     return reward
 
 
+def eur(amount_minor: int) -> common_pb2.Money:
+    return common_pb2.Money(amount_minor=amount_minor, currency="EUR")
+
+
 async def create(stub, reward, key: str = "k1"):
     return await stub.CreateReward(
         rewards_pb2.CreateRewardRequest(program_id="acme", idempotency_key=key, reward=reward)
@@ -74,6 +78,40 @@ async def test_a_taken_reward_id_is_already_exists(rewards) -> None:
         ),
         (coupon(stock=rewards_pb2.Stock(available=-1)), "reward.stock.available"),
         (coupon(status=rewards_pb2.REWARD_STATUS_ARCHIVED), "reward.status"),
+        (
+            coupon(discount=rewards_pb2.Discount(fixed_amount=eur(500), maximum_discount=eur(200))),
+            "reward.discount.maximum_discount",
+        ),
+        (
+            coupon(discount=rewards_pb2.Discount(percent_bps=1_000, maximum_discount=eur(0))),
+            "reward.discount.maximum_discount.amount_minor",
+        ),
+        (
+            coupon(discount=rewards_pb2.Discount(percent_bps=1_000, minimum_order=eur(-1))),
+            "reward.discount.minimum_order.amount_minor",
+        ),
+        (
+            coupon(
+                discount=rewards_pb2.Discount(
+                    percent_bps=1_000,
+                    minimum_order=common_pb2.Money(amount_minor=100, currency="euro"),
+                )
+            ),
+            "reward.discount.minimum_order.currency",
+        ),
+        (
+            coupon(
+                discount=rewards_pb2.Discount(
+                    fixed_amount=eur(500),
+                    minimum_order=common_pb2.Money(amount_minor=100, currency="USD"),
+                )
+            ),
+            "reward.discount.minimum_order.currency",
+        ),
+        (
+            coupon(discount=rewards_pb2.Discount(free_shipping=False)),
+            "reward.discount.free_shipping",
+        ),
     ],
 )
 async def test_bad_rewards_name_the_field(rewards, reward, field) -> None:
@@ -81,6 +119,14 @@ async def test_bad_rewards_name_the_field(rewards, reward, field) -> None:
         await create(rewards, reward)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith(f"{field}:")
+
+
+async def test_a_discount_keeps_its_bounds(rewards) -> None:
+    discount = rewards_pb2.Discount(
+        percent_bps=1_500, minimum_order=eur(2_000), maximum_discount=eur(1_000)
+    )
+    created = (await create(rewards, coupon(discount=discount))).reward
+    assert created.discount == discount
 
 
 async def test_an_unknown_reward_is_not_found(rewards) -> None:
