@@ -5,6 +5,8 @@
 -- transaction: fine at redemption rates, and it keeps catalog reads local to every shard.
 SELECT create_reference_table('rewards');
 SELECT create_reference_table('tier_perks');
+-- Stock adjustments are written with the catalog row they change.
+SELECT create_reference_table('stock_adjustments');
 
 -- Member data: distributed by member, colocated.
 SELECT create_distributed_table('redemptions', 'member_id');

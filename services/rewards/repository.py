@@ -119,9 +119,10 @@ async def set_status(
 
 
 async def adjust_stock(
-    connection: asyncpg.Connection, program_id: str, reward_id: str, delta: int
+    connection: asyncpg.Connection, program_id: str, reward_id: str, delta: int, reason: str
 ) -> rewards_pb2.Stock | None:
-    """Change the available units; None when they would go below zero."""
+    """Change the available units and record the change with its reason; None when they would
+    go below zero."""
     row = await connection.fetchrow(
         "UPDATE rewards SET stock_available = stock_available + $3, updated_at = now() "
         "WHERE program_id = $1 AND reward_id = $2 AND stock_available + $3 >= 0 "
@@ -132,6 +133,15 @@ async def adjust_stock(
     )
     if row is None:
         return None
+    await connection.execute(
+        "INSERT INTO stock_adjustments (program_id, reward_id, delta, available_after, reason) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        program_id,
+        reward_id,
+        delta,
+        row["stock_available"],
+        reason,
+    )
     return rewards_pb2.Stock(
         unlimited=row["stock_unlimited"],
         available=row["stock_available"],

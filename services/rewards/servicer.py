@@ -264,7 +264,7 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
                 if reward.stock.unlimited:
                     raise StockUnlimited(request.reward_id)
                 stock = await repository.adjust_stock(
-                    connection, request.program_id, request.reward_id, request.delta
+                    connection, request.program_id, request.reward_id, request.delta, request.reason
                 )
                 if stock is None:
                     raise InsufficientStock(available=reward.stock.available, delta=request.delta)

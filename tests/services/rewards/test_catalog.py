@@ -241,3 +241,28 @@ async def test_the_catalog_lists_active_rewards_cheapest_first_in_pages(rewards)
         await rewards.ListRewards(rewards_pb2.ListRewardsRequest(program_id="acme", member_id=" "))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith("member_id:")
+
+
+async def test_a_stock_adjustment_keeps_its_reason(start_service) -> None:
+    async with start_service(SPEC, RewardsConfig) as (service, channel):
+        stub = rewards_pb2_grpc.RewardsServiceStub(channel)
+        await create(stub, coupon(reward_id="coffee"))
+        for delta, reason, key in (
+            (5, "delivery 42", "a1"),
+            (5, "delivery 42", "a1"),
+            (-3, "", "a2"),
+        ):
+            await stub.AdjustStock(
+                rewards_pb2.AdjustStockRequest(
+                    program_id="acme",
+                    idempotency_key=key,
+                    reward_id="coffee",
+                    delta=delta,
+                    reason=reason,
+                )
+            )
+        rows = await service.runtime.pool.fetch(
+            "SELECT delta, available_after, reason FROM stock_adjustments "
+            "WHERE program_id = 'acme' AND reward_id = 'coffee' ORDER BY adjusted_at"
+        )
+        assert [tuple(row) for row in rows] == [(5, 15, "delivery 42"), (-3, 12, "")]
