@@ -1,9 +1,12 @@
 """The ledger's pure rules: program settings and tiers (no I/O)."""
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
+from loyalty.common.v1 import common_pb2
+from loyalty.ledger.v1 import ledger_pb2
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 
@@ -59,39 +62,52 @@ class ProgramSettings:
         validation.time_zone(self.time_zone, "config.time_zone")
         validation.in_range(self.return_window_days, "config.return_window_days", low=0, high=365)
         self._validate_expiry()
-        _require_set(self.negative_balance_policy, "config.negative_balance_policy")
+        _require_set(
+            self.negative_balance_policy,
+            "config.negative_balance_policy",
+            ledger_pb2.NegativeBalancePolicy.values(),
+        )
         validation.in_range(
             self.hold_ttl_seconds, "config.hold_ttl_seconds", low=1, high=HOLD_TTL_SECONDS_MAX
         )
         self._validate_tier_window()
-        _require_set(self.qualifying_basis, "config.qualifying_basis")
-        _require_set(self.rounding_mode, "config.rounding_mode")
+        _require_set(
+            self.qualifying_basis, "config.qualifying_basis", ledger_pb2.QualifyingBasis.values()
+        )
+        _require_set(self.rounding_mode, "config.rounding_mode", common_pb2.RoundingMode.values())
         validation.in_range(self.expiry_notice_days, "config.expiry_notice_days", low=0, high=365)
         validation.code(self.entry_tier_code, "config.entry_tier_code")
         return self
 
     def _validate_expiry(self) -> None:
-        _require_set(self.expiry_kind, "config.expiry_policy.kind")
+        _require_set(self.expiry_kind, "config.expiry_policy.kind", list(ExpiryKind))
         if self.expiry_kind == ExpiryKind.NEVER:
             return
         validation.in_range(
             self.expiry_months, "config.expiry_policy.months", low=1, high=EXPIRY_MONTHS_MAX
         )
         if self.expiry_kind == ExpiryKind.END_OF_CALENDAR_PERIOD:
-            _require_set(self.expiry_period, "config.expiry_policy.period")
+            _require_set(self.expiry_period, "config.expiry_policy.period", list(CalendarPeriod))
 
     def _validate_tier_window(self) -> None:
-        _require_set(self.tier_window_kind, "config.tier_window.kind")
+        _require_set(self.tier_window_kind, "config.tier_window.kind", list(TierWindowKind))
         if self.tier_window_kind == TierWindowKind.ROLLING_DAYS:
             validation.in_range(
                 self.tier_window_rolling_days, "config.tier_window.rolling_days", low=1, high=3660
             )
-        _require_set(self.tier_requalification_period, "config.tier_window.requalification_period")
+        _require_set(
+            self.tier_requalification_period,
+            "config.tier_window.requalification_period",
+            list(CalendarPeriod),
+        )
 
 
-def _require_set(enum_value: int, field: str) -> None:
+def _require_set(enum_value: int, field: str, known: Iterable[int]) -> None:
     if enum_value == 0:
         raise InvalidArgument(field, "is required")
+    # An unknown value would be stored and then read by rules that know none of its meaning.
+    if enum_value not in known:
+        raise InvalidArgument(field, f"{enum_value} is not a known value")
 
 
 @dataclass(frozen=True, kw_only=True)

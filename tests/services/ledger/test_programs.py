@@ -100,6 +100,21 @@ async def test_the_same_key_replays_and_another_request_with_it_is_refused(ledge
         ({"points_name": ""}, "config.points_name"),
         ({"entry_tier_code": "Not A Code"}, "config.entry_tier_code"),
         ({"program_id": "other"}, "config.program_id"),
+        ({"negative_balance_policy": 9}, "config.negative_balance_policy"),
+        ({"rounding_mode": 9}, "config.rounding_mode"),
+        ({"qualifying_basis": 9}, "config.qualifying_basis"),
+        (
+            {"expiry_policy": ledger_pb2.ExpiryPolicy(kind=9, months=24)},
+            "config.expiry_policy.kind",
+        ),
+        (
+            {
+                "tier_window": ledger_pb2.TierWindow(
+                    kind=1, rolling_days=365, requalification_period=9
+                )
+            },
+            "config.tier_window.requalification_period",
+        ),
     ],
 )
 async def test_bad_configuration_names_the_field_and_writes_nothing(
