@@ -17,7 +17,7 @@ class ExportRpcs(LedgerRpcBase):
     ) -> ledger_pb2.ListAccountsResponse:
         validation.program_id(request.program_id)
         size = validation.page_size(request.page_size, default=1_000, maximum=EXPORT_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("after",))
+        cursor = decode_page_token(request.page_token, keys=("after",), types={"after": str})
         program = await self.programs.get(self.pool, request.program_id)
         accounts = await exports.accounts_page(
             self.pool,
@@ -44,7 +44,9 @@ class ExportRpcs(LedgerRpcBase):
     ) -> ledger_pb2.ListPostingsResponse:
         validation.program_id(request.program_id)
         size = validation.page_size(request.page_size, default=1_000, maximum=EXPORT_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("member", "posting"))
+        cursor = decode_page_token(
+            request.page_token, keys=("member", "posting"), types={"member": str, "posting": int}
+        )
         await self.programs.get(self.pool, request.program_id)
         postings = await exports.postings_page(
             self.pool,

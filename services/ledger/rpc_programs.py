@@ -165,7 +165,7 @@ class ProgramRpcs(LedgerRpcBase):
         size = validation.page_size(
             request.page_size, default=TIERS_PAGE_SIZE_MAX, maximum=TIERS_PAGE_SIZE_MAX
         )
-        cursor = decode_page_token(request.page_token, keys=("rank",))
+        cursor = decode_page_token(request.page_token, keys=("rank",), types={"rank": int})
         after_rank = cursor["rank"] if cursor else -(2**31)
         if await repository.fetch_program(self.pool, request.program_id) is None:
             raise ProgramNotFound(request.program_id)

@@ -81,7 +81,7 @@ class ReadRpcs(LedgerRpcBase):
         validation.program_id(request.program_id)
         check_member(request.member_id)
         size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("before",))
+        cursor = decode_page_token(request.page_token, keys=("before",), types={"before": int})
         kinds = _posting_kinds(request.kinds)
         start = _optional_instant(request, "start_time")
         end = _optional_instant(request, "end_time")
@@ -144,7 +144,7 @@ class ReadRpcs(LedgerRpcBase):
         validation.program_id(request.program_id)
         check_member(request.member_id)
         size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("before",))
+        cursor = decode_page_token(request.page_token, keys=("before",), types={"before": int})
         if await store.read_account(self.pool, request.program_id, request.member_id) is None:
             raise MemberNotFound(request.member_id)
         rows = await self.pool.fetch(

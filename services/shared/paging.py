@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from services.shared.errors import InvalidArgument
@@ -12,8 +13,11 @@ def encode_page_token(cursor: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(cursor, separators=(",", ":")).encode()).decode()
 
 
-def decode_page_token(token: str, *, keys: tuple[str, ...]) -> dict[str, Any] | None:
-    """The cursor of `token`, None for the first page; INVALID_ARGUMENT if it is not ours."""
+def decode_page_token(
+    token: str, *, keys: tuple[str, ...], types: Mapping[str, type] | None = None
+) -> dict[str, Any] | None:
+    """The cursor of `token`, None for the first page; INVALID_ARGUMENT if it is not ours.
+    `types` names the exact type of a key's value, so a forged token cannot reach a query."""
     if not token:
         return None
     try:
@@ -21,5 +25,7 @@ def decode_page_token(token: str, *, keys: tuple[str, ...]) -> dict[str, Any] | 
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidArgument("page_token", "is not a token this service issued") from None
     if not isinstance(cursor, dict) or set(cursor) != set(keys):
+        raise InvalidArgument("page_token", "is not a token this service issued")
+    if any(type(cursor[key]) is not kind for key, kind in (types or {}).items()):
         raise InvalidArgument("page_token", "is not a token this service issued")
     return cursor

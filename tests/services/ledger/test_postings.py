@@ -1,7 +1,9 @@
 """Earn, redeem, holds, refunds, transfers and expiry through real gRPC on real PostgreSQL."""
 
 import asyncio
+import base64
 import datetime as dt
+import json
 import zoneinfo
 
 import asyncpg
@@ -682,3 +684,36 @@ async def test_a_hold_is_voided_for_a_known_reason_only(ledger: Ledger) -> None:
     assert ("loyalty-error-field", "reason") in tuple(error.value.trailing_metadata())
     voided = await void(common_pb2.HOLD_VOID_REASON_CANCELLED)
     assert voided.hold.void_reason == common_pb2.HOLD_VOID_REASON_CANCELLED
+
+
+async def test_a_forged_page_token_is_refused_as_the_callers_error(ledger: Ledger) -> None:
+    await ledger.earn("ann", 5)
+
+    def forged(**cursor: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+
+    member = {"program_id": "acme", "member_id": "ann"}
+    for call, request in (
+        (
+            ledger.stub.ListHistory,
+            ledger_pb2.ListHistoryRequest(**member, page_token=forged(before="x")),
+        ),
+        (
+            ledger.stub.GetTierHistory,
+            ledger_pb2.GetTierHistoryRequest(**member, page_token=forged(before=[1])),
+        ),
+        (
+            ledger.stub.ListPostings,
+            ledger_pb2.ListPostingsRequest(
+                program_id="acme", page_token=forged(member="ann", posting="x")
+            ),
+        ),
+        (
+            ledger.stub.ListAccounts,
+            ledger_pb2.ListAccountsRequest(program_id="acme", page_token=forged(after=7)),
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await call(request)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
+        assert ("loyalty-error-field", "page_token") in tuple(error.value.trailing_metadata())
