@@ -216,7 +216,7 @@ async def fetch_tiers(
 ) -> dict[str, str]:
     query = (
         "SELECT m.member_id, m.tier_code FROM unnest($2::text::text[]) AS k(member_id) CROSS JOIN LATERAL "
-        "(SELECT * FROM members m WHERE m.program_id = $1 AND m.member_id = k.member_id) m"
+        "(SELECT * FROM members m WHERE m.program_id = $1 AND m.member_id = k.member_id OFFSET 0) m"
     )
     rows = await _index_lookups(connection, len(members), query, program_id, text_array(members))
     return {row[0]: row[1] for row in rows}
@@ -225,11 +225,14 @@ async def fetch_tiers(
 async def _index_lookups(
     connection: Connection, elements: int, query: str, *arguments: object
 ) -> list[asyncpg.Record]:
-    """Rows of a query that probes an index once per array element.
+    """Rows of a query that probes an index once per array element: a LATERAL subquery ending in
+    OFFSET 0, which keeps the planner from flattening it into a join.
 
     A table growing from empty has statistics that make a sequential scan per element look cheap
     (the pool plans every run anew: services/shared/database.py); one index lookup per element is
-    what these reads need, at any size. In a transaction the planner is told so.
+    what these reads need, at any size. In a transaction the planner is told so. Flattened, the
+    lookup became a hash join over all of the program's rows whenever the statistics still saw a
+    small program: 68 ms instead of 10 for 2,500 counters among 90,000, and growing with them.
     """
     if isinstance(connection, asyncpg.Pool) or elements <= SMALL_WRITE_ROWS_MAX:
         return await connection.fetch(query, *arguments)
@@ -268,7 +271,7 @@ async def fetch_counters(
         "array_agg(version) "
         "FROM unnest($3::text::text[]) WITH ORDINALITY AS k(member_id, position) CROSS JOIN LATERAL "
         "(SELECT * FROM cap_counters c WHERE c.program_id = $1 AND c.member_id = k.member_id "
-        "AND c.rule_id = $2) c"
+        "AND c.rule_id = $2 OFFSET 0) c"
     )
     rows = await _index_lookups(
         connection, len(members), query, program_id, rule_id, text_array(members)
@@ -299,7 +302,7 @@ async def fetch_cap_history(
         "$4::text::smallint[], $5::text::bigint[]) WITH ORDINALITY AS w(member_id, period, period_key, position) "
         "CROSS JOIN LATERAL (SELECT h.points FROM cap_history h WHERE h.program_id = $1 "
         "AND h.member_id = w.member_id AND h.rule_id = $2 AND h.period = w.period "
-        "AND h.period_key = w.period_key) h"
+        "AND h.period_key = w.period_key OFFSET 0) h"
     )
     rows = await _index_lookups(
         connection,
