@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from deploy.local.servers import PROJECT_ROOT, LocalServerError, free_port
+from deploy.local.servers import PROJECT_ROOT, LocalServerError, free_ports
 
 SERVICES = ("identity", "ledger", "campaign", "rewards")
 # Which services each one calls over gRPC: `<CALLER>_<CALLEE>_ADDRESS` is set for each pair.
@@ -54,7 +54,8 @@ def fixed_endpoints(
 
 
 def free_endpoints() -> dict[str, Endpoint]:
-    return {name: Endpoint(name, free_port(), free_port()) for name in SERVICES}
+    ports = iter(free_ports(2 * len(SERVICES)))
+    return {name: Endpoint(name, next(ports), next(ports)) for name in SERVICES}
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def fixed_gateway_endpoint(*, http_port: int = 8080, metrics_port: int = 9105) -
 
 
 def free_gateway_endpoint() -> GatewayEndpoint:
-    return GatewayEndpoint(free_port(), free_port())
+    return GatewayEndpoint(*free_ports(2))
 
 
 class LocalCluster:

@@ -49,6 +49,18 @@ CONNECTION_AGE_MAX_MS = 300_000
 EXIT_CONFIG_ERROR = 78
 
 
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", MESSAGE_SIZE_MAX_BYTES),
+    # Callers reconnect (and so re-resolve the service's pods) every few minutes, so replicas
+    # added by the autoscaler get calls; calls in flight finish first.
+    ("grpc.max_connection_age_ms", CONNECTION_AGE_MAX_MS),
+    # gRPC binds with SO_REUSEPORT by default: a second server on a taken port would silently
+    # share its calls (a test saw CreateRule answered "Method not found" by another service).
+    # A taken port must fail the start instead.
+    ("grpc.so_reuseport", 0),
+]
+
+
 @dataclass(frozen=True, kw_only=True)
 class ProcessConfig:
     """What every service process reads; a service's own config extends it."""
@@ -207,12 +219,7 @@ class RunningService:
         )
         self.server = grpc.aio.server(
             interceptors=[self.interceptor],
-            options=[
-                ("grpc.max_receive_message_length", MESSAGE_SIZE_MAX_BYTES),
-                # Callers reconnect (and so re-resolve the service's pods) every few minutes,
-                # so replicas added by the autoscaler get calls; calls in flight finish first.
-                ("grpc.max_connection_age_ms", CONNECTION_AGE_MAX_MS),
-            ],
+            options=SERVER_OPTIONS,
         )
         application.register(self.server)
         self.health = health.aio.HealthServicer()
