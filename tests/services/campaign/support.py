@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, rules_pb2
+from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.campaign.app import SPEC as CAMPAIGN
@@ -99,6 +99,13 @@ class Campaign:
         return Recognition(
             self.service.runtime.pool,
             self.ledger_client(),
+        )
+
+    async def configure_recognition(self, config: engagement_pb2.RecognitionConfig) -> None:
+        await self.stub.ConfigureRecognition(
+            campaign_pb2.ConfigureRecognitionRequest(
+                program_id=self.program_id, idempotency_key=key(), config=config
+            )
         )
 
     async def live(self, rule: rules_pb2.Rule) -> rules_pb2.Rule:

@@ -16,7 +16,6 @@ from tests.services.campaign.support import (
     batch,
     earning,
     eur,
-    key,
     ledger_and_campaign,
     rate,
     ts,
@@ -29,30 +28,26 @@ APRIL = dt.datetime(2025, 4, 10, 10, 0, tzinfo=dt.UTC)
 async def services(start_service):
     async with ledger_and_campaign(start_service) as (ledger, campaign):
         await campaign.live(earning("base", rate=rate(), qualifying=True))
-        await campaign.stub.ConfigureRecognition(
-            campaign_pb2.ConfigureRecognitionRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                config=engagement_pb2.RecognitionConfig(
-                    birthday_bonus_points=250,
-                    milestones=[
-                        engagement_pb2.Milestone(
-                            code="second",
-                            kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
-                            threshold=2,
-                            points=25,
-                        ),
-                        engagement_pb2.Milestone(
-                            code="big-spender",
-                            kind=engagement_pb2.MILESTONE_KIND_SPEND_THRESHOLD,
-                            threshold=10_000,
-                            points=0,
-                            badge_code="big-spender",
-                        ),
-                    ],
-                    top_members_of_month=engagement_pb2.TopMembersOfMonth(
-                        count=1, points=500, basis=engagement_pb2.TOP_MEMBERS_BASIS_SPEND
+        await campaign.configure_recognition(
+            engagement_pb2.RecognitionConfig(
+                birthday_bonus_points=250,
+                milestones=[
+                    engagement_pb2.Milestone(
+                        code="second",
+                        kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
+                        threshold=2,
+                        points=25,
                     ),
+                    engagement_pb2.Milestone(
+                        code="big-spender",
+                        kind=engagement_pb2.MILESTONE_KIND_SPEND_THRESHOLD,
+                        threshold=10_000,
+                        points=0,
+                        badge_code="big-spender",
+                    ),
+                ],
+                top_members_of_month=engagement_pb2.TopMembersOfMonth(
+                    count=1, points=500, basis=engagement_pb2.TOP_MEMBERS_BASIS_SPEND
                 ),
             )
         )
@@ -187,28 +182,20 @@ async def test_backtest_replays_a_draft_over_stored_purchases_and_changes_nothin
 
 async def test_milestones_configured_later_count_the_purchases_before(services) -> None:
     ledger, campaign = services
-    await campaign.stub.ConfigureRecognition(
-        campaign_pb2.ConfigureRecognitionRequest(
-            program_id=PROGRAM, idempotency_key=key(), config=engagement_pb2.RecognitionConfig()
-        )
-    )
+    await campaign.configure_recognition(engagement_pb2.RecognitionConfig())
     await campaign.ingest(
         batch("before", [("t1", "dan", 1_000, APRIL, ""), ("t2", "dan", 1_000, APRIL, "")])
     )
-    await campaign.stub.ConfigureRecognition(
-        campaign_pb2.ConfigureRecognitionRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            config=engagement_pb2.RecognitionConfig(
-                milestones=[
-                    engagement_pb2.Milestone(
-                        code="third",
-                        kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
-                        threshold=3,
-                        points=30,
-                    )
-                ]
-            ),
+    await campaign.configure_recognition(
+        engagement_pb2.RecognitionConfig(
+            milestones=[
+                engagement_pb2.Milestone(
+                    code="third",
+                    kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
+                    threshold=3,
+                    points=30,
+                )
+            ]
         )
     )
     await campaign.purchase("dan", "t3", 1_000, at=APRIL)
@@ -298,13 +285,7 @@ async def test_the_signup_bonus_is_given_once_on_enrolment(
     services, servers, nats_namespace
 ) -> None:
     ledger, campaign = services
-    await campaign.stub.ConfigureRecognition(
-        campaign_pb2.ConfigureRecognitionRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            config=engagement_pb2.RecognitionConfig(signup_bonus_points=150),
-        )
-    )
+    await campaign.configure_recognition(engagement_pb2.RecognitionConfig(signup_bonus_points=150))
 
     def enrolment(number: int, member: str) -> events_pb2.Event:
         return events_pb2.Event(

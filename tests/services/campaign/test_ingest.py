@@ -13,7 +13,6 @@ from tests.services.campaign.support import (
     available,
     batch,
     earning,
-    key,
     ledger_and_campaign,
     ledger_postings,
     rate,
@@ -194,13 +193,9 @@ async def test_a_purchase_the_ledger_refuses_leaves_no_count_and_no_cap_used(
 ) -> None:
     ledger, campaign = services
     # With a milestone configured, campaign keeps each member's purchase count and spend.
-    await campaign.stub.ConfigureRecognition(
-        campaign_pb2.ConfigureRecognitionRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            config=engagement_pb2.RecognitionConfig(
-                milestones=[engagement_pb2.Milestone(code="tenth", kind=1, threshold=10, points=5)]
-            ),
+    await campaign.configure_recognition(
+        engagement_pb2.RecognitionConfig(
+            milestones=[engagement_pb2.Milestone(code="tenth", kind=1, threshold=10, points=5)]
         )
     )
     await ledger.earn("zed", 5)

@@ -429,20 +429,16 @@ async def test_progress_and_badges_need_a_member(services):
 
 async def test_a_milestone_badge_is_listed_with_mission_badges(services):
     _, campaign = services
-    await campaign.stub.ConfigureRecognition(
-        campaign_pb2.ConfigureRecognitionRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            config=engagement_pb2.RecognitionConfig(
-                milestones=[
-                    engagement_pb2.Milestone(
-                        code="first",
-                        kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
-                        threshold=1,
-                        badge_code="newcomer",
-                    )
-                ]
-            ),
+    await campaign.configure_recognition(
+        engagement_pb2.RecognitionConfig(
+            milestones=[
+                engagement_pb2.Milestone(
+                    code="first",
+                    kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
+                    threshold=1,
+                    badge_code="newcomer",
+                )
+            ]
         )
     )
     await create(campaign, store_then_review())
