@@ -15,6 +15,7 @@ from loyalty.ledger.v1 import ledger_pb2_grpc
 from services.campaign import events
 from services.campaign import repository_purchases as store
 from services.campaign.activities import Activities
+from services.campaign.cap_history_pruning import CapHistoryPruning
 from services.campaign.consumers import ActivityHandler, MemberHandler, TierHandler
 from services.campaign.consumers_insight import RedemptionHandler, SegmentFactsHandler
 from services.campaign.consumers_notifications import ConsentHandler, NotificationHandler
@@ -81,6 +82,10 @@ class CampaignConfig(ProcessConfig):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_timeout_ms: int = 10_000
+    # Member-cap history (cap_history) of periods older than this is deleted; a purchase arriving
+    # later than this is capped as if its periods had used nothing. 0 keeps it for ever.
+    cap_history_retention_days: int = 400
+    cap_history_pruning_interval_ms: int = 3_600_000
     # Attempts of one e-mail before it is given up (the sweeper retries with a growing delay).
     email_attempts_max: int = 5
 
@@ -113,6 +118,16 @@ class CampaignConfig(ProcessConfig):
         require(
             self.recognition_interval_ms >= 100,
             variable=f"{prefix}_RECOGNITION_INTERVAL_MS",
+            message="must be at least 100",
+        )
+        require(
+            0 <= self.cap_history_retention_days <= 36_500,
+            variable=f"{prefix}_CAP_HISTORY_RETENTION_DAYS",
+            message="must be 0 (keep for ever) to 36500",
+        )
+        require(
+            self.cap_history_pruning_interval_ms >= 100,
+            variable=f"{prefix}_CAP_HISTORY_PRUNING_INTERVAL_MS",
             message="must be at least 100",
         )
         require(
@@ -150,6 +165,15 @@ async def setup(runtime: Runtime) -> Application:
             functools.partial(_finish_unposted, servicer.ingest(), ledger, recovery_after_s),
         ),
     }
+    if config.cap_history_retention_days:
+        pruning = CapHistoryPruning(
+            runtime.pool, config.cap_history_retention_days, metrics.cap_history_pruned_rows
+        )
+        workers["cap_history_pruning"] = jobs.every(
+            "cap_history_pruning",
+            config.cap_history_pruning_interval_ms / 1000,
+            lambda: pruning.run_once(utc_now()),
+        )
     if config.consumers_enabled:
         workers["activities"] = PullConsumer(
             runtime.jetstream,

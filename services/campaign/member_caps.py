@@ -84,6 +84,19 @@ def history_needed(
     return needed
 
 
+def history_horizon(now_seconds: int, retention_days: int) -> tuple[int, int, int]:
+    """Per capped period (day, week, month), the first key whose history is kept: the period
+    holding the instant `retention_days` before `now_seconds`, and those after it. Keys are taken
+    in UTC, so in a program's own time zone the horizon may fall a day either side."""
+    horizon = now_seconds - retention_days * 86_400
+    keys = ledger_core.period_keys("UTC", [max(horizon, limits.TIMESTAMP_SECONDS_MIN)])
+    return (
+        int(keys[limits.CAP_DAY, 0]),
+        int(keys[limits.CAP_WEEK, 0]),
+        int(keys[limits.CAP_MONTH, 0]),
+    )
+
+
 def codes(members: IntArray, keys: Int64Array) -> Int64Array:
     """One int64 per (member index, period key)."""
     return members.astype(np.int64) * MEMBER_STRIDE + keys

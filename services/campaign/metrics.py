@@ -15,6 +15,7 @@ class CampaignMetrics:
     badges_awarded: Counter
     notification_intents: Counter
     emails: Counter
+    cap_history_pruned_rows: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> "CampaignMetrics":
@@ -45,6 +46,11 @@ class CampaignMetrics:
                 "E-mails of notification intents, by outcome (sent, failed, no_address, "
                 "no_consent).",
                 ["program", "outcome"],
+                registry=registry,
+            ),
+            cap_history_pruned_rows=Counter(
+                "loyalty_campaign_cap_history_pruned_rows",
+                "Rows of member-cap history deleted for being older than the retention.",
                 registry=registry,
             ),
         )

@@ -348,6 +348,18 @@ async def add_cap_history(
     )
 
 
+async def prune_cap_history(connection: Connection, first_keys: tuple[int, int, int]) -> int:
+    """Delete the history of periods before `first_keys` (day, week, month), in every program;
+    returns the rows deleted. The primary key leads with the member, so this reads the table
+    through: a job's statement, run seldom, not a request's."""
+    status = await connection.execute(
+        "DELETE FROM cap_history WHERE (period = 0 AND period_key < $1) "
+        "OR (period = 1 AND period_key < $2) OR (period = 2 AND period_key < $3)",
+        *first_keys,
+    )
+    return int(status.split()[-1])
+
+
 async def store_counters(
     connection: asyncpg.Connection,
     program_id: str,
