@@ -3,9 +3,16 @@
 The archive holds each accrued batch as columns (services/campaign/columnar.py), so the replay
 reads a few rows per million purchases, concatenates them into one batch and accrues it with the
 rule alone in one kernel pass per rule part, with member caps counted from zero over the period.
+
+The rule rewards only whom live accrual would let it reward, by the same code (services/campaign/
+targeting.py): the members of its segments if it names any, the members of its experiment arm
+within the experiment's period if an arm names it, and no held-out member from the holdout's
+start. Membership and settings are read as they are now (segment membership is not kept per day,
+nor are earlier holdout and experiment settings), each purchase judged at its own time.
 """
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import grpc
@@ -15,12 +22,13 @@ from loyalty.campaign.v1 import campaign_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from services.campaign import repository_purchases as store
 from services.campaign import repository_rules as rule_store
-from services.campaign import rules
-from services.campaign.accrual import accrue_purchases
+from services.campaign import rules, targeting
+from services.campaign.accrual import Int64Array, PurchaseBatch, accrue_purchases
 from services.campaign.columnar import ArchivedPurchases, concatenate
 from services.campaign.errors import RuleNotFound
 from services.campaign.rpc_base import RpcBase, now
-from services.campaign.rule_compiler import compile_earning
+from services.campaign.rpc_rules import check_segments_exist
+from services.campaign.rule_compiler import CompiledEarningRule, compile_earning
 from services.shared import validation
 from services.shared.errors import InvalidArgument, ResourceExhausted
 from services.shared.timestamps import instant
@@ -61,12 +69,24 @@ class BacktestRpcs(RpcBase):
                 cost.amount_minor, "cost_per_thousand_points.amount_minor", low=0, high=10**9
             )
         blobs = await store.fetch_archive(self.pool, program.program_id, start, end)
+        batch, member_ids, live_points = await asyncio.to_thread(self._load, blobs, start, end)
+        # Who the rule may reward, as RecordPurchase and IngestTransactions decide it.
+        excluded = await targeting.exclusions(
+            self.pool,
+            program.program_id,
+            [targeting.RuleTarget(compiled.rule_id, compiled.segment_ids)],
+            member_ids,
+            batch.member_index,
+            batch.seconds,
+        )
+        if excluded:
+            batch = dataclasses.replace(batch, excluded=excluded)
         return await asyncio.to_thread(
             self._replay,
-            blobs,
+            batch,
+            member_ids,
+            live_points,
             compiled,
-            start,
-            end,
             request.top_members_count,
             cost,
             program.currency,
@@ -79,6 +99,7 @@ class BacktestRpcs(RpcBase):
             rule.CopyFrom(request.rule_draft)
             rule.rule_id = rule.rule_id or "draft"
             rules.check_rule(rule, field="rule_draft")
+            await check_segments_exist(self.pool, request.program_id, rule, field="rule_draft")
             return rule
         if subject != "rule_ref":
             raise InvalidArgument("subject", "set rule_ref or rule_draft")
@@ -93,16 +114,11 @@ class BacktestRpcs(RpcBase):
             raise RuleNotFound(rule_id, number, field="rule_ref")
         return stored.rule
 
-    def _replay(
-        self,
-        blobs: list[bytes],
-        compiled: object,
-        start: dt.datetime,
-        end: dt.datetime,
-        top_count: int,
-        cost: common_pb2.Money,
-        currency: str,
-    ) -> campaign_pb2.BacktestResponse:
+    def _load(
+        self, blobs: list[bytes], start: dt.datetime, end: dt.datetime
+    ) -> tuple[PurchaseBatch, list[str], Int64Array]:
+        """The archived purchases of [start, end) as one batch, their member ids and the points
+        the live rules gave them."""
         start_s, end_s = int(start.timestamp()), int(end.timestamp())
         parts = [ArchivedPurchases.decode(blob).within(start_s, end_s) for blob in blobs]
         count = sum(part.size for part in parts)
@@ -111,8 +127,20 @@ class BacktestRpcs(RpcBase):
                 f"{count} purchases in the period, at most {self.limits.backtest_transactions_max}",
                 field="start_time",
             )
-        batch, member_ids, live_points = concatenate(parts)
-        accrual = accrue_purchases([compiled], batch, {})  # type: ignore[list-item]
+        return concatenate(parts)
+
+    def _replay(
+        self,
+        batch: PurchaseBatch,
+        member_ids: list[str],
+        live_points: Int64Array,
+        compiled: CompiledEarningRule,
+        top_count: int,
+        cost: common_pb2.Money,
+        currency: str,
+    ) -> campaign_pb2.BacktestResponse:
+        count = batch.size
+        accrual = accrue_purchases([compiled], batch, {})
         points = accrual.points
         per_member = np.zeros(len(member_ids), dtype=np.int64)
         np.add.at(per_member, batch.member_index, points)

@@ -2,6 +2,7 @@
 
 import uuid
 
+import asyncpg
 import grpc
 
 from loyalty.campaign.v1 import campaign_pb2, rules_pb2
@@ -20,18 +21,26 @@ from services.shared.paging import decode_page_token, encode_page_token
 RULES_PAGE_SIZE_MAX = 200
 
 
+async def check_segments_exist(
+    pool: asyncpg.Pool, program_id: str, rule: rules_pb2.Rule, *, field: str
+) -> None:
+    """INVALID_ARGUMENT on `field`.segment_ids[i] for the first segment the program lacks."""
+    if not rule.segment_ids:
+        return
+    known = await segment_store.existing_segments(pool, program_id, rule.segment_ids)
+    for index, segment_id in enumerate(rule.segment_ids):
+        if segment_id not in known:
+            raise InvalidArgument(
+                f"{field}.segment_ids[{index}]", f"segment {segment_id!r} does not exist"
+            )
+
+
 class RuleRpcs(RpcBase):
     async def _checked(self, program_id: str, rule: rules_pb2.Rule) -> tuple[str, ProgramSettings]:
         """Validate the rule; an earning rule is compiled too, so the kernel's refusal shows now."""
         kind = rules.check_rule(rule)
         program = await self.ledger.program(program_id)
-        if rule.segment_ids:
-            known = await segment_store.existing_segments(self.pool, program_id, rule.segment_ids)
-            for index, segment_id in enumerate(rule.segment_ids):
-                if segment_id not in known:
-                    raise InvalidArgument(
-                        f"rule.segment_ids[{index}]", f"segment {segment_id!r} does not exist"
-                    )
+        await check_segments_exist(self.pool, program_id, rule, field="rule")
         if kind == rules.EARNING:
             spend = rule.earning.minimum_spend
             if rule.earning.HasField("minimum_spend") and spend.currency != program.currency:

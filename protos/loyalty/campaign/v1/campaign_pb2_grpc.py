@@ -317,7 +317,13 @@ class CampaignServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Backtest(self, request, context):
-        """Backtest replays a rule over stored transactions and reports what it would have cost.
+        """Backtest replays a rule over stored transactions and reports what it would have cost. It
+        changes nothing. The rule rewards only the members live accrual would let it reward: those
+        of its segments (if it names any), those of the experiment arm that names it within the
+        experiment's period, and no member of the program-wide holdout from the holdout's start.
+        These are applied as they are at the time of the call, not as they were when each purchase
+        happened: segment membership is the current one (past membership is not stored), and the
+        holdout and experiments are their current settings, each purchase judged at its own time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
