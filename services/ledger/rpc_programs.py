@@ -166,7 +166,10 @@ class ProgramRpcs(LedgerRpcBase):
             request.page_size, default=TIERS_PAGE_SIZE_MAX, maximum=TIERS_PAGE_SIZE_MAX
         )
         cursor = decode_page_token(request.page_token, keys=("rank",), types={"rank": int})
-        after_rank = cursor["rank"] if cursor else -(2**31)
+        after_rank = cursor["rank"] if cursor else -validation.INT32_MAX - 1
+        if not -validation.INT32_MAX - 1 <= after_rank <= validation.INT32_MAX:
+            # Ranks are int32 (proto and column); a wider one is forged and cannot be bound.
+            raise InvalidArgument("page_token", "is not a token this service issued")
         if await repository.fetch_program(self.pool, request.program_id) is None:
             raise ProgramNotFound(request.program_id)
         tiers = await repository.fetch_tiers(

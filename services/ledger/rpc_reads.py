@@ -22,6 +22,10 @@ from services.shared.errors import InvalidArgument, NotFound, ResourceExhausted
 from services.shared.paging import decode_page_token, encode_page_token
 from services.shared.timestamps import instant
 
+# The cursor of ListLots and ListSpendAllocations: a lot's expiry (ISO text) and id.
+LOT_KEYS = ("expires", "lot")
+LOT_TYPES = {"expires": str, "lot": int}
+
 
 class ReadRpcs(LedgerRpcBase):
     async def GetBalance(
@@ -59,7 +63,7 @@ class ReadRpcs(LedgerRpcBase):
         validation.program_id(request.program_id)
         check_member(request.member_id)
         size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("expires", "lot"))
+        cursor = decode_page_token(request.page_token, keys=LOT_KEYS, types=LOT_TYPES)
         if await store.read_account(self.pool, request.program_id, request.member_id) is None:
             raise MemberNotFound(request.member_id)
         lots = await store.lots_page(
@@ -115,7 +119,7 @@ class ReadRpcs(LedgerRpcBase):
         check_member(request.member_id)
         posting_id = validation.decimal_id(request.posting_id, "posting_id", what="a posting id")
         size = validation.page_size(request.page_size, maximum=HISTORY_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("expires", "lot"))
+        cursor = decode_page_token(request.page_token, keys=LOT_KEYS, types=LOT_TYPES)
         posting = await store.fetch_posting(
             self.pool, request.program_id, request.member_id, posting_id
         )
@@ -192,8 +196,8 @@ def _lot_cursor(cursor: dict[str, Any] | None) -> tuple[dt.datetime, int] | None
             if cursor["expires"] == "infinity"
             else dt.datetime.fromisoformat(cursor["expires"])
         )
-        return expires, int(cursor["lot"])
-    except (TypeError, ValueError):
+        return expires, cursor["lot"]
+    except ValueError:
         raise InvalidArgument("page_token", "is not a token this service issued") from None
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.shared.errors import InvalidArgument
+from services.shared.validation import INT64_MAX
 
 
 def encode_page_token(cursor: dict[str, Any]) -> str:
@@ -17,7 +18,8 @@ def decode_page_token(
     token: str, *, keys: tuple[str, ...], types: Mapping[str, type] | None = None
 ) -> dict[str, Any] | None:
     """The cursor of `token`, None for the first page; INVALID_ARGUMENT if it is not ours.
-    `types` names the exact type of a key's value, so a forged token cannot reach a query."""
+    `types` names the exact type of a key's value, so a forged token cannot reach a query; an
+    `int` must also fit in 64 bits (JSON numbers have no bound, a bigint column has)."""
     if not token:
         return None
     try:
@@ -26,6 +28,9 @@ def decode_page_token(
         raise InvalidArgument("page_token", "is not a token this service issued") from None
     if not isinstance(cursor, dict) or set(cursor) != set(keys):
         raise InvalidArgument("page_token", "is not a token this service issued")
-    if any(type(cursor[key]) is not kind for key, kind in (types or {}).items()):
-        raise InvalidArgument("page_token", "is not a token this service issued")
+    for key, kind in (types or {}).items():
+        value = cursor[key]
+        out_of_range = isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX
+        if type(value) is not kind or out_of_range:
+            raise InvalidArgument("page_token", "is not a token this service issued")
     return cursor

@@ -717,3 +717,55 @@ async def test_a_forged_page_token_is_refused_as_the_callers_error(ledger: Ledge
             await call(request)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, error.value.details()
         assert ("loyalty-error-field", "page_token") in tuple(error.value.trailing_metadata())
+
+
+@pytest.mark.parametrize("number", [2**64, 2**63, -(2**63) - 1, 10**30])
+async def test_a_page_token_holding_a_number_past_its_column_is_the_callers_error(
+    ledger: Ledger, number: int
+) -> None:
+    earned = await ledger.earn("ann", 5)
+    redeemed = await ledger.redeem("ann", 2)
+
+    def forged(**cursor: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+
+    expires = earned.lot.expires_at.ToDatetime(tzinfo=dt.UTC).isoformat()
+    member = {"program_id": "acme", "member_id": "ann"}
+    for call, request in (
+        (
+            ledger.stub.ListHistory,
+            ledger_pb2.ListHistoryRequest(**member, page_token=forged(before=number)),
+        ),
+        (
+            ledger.stub.GetTierHistory,
+            ledger_pb2.GetTierHistoryRequest(**member, page_token=forged(before=number)),
+        ),
+        (
+            ledger.stub.ListPostings,
+            ledger_pb2.ListPostingsRequest(
+                program_id="acme", page_token=forged(member="ann", posting=number)
+            ),
+        ),
+        (
+            ledger.stub.ListLots,
+            ledger_pb2.ListLotsRequest(**member, page_token=forged(expires=expires, lot=number)),
+        ),
+        (
+            ledger.stub.ListSpendAllocations,
+            ledger_pb2.ListSpendAllocationsRequest(
+                **member,
+                posting_id=redeemed.posting.posting_id,
+                page_token=forged(expires=expires, lot=number),
+            ),
+        ),
+        (
+            ledger.stub.ListTierDefinitions,
+            ledger_pb2.ListTierDefinitionsRequest(
+                program_id="acme", page_token=forged(rank=number)
+            ),
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await call(request)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (call, error.value.details())
+        assert ("loyalty-error-field", "page_token") in tuple(error.value.trailing_metadata())

@@ -1,5 +1,8 @@
 """The ledger's part of a program: configuration and tiers, through real gRPC on real PostgreSQL."""
 
+import base64
+import json
+
 import grpc
 import pytest
 
@@ -210,3 +213,15 @@ async def test_a_forged_page_token_is_refused(ledger) -> None:
         )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith("page_token:")
+
+
+async def test_a_page_token_holding_a_rank_past_32_bits_is_refused(ledger) -> None:
+    await configure(ledger, program_config())
+    # A rank within 64 bits but not 32: past decode_page_token's bound, not past the column's.
+    token = base64.urlsafe_b64encode(json.dumps({"rank": 2**40}).encode()).decode()
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.ListTierDefinitions(
+            ledger_pb2.ListTierDefinitionsRequest(program_id="acme", page_token=token)
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert ("loyalty-error-field", "page_token") in tuple(error.value.trailing_metadata())
