@@ -77,6 +77,7 @@ def hold(row: store.Hold) -> ledger_pb2.Hold:
         closed_at=timestamp(row.closed_at),
         void_reason=row.void_reason,
         posting_id=str(row.posting_id) if row.posting_id else "",
+        void_note=row.void_note,
     )
 
 

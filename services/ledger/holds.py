@@ -52,6 +52,7 @@ class Holds(LedgerCore):
             closed_at=None,
             void_reason=0,
             posting_id=None,
+            void_note="",
         )
         await store.insert_hold(connection, hold)
         await self.close_book(book, program)
@@ -135,16 +136,17 @@ class Holds(LedgerCore):
         *,
         hold_id: str,
         reason: int,
+        note: str,
     ) -> store.Hold:
         book, hold = await self._open_hold(connection, program, now, hold_id)
         if hold.status == COMMITTED:
             raise HoldClosed(hold_id, "committed")
         if hold.status == HELD:
-            await self._void(book, program, hold, reason)
+            await self._void(book, program, hold, reason=reason, note=note)
         return hold
 
     async def _void(
-        self, book: MemberBook, program: Program, hold: store.Hold, reason: int
+        self, book: MemberBook, program: Program, hold: store.Hold, *, reason: int, note: str
     ) -> None:
         taken = {
             lot.lot_id: amount
@@ -155,6 +157,7 @@ class Holds(LedgerCore):
         await book.restore(taken)
         book.account.held -= hold.amount
         hold.status, hold.closed_at, hold.void_reason = VOIDED, book.now, reason
+        hold.void_note = note
         await store.save_hold(book.connection, hold)
         # Restored points whose lot expired meanwhile expire at the next refresh or expiry run.
         await self.close_book(book, program)

@@ -205,6 +205,7 @@ class Jobs:
                         now,
                         hold_id=row["hold_id"],
                         reason=common_pb2.HOLD_VOID_REASON_TIMEOUT,
+                        note="",
                     )
                 points += row["amount"]
             except HoldClosed:

@@ -98,6 +98,7 @@ class HoldRpcs(LedgerRpcBase):
                 now,
                 hold_id=request.hold_id,
                 reason=request.reason or common_pb2.HOLD_VOID_REASON_REQUESTED,
+                note=request.note,
             )
             return ledger_pb2.VoidHoldResponse(hold=convert.hold(hold))
 

@@ -84,6 +84,7 @@ class Hold:
     closed_at: dt.datetime | None
     void_reason: int
     posting_id: int | None
+    void_note: str
 
 
 _ACCOUNT_FIELDS = [f.name for f in dataclasses.fields(Account)]
@@ -602,7 +603,7 @@ async def fetch_hold(
 
 async def save_hold(connection: asyncpg.Connection, hold: Hold) -> None:
     await connection.execute(
-        "UPDATE holds SET status = $4, closed_at = $5, void_reason = $6, posting_id = $7 "
+        "UPDATE holds SET status = $4, closed_at = $5, void_reason = $6, posting_id = $7, void_note = $8 "
         "WHERE program_id = $1 AND member_id = $2 AND hold_id = $3",
         hold.program_id,
         hold.member_id,
@@ -611,6 +612,7 @@ async def save_hold(connection: asyncpg.Connection, hold: Hold) -> None:
         hold.closed_at,
         hold.void_reason,
         hold.posting_id,
+        hold.void_note,
     )
 
 

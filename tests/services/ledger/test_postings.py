@@ -769,3 +769,30 @@ async def test_a_page_token_holding_a_number_past_its_column_is_the_callers_erro
             await call(request)
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (call, error.value.details())
         assert ("loyalty-error-field", "page_token") in tuple(error.value.trailing_metadata())
+
+
+async def test_a_voided_hold_keeps_the_note_it_was_voided_with(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100)
+    placed = await ledger.hold("ann", 30)
+
+    async def void(note: str) -> ledger_pb2.VoidHoldResponse:
+        return await ledger.stub.VoidHold(
+            ledger_pb2.VoidHoldRequest(
+                program_id="acme",
+                idempotency_key=key(),
+                hold_id=placed.hold.hold_id,
+                reason=common_pb2.HOLD_VOID_REASON_CANCELLED,
+                note=note,
+            )
+        )
+
+    assert placed.hold.void_note == ""
+    voided = await void("till crashed before printing the voucher")
+    assert voided.hold.void_note == "till crashed before printing the voucher"
+    again = await void("a second void changes nothing")
+    assert again.hold.void_note == "till crashed before printing the voucher"
+    read = await ledger.stub.GetHold(
+        ledger_pb2.GetHoldRequest(program_id="acme", hold_id=placed.hold.hold_id)
+    )
+    assert read.hold.void_note == "till crashed before printing the voucher"
+    assert read.hold.void_reason == common_pb2.HOLD_VOID_REASON_CANCELLED

@@ -282,7 +282,7 @@ class SpendAllocation(_message.Message):
     def __init__(self, lot_id: _Optional[str] = ..., points: _Optional[int] = ..., lot_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lot_source_reference: _Optional[str] = ...) -> None: ...
 
 class Hold(_message.Message):
-    __slots__ = ("hold_id", "member_id", "points", "status", "reference", "created_at", "expires_at", "closed_at", "void_reason", "posting_id")
+    __slots__ = ("hold_id", "member_id", "points", "status", "reference", "created_at", "expires_at", "closed_at", "void_reason", "posting_id", "void_note")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
@@ -293,6 +293,7 @@ class Hold(_message.Message):
     CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
     VOID_REASON_FIELD_NUMBER: _ClassVar[int]
     POSTING_ID_FIELD_NUMBER: _ClassVar[int]
+    VOID_NOTE_FIELD_NUMBER: _ClassVar[int]
     hold_id: str
     member_id: str
     points: int
@@ -303,7 +304,8 @@ class Hold(_message.Message):
     closed_at: _timestamp_pb2.Timestamp
     void_reason: _common_pb2.HoldVoidReason
     posting_id: str
-    def __init__(self, hold_id: _Optional[str] = ..., member_id: _Optional[str] = ..., points: _Optional[int] = ..., status: _Optional[_Union[HoldStatus, str]] = ..., reference: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_reason: _Optional[_Union[_common_pb2.HoldVoidReason, str]] = ..., posting_id: _Optional[str] = ...) -> None: ...
+    void_note: str
+    def __init__(self, hold_id: _Optional[str] = ..., member_id: _Optional[str] = ..., points: _Optional[int] = ..., status: _Optional[_Union[HoldStatus, str]] = ..., reference: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_reason: _Optional[_Union[_common_pb2.HoldVoidReason, str]] = ..., posting_id: _Optional[str] = ..., void_note: _Optional[str] = ...) -> None: ...
 
 class Balance(_message.Message):
     __slots__ = ("member_id", "available_points", "pending_points", "held_points", "lifetime_earned_points", "debt_points", "tier_code", "qualifying_basis", "qualifying_amount", "next_tier_code", "to_next_tier_amount", "expiring_30_days_points", "next_expiry_at", "as_of")
