@@ -144,6 +144,15 @@ class MissionNotFound(NotFound, CampaignError):
         super().__init__(f"mission {mission_id!r} does not exist", field="mission_id")
 
 
+class MissionArchived(FailedPrecondition, CampaignError):
+    """An archived mission cannot be activated again."""
+
+    reason = "MISSION_ARCHIVED"
+
+    def __init__(self, mission_id: str) -> None:
+        super().__init__(f"mission {mission_id!r} is archived", field="mission_id")
+
+
 class MissionExists(CampaignError):
     status = grpc.StatusCode.ALREADY_EXISTS
     reason = "MISSION_EXISTS"

@@ -3,7 +3,8 @@
 The rules, as members see them:
 
 - A mission is live from its start time (if any) to its end time (if any) while it is active;
-  facts outside that, or after it is archived, do not count.
+  facts outside that, while it is a draft (until ActivateMission) or after it is archived, do
+  not count.
 - A fact advances at most one step: in an ordered mission only the first unfinished step, in an
   unordered one the first unfinished step it meets (in the mission's order).
 - The window (`window_days`) starts with the first fact that counts. A fact that comes after the
@@ -165,9 +166,9 @@ def check_mission(mission: engagement_pb2.Mission, *, program_id: str, currency:
         raise InvalidArgument("mission.program_id", "must be empty or the request's program_id")
     validation.text(mission.name, "mission.name", length_max=NAME_LENGTH_MAX)
     validation.text(mission.description, "mission.description", required=False)
-    if mission.status not in (engagement_pb2.MISSION_STATUS_UNSPECIFIED, ACTIVE):
+    if mission.status not in (engagement_pb2.MISSION_STATUS_UNSPECIFIED, DRAFT, ACTIVE):
         raise InvalidArgument(
-            "mission.status", "a mission is created active (unspecified or ACTIVE)"
+            "mission.status", "a mission is created DRAFT or ACTIVE (unspecified means ACTIVE)"
         )
     if not mission.steps:
         raise InvalidArgument("mission.steps", "at least one step is required")

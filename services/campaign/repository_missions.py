@@ -6,7 +6,7 @@ from typing import TypeAlias
 import asyncpg
 
 from loyalty.campaign.v1 import engagement_pb2
-from services.campaign.missions import ACTIVE, ARCHIVED, Progress
+from services.campaign.missions import ACTIVE, ARCHIVED, DRAFT, Progress
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -42,6 +42,18 @@ async def fetch_mission(
         mission_id,
     )
     return None if row is None else _mission(row)
+
+
+async def activate_mission(
+    connection: asyncpg.Connection, program_id: str, mission_id: str
+) -> None:
+    await connection.execute(
+        "UPDATE missions SET status = $3 WHERE program_id = $1 AND mission_id = $2 AND status = $4",
+        program_id,
+        mission_id,
+        ACTIVE,
+        DRAFT,
+    )
 
 
 async def archive_mission(connection: asyncpg.Connection, program_id: str, mission_id: str) -> None:

@@ -6,7 +6,7 @@ import grpc
 
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from services.campaign import repository_missions as store
-from services.campaign.errors import MissionExists, MissionNotFound
+from services.campaign.errors import MissionArchived, MissionExists, MissionNotFound
 from services.campaign.missions import ACTIVE, ARCHIVED, DRAFT, check_mission, progress_message
 from services.campaign.rpc_base import RpcBase, check_member_id, now
 from services.shared import validation
@@ -35,7 +35,7 @@ class MissionRpcs(RpcBase):
                 mission.CopyFrom(request.mission)
                 mission.program_id = request.program_id
                 mission.mission_id = mission.mission_id or uuid.uuid4().hex
-                mission.status = ACTIVE
+                mission.status = mission.status or ACTIVE
                 if not await store.insert_mission(connection, request.program_id, mission):
                     raise MissionExists(mission.mission_id)
                 return campaign_pb2.CreateMissionResponse(mission=mission)
@@ -48,6 +48,37 @@ class MissionRpcs(RpcBase):
                 request=request,
                 response_type=campaign_pb2.CreateMissionResponse,
                 work=create,
+            )
+
+    async def ActivateMission(
+        self, request: campaign_pb2.ActivateMissionRequest, context: grpc.aio.ServicerContext
+    ) -> campaign_pb2.ActivateMissionResponse:
+        validation.program_id(request.program_id)
+        validation.text(request.mission_id, "mission_id", length_max=63)
+
+        async with self.pool.acquire() as connection, connection.transaction():
+
+            async def activate() -> campaign_pb2.ActivateMissionResponse:
+                # Facts recorded after this commits count toward the mission.
+                mission = await store.fetch_mission(
+                    connection, request.program_id, request.mission_id, for_update=True
+                )
+                if mission is None:
+                    raise MissionNotFound(request.mission_id)
+                if mission.status == ARCHIVED:
+                    raise MissionArchived(request.mission_id)
+                await store.activate_mission(connection, request.program_id, request.mission_id)
+                mission.status = ACTIVE
+                return campaign_pb2.ActivateMissionResponse(mission=mission)
+
+            return await once(
+                connection,
+                program_id=request.program_id,
+                key=request.idempotency_key,
+                method="ActivateMission",
+                request=request,
+                response_type=campaign_pb2.ActivateMissionResponse,
+                work=activate,
             )
 
     async def ArchiveMission(

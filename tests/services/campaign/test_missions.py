@@ -1,7 +1,7 @@
 """Missions and badges on real ledger and campaign processes, PostgreSQL and NATS: progress from
 purchases (RecordPurchase, IngestTransactions) and activities (the activity.* consumer,
 RecordActivity), rewards given once under redelivered events and retried calls, windows, order,
-archiving, and bad input."""
+drafts, archiving, and bad input."""
 
 import datetime as dt
 import uuid
@@ -291,6 +291,52 @@ async def test_an_unordered_mission_with_counts_gives_a_badge_once(services, dat
         campaign_pb2.GetMissionProgressRequest(program_id=PROGRAM, member_id="cem")
     )
     assert sorted(p.mission_id for p in everything.progresses) == ["sharer", "shopper"]
+
+
+async def test_a_draft_mission_counts_nothing_until_activated(services):
+    _, campaign = services
+    draft = await create(campaign, store_then_review(status=engagement_pb2.MISSION_STATUS_DRAFT))
+    assert draft.status == engagement_pb2.MISSION_STATUS_DRAFT
+    drafts = await campaign.stub.ListMissions(
+        campaign_pb2.ListMissionsRequest(
+            program_id=PROGRAM, status=engagement_pb2.MISSION_STATUS_DRAFT
+        )
+    )
+    assert [m.mission_id for m in drafts.missions] == [draft.mission_id]
+    await campaign.purchase("eve", "t1", 2_000, at=DAY0, channel=STORE)
+    assert (await progress(campaign, "eve", draft.mission_id)).state == STATE.NOT_STARTED
+    offered = await campaign.stub.GetMissionProgress(
+        campaign_pb2.GetMissionProgressRequest(program_id=PROGRAM, member_id="eve")
+    )
+    assert list(offered.progresses) == []
+
+    activate = campaign_pb2.ActivateMissionRequest(
+        program_id=PROGRAM, idempotency_key="activate-1", mission_id=draft.mission_id
+    )
+    activated = await campaign.stub.ActivateMission(activate)
+    assert activated.mission.status == engagement_pb2.MISSION_STATUS_ACTIVE
+    assert (await campaign.stub.ActivateMission(activate)) == activated
+    await campaign.purchase("eve", "t2", 2_000, at=DAY0 + dt.timedelta(hours=1), channel=STORE)
+    started = await progress(campaign, "eve", draft.mission_id)
+    assert (started.state, [s.done_count for s in started.steps]) == (STATE.IN_PROGRESS, [1, 0])
+
+    await campaign.stub.ArchiveMission(
+        campaign_pb2.ArchiveMissionRequest(
+            program_id=PROGRAM, idempotency_key=key(), mission_id=draft.mission_id
+        )
+    )
+    for mission_id, code in (
+        (draft.mission_id, grpc.StatusCode.FAILED_PRECONDITION),
+        ("nope", grpc.StatusCode.NOT_FOUND),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await campaign.stub.ActivateMission(
+                campaign_pb2.ActivateMissionRequest(
+                    program_id=PROGRAM, idempotency_key=key(), mission_id=mission_id
+                )
+            )
+        assert refused.value.code() == code
+        assert refused.value.details().startswith("mission_id:"), refused.value.details()
 
 
 async def test_archived_missions_stop_progressing(services):

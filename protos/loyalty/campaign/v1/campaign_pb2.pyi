@@ -528,6 +528,22 @@ class CreateMissionResponse(_message.Message):
     mission: _engagement_pb2.Mission
     def __init__(self, mission: _Optional[_Union[_engagement_pb2.Mission, _Mapping]] = ...) -> None: ...
 
+class ActivateMissionRequest(_message.Message):
+    __slots__ = ("program_id", "idempotency_key", "mission_id")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    idempotency_key: str
+    mission_id: str
+    def __init__(self, program_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., mission_id: _Optional[str] = ...) -> None: ...
+
+class ActivateMissionResponse(_message.Message):
+    __slots__ = ("mission",)
+    MISSION_FIELD_NUMBER: _ClassVar[int]
+    mission: _engagement_pb2.Mission
+    def __init__(self, mission: _Optional[_Union[_engagement_pb2.Mission, _Mapping]] = ...) -> None: ...
+
 class ArchiveMissionRequest(_message.Message):
     __slots__ = ("program_id", "idempotency_key", "mission_id")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]

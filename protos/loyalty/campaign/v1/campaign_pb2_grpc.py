@@ -122,6 +122,11 @@ class CampaignServiceStub:
                 request_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CreateMissionRequest.SerializeToString,
                 response_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CreateMissionResponse.FromString,
                 _registered_method=True)
+        self.ActivateMission = channel.unary_unary(
+                '/loyalty.campaign.v1.CampaignService/ActivateMission',
+                request_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.ActivateMissionRequest.SerializeToString,
+                response_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.ActivateMissionResponse.FromString,
+                _registered_method=True)
         self.ArchiveMission = channel.unary_unary(
                 '/loyalty.campaign.v1.CampaignService/ArchiveMission',
                 request_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.ArchiveMissionRequest.SerializeToString,
@@ -365,7 +370,16 @@ class CampaignServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateMission(self, request, context):
-        """CreateMission creates a mission.
+        """CreateMission creates a mission, active unless its status is MISSION_STATUS_DRAFT. A draft
+        is listed but counts no progress and is not among a member's missions until ActivateMission.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ActivateMission(self, request, context):
+        """ActivateMission makes a draft mission live; an active mission stays as it is, an archived one
+        is refused (FAILED_PRECONDITION). Facts recorded after it commits count toward the mission.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -621,6 +635,11 @@ def add_CampaignServiceServicer_to_server(servicer, server):
                     servicer.CreateMission,
                     request_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CreateMissionRequest.FromString,
                     response_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CreateMissionResponse.SerializeToString,
+            ),
+            'ActivateMission': grpc.unary_unary_rpc_method_handler(
+                    servicer.ActivateMission,
+                    request_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.ActivateMissionRequest.FromString,
+                    response_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.ActivateMissionResponse.SerializeToString,
             ),
             'ArchiveMission': grpc.unary_unary_rpc_method_handler(
                     servicer.ArchiveMission,
@@ -1200,6 +1219,33 @@ class CampaignService:
             '/loyalty.campaign.v1.CampaignService/CreateMission',
             loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CreateMissionRequest.SerializeToString,
             loyalty_dot_campaign_dot_v1_dot_campaign__pb2.CreateMissionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ActivateMission(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.campaign.v1.CampaignService/ActivateMission',
+            loyalty_dot_campaign_dot_v1_dot_campaign__pb2.ActivateMissionRequest.SerializeToString,
+            loyalty_dot_campaign_dot_v1_dot_campaign__pb2.ActivateMissionResponse.FromString,
             options,
             channel_credentials,
             insecure,
