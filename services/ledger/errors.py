@@ -26,6 +26,16 @@ class EntryTierMissing(FailedPrecondition, LedgerError):
         )
 
 
+class EntryTierNotLowest(InvalidArgument, LedgerError):
+    reason = "ENTRY_TIER_NOT_LOWEST"
+
+    def __init__(self, *, index: int, code: str, lowest: str) -> None:
+        super().__init__(
+            f"tiers[{index}].rank",
+            f"the program's entry tier {code!r} must rank lowest; {lowest!r} ranks below it",
+        )
+
+
 class MemberNotFound(NotFound, LedgerError):
     reason = "MEMBER_NOT_FOUND"
 

@@ -4,7 +4,7 @@ import grpc
 
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import domain, repository
-from services.ledger.errors import EntryTierMissing, ProgramNotFound
+from services.ledger.errors import EntryTierMissing, EntryTierNotLowest, ProgramNotFound
 from services.ledger.rpc_base import TIERS_PAGE_SIZE_MAX, LedgerRpcBase
 from services.shared import validation
 from services.shared.errors import InvalidArgument
@@ -138,8 +138,15 @@ class ProgramRpcs(LedgerRpcBase):
                         raise ProgramNotFound(request.program_id)
                     stored = await repository.fetch_program(connection, request.program_id)
                     assert stored is not None
-                    if stored[0].entry_tier_code not in {t.code for t in tiers}:
-                        raise EntryTierMissing(stored[0].entry_tier_code)
+                    entry = stored[0].entry_tier_code
+                    if entry not in {t.code for t in tiers}:
+                        raise EntryTierMissing(entry)
+                    if tiers[0].code != entry:  # tiers are sorted by rank
+                        raise EntryTierNotLowest(
+                            index=[t.code for t in request.tiers].index(entry),
+                            code=entry,
+                            lowest=tiers[0].code,
+                        )
                     await repository.replace_tiers(connection, request.program_id, tiers)
                     return ledger_pb2.SetTierDefinitionsResponse(
                         tiers=[tier_to_proto(t) for t in tiers]

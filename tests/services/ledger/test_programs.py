@@ -225,3 +225,25 @@ async def test_a_page_token_holding_a_rank_past_32_bits_is_refused(ledger) -> No
         )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert ("loyalty-error-field", "page_token") in tuple(error.value.trailing_metadata())
+
+
+async def test_tiers_where_the_entry_tier_does_not_rank_lowest_are_refused(ledger) -> None:
+    await configure(ledger, program_config())  # entry tier "member"
+    tiers = [
+        ledger_pb2.TierDefinition(code="gold", name="Gold", rank=3, threshold=5_000),
+        ledger_pb2.TierDefinition(code="member", name="Member", rank=2, threshold=100),
+        ledger_pb2.TierDefinition(code="basic", name="Basic", rank=1, threshold=0),
+    ]
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.SetTierDefinitions(
+            ledger_pb2.SetTierDefinitionsRequest(
+                program_id="acme", idempotency_key="t", tiers=tiers
+            )
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("tiers[1].rank:"), error.value.details()
+    assert ("loyalty-error-field", "tiers[1].rank") in tuple(error.value.trailing_metadata())
+    listed = await ledger.ListTierDefinitions(
+        ledger_pb2.ListTierDefinitionsRequest(program_id="acme")
+    )
+    assert list(listed.tiers) == []
