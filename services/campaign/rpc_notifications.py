@@ -83,6 +83,8 @@ class NotificationRpcs(RpcBase):
             request.start_time.ToDatetime(tzinfo=dt.UTC) if request.HasField("start_time") else None
         )
         end = request.end_time.ToDatetime(tzinfo=dt.UTC) if request.HasField("end_time") else None
+        if start is not None and end is not None and end <= start:
+            raise InvalidArgument("end_time", "must be after start_time")
         size = validation.page_size(request.page_size)
         rows = await store.list_intents(
             self.pool,

@@ -595,6 +595,26 @@ async def test_the_policy_is_stored_idempotently(start_service):
         assert bad.value.details().startswith("kind:")
 
 
+async def test_listing_intents_refuses_an_end_not_after_the_start(start_service):
+    start = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+
+    def listing(end: dt.datetime) -> campaign_pb2.ListNotificationIntentsRequest:
+        return campaign_pb2.ListNotificationIntentsRequest(
+            program_id=PROGRAM, start_time=ts(start), end_time=ts(end)
+        )
+
+    async with ledger_and_campaign(start_service, notifications_enabled=False) as (_, campaign):
+        for end in (start - dt.timedelta(seconds=1), start):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await campaign.stub.ListNotificationIntents(listing(end))
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert refused.value.details().startswith("end_time:"), refused.value.details()
+        listed = await campaign.stub.ListNotificationIntents(
+            listing(start + dt.timedelta(microseconds=1))
+        )
+        assert list(listed.intents) == []
+
+
 async def _async(value):  # type: ignore[no-untyped-def]
     return value
 
