@@ -225,10 +225,10 @@ class Jobs:
                     TIER_REQUALIFICATION,
                 )
                 if force or (last is not None and _period_ended_since(program, last, now)):
-                    changes = await tiering.evaluate(
+                    evaluation = await tiering.evaluate(
                         connection, self.outbox, program, now, member_ids=None, requalify=True
                     )
-                    processed += len(changes)
+                    processed += len(evaluation.changes)
                 if force or last is None or _period_ended_since(program, last, now):
                     await connection.execute(
                         "INSERT INTO program_jobs (program_id, job, last_run_at) VALUES ($1, $2, $3)"

@@ -18,6 +18,9 @@ from services.shared.database import in_transaction
 from services.shared.errors import InvalidArgument, ResourceExhausted
 from services.shared.idempotency import once
 
+# EvaluateTiers answers with at most this many of its changes (its counts count them all).
+TIER_CHANGES_SHOWN_MAX = 1_000
+
 
 class BulkRpcs(LedgerRpcBase):
     async def PostBatch(
@@ -160,7 +163,7 @@ class BulkRpcs(LedgerRpcBase):
         async def evaluate(
             connection: asyncpg.Connection, program: Program, now: dt.datetime
         ) -> ledger_pb2.EvaluateTiersResponse:
-            changes = await tiering.evaluate(
+            evaluated, changes = await tiering.evaluate(
                 connection,
                 self.outbox,
                 program,
@@ -168,10 +171,8 @@ class BulkRpcs(LedgerRpcBase):
                 member_ids=list(request.member_ids) or None,
                 requalify=request.requalify,
             )
-            evaluated = len(request.member_ids) or await connection.fetchval(
-                "SELECT count(*) FROM member_accounts WHERE program_id = $1", program.program_id
-            )
             upgrade = common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+            shown = changes[:TIER_CHANGES_SHOWN_MAX]  # in member id order
             return ledger_pb2.EvaluateTiersResponse(
                 evaluated_count=evaluated,
                 upgraded_count=sum(1 for c in changes if c[3] == upgrade),
@@ -186,7 +187,7 @@ class BulkRpcs(LedgerRpcBase):
                         qualifying_amount=qualifying,
                         changed_at=convert.timestamp(now),
                     )
-                    for member, before, after, direction, reason, qualifying in changes
+                    for member, before, after, direction, reason, qualifying in shown
                 ],
             )
 

@@ -2,6 +2,7 @@
 re-qualification, each recorded with its reason and announced."""
 
 import datetime as dt
+from typing import NamedTuple
 
 import asyncpg
 import numpy as np
@@ -15,6 +16,18 @@ from services.ledger.policy import qualifying_window_start
 from services.shared.outbox import Outbox
 
 EVALUATION_CHUNK = 50_000
+
+# (member, from tier, to tier, direction, reason, qualifying amount) of one change.
+TierChangeRow = tuple[str, str, str, int, int, int]
+
+
+class Evaluation(NamedTuple):
+    # The distinct accounts of the program read and evaluated; unknown member ids are not.
+    evaluated_count: int
+    # Every change made, in member id order.
+    changes: list[TierChangeRow]
+
+
 # In program_jobs: the window start (as midnight UTC) the accounts' day buckets were emptied for.
 DAY_BUCKETS_JOB = "qualifying_day_buckets"
 
@@ -81,12 +94,14 @@ async def evaluate(
     *,
     member_ids: list[str] | None,
     requalify: bool,
-) -> list[tuple[str, str, str, int, int, int]]:
-    """Evaluate tiers; returns (member, from, to, direction, reason, qualifying) per change."""
+) -> Evaluation:
+    """Evaluate the tiers of `member_ids` (None: every account); a program without tiers has
+    nothing to evaluate."""
     if not program.tiers:
-        return []
+        return Evaluation(0, [])
     thresholds = np.array([tier.threshold for tier in program.tiers], dtype=np.int64)
-    changes = []
+    changes: list[TierChangeRow] = []
+    evaluated = 0
     after = ""
     while True:
         rows = await connection.fetch(
@@ -100,6 +115,7 @@ async def evaluate(
         )
         if not rows:
             break
+        evaluated += len(rows)  # one row per account: repeated ids match it once
         evaluation = ledger_core.evaluate_tiers(
             qualifying_points=np.fromiter(
                 (r["qualifying"] for r in rows), dtype=np.int64, count=len(rows)
@@ -132,7 +148,7 @@ async def evaluate(
             break
         after = rows[-1]["member_id"]
     await _record(connection, outbox, program, now, changes)
-    return changes
+    return Evaluation(evaluated, changes)
 
 
 async def _record(
@@ -140,7 +156,7 @@ async def _record(
     outbox: Outbox,
     program: Program,
     now: dt.datetime,
-    changes: list[tuple[str, str, str, int, int, int]],
+    changes: list[TierChangeRow],
 ) -> None:
     if not changes:
         return

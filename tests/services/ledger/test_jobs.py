@@ -7,11 +7,13 @@ import asyncpg
 import nats
 import pytest
 
+from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger.app import SPEC, LedgerConfig
 from tests.conftest import Servers
-from tests.services.ledger.support import Ledger, key, ts
+from tests.services.ledger.support import Ledger, batch, key, post, ts
+from tests.services.ledger.test_programs import TIERS
 
 
 @pytest.fixture
@@ -194,6 +196,49 @@ async def test_evaluate_tiers_upgrades_without_requalify_and_downgrades_with_it(
         ledger_pb2.EvaluateTiersRequest(program_id="acme", idempotency_key=key(), requalify=True)
     )
     assert [(c.member_id, c.to_tier_code) for c in requalified.tier_changes] == [("bob", "member")]
+
+
+async def test_evaluate_tiers_shows_at_most_1000_changes_and_counts_known_members_once(
+    service,
+) -> None:
+    _, ledger = service
+    members = [f"m{index:04d}" for index in range(1_005)]
+    [posted] = await post(
+        ledger,
+        batch(
+            "qualifying",
+            [(member, 500, common_pb2.POSTING_KIND_EARN, f"q-{member}") for member in members],
+            qualifying_flags=[True] * len(members),
+        ),
+    )
+    assert set(posted.statuses) == {ledger_pb2.ITEM_STATUS_POSTED}
+    # Silver now starts below what every member has, as after a change of tier definitions.
+    silver = ledger_pb2.TierDefinition(code="silver", name="Silver", rank=1, threshold=400)
+    lowered = [TIERS[0], silver, TIERS[2]]
+    await ledger.stub.SetTierDefinitions(
+        ledger_pb2.SetTierDefinitionsRequest(
+            program_id="acme", idempotency_key=key(), tiers=lowered
+        )
+    )
+    everyone = await ledger.stub.EvaluateTiers(
+        ledger_pb2.EvaluateTiersRequest(program_id="acme", idempotency_key=key())
+    )
+    assert (everyone.evaluated_count, everyone.upgraded_count, everyone.downgraded_count) == (
+        1_005,
+        1_005,
+        0,
+    )
+    assert [change.member_id for change in everyone.tier_changes] == members[:1_000]
+    # The changes past the first 1000 are made all the same, only not shown.
+    assert (await ledger.balance(members[-1])).tier_code == "silver"
+    some = await ledger.stub.EvaluateTiers(
+        ledger_pb2.EvaluateTiersRequest(
+            program_id="acme",
+            idempotency_key=key(),
+            member_ids=[members[0], "ghost", members[0], members[1], "ghost"],
+        )
+    )
+    assert (some.evaluated_count, some.upgraded_count, len(some.tier_changes)) == (2, 0, 0)
 
 
 async def test_replicas_running_jobs_together_void_each_lapsed_hold_once(
