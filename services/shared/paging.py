@@ -19,7 +19,8 @@ def decode_page_token(
 ) -> dict[str, Any] | None:
     """The cursor of `token`, None for the first page; INVALID_ARGUMENT if it is not ours.
     `types` names the exact type of a key's value, so a forged token cannot reach a query; an
-    `int` must also fit in 64 bits (JSON numbers have no bound, a bigint column has)."""
+    `int` must also fit in 64 bits (JSON numbers have no bound, a bigint column has) and a `str`
+    hold no NUL character (PostgreSQL's text cannot)."""
     if not token:
         return None
     try:
@@ -31,6 +32,7 @@ def decode_page_token(
     for key, kind in (types or {}).items():
         value = cursor[key]
         out_of_range = isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX
-        if type(value) is not kind or out_of_range:
+        unstorable = isinstance(value, str) and "\x00" in value
+        if type(value) is not kind or out_of_range or unstorable:
             raise InvalidArgument("page_token", "is not a token this service issued")
     return cursor

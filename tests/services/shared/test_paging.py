@@ -26,6 +26,13 @@ def test_a_number_past_64_bits_is_refused_naming_the_token(number: int) -> None:
     assert error.value.field == "page_token"
 
 
+def test_text_holding_a_nul_character_is_refused_naming_the_token() -> None:
+    # PostgreSQL's text cannot hold it: the query would fail with an error naming no field.
+    with pytest.raises(InvalidArgument) as error:
+        decode_page_token(forged(after="m1\x00"), keys=("after",), types={"after": str})
+    assert error.value.field == "page_token"
+
+
 def test_a_key_without_a_type_is_left_as_it_came() -> None:
     cursor = decode_page_token(forged(after=2**64), keys=("after",))
     assert cursor == {"after": 2**64}
