@@ -197,6 +197,8 @@ def code_source(reward: rewards_pb2.Reward) -> int:
 
 QUANTITY_MAX = 10
 MEMBER_ID_LENGTH_MAX = 64
+# The channels a redemption may be made through: every known one; a redemption says where.
+CHANNELS = frozenset(common_pb2.Channel.values()) - {common_pb2.CHANNEL_UNSPECIFIED}
 
 
 def check_redeem(request: rewards_pb2.RedeemRequest) -> None:
@@ -204,6 +206,10 @@ def check_redeem(request: rewards_pb2.RedeemRequest) -> None:
     validation.text(request.member_id, "member_id", length_max=MEMBER_ID_LENGTH_MAX)
     validation.text(request.reward_id, "reward_id", length_max=64)
     validation.in_range(request.quantity, "quantity", low=1, high=QUANTITY_MAX)
+    if request.channel == common_pb2.CHANNEL_UNSPECIFIED:
+        raise InvalidArgument("channel", "is required (a channel such as CHANNEL_APP)")
+    if request.channel not in CHANNELS:
+        raise InvalidArgument("channel", f"{request.channel} is not a channel")
     validation.text(request.store_id, "store_id", required=False, length_max=64)
 
 

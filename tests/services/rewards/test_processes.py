@@ -174,7 +174,11 @@ async def test_a_kill_between_hold_and_commit_leaves_no_hold_open(
         )
         reward_id = created.reward.reward_id
         request = rewards_pb2.RedeemRequest(
-            program_id=PROGRAM, member_id="m1", reward_id=reward_id, quantity=1
+            program_id=PROGRAM,
+            member_id="m1",
+            reward_id=reward_id,
+            quantity=1,
+            channel=common_pb2.CHANNEL_APP,
         )
         request.idempotency_key = "before"
         await stub.Redeem(request)

@@ -6,6 +6,7 @@ import re
 import grpc
 import pytest
 
+from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from loyalty.rewards.v1 import rewards_pb2
 from tests.services.rewards.conftest import PROGRAM, key, reason, reward
@@ -190,7 +191,12 @@ BAD_REDEMPTIONS = [
 async def test_bad_redemptions_name_the_field_and_write_nothing(platform) -> None:
     for fields, field in BAD_REDEMPTIONS:
         request = rewards_pb2.RedeemRequest(
-            program_id=PROGRAM, idempotency_key="k", member_id="m1", reward_id="r", quantity=1
+            program_id=PROGRAM,
+            idempotency_key="k",
+            member_id="m1",
+            reward_id="r",
+            quantity=1,
+            channel=common_pb2.CHANNEL_APP,
         )
         for name, value in fields.items():
             setattr(request, name, value)
@@ -202,6 +208,42 @@ async def test_bad_redemptions_name_the_field_and_write_nothing(platform) -> Non
         rewards_pb2.ListRedemptionsRequest(program_id=PROGRAM)
     )
     assert list(listed.redemptions) == []
+
+
+async def test_a_redemption_needs_a_known_channel_and_keeps_it(platform) -> None:
+    await platform.ledger.earn("m1", 1_000)
+    coffee = await platform.create(reward())
+    for channel in (common_pb2.CHANNEL_UNSPECIFIED, 99, 40_000):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await platform.rewards.Redeem(
+                rewards_pb2.RedeemRequest(
+                    program_id=PROGRAM,
+                    idempotency_key=key(),
+                    member_id="m1",
+                    reward_id=coffee.reward_id,
+                    quantity=1,
+                    channel=channel,  # type: ignore[arg-type]
+                )
+            )
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, channel
+        assert error.value.details().startswith("channel:"), error.value.details()
+    assert (await platform.ledger.balance("m1")).available_points == 1_000
+    listed = await platform.rewards.ListRedemptions(
+        rewards_pb2.ListRedemptionsRequest(program_id=PROGRAM)
+    )
+    assert list(listed.redemptions) == []
+    redeemed = await platform.rewards.Redeem(
+        rewards_pb2.RedeemRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            member_id="m1",
+            reward_id=coffee.reward_id,
+            quantity=1,
+            channel=common_pb2.CHANNEL_STORE,
+            store_id="ams-01",
+        )
+    )
+    assert redeemed.redemption.channel == common_pb2.CHANNEL_STORE
 
 
 async def test_redemptions_list_newest_first_by_member_and_status_in_pages(platform) -> None:
