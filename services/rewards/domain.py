@@ -14,7 +14,7 @@ PERCENT_BPS_MAX = 10_000
 DISCOUNT_KINDS = {common_pb2.REWARD_KIND_COUPON, common_pb2.REWARD_KIND_VOUCHER}
 
 
-def check_new_reward(reward: rewards_pb2.Reward, *, program_currency: str = "") -> None:
+def check_new_reward(reward: rewards_pb2.Reward) -> None:
     """Refuse a reward that could not be redeemed as defined, naming the field."""
     if reward.reward_id:
         validation.code(reward.reward_id, "reward.reward_id")
@@ -84,6 +84,27 @@ def _check_discount(reward: rewards_pb2.Reward) -> None:
                 raise InvalidArgument(
                     f"reward.discount.{name}.currency", "must be the fixed amount's currency"
                 )
+
+
+def discount_money(reward: rewards_pb2.Reward) -> list[tuple[str, common_pb2.Money]]:
+    """The amounts of money a reward's discount carries, each with the name of its field."""
+    amounts = []
+    if reward.discount.WhichOneof("kind") == "fixed_amount":
+        amounts.append(("reward.discount.fixed_amount", reward.discount.fixed_amount))
+    for name in ("minimum_order", "maximum_discount"):
+        if reward.discount.HasField(name):
+            amounts.append((f"reward.discount.{name}", getattr(reward.discount, name)))
+    return amounts
+
+
+def check_program_currency(reward: rewards_pb2.Reward, program_currency: str) -> None:
+    """Refuse a discount in another currency than the program's: a till would apply its minor
+    units as the program's."""
+    for field, money in discount_money(reward):
+        if money.currency != program_currency:
+            raise InvalidArgument(
+                f"{field}.currency", f"must be the program's currency {program_currency}"
+            )
 
 
 # -- changes to a reward ----------------------------------------------------------------------

@@ -113,6 +113,17 @@ class RedemptionInProgress(Unavailable, RewardsError):
         )
 
 
+class ProgramNotConfigured(FailedPrecondition, RewardsError):
+    """The ledger does not know the program, so its currency is unknown."""
+
+    reason = "PROGRAM_NOT_CONFIGURED"
+
+    def __init__(self, program_id: str) -> None:
+        super().__init__(
+            f"program {program_id!r} is not configured in the ledger (currency)", field="program_id"
+        )
+
+
 class LedgerUnavailable(Unavailable, RewardsError):
     reason = "LEDGER_UNAVAILABLE"
 

@@ -13,7 +13,12 @@ import grpc
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-from services.rewards.errors import CampaignUnavailable, LedgerUnavailable, MemberNotFound
+from services.rewards.errors import (
+    CampaignUnavailable,
+    LedgerUnavailable,
+    MemberNotFound,
+    ProgramNotConfigured,
+)
 from services.shared.errors import InvalidArgument
 from services.shared.interceptors import ERROR_REASON_HEADER
 
@@ -80,6 +85,19 @@ class LedgerClient:
                 raise InvalidArgument("member_id", detail or "refused by the ledger") from None
             raise LedgerUnavailable(error.code().name) from None
         return MemberStanding(response.balance.available_points, response.balance.tier_code)
+
+    async def program_currency(self, program_id: str) -> str:
+        """The program's currency as the ledger holds it (the ledger owns a program's money
+        settings); FAILED_PRECONDITION if the ledger does not know the program."""
+        try:
+            response = await self.stub.GetProgram(
+                ledger_pb2.GetProgramRequest(program_id=program_id), timeout=self.deadline_s
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                raise ProgramNotConfigured(program_id) from None
+            raise LedgerUnavailable(error.code().name) from None
+        return response.config.currency
 
     async def require_standing(self, program_id: str, member_id: str) -> MemberStanding:
         standing = await self.standing(program_id, member_id)

@@ -61,6 +61,9 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
     ) -> rewards_pb2.CreateRewardResponse:
         validation.program_id(request.program_id)
         domain.check_new_reward(request.reward)
+        if domain.discount_money(request.reward):
+            currency = await self.ledger.program_currency(request.program_id)
+            domain.check_program_currency(request.reward, currency)
         reward = rewards_pb2.Reward()
         reward.CopyFrom(request.reward)
         reward.program_id = request.program_id
@@ -95,6 +98,11 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         validation.program_id(request.program_id)
         validation.text(request.reward.reward_id, "reward.reward_id", length_max=64)
         paths = list(request.update_mask.paths)
+        # A new discount's money is checked against the program's currency; asked before the
+        # reward is locked, so no lock waits on the ledger.
+        currency = ""
+        if "discount" in paths and domain.discount_money(request.reward):
+            currency = await self.ledger.program_currency(request.program_id)
 
         async with self.pool.acquire() as connection, connection.transaction():
 
@@ -103,6 +111,8 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
                     connection, request.program_id, request.reward.reward_id, "reward.reward_id"
                 )
                 merged = domain.merge_update(stored, request.reward, paths)
+                if currency:
+                    domain.check_program_currency(merged, currency)
                 await repository.update_reward(connection, merged)
                 return rewards_pb2.UpdateRewardResponse(
                     reward=await self._reward(connection, request.program_id, merged.reward_id)

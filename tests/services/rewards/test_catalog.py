@@ -121,12 +121,71 @@ async def test_bad_rewards_name_the_field(rewards, reward, field) -> None:
     assert error.value.details().startswith(f"{field}:")
 
 
-async def test_a_discount_keeps_its_bounds(rewards) -> None:
+async def test_a_discount_keeps_its_bounds(platform) -> None:
+    # Money is checked against the program's currency, which the ledger holds: `platform` has it.
     discount = rewards_pb2.Discount(
         percent_bps=1_500, minimum_order=eur(2_000), maximum_discount=eur(1_000)
     )
-    created = (await create(rewards, coupon(discount=discount))).reward
+    created = (await create(platform.rewards, coupon(discount=discount))).reward
     assert created.discount == discount
+
+
+def usd(amount_minor: int) -> common_pb2.Money:
+    return common_pb2.Money(amount_minor=amount_minor, currency="USD")
+
+
+async def test_discount_money_is_in_the_program_currency(platform) -> None:
+    # The ledger's program (tests/services/ledger/support.py) is in EUR.
+    for discount, field in (
+        (rewards_pb2.Discount(fixed_amount=usd(500)), "reward.discount.fixed_amount.currency"),
+        (
+            rewards_pb2.Discount(fixed_amount=usd(500), minimum_order=usd(1_000)),
+            "reward.discount.fixed_amount.currency",
+        ),
+        (
+            rewards_pb2.Discount(percent_bps=1_000, maximum_discount=usd(200)),
+            "reward.discount.maximum_discount.currency",
+        ),
+        (
+            rewards_pb2.Discount(percent_bps=1_000, minimum_order=usd(200)),
+            "reward.discount.minimum_order.currency",
+        ),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await create(platform.rewards, coupon(discount=discount), key=f"usd-{field}")
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT, discount
+        assert error.value.details() == f"{field}: must be the program's currency EUR"
+
+    created = await create(
+        platform.rewards,
+        coupon(reward_id="five-off", discount=rewards_pb2.Discount(fixed_amount=eur(500))),
+    )
+    assert created.reward.discount.fixed_amount == eur(500)
+    change = rewards_pb2.UpdateRewardRequest(
+        program_id="acme",
+        idempotency_key="to-usd",
+        reward=rewards_pb2.Reward(
+            reward_id="five-off", discount=rewards_pb2.Discount(fixed_amount=usd(500))
+        ),
+        update_mask=field_mask_pb2.FieldMask(paths=["discount"]),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.rewards.UpdateReward(change)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("reward.discount.fixed_amount.currency:")
+    assert (await platform.get_reward("five-off")).discount.fixed_amount == eur(500)
+
+    # A program the ledger does not know has no currency to check against.
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.rewards.CreateReward(
+            rewards_pb2.CreateRewardRequest(
+                program_id="nowhere",
+                idempotency_key="k-nowhere",
+                reward=coupon(discount=rewards_pb2.Discount(fixed_amount=eur(500))),
+            )
+        )
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.value.details().startswith("program_id:")
 
 
 async def test_an_unknown_reward_is_not_found(rewards) -> None:
