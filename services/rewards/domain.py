@@ -1,6 +1,7 @@
 """The rewards service's pure rules (no I/O)."""
 
 import datetime
+import urllib.parse
 
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2
@@ -26,6 +27,7 @@ def check_new_reward(reward: rewards_pb2.Reward) -> None:
     _check_discount(reward)
     if reward.kind == common_pb2.REWARD_KIND_PRODUCT and not reward.sku:
         raise InvalidArgument("reward.sku", "is required for a product")
+    _check_image_url(reward.image_url)
     if (
         reward.HasField("valid_from")
         and reward.HasField("valid_until")
@@ -105,6 +107,31 @@ def check_program_currency(reward: rewards_pb2.Reward, program_currency: str) ->
             raise InvalidArgument(
                 f"{field}.currency", f"must be the program's currency {program_currency}"
             )
+
+
+# An image URL is a link clients load as it is: absolute, to a web server, of bounded length.
+IMAGE_URL_LENGTH_MAX = 2048
+IMAGE_URL_SCHEMES = frozenset({"https", "http"})
+
+
+def _check_image_url(url: str) -> None:
+    """Empty, or an absolute https or http URL with a host and no credentials."""
+    field = "reward.image_url"
+    if not url:
+        return
+    if len(url) > IMAGE_URL_LENGTH_MAX:
+        raise InvalidArgument(field, f"is longer than {IMAGE_URL_LENGTH_MAX} characters")
+    if any(character.isspace() or not character.isprintable() for character in url):
+        raise InvalidArgument(field, "must not contain spaces or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port refuses one that is not a number
+    except ValueError:
+        raise InvalidArgument(field, "is not a URL") from None
+    if parts.scheme not in IMAGE_URL_SCHEMES or not parts.hostname:
+        raise InvalidArgument(field, "must be an absolute https or http URL")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidArgument(field, "must not carry a user name or password")
 
 
 # -- changes to a reward ----------------------------------------------------------------------

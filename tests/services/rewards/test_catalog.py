@@ -188,6 +188,51 @@ async def test_discount_money_is_in_the_program_currency(platform) -> None:
     assert error.value.details().startswith("program_id:")
 
 
+@pytest.mark.parametrize(
+    "image_url",
+    [
+        "javascript:alert(1)",
+        "data:image/png;base64,AAAA",
+        "ftp://images.example/coffee.png",
+        "/images/coffee.png",
+        "images.example/coffee.png",
+        "https://",
+        "https:///coffee.png",
+        "https://images.example/a coffee.png",
+        "https://images.example/\ncoffee.png",
+        "https://user:secret@images.example/coffee.png",
+        "https://images.example:port/coffee.png",
+        "https://[::1/coffee.png",
+        "https://images.example/" + "c" * 2048,
+    ],
+)
+async def test_an_image_url_is_an_absolute_web_url(rewards, image_url) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await create(rewards, coupon(image_url=image_url))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("reward.image_url:"), error.value.details()
+    # An update is checked alike.
+    await create(rewards, coupon(reward_id="coffee"), key="k-coffee")
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await rewards.UpdateReward(
+            rewards_pb2.UpdateRewardRequest(
+                program_id="acme",
+                idempotency_key="u-image",
+                reward=rewards_pb2.Reward(reward_id="coffee", image_url=image_url),
+                update_mask=field_mask_pb2.FieldMask(paths=["image_url"]),
+            )
+        )
+    assert error.value.details().startswith("reward.image_url:"), error.value.details()
+
+
+async def test_an_image_url_may_be_https_http_or_empty(rewards) -> None:
+    for index, image_url in enumerate(
+        ["https://images.example/coffee.png?size=2x", "http://images.example:8080/c.png", ""]
+    ):
+        created = (await create(rewards, coupon(image_url=image_url), key=f"img-{index}")).reward
+        assert created.image_url == image_url
+
+
 async def test_an_unknown_reward_is_not_found(rewards) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await rewards.GetReward(rewards_pb2.GetRewardRequest(program_id="acme", reward_id="nope"))
