@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from gateway import convert, models
 from gateway.auth import Principal, access
-from gateway.enums import RewardKind, to_proto
+from gateway.enums import RedemptionStatus, RewardKind, to_proto
 from gateway.errors import ApiError
 from gateway.routes.common import (
     ERRORS,
@@ -138,6 +138,9 @@ async def list_redemptions(
     request: Request,
     member_id: MemberIdPath,
     principal: RedemptionReader,
+    status: Annotated[
+        RedemptionStatus | None, Query(description="Only redemptions in this state; unset: all.")
+    ] = None,
     page_size: PageSize = 0,
     page_token: PageToken = "",
 ) -> models.RedemptionList:
@@ -147,6 +150,7 @@ async def list_redemptions(
         rewards_pb2.ListRedemptionsRequest(
             program_id=principal.program_id,
             member_id=principal.member_id_of(member_id),
+            status=to_proto(status),  # type: ignore[arg-type]
             page_size=page_size,
             page_token=page_token,
         ),

@@ -99,3 +99,37 @@ def test_back_office_redeems_for_a_member_and_cancels(
     assert cancelled.json()["redemption"]["status"] == "cancelled"
     balance = admin.get(f"{BASE}/members/{member_id}/balance").json()
     assert balance["available_points"] == 900
+
+
+def test_a_members_redemptions_filter_by_status(
+    platform: GatewayPlatform, admin: httpx.Client
+) -> None:
+    member_id = platform.enrol()
+    platform.earn(member_id, 2_000)
+    path = f"{BASE}/members/{member_id}/redemptions"
+    made = []
+    for _ in range(2):
+        redeemed = admin.post(
+            path, headers={"Idempotency-Key": unique("k")}, json={"reward_id": "free-coffee"}
+        )
+        assert redeemed.status_code == 201, redeemed.text
+        made.append(redeemed.json()["redemption_id"])
+    cancelled = admin.post(
+        f"{BASE}/redemptions/{made[0]}/cancel",
+        headers={"Idempotency-Key": unique("k")},
+        json={"reason": "changed mind"},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+
+    def listed(**params: str) -> list[str]:
+        response = admin.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return [r["redemption_id"] for r in response.json()["redemptions"]]
+
+    assert listed() == [made[1], made[0]]
+    assert listed(status="cancelled") == [made[0]]
+    assert listed(status="completed") == [made[1]]
+    assert listed(status="failed") == []
+    for bad in ("CANCELLED", "unspecified", "nonsense"):
+        error = assert_error(admin.get(path, params={"status": bad}), 400, "INVALID_ARGUMENT")
+        assert error["field"] == "status", error
