@@ -7,14 +7,17 @@ from loyalty.common.v1 import common_pb2
 from services.campaign import repository_engagement as store
 from services.campaign.activities import STATE_PENDING, Activities, check_activity
 from services.campaign.errors import ActivityNotFound, ActivityNotPending
-from services.campaign.rpc_base import RpcBase, check_member_id, check_reference
+from services.campaign.rpc_base import RpcBase, check_member_id, check_reference, cursor_instant
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
-from services.shared.timestamps import instant, timestamp
+from services.shared.timestamps import timestamp
 
 ACTIVITIES_PAGE_SIZE_MAX = 500
+# The cursor of ListActivities: the last activity's recording, member and id.
+ACTIVITY_KEYS = ("micros", "member_id", "activity_id")
+ACTIVITY_TYPES = {"micros": int, "member_id": str, "activity_id": str}
 
 
 class EngagementRpcs(RpcBase):
@@ -103,14 +106,14 @@ class EngagementRpcs(RpcBase):
         if request.kind not in common_pb2.ActivityKind.values():
             raise InvalidArgument("kind", "is not a known activity kind")
         size = validation.page_size(request.page_size, maximum=ACTIVITIES_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("micros", "member_id", "activity_id"))
+        cursor = decode_page_token(request.page_token, keys=ACTIVITY_KEYS, types=ACTIVITY_TYPES)
         before = None
         if cursor:
-            from google.protobuf.timestamp_pb2 import Timestamp
-
-            stamp = Timestamp()
-            stamp.FromMicroseconds(int(cursor["micros"]))
-            before = (instant(stamp), str(cursor["member_id"]), str(cursor["activity_id"]))
+            before = (
+                cursor_instant(cursor["micros"]),
+                cursor["member_id"],
+                cursor["activity_id"],
+            )
         found = await store.list_activities(
             self.pool,
             request.program_id,

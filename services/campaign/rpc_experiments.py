@@ -143,7 +143,9 @@ class ExperimentRpcs(RpcBase):
         if request.status not in STATUS_FILTERS:
             raise InvalidArgument("status", "is not a known experiment status")
         size = validation.page_size(request.page_size, maximum=EXPERIMENTS_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("experiment_id",))
+        cursor = decode_page_token(
+            request.page_token, keys=("experiment_id",), types={"experiment_id": str}
+        )
         at = now()
         found = await store.list_experiments(
             self.pool,

@@ -8,12 +8,11 @@ from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from services.campaign import repository_missions as store
 from services.campaign.errors import MissionArchived, MissionExists, MissionNotFound
 from services.campaign.missions import ACTIVE, ARCHIVED, DRAFT, check_mission, progress_message
-from services.campaign.rpc_base import RpcBase, check_member_id, now
+from services.campaign.rpc_base import RpcBase, check_member_id, cursor_instant, now
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
-from services.shared.timestamps import from_unix_micros
 
 MISSIONS_PER_MEMBER_VIEW_MAX = 200
 
@@ -118,7 +117,7 @@ class MissionRpcs(RpcBase):
             raise InvalidArgument("status", "is not a known mission status")
         statuses = [request.status] if request.status else [DRAFT, ACTIVE]
         size = validation.page_size(request.page_size)
-        cursor = decode_page_token(request.page_token, keys=("after",))
+        cursor = decode_page_token(request.page_token, keys=("after",), types={"after": str})
         missions = await store.list_missions(
             self.pool,
             request.program_id,
@@ -161,13 +160,10 @@ class MissionRpcs(RpcBase):
         validation.program_id(request.program_id)
         member = check_member_id(request.member_id)
         size = validation.page_size(request.page_size)
-        cursor = decode_page_token(request.page_token, keys=("micros", "code"))
-        after = None
-        if cursor is not None:
-            if not isinstance(cursor["micros"], int) or not isinstance(cursor["code"], str):
-                raise InvalidArgument("page_token", "is not a token this service issued")
-            moment = from_unix_micros(cursor["micros"])
-            after = (moment, cursor["code"])
+        cursor = decode_page_token(
+            request.page_token, keys=("micros", "code"), types={"micros": int, "code": str}
+        )
+        after = None if cursor is None else (cursor_instant(cursor["micros"]), cursor["code"])
         rows = await store.list_badges(
             self.pool, request.program_id, member, after=after, limit=size + 1
         )

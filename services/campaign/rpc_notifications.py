@@ -11,12 +11,15 @@ from loyalty.common.v1 import common_pb2
 from services.campaign import repository_notifications as store
 from services.campaign.errors import NotificationPolicyNotConfigured
 from services.campaign.notifications import check_policy
-from services.campaign.rpc_base import RpcBase, check_member_id
+from services.campaign.rpc_base import RpcBase, check_member_id, cursor_instant
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
-from services.shared.timestamps import from_unix_micros
+
+# The cursor of ListNotificationIntents: the last intent's creation, member and id (a UUID).
+INTENT_KEYS = ("micros", "member", "intent")
+INTENT_TYPES = {"micros": int, "member": str, "intent": str}
 
 
 def _stored_policy(definition: bytes, updated_at: dt.datetime) -> engagement_pb2.NotificationPolicy:
@@ -123,14 +126,11 @@ class NotificationRpcs(RpcBase):
 
 
 def _cursor(token: str) -> tuple[dt.datetime, str, uuid.UUID] | None:
-    cursor = decode_page_token(token, keys=("micros", "member", "intent"))
+    cursor = decode_page_token(token, keys=INTENT_KEYS, types=INTENT_TYPES)
     if cursor is None:
         return None
     try:
-        return (
-            from_unix_micros(int(cursor["micros"])),
-            str(cursor["member"]),
-            uuid.UUID(str(cursor["intent"])),
-        )
-    except (TypeError, ValueError):
+        intent = uuid.UUID(cursor["intent"])
+    except ValueError:
         raise InvalidArgument("page_token", "is not a token this service issued") from None
+    return cursor_instant(cursor["micros"]), cursor["member"], intent

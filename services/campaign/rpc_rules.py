@@ -19,6 +19,10 @@ from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
 
 RULES_PAGE_SIZE_MAX = 200
+# The cursor of ListRules: the last rule's priority, id and version (priority and version are
+# integer columns, so a number past 32 bits is forged).
+RULE_KEYS = ("priority", "rule_id", "version")
+RULE_TYPES = {"priority": int, "rule_id": str, "version": int}
 
 
 async def check_segments_exist(
@@ -236,7 +240,12 @@ class RuleRpcs(RpcBase):
         if request.status not in rules_pb2.RuleStatus.values():
             raise InvalidArgument("status", "is not a known rule status")
         size = validation.page_size(request.page_size, maximum=RULES_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("priority", "rule_id", "version"))
+        cursor = decode_page_token(request.page_token, keys=RULE_KEYS, types=RULE_TYPES)
+        if cursor and not all(
+            -validation.INT32_MAX - 1 <= cursor[key] <= validation.INT32_MAX
+            for key in ("priority", "version")
+        ):
+            raise InvalidArgument("page_token", "is not a token this service issued")
         found = await store.list_rules(
             self.pool,
             request.program_id,

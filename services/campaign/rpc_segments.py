@@ -114,7 +114,9 @@ class SegmentRpcs(RpcBase):
     ) -> campaign_pb2.ListSegmentsResponse:
         validation.program_id(request.program_id)
         size = validation.page_size(request.page_size, maximum=SEGMENTS_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("segment_id",))
+        cursor = decode_page_token(
+            request.page_token, keys=("segment_id",), types={"segment_id": str}
+        )
         found = await store.list_segments(
             self.pool, request.program_id, cursor["segment_id"] if cursor else "", size + 1
         )
@@ -171,7 +173,11 @@ class SegmentRpcs(RpcBase):
         validation.program_id(request.program_id)
         validation.code(request.segment_id, "segment_id")
         size = validation.page_size(request.page_size, default=1_000, maximum=MEMBERS_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("segment_id", "member_id"))
+        cursor = decode_page_token(
+            request.page_token,
+            keys=("segment_id", "member_id"),
+            types={"segment_id": str, "member_id": str},
+        )
         if cursor is not None and cursor["segment_id"] != request.segment_id:
             raise InvalidArgument("page_token", "belongs to another segment")
         stored = await store.fetch_segment(self.pool, request.program_id, request.segment_id)

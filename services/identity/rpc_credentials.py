@@ -325,7 +325,7 @@ class CredentialRpcs(RpcBase):
     ) -> identity_pb2.ListApiKeysResponse:
         validation.program_id(request.program_id)
         size = validation.page_size(request.page_size, maximum=API_KEYS_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("after",))
+        cursor = decode_page_token(request.page_token, keys=("after",), types={"after": str})
         keys = await credential_store.fetch_api_keys(
             self.pool,
             request.program_id,

@@ -187,7 +187,7 @@ class MemberRpcs(RpcBase):
     ) -> identity_pb2.ListMembersResponse:
         validation.program_id(request.program_id)
         size = validation.page_size(request.page_size, maximum=MEMBERS_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("after",))
+        cursor = decode_page_token(request.page_token, keys=("after",), types={"after": str})
         status = ""
         if request.status != common_pb2.MEMBER_STATUS_UNSPECIFIED:
             if request.status not in convert.STATUS_FROM_PROTO:

@@ -153,7 +153,7 @@ class IdentityServicer(MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, Credential
         self, request: identity_pb2.ListProgramsRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.ListProgramsResponse:
         size = validation.page_size(request.page_size, maximum=PROGRAMS_PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("after",))
+        cursor = decode_page_token(request.page_token, keys=("after",), types={"after": str})
         programs = await repository.fetch_programs(
             self.pool, after_id=cursor["after"] if cursor else "", limit=size + 1
         )

@@ -20,7 +20,7 @@ def decode_page_token(
     """The cursor of `token`, None for the first page; INVALID_ARGUMENT if it is not ours.
     `types` names the exact type of a key's value, so a forged token cannot reach a query; an
     `int` must also fit in 64 bits (JSON numbers have no bound, a bigint column has) and a `str`
-    hold no NUL character (PostgreSQL's text cannot)."""
+    hold no NUL character nor lone surrogate (PostgreSQL's text cannot)."""
     if not token:
         return None
     try:
@@ -32,7 +32,19 @@ def decode_page_token(
     for key, kind in (types or {}).items():
         value = cursor[key]
         out_of_range = isinstance(value, int) and not -INT64_MAX - 1 <= value <= INT64_MAX
-        unstorable = isinstance(value, str) and "\x00" in value
+        unstorable = isinstance(value, str) and not _storable(value)
         if type(value) is not kind or out_of_range or unstorable:
             raise InvalidArgument("page_token", "is not a token this service issued")
     return cursor
+
+
+def _storable(text: str) -> bool:
+    """Whether PostgreSQL's text can hold `text`: no NUL, and no lone surrogate (which a JSON
+    escape such as \\ud800 gives and UTF-8 cannot encode)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

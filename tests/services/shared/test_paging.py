@@ -33,6 +33,13 @@ def test_text_holding_a_nul_character_is_refused_naming_the_token() -> None:
     assert error.value.field == "page_token"
 
 
+def test_text_holding_a_lone_surrogate_is_refused_naming_the_token() -> None:
+    # JSON's \\ud800 escape reads as a str that UTF-8, and so the query's encoding, cannot hold.
+    with pytest.raises(InvalidArgument) as error:
+        decode_page_token(forged(after="m1\ud800"), keys=("after",), types={"after": str})
+    assert error.value.field == "page_token"
+
+
 def test_a_key_without_a_type_is_left_as_it_came() -> None:
     cursor = decode_page_token(forged(after=2**64), keys=("after",))
     assert cursor == {"after": 2**64}
