@@ -24,6 +24,7 @@ from services.shared.database import in_transaction
 from services.shared.errors import IdempotencyConflict, InvalidArgument
 from services.shared.idempotency import check_idempotency_key, claim_key, request_hash
 from services.shared.paging import decode_page_token, encode_page_token
+from services.shared.timestamps import from_unix_micros, unix_micros
 
 if TYPE_CHECKING:
     from services.rewards.redemptions import Redemptions
@@ -286,15 +287,10 @@ class RedeemingMethods:
         if request.status not in rewards_pb2.RedemptionStatus.values():
             raise InvalidArgument("status", f"{request.status} is not a redemption status")
         size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("micros", "id"))
-        before = None
-        if cursor:
-            micros = int(cursor["micros"])
-            before = (
-                datetime.datetime.fromtimestamp(micros // 1_000_000, datetime.UTC)
-                + datetime.timedelta(microseconds=micros % 1_000_000),
-                str(cursor["id"]),
-            )
+        cursor = decode_page_token(
+            request.page_token, keys=("micros", "id"), types={"micros": int, "id": str}
+        )
+        before = (_cursor_instant(cursor["micros"]), cursor["id"]) if cursor else None
         rows = await store.list_page(
             self.pool,
             request.program_id,
@@ -311,9 +307,9 @@ class RedeemingMethods:
         token = ""
         if len(rows) > size:
             last = rows[size - 1]
-            delta = last.created_at - datetime.datetime.fromtimestamp(0, datetime.UTC)
-            micros = delta // datetime.timedelta(microseconds=1)
-            token = encode_page_token({"micros": micros, "id": last.redemption_id})
+            token = encode_page_token(
+                {"micros": unix_micros(last.created_at), "id": last.redemption_id}
+            )
         return rewards_pb2.ListRedemptionsResponse(
             redemptions=[
                 convert.redemption(row, codes.get(row.redemption_id, []), now)
@@ -321,6 +317,15 @@ class RedeemingMethods:
             ],
             next_page_token=token,
         )
+
+
+def _cursor_instant(micros: int) -> datetime.datetime:
+    """The instant a page token's microseconds name; past what an instant holds, the token is
+    forged (INVALID_ARGUMENT on page_token)."""
+    try:
+        return from_unix_micros(micros)
+    except OverflowError:
+        raise InvalidArgument("page_token", "is not a token this service issued") from None
 
 
 def _check_cancellable(redemption: store.RedemptionRow) -> None:

@@ -149,8 +149,10 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
             raise InvalidArgument("affordable_only", "requires member_id")
         _check_kinds(list(request.kinds))
         size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("price", "id"))
-        after = (int(cursor["price"]), str(cursor["id"])) if cursor else None
+        cursor = decode_page_token(
+            request.page_token, keys=("price", "id"), types={"price": int, "id": str}
+        )
+        after = (cursor["price"], cursor["id"]) if cursor else None
         standing = None
         if request.member_id:
             standing = await self.ledger.standing(
@@ -363,11 +365,11 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
     ) -> rewards_pb2.ListTierPerksResponse:
         validation.program_id(request.program_id)
         size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("tier",))
+        cursor = decode_page_token(request.page_token, keys=("tier",), types={"tier": str})
         tiers = await perks.tier_perks_page(
             self.pool,
             request.program_id,
-            after=str(cursor["tier"]) if cursor else "",
+            after=cursor["tier"] if cursor else "",
             limit=size + 1,
         )
         token = encode_page_token({"tier": tiers[size - 1].tier_code}) if len(tiers) > size else ""
@@ -379,13 +381,13 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         validation.program_id(request.program_id)
         validation.text(request.member_id, "member_id", length_max=domain.MEMBER_ID_LENGTH_MAX)
         size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("perk",))
+        cursor = decode_page_token(request.page_token, keys=("perk",), types={"perk": str})
         held = await perks.member_perks_page(
             self.pool,
             request.program_id,
             request.member_id,
             include_withdrawn=request.include_withdrawn,
-            after=str(cursor["perk"]) if cursor else "",
+            after=cursor["perk"] if cursor else "",
             limit=size + 1,
         )
         token = (
