@@ -25,6 +25,7 @@ from loyalty.campaign.v1 import engagement_pb2
 from loyalty.events.v1 import events_pb2
 from services.campaign import events
 from services.campaign import repository_missions as store
+from services.campaign import repository_segments as segment_store
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.metrics import CampaignMetrics
 from services.campaign.missions import Fact, advance, concerns
@@ -100,6 +101,7 @@ class MissionTracker:
         relevant = [
             (fact, mission) for fact in facts for mission in missions if concerns(mission, fact)
         ]
+        relevant = await _targeted(connection, program_id, relevant)
         if not relevant:
             return []
         pairs = {(f.member_id, m.mission_id, len(m.steps)) for f, m in relevant}
@@ -186,6 +188,42 @@ class MissionTracker:
             ),
         )
         return True
+
+
+async def _targeted(
+    connection: asyncpg.Connection,
+    program_id: str,
+    relevant: list[tuple[Fact, engagement_pb2.Mission]],
+) -> list[tuple[Fact, engagement_pb2.Mission]]:
+    """Leave out the facts of members outside the segments their mission names (one query for
+    the batch, only when a mission names segments)."""
+    segment_ids = sorted({s for _, mission in relevant for s in mission.segment_ids})
+    if not segment_ids:
+        return relevant
+    members = sorted({fact.member_id for fact, mission in relevant if mission.segment_ids})
+    inside = await segment_store.members_in(connection, program_id, segment_ids, members)
+    return [
+        (fact, mission)
+        for fact, mission in relevant
+        if not mission.segment_ids
+        or any((fact.member_id, s) in inside for s in mission.segment_ids)
+    ]
+
+
+async def offered(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    member_id: str,
+    missions: list[engagement_pb2.Mission],
+) -> list[engagement_pb2.Mission]:
+    """The missions among `missions` that the member is offered: those naming no segment, and
+    those naming one the member is in."""
+    segment_ids = sorted({s for mission in missions for s in mission.segment_ids})
+    if not segment_ids:
+        return missions
+    pairs = await segment_store.members_in(connection, program_id, segment_ids, [member_id])
+    inside = {segment_id for _, segment_id in pairs}
+    return [m for m in missions if not m.segment_ids or inside.intersection(m.segment_ids)]
 
 
 def line_categories(line_counts: list[int], categories: list[str]) -> list[frozenset[str]]:

@@ -5,6 +5,9 @@ The rules, as members see them:
 - A mission is live from its start time (if any) to its end time (if any) while it is active;
   facts outside that, while it is a draft (until ActivateMission) or after it is archived, do
   not count.
+- A mission naming segments counts only the facts of members who are in one of them when the
+  fact is counted (membership as the segment refresh last computed it): a member who joins later
+  goes on from there, one who leaves keeps the progress made but makes no more.
 - A fact advances at most one step: in an ordered mission only the first unfinished step, in an
   unordered one the first unfinished step it meets (in the mission's order).
 - The window (`window_days`) starts with the first fact that counts. A fact that comes after the
@@ -36,6 +39,8 @@ ARCHIVED = engagement_pb2.MISSION_STATUS_ARCHIVED
 STEPS_MAX = 20
 STEP_COUNT_MAX = 1_000
 WINDOW_DAYS_MAX = 3_650
+# As many as a rule may name (rules.SEGMENTS_PER_RULE_MAX).
+SEGMENTS_PER_MISSION_MAX = 16
 REWARD_POINTS_MAX = 1_000_000_000
 NAME_LENGTH_MAX = 200
 CATEGORY_LENGTH_MAX = 128
@@ -201,10 +206,10 @@ def check_mission(mission: engagement_pb2.Mission, *, program_id: str, currency:
         and mission.end_time.ToMicroseconds() <= mission.start_time.ToMicroseconds()
     ):
         raise InvalidArgument("mission.end_time", "must be after start_time")
-    if mission.segment_ids:
-        raise InvalidArgument(
-            "mission.segment_ids", "targeting missions at segments is not supported yet"
-        )
+    if len(mission.segment_ids) > SEGMENTS_PER_MISSION_MAX:
+        raise InvalidArgument("mission.segment_ids", f"at most {SEGMENTS_PER_MISSION_MAX} segments")
+    for index, segment_id in enumerate(mission.segment_ids):
+        validation.code(segment_id, f"mission.segment_ids[{index}]")
 
 
 def _check_step(step: engagement_pb2.MissionStep, field: str, *, currency: str) -> None:

@@ -27,7 +27,6 @@ from services.campaign.accrual import Int64Array, PurchaseBatch, accrue_purchase
 from services.campaign.columnar import ArchivedPurchases, concatenate
 from services.campaign.errors import RuleNotFound
 from services.campaign.rpc_base import RpcBase, now
-from services.campaign.rpc_rules import check_segments_exist
 from services.campaign.rule_compiler import CompiledEarningRule, compile_earning
 from services.shared import validation
 from services.shared.errors import InvalidArgument, ResourceExhausted
@@ -99,7 +98,9 @@ class BacktestRpcs(RpcBase):
             rule.CopyFrom(request.rule_draft)
             rule.rule_id = rule.rule_id or "draft"
             rules.check_rule(rule, field="rule_draft")
-            await check_segments_exist(self.pool, request.program_id, rule, field="rule_draft")
+            await targeting.check_segments_exist(
+                self.pool, request.program_id, rule.segment_ids, field="rule_draft.segment_ids"
+            )
             return rule
         if subject != "rule_ref":
             raise InvalidArgument("subject", "set rule_ref or rule_draft")

@@ -6,7 +6,9 @@ import grpc
 
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from services.campaign import repository_missions as store
+from services.campaign import targeting
 from services.campaign.errors import MissionArchived, MissionExists, MissionNotFound
+from services.campaign.mission_tracker import offered
 from services.campaign.missions import ACTIVE, ARCHIVED, DRAFT, check_mission, progress_message
 from services.campaign.rpc_base import RpcBase, check_member_id, cursor_instant, now
 from services.shared import validation
@@ -26,6 +28,9 @@ class MissionRpcs(RpcBase):
             raise InvalidArgument("mission", "is required")
         program = await self.ledger.program(request.program_id)
         check_mission(request.mission, program_id=request.program_id, currency=program.currency)
+        await targeting.check_segments_exist(
+            self.pool, request.program_id, request.mission.segment_ids, field="mission.segment_ids"
+        )
 
         async with self.pool.acquire() as connection, connection.transaction():
 
@@ -141,7 +146,8 @@ class MissionRpcs(RpcBase):
                 raise MissionNotFound(request.mission_id)
             missions = [mission]
         else:
-            missions = (await store.active_missions(self.pool, request.program_id))[
+            active = await store.active_missions(self.pool, request.program_id)
+            missions = (await offered(self.pool, request.program_id, member, active))[
                 :MISSIONS_PER_MEMBER_VIEW_MAX
             ]
         stored = await store.fetch_member_progress(

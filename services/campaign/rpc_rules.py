@@ -2,13 +2,11 @@
 
 import uuid
 
-import asyncpg
 import grpc
 
 from loyalty.campaign.v1 import campaign_pb2, rules_pb2
 from services.campaign import repository_rules as store
-from services.campaign import repository_segments as segment_store
-from services.campaign import rules
+from services.campaign import rules, targeting
 from services.campaign.errors import RuleArchived, RuleExists, RuleNotFound, RuleVersionConflict
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.repository_rules import ACTIVE, ARCHIVED, DRAFT, SUPERSEDED, StoredRule
@@ -25,26 +23,14 @@ RULE_KEYS = ("priority", "rule_id", "version")
 RULE_TYPES = {"priority": int, "rule_id": str, "version": int}
 
 
-async def check_segments_exist(
-    pool: asyncpg.Pool, program_id: str, rule: rules_pb2.Rule, *, field: str
-) -> None:
-    """INVALID_ARGUMENT on `field`.segment_ids[i] for the first segment the program lacks."""
-    if not rule.segment_ids:
-        return
-    known = await segment_store.existing_segments(pool, program_id, rule.segment_ids)
-    for index, segment_id in enumerate(rule.segment_ids):
-        if segment_id not in known:
-            raise InvalidArgument(
-                f"{field}.segment_ids[{index}]", f"segment {segment_id!r} does not exist"
-            )
-
-
 class RuleRpcs(RpcBase):
     async def _checked(self, program_id: str, rule: rules_pb2.Rule) -> tuple[str, ProgramSettings]:
         """Validate the rule; an earning rule is compiled too, so the kernel's refusal shows now."""
         kind = rules.check_rule(rule)
         program = await self.ledger.program(program_id)
-        await check_segments_exist(self.pool, program_id, rule, field="rule")
+        await targeting.check_segments_exist(
+            self.pool, program_id, rule.segment_ids, field="rule.segment_ids"
+        )
         if kind == rules.EARNING:
             spend = rule.earning.minimum_spend
             if rule.earning.HasField("minimum_spend") and spend.currency != program.currency:

@@ -27,6 +27,7 @@ from services.campaign import repository_experiments as experiment_store
 from services.campaign import repository_segments as segment_store
 from services.campaign.assignment import arm_index, bucket, held_out
 from services.campaign.experiment_definitions import active_period_s
+from services.shared.errors import InvalidArgument
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.signedinteger]  # type: ignore[type-arg]
@@ -70,6 +71,23 @@ async def holdout_of(
     if stored is None or stored.holdout_bps == 0:
         return None
     return Holdout(stored.holdout_bps, stored.salt, int(stored.start_at.timestamp()))
+
+
+async def check_segments_exist(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    segment_ids: Sequence[str],
+    *,
+    field: str,
+) -> None:
+    """INVALID_ARGUMENT on `field`[i] for the first of `segment_ids` the program lacks: a rule
+    or mission naming a segment that does not exist would silently reward no one."""
+    if not segment_ids:
+        return
+    known = await segment_store.existing_segments(connection, program_id, segment_ids)
+    for index, segment_id in enumerate(segment_ids):
+        if segment_id not in known:
+            raise InvalidArgument(f"{field}[{index}]", f"segment {segment_id!r} does not exist")
 
 
 async def exclusions(

@@ -440,7 +440,9 @@ def _step(**fields) -> engagement_pb2.MissionStep:  # type: ignore[no-untyped-de
             "mission.steps[1].step_code",
         ),
         ({"status": engagement_pb2.MISSION_STATUS_ARCHIVED}, "mission.status"),
-        ({"segment_ids": ["vip"]}, "mission.segment_ids"),
+        ({"segment_ids": ["vip"]}, "mission.segment_ids[0]"),
+        ({"segment_ids": ["Not Valid"]}, "mission.segment_ids[0]"),
+        ({"segment_ids": [f"s{i}" for i in range(17)]}, "mission.segment_ids"),
         (
             {"start_time": ts(DAY0), "end_time": ts(DAY0 - dt.timedelta(days=1))},
             "mission.end_time",

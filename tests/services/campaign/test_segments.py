@@ -514,3 +514,68 @@ async def test_a_merged_member_leaves_its_segments(start_service, servers, nats_
             campaign_pb2.GetSegmentRequest(program_id=PROGRAM, segment_id="newsletter")
         )
         assert got.segment.member_count == 1
+
+
+async def test_a_mission_restricted_to_a_segment(start_service, servers, nats_namespace) -> None:
+    async with ledger_and_campaign(start_service, segments_enabled=False) as (ledger, campaign):
+        await publish(
+            servers.nats_url,
+            nats_namespace,
+            "identity.member_enrolled",
+            enrolled("vip1", EMAIL),
+            enrolled("vip2", EMAIL),
+            enrolled("plain"),
+        )
+        await create_segment(campaign, segment("newsletter", consented(EMAIL)))
+
+        async def newsletter_count() -> int:
+            return (await compute(campaign, "newsletter")).member_count
+
+        assert await eventually(newsletter_count, 2) == 2
+        await campaign.live(earning("base", rate=rate(1, 100)))
+        first_buy = engagement_pb2.Mission(
+            mission_id="first-buy",
+            name="First purchase",
+            reward_points=100,
+            steps=[
+                engagement_pb2.MissionStep(
+                    step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
+                )
+            ],
+            segment_ids=["no-such-segment"],
+        )
+
+        async def create_mission() -> None:
+            await campaign.stub.CreateMission(
+                campaign_pb2.CreateMissionRequest(
+                    program_id=PROGRAM, idempotency_key=key(), mission=first_buy
+                )
+            )
+
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await create_mission()
+        assert field_of(error.value) == "mission.segment_ids[0]"
+        first_buy.segment_ids[0] = "newsletter"
+        await create_mission()
+
+        await campaign.purchase("vip1", "p1", 1_000, at=now())
+        await campaign.purchase("plain", "p2", 1_000, at=now())
+        await campaign.ingest(
+            batch("b1", [("p3", "vip2", 2_000, now()), ("p4", "plain", 2_000, now())])
+        )
+        # The mission's 100 points went to the segment's members only.
+        assert await available(ledger, "vip1") == 10 + 100
+        assert await available(ledger, "vip2") == 20 + 100
+        assert await available(ledger, "plain") == 10 + 20
+
+        async def missions_of(member: str) -> dict[str, int]:
+            response = await campaign.stub.GetMissionProgress(
+                campaign_pb2.GetMissionProgressRequest(program_id=PROGRAM, member_id=member)
+            )
+            return {p.mission_id: p.state for p in response.progresses}
+
+        assert await missions_of("vip1") == {
+            "first-buy": engagement_pb2.MISSION_PROGRESS_STATE_COMPLETED
+        }
+        # Outside the segment, the mission is not the member's.
+        assert await missions_of("plain") == {}
