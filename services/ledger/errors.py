@@ -27,12 +27,25 @@ class EntryTierMissing(FailedPrecondition, LedgerError):
 
 
 class EntryTierNotLowest(InvalidArgument, LedgerError):
+    """`field` is the entry tier's tiers[i].rank (SetTierDefinitions) or config.entry_tier_code
+    (ConfigureProgram)."""
+
     reason = "ENTRY_TIER_NOT_LOWEST"
 
-    def __init__(self, *, index: int, code: str, lowest: str) -> None:
+    def __init__(self, *, field: str, code: str, lowest: str) -> None:
         super().__init__(
-            f"tiers[{index}].rank",
-            f"the program's entry tier {code!r} must rank lowest; {lowest!r} ranks below it",
+            field, f"the program's entry tier {code!r} must rank lowest; {lowest!r} ranks below it"
+        )
+
+
+class EntryTierUndefined(InvalidArgument, LedgerError):
+    """ConfigureProgram named an entry tier that the program's tiers do not include."""
+
+    reason = "ENTRY_TIER_UNDEFINED"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            "config.entry_tier_code", f"the program's tiers do not include a tier {code!r}"
         )
 
 

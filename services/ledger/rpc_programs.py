@@ -4,7 +4,12 @@ import grpc
 
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import domain, repository
-from services.ledger.errors import EntryTierMissing, EntryTierNotLowest, ProgramNotFound
+from services.ledger.errors import (
+    EntryTierMissing,
+    EntryTierNotLowest,
+    EntryTierUndefined,
+    ProgramNotFound,
+)
 from services.ledger.rpc_base import TIERS_PAGE_SIZE_MAX, LedgerRpcBase
 from services.shared import validation
 from services.shared.errors import InvalidArgument
@@ -84,6 +89,17 @@ def tier_to_proto(tier: domain.Tier) -> ledger_pb2.TierDefinition:
     )
 
 
+def _check_entry_tier(code: str, tiers: list[domain.Tier]) -> None:
+    """Once a program has tiers (sorted by rank), its entry tier must be the lowest of them, as
+    SetTierDefinitions holds it; before, any code is taken and the tiers must then include it."""
+    if not tiers:
+        return
+    if code not in {t.code for t in tiers}:
+        raise EntryTierUndefined(code)
+    if tiers[0].code != code:
+        raise EntryTierNotLowest(field="config.entry_tier_code", code=code, lowest=tiers[0].code)
+
+
 class ProgramRpcs(LedgerRpcBase):
     async def ConfigureProgram(
         self, request: ledger_pb2.ConfigureProgramRequest, context: grpc.aio.ServicerContext
@@ -97,6 +113,15 @@ class ProgramRpcs(LedgerRpcBase):
             async with self.pool.acquire() as connection, connection.transaction():
 
                 async def configure() -> ledger_pb2.ConfigureProgramResponse:
+                    if await repository.lock_program(connection, settings.program_id):
+                        # Locked, so SetTierDefinitions cannot change the tiers under the check.
+                        tiers = await repository.fetch_tiers(
+                            connection,
+                            settings.program_id,
+                            after_rank=-validation.INT32_MAX - 1,
+                            limit=domain.TIERS_MAX,
+                        )
+                        _check_entry_tier(settings.entry_tier_code, tiers)
                     await repository.upsert_program(connection, settings)
                     stored = await repository.fetch_program(connection, settings.program_id)
                     assert stored is not None
@@ -142,10 +167,9 @@ class ProgramRpcs(LedgerRpcBase):
                     if entry not in {t.code for t in tiers}:
                         raise EntryTierMissing(entry)
                     if tiers[0].code != entry:  # tiers are sorted by rank
+                        index = [t.code for t in request.tiers].index(entry)
                         raise EntryTierNotLowest(
-                            index=[t.code for t in request.tiers].index(entry),
-                            code=entry,
-                            lowest=tiers[0].code,
+                            field=f"tiers[{index}].rank", code=entry, lowest=tiers[0].code
                         )
                     await repository.replace_tiers(connection, request.program_id, tiers)
                     return ledger_pb2.SetTierDefinitionsResponse(

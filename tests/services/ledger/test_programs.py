@@ -247,3 +247,39 @@ async def test_tiers_where_the_entry_tier_does_not_rank_lowest_are_refused(ledge
         ledger_pb2.ListTierDefinitionsRequest(program_id="acme")
     )
     assert list(listed.tiers) == []
+
+
+async def test_before_tiers_exist_the_entry_tier_may_be_any_code(ledger) -> None:
+    await configure(ledger, program_config(entry_tier_code="basic"))
+    # The tiers come later and must then include the entry tier, ranked lowest.
+    await configure(ledger, program_config(), key="configure-2")
+    await ledger.SetTierDefinitions(
+        ledger_pb2.SetTierDefinitionsRequest(program_id="acme", idempotency_key="t", tiers=TIERS)
+    )
+    read = (await ledger.GetProgram(ledger_pb2.GetProgramRequest(program_id="acme"))).config
+    assert read.entry_tier_code == "member"
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [("silver", "ENTRY_TIER_NOT_LOWEST"), ("platinum", "ENTRY_TIER_UNDEFINED")],
+)
+async def test_once_tiers_exist_the_entry_tier_must_be_the_lowest_of_them(
+    ledger, code: str, reason: str
+) -> None:
+    await configure(ledger, program_config())  # entry tier "member", the lowest of TIERS
+    await ledger.SetTierDefinitions(
+        ledger_pb2.SetTierDefinitionsRequest(program_id="acme", idempotency_key="t", tiers=TIERS)
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await configure(ledger, program_config(entry_tier_code=code), key="configure-2")
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("config.entry_tier_code:"), error.value.details()
+    metadata = tuple(error.value.trailing_metadata())
+    assert ("loyalty-error-field", "config.entry_tier_code") in metadata
+    assert ("loyalty-error-reason", reason) in metadata
+    read = (await ledger.GetProgram(ledger_pb2.GetProgramRequest(program_id="acme"))).config
+    assert read.entry_tier_code == "member"
+    # Another change that keeps the lowest tier as the entry tier is made.
+    changed = await configure(ledger, program_config(points_name="miles"), key="configure-3")
+    assert (changed.config.points_name, changed.config.entry_tier_code) == ("miles", "member")
