@@ -4,7 +4,13 @@ Milestones are reached on purchases (services/campaign/purchases.py). Both jobs 
 program with recognition configured, in the program's time zone:
 
 - birthday: members whose birthday is today get the bonus, once per member and year (members born
-  on 29 February get it on 28 February in other years);
+  on 29 February get it on 28 February in other years). Each run also serves the days since the
+  last day it finished (kept in job_runs as ('birthday', 'YYYY-MM-DD'), at most
+  `BIRTHDAY_CATCH_UP_DAYS_MAX` back), so days the job missed (the service down, the ledger
+  unreachable) are given late rather than never, as the bonus of the birthday's own year. A day
+  counts as finished once a run on a later day has served it: a member enrolled late in the
+  evening is still served by the first run after midnight. The first run serves today only;
+  days passed while the bonus is off are finished without bonuses;
 - top of the month: once the month has ended, its top N members by spend, purchases or rewarded
   activities (ties to the lower member id) get the bonus, once per month.
 
@@ -30,6 +36,9 @@ from services.shared.timestamps import unix_micros
 logger = logging.getLogger(__name__)
 
 MEMBERS_PER_RUN_MAX = 10_000
+BIRTHDAY_JOB = "birthday"
+# Birthdays this many days before today are still given by a run that missed them.
+BIRTHDAY_CATCH_UP_DAYS_MAX = 7
 
 
 class Recognition:
@@ -51,8 +60,7 @@ class Recognition:
             config = engagement_pb2.RecognitionConfig.FromString(row["definition"])
             try:
                 program = await self.ledger.program(row["program_id"])
-                if config.birthday_bonus_points:
-                    given["birthday"] += await self.birthdays(program, config, now)
+                given["birthday"] += await self.birthdays(program, config, now)
                 if config.top_members_of_month.count:
                     given["top_of_month"] += await self.top_of_month(program, config, now)
             except CampaignError as error:
@@ -67,11 +75,43 @@ class Recognition:
     async def birthdays(
         self, program: ProgramSettings, config: engagement_pb2.RecognitionConfig, now: dt.datetime
     ) -> int:
+        """Give the birthday bonus of today and of the days missed since the last run."""
         today = now.astimezone(zoneinfo.ZoneInfo(program.time_zone)).date()
-        days = [(today.month, today.day)]
-        if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
-            days.append((2, 29))
-        period = str(today.year)
+        total = 0
+        if config.birthday_bonus_points:
+            for day in await self._birthday_days(program.program_id, today):
+                total += await self._birthdays_on(program, config.birthday_bonus_points, day)
+        # The days before today are done; today is served again until it has passed.
+        async with self.pool.acquire() as connection:
+            await store.claim_job_run(
+                connection,
+                program.program_id,
+                BIRTHDAY_JOB,
+                (today - dt.timedelta(days=1)).isoformat(),
+            )
+        return total
+
+    async def _birthday_days(self, program_id: str, today: dt.date) -> list[dt.date]:
+        """The local days to serve: those after the last one done, and today."""
+        last = await self.pool.fetchval(
+            "SELECT max(period) FROM job_runs WHERE program_id = $1 AND job = $2",
+            program_id,
+            BIRTHDAY_JOB,
+        )
+        if last is None:
+            return [today]
+        first = max(
+            dt.date.fromisoformat(last) + dt.timedelta(days=1),
+            today - dt.timedelta(days=BIRTHDAY_CATCH_UP_DAYS_MAX),
+        )
+        missed = [first + dt.timedelta(days=n) for n in range((today - first).days)]
+        return [*missed, today]
+
+    async def _birthdays_on(self, program: ProgramSettings, points: int, day: dt.date) -> int:
+        dates = [(day.month, day.day)]
+        if dates == [(2, 28)] and not calendar.isleap(day.year):
+            dates.append((2, 29))
+        period = str(day.year)
         total = 0
         while True:
             async with self.pool.acquire() as connection, connection.transaction():
@@ -82,8 +122,8 @@ class Recognition:
                     "AND b.member_id = m.member_id AND b.kind = 'birthday' AND b.period = $4) "
                     "ORDER BY m.member_id LIMIT $5",
                     program.program_id,
-                    [month for month, _ in days],
-                    [day for _, day in days],
+                    [month for month, _ in dates],
+                    [day_of_month for _, day_of_month in dates],
                     period,
                     MEMBERS_PER_RUN_MAX,
                 )
@@ -93,8 +133,8 @@ class Recognition:
                     program,
                     "birthday",
                     period,
-                    [(member, config.birthday_bonus_points) for member in ids],
-                    batch_id=f"birthday:{today.isoformat()}:{ids[0] if ids else ''}",
+                    [(member, points) for member in ids],
+                    batch_id=f"birthday:{day.isoformat()}:{ids[0] if ids else ''}",
                 )
             total += len(ids)
             if len(ids) < MEMBERS_PER_RUN_MAX:

@@ -103,6 +103,34 @@ async def test_birthdays_in_the_program_time_zone_with_29_february_once_a_year(
     assert await available(ledger, "leap") == 500 and await available(ledger, "march") == 250
 
 
+async def test_birthdays_missed_while_the_job_did_not_run_are_caught_up(
+    services, servers, nats_namespace
+) -> None:
+    ledger, campaign = services
+    birthdays = {"before": (6, 8), "missed": (6, 10), "today": (6, 11), "new-year": (12, 31)}
+    for member, (month, day) in birthdays.items():
+        await enrol(servers, nats_namespace, member, (1990, month, day))
+    pool = campaign.service.runtime.pool
+    for _ in range(100):
+        if await pool.fetchval(
+            "SELECT count(*) FROM members WHERE birthday_month IS NOT NULL"
+        ) == len(birthdays):
+            break
+        await asyncio.sleep(0.05)
+    jobs = campaign.recognition()
+    # The job's first run gives today's birthdays only, not those of the days before it.
+    assert (await jobs.run_once(dt.datetime(2025, 6, 9, 12, 0, tzinfo=dt.UTC)))["birthday"] == 0
+    # Down on 10 June (Amsterdam time); the first run on the 11th gives that day's birthday too.
+    assert (await jobs.run_once(dt.datetime(2025, 6, 11, 7, 0, tzinfo=dt.UTC)))["birthday"] == 2
+    assert (await jobs.run_once(dt.datetime(2025, 6, 11, 8, 0, tzinfo=dt.UTC)))["birthday"] == 0
+    assert [await available(ledger, m) for m in ("before", "missed", "today")] == [0, 250, 250]
+    # 31 December missed: caught up on 1 January as 2025's bonus, so 2026's is still given.
+    assert (await jobs.run_once(dt.datetime(2025, 12, 30, 12, 0, tzinfo=dt.UTC)))["birthday"] == 0
+    assert (await jobs.run_once(dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)))["birthday"] == 1
+    assert (await jobs.run_once(dt.datetime(2026, 12, 31, 12, 0, tzinfo=dt.UTC)))["birthday"] == 1
+    assert await available(ledger, "new-year") == 500
+
+
 async def test_milestones_and_the_top_member_of_the_month_are_given_once(services) -> None:
     ledger, campaign = services
     await campaign.ingest(
