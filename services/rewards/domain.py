@@ -250,15 +250,23 @@ CHANNELS = frozenset(common_pb2.Channel.values()) - {common_pb2.CHANNEL_UNSPECIF
 
 
 def check_redeem(request: rewards_pb2.RedeemRequest) -> None:
+    """What every redemption request has been held to since the first: checked before a retry
+    is answered from its record. A rule added later goes in `check_new_redemption`, or it would
+    refuse the retries of redemptions stored before it."""
     validation.program_id(request.program_id)
     validation.text(request.member_id, "member_id", length_max=MEMBER_ID_LENGTH_MAX)
     validation.text(request.reward_id, "reward_id", length_max=64)
     validation.in_range(request.quantity, "quantity", low=1, high=QUANTITY_MAX)
+    validation.text(request.store_id, "store_id", required=False, length_max=64)
+
+
+def check_new_redemption(request: rewards_pb2.RedeemRequest) -> None:
+    """What a redemption not yet stored must meet besides: a retry of one stored before these
+    rules (channel 0) is still answered from its record."""
     if request.channel == common_pb2.CHANNEL_UNSPECIFIED:
         raise InvalidArgument("channel", "is required (a channel such as CHANNEL_APP)")
     if request.channel not in CHANNELS:
         raise InvalidArgument("channel", f"{request.channel} is not a channel")
-    validation.text(request.store_id, "store_id", required=False, length_max=64)
 
 
 # The steps of a redemption and the status each shows as.

@@ -66,6 +66,7 @@ class RedeemingMethods:
             if existing.request_hash != digest:
                 raise IdempotencyConflict(request.idempotency_key)
             return await self._redeemed(await self.redemptions.settle(existing))
+        domain.check_new_redemption(request)
         points = await self._check_redeemable(request)
 
         async def claim(connection: asyncpg.Connection) -> bool:

@@ -3,12 +3,14 @@
 import asyncio
 import re
 
+import asyncpg
 import grpc
 import pytest
 
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from loyalty.rewards.v1 import rewards_pb2
+from services.shared.idempotency import request_hash
 from tests.services.rewards.conftest import PROGRAM, key, reason, reward
 
 CODE_SHAPE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$")
@@ -244,6 +246,52 @@ async def test_a_redemption_needs_a_known_channel_and_keeps_it(platform) -> None
         )
     )
     assert redeemed.redemption.channel == common_pb2.CHANNEL_STORE
+
+
+async def test_a_retry_of_a_redemption_stored_before_channels_were_required_is_answered(
+    platform, database_url
+) -> None:
+    await platform.ledger.earn("m1", 1_000)
+    coffee = await platform.create(reward())
+    first = await platform.redeem("m1", coffee.reward_id, idempotency_key="old")
+    # Made as it was before a channel was required: no channel, stored and bound to the key so.
+    old = rewards_pb2.RedeemRequest(
+        program_id=PROGRAM,
+        idempotency_key="old",
+        member_id="m1",
+        reward_id=coffee.reward_id,
+        quantity=1,
+    )
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "UPDATE rewards.redemptions SET channel = 0, request_hash = $2 "
+            "WHERE redemption_id = $1",
+            first.redemption_id,
+            request_hash(old),
+        )
+        await connection.execute(
+            "UPDATE rewards.idempotency_keys SET request_hash = $1 WHERE idempotency_key = 'old'",
+            request_hash(old),
+        )
+    finally:
+        await connection.close()
+
+    retried = await platform.rewards.Redeem(old)
+    assert retried.redemption.redemption_id == first.redemption_id
+    assert retried.redemption.status == rewards_pb2.REDEMPTION_STATUS_COMPLETED
+    assert (await platform.ledger.balance("m1")).available_points == 500
+    # The key still answers only its own request: another, with or without a channel, is refused.
+    for changed in ({"quantity": 2}, {"channel": common_pb2.CHANNEL_APP}):
+        other = rewards_pb2.RedeemRequest()
+        other.CopyFrom(old)
+        for name, value in changed.items():
+            setattr(other, name, value)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await platform.rewards.Redeem(other)
+        assert reason(error.value) == "IDEMPOTENCY_KEY_REUSED", changed
+        assert ("loyalty-error-field", "idempotency_key") in tuple(error.value.trailing_metadata())
+    assert (await platform.ledger.balance("m1")).available_points == 500
 
 
 async def test_redemptions_list_newest_first_by_member_and_status_in_pages(platform) -> None:
