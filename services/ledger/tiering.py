@@ -22,7 +22,8 @@ TierChangeRow = tuple[str, str, str, int, int, int]
 
 
 class Evaluation(NamedTuple):
-    # The distinct accounts of the program read and evaluated; unknown member ids are not.
+    # The distinct open accounts of the program read and evaluated; unknown member ids and
+    # accounts closed by a merge are not.
     evaluated_count: int
     # Every change made, in member id order.
     changes: list[TierChangeRow]
@@ -96,7 +97,8 @@ async def evaluate(
     requalify: bool,
 ) -> Evaluation:
     """Evaluate the tiers of `member_ids` (None: every account); a program without tiers has
-    nothing to evaluate."""
+    nothing to evaluate. An account closed by a merge (closed_into, migration 005) is left as
+    it is: no tier change, no TierChanged event."""
     if not program.tiers:
         return Evaluation(0, [])
     thresholds = np.array([tier.threshold for tier in program.tiers], dtype=np.int64)
@@ -106,7 +108,8 @@ async def evaluate(
     while True:
         rows = await connection.fetch(
             "SELECT member_id, tier_code, qualifying FROM member_accounts WHERE program_id = $1"
-            " AND ($2::text[] IS NULL OR member_id = ANY($2)) AND member_id > $3 ORDER BY member_id LIMIT $4"
+            " AND ($2::text[] IS NULL OR member_id = ANY($2)) AND member_id > $3"
+            " AND closed_into IS NULL ORDER BY member_id LIMIT $4"
             " FOR UPDATE",
             program.program_id,
             member_ids,

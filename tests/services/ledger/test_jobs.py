@@ -13,6 +13,7 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.ledger.app import SPEC, LedgerConfig
 from tests.conftest import Servers
 from tests.services.ledger.support import Ledger, batch, key, post, ts
+from tests.services.ledger.test_grouped_earns import close_account
 from tests.services.ledger.test_programs import TIERS
 
 
@@ -239,6 +240,58 @@ async def test_evaluate_tiers_shows_at_most_1000_changes_and_counts_known_member
         )
     )
     assert (some.evaluated_count, some.upgraded_count, len(some.tier_changes)) == (2, 0, 0)
+
+
+async def tier_history(ledger: Ledger, member: str) -> list[tuple[str, str]]:
+    history = await ledger.stub.GetTierHistory(
+        ledger_pb2.GetTierHistoryRequest(program_id="acme", member_id=member)
+    )
+    return [(c.from_tier_code, c.to_tier_code) for c in history.tier_changes]
+
+
+async def test_requalification_leaves_accounts_closed_by_a_merge_as_they_are(
+    service, database_url: str
+) -> None:
+    _, ledger = service
+    for member in ("ann", "gone"):
+        await ledger.earn(member, 1_500, qualifying=True, source_reference=f"o-{member}")
+        await ledger.refund(member, f"o-{member}", refunded=2, original=3)  # qualifying 500
+        assert (await ledger.balance(member)).tier_code == "silver"
+    await close_account(database_url, "gone")
+    result = await run(ledger, ledger_pb2.MAINTENANCE_JOB_TIER_REQUALIFICATION)
+    assert result.processed_count == 1
+    assert (await ledger.balance("ann")).tier_code == "member"
+    assert (await ledger.balance("gone")).tier_code == "silver"
+    assert await tier_history(ledger, "gone") == [("member", "silver")]
+
+
+async def test_evaluate_tiers_leaves_accounts_closed_by_a_merge_out(
+    service, database_url: str
+) -> None:
+    _, ledger = service
+    for member in ("ann", "gone"):
+        await ledger.earn(member, 500, qualifying=True)
+    await close_account(database_url, "gone")
+    # Silver now starts below what both have, as after a change of tier definitions.
+    silver = ledger_pb2.TierDefinition(code="silver", name="Silver", rank=1, threshold=400)
+    await ledger.stub.SetTierDefinitions(
+        ledger_pb2.SetTierDefinitionsRequest(
+            program_id="acme", idempotency_key=key(), tiers=[TIERS[0], silver, TIERS[2]]
+        )
+    )
+    named = await ledger.stub.EvaluateTiers(
+        ledger_pb2.EvaluateTiersRequest(
+            program_id="acme", idempotency_key=key(), member_ids=["gone"]
+        )
+    )
+    assert (named.evaluated_count, named.upgraded_count, list(named.tier_changes)) == (0, 0, [])
+    everyone = await ledger.stub.EvaluateTiers(
+        ledger_pb2.EvaluateTiersRequest(program_id="acme", idempotency_key=key())
+    )
+    assert (everyone.evaluated_count, everyone.upgraded_count) == (1, 1)
+    assert [c.member_id for c in everyone.tier_changes] == ["ann"]
+    assert (await ledger.balance("gone")).tier_code == "member"
+    assert await tier_history(ledger, "gone") == []
 
 
 async def test_replicas_running_jobs_together_void_each_lapsed_hold_once(
