@@ -3,7 +3,8 @@
 - `identity.member_enrolled` / `consent_changed` / `member_erased` / `member_merged`: the
   enrolment channel, consents per channel (a change older than the stored one is ignored, so a
   redelivery never undoes a later change), erasure, and merges (the merged member leaves every
-  segment like an erased one); each marks the member for segment re-evaluation.
+  segment like an erased one, and its purchases are refused from then on); each marks the member
+  for segment re-evaluation.
 - `ledger.tier_changed`: the tier (written here too, so re-evaluation never races the tier
   consumer of consumers.py) and a mark.
 - `rewards.reward_redeemed` / `redemption_cancelled`: redemptions, for the reports.
@@ -82,6 +83,10 @@ class SegmentFactsHandler:
                 # segment as an erased member does; the survivor is re-evaluated.
                 merged = event.member_merged
                 await segment_facts.record_erasure(connection, program_id, merged.merged_member_id)
+                # Its later purchases are refused before accrual (purchases.py).
+                await purchase_store.member_merged(
+                    connection, program_id, merged.merged_member_id, merged.survivor_member_id
+                )
                 member = merged.survivor_member_id
             elif payload == "tier_changed":
                 member = event.tier_changed.member_id

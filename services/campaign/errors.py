@@ -116,6 +116,16 @@ class LedgerUnavailable(Unavailable, CampaignError):
         super().__init__(f"the ledger could not {what}: {detail}")
 
 
+class MemberMerged(FailedPrecondition, CampaignError):
+    """The member was merged into another: its purchases are refused, as the ledger refuses its
+    points."""
+
+    reason = "MEMBER_CLOSED"
+
+    def __init__(self, member_id: str, detail: str) -> None:
+        super().__init__(f"member {member_id!r} was {detail}", field="member_id")
+
+
 class LedgerRefused(FailedPrecondition, CampaignError):
     reason = "LEDGER_REFUSED"
 

@@ -23,13 +23,14 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import events
 from services.campaign import repository_purchases as store
 from services.campaign.accrual import BatchAccrual, parsed_applications
-from services.campaign.errors import ConcurrentChange, LedgerUnavailable
+from services.campaign.errors import ConcurrentChange, LedgerUnavailable, MemberMerged
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.mission_tracker import MissionTracker
 from services.campaign.purchases import (
     CAP_COUNTER_ATTEMPTS_MAX,
     COUNTERS_KEPT_MOVING,
     DUPLICATE,
+    MEMBER_CLOSED,
     REJECTED,
     Accruer,
     LedgerItem,
@@ -199,7 +200,11 @@ class GroupedPurchases:
             status = accrued.statuses[position]
             if status == REJECTED:
                 message = accrued.messages[position].split(": ", 1)[-1]
-                outcomes[indexes[position]] = FailedPrecondition(message, field="transaction_id")
+                outcomes[indexes[position]] = (
+                    MemberMerged(call.request.member_id, message)
+                    if accrued.reason_codes[position] == MEMBER_CLOSED
+                    else FailedPrecondition(message, field="transaction_id")
+                )
                 released.append(key)
             elif status == DUPLICATE:
                 duplicates.append(position)

@@ -46,6 +46,8 @@ POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
 DUPLICATE = campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
 REJECTED = campaign_pb2.INGEST_ITEM_STATUS_REJECTED
 NO_POINTS = campaign_pb2.INGEST_ITEM_STATUS_NO_POINTS
+# The reason code of a merged member's purchase: the ledger's (REJECT_REASON_MEMBER_CLOSED).
+MEMBER_CLOSED = "member_closed"
 # A batch whose members' cap counters another batch changed meanwhile is accrued again from the
 # new ones (see repository_purchases.store_counters), up to this many times.
 CAP_COUNTER_ATTEMPTS_MAX = 8
@@ -177,6 +179,9 @@ class Accruer:
             accrued.reject(index, reason_code, message)
         purchases = await self._fresh(
             connection, program, transactions, accrued, assume_fresh=assume_fresh
+        )
+        purchases = await _without_merged(
+            connection, program.program_id, transactions, purchases, accrued
         )
         if not purchases:
             return accrued
@@ -476,12 +481,40 @@ async def _store_history(
     )
 
 
+async def _without_merged(
+    connection: asyncpg.Connection,
+    program_id: str,
+    transactions: Transactions,
+    purchases: list[int],
+    accrued: Accrued,
+) -> list[int]:
+    """The purchases of members not merged away. The others are refused before anything counts
+    them, as the ledger would refuse their points (its reason code): no milestone, referral,
+    mission, cap or archived purchase comes of them."""
+    if not purchases:
+        return purchases
+    members = sorted(set(pick(transactions.members, purchases)))
+    merged = await store.fetch_merged(connection, program_id, members)
+    if not merged:
+        return purchases
+    kept = []
+    for index in purchases:
+        survivor = merged.get(transactions.members[index])
+        if survivor is None:
+            kept.append(index)
+        else:
+            accrued.reject(index, MEMBER_CLOSED, f"member_ids: merged into {survivor!r}")
+    return kept
+
+
 async def withdraw_purchases(
     connection: asyncpg.Connection, program: ProgramSettings, keys: list[tuple[str, str]]
 ) -> None:
     """Undo what accruing these (member, transaction id) purchases counted, for purchases the
     ledger refused: their rows, the members' purchase counts and spend, and the points they used
-    of their rules' member caps. Milestones and referrals they completed stay (see README)."""
+    of their rules' member caps. Milestones and referrals they completed stay (see README): a
+    merged member's purchases are refused before accrual once campaign has seen the merge, so
+    this is for those that arrive before it has."""
     program_id = program.program_id
     withdrawn = await store.delete_purchases(connection, program_id, keys)
     if not withdrawn:

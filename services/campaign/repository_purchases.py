@@ -579,6 +579,32 @@ async def member_enrolled(
     )
 
 
+async def member_merged(
+    connection: Connection, program_id: str, member_id: str, survivor_id: str
+) -> None:
+    await connection.execute(
+        "INSERT INTO members AS m (program_id, member_id, merged_into) VALUES ($1, $2, $3) "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET merged_into = EXCLUDED.merged_into",
+        program_id,
+        member_id,
+        survivor_id,
+    )
+
+
+async def fetch_merged(
+    connection: Connection, program_id: str, members: list[str]
+) -> dict[str, str]:
+    """The merged ones among `members`, each with the survivor it went into (through the small
+    partial index of merged members)."""
+    rows = await connection.fetch(
+        "SELECT member_id, merged_into FROM members WHERE program_id = $1 "
+        "AND merged_into IS NOT NULL AND member_id = ANY($2::text::text[])",
+        program_id,
+        text_array(members),
+    )
+    return {row["member_id"]: row["merged_into"] for row in rows}
+
+
 async def set_birthday(
     connection: Connection,
     program_id: str,

@@ -8,6 +8,9 @@ import grpc
 import pytest
 
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, rules_pb2
+from loyalty.events.v1 import events_pb2
+from tests.services.campaign import support
+from tests.services.campaign.insight_support import eventually, publish
 from tests.services.campaign.support import (
     PROGRAM,
     available,
@@ -356,3 +359,62 @@ async def test_a_purchase_seen_before_in_a_large_batch_is_a_duplicate(start_serv
         assert await available(ledger, "m7") == 10
         assert await available(ledger, "m60") == 20
         await ledger.assert_clean()
+
+
+async def test_a_merged_members_purchases_are_refused_before_anything_counts_them(
+    services, servers, nats_namespace, database_url
+) -> None:
+    ledger, campaign = services
+    await campaign.configure_recognition(
+        engagement_pb2.RecognitionConfig(
+            milestones=[engagement_pb2.Milestone(code="first", kind=1, threshold=1, points=5)]
+        )
+    )
+    await publish(
+        servers.nats_url,
+        nats_namespace,
+        "identity.member_merged",
+        events_pb2.Event(
+            member_merged=events_pb2.MemberMerged(survivor_member_id="ann", merged_member_id="zed")
+        ),
+    )
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "campaign"})
+    try:
+
+        async def merged_into() -> str | None:
+            return await connection.fetchval(
+                "SELECT merged_into FROM members WHERE member_id = 'zed'"
+            )
+
+        assert await eventually(merged_into, "ann") == "ann"
+        (refused,) = await campaign.ingest(
+            batch("b1", [("z1", "zed", 6_000, MONDAY, "books"), ("a1", "ann", 1_000, MONDAY, "")])
+        )
+        assert list(refused.statuses) == [REJECTED, POSTED]
+        assert refused.reason_codes[0] == "member_closed"
+        assert refused.messages[0] == "member_ids: merged into 'ann'"
+        # Nothing counted it: no purchase row or count, no milestone, nothing for backtests.
+        counted = await connection.fetchrow(
+            "SELECT (SELECT purchase_count FROM members WHERE member_id = 'zed') AS purchases, "
+            "(SELECT count(*) FROM transactions WHERE member_id = 'zed') AS rows, "
+            "(SELECT count(*) FROM bonus_awards WHERE member_id = 'zed') AS milestones"
+        )
+        assert tuple(counted) == (0, 0, 0)
+    finally:
+        await connection.close()
+    replayed = await campaign.stub.Backtest(
+        campaign_pb2.BacktestRequest(
+            program_id=PROGRAM,
+            rule_ref="base@1",
+            start_time=support.ts(MONDAY - dt.timedelta(days=1)),
+            end_time=support.ts(MONDAY + dt.timedelta(days=1)),
+        )
+    )
+    assert replayed.transactions_count == 1
+    # One purchase alone is refused the same way, naming the member.
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await campaign.purchase("zed", "z2", 1_000, at=MONDAY)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.value.details() == "member_id: member 'zed' was merged into 'ann'"
+    assert dict(error.value.trailing_metadata())["loyalty-error-field"] == "member_id"
+    assert await available(ledger, "ann") == 10 + 5
