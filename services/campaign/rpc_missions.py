@@ -142,7 +142,8 @@ class MissionRpcs(RpcBase):
         member = check_member_id(request.member_id)
         if request.mission_id:
             mission = await store.fetch_mission(self.pool, request.program_id, request.mission_id)
-            if mission is None:
+            if mission is None or mission.status == DRAFT:
+                # A draft is offered to no member yet: answered as a mission that does not exist.
                 raise MissionNotFound(request.mission_id)
             missions = [mission]
         else:

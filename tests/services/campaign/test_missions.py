@@ -304,7 +304,6 @@ async def test_a_draft_mission_counts_nothing_until_activated(services):
     )
     assert [m.mission_id for m in drafts.missions] == [draft.mission_id]
     await campaign.purchase("eve", "t1", 2_000, at=DAY0, channel=STORE)
-    assert (await progress(campaign, "eve", draft.mission_id)).state == STATE.NOT_STARTED
     offered = await campaign.stub.GetMissionProgress(
         campaign_pb2.GetMissionProgressRequest(program_id=PROGRAM, member_id="eve")
     )
@@ -337,6 +336,25 @@ async def test_a_draft_mission_counts_nothing_until_activated(services):
             )
         assert refused.value.code() == code
         assert refused.value.details().startswith("mission_id:"), refused.value.details()
+
+
+async def test_a_draft_missions_progress_is_answered_as_an_unknown_missions(services):
+    _, campaign = services
+    draft = await create(campaign, store_then_review(status=engagement_pb2.MISSION_STATUS_DRAFT))
+    await campaign.purchase("eve", "t1", 2_000, at=DAY0, channel=STORE)
+    refusals = []
+    for mission_id in (draft.mission_id, "nope"):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await progress(campaign, "eve", mission_id)
+        metadata = dict(refused.value.trailing_metadata() or ())
+        refusals.append((refused.value.code(), metadata["loyalty-error-field"]))
+    assert refusals == [(grpc.StatusCode.NOT_FOUND, "mission_id")] * 2
+    await campaign.stub.ActivateMission(
+        campaign_pb2.ActivateMissionRequest(
+            program_id=PROGRAM, idempotency_key=key(), mission_id=draft.mission_id
+        )
+    )
+    assert (await progress(campaign, "eve", draft.mission_id)).state == STATE.NOT_STARTED
 
 
 async def test_archived_missions_stop_progressing(services):
