@@ -14,6 +14,9 @@ program with recognition configured, in the program's time zone:
 - top of the month: once the month has ended, its top N members by spend, purchases or rewarded
   activities (ties to the lower member id) get the bonus, once per month.
 
+Members merged into another (members.merged_into) get neither: the ledger would refuse their
+points, so a merged member neither takes a top-N place nor fails a run.
+
 Each award is recorded (bonus_awards) and posted in one campaign transaction; the ledger items'
 keys name the member and the period, so a run repeated after a crash posts nothing twice.
 """
@@ -117,6 +120,7 @@ class Recognition:
             async with self.pool.acquire() as connection, connection.transaction():
                 members = await connection.fetch(
                     "SELECT m.member_id FROM members m WHERE m.program_id = $1 "
+                    "AND m.merged_into IS NULL "
                     "AND (m.birthday_month, m.birthday_day) IN (SELECT * FROM unnest($2::smallint[], $3::smallint[])) "
                     "AND NOT EXISTS (SELECT 1 FROM bonus_awards b WHERE b.program_id = m.program_id "
                     "AND b.member_id = m.member_id AND b.kind = 'birthday' AND b.period = $4) "
@@ -219,7 +223,9 @@ async def _ranked(
         )
         bounds = (unix_micros(start), unix_micros(end))
     rows = await connection.fetch(
-        f"SELECT member_id FROM ({scores}) s WHERE score > 0 ORDER BY score DESC, member_id LIMIT $4",
+        f"SELECT member_id FROM ({scores}) s WHERE score > 0 AND NOT EXISTS (SELECT 1 FROM members m "
+        "WHERE m.program_id = $1 AND m.member_id = s.member_id AND m.merged_into IS NOT NULL) "
+        "ORDER BY score DESC, member_id LIMIT $4",
         program_id,
         *bounds,
         top.count,

@@ -336,3 +336,35 @@ async def test_the_signup_bonus_is_given_once_on_enrolment(
         await asyncio.sleep(0.05)
     assert await available(ledger, "sentinel") == 150
     assert await available(ledger, "newbie") == 150
+
+
+async def test_a_merged_member_gets_no_birthday_bonus_and_no_top_place(
+    services, servers, nats_namespace
+) -> None:
+    _, campaign = services
+    await enrol(servers, nats_namespace, "gone", (1990, 5, 2))
+    await campaign.ingest(
+        batch("april", [("g1", "gone", 9_000, APRIL, ""), ("a1", "ann", 6_000, APRIL, "")])
+    )
+    await publish(
+        servers,
+        f"{nats_namespace}.identity.member_merged",
+        events_pb2.Event(
+            event_id="00000000-0000-0000-0000-000000000001",
+            program_id=PROGRAM,
+            member_merged=events_pb2.MemberMerged(
+                survivor_member_id="ann", merged_member_id="gone"
+            ),
+        ),
+    )
+    pool = campaign.service.runtime.pool
+    for _ in range(100):
+        if await pool.fetchval("SELECT merged_into FROM members WHERE member_id = 'gone'"):
+            break
+        await asyncio.sleep(0.05)
+    jobs = campaign.recognition()
+    given = await jobs.run_once(dt.datetime(2025, 5, 2, 8, 0, tzinfo=dt.UTC))
+    assert (given["top_of_month"], given["birthday"]) == (1, 0)
+    awards = await pool.fetch("SELECT member_id, kind FROM bonus_awards ORDER BY member_id, kind")
+    # The top spender of April was merged away: the place goes to the next one.
+    assert [tuple(row) for row in awards] == [("ann", "top_of_month")]
