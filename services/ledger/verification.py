@@ -138,9 +138,12 @@ async def liability(
         "SELECT kind, sum(balance) AS balance FROM program_accounts WHERE program_id = $1 GROUP BY kind",
         program_id,
     )
+    # A lot's expiry month is the local month of the last instant its points can be spent: points
+    # expiring at local midnight on the 1st (the end of a month, quarter or year) are the month
+    # before's, not the month whose first instant ends them.
     months = await connection.fetch(
-        "SELECT coalesce(extract(year FROM expires_at AT TIME ZONE $2)::int, 0) AS year,"
-        " coalesce(extract(month FROM expires_at AT TIME ZONE $2)::int, 0) AS month,"
+        "SELECT coalesce(extract(year FROM (expires_at - interval '1 microsecond') AT TIME ZONE $2)::int, 0) AS year,"
+        " coalesce(extract(month FROM (expires_at - interval '1 microsecond') AT TIME ZONE $2)::int, 0) AS month,"
         " sum(remaining) FILTER (WHERE NOT vested) AS pending, sum(remaining) FILTER (WHERE vested) AS vested"
         " FROM lots WHERE program_id = $1 AND remaining > 0 GROUP BY 1, 2 ORDER BY 1 = 0, 1, 2",
         program_id,
