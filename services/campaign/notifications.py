@@ -183,7 +183,12 @@ def quiet_until(
     if not inside:
         return None
     day = local.date() if now < end else local.date() + dt.timedelta(days=1)
-    return dt.datetime.combine(day, end, tzinfo=zone).astimezone(dt.UTC)
+    until = dt.datetime.combine(day, end, tzinfo=zone).astimezone(dt.UTC)
+    if until <= moment:
+        # The clocks went back over the end, and `moment` is past its first pass: the quiet
+        # hours end at its second.
+        until = dt.datetime.combine(day, end.replace(fold=1), tzinfo=zone).astimezone(dt.UTC)
+    return until
 
 
 def decide(

@@ -464,6 +464,33 @@ async def test_quiet_hours_defer_the_email(platform, servers, nats_namespace):
     assert [m["To"] for m in platform.inbox.messages] == ["eve@example.com"]
 
 
+async def test_quiet_hours_ending_in_the_hour_the_clocks_go_back_over_end_at_its_second_pass(
+    platform,
+):
+    # Quiet from 22:00 to 02:30; on 26 October 2025 Amsterdam's clocks go from 03:00 back to 02:00.
+    await platform.policy(
+        enabled_kinds=[EXPIRING],
+        quiet_hours_start=rules_pb2.LocalTime(hour=22),
+        quiet_hours_end=rules_pb2.LocalTime(hour=2, minute=30),
+    )
+    ann = await platform.enrol("ann@example.com", consent=True)
+    notifier = platform.notifier()
+    first_pass = dt.datetime(2025, 10, 26, 2, 15, tzinfo=ZONE)  # summer time
+    second_pass = dt.datetime(2025, 10, 26, 2, 15, fold=1, tzinfo=ZONE)  # winter time, an hour on
+    for at in (first_pass, second_pass):
+        event = expiring_event(ann, 300)
+        event.occurred_at.CopyFrom(ts(at.astimezone(dt.UTC)))
+        assert await notifier.on_event(event) == 1
+    intents = sorted(await platform.intents(ann), key=lambda i: i.create_time.ToMicroseconds())
+    assert [i.status for i in intents] == [DEFERRED, DEFERRED]
+    # Each waits for the next 02:30 on the clock: the first in summer time, the second an hour
+    # later in winter time (it was sent at once, in the quiet hours).
+    assert [i.publish_time.ToDatetime(tzinfo=dt.UTC) for i in intents] == [
+        dt.datetime(2025, 10, 26, 2, 30, tzinfo=ZONE).astimezone(dt.UTC),
+        dt.datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=ZONE).astimezone(dt.UTC),
+    ]
+
+
 async def test_a_failed_email_is_retried_until_it_is_sent(platform, servers, nats_namespace):
     await platform.policy(enabled_kinds=[POINTS_EARNED])
     gus = await platform.enrol("gus@example.com", consent=True)
