@@ -294,6 +294,18 @@ STEP_STATUS = {
 }
 
 
+# The note sent with the ledger's VoidHold: well within the ledger's limit on a note (1000
+# characters), so a void is never refused for its note.
+VOID_NOTE_LENGTH_MAX = 200
+
+
+def void_note(*, redemption_id: str, failure_code: str, failure_reason: str) -> str:
+    """Why a redemption's hold is voided, as the ledger keeps it (Hold.void_note): the
+    redemption and its cause, both fixed when it began voiding, so every attempt sends the same."""
+    note = f"redemption {redemption_id} {failure_code or 'FAILED'}: {failure_reason}"
+    return note.replace("\x00", "")[:VOID_NOTE_LENGTH_MAX]
+
+
 # -- tier perks ----------------------------------------------------------------------------------
 
 PERKS_PER_TIER_MAX = 50

@@ -131,7 +131,7 @@ class LedgerClient:
         return response.hold
 
     async def void_hold(
-        self, *, program_id: str, key: str, hold_id: str, cancelled: bool
+        self, *, program_id: str, key: str, hold_id: str, cancelled: bool, note: str
     ) -> ledger_pb2.Hold:
         request = ledger_pb2.VoidHoldRequest(
             program_id=program_id,
@@ -140,6 +140,7 @@ class LedgerClient:
             reason=common_pb2.HOLD_VOID_REASON_CANCELLED
             if cancelled
             else common_pb2.HOLD_VOID_REASON_REQUESTED,
+            note=note,
         )
         response = await self._call(self.stub.VoidHold, request)
         return response.hold

@@ -31,6 +31,11 @@ HOLD_RETRY_DELAY_FIRST_S = 0.1
 HOLD_RETRY_DELAY_MAX_S = 1.0
 # Reasons after which no hold exists: a retried PlaceHold would be refused the same way.
 NO_HOLD_REASONS = {"INSUFFICIENT_POINTS", "MEMBER_NOT_FOUND"}
+# Refusals of VoidHold after which the hold's own status tells what happened: it was closed
+# already, or the void's key was used (the ledger keeps a key only with its work done, so a void
+# of this redemption happened, sent with another reason or note: before a cancel was asked for,
+# or by a version that sent no note).
+VOIDED_BEFORE_REASONS = {"HOLD_CLOSED", "IDEMPOTENCY_KEY_REUSED"}
 
 
 class Refusal(Exception):
@@ -305,11 +310,16 @@ class RedemptionSteps:
                     key=f"rewards.{redemption.redemption_id}.void",
                     hold_id=hold_id,
                     cancelled=redemption.cancel_requested,
+                    note=domain.void_note(
+                        redemption_id=redemption.redemption_id,
+                        failure_code=redemption.failure_code,
+                        failure_reason=redemption.failure_reason,
+                    ),
                 )
             except LedgerRefused as refused:
                 if refused.reason == "HOLD_NOT_FOUND":
                     pass
-                elif refused.reason != "HOLD_CLOSED":
+                elif refused.reason not in VOIDED_BEFORE_REASONS:
                     raise LedgerUnavailable(str(refused)) from None
                 else:
                     hold = await self._get_hold(redemption, hold_id)
