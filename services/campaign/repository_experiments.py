@@ -96,13 +96,16 @@ async def list_experiments(
         "running": "ended_at IS NULL AND start_at <= $4 AND (end_at IS NULL OR end_at > $4)",
         "ended": "(ended_at IS NOT NULL OR end_at <= $4)",
     }[status]
+    # The instant only where the condition names it: a parameter the statement does not use has
+    # no type, and PostgreSQL refuses the statement.
+    instant = (now,) if status else ()
     rows = await connection.fetch(
         f"SELECT {_COLUMNS} FROM experiments WHERE program_id = $1 AND experiment_id > $2 "
         f"AND {condition} ORDER BY experiment_id LIMIT $3",
         program_id,
         after,
         limit,
-        now,
+        *instant,
     )
     return [_stored(row) for row in rows]
 

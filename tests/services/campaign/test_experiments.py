@@ -236,6 +236,11 @@ async def test_known_uplift_is_covered_and_control_gets_nothing(
             )
         )
         assert [e.experiment_id for e in listed.experiments] == ["double-points"]
+        # Without a status: every experiment.
+        everything = await campaign.stub.ListExperiments(
+            campaign_pb2.ListExperimentsRequest(program_id=PROGRAM)
+        )
+        assert [e.experiment_id for e in everything.experiments] == ["double-points"]
 
 
 async def test_assignment_is_stable_across_processes_and_matches_sql(

@@ -7,7 +7,7 @@ import uuid
 import grpc
 import pytest
 
-from loyalty.campaign.v1 import campaign_pb2, experiments_pb2, segments_pb2
+from loyalty.campaign.v1 import campaign_pb2, segments_pb2
 from tests.services.campaign.insight_support import create_segment, segment
 from tests.services.campaign.support import PROGRAM, eur, ledger_and_campaign
 
@@ -36,9 +36,8 @@ CURSORS: dict[str, tuple[dict[str, object], dict[str, tuple[str, object]]]] = {
         {"program_id": PROGRAM, "segment_id": "spenders"},
         {"segment_id": ("text", "spenders"), "member_id": ("text", "ann")},
     ),
-    # A status: ListExperiments without one fails apart from its token (left for its own fix).
     "ListExperiments": (
-        {"program_id": PROGRAM, "status": experiments_pb2.EXPERIMENT_STATUS_RUNNING},
+        {"program_id": PROGRAM},
         {"experiment_id": ("text", "e1")},
     ),
     "ListNotificationIntents": (
