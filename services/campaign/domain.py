@@ -7,6 +7,8 @@ from services.shared.errors import InvalidArgument
 BONUS_POINTS_MAX = 10_000_000
 MILESTONES_MAX = 50
 TOP_MEMBERS_MAX = 10_000
+# A month is settled at most this long after it ends (31 days).
+SETTLE_DELAY_HOURS_MAX = 744
 
 
 def check_recognition(config: engagement_pb2.RecognitionConfig) -> None:
@@ -44,3 +46,9 @@ def check_recognition(config: engagement_pb2.RecognitionConfig) -> None:
             raise InvalidArgument(
                 "config.top_members_of_month.basis", "is required when count is set"
             )
+        validation.in_range(
+            top.settle_delay_hours,
+            "config.top_members_of_month.settle_delay_hours",
+            low=0,
+            high=SETTLE_DELAY_HOURS_MAX,
+        )

@@ -11,8 +11,9 @@ program with recognition configured, in the program's time zone:
   counts as finished once a run on a later day has served it: a member enrolled late in the
   evening is still served by the first run after midnight. The first run serves today only;
   days passed while the bonus is off are finished without bonuses;
-- top of the month: once the month has ended, its top N members by spend, purchases or rewarded
-  activities (ties to the lower member id) get the bonus, once per month.
+- top of the month: once the month has ended, and its `settle_delay_hours` have passed (so late
+  uploads of its last days count), its top N members by spend, purchases or rewarded activities
+  (ties to the lower member id) get the bonus, once per month.
 
 Members merged into another (members.merged_into) get neither: the ledger would refuse their
 points, so a merged member neither takes a top-N place nor fails a run.
@@ -148,12 +149,13 @@ class Recognition:
         self, program: ProgramSettings, config: engagement_pb2.RecognitionConfig, now: dt.datetime
     ) -> int:
         zone = zoneinfo.ZoneInfo(program.time_zone)
-        local = now.astimezone(zone)
+        top = config.top_members_of_month
+        # The month settled is the last one that ended at least the delay ago.
+        local = (now - dt.timedelta(hours=top.settle_delay_hours)).astimezone(zone)
         month_end = dt.datetime(local.year, local.month, 1, tzinfo=zone)
         previous = month_end - dt.timedelta(days=1)
         month_start = dt.datetime(previous.year, previous.month, 1, tzinfo=zone)
         period = f"{previous.year:04d}-{previous.month:02d}"
-        top = config.top_members_of_month
         async with self.pool.acquire() as connection, connection.transaction():
             if not await store.claim_job_run(
                 connection, program.program_id, "top_of_month", period

@@ -368,3 +368,30 @@ async def test_a_merged_member_gets_no_birthday_bonus_and_no_top_place(
     awards = await pool.fetch("SELECT member_id, kind FROM bonus_awards ORDER BY member_id, kind")
     # The top spender of April was merged away: the place goes to the next one.
     assert [tuple(row) for row in awards] == [("ann", "top_of_month")]
+
+
+async def test_a_settle_delay_lets_late_uploads_of_the_months_last_day_count(services) -> None:
+    _, campaign = services
+    await campaign.configure_recognition(
+        engagement_pb2.RecognitionConfig(
+            top_members_of_month=engagement_pb2.TopMembersOfMonth(
+                count=1,
+                points=500,
+                basis=engagement_pb2.TOP_MEMBERS_BASIS_SPEND,
+                settle_delay_hours=24,
+            )
+        )
+    )
+    last_evening = dt.datetime(2025, 4, 30, 19, 0, tzinfo=dt.UTC)  # 21:00 in Amsterdam
+    await campaign.ingest(batch("april", [("o1", "early", 6_000, APRIL, "")]))
+    jobs = campaign.recognition()
+    # 1 May, 10:00 in Amsterdam: April ended 10 hours ago, within the delay.
+    assert (await jobs.run_once(dt.datetime(2025, 5, 1, 8, 0, tzinfo=dt.UTC)))["top_of_month"] == 0
+    # The store's file for 30 April comes in during the night of 1 May.
+    await campaign.ingest(batch("night", [("n1", "late", 9_000, last_evening, "")]))
+    assert (await jobs.run_once(dt.datetime(2025, 5, 2, 8, 0, tzinfo=dt.UTC)))["top_of_month"] == 1
+    pool = campaign.service.runtime.pool
+    awarded = await pool.fetch(
+        "SELECT member_id, period FROM bonus_awards WHERE kind = 'top_of_month'"
+    )
+    assert [tuple(row) for row in awarded] == [("late", "2025-04")]

@@ -74,6 +74,14 @@ async def test_unconfigured_recognition_is_not_found(campaign) -> None:
             ),
             "config.top_members_of_month.basis",
         ),
+        (
+            recognition(
+                top_members_of_month=engagement_pb2.TopMembersOfMonth(
+                    count=10, points=100, basis=1, settle_delay_hours=745
+                )
+            ),
+            "config.top_members_of_month.settle_delay_hours",
+        ),
     ],
 )
 async def test_bad_recognition_names_the_field(campaign, config, field) -> None:

@@ -142,14 +142,16 @@ class Milestone(_message.Message):
     def __init__(self, code: _Optional[str] = ..., kind: _Optional[_Union[MilestoneKind, str]] = ..., threshold: _Optional[int] = ..., points: _Optional[int] = ..., badge_code: _Optional[str] = ...) -> None: ...
 
 class TopMembersOfMonth(_message.Message):
-    __slots__ = ("count", "points", "basis")
+    __slots__ = ("count", "points", "basis", "settle_delay_hours")
     COUNT_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     BASIS_FIELD_NUMBER: _ClassVar[int]
+    SETTLE_DELAY_HOURS_FIELD_NUMBER: _ClassVar[int]
     count: int
     points: int
     basis: TopMembersBasis
-    def __init__(self, count: _Optional[int] = ..., points: _Optional[int] = ..., basis: _Optional[_Union[TopMembersBasis, str]] = ...) -> None: ...
+    settle_delay_hours: int
+    def __init__(self, count: _Optional[int] = ..., points: _Optional[int] = ..., basis: _Optional[_Union[TopMembersBasis, str]] = ..., settle_delay_hours: _Optional[int] = ...) -> None: ...
 
 class RecognitionConfig(_message.Message):
     __slots__ = ("birthday_bonus_points", "milestones", "top_members_of_month", "update_time", "signup_bonus_points")
