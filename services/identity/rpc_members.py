@@ -99,16 +99,9 @@ class MemberRpcs(RpcBase):
                 first_time = True
                 referrer = ""
                 if request.referral_code:
-                    referrer = (
-                        await member_store.member_id_of_referral_code(
-                            connection, request.program_id, request.referral_code
-                        )
-                        or ""
+                    referrer = await self._referrer(
+                        connection, request.program_id, request.referral_code
                     )
-                    if not referrer:
-                        raise InvalidArgument(
-                            "referral_code", "is not a referral code of this program"
-                        )
                 member_id = members.new_member_id()
                 await member_store.insert_member(
                     connection,
@@ -173,6 +166,21 @@ class MemberRpcs(RpcBase):
         if not first_time:
             response.created = False
         return response
+
+    async def _referrer(
+        self, connection: asyncpg.Connection, program_id: str, referral_code: str
+    ) -> str:
+        """The member who refers with the code: a merged member's code refers for its survivor
+        (who holds its points and identifiers now); an erased member's code refers for nobody."""
+        owner = await member_store.member_id_of_referral_code(connection, program_id, referral_code)
+        current = (
+            None if owner is None else await self.current_member(connection, program_id, owner)
+        )
+        if current is None:
+            raise InvalidArgument("referral_code", "is not a referral code of this program")
+        if current.status == members.ERASED:
+            raise InvalidArgument("referral_code", "belongs to a member who left the program")
+        return current.member_id
 
     async def GetMember(
         self, request: identity_pb2.GetMemberRequest, context: grpc.aio.ServicerContext

@@ -531,3 +531,32 @@ async def test_an_export_of_a_member_without_points_has_an_empty_history(with_le
     assert list(exported.ledger_postings) == []
     section = json.loads(exported.sections[0].content)
     assert section["consent_changes"][0]["granted"] is True
+
+
+async def test_a_merged_members_referral_code_refers_for_the_survivor_an_erased_ones_for_nobody(
+    with_ledger,
+) -> None:
+    """A card customer shared their referral code before installing the app; after the merge the
+    code still refers, for the survivor (the merged member's ledger account is closed). Once the
+    survivor is erased, neither code refers anyone any more."""
+    stub, _, _ = with_ledger
+    card_member = (await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))).member
+    app_member = (await enrol(stub, email("alice@example.com"))).member
+    await merge(stub, app_member.member_id, card_member.member_id)
+    referred = (
+        await enrol(stub, email("bob@example.com"), referral_code=card_member.referral_code)
+    ).member
+    assert referred.referrer_member_id == app_member.member_id
+    await stub.EraseMember(
+        identity_pb2.EraseMemberRequest(
+            program_id=PROGRAM,
+            idempotency_key="erase-alice",
+            member_id=app_member.member_id,
+            operator_id="dpo",
+            reason="ticket 5",
+        )
+    )
+    for code in (card_member.referral_code, app_member.referral_code):
+        error = await failure(enrol(stub, email("carol@example.com"), referral_code=code))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error.details().startswith("referral_code:")
