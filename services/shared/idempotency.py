@@ -36,6 +36,9 @@ def check_idempotency_key(key: str) -> None:
         raise InvalidArgument(
             "idempotency_key", f"is longer than {IDEMPOTENCY_KEY_LENGTH_MAX} characters"
         )
+    if "\x00" in key:
+        # PostgreSQL cannot store NUL in text: the key's insert would fail, naming no field.
+        raise InvalidArgument("idempotency_key", "must not contain NUL characters")
 
 
 async def once(
