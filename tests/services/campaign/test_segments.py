@@ -396,24 +396,29 @@ async def test_segment_changes_are_idempotent(start_service) -> None:
         assert error.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def newsletter_segment(campaign, servers, nats_namespace: str) -> None:  # type: ignore[no-untyped-def]
+    """The segment "newsletter" of the members with e-mail consent: vip1 and vip2, not plain."""
+    await publish(
+        servers.nats_url,
+        nats_namespace,
+        "identity.member_enrolled",
+        enrolled("vip1", EMAIL),
+        enrolled("vip2", EMAIL),
+        enrolled("plain"),
+    )
+    await create_segment(campaign, segment("newsletter", consented(EMAIL)))
+
+    async def newsletter_count() -> int:
+        return (await compute(campaign, "newsletter")).member_count
+
+    assert await eventually(newsletter_count, 2) == 2
+
+
 async def test_an_earning_rule_restricted_to_a_segment(
     start_service, servers, nats_namespace
 ) -> None:
     async with ledger_and_campaign(start_service, segments_enabled=False) as (ledger, campaign):
-        await publish(
-            servers.nats_url,
-            nats_namespace,
-            "identity.member_enrolled",
-            enrolled("vip1", EMAIL),
-            enrolled("vip2", EMAIL),
-            enrolled("plain"),
-        )
-        await create_segment(campaign, segment("newsletter", consented(EMAIL)))
-
-        async def newsletter_count() -> int:
-            return (await compute(campaign, "newsletter")).member_count
-
-        assert await eventually(newsletter_count, 2) == 2
+        await newsletter_segment(campaign, servers, nats_namespace)
         typo = earning("typo", fixed_bonus_points=5)
         typo.segment_ids.append("Not Valid")
         with pytest.raises(grpc.aio.AioRpcError) as error:
@@ -518,20 +523,7 @@ async def test_a_merged_member_leaves_its_segments(start_service, servers, nats_
 
 async def test_a_mission_restricted_to_a_segment(start_service, servers, nats_namespace) -> None:
     async with ledger_and_campaign(start_service, segments_enabled=False) as (ledger, campaign):
-        await publish(
-            servers.nats_url,
-            nats_namespace,
-            "identity.member_enrolled",
-            enrolled("vip1", EMAIL),
-            enrolled("vip2", EMAIL),
-            enrolled("plain"),
-        )
-        await create_segment(campaign, segment("newsletter", consented(EMAIL)))
-
-        async def newsletter_count() -> int:
-            return (await compute(campaign, "newsletter")).member_count
-
-        assert await eventually(newsletter_count, 2) == 2
+        await newsletter_segment(campaign, servers, nats_namespace)
         await campaign.live(earning("base", rate=rate(1, 100)))
         first_buy = engagement_pb2.Mission(
             mission_id="first-buy",
