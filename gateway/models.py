@@ -1,7 +1,9 @@
 """The JSON bodies of the API as pydantic models: they are the OpenAPI document's schemas.
 
 Request models forbid unknown fields and bound every number and string where it enters, so a
-bad value is a 400 naming the field, never a failure further in.
+bad value is a 400 naming the field, never a failure further in. Their numbers and booleans are
+strict: a count or an amount is a JSON integer (not `true`, `"1000"` or `1000.0`) and a flag is
+`true` or `false` (not `1` or `"no"`), so what the client meant is never guessed.
 """
 
 import datetime as dt
@@ -34,8 +36,9 @@ INT32_MAX = 2**31 - 1
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
 OptionalId = Annotated[str, Field(max_length=128, pattern=r"^[^\x00-\x1f]*$")]
 Text = Annotated[str, Field(max_length=1000)]
-MinorUnits = Annotated[int, Field(ge=0, le=INT64_MAX)]
-Quantity = Annotated[int, Field(ge=1, le=1_000_000)]
+MinorUnits = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True)]
+Quantity = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
 # Required rather than "now": a retry must send the very same request to be recognised as one.
 OCCURRED_AT = "When it happened, with a time zone offset, such as 2026-05-17T10:15:00+02:00."
 
@@ -152,7 +155,7 @@ class IdentifierInput(Request):
     kind: IdentifierKind
     value: Annotated[str, Field(min_length=1, max_length=320)]
     provider: OptionalId = ""
-    verified: bool = False
+    verified: Flag = False
 
 
 class Consent(BaseModel):
@@ -164,7 +167,7 @@ class Consent(BaseModel):
 
 class ConsentInput(Request):
     channel: ConsentChannel
-    granted: bool
+    granted: Flag
 
 
 class ConsentsUpdate(Request):
@@ -452,7 +455,7 @@ class RedemptionList(BaseModel):
 
 class RedeemInput(Request):
     reward_id: Id
-    quantity: Annotated[int, Field(ge=1, le=100)] = 1
+    quantity: Annotated[int, Field(ge=1, le=100, strict=True)] = 1
     channel: Channel = Channel.app
     store_id: OptionalId = ""
 

@@ -1,0 +1,47 @@
+"""What the gateway takes as a request body: JSON values of the documented types only."""
+
+import httpx
+import pytest
+
+from tests.gateway.conftest import PROGRAM, GatewayPlatform, unique
+from tests.gateway.test_auth import assert_error
+
+BASE = f"/v1/programs/{PROGRAM}"
+
+
+@pytest.mark.parametrize("amount_minor", [True, "1000", 1000.0], ids=["true", "string", "float"])
+def test_an_amount_is_a_json_integer(
+    platform: GatewayPlatform, admin: httpx.Client, amount_minor: object
+) -> None:
+    # `true` was taken as 1 cent and "1000" as 1000: a purchase the till never meant.
+    response = admin.post(
+        f"{BASE}/purchases",
+        headers={"Idempotency-Key": unique("k")},
+        json={
+            "member_id": platform.enrol(),
+            "transaction_id": unique("t"),
+            "channel": "pos",
+            "amount": {"amount_minor": amount_minor, "currency": "EUR"},
+            "occurred_at": "2026-01-01T12:00:00Z",
+        },
+    )
+    assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "amount.amount_minor"
+
+
+def test_a_quantity_and_a_consent_are_json_integer_and_boolean(platform: GatewayPlatform) -> None:
+    member_id = platform.enrol()
+    platform.earn(member_id, 1_000)
+    with platform.client(token=platform.member_token(member_id)) as client:
+        response = client.post(
+            f"{BASE}/members/me/redemptions",
+            headers={"Idempotency-Key": unique("k")},
+            json={"reward_id": "free-coffee", "quantity": True},
+        )
+        assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "quantity"
+        response = client.patch(
+            f"{BASE}/members/me/consents",
+            headers={"Idempotency-Key": unique("k")},
+            json={"consents": [{"channel": "email", "granted": "no"}]},
+        )
+        assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "consents[0].granted"
+        assert client.get(f"{BASE}/members/me/balance").json()["available_points"] == 1_000
