@@ -10,6 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
+import idna
 import phonenumbers
 
 from loyalty.common.v1 import common_pb2
@@ -89,10 +90,7 @@ def email(value: str, field: str) -> str:
     local, at, domain = address.rpartition("@")
     if not at or len(local) > EMAIL_LOCAL_LENGTH_MAX or not _EMAIL_LOCAL.match(local):
         raise InvalidArgument(field, message)
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise InvalidArgument(field, message) from None
+    domain = _ascii_domain(domain, field, message)
     labels = domain.split(".")
     if (
         len(labels) < 2
@@ -104,6 +102,22 @@ def email(value: str, field: str) -> str:
     if len(normal) > EMAIL_LENGTH_MAX:
         raise InvalidArgument(field, f"is longer than {EMAIL_LENGTH_MAX} characters")
     return normal
+
+
+def _ascii_domain(domain: str, field: str, message: str) -> str:
+    """The domain's A-labels by IDNA2008 (UTS 46, non-transitional), as registries, browsers and
+    mail systems have it: "straße.de" is "xn--strae-oqa.de", whichever form is given, and not
+    "strasse.de", another domain, which Python's IDNA2003 codec made of it. A domain IDNA2008
+    refuses and IDNA2003 took (symbols such as "☃.com") keeps its IDNA2003 form, so an address
+    accepted before still is, under the key it was stored with."""
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except UnicodeError:
+        pass
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidArgument(field, message) from None
 
 
 def phone(value: str, field: str, *, default_region: str = "") -> str:

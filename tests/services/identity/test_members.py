@@ -85,6 +85,29 @@ async def test_a_member_enrols_with_every_kind_of_identifier_and_each_resolves(
     ]
 
 
+async def test_an_email_domain_is_the_same_in_unicode_and_ascii_and_distinct_from_lookalikes(
+    stub,
+) -> None:
+    """IDNA2008, as registries and mail systems have it: "straße.de" is "xn--strae-oqa.de", and
+    "strasse.de" is another domain, whose mailbox belongs to someone else."""
+    strasse = (await enrol(stub, email("alice@strasse.de"))).member
+    strasse_eszett = (await enrol(stub, email("Alice@Straße.DE"))).member
+    assert [i.value for i in strasse_eszett.identifiers] == ["alice@xn--strae-oqa.de"]
+    for value, member in (
+        ("alice@straße.de", strasse_eszett),
+        ("ALICE@XN--STRAE-OQA.DE", strasse_eszett),
+        ("alice@strasse.de", strasse),
+    ):
+        resolved = await stub.ResolveIdentifier(
+            identity_pb2.ResolveIdentifierRequest(
+                program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_EMAIL, value=value
+            )
+        )
+        assert resolved.member_id == member.member_id, value
+    error = await failure(enrol(stub, email("alice@xn--strae-oqa.de")))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
 async def test_a_national_phone_number_takes_the_programs_region(stub) -> None:
     member = (await enrol(stub, identifier(KIND.IDENTIFIER_KIND_PHONE, "06-12345678"))).member
     assert member.identifiers[0].value == "+31612345678"
