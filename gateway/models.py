@@ -9,7 +9,7 @@ strict: a count or an amount is a JSON integer (not `true`, `"1000"` or `1000.0`
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from gateway.enums import (
     ActivityKind,
@@ -304,7 +304,7 @@ class Purchase(MemberRef):
     line_items: list[LineItem] = Field(default_factory=list, max_length=500)
     channel: Channel
     store_id: OptionalId = ""
-    occurred_at: dt.datetime = Field(description=OCCURRED_AT)
+    occurred_at: AwareDatetime = Field(description=OCCURRED_AT)
 
 
 class RuleApplication(BaseModel):
@@ -337,7 +337,7 @@ class Return(MemberRef):
     refunded_amount: Money | None = Field(None, description="When no line detail is known.")
     channel: Channel
     store_id: OptionalId = ""
-    occurred_at: dt.datetime = Field(description=OCCURRED_AT)
+    occurred_at: AwareDatetime = Field(description=OCCURRED_AT)
 
 
 class ReturnResult(BaseModel):
@@ -356,7 +356,7 @@ class ActivityInput(MemberRef):
     sku: OptionalId = ""
     store_id: OptionalId = ""
     referred_member_id: OptionalId = ""
-    occurred_at: dt.datetime = Field(description=OCCURRED_AT)
+    occurred_at: AwareDatetime = Field(description=OCCURRED_AT)
     attributes: dict[
         Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=256)]
     ] = Field(default_factory=dict, max_length=20)

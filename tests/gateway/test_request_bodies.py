@@ -45,3 +45,30 @@ def test_a_quantity_and_a_consent_are_json_integer_and_boolean(platform: Gateway
         )
         assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "consents[0].granted"
         assert client.get(f"{BASE}/members/me/balance").json()["available_points"] == 1_000
+
+
+@pytest.mark.parametrize("route", ["purchases", "returns", "activities"])
+def test_occurred_at_without_an_offset_is_refused(
+    platform: GatewayPlatform, admin: httpx.Client, route: str
+) -> None:
+    # A till's local 23:30 sent without its offset was taken as 23:30 UTC: hours off, perhaps
+    # on another day, outside a promotion's or a return window's dates.
+    member = {"member_id": platform.enrol(), "channel": "pos", "occurred_at": "2026-05-17T23:30:00"}
+    bodies = {
+        "purchases": {
+            "transaction_id": unique("t"),
+            "amount": {"amount_minor": 1_000, "currency": "EUR"},
+        },
+        "returns": {
+            "return_id": unique("r"),
+            "original_transaction_id": unique("t"),
+            "refunded_amount": {"amount_minor": 1_000, "currency": "EUR"},
+        },
+        "activities": {"activity_id": unique("a"), "kind": "review"},
+    }
+    response = admin.post(
+        f"{BASE}/{route}",
+        headers={"Idempotency-Key": unique("k")},
+        json={**member, **bodies[route]},
+    )
+    assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "occurred_at"
