@@ -1,7 +1,7 @@
 """Who is calling: an API key with scopes, or a member with a member token.
 
 Credentials, checked by identity (AuthenticateApiKey, VerifyMemberToken) and then trusted for
-`auth_cache_ttl_ms`:
+`auth_cache_ttl_ms`, never past the credential's own expiry:
 - `X-Api-Key: <secret>` or `Authorization: ApiKey <secret>`: an integration's API key; what it
   may do is its scopes (API_KEY_SCOPES).
 - `Authorization: Bearer <member token>`: a member; it sees only its own data. Another member's
@@ -9,6 +9,8 @@ Credentials, checked by identity (AuthenticateApiKey, VerifyMemberToken) and the
 """
 
 import hashlib
+import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -16,6 +18,7 @@ from typing import Annotated
 from cachetools import TTLCache
 from fastapi import Path, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway.config import GatewayConfig
 from gateway.errors import ApiError
@@ -65,6 +68,8 @@ class Principal:
     requests_per_minute_max: int
     key_id: str = ""
     member_id: str = ""
+    # When the credential stops working (seconds since the epoch); inf if it never does.
+    expires_at_s: float = math.inf
 
     @property
     def is_member(self) -> bool:
@@ -118,6 +123,10 @@ class Authenticator:
             )
         cache_key = (kind, program_id, hashlib.sha256(secret.encode()).digest())
         principal = self._cache.get(cache_key)
+        if principal is not None and principal.expires_at_s <= time.time():
+            # Expired while trusted: identity decides again (it allows for clock skew).
+            self._cache.pop(cache_key, None)
+            principal = None
         if principal is None:
             try:
                 principal = await self._verify(kind, program_id, secret, header)
@@ -125,7 +134,7 @@ class Authenticator:
                 if error.status == 401:
                     await self.anonymous(request)
                 raise
-            if self.config.auth_cache_ttl_ms:
+            if self.config.auth_cache_ttl_ms and principal.expires_at_s > time.time():
                 self._cache[cache_key] = principal
         await self.limiter.hit(principal.name, per_minute=principal.requests_per_minute_max)
         return principal
@@ -147,6 +156,7 @@ class Authenticator:
                     key.requests_per_minute_max or self.config.api_key_requests_per_minute_default
                 ),
                 key_id=key.key_id,
+                expires_at_s=_seconds(key.expires_at),
             )
         member = await self.upstreams.call(
             identity.VerifyMemberToken,
@@ -158,7 +168,15 @@ class Authenticator:
             scopes=frozenset(member.scopes),
             requests_per_minute_max=self.config.member_requests_per_minute_max,
             member_id=member.member_id,
+            expires_at_s=_seconds(member.expires_at),
         )
+
+
+def _seconds(value: Timestamp) -> float:
+    """A credential's expiry as seconds since the epoch; unset is never."""
+    if not value.seconds and not value.nanos:
+        return math.inf
+    return value.seconds + value.nanos / 1e9
 
 
 def _credential(request: Request) -> tuple[str, str, str]:

@@ -1,9 +1,12 @@
 """Credentials, scopes, other members' data, rate limits, request ids and the error shape."""
 
+import asyncio
 import time
 
+import grpc
 import httpx
 
+from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
 from tests.gateway.conftest import OTHER_PROGRAM, PROGRAM, GatewayPlatform, unique
 
 BASE = f"/v1/programs/{PROGRAM}"
@@ -178,3 +181,25 @@ def test_unknown_routes_and_bad_input_use_the_error_shape(admin: httpx.Client) -
         content=b"{not json",
     )
     assert_error(response, 400, "INVALID_ARGUMENT")
+
+
+def test_an_expired_member_token_is_not_trusted_from_the_cache(platform: GatewayPlatform) -> None:
+    # Identity accepts a token up to its clock skew (5 s) past its expiry; the gateway then
+    # trusted it for its cache's 5 s more, so a token expired 6.5 s ago still read the member.
+    member_id = platform.enrol()
+
+    async def issue() -> identity_pb2.IssueMemberTokenResponse:
+        async with grpc.aio.insecure_channel(platform.identity_address) as channel:
+            return await identity_pb2_grpc.IdentityServiceStub(channel).IssueMemberToken(
+                identity_pb2.IssueMemberTokenRequest(
+                    program_id=PROGRAM, member_id=member_id, scopes=["member:read"], ttl_seconds=1
+                )
+            )
+
+    issued = asyncio.run(issue())
+    expires_at_s = issued.expires_at.seconds
+    with platform.client(token=issued.token) as client:
+        time.sleep(max(0.0, expires_at_s + 4 - time.time()))
+        assert client.get(f"{BASE}/members/me").status_code == 200  # within identity's skew
+        time.sleep(max(0.0, expires_at_s + 6.5 - time.time()))
+        assert_error(client.get(f"{BASE}/members/me"), 401, "MEMBER_TOKEN_REJECTED")
