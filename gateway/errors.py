@@ -184,6 +184,11 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {"loc": (), "msg": "is invalid"}
+        if first.get("type") == "json_invalid":
+            # Its location is a character position, not a field.
+            context = first.get("ctx")
+            reason = context.get("error", "malformed") if isinstance(context, dict) else ""
+            return error_response(400, "INVALID_ARGUMENT", f"the body is not JSON: {reason}")
         field = _field_of(tuple(first.get("loc", ())))
         code = "INVALID_ARGUMENT"
         if field == IDEMPOTENCY_HEADER and first.get("type") == "missing":
@@ -192,7 +197,12 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+        codes = {
+            400: "INVALID_ARGUMENT",
+            404: "NOT_FOUND",
+            405: "METHOD_NOT_ALLOWED",
+            413: "PAYLOAD_TOO_LARGE",
+        }
         return error_response(
             error.status_code,
             codes.get(error.status_code, f"HTTP_{error.status_code}"),

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request
 
 from gateway import convert, models
 from gateway.auth import MEMBER_SCOPES, Authenticator, ProgramIdPath
+from gateway.jsonbody import JsonRoute
 from gateway.routes.common import ERRORS, PREFIX, upstreams
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 
-router = APIRouter(prefix=PREFIX, tags=["demo"], responses=ERRORS)
+router = APIRouter(prefix=PREFIX, tags=["demo"], responses=ERRORS, route_class=JsonRoute)
 DEMO_TOKEN_TTL_S = 8 * 3_600
 
 

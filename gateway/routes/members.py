@@ -10,10 +10,11 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from gateway import convert, models
 from gateway.auth import Principal, access
 from gateway.enums import IdentifierKind, to_proto
+from gateway.jsonbody import JsonRoute
 from gateway.routes.common import ERRORS, PREFIX, IdempotencyKey, MemberIdPath, upstreams
 from loyalty.identity.v1 import identity_pb2
 
-router = APIRouter(prefix=PREFIX, tags=["members"], responses=ERRORS)
+router = APIRouter(prefix=PREFIX, tags=["members"], responses=ERRORS, route_class=JsonRoute)
 Enroller = Annotated[Principal, Depends(access(api_key_scope="members:write", member_scope=None))]
 Reader = Annotated[
     Principal, Depends(access(api_key_scope="members:read", member_scope="member:read"))

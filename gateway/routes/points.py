@@ -9,10 +9,11 @@ from gateway import convert, models
 from gateway.auth import Principal, access
 from gateway.convert import timestamp
 from gateway.enums import PostingKind, to_proto
+from gateway.jsonbody import JsonRoute
 from gateway.routes.common import ERRORS, PREFIX, MemberIdPath, PageSize, PageToken, upstreams
 from loyalty.ledger.v1 import ledger_pb2
 
-router = APIRouter(prefix=PREFIX, tags=["points"], responses=ERRORS)
+router = APIRouter(prefix=PREFIX, tags=["points"], responses=ERRORS, route_class=JsonRoute)
 Reader = Annotated[
     Principal, Depends(access(api_key_scope="members:read", member_scope="member:read"))
 ]

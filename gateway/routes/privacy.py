@@ -6,10 +6,11 @@ from fastapi import APIRouter, Depends, Request
 
 from gateway import convert, models
 from gateway.auth import Principal, access
+from gateway.jsonbody import JsonRoute
 from gateway.routes.common import ERRORS, PREFIX, IdempotencyKey, MemberIdPath, upstreams
 from loyalty.identity.v1 import identity_pb2
 
-router = APIRouter(prefix=PREFIX, tags=["privacy"], responses=ERRORS)
+router = APIRouter(prefix=PREFIX, tags=["privacy"], responses=ERRORS, route_class=JsonRoute)
 Exporter = Annotated[
     Principal, Depends(access(api_key_scope="members:export", member_scope="member:read"))
 ]

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends, Request
 
 from gateway import convert, models
 from gateway.auth import Principal, access
+from gateway.jsonbody import JsonRoute
 from gateway.routes.common import ERRORS, PREFIX, upstreams
 from loyalty.identity.v1 import identity_pb2
 from loyalty.ledger.v1 import ledger_pb2
 
-router = APIRouter(prefix=PREFIX, tags=["programs"], responses=ERRORS)
+router = APIRouter(prefix=PREFIX, tags=["programs"], responses=ERRORS, route_class=JsonRoute)
 AnyCaller = Annotated[Principal, Depends(access(api_key_scope="", member_scope=""))]
 
 

@@ -8,6 +8,7 @@ from gateway import convert, models
 from gateway.auth import Principal, access
 from gateway.enums import RedemptionStatus, RewardKind, to_proto
 from gateway.errors import ApiError
+from gateway.jsonbody import JsonRoute
 from gateway.routes.common import (
     ERRORS,
     PREFIX,
@@ -19,7 +20,7 @@ from gateway.routes.common import (
 )
 from loyalty.rewards.v1 import rewards_pb2
 
-router = APIRouter(prefix=PREFIX, tags=["rewards"], responses=ERRORS)
+router = APIRouter(prefix=PREFIX, tags=["rewards"], responses=ERRORS, route_class=JsonRoute)
 CatalogReader = Annotated[
     Principal, Depends(access(api_key_scope="rewards:read", member_scope="member:read"))
 ]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from gateway import convert, models
 from gateway.auth import Principal, access
 from gateway.errors import ApiError
+from gateway.jsonbody import JsonRoute
 from gateway.routes.common import (
     ERRORS,
     PREFIX,
@@ -20,7 +21,7 @@ from gateway.routes.common import (
 )
 from loyalty.campaign.v1 import campaign_pb2
 
-router = APIRouter(prefix=PREFIX, tags=["transactions"], responses=ERRORS)
+router = APIRouter(prefix=PREFIX, tags=["transactions"], responses=ERRORS, route_class=JsonRoute)
 Transactions = Annotated[
     Principal, Depends(access(api_key_scope="transactions:write", member_scope=None))
 ]

@@ -72,3 +72,28 @@ def test_occurred_at_without_an_offset_is_refused(
         json={**member, **bodies[route]},
     )
     assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "occurred_at"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"{not json", "Expecting property name"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"channel": "app", "referral_code": ' + b"9" * 5_000 + b"}", "too long"),
+        (b'{"channel": "\xff"}', "not UTF-8"),
+    ],
+    ids=["malformed", "deep", "long-number", "not-utf8"],
+)
+def test_a_body_that_is_not_json_is_invalid_argument_saying_why(
+    admin: httpx.Client, content: bytes, reason: str
+) -> None:
+    # All but the malformed one were 400 HTTP_400 "There was an error parsing the body", and the
+    # malformed one named its character position as a field ("[1]").
+    response = admin.post(
+        f"{BASE}/members",
+        headers={"Idempotency-Key": unique("k"), "Content-Type": "application/json"},
+        content=content,
+    )
+    error = assert_error(response, 400, "INVALID_ARGUMENT")
+    assert error["field"] == ""
+    assert reason in error["message"], error

@@ -1,0 +1,50 @@
+"""Reading a request body as JSON, so that a body that cannot be read says why.
+
+FastAPI reads a JSON body with `json.loads`; what that refuses other than as malformed JSON
+(nesting past Python's recursion limit, an integer of more than 4300 digits, bytes that are not
+UTF-8) became a bare 400 "There was an error parsing the body". Every route reads through
+JsonRoute instead, so each of these is a JSON decode error with its reason, answered as any
+malformed body is (errors.py: 400 INVALID_ARGUMENT).
+"""
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+
+def loads(body: bytes) -> Any:
+    """The JSON value of a body (RFC 8259: UTF-8), or json.JSONDecodeError saying why not."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise json.JSONDecodeError("the body is not UTF-8", "", error.start) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("the body is nested too deeply", text, 0) from None
+    except ValueError as error:  # an integer past Python's digit limit
+        raise json.JSONDecodeError(f"a number is too long ({error})", text, 0) from None
+
+
+class JsonRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = loads(await self.body())
+        return self._json
+
+
+class JsonRoute(APIRoute):
+    """A route that reads its JSON body with `loads`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def read_json_body(request: Request) -> Response:
+            return await handler(JsonRequest(request.scope, request.receive))
+
+        return read_json_body
