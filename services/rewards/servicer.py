@@ -28,7 +28,7 @@ from services.rewards.remote import CampaignTargeting, LedgerClient, MemberStand
 from services.rewards.tills import TillMethods
 from services.shared import validation
 from services.shared.errors import InvalidArgument
-from services.shared.idempotency import once
+from services.shared.idempotency import once, stored_response
 from services.shared.outbox import Outbox
 from services.shared.paging import decode_page_token, encode_page_token
 
@@ -60,6 +60,18 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         self, request: rewards_pb2.CreateRewardRequest, context: grpc.aio.ServicerContext
     ) -> rewards_pb2.CreateRewardResponse:
         validation.program_id(request.program_id)
+        # A retry is answered from its record before the reward is checked: it may have been
+        # stored before a rule it fails (image_url), and the currency check asks the ledger.
+        replayed = await stored_response(
+            self.pool,
+            program_id=request.program_id,
+            key=request.idempotency_key,
+            method="CreateReward",
+            request=request,
+            response_type=rewards_pb2.CreateRewardResponse,
+        )
+        if replayed is not None:
+            return replayed
         domain.check_new_reward(request.reward)
         if domain.discount_money(request.reward):
             currency = await self.ledger.program_currency(request.program_id)
@@ -96,6 +108,17 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         self, request: rewards_pb2.UpdateRewardRequest, context: grpc.aio.ServicerContext
     ) -> rewards_pb2.UpdateRewardResponse:
         validation.program_id(request.program_id)
+        # A retry is answered from its record before the ledger is asked for the currency.
+        replayed = await stored_response(
+            self.pool,
+            program_id=request.program_id,
+            key=request.idempotency_key,
+            method="UpdateReward",
+            request=request,
+            response_type=rewards_pb2.UpdateRewardResponse,
+        )
+        if replayed is not None:
+            return replayed
         validation.text(request.reward.reward_id, "reward.reward_id", length_max=64)
         paths = list(request.update_mask.paths)
         # A new discount's money is checked against the program's currency; asked before the

@@ -83,6 +83,35 @@ async def once(
     return response_type.FromString(row["response"])
 
 
+async def stored_response(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    *,
+    program_id: str,
+    key: str,
+    method: str,
+    request: Message,
+    response_type: type[ResponseT],
+) -> ResponseT | None:
+    """The response `once` stored for (program, key), for a method that checks its request, or
+    asks another service, before `once`: a retry is answered from its record first, so neither a
+    rule added since it was stored nor a service out of reach now refuses it. None when the key
+    holds no response yet; a different request with the key is refused, as `once` refuses it."""
+    check_idempotency_key(key)
+    row = await connection.fetchrow(
+        "SELECT method, request_hash, response FROM idempotency_keys "
+        "WHERE program_id = $1 AND idempotency_key = $2",
+        program_id,
+        key,
+    )
+    if row is None:
+        return None
+    if row["method"] != method or bytes(row["request_hash"]) != request_hash(request):
+        raise IdempotencyConflict(key)
+    if row["response"] is None:
+        return None
+    return response_type.FromString(row["response"])
+
+
 async def claim_key(
     connection: asyncpg.Connection,
     *,
