@@ -64,8 +64,16 @@ class MemberClosed(FailedPrecondition, IdentityError):
 
     reason = "MEMBER_CLOSED"
 
-    def __init__(self, member_id: str, status: str, field: str = "member_id") -> None:
-        super().__init__(f"member {member_id!r} is {status}", field=field)
+    def __init__(
+        self, member_id: str, status: str, field: str = "member_id", *, survivor_member_id: str = ""
+    ) -> None:
+        message = f"member {member_id!r} is {status}"
+        if survivor_member_id:
+            message += (
+                f" into {survivor_member_id!r}, which holds its identifiers and points now; "
+                "act on that member"
+            )
+        super().__init__(message, field=field)
         self.member_status = status
 
 

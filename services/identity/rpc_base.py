@@ -99,7 +99,8 @@ class RpcBase(identity_pb2_grpc.IdentityServiceServicer):
         """The member, locked for a change; FAILED_PRECONDITION if merged or erased."""
         member = await self.member(connection, program_id, member_id, field=field, for_update=True)
         if member.status in members.CLOSED_STATUSES:
-            raise MemberClosed(member_id, member.status, field)
+            survivor = member.merged_into_member_id if member.status == members.MERGED else ""
+            raise MemberClosed(member_id, member.status, field, survivor_member_id=survivor)
         return member
 
     async def view(

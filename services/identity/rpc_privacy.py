@@ -347,6 +347,14 @@ class PrivacyRpcs(RpcBase):
         member = await self.member(connection, program_id, request.member_id, for_update=True)
         if member.status == members.ERASED:
             raise MemberClosed(member.member_id, member.status)
+        if member.status == members.MERGED:
+            # Its identifiers, points and history are the survivor's now: erasing the merged
+            # member alone would answer "erased" and leave the person recognised by them.
+            raise MemberClosed(
+                member.member_id,
+                member.status,
+                survivor_member_id=member.merged_into_member_id,
+            )
         merged_into = await member_store.fetch_members_merged_into(
             connection, program_id, member.member_id
         )

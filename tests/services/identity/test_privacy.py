@@ -560,3 +560,57 @@ async def test_a_merged_members_referral_code_refers_for_the_survivor_an_erased_
         error = await failure(enrol(stub, email("carol@example.com"), referral_code=code))
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error.details().startswith("referral_code:")
+
+
+async def test_a_merged_member_is_erased_through_its_survivor_only(with_ledger, database) -> None:
+    """The card customer's identifiers and points are the survivor's after a merge: erasing the
+    merged member alone would answer "erased" while the card still recognises the person."""
+    stub, ledger, _ = with_ledger
+    card_member = (
+        await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
+    ).member.member_id
+    app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
+    await earn(ledger, card_member, 40, "p1")
+    await merge(stub, app_member, card_member)
+
+    def erase(member_id: str, key: str):
+        return stub.EraseMember(
+            identity_pb2.EraseMemberRequest(
+                program_id=PROGRAM,
+                idempotency_key=key,
+                member_id=member_id,
+                operator_id="dpo",
+                reason="ticket 9",
+            )
+        )
+
+    error = await failure(erase(card_member, "erase-card"))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert ("loyalty-error-reason", "MEMBER_CLOSED") in tuple(error.trailing_metadata())
+    assert error.details().startswith(f"member_id: member {card_member!r} is merged into")
+    assert app_member in error.details()
+    assert await database.fetchval("SELECT count(*) FROM erasures") == 0
+    resolved = await stub.ResolveIdentifier(
+        identity_pb2.ResolveIdentifierRequest(
+            program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_CARD_NUMBER, value=CARD
+        )
+    )
+    assert resolved.member_id == app_member
+    # Erasing the survivor takes the merged member with it, and frees the card.
+    await erase(app_member, "erase-app")
+    for member_id in (app_member, card_member):
+        kept = (
+            await stub.GetMember(
+                identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id=member_id)
+            )
+        ).member
+        assert kept.status == common_pb2.MEMBER_STATUS_ERASED
+    error = await failure(
+        stub.ResolveIdentifier(
+            identity_pb2.ResolveIdentifierRequest(
+                program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_CARD_NUMBER, value=CARD
+            )
+        )
+    )
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert await balance(ledger, app_member) == 40

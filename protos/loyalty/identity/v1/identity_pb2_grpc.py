@@ -319,7 +319,9 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def EraseMember(self, request, context):
-        """EraseMember pseudonymises a member (GDPR erasure) while the ledger stays balanced.
+        """EraseMember pseudonymises a member (GDPR erasure) while the ledger stays balanced, and with it
+        every member merged into it. A merged member is FAILED_PRECONDITION (MEMBER_CLOSED) naming its
+        survivor, which holds its identifiers and points: erase the survivor.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
