@@ -5,6 +5,9 @@ FastAPI reads a JSON body with `json.loads`; what that refuses other than as mal
 UTF-8) became a bare 400 "There was an error parsing the body". Every route reads through
 JsonRoute instead, so each of these is a JSON decode error with its reason, answered as any
 malformed body is (errors.py: 400 INVALID_ARGUMENT).
+
+An object that names a key twice is refused too: `json.loads` keeps the last, other readers
+(a proxy, a log, the client's own library) may take the first, so what was asked is ambiguous.
 """
 
 import json
@@ -15,6 +18,21 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
 def loads(body: bytes) -> Any:
     """The JSON value of a body (RFC 8259: UTF-8), or json.JSONDecodeError saying why not."""
     try:
@@ -22,9 +40,12 @@ def loads(body: bytes) -> Any:
     except UnicodeDecodeError as error:
         raise json.JSONDecodeError("the body is not UTF-8", "", error.start) from None
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError:
         raise
+    except _DuplicateKey as error:
+        message = f"the key {error.key!r} appears twice in one object"
+        raise json.JSONDecodeError(message, text, 0) from None
     except RecursionError:
         raise json.JSONDecodeError("the body is nested too deeply", text, 0) from None
     except ValueError as error:  # an integer past Python's digit limit

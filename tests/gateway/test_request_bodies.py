@@ -1,5 +1,7 @@
 """What the gateway takes as a request body: JSON values of the documented types only."""
 
+import json
+
 import httpx
 import pytest
 
@@ -97,3 +99,17 @@ def test_a_body_that_is_not_json_is_invalid_argument_saying_why(
     error = assert_error(response, 400, "INVALID_ARGUMENT")
     assert error["field"] == ""
     assert reason in error["message"], error
+
+
+def test_a_key_twice_in_one_object_is_refused(admin: httpx.Client) -> None:
+    # It was read as its last value: this enrolled the member on the channel "pos".
+    email = f"{unique('dup')}@t.example"
+    identifiers = json.dumps([{"kind": "email", "value": email}])
+    content = f'{{"channel": "app", "channel": "pos", "identifiers": {identifiers}}}'
+    response = admin.post(
+        f"{BASE}/members",
+        headers={"Idempotency-Key": unique("k"), "Content-Type": "application/json"},
+        content=content,
+    )
+    error = assert_error(response, 400, "INVALID_ARGUMENT")
+    assert "'channel' appears twice" in error["message"], error
