@@ -404,13 +404,14 @@ async def change_consents(
 
 
 async def fetch_consent_changes(
-    connection: Connection, program_id: str, member_id: str
+    connection: Connection, program_id: str, member_ids: Sequence[str]
 ) -> list[asyncpg.Record]:
+    """Every change of consent of the members, oldest first."""
     return await connection.fetch(
-        "SELECT channel, granted, source_channel, changed_at FROM consent_changes "
-        "WHERE program_id = $1 AND member_id = $2 ORDER BY change_id",
+        "SELECT member_id, channel, granted, source_channel, changed_at FROM consent_changes "
+        "WHERE program_id = $1 AND member_id = ANY($2::text[]) ORDER BY changed_at, change_id",
         program_id,
-        member_id,
+        list(member_ids),
     )
 
 

@@ -128,12 +128,16 @@ async def fetch_merge(
     return None if row is None else _merge(row)
 
 
-async def fetch_merges_of(connection: Connection, program_id: str, member_id: str) -> list[Merge]:
+async def fetch_merges_of(
+    connection: Connection, program_id: str, member_ids: Sequence[str]
+) -> list[Merge]:
+    """The merges in which any of the members was merged or survived, oldest first."""
     rows = await connection.fetch(
-        "SELECT * FROM merges WHERE program_id = $1 AND (merged_member_id = $2 OR survivor_member_id = $2) "
-        "ORDER BY created_at",
+        "SELECT * FROM merges WHERE program_id = $1 "
+        "AND (merged_member_id = ANY($2::text[]) OR survivor_member_id = ANY($2::text[])) "
+        "ORDER BY created_at, merged_member_id",
         program_id,
-        member_id,
+        list(member_ids),
     )
     return [_merge(row) for row in rows]
 

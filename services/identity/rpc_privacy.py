@@ -264,16 +264,21 @@ class PrivacyRpcs(RpcBase):
         self, program_id: str, member_id: str
     ) -> identity_pb2.ExportSection:
         """What identity holds beyond the member itself: the history of consents, merges, and the
-        members merged into this one."""
-        consent_changes = await member_store.fetch_consent_changes(self.pool, program_id, member_id)
-        merges = await privacy_store.fetch_merges_of(self.pool, program_id, member_id)
+        members merged into this one. The members merged into it are the same person, so their
+        consent history and merges are part of it (an erasure of the member erases them too)."""
         merged = await member_store.views(
             self.pool,
             await member_store.fetch_members_merged_into(self.pool, program_id, member_id),
         )
+        member_ids = [member_id, *(v.member.member_id for v in merged)]
+        consent_changes = await member_store.fetch_consent_changes(
+            self.pool, program_id, member_ids
+        )
+        merges = await privacy_store.fetch_merges_of(self.pool, program_id, member_ids)
         content = {
             "consent_changes": [
                 {
+                    "member_id": row["member_id"],
                     "channel": row["channel"],
                     "granted": row["granted"],
                     "source_channel": row["source_channel"],

@@ -614,3 +614,44 @@ async def test_a_merged_member_is_erased_through_its_survivor_only(with_ledger, 
     )
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert await balance(ledger, app_member) == 40
+
+
+async def test_an_export_holds_what_is_kept_of_the_members_merged_into_it(with_ledger) -> None:
+    """A shop customer merged into a card customer, who is merged into the app member: the app
+    member's export holds the consents the others gave and both merges, as the erasure of the app
+    member erases them."""
+    stub, _, _ = with_ledger
+    shop = (await enrol(stub, email("alice@shop.example"))).member.member_id
+    card = (await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))).member.member_id
+    app = (await enrol(stub, email("alice@example.com"))).member.member_id
+    for member_id, channel in (
+        (shop, common_pb2.CONSENT_CHANNEL_EMAIL),
+        (card, common_pb2.CONSENT_CHANNEL_SMS),
+    ):
+        await stub.UpdateConsents(
+            identity_pb2.UpdateConsentsRequest(
+                program_id=PROGRAM,
+                idempotency_key=f"consent-{member_id}",
+                member_id=member_id,
+                consent_updates=[identity_pb2.ConsentUpdate(channel=channel, granted=True)],
+                source_channel=common_pb2.CHANNEL_STORE,
+            )
+        )
+    await merge(stub, card, shop, key="merge-shop")
+    await merge(stub, app, card, key="merge-card")
+    exported = await stub.ExportMember(
+        identity_pb2.ExportMemberRequest(program_id=PROGRAM, member_id=app)
+    )
+    section = json.loads(exported.sections[0].content)
+    assert {m["member_id"] for m in section["merged_members"]} == {shop, card}
+    assert sorted(
+        (c["member_id"], c["channel"], c["granted"]) for c in section["consent_changes"]
+    ) == sorted(
+        [
+            (shop, common_pb2.CONSENT_CHANNEL_EMAIL, True),
+            (card, common_pb2.CONSENT_CHANNEL_SMS, True),
+        ]
+    )
+    assert sorted(
+        (m["merged_member_id"], m["survivor_member_id"]) for m in section["merges"]
+    ) == sorted([(shop, card), (card, app)])
