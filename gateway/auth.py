@@ -28,6 +28,8 @@ from loyalty.identity.v1 import identity_pb2
 
 PROGRAM_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 ME = "me"
+# Every 401 carries it (RFC 9110 section 11.6.1): the schemes that could succeed.
+CHALLENGE = 'Bearer, ApiKey realm="loyalty"'
 
 # The scopes of API keys (CreateApiKey's scopes) the gateway checks, and what each allows.
 API_KEY_SCOPES = {
@@ -119,7 +121,7 @@ class Authenticator:
                 "UNAUTHENTICATED",
                 "send an API key (X-Api-Key) or a member token (Authorization: Bearer ...)",
                 field="Authorization",
-                headers={"WWW-Authenticate": 'Bearer, ApiKey realm="loyalty"'},
+                headers={"WWW-Authenticate": CHALLENGE},
             )
         cache_key = (kind, program_id, hashlib.sha256(secret.encode()).digest())
         principal = self._cache.get(cache_key)
@@ -132,6 +134,7 @@ class Authenticator:
                 principal = await self._verify(kind, program_id, secret, header)
             except ApiError as error:
                 if error.status == 401:
+                    error.headers.setdefault("WWW-Authenticate", CHALLENGE)
                     await self.anonymous(request)
                 raise
             if self.config.auth_cache_ttl_ms and principal.expires_at_s > time.time():

@@ -203,3 +203,15 @@ def test_an_expired_member_token_is_not_trusted_from_the_cache(platform: Gateway
         assert client.get(f"{BASE}/members/me").status_code == 200  # within identity's skew
         time.sleep(max(0.0, expires_at_s + 6.5 - time.time()))
         assert_error(client.get(f"{BASE}/members/me"), 401, "MEMBER_TOKEN_REJECTED")
+
+
+def test_a_rejected_credential_is_401_with_a_challenge(platform: GatewayPlatform) -> None:
+    # A 401 must say how to authenticate (RFC 9110); only a request without credentials did.
+    with platform.client(key="lk_not-a-key") as client:
+        response = client.get(BASE)
+        assert_error(response, 401, "API_KEY_REJECTED")
+        assert "ApiKey" in response.headers["www-authenticate"]
+    with platform.client(token="not.a.token") as client:
+        response = client.get(f"{BASE}/members/me")
+        assert_error(response, 401, "MEMBER_TOKEN_REJECTED")
+        assert "Bearer" in response.headers["www-authenticate"]
