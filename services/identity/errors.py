@@ -98,6 +98,16 @@ class IdentifierTaken(AlreadyExists, IdentityError):
         super().__init__("another member of the program holds this identifier", field=field)
 
 
+class IdentifierHeld(AlreadyExists, IdentityError):
+    """The member holds the identifier already (IdentifierTaken would send an operator looking
+    for a duplicate member that does not exist)."""
+
+    reason = "IDENTIFIER_HELD"
+
+    def __init__(self, field: str) -> None:
+        super().__init__("the member holds this identifier already", field=field)
+
+
 class IdentifierNotFound(NotFound, IdentityError):
     reason = "IDENTIFIER_NOT_FOUND"
 

@@ -11,6 +11,7 @@ from loyalty.identity.v1 import identity_pb2
 from services.identity import convert, events, identifiers, members, profiles
 from services.identity import repository_members as member_store
 from services.identity.errors import (
+    IdentifierHeld,
     IdentifierNotFound,
     IdentifierTaken,
 )
@@ -354,6 +355,9 @@ class MemberRpcs(RpcBase):
                     verified=[identifier.verified],
                     status=member.status,
                 ):
+                    holder = await member_store.resolve(connection, request.program_id, key)
+                    if holder is not None and holder[0] == request.member_id:
+                        raise IdentifierHeld("identifier.value")
                     raise IdentifierTaken("identifier.value")
                 await self._identifiers_changed(connection, member, request.idempotency_key)
                 stored = await member_store.fetch_identifier(

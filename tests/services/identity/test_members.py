@@ -334,6 +334,33 @@ async def test_identifiers_are_added_removed_and_released(stub) -> None:
     assert resolved.member_id == bob
 
 
+async def test_adding_an_identifier_the_member_holds_says_so(stub) -> None:
+    """A clerk registers a card found again that was never reported lost: the refusal says the
+    member holds it, not that another member does (there is no duplicate to hunt for)."""
+    alice = (await enrol(stub, email("alice@example.com"))).member.member_id
+    bob = (await enrol(stub, email("bob@example.com"))).member.member_id
+    card = identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD)
+
+    def add(member_id: str, key: str, value: identity_pb2.Identifier = card):
+        return stub.AddIdentifier(
+            identity_pb2.AddIdentifierRequest(
+                program_id=PROGRAM, idempotency_key=key, member_id=member_id, identifier=value
+            )
+        )
+
+    await add(alice, "a1")
+    for member_id, key, value, reason in (
+        (alice, "a2", identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, "4000-0012-3456-7899"), "HELD"),
+        (alice, "a3", email("Alice@Example.com"), "HELD"),
+        (bob, "b1", card, "TAKEN"),
+    ):
+        error = await failure(add(member_id, key, value))
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert ("loyalty-error-reason", f"IDENTIFIER_{reason}") in tuple(error.trailing_metadata())
+        assert error.details().startswith("identifier.value:")
+        assert ("holds this identifier already" in error.details()) == (reason == "HELD")
+
+
 async def test_batch_resolve_answers_in_request_order(stub) -> None:
     alice = (await enrol(stub, email("alice@example.com"))).member.member_id
     bob = (await enrol(stub, identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, "b-1"))).member.member_id
