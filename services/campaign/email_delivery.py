@@ -18,7 +18,7 @@ import logging
 import smtplib
 import ssl
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -109,9 +109,43 @@ def compose(intent: events_pb2.NotificationIntent, *, sender: str, recipient: st
     # The intent id: a copy sent again after a crash is recognisable as the same message.
     message["Message-ID"] = f"<{intent.intent_id}@loyalty>"
     lines = [SUBJECTS.get(intent.kind, "News from your loyalty program") + "."]
-    lines += [f"{name}: {value}" for name, value in sorted(intent.template_data.items())]
+    lines += [f"{name}: {value}" for name, value in sorted(_shown(intent.template_data).items())]
     message.set_content("\n".join(lines) + "\n")
     return message
+
+
+def _shown(template_data: Mapping[str, str]) -> dict[str, str]:
+    """The template data as a member reads it: expiring points show the last day they can be
+    spent (the program's local date the notifier worked out), not the UTC instant they expire:
+    points expiring at local midnight on 1 January last through 31 December, and an instant in
+    UTC falls on another day than the program's for part of every day."""
+    shown = dict(template_data)
+    if "last_day" in shown:
+        shown.pop("expires_at", None)
+        shown["last_day"] = _long_date(dt.date.fromisoformat(shown["last_day"]))
+    return shown
+
+
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def _long_date(day: dt.date) -> str:
+    """31 December 2027: the month spelled out, so no reader takes it for day and month swapped
+    (and no process locale changes it)."""
+    return f"{day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
 
 
 class SmtpSender:

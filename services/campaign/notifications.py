@@ -219,6 +219,13 @@ def month_key(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+def last_day(expires_at: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.date:
+    """The last local day points expiring at `expires_at` can be spent: the day of the instant
+    before it. Points expiring at local midnight on 1 January last through 31 December, as the
+    ledger's liability report counts them (services/ledger/verification.py)."""
+    return (expires_at - dt.timedelta(microseconds=1)).astimezone(zone).date()
+
+
 def previous_month(
     moment: dt.datetime, zone: zoneinfo.ZoneInfo
 ) -> tuple[str, dt.datetime, dt.datetime]:

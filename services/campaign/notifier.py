@@ -48,6 +48,7 @@ from services.campaign.notifications import (
     decide,
     intent_id,
     is_close_to_next_tier,
+    last_day,
     month_key,
     previous_month,
 )
@@ -112,21 +113,31 @@ class Notifier:
                     )
                 ]
         else:
-            expiring = event.points_expiring
-            candidates = [
-                Candidate(
-                    expiring.member_id,
-                    POINTS_EXPIRING_SOON,
-                    f"points_expiring:{event.event_id}",
-                    at,
-                    {
-                        "points": str(expiring.points),
-                        "expires_at": expiring.expires_at.ToDatetime(tzinfo=dt.UTC).isoformat(),
-                        "days_ahead": str(expiring.days_ahead),
-                    },
-                )
-            ]
+            candidates = await self._points_expiring(event, at)
         return await self.intend(event.program_id, policy, candidates)
+
+    async def _points_expiring(self, event: events_pb2.Event, at: dt.datetime) -> list[Candidate]:
+        expiring = event.points_expiring
+        expires_at = expiring.expires_at.ToDatetime(tzinfo=dt.UTC)
+        program = await self.ledger.program(event.program_id)
+        return [
+            Candidate(
+                expiring.member_id,
+                POINTS_EXPIRING_SOON,
+                f"points_expiring:{event.event_id}",
+                at,
+                {
+                    "points": str(expiring.points),
+                    "expires_at": expires_at.isoformat(),
+                    # The last day to spend them, in the program's time zone: an expiry at local
+                    # midnight on 1 January ends 31 December, which its UTC instant does not say.
+                    "last_day": last_day(
+                        expires_at, zoneinfo.ZoneInfo(program.time_zone)
+                    ).isoformat(),
+                    "days_ahead": str(expiring.days_ahead),
+                },
+            )
+        ]
 
     async def _points_posted(
         self, event: events_pb2.Event, policy: engagement_pb2.NotificationPolicy, at: dt.datetime

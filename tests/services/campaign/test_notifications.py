@@ -327,6 +327,39 @@ def expiring_event(member: str, points: int) -> events_pb2.Event:
     )
 
 
+async def test_expiring_points_show_the_last_local_day_they_can_be_spent(
+    platform, servers, nats_namespace
+):
+    await platform.policy(enabled_kinds=[EXPIRING], channel_preferences=[EMAIL])
+    eve = await platform.enrol("eve@example.com", consent=True)
+    # The program is in Amsterdam. Local midnight on 1 January 2028 (23:00 UTC on 31 December)
+    # ends 31 December; 01:00 on 1 July (23:00 UTC on 30 June) leaves an hour of 1 July.
+    for points, expires_at in (
+        (300, dt.datetime(2028, 1, 1, tzinfo=ZONE)),
+        (40, dt.datetime(2027, 7, 1, 1, tzinfo=ZONE)),
+    ):
+        event = expiring_event(eve, points)
+        event.points_expiring.expires_at.CopyFrom(ts(expires_at))
+        await publish(servers, nats_namespace, "ledger.points_expiring", event)
+    messages = await eventually(
+        lambda: _async(m if len(m := platform.inbox.to("eve@example.com")) == 2 else None)
+    )
+    # SMTP carries lines ended by CRLF.
+    bodies = sorted(message.get_payload().replace("\r\n", "\n") for message in messages)
+    assert bodies == [
+        "Some of your points expire soon.\ndays_ahead: 7\nlast_day: 1 July 2027\npoints: 40\n",
+        "Some of your points expire soon.\n"
+        "days_ahead: 7\n"
+        "last_day: 31 December 2027\n"
+        "points: 300\n",
+    ], bodies
+    # The intent keeps the instant for other channels, and the local day beside it.
+    intents = {i.template_data["points"]: i for i in await decided(platform, eve, 2)}
+    assert intents["300"].template_data["expires_at"] == "2027-12-31T23:00:00+00:00"
+    assert intents["300"].template_data["last_day"] == "2027-12-31"
+    assert intents["40"].template_data["last_day"] == "2027-07-01"
+
+
 async def test_each_kind_and_the_frequency_cap(platform, servers, nats_namespace):
     await platform.policy(enabled_kinds=ALL_KINDS)
     dan = await platform.enrol("dan@example.com", consent=True)
