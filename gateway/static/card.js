@@ -63,8 +63,12 @@ function toast(message, { error = false } = {}) {
   element.timer = setTimeout(() => { element.hidden = true; }, 6000);
 }
 
+// Days are the program's (its time zone, from the program), wherever the phone is.
+let timeZone;
 const number = (value) => new Intl.NumberFormat().format(value);
-const date = (value) => (value ? new Date(value).toLocaleDateString() : "");
+const date = (value) => (value ? new Date(value).toLocaleDateString(undefined, { timeZone }) : "");
+// The last day points can be spent: points expiring at midnight last through the day before.
+const lastDay = (expiresAt) => date(new Date(new Date(expiresAt).getTime() - 1));
 
 function show(view) {
   $("login").hidden = view !== "login";
@@ -109,8 +113,12 @@ function renderTier(balance, tiers) {
     percent = Math.min(100, Math.max(0, Math.round(((balance.qualifying_amount - floor) / span) * 100)));
     const unit = balance.qualifying_basis === "spend" ? "spend" : pointsName;
     $("tier-text").textContent = `${number(balance.to_next_tier_amount)} ${unit} to ${next.name}`;
-  } else {
+  } else if (current) {
     $("tier-text").textContent = "You are in the top tier.";
+  } else {
+    // A program without tiers: nothing to climb.
+    percent = 0;
+    $("tier-text").textContent = "";
   }
   $("tier-progress-fill").style.width = `${percent}%`;
   $("tier-progress").setAttribute("aria-valuenow", String(percent));
@@ -136,7 +144,7 @@ function renderExpiring(balance, lots) {
   for (const lot of soon) {
     const line = document.createElement("p");
     line.className = "muted";
-    line.textContent = `${number(lot.remaining_points)} on ${date(lot.expires_at)}`;
+    line.textContent = `${number(lot.remaining_points)} usable until ${lastDay(lot.expires_at)}`;
     element.append(line);
   }
 }
@@ -218,6 +226,7 @@ async function loadPoints() {
 async function loadCard() {
   const [programInfo, member] = await Promise.all([api(""), api("/members/me")]);
   pointsName = programInfo.points_name || "points";
+  timeZone = programInfo.time_zone || undefined;
   $("program-name").textContent = programInfo.name;
   $("points-name").textContent = pointsName;
   const name = [member.profile.given_name, member.profile.family_name].filter(Boolean).join(" ");

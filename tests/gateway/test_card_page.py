@@ -81,7 +81,8 @@ def test_demo_member_logs_in_sees_the_card_and_redeems(
     platform: GatewayPlatform, browser: Any
 ) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport=PHONE)
+    # A phone far east of the program (Amsterdam): the card still shows the program's days.
+    page = browser.new_page(viewport=PHONE, timezone_id="Asia/Tokyo", locale="en-US")
     page.set_default_timeout(TIMEOUT_MS)
     page.on("dialog", lambda dialog: dialog.accept())
     errors: list[str] = []
@@ -102,7 +103,10 @@ def test_demo_member_logs_in_sees_the_card_and_redeems(
         assert "to Gold" in page.get_by_test_id("tier-text").inner_text()
         width = page.locator("#tier-progress-fill").evaluate("e => e.style.width")
         assert 0 < int(width.rstrip("%")) < 100
-        assert "expire" in page.get_by_test_id("expiring").inner_text()
+        assert "usable until" in page.get_by_test_id("expiring").inner_text()
+        # Points expiring at midnight in Amsterdam on 1 January 2028 (08:00 that day in Tokyo)
+        # last through 31 December: the day shown is the program's last day to spend them.
+        assert page.evaluate("lastDay('2027-12-31T23:00:00Z')") == "12/31/2027"
         assert page.locator("[data-testid=history] li").count() >= 4
         page.screenshot(path=str(ARTIFACTS / "card-phone.png"), full_page=True)
 
