@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 
 class _DuplicateKey(ValueError):
@@ -59,13 +60,27 @@ class JsonRequest(Request):
         return self._json
 
 
+def is_json(content_type: str) -> bool:
+    """application/json or application/<anything>+json, parameters aside (as FastAPI reads a
+    body as JSON); no content type at all is read as JSON too."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if not media_type:
+        return True
+    kind, _, subtype = media_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 class JsonRoute(APIRoute):
-    """A route that reads its JSON body with `loads`."""
+    """A route that reads its JSON body with `loads`, and refuses a body of another media type
+    with 415 (FastAPI would hand its bytes to validation: "Input should be a valid dictionary")."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        takes_body = self.body_field is not None
 
         async def read_json_body(request: Request) -> Response:
+            if takes_body and not is_json(request.headers.get("content-type", "")):
+                raise HTTPException(415, "the body must be JSON (Content-Type: application/json)")
             return await handler(JsonRequest(request.scope, request.receive))
 
         return read_json_body

@@ -113,3 +113,31 @@ def test_a_key_twice_in_one_object_is_refused(admin: httpx.Client) -> None:
     )
     error = assert_error(response, 400, "INVALID_ARGUMENT")
     assert "'channel' appears twice" in error["message"], error
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
+def test_a_body_of_another_media_type_is_415(admin: httpx.Client, content_type: str) -> None:
+    # It was 400 "Input should be a valid dictionary" on the field "body".
+    email = f"{unique('media')}@t.example"
+    content = json.dumps({"channel": "app", "identifiers": [{"kind": "email", "value": email}]})
+    response = admin.post(
+        f"{BASE}/members",
+        headers={"Idempotency-Key": unique("k"), "Content-Type": content_type},
+        content=content,
+    )
+    error = assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert "application/json" in error["message"]
+
+
+def test_a_json_media_type_with_parameters_or_a_suffix_is_read(admin: httpx.Client) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        email = f"{unique('media')}@t.example"
+        content = json.dumps({"channel": "app", "identifiers": [{"kind": "email", "value": email}]})
+        response = admin.post(
+            f"{BASE}/members",
+            headers={"Idempotency-Key": unique("k"), "Content-Type": content_type},
+            content=content,
+        )
+        assert response.status_code == 201, (content_type, response.text)
