@@ -245,6 +245,8 @@ def code_source(reward: rewards_pb2.Reward) -> int:
 
 QUANTITY_MAX = 10
 MEMBER_ID_LENGTH_MAX = 64
+# The most items a list call answers with.
+PAGE_SIZE_MAX = 200
 # The channels a redemption may be made through: every known one; a redemption says where.
 CHANNELS = frozenset(common_pb2.Channel.values()) - {common_pb2.CHANNEL_UNSPECIFIED}
 

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from services.rewards.redemptions import Redemptions
     from services.rewards.remote import CampaignTargeting, LedgerClient
 
-PAGE_SIZE_MAX = 200
 CANCEL_ROUNDS_MAX = 3
 
 
@@ -287,7 +286,7 @@ class RedeemingMethods:
         validation.text(request.reward_id, "reward_id", required=False, length_max=64)
         if request.status not in rewards_pb2.RedemptionStatus.values():
             raise InvalidArgument("status", f"{request.status} is not a redemption status")
-        size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
+        size = validation.page_size(request.page_size, maximum=domain.PAGE_SIZE_MAX)
         cursor = decode_page_token(
             request.page_token, keys=("micros", "id"), types={"micros": int, "id": str}
         )

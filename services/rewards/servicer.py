@@ -1,7 +1,7 @@
 """RewardsService: proto ⇄ domain translation around transactions.
 
-The methods are grouped by what they serve: the catalog and tier perks here, redemptions in
-`redeeming.py`, codes at the till in `tills.py`.
+The methods are grouped by what they serve: the catalog here, tier perks in `perk_methods.py`,
+redemptions in `redeeming.py`, codes at the till in `tills.py`.
 """
 
 import datetime
@@ -12,16 +12,16 @@ import grpc
 
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
-from services.rewards import domain, perks, repository
+from services.rewards import domain, repository
 from services.rewards import redemption_store as store
 from services.rewards.errors import (
     InsufficientStock,
-    PerkCodeTaken,
     RewardArchived,
     RewardExists,
     RewardNotFound,
     StockUnlimited,
 )
+from services.rewards.perk_methods import PerkMethods
 from services.rewards.redeeming import RedeemingMethods
 from services.rewards.redemptions import Redemptions
 from services.rewards.remote import CampaignTargeting, LedgerClient, MemberStanding
@@ -32,13 +32,14 @@ from services.shared.idempotency import once, stored_response
 from services.shared.outbox import Outbox
 from services.shared.paging import decode_page_token, encode_page_token
 
-PAGE_SIZE_MAX = 200
 KINDS_MAX = 16
 # A member's listing filters what it reads; one call reads at most this many rewards.
 LISTING_SCAN_MAX = 2_000
 
 
-class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsServiceServicer):
+class RewardsServicer(
+    RedeemingMethods, TillMethods, PerkMethods, rewards_pb2_grpc.RewardsServiceServicer
+):
     def __init__(
         self,
         pool: asyncpg.Pool,
@@ -171,7 +172,7 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         if request.affordable_only and not request.member_id:
             raise InvalidArgument("affordable_only", "requires member_id")
         _check_kinds(list(request.kinds))
-        size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
+        size = validation.page_size(request.page_size, maximum=domain.PAGE_SIZE_MAX)
         cursor = decode_page_token(
             request.page_token, keys=("price", "id"), types={"price": int, "id": str}
         )
@@ -337,86 +338,6 @@ class RewardsServicer(RedeemingMethods, TillMethods, rewards_pb2_grpc.RewardsSer
         reward = await repository.fetch_reward(connection, program_id, reward_id)
         assert reward is not None
         return reward
-
-    # -- tier perks -----------------------------------------------------------------------------
-
-    async def SetTierPerks(
-        self, request: rewards_pb2.SetTierPerksRequest, context: grpc.aio.ServicerContext
-    ) -> rewards_pb2.SetTierPerksResponse:
-        domain.check_tier_perks(request)
-        wanted = list(request.perks)
-
-        async with self.pool.acquire() as connection, connection.transaction():
-
-            async def replace() -> rewards_pb2.SetTierPerksResponse:
-                owners = await perks.perk_owners(
-                    connection, request.program_id, [p.perk_code for p in wanted]
-                )
-                for index, perk in enumerate(wanted):
-                    owner = owners.get(perk.perk_code, request.tier_code)
-                    if owner != request.tier_code:
-                        raise PerkCodeTaken(perk.perk_code, owner, f"perks[{index}].perk_code")
-                    if perk.reward_id and not await repository.fetch_reward(
-                        connection, request.program_id, perk.reward_id
-                    ):
-                        raise RewardNotFound(perk.reward_id, f"perks[{index}].reward_id")
-                await perks.replace_tier_perks(
-                    connection, request.program_id, request.tier_code, wanted
-                )
-                for member_id in await perks.members_in_tier(
-                    connection, request.program_id, request.tier_code
-                ):
-                    await perks.sync_member(
-                        connection, self.outbox, request.program_id, member_id, request.tier_code
-                    )
-                return rewards_pb2.SetTierPerksResponse(
-                    tier_perks=rewards_pb2.TierPerks(tier_code=request.tier_code, perks=wanted)
-                )
-
-            return await once(
-                connection,
-                program_id=request.program_id,
-                key=request.idempotency_key,
-                method="SetTierPerks",
-                request=request,
-                response_type=rewards_pb2.SetTierPerksResponse,
-                work=replace,
-            )
-
-    async def ListTierPerks(
-        self, request: rewards_pb2.ListTierPerksRequest, context: grpc.aio.ServicerContext
-    ) -> rewards_pb2.ListTierPerksResponse:
-        validation.program_id(request.program_id)
-        size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("tier",), types={"tier": str})
-        tiers = await perks.tier_perks_page(
-            self.pool,
-            request.program_id,
-            after=cursor["tier"] if cursor else "",
-            limit=size + 1,
-        )
-        token = encode_page_token({"tier": tiers[size - 1].tier_code}) if len(tiers) > size else ""
-        return rewards_pb2.ListTierPerksResponse(tier_perks=tiers[:size], next_page_token=token)
-
-    async def ListMemberPerks(
-        self, request: rewards_pb2.ListMemberPerksRequest, context: grpc.aio.ServicerContext
-    ) -> rewards_pb2.ListMemberPerksResponse:
-        validation.program_id(request.program_id)
-        validation.text(request.member_id, "member_id", length_max=domain.MEMBER_ID_LENGTH_MAX)
-        size = validation.page_size(request.page_size, maximum=PAGE_SIZE_MAX)
-        cursor = decode_page_token(request.page_token, keys=("perk",), types={"perk": str})
-        held = await perks.member_perks_page(
-            self.pool,
-            request.program_id,
-            request.member_id,
-            include_withdrawn=request.include_withdrawn,
-            after=cursor["perk"] if cursor else "",
-            limit=size + 1,
-        )
-        token = (
-            encode_page_token({"perk": held[size - 1].perk.perk_code}) if len(held) > size else ""
-        )
-        return rewards_pb2.ListMemberPerksResponse(perks=held[:size], next_page_token=token)
 
 
 def _check_kinds(kinds: list[int]) -> None:
