@@ -11,7 +11,7 @@ from typing import TypeVar
 import numpy as np
 
 from loyalty.campaign.v1 import campaign_pb2
-from services.campaign.accrual import Codes, IntArray, PurchaseBatch
+from services.campaign.accrual import BoolArray, Codes, IntArray, PurchaseBatch
 from services.campaign.errors import BatchTooLarge
 from services.campaign.rpc_base import MEMBER_ID_LENGTH_MAX, REFERENCE_LENGTH_MAX, Limits
 from services.campaign.rule_compiler import CHANNELS
@@ -157,6 +157,7 @@ class Transactions:
             _lengths(self.stores) > REFERENCE_LENGTH_MAX,
             counts > limits.lines_per_transaction_max,
             negative_line,
+            _holding_nul(self.ids, self.members, self.originals, self.stores),
         )
         problems = _problems(limits)
         first = np.full(size, -1, dtype=np.int64)
@@ -238,6 +239,17 @@ def _lengths(column: list[str]) -> IntArray:
     return np.fromiter(map(len, column), dtype=np.int64, count=len(column))
 
 
+def _holding_nul(*columns: list[str]) -> BoolArray:
+    """Per transaction, whether one of these columns holds NUL, which PostgreSQL's text cannot
+    (one such value would fail the batch's COPY); a column without any is looked at once."""
+    size = len(columns[0])
+    found = np.zeros(size, dtype=np.bool_)
+    for column in columns:
+        if "\x00" in "".join(column):
+            found |= np.fromiter(("\x00" in value for value in column), dtype=np.bool_, count=size)
+    return found
+
+
 def _problems(limits: Limits) -> list[tuple[str, str]]:
     """What each check of check_items rejects with, in the order they are made."""
     return [
@@ -252,6 +264,10 @@ def _problems(limits: Limits) -> list[tuple[str, str]]:
         ("invalid_store_id", "store_ids: at most 128 characters"),
         ("too_many_lines", f"line_counts: at most {limits.lines_per_transaction_max}"),
         ("invalid_line_amount", "line_amounts_minor: must not be negative"),
+        (
+            "invalid_text",
+            "transaction_ids, member_ids, original_transaction_ids, store_ids: without NUL",
+        ),
     ]
 
 

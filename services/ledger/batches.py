@@ -145,14 +145,21 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
             columns.kinds[index],
             columns.keys[index],
         )
-        if not member or len(member) > MEMBER_ID_LENGTH_MAX:
+        # NUL: PostgreSQL's text cannot hold it, and one such item would fail the batch's COPY.
+        if not member or len(member) > MEMBER_ID_LENGTH_MAX or "\x00" in member:
             results.reject(
-                index, REJECT_INVALID_ITEM, "member_id: is required, at most 128 characters"
+                index,
+                REJECT_INVALID_ITEM,
+                "member_id: is required, at most 128 characters, without NUL",
             )
-        elif not item_key or len(item_key) > ITEM_KEY_LENGTH_MAX:
+        elif not item_key or len(item_key) > ITEM_KEY_LENGTH_MAX or "\x00" in item_key:
             results.reject(
-                index, REJECT_INVALID_ITEM, "idempotency_key: is required, at most 200 characters"
+                index,
+                REJECT_INVALID_ITEM,
+                "idempotency_key: is required, at most 200 characters, without NUL",
             )
+        elif "\x00" in columns.references[index]:
+            results.reject(index, REJECT_INVALID_ITEM, "source_reference: holds a NUL character")
         elif kind not in BATCH_KINDS:
             results.reject(
                 index, REJECT_INVALID_KIND, "kind: a batch posts earn, redeem and adjust"

@@ -117,3 +117,18 @@ def test_lines_are_checked_with_their_transaction() -> None:
         2: ("invalid_line_amount", "line_amounts_minor: must not be negative"),
     }
     assert transactions.purchases() == [0, 1]
+
+
+def test_text_holding_a_nul_character_is_rejected_alone() -> None:
+    # PostgreSQL's text cannot hold it: one such transaction failed the whole batch's COPY.
+    rows = [
+        _row(transaction_id="ok"),
+        _row(transaction_id="t\x001"),
+        _row(transaction_id="t2", member_id="a\x00n"),
+        _row(transaction_id="t3", store="s\x00"),
+        _row(transaction_id="t4", kind=RETURN, amount=-500, original="o\x00k"),
+    ]
+    transactions = Transactions.of_ingest(_request(rows), Limits())
+    reasons = {index: code for index, (code, _) in transactions.rejected.items()}
+    assert reasons == {1: "invalid_text", 2: "invalid_text", 3: "invalid_text", 4: "invalid_text"}
+    assert transactions.purchases() == [0]

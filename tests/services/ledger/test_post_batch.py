@@ -287,3 +287,27 @@ async def test_qualifying_days_of_batches_count_and_leave_the_window(
     )
     balance = await ledger.balance("ann")
     assert (balance.qualifying_amount, balance.tier_code) == (0, "member")
+
+
+async def test_items_holding_a_nul_character_are_rejected_alone(ledger: Ledger) -> None:
+    # PostgreSQL's text cannot hold NUL: such an item failed the whole batch's COPY (INTERNAL).
+    [answer] = await post(
+        ledger,
+        batch(
+            "b1",
+            [
+                ("ann", 10, EARN, "i1"),
+                ("b\x00b", 10, EARN, "i2"),
+                ("cat", 10, EARN, "i\x003"),
+            ],
+        ),
+    )
+    assert list(answer.statuses) == [POSTED, REJECTED, REJECTED]
+    assert answer.messages[1].startswith("member_id:")
+    assert answer.messages[2].startswith("idempotency_key:")
+    assert (await ledger.balance("ann")).available_points == 10
+    request = batch("b2", [("ann", 5, EARN, "i4"), ("ann", 5, EARN, "i5")])
+    request.source_references.extend(["t4", "t\x005"])
+    [answer] = await post(ledger, request)
+    assert list(answer.statuses) == [POSTED, REJECTED]
+    assert answer.messages[1] == "source_reference: holds a NUL character"
