@@ -230,12 +230,29 @@ async def release_all_identifiers(
     )
 
 
+async def blank_merge_notes(
+    connection: asyncpg.Connection, program_id: str, transfer_requests: dict[str, bytes]
+) -> None:
+    """Blank the notes of completed merges, keyed by merged member, and replace their stored
+    transfer requests (by ones without the note)."""
+    await connection.execute(
+        "UPDATE merges SET note = '', transfer_request = t.request "
+        "FROM unnest($2::text[], $3::bytea[]) AS t (merged_member_id, request) "
+        "WHERE merges.program_id = $1 AND merges.merged_member_id = t.merged_member_id "
+        "AND merges.state = $4",
+        program_id,
+        list(transfer_requests),
+        list(transfer_requests.values()),
+        COMPLETED,
+    )
+
+
 async def forget_member_records(
     connection: asyncpg.Connection, program_id: str, member_ids: Sequence[str]
 ) -> list[str]:
-    """Delete consents and their history and the keys that imported the members, blank merge
-    notes, and return the idempotency keys of the changes made to the members (their stored
-    responses are pseudonymised next)."""
+    """Delete consents and their history and the keys that imported the members, and return
+    the idempotency keys of the changes made to the members (their stored responses are
+    pseudonymised next)."""
     ids = list(member_ids)
     for table in ("consents", "consent_changes", "import_keys"):
         await connection.execute(
@@ -243,12 +260,6 @@ async def forget_member_records(
             program_id,
             ids,
         )
-    await connection.execute(
-        "UPDATE merges SET note = '' WHERE program_id = $1 "
-        "AND (merged_member_id = ANY($2::text[]) OR survivor_member_id = ANY($2::text[]))",
-        program_id,
-        ids,
-    )
     rows = await connection.fetch(
         "DELETE FROM member_requests WHERE program_id = $1 AND member_id = ANY($2::text[]) "
         "RETURNING idempotency_key",

@@ -1,4 +1,5 @@
-"""IdentityService, merges and privacy: merge two members, export and erase a member (GDPR).
+"""IdentityService, merges and privacy: merge two members, export a member (GDPR); erasure is
+in rpc_erasure.py.
 
 A merge commits identity's side first (identifiers move, the merged member resolves to the
 survivor) together with the ledger transfer it still owes, recorded in `merges` with an
@@ -8,19 +9,17 @@ same key, or the housekeeping worker, finishes a merge whose transfer did not go
 
 import json
 import logging
-from collections.abc import Iterable
 
 import asyncpg
 import grpc
-from google.protobuf.message import Message
 
 from loyalty.events.v1 import events_pb2
 from loyalty.identity.v1 import identity_pb2
 from loyalty.ledger.v1 import ledger_pb2
-from services.identity import convert, events, ledger_client, members
+from services.identity import convert, events, ledger_client
 from services.identity import repository_members as member_store
 from services.identity import repository_privacy as privacy_store
-from services.identity.errors import IdentityError, MemberClosed, MergePending
+from services.identity.errors import IdentityError, MergePending
 from services.identity.repository_privacy import Merge
 from services.identity.rpc_base import RpcBase, check_member_id, now
 from services.shared import validation
@@ -37,27 +36,10 @@ MERGE_RESUME_AFTER_S = 30.0
 MERGE_RESUME_BATCH_MAX = 100
 MERGE_REASON_CODE = "member_merge"
 
-_PERSONAL_MESSAGES = frozenset({"loyalty.identity.v1.Profile", "loyalty.identity.v1.Identifier"})
-
 
 def transfer_idempotency_key(merged_member_id: str) -> str:
     """One per merge: a member is merged at most once."""
     return f"merge:{merged_member_id}"
-
-
-def pseudonymise(message: Message) -> None:
-    """Clear every profile and identifier inside a stored response, wherever it is nested."""
-    for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
-        if field.message_type.full_name in _PERSONAL_MESSAGES:
-            message.ClearField(field.name)
-            continue
-        if field.message_type.GetOptions().map_entry:
-            continue
-        items: Iterable[Message] = value if field.is_repeated else [value]
-        for item in items:
-            pseudonymise(item)
 
 
 class PrivacyRpcs(RpcBase):
@@ -173,7 +155,9 @@ class PrivacyRpcs(RpcBase):
 
     async def finish_merge(self, merge: Merge) -> Merge:
         """Transfer the points in the ledger (idempotent by the merge's key) and complete the
-        merge, announcing it; the merge as completed."""
+        merge, announcing it; the merge as completed. The stored request is sent byte for byte
+        (the ledger refuses its key with another request); once completed it is never sent
+        again, and an erasure may blank the note inside it."""
         request = ledger_pb2.TransferPointsRequest.FromString(merge.transfer_request)
         try:
             transfer = await ledger_client.transfer_all(self.ledger, request)
@@ -318,82 +302,4 @@ class PrivacyRpcs(RpcBase):
             service="identity",
             content_type="application/json",
             content=json.dumps(content, sort_keys=True).encode(),
-        )
-
-    async def EraseMember(
-        self, request: identity_pb2.EraseMemberRequest, context: grpc.aio.ServicerContext
-    ) -> identity_pb2.EraseMemberResponse:
-        """Pseudonymise the member and every member merged into it; the ledger is not touched,
-        so it stays balanced and auditable under the member id."""
-        validation.program_id(request.program_id)
-        check_member_id(request.member_id)
-        validation.text(request.operator_id, "operator_id", length_max=OPERATOR_ID_LENGTH_MAX)
-        validation.text(request.reason, "reason", length_max=NOTE_LENGTH_MAX)
-
-        async with self.pool.acquire() as connection, connection.transaction():
-
-            async def erase() -> identity_pb2.EraseMemberResponse:
-                return await self._erase(connection, request)
-
-            return await once(
-                connection,
-                program_id=request.program_id,
-                key=request.idempotency_key,
-                method="EraseMember",
-                request=request,
-                response_type=identity_pb2.EraseMemberResponse,
-                work=erase,
-            )
-
-    async def _erase(
-        self, connection: asyncpg.Connection, request: identity_pb2.EraseMemberRequest
-    ) -> identity_pb2.EraseMemberResponse:
-        program_id = request.program_id
-        member = await self.member(connection, program_id, request.member_id, for_update=True)
-        if member.status == members.ERASED:
-            raise MemberClosed(member.member_id, member.status)
-        if member.status == members.MERGED:
-            # Its identifiers, points and history are the survivor's now: erasing the merged
-            # member alone would answer "erased" and leave the person recognised by them.
-            raise MemberClosed(
-                member.member_id,
-                member.status,
-                survivor_member_id=member.merged_into_member_id,
-            )
-        merged_into = await member_store.fetch_members_merged_into(
-            connection, program_id, member.member_id
-        )
-        targets = [member.member_id, *(m.member_id for m in merged_into)]
-        erased_at = await privacy_store.pseudonymise_members(
-            connection, program_id, targets, members.ERASED
-        )
-        await privacy_store.release_all_identifiers(connection, program_id, targets)
-        keys = await privacy_store.forget_member_records(connection, program_id, targets)
-        for row in await privacy_store.stored_responses(connection, program_id, keys):
-            response_type = getattr(identity_pb2, f"{row['method']}Response", None)
-            if response_type is None:
-                continue
-            response = response_type.FromString(row["response"])
-            pseudonymise(response)
-            await privacy_store.replace_stored_response(
-                connection, program_id, row["idempotency_key"], response.SerializeToString()
-            )
-        await privacy_store.insert_erasure(
-            connection,
-            program_id=program_id,
-            member_id=member.member_id,
-            operator_id=request.operator_id,
-            reason=request.reason,
-        )
-        for member_id in targets:
-            await self.emit(
-                connection,
-                events.MEMBER_ERASED,
-                program_id,
-                member_erased=events_pb2.MemberErased(
-                    member_id=member_id, erased_at=timestamp(erased_at)
-                ),
-            )
-        return identity_pb2.EraseMemberResponse(
-            member_id=member.member_id, erased_at=timestamp(erased_at)
         )

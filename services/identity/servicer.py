@@ -11,9 +11,9 @@ from services.identity import domain, events, repository
 from services.identity.errors import ProgramExists, ProgramNotFound
 from services.identity.rpc_cards import CardRpcs
 from services.identity.rpc_credentials import CredentialRpcs
+from services.identity.rpc_erasure import ErasureRpcs
 from services.identity.rpc_import import ImportRpcs
 from services.identity.rpc_members import MemberRpcs
-from services.identity.rpc_privacy import PrivacyRpcs
 from services.identity.rpc_resolve import ResolveRpcs
 from services.shared import validation
 from services.shared.errors import InvalidArgument
@@ -62,7 +62,7 @@ def program_event(program: identity_pb2.Program) -> events_pb2.ProgramChanged:
     )
 
 
-class IdentityServicer(MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, CredentialRpcs, PrivacyRpcs):
+class IdentityServicer(MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, CredentialRpcs, ErasureRpcs):
     """All of IdentityService: the program registry here, the rest in the parts it derives from."""
 
     async def CreateProgram(

@@ -279,6 +279,57 @@ async def test_housekeeping_finishes_a_stalled_merge_once_the_ledger_is_back(
         assert (row["state"], row["transferred_points"]) == ("completed", 70)
 
 
+async def test_an_erasure_finishes_a_pending_merge_first_and_blanks_its_note_once_final(
+    start_service, database
+) -> None:
+    """A pending merge's stored transfer request is sent to the ledger as it is until the ledger
+    acknowledges it, so an erasure cannot blank the note inside it then: while the ledger is
+    down the erasure is refused as retryable and erases nothing; with the ledger back it
+    finishes the merge, then erases, the note in the stored request too."""
+    async with start_service(SPEC, IdentityConfig, ledger_address="127.0.0.1:9") as (
+        service,
+        channel,
+    ):
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        await stub.CreateProgram(
+            identity_pb2.CreateProgramRequest(
+                program_id=PROGRAM, idempotency_key="c", program=program(PROGRAM)
+            )
+        )
+        card_member = (
+            await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
+        ).member.member_id
+        app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
+        await failure(merge(stub, app_member, card_member))
+        erase = identity_pb2.EraseMemberRequest(
+            program_id=PROGRAM,
+            idempotency_key="erase-app",
+            member_id=app_member,
+            operator_id="dpo",
+            reason="ticket 12",
+        )
+        error = await failure(stub.EraseMember(erase))
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        assert "retry with the same idempotency key" in error.details()
+        assert await database.fetchval("SELECT count(*) FROM erasures") == 0
+        row = await database.fetchrow("SELECT state, note, transfer_request FROM merges")
+        assert row["state"] == "pending" and row["note"]
+        async with start_service(LEDGER_SPEC, LedgerConfig) as (_, ledger_channel):
+            ledger = ledger_pb2_grpc.LedgerServiceStub(ledger_channel)
+            await configure_ledger(ledger)
+            await earn(ledger, card_member, 25, "p1")
+            # A replica that reaches the ledger.
+            servicer = IdentityServicer(service.pool, service.runtime.outbox, ledger=ledger)
+            erased = await servicer.EraseMember(erase, None)  # type: ignore[arg-type]
+            assert erased.member_id == app_member
+            assert await balance(ledger, app_member) == 25
+        row = await database.fetchrow("SELECT state, note, transfer_request FROM merges")
+        assert row["state"] == "completed" and row["note"] == ""
+        transfer = ledger_pb2.TransferPointsRequest.FromString(row["transfer_request"])
+        assert transfer.reason.note == "" and transfer.idempotency_key == f"merge:{card_member}"
+        assert await database.fetchval("SELECT count(*) FROM erasures") == 1
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
@@ -313,45 +364,44 @@ PII = {
     "birthday": "1987-06-05",
     "preference": "size-xxl-unique",
     "added_email": "zq.second@example.org",
+    "merge_note": "same person as card holder zq-5521",
 }
 
 
 async def pii_found(database) -> list[tuple[str, str, str]]:
     """(table, column, value) of every PII value in any column of any identity table: text
-    columns (and every other column as text, so dates and JSON too), and the binary responses
-    kept for retries."""
+    columns (and every other column as text, so dates and JSON too), and the bytes of binary
+    columns (the responses kept for retries, the transfer requests kept for merges)."""
     columns = await database.fetch(
         "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
         "JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name "
-        "WHERE c.table_schema = 'identity' AND t.table_type = 'BASE TABLE' AND c.data_type <> 'bytea'"
+        "WHERE c.table_schema = 'identity' AND t.table_type = 'BASE TABLE'"
     )
     assert any(c["data_type"] == "text" for c in columns)
     assert {"members", "member_identifiers", "identifier_lookup"} <= {
         c["table_name"] for c in columns
     }
+    assert {("idempotency_keys", "response"), ("merges", "transfer_request")} <= {
+        (c["table_name"], c["column_name"]) for c in columns if c["data_type"] == "bytea"
+    }
     found = []
     for column in columns:
+        table, name = column["table_name"], column["column_name"]
+        condition = (
+            f"position(convert_to($1, 'UTF8') in \"{name}\") > 0"
+            if column["data_type"] == "bytea"
+            else f'strpos(lower("{name}"::text), lower($1)) > 0'
+        )
         for value in PII.values():
-            hits = await database.fetchval(
-                f'SELECT count(*) FROM "{column["table_name"]}" '
-                f'WHERE strpos(lower("{column["column_name"]}"::text), lower($1)) > 0',
-                value,
-            )
-            if hits:
-                found.append((column["table_name"], column["column_name"], value))
-    for value in PII.values():
-        if await database.fetchval(
-            "SELECT count(*) FROM idempotency_keys WHERE position(convert_to($1, 'UTF8') in response) > 0",
-            value,
-        ):
-            found.append(("idempotency_keys", "response", value))
+            if await database.fetchval(f'SELECT count(*) FROM "{table}" WHERE {condition}', value):
+                found.append((table, name, value))
     return found
 
 
 async def test_after_an_erase_no_identity_table_holds_the_members_pii(
-    identity, database, servers: Servers, nats_namespace: str
+    with_ledger, database, servers: Servers, nats_namespace: str
 ) -> None:
-    stub, service = identity
+    stub, _, service = with_ledger
     from google.protobuf.field_mask_pb2 import FieldMask
 
     enrolled = await enrol(
@@ -405,6 +455,18 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
     token = await stub.IssueMemberToken(
         identity_pb2.IssueMemberTokenRequest(
             program_id=PROGRAM, member_id=member_id, scopes=["member:read"]
+        )
+    )
+    # An older account of the person, merged with a note an operator wrote about them.
+    old_account = (await enrol(stub, email("old.account@example.net"))).member.member_id
+    await stub.MergeMembers(
+        identity_pb2.MergeMembersRequest(
+            program_id=PROGRAM,
+            idempotency_key="merge-z",
+            survivor_member_id=member_id,
+            merged_member_id=old_account,
+            operator_id="desk-7",
+            note=PII["merge_note"],
         )
     )
     assert {value for _, _, value in await pii_found(database)} == set(PII.values())
