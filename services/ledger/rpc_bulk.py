@@ -12,7 +12,12 @@ from services.ledger import convert, tiering, verification
 from services.ledger.batch_window import BatchWindow
 from services.ledger.book import ADJUSTED, EXPIRED, ISSUED, REDEEMED, REVERSED
 from services.ledger.operations import Program, load_program
-from services.ledger.rpc_base import BALANCES_PER_CALL_MAX, MAINTENANCE_JOBS, LedgerRpcBase
+from services.ledger.rpc_base import (
+    BALANCES_PER_CALL_MAX,
+    MAINTENANCE_JOBS,
+    LedgerRpcBase,
+    check_member,
+)
 from services.shared import validation
 from services.shared.database import in_transaction
 from services.shared.errors import InvalidArgument, ResourceExhausted
@@ -78,6 +83,8 @@ class BulkRpcs(LedgerRpcBase):
             raise ResourceExhausted(
                 f"at most {BALANCES_PER_CALL_MAX} members per call", field="member_ids"
             )
+        for index, member_id in enumerate(request.member_ids):
+            check_member(member_id, f"member_ids[{index}]")
         differences_max = validation.page_size(request.differences_max, default=100, maximum=10_000)
         # One snapshot for the whole check, so concurrent postings cannot look like differences.
         async with (
@@ -157,6 +164,8 @@ class BulkRpcs(LedgerRpcBase):
             raise ResourceExhausted(
                 f"at most {BALANCES_PER_CALL_MAX} members per call", field="member_ids"
             )
+        for index, member_id in enumerate(request.member_ids):
+            check_member(member_id, f"member_ids[{index}]")
         if request.HasField("as_of"):
             raise InvalidArgument("as_of", "tiers are evaluated as of now; leave as_of unset")
 

@@ -4,6 +4,7 @@ import asyncio
 import datetime as dt
 
 import asyncpg
+import grpc
 import nats
 import pytest
 
@@ -332,3 +333,20 @@ async def test_replicas_running_jobs_together_void_each_lapsed_hold_once(
         assert len(messages) == len(holds)
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize("method", ["EvaluateTiers", "Verify"])
+async def test_member_ids_of_evaluate_tiers_and_verify_are_checked_one_by_one(
+    service, method: str
+) -> None:
+    # A NUL or an overlong id reached the query (an error naming no field).
+    _, ledger = service
+    request_type = getattr(ledger_pb2, f"{method}Request")
+    fields = {"idempotency_key": key()} if method == "EvaluateTiers" else {}
+    for bad in ("a\x00b", "m" * 129):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await getattr(ledger.stub, method)(
+                request_type(program_id="acme", member_ids=["ann", bad], **fields)
+            )
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error.value.details().startswith("member_ids[1]:"), error.value.details()
