@@ -4,7 +4,9 @@ in rpc_erasure.py.
 A merge commits identity's side first (identifiers move, the merged member resolves to the
 survivor) together with the ledger transfer it still owes, recorded in `merges` with an
 idempotency key derived from the merge. The transfer follows; a retry of MergeMembers with the
-same key, or the housekeeping worker, finishes a merge whose transfer did not go through.
+same key, or the housekeeping worker, finishes a merge whose transfer did not go through. The
+ledger gets the reason code `member_merge` and the operator, not the merge's note (see
+`_merge_in_identity`); merges stored before that send theirs as stored until they complete.
 """
 
 import json
@@ -117,8 +119,11 @@ class PrivacyRpcs(RpcBase):
             source_member_id=request.merged_member_id,
             target_member_id=survivor.member_id,
             transfer_all=True,
+            # A fixed reason, never the note: the ledger keeps a posting's reason as long as the
+            # posting, out of an erasure's reach, and a note is free text that may be personal.
+            # The note stays in identity (merges.note, in the export, blanked by an erasure).
             reason=ledger_pb2.PostingReason(
-                code=MERGE_REASON_CODE, operator_id=request.operator_id, note=request.note
+                code=MERGE_REASON_CODE, operator_id=request.operator_id
             ),
         )
         await privacy_store.insert_merge(

@@ -130,6 +130,14 @@ async def test_a_merge_moves_identifiers_and_points_and_the_ledger_verifies_clea
     assert [i.value for i in merged.moved_identifiers] == [CARD]
     assert {i.value for i in merged.survivor.identifiers} == {CARD, "alice@example.com"}
     assert (await balance(ledger, app_member), await balance(ledger, card_member)) == (150, 0)
+    # The ledger's postings of the transfer say why by a fixed code; the merge's note, free text
+    # that may be personal, stays in identity, where an erasure blanks it.
+    for member_id in (app_member, card_member):
+        history = await ledger.ListHistory(
+            ledger_pb2.ListHistoryRequest(program_id=PROGRAM, member_id=member_id)
+        )
+        [moved] = [p for p in history.postings if p.counterparty_member_id]
+        assert moved.reason == ledger_pb2.PostingReason(code="member_merge", operator_id="desk-7")
     verified = await ledger.Verify(ledger_pb2.VerifyRequest(program_id=PROGRAM))
     assert verified.differences_count == 0 and verified.program_sum_points == 0
     assert verified.accounts_checked_count >= 2
@@ -216,12 +224,10 @@ async def test_a_merge_records_its_transfer_while_the_ledger_is_down(
             source_member_id=card_member,
             target_member_id=app_member,
             transfer_all=True,
-            reason=ledger_pb2.PostingReason(
-                code="member_merge",
-                operator_id="desk-7",
-                note="plastic card customer installed the app",
-            ),
+            # The note stays in identity: the ledger keeps reasons out of an erasure's reach.
+            reason=ledger_pb2.PostingReason(code="member_merge", operator_id="desk-7"),
         )
+        assert row["note"] == "plastic card customer installed the app"
         resolved = await stub.ResolveIdentifier(
             identity_pb2.ResolveIdentifierRequest(
                 program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_CARD_NUMBER, value=CARD
@@ -279,6 +285,21 @@ async def test_housekeeping_finishes_a_stalled_merge_once_the_ledger_is_back(
         assert (row["state"], row["transferred_points"]) == ("completed", 70)
 
 
+async def with_the_note_in_its_stored_request(database, merged_member_id: str, note: str) -> None:
+    """Make the merge look stored before its note stayed in identity: the transfer request kept
+    for the ledger carried the note."""
+    stored = await database.fetchval(
+        "SELECT transfer_request FROM merges WHERE merged_member_id = $1", merged_member_id
+    )
+    transfer = ledger_pb2.TransferPointsRequest.FromString(stored)
+    transfer.reason.note = note
+    await database.execute(
+        "UPDATE merges SET transfer_request = $2 WHERE merged_member_id = $1",
+        merged_member_id,
+        transfer.SerializeToString(),
+    )
+
+
 async def test_an_erasure_finishes_a_pending_merge_first_and_blanks_its_note_once_final(
     start_service, database
 ) -> None:
@@ -301,6 +322,7 @@ async def test_an_erasure_finishes_a_pending_merge_first_and_blanks_its_note_onc
         ).member.member_id
         app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
         await failure(merge(stub, app_member, card_member))
+        await with_the_note_in_its_stored_request(database, card_member, "installed the app")
         erase = identity_pb2.EraseMemberRequest(
             program_id=PROGRAM,
             idempotency_key="erase-app",
@@ -469,6 +491,7 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
             note=PII["merge_note"],
         )
     )
+    await with_the_note_in_its_stored_request(database, old_account, PII["merge_note"])
     assert {value for _, _, value in await pii_found(database)} == set(PII.values())
 
     request = identity_pb2.EraseMemberRequest(
