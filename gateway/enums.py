@@ -8,6 +8,7 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from loyalty.campaign.v1 import engagement_pb2
 from loyalty.common.v1 import common_pb2
+from loyalty.identity.v1 import identity_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from loyalty.rewards.v1 import rewards_pb2
 
@@ -35,6 +36,11 @@ class IdentifierKind(StrEnum):
     social_subject = "social_subject"
     pos_customer_id = "pos_customer_id"
     external_id = "external_id"
+
+
+class IdentifierRemovalReason(StrEnum):
+    lost = "lost"
+    stolen = "stolen"
 
 
 class ConsentChannel(StrEnum):
@@ -147,6 +153,10 @@ class CodeStatus(StrEnum):
 PROTO_ENUMS: dict[type[StrEnum], tuple[EnumTypeWrapper, str]] = {
     Channel: (common_pb2.Channel, "CHANNEL_"),
     IdentifierKind: (common_pb2.IdentifierKind, "IDENTIFIER_KIND_"),
+    IdentifierRemovalReason: (
+        identity_pb2.IdentifierRemovalReason,
+        "IDENTIFIER_REMOVAL_REASON_",
+    ),
     ConsentChannel: (common_pb2.ConsentChannel, "CONSENT_CHANNEL_"),
     MemberStatus: (common_pb2.MemberStatus, "MEMBER_STATUS_"),
     PostingKind: (common_pb2.PostingKind, "POSTING_KIND_"),

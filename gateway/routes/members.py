@@ -9,7 +9,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from gateway import convert, models
 from gateway.auth import Principal, access
-from gateway.enums import IdentifierKind, to_proto
+from gateway.enums import IdentifierKind, IdentifierRemovalReason, to_proto
 from gateway.jsonbody import JsonRoute
 from gateway.routes.common import ERRORS, PREFIX, IdempotencyKey, MemberIdPath, upstreams
 from loyalty.identity.v1 import identity_pb2
@@ -179,7 +179,13 @@ async def add_identifier(
 @router.delete(
     "/members/{member_id}/identifiers",
     response_model=models.Identifier,
-    summary="Detach an identifier",
+    summary="Detach an identifier, or block a lost or stolen card",
+    description="Without `reason` the identifier is released and anyone may take it. A member's "
+    "last identifier is 409 `LAST_IDENTIFIER`: add another first. With `reason=lost` or "
+    "`reason=stolen` a card number is blocked instead (it may be the last identifier): it "
+    "identifies no member at a till (409 `IDENTIFIER_BLOCKED`) and nobody can enrol with it or "
+    "attach it. The member keeps the account and points; attach a new card with POST. A lost card "
+    "found again may be attached to its own member again; a stolen card stays blocked.",
 )
 async def remove_identifier(
     request: Request,
@@ -189,6 +195,7 @@ async def remove_identifier(
     kind: Annotated[IdentifierKind, Query()],
     value: Annotated[str, Query(min_length=1, max_length=320)],
     provider: Annotated[str, Query(max_length=128)] = "",
+    reason: Annotated[IdentifierRemovalReason | None, Query()] = None,
 ) -> models.Identifier:
     services = upstreams(request)
     removed = await services.call(
@@ -200,6 +207,7 @@ async def remove_identifier(
             kind=to_proto(kind),  # type: ignore[arg-type]
             value=value,
             provider=provider,
+            reason=to_proto(reason),  # type: ignore[arg-type]
         ),
     )
     return convert.identifier(removed.identifier)

@@ -115,6 +115,32 @@ class IdentifierNotFound(NotFound, IdentityError):
         super().__init__("no member of the program holds this identifier", field=field)
 
 
+class IdentifierBlocked(FailedPrecondition, IdentityError):
+    """The card was reported lost or stolen: it identifies no member, and only a lost one may go
+    back to its own member."""
+
+    reason = "IDENTIFIER_BLOCKED"
+
+    def __init__(self, field: str, blocked_reason: str) -> None:
+        super().__init__(
+            f"the card was reported {blocked_reason} and is blocked; it identifies no member",
+            field=field,
+        )
+
+
+class LastIdentifier(FailedPrecondition, IdentityError):
+    """Removing the member's only identifier would leave nothing to recognise the member by."""
+
+    reason = "LAST_IDENTIFIER"
+
+    def __init__(self, field: str = "value") -> None:
+        super().__init__(
+            "is the member's last identifier, by which the member is recognised; add another "
+            "first (a lost or stolen card can still be blocked)",
+            field=field,
+        )
+
+
 class ApiKeyNotFound(NotFound, IdentityError):
     reason = "API_KEY_NOT_FOUND"
 

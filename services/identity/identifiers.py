@@ -26,6 +26,8 @@ EXTERNAL_ID = common_pb2.IDENTIFIER_KIND_EXTERNAL_ID
 
 # Kinds that are stored and attached to members; QR tokens are signed, never stored.
 STORED_KINDS = frozenset({EMAIL, PHONE, CARD_NUMBER, SOCIAL_SUBJECT, POS_CUSTOMER_ID, EXTERNAL_ID})
+# Kinds that can be blocked when lost or stolen: physical cards, which can fall into other hands.
+BLOCKABLE_KINDS = frozenset({CARD_NUMBER})
 
 EMAIL_LENGTH_MAX = 254
 EMAIL_LOCAL_LENGTH_MAX = 64

@@ -15,6 +15,12 @@ MERGED = "merged"
 ERASED = "erased"
 # A member in these states can no longer change; its id stays for the ledger and audit.
 CLOSED_STATUSES = frozenset({MERGED, ERASED})
+# identifier_lookup.member_status of a blocked card, which belongs to no member.
+BLOCKED = "blocked"
+# Why a card was blocked (identifier_lookup.blocked_reason). A lost card found again may go back
+# to its member; a stolen one stays blocked.
+LOST = "lost"
+STOLEN = "stolen"
 
 IDENTIFIERS_PER_REQUEST_MAX = 20
 IDENTIFIERS_PER_MEMBER_MAX = 50

@@ -8,7 +8,7 @@ from typing import TypeAlias
 import asyncpg
 
 from services.identity.identifiers import IdentifierKey
-from services.identity.members import MERGED, StoredIdentifier
+from services.identity.members import BLOCKED, MERGED, StoredIdentifier
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -207,7 +207,8 @@ async def pseudonymise_members(
 async def release_all_identifiers(
     connection: asyncpg.Connection, program_id: str, member_ids: Sequence[str]
 ) -> None:
-    """Free every identifier of the members for the program, and forget their card numbers."""
+    """Free every identifier of the members for the program, forget the cards blocked for them
+    (reported lost or stolen), and forget their card numbers."""
     rows = await connection.fetch(
         "DELETE FROM member_identifiers WHERE program_id = $1 AND member_id = ANY($2::text[]) "
         "RETURNING kind, provider, value",
@@ -223,10 +224,17 @@ async def release_all_identifiers(
         [r["provider"] for r in rows],
         [r["value"] for r in rows],
     )
+    blocked = await connection.fetch(
+        "DELETE FROM identifier_lookup WHERE program_id = $1 AND member_status = $3 "
+        "AND blocked_member_id = ANY($2::text[]) RETURNING value",
+        program_id,
+        list(member_ids),
+        BLOCKED,
+    )
     await connection.execute(
         "DELETE FROM card_numbers WHERE program_id = $1 AND card_number = ANY($2::text[])",
         program_id,
-        [r["value"] for r in rows],
+        [r["value"] for r in [*rows, *blocked]],
     )
 
 

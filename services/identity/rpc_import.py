@@ -149,8 +149,13 @@ class ImportRpcs(RpcBase):
                 response.statuses[candidate.index] = DUPLICATE
                 response.member_ids[candidate.index] = by_key[candidate.key_digest]
                 continue
-            owners = {holders[k][0] for k in candidate.keys if holders.get(k) is not None}  # type: ignore[index]
-            if len(owners) > 1:
+            found = [held for k in candidate.keys if (held := holders.get(k)) is not None]
+            owners = {member_id for member_id, _ in found}
+            if any(status == members.BLOCKED for _, status in found):
+                response.messages[candidate.index] = (
+                    "identifiers: a card reported lost or stolen is blocked"
+                )
+            elif len(owners) > 1:
                 response.messages[candidate.index] = (
                     "identifiers: belong to different members already"
                 )

@@ -1,4 +1,4 @@
-"""IdentityService, members: enrolment, profile, consents and identifiers."""
+"""IdentityService, members: enrolment, profile and consents (identifiers: rpc_identifiers)."""
 
 from collections.abc import Sequence
 
@@ -10,15 +10,11 @@ from loyalty.events.v1 import events_pb2
 from loyalty.identity.v1 import identity_pb2
 from services.identity import convert, events, identifiers, members, profiles
 from services.identity import repository_members as member_store
-from services.identity.errors import (
-    IdentifierHeld,
-    IdentifierNotFound,
-    IdentifierTaken,
-)
 from services.identity.identifiers import IdentifierKey
-from services.identity.rpc_base import RpcBase, check_member_id
+from services.identity.rpc_base import check_member_id
+from services.identity.rpc_identifiers import IdentifierRpcs, refusal_of_taken
 from services.shared import validation
-from services.shared.errors import InvalidArgument, ResourceExhausted
+from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
 from services.shared.timestamps import instant, timestamp
@@ -75,7 +71,7 @@ def store_id(value: str, field: str) -> str:
     return value
 
 
-class MemberRpcs(RpcBase):
+class MemberRpcs(IdentifierRpcs):
     async def EnrollMember(
         self, request: identity_pb2.EnrollMemberRequest, context: grpc.aio.ServicerContext
     ) -> identity_pb2.EnrollMemberResponse:
@@ -122,7 +118,12 @@ class MemberRpcs(RpcBase):
                     verified=verified,
                 )
                 if taken:
-                    raise IdentifierTaken(f"identifiers[{taken[0]}].value")
+                    raise await refusal_of_taken(
+                        connection,
+                        request.program_id,
+                        keys[taken[0]],
+                        f"identifiers[{taken[0]}].value",
+                    )
                 if consents:
                     await member_store.change_consents(
                         connection,
@@ -319,123 +320,3 @@ class MemberRpcs(RpcBase):
                 response_type=identity_pb2.UpdateConsentsResponse,
                 work=update,
             )
-
-    async def AddIdentifier(
-        self, request: identity_pb2.AddIdentifierRequest, context: grpc.aio.ServicerContext
-    ) -> identity_pb2.AddIdentifierResponse:
-        validation.program_id(request.program_id)
-        check_member_id(request.member_id)
-        program = await self.program(self.pool, request.program_id)
-        identifier = request.identifier
-        key = identifiers.normalise(
-            identifier.kind,
-            identifier.value,
-            identifier.provider,
-            field_prefix="identifier.",
-            default_region=identifiers.region_of_locale(program.default_locale),
-        )
-
-        async with self.pool.acquire() as connection, connection.transaction():
-
-            async def add() -> identity_pb2.AddIdentifierResponse:
-                member = await self.open_member(connection, request.program_id, request.member_id)
-                held = await member_store.count_identifiers(
-                    connection, request.program_id, request.member_id
-                )
-                if held >= members.IDENTIFIERS_PER_MEMBER_MAX:
-                    raise ResourceExhausted(
-                        f"a member holds at most {members.IDENTIFIERS_PER_MEMBER_MAX} identifiers",
-                        field="identifier",
-                    )
-                if await member_store.claim_identifiers(
-                    connection,
-                    program_id=request.program_id,
-                    member_id=request.member_id,
-                    keys=[key],
-                    verified=[identifier.verified],
-                    status=member.status,
-                ):
-                    holder = await member_store.resolve(connection, request.program_id, key)
-                    if holder is not None and holder[0] == request.member_id:
-                        raise IdentifierHeld("identifier.value")
-                    raise IdentifierTaken("identifier.value")
-                await self._identifiers_changed(connection, member, request.idempotency_key)
-                stored = await member_store.fetch_identifier(
-                    connection, request.program_id, request.member_id, key
-                )
-                assert stored is not None
-                return identity_pb2.AddIdentifierResponse(
-                    member_id=request.member_id, identifier=convert.identifier_to_proto(stored)
-                )
-
-            return await once(
-                connection,
-                program_id=request.program_id,
-                key=request.idempotency_key,
-                method="AddIdentifier",
-                request=request,
-                response_type=identity_pb2.AddIdentifierResponse,
-                work=add,
-            )
-
-    async def RemoveIdentifier(
-        self, request: identity_pb2.RemoveIdentifierRequest, context: grpc.aio.ServicerContext
-    ) -> identity_pb2.RemoveIdentifierResponse:
-        validation.program_id(request.program_id)
-        check_member_id(request.member_id)
-        program = await self.program(self.pool, request.program_id)
-        key = identifiers.normalise(
-            request.kind,
-            request.value,
-            request.provider,
-            default_region=identifiers.region_of_locale(program.default_locale),
-        )
-
-        async with self.pool.acquire() as connection, connection.transaction():
-
-            async def remove() -> identity_pb2.RemoveIdentifierResponse:
-                member = await self.open_member(connection, request.program_id, request.member_id)
-                stored = await member_store.fetch_identifier(
-                    connection, request.program_id, request.member_id, key
-                )
-                if stored is None or not await member_store.release_identifier(
-                    connection, request.program_id, request.member_id, key
-                ):
-                    raise IdentifierNotFound("value")
-                await self._identifiers_changed(connection, member, request.idempotency_key)
-                removed_at = await connection.fetchval("SELECT now()")
-                return identity_pb2.RemoveIdentifierResponse(
-                    member_id=request.member_id,
-                    identifier=convert.identifier_to_proto(stored),
-                    removed_at=timestamp(removed_at),
-                )
-
-            return await once(
-                connection,
-                program_id=request.program_id,
-                key=request.idempotency_key,
-                method="RemoveIdentifier",
-                request=request,
-                response_type=identity_pb2.RemoveIdentifierResponse,
-                work=remove,
-            )
-
-    async def _identifiers_changed(
-        self, connection: asyncpg.Connection, member: members.StoredMember, idempotency_key: str
-    ) -> None:
-        await member_store.touch_member(connection, member.program_id, member.member_id)
-        await member_store.record_request(
-            connection, member.program_id, member.member_id, idempotency_key
-        )
-        await self.emit(
-            connection,
-            events.MEMBER_UPDATED,
-            member.program_id,
-            member_updated=events_pb2.MemberUpdated(
-                member_id=member.member_id,
-                changed_fields=["identifiers"],
-                status=convert.STATUS_TO_PROTO[member.status],
-                locale=member.profile.locale,
-                home_store_id=member.profile.home_store_id,
-            ),
-        )

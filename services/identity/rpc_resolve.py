@@ -5,8 +5,14 @@ import grpc
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 from services.identity import convert, identifiers, members, tokens
+from services.identity import repository_blocks as block_store
 from services.identity import repository_members as member_store
-from services.identity.errors import IdentifierNotFound, InvalidToken, QrTokenRejected
+from services.identity.errors import (
+    IdentifierBlocked,
+    IdentifierNotFound,
+    InvalidToken,
+    QrTokenRejected,
+)
 from services.identity.identifiers import IdentifierKey
 from services.identity.rpc_base import RpcBase
 from services.shared import validation
@@ -34,6 +40,9 @@ class ResolveRpcs(RpcBase):
         if found is None:
             raise IdentifierNotFound()
         member_id, status = found
+        if status == members.BLOCKED:
+            block = await block_store.fetch_block(self.pool, request.program_id, key)
+            raise IdentifierBlocked("value", block.reason if block else "lost or stolen")
         return identity_pb2.ResolveIdentifierResponse(
             member_id=member_id, status=convert.STATUS_TO_PROTO[status]
         )
@@ -82,7 +91,10 @@ class ResolveRpcs(RpcBase):
                 )
             except InvalidArgument:
                 keys.append(None)
-        found = await member_store.resolve_many(self.pool, request.program_id, keys)
+        found = [
+            None if f is None or f[1] == members.BLOCKED else f
+            for f in await member_store.resolve_many(self.pool, request.program_id, keys)
+        ]
         for index, lookup in enumerate(request.lookups):
             if lookup.kind == identifiers.APP_QR_TOKEN:
                 try:

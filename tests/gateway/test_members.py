@@ -1,7 +1,10 @@
 """Programs, tiers and members: enrol, read, profile, consents, identifiers, the QR card."""
 
+import secrets
+
 import httpx
 
+from services.identity.identifiers import luhn_check_digit
 from tests.gateway.conftest import PROGRAM, GatewayPlatform, unique
 from tests.gateway.test_auth import assert_error
 
@@ -126,6 +129,84 @@ def test_identifiers_are_added_listed_and_removed(
     )
     assert removed.status_code == 200, removed.text
     assert {i["kind"] for i in admin.get(path).json()["identifiers"]} == {"email"}
+
+
+def _card_number() -> str:
+    payload = "6281" + str(secrets.randbelow(10**11)).zfill(11)
+    return payload + luhn_check_digit(payload)
+
+
+def _purchase(card: str) -> dict[str, object]:
+    return {
+        "identifier": {"kind": "card_number", "value": card},
+        "transaction_id": unique("t"),
+        "channel": "pos",
+        "amount": {"amount_minor": 500, "currency": "EUR"},
+        "occurred_at": "2026-01-01T12:00:00Z",
+    }
+
+
+def test_a_stolen_card_is_blocked_at_the_till_and_the_member_keeps_the_points(
+    admin: httpx.Client, platform: GatewayPlatform
+) -> None:
+    member_id = platform.enrol()
+    platform.earn(member_id, 1_000)
+    stolen, replacement = _card_number(), _card_number()
+    path = f"{BASE}/members/{member_id}/identifiers"
+    added = admin.post(
+        path,
+        headers={"Idempotency-Key": unique("k")},
+        json={"kind": "card_number", "value": stolen},
+    )
+    assert added.status_code == 201, added.text
+    response = admin.delete(
+        path,
+        headers={"Idempotency-Key": unique("k")},
+        params={"kind": "card_number", "value": stolen, "reason": "nonsense"},
+    )
+    assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "reason"
+    response = admin.delete(
+        path,
+        headers={"Idempotency-Key": unique("k")},
+        params={"kind": "card_number", "value": stolen, "reason": "stolen"},
+    )
+    assert response.status_code == 200, response.text
+    with platform.client(key="pos") as pos:
+        response = pos.post(
+            f"{BASE}/purchases", headers={"Idempotency-Key": unique("k")}, json=_purchase(stolen)
+        )
+        assert assert_error(response, 409, "IDENTIFIER_BLOCKED")["field"] == "identifier.value"
+    finder = enrolment(f"{unique('finder')}@t.example")
+    finder["identifiers"] = [*finder["identifiers"], {"kind": "card_number", "value": stolen}]  # type: ignore[misc]
+    response = admin.post(f"{BASE}/members", headers={"Idempotency-Key": unique("k")}, json=finder)
+    assert assert_error(response, 409, "IDENTIFIER_BLOCKED")["field"] == "identifiers[1].value"
+    assert admin.get(f"{BASE}/members/{member_id}/balance").json()["available_points"] == 1_000
+    added = admin.post(
+        path,
+        headers={"Idempotency-Key": unique("k")},
+        json={"kind": "card_number", "value": replacement},
+    )
+    assert added.status_code == 201, added.text
+    with platform.client(key="pos") as pos:
+        response = pos.post(
+            f"{BASE}/purchases",
+            headers={"Idempotency-Key": unique("k")},
+            json=_purchase(replacement),
+        )
+    assert response.status_code == 201, response.text
+
+
+def test_the_last_identifier_cannot_be_removed(
+    admin: httpx.Client, platform: GatewayPlatform
+) -> None:
+    email = f"{unique('last')}@t.example"
+    member_id = platform.enrol(email=email)
+    path = f"{BASE}/members/{member_id}/identifiers"
+    response = admin.delete(
+        path, headers={"Idempotency-Key": unique("k")}, params={"kind": "email", "value": email}
+    )
+    assert assert_error(response, 409, "LAST_IDENTIFIER")["field"] == "value"
+    assert [i["value"] for i in admin.get(path).json()["identifiers"]] == [email]
 
 
 def test_qr_token_is_signed_and_drawn_as_svg(platform: GatewayPlatform) -> None:

@@ -19,6 +19,12 @@ class QrKeyStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     QR_KEY_STATUS_RETIRING: _ClassVar[QrKeyStatus]
     QR_KEY_STATUS_RETIRED: _ClassVar[QrKeyStatus]
 
+class IdentifierRemovalReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IDENTIFIER_REMOVAL_REASON_UNSPECIFIED: _ClassVar[IdentifierRemovalReason]
+    IDENTIFIER_REMOVAL_REASON_LOST: _ClassVar[IdentifierRemovalReason]
+    IDENTIFIER_REMOVAL_REASON_STOLEN: _ClassVar[IdentifierRemovalReason]
+
 class ImportItemStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     IMPORT_ITEM_STATUS_UNSPECIFIED: _ClassVar[ImportItemStatus]
@@ -29,6 +35,9 @@ QR_KEY_STATUS_UNSPECIFIED: QrKeyStatus
 QR_KEY_STATUS_ACTIVE: QrKeyStatus
 QR_KEY_STATUS_RETIRING: QrKeyStatus
 QR_KEY_STATUS_RETIRED: QrKeyStatus
+IDENTIFIER_REMOVAL_REASON_UNSPECIFIED: IdentifierRemovalReason
+IDENTIFIER_REMOVAL_REASON_LOST: IdentifierRemovalReason
+IDENTIFIER_REMOVAL_REASON_STOLEN: IdentifierRemovalReason
 IMPORT_ITEM_STATUS_UNSPECIFIED: ImportItemStatus
 IMPORT_ITEM_STATUS_ENROLLED: ImportItemStatus
 IMPORT_ITEM_STATUS_DUPLICATE: ImportItemStatus
@@ -418,30 +427,34 @@ class AddIdentifierResponse(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., identifier: _Optional[_Union[Identifier, _Mapping]] = ...) -> None: ...
 
 class RemoveIdentifierRequest(_message.Message):
-    __slots__ = ("program_id", "idempotency_key", "member_id", "kind", "value", "provider")
+    __slots__ = ("program_id", "idempotency_key", "member_id", "kind", "value", "provider", "reason")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     idempotency_key: str
     member_id: str
     kind: _common_pb2.IdentifierKind
     value: str
     provider: str
-    def __init__(self, program_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., member_id: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.IdentifierKind, str]] = ..., value: _Optional[str] = ..., provider: _Optional[str] = ...) -> None: ...
+    reason: IdentifierRemovalReason
+    def __init__(self, program_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., member_id: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.IdentifierKind, str]] = ..., value: _Optional[str] = ..., provider: _Optional[str] = ..., reason: _Optional[_Union[IdentifierRemovalReason, str]] = ...) -> None: ...
 
 class RemoveIdentifierResponse(_message.Message):
-    __slots__ = ("member_id", "identifier", "removed_at")
+    __slots__ = ("member_id", "identifier", "removed_at", "blocked")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     REMOVED_AT_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     identifier: Identifier
     removed_at: _timestamp_pb2.Timestamp
-    def __init__(self, member_id: _Optional[str] = ..., identifier: _Optional[_Union[Identifier, _Mapping]] = ..., removed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    blocked: bool
+    def __init__(self, member_id: _Optional[str] = ..., identifier: _Optional[_Union[Identifier, _Mapping]] = ..., removed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., blocked: _Optional[bool] = ...) -> None: ...
 
 class ResolveIdentifierRequest(_message.Message):
     __slots__ = ("program_id", "kind", "value", "provider")

@@ -249,28 +249,37 @@ class IdentityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AddIdentifier(self, request, context):
-        """AddIdentifier attaches a new identifier to a member.
+        """AddIdentifier attaches a new identifier to a member, such as a replacement card. A blocked card
+        is FAILED_PRECONDITION (IDENTIFIER_BLOCKED), except a lost card added back to its own member
+        (or the survivor it was merged into), which unblocks it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RemoveIdentifier(self, request, context):
-        """RemoveIdentifier detaches an identifier from a member.
+        """RemoveIdentifier detaches an identifier from a member. Without a reason the identifier is
+        released and any member may take it. A card reported lost or stolen is blocked instead (see
+        IdentifierRemovalReason); the member keeps their account and points and gets a new card with
+        AddIdentifier. A member's last identifier cannot be released (FAILED_PRECONDITION,
+        LAST_IDENTIFIER, on value), since nothing would recognise the member any more; it can be
+        blocked, and an erasure releases every identifier.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResolveIdentifier(self, request, context):
-        """ResolveIdentifier finds the member an identifier belongs to.
+        """ResolveIdentifier finds the member an identifier belongs to. A blocked card resolves to no
+        member: FAILED_PRECONDITION (IDENTIFIER_BLOCKED), so a till can refuse it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def BatchResolveIdentifiers(self, request, context):
-        """BatchResolveIdentifiers resolves many identifiers at once, for bulk imports.
+        """BatchResolveIdentifiers resolves many identifiers at once, for bulk imports; a blocked card is
+        unknown.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,256 @@
+"""A member's identifiers: a card reported lost or stolen is blocked, not released, and a member
+keeps at least one identifier; through real gRPC, PostgreSQL and JetStream."""
+
+import uuid
+
+import grpc
+
+from loyalty.common.v1 import common_pb2
+from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.identity.app import SPEC, IdentityConfig
+from tests.conftest import Servers
+from tests.services.identity.conftest import (
+    KIND,
+    PROGRAM,
+    email,
+    enrol,
+    failure,
+    identifier,
+    published,
+)
+from tests.support.calls import program
+
+CARD = "4000001234567899"  # Luhn-valid
+NEW_CARD = "6280000000000008"  # Luhn-valid
+LOST = identity_pb2.IDENTIFIER_REMOVAL_REASON_LOST
+STOLEN = identity_pb2.IDENTIFIER_REMOVAL_REASON_STOLEN
+
+
+def card(value: str = CARD) -> identity_pb2.Identifier:
+    return identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, value)
+
+
+def remove(stub, member_id: str, given: identity_pb2.Identifier, reason: int = 0, key: str = ""):
+    return stub.RemoveIdentifier(
+        identity_pb2.RemoveIdentifierRequest(
+            program_id=PROGRAM,
+            idempotency_key=key or uuid.uuid4().hex,
+            member_id=member_id,
+            kind=given.kind,
+            value=given.value,
+            provider=given.provider,
+            reason=reason,  # type: ignore[arg-type]
+        )
+    )
+
+
+def add(stub, member_id: str, given: identity_pb2.Identifier, key: str = ""):
+    return stub.AddIdentifier(
+        identity_pb2.AddIdentifierRequest(
+            program_id=PROGRAM,
+            idempotency_key=key or uuid.uuid4().hex,
+            member_id=member_id,
+            identifier=given,
+        )
+    )
+
+
+def resolve(stub, given: identity_pb2.Identifier):
+    return stub.ResolveIdentifier(
+        identity_pb2.ResolveIdentifierRequest(
+            program_id=PROGRAM, kind=given.kind, value=given.value, provider=given.provider
+        )
+    )
+
+
+def reason_of(error: grpc.aio.AioRpcError) -> str:
+    return dict(error.trailing_metadata() or ())["loyalty-error-reason"]
+
+
+async def test_a_stolen_card_is_blocked_and_the_member_gets_a_new_one(
+    identity, servers: Servers, nats_namespace: str
+) -> None:
+    stub, service = identity
+    alice = (await enrol(stub, email("alice@example.com"), card())).member.member_id
+    first = await remove(stub, alice, card("4000 0012 3456 7899"), STOLEN, key="block-1")
+    assert first.blocked and first.identifier.value == CARD and first.removed_at.seconds > 0
+    # A retry with the same key answers the same; a new report of the card says it is blocked.
+    assert await remove(stub, alice, card("4000 0012 3456 7899"), STOLEN, key="block-1") == first
+    error = await failure(remove(stub, alice, card(), STOLEN))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(error) == "IDENTIFIER_BLOCKED"
+
+    # The till: the card identifies nobody, and says why.
+    error = await failure(resolve(stub, card()))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(error) == "IDENTIFIER_BLOCKED"
+    assert error.details().startswith("value: the card was reported stolen")
+    batch = await stub.BatchResolveIdentifiers(
+        identity_pb2.BatchResolveIdentifiersRequest(
+            program_id=PROGRAM,
+            lookups=[identity_pb2.IdentifierLookup(kind=card().kind, value=CARD)],
+        )
+    )
+    assert list(batch.member_ids) == [""]
+    assert list(batch.statuses) == [common_pb2.MEMBER_STATUS_UNSPECIFIED]
+
+    # The finder cannot enrol with it, nor can anyone attach it, its owner included.
+    error = await failure(enrol(stub, email("finder@example.com"), card()))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(error) == "IDENTIFIER_BLOCKED"
+    assert error.details().startswith("identifiers[1].value:")
+    bob = (await enrol(stub, email("bob@example.com"))).member.member_id
+    for member_id in (bob, alice):
+        error = await failure(add(stub, member_id, card()))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert reason_of(error) == "IDENTIFIER_BLOCKED"
+        assert error.details().startswith("identifier.value:")
+
+    # Alice keeps her account and gets a replacement card.
+    await add(stub, alice, card(NEW_CARD))
+    assert (await resolve(stub, card(NEW_CARD))).member_id == alice
+    member = (
+        await stub.GetMember(identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id=alice))
+    ).member
+    assert member.status == common_pb2.MEMBER_STATUS_ACTIVE
+    assert {i.value for i in member.identifiers} == {"alice@example.com", NEW_CARD}
+
+    # Others learn the member's identifiers changed; the event carries no card number.
+    await service.relay.flush(timeout_s=10)
+    [blocked, _] = await published(servers, nats_namespace, "member_updated", 2)
+    assert blocked.member_updated.member_id == alice
+    assert list(blocked.member_updated.changed_fields) == ["identifiers"]
+    assert CARD not in str(blocked)
+
+
+async def test_a_lost_card_found_again_goes_back_to_its_own_member_only(stub) -> None:
+    alice = (await enrol(stub, email("alice@example.com"), card())).member.member_id
+    bob = (await enrol(stub, email("bob@example.com"))).member.member_id
+    await remove(stub, alice, card(), LOST)
+    error = await failure(add(stub, bob, card()))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "reported lost" in error.details()
+    added = await add(stub, alice, card("4000-0012-3456-7899"))
+    assert added.identifier.value == CARD
+    assert (await resolve(stub, card())).member_id == alice
+    # Released, and so free again: the card is an ordinary identifier once more.
+    await remove(stub, alice, card())
+    await add(stub, bob, card())
+    assert (await resolve(stub, card())).member_id == bob
+
+
+async def test_an_import_rejects_the_row_of_a_blocked_card_only(stub) -> None:
+    alice = (await enrol(stub, email("alice@example.com"), card())).member.member_id
+    await remove(stub, alice, card(), STOLEN)
+    responses = stub.ImportMembers(
+        iter(
+            [
+                identity_pb2.ImportMembersRequest(
+                    program_id=PROGRAM,
+                    batch_id="b1",
+                    idempotency_keys=["r1", "r2"],
+                    card_numbers=[CARD, NEW_CARD],
+                    given_names=["Finder", "Carol"],
+                    family_names=["", ""],
+                )
+            ]
+        )
+    )
+    [answer] = [response async for response in responses]
+    assert list(answer.statuses) == [
+        identity_pb2.IMPORT_ITEM_STATUS_REJECTED,
+        identity_pb2.IMPORT_ITEM_STATUS_ENROLLED,
+    ]
+    assert "blocked" in answer.messages[0]
+    error = await failure(resolve(stub, card()))
+    assert reason_of(error) == "IDENTIFIER_BLOCKED"
+
+
+async def test_only_a_card_number_can_be_reported_lost_or_stolen(stub) -> None:
+    alice = (
+        await enrol(
+            stub, email("alice@example.com"), identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, "x1")
+        )
+    ).member.member_id
+    for reason in (LOST, STOLEN, 7):
+        error = await failure(remove(stub, alice, email("alice@example.com"), reason))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error.details().startswith("reason:")
+    assert (await resolve(stub, email("alice@example.com"))).member_id == alice
+
+
+async def test_a_member_keeps_at_least_one_identifier(stub) -> None:
+    alice = (await enrol(stub, email("alice@example.com"))).member.member_id
+    error = await failure(remove(stub, alice, email("alice@example.com")))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(error) == "LAST_IDENTIFIER"
+    assert error.details().startswith("value:")
+    assert (await resolve(stub, email("alice@example.com"))).member_id == alice
+    # With a second identifier either may go, and then the other is the last.
+    await add(stub, alice, card())
+    await remove(stub, alice, email("alice@example.com"))
+    error = await failure(remove(stub, alice, card()))
+    assert reason_of(error) == "LAST_IDENTIFIER"
+    # A stolen card is blocked even when it is the last: the member is kept, by id.
+    assert (await remove(stub, alice, card(), STOLEN)).blocked
+    member = (
+        await stub.GetMember(identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id=alice))
+    ).member
+    assert member.status == common_pb2.MEMBER_STATUS_ACTIVE and not member.identifiers
+
+
+async def test_a_lost_card_of_a_merged_member_goes_back_to_its_survivor(start_service) -> None:
+    """The card customer who lost the card installed the app and was merged into the app member:
+    the card found again goes to the survivor, the same person. (The ledger is down: the merge's
+    identity side commits all the same, which is all this needs.)"""
+    async with start_service(SPEC, IdentityConfig, ledger_address="127.0.0.1:9") as (_, channel):
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        await stub.CreateProgram(
+            identity_pb2.CreateProgramRequest(
+                program_id=PROGRAM, idempotency_key="c", program=program(PROGRAM)
+            )
+        )
+        card_member = (await enrol(stub, email("card@example.com"), card())).member.member_id
+        app_member = (await enrol(stub, email("app@example.com"))).member.member_id
+        await remove(stub, card_member, card(), LOST)
+        error = await failure(add(stub, app_member, card()))
+        assert reason_of(error) == "IDENTIFIER_BLOCKED"
+        error = await failure(
+            stub.MergeMembers(
+                identity_pb2.MergeMembersRequest(
+                    program_id=PROGRAM,
+                    idempotency_key="merge-1",
+                    survivor_member_id=app_member,
+                    merged_member_id=card_member,
+                )
+            )
+        )
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        await add(stub, app_member, card())
+        assert (await resolve(stub, card())).member_id == app_member
+
+
+async def test_an_erasure_forgets_the_members_blocked_cards(stub, database) -> None:
+    alice = (await enrol(stub, email("alice@example.com"), card())).member.member_id
+    await remove(stub, alice, card(), STOLEN)
+    assert reason_of(await failure(enrol(stub, email("bob@example.com"), card()))) == (
+        "IDENTIFIER_BLOCKED"
+    )
+    await stub.EraseMember(
+        identity_pb2.EraseMemberRequest(
+            program_id=PROGRAM,
+            idempotency_key="erase-1",
+            member_id=alice,
+            operator_id="dpo",
+            reason="ticket 1",
+        )
+    )
+    assert (
+        await database.fetchval(
+            "SELECT count(*) FROM identifier_lookup WHERE value = $1 OR blocked_member_id = $2",
+            CARD,
+            alice,
+        )
+        == 0
+    )
+    await enrol(stub, email("bob@example.com"), card())
