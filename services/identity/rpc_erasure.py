@@ -27,7 +27,7 @@ from services.identity.errors import LedgerUnavailable, MemberClosed
 from services.identity.rpc_base import check_member_id
 from services.identity.rpc_privacy import NOTE_LENGTH_MAX, OPERATOR_ID_LENGTH_MAX, PrivacyRpcs
 from services.shared import validation
-from services.shared.idempotency import once
+from services.shared.idempotency import forget_keys, once
 from services.shared.timestamps import timestamp
 
 _PERSONAL_MESSAGES = frozenset({"loyalty.identity.v1.Profile", "loyalty.identity.v1.Identifier"})
@@ -149,6 +149,9 @@ class ErasureRpcs(PrivacyRpcs):
             await privacy_store.replace_stored_response(
                 connection, program_id, row["idempotency_key"], response.SerializeToString()
             )
+        # The keys may name the person (`enrol:<POS id>`): kept under their SHA-256 from now on,
+        # still bound, so a retry replays what is left of its answer and re-creates nobody.
+        await forget_keys(connection, program_id=program_id, keys=keys)
         await privacy_store.insert_erasure(
             connection,
             program_id=program_id,

@@ -3,6 +3,13 @@
 The key is bound to a hash of the request (without the key itself), so reusing a key for a
 different request is refused instead of silently answered with someone else's result. The first
 response is stored in the same transaction as the state change it reports.
+
+A key may name a person (`enrol:<POS customer id>`), so an erasure forgets it (`forget_keys`):
+the row stays, under the key's SHA-256 (as identity's import keeps its keys) instead of the key.
+The binding stays too: `once`, `stored_response` and `claim_key` find a key under either form,
+so a retry after the erasure is answered from the row (with what the erasure left of its
+response) and never runs again: a retried enrolment does not re-create the erased member. The
+bulk `claim_many` looks up the key itself only; no service forgets keys it binds.
 """
 
 import hashlib
@@ -27,6 +34,59 @@ def request_hash(request: Message) -> bytes:
     if "idempotency_key" in unkeyed.DESCRIPTOR.fields_by_name:
         unkeyed.ClearField("idempotency_key")  # type: ignore[arg-type]
     return hashlib.sha256(unkeyed.SerializeToString(deterministic=True)).digest()
+
+
+FORGOTTEN_KEY_PREFIX = "erased:"
+
+# Bind (program, key) to a method and request hash unless the key is bound already, under
+# either form. Not proof against a retry racing the erasure that forgets its key: one that
+# reads before the erasure commits and waits for the key's row lock runs as new afterwards.
+_BIND = (
+    "INSERT INTO idempotency_keys (program_id, idempotency_key, method, request_hash) "
+    "SELECT $1::text, $2::text, $3::text, $4::bytea WHERE NOT EXISTS (SELECT 1 FROM "
+    "idempotency_keys WHERE program_id = $1 AND idempotency_key = $5) "
+    "ON CONFLICT DO NOTHING RETURNING true"
+)
+# The row binding (program, key), under the key or its forgotten form.
+_BOUND = (
+    "SELECT method, request_hash, response FROM idempotency_keys "
+    "WHERE program_id = $1 AND idempotency_key = ANY(ARRAY[$2::text, $3::text]) "
+    "ORDER BY idempotency_key = $2 DESC LIMIT 1"
+)
+
+
+def forgotten_key(key: str) -> str:
+    """The form a key is kept in once forgotten: its SHA-256, which no longer shows the key."""
+    return FORGOTTEN_KEY_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+
+
+async def forget_keys(
+    connection: asyncpg.Connection, *, program_id: str, keys: Sequence[str]
+) -> int:
+    """Keep the rows of the keys (of an erased member) under their forgotten form, inside the
+    caller's transaction; returns how many were forgotten. The rows are moved, not updated:
+    the key is the table's distribution column under Citus. A row taken already under a key's
+    forgotten form (a client sent one as its key) is left as it is, and the key's own row goes:
+    a retry then meets that row, whose request differs, and is refused, never run again."""
+    rows = await connection.fetch(
+        "DELETE FROM idempotency_keys WHERE program_id = $1 AND idempotency_key = ANY($2::text[]) "
+        "RETURNING idempotency_key, method, request_hash, response, created_at",
+        program_id,
+        list(keys),
+    )
+    await connection.execute(
+        "INSERT INTO idempotency_keys "
+        "(program_id, idempotency_key, method, request_hash, response, created_at) "
+        "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bytea[], "
+        "$6::timestamptz[]) ON CONFLICT DO NOTHING",
+        program_id,
+        [forgotten_key(row["idempotency_key"]) for row in rows],
+        [row["method"] for row in rows],
+        [row["request_hash"] for row in rows],
+        [row["response"] for row in rows],
+        [row["created_at"] for row in rows],
+    )
+    return len(rows)
 
 
 def check_idempotency_key(key: str) -> None:
@@ -55,14 +115,7 @@ async def once(
     check_idempotency_key(key)
     digest = request_hash(request)
     # A concurrent first attempt holds the row lock; this waits for it to commit or roll back.
-    inserted = await connection.fetchval(
-        "INSERT INTO idempotency_keys (program_id, idempotency_key, method, request_hash) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
-        program_id,
-        key,
-        method,
-        digest,
-    )
+    inserted = await connection.fetchval(_BIND, program_id, key, method, digest, forgotten_key(key))
     if inserted:
         response = await work()
         await connection.execute(
@@ -72,12 +125,7 @@ async def once(
             response.SerializeToString(),
         )
         return response
-    row = await connection.fetchrow(
-        "SELECT method, request_hash, response FROM idempotency_keys "
-        "WHERE program_id = $1 AND idempotency_key = $2",
-        program_id,
-        key,
-    )
+    row = await connection.fetchrow(_BOUND, program_id, key, forgotten_key(key))
     if row["method"] != method or bytes(row["request_hash"]) != digest:
         raise IdempotencyConflict(key)
     return response_type.FromString(row["response"])
@@ -97,12 +145,7 @@ async def stored_response(
     rule added since it was stored nor a service out of reach now refuses it. None when the key
     holds no response yet; a different request with the key is refused, as `once` refuses it."""
     check_idempotency_key(key)
-    row = await connection.fetchrow(
-        "SELECT method, request_hash, response FROM idempotency_keys "
-        "WHERE program_id = $1 AND idempotency_key = $2",
-        program_id,
-        key,
-    )
+    row = await connection.fetchrow(_BOUND, program_id, key, forgotten_key(key))
     if row is None:
         return None
     if row["method"] != method or bytes(row["request_hash"]) != request_hash(request):
@@ -126,22 +169,10 @@ async def claim_key(
     caller then finds by the key; a different request with the key is refused."""
     check_idempotency_key(key)
     digest = request_hash(request)
-    inserted = await connection.fetchval(
-        "INSERT INTO idempotency_keys (program_id, idempotency_key, method, request_hash) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true",
-        program_id,
-        key,
-        method,
-        digest,
-    )
+    inserted = await connection.fetchval(_BIND, program_id, key, method, digest, forgotten_key(key))
     if inserted:
         return True
-    row = await connection.fetchrow(
-        "SELECT method, request_hash FROM idempotency_keys "
-        "WHERE program_id = $1 AND idempotency_key = $2",
-        program_id,
-        key,
-    )
+    row = await connection.fetchrow(_BOUND, program_id, key, forgotten_key(key))
     if row["method"] != method or bytes(row["request_hash"]) != digest:
         raise IdempotencyConflict(key)
     return False

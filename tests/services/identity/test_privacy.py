@@ -420,6 +420,10 @@ async def pii_found(database) -> list[tuple[str, str, str]]:
     return found
 
 
+# Retry keys may name the person, as a till's do.
+ENROL_KEY = f"enrol:{PII['pos']}"
+
+
 async def test_after_an_erase_no_identity_table_holds_the_members_pii(
     with_ledger, database, servers: Servers, nats_namespace: str
 ) -> None:
@@ -434,7 +438,7 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
         identifier(KIND.IDENTIFIER_KIND_SOCIAL_SUBJECT, PII["social"], "google"),
         identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, PII["pos"]),
         identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, PII["external"]),
-        key="enrol-z",
+        key=ENROL_KEY,
         profile=identity_pb2.Profile(
             given_name=PII["given_name"],
             family_name=PII["family_name"],
@@ -449,7 +453,7 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
     await stub.UpdateProfile(
         identity_pb2.UpdateProfileRequest(
             program_id=PROGRAM,
-            idempotency_key="profile-z",
+            idempotency_key=f"profile:{PII['email']}",
             member_id=member_id,
             profile=identity_pb2.Profile(home_store_id="store-1", family_name=PII["family_name"]),
             update_mask=FieldMask(paths=["home_store_id", "family_name"]),
@@ -458,7 +462,7 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
     await stub.AddIdentifier(
         identity_pb2.AddIdentifierRequest(
             program_id=PROGRAM,
-            idempotency_key="add-z",
+            idempotency_key=f"add:{PII['added_email']}",
             member_id=member_id,
             identifier=email(PII["added_email"]),
         )
@@ -550,7 +554,7 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
         identifier(KIND.IDENTIFIER_KIND_SOCIAL_SUBJECT, PII["social"], "google"),
         identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, PII["pos"]),
         identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, PII["external"]),
-        key="enrol-z",
+        key=ENROL_KEY,
         profile=identity_pb2.Profile(
             given_name=PII["given_name"],
             family_name=PII["family_name"],
@@ -561,7 +565,16 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
         consents=[identity_pb2.Consent(channel=common_pb2.CONSENT_CHANNEL_EMAIL, granted=True)],
     )
     assert replay.member.member_id == member_id and not replay.member.identifiers
-    assert not replay.member.HasField("profile")
+    assert not replay.member.HasField("profile") and not replay.created
+    # The keys are kept as their hashes, still bound: the retry re-created nobody and stored its
+    # key nowhere, and another enrolment with the key is refused as a reused key.
+    assert await database.fetchval("SELECT count(*) FROM members") == 4
+    assert not await database.fetchval(
+        "SELECT count(*) FROM idempotency_keys WHERE strpos(idempotency_key, $1) > 0", PII["pos"]
+    )
+    error = await failure(enrol(stub, email("new.person@example.org"), key=ENROL_KEY))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert ("loyalty-error-reason", "IDEMPOTENCY_KEY_REUSED") in tuple(error.trailing_metadata())
     await service.relay.flush(timeout_s=10)
     [event] = await published(servers, nats_namespace, "member_erased", 1)
     assert event.member_erased.member_id == member_id
