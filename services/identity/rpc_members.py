@@ -306,6 +306,9 @@ class MemberRpcs(IdentifierRpcs):
                     await member_store.touch_member(
                         connection, request.program_id, request.member_id
                     )
+                await member_store.record_request(
+                    connection, request.program_id, request.member_id, request.idempotency_key
+                )
                 view = await self.view(connection, request.program_id, request.member_id)
                 return identity_pb2.UpdateConsentsResponse(
                     consents=[convert.consent_to_proto(c) for c in view.consents]

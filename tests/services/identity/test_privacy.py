@@ -470,7 +470,8 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
     await stub.UpdateConsents(
         identity_pb2.UpdateConsentsRequest(
             program_id=PROGRAM,
-            idempotency_key="consent-z",
+            # A till's key naming its customer, as the enrolment's does.
+            idempotency_key=f"consent:{PII['pos']}",
             member_id=member_id,
             consent_updates=[
                 identity_pb2.ConsentUpdate(channel=common_pb2.CONSENT_CHANNEL_SMS, granted=True)
