@@ -13,7 +13,6 @@ from services.campaign.mission_tracker import MissionTracker
 from services.campaign.rule_compiler import CompiledEarningRule, CompiledRules
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
-from services.shared.timestamps import from_unix_micros
 
 MEMBER_ID_LENGTH_MAX = 128
 REFERENCE_LENGTH_MAX = 128
@@ -44,15 +43,6 @@ def check_member_id(value: str, field: str = "member_id") -> str:
     if len(value) > MEMBER_ID_LENGTH_MAX or not value.isprintable() or value.strip() != value:
         raise InvalidArgument(field, f"must be at most {MEMBER_ID_LENGTH_MAX} printable characters")
     return value
-
-
-def cursor_instant(micros: int) -> dt.datetime:
-    """The instant a page token's microseconds name; past what an instant holds, the token is
-    forged (INVALID_ARGUMENT on page_token)."""
-    try:
-        return from_unix_micros(micros)
-    except OverflowError:
-        raise InvalidArgument("page_token", "is not a token this service issued") from None
 
 
 def check_reference(value: str, field: str) -> str:

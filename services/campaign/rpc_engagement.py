@@ -7,11 +7,11 @@ from loyalty.common.v1 import common_pb2
 from services.campaign import repository_engagement as store
 from services.campaign.activities import STATE_PENDING, Activities, check_activity
 from services.campaign.errors import ActivityNotFound, ActivityNotPending
-from services.campaign.rpc_base import RpcBase, check_member_id, check_reference, cursor_instant
+from services.campaign.rpc_base import RpcBase, check_member_id, check_reference
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
-from services.shared.paging import decode_page_token, encode_page_token
+from services.shared.paging import cursor_instant, decode_page_token, encode_page_token
 from services.shared.timestamps import timestamp
 
 ACTIVITIES_PAGE_SIZE_MAX = 500

@@ -10,11 +10,11 @@ from services.campaign import targeting
 from services.campaign.errors import MissionArchived, MissionExists, MissionNotFound
 from services.campaign.mission_tracker import offered
 from services.campaign.missions import ACTIVE, ARCHIVED, DRAFT, check_mission, progress_message
-from services.campaign.rpc_base import RpcBase, check_member_id, cursor_instant, now
+from services.campaign.rpc_base import RpcBase, check_member_id, now
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
-from services.shared.paging import decode_page_token, encode_page_token
+from services.shared.paging import cursor_instant, decode_page_token, encode_page_token
 
 MISSIONS_PER_MEMBER_VIEW_MAX = 200
 

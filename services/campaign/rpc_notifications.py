@@ -11,11 +11,11 @@ from loyalty.common.v1 import common_pb2
 from services.campaign import repository_notifications as store
 from services.campaign.errors import NotificationPolicyNotConfigured
 from services.campaign.notifications import check_policy
-from services.campaign.rpc_base import RpcBase, check_member_id, cursor_instant
+from services.campaign.rpc_base import RpcBase, check_member_id
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
-from services.shared.paging import decode_page_token, encode_page_token
+from services.shared.paging import cursor_instant, decode_page_token, encode_page_token
 
 # The cursor of ListNotificationIntents: the last intent's creation, member and id (a UUID).
 INTENT_KEYS = ("micros", "member", "intent")

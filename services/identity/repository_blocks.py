@@ -11,6 +11,7 @@ from typing import TypeAlias
 
 import asyncpg
 
+from services.identity import repository_members as member_store
 from services.identity.identifiers import IdentifierKey
 from services.identity.members import BLOCKED
 
@@ -34,16 +35,7 @@ async def block_identifier(
 ) -> dt.datetime | None:
     """Detach the identifier from the member and block it for the program; its time, or None if
     the member does not hold it."""
-    removed = await connection.fetchval(
-        "DELETE FROM member_identifiers WHERE program_id = $1 AND member_id = $2 AND kind = $3 "
-        "AND provider = $4 AND value = $5 RETURNING true",
-        program_id,
-        member_id,
-        key.kind,
-        key.provider,
-        key.value,
-    )
-    if not removed:
+    if not await member_store.detach_identifier(connection, program_id, member_id, key):
         return None
     blocked_at: dt.datetime = await connection.fetchval(
         "UPDATE identifier_lookup SET member_id = '', member_status = $6, blocked_member_id = $2, "

@@ -255,10 +255,11 @@ async def count_identifiers(connection: Connection, program_id: str, member_id: 
     )
 
 
-async def release_identifier(
+async def detach_identifier(
     connection: asyncpg.Connection, program_id: str, member_id: str, key: IdentifierKey
 ) -> bool:
-    """Detach the identifier from the member and free it for the program; False if not held."""
+    """Take the identifier off the member (its lookup row stays for the caller to free or
+    block); False if the member does not hold it."""
     removed = await connection.fetchval(
         "DELETE FROM member_identifiers WHERE program_id = $1 AND member_id = $2 AND kind = $3 "
         "AND provider = $4 AND value = $5 RETURNING true",
@@ -268,6 +269,14 @@ async def release_identifier(
         key.provider,
         key.value,
     )
+    return bool(removed)
+
+
+async def release_identifier(
+    connection: asyncpg.Connection, program_id: str, member_id: str, key: IdentifierKey
+) -> bool:
+    """Detach the identifier from the member and free it for the program; False if not held."""
+    removed = await detach_identifier(connection, program_id, member_id, key)
     if removed:
         await connection.execute(
             "DELETE FROM identifier_lookup WHERE program_id = $1 AND kind = $2 AND provider = $3 "

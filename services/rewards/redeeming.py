@@ -23,8 +23,8 @@ from services.shared import validation
 from services.shared.database import in_transaction
 from services.shared.errors import IdempotencyConflict, InvalidArgument
 from services.shared.idempotency import check_idempotency_key, claim_key, request_hash
-from services.shared.paging import decode_page_token, encode_page_token
-from services.shared.timestamps import from_unix_micros, unix_micros
+from services.shared.paging import cursor_instant, decode_page_token, encode_page_token
+from services.shared.timestamps import unix_micros
 
 if TYPE_CHECKING:
     from services.rewards.redemptions import Redemptions
@@ -290,7 +290,7 @@ class RedeemingMethods:
         cursor = decode_page_token(
             request.page_token, keys=("micros", "id"), types={"micros": int, "id": str}
         )
-        before = (_cursor_instant(cursor["micros"]), cursor["id"]) if cursor else None
+        before = (cursor_instant(cursor["micros"]), cursor["id"]) if cursor else None
         rows = await store.list_page(
             self.pool,
             request.program_id,
@@ -317,15 +317,6 @@ class RedeemingMethods:
             ],
             next_page_token=token,
         )
-
-
-def _cursor_instant(micros: int) -> datetime.datetime:
-    """The instant a page token's microseconds name; past what an instant holds, the token is
-    forged (INVALID_ARGUMENT on page_token)."""
-    try:
-        return from_unix_micros(micros)
-    except OverflowError:
-        raise InvalidArgument("page_token", "is not a token this service issued") from None
 
 
 def _check_cancellable(redemption: store.RedemptionRow) -> None:

@@ -2,11 +2,13 @@
 
 import base64
 import binascii
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from services.shared.errors import InvalidArgument
+from services.shared.timestamps import from_unix_micros
 from services.shared.validation import INT64_MAX
 
 
@@ -48,3 +50,12 @@ def _storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def cursor_instant(micros: int) -> dt.datetime:
+    """The instant a page token's microseconds name; past what an instant holds, the token is
+    forged (INVALID_ARGUMENT on page_token)."""
+    try:
+        return from_unix_micros(micros)
+    except OverflowError:
+        raise InvalidArgument("page_token", "is not a token this service issued") from None

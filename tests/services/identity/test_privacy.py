@@ -92,6 +92,27 @@ async def with_ledger(
             yield stub, ledger, service
 
 
+@pytest.fixture
+async def ledger_out_of_reach(start_service):  # type: ignore[no-untyped-def]
+    """Identity whose ledger is out of reach, with a card member and an app member to merge:
+    (stub, service, card member, app member)."""
+    async with start_service(SPEC, IdentityConfig, ledger_address="127.0.0.1:9") as (
+        service,
+        channel,
+    ):
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        await stub.CreateProgram(
+            identity_pb2.CreateProgramRequest(
+                program_id=PROGRAM, idempotency_key="c", program=program(PROGRAM)
+            )
+        )
+        card_member = (
+            await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
+        ).member.member_id
+        app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
+        yield stub, service, card_member, app_member
+
+
 async def merge(stub, survivor: str, merged: str, key: str = "merge-1"):
     return await stub.MergeMembers(
         identity_pb2.MergeMembersRequest(
@@ -196,93 +217,68 @@ async def test_a_merge_moves_identifiers_and_points_and_the_ledger_verifies_clea
 
 
 async def test_a_merge_records_its_transfer_while_the_ledger_is_down(
-    start_service, database
+    ledger_out_of_reach, database
 ) -> None:
     """Identity's side commits with the transfer it owes; the merged member resolves to the
     survivor already, and a retry (or housekeeping) completes the transfer later."""
-    async with start_service(SPEC, IdentityConfig, ledger_address="127.0.0.1:9") as (_, channel):
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
-        await stub.CreateProgram(
-            identity_pb2.CreateProgramRequest(
-                program_id=PROGRAM, idempotency_key="c", program=program(PROGRAM)
-            )
+    stub, _, card_member, app_member = ledger_out_of_reach
+    error = await failure(merge(stub, app_member, card_member))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "retry with the same idempotency key" in error.details()
+    row = await database.fetchrow("SELECT * FROM merges")
+    assert row["state"] == "pending" and row["attempt_count"] == 1 and row["last_error"]
+    assert row["transfer_idempotency_key"] == f"merge:{card_member}"
+    transfer = ledger_pb2.TransferPointsRequest.FromString(row["transfer_request"])
+    assert transfer == ledger_pb2.TransferPointsRequest(
+        program_id=PROGRAM,
+        idempotency_key=f"merge:{card_member}",
+        source_member_id=card_member,
+        target_member_id=app_member,
+        transfer_all=True,
+        # The note stays in identity: the ledger keeps reasons out of an erasure's reach.
+        reason=ledger_pb2.PostingReason(code="member_merge", operator_id="desk-7"),
+    )
+    assert row["note"] == "plastic card customer installed the app"
+    resolved = await stub.ResolveIdentifier(
+        identity_pb2.ResolveIdentifierRequest(
+            program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_CARD_NUMBER, value=CARD
         )
-        card_member = (
-            await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
-        ).member.member_id
-        app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
-        error = await failure(merge(stub, app_member, card_member))
-        assert error.code() == grpc.StatusCode.UNAVAILABLE
-        assert "retry with the same idempotency key" in error.details()
-        row = await database.fetchrow("SELECT * FROM merges")
-        assert row["state"] == "pending" and row["attempt_count"] == 1 and row["last_error"]
-        assert row["transfer_idempotency_key"] == f"merge:{card_member}"
-        transfer = ledger_pb2.TransferPointsRequest.FromString(row["transfer_request"])
-        assert transfer == ledger_pb2.TransferPointsRequest(
-            program_id=PROGRAM,
-            idempotency_key=f"merge:{card_member}",
-            source_member_id=card_member,
-            target_member_id=app_member,
-            transfer_all=True,
-            # The note stays in identity: the ledger keeps reasons out of an erasure's reach.
-            reason=ledger_pb2.PostingReason(code="member_merge", operator_id="desk-7"),
-        )
-        assert row["note"] == "plastic card customer installed the app"
-        resolved = await stub.ResolveIdentifier(
-            identity_pb2.ResolveIdentifierRequest(
-                program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_CARD_NUMBER, value=CARD
-            )
-        )
-        assert resolved.member_id == app_member
-        error = await failure(merge(stub, app_member, card_member))
-        assert error.code() == grpc.StatusCode.UNAVAILABLE
-        assert await database.fetchval("SELECT attempt_count FROM merges") == 2
-        # The survivor cannot be merged on while the card's points are on their way to it: that
-        # transfer would find its ledger account closed, and the points would never arrive.
-        shop_member = (await enrol(stub, email("alice@shop.example"))).member.member_id
-        error = await failure(merge(stub, shop_member, app_member, key="merge-2"))
-        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert ("loyalty-error-reason", "MERGE_PENDING") in tuple(error.trailing_metadata())
-        assert error.details().startswith(f"merged_member_id: member {app_member!r} is still")
-        assert await database.fetchval("SELECT count(*) FROM merges") == 1
-        assert (
-            await database.fetchval(
-                "SELECT count(*) FROM outbox WHERE subject LIKE '%member_merged'"
-            )
-            == 0
-        )
+    )
+    assert resolved.member_id == app_member
+    error = await failure(merge(stub, app_member, card_member))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert await database.fetchval("SELECT attempt_count FROM merges") == 2
+    # The survivor cannot be merged on while the card's points are on their way to it: that
+    # transfer would find its ledger account closed, and the points would never arrive.
+    shop_member = (await enrol(stub, email("alice@shop.example"))).member.member_id
+    error = await failure(merge(stub, shop_member, app_member, key="merge-2"))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert ("loyalty-error-reason", "MERGE_PENDING") in tuple(error.trailing_metadata())
+    assert error.details().startswith(f"merged_member_id: member {app_member!r} is still")
+    assert await database.fetchval("SELECT count(*) FROM merges") == 1
+    assert (
+        await database.fetchval("SELECT count(*) FROM outbox WHERE subject LIKE '%member_merged'")
+        == 0
+    )
 
 
 async def test_housekeeping_finishes_a_stalled_merge_once_the_ledger_is_back(
-    start_service, database
+    start_service, ledger_out_of_reach, database
 ) -> None:
-    async with start_service(SPEC, IdentityConfig, ledger_address="127.0.0.1:9") as (
-        service,
-        channel,
-    ):
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
-        await stub.CreateProgram(
-            identity_pb2.CreateProgramRequest(
-                program_id=PROGRAM, idempotency_key="c", program=program(PROGRAM)
-            )
-        )
-        card_member = (
-            await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
-        ).member.member_id
-        app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
-        async with start_service(LEDGER_SPEC, LedgerConfig) as (_, ledger_channel):
-            ledger = ledger_pb2_grpc.LedgerServiceStub(ledger_channel)
-            await configure_ledger(ledger)
-            await earn(ledger, card_member, 70, "p1")
-            await failure(merge(stub, app_member, card_member))
-            # Housekeeping of a replica that reaches the ledger.
-            servicer = IdentityServicer(service.pool, service.runtime.outbox, ledger=ledger)
-            assert await servicer.finish_stalled_merges(older_than_s=0) == 1
-            assert await balance(ledger, app_member) == 70
-            verified = await ledger.Verify(ledger_pb2.VerifyRequest(program_id=PROGRAM))
-            assert verified.differences_count == 0
-        row = await database.fetchrow("SELECT state, transferred_points FROM merges")
-        assert (row["state"], row["transferred_points"]) == ("completed", 70)
+    stub, service, card_member, app_member = ledger_out_of_reach
+    async with start_service(LEDGER_SPEC, LedgerConfig) as (_, ledger_channel):
+        ledger = ledger_pb2_grpc.LedgerServiceStub(ledger_channel)
+        await configure_ledger(ledger)
+        await earn(ledger, card_member, 70, "p1")
+        await failure(merge(stub, app_member, card_member))
+        # Housekeeping of a replica that reaches the ledger.
+        servicer = IdentityServicer(service.pool, service.runtime.outbox, ledger=ledger)
+        assert await servicer.finish_stalled_merges(older_than_s=0) == 1
+        assert await balance(ledger, app_member) == 70
+        verified = await ledger.Verify(ledger_pb2.VerifyRequest(program_id=PROGRAM))
+        assert verified.differences_count == 0
+    row = await database.fetchrow("SELECT state, transferred_points FROM merges")
+    assert (row["state"], row["transferred_points"]) == ("completed", 70)
 
 
 async def with_the_note_in_its_stored_request(database, merged_member_id: str, note: str) -> None:
@@ -301,55 +297,42 @@ async def with_the_note_in_its_stored_request(database, merged_member_id: str, n
 
 
 async def test_an_erasure_finishes_a_pending_merge_first_and_blanks_its_note_once_final(
-    start_service, database
+    start_service, ledger_out_of_reach, database
 ) -> None:
     """A pending merge's stored transfer request is sent to the ledger as it is until the ledger
     acknowledges it, so an erasure cannot blank the note inside it then: while the ledger is
     down the erasure is refused as retryable and erases nothing; with the ledger back it
     finishes the merge, then erases, the note in the stored request too."""
-    async with start_service(SPEC, IdentityConfig, ledger_address="127.0.0.1:9") as (
-        service,
-        channel,
-    ):
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
-        await stub.CreateProgram(
-            identity_pb2.CreateProgramRequest(
-                program_id=PROGRAM, idempotency_key="c", program=program(PROGRAM)
-            )
-        )
-        card_member = (
-            await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))
-        ).member.member_id
-        app_member = (await enrol(stub, email("alice@example.com"))).member.member_id
-        await failure(merge(stub, app_member, card_member))
-        await with_the_note_in_its_stored_request(database, card_member, "installed the app")
-        erase = identity_pb2.EraseMemberRequest(
-            program_id=PROGRAM,
-            idempotency_key="erase-app",
-            member_id=app_member,
-            operator_id="dpo",
-            reason="ticket 12",
-        )
-        error = await failure(stub.EraseMember(erase))
-        assert error.code() == grpc.StatusCode.UNAVAILABLE
-        assert "retry with the same idempotency key" in error.details()
-        assert await database.fetchval("SELECT count(*) FROM erasures") == 0
-        row = await database.fetchrow("SELECT state, note, transfer_request FROM merges")
-        assert row["state"] == "pending" and row["note"]
-        async with start_service(LEDGER_SPEC, LedgerConfig) as (_, ledger_channel):
-            ledger = ledger_pb2_grpc.LedgerServiceStub(ledger_channel)
-            await configure_ledger(ledger)
-            await earn(ledger, card_member, 25, "p1")
-            # A replica that reaches the ledger.
-            servicer = IdentityServicer(service.pool, service.runtime.outbox, ledger=ledger)
-            erased = await servicer.EraseMember(erase, None)  # type: ignore[arg-type]
-            assert erased.member_id == app_member
-            assert await balance(ledger, app_member) == 25
-        row = await database.fetchrow("SELECT state, note, transfer_request FROM merges")
-        assert row["state"] == "completed" and row["note"] == ""
-        transfer = ledger_pb2.TransferPointsRequest.FromString(row["transfer_request"])
-        assert transfer.reason.note == "" and transfer.idempotency_key == f"merge:{card_member}"
-        assert await database.fetchval("SELECT count(*) FROM erasures") == 1
+    stub, service, card_member, app_member = ledger_out_of_reach
+    await failure(merge(stub, app_member, card_member))
+    await with_the_note_in_its_stored_request(database, card_member, "installed the app")
+    erase = identity_pb2.EraseMemberRequest(
+        program_id=PROGRAM,
+        idempotency_key="erase-app",
+        member_id=app_member,
+        operator_id="dpo",
+        reason="ticket 12",
+    )
+    error = await failure(stub.EraseMember(erase))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "retry with the same idempotency key" in error.details()
+    assert await database.fetchval("SELECT count(*) FROM erasures") == 0
+    row = await database.fetchrow("SELECT state, note, transfer_request FROM merges")
+    assert row["state"] == "pending" and row["note"]
+    async with start_service(LEDGER_SPEC, LedgerConfig) as (_, ledger_channel):
+        ledger = ledger_pb2_grpc.LedgerServiceStub(ledger_channel)
+        await configure_ledger(ledger)
+        await earn(ledger, card_member, 25, "p1")
+        # A replica that reaches the ledger.
+        servicer = IdentityServicer(service.pool, service.runtime.outbox, ledger=ledger)
+        erased = await servicer.EraseMember(erase, None)  # type: ignore[arg-type]
+        assert erased.member_id == app_member
+        assert await balance(ledger, app_member) == 25
+    row = await database.fetchrow("SELECT state, note, transfer_request FROM merges")
+    assert row["state"] == "completed" and row["note"] == ""
+    transfer = ledger_pb2.TransferPointsRequest.FromString(row["transfer_request"])
+    assert transfer.reason.note == "" and transfer.idempotency_key == f"merge:{card_member}"
+    assert await database.fetchval("SELECT count(*) FROM erasures") == 1
 
 
 @pytest.mark.parametrize(
