@@ -101,10 +101,10 @@ class Ledger:
             )
         )
 
-    async def void(self, hold_id: str):
+    async def void(self, hold_id: str, **fields):
         return await self.stub.VoidHold(
             ledger_pb2.VoidHoldRequest(
-                program_id=self.program_id, idempotency_key=key(), hold_id=hold_id
+                program_id=self.program_id, idempotency_key=key(), hold_id=hold_id, **fields
             )
         )
 

@@ -1,9 +1,7 @@
 """Earn, redeem, holds, refunds, transfers and expiry through real gRPC on real PostgreSQL."""
 
 import asyncio
-import base64
 import datetime as dt
-import json
 import zoneinfo
 
 import asyncpg
@@ -15,6 +13,7 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import store
 from services.ledger.app import SPEC, LedgerConfig
 from tests.services.ledger.support import Ledger, batch, key, post, ts
+from tests.support.page_tokens import forged
 
 
 @pytest.fixture
@@ -669,14 +668,7 @@ async def test_a_hold_is_voided_for_a_known_reason_only(ledger: Ledger) -> None:
     placed = await ledger.hold("ann", 30)
 
     async def void(reason: int) -> ledger_pb2.VoidHoldResponse:
-        return await ledger.stub.VoidHold(
-            ledger_pb2.VoidHoldRequest(
-                program_id="acme",
-                idempotency_key=key(),
-                hold_id=placed.hold.hold_id,
-                reason=reason,  # type: ignore[arg-type]
-            )
-        )
+        return await ledger.void(placed.hold.hold_id, reason=reason)
 
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await void(99)
@@ -688,9 +680,6 @@ async def test_a_hold_is_voided_for_a_known_reason_only(ledger: Ledger) -> None:
 
 async def test_a_forged_page_token_is_refused_as_the_callers_error(ledger: Ledger) -> None:
     await ledger.earn("ann", 5)
-
-    def forged(**cursor: object) -> str:
-        return base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
 
     member = {"program_id": "acme", "member_id": "ann"}
     for call, request in (
@@ -725,9 +714,6 @@ async def test_a_page_token_holding_a_number_past_its_column_is_the_callers_erro
 ) -> None:
     earned = await ledger.earn("ann", 5)
     redeemed = await ledger.redeem("ann", 2)
-
-    def forged(**cursor: object) -> str:
-        return base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
 
     expires = earned.lot.expires_at.ToDatetime(tzinfo=dt.UTC).isoformat()
     member = {"program_id": "acme", "member_id": "ann"}
@@ -776,14 +762,8 @@ async def test_a_voided_hold_keeps_the_note_it_was_voided_with(ledger: Ledger) -
     placed = await ledger.hold("ann", 30)
 
     async def void(note: str) -> ledger_pb2.VoidHoldResponse:
-        return await ledger.stub.VoidHold(
-            ledger_pb2.VoidHoldRequest(
-                program_id="acme",
-                idempotency_key=key(),
-                hold_id=placed.hold.hold_id,
-                reason=common_pb2.HOLD_VOID_REASON_CANCELLED,
-                note=note,
-            )
+        return await ledger.void(
+            placed.hold.hold_id, reason=common_pb2.HOLD_VOID_REASON_CANCELLED, note=note
         )
 
     assert placed.hold.void_note == ""

@@ -1,16 +1,10 @@
 """Page tokens: what a service issued reads back; anything else is INVALID_ARGUMENT on page_token."""
 
-import base64
-import json
-
 import pytest
 
 from services.shared.errors import InvalidArgument
 from services.shared.paging import decode_page_token, encode_page_token
-
-
-def forged(**cursor: object) -> str:
-    return base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+from tests.support.page_tokens import forged
 
 
 @pytest.mark.parametrize("number", [0, 2**63 - 1, -(2**63)])
