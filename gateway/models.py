@@ -9,7 +9,8 @@ strict: a count or an amount is a JSON integer (not `true`, `"1000"` or `1000.0`
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.enums import (
     ActivityKind,
@@ -41,6 +42,22 @@ Quantity = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 # Required rather than "now": a retry must send the very same request to be recognised as one.
 OCCURRED_AT = "When it happened, with a time zone offset, such as 2026-05-17T10:15:00+02:00."
+
+
+def _date_time_text(value: object) -> object:
+    # JSON has no date-time type: pydantic took a number as Unix seconds, or as milliseconds
+    # when large, a guess the API documents nowhere and a till's clock format may not match.
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "date_time_text",
+            "must be a date-time text with its offset, such as 2026-05-17T10:15:00+02:00",
+        )
+    return value
+
+
+OccurredAt = Annotated[
+    AwareDatetime, BeforeValidator(_date_time_text), Field(description=OCCURRED_AT)
+]
 
 
 class Request(BaseModel):
@@ -304,7 +321,7 @@ class Purchase(MemberRef):
     line_items: list[LineItem] = Field(default_factory=list, max_length=500)
     channel: Channel
     store_id: OptionalId = ""
-    occurred_at: AwareDatetime = Field(description=OCCURRED_AT)
+    occurred_at: OccurredAt
 
 
 class RuleApplication(BaseModel):
@@ -337,7 +354,7 @@ class Return(MemberRef):
     refunded_amount: Money | None = Field(None, description="When no line detail is known.")
     channel: Channel
     store_id: OptionalId = ""
-    occurred_at: AwareDatetime = Field(description=OCCURRED_AT)
+    occurred_at: OccurredAt
 
 
 class ReturnResult(BaseModel):
@@ -356,7 +373,7 @@ class ActivityInput(MemberRef):
     sku: OptionalId = ""
     store_id: OptionalId = ""
     referred_member_id: OptionalId = ""
-    occurred_at: AwareDatetime = Field(description=OCCURRED_AT)
+    occurred_at: OccurredAt
     attributes: dict[
         Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=256)]
     ] = Field(default_factory=dict, max_length=20)

@@ -50,12 +50,16 @@ def test_a_quantity_and_a_consent_are_json_integer_and_boolean(platform: Gateway
 
 
 @pytest.mark.parametrize("route", ["purchases", "returns", "activities"])
+@pytest.mark.parametrize(
+    "occurred_at", ["2026-05-17T23:30:00", 1_779_053_400, 1_779_053_400_000, 1_779_053_400.5]
+)
 def test_occurred_at_without_an_offset_is_refused(
-    platform: GatewayPlatform, admin: httpx.Client, route: str
+    platform: GatewayPlatform, admin: httpx.Client, route: str, occurred_at: object
 ) -> None:
     # A till's local 23:30 sent without its offset was taken as 23:30 UTC: hours off, perhaps
-    # on another day, outside a promotion's or a return window's dates.
-    member = {"member_id": platform.enrol(), "channel": "pos", "occurred_at": "2026-05-17T23:30:00"}
+    # on another day, outside a promotion's or a return window's dates. A number was taken as
+    # Unix seconds, or milliseconds when large: a guess about the till's clock format.
+    member = {"member_id": platform.enrol(), "channel": "pos", "occurred_at": occurred_at}
     bodies = {
         "purchases": {
             "transaction_id": unique("t"),
