@@ -8,7 +8,7 @@ from nats.aio.msg import Msg
 
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger import repository, store
+from services.ledger import merges, repository, store
 from services.ledger.ledger import Ledger
 from services.ledger.operations import load_program
 from services.shared.jetstream import ConsumerSpec
@@ -58,7 +58,9 @@ class MemberEnrolledHandler:
 class MemberMergedHandler:
     """Close a merged member's account into the survivor's. Points that reached it after the
     merge's transfer (a late posting) are swept to the survivor first; from then on postings to
-    it are refused with MEMBER_CLOSED, naming the survivor."""
+    it are refused with MEMBER_CLOSED, naming the survivor. The survivor is the final one
+    (merges.py): accounts closed into the merged member before follow it, and a merge whose
+    survivor was itself closed since lands on that one's survivor, in any order of delivery."""
 
     def __init__(self, pool: asyncpg.Pool, ledger: Ledger) -> None:
         self.pool = pool
@@ -74,7 +76,10 @@ class MemberMergedHandler:
             program = await load_program(connection, event.program_id)
             locked = await store.lock_account(connection, event.program_id, merged.merged_member_id)
             if locked is not None and locked[0].closed_into is not None:
-                return  # closed already: a redelivery
+                return  # closed already: a redelivery (a later merge repointed it if need be)
+            survivor = await merges.lock_survivor(
+                connection, event.program_id, merged.survivor_member_id
+            )
             if locked is not None:
                 # Raises OpenHolds while a redemption is in flight; the message then comes back later.
                 await self.ledger.transfer(
@@ -82,11 +87,11 @@ class MemberMergedHandler:
                     program,
                     now,
                     source_member_id=merged.merged_member_id,
-                    target_member_id=merged.survivor_member_id,
+                    target_member_id=survivor,
                     points=0,
                     transfer_all=True,
                     reason=ledger_pb2.PostingReason(
-                        code="merge", note=f"merged into {merged.survivor_member_id}"
+                        code="merge", note=f"merged into {survivor}"
                     ).SerializeToString(),
                 )
             else:
@@ -97,9 +102,6 @@ class MemberMergedHandler:
                     tier_code=program.settings.entry_tier_code,
                     now=now,
                 )
-            await connection.execute(
-                "UPDATE member_accounts SET closed_into = $3 WHERE program_id = $1 AND member_id = $2",
-                event.program_id,
-                merged.merged_member_id,
-                merged.survivor_member_id,
+            await merges.close_account(
+                connection, event.program_id, merged.merged_member_id, survivor
             )

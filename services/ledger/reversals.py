@@ -4,7 +4,7 @@ import datetime as dt
 
 import asyncpg
 
-from services.ledger import store
+from services.ledger import merges, store
 from services.ledger.book import (
     ADJUST,
     ADJUSTED,
@@ -25,9 +25,6 @@ from services.ledger.errors import (
 )
 from services.ledger.operations import NEGATIVE_BALANCE_WRITE_OFF, LedgerCore, Program
 from services.ledger.policy import pro_rata_reversal
-
-# Merges of merges followed by a refund before it gives up (a loop would be a corrupt ledger).
-MERGE_CHAIN_MAX = 16
 
 
 class Reversals(LedgerCore):
@@ -51,13 +48,20 @@ class Reversals(LedgerCore):
             connection, program, member_id, now, create=False, allow_closed=True
         )
         holders = [member_id]
-        while book.account.closed_into is not None:
-            if len(holders) > MERGE_CHAIN_MAX:
-                raise MemberClosed(member_id, book.account.closed_into)
-            holders.append(book.account.closed_into)
+        survivor = book.account.closed_into
+        if survivor is not None:
+            # A closed account names its final survivor (merges.py); the members merged into
+            # that one may have held the points on the way, and reversals booked there count.
+            holders = [
+                member_id,
+                survivor,
+                *await merges.closed_into(connection, program.program_id, survivor),
+            ]
             book = await self.open_book(
-                connection, program, holders[-1], now, create=False, allow_closed=True
+                connection, program, survivor, now, create=False, allow_closed=True
             )
+            if book.account.closed_into is not None:
+                raise MemberClosed(member_id, book.account.closed_into)  # a corrupt ledger
         originals = await store.earn_postings_of_reference(
             connection, program.program_id, member_id, original_reference
         )

@@ -1,0 +1,55 @@
+"""The ledger's SQL for identity's merges: a merged member's account is closed into its survivor.
+
+A closed account names its final survivor, never a member merged since: when B merges into C,
+the accounts closed into B are repointed to C in the transaction that closes B, and a merge
+announced late (A into B arriving after B into C, as JetStream may redeliver) closes A into C.
+So a posting to A is refused naming C, and a refund of A's purchase finds the points in one
+step, without walking a chain at read time.
+"""
+
+import asyncpg
+
+
+async def lock_survivor(connection: asyncpg.Connection, program_id: str, survivor_id: str) -> str:
+    """The member whose account takes what goes to `survivor_id`: itself, or the survivor it
+    was closed into since. Its row stays locked to the end of the transaction, so a closure of
+    the survivor itself (which locks it first) runs wholly before or after the caller's."""
+    closed_into = await connection.fetchval(
+        "SELECT closed_into FROM member_accounts WHERE program_id = $1 AND member_id = $2 "
+        "FOR UPDATE",
+        program_id,
+        survivor_id,
+    )
+    return closed_into if closed_into is not None else survivor_id
+
+
+async def close_account(
+    connection: asyncpg.Connection, program_id: str, member_id: str, survivor_id: str
+) -> None:
+    """Close the member's account into the survivor's, and repoint the accounts closed into it
+    before (set-based, through member_accounts_closed_into of migration 010)."""
+    await connection.execute(
+        "UPDATE member_accounts SET closed_into = $3 WHERE program_id = $1 AND closed_into = $2",
+        program_id,
+        member_id,
+        survivor_id,
+    )
+    await connection.execute(
+        "UPDATE member_accounts SET closed_into = $3 WHERE program_id = $1 AND member_id = $2",
+        program_id,
+        member_id,
+        survivor_id,
+    )
+
+
+async def closed_into(
+    connection: asyncpg.Connection, program_id: str, survivor_id: str
+) -> list[str]:
+    """The members whose accounts were closed into the survivor's, directly or through members
+    merged into it since (a merged member's points passed through those)."""
+    rows = await connection.fetch(
+        "SELECT member_id FROM member_accounts WHERE program_id = $1 AND closed_into = $2",
+        program_id,
+        survivor_id,
+    )
+    return [row["member_id"] for row in rows]
