@@ -83,11 +83,11 @@ class SegmentFactsHandler:
                 # segment as an erased member does; the survivor is re-evaluated.
                 merged = event.member_merged
                 await segment_facts.record_erasure(connection, program_id, merged.merged_member_id)
-                # Its later purchases are refused before accrual (purchases.py).
-                await purchase_store.member_merged(
+                # Its later purchases are refused before accrual (purchases.py), naming the
+                # final survivor, which is re-evaluated.
+                member = await purchase_store.member_merged(
                     connection, program_id, merged.merged_member_id, merged.survivor_member_id
                 )
-                member = merged.survivor_member_id
             elif payload == "tier_changed":
                 member = event.tier_changed.member_id
                 await purchase_store.set_tier(

@@ -581,14 +581,35 @@ async def member_enrolled(
 
 async def member_merged(
     connection: Connection, program_id: str, member_id: str, survivor_id: str
-) -> None:
+) -> str:
+    """Record the merge under the final survivor, which it returns: merged_into never names a
+    member merged since, so nothing walks a chain when reading it. The members merged into
+    `member_id` before are repointed too, and a merge recorded after its survivor's own (A into
+    B after B into C, as JetStream may redeliver) lands as A into C; a redelivery changes
+    nothing. The survivor's row is locked first (made if campaign has not heard of it), so the
+    record of its own merge, which locks the same row, runs wholly before or after this one."""
+    final = await connection.fetchval(
+        "INSERT INTO members AS m (program_id, member_id) VALUES ($1, $2) "
+        "ON CONFLICT (program_id, member_id) DO UPDATE SET merged_into = m.merged_into "
+        "RETURNING coalesce(m.merged_into, m.member_id)",
+        program_id,
+        survivor_id,
+    )
     await connection.execute(
         "INSERT INTO members AS m (program_id, member_id, merged_into) VALUES ($1, $2, $3) "
         "ON CONFLICT (program_id, member_id) DO UPDATE SET merged_into = EXCLUDED.merged_into",
         program_id,
         member_id,
-        survivor_id,
+        final,
     )
+    # Through members_merged_into (migration 016).
+    await connection.execute(
+        "UPDATE members SET merged_into = $3 WHERE program_id = $1 AND merged_into = $2",
+        program_id,
+        member_id,
+        final,
+    )
+    return str(final)
 
 
 async def fetch_merged(

@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -28,6 +29,7 @@ NO_POINTS = campaign_pb2.INGEST_ITEM_STATUS_NO_POINTS
 RETURN = campaign_pb2.TRANSACTION_KIND_RETURN
 PURCHASE = campaign_pb2.TRANSACTION_KIND_PURCHASE
 MONDAY = dt.datetime(2025, 5, 5, 9, 0, tzinfo=dt.UTC)
+MIGRATIONS = Path(__file__).parents[3] / "services" / "campaign" / "migrations"
 
 
 @pytest.fixture
@@ -418,3 +420,68 @@ async def test_a_merged_members_purchases_are_refused_before_anything_counts_the
     assert error.value.details() == "member_id: member 'zed' was merged into 'ann'"
     assert dict(error.value.trailing_metadata())["loyalty-error-field"] == "member_id"
     assert await available(ledger, "ann") == 10 + 5
+
+
+def merged(merged_member: str, survivor: str) -> events_pb2.Event:
+    return events_pb2.Event(
+        member_merged=events_pb2.MemberMerged(
+            survivor_member_id=survivor, merged_member_id=merged_member
+        )
+    )
+
+
+async def merged_into(database_url: str) -> dict[str, str]:
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "campaign"})
+    try:
+        rows = await connection.fetch(
+            "SELECT member_id, merged_into FROM members WHERE merged_into IS NOT NULL"
+        )
+    finally:
+        await connection.close()
+    return {row["member_id"]: row["merged_into"] for row in rows}
+
+
+@pytest.mark.parametrize("order", ["as made", "survivor's merge first"])
+async def test_after_a_into_b_then_b_into_c_a_purchases_are_refused_naming_c(
+    services, servers, nats_namespace, database_url, order
+) -> None:
+    _, campaign = services
+    # zed merged into bob, then bob into ann; JetStream may deliver them either way, and again.
+    events = [merged("zed", "bob"), merged("bob", "ann")]
+    if order != "as made":
+        events.reverse()
+    events.append(merged(*(("zed", "bob") if order == "as made" else ("bob", "ann"))))
+    for event in events:
+        await publish(servers.nats_url, nats_namespace, "identity.member_merged", event)
+
+    async def recorded() -> dict[str, str]:
+        return await merged_into(database_url)
+
+    assert await eventually(recorded, {"zed": "ann", "bob": "ann"}) == {"zed": "ann", "bob": "ann"}
+    (refused,) = await campaign.ingest(
+        batch("b1", [("z1", "zed", 6_000, MONDAY, ""), ("b1", "bob", 1_000, MONDAY, "")])
+    )
+    assert list(refused.statuses) == [REJECTED, REJECTED]
+    assert list(refused.messages) == ["member_ids: merged into 'ann'"] * 2
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await campaign.purchase("zed", "z2", 1_000, at=MONDAY)
+    assert error.value.details() == "member_id: member 'zed' was merged into 'ann'"
+
+
+async def test_migration_016_repoints_members_merged_before_it_to_the_last_survivor(
+    services, database_url
+) -> None:
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "campaign"})
+    try:  # chains as the consumer left them before: a into b, b into c, c into d; x into y
+        for member, survivor in (("a", "b"), ("b", "c"), ("c", "d"), ("x", "y")):
+            await connection.execute(
+                "INSERT INTO members (program_id, member_id, merged_into) VALUES ($1, $2, $3)",
+                PROGRAM,
+                member,
+                survivor,
+            )
+        sql = MIGRATIONS.joinpath("016_members_merged_into.sql").read_text()
+        await connection.execute(sql[sql.index("DO $$") :])
+    finally:
+        await connection.close()
+    assert await merged_into(database_url) == {"a": "d", "b": "d", "c": "d", "x": "y"}
