@@ -16,6 +16,7 @@ SELECT create_distributed_table('consent_changes', 'member_id', colocate_with =>
 SELECT create_distributed_table('member_requests', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('erasures', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('merges', 'merged_member_id', colocate_with => 'members');
+SELECT create_distributed_table('blocked_identifiers', 'member_id', colocate_with => 'members');
 
 -- Resolve tables, distributed by the looked-up value: a resolve is one probe on one shard.
 SELECT create_distributed_table('identifier_lookup', 'value', colocate_with => 'none');

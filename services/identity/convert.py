@@ -5,7 +5,12 @@ import datetime as dt
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 from services.identity import members, profiles
-from services.identity.members import MemberView, StoredConsent, StoredIdentifier
+from services.identity.members import (
+    BlockedIdentifier,
+    MemberView,
+    StoredConsent,
+    StoredIdentifier,
+)
 from services.shared.timestamps import timestamp
 
 STATUS_TO_PROTO = {
@@ -15,6 +20,11 @@ STATUS_TO_PROTO = {
     members.ERASED: common_pb2.MEMBER_STATUS_ERASED,
 }
 STATUS_FROM_PROTO = {value: key for key, value in STATUS_TO_PROTO.items()}
+BLOCK_REASON_TO_PROTO = {
+    members.LOST: identity_pb2.IDENTIFIER_REMOVAL_REASON_LOST,
+    members.STOLEN: identity_pb2.IDENTIFIER_REMOVAL_REASON_STOLEN,
+}
+BLOCK_REASON_FROM_PROTO = {value: key for key, value in BLOCK_REASON_TO_PROTO.items()}
 
 
 def profile_from_proto(profile: identity_pb2.Profile, prefix: str = "profile.") -> profiles.Profile:
@@ -57,6 +67,24 @@ def identifier_to_proto(identifier: StoredIdentifier) -> identity_pb2.Identifier
     )
 
 
+def blocked_identifier_to_proto(blocked: BlockedIdentifier) -> identity_pb2.BlockedIdentifier:
+    # The card inside an Identifier, as the member's identifiers are shown: an erasure clears
+    # every Identifier in the responses it keeps, this one included.
+    identifier = identity_pb2.Identifier(
+        kind=blocked.key.kind,  # type: ignore[arg-type]
+        value=blocked.key.value,
+        provider=blocked.key.provider,
+        verified=blocked.verified,
+    )
+    if blocked.added_at is not None:
+        identifier.added_at.CopyFrom(timestamp(blocked.added_at))
+    return identity_pb2.BlockedIdentifier(
+        identifier=identifier,
+        reason=BLOCK_REASON_TO_PROTO[blocked.reason],
+        blocked_at=timestamp(blocked.blocked_at),
+    )
+
+
 def consent_to_proto(consent: StoredConsent) -> identity_pb2.Consent:
     return identity_pb2.Consent(
         channel=consent.channel,  # type: ignore[arg-type]
@@ -74,6 +102,7 @@ def member_to_proto(view: MemberView) -> identity_pb2.Member:
         status=STATUS_TO_PROTO[member.status],
         profile=profile_to_proto(member.profile),
         identifiers=[identifier_to_proto(i) for i in view.identifiers],
+        blocked_identifiers=[blocked_identifier_to_proto(b) for b in view.blocked_identifiers],
         consents=[consent_to_proto(c) for c in view.consents],
         enrollment_channel=member.enrollment_channel,  # type: ignore[arg-type]
         enrollment_store_id=member.enrollment_store_id,

@@ -38,6 +38,18 @@ class StoredIdentifier:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BlockedIdentifier:
+    """A card of the member reported lost or stolen, still blocked (reason LOST or STOLEN)."""
+
+    key: IdentifierKey
+    verified: bool
+    # When the member attached it; None for a card blocked before the platform kept this.
+    added_at: dt.datetime | None
+    reason: str
+    blocked_at: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True)
 class StoredConsent:
     channel: int
     granted: bool
@@ -68,6 +80,8 @@ class MemberView:
 
     member: StoredMember
     identifiers: list[StoredIdentifier]
+    # The cards blocked for the member or a member merged into it, oldest block first.
+    blocked_identifiers: list[BlockedIdentifier]
     consents: list[StoredConsent]
 
 

@@ -9,6 +9,7 @@ import asyncpg
 
 from services.identity.identifiers import IdentifierKey
 from services.identity.members import (
+    BlockedIdentifier,
     MemberView,
     StoredConsent,
     StoredIdentifier,
@@ -144,7 +145,8 @@ async def fetch_members_merged_into(
 
 
 async def views(connection: Connection, members: Sequence[StoredMember]) -> list[MemberView]:
-    """The members with their identifiers and consents, two queries for all of them."""
+    """The members with their identifiers, blocked cards and consents, three queries for all of
+    them."""
     if not members:
         return []
     program_id = members[0].program_id
@@ -152,6 +154,13 @@ async def views(connection: Connection, members: Sequence[StoredMember]) -> list
     identifier_rows = await connection.fetch(
         "SELECT member_id, kind, provider, value, verified, added_at FROM member_identifiers "
         "WHERE program_id = $1 AND member_id = ANY($2::text[]) ORDER BY member_id, added_at, kind, value",
+        program_id,
+        member_ids,
+    )
+    blocked_rows = await connection.fetch(
+        "SELECT member_id, kind, provider, value, verified, added_at, reason, blocked_at "
+        "FROM blocked_identifiers WHERE program_id = $1 AND member_id = ANY($2::text[]) "
+        "ORDER BY member_id, blocked_at, kind, value",
         program_id,
         member_ids,
     )
@@ -170,6 +179,17 @@ async def views(connection: Connection, members: Sequence[StoredMember]) -> list
                 added_at=row["added_at"],
             )
         )
+    blocked: dict[str, list[BlockedIdentifier]] = {m: [] for m in member_ids}
+    for row in blocked_rows:
+        blocked[row["member_id"]].append(
+            BlockedIdentifier(
+                key=IdentifierKey(row["kind"], row["provider"], row["value"]),
+                verified=row["verified"],
+                added_at=row["added_at"],
+                reason=row["reason"],
+                blocked_at=row["blocked_at"],
+            )
+        )
     consents: dict[str, list[StoredConsent]] = {m: [] for m in member_ids}
     for row in consent_rows:
         consents[row["member_id"]].append(
@@ -181,7 +201,12 @@ async def views(connection: Connection, members: Sequence[StoredMember]) -> list
             )
         )
     return [
-        MemberView(member=m, identifiers=identifiers[m.member_id], consents=consents[m.member_id])
+        MemberView(
+            member=m,
+            identifiers=identifiers[m.member_id],
+            blocked_identifiers=blocked[m.member_id],
+            consents=consents[m.member_id],
+        )
         for m in members
     ]
 
@@ -257,26 +282,28 @@ async def count_identifiers(connection: Connection, program_id: str, member_id: 
 
 async def detach_identifier(
     connection: asyncpg.Connection, program_id: str, member_id: str, key: IdentifierKey
-) -> bool:
+) -> StoredIdentifier | None:
     """Take the identifier off the member (its lookup row stays for the caller to free or
-    block); False if the member does not hold it."""
-    removed = await connection.fetchval(
+    block); the identifier as the member held it, or None if the member does not hold it."""
+    row = await connection.fetchrow(
         "DELETE FROM member_identifiers WHERE program_id = $1 AND member_id = $2 AND kind = $3 "
-        "AND provider = $4 AND value = $5 RETURNING true",
+        "AND provider = $4 AND value = $5 RETURNING verified, added_at",
         program_id,
         member_id,
         key.kind,
         key.provider,
         key.value,
     )
-    return bool(removed)
+    if row is None:
+        return None
+    return StoredIdentifier(key=key, verified=row["verified"], added_at=row["added_at"])
 
 
 async def release_identifier(
     connection: asyncpg.Connection, program_id: str, member_id: str, key: IdentifierKey
 ) -> bool:
     """Detach the identifier from the member and free it for the program; False if not held."""
-    removed = await detach_identifier(connection, program_id, member_id, key)
+    removed = await detach_identifier(connection, program_id, member_id, key) is not None
     if removed:
         await connection.execute(
             "DELETE FROM identifier_lookup WHERE program_id = $1 AND kind = $2 AND provider = $3 "
@@ -287,7 +314,7 @@ async def release_identifier(
             key.value,
             member_id,
         )
-    return bool(removed)
+    return removed
 
 
 async def resolve(

@@ -208,7 +208,8 @@ async def release_all_identifiers(
     connection: asyncpg.Connection, program_id: str, member_ids: Sequence[str]
 ) -> None:
     """Free every identifier of the members for the program, forget the cards blocked for them
-    (reported lost or stolen), and forget their card numbers."""
+    (reported lost or stolen: the block, which names whose card it was, and the card as the
+    member held it), and forget their card numbers."""
     rows = await connection.fetch(
         "DELETE FROM member_identifiers WHERE program_id = $1 AND member_id = ANY($2::text[]) "
         "RETURNING kind, provider, value",
@@ -230,6 +231,11 @@ async def release_all_identifiers(
         program_id,
         list(member_ids),
         BLOCKED,
+    )
+    await connection.execute(
+        "DELETE FROM blocked_identifiers WHERE program_id = $1 AND member_id = ANY($2::text[])",
+        program_id,
+        list(member_ids),
     )
     await connection.execute(
         "DELETE FROM card_numbers WHERE program_id = $1 AND card_number = ANY($2::text[])",

@@ -29,17 +29,12 @@ from services.shared.errors import InvalidArgument, ResourceExhausted
 from services.shared.idempotency import once
 from services.shared.timestamps import timestamp
 
-BLOCK_REASONS = {
-    identity_pb2.IDENTIFIER_REMOVAL_REASON_LOST: members.LOST,
-    identity_pb2.IDENTIFIER_REMOVAL_REASON_STOLEN: members.STOLEN,
-}
-
 
 def block_reason(reason: int, kind: int) -> str:
     """The reason to block the identifier for, or "" to release it."""
     if reason == identity_pb2.IDENTIFIER_REMOVAL_REASON_UNSPECIFIED:
         return ""
-    if reason not in BLOCK_REASONS:
+    if reason not in convert.BLOCK_REASON_FROM_PROTO:
         raise InvalidArgument("reason", "must be a known removal reason")
     if kind not in identifiers.BLOCKABLE_KINDS:
         raise InvalidArgument(
@@ -47,7 +42,7 @@ def block_reason(reason: int, kind: int) -> str:
             "only a card number can be reported lost or stolen; remove other identifiers "
             "without a reason",
         )
-    return BLOCK_REASONS[reason]
+    return convert.BLOCK_REASON_FROM_PROTO[reason]
 
 
 async def refusal_of_taken(
@@ -132,7 +127,7 @@ class IdentifierRpcs(RpcBase):
             return
         owner = await self.current_member(connection, member.program_id, block.member_id)
         if owner is not None and owner.member_id == member.member_id:
-            await block_store.unblock(connection, member.program_id, key)
+            await block_store.unblock(connection, member.program_id, member.member_id, key)
 
     async def RemoveIdentifier(
         self, request: identity_pb2.RemoveIdentifierRequest, context: grpc.aio.ServicerContext

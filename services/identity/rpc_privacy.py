@@ -19,6 +19,7 @@ from loyalty.events.v1 import events_pb2
 from loyalty.identity.v1 import identity_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.identity import convert, events, ledger_client
+from services.identity import repository_blocks as block_store
 from services.identity import repository_members as member_store
 from services.identity import repository_privacy as privacy_store
 from services.identity.errors import IdentityError, MergePending
@@ -106,6 +107,12 @@ class PrivacyRpcs(RpcBase):
             merged_member_id=request.merged_member_id,
             survivor=survivor.member_id,
             survivor_status=survivor.status,
+        )
+        await block_store.move_blocks(
+            connection,
+            program_id=program_id,
+            merged_member_id=request.merged_member_id,
+            survivor=survivor.member_id,
         )
         await privacy_store.mark_merged(
             connection,

@@ -2,12 +2,16 @@
 keeps at least one identifier; through real gRPC, PostgreSQL and JetStream."""
 
 import uuid
+from pathlib import Path
 
+import asyncpg
 import grpc
 
+import services.identity
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.identity.app import SPEC, IdentityConfig
+from services.shared.migrations import apply_migrations
 from tests.conftest import Servers
 from tests.services.identity.conftest import (
     KIND,
@@ -65,6 +69,17 @@ def resolve(stub, given: identity_pb2.Identifier):
 
 def reason_of(error: grpc.aio.AioRpcError) -> str:
     return dict(error.trailing_metadata() or ())["loyalty-error-reason"]
+
+
+async def get_member(stub, member_id: str) -> identity_pb2.Member:
+    return (
+        await stub.GetMember(identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id=member_id))
+    ).member
+
+
+def blocked_of(member: identity_pb2.Member) -> list[tuple[str, int]]:
+    """(card number, reason) of the member's blocked cards, as listed."""
+    return [(b.identifier.value, b.reason) for b in member.blocked_identifiers]
 
 
 async def test_a_stolen_card_is_blocked_and_the_member_gets_a_new_one(
@@ -226,8 +241,13 @@ async def test_a_lost_card_of_a_merged_member_goes_back_to_its_survivor(start_se
             )
         )
         assert error.code() == grpc.StatusCode.UNAVAILABLE
+        # The blocked card is listed with the survivor, as the merged member's identifiers are.
+        assert blocked_of(await get_member(stub, app_member)) == [(CARD, LOST)]
+        assert blocked_of(await get_member(stub, card_member)) == []
         await add(stub, app_member, card())
         assert (await resolve(stub, card())).member_id == app_member
+        survivor = await get_member(stub, app_member)
+        assert blocked_of(survivor) == [] and CARD in {i.value for i in survivor.identifiers}
 
 
 async def test_an_erasure_forgets_the_members_blocked_cards(stub, database) -> None:
@@ -245,12 +265,98 @@ async def test_an_erasure_forgets_the_members_blocked_cards(stub, database) -> N
             reason="ticket 1",
         )
     )
-    assert (
-        await database.fetchval(
-            "SELECT count(*) FROM identifier_lookup WHERE value = $1 OR blocked_member_id = $2",
-            CARD,
-            alice,
-        )
-        == 0
-    )
+    assert blocked_of(await get_member(stub, alice)) == []
+    for table, member_column in (
+        ("identifier_lookup", "blocked_member_id"),
+        ("blocked_identifiers", "member_id"),
+    ):
+        assert not await database.fetchval(
+            f"SELECT count(*) FROM {table} WHERE value = $1 OR {member_column} = $2", CARD, alice
+        ), table
     await enrol(stub, email("bob@example.com"), card())
+
+
+async def test_get_member_lists_the_members_blocked_cards_until_one_goes_back(stub) -> None:
+    """Support sees which card was blocked, when and why, and that a lost one may come back."""
+    verified_card = identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD, verified=True)
+    alice = (
+        await enrol(stub, email("alice@example.com"), verified_card, card(NEW_CARD))
+    ).member.member_id
+    bob = (await enrol(stub, email("bob@example.com"))).member.member_id
+    [held] = [i for i in (await get_member(stub, alice)).identifiers if i.value == CARD]
+    lost = await remove(stub, alice, card(), LOST)
+    stolen = await remove(stub, alice, card(NEW_CARD), STOLEN)
+
+    member = await get_member(stub, alice)
+    assert [i.value for i in member.identifiers] == ["alice@example.com"]
+    assert blocked_of(member) == [(CARD, LOST), (NEW_CARD, STOLEN)]
+    first, second = member.blocked_identifiers
+    # The card as the member held it (shown as identifiers are), and when it was blocked.
+    assert first.identifier == held and first.identifier.verified
+    assert first.blocked_at == lost.removed_at
+    assert second.blocked_at == stolen.removed_at
+    assert blocked_of(await get_member(stub, bob)) == []
+    listed = await stub.ListMembers(identity_pb2.ListMembersRequest(program_id=PROGRAM))
+    assert [blocked_of(m) for m in listed.members] == [
+        [(CARD, LOST), (NEW_CARD, STOLEN)],
+        [],
+    ]
+
+    # The lost card found again goes back to Alice: no longer blocked, no longer listed.
+    await add(stub, alice, card())
+    member = await get_member(stub, alice)
+    assert blocked_of(member) == [(NEW_CARD, STOLEN)]
+    assert CARD in {i.value for i in member.identifiers}
+    # Lost a second time, it is listed again, as blocked now.
+    again = await remove(stub, alice, card(), LOST)
+    member = await get_member(stub, alice)
+    assert blocked_of(member) == [(NEW_CARD, STOLEN), (CARD, LOST)]
+    assert member.blocked_identifiers[1].blocked_at == again.removed_at
+
+
+async def test_the_cards_blocked_before_the_member_side_was_kept_are_listed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Migration 008 lists the cards blocked before it: a merged member's with its survivor."""
+    migrations = Path(services.identity.__file__).with_name("migrations")
+    for path in sorted(migrations.glob("00[1-7]_*.sql")):
+        (tmp_path / path.name).write_text(path.read_text())
+    connection = await asyncpg.connect(database_url)
+    try:
+        assert await apply_migrations(connection, schema="identity", directory=tmp_path) == 7
+        await connection.execute("SET search_path TO identity")
+        await connection.execute(
+            "INSERT INTO programs (program_id, name, points_name, currency, time_zone, "
+            "entry_tier_code, default_locale) "
+            "VALUES ('acme', 'Acme', 'points', 'EUR', 'Europe/Amsterdam', 'm', 'nl-NL')"
+        )
+        await connection.executemany(
+            "INSERT INTO members (program_id, member_id, status, merged_into_member_id, "
+            "enrollment_channel, entry_tier_code, referral_code) "
+            "VALUES ('acme', $1, $2, $3, 1, 'm', $1)",
+            [("alice", "active", ""), ("card", "merged", "app"), ("app", "active", "")],
+        )
+        await connection.executemany(
+            "INSERT INTO identifier_lookup (program_id, kind, value, member_id, member_status, "
+            "blocked_member_id, blocked_reason, blocked_at) "
+            "VALUES ('acme', $1, $2, '', 'blocked', $3, $4, '2026-01-02T03:04:05Z')",
+            [
+                (KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD, "alice", "lost"),
+                (KIND.IDENTIFIER_KIND_CARD_NUMBER, NEW_CARD, "card", "stolen"),
+            ],
+        )
+        [latest] = migrations.glob("008_*.sql")
+        (tmp_path / latest.name).write_text(latest.read_text())
+        assert await apply_migrations(connection, schema="identity", directory=tmp_path) == 1
+        rows = await connection.fetch(
+            "SELECT member_id, value, reason, verified, added_at, blocked_at "
+            "FROM blocked_identifiers ORDER BY member_id"
+        )
+        assert [(r["member_id"], r["value"], r["reason"]) for r in rows] == [
+            ("alice", CARD, "lost"),
+            ("app", NEW_CARD, "stolen"),
+        ]
+        assert all(not r["verified"] and r["added_at"] is None for r in rows)
+        assert {r["blocked_at"].isoformat() for r in rows} == {"2026-01-02T03:04:05+00:00"}
+    finally:
+        await connection.close()

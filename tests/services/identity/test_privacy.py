@@ -370,6 +370,9 @@ PII = {
     "preference": "size-xxl-unique",
     "added_email": "zq.second@example.org",
     "merge_note": "same person as card holder zq-5521",
+    # Cards reported lost (the member's) and stolen (the merged older account's): blocked.
+    "lost_card": "4000005551044127",
+    "stolen_card": "6280007773025195",
 }
 
 
@@ -467,8 +470,38 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
             program_id=PROGRAM, member_id=member_id, scopes=["member:read"]
         )
     )
-    # An older account of the person, merged with a note an operator wrote about them.
-    old_account = (await enrol(stub, email("old.account@example.net"))).member.member_id
+    # An older account of the person, merged with a note an operator wrote about them, whose
+    # card was stolen; and a card of the member's own reported lost.
+    old_account = (
+        await enrol(
+            stub,
+            email("old.account@example.net"),
+            identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, PII["stolen_card"]),
+        )
+    ).member.member_id
+    for holder, card_number, reason in (
+        (old_account, PII["stolen_card"], identity_pb2.IDENTIFIER_REMOVAL_REASON_STOLEN),
+        (member_id, PII["lost_card"], identity_pb2.IDENTIFIER_REMOVAL_REASON_LOST),
+    ):
+        if holder == member_id:
+            await stub.AddIdentifier(
+                identity_pb2.AddIdentifierRequest(
+                    program_id=PROGRAM,
+                    idempotency_key=f"add-card:{card_number}",
+                    member_id=holder,
+                    identifier=identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, card_number),
+                )
+            )
+        await stub.RemoveIdentifier(
+            identity_pb2.RemoveIdentifierRequest(
+                program_id=PROGRAM,
+                idempotency_key=f"block:{card_number}",
+                member_id=holder,
+                kind=KIND.IDENTIFIER_KIND_CARD_NUMBER,
+                value=card_number,
+                reason=reason,
+            )
+        )
     await stub.MergeMembers(
         identity_pb2.MergeMembersRequest(
             program_id=PROGRAM,
@@ -481,6 +514,14 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
     )
     await with_the_note_in_its_stored_request(database, old_account, PII["merge_note"])
     assert {value for _, _, value in await pii_found(database)} == set(PII.values())
+    # The merge's stored answer lists the survivor's blocked cards, the merged account's too.
+    listed = (
+        await stub.GetMember(identity_pb2.GetMemberRequest(program_id=PROGRAM, member_id=member_id))
+    ).member
+    assert {b.identifier.value for b in listed.blocked_identifiers} == {
+        PII["lost_card"],
+        PII["stolen_card"],
+    }
 
     request = identity_pb2.EraseMemberRequest(
         program_id=PROGRAM,
@@ -511,6 +552,7 @@ async def test_after_an_erase_no_identity_table_holds_the_members_pii(
     ).member
     assert kept.status == common_pb2.MEMBER_STATUS_ERASED
     assert not kept.identifiers and not kept.consents and kept.profile == identity_pb2.Profile()
+    assert not kept.blocked_identifiers
     error = await failure(
         stub.ResolveIdentifier(
             identity_pb2.ResolveIdentifierRequest(
@@ -706,6 +748,17 @@ async def test_an_export_holds_what_is_kept_of_the_members_merged_into_it(with_l
     shop = (await enrol(stub, email("alice@shop.example"))).member.member_id
     card = (await enrol(stub, identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, CARD))).member.member_id
     app = (await enrol(stub, email("alice@example.com"))).member.member_id
+    # The card customer's card was stolen before the merge: blocked, and still data about them.
+    blocked = await stub.RemoveIdentifier(
+        identity_pb2.RemoveIdentifierRequest(
+            program_id=PROGRAM,
+            idempotency_key="stolen",
+            member_id=card,
+            kind=KIND.IDENTIFIER_KIND_CARD_NUMBER,
+            value=CARD,
+            reason=identity_pb2.IDENTIFIER_REMOVAL_REASON_STOLEN,
+        )
+    )
     for member_id, channel in (
         (shop, common_pb2.CONSENT_CHANNEL_EMAIL),
         (card, common_pb2.CONSENT_CHANNEL_SMS),
@@ -726,6 +779,9 @@ async def test_an_export_holds_what_is_kept_of_the_members_merged_into_it(with_l
     )
     section = json.loads(exported.sections[0].content)
     assert {m["member_id"] for m in section["merged_members"]} == {shop, card}
+    [stolen] = exported.member.blocked_identifiers
+    assert stolen.identifier.value == CARD and stolen.blocked_at == blocked.removed_at
+    assert stolen.reason == identity_pb2.IDENTIFIER_REMOVAL_REASON_STOLEN
     assert sorted(
         (c["member_id"], c["channel"], c["granted"]) for c in section["consent_changes"]
     ) == sorted(

@@ -115,7 +115,7 @@ class Consent(_message.Message):
     def __init__(self, channel: _Optional[_Union[_common_pb2.ConsentChannel, str]] = ..., granted: _Optional[bool] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source_channel: _Optional[_Union[_common_pb2.Channel, str]] = ...) -> None: ...
 
 class Member(_message.Message):
-    __slots__ = ("member_id", "program_id", "status", "profile", "identifiers", "consents", "enrollment_channel", "enrollment_store_id", "referral_code", "referrer_member_id", "merged_into_member_id", "enrolled_at", "update_time")
+    __slots__ = ("member_id", "program_id", "status", "profile", "identifiers", "consents", "enrollment_channel", "enrollment_store_id", "referral_code", "referrer_member_id", "merged_into_member_id", "enrolled_at", "update_time", "blocked_identifiers")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +129,7 @@ class Member(_message.Message):
     MERGED_INTO_MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     ENROLLED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     program_id: str
     status: _common_pb2.MemberStatus
@@ -142,7 +143,18 @@ class Member(_message.Message):
     merged_into_member_id: str
     enrolled_at: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, member_id: _Optional[str] = ..., program_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.MemberStatus, str]] = ..., profile: _Optional[_Union[Profile, _Mapping]] = ..., identifiers: _Optional[_Iterable[_Union[Identifier, _Mapping]]] = ..., consents: _Optional[_Iterable[_Union[Consent, _Mapping]]] = ..., enrollment_channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., enrollment_store_id: _Optional[str] = ..., referral_code: _Optional[str] = ..., referrer_member_id: _Optional[str] = ..., merged_into_member_id: _Optional[str] = ..., enrolled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    blocked_identifiers: _containers.RepeatedCompositeFieldContainer[BlockedIdentifier]
+    def __init__(self, member_id: _Optional[str] = ..., program_id: _Optional[str] = ..., status: _Optional[_Union[_common_pb2.MemberStatus, str]] = ..., profile: _Optional[_Union[Profile, _Mapping]] = ..., identifiers: _Optional[_Iterable[_Union[Identifier, _Mapping]]] = ..., consents: _Optional[_Iterable[_Union[Consent, _Mapping]]] = ..., enrollment_channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., enrollment_store_id: _Optional[str] = ..., referral_code: _Optional[str] = ..., referrer_member_id: _Optional[str] = ..., merged_into_member_id: _Optional[str] = ..., enrolled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., blocked_identifiers: _Optional[_Iterable[_Union[BlockedIdentifier, _Mapping]]] = ...) -> None: ...
+
+class BlockedIdentifier(_message.Message):
+    __slots__ = ("identifier", "reason", "blocked_at")
+    IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_AT_FIELD_NUMBER: _ClassVar[int]
+    identifier: Identifier
+    reason: IdentifierRemovalReason
+    blocked_at: _timestamp_pb2.Timestamp
+    def __init__(self, identifier: _Optional[_Union[Identifier, _Mapping]] = ..., reason: _Optional[_Union[IdentifierRemovalReason, str]] = ..., blocked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class QrKey(_message.Message):
     __slots__ = ("key_id", "algorithm", "public_key", "not_before", "not_after", "status")
