@@ -13,6 +13,7 @@ from gateway.enums import (
     CodeStatus,
     ConsentChannel,
     IdentifierKind,
+    IdentifierRemovalReason,
     MemberStatus,
     PostingKind,
     QualifyingBasis,
@@ -124,6 +125,19 @@ def identifier(value: identity_pb2.Identifier) -> models.Identifier:
     )
 
 
+def blocked_identifier(value: identity_pb2.BlockedIdentifier) -> models.BlockedIdentifier:
+    card = value.identifier
+    return models.BlockedIdentifier(
+        kind=from_proto(IdentifierKind, card.kind),
+        value=card.value,
+        provider=card.provider,
+        verified=card.verified,
+        added_at=instant(card.added_at),
+        reason=from_proto(IdentifierRemovalReason, value.reason),
+        blocked_at=instant(value.blocked_at),
+    )
+
+
 def identifier_to_proto(value: models.IdentifierInput) -> identity_pb2.Identifier:
     return identity_pb2.Identifier(
         kind=to_proto(value.kind),  # type: ignore[arg-type]
@@ -149,6 +163,7 @@ def member(value: identity_pb2.Member) -> models.Member:
         status=from_proto(MemberStatus, value.status),
         profile=profile(value.profile),
         identifiers=[identifier(i) for i in value.identifiers],
+        blocked_identifiers=[blocked_identifier(b) for b in value.blocked_identifiers],
         consents=[consent(c) for c in value.consents],
         enrollment_channel=from_proto(Channel, value.enrollment_channel),
         enrollment_store_id=value.enrollment_store_id,

@@ -19,6 +19,7 @@ from gateway.enums import (
     CodeStatus,
     ConsentChannel,
     IdentifierKind,
+    IdentifierRemovalReason,
     MemberStatus,
     PostingKind,
     QualifyingBasis,
@@ -168,6 +169,21 @@ class Identifier(BaseModel):
     added_at: dt.datetime | None = None
 
 
+class BlockedIdentifier(Identifier):
+    """A card reported lost or stolen: it identifies nobody and nobody can attach it."""
+
+    reason: IdentifierRemovalReason | None = Field(
+        description="`lost`: the member may attach it again when found; `stolen`: blocked for good."
+    )
+    blocked_at: dt.datetime | None = None
+
+
+BLOCKED_IDENTIFIERS = (
+    "The member's cards reported lost or stolen that are still blocked, oldest first (those of a "
+    "member merged into this one too); a lost card attached again is no longer listed."
+)
+
+
 class IdentifierInput(Request):
     kind: IdentifierKind
     value: Annotated[str, Field(min_length=1, max_length=320)]
@@ -202,6 +218,7 @@ class Member(BaseModel):
     status: MemberStatus | None
     profile: Profile
     identifiers: list[Identifier]
+    blocked_identifiers: list[BlockedIdentifier] = Field(description=BLOCKED_IDENTIFIERS)
     consents: list[Consent]
     enrollment_channel: Channel | None = None
     enrollment_store_id: str = ""
@@ -228,6 +245,7 @@ class EnrolmentResult(BaseModel):
 
 class IdentifierList(BaseModel):
     identifiers: list[Identifier]
+    blocked_identifiers: list[BlockedIdentifier] = Field(description=BLOCKED_IDENTIFIERS)
 
 
 class QrToken(BaseModel):

@@ -140,13 +140,16 @@ async def update_consents(
 @router.get(
     "/members/{member_id}/identifiers",
     response_model=models.IdentifierList,
-    summary="A member's identifiers",
+    summary="A member's identifiers, and the cards blocked as lost or stolen",
 )
 async def list_identifiers(
     request: Request, member_id: MemberIdPath, principal: Reader
 ) -> models.IdentifierList:
     member = await _member(request, principal, member_id)
-    return models.IdentifierList(identifiers=[convert.identifier(i) for i in member.identifiers])
+    return models.IdentifierList(
+        identifiers=[convert.identifier(i) for i in member.identifiers],
+        blocked_identifiers=[convert.blocked_identifier(b) for b in member.blocked_identifiers],
+    )
 
 
 @router.post(
@@ -185,7 +188,8 @@ async def add_identifier(
     "`reason=stolen` a card number is blocked instead (it may be the last identifier): it "
     "identifies no member at a till (409 `IDENTIFIER_BLOCKED`) and nobody can enrol with it or "
     "attach it. The member keeps the account and points; attach a new card with POST. A lost card "
-    "found again may be attached to its own member again; a stolen card stays blocked.",
+    "found again may be attached to its own member again; a stolen card stays blocked. The member "
+    "and GET list a blocked card in `blocked_identifiers` (why, since when) while it is blocked.",
 )
 async def remove_identifier(
     request: Request,

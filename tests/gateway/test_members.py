@@ -230,3 +230,44 @@ def test_qr_token_is_signed_and_drawn_as_svg(platform: GatewayPlatform) -> None:
         )
     assert response.status_code == 201, response.text
     assert response.json()["member_id"] == member_id
+
+
+def test_a_members_blocked_cards_are_shown_until_a_lost_one_is_attached_again(
+    admin: httpx.Client, platform: GatewayPlatform
+) -> None:
+    member_id = platform.enrol()
+    path = f"{BASE}/members/{member_id}/identifiers"
+    lost, stolen = _card_number(), _card_number()
+    for number, reason in ((lost, "lost"), (stolen, "stolen")):
+        card = {"kind": "card_number", "value": number}
+        added = admin.post(path, headers={"Idempotency-Key": unique("k")}, json=card)
+        assert added.status_code == 201, added.text
+        response = admin.delete(
+            path, headers={"Idempotency-Key": unique("k")}, params={**card, "reason": reason}
+        )
+        assert response.status_code == 200, response.text
+
+    def blocked(body: dict) -> list[tuple[str, str, str]]:
+        return [(b["kind"], b["value"], b["reason"]) for b in body["blocked_identifiers"]]
+
+    expected = [("card_number", lost, "lost"), ("card_number", stolen, "stolen")]
+    member = admin.get(f"{BASE}/members/{member_id}").json()
+    assert blocked(member) == expected
+    assert all(b["blocked_at"] and b["added_at"] for b in member["blocked_identifiers"])
+    assert [i["kind"] for i in member["identifiers"]] == ["email"]
+    assert blocked(admin.get(path).json()) == expected
+    with platform.client(token=platform.member_token(member_id)) as own:
+        assert blocked(own.get(f"{BASE}/members/me").json()) == expected
+    export = admin.get(f"{BASE}/members/{member_id}/export")
+    assert blocked(export.json()["member"]) == expected
+
+    # The lost card found again is the member's again, and blocked no more.
+    again = admin.post(
+        path,
+        headers={"Idempotency-Key": unique("k")},
+        json={"kind": "card_number", "value": lost},
+    )
+    assert again.status_code == 201, again.text
+    listed = admin.get(path).json()
+    assert blocked(listed) == [("card_number", stolen, "stolen")]
+    assert lost in {i["value"] for i in listed["identifiers"]}
