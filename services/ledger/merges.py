@@ -12,8 +12,18 @@ import asyncpg
 
 async def lock_survivor(connection: asyncpg.Connection, program_id: str, survivor_id: str) -> str:
     """The member whose account takes what goes to `survivor_id`: itself, or the survivor it
-    was closed into since. Its row stays locked to the end of the transaction, so a closure of
-    the survivor itself (which locks it first) runs wholly before or after the caller's."""
+    was closed into since. Its row is opened if need be (in the program's entry tier, as
+    store.open_account) and stays locked to the end of the transaction, so a closure of the
+    survivor itself (which locks that row first) runs wholly before or after the caller's:
+    never one repointing the accounts closed into the survivor while the caller's closure into
+    it is not committed yet."""
+    await connection.execute(
+        "INSERT INTO member_accounts (program_id, member_id, tier_code, tier_since, last_activity_at) "
+        "SELECT program_id, $2, entry_tier_code, now(), now() FROM programs WHERE program_id = $1 "
+        "ON CONFLICT DO NOTHING",
+        program_id,
+        survivor_id,
+    )
     closed_into = await connection.fetchval(
         "SELECT closed_into FROM member_accounts WHERE program_id = $1 AND member_id = $2 "
         "FOR UPDATE",
