@@ -71,6 +71,7 @@ class TierChangeDirection(StrEnum):
     initial = "initial"
     upgrade = "upgrade"
     downgrade = "downgrade"
+    lateral = "lateral"
 
 
 class TierChangeReason(StrEnum):

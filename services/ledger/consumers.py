@@ -44,7 +44,13 @@ class MemberEnrolledHandler:
                     event.program_id,
                 )
                 return
-            tier = enrolled.entry_tier_code or program[0].entry_tier_code
+            tier = program[0].entry_tier_code
+            if enrolled.entry_tier_code and await repository.tier_defined(
+                connection, event.program_id, enrolled.entry_tier_code
+            ):
+                # Identity's entry tier, unless the ledger's tiers no longer have it (a renamed
+                # entry tier, which identity's program may still name).
+                tier = enrolled.entry_tier_code
             opened_at = (
                 event.occurred_at.ToDatetime(tzinfo=dt.UTC)
                 if event.HasField("occurred_at")

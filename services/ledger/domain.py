@@ -151,3 +151,68 @@ def validate_tiers(tiers: list[Tier]) -> list[Tier]:
     if ordered[0].threshold != 0:
         raise InvalidArgument("tiers", f"the lowest tier {ordered[0].code!r} must have threshold 0")
     return ordered
+
+
+TIER_CODE_MAPPINGS_MAX = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierMove:
+    """Where SetTierDefinitions moves the accounts holding a removed tier code, and how that
+    reads in their tier history (a common_pb2.TierChangeDirection)."""
+
+    from_code: str
+    to_code: str
+    direction: int
+
+
+def validate_tier_mappings(mappings: list[tuple[str, str]], tiers: list[Tier]) -> dict[str, str]:
+    """Removed code -> new code: each maps a code the new `tiers` do not define, once, to one
+    they define. A code no current tier defines may be mapped too: accounts may still hold one
+    that an earlier change removed without moving them."""
+    if len(mappings) > TIER_CODE_MAPPINGS_MAX:
+        raise InvalidArgument("tier_code_mappings", f"at most {TIER_CODE_MAPPINGS_MAX} mappings")
+    codes = {t.code for t in tiers}
+    mapped: dict[str, str] = {}
+    for index, (from_code, to_code) in enumerate(mappings):
+        field = f"tier_code_mappings[{index}]"
+        validation.code(from_code, f"{field}.from_tier_code")
+        validation.code(to_code, f"{field}.to_tier_code")
+        if from_code in codes:
+            raise InvalidArgument(
+                f"{field}.from_tier_code",
+                f"tier {from_code!r} stays in tiers; only a removed tier is mapped",
+            )
+        if from_code in mapped:
+            raise InvalidArgument(f"{field}.from_tier_code", f"tier {from_code!r} is mapped twice")
+        if to_code not in codes:
+            raise InvalidArgument(
+                f"{field}.to_tier_code", f"tiers define no tier {to_code!r} to map {from_code!r} to"
+            )
+        mapped[from_code] = to_code
+    return mapped
+
+
+def unmapped_removals(current: list[Tier], tiers: list[Tier], mapped: dict[str, str]) -> list[str]:
+    """The current tiers' codes that `tiers` drop without a mapping, by rank."""
+    kept = {t.code for t in tiers}
+    return [t.code for t in current if t.code not in kept and t.code not in mapped]
+
+
+def tier_moves(current: list[Tier], tiers: list[Tier], mapped: dict[str, str]) -> list[TierMove]:
+    """The moves of `mapped`, each an upgrade or a downgrade by the thresholds of the tier left
+    (a code no current tier defines is evaluated as the lowest, threshold 0) and the tier
+    reached; lateral when they are equal, as for a renamed tier."""
+    before = {t.code: t.threshold for t in current}
+    after = {t.code: t.threshold for t in tiers}
+    moves = []
+    for from_code, to_code in mapped.items():
+        old, new = before.get(from_code, 0), after[to_code]
+        if new > old:
+            direction = common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+        elif new < old:
+            direction = common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE
+        else:
+            direction = common_pb2.TIER_CHANGE_DIRECTION_LATERAL
+        moves.append(TierMove(from_code=from_code, to_code=to_code, direction=direction))
+    return moves

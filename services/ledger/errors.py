@@ -22,7 +22,9 @@ class EntryTierMissing(FailedPrecondition, LedgerError):
 
     def __init__(self, code: str) -> None:
         super().__init__(
-            f"the tiers do not include the program's entry tier {code!r}", field="tiers"
+            f"the tiers do not include the program's entry tier {code!r}; to rename or drop "
+            "it, map it to the new lowest tier in tier_code_mappings",
+            field="tiers",
         )
 
 
@@ -36,6 +38,21 @@ class EntryTierNotLowest(InvalidArgument, LedgerError):
         super().__init__(
             field, f"the program's entry tier {code!r} must rank lowest; {lowest!r} ranks below it"
         )
+
+
+class TierStillHeld(InvalidArgument, LedgerError):
+    """SetTierDefinitions drops a tier that open accounts hold, without mapping it."""
+
+    reason = "TIER_STILL_HELD"
+
+    def __init__(self, code: str, accounts_count: int) -> None:
+        super().__init__(
+            "tier_code_mappings",
+            f"{accounts_count} accounts hold tier {code!r}, which tiers no longer define; "
+            f"map {code!r} to one of the new tiers",
+        )
+        self.code = code
+        self.accounts_count = accounts_count
 
 
 class EntryTierUndefined(InvalidArgument, LedgerError):

@@ -68,3 +68,39 @@ async def fetch_tiers(
         limit,
     )
     return [Tier(**dict(row)) for row in rows]
+
+
+async def set_entry_tier(connection: asyncpg.Connection, program_id: str, code: str) -> None:
+    await connection.execute(
+        "UPDATE programs SET entry_tier_code = $2, updated_at = now() "
+        "WHERE program_id = $1 AND entry_tier_code <> $2",
+        program_id,
+        code,
+    )
+
+
+async def count_holders(
+    connection: asyncpg.Connection, program_id: str, codes: list[str]
+) -> dict[str, int]:
+    """The open accounts holding each of `codes` (one read of the program's accounts: no index
+    covers tier_code, so postings' updates stay HOT; see migration 004)."""
+    if not codes:
+        return {}
+    rows = await connection.fetch(
+        "SELECT tier_code, count(*) AS accounts FROM member_accounts WHERE program_id = $1 "
+        "AND tier_code = ANY($2::text[]) AND closed_into IS NULL GROUP BY tier_code",
+        program_id,
+        codes,
+    )
+    return {row["tier_code"]: row["accounts"] for row in rows}
+
+
+async def tier_defined(connection: asyncpg.Connection, program_id: str, code: str) -> bool:
+    """Whether the program's tiers define `code`; before the program has tiers, any code is."""
+    return bool(
+        await connection.fetchval(
+            "SELECT coalesce(bool_or(code = $2), true) FROM tier_definitions WHERE program_id = $1",
+            program_id,
+            code,
+        )
+    )

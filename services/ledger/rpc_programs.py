@@ -1,14 +1,16 @@
 """The ledger's part of a program: configuration and tiers."""
 
+import asyncpg
 import grpc
 
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger import domain, repository
+from services.ledger import domain, repository, tier_moves
 from services.ledger.errors import (
     EntryTierMissing,
     EntryTierNotLowest,
     EntryTierUndefined,
     ProgramNotFound,
+    TierStillHeld,
 )
 from services.ledger.rpc_base import TIERS_PAGE_SIZE_MAX, LedgerRpcBase
 from services.shared import validation
@@ -100,6 +102,42 @@ def _check_entry_tier(code: str, tiers: list[domain.Tier]) -> None:
         raise EntryTierNotLowest(field="config.entry_tier_code", code=code, lowest=tiers[0].code)
 
 
+def _entry_tier_after(
+    entry: str, request: ledger_pb2.SetTierDefinitionsRequest, tiers: list[domain.Tier]
+) -> str:
+    """The program's entry tier under `tiers` (sorted by rank): kept, or the tier it is mapped
+    to (a renamed entry tier); either way it must rank lowest."""
+    codes = [t.code for t in request.tiers]
+    if entry in codes:
+        target, field = entry, f"tiers[{codes.index(entry)}].rank"
+    else:
+        mapped = [m.from_tier_code for m in request.tier_code_mappings]
+        if entry not in mapped:
+            raise EntryTierMissing(entry)
+        index = mapped.index(entry)
+        target = request.tier_code_mappings[index].to_tier_code
+        field = f"tier_code_mappings[{index}].to_tier_code"
+    if tiers[0].code != target:
+        raise EntryTierNotLowest(field=field, code=target, lowest=tiers[0].code)
+    return target
+
+
+async def _refuse_dropping_held_tiers(
+    connection: asyncpg.Connection,
+    program_id: str,
+    current: list[domain.Tier],
+    tiers: list[domain.Tier],
+    mapped: dict[str, str],
+) -> None:
+    """A tier that open accounts hold is dropped only with a mapping: left on the accounts, its
+    code would be evaluated as the lowest tier and shown as a tier the program does not have."""
+    dropped = domain.unmapped_removals(current, tiers, mapped)
+    holders = await repository.count_holders(connection, program_id, dropped)
+    for code in dropped:
+        if holders.get(code):
+            raise TierStillHeld(code, holders[code])
+
+
 class ProgramRpcs(LedgerRpcBase):
     async def ConfigureProgram(
         self, request: ledger_pb2.ConfigureProgramRequest, context: grpc.aio.ServicerContext
@@ -154,6 +192,9 @@ class ProgramRpcs(LedgerRpcBase):
     ) -> ledger_pb2.SetTierDefinitionsResponse:
         validation.program_id(request.program_id)
         tiers = domain.validate_tiers([tier_from_proto(t) for t in request.tiers])
+        mapped = domain.validate_tier_mappings(
+            [(m.from_tier_code, m.to_tier_code) for m in request.tier_code_mappings], tiers
+        )
 
         try:
             async with self.pool.acquire() as connection, connection.transaction():
@@ -163,17 +204,29 @@ class ProgramRpcs(LedgerRpcBase):
                         raise ProgramNotFound(request.program_id)
                     stored = await repository.fetch_program(connection, request.program_id)
                     assert stored is not None
-                    entry = stored[0].entry_tier_code
-                    if entry not in {t.code for t in tiers}:
-                        raise EntryTierMissing(entry)
-                    if tiers[0].code != entry:  # tiers are sorted by rank
-                        index = [t.code for t in request.tiers].index(entry)
-                        raise EntryTierNotLowest(
-                            field=f"tiers[{index}].rank", code=entry, lowest=tiers[0].code
-                        )
+                    entry = _entry_tier_after(stored[0].entry_tier_code, request, tiers)
+                    current = await repository.fetch_tiers(
+                        connection,
+                        request.program_id,
+                        after_rank=-validation.INT32_MAX - 1,
+                        limit=domain.TIERS_MAX,
+                    )
+                    await _refuse_dropping_held_tiers(
+                        connection, request.program_id, current, tiers, mapped
+                    )
                     await repository.replace_tiers(connection, request.program_id, tiers)
+                    await repository.set_entry_tier(connection, request.program_id, entry)
+                    moved = await tier_moves.move_accounts(
+                        connection,
+                        self.outbox,
+                        request.program_id,
+                        domain.tier_moves(current, tiers, mapped),
+                        self.clock(),
+                    )
                     return ledger_pb2.SetTierDefinitionsResponse(
-                        tiers=[tier_to_proto(t) for t in tiers]
+                        tiers=[tier_to_proto(t) for t in tiers],
+                        moved_accounts_count=moved,
+                        entry_tier_code=entry,
                     )
 
                 return await once(

@@ -70,6 +70,7 @@ class TierChangeDirection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TIER_CHANGE_DIRECTION_INITIAL: _ClassVar[TierChangeDirection]
     TIER_CHANGE_DIRECTION_UPGRADE: _ClassVar[TierChangeDirection]
     TIER_CHANGE_DIRECTION_DOWNGRADE: _ClassVar[TierChangeDirection]
+    TIER_CHANGE_DIRECTION_LATERAL: _ClassVar[TierChangeDirection]
 
 class TierChangeReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -171,6 +172,7 @@ TIER_CHANGE_DIRECTION_UNSPECIFIED: TierChangeDirection
 TIER_CHANGE_DIRECTION_INITIAL: TierChangeDirection
 TIER_CHANGE_DIRECTION_UPGRADE: TierChangeDirection
 TIER_CHANGE_DIRECTION_DOWNGRADE: TierChangeDirection
+TIER_CHANGE_DIRECTION_LATERAL: TierChangeDirection
 TIER_CHANGE_REASON_UNSPECIFIED: TierChangeReason
 TIER_CHANGE_REASON_ENROLMENT: TierChangeReason
 TIER_CHANGE_REASON_THRESHOLD_REACHED: TierChangeReason

@@ -390,20 +390,34 @@ class GetProgramResponse(_message.Message):
     def __init__(self, config: _Optional[_Union[ProgramConfig, _Mapping]] = ...) -> None: ...
 
 class SetTierDefinitionsRequest(_message.Message):
-    __slots__ = ("program_id", "idempotency_key", "tiers")
+    __slots__ = ("program_id", "idempotency_key", "tiers", "tier_code_mappings")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     TIERS_FIELD_NUMBER: _ClassVar[int]
+    TIER_CODE_MAPPINGS_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     idempotency_key: str
     tiers: _containers.RepeatedCompositeFieldContainer[TierDefinition]
-    def __init__(self, program_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[TierDefinition, _Mapping]]] = ...) -> None: ...
+    tier_code_mappings: _containers.RepeatedCompositeFieldContainer[TierCodeMapping]
+    def __init__(self, program_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., tiers: _Optional[_Iterable[_Union[TierDefinition, _Mapping]]] = ..., tier_code_mappings: _Optional[_Iterable[_Union[TierCodeMapping, _Mapping]]] = ...) -> None: ...
+
+class TierCodeMapping(_message.Message):
+    __slots__ = ("from_tier_code", "to_tier_code")
+    FROM_TIER_CODE_FIELD_NUMBER: _ClassVar[int]
+    TO_TIER_CODE_FIELD_NUMBER: _ClassVar[int]
+    from_tier_code: str
+    to_tier_code: str
+    def __init__(self, from_tier_code: _Optional[str] = ..., to_tier_code: _Optional[str] = ...) -> None: ...
 
 class SetTierDefinitionsResponse(_message.Message):
-    __slots__ = ("tiers",)
+    __slots__ = ("tiers", "moved_accounts_count", "entry_tier_code")
     TIERS_FIELD_NUMBER: _ClassVar[int]
+    MOVED_ACCOUNTS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_TIER_CODE_FIELD_NUMBER: _ClassVar[int]
     tiers: _containers.RepeatedCompositeFieldContainer[TierDefinition]
-    def __init__(self, tiers: _Optional[_Iterable[_Union[TierDefinition, _Mapping]]] = ...) -> None: ...
+    moved_accounts_count: int
+    entry_tier_code: str
+    def __init__(self, tiers: _Optional[_Iterable[_Union[TierDefinition, _Mapping]]] = ..., moved_accounts_count: _Optional[int] = ..., entry_tier_code: _Optional[str] = ...) -> None: ...
 
 class ListTierDefinitionsRequest(_message.Message):
     __slots__ = ("program_id", "page_size", "page_token")
