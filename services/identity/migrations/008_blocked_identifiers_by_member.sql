@@ -20,11 +20,18 @@ CREATE TABLE blocked_identifiers (
 );
 
 -- The cards blocked before this table: each under the member now holding the blocked member's
--- identifiers (its survivor, if it was merged), as a merge moves them from now on.
+-- identifiers (its survivor, if it was merged), as a merge moves them from now on. The blocked
+-- cards (few) are read first: identifier_lookup is distributed by value and members by member,
+-- so under Citus a plain join of the two needs repartition joins; an intermediate result of the
+-- blocked cards joins members on their own shards.
 INSERT INTO blocked_identifiers (program_id, member_id, kind, provider, value, reason, blocked_at)
-SELECT l.program_id,
-       CASE WHEN m.status = 'merged' THEN m.merged_into_member_id ELSE l.blocked_member_id END,
-       l.kind, l.provider, l.value, l.blocked_reason, l.blocked_at
-FROM identifier_lookup l
-JOIN members m ON m.program_id = l.program_id AND m.member_id = l.blocked_member_id
-WHERE l.member_status = 'blocked' AND l.blocked_member_id <> '';
+WITH blocked AS MATERIALIZED (
+    SELECT program_id, blocked_member_id, kind, provider, value, blocked_reason, blocked_at
+    FROM identifier_lookup
+    WHERE member_status = 'blocked' AND blocked_member_id <> ''
+)
+SELECT b.program_id,
+       CASE WHEN m.status = 'merged' THEN m.merged_into_member_id ELSE b.blocked_member_id END,
+       b.kind, b.provider, b.value, b.blocked_reason, b.blocked_at
+FROM blocked b
+JOIN members m ON m.program_id = b.program_id AND m.member_id = b.blocked_member_id;
