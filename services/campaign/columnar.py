@@ -75,7 +75,16 @@ class ArchivedPurchases:
 
     def within(self, start_s: int, end_s: int) -> "ArchivedPurchases":
         """The purchases that happened in [start_s, end_s)."""
-        keep = (self.seconds >= start_s) & (self.seconds < end_s)
+        return self.kept((self.seconds >= start_s) & (self.seconds < end_s))
+
+    def without(self, positions: list[int]) -> "ArchivedPurchases":
+        """The purchases but those at `positions` (purchases the ledger refused)."""
+        keep = np.ones(self.size, dtype=bool)
+        keep[positions] = False
+        return self.kept(keep)
+
+    def kept(self, keep: npt.NDArray[np.bool_]) -> "ArchivedPurchases":
+        """The purchases where `keep` is true, with their lines."""
         if keep.all():
             return self
         kept_lines = keep[self.line_transaction]

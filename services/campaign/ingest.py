@@ -5,13 +5,21 @@ batch n + 1 (at most `batches_in_flight_max` batches ahead):
 
 1. accrue: in one campaign transaction, accrue the fresh purchases (duplicates answered with their
    first points), write transactions, counters and awards, and store the batch with its ledger
-   request and plan (state 1); then write the ledger request on the PostBatch stream;
-2. finish: read the ledger's answer, reverse the returns (each through the ledger's refund), and
-   store the batch's response (state 2); then answer the client.
+   request and plan (state 1); then write the request's purchase items on the PostBatch stream;
+2. finish: read the ledger's answer; take back what the purchases it refused counted (their
+   milestones and referrals too: withdrawal.py) and post the bonuses (missions, milestones,
+   referrals) of the others, in one more ledger batch; reverse the returns (each through the
+   ledger's refund), and store the batch's response (state 2); then answer the client.
+
+Bonuses wait for the purchases' answers so that one a refused purchase earned is never posted:
+the referrer's half of a referral would otherwise be (the refused member's own bonuses the ledger
+refuses too). A batch without bonuses costs nothing more; one with some, a ledger call.
 
 A crash between the two leaves state 1: a replay of the batch id, or the recovery worker, finishes
 it from what is stored; the ledger items' keys come from the transaction ids, so posting them again
-is a duplicate. A batch id seen before in state 2 answers with its stored response.
+is a duplicate. Taking back the refused purchases and storing state 2 are one transaction, in which
+the bonuses are posted: a crash before it commits leaves it all to do again, the same way. A batch
+id seen before in state 2 answers with its stored response.
 """
 
 import asyncio
@@ -36,7 +44,13 @@ from services.campaign.errors import (
     LedgerRefused,
     PurchaseNotFound,
 )
-from services.campaign.ledger_client import BatchStream, LedgerClient, ProgramSettings, chunked
+from services.campaign.ledger_client import (
+    BATCH_COLUMNS,
+    BatchStream,
+    LedgerClient,
+    ProgramSettings,
+    chunked,
+)
 from services.campaign.mission_tracker import MissionTracker
 from services.campaign.purchases import (
     CAP_COUNTER_ATTEMPTS_MAX,
@@ -47,12 +61,12 @@ from services.campaign.purchases import (
     REJECTED,
     Accrued,
     Accruer,
-    withdraw_purchases,
 )
 from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import Limits, check_reference
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import Transactions
+from services.campaign.withdrawal import Archived, withdraw_purchases
 from services.shared import validation
 from services.shared.errors import FailedPrecondition, InvalidArgument
 from services.shared.outbox import Outbox
@@ -142,10 +156,9 @@ class Ingest:
         try:
             async for request in requests:
                 pending = await self.accrue(request)
-                if pending.ledger_request is not None:
-                    for chunk in chunked(
-                        pending.ledger_request, items_max=self.limits.ledger_batch_items_max
-                    ):
+                purchases = _purchase_part(pending)
+                if purchases is not None:
+                    for chunk in chunked(purchases, items_max=self.limits.ledger_batch_items_max):
                         await stream.write(chunk)
                         pending.chunks_written += 1
                 await queue.put(pending)
@@ -264,19 +277,22 @@ class Ingest:
     async def finish(
         self, pending: Pending, stream: BatchStream | None = None
     ) -> campaign_pb2.IngestTransactionsResponse:
-        """Stage 2: the ledger's answers applied, the returns reversed, the response stored."""
+        """Stage 2: the ledger's answers applied, the refused purchases taken back, the bonuses
+        of the others posted, the returns reversed, the response stored."""
         response = pending.response
         if pending.done:
             return response
         answers = []
-        if pending.ledger_request is not None:
-            if stream is not None and pending.chunks_written:
-                answers = [await stream.read() for _ in range(pending.chunks_written)]
-            else:
-                answers = await self.ledger.post_batches(
-                    chunked(pending.ledger_request, items_max=self.limits.ledger_batch_items_max)
-                )
-        rejected = _apply_answers(pending, answers)
+        if stream is not None and pending.chunks_written:
+            answers = [await stream.read() for _ in range(pending.chunks_written)]
+        elif (purchases := _purchase_part(pending)) is not None:
+            answers = await self.ledger.post_batches(
+                chunked(purchases, items_max=self.limits.ledger_batch_items_max)
+            )
+        # The archive holds the fresh purchases in order: those still POSTED or NO_POINTS as
+        # accrued, before the answers reject some.
+        fresh = np.isin(np.array(response.statuses, dtype=np.int64), (POSTED, NO_POINTS))
+        refused = _apply_answers(pending, answers)
         for entry in pending.plan.get("returns", []):
             await self._reverse(pending, entry)
         statuses = np.array(response.statuses, dtype=np.int64)
@@ -284,14 +300,34 @@ class Ingest:
             np.array(response.points, dtype=np.int64)[statuses == POSTED].sum()
         )
         program_id, stored = pending.program.program_id, response.SerializeToString()
-        if not rejected:
+        bonuses = _bonus_part(pending)
+        if not refused:
+            if bonuses is not None:
+                await self._post_bonuses(pending, bonuses)
             # One statement: atomic without a transaction's two more round trips.
             await store.finish_batch(self.pool, program_id, pending.batch_id, stored)
             return response
+        request = pending.ledger_request
+        assert request is not None
+        rejected = sorted(
+            {(request.member_ids[item], request.source_references[item]) for item in refused}
+        )
+        archived = None
+        if pending.plan.get("archive_seq"):
+            transactions = sorted({pending.plan["items"][item] for item in refused})
+            positions = (np.cumsum(fresh) - 1)[transactions].tolist()
+            archived = Archived(pending.plan["archive_seq"], positions)
         for attempt in range(CAP_COUNTER_ATTEMPTS_MAX):
             try:
                 async with self.pool.acquire() as connection, connection.transaction():
-                    await withdraw_purchases(connection, pending.program, rejected)
+                    held = await withdraw_purchases(
+                        connection, pending.program, rejected, archived=archived
+                    )
+                    kept = _without(bonuses, held)
+                    if kept is not None:
+                        # In the transaction: a crash before it commits posts them again, as
+                        # duplicates, when the batch is finished again.
+                        await self._post_bonuses(pending, kept)
                     await store.finish_batch(connection, program_id, pending.batch_id, stored)
                 return response
             except asyncpg.DeadlockDetectedError:
@@ -300,6 +336,23 @@ class Ingest:
                 if attempt == CAP_COUNTER_ATTEMPTS_MAX - 1:
                     raise
         return response
+
+    async def _post_bonuses(self, pending: Pending, bonuses: ledger_pb2.PostBatchRequest) -> None:
+        """Post the batch's bonuses; one the ledger refuses is logged (it answers no purchase)."""
+        answers = await self.ledger.post_batches(
+            chunked(bonuses, items_max=self.limits.ledger_batch_items_max)
+        )
+        offset = 0
+        for answer in answers:
+            for index, status in enumerate(answer.statuses):
+                if status == ledger_pb2.ITEM_STATUS_REJECTED:
+                    logger.error(
+                        "the ledger rejected bonus item %s of batch %s: %s",
+                        bonuses.idempotency_keys[offset + index],
+                        pending.batch_id,
+                        answer.messages[index],
+                    )
+            offset += len(answer.statuses)
 
     async def _reverse(self, pending: Pending, entry: dict) -> None:  # type: ignore[type-arg]
         index, response = entry["index"], pending.response
@@ -360,15 +413,18 @@ def _pending(
         ledger_batch_id = f"campaign:{batch_id}"
         pending.ledger_request = accrued.items.request(program.program_id, ledger_batch_id)
         response.ledger_batch_id = ledger_batch_id
-    pending.plan = {"items": accrued.items.transactions, "returns": returns}
+    pending.plan = {
+        "items": accrued.items.transactions,
+        "returns": returns,
+        "archive_seq": accrued.archive_seq,
+    }
     pending.done = not accrued.items and not returns
     return pending
 
 
-def _apply_answers(
-    pending: Pending, answers: list[ledger_pb2.PostBatchResponse]
-) -> list[tuple[str, str]]:
-    """Items the ledger rejected reject their transactions; returns those (member, id) pairs."""
+def _apply_answers(pending: Pending, answers: list[ledger_pb2.PostBatchResponse]) -> list[int]:
+    """Purchase items the ledger rejected reject their transactions; returns those items' indexes
+    (the answers are those of the request's purchase items, which come first)."""
     request, response = pending.ledger_request, pending.response
     if request is None:
         return []
@@ -399,8 +455,66 @@ def _apply_answers(
             LEDGER_REJECT_CODES.get(reasons[item], "rejected"),
             messages[item],
         )
-        rejected.append((request.member_ids[item], request.source_references[item]))
-    return sorted(set(rejected))
+        rejected.append(item)
+    return rejected
+
+
+def _bonus_start(pending: Pending) -> int:
+    """Where the bonus items start in the ledger request: after the purchases' items (the order
+    purchases.py adds them in). Were they mixed, all would go as purchases, as before."""
+    items = pending.plan.get("items", [])
+    bonuses = np.flatnonzero(np.array(items, dtype=np.int64) < 0)
+    if not len(bonuses) or len(bonuses) != len(items) - bonuses[0]:
+        return len(items)
+    return int(bonuses[0])
+
+
+def _purchase_part(pending: Pending) -> ledger_pb2.PostBatchRequest | None:
+    """The purchases' items of the ledger request, or None if it has none."""
+    request = pending.ledger_request
+    if request is None:
+        return None
+    return _part(request, range(_bonus_start(pending)), request.batch_id)
+
+
+def _bonus_part(pending: Pending) -> ledger_pb2.PostBatchRequest | None:
+    """The bonuses' items of the ledger request, as a ledger batch of their own, or None."""
+    request = pending.ledger_request
+    if request is None:
+        return None
+    bonuses = range(_bonus_start(pending), len(request.member_ids))
+    return _part(request, bonuses, f"{request.batch_id}:bonuses")
+
+
+def _without(
+    bonuses: ledger_pb2.PostBatchRequest | None, held: set[tuple[str, str]]
+) -> ledger_pb2.PostBatchRequest | None:
+    """The bonuses but the held (member, key)s."""
+    if bonuses is None or not held:
+        return bonuses
+    pairs = zip(bonuses.member_ids, bonuses.idempotency_keys, strict=True)
+    return _part(bonuses, [i for i, pair in enumerate(pairs) if pair not in held], bonuses.batch_id)
+
+
+def _part(
+    request: ledger_pb2.PostBatchRequest, items: "range | list[int]", batch_id: str
+) -> ledger_pb2.PostBatchRequest | None:
+    """These items of the request as a batch of their own (the request itself if all), or None."""
+    size = len(request.member_ids)
+    if not len(items):
+        return None
+    if len(items) == size and batch_id == request.batch_id:
+        return request
+    part = ledger_pb2.PostBatchRequest(program_id=request.program_id, batch_id=batch_id)
+    for name in BATCH_COLUMNS:
+        column = getattr(request, name)
+        if len(column) != size:
+            continue
+        if isinstance(items, range):
+            getattr(part, name).extend(column[items.start : items.stop])
+        else:
+            getattr(part, name).extend(column[i] for i in items)
+    return part
 
 
 def _plan_json(plan: dict) -> str:  # type: ignore[type-arg]
@@ -408,6 +522,8 @@ def _plan_json(plan: dict) -> str:  # type: ignore[type-arg]
     jsonb array cost the server milliseconds to parse, one string nothing)."""
     items = np.array(plan.get("items", []), dtype="<i4").tobytes()
     stored = {"item_transactions": base64.b64encode(items).decode(), "returns": plan["returns"]}
+    if "archive_seq" in plan:
+        stored["archive_seq"] = plan["archive_seq"]
     return json.dumps(stored)
 
 

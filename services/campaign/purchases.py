@@ -6,6 +6,9 @@ members' cap counters, finds the milestones reached and the referrals a first pu
 and writes all of it: transaction rows, the columnar archive, cap counters, awards. What is left is
 posting the returned ledger items; their idempotency keys come from the transactions (and members
 and milestones), so posting them again after a crash or a replay is a duplicate in the ledger.
+The purchases' items come first and the bonuses (missions, milestones, referrals) after them, so
+a caller can post the bonuses once the ledger has accepted the purchases that earned them
+(services/campaign/withdrawal.py takes back what a refused purchase counted).
 """
 
 import dataclasses
@@ -16,7 +19,6 @@ from dataclasses import dataclass, field
 import asyncpg
 import numpy as np
 
-import ledger_core
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
@@ -30,7 +32,6 @@ from services.campaign.accrual import (
     PurchaseBatch,
     accrue_purchases,
     cap_candidates,
-    parsed_applications,
 )
 from services.campaign.columnar import ArchivedPurchases
 from services.campaign.ledger_client import ProgramSettings
@@ -148,6 +149,8 @@ class Accrued:
     accrual: BatchAccrual | None = None
     # The position of each fresh purchase (by transaction index) in the accrual.
     positions: dict[int, int] = field(default_factory=dict)
+    # The row of purchase_archive holding the fresh purchases, in that order (0: none).
+    archive_seq: int = 0
 
     def reject(self, index: int, reason_code: str, message: str) -> None:
         self.statuses[index], self.points[index] = REJECTED, 0
@@ -188,9 +191,9 @@ class Accruer:
         program_id = program.program_id
         members_of = pick(transactions.members, purchases)
         amounts_of = pick(transactions.amounts, purchases)
-        milestones = await _milestones_of(connection, program_id)
+        milestones = await milestones_of(connection, program_id)
         if milestones:
-            counts = _counts(members_of, amounts_of)
+            counts = counts_of(members_of, amounts_of)
             members = sorted(counts)
             after = await store.count_purchases(connection, program_id, counts)
             tiers = {m: after[m][0] or program.entry_tier_code for m in members}
@@ -252,7 +255,7 @@ class Accruer:
         _purchase_items(
             accrued.items, accrual, purchases, members_of, ids_of, micros_of, amounts_of
         )
-        await self._archive(connection, program_id, members, batch, accrual)
+        accrued.archive_seq = await self._archive(connection, program_id, members, batch, accrual)
         for completion in await self.missions.on_purchases(
             connection, program, transactions, purchases
         ):
@@ -328,7 +331,8 @@ class Accruer:
         members: list[str],
         batch: PurchaseBatch,
         accrual: BatchAccrual,
-    ) -> None:
+    ) -> int:
+        """Archive the batch's fresh purchases; returns the row's archive_seq."""
         # `members` are the batch's members, whose index codes each purchase's member.
         archived = ArchivedPurchases(
             members=Codes(members, batch.member_index),
@@ -344,7 +348,7 @@ class Accruer:
             points=accrual.points,
         )
         seconds = batch.seconds
-        await store.insert_archive(
+        return await store.insert_archive(
             connection,
             program_id,
             first=UNIX_EPOCH + dt.timedelta(seconds=int(seconds.min())),
@@ -390,7 +394,7 @@ class Accruer:
                     milestone_code=code,
                 )
             if points:
-                items.append(bonus_item(member, points, key=f"milestone:{code}", code="milestone"))
+                items.append(bonus_item(member, points, key=milestone_key(code), code="milestone"))
         return items
 
 
@@ -507,34 +511,6 @@ async def _without_merged(
     return kept
 
 
-async def withdraw_purchases(
-    connection: asyncpg.Connection, program: ProgramSettings, keys: list[tuple[str, str]]
-) -> None:
-    """Undo what accruing these (member, transaction id) purchases counted, for purchases the
-    ledger refused: their rows, the members' purchase counts and spend, and the points they used
-    of their rules' member caps. Milestones and referrals they completed stay (see README): a
-    merged member's purchases are refused before accrual once campaign has seen the merge, so
-    this is for those that arrive before it has."""
-    program_id = program.program_id
-    withdrawn = await store.delete_purchases(connection, program_id, keys)
-    if not withdrawn:
-        return
-    members = [purchase.member_id for purchase in withdrawn]
-    await store.uncount_purchases(
-        connection, program_id, _counts(members, [p.amount_minor for p in withdrawn])
-    )
-    seconds = np.array([p.occurred_micros // 1_000_000 for p in withdrawn], dtype=np.int64)
-    periods = ledger_core.period_keys(program.time_zone, seconds).T.tolist()
-    used = [
-        (purchase.member_id, rule_id, day, week, month, points)
-        for purchase, (day, week, month) in zip(withdrawn, periods, strict=True)
-        for rule_id, _, points in parsed_applications(purchase.applications)
-        if points > 0
-    ]
-    await store.uncount_cap_points(connection, program_id, used)
-    await segment_facts.mark_dirty(connection, program_id, sorted(set(members)))
-
-
 async def _without_held_out_bonuses(
     connection: asyncpg.Connection, program_id: str, accrued: Accrued
 ) -> None:
@@ -556,7 +532,7 @@ async def _without_held_out_bonuses(
     accrued.items = kept
 
 
-async def _milestones_of(
+async def milestones_of(
     connection: asyncpg.Connection, program_id: str
 ) -> list[engagement_pb2.Milestone]:
     stored = await repository.fetch_recognition_shared(connection, program_id)
@@ -565,7 +541,12 @@ async def _milestones_of(
     return list(engagement_pb2.RecognitionConfig.FromString(stored).milestones)
 
 
-def _counts(members: list[str], amounts: list[int]) -> dict[str, tuple[int, int]]:
+def milestone_key(code: str) -> str:
+    """The ledger key of a member's milestone bonus: once per member and milestone."""
+    return f"milestone:{code}"
+
+
+def counts_of(members: list[str], amounts: list[int]) -> dict[str, tuple[int, int]]:
     """Per member, the purchases and spend of the batch."""
     counts: dict[str, tuple[int, int]] = {}
     for member, amount in zip(members, amounts, strict=True):

@@ -284,6 +284,23 @@ async def claim_pending_referrals(
     return [_referral(row) for row in rows]
 
 
+async def reopen_referrals(
+    connection: asyncpg.Connection, program_id: str, referred_member_ids: list[str]
+) -> list[Referral]:
+    """Mark the rewarded referrals of these members pending again; returns them. For referred
+    members left without a purchase, as a referral waits for the first one."""
+    if not referred_member_ids:
+        return []
+    rows = await connection.fetch(
+        "UPDATE referrals r SET state = 1 FROM unnest($2::text[]) AS k(member_id) "
+        "WHERE r.program_id = $1 AND r.referred_member_id = k.member_id AND r.state = 2 "
+        "RETURNING " + ", ".join(f"r.{c.strip()}" for c in _REFERRAL_COLUMNS.split(",")),
+        program_id,
+        referred_member_ids,
+    )
+    return [_referral(row) for row in rows]
+
+
 async def set_referral_state(
     connection: asyncpg.Connection, program_id: str, referred_member_id: str, state: int
 ) -> None:
@@ -306,6 +323,17 @@ async def has_purchased(connection: Connection, program_id: str, member_id: str)
     )
 
 
+async def purchasers(connection: Connection, program_id: str, members: list[str]) -> set[str]:
+    """Those of `members` with a purchase recorded."""
+    rows = await connection.fetch(
+        "SELECT DISTINCT member_id FROM transactions WHERE program_id = $1 "
+        "AND member_id = ANY($2::text[]) AND kind = 1",
+        program_id,
+        members,
+    )
+    return {row["member_id"] for row in rows}
+
+
 async def award_bonuses(
     connection: asyncpg.Connection,
     program_id: str,
@@ -325,6 +353,24 @@ async def award_bonuses(
         [a[0] for a in awards],
         [a[1] for a in awards],
         [a[2] for a in awards],
+    )
+    return {(row["member_id"], row["period"]) for row in rows}
+
+
+async def withdraw_awards(
+    connection: asyncpg.Connection, program_id: str, kind: str, awards: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Delete (member, period) awards of a kind, so they may be given again; returns those held."""
+    if not awards:
+        return set()
+    rows = await connection.fetch(
+        "DELETE FROM bonus_awards b USING unnest($3::text[], $4::text[]) AS t(m, p) "
+        "WHERE b.program_id = $1 AND b.kind = $2 AND b.member_id = t.m AND b.period = t.p "
+        "RETURNING b.member_id, b.period",
+        program_id,
+        kind,
+        [member for member, _ in awards],
+        [period for _, period in awards],
     )
     return {(row["member_id"], row["period"]) for row in rows}
 

@@ -202,6 +202,21 @@ async def insert_badge(
     return bool(inserted)
 
 
+async def delete_milestone_badges(
+    connection: asyncpg.Connection, program_id: str, milestones: list[tuple[str, str]]
+) -> None:
+    """Delete the badges these (member, milestone code)s gave, so they may be given again."""
+    if not milestones:
+        return
+    await connection.execute(
+        "DELETE FROM member_badges b USING unnest($2::text[], $3::text[]) AS t(m, c) "
+        "WHERE b.program_id = $1 AND b.member_id = t.m AND b.milestone_code = t.c",
+        program_id,
+        [member for member, _ in milestones],
+        [code for _, code in milestones],
+    )
+
+
 async def list_badges(
     connection: Connection,
     program_id: str,

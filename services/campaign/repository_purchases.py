@@ -122,20 +122,23 @@ async def delete_purchases(
 
 async def uncount_purchases(
     connection: asyncpg.Connection, program_id: str, counts: dict[str, tuple[int, int]]
-) -> None:
-    """Take purchases and spend off the members' counts, as count_purchases added them. A
-    subtraction, not a recount: it commutes with the batches counting meanwhile."""
+) -> dict[str, tuple[int, int]]:
+    """Take purchases and spend off the members' counts, as count_purchases added them; returns
+    each member's (purchases, spend) after. A subtraction, not a recount: it commutes with the
+    batches counting meanwhile."""
     members = sorted(counts)
-    await connection.execute(
+    rows = await connection.fetch(
         "UPDATE members m SET purchase_count = greatest(m.purchase_count - t.purchases, 0), "
         "spend_minor = greatest(m.spend_minor - t.spend, 0) "
         "FROM unnest($2::text::text[], $3::text::bigint[], $4::text::bigint[]) AS t(member_id, purchases, spend) "
-        "WHERE m.program_id = $1 AND m.member_id = ANY($2::text::text[]) AND m.member_id = t.member_id",
+        "WHERE m.program_id = $1 AND m.member_id = ANY($2::text::text[]) AND m.member_id = t.member_id "
+        "RETURNING m.member_id, m.purchase_count, m.spend_minor",
         program_id,
         text_array(members),
         int_array([counts[m][0] for m in members]),
         int_array([counts[m][1] for m in members]),
     )
+    return {row[0]: (row[1], row[2]) for row in rows}
 
 
 async def uncount_cap_points(
@@ -438,15 +441,61 @@ async def insert_archive(
     last: dt.datetime,
     count: int,
     columns: bytes,
-) -> None:
-    await connection.execute(
+) -> int:
+    """Returns the row's archive_seq."""
+    seq: int = await connection.fetchval(
         "INSERT INTO purchase_archive (program_id, first_occurred_at, last_occurred_at, transaction_count, columns) "
-        "VALUES ($1, $2, $3, $4, $5)",
+        "VALUES ($1, $2, $3, $4, $5) RETURNING archive_seq",
         program_id,
         first,
         last,
         count,
         columns,
+    )
+    return seq
+
+
+async def fetch_archive_row(
+    connection: asyncpg.Connection, program_id: str, archive_seq: int
+) -> bytes | None:
+    """One row's columns, locked until the transaction ends."""
+    columns = await connection.fetchval(
+        "SELECT columns FROM purchase_archive WHERE program_id = $1 AND archive_seq = $2 FOR UPDATE",
+        program_id,
+        archive_seq,
+    )
+    return None if columns is None else bytes(columns)
+
+
+async def replace_archive_row(
+    connection: asyncpg.Connection,
+    program_id: str,
+    archive_seq: int,
+    *,
+    first: dt.datetime,
+    last: dt.datetime,
+    count: int,
+    columns: bytes,
+) -> None:
+    await connection.execute(
+        "UPDATE purchase_archive SET first_occurred_at = $3, last_occurred_at = $4, "
+        "transaction_count = $5, columns = $6 WHERE program_id = $1 AND archive_seq = $2",
+        program_id,
+        archive_seq,
+        first,
+        last,
+        count,
+        columns,
+    )
+
+
+async def delete_archive_row(
+    connection: asyncpg.Connection, program_id: str, archive_seq: int
+) -> None:
+    await connection.execute(
+        "DELETE FROM purchase_archive WHERE program_id = $1 AND archive_seq = $2",
+        program_id,
+        archive_seq,
     )
 
 

@@ -1,0 +1,137 @@
+"""Take back what accruing counted for purchases the ledger refused.
+
+A merged member's purchases are refused before accrual once campaign's `identity.member_merged`
+consumer has recorded the merge (purchases.py). One that arrives before that is accrued, and the
+ledger refuses its points (its account is closed): campaign then takes back all it counted, in the
+transaction that finishes the batch, so a purchase the ledger refuses leaves no trace here either.
+
+The bonuses a batch triggers are posted after its purchases' answers (ingest.py), so a bonus the
+refused purchase earned is held, never posted: `withdraw_purchases` names those to hold. A
+milestone or a referral taken back is given when a purchase really reaches it, under the same
+ledger key (nothing was posted under it).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+import numpy as np
+
+import ledger_core
+from loyalty.campaign.v1 import engagement_pb2
+from services.campaign import repository_engagement as engagement_store
+from services.campaign import repository_missions as mission_store
+from services.campaign import repository_purchases as store
+from services.campaign import repository_segment_facts as segment_facts
+from services.campaign.accrual import parsed_applications
+from services.campaign.columnar import ArchivedPurchases
+from services.campaign.ledger_client import ProgramSettings
+from services.campaign.purchases import counts_of, milestone_key, milestones_of, referral_items
+from services.shared.timestamps import UNIX_EPOCH
+
+NTH_PURCHASE = engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
+
+
+@dataclass(frozen=True)
+class Archived:
+    """Where a batch's fresh purchases are archived: the row, and the refused ones' positions."""
+
+    archive_seq: int
+    positions: list[int]
+
+
+async def withdraw_purchases(
+    connection: asyncpg.Connection,
+    program: ProgramSettings,
+    keys: list[tuple[str, str]],
+    *,
+    archived: Archived | None = None,
+) -> set[tuple[str, str]]:
+    """Undo what accruing these (member, transaction id) purchases counted: their rows, the
+    members' purchase counts and spend, the points they used of their rules' member caps, their
+    archived columns, the milestones the counts no longer reach and the referrals of members left
+    without a purchase; marks the members' segment facts for re-evaluation. Returns the (member,
+    ledger key) of the bonuses that are no longer earned, which the caller must not post."""
+    program_id = program.program_id
+    withdrawn = await store.delete_purchases(connection, program_id, keys)
+    if not withdrawn:
+        return set()
+    members = [purchase.member_id for purchase in withdrawn]
+    counts = await store.uncount_purchases(
+        connection, program_id, counts_of(members, [p.amount_minor for p in withdrawn])
+    )
+    seconds = np.array([p.occurred_micros // 1_000_000 for p in withdrawn], dtype=np.int64)
+    periods = ledger_core.period_keys(program.time_zone, seconds).T.tolist()
+    used = [
+        (purchase.member_id, rule_id, day, week, month, points)
+        for purchase, (day, week, month) in zip(withdrawn, periods, strict=True)
+        for rule_id, _, points in parsed_applications(purchase.applications)
+        if points > 0
+    ]
+    await store.uncount_cap_points(connection, program_id, used)
+    if archived is not None:
+        await _unarchive(connection, program_id, archived)
+    buyers = sorted(set(members))
+    await segment_facts.mark_dirty(connection, program_id, buyers)
+    held = await _unreach_milestones(connection, program_id, counts)
+    return held | await _reopen_referrals(connection, program_id, buyers)
+
+
+def unreached(
+    milestones: list[engagement_pb2.Milestone], counts: dict[str, tuple[int, int]]
+) -> list[tuple[str, str]]:
+    """The (member, milestone code)s beyond the members' (purchases, spend)."""
+    return [
+        (member, milestone.code)
+        for member, (purchases, spend) in sorted(counts.items())
+        for milestone in milestones
+        if milestone.threshold > (purchases if milestone.kind == NTH_PURCHASE else spend)
+    ]
+
+
+async def _unreach_milestones(
+    connection: asyncpg.Connection, program_id: str, counts: dict[str, tuple[int, int]]
+) -> set[tuple[str, str]]:
+    """Withdraw the awards (and their badges) of the milestones the counts fall short of again.
+    The counts went back to what they were before the batch (or more, with later purchases), so
+    only awards this batch gave can be among them."""
+    milestones = await milestones_of(connection, program_id)
+    if not milestones:
+        return set()
+    withdrawn = await engagement_store.withdraw_awards(
+        connection, program_id, "milestone", unreached(milestones, counts)
+    )
+    await mission_store.delete_milestone_badges(connection, program_id, sorted(withdrawn))
+    return {(member, milestone_key(code)) for member, code in withdrawn}
+
+
+async def _reopen_referrals(
+    connection: asyncpg.Connection, program_id: str, buyers: list[str]
+) -> set[tuple[str, str]]:
+    """A referral completes on the referred member's first purchase: one left without any
+    purchase waits again, and neither side's bonus is posted."""
+    purchased = await engagement_store.purchasers(connection, program_id, buyers)
+    reopened = await engagement_store.reopen_referrals(
+        connection, program_id, [member for member in buyers if member not in purchased]
+    )
+    return {(item.member_id, item.key) for r in reopened for item in referral_items(r)}
+
+
+async def _unarchive(connection: asyncpg.Connection, program_id: str, archived: Archived) -> None:
+    """Rewrite the batch's archive row without the refused purchases (backtests read it)."""
+    columns = await store.fetch_archive_row(connection, program_id, archived.archive_seq)
+    if columns is None or not archived.positions:
+        return
+    kept = ArchivedPurchases.decode(columns).without(archived.positions)
+    if not kept.size:
+        await store.delete_archive_row(connection, program_id, archived.archive_seq)
+        return
+    await store.replace_archive_row(
+        connection,
+        program_id,
+        archived.archive_seq,
+        first=UNIX_EPOCH + dt.timedelta(seconds=int(kept.seconds.min())),
+        last=UNIX_EPOCH + dt.timedelta(seconds=int(kept.seconds.max())),
+        count=kept.size,
+        columns=kept.encode(),
+    )

@@ -1,0 +1,192 @@
+"""Purchases the ledger refuses (a member it closed by a merge campaign has not heard of yet)
+leave no trace in campaign: no milestone, no referral, no bonus posted for them, nothing archived
+for backtests; the milestone and the referral are given when a purchase really reaches them. The
+same after a crash between the two stages of an ingest batch, and for RecordPurchase."""
+
+import datetime as dt
+
+import asyncpg
+import grpc
+import pytest
+
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.common.v1 import common_pb2
+from tests.services.campaign import support
+from tests.services.campaign.support import (
+    PROGRAM,
+    available,
+    batch,
+    earning,
+    engagement,
+    ledger_and_campaign,
+    rate,
+)
+
+POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
+REJECTED = campaign_pb2.INGEST_ITEM_STATUS_REJECTED
+MONDAY = dt.datetime(2025, 5, 5, 9, 0, tzinfo=dt.UTC)
+NTH_PURCHASE = engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
+
+
+@pytest.fixture
+async def services(start_service, database_url):
+    # Two ledger items per ledger batch: a batch's purchases and bonuses span several.
+    async with ledger_and_campaign(start_service, batch_size_max=50, ledger_batch_items_max=2) as (
+        ledger,
+        campaign,
+    ):
+        await campaign.live(earning("base", rate=rate(), qualifying=True))
+        await campaign.live(
+            engagement(
+                "referral",
+                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                points=300,
+                referred_points=100,
+                requires_first_purchase=True,
+            )
+        )
+        await campaign.configure_recognition(
+            engagement_pb2.RecognitionConfig(
+                milestones=[
+                    engagement_pb2.Milestone(
+                        code="first", kind=NTH_PURCHASE, threshold=1, points=5, badge_code="new"
+                    )
+                ]
+            )
+        )
+        # bob referred zed, whose first purchase completes it.
+        referral = await campaign.stub.RecordActivity(
+            campaign_pb2.RecordActivityRequest(
+                program_id=PROGRAM,
+                idempotency_key="ref1",
+                activity=engagement_pb2.Activity(
+                    activity_id="ref1",
+                    member_id="bob",
+                    kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                    channel=common_pb2.CHANNEL_APP,
+                    referred_member_id="zed",
+                ),
+            )
+        )
+        assert referral.activity.outcome == engagement_pb2.ACTIVITY_OUTCOME_PENDING
+        await ledger.earn("zed", 5)  # the ledger has an account to close
+        connection = await asyncpg.connect(database_url)
+        try:
+            yield ledger, campaign, connection
+        finally:
+            await connection.close()
+
+
+async def close_zed(connection: asyncpg.Connection, into: str | None) -> None:
+    """What the ledger does on identity's merge event (services/ledger/consumers.py), before
+    campaign's consumer has recorded it."""
+    await connection.execute(
+        "UPDATE ledger.member_accounts SET closed_into = $2 WHERE program_id = $1 AND member_id = 'zed'",
+        PROGRAM,
+        into,
+    )
+
+
+async def zeds_traces(connection: asyncpg.Connection) -> dict[str, object]:
+    row = await connection.fetchrow(
+        "SELECT (SELECT count(*) FROM campaign.transactions WHERE member_id = 'zed') AS purchases, "
+        "coalesce((SELECT purchase_count FROM campaign.members WHERE member_id = 'zed'), 0) "
+        "AS purchase_count, "
+        "(SELECT count(*) FROM campaign.bonus_awards WHERE member_id = 'zed') AS milestones, "
+        "(SELECT count(*) FROM campaign.member_badges WHERE member_id = 'zed') AS badges, "
+        "(SELECT state FROM campaign.referrals WHERE referred_member_id = 'zed') AS referral"
+    )
+    return dict(row)
+
+
+async def backtested(campaign: support.Campaign) -> campaign_pb2.BacktestResponse:
+    return await campaign.stub.Backtest(
+        campaign_pb2.BacktestRequest(
+            program_id=PROGRAM,
+            rule_ref="base@1",
+            start_time=support.ts(MONDAY - dt.timedelta(days=1)),
+            end_time=support.ts(MONDAY + dt.timedelta(days=1)),
+        )
+    )
+
+
+NOTHING_OF_ZED = {"purchases": 0, "purchase_count": 0, "milestones": 0, "badges": 0, "referral": 1}
+REFUSED_BATCH = [
+    ("a1", "ann", 1_000, MONDAY, ""),
+    ("z1", "zed", 6_000, MONDAY, ""),
+    ("c1", "cat", 2_000, MONDAY, ""),
+    ("z2", "zed", 3_000, MONDAY, ""),
+]
+
+
+async def assert_zed_is_counted_once_reopened(ledger, campaign, connection) -> None:  # type: ignore[no-untyped-def]
+    # Reopened, zed's purchase is the first: the milestone and the referral are given now.
+    await close_zed(connection, None)
+    (posted,) = await campaign.ingest(batch("later", [("z3", "zed", 2_000, MONDAY, "")]))
+    assert list(posted.statuses) == [POSTED]
+    assert await zeds_traces(connection) == {
+        "purchases": 1,
+        "purchase_count": 1,
+        "milestones": 1,
+        "badges": 1,
+        "referral": 2,
+    }
+    assert await available(ledger, "zed") == 5 + 20 + 5 + 100
+    assert await available(ledger, "bob") == 300
+    assert (await backtested(campaign)).transactions_count == 3
+    await ledger.assert_clean()
+
+
+async def test_a_purchase_the_ledger_refuses_completes_no_milestone_or_referral(services) -> None:
+    ledger, campaign, connection = services
+    await close_zed(connection, "ann")
+    (refused,) = await campaign.ingest(batch("b1", REFUSED_BATCH))
+    assert list(refused.statuses) == [POSTED, REJECTED, POSTED, REJECTED]
+    assert refused.reason_codes[1] == refused.reason_codes[3] == "member_closed"
+    assert await zeds_traces(connection) == NOTHING_OF_ZED
+    # Neither side of the referral was posted: bob's half would have been.
+    assert await available(ledger, "bob") == 0
+    assert await available(ledger, "zed") == 5
+    assert await available(ledger, "ann") == 10 + 5 and await available(ledger, "cat") == 20 + 5
+    # Backtests replay ann's and cat's purchases only, with their points.
+    replayed = await backtested(campaign)
+    assert (replayed.transactions_count, replayed.baseline_points_total) == (2, 30)
+    await assert_zed_is_counted_once_reopened(ledger, campaign, connection)
+
+
+async def test_a_batch_finished_after_a_crash_takes_back_the_refused_purchase_too(
+    services,
+) -> None:
+    ledger, campaign, connection = services
+    await close_zed(connection, "ann")
+    request = batch("crashed", REFUSED_BATCH)
+    # Stage 1 alone, as if the process died before the ledger answered: all is counted.
+    pending = await campaign.ingest_stage_one(request)
+    assert not pending.done
+    assert (await zeds_traces(connection))["milestones"] == 1
+    assert (await backtested(campaign)).transactions_count == 4
+    # A replay of the batch finishes it; another answers as the first did and changes nothing.
+    for _ in range(2):
+        (finished,) = await campaign.ingest(request)
+        assert list(finished.statuses) == [POSTED, REJECTED, POSTED, REJECTED]
+        assert await zeds_traces(connection) == NOTHING_OF_ZED
+        assert await available(ledger, "bob") == 0
+        assert await available(ledger, "ann") == 10 + 5
+        assert (await backtested(campaign)).transactions_count == 2
+    await assert_zed_is_counted_once_reopened(ledger, campaign, connection)
+
+
+async def test_a_recorded_purchase_the_ledger_refuses_leaves_nothing_either(services) -> None:
+    ledger, campaign, connection = services
+    await close_zed(connection, "ann")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await campaign.purchase("zed", "z1", 6_000, at=MONDAY)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert await zeds_traces(connection) == NOTHING_OF_ZED
+    assert await available(ledger, "bob") == 0
+    assert (await backtested(campaign)).transactions_count == 0
+    await close_zed(connection, None)
+    await campaign.purchase("zed", "z2", 2_000, at=MONDAY)
+    assert await available(ledger, "zed") == 5 + 20 + 5 + 100
+    assert await available(ledger, "bob") == 300
+    await ledger.assert_clean()
