@@ -2,9 +2,9 @@
 
 - `identity.member_enrolled` / `consent_changed` / `member_erased` / `member_merged`: the
   enrolment channel, consents per channel (a change older than the stored one is ignored, so a
-  redelivery never undoes a later change), erasure, and merges (the merged member leaves every
-  segment like an erased one, and its purchases are refused from then on); each marks the member
-  for segment re-evaluation.
+  redelivery never undoes a later change), erasure (which forgets the birthday too), and merges
+  (the merged member leaves every segment like an erased one, and its purchases are refused from
+  then on); each marks the member for segment re-evaluation.
 - `ledger.tier_changed`: the tier (written here too, so re-evaluation never races the tier
   consumer of consumers.py) and a mark.
 - `rewards.reward_redeemed` / `redemption_cancelled`: redemptions, for the reports.
@@ -74,9 +74,9 @@ class SegmentFactsHandler:
                     connection, program_id, member, changed.channel, changed.granted, at
                 )
             elif payload == "member_erased":
-                await segment_facts.record_erasure(
-                    connection, program_id, event.member_erased.member_id
-                )
+                erased = event.member_erased.member_id
+                await segment_facts.record_erasure(connection, program_id, erased)
+                await purchase_store.forget_birthday(connection, program_id, erased)
                 return
             elif payload == "member_merged":
                 # The merged member is gone (its points moved to the survivor): it leaves every

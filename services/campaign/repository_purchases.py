@@ -675,6 +675,19 @@ async def fetch_merged(
     return {row["member_id"]: row["merged_into"] for row in rows}
 
 
+async def forget_birthday(connection: Connection, program_id: str, member_id: str) -> None:
+    """An erased member's birthday, forgotten for good: held as of 'infinity', so no identity
+    event older than the erasure (a redelivery, or the copy without personal data that the
+    erasure publishes in place of the original) sets it again, and no birthday bonus is given."""
+    await connection.execute(
+        "INSERT INTO members AS m (program_id, member_id, birthday_as_of) "
+        "VALUES ($1, $2, 'infinity') ON CONFLICT (program_id, member_id) DO UPDATE SET "
+        "birthday_month = NULL, birthday_day = NULL, birthday_as_of = 'infinity'",
+        program_id,
+        member_id,
+    )
+
+
 async def set_birthday(
     connection: Connection,
     program_id: str,

@@ -9,6 +9,10 @@ erasure first finishes the member's pending merges through the ledger (UNAVAILAB
 ledger cannot be reached: retry with the same key, which tries again), and is refused the same
 way if one is still pending when it runs (a merge retried meanwhile that did not reach the
 ledger); it never answers "erased" with a note left in a merge it cannot change yet.
+
+The members' events lose their personal data too (birthday, locale, store): blanked in the
+outbox in the same transaction, and deleted from JetStream by the relay afterwards, which
+publishes copies without it first (services/shared/outbox_erasure.py).
 """
 
 from collections.abc import Iterable, Sequence
@@ -28,6 +32,7 @@ from services.identity.rpc_base import check_member_id
 from services.identity.rpc_privacy import NOTE_LENGTH_MAX, OPERATOR_ID_LENGTH_MAX, PrivacyRpcs
 from services.shared import validation
 from services.shared.idempotency import forget_keys, once
+from services.shared.outbox_erasure import forget_member_events
 from services.shared.timestamps import timestamp
 
 _PERSONAL_MESSAGES = frozenset({"loyalty.identity.v1.Profile", "loyalty.identity.v1.Identifier"})
@@ -139,6 +144,7 @@ class ErasureRpcs(PrivacyRpcs):
             connection, program_id, targets, members.ERASED
         )
         await privacy_store.release_all_identifiers(connection, program_id, targets)
+        await forget_member_events(connection, program_id, targets)
         keys = await privacy_store.forget_member_records(connection, program_id, targets)
         for row in await privacy_store.stored_responses(connection, program_id, keys):
             response_type = getattr(identity_pb2, f"{row['method']}Response", None)

@@ -7,6 +7,9 @@
 -- Events are written in the same transaction as distributed rows, which Citus allows for local
 -- tables added to its metadata (the coordinator must be in the metadata: citus_set_coordinator_host).
 SELECT citus_add_local_table_to_metadata('outbox');
+-- Beside it, as the relay writes them in the transaction that marks its rows published.
+SELECT citus_add_local_table_to_metadata('outbox_personal_messages');
+SELECT citus_add_local_table_to_metadata('stream_erasures');
 SELECT citus_add_local_table_to_metadata('plumbing_migrations');
 SELECT citus_add_local_table_to_metadata('schema_migrations');
 

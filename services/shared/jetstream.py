@@ -60,6 +60,9 @@ _PUBLISH_TRANSIENT_ERRORS = (
 DEPENDENCY_RETRY_FIRST_S = 0.2
 DEPENDENCY_RETRY_MAX_S = 5.0
 DEPENDENCY_WAIT_MAX_S = 120.0
+# How long a service's stream keeps its messages; the outbox keeps where it stored personal data
+# as long (services/shared/outbox_erasure.py).
+STREAM_MAX_AGE_S = 30 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class StreamSpec:
     name: str
     # Publishes with the same Nats-Msg-Id inside this window are stored once.
     duplicate_window_s: float = 600.0
-    max_age_s: float = 30 * 24 * 3600.0
+    max_age_s: float = STREAM_MAX_AGE_S
     # None: as many as the deployment's `stream_replicas` (NATS_STREAM_REPLICAS).
     replicas: int | None = None
 

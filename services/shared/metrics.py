@@ -7,6 +7,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 # Outcomes of scheduled jobs and background workers (loyalty_scheduled_job_runs_total).
 JOB_OUTCOMES = ("ok", "failed", "crashed")
 CONSUMER_OUTCOMES = ("acked", "retried", "dead_lettered")
+# Outcomes of deleting an erased member's message from JetStream (loyalty_stream_erasures_total):
+# deleted, found gone already (aged out, or deleted by an earlier try), or failed (tried again).
+STREAM_ERASURE_OUTCOMES = ("deleted", "gone", "failed")
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -19,6 +22,9 @@ class Metrics:
     outbox_publish_failures: Counter
     outbox_backlog: Gauge
     outbox_oldest_pending_age: Gauge
+    stream_erasures: Counter
+    stream_erasures_pending: Gauge
+    stream_erasure_oldest_age: Gauge
     consumer_messages: Counter
     consumer_pending: Gauge
     job_runs: Counter
@@ -66,6 +72,25 @@ class Metrics:
                 ["service"],
                 registry=registry,
             ),
+            stream_erasures=Counter(
+                "loyalty_stream_erasures",
+                "Messages with an erased member's personal data the relay worked on, by outcome.",
+                ["service", "outcome"],
+                registry=registry,
+            ),
+            stream_erasures_pending=Gauge(
+                "loyalty_stream_erasures_pending_messages",
+                "Messages with an erased member's personal data still to delete from JetStream.",
+                ["service"],
+                registry=registry,
+            ),
+            stream_erasure_oldest_age=Gauge(
+                "loyalty_stream_erasure_oldest_age_seconds",
+                "Age of the oldest deletion from JetStream an erasure asked for and still waiting "
+                "(0 when none is).",
+                ["service"],
+                registry=registry,
+            ),
             consumer_messages=Counter(
                 "loyalty_consumer_messages",
                 "JetStream messages handled by durable consumers, by outcome.",
@@ -104,6 +129,10 @@ class Metrics:
     def expect_outbox(self, service: str) -> None:
         self.outbox_published.labels(service)
         self.outbox_publish_failures.labels(service)
+        for outcome in STREAM_ERASURE_OUTCOMES:
+            self.stream_erasures.labels(service, outcome)
+        self.stream_erasures_pending.labels(service)
+        self.stream_erasure_oldest_age.labels(service)
 
     def serve(self, *, host: str, port: int) -> None:
         start_http_server(port, addr=host, registry=self.registry)

@@ -5,6 +5,9 @@ state change and its announcement commit or vanish together. The relay publishes
 order with the event id as `Nats-Msg-Id` and marks them published. If it dies between publishing
 and marking, the next run publishes again; JetStream's duplicate window and the consumers'
 de-duplication by event id make that harmless.
+
+Events with a member's personal data name the member in their row, so an erasure can blank them
+and have the relay delete what it published of them (services/shared/outbox_erasure.py).
 """
 
 import asyncio
@@ -24,6 +27,14 @@ from services.shared.database import Writes, connection_lost
 from services.shared.jetstream import JetStream
 from services.shared.logs import request_id_var
 from services.shared.metrics import Metrics
+from services.shared.outbox_erasure import (
+    PersonalPublish,
+    StreamEraser,
+    personal_publish,
+    prune_personal_messages,
+    record_personal_publishes,
+)
+from services.shared.personal_data import personal_member
 
 if TYPE_CHECKING:
     from loyalty.events.v1 import events_pb2
@@ -40,6 +51,8 @@ RELAY_BACKOFF_MAX_S = 2.0
 # Published rows are kept a while for audit and debugging, then purged.
 PUBLISHED_RETENTION = "1 day"
 PURGE_INTERVAL_S = 600.0
+# How often the relay looks for deletions from JetStream that erasures asked for.
+ERASE_INTERVAL_S = 1.0
 
 _NATS_ERRORS = (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError, OSError)
 
@@ -78,14 +91,17 @@ class Outbox:
     ) -> str:
         """Write `event` for publishing on `<namespace>.<subject>`; returns its event id."""
         self._stamp(event, _now(), request_id_var.get())
+        member_id = personal_member(event)
         # One round trip: the row, and the wake-up the relay gets when the transaction commits.
         await connection.execute(
-            "WITH event AS (INSERT INTO outbox (event_id, subject, payload) VALUES ($1, $2, $3)) "
-            "SELECT pg_notify($4, '')",
+            "WITH event AS (INSERT INTO outbox (event_id, subject, payload, personal_program_id, "
+            "personal_member_id) VALUES ($1, $2, $3, $5, $6)) SELECT pg_notify($4, '')",
             uuid.UUID(event.event_id),
             f"{self.namespace}.{subject}",
             event.SerializeToString(),
             notify_channel(self.schema),
+            None if member_id is None else event.program_id,
+            member_id,
         )
         return event.event_id
 
@@ -102,14 +118,32 @@ class Outbox:
         for _, event in events:
             self._stamp(event, occurred_at, request_id)
         writes = target if isinstance(target, Writes) else Writes()
-        writes.add(
-            "INSERT INTO outbox (event_id, subject, payload) "
-            "SELECT id, subject, payload FROM unnest($1::uuid[], $2::text[], $3::bytea[]) "
-            "WITH ORDINALITY AS e (id, subject, payload, n) ORDER BY n",
-            [uuid.UUID(event.event_id) for _, event in events],
-            [f"{self.namespace}.{subject}" for subject, _ in events],
-            [event.SerializeToString() for _, event in events],
-        )
+        members = [personal_member(event) for _, event in events]
+        if any(members):
+            writes.add(
+                "INSERT INTO outbox (event_id, subject, payload, personal_program_id, "
+                "personal_member_id) SELECT id, subject, payload, program_id, member_id "
+                "FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::text[], $5::text[]) "
+                "WITH ORDINALITY AS e (id, subject, payload, program_id, member_id, n) ORDER BY n",
+                [uuid.UUID(event.event_id) for _, event in events],
+                [f"{self.namespace}.{subject}" for subject, _ in events],
+                [event.SerializeToString() for _, event in events],
+                [
+                    None if m is None else e.program_id
+                    for m, (_, e) in zip(members, events, strict=True)
+                ],
+                members,
+            )
+        else:
+            # Postings and the other events without personal data: the statement as ever.
+            writes.add(
+                "INSERT INTO outbox (event_id, subject, payload) "
+                "SELECT id, subject, payload FROM unnest($1::uuid[], $2::text[], $3::bytea[]) "
+                "WITH ORDINALITY AS e (id, subject, payload, n) ORDER BY n",
+                [uuid.UUID(event.event_id) for _, event in events],
+                [f"{self.namespace}.{subject}" for subject, _ in events],
+                [event.SerializeToString() for _, event in events],
+            )
         # The relay's wake-up, delivered when the transaction commits.
         writes.select("pg_notify($1, '')", notify_channel(self.schema))
         if writes is not target:
@@ -124,14 +158,18 @@ class Outbox:
         occurred_at, request_id = _now(), request_id_var.get()
         for event in events:
             self._stamp(event, occurred_at, request_id)
+        members = [personal_member(event) for event in events]
         await connection.execute(
-            "WITH events AS (INSERT INTO outbox (event_id, subject, payload) "
-            "SELECT id, $2, payload FROM unnest($1::uuid[], $3::bytea[]) AS e (id, payload)) "
-            "SELECT pg_notify($4, '')",
+            "WITH events AS (INSERT INTO outbox (event_id, subject, payload, personal_program_id, "
+            "personal_member_id) SELECT id, $2, payload, program_id, member_id "
+            "FROM unnest($1::uuid[], $3::bytea[], $5::text[], $6::text[]) "
+            "AS e (id, payload, program_id, member_id)) SELECT pg_notify($4, '')",
             [uuid.UUID(event.event_id) for event in events],
             f"{self.namespace}.{subject}",
             [event.SerializeToString() for event in events],
             notify_channel(self.schema),
+            [None if m is None else e.program_id for m, e in zip(members, events, strict=True)],
+            members,
         )
 
 
@@ -162,11 +200,12 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._listener_lost = False
         self._lock_key = zlib.crc32(f"loyalty.outbox.{schema}".encode()) - 2**31
+        self.eraser = StreamEraser(pool=pool, jetstream=jetstream, metrics=metrics, service=service)
 
     async def run(self, stop: asyncio.Event) -> None:
         listener: asyncpg.Connection | None = None
         backoff_s = RELAY_BACKOFF_FIRST_S
-        purged_at = 0.0
+        purged_at = erased_at = 0.0
         try:
             while not stop.is_set():
                 try:
@@ -174,6 +213,9 @@ class OutboxRelay:
                         # The first time, and after the database dropped the connection.
                         listener = await self._listen(listener)
                     published = await self.publish_pending()
+                    if time.monotonic() - erased_at > ERASE_INTERVAL_S:
+                        await self.eraser.erase_due()
+                        erased_at = time.monotonic()
                     if time.monotonic() - purged_at > PURGE_INTERVAL_S:
                         await self._purge()
                         purged_at = time.monotonic()
@@ -251,11 +293,12 @@ class OutboxRelay:
             ):
                 return 0
             rows = await connection.fetch(
-                "SELECT seq, event_id, subject, payload FROM outbox WHERE published_at IS NULL "
-                "ORDER BY seq LIMIT $1",
+                "SELECT seq, event_id, subject, payload, personal_program_id, personal_member_id "
+                "FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
                 RELAY_BATCH_SIZE_MAX,
             )
             published = 0
+            personal: list[PersonalPublish] = []
             for start in range(0, len(rows), RELAY_PUBLISHES_IN_FLIGHT):
                 outcomes = await asyncio.gather(
                     *(
@@ -272,6 +315,8 @@ class OutboxRelay:
                         break
                     if isinstance(outcome, BaseException):
                         raise outcome
+                    if (stored := personal_publish(rows[published], outcome)) is not None:
+                        personal.append(stored)
                     published += 1
                 if failure is not None:
                     break
@@ -280,6 +325,8 @@ class OutboxRelay:
                     "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
                     [row["seq"] for row in rows[:published]],
                 )
+                # After the UPDATE: it waited for an erasure blanking these rows, if one was.
+                await record_personal_publishes(connection, personal)
             # After the UPDATE above, in the same transaction: what is still waiting.
             backlog = await connection.fetchrow(_BACKLOG_SQL)
         self.metrics.outbox_published.labels(self.service).inc(published)
@@ -319,6 +366,7 @@ class OutboxRelay:
         await self.pool.execute(
             f"DELETE FROM outbox WHERE published_at < now() - interval '{PUBLISHED_RETENTION}'"
         )
+        await prune_personal_messages(self.pool)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
