@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import asyncpg
 import nats.errors
 import nats.js.errors
+from google.protobuf.message import DecodeError
 from nats.js import api
 
 from loyalty.events.v1 import events_pb2
@@ -167,14 +168,14 @@ class StreamEraser:
         done = 0
         async with self.pool.acquire() as connection, connection.transaction():
             due = await connection.fetch(
-                "SELECT stream, stream_seq, attempt_count FROM stream_erasures "
+                "SELECT stream, stream_seq, member_id, attempt_count FROM stream_erasures "
                 "WHERE next_attempt_at <= now() ORDER BY next_attempt_at "
                 "LIMIT $1 FOR UPDATE SKIP LOCKED",
                 ERASURE_BATCH_SIZE_MAX,
             )
             for row in due:
                 try:
-                    outcome = await self._erase(row["stream"], row["stream_seq"])
+                    outcome = await self._erase(row["stream"], row["stream_seq"], row["member_id"])
                 except _NATS_ERRORS as error:
                     self.metrics.stream_erasures.labels(self.service, "failed").inc()
                     logger.warning(
@@ -200,26 +201,29 @@ class StreamEraser:
         self.metrics.stream_erasure_oldest_age.labels(self.service).set(waiting["age_s"])
         return done
 
-    async def _erase(self, stream: str, stream_seq: int) -> str:
-        """Publish the message again without the personal data, then delete it: "deleted", or
-        "gone" if the stream no longer holds it with personal data."""
+    async def _erase(self, stream: str, stream_seq: int, member_id: str) -> str:
+        """Publish the member's message again without the personal data, then delete it:
+        "deleted", or "gone" if the stream no longer holds it with the member's personal data."""
         context = self.jetstream.context
         try:
             stored = await context.get_msg(stream, stream_seq)
         except nats.js.errors.NotFoundError:
             return "gone"
-        event = events_pb2.Event.FromString(stored.data or b"")
-        if personal_member(event) is not None:
-            # Before the deletion: a crash in between leaves both, and the retry publishes the
-            # copy again under the same id (stored once) before deleting the original.
-            await self.jetstream.publish(
-                stored.subject or "",
-                without_personal_data(event).SerializeToString(),
-                msg_id=f"{event.event_id}{ERASED_COPY_SUFFIX}",
-            )
-        else:
-            # Published already without it (blanked before the relay sent it): nothing to hide.
+        try:
+            event = events_pb2.Event.FromString(stored.data or b"")
+        except DecodeError:
+            return "gone"  # not an event: the sequence names another message now
+        # Published without it already (blanked before the relay sent it); or the sequence names
+        # another member's message (the stream was deleted and made again): nothing to do.
+        if personal_member(event) != member_id:
             return "gone"
+        # Before the deletion: a crash in between leaves both, and the retry publishes the copy
+        # again under the same id (stored once) before deleting the original.
+        await self.jetstream.publish(
+            stored.subject or "",
+            without_personal_data(event).SerializeToString(),
+            msg_id=f"{event.event_id}{ERASED_COPY_SUFFIX}",
+        )
         try:
             await context.delete_msg(stream, stream_seq)
         except nats.js.errors.APIError:

@@ -13,7 +13,7 @@ import pytest
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from services.shared.database import create_pool
-from services.shared.jetstream import JetStream
+from services.shared.jetstream import JetStream, StreamSpec
 from services.shared.metrics import Metrics
 from services.shared.outbox_erasure import ERASED_COPY_SUFFIX, StreamEraser, forget_member_events
 from services.shared.personal_data import personal_member, without_personal_data
@@ -244,3 +244,26 @@ async def test_an_erasure_retried_after_a_crash_stores_the_copy_once(relayed) ->
     assert await relay.eraser.erase_due() == 1
     held = await stream_events(client, stream)
     assert seq not in held and len(held) == 1 and with_birthday(held) == []
+
+
+async def test_a_sequence_that_names_another_members_message_now_is_left_alone(relayed) -> None:
+    """The stream was deleted and made again, so its sequences start over: the deletion asked
+    for m1 must not touch m2's message stored under the same sequence."""
+    pool, jetstream, client, outbox, relay = relayed
+    stream = jetstream.namespace.stream(SCHEMA)
+    async with pool.acquire() as connection, connection.transaction():
+        await outbox.enqueue(connection, f"{SCHEMA}.member_enrolled", enrolment("m1"))
+    await relay.publish_pending()
+    await erase(pool, "m1")
+    await client.jetstream().delete_stream(stream)
+    await jetstream.declare_stream(StreamSpec(name=SCHEMA))
+    other = enrolment("m2")
+    other.event_id = "e-m2"
+    await jetstream.publish(
+        f"{jetstream.namespace.name}.{SCHEMA}.member_enrolled",
+        other.SerializeToString(),
+        msg_id=other.event_id,
+    )
+    assert await relay.eraser.erase_due() == 1
+    assert relay.metrics.stream_erasures.labels("t", "gone")._value.get() == 1
+    assert with_birthday(await stream_events(client, stream)) == ["m2"]
