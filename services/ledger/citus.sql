@@ -9,6 +9,7 @@
 SELECT create_reference_table('programs');
 SELECT create_reference_table('tier_definitions');
 SELECT create_reference_table('program_jobs');
+SELECT create_reference_table('tier_code_mappings');
 
 SELECT create_distributed_table('member_accounts', 'member_id');
 SELECT create_distributed_table('postings', 'member_id', colocate_with => 'member_accounts');

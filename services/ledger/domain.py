@@ -164,6 +164,17 @@ class TierMove:
     from_code: str
     to_code: str
     direction: int
+    # The removed tier's threshold (0 for a code no current tier defines), kept with the
+    # mapping so an account found late on the removed code moves the same way.
+    from_threshold: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierMapping:
+    """A recorded mapping of a removed code: where accounts still holding it belong."""
+
+    to_code: str
+    from_threshold: int
 
 
 def validate_tier_mappings(mappings: list[tuple[str, str]], tiers: list[Tier]) -> dict[str, str]:
@@ -208,11 +219,18 @@ def tier_moves(current: list[Tier], tiers: list[Tier], mapped: dict[str, str]) -
     moves = []
     for from_code, to_code in mapped.items():
         old, new = before.get(from_code, 0), after[to_code]
-        if new > old:
-            direction = common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
-        elif new < old:
-            direction = common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE
-        else:
-            direction = common_pb2.TIER_CHANGE_DIRECTION_LATERAL
-        moves.append(TierMove(from_code=from_code, to_code=to_code, direction=direction))
+        direction = direction_between(old, new)
+        moves.append(
+            TierMove(from_code=from_code, to_code=to_code, direction=direction, from_threshold=old)
+        )
     return moves
+
+
+def direction_between(from_threshold: int, to_threshold: int) -> int:
+    """Up, down or lateral (a common_pb2.TierChangeDirection) by the thresholds of the tier
+    left and the tier reached."""
+    if to_threshold > from_threshold:
+        return common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+    if to_threshold < from_threshold:
+        return common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE
+    return common_pb2.TIER_CHANGE_DIRECTION_LATERAL

@@ -20,7 +20,7 @@ import asyncpg
 
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from services.ledger import events, tiering
+from services.ledger import events, repository, tiering
 from services.ledger.domain import CalendarPeriod
 from services.ledger.errors import HoldClosed
 from services.ledger.ledger import Ledger
@@ -41,6 +41,14 @@ VESTING, EXPIRY, HOLD_TIMEOUTS, TIER_REQUALIFICATION, EXPIRY_NOTICES = (
     "expiry_notices",
 )
 JOBS = (VESTING, EXPIRY, HOLD_TIMEOUTS, TIER_REQUALIFICATION, EXPIRY_NOTICES)
+
+# In program_jobs, with the tier re-qualification job: when it last looked for accounts holding
+# a code the program's tiers no longer define.
+TIER_SWEEP = "tier_sweep"
+# How long after a change of the tiers a replica may still write a code it removed: its program
+# cache (operations.ProgramCache, 2 s) and then a transaction begun with the cached program
+# (a PostBatch within its deadline); generously above both.
+TIER_SWEEP_GRACE = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -218,25 +226,33 @@ class Jobs:
         processed = 0
         for program in await self._programs(program_id):
             async with self.pool.acquire() as connection, connection.transaction():
+                # Before any account is locked, as SetTierDefinitions locks the program first.
+                await repository.share_program(connection, program.program_id)
                 processed += await tiering.decay_qualifying(connection, program, now)
                 last = await connection.fetchval(
                     "SELECT last_run_at FROM program_jobs WHERE program_id = $1 AND job = $2 FOR UPDATE",
                     program.program_id,
                     TIER_REQUALIFICATION,
                 )
-                if force or (last is not None and _period_ended_since(program, last, now)):
+                requalifying = force or (
+                    last is not None and _period_ended_since(program, last, now)
+                )
+                if requalifying or await _sweep_due(connection, program.program_id):
+                    # Re-qualification moves accounts on removed codes too; between periods,
+                    # only they are evaluated (without downgrades).
                     evaluation = await tiering.evaluate(
-                        connection, self.outbox, program, now, member_ids=None, requalify=True
+                        connection,
+                        self.outbox,
+                        program,
+                        now,
+                        member_ids=None,
+                        requalify=requalifying,
+                        undefined_only=not requalifying,
                     )
                     processed += len(evaluation.changes)
+                    await _mark_run(connection, program.program_id, TIER_SWEEP, now)
                 if force or last is None or _period_ended_since(program, last, now):
-                    await connection.execute(
-                        "INSERT INTO program_jobs (program_id, job, last_run_at) VALUES ($1, $2, $3)"
-                        " ON CONFLICT (program_id, job) DO UPDATE SET last_run_at = EXCLUDED.last_run_at",
-                        program.program_id,
-                        TIER_REQUALIFICATION,
-                        now,
-                    )
+                    await _mark_run(connection, program.program_id, TIER_REQUALIFICATION, now)
         return JobResult(processed, 0)
 
     async def _notice_expiry(self, now: dt.datetime, program_id: str | None) -> JobResult:
@@ -271,6 +287,35 @@ class Jobs:
                     points += row["points"]
                 processed += len(rows)
         return JobResult(processed, points)
+
+
+async def _sweep_due(connection: asyncpg.Connection, program_id: str) -> bool:
+    """Whether to look for accounts holding a code the tiers no longer define: on each run
+    until TIER_SWEEP_GRACE after the tiers last changed, and once more after it. That is
+    how long a replica may still write a removed code (its program cache, then a
+    transaction begun with it); the look is a read of all the program's accounts, so it
+    is not made on every run."""
+    changed = await repository.tiers_changed_at(connection, program_id)
+    if changed is None:
+        return False
+    swept = await connection.fetchval(
+        "SELECT last_run_at FROM program_jobs WHERE program_id = $1 AND job = $2",
+        program_id,
+        TIER_SWEEP,
+    )
+    return swept is None or swept < changed + TIER_SWEEP_GRACE
+
+
+async def _mark_run(
+    connection: asyncpg.Connection, program_id: str, job: str, now: dt.datetime
+) -> None:
+    await connection.execute(
+        "INSERT INTO program_jobs (program_id, job, last_run_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (program_id, job) DO UPDATE SET last_run_at = EXCLUDED.last_run_at",
+        program_id,
+        job,
+        now,
+    )
 
 
 def _period_ended_since(program: Program, last_run: dt.datetime, now: dt.datetime) -> bool:

@@ -5,7 +5,7 @@ same transaction. Reversals and holds build on LedgerCore in reversals.py and ho
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import numpy as np
@@ -28,7 +28,7 @@ from services.ledger.book import (
     PostingDraft,
     flush_books,
 )
-from services.ledger.domain import ProgramSettings, Tier
+from services.ledger.domain import ProgramSettings, Tier, TierMapping
 from services.ledger.errors import (
     MemberClosed,
     MemberNotFound,
@@ -48,16 +48,31 @@ QUALIFYING_BASIS_SPEND = 2
 class Program:
     settings: ProgramSettings
     tiers: list[Tier]  # by rank, lowest first
+    # Removed codes and where their members belong (tier_code_mappings, migration 011).
+    mappings: dict[str, TierMapping] = field(default_factory=dict)
 
     @property
     def program_id(self) -> str:
         return self.settings.program_id
 
+    def defines(self, code: str) -> bool:
+        return any(tier.code == code for tier in self.tiers)
+
     def tier_index(self, code: str) -> int:
+        """The rank index `code` is evaluated at: a removed code's at its mapped tier (where
+        SetTierDefinitions moved its other holders), a code with no mapping at the lowest."""
         for index, tier in enumerate(self.tiers):
             if tier.code == code:
                 return index
+        mapping = self.mappings.get(code)
+        if mapping is not None and mapping.to_code not in self.mappings:  # no chain to follow
+            return self.tier_index(mapping.to_code)
         return 0
+
+    def removed_from_threshold(self, code: str) -> int:
+        """The threshold a removed `code` had (0 without a recorded mapping)."""
+        mapping = self.mappings.get(code)
+        return mapping.from_threshold if mapping is not None else 0
 
 
 async def load_program(connection: asyncpg.Connection | asyncpg.Pool, program_id: str) -> Program:
@@ -65,7 +80,8 @@ async def load_program(connection: asyncpg.Connection | asyncpg.Pool, program_id
     if stored is None:
         raise ProgramNotFound(program_id)
     tiers = await repository.fetch_tiers(connection, program_id, after_rank=-(2**31), limit=1000)
-    return Program(stored[0], tiers)
+    mappings = await repository.fetch_tier_mappings(connection, program_id)
+    return Program(stored[0], tiers, mappings)
 
 
 class ProgramCache:

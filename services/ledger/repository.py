@@ -1,10 +1,11 @@
 """The ledger's SQL (asyncpg); one function per statement group, no business rules."""
 
 import dataclasses
+import datetime as dt
 
 import asyncpg
 
-from services.ledger.domain import ProgramSettings, Tier
+from services.ledger.domain import ProgramSettings, Tier, TierMapping, TierMove
 
 _SETTINGS_COLUMNS = [f.name for f in dataclasses.fields(ProgramSettings)]
 
@@ -41,6 +42,16 @@ async def lock_program(connection: asyncpg.Connection, program_id: str) -> bool:
     return bool(
         await connection.fetchval(
             "SELECT true FROM programs WHERE program_id = $1 FOR UPDATE", program_id
+        )
+    )
+
+
+async def share_program(connection: asyncpg.Connection, program_id: str) -> bool:
+    """Hold off SetTierDefinitions (which locks the row for update) until the caller commits,
+    so what it reads of the tiers stays true while it writes by them."""
+    return bool(
+        await connection.fetchval(
+            "SELECT true FROM programs WHERE program_id = $1 FOR SHARE", program_id
         )
     )
 
@@ -104,3 +115,64 @@ async def tier_defined(connection: asyncpg.Connection, program_id: str, code: st
             code,
         )
     )
+
+
+async def record_tier_mappings(
+    connection: asyncpg.Connection,
+    program_id: str,
+    tiers: list[Tier],
+    moves: list[TierMove],
+    now: dt.datetime,
+) -> None:
+    """Keep where each removed code's members belong, for accounts found on it later. Earlier
+    mappings to a code removed now follow its mapping (A to B, then B to C: A to C); those whose
+    target or source the new `tiers` define no longer apply and are dropped."""
+    await connection.execute(
+        "UPDATE tier_code_mappings AS m SET to_tier_code = n.to_code"
+        " FROM unnest($2::text[], $3::text[]) AS n (from_code, to_code)"
+        " WHERE m.program_id = $1 AND m.to_tier_code = n.from_code",
+        program_id,
+        [move.from_code for move in moves],
+        [move.to_code for move in moves],
+    )
+    codes = [t.code for t in tiers]
+    await connection.execute(
+        "DELETE FROM tier_code_mappings WHERE program_id = $1"
+        " AND (to_tier_code <> ALL($2::text[]) OR from_tier_code = ANY($2::text[]))",
+        program_id,
+        codes,
+    )
+    await connection.executemany(
+        "INSERT INTO tier_code_mappings (program_id, from_tier_code, to_tier_code, from_threshold,"
+        " mapped_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (program_id, from_tier_code)"
+        " DO UPDATE SET to_tier_code = EXCLUDED.to_tier_code, mapped_at = EXCLUDED.mapped_at",
+        [(program_id, m.from_code, m.to_code, m.from_threshold, now) for m in moves],
+    )
+    await connection.execute(
+        "UPDATE programs SET tiers_changed_at = $2 WHERE program_id = $1", program_id, now
+    )
+
+
+async def fetch_tier_mappings(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str
+) -> dict[str, TierMapping]:
+    rows = await connection.fetch(
+        "SELECT from_tier_code, to_tier_code, from_threshold FROM tier_code_mappings"
+        " WHERE program_id = $1",
+        program_id,
+    )
+    return {
+        row["from_tier_code"]: TierMapping(
+            to_code=row["to_tier_code"], from_threshold=row["from_threshold"]
+        )
+        for row in rows
+    }
+
+
+async def tiers_changed_at(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str
+) -> dt.datetime | None:
+    value: dt.datetime | None = await connection.fetchval(
+        "SELECT tiers_changed_at FROM programs WHERE program_id = $1", program_id
+    )
+    return value

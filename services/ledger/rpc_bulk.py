@@ -185,7 +185,9 @@ class BulkRpcs(LedgerRpcBase):
             return ledger_pb2.EvaluateTiersResponse(
                 evaluated_count=evaluated,
                 upgraded_count=sum(1 for c in changes if c[3] == upgrade),
-                downgraded_count=sum(1 for c in changes if c[3] != upgrade),
+                downgraded_count=sum(
+                    1 for c in changes if c[3] == common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE
+                ),
                 tier_changes=[
                     ledger_pb2.TierChange(
                         member_id=member,

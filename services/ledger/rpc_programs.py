@@ -216,12 +216,15 @@ class ProgramRpcs(LedgerRpcBase):
                     )
                     await repository.replace_tiers(connection, request.program_id, tiers)
                     await repository.set_entry_tier(connection, request.program_id, entry)
+                    moves = domain.tier_moves(current, tiers, mapped)
+                    now = self.clock()
+                    # Kept for the accounts a replica with the old tiers cached writes a
+                    # removed code to afterwards; the tier job moves them (tiering.py).
+                    await repository.record_tier_mappings(
+                        connection, request.program_id, tiers, moves, now
+                    )
                     moved = await tier_moves.move_accounts(
-                        connection,
-                        self.outbox,
-                        request.program_id,
-                        domain.tier_moves(current, tiers, mapped),
-                        self.clock(),
+                        connection, self.outbox, request.program_id, moves, now
                     )
                     return ledger_pb2.SetTierDefinitionsResponse(
                         tiers=[tier_to_proto(t) for t in tiers],

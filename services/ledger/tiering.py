@@ -10,8 +10,8 @@ import numpy as np
 import ledger_core
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from services.ledger import events, store
-from services.ledger.operations import Program
+from services.ledger import domain, events, repository, store
+from services.ledger.operations import Program, load_program
 from services.ledger.policy import qualifying_window_start
 from services.shared.outbox import Outbox
 
@@ -95,13 +95,30 @@ async def evaluate(
     *,
     member_ids: list[str] | None,
     requalify: bool,
+    undefined_only: bool = False,
 ) -> Evaluation:
-    """Evaluate the tiers of `member_ids` (None: every account); a program without tiers has
-    nothing to evaluate. An account closed by a merge (closed_into, migration 005) is left as
-    it is: no tier change, no TierChanged event."""
+    """Evaluate the tiers of `member_ids` (None: every account; `undefined_only`: only those
+    holding a code the tiers do not define); a program without tiers has nothing to evaluate.
+    An account closed by a merge (closed_into, migration 005) is left as it is: no tier change,
+    no TierChanged event.
+
+    The program is read again here under a share lock on its row: SetTierDefinitions waits for
+    this transaction, and the tiers it evaluates by are the committed ones, not those of a
+    cache another replica's change has made stale.
+
+    An account holding a code the tiers no longer define (written by a replica whose cache held
+    the old tiers, or a transaction begun before the change) always moves: it is evaluated as
+    standing at the tier its code is mapped to (the lowest without a recorded mapping), so it
+    ends where SetTierDefinitions moved the code's other holders unless its qualifying amount
+    reaches higher (or, at re-qualification, only lower); reason DEFINITIONS_CHANGED, direction
+    by the removed tier's threshold."""
+    if not await repository.share_program(connection, program.program_id):
+        return Evaluation(0, [])
+    program = await load_program(connection, program.program_id)
     if not program.tiers:
         return Evaluation(0, [])
     thresholds = np.array([tier.threshold for tier in program.tiers], dtype=np.int64)
+    defined = [tier.code for tier in program.tiers]
     changes: list[TierChangeRow] = []
     evaluated = 0
     after = ""
@@ -109,12 +126,14 @@ async def evaluate(
         rows = await connection.fetch(
             "SELECT member_id, tier_code, qualifying FROM member_accounts WHERE program_id = $1"
             " AND ($2::text[] IS NULL OR member_id = ANY($2)) AND member_id > $3"
+            " AND ($5::text[] IS NULL OR tier_code <> ALL($5::text[]))"
             " AND closed_into IS NULL ORDER BY member_id LIMIT $4"
             " FOR UPDATE",
             program.program_id,
             member_ids,
             after,
             EVALUATION_CHUNK,
+            defined if undefined_only else None,
         )
         if not rows:
             break
@@ -129,29 +148,30 @@ async def evaluate(
             thresholds_points=thresholds,
             policy=ledger_core.TierPolicy(is_requalification=requalify),
         )
-        for index in evaluation.changed_member_indexes:
-            row = rows[int(index)]
-            before, after_index = program.tier_index(row["tier_code"]), int(evaluation.tiers[index])
-            upgrade = after_index > before
-            changes.append(
-                (
-                    row["member_id"],
-                    row["tier_code"],
-                    program.tiers[after_index].code,
-                    common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
-                    if upgrade
-                    else common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE,
-                    common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED
-                    if upgrade
-                    else common_pb2.TIER_CHANGE_REASON_REQUALIFICATION,
-                    row["qualifying"],
-                )
-            )
+        changed = {int(index) for index in evaluation.changed_member_indexes}
+        changed.update(i for i, row in enumerate(rows) if not program.defines(row["tier_code"]))
+        changes += [_change(program, rows[i], int(evaluation.tiers[i])) for i in sorted(changed)]
         if len(rows) < EVALUATION_CHUNK:
             break
         after = rows[-1]["member_id"]
     await _record(connection, outbox, program, now, changes)
     return Evaluation(evaluated, changes)
+
+
+def _change(program: Program, row: asyncpg.Record, reached: int) -> TierChangeRow:
+    code, to_code = row["tier_code"], program.tiers[reached].code
+    if not program.defines(code):
+        direction = domain.direction_between(
+            program.removed_from_threshold(code), program.tiers[reached].threshold
+        )
+        reason = common_pb2.TIER_CHANGE_REASON_DEFINITIONS_CHANGED
+    elif reached > program.tier_index(code):
+        direction = common_pb2.TIER_CHANGE_DIRECTION_UPGRADE
+        reason = common_pb2.TIER_CHANGE_REASON_THRESHOLD_REACHED
+    else:
+        direction = common_pb2.TIER_CHANGE_DIRECTION_DOWNGRADE
+        reason = common_pb2.TIER_CHANGE_REASON_REQUALIFICATION
+    return (row["member_id"], code, to_code, direction, reason, row["qualifying"])
 
 
 async def _record(
@@ -163,14 +183,18 @@ async def _record(
 ) -> None:
     if not changes:
         return
+    # A lateral move (a renamed tier) keeps tier_since, as SetTierDefinitions' own moves do.
     await connection.execute(
-        "UPDATE member_accounts AS a SET tier_code = t.tier, tier_since = $4"
-        " FROM unnest($2::text[], $3::text[]) AS t(member_id, tier)"
+        "UPDATE member_accounts AS a SET tier_code = t.tier,"
+        " tier_since = CASE WHEN t.direction = $5 THEN a.tier_since ELSE $4 END"
+        " FROM unnest($2::text[], $3::text[], $6::smallint[]) AS t(member_id, tier, direction)"
         " WHERE a.program_id = $1 AND a.member_id = ANY($2::text[]) AND a.member_id = t.member_id",
         program.program_id,
         [c[0] for c in changes],
         [c[2] for c in changes],
         now,
+        common_pb2.TIER_CHANGE_DIRECTION_LATERAL,
+        [c[3] for c in changes],
     )
     for member, before, after, direction, reason, qualifying in changes:
         await store.insert_tier_change(

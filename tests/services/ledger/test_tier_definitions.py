@@ -308,3 +308,116 @@ async def test_an_enrolment_naming_a_renamed_entry_tier_lands_in_the_new_one(
     else:
         pytest.fail("the account was not opened")
     assert balance.tier_code == "blue"
+
+
+async def plant_tier(database_url: str, member: str, code: str) -> None:
+    """Put `code` on the member's account, as a replica with the old tiers cached writes it."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "UPDATE ledger.member_accounts SET tier_code = $2 WHERE member_id = $1", member, code
+        )
+    finally:
+        await connection.close()
+
+
+async def eventually_tier(ledger: Ledger, member: str, code: str) -> None:
+    for _ in range(200):
+        if (await ledger.balance(member)).tier_code == code:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"{member} never reached {code!r}: {(await ledger.balance(member)).tier_code!r}")
+
+
+async def test_the_tier_job_moves_what_a_replica_with_the_old_tiers_cached_wrote(
+    start_service, servers: Servers, nats_namespace: str
+) -> None:
+    async with (
+        start_service(SPEC, LedgerConfig, jobs_enabled=False) as (changing, channel),
+        start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, stale_channel),
+    ):
+        ledger, stale = Ledger(channel), Ledger(stale_channel)
+        await ledger.setup()
+        await set_tiers(ledger, [*TIERS, PLATINUM])
+        await stale.earn("ann", 10)  # the stale replica caches the four tiers for 2 s
+        # The entry tier renamed and platinum folded into gold through the other replica...
+        await set_tiers(
+            ledger, [BLUE, *TIERS[1:]], mapping("member", "blue"), mapping("platinum", "gold")
+        )
+        # ...while the stale replica still opens accounts in member and upgrades to platinum.
+        await stale.earn("dan", 10)
+        await stale.earn("eve", 25_000, qualifying=True)
+        assert [(await ledger.balance(m)).tier_code for m in ("ann", "dan", "eve")] == [
+            "blue",
+            "member",
+            "platinum",
+        ]
+        # A replica running the scheduled jobs moves them as the mappings said.
+        async with start_service(SPEC, LedgerConfig, jobs_interval_ms=100):
+            await eventually_tier(ledger, "dan", "blue")
+            await eventually_tier(ledger, "eve", "gold")
+        assert (await history(ledger, "dan"))[0] == ("member", "blue", LATERAL, DEFINITIONS_CHANGED)
+        assert (await history(ledger, "eve"))[0] == (
+            "platinum",
+            "gold",
+            DOWNGRADE,
+            DEFINITIONS_CHANGED,
+        )
+        await changing.relay.flush(timeout_s=10)
+        moved = [
+            (e.member_id, e.from_tier_code, e.to_tier_code)
+            for e in await tier_events(servers, nats_namespace)
+            if e.reason == DEFINITIONS_CHANGED
+        ]
+        assert sorted(moved) == [
+            ("ann", "member", "blue"),
+            ("dan", "member", "blue"),
+            ("eve", "platinum", "gold"),
+        ]
+
+
+async def test_evaluate_tiers_moves_accounts_on_removed_codes_as_their_mapping(
+    service, database_url: str
+) -> None:
+    _, ledger = service
+    await set_tiers(ledger, [*TIERS, PLATINUM])
+    await set_tiers(ledger, TIERS, mapping("platinum", "gold"))
+    for member, points in (("ann", 100), ("bob", 1_500), ("cat", 30_000), ("dan", 10)):
+        await ledger.earn(member, points, qualifying=True)
+    await plant_tier(database_url, "ann", "platinum")  # mapped to gold: down to gold
+    await plant_tier(database_url, "bob", "bronze")  # never mapped: where it qualifies (silver)
+    await plant_tier(database_url, "cat", "platinum")  # gold, the top
+    evaluated = await ledger.stub.EvaluateTiers(
+        ledger_pb2.EvaluateTiersRequest(program_id="acme", idempotency_key=key())
+    )
+    assert sorted(
+        (c.member_id, c.from_tier_code, c.to_tier_code, c.direction, c.reason)
+        for c in evaluated.tier_changes
+    ) == [
+        ("ann", "platinum", "gold", DOWNGRADE, DEFINITIONS_CHANGED),
+        ("bob", "bronze", "silver", UPGRADE, DEFINITIONS_CHANGED),
+        ("cat", "platinum", "gold", DOWNGRADE, DEFINITIONS_CHANGED),
+    ]
+    assert (evaluated.upgraded_count, evaluated.downgraded_count) == (1, 2)
+    assert [(await ledger.balance(m)).tier_code for m in ("ann", "bob", "cat", "dan")] == [
+        "gold",
+        "silver",
+        "gold",
+        "member",
+    ]
+    # Re-qualification takes ann down to where she qualifies; a later rename of gold carries
+    # the platinum mapping along (platinum -> gold -> vip).
+    vip = ledger_pb2.TierDefinition(code="vip", name="VIP", rank=2, threshold=5_000)
+    await set_tiers(ledger, [*TIERS[:2], vip], mapping("gold", "vip"))
+    await plant_tier(database_url, "ann", "platinum")
+    requalified = await ledger.stub.EvaluateTiers(
+        ledger_pb2.EvaluateTiersRequest(program_id="acme", idempotency_key=key(), requalify=True)
+    )
+    assert [(c.member_id, c.to_tier_code) for c in requalified.tier_changes] == [("ann", "member")]
+    await plant_tier(database_url, "ann", "platinum")
+    await ledger.stub.EvaluateTiers(
+        ledger_pb2.EvaluateTiersRequest(
+            program_id="acme", idempotency_key=key(), member_ids=["ann"]
+        )
+    )
+    assert (await ledger.balance("ann")).tier_code == "vip"
