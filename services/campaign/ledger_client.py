@@ -113,6 +113,19 @@ class LedgerClient:
         self._programs[program_id] = (time.monotonic(), settings)
         return settings
 
+    async def tier_codes(self, program_id: str) -> frozenset[str]:
+        """The codes of the program's tiers as the ledger defines them now (a program has at
+        most 20 tiers: one page); empty before it has any."""
+
+        async def fetch() -> frozenset[str]:
+            response = await self.stub.ListTierDefinitions(
+                ledger_pb2.ListTierDefinitionsRequest(program_id=program_id),
+                timeout=CALL_TIMEOUT_S,
+            )
+            return frozenset(tier.code for tier in response.tiers)
+
+        return await call("read the program's tiers", fetch)
+
     async def member_tier(self, program_id: str, member_id: str) -> str:
         """The member's tier as the ledger has it now; empty if the ledger has no account."""
 

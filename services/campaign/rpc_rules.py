@@ -38,6 +38,7 @@ class RuleRpcs(RpcBase):
                     "rule.earning.minimum_spend.currency",
                     f"must be the program's currency {program.currency}",
                 )
+            rules.check_tier_codes(rule, await self.ledger.tier_codes(program_id))
             self.compile(program, rule)
         return kind, program
 

@@ -225,3 +225,32 @@ def _check_channels(values: "list[int]", field: str) -> None:
     for index, value in enumerate(values):
         if value not in CHANNELS:
             raise InvalidArgument(f"{field}[{index}]", "is not a known channel")
+
+
+def named_tier_codes(rule: rules_pb2.Rule) -> list[tuple[str, str]]:
+    """(field, code) of each tier code an earning rule names: its tier filter and its tier
+    multipliers."""
+    earning = rule.earning
+    named = [
+        (f"rule.earning.tier_codes[{index}]", code) for index, code in enumerate(earning.tier_codes)
+    ]
+    named += [
+        (f"rule.earning.multipliers[{index}].tier_code", multiplier.tier_code)
+        for index, multiplier in enumerate(earning.multipliers)
+        if multiplier.WhichOneof("target") == "tier_code"
+    ]
+    return named
+
+
+def check_tier_codes(rule: rules_pb2.Rule, defined: frozenset[str]) -> None:
+    """A rule may only name tiers the ledger defines (once it defines any): a code renamed or
+    removed there matches no member, so its multiplier or filter would silently never apply."""
+    if not defined:
+        return
+    for field, code in named_tier_codes(rule):
+        if code not in defined:
+            raise InvalidArgument(
+                field,
+                f"the program's tiers define no tier {code!r} (renamed or removed?); "
+                f"they are {', '.join(sorted(defined))}",
+            )

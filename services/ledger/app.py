@@ -50,7 +50,9 @@ async def setup(runtime: Runtime) -> Application:
         ),
         workers={
             "member_enrolled": PullConsumer(
-                runtime.jetstream, MEMBER_ENROLLED_CONSUMER, MemberEnrolledHandler(runtime.pool)
+                runtime.jetstream,
+                MEMBER_ENROLLED_CONSUMER,
+                MemberEnrolledHandler(runtime.pool, runtime.outbox),
             ).run,
             "member_merged": PullConsumer(
                 runtime.jetstream,

@@ -7,12 +7,16 @@ import datetime as dt
 import uuid
 
 import asyncpg
+import grpc
 import nats
 import pytest
 
+from loyalty.campaign.v1 import rules_pb2
 from loyalty.events.v1 import events_pb2
-from services.campaign.events import TIER_CONSUMER
-from tests.services.campaign.support import PROGRAM, ledger_and_campaign
+from loyalty.ledger.v1 import ledger_pb2
+from services.campaign.events import MEMBER_CONSUMER, TIER_CONSUMER
+from tests.services.campaign.support import PROGRAM, earning, ledger_and_campaign, rate
+from tests.services.ledger.test_programs import TIERS
 
 MEMBER = "m-tiers"
 
@@ -77,3 +81,107 @@ async def test_a_late_redelivered_tier_change_leaves_the_current_tier(
     finally:
         await client.close()
     assert await campaign_tier(database_url) == "gold"
+
+
+async def tier_of(database_url: str, member: str) -> str | None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return await connection.fetchval(  # type: ignore[no-any-return]
+            "SELECT tier_code FROM campaign.members WHERE program_id = $1 AND member_id = $2",
+            PROGRAM,
+            member,
+        )
+    finally:
+        await connection.close()
+
+
+async def enrol(client: nats.NATS, namespace: str, member: str, entry_tier_code: str) -> None:
+    """Identity's MemberEnrolled, naming the entry tier identity's program has."""
+    enrolled = events_pb2.Event(
+        event_id=str(uuid.uuid4()),
+        program_id=PROGRAM,
+        producer="identity",
+        member_enrolled=events_pb2.MemberEnrolled(
+            member_id=member, entry_tier_code=entry_tier_code
+        ),
+    )
+    enrolled.occurred_at.GetCurrentTime()
+    await client.jetstream().publish(
+        f"{namespace}.identity.member_enrolled",
+        enrolled.SerializeToString(),
+        headers={"Nats-Msg-Id": str(uuid.uuid4())},
+    )
+
+
+async def test_a_member_enrolled_under_a_renamed_entry_tier_gets_the_ledger_s_tier(
+    services, servers, nats_namespace: str, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    ledger, _ = services
+    blue = ledger_pb2.TierDefinition(code="blue", name="Blue", rank=0, threshold=0)
+    await ledger.stub.SetTierDefinitions(
+        ledger_pb2.SetTierDefinitionsRequest(
+            program_id=PROGRAM,
+            idempotency_key="rename-entry",
+            tiers=[blue, *TIERS[1:]],
+            tier_code_mappings=[
+                ledger_pb2.TierCodeMapping(from_tier_code="member", to_tier_code="blue")
+            ],
+        )
+    )
+    # One member new to the ledger, one whose account an earn opened first (in blue, silently).
+    await ledger.earn("early", 10)
+    client = await nats.connect(servers.nats_url)
+    try:
+        for member in ("newbie", "early"):
+            await enrol(client, nats_namespace, member, "member")  # identity's stale entry tier
+        for _ in range(600):
+            tiers = [await tier_of(database_url, m) for m in ("newbie", "early")]
+            if tiers == ["blue", "blue"]:
+                break
+            await asyncio.sleep(0.05)
+        assert tiers == ["blue", "blue"]
+        # The enrolment delivered again after the ledger's correction leaves the real tier.
+        await enrol(client, nats_namespace, "newbie", "member")
+        await consumed(client, nats_namespace)
+        for _ in range(100):
+            info = await client.jetstream().consumer_info(
+                f"{nats_namespace}_identity".upper(), MEMBER_CONSUMER.durable
+            )
+            if info.num_pending == 0 and info.num_ack_pending == 0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await client.close()
+    assert await tier_of(database_url, "newbie") == "blue"
+
+
+async def test_a_rule_naming_a_tier_the_ledger_no_longer_defines_is_refused(services) -> None:  # type: ignore[no-untyped-def]
+    ledger, campaign = services
+    blue = ledger_pb2.TierDefinition(code="blue", name="Blue", rank=0, threshold=0)
+    await ledger.stub.SetTierDefinitions(
+        ledger_pb2.SetTierDefinitionsRequest(
+            program_id=PROGRAM,
+            idempotency_key="rename-entry",
+            tiers=[blue, *TIERS[1:]],
+            tier_code_mappings=[
+                ledger_pb2.TierCodeMapping(from_tier_code="member", to_tier_code="blue")
+            ],
+        )
+    )
+    stale = earning(
+        "welcome",
+        rate=rate(),
+        tier_codes=["gold", "member"],
+        multipliers=[rules_pb2.Multiplier(tier_code="member", multiplier_bps=20_000)],
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await campaign.live(stale)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("rule.earning.tier_codes[1]:"), error.value.details()
+    assert "'member'" in error.value.details()
+    del stale.earning.tier_codes[1]
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await campaign.live(stale)
+    assert error.value.details().startswith("rule.earning.multipliers[0].tier_code:")
+    stale.earning.multipliers[0].tier_code = "blue"
+    assert (await campaign.live(stale)).earning.multipliers[0].tier_code == "blue"
