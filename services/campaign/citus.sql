@@ -4,6 +4,7 @@
 SELECT create_reference_table('rules');
 SELECT create_reference_table('recognition_configs');
 SELECT create_reference_table('job_runs');
+SELECT create_reference_table('top_of_month_starts');
 
 -- Member data: distributed by member, colocated.
 SELECT create_distributed_table('members', 'member_id');

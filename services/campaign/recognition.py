@@ -13,7 +13,15 @@ program with recognition configured, in the program's time zone:
   days passed while the bonus is off are finished without bonuses;
 - top of the month: once the month has ended, and its `settle_delay_hours` have passed (so late
   uploads of its last days count), its top N members by spend, purchases or rewarded activities
-  (ties to the lower member id) get the bonus, once per month.
+  (ties to the lower member id) get the bonus, once per month. The first month paid is the one in
+  which top-N was switched on, all of it (its purchases before the switch count too), never the
+  month before, which nobody was told about. "Switched on" is the first run that sees it on, by
+  the job's own clock (the `now` it is run with), recorded per program in top_of_month_starts
+  (replicas racing all keep the first claim); only months that end after it are settled. The job
+  runs every few minutes, so that is minutes after the configuration; a switch in the last
+  minutes of a month may start with the next one. ConfigureRecognition forgets the record when
+  top-N is switched off or on, so the months it was off are never paid; changing only its
+  points, basis or count keeps it.
 
 Members merged into another (members.merged_into) get neither: the ledger would refuse their
 points, so a merged member neither takes a top-N place nor fails a run.
@@ -23,6 +31,7 @@ keys name the member and the period, so a run repeated after a crash posts nothi
 """
 
 import calendar
+import dataclasses
 import datetime as dt
 import logging
 import zoneinfo
@@ -30,6 +39,7 @@ import zoneinfo
 import asyncpg
 
 from loyalty.campaign.v1 import engagement_pb2
+from services.campaign import repository
 from services.campaign import repository_engagement as store
 from services.campaign.errors import CampaignError
 from services.campaign.ledger_client import LedgerClient, ProgramSettings, chunked
@@ -148,27 +158,27 @@ class Recognition:
     async def top_of_month(
         self, program: ProgramSettings, config: engagement_pb2.RecognitionConfig, now: dt.datetime
     ) -> int:
-        zone = zoneinfo.ZoneInfo(program.time_zone)
         top = config.top_members_of_month
-        # The month settled is the last one that ended at least the delay ago.
-        local = (now - dt.timedelta(hours=top.settle_delay_hours)).astimezone(zone)
-        month_end = dt.datetime(local.year, local.month, 1, tzinfo=zone)
-        previous = month_end - dt.timedelta(days=1)
-        month_start = dt.datetime(previous.year, previous.month, 1, tzinfo=zone)
-        period = f"{previous.year:04d}-{previous.month:02d}"
+        month = settled_month(now, zoneinfo.ZoneInfo(program.time_zone), top.settle_delay_hours)
+        async with self.pool.acquire() as connection:
+            since = await repository.claim_top_of_month_start(connection, program.program_id, now)
+        # A month that ended before top-N was switched on was never announced: not settled,
+        # and not recorded as done either (it never becomes due).
+        if since is None or month.end <= since:
+            return 0
         async with self.pool.acquire() as connection, connection.transaction():
             if not await store.claim_job_run(
-                connection, program.program_id, "top_of_month", period
+                connection, program.program_id, "top_of_month", month.period
             ):
                 return 0
-            ranked = await _ranked(connection, program.program_id, top, month_start, month_end)
+            ranked = await _ranked(connection, program.program_id, top, month.start, month.end)
             await self._award(
                 connection,
                 program,
                 "top_of_month",
-                period,
+                month.period,
                 [(member, top.points) for member in ranked],
-                batch_id=f"top_of_month:{period}",
+                batch_id=f"top_of_month:{month.period}",
             )
         return len(ranked)
 
@@ -197,6 +207,29 @@ class Recognition:
         rejected = sum(answer.rejected_count for answer in answers)
         if rejected:
             logger.error("the ledger rejected %d %s bonuses of %s", rejected, kind, period)
+
+
+@dataclasses.dataclass(frozen=True)
+class Month:
+    """A local calendar month: its first instant, the first instant after it, and 'YYYY-MM'."""
+
+    start: dt.datetime
+    end: dt.datetime
+    period: str
+
+
+def settled_month(now: dt.datetime, zone: zoneinfo.ZoneInfo, settle_delay_hours: int) -> Month:
+    """The last local month that ended at least the delay before `now`. Its bounds are local
+    midnights made UTC, so they compare as instants whatever the offset (DST) on either side."""
+    local = (now - dt.timedelta(hours=settle_delay_hours)).astimezone(zone)
+    end = dt.datetime(local.year, local.month, 1, tzinfo=zone)
+    previous = end - dt.timedelta(days=1)
+    start = dt.datetime(previous.year, previous.month, 1, tzinfo=zone)
+    return Month(
+        start.astimezone(dt.UTC),
+        end.astimezone(dt.UTC),
+        f"{previous.year:04d}-{previous.month:02d}",
+    )
 
 
 async def _ranked(

@@ -1,5 +1,6 @@
 """The campaign service's SQL (asyncpg)."""
 
+import datetime as dt
 import zlib
 
 import asyncpg
@@ -48,3 +49,26 @@ async def fetch_recognition_shared(connection: asyncpg.Connection, program_id: s
 
 async def lock_recognition(connection: asyncpg.Connection, program_id: str) -> None:
     await connection.execute("SELECT pg_advisory_xact_lock($1)", _recognition_lock(program_id))
+
+
+async def claim_top_of_month_start(
+    connection: asyncpg.Connection, program_id: str, now: dt.datetime
+) -> dt.datetime | None:
+    """The instant the job first saw the program's top-N switched on: `now` if this is the first
+    run that sees it, else the one recorded; None if switched off meanwhile. Replicas claiming at
+    once all read the winner's: the loser's insert waits for the winner's commit and does
+    nothing, and the read after it (a statement of its own, so with a snapshot that sees that
+    commit) finds the row. Run outside a transaction, so the claim is committed at once."""
+    await connection.execute(
+        "INSERT INTO top_of_month_starts (program_id, since) VALUES ($1, $2) "
+        "ON CONFLICT (program_id) DO NOTHING",
+        program_id,
+        now,
+    )
+    return await connection.fetchval(
+        "SELECT since FROM top_of_month_starts WHERE program_id = $1", program_id
+    )
+
+
+async def forget_top_of_month_start(connection: asyncpg.Connection, program_id: str) -> None:
+    await connection.execute("DELETE FROM top_of_month_starts WHERE program_id = $1", program_id)

@@ -76,12 +76,20 @@ class CampaignServicer(
                 # Purchase counts are kept while milestones are configured; when they come
                 # (back), the counts are taken from the recorded purchases.
                 await repository.lock_recognition(connection, request.program_id)
-                previous = await repository.fetch_recognition(connection, request.program_id)
-                had_milestones = previous is not None and bool(
-                    engagement_pb2.RecognitionConfig.FromString(previous[0]).milestones
+                stored = await repository.fetch_recognition(connection, request.program_id)
+                previous = engagement_pb2.RecognitionConfig.FromString(
+                    stored[0] if stored is not None else b""
                 )
-                if definition.milestones and not had_milestones:
+                if definition.milestones and not previous.milestones:
                     await purchase_store.recount_purchases(connection, request.program_id)
+                # Top-N switched off or on: the job records afresh when it first sees it on,
+                # so the months it was off are never paid. Forgotten on switching on too, as a
+                # run that read the configuration before a switch-off may claim after it. Its
+                # points, basis or count changed while on keep the record.
+                if not (
+                    previous.top_members_of_month.count and definition.top_members_of_month.count
+                ):
+                    await repository.forget_top_of_month_start(connection, request.program_id)
                 serialized = definition.SerializeToString(deterministic=True)
                 updated = await repository.upsert_recognition(
                     connection, request.program_id, serialized

@@ -146,6 +146,8 @@ async def test_milestones_and_the_top_member_of_the_month_are_given_once(service
     )
     assert await available(ledger, "ann") == 120 + 25
     jobs = campaign.recognition()
+    # The job runs in April, as it does every few minutes: top-N has been on since then.
+    assert (await jobs.run_once(APRIL))["top_of_month"] == 0
     assert (await jobs.run_once(dt.datetime(2025, 5, 1, 8, 0, tzinfo=dt.UTC)))["top_of_month"] == 1
     assert (await jobs.run_once(dt.datetime(2025, 5, 20, 8, 0, tzinfo=dt.UTC)))["top_of_month"] == 0
     assert await available(ledger, "ann") == 120 + 25 + 500
@@ -363,6 +365,7 @@ async def test_a_merged_member_gets_no_birthday_bonus_and_no_top_place(
             break
         await asyncio.sleep(0.05)
     jobs = campaign.recognition()
+    assert (await jobs.run_once(APRIL))["top_of_month"] == 0  # top-N on in April
     given = await jobs.run_once(dt.datetime(2025, 5, 2, 8, 0, tzinfo=dt.UTC))
     assert (given["top_of_month"], given["birthday"]) == (1, 0)
     awards = await pool.fetch("SELECT member_id, kind FROM bonus_awards ORDER BY member_id, kind")
@@ -385,6 +388,7 @@ async def test_a_settle_delay_lets_late_uploads_of_the_months_last_day_count(ser
     last_evening = dt.datetime(2025, 4, 30, 19, 0, tzinfo=dt.UTC)  # 21:00 in Amsterdam
     await campaign.ingest(batch("april", [("o1", "early", 6_000, APRIL, "")]))
     jobs = campaign.recognition()
+    assert (await jobs.run_once(APRIL))["top_of_month"] == 0  # top-N on in April
     # 1 May, 10:00 in Amsterdam: April ended 10 hours ago, within the delay.
     assert (await jobs.run_once(dt.datetime(2025, 5, 1, 8, 0, tzinfo=dt.UTC)))["top_of_month"] == 0
     # The store's file for 30 April comes in during the night of 1 May.
@@ -395,3 +399,139 @@ async def test_a_settle_delay_lets_late_uploads_of_the_months_last_day_count(ser
         "SELECT member_id, period FROM bonus_awards WHERE kind = 'top_of_month'"
     )
     assert [tuple(row) for row in awarded] == [("late", "2025-04")]
+
+
+def top_n(points: int = 500) -> engagement_pb2.RecognitionConfig:
+    return engagement_pb2.RecognitionConfig(
+        top_members_of_month=engagement_pb2.TopMembersOfMonth(
+            count=1, points=points, basis=engagement_pb2.TOP_MEMBERS_BASIS_SPEND
+        )
+    )
+
+
+def day_2025(month: int, day: int, hour: int = 10) -> dt.datetime:
+    return dt.datetime(2025, month, day, hour, 0, tzinfo=dt.UTC)
+
+
+async def top_awards(campaign) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    rows = await campaign.service.runtime.pool.fetch(
+        "SELECT member_id, period FROM bonus_awards WHERE kind = 'top_of_month' ORDER BY period"
+    )
+    return [tuple(row) for row in rows]
+
+
+async def top_start(campaign) -> dt.datetime | None:  # type: ignore[no-untyped-def]
+    return await campaign.service.runtime.pool.fetchval("SELECT since FROM top_of_month_starts")
+
+
+async def test_top_n_switched_on_mid_month_pays_that_month_and_not_the_one_before(
+    services,
+) -> None:
+    ledger, campaign = services
+    await campaign.configure_recognition(engagement_pb2.RecognitionConfig())
+    await campaign.ingest(
+        batch(
+            "autumn",
+            [
+                ("o1", "october", 9_000, day_2025(10, 20), ""),
+                ("n1", "early", 6_000, day_2025(11, 3), ""),  # before the switch, in its month
+                ("n2", "late", 3_000, day_2025(11, 20), ""),
+            ],
+        )
+    )
+    jobs = campaign.recognition()
+    assert (await jobs.run_once(day_2025(10, 25)))["top_of_month"] == 0
+    # Switched on on 15 November; the job's next run, minutes later, does not settle October.
+    await campaign.configure_recognition(top_n())
+    assert (await jobs.run_once(day_2025(11, 15, hour=9)))["top_of_month"] == 0
+    assert (await jobs.run_once(day_2025(11, 16)))["top_of_month"] == 0
+    assert (await jobs.run_once(day_2025(12, 1, hour=8)))["top_of_month"] == 1
+    assert await top_awards(campaign) == [("early", "2025-11")]
+    assert await available(ledger, "early") == 60 + 500
+    assert await available(ledger, "october") == 90
+
+
+@pytest.mark.parametrize(
+    ("first_run", "paid"),
+    [
+        # 23:30 on 31 October in Amsterdam (UTC+1 since the 26th): switched on in October.
+        (dt.datetime(2025, 10, 31, 22, 30, tzinfo=dt.UTC), ["2025-10", "2025-11"]),
+        # Still 31 October in UTC, but 00:30 on 1 November in Amsterdam: November is the first.
+        (dt.datetime(2025, 10, 31, 23, 30, tzinfo=dt.UTC), ["2025-11"]),
+    ],
+)
+async def test_the_month_switched_on_in_is_the_programs_local_month(
+    services, first_run: dt.datetime, paid: list[str]
+) -> None:
+    _, campaign = services
+    await campaign.ingest(
+        batch(
+            "autumn",
+            [
+                ("o1", "ann", 5_000, day_2025(10, 10), ""),
+                ("n1", "ann", 5_000, day_2025(11, 10), ""),
+            ],
+        )
+    )
+    jobs = campaign.recognition()
+    assert (await jobs.run_once(first_run))["top_of_month"] == 0
+    await jobs.run_once(day_2025(11, 1, hour=8))
+    await jobs.run_once(day_2025(12, 1, hour=8))
+    assert [period for _, period in await top_awards(campaign)] == paid
+
+
+async def test_top_n_switched_off_and_on_again_skips_the_months_it_was_off(services) -> None:
+    ledger, campaign = services
+    await campaign.ingest(
+        batch(
+            "spring",
+            [
+                (f"t{month}", name, 1_000, day_2025(month, 20), "")
+                for month, name in enumerate(["jan", "feb", "mar", "apr", "may"], start=1)
+            ],
+        )
+    )
+    jobs = campaign.recognition()
+    assert (await jobs.run_once(day_2025(1, 10)))["top_of_month"] == 0
+    assert (await jobs.run_once(day_2025(2, 1)))["top_of_month"] == 1  # January's
+    await campaign.configure_recognition(engagement_pb2.RecognitionConfig())  # off on 10 February
+    for off in (day_2025(2, 15), day_2025(3, 1), day_2025(4, 1)):
+        assert (await jobs.run_once(off))["top_of_month"] == 0
+    assert await top_start(campaign) is None
+    # On again on 10 April: March, which ended while it was off, is not paid.
+    await campaign.configure_recognition(top_n())
+    assert (await jobs.run_once(day_2025(4, 10)))["top_of_month"] == 0
+    # Changing only its points keeps the start: April is paid, with the new points.
+    await campaign.configure_recognition(top_n(points=700))
+    assert (await jobs.run_once(day_2025(4, 20)))["top_of_month"] == 0
+    assert await top_start(campaign) == day_2025(4, 10)
+    assert (await jobs.run_once(day_2025(5, 1)))["top_of_month"] == 1
+    assert await top_awards(campaign) == [("jan", "2025-01"), ("apr", "2025-04")]
+    assert await available(ledger, "apr") == 10 + 700
+    # Off and on again with no run in between starts afresh too: May ended before the new start.
+    assert (await jobs.run_once(day_2025(5, 10)))["top_of_month"] == 0
+    await campaign.configure_recognition(engagement_pb2.RecognitionConfig())
+    await campaign.configure_recognition(top_n())
+    assert (await jobs.run_once(day_2025(6, 2)))["top_of_month"] == 0
+    assert await top_start(campaign) == day_2025(6, 2)
+    assert await top_awards(campaign) == [("jan", "2025-01"), ("apr", "2025-04")]
+
+
+async def test_replicas_racing_keep_one_start_and_pay_the_month_once(services) -> None:
+    ledger, campaign = services
+    await campaign.ingest(batch("november", [("n1", "ann", 5_000, day_2025(11, 3), "")]))
+    replicas = [campaign.recognition() for _ in range(4)]
+    # Their first runs after the switch, on clocks a few seconds apart.
+    clocks = [day_2025(11, 15) + dt.timedelta(seconds=n) for n in range(len(replicas))]
+    given = await asyncio.gather(*(r.run_once(at) for r, at in zip(replicas, clocks, strict=True)))
+    assert [g["top_of_month"] for g in given] == [0] * len(replicas)
+    start = await top_start(campaign)
+    assert start in clocks
+    # Later runs keep the first claim.
+    await asyncio.gather(*(r.run_once(day_2025(11, 20)) for r in replicas))
+    assert await top_start(campaign) == start
+    december = day_2025(12, 1, hour=8)
+    settled = await asyncio.gather(*(r.run_once(december) for r in replicas))
+    assert sum(g["top_of_month"] for g in settled) == 1
+    assert await top_awards(campaign) == [("ann", "2025-11")]
+    assert await available(ledger, "ann") == 50 + 500

@@ -1,10 +1,16 @@
 """Campaign recognition settings through real gRPC and PostgreSQL."""
 
+import datetime as dt
+from pathlib import Path
+
+import asyncpg
 import grpc
 import pytest
 
+import services.campaign
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2
 from services.campaign.app import SPEC, CampaignConfig
+from services.shared.migrations import apply_migrations
 
 
 @pytest.fixture
@@ -89,3 +95,35 @@ async def test_bad_recognition_names_the_field(campaign, config, field) -> None:
         await configure(campaign, config)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith(f"{field}:")
+
+
+async def test_programs_paid_before_top_of_month_starts_keep_being_paid(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Migration 017 starts a program whose job already settled a month at its first settled
+    month, so the month ended before the migration is still paid; the others start afresh."""
+    migrations = Path(services.campaign.__file__).with_name("migrations")
+    for path in sorted(migrations.glob("0*.sql")):
+        if int(path.name[:3]) < 17:
+            (tmp_path / path.name).write_text(path.read_text())
+    connection = await asyncpg.connect(database_url)
+    try:
+        assert await apply_migrations(connection, schema="campaign", directory=tmp_path) == 16
+        await connection.execute("SET search_path TO campaign")
+        first = dt.datetime(2026, 2, 1, 1, 0, tzinfo=dt.UTC)
+        await connection.executemany(
+            "INSERT INTO job_runs (program_id, job, period, done_at) VALUES ($1, $2, $3, $4)",
+            [
+                ("acme", "top_of_month", "2026-01", first),
+                ("acme", "top_of_month", "2026-02", first + dt.timedelta(days=28)),
+                ("acme", "birthday", "2026-03-01", first + dt.timedelta(days=29)),
+                ("birthdays-only", "birthday", "2026-03-01", first),
+            ],
+        )
+        [latest] = migrations.glob("017_*.sql")
+        (tmp_path / latest.name).write_text(latest.read_text())
+        assert await apply_migrations(connection, schema="campaign", directory=tmp_path) == 1
+        rows = await connection.fetch("SELECT program_id, since FROM top_of_month_starts")
+        assert [tuple(row) for row in rows] == [("acme", first)]
+    finally:
+        await connection.close()
