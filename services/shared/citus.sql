@@ -10,6 +10,7 @@ SELECT citus_add_local_table_to_metadata('outbox');
 -- Beside it, as the relay writes them in the transaction that marks its rows published.
 SELECT citus_add_local_table_to_metadata('outbox_personal_messages');
 SELECT citus_add_local_table_to_metadata('stream_erasures');
+SELECT citus_add_local_table_to_metadata('dead_letter_sweeps');
 SELECT citus_add_local_table_to_metadata('plumbing_migrations');
 SELECT citus_add_local_table_to_metadata('schema_migrations');
 

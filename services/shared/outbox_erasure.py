@@ -15,6 +15,11 @@ sequence (the server overwrites it on disk). A deletion that fails stays in `str
 is tried again later, with a growing delay; none is lost to a crash, as the request is committed
 with the erasure and removed only once done.
 
+The dead-letter stream holds whole copies of messages that failed every delivery (for 90 days),
+an enrolment with its birthday too: an erasure also asks the relay to look through it
+(`dead_letter_sweeps`) and replace the member's by copies without the personal data, keeping
+their headers (the original subject, the error) for whoever looks into the failure.
+
 A relay that read a row before the erasure blanked it and marks it published after finds the row
 erased when it does (its UPDATE waits for the erasure's lock) and asks for the deletion itself;
 an erasure that comes after finds the sequence the relay recorded (its SELECT ... FOR UPDATE
@@ -33,7 +38,13 @@ from google.protobuf.message import DecodeError
 from nats.js import api
 
 from loyalty.events.v1 import events_pb2
-from services.shared.jetstream import STREAM_MAX_AGE_S, JetStream
+from services.shared.jetstream import (
+    DEAD_LETTER_STREAM,
+    HEADER_MSG_ID,
+    PUBLISH_TIMEOUT_S,
+    STREAM_MAX_AGE_S,
+    JetStream,
+)
 from services.shared.metrics import Metrics
 from services.shared.personal_data import (
     personal_member,
@@ -71,6 +82,7 @@ async def forget_member_events(
             [row["seq"] for row in rows],
             [scrubbed_payload(row["payload"]) for row in rows],
         )
+    await _ask_for_dead_letter_sweeps(connection, program_id, ids)
     # After the FOR UPDATE above: a relay that was marking these rows published has committed
     # the sequences it recorded, and this statement sees them.
     return int(
@@ -84,6 +96,16 @@ async def forget_member_events(
             program_id,
             ids,
         )
+    )
+
+
+async def _ask_for_dead_letter_sweeps(
+    connection: asyncpg.Connection, program_id: str, member_ids: list[str]
+) -> None:
+    await connection.execute(
+        "INSERT INTO dead_letter_sweeps (program_id, member_id) SELECT $1, m FROM unnest($2::text[]) AS m",
+        program_id,
+        member_ids,
     )
 
 
@@ -184,7 +206,14 @@ class StreamEraser:
                         row["stream"],
                         error,
                     )
-                    await _postpone(connection, row, repr(error))
+                    await _postpone(
+                        connection,
+                        table="stream_erasures",
+                        where="stream = $1 AND stream_seq = $2",
+                        keys=(row["stream"], row["stream_seq"]),
+                        attempt_count=row["attempt_count"],
+                        error=repr(error),
+                    )
                     continue
                 self.metrics.stream_erasures.labels(self.service, outcome).inc()
                 await connection.execute(
@@ -193,6 +222,7 @@ class StreamEraser:
                     row["stream_seq"],
                 )
                 done += 1
+            done += await self._sweep_due(connection)
             waiting = await connection.fetchrow(
                 "SELECT count(*) AS messages, coalesce(extract(epoch FROM now() - "
                 "min(requested_at)), 0)::float8 AS age_s FROM stream_erasures"
@@ -224,15 +254,83 @@ class StreamEraser:
             without_personal_data(event).SerializeToString(),
             msg_id=f"{event.event_id}{ERASED_COPY_SUFFIX}",
         )
+        return "deleted" if await self._delete(stream, stream_seq) else "gone"
+
+    async def _delete(self, stream: str, stream_seq: int) -> bool:
+        """Delete the message (NATS overwrites it); False if the stream did not hold it."""
         try:
-            await context.delete_msg(stream, stream_seq)
+            await self.jetstream.context.delete_msg(stream, stream_seq)
         except nats.js.errors.APIError:
             # NATS answers a deletion of a message it does not hold with a 500, whose code
             # (10057) names any failed deletion: gone only if the stream says it is.
             if await self._holds(stream, stream_seq):
                 raise
-            return "gone"
-        return "deleted"
+            return False
+        return True
+
+    async def _sweep_due(self, connection: asyncpg.Connection) -> int:
+        """Look through the dead letters once for all the erased members whose sweep is due;
+        returns how many of their messages were replaced."""
+        due = await connection.fetch(
+            "SELECT sweep_id, program_id, member_id, attempt_count FROM dead_letter_sweeps "
+            "WHERE next_attempt_at <= now() ORDER BY next_attempt_at "
+            "LIMIT $1 FOR UPDATE SKIP LOCKED",
+            ERASURE_BATCH_SIZE_MAX,
+        )
+        if not due:
+            return 0
+        try:
+            replaced = await self._sweep_dead_letters(
+                {(r["program_id"], r["member_id"]) for r in due}
+            )
+        except _NATS_ERRORS as error:
+            self.metrics.stream_erasures.labels(self.service, "failed").inc()
+            logger.warning("could not look through the dead letters, trying again later: %r", error)
+            for row in due:
+                await _postpone(
+                    connection,
+                    table="dead_letter_sweeps",
+                    where="sweep_id = $1",
+                    keys=(row["sweep_id"],),
+                    attempt_count=row["attempt_count"],
+                    error=repr(error),
+                )
+            return 0
+        self.metrics.stream_erasures.labels(self.service, "deleted").inc(replaced)
+        await connection.execute(
+            "DELETE FROM dead_letter_sweeps WHERE sweep_id = ANY($1::bigint[])",
+            [row["sweep_id"] for row in due],
+        )
+        return replaced
+
+    async def _sweep_dead_letters(self, members: set[tuple[str, str]]) -> int:
+        context = self.jetstream.context
+        stream = self.jetstream.namespace.stream(DEAD_LETTER_STREAM.name)
+        subject = self.jetstream.namespace.subject(f"{DEAD_LETTER_STREAM.name}.>")
+        replaced, seq = 0, 0
+        while True:
+            try:
+                stored = await context.get_msg(stream, seq + 1, subject=subject, next=True)
+            except nats.js.errors.NotFoundError:
+                return replaced  # no more dead letters (or no dead-letter stream yet)
+            seq = stored.seq or seq + 1
+            try:
+                event = events_pb2.Event.FromString(stored.data or b"")
+            except DecodeError:
+                continue
+            if (event.program_id, personal_member(event)) not in members:
+                continue
+            # The copy lands after the last one looked at, and has nothing personal to find.
+            headers = {**(stored.headers or {})}
+            headers[HEADER_MSG_ID] = f"{event.event_id}{ERASED_COPY_SUFFIX}"
+            await context.publish(
+                stored.subject or subject,
+                without_personal_data(event).SerializeToString(),
+                timeout=PUBLISH_TIMEOUT_S,
+                headers=headers,
+            )
+            await self._delete(stream, seq)
+            replaced += 1
 
     async def _holds(self, stream: str, stream_seq: int) -> bool:
         try:
@@ -242,13 +340,21 @@ class StreamEraser:
         return True
 
 
-async def _postpone(connection: asyncpg.Connection, row: asyncpg.Record, error: str) -> None:
-    delay_s = min(ERASURE_RETRY_FIRST_S * 2 ** row["attempt_count"], ERASURE_RETRY_MAX_S)
+async def _postpone(
+    connection: asyncpg.Connection,
+    *,
+    table: str,
+    where: str,
+    keys: tuple[object, ...],
+    attempt_count: int,
+    error: str,
+) -> None:
+    """Try the row again later, waiting twice as long each time."""
+    delay_s = min(ERASURE_RETRY_FIRST_S * 2**attempt_count, ERASURE_RETRY_MAX_S)
     await connection.execute(
-        "UPDATE stream_erasures SET attempt_count = attempt_count + 1, last_error = $3, "
-        "next_attempt_at = now() + $4::interval WHERE stream = $1 AND stream_seq = $2",
-        row["stream"],
-        row["stream_seq"],
+        f"UPDATE {table} SET attempt_count = attempt_count + 1, last_error = ${len(keys) + 1}, "
+        f"next_attempt_at = now() + ${len(keys) + 2}::interval WHERE {where}",
+        *keys,
         error[:1000],
         dt.timedelta(seconds=delay_s),
     )

@@ -13,7 +13,7 @@ import pytest
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from services.shared.database import create_pool
-from services.shared.jetstream import JetStream, StreamSpec
+from services.shared.jetstream import DEAD_LETTER_STREAM, JetStream, StreamSpec
 from services.shared.metrics import Metrics
 from services.shared.outbox_erasure import ERASED_COPY_SUFFIX, StreamEraser, forget_member_events
 from services.shared.personal_data import personal_member, without_personal_data
@@ -198,7 +198,9 @@ async def test_a_deletion_nats_refuses_is_tried_again_later_and_counted(
     metrics = Metrics.create()
     failing = StreamEraser(pool=pool, jetstream=gone, metrics=metrics, service="t")
     assert await failing.erase_due() == 0
-    assert metrics.stream_erasures.labels("t", "failed")._value.get() == 1
+    # The deletion, and the look through the dead letters.
+    assert metrics.stream_erasures.labels("t", "failed")._value.get() == 2
+    assert await pool.fetchval("SELECT attempt_count FROM dead_letter_sweeps") == 1
     assert metrics.stream_erasures_pending.labels("t")._value.get() == 1
     waiting = await pool.fetchrow("SELECT attempt_count, last_error FROM stream_erasures")
     assert waiting["attempt_count"] == 1 and waiting["last_error"]
@@ -267,3 +269,35 @@ async def test_a_sequence_that_names_another_members_message_now_is_left_alone(r
     assert await relay.eraser.erase_due() == 1
     assert relay.metrics.stream_erasures.labels("t", "gone")._value.get() == 1
     assert with_birthday(await stream_events(client, stream)) == ["m2"]
+
+
+async def test_an_erased_members_dead_letters_are_replaced_by_copies_without_the_birthday(
+    relayed,
+) -> None:
+    """A consumer that failed on an enrolment every time copied it whole to the dead letters."""
+    pool, jetstream, client, _, relay = relayed
+    await jetstream.declare_stream(DEAD_LETTER_STREAM)
+    dead_letters = jetstream.namespace.stream(DEAD_LETTER_STREAM.name)
+    for member_id in ("m1", "m2"):
+        failed = enrolment(member_id)
+        failed.event_id = f"e-{member_id}"
+        # As PullConsumer._failed copies it.
+        await client.jetstream().publish(
+            jetstream.namespace.subject(f"dead_letter.{SCHEMA}.some_consumer"),
+            failed.SerializeToString(),
+            headers={
+                "Nats-Msg-Id": failed.event_id,
+                "Loyalty-Original-Subject": f"{SCHEMA}.member_enrolled",
+                "Loyalty-Error": "boom",
+            },
+        )
+    await erase(pool, "m1")
+    assert await relay.eraser.erase_due() == 1
+    held = await stream_events(client, dead_letters)
+    assert len(held) == 2 and with_birthday(held) == ["m2"]
+    [(seq, copy)] = [(q, e) for q, e in held.items() if e.member_enrolled.member_id == "m1"]
+    assert copy.event_id == "e-m1" and copy.member_enrolled.entry_tier_code
+    headers = (await client.jetstream().get_msg(dead_letters, seq)).headers or {}
+    assert headers["Loyalty-Error"] == "boom"
+    assert headers["Loyalty-Original-Subject"] == f"{SCHEMA}.member_enrolled"
+    assert await pool.fetchval("SELECT count(*) FROM dead_letter_sweeps") == 0
