@@ -6,12 +6,14 @@ from pathlib import Path
 
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
 from loyalty.ledger.v1 import ledger_pb2_grpc
+from services.identity.consumers import TIER_DEFINITIONS_CONSUMER, TierDefinitionsHandler
 from services.identity.events import STREAMS
 from services.identity.housekeeping import Housekeeping
 from services.identity.rpc_base import Settings
 from services.identity.servicer import IdentityServicer
 from services.shared.clients import service_channel
 from services.shared.config import require
+from services.shared.jetstream import PullConsumer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
 
 
@@ -56,6 +58,11 @@ async def setup(runtime: Runtime) -> Application:
         workers={
             "housekeeping": Housekeeping(servicer).run,
             "ledger_channel": close_ledger_channel,
+            "tier_definitions": PullConsumer(
+                runtime.jetstream,
+                TIER_DEFINITIONS_CONSUMER,
+                TierDefinitionsHandler(runtime.pool, runtime.outbox),
+            ).run,
         },
     )
 

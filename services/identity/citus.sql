@@ -7,6 +7,8 @@ SELECT create_reference_table('card_series');
 SELECT create_reference_table('signing_keys');
 -- Looked up by the hash of a presented secret on every gateway call (cached there).
 SELECT create_reference_table('api_keys');
+-- The ledger's tiers, one row per program, read when a program's entry tier is set.
+SELECT create_reference_table('ledger_tiers');
 
 -- Member data: distributed by member, colocated.
 SELECT create_distributed_table('members', 'member_id');

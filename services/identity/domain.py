@@ -47,3 +47,32 @@ def apply_update(current: Program, changes: Program, paths: list[str]) -> Progra
             f"cannot change {', '.join(unknown)}; changeable: {sorted(UPDATABLE_PROGRAM_FIELDS)}",
         )
     return replace(current, **{path: getattr(changes, path) for path in paths}).validate()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerTiers:
+    """The program's tiers as the ledger last announced them; the ledger owns tiers."""
+
+    version: int
+    entry_tier_code: str
+    tier_codes: tuple[str, ...]
+    # Removed code -> the tier its members went to.
+    mappings: dict[str, str]
+
+
+def follow_ledger(program: Program, tiers: LedgerTiers | None) -> Program:
+    """The program with an entry tier the ledger's tiers define. A code the ledger renamed or
+    removed follows its mapping (configuration written before the rename still means the same
+    members); one the ledger never defined is refused, since the ledger would open such
+    members' accounts in another tier than the one identity announces. Before the ledger has
+    announced tiers, any code is taken, as the ledger takes it then."""
+    if tiers is None or program.entry_tier_code in tiers.tier_codes:
+        return program
+    mapped = tiers.mappings.get(program.entry_tier_code)
+    if mapped is not None:
+        return replace(program, entry_tier_code=mapped)
+    raise InvalidArgument(
+        "program.entry_tier_code",
+        f"the ledger's tiers define no tier {program.entry_tier_code!r}; "
+        f"its entry tier is {tiers.entry_tier_code!r}",
+    )

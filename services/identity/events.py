@@ -1,8 +1,10 @@
-"""The JetStream subjects identity publishes (through its outbox)."""
+"""The JetStream subjects identity publishes (through its outbox) and consumes."""
 
 from services.shared.jetstream import StreamSpec
 
-STREAMS = (StreamSpec(name="identity"),)
+# The ledger stream is declared here too: identity consumes the ledger's tiers and may start
+# first.
+STREAMS = (StreamSpec(name="identity"), StreamSpec(name="ledger"))
 
 PROGRAM_CREATED = "identity.program_created"
 PROGRAM_UPDATED = "identity.program_updated"

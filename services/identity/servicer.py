@@ -76,7 +76,12 @@ class IdentityServicer(MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, Credential
         async with self.pool.acquire() as connection, connection.transaction():
 
             async def create() -> identity_pb2.CreateProgramResponse:
-                if not await repository.insert_program(connection, program):
+                await repository.lock_ledger_tiers(connection, program.program_id)
+                # A program created after the ledger renamed its entry tier takes the new code.
+                tiers = await repository.fetch_ledger_tiers(connection, program.program_id)
+                if not await repository.insert_program(
+                    connection, domain.follow_ledger(program, tiers)
+                ):
                     raise ProgramExists(program.program_id)
                 stored = await repository.fetch_program(connection, program.program_id)
                 assert stored is not None
@@ -119,14 +124,20 @@ class IdentityServicer(MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, Credential
         async with self.pool.acquire() as connection, connection.transaction():
 
             async def update() -> identity_pb2.UpdateProgramResponse:
+                follows_ledger = "entry_tier_code" in paths
+                if follows_ledger:
+                    # Before the program's row, as the consumer of the ledger's tiers takes them.
+                    await repository.lock_ledger_tiers(connection, request.program_id)
                 current = await repository.fetch_program(
                     connection, request.program_id, for_update=True
                 )
                 if current is None:
                     raise ProgramNotFound(request.program_id)
-                await repository.update_program(
-                    connection, domain.apply_update(current.program, changes, paths)
-                )
+                updated_program = domain.apply_update(current.program, changes, paths)
+                if follows_ledger:
+                    tiers = await repository.fetch_ledger_tiers(connection, request.program_id)
+                    updated_program = domain.follow_ledger(updated_program, tiers)
+                await repository.update_program(connection, updated_program)
                 stored = await repository.fetch_program(connection, request.program_id)
                 assert stored is not None
                 updated = program_to_proto(stored)

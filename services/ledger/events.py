@@ -7,6 +7,7 @@ STREAMS = (StreamSpec(name="ledger"), StreamSpec(name="identity"))
 
 POINTS_POSTED = "ledger.points_posted"
 TIER_CHANGED = "ledger.tier_changed"
+TIER_DEFINITIONS_CHANGED = "ledger.tier_definitions_changed"
 POINTS_EXPIRING = "ledger.points_expiring"
 POINTS_EXPIRED = "ledger.points_expired"
 HOLD_PLACED = "ledger.hold_placed"

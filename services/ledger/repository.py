@@ -176,3 +176,13 @@ async def tiers_changed_at(
         "SELECT tiers_changed_at FROM programs WHERE program_id = $1", program_id
     )
     return value
+
+
+async def raise_tiers_version(connection: asyncpg.Connection, program_id: str) -> int:
+    """The program's next tiers version (the caller holds the program's row lock)."""
+    version: int = await connection.fetchval(
+        "UPDATE programs SET tiers_version = tiers_version + 1 WHERE program_id = $1"
+        " RETURNING tiers_version",
+        program_id,
+    )
+    return version

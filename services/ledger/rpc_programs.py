@@ -4,7 +4,7 @@ import asyncpg
 import grpc
 
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger import domain, repository, tier_moves
+from services.ledger import domain, repository, tier_announcement, tier_moves
 from services.ledger.errors import (
     EntryTierMissing,
     EntryTierNotLowest,
@@ -225,6 +225,14 @@ class ProgramRpcs(LedgerRpcBase):
                     )
                     moved = await tier_moves.move_accounts(
                         connection, self.outbox, request.program_id, moves, now
+                    )
+                    # Identity, rewards and campaign keep tier codes too; they follow this.
+                    await tier_announcement.announce_tiers(
+                        connection,
+                        self.outbox,
+                        request.program_id,
+                        tiers=tiers,
+                        entry_tier_code=entry,
                     )
                     return ledger_pb2.SetTierDefinitionsResponse(
                         tiers=[tier_to_proto(t) for t in tiers],

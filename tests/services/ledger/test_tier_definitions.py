@@ -421,3 +421,32 @@ async def test_evaluate_tiers_moves_accounts_on_removed_codes_as_their_mapping(
         )
     )
     assert (await ledger.balance("ann")).tier_code == "vip"
+
+
+async def test_each_change_announces_the_tiers_the_mappings_and_a_higher_version(
+    service, servers: Servers, nats_namespace: str
+) -> None:
+    running, ledger = service
+    await ledger.earn("ann", 10, qualifying=True)
+    await set_tiers(ledger, [BLUE, *TIERS[1:]], mapping("member", "blue"))
+    teal = ledger_pb2.TierDefinition(code="teal", name="Teal", rank=0, threshold=0)
+    await set_tiers(ledger, [teal, *TIERS[1:]], mapping("blue", "teal"))
+    await running.relay.flush(timeout_s=10)
+    client = await nats.connect(servers.nats_url)
+    try:
+        subscription = await client.jetstream().pull_subscribe(
+            f"{nats_namespace}.ledger.tier_definitions_changed",
+            stream=f"{nats_namespace}_ledger".upper(),
+        )
+        messages = await subscription.fetch(10, timeout=5)
+    finally:
+        await client.close()
+    announced = [events_pb2.Event.FromString(m.data).tier_definitions_changed for m in messages]
+    assert [a.version for a in announced] == [1, 2, 3]  # setup's tiers, then the two renames
+    assert [t.code for t in announced[2].tiers] == ["teal", "silver", "gold"]
+    assert announced[2].entry_tier_code == "teal"
+    # The first rename's mapping follows the second: member's stragglers belong in teal now.
+    assert sorted((m.from_tier_code, m.to_tier_code) for m in announced[2].tier_code_mappings) == [
+        ("blue", "teal"),
+        ("member", "teal"),
+    ]

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "program_id", "occurred_at", "request_id", "producer", "program_created", "program_updated", "member_enrolled", "member_updated", "member_merged", "member_erased", "consent_changed", "points_posted", "tier_changed", "points_expiring", "points_expired", "hold_placed", "hold_committed", "hold_voided", "activity_recorded", "activity_verified", "purchase_recorded", "mission_completed", "badge_awarded", "notification_intent", "reward_redeemed", "redemption_cancelled", "code_used", "perk_granted", "perk_withdrawn")
+    __slots__ = ("event_id", "program_id", "occurred_at", "request_id", "producer", "program_created", "program_updated", "member_enrolled", "member_updated", "member_merged", "member_erased", "consent_changed", "points_posted", "tier_changed", "points_expiring", "points_expired", "hold_placed", "hold_committed", "hold_voided", "tier_definitions_changed", "activity_recorded", "activity_verified", "purchase_recorded", "mission_completed", "badge_awarded", "notification_intent", "reward_redeemed", "redemption_cancelled", "code_used", "perk_granted", "perk_withdrawn")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class Event(_message.Message):
     HOLD_PLACED_FIELD_NUMBER: _ClassVar[int]
     HOLD_COMMITTED_FIELD_NUMBER: _ClassVar[int]
     HOLD_VOIDED_FIELD_NUMBER: _ClassVar[int]
+    TIER_DEFINITIONS_CHANGED_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_RECORDED_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_VERIFIED_FIELD_NUMBER: _ClassVar[int]
     PURCHASE_RECORDED_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +62,7 @@ class Event(_message.Message):
     hold_placed: HoldPlaced
     hold_committed: HoldCommitted
     hold_voided: HoldVoided
+    tier_definitions_changed: TierDefinitionsChanged
     activity_recorded: ActivityRecorded
     activity_verified: ActivityVerified
     purchase_recorded: PurchaseRecorded
@@ -72,7 +74,7 @@ class Event(_message.Message):
     code_used: CodeUsed
     perk_granted: PerkGranted
     perk_withdrawn: PerkWithdrawn
-    def __init__(self, event_id: _Optional[str] = ..., program_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., producer: _Optional[str] = ..., program_created: _Optional[_Union[ProgramChanged, _Mapping]] = ..., program_updated: _Optional[_Union[ProgramChanged, _Mapping]] = ..., member_enrolled: _Optional[_Union[MemberEnrolled, _Mapping]] = ..., member_updated: _Optional[_Union[MemberUpdated, _Mapping]] = ..., member_merged: _Optional[_Union[MemberMerged, _Mapping]] = ..., member_erased: _Optional[_Union[MemberErased, _Mapping]] = ..., consent_changed: _Optional[_Union[ConsentChanged, _Mapping]] = ..., points_posted: _Optional[_Union[PointsPosted, _Mapping]] = ..., tier_changed: _Optional[_Union[TierChanged, _Mapping]] = ..., points_expiring: _Optional[_Union[PointsExpiring, _Mapping]] = ..., points_expired: _Optional[_Union[PointsExpired, _Mapping]] = ..., hold_placed: _Optional[_Union[HoldPlaced, _Mapping]] = ..., hold_committed: _Optional[_Union[HoldCommitted, _Mapping]] = ..., hold_voided: _Optional[_Union[HoldVoided, _Mapping]] = ..., activity_recorded: _Optional[_Union[ActivityRecorded, _Mapping]] = ..., activity_verified: _Optional[_Union[ActivityVerified, _Mapping]] = ..., purchase_recorded: _Optional[_Union[PurchaseRecorded, _Mapping]] = ..., mission_completed: _Optional[_Union[MissionCompleted, _Mapping]] = ..., badge_awarded: _Optional[_Union[BadgeAwarded, _Mapping]] = ..., notification_intent: _Optional[_Union[NotificationIntent, _Mapping]] = ..., reward_redeemed: _Optional[_Union[RewardRedeemed, _Mapping]] = ..., redemption_cancelled: _Optional[_Union[RedemptionCancelled, _Mapping]] = ..., code_used: _Optional[_Union[CodeUsed, _Mapping]] = ..., perk_granted: _Optional[_Union[PerkGranted, _Mapping]] = ..., perk_withdrawn: _Optional[_Union[PerkWithdrawn, _Mapping]] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., program_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., producer: _Optional[str] = ..., program_created: _Optional[_Union[ProgramChanged, _Mapping]] = ..., program_updated: _Optional[_Union[ProgramChanged, _Mapping]] = ..., member_enrolled: _Optional[_Union[MemberEnrolled, _Mapping]] = ..., member_updated: _Optional[_Union[MemberUpdated, _Mapping]] = ..., member_merged: _Optional[_Union[MemberMerged, _Mapping]] = ..., member_erased: _Optional[_Union[MemberErased, _Mapping]] = ..., consent_changed: _Optional[_Union[ConsentChanged, _Mapping]] = ..., points_posted: _Optional[_Union[PointsPosted, _Mapping]] = ..., tier_changed: _Optional[_Union[TierChanged, _Mapping]] = ..., points_expiring: _Optional[_Union[PointsExpiring, _Mapping]] = ..., points_expired: _Optional[_Union[PointsExpired, _Mapping]] = ..., hold_placed: _Optional[_Union[HoldPlaced, _Mapping]] = ..., hold_committed: _Optional[_Union[HoldCommitted, _Mapping]] = ..., hold_voided: _Optional[_Union[HoldVoided, _Mapping]] = ..., tier_definitions_changed: _Optional[_Union[TierDefinitionsChanged, _Mapping]] = ..., activity_recorded: _Optional[_Union[ActivityRecorded, _Mapping]] = ..., activity_verified: _Optional[_Union[ActivityVerified, _Mapping]] = ..., purchase_recorded: _Optional[_Union[PurchaseRecorded, _Mapping]] = ..., mission_completed: _Optional[_Union[MissionCompleted, _Mapping]] = ..., badge_awarded: _Optional[_Union[BadgeAwarded, _Mapping]] = ..., notification_intent: _Optional[_Union[NotificationIntent, _Mapping]] = ..., reward_redeemed: _Optional[_Union[RewardRedeemed, _Mapping]] = ..., redemption_cancelled: _Optional[_Union[RedemptionCancelled, _Mapping]] = ..., code_used: _Optional[_Union[CodeUsed, _Mapping]] = ..., perk_granted: _Optional[_Union[PerkGranted, _Mapping]] = ..., perk_withdrawn: _Optional[_Union[PerkWithdrawn, _Mapping]] = ...) -> None: ...
 
 class ProgramChanged(_message.Message):
     __slots__ = ("program_id", "name", "points_name", "currency", "time_zone", "entry_tier_code")
@@ -205,6 +207,34 @@ class TierChanged(_message.Message):
     reason: _common_pb2.TierChangeReason
     qualifying_amount: int
     def __init__(self, member_id: _Optional[str] = ..., from_tier_code: _Optional[str] = ..., to_tier_code: _Optional[str] = ..., direction: _Optional[_Union[_common_pb2.TierChangeDirection, str]] = ..., reason: _Optional[_Union[_common_pb2.TierChangeReason, str]] = ..., qualifying_amount: _Optional[int] = ...) -> None: ...
+
+class TierDefinitionsChanged(_message.Message):
+    __slots__ = ("tiers", "tier_code_mappings", "entry_tier_code", "version")
+    TIERS_FIELD_NUMBER: _ClassVar[int]
+    TIER_CODE_MAPPINGS_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_TIER_CODE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    tiers: _containers.RepeatedCompositeFieldContainer[TierDefinitionCode]
+    tier_code_mappings: _containers.RepeatedCompositeFieldContainer[TierCodeMapping]
+    entry_tier_code: str
+    version: int
+    def __init__(self, tiers: _Optional[_Iterable[_Union[TierDefinitionCode, _Mapping]]] = ..., tier_code_mappings: _Optional[_Iterable[_Union[TierCodeMapping, _Mapping]]] = ..., entry_tier_code: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class TierDefinitionCode(_message.Message):
+    __slots__ = ("code", "rank")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    rank: int
+    def __init__(self, code: _Optional[str] = ..., rank: _Optional[int] = ...) -> None: ...
+
+class TierCodeMapping(_message.Message):
+    __slots__ = ("from_tier_code", "to_tier_code")
+    FROM_TIER_CODE_FIELD_NUMBER: _ClassVar[int]
+    TO_TIER_CODE_FIELD_NUMBER: _ClassVar[int]
+    from_tier_code: str
+    to_tier_code: str
+    def __init__(self, from_tier_code: _Optional[str] = ..., to_tier_code: _Optional[str] = ...) -> None: ...
 
 class PointsExpiring(_message.Message):
     __slots__ = ("member_id", "points", "expires_at", "days_ahead")
