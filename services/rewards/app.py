@@ -10,6 +10,11 @@ from services.rewards.perks import TierChangedHandler, purge_processed_events
 from services.rewards.redemptions import Redemptions
 from services.rewards.remote import CampaignTargeting, LedgerClient
 from services.rewards.servicer import RewardsServicer
+from services.rewards.tier_codes import (
+    TIER_DEFINITIONS_CONSUMER,
+    TierDefinitionsHandler,
+    undefined_gauge,
+)
 from services.shared.clients import service_channel
 from services.shared.config import require
 from services.shared.jetstream import PullConsumer
@@ -103,6 +108,13 @@ async def setup(runtime: Runtime) -> Application:
                 runtime.jetstream,
                 TIER_CHANGED_CONSUMER,
                 TierChangedHandler(runtime.pool, runtime.outbox),
+            ).run,
+            "tier_definitions": PullConsumer(
+                runtime.jetstream,
+                TIER_DEFINITIONS_CONSUMER,
+                TierDefinitionsHandler(
+                    runtime.pool, runtime.outbox, undefined_gauge(runtime.metrics.registry)
+                ),
             ).run,
             "processed_events_purge": functools.partial(purge_processed_events, runtime.pool),
         },

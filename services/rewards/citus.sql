@@ -7,6 +7,9 @@ SELECT create_reference_table('rewards');
 SELECT create_reference_table('tier_perks');
 -- Stock adjustments are written with the catalog row they change.
 SELECT create_reference_table('stock_adjustments');
+-- The ledger's tiers and the catalog's codes they no longer define: per program, small.
+SELECT create_reference_table('program_tiers');
+SELECT create_reference_table('undefined_tier_codes');
 
 -- Member data: distributed by member, colocated.
 SELECT create_distributed_table('redemptions', 'member_id');

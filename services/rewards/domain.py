@@ -329,3 +329,24 @@ def check_tier_perks(request: rewards_pb2.SetTierPerksRequest) -> None:
         validation.text(perk.description, f"{field}.description", required=False)
         if perk.reward_id:
             validation.text(perk.reward_id, f"{field}.reward_id", length_max=64)
+
+
+# -- the ledger's tier changes ---------------------------------------------------------------
+
+
+def follow_tier_codes(
+    codes: list[str], *, mappings: dict[str, str], defined: set[str]
+) -> tuple[list[str], list[str]]:
+    """(the codes rewritten through the ledger's mappings, in order and without duplicates; the
+    codes neither defined nor mapped). A removed code mapped to X becomes X: its members are in
+    X now, so a reward they were eligible for stays theirs. An unmapped undefined code is kept
+    (the operator decides; it matches nobody meanwhile) and reported."""
+    rewritten: list[str] = []
+    undefined: list[str] = []
+    for code in codes:
+        target = mappings.get(code, code)
+        if target not in defined:
+            undefined.append(target)
+        if target not in rewritten:
+            rewritten.append(target)
+    return rewritten, undefined

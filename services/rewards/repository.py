@@ -158,6 +158,7 @@ async def list_rewards(
     active_only: bool,
     after: tuple[int, str] | None,
     limit: int,
+    undefined_tier_codes_only: bool = False,
 ) -> list[rewards_pb2.Reward]:
     """Rewards cheapest first, after the (points_price, reward_id) cursor."""
     price, reward_id = after if after is not None else (-1, "")
@@ -166,6 +167,9 @@ async def list_rewards(
         "AND (cardinality($4::smallint[]) = 0 OR kind = ANY($4::smallint[])) "
         "AND (NOT $5 OR (status = 2 AND (valid_from IS NULL OR valid_from <= now()) "
         "AND (valid_until IS NULL OR valid_until > now()))) "
+        "AND (NOT $7 OR EXISTS (SELECT 1 FROM undefined_tier_codes AS u "
+        "WHERE u.program_id = rewards.program_id AND u.kind = 'reward' "
+        "AND u.subject_id = rewards.reward_id)) "
         "ORDER BY points_price, reward_id LIMIT $6",
         program_id,
         price,
@@ -173,6 +177,7 @@ async def list_rewards(
         kinds,
         active_only,
         limit,
+        undefined_tier_codes_only,
     )
     return [_reward(row) for row in rows]
 

@@ -12,7 +12,7 @@ import grpc
 
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
-from services.rewards import domain, repository
+from services.rewards import domain, repository, tier_codes
 from services.rewards import redemption_store as store
 from services.rewards.errors import (
     InsufficientStock,
@@ -93,6 +93,7 @@ class RewardsServicer(
                     connection, request.program_id, reward.reward_id
                 )
                 assert stored is not None
+                await tier_codes.recheck_reward(connection, stored)
                 return rewards_pb2.CreateRewardResponse(reward=stored)
 
             return await once(
@@ -138,6 +139,7 @@ class RewardsServicer(
                 if currency:
                     domain.check_program_currency(merged, currency)
                 await repository.update_reward(connection, merged)
+                await tier_codes.recheck_reward(connection, merged)
                 return rewards_pb2.UpdateRewardResponse(
                     reward=await self._reward(connection, request.program_id, merged.reward_id)
                 )
@@ -194,6 +196,7 @@ class RewardsServicer(
                 active_only=not request.include_inactive,
                 after=after,
                 limit=size,
+                undefined_tier_codes_only=request.undefined_tier_codes_only,
             )
             scanned += len(batch)
             more = len(batch) == size

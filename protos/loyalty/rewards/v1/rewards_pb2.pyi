@@ -296,7 +296,7 @@ class GetRewardResponse(_message.Message):
     def __init__(self, reward: _Optional[_Union[Reward, _Mapping]] = ...) -> None: ...
 
 class ListRewardsRequest(_message.Message):
-    __slots__ = ("program_id", "member_id", "affordable_only", "kinds", "include_inactive", "page_size", "page_token")
+    __slots__ = ("program_id", "member_id", "affordable_only", "kinds", "include_inactive", "page_size", "page_token", "undefined_tier_codes_only")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     AFFORDABLE_ONLY_FIELD_NUMBER: _ClassVar[int]
@@ -304,6 +304,7 @@ class ListRewardsRequest(_message.Message):
     INCLUDE_INACTIVE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    UNDEFINED_TIER_CODES_ONLY_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     member_id: str
     affordable_only: bool
@@ -311,7 +312,8 @@ class ListRewardsRequest(_message.Message):
     include_inactive: bool
     page_size: int
     page_token: str
-    def __init__(self, program_id: _Optional[str] = ..., member_id: _Optional[str] = ..., affordable_only: _Optional[bool] = ..., kinds: _Optional[_Iterable[_Union[_common_pb2.RewardKind, str]]] = ..., include_inactive: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    undefined_tier_codes_only: bool
+    def __init__(self, program_id: _Optional[str] = ..., member_id: _Optional[str] = ..., affordable_only: _Optional[bool] = ..., kinds: _Optional[_Iterable[_Union[_common_pb2.RewardKind, str]]] = ..., include_inactive: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., undefined_tier_codes_only: _Optional[bool] = ...) -> None: ...
 
 class ListRewardsResponse(_message.Message):
     __slots__ = ("listings", "available_points", "next_page_token")
