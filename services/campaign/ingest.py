@@ -5,11 +5,13 @@ batch n + 1 (at most `batches_in_flight_max` batches ahead):
 
 1. accrue: in one campaign transaction, accrue the fresh purchases (duplicates answered with their
    first points), write transactions, counters and awards, and store the batch with its ledger
-   request and plan (state 1); then write the request's purchase items on the PostBatch stream;
+   request and plan (state 1: the plan names the mission step each purchase counted for); then
+   write the request's purchase items on the PostBatch stream;
 2. finish: read the ledger's answer; take back what the purchases it refused counted (their
-   milestones and referrals too: withdrawal.py) and post the bonuses (missions, milestones,
-   referrals) of the others, in one more ledger batch; reverse the returns (each through the
-   ledger's refund), and store the batch's response (state 2); then answer the client.
+   milestones, mission steps and referrals too: withdrawal.py) and post the bonuses (missions,
+   milestones, referrals) of the others, in one more ledger batch; reverse the returns (each
+   through the ledger's refund), and store the batch's response (state 2); then answer the
+   client.
 
 Bonuses wait for the purchases' answers so that one a refused purchase earned is never posted:
 the referrer's half of a referral would otherwise be (the refused member's own bonuses the ledger
@@ -66,7 +68,7 @@ from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import Limits, check_reference
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import Transactions
-from services.campaign.withdrawal import Archived, withdraw_purchases
+from services.campaign.withdrawal import Archived, RefusedStep, withdraw_purchases
 from services.shared import validation
 from services.shared.errors import FailedPrecondition, InvalidArgument
 from services.shared.outbox import Outbox
@@ -312,16 +314,27 @@ class Ingest:
         rejected = sorted(
             {(request.member_ids[item], request.source_references[item]) for item in refused}
         )
+        transactions = {pending.plan["items"][item]: item for item in refused}
         archived = None
         if pending.plan.get("archive_seq"):
-            transactions = sorted({pending.plan["items"][item] for item in refused})
-            positions = (np.cumsum(fresh) - 1)[transactions].tolist()
+            positions = (np.cumsum(fresh) - 1)[sorted(transactions)].tolist()
             archived = Archived(pending.plan["archive_seq"], positions)
+        steps = [
+            RefusedStep(
+                request.member_ids[transactions[index]],
+                request.source_references[transactions[index]],
+                mission_id,
+                attempt,
+                step,
+            )
+            for index, mission_id, attempt, step in pending.plan.get("mission_steps", [])
+            if index in transactions
+        ]
         for attempt in range(CAP_COUNTER_ATTEMPTS_MAX):
             try:
                 async with self.pool.acquire() as connection, connection.transaction():
                     held = await withdraw_purchases(
-                        connection, pending.program, rejected, archived=archived
+                        connection, pending.program, rejected, archived=archived, steps=steps
                     )
                     kept = _without(bonuses, held)
                     if kept is not None:
@@ -418,6 +431,8 @@ def _pending(
         "returns": returns,
         "archive_seq": accrued.archive_seq,
     }
+    if accrued.mission_steps:
+        pending.plan["mission_steps"] = accrued.mission_steps
     pending.done = not accrued.items and not returns
     return pending
 
@@ -524,6 +539,17 @@ def _plan_json(plan: dict) -> str:  # type: ignore[type-arg]
     stored = {"item_transactions": base64.b64encode(items).decode(), "returns": plan["returns"]}
     if "archive_seq" in plan:
         stored["archive_seq"] = plan["archive_seq"]
+    if plan.get("mission_steps"):
+        # The same, four int32 per step: transaction, mission (its place in mission_ids),
+        # attempt, step.
+        steps = plan["mission_steps"]
+        mission_ids = sorted({mission_id for _, mission_id, _, _ in steps})
+        place = {mission_id: index for index, mission_id in enumerate(mission_ids)}
+        rows = [
+            (index, place[mission_id], attempt, step) for index, mission_id, attempt, step in steps
+        ]
+        stored["mission_ids"] = mission_ids
+        stored["mission_steps"] = base64.b64encode(np.array(rows, dtype="<i4").tobytes()).decode()
     return json.dumps(stored)
 
 
@@ -532,6 +558,15 @@ def _plan_of(stored: str | None) -> dict:  # type: ignore[type-arg]
     if "item_transactions" in plan:
         encoded = base64.b64decode(plan.pop("item_transactions"))
         plan["items"] = np.frombuffer(encoded, dtype="<i4").tolist()
+    if "mission_steps" in plan:
+        mission_ids = plan.pop("mission_ids")
+        encoded = base64.b64decode(plan.pop("mission_steps"))
+        plan["mission_steps"] = [
+            (index, mission_ids[mission], attempt, step)
+            for index, mission, attempt, step in np.frombuffer(encoded, dtype="<i4")
+            .reshape(-1, 4)
+            .tolist()
+        ]
     return plan
 
 

@@ -12,11 +12,14 @@ A completion is recorded with the progress; its points are returned to the calle
 them with the purchase or activity, under the key `mission:<mission id>` of the member (so a
 replay is a duplicate in the ledger); its badge and the MissionCompleted and BadgeAwarded events
 are written here, through the outbox.
+
+An ingest batch keeps the steps its purchases counted for (Counted.steps, in its stored plan), so
+that `take_back` can undo those of purchases the ledger then refuses (withdrawal.py).
 """
 
 import datetime as dt
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -28,7 +31,8 @@ from services.campaign import repository_missions as store
 from services.campaign import repository_segments as segment_store
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.metrics import CampaignMetrics
-from services.campaign.missions import Fact, advance, concerns
+from services.campaign.missions import COMPLETED, Fact, concerns, count
+from services.campaign.missions import take_back as take_back_step
 from services.shared.outbox import Outbox
 from services.shared.timestamps import from_unix_micros
 
@@ -43,6 +47,21 @@ class Completion:
     points: int
 
 
+# (fact, mission id, attempt, step): the step a fact counted for, the fact by its position in
+# the facts counted (for purchases, the transaction's index in its batch). Tuples: a batch counts
+# thousands.
+CountedStep = tuple[int, str, int, int]
+
+
+@dataclass
+class Counted:
+    """What counting facts gave: the completions, and the steps each fact counted for (kept with
+    an ingest batch, so that a purchase the ledger refuses can be taken back: withdrawal.py)."""
+
+    completions: list[Completion] = field(default_factory=list)
+    steps: list[CountedStep] = field(default_factory=list)
+
+
 class MissionTracker:
     def __init__(self, outbox: Outbox, metrics: CampaignMetrics | None = None) -> None:
         self.outbox = outbox
@@ -54,11 +73,12 @@ class MissionTracker:
         program: ProgramSettings,
         transactions: "Transactions",
         indexes: list[int],
-    ) -> list[Completion]:
-        """Count the freshly recorded purchases `indexes` of the batch toward the live missions."""
+    ) -> Counted:
+        """Count the freshly recorded purchases `indexes` of the batch toward the live missions;
+        the steps counted name the purchases by their index in the batch."""
         missions = await store.active_missions(connection, program.program_id)
         if not missions:
-            return []
+            return Counted()
         categories = line_categories(transactions.line_counts, transactions.line_categories)
         facts = [
             Fact(
@@ -71,7 +91,9 @@ class MissionTracker:
             )
             for i in indexes
         ]
-        return await self._count(connection, program.program_id, missions, facts)
+        counted = await self._count(connection, program.program_id, missions, facts)
+        counted.steps = [(indexes[f], x, a, s) for f, x, a, s in counted.steps]
+        return counted
 
     async def on_activity(
         self,
@@ -89,7 +111,8 @@ class MissionTracker:
             channel=activity.channel,
             activity_kind=activity.kind,
         )
-        return await self._count(connection, program.program_id, missions, [fact])
+        counted = await self._count(connection, program.program_id, missions, [fact])
+        return counted.completions
 
     async def _count(
         self,
@@ -97,25 +120,35 @@ class MissionTracker:
         program_id: str,
         missions: list[engagement_pb2.Mission],
         facts: list[Fact],
-    ) -> list[Completion]:
+    ) -> Counted:
         relevant = [
-            (fact, mission) for fact in facts for mission in missions if concerns(mission, fact)
+            (position, fact, mission)
+            for position, fact in enumerate(facts)
+            for mission in missions
+            if concerns(mission, fact)
         ]
         relevant = await _targeted(connection, program_id, relevant)
+        counted = Counted()
         if not relevant:
-            return []
-        pairs = {(f.member_id, m.mission_id, len(m.steps)) for f, m in relevant}
+            return counted
+        pairs = {(f.member_id, m.mission_id, len(m.steps)) for _, f, m in relevant}
         progress = await store.lock_progress(connection, program_id, list(pairs))
-        completions = []
         # In the facts' own order within the batch: earlier facts start windows first.
-        relevant.sort(key=lambda pair: pair[0].at)
-        for fact, mission in relevant:
-            if advance(mission, progress[(fact.member_id, mission.mission_id)], fact):
-                completions.append(await self._complete(connection, program_id, mission, fact))
+        relevant.sort(key=lambda triple: triple[1].at)
+        for position, fact, mission in relevant:
+            current = progress[(fact.member_id, mission.mission_id)]
+            step = count(mission, current, fact)
+            if step is None:
+                continue
+            counted.steps.append((position, mission.mission_id, current.attempt, step))
+            if current.state == COMPLETED:
+                counted.completions.append(
+                    await self._complete(connection, program_id, mission, fact)
+                )
         changed = {key: p for key, p in progress.items() if p.changed}
         if changed:
             await store.store_progress(connection, program_id, changed)
-        return completions
+        return counted
 
     async def _complete(
         self,
@@ -190,21 +223,57 @@ class MissionTracker:
         return True
 
 
+async def take_back(
+    connection: asyncpg.Connection, program_id: str, steps: list[tuple[str, str, int, int]]
+) -> list[tuple[str, str]]:
+    """Undo the (member, mission id, attempt, step)s that purchases the ledger refused counted
+    for, and re-open the completions that leaves short of their goal: their badges are withdrawn
+    (those the mission gave), and the (member, mission id)s are returned, whose points must not
+    be posted. The completion's MissionCompleted and BadgeAwarded events were published already
+    and stay: no event takes them back, and consumers see the completion again when real facts
+    reach it."""
+    missions = {
+        m.mission_id: m
+        for m in await store.fetch_missions(connection, program_id, sorted({s[1] for s in steps}))
+    }
+    steps = [s for s in steps if s[1] in missions]
+    progress = await store.lock_member_progress(
+        connection, program_id, sorted({(member, mission) for member, mission, _, _ in steps})
+    )
+    reopened = []
+    # The latest first, undoing the counting in reverse.
+    for member, mission_id, attempt, step in reversed(steps):
+        current = progress.get((member, mission_id))
+        if current is not None and take_back_step(
+            missions[mission_id], current, attempt=attempt, step=step
+        ):
+            reopened.append((member, mission_id))
+    changed = {key: p for key, p in progress.items() if p.changed}
+    if changed:
+        await store.store_progress(connection, program_id, changed)
+    await store.delete_mission_badges(
+        connection,
+        program_id,
+        [(m, x, missions[x].badge_code) for m, x in reopened if missions[x].badge_code],
+    )
+    return reopened
+
+
 async def _targeted(
     connection: asyncpg.Connection,
     program_id: str,
-    relevant: list[tuple[Fact, engagement_pb2.Mission]],
-) -> list[tuple[Fact, engagement_pb2.Mission]]:
+    relevant: list[tuple[int, Fact, engagement_pb2.Mission]],
+) -> list[tuple[int, Fact, engagement_pb2.Mission]]:
     """Leave out the facts of members outside the segments their mission names (one query for
     the batch, only when a mission names segments)."""
-    segment_ids = sorted({s for _, mission in relevant for s in mission.segment_ids})
+    segment_ids = sorted({s for _, _, mission in relevant for s in mission.segment_ids})
     if not segment_ids:
         return relevant
-    members = sorted({fact.member_id for fact, mission in relevant if mission.segment_ids})
+    members = sorted({fact.member_id for _, fact, mission in relevant if mission.segment_ids})
     inside = await segment_store.members_in(connection, program_id, segment_ids, members)
     return [
-        (fact, mission)
-        for fact, mission in relevant
+        (position, fact, mission)
+        for position, fact, mission in relevant
         if not mission.segment_ids
         or any((fact.member_id, s) in inside for s in mission.segment_ids)
     ]

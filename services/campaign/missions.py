@@ -16,6 +16,9 @@ The rules, as members see them:
   without a window never expires.
 - When every step is done the mission is completed, once per member: its points and badge are
   given then, and later facts change nothing.
+- A purchase the ledger refuses (its member closed by a merge campaign had not recorded yet)
+  counts for nothing: the step it counted for is taken back, and a completion that leaves short
+  of the goal is re-opened, its badge withdrawn and its points never posted (withdrawal.py).
 
 Facts count in the order campaign records them; the window is measured in the facts' own times.
 """
@@ -132,14 +135,20 @@ def _step_for(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -
 
 def advance(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -> bool:
     """Count the fact in the member's progress; True when it completes the mission."""
+    return count(mission, progress, fact) is not None and progress.state == COMPLETED
+
+
+def count(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -> int | None:
+    """Count the fact in the member's progress; the index of the step it counted for (in the
+    attempt progress.attempt then names), None if it counted for none."""
     if progress.state == COMPLETED or not live(mission, fact.at):
-        return False
+        return None
     attempt = progress
     if progress.state_at(fact.at) == EXPIRED:
         attempt = Progress.fresh(len(mission.steps), progress.attempt + 1)
     index = _step_for(mission, attempt, fact)
     if index is None:
-        return False
+        return None
     if attempt is not progress:
         _replace(progress, attempt)
     progress.changed = True
@@ -153,8 +162,31 @@ def advance(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -> 
     progress.state = IN_PROGRESS
     if all(at is not None for at in progress.steps_completed_at):
         progress.state, progress.completed_at = COMPLETED, fact.at
-        return True
-    return False
+    return index
+
+
+def take_back(
+    mission: engagement_pb2.Mission, progress: Progress, *, attempt: int, step: int
+) -> bool:
+    """Undo a fact that counted for `step` in `attempt` (a purchase the ledger refused); True when
+    that leaves a completed mission short of its goal again, which re-opens it.
+
+    A fact only ever counts for an unfinished step, so the step is unfinished again after. An
+    attempt a later fact restarted has dropped the fact's count already: nothing is left to undo.
+    An attempt left with no count is not started, so the next fact opens a new window; one with
+    counts left keeps the window the undone fact may have opened (the facts are not stored)."""
+    if progress.attempt != attempt or step >= len(progress.counts) or not progress.counts[step]:
+        return False
+    progress.changed = True
+    progress.counts[step] -= 1
+    if progress.counts[step] < required(mission.steps[step]):
+        progress.steps_completed_at[step] = None
+    reopened = progress.state == COMPLETED and any(at is None for at in progress.steps_completed_at)
+    if reopened:
+        progress.state, progress.completed_at = IN_PROGRESS, None
+    if not any(progress.counts):
+        progress.state, progress.started_at, progress.deadline_at = NOT_STARTED, None, None
+    return reopened
 
 
 def _replace(progress: Progress, attempt: Progress) -> None:

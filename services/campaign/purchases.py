@@ -36,7 +36,7 @@ from services.campaign.accrual import (
 from services.campaign.columnar import ArchivedPurchases
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.member_caps import PastUsage, code_parts, history_needed
-from services.campaign.mission_tracker import Completion, MissionTracker
+from services.campaign.mission_tracker import Completion, CountedStep, MissionTracker
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import PURCHASE, Transactions, pick
 from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
@@ -151,6 +151,8 @@ class Accrued:
     positions: dict[int, int] = field(default_factory=dict)
     # The row of purchase_archive holding the fresh purchases, in that order (0: none).
     archive_seq: int = 0
+    # The mission steps the fresh purchases counted for, by transaction index.
+    mission_steps: list[CountedStep] = field(default_factory=list)
 
     def reject(self, index: int, reason_code: str, message: str) -> None:
         self.statuses[index], self.points[index] = REJECTED, 0
@@ -256,9 +258,9 @@ class Accruer:
             accrued.items, accrual, purchases, members_of, ids_of, micros_of, amounts_of
         )
         accrued.archive_seq = await self._archive(connection, program_id, members, batch, accrual)
-        for completion in await self.missions.on_purchases(
-            connection, program, transactions, purchases
-        ):
+        counted = await self.missions.on_purchases(connection, program, transactions, purchases)
+        accrued.mission_steps = counted.steps
+        for completion in counted.completions:
             if completion.points:
                 accrued.items.add(mission_item(completion))
         if milestones:
@@ -546,6 +548,11 @@ def milestone_key(code: str) -> str:
     return f"milestone:{code}"
 
 
+def mission_key(mission_id: str) -> str:
+    """The ledger key of a member's mission points: once per member and mission."""
+    return f"mission:{mission_id}"
+
+
 def counts_of(members: list[str], amounts: list[int]) -> dict[str, tuple[int, int]]:
     """Per member, the purchases and spend of the batch."""
     counts: dict[str, tuple[int, int]] = {}
@@ -576,7 +583,7 @@ def mission_item(completion: Completion) -> LedgerItem:
     return bonus_item(
         completion.member_id,
         completion.points,
-        key=f"mission:{completion.mission_id}",
+        key=mission_key(completion.mission_id),
         code="mission",
     )
 

@@ -90,6 +90,19 @@ async def active_missions(connection: Connection, program_id: str) -> list[engag
     return [_mission(row) for row in rows]
 
 
+async def fetch_missions(
+    connection: Connection, program_id: str, mission_ids: list[str]
+) -> list[engagement_pb2.Mission]:
+    """These missions, whatever their status."""
+    rows = await connection.fetch(
+        "SELECT status, definition FROM missions WHERE program_id = $1 AND mission_id = ANY($2) "
+        "ORDER BY mission_id",
+        program_id,
+        mission_ids,
+    )
+    return [_mission(row) for row in rows]
+
+
 def _progress(row: asyncpg.Record) -> Progress:
     return Progress(
         attempt=row["attempt"],
@@ -125,6 +138,21 @@ async def lock_progress(
         members,
         missions,
         steps,
+    )
+    return {(row["member_id"], row["mission_id"]): _progress(row) for row in rows}
+
+
+async def lock_member_progress(
+    connection: asyncpg.Connection, program_id: str, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], Progress]:
+    """The stored progress of (member, mission) pairs, locked in the order lock_progress locks."""
+    rows = await connection.fetch(
+        "SELECT p.* FROM mission_progress p "
+        "JOIN unnest($2::text[], $3::text[]) AS k (m, x) ON p.member_id = k.m AND p.mission_id = k.x "
+        "WHERE p.program_id = $1 ORDER BY p.member_id, p.mission_id FOR UPDATE OF p",
+        program_id,
+        [member for member, _ in pairs],
+        [mission for _, mission in pairs],
     )
     return {(row["member_id"], row["mission_id"]): _progress(row) for row in rows}
 
@@ -214,6 +242,23 @@ async def delete_milestone_badges(
         program_id,
         [member for member, _ in milestones],
         [code for _, code in milestones],
+    )
+
+
+async def delete_mission_badges(
+    connection: asyncpg.Connection, program_id: str, badges: list[tuple[str, str, str]]
+) -> None:
+    """Delete the (member, mission id, badge code) badges the missions gave, so they may be given
+    again; a badge of that code another mission or a milestone gave first stays."""
+    if not badges:
+        return
+    await connection.execute(
+        "DELETE FROM member_badges b USING unnest($2::text[], $3::text[], $4::text[]) AS t(m, x, c) "
+        "WHERE b.program_id = $1 AND b.member_id = t.m AND b.badge_code = t.c AND b.mission_id = t.x",
+        program_id,
+        [member for member, _, _ in badges],
+        [mission for _, mission, _ in badges],
+        [code for _, _, code in badges],
     )
 
 

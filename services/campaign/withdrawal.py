@@ -7,8 +7,12 @@ transaction that finishes the batch, so a purchase the ledger refuses leaves no 
 
 The bonuses a batch triggers are posted after its purchases' answers (ingest.py), so a bonus the
 refused purchase earned is held, never posted: `withdraw_purchases` names those to hold. A
-milestone or a referral taken back is given when a purchase really reaches it, under the same
-ledger key (nothing was posted under it).
+milestone, a referral or a mission taken back is given when a purchase really reaches it, under
+the same ledger key (nothing was posted under it).
+
+Mission progress is stored as counts per member, mission and step, not as the facts counted, so
+the ingest batch keeps the step each purchase counted for (in its stored plan: no query added)
+and the withdrawal takes that count back; see missions.take_back.
 """
 
 import datetime as dt
@@ -26,7 +30,14 @@ from services.campaign import repository_segment_facts as segment_facts
 from services.campaign.accrual import parsed_applications
 from services.campaign.columnar import ArchivedPurchases
 from services.campaign.ledger_client import ProgramSettings
-from services.campaign.purchases import counts_of, milestone_key, milestones_of, referral_items
+from services.campaign.mission_tracker import take_back
+from services.campaign.purchases import (
+    counts_of,
+    milestone_key,
+    milestones_of,
+    mission_key,
+    referral_items,
+)
 from services.shared.timestamps import UNIX_EPOCH
 
 NTH_PURCHASE = engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
@@ -40,18 +51,32 @@ class Archived:
     positions: list[int]
 
 
+@dataclass(frozen=True)
+class RefusedStep:
+    """A mission step a refused purchase counted for, in the attempt it counted in."""
+
+    member_id: str
+    transaction_id: str
+    mission_id: str
+    attempt: int
+    step: int
+
+
 async def withdraw_purchases(
     connection: asyncpg.Connection,
     program: ProgramSettings,
     keys: list[tuple[str, str]],
     *,
     archived: Archived | None = None,
+    steps: list[RefusedStep] | None = None,
 ) -> set[tuple[str, str]]:
     """Undo what accruing these (member, transaction id) purchases counted: their rows, the
     members' purchase counts and spend, the points they used of their rules' member caps, their
-    archived columns, the milestones the counts no longer reach and the referrals of members left
-    without a purchase; marks the members' segment facts for re-evaluation. Returns the (member,
-    ledger key) of the bonuses that are no longer earned, which the caller must not post."""
+    archived columns, the milestones the counts no longer reach, the mission `steps` they counted
+    for (re-opening the missions left short) and the referrals of members left without a
+    purchase; marks the members' segment facts for re-evaluation. Returns the (member, ledger
+    key) of the bonuses that are no longer earned, which the caller must not post. Only the
+    purchases still recorded are undone, so running it again after a commit changes nothing."""
     program_id = program.program_id
     withdrawn = await store.delete_purchases(connection, program_id, keys)
     if not withdrawn:
@@ -74,6 +99,7 @@ async def withdraw_purchases(
     buyers = sorted(set(members))
     await segment_facts.mark_dirty(connection, program_id, buyers)
     held = await _unreach_milestones(connection, program_id, counts)
+    held |= await _take_back_missions(connection, program_id, withdrawn, steps or [])
     return held | await _reopen_referrals(connection, program_id, buyers)
 
 
@@ -103,6 +129,26 @@ async def _unreach_milestones(
     )
     await mission_store.delete_milestone_badges(connection, program_id, sorted(withdrawn))
     return {(member, milestone_key(code)) for member, code in withdrawn}
+
+
+async def _take_back_missions(
+    connection: asyncpg.Connection,
+    program_id: str,
+    withdrawn: list[store.StoredTransaction],
+    steps: list[RefusedStep],
+) -> set[tuple[str, str]]:
+    """Take back the mission steps the withdrawn purchases counted for; the points of the
+    missions that re-opens are held."""
+    deleted = {(purchase.member_id, purchase.transaction_id) for purchase in withdrawn}
+    undone = [
+        (s.member_id, s.mission_id, s.attempt, s.step)
+        for s in steps
+        if (s.member_id, s.transaction_id) in deleted
+    ]
+    if not undone:
+        return set()
+    reopened = await take_back(connection, program_id, undone)
+    return {(member, mission_key(mission_id)) for member, mission_id in reopened}
 
 
 async def _reopen_referrals(

@@ -1,7 +1,8 @@
 """Purchases the ledger refuses (a member it closed by a merge campaign has not heard of yet)
-leave no trace in campaign: no milestone, no referral, no bonus posted for them, nothing archived
-for backtests; the milestone and the referral are given when a purchase really reaches them. The
-same after a crash between the two stages of an ingest batch, and for RecordPurchase."""
+leave no trace in campaign: no milestone, no referral, no mission progress, no bonus posted for
+them, nothing archived for backtests; the milestone, the referral and the mission are given when
+purchases really reach them. The same after a crash between the two stages of an ingest batch,
+and for RecordPurchase."""
 
 import datetime as dt
 
@@ -22,10 +23,14 @@ from tests.services.campaign.support import (
     rate,
 )
 
+MISSION = "two-buys"
 POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
 REJECTED = campaign_pb2.INGEST_ITEM_STATUS_REJECTED
 MONDAY = dt.datetime(2025, 5, 5, 9, 0, tzinfo=dt.UTC)
 NTH_PURCHASE = engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
+NOT_STARTED = engagement_pb2.MISSION_PROGRESS_STATE_NOT_STARTED
+IN_PROGRESS = engagement_pb2.MISSION_PROGRESS_STATE_IN_PROGRESS
+COMPLETED = engagement_pb2.MISSION_PROGRESS_STATE_COMPLETED
 
 
 @pytest.fixture
@@ -52,6 +57,24 @@ async def services(start_service, database_url):
                         code="first", kind=NTH_PURCHASE, threshold=1, points=5, badge_code="new"
                     )
                 ]
+            )
+        )
+        # Two purchases complete it: zed's two refused ones would.
+        await campaign.stub.CreateMission(
+            campaign_pb2.CreateMissionRequest(
+                program_id=PROGRAM,
+                idempotency_key=support.key(),
+                mission=engagement_pb2.Mission(
+                    mission_id=MISSION,
+                    name="Buy twice",
+                    reward_points=50,
+                    badge_code="duo",
+                    steps=[
+                        engagement_pb2.MissionStep(
+                            step_code="buy", count=2, purchase=engagement_pb2.PurchaseRequirement()
+                        )
+                    ],
+                ),
             )
         )
         # bob referred zed, whose first purchase completes it.
@@ -99,6 +122,34 @@ async def zeds_traces(connection: asyncpg.Connection) -> dict[str, object]:
     return dict(row)
 
 
+async def zeds_mission(campaign: support.Campaign) -> tuple[int, int, list[str]]:
+    """zed's state and purchases counted in the mission, and badges."""
+    response = await campaign.stub.GetMissionProgress(
+        campaign_pb2.GetMissionProgressRequest(
+            program_id=PROGRAM, member_id="zed", mission_id=MISSION
+        )
+    )
+    badges = await campaign.stub.ListMemberBadges(
+        campaign_pb2.ListMemberBadgesRequest(program_id=PROGRAM, member_id="zed")
+    )
+    (progress,) = response.progresses
+    return (
+        progress.state,
+        progress.steps[0].done_count,
+        sorted(badge.badge_code for badge in badges.badges),
+    )
+
+
+async def zeds_mission_postings(connection: asyncpg.Connection) -> list[int]:
+    rows = await connection.fetch(
+        "SELECT amount FROM ledger.postings WHERE program_id = $1 AND member_id = 'zed' "
+        "AND source_reference = $2 ORDER BY posting_id",
+        PROGRAM,
+        f"mission:{MISSION}",
+    )
+    return [row["amount"] for row in rows]
+
+
 async def backtested(campaign: support.Campaign) -> campaign_pb2.BacktestResponse:
     return await campaign.stub.Backtest(
         campaign_pb2.BacktestRequest(
@@ -120,7 +171,8 @@ REFUSED_BATCH = [
 
 
 async def assert_zed_is_counted_once_reopened(ledger, campaign, connection) -> None:  # type: ignore[no-untyped-def]
-    # Reopened, zed's purchase is the first: the milestone and the referral are given now.
+    # Reopened, zed's purchase is the first: the milestone and the referral are given now, and
+    # the mission counts one purchase of two.
     await close_zed(connection, None)
     (posted,) = await campaign.ingest(batch("later", [("z3", "zed", 2_000, MONDAY, "")]))
     assert list(posted.statuses) == [POSTED]
@@ -134,6 +186,14 @@ async def assert_zed_is_counted_once_reopened(ledger, campaign, connection) -> N
     assert await available(ledger, "zed") == 5 + 20 + 5 + 100
     assert await available(ledger, "bob") == 300
     assert (await backtested(campaign)).transactions_count == 3
+    assert await zeds_mission(campaign) == (IN_PROGRESS, 1, ["new"])
+    # The second real purchase completes the mission, once: its points and badge are given now.
+    for _ in range(2):
+        (posted,) = await campaign.ingest(batch("last", [("z4", "zed", 1_000, MONDAY, "")]))
+        assert list(posted.statuses) == [POSTED]
+    assert await zeds_mission(campaign) == (COMPLETED, 2, ["duo", "new"])
+    assert await available(ledger, "zed") == 5 + 20 + 5 + 100 + 10 + 50
+    assert await zeds_mission_postings(connection) == [50]
     await ledger.assert_clean()
 
 
@@ -144,6 +204,7 @@ async def test_a_purchase_the_ledger_refuses_completes_no_milestone_or_referral(
     assert list(refused.statuses) == [POSTED, REJECTED, POSTED, REJECTED]
     assert refused.reason_codes[1] == refused.reason_codes[3] == "member_closed"
     assert await zeds_traces(connection) == NOTHING_OF_ZED
+    assert await zeds_mission(campaign) == (NOT_STARTED, 0, [])
     # Neither side of the referral was posted: bob's half would have been.
     assert await available(ledger, "bob") == 0
     assert await available(ledger, "zed") == 5
@@ -164,12 +225,14 @@ async def test_a_batch_finished_after_a_crash_takes_back_the_refused_purchase_to
     pending = await campaign.ingest_stage_one(request)
     assert not pending.done
     assert (await zeds_traces(connection))["milestones"] == 1
+    assert await zeds_mission(campaign) == (COMPLETED, 2, ["duo", "new"])
     assert (await backtested(campaign)).transactions_count == 4
     # A replay of the batch finishes it; another answers as the first did and changes nothing.
     for _ in range(2):
         (finished,) = await campaign.ingest(request)
         assert list(finished.statuses) == [POSTED, REJECTED, POSTED, REJECTED]
         assert await zeds_traces(connection) == NOTHING_OF_ZED
+        assert await zeds_mission(campaign) == (NOT_STARTED, 0, [])
         assert await available(ledger, "bob") == 0
         assert await available(ledger, "ann") == 10 + 5
         assert (await backtested(campaign)).transactions_count == 2

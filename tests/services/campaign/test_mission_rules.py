@@ -14,10 +14,13 @@ from services.campaign.missions import (
     COMPLETED,
     EXPIRED,
     IN_PROGRESS,
+    NOT_STARTED,
     Fact,
     Progress,
     advance,
+    count,
     required,
+    take_back,
 )
 from services.campaign.notifications import (
     DEFERRED,
@@ -79,6 +82,33 @@ def test_an_unordered_mission_takes_steps_in_any_order():
     progress = Progress.fresh(2)
     assert not advance(rules, progress, review(T0))
     assert advance(rules, progress, buy(T0 + dt.timedelta(hours=1)))
+
+
+def test_taking_back_the_completing_fact_reopens_the_mission():
+    rules = mission(ordered=False)
+    progress = Progress.fresh(2)
+    advance(rules, progress, review(T0))
+    step = count(rules, progress, buy(T0 + dt.timedelta(hours=1)))
+    assert step == 0 and progress.state == COMPLETED
+    assert take_back(rules, progress, attempt=1, step=step)
+    assert (progress.state, progress.completed_at) == (IN_PROGRESS, None)
+    assert progress.counts == [0, 1] and progress.steps_completed_at == [None, T0]
+    # Taken back again (a batch finished twice): the count is not there any more.
+    assert not take_back(rules, progress, attempt=1, step=step)
+    assert progress.counts == [0, 1]
+
+
+def test_taking_back_a_fact_of_an_attempt_restarted_since_changes_nothing():
+    rules = mission(ordered=True, window_days=14)
+    progress = Progress.fresh(2)
+    count(rules, progress, buy(T0))
+    count(rules, progress, buy(T0 + dt.timedelta(days=16)))
+    assert progress.attempt == 2
+    assert not take_back(rules, progress, attempt=1, step=0)
+    assert progress.counts == [1, 0] and progress.started_at == T0 + dt.timedelta(days=16)
+    # Taking back the restarting fact leaves the attempt not started: the next fact opens it.
+    assert not take_back(rules, progress, attempt=2, step=0)
+    assert (progress.state, progress.started_at, progress.deadline_at) == (NOT_STARTED, None, None)
 
 
 def test_a_fact_after_the_deadline_starts_a_new_attempt():
@@ -183,3 +213,27 @@ def test_decisions_in_order_consent_cap_quiet_hours():
     deferred = decide(policy, candidate, email, sent_today=0, sent_this_week=0, zone=ZONE)
     assert deferred.status == DEFERRED
     assert deferred.deliver_after == dt.datetime(2025, 3, 1, 14, tzinfo=ZONE)
+
+
+@given(facts=FACTS, kept=st.integers(0, 30), ordered=st.booleans(), count_=st.integers(1, 3))
+def test_taking_back_the_latest_facts_leaves_what_the_others_counted(facts, kept, ordered, count_):
+    """Refused purchases are the latest a member made (a merge closed the member): taking back
+    the steps they counted for, in any order, leaves what counting only the others gives."""
+    rules = mission(ordered=ordered, count=count_)
+    facts = sorted(facts, key=lambda fact: fact[1])
+    progress, before = Progress.fresh(2), Progress.fresh(2)
+    steps = []
+    for position, (is_purchase, hours) in enumerate(facts):
+        at = T0 + dt.timedelta(hours=hours)
+        fact = buy(at) if is_purchase else review(at)
+        if position < kept:
+            count(rules, before, fact)
+        step = count(rules, progress, fact)
+        if position >= kept and step is not None:
+            steps.append((progress.attempt, step))
+    for attempt, step in reversed(steps):
+        take_back(rules, progress, attempt=attempt, step=step)
+    assert progress.counts == before.counts
+    assert progress.steps_completed_at == before.steps_completed_at
+    assert (progress.state, progress.completed_at) == (before.state, before.completed_at)
+    assert progress.started_at == before.started_at
