@@ -319,17 +319,7 @@ class Ingest:
         if pending.plan.get("archive_seq"):
             positions = (np.cumsum(fresh) - 1)[sorted(transactions)].tolist()
             archived = Archived(pending.plan["archive_seq"], positions)
-        steps = [
-            RefusedStep(
-                request.member_ids[transactions[index]],
-                request.source_references[transactions[index]],
-                mission_id,
-                attempt,
-                step,
-            )
-            for index, mission_id, attempt, step in pending.plan.get("mission_steps", [])
-            if index in transactions
-        ]
+        steps = _refused_steps(pending, transactions)
         for attempt in range(CAP_COUNTER_ATTEMPTS_MAX):
             try:
                 async with self.pool.acquire() as connection, connection.transaction():
@@ -432,7 +422,8 @@ def _pending(
         "archive_seq": accrued.archive_seq,
     }
     if accrued.mission_steps:
-        pending.plan["mission_steps"] = accrued.mission_steps
+        pending.plan["mission_ids"] = accrued.mission_steps.mission_ids
+        pending.plan["mission_steps"] = accrued.mission_steps.array()
     pending.done = not accrued.items and not returns
     return pending
 
@@ -539,17 +530,10 @@ def _plan_json(plan: dict) -> str:  # type: ignore[type-arg]
     stored = {"item_transactions": base64.b64encode(items).decode(), "returns": plan["returns"]}
     if "archive_seq" in plan:
         stored["archive_seq"] = plan["archive_seq"]
-    if plan.get("mission_steps"):
-        # The same, four int32 per step: transaction, mission (its place in mission_ids),
-        # attempt, step.
-        steps = plan["mission_steps"]
-        mission_ids = sorted({mission_id for _, mission_id, _, _ in steps})
-        place = {mission_id: index for index, mission_id in enumerate(mission_ids)}
-        rows = [
-            (index, place[mission_id], attempt, step) for index, mission_id, attempt, step in steps
-        ]
-        stored["mission_ids"] = mission_ids
-        stored["mission_steps"] = base64.b64encode(np.array(rows, dtype="<i4").tobytes()).decode()
+    if "mission_steps" in plan:
+        # The same: rows of transactions, missions (by place in mission_ids), attempts, steps.
+        stored["mission_ids"] = plan["mission_ids"]
+        stored["mission_steps"] = base64.b64encode(plan["mission_steps"].tobytes()).decode()
     return json.dumps(stored)
 
 
@@ -559,15 +543,30 @@ def _plan_of(stored: str | None) -> dict:  # type: ignore[type-arg]
         encoded = base64.b64decode(plan.pop("item_transactions"))
         plan["items"] = np.frombuffer(encoded, dtype="<i4").tolist()
     if "mission_steps" in plan:
-        mission_ids = plan.pop("mission_ids")
-        encoded = base64.b64decode(plan.pop("mission_steps"))
-        plan["mission_steps"] = [
-            (index, mission_ids[mission], attempt, step)
-            for index, mission, attempt, step in np.frombuffer(encoded, dtype="<i4")
-            .reshape(-1, 4)
-            .tolist()
-        ]
+        encoded = base64.b64decode(plan["mission_steps"])
+        plan["mission_steps"] = np.frombuffer(encoded, dtype="<i4").reshape(4, -1)
     return plan
+
+
+def _refused_steps(pending: Pending, transactions: dict[int, int]) -> list[RefusedStep]:
+    """The mission steps the refused purchases counted for; `transactions` maps each refused
+    purchase's transaction index to its ledger item."""
+    if "mission_steps" not in pending.plan:
+        return []
+    request, mission_ids = pending.ledger_request, pending.plan["mission_ids"]
+    assert request is not None
+    counted = pending.plan["mission_steps"]
+    refused = counted[:, np.isin(counted[0], list(transactions))].T.tolist()
+    return [
+        RefusedStep(
+            request.member_ids[transactions[index]],
+            request.source_references[transactions[index]],
+            mission_ids[mission],
+            attempt,
+            step,
+        )
+        for index, mission, attempt, step in refused
+    ]
 
 
 def _reject(

@@ -13,7 +13,7 @@ them with the purchase or activity, under the key `mission:<mission id>` of the 
 replay is a duplicate in the ledger); its badge and the MissionCompleted and BadgeAwarded events
 are written here, through the outbox.
 
-An ingest batch keeps the steps its purchases counted for (Counted.steps, in its stored plan), so
+An ingest batch keeps the steps its purchases counted for (CountedSteps, in its stored plan), so
 that `take_back` can undo those of purchases the ledger then refuses (withdrawal.py).
 """
 
@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import asyncpg
+import numpy as np
+import numpy.typing as npt
 
 from loyalty.campaign.v1 import engagement_pb2
 from loyalty.events.v1 import events_pb2
@@ -47,19 +49,36 @@ class Completion:
     points: int
 
 
-# (fact, mission id, attempt, step): the step a fact counted for, the fact by its position in
-# the facts counted (for purchases, the transaction's index in its batch). Tuples: a batch counts
-# thousands.
-CountedStep = tuple[int, str, int, int]
+@dataclass
+class CountedSteps:
+    """The steps facts counted for, as columns (a batch counts thousands, and keeps them as four
+    int32 arrays): the fact, by its position among those counted (for a purchase, its
+    transaction's index in the batch); the mission, by its place in `mission_ids`; the attempt it
+    counted in; the step."""
+
+    mission_ids: list[str] = field(default_factory=list)
+    facts: list[int] = field(default_factory=list)
+    missions: list[int] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.facts)
+
+    def array(self) -> npt.NDArray[np.int32]:
+        """The columns as rows of one (4, n) array, in the order above."""
+        size = len(self.facts)
+        columns = (self.facts, self.missions, self.attempts, self.steps)
+        return np.stack([np.fromiter(c, dtype="<i4", count=size) for c in columns])
 
 
 @dataclass
 class Counted:
-    """What counting facts gave: the completions, and the steps each fact counted for (kept with
-    an ingest batch, so that a purchase the ledger refuses can be taken back: withdrawal.py)."""
+    """What counting facts gave: the completions, and the steps the facts counted for (kept
+    with an ingest batch, so that a purchase the ledger refuses can be taken back)."""
 
     completions: list[Completion] = field(default_factory=list)
-    steps: list[CountedStep] = field(default_factory=list)
+    steps: CountedSteps = field(default_factory=CountedSteps)
 
 
 class MissionTracker:
@@ -92,7 +111,7 @@ class MissionTracker:
             for i in indexes
         ]
         counted = await self._count(connection, program.program_id, missions, facts)
-        counted.steps = [(indexes[f], x, a, s) for f, x, a, s in counted.steps]
+        counted.steps.facts = [indexes[f] for f in counted.steps.facts]
         return counted
 
     async def on_activity(
@@ -128,9 +147,11 @@ class MissionTracker:
             if concerns(mission, fact)
         ]
         relevant = await _targeted(connection, program_id, relevant)
-        counted = Counted()
+        counted = Counted(steps=CountedSteps([m.mission_id for m in missions]))
         if not relevant:
             return counted
+        place = {mission_id: index for index, mission_id in enumerate(counted.steps.mission_ids)}
+        steps = counted.steps
         pairs = {(f.member_id, m.mission_id, len(m.steps)) for _, f, m in relevant}
         progress = await store.lock_progress(connection, program_id, list(pairs))
         # In the facts' own order within the batch: earlier facts start windows first.
@@ -140,7 +161,10 @@ class MissionTracker:
             step = count(mission, current, fact)
             if step is None:
                 continue
-            counted.steps.append((position, mission.mission_id, current.attempt, step))
+            steps.facts.append(position)
+            steps.missions.append(place[mission.mission_id])
+            steps.attempts.append(current.attempt)
+            steps.steps.append(step)
             if current.state == COMPLETED:
                 counted.completions.append(
                     await self._complete(connection, program_id, mission, fact)

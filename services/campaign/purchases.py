@@ -36,7 +36,7 @@ from services.campaign.accrual import (
 from services.campaign.columnar import ArchivedPurchases
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.member_caps import PastUsage, code_parts, history_needed
-from services.campaign.mission_tracker import Completion, CountedStep, MissionTracker
+from services.campaign.mission_tracker import Completion, CountedSteps, MissionTracker
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import PURCHASE, Transactions, pick
 from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
@@ -152,7 +152,7 @@ class Accrued:
     # The row of purchase_archive holding the fresh purchases, in that order (0: none).
     archive_seq: int = 0
     # The mission steps the fresh purchases counted for, by transaction index.
-    mission_steps: list[CountedStep] = field(default_factory=list)
+    mission_steps: CountedSteps = field(default_factory=CountedSteps)
 
     def reject(self, index: int, reason_code: str, message: str) -> None:
         self.statuses[index], self.points[index] = REJECTED, 0
