@@ -19,6 +19,7 @@ from services.campaign.cap_history_pruning import CapHistoryPruning
 from services.campaign.consumers import ActivityHandler, MemberHandler, TierHandler
 from services.campaign.consumers_insight import RedemptionHandler, SegmentFactsHandler
 from services.campaign.consumers_notifications import ConsentHandler, NotificationHandler
+from services.campaign.consumers_tiers import TierDefinitionsHandler, undefined_gauge
 from services.campaign.email_delivery import (
     EmailDelivery,
     MemberDirectory,
@@ -187,6 +188,11 @@ async def setup(runtime: Runtime) -> Application:
         ).run
         workers["tiers"] = PullConsumer(
             runtime.jetstream, events.TIER_CONSUMER, TierHandler(runtime.pool, ledger)
+        ).run
+        workers["tier_definitions"] = PullConsumer(
+            runtime.jetstream,
+            events.TIER_DEFINITIONS_CONSUMER,
+            TierDefinitionsHandler(runtime.pool, undefined_gauge(runtime.metrics.registry)),
         ).run
     if config.consumers_enabled:
         for spec in events.SEGMENT_FACTS_CONSUMERS:

@@ -5,6 +5,8 @@ SELECT create_reference_table('rules');
 SELECT create_reference_table('recognition_configs');
 SELECT create_reference_table('job_runs');
 SELECT create_reference_table('top_of_month_starts');
+-- The ledger's tiers as last announced: per program, small, read when rules are compiled.
+SELECT create_reference_table('program_tiers');
 
 -- Member data: distributed by member, colocated.
 SELECT create_distributed_table('members', 'member_id');

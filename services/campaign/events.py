@@ -31,6 +31,12 @@ MEMBER_CONSUMER = ConsumerSpec(
 TIER_CONSUMER = ConsumerSpec(
     stream="ledger", durable="campaign_tiers", filter_subjects=("ledger.tier_changed",)
 )
+# The program's tiers and the mappings of removed codes (services/campaign/consumers_tiers.py).
+TIER_DEFINITIONS_CONSUMER = ConsumerSpec(
+    stream="ledger",
+    durable="campaign_tier_definitions",
+    filter_subjects=("ledger.tier_definitions_changed",),
+)
 SEGMENT_FACTS_CONSUMERS = (
     ConsumerSpec(
         stream="identity",

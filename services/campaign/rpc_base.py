@@ -10,7 +10,9 @@ from services.campaign import repository_rules
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.metrics import CampaignMetrics
 from services.campaign.mission_tracker import MissionTracker
+from services.campaign.repository_tiers import TiersCache
 from services.campaign.rule_compiler import CompiledEarningRule, CompiledRules
+from services.campaign.tier_codes import ProgramTiers, followed_rule
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
 
@@ -69,20 +71,29 @@ class RpcBase(campaign_pb2_grpc.CampaignServiceServicer):
         self.ledger = ledger
         self.limits = limits or Limits()
         self.compiled = compiled or CompiledRules()
+        self.tiers = TiersCache()
         self.metrics = metrics or CampaignMetrics.create()
         self.missions = MissionTracker(outbox, self.metrics)
 
-    def compile(self, program: ProgramSettings, rule: rules_pb2.Rule) -> CompiledEarningRule:
+    def compile(
+        self, program: ProgramSettings, rule: rules_pb2.Rule, tiers: ProgramTiers | None = None
+    ) -> CompiledEarningRule:
+        """Compiled as accrual applies it: with `tiers`, following the ledger's renames (a rule
+        naming a removed tier matches the tier its members went to; the stored rule is left)."""
+        followed = rule if tiers is None else followed_rule(rule, tiers.mappings)
         return self.compiled.get(
             program.program_id,
-            rule,
+            followed,
             time_zone=program.time_zone,
             default_rounding=program.rounding_mode,
+            tiers_version=0 if followed is rule or tiers is None else tiers.version,
         )
 
     async def earning_rules(
         self, connection: asyncpg.Connection | asyncpg.Pool, program: ProgramSettings
     ) -> list[CompiledEarningRule]:
-        """The live earning rules of the program, compiled (each version once per process)."""
+        """The live earning rules of the program, compiled (each version once per process and
+        tiers version), following the ledger's tier renames."""
         rules = await repository_rules.active_rules(connection, program.program_id, "earning")
-        return [self.compile(program, rule) for rule in rules]
+        tiers = await self.tiers.get(connection, program.program_id) if rules else None
+        return [self.compile(program, rule, tiers) for rule in rules]

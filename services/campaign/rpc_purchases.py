@@ -195,5 +195,6 @@ class PurchaseRpcs(RpcBase):
                 raise InvalidArgument(field, f"rule {ref} does not exist")
             if not stored.rule.HasField("earning"):
                 raise InvalidArgument(field, "is not an earning rule")
-            chosen[rule_id] = self.compile(program, stored.rule)
+            tiers = await self.tiers.get(self.pool, program.program_id)
+            chosen[rule_id] = self.compile(program, stored.rule, tiers)
         return list(chosen.values())

@@ -6,7 +6,7 @@ import grpc
 
 from loyalty.campaign.v1 import campaign_pb2, rules_pb2
 from services.campaign import repository_rules as store
-from services.campaign import rules, targeting
+from services.campaign import repository_tiers, rules, targeting, tier_codes
 from services.campaign.errors import RuleArchived, RuleExists, RuleNotFound, RuleVersionConflict
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.repository_rules import ACTIVE, ARCHIVED, DRAFT, SUPERSEDED, StoredRule
@@ -233,14 +233,32 @@ class RuleRpcs(RpcBase):
             for key in ("priority", "version")
         ):
             raise InvalidArgument("page_token", "is not a token this service issued")
-        found = await store.list_rules(
-            self.pool,
-            request.program_id,
-            status=request.status,
-            all_versions=request.all_versions,
-            after=(cursor["priority"], cursor["rule_id"], cursor["version"]) if cursor else None,
-            limit=size + 1,
-        )
+        after = (cursor["priority"], cursor["rule_id"], cursor["version"]) if cursor else None
+        tiers = None
+        if request.undefined_tier_codes_only:
+            tiers = await repository_tiers.fetch_tiers(self.pool, request.program_id)
+            if tiers is None:  # the ledger announced no tiers: nothing to compare with
+                return campaign_pb2.ListRulesResponse()
+        found: list[StoredRule] = []
+        # With the filter, read on until a page is full: the rules it keeps are few.
+        while len(found) <= size:
+            batch = await store.list_rules(
+                self.pool,
+                request.program_id,
+                status=request.status,
+                all_versions=request.all_versions,
+                after=after,
+                limit=size + 1,
+            )
+            found += [
+                stored
+                for stored in batch
+                if tiers is None or tier_codes.rule_undefined_codes(stored.rule, tiers)
+            ]
+            if len(batch) <= size:
+                break
+            last_read = batch[-1].rule
+            after = (last_read.priority, last_read.rule_id, last_read.version)
         page = found[:size]
         token = ""
         if len(found) > size:

@@ -6,6 +6,7 @@ import grpc
 
 from loyalty.campaign.v1 import campaign_pb2, segments_pb2
 from services.campaign import repository_segments as store
+from services.campaign import repository_tiers, tier_codes
 from services.campaign.insight_errors import SegmentExists, SegmentNotFound
 from services.campaign.insight_metrics import InsightMetrics
 from services.campaign.rpc_base import RpcBase, check_member_id, now
@@ -117,9 +118,24 @@ class SegmentRpcs(RpcBase):
         cursor = decode_page_token(
             request.page_token, keys=("segment_id",), types={"segment_id": str}
         )
-        found = await store.list_segments(
-            self.pool, request.program_id, cursor["segment_id"] if cursor else "", size + 1
-        )
+        after = cursor["segment_id"] if cursor else ""
+        tiers = None
+        if request.undefined_tier_codes_only:
+            tiers = await repository_tiers.fetch_tiers(self.pool, request.program_id)
+            if tiers is None:  # the ledger announced no tiers: nothing to compare with
+                return campaign_pb2.ListSegmentsResponse()
+        found: list[store.StoredSegment] = []
+        # With the filter, read on until a page is full: the segments it keeps are few.
+        while len(found) <= size:
+            batch = await store.list_segments(self.pool, request.program_id, after, size + 1)
+            found += [
+                stored
+                for stored in batch
+                if tiers is None or tier_codes.segment_undefined_codes(stored.segment, tiers)
+            ]
+            if len(batch) <= size:
+                break
+            after = batch[-1].segment.segment_id
         page = found[:size]
         token = ""
         if len(found) > size:

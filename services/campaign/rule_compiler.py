@@ -399,14 +399,22 @@ class CompiledRules:
     """Each version compiled once per process, keyed by what its compilation depends on."""
 
     def __init__(self, size_max: int = 10_000) -> None:
-        self._compiled: dict[tuple[str, str, int, str, int], CompiledEarningRule] = {}
+        self._compiled: dict[tuple[str, str, int, str, int, int], CompiledEarningRule] = {}
         self.size_max = size_max
         self.compilations = 0
 
     def get(
-        self, program_id: str, rule: rules_pb2.Rule, *, time_zone: str, default_rounding: int
+        self,
+        program_id: str,
+        rule: rules_pb2.Rule,
+        *,
+        time_zone: str,
+        default_rounding: int,
+        tiers_version: int = 0,
     ) -> CompiledEarningRule:
-        key = (program_id, rule.rule_id, rule.version, time_zone, default_rounding)
+        """`tiers_version`: that of the program's tiers whose mappings `rule` follows (0 when it
+        follows none), so a version is compiled again after the ledger renames tiers."""
+        key = (program_id, rule.rule_id, rule.version, time_zone, default_rounding, tiers_version)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = compile_earning(rule, time_zone=time_zone, default_rounding=default_rounding)

@@ -157,18 +157,20 @@ class GetRuleResponse(_message.Message):
     def __init__(self, rule: _Optional[_Union[_rules_pb2.Rule, _Mapping]] = ...) -> None: ...
 
 class ListRulesRequest(_message.Message):
-    __slots__ = ("program_id", "status", "all_versions", "page_size", "page_token")
+    __slots__ = ("program_id", "status", "all_versions", "page_size", "page_token", "undefined_tier_codes_only")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ALL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    UNDEFINED_TIER_CODES_ONLY_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     status: _rules_pb2.RuleStatus
     all_versions: bool
     page_size: int
     page_token: str
-    def __init__(self, program_id: _Optional[str] = ..., status: _Optional[_Union[_rules_pb2.RuleStatus, str]] = ..., all_versions: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    undefined_tier_codes_only: bool
+    def __init__(self, program_id: _Optional[str] = ..., status: _Optional[_Union[_rules_pb2.RuleStatus, str]] = ..., all_versions: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., undefined_tier_codes_only: _Optional[bool] = ...) -> None: ...
 
 class ListRulesResponse(_message.Message):
     __slots__ = ("rules", "next_page_token")
@@ -663,14 +665,16 @@ class GetSegmentResponse(_message.Message):
     def __init__(self, segment: _Optional[_Union[_segments_pb2.Segment, _Mapping]] = ...) -> None: ...
 
 class ListSegmentsRequest(_message.Message):
-    __slots__ = ("program_id", "page_size", "page_token")
+    __slots__ = ("program_id", "page_size", "page_token", "undefined_tier_codes_only")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    UNDEFINED_TIER_CODES_ONLY_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     page_size: int
     page_token: str
-    def __init__(self, program_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    undefined_tier_codes_only: bool
+    def __init__(self, program_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., undefined_tier_codes_only: _Optional[bool] = ...) -> None: ...
 
 class ListSegmentsResponse(_message.Message):
     __slots__ = ("segments", "next_page_token")
