@@ -7,6 +7,9 @@ import uuid
 import nats
 
 from loyalty.events.v1 import events_pb2
+from tests.support.streams import consumed
+
+__all__ = ["campaign_events", "consumed", "eventually", "publish"]
 
 
 async def publish(servers, namespace: str, subject: str, event: events_pb2.Event) -> None:  # type: ignore[no-untyped-def]
@@ -18,20 +21,6 @@ async def publish(servers, namespace: str, subject: str, event: events_pb2.Event
             event.SerializeToString(),
             headers={"Nats-Msg-Id": uuid.uuid4().hex},
         )
-    finally:
-        await client.close()
-
-
-async def consumed(servers, namespace: str, stream: str, durable: str) -> None:  # type: ignore[no-untyped-def]
-    """Wait until the durable consumer has handled (acked) everything in its stream."""
-    client = await nats.connect(servers.nats_url)
-    try:
-        for _ in range(200):
-            info = await client.jetstream().consumer_info(f"{namespace}_{stream}".upper(), durable)
-            if info.num_pending == 0 and info.num_ack_pending == 0:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{durable} did not catch up")
     finally:
         await client.close()
 

@@ -4,7 +4,6 @@ code that matches nobody are reported (ListRules / ListSegments undefined_tier_c
 gauge) and never rewritten, and a late older announcement changes nothing. The ledger and
 campaign run on real PostgreSQL and JetStream."""
 
-import asyncio
 import datetime as dt
 import uuid
 
@@ -19,6 +18,7 @@ from tests.services.campaign.insight_support import create_segment, eventually, 
 from tests.services.campaign.support import PROGRAM, earning, key, ledger_and_campaign, rate
 from tests.services.campaign.test_tier_events import tier_of
 from tests.services.ledger.test_programs import TIERS
+from tests.support.streams import consumed
 
 MEMBER, SILVER, GOLD = TIERS[0], TIERS[1], TIERS[2]
 PLUS = ledger_pb2.TierDefinition(code="plus", name="Plus", rank=1, threshold=1_000)
@@ -65,17 +65,6 @@ def gauge(campaign, kind: str) -> float | None:  # type: ignore[no-untyped-def]
     return campaign.service.runtime.metrics.registry.get_sample_value(  # type: ignore[no-any-return]
         "loyalty_campaign_undefined_tier_codes", {"program_id": PROGRAM, "kind": kind}
     )
-
-
-async def consumed(client: nats.NATS, namespace: str) -> None:
-    for _ in range(600):
-        info = await client.jetstream().consumer_info(
-            f"{namespace}_ledger".upper(), TIER_DEFINITIONS_CONSUMER.durable
-        )
-        if info.num_pending == 0 and info.num_ack_pending == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("campaign did not consume the tier definitions")
 
 
 async def test_rules_follow_renamed_tiers_and_what_matches_nobody_is_listed(
@@ -147,7 +136,7 @@ async def test_rules_follow_renamed_tiers_and_what_matches_nobody_is_listed(
             stale.SerializeToString(),
             headers={"Nats-Msg-Id": stale.event_id},
         )
-        await consumed(client, nats_namespace)
+        await consumed(servers, nats_namespace, "ledger", TIER_DEFINITIONS_CONSUMER.durable)
     finally:
         await client.close()
     assert await undefined_rules(campaign) == ["gold_only"]

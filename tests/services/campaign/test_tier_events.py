@@ -17,6 +17,7 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.campaign.events import MEMBER_CONSUMER, TIER_CONSUMER
 from tests.services.campaign.support import PROGRAM, earning, ledger_and_campaign, rate
 from tests.services.ledger.test_programs import TIERS
+from tests.support.streams import consumed
 
 MEMBER = "m-tiers"
 
@@ -37,16 +38,6 @@ async def campaign_tier(database_url: str) -> str | None:
         )
     finally:
         await connection.close()
-
-
-async def consumed(client: nats.NATS, namespace: str) -> None:
-    stream = f"{namespace}_ledger".upper()
-    for _ in range(600):
-        info = await client.jetstream().consumer_info(stream, TIER_CONSUMER.durable)
-        if info.num_pending == 0 and info.num_ack_pending == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("campaign did not consume the tier changes")
 
 
 async def test_a_late_redelivered_tier_change_leaves_the_current_tier(
@@ -77,7 +68,7 @@ async def test_a_late_redelivered_tier_change_leaves_the_current_tier(
             stale.SerializeToString(),
             headers={"Nats-Msg-Id": stale.event_id},
         )
-        await consumed(client, nats_namespace)
+        await consumed(servers, nats_namespace, "ledger", TIER_CONSUMER.durable)
     finally:
         await client.close()
     assert await campaign_tier(database_url) == "gold"
@@ -142,14 +133,8 @@ async def test_a_member_enrolled_under_a_renamed_entry_tier_gets_the_ledger_s_ti
         assert tiers == ["blue", "blue"]
         # The enrolment delivered again after the ledger's correction leaves the real tier.
         await enrol(client, nats_namespace, "newbie", "member")
-        await consumed(client, nats_namespace)
-        for _ in range(100):
-            info = await client.jetstream().consumer_info(
-                f"{nats_namespace}_identity".upper(), MEMBER_CONSUMER.durable
-            )
-            if info.num_pending == 0 and info.num_ack_pending == 0:
-                break
-            await asyncio.sleep(0.05)
+        await consumed(servers, nats_namespace, "ledger", TIER_CONSUMER.durable)
+        await consumed(servers, nats_namespace, "identity", MEMBER_CONSUMER.durable)
     finally:
         await client.close()
     assert await tier_of(database_url, "newbie") == "blue"

@@ -26,6 +26,7 @@ from tests.services.identity.conftest import PROGRAM, email, enrol, failure
 from tests.services.ledger.support import Ledger, key
 from tests.services.ledger.test_programs import TIERS
 from tests.support.calls import program
+from tests.support.streams import consumed
 
 BLUE = ledger_pb2.TierDefinition(code="blue", name="Blue", rank=0, threshold=0)
 
@@ -69,30 +70,6 @@ async def rename_entry_tier(ledger: Ledger) -> None:
 async def entry_tier(identity: identity_pb2_grpc.IdentityServiceStub) -> str:
     response = await identity.GetProgram(identity_pb2.GetProgramRequest(program_id=PROGRAM))
     return response.program.entry_tier_code
-
-
-async def consumed(servers: Servers, namespace: str) -> None:
-    client = await nats.connect(servers.nats_url)
-    try:
-        stream = f"{namespace}_ledger".upper()
-        for _ in range(600):
-            try:
-                info = await client.jetstream().consumer_info(
-                    stream, TIER_DEFINITIONS_CONSUMER.durable
-                )
-            except nats.js.errors.NotFoundError:
-                info = None
-            if (
-                info is not None
-                and info.num_pending == 0
-                and info.num_ack_pending == 0
-                and info.delivered.stream_seq > 0
-            ):
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("identity did not consume the ledger's tiers")
-    finally:
-        await client.close()
 
 
 async def kept_version(database_url: str) -> int | None:
@@ -150,7 +127,9 @@ async def test_a_renamed_entry_tier_reaches_identity_s_program_and_enrolments(
             )
     finally:
         await client.close()
-    await consumed(servers, nats_namespace)
+    await consumed(
+        servers, nats_namespace, "ledger", TIER_DEFINITIONS_CONSUMER.durable, delivered_at_least=1
+    )
     assert await entry_tier(identity) == "blue"
     assert await kept_version(database_url) == 2
 

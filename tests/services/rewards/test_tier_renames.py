@@ -11,9 +11,11 @@ import nats
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from loyalty.rewards.v1 import rewards_pb2
+from services.rewards.tier_codes import TIER_DEFINITIONS_CONSUMER
 from tests.services.ledger.support import key as ledger_key
 from tests.services.rewards.conftest import PROGRAM, reward
 from tests.services.rewards.test_perks import GRANTED, eventually, member_perks, set_perks
+from tests.support.streams import consumed
 
 BASIC = ledger_pb2.TierDefinition(code="basic", name="Basic", rank=0, threshold=0)
 PLUS = ledger_pb2.TierDefinition(code="plus", name="Plus", rank=1, threshold=1_000)
@@ -132,13 +134,7 @@ async def test_rewards_and_perks_follow_renamed_and_folded_tiers(
             event.SerializeToString(),
             headers={"Nats-Msg-Id": event.event_id},
         )
-        stream = f"{nats_namespace}_ledger".upper()
-
-        async def consumed():  # type: ignore[no-untyped-def]
-            info = await client.jetstream().consumer_info(stream, "rewards_tier_definitions")
-            return info.num_pending == 0 and info.num_ack_pending == 0
-
-        await eventually(consumed)
+        await consumed(servers, nats_namespace, "ledger", TIER_DEFINITIONS_CONSUMER.durable)
     finally:
         await client.close()
     assert await eligibility(platform, late.reward_id) == ["gold"]
