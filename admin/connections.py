@@ -35,9 +35,13 @@ class AdminConfig:
     connect_timeout_ms: int = 5_000
     # The longest one unary call may take; streams (imports) have no deadline of their own.
     deadline_ms: int = 120_000
+    # The calls whose work grows with the program (the ledger's Verify, GetLiabilityReport,
+    # SetTierDefinitions): above the ledger's own LEDGER_ADMIN_DEADLINE_MS (10 minutes by
+    # default), so the server's deadline is the one that ends them.
+    long_deadline_ms: int = 1_800_000
 
     def validate(self, prefix: str) -> None:
-        for name in ("connect_timeout_ms", "deadline_ms"):
+        for name in ("connect_timeout_ms", "deadline_ms", "long_deadline_ms"):
             require(
                 0 < getattr(self, name) <= 3_600_000,
                 variable=f"{prefix}_{name.upper()}",
@@ -62,6 +66,11 @@ class Connections:
     @property
     def deadline_s(self) -> float:
         return self.config.deadline_ms / 1000
+
+    @property
+    def long_deadline_s(self) -> float:
+        """For the services' administrative calls, which may run for minutes on a big program."""
+        return self.config.long_deadline_ms / 1000
 
     async def channel(self, service: str) -> grpc.aio.Channel:
         channel = self._channels.get(service)

@@ -191,7 +191,7 @@ async def create_program(arguments: argparse.Namespace, connections: Connections
         )
         tier_request = ledger_pb2.SetTierDefinitionsRequest(program_id=program_id, tiers=tiers)
         tier_request.idempotency_key = key_of("tiers", tier_request)
-        await ledger.SetTierDefinitions(tier_request, timeout=deadline)
+        await ledger.SetTierDefinitions(tier_request, timeout=connections.long_deadline_s)
     print(
         f"program {program_id}: created in identity, ledger configured with tiers "
         f"{', '.join(t.code for t in tiers)}",

@@ -86,7 +86,7 @@ async def verify_program(arguments: argparse.Namespace, connections: Connections
                 member_ids=arguments.member or [],
                 differences_max=arguments.differences_max,
             ),
-            timeout=connections.deadline_s,
+            timeout=connections.long_deadline_s,
         )
     clean = result.differences_count == 0 and result.program_sum_points == 0
     if arguments.json:
@@ -140,7 +140,7 @@ async def liability_report(arguments: argparse.Namespace, connections: Connectio
         )
         report = await ledger.GetLiabilityReport(
             ledger_pb2.GetLiabilityReportRequest(program_id=arguments.program),
-            timeout=connections.deadline_s,
+            timeout=connections.long_deadline_s,
         )
     currency = program.config.currency
     value = arguments.point_value

@@ -64,10 +64,30 @@ async def setup(runtime: Runtime) -> Application:
     )
 
 
+LEDGER_SERVICE = ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"]
+# The operator's calls whose work grows with the program, not with the request: they get
+# LEDGER_ADMIN_DEADLINE_MS (and their statements may run as long), every other unary call
+# LEDGER_DEADLINE_MS. SetTierDefinitions moves every account of a removed tier (about 30 s per
+# million); EvaluateTiers (without member ids) and RunMaintenance's tier re-qualification
+# evaluate every account, Verify recomputes every account from its history, and
+# GetLiabilityReport sums every account and lot. Exports (ListAccounts, ListPostings) are pages
+# of at most 5,000 rows and keep the normal deadline.
+ADMIN_METHODS = frozenset(
+    f"/{LEDGER_SERVICE.full_name}/{name}"
+    for name in (
+        "SetTierDefinitions",
+        "EvaluateTiers",
+        "RunMaintenance",
+        "Verify",
+        "GetLiabilityReport",
+    )
+)
+
 SPEC = ServiceSpec(
     name="ledger",
-    descriptors=(ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"],),
+    descriptors=(LEDGER_SERVICE,),
     migrations=Path(__file__).parent / "migrations",
     streams=STREAMS,
     setup=setup,
+    admin_methods=ADMIN_METHODS,
 )

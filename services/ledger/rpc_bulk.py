@@ -19,7 +19,7 @@ from services.ledger.rpc_base import (
     check_member,
 )
 from services.shared import validation
-from services.shared.database import in_transaction
+from services.shared.database import bound_to_call, in_transaction
 from services.shared.errors import InvalidArgument, ResourceExhausted
 from services.shared.idempotency import once
 
@@ -91,6 +91,8 @@ class BulkRpcs(LedgerRpcBase):
             self.pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
+            # Every account of the program: as long as the call may run (an admin method).
+            await bound_to_call(connection)
             await load_program(connection, request.program_id)
             result = await verification.verify(
                 connection,
@@ -126,6 +128,8 @@ class BulkRpcs(LedgerRpcBase):
             self.pool.acquire() as connection,
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
+            # Sums over every account and lot of the program (an admin method).
+            await bound_to_call(connection)
             program = await load_program(connection, request.program_id)
             report = await verification.liability(
                 connection, request.program_id, time_zone=program.settings.time_zone
@@ -172,6 +176,8 @@ class BulkRpcs(LedgerRpcBase):
         async def evaluate(
             connection: asyncpg.Connection, program: Program, now: dt.datetime
         ) -> ledger_pb2.EvaluateTiersResponse:
+            # Every account of the program without member ids (an admin method).
+            await bound_to_call(connection)
             evaluated, changes = await tiering.evaluate(
                 connection,
                 self.outbox,

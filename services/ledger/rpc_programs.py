@@ -14,6 +14,7 @@ from services.ledger.errors import (
 )
 from services.ledger.rpc_base import TIERS_PAGE_SIZE_MAX, LedgerRpcBase
 from services.shared import validation
+from services.shared.database import bound_to_call
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
@@ -200,6 +201,9 @@ class ProgramRpcs(LedgerRpcBase):
             async with self.pool.acquire() as connection, connection.transaction():
 
                 async def set_tiers() -> ledger_pb2.SetTierDefinitionsResponse:
+                    # The move is one statement over all the tier's accounts: it may take as
+                    # long as the call's deadline (LEDGER_ADMIN_DEADLINE_MS), and no longer.
+                    await bound_to_call(connection)
                     if not await repository.lock_program(connection, request.program_id):
                         raise ProgramNotFound(request.program_id)
                     stored = await repository.fetch_program(connection, request.program_id)

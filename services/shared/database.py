@@ -2,11 +2,14 @@
 
 import asyncio
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import asyncpg
+
+from services.shared import call_budget
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -63,17 +66,36 @@ async def check_collation(connection: asyncpg.Connection) -> str:
     return collation
 
 
+# The longest a statement may run unless its call allows longer (bound_to_call): PostgreSQL
+# cancels it past this, a job's and a consumer's as well as a call's.
+STATEMENT_TIMEOUT_MS = 30_000
+# The client's own wait on top of the longest statement: it only notices a server that no longer
+# answers at all; statement_timeout is what bounds statements.
+COMMAND_TIMEOUT_MARGIN_S = 5.0
+
+
 async def create_pool(
-    dsn: str, *, schema: str, size_min: int = 2, size_max: int = 10, command_timeout_s: float = 30
+    dsn: str,
+    *,
+    schema: str,
+    size_min: int = 2,
+    size_max: int = 10,
+    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+    longest_statement_ms: int | None = None,
 ) -> asyncpg.Pool:
+    """A pool whose statements PostgreSQL stops after `statement_timeout_ms`; those of a call
+    given longer (bound_to_call) may run `longest_statement_ms`, so the client waits that long."""
+    longest_ms = max(statement_timeout_ms, longest_statement_ms or 0)
     pool = await asyncpg.create_pool(
         dsn,
         min_size=size_min,
         max_size=size_max,
-        command_timeout=command_timeout_s,
+        command_timeout=longest_ms / 1000 + COMMAND_TIMEOUT_MARGIN_S,
         server_settings={
             "search_path": schema,
             "application_name": f"loyalty-{schema}",
+            # Enforced by the server: a statement stops even when its client is gone.
+            "statement_timeout": str(statement_timeout_ms),
             # A prepared statement switches to a generic plan after five runs, and keeps it until
             # its tables are analyzed again. Planned while a program's tables were still small
             # (a new program, an import), that plan finds a group's accounts by scanning all the
@@ -85,6 +107,19 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def bound_to_call(connection: asyncpg.Connection) -> None:
+    """At the start of a transaction: its statements may run as long as the gRPC call it serves
+    has left (longer than the pool's statement_timeout for a call with a long deadline of its
+    own, shorter when the caller's deadline is near), and PostgreSQL stops them past it even if
+    the cancellation sent at the deadline never arrives. Outside a call, nothing changes."""
+    remaining_s = call_budget.remaining_s()
+    if remaining_s is None:
+        return
+    # 0 would mean no timeout at all; SET LOCAL ends with the transaction.
+    timeout_ms = max(1, math.ceil(remaining_s * 1000))
+    await connection.execute(f"SET LOCAL statement_timeout = {timeout_ms}")
 
 
 async def in_transaction(

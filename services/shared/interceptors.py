@@ -6,6 +6,11 @@ observe (request id, JSON log line, metrics), errors (typed domain errors and fa
 codes), deadline (unary calls only). The request id comes back in the trailing metadata of every
 call, failed ones included.
 
+Every unary call gets the service's deadline, except the methods given a deadline of their own
+(`method_deadlines_ms`): administrative calls whose work grows with a program (the ledger's
+SetTierDefinitions, Verify, ...) may run longer without loosening the hot path's. The client's
+own deadline wins when shorter.
+
 One interceptor rather than three: each layer is a coroutine frame and a context manager per call
 (gRPC also asks each interceptor for the handler on every call), and with three layers they cost a
 unary Earn about a tenth of the ledger's CPU.
@@ -15,7 +20,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -23,6 +28,7 @@ import grpc
 from grpc.aio import ServicerContext
 from prometheus_client import Counter, Histogram
 
+from services.shared import call_budget
 from services.shared.database import connection_lost
 from services.shared.errors import ServiceError
 from services.shared.logs import log_fields, request_id_var
@@ -49,9 +55,15 @@ def _request_id(context: ServicerContext) -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+def _budget_s(context: ServicerContext, deadline_s: float) -> float:
+    remaining_s = context.time_remaining()
+    return deadline_s if remaining_s is None else min(remaining_s, deadline_s)
+
+
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     """Request id, log line and metrics; typed errors to status codes; a deadline for unary calls
-    of at most `deadline_ms` (less if the client's own is shorter)."""
+    of at most `deadline_ms`, or the method's own in `method_deadlines_ms` (less if the client's
+    own is shorter)."""
 
     def __init__(
         self,
@@ -60,10 +72,15 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         metrics: Metrics,
         deadline_ms: int,
         streaming_methods: frozenset[str],
+        method_deadlines_ms: Mapping[str, int] | None = None,
     ) -> None:
         self.service = service
         self.metrics = metrics
         self.deadline_s = deadline_ms / 1000
+        # `/package.Service/Method` -> seconds, for the methods that do not get `deadline_s`.
+        self.method_deadlines_s = {
+            method: ms / 1000 for method, ms in (method_deadlines_ms or {}).items()
+        }
         # Long-lived streams are bounded by the client's deadline and per-message limits.
         self.streaming_methods = streaming_methods
         self.in_flight = 0
@@ -98,6 +115,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         bounded = method not in self.streaming_methods
+        deadline_s = self.method_deadlines_s.get(method, self.deadline_s)
 
         def unary(behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             async def call(request: Any, context: ServicerContext) -> Any:
@@ -106,8 +124,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     if not bounded:
                         return await behavior(request, context)
-                    async with asyncio.timeout(self._budget_s(context)):
-                        return await behavior(request, context)
+                    async with asyncio.timeout(_budget_s(context, deadline_s)) as timeout:
+                        # For the database: a call's statements end with it (call_budget.py).
+                        budget = call_budget.deadline_var.set(timeout.when())
+                        try:
+                            return await behavior(request, context)
+                        finally:
+                            call_budget.deadline_var.reset(budget)
                 except asyncio.CancelledError:
                     cancelled = True
                     raise
@@ -152,10 +175,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), **codecs)
         return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), **codecs)
-
-    def _budget_s(self, context: ServicerContext) -> float:
-        remaining_s = context.time_remaining()
-        return self.deadline_s if remaining_s is None else min(remaining_s, self.deadline_s)
 
     def _open(self, context: ServicerContext) -> tuple[Any, float]:
         request_id = _request_id(context)

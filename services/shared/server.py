@@ -22,7 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.shared.config import ConfigError, load_config, require, require_event_loop
-from services.shared.database import check_collation, create_pool
+from services.shared.database import STATEMENT_TIMEOUT_MS, check_collation, create_pool
 from services.shared.interceptors import ServiceInterceptor, streaming_methods
 from services.shared.jetstream import (
     DEAD_LETTER_STREAM,
@@ -81,6 +81,9 @@ class ProcessConfig:
     metrics_port: int = 9100
     pool_size_max: int = 10
     deadline_ms: int = 10_000
+    # The deadline of the service's administrative calls (ServiceSpec.admin_methods), whose work
+    # grows with a program; every other unary call keeps `deadline_ms`.
+    admin_deadline_ms: int = 600_000
     shutdown_grace_ms: int = 20_000
     log_level: str = "INFO"
     # "uvloop" or "asyncio" (the standard library's, should uvloop ever misbehave).
@@ -118,6 +121,12 @@ class ServiceSpec:
     migrations: Path
     streams: tuple[StreamSpec, ...]
     setup: Callable[[Runtime], Awaitable[Application]]
+    # `/package.Service/Method` names of the administrative unary calls that get
+    # `admin_deadline_ms` rather than `deadline_ms`.
+    admin_methods: frozenset[str] = frozenset()
+
+    def method_deadlines_ms(self, config: ProcessConfig) -> dict[str, int]:
+        return {method: config.admin_deadline_ms for method in self.admin_methods}
 
     @property
     def schema(self) -> str:
@@ -160,6 +169,12 @@ def check_process_config(config: ProcessConfig, *, prefix: str) -> None:
         variable=f"{prefix}_NATS_FETCH_WAIT_MS",
         message=f"must be {FETCH_WAIT_MIN_MS} to {FETCH_WAIT_MAX_MS}",
     )
+    require(config.deadline_ms >= 1, variable=f"{prefix}_DEADLINE_MS", message="must be at least 1")
+    require(
+        config.admin_deadline_ms >= config.deadline_ms,
+        variable=f"{prefix}_ADMIN_DEADLINE_MS",
+        message=f"must be at least {prefix}_DEADLINE_MS ({config.deadline_ms})",
+    )
     require_event_loop(config.event_loop, variable=f"{prefix}_EVENT_LOOP")
 
 
@@ -181,8 +196,15 @@ class RunningService:
         spec, config = self.spec, self.config
         if serve_metrics:
             self.metrics.serve(host=config.metrics_host, port=config.metrics_port)
+        method_deadlines_ms = spec.method_deadlines_ms(config)
         self.pool = await create_pool(
-            config.database_url, schema=spec.schema, size_max=config.pool_size_max
+            config.database_url,
+            schema=spec.schema,
+            size_max=config.pool_size_max,
+            # A call's statements run as long as the call may (database.bound_to_call); the rest
+            # keep the default guard, or the service's deadline when that is longer.
+            statement_timeout_ms=max(STATEMENT_TIMEOUT_MS, config.deadline_ms),
+            longest_statement_ms=max(method_deadlines_ms.values(), default=None),
         )
         async with self.pool.acquire() as connection:
             await check_collation(connection)
@@ -216,6 +238,7 @@ class RunningService:
             metrics=self.metrics,
             deadline_ms=config.deadline_ms,
             streaming_methods=streaming_methods(*spec.descriptors),
+            method_deadlines_ms=method_deadlines_ms,
         )
         self.server = grpc.aio.server(
             interceptors=[self.interceptor],
