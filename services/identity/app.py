@@ -1,6 +1,7 @@
 """How the identity process is put together: its config, streams and servicer."""
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,15 @@ from services.identity.rpc_base import Settings
 from services.identity.servicer import IdentityServicer
 from services.shared.clients import service_channel
 from services.shared.config import require
+from services.shared.idempotency import (
+    FORGOTTEN_KEY_SECRET_LENGTH_MIN,
+    LOCAL_FORGOTTEN_KEY_SECRET,
+    Forgetting,
+)
 from services.shared.jetstream import PullConsumer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,12 +33,34 @@ class IdentityConfig(ProcessConfig):
     ledger_address: str = "127.0.0.1:50052"
     # How far the clocks of tills and gateways may be off when a token's times are checked.
     token_clock_skew_ms: int = 5_000
+    # The secret of the keyed hash an erasure keeps the member's idempotency keys under, so
+    # the database alone does not give a short key (`enrol:<e-mail>`) away. Never stored in the
+    # database; a deployment sets it from a secret store (the local default is public). Keep it:
+    # a retry is recognised by hashing its key again, so a changed secret forgets every erased
+    # key unless the old one is listed in FORGOTTEN_KEY_PREVIOUS_SECRETS (looked up, not written).
+    forgotten_key_secret: str = LOCAL_FORGOTTEN_KEY_SECRET
+    forgotten_key_previous_secrets: tuple[str, ...] = ()
 
     def validate(self, prefix: str) -> None:
         require(
             0 <= self.token_clock_skew_ms <= TOKEN_CLOCK_SKEW_MAX_MS,
             variable=f"{prefix}_TOKEN_CLOCK_SKEW_MS",
             message=f"must be between 0 and {TOKEN_CLOCK_SKEW_MAX_MS}",
+        )
+        for name, secrets in (
+            ("FORGOTTEN_KEY_SECRET", (self.forgotten_key_secret,)),
+            ("FORGOTTEN_KEY_PREVIOUS_SECRETS", self.forgotten_key_previous_secrets),
+        ):
+            require(
+                all(len(secret.encode()) >= FORGOTTEN_KEY_SECRET_LENGTH_MIN for secret in secrets),
+                variable=f"{prefix}_{name}",
+                message=f"needs at least {FORGOTTEN_KEY_SECRET_LENGTH_MIN} bytes",
+            )
+
+    def forgetting(self) -> Forgetting:
+        return Forgetting(
+            self.forgotten_key_secret.encode(),
+            tuple(secret.encode() for secret in self.forgotten_key_previous_secrets),
         )
 
 
@@ -39,12 +69,19 @@ TOKEN_CLOCK_SKEW_MAX_MS = 300_000
 
 async def setup(runtime: Runtime) -> Application:
     config: IdentityConfig = runtime.config
+    if config.forgotten_key_secret == LOCAL_FORGOTTEN_KEY_SECRET:
+        logger.warning(
+            "IDENTITY_FORGOTTEN_KEY_SECRET is not set: erased members' idempotency keys are kept "
+            "under the public local default, fit for local runs and tests only"
+        )
     ledger_channel = service_channel(config.ledger_address)
     servicer = IdentityServicer(
         runtime.pool,
         runtime.outbox,
         ledger=ledger_pb2_grpc.LedgerServiceStub(ledger_channel),
-        settings=Settings(token_clock_skew_s=config.token_clock_skew_ms / 1000),
+        settings=Settings(
+            token_clock_skew_s=config.token_clock_skew_ms / 1000, forgetting=config.forgetting()
+        ),
     )
 
     async def close_ledger_channel(stop: asyncio.Event) -> None:

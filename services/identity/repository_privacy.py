@@ -8,7 +8,7 @@ from typing import TypeAlias
 import asyncpg
 
 from services.identity.identifiers import IdentifierKey
-from services.identity.members import BLOCKED, MERGED, StoredIdentifier
+from services.identity.members import BLOCKED, ERASED, MERGED, StoredIdentifier
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -259,6 +259,56 @@ async def blank_merge_notes(
         list(transfer_requests.values()),
         COMPLETED,
     )
+
+
+async def replace_merge_keys(
+    connection: asyncpg.Connection, program_id: str, keys: dict[str, str]
+) -> None:
+    """Replace the idempotency keys of merges, keyed by merged member (by their forgotten form)."""
+    await connection.execute(
+        "UPDATE merges SET idempotency_key = t.key "
+        "FROM unnest($2::text[], $3::text[]) AS t (merged_member_id, key) "
+        "WHERE merges.program_id = $1 AND merges.merged_member_id = t.merged_member_id",
+        program_id,
+        list(keys),
+        list(keys.values()),
+    )
+
+
+async def plain_erasure_keys(
+    connection: asyncpg.Connection, forgotten_prefix: str, limit: int
+) -> dict[str, list[str]]:
+    """Up to `limit` EraseMember keys kept as sent (by versions before they were stored
+    forgotten), by program."""
+    rows = await connection.fetch(
+        "SELECT program_id, idempotency_key FROM idempotency_keys "
+        "WHERE method = 'EraseMember' AND NOT starts_with(idempotency_key, $1) LIMIT $2",
+        forgotten_prefix,
+        limit,
+    )
+    keys: dict[str, list[str]] = {}
+    for row in rows:
+        keys.setdefault(row["program_id"], []).append(row["idempotency_key"])
+    return keys
+
+
+async def plain_keys_of_erased_merges(
+    connection: asyncpg.Connection, forgotten_prefix: str, limit: int
+) -> dict[str, dict[str, str]]:
+    """Up to `limit` merges of erased members whose key is kept as sent (by versions before an
+    erasure forgot it), by program: merged member -> key."""
+    rows = await connection.fetch(
+        "SELECT m.program_id, m.merged_member_id, m.idempotency_key FROM merges m "
+        "JOIN members e ON e.program_id = m.program_id AND e.member_id = m.merged_member_id "
+        "WHERE e.status = $2 AND NOT starts_with(m.idempotency_key, $1) LIMIT $3",
+        forgotten_prefix,
+        ERASED,
+        limit,
+    )
+    merges: dict[str, dict[str, str]] = {}
+    for row in rows:
+        merges.setdefault(row["program_id"], {})[row["merged_member_id"]] = row["idempotency_key"]
+    return merges
 
 
 async def forget_member_records(

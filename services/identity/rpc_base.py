@@ -1,7 +1,7 @@
 """What the parts of IdentityServicer share: connections, settings and small helpers."""
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,7 @@ from services.identity.errors import (
 )
 from services.identity.members import MemberView, StoredMember
 from services.shared.errors import InvalidArgument
+from services.shared.idempotency import LOCAL_FORGOTTEN_KEY_SECRET, Forgetting
 from services.shared.outbox import Outbox
 
 MEMBER_ID_LENGTH_MAX = 64
@@ -28,6 +29,10 @@ MEMBER_ID_LENGTH_MAX = 64
 class Settings:
     # How far a till's or gateway's clock may be off when checking a token's times.
     token_clock_skew_s: float = 5.0
+    # How an erasure keeps the idempotency keys of the member's changes (IDENTITY_FORGOTTEN_KEY_*).
+    forgetting: Forgetting = field(
+        default_factory=lambda: Forgetting(LOCAL_FORGOTTEN_KEY_SECRET.encode())
+    )
 
 
 def now() -> dt.datetime:

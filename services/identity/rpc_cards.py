@@ -113,4 +113,5 @@ class CardRpcs(RpcBase):
                 request=request,
                 response_type=identity_pb2.GenerateCardSeriesResponse,
                 work=generate,
+                forgetting=self.settings.forgetting,
             )

@@ -185,6 +185,7 @@ class CredentialRpcs(RpcBase):
                 request=request,
                 response_type=identity_pb2.RotateQrKeyResponse,
                 work=rotate,
+                forgetting=self.settings.forgetting,
             )
 
     async def IssueMemberToken(
@@ -289,6 +290,7 @@ class CredentialRpcs(RpcBase):
                 request=request,
                 response_type=identity_pb2.CreateApiKeyResponse,
                 work=create,
+                forgetting=self.settings.forgetting,
             )
         if not response.secret:
             raise ApiKeySecretGone(API_KEY_SECRET_REPLAY_S)
@@ -318,6 +320,7 @@ class CredentialRpcs(RpcBase):
                 request=request,
                 response_type=identity_pb2.RevokeApiKeyResponse,
                 work=revoke,
+                forgetting=self.settings.forgetting,
             )
 
     async def ListApiKeys(

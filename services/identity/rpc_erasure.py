@@ -13,6 +13,12 @@ ledger); it never answers "erased" with a note left in a merge it cannot change 
 The members' events lose their personal data too (birthday, locale, store): blanked in the
 outbox in the same transaction, and deleted from JetStream by the relay afterwards, which
 publishes copies without it first (services/shared/outbox_erasure.py).
+
+Idempotency keys may name the person (`enrol:<e-mail>`, `consent:<POS id>`): the keys of the
+members' changes and merges are kept under their keyed hash from then on (Settings.forgetting),
+in `idempotency_keys` and in `merges`, still bound so a retry replays its answer; the erasure's
+own key is stored that way from the start. Housekeeping moves what older versions left (plain
+SHA-256 rows, plain erasure and merge keys) to that form.
 """
 
 from collections.abc import Iterable, Sequence
@@ -31,11 +37,18 @@ from services.identity.errors import LedgerUnavailable, MemberClosed
 from services.identity.rpc_base import check_member_id
 from services.identity.rpc_privacy import NOTE_LENGTH_MAX, OPERATOR_ID_LENGTH_MAX, PrivacyRpcs
 from services.shared import validation
-from services.shared.idempotency import forget_keys, once
+from services.shared.idempotency import (
+    FORGOTTEN_KEY_PREFIX,
+    forget_keys,
+    once,
+    rekey_legacy_keys,
+)
 from services.shared.outbox_erasure import forget_member_events
 from services.shared.timestamps import timestamp
 
 _PERSONAL_MESSAGES = frozenset({"loyalty.identity.v1.Profile", "loyalty.identity.v1.Identifier"})
+# Rows per transaction when housekeeping moves keys older versions left to the keyed form.
+LEGACY_KEYS_BATCH = 500
 
 
 def pseudonymise(message: Message) -> None:
@@ -85,7 +98,53 @@ class ErasureRpcs(PrivacyRpcs):
                 request=request,
                 response_type=identity_pb2.EraseMemberResponse,
                 work=erase,
+                forgetting=self.settings.forgetting,
+                # Its key is about the member in any case, and is never needed in plain text.
+                forget_now=True,
             )
+
+    # Set once a round of `forget_legacy_keys` finds nothing: nothing writes those forms since.
+    _legacy_keys_forgotten = False
+
+    async def housekeeping(self) -> None:
+        await super().housekeeping()
+        if not self._legacy_keys_forgotten:
+            self._legacy_keys_forgotten = await self.forget_legacy_keys() == 0
+
+    async def forget_legacy_keys(self) -> int:
+        """Move the keys erasures of older versions left behind to the keyed form: rows kept
+        under a plain SHA-256, EraseMember keys in plain text, and the plain keys of merges
+        whose members are erased. Returns how many moved; once none is left nothing writes
+        more (so the process stops looking), as every lookup finds the old forms meanwhile."""
+        forgetting = self.settings.forgetting
+        moved = 0
+        while True:
+            async with self.pool.acquire() as connection, connection.transaction():
+                batch = await rekey_legacy_keys(
+                    connection, forgetting=forgetting, limit=LEGACY_KEYS_BATCH
+                )
+                for program_id, keys in (
+                    await privacy_store.plain_erasure_keys(
+                        connection, FORGOTTEN_KEY_PREFIX, LEGACY_KEYS_BATCH
+                    )
+                ).items():
+                    batch += await forget_keys(
+                        connection, program_id=program_id, keys=keys, forgetting=forgetting
+                    )
+                for program_id, merges in (
+                    await privacy_store.plain_keys_of_erased_merges(
+                        connection, FORGOTTEN_KEY_PREFIX, LEGACY_KEYS_BATCH
+                    )
+                ).items():
+                    await privacy_store.replace_merge_keys(
+                        connection,
+                        program_id,
+                        {merged: forgetting.key(key) for merged, key in merges.items()},
+                    )
+                    batch += len(merges)
+            moved += batch
+            if batch == 0:
+                return moved
 
     async def _finish_pending_merges(self, program_id: str, member_id: str) -> None:
         """Complete the transfers of the merges the erasure of the member will touch, so their
@@ -102,9 +161,9 @@ class ErasureRpcs(PrivacyRpcs):
         program_id: str,
         member_id: str,
         targets: Sequence[str],
-    ) -> None:
-        """Blank the notes of the members' merges, inside their stored transfer requests too;
-        UNAVAILABLE while one is pending (not finished by `_finish_pending_merges`, or started
+    ) -> list[privacy_store.Merge]:
+        """Blank the notes of the members' merges, inside their stored transfer requests too,
+        and keep their keys forgotten; returns the merges. UNAVAILABLE while one is pending (not finished by `_finish_pending_merges`, or started
         since and not through to the ledger): its request is still to be sent as it is."""
         merges = await privacy_store.fetch_merges_of(connection, program_id, targets)
         for merge in merges:
@@ -119,6 +178,18 @@ class ErasureRpcs(PrivacyRpcs):
             program_id,
             {merge.merged_member_id: without_note(merge.transfer_request) for merge in merges},
         )
+        # Every merge found has both members among the erased ones (a member merged into one
+        # of them is one of them), so its key is theirs to forget.
+        await privacy_store.replace_merge_keys(
+            connection,
+            program_id,
+            {
+                merge.merged_member_id: self.settings.forgetting.key(merge.idempotency_key)
+                for merge in merges
+                if not merge.idempotency_key.startswith(FORGOTTEN_KEY_PREFIX)
+            },
+        )
+        return merges
 
     async def _erase(
         self, connection: asyncpg.Connection, request: identity_pb2.EraseMemberRequest
@@ -139,13 +210,15 @@ class ErasureRpcs(PrivacyRpcs):
             connection, program_id, member.member_id
         )
         targets = [member.member_id, *(m.member_id for m in merged_into)]
-        await self._forget_merge_notes(connection, program_id, member.member_id, targets)
+        merges = await self._forget_merge_notes(connection, program_id, member.member_id, targets)
         erased_at = await privacy_store.pseudonymise_members(
             connection, program_id, targets, members.ERASED
         )
         await privacy_store.release_all_identifiers(connection, program_id, targets)
         await forget_member_events(connection, program_id, targets)
         keys = await privacy_store.forget_member_records(connection, program_id, targets)
+        # A merge's key is among its members' requests already; added in case it is not.
+        keys = sorted({*keys, *(merge.idempotency_key for merge in merges)})
         for row in await privacy_store.stored_responses(connection, program_id, keys):
             response_type = getattr(identity_pb2, f"{row['method']}Response", None)
             if response_type is None:
@@ -155,9 +228,11 @@ class ErasureRpcs(PrivacyRpcs):
             await privacy_store.replace_stored_response(
                 connection, program_id, row["idempotency_key"], response.SerializeToString()
             )
-        # The keys may name the person (`enrol:<POS id>`): kept under their SHA-256 from now on,
-        # still bound, so a retry replays what is left of its answer and re-creates nobody.
-        await forget_keys(connection, program_id=program_id, keys=keys)
+        # The keys may name the person (`enrol:<POS id>`): kept under their keyed hash from now
+        # on, still bound, so a retry replays what is left of its answer and re-creates nobody.
+        await forget_keys(
+            connection, program_id=program_id, keys=keys, forgetting=self.settings.forgetting
+        )
         await privacy_store.insert_erasure(
             connection,
             program_id=program_id,

@@ -115,6 +115,7 @@ class IdentifierRpcs(RpcBase):
                 request=request,
                 response_type=identity_pb2.AddIdentifierResponse,
                 work=add,
+                forgetting=self.settings.forgetting,
             )
 
     async def _unblock_if_found_by_owner(
@@ -194,6 +195,7 @@ class IdentifierRpcs(RpcBase):
                 request=request,
                 response_type=identity_pb2.RemoveIdentifierResponse,
                 work=remove,
+                forgetting=self.settings.forgetting,
             )
 
     async def _identifiers_changed(

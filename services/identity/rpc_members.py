@@ -164,6 +164,7 @@ class MemberRpcs(IdentifierRpcs):
                 request=request,
                 response_type=identity_pb2.EnrollMemberResponse,
                 work=enrol,
+                forgetting=self.settings.forgetting,
             )
         if not first_time:
             response.created = False
@@ -264,6 +265,7 @@ class MemberRpcs(IdentifierRpcs):
                 request=request,
                 response_type=identity_pb2.UpdateProfileResponse,
                 work=update,
+                forgetting=self.settings.forgetting,
             )
 
     async def UpdateConsents(
@@ -322,4 +324,5 @@ class MemberRpcs(IdentifierRpcs):
                 request=request,
                 response_type=identity_pb2.UpdateConsentsResponse,
                 work=update,
+                forgetting=self.settings.forgetting,
             )

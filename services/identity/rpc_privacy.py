@@ -72,6 +72,7 @@ class PrivacyRpcs(RpcBase):
                 request=request,
                 response_type=identity_pb2.MergeMembersResponse,
                 work=merge,
+                forgetting=self.settings.forgetting,
             )
         merge_row = await privacy_store.fetch_merge(
             self.pool, request.program_id, request.merged_member_id

@@ -103,6 +103,7 @@ class IdentityServicer(MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, Credential
                 request=request,
                 response_type=identity_pb2.CreateProgramResponse,
                 work=create,
+                forgetting=self.settings.forgetting,
             )
 
     async def GetProgram(
@@ -158,6 +159,7 @@ class IdentityServicer(MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, Credential
                 request=request,
                 response_type=identity_pb2.UpdateProgramResponse,
                 work=update,
+                forgetting=self.settings.forgetting,
             )
 
     async def ListPrograms(

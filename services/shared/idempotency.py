@@ -5,14 +5,18 @@ different request is refused instead of silently answered with someone else's re
 response is stored in the same transaction as the state change it reports.
 
 A key may name a person (`enrol:<POS customer id>`), so an erasure forgets it (`forget_keys`):
-the row stays, under the key's SHA-256 (as identity's import keeps its keys) instead of the key.
-The binding stays too: `once`, `stored_response` and `claim_key` find a key under either form,
-so a retry after the erasure is answered from the row (with what the erasure left of its
-response) and never runs again: a retried enrolment does not re-create the erased member. The
-bulk `claim_many` looks up the key itself only; no service forgets keys it binds.
+the row stays, under the key's forgotten form (`Forgetting`: an HMAC-SHA256 under a secret kept
+out of the database, as a short key's plain SHA-256 is found by trying every value) instead of
+the key. The binding stays too: `once`, `stored_response` and `claim_key`, given the service's
+`Forgetting`, find a key under any of its forms, so a retry after the erasure is answered from
+the row (with what the erasure left of its response) and never runs again: a retried enrolment
+does not re-create the erased member. A key that names a person in every case (an erasure's
+own) may be stored forgotten from the start (`forget_now`). The bulk `claim_many` looks up the
+key itself only; no service forgets keys it binds.
 """
 
 import hashlib
+import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -36,38 +40,131 @@ def request_hash(request: Message) -> bytes:
     return hashlib.sha256(unkeyed.SerializeToString(deterministic=True)).digest()
 
 
-FORGOTTEN_KEY_PREFIX = "erased:"
+# Forgotten forms: v1, the key's plain SHA-256 (erasures before the keyed hash; found by lookups
+# and re-keyed by `rekey_legacy_keys`), and v2, an HMAC-SHA256 of that SHA-256 under the secret.
+# Hashing the SHA-256 rather than the key lets a v1 row be re-keyed without knowing its key.
+LEGACY_FORGOTTEN_KEY_PREFIX = "erased:"
+FORGOTTEN_KEY_PREFIX = "forgotten:v2:"
+FORGOTTEN_KEY_SECRET_LENGTH_MIN = 32
+# For local runs and tests only; a deployment sets its own (from a secret store), as anyone who
+# knows the secret can try every short key against the table again.
+LOCAL_FORGOTTEN_KEY_SECRET = "local-runs-only-forgotten-key-secret-0000"
 
 # Bind (program, key) to a method and request hash unless the key is bound already, under
-# either form. Not proof against a retry racing the erasure that forgets its key: one that
+# any form. Not proof against a retry racing the erasure that forgets its key: one that
 # reads before the erasure commits and waits for the key's row lock runs as new afterwards.
 _BIND = (
     "INSERT INTO idempotency_keys (program_id, idempotency_key, method, request_hash) "
     "SELECT $1::text, $2::text, $3::text, $4::bytea WHERE NOT EXISTS (SELECT 1 FROM "
-    "idempotency_keys WHERE program_id = $1 AND idempotency_key = $5) "
+    "idempotency_keys WHERE program_id = $1 AND idempotency_key = ANY($5::text[])) "
     "ON CONFLICT DO NOTHING RETURNING true"
 )
-# The row binding (program, key), under the key or its forgotten form.
+# The row binding (program, key) under one of its forms, the first form found first.
 _BOUND = (
     "SELECT method, request_hash, response FROM idempotency_keys "
-    "WHERE program_id = $1 AND idempotency_key = ANY(ARRAY[$2::text, $3::text]) "
-    "ORDER BY idempotency_key = $2 DESC LIMIT 1"
+    "WHERE program_id = $1 AND idempotency_key = ANY($2::text[]) "
+    "ORDER BY array_position($2::text[], idempotency_key) LIMIT 1"
 )
 
 
-def forgotten_key(key: str) -> str:
-    """The form a key is kept in once forgotten: its SHA-256, which no longer shows the key."""
-    return FORGOTTEN_KEY_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+def legacy_forgotten_key(key: str) -> str:
+    """The form erasures kept a key in before the keyed hash: its unkeyed SHA-256."""
+    return LEGACY_FORGOTTEN_KEY_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Forgetting:
+    """How a service keeps the keys it forgets: under an HMAC-SHA256 with `secret`, a service
+    setting never stored in the database, so a stolen table does not give a short key (a till's
+    `consent:<POS id>`) away to anyone trying every value. The secret must stay the same: a
+    retry is recognised by hashing its key again. `previous_secrets` (once rotated) are still
+    looked up, never written."""
+
+    secret: bytes
+    previous_secrets: tuple[bytes, ...] = ()
+
+    def __post_init__(self) -> None:
+        for secret in (self.secret, *self.previous_secrets):
+            if len(secret) < FORGOTTEN_KEY_SECRET_LENGTH_MIN:
+                raise ValueError(
+                    f"a forgotten-key secret needs {FORGOTTEN_KEY_SECRET_LENGTH_MIN} bytes or more"
+                )
+
+    def key(self, key: str) -> str:
+        """The form a key is kept in once forgotten."""
+        return _keyed(self.secret, hashlib.sha256(key.encode()).digest())
+
+    def forms(self, key: str) -> list[str]:
+        """Every form a forgotten key may be kept in, the current one first."""
+        digest = hashlib.sha256(key.encode()).digest()
+        return [
+            *(_keyed(secret, digest) for secret in (self.secret, *self.previous_secrets)),
+            legacy_forgotten_key(key),
+        ]
+
+    def rekeyed(self, legacy: str) -> str:
+        """The current form of a key kept in the legacy form (its SHA-256), without the key."""
+        digest = bytes.fromhex(legacy.removeprefix(LEGACY_FORGOTTEN_KEY_PREFIX))
+        return _keyed(self.secret, digest)
+
+
+def _keyed(secret: bytes, digest: bytes) -> str:
+    return FORGOTTEN_KEY_PREFIX + hmac.new(secret, digest, hashlib.sha256).hexdigest()
+
+
+def _forms(key: str, forgetting: "Forgetting | None") -> list[str]:
+    """The key, then its forgotten forms when the service forgets keys."""
+    return [key] if forgetting is None else [key, *forgetting.forms(key)]
 
 
 async def forget_keys(
-    connection: asyncpg.Connection, *, program_id: str, keys: Sequence[str]
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    keys: Sequence[str],
+    forgetting: Forgetting,
 ) -> int:
     """Keep the rows of the keys (of an erased member) under their forgotten form, inside the
-    caller's transaction; returns how many were forgotten. The rows are moved, not updated:
-    the key is the table's distribution column under Citus. A row taken already under a key's
+    caller's transaction; returns how many were forgotten. A row taken already under a key's
     forgotten form (a client sent one as its key) is left as it is, and the key's own row goes:
     a retry then meets that row, whose request differs, and is refused, never run again."""
+    return await _move(connection, program_id, keys, forgetting.key)
+
+
+# A legacy forgotten form as `forget_keys` wrote it (a client's own key may start the same).
+_LEGACY_FORM = "^" + LEGACY_FORGOTTEN_KEY_PREFIX + "[0-9a-f]{64}$"
+
+
+async def rekey_legacy_keys(
+    connection: asyncpg.Connection, *, forgetting: Forgetting, limit: int
+) -> int:
+    """Move up to `limit` rows kept under the legacy forgotten form (a plain SHA-256, from which
+    a short key is found by trying every value) to the keyed form, each program's in the
+    caller's transaction; returns how many moved. Nothing writes the legacy form any more, so
+    once this finds none it need not run again. Scans the table: run it in the background."""
+    rows = await connection.fetch(
+        "SELECT program_id, idempotency_key FROM idempotency_keys WHERE idempotency_key ~ $1 "
+        "LIMIT $2",
+        _LEGACY_FORM,
+        limit,
+    )
+    by_program: dict[str, list[str]] = {}
+    for row in rows:
+        by_program.setdefault(row["program_id"], []).append(row["idempotency_key"])
+    moved = 0
+    for program_id, keys in by_program.items():
+        moved += await _move(connection, program_id, keys, forgetting.rekeyed)
+    return moved
+
+
+async def _move(
+    connection: asyncpg.Connection,
+    program_id: str,
+    keys: Sequence[str],
+    new_key: Callable[[str], str],
+) -> int:
+    """Move the rows of the keys to `new_key(key)`. Moved, not updated: the key is the table's
+    distribution column under Citus. A row taken already under the new key stays as it is."""
     rows = await connection.fetch(
         "DELETE FROM idempotency_keys WHERE program_id = $1 AND idempotency_key = ANY($2::text[]) "
         "RETURNING idempotency_key, method, request_hash, response, created_at",
@@ -80,7 +177,7 @@ async def forget_keys(
         "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bytea[], "
         "$6::timestamptz[]) ON CONFLICT DO NOTHING",
         program_id,
-        [forgotten_key(row["idempotency_key"]) for row in rows],
+        [new_key(row["idempotency_key"]) for row in rows],
         [row["method"] for row in rows],
         [row["request_hash"] for row in rows],
         [row["response"] for row in rows],
@@ -110,22 +207,28 @@ async def once(
     request: Message,
     response_type: type[ResponseT],
     work: Callable[[], Awaitable[ResponseT]],
+    forgetting: Forgetting | None = None,
+    forget_now: bool = False,
 ) -> ResponseT:
-    """Run `work` once per (program, key) inside the caller's transaction; replay it afterwards."""
+    """Run `work` once per (program, key) inside the caller's transaction; replay it afterwards.
+    With `forgetting` (a service that forgets keys) the key is found under its forgotten forms
+    too; with `forget_now` as well, it is stored forgotten from the start (an erasure's key)."""
     check_idempotency_key(key)
     digest = request_hash(request)
+    forms = _forms(key, forgetting)
+    stored = forgetting.key(key) if forget_now and forgetting is not None else key
     # A concurrent first attempt holds the row lock; this waits for it to commit or roll back.
-    inserted = await connection.fetchval(_BIND, program_id, key, method, digest, forgotten_key(key))
+    inserted = await connection.fetchval(_BIND, program_id, stored, method, digest, forms)
     if inserted:
         response = await work()
         await connection.execute(
             "UPDATE idempotency_keys SET response = $3 WHERE program_id = $1 AND idempotency_key = $2",
             program_id,
-            key,
+            stored,
             response.SerializeToString(),
         )
         return response
-    row = await connection.fetchrow(_BOUND, program_id, key, forgotten_key(key))
+    row = await connection.fetchrow(_BOUND, program_id, forms)
     if row["method"] != method or bytes(row["request_hash"]) != digest:
         raise IdempotencyConflict(key)
     return response_type.FromString(row["response"])
@@ -139,13 +242,14 @@ async def stored_response(
     method: str,
     request: Message,
     response_type: type[ResponseT],
+    forgetting: Forgetting | None = None,
 ) -> ResponseT | None:
     """The response `once` stored for (program, key), for a method that checks its request, or
     asks another service, before `once`: a retry is answered from its record first, so neither a
     rule added since it was stored nor a service out of reach now refuses it. None when the key
     holds no response yet; a different request with the key is refused, as `once` refuses it."""
     check_idempotency_key(key)
-    row = await connection.fetchrow(_BOUND, program_id, key, forgotten_key(key))
+    row = await connection.fetchrow(_BOUND, program_id, _forms(key, forgetting))
     if row is None:
         return None
     if row["method"] != method or bytes(row["request_hash"]) != request_hash(request):
@@ -162,6 +266,7 @@ async def claim_key(
     key: str,
     method: str,
     request: Message,
+    forgetting: Forgetting | None = None,
 ) -> bool:
     """For a mutation that spans several transactions and keeps its own record of progress
     (a redemption): bind (program, key) to `method` and the request inside the caller's first
@@ -169,10 +274,11 @@ async def claim_key(
     caller then finds by the key; a different request with the key is refused."""
     check_idempotency_key(key)
     digest = request_hash(request)
-    inserted = await connection.fetchval(_BIND, program_id, key, method, digest, forgotten_key(key))
+    forms = _forms(key, forgetting)
+    inserted = await connection.fetchval(_BIND, program_id, key, method, digest, forms)
     if inserted:
         return True
-    row = await connection.fetchrow(_BOUND, program_id, key, forgotten_key(key))
+    row = await connection.fetchrow(_BOUND, program_id, forms)
     if row["method"] != method or bytes(row["request_hash"]) != digest:
         raise IdempotencyConflict(key)
     return False
