@@ -36,6 +36,28 @@ CONFIGS: dict[str, type] = {
 }
 
 
+# What the Secrets the processes read would hold (names and keys as deploy/README.md creates them).
+SECRET_VALUES = {
+    ("loyalty-database", "url"): "postgresql://from-the-secret/loyalty",
+    ("identity-forgotten-keys", "secret"): "a-random-secret-of-at-least-32-bytes-0",
+    ("identity-forgotten-keys", "previous"): "a-rotated-secret-of-at-least-32-bytes",
+}
+
+
+def test_identity_takes_its_forgotten_key_secret_from_a_secret_never_a_config_map(
+    base: list[dict[str, Any]],
+) -> None:
+    [container] = of_kind(base, "Deployment")["identity"]["spec"]["template"]["spec"]["containers"]
+    sources = {variable["name"]: variable["valueFrom"] for variable in container["env"]}
+    assert sources["IDENTITY_FORGOTTEN_KEY_SECRET"]["secretKeyRef"] == {
+        "name": "identity-forgotten-keys",
+        "key": "secret",
+    }
+    assert sources["IDENTITY_FORGOTTEN_KEY_PREVIOUS_SECRETS"]["secretKeyRef"]["optional"] is True
+    for config_map in of_kind(base, "ConfigMap").values():
+        assert not any("SECRET" in variable for variable in config_map.get("data", {}))
+
+
 def kustomize_command() -> list[str]:
     if shutil.which("kubectl"):
         return ["kubectl", "kustomize"]
@@ -145,8 +167,10 @@ def test_config_maps_set_only_variables_the_processes_read_with_values_they_acce
             assert variable.removeprefix(f"{prefix}_").lower() in fields, variable
         environ = dict(data)
         for variable in container.get("env", []):
-            environ[variable["name"]] = "postgresql://from-the-secret/loyalty"
-            assert variable["valueFrom"]["secretKeyRef"]["name"] == "loyalty-database"
+            secret = variable["valueFrom"]["secretKeyRef"]
+            environ[variable["name"]] = SECRET_VALUES[secret["name"], secret["key"]]
+            assert variable["name"].startswith(f"{prefix}_"), variable
+            assert variable["name"].removeprefix(f"{prefix}_").lower() in fields, variable
         # The process would start with this: every value parses and passes its range checks.
         config = load_config(config_class, prefix=prefix, environ=environ)
         # Listening on every interface, or other pods (and Prometheus) cannot reach it.

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import AsyncIterator
 
 import asyncpg
+import grpc
 import pytest
 
 from loyalty.common.v1 import common_pb2
@@ -22,7 +23,7 @@ from services.shared.idempotency import (
     Forgetting,
     legacy_forgotten_key,
 )
-from tests.services.identity.conftest import KIND, PROGRAM, email, enrol, identifier
+from tests.services.identity.conftest import KIND, PROGRAM, email, enrol, failure, identifier
 from tests.services.identity.test_privacy import configure_ledger
 from tests.support.calls import program
 
@@ -250,11 +251,17 @@ async def test_after_a_rotation_the_previous_secret_still_recognises_retries(
         assert await calls.erase(member_id) == erased
         enrolled = await calls.enrol()
         assert enrolled.member.member_id == member_id and not enrolled.created
-    # Without it, the erased member's enrolment would run again: a new member for the person.
+    # Without it every retry runs as new: the calls on the erased members are refused, but the
+    # erased member's enrolment runs again, a new member for the person.
     async with start_service(SPEC, IdentityConfig, forgotten_key_secret=rotated) as (_, channel):
         calls = Calls(identity_pb2_grpc.IdentityServiceStub(channel))
+        for call in (
+            calls.erase(member_id),
+            calls.consent(member_id),
+            calls.merge(member_id, other),
+        ):
+            assert (await failure(call)).code() == grpc.StatusCode.FAILED_PRECONDITION
         assert (await calls.enrol()).created
-    assert other
 
 
 def test_the_keyed_hash_depends_on_the_secret_and_moves_a_legacy_form_without_the_key() -> None:
