@@ -183,12 +183,43 @@ def quiet_until(
     if not inside:
         return None
     day = local.date() if now < end else local.date() + dt.timedelta(days=1)
-    until = dt.datetime.combine(day, end, tzinfo=zone).astimezone(dt.UTC)
+    until = wall_clock_instant(day, end, zone)
     if until <= moment:
-        # The clocks went back over the end, and `moment` is past its first pass: the quiet
-        # hours end at its second.
+        # The clocks went back over the end, and `moment` is in the repeated hour's second pass
+        # before the end: the clock shows a quiet time again, so it waits for the end's second
+        # pass (quiet hours are the clock's; what was held before is released at the first).
         until = dt.datetime.combine(day, end.replace(fold=1), tzinfo=zone).astimezone(dt.UTC)
     return until
+
+
+def wall_clock_instant(day: dt.date, wall: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The UTC instant the local clock first shows `wall` on `day`, or, when the clocks jump over
+    it (spring forward), the first instant after the jump.
+
+    Quiet hours ending at 02:30 on the night the clocks go from 02:00 to 03:00 end at 03:00:
+    Python reads a time in the gap with the offset before it (03:30 here, an hour late for a
+    one-hour jump). A repeated time (autumn) is its first occurrence.
+    """
+    naive = dt.datetime.combine(day, wall)
+    instant = naive.replace(tzinfo=zone).astimezone(dt.UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == naive:
+        return instant
+    # In the gap. Read with the offset after the jump, the time falls before the jump; with the
+    # offset before it, after: the jump lies between. Zones' transitions fall on whole seconds.
+    low = int(naive.replace(fold=1, tzinfo=zone).timestamp())
+    high = int(instant.timestamp())
+    after = _offset(high, zone)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _offset(middle, zone) == after:
+            high = middle
+        else:
+            low = middle
+    return dt.datetime.fromtimestamp(high, dt.UTC)
+
+
+def _offset(seconds: int, zone: zoneinfo.ZoneInfo) -> dt.timedelta | None:
+    return dt.datetime.fromtimestamp(seconds, zone).utcoffset()
 
 
 def decide(
