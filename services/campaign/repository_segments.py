@@ -2,7 +2,7 @@
 facts campaign keeps from identity's events for them."""
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -142,6 +142,7 @@ def compute_statement(
     entry_tier: str,
     now: dt.datetime,
     members: Sequence[str] | None,
+    tier_mappings: Mapping[str, str] | None = None,
 ) -> tuple[str, list[object]]:
     """The one statement of `compute`: match, then delete who left and insert who joined."""
     params = Params()
@@ -149,7 +150,13 @@ def compute_statement(
     segment_id = params.add(segment.segment_id, "text")
     scope = params.add(list(members), "text[]") if members is not None else None
     query = membership_query(
-        segment, params, program=program, entry_tier=entry_tier, now=now, members=scope
+        segment,
+        params,
+        program=program,
+        entry_tier=entry_tier,
+        now=now,
+        members=scope,
+        tier_mappings=tier_mappings,
     )
     in_scope = f" AND member_id = ANY({scope})" if scope else ""
     # The difference with the stored membership is a FULL JOIN, which PostgreSQL only runs as a
@@ -180,11 +187,15 @@ async def compute(
     entry_tier: str,
     now: dt.datetime,
     members: Sequence[str] | None = None,
+    tier_mappings: Mapping[str, str] | None = None,
 ) -> Change:
     """Evaluate the segment for every member (or only `members`) and store who joined and left,
-    in one statement. The caller holds the segment's row lock (fetch_segment(lock=True)), so a
-    full and an incremental computation never interleave."""
-    sql, args = compute_statement(segment, entry_tier=entry_tier, now=now, members=members)
+    in one statement; tier conditions follow `tier_mappings` (the ledger's renames). The caller
+    holds the segment's row lock (fetch_segment(lock=True)), so a full and an incremental
+    computation never interleave."""
+    sql, args = compute_statement(
+        segment, entry_tier=entry_tier, now=now, members=members, tier_mappings=tier_mappings
+    )
     # The aggregates' joins are overestimated by orders of magnitude, which would make
     # PostgreSQL spend seconds compiling the statement with JIT for nothing.
     await connection.execute("SET LOCAL jit = off")
@@ -298,6 +309,19 @@ async def due_segments(
         limit,
     )
     return [(row["program_id"], row["segment_id"]) for row in rows]
+
+
+async def recompute_in_full(
+    connection: Connection, program_id: str, segment_ids: Sequence[str]
+) -> None:
+    """Make these segments due: the refresh job's next pass computes them in full (their
+    membership stays until then, and incremental evaluation leaves them until it is done)."""
+    await connection.execute(
+        "UPDATE segments SET computed_at = NULL "
+        "WHERE program_id = $1 AND segment_id = ANY($2::text[])",
+        program_id,
+        list(segment_ids),
+    )
 
 
 async def computed_segments(connection: Connection, program_id: str) -> list[segments_pb2.Segment]:

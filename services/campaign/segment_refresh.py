@@ -9,6 +9,13 @@ time alone; the job recomputes a segment in full when its `refresh_interval_seco
 (and at once when it was never computed), which brings every member to the current time.
 ComputeSegment does the same full computation on demand.
 
+Tier conditions follow the ledger's renames (program_tiers' mappings, applied to the query;
+services/campaign/tier_codes.py). The mappings are read in the computation's transaction after
+the segment's row lock, not from the 5 s cache accrual uses: the tier consumer keeps a new
+version and makes the segments it remaps due in one transaction, so a computation either ends
+before it (and the segment is computed again) or sees its mappings. One row by primary key per
+segment computation, never per member.
+
 Marks are taken before the evaluation and put back if it fails; a process killed in between
 loses them, and the members are then brought up to date by the segment's next full computation
 (its refresh interval, or ComputeSegment).
@@ -24,6 +31,7 @@ import asyncpg
 from loyalty.campaign.v1 import segments_pb2
 from services.campaign import repository_segment_facts as facts
 from services.campaign import repository_segments as store
+from services.campaign import repository_tiers
 from services.campaign.errors import CampaignError
 from services.campaign.insight_metrics import InsightMetrics
 from services.campaign.ledger_client import LedgerClient
@@ -45,11 +53,18 @@ async def evaluate(
     metrics: InsightMetrics | None,
     members: Sequence[str] | None = None,
 ) -> store.Change:
-    """Compute the segment (in full, or for `members`) under its row lock, with metrics."""
+    """Compute the segment (in full, or for `members`) under its row lock, with metrics,
+    following the ledger's tier renames."""
     started = time.perf_counter()
     await store.fetch_segment(connection, segment.program_id, segment.segment_id, lock=True)
+    tiers = await repository_tiers.fetch_tiers(connection, segment.program_id)
     change = await store.compute(
-        connection, segment, entry_tier=entry_tier, now=now, members=members
+        connection,
+        segment,
+        entry_tier=entry_tier,
+        now=now,
+        members=members,
+        tier_mappings=tiers.mappings if tiers is not None else None,
     )
     if metrics is not None:
         program = segment.program_id

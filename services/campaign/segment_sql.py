@@ -11,14 +11,21 @@ job runs for members whose facts changed.
 
 Conditions that hold no value for a member (no purchase, no consent row) are false before
 `negate` applies, so a negated condition includes those members.
+
+A tier condition follows the ledger's renames (`tier_mappings`, removed code -> the tier its
+members went to): a condition naming 'silver' after silver -> plus compares with both codes. The
+codes are followed here, once per query, so evaluation costs what it did; the stored definition
+is left as the operator wrote it.
 """
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from loyalty.campaign.v1 import segments_pb2
 from loyalty.campaign.v1.engagement_pb2 import ACTIVITY_OUTCOME_REJECTED
+from services.campaign.tier_codes import followed_tier_codes
 
 DAY_MICROS = 86_400_000_000
 PURCHASE_KIND = 1
@@ -52,9 +59,11 @@ def membership_query(
     entry_tier: str,
     now: dt.datetime,
     members: str | None = None,
+    tier_mappings: Mapping[str, str] | None = None,
 ) -> str:
     """SELECT member_id of the matching members. `program` and `members` are placeholders
-    already in `params` (members: a text[] restricting the evaluation, None for all)."""
+    already in `params` (members: a text[] restricting the evaluation, None for all);
+    `tier_mappings` are the ledger's renames tier conditions follow (None: none announced)."""
     now_micros = int(now.timestamp() * 1_000_000)
     aggregates = _Aggregates()
     predicates = []
@@ -67,6 +76,7 @@ def membership_query(
             entry_tier=entry_tier,
             now=now,
             now_micros=now_micros,
+            tier_mappings=tier_mappings or {},
         )
         predicate = f"coalesce(({predicate}), false)"
         predicates.append(f"NOT {predicate}" if condition.negate else predicate)
@@ -133,12 +143,14 @@ def _predicate(
     entry_tier: str,
     now: dt.datetime,
     now_micros: int,
+    tier_mappings: Mapping[str, str],
 ) -> str:
     kind = condition.WhichOneof("condition")
     if kind == "tier":
+        codes = followed_tier_codes(condition.tier.tier_codes, tier_mappings)
         return (
             f"coalesce(nullif(m.tier_code, ''), {params.add(entry_tier, 'text')}) "
-            f"= ANY({params.add(list(condition.tier.tier_codes), 'text[]')})"
+            f"= ANY({params.add(codes, 'text[]')})"
         )
     if kind == "recency":
         recency = condition.recency

@@ -7,11 +7,15 @@ change is the operator's, and past accruals stay as they were), so:
 - earning rules follow the mappings when compiled (`followed_rule`): a rule for 'member' after
   member -> blue matches blue's members, as the ledger moved them there. This is cheap: the
   mappings are cached with the program's tiers and a rule is compiled once per tiers version;
-- a rule code neither defined nor mapped matches nobody and is reported;
-- segments are evaluated in SQL by the refresh job, which does not follow mappings: a segment
-  code the tiers do not define is reported whether mapped or not.
+- segments follow them the same way (`followed_tier_codes`) when their SQL is built for a
+  computation: a tier condition naming 'silver' after silver -> plus matches plus's members,
+  with the same query as before (one more code in the condition's array, no cost per member).
+  Segments naming a code whose mapping changed are recomputed in full (`remapped_codes`),
+  since members who moved may have been evaluated before the mapping was known;
+- a rule or segment code neither defined nor mapped matches nobody and is reported.
 """
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from loyalty.campaign.v1 import rules_pb2, segments_pb2
@@ -49,9 +53,36 @@ def segment_tier_codes(segment: segments_pb2.Segment) -> list[str]:
 
 
 def segment_undefined_codes(segment: segments_pb2.Segment, tiers: ProgramTiers) -> list[str]:
-    """The codes the segment's tier conditions name that the tiers do not define (mapped ones
-    too: segment evaluation does not follow mappings)."""
-    return [code for code in segment_tier_codes(segment) if code not in tiers.codes]
+    """The codes the segment's tier conditions name that the tiers neither define nor map (a
+    mapped code matches the tier its members went to: see `followed_tier_codes`)."""
+    return [
+        code
+        for code in segment_tier_codes(segment)
+        if code not in tiers.codes and code not in tiers.mappings
+    ]
+
+
+def followed_tier_codes(codes: Iterable[str], mappings: Mapping[str, str]) -> list[str]:
+    """`codes` followed through the renames: each code kept (a member campaign still knows
+    under the old code, its TierChanged not consumed yet, matches too) and each mapped code's
+    targets added after them, in order, once."""
+    followed = list(dict.fromkeys(codes))
+    for code in list(followed):
+        target = mappings.get(code)
+        if target is not None and target not in followed:
+            followed.append(target)
+    return followed
+
+
+def remapped_codes(before: ProgramTiers | None, after: ProgramTiers) -> set[str]:
+    """The codes whose mapping `after` adds, changes or drops compared with `before`: what a
+    segment naming them matches changed with the announcement itself."""
+    old = before.mappings if before is not None else {}
+    return {
+        code
+        for code in old.keys() | after.mappings.keys()
+        if old.get(code) != after.mappings.get(code)
+    }
 
 
 def followed_rule(rule: rules_pb2.Rule, mappings: dict[str, str]) -> rules_pb2.Rule:
@@ -70,11 +101,7 @@ def followed_rule(rule: rules_pb2.Rule, mappings: dict[str, str]) -> rules_pb2.R
         return rule
     followed = rules_pb2.Rule()
     followed.CopyFrom(rule)
-    codes = list(earning.tier_codes)
-    for code in earning.tier_codes:
-        target = mappings.get(code)
-        if target is not None and target not in codes:
-            codes.append(target)
+    codes = followed_tier_codes(earning.tier_codes, mappings)
     del followed.earning.tier_codes[:]
     followed.earning.tier_codes.extend(codes)
     own = {

@@ -1,6 +1,6 @@
 """Campaign follows the ledger's tier renames and removals (TierDefinitionsChanged): an earning
-rule naming a renamed tier earns for the tier its members went to, rules and segments naming a
-code that matches nobody are reported (ListRules / ListSegments undefined_tier_codes_only, the
+rule naming a renamed tier earns for the tier its members went to, a segment naming it holds
+them after the refresh, rules and segments naming a code that matches nobody are reported (ListRules / ListSegments undefined_tier_codes_only, the
 gauge) and never rewritten, and a late older announcement changes nothing. The ledger and
 campaign run on real PostgreSQL and JetStream."""
 
@@ -14,7 +14,14 @@ from loyalty.campaign.v1 import campaign_pb2, rules_pb2, segments_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.campaign.events import TIER_DEFINITIONS_CONSUMER
-from tests.services.campaign.insight_support import create_segment, eventually, segment
+from services.campaign.segment_refresh import SegmentRefresh
+from tests.services.campaign.insight_support import (
+    compute,
+    create_segment,
+    eventually,
+    segment,
+    segments_of,
+)
 from tests.services.campaign.support import PROGRAM, earning, key, ledger_and_campaign, rate
 from tests.services.campaign.test_tier_events import tier_of
 from tests.services.ledger.test_programs import TIERS
@@ -26,7 +33,8 @@ PLUS = ledger_pb2.TierDefinition(code="plus", name="Plus", rank=1, threshold=1_0
 
 @pytest.fixture
 async def services(start_service):  # type: ignore[no-untyped-def]
-    async with ledger_and_campaign(start_service) as (ledger, campaign):
+    # The refresh job runs when the test says (run_once), so what it computes is known.
+    async with ledger_and_campaign(start_service, segments_enabled=False) as (ledger, campaign):
         yield ledger, campaign
 
 
@@ -88,6 +96,8 @@ async def test_rules_follow_renamed_tiers_and_what_matches_nobody_is_listed(
     await campaign.live(earning("everybody", rate=rate(), priority=20))
     for segment_id, codes in (("silvers", ["silver"]), ("golds", ["gold"]), ("all", ["member"])):
         await create_segment(campaign, segment(segment_id, in_tiers(*codes)))
+        await compute(campaign, segment_id)
+    assert await segments_of(campaign, "ann") == ["silvers"]
     assert await undefined_rules(campaign) == []  # the ledger announced nothing yet
 
     # silver renamed plus; gold dropped without a mapping (nobody holds it).
@@ -102,9 +112,9 @@ async def test_rules_follow_renamed_tiers_and_what_matches_nobody_is_listed(
         )
     )
     assert await eventually(lambda: undefined_rules(campaign), ["gold_only"]) == ["gold_only"]
-    # Segments do not follow mappings: silvers is listed too.
-    assert await undefined_segments(campaign) == ["golds", "silvers"]
-    assert (gauge(campaign, "rule"), gauge(campaign, "segment")) == (1, 2)
+    # silvers follows the mapping: only golds (gold neither defined nor mapped) is listed.
+    assert await undefined_segments(campaign) == ["golds"]
+    assert (gauge(campaign, "rule"), gauge(campaign, "segment")) == (1, 1)
     # Nothing rewritten: the stored rule still names silver.
     stored = await campaign.stub.GetRule(
         campaign_pb2.GetRuleRequest(program_id=PROGRAM, rule_id="silver_x2")
@@ -117,6 +127,17 @@ async def test_rules_follow_renamed_tiers_and_what_matches_nobody_is_listed(
     by_rule = {a.rule_id: a.points for a in bought.accrual.applications}
     assert by_rule.get("silver_x2") == 200, by_rule
     assert "gold_only" not in by_rule
+
+    # The segment for silver holds her after the refresh: her TierChanged marked her and the
+    # announcement made silvers due; both evaluations compare her plus with silver's target.
+    job = SegmentRefresh(campaign.service.runtime.pool, campaign.ledger_client(), None)
+    assert (await job.run_once(dt.datetime.now(dt.UTC)))["segments"] == 1
+    assert await segments_of(campaign, "ann") == ["silvers"]
+    assert (await compute(campaign, "silvers")).member_count == 1
+    stored_segment = await campaign.stub.GetSegment(
+        campaign_pb2.GetSegmentRequest(program_id=PROGRAM, segment_id="silvers")
+    )
+    assert list(stored_segment.segment.conditions[0].tier.tier_codes) == ["silver"]
 
     # A late older announcement (the tiers before, gold still defined) changes nothing.
     stale = events_pb2.Event(
@@ -140,7 +161,7 @@ async def test_rules_follow_renamed_tiers_and_what_matches_nobody_is_listed(
     finally:
         await client.close()
     assert await undefined_rules(campaign) == ["gold_only"]
-    assert (gauge(campaign, "rule"), gauge(campaign, "segment")) == (1, 2)
+    assert (gauge(campaign, "rule"), gauge(campaign, "segment")) == (1, 1)
 
     # The operator's fix takes it off the list.
     fixed = earning("gold_only", rate=rate(), tier_codes=["plus"])
@@ -188,3 +209,31 @@ def test_a_rule_follows_mappings_without_doubling_a_multiplier_of_its_own() -> N
     # The first mapped multiplier takes plus; a second would stack on the same members.
     assert [m.tier_code for m in followed.earning.multipliers] == ["plus", "gold"]
     assert followed_rule(earning("e", rate=rate()), tiers.mappings).rule_id == "e"
+
+
+def test_a_segment_follows_mappings_in_its_query_and_reports_only_what_matches_nobody() -> None:
+    from services.campaign.segment_sql import Params, membership_query
+    from services.campaign.tier_codes import ProgramTiers, remapped_codes, segment_undefined_codes
+
+    made = segment("s", in_tiers("silver", "bronze", "plus"), in_tiers("gold"))
+    tiers = ProgramTiers(
+        version=2, codes=frozenset({"member", "plus"}), mappings={"silver": "plus", "gold": "top"}
+    )
+    assert segment_undefined_codes(made, tiers) == ["bronze"]
+    params = Params()
+    program = params.add("p", "text")
+    membership_query(
+        made,
+        params,
+        program=program,
+        entry_tier="member",
+        now=dt.datetime.now(dt.UTC),
+        tier_mappings=tiers.mappings,
+    )
+    # One array per condition, followed once when the query is built; the old codes stay.
+    arrays = [value for value in params.values if isinstance(value, list)]
+    assert arrays == [["silver", "bronze", "plus"], ["gold", "top"]]
+    assert list(made.conditions[0].tier.tier_codes) == ["silver", "bronze", "plus"]
+    before = ProgramTiers(version=1, codes=frozenset(), mappings={"silver": "plus", "old": "x"})
+    assert remapped_codes(before, tiers) == {"gold", "old"}
+    assert remapped_codes(None, tiers) == {"silver", "gold"}
