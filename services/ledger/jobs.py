@@ -25,7 +25,7 @@ from services.ledger.domain import CalendarPeriod
 from services.ledger.errors import HoldClosed
 from services.ledger.ledger import Ledger
 from services.ledger.operations import Program, load_program
-from services.ledger.policy import end_of_period, inactivity_cutoff
+from services.ledger.policy import end_of_period, expiry_notice_horizon, inactivity_cutoff
 from services.ledger.store import lock_spendable_lots
 from services.shared.metrics import Metrics
 from services.shared.outbox import Outbox
@@ -271,7 +271,7 @@ class Jobs:
                     " GROUP BY member_id ORDER BY member_id",
                     program.program_id,
                     now,
-                    now + dt.timedelta(days=days),
+                    expiry_notice_horizon(program.settings, now),
                     MEMBERS_PER_RUN_MAX,
                 )
                 for row in rows:

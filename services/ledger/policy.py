@@ -66,6 +66,20 @@ def inactivity_cutoff(settings: ProgramSettings, now: dt.datetime) -> dt.datetim
     return add_months(local, -settings.expiry_months).replace(tzinfo=zone).astimezone(dt.UTC)
 
 
+def expiry_notice_horizon(settings: ProgramSettings, now: dt.datetime) -> dt.datetime:
+    """Lots expiring before this (UTC) are announced "expiring in N days" now: those whose
+    expiry's local date is at most N calendar days after today's, in the program's time zone.
+
+    Counted in calendar days, not 24-hour ones: across a change of the clocks, `now + N days`
+    is an hour off and moves an expiry just after local midnight onto the notice day before
+    (or after). The notice goes out from local midnight of the expiry's date minus N days.
+    """
+    zone = ZoneInfo(settings.time_zone)
+    last = now.astimezone(zone).date() + dt.timedelta(days=settings.expiry_notice_days)
+    following = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    return following.astimezone(dt.UTC)
+
+
 def lot_vests_at(settings: ProgramSettings, earned_at: dt.datetime) -> dt.datetime:
     """Earned points stay pending through the return window."""
     return earned_at + dt.timedelta(days=settings.return_window_days)

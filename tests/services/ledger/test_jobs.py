@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import grpc
@@ -12,6 +13,8 @@ from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger.app import SPEC, LedgerConfig
+from services.ledger.jobs import EXPIRY_NOTICES, Jobs
+from services.ledger.ledger import Ledger as LedgerBook
 from tests.conftest import Servers
 from tests.services.ledger.support import Ledger, batch, key, post, ts
 from tests.services.ledger.test_grouped_earns import close_account
@@ -350,3 +353,57 @@ async def test_member_ids_of_evaluate_tiers_and_verify_are_checked_one_by_one(
             )
         assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error.value.details().startswith("member_ids[1]:"), error.value.details()
+
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+@pytest.mark.parametrize(
+    ("expires", "before", "on"),
+    [
+        # Amsterdam goes to summer time on 28 March 2027. 1 April 00:30 (22:30 UTC the day
+        # before) is 7 calendar days after 25 March: 24-hour days had it on 24 March at 23:30.
+        (
+            dt.datetime(2027, 4, 1, 0, 30, tzinfo=AMSTERDAM),
+            dt.datetime(2027, 3, 24, 23, 45, tzinfo=AMSTERDAM),
+            dt.datetime(2027, 3, 25, 0, 5, tzinfo=AMSTERDAM),
+        ),
+        # And to winter time on 31 October 2027: 3 November 23:30 is 7 calendar days after
+        # 27 October; 24-hour days had it on 28 October at 00:30.
+        (
+            dt.datetime(2027, 11, 3, 23, 30, tzinfo=AMSTERDAM),
+            dt.datetime(2027, 10, 26, 23, 55, tzinfo=AMSTERDAM),
+            dt.datetime(2027, 10, 27, 23, 45, tzinfo=AMSTERDAM),
+        ),
+    ],
+)
+async def test_expiry_notices_count_calendar_days_across_a_change_of_the_clocks(
+    start_service, expires: dt.datetime, before: dt.datetime, on: dt.datetime
+) -> None:
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (running, channel):
+        ledger = Ledger(channel)
+        await ledger.setup(expiry_notice_days=7)
+        await ledger.earn("ann", 60, expires_at=ts(expires.astimezone(dt.UTC)))
+        await ledger.earn(
+            "ann", 5, expires_at=ts(expires.astimezone(dt.UTC) + dt.timedelta(days=1))
+        )
+        clock = before
+
+        runtime = running.runtime
+        jobs = Jobs(
+            runtime.pool,
+            LedgerBook(runtime.outbox),
+            runtime.outbox,
+            runtime.metrics,
+            clock=lambda: clock.astimezone(dt.UTC),
+            interval_s=1,
+        )
+        # The day before the notice day: nothing yet, however late.
+        assert (await jobs.run_locked(EXPIRY_NOTICES, program_id="acme")).processed == 0
+        clock = on
+        first = await jobs.run_locked(EXPIRY_NOTICES, program_id="acme")
+        assert (first.processed, first.points) == (1, 60)
+        # Once per lot: not again later that day.
+        clock = on + dt.timedelta(minutes=10)
+        assert (await jobs.run_locked(EXPIRY_NOTICES, program_id="acme")).processed == 0
+        await ledger.assert_clean()
