@@ -240,6 +240,10 @@ def _notification_workers(
             runtime.jetstream, events.CONSENT_CONSUMER, ConsentHandler(runtime.pool)
         ).run,
     }
+    # Intents held by quiet hours go out when they end (after the cap is checked again).
+    workers["notification_release"] = jobs.every(
+        "notification_release", interval_s, lambda: notifier.release_held(utc_now())
+    )
     if config.monthly_summary_enabled:
         workers["monthly_summary"] = jobs.every(
             "monthly_summary", interval_s, lambda: notifier.monthly_summaries(utc_now())

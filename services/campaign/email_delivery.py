@@ -8,8 +8,10 @@ on recovery; the Message-ID is the intent's, so a receiving system can drop that
 
 At delivery the member is looked up in identity (GetMember): the address is the member's e-mail
 identifier, and consent is checked again, so a withdrawal that came after the intent was
-decided still stops the e-mail. Deferred intents (quiet hours) and failed attempts wait in the
-table; the sweeper sends them when due, with a growing delay, up to `attempts_max` attempts.
+decided still stops the e-mail. Intents deferred by quiet hours arrive when campaign releases
+them at their end (services/campaign/notifier.py); those published before that was so, and
+failed attempts, wait in the table; the sweeper sends them when due, with a growing delay, up to
+`attempts_max` attempts.
 """
 
 import asyncio

@@ -6,14 +6,18 @@ a month), in this order:
 1. a kind the policy does not enable is dropped (counted as suppressed "disabled", not stored);
 2. the channel is the first of the policy's preferences (e-mail if none) the member consents to;
    none, or an erased or merged-away member: SUPPRESSED_NO_CONSENT;
-3. the member's intents published in the local day / ISO week of the fact reach the policy's cap:
+3. the member's intents going out in the local day / ISO week this one would go out in (the
+   fact's, or the end of the quiet hours it falls in) reach the policy's cap:
    SUPPRESSED_FREQUENCY_CAP;
-4. the fact falls in the quiet hours (local time): published with deliver_after at their end,
-   DEFERRED_QUIET_HOURS;
+4. the fact falls in the quiet hours (local time): held until their end, DEFERRED_QUIET_HOURS;
 5. else PUBLISHED.
 
-Published and deferred intents count toward the cap; suppressed ones do not. Days, weeks and
-quiet hours are the program's time zone's.
+Published and deferred intents count toward the cap on the day they go out, not the day of
+their fact: one held overnight counts for the morning it is released, with that morning's
+others. A held intent is decided again when released (`decide_release`): over the cap of the
+day it goes out then (the policy lowered, a release late onto a busier day), or without
+consent any more, it is suppressed instead. Days, weeks and quiet hours are the program's time
+zone's.
 """
 
 import datetime as dt
@@ -236,13 +240,47 @@ def decide(
     channel = next((c for c in ordered if c in reach.channels and not reach.closed), 0)
     if not channel:
         return Decision(NO_CONSENT, ordered[0])
-    day_max, week_max = policy.per_member_day_max, policy.per_member_week_max
-    if (day_max and sent_today >= day_max) or (week_max and sent_this_week >= week_max):
+    if over_cap(policy, sent_today=sent_today, sent_this_week=sent_this_week):
         return Decision(FREQUENCY_CAP, channel)
     until = quiet_until(policy, candidate.at, zone)
     if until is not None:
         return Decision(DEFERRED, channel, until)
     return Decision(PUBLISHED, channel)
+
+
+def goes_out_at(
+    policy: engagement_pb2.NotificationPolicy, moment: dt.datetime, zone: zoneinfo.ZoneInfo
+) -> dt.datetime:
+    """When an intent for a fact at `moment` would go out: the end of the quiet hours it falls
+    in, else at once. The frequency cap counts it on this instant's local day and week."""
+    return quiet_until(policy, moment, zone) or moment
+
+
+def over_cap(
+    policy: engagement_pb2.NotificationPolicy, *, sent_today: int, sent_this_week: int
+) -> bool:
+    day_max, week_max = policy.per_member_day_max, policy.per_member_week_max
+    return bool((day_max and sent_today >= day_max) or (week_max and sent_this_week >= week_max))
+
+
+def decide_release(
+    policy: engagement_pb2.NotificationPolicy | None,
+    channel: int,
+    reach: Reach,
+    *,
+    sent_today: int,
+    sent_this_week: int,
+) -> int:
+    """The status of a held intent at the end of its quiet hours: DEFERRED (it goes out now),
+    or suppressed if the member no longer consents to its channel or the cap of the day and
+    week it goes out in is reached (counting the others going out, not this one)."""
+    if reach.closed or channel not in reach.channels:
+        return NO_CONSENT
+    if policy is not None and over_cap(
+        policy, sent_today=sent_today, sent_this_week=sent_this_week
+    ):
+        return FREQUENCY_CAP
+    return DEFERRED
 
 
 def month_key(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:

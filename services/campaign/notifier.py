@@ -12,12 +12,15 @@ Sources (services/campaign/notifications.py has the decision rules):
   member identity told campaign about, once per member and month.
 
 Each intent is decided once per member and cause in one transaction that locks the member's
-row, writes the intent (published or suppressed, for audit) and, when it is sent, its event to
-the outbox with the intent id as event id. A redelivered event or a job run again finds the cause
-decided and does nothing.
+row, writes the intent (published, deferred or suppressed, for audit) and, when it is published,
+its event to the outbox with the intent id as event id. A redelivered event or a job run again
+finds the cause decided and does nothing. One deferred by quiet hours is held (not published)
+until they end; the release job (`release_held`) then decides it again for the day it goes out,
+under the same member lock, and publishes it with deliver_after at the end of the quiet hours.
 """
 
 import datetime as dt
+import json
 import logging
 import zoneinfo
 
@@ -34,11 +37,13 @@ from services.campaign.ledger_client import LedgerClient
 from services.campaign.metrics import CampaignMetrics
 from services.campaign.notifications import (
     CLOSE_TO_NEXT_TIER,
+    DEFERRED,
     DISABLED,
     MONTHLY_SUMMARY,
     OUTCOMES,
     POINTS_EARNED,
     POINTS_EXPIRING_SOON,
+    PUBLISHED,
     SENT_STATUSES,
     TIER_REACHED,
     Candidate,
@@ -46,6 +51,8 @@ from services.campaign.notifications import (
     Reach,
     close_bps,
     decide,
+    decide_release,
+    goes_out_at,
     intent_id,
     is_close_to_next_tier,
     last_day,
@@ -60,6 +67,8 @@ logger = logging.getLogger(__name__)
 
 MEMBERS_PER_TRANSACTION_MAX = 1_000
 MONTHLY_JOB = "monthly_summary"
+# Members whose held intents one release pass takes (the job runs again at its next interval).
+RELEASE_BATCH_MAX = 500
 
 
 def _occurred(event: events_pb2.Event) -> dt.datetime:
@@ -229,12 +238,17 @@ class Notifier:
             if not fresh:
                 return 0
             ordered = sorted(fresh.values(), key=lambda c: (c.at, c.member_id, c.cause))
-            since = min(LocalPeriods.of(c.at, zone).week_start for c in ordered)
+            # The cap counts each intent on the local day and week it goes out: a held one on
+            # the morning the quiet hours end, with that morning's others.
+            out_at = {id(c): goes_out_at(policy, c.at, zone) for c in ordered}
+            since = min(LocalPeriods.of(moment, zone).week_start for moment in out_at.values())
             sent = await store.sent_since(connection, program_id, members, since)
             rows = []
             for candidate in ordered:
                 member_reach = reach.get(candidate.member_id, Reach())
-                today, week = LocalPeriods.of(candidate.at, zone).counts(sent[candidate.member_id])
+                today, week = LocalPeriods.of(out_at[id(candidate)], zone).counts(
+                    sent[candidate.member_id]
+                )
                 decision = decide(
                     policy,
                     candidate,
@@ -244,7 +258,7 @@ class Notifier:
                     zone=zone,
                 )
                 if decision.status in SENT_STATUSES:
-                    sent[candidate.member_id].append(candidate.at)
+                    sent[candidate.member_id].append(out_at[id(candidate)])
                 row = store.IntentRow(
                     member_id=candidate.member_id,
                     intent_id=intent_id(program_id, candidate.member_id, candidate.cause),
@@ -257,9 +271,11 @@ class Notifier:
                     publish_at=(decision.deliver_after or candidate.at)
                     if decision.status in SENT_STATUSES
                     else None,
+                    held=decision.status == DEFERRED,
                 )
                 rows.append(row)
-                if decision.status in SENT_STATUSES:
+                # A deferred one is published by release_held at the end of the quiet hours.
+                if decision.status == PUBLISHED:
                     await self._publish(
                         connection, program_id, row, member_reach, decision.deliver_after
                     )
@@ -291,6 +307,85 @@ class Notifier:
         )
         event.occurred_at.FromDatetime(row.created_at)
         await self.outbox.enqueue(connection, events.NOTIFICATION_INTENT, event)
+
+    async def release_held(self, now: dt.datetime) -> int:
+        """Publish the intents held by quiet hours that are due by `now`, each decided again
+        for the day it goes out (decide_release); returns how many were published. Safe with
+        several replicas: each member's are released under the member's row lock, and those
+        released already are no longer held."""
+        published = 0
+        for program_id, member_id in await store.held_members(
+            self.pool, now=now, limit=RELEASE_BATCH_MAX
+        ):
+            policy = await self.policy(program_id)
+            zone = zoneinfo.ZoneInfo((await self.ledger.program(program_id)).time_zone)
+            published += await self._release(program_id, member_id, policy, zone, now)
+        return published
+
+    async def _release(
+        self,
+        program_id: str,
+        member_id: str,
+        policy: engagement_pb2.NotificationPolicy | None,
+        zone: zoneinfo.ZoneInfo,
+        now: dt.datetime,
+    ) -> int:
+        outcomes = []
+        async with self.pool.acquire() as connection, connection.transaction():
+            reach = (await store.lock_reach(connection, program_id, [member_id])).get(
+                member_id, Reach()
+            )
+            held = await store.lock_held(connection, program_id, member_id, now=now)
+            if not held:
+                return 0  # another replica released them
+            # Counted on the day they go out now (the end of the quiet hours, or later if the
+            # release is late), with what went out or is held for then, these ones apart.
+            periods = LocalPeriods.of(now, zone)
+            sent = (
+                await store.sent_since(
+                    connection,
+                    program_id,
+                    [member_id],
+                    periods.week_start,
+                    excluding=[row["intent_id"] for row in held],
+                )
+            )[member_id]
+            for record in held:
+                today, week = periods.counts(sent)
+                status = decide_release(
+                    policy, record["channel"], reach, sent_today=today, sent_this_week=week
+                )
+                sent_now = status in SENT_STATUSES
+                await store.release(
+                    connection,
+                    program_id,
+                    member_id,
+                    record["intent_id"],
+                    status=status,
+                    publish_at=now if sent_now else None,
+                )
+                outcomes.append((record["kind"], status))
+                if not sent_now:
+                    continue
+                sent.append(now)
+                row = store.IntentRow(
+                    member_id=member_id,
+                    intent_id=record["intent_id"],
+                    cause=record["cause"],
+                    kind=record["kind"],
+                    channel=record["channel"],
+                    status=status,
+                    template_data=_template_data(record["template_data"]),
+                    created_at=record["created_at"],
+                    publish_at=now,
+                )
+                # deliver_after: the end of the quiet hours it waited for, as before.
+                await self._publish(connection, program_id, row, reach, record["publish_at"])
+        # Only a suppression is a new outcome: the intent was counted "deferred" when decided.
+        for kind, status in outcomes:
+            if status not in SENT_STATUSES:
+                self._count(program_id, kind, status)
+        return sum(1 for _, status in outcomes if status in SENT_STATUSES)
 
     def _count(self, program_id: str, kind: int, status: int) -> None:
         name = common_pb2.NotificationKind.Name(kind).removeprefix("NOTIFICATION_KIND_").lower()  # type: ignore[arg-type]
@@ -381,6 +476,11 @@ class Notifier:
                 Candidate(member, MONTHLY_SUMMARY, f"monthly_summary:{month}", as_of, data)
             )
         return candidates
+
+
+def _template_data(stored: str | dict[str, str]) -> dict[str, str]:
+    # jsonb comes back as its text unless the connection has a codec for it.
+    return json.loads(stored) if isinstance(stored, str) else dict(stored)
 
 
 def _micros(moment: dt.datetime) -> int:

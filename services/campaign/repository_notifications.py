@@ -141,21 +141,77 @@ async def decided_causes(
 
 
 async def sent_since(
-    connection: asyncpg.Connection, program_id: str, members: list[str], since: dt.datetime
+    connection: asyncpg.Connection,
+    program_id: str,
+    members: list[str],
+    since: dt.datetime,
+    *,
+    excluding: list[uuid.UUID] | None = None,
 ) -> dict[str, list[dt.datetime]]:
-    """When each member's published (or deferred) intents since `since` were created."""
+    """When each member's published (or deferred) intents since `since` go out (publish_at: the
+    fact's instant, or the end of the quiet hours a held one waits for), which the frequency cap
+    counts by; `excluding` leaves out intents being decided again (held ones at release)."""
     rows = await connection.fetch(
-        "SELECT member_id, created_at FROM notification_intents WHERE program_id = $1 "
-        "AND member_id = ANY($2) AND created_at >= $3 AND status = ANY($4)",
+        "SELECT member_id, publish_at FROM notification_intents WHERE program_id = $1 "
+        "AND member_id = ANY($2) AND publish_at >= $3 AND status = ANY($4) "
+        "AND NOT intent_id = ANY($5)",
         program_id,
         sorted(set(members)),
         since,
         list(SENT_STATUSES),
+        excluding or [],
     )
     sent: dict[str, list[dt.datetime]] = defaultdict(list)
     for row in rows:
-        sent[row["member_id"]].append(row["created_at"])
+        sent[row["member_id"]].append(row["publish_at"])
     return sent
+
+
+async def held_members(
+    connection: Connection, *, now: dt.datetime, limit: int
+) -> list[tuple[str, str]]:
+    """(program, member) with held intents due by `now`, the longest waiting first."""
+    rows = await connection.fetch(
+        "SELECT program_id, member_id FROM notification_intents WHERE held AND publish_at <= $1 "
+        "GROUP BY program_id, member_id ORDER BY min(publish_at) LIMIT $2",
+        now,
+        limit,
+    )
+    return [(row["program_id"], row["member_id"]) for row in rows]
+
+
+async def lock_held(
+    connection: asyncpg.Connection, program_id: str, member_id: str, *, now: dt.datetime
+) -> list[asyncpg.Record]:
+    """The member's held intents due by `now`, locked, in the order they are released (call
+    with the member's row locked: another replica finds them released and does nothing)."""
+    return await connection.fetch(
+        "SELECT * FROM notification_intents WHERE program_id = $1 AND member_id = $2 AND held "
+        "AND publish_at <= $3 ORDER BY publish_at, created_at, intent_id FOR UPDATE",
+        program_id,
+        member_id,
+        now,
+    )
+
+
+async def release(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    intent_id: uuid.UUID,
+    *,
+    status: int,
+    publish_at: dt.datetime | None,
+) -> None:
+    await connection.execute(
+        "UPDATE notification_intents SET held = false, status = $4, publish_at = $5 "
+        "WHERE program_id = $1 AND member_id = $2 AND intent_id = $3",
+        program_id,
+        member_id,
+        intent_id,
+        status,
+        publish_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -169,6 +225,8 @@ class IntentRow:
     template_data: dict[str, str]
     created_at: dt.datetime
     publish_at: dt.datetime | None
+    # Deferred by quiet hours: published at publish_at by the release job, not now.
+    held: bool = False
 
 
 async def insert_intents(
@@ -176,8 +234,8 @@ async def insert_intents(
 ) -> None:
     await connection.executemany(
         "INSERT INTO notification_intents (program_id, member_id, intent_id, cause, kind, "
-        "channel, status, template_data, created_at, publish_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)",
+        "channel, status, template_data, created_at, publish_at, held) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11)",
         [
             (
                 program_id,
@@ -190,6 +248,7 @@ async def insert_intents(
                 json.dumps(row.template_data, sort_keys=True),
                 row.created_at,
                 row.publish_at,
+                row.held,
             )
             for row in rows
         ],

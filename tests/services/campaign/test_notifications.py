@@ -466,6 +466,14 @@ async def test_quiet_hours_defer_the_email(platform, servers, nats_namespace):
     assert deliver_after == end.replace(second=0, microsecond=0).astimezone(dt.UTC)
     pool = platform.campaign.service.runtime.pool
 
+    # Held in campaign until the quiet hours end: nothing reaches the e-mail consumer before.
+    await settled(servers, nats_namespace)
+    assert await pool.fetchval("SELECT count(*) FROM email_deliveries") == 0
+    notifier = platform.notifier()
+    assert await notifier.release_held(deliver_after - dt.timedelta(seconds=1)) == 0
+    assert await notifier.release_held(deliver_after) == 1
+    assert await notifier.release_held(deliver_after) == 0
+
     async def waiting() -> bool:
         return bool(
             await pool.fetchval(
@@ -522,6 +530,91 @@ async def test_quiet_hours_ending_in_the_hour_the_clocks_go_back_over_end_at_its
         dt.datetime(2025, 10, 26, 2, 30, tzinfo=ZONE).astimezone(dt.UTC),
         dt.datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=ZONE).astimezone(dt.UTC),
     ]
+
+
+def night_event(member: str, at: dt.datetime) -> events_pb2.Event:
+    event = expiring_event(member, 300)
+    event.occurred_at.CopyFrom(ts(at.astimezone(dt.UTC)))
+    return event
+
+
+async def statuses(platform: Platform, member: str) -> list[tuple[int, dt.datetime | None]]:
+    """(status, publish time) of the member's intents, oldest fact first."""
+    intents = sorted(await platform.intents(member), key=lambda i: i.create_time.ToMicroseconds())
+    return [
+        (
+            i.status,
+            i.publish_time.ToDatetime(tzinfo=dt.UTC) if i.HasField("publish_time") else None,
+        )
+        for i in intents
+    ]
+
+
+async def test_a_message_held_overnight_counts_for_the_day_it_goes_out(platform):
+    # One a day, quiet from 22:00 to 07:00. (A night to come: the service's own release job,
+    # on the real clock, leaves these held ones alone.)
+    await platform.policy(
+        enabled_kinds=[EXPIRING],
+        per_member_day_max=1,
+        quiet_hours_start=rules_pb2.LocalTime(hour=22),
+        quiet_hours_end=rules_pb2.LocalTime(hour=7),
+    )
+    ann = await platform.enrol("ann@example.com", consent=True)
+    notifier = platform.notifier()
+    evening = night_event(ann, dt.datetime(2027, 6, 10, 20, tzinfo=ZONE))
+    night = night_event(ann, dt.datetime(2027, 6, 10, 23, tzinfo=ZONE))
+    morning = night_event(ann, dt.datetime(2027, 6, 11, 9, tzinfo=ZONE))
+    for event in (evening, night, morning):
+        assert await notifier.on_event(event) == 1
+    release = dt.datetime(2027, 6, 11, 7, tzinfo=ZONE).astimezone(dt.UTC)
+    # The evening's goes out on the 10th; the night's is held to the 11th and counts there
+    # (not for the 10th, which had its one), so the morning's is one too many on the 11th.
+    assert await statuses(platform, ann) == [
+        (PUBLISHED, dt.datetime(2027, 6, 10, 20, tzinfo=ZONE).astimezone(dt.UTC)),
+        (DEFERRED, release),
+        (FREQUENCY_CAP, None),
+    ]
+    # A redelivered fact decides nothing again, and counts nothing twice.
+    assert await notifier.on_event(night) == 0
+    assert await notifier.release_held(release) == 1
+    assert await notifier.release_held(release) == 0
+    assert [s for s, _ in await statuses(platform, ann)] == [PUBLISHED, DEFERRED, FREQUENCY_CAP]
+
+
+async def test_a_held_message_over_the_cap_when_released_is_suppressed(platform):
+    await platform.policy(
+        enabled_kinds=[EXPIRING],
+        per_member_day_max=2,
+        quiet_hours_start=rules_pb2.LocalTime(hour=22),
+        quiet_hours_end=rules_pb2.LocalTime(hour=7),
+    )
+    bob = await platform.enrol("bob@example.com", consent=True)
+    notifier = platform.notifier()
+    for at in (dt.datetime(2027, 6, 10, 23), dt.datetime(2027, 6, 10, 23, 30)):
+        assert await notifier.on_event(night_event(bob, at.replace(tzinfo=ZONE))) == 1
+    assert [s for s, _ in await statuses(platform, bob)] == [DEFERRED, DEFERRED]
+    # The cap lowered overnight: at release only one of the two fits the 11th.
+    await platform.policy(
+        enabled_kinds=[EXPIRING],
+        per_member_day_max=1,
+        quiet_hours_start=rules_pb2.LocalTime(hour=22),
+        quiet_hours_end=rules_pb2.LocalTime(hour=7),
+    )
+    release = dt.datetime(2027, 6, 11, 7, 0, 5, tzinfo=ZONE).astimezone(dt.UTC)
+    # Two replicas releasing at once publish it once.
+    replicas = [platform.notifier(), platform.notifier()]
+    published = await asyncio.gather(*(r.release_held(release) for r in replicas))
+    assert sorted(published) == [0, 1]
+    assert await statuses(platform, bob) == [(DEFERRED, release), (FREQUENCY_CAP, None)]
+    capped = sum(
+        r.metrics.notification_intents.labels(
+            PROGRAM, "points_expiring_soon", "frequency_cap"
+        )._value.get()
+        for r in replicas
+    )
+    assert capped == 1
+    pool = platform.campaign.service.runtime.pool
+    assert await pool.fetchval("SELECT count(*) FROM notification_intents WHERE held") == 0
 
 
 async def test_a_failed_email_is_retried_until_it_is_sent(platform, servers, nats_namespace):
