@@ -21,6 +21,7 @@ own key is stored that way from the start. Housekeeping moves what older version
 SHA-256 rows, plain erasure and merge keys) to that form.
 """
 
+import logging
 from collections.abc import Iterable, Sequence
 
 import asyncpg
@@ -45,6 +46,8 @@ from services.shared.idempotency import (
 )
 from services.shared.outbox_erasure import forget_member_events
 from services.shared.timestamps import timestamp
+
+logger = logging.getLogger(__name__)
 
 _PERSONAL_MESSAGES = frozenset({"loyalty.identity.v1.Profile", "loyalty.identity.v1.Identifier"})
 # Rows per transaction when housekeeping moves keys older versions left to the keyed form.
@@ -108,8 +111,14 @@ class ErasureRpcs(PrivacyRpcs):
 
     async def housekeeping(self) -> None:
         await super().housekeeping()
-        if not self._legacy_keys_forgotten:
+        if self._legacy_keys_forgotten:
+            return
+        try:
             self._legacy_keys_forgotten = await self.forget_legacy_keys() == 0
+        except (asyncpg.PostgresError, OSError):
+            # Two replicas moving the same rows may deadlock: the next round tries again, and
+            # the rest of housekeeping (API key secrets) is not held up meanwhile.
+            logger.exception("moving the keys older versions left to the keyed form failed")
 
     async def forget_legacy_keys(self) -> int:
         """Move the keys erasures of older versions left behind to the keyed form: rows kept

@@ -158,8 +158,7 @@ async def assert_retries_replay(
     # Run again, it would be refused: the member is erased.
     [consent] = (await calls.consent(member_id)).consents
     assert consent.channel == common_pb2.CONSENT_CHANNEL_SMS and consent.granted
-    merged = await calls.merge(member_id, other)
-    assert merged.survivor.member_id == member_id and merged.ledger_transfer_id
+    assert (await calls.merge(member_id, other)).survivor.member_id == member_id
     assert await calls.erase(member_id) == erased
 
 
@@ -227,11 +226,19 @@ async def test_keys_older_versions_left_are_still_recognised_and_moved_to_the_ke
         service.runtime.outbox,  # type: ignore[attr-defined]
         settings=Settings(forgetting=FORGETTING),
     )
-    assert await servicer.forget_legacy_keys() == 6
+    # The service's own housekeeping looks once at start, normally before the rows were put back.
+    assert await servicer.forget_legacy_keys() <= 6
     assert await servicer.forget_legacy_keys() == 0
+    rows = {
+        row["idempotency_key"] for row in await database.fetch("SELECT * FROM idempotency_keys")
+    }
     for key in KEYS:
         assert await kept_anywhere(database, key) == [], key
         assert await kept_anywhere(database, unkeyed(key)) == [], key
+        assert FORGETTING.key(key) in rows, key
+    assert await database.fetchval("SELECT idempotency_key FROM merges") == FORGETTING.key(
+        MERGE_KEY
+    )
     await assert_retries_replay(calls, member_id, other, erased)
 
 
