@@ -17,6 +17,9 @@ PURCHASE_RECORDED = "campaign.purchase_recorded"
 ACTIVITY_VERIFIED = "campaign.activity_verified"
 MISSION_COMPLETED = "campaign.mission_completed"
 BADGE_AWARDED = "campaign.badge_awarded"
+# A completion or badge announced above and taken back (a purchase it counted was refused).
+MISSION_COMPLETION_WITHDRAWN = "campaign.mission_completion_withdrawn"
+BADGE_WITHDRAWN = "campaign.badge_withdrawn"
 NOTIFICATION_INTENT = "campaign.notification_intent"
 ACTIVITY = "activity"
 

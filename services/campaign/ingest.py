@@ -53,7 +53,7 @@ from services.campaign.ledger_client import (
     ProgramSettings,
     chunked,
 )
-from services.campaign.mission_tracker import MissionTracker
+from services.campaign.mission_tracker import MissionTracker, RefusedStep
 from services.campaign.purchases import (
     CAP_COUNTER_ATTEMPTS_MAX,
     COUNTERS_KEPT_MOVING,
@@ -68,7 +68,7 @@ from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import Limits, check_reference
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import Transactions
-from services.campaign.withdrawal import Archived, RefusedStep, withdraw_purchases
+from services.campaign.withdrawal import Archived, withdraw_purchases
 from services.shared import validation
 from services.shared.errors import FailedPrecondition, InvalidArgument
 from services.shared.outbox import Outbox
@@ -324,7 +324,12 @@ class Ingest:
             try:
                 async with self.pool.acquire() as connection, connection.transaction():
                     held = await withdraw_purchases(
-                        connection, pending.program, rejected, archived=archived, steps=steps
+                        connection,
+                        pending.program,
+                        rejected,
+                        outbox=self.outbox,
+                        archived=archived,
+                        steps=steps,
                     )
                     kept = _without(bonuses, held)
                     if kept is not None:

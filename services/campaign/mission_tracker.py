@@ -14,9 +14,13 @@ replay is a duplicate in the ledger); its badge and the MissionCompleted and Bad
 are written here, through the outbox.
 
 An ingest batch keeps the steps its purchases counted for (CountedSteps, in its stored plan), so
-that `take_back` can undo those of purchases the ledger then refuses (withdrawal.py).
+that `take_back` can undo those of purchases the ledger then refuses (withdrawal.py). A completion
+that re-opens and a badge that goes are taken back from consumers too: a
+MissionCompletionWithdrawn and a BadgeWithdrawn are written through the outbox in the withdrawal's
+transaction.
 """
 
+import collections
 import datetime as dt
 import itertools
 from dataclasses import dataclass, field
@@ -40,6 +44,20 @@ from services.shared.timestamps import from_unix_micros
 
 if TYPE_CHECKING:
     from services.campaign.transactions import Transactions
+
+
+WITHDRAWN_FOR_REFUSED_PURCHASE = events_pb2.AWARD_WITHDRAWAL_REASON_PURCHASE_REFUSED
+
+
+@dataclass(frozen=True)
+class RefusedStep:
+    """A mission step a refused purchase counted for, in the attempt it counted in."""
+
+    member_id: str
+    transaction_id: str
+    mission_id: str
+    attempt: int
+    step: int
 
 
 @dataclass(frozen=True)
@@ -248,39 +266,98 @@ class MissionTracker:
 
 
 async def take_back(
-    connection: asyncpg.Connection, program_id: str, steps: list[tuple[str, str, int, int]]
+    connection: asyncpg.Connection, program_id: str, steps: list[RefusedStep], *, outbox: Outbox
 ) -> list[tuple[str, str]]:
-    """Undo the (member, mission id, attempt, step)s that purchases the ledger refused counted
-    for, and re-open the completions that leaves short of their goal: their badges are withdrawn
-    (those the mission gave), and the (member, mission id)s are returned, whose points must not
-    be posted. The completion's MissionCompleted and BadgeAwarded events were published already
-    and stay: no event takes them back, and consumers see the completion again when real facts
-    reach it."""
+    """Undo the steps that purchases the ledger refused counted for, and re-open the completions
+    that leaves short of their goal: their badges are withdrawn (those the mission gave), and the
+    (member, mission id)s are returned, whose points must not be posted.
+
+    Consumers are told: a completion is only ever reached by counting, which writes its
+    MissionCompleted (and the BadgeAwarded of a badge it inserts) in the same transaction, so each
+    completion re-opened here was announced, and each badge deleted here too. A
+    MissionCompletionWithdrawn and a BadgeWithdrawn (naming the refused purchases that had counted
+    in the completed attempt) are written through the outbox in the caller's transaction. The
+    caller takes back a refused purchase's steps with its transaction row, once, so a replay of
+    the withdrawal writes them again no more than it re-opens the mission again."""
     missions = {
         m.mission_id: m
-        for m in await store.fetch_missions(connection, program_id, sorted({s[1] for s in steps}))
+        for m in await store.fetch_missions(
+            connection, program_id, sorted({s.mission_id for s in steps})
+        )
     }
-    steps = [s for s in steps if s[1] in missions]
+    steps = [s for s in steps if s.mission_id in missions]
     progress = await store.lock_member_progress(
-        connection, program_id, sorted({(member, mission) for member, mission, _, _ in steps})
+        connection, program_id, sorted({(s.member_id, s.mission_id) for s in steps})
     )
+    # The refused purchases that counted in each member's attempt as it stands (the completed one).
+    counted: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+    for s in steps:
+        current = progress.get((s.member_id, s.mission_id))
+        if current is not None and current.attempt == s.attempt:
+            counted[(s.member_id, s.mission_id)].add(s.transaction_id)
     reopened = []
     # The latest first, undoing the counting in reverse.
-    for member, mission_id, attempt, step in reversed(steps):
-        current = progress.get((member, mission_id))
+    for s in reversed(steps):
+        current = progress.get((s.member_id, s.mission_id))
         if current is not None and take_back_step(
-            missions[mission_id], current, attempt=attempt, step=step
+            missions[s.mission_id], current, attempt=s.attempt, step=s.step
         ):
-            reopened.append((member, mission_id))
+            reopened.append((s.member_id, s.mission_id))
     changed = {key: p for key, p in progress.items() if p.changed}
     if changed:
         await store.store_progress(connection, program_id, changed)
-    await store.delete_mission_badges(
+    deleted = await store.delete_mission_badges(
         connection,
         program_id,
         [(m, x, missions[x].badge_code) for m, x in reopened if missions[x].badge_code],
     )
+    await outbox.enqueue_all(
+        connection,
+        [
+            *(
+                completion_withdrawn(program_id, missions[x], m, sorted(counted[(m, x)]))
+                for m, x in sorted(reopened)
+            ),
+            *(
+                badge_withdrawn(program_id, b, sorted(counted[(b.member_id, b.mission_id)]))
+                for b in deleted
+            ),
+        ],
+    )
     return reopened
+
+
+def completion_withdrawn(
+    program_id: str, mission: engagement_pb2.Mission, member_id: str, transaction_ids: list[str]
+) -> tuple[str, events_pb2.Event]:
+    """The event taking back the member's MissionCompleted of `mission`."""
+    return events.MISSION_COMPLETION_WITHDRAWN, events_pb2.Event(
+        program_id=program_id,
+        mission_completion_withdrawn=events_pb2.MissionCompletionWithdrawn(
+            mission_id=mission.mission_id,
+            member_id=member_id,
+            points=mission.reward_points,
+            transaction_ids=transaction_ids,
+            reason=WITHDRAWN_FOR_REFUSED_PURCHASE,
+        ),
+    )
+
+
+def badge_withdrawn(
+    program_id: str, badge: store.DeletedBadge, transaction_ids: list[str]
+) -> tuple[str, events_pb2.Event]:
+    """The event taking back the BadgeAwarded of a deleted badge."""
+    return events.BADGE_WITHDRAWN, events_pb2.Event(
+        program_id=program_id,
+        badge_withdrawn=events_pb2.BadgeWithdrawn(
+            badge_code=badge.badge_code,
+            member_id=badge.member_id,
+            mission_id=badge.mission_id,
+            milestone_code=badge.milestone_code,
+            transaction_ids=transaction_ids,
+            reason=WITHDRAWN_FOR_REFUSED_PURCHASE,
+        ),
+    )
 
 
 async def _targeted(

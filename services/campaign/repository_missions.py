@@ -1,6 +1,7 @@
 """SQL of missions, members' progress on them, and member badges (asyncpg)."""
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TypeAlias
 
 import asyncpg
@@ -230,36 +231,59 @@ async def insert_badge(
     return bool(inserted)
 
 
+@dataclass(frozen=True, order=True)
+class DeletedBadge:
+    """A badge a withdrawal deleted, with what had awarded it."""
+
+    member_id: str
+    badge_code: str
+    mission_id: str
+    milestone_code: str
+
+
+def _deleted(rows: list[asyncpg.Record]) -> list[DeletedBadge]:
+    return sorted(
+        DeletedBadge(row["member_id"], row["badge_code"], row["mission_id"], row["milestone_code"])
+        for row in rows
+    )
+
+
 async def delete_milestone_badges(
     connection: asyncpg.Connection, program_id: str, milestones: list[tuple[str, str]]
-) -> None:
-    """Delete the badges these (member, milestone code)s gave, so they may be given again."""
+) -> list[DeletedBadge]:
+    """Delete the badges these (member, milestone code)s gave, so they may be given again;
+    returns those deleted (each was announced by a BadgeAwarded when it was inserted)."""
     if not milestones:
-        return
-    await connection.execute(
+        return []
+    rows = await connection.fetch(
         "DELETE FROM member_badges b USING unnest($2::text[], $3::text[]) AS t(m, c) "
-        "WHERE b.program_id = $1 AND b.member_id = t.m AND b.milestone_code = t.c",
+        "WHERE b.program_id = $1 AND b.member_id = t.m AND b.milestone_code = t.c "
+        "RETURNING b.member_id, b.badge_code, b.mission_id, b.milestone_code",
         program_id,
         [member for member, _ in milestones],
         [code for _, code in milestones],
     )
+    return _deleted(rows)
 
 
 async def delete_mission_badges(
     connection: asyncpg.Connection, program_id: str, badges: list[tuple[str, str, str]]
-) -> None:
+) -> list[DeletedBadge]:
     """Delete the (member, mission id, badge code) badges the missions gave, so they may be given
-    again; a badge of that code another mission or a milestone gave first stays."""
+    again; a badge of that code another mission or a milestone gave first stays. Returns those
+    deleted (each was announced by a BadgeAwarded when it was inserted)."""
     if not badges:
-        return
-    await connection.execute(
+        return []
+    rows = await connection.fetch(
         "DELETE FROM member_badges b USING unnest($2::text[], $3::text[], $4::text[]) AS t(m, x, c) "
-        "WHERE b.program_id = $1 AND b.member_id = t.m AND b.badge_code = t.c AND b.mission_id = t.x",
+        "WHERE b.program_id = $1 AND b.member_id = t.m AND b.badge_code = t.c AND b.mission_id = t.x "
+        "RETURNING b.member_id, b.badge_code, b.mission_id, b.milestone_code",
         program_id,
         [member for member, _, _ in badges],
         [mission for _, mission, _ in badges],
         [code for _, _, code in badges],
     )
+    return _deleted(rows)
 
 
 async def list_badges(

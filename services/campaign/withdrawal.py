@@ -13,6 +13,11 @@ the same ledger key (nothing was posted under it).
 Mission progress is stored as counts per member, mission and step, not as the facts counted, so
 the ingest batch keeps the step each purchase counted for (in its stored plan: no query added)
 and the withdrawal takes that count back; see missions.take_back.
+
+The MissionCompleted and BadgeAwarded events of what is taken back were published when it was
+counted: a MissionCompletionWithdrawn for each completion re-opened and a BadgeWithdrawn for each
+badge deleted (a mission's or a milestone's) go through the outbox in the withdrawal's
+transaction, so they are written once, with the withdrawal (mission_tracker.take_back).
 """
 
 import datetime as dt
@@ -30,7 +35,7 @@ from services.campaign import repository_segment_facts as segment_facts
 from services.campaign.accrual import parsed_applications
 from services.campaign.columnar import ArchivedPurchases
 from services.campaign.ledger_client import ProgramSettings
-from services.campaign.mission_tracker import take_back
+from services.campaign.mission_tracker import RefusedStep, badge_withdrawn, take_back
 from services.campaign.purchases import (
     counts_of,
     milestone_key,
@@ -38,6 +43,7 @@ from services.campaign.purchases import (
     mission_key,
     referral_items,
 )
+from services.shared.outbox import Outbox
 from services.shared.timestamps import UNIX_EPOCH
 
 NTH_PURCHASE = engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
@@ -51,22 +57,12 @@ class Archived:
     positions: list[int]
 
 
-@dataclass(frozen=True)
-class RefusedStep:
-    """A mission step a refused purchase counted for, in the attempt it counted in."""
-
-    member_id: str
-    transaction_id: str
-    mission_id: str
-    attempt: int
-    step: int
-
-
 async def withdraw_purchases(
     connection: asyncpg.Connection,
     program: ProgramSettings,
     keys: list[tuple[str, str]],
     *,
+    outbox: Outbox,
     archived: Archived | None = None,
     steps: list[RefusedStep] | None = None,
 ) -> set[tuple[str, str]]:
@@ -74,9 +70,11 @@ async def withdraw_purchases(
     members' purchase counts and spend, the points they used of their rules' member caps, their
     archived columns, the milestones the counts no longer reach, the mission `steps` they counted
     for (re-opening the missions left short) and the referrals of members left without a
-    purchase; marks the members' segment facts for re-evaluation. Returns the (member, ledger
-    key) of the bonuses that are no longer earned, which the caller must not post. Only the
-    purchases still recorded are undone, so running it again after a commit changes nothing."""
+    purchase; marks the members' segment facts for re-evaluation; writes to the outbox the
+    events taking back the completions and badges withdrawn. Returns the (member, ledger key) of
+    the bonuses that are no longer earned, which the caller must not post. Only the purchases
+    still recorded are undone, so running it again after a commit changes nothing (and writes no
+    event)."""
     program_id = program.program_id
     withdrawn = await store.delete_purchases(connection, program_id, keys)
     if not withdrawn:
@@ -98,8 +96,8 @@ async def withdraw_purchases(
         await _unarchive(connection, program_id, archived)
     buyers = sorted(set(members))
     await segment_facts.mark_dirty(connection, program_id, buyers)
-    held = await _unreach_milestones(connection, program_id, counts)
-    held |= await _take_back_missions(connection, program_id, withdrawn, steps or [])
+    held = await _unreach_milestones(connection, program_id, counts, withdrawn, outbox=outbox)
+    held |= await _take_back_missions(connection, program_id, withdrawn, steps or [], outbox=outbox)
     return held | await _reopen_referrals(connection, program_id, buyers)
 
 
@@ -116,18 +114,31 @@ def unreached(
 
 
 async def _unreach_milestones(
-    connection: asyncpg.Connection, program_id: str, counts: dict[str, tuple[int, int]]
+    connection: asyncpg.Connection,
+    program_id: str,
+    counts: dict[str, tuple[int, int]],
+    purchases: list[store.StoredTransaction],
+    *,
+    outbox: Outbox,
 ) -> set[tuple[str, str]]:
     """Withdraw the awards (and their badges) of the milestones the counts fall short of again.
     The counts went back to what they were before the batch (or more, with later purchases), so
-    only awards this batch gave can be among them."""
+    only awards this batch gave can be among them. Each badge deleted was announced by a
+    BadgeAwarded when it was given: a BadgeWithdrawn names the member's refused `purchases`."""
     milestones = await milestones_of(connection, program_id)
     if not milestones:
         return set()
     withdrawn = await engagement_store.withdraw_awards(
         connection, program_id, "milestone", unreached(milestones, counts)
     )
-    await mission_store.delete_milestone_badges(connection, program_id, sorted(withdrawn))
+    deleted = await mission_store.delete_milestone_badges(connection, program_id, sorted(withdrawn))
+    refused: dict[str, list[str]] = {}
+    for purchase in purchases:
+        refused.setdefault(purchase.member_id, []).append(purchase.transaction_id)
+    await outbox.enqueue_all(
+        connection,
+        [badge_withdrawn(program_id, b, sorted(refused.get(b.member_id, []))) for b in deleted],
+    )
     return {(member, milestone_key(code)) for member, code in withdrawn}
 
 
@@ -136,18 +147,16 @@ async def _take_back_missions(
     program_id: str,
     withdrawn: list[store.StoredTransaction],
     steps: list[RefusedStep],
+    *,
+    outbox: Outbox,
 ) -> set[tuple[str, str]]:
     """Take back the mission steps the withdrawn purchases counted for; the points of the
     missions that re-opens are held."""
     deleted = {(purchase.member_id, purchase.transaction_id) for purchase in withdrawn}
-    undone = [
-        (s.member_id, s.mission_id, s.attempt, s.step)
-        for s in steps
-        if (s.member_id, s.transaction_id) in deleted
-    ]
+    undone = [s for s in steps if (s.member_id, s.transaction_id) in deleted]
     if not undone:
         return set()
-    reopened = await take_back(connection, program_id, undone)
+    reopened = await take_back(connection, program_id, undone, outbox=outbox)
     return {(member, mission_key(mission_id)) for member, mission_id in reopened}
 
 

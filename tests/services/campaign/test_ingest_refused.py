@@ -2,7 +2,8 @@
 leave no trace in campaign: no milestone, no referral, no mission progress, no bonus posted for
 them, nothing archived for backtests; the milestone, the referral and the mission are given when
 purchases really reach them. The same after a crash between the two stages of an ingest batch,
-and for RecordPurchase."""
+and for RecordPurchase. The MissionCompleted and BadgeAwarded events announced for what is taken
+back are taken back too, once: a MissionCompletionWithdrawn and a BadgeWithdrawn."""
 
 import datetime as dt
 
@@ -12,7 +13,11 @@ import pytest
 
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from services.campaign.mission_tracker import RefusedStep
+from services.campaign.withdrawal import withdraw_purchases
 from tests.services.campaign import support
+from tests.services.campaign.streams import campaign_events, eventually
 from tests.services.campaign.support import (
     PROGRAM,
     available,
@@ -31,6 +36,7 @@ NTH_PURCHASE = engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
 NOT_STARTED = engagement_pb2.MISSION_PROGRESS_STATE_NOT_STARTED
 IN_PROGRESS = engagement_pb2.MISSION_PROGRESS_STATE_IN_PROGRESS
 COMPLETED = engagement_pb2.MISSION_PROGRESS_STATE_COMPLETED
+REFUSED = events_pb2.AWARD_WITHDRAWAL_REASON_PURCHASE_REFUSED
 
 
 @pytest.fixture
@@ -253,3 +259,180 @@ async def test_a_recorded_purchase_the_ledger_refuses_leaves_nothing_either(serv
     assert await available(ledger, "zed") == 5 + 20 + 5 + 100
     assert await available(ledger, "bob") == 300
     await ledger.assert_clean()
+
+
+async def announced(servers, namespace: str, connection: asyncpg.Connection) -> dict[str, list]:  # type: ignore[no-untyped-def, type-arg]
+    """What campaign published of missions and badges, once its outbox is drained (so an event
+    written by then is in the stream): completions and badges given, and taken back."""
+
+    async def drained() -> bool:
+        return not await connection.fetchval(
+            "SELECT count(*) FROM campaign.outbox WHERE published_at IS NULL"
+        )
+
+    await eventually(drained)
+
+    async def on(subject: str) -> list[events_pb2.Event]:
+        return await campaign_events(servers, namespace, f"campaign.{subject}")
+
+    completed = [e.mission_completed for e in await on("mission_completed")]
+    awarded = [e.badge_awarded for e in await on("badge_awarded")]
+    uncompleted = [e.mission_completion_withdrawn for e in await on("mission_completion_withdrawn")]
+    unawarded = [e.badge_withdrawn for e in await on("badge_withdrawn")]
+    return {
+        "completed": sorted((e.member_id, e.mission_id, e.points) for e in completed),
+        "awarded": sorted(
+            (e.member_id, e.badge_code, e.mission_id, e.milestone_code) for e in awarded
+        ),
+        "completions_withdrawn": sorted(
+            (e.member_id, e.mission_id, e.points, list(e.transaction_ids), e.reason)
+            for e in uncompleted
+        ),
+        "badges_withdrawn": sorted(
+            (
+                e.member_id,
+                e.badge_code,
+                e.mission_id,
+                e.milestone_code,
+                list(e.transaction_ids),
+                e.reason,
+            )
+            for e in unawarded
+        ),
+    }
+
+
+# zed's two refused purchases completed the mission (its badge "duo") and the milestone (its
+# badge "new"): announced, then taken back. ann's and cat's milestones stand.
+ZEDS_AWARDS_TAKEN_BACK = {
+    "completed": [("zed", MISSION, 50)],
+    "awarded": [
+        ("ann", "new", "", "first"),
+        ("cat", "new", "", "first"),
+        ("zed", "duo", MISSION, ""),
+        ("zed", "new", "", "first"),
+    ],
+    "completions_withdrawn": [("zed", MISSION, 50, ["z1", "z2"], REFUSED)],
+    "badges_withdrawn": [
+        ("zed", "duo", MISSION, "", ["z1", "z2"], REFUSED),
+        ("zed", "new", "", "first", ["z1", "z2"], REFUSED),
+    ],
+}
+
+
+async def test_a_refused_purchase_takes_back_the_completion_and_badges_it_announced(
+    services, servers, nats_namespace
+) -> None:
+    ledger, campaign, connection = services
+    await close_zed(connection, "ann")
+    # Twice: the replay is answered as the first was, and takes nothing back again.
+    for _ in range(2):
+        (refused,) = await campaign.ingest(batch("b1", REFUSED_BATCH))
+        assert list(refused.statuses) == [POSTED, REJECTED, POSTED, REJECTED]
+        assert await announced(servers, nats_namespace, connection) == ZEDS_AWARDS_TAKEN_BACK
+    # Real purchases complete the mission again: announced again, and nothing taken back.
+    await assert_zed_is_counted_once_reopened(ledger, campaign, connection)
+    again = await announced(servers, nats_namespace, connection)
+    assert again["completed"] == [("zed", MISSION, 50), ("zed", MISSION, 50)]
+    assert again["completions_withdrawn"] == ZEDS_AWARDS_TAKEN_BACK["completions_withdrawn"]
+    assert again["badges_withdrawn"] == ZEDS_AWARDS_TAKEN_BACK["badges_withdrawn"]
+
+
+async def test_a_withdrawal_run_again_takes_back_nothing_again(
+    services, servers, nats_namespace
+) -> None:
+    ledger, campaign, connection = services
+    await close_zed(connection, "ann")
+    request = batch("crashed", REFUSED_BATCH)
+    # Stage 1 alone (a crash): the completion and badges are announced, nothing taken back yet.
+    await campaign.ingest_stage_one(request)
+    stage_one = await announced(servers, nats_namespace, connection)
+    assert stage_one["completed"] == ZEDS_AWARDS_TAKEN_BACK["completed"]
+    assert stage_one["awarded"] == ZEDS_AWARDS_TAKEN_BACK["awarded"]
+    assert stage_one["completions_withdrawn"] == stage_one["badges_withdrawn"] == []
+    # Replays finish the batch, once; the withdrawal itself run again (as a second process
+    # finishing the same batch would) finds nothing left to take back.
+    for _ in range(2):
+        (finished,) = await campaign.ingest(request)
+        assert list(finished.statuses) == [POSTED, REJECTED, POSTED, REJECTED]
+    pool, outbox = campaign.service.runtime.pool, campaign.service.runtime.outbox
+    program = await campaign.ledger_client().program(PROGRAM)
+    async with pool.acquire() as withdrawing, withdrawing.transaction():
+        held = await withdraw_purchases(
+            withdrawing,
+            program,
+            [("zed", "z1"), ("zed", "z2")],
+            outbox=outbox,
+            steps=[RefusedStep("zed", f"z{n}", MISSION, 1, 0) for n in (1, 2)],
+        )
+    assert held == set()
+    assert await announced(servers, nats_namespace, connection) == ZEDS_AWARDS_TAKEN_BACK
+    assert await zeds_mission(campaign) == (NOT_STARTED, 0, [])
+    assert await available(ledger, "bob") == 0
+
+
+async def test_a_refused_purchase_that_completed_nothing_takes_nothing_back(
+    services, servers, nats_namespace
+) -> None:
+    ledger, campaign, connection = services
+    # zed's first purchase, posted, reaches the milestone; the mission is archived.
+    await campaign.ingest(batch("open", [("z0", "zed", 2_000, MONDAY, "")]))
+    await campaign.stub.ArchiveMission(
+        campaign_pb2.ArchiveMissionRequest(
+            program_id=PROGRAM, idempotency_key=support.key(), mission_id=MISSION
+        )
+    )
+    await ledger.earn("yan", 5)
+    await close_zed(connection, "ann")
+    await connection.execute(
+        "UPDATE ledger.member_accounts SET closed_into = 'ann' "
+        "WHERE program_id = $1 AND member_id = 'yan'",
+        PROGRAM,
+    )
+    # zed's refused purchase counted for nothing announced; yan's reached the milestone.
+    (refused,) = await campaign.ingest(
+        batch("b1", [("z1", "zed", 6_000, MONDAY, ""), ("y1", "yan", 1_000, MONDAY, "")])
+    )
+    assert list(refused.statuses) == [REJECTED, REJECTED]
+    assert await announced(servers, nats_namespace, connection) == {
+        "completed": [],
+        "awarded": [("yan", "new", "", "first"), ("zed", "new", "", "first")],
+        "completions_withdrawn": [],
+        "badges_withdrawn": [("yan", "new", "", "first", ["y1"], REFUSED)],
+    }
+    assert await zeds_traces(connection) == {
+        "purchases": 1,
+        "purchase_count": 1,
+        "milestones": 1,
+        "badges": 1,
+        "referral": 2,
+    }
+
+
+async def test_a_badge_the_mission_did_not_give_is_not_taken_back(
+    services, servers, nats_namespace
+) -> None:
+    _, campaign, connection = services
+    # The milestone gives the mission's badge too: zed's first purchase, posted, reaches it.
+    await campaign.configure_recognition(
+        engagement_pb2.RecognitionConfig(
+            milestones=[
+                engagement_pb2.Milestone(
+                    code="first", kind=NTH_PURCHASE, threshold=1, points=5, badge_code="duo"
+                )
+            ]
+        )
+    )
+    await campaign.ingest(batch("open", [("z0", "zed", 2_000, MONDAY, "")]))
+    await close_zed(connection, "ann")
+    # The refused purchase completes the mission, whose badge zed held already: the completion
+    # is announced and taken back, the badge neither (zed still holds it).
+    (refused,) = await campaign.ingest(batch("b1", [("z1", "zed", 6_000, MONDAY, "")]))
+    assert list(refused.statuses) == [REJECTED]
+    assert await announced(servers, nats_namespace, connection) == {
+        "completed": [("zed", MISSION, 50)],
+        "awarded": [("zed", "duo", "", "first")],
+        "completions_withdrawn": [("zed", MISSION, 50, ["z1"], REFUSED)],
+        "badges_withdrawn": [],
+    }
+    assert await zeds_mission(campaign) == (IN_PROGRESS, 1, ["duo"])

@@ -3,6 +3,7 @@ import datetime
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from loyalty.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -10,8 +11,15 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AwardWithdrawalReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AWARD_WITHDRAWAL_REASON_UNSPECIFIED: _ClassVar[AwardWithdrawalReason]
+    AWARD_WITHDRAWAL_REASON_PURCHASE_REFUSED: _ClassVar[AwardWithdrawalReason]
+AWARD_WITHDRAWAL_REASON_UNSPECIFIED: AwardWithdrawalReason
+AWARD_WITHDRAWAL_REASON_PURCHASE_REFUSED: AwardWithdrawalReason
+
 class Event(_message.Message):
-    __slots__ = ("event_id", "program_id", "occurred_at", "request_id", "producer", "program_created", "program_updated", "member_enrolled", "member_updated", "member_merged", "member_erased", "consent_changed", "points_posted", "tier_changed", "points_expiring", "points_expired", "hold_placed", "hold_committed", "hold_voided", "tier_definitions_changed", "activity_recorded", "activity_verified", "purchase_recorded", "mission_completed", "badge_awarded", "notification_intent", "reward_redeemed", "redemption_cancelled", "code_used", "perk_granted", "perk_withdrawn")
+    __slots__ = ("event_id", "program_id", "occurred_at", "request_id", "producer", "program_created", "program_updated", "member_enrolled", "member_updated", "member_merged", "member_erased", "consent_changed", "points_posted", "tier_changed", "points_expiring", "points_expired", "hold_placed", "hold_committed", "hold_voided", "tier_definitions_changed", "activity_recorded", "activity_verified", "purchase_recorded", "mission_completed", "badge_awarded", "notification_intent", "mission_completion_withdrawn", "badge_withdrawn", "reward_redeemed", "redemption_cancelled", "code_used", "perk_granted", "perk_withdrawn")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +46,8 @@ class Event(_message.Message):
     MISSION_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     BADGE_AWARDED_FIELD_NUMBER: _ClassVar[int]
     NOTIFICATION_INTENT_FIELD_NUMBER: _ClassVar[int]
+    MISSION_COMPLETION_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
+    BADGE_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
     REWARD_REDEEMED_FIELD_NUMBER: _ClassVar[int]
     REDEMPTION_CANCELLED_FIELD_NUMBER: _ClassVar[int]
     CODE_USED_FIELD_NUMBER: _ClassVar[int]
@@ -69,12 +79,14 @@ class Event(_message.Message):
     mission_completed: MissionCompleted
     badge_awarded: BadgeAwarded
     notification_intent: NotificationIntent
+    mission_completion_withdrawn: MissionCompletionWithdrawn
+    badge_withdrawn: BadgeWithdrawn
     reward_redeemed: RewardRedeemed
     redemption_cancelled: RedemptionCancelled
     code_used: CodeUsed
     perk_granted: PerkGranted
     perk_withdrawn: PerkWithdrawn
-    def __init__(self, event_id: _Optional[str] = ..., program_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., producer: _Optional[str] = ..., program_created: _Optional[_Union[ProgramChanged, _Mapping]] = ..., program_updated: _Optional[_Union[ProgramChanged, _Mapping]] = ..., member_enrolled: _Optional[_Union[MemberEnrolled, _Mapping]] = ..., member_updated: _Optional[_Union[MemberUpdated, _Mapping]] = ..., member_merged: _Optional[_Union[MemberMerged, _Mapping]] = ..., member_erased: _Optional[_Union[MemberErased, _Mapping]] = ..., consent_changed: _Optional[_Union[ConsentChanged, _Mapping]] = ..., points_posted: _Optional[_Union[PointsPosted, _Mapping]] = ..., tier_changed: _Optional[_Union[TierChanged, _Mapping]] = ..., points_expiring: _Optional[_Union[PointsExpiring, _Mapping]] = ..., points_expired: _Optional[_Union[PointsExpired, _Mapping]] = ..., hold_placed: _Optional[_Union[HoldPlaced, _Mapping]] = ..., hold_committed: _Optional[_Union[HoldCommitted, _Mapping]] = ..., hold_voided: _Optional[_Union[HoldVoided, _Mapping]] = ..., tier_definitions_changed: _Optional[_Union[TierDefinitionsChanged, _Mapping]] = ..., activity_recorded: _Optional[_Union[ActivityRecorded, _Mapping]] = ..., activity_verified: _Optional[_Union[ActivityVerified, _Mapping]] = ..., purchase_recorded: _Optional[_Union[PurchaseRecorded, _Mapping]] = ..., mission_completed: _Optional[_Union[MissionCompleted, _Mapping]] = ..., badge_awarded: _Optional[_Union[BadgeAwarded, _Mapping]] = ..., notification_intent: _Optional[_Union[NotificationIntent, _Mapping]] = ..., reward_redeemed: _Optional[_Union[RewardRedeemed, _Mapping]] = ..., redemption_cancelled: _Optional[_Union[RedemptionCancelled, _Mapping]] = ..., code_used: _Optional[_Union[CodeUsed, _Mapping]] = ..., perk_granted: _Optional[_Union[PerkGranted, _Mapping]] = ..., perk_withdrawn: _Optional[_Union[PerkWithdrawn, _Mapping]] = ...) -> None: ...
+    def __init__(self, event_id: _Optional[str] = ..., program_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., producer: _Optional[str] = ..., program_created: _Optional[_Union[ProgramChanged, _Mapping]] = ..., program_updated: _Optional[_Union[ProgramChanged, _Mapping]] = ..., member_enrolled: _Optional[_Union[MemberEnrolled, _Mapping]] = ..., member_updated: _Optional[_Union[MemberUpdated, _Mapping]] = ..., member_merged: _Optional[_Union[MemberMerged, _Mapping]] = ..., member_erased: _Optional[_Union[MemberErased, _Mapping]] = ..., consent_changed: _Optional[_Union[ConsentChanged, _Mapping]] = ..., points_posted: _Optional[_Union[PointsPosted, _Mapping]] = ..., tier_changed: _Optional[_Union[TierChanged, _Mapping]] = ..., points_expiring: _Optional[_Union[PointsExpiring, _Mapping]] = ..., points_expired: _Optional[_Union[PointsExpired, _Mapping]] = ..., hold_placed: _Optional[_Union[HoldPlaced, _Mapping]] = ..., hold_committed: _Optional[_Union[HoldCommitted, _Mapping]] = ..., hold_voided: _Optional[_Union[HoldVoided, _Mapping]] = ..., tier_definitions_changed: _Optional[_Union[TierDefinitionsChanged, _Mapping]] = ..., activity_recorded: _Optional[_Union[ActivityRecorded, _Mapping]] = ..., activity_verified: _Optional[_Union[ActivityVerified, _Mapping]] = ..., purchase_recorded: _Optional[_Union[PurchaseRecorded, _Mapping]] = ..., mission_completed: _Optional[_Union[MissionCompleted, _Mapping]] = ..., badge_awarded: _Optional[_Union[BadgeAwarded, _Mapping]] = ..., notification_intent: _Optional[_Union[NotificationIntent, _Mapping]] = ..., mission_completion_withdrawn: _Optional[_Union[MissionCompletionWithdrawn, _Mapping]] = ..., badge_withdrawn: _Optional[_Union[BadgeWithdrawn, _Mapping]] = ..., reward_redeemed: _Optional[_Union[RewardRedeemed, _Mapping]] = ..., redemption_cancelled: _Optional[_Union[RedemptionCancelled, _Mapping]] = ..., code_used: _Optional[_Union[CodeUsed, _Mapping]] = ..., perk_granted: _Optional[_Union[PerkGranted, _Mapping]] = ..., perk_withdrawn: _Optional[_Union[PerkWithdrawn, _Mapping]] = ...) -> None: ...
 
 class ProgramChanged(_message.Message):
     __slots__ = ("program_id", "name", "points_name", "currency", "time_zone", "entry_tier_code")
@@ -400,6 +412,36 @@ class BadgeAwarded(_message.Message):
     mission_id: str
     milestone_code: str
     def __init__(self, badge_code: _Optional[str] = ..., member_id: _Optional[str] = ..., badge_name: _Optional[str] = ..., mission_id: _Optional[str] = ..., milestone_code: _Optional[str] = ...) -> None: ...
+
+class MissionCompletionWithdrawn(_message.Message):
+    __slots__ = ("mission_id", "member_id", "points", "transaction_ids", "reason")
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    mission_id: str
+    member_id: str
+    points: int
+    transaction_ids: _containers.RepeatedScalarFieldContainer[str]
+    reason: AwardWithdrawalReason
+    def __init__(self, mission_id: _Optional[str] = ..., member_id: _Optional[str] = ..., points: _Optional[int] = ..., transaction_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[_Union[AwardWithdrawalReason, str]] = ...) -> None: ...
+
+class BadgeWithdrawn(_message.Message):
+    __slots__ = ("badge_code", "member_id", "mission_id", "milestone_code", "transaction_ids", "reason")
+    BADGE_CODE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    MISSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MILESTONE_CODE_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    badge_code: str
+    member_id: str
+    mission_id: str
+    milestone_code: str
+    transaction_ids: _containers.RepeatedScalarFieldContainer[str]
+    reason: AwardWithdrawalReason
+    def __init__(self, badge_code: _Optional[str] = ..., member_id: _Optional[str] = ..., mission_id: _Optional[str] = ..., milestone_code: _Optional[str] = ..., transaction_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[_Union[AwardWithdrawalReason, str]] = ...) -> None: ...
 
 class NotificationIntent(_message.Message):
     __slots__ = ("intent_id", "member_id", "kind", "channel", "locale", "template_data", "deliver_after")
