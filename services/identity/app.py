@@ -33,11 +33,13 @@ class IdentityConfig(ProcessConfig):
     ledger_address: str = "127.0.0.1:50052"
     # How far the clocks of tills and gateways may be off when a token's times are checked.
     token_clock_skew_ms: int = 5_000
-    # The secret of the keyed hash an erasure keeps the member's idempotency keys under, so
-    # the database alone does not give a short key (`enrol:<e-mail>`) away. Never stored in the
-    # database; a deployment sets it from a secret store (the local default is public). Keep it:
-    # a retry is recognised by hashing its key again, so a changed secret forgets every erased
-    # key unless the old one is listed in FORGOTTEN_KEY_PREVIOUS_SECRETS (looked up, not written).
+    # The secret of the keyed hash an erasure keeps the member's idempotency keys and the blocks
+    # of its lost or stolen cards under, so the database alone does not give a short key
+    # (`enrol:<e-mail>`) or a card number away. Never stored in the database; a deployment sets
+    # it from a secret store (the local default is public). Keep it: a retry or a card is
+    # recognised by hashing it again, so a changed secret forgets every erased key and frees
+    # every card blocked for an erased member unless the old one is listed in
+    # FORGOTTEN_KEY_PREVIOUS_SECRETS (looked up, not written).
     forgotten_key_secret: str = LOCAL_FORGOTTEN_KEY_SECRET
     forgotten_key_previous_secrets: tuple[str, ...] = ()
 
@@ -71,8 +73,9 @@ async def setup(runtime: Runtime) -> Application:
     config: IdentityConfig = runtime.config
     if config.forgotten_key_secret == LOCAL_FORGOTTEN_KEY_SECRET:
         logger.warning(
-            "IDENTITY_FORGOTTEN_KEY_SECRET is not set: erased members' idempotency keys are kept "
-            "under the public local default, fit for local runs and tests only"
+            "IDENTITY_FORGOTTEN_KEY_SECRET is not set: erased members' idempotency keys and "
+            "blocked cards are kept under the public local default, fit for local runs and "
+            "tests only"
         )
     ledger_channel = service_channel(config.ledger_address)
     servicer = IdentityServicer(

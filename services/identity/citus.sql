@@ -22,6 +22,8 @@ SELECT create_distributed_table('blocked_identifiers', 'member_id', colocate_wit
 
 -- Resolve tables, distributed by the looked-up value: a resolve is one probe on one shard.
 SELECT create_distributed_table('identifier_lookup', 'value', colocate_with => 'none');
+-- The blocks kept for erased members' cards, by the card's keyed hash.
+SELECT create_distributed_table('erased_blocked_identifiers', 'identifier_hash', colocate_with => 'none');
 SELECT create_distributed_table('referral_codes', 'referral_code', colocate_with => 'none');
 SELECT create_distributed_table('card_numbers', 'card_number', colocate_with => 'none');
 -- Member imports: a batch's stored answer is found by its id, a row's key by its digest.

@@ -5,17 +5,23 @@ every enrolment, addition and import, with no member (`member_id` '' and `member
 'blocked') so it resolves to nobody; `blocked_member_id` remembers whose it was. The member's
 side, what GetMember lists, is a row in blocked_identifiers, kept by member (identifier_lookup is
 distributed by value): written, freed and moved in the same transactions as the block.
+
+An erasure of the member keeps the block but forgets the card and the member (`forget_blocks`):
+the block moves to erased_blocked_identifiers under the card's keyed hash (`Forgetting`, the
+service's secret), which `fetch_erased_blocks` finds by hashing a presented card the same way.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
 import asyncpg
 
 from services.identity import repository_members as member_store
-from services.identity.identifiers import IdentifierKey
+from services.identity.identifiers import BLOCKABLE_KINDS, IdentifierKey
 from services.identity.members import BLOCKED
+from services.shared.idempotency import Forgetting
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 _BLOCK_COLUMNS = ("kind", "provider", "value", "verified", "added_at", "reason", "blocked_at")
@@ -136,3 +142,81 @@ async def move_blocks(
         survivor,
         *([r[column] for r in rows] for column in _BLOCK_COLUMNS),
     )
+
+
+def _erased_block_name(program_id: str, key: IdentifierKey) -> str:
+    """What the keyed hash of an erased member's blocked card is taken of: the program and the
+    identifier in its normal form (as every caller normalises what it is given before it looks
+    anything up, "4000 0012 3456 7899" meets the block of 4000001234567899)."""
+    return f"blocked-identifier:{program_id}:{key.kind}:{key.provider}:{key.value}"
+
+
+async def forget_blocks(
+    connection: asyncpg.Connection,
+    *,
+    program_id: str,
+    member_ids: Sequence[str],
+    forgetting: Forgetting,
+) -> list[str]:
+    """The cards blocked for the members (being erased) stay blocked, kept only under their
+    keyed hash: the block no longer names the card nor the member, and a lost card can no
+    longer go back to anyone. Their member side (blocked_identifiers) goes. Returns the card
+    numbers, for the caller to forget elsewhere."""
+    rows = await connection.fetch(
+        "DELETE FROM identifier_lookup WHERE program_id = $1 AND member_status = $3 "
+        "AND blocked_member_id = ANY($2::text[]) "
+        "RETURNING kind, provider, value, blocked_reason, blocked_at",
+        program_id,
+        list(member_ids),
+        BLOCKED,
+    )
+    await connection.execute(
+        "DELETE FROM blocked_identifiers WHERE program_id = $1 AND member_id = ANY($2::text[])",
+        program_id,
+        list(member_ids),
+    )
+    # A block found again under the same hash (none is expected: the card was blocked) is kept.
+    await connection.execute(
+        "INSERT INTO erased_blocked_identifiers (program_id, identifier_hash, reason, blocked_at) "
+        "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::timestamptz[]) "
+        "ON CONFLICT DO NOTHING",
+        program_id,
+        [
+            forgetting.key(
+                _erased_block_name(program_id, IdentifierKey(r["kind"], r["provider"], r["value"]))
+            )
+            for r in rows
+        ],
+        [r["blocked_reason"] for r in rows],
+        [r["blocked_at"] for r in rows],
+    )
+    return [r["value"] for r in rows]
+
+
+async def fetch_erased_blocks(
+    connection: Connection,
+    program_id: str,
+    keys: Sequence[IdentifierKey],
+    forgetting: Forgetting,
+) -> dict[int, str]:
+    """The keys blocked for a member erased since, by index, each with why it was blocked
+    ('lost' or 'stolen'). Asks nothing unless a key is a card. Looks under the previous secrets
+    too, so a block kept before a rotation still holds.
+
+    Read it after the statement that claims or resolves the keys in identifier_lookup: an
+    erasure moves a block from there to here in one transaction, and a claim waiting for it
+    goes through once it commits, so only a later statement sees where the block went."""
+    forms: dict[str, list[int]] = {}
+    for index, key in enumerate(keys):
+        if key.kind in BLOCKABLE_KINDS:
+            for form in forgetting.keyed_forms(_erased_block_name(program_id, key)):
+                forms.setdefault(form, []).append(index)
+    if not forms:
+        return {}
+    rows = await connection.fetch(
+        "SELECT identifier_hash, reason FROM erased_blocked_identifiers "
+        "WHERE program_id = $1 AND identifier_hash = ANY($2::text[])",
+        program_id,
+        list(forms),
+    )
+    return {index: row["reason"] for row in rows for index in forms[row["identifier_hash"]]}

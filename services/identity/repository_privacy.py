@@ -7,8 +7,10 @@ from typing import TypeAlias
 
 import asyncpg
 
+from services.identity import repository_blocks as block_store
 from services.identity.identifiers import IdentifierKey
-from services.identity.members import BLOCKED, ERASED, MERGED, StoredIdentifier
+from services.identity.members import ERASED, MERGED, StoredIdentifier
+from services.shared.idempotency import Forgetting
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -205,11 +207,15 @@ async def pseudonymise_members(
 
 
 async def release_all_identifiers(
-    connection: asyncpg.Connection, program_id: str, member_ids: Sequence[str]
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_ids: Sequence[str],
+    *,
+    forgetting: Forgetting,
 ) -> None:
-    """Free every identifier of the members for the program, forget the cards blocked for them
-    (reported lost or stolen: the block, which names whose card it was, and the card as the
-    member held it), and forget their card numbers."""
+    """Free every identifier of the members for the program; keep the cards blocked for them
+    (reported lost or stolen, in other hands) blocked, but only under their keyed hash, which
+    names neither the card nor the member; and forget their card numbers."""
     rows = await connection.fetch(
         "DELETE FROM member_identifiers WHERE program_id = $1 AND member_id = ANY($2::text[]) "
         "RETURNING kind, provider, value",
@@ -225,22 +231,13 @@ async def release_all_identifiers(
         [r["provider"] for r in rows],
         [r["value"] for r in rows],
     )
-    blocked = await connection.fetch(
-        "DELETE FROM identifier_lookup WHERE program_id = $1 AND member_status = $3 "
-        "AND blocked_member_id = ANY($2::text[]) RETURNING value",
-        program_id,
-        list(member_ids),
-        BLOCKED,
-    )
-    await connection.execute(
-        "DELETE FROM blocked_identifiers WHERE program_id = $1 AND member_id = ANY($2::text[])",
-        program_id,
-        list(member_ids),
+    blocked = await block_store.forget_blocks(
+        connection, program_id=program_id, member_ids=member_ids, forgetting=forgetting
     )
     await connection.execute(
         "DELETE FROM card_numbers WHERE program_id = $1 AND card_number = ANY($2::text[])",
         program_id,
-        [r["value"] for r in [*rows, *blocked]],
+        [*(r["value"] for r in rows), *blocked],
     )
 
 

@@ -19,6 +19,10 @@ members' changes and merges are kept under their keyed hash from then on (Settin
 in `idempotency_keys` and in `merges`, still bound so a retry replays its answer; the erasure's
 own key is stored that way from the start. Housekeeping moves what older versions left (plain
 SHA-256 rows, plain erasure and merge keys) to that form.
+
+A card blocked for the members (reported lost or stolen: in someone else's hands) stays blocked,
+kept only under the same keyed hash of the card (repository_blocks.forget_blocks): the block no
+longer names the member nor the card, and a lost card has no member left to go back to.
 """
 
 import logging
@@ -223,7 +227,9 @@ class ErasureRpcs(PrivacyRpcs):
         erased_at = await privacy_store.pseudonymise_members(
             connection, program_id, targets, members.ERASED
         )
-        await privacy_store.release_all_identifiers(connection, program_id, targets)
+        await privacy_store.release_all_identifiers(
+            connection, program_id, targets, forgetting=self.settings.forgetting
+        )
         await forget_member_events(connection, program_id, targets)
         keys = await privacy_store.forget_member_records(connection, program_id, targets)
         # A merge's key is among its members' requests already; added in case it is not.

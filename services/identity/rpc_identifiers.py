@@ -3,9 +3,13 @@
 A blocked card keeps its place in the program's identifier lookup with no member, so it resolves
 to nobody and nobody can enrol with it or add it; the member keeps the account and points and
 gets a new card with AddIdentifier. A lost card found again may go back to its own member (or to
-the survivor that member was merged into); a stolen card stays blocked. A member's last
-identifier can be blocked but not released: nothing would recognise the member any more.
+the survivor that member was merged into); a stolen card stays blocked. So does any card once
+its member is erased: the block is then kept under the card's keyed hash, naming nobody, and a
+lost card has no member left to go back to. A member's last identifier can be blocked but not
+released: nothing would recognise the member any more.
 """
+
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import grpc
@@ -26,7 +30,7 @@ from services.identity.identifiers import IdentifierKey
 from services.identity.rpc_base import RpcBase, check_member_id
 from services.shared import validation
 from services.shared.errors import InvalidArgument, ResourceExhausted
-from services.shared.idempotency import once
+from services.shared.idempotency import Forgetting, once
 from services.shared.timestamps import timestamp
 
 
@@ -53,6 +57,22 @@ async def refusal_of_taken(
     if block is not None:
         return IdentifierBlocked(field, block.reason)
     return IdentifierTaken(field)
+
+
+async def refuse_erased_blocks(
+    connection: asyncpg.Connection,
+    program_id: str,
+    keys: Sequence[IdentifierKey],
+    forgetting: Forgetting,
+    field: Callable[[int], str],
+) -> None:
+    """Refuse keys just claimed of which one is a card blocked for a member erased since (the
+    block kept under the card's keyed hash), as any blocked card is refused; `field` names the
+    field of a key by its index. Called after the claim (see `fetch_erased_blocks`)."""
+    blocked = await block_store.fetch_erased_blocks(connection, program_id, keys, forgetting)
+    if blocked:
+        index = min(blocked)
+        raise IdentifierBlocked(field(index), blocked[index])
 
 
 class IdentifierRpcs(RpcBase):
@@ -98,6 +118,13 @@ class IdentifierRpcs(RpcBase):
                     raise await refusal_of_taken(
                         connection, request.program_id, key, "identifier.value"
                     )
+                await refuse_erased_blocks(
+                    connection,
+                    request.program_id,
+                    [key],
+                    self.settings.forgetting,
+                    lambda _: "identifier.value",
+                )
                 await self._identifiers_changed(connection, member, request.idempotency_key)
                 stored = await member_store.fetch_identifier(
                     connection, request.program_id, request.member_id, key

@@ -17,6 +17,7 @@ from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.identity.v1 import identity_pb2
 from services.identity import convert, domain, events, identifiers, importing, members, profiles
+from services.identity import repository_blocks as block_store
 from services.identity import repository_import as import_store
 from services.identity import repository_members as member_store
 from services.identity.importing import Candidate, CheckedBatch
@@ -142,6 +143,13 @@ class ImportRpcs(RpcBase):
         holders = dict(
             zip(flat, await member_store.resolve_many(connection, program_id, flat), strict=True)
         )
+        # After the resolve: a block an erasure moves meanwhile is seen in one place or the other.
+        erased_blocks = {
+            flat[index]
+            for index in await block_store.fetch_erased_blocks(
+                connection, program_id, flat, self.settings.forgetting
+            )
+        }
         fresh: list[Candidate] = []
         known: list[tuple[Candidate, str]] = []
         for candidate in candidates:
@@ -151,7 +159,9 @@ class ImportRpcs(RpcBase):
                 continue
             found = [held for k in candidate.keys if (held := holders.get(k)) is not None]
             owners = {member_id for member_id, _ in found}
-            if any(status == members.BLOCKED for _, status in found):
+            if any(status == members.BLOCKED for _, status in found) or any(
+                k in erased_blocks for k in candidate.keys
+            ):
                 response.messages[candidate.index] = (
                     "identifiers: a card reported lost or stolen is blocked"
                 )

@@ -12,7 +12,11 @@ from services.identity import convert, events, identifiers, members, profiles
 from services.identity import repository_members as member_store
 from services.identity.identifiers import IdentifierKey
 from services.identity.rpc_base import check_member_id
-from services.identity.rpc_identifiers import IdentifierRpcs, refusal_of_taken
+from services.identity.rpc_identifiers import (
+    IdentifierRpcs,
+    refusal_of_taken,
+    refuse_erased_blocks,
+)
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
@@ -124,6 +128,13 @@ class MemberRpcs(IdentifierRpcs):
                         keys[taken[0]],
                         f"identifiers[{taken[0]}].value",
                     )
+                await refuse_erased_blocks(
+                    connection,
+                    request.program_id,
+                    keys,
+                    self.settings.forgetting,
+                    lambda index: f"identifiers[{index}].value",
+                )
                 if consents:
                     await member_store.change_consents(
                         connection,

@@ -38,6 +38,12 @@ class ResolveRpcs(RpcBase):
         )
         found = await member_store.resolve(self.pool, request.program_id, key)
         if found is None:
+            # A card blocked for a member erased since is kept only under its keyed hash.
+            erased_blocks = await block_store.fetch_erased_blocks(
+                self.pool, request.program_id, [key], self.settings.forgetting
+            )
+            if erased_blocks:
+                raise IdentifierBlocked("value", erased_blocks[0])
             raise IdentifierNotFound()
         member_id, status = found
         if status == members.BLOCKED:

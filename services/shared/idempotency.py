@@ -96,11 +96,13 @@ class Forgetting:
 
     def forms(self, key: str) -> list[str]:
         """Every form a forgotten key may be kept in, the current one first."""
+        return [*self.keyed_forms(key), legacy_forgotten_key(key)]
+
+    def keyed_forms(self, key: str) -> list[str]:
+        """The keyed forms of a key, under the secret and then each previous one: every form of
+        something kept only since the keyed hash (never in the legacy unkeyed form)."""
         digest = hashlib.sha256(key.encode()).digest()
-        return [
-            *(_keyed(secret, digest) for secret in (self.secret, *self.previous_secrets)),
-            legacy_forgotten_key(key),
-        ]
+        return [_keyed(secret, digest) for secret in (self.secret, *self.previous_secrets)]
 
     def rekeyed(self, legacy: str) -> str:
         """The current form of a key kept in the legacy form (its SHA-256), without the key."""

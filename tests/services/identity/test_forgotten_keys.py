@@ -271,6 +271,81 @@ async def test_after_a_rotation_the_previous_secret_still_recognises_retries(
         assert (await calls.enrol()).created
 
 
+CARD = "4000001234567899"  # Luhn-valid
+
+
+def card(value: str = CARD) -> identity_pb2.Identifier:
+    return identifier(KIND.IDENTIFIER_KIND_CARD_NUMBER, value)
+
+
+async def block_card(stub, member_id: str, reason: int) -> None:
+    await stub.RemoveIdentifier(
+        identity_pb2.RemoveIdentifierRequest(
+            program_id=PROGRAM,
+            idempotency_key=f"block:{member_id}",
+            member_id=member_id,
+            kind=KIND.IDENTIFIER_KIND_CARD_NUMBER,
+            value=CARD,
+            reason=reason,  # type: ignore[arg-type]
+        )
+    )
+
+
+def blocked_error(error: grpc.aio.AioRpcError) -> tuple[grpc.StatusCode, str]:
+    return error.code(), dict(error.trailing_metadata() or ())["loyalty-error-reason"]
+
+
+async def test_a_card_blocked_for_a_merged_member_stays_blocked_after_the_survivors_erasure(
+    platform, database
+) -> None:
+    """The card customer lost the card, installed the app and was merged into the app member,
+    who is then erased: the block, still naming the merged member, is kept under its keyed hash
+    too, and the card goes back to nobody."""
+    stub, _ = platform
+    calls = Calls(stub)
+    app_member = (await calls.enrol()).member.member_id
+    card_member = (await enrol(stub, email("card@example.com"), card())).member.member_id
+    await block_card(stub, card_member, identity_pb2.IDENTIFIER_REMOVAL_REASON_LOST)
+    await calls.merge(app_member, card_member)
+    await calls.erase(app_member)
+
+    error = await failure(enrol(stub, email("finder@example.com"), card("4000 0012 3456 7899")))
+    assert blocked_error(error) == (grpc.StatusCode.FAILED_PRECONDITION, "IDENTIFIER_BLOCKED")
+    assert "reported lost" in error.details()
+    assert await kept_anywhere(database, CARD) == []
+    assert not await database.fetchval(
+        "SELECT count(*) FROM identifier_lookup WHERE blocked_member_id <> ''"
+    )
+    [kept] = await database.fetch("SELECT * FROM erased_blocked_identifiers")
+    assert kept["reason"] == "lost"
+    assert kept["identifier_hash"].startswith("forgotten:v2:")
+
+
+async def test_an_erased_members_blocked_card_stays_blocked_under_the_previous_secret(
+    start_service, platform
+) -> None:
+    stub, _ = platform
+    member_id = (await enrol(stub, email("owner@example.com"), card())).member.member_id
+    await block_card(stub, member_id, identity_pb2.IDENTIFIER_REMOVAL_REASON_STOLEN)
+    await Calls(stub).erase(member_id)
+    rotated = "forgotten-keys-rotated-secret-0123456789abcdef"
+    async with start_service(
+        SPEC,
+        IdentityConfig,
+        forgotten_key_secret=rotated,
+        forgotten_key_previous_secrets=(SECRET,),
+    ) as (_, channel):
+        after_rotation = identity_pb2_grpc.IdentityServiceStub(channel)
+        error = await failure(enrol(after_rotation, card()))
+        assert blocked_error(error) == (grpc.StatusCode.FAILED_PRECONDITION, "IDENTIFIER_BLOCKED")
+        assert error.details().startswith("identifiers[0].value: the card was reported stolen")
+    # Only the hash under the secret of the erasure is kept, which no other secret finds: with
+    # the secret dropped the card is free again (deploy/README: keep it in `previous`).
+    async with start_service(SPEC, IdentityConfig, forgotten_key_secret=rotated) as (_, channel):
+        dropped = identity_pb2_grpc.IdentityServiceStub(channel)
+        assert (await enrol(dropped, card())).created
+
+
 def test_the_keyed_hash_depends_on_the_secret_and_moves_a_legacy_form_without_the_key() -> None:
     other = Forgetting(b"another-secret-of-at-least-32-bytes!!")
     assert FORGETTING.key(ENROL_KEY) != other.key(ENROL_KEY)

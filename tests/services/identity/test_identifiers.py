@@ -22,10 +22,12 @@ from tests.services.identity.conftest import (
     identifier,
     published,
 )
+from tests.services.identity.test_forgotten_keys import kept_anywhere
 from tests.support.calls import program
 
 CARD = "4000001234567899"  # Luhn-valid
 NEW_CARD = "6280000000000008"  # Luhn-valid
+HELD_CARD = "4000001234567014"  # Luhn-valid
 LOST = identity_pb2.IDENTIFIER_REMOVAL_REASON_LOST
 STOLEN = identity_pb2.IDENTIFIER_REMOVAL_REASON_STOLEN
 
@@ -250,30 +252,104 @@ async def test_a_lost_card_of_a_merged_member_goes_back_to_its_survivor(start_se
         assert blocked_of(survivor) == [] and CARD in {i.value for i in survivor.identifiers}
 
 
-async def test_an_erasure_forgets_the_members_blocked_cards(stub, database) -> None:
-    alice = (await enrol(stub, email("alice@example.com"), card())).member.member_id
-    await remove(stub, alice, card(), STOLEN)
-    assert reason_of(await failure(enrol(stub, email("bob@example.com"), card()))) == (
-        "IDENTIFIER_BLOCKED"
-    )
-    await stub.EraseMember(
+def erase(stub, member_id: str, key: str = "erase-1"):
+    return stub.EraseMember(
         identity_pb2.EraseMemberRequest(
             program_id=PROGRAM,
-            idempotency_key="erase-1",
-            member_id=alice,
+            idempotency_key=key,
+            member_id=member_id,
             operator_id="dpo",
             reason="ticket 1",
         )
     )
+
+
+async def import_cards(stub, batch_id: str, *numbers: str) -> identity_pb2.ImportMembersResponse:
+    responses = stub.ImportMembers(
+        iter(
+            [
+                identity_pb2.ImportMembersRequest(
+                    program_id=PROGRAM,
+                    batch_id=batch_id,
+                    idempotency_keys=[f"{batch_id}-{i}" for i in range(len(numbers))],
+                    card_numbers=list(numbers),
+                    given_names=[""] * len(numbers),
+                    family_names=[""] * len(numbers),
+                )
+            ]
+        )
+    )
+    [answer] = [response async for response in responses]
+    return answer
+
+
+async def test_an_erasure_keeps_the_members_blocked_cards_blocked_naming_nobody(
+    stub, database
+) -> None:
+    """The stolen card is in the thief's hands and the lost one in a finder's: erasing their
+    member must not free them. What stays is a keyed hash: no card number, no member. The
+    member's other card is freed, as before."""
+    alice = (
+        await enrol(stub, email("alice@example.com"), card(), card(NEW_CARD), card(HELD_CARD))
+    ).member.member_id
+    await remove(stub, alice, card(), STOLEN)
+    await remove(stub, alice, card(NEW_CARD), LOST)
+    await erase(stub, alice)
+    members_before = await database.fetchval("SELECT count(*) FROM members")
+
+    # Whoever holds the cards cannot enrol with them, however the number is written.
+    error = await failure(enrol(stub, email("thief@example.com"), card("4000 0012 3456 7899")))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(error) == "IDENTIFIER_BLOCKED"
+    assert error.details().startswith("identifiers[1].value: the card was reported stolen")
+    error = await failure(enrol(stub, card("6280-0000-0000-0008")))
+    assert reason_of(error) == "IDENTIFIER_BLOCKED"
+    assert error.details().startswith("identifiers[0].value: the card was reported lost")
+    assert await database.fetchval("SELECT count(*) FROM members") == members_before
+    # Nor add them: the lost one has no member left to go back to.
+    bob = (await enrol(stub, email("bob@example.com"))).member.member_id
+    for number, why in ((CARD, "stolen"), (NEW_CARD, "lost")):
+        error = await failure(add(stub, bob, card(number)))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert reason_of(error) == "IDENTIFIER_BLOCKED"
+        assert error.details().startswith(f"identifier.value: the card was reported {why}")
+    # The card Alice still held is free.
+    await add(stub, bob, card(HELD_CARD))
+    assert {i.value for i in (await get_member(stub, bob)).identifiers} == {
+        "bob@example.com",
+        HELD_CARD,
+    }
+    # The till says the card is blocked, as for any blocked card.
+    error = await failure(resolve(stub, card("4000 0012 3456 7899")))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.details().startswith("value: the card was reported stolen")
+    # An import rejects their rows and enrols the others.
+    answer = await import_cards(stub, "b1", NEW_CARD, CARD, "4000001234567006")
+    assert list(answer.statuses) == [
+        identity_pb2.IMPORT_ITEM_STATUS_REJECTED,
+        identity_pb2.IMPORT_ITEM_STATUS_REJECTED,
+        identity_pb2.IMPORT_ITEM_STATUS_ENROLLED,
+    ]
+    assert all("blocked" in message for message in answer.messages[:2])
+
+    # What is kept: neither the card numbers nor Alice, only the reasons and keyed hashes.
     assert blocked_of(await get_member(stub, alice)) == []
     for table, member_column in (
         ("identifier_lookup", "blocked_member_id"),
         ("blocked_identifiers", "member_id"),
     ):
         assert not await database.fetchval(
-            f"SELECT count(*) FROM {table} WHERE value = $1 OR {member_column} = $2", CARD, alice
+            f"SELECT count(*) FROM {table} WHERE value = ANY($1::text[]) OR {member_column} = $2",
+            [CARD, NEW_CARD],
+            alice,
         ), table
-    await enrol(stub, email("bob@example.com"), card())
+    for number in (CARD, NEW_CARD):
+        assert await kept_anywhere(database, number) == [], number
+    kept = await database.fetch(
+        "SELECT identifier_hash, reason FROM erased_blocked_identifiers ORDER BY reason"
+    )
+    assert [row["reason"] for row in kept] == ["lost", "stolen"]
+    assert all(row["identifier_hash"].startswith("forgotten:v2:") for row in kept)
 
 
 async def test_get_member_lists_the_members_blocked_cards_until_one_goes_back(stub) -> None:
