@@ -1,6 +1,16 @@
 """`export members|balances|history|segment`: CSV files written page by page (constant memory)
 from the services' list RPCs. A file is written beside its final name and renamed when complete,
-so a failed export never leaves a half file behind."""
+so a failed export never leaves a half file behind.
+
+The columns of `export members` (MEMBER_COLUMNS): member_id; status (active, suspended, merged,
+erased); one column per identifier kind the member holds (external_id, email, phone,
+card_number, pos_customer_id, social_subject), each in its normal form, several separated by
+`;`, a value with a provider as `provider:value`; blocked_card_number, the member's cards reported
+lost or stolen and still blocked (those of members merged into it too; none once it is erased),
+each as `lost:<number>` or `stolen:<number>`, several separated by `;` (a lost one may go back to
+the member, a stolen one never); given_name, family_name, birthday (YYYY-MM-DD), locale,
+enrollment_channel, referral_code and enrolled_at (RFC 3339).
+"""
 
 import argparse
 import contextlib
@@ -28,10 +38,13 @@ IDENTIFIER_COLUMNS = {
     common_pb2.IDENTIFIER_KIND_POS_CUSTOMER_ID: "pos_customer_id",
     common_pb2.IDENTIFIER_KIND_SOCIAL_SUBJECT: "social_subject",
 }
+# The member's blocked cards (identity's blocked_identifiers), as `<reason>:<number>`.
+BLOCKED_CARD_COLUMN = "blocked_card_number"
 MEMBER_COLUMNS = (
     "member_id",
     "status",
     *IDENTIFIER_COLUMNS.values(),
+    BLOCKED_CARD_COLUMN,
     "given_name",
     "family_name",
     "birthday",
@@ -74,7 +87,11 @@ def add_commands(commands: Any) -> None:
     )
     what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
     for name, help_text, handler in (
-        ("members", "every member of the program with identifiers and profile", export_members),
+        (
+            "members",
+            "every member of the program with identifiers, blocked cards and profile",
+            export_members,
+        ),
         ("balances", "every ledger account of the program with its balance", export_balances),
         ("history", "every ledger posting of the program (or of --member)", export_history),
         ("segment", "the members of a segment as campaign last computed it", export_segment),
@@ -145,6 +162,15 @@ async def _pages(
             return
 
 
+def _blocked_reason(reason: int) -> str:
+    """lost or stolen."""
+    return (
+        identity_pb2.IdentifierRemovalReason.Name(reason)
+        .removeprefix("IDENTIFIER_REMOVAL_REASON_")
+        .lower()
+    )
+
+
 def _time(stamp: Any, present: bool) -> str:
     return stamp.ToJsonString() if present else ""
 
@@ -173,11 +199,16 @@ async def export_members(arguments: argparse.Namespace, connections: Connections
                     held[name].append(
                         f"{identifier.provider}:{value}" if identifier.provider else value
                     )
+            blocked = [
+                f"{_blocked_reason(card.reason)}:{card.identifier.value}"
+                for card in member.blocked_identifiers
+            ]
             birthday = member.profile.birthday
             yield (
                 member.member_id,
                 common_pb2.MemberStatus.Name(member.status).removeprefix("MEMBER_STATUS_").lower(),
                 *(";".join(values) for values in held.values()),
+                ";".join(blocked),
                 member.profile.given_name,
                 member.profile.family_name,
                 f"{birthday.year:04d}-{birthday.month:02d}-{birthday.day:02d}"

@@ -10,6 +10,7 @@ import asyncpg
 
 from deploy.local.cluster import LocalCluster
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, segments_pb2
+from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from tests.admin.conftest import Admin, admin_environment, write_csv
@@ -181,6 +182,84 @@ async def test_export_members_writes_every_member(
         "import",
     )
     assert not (tmp_path / "export.csv.partial").exists()
+
+
+async def test_export_members_lists_each_members_blocked_cards(
+    admin: Admin, program: str, tmp_path: Path
+) -> None:
+    """A card reported lost or stolen is no identifier of the member any more, but support still
+    needs to see it: as `<reason>:<number>`, oldest block first."""
+    stolen, lost, held = "4000001234567899", "6280000000000008", "4000001234567014"
+    kind = common_pb2.IdentifierKind
+    async with admin.channel("identity") as channel:
+        identity = identity_pb2_grpc.IdentityServiceStub(channel)
+        enrolled = await identity.EnrollMember(
+            identity_pb2.EnrollMemberRequest(
+                program_id=program,
+                idempotency_key="enrol-ann",
+                channel=common_pb2.CHANNEL_APP,
+                identifiers=[
+                    identity_pb2.Identifier(
+                        kind=kind.IDENTIFIER_KIND_EMAIL, value="ann@example.org"
+                    ),
+                    *(
+                        identity_pb2.Identifier(kind=kind.IDENTIFIER_KIND_CARD_NUMBER, value=number)
+                        for number in (stolen, lost, held)
+                    ),
+                ],
+            )
+        )
+        ann = enrolled.member.member_id
+        for number, reason in (
+            (stolen, identity_pb2.IDENTIFIER_REMOVAL_REASON_STOLEN),
+            (lost, identity_pb2.IDENTIFIER_REMOVAL_REASON_LOST),
+        ):
+            await identity.RemoveIdentifier(
+                identity_pb2.RemoveIdentifierRequest(
+                    program_id=program,
+                    idempotency_key=f"block-{number}",
+                    member_id=ann,
+                    kind=kind.IDENTIFIER_KIND_CARD_NUMBER,
+                    value=number,
+                    reason=reason,
+                )
+            )
+        await identity.EnrollMember(
+            identity_pb2.EnrollMemberRequest(
+                program_id=program,
+                idempotency_key="enrol-bob",
+                channel=common_pb2.CHANNEL_APP,
+                identifiers=[
+                    identity_pb2.Identifier(
+                        kind=kind.IDENTIFIER_KIND_EMAIL, value="bob@example.org"
+                    )
+                ],
+            )
+        )
+    out = tmp_path / "members.csv"
+    done = await admin.run("export", "members", "--program", program, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    reader = csv.DictReader(io.StringIO(out.read_text()))
+    assert reader.fieldnames is not None
+    assert reader.fieldnames[2:10] == [
+        "external_id",
+        "email",
+        "phone",
+        "card_number",
+        "pos_customer_id",
+        "social_subject",
+        "blocked_card_number",
+        "given_name",
+    ]
+    rows = {row["email"]: row for row in reader}
+    assert (
+        rows["ann@example.org"]["card_number"],
+        rows["ann@example.org"]["blocked_card_number"],
+    ) == (
+        held,
+        f"stolen:{stolen};lost:{lost}",
+    )
+    assert rows["bob@example.org"]["blocked_card_number"] == ""
 
 
 async def test_export_segment_writes_the_members_campaign_computed(
