@@ -3,7 +3,9 @@
 - `ledger.points_posted` / `tier_changed` / `points_expiring`: the facts members are told about
   (services/campaign/notifier.py decides, once per member and cause);
 - `identity.*`: each member's consent per channel and locale, kept so that nothing is sent
-  without consent; an erased or merged-away member is closed and never notified again.
+  without consent; an erased or merged-away member is closed and never notified again, and an
+  erased member's locale is taken out of the intents published before
+  (services/campaign/notification_erasure.py).
 """
 
 import datetime as dt
@@ -14,6 +16,7 @@ from nats.aio.msg import Msg
 
 from loyalty.events.v1 import events_pb2
 from services.campaign import repository_notifications as store
+from services.campaign.notification_erasure import forget_member
 from services.campaign.notifier import Notifier
 
 logger = logging.getLogger(__name__)
@@ -75,7 +78,8 @@ class ConsentHandler:
                     connection, program_id, updated.member_id, locale=updated.locale
                 )
             elif payload == "member_erased":
-                await store.close_member(connection, program_id, event.member_erased.member_id)
+                # Closed, and the locale out of the intents published and stored (once).
+                await forget_member(connection, program_id, event.member_erased.member_id)
             elif payload == "member_merged":
                 await store.close_member(
                     connection, program_id, event.member_merged.merged_member_id

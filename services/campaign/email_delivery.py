@@ -36,6 +36,7 @@ from services.campaign.errors import CampaignError
 from services.campaign.metrics import CampaignMetrics
 from services.shared.errors import Unavailable
 from services.shared.periodic import IncompleteRun
+from services.shared.personal_data import without_personal_data
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,8 @@ class EmailDelivery:
         if intent.channel != common_pb2.CONSENT_CHANNEL_EMAIL:
             return
         intent_id = uuid.UUID(intent.intent_id)
+        # Stored instead if the member was erased: the locale does not come back with it.
+        blanked = without_personal_data(event).notification_intent
         now = self.clock()
         deliver_after = (
             intent.deliver_after.ToDatetime(tzinfo=dt.UTC)
@@ -209,6 +212,7 @@ class EmailDelivery:
             intent_id,
             deliver_after=deliver_after,
             intent=intent.SerializeToString(),
+            intent_without_personal_data=blanked.SerializeToString(),
         )
         await self.deliver(event.program_id, intent.member_id, intent_id, skip_locked=False)
 

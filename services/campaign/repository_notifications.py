@@ -47,10 +47,13 @@ async def all_policies(connection: Connection) -> list[tuple[str, bytes]]:
 async def ensure_member(
     connection: asyncpg.Connection, program_id: str, member_id: str, *, locale: str | None = None
 ) -> None:
+    # A closed member's locale stays blank: an identity event redelivered after the erasure
+    # (or the merge) does not bring it back.
     await connection.execute(
         "INSERT INTO notification_members (program_id, member_id, locale) "
         "VALUES ($1, $2, coalesce($3, '')) ON CONFLICT (program_id, member_id) DO UPDATE "
-        "SET locale = coalesce($3, notification_members.locale)",
+        "SET locale = CASE WHEN notification_members.closed THEN '' "
+        "ELSE coalesce($3, notification_members.locale) END",
         program_id,
         member_id,
         locale,
@@ -342,16 +345,24 @@ async def insert_delivery(
     *,
     deliver_after: dt.datetime,
     intent: bytes,
+    intent_without_personal_data: bytes,
 ) -> None:
+    """Record the delivery; an erased member's intent without the personal data. The member's
+    row is read under a share lock: an erasure either went first, or waits and then blanks this
+    row too (services/campaign/notification_erasure.py)."""
     await connection.execute(
+        "WITH member AS (SELECT erased FROM notification_members WHERE program_id = $1 "
+        "AND member_id = $2 FOR SHARE) "
         "INSERT INTO email_deliveries (program_id, member_id, intent_id, state, deliver_after, "
-        "intent) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        "intent) SELECT $1, $2, $3, $4, $5, CASE WHEN coalesce((SELECT erased FROM member), "
+        "false) THEN $7::bytea ELSE $6::bytea END ON CONFLICT DO NOTHING",
         program_id,
         member_id,
         intent_id,
         DELIVERY_PENDING,
         deliver_after,
         intent,
+        intent_without_personal_data,
     )
 
 

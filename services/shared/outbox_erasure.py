@@ -1,7 +1,9 @@
 """An erased member's personal data out of the outbox and out of JetStream.
 
 Events carrying personal data (services/shared/personal_data.py) name their member in the outbox
-row. An erasure, in its own transaction (`forget_member_events`):
+row. An erasure of the service's own events (identity's EraseMember for its enrolments and
+updates; campaign's consumer of `member_erased` for its notification intents), in its own
+transaction (`forget_member_events`):
 - blanks the personal fields of the member's outbox rows, published or not: an unsent one is
   still sent (consumers need the enrolment to open the account and pay the sign-up bonus), only
   without them;

@@ -5,10 +5,16 @@ events are one of them: the outbox keeps rows a day after relaying them and JetS
 messages for the stream's max age. Member ids are pseudonymous keys and stay. The personal
 fields are the ones identity itself blanks in `members` on an erasure (birthday, locale, home
 store), so what an erasure removes from identity's tables it also removes from its events.
+Identity's erasure blanks its own events; campaign's NotificationIntent carries the member's
+locale too (to choose the template's language), which campaign blanks in its own outbox and
+stream when it consumes `member_erased` (services/campaign/notification_erasure.py). An intent's
+template data (points, tier codes, the month's purchase count and spend) and cause are the
+member's account, kept under the pseudonym as the ledger keeps the points.
 
 The rest of an event is kept: consumers still need the fact (an enrolment opens the ledger
-account and pays the sign-up bonus), only not the person. Events of the other services carry no
-profile fields and are never matched, so their outbox paths pay nothing for this.
+account and pays the sign-up bonus, an intent is still a notification decided), only not the
+person. The other events (postings among them) carry no profile fields and are never matched,
+so their outbox paths pay nothing for this.
 """
 
 from loyalty.events.v1 import events_pb2
@@ -17,6 +23,7 @@ from loyalty.events.v1 import events_pb2
 _PERSONAL_FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "member_enrolled": ("member_id", ("birthday", "locale", "store_id")),
     "member_updated": ("member_id", ("birthday", "locale", "home_store_id")),
+    "notification_intent": ("member_id", ("locale",)),
 }
 
 
