@@ -223,6 +223,18 @@ class Jobs:
     async def _requalify(
         self, now: dt.datetime, program_id: str | None, *, force: bool
     ) -> JobResult:
+        """Take what left the tier window off the counters, then, at the first run after a
+        re-qualification boundary (the end of a requalification_period in the program's zone)
+        or when forced, re-qualify every account: downgrades too.
+
+        A member stands by its qualifying amount of the window (tiering.evaluate): a rolling
+        window as it is at the run; a calendar-year window by the greater of this year's so far
+        and the amount kept for the year that ended last when the window moved on 1 January
+        (tiering.keep_previous_window, in this same transaction, before the days are taken off).
+        So the run after 1 January judges the year just ended however late it comes (a run on
+        3 January, or after missed years, judges the same year), points earned since midnight
+        count for the new year only, and a run at another boundary of a shorter period (or a
+        forced one) takes a tier only from those neither year reaches."""
         processed = 0
         for program in await self._programs(program_id):
             async with self.pool.acquire() as connection, connection.transaction():

@@ -35,7 +35,7 @@ from services.ledger.errors import (
     OpenHolds,
     ProgramNotFound,
 )
-from services.ledger.policy import qualifying_window_start
+from services.ledger.policy import previous_window_start, qualifying_window_start
 from services.shared.database import Writes
 from services.shared.outbox import Outbox
 
@@ -595,6 +595,16 @@ class LedgerCore:
             ):
                 source.add_qualifying_day(day, -amount)
                 target.add_qualifying_day(day, amount)
+            # And a calendar year's amount kept for the year that ended (tiering.keep_previous_window).
+            previous = previous_window_start(program.settings, now)
+            if previous is not None:
+                await repository.move_previous_window(
+                    connection,
+                    program.program_id,
+                    source_member_id=source_member_id,
+                    target_member_id=target_member_id,
+                    previous_start=previous,
+                )
             points = sum(taken.values()) - moved_debt
         else:
             lots = []

@@ -112,5 +112,14 @@ def qualifying_window_start(settings: ProgramSettings, now: dt.datetime) -> dt.d
     return local_today - dt.timedelta(days=settings.tier_window_rolling_days - 1)
 
 
+def previous_window_start(settings: ProgramSettings, now: dt.datetime) -> dt.date | None:
+    """The first local day of the calendar-year window that ended last (1 January of last year);
+    None for a rolling window, which never ends and is judged as it stands."""
+    if settings.tier_window_kind != TierWindowKind.CALENDAR_YEAR:
+        return None
+    start = qualifying_window_start(settings, now)
+    return start.replace(year=start.year - 1)
+
+
 def local_day(settings: ProgramSettings, moment: dt.datetime) -> dt.date:
     return moment.astimezone(ZoneInfo(settings.time_zone)).date()

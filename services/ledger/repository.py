@@ -186,3 +186,40 @@ async def raise_tiers_version(connection: asyncpg.Connection, program_id: str) -
         program_id,
     )
     return version
+
+
+async def move_previous_window(
+    connection: asyncpg.Connection,
+    program_id: str,
+    *,
+    source_member_id: str,
+    target_member_id: str,
+    previous_start: dt.date,
+) -> None:
+    """Add the source's qualifying amount kept for the calendar year starting `previous_start`
+    (migration 013) to the target's, and empty the source's; both accounts are locked already.
+    An amount kept for another year counts for nothing, on either side."""
+    amount = await connection.fetchval(
+        "SELECT previous_window_qualifying FROM member_accounts"
+        " WHERE program_id = $1 AND member_id = $2 AND previous_window_start = $3",
+        program_id,
+        source_member_id,
+        previous_start,
+    )
+    if not amount:
+        return
+    await connection.execute(
+        "UPDATE member_accounts SET previous_window_qualifying = $4"
+        " + CASE WHEN previous_window_start = $3 THEN previous_window_qualifying ELSE 0 END,"
+        " previous_window_start = $3 WHERE program_id = $1 AND member_id = $2",
+        program_id,
+        target_member_id,
+        previous_start,
+        amount,
+    )
+    await connection.execute(
+        "UPDATE member_accounts SET previous_window_qualifying = 0"
+        " WHERE program_id = $1 AND member_id = $2",
+        program_id,
+        source_member_id,
+    )

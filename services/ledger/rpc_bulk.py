@@ -8,7 +8,7 @@ import grpc
 
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger import convert, tiering, verification
+from services.ledger import convert, repository, tiering, verification
 from services.ledger.batch_window import BatchWindow
 from services.ledger.book import ADJUSTED, EXPIRED, ISSUED, REDEEMED, REVERSED
 from services.ledger.operations import Program, load_program
@@ -178,6 +178,12 @@ class BulkRpcs(LedgerRpcBase):
         ) -> ledger_pb2.EvaluateTiersResponse:
             # Every account of the program without member ids (an admin method).
             await bound_to_call(connection)
+            # The window as of now, as the re-qualification job leaves it: what left it is taken
+            # off first (and on 1 January a calendar year's amounts kept), so this judges last
+            # year's amount even before the job's first run of the year. The program is locked
+            # before any account, as SetTierDefinitions locks it first.
+            if await repository.share_program(connection, program.program_id):
+                await tiering.decay_qualifying(connection, program, now)
             evaluated, changes = await tiering.evaluate(
                 connection,
                 self.outbox,

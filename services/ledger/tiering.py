@@ -12,7 +12,7 @@ from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from services.ledger import domain, events, repository, store
 from services.ledger.operations import Program, load_program
-from services.ledger.policy import qualifying_window_start
+from services.ledger.policy import previous_window_start, qualifying_window_start
 from services.shared.outbox import Outbox
 
 EVALUATION_CHUNK = 50_000
@@ -29,15 +29,25 @@ class Evaluation(NamedTuple):
     changes: list[TierChangeRow]
 
 
-# In program_jobs: the window start (as midnight UTC) the accounts' day buckets were emptied for.
+# In program_jobs: the window start (as midnight UTC) the accounts' day buckets were emptied for,
+# and a calendar year's amounts kept (keep_previous_window).
 DAY_BUCKETS_JOB = "qualifying_day_buckets"
 
 
 async def decay_qualifying(
     connection: asyncpg.Connection, program: Program, now: dt.datetime
 ) -> int:
-    """Take qualifying amounts that left the window off the members' counters; returns members."""
+    """Take qualifying amounts that left the window off the members' counters; returns members.
+
+    When the window start has moved since the last decay (daily for a rolling window, on
+    1 January for a calendar year), a calendar year's amounts are kept first on the accounts
+    (keep_previous_window), while its days are still there: re-qualification then judges the year
+    that ended however late the first run after 1 January comes, and days of the new year count
+    only for the new one."""
     start = qualifying_window_start(program.settings, now)
+    moved = await _window_moved(connection, program, start)
+    if moved:
+        await keep_previous_window(connection, program, now)
     rows = await connection.fetch(
         "WITH gone AS (DELETE FROM qualifying_days WHERE program_id = $1 AND day < $2 RETURNING member_id, amount)"
         " SELECT member_id, sum(amount)::bigint AS amount FROM gone GROUP BY member_id ORDER BY member_id",
@@ -53,23 +63,67 @@ async def decay_qualifying(
             [r["member_id"] for r in rows],
             [r["amount"] for r in rows],
         )
-    return len(rows) + await _decay_day_buckets(connection, program, start)
+    emptied = await _decay_day_buckets(connection, program, start) if moved else 0
+    return len(rows) + emptied
 
 
-async def _decay_day_buckets(
-    connection: asyncpg.Connection, program: Program, start: dt.date
-) -> int:
-    """Empty the accounts' day buckets (migration 006) that left the window. Buckets are written
-    only for days in the window, so the accounts are read once each time the window start moves
-    (daily), not on every run; program_jobs keeps the start they were last emptied for."""
-    marker = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+async def _window_moved(connection: asyncpg.Connection, program: Program, start: dt.date) -> bool:
+    """Whether the window start moved since the accounts' day buckets (migration 006) were last
+    emptied. Buckets are written only for days in the window, so the accounts are read once each
+    time the window start moves (daily), not on every run; program_jobs keeps the start they were
+    last emptied for, locked here until the transaction ends."""
     emptied_for = await connection.fetchval(
         "SELECT last_run_at FROM program_jobs WHERE program_id = $1 AND job = $2 FOR UPDATE",
         program.program_id,
         DAY_BUCKETS_JOB,
     )
-    if emptied_for is not None and emptied_for >= marker:
+    return emptied_for is None or emptied_for < _midnight_utc(start)
+
+
+def _midnight_utc(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+async def keep_previous_window(
+    connection: asyncpg.Connection, program: Program, now: dt.datetime
+) -> int:
+    """Keep on each account its qualifying amount of the calendar year that ended last (its
+    qualifying_days rows and its day bucket of that year), before they leave the window; returns
+    the members with such an amount. Nothing for a rolling window. Days of an earlier year (the
+    job stopped for more than a year) are not counted: the year judged is the one just ended."""
+    previous = previous_window_start(program.settings, now)
+    if previous is None:
         return 0
+    start = qualifying_window_start(program.settings, now)
+    rows = await connection.fetch(
+        "SELECT member_id, sum(amount)::bigint AS amount FROM ("
+        "  SELECT member_id, amount FROM qualifying_days"
+        "  WHERE program_id = $1 AND day >= $2 AND day < $3"
+        "  UNION ALL SELECT member_id, qualifying_day_amount FROM member_accounts"
+        "  WHERE program_id = $1 AND qualifying_day >= $2 AND qualifying_day < $3"
+        ") AS year GROUP BY member_id ORDER BY member_id",
+        program.program_id,
+        previous,
+        start,
+    )
+    if rows:
+        await connection.execute(
+            "UPDATE member_accounts AS a SET previous_window_qualifying = t.amount,"
+            " previous_window_start = $4"
+            " FROM unnest($2::text[], $3::bigint[]) AS t(member_id, amount)"
+            " WHERE a.program_id = $1 AND a.member_id = ANY($2::text[]) AND a.member_id = t.member_id",
+            program.program_id,
+            [r["member_id"] for r in rows],
+            [r["amount"] for r in rows],
+            previous,
+        )
+    return len(rows)
+
+
+async def _decay_day_buckets(
+    connection: asyncpg.Connection, program: Program, start: dt.date
+) -> int:
+    """Empty the accounts' day buckets (migration 006) that left the window."""
     emptied = await connection.fetch(
         "UPDATE member_accounts SET qualifying = qualifying - qualifying_day_amount,"
         " qualifying_day = NULL, qualifying_day_amount = 0"
@@ -82,7 +136,7 @@ async def _decay_day_buckets(
         " ON CONFLICT (program_id, job) DO UPDATE SET last_run_at = EXCLUDED.last_run_at",
         program.program_id,
         DAY_BUCKETS_JOB,
-        marker,
+        _midnight_utc(start),
     )
     return len(emptied)
 
@@ -111,7 +165,14 @@ async def evaluate(
     standing at the tier its code is mapped to (the lowest without a recorded mapping), so it
     ends where SetTierDefinitions moved the code's other holders unless its qualifying amount
     reaches higher (or, at re-qualification, only lower); reason DEFINITIONS_CHANGED, direction
-    by the removed tier's threshold."""
+    by the removed tier's threshold.
+
+    A member stands by its qualifying amount in the window as of `now` (the caller takes what
+    left it off first: decay_qualifying); in a calendar-year window, by the greater of that (the
+    year so far) and the amount kept for last year (keep_previous_window). So a tier last year's
+    points reach holds through this year, re-qualification after 1 January judges the year that
+    ended rather than the new one's first hours, and a tier reached this year is not taken back
+    by last year's. The tier change records that amount."""
     if not await repository.share_program(connection, program.program_id):
         return Evaluation(0, [])
     program = await load_program(connection, program.program_id)
@@ -124,7 +185,9 @@ async def evaluate(
     after = ""
     while True:
         rows = await connection.fetch(
-            "SELECT member_id, tier_code, qualifying FROM member_accounts WHERE program_id = $1"
+            "SELECT member_id, tier_code, CASE WHEN previous_window_start = $6"
+            " THEN greatest(qualifying, previous_window_qualifying) ELSE qualifying END AS qualifying"
+            " FROM member_accounts WHERE program_id = $1"
             " AND ($2::text[] IS NULL OR member_id = ANY($2)) AND member_id > $3"
             " AND ($5::text[] IS NULL OR tier_code <> ALL($5::text[]))"
             " AND closed_into IS NULL ORDER BY member_id LIMIT $4"
@@ -134,6 +197,7 @@ async def evaluate(
             after,
             EVALUATION_CHUNK,
             defined if undefined_only else None,
+            previous_window_start(program.settings, now),
         )
         if not rows:
             break
