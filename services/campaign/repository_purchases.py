@@ -675,6 +675,24 @@ async def fetch_merged(
     return {row["member_id"]: row["merged_into"] for row in rows}
 
 
+async def merge_family(connection: Connection, program_id: str, member_id: str) -> list[str]:
+    """The other members of `member_id`'s merges: its final survivor (itself if not merged) and
+    the members merged into that one, by member id. merged_into names the final survivor
+    (member_merged), so nothing walks a chain; read through members_merged_into (migration 016)."""
+    survivor = (await fetch_merged(connection, program_id, [member_id])).get(member_id, member_id)
+    rows = await connection.fetch(
+        "SELECT member_id FROM members WHERE program_id = $1 AND merged_into = $2 "
+        "AND member_id <> $3",
+        program_id,
+        survivor,
+        member_id,
+    )
+    family = {row["member_id"] for row in rows}
+    if survivor != member_id:
+        family.add(survivor)
+    return sorted(family)
+
+
 async def forget_birthday(connection: Connection, program_id: str, member_id: str) -> None:
     """An erased member's birthday, forgotten for good: held as of 'infinity', so no identity
     event older than the erasure (a redelivery, or the copy without personal data that the

@@ -3,6 +3,10 @@
 The ledger keeps the cumulative refunds of a purchase (its postings share the transaction id as
 source reference), so partial returns add up and never reverse more than was earned. A return is
 recorded once per member and return id; the reversal's idempotency key is the return id.
+
+A purchase made before a merge stays its member's: the till may name the survivor (the cards moved
+to it) or the merged member, and either way the return is recorded under the purchase's member and
+the ledger, told that member, takes the points back from the survivor, which holds them.
 """
 
 import datetime as dt
@@ -53,27 +57,22 @@ async def record_return(
 ) -> ReturnOutcome:
     """Reverse the points of the refunded purchase, in the caller's transaction."""
     program_id = program.program_id
-    stored = await store.fetch_transactions(
-        connection,
-        program_id,
-        [refund.member_id, refund.member_id],
-        [refund.return_id, refund.original_transaction_id],
-    )
-    earlier = stored.get((refund.member_id, refund.return_id))
+    earlier, original = await _recorded(connection, program_id, refund)
     if earlier is not None:
         if earlier.kind != RETURN or earlier.amount_minor != -refund.refunded_minor:
             raise FailedPrecondition("was recorded before with other content", field="return_id")
         return ReturnOutcome(-earlier.points, duplicate=True)
-    original = stored.get((refund.member_id, refund.original_transaction_id))
-    if original is None or original.kind != PURCHASE:
+    if original is None:
         raise PurchaseNotFound(refund.original_transaction_id)
+    # The purchase's member, who earned its points (the ledger takes them back from its survivor).
+    owner = original.member_id
     outcome = ReturnOutcome(0)
     if original.points:
         response = await ledger.reverse(
             ledger_pb2.ReverseRequest(
                 program_id=program_id,
                 idempotency_key=f"return:{refund.return_id}",
-                member_id=refund.member_id,
+                member_id=owner,
                 refund=ledger_pb2.PurchaseRefund(
                     original_reference=refund.original_transaction_id,
                     refunded_amount=common_pb2.Money(
@@ -95,7 +94,7 @@ async def record_return(
         connection,
         (
             program_id,
-            refund.member_id,
+            owner,
             refund.return_id,
             RETURN,
             -refund.refunded_minor,
@@ -109,7 +108,7 @@ async def record_return(
     if not inserted:
         raise FailedPrecondition("is being recorded concurrently; retry", field="return_id")
     # The member's net spend changed: segments re-evaluate them.
-    await segment_facts.mark_dirty(connection, program_id, [refund.member_id])
+    await segment_facts.mark_dirty(connection, program_id, [owner])
     await outbox.enqueue(
         connection,
         events.PURCHASE_RECORDED,
@@ -117,7 +116,7 @@ async def record_return(
             program_id=program_id,
             purchase_recorded=events_pb2.PurchaseRecorded(
                 transaction_id=refund.return_id,
-                member_id=refund.member_id,
+                member_id=owner,
                 amount=common_pb2.Money(
                     amount_minor=-refund.refunded_minor, currency=program.currency
                 ),
@@ -130,3 +129,47 @@ async def record_return(
         ),
     )
     return outcome
+
+
+async def _recorded(
+    connection: asyncpg.Connection, program_id: str, refund: Refund
+) -> tuple[store.StoredTransaction | None, store.StoredTransaction | None]:
+    """The return recorded before under the return id, and the refunded purchase.
+
+    Both are looked up under the member named first. A purchase made before a merge stays its
+    member's, while the till now names the survivor (the cards moved to it): when the member
+    named holds neither, the purchase is looked up among the other members of its merges (its
+    final survivor and the members merged into that one), and the return recorded before under
+    the purchase's member, where it is stored. A purchase id two of them hold is refused."""
+    member, return_id, original_id = (
+        refund.member_id,
+        refund.return_id,
+        refund.original_transaction_id,
+    )
+    stored = await store.fetch_transactions(
+        connection, program_id, [member, member], [return_id, original_id]
+    )
+    earlier, original = stored.get((member, return_id)), stored.get((member, original_id))
+    if earlier is not None or (original is not None and original.kind == PURCHASE):
+        return earlier, original
+    family = await store.merge_family(connection, program_id, member)
+    if not family:
+        return None, None
+    stored = await store.fetch_transactions(
+        connection,
+        program_id,
+        [m for m in family for _ in range(2)],
+        [transaction for _ in family for transaction in (return_id, original_id)],
+    )
+    purchases = [
+        t for (_, i), t in sorted(stored.items()) if i == original_id and t.kind == PURCHASE
+    ]
+    if len(purchases) > 1:
+        raise FailedPrecondition(
+            "names purchases of several merged members; name the member who made it",
+            field="original_transaction_id",
+        )
+    if not purchases:
+        return None, None
+    (original,) = purchases
+    return stored.get((original.member_id, return_id)), original
