@@ -153,6 +153,21 @@ class LedgerClient:
             "reverse the points", lambda: self.stub.Reverse(request, timeout=CALL_TIMEOUT_S)
         )
 
+    async def take_back(self, request: ledger_pb2.ReverseRequest) -> int:
+        """Reverse a refund, as `reverse`; the points taken back, 0 if nothing was earned under
+        its reference (NOT_FOUND: a bonus never posted)."""
+
+        async def attempt() -> int:
+            try:
+                response = await self.stub.Reverse(request, timeout=CALL_TIMEOUT_S)
+            except grpc.aio.AioRpcError as error:
+                if error.code() == grpc.StatusCode.NOT_FOUND:
+                    return 0
+                raise
+            return int(response.reversed_points)
+
+        return await call("take back the points", attempt)
+
     async def balances(self, program_id: str, member_ids: list[str]) -> list[ledger_pb2.Balance]:
         """The balances of known members, asked in calls of at most 1000 (the ledger's limit)."""
         balances: list[ledger_pb2.Balance] = []

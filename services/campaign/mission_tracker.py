@@ -344,7 +344,11 @@ def completion_withdrawn(
 
 
 def badge_withdrawn(
-    program_id: str, badge: store.DeletedBadge, transaction_ids: list[str]
+    program_id: str,
+    badge: store.DeletedBadge,
+    transaction_ids: list[str],
+    *,
+    reason: int = WITHDRAWN_FOR_REFUSED_PURCHASE,
 ) -> tuple[str, events_pb2.Event]:
     """The event taking back the BadgeAwarded of a deleted badge."""
     return events.BADGE_WITHDRAWN, events_pb2.Event(
@@ -355,7 +359,7 @@ def badge_withdrawn(
             mission_id=badge.mission_id,
             milestone_code=badge.milestone_code,
             transaction_ids=transaction_ids,
-            reason=WITHDRAWN_FOR_REFUSED_PURCHASE,
+            reason=reason,  # type: ignore[arg-type]
         ),
     )
 

@@ -301,6 +301,26 @@ async def reopen_referrals(
     return [_referral(row) for row in rows]
 
 
+# A referral whose referred member returned every purchase in full: both bonuses were taken back
+# through the ledger, and it is never rewarded again (states 1 to 3: migration 004).
+REFERRAL_RETURNED = 4
+
+
+async def take_back_referral(
+    connection: asyncpg.Connection, program_id: str, referred_member_id: str
+) -> Referral | None:
+    """Mark the member's rewarded referral returned; returns it, or None if it was not rewarded
+    (pending, rejected, or returned before)."""
+    row = await connection.fetchrow(
+        "UPDATE referrals SET state = $3 WHERE program_id = $1 AND referred_member_id = $2 "
+        f"AND state = 2 RETURNING {_REFERRAL_COLUMNS}",
+        program_id,
+        referred_member_id,
+        REFERRAL_RETURNED,
+    )
+    return None if row is None else _referral(row)
+
+
 async def set_referral_state(
     connection: asyncpg.Connection, program_id: str, referred_member_id: str, state: int
 ) -> None:
@@ -373,6 +393,27 @@ async def withdraw_awards(
         [period for _, period in awards],
     )
     return {(row["member_id"], row["period"]) for row in rows}
+
+
+async def take_back_awards(
+    connection: asyncpg.Connection, program_id: str, kind: str, member_id: str, periods: list[str]
+) -> list[tuple[str, int]]:
+    """Mark the member's awards of a kind in these periods taken back by a return, each once: a
+    row of kind 'returned:<kind>' beside the award, whose own row stays (so it is not given
+    again). Returns the (period, points) of the awards marked now."""
+    if not periods:
+        return []
+    rows = await connection.fetch(
+        "INSERT INTO bonus_awards (program_id, member_id, kind, period, points) "
+        "SELECT program_id, member_id, 'returned:' || kind, period, points FROM bonus_awards "
+        "WHERE program_id = $1 AND member_id = $2 AND kind = $3 AND period = ANY($4::text[]) "
+        "ORDER BY period ON CONFLICT DO NOTHING RETURNING period, points",
+        program_id,
+        member_id,
+        kind,
+        sorted(periods),
+    )
+    return sorted((row["period"], row["points"]) for row in rows)
 
 
 async def claim_job_run(

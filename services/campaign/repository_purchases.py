@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 import ledger_core
-from services.campaign.transactions import PURCHASE
+from services.campaign.transactions import PURCHASE, RETURN
 from services.shared import pg_copy
 from services.shared.pg_arrays import int_array, text_array
 
@@ -139,6 +139,40 @@ async def uncount_purchases(
         int_array([counts[m][1] for m in members]),
     )
     return {row[0]: (row[1], row[2]) for row in rows}
+
+
+async def lock_refunded(
+    connection: asyncpg.Connection, program_id: str, member_id: str, transaction_id: str
+) -> int:
+    """What the member's returns of the purchase refunded so far (minor units), its row locked
+    until the transaction ends: the returns of one purchase are counted one after the other."""
+    refunded: int = await connection.fetchval(
+        "SELECT coalesce(sum(-r.amount_minor), 0) FROM (SELECT 1 FROM transactions "
+        "WHERE program_id = $1 AND member_id = $2 AND transaction_id = $3 FOR UPDATE) p, "
+        "transactions r WHERE r.program_id = $1 AND r.member_id = $2 AND r.kind = $4 "
+        "AND r.original_transaction_id = $3",
+        program_id,
+        member_id,
+        transaction_id,
+        RETURN,
+    )
+    return refunded
+
+
+async def keeps_a_purchase(connection: Connection, program_id: str, member_id: str) -> bool:
+    """Whether the member has a purchase its returns did not refund in full."""
+    return bool(
+        await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM transactions p WHERE p.program_id = $1 "
+            "AND p.member_id = $2 AND p.kind = $3 AND p.amount_minor > coalesce((SELECT "
+            "sum(-r.amount_minor) FROM transactions r WHERE r.program_id = $1 AND r.member_id = $2 "
+            "AND r.kind = $4 AND r.original_transaction_id = p.transaction_id), -1))",
+            program_id,
+            member_id,
+            PURCHASE,
+            RETURN,
+        )
+    )
 
 
 async def uncount_cap_points(
@@ -740,16 +774,26 @@ async def set_tier(connection: Connection, program_id: str, member_id: str, tier
 
 
 async def recount_purchases(connection: asyncpg.Connection, program_id: str) -> None:
-    """Every member's purchase count and spend, from the recorded purchases (when milestones are
-    configured, after a time without: the counts are only kept up to date while they are)."""
+    """Every member's purchase count and spend, from the recorded purchases net of their returns
+    (when milestones are configured, after a time without: the counts are only kept up to date
+    while they are). A purchase its returns refunded in full is not counted, and the spend is
+    what the purchases kept, as record_return leaves them."""
     await connection.execute(
         "UPDATE members SET purchase_count = 0, spend_minor = 0 WHERE program_id = $1", program_id
     )
     await connection.execute(
         "INSERT INTO members AS m (program_id, member_id, purchase_count, spend_minor) "
-        "SELECT program_id, member_id, count(*), sum(amount_minor) FROM transactions "
-        "WHERE program_id = $1 AND kind = 1 GROUP BY program_id, member_id "
+        "SELECT p.program_id, p.member_id, "
+        "count(*) FILTER (WHERE r.refunded IS NULL OR p.amount_minor > r.refunded), "
+        "sum(greatest(p.amount_minor - coalesce(r.refunded, 0), 0)) FROM transactions p "
+        "LEFT JOIN (SELECT member_id, original_transaction_id, sum(-amount_minor) AS refunded "
+        "FROM transactions WHERE program_id = $1 AND kind = $3 "
+        "GROUP BY member_id, original_transaction_id) r "
+        "ON r.member_id = p.member_id AND r.original_transaction_id = p.transaction_id "
+        "WHERE p.program_id = $1 AND p.kind = $2 GROUP BY p.program_id, p.member_id "
         "ON CONFLICT (program_id, member_id) DO UPDATE SET purchase_count = EXCLUDED.purchase_count, "
         "spend_minor = EXCLUDED.spend_minor",
         program_id,
+        PURCHASE,
+        RETURN,
     )

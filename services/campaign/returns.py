@@ -7,6 +7,10 @@ recorded once per member and return id; the reversal's idempotency key is the re
 A purchase made before a merge stays its member's: the till may name the survivor (the cards moved
 to it) or the merged member, and either way the return is recorded under the purchase's member and
 the ledger, told that member, takes the points back from the survivor, which holds them.
+
+A return also takes its share off the member's purchase count and spend, and a return in full
+takes back the milestones and the referral it leaves unearned (return_takebacks.py), in the same
+transaction: a retried return is a duplicate before it gets there.
 """
 
 import datetime as dt
@@ -22,6 +26,7 @@ from services.campaign import repository_purchases as store
 from services.campaign import repository_segment_facts as segment_facts
 from services.campaign.errors import PurchaseNotFound
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
+from services.campaign.return_takebacks import Returned, take_back
 from services.campaign.transactions import PURCHASE, RETURN
 from services.shared.errors import FailedPrecondition
 from services.shared.outbox import Outbox
@@ -57,6 +62,7 @@ async def record_return(
 ) -> ReturnOutcome:
     """Reverse the points of the refunded purchase, in the caller's transaction."""
     program_id = program.program_id
+    original_id = refund.original_transaction_id
     earlier, original = await _recorded(connection, program_id, refund)
     if earlier is not None:
         if earlier.kind != RETURN or earlier.amount_minor != -refund.refunded_minor:
@@ -66,6 +72,7 @@ async def record_return(
         raise PurchaseNotFound(refund.original_transaction_id)
     # The purchase's member, who earned its points (the ledger takes them back from its survivor).
     owner = original.member_id
+    refunded_before = await store.lock_refunded(connection, program_id, owner, original_id)
     outcome = ReturnOutcome(0)
     if original.points:
         response = await ledger.reverse(
@@ -109,6 +116,20 @@ async def record_return(
         raise FailedPrecondition("is being recorded concurrently; retry", field="return_id")
     # The member's net spend changed: segments re-evaluate them.
     await segment_facts.mark_dirty(connection, program_id, [owner])
+    # Its share of the member's counts, and the bonuses a return in full leaves unearned.
+    await take_back(
+        connection,
+        ledger,
+        outbox,
+        program,
+        Returned(
+            owner,
+            original_id,
+            original.amount_minor,
+            refunded_before_minor=refunded_before,
+            refunded_minor=refund.refunded_minor,
+        ),
+    )
     await outbox.enqueue(
         connection,
         events.PURCHASE_RECORDED,

@@ -6,17 +6,18 @@ import datetime as dt
 import asyncpg
 import pytest
 
-from loyalty.campaign.v1 import campaign_pb2
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from tests.services.campaign import support
 from tests.services.campaign.insight_support import publish
-from tests.services.campaign.streams import eventually
+from tests.services.campaign.streams import campaign_events, eventually
 from tests.services.campaign.support import (
     PROGRAM,
     available,
     batch,
     earning,
+    engagement,
     eur,
     ledger_and_campaign,
     rate,
@@ -140,3 +141,188 @@ async def test_a_purchase_made_before_a_merge_is_returned_through_the_survivor(
         ("zed", "r3", -2_000, -20),
     ]
     await ledger.assert_clean()
+
+
+NTH_PURCHASE = engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
+SPEND = engagement_pb2.MILESTONE_KIND_SPEND_THRESHOLD
+RETURNED = events_pb2.AWARD_WITHDRAWAL_REASON_PURCHASE_RETURNED
+
+
+@pytest.fixture
+async def bonuses(services):  # type: ignore[no-untyped-def]
+    """bob referred zed; zed's first purchase completes it (bob 300, zed 100). Milestones: the
+    first purchase (5, badge "new") and 2,000 euros spent (50, badge "big")."""
+    _, campaign, _ = services
+    await campaign.live(
+        engagement(
+            "referral",
+            activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+            points=300,
+            referred_points=100,
+            requires_first_purchase=True,
+        )
+    )
+    await campaign.configure_recognition(
+        engagement_pb2.RecognitionConfig(
+            milestones=[
+                engagement_pb2.Milestone(
+                    code="first", kind=NTH_PURCHASE, threshold=1, points=5, badge_code="new"
+                ),
+                engagement_pb2.Milestone(
+                    code="2000", kind=SPEND, threshold=200_000, points=50, badge_code="big"
+                ),
+            ]
+        )
+    )
+    await campaign.stub.RecordActivity(
+        campaign_pb2.RecordActivityRequest(
+            program_id=PROGRAM,
+            idempotency_key="ref1",
+            activity=engagement_pb2.Activity(
+                activity_id="ref1",
+                member_id="bob",
+                kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                channel=common_pb2.CHANNEL_APP,
+                referred_member_id="zed",
+            ),
+        )
+    )
+    return services
+
+
+async def buy(campaign, path: str, member: str, transaction_id: str, amount: int) -> None:  # type: ignore[no-untyped-def]
+    if path == "RecordPurchase":
+        await campaign.purchase(member, transaction_id, amount, at=MONDAY)
+    else:
+        (answer,) = await campaign.ingest(
+            batch(f"buy-{transaction_id}", [(transaction_id, member, amount, MONDAY, "")])
+        )
+        assert list(answer.statuses) == [POSTED]
+
+
+async def give_back(  # type: ignore[no-untyped-def]
+    campaign, path: str, member: str, return_id: str, original: str, refunded: int, *, batch_id=""
+) -> int:
+    """A return through RecordReturn or ingest; the purchase's points it reversed."""
+    if path == "RecordPurchase":
+        answer = await record_return(campaign, member, return_id, original, refunded, key=return_id)
+        return answer.reversed_points  # type: ignore[no-any-return]
+    (ingested,) = await campaign.ingest(
+        returns(batch_id or f"return-{return_id}", [(return_id, member, refunded, original)])
+    )
+    assert list(ingested.statuses) in ([POSTED], [DUPLICATE]), ingested
+    return -ingested.points[0]  # type: ignore[no-any-return]
+
+
+async def referral_state(connection: asyncpg.Connection) -> int:
+    return await connection.fetchval(  # type: ignore[no-any-return]
+        "SELECT state FROM campaign.referrals WHERE referred_member_id = 'zed'"
+    )
+
+
+async def badges(campaign, member: str) -> list[str]:  # type: ignore[no-untyped-def]
+    held = await campaign.stub.ListMemberBadges(
+        campaign_pb2.ListMemberBadgesRequest(program_id=PROGRAM, member_id=member)
+    )
+    return sorted(badge.badge_code for badge in held.badges)
+
+
+@pytest.mark.parametrize("path", ["RecordPurchase", "IngestTransactions"])
+async def test_a_full_return_of_the_first_purchase_takes_back_both_referral_bonuses(
+    bonuses, path, servers, nats_namespace
+) -> None:
+    ledger, campaign, connection = bonuses
+    await buy(campaign, path, "zed", "z1", 3_000)
+    assert await available(ledger, "zed") == 30 + 100 + 5
+    assert await available(ledger, "bob") == 300
+    assert await badges(campaign, "zed") == ["new"]
+    # A partial return takes back the purchase's share only: the bonuses stand.
+    assert await give_back(campaign, path, "zed", "r1", "z1", 1_000) == 10
+    assert await available(ledger, "zed") == 20 + 100 + 5
+    assert await available(ledger, "bob") == 300
+    # The rest of it leaves zed without a purchase: both referral bonuses and the first-purchase
+    # milestone (with its badge) are taken back. Retried, through either path, nothing more.
+    for retry in range(3):
+        assert await give_back(campaign, path, "zed", "r2", "z1", 2_000, batch_id=f"b{retry}") == 20
+        assert await available(ledger, "zed") == 0
+        assert await available(ledger, "bob") == 0
+        assert await badges(campaign, "zed") == []
+        assert await referral_state(connection) == 4
+        assert await record_return(campaign, "zed", "r2", "z1", 2_000) is not None
+
+    async def withdrawn() -> list[tuple[str, str, list[str], int]]:
+        events = await campaign_events(servers, nats_namespace, "campaign.badge_withdrawn")
+        return [
+            (
+                e.badge_withdrawn.member_id,
+                e.badge_withdrawn.badge_code,
+                list(e.badge_withdrawn.transaction_ids),
+                e.badge_withdrawn.reason,
+            )
+            for e in events
+        ]
+
+    assert await eventually(withdrawn) == [("zed", "new", ["z1"], RETURNED)]
+    # A bonus is given once: zed's next purchase earns its own points only.
+    await buy(campaign, path, "zed", "z2", 1_000)
+    assert await available(ledger, "zed") == 10
+    assert await available(ledger, "bob") == 0
+    assert await withdrawn() == [("zed", "new", ["z1"], RETURNED)]
+    await ledger.assert_clean()
+
+
+@pytest.mark.parametrize("path", ["RecordPurchase", "IngestTransactions"])
+async def test_refunded_spend_does_not_count_toward_a_spend_milestone(bonuses, path) -> None:
+    ledger, campaign, connection = bonuses
+    await buy(campaign, path, "ann", "a1", 100_000)
+    assert await give_back(campaign, path, "ann", "r1", "a1", 60_000) == 600
+    # 1,000 + 1,500 euros bought, 600 returned: 1,900 spent, short of 2,000.
+    await buy(campaign, path, "ann", "a2", 150_000)
+    assert await available(ledger, "ann") == 400 + 1_500 + 5
+    assert await badges(campaign, "ann") == ["new"]
+    await buy(campaign, path, "ann", "a3", 10_000)
+    assert await available(ledger, "ann") == 400 + 1_500 + 100 + 5 + 50
+    assert await badges(campaign, "ann") == ["big", "new"]
+    # A partial return takes net spend below 2,000 again: the milestone stands, and crossing
+    # 2,000 again pays it no second time.
+    assert await give_back(campaign, path, "ann", "r3", "a3", 5_000) == 50
+    await buy(campaign, path, "ann", "a4", 10_000)
+    assert await available(ledger, "ann") == 400 + 1_500 + 50 + 100 + 5 + 50
+    # A full return after which the purchases kept (550 euros) no longer reach 2,000 takes the
+    # milestone back, once.
+    for retry in range(2):
+        assert (
+            await give_back(campaign, path, "ann", "r2", "a2", 150_000, batch_id=f"b{retry}")
+            == 1_500
+        )
+        assert await available(ledger, "ann") == 400 + 50 + 100 + 5
+        assert await badges(campaign, "ann") == ["new"]
+    counted = await connection.fetchrow(
+        "SELECT purchase_count, spend_minor FROM campaign.members WHERE member_id = 'ann'"
+    )
+    assert tuple(counted) == (3, 40_000 + 5_000 + 10_000)
+    await ledger.assert_clean()
+
+
+async def test_milestones_configured_later_count_purchases_net_of_their_returns(services) -> None:
+    ledger, campaign, connection = services
+    # Without milestones nobody keeps the counts; configuring them counts the purchases kept.
+    await campaign.purchase("ann", "a1", 100_000, at=MONDAY)
+    await record_return(campaign, "ann", "r1", "a1", 100_000)
+    await campaign.purchase("ann", "a2", 50_000, at=MONDAY)
+    await record_return(campaign, "ann", "r2", "a2", 20_000)
+    await campaign.configure_recognition(
+        engagement_pb2.RecognitionConfig(
+            milestones=[
+                engagement_pb2.Milestone(code="2000", kind=SPEND, threshold=200_000, points=50)
+            ]
+        )
+    )
+    counted = await connection.fetchrow(
+        "SELECT purchase_count, spend_minor FROM campaign.members WHERE member_id = 'ann'"
+    )
+    assert tuple(counted) == (1, 30_000)
+    await campaign.purchase("ann", "a3", 160_000, at=MONDAY)
+    assert await available(ledger, "ann") == 300 + 1_600
+    await campaign.purchase("ann", "a4", 10_000, at=MONDAY)
+    assert await available(ledger, "ann") == 300 + 1_600 + 100 + 50

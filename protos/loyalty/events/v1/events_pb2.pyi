@@ -15,8 +15,10 @@ class AwardWithdrawalReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     AWARD_WITHDRAWAL_REASON_UNSPECIFIED: _ClassVar[AwardWithdrawalReason]
     AWARD_WITHDRAWAL_REASON_PURCHASE_REFUSED: _ClassVar[AwardWithdrawalReason]
+    AWARD_WITHDRAWAL_REASON_PURCHASE_RETURNED: _ClassVar[AwardWithdrawalReason]
 AWARD_WITHDRAWAL_REASON_UNSPECIFIED: AwardWithdrawalReason
 AWARD_WITHDRAWAL_REASON_PURCHASE_REFUSED: AwardWithdrawalReason
+AWARD_WITHDRAWAL_REASON_PURCHASE_RETURNED: AwardWithdrawalReason
 
 class Event(_message.Message):
     __slots__ = ("event_id", "program_id", "occurred_at", "request_id", "producer", "program_created", "program_updated", "member_enrolled", "member_updated", "member_merged", "member_erased", "consent_changed", "points_posted", "tier_changed", "points_expiring", "points_expired", "hold_placed", "hold_committed", "hold_voided", "tier_definitions_changed", "activity_recorded", "activity_verified", "purchase_recorded", "mission_completed", "badge_awarded", "notification_intent", "mission_completion_withdrawn", "badge_withdrawn", "reward_redeemed", "redemption_cancelled", "code_used", "perk_granted", "perk_withdrawn")

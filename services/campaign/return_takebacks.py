@@ -1,0 +1,143 @@
+"""What a return takes back besides its purchase's points: the purchase's share of the member's
+counts, and the bonuses of a purchase returned in full.
+
+Milestones, referrals and the counts behind them are judged on what the member kept:
+
+- Every return lowers the member's counted spend by what it refunds (never by more than the
+  purchase's amount less its earlier returns), so spend milestones are judged on net spend. A
+  return that completes the purchase's refunds (the returns of a purchase add up; partial ones
+  included) lowers the member's purchase count by one: a purchase returned in full is not a
+  purchase. recount_purchases counts the same way.
+- A partial return takes no bonus back: the milestones reached stand, even if net spend falls
+  below one, and so does a referral.
+- A return in full takes back, through the ledger, the milestones the member's counts no longer
+  reach (their points, reversed from the member or its survivor, and their badges, with a
+  BadgeWithdrawn), and, if it leaves the member without any purchase it kept, both sides of the
+  referral its first purchase completed (the referral is then REFERRAL_RETURNED).
+- A bonus is given once per member (its ledger key names the milestone or the referral, and its
+  award row stays), so net spend crossing a threshold again pays nothing again; and it is taken
+  back once (the taken-back mark, in the return's transaction; the ledger call's key names the
+  bonus, so a return retried after a rollback is answered as the first call).
+
+The refused-purchase path (withdrawal.py) deletes what it takes back, as nothing was posted; a
+return instead takes back what the ledger posted, and never gives it again. Mission steps a
+returned purchase counted for are not taken back: progress is stored as counts, and only an ingest
+batch in flight keeps the steps its purchases counted for (withdrawal.py).
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+import asyncpg
+
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from loyalty.ledger.v1 import ledger_pb2
+from services.campaign import repository_engagement as engagement_store
+from services.campaign import repository_missions as mission_store
+from services.campaign import repository_purchases as store
+from services.campaign.ledger_client import LedgerClient, ProgramSettings
+from services.campaign.mission_tracker import badge_withdrawn
+from services.campaign.purchases import milestone_key, milestones_of, referral_items
+from services.campaign.withdrawal import unreached
+from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
+from services.shared.outbox import Outbox
+
+WITHDRAWN_FOR_RETURNED_PURCHASE = events_pb2.AWARD_WITHDRAWAL_REASON_PURCHASE_RETURNED
+
+
+@dataclass(frozen=True)
+class Returned:
+    """A return of a recorded purchase, with what the purchase's earlier returns refunded."""
+
+    member_id: str
+    transaction_id: str
+    amount_minor: int
+    refunded_before_minor: int
+    refunded_minor: int
+
+    @property
+    def in_full(self) -> bool:
+        """Whether this return completes the purchase's refunds."""
+        before, amount = self.refunded_before_minor, self.amount_minor
+        return before < amount <= before + self.refunded_minor
+
+    @property
+    def spend_minor(self) -> int:
+        """The spend it takes off the member's count."""
+        return max(0, min(self.refunded_minor, self.amount_minor - self.refunded_before_minor))
+
+
+async def take_back(
+    connection: asyncpg.Connection,
+    ledger: LedgerClient,
+    outbox: Outbox,
+    program: ProgramSettings,
+    returned: Returned,
+) -> int:
+    """Take the return's share off the member's counts and, for a return in full, the bonuses
+    it leaves unearned, in the caller's transaction (after the return's row is written); returns
+    the bonus points the ledger took back."""
+    program_id, member = program.program_id, returned.member_id
+    milestones = await milestones_of(connection, program_id)
+    counts: dict[str, tuple[int, int]] = {}
+    # Without milestones nobody reads the counts, and purchases do not keep them either.
+    if milestones and (returned.in_full or returned.spend_minor):
+        counts = await store.uncount_purchases(
+            connection, program_id, {member: (int(returned.in_full), returned.spend_minor)}
+        )
+    if not returned.in_full:
+        return 0
+    codes = [code for _, code in unreached(milestones, counts)]
+    marked = await engagement_store.take_back_awards(
+        connection, program_id, "milestone", member, codes
+    )
+    taken = 0
+    for code, points in marked:
+        if points:
+            taken += await _take_back_bonus(ledger, program, member, milestone_key(code))
+    deleted = await mission_store.delete_milestone_badges(
+        connection, program_id, [(member, code) for code, _ in marked]
+    )
+    await outbox.enqueue_all(
+        connection,
+        [
+            badge_withdrawn(
+                program_id,
+                badge,
+                [returned.transaction_id],
+                reason=WITHDRAWN_FOR_RETURNED_PURCHASE,
+            )
+            for badge in deleted
+        ],
+    )
+    if await store.keeps_a_purchase(connection, program_id, member):
+        return taken
+    referral = await engagement_store.take_back_referral(connection, program_id, member)
+    if referral is not None:
+        for item in referral_items(referral):
+            taken += await _take_back_bonus(ledger, program, item.member_id, item.reference)
+    return taken
+
+
+async def _take_back_bonus(
+    ledger: LedgerClient, program: ProgramSettings, member_id: str, reference: str
+) -> int:
+    """Reverse in full what the member earned under a bonus's reference (from its survivor if it
+    was merged); 0 if nothing was (a held-out member's, a bonus without points). The key and the
+    request name the bonus only: taken back once, whichever return does it."""
+    key = f"take-back:{reference}@{member_id}"
+    if len(key) > IDEMPOTENCY_KEY_LENGTH_MAX:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    whole = common_pb2.Money(amount_minor=1, currency=program.currency)
+    return await ledger.take_back(
+        ledger_pb2.ReverseRequest(
+            program_id=program.program_id,
+            idempotency_key=key,
+            member_id=member_id,
+            refund=ledger_pb2.PurchaseRefund(
+                original_reference=reference, refunded_amount=whole, original_amount=whole
+            ),
+            reason=ledger_pb2.PostingReason(code="return", note=f"{reference} taken back"),
+        )
+    )
