@@ -51,7 +51,7 @@ WITHDRAWN_FOR_REFUSED_PURCHASE = events_pb2.AWARD_WITHDRAWAL_REASON_PURCHASE_REF
 
 @dataclass(frozen=True)
 class RefusedStep:
-    """A mission step a refused purchase counted for, in the attempt it counted in."""
+    """A mission step a refused or returned purchase counted for, in the attempt it counted in."""
 
     member_id: str
     transaction_id: str
@@ -129,7 +129,19 @@ class MissionTracker:
             for i in indexes
         ]
         counted = await self._count(connection, program.program_id, missions, facts)
-        counted.steps.facts = [indexes[f] for f in counted.steps.facts]
+        steps = counted.steps
+        steps.facts = [indexes[f] for f in steps.facts]
+        # Kept per purchase too, for a return in full to take back (return_takebacks.py).
+        await store.insert_purchase_steps(
+            connection,
+            program.program_id,
+            [
+                (transactions.members[i], transactions.ids[i], steps.mission_ids[m], a, s)
+                for i, m, a, s in zip(
+                    steps.facts, steps.missions, steps.attempts, steps.steps, strict=True
+                )
+            ],
+        )
         return counted
 
     async def on_activity(
@@ -266,7 +278,12 @@ class MissionTracker:
 
 
 async def take_back(
-    connection: asyncpg.Connection, program_id: str, steps: list[RefusedStep], *, outbox: Outbox
+    connection: asyncpg.Connection,
+    program_id: str,
+    steps: list[RefusedStep],
+    *,
+    outbox: Outbox,
+    reason: int = WITHDRAWN_FOR_REFUSED_PURCHASE,
 ) -> list[tuple[str, str]]:
     """Undo the steps that purchases the ledger refused counted for, and re-open the completions
     that leaves short of their goal: their badges are withdrawn (those the mission gave), and the
@@ -278,7 +295,9 @@ async def take_back(
     MissionCompletionWithdrawn and a BadgeWithdrawn (naming the refused purchases that had counted
     in the completed attempt) are written through the outbox in the caller's transaction. The
     caller takes back a refused purchase's steps with its transaction row, once, so a replay of
-    the withdrawal writes them again no more than it re-opens the mission again."""
+    the withdrawal writes them again no more than it re-opens the mission again. A return in full
+    takes back its purchase's steps the same way (`reason` PURCHASE_RETURNED), once, as it
+    deletes the steps it read (return_takebacks.py)."""
     missions = {
         m.mission_id: m
         for m in await store.fetch_missions(
@@ -315,11 +334,15 @@ async def take_back(
         connection,
         [
             *(
-                completion_withdrawn(program_id, missions[x], m, sorted(counted[(m, x)]))
+                completion_withdrawn(
+                    program_id, missions[x], m, sorted(counted[(m, x)]), reason=reason
+                )
                 for m, x in sorted(reopened)
             ),
             *(
-                badge_withdrawn(program_id, b, sorted(counted[(b.member_id, b.mission_id)]))
+                badge_withdrawn(
+                    program_id, b, sorted(counted[(b.member_id, b.mission_id)]), reason=reason
+                )
                 for b in deleted
             ),
         ],
@@ -328,7 +351,12 @@ async def take_back(
 
 
 def completion_withdrawn(
-    program_id: str, mission: engagement_pb2.Mission, member_id: str, transaction_ids: list[str]
+    program_id: str,
+    mission: engagement_pb2.Mission,
+    member_id: str,
+    transaction_ids: list[str],
+    *,
+    reason: int = WITHDRAWN_FOR_REFUSED_PURCHASE,
 ) -> tuple[str, events_pb2.Event]:
     """The event taking back the member's MissionCompleted of `mission`."""
     return events.MISSION_COMPLETION_WITHDRAWN, events_pb2.Event(
@@ -338,7 +366,7 @@ def completion_withdrawn(
             member_id=member_id,
             points=mission.reward_points,
             transaction_ids=transaction_ids,
-            reason=WITHDRAWN_FOR_REFUSED_PURCHASE,
+            reason=reason,  # type: ignore[arg-type]
         ),
     )
 

@@ -416,6 +416,30 @@ async def take_back_awards(
     return sorted((row["period"], row["points"]) for row in rows)
 
 
+async def mark_taken_back(
+    connection: asyncpg.Connection,
+    program_id: str,
+    kind: str,
+    member_id: str,
+    awards: list[tuple[str, int]],
+) -> list[tuple[str, int]]:
+    """Mark (period, points) bonuses of a kind given without an award row (a mission's) taken
+    back by a return, each once, as take_back_awards does; returns those marked now."""
+    if not awards:
+        return []
+    rows = await connection.fetch(
+        "INSERT INTO bonus_awards (program_id, member_id, kind, period, points) "
+        "SELECT $1, $2, 'returned:' || $3, p, pts FROM unnest($4::text[], $5::bigint[]) "
+        "AS t(p, pts) ORDER BY p ON CONFLICT DO NOTHING RETURNING period, points",
+        program_id,
+        member_id,
+        kind,
+        [period for period, _ in awards],
+        [points for _, points in awards],
+    )
+    return sorted((row["period"], row["points"]) for row in rows)
+
+
 async def claim_job_run(
     connection: asyncpg.Connection, program_id: str, job: str, period: str
 ) -> bool:

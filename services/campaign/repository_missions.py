@@ -313,3 +313,43 @@ async def list_badges(
         after[1],
         limit,
     )
+
+
+async def insert_purchase_steps(
+    connection: asyncpg.Connection,
+    program_id: str,
+    rows: list[tuple[str, str, str, int, int]],
+) -> None:
+    """Record the (member, transaction id, mission id, attempt, step) each purchase counted for;
+    one statement for the batch."""
+    if not rows:
+        return
+    columns = list(zip(*sorted(rows), strict=True))
+    await connection.execute(
+        "INSERT INTO purchase_mission_steps (program_id, member_id, transaction_id, mission_id, "
+        "attempt, step) SELECT $1, m, t, x, a, s FROM unnest($2::text[], $3::text[], $4::text[], "
+        "$5::integer[], $6::integer[]) AS r (m, t, x, a, s) ON CONFLICT DO NOTHING",
+        program_id,
+        *(list(column) for column in columns),
+    )
+
+
+async def delete_purchase_steps(
+    connection: asyncpg.Connection, program_id: str, keys: list[tuple[str, str]]
+) -> list[tuple[str, str, str, int, int]]:
+    """Delete the steps these (member, transaction id) purchases counted for; returns them as
+    (member, transaction id, mission id, attempt, step), in the order they were counted."""
+    if not keys:
+        return []
+    rows = await connection.fetch(
+        "DELETE FROM purchase_mission_steps p USING unnest($2::text[], $3::text[]) AS k (m, t) "
+        "WHERE p.program_id = $1 AND p.member_id = k.m AND p.transaction_id = k.t "
+        "RETURNING p.member_id, p.transaction_id, p.mission_id, p.attempt, p.step",
+        program_id,
+        [member for member, _ in keys],
+        [transaction for _, transaction in keys],
+    )
+    return sorted(
+        (tuple(row) for row in rows),  # type: ignore[misc]
+        key=lambda row: (row[2], row[3], row[4]),
+    )

@@ -19,10 +19,16 @@ Milestones, referrals and the counts behind them are judged on what the member k
   back once (the taken-back mark, in the return's transaction; the ledger call's key names the
   bonus, so a return retried after a rollback is answered as the first call).
 
+- A return in full takes back the mission steps its purchase counted for (recorded per purchase
+  since migration 021), as a refused purchase's are (mission_tracker.take_back): a completion
+  left short re-opens, its badge goes, a MissionCompletionWithdrawn and a BadgeWithdrawn say so,
+  and its points are taken back through the ledger, once. The mission's points are given once
+  per member (their ledger key names the mission): completed again, it pays nothing again.
+
 The refused-purchase path (withdrawal.py) deletes what it takes back, as nothing was posted; a
-return instead takes back what the ledger posted, and never gives it again. Mission steps a
-returned purchase counted for are not taken back: progress is stored as counts, and only an ingest
-batch in flight keeps the steps its purchases counted for (withdrawal.py).
+return instead takes back what the ledger posted, and never gives it again. A return handled
+before its purchase's bonuses were posted (in the same ingest batch, or before a crashed batch is
+finished) finds nothing under their references and takes nothing back from the ledger.
 """
 
 import hashlib
@@ -37,8 +43,9 @@ from services.campaign import repository_engagement as engagement_store
 from services.campaign import repository_missions as mission_store
 from services.campaign import repository_purchases as store
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
-from services.campaign.mission_tracker import badge_withdrawn
-from services.campaign.purchases import milestone_key, milestones_of, referral_items
+from services.campaign.mission_tracker import RefusedStep, badge_withdrawn
+from services.campaign.mission_tracker import take_back as take_back_steps
+from services.campaign.purchases import milestone_key, milestones_of, mission_key, referral_items
 from services.campaign.withdrawal import unreached
 from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
 from services.shared.outbox import Outbox
@@ -111,12 +118,53 @@ async def take_back(
             for badge in deleted
         ],
     )
+    taken += await _take_back_missions(connection, ledger, outbox, program, returned)
     if await store.keeps_a_purchase(connection, program_id, member):
         return taken
     referral = await engagement_store.take_back_referral(connection, program_id, member)
     if referral is not None:
         for item in referral_items(referral):
             taken += await _take_back_bonus(ledger, program, item.member_id, item.reference)
+    return taken
+
+
+async def _take_back_missions(
+    connection: asyncpg.Connection,
+    ledger: LedgerClient,
+    outbox: Outbox,
+    program: ProgramSettings,
+    returned: Returned,
+) -> int:
+    """Take back the mission steps the purchase counted for (deleting their record, so once),
+    as a refused purchase's are: the completions left short re-open, with their badges and a
+    MissionCompletionWithdrawn each; their points are taken back through the ledger, once."""
+    program_id, member = program.program_id, returned.member_id
+    counted = await mission_store.delete_purchase_steps(
+        connection, program_id, [(member, returned.transaction_id)]
+    )
+    if not counted:
+        return 0
+    reopened = await take_back_steps(
+        connection,
+        program_id,
+        [RefusedStep(*row) for row in counted],
+        outbox=outbox,
+        reason=WITHDRAWN_FOR_RETURNED_PURCHASE,
+    )
+    missions = await mission_store.fetch_missions(
+        connection, program_id, sorted({mission_id for _, mission_id in reopened})
+    )
+    marked = await engagement_store.mark_taken_back(
+        connection,
+        program_id,
+        "mission",
+        member,
+        [(m.mission_id, m.reward_points) for m in missions],
+    )
+    taken = 0
+    for mission_id, points in marked:
+        if points:
+            taken += await _take_back_bonus(ledger, program, member, mission_key(mission_id))
     return taken
 
 

@@ -80,6 +80,10 @@ async def withdraw_purchases(
     if not withdrawn:
         return set()
     members = [purchase.member_id for purchase in withdrawn]
+    # The steps come from the batch's plan (`steps`); their per-purchase record goes with the row.
+    await mission_store.delete_purchase_steps(
+        connection, program_id, [(p.member_id, p.transaction_id) for p in withdrawn]
+    )
     counts = await store.uncount_purchases(
         connection, program_id, counts_of(members, [p.amount_minor for p in withdrawn])
     )

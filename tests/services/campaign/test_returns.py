@@ -146,6 +146,8 @@ async def test_a_purchase_made_before_a_merge_is_returned_through_the_survivor(
 NTH_PURCHASE = engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
 SPEND = engagement_pb2.MILESTONE_KIND_SPEND_THRESHOLD
 RETURNED = events_pb2.AWARD_WITHDRAWAL_REASON_PURCHASE_RETURNED
+IN_PROGRESS = engagement_pb2.MISSION_PROGRESS_STATE_IN_PROGRESS
+COMPLETED = engagement_pb2.MISSION_PROGRESS_STATE_COMPLETED
 
 
 @pytest.fixture
@@ -326,3 +328,84 @@ async def test_milestones_configured_later_count_purchases_net_of_their_returns(
     assert await available(ledger, "ann") == 300 + 1_600
     await campaign.purchase("ann", "a4", 10_000, at=MONDAY)
     assert await available(ledger, "ann") == 300 + 1_600 + 100 + 50
+
+
+@pytest.mark.parametrize("path", ["RecordPurchase", "IngestTransactions"])
+async def test_a_full_return_takes_back_the_mission_its_purchase_completed(
+    services, path, servers, nats_namespace
+) -> None:
+    ledger, campaign, _ = services
+    await campaign.stub.CreateMission(
+        campaign_pb2.CreateMissionRequest(
+            program_id=PROGRAM,
+            idempotency_key=support.key(),
+            mission=engagement_pb2.Mission(
+                mission_id="two-buys",
+                name="Buy twice",
+                reward_points=50,
+                badge_code="duo",
+                steps=[
+                    engagement_pb2.MissionStep(
+                        step_code="buy", count=2, purchase=engagement_pb2.PurchaseRequirement()
+                    )
+                ],
+            ),
+        )
+    )
+
+    async def progress() -> tuple[int, int, list[str]]:
+        response = await campaign.stub.GetMissionProgress(
+            campaign_pb2.GetMissionProgressRequest(
+                program_id=PROGRAM, member_id="ann", mission_id="two-buys"
+            )
+        )
+        (state,) = response.progresses
+        return state.state, state.steps[0].done_count, await badges(campaign, "ann")
+
+    await buy(campaign, path, "ann", "a1", 1_000)
+    await buy(campaign, path, "ann", "a2", 2_000)
+    assert await progress() == (COMPLETED, 2, ["duo"])
+    assert await available(ledger, "ann") == 10 + 20 + 50
+    # A partial return leaves the mission done; the rest of it re-opens it, once.
+    assert await give_back(campaign, path, "ann", "r1", "a2", 500) == 5
+    assert await progress() == (COMPLETED, 2, ["duo"])
+    for retry in range(2):
+        assert await give_back(campaign, path, "ann", "r2", "a2", 1_500, batch_id=f"b{retry}") == 15
+        assert await progress() == (IN_PROGRESS, 1, [])
+        assert await available(ledger, "ann") == 10
+
+    async def withdrawn() -> list[tuple[str, str, list[str], int]]:
+        completions = await campaign_events(
+            servers, nats_namespace, "campaign.mission_completion_withdrawn"
+        )
+        badge_events = await campaign_events(servers, nats_namespace, "campaign.badge_withdrawn")
+        return [
+            *(
+                (
+                    e.mission_completion_withdrawn.mission_id,
+                    "",
+                    list(e.mission_completion_withdrawn.transaction_ids),
+                    e.mission_completion_withdrawn.reason,
+                )
+                for e in completions
+            ),
+            *(
+                (
+                    e.badge_withdrawn.mission_id,
+                    e.badge_withdrawn.badge_code,
+                    list(e.badge_withdrawn.transaction_ids),
+                    e.badge_withdrawn.reason,
+                )
+                for e in badge_events
+            ),
+        ]
+
+    assert await eventually(withdrawn) == [
+        ("two-buys", "", ["a2"], RETURNED),
+        ("two-buys", "duo", ["a2"], RETURNED),
+    ]
+    # Completed again, the mission gives its badge again, and its points no second time.
+    await buy(campaign, path, "ann", "a3", 1_000)
+    assert await progress() == (COMPLETED, 2, ["duo"])
+    assert await available(ledger, "ann") == 10 + 10
+    await ledger.assert_clean()
