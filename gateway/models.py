@@ -42,7 +42,10 @@ MinorUnits = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True)]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 # Required rather than "now": a retry must send the very same request to be recognised as one.
-OCCURRED_AT = "When it happened, with a time zone offset, such as 2026-05-17T10:15:00+02:00."
+OCCURRED_AT = (
+    "When it happened, with a time zone offset, such as 2026-05-17T10:15:00+02:00. At most 15 "
+    "minutes (CAMPAIGN_OCCURRED_AT_AHEAD_MAX_MS) after the server's time, else 400 on this field."
+)
 
 
 def _date_time_text(value: object) -> object:

@@ -35,12 +35,13 @@ from services.campaign.purchases import (
     mission_item,
     referral_items,
 )
-from services.campaign.rpc_base import check_member_id, check_reference
+from services.campaign.rpc_base import check_member_id, check_reference, now
 from services.campaign.rule_compiler import rule_ref
+from services.campaign.transactions import check_occurred_at
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
-from services.shared.timestamps import instant
+from services.shared.timestamps import instant, unix_micros
 
 REWARDED = engagement_pb2.ACTIVITY_OUTCOME_REWARDED
 PENDING = engagement_pb2.ACTIVITY_OUTCOME_PENDING
@@ -60,7 +61,10 @@ REFERRAL_CHAIN_DEPTH_MAX = 100
 REJECTION_ATTRIBUTE = "campaign.rejection"
 
 
-def check_activity(activity: engagement_pb2.Activity, field: str = "activity") -> None:
+def check_activity(
+    activity: engagement_pb2.Activity, field: str = "activity", *, ahead_max_ms: int
+) -> None:
+    """`ahead_max_ms`: how far its occurred_at may be after the server's time (unset: now)."""
     check_reference(activity.activity_id, f"{field}.activity_id")
     check_member_id(activity.member_id, f"{field}.member_id")
     if activity.kind not in common_pb2.ActivityKind.values() or activity.kind == 0:
@@ -78,6 +82,13 @@ def check_activity(activity: engagement_pb2.Activity, field: str = "activity") -
         raise InvalidArgument(f"{field}.attributes", f"at most {ATTRIBUTES_MAX} entries")
     if activity.verification_state not in common_pb2.VerificationState.values():
         raise InvalidArgument(f"{field}.verification_state", "is not a known state")
+    if activity.HasField("occurred_at"):
+        check_occurred_at(
+            activity.occurred_at.ToMicroseconds(),
+            f"{field}.occurred_at",
+            now_micros=unix_micros(now()),
+            ahead_max_ms=ahead_max_ms,
+        )
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from services.shared.config import require
 from services.shared.jetstream import PullConsumer
 from services.shared.periodic import IncompleteRun, periodic
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec, Worker
+from services.shared.validation import OCCURRED_AT_AHEAD_LIMIT_MS, OCCURRED_AT_AHEAD_MAX_MS
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,11 @@ class CampaignConfig(ProcessConfig):
     cap_history_pruning_interval_ms: int = 3_600_000
     # Attempts of one e-mail before it is given up (the sweeper retries with a growing delay).
     email_attempts_max: int = 5
+    # How far a purchase's, return's or activity's occurred_at may be after this server's time
+    # (a till's clock running fast); later ones are refused: INVALID_ARGUMENT on occurred_at, or
+    # the ingest item rejected as occurred_at_in_future. Keep the ledger's
+    # LEDGER_OCCURRED_AT_AHEAD_MAX_MS at least as large, or it refuses what campaign accepted.
+    occurred_at_ahead_max_ms: int = OCCURRED_AT_AHEAD_MAX_MS
 
     def validate(self, prefix: str) -> None:
         require(
@@ -136,6 +142,11 @@ class CampaignConfig(ProcessConfig):
             variable=f"{prefix}_SEGMENTS_INTERVAL_MS",
             message="must be at least 100",
         )
+        require(
+            0 <= self.occurred_at_ahead_max_ms <= OCCURRED_AT_AHEAD_LIMIT_MS,
+            variable=f"{prefix}_OCCURRED_AT_AHEAD_MAX_MS",
+            message=f"must be 0 to {OCCURRED_AT_AHEAD_LIMIT_MS}",
+        )
 
 
 def utc_now() -> dt.datetime:
@@ -149,6 +160,7 @@ async def setup(runtime: Runtime) -> Application:
         batch_size_max=config.batch_size_max,
         batches_in_flight_max=config.batches_in_flight_max,
         ledger_batch_items_max=config.ledger_batch_items_max,
+        occurred_at_ahead_max_ms=config.occurred_at_ahead_max_ms,
     )
     metrics = CampaignMetrics.create(runtime.metrics.registry)
     servicer = CampaignServicer(
@@ -179,7 +191,9 @@ async def setup(runtime: Runtime) -> Application:
         workers["activities"] = PullConsumer(
             runtime.jetstream,
             events.ACTIVITY_CONSUMER,
-            ActivityHandler(runtime.pool, ledger, activities),
+            ActivityHandler(
+                runtime.pool, ledger, activities, ahead_max_ms=config.occurred_at_ahead_max_ms
+            ),
         ).run
         workers["members"] = PullConsumer(
             runtime.jetstream,

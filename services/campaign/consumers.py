@@ -21,6 +21,7 @@ from services.campaign.activities import Activities, check_activity
 from services.campaign.ledger_client import LedgerClient
 from services.campaign.purchases import bonus_item, earn_request
 from services.shared.errors import InvalidArgument
+from services.shared.validation import OCCURRED_AT_AHEAD_MAX_MS
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,18 @@ def activity_of(recorded: events_pb2.ActivityRecorded) -> engagement_pb2.Activit
 
 
 class ActivityHandler:
-    def __init__(self, pool: asyncpg.Pool, ledger: LedgerClient, activities: Activities) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        ledger: LedgerClient,
+        activities: Activities,
+        *,
+        ahead_max_ms: int = OCCURRED_AT_AHEAD_MAX_MS,
+    ) -> None:
         self.pool = pool
         self.ledger = ledger
         self.activities = activities
+        self.ahead_max_ms = ahead_max_ms
 
     async def __call__(self, message: Msg) -> None:
         event = events_pb2.Event.FromString(message.data)
@@ -68,7 +77,7 @@ class ActivityHandler:
             return
         activity = activity_of(event.activity_recorded)
         try:
-            check_activity(activity)
+            check_activity(activity, ahead_max_ms=self.ahead_max_ms)
         except InvalidArgument as error:
             # Redelivery would not make it valid: say why and drop it.
             logger.error("dropping invalid activity on %s: %s", message.subject, error.details())

@@ -65,14 +65,14 @@ from services.campaign.purchases import (
     Accruer,
 )
 from services.campaign.returns import Refund, record_return
-from services.campaign.rpc_base import Limits, check_reference
+from services.campaign.rpc_base import Limits, check_reference, now
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import Transactions
 from services.campaign.withdrawal import Archived, withdraw_purchases
 from services.shared import validation
 from services.shared.errors import FailedPrecondition, InvalidArgument
 from services.shared.outbox import Outbox
-from services.shared.timestamps import from_unix_micros
+from services.shared.timestamps import from_unix_micros, unix_micros
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class Ingest:
         stored = await store.fetch_batch(self.pool, program.program_id, request.batch_id)
         if stored is not None:
             return self.stored_pending(program, request.batch_id, digest, stored)
-        transactions = Transactions.of_ingest(request, self.limits)
+        transactions = Transactions.of_ingest(request, self.limits, now_micros=unix_micros(now()))
         for _ in range(CAP_COUNTER_ATTEMPTS_MAX):
             try:
                 return await self._accrue_transactions(request, program, transactions, digest)

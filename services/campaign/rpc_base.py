@@ -15,6 +15,7 @@ from services.campaign.rule_compiler import CompiledEarningRule, CompiledRules
 from services.campaign.tier_codes import ProgramTiers, followed_rule
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
+from services.shared.validation import OCCURRED_AT_AHEAD_MAX_MS
 
 MEMBER_ID_LENGTH_MAX = 128
 REFERENCE_LENGTH_MAX = 128
@@ -33,6 +34,8 @@ class Limits:
     batches_in_flight_max: int = 4
     # Transactions one backtest replays.
     backtest_transactions_max: int = 20_000_000
+    # How far a purchase's, return's or activity's occurred_at may be after the server's time.
+    occurred_at_ahead_max_ms: int = OCCURRED_AT_AHEAD_MAX_MS
 
 
 def now() -> dt.datetime:

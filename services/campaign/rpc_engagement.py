@@ -28,7 +28,7 @@ class EngagementRpcs(RpcBase):
         self, request: campaign_pb2.RecordActivityRequest, context: grpc.aio.ServicerContext
     ) -> campaign_pb2.RecordActivityResponse:
         validation.program_id(request.program_id)
-        check_activity(request.activity)
+        check_activity(request.activity, ahead_max_ms=self.limits.occurred_at_ahead_max_ms)
         program = await self.ledger.program(request.program_id)
         given = await self.activities().stamped(self.pool, request.program_id, request.activity)
 

@@ -21,13 +21,14 @@ from services.campaign.transactions import (
     CHANNELS,
     OCCURRED_MICROS_MAX,
     OCCURRED_MICROS_MIN,
+    check_occurred_at,
     of_purchase,
 )
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import check_idempotency_key, once
 from services.shared.logs import request_id_var
-from services.shared.timestamps import instant
+from services.shared.timestamps import from_unix_micros, unix_micros
 
 DRAFTS_MAX = 20
 
@@ -51,13 +52,19 @@ def check_channel(channel: int) -> int:
     return channel
 
 
-def occurred_micros(request: object) -> int:
+def occurred_micros(request: object, *, ahead_max_ms: int | None = None) -> int:
+    """The request's occurred_at (unset: now); with `ahead_max_ms`, at most that long after
+    the server's time (a preview may ask about a basket of a time to come)."""
     if not request.HasField("occurred_at"):  # type: ignore[attr-defined]
-        return int(now().timestamp() * 1_000_000)
+        return unix_micros(now())
     micros = int(request.occurred_at.ToMicroseconds())  # type: ignore[attr-defined]
-    if not OCCURRED_MICROS_MIN <= micros <= OCCURRED_MICROS_MAX:
-        raise InvalidArgument("occurred_at", "must be between 2000 and 2099")
-    return micros
+    if ahead_max_ms is None:
+        if not OCCURRED_MICROS_MIN <= micros <= OCCURRED_MICROS_MAX:
+            raise InvalidArgument("occurred_at", "must be between 2000 and 2099")
+        return micros
+    return check_occurred_at(
+        micros, "occurred_at", now_micros=unix_micros(now()), ahead_max_ms=ahead_max_ms
+    )
 
 
 class PurchaseRpcs(RpcBase):
@@ -78,7 +85,7 @@ class PurchaseRpcs(RpcBase):
         check_money(request.amount, "amount", program)
         check_channel(request.channel)
         validation.text(request.store_id, "store_id", required=False, length_max=128)
-        micros = occurred_micros(request)
+        micros = occurred_micros(request, ahead_max_ms=self.limits.occurred_at_ahead_max_ms)
         transactions = of_purchase(
             request, transaction_id=transaction_id, member_id=member, occurred_micros=micros
         )
@@ -111,12 +118,13 @@ class PurchaseRpcs(RpcBase):
         else:
             raise InvalidArgument("refund", "set lines or refunded_amount")
         check_channel(request.channel)
+        occurred = occurred_micros(request, ahead_max_ms=self.limits.occurred_at_ahead_max_ms)
         refund = Refund(
             member_id=member,
             return_id=return_id,
             original_transaction_id=original,
             refunded_minor=refunded,
-            occurred_at=instant(request.occurred_at) if request.HasField("occurred_at") else now(),
+            occurred_at=from_unix_micros(occurred),
             channel=request.channel,
             store_id=request.store_id,
         )

@@ -15,6 +15,7 @@ from services.campaign.accrual import BoolArray, Codes, IntArray, PurchaseBatch
 from services.campaign.errors import BatchTooLarge
 from services.campaign.rpc_base import MEMBER_ID_LENGTH_MAX, REFERENCE_LENGTH_MAX, Limits
 from services.campaign.rule_compiler import CHANNELS
+from services.shared import validation
 from services.shared.errors import InvalidArgument
 
 PURCHASE = campaign_pb2.TRANSACTION_KIND_PURCHASE
@@ -62,8 +63,10 @@ class Transactions:
 
     @classmethod
     def of_ingest(
-        cls, request: campaign_pb2.IngestTransactionsRequest, limits: Limits
+        cls, request: campaign_pb2.IngestTransactionsRequest, limits: Limits, *, now_micros: int
     ) -> "Transactions":
+        """The request's transactions, each checked; `now_micros` the server's time, which an
+        occurred_at may pass by at most limits.occurred_at_ahead_max_ms."""
         size = len(request.transaction_ids)
         if size > limits.batch_size_max:
             raise BatchTooLarge(size, limits.batch_size_max)
@@ -119,10 +122,10 @@ class Transactions:
             line_categories=line_categories,
             line_amounts=line_amounts,
         )
-        transactions.check_items(limits)
+        transactions.check_items(limits, now_micros=now_micros)
         return transactions
 
-    def check_items(self, limits: Limits) -> None:
+    def check_items(self, limits: Limits, *, now_micros: int) -> None:
         """Each transaction's first problem, in the order of _CHECKS, as columns: a batch of ten
         thousand is checked by numpy, not by a Python loop per transaction."""
         size = self.size
@@ -153,6 +156,7 @@ class Transactions:
             is_return & (amounts == 0),
             is_return & (_lengths(self.originals) == 0),
             (micros < OCCURRED_MICROS_MIN) | (micros > OCCURRED_MICROS_MAX),
+            micros > now_micros + limits.occurred_at_ahead_max_ms * 1000,
             ~np.isin(np.array(self.channels, dtype=np.int64), sorted(CHANNELS)),
             _lengths(self.stores) > REFERENCE_LENGTH_MAX,
             counts > limits.lines_per_transaction_max,
@@ -260,6 +264,10 @@ def _problems(limits: Limits) -> list[tuple[str, str]]:
         ("invalid_amount", "amounts_minor: a return refunds a non-zero amount"),
         ("missing_original", "original_transaction_ids: a return names its purchase"),
         ("invalid_occurred_at", "occurred_at_unix_micros: 2000 to 2099 is required"),
+        (
+            "occurred_at_in_future",
+            "occurred_at_unix_micros: " + validation.future_text(limits.occurred_at_ahead_max_ms),
+        ),
         ("invalid_channel", "channels: not a known channel"),
         ("invalid_store_id", "store_ids: at most 128 characters"),
         ("too_many_lines", f"line_counts: at most {limits.lines_per_transaction_max}"),
@@ -292,6 +300,14 @@ def _whole_when_no_lines(
             categories.append(wholes[1][index])
             amounts.append(abs(wholes[2][index]))
     return [count or 1 for count in counts], skus, categories, amounts
+
+
+def check_occurred_at(micros: int, field: str, *, now_micros: int, ahead_max_ms: int) -> int:
+    """A purchase's, return's or activity's time: 2000 to 2099, and not in the future beyond the
+    allowance for a till's clock (the accrual, the ledger's lots and the caps all follow it)."""
+    if not OCCURRED_MICROS_MIN <= micros <= OCCURRED_MICROS_MAX:
+        raise InvalidArgument(field, "must be between 2000 and 2099")
+    return validation.not_in_future(micros, field, now_micros=now_micros, ahead_max_ms=ahead_max_ms)
 
 
 def of_purchase(

@@ -75,3 +75,31 @@ def page_size(value: int, *, default: int = 50, maximum: int = 500) -> int:
     if value < 0:
         raise InvalidArgument("page_size", "must not be negative")
     return default if value == 0 else min(value, maximum)
+
+
+# How far ahead of the server's clock a client's occurred_at may be, by default and at most (the
+# services' <PREFIX>_OCCURRED_AT_AHEAD_MAX_MS): a till's clock a few minutes fast still posts,
+# while a clock an hour or a year ahead (a daylight saving or time zone slip, a wrong year) is
+# refused instead of pending, vesting, qualifying and expiring by a time that has not come.
+OCCURRED_AT_AHEAD_MAX_MS = 15 * 60_000
+OCCURRED_AT_AHEAD_LIMIT_MS = 24 * 3_600_000
+
+
+def ahead_text(ahead_max_ms: int) -> str:
+    """The allowance as a message says it: "15 minutes", "90 seconds"."""
+    if ahead_max_ms % 60_000 == 0:
+        minutes = ahead_max_ms // 60_000
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{ahead_max_ms / 1000:g} seconds"
+
+
+def future_text(ahead_max_ms: int) -> str:
+    return f"must not be more than {ahead_text(ahead_max_ms)} after the server's time"
+
+
+def not_in_future(micros: int, field: str, *, now_micros: int, ahead_max_ms: int) -> int:
+    """An instant a client's clock gave (microseconds since the Unix epoch), at most
+    `ahead_max_ms` after the server's `now_micros`; later is INVALID_ARGUMENT on `field`."""
+    if micros > now_micros + ahead_max_ms * 1000:
+        raise InvalidArgument(field, future_text(ahead_max_ms))
+    return micros

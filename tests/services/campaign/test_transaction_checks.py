@@ -11,6 +11,8 @@ from services.campaign.transactions import Transactions
 PURCHASE = campaign_pb2.TRANSACTION_KIND_PURCHASE
 RETURN = campaign_pb2.TRANSACTION_KIND_RETURN
 AT = int(dt.datetime(2025, 5, 5, 9, 0, tzinfo=dt.UTC).timestamp() * 1_000_000)
+# The server's time the checks are made at: a day after the transactions.
+NOW = AT + 86_400_000_000
 
 
 def _row(**fields: object) -> dict[str, object]:
@@ -64,7 +66,7 @@ def test_each_transaction_is_rejected_for_its_first_problem_only() -> None:
         _row(transaction_id="ok-1", member_id="bob"),  # another member's id is another one
         _row(transaction_id="ok-3", kind=RETURN, amount=-500, original="ok-1"),
     ]
-    transactions = Transactions.of_ingest(_request(rows), Limits())
+    transactions = Transactions.of_ingest(_request(rows), Limits(), now_micros=NOW)
     reasons = {index: code for index, (code, _) in transactions.rejected.items()}
     assert reasons == {
         1: "invalid_transaction_id",
@@ -93,7 +95,7 @@ def test_a_duplicate_of_a_rejected_transaction_is_still_a_duplicate() -> None:
         _row(transaction_id="t1"),
         _row(transaction_id="t2"),
     ]
-    transactions = Transactions.of_ingest(_request(rows), Limits())
+    transactions = Transactions.of_ingest(_request(rows), Limits(), now_micros=NOW)
     assert {i: code for i, (code, _) in transactions.rejected.items()} == {
         0: "invalid_occurred_at",
         1: "duplicate_in_batch",
@@ -106,13 +108,13 @@ def test_lines_are_checked_with_their_transaction() -> None:
     request.line_counts.extend([2, 0, 3])
     request.line_amounts_minor.extend([500, 500, 100, -1, 100])
     limits = Limits(lines_per_transaction_max=2)
-    transactions = Transactions.of_ingest(request, limits)
+    transactions = Transactions.of_ingest(request, limits, now_micros=NOW)
     assert transactions.rejected == {
         2: ("too_many_lines", "line_counts: at most 2"),
     }
     request.line_counts[2] = 2
     request.line_amounts_minor.pop()
-    transactions = Transactions.of_ingest(request, limits)
+    transactions = Transactions.of_ingest(request, limits, now_micros=NOW)
     assert transactions.rejected == {
         2: ("invalid_line_amount", "line_amounts_minor: must not be negative"),
     }
@@ -128,7 +130,37 @@ def test_text_holding_a_nul_character_is_rejected_alone() -> None:
         _row(transaction_id="t3", store="s\x00"),
         _row(transaction_id="t4", kind=RETURN, amount=-500, original="o\x00k"),
     ]
-    transactions = Transactions.of_ingest(_request(rows), Limits())
+    transactions = Transactions.of_ingest(_request(rows), Limits(), now_micros=NOW)
     reasons = {index: code for index, (code, _) in transactions.rejected.items()}
     assert reasons == {1: "invalid_text", 2: "invalid_text", 3: "invalid_text", 4: "invalid_text"}
     assert transactions.purchases() == [0]
+
+
+def test_a_transaction_after_the_servers_time_plus_the_allowance_is_rejected() -> None:
+    minute = 60_000_000
+    rows = [
+        _row(transaction_id="past", micros=NOW - 400 * 86_400_000_000),
+        _row(transaction_id="fast-till", micros=NOW + 14 * minute),
+        _row(transaction_id="edge", micros=NOW + 15 * minute),
+        _row(transaction_id="hour-ahead", micros=NOW + 15 * minute + 1),
+        _row(transaction_id="next-year", micros=NOW + 365 * 86_400_000_000),
+        _row(
+            transaction_id="return",
+            kind=RETURN,
+            amount=-500,
+            original="p",
+            micros=NOW + 61 * minute,
+        ),
+    ]
+    transactions = Transactions.of_ingest(_request(rows), Limits(), now_micros=NOW)
+    future = (
+        "occurred_at_in_future",
+        "occurred_at_unix_micros: must not be more than 15 minutes after the server's time",
+    )
+    assert transactions.rejected == {3: future, 4: future, 5: future}
+    assert transactions.purchases() == [0, 1, 2]
+    transactions = Transactions.of_ingest(
+        _request(rows), Limits(occurred_at_ahead_max_ms=90_000), now_micros=NOW
+    )
+    assert sorted(transactions.rejected) == [1, 2, 3, 4, 5]
+    assert transactions.rejected[1][1].endswith("more than 90 seconds after the server's time")
