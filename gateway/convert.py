@@ -210,6 +210,15 @@ def lot(value: ledger_pb2.Lot) -> models.Lot:
     )
 
 
+def spend_allocation(value: ledger_pb2.SpendAllocation) -> models.SpendAllocation:
+    return models.SpendAllocation(
+        lot_id=value.lot_id,
+        points=value.points,
+        lot_expires_at=instant(value.lot_expires_at),
+        lot_source_reference=value.lot_source_reference,
+    )
+
+
 def posting(value: ledger_pb2.Posting) -> models.Posting:
     return models.Posting(
         posting_id=value.posting_id,

@@ -312,6 +312,20 @@ class History(BaseModel):
     next_page_token: str = ""
 
 
+class SpendAllocation(BaseModel):
+    lot_id: str = Field(description="The lot the spend took points from, as in the lots.")
+    points: int = Field(description="The points taken from the lot.")
+    lot_expires_at: dt.datetime | None = Field(
+        None, description="When the lot expires; absent if it never expires."
+    )
+    lot_source_reference: str = Field(description="What earned the lot, such as a purchase id.")
+
+
+class SpendAllocationList(BaseModel):
+    allocations: list[SpendAllocation]
+    next_page_token: str = ""
+
+
 class TierChange(BaseModel):
     from_tier_code: str
     to_tier_code: str

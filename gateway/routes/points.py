@@ -1,9 +1,10 @@
-"""A member's points: balance, lots, history and tier history (all read from the ledger)."""
+"""A member's points: balance, lots, history, what a spend consumed and tier history (all read
+from the ledger)."""
 
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from gateway import convert, models
 from gateway.auth import Principal, access
@@ -16,6 +17,15 @@ from loyalty.ledger.v1 import ledger_pb2
 router = APIRouter(prefix=PREFIX, tags=["points"], responses=ERRORS, route_class=JsonRoute)
 Reader = Annotated[
     Principal, Depends(access(api_key_scope="members:read", member_scope="member:read"))
+]
+PostingIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=19,
+        pattern=r"^[0-9]+$",
+        description="A posting id, as the history lists it.",
+    ),
 ]
 
 
@@ -102,6 +112,39 @@ async def list_history(
     )
     return models.History(
         postings=[convert.posting(p) for p in response.postings],
+        next_page_token=response.next_page_token,
+    )
+
+
+@router.get(
+    "/members/{member_id}/postings/{posting_id}/allocations",
+    response_model=models.SpendAllocationList,
+    summary="The lots a spend consumed and what each gave, in the order they were spent",
+    description="For a redemption, a committed hold, a transfer to another member or an expiry "
+    "(other postings consumed no lots: an empty list). Another member's posting is 404 "
+    "POSTING_NOT_FOUND, as an unknown one.",
+)
+async def list_spend_allocations(
+    request: Request,
+    member_id: MemberIdPath,
+    posting_id: PostingIdPath,
+    principal: Reader,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+) -> models.SpendAllocationList:
+    services = upstreams(request)
+    response = await services.call(
+        services.ledger.ListSpendAllocations,
+        ledger_pb2.ListSpendAllocationsRequest(
+            program_id=principal.program_id,
+            member_id=principal.member_id_of(member_id),
+            posting_id=posting_id,
+            page_size=page_size,
+            page_token=page_token,
+        ),
+    )
+    return models.SpendAllocationList(
+        allocations=[convert.spend_allocation(a) for a in response.allocations],
         next_page_token=response.next_page_token,
     )
 

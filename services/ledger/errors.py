@@ -73,6 +73,15 @@ class MemberNotFound(NotFound, LedgerError):
         super().__init__(f"member {member_id!r} has no account in this program", field="member_id")
 
 
+class PostingNotFound(NotFound, LedgerError):
+    """No such posting of this member: another member's posting answers the same."""
+
+    reason = "POSTING_NOT_FOUND"
+
+    def __init__(self, posting_id: str) -> None:
+        super().__init__(f"posting {posting_id} of this member does not exist", field="posting_id")
+
+
 class InsufficientPoints(FailedPrecondition, LedgerError):
     reason = "INSUFFICIENT_POINTS"
 

@@ -10,7 +10,7 @@ from google.protobuf.message import Message
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import convert, store
-from services.ledger.errors import MemberNotFound
+from services.ledger.errors import MemberNotFound, PostingNotFound
 from services.ledger.rpc_base import (
     BALANCES_PER_CALL_MAX,
     HISTORY_PAGE_SIZE_MAX,
@@ -18,7 +18,7 @@ from services.ledger.rpc_base import (
     check_member,
 )
 from services.shared import validation
-from services.shared.errors import InvalidArgument, NotFound, ResourceExhausted
+from services.shared.errors import InvalidArgument, ResourceExhausted
 from services.shared.paging import decode_page_token, encode_page_token
 from services.shared.timestamps import instant
 
@@ -124,9 +124,7 @@ class ReadRpcs(LedgerRpcBase):
             self.pool, request.program_id, request.member_id, posting_id
         )
         if posting is None:
-            raise NotFound(
-                f"posting {request.posting_id} of this member does not exist", field="posting_id"
-            )
+            raise PostingNotFound(request.posting_id)
         consumer = f"h{posting.hold_id}" if posting.hold_id else f"p{posting.posting_id}"
         # Lots are consumed in the order ListLots walks them, so the pages share its cursor.
         taken = await store.consumptions(
