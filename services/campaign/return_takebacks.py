@@ -14,21 +14,20 @@ Milestones, referrals and the counts behind them are judged on what the member k
   reach (their points, reversed from the member or its survivor, and their badges, with a
   BadgeWithdrawn), and, if it leaves the member without any purchase it kept, both sides of the
   referral its first purchase completed (the referral is then REFERRAL_RETURNED).
-- A bonus is given once per member (its ledger key names the milestone or the referral, and its
-  award row stays), so net spend crossing a threshold again pays nothing again; and it is taken
-  back once (the taken-back mark, in the return's transaction; the ledger call's key names the
-  bonus, so a return retried after a rollback is answered as the first call).
-
 - A return in full takes back the mission steps its purchase counted for (recorded per purchase
   since migration 021), as a refused purchase's are (mission_tracker.take_back): a completion
   left short re-opens, its badge goes, a MissionCompletionWithdrawn and a BadgeWithdrawn say so,
-  and its points are taken back through the ledger, once. The mission's points are given once
-  per member (their ledger key names the mission): completed again, it pays nothing again.
+  and its points are taken back through the ledger, once.
+- A bonus's points are given once per member (its ledger key names the milestone, the referral
+  or the mission; a milestone's award row stays too), so net spend crossing a threshold again
+  pays nothing again, nor a mission completed again; and they are taken back once (the
+  taken-back mark, in the return's transaction; the ledger call's key names the bonus, so a
+  return retried after a rollback is answered as the first call).
 
 The refused-purchase path (withdrawal.py) deletes what it takes back, as nothing was posted; a
-return instead takes back what the ledger posted, and never gives it again. A return handled
-before its purchase's bonuses were posted (in the same ingest batch, or before a crashed batch is
-finished) finds nothing under their references and takes nothing back from the ledger.
+return instead takes back what the ledger posted, whose points are not given again. A return
+handled before its purchase's bonuses were posted (in the same ingest batch, or before a crashed
+batch is finished) finds nothing under their references and takes nothing back from the ledger.
 """
 
 import hashlib
