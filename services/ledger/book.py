@@ -26,6 +26,9 @@ ISSUED, REDEEMED, EXPIRED, ADJUSTED, REVERSED = 1, 2, 3, 4, 5
 # Posting kinds (loyalty.common.v1.PostingKind).
 EARN, REDEEM, ADJUST, EXPIRE, REVERSE, TRANSFER_IN, TRANSFER_OUT, HOLD_COMMIT = range(1, 9)
 NEVER_S = 2**62
+# What the member does (inactivity.py): earning, spending, giving points away. Not expiry,
+# reversals, adjustments or points received, which the member may not know of.
+ACTIVITY_KINDS = frozenset({EARN, REDEEM, HOLD_COMMIT, TRANSFER_OUT})
 
 
 _SECOND = dt.timedelta(seconds=1)
@@ -203,7 +206,15 @@ class MemberBook:
                 posted_at=self.now,
             )
         )
-        self.account.last_activity_at = self.now
+        if draft.kind in ACTIVITY_KINDS:
+            # An earn is activity when it occurred (an imported purchase, long ago): the clock of
+            # the inactivity expiry never moves back, but for the account's first earn, which
+            # replaces its opening (an enrolment, maybe by the import of the members).
+            activity_at = draft.occurred_at or self.now
+            if draft.kind == EARN and self.account.lifetime_earned == 0:
+                self.account.last_activity_at = activity_at
+            else:
+                self.account.last_activity_at = max(self.account.last_activity_at, activity_at)
         return draft.posting_id
 
     async def credit_lot(

@@ -5,10 +5,13 @@ import datetime as dt
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger import store
+from services.ledger import inactivity, store
 from services.ledger.operations import Program
 from services.shared.timestamps import instant as shared_instant
 from services.shared.timestamps import timestamp
+
+# The balance's expiring_30_days_points.
+EXPIRING_SOON = dt.timedelta(days=30)
 
 
 def instant(value: Timestamp, *, present: bool) -> dt.datetime | None:
@@ -85,10 +88,21 @@ def balance(
     program: Program,
     account: store.Account,
     *,
-    expiring_points: int,
+    expiring_points: int | None,
     next_expiry: dt.datetime | None,
     now: dt.datetime,
 ) -> ledger_pb2.Balance:
+    """The balance; `expiring_points` and `next_expiry` are those of the lots' own expiries (None:
+    not read, left unset), to which the inactivity deadline adds."""
+    if expiring_points is not None:
+        expiring_points, next_expiry = inactivity.expiring(
+            program.settings,
+            last_activity_at=account.last_activity_at,
+            spendable_points=account.vested + account.pending,
+            lot_points=expiring_points,
+            lot_first=next_expiry,
+            until=now + EXPIRING_SOON,
+        )
     current = program.tier_index(account.tier_code)
     higher = program.tiers[current + 1] if current + 1 < len(program.tiers) else None
     return ledger_pb2.Balance(
@@ -103,7 +117,7 @@ def balance(
         qualifying_amount=account.qualifying,
         next_tier_code=higher.code if higher else "",
         to_next_tier_amount=max(0, higher.threshold - account.qualifying) if higher else 0,
-        expiring_30_days_points=expiring_points,
+        expiring_30_days_points=expiring_points or 0,
         next_expiry_at=timestamp(next_expiry),
         as_of=timestamp(now),
     )

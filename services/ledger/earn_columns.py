@@ -34,6 +34,7 @@ class EarnItems:
     qualifying: Int64s  # the amount the item adds to its member's qualifying total
     days: Int64s  # the item's local day (date ordinal)
     vests_micros: Int64s
+    occurred_micros: Int64s  # when each item occurred (now if not given)
 
     @classmethod
     def of(
@@ -71,6 +72,7 @@ class EarnItems:
             qualifying=np.where(flagged & moments.in_window, basis, 0),
             days=moments.days,
             vests_micros=moments.vests_micros,
+            occurred_micros=moments.occurred_micros,
         )
 
 
@@ -83,6 +85,8 @@ class MemberTotals:
     lifetime: Int64s
     qualifying: Int64s
     next_vest_micros: Int64s  # the earliest vesting of the member's pending lots, or NO_INSTANT
+    # When the member's latest earn of the batch occurred: its activity (inactivity.py).
+    latest_occurred_micros: Int64s
     # The member's latest qualifying day in the batch (NO_DAY if none) and its amount: the day
     # bucket of the account (migration 006).
     bucket_days: Int64s
@@ -96,6 +100,8 @@ def member_totals(items: EarnItems) -> MemberTotals:
     pending_sums = _sums(members, codes[pending], points[pending])
     next_vest = np.full(members, NO_INSTANT, dtype=np.int64)
     np.minimum.at(next_vest, codes[pending], items.vests_micros[pending])
+    latest = np.full(members, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(latest, codes, items.occurred_micros)
     qualifying = items.qualifying != 0
     qualifying_codes, qualifying_days = codes[qualifying], items.days[qualifying]
     bucket_days = np.full(members, NO_DAY, dtype=np.int64)
@@ -107,6 +113,7 @@ def member_totals(items: EarnItems) -> MemberTotals:
         lifetime=vested_sums + pending_sums,
         qualifying=_sums(members, codes, items.qualifying),
         next_vest_micros=next_vest,
+        latest_occurred_micros=latest,
         bucket_days=bucket_days,
         bucket_amounts=_sums(
             members, qualifying_codes[in_bucket], items.qualifying[qualifying][in_bucket]

@@ -20,7 +20,7 @@ import asyncpg
 
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from services.ledger import events, repository, tiering
+from services.ledger import events, inactivity, repository, tiering
 from services.ledger.domain import CalendarPeriod
 from services.ledger.errors import HoldClosed
 from services.ledger.ledger import Ledger
@@ -132,7 +132,7 @@ class Jobs:
         if job == TIER_REQUALIFICATION:
             return await self._requalify(now, program_id, force=force)
         if job == EXPIRY_NOTICES:
-            return await self._notice_expiry(now, program_id)
+            return await self._notice_expiry(now, program_id, force=force)
         raise ValueError(f"unknown job {job}")
 
     async def _programs(self, program_id: str | None) -> list[Program]:
@@ -267,7 +267,9 @@ class Jobs:
                     await _mark_run(connection, program.program_id, TIER_REQUALIFICATION, now)
         return JobResult(processed, 0)
 
-    async def _notice_expiry(self, now: dt.datetime, program_id: str | None) -> JobResult:
+    async def _notice_expiry(
+        self, now: dt.datetime, program_id: str | None, *, force: bool
+    ) -> JobResult:
         processed = points = 0
         for program in await self._programs(program_id):
             days = program.settings.expiry_notice_days
@@ -298,6 +300,11 @@ class Jobs:
                     )
                     points += row["points"]
                 processed += len(rows)
+            # Under the inactivity policy: the members' deadlines (inactivity.py).
+            members, announced = await inactivity.notice(
+                self.pool, self.outbox, program.program_id, program.settings, now, force=force
+            )
+            processed, points = processed + members, points + announced
         return JobResult(processed, points)
 
 

@@ -606,6 +606,10 @@ class LedgerCore:
                     previous_start=previous,
                 )
             points = sum(taken.values()) - moved_debt
+            # A merge: what the member did under either id is its activity.
+            target.account.last_activity_at = max(
+                target.account.last_activity_at, source.account.last_activity_at
+            )
         else:
             lots = []
             taken = await source.take_fifo(points)

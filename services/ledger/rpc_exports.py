@@ -27,7 +27,7 @@ class ExportRpcs(LedgerRpcBase):
         )
         now = utc_now()
         balances = [
-            convert.balance(program, account, expiring_points=0, next_expiry=None, now=now)
+            convert.balance(program, account, expiring_points=None, next_expiry=None, now=now)
             for account in accounts[:size]
         ]
         return ledger_pb2.ListAccountsResponse(

@@ -38,6 +38,7 @@ def batches(draw: st.DrawFn) -> EarnItems:
         qualifying=column(st.one_of(st.just(0), st.integers(-(10**9), POINTS_MAX))),
         days=column(st.integers(738_000, 738_010)),
         vests_micros=column(st.integers(0, 2**62)),
+        occurred_micros=column(st.integers(-(2**62), 2**62)),
     )
 
 
@@ -55,6 +56,7 @@ def test_member_totals_are_the_sums_item_by_item(items: EarnItems) -> None:
         assert totals.next_vest_micros[code] == min(
             items.vests_micros[pending].tolist(), default=NO_INSTANT
         )
+        assert totals.latest_occurred_micros[code] == max(items.occurred_micros[mine].tolist())
         days: dict[int, int] = {}
         for day, amount in zip(
             items.days[mine].tolist(), items.qualifying[mine].tolist(), strict=True
