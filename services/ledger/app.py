@@ -14,8 +14,10 @@ from services.ledger.events import STREAMS
 from services.ledger.jobs import Jobs
 from services.ledger.ledger import Ledger
 from services.ledger.servicer import LedgerServicer, utc_now
+from services.shared.config import require
 from services.shared.jetstream import PullConsumer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
+from services.shared.validation import OCCURRED_AT_AHEAD_LIMIT_MS, OCCURRED_AT_AHEAD_MAX_MS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +31,18 @@ class LedgerConfig(ProcessConfig):
     # How often scheduled jobs (vesting, expiry, hold timeouts, tiers, notices) look for work.
     jobs_interval_ms: int = 5_000
     jobs_enabled: bool = True
+    # How far an Earn's occurred_at may be after this server's time (a till's clock running
+    # fast); later is INVALID_ARGUMENT on occurred_at, as its lot would stay pending, qualify and
+    # expire by a time that has not come. At least campaign's CAMPAIGN_OCCURRED_AT_AHEAD_MAX_MS,
+    # which checks purchases and activities first.
+    occurred_at_ahead_max_ms: int = OCCURRED_AT_AHEAD_MAX_MS
+
+    def validate(self, prefix: str) -> None:
+        require(
+            0 <= self.occurred_at_ahead_max_ms <= OCCURRED_AT_AHEAD_LIMIT_MS,
+            variable=f"{prefix}_OCCURRED_AT_AHEAD_MAX_MS",
+            message=f"must be 0 to {OCCURRED_AT_AHEAD_LIMIT_MS}",
+        )
 
 
 async def setup(runtime: Runtime) -> Application:
@@ -42,7 +56,11 @@ async def setup(runtime: Runtime) -> Application:
         interval_s=config.jobs_interval_ms / 1000,
     )
     servicer = LedgerServicer(
-        runtime.pool, runtime.outbox, jobs, batch_size_max=config.batch_size_max
+        runtime.pool,
+        runtime.outbox,
+        jobs,
+        batch_size_max=config.batch_size_max,
+        occurred_at_ahead_max_ms=config.occurred_at_ahead_max_ms,
     )
     return Application(
         register=lambda server: ledger_pb2_grpc.add_LedgerServiceServicer_to_server(

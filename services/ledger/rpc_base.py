@@ -90,6 +90,7 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
         jobs: jobs.Jobs,
         *,
         batch_size_max: int = BATCH_SIZE_MAX,
+        occurred_at_ahead_max_ms: int = validation.OCCURRED_AT_AHEAD_MAX_MS,
         clock: Clock = utc_now,
     ) -> None:
         self.pool = pool
@@ -98,6 +99,7 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
         self.ledger = jobs.ledger
         self.batches = BatchPoster(self.ledger, outbox)
         self.batch_size_max = batch_size_max
+        self.occurred_at_ahead_max_ms = occurred_at_ahead_max_ms
         self.programs = ProgramCache()
         self.clock = clock
         # The clock is read through the servicer, so a test that swaps it swaps it for groups too.

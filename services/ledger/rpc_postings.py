@@ -22,6 +22,7 @@ from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import check_idempotency_key
 from services.shared.logs import request_id_var
+from services.shared.timestamps import unix_micros
 
 
 class PostingRpcs(LedgerRpcBase):
@@ -46,6 +47,13 @@ class PostingRpcs(LedgerRpcBase):
                 )
 
         check_idempotency_key(request.idempotency_key)
+        if request.HasField("occurred_at"):
+            validation.not_in_future(
+                request.occurred_at.ToMicroseconds(),
+                "occurred_at",
+                now_micros=unix_micros(self.clock()),
+                ahead_max_ms=self.occurred_at_ahead_max_ms,
+            )
         earning = Earning(
             member_id=request.member_id,
             points=request.points,
