@@ -31,10 +31,11 @@ class LedgerConfig(ProcessConfig):
     # How often scheduled jobs (vesting, expiry, hold timeouts, tiers, notices) look for work.
     jobs_interval_ms: int = 5_000
     jobs_enabled: bool = True
-    # How far an Earn's occurred_at may be after this server's time (a till's clock running
-    # fast); later is INVALID_ARGUMENT on occurred_at, as its lot would stay pending, qualify and
-    # expire by a time that has not come. At least campaign's CAMPAIGN_OCCURRED_AT_AHEAD_MAX_MS,
-    # which checks purchases and activities first.
+    # How far an Earn's or a PostBatch item's occurred_at may be after this server's time (a
+    # till's clock running fast); later ones are refused (INVALID_ARGUMENT on occurred_at, or
+    # the item rejected with REJECT_REASON_OCCURRED_AT_IN_FUTURE), as their lots would stay
+    # pending, qualify and expire by a time that has not come. At least campaign's
+    # CAMPAIGN_OCCURRED_AT_AHEAD_MAX_MS, which checks purchases and activities first.
     occurred_at_ahead_max_ms: int = OCCURRED_AT_AHEAD_MAX_MS
 
     def validate(self, prefix: str) -> None:

@@ -38,7 +38,7 @@ from services.ledger.ledger import Ledger
 from services.ledger.lot_calendar import EPOCH_ORDINAL, LotCalendar, Moments
 from services.ledger.operations import QUALIFYING_BASIS_SPEND, Program
 from services.ledger.policy import qualifying_window_start
-from services.shared import pg_copy
+from services.shared import pg_copy, validation
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
 from services.shared.pg_arrays import int_array, text_array
@@ -47,6 +47,7 @@ from services.shared.timestamps import from_unix_micros, unix_micros
 POSTED, DUPLICATE, REJECTED = 1, 2, 3
 REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
 REJECT_INVALID_KIND, REJECT_MEMBER_CLOSED, REJECT_CONFLICT, REJECT_INVALID_ITEM = 4, 5, 6, 7
+REJECT_OCCURRED_AT_IN_FUTURE = 8
 # The unique index that binds an item key to one posting of a member (migration 002).
 ITEM_KEY_INDEX = "postings_item_key"
 POINTS_MAX = 10**12
@@ -173,10 +174,29 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
     return valid
 
 
+def _drop_future(
+    columns: Columns, results: Results, valid: list[int], *, latest_micros: int, message: str
+) -> list[int]:
+    """`valid` without the items whose occurred_at is after `latest_micros` (the ledger's time
+    plus the allowance for a clock running ahead), which are rejected: one numpy comparison over
+    the column, and a step per rejected item only."""
+    future = np.asarray(columns.occurred_micros, dtype=np.int64) > latest_micros
+    if not future.any():
+        return valid
+    for index in np.flatnonzero(future).tolist():
+        if not results.statuses[index]:
+            results.reject(index, REJECT_OCCURRED_AT_IN_FUTURE, message)
+    return [index for index in valid if not future[index]]
+
+
 class BatchPoster:
-    def __init__(self, ledger: Ledger, outbox: Outbox) -> None:
+    def __init__(self, ledger: Ledger, outbox: Outbox, *, occurred_at_ahead_max_ms: int) -> None:
         self.ledger = ledger
         self.outbox = outbox
+        self.occurred_at_ahead_max_ms = occurred_at_ahead_max_ms
+        self.future_message = "occurred_at_unix_micros: " + validation.future_text(
+            occurred_at_ahead_max_ms
+        )
 
     async def post(
         self,
@@ -208,6 +228,13 @@ class BatchPoster:
     ) -> ledger_pb2.PostBatchResponse:
         results = Results(len(columns.member_ids))
         valid = _validate_items(columns, results)
+        valid = _drop_future(
+            columns,
+            results,
+            valid,
+            latest_micros=unix_micros(now) + self.occurred_at_ahead_max_ms * 1000,
+            message=self.future_message,
+        )
         valid = await self._drop_duplicates(connection, program, columns, results, valid, lookup)
         earns = [i for i in valid if columns.kinds[i] == EARN]
         earned = await self._post_earns(
@@ -678,13 +705,15 @@ async def _apply_to_accounts(
     rows = await connection.fetch(
         "INSERT INTO member_accounts AS a (program_id, member_id, vested, pending, lifetime_earned, qualifying, "
         "tier_code, tier_since, next_vest_at, last_activity_at, qualifying_day, qualifying_day_amount) "
-        "SELECT $1, m, v, p, l, q, $2, $3, nv, $3, qd, qa FROM unnest($4::text::text[], $5::text::bigint[], "
-        "$6::text::bigint[], $7::text::bigint[], $8::text::bigint[], $9::timestamptz[], $10::date[], "
-        "$11::text::bigint[]) AS t(m, v, p, l, q, nv, qd, qa) "
+        "SELECT $1, m, v, p, l, q, $2, $3, nv, timestamptz 'epoch' + la * interval '1 microsecond', qd, qa "
+        "FROM unnest($4::text::text[], $5::text::bigint[], $6::text::bigint[], $7::text::bigint[], "
+        "$8::text::bigint[], $9::timestamptz[], $10::date[], $11::text::bigint[], $12::text::bigint[]) "
+        "AS t(m, v, p, l, q, nv, qd, qa, la) "
         "ON CONFLICT (program_id, member_id) DO UPDATE SET vested = a.vested + EXCLUDED.vested, "
         "pending = a.pending + EXCLUDED.pending, lifetime_earned = a.lifetime_earned + EXCLUDED.lifetime_earned, "
         "qualifying = a.qualifying + EXCLUDED.qualifying, next_vest_at = least(a.next_vest_at, EXCLUDED.next_vest_at), "
-        "last_activity_at = EXCLUDED.last_activity_at, "
+        "last_activity_at = CASE WHEN a.lifetime_earned = 0 THEN EXCLUDED.last_activity_at "
+        "  ELSE greatest(a.last_activity_at, EXCLUDED.last_activity_at) END, "
         "qualifying_day = greatest(a.qualifying_day, EXCLUDED.qualifying_day), "
         "qualifying_day_amount = CASE WHEN EXCLUDED.qualifying_day IS NULL "
         "  OR a.qualifying_day > EXCLUDED.qualifying_day THEN a.qualifying_day_amount "
@@ -712,6 +741,9 @@ async def _apply_to_accounts(
         ),
         [None if day == NO_DAY else dt.date.fromordinal(day) for day in bucket_days],
         int_array(totals.bucket_amounts[order]),
+        # The member's activity is its latest purchase (an import's are long before now), in
+        # micros: a text literal costs a fifth of a datetime per member.
+        int_array(totals.latest_occurred_micros[order]),
     )
     return {row["member_id"]: row for row in rows}
 

@@ -97,7 +97,9 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
         self.outbox = outbox
         self.jobs = jobs
         self.ledger = jobs.ledger
-        self.batches = BatchPoster(self.ledger, outbox)
+        self.batches = BatchPoster(
+            self.ledger, outbox, occurred_at_ahead_max_ms=occurred_at_ahead_max_ms
+        )
         self.batch_size_max = batch_size_max
         self.occurred_at_ahead_max_ms = occurred_at_ahead_max_ms
         self.programs = ProgramCache()

@@ -1,18 +1,22 @@
-"""Earns dated after the ledger's time: a till's clock a few minutes fast posts, a clock an hour
-or a year ahead is refused, as such a lot would stay pending, qualify and expire by a time that
-has not come."""
+"""Postings dated after the ledger's time: a till's clock a few minutes fast posts, a clock an
+hour or a year ahead is refused (Earn) or its item rejected (PostBatch), as such a lot would stay
+pending, qualify and expire by a time that has not come."""
 
 import datetime as dt
 
 import grpc
 import pytest
 
+from loyalty.ledger.v1 import ledger_pb2
 from services.ledger.app import SPEC, LedgerConfig
 from services.shared.config import ConfigError, load_config
 from services.shared.interceptors import ERROR_FIELD_HEADER
 from services.shared.timestamps import unix_micros as micros
-from tests.services.ledger.support import Ledger, ts
+from tests.services.ledger.support import Ledger, batch, post, ts
 
+EARN, REDEEM = 1, 2
+POSTED, REJECTED = 1, 3
+FUTURE = ledger_pb2.REJECT_REASON_OCCURRED_AT_IN_FUTURE
 MINUTE = dt.timedelta(minutes=1)
 
 
@@ -45,6 +49,42 @@ async def test_an_earn_dated_after_the_allowance_is_refused_naming_occurred_at(
     assert fast.lot.earned_at.ToMicroseconds() == micros(now + 10 * MINUTE)
     await ledger.earn("ann", 50, occurred_at=ts(now - dt.timedelta(days=300)))
     assert (await ledger.balance("ann")).lifetime_earned_points == 150
+
+
+async def test_a_batch_rejects_only_its_items_dated_after_the_allowance(ledger: Ledger) -> None:
+    now = dt.datetime.now(dt.UTC)
+    [answer] = await post(
+        ledger,
+        batch(
+            "b1",
+            [
+                ("ann", 100, EARN, "i1"),
+                ("bob", 10, EARN, "i2"),
+                ("ann", 20, EARN, "i3"),
+                ("cat", 30, EARN, "i4"),
+                ("ann", 5, REDEEM, "i5"),
+            ],
+            occurred_at_unix_micros=[
+                micros(now - dt.timedelta(days=20)),
+                micros(now + dt.timedelta(days=365)),
+                micros(now + 10 * MINUTE),
+                micros(now + 2 * dt.timedelta(hours=1)),
+                micros(now + dt.timedelta(days=2)),
+            ],
+            vests_at_unix_micros=[micros(now - MINUTE)] * 5,
+        ),
+    )
+    assert list(answer.statuses) == [POSTED, REJECTED, POSTED, REJECTED, REJECTED]
+    assert list(answer.reject_reasons) == [0, FUTURE, 0, FUTURE, FUTURE]
+    assert answer.messages[1] == (
+        "occurred_at_unix_micros: must not be more than 15 minutes after the server's time"
+    )
+    assert (answer.posted_count, answer.rejected_count, answer.earned_points_total) == (2, 3, 120)
+    assert (await ledger.balance("ann")).available_points == 120
+    for member in ("bob", "cat"):
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await ledger.balance(member)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_the_allowance_is_a_setting(start_service) -> None:

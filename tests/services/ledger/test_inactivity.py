@@ -13,6 +13,7 @@ import asyncpg
 import nats
 import pytest
 
+from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import inactivity
@@ -22,8 +23,9 @@ from services.ledger.jobs import EXPIRY_NOTICES, Jobs
 from services.ledger.ledger import Ledger as LedgerBook
 from services.ledger.operations import load_program
 from services.ledger.policy import add_months, inactivity_cutoff
+from services.shared.timestamps import unix_micros
 from tests.conftest import Servers
-from tests.services.ledger.support import Ledger, key, ts
+from tests.services.ledger.support import Ledger, batch, key, post, ts
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 INACTIVITY = ledger_pb2.ExpiryPolicy(kind=ledger_pb2.EXPIRY_KIND_INACTIVITY_MONTHS, months=6)
@@ -59,6 +61,10 @@ def deadline_after(days: int) -> dt.datetime:
             if moment > earliest:
                 return moment.astimezone(dt.UTC)
     raise AssertionError("unreachable")
+
+
+def earn_item(member: str, points: int, occurred: dt.datetime) -> tuple[str, int, int, str]:
+    return (member, points, common_pb2.POSTING_KIND_EARN, f"{member}-{unix_micros(occurred)}")
 
 
 def clocked_jobs(running, clock: list[dt.datetime]) -> Jobs:
@@ -215,24 +221,42 @@ async def test_an_import_of_old_purchases_leaves_dormant_members_dormant(
 ) -> None:
     _, ledger = service
     today = now()
-    # Eve was enrolled today (an import of the members opens her account as MemberEnrolled
-    # does); her purchases come after, all of them old.
+    # Eve and Fay were enrolled today (an import of the members opens their accounts as
+    # MemberEnrolled does); their purchases come after, all of them old.
     connection = await asyncpg.connect(database_url)
     try:
         await connection.execute(
             "INSERT INTO ledger.member_accounts (program_id, member_id, tier_code, tier_since,"
-            " last_activity_at) VALUES ('acme', 'eve', 'member', now(), now())"
+            " last_activity_at) SELECT 'acme', m, 'member', now(), now()"
+            " FROM unnest(ARRAY['eve', 'fay']) AS m"
         )
     finally:
         await connection.close()
-    await ledger.earn("eve", 3, occurred_at=ts(months_before(today, 7)))
-    # Ann was last active 8 months ago; purchases of 9 and 7 months ago are imported.
+    await ledger.earn("fay", 3, occurred_at=ts(months_before(today, 7)))
+    # Ann was last active 8 months ago; an import brings purchases of 9 and 7 months ago, one of
+    # Dan, whose account it opens, of 10 months ago, and Eve's first, of 8 months ago.
     await ledger.earn("ann", 40, occurred_at=ts(months_before(today, 8)))
-    await ledger.earn("ann", 30, occurred_at=ts(months_before(today, 9)))
-    await ledger.earn("ann", 20, occurred_at=ts(months_before(today, 7)))
     await ledger.earn("cat", 10)
-    await ledger.earn("cat", 5, occurred_at=ts(months_before(today, 11)))
-    for member, points in (("ann", 90), ("eve", 3)):
+    [posted] = await post(
+        ledger,
+        batch(
+            "import",
+            [
+                earn_item("ann", 30, months_before(today, 9)),
+                earn_item("ann", 20, months_before(today, 7)),
+                earn_item("dan", 15, months_before(today, 10)),
+                earn_item("cat", 5, months_before(today, 11)),
+                earn_item("eve", 4, months_before(today, 8)),
+            ],
+            occurred_at_unix_micros=[
+                unix_micros(months_before(today, months)) for months in (9, 7, 10, 11, 8)
+            ],
+        ),
+    )
+    assert set(posted.statuses) == {ledger_pb2.ITEM_STATUS_POSTED}
+    # A single earn of an old purchase is no activity now either.
+    await ledger.earn("ann", 1, occurred_at=ts(months_before(today, 12)))
+    for member, points in (("ann", 91), ("dan", 15), ("eve", 4), ("fay", 3)):
         balance = await ledger.balance(member)
         assert balance.HasField("next_expiry_at"), member
         assert balance.next_expiry_at.ToDatetime(tzinfo=dt.UTC) < today, member
@@ -245,8 +269,8 @@ async def test_an_import_of_old_purchases_leaves_dormant_members_dormant(
             program_id="acme", idempotency_key=key(), job=ledger_pb2.MAINTENANCE_JOB_EXPIRY
         )
     )
-    assert (expired.processed_count, expired.affected_points) == (2, 90 + 3)
-    for member, points in (("ann", 0), ("eve", 0), ("cat", 15)):
+    assert (expired.processed_count, expired.affected_points) == (4, 91 + 15 + 4 + 3)
+    for member, points in (("ann", 0), ("dan", 0), ("eve", 0), ("fay", 0), ("cat", 15)):
         assert (await ledger.balance(member)).available_points == points, member
 
 

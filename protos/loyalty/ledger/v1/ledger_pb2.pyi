@@ -74,6 +74,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_MEMBER_CLOSED: _ClassVar[RejectReason]
     REJECT_REASON_IDEMPOTENCY_CONFLICT: _ClassVar[RejectReason]
     REJECT_REASON_INVALID_ITEM: _ClassVar[RejectReason]
+    REJECT_REASON_OCCURRED_AT_IN_FUTURE: _ClassVar[RejectReason]
 
 class MaintenanceJob(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -120,6 +121,7 @@ REJECT_REASON_INVALID_KIND: RejectReason
 REJECT_REASON_MEMBER_CLOSED: RejectReason
 REJECT_REASON_IDEMPOTENCY_CONFLICT: RejectReason
 REJECT_REASON_INVALID_ITEM: RejectReason
+REJECT_REASON_OCCURRED_AT_IN_FUTURE: RejectReason
 MAINTENANCE_JOB_UNSPECIFIED: MaintenanceJob
 MAINTENANCE_JOB_VESTING: MaintenanceJob
 MAINTENANCE_JOB_EXPIRY: MaintenanceJob
