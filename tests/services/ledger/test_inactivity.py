@@ -18,7 +18,7 @@ from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import inactivity
 from services.ledger.app import SPEC, LedgerConfig
-from services.ledger.domain import ExpiryKind, ProgramSettings
+from services.ledger.domain import ExpiryKind
 from services.ledger.jobs import EXPIRY_NOTICES, Jobs
 from services.ledger.ledger import Ledger as LedgerBook
 from services.ledger.operations import load_program
@@ -26,6 +26,7 @@ from services.ledger.policy import add_months, inactivity_cutoff
 from services.shared.timestamps import unix_micros
 from tests.conftest import Servers
 from tests.services.ledger.support import Ledger, batch, key, post, ts
+from tests.services.ledger.test_lot_calendar import program
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 INACTIVITY = ledger_pb2.ExpiryPolicy(kind=ledger_pb2.EXPIRY_KIND_INACTIVITY_MONTHS, months=6)
@@ -95,25 +96,7 @@ async def expiring_events(servers: Servers, nats_namespace: str) -> list[events_
 
 
 def test_the_deadline_is_when_the_expiry_jobs_cutoff_passes_the_last_activity() -> None:
-    settings = ProgramSettings(
-        program_id="p",
-        points_name="points",
-        currency="EUR",
-        time_zone="Europe/Amsterdam",
-        return_window_days=0,
-        expiry_kind=ExpiryKind.INACTIVITY_MONTHS,
-        expiry_months=1,
-        expiry_period=0,
-        negative_balance_policy=1,
-        hold_ttl_seconds=600,
-        tier_window_kind=1,
-        tier_window_rolling_days=365,
-        tier_requalification_period=1,
-        qualifying_basis=1,
-        rounding_mode=1,
-        expiry_notice_days=30,
-        entry_tier_code="member",
-    )
+    settings = program("Europe/Amsterdam", ExpiryKind.INACTIVITY_MONTHS, 1, 0, 0)
     for last in (
         dt.datetime(2027, 1, 31, 10, 0, tzinfo=AMSTERDAM),  # no 31 February: 1 March 00:00
         dt.datetime(2027, 1, 15, 10, 0, tzinfo=AMSTERDAM),
