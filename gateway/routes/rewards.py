@@ -39,7 +39,14 @@ RewardIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x
 Kinds = Annotated[list[RewardKind], Query(max_length=5)]
 
 
-@router.get("/rewards", response_model=models.RewardList, summary="The reward catalog")
+@router.get(
+    "/rewards",
+    response_model=models.RewardList,
+    summary="The reward catalog",
+    description="With a member token, the catalog as that member sees it (as "
+    "`/members/me/rewards`): only active rewards offered to them, by tier, segment and "
+    "experiment arm.",
+)
 async def list_rewards(
     request: Request,
     principal: CatalogReader,
@@ -52,22 +59,35 @@ async def list_rewards(
         services.rewards.ListRewards,
         rewards_pb2.ListRewardsRequest(
             program_id=principal.program_id,
+            # A member sees only what is offered to it; an API key, the whole active catalog.
+            member_id=principal.member_id,
             kinds=[to_proto(kind) for kind in kinds],  # type: ignore[misc]
             page_size=page_size,
             page_token=page_token,
         ),
     )
-    return convert.reward_list(response, for_member=False)
+    return convert.reward_list(response, for_member=principal.is_member)
 
 
-@router.get("/rewards/{reward_id}", response_model=models.Reward, summary="One reward")
+@router.get(
+    "/rewards/{reward_id}",
+    response_model=models.Reward,
+    summary="One reward",
+    description="An API key reads any reward, drafts and archived ones included. With a member "
+    "token, a reward its listing does not show (inactive, outside its validity, for another "
+    "tier, segment or experiment arm) is 404 REWARD_NOT_FOUND, as an unknown one.",
+)
 async def get_reward(
     request: Request, reward_id: RewardIdPath, principal: CatalogReader
 ) -> models.Reward:
     services = upstreams(request)
     response = await services.call(
         services.rewards.GetReward,
-        rewards_pb2.GetRewardRequest(program_id=principal.program_id, reward_id=reward_id),
+        rewards_pb2.GetRewardRequest(
+            program_id=principal.program_id,
+            reward_id=reward_id,
+            member_id=principal.member_id,
+        ),
     )
     return convert.reward(response.reward)
 

@@ -159,8 +159,15 @@ class RewardsServicer(
     ) -> rewards_pb2.GetRewardResponse:
         validation.program_id(request.program_id)
         validation.text(request.reward_id, "reward_id", length_max=64)
+        if request.member_id:
+            validation.text(request.member_id, "member_id", length_max=64)
         reward = await repository.fetch_reward(self.pool, request.program_id, request.reward_id)
-        if reward is None:
+        # A reward hidden from the member is not found, as an unknown one: its id tells them
+        # nothing (a draft, another tier's reward, another experiment arm's offer).
+        if reward is None or (
+            request.member_id
+            and not await self._offered(request.program_id, request.member_id, reward)
+        ):
             raise RewardNotFound(request.reward_id)
         return rewards_pb2.GetRewardResponse(reward=reward)
 
@@ -181,9 +188,7 @@ class RewardsServicer(
         after = (cursor["price"], cursor["id"]) if cursor else None
         standing = None
         if request.member_id:
-            standing = await self.ledger.standing(
-                request.program_id, request.member_id
-            ) or MemberStanding(available_points=0, tier_code="")
+            standing = await self._standing(request.program_id, request.member_id)
 
         listings: list[rewards_pb2.RewardListing] = []
         scanned = 0
@@ -214,6 +219,19 @@ class RewardsServicer(
             available_points=standing.available_points if standing else 0,
             next_page_token=token,
         )
+
+    async def _standing(self, program_id: str, member_id: str) -> MemberStanding:
+        """The member's points and tier; a member the ledger has no account for has neither."""
+        standing = await self.ledger.standing(program_id, member_id)
+        return standing or MemberStanding(available_points=0, tier_code="")
+
+    async def _offered(self, program_id: str, member_id: str, reward: rewards_pb2.Reward) -> bool:
+        """Whether the member's listing (ListRewards with member_id) shows the reward."""
+        if not domain.is_available(reward, utc_now()):
+            return False
+        listing = rewards_pb2.ListRewardsRequest(program_id=program_id, member_id=member_id)
+        standing = await self._standing(program_id, member_id)
+        return bool(await self._listings(listing, [reward], standing))
 
     async def _listings(
         self,

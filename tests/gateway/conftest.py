@@ -51,6 +51,14 @@ class GatewayPlatform:
     def ledger_address(self) -> str:
         return self.cluster.endpoints["ledger"].grpc_address
 
+    @property
+    def campaign_address(self) -> str:
+        return self.cluster.endpoints["campaign"].grpc_address
+
+    @property
+    def rewards_address(self) -> str:
+        return self.cluster.endpoints["rewards"].grpc_address
+
     def client(self, *, key: str | None = None, token: str | None = None) -> httpx.Client:
         headers = {}
         if key is not None:

@@ -282,12 +282,14 @@ class UpdateRewardResponse(_message.Message):
     def __init__(self, reward: _Optional[_Union[Reward, _Mapping]] = ...) -> None: ...
 
 class GetRewardRequest(_message.Message):
-    __slots__ = ("program_id", "reward_id")
+    __slots__ = ("program_id", "reward_id", "member_id")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     REWARD_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     reward_id: str
-    def __init__(self, program_id: _Optional[str] = ..., reward_id: _Optional[str] = ...) -> None: ...
+    member_id: str
+    def __init__(self, program_id: _Optional[str] = ..., reward_id: _Optional[str] = ..., member_id: _Optional[str] = ...) -> None: ...
 
 class GetRewardResponse(_message.Message):
     __slots__ = ("reward",)
