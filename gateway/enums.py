@@ -140,6 +140,11 @@ class RedemptionStatus(StrEnum):
     cancelled = "cancelled"
 
 
+class PerkStatus(StrEnum):
+    granted = "granted"
+    withdrawn = "withdrawn"
+
+
 class CodeStatus(StrEnum):
     valid = "valid"
     used = "used"
@@ -172,6 +177,7 @@ PROTO_ENUMS: dict[type[StrEnum], tuple[EnumTypeWrapper, str]] = {
     RewardStatus: (rewards_pb2.RewardStatus, "REWARD_STATUS_"),
     RedemptionStatus: (rewards_pb2.RedemptionStatus, "REDEMPTION_STATUS_"),
     CodeStatus: (rewards_pb2.CodeStatus, "CODE_STATUS_"),
+    PerkStatus: (rewards_pb2.PerkStatus, "PERK_STATUS_"),
 }
 
 

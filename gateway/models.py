@@ -21,6 +21,7 @@ from gateway.enums import (
     IdentifierKind,
     IdentifierRemovalReason,
     MemberStatus,
+    PerkStatus,
     PostingKind,
     QualifyingBasis,
     RedemptionStatus,
@@ -475,6 +476,22 @@ class RewardListing(BaseModel):
 class RewardList(BaseModel):
     rewards: list[RewardListing]
     available_points: int | None = Field(None, description="The member's, when listed for one.")
+    next_page_token: str = ""
+
+
+class MemberPerk(BaseModel):
+    perk_code: str
+    name: str
+    description: str = ""
+    reward_id: str = Field("", description="A reward granted for free while in the tier, if any.")
+    tier_code: str = Field(description="The tier that granted the perk.")
+    status: PerkStatus | None
+    granted_at: dt.datetime | None = None
+    withdrawn_at: dt.datetime | None = Field(None, description="Unset while the perk is held.")
+
+
+class MemberPerkList(BaseModel):
+    perks: list[MemberPerk]
     next_page_token: str = ""
 
 

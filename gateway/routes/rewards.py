@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from gateway import convert, models
 from gateway.auth import Principal, access
-from gateway.enums import RedemptionStatus, RewardKind, to_proto
+from gateway.convert import instant
+from gateway.enums import PerkStatus, RedemptionStatus, RewardKind, from_proto, to_proto
 from gateway.errors import ApiError
 from gateway.jsonbody import JsonRoute
 from gateway.routes.common import (
@@ -119,6 +120,51 @@ async def list_member_rewards(
         ),
     )
     return convert.reward_list(response, for_member=True)
+
+
+@router.get(
+    "/members/{member_id}/perks",
+    response_model=models.MemberPerkList,
+    summary="The perks the member's tier grants it, by perk code",
+    description="Granted when the member reaches a tier, withdrawn when it leaves it; "
+    "`include_withdrawn=true` lists the withdrawn ones too.",
+)
+async def list_member_perks(
+    request: Request,
+    member_id: MemberIdPath,
+    principal: CatalogReader,
+    include_withdrawn: bool = False,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+) -> models.MemberPerkList:
+    services = upstreams(request)
+    response = await services.call(
+        services.rewards.ListMemberPerks,
+        rewards_pb2.ListMemberPerksRequest(
+            program_id=principal.program_id,
+            member_id=principal.member_id_of(member_id),
+            include_withdrawn=include_withdrawn,
+            page_size=page_size,
+            page_token=page_token,
+        ),
+    )
+    return models.MemberPerkList(
+        perks=[_member_perk(perk) for perk in response.perks],
+        next_page_token=response.next_page_token,
+    )
+
+
+def _member_perk(value: rewards_pb2.MemberPerk) -> models.MemberPerk:
+    return models.MemberPerk(
+        perk_code=value.perk.perk_code,
+        name=value.perk.name,
+        description=value.perk.description,
+        reward_id=value.perk.reward_id,
+        tier_code=value.tier_code,
+        status=from_proto(PerkStatus, value.status),
+        granted_at=instant(value.granted_at),
+        withdrawn_at=instant(value.withdrawn_at),
+    )
 
 
 @router.post(
