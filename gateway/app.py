@@ -18,7 +18,16 @@ from gateway.errors import __doc__ as ERRORS_DOC
 from gateway.errors import install_handlers
 from gateway.observe import HttpMetrics, ObserveMiddleware
 from gateway.ratelimit import RateLimiter
-from gateway.routes import demo, members, points, privacy, programs, rewards, transactions
+from gateway.routes import (
+    demo,
+    earning,
+    members,
+    points,
+    privacy,
+    programs,
+    rewards,
+    transactions,
+)
 from gateway.upstream import Upstreams
 
 STATIC = Path(__file__).parent / "static"
@@ -89,7 +98,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.state.config = config
     app.state.metrics = metrics
     install_handlers(app)
-    for module in (programs, members, points, transactions, rewards, privacy):
+    for module in (programs, members, points, transactions, earning, rewards, privacy):
         app.include_router(module.router)
     if config.demo_login:
         app.include_router(demo.router)

@@ -377,6 +377,22 @@ class PurchaseResult(BaseModel):
     duplicate: bool = Field(description="The transaction was recorded before; first result.")
 
 
+class BasketPreviewInput(Request):
+    amount: Money
+    line_items: list[LineItem] = Field(default_factory=list, max_length=500)
+    channel: Channel
+    store_id: OptionalId = ""
+    occurred_at: OccurredAt | None = Field(
+        None, description="When the purchase would happen, with its offset; unset means now."
+    )
+
+
+class BasketPreview(BaseModel):
+    member_id: str
+    points: int = Field(description="What the basket would earn now; nothing is posted.")
+    rules: list[RuleApplication]
+
+
 class ReturnLine(Request):
     sku: OptionalId = ""
     amount: Money
