@@ -44,12 +44,14 @@ API_KEY_SCOPES = {
     "codes:use": "mark a reward code used at a till",
     "members:export": "export everything held about a member (GDPR access)",
     "members:erase": "erase a member (GDPR erasure)",
+    "points:transfer": "move points from one member to another (gifts, households)",
 }
 # The scopes of member tokens (IssueMemberToken's scopes): a member acts on its own data only.
 MEMBER_SCOPES = {
     "member:read": "read one's own member data, card, points, rewards, redemptions and export",
     "member:write": "change one's own profile, consents and identifiers",
     "rewards:redeem": "redeem rewards for oneself",
+    "points:transfer": "give one's own points to another member",
 }
 # The scopes a till's key needs: it posts transactions and checks and uses codes, nothing more.
 POS_SCOPES = ("transactions:write", "activities:write", "codes:validate", "codes:use")

@@ -119,6 +119,13 @@ class ActivityOutcome(StrEnum):
     rejected = "rejected"
 
 
+class MissionProgressState(StrEnum):
+    not_started = "not_started"
+    in_progress = "in_progress"
+    completed = "completed"
+    expired = "expired"
+
+
 class RewardKind(StrEnum):
     coupon = "coupon"
     voucher = "voucher"
@@ -173,6 +180,7 @@ PROTO_ENUMS: dict[type[StrEnum], tuple[EnumTypeWrapper, str]] = {
     ActivityKind: (common_pb2.ActivityKind, "ACTIVITY_KIND_"),
     VerificationState: (common_pb2.VerificationState, "VERIFICATION_STATE_"),
     ActivityOutcome: (engagement_pb2.ActivityOutcome, "ACTIVITY_OUTCOME_"),
+    MissionProgressState: (engagement_pb2.MissionProgressState, "MISSION_PROGRESS_STATE_"),
     RewardKind: (common_pb2.RewardKind, "REWARD_KIND_"),
     RewardStatus: (rewards_pb2.RewardStatus, "REWARD_STATUS_"),
     RedemptionStatus: (rewards_pb2.RedemptionStatus, "REDEMPTION_STATUS_"),

@@ -21,6 +21,7 @@ from gateway.enums import (
     IdentifierKind,
     IdentifierRemovalReason,
     MemberStatus,
+    MissionProgressState,
     PerkStatus,
     PostingKind,
     QualifyingBasis,
@@ -313,6 +314,18 @@ class History(BaseModel):
     next_page_token: str = ""
 
 
+class TransferInput(Request):
+    to_member_id: Id = Field(description="The member who receives the points; active.")
+    points: Annotated[int, Field(ge=1, le=INT64_MAX, strict=True)]
+    note: Annotated[str, Field(max_length=200)] = Field("", description="Kept with the postings.")
+
+
+class TransferResult(BaseModel):
+    transfer_id: str = Field(description="Links the giver's and the receiver's postings.")
+    transferred_points: int
+    balance: Balance = Field(description="The giving member's balance after the transfer.")
+
+
 class SpendAllocation(BaseModel):
     lot_id: str = Field(description="The lot the spend took points from, as in the lots.")
     points: int = Field(description="The points taken from the lot.")
@@ -443,6 +456,46 @@ class Activity(BaseModel):
     rule_ids: list[str] = Field(default_factory=list)
     occurred_at: dt.datetime | None = None
     duplicate: bool = False
+
+
+class MissionStepProgress(BaseModel):
+    step_code: str
+    description: str = ""
+    done_count: int
+    required_count: int
+    completed_at: dt.datetime | None = None
+
+
+class MissionProgress(BaseModel):
+    mission_id: str
+    name: str
+    description: str = ""
+    reward_points: int = Field(0, description="The points given on completion.")
+    badge_code: str = Field("", description="The badge given on completion, if any.")
+    badge_name: str = ""
+    end_time: dt.datetime | None = Field(None, description="When the mission closes, if ever.")
+    state: MissionProgressState | None
+    steps: list[MissionStepProgress]
+    started_at: dt.datetime | None = None
+    deadline_at: dt.datetime | None = Field(None, description="When the member's window closes.")
+    completed_at: dt.datetime | None = None
+
+
+class MissionProgressList(BaseModel):
+    missions: list[MissionProgress]
+
+
+class Badge(BaseModel):
+    badge_code: str
+    name: str
+    mission_id: str = Field("", description="The mission that awarded it, if any.")
+    milestone_code: str = Field("", description="The milestone that awarded it, if any.")
+    awarded_at: dt.datetime | None = None
+
+
+class BadgeList(BaseModel):
+    badges: list[Badge]
+    next_page_token: str = ""
 
 
 # -- rewards, redemptions and codes ---------------------------------------------------------------

@@ -1,5 +1,5 @@
 """What a member would earn and has achieved, from campaign: the points a basket would earn
-(nothing is posted), the member's mission progress and its badges."""
+(nothing is posted), the member's progress on the missions offered to it, and its badges."""
 
 from typing import Annotated
 
@@ -7,16 +7,19 @@ from fastapi import APIRouter, Depends, Request
 
 from gateway import models
 from gateway.auth import Principal, access
-from gateway.convert import money_to_proto, timestamp
-from gateway.enums import to_proto
+from gateway.convert import instant, money_to_proto, timestamp
+from gateway.enums import MissionProgressState, from_proto, to_proto
 from gateway.jsonbody import JsonRoute
-from gateway.routes.common import ERRORS, PREFIX, MemberIdPath, upstreams
-from loyalty.campaign.v1 import campaign_pb2
+from gateway.routes.common import ERRORS, PREFIX, MemberIdPath, PageSize, PageToken, upstreams
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 
 router = APIRouter(prefix=PREFIX, tags=["earning"], responses=ERRORS, route_class=JsonRoute)
 # Those who post a member's purchases (tills, webshops) may ask what one would earn first.
 Previewer = Annotated[
     Principal, Depends(access(api_key_scope="transactions:write", member_scope="member:read"))
+]
+Reader = Annotated[
+    Principal, Depends(access(api_key_scope="members:read", member_scope="member:read"))
 ]
 
 
@@ -66,4 +69,93 @@ async def preview_basket(
             )
             for a in response.applications
         ],
+    )
+
+
+@router.get(
+    "/members/{member_id}/missions",
+    response_model=models.MissionProgressList,
+    summary="The missions offered to the member, with its progress on each step",
+    description="Every active mission the member may take part in (campaign leaves out those "
+    "for segments it is not in), at most 200, each with its name, steps, reward and badge, and "
+    "how far the member is: not_started, in_progress (with the window's deadline), completed "
+    "or expired.",
+)
+async def list_mission_progress(
+    request: Request, member_id: MemberIdPath, principal: Reader
+) -> models.MissionProgressList:
+    services = upstreams(request)
+    response = await services.call(
+        services.campaign.GetMissionProgress,
+        campaign_pb2.GetMissionProgressRequest(
+            program_id=principal.program_id, member_id=principal.member_id_of(member_id)
+        ),
+    )
+    return models.MissionProgressList(
+        missions=[_mission_progress(progress) for progress in response.progresses]
+    )
+
+
+def _mission_progress(value: engagement_pb2.MissionProgress) -> models.MissionProgress:
+    mission = value.mission
+    descriptions = {step.step_code: step.description for step in mission.steps}
+    return models.MissionProgress(
+        mission_id=value.mission_id,
+        name=mission.name,
+        description=mission.description,
+        reward_points=mission.reward_points,
+        badge_code=mission.badge_code,
+        badge_name=mission.badge_name,
+        end_time=instant(mission.end_time),
+        state=from_proto(MissionProgressState, value.state),
+        steps=[
+            models.MissionStepProgress(
+                step_code=step.step_code,
+                description=descriptions.get(step.step_code, ""),
+                done_count=step.done_count,
+                required_count=step.required_count,
+                completed_at=instant(step.completed_at),
+            )
+            for step in value.steps
+        ],
+        started_at=instant(value.started_at),
+        deadline_at=instant(value.deadline_at),
+        completed_at=instant(value.completed_at),
+    )
+
+
+@router.get(
+    "/members/{member_id}/badges",
+    response_model=models.BadgeList,
+    summary="The badges the member was awarded, newest first",
+)
+async def list_badges(
+    request: Request,
+    member_id: MemberIdPath,
+    principal: Reader,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+) -> models.BadgeList:
+    services = upstreams(request)
+    response = await services.call(
+        services.campaign.ListMemberBadges,
+        campaign_pb2.ListMemberBadgesRequest(
+            program_id=principal.program_id,
+            member_id=principal.member_id_of(member_id),
+            page_size=page_size,
+            page_token=page_token,
+        ),
+    )
+    return models.BadgeList(
+        badges=[
+            models.Badge(
+                badge_code=badge.badge_code,
+                name=badge.name,
+                mission_id=badge.mission_id,
+                milestone_code=badge.milestone_code,
+                awarded_at=instant(badge.awarded_at),
+            )
+            for badge in response.badges
+        ],
+        next_page_token=response.next_page_token,
     )

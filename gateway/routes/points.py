@@ -1,5 +1,5 @@
 """A member's points: balance, lots, history, what a spend consumed and tier history (all read
-from the ledger)."""
+from the ledger), and transfers of points to another member."""
 
 import datetime as dt
 from typing import Annotated
@@ -10,14 +10,31 @@ from gateway import convert, models
 from gateway.auth import Principal, access
 from gateway.convert import timestamp
 from gateway.enums import PostingKind, to_proto
+from gateway.errors import ApiError
 from gateway.jsonbody import JsonRoute
-from gateway.routes.common import ERRORS, PREFIX, MemberIdPath, PageSize, PageToken, upstreams
+from gateway.routes.common import (
+    ERRORS,
+    PREFIX,
+    IdempotencyKey,
+    MemberIdPath,
+    PageSize,
+    PageToken,
+    upstreams,
+)
+from gateway.upstream import Upstreams
+from loyalty.common.v1 import common_pb2
+from loyalty.identity.v1 import identity_pb2
 from loyalty.ledger.v1 import ledger_pb2
 
 router = APIRouter(prefix=PREFIX, tags=["points"], responses=ERRORS, route_class=JsonRoute)
 Reader = Annotated[
     Principal, Depends(access(api_key_scope="members:read", member_scope="member:read"))
 ]
+Transferrer = Annotated[
+    Principal, Depends(access(api_key_scope="points:transfer", member_scope="points:transfer"))
+]
+# The reason code of the postings of a transfer made through the gateway.
+TRANSFER_REASON_CODE = "member_transfer"
 PostingIdPath = Annotated[
     str,
     Path(
@@ -175,3 +192,68 @@ async def tier_history(
         tier_changes=[convert.tier_change(c) for c in response.tier_changes],
         next_page_token=response.next_page_token,
     )
+
+
+@router.post(
+    "/members/{member_id}/transfers",
+    response_model=models.TransferResult,
+    status_code=201,
+    summary="Give points to another member (a gift, a household)",
+    description="Moves vested points of the member in the path, oldest expiry first, to "
+    "`to_member_id`, an active member of the program (else 404 MEMBER_NOT_FOUND on it, as an "
+    "unknown one); too few available points is 409 INSUFFICIENT_POINTS. A retry with the same "
+    "Idempotency-Key answers the first result and moves nothing again. The answer holds the "
+    "giver's balance only.",
+)
+async def transfer_points(
+    request: Request,
+    member_id: MemberIdPath,
+    body: models.TransferInput,
+    principal: Transferrer,
+    idempotency_key: IdempotencyKey,
+) -> models.TransferResult:
+    services = upstreams(request)
+    source = principal.member_id_of(member_id)
+    if body.to_member_id != source:
+        # The ledger keeps accounts of any id: points given to a member identity does not know
+        # (or no longer: merged, erased) would be lost to everyone.
+        await _check_recipient(services, principal.program_id, body.to_member_id)
+    response = await services.call(
+        services.ledger.TransferPoints,
+        ledger_pb2.TransferPointsRequest(
+            program_id=principal.program_id,
+            idempotency_key=principal.idempotency_key(idempotency_key),
+            source_member_id=source,
+            target_member_id=body.to_member_id,
+            points=body.points,
+            reason=ledger_pb2.PostingReason(
+                code=TRANSFER_REASON_CODE,
+                note=body.note,
+                operator_id="" if principal.is_member else principal.name,
+            ),
+        ),
+        fields={
+            "source_member_id": "member_id",
+            "target_member_id": "to_member_id",
+            "reason.note": "note",
+            "reason": "",
+        },
+    )
+    return models.TransferResult(
+        transfer_id=response.transfer_id,
+        transferred_points=response.transferred_points,
+        balance=convert.balance(response.source_balance),
+    )
+
+
+async def _check_recipient(services: Upstreams, program_id: str, member_id: str) -> None:
+    """404 on to_member_id unless identity knows the member as active."""
+    found = await services.call(
+        services.identity.GetMember,
+        identity_pb2.GetMemberRequest(program_id=program_id, member_id=member_id),
+        fields={"member_id": "to_member_id"},
+    )
+    if found.member.status != common_pb2.MEMBER_STATUS_ACTIVE:
+        raise ApiError(
+            404, "MEMBER_NOT_FOUND", f"member {member_id!r} not found", field="to_member_id"
+        )

@@ -286,7 +286,10 @@ def progress_message(
     # An expired attempt's steps are shown as they were: the member sees what was missing.
     shown = progress or Progress.fresh(len(mission.steps))
     message = engagement_pb2.MissionProgress(
-        mission_id=mission.mission_id, member_id=member_id, state=shown.state_at(now)
+        mission_id=mission.mission_id,
+        member_id=member_id,
+        state=shown.state_at(now),
+        mission=mission,
     )
     for index, step in enumerate(mission.steps):
         step_progress = message.steps.add(

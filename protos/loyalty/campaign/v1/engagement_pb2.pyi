@@ -236,7 +236,7 @@ class StepProgress(_message.Message):
     def __init__(self, step_code: _Optional[str] = ..., done_count: _Optional[int] = ..., required_count: _Optional[int] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MissionProgress(_message.Message):
-    __slots__ = ("mission_id", "member_id", "state", "steps", "started_at", "deadline_at", "completed_at")
+    __slots__ = ("mission_id", "member_id", "state", "steps", "started_at", "deadline_at", "completed_at", "mission")
     MISSION_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -244,6 +244,7 @@ class MissionProgress(_message.Message):
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_AT_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    MISSION_FIELD_NUMBER: _ClassVar[int]
     mission_id: str
     member_id: str
     state: MissionProgressState
@@ -251,7 +252,8 @@ class MissionProgress(_message.Message):
     started_at: _timestamp_pb2.Timestamp
     deadline_at: _timestamp_pb2.Timestamp
     completed_at: _timestamp_pb2.Timestamp
-    def __init__(self, mission_id: _Optional[str] = ..., member_id: _Optional[str] = ..., state: _Optional[_Union[MissionProgressState, str]] = ..., steps: _Optional[_Iterable[_Union[StepProgress, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    mission: Mission
+    def __init__(self, mission_id: _Optional[str] = ..., member_id: _Optional[str] = ..., state: _Optional[_Union[MissionProgressState, str]] = ..., steps: _Optional[_Iterable[_Union[StepProgress, _Mapping]]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., mission: _Optional[_Union[Mission, _Mapping]] = ...) -> None: ...
 
 class MemberBadge(_message.Message):
     __slots__ = ("badge_code", "name", "mission_id", "milestone_code", "awarded_at")

@@ -1,0 +1,119 @@
+"""Points given to another member (a gift, a household): by the member itself with a token that
+holds points:transfer, or by a back office; once per Idempotency-Key, and never to a member
+identity does not know as active."""
+
+import httpx
+
+from tests.gateway.conftest import PROGRAM, GatewayPlatform, unique
+from tests.gateway.test_auth import assert_error
+
+BASE = f"/v1/programs/{PROGRAM}"
+GIVER_SCOPES = ("member:read", "points:transfer")
+
+
+def _available(client: httpx.Client, member_id: str) -> int:
+    return int(client.get(f"{BASE}/members/{member_id}/balance").json()["available_points"])
+
+
+def test_a_member_gives_points_once_per_key(platform: GatewayPlatform, admin: httpx.Client) -> None:
+    giver, receiver = platform.enrol(), platform.enrol()
+    platform.earn(giver, 500)
+    body = {"to_member_id": receiver, "points": 200, "note": "Happy birthday"}
+    key = unique("gift")
+    with platform.client(token=platform.member_token(giver, scopes=GIVER_SCOPES)) as client:
+        given = client.post(
+            f"{BASE}/members/me/transfers", headers={"Idempotency-Key": key}, json=body
+        )
+        assert given.status_code == 201, given.text
+        result = given.json()
+        assert result["transferred_points"] == 200 and result["transfer_id"]
+        assert result["balance"]["member_id"] == giver
+        assert result["balance"]["available_points"] == 300
+        again = client.post(
+            f"{BASE}/members/me/transfers", headers={"Idempotency-Key": key}, json=body
+        )
+        assert again.status_code == 201 and again.json() == result
+
+        too_much = client.post(
+            f"{BASE}/members/me/transfers",
+            headers={"Idempotency-Key": unique("gift")},
+            json=body | {"points": 301},
+        )
+        assert assert_error(too_much, 409, "INSUFFICIENT_POINTS")["field"] == "points"
+        # The same key for another transfer is refused, not a second transfer.
+        reused = client.post(
+            f"{BASE}/members/me/transfers",
+            headers={"Idempotency-Key": key},
+            json=body | {"points": 100},
+        )
+        assert reused.status_code == 409, reused.text
+    assert (_available(admin, giver), _available(admin, receiver)) == (300, 200)
+    history = admin.get(f"{BASE}/members/{receiver}/history").json()["postings"]
+    assert [p["kind"] for p in history] == ["transfer_in"]
+
+
+def test_a_transfer_needs_an_active_recipient_a_key_and_the_scope(
+    platform: GatewayPlatform, admin: httpx.Client
+) -> None:
+    giver, erased = platform.enrol(), platform.enrol()
+    platform.earn(giver, 100)
+    erasure = admin.post(
+        f"{BASE}/members/{erased}/erase",
+        headers={"Idempotency-Key": unique("erase")},
+        json={"operator_id": "support-1", "reason": "member asked"},
+    )
+    assert erasure.status_code == 200, erasure.text
+    path = f"{BASE}/members/me/transfers"
+    with platform.client(token=platform.member_token(giver, scopes=GIVER_SCOPES)) as client:
+        for recipient in (erased, unique("nobody")):
+            response = client.post(
+                path,
+                headers={"Idempotency-Key": unique("gift")},
+                json={"to_member_id": recipient, "points": 10},
+            )
+            assert assert_error(response, 404, "MEMBER_NOT_FOUND")["field"] == "to_member_id"
+        to_self = client.post(
+            path,
+            headers={"Idempotency-Key": unique("gift")},
+            json={"to_member_id": giver, "points": 10},
+        )
+        assert assert_error(to_self, 400, "INVALID_ARGUMENT")["field"] == "to_member_id"
+        for points in (0, "10", 1.5):
+            response = client.post(
+                path,
+                headers={"Idempotency-Key": unique("gift")},
+                json={"to_member_id": erased, "points": points},
+            )
+            assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "points"
+        no_key = client.post(path, json={"to_member_id": erased, "points": 10})
+        assert_error(no_key, 400, "IDEMPOTENCY_KEY_REQUIRED")
+    with platform.client(token=platform.member_token(giver)) as client:
+        refused = client.post(
+            path,
+            headers={"Idempotency-Key": unique("gift")},
+            json={"to_member_id": erased, "points": 10},
+        )
+        assert_error(refused, 403, "SCOPE_MISSING")
+    assert _available(admin, giver) == 100
+
+
+def test_a_back_office_moves_points_between_members(
+    platform: GatewayPlatform, admin: httpx.Client
+) -> None:
+    giver, receiver = platform.enrol(), platform.enrol()
+    platform.earn(giver, 100)
+    moved = admin.post(
+        f"{BASE}/members/{giver}/transfers",
+        headers={"Idempotency-Key": unique("move")},
+        json={"to_member_id": receiver, "points": 100},
+    )
+    assert moved.status_code == 201, moved.text
+    assert moved.json()["balance"]["available_points"] == 0
+    assert _available(admin, receiver) == 100
+    with platform.client(key="reader") as reader:
+        refused = reader.post(
+            f"{BASE}/members/{giver}/transfers",
+            headers={"Idempotency-Key": unique("move")},
+            json={"to_member_id": receiver, "points": 1},
+        )
+        assert_error(refused, 403, "SCOPE_MISSING")
