@@ -1,8 +1,9 @@
-"""Prometheus metrics shared by every service process, served on the process's own port."""
+"""Prometheus metrics shared by every service process, served on the process's own port
+(services/shared/probes.py)."""
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Outcomes of scheduled jobs and background workers (loyalty_scheduled_job_runs_total).
 JOB_OUTCOMES = ("ok", "failed", "crashed")
@@ -114,7 +115,7 @@ class Metrics:
 
     # The expect_* methods export labelled counters at zero before anything happens: a series'
     # first sample is invisible to increase() and rate(), so an alert on a counter that appears
-    # at 1 (a first failure, a first dead letter) would never fire.
+    # at 1 would miss that first failure or dead letter (one alone would never fire it).
 
     def expect_job(
         self, service: str, job: str, *, outcomes: tuple[str, ...] = JOB_OUTCOMES
@@ -133,6 +134,3 @@ class Metrics:
             self.stream_erasures.labels(service, outcome)
         self.stream_erasures_pending.labels(service)
         self.stream_erasure_oldest_age.labels(service)
-
-    def serve(self, *, host: str, port: int) -> None:
-        start_http_server(port, addr=host, registry=self.registry)

@@ -1,5 +1,8 @@
 """Start a service process: config, metrics, database and migrations, JetStream, gRPC, workers.
 
+The metrics port serves /metrics, /healthz and /readyz (services/shared/probes.py); /readyz is
+200 exactly when the gRPC health service answers SERVING.
+
 Shutdown on SIGTERM/SIGINT: health goes NOT_SERVING, the server stops accepting calls and lets the
 ones in flight finish (up to the grace period), background workers stop, the outbox relay publishes
 what is left, and connections close. Nothing accepted is lost.
@@ -18,7 +21,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.shared.config import ConfigError, load_config, require, require_event_loop
@@ -37,6 +40,7 @@ from services.shared.logs import configure_logging
 from services.shared.metrics import Metrics
 from services.shared.migrations import apply_migrations
 from services.shared.outbox import Outbox, OutboxRelay
+from services.shared.probes import NOT_SERVING, SERVING, ProbeServer, ProcessHealth, serve_probes
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +189,8 @@ class RunningService:
         self.spec = spec
         self.config = config
         self.metrics = Metrics.create()
+        self.health = ProcessHealth(self.names)
+        self._probes: ProbeServer | None = None
         self._stop_workers = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -195,7 +201,13 @@ class RunningService:
     async def start(self, *, serve_metrics: bool = True) -> None:
         spec, config = self.spec, self.config
         if serve_metrics:
-            self.metrics.serve(host=config.metrics_host, port=config.metrics_port)
+            # First: /healthz answers, and /readyz says "starting", through the migrations.
+            self._probes = serve_probes(
+                self.metrics.registry,
+                self.health,
+                host=config.metrics_host,
+                port=config.metrics_port,
+            )
         method_deadlines_ms = spec.method_deadlines_ms(config)
         self.pool = await create_pool(
             config.database_url,
@@ -245,15 +257,13 @@ class RunningService:
             options=SERVER_OPTIONS,
         )
         application.register(self.server)
-        self.health = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, self.server)
         reflection.enable_server_reflection(
             [*self.names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
         )
         self.port = self.server.add_insecure_port(config.grpc_address)
         await self.server.start()
-        for name in ("", *self.names):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.health.set(SERVING, reason="serving")
         workers = {"outbox_relay": self.relay.run, **application.workers}
         self._tasks = [
             asyncio.create_task(
@@ -272,8 +282,7 @@ class RunningService:
     async def shutdown(self) -> None:
         grace_s = self.config.shutdown_grace_ms / 1000
         logger.info("shutting down: finishing calls in flight")
-        for name in ("", *self.names):
-            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.health.set(NOT_SERVING, reason="draining: shutting down")
         await self.server.stop(grace_s)
         if not await self.interceptor.wait_idle(timeout_s=grace_s):
             logger.error(
@@ -285,6 +294,8 @@ class RunningService:
             logger.error("outbox not fully published at shutdown; it will be on the next start")
         await self.jetstream.close()
         await self.pool.close()
+        if self._probes is not None:
+            await asyncio.to_thread(self._probes.close)
         logger.info("stopped")
 
 
