@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
-from services.rewards.events import STREAMS, TIER_CHANGED_CONSUMER
+from services.rewards.events import MEMBERS_CONSUMER, STREAMS, TIER_CHANGED_CONSUMER
+from services.rewards.perk_members import MembersHandler
 from services.rewards.perks import TierChangedHandler, purge_processed_events
 from services.rewards.redemptions import Redemptions
 from services.rewards.remote import CampaignTargeting, LedgerClient
@@ -108,6 +109,11 @@ async def setup(runtime: Runtime) -> Application:
                 runtime.jetstream,
                 TIER_CHANGED_CONSUMER,
                 TierChangedHandler(runtime.pool, runtime.outbox),
+            ).run,
+            "members": PullConsumer(
+                runtime.jetstream,
+                MEMBERS_CONSUMER,
+                MembersHandler(runtime.pool, runtime.outbox),
             ).run,
             "tier_definitions": PullConsumer(
                 runtime.jetstream,

@@ -39,12 +39,9 @@ class PerkMethods:
                 await perks.replace_tier_perks(
                     connection, request.program_id, request.tier_code, wanted
                 )
-                for member_id in await perks.members_in_tier(
-                    connection, request.program_id, request.tier_code
-                ):
-                    await perks.sync_member(
-                        connection, self.outbox, request.program_id, member_id, request.tier_code
-                    )
+                await perks.sync_tier(
+                    connection, self.outbox, request.program_id, request.tier_code
+                )
                 return rewards_pb2.SetTierPerksResponse(
                     tier_perks=rewards_pb2.TierPerks(tier_code=request.tier_code, perks=wanted)
                 )

@@ -4,6 +4,8 @@ The ledger announces tier changes (`<namespace>.ledger.tier_changed`); a durable
 applies each once (de-duplicated by event id) and ignores one older than the change already
 applied to the member, so redeliveries and reordering have no effect. A member holds exactly the
 perks of the tier they are in: the perks of other tiers are withdrawn, those of theirs granted.
+Members the ledger has not moved yet are in the entry tier, learnt from their enrolment, and
+merged-away or erased members hold none (services/rewards/perk_members.py).
 """
 
 import asyncio
@@ -11,6 +13,7 @@ import contextlib
 import datetime
 import logging
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
 from nats.aio.msg import Msg
@@ -25,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 GRANTED = rewards_pb2.PERK_STATUS_GRANTED
 WITHDRAWN = rewards_pb2.PERK_STATUS_WITHDRAWN
+# Members read and synced per statement: memory stays bounded whatever the tier's size.
+MEMBERS_CHUNK = 10_000
 
 
 async def tier_perk_codes(
@@ -101,15 +106,38 @@ async def tier_perks_page(
     return list(grouped.values())
 
 
-async def members_in_tier(
+async def tier_member_pages(
     connection: asyncpg.Connection, program_id: str, tier_code: str
-) -> list[str]:
-    rows = await connection.fetch(
-        "SELECT member_id FROM member_tiers WHERE program_id = $1 AND tier_code = $2",
-        program_id,
-        tier_code,
-    )
-    return [row["member_id"] for row in rows]
+) -> AsyncIterator[list[str]]:
+    """The members in `tier_code` (merged away and erased ones left out), a page at a time by
+    member id, each page locked until the transaction ends: a tier change, merge or erasure of
+    one of them waits for what is done to the page and then corrects it, instead of running
+    between the read and the write and being undone by it. The lock is an UPDATE that changes
+    nothing, as Citus refuses SELECT ... FOR UPDATE across shards; members that left the tier
+    between the read and the lock are left out."""
+    after = ""
+    while True:
+        rows = await connection.fetch(
+            "SELECT member_id FROM member_tiers WHERE program_id = $1 AND tier_code = $2 "
+            "AND closed_at IS NULL AND member_id > $3 ORDER BY member_id LIMIT $4",
+            program_id,
+            tier_code,
+            after,
+            MEMBERS_CHUNK,
+        )
+        if not rows:
+            return
+        after = rows[-1]["member_id"]
+        locked = await connection.fetch(
+            "UPDATE member_tiers SET tier_code = tier_code WHERE program_id = $1 "
+            "AND member_id = ANY($2::text[]) AND tier_code = $3 AND closed_at IS NULL "
+            "RETURNING member_id",
+            program_id,
+            [row["member_id"] for row in rows],
+            tier_code,
+        )
+        if locked:
+            yield sorted(row["member_id"] for row in locked)
 
 
 async def member_perks_page(
@@ -154,52 +182,111 @@ async def member_perks_page(
     return perks
 
 
+async def withdraw_perks(
+    connection: asyncpg.Connection,
+    outbox: Outbox,
+    program_id: str,
+    member_ids: list[str],
+    *,
+    keep: list[str],
+) -> None:
+    """Withdraw the perks the members hold but those in `keep`, announcing each."""
+    withdrawn = await connection.fetch(
+        "UPDATE member_perks SET status = 2, withdrawn_at = now() "
+        "WHERE program_id = $1 AND member_id = ANY($2::text[]) AND status = 1 "
+        "AND NOT (perk_code = ANY($3::text[])) RETURNING member_id, perk_code, tier_code",
+        program_id,
+        member_ids,
+        keep,
+    )
+    await outbox.enqueue_all(
+        connection,
+        [
+            (
+                events.PERK_WITHDRAWN,
+                events_pb2.Event(
+                    program_id=program_id,
+                    perk_withdrawn=events_pb2.PerkWithdrawn(
+                        member_id=row["member_id"],
+                        perk_code=row["perk_code"],
+                        tier_code=row["tier_code"],
+                    ),
+                ),
+            )
+            for row in withdrawn
+        ],
+    )
+
+
+async def grant_perks(
+    connection: asyncpg.Connection,
+    outbox: Outbox,
+    program_id: str,
+    member_ids: list[str],
+    *,
+    tier_code: str,
+    perk_codes: list[str],
+) -> None:
+    """Grant `tier_code`'s `perk_codes` to the members not holding them, announcing each."""
+    granted = await connection.fetch(
+        "INSERT INTO member_perks AS m (program_id, member_id, perk_code, tier_code, status, "
+        "granted_at) SELECT $1, member_id, perk_code, $2, 1, now() "
+        "FROM unnest($3::text[]) AS member_id CROSS JOIN unnest($4::text[]) AS perk_code "
+        "ON CONFLICT (program_id, member_id, perk_code) DO UPDATE "
+        "SET status = 1, tier_code = EXCLUDED.tier_code, granted_at = now(), withdrawn_at = NULL "
+        "WHERE m.status <> 1 RETURNING member_id, perk_code",
+        program_id,
+        tier_code,
+        member_ids,
+        perk_codes,
+    )
+    await outbox.enqueue_all(
+        connection,
+        [
+            (
+                events.PERK_GRANTED,
+                events_pb2.Event(
+                    program_id=program_id,
+                    perk_granted=events_pb2.PerkGranted(
+                        member_id=row["member_id"], perk_code=row["perk_code"], tier_code=tier_code
+                    ),
+                ),
+            )
+            for row in granted
+        ],
+    )
+
+
+async def sync_members(
+    connection: asyncpg.Connection,
+    outbox: Outbox,
+    program_id: str,
+    member_ids: list[str],
+    *,
+    tier_code: str,
+) -> None:
+    """Make the members, all in `tier_code`, hold exactly its perks, announcing each change."""
+    wanted = await tier_perk_codes(connection, program_id, tier_code)
+    await withdraw_perks(connection, outbox, program_id, member_ids, keep=wanted)
+    await grant_perks(
+        connection, outbox, program_id, member_ids, tier_code=tier_code, perk_codes=wanted
+    )
+
+
 async def sync_member(
     connection: asyncpg.Connection, outbox: Outbox, program_id: str, member_id: str, tier_code: str
 ) -> None:
     """Make the member hold exactly the perks of `tier_code`, announcing each change."""
-    wanted = await tier_perk_codes(connection, program_id, tier_code)
-    withdrawn = await connection.fetch(
-        "UPDATE member_perks SET status = 2, withdrawn_at = now() "
-        "WHERE program_id = $1 AND member_id = $2 AND status = 1 "
-        "AND NOT (perk_code = ANY($3::text[])) RETURNING perk_code, tier_code",
-        program_id,
-        member_id,
-        wanted,
-    )
-    for row in withdrawn:
-        await outbox.enqueue(
-            connection,
-            events.PERK_WITHDRAWN,
-            events_pb2.Event(
-                program_id=program_id,
-                perk_withdrawn=events_pb2.PerkWithdrawn(
-                    member_id=member_id, perk_code=row["perk_code"], tier_code=row["tier_code"]
-                ),
-            ),
-        )
-    granted = await connection.fetch(
-        "INSERT INTO member_perks AS m (program_id, member_id, perk_code, tier_code, status, "
-        "granted_at) SELECT $1, $2, code, $3, 1, now() FROM unnest($4::text[]) AS code "
-        "ON CONFLICT (program_id, member_id, perk_code) DO UPDATE "
-        "SET status = 1, tier_code = EXCLUDED.tier_code, granted_at = now(), withdrawn_at = NULL "
-        "WHERE m.status <> 1 RETURNING perk_code",
-        program_id,
-        member_id,
-        tier_code,
-        wanted,
-    )
-    for row in granted:
-        await outbox.enqueue(
-            connection,
-            events.PERK_GRANTED,
-            events_pb2.Event(
-                program_id=program_id,
-                perk_granted=events_pb2.PerkGranted(
-                    member_id=member_id, perk_code=row["perk_code"], tier_code=tier_code
-                ),
-            ),
-        )
+    await sync_members(connection, outbox, program_id, [member_id], tier_code=tier_code)
+
+
+async def sync_tier(
+    connection: asyncpg.Connection, outbox: Outbox, program_id: str, tier_code: str
+) -> None:
+    """Make every member in `tier_code` hold exactly its perks, a page of members at a time
+    (the entry tier holds every enrolled member the ledger has not moved)."""
+    async for members in tier_member_pages(connection, program_id, tier_code):
+        await sync_members(connection, outbox, program_id, members, tier_code=tier_code)
 
 
 class TierChangedHandler:
@@ -232,14 +319,19 @@ class TierChangedHandler:
                 "INSERT INTO member_tiers AS t (program_id, member_id, tier_code, changed_at) "
                 "VALUES ($1, $2, $3, $4) ON CONFLICT (program_id, member_id) DO UPDATE "
                 "SET tier_code = EXCLUDED.tier_code, changed_at = EXCLUDED.changed_at "
-                "WHERE t.changed_at <= EXCLUDED.changed_at RETURNING true",
+                "WHERE t.changed_at <= EXCLUDED.changed_at AND t.closed_at IS NULL "
+                "RETURNING true",
                 event.program_id,
                 change.member_id,
                 change.to_tier_code,
                 changed_at,
             )
             if not newer:
-                logger.info("tier change %s is older than the member's last one", event.event_id)
+                logger.info(
+                    "tier change %s is older than the member's last one, or the member was "
+                    "merged away or erased",
+                    event.event_id,
+                )
                 return
             await sync_member(
                 connection, self.outbox, event.program_id, change.member_id, change.to_tier_code

@@ -23,8 +23,8 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from loyalty.events.v1 import events_pb2
 from loyalty.rewards.v1 import rewards_pb2
-from services.rewards import domain, events
-from services.rewards.perks import tier_perk_codes
+from services.rewards import domain
+from services.rewards.perks import grant_perks, tier_member_pages, tier_perk_codes
 from services.shared.jetstream import ConsumerSpec
 from services.shared.outbox import Outbox
 
@@ -36,9 +36,8 @@ TIER_DEFINITIONS_CONSUMER = ConsumerSpec(
     filter_subjects=("ledger.tier_definitions_changed",),
 )
 
-# Rewards read and members granted per statement: memory stays bounded whatever the sizes.
+# Rewards read per statement: memory stays bounded whatever the catalog's size.
 REWARDS_CHUNK = 500
-MEMBERS_CHUNK = 10_000
 
 
 def undefined_gauge(registry: CollectorRegistry) -> Gauge:
@@ -152,47 +151,9 @@ async def _grant(
     """Grant `perk_codes` to the members in `tier_code` not holding them: those who came from
     another removed tier folded into it, those in it before, and those whose move the ledger
     announced before this change reached rewards (their perks were withdrawn then)."""
-    after = ""
-    while True:
-        members = await connection.fetch(
-            "SELECT member_id FROM member_tiers WHERE program_id = $1 AND tier_code = $2"
-            " AND member_id > $3 ORDER BY member_id LIMIT $4",
-            program_id,
-            tier_code,
-            after,
-            MEMBERS_CHUNK,
-        )
-        if not members:
-            return
-        after = members[-1]["member_id"]
-        granted = await connection.fetch(
-            "INSERT INTO member_perks AS m (program_id, member_id, perk_code, tier_code, status,"
-            " granted_at) SELECT $1, member_id, perk_code, $2, 1, now()"
-            " FROM unnest($3::text[]) AS member_id CROSS JOIN unnest($4::text[]) AS perk_code"
-            " ON CONFLICT (program_id, member_id, perk_code) DO UPDATE SET status = 1,"
-            " tier_code = EXCLUDED.tier_code, granted_at = now(), withdrawn_at = NULL"
-            " WHERE m.status <> 1 RETURNING member_id, perk_code",
-            program_id,
-            tier_code,
-            [row["member_id"] for row in members],
-            perk_codes,
-        )
-        await outbox.enqueue_all(
-            connection,
-            [
-                (
-                    events.PERK_GRANTED,
-                    events_pb2.Event(
-                        program_id=program_id,
-                        perk_granted=events_pb2.PerkGranted(
-                            member_id=row["member_id"],
-                            perk_code=row["perk_code"],
-                            tier_code=tier_code,
-                        ),
-                    ),
-                )
-                for row in granted
-            ],
+    async for members in tier_member_pages(connection, program_id, tier_code):
+        await grant_perks(
+            connection, outbox, program_id, members, tier_code=tier_code, perk_codes=perk_codes
         )
 
 
