@@ -97,6 +97,9 @@ class RuleOutcome:
     lines: Int64Array | None = None
     counters: Int64Array | None = None
     history: dict[int, tuple[Int64Array, Int64Array]] | None = None
+    # Per line of the batch, the points the rule's line pass gave it (before the transaction's
+    # bonus and caps); None for a rule without a line pass. line_points.py attributes from it.
+    line_points: Int64Array | None = None
 
 
 @dataclass
@@ -294,6 +297,8 @@ def evaluate_rule(
             rules=rule.lines,
         )
         np.add.at(line_points, owners, accrual.points)
+        outcome.line_points = np.zeros(len(batch.line_transaction), dtype=np.int64)
+        outcome.line_points[lines] = accrual.points
         if outcome.base is not None:
             np.add.at(outcome.base, owners, _rate_points(accrual))
     if outcome.lines is not None:

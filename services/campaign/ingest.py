@@ -64,6 +64,7 @@ from services.campaign.purchases import (
     Accrued,
     Accruer,
 )
+from services.campaign.return_lines import ReturnedLine
 from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import Limits, check_reference, now
 from services.campaign.rule_compiler import CompiledEarningRule
@@ -373,6 +374,8 @@ class Ingest:
             channel=entry["channel"],
             store_id=entry["store_id"],
             batch_id=pending.batch_id,
+            lines=tuple(ReturnedLine(*line) for line in entry.get("lines", ())),
+            line_field=_line_field(entry.get("line_offset", 0)),
         )
         try:
             async with self.pool.acquire() as connection, connection.transaction():
@@ -382,7 +385,7 @@ class Ingest:
         except PurchaseNotFound as error:
             _reject(response, index, "unknown_original", error.details())
             return
-        except (LedgerRefused, FailedPrecondition) as error:
+        except (LedgerRefused, FailedPrecondition, InvalidArgument) as error:
             _reject(response, index, "return_refused", error.details())
             return
         response.points[index] = -outcome.reversed_points
@@ -392,9 +395,39 @@ class Ingest:
             response.statuses[index] = POSTED if outcome.reversed_points else NO_POINTS
 
 
+def _line_field(offset: int) -> Callable[[int, str], str]:
+    """How a return's line's field is named: its index in the batch's line columns."""
+    columns = {"sku": "line_skus", "quantity": "line_quantities", "amount": "line_amounts_minor"}
+    return lambda index, name: f"{columns[name]}[{offset + index}]"
+
+
+def _return_lines(
+    transactions: Transactions, index: int, starts: list[int], offsets: list[int]
+) -> dict[str, object]:
+    """A return's lines for its plan entry, when it was given line detail: [sku, amount,
+    quantity] each, and the index of its first line in the batch's line columns."""
+    if not transactions.detailed[index]:
+        return {}
+    start, count = starts[index], transactions.line_counts[index]
+    lines = [
+        [transactions.line_skus[j], transactions.line_amounts[j], transactions.line_quantities[j]]
+        for j in range(start, start + count)
+    ]
+    return {"lines": lines, "line_offset": offsets[index]}
+
+
 def _pending(
     program: ProgramSettings, batch_id: str, transactions: Transactions, accrued: Accrued
 ) -> Pending:
+    offsets: list[int] = []
+    starts: list[int] = []
+    if any(transactions.detailed[index] for index in transactions.returns()):
+        # Each transaction's first line in the request's line columns (given lines only), and
+        # in the transactions' lines.
+        counts = np.array(transactions.line_counts, dtype=np.int64)
+        given = np.where(np.array(transactions.detailed, dtype=np.bool_), counts, 0)
+        offsets = np.concatenate(([0], np.cumsum(given))).tolist()
+        starts = np.concatenate(([0], np.cumsum(counts))).tolist()
     response = campaign_pb2.IngestTransactionsResponse(
         batch_id=batch_id,
         statuses=accrued.statuses,
@@ -404,6 +437,7 @@ def _pending(
     )
     returns = [
         {
+            **_return_lines(transactions, index, starts, offsets),
             "index": index,
             "member_id": transactions.members[index],
             "return_id": transactions.ids[index],

@@ -22,7 +22,7 @@ import numpy as np
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
-from services.campaign import repository, targeting
+from services.campaign import line_points, repository, targeting
 from services.campaign import repository_engagement as engagement_store
 from services.campaign import repository_purchases as store
 from services.campaign import repository_segment_facts as segment_facts
@@ -254,6 +254,7 @@ class Accruer:
             occurred_micros=micros_of,
             applications=accrual.applications_texts(),
         )
+        await _store_lines(connection, program_id, transactions, purchases, batch, accrual)
         _purchase_items(
             accrued.items, accrual, purchases, members_of, ids_of, micros_of, amounts_of
         )
@@ -623,6 +624,51 @@ def referral_items(referral: engagement_store.Referral) -> list[LedgerItem]:
             )
         )
     return items
+
+
+async def _store_lines(
+    connection: asyncpg.Connection,
+    program_id: str,
+    transactions: Transactions,
+    purchases: list[int],
+    batch: PurchaseBatch,
+    accrual: BatchAccrual,
+) -> None:
+    """The lines of the purchases given with line detail, with the points each earned
+    (line_points.py), for returns by line; nothing (and no cost) for a batch without any."""
+    detailed = [position for position, i in enumerate(purchases) if transactions.detailed[i]]
+    if not detailed:
+        return
+    points = line_points.attribute(accrual, batch).tolist()
+    counts = np.array(transactions.line_counts, dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(counts))).tolist()
+    batch_offsets = np.concatenate(([0], np.cumsum(counts[purchases]))).tolist()
+    members: list[str] = []
+    ids: list[str] = []
+    lines: list[int] = []
+    line_points_of: list[int] = []
+    for position in detailed:
+        index = purchases[position]
+        count = int(counts[index])
+        members += [transactions.members[index]] * count
+        ids += [transactions.ids[index]] * count
+        lines += range(offsets[index], offsets[index] + count)
+        start = batch_offsets[position]
+        line_points_of += points[start : start + count]
+    skus = pick(transactions.line_skus, lines)
+    if "\x00" in "".join(skus):
+        # PostgreSQL's text cannot hold NUL (the accrual never stored SKUs before).
+        skus = [sku.replace("\x00", "\ufffd") for sku in skus]
+    await store.insert_purchase_lines(
+        connection,
+        program_id,
+        members=members,
+        transaction_ids=ids,
+        skus=skus,
+        quantities=pick(transactions.line_quantities, lines),
+        amounts_minor=pick(transactions.line_amounts, lines),
+        points=line_points_of,
+    )
 
 
 def _purchase_items(

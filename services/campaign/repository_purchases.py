@@ -117,6 +117,17 @@ async def delete_purchases(
         text_array([transaction for _, transaction in keys]),
         PURCHASE,
     )
+    if rows:
+        # Their lines go with them (a purchase id recorded again stores its own).
+        await connection.execute(
+            "DELETE FROM purchase_lines t USING unnest($2::text::text[], $3::text::text[]) "
+            "AS k(member_id, transaction_id) WHERE t.program_id = $1 "
+            "AND t.member_id = ANY($2::text::text[]) AND t.member_id = k.member_id "
+            "AND t.transaction_id = k.transaction_id",
+            program_id,
+            text_array([row["member_id"] for row in rows]),
+            text_array([row["transaction_id"] for row in rows]),
+        )
     return [StoredTransaction(**dict(row)) for row in rows]
 
 
@@ -796,4 +807,94 @@ async def recount_purchases(connection: asyncpg.Connection, program_id: str) -> 
         program_id,
         PURCHASE,
         RETURN,
+    )
+
+
+@dataclass(frozen=True)
+class StoredLines:
+    """A purchase's lines with their points, and what returns by line took of each so far."""
+
+    skus: list[str]
+    quantities: list[int]
+    amounts_minor: list[int]
+    points: list[int]
+    returned_quantities: list[int]
+    returned_amounts_minor: list[int]
+    returned_points: list[int]
+
+
+async def insert_purchase_lines(
+    connection: asyncpg.Connection,
+    program_id: str,
+    *,
+    members: Sequence[str],
+    transaction_ids: Sequence[str],
+    skus: Sequence[str],
+    quantities: Sequence[int],
+    amounts_minor: Sequence[int],
+    points: Sequence[int],
+) -> None:
+    """The lines of purchases (given line by line, each line naming its purchase, a purchase's
+    lines in order), one row per purchase, in one statement. A purchase id recorded again
+    after a refusal replaces its lines."""
+    await connection.execute(
+        "INSERT INTO purchase_lines (program_id, member_id, transaction_id, skus, quantities, "
+        "amounts_minor, points, returned_quantities, returned_amounts_minor, returned_points) "
+        "SELECT $1, l.member_id, l.transaction_id, array_agg(l.sku ORDER BY l.n), "
+        "array_agg(l.quantity ORDER BY l.n), array_agg(l.amount ORDER BY l.n), "
+        "array_agg(l.points ORDER BY l.n), array_agg(0::bigint ORDER BY l.n), "
+        "array_agg(0::bigint ORDER BY l.n), array_agg(0::bigint ORDER BY l.n) "
+        "FROM unnest($2::text::text[], $3::text::text[], $4::text::text[], $5::text::bigint[], "
+        "$6::text::bigint[], $7::text::bigint[]) WITH ORDINALITY "
+        "AS l(member_id, transaction_id, sku, quantity, amount, points, n) "
+        "GROUP BY l.member_id, l.transaction_id "
+        "ON CONFLICT (program_id, member_id, transaction_id) DO UPDATE SET skus = EXCLUDED.skus, "
+        "quantities = EXCLUDED.quantities, amounts_minor = EXCLUDED.amounts_minor, "
+        "points = EXCLUDED.points, returned_quantities = EXCLUDED.returned_quantities, "
+        "returned_amounts_minor = EXCLUDED.returned_amounts_minor, "
+        "returned_points = EXCLUDED.returned_points",
+        program_id,
+        text_array(members),
+        text_array(transaction_ids),
+        text_array(skus),
+        int_array(quantities),
+        int_array(amounts_minor),
+        int_array(points),
+    )
+
+
+async def fetch_purchase_lines(
+    connection: asyncpg.Connection, program_id: str, member_id: str, transaction_id: str
+) -> StoredLines | None:
+    """The purchase's lines, None if it was recorded without line detail (or before migration
+    022). Read under the purchase's row lock (lock_refunded), so returns of it take turns."""
+    row = await connection.fetchrow(
+        "SELECT skus, quantities, amounts_minor, points, returned_quantities, "
+        "returned_amounts_minor, returned_points FROM purchase_lines "
+        "WHERE program_id = $1 AND member_id = $2 AND transaction_id = $3",
+        program_id,
+        member_id,
+        transaction_id,
+    )
+    return None if row is None else StoredLines(**{k: list(v) for k, v in dict(row).items()})
+
+
+async def save_returned_lines(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    transaction_id: str,
+    lines: StoredLines,
+) -> None:
+    """What returns by line took of the purchase's lines so far."""
+    await connection.execute(
+        "UPDATE purchase_lines SET returned_quantities = $4::text::bigint[], "
+        "returned_amounts_minor = $5::text::bigint[], returned_points = $6::text::bigint[] "
+        "WHERE program_id = $1 AND member_id = $2 AND transaction_id = $3",
+        program_id,
+        member_id,
+        transaction_id,
+        int_array(lines.returned_quantities),
+        int_array(lines.returned_amounts_minor),
+        int_array(lines.returned_points),
     )

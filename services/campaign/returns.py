@@ -8,12 +8,22 @@ A purchase made before a merge stays its member's: the till may name the survivo
 to it) or the merged member, and either way the return is recorded under the purchase's member and
 the ledger, told that member, takes the points back from the survivor, which holds them.
 
+A return by line (its returned lines given) of a purchase recorded with line detail takes back
+exactly the points those lines earned (return_lines.py), and the ledger is told those points
+(PurchaseRefund.refunded_points); one naming a SKU the purchase did not hold, or more than it
+bought and not yet returned, is refused naming the line's field, with nothing written. A return
+by line of a purchase recorded without line detail (or before campaign migration 022), and a
+return of an amount, reverse pro rata to the refunded amount: in the ledger, the share of the
+purchase's cumulative refunds less every point reversed before, so returns of both kinds never
+take back more than the purchase earned, and the one completing its amount takes the rest.
+
 A return also takes its share off the member's purchase count and spend, and a return in full
 takes back the milestones and the referral it leaves unearned (return_takebacks.py), in the same
 transaction: a retried return is a duplicate before it gets there.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -26,6 +36,8 @@ from services.campaign import repository_purchases as store
 from services.campaign import repository_segment_facts as segment_facts
 from services.campaign.errors import PurchaseNotFound
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
+from services.campaign.return_lines import ReturnedLine, request_field
+from services.campaign.return_lines import take_back as take_back_lines
 from services.campaign.return_takebacks import Returned, take_back
 from services.campaign.transactions import PURCHASE, RETURN
 from services.shared.errors import FailedPrecondition
@@ -51,6 +63,10 @@ class Refund:
     channel: int
     store_id: str
     batch_id: str = ""
+    # The returned lines, when known; their amounts add up to refunded_minor (RecordReturn).
+    lines: tuple[ReturnedLine, ...] = ()
+    # How a returned line's field is named in errors (RecordReturn's by default).
+    line_field: Callable[[int, str], str] = request_field
 
 
 async def record_return(
@@ -73,22 +89,31 @@ async def record_return(
     # The purchase's member, who earned its points (the ledger takes them back from its survivor).
     owner = original.member_id
     refunded_before = await store.lock_refunded(connection, program_id, owner, original_id)
+    refunded_points, lines = None, None
+    if refund.lines:
+        # Read under the purchase's lock: the returns of a purchase take turns.
+        stored_lines = await store.fetch_purchase_lines(connection, program_id, owner, original_id)
+        if stored_lines is not None:
+            refunded_points, lines = take_back_lines(stored_lines, refund.lines, refund.line_field)
     outcome = ReturnOutcome(0)
     if original.points:
+        purchase_refund = ledger_pb2.PurchaseRefund(
+            original_reference=refund.original_transaction_id,
+            refunded_amount=common_pb2.Money(
+                amount_minor=refund.refunded_minor, currency=program.currency
+            ),
+            original_amount=common_pb2.Money(
+                amount_minor=original.amount_minor, currency=program.currency
+            ),
+        )
+        if refunded_points is not None:
+            purchase_refund.refunded_points = refunded_points
         response = await ledger.reverse(
             ledger_pb2.ReverseRequest(
                 program_id=program_id,
                 idempotency_key=f"return:{refund.return_id}",
                 member_id=owner,
-                refund=ledger_pb2.PurchaseRefund(
-                    original_reference=refund.original_transaction_id,
-                    refunded_amount=common_pb2.Money(
-                        amount_minor=refund.refunded_minor, currency=program.currency
-                    ),
-                    original_amount=common_pb2.Money(
-                        amount_minor=original.amount_minor, currency=program.currency
-                    ),
-                ),
+                refund=purchase_refund,
                 reason=ledger_pb2.PostingReason(code="return", note=refund.return_id),
             )
         )
@@ -114,6 +139,8 @@ async def record_return(
     )
     if not inserted:
         raise FailedPrecondition("is being recorded concurrently; retry", field="return_id")
+    if lines is not None:
+        await store.save_returned_lines(connection, program_id, owner, original_id, lines)
     # The member's net spend changed: segments re-evaluate them.
     await segment_facts.mark_dirty(connection, program_id, [owner])
     # Its share of the member's counts, and the bonuses a return in full leaves unearned.

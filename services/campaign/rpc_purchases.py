@@ -14,11 +14,13 @@ from services.campaign.accrual import accrue_purchases
 from services.campaign.grouped_purchases import GroupedPurchases, PurchaseCall, rule_applications
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.purchases import cap_state
+from services.campaign.return_lines import ReturnedLine, request_field
 from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import RpcBase, check_member_id, check_reference, now
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import (
     CHANNELS,
+    LINE_QUANTITY_MAX,
     OCCURRED_MICROS_MAX,
     OCCURRED_MICROS_MIN,
     check_occurred_at,
@@ -44,6 +46,17 @@ def check_money(
         money.amount_minor, f"{field}.amount_minor", low=1 if positive else 0, high=10**12
     )
     return int(money.amount_minor)
+
+
+def check_return_line(
+    line: campaign_pb2.ReturnLine, index: int, program: ProgramSettings
+) -> ReturnedLine:
+    amount = check_money(line.amount, request_field(index, "amount"), program)
+    validation.text(line.sku, request_field(index, "sku"), required=False, length_max=128)
+    validation.in_range(
+        line.quantity, request_field(index, "quantity"), low=0, high=LINE_QUANTITY_MAX
+    )
+    return ReturnedLine(sku=line.sku, amount_minor=amount, quantity=line.quantity)
 
 
 def check_channel(channel: int) -> int:
@@ -102,13 +115,15 @@ class PurchaseRpcs(RpcBase):
         return_id = check_reference(request.return_id, "return_id")
         original = check_reference(request.original_transaction_id, "original_transaction_id")
         program = await self.ledger.program(request.program_id)
+        lines: tuple[ReturnedLine, ...] = ()
         if request.WhichOneof("refund") == "lines":
             if not request.lines.lines:
                 raise InvalidArgument("lines.lines", "name at least one returned line")
-            refunded = sum(
-                check_money(line.amount, f"lines.lines[{i}].amount", program)
-                for i, line in enumerate(request.lines.lines)
+            lines = tuple(
+                check_return_line(line, index, program)
+                for index, line in enumerate(request.lines.lines)
             )
+            refunded = sum(line.amount_minor for line in lines)
             if refunded <= 0:
                 raise InvalidArgument("lines.lines", "refund nothing")
         elif request.WhichOneof("refund") == "refunded_amount":
@@ -127,6 +142,7 @@ class PurchaseRpcs(RpcBase):
             occurred_at=from_unix_micros(occurred),
             channel=request.channel,
             store_id=request.store_id,
+            lines=lines,
         )
 
         async with self.pool.acquire() as connection, connection.transaction():

@@ -23,6 +23,8 @@ RETURN = campaign_pb2.TRANSACTION_KIND_RETURN
 # 2000-01-01 to 2099-12-31 in unix microseconds.
 OCCURRED_MICROS_MIN, OCCURRED_MICROS_MAX = 946_684_800_000_000, 4_102_444_799_000_000
 AMOUNT_MINOR_MAX = 10**12
+# A line's quantity (0, not given, counts as 1).
+LINE_QUANTITY_MAX = 10**9
 T = TypeVar("T")
 
 
@@ -42,6 +44,11 @@ class Transactions:
     line_skus: list[str]
     line_categories: list[str]
     line_amounts: list[int]
+    # Per line, its quantity (0 when not given, which counts as 1).
+    line_quantities: list[int]
+    # Per transaction, whether its lines were given (line detail), not made of its total: only
+    # those lines are stored with their points, for returns by line (return_lines.py).
+    detailed: list[bool]
     # Per transaction: (reason code, message) if it is rejected before accrual.
     rejected: dict[int, tuple[str, str]] = field(default_factory=dict)
 
@@ -96,11 +103,25 @@ class Transactions:
             line_skus = list(request.line_skus) or [""] * lines
             line_categories = list(request.line_categories) or [""] * lines
             line_amounts = list(request.line_amounts_minor)
+            if len(request.line_quantities) not in (0, lines):
+                raise InvalidArgument(
+                    "line_quantities",
+                    f"has {len(request.line_quantities)} values for {lines} lines",
+                )
+            line_quantities = list(request.line_quantities) or [0] * lines
+            detailed = [count > 0 for count in line_counts]
             if 0 in line_counts:
-                line_counts, line_skus, line_categories, line_amounts = _whole_when_no_lines(
-                    line_counts,
-                    (line_skus, line_categories, line_amounts),
-                    (column("skus", ""), column("categories", ""), column("amounts_minor", 0)),
+                line_counts, line_skus, line_categories, line_amounts, line_quantities = (
+                    _whole_when_no_lines(
+                        line_counts,
+                        (line_skus, line_categories, line_amounts, line_quantities),
+                        (
+                            column("skus", ""),
+                            column("categories", ""),
+                            column("amounts_minor", 0),
+                            [0] * size,
+                        ),
+                    )
                 )
         else:
             # No line detail: each transaction is one line of its total, category and SKU.
@@ -108,6 +129,8 @@ class Transactions:
             line_skus = column("skus", "")
             line_categories = column("categories", "")
             line_amounts = list(map(abs, column("amounts_minor", 0, required=True)))
+            line_quantities = [0] * size
+            detailed = [False] * size
         transactions = cls(
             ids=list(request.transaction_ids),
             members=column("member_ids", "", required=True),
@@ -121,6 +144,8 @@ class Transactions:
             line_skus=line_skus,
             line_categories=line_categories,
             line_amounts=line_amounts,
+            line_quantities=line_quantities,
+            detailed=detailed,
         )
         transactions.check_items(limits, now_micros=now_micros)
         return transactions
@@ -142,10 +167,16 @@ class Transactions:
         id_lengths = _lengths(self.ids)
         member_lengths = _lengths(self.members)
         line_amounts = np.array(self.line_amounts, dtype=np.int64)
+        line_quantities = np.array(self.line_quantities, dtype=np.int64)
         negative_line = np.zeros(size, dtype=np.bool_)
+        bad_quantities = np.zeros(size, dtype=np.bool_)
         if len(line_amounts) and (line_amounts < 0).any():
             owners = np.repeat(np.arange(size), counts)
             negative_line[owners[line_amounts < 0]] = True
+        bad_quantity = (line_quantities < 0) | (line_quantities > LINE_QUANTITY_MAX)
+        if bad_quantity.any():
+            owners = np.repeat(np.arange(size), counts)
+            bad_quantities[owners[bad_quantity]] = True
         failed = (
             (id_lengths == 0) | (id_lengths > REFERENCE_LENGTH_MAX),
             (member_lengths == 0) | (member_lengths > MEMBER_ID_LENGTH_MAX),
@@ -161,6 +192,7 @@ class Transactions:
             _lengths(self.stores) > REFERENCE_LENGTH_MAX,
             counts > limits.lines_per_transaction_max,
             negative_line,
+            bad_quantities,
             _holding_nul(self.ids, self.members, self.originals, self.stores),
         )
         problems = _problems(limits)
@@ -272,6 +304,7 @@ def _problems(limits: Limits) -> list[tuple[str, str]]:
         ("invalid_store_id", "store_ids: at most 128 characters"),
         ("too_many_lines", f"line_counts: at most {limits.lines_per_transaction_max}"),
         ("invalid_line_amount", "line_amounts_minor: must not be negative"),
+        ("invalid_line_quantity", f"line_quantities: 0 to {LINE_QUANTITY_MAX}"),
         (
             "invalid_text",
             "transaction_ids, member_ids, original_transaction_ids, store_ids: without NUL",
@@ -281,25 +314,28 @@ def _problems(limits: Limits) -> list[tuple[str, str]]:
 
 def _whole_when_no_lines(
     counts: list[int],
-    lines: tuple[list[str], list[str], list[int]],
-    wholes: tuple[list[str], list[str], list[int]],
-) -> tuple[list[int], list[str], list[str], list[int]]:
+    lines: tuple[list[str], list[str], list[int], list[int]],
+    wholes: tuple[list[str], list[str], list[int], list[int]],
+) -> tuple[list[int], list[str], list[str], list[int], list[int]]:
     """Transactions given without lines in a batch with line detail: one line of their total."""
     skus: list[str] = []
     categories: list[str] = []
     amounts: list[int] = []
+    quantities: list[int] = []
     line = 0
     for index, count in enumerate(counts):
         if count:
             skus += lines[0][line : line + count]
             categories += lines[1][line : line + count]
             amounts += lines[2][line : line + count]
+            quantities += lines[3][line : line + count]
             line += count
         else:
             skus.append(wholes[0][index])
             categories.append(wholes[1][index])
             amounts.append(abs(wholes[2][index]))
-    return [count or 1 for count in counts], skus, categories, amounts
+            quantities.append(wholes[3][index])
+    return [count or 1 for count in counts], skus, categories, amounts, quantities
 
 
 def check_occurred_at(micros: int, field: str, *, now_micros: int, ahead_max_ms: int) -> int:
@@ -319,11 +355,15 @@ def of_purchase(
 ) -> Transactions:
     """One purchase (RecordPurchase or a previewed basket) as a batch of one."""
     lines = list(request.line_items)
+    detailed = bool(lines)
     for index, line in enumerate(lines):
         if line.amount.amount_minor < 0:
             raise InvalidArgument(
                 f"line_items[{index}].amount.amount_minor", "must not be negative"
             )
+        validation.in_range(
+            line.quantity, f"line_items[{index}].quantity", low=0, high=LINE_QUANTITY_MAX
+        )
         if line.amount.currency and line.amount.currency != request.amount.currency:
             raise InvalidArgument(
                 f"line_items[{index}].amount.currency", "must be the purchase's currency"
@@ -343,4 +383,6 @@ def of_purchase(
         line_skus=[line.sku for line in lines],
         line_categories=[line.category for line in lines],
         line_amounts=[line.amount.amount_minor for line in lines],
+        line_quantities=[line.quantity for line in lines],
+        detailed=[detailed],
     )

@@ -23,7 +23,12 @@ from services.ledger.errors import (
     RefundExceedsPurchase,
     RefundOfAnotherAmount,
 )
-from services.ledger.operations import NEGATIVE_BALANCE_WRITE_OFF, LedgerCore, Program
+from services.ledger.operations import (
+    NEGATIVE_BALANCE_WRITE_OFF,
+    QUALIFYING_BASIS_SPEND,
+    LedgerCore,
+    Program,
+)
 from services.ledger.policy import pro_rata_reversal
 
 
@@ -39,8 +44,15 @@ class Reversals(LedgerCore):
         refunded_minor: int,
         original_minor: int,
         reason: bytes,
+        refunded_points: int | None = None,
     ) -> tuple[MemberBook, int, int]:
-        """Reverse the points of a purchase pro rata to the cumulative refunded amount.
+        """Reverse the points of a purchase pro rata to the cumulative refunded amount, or, with
+        `refunded_points` (the points its returned lines earned), exactly those points.
+
+        Either way the refunded amount adds to the purchase's cumulative refunds and what is
+        taken adds to its reversed points, and nothing is taken beyond what is left of its
+        points: a pro rata refund after exact ones takes its share of the cumulative amount
+        less every point reversed before, so the refund completing the amount takes the rest.
 
         The purchase stays the member's (its postings and refunds are keyed by it); when the
         member was merged, its points went to the survivor, so they are taken back there."""
@@ -84,20 +96,33 @@ class Reversals(LedgerCore):
                 refunded_minor=refunded_total, original_minor=original_minor
             )
         original_points = sum(p.amount for p in originals)
-        target = pro_rata_reversal(
-            original_points=original_points,
-            original_amount_minor=original_minor,
-            refunded_total_minor=refunded_total,
-            mode=program.settings.rounding_mode,
-        )
-        wanted = max(0, target - reversed_before)
+        if refunded_points is None:
+            target = pro_rata_reversal(
+                original_points=original_points,
+                original_amount_minor=original_minor,
+                refunded_total_minor=refunded_total,
+                mode=program.settings.rounding_mode,
+            )
+            wanted = max(0, target - reversed_before)
+        else:
+            wanted = refunded_points
         # What reversals of the purchase's postings took already is not taken a second time.
         points = min(wanted, await _left_to_take(connection, program, holders, originals))
         debt = await self._take_back(
             book, program, originals, points, reason=reason, reference=original_reference
         )
         qualifying_original = sum(p.qualifying_amount for p in originals)
-        if qualifying_original and points:
+        if qualifying_original and points and refunded_points is not None:
+            if program.settings.qualifying_basis == QUALIFYING_BASIS_SPEND:
+                qualifying_back = _share(qualifying_original, refunded_total, original_minor)
+                qualifying_back -= _share(qualifying_original, refunded_before, original_minor)
+            else:
+                # Qualifying points go with the points taken, cumulatively.
+                qualifying_back = _share(
+                    qualifying_original, reversed_before + points, original_points
+                ) - _share(qualifying_original, reversed_before, original_points)
+            book.add_qualifying(-qualifying_back, on=originals[0].occurred_at)
+        elif qualifying_original and points:
             qualifying_back = pro_rata_reversal(
                 original_points=qualifying_original,
                 original_amount_minor=original_minor,
@@ -268,3 +293,8 @@ async def _left_to_take(
         connection, program.program_id, member_ids, [p.posting_id for p in credits]
     )
     return max(0, sum(p.amount for p in credits) - taken)
+
+
+def _share(whole: int, part: int, total: int) -> int:
+    """`whole` times part / total, rounded down, never more than `whole`."""
+    return min(whole, whole * part // total) if total > 0 else 0

@@ -165,6 +165,10 @@ class PostingRpcs(LedgerRpcBase):
                 low=1,
                 high=10**15,
             )
+            if refund.HasField("refunded_points"):
+                validation.in_range(
+                    refund.refunded_points, "refund.refunded_points", low=0, high=10**15
+                )
             if refund.refunded_amount.currency != refund.original_amount.currency:
                 raise InvalidArgument(
                     "refund.refunded_amount.currency", "must be the currency of the purchase"
@@ -189,6 +193,11 @@ class PostingRpcs(LedgerRpcBase):
                     refunded_minor=request.refund.refunded_amount.amount_minor,
                     original_minor=request.refund.original_amount.amount_minor,
                     reason=reason,
+                    refunded_points=(
+                        request.refund.refunded_points
+                        if request.refund.HasField("refunded_points")
+                        else None
+                    ),
                 )
             else:
                 book, reversed_points, debt = await self.ledger.reverse_posting(

@@ -526,14 +526,16 @@ class AdjustResponse(_message.Message):
     def __init__(self, posting: _Optional[_Union[Posting, _Mapping]] = ..., balance: _Optional[_Union[Balance, _Mapping]] = ...) -> None: ...
 
 class PurchaseRefund(_message.Message):
-    __slots__ = ("original_reference", "refunded_amount", "original_amount")
+    __slots__ = ("original_reference", "refunded_amount", "original_amount", "refunded_points")
     ORIGINAL_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     ORIGINAL_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_POINTS_FIELD_NUMBER: _ClassVar[int]
     original_reference: str
     refunded_amount: _common_pb2.Money
     original_amount: _common_pb2.Money
-    def __init__(self, original_reference: _Optional[str] = ..., refunded_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., original_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
+    refunded_points: int
+    def __init__(self, original_reference: _Optional[str] = ..., refunded_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., original_amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., refunded_points: _Optional[int] = ...) -> None: ...
 
 class ReverseRequest(_message.Message):
     __slots__ = ("program_id", "idempotency_key", "member_id", "refund", "posting_id", "reason")
