@@ -158,20 +158,22 @@ class Reversals(LedgerCore):
         reason: bytes,
     ) -> tuple[MemberBook, int, int]:
         """Reverse what is left of a credit (earn, adjustment) or of a spend (redeem, committed
-        hold); reversing it again has no effect."""
-        book = await self.open_book(connection, program, member_id, now, create=False)
+        hold); reversing it again has no effect.
+
+        The posting stays the member's; when the member was merged, its points went to the
+        survivor, so a spend's points are given back there and a credit's taken back there (as
+        a refund's are), and the answer is the survivor's book."""
+        book, holders = await self._holder_book(connection, program, member_id, now)
         original = await store.fetch_posting(connection, program.program_id, member_id, posting_id)
         if original is not None and original.kind in (REDEEM, HOLD_COMMIT):
-            points = await self._give_back(book, program, original, reason=reason)
+            points = await self._give_back(book, program, original, holders, reason=reason)
             await self.close_book(book, program)
             return book, points, 0
         if original is None or original.kind not in (EARN, ADJUST) or original.amount <= 0:
             raise NothingToReverse(
                 "posting_id", f"posting {posting_id} is not a credit of this member"
             )
-        already = await store.reversals_of(
-            connection, program.program_id, [member_id], [posting_id]
-        )
+        already = await store.reversals_of(connection, program.program_id, holders, [posting_id])
         points = max(0, original.amount - already)
         if original.kind == EARN and original.source_reference:
             # A refund books its reversal against the first of its purchase's postings, so the
@@ -179,7 +181,7 @@ class Reversals(LedgerCore):
             purchase = await store.earn_postings_of_reference(
                 connection, program.program_id, member_id, original.source_reference
             )
-            points = min(points, await _left_to_take(connection, program, [member_id], purchase))
+            points = min(points, await _left_to_take(connection, program, holders, purchase))
         debt = await self._take_back(
             book, program, [original], points, reason=reason, reference=original.source_reference
         )
@@ -190,32 +192,65 @@ class Reversals(LedgerCore):
         await self.close_book(book, program)
         return book, points, debt
 
+    async def _holder_book(
+        self, connection: asyncpg.Connection, program: Program, member_id: str, now: dt.datetime
+    ) -> tuple[MemberBook, list[str]]:
+        """The open book of the account that holds the member's points, and the members on
+        whose books reversals of the member's postings were booked: the member's own; or, once
+        it was merged, its final survivor's (merges.py: a closed account names it), with the
+        members merged into that one, through which the points may have passed."""
+        book = await self.open_book(
+            connection, program, member_id, now, create=False, allow_closed=True
+        )
+        survivor = book.account.closed_into
+        if survivor is None:
+            return book, [member_id]
+        holders = [
+            member_id,
+            survivor,
+            *await merges.closed_into(connection, program.program_id, survivor),
+        ]
+        book = await self.open_book(
+            connection, program, survivor, now, create=False, allow_closed=True
+        )
+        if book.account.closed_into is not None:
+            raise MemberClosed(member_id, book.account.closed_into)  # a corrupt ledger
+        return book, holders
+
     async def _give_back(
-        self, book: MemberBook, program: Program, spend: store.Posting, *, reason: bytes
+        self,
+        book: MemberBook,
+        program: Program,
+        spend: store.Posting,
+        holders: list[str],
+        *,
+        reason: bytes,
     ) -> int:
         """Return a spend's points to the lots they were taken from, with their expiry (a lot
         already past its expiry expires at the next refresh): cancelling a redemption must not
-        renew points."""
+        renew points. `book` is the spender's, or its survivor's after a merge: those lots are
+        the closed account's, so the survivor gets lots of the same dates instead, as the
+        merge's transfer gave it the others. `holders` are the books a give-back of the spend
+        may already be booked on."""
         consumer = f"h{spend.hold_id}" if spend.hold_id else f"p{spend.posting_id}"
         taken = await store.consumptions(
-            book.connection, program.program_id, book.member_id, consumer
+            book.connection, program.program_id, spend.member_id, consumer
         )
         already = await store.restored_of(
-            book.connection, program.program_id, book.member_id, spend.posting_id
+            book.connection, program.program_id, holders, spend.posting_id
         )
         points = -spend.amount - already
         if points <= 0:
             return 0
-        give: dict[int, int] = {}
+        give: list[tuple[store.Lot, int]] = []
         left = points
         for lot, amount in reversed(taken):  # the last taken is given back first
             share = min(amount, left)
             if share:
-                give[lot.lot_id] = share
+                give.append((lot, share))
                 left -= share
         assert left == 0, "a spend's consumptions cover its points"
-        await book.restore(give)
-        await book.post(
+        posting_id = await book.post(
             PostingDraft(
                 kind=REVERSE,
                 amount=points,
@@ -225,6 +260,19 @@ class Reversals(LedgerCore):
                 reversed_posting_id=spend.posting_id,
             )
         )
+        if book.member_id == spend.member_id:
+            await book.restore({lot.lot_id: share for lot, share in give})
+            return points
+        for lot, share in give:
+            await book.credit_lot(
+                share,
+                posting_id=posting_id,
+                earned_at=lot.earned_at,
+                vests_at=lot.vests_at if not lot.vested else book.now,
+                expires_at=lot.expires_at,
+                source_reference=lot.source_reference,
+                policy_expiry=False,
+            )
         return points
 
     async def _take_back(

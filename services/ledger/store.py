@@ -451,15 +451,17 @@ async def reversals_of(
 
 
 async def restored_of(
-    connection: asyncpg.Connection, program_id: str, member_id: str, posting_id: int
+    connection: asyncpg.Connection, program_id: str, member_ids: list[str], posting_id: int
 ) -> int:
-    """Points of a spend already given back by reversals."""
+    """Points of a spend already given back by reversals booked on these members (the
+    spender's, and its survivors after a merge)."""
     return int(
         await connection.fetchval(
-            "SELECT coalesce(sum(amount), 0) FROM postings WHERE program_id = $1 AND member_id = $2 "
-            "AND reversed_posting_id = $3 AND kind = 5 AND amount > 0",
+            "SELECT coalesce(sum(amount), 0) FROM postings WHERE program_id = $1 "
+            "AND member_id = ANY($2::text[]) AND reversed_posting_id = $3 AND kind = 5 "
+            "AND amount > 0",
             program_id,
-            member_id,
+            member_ids,
             posting_id,
         )
     )

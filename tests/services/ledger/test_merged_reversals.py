@@ -1,0 +1,109 @@
+"""Reversing a posting of a member that was merged away: the points are the survivor's now."""
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger.app import SPEC, LedgerConfig
+from tests.conftest import Servers
+from tests.services.ledger.support import Ledger, key, ts
+from tests.services.ledger.test_consumers import closed_into, merged_event, publish
+
+
+@pytest.fixture
+async def ledger(start_service):
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
+        client = Ledger(channel)
+        await client.setup()
+        yield client
+        await client.assert_clean()
+
+
+@pytest.fixture
+def merge(ledger: Ledger, servers: Servers, nats_namespace: str, database_url: str):
+    async def merge(merged: str, survivor: str) -> None:
+        """What identity's merge does: the points move, then the ledger's member_merged
+        consumer closes the account (awaited here)."""
+        await ledger.transfer(merged, survivor, transfer_all=True)
+        await publish(
+            servers, f"{nats_namespace}.identity.member_merged", merged_event(merged, survivor)
+        )
+        for _ in range(200):
+            if merged in await closed_into(database_url):
+                return
+            await asyncio.sleep(0.05)
+        pytest.fail(f"the account of {merged!r} was not closed")
+
+    return merge
+
+
+async def reverse(ledger: Ledger, member: str, posting_id: str) -> ledger_pb2.ReverseResponse:
+    return await ledger.stub.Reverse(
+        ledger_pb2.ReverseRequest(
+            program_id="acme", idempotency_key=key(), member_id=member, posting_id=posting_id
+        )
+    )
+
+
+async def lots(ledger: Ledger, member: str) -> list[ledger_pb2.Lot]:
+    response = await ledger.stub.ListLots(
+        ledger_pb2.ListLotsRequest(program_id="acme", member_id=member, page_size=100)
+    )
+    return list(response.lots)
+
+
+async def test_a_merged_members_redemption_is_given_back_to_the_survivor_once(
+    ledger: Ledger, merge
+) -> None:
+    expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=90)
+    await ledger.earn("old-card", 100, expires_at=ts(expires), source_reference="order-1")
+    await ledger.earn("app-user", 40)
+    redeemed = await ledger.redeem("old-card", 60)
+    await merge("old-card", "app-user")
+    assert (await ledger.balance("app-user")).available_points == 80
+
+    given = await reverse(ledger, "old-card", redeemed.posting.posting_id)
+    assert (given.reversed_points, given.debt_points) == (60, 0)
+    assert (given.balance.member_id, given.balance.available_points) == ("app-user", 140)
+    [posting] = given.postings
+    assert (posting.member_id, posting.points) == ("app-user", 60)
+    # The points come back with the expiry they had: a cancellation does not renew them.
+    back = [lot for lot in await lots(ledger, "app-user") if lot.posting_id == posting.posting_id]
+    assert [(lot.remaining_points, lot.expires_at.ToDatetime(tzinfo=dt.UTC)) for lot in back] == [
+        (60, expires)
+    ]
+
+    again = await reverse(ledger, "old-card", redeemed.posting.posting_id)  # another key
+    assert (again.reversed_points, again.balance.available_points) == (0, 140)
+    assert (await ledger.balance("old-card")).available_points == 0
+
+
+async def test_a_merged_members_committed_hold_is_given_back_to_the_last_survivor(
+    ledger: Ledger, merge
+) -> None:
+    await ledger.earn("a", 100)
+    held = await ledger.hold("a", 30, reference="redemption-1")
+    committed = await ledger.commit(held.hold.hold_id)
+    await merge("a", "b")
+    first = await reverse(ledger, "a", committed.hold.posting_id)
+    assert (first.reversed_points, first.balance.member_id) == (30, "b")
+    # b merged on into c: the points given back on b went along, and are not given twice.
+    await merge("b", "c")
+    again = await reverse(ledger, "a", committed.hold.posting_id)
+    assert (again.reversed_points, again.balance.member_id) == (0, "c")
+    assert (await ledger.balance("c")).available_points == 100
+
+
+async def test_a_merged_members_earn_is_taken_back_from_the_survivor(ledger: Ledger, merge) -> None:
+    earned = await ledger.earn("old-card", 100, source_reference="order-1")
+    await ledger.earn("app-user", 40)
+    await merge("old-card", "app-user")
+    taken = await reverse(ledger, "old-card", earned.posting.posting_id)
+    assert (taken.reversed_points, taken.balance.available_points) == (100, 40)
+    again = await reverse(ledger, "old-card", earned.posting.posting_id)
+    assert (again.reversed_points, again.balance.available_points) == (0, 40)
+    # The purchase's refund finds its points taken back already.
+    refund = await ledger.refund("old-card", "order-1", refunded=1_000, original=1_000)
+    assert (refund.reversed_points, refund.balance.available_points) == (0, 40)
