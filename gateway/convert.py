@@ -295,6 +295,17 @@ def purchase_result(
     )
 
 
+def return_result(
+    value: campaign_pb2.RecordReturnResponse, *, member_id: str
+) -> models.ReturnResult:
+    return models.ReturnResult(
+        member_id=member_id,
+        reversed_points=value.reversed_points,
+        debt_points=value.debt_points,
+        posting_ids=list(value.posting_ids),
+    )
+
+
 def return_to_proto(
     value: models.Return, *, program_id: str, member_id: str, idempotency_key: str
 ) -> campaign_pb2.RecordReturnRequest:

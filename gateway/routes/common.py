@@ -1,15 +1,18 @@
 """What the resources share: the services, the member in the path, the Idempotency-Key header,
 paging, and finding the member a transaction is for."""
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import Header, Path, Query, Request
 
+from gateway import convert
 from gateway.auth import Principal
 from gateway.enums import to_proto
 from gateway.errors import IDEMPOTENCY_HEADER, ApiError, error_responses
 from gateway.models import MemberRef
 from gateway.upstream import Upstreams
+from loyalty.campaign.v1 import campaign_pb2
 from loyalty.identity.v1 import identity_pb2
 
 PREFIX = "/v1/programs/{program_id}"
@@ -51,8 +54,26 @@ def upstreams(request: Request) -> Upstreams:
     return upstreams
 
 
-async def member_of(services: Upstreams, principal: Principal, reference: MemberRef) -> str:
-    """The member a transaction names, by id or by an identifier resolved through identity."""
+async def recorded_answer(
+    services: Upstreams, reference: MemberRef, retry: campaign_pb2.FindRecordedAnswerRequest
+) -> campaign_pb2.FindRecordedAnswerResponse | None:
+    """Campaign's stored answer to a transaction that names its member by an identifier, if it
+    is a retry (`retry`: the request without its member), else None. Asked before member_of:
+    a retry gets the first answer even when the identifier no longer resolves to that member
+    (its QR token has expired, the card was blocked since, a merge moved it). A transaction
+    named by member_id needs no such step: campaign answers its retry from the record."""
+    if reference.identifier is None or reference.member_id:
+        return None  # named by member id, or named twice (member_of refuses it)
+    found = await services.call(services.campaign.FindRecordedAnswer, retry)
+    return found if found.WhichOneof("answer") else None
+
+
+async def member_of(
+    services: Upstreams, principal: Principal, reference: MemberRef, *, at: dt.datetime
+) -> str:
+    """The member a transaction names, by id or by an identifier resolved through identity.
+    `at` is the transaction's occurred_at: a QR token is checked as of then, when the till
+    scanned it (perhaps offline), not when the transaction reaches the gateway."""
     if bool(reference.member_id) == (reference.identifier is not None):
         raise ApiError(
             400,
@@ -70,6 +91,7 @@ async def member_of(services: Upstreams, principal: Principal, reference: Member
             kind=to_proto(reference.identifier.kind),  # type: ignore[arg-type]
             value=reference.identifier.value,
             provider=reference.identifier.provider,
+            at=convert.timestamp(at),
         ),
         # The lookup's fields are the `identifier` object of the transaction's JSON.
         fields={

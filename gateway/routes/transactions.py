@@ -17,6 +17,7 @@ from gateway.routes.common import (
     IdempotencyKey,
     member_field,
     member_of,
+    recorded_answer,
     upstreams,
 )
 from loyalty.campaign.v1 import campaign_pb2
@@ -45,14 +46,23 @@ async def record_purchase(
     idempotency_key: IdempotencyKey,
 ) -> models.PurchaseResult:
     services = upstreams(request)
-    member_id = await member_of(services, principal, body)
+    key = principal.idempotency_key(idempotency_key)
+    recorded = await recorded_answer(
+        services,
+        body,
+        campaign_pb2.FindRecordedAnswerRequest(
+            purchase=convert.purchase_to_proto(
+                body, program_id=principal.program_id, member_id="", idempotency_key=key
+            )
+        ),
+    )
+    if recorded is not None:
+        return convert.purchase_result(recorded.purchase, member_id=recorded.purchase.member_id)
+    member_id = await member_of(services, principal, body, at=body.occurred_at)
     response = await services.call(
         services.campaign.RecordPurchase,
         convert.purchase_to_proto(
-            body,
-            program_id=principal.program_id,
-            member_id=member_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            body, program_id=principal.program_id, member_id=member_id, idempotency_key=key
         ),
         fields={"member_id": member_field(body)},
     )
@@ -73,25 +83,31 @@ async def record_return(
             400, "INVALID_ARGUMENT", "give either lines or refunded_amount", field="lines"
         )
     services = upstreams(request)
-    member_id = await member_of(services, principal, body)
+    key = principal.idempotency_key(idempotency_key)
+    recorded = await recorded_answer(
+        services,
+        body,
+        campaign_pb2.FindRecordedAnswerRequest(
+            purchase_return=convert.return_to_proto(
+                body, program_id=principal.program_id, member_id="", idempotency_key=key
+            )
+        ),
+    )
+    if recorded is not None:
+        return convert.return_result(
+            recorded.purchase_return, member_id=recorded.purchase_return.member_id
+        )
+    member_id = await member_of(services, principal, body, at=body.occurred_at)
     response = await services.call(
         services.campaign.RecordReturn,
         convert.return_to_proto(
-            body,
-            program_id=principal.program_id,
-            member_id=member_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            body, program_id=principal.program_id, member_id=member_id, idempotency_key=key
         ),
         # The proto holds the lines in a ReturnLines message of the oneof `refund`; the JSON
         # holds them as a plain list.
         fields={"lines.lines": "lines", "refund": "lines", "member_id": member_field(body)},
     )
-    return models.ReturnResult(
-        member_id=member_id,
-        reversed_points=response.reversed_points,
-        debt_points=response.debt_points,
-        posting_ids=list(response.posting_ids),
-    )
+    return convert.return_result(response, member_id=member_id)
 
 
 @router.post(
@@ -107,12 +123,26 @@ async def record_activity(
     idempotency_key: IdempotencyKey,
 ) -> models.Activity:
     services = upstreams(request)
-    member_id = await member_of(services, principal, body)
+    key = principal.idempotency_key(idempotency_key)
+    recorded = await recorded_answer(
+        services,
+        body,
+        campaign_pb2.FindRecordedAnswerRequest(
+            activity=campaign_pb2.RecordActivityRequest(
+                program_id=principal.program_id,
+                idempotency_key=key,
+                activity=convert.activity_to_proto(body, member_id=""),
+            )
+        ),
+    )
+    if recorded is not None:
+        return convert.activity(recorded.activity.activity, duplicate=recorded.activity.duplicate)
+    member_id = await member_of(services, principal, body, at=body.occurred_at)
     response = await services.call(
         services.campaign.RecordActivity,
         campaign_pb2.RecordActivityRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=key,
             activity=convert.activity_to_proto(body, member_id=member_id),
         ),
         # The JSON is the activity itself, not a request holding one.

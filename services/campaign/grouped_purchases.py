@@ -230,6 +230,7 @@ class GroupedPurchases:
                         applications=stored_applications(previous.applications),
                     ),
                     duplicate=True,
+                    member_id=request.member_id,
                 )
         await self._post(program, calls, accrued.items.items(), accruals)
         recorded = []
@@ -257,8 +258,10 @@ class GroupedPurchases:
                     ),
                 )
             )
+            # The member too: a retry that names the member by an identifier is answered
+            # before it is resolved again (FindRecordedAnswer).
             responses[request.idempotency_key] = outcomes[indexes[position]] = Response(
-                accrual=accrual
+                accrual=accrual, member_id=request.member_id
             )
         await self.outbox.enqueue_all(connection, recorded)
         await idempotency.record_responses(

@@ -3,7 +3,8 @@
 Recognition settings and ingestion are here; rules, purchases, engagement and backtests are in
 rpc_*.py, one part each (missions and badges in rpc_missions.py, notifications in
 rpc_notifications.py, segments, experiments and the holdout in rpc_segments.py,
-rpc_experiments.py and rpc_holdout.py).
+rpc_experiments.py and rpc_holdout.py, retries answered before their member is found again in
+rpc_recorded.py).
 """
 
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from services.campaign.rpc_holdout import HoldoutRpcs
 from services.campaign.rpc_missions import MissionRpcs
 from services.campaign.rpc_notifications import NotificationRpcs
 from services.campaign.rpc_purchases import PurchaseRpcs
+from services.campaign.rpc_recorded import RecordedAnswerRpcs
 from services.campaign.rpc_rules import RuleRpcs
 from services.campaign.rpc_segments import SegmentRpcs
 from services.shared import validation
@@ -38,6 +40,7 @@ def _stored_recognition(definition: bytes, updated_at_s: float) -> engagement_pb
 class CampaignServicer(
     RuleRpcs,
     PurchaseRpcs,
+    RecordedAnswerRpcs,
     EngagementRpcs,
     BacktestRpcs,
     MissionRpcs,

@@ -24,6 +24,8 @@ from services.shared.server import Application, ProcessConfig, Runtime, ServiceS
 
 logger = logging.getLogger(__name__)
 
+QR_TOKEN_OFFLINE_AGE_MAX_DEFAULT_MS = 72 * 3_600_000
+
 
 @dataclass(frozen=True, kw_only=True)
 class IdentityConfig(ProcessConfig):
@@ -33,6 +35,11 @@ class IdentityConfig(ProcessConfig):
     ledger_address: str = "127.0.0.1:50052"
     # How far the clocks of tills and gateways may be off when a token's times are checked.
     token_clock_skew_ms: int = 5_000
+    # How long after a till scanned an app QR token (verifying it offline) the transaction may
+    # be posted with it: identity checks the token at the transaction's occurred_at, at most
+    # this long ago. Beyond it the token is refused: a token seen on a screen or a receipt is
+    # not good for backdated transactions for ever.
+    qr_token_offline_age_max_ms: int = QR_TOKEN_OFFLINE_AGE_MAX_DEFAULT_MS
     # The secret of the keyed hash an erasure keeps the member's idempotency keys and the blocks
     # of its lost or stolen cards under, so the database alone does not give a short key
     # (`enrol:<e-mail>`) or a card number away. Never stored in the database; a deployment sets
@@ -48,6 +55,11 @@ class IdentityConfig(ProcessConfig):
             0 <= self.token_clock_skew_ms <= TOKEN_CLOCK_SKEW_MAX_MS,
             variable=f"{prefix}_TOKEN_CLOCK_SKEW_MS",
             message=f"must be between 0 and {TOKEN_CLOCK_SKEW_MAX_MS}",
+        )
+        require(
+            0 <= self.qr_token_offline_age_max_ms <= QR_TOKEN_OFFLINE_AGE_MAX_MS,
+            variable=f"{prefix}_QR_TOKEN_OFFLINE_AGE_MAX_MS",
+            message=f"must be between 0 and {QR_TOKEN_OFFLINE_AGE_MAX_MS} (30 days)",
         )
         for name, secrets in (
             ("FORGOTTEN_KEY_SECRET", (self.forgotten_key_secret,)),
@@ -67,6 +79,7 @@ class IdentityConfig(ProcessConfig):
 
 
 TOKEN_CLOCK_SKEW_MAX_MS = 300_000
+QR_TOKEN_OFFLINE_AGE_MAX_MS = 30 * 86_400_000
 
 
 async def setup(runtime: Runtime) -> Application:
@@ -83,7 +96,9 @@ async def setup(runtime: Runtime) -> Application:
         runtime.outbox,
         ledger=ledger_pb2_grpc.LedgerServiceStub(ledger_channel),
         settings=Settings(
-            token_clock_skew_s=config.token_clock_skew_ms / 1000, forgetting=config.forgetting()
+            token_clock_skew_s=config.token_clock_skew_ms / 1000,
+            qr_token_offline_age_max_s=config.qr_token_offline_age_max_ms / 1000,
+            forgetting=config.forgetting(),
         ),
     )
 

@@ -29,6 +29,9 @@ MEMBER_ID_LENGTH_MAX = 64
 class Settings:
     # How far a till's or gateway's clock may be off when checking a token's times.
     token_clock_skew_s: float = 5.0
+    # How long after a till scanned a QR token (offline) its transaction may be posted with it:
+    # the token is checked at the scan's time, at most this long ago.
+    qr_token_offline_age_max_s: float = 72 * 3600.0
     # How an erasure keeps the idempotency keys of the member's changes (IDENTITY_FORGOTTEN_KEY_*).
     forgetting: Forgetting = field(
         default_factory=lambda: Forgetting(LOCAL_FORGOTTEN_KEY_SECRET.encode())
@@ -123,13 +126,17 @@ class RpcBase(identity_pb2_grpc.IdentityServiceServicer):
         purpose: str,
         program_id: str,
         token: str,
+        at: dt.datetime | None = None,
     ) -> dict[str, Any]:
-        """The claims of a token of this program; InvalidToken when it does not verify."""
+        """The claims of a token of this program, checked at `at` (default now); InvalidToken
+        when it does not verify."""
         key_id = tokens.key_id_of(token)
         key = await repository_credentials.fetch_signing_key(connection, program_id, key_id)
         if key is None or key.purpose != purpose:
             raise InvalidToken("was not signed by a key of this program")
-        return tokens.verify(token, key, now=now(), clock_skew_s=self.settings.token_clock_skew_s)
+        return tokens.verify(
+            token, key, at=at or now(), clock_skew_s=self.settings.token_clock_skew_s
+        )
 
     async def signing_key(self, program_id: str, purpose: str) -> tokens.SigningKey:
         """The program's active key for the purpose, made on first use."""

@@ -1,5 +1,7 @@
 """IdentityService, resolving: any identifier (or a QR card token) to its member."""
 
+import datetime as dt
+
 import grpc
 
 from loyalty.common.v1 import common_pb2
@@ -14,11 +16,22 @@ from services.identity.errors import (
     QrTokenRejected,
 )
 from services.identity.identifiers import IdentifierKey
-from services.identity.rpc_base import RpcBase
+from services.identity.rpc_base import RpcBase, now
 from services.shared import validation
 from services.shared.errors import InvalidArgument, ResourceExhausted
+from services.shared.timestamps import from_unix_micros, unix_micros
 
 BATCH_RESOLVE_LOOKUPS_MAX = 10_000
+
+
+def offline_window(seconds: float) -> str:
+    """The offline window in words: "72 hours", "90 minutes", "1 second"."""
+    count, unit = seconds, "second"
+    for name, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count, unit = seconds // size, name
+            break
+    return f"{count:g} {unit}{'' if count == 1 else 's'}"
 
 
 class ResolveRpcs(RpcBase):
@@ -27,7 +40,9 @@ class ResolveRpcs(RpcBase):
     ) -> identity_pb2.ResolveIdentifierResponse:
         validation.program_id(request.program_id)
         if request.kind == identifiers.APP_QR_TOKEN:
-            return await self._resolve_qr_token(request.program_id, request.value)
+            return await self._resolve_qr_token(
+                request.program_id, request.value, at=self._scanned_at(request)
+            )
         region = ""
         if request.kind == identifiers.PHONE and not request.value.lstrip().startswith("+"):
             region = identifiers.region_of_locale(
@@ -53,12 +68,31 @@ class ResolveRpcs(RpcBase):
             member_id=member_id, status=convert.STATUS_TO_PROTO[status]
         )
 
+    def _scanned_at(self, request: identity_pb2.ResolveIdentifierRequest) -> dt.datetime:
+        """When a till scanned the QR token of `request` (its `at`), the moment the token is
+        checked at: never later than now (a till's clock running fast does not expire a token
+        that is valid now), and at most the offline window ago, else the token is refused."""
+        current = now()
+        if not request.HasField("at"):
+            return current
+        current_micros = unix_micros(current)
+        # In microseconds (Python integers), so no `at` overflows a datetime.
+        scanned_micros = int(request.at.ToMicroseconds())
+        settings = self.settings
+        late_s = settings.qr_token_offline_age_max_s + settings.token_clock_skew_s
+        if current_micros - scanned_micros > late_s * 1_000_000:
+            raise QrTokenRejected(
+                f"was scanned more than {offline_window(settings.qr_token_offline_age_max_s)} "
+                "ago, longer than a till may post a transaction with it"
+            )
+        return from_unix_micros(min(scanned_micros, current_micros))
+
     async def _resolve_qr_token(
-        self, program_id: str, token: str
+        self, program_id: str, token: str, *, at: dt.datetime | None = None
     ) -> identity_pb2.ResolveIdentifierResponse:
         try:
             claims = await self.verify_token(
-                self.pool, purpose=tokens.QR_PURPOSE, program_id=program_id, token=token
+                self.pool, purpose=tokens.QR_PURPOSE, program_id=program_id, token=token, at=at
             )
         except InvalidToken as error:
             raise QrTokenRejected(error.message) from None

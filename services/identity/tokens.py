@@ -2,7 +2,10 @@
 
 A QR token is what a till scans: it verifies it offline with the program's published key set
 (GetQrKeySet), checking the signature, the key's window and the token's expiry, so a store keeps
-earning when the network is down. Member tokens serve the gateway in the same way. A JWT was
+earning when the network is down; identity checks a QR token again when the transaction is
+posted, at the moment it was scanned (`verify`'s `at`), so a post made later still finds it
+valid. Retired keys are kept (only their verifying life ends), so a token signed by one verifies
+at a moment within that life. Member tokens serve the gateway in the same way. A JWT was
 chosen because every till and gateway platform has a library that verifies one.
 """
 
@@ -88,27 +91,37 @@ def key_id_of(token: str) -> str:
     return key_id
 
 
-def verify(token: str, key: SigningKey, *, now: dt.datetime, clock_skew_s: float) -> dict[str, Any]:
-    """The claims of `token` if `key` signed it, within the key's window and the token's own."""
-    if key.not_after is not None and now > key.not_after + dt.timedelta(seconds=clock_skew_s):
+def verify(token: str, key: SigningKey, *, at: dt.datetime, clock_skew_s: float) -> dict[str, Any]:
+    """The claims of `token` if `key` signed it, within the key's window and the token's own, as
+    they were at `at` (now, or when a till scanned a QR token)."""
+    if key.not_after is not None and at > key.not_after + dt.timedelta(seconds=clock_skew_s):
         raise InvalidToken("was signed by a retired key")
     public = Ed25519PublicKey.from_public_bytes(key.public_key)
     try:
+        # PyJWT checks the times only at its own clock: they are checked below, at `at`.
         claims: dict[str, Any] = jwt.decode(
             token,
             public,
             algorithms=[ALGORITHM],
             audience=audience(key.purpose, key.program_id),
             issuer=ISSUER,
-            leeway=clock_skew_s,
-            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            options={
+                "require": ["exp", "iat", "sub", "aud", "iss"],
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
         )
-    except jwt.ExpiredSignatureError:
-        raise InvalidToken("has expired") from None
-    except jwt.ImmatureSignatureError:
-        raise InvalidToken("is not valid yet") from None
     except jwt.PyJWTError:
         raise InvalidToken("has an invalid signature or claims") from None
+    if not all(isinstance(claims.get(name, 0), int) for name in ("exp", "iat", "nbf")):
+        raise InvalidToken("has an invalid signature or claims")
+    # PyJWT's rules, with the skew as its leeway.
+    moment = at.timestamp()
+    if claims["exp"] <= moment - clock_skew_s:
+        raise InvalidToken("has expired")
+    if max(claims["iat"], claims.get("nbf", 0)) > moment + clock_skew_s:
+        raise InvalidToken("is not valid yet")
     issued_at = dt.datetime.fromtimestamp(claims["iat"], dt.UTC)
     if issued_at < key.not_before - dt.timedelta(seconds=clock_skew_s) or (
         key.not_after is not None and issued_at > key.not_after

@@ -261,6 +261,31 @@ async def stored_response(
     return response_type.FromString(row["response"])
 
 
+async def recorded_response(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    *,
+    program_id: str,
+    key: str,
+    method: str,
+    response_type: type[ResponseT],
+    request_of: Callable[[ResponseT], Message],
+) -> ResponseT | None:
+    """The response `once` stored for (program, key) if it answered the request `request_of`
+    makes of it: for a caller that knows all of its retry but a field the first response
+    names (the gateway, which finds the member a QR token names by resolving the token, and the
+    token may have expired since). None when the key holds no response, or that of another
+    request: the caller then makes its call, which refuses a reused key. The key's own form
+    only (the methods it serves forget no keys)."""
+    check_idempotency_key(key)
+    row = await connection.fetchrow(_BOUND, program_id, [key])
+    if row is None or row["response"] is None or row["method"] != method:
+        return None
+    response = response_type.FromString(row["response"])
+    if request_hash(request_of(response)) != bytes(row["request_hash"]):
+        return None
+    return response
+
+
 async def claim_key(
     connection: asyncpg.Connection,
     *,

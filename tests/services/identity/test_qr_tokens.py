@@ -9,8 +9,11 @@ import grpc
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from google.protobuf.timestamp_pb2 import Timestamp
 
-from loyalty.identity.v1 import identity_pb2
+from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.identity.app import SPEC, IdentityConfig
+from services.shared.config import ConfigError, load_config
 from tests.services.identity.conftest import KIND, PROGRAM, email, enrol, failure
 from tests.support.calls import program
 
@@ -23,17 +26,21 @@ async def issue(stub, member_id: str, ttl_seconds: int = 60, program_id: str = P
     )
 
 
-async def resolve(stub, token: str, program_id: str = PROGRAM):
+async def resolve(stub, token: str, program_id: str = PROGRAM, *, at: float | None = None):
+    """`at`: when the till scanned the token, in seconds since the epoch (unset: now)."""
     return await stub.ResolveIdentifier(
         identity_pb2.ResolveIdentifierRequest(
-            program_id=program_id, kind=KIND.IDENTIFIER_KIND_APP_QR_TOKEN, value=token
+            program_id=program_id,
+            kind=KIND.IDENTIFIER_KIND_APP_QR_TOKEN,
+            value=token,
+            at=None if at is None else Timestamp(seconds=int(at), nanos=int(at % 1 * 1e9)),
         )
     )
 
 
-async def rejected(stub, token: str, program_id: str = PROGRAM) -> str:
+async def rejected(stub, token: str, program_id: str = PROGRAM, *, at: float | None = None) -> str:
     """The reason the token is rejected for; fails the test if it resolves."""
-    error = await failure(resolve(stub, token, program_id))
+    error = await failure(resolve(stub, token, program_id, at=at))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     assert dict(error.trailing_metadata())["loyalty-error-reason"] == "QR_TOKEN_REJECTED"
     assert error.details().startswith("value: the QR token")
@@ -213,3 +220,90 @@ async def test_a_rotation_by_default_outlives_every_token_of_the_old_key(stub, a
         )
     )
     assert error.details().startswith("overlap_seconds:")
+
+
+async def test_a_token_is_checked_when_the_till_scanned_it(stub, alice, database) -> None:
+    """A till verifies a card offline and posts the transaction later with its occurred_at
+    (`at`): the token is checked as of then, within the offline window (72 hours)."""
+    issued = await issue(stub, alice)
+    key = await private_key(database, issued.key_id)
+    # The key made just now, as if it had been signing for days (tokens signed before it was
+    # made are refused as issued outside its window).
+    await database.execute(
+        "UPDATE signing_keys SET not_before = not_before - interval '80 hours' WHERE key_id = $1",
+        issued.key_id,
+    )
+    now = int(time.time())
+
+    def signed(issued_at: int) -> str:
+        return jwt.encode(
+            claims(alice, issued_at=issued_at, expires_at=issued_at + 120),
+            key,
+            algorithm="EdDSA",
+            headers={"kid": issued.key_id},
+        )
+
+    # Scanned an hour ago, a minute after it was shown: valid then, so it resolves now.
+    hour_old = signed(now - 3600)
+    assert (await resolve(stub, hour_old, at=now - 3540)).member_id == alice
+    assert "expired" in await rejected(stub, hour_old)
+    assert "expired" in await rejected(stub, hour_old, at=now - 3400)
+    # Scanned before it was issued: a backdated transaction does not make it valid.
+    assert "not valid yet" in await rejected(stub, hour_old, at=now - 3700)
+    # Scanned longer ago than the offline window, though valid at that time.
+    old = signed(now - 73 * 3600)
+    reason = await rejected(stub, old, at=now - 73 * 3600 + 60)
+    assert "more than 72 hours ago" in reason
+    within = signed(now - 71 * 3600)
+    assert (await resolve(stub, within, at=now - 71 * 3600 + 60)).member_id == alice
+    # A till whose clock runs ahead: the token is checked now, when it is still valid.
+    assert (await resolve(stub, issued.token, at=now + 3600)).member_id == alice
+    # The signature is checked as ever: a forger's key under the program's key id.
+    forged = jwt.encode(
+        claims(alice, issued_at=now - 3600, expires_at=now - 3480),
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": issued.key_id},
+    )
+    assert "invalid signature" in await rejected(stub, forged, at=now - 3540)
+
+
+async def test_a_retired_keys_token_verifies_when_scanned_before_the_key_retired(
+    stub, alice
+) -> None:
+    """A rotation keeps the old key (its public half verifies until its not_after): a card
+    shown and scanned offline before the key retired is posted after it retired."""
+    shown = await issue(stub, alice, ttl_seconds=600)
+    scanned = time.time()
+    await stub.RotateQrKey(
+        identity_pb2.RotateQrKeyRequest(program_id=PROGRAM, idempotency_key="r", overlap_seconds=1)
+    )
+    await asyncio.sleep(1.5)
+    assert "retired key" in await rejected(stub, shown.token)
+    assert (await resolve(stub, shown.token, at=scanned)).member_id == alice
+    assert "retired key" in await rejected(stub, shown.token, at=time.time())
+
+
+async def test_the_offline_window_is_a_setting_checked_at_start(start_service) -> None:
+    environ = {"IDENTITY_DATABASE_URL": "postgresql://x", "IDENTITY_NATS_URL": "nats://x"}
+    variable = "IDENTITY_QR_TOKEN_OFFLINE_AGE_MAX_MS"
+    for wrong in ("-1", str(31 * 86_400_000)):
+        with pytest.raises(ConfigError, match=variable):
+            load_config(IdentityConfig, prefix="IDENTITY", environ={**environ, variable: wrong})
+    config = load_config(IdentityConfig, prefix="IDENTITY", environ=environ)
+    assert config.qr_token_offline_age_max_ms == 72 * 3_600_000
+    async with start_service(
+        SPEC, IdentityConfig, token_clock_skew_ms=0, qr_token_offline_age_max_ms=60_000
+    ) as (_, channel):
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        await stub.CreateProgram(
+            identity_pb2.CreateProgramRequest(
+                program_id=PROGRAM, idempotency_key="create", program=program(PROGRAM)
+            )
+        )
+        member_id = (await enrol(stub, email("dave@example.com"))).member.member_id
+        issued = await issue(stub, member_id, ttl_seconds=600)
+        now = time.time()
+        assert (await resolve(stub, issued.token, at=now)).member_id == member_id
+        reason = await rejected(stub, issued.token, at=now - 61)
+        assert "more than 1 minute ago" in reason

@@ -203,12 +203,14 @@ class RecordPurchaseRequest(_message.Message):
     def __init__(self, program_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., member_id: _Optional[str] = ..., transaction_id: _Optional[str] = ..., amount: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., line_items: _Optional[_Iterable[_Union[LineItem, _Mapping]]] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., store_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RecordPurchaseResponse(_message.Message):
-    __slots__ = ("accrual", "duplicate")
+    __slots__ = ("accrual", "duplicate", "member_id")
     ACCRUAL_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     accrual: Accrual
     duplicate: bool
-    def __init__(self, accrual: _Optional[_Union[Accrual, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+    member_id: str
+    def __init__(self, accrual: _Optional[_Union[Accrual, _Mapping]] = ..., duplicate: _Optional[bool] = ..., member_id: _Optional[str] = ...) -> None: ...
 
 class ReturnLine(_message.Message):
     __slots__ = ("sku", "amount", "quantity")
@@ -251,14 +253,16 @@ class ReturnLines(_message.Message):
     def __init__(self, lines: _Optional[_Iterable[_Union[ReturnLine, _Mapping]]] = ...) -> None: ...
 
 class RecordReturnResponse(_message.Message):
-    __slots__ = ("reversed_points", "debt_points", "posting_ids")
+    __slots__ = ("reversed_points", "debt_points", "posting_ids", "member_id")
     REVERSED_POINTS_FIELD_NUMBER: _ClassVar[int]
     DEBT_POINTS_FIELD_NUMBER: _ClassVar[int]
     POSTING_IDS_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     reversed_points: int
     debt_points: int
     posting_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, reversed_points: _Optional[int] = ..., debt_points: _Optional[int] = ..., posting_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    member_id: str
+    def __init__(self, reversed_points: _Optional[int] = ..., debt_points: _Optional[int] = ..., posting_ids: _Optional[_Iterable[str]] = ..., member_id: _Optional[str] = ...) -> None: ...
 
 class IngestTransactionsRequest(_message.Message):
     __slots__ = ("program_id", "batch_id", "currency", "transaction_ids", "member_ids", "amounts_minor", "channels", "store_ids", "occurred_at_unix_micros", "categories", "skus", "kinds", "original_transaction_ids", "line_counts", "line_skus", "line_categories", "line_amounts_minor", "line_quantities")
@@ -439,6 +443,26 @@ class RecordActivityResponse(_message.Message):
     activity: _engagement_pb2.Activity
     duplicate: bool
     def __init__(self, activity: _Optional[_Union[_engagement_pb2.Activity, _Mapping]] = ..., duplicate: _Optional[bool] = ...) -> None: ...
+
+class FindRecordedAnswerRequest(_message.Message):
+    __slots__ = ("purchase", "purchase_return", "activity")
+    PURCHASE_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_RETURN_FIELD_NUMBER: _ClassVar[int]
+    ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    purchase: RecordPurchaseRequest
+    purchase_return: RecordReturnRequest
+    activity: RecordActivityRequest
+    def __init__(self, purchase: _Optional[_Union[RecordPurchaseRequest, _Mapping]] = ..., purchase_return: _Optional[_Union[RecordReturnRequest, _Mapping]] = ..., activity: _Optional[_Union[RecordActivityRequest, _Mapping]] = ...) -> None: ...
+
+class FindRecordedAnswerResponse(_message.Message):
+    __slots__ = ("purchase", "purchase_return", "activity")
+    PURCHASE_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_RETURN_FIELD_NUMBER: _ClassVar[int]
+    ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    purchase: RecordPurchaseResponse
+    purchase_return: RecordReturnResponse
+    activity: RecordActivityResponse
+    def __init__(self, purchase: _Optional[_Union[RecordPurchaseResponse, _Mapping]] = ..., purchase_return: _Optional[_Union[RecordReturnResponse, _Mapping]] = ..., activity: _Optional[_Union[RecordActivityResponse, _Mapping]] = ...) -> None: ...
 
 class VerifyActivityRequest(_message.Message):
     __slots__ = ("program_id", "idempotency_key", "activity_id", "decision", "verifier_id", "note")

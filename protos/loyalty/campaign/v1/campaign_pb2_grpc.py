@@ -97,6 +97,11 @@ class CampaignServiceStub:
                 request_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.RecordActivityRequest.SerializeToString,
                 response_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.RecordActivityResponse.FromString,
                 _registered_method=True)
+        self.FindRecordedAnswer = channel.unary_unary(
+                '/loyalty.campaign.v1.CampaignService/FindRecordedAnswer',
+                request_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.FindRecordedAnswerRequest.SerializeToString,
+                response_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.FindRecordedAnswerResponse.FromString,
+                _registered_method=True)
         self.VerifyActivity = channel.unary_unary(
                 '/loyalty.campaign.v1.CampaignService/VerifyActivity',
                 request_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.VerifyActivityRequest.SerializeToString,
@@ -336,6 +341,20 @@ class CampaignServiceServicer:
 
     def RecordActivity(self, request, context):
         """RecordActivity records one engagement activity; activities also arrive on JetStream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindRecordedAnswer(self, request, context):
+        """FindRecordedAnswer answers a retry of RecordPurchase, RecordReturn or RecordActivity from
+        the answer stored under its idempotency key, for a caller that names the member by an
+        identifier (the gateway): the retry is answered before the identifier is resolved again,
+        as it may no longer resolve, or resolve to another member (a QR token expired since, a card
+        blocked since, an identifier moved by a merge). The request is the retry's own with its
+        member id unset; the answer is found when the key holds the answer of that request for the
+        member the answer names. Nothing is written; when nothing is found, no answer is set and
+        the caller makes its call, which refuses a key reused for another request.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -610,6 +629,11 @@ def add_CampaignServiceServicer_to_server(servicer, server):
                     servicer.RecordActivity,
                     request_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.RecordActivityRequest.FromString,
                     response_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.RecordActivityResponse.SerializeToString,
+            ),
+            'FindRecordedAnswer': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindRecordedAnswer,
+                    request_deserializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.FindRecordedAnswerRequest.FromString,
+                    response_serializer=loyalty_dot_campaign_dot_v1_dot_campaign__pb2.FindRecordedAnswerResponse.SerializeToString,
             ),
             'VerifyActivity': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyActivity,
@@ -1084,6 +1108,33 @@ class CampaignService:
             '/loyalty.campaign.v1.CampaignService/RecordActivity',
             loyalty_dot_campaign_dot_v1_dot_campaign__pb2.RecordActivityRequest.SerializeToString,
             loyalty_dot_campaign_dot_v1_dot_campaign__pb2.RecordActivityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindRecordedAnswer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.campaign.v1.CampaignService/FindRecordedAnswer',
+            loyalty_dot_campaign_dot_v1_dot_campaign__pb2.FindRecordedAnswerRequest.SerializeToString,
+            loyalty_dot_campaign_dot_v1_dot_campaign__pb2.FindRecordedAnswerResponse.FromString,
             options,
             channel_credentials,
             insecure,

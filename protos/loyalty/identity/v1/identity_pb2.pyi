@@ -469,16 +469,18 @@ class RemoveIdentifierResponse(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., identifier: _Optional[_Union[Identifier, _Mapping]] = ..., removed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., blocked: _Optional[bool] = ...) -> None: ...
 
 class ResolveIdentifierRequest(_message.Message):
-    __slots__ = ("program_id", "kind", "value", "provider")
+    __slots__ = ("program_id", "kind", "value", "provider", "at")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     kind: _common_pb2.IdentifierKind
     value: str
     provider: str
-    def __init__(self, program_id: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.IdentifierKind, str]] = ..., value: _Optional[str] = ..., provider: _Optional[str] = ...) -> None: ...
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, program_id: _Optional[str] = ..., kind: _Optional[_Union[_common_pb2.IdentifierKind, str]] = ..., value: _Optional[str] = ..., provider: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ResolveIdentifierResponse(_message.Message):
     __slots__ = ("member_id", "status")
