@@ -636,6 +636,8 @@ async def _store_lines(
 ) -> None:
     """The lines of the purchases given with line detail, with the points each earned
     (line_points.py), for returns by line; nothing (and no cost) for a batch without any."""
+    if not any(transactions.detailed):
+        return
     detailed = [position for position, i in enumerate(purchases) if transactions.detailed[i]]
     if not detailed:
         return
