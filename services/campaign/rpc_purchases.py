@@ -153,6 +153,7 @@ class PurchaseRpcs(RpcBase):
                     reversed_points=outcome.reversed_points,
                     debt_points=outcome.debt_points,
                     posting_ids=outcome.posting_ids,
+                    member_id=member,
                 )
 
             return await once(
