@@ -123,6 +123,16 @@ async def cancel_codes(connection: asyncpg.Connection, redemption: RedemptionRow
     return 0
 
 
+async def reinstate_codes(connection: asyncpg.Connection, redemption: RedemptionRow) -> None:
+    """Make the codes of a redemption whose cancellation was undone usable again: none was used
+    in between, as cancelled codes cannot be."""
+    await connection.execute(
+        "UPDATE codes SET cancelled_at = NULL WHERE program_id = $1 AND redemption_id = $2",
+        redemption.program_id,
+        redemption.redemption_id,
+    )
+
+
 async def codes_of(
     connection: asyncpg.Connection | asyncpg.Pool, program_id: str, redemption_ids: list[str]
 ) -> dict[str, list[CodeRow]]:

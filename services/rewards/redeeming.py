@@ -212,6 +212,14 @@ class RedeemingMethods:
             )
         if redemption.step == domain.VOIDED:
             raise CancellationRefused("REDEMPTION_FAILED", "the redemption failed; nothing spent")
+        if redemption.step == domain.COMMITTED and redemption.cancel_refused_code:
+            # Undone (steps.undo_cancel): retrying cannot help, so this is no UNAVAILABLE.
+            raise CancellationRefused(
+                "LEDGER_REFUSED",
+                f"the ledger refused to return the points ({redemption.cancel_refused_code}: "
+                f"{redemption.cancel_refused_reason}); the redemption stands and its codes are "
+                "valid again",
+            )
         raise RedemptionInProgress(redemption.redemption_id)
 
     async def _restart_cancel(

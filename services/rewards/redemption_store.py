@@ -35,6 +35,9 @@ class RedemptionRow:
     cancel_request_hash: bytes | None
     cancel_reason: str
     cancel_operator_id: str
+    # The ledger's refusal of the last cancellation, which was undone (migration 007).
+    cancel_refused_code: str
+    cancel_refused_reason: str
     returned_points: int
     lease_owner: uuid.UUID | None
     created_at: datetime.datetime

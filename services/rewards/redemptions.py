@@ -5,6 +5,8 @@
     any step before committed ──failure/timeout/cancel──> voiding ──VoidHold──> voided
                                                                                  v
                                         committed ──CancelRedemption──> cancelling ──credit──> cancelled
+                                            ^                              │ the ledger refuses for good
+                                            └──────── codes valid again ───┘ (steps.undo_cancel)
 
 Each step is written (with a lease: who drives it, until when) before the external call that
 follows it, and every ledger call uses an idempotency key derived from the redemption id, so the
@@ -23,6 +25,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
+from prometheus_client import CollectorRegistry, Counter
 
 from loyalty.rewards.v1 import rewards_pb2
 from services.rewards import code_store, domain
@@ -43,6 +46,18 @@ SETTLE_POLL_S = 0.05
 PENDING_STATUS = rewards_pb2.REDEMPTION_STATUS_PENDING
 # Steps at which an abandoned redemption is voided; from code_issued on it is committed.
 UNDONE_WHEN_RECOVERED = frozenset({domain.PENDING, domain.HOLD_PLACED, domain.STOCK_RESERVED})
+RECOVERY_JOB = "redemption_recovery"
+
+
+def recovered_counter(registry: CollectorRegistry) -> Counter:
+    """Per redemption, beside the per-run count of the job (loyalty_scheduled_job_runs_total)."""
+    return Counter(
+        "loyalty_rewards_recovered_redemptions",
+        "Abandoned redemptions the recovery worker took over, by outcome: ended (committed, "
+        "voided or cancelled) or failed (taken over again when its lease expires).",
+        ["outcome"],
+        registry=registry,
+    )
 
 
 class Redemptions:
@@ -63,6 +78,11 @@ class Redemptions:
         self.outbox = outbox
         self.ledger = ledger
         self.metrics = metrics
+        # Exported at zero: the alert on failing jobs sees the first failed run.
+        metrics.expect_job("rewards", RECOVERY_JOB, outcomes=("ok", "failed"))
+        self.recovered = recovered_counter(metrics.registry)
+        for outcome in ("ended", "failed"):
+            self.recovered.labels(outcome)
         self.lease_s = lease_s
         self.recovery_interval_s = recovery_interval_s
         self.pause_after_hold_s = pause_after_hold_s
@@ -73,6 +93,7 @@ class Redemptions:
             pool,
             outbox,
             ledger,
+            metrics,
             lease_s=lease_s,
             pause_after_hold_s=pause_after_hold_s,
             stopping=self.stopping,
@@ -210,8 +231,9 @@ class Redemptions:
                 await asyncio.wait(self._drivers, timeout=self.lease_s)
 
     async def recover_once(self) -> int:
-        """Take over every redemption whose lease expired; returns how many ended."""
-        ended = 0
+        """Take over every redemption whose lease expired; returns how many ended. The run counts
+        once, as failed if any redemption failed (each is tried again when its lease expires)."""
+        ended = failed = 0
         for redemption in await store.abandoned(self.pool, limit=RECOVERY_BATCH_SIZE_MAX):
             owner = uuid.uuid4()
             if not await store.claim(self.pool, redemption, owner=owner, lease_s=self.lease_s):
@@ -221,14 +243,17 @@ class Redemptions:
                     await self._refetch(redemption), owner, recovering=True
                 )
             except Exception as error:
-                self.metrics.job_runs.labels("rewards", "redemption_recovery", "failed").inc()
+                failed += 1
+                self.recovered.labels("failed").inc()
                 logger.warning(
                     "recovery of redemption %s stopped: %r", redemption.redemption_id, error
                 )
                 continue
-            self.metrics.job_runs.labels("rewards", "redemption_recovery", "ok").inc()
+            self.recovered.labels("ended").inc()
             logger.info("recovered redemption %s: %s", redemption.redemption_id, redemption.step)
             ended += 1
+        outcome = "failed" if failed else "ok"
+        self.metrics.job_runs.labels("rewards", RECOVERY_JOB, outcome).inc()
         return ended
 
     # -- the machine ----------------------------------------------------------------------------

@@ -33,6 +33,17 @@ UNKNOWN_OUTCOME = {
     grpc.StatusCode.UNKNOWN,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
+# Statuses with which the ledger refused a request for good: asked again, with the same key or
+# another, it answers the same (a closed or unknown account, a posting that is no spend of the
+# member, a key used for another request). Other statuses may pass (an outage, a deployment
+# missing a method or a credential) and are tried again.
+REFUSED_FOR_GOOD = {
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.OUT_OF_RANGE,
+}
 OPERATOR_ID = "rewards"
 
 
@@ -46,6 +57,10 @@ class LedgerRefused(Exception):
     @property
     def outcome_unknown(self) -> bool:
         return self.code in UNKNOWN_OUTCOME
+
+    @property
+    def refused_for_good(self) -> bool:
+        return self.code in REFUSED_FOR_GOOD
 
 
 def _refused(error: grpc.aio.AioRpcError) -> LedgerRefused:

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
@@ -22,6 +23,7 @@ from services.rewards import redemption_store as store
 from services.rewards.errors import LedgerUnavailable
 from services.rewards.remote import LedgerClient, LedgerRefused
 from services.shared.database import in_transaction
+from services.shared.metrics import Metrics
 from services.shared.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -55,12 +57,25 @@ def hold_key(redemption: store.RedemptionRow) -> str:
     return f"rewards.{redemption.redemption_id}.hold"
 
 
+def cancellations_refused_counter(metrics: Metrics) -> Counter:
+    """Cancellations undone because the ledger refused for good to give the points back (the
+    ledger's reason as the label: a short list of codes); each needs someone to look at it."""
+    return Counter(
+        "loyalty_rewards_cancellations_refused",
+        "Redemption cancellations undone because the ledger refused to return the points, by "
+        "the ledger's reason.",
+        ["reason"],
+        registry=metrics.registry,
+    )
+
+
 class RedemptionSteps:
     def __init__(
         self,
         pool: asyncpg.Pool,
         outbox: Outbox,
         ledger: LedgerClient,
+        metrics: Metrics,
         *,
         lease_s: float,
         pause_after_hold_s: float,
@@ -70,6 +85,7 @@ class RedemptionSteps:
         self.pool = pool
         self.outbox = outbox
         self.ledger = ledger
+        self.cancellations_refused = cancellations_refused_counter(metrics)
         self.lease_s = lease_s
         self.hold_retry_s = hold_retry_s
         self.pause_after_hold_s = pause_after_hold_s
@@ -408,7 +424,10 @@ class RedemptionSteps:
                     note=note,
                 )
         except LedgerRefused as refused:
-            raise LedgerUnavailable(str(refused)) from None
+            if not refused.refused_for_good:
+                raise LedgerUnavailable(str(refused)) from None
+            await self.undo_cancel(redemption, owner, refused)
+            return
 
         async def finish(connection: asyncpg.Connection) -> None:
             if not await self.transition(
@@ -433,6 +452,43 @@ class RedemptionSteps:
             await self._announce_cancel(connection, redemption)
 
         await in_transaction(self.pool, finish)
+
+    async def undo_cancel(
+        self, redemption: store.RedemptionRow, owner: uuid.UUID, refused: LedgerRefused
+    ) -> None:
+        """The ledger refused for good to give the points back: retrying (the caller, or the
+        recovery worker every lease) could never succeed. The codes were cancelled first, so
+        that none is used while the points come back; left so, the member would have neither.
+        So the cancellation is undone: the redemption is completed again, its codes valid again
+        (none can have been used meanwhile), the points still spent and the stock still taken;
+        the refusal is kept for CancelRedemption to answer (FAILED_PRECONDITION), logged and
+        counted. A cancellation asked for later tries again."""
+
+        async def undo(connection: asyncpg.Connection) -> bool:
+            if not await self.transition(
+                connection,
+                redemption,
+                owner,
+                domain.COMMITTED,
+                cancel_requested=False,
+                cancel_idempotency_key=None,
+                cancel_request_hash=None,
+                cancel_refused_code=refused.reason or refused.code.name,
+                cancel_refused_reason=refused.details,
+            ):
+                return False  # another driver took the redemption over: it decides
+            await code_store.reinstate_codes(connection, redemption)
+            return True
+
+        if not await in_transaction(self.pool, undo):
+            return
+        self.cancellations_refused.labels(refused.reason or refused.code.name).inc()
+        logger.warning(
+            "cancellation of redemption %s undone, the ledger refused to give its points back "
+            "(%s); the redemption stands and its codes are valid again",
+            redemption.redemption_id,
+            refused,
+        )
 
     async def _announce_cancel(
         self, connection: asyncpg.Connection, redemption: store.RedemptionRow

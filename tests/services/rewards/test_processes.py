@@ -20,6 +20,7 @@ from services.rewards import redemption_store as store
 from services.rewards.remote import LedgerClient, LedgerRefused
 from services.rewards.steps import RedemptionSteps
 from services.shared.clients import service_channel
+from services.shared.metrics import Metrics
 from tests.conftest import ARTIFACTS, Servers
 from tests.services.ledger.support import Ledger
 from tests.services.rewards.conftest import PROGRAM, reason, reward
@@ -276,6 +277,7 @@ async def test_a_hold_asked_while_the_ledger_restarts_is_placed_once_it_is_back(
             None,  # type: ignore[arg-type]  # asking for a hold touches neither pool nor outbox
             None,  # type: ignore[arg-type]
             client,
+            Metrics.create(),
             lease_s=30.0,
             pause_after_hold_s=0.0,
             stopping=asyncio.Event(),
