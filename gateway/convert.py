@@ -2,6 +2,7 @@
 
 import base64
 import datetime as dt
+from collections.abc import Iterable
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -27,7 +28,7 @@ from gateway.enums import (
     from_proto,
     to_proto,
 )
-from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
 from loyalty.ledger.v1 import ledger_pb2
@@ -248,6 +249,33 @@ def tier_change(value: ledger_pb2.TierChange) -> models.TierChange:
 # -- transactions and activities ------------------------------------------------------------------
 
 
+def line_items_to_proto(lines: Iterable[models.LineItem]) -> list[campaign_pb2.LineItem]:
+    return [
+        campaign_pb2.LineItem(
+            sku=line.sku,
+            category=line.category,
+            amount=money_to_proto(line.amount),
+            quantity=line.quantity,
+        )
+        for line in lines
+    ]
+
+
+def rule_applications(
+    applications: Iterable[rules_pb2.RuleApplication],
+) -> list[models.RuleApplication]:
+    return [
+        models.RuleApplication(
+            rule_id=a.rule_id,
+            version=a.version,
+            name=a.name,
+            points=a.points,
+            explanation=a.explanation,
+        )
+        for a in applications
+    ]
+
+
 def purchase_to_proto(
     value: models.Purchase, *, program_id: str, member_id: str, idempotency_key: str
 ) -> campaign_pb2.RecordPurchaseRequest:
@@ -257,15 +285,7 @@ def purchase_to_proto(
         member_id=member_id,
         transaction_id=value.transaction_id,
         amount=money_to_proto(value.amount),
-        line_items=[
-            campaign_pb2.LineItem(
-                sku=line.sku,
-                category=line.category,
-                amount=money_to_proto(line.amount),
-                quantity=line.quantity,
-            )
-            for line in value.line_items
-        ],
+        line_items=line_items_to_proto(value.line_items),
         channel=to_proto(value.channel),  # type: ignore[arg-type]
         store_id=value.store_id,
         occurred_at=timestamp(value.occurred_at),
@@ -279,16 +299,7 @@ def purchase_result(
     return models.PurchaseResult(
         member_id=member_id,
         points=accrual.points,
-        rules=[
-            models.RuleApplication(
-                rule_id=a.rule_id,
-                version=a.version,
-                name=a.name,
-                points=a.points,
-                explanation=a.explanation,
-            )
-            for a in accrual.applications
-        ],
+        rules=rule_applications(accrual.applications),
         posting_id=accrual.posting_id,
         vests_at=instant(accrual.vests_at),
         duplicate=value.duplicate,

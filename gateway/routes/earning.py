@@ -7,7 +7,13 @@ from fastapi import APIRouter, Depends, Request
 
 from gateway import models
 from gateway.auth import Principal, access
-from gateway.convert import instant, money_to_proto, timestamp
+from gateway.convert import (
+    instant,
+    line_items_to_proto,
+    money_to_proto,
+    rule_applications,
+    timestamp,
+)
 from gateway.enums import MissionProgressState, from_proto, to_proto
 from gateway.jsonbody import JsonRoute
 from gateway.routes.common import ERRORS, PREFIX, MemberIdPath, PageSize, PageToken, upstreams
@@ -42,15 +48,7 @@ async def preview_basket(
             program_id=principal.program_id,
             member_id=member,
             amount=money_to_proto(body.amount),
-            line_items=[
-                campaign_pb2.LineItem(
-                    sku=line.sku,
-                    category=line.category,
-                    amount=money_to_proto(line.amount),
-                    quantity=line.quantity,
-                )
-                for line in body.line_items
-            ],
+            line_items=line_items_to_proto(body.line_items),
             channel=to_proto(body.channel),  # type: ignore[arg-type]
             store_id=body.store_id,
             occurred_at=timestamp(body.occurred_at),
@@ -59,16 +57,7 @@ async def preview_basket(
     return models.BasketPreview(
         member_id=member,
         points=response.points,
-        rules=[
-            models.RuleApplication(
-                rule_id=a.rule_id,
-                version=a.version,
-                name=a.name,
-                points=a.points,
-                explanation=a.explanation,
-            )
-            for a in response.applications
-        ],
+        rules=rule_applications(response.applications),
     )
 
 

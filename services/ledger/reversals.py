@@ -56,24 +56,7 @@ class Reversals(LedgerCore):
 
         The purchase stays the member's (its postings and refunds are keyed by it); when the
         member was merged, its points went to the survivor, so they are taken back there."""
-        book = await self.open_book(
-            connection, program, member_id, now, create=False, allow_closed=True
-        )
-        holders = [member_id]
-        survivor = book.account.closed_into
-        if survivor is not None:
-            # A closed account names its final survivor (merges.py); the members merged into
-            # that one may have held the points on the way, and reversals booked there count.
-            holders = [
-                member_id,
-                survivor,
-                *await merges.closed_into(connection, program.program_id, survivor),
-            ]
-            book = await self.open_book(
-                connection, program, survivor, now, create=False, allow_closed=True
-            )
-            if book.account.closed_into is not None:
-                raise MemberClosed(member_id, book.account.closed_into)  # a corrupt ledger
+        book, holders = await self._holder_book(connection, program, member_id, now)
         originals = await store.earn_postings_of_reference(
             connection, program.program_id, member_id, original_reference
         )
