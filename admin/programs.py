@@ -25,6 +25,10 @@ EXPIRY_PERIODS = {
     "quarter": ledger_pb2.CALENDAR_PERIOD_QUARTER,
     "year": ledger_pb2.CALENDAR_PERIOD_YEAR,
 }
+UNKNOWN_MEMBER_POLICIES = {
+    "earn": ledger_pb2.UNKNOWN_MEMBER_POLICY_EARN,
+    "refuse": ledger_pb2.UNKNOWN_MEMBER_POLICY_REFUSE,
+}
 
 
 def add_commands(commands: Any) -> None:
@@ -72,6 +76,13 @@ def add_commands(commands: Any) -> None:
         choices=sorted(EXPIRY_PERIODS),
         default="year",
         help="how often tiers re-qualify (default %(default)s)",
+    )
+    parser.add_argument(
+        "--unknown-members",
+        choices=sorted(UNKNOWN_MEMBER_POLICIES),
+        default="earn",
+        help="purchases and activities of member ids identity has not enrolled: earn on an "
+        "account the first earn opens (pre-issued cards), or refuse them (default %(default)s)",
     )
     parser.set_defaults(handler=create_program)
 
@@ -170,6 +181,7 @@ async def create_program(arguments: argparse.Namespace, connections: Connections
         rounding_mode=common_pb2.ROUNDING_MODE_HALF_EVEN,
         expiry_notice_days=30,
         entry_tier_code=tiers[0].code,
+        unknown_member_policy=UNKNOWN_MEMBER_POLICIES[arguments.unknown_members],
     )
     identity = await connections.identity()
     ledger = await connections.ledger()

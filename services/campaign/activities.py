@@ -26,6 +26,7 @@ from loyalty.events.v1 import events_pb2
 from services.campaign import events, targeting
 from services.campaign import repository_engagement as store
 from services.campaign import repository_rules as rule_store
+from services.campaign.enrolment import Enrolments
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.mission_tracker import MissionTracker
 from services.campaign.purchases import (
@@ -113,11 +114,16 @@ class LocalDays:
 
 class Activities:
     def __init__(
-        self, ledger: LedgerClient, outbox: Outbox, missions: MissionTracker | None = None
+        self,
+        ledger: LedgerClient,
+        outbox: Outbox,
+        missions: MissionTracker | None = None,
+        enrolments: Enrolments | None = None,
     ) -> None:
         self.ledger = ledger
         self.outbox = outbox
         self.missions = missions or MissionTracker(outbox)
+        self.enrolments = enrolments or Enrolments(None)
 
     async def stamped(
         self, pool: asyncpg.Pool, program_id: str, given: engagement_pb2.Activity
@@ -158,6 +164,13 @@ class Activities:
         activity.ClearField("rule_ids")
         if not activity.HasField("occurred_at"):
             activity.occurred_at.GetCurrentTime()
+        refusal = (
+            (await self.enrolments.refusals(connection, program_id, [activity.member_id])).get(
+                activity.member_id
+            )
+            if program.refuses_unknown_members
+            else None
+        )
         rules = _applicable(
             await rule_store.active_rules(connection, program_id, "engagement", activity.kind),
             activity,
@@ -175,6 +188,10 @@ class Activities:
         days = LocalDays.of(instant(activity.occurred_at), program.time_zone)
         if activity.verification_state == STATE_REJECTED:
             _reject(activity, "rejected_by_channel")
+        elif refusal is not None:
+            # Recorded as refused, so a redelivery is a duplicate and a verification finds it
+            # not pending.
+            _reject(activity, refusal.reason_code)
         elif not rules:
             activity.outcome = NO_RULE
         elif activity.kind == REFERRAL:

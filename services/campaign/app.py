@@ -20,13 +20,9 @@ from services.campaign.consumers import ActivityHandler, MemberHandler, TierHand
 from services.campaign.consumers_insight import RedemptionHandler, SegmentFactsHandler
 from services.campaign.consumers_notifications import ConsentHandler, NotificationHandler
 from services.campaign.consumers_tiers import TierDefinitionsHandler, undefined_gauge
-from services.campaign.email_delivery import (
-    EmailDelivery,
-    MemberDirectory,
-    SmtpSender,
-    SmtpSettings,
-)
+from services.campaign.email_delivery import EmailDelivery, SmtpSender, SmtpSettings
 from services.campaign.errors import CampaignError
+from services.campaign.identity_client import MemberDirectory
 from services.campaign.ingest import Ingest, finish_stored
 from services.campaign.insight_metrics import InsightMetrics
 from services.campaign.ledger_client import LedgerClient
@@ -163,12 +159,15 @@ async def setup(runtime: Runtime) -> Application:
         occurred_at_ahead_max_ms=config.occurred_at_ahead_max_ms,
     )
     metrics = CampaignMetrics.create(runtime.metrics.registry)
+    identity = MemberDirectory(
+        identity_pb2_grpc.IdentityServiceStub(service_channel(config.identity_address))
+    )
     servicer = CampaignServicer(
-        runtime.pool, runtime.outbox, ledger, limits=limits, metrics=metrics
+        runtime.pool, runtime.outbox, ledger, limits=limits, metrics=metrics, identity=identity
     )
     insight_metrics = InsightMetrics.create(runtime.metrics.registry)
     servicer.insight_metrics = insight_metrics
-    activities = Activities(ledger, runtime.outbox, servicer.missions)
+    activities = Activities(ledger, runtime.outbox, servicer.missions, servicer.enrolments)
     jobs = Jobs(runtime)
     recovery_after_s = config.recovery_after_ms / 1000
     workers: dict[str, Worker] = {
@@ -224,7 +223,7 @@ async def setup(runtime: Runtime) -> Application:
             lambda: refresh.run_once(utc_now()),
         )
     if config.notifications_enabled:
-        workers.update(_notification_workers(runtime, jobs, ledger, metrics))
+        workers.update(_notification_workers(runtime, jobs, ledger, metrics, identity))
     if config.recognition_enabled:
         recognition = Recognition(runtime.pool, ledger)
         workers["recognition"] = jobs.every(
@@ -241,7 +240,11 @@ async def setup(runtime: Runtime) -> Application:
 
 
 def _notification_workers(
-    runtime: Runtime, jobs: "Jobs", ledger: LedgerClient, metrics: CampaignMetrics
+    runtime: Runtime,
+    jobs: "Jobs",
+    ledger: LedgerClient,
+    metrics: CampaignMetrics,
+    identity: MemberDirectory,
 ) -> dict[str, Worker]:
     config: CampaignConfig = runtime.config
     interval_s = config.notification_interval_ms / 1000
@@ -267,9 +270,7 @@ def _notification_workers(
         return workers
     delivery = EmailDelivery(
         runtime.pool,
-        MemberDirectory(
-            identity_pb2_grpc.IdentityServiceStub(service_channel(config.identity_address))
-        ),
+        identity,
         SmtpSender(
             SmtpSettings(
                 host=config.smtp_host,

@@ -76,7 +76,9 @@ class SegmentFactsHandler:
             elif payload == "member_erased":
                 erased = event.member_erased.member_id
                 await segment_facts.record_erasure(connection, program_id, erased)
-                await purchase_store.forget_birthday(connection, program_id, erased)
+                await purchase_store.member_erased(
+                    connection, program_id, erased, at=_occurred(event)
+                )
                 return
             elif payload == "member_merged":
                 # The merged member is gone (its points moved to the survivor): it leaves every

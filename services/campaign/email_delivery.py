@@ -25,22 +25,19 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 import asyncpg
-import grpc
 from nats.aio.msg import Msg
 
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.campaign import repository_notifications as store
 from services.campaign.errors import CampaignError
+from services.campaign.identity_client import MemberDirectory
 from services.campaign.metrics import CampaignMetrics
-from services.shared.errors import Unavailable
 from services.shared.periodic import IncompleteRun
 from services.shared.personal_data import without_personal_data
 
 logger = logging.getLogger(__name__)
 
-IDENTITY_TIMEOUT_S = 10.0
 SWEEP_BATCH_MAX = 100
 RETRY_DELAY_MAX_S = 3_600.0
 SUBJECTS = {
@@ -61,47 +58,6 @@ class SmtpSettings:
     password: str | None = None
     starttls: bool = False
     timeout_s: float = 10.0
-
-
-class IdentityUnavailable(Unavailable, CampaignError):
-    reason = "IDENTITY_UNAVAILABLE"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"identity could not be asked for the member: {detail}")
-
-
-@dataclass(frozen=True)
-class Recipient:
-    address: str
-    consents: bool
-
-
-class MemberDirectory:
-    """A member's e-mail address and e-mail consent, asked of identity."""
-
-    def __init__(self, stub: identity_pb2_grpc.IdentityServiceStub) -> None:
-        self.stub = stub
-
-    async def recipient(self, program_id: str, member_id: str) -> Recipient | None:
-        """None if identity does not know the member."""
-        try:
-            response = await self.stub.GetMember(
-                identity_pb2.GetMemberRequest(program_id=program_id, member_id=member_id),
-                timeout=IDENTITY_TIMEOUT_S,
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise IdentityUnavailable(f"{error.code().name}: {error.details()}") from None
-        member = response.member
-        address = next(
-            (i.value for i in member.identifiers if i.kind == common_pb2.IDENTIFIER_KIND_EMAIL),
-            "",
-        )
-        consents = member.status == common_pb2.MEMBER_STATUS_ACTIVE and any(
-            c.channel == common_pb2.CONSENT_CHANNEL_EMAIL and c.granted for c in member.consents
-        )
-        return Recipient(address, consents)
 
 
 def compose(intent: events_pb2.NotificationIntent, *, sender: str, recipient: str) -> EmailMessage:

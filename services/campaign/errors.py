@@ -126,6 +126,20 @@ class MemberMerged(FailedPrecondition, CampaignError):
         super().__init__(f"member {member_id!r} was {detail}", field="member_id")
 
 
+class MemberNotEnrolled(FailedPrecondition, CampaignError):
+    """The program refuses purchases and activities of members identity has not enrolled
+    (UNKNOWN_MEMBER_POLICY_REFUSE), and this one is not enrolled, or was erased."""
+
+    reason = "MEMBER_NOT_ENROLLED"
+
+    def __init__(self, member_id: str, detail: str) -> None:
+        super().__init__(
+            f"member {member_id!r} {detail}, and the program refuses purchases and activities of "
+            "members identity has not enrolled",
+            field="member_id",
+        )
+
+
 class LedgerRefused(FailedPrecondition, CampaignError):
     reason = "LEDGER_REFUSED"
 

@@ -23,14 +23,19 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import events
 from services.campaign import repository_purchases as store
 from services.campaign.accrual import BatchAccrual, parsed_applications
-from services.campaign.errors import ConcurrentChange, LedgerUnavailable, MemberMerged
+from services.campaign.enrolment import MEMBER_CLOSED, MEMBER_NOT_ENROLLED, Enrolments
+from services.campaign.errors import (
+    ConcurrentChange,
+    LedgerUnavailable,
+    MemberMerged,
+    MemberNotEnrolled,
+)
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.mission_tracker import MissionTracker
 from services.campaign.purchases import (
     CAP_COUNTER_ATTEMPTS_MAX,
     COUNTERS_KEPT_MOVING,
     DUPLICATE,
-    MEMBER_CLOSED,
     REJECTED,
     Accruer,
     LedgerItem,
@@ -114,12 +119,14 @@ class GroupedPurchases:
         earning_rules: Callable[
             [asyncpg.Connection, ProgramSettings], Awaitable[list[CompiledEarningRule]]
         ],
+        enrolments: Enrolments,
     ) -> None:
         self.pool = pool
         self.outbox = outbox
         self.missions = missions
         self.ledger = ledger
         self.earning_rules = earning_rules
+        self.enrolments = enrolments
         self._groups: GroupCommit[PurchaseCall, Response] = GroupCommit(
             self._write,
             keys=lambda call: (
@@ -183,7 +190,7 @@ class GroupedPurchases:
         their earns, and store each call's answer under its key."""
         program_id = program.program_id
         rules = await self.earning_rules(connection, program)
-        accrued = await Accruer(self.outbox, self.missions).accrue(
+        accrued = await Accruer(self.outbox, self.missions, self.enrolments).accrue(
             connection,
             program,
             rules,
@@ -200,10 +207,8 @@ class GroupedPurchases:
             status = accrued.statuses[position]
             if status == REJECTED:
                 message = accrued.messages[position].split(": ", 1)[-1]
-                outcomes[indexes[position]] = (
-                    MemberMerged(call.request.member_id, message)
-                    if accrued.reason_codes[position] == MEMBER_CLOSED
-                    else FailedPrecondition(message, field="transaction_id")
+                outcomes[indexes[position]] = _refused(
+                    accrued.reason_codes[position], call.request.member_id, message
                 )
                 released.append(key)
             elif status == DUPLICATE:
@@ -314,3 +319,12 @@ class GroupedPurchases:
             if accrual is not None and not accrual.posting_id:
                 accrual.posting_id = answer.posting.posting_id
                 accrual.vests_at.CopyFrom(answer.lot.vests_at)
+
+
+def _refused(reason_code: str, member_id: str, message: str) -> FailedPrecondition:
+    """A call's purchase refused before accrual, as the error its caller gets."""
+    if reason_code == MEMBER_CLOSED:
+        return MemberMerged(member_id, message)
+    if reason_code == MEMBER_NOT_ENROLLED:
+        return MemberNotEnrolled(member_id, message)
+    return FailedPrecondition(message, field="transaction_id")

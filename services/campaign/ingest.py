@@ -40,6 +40,7 @@ import numpy as np
 from loyalty.campaign.v1 import campaign_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import repository_purchases as store
+from services.campaign.enrolment import Enrolments
 from services.campaign.errors import (
     CampaignError,
     ConcurrentChange,
@@ -111,13 +112,14 @@ class Ingest:
         limits: Limits,
         rules_of: RulesOf,
         missions: MissionTracker | None = None,
+        enrolments: Enrolments | None = None,
     ) -> None:
         self.pool = pool
         self.ledger = ledger
         self.outbox = outbox
         self.limits = limits
         self.rules_of = rules_of
-        self.accruer = Accruer(outbox, missions)
+        self.accruer = Accruer(outbox, missions, enrolments)
         # Until a batch of this stream meets a transaction recorded before, its purchases are
         # taken as new rather than looked up one by one (see accrue).
         self.assume_fresh = True

@@ -67,6 +67,9 @@ class ProgramSettings:
     time_zone: str
     rounding_mode: int
     entry_tier_code: str
+    # UNKNOWN_MEMBER_POLICY_REFUSE: purchases and activities of members identity has not
+    # enrolled are refused (enrolment.py).
+    refuses_unknown_members: bool = False
 
 
 async def call(what: str, work: Callable[[], Awaitable[T]]) -> T:
@@ -107,6 +110,9 @@ class LedgerClient:
                 time_zone=config.time_zone,
                 rounding_mode=config.rounding_mode,
                 entry_tier_code=config.entry_tier_code,
+                refuses_unknown_members=(
+                    config.unknown_member_policy == ledger_pb2.UNKNOWN_MEMBER_POLICY_REFUSE
+                ),
             )
 
         settings = await call("read the program", fetch)

@@ -34,6 +34,7 @@ from services.campaign.accrual import (
     cap_candidates,
 )
 from services.campaign.columnar import ArchivedPurchases
+from services.campaign.enrolment import MEMBER_CLOSED, Enrolments, Refusal
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.member_caps import PastUsage, code_parts, history_needed
 from services.campaign.mission_tracker import Completion, CountedSteps, MissionTracker
@@ -47,8 +48,6 @@ POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
 DUPLICATE = campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
 REJECTED = campaign_pb2.INGEST_ITEM_STATUS_REJECTED
 NO_POINTS = campaign_pb2.INGEST_ITEM_STATUS_NO_POINTS
-# The reason code of a merged member's purchase: the ledger's (REJECT_REASON_MEMBER_CLOSED).
-MEMBER_CLOSED = "member_closed"
 # A batch whose members' cap counters another batch changed meanwhile is accrued again from the
 # new ones (see repository_purchases.store_counters), up to this many times.
 CAP_COUNTER_ATTEMPTS_MAX = 8
@@ -160,9 +159,15 @@ class Accrued:
 
 
 class Accruer:
-    def __init__(self, outbox: Outbox, missions: MissionTracker | None = None) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        missions: MissionTracker | None = None,
+        enrolments: Enrolments | None = None,
+    ) -> None:
         self.outbox = outbox
         self.missions = missions or MissionTracker(outbox)
+        self.enrolments = enrolments or Enrolments(None)
 
     async def accrue(
         self,
@@ -185,9 +190,18 @@ class Accruer:
         purchases = await self._fresh(
             connection, program, transactions, accrued, assume_fresh=assume_fresh
         )
-        purchases = await _without_merged(
-            connection, program.program_id, transactions, purchases, accrued
-        )
+        if purchases:
+            # Merged members first (they are refused whatever the policy), then, where the
+            # program refuses them, members identity has not enrolled (enrolment.py).
+            asked = sorted(set(pick(transactions.members, purchases)))
+            refused = await _merged(connection, program.program_id, asked)
+            if program.refuses_unknown_members:
+                refused.update(
+                    await self.enrolments.refusals(
+                        connection, program.program_id, [m for m in asked if m not in refused]
+                    )
+                )
+            purchases = _without_refused(transactions, purchases, accrued, refused)
         if not purchases:
             return accrued
         program_id = program.program_id
@@ -488,29 +502,35 @@ async def _store_history(
     )
 
 
-async def _without_merged(
-    connection: asyncpg.Connection,
-    program_id: str,
+async def _merged(
+    connection: asyncpg.Connection, program_id: str, members: list[str]
+) -> dict[str, Refusal]:
+    """The merged members of `members`: their purchases are refused as the ledger would refuse
+    their points (its reason code)."""
+    merged = await store.fetch_merged(connection, program_id, members)
+    return {
+        member: Refusal(MEMBER_CLOSED, f"merged into {survivor!r}")
+        for member, survivor in merged.items()
+    }
+
+
+def _without_refused(
     transactions: Transactions,
     purchases: list[int],
     accrued: Accrued,
+    refused: dict[str, Refusal],
 ) -> list[int]:
-    """The purchases of members not merged away. The others are refused before anything counts
-    them, as the ledger would refuse their points (its reason code): no milestone, referral,
-    mission, cap or archived purchase comes of them."""
-    if not purchases:
-        return purchases
-    members = sorted(set(pick(transactions.members, purchases)))
-    merged = await store.fetch_merged(connection, program_id, members)
-    if not merged:
+    """The purchases of members not refused. The others are rejected before anything counts
+    them: no milestone, referral, mission, cap or archived purchase comes of them."""
+    if not refused:
         return purchases
     kept = []
     for index in purchases:
-        survivor = merged.get(transactions.members[index])
-        if survivor is None:
+        refusal = refused.get(transactions.members[index])
+        if refusal is None:
             kept.append(index)
         else:
-            accrued.reject(index, MEMBER_CLOSED, f"member_ids: merged into {survivor!r}")
+            accrued.reject(index, refusal.reason_code, f"member_ids: {refusal.detail}")
     return kept
 
 

@@ -738,17 +738,44 @@ async def merge_family(connection: Connection, program_id: str, member_id: str) 
     return sorted(family)
 
 
-async def forget_birthday(connection: Connection, program_id: str, member_id: str) -> None:
-    """An erased member's birthday, forgotten for good: held as of 'infinity', so no identity
+async def member_erased(
+    connection: Connection, program_id: str, member_id: str, *, at: dt.datetime
+) -> None:
+    """An erased member: its birthday forgotten for good, held as of 'infinity', so no identity
     event older than the erasure (a redelivery, or the copy without personal data that the
-    erasure publishes in place of the original) sets it again, and no birthday bonus is given."""
+    erasure publishes in place of the original) sets it again, and no birthday bonus is given;
+    and the erasure's time, which refuses its purchases where unknown members are refused
+    (enrolment.py). A redelivery keeps the first time."""
     await connection.execute(
-        "INSERT INTO members AS m (program_id, member_id, birthday_as_of) "
-        "VALUES ($1, $2, 'infinity') ON CONFLICT (program_id, member_id) DO UPDATE SET "
-        "birthday_month = NULL, birthday_day = NULL, birthday_as_of = 'infinity'",
+        "INSERT INTO members AS m (program_id, member_id, birthday_as_of, erased_at) "
+        "VALUES ($1, $2, 'infinity', $3) ON CONFLICT (program_id, member_id) DO UPDATE SET "
+        "birthday_month = NULL, birthday_day = NULL, birthday_as_of = 'infinity', "
+        "erased_at = coalesce(m.erased_at, EXCLUDED.erased_at)",
         program_id,
         member_id,
+        at,
     )
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What campaign has consumed of a member's enrolment and erasure."""
+
+    enrolled: bool
+    erased: bool
+
+
+async def fetch_enrolments(
+    connection: Connection, program_id: str, members: list[str]
+) -> dict[str, Enrolment]:
+    """The members of `members` campaign holds a row for (enrolled, bought or earned before)."""
+    rows = await connection.fetch(
+        "SELECT member_id, enrolled_at IS NOT NULL AS enrolled, erased_at IS NOT NULL AS erased "
+        "FROM members WHERE program_id = $1 AND member_id = ANY($2::text::text[])",
+        program_id,
+        text_array(members),
+    )
+    return {row["member_id"]: Enrolment(row["enrolled"], row["erased"]) for row in rows}
 
 
 async def set_birthday(

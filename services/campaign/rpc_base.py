@@ -7,6 +7,8 @@ import asyncpg
 
 from loyalty.campaign.v1 import campaign_pb2_grpc, rules_pb2
 from services.campaign import repository_rules
+from services.campaign.enrolment import Enrolments
+from services.campaign.identity_client import MemberDirectory
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.metrics import CampaignMetrics
 from services.campaign.mission_tracker import MissionTracker
@@ -68,6 +70,7 @@ class RpcBase(campaign_pb2_grpc.CampaignServiceServicer):
         limits: Limits | None = None,
         compiled: CompiledRules | None = None,
         metrics: CampaignMetrics | None = None,
+        identity: MemberDirectory | None = None,
     ) -> None:
         self.pool = pool
         self.outbox = outbox
@@ -77,6 +80,7 @@ class RpcBase(campaign_pb2_grpc.CampaignServiceServicer):
         self.tiers = TiersCache()
         self.metrics = metrics or CampaignMetrics.create()
         self.missions = MissionTracker(outbox, self.metrics)
+        self.enrolments = Enrolments(identity)
 
     def compile(
         self, program: ProgramSettings, rule: rules_pb2.Rule, tiers: ProgramTiers | None = None

@@ -22,7 +22,7 @@ ACTIVITY_TYPES = {"micros": int, "member_id": str, "activity_id": str}
 
 class EngagementRpcs(RpcBase):
     def activities(self) -> Activities:
-        return Activities(self.ledger, self.outbox, self.missions)
+        return Activities(self.ledger, self.outbox, self.missions, self.enrolments)
 
     async def RecordActivity(
         self, request: campaign_pb2.RecordActivityRequest, context: grpc.aio.ServicerContext

@@ -84,7 +84,7 @@ class PurchaseRpcs(RpcBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.purchases = GroupedPurchases(
-            self.pool, self.outbox, self.missions, self.ledger, self.earning_rules
+            self.pool, self.outbox, self.missions, self.ledger, self.earning_rules, self.enrolments
         )
 
     async def RecordPurchase(

@@ -53,7 +53,13 @@ class CampaignServicer(
 
     def ingest(self) -> Ingest:
         return Ingest(
-            self.pool, self.ledger, self.outbox, self.limits, self.earning_rules, self.missions
+            self.pool,
+            self.ledger,
+            self.outbox,
+            self.limits,
+            self.earning_rules,
+            self.missions,
+            self.enrolments,
         )
 
     async def IngestTransactions(

@@ -54,6 +54,7 @@ class ProgramSettings:
     rounding_mode: int
     expiry_notice_days: int
     entry_tier_code: str
+    unknown_member_policy: int = ledger_pb2.UNKNOWN_MEMBER_POLICY_EARN
 
     def validate(self) -> "ProgramSettings":
         validation.program_id(self.program_id, "config.program_id")
@@ -77,6 +78,11 @@ class ProgramSettings:
         _require_set(self.rounding_mode, "config.rounding_mode", common_pb2.RoundingMode.values())
         validation.in_range(self.expiry_notice_days, "config.expiry_notice_days", low=0, high=365)
         validation.code(self.entry_tier_code, "config.entry_tier_code")
+        _require_set(
+            self.unknown_member_policy,
+            "config.unknown_member_policy",
+            ledger_pb2.UnknownMemberPolicy.values(),
+        )
         return self
 
     def _validate_expiry(self) -> None:

@@ -40,6 +40,10 @@ def settings_from_proto(config: ledger_pb2.ProgramConfig) -> domain.ProgramSetti
         rounding_mode=config.rounding_mode,
         expiry_notice_days=config.expiry_notice_days,
         entry_tier_code=config.entry_tier_code,
+        # Not given is the policy of programs configured before there was a choice.
+        unknown_member_policy=(
+            config.unknown_member_policy or ledger_pb2.UNKNOWN_MEMBER_POLICY_EARN
+        ),
     )
 
 
@@ -66,6 +70,7 @@ def settings_to_proto(
         rounding_mode=settings.rounding_mode,
         expiry_notice_days=settings.expiry_notice_days,
         entry_tier_code=settings.entry_tier_code,
+        unknown_member_policy=settings.unknown_member_policy,
         update_time=from_epoch_seconds(updated_at_s),
     )
 

@@ -91,6 +91,7 @@ async def test_create_program_configures_identity_and_ledger_idempotently(admin:
             await ledger.GetProgram(ledger_pb2.GetProgramRequest(program_id="shoes-nl"))
         ).config
         assert (config.currency, config.expiry_policy.months) == ("EUR", 24)
+        assert config.unknown_member_policy == ledger_pb2.UNKNOWN_MEMBER_POLICY_EARN
         tiers = await ledger.ListTierDefinitions(
             ledger_pb2.ListTierDefinitionsRequest(program_id="shoes-nl")
         )
@@ -103,6 +104,9 @@ async def test_create_program_configures_identity_and_ledger_idempotently(admin:
     other = await admin.run(*arguments[:-1], "6")
     assert other.returncode == 65
     assert "configured differently already (expiry_policy)" in other.stderr
+    refusing = await admin.run(*arguments, "--unknown-members", "refuse")
+    assert refusing.returncode == 65
+    assert "configured differently already (unknown_member_policy)" in refusing.stderr
     renamed = await admin.run(*arguments[:3], "Other name", *arguments[4:])
     assert renamed.returncode == 65
     assert "identity: ALREADY_EXISTS" in renamed.stderr

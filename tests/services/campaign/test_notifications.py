@@ -23,12 +23,8 @@ from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
-from services.campaign.email_delivery import (
-    EmailDelivery,
-    MemberDirectory,
-    SmtpSender,
-    SmtpSettings,
-)
+from services.campaign.email_delivery import EmailDelivery, SmtpSender, SmtpSettings
+from services.campaign.identity_client import MemberDirectory
 from services.campaign.metrics import CampaignMetrics
 from services.campaign.notifier import Notifier
 from services.identity.app import SPEC as IDENTITY

@@ -81,6 +81,17 @@ async def test_a_configured_program_reads_back(ledger) -> None:
     assert read.update_time.seconds > 0
 
 
+async def test_the_unknown_member_policy_is_earn_unless_refuse_is_asked(ledger) -> None:
+    # Clients written before the policy existed send none: their programs keep earning.
+    assert program_config().unknown_member_policy == ledger_pb2.UNKNOWN_MEMBER_POLICY_UNSPECIFIED
+    stored = (await configure(ledger, program_config())).config
+    assert stored.unknown_member_policy == ledger_pb2.UNKNOWN_MEMBER_POLICY_EARN
+    refusing = program_config(unknown_member_policy=ledger_pb2.UNKNOWN_MEMBER_POLICY_REFUSE)
+    await configure(ledger, refusing, key="configure-2")
+    read = (await ledger.GetProgram(ledger_pb2.GetProgramRequest(program_id="acme"))).config
+    assert read.unknown_member_policy == ledger_pb2.UNKNOWN_MEMBER_POLICY_REFUSE
+
+
 async def test_the_same_key_replays_and_another_request_with_it_is_refused(ledger) -> None:
     first = await configure(ledger, program_config())
     again = await configure(ledger, program_config())
@@ -106,6 +117,7 @@ async def test_the_same_key_replays_and_another_request_with_it_is_refused(ledge
         ({"negative_balance_policy": 9}, "config.negative_balance_policy"),
         ({"rounding_mode": 9}, "config.rounding_mode"),
         ({"qualifying_basis": 9}, "config.qualifying_basis"),
+        ({"unknown_member_policy": 9}, "config.unknown_member_policy"),
         (
             {"expiry_policy": ledger_pb2.ExpiryPolicy(kind=9, months=24)},
             "config.expiry_policy.kind",

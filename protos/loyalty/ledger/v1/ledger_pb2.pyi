@@ -32,6 +32,12 @@ class NegativeBalancePolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NEGATIVE_BALANCE_POLICY_RECORD_DEBT: _ClassVar[NegativeBalancePolicy]
     NEGATIVE_BALANCE_POLICY_WRITE_OFF: _ClassVar[NegativeBalancePolicy]
 
+class UnknownMemberPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UNKNOWN_MEMBER_POLICY_UNSPECIFIED: _ClassVar[UnknownMemberPolicy]
+    UNKNOWN_MEMBER_POLICY_EARN: _ClassVar[UnknownMemberPolicy]
+    UNKNOWN_MEMBER_POLICY_REFUSE: _ClassVar[UnknownMemberPolicy]
+
 class TierWindowKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TIER_WINDOW_KIND_UNSPECIFIED: _ClassVar[TierWindowKind]
@@ -96,6 +102,9 @@ CALENDAR_PERIOD_YEAR: CalendarPeriod
 NEGATIVE_BALANCE_POLICY_UNSPECIFIED: NegativeBalancePolicy
 NEGATIVE_BALANCE_POLICY_RECORD_DEBT: NegativeBalancePolicy
 NEGATIVE_BALANCE_POLICY_WRITE_OFF: NegativeBalancePolicy
+UNKNOWN_MEMBER_POLICY_UNSPECIFIED: UnknownMemberPolicy
+UNKNOWN_MEMBER_POLICY_EARN: UnknownMemberPolicy
+UNKNOWN_MEMBER_POLICY_REFUSE: UnknownMemberPolicy
 TIER_WINDOW_KIND_UNSPECIFIED: TierWindowKind
 TIER_WINDOW_KIND_ROLLING_DAYS: TierWindowKind
 TIER_WINDOW_KIND_CALENDAR_YEAR: TierWindowKind
@@ -150,7 +159,7 @@ class TierWindow(_message.Message):
     def __init__(self, kind: _Optional[_Union[TierWindowKind, str]] = ..., rolling_days: _Optional[int] = ..., requalification_period: _Optional[_Union[CalendarPeriod, str]] = ...) -> None: ...
 
 class ProgramConfig(_message.Message):
-    __slots__ = ("program_id", "points_name", "currency", "time_zone", "return_window_days", "expiry_policy", "negative_balance_policy", "hold_ttl_seconds", "tier_window", "qualifying_basis", "rounding_mode", "expiry_notice_days", "entry_tier_code", "update_time")
+    __slots__ = ("program_id", "points_name", "currency", "time_zone", "return_window_days", "expiry_policy", "negative_balance_policy", "hold_ttl_seconds", "tier_window", "qualifying_basis", "rounding_mode", "expiry_notice_days", "entry_tier_code", "update_time", "unknown_member_policy")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     POINTS_NAME_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
@@ -165,6 +174,7 @@ class ProgramConfig(_message.Message):
     EXPIRY_NOTICE_DAYS_FIELD_NUMBER: _ClassVar[int]
     ENTRY_TIER_CODE_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_MEMBER_POLICY_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     points_name: str
     currency: str
@@ -179,7 +189,8 @@ class ProgramConfig(_message.Message):
     expiry_notice_days: int
     entry_tier_code: str
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, program_id: _Optional[str] = ..., points_name: _Optional[str] = ..., currency: _Optional[str] = ..., time_zone: _Optional[str] = ..., return_window_days: _Optional[int] = ..., expiry_policy: _Optional[_Union[ExpiryPolicy, _Mapping]] = ..., negative_balance_policy: _Optional[_Union[NegativeBalancePolicy, str]] = ..., hold_ttl_seconds: _Optional[int] = ..., tier_window: _Optional[_Union[TierWindow, _Mapping]] = ..., qualifying_basis: _Optional[_Union[QualifyingBasis, str]] = ..., rounding_mode: _Optional[_Union[_common_pb2.RoundingMode, str]] = ..., expiry_notice_days: _Optional[int] = ..., entry_tier_code: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    unknown_member_policy: UnknownMemberPolicy
+    def __init__(self, program_id: _Optional[str] = ..., points_name: _Optional[str] = ..., currency: _Optional[str] = ..., time_zone: _Optional[str] = ..., return_window_days: _Optional[int] = ..., expiry_policy: _Optional[_Union[ExpiryPolicy, _Mapping]] = ..., negative_balance_policy: _Optional[_Union[NegativeBalancePolicy, str]] = ..., hold_ttl_seconds: _Optional[int] = ..., tier_window: _Optional[_Union[TierWindow, _Mapping]] = ..., qualifying_basis: _Optional[_Union[QualifyingBasis, str]] = ..., rounding_mode: _Optional[_Union[_common_pb2.RoundingMode, str]] = ..., expiry_notice_days: _Optional[int] = ..., entry_tier_code: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unknown_member_policy: _Optional[_Union[UnknownMemberPolicy, str]] = ...) -> None: ...
 
 class TierDefinition(_message.Message):
     __slots__ = ("code", "name", "rank", "threshold", "benefits_text", "multiplier_bps")
