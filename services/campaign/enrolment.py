@@ -4,8 +4,8 @@
 Campaign records identity's enrolments and erasures from JetStream (consumers_insight.py), and
 merges, whose purchases are refused before this check (purchases.py). A member whose enrolment
 it has not consumed yet (enrolled at the till a moment ago, or campaign's consumers behind) is
-asked of identity, at most LOOKUPS_IN_FLIGHT_MAX at a time, so a purchase right after an
-enrolment earns. Nothing is cached in the process: a member is asked again until its enrolment
+asked of identity, a batch's members in one BatchGetMemberStatuses call, so a purchase right
+after an enrolment earns. Nothing is cached in the process: a member is asked again until its enrolment
 is consumed, and an erasure counts from the moment it is consumed or identity says so. Identity
 not answering makes the call UNAVAILABLE before anything is written, so a retry is safe.
 
@@ -14,7 +14,6 @@ member's account in the ledger, as for plastic cards handed out at the till and 
 later.
 """
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,8 +27,6 @@ from services.campaign.identity_client import IdentityUnavailable, MemberDirecto
 MEMBER_NOT_ENROLLED = "member_not_enrolled"
 # The reason code of a merged member's purchase: the ledger's (REJECT_REASON_MEMBER_CLOSED).
 MEMBER_CLOSED = "member_closed"
-# Identity's GetMember calls one batch may have in flight.
-LOOKUPS_IN_FLIGHT_MAX = 16
 
 
 @dataclass(frozen=True)
@@ -63,20 +60,15 @@ class Enrolments:
         return refused
 
     async def _ask_identity(self, program_id: str, members: list[str]) -> dict[str, Refusal]:
-        directory = self.directory
-        if directory is None:
+        if self.directory is None:
             raise IdentityUnavailable("campaign was started without an identity address")
-        gate = asyncio.Semaphore(LOOKUPS_IN_FLIGHT_MAX)
-
-        async def ask(member_id: str) -> Refusal | None:
-            async with gate:
-                member = await directory.member(program_id, member_id)
-            return _refusal(member.status, member.merged_into_member_id) if member else _UNKNOWN
-
-        answers = await asyncio.gather(*(ask(member) for member in members))
-        return {
-            member: refusal for member, refusal in zip(members, answers, strict=True) if refusal
-        }
+        answers = await self.directory.statuses(program_id, members)
+        refused = {}
+        for member, (status, merged_into) in answers.items():
+            refusal = _refusal(status, merged_into)
+            if refusal is not None:
+                refused[member] = refusal
+        return refused
 
 
 _UNKNOWN = Refusal(MEMBER_NOT_ENROLLED, "is not enrolled")
@@ -85,6 +77,8 @@ _UNKNOWN = Refusal(MEMBER_NOT_ENROLLED, "is not enrolled")
 def _refusal(status: int, merged_into: str) -> Refusal | None:
     if status == common_pb2.MEMBER_STATUS_ACTIVE:
         return None
+    if status == common_pb2.MEMBER_STATUS_UNSPECIFIED:
+        return _UNKNOWN
     if status == common_pb2.MEMBER_STATUS_MERGED:
         return Refusal(MEMBER_CLOSED, f"merged into {merged_into!r}")
     if status == common_pb2.MEMBER_STATUS_ERASED:

@@ -1,6 +1,7 @@
 """What campaign asks identity about a member: e-mail delivery's recipient (email_delivery.py)
 and enrolment checks (enrolment.py)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -11,6 +12,8 @@ from services.campaign.errors import CampaignError
 from services.shared.errors import Unavailable
 
 IDENTITY_TIMEOUT_S = 10.0
+# Identity's limit of member ids per BatchGetMemberStatuses call.
+MEMBER_STATUSES_MAX = 10_000
 
 
 class IdentityUnavailable(Unavailable, CampaignError):
@@ -47,6 +50,35 @@ class MemberDirectory:
                 return None
             raise IdentityUnavailable(f"{error.code().name}: {error.details()}") from None
         return response.member
+
+    async def statuses(
+        self, program_id: str, member_ids: Sequence[str]
+    ) -> dict[str, tuple[int, str]]:
+        """Each member's status and final survivor ('' unless merged), as identity holds them;
+        MEMBER_STATUS_UNSPECIFIED for an id identity did not enrol (in an unknown program, none)."""
+        answers: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(member_ids), MEMBER_STATUSES_MAX):
+            chunk = list(member_ids[start : start + MEMBER_STATUSES_MAX])
+            try:
+                response = await self.stub.BatchGetMemberStatuses(
+                    identity_pb2.BatchGetMemberStatusesRequest(
+                        program_id=program_id, member_ids=chunk
+                    ),
+                    timeout=self.timeout_s,
+                )
+            except grpc.aio.AioRpcError as error:
+                if error.code() == grpc.StatusCode.NOT_FOUND:
+                    answers.update((m, (common_pb2.MEMBER_STATUS_UNSPECIFIED, "")) for m in chunk)
+                    continue
+                raise IdentityUnavailable(f"{error.code().name}: {error.details()}") from None
+            answers.update(
+                zip(
+                    chunk,
+                    zip(response.statuses, response.merged_into_member_ids, strict=True),
+                    strict=True,
+                )
+            )
+        return answers
 
     async def recipient(self, program_id: str, member_id: str) -> Recipient | None:
         """The member's e-mail address and e-mail consent; None if identity does not know it."""

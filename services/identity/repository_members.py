@@ -110,6 +110,19 @@ async def fetch_member(
     return None if row is None else _member(row)
 
 
+async def fetch_statuses(
+    connection: Connection, program_id: str, member_ids: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """The status and final survivor ('' unless merged) of those of `member_ids` enrolled."""
+    rows = await connection.fetch(
+        "SELECT member_id, status, merged_into_member_id FROM members "
+        "WHERE program_id = $1 AND member_id = ANY($2::text[])",
+        program_id,
+        list(member_ids),
+    )
+    return {row["member_id"]: (row["status"], row["merged_into_member_id"]) for row in rows}
+
+
 async def fetch_members(
     connection: Connection,
     program_id: str,

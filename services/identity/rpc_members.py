@@ -18,12 +18,13 @@ from services.identity.rpc_identifiers import (
     refuse_erased_blocks,
 )
 from services.shared import validation
-from services.shared.errors import InvalidArgument
+from services.shared.errors import InvalidArgument, ResourceExhausted
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
 from services.shared.timestamps import instant, timestamp
 
 MEMBERS_PAGE_SIZE_MAX = 500
+MEMBER_STATUSES_MAX = 10_000
 STORE_ID_LENGTH_MAX = 64
 
 
@@ -203,6 +204,31 @@ class MemberRpcs(IdentifierRpcs):
         check_member_id(request.member_id)
         view = await self.view(self.pool, request.program_id, request.member_id)
         return identity_pb2.GetMemberResponse(member=convert.member_to_proto(view))
+
+    async def BatchGetMemberStatuses(
+        self,
+        request: identity_pb2.BatchGetMemberStatusesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> identity_pb2.BatchGetMemberStatusesResponse:
+        """A malformed member id cannot belong to anyone, so it is unknown rather than refused:
+        one bad row of a batch does not fail it."""
+        validation.program_id(request.program_id)
+        if len(request.member_ids) > MEMBER_STATUSES_MAX:
+            raise ResourceExhausted(
+                f"at most {MEMBER_STATUSES_MAX} member ids per call", field="member_ids"
+            )
+        await self.program(self.pool, request.program_id)
+        found = await member_store.fetch_statuses(
+            self.pool, request.program_id, sorted(set(request.member_ids))
+        )
+        answers = [found.get(member_id) for member_id in request.member_ids]
+        return identity_pb2.BatchGetMemberStatusesResponse(
+            statuses=[
+                convert.STATUS_TO_PROTO[a[0]] if a else common_pb2.MEMBER_STATUS_UNSPECIFIED
+                for a in answers
+            ],
+            merged_into_member_ids=[a[1] if a else "" for a in answers],
+        )
 
     async def ListMembers(
         self, request: identity_pb2.ListMembersRequest, context: grpc.aio.ServicerContext

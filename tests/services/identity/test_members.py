@@ -454,3 +454,31 @@ async def test_bad_card_series_name_the_field(stub, database, fields, field) -> 
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details().startswith(f"{field}:"), error.details()
     assert await database.fetchval("SELECT count(*) FROM card_numbers") == 0
+
+
+async def test_member_statuses_come_in_request_order_with_unknown_ids_unspecified(stub) -> None:
+    ann = (await enrol(stub, email("ann@example.com"))).member.member_id
+    bob = (await enrol(stub, email("bob@example.com"))).member.member_id
+    asked = [bob, "nobody", ann, " not a member id ", "x" * 500, bob]
+    response = await stub.BatchGetMemberStatuses(
+        identity_pb2.BatchGetMemberStatusesRequest(program_id=PROGRAM, member_ids=asked)
+    )
+    active, unknown = common_pb2.MEMBER_STATUS_ACTIVE, common_pb2.MEMBER_STATUS_UNSPECIFIED
+    assert list(response.statuses) == [active, unknown, active, unknown, unknown, active]
+    assert list(response.merged_into_member_ids) == [""] * len(asked)
+
+    elsewhere = await failure(
+        stub.BatchGetMemberStatuses(
+            identity_pb2.BatchGetMemberStatusesRequest(program_id="other", member_ids=[ann])
+        )
+    )
+    assert elsewhere.code() == grpc.StatusCode.NOT_FOUND
+    too_many = await failure(
+        stub.BatchGetMemberStatuses(
+            identity_pb2.BatchGetMemberStatusesRequest(
+                program_id=PROGRAM, member_ids=[f"m{i}" for i in range(10_001)]
+            )
+        )
+    )
+    assert too_many.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert too_many.details().startswith("member_ids:")

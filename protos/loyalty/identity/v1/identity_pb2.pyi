@@ -348,6 +348,22 @@ class GetMemberResponse(_message.Message):
     member: Member
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ...) -> None: ...
 
+class BatchGetMemberStatusesRequest(_message.Message):
+    __slots__ = ("program_id", "member_ids")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_IDS_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    member_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, program_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BatchGetMemberStatusesResponse(_message.Message):
+    __slots__ = ("statuses", "merged_into_member_ids")
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    MERGED_INTO_MEMBER_IDS_FIELD_NUMBER: _ClassVar[int]
+    statuses: _containers.RepeatedScalarFieldContainer[_common_pb2.MemberStatus]
+    merged_into_member_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, statuses: _Optional[_Iterable[_Union[_common_pb2.MemberStatus, str]]] = ..., merged_into_member_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ListMembersRequest(_message.Message):
     __slots__ = ("program_id", "status", "enrolled_after", "page_size", "page_token")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]

@@ -71,6 +71,11 @@ class IdentityServiceStub:
                 request_serializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.GetMemberRequest.SerializeToString,
                 response_deserializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.GetMemberResponse.FromString,
                 _registered_method=True)
+        self.BatchGetMemberStatuses = channel.unary_unary(
+                '/loyalty.identity.v1.IdentityService/BatchGetMemberStatuses',
+                request_serializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.BatchGetMemberStatusesRequest.SerializeToString,
+                response_deserializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.BatchGetMemberStatusesResponse.FromString,
+                _registered_method=True)
         self.ListMembers = channel.unary_unary(
                 '/loyalty.identity.v1.IdentityService/ListMembers',
                 request_serializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.ListMembersRequest.SerializeToString,
@@ -222,6 +227,14 @@ class IdentityServiceServicer:
 
     def GetMember(self, request, context):
         """GetMember returns one member with identifiers and consents.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetMemberStatuses(self, request, context):
+        """BatchGetMemberStatuses tells, for many member ids at once, whether each is enrolled and in
+        which state, for services that check members in bulk.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -415,6 +428,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetMember,
                     request_deserializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.GetMemberRequest.FromString,
                     response_serializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.GetMemberResponse.SerializeToString,
+            ),
+            'BatchGetMemberStatuses': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetMemberStatuses,
+                    request_deserializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.BatchGetMemberStatusesRequest.FromString,
+                    response_serializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.BatchGetMemberStatusesResponse.SerializeToString,
             ),
             'ListMembers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMembers,
@@ -708,6 +726,33 @@ class IdentityService:
             '/loyalty.identity.v1.IdentityService/GetMember',
             loyalty_dot_identity_dot_v1_dot_identity__pb2.GetMemberRequest.SerializeToString,
             loyalty_dot_identity_dot_v1_dot_identity__pb2.GetMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetMemberStatuses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.identity.v1.IdentityService/BatchGetMemberStatuses',
+            loyalty_dot_identity_dot_v1_dot_identity__pb2.BatchGetMemberStatusesRequest.SerializeToString,
+            loyalty_dot_identity_dot_v1_dot_identity__pb2.BatchGetMemberStatusesResponse.FromString,
             options,
             channel_credentials,
             insecure,
