@@ -82,7 +82,7 @@ def add_commands(commands: Any) -> None:
         choices=sorted(UNKNOWN_MEMBER_POLICIES),
         default="earn",
         help="purchases and activities of member ids identity has not enrolled: earn on an "
-        "account the first earn opens (pre-issued cards), or refuse them (default %(default)s)",
+        "account the first earn opens, or refuse them (default %(default)s)",
     )
     parser.set_defaults(handler=create_program)
 

@@ -10,8 +10,8 @@ is consumed, and an erasure counts from the moment it is consumed or identity sa
 not answering makes the call UNAVAILABLE before anything is written, so a retry is safe.
 
 Under UNKNOWN_MEMBER_POLICY_EARN (the default) nothing here runs: the first earn opens the
-member's account in the ledger, as for plastic cards handed out at the till and registered
-later.
+member's account in the ledger, as every program did before there was a choice (a migration
+importing a program's purchases before its members needs it).
 """
 
 from collections.abc import Sequence
