@@ -103,6 +103,9 @@ class _Day:
     date: dt.date
     in_window: bool
     expiry_day: int | None  # the local day number the expiry falls on, if it expires by date
+    # Whether the expiry keeps the earning's time of day (rolling months onto a day the month
+    # has), or is that day's midnight (a calendar period's end, or the end of a shorter month).
+    expiry_keeps_time: bool = False
 
 
 class LotCalendar:
@@ -168,8 +171,9 @@ class LotCalendar:
         in_window = np.array([day.in_window for day in days], dtype=bool)[day_of_item]
         by_date = np.array([day.expiry_day is not None for day in days], dtype=bool)[day_of_item]
         expiry_day = np.array([day.expiry_day or 0 for day in days], dtype=np.int64)[day_of_item]
+        keeps_time = np.array([day.expiry_keeps_time for day in days], dtype=bool)[day_of_item]
         vests = np.where(vests_given != 0, vests_given, occurred + self.vesting_micros)
-        wall = expiry_day * MICROS_PER_DAY + (time_of_day if self.rolling else 0)
+        wall = expiry_day * MICROS_PER_DAY + np.where(keeps_time, time_of_day, 0)
         converted, on_table = self._utc_of_wall(wall, fold)
         given = expires_given != 0
         expires = np.where(given, expires_given, np.where(by_date, converted, 0))
@@ -209,16 +213,26 @@ class LotCalendar:
     def _day(self, day_number: int) -> _Day:
         date = dt.date.fromordinal(EPOCH_ORDINAL + day_number)
         expiry_day = None
+        keeps_time = False
         settings = self.settings
         if self.rolling or self.by_period:
             # policy.py's calendar arithmetic on the local date: the time of day plays no part
-            # in which date an expiry falls on.
+            # in which date an expiry falls on, nor in whether it is kept (months_after keeps it
+            # unless the later month lacks the day).
             midnight = dt.datetime.combine(date, dt.time())
-            expires = policy.add_months(midnight, settings.expiry_months)
             if self.by_period:
+                expires = policy.add_months(midnight, settings.expiry_months)
                 expires = policy.end_of_period(expires, settings.expiry_period)
+            else:
+                expires = policy.months_after(midnight, settings.expiry_months)
+                keeps_time = expires.day == date.day
             expiry_day = expires.toordinal() - EPOCH_ORDINAL
-        return _Day(date=date, in_window=date >= self.window_start, expiry_day=expiry_day)
+        return _Day(
+            date=date,
+            in_window=date >= self.window_start,
+            expiry_day=expiry_day,
+            expiry_keeps_time=keeps_time,
+        )
 
     def _utc_of_wall(self, wall_micros: Int64s, fold: Bools) -> tuple[Int64s, Bools]:
         """The UTC instants of local wall-clock times, and which were on the table (the others

@@ -1,8 +1,8 @@
 """When points vest and expire, and how fractions round: pure date and integer arithmetic.
 
 Calendar rules use the program's time zone: "the end of the year" is midnight of 1 January where
-the program lives, whatever the server's zone, and a month later than 31 January is the last day
-of February.
+the program lives, whatever the server's zone, and a month later than 31 January is the end of
+February (local midnight on 1 March), as it is for expiry by inactivity.
 """
 
 import calendar
@@ -22,6 +22,26 @@ def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     year, month = moment.year + month_index // 12, month_index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def months_after(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same wall-clock time `months` later; when the later month lacks the day (31 January
+    plus a month), the end of that month: the following local midnight (1 March). So a later
+    instant never ends earlier (30 January at 23:00 and 31 January at 10:00 both end then, where
+    clamping to the day would end the second first). Keeps `moment`'s tzinfo and fold."""
+    later = add_months(moment, months)
+    if later.day >= moment.day:
+        return later
+    following = later.date() + dt.timedelta(days=1)
+    return later.replace(
+        year=following.year,
+        month=following.month,
+        day=following.day,
+        hour=0,
+        minute=0,
+        second=0,
+        microsecond=0,
+    )
 
 
 def end_of_period(moment: dt.datetime, period: int) -> dt.datetime:
@@ -45,7 +65,7 @@ def lot_expires_at(settings: ProgramSettings, earned_at: dt.datetime) -> dt.date
     zone = ZoneInfo(settings.time_zone)
     local = earned_at.astimezone(zone)
     if settings.expiry_kind == ExpiryKind.ROLLING_MONTHS:
-        expires_local = add_months(local, settings.expiry_months)
+        expires_local = months_after(local, settings.expiry_months)
     elif settings.expiry_kind == ExpiryKind.END_OF_CALENDAR_PERIOD:
         expires_local = end_of_period(
             add_months(local, settings.expiry_months), settings.expiry_period

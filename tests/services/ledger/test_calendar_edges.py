@@ -1,0 +1,87 @@
+"""A lot's instants on the program's calendar at its edges, against the real ledger: months
+lacking the day a lot was earned on, through Earn and PostBatch alike."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from loyalty.common.v1 import common_pb2
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger.app import SPEC, LedgerConfig
+from services.shared.timestamps import unix_micros
+from tests.services.ledger.support import Ledger, batch, key, post, ts
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def amsterdam(*fields: int) -> dt.datetime:
+    return dt.datetime(*fields, tzinfo=AMSTERDAM).astimezone(dt.UTC)
+
+
+async def lot_of(ledger: Ledger, member: str, occurred: dt.datetime, *, bulk: bool):
+    """The lot of one earn of `member` at `occurred`, through Earn or PostBatch."""
+    if not bulk:
+        return (await ledger.earn(member, 10, vested=False, occurred_at=ts(occurred))).lot
+    request = batch(
+        f"batch-{member}",
+        [(member, 10, common_pb2.POSTING_KIND_EARN, key())],
+        occurred_at_unix_micros=[unix_micros(occurred)],
+    )
+    [answer] = await post(ledger, request)
+    assert answer.posted_count == 1, answer
+    lots = await ledger.stub.ListLots(
+        ledger_pb2.ListLotsRequest(program_id=ledger.program_id, member_id=member)
+    )
+    [lot] = lots.lots
+    return lot
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["earn", "post_batch"])
+async def test_rolling_months_onto_a_day_the_month_lacks_end_with_that_month(
+    start_service, bulk: bool
+) -> None:
+    """A month after 29, 30 or 31 January of a year without 29 February is the end of February
+    (local midnight on 1 March, as for expiry by inactivity), whatever the time of day: lots
+    were clamped to 28 February at their own time of day, so one earned on 31 January at 10:00
+    expired 13 hours before one earned on 30 January at 23:00."""
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
+        ledger = Ledger(channel)
+        await ledger.setup(
+            expiry_policy=ledger_pb2.ExpiryPolicy(
+                kind=ledger_pb2.EXPIRY_KIND_ROLLING_MONTHS, months=1
+            )
+        )
+        expected = {
+            amsterdam(2026, 1, 29, 8, 0): amsterdam(2026, 3, 1),
+            amsterdam(2026, 1, 30, 23, 0): amsterdam(2026, 3, 1),
+            amsterdam(2026, 1, 31, 10, 0): amsterdam(2026, 3, 1),
+            # A day the later month has keeps the time of day.
+            amsterdam(2026, 1, 28, 10, 0): amsterdam(2026, 2, 28, 10, 0),
+            amsterdam(2026, 2, 28, 10, 0): amsterdam(2026, 3, 28, 10, 0),
+            # Across the change of the clocks (29 March): the same wall-clock time.
+            amsterdam(2026, 3, 10, 12, 30): amsterdam(2026, 4, 10, 12, 30),
+            amsterdam(2026, 3, 31, 12, 30): amsterdam(2026, 5, 1),
+            # A leap year's February has the 29th.
+            amsterdam(2024, 1, 29, 9, 15): amsterdam(2024, 2, 29, 9, 15),
+            amsterdam(2024, 1, 30, 9, 15): amsterdam(2024, 3, 1),
+        }
+        for index, (occurred, expires) in enumerate(expected.items()):
+            lot = await lot_of(ledger, f"m{index}", occurred, bulk=bulk)
+            got = lot.expires_at.ToDatetime(tzinfo=dt.UTC)
+            assert got == expires, (occurred.astimezone(AMSTERDAM), got.astimezone(AMSTERDAM))
+        await ledger.assert_clean()
+
+
+async def test_twelve_months_after_29_february_end_with_february(start_service) -> None:
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
+        ledger = Ledger(channel)
+        await ledger.setup(
+            expiry_policy=ledger_pb2.ExpiryPolicy(
+                kind=ledger_pb2.EXPIRY_KIND_ROLLING_MONTHS, months=12
+            )
+        )
+        lot = await lot_of(ledger, "leap", amsterdam(2024, 2, 29, 18, 0), bulk=False)
+        assert lot.expires_at.ToDatetime(tzinfo=dt.UTC) == amsterdam(2025, 3, 1)
+        lot = await lot_of(ledger, "leap-bulk", amsterdam(2024, 2, 29, 18, 0), bulk=True)
+        assert lot.expires_at.ToDatetime(tzinfo=dt.UTC) == amsterdam(2025, 3, 1)
