@@ -9,7 +9,15 @@ strict: a count or an amount is a JSON integer (not `true`, `"1000"` or `1000.0`
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from gateway.enums import (
@@ -61,8 +69,27 @@ def _date_time_text(value: object) -> object:
     return value
 
 
+def _in_timestamp_range(value: dt.datetime) -> dt.datetime:
+    # A date-time text holds years 1 to 9999 with its offset, and one at either end may lie
+    # outside them in UTC (0001-01-01T00:00:00+01:00 is in year 0), which a protobuf Timestamp
+    # cannot hold: its conversion failed as a 500. Without an offset it is read as UTC.
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(dt.UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "date_time_range", "must lie between 0001-01-01 and 9999-12-31 in UTC"
+            ) from None
+    return value
+
+
+# A date-time the services can be given: within 0001-01-01 to 9999-12-31 UTC.
+Instant = Annotated[dt.datetime, AfterValidator(_in_timestamp_range)]
 OccurredAt = Annotated[
-    AwareDatetime, BeforeValidator(_date_time_text), Field(description=OCCURRED_AT)
+    AwareDatetime,
+    BeforeValidator(_date_time_text),
+    AfterValidator(_in_timestamp_range),
+    Field(description=OCCURRED_AT),
 ]
 
 

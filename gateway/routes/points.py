@@ -1,7 +1,6 @@
 """A member's points: balance, lots, history, what a spend consumed and tier history (all read
 from the ledger), and transfers of points to another member."""
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -104,11 +103,11 @@ async def list_history(
     principal: Reader,
     kinds: Annotated[list[PostingKind], Query(max_length=8)] = [],  # noqa: B006 - FastAPI copies
     start_time: Annotated[
-        dt.datetime | None,
+        models.Instant | None,
         Query(description="Only postings posted at or after this time (UTC without an offset)."),
     ] = None,
     end_time: Annotated[
-        dt.datetime | None,
+        models.Instant | None,
         Query(description="Only postings posted before this time (UTC without an offset)."),
     ] = None,
     page_size: PageSize = 0,

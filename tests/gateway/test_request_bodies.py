@@ -145,3 +145,50 @@ def test_a_json_media_type_with_parameters_or_a_suffix_is_read(admin: httpx.Clie
             content=content,
         )
         assert response.status_code == 201, (content_type, response.text)
+
+
+def _dated(route: str, member_id: str, occurred_at: str) -> tuple[str, dict[str, object]]:
+    """A route's path and a body for it that is valid but for its occurred_at."""
+    euros = {"amount_minor": 1_000, "currency": "EUR"}
+    dated = {"channel": "pos", "occurred_at": occurred_at}
+    if route == "basket-preview":
+        return f"{BASE}/members/{member_id}/basket-preview", {"amount": euros, **dated}
+    bodies: dict[str, dict[str, object]] = {
+        "purchases": {"transaction_id": unique("t"), "amount": euros},
+        "returns": {
+            "return_id": unique("r"),
+            "original_transaction_id": unique("t"),
+            "refunded_amount": euros,
+        },
+        "activities": {"activity_id": unique("a"), "kind": "review"},
+    }
+    return f"{BASE}/{route}", {"member_id": member_id, **dated, **bodies[route]}
+
+
+@pytest.mark.parametrize("route", ["purchases", "returns", "activities", "basket-preview"])
+@pytest.mark.parametrize("occurred_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_date_time_outside_the_years_1_to_9999_in_utc_is_400(
+    platform: GatewayPlatform, admin: httpx.Client, route: str, occurred_at: str
+) -> None:
+    # Valid date-time texts whose UTC instant is in year 0 or 10000: converting them to a
+    # protobuf Timestamp raised OverflowError, a 500 INTERNAL.
+    path, body = _dated(route, platform.enrol(), occurred_at)
+    response = admin.post(path, headers={"Idempotency-Key": unique("k")}, json=body)
+    error = assert_error(response, 400, "INVALID_ARGUMENT")
+    assert error["field"] == "occurred_at", error
+    assert "9999-12-31" in error["message"], error
+
+
+@pytest.mark.parametrize("parameter", ["start_time", "end_time"])
+def test_a_history_bound_outside_the_years_1_to_9999_in_utc_is_400(
+    platform: GatewayPlatform, admin: httpx.Client, parameter: str
+) -> None:
+    member_id = platform.enrol()
+    for value in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        response = admin.get(f"{BASE}/members/{member_id}/history", params={parameter: value})
+        assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == parameter
+    # Without an offset a bound is UTC, and the first instant a Timestamp holds is fine.
+    response = admin.get(
+        f"{BASE}/members/{member_id}/history", params={parameter: "0001-01-01T00:00:00"}
+    )
+    assert response.status_code == 200, response.text
