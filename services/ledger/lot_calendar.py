@@ -114,6 +114,7 @@ class LotCalendar:
     def __init__(self, settings: ProgramSettings, now: dt.datetime, window_start: dt.date) -> None:
         self.settings, self.now, self.window_start = settings, now, window_start
         self.now_micros = unix_micros(now)
+        # The return window in local days: vesting is the same wall-clock time that many days on.
         self.vesting_micros = settings.return_window_days * MICROS_PER_DAY
         self.rolling = settings.expiry_kind == ExpiryKind.ROLLING_MONTHS
         self.by_period = settings.expiry_kind == ExpiryKind.END_OF_CALENDAR_PERIOD
@@ -172,7 +173,15 @@ class LotCalendar:
         by_date = np.array([day.expiry_day is not None for day in days], dtype=bool)[day_of_item]
         expiry_day = np.array([day.expiry_day or 0 for day in days], dtype=np.int64)[day_of_item]
         keeps_time = np.array([day.expiry_keeps_time for day in days], dtype=bool)[day_of_item]
-        vests = np.where(vests_given != 0, vests_given, occurred + self.vesting_micros)
+        if self.vesting_micros:
+            local_micros = occurred + offset * MICROS_PER_SECOND
+            vests_by_policy, vests_on_table = self._utc_of_wall(
+                local_micros + self.vesting_micros, fold
+            )
+        else:
+            vests_by_policy, vests_on_table = occurred, np.ones(len(occurred), dtype=bool)
+        vests_policy = vests_given == 0
+        vests = np.where(vests_policy, vests_by_policy, vests_given)
         wall = expiry_day * MICROS_PER_DAY + np.where(keeps_time, time_of_day, 0)
         converted, on_table = self._utc_of_wall(wall, fold)
         given = expires_given != 0
@@ -187,6 +196,11 @@ class LotCalendar:
             in_window=in_window,
             vested=vests <= self.now_micros,
         )
+        for item in np.flatnonzero(vests_policy & ~vests_on_table & inside).tolist():
+            # A vesting beyond the table's years.
+            vests_at = policy.lot_vests_at(self.settings, from_unix_micros(int(occurred[item])))
+            moments.vests_micros[item] = unix_micros(vests_at)
+            moments.vested[item] = vests_at <= self.now
         for item in np.flatnonzero(~given & by_date & ~on_table & inside).tolist():
             # An expiry beyond the table's years.
             by_policy = policy.lot_expires_at(self.settings, from_unix_micros(int(occurred[item])))

@@ -101,8 +101,16 @@ def expiry_notice_horizon(settings: ProgramSettings, now: dt.datetime) -> dt.dat
 
 
 def lot_vests_at(settings: ProgramSettings, earned_at: dt.datetime) -> dt.datetime:
-    """Earned points stay pending through the return window."""
-    return earned_at + dt.timedelta(days=settings.return_window_days)
+    """Earned points stay pending through the return window: until the same wall-clock time
+    `return_window_days` local days later, in the program's time zone, so a change of the clocks
+    in between neither shortens nor lengthens it by an hour. (A time the clocks skip reads with
+    the offset before the jump, and a repeated one keeps the earning's fold, as expiries do.)"""
+    if not settings.return_window_days:
+        return earned_at
+    zone = ZoneInfo(settings.time_zone)
+    local = earned_at.astimezone(zone)
+    later = local.replace(tzinfo=None) + dt.timedelta(days=settings.return_window_days)
+    return later.replace(tzinfo=zone, fold=local.fold).astimezone(dt.UTC)
 
 
 def divide_rounded(numerator: int, denominator: int, *, mode: int) -> int:

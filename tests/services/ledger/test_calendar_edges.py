@@ -1,5 +1,6 @@
 """A lot's instants on the program's calendar at its edges, against the real ledger: months
-lacking the day a lot was earned on, through Earn and PostBatch alike."""
+lacking the day a lot was earned on, and return windows across a change of the clocks, through
+Earn and PostBatch alike."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
@@ -85,3 +86,28 @@ async def test_twelve_months_after_29_february_end_with_february(start_service) 
         assert lot.expires_at.ToDatetime(tzinfo=dt.UTC) == amsterdam(2025, 3, 1)
         lot = await lot_of(ledger, "leap-bulk", amsterdam(2024, 2, 29, 18, 0), bulk=True)
         assert lot.expires_at.ToDatetime(tzinfo=dt.UTC) == amsterdam(2025, 3, 1)
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["earn", "post_batch"])
+async def test_the_return_window_ends_at_the_same_local_time_across_a_change_of_the_clocks(
+    start_service, bulk: bool
+) -> None:
+    """14 days after 14:00 is 14:00, in summer or winter time: points vested after 14 x 24 hours,
+    so a purchase of 20 October vested at 13:00 on 3 November (its points spendable while the
+    shop still took the return) and one of 20 March at 15:00 on 3 April."""
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
+        ledger = Ledger(channel)
+        await ledger.setup(return_window_days=14)
+        expected = {
+            amsterdam(2026, 10, 20, 14, 0): amsterdam(2026, 11, 3, 14, 0),
+            amsterdam(2026, 3, 20, 14, 0): amsterdam(2026, 4, 3, 14, 0),
+            # Within one offset: 14 x 24 hours, as before.
+            amsterdam(2026, 6, 1, 9, 45): amsterdam(2026, 6, 15, 9, 45),
+            # 02:30 on 29 March does not exist: read with winter time's offset, as expiries are.
+            amsterdam(2026, 3, 15, 2, 30): dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC),
+        }
+        for index, (occurred, vests) in enumerate(expected.items()):
+            lot = await lot_of(ledger, f"v{index}", occurred, bulk=bulk)
+            got = lot.vests_at.ToDatetime(tzinfo=dt.UTC)
+            assert got == vests, (occurred.astimezone(AMSTERDAM), got.astimezone(AMSTERDAM))
+        await ledger.assert_clean()

@@ -34,7 +34,11 @@ async def test_earned_points_stay_pending_through_the_return_window(ledger: Ledg
     assert response.balance.pending_points == 120 and response.balance.available_points == 0
     assert response.lot.vesting_state == ledger_pb2.VESTING_STATE_PENDING
     vests = response.lot.vests_at.ToDatetime(tzinfo=dt.UTC)
-    assert dt.timedelta(days=13, hours=23) < vests - now() <= dt.timedelta(days=14)
+    # 14 days on Amsterdam's wall clock: 14 x 24 hours but across a change of the clocks.
+    zone = zoneinfo.ZoneInfo("Europe/Amsterdam")
+    earned = response.lot.earned_at.ToDatetime(tzinfo=dt.UTC).astimezone(zone)
+    window_end = (earned.replace(tzinfo=None) + dt.timedelta(days=14)).replace(tzinfo=zone)
+    assert vests == window_end.astimezone(dt.UTC)
     expires = response.lot.expires_at.ToDatetime(tzinfo=dt.UTC)
     assert 365 + 364 <= (expires - now()).days <= 366 + 365  # 24 months, rolling
     with pytest.raises(grpc.aio.AioRpcError) as error:
