@@ -21,7 +21,8 @@ when nothing the client sent is.
 | INTERNAL, UNKNOWN, DATA_LOSS | 502 |
 
 A malformed request body, query or header is 400 (code INVALID_ARGUMENT, with the field), like
-the services' own INVALID_ARGUMENT, so a client handles bad input one way.
+the services' own INVALID_ARGUMENT, so a client handles bad input one way. So is a query
+parameter the operation does not take, or one that holds a single value given twice.
 """
 
 import logging

@@ -8,15 +8,27 @@ malformed body is (errors.py: 400 INVALID_ARGUMENT).
 
 An object that names a key twice is refused too: `json.loads` keeps the last, other readers
 (a proxy, a log, the client's own library) may take the first, so what was asked is ambiguous.
+
+The query is held to the route's parameters the same way (`check_query`): a parameter the route
+does not take was ignored (`DELETE .../identifiers?...&reasn=stolen` released a stolen card
+instead of blocking it, `POST /purchases?dry_run=true` recorded the purchase), and one given
+twice was read as its last value. Both are 400 on the parameter, as an unknown or repeated key
+of a JSON body is. A list parameter (`kinds`) is given once per value, as ever.
 """
 
 import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request, Response, params
+from fastapi.dependencies.utils import field_annotation_is_sequence, get_flat_params
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+
+from gateway.errors import ApiError
+
+# A parameter's name as an error's field is cut to this many characters.
+QUERY_NAME_LENGTH_MAX = 128
 
 
 class _DuplicateKey(ValueError):
@@ -70,15 +82,39 @@ def is_json(content_type: str) -> bool:
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+def check_query(request: Request, taken: dict[str, bool]) -> None:
+    """400 on the first query parameter the route does not take, or given twice though it holds
+    one value. `taken`: each parameter's name, and whether it is a list."""
+    for name in dict.fromkeys(request.query_params.keys()):
+        field = name[:QUERY_NAME_LENGTH_MAX]
+        if name not in taken:
+            known = ", ".join(sorted(taken)) or "none"
+            raise ApiError(
+                400,
+                "INVALID_ARGUMENT",
+                f"this route takes no query parameter {field!r} (it takes: {known})",
+                field=field,
+            )
+        if not taken[name] and len(request.query_params.getlist(name)) > 1:
+            raise ApiError(400, "INVALID_ARGUMENT", "is given more than once", field=field)
+
+
 class JsonRoute(APIRoute):
     """A route that reads its JSON body with `loads`, and refuses a body of another media type
-    with 415 (FastAPI would hand its bytes to validation: "Input should be a valid dictionary")."""
+    with 415 (FastAPI would hand its bytes to validation: "Input should be a valid dictionary"),
+    and a query parameter it does not take or that is repeated (`check_query`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         takes_body = self.body_field is not None
+        taken = {
+            field.alias: field_annotation_is_sequence(field.field_info.annotation)
+            for field in get_flat_params(self.dependant)
+            if isinstance(field.field_info, params.Query)
+        }
 
         async def read_json_body(request: Request) -> Response:
+            check_query(request, taken)
             if takes_body and not is_json(request.headers.get("content-type", "")):
                 raise HTTPException(415, "the body must be JSON (Content-Type: application/json)")
             return await handler(JsonRequest(request.scope, request.receive))
