@@ -48,6 +48,7 @@ POSTED, DUPLICATE, REJECTED = 1, 2, 3
 REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
 REJECT_INVALID_KIND, REJECT_MEMBER_CLOSED, REJECT_CONFLICT, REJECT_INVALID_ITEM = 4, 5, 6, 7
 REJECT_OCCURRED_AT_IN_FUTURE = 8
+OCCURRED_BEFORE_1970 = "occurred_at_unix_micros: must not be before 1970-01-01T00:00:00Z"
 # The unique index that binds an item key to one posting of a member (migration 002).
 ITEM_KEY_INDEX = "postings_item_key"
 POINTS_MAX = 10**12
@@ -169,6 +170,10 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
             points < 0 and kind != common_pb2.POSTING_KIND_ADJUST
         ):
             results.reject(index, REJECT_INVALID_POINTS, f"points: must be 1 to {POINTS_MAX}")
+        elif columns.occurred_micros[index] < 0:
+            # Before the program's calendar (ledger_core's offset tables) begins; a year-1 date
+            # west of Greenwich has no local date at all.
+            results.reject(index, REJECT_INVALID_ITEM, OCCURRED_BEFORE_1970)
         else:
             valid.append(index)
     return valid

@@ -48,6 +48,9 @@ class PostingRpcs(LedgerRpcBase):
 
         check_idempotency_key(request.idempotency_key)
         if request.HasField("occurred_at"):
+            if request.occurred_at.seconds < 0:
+                # Before the program's calendar (ledger_core's offset tables) begins.
+                raise InvalidArgument("occurred_at", "must not be before 1970-01-01T00:00:00Z")
             validation.not_in_future(
                 request.occurred_at.ToMicroseconds(),
                 "occurred_at",

@@ -1,15 +1,17 @@
 """A lot's instants on the program's calendar at its edges, against the real ledger: months
-lacking the day a lot was earned on, and return windows across a change of the clocks, through
-Earn and PostBatch alike."""
+lacking the day a lot was earned on, return windows across a change of the clocks, and dates
+before the calendar begins, through Earn and PostBatch alike."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import grpc
 import pytest
 
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger.app import SPEC, LedgerConfig
+from services.shared.interceptors import ERROR_FIELD_HEADER
 from services.shared.timestamps import unix_micros
 from tests.services.ledger.support import Ledger, batch, key, post, ts
 
@@ -110,4 +112,44 @@ async def test_the_return_window_ends_at_the_same_local_time_across_a_change_of_
             lot = await lot_of(ledger, f"v{index}", occurred, bulk=bulk)
             got = lot.vests_at.ToDatetime(tzinfo=dt.UTC)
             assert got == vests, (occurred.astimezone(AMSTERDAM), got.astimezone(AMSTERDAM))
+        await ledger.assert_clean()
+
+
+async def test_dates_before_1970_are_refused_and_a_batch_posts_its_other_items(
+    start_service,
+) -> None:
+    """An earn dated before 1970 (the start of ledger_core's calendar) is INVALID_ARGUMENT on
+    occurred_at. A date in year 1 had no local date in New York (its local time falls in year 0),
+    so Earn answered INTERNAL and PostBatch failed the whole stream."""
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
+        ledger = Ledger(channel)
+        await ledger.setup(time_zone="America/New_York")
+        year_one = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+        for moment in (year_one, dt.datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=dt.UTC)):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await ledger.earn("ann", 10, occurred_at=ts(moment))
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, moment
+            assert dict(refused.value.trailing_metadata())[ERROR_FIELD_HEADER] == "occurred_at"
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        posted = await ledger.earn("ann", 10, occurred_at=ts(epoch))
+        assert posted.posting.occurred_at.ToDatetime(tzinfo=dt.UTC) == epoch
+
+        request = batch(
+            "old",
+            [
+                ("bob", 10, common_pb2.POSTING_KIND_EARN, key()),
+                ("bob", 20, common_pb2.POSTING_KIND_EARN, key()),
+            ],
+            occurred_at_unix_micros=[unix_micros(year_one), unix_micros(amsterdam(2026, 1, 5))],
+        )
+        [answer] = await post(ledger, request)
+        assert list(answer.statuses) == [
+            ledger_pb2.ITEM_STATUS_REJECTED,
+            ledger_pb2.ITEM_STATUS_POSTED,
+        ]
+        assert answer.reject_reasons[0] == ledger_pb2.REJECT_REASON_INVALID_ITEM
+        assert answer.messages[0].startswith("occurred_at_unix_micros:")
+        assert (await ledger.balance("bob")).available_points + (
+            await ledger.balance("bob")
+        ).pending_points == 20
         await ledger.assert_clean()
