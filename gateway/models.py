@@ -7,6 +7,7 @@ strict: a count or an amount is a JSON integer (not `true`, `"1000"` or `1000.0`
 """
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from pydantic import (
@@ -83,6 +84,16 @@ def _in_timestamp_range(value: dt.datetime) -> dt.datetime:
     return value
 
 
+def _date_text(value: object) -> object:
+    # pydantic took a number as Unix seconds (0 was 1970-01-01) and a date-time text at
+    # midnight as its date: guesses, as for occurred_at, that the API documents nowhere.
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise PydanticCustomError("date_text", "must be a date text such as 1990-05-17")
+    return value
+
+
+# A calendar date, as the text YYYY-MM-DD only.
+DateText = Annotated[dt.date, BeforeValidator(_date_text)]
 # A date-time the services can be given: within 0001-01-01 to 9999-12-31 UTC.
 Instant = Annotated[dt.datetime, AfterValidator(_in_timestamp_range)]
 OccurredAt = Annotated[
@@ -161,7 +172,7 @@ class Profile(BaseModel):
 class ProfileInput(Request):
     given_name: Annotated[str, Field(max_length=200)] = ""
     family_name: Annotated[str, Field(max_length=200)] = ""
-    birthday: dt.date | None = None
+    birthday: DateText | None = None
     locale: Annotated[str, Field(max_length=35)] = ""
     home_store_id: OptionalId = ""
     preferences: dict[

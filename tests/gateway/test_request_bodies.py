@@ -192,3 +192,24 @@ def test_a_history_bound_outside_the_years_1_to_9999_in_utc_is_400(
         f"{BASE}/members/{member_id}/history", params={parameter: "0001-01-01T00:00:00"}
     )
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("birthday", [0, 19_900_517, "1990-05-17T00:00:00", "1990-5-17"])
+def test_a_birthday_is_a_date_text(platform: GatewayPlatform, birthday: object) -> None:
+    # 0 was taken as Unix seconds, so the member's birthday became 1970-01-01 (a number of whole
+    # days' seconds the same), and a date-time at midnight was cut to its date.
+    member_id = platform.enrol()
+    with platform.client(token=platform.member_token(member_id)) as client:
+        response = client.patch(
+            f"{BASE}/members/me/profile",
+            headers={"Idempotency-Key": unique("k")},
+            json={"birthday": birthday},
+        )
+        assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "birthday"
+        assert client.get(f"{BASE}/members/me").json()["profile"]["birthday"] is None
+        response = client.patch(
+            f"{BASE}/members/me/profile",
+            headers={"Idempotency-Key": unique("k")},
+            json={"birthday": "1990-05-17"},
+        )
+        assert response.json()["birthday"] == "1990-05-17", response.text
