@@ -20,7 +20,12 @@ import asyncpg
 from loyalty.events.v1 import events_pb2
 from services.ledger import events
 from services.ledger.domain import ExpiryKind, ProgramSettings
-from services.ledger.policy import add_months, expiry_notice_horizon, inactivity_cutoff
+from services.ledger.policy import (
+    add_months,
+    expiry_notice_horizon,
+    inactivity_cutoff,
+    wall_clock_instant,
+)
 from services.shared.outbox import Outbox
 
 # Accounts read per transaction by the notice job, in member order: a program's accounts are
@@ -40,7 +45,9 @@ def deadline(settings: ProgramSettings, last_activity_at: dt.datetime) -> dt.dat
 
     The program's months later on the local wall clock: the moment from which
     inactivity_cutoff passes `last_activity_at`. A day the later month lacks (31 January plus a
-    month) ends at the following local midnight (1 March), when the cutoff passes it."""
+    month) ends at the following local midnight (1 March), when the cutoff passes it, and a
+    time the clocks skip (02:30 on the night they go from 02:00 to 03:00) at the jump, when the
+    cutoff, read from the clock, goes from 01:59:59 to 03:00 at once."""
     if settings.expiry_kind != ExpiryKind.INACTIVITY_MONTHS:
         return None
     zone = ZoneInfo(settings.time_zone)
@@ -48,7 +55,7 @@ def deadline(settings: ProgramSettings, last_activity_at: dt.datetime) -> dt.dat
     later = add_months(local, settings.expiry_months)
     if later.day < local.day:
         later = later.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
-    return later.replace(tzinfo=zone).astimezone(dt.UTC)
+    return wall_clock_instant(later, zone)
 
 
 def expiring(

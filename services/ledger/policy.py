@@ -7,6 +7,7 @@ February (local midnight on 1 March), as it is for expiry by inactivity.
 
 import calendar
 import datetime as dt
+import math
 from zoneinfo import ZoneInfo
 
 from services.ledger.domain import CalendarPeriod, ExpiryKind, ProgramSettings, TierWindowKind
@@ -75,6 +76,28 @@ def lot_expires_at(settings: ProgramSettings, earned_at: dt.datetime) -> dt.date
     # Rebuilt from wall-clock fields so a DST change in between keeps the local time.
     naive = expires_local.replace(tzinfo=None)
     return naive.replace(tzinfo=zone).astimezone(dt.UTC)
+
+
+def wall_clock_instant(wall: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """The UTC instant from which the local clock in `zone` has reached the naive `wall`: the
+    instant it shows it (in a repeated hour, the pass `wall.fold` names), or for a time the clocks
+    skip (02:30 when they go from 02:00 to 03:00) the instant of the jump. Python reads a skipped
+    time with the offset before the jump, an hour (or the jump's length) late."""
+    instant = wall.replace(tzinfo=zone).astimezone(dt.UTC)
+    if instant.astimezone(zone).replace(tzinfo=None, fold=0) == wall.replace(fold=0):
+        return instant
+    # Read with the offset after the jump the time falls before it, with the offset before it
+    # after: the jump lies between. Zones change their offsets on whole seconds.
+    low = math.floor(wall.replace(tzinfo=zone, fold=1).timestamp())
+    high = math.ceil(instant.timestamp())
+    after = dt.datetime.fromtimestamp(high, zone).utcoffset()
+    while high - low > 1:
+        middle = (low + high) // 2
+        if dt.datetime.fromtimestamp(middle, zone).utcoffset() == after:
+            high = middle
+        else:
+            low = middle
+    return dt.datetime.fromtimestamp(high, dt.UTC)
 
 
 def inactivity_cutoff(settings: ProgramSettings, now: dt.datetime) -> dt.datetime | None:

@@ -19,7 +19,7 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import inactivity
 from services.ledger.app import SPEC, LedgerConfig
 from services.ledger.domain import ExpiryKind
-from services.ledger.jobs import EXPIRY_NOTICES, Jobs
+from services.ledger.jobs import EXPIRY, EXPIRY_NOTICES, Jobs
 from services.ledger.ledger import Ledger as LedgerBook
 from services.ledger.operations import load_program
 from services.ledger.policy import add_months, inactivity_cutoff
@@ -101,6 +101,7 @@ def test_the_deadline_is_when_the_expiry_jobs_cutoff_passes_the_last_activity() 
         dt.datetime(2027, 1, 31, 10, 0, tzinfo=AMSTERDAM),  # no 31 February: 1 March 00:00
         dt.datetime(2027, 1, 15, 10, 0, tzinfo=AMSTERDAM),
         dt.datetime(2027, 3, 10, 2, 30, tzinfo=AMSTERDAM),  # 10 April, after summer time
+        dt.datetime(2027, 2, 28, 2, 30, tzinfo=AMSTERDAM),  # 28 March skips 02:30: the jump
     ):
         due = inactivity.deadline(settings, last.astimezone(dt.UTC))
         assert due is not None
@@ -110,6 +111,27 @@ def test_the_deadline_is_when_the_expiry_jobs_cutoff_passes_the_last_activity() 
         assert before <= last < after
     march = inactivity.deadline(settings, dt.datetime(2027, 1, 31, 10, tzinfo=AMSTERDAM))
     assert march == dt.datetime(2027, 3, 1, tzinfo=AMSTERDAM)
+
+
+async def test_a_deadline_at_a_time_the_clocks_skip_is_the_jump_when_the_points_go(
+    service,
+) -> None:
+    """Six months after 02:30 on 28 September 2026 is 02:30 on 28 March 2027, which Amsterdam
+    skips: the expiry job's cutoff passes it when the clocks jump (01:00 UTC), and the balance
+    says so. It said 01:30 UTC (02:30 read with winter time's offset), half an hour after the
+    points had gone."""
+    running, ledger = service
+    last = dt.datetime(2026, 9, 28, 2, 30, tzinfo=AMSTERDAM).astimezone(dt.UTC)
+    jump = dt.datetime(2027, 3, 28, 1, 0, tzinfo=dt.UTC)
+    earned = await ledger.earn("ann", 80, occurred_at=ts(last))
+    assert earned.balance.next_expiry_at.ToDatetime(tzinfo=dt.UTC) == jump
+    clock = [jump - dt.timedelta(seconds=1)]
+    jobs = clocked_jobs(running, clock)
+    await jobs.run_locked(EXPIRY, program_id="acme")
+    assert (await ledger.balance("ann")).available_points == 80
+    clock[0] = jump + dt.timedelta(seconds=1)
+    await jobs.run_locked(EXPIRY, program_id="acme")
+    assert (await ledger.balance("ann")).available_points == 0
 
 
 async def test_the_balance_shows_the_deadline_and_all_the_points_expiring_at_it(service) -> None:
