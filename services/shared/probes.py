@@ -1,10 +1,13 @@
-"""A service process's health, asked over gRPC or over HTTP, and the HTTP server of its metrics
-port: `/metrics` (Prometheus), `/healthz` (liveness: the process runs), `/readyz` (readiness: 200
-exactly when the gRPC health service answers SERVING, else 503 saying why); any other path is 404.
+"""A process's health, asked over gRPC or over HTTP, and the HTTP server of its metrics port:
+`/metrics` (Prometheus), `/healthz` (liveness: the process runs), `/readyz` (readiness: 200
+exactly when the process says SERVING, else 503 saying why); any other path is 404.
+
+A service's readiness is its `ProcessHealth`, which the gRPC health service answers too; the
+gateway, which serves HTTP and no gRPC, keeps a `ServingState` (ready while uvicorn serves).
 
 prometheus_client's `start_http_server` answers every path with the metrics, so an HTTP check of
-`/readyz` on a service was always 200, even while it drained at shutdown. The server runs on a
-thread of its own, as that one does: a scrape or a probe never waits for the event loop.
+`/readyz` on a metrics port was always 200, even while the process drained at shutdown. The server
+runs on a thread of its own, as that one does: a scrape or a probe never waits for the event loop.
 """
 
 import json
@@ -12,6 +15,7 @@ import socket
 import threading
 from collections.abc import Iterable, Sequence
 from socketserver import ThreadingMixIn
+from typing import Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.types import StartResponse, WSGIEnvironment
 
@@ -22,6 +26,31 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 # How often the server's thread looks for a shutdown: the most `close` waits.
 SHUTDOWN_POLL_S = 0.1
+
+
+class Readiness(Protocol):
+    """What `/readyz` answers from: `ProcessHealth` or `ServingState`."""
+
+    @property
+    def state(self) -> tuple[int, str]:
+        """The status (SERVING or NOT_SERVING) and why (starting, serving, draining)."""
+        ...
+
+
+class ServingState:
+    """The readiness of a process without a gRPC server (the gateway): `starting` until the
+    process says it serves, and what it says from then on (draining at shutdown)."""
+
+    def __init__(self) -> None:
+        # One tuple, replaced whole: the HTTP thread reads a status and its reason together.
+        self._state: tuple[int, str] = (NOT_SERVING, "starting")
+
+    @property
+    def state(self) -> tuple[int, str]:
+        return self._state
+
+    def set(self, status: int, *, reason: str) -> None:
+        self._state = (status, reason)
 
 
 class ProcessHealth:
@@ -67,7 +96,7 @@ class ProbeServer:
 
 
 def serve_probes(
-    registry: CollectorRegistry, process_health: ProcessHealth, *, host: str, port: int
+    registry: CollectorRegistry, readiness: Readiness, *, host: str, port: int
 ) -> ProbeServer:
     """Start the metrics port's server on a daemon thread."""
     metrics_app = make_wsgi_app(registry)
@@ -79,7 +108,7 @@ def serve_probes(
         if path == "/healthz":
             return _json(start_response, "200 OK", {"status": "alive"})
         if path == "/readyz":
-            status, reason = process_health.state
+            status, reason = readiness.state
             if status == SERVING:
                 return _json(start_response, "200 OK", {"status": "ready"})
             return _json(

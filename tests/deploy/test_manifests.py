@@ -130,8 +130,11 @@ def test_every_process_has_probes_resources_a_budget_and_an_autoscaler(
         assert importlib.util.find_spec(module) is not None, module
         ports = {port["name"]: port["containerPort"] for port in container["ports"]}
         if name == "gateway":
-            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+            # Readiness is the process's own (gateway/__main__.py), on the metrics port; liveness
+            # asks the event loop that serves the requests.
+            readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+            assert readiness["httpGet"] == {"path": "/readyz", "port": "metrics"}
+            assert liveness["httpGet"] == {"path": "/healthz", "port": "http"}
         else:
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 assert container[probe]["grpc"]["port"] == ports["grpc"], (name, probe)

@@ -4,9 +4,7 @@ path is 404. A real service on the test's PostgreSQL and NATS, with a worker tha
 to keep it starting or draining."""
 
 import asyncio
-import json
 import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,19 +24,7 @@ from services.shared.server import (
     ServiceSpec,
 )
 from tests.conftest import Servers
-
-
-def get(port: int, path: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-async def probe(port: int, path: str) -> tuple[int, dict[str, str]]:
-    status, body = await asyncio.to_thread(get, port, path)
-    return status, json.loads(body)
+from tests.support.http_probes import get, probe
 
 
 async def grpc_health(service: RunningService) -> int:
