@@ -141,6 +141,7 @@ async def test_prometheus_scrapes_every_process_and_loads_the_alert_rules(
         "LoyaltyOutboxBacklog",
         "LoyaltyConsumerLag",
         "LoyaltyScheduledJobFailing",
+        "LoyaltyRewardsCancellationRefused",
     } <= alert_names
     deadline = time.monotonic() + 30
     while True:
@@ -155,7 +156,7 @@ async def test_prometheus_scrapes_every_process_and_loads_the_alert_rules(
     assert alerts == []
 
     await check_dashboard_queries(prometheus)
-    await check_rule_metrics(prometheus)
+    await check_rule_metrics(prometheus, cluster)
 
     # Kill a process: its target goes down, which is what LoyaltyProcessDown watches.
     cluster.processes["rewards"].kill()
@@ -167,6 +168,11 @@ async def test_prometheus_scrapes_every_process_and_loads_the_alert_rules(
         'ALERTS{alertname="LoyaltyProcessDown", job="loyalty-rewards"}',
         lambda r: bool(r) and r[0]["metric"]["alertstate"] == "pending",
     )
+
+
+def read_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
 
 
 def dashboard_queries() -> list[str]:
@@ -192,9 +198,16 @@ async def check_dashboard_queries(prometheus: LocalPrometheus) -> None:
     assert charted >= len(dashboard_queries()) // 2, charted
 
 
-async def check_rule_metrics(prometheus: LocalPrometheus) -> None:
-    """The alert and recording rules select metrics the processes really export."""
+async def check_rule_metrics(prometheus: LocalPrometheus, cluster: LocalCluster) -> None:
+    """The alert and recording rules select metrics the processes really export: series
+    Prometheus holds, or metrics a process declares whose series appear only with what they
+    count (loyalty_rewards_cancellations_refused_total, labelled by the ledger's reason)."""
     exported = set(await asyncio.to_thread(prometheus.api, "label/__name__/values"))
+    urls = [endpoint.metrics_url for endpoint in cluster.endpoints.values()]
+    for url in [*urls, cluster.gateway.metrics_url]:
+        text = await asyncio.to_thread(read_text, url)
+        # The text format's TYPE lines name a counter with its _total.
+        exported |= set(re.findall(r"^# TYPE (\S+) ", text, flags=re.MULTILINE))
     for path in RULES.glob("*.yml"):
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
