@@ -166,6 +166,9 @@ def _field_of(location: tuple[Any, ...]) -> str:
     # List positions as the services write them: ("body", "identifiers", 0, "kind") ->
     # "identifiers[0].kind".
     parts = list(location[1:]) if len(location) > 1 else list(location)
+    if len(parts) > 1 and parts[-1] == "[key]":
+        # A map's key is at fault ("preferences", <the key>, "[key]"): the map is the field.
+        parts = parts[:-2]
     field = ""
     for part in parts:
         if isinstance(part, int):

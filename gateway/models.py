@@ -49,6 +49,11 @@ INT32_MAX = 2**31 - 1
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
 OptionalId = Annotated[str, Field(max_length=128, pattern=r"^[^\x00-\x1f]*$")]
 Text = Annotated[str, Field(max_length=1000)]
+# The keys and values of a map the services keep as they are: PostgreSQL's text cannot hold
+# NUL (a profile's preference failed at its insert, naming no field; an activity's attribute
+# was kept with it).
+MapKey = Annotated[str, Field(max_length=64, pattern=r"^[^\x00]*$")]
+MapValue = Annotated[str, Field(max_length=256, pattern=r"^[^\x00]*$")]
 MinorUnits = Annotated[int, Field(ge=0, le=INT64_MAX, strict=True)]
 Quantity = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
@@ -175,9 +180,7 @@ class ProfileInput(Request):
     birthday: DateText | None = None
     locale: Annotated[str, Field(max_length=35)] = ""
     home_store_id: OptionalId = ""
-    preferences: dict[
-        Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=256)]
-    ] = Field(default_factory=dict, max_length=50)
+    preferences: dict[MapKey, MapValue] = Field(default_factory=dict, max_length=50)
 
 
 class ProfilePatch(ProfileInput):
@@ -477,9 +480,7 @@ class ActivityInput(MemberRef):
     store_id: OptionalId = ""
     referred_member_id: OptionalId = ""
     occurred_at: OccurredAt
-    attributes: dict[
-        Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=256)]
-    ] = Field(default_factory=dict, max_length=20)
+    attributes: dict[MapKey, MapValue] = Field(default_factory=dict, max_length=20)
 
 
 class Activity(BaseModel):

@@ -184,6 +184,7 @@ def test_a_history_bound_outside_the_years_1_to_9999_in_utc_is_400(
     platform: GatewayPlatform, admin: httpx.Client, parameter: str
 ) -> None:
     member_id = platform.enrol()
+    platform.earn(member_id, 10)  # its ledger account, which enrolment opens asynchronously
     for value in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
         response = admin.get(f"{BASE}/members/{member_id}/history", params={parameter: value})
         assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == parameter
@@ -213,3 +214,41 @@ def test_a_birthday_is_a_date_text(platform: GatewayPlatform, birthday: object) 
             json={"birthday": "1990-05-17"},
         )
         assert response.json()["birthday"] == "1990-05-17", response.text
+
+
+def test_a_nul_in_a_preference_or_an_attribute_is_400_on_it(
+    platform: GatewayPlatform, admin: httpx.Client
+) -> None:
+    # A preference's NUL failed at identity's insert: 400 INVALID_CHARACTER naming no field. An
+    # activity's attribute with one was recorded (201).
+    member_id = platform.enrol()
+    response = admin.patch(
+        f"{BASE}/members/{member_id}/profile",
+        headers={"Idempotency-Key": unique("k")},
+        json={"preferences": {"milk": "oat\u0000"}},
+    )
+    assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "preferences.milk"
+    activity = {
+        "member_id": member_id,
+        "activity_id": unique("a"),
+        "kind": "review",
+        "channel": "webshop",
+        "occurred_at": "2026-01-01T12:00:00Z",
+    }
+    for attributes, field in (
+        ({"stars": "5\u0000"}, "attributes.stars"),
+        ({"\u0000": "5"}, "attributes"),
+    ):
+        response = admin.post(
+            f"{BASE}/activities",
+            headers={"Idempotency-Key": unique("k")},
+            json={**activity, "attributes": attributes},
+        )
+        assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == field
+    response = admin.post(
+        f"{BASE}/activities",
+        headers={"Idempotency-Key": unique("k")},
+        json={**activity, "attributes": {"stars": "5"}},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["duplicate"] is False
