@@ -168,11 +168,12 @@ class Transactions:
         member_lengths = _lengths(self.members)
         line_amounts = np.array(self.line_amounts, dtype=np.int64)
         line_quantities = np.array(self.line_quantities, dtype=np.int64)
-        negative_line = np.zeros(size, dtype=np.bool_)
+        bad_line_amounts = np.zeros(size, dtype=np.bool_)
         bad_quantities = np.zeros(size, dtype=np.bool_)
-        if len(line_amounts) and (line_amounts < 0).any():
+        bad_line_amount = (line_amounts < 0) | (line_amounts > AMOUNT_MINOR_MAX)
+        if bad_line_amount.any():
             owners = np.repeat(np.arange(size), counts)
-            negative_line[owners[line_amounts < 0]] = True
+            bad_line_amounts[owners[bad_line_amount]] = True
         bad_quantity = (line_quantities < 0) | (line_quantities > LINE_QUANTITY_MAX)
         if bad_quantity.any():
             owners = np.repeat(np.arange(size), counts)
@@ -191,7 +192,7 @@ class Transactions:
             ~np.isin(np.array(self.channels, dtype=np.int64), sorted(CHANNELS)),
             _lengths(self.stores) > REFERENCE_LENGTH_MAX,
             counts > limits.lines_per_transaction_max,
-            negative_line,
+            bad_line_amounts,
             bad_quantities,
             _holding_nul(self.ids, self.members, self.originals, self.stores),
         )
@@ -303,7 +304,7 @@ def _problems(limits: Limits) -> list[tuple[str, str]]:
         ("invalid_channel", "channels: not a known channel"),
         ("invalid_store_id", "store_ids: at most 128 characters"),
         ("too_many_lines", f"line_counts: at most {limits.lines_per_transaction_max}"),
-        ("invalid_line_amount", "line_amounts_minor: must not be negative"),
+        ("invalid_line_amount", f"line_amounts_minor: 0 to {AMOUNT_MINOR_MAX}"),
         ("invalid_line_quantity", f"line_quantities: 0 to {LINE_QUANTITY_MAX}"),
         (
             "invalid_text",
@@ -357,10 +358,14 @@ def of_purchase(
     lines = list(request.line_items)
     detailed = bool(lines)
     for index, line in enumerate(lines):
-        if line.amount.amount_minor < 0:
-            raise InvalidArgument(
-                f"line_items[{index}].amount.amount_minor", "must not be negative"
-            )
+        # Bounded as the purchase's amount is: a line's points are computed from its amount,
+        # and one of 2^63 - 1 previewed 922 quadrillion points (the ledger refused to post them).
+        validation.in_range(
+            line.amount.amount_minor,
+            f"line_items[{index}].amount.amount_minor",
+            low=0,
+            high=AMOUNT_MINOR_MAX,
+        )
         validation.in_range(
             line.quantity, f"line_items[{index}].quantity", low=0, high=LINE_QUANTITY_MAX
         )

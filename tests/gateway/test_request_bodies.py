@@ -252,3 +252,19 @@ def test_a_nul_in_a_preference_or_an_attribute_is_400_on_it(
     )
     assert response.status_code == 201, response.text
     assert response.json()["duplicate"] is False
+
+
+@pytest.mark.parametrize("route", ["purchases", "basket-preview"])
+def test_a_line_amount_is_bounded_as_the_purchase_amount_is(
+    platform: GatewayPlatform, admin: httpx.Client, route: str
+) -> None:
+    # A line of 2^63 - 1 cents in a 10 euro purchase: the preview promised 922337203685477580
+    # points and the purchase was 409 LEDGER_REFUSED (naming no field) once campaign had
+    # computed them and the ledger refused to post them.
+    path, body = _dated(route, platform.enrol(), "2026-01-01T12:00:00Z")
+    line = {"sku": "espresso", "amount": {"amount_minor": 2**63 - 1, "currency": "EUR"}}
+    response = admin.post(
+        path, headers={"Idempotency-Key": unique("k")}, json={**body, "line_items": [line]}
+    )
+    error = assert_error(response, 400, "INVALID_ARGUMENT")
+    assert error["field"] == "line_items[0].amount.amount_minor", error

@@ -116,9 +116,15 @@ def test_lines_are_checked_with_their_transaction() -> None:
     request.line_amounts_minor.pop()
     transactions = Transactions.of_ingest(request, limits, now_micros=NOW)
     assert transactions.rejected == {
-        2: ("invalid_line_amount", "line_amounts_minor: must not be negative"),
+        2: ("invalid_line_amount", "line_amounts_minor: 0 to 1000000000000"),
     }
     assert transactions.purchases() == [0, 1]
+    # Bounded as a transaction's amount is: a line's points are computed from it.
+    request.line_amounts_minor[3] = 10**12 + 1
+    transactions = Transactions.of_ingest(request, limits, now_micros=NOW)
+    assert transactions.rejected == {
+        2: ("invalid_line_amount", "line_amounts_minor: 0 to 1000000000000"),
+    }
 
 
 def test_text_holding_a_nul_character_is_rejected_alone() -> None:
