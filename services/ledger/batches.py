@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 import ledger_core
+from ledger_core import limits
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
@@ -49,6 +50,9 @@ REJECT_UNKNOWN_MEMBER, REJECT_INSUFFICIENT, REJECT_INVALID_POINTS = 1, 2, 3
 REJECT_INVALID_KIND, REJECT_MEMBER_CLOSED, REJECT_CONFLICT, REJECT_INVALID_ITEM = 4, 5, 6, 7
 REJECT_OCCURRED_AT_IN_FUTURE = 8
 OCCURRED_BEFORE_1970 = "occurred_at_unix_micros: must not be before 1970-01-01T00:00:00Z"
+# A vesting or expiry given instead of the program's: within the calendar's years.
+OVERRIDE_RANGE_TEXT = "must be within 1970-01-01T00:00:00Z to 2099-12-31T23:59:59Z"
+OVERRIDE_MICROS_MAX = (limits.TIMESTAMP_SECONDS_MAX + 1) * 1_000_000 - 1
 # The unique index that binds an item key to one posting of a member (migration 002).
 ITEM_KEY_INDEX = "postings_item_key"
 POINTS_MAX = 10**12
@@ -174,6 +178,16 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
             # Before the program's calendar (ledger_core's offset tables) begins; a year-1 date
             # west of Greenwich has no local date at all.
             results.reject(index, REJECT_INVALID_ITEM, OCCURRED_BEFORE_1970)
+        elif not 0 <= columns.vests_micros[index] <= OVERRIDE_MICROS_MAX:
+            results.reject(
+                index, REJECT_INVALID_ITEM, f"vests_at_unix_micros: {OVERRIDE_RANGE_TEXT}"
+            )
+        elif not 0 <= columns.expires_micros[index] <= OVERRIDE_MICROS_MAX:
+            # Out of range, the last instant of 9999 is infinity to asyncpg, and such a lot
+            # broke every later read of the member's balance.
+            results.reject(
+                index, REJECT_INVALID_ITEM, f"expires_at_unix_micros: {OVERRIDE_RANGE_TEXT}"
+            )
         else:
             valid.append(index)
     return valid

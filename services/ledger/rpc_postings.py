@@ -5,8 +5,10 @@ import datetime as dt
 import asyncpg
 import grpc
 
+from ledger_core import limits
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import convert, store
+from services.ledger.batches import OVERRIDE_RANGE_TEXT
 from services.ledger.grouped_earns import EarnCall
 from services.ledger.operations import Earning, Program
 from services.ledger.rpc_base import (
@@ -57,6 +59,13 @@ class PostingRpcs(LedgerRpcBase):
                 now_micros=unix_micros(self.clock()),
                 ahead_max_ms=self.occurred_at_ahead_max_ms,
             )
+        for name in ("vests_at", "expires_at"):
+            if request.HasField(name):
+                seconds = getattr(request, name).seconds
+                if not limits.TIMESTAMP_SECONDS_MIN <= seconds <= limits.TIMESTAMP_SECONDS_MAX:
+                    # Year 1 and the last instant of 9999 are -infinity and infinity to asyncpg:
+                    # stored so, the lot broke every later read of the member's balance.
+                    raise InvalidArgument(name, OVERRIDE_RANGE_TEXT)
         earning = Earning(
             member_id=request.member_id,
             points=request.points,

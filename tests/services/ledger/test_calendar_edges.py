@@ -1,12 +1,13 @@
 """A lot's instants on the program's calendar at its edges, against the real ledger: months
 lacking the day a lot was earned on, return windows across a change of the clocks, and dates
-before the calendar begins, through Earn and PostBatch alike."""
+outside the calendar's years, through Earn and PostBatch alike."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
@@ -152,4 +153,63 @@ async def test_dates_before_1970_are_refused_and_a_batch_posts_its_other_items(
         assert (await ledger.balance("bob")).available_points + (
             await ledger.balance("bob")
         ).pending_points == 20
+        await ledger.assert_clean()
+
+
+# The last instant a Timestamp holds, which clients send to mean "never".
+LAST_TIMESTAMP = Timestamp(seconds=253_402_300_799, nanos=999_999_999)
+
+
+async def test_vesting_and_expiry_given_outside_the_calendars_years_are_refused(
+    start_service,
+) -> None:
+    """An expires_at (or vests_at) of the last instant of year 9999, or of year 1, was stored as
+    PostgreSQL's infinity (asyncpg's reading of datetime.max and min), read back without a time
+    zone, and every GetBalance of the member was INTERNAL from then on. Earn refuses such a
+    vesting or expiry on its field, PostBatch rejects the item; 2099's last second still posts."""
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
+        ledger = Ledger(channel)
+        await ledger.setup()
+        year_one = ts(dt.datetime(1, 1, 1, tzinfo=dt.UTC))
+        for field, value in (
+            ("expires_at", LAST_TIMESTAMP),
+            ("vests_at", LAST_TIMESTAMP),
+            ("expires_at", year_one),
+            ("vests_at", year_one),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await ledger.stub.Earn(
+                    ledger_pb2.EarnRequest(
+                        program_id=ledger.program_id,
+                        idempotency_key=key(),
+                        member_id="ann",
+                        points=10,
+                        **{field: value},
+                    )
+                )
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, field
+            assert dict(refused.value.trailing_metadata())[ERROR_FIELD_HEADER] == field
+        last_second = ts(dt.datetime(2099, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+        await ledger.earn("ann", 10, expires_at=last_second)
+        assert (await ledger.balance("ann")).available_points == 10
+
+        last_micros = LAST_TIMESTAMP.seconds * 1_000_000 + 999_999
+        request = batch(
+            "far",
+            [("bob", 10, common_pb2.POSTING_KIND_EARN, key()) for _ in range(3)],
+            expires_at_unix_micros=[last_micros, 0, 0],
+            vests_at_unix_micros=[0, last_micros, 0],
+        )
+        [answer] = await post(ledger, request)
+        assert list(answer.statuses) == [
+            ledger_pb2.ITEM_STATUS_REJECTED,
+            ledger_pb2.ITEM_STATUS_REJECTED,
+            ledger_pb2.ITEM_STATUS_POSTED,
+        ]
+        assert [message.split(":")[0] for message in answer.messages[:2]] == [
+            "expires_at_unix_micros",
+            "vests_at_unix_micros",
+        ]
+        balance = await ledger.balance("bob")
+        assert balance.available_points + balance.pending_points == 10
         await ledger.assert_clean()
