@@ -195,6 +195,12 @@ class RunningService:
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
+    def metrics_port(self) -> int:
+        """The metrics port being served: the configured one, or the one the system chose for
+        a configured 0 (as tests start services, so no other process can take it first)."""
+        return self._probes.port if self._probes is not None else self.config.metrics_port
+
+    @property
     def names(self) -> list[str]:
         return [descriptor.full_name for descriptor in self.spec.descriptors]
 
@@ -276,7 +282,7 @@ class RunningService:
             spec.name,
             config.grpc_address,
             config.metrics_host,
-            config.metrics_port,
+            self.metrics_port,
         )
 
     async def shutdown(self) -> None:

@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 import grpc
 import pytest
 
-from deploy.local.servers import free_port
 from services.shared.server import ProcessConfig, RunningService, ServiceSpec
 from tests.conftest import Servers
 
@@ -24,7 +23,9 @@ def start_service(servers: Servers, database_url: str, nats_namespace: str):
             "nats_url": servers.nats_url,
             "nats_namespace": nats_namespace,
             "grpc_address": "127.0.0.1:0",
-            "metrics_port": free_port(),
+            # Bound by the service itself: a port free_port() found free could be taken by
+            # another process (an outgoing connection's) before the service binds it.
+            "metrics_port": 0,
             "shutdown_grace_ms": 5000,
             # A consumer notices the shutdown when its pull ends: at the default of a second,
             # each service of each test would take a second to stop.

@@ -51,7 +51,7 @@ async def test_a_failed_recovery_run_counts_once_on_a_series_exported_at_zero(
         redemption_lease_ms=30_000,
         recovery_interval_ms=100,
     ) as (service, _):
-        port = service.config.metrics_port
+        port = service.metrics_port
         before = await asyncio.to_thread(scrape, port)
         # Before anything failed, the alert's series is there at 0 (increase() needs that sample).
         assert runs(before, "failed") == 0 and recovered(before, "failed") == 0
