@@ -94,6 +94,10 @@ def create_app(config: GatewayConfig) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # A path with a slash too many is not found (404 in the one error shape). Starlette
+        # answered 307 with an empty body and a Location built from the Host header, so any
+        # Host a client (or an attacker before a cache) sent came back as the redirect's host.
+        redirect_slashes=False,
     )
     app.state.config = config
     app.state.metrics = metrics

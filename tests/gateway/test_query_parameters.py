@@ -1,4 +1,5 @@
-"""A route's query holds its own parameters only, each once (a list parameter once per value)."""
+"""A route's query holds its own parameters only, each once (a list parameter once per value);
+a path is matched as it is, a slash too many included."""
 
 import httpx
 import pytest
@@ -88,3 +89,15 @@ def test_a_list_parameter_takes_a_value_per_repeat(
     path = f"{BASE}/members/{member_id}/history"
     response = admin.get(path, params=[("kinds", "earn"), ("kinds", "redeem"), ("page_size", "5")])
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("path", ["members/", "members/%2F", "members/me/balance/"])
+def test_a_path_with_a_slash_too_many_is_404_not_a_redirect(admin: httpx.Client, path: str) -> None:
+    # It was 307 with an empty body, redirected to the Host header's host.
+    response = admin.post(
+        f"{BASE}/{path}",
+        headers={"Idempotency-Key": unique("k"), "Host": "attacker.example"},
+        json={},
+    )
+    assert_error(response, 404, "NOT_FOUND")
+    assert "location" not in response.headers
