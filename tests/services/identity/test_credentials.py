@@ -112,6 +112,10 @@ async def test_revoked_expired_unknown_and_foreign_keys_are_refused(stub) -> Non
         ({"scopes": ["members:read", "members:read"]}, "scopes"),
         ({"requests_per_minute_max": -1}, "requests_per_minute_max"),
         ({"expires_at": Timestamp(seconds=1)}, "expires_at"),
+        # The last instant a Timestamp holds, a "never": asyncpg stored it as infinity and read
+        # it back without a time zone, so every authentication with the key was INTERNAL.
+        ({"expires_at": Timestamp(seconds=253_402_300_799, nanos=999_999_999)}, "expires_at"),
+        ({"expires_at": Timestamp(seconds=4_102_444_800)}, "expires_at"),  # 2100-01-01
     ],
 )
 async def test_bad_api_keys_name_the_field_and_write_nothing(stub, database, fields, field) -> None:
@@ -120,6 +124,11 @@ async def test_bad_api_keys_name_the_field_and_write_nothing(stub, database, fie
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details().startswith(f"{field}:"), error.details()
     assert await row_counts(database) == before
+
+
+async def test_a_key_expiring_at_the_end_of_2099_authenticates(stub) -> None:
+    created = await create_key(stub, expires_at=Timestamp(seconds=4_102_444_799))
+    assert (await authenticate(stub, created.secret)).key_id == created.api_key.key_id
 
 
 async def issue_member_token(stub, member_id: str, ttl_seconds: int = 600, scopes=("member:read",)):
