@@ -193,6 +193,15 @@ def install_handlers(app: FastAPI) -> None:
             context = first.get("ctx")
             reason = context.get("error", "malformed") if isinstance(context, dict) else ""
             return error_response(400, "INVALID_ARGUMENT", f"the body is not JSON: {reason}")
+        if tuple(first.get("loc", ())) == ("body",):
+            # The body as a whole (empty, null, an array, a string, a number): FastAPI names it
+            # "body", which is no field of the request's JSON.
+            empty = first.get("type") == "missing"
+            return error_response(
+                400,
+                "INVALID_ARGUMENT",
+                f"the body must be a JSON object{', not empty' if empty else ''}",
+            )
         field = _field_of(tuple(first.get("loc", ())))
         code = "INVALID_ARGUMENT"
         if field == IDEMPOTENCY_HEADER and first.get("type") == "missing":

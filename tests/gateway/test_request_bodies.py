@@ -268,3 +268,24 @@ def test_a_line_amount_is_bounded_as_the_purchase_amount_is(
     )
     error = assert_error(response, 400, "INVALID_ARGUMENT")
     assert error["field"] == "line_items[0].amount.amount_minor", error
+
+
+@pytest.mark.parametrize("content", [b"", b"null", b"[]", b'"member"', b"1"])
+def test_a_body_that_is_not_a_json_object_names_no_field(
+    platform: GatewayPlatform, admin: httpx.Client, content: bytes
+) -> None:
+    # Its field was "body", FastAPI's name for the whole body (no field of the request's JSON),
+    # with pydantic's "Input should be a valid dictionary or object to extract fields from".
+    for method, path in (
+        ("POST", f"{BASE}/members"),
+        ("PATCH", f"{BASE}/members/{platform.enrol()}/profile"),
+    ):
+        response = admin.request(
+            method,
+            path,
+            headers={"Idempotency-Key": unique("k"), "Content-Type": "application/json"},
+            content=content,
+        )
+        error = assert_error(response, 400, "INVALID_ARGUMENT")
+        assert error["field"] == "", error
+        assert "must be a JSON object" in error["message"], error
