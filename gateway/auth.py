@@ -185,11 +185,20 @@ def _seconds(value: Timestamp) -> float:
 
 
 def _credential(request: Request) -> tuple[str, str, str]:
-    """The kind of credential, its secret and the header that carried it."""
+    """The kind of credential, its secret and the header that carried it. An API key and a
+    member token together are refused: the key was taken and the token ignored, so who acted
+    (a member, or an integration with its scopes) was the gateway's guess."""
     secret = request.headers.get("x-api-key", "")
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if secret and scheme.lower() in ("apikey", "bearer"):
+        raise ApiError(
+            400,
+            "INVALID_ARGUMENT",
+            "send one credential: X-Api-Key or Authorization, not both",
+            field="Authorization",
+        )
     if secret:
         return "api_key", secret.strip(), "X-Api-Key"
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "apikey":
         return "api_key", value.strip(), "Authorization"
     if scheme.lower() == "bearer":

@@ -29,6 +29,9 @@ from gateway.errors import ApiError
 
 # A parameter's name as an error's field is cut to this many characters.
 QUERY_NAME_LENGTH_MAX = 128
+# Headers that hold one value: given twice, which one was meant is ambiguous (the first was
+# taken), so the request is refused as a JSON key or a query parameter given twice is.
+SINGLE_HEADERS = ("Idempotency-Key", "X-Api-Key", "Authorization", "Content-Type")
 
 
 class _DuplicateKey(ValueError):
@@ -99,10 +102,18 @@ def check_query(request: Request, taken: dict[str, bool]) -> None:
             raise ApiError(400, "INVALID_ARGUMENT", "is given more than once", field=field)
 
 
+def check_headers(request: Request) -> None:
+    """400 on the first of SINGLE_HEADERS given more than once."""
+    for name in SINGLE_HEADERS:
+        if len(request.headers.getlist(name)) > 1:
+            raise ApiError(400, "INVALID_ARGUMENT", "is given more than once", field=name)
+
+
 class JsonRoute(APIRoute):
     """A route that reads its JSON body with `loads`, and refuses a body of another media type
     with 415 (FastAPI would hand its bytes to validation: "Input should be a valid dictionary"),
-    and a query parameter it does not take or that is repeated (`check_query`)."""
+    a query parameter it does not take or that is repeated (`check_query`), and a header that
+    holds one value given twice (`check_headers`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -114,6 +125,7 @@ class JsonRoute(APIRoute):
         }
 
         async def read_json_body(request: Request) -> Response:
+            check_headers(request)
             check_query(request, taken)
             if takes_body and not is_json(request.headers.get("content-type", "")):
                 raise HTTPException(415, "the body must be JSON (Content-Type: application/json)")

@@ -215,3 +215,31 @@ def test_a_rejected_credential_is_401_with_a_challenge(platform: GatewayPlatform
         response = client.get(f"{BASE}/members/me")
         assert_error(response, 401, "MEMBER_TOKEN_REJECTED")
         assert "Bearer" in response.headers["www-authenticate"]
+
+
+def test_two_credentials_or_a_header_given_twice_are_refused(platform: GatewayPlatform) -> None:
+    # The first was taken: a reader key with a member token acted as the key, and of two
+    # Idempotency-Keys the first was the one kept.
+    member_id = platform.enrol()
+    token = platform.member_token(member_id)
+    with httpx.Client(base_url=platform.url) as client:
+        both = [("X-Api-Key", platform.keys["reader"]), ("Authorization", f"Bearer {token}")]
+        response = client.get(f"{BASE}/members/{member_id}", headers=both)
+        assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "Authorization"
+        keys = [("X-Api-Key", "lk_not-a-key"), ("X-Api-Key", platform.keys["admin"])]
+        response = client.get(f"{BASE}/members/{member_id}", headers=keys)
+        assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "X-Api-Key"
+        twice = [
+            ("X-Api-Key", platform.keys["admin"]),
+            ("Idempotency-Key", unique("k")),
+            ("Idempotency-Key", unique("k")),
+        ]
+        response = client.patch(
+            f"{BASE}/members/{member_id}/profile", headers=twice, json={"given_name": "Twice"}
+        )
+        assert assert_error(response, 400, "INVALID_ARGUMENT")["field"] == "Idempotency-Key"
+        # A proxy's own Authorization scheme next to an API key is not a second credential.
+        proxied = [("X-Api-Key", platform.keys["reader"]), ("Authorization", "Basic cHJveHk6eA==")]
+        assert client.get(f"{BASE}/members/{member_id}", headers=proxied).status_code == 200
+    with platform.client(key="admin") as admin:
+        assert admin.get(f"{BASE}/members/{member_id}").json()["profile"]["given_name"] == "Test"
