@@ -112,8 +112,9 @@ def check_headers(request: Request) -> None:
 class JsonRoute(APIRoute):
     """A route that reads its JSON body with `loads`, and refuses a body of another media type
     with 415 (FastAPI would hand its bytes to validation: "Input should be a valid dictionary"),
-    a query parameter it does not take or that is repeated (`check_query`), and a header that
-    holds one value given twice (`check_headers`)."""
+    or with a Content-Encoding (gzip: the gateway does not decode bodies), a query parameter it
+    does not take or that is repeated (`check_query`), and a header that holds one value given
+    twice (`check_headers`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -129,6 +130,13 @@ class JsonRoute(APIRoute):
             check_query(request, taken)
             if takes_body and not is_json(request.headers.get("content-type", "")):
                 raise HTTPException(415, "the body must be JSON (Content-Type: application/json)")
+            encoding = request.headers.get("content-encoding", "identity").strip().lower()
+            if takes_body and encoding not in ("", "identity"):
+                # RFC 9110 section 15.5.16. Its bytes were read as JSON text: a gzipped body
+                # was 400 "the body is not UTF-8".
+                raise HTTPException(
+                    415, f"the body must not be encoded (Content-Encoding {encoding[:32]!r})"
+                )
             return await handler(JsonRequest(request.scope, request.receive))
 
         return read_json_body

@@ -1,5 +1,6 @@
 """What the gateway takes as a request body: JSON values of the documented types only."""
 
+import gzip
 import json
 
 import httpx
@@ -289,3 +290,20 @@ def test_a_body_that_is_not_a_json_object_names_no_field(
         error = assert_error(response, 400, "INVALID_ARGUMENT")
         assert error["field"] == "", error
         assert "must be a JSON object" in error["message"], error
+
+
+def test_an_encoded_body_is_415(admin: httpx.Client) -> None:
+    # A gzipped body was read as JSON text: 400 "the body is not UTF-8".
+    email = f"{unique('gzip')}@t.example"
+    body = json.dumps({"channel": "app", "identifiers": [{"kind": "email", "value": email}]})
+    response = admin.post(
+        f"{BASE}/members",
+        headers={
+            "Idempotency-Key": unique("k"),
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        },
+        content=gzip.compress(body.encode()),
+    )
+    error = assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert "gzip" in error["message"], error
