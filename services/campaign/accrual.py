@@ -77,6 +77,9 @@ class PurchaseBatch:
     # rule's segments or experiment arm, or in the program-wide holdout (services/campaign/
     # targeting.py). Rules not named here apply to every transaction.
     excluded: dict[str, BoolArray] = field(default_factory=dict)
+    # n, unix microseconds, which a rule's start and end are compared with; None for archived
+    # purchases (backtests), which keep whole seconds only.
+    micros: Int64Array | None = None
 
     @property
     def size(self) -> int:
@@ -358,15 +361,17 @@ def _eligible(
 
 
 def _in_force(rule: CompiledEarningRule, batch: PurchaseBatch, selected: IntArray) -> IntArray:
-    seconds = batch.seconds[selected]
+    micros = (
+        batch.micros[selected] if batch.micros is not None else batch.seconds[selected] * 1_000_000
+    )
     keep = np.ones(len(selected), dtype=np.bool_)
     excluded = batch.excluded.get(rule.rule_id)
     if excluded is not None:
         keep &= ~excluded[selected]
-    if rule.start_s is not None:
-        keep &= seconds >= rule.start_s
-    if rule.end_s is not None:
-        keep &= seconds < rule.end_s
+    if rule.start_micros is not None:
+        keep &= micros >= rule.start_micros
+    if rule.end_micros is not None:
+        keep &= micros < rule.end_micros
     if rule.spend_min_minor:
         keep &= batch.amounts_minor[selected] >= rule.spend_min_minor
     return selected[keep]

@@ -21,6 +21,8 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 import ledger_core
 from loyalty.campaign.v1 import rules_pb2
 from loyalty.common.v1 import common_pb2
@@ -64,8 +66,10 @@ class CompiledEarningRule:
     priority: int
     stacking_mode: int
     qualifying: bool
-    start_s: int | None
-    end_s: int | None
+    # The rule's period [start, end) in unix microseconds, to the microsecond purchases carry
+    # (a bound's nanoseconds round up: a purchase at its microsecond is not before it).
+    start_micros: int | None
+    end_micros: int | None
     spend_min_minor: int
     tiers: Dictionary
     categories: Dictionary
@@ -191,8 +195,8 @@ def compile_earning(
         priority=rule.priority,
         stacking_mode=rule.stacking_mode or rules_pb2.STACKING_MODE_STACKABLE,
         qualifying=earning.qualifying,
-        start_s=rule.start_time.seconds if rule.HasField("start_time") else None,
-        end_s=rule.end_time.seconds if rule.HasField("end_time") else None,
+        start_micros=_micros_up(rule.start_time) if rule.HasField("start_time") else None,
+        end_micros=_micros_up(rule.end_time) if rule.HasField("end_time") else None,
         spend_min_minor=earning.minimum_spend.amount_minor,
         tiers=tiers,
         categories=categories,
@@ -377,6 +381,10 @@ def _totals_rules(
         if values
     ]
     return rules
+
+
+def _micros_up(stamp: Timestamp) -> int:
+    return -(-stamp.ToNanoseconds() // 1000)
 
 
 def _window(window: rules_pb2.TimeWindow) -> ledger_core.TimeWindow:

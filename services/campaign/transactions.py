@@ -247,6 +247,7 @@ class Transactions:
             line_indexes = starts + np.arange(int(lengths.sum()), dtype=np.int64)
         position = {member: index for index, member in enumerate(members)}
         line_list = line_indexes.tolist()
+        micros = np.array(self.micros, dtype=np.int64)[chosen]
         return PurchaseBatch(
             member_index=np.fromiter(
                 map(position.__getitem__, pick(self.members, indexes)),
@@ -257,7 +258,8 @@ class Transactions:
             amounts_minor=np.array(self.amounts, dtype=np.int64)[chosen],
             channels=np.array(self.channels, dtype=np.int32)[chosen],
             stores=Codes.of(pick(self.stores, indexes)),
-            seconds=np.array(self.micros, dtype=np.int64)[chosen] // 1_000_000,
+            seconds=micros // 1_000_000,
+            micros=micros,
             line_transaction=line_transaction,
             line_amounts_minor=np.array(self.line_amounts, dtype=np.int64)[line_indexes],
             line_categories=Codes.of(pick(self.line_categories, line_list)),
