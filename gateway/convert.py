@@ -4,6 +4,7 @@ import base64
 import datetime as dt
 from collections.abc import Iterable
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gateway import models
@@ -35,9 +36,12 @@ from loyalty.ledger.v1 import ledger_pb2
 from loyalty.rewards.v1 import rewards_pb2
 
 
-def instant(value: Timestamp) -> dt.datetime | None:
-    if not value.seconds and not value.nanos:
+def instant(message: Message, field: str) -> dt.datetime | None:
+    """A message's Timestamp field as an aware datetime; None when unset (not when it holds
+    1970-01-01T00:00:00Z, a real instant)."""
+    if not message.HasField(field):
         return None
+    value: Timestamp = getattr(message, field)
     return value.ToDatetime(tzinfo=dt.UTC)
 
 
@@ -69,8 +73,8 @@ def program(value: identity_pb2.Program) -> models.Program:
         time_zone=value.time_zone,
         entry_tier_code=value.entry_tier_code,
         default_locale=value.default_locale,
-        create_time=instant(value.create_time),
-        update_time=instant(value.update_time),
+        create_time=instant(value, "create_time"),
+        update_time=instant(value, "update_time"),
     )
 
 
@@ -122,7 +126,7 @@ def identifier(value: identity_pb2.Identifier) -> models.Identifier:
         value=value.value,
         provider=value.provider,
         verified=value.verified,
-        added_at=instant(value.added_at),
+        added_at=instant(value, "added_at"),
     )
 
 
@@ -133,9 +137,9 @@ def blocked_identifier(value: identity_pb2.BlockedIdentifier) -> models.BlockedI
         value=card.value,
         provider=card.provider,
         verified=card.verified,
-        added_at=instant(card.added_at),
+        added_at=instant(card, "added_at"),
         reason=from_proto(IdentifierRemovalReason, value.reason),
-        blocked_at=instant(value.blocked_at),
+        blocked_at=instant(value, "blocked_at"),
     )
 
 
@@ -152,7 +156,7 @@ def consent(value: identity_pb2.Consent) -> models.Consent:
     return models.Consent(
         channel=from_proto(ConsentChannel, value.channel),
         granted=value.granted,
-        changed_at=instant(value.changed_at),
+        changed_at=instant(value, "changed_at"),
         source_channel=from_proto(Channel, value.source_channel),
     )
 
@@ -171,8 +175,8 @@ def member(value: identity_pb2.Member) -> models.Member:
         referral_code=value.referral_code,
         referrer_member_id=value.referrer_member_id,
         merged_into_member_id=value.merged_into_member_id,
-        enrolled_at=instant(value.enrolled_at),
-        update_time=instant(value.update_time),
+        enrolled_at=instant(value, "enrolled_at"),
+        update_time=instant(value, "update_time"),
     )
 
 
@@ -193,8 +197,8 @@ def balance(value: ledger_pb2.Balance) -> models.Balance:
         next_tier_code=value.next_tier_code,
         to_next_tier_amount=value.to_next_tier_amount,
         expiring_30_days_points=value.expiring_30_days_points,
-        next_expiry_at=instant(value.next_expiry_at),
-        as_of=instant(value.as_of),
+        next_expiry_at=instant(value, "next_expiry_at"),
+        as_of=instant(value, "as_of"),
     )
 
 
@@ -203,9 +207,9 @@ def lot(value: ledger_pb2.Lot) -> models.Lot:
         lot_id=value.lot_id,
         original_points=value.original_points,
         remaining_points=value.remaining_points,
-        earned_at=instant(value.earned_at),
-        vests_at=instant(value.vests_at),
-        expires_at=instant(value.expires_at),
+        earned_at=instant(value, "earned_at"),
+        vests_at=instant(value, "vests_at"),
+        expires_at=instant(value, "expires_at"),
         vesting_state=from_proto(VestingState, value.vesting_state),
         source_reference=value.source_reference,
     )
@@ -215,7 +219,7 @@ def spend_allocation(value: ledger_pb2.SpendAllocation) -> models.SpendAllocatio
     return models.SpendAllocation(
         lot_id=value.lot_id,
         points=value.points,
-        lot_expires_at=instant(value.lot_expires_at),
+        lot_expires_at=instant(value, "lot_expires_at"),
         lot_source_reference=value.lot_source_reference,
     )
 
@@ -229,8 +233,8 @@ def posting(value: ledger_pb2.Posting) -> models.Posting:
         reason_code=value.reason.code,
         reason_note=value.reason.note,
         rule_ids=list(value.reason.rule_ids),
-        occurred_at=instant(value.occurred_at),
-        posted_at=instant(value.posted_at),
+        occurred_at=instant(value, "occurred_at"),
+        posted_at=instant(value, "posted_at"),
         available_points_after=value.available_points_after,
     )
 
@@ -242,7 +246,7 @@ def tier_change(value: ledger_pb2.TierChange) -> models.TierChange:
         direction=from_proto(TierChangeDirection, value.direction),
         reason=from_proto(TierChangeReason, value.reason),
         qualifying_amount=value.qualifying_amount,
-        changed_at=instant(value.changed_at),
+        changed_at=instant(value, "changed_at"),
     )
 
 
@@ -301,7 +305,7 @@ def purchase_result(
         points=accrual.points,
         rules=rule_applications(accrual.applications),
         posting_id=accrual.posting_id,
-        vests_at=instant(accrual.vests_at),
+        vests_at=instant(accrual, "vests_at"),
         duplicate=value.duplicate,
     )
 
@@ -373,7 +377,7 @@ def activity(value: engagement_pb2.Activity, *, duplicate: bool) -> models.Activ
         outcome=from_proto(ActivityOutcome, value.outcome),
         points=value.points,
         rule_ids=list(value.rule_ids),
-        occurred_at=instant(value.occurred_at),
+        occurred_at=instant(value, "occurred_at"),
         duplicate=duplicate,
     )
 
@@ -404,8 +408,8 @@ def reward(value: rewards_pb2.Reward) -> models.Reward:
         discount=discount(value.discount) if value.HasField("discount") else None,
         sku=value.sku,
         image_url=value.image_url,
-        valid_from=instant(value.valid_from),
-        valid_until=instant(value.valid_until),
+        valid_from=instant(value, "valid_from"),
+        valid_until=instant(value, "valid_until"),
         stock=(
             models.Stock(unlimited=value.stock.unlimited, available=value.stock.available)
             if value.HasField("stock")
@@ -444,16 +448,16 @@ def redemption(value: rewards_pb2.Redemption) -> models.Redemption:
             models.IssuedCode(
                 code=code.code,
                 status=from_proto(CodeStatus, code.status),
-                expires_at=instant(code.expires_at),
-                used_at=instant(code.used_at),
+                expires_at=instant(code, "expires_at"),
+                used_at=instant(code, "used_at"),
             )
             for code in value.codes
         ],
         failure_reason=value.failure_reason,
         channel=from_proto(Channel, value.channel),
-        create_time=instant(value.create_time),
-        complete_time=instant(value.complete_time),
-        cancel_time=instant(value.cancel_time),
+        create_time=instant(value, "create_time"),
+        complete_time=instant(value, "complete_time"),
+        cancel_time=instant(value, "cancel_time"),
     )
 
 
@@ -466,8 +470,8 @@ def code_validation(value: rewards_pb2.ValidateCodeResponse) -> models.CodeValid
         reward_name=value.reward_name,
         reward_kind=from_proto(RewardKind, value.reward_kind),
         discount=discount(value.discount) if value.HasField("discount") else None,
-        expires_at=instant(value.expires_at),
-        used_at=instant(value.used_at),
+        expires_at=instant(value, "expires_at"),
+        used_at=instant(value, "used_at"),
     )
 
 
@@ -477,7 +481,7 @@ def code_use(value: rewards_pb2.UseCodeResponse) -> models.CodeUseResult:
         member_id=value.member_id,
         reward_id=value.reward_id,
         redemption_id=value.redemption_id,
-        used_at=instant(value.used_at),
+        used_at=instant(value, "used_at"),
     )
 
 
@@ -507,11 +511,11 @@ def export(value: identity_pb2.ExportMemberResponse) -> models.MemberExport:
                 points=p.points,
                 source_reference=p.source_reference,
                 reason=p.reason,
-                occurred_at=instant(p.occurred_at),
+                occurred_at=instant(p, "occurred_at"),
             )
             for p in value.ledger_postings
         ],
         available_points=value.available_points,
         sections=sections,
-        exported_at=instant(value.exported_at),
+        exported_at=instant(value, "exported_at"),
     )

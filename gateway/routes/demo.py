@@ -52,5 +52,5 @@ async def demo_login(
     return models.MemberToken(
         token=issued.token,
         member_id=resolved.member_id,
-        expires_at=convert.instant(issued.expires_at),
+        expires_at=convert.instant(issued, "expires_at"),
     )

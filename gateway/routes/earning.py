@@ -95,7 +95,7 @@ def _mission_progress(value: engagement_pb2.MissionProgress) -> models.MissionPr
         reward_points=mission.reward_points,
         badge_code=mission.badge_code,
         badge_name=mission.badge_name,
-        end_time=instant(mission.end_time),
+        end_time=instant(mission, "end_time"),
         state=from_proto(MissionProgressState, value.state),
         steps=[
             models.MissionStepProgress(
@@ -103,13 +103,13 @@ def _mission_progress(value: engagement_pb2.MissionProgress) -> models.MissionPr
                 description=descriptions.get(step.step_code, ""),
                 done_count=step.done_count,
                 required_count=step.required_count,
-                completed_at=instant(step.completed_at),
+                completed_at=instant(step, "completed_at"),
             )
             for step in value.steps
         ],
-        started_at=instant(value.started_at),
-        deadline_at=instant(value.deadline_at),
-        completed_at=instant(value.completed_at),
+        started_at=instant(value, "started_at"),
+        deadline_at=instant(value, "deadline_at"),
+        completed_at=instant(value, "completed_at"),
     )
 
 
@@ -142,7 +142,7 @@ async def list_badges(
                 name=badge.name,
                 mission_id=badge.mission_id,
                 milestone_code=badge.milestone_code,
-                awarded_at=instant(badge.awarded_at),
+                awarded_at=instant(badge, "awarded_at"),
             )
             for badge in response.badges
         ],

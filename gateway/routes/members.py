@@ -237,7 +237,7 @@ async def qr_token(request: Request, member_id: MemberIdPath, principal: Reader)
     svg = await asyncio.to_thread(qr_svg, issued.token)
     return models.QrToken(
         token=issued.token,
-        expires_at=convert.instant(issued.expires_at),
+        expires_at=convert.instant(issued, "expires_at"),
         key_id=issued.key_id,
         qr_svg=svg,
     )

@@ -59,5 +59,5 @@ async def erase_member(
         ),
     )
     return models.ErasureResult(
-        member_id=response.member_id, erased_at=convert.instant(response.erased_at)
+        member_id=response.member_id, erased_at=convert.instant(response, "erased_at")
     )

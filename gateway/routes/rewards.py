@@ -162,8 +162,8 @@ def _member_perk(value: rewards_pb2.MemberPerk) -> models.MemberPerk:
         reward_id=value.perk.reward_id,
         tier_code=value.tier_code,
         status=from_proto(PerkStatus, value.status),
-        granted_at=instant(value.granted_at),
-        withdrawn_at=instant(value.withdrawn_at),
+        granted_at=instant(value, "granted_at"),
+        withdrawn_at=instant(value, "withdrawn_at"),
     )
 
 
