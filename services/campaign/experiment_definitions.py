@@ -30,6 +30,14 @@ def check_experiment(experiment: experiments_pb2.Experiment, field: str = "exper
     )
     if experiment.status not in (0, DRAFT, RUNNING):
         raise InvalidArgument(f"{field}.status", "is set by the server; leave it unspecified")
+    if experiment.HasField("start_time"):
+        validation.stored_instant(
+            experiment.start_time, f"{field}.start_time", unset="starts when it is started"
+        )
+    if experiment.HasField("end_time"):
+        validation.stored_instant(
+            experiment.end_time, f"{field}.end_time", unset="runs until it is ended"
+        )
     if (
         experiment.HasField("start_time")
         and experiment.HasField("end_time")

@@ -42,7 +42,6 @@ API_KEY_NAME_LENGTH_MAX = 120
 API_KEY_SECRET_LENGTH_MAX = 200
 API_KEY_SECRET_PREFIX_LENGTH = 10
 # An API key's expiry is before this; a key meant to live for ever has none.
-API_KEY_EXPIRES_BEFORE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 API_KEY_REQUESTS_PER_MINUTE_MAX = 1_000_000
 # last_used_at is written at most once per this many seconds per key.
 API_KEY_LAST_USED_RESOLUTION_S = 60
@@ -263,12 +262,9 @@ class CredentialRpcs(RpcBase):
         expires_at = instant(request.expires_at) if request.HasField("expires_at") else None
         if expires_at is not None and expires_at <= now():
             raise InvalidArgument("expires_at", "must be in the future")
-        if expires_at is not None and expires_at >= API_KEY_EXPIRES_BEFORE:
-            # The last instant of 9999 (a "never" some clients send) is datetime.max, which
-            # asyncpg stores as infinity and reads back without a time zone: every use of the
-            # key failed. Unset is never.
-            raise InvalidArgument(
-                "expires_at", "must be before 2100 (unset: the key never expires)"
+        if expires_at is not None:
+            validation.stored_instant(
+                request.expires_at, "expires_at", unset="the key never expires"
             )
         await self.program(self.pool, request.program_id)
 

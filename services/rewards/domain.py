@@ -28,6 +28,12 @@ def check_new_reward(reward: rewards_pb2.Reward) -> None:
     if reward.kind == common_pb2.REWARD_KIND_PRODUCT and not reward.sku:
         raise InvalidArgument("reward.sku", "is required for a product")
     _check_image_url(reward.image_url)
+    if reward.HasField("valid_from"):
+        validation.stored_instant(
+            reward.valid_from, "reward.valid_from", unset="valid from its creation"
+        )
+    if reward.HasField("valid_until"):
+        validation.stored_instant(reward.valid_until, "reward.valid_until", unset="valid for good")
     if (
         reward.HasField("valid_from")
         and reward.HasField("valid_until")

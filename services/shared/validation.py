@@ -1,7 +1,10 @@
 """Checks of common fields at the boundary; each failure names the field."""
 
+import datetime as dt
 import re
 import zoneinfo
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.shared.errors import InvalidArgument
 
@@ -12,6 +15,11 @@ _DECIMAL = re.compile(r"^[0-9]{1,19}$")
 INT64_MAX = 2**63 - 1
 INT32_MAX = 2**31 - 1
 TEXT_LENGTH_MAX = 1000
+# An instant a client sends and a service stores must come before this. The last instant of 9999
+# (a "never" some clients send) is datetime.max, which asyncpg stores as PostgreSQL's infinity
+# and reads back without a time zone, so every later use that compares it with an aware time
+# failed.
+STORED_INSTANT_BEFORE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 
 def program_id(value: str, field: str = "program_id") -> str:
@@ -103,3 +111,9 @@ def not_in_future(micros: int, field: str, *, now_micros: int, ahead_max_ms: int
     if micros > now_micros + ahead_max_ms * 1000:
         raise InvalidArgument(field, future_text(ahead_max_ms))
     return micros
+
+
+def stored_instant(stamp: Timestamp, field: str, *, unset: str) -> None:
+    """Refuse an instant from 2100 on; `unset` says what leaving the field unset means."""
+    if stamp.ToMicroseconds() >= int(STORED_INSTANT_BEFORE.timestamp()) * 1_000_000:
+        raise InvalidArgument(field, f"must be before 2100 (unset: {unset})")

@@ -7,6 +7,7 @@ import random
 import asyncpg
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import generate_latest
 
 from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, experiments_pb2, segments_pb2
@@ -353,6 +354,12 @@ async def test_assignment_is_stable_across_processes_and_matches_sql(
         ),
         ({"arms": arms(treatment_rules=("missing",))}, "experiment.arms[1].rule_ids[0]"),
         ({"segment_id": "no-such-segment"}, "experiment.segment_id"),
+        # The last instant a Timestamp holds (a "never") would be stored as infinity.
+        (
+            {"end_time": Timestamp(seconds=253_402_300_799, nanos=999_999_999)},
+            "experiment.end_time",
+        ),
+        ({"start_time": Timestamp(seconds=4_102_444_800)}, "experiment.start_time"),  # 2100
     ],
 )
 async def test_bad_experiments_name_the_field(start_service, change, field) -> None:
