@@ -93,6 +93,10 @@ def check_holdout(config: experiments_pb2.HoldoutConfig, field: str = "config") 
         required=False,
         length_max=SALT_LENGTH_MAX,
     )
+    if config.HasField("start_time"):
+        validation.stored_instant(
+            config.start_time, f"{field}.start_time", unset="from now, or as configured before"
+        )
 
 
 def status_at(

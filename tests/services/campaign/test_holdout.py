@@ -5,6 +5,7 @@ import datetime as dt
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, experiments_pb2
 from loyalty.common.v1 import common_pb2
@@ -53,6 +54,11 @@ async def test_held_out_members_earn_nothing_and_the_report_compares(start_servi
                 await configure(campaign, bad)
             assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert field_of(error.value) == "config.holdout_bps"
+        # The last instant a Timestamp holds (a "never") would be stored as infinity.
+        never = Timestamp(seconds=253_402_300_799, nanos=999_999_999)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await configure(campaign, 2_000, start_time=never)
+        assert field_of(error.value) == "config.start_time"
 
         started = now() - dt.timedelta(hours=1)
         first = await configure(campaign, 2_000, "holdout-1", start_time=ts(started))
