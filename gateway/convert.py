@@ -17,6 +17,7 @@ from gateway.enums import (
     IdentifierKind,
     IdentifierRemovalReason,
     MemberStatus,
+    MissionProgressState,
     PostingKind,
     QualifyingBasis,
     RedemptionStatus,
@@ -518,4 +519,42 @@ def export(value: identity_pb2.ExportMemberResponse) -> models.MemberExport:
         available_points=value.available_points,
         sections=sections,
         exported_at=instant(value, "exported_at"),
+    )
+
+
+def mission_progress(value: engagement_pb2.MissionProgress) -> models.MissionProgress:
+    mission = value.mission
+    descriptions = {step.step_code: step.description for step in mission.steps}
+    return models.MissionProgress(
+        mission_id=value.mission_id,
+        name=mission.name,
+        description=mission.description,
+        reward_points=mission.reward_points,
+        badge_code=mission.badge_code,
+        badge_name=mission.badge_name,
+        end_time=instant(mission, "end_time"),
+        state=from_proto(MissionProgressState, value.state),
+        steps=[
+            models.MissionStepProgress(
+                step_code=step.step_code,
+                description=descriptions.get(step.step_code, ""),
+                done_count=step.done_count,
+                required_count=step.required_count,
+                completed_at=instant(step, "completed_at"),
+            )
+            for step in value.steps
+        ],
+        started_at=instant(value, "started_at"),
+        deadline_at=instant(value, "deadline_at"),
+        completed_at=instant(value, "completed_at"),
+    )
+
+
+def badge(value: engagement_pb2.MemberBadge) -> models.Badge:
+    return models.Badge(
+        badge_code=value.badge_code,
+        name=value.name,
+        mission_id=value.mission_id,
+        milestone_code=value.milestone_code,
+        awarded_at=instant(value, "awarded_at"),
     )

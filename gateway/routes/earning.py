@@ -8,16 +8,17 @@ from fastapi import APIRouter, Depends, Request
 from gateway import models
 from gateway.auth import Principal, access
 from gateway.convert import (
-    instant,
+    badge,
     line_items_to_proto,
+    mission_progress,
     money_to_proto,
     rule_applications,
     timestamp,
 )
-from gateway.enums import MissionProgressState, from_proto, to_proto
+from gateway.enums import to_proto
 from gateway.jsonbody import JsonRoute
 from gateway.routes.common import ERRORS, PREFIX, MemberIdPath, PageSize, PageToken, upstreams
-from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.campaign.v1 import campaign_pb2
 
 router = APIRouter(prefix=PREFIX, tags=["earning"], responses=ERRORS, route_class=JsonRoute)
 # Those who post a member's purchases (tills, webshops) may ask what one would earn first.
@@ -81,35 +82,7 @@ async def list_mission_progress(
         ),
     )
     return models.MissionProgressList(
-        missions=[_mission_progress(progress) for progress in response.progresses]
-    )
-
-
-def _mission_progress(value: engagement_pb2.MissionProgress) -> models.MissionProgress:
-    mission = value.mission
-    descriptions = {step.step_code: step.description for step in mission.steps}
-    return models.MissionProgress(
-        mission_id=value.mission_id,
-        name=mission.name,
-        description=mission.description,
-        reward_points=mission.reward_points,
-        badge_code=mission.badge_code,
-        badge_name=mission.badge_name,
-        end_time=instant(mission, "end_time"),
-        state=from_proto(MissionProgressState, value.state),
-        steps=[
-            models.MissionStepProgress(
-                step_code=step.step_code,
-                description=descriptions.get(step.step_code, ""),
-                done_count=step.done_count,
-                required_count=step.required_count,
-                completed_at=instant(step, "completed_at"),
-            )
-            for step in value.steps
-        ],
-        started_at=instant(value, "started_at"),
-        deadline_at=instant(value, "deadline_at"),
-        completed_at=instant(value, "completed_at"),
+        missions=[mission_progress(progress) for progress in response.progresses]
     )
 
 
@@ -136,15 +109,6 @@ async def list_badges(
         ),
     )
     return models.BadgeList(
-        badges=[
-            models.Badge(
-                badge_code=badge.badge_code,
-                name=badge.name,
-                mission_id=badge.mission_id,
-                milestone_code=badge.milestone_code,
-                awarded_at=instant(badge, "awarded_at"),
-            )
-            for badge in response.badges
-        ],
+        badges=[badge(value) for value in response.badges],
         next_page_token=response.next_page_token,
     )
