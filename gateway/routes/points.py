@@ -9,7 +9,7 @@ from gateway import convert, models
 from gateway.auth import Principal, access
 from gateway.convert import timestamp
 from gateway.enums import PostingKind, to_proto
-from gateway.errors import ApiError
+from gateway.errors import IDEMPOTENCY_HEADER, ApiError
 from gateway.jsonbody import JsonRoute
 from gateway.routes.common import (
     ERRORS,
@@ -201,8 +201,8 @@ async def tier_history(
     description="Moves vested points of the member in the path, oldest expiry first, to "
     "`to_member_id`, an active member of the program (else 404 MEMBER_NOT_FOUND on it, as an "
     "unknown one); too few available points is 409 INSUFFICIENT_POINTS. A retry with the same "
-    "Idempotency-Key answers the first result and moves nothing again. The answer holds the "
-    "giver's balance only.",
+    "Idempotency-Key answers the first result and moves nothing again, even when the recipient "
+    "was erased or merged since. The answer holds the giver's balance only.",
 )
 async def transfer_points(
     request: Request,
@@ -213,36 +213,63 @@ async def transfer_points(
 ) -> models.TransferResult:
     services = upstreams(request)
     source = principal.member_id_of(member_id)
+    transfer = ledger_pb2.TransferPointsRequest(
+        program_id=principal.program_id,
+        idempotency_key=principal.idempotency_key(idempotency_key),
+        source_member_id=source,
+        target_member_id=body.to_member_id,
+        points=body.points,
+        reason=ledger_pb2.PostingReason(
+            code=TRANSFER_REASON_CODE,
+            note=body.note,
+            operator_id="" if principal.is_member else principal.name,
+        ),
+    )
+    fields = {
+        "source_member_id": "member_id",
+        "target_member_id": "to_member_id",
+        "reason.note": "note",
+        "reason": "",
+    }
+    recorded = None
     if body.to_member_id != source:
         # The ledger keeps accounts of any id: points given to a member identity does not know
         # (or no longer: merged, erased) would be lost to everyone.
-        await _check_recipient(services, principal.program_id, body.to_member_id)
-    response = await services.call(
-        services.ledger.TransferPoints,
-        ledger_pb2.TransferPointsRequest(
-            program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
-            source_member_id=source,
-            target_member_id=body.to_member_id,
-            points=body.points,
-            reason=ledger_pb2.PostingReason(
-                code=TRANSFER_REASON_CODE,
-                note=body.note,
-                operator_id="" if principal.is_member else principal.name,
-            ),
-        ),
-        fields={
-            "source_member_id": "member_id",
-            "target_member_id": "to_member_id",
-            "reason.note": "note",
-            "reason": "",
-        },
+        recorded = await _recipient_refused(services, transfer, fields=fields)
+    response: ledger_pb2.TransferPointsResponse = (
+        recorded
+        if recorded is not None
+        else await services.call(services.ledger.TransferPoints, transfer, fields=fields)
     )
     return models.TransferResult(
         transfer_id=response.transfer_id,
         transferred_points=response.transferred_points,
         balance=convert.balance(response.source_balance),
     )
+
+
+async def _recipient_refused(
+    services: Upstreams, transfer: ledger_pb2.TransferPointsRequest, *, fields: dict[str, str]
+) -> ledger_pb2.TransferPointsResponse | None:
+    """None when identity knows the recipient as active. Otherwise the transfer this very
+    request made before, when it is a retry (the recipient was erased or merged since it was
+    given the points), from the ledger's record of the key; else 404 on to_member_id. Asked
+    only once identity refuses, so a transfer to an active member costs no extra call."""
+    try:
+        await _check_recipient(services, transfer.program_id, transfer.target_member_id)
+        return None
+    except ApiError as refused:
+        if refused.status != 404:
+            raise
+        found = await services.call(
+            services.ledger.FindRecordedAnswer,
+            ledger_pb2.FindRecordedAnswerRequest(transfer=transfer),
+            fields={f"transfer.{name}": json for name, json in fields.items()}
+            | {"transfer.idempotency_key": IDEMPOTENCY_HEADER},
+        )
+        if found.HasField("transfer"):
+            return found.transfer
+        raise
 
 
 async def _check_recipient(services: Upstreams, program_id: str, member_id: str) -> None:

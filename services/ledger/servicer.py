@@ -9,6 +9,7 @@ from services.ledger.rpc_holds import HoldRpcs
 from services.ledger.rpc_postings import PostingRpcs
 from services.ledger.rpc_programs import ProgramRpcs
 from services.ledger.rpc_reads import ReadRpcs
+from services.ledger.rpc_recorded import RecordedAnswerRpcs
 
 __all__ = ["BATCH_SIZE_MAX", "Clock", "LedgerServicer", "utc_now"]
 
@@ -18,6 +19,7 @@ class LedgerServicer(
     PostingRpcs,
     HoldRpcs,
     ReadRpcs,
+    RecordedAnswerRpcs,
     BulkRpcs,
     ExportRpcs,
     ledger_pb2_grpc.LedgerServiceServicer,

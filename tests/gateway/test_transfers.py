@@ -117,3 +117,35 @@ def test_a_back_office_moves_points_between_members(
             json={"to_member_id": receiver, "points": 1},
         )
         assert_error(refused, 403, "SCOPE_MISSING")
+
+
+def test_a_retry_after_the_recipient_was_erased_answers_the_transfer_made(
+    platform: GatewayPlatform, admin: httpx.Client
+) -> None:
+    """The recipient is checked with identity before the ledger's call; a retry of a transfer
+    that happened is answered from the ledger's record of its key, not refused by that check."""
+    giver, receiver = platform.enrol(), platform.enrol()
+    platform.earn(giver, 100)
+    key = unique("gift")
+    body = {"to_member_id": receiver, "points": 40, "note": "for you"}
+    path = f"{BASE}/members/me/transfers"
+    with platform.client(token=platform.member_token(giver, scopes=GIVER_SCOPES)) as client:
+        given = client.post(path, headers={"Idempotency-Key": key}, json=body)
+        assert given.status_code == 201, given.text
+        erasure = admin.post(
+            f"{BASE}/members/{receiver}/erase",
+            headers={"Idempotency-Key": unique("erase")},
+            json={"operator_id": "support-1", "reason": "member asked"},
+        )
+        assert erasure.status_code == 200, erasure.text
+
+        retried = client.post(path, headers={"Idempotency-Key": key}, json=body)
+        assert retried.status_code == 201, retried.text
+        assert retried.json() == given.json()
+        # Anything but the same request is refused as before: a new key by the recipient
+        # check, another transfer under the key as a reused key.
+        fresh = client.post(path, headers={"Idempotency-Key": unique("gift")}, json=body)
+        assert assert_error(fresh, 404, "MEMBER_NOT_FOUND")["field"] == "to_member_id"
+        changed = client.post(path, headers={"Idempotency-Key": key}, json=body | {"points": 41})
+        assert assert_error(changed, 409, "IDEMPOTENCY_KEY_REUSED")["field"] == "Idempotency-Key"
+    assert _available(admin, giver) == 60

@@ -606,6 +606,18 @@ class TransferPointsResponse(_message.Message):
     target_balance: Balance
     def __init__(self, transfer_id: _Optional[str] = ..., transferred_points: _Optional[int] = ..., source_balance: _Optional[_Union[Balance, _Mapping]] = ..., target_balance: _Optional[_Union[Balance, _Mapping]] = ...) -> None: ...
 
+class FindRecordedAnswerRequest(_message.Message):
+    __slots__ = ("transfer",)
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    transfer: TransferPointsRequest
+    def __init__(self, transfer: _Optional[_Union[TransferPointsRequest, _Mapping]] = ...) -> None: ...
+
+class FindRecordedAnswerResponse(_message.Message):
+    __slots__ = ("transfer",)
+    TRANSFER_FIELD_NUMBER: _ClassVar[int]
+    transfer: TransferPointsResponse
+    def __init__(self, transfer: _Optional[_Union[TransferPointsResponse, _Mapping]] = ...) -> None: ...
+
 class PlaceHoldRequest(_message.Message):
     __slots__ = ("program_id", "idempotency_key", "member_id", "points", "reference", "ttl_seconds")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]

@@ -84,6 +84,11 @@ class LedgerServiceStub:
                 request_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.TransferPointsRequest.SerializeToString,
                 response_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.TransferPointsResponse.FromString,
                 _registered_method=True)
+        self.FindRecordedAnswer = channel.unary_unary(
+                '/loyalty.ledger.v1.LedgerService/FindRecordedAnswer',
+                request_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.FindRecordedAnswerRequest.SerializeToString,
+                response_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.FindRecordedAnswerResponse.FromString,
+                _registered_method=True)
         self.PlaceHold = channel.unary_unary(
                 '/loyalty.ledger.v1.LedgerService/PlaceHold',
                 request_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.PlaceHoldRequest.SerializeToString,
@@ -237,6 +242,19 @@ class LedgerServiceServicer:
 
     def TransferPoints(self, request, context):
         """TransferPoints moves points from one member to another, also used for merges.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindRecordedAnswer(self, request, context):
+        """FindRecordedAnswer answers a retry of TransferPoints from the answer stored under its
+        idempotency key, for a caller that checks something of its own before the call (the
+        gateway asks identity whether the recipient is an active member): a retry must get the
+        transfer that happened even when that check would refuse it now (the recipient was erased
+        or merged since). Nothing is written. The answer is found when the key holds the answer of
+        exactly this request; when the key holds none, no answer is set; a key bound to another
+        request is FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED, as the call itself would answer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -411,6 +429,11 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.TransferPoints,
                     request_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.TransferPointsRequest.FromString,
                     response_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.TransferPointsResponse.SerializeToString,
+            ),
+            'FindRecordedAnswer': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindRecordedAnswer,
+                    request_deserializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.FindRecordedAnswerRequest.FromString,
+                    response_serializer=loyalty_dot_ledger_dot_v1_dot_ledger__pb2.FindRecordedAnswerResponse.SerializeToString,
             ),
             'PlaceHold': grpc.unary_unary_rpc_method_handler(
                     servicer.PlaceHold,
@@ -746,6 +769,33 @@ class LedgerService:
             '/loyalty.ledger.v1.LedgerService/TransferPoints',
             loyalty_dot_ledger_dot_v1_dot_ledger__pb2.TransferPointsRequest.SerializeToString,
             loyalty_dot_ledger_dot_v1_dot_ledger__pb2.TransferPointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindRecordedAnswer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.ledger.v1.LedgerService/FindRecordedAnswer',
+            loyalty_dot_ledger_dot_v1_dot_ledger__pb2.FindRecordedAnswerRequest.SerializeToString,
+            loyalty_dot_ledger_dot_v1_dot_ledger__pb2.FindRecordedAnswerResponse.FromString,
             options,
             channel_credentials,
             insecure,
