@@ -89,6 +89,11 @@ class PurchaseBatch:
     def member_count(self) -> int:
         return len(self.member_tiers.codes)
 
+    def times_micros(self) -> Int64Array:
+        """n, each purchase's time in unix microseconds: to the microsecond where known, else
+        the start of its second (archived purchases)."""
+        return self.micros if self.micros is not None else self.seconds * 1_000_000
+
 
 @dataclass
 class RuleOutcome:
@@ -361,9 +366,7 @@ def _eligible(
 
 
 def _in_force(rule: CompiledEarningRule, batch: PurchaseBatch, selected: IntArray) -> IntArray:
-    micros = (
-        batch.micros[selected] if batch.micros is not None else batch.seconds[selected] * 1_000_000
-    )
+    micros = batch.times_micros()[selected]
     keep = np.ones(len(selected), dtype=np.bool_)
     excluded = batch.excluded.get(rule.rule_id)
     if excluded is not None:

@@ -16,7 +16,9 @@ from services.campaign.accrual import Codes, PurchaseBatch
 Int64Array = npt.NDArray[np.int64]
 IntArray = npt.NDArray[np.signedinteger]  # type: ignore[type-arg]
 STRING_COLUMNS = ("members", "tiers", "stores", "line_categories", "line_skus")
-NUMBER_COLUMNS = ("amounts", "channels", "seconds", "line_transaction", "line_amounts", "points")
+# Purchases' times are "micros" (unix microseconds); archives written before kept "seconds", read
+# back as the start of their second.
+NUMBER_COLUMNS = ("amounts", "channels", "micros", "line_transaction", "line_amounts", "points")
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,7 +28,7 @@ class ArchivedPurchases:
     amounts: Int64Array
     channels: IntArray
     stores: Codes
-    seconds: Int64Array
+    micros: Int64Array  # unix microseconds (the start of their second in old archives)
     line_transaction: IntArray
     line_amounts: Int64Array
     line_categories: Codes
@@ -67,15 +69,17 @@ class ArchivedPurchases:
             array = np.frombuffer(data, dtype=np.dtype(dtype), count=length, offset=offset)
             arrays[name] = array
             offset += array.nbytes
+        if "micros" not in arrays:
+            arrays["micros"] = arrays.pop("seconds") * 1_000_000
         strings = {
             name: Codes(header["strings"][name], arrays[f"{name}_codes"]) for name in STRING_COLUMNS
         }
         numbers = {name: arrays[name] for name in NUMBER_COLUMNS}
         return cls(**strings, **numbers)  # type: ignore[arg-type]
 
-    def within(self, start_s: int, end_s: int) -> "ArchivedPurchases":
-        """The purchases that happened in [start_s, end_s)."""
-        return self.kept((self.seconds >= start_s) & (self.seconds < end_s))
+    def within(self, start_micros: int, end_micros: int) -> "ArchivedPurchases":
+        """The purchases that happened in [start_micros, end_micros) (unix microseconds)."""
+        return self.kept((self.micros >= start_micros) & (self.micros < end_micros))
 
     def without(self, positions: list[int]) -> "ArchivedPurchases":
         """The purchases but those at `positions` (purchases the ledger refused)."""
@@ -95,7 +99,7 @@ class ArchivedPurchases:
             amounts=self.amounts[keep],
             channels=self.channels[keep],
             stores=Codes(self.stores.values, self.stores.codes[keep]),
-            seconds=self.seconds[keep],
+            micros=self.micros[keep],
             line_transaction=renumbered[self.line_transaction[kept_lines]].astype(np.int32),
             line_amounts=self.line_amounts[kept_lines],
             line_categories=Codes(
@@ -130,13 +134,15 @@ def concatenate(parts: list[ArchivedPurchases]) -> tuple[PurchaseBatch, list[str
     tiers = np.full(len(member_ids), "", dtype=object)
     for indexes, tier_codes in tier_parts:
         tiers[indexes] = tier_codes
+    micros = _joined_ints([p.micros for p in parts], np.int64)
     batch = PurchaseBatch(
         member_index=_joined_ints(member_index, np.int32),
         member_tiers=Codes.of(tiers.tolist()),
         amounts_minor=_joined_ints([p.amounts for p in parts], np.int64),
         channels=_joined_ints([p.channels for p in parts], np.int32),
         stores=_joined_codes(stores),
-        seconds=_joined_ints([p.seconds for p in parts], np.int64),
+        seconds=micros // 1_000_000,
+        micros=micros,
         line_transaction=_joined_ints(line_transactions, np.int32),
         line_amounts_minor=_joined_ints([p.line_amounts for p in parts], np.int64),
         line_categories=_joined_codes(categories),

@@ -4,8 +4,10 @@ import datetime as dt
 
 from loyalty.campaign.v1 import experiments_pb2
 from services.campaign.assignment import BUCKETS
+from services.campaign.instants import bound_micros
 from services.shared import validation
 from services.shared.errors import InvalidArgument
+from services.shared.timestamps import unix_micros
 
 ARMS_MAX = 10
 RULES_PER_ARM_MAX = 16
@@ -104,24 +106,28 @@ def status_at(
 ) -> int:
     if ended_at is not None:
         return ENDED
-    moment = int(now.timestamp() * 1_000_000)
-    if experiment.HasField("end_time") and experiment.end_time.ToMicroseconds() <= moment:
+    start_micros, stop_micros = active_period_micros(experiment, None)
+    moment = unix_micros(now)
+    if stop_micros is not None and stop_micros <= moment:
         return ENDED
-    if experiment.start_time.ToMicroseconds() > moment:
+    if start_micros > moment:
         return DRAFT
     return RUNNING
 
 
-def active_period_s(
+def active_period_micros(
     experiment: experiments_pb2.Experiment, ended_at: dt.datetime | None
 ) -> tuple[int, int | None]:
-    """[start, stop) in unix seconds during which the arms' rules apply; stop None is open."""
+    """[start, stop) in unix microseconds during which the arms' rules apply; stop None is open.
+
+    To the microsecond, as purchases and rules' bounds are: in whole seconds an experiment
+    starting at 12:00:00.5 rewarded a purchase at 12:00:00.2."""
     stops = []
     if experiment.HasField("end_time"):
-        stops.append(experiment.end_time.seconds)
+        stops.append(bound_micros(experiment.end_time))
     if ended_at is not None:
-        stops.append(int(ended_at.timestamp()))
-    return experiment.start_time.seconds, min(stops) if stops else None
+        stops.append(unix_micros(ended_at))
+    return bound_micros(experiment.start_time), min(stops) if stops else None
 
 
 def default_salt(experiment_id: str) -> str:

@@ -12,7 +12,6 @@ a caller can post the bonuses once the ledger has accepted the purchases that ea
 """
 
 import dataclasses
-import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
@@ -42,7 +41,7 @@ from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import PURCHASE, Transactions, pick
 from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
 from services.shared.outbox import Outbox
-from services.shared.timestamps import UNIX_EPOCH
+from services.shared.timestamps import from_unix_micros
 
 POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
 DUPLICATE = campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
@@ -227,7 +226,7 @@ class Accruer:
             [targeting.RuleTarget(rule.rule_id, rule.segment_ids) for rule in rules],
             members,
             batch.member_index,
-            batch.seconds,
+            batch.times_micros(),
         )
         if excluded:
             batch = dataclasses.replace(batch, excluded=excluded)
@@ -357,19 +356,18 @@ class Accruer:
             amounts=batch.amounts_minor,
             channels=batch.channels,
             stores=batch.stores,
-            seconds=batch.seconds,
+            micros=batch.times_micros(),
             line_transaction=batch.line_transaction,
             line_amounts=batch.line_amounts_minor,
             line_categories=batch.line_categories,
             line_skus=batch.line_skus,
             points=accrual.points,
         )
-        seconds = batch.seconds
         return await store.insert_archive(
             connection,
             program_id,
-            first=UNIX_EPOCH + dt.timedelta(seconds=int(seconds.min())),
-            last=UNIX_EPOCH + dt.timedelta(seconds=int(seconds.max())),
+            first=from_unix_micros(int(archived.micros.min())),
+            last=from_unix_micros(int(archived.micros.max())),
             count=batch.size,
             columns=archived.encode(),
         )

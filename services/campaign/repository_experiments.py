@@ -9,7 +9,9 @@ import asyncpg
 
 from loyalty.campaign.v1 import experiments_pb2
 from services.campaign.assignment import arm_case_sql, bucket_sql
+from services.campaign.instants import bound_micros
 from services.campaign.segment_sql import Params, population_sql
+from services.shared.timestamps import from_unix_micros, unix_micros
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -62,8 +64,12 @@ async def insert_experiment(
         experiment.experiment_id,
         experiment.SerializeToString(deterministic=True),
         rule_ids,
-        experiment.start_time.ToDatetime(tzinfo=dt.UTC),
-        experiment.end_time.ToDatetime(tzinfo=dt.UTC) if experiment.HasField("end_time") else None,
+        # As the period is compared (experiment_definitions.active_period_micros): a bound's
+        # nanoseconds round up, where ToDatetime would cut them.
+        from_unix_micros(bound_micros(experiment.start_time)),
+        from_unix_micros(bound_micros(experiment.end_time))
+        if experiment.HasField("end_time")
+        else None,
     )
     return None if row is None else _stored(row)
 
@@ -256,8 +262,9 @@ async def arm_sums(
             f"JOIN segment_members sm ON sm.program_id = {program} AND sm.member_id = p.member_id "
             f"AND sm.segment_id = {params.add(arms.segment_id, 'text')}"
         )
-    start_micros = params.add(int(start.timestamp() * 1_000_000), "bigint")
-    end_micros = params.add(int(end.timestamp() * 1_000_000), "bigint")
+    # Exactly: through a float's timestamp() some instants lost their last microsecond.
+    start_micros = params.add(unix_micros(start), "bigint")
+    end_micros = params.add(unix_micros(end), "bigint")
     start_at, end_at = params.add(start, "timestamptz"), params.add(end, "timestamptz")
     rows = await connection.fetch(
         f"WITH {population}, "

@@ -30,7 +30,7 @@ from services.campaign.rpc_base import RpcBase, now
 from services.campaign.rule_compiler import CompiledEarningRule, compile_earning
 from services.shared import validation
 from services.shared.errors import InvalidArgument, ResourceExhausted
-from services.shared.timestamps import instant
+from services.shared.timestamps import instant, unix_micros
 
 TOP_MEMBERS_MAX = 100
 # Upper bounds (exclusive) of the distribution's buckets of points per rewarded member.
@@ -76,7 +76,7 @@ class BacktestRpcs(RpcBase):
             [targeting.RuleTarget(compiled.rule_id, compiled.segment_ids)],
             member_ids,
             batch.member_index,
-            batch.seconds,
+            batch.times_micros(),
         )
         if excluded:
             batch = dataclasses.replace(batch, excluded=excluded)
@@ -120,8 +120,8 @@ class BacktestRpcs(RpcBase):
     ) -> tuple[PurchaseBatch, list[str], Int64Array]:
         """The archived purchases of [start, end) as one batch, their member ids and the points
         the live rules gave them."""
-        start_s, end_s = int(start.timestamp()), int(end.timestamp())
-        parts = [ArchivedPurchases.decode(blob).within(start_s, end_s) for blob in blobs]
+        start_micros, end_micros = unix_micros(start), unix_micros(end)
+        parts = [ArchivedPurchases.decode(blob).within(start_micros, end_micros) for blob in blobs]
         count = sum(part.size for part in parts)
         if count > self.limits.backtest_transactions_max:
             raise ResourceExhausted(

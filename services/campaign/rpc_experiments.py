@@ -24,7 +24,7 @@ from services.shared import validation
 from services.shared.errors import InvalidArgument
 from services.shared.idempotency import once
 from services.shared.paging import decode_page_token, encode_page_token
-from services.shared.timestamps import timestamp
+from services.shared.timestamps import from_unix_micros, timestamp
 
 EXPERIMENTS_PAGE_SIZE_MAX = 200
 CHECKED_REWARDS_MAX = 1_000
@@ -245,9 +245,9 @@ class ExperimentRpcs(RpcBase):
         program = await self.ledger.program(request.program_id)
         experiment = stored.experiment
         at = now()
-        start_s, stop_s = definitions.active_period_s(experiment, stored.ended_at)
-        start = dt.datetime.fromtimestamp(start_s, dt.UTC)
-        end = min(at, dt.datetime.fromtimestamp(stop_s, dt.UTC)) if stop_s is not None else at
+        start_micros, stop_micros = definitions.active_period_micros(experiment, stored.ended_at)
+        start = from_unix_micros(start_micros)
+        end = min(at, from_unix_micros(stop_micros)) if stop_micros is not None else at
         holdout = await store.fetch_holdout(self.pool, request.program_id)
         async with self.pool.acquire() as connection, connection.transaction():
             sums = await store.arm_sums(

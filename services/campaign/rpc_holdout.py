@@ -8,11 +8,12 @@ from loyalty.campaign.v1 import campaign_pb2, experiments_pb2
 from services.campaign import experiment_definitions as definitions
 from services.campaign import experiment_reports as reports
 from services.campaign import repository_experiments as store
+from services.campaign.instants import bound_micros
 from services.campaign.rpc_base import RpcBase, now
 from services.shared import validation
 from services.shared.errors import FailedPrecondition, InvalidArgument
 from services.shared.idempotency import once
-from services.shared.timestamps import timestamp
+from services.shared.timestamps import from_unix_micros, timestamp
 
 PROGRAM_ARM, HOLDOUT_ARM = "program", "holdout"
 
@@ -33,7 +34,8 @@ class HoldoutRpcs(RpcBase):
                     previous.salt if previous else definitions.holdout_salt(request.program_id)
                 )
                 if config.HasField("start_time"):
-                    start_at = config.start_time.ToDatetime(tzinfo=dt.UTC)
+                    # Nanoseconds round up, as every period's bound (instants.bound_micros).
+                    start_at = from_unix_micros(bound_micros(config.start_time))
                 elif previous is not None and previous.holdout_bps and previous.salt == salt:
                     start_at = previous.start_at
                 else:

@@ -194,7 +194,7 @@ class PurchaseRpcs(RpcBase):
             [targeting.RuleTarget(rule.rule_id, rule.segment_ids) for rule in rules],
             [member],
             batch.member_index,
-            batch.seconds,
+            batch.times_micros(),
         )
         if excluded:
             batch = dataclasses.replace(batch, excluded=excluded)

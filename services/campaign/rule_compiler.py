@@ -21,11 +21,10 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 import ledger_core
 from loyalty.campaign.v1 import rules_pb2
 from loyalty.common.v1 import common_pb2
+from services.campaign.instants import bound_micros
 from services.campaign.rules import minute_of_day
 from services.shared.errors import InvalidArgument
 
@@ -195,8 +194,8 @@ def compile_earning(
         priority=rule.priority,
         stacking_mode=rule.stacking_mode or rules_pb2.STACKING_MODE_STACKABLE,
         qualifying=earning.qualifying,
-        start_micros=_micros_up(rule.start_time) if rule.HasField("start_time") else None,
-        end_micros=_micros_up(rule.end_time) if rule.HasField("end_time") else None,
+        start_micros=bound_micros(rule.start_time) if rule.HasField("start_time") else None,
+        end_micros=bound_micros(rule.end_time) if rule.HasField("end_time") else None,
         spend_min_minor=earning.minimum_spend.amount_minor,
         tiers=tiers,
         categories=categories,
@@ -381,10 +380,6 @@ def _totals_rules(
         if values
     ]
     return rules
-
-
-def _micros_up(stamp: Timestamp) -> int:
-    return -(-stamp.ToNanoseconds() // 1000)
 
 
 def _window(window: rules_pb2.TimeWindow) -> ledger_core.TimeWindow:

@@ -26,8 +26,9 @@ from loyalty.campaign.v1 import experiments_pb2
 from services.campaign import repository_experiments as experiment_store
 from services.campaign import repository_segments as segment_store
 from services.campaign.assignment import arm_index, bucket, held_out
-from services.campaign.experiment_definitions import active_period_s
+from services.campaign.experiment_definitions import active_period_micros
 from services.shared.errors import InvalidArgument
+from services.shared.timestamps import unix_micros
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.signedinteger]  # type: ignore[type-arg]
@@ -46,15 +47,17 @@ class ArmOf:
 
     experiment: experiments_pb2.Experiment
     arm: int
-    start_s: int
-    stop_s: int | None
+    # The experiment's period [start, stop) in unix microseconds (experiment_definitions).
+    start_micros: int
+    stop_micros: int | None
 
 
 @dataclass(frozen=True)
 class Holdout:
     bps: int
     salt: str
-    start_s: int
+    # Transactions from this instant on (unix microseconds) are held out.
+    start_micros: int
 
     def members(self, members: Sequence[str]) -> BoolArray:
         return np.fromiter(
@@ -70,7 +73,7 @@ async def holdout_of(
     stored = await experiment_store.fetch_holdout(connection, program_id)
     if stored is None or stored.holdout_bps == 0:
         return None
-    return Holdout(stored.holdout_bps, stored.salt, int(stored.start_at.timestamp()))
+    return Holdout(stored.holdout_bps, stored.salt, unix_micros(stored.start_at))
 
 
 async def check_segments_exist(
@@ -96,10 +99,10 @@ async def exclusions(
     rules: Sequence[RuleTarget],
     members: Sequence[str],
     member_index: IntArray,
-    seconds: Int64Array,
+    micros: Int64Array,
 ) -> dict[str, BoolArray]:
-    """Per rule id, which transactions (members[member_index[i]] at seconds[i]) it must not
-    reward; rules that may reward all of them are left out."""
+    """Per rule id, which transactions (members[member_index[i]] at micros[i], unix
+    microseconds) it must not reward; rules that may reward all of them are left out."""
     holdout = await holdout_of(connection, program_id)
     arms = await _arms_of(connection, program_id, [rule.rule_id for rule in rules])
     segment_ids = {s for rule in rules for s in rule.segment_ids} | {
@@ -112,9 +115,9 @@ async def exclusions(
     )
     held = holdout.members(members) if holdout is not None else np.zeros(len(members), np.bool_)
     held_transactions = (
-        held[member_index] & (seconds >= holdout.start_s)
+        held[member_index] & (micros >= holdout.start_micros)
         if holdout is not None
-        else np.zeros(len(seconds), np.bool_)
+        else np.zeros(len(micros), np.bool_)
     )
     assigned: dict[str, np.ndarray] = {}
     excluded: dict[str, BoolArray] = {}
@@ -133,9 +136,9 @@ async def exclusions(
             if experiment.experiment_id not in assigned:
                 assigned[experiment.experiment_id] = _assign(experiment, members, held, membership)
             in_arm = assigned[experiment.experiment_id] == arm.arm
-            in_period = seconds >= arm.start_s
-            if arm.stop_s is not None:
-                in_period &= seconds < arm.stop_s
+            in_period = micros >= arm.start_micros
+            if arm.stop_micros is not None:
+                in_period &= micros < arm.stop_micros
             mask |= ~(in_arm[member_index] & in_period)
         if mask.any():
             excluded[rule.rule_id] = mask
@@ -156,7 +159,7 @@ async def allowed_rule_ids(
         rules,
         [member_id],
         np.zeros(1, dtype=np.int32),
-        np.array([int(at.timestamp())], dtype=np.int64),
+        np.array([unix_micros(at)], dtype=np.int64),
     )
     return {rule.rule_id for rule in rules if rule.rule_id not in excluded}
 
@@ -189,7 +192,7 @@ async def withheld_rewards(
     for stored in experiments:
         experiment = stored.experiment
         named = {r for arm in experiment.arms for r in arm.reward_ids} & wanted
-        started = now.timestamp() >= active_period_s(experiment, stored.ended_at)[0]
+        started = unix_micros(now) >= active_period_micros(experiment, stored.ended_at)[0]
         arm = int(_assign(experiment, [member_id], held, membership)[0]) if started else -1
         withheld |= named - set(experiment.arms[arm].reward_ids) if arm >= 0 else named
     return withheld
@@ -218,8 +221,8 @@ async def _arms_of(
 ) -> dict[str, ArmOf]:
     arms: dict[str, ArmOf] = {}
     for stored in await experiment_store.experiments_of_rules(connection, program_id, rule_ids):
-        start_s, stop_s = active_period_s(stored.experiment, stored.ended_at)
+        start_micros, stop_micros = active_period_micros(stored.experiment, stored.ended_at)
         for index, arm in enumerate(stored.experiment.arms):
             for rule_id in arm.rule_ids:
-                arms[rule_id] = ArmOf(stored.experiment, index, start_s, stop_s)
+                arms[rule_id] = ArmOf(stored.experiment, index, start_micros, stop_micros)
     return arms

@@ -20,7 +20,6 @@ badge deleted (a mission's or a milestone's) go through the outbox in the withdr
 transaction, so they are written once, with the withdrawal (mission_tracker.take_back).
 """
 
-import datetime as dt
 from dataclasses import dataclass
 
 import asyncpg
@@ -44,7 +43,7 @@ from services.campaign.purchases import (
     referral_items,
 )
 from services.shared.outbox import Outbox
-from services.shared.timestamps import UNIX_EPOCH
+from services.shared.timestamps import from_unix_micros
 
 NTH_PURCHASE = engagement_pb2.MILESTONE_KIND_NTH_PURCHASE
 
@@ -189,8 +188,8 @@ async def _unarchive(connection: asyncpg.Connection, program_id: str, archived: 
         connection,
         program_id,
         archived.archive_seq,
-        first=UNIX_EPOCH + dt.timedelta(seconds=int(kept.seconds.min())),
-        last=UNIX_EPOCH + dt.timedelta(seconds=int(kept.seconds.max())),
+        first=from_unix_micros(int(kept.micros.min())),
+        last=from_unix_micros(int(kept.micros.max())),
         count=kept.size,
         columns=kept.encode(),
     )
