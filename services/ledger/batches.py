@@ -56,6 +56,12 @@ OVERRIDE_MICROS_MAX = (limits.TIMESTAMP_SECONDS_MAX + 1) * 1_000_000 - 1
 # The unique index that binds an item key to one posting of a member (migration 002).
 ITEM_KEY_INDEX = "postings_item_key"
 POINTS_MAX = 10**12
+# An item's qualifying spend, as Earn's qualifying_spend.amount_minor takes it.
+QUALIFYING_SPEND_MINOR_MAX = 10**15
+SPENDS_RANGE_TEXT = f"qualifying_spends_minor: must be 0 to {QUALIFYING_SPEND_MINOR_MAX}"
+# What a batch's qualifying spends may add up to: the members' sums are int64 (numpy, which
+# wraps silently past 2**63 - 1) and so is an account's qualifying amount.
+QUALIFYING_SPENDS_TOTAL_MAX = 2**62
 MEMBER_ID_LENGTH_MAX = 128
 ITEM_KEY_LENGTH_MAX = 200
 BATCH_KINDS = {EARN, REDEEM, common_pb2.POSTING_KIND_ADJUST}
@@ -174,6 +180,9 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
             points < 0 and kind != common_pb2.POSTING_KIND_ADJUST
         ):
             results.reject(index, REJECT_INVALID_POINTS, f"points: must be 1 to {POINTS_MAX}")
+        elif not 0 <= columns.spends[index] <= QUALIFYING_SPEND_MINOR_MAX:
+            # A negative spend took a member's tier progress below zero under the spend basis.
+            results.reject(index, REJECT_INVALID_ITEM, SPENDS_RANGE_TEXT)
         elif columns.occurred_micros[index] < 0:
             # Before the program's calendar (ledger_core's offset tables) begins; a year-1 date
             # west of Greenwich has no local date at all.
@@ -191,6 +200,20 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
         else:
             valid.append(index)
     return valid
+
+
+def _check_spends_total(columns: Columns) -> None:
+    """Refuse a batch whose items' qualifying spends (each within its range) could add up past
+    int64 for one member: two items of 2**63 - 1 summed to -2, silently."""
+    if len(columns.spends) * QUALIFYING_SPEND_MINOR_MAX < QUALIFYING_SPENDS_TOTAL_MAX:
+        return  # the common case: no sum of valid items can get there
+    spends = np.asarray(columns.spends, dtype=np.float64)
+    valid = spends[(spends >= 0) & (spends <= QUALIFYING_SPEND_MINOR_MAX)]
+    if float(valid.sum()) >= QUALIFYING_SPENDS_TOTAL_MAX:
+        raise InvalidArgument(
+            "qualifying_spends_minor",
+            f"the items' qualifying spends must total less than {QUALIFYING_SPENDS_TOTAL_MAX}",
+        )
 
 
 def _drop_future(
@@ -225,6 +248,7 @@ class BatchPoster:
         request: ledger_pb2.PostBatchRequest,
     ) -> ledger_pb2.PostBatchResponse:
         columns = Columns.of(request)
+        _check_spends_total(columns)
         # Items seen before are rare on the hot path: post straight away, and only when an item
         # key turns out to exist already undo that (a savepoint) and look the items up first.
         try:

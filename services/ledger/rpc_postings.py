@@ -8,7 +8,7 @@ import grpc
 from ledger_core import limits
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import convert, store
-from services.ledger.batches import OVERRIDE_RANGE_TEXT
+from services.ledger.batches import OVERRIDE_RANGE_TEXT, QUALIFYING_SPEND_MINOR_MAX
 from services.ledger.grouped_earns import EarnCall
 from services.ledger.operations import Earning, Program
 from services.ledger.rpc_base import (
@@ -37,7 +37,9 @@ class PostingRpcs(LedgerRpcBase):
         check_reference(request.source_reference, "source_reference")
         reason = reason_bytes(request)
         spend = request.qualifying_spend.amount_minor if request.HasField("qualifying_spend") else 0
-        validation.in_range(spend, "qualifying_spend.amount_minor", low=0, high=10**15)
+        validation.in_range(
+            spend, "qualifying_spend.amount_minor", low=0, high=QUALIFYING_SPEND_MINOR_MAX
+        )
         if spend:
             # Spend-based tiers add minor units up as they come: another currency's would count
             # as if they were the program's.

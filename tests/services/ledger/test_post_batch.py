@@ -11,6 +11,8 @@ import pytest
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger.app import SPEC, LedgerConfig
+from services.ledger.batches import Columns, _check_spends_total
+from services.shared.errors import InvalidArgument
 from tests.services.ledger.support import Ledger, batch, post
 
 EARN, REDEEM, ADJUST, EXPIRE = 1, 2, 3, 4
@@ -311,3 +313,54 @@ async def test_items_holding_a_nul_character_are_rejected_alone(ledger: Ledger) 
     [answer] = await post(ledger, request)
     assert list(answer.statuses) == [POSTED, REJECTED]
     assert answer.messages[1] == "source_reference: holds a NUL character"
+
+
+async def test_qualifying_spends_out_of_range_are_rejected_alone(ledger: Ledger) -> None:
+    # Under the spend basis a negative spend took the member's tier progress below zero, and
+    # two spends of 2**63 - 1 added up to -2 (numpy wraps); Earn refuses both on the field.
+    await ledger.setup(return_window_days=0, qualifying_basis=ledger_pb2.QUALIFYING_BASIS_SPEND)
+    [answer] = await post(
+        ledger,
+        batch(
+            "b1",
+            [
+                ("ann", 10, EARN, "i1"),
+                ("ann", 10, EARN, "i2"),
+                ("bob", 10, EARN, "i3"),
+                ("bob", 10, EARN, "i4"),
+                ("cat", 10, EARN, "i5"),
+            ],
+            qualifying_flags=[True] * 5,
+            qualifying_spends_minor=[-5_000, 2_000, 2**63 - 1, 2**63 - 1, 10**15],
+        ),
+    )
+    assert list(answer.statuses) == [REJECTED, POSTED, REJECTED, REJECTED, POSTED]
+    assert list(answer.reject_reasons)[:4] == [
+        ledger_pb2.REJECT_REASON_INVALID_ITEM,
+        0,
+        ledger_pb2.REJECT_REASON_INVALID_ITEM,
+        ledger_pb2.REJECT_REASON_INVALID_ITEM,
+    ]
+    assert answer.messages[0] == "qualifying_spends_minor: must be 0 to 1000000000000000"
+    assert (await ledger.balance("ann")).qualifying_amount == 2_000
+    with pytest.raises(grpc.aio.AioRpcError) as error:  # nothing of bob's was posted
+        await ledger.balance("bob")
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    assert (await ledger.balance("cat")).qualifying_amount == 10**15
+
+
+def test_a_batch_whose_spends_could_add_up_past_int64_is_refused() -> None:
+    size = 5_000  # 5,000 spends of 10**15 are 5 * 10**18, past 2**62
+    columns = Columns.of(
+        batch(
+            "b",
+            [("ann", 1, EARN, f"i{index}") for index in range(size)],
+            qualifying_spends_minor=[10**15] * size,
+        )
+    )
+    with pytest.raises(InvalidArgument) as error:
+        _check_spends_total(columns)
+    assert error.value.field == "qualifying_spends_minor"
+    columns.spends[0] = 1  # below the bound: no member's sum can wrap
+    columns.spends[1:] = [-1] * (size - 1)  # rejected one by one, not counted
+    _check_spends_total(columns)
