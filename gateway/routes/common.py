@@ -1,5 +1,5 @@
-"""What the resources share: the services, the member in the path, the Idempotency-Key header,
-paging, and finding the member a transaction is for."""
+"""What the resources share: the services, the member in the path (and whether it exists), the
+Idempotency-Key header, paging, and finding the member a transaction is for."""
 
 import datetime as dt
 from typing import Annotated
@@ -13,7 +13,9 @@ from gateway.errors import IDEMPOTENCY_HEADER, ApiError, error_responses
 from gateway.models import MemberRef
 from gateway.upstream import Upstreams
 from loyalty.campaign.v1 import campaign_pb2
+from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2
+from loyalty.ledger.v1 import ledger_pb2
 
 PREFIX = "/v1/programs/{program_id}"
 PAGE_SIZE_MAX = 200
@@ -52,6 +54,40 @@ ERRORS = error_responses()
 def upstreams(request: Request) -> Upstreams:
     upstreams: Upstreams = request.app.state.upstreams
     return upstreams
+
+
+async def known_member(services: Upstreams, principal: Principal, member_id: str) -> str:
+    """The member the path names (Principal.member_id_of), 404 MEMBER_NOT_FOUND on member_id
+    (the ledger's answer, as the balance gives it) when it is unknown: the ledger holds no
+    account for it and identity never enrolled it. For the routes whose service answers an
+    unknown member as one with nothing yet (missions, badges, perks, rewards, redemptions, a
+    basket's preview), so they answer as the balance, lots and history do.
+
+    A merged or erased member is known (the ledger keeps its account, identity its record), and
+    so is one enrolled whose account the ledger has not opened yet (it opens it when it reads
+    the enrolment, or at the first earn if the program's ledger part came later): identity is
+    asked only when the ledger holds no account. A member token's member is known already
+    (identity verified the token), so it costs no call."""
+    member = principal.member_id_of(member_id)
+    if principal.is_member:
+        return member
+    try:
+        await services.call(
+            services.ledger.GetBalance,
+            ledger_pb2.GetBalanceRequest(program_id=principal.program_id, member_id=member),
+        )
+    except ApiError as unknown:
+        if unknown.status != 404:
+            raise
+        found = await services.call(
+            services.identity.BatchGetMemberStatuses,
+            identity_pb2.BatchGetMemberStatusesRequest(
+                program_id=principal.program_id, member_ids=[member]
+            ),
+        )
+        if found.statuses[0] == common_pb2.MEMBER_STATUS_UNSPECIFIED:
+            raise
+    return member
 
 
 async def recorded_answer(

@@ -17,7 +17,15 @@ from gateway.convert import (
 )
 from gateway.enums import to_proto
 from gateway.jsonbody import JsonRoute
-from gateway.routes.common import ERRORS, PREFIX, MemberIdPath, PageSize, PageToken, upstreams
+from gateway.routes.common import (
+    ERRORS,
+    PREFIX,
+    MemberIdPath,
+    PageSize,
+    PageToken,
+    known_member,
+    upstreams,
+)
 from loyalty.campaign.v1 import campaign_pb2
 
 router = APIRouter(prefix=PREFIX, tags=["earning"], responses=ERRORS, route_class=JsonRoute)
@@ -42,7 +50,7 @@ async def preview_basket(
     request: Request, member_id: MemberIdPath, body: models.BasketPreviewInput, principal: Previewer
 ) -> models.BasketPreview:
     services = upstreams(request)
-    member = principal.member_id_of(member_id)
+    member = await known_member(services, principal, member_id)
     response = await services.call(
         services.campaign.PreviewBasket,
         campaign_pb2.PreviewBasketRequest(
@@ -78,7 +86,8 @@ async def list_mission_progress(
     response = await services.call(
         services.campaign.GetMissionProgress,
         campaign_pb2.GetMissionProgressRequest(
-            program_id=principal.program_id, member_id=principal.member_id_of(member_id)
+            program_id=principal.program_id,
+            member_id=await known_member(services, principal, member_id),
         ),
     )
     return models.MissionProgressList(
@@ -103,7 +112,7 @@ async def list_badges(
         services.campaign.ListMemberBadges,
         campaign_pb2.ListMemberBadgesRequest(
             program_id=principal.program_id,
-            member_id=principal.member_id_of(member_id),
+            member_id=await known_member(services, principal, member_id),
             page_size=page_size,
             page_token=page_token,
         ),

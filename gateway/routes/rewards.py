@@ -17,6 +17,7 @@ from gateway.routes.common import (
     MemberIdPath,
     PageSize,
     PageToken,
+    known_member,
     upstreams,
 )
 from loyalty.rewards.v1 import rewards_pb2
@@ -112,7 +113,7 @@ async def list_member_rewards(
         services.rewards.ListRewards,
         rewards_pb2.ListRewardsRequest(
             program_id=principal.program_id,
-            member_id=principal.member_id_of(member_id),
+            member_id=await known_member(services, principal, member_id),
             affordable_only=affordable_only,
             kinds=[to_proto(kind) for kind in kinds],  # type: ignore[misc]
             page_size=page_size,
@@ -142,7 +143,7 @@ async def list_member_perks(
         services.rewards.ListMemberPerks,
         rewards_pb2.ListMemberPerksRequest(
             program_id=principal.program_id,
-            member_id=principal.member_id_of(member_id),
+            member_id=await known_member(services, principal, member_id),
             include_withdrawn=include_withdrawn,
             page_size=page_size,
             page_token=page_token,
@@ -216,7 +217,7 @@ async def list_redemptions(
         services.rewards.ListRedemptions,
         rewards_pb2.ListRedemptionsRequest(
             program_id=principal.program_id,
-            member_id=principal.member_id_of(member_id),
+            member_id=await known_member(services, principal, member_id),
             status=to_proto(status),  # type: ignore[arg-type]
             page_size=page_size,
             page_token=page_token,
