@@ -7,6 +7,7 @@ the reject file. Rows with quoted line breaks are fine: csv pulls exactly the li
 """
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 from admin import errors
 
 ENCODING = "utf-8"
+# How much of each end of the part already imported a checkpoint's digest covers.
+DIGEST_SPAN_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,23 @@ class CsvFile:
                 f"{', '.join(columns.one_of)}"
             )
         return header
+
+    def digest_before(self, offset: int) -> str:
+        """A digest of the first and the last bytes before `offset` (64 KiB of each), or "" when
+        the file is shorter than `offset`: what a resume checks to know the file is the one the
+        checkpoint was written for. Both ends, so that a file replaced by another export with the
+        same header, and one edited or truncated near the resume point, are told apart, while a
+        file that only grew at its end still resumes; reading both ends is cheap at every
+        checkpoint, where hashing everything before the offset would not be."""
+        with self.path.open("rb") as file:
+            if file.seek(0, 2) < offset:
+                return ""
+            file.seek(0)
+            digest = hashlib.sha256(file.read(min(offset, DIGEST_SPAN_BYTES)))
+            tail_start = max(0, offset - DIGEST_SPAN_BYTES)
+            file.seek(tail_start)
+            digest.update(file.read(offset - tail_start))
+        return digest.hexdigest()
 
     def chunks(self, *, offset: int, line: int, rows_max: int) -> Iterator[Chunk]:
         """Chunks of at most `rows_max` rows from byte `offset`, which starts line `line` + 1."""

@@ -4,8 +4,12 @@ constant memory, resumable, with every rejected row in a reject file.
 The file is read in chunks of `batch_size` rows; each becomes one request (rows the tool can
 already tell are wrong are rejected here and left out). At most `window` requests are in flight;
 answers come back in order, and each acknowledged batch advances the checkpoint beside the file.
-Batch ids are `<import id>-<first line>`, and each row carries an idempotency key of its own, so a
-batch sent again after an interruption is answered as the first time and changes nothing.
+Batch ids are `<import id>-<first line>-<rows>`, and each row carries an idempotency key of its
+own, so a batch sent again after an interruption is answered as the first time and changes nothing.
+A resume reads batches of the size the checkpoint was written with, whatever --batch-size says: a
+batch in flight when the import stopped is then sent again under its own id and finished at once,
+where under another id its rows would be answered as already there and campaign's recovery worker
+would post them only a minute or more later.
 A service that becomes unavailable mid-way (a restart) is retried from the checkpoint.
 """
 
@@ -151,6 +155,7 @@ class Importer:
         self.connections = connections
         self.program_id = program_id
         self.settings = settings
+        self.batch_size = settings.batch_size
         self.file = CsvFile(path, kind.columns)
         self.checkpoint_path = settings.checkpoint_path or beside(path, ".checkpoint")
         self.rejects_path = settings.rejects_path or beside(path, ".rejects.csv")
@@ -164,10 +169,21 @@ class Importer:
                 kind=self.kind.name,
                 program_id=self.program_id,
                 header=self.file.header,
+                file_digest=self.file.digest_before(found.offset) if found.file_digest else "",
             )
+            if found.batch_size and found.batch_size != self.batch_size and not found.completed:
+                print(
+                    f"resuming in batches of {found.batch_size:,} rows, as the import was "
+                    f"started (not {self.batch_size:,})",
+                    file=sys.stderr,
+                )
+                self.batch_size = found.batch_size
             return found
         return checkpoints.Checkpoint.new(
-            kind=self.kind.name, program_id=self.program_id, header=self.file.header
+            kind=self.kind.name,
+            program_id=self.program_id,
+            header=self.file.header,
+            batch_size=self.batch_size,
         )
 
     async def run(self) -> ImportSummary:
@@ -273,7 +289,7 @@ class Importer:
         async def requests() -> AsyncIterator[Message]:
             try:
                 for chunk in self.file.chunks(
-                    offset=state.offset, line=state.line, rows_max=self.settings.batch_size
+                    offset=state.offset, line=state.line, rows_max=self.batch_size
                 ):
                     prepared = self.kind.prepare(
                         chunk,
@@ -299,6 +315,7 @@ class Importer:
             state.rows_imported += outcome.imported
             state.rows_duplicate += outcome.duplicate
             state.rows_rejected += len(rejected)
+            state.file_digest = self.file.digest_before(state.offset)
             state.save(self.checkpoint_path)
             progress.advance(
                 to_bytes=state.offset, rows_done=state.rows_done, rows_rejected=state.rows_rejected

@@ -191,3 +191,88 @@ async def test_an_import_rides_out_a_campaign_restart(
     assert await lifetime_points(admin, program) == points
     assert await posting_count(admin, program) == len(rows) - len(bad)
     assert rejects_of(tmp_path / "restart.csv.rejects.csv") == sorted(bad.items())
+
+
+async def import_killed_after(
+    admin: Admin, program: str, path: Path, rows_done: int
+) -> dict[str, object]:
+    """Starts an import of `path` and kills it once `rows_done` rows are checkpointed."""
+    checkpoint = path.with_name(path.name + ".checkpoint")
+    process = admin.start(
+        "import", "transactions", str(path), "--program", program, "--batch-size", "500"
+    )
+    try:
+        while not (
+            checkpoint.exists() and json.loads(checkpoint.read_text())["rows_done"] >= rows_done
+        ):
+            await asyncio.sleep(0.05)
+            assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.communicate(timeout=30)
+    killed_at: dict[str, object] = json.loads(checkpoint.read_text())
+    assert not killed_at["completed"]
+    return killed_at
+
+
+def renamed(rows: list[list[str]], prefix: str) -> list[list[str]]:
+    """The same rows as another export would carry them: other transaction ids."""
+    return [[prefix + row[0], *row[1:]] for row in rows]
+
+
+async def test_a_checkpoint_is_not_resumed_on_another_version_of_the_file(
+    admin: Admin, program: str, tmp_path: Path
+) -> None:
+    # Yesterday's export, interrupted; today's export arrives under the same name. Resuming at
+    # the checkpoint's offset would skip today's first rows without a word.
+    rows, _, _ = transactions(20_000)
+    path = write_csv(tmp_path / "pos.csv", HEADER, rows)
+    await import_killed_after(admin, program, path, 5_000)
+    postings_before = await posting_count(admin, program)
+    today, _, today_bad = transactions(20_000)
+    write_csv(path, HEADER, renamed(today, "today-"))
+
+    refused = await admin.run("import", "transactions", str(path), "--program", program)
+
+    assert refused.returncode == 65, refused.stderr
+    assert "another version of the file" in refused.stderr
+    assert "--restart" in refused.stderr
+    assert await posting_count(admin, program) == postings_before
+
+    restarted = await admin.run(
+        "import", "transactions", str(path), "--program", program, "--restart", "--json"
+    )
+    assert restarted.returncode == 0, restarted.stderr
+    assert json.loads(restarted.stdout)["rows_imported"] == len(today) - len(today_bad)
+    assert await posting_count(admin, program) == postings_before + len(today) - len(today_bad)
+
+
+async def test_a_file_that_only_grew_resumes_and_a_replaced_one_is_not_called_complete(
+    admin: Admin, program: str, tmp_path: Path
+) -> None:
+    rows, points, bad = transactions(20_000)
+    path = write_csv(tmp_path / "log.csv", HEADER, rows[:15_000])
+    await import_killed_after(admin, program, path, 5_000)
+    write_csv(path, HEADER, rows)  # the same rows, and more after them
+
+    # Without the interrupted run's --batch-size: the batches in flight when it was killed must
+    # still be sent again under their own ids, and so be posted now, not by campaign's recovery
+    # worker a minute later (their rows answered as already there meanwhile).
+    resumed = await admin.run("import", "transactions", str(path), "--program", program, "--json")
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming in batches of 500 rows" in resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["resumed_from_line"] > 2
+    assert (summary["rows_done"], summary["rows_rejected"]) == (len(rows), len(bad))
+    assert summary["rows_duplicate"] == 0
+    assert await lifetime_points(admin, program) == points
+    assert await posting_count(admin, program) == len(rows) - len(bad)
+
+    # Complete for that file, but not for another one with its name.
+    write_csv(path, HEADER, renamed(rows, "next-"))
+    again = await admin.run("import", "transactions", str(path), "--program", program)
+    assert again.returncode == 65, again.stderr
+    assert "another version of the file" in again.stderr
+    assert await lifetime_points(admin, program) == points
