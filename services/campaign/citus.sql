@@ -42,4 +42,5 @@ SELECT create_distributed_table('segment_dirty_members', 'member_id', colocate_w
 SELECT create_distributed_table('member_redemptions', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('activity_times', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('purchase_mission_steps', 'member_id', colocate_with => 'members');
+SELECT create_distributed_table('activity_mission_steps', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('purchase_lines', 'member_id', colocate_with => 'members');

@@ -37,10 +37,10 @@ from services.campaign import repository_missions as store
 from services.campaign import repository_segments as segment_store
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.metrics import CampaignMetrics
-from services.campaign.missions import COMPLETED, Fact, concerns, count
+from services.campaign.missions import COMPLETED, Fact, Progress, concerns, count, window_from
 from services.campaign.missions import take_back as take_back_step
 from services.shared.outbox import Outbox
-from services.shared.timestamps import from_unix_micros
+from services.shared.timestamps import from_unix_micros, unix_micros
 
 if TYPE_CHECKING:
     from services.campaign.transactions import Transactions
@@ -161,6 +161,24 @@ class MissionTracker:
             activity_kind=activity.kind,
         )
         counted = await self._count(connection, program.program_id, missions, [fact])
+        steps = counted.steps
+        # Kept with the activity's time, so that taking back a purchase can measure a window
+        # again from the facts still counted (take_back).
+        await store.insert_activity_steps(
+            connection,
+            program.program_id,
+            [
+                (
+                    activity.member_id,
+                    activity.activity_id,
+                    steps.mission_ids[m],
+                    a,
+                    s,
+                    unix_micros(fact.at),
+                )
+                for m, a, s in zip(steps.missions, steps.attempts, steps.steps, strict=True)
+            ],
+        )
         return counted.completions
 
     async def _count(
@@ -322,6 +340,7 @@ async def take_back(
             missions[s.mission_id], current, attempt=s.attempt, step=s.step
         ):
             reopened.append((s.member_id, s.mission_id))
+    await _measure_windows_again(connection, program_id, missions, progress)
     changed = {key: p for key, p in progress.items() if p.changed}
     if changed:
         await store.store_progress(connection, program_id, changed)
@@ -348,6 +367,33 @@ async def take_back(
         ],
     )
     return reopened
+
+
+async def _measure_windows_again(
+    connection: asyncpg.Connection,
+    program_id: str,
+    missions: dict[str, engagement_pb2.Mission],
+    progress: dict[tuple[str, str], Progress],
+) -> None:
+    """Start the window of each attempt a take-back changed, and that still counts facts, with
+    the first of them (missions.window_from). The caller deleted the taken-back purchases' step
+    records first, so those recorded are the facts the attempt still counts; an attempt counting
+    facts recorded before their steps were (purchases before campaign migration 021, activities
+    before 024) has fewer records than counts, and keeps its window."""
+    windowed = {
+        key: p
+        for key, p in progress.items()
+        if p.changed and p.started_at is not None and any(p.counts)
+    }
+    if not windowed:
+        return
+    facts = await store.counted_facts(
+        connection, program_id, [(m, x, p.attempt) for (m, x), p in sorted(windowed.items())]
+    )
+    for (member, mission_id), current in windowed.items():
+        found = facts.get((member, mission_id, current.attempt))
+        if found is not None and found.count == sum(current.counts):
+            window_from(missions[mission_id], current, from_unix_micros(found.first_micros))
 
 
 def completion_withdrawn(

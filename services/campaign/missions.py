@@ -19,6 +19,8 @@ The rules, as members see them:
 - A purchase the ledger refuses (its member closed by a merge campaign had not recorded yet)
   counts for nothing: the step it counted for is taken back, and a completion that leaves short
   of the goal is re-opened, its badge withdrawn and its points never posted (withdrawal.py).
+  If it opened the window, the window starts again with the first fact the attempt still counts
+  (no earlier than it started), or, when it counts none, with the next fact that counts.
 
 Facts count in the order campaign records them; the window is measured in the facts' own times.
 """
@@ -174,7 +176,8 @@ def take_back(
     A fact only ever counts for an unfinished step, so the step is unfinished again after. An
     attempt a later fact restarted has dropped the fact's count already: nothing is left to undo.
     An attempt left with no count is not started, so the next fact opens a new window; one with
-    counts left keeps the window the undone fact may have opened (the facts are not stored)."""
+    counts left has its window measured again from the first fact it still counts, which the
+    caller reads from the facts recorded (`window_from`)."""
     if progress.attempt != attempt or step >= len(progress.counts) or not progress.counts[step]:
         return False
     progress.changed = True
@@ -187,6 +190,20 @@ def take_back(
     if not any(progress.counts):
         progress.state, progress.started_at, progress.deadline_at = NOT_STARTED, None, None
     return reopened
+
+
+def window_from(mission: engagement_pb2.Mission, progress: Progress, first_at: dt.datetime) -> None:
+    """Measure the attempt's window again from `first_at`, the first fact it still counts, once
+    a fact that counted in it was taken back: a refused purchase that opened the window must not
+    leave the member the shorter window it gave. The start never moves earlier than it was (a
+    fact recorded late but dated before the start counted within the window as it stood), so
+    every fact still counted stays inside the window."""
+    if progress.started_at is None or first_at <= progress.started_at or not any(progress.counts):
+        return
+    progress.changed = True
+    progress.started_at = first_at
+    if mission.window_days:
+        progress.deadline_at = first_at + dt.timedelta(days=mission.window_days)
 
 
 def _replace(progress: Progress, attempt: Progress) -> None:

@@ -353,3 +353,64 @@ async def delete_purchase_steps(
         (tuple(row) for row in rows),  # type: ignore[misc]
         key=lambda row: (row[2], row[3], row[4]),
     )
+
+
+async def insert_activity_steps(
+    connection: asyncpg.Connection,
+    program_id: str,
+    rows: list[tuple[str, str, str, int, int, int]],
+) -> None:
+    """Record the (member, activity id, mission id, attempt, step, occurred micros) each
+    activity counted for."""
+    if not rows:
+        return
+    columns = list(zip(*sorted(rows), strict=True))
+    await connection.execute(
+        "INSERT INTO activity_mission_steps (program_id, member_id, activity_id, mission_id, "
+        "attempt, step, occurred_micros) SELECT $1, m, a, x, n, s, o FROM unnest($2::text[], "
+        "$3::text[], $4::text[], $5::integer[], $6::integer[], $7::bigint[]) AS r (m, a, x, n, s, o) "
+        "ON CONFLICT DO NOTHING",
+        program_id,
+        *(list(column) for column in columns),
+    )
+
+
+@dataclass(frozen=True)
+class CountedFacts:
+    """The facts recorded as counted in one attempt: how many, and the first one's time."""
+
+    count: int
+    first_micros: int
+
+
+async def counted_facts(
+    connection: asyncpg.Connection, program_id: str, attempts: list[tuple[str, str, int]]
+) -> dict[tuple[str, str, int], CountedFacts]:
+    """Per (member, mission id, attempt), the purchases (purchase_mission_steps, at their
+    transactions' times) and activities (activity_mission_steps) recorded as counted in it;
+    attempts with none are left out."""
+    if not attempts:
+        return {}
+    rows = await connection.fetch(
+        "WITH k (m, x, n) AS (SELECT * FROM unnest($2::text[], $3::text[], $4::integer[])), "
+        "facts AS (SELECT p.member_id, p.mission_id, p.attempt, t.occurred_micros "
+        "FROM purchase_mission_steps p JOIN k ON p.member_id = k.m AND p.mission_id = k.x "
+        "AND p.attempt = k.n JOIN transactions t ON t.program_id = p.program_id "
+        "AND t.member_id = p.member_id AND t.transaction_id = p.transaction_id "
+        "WHERE p.program_id = $1 "
+        "UNION ALL SELECT a.member_id, a.mission_id, a.attempt, a.occurred_micros "
+        "FROM activity_mission_steps a JOIN k ON a.member_id = k.m AND a.mission_id = k.x "
+        "AND a.attempt = k.n WHERE a.program_id = $1) "
+        "SELECT member_id, mission_id, attempt, count(*) AS facts, "
+        "min(occurred_micros) AS first_micros FROM facts GROUP BY member_id, mission_id, attempt",
+        program_id,
+        [member for member, _, _ in attempts],
+        [mission for _, mission, _ in attempts],
+        [attempt for _, _, attempt in attempts],
+    )
+    return {
+        (row["member_id"], row["mission_id"], row["attempt"]): CountedFacts(
+            row["facts"], row["first_micros"]
+        )
+        for row in rows
+    }

@@ -10,9 +10,11 @@ refused purchase earned is held, never posted: `withdraw_purchases` names those 
 milestone, a referral or a mission taken back is given when a purchase really reaches it, under
 the same ledger key (nothing was posted under it).
 
-Mission progress is stored as counts per member, mission and step, not as the facts counted, so
-the ingest batch keeps the step each purchase counted for (in its stored plan: no query added)
-and the withdrawal takes that count back; see missions.take_back.
+Mission progress is stored as counts per member, mission and step, so the ingest batch keeps the
+step each purchase counted for (in its stored plan: no query added) and the withdrawal takes that
+count back; see missions.take_back. An attempt whose window the refused purchase opened starts
+again with the first fact it still counts, read from the facts' step records
+(purchase_mission_steps, activity_mission_steps; mission_tracker.take_back).
 
 The MissionCompleted and BadgeAwarded events of what is taken back were published when it was
 counted: a MissionCompletionWithdrawn for each completion re-opened and a BadgeWithdrawn for each

@@ -436,3 +436,103 @@ async def test_a_badge_the_mission_did_not_give_is_not_taken_back(
         "badges_withdrawn": [],
     }
     assert await zeds_mission(campaign) == (IN_PROGRESS, 1, ["duo"])
+
+
+async def test_a_window_the_refused_purchase_opened_starts_again_with_the_next_fact(
+    services,
+) -> None:
+    """zed's refused purchase opened a 14-day window, and a review counted in it before the
+    ledger answered (the batch finished after a crash). Taking the purchase back left the window
+    where the purchase had opened it, so zed's purchases 16 and 17 days in restarted the mission
+    instead of completing it. The window now starts with the review."""
+    ledger, campaign, connection = services
+    window = "buy-twice-and-review"
+    await campaign.stub.CreateMission(
+        campaign_pb2.CreateMissionRequest(
+            program_id=PROGRAM,
+            idempotency_key=support.key(),
+            mission=engagement_pb2.Mission(
+                mission_id=window,
+                name="Buy twice and review, within 14 days",
+                reward_points=70,
+                window_days=14,
+                steps=[
+                    engagement_pb2.MissionStep(
+                        step_code="buy", count=2, purchase=engagement_pb2.PurchaseRequirement()
+                    ),
+                    engagement_pb2.MissionStep(
+                        step_code="review", activity_kind=common_pb2.ACTIVITY_KIND_REVIEW
+                    ),
+                ],
+            ),
+        )
+    )
+    # Recent enough for the window to be open still when it has moved.
+    opened = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=20)
+    await close_zed(connection, "ann")
+    request = batch("crashed", [("z1", "zed", 6_000, opened, "")])
+    await campaign.ingest_stage_one(request)
+    reviewed_at = opened + dt.timedelta(days=10)
+    await campaign.stub.RecordActivity(
+        campaign_pb2.RecordActivityRequest(
+            program_id=PROGRAM,
+            idempotency_key="review-1",
+            activity=engagement_pb2.Activity(
+                activity_id="review-1",
+                member_id="zed",
+                kind=common_pb2.ACTIVITY_KIND_REVIEW,
+                channel=common_pb2.CHANNEL_APP,
+                occurred_at=support.ts(reviewed_at),
+            ),
+        )
+    )
+
+    async def progress() -> engagement_pb2.MissionProgress:
+        response = await campaign.stub.GetMissionProgress(
+            campaign_pb2.GetMissionProgressRequest(
+                program_id=PROGRAM, member_id="zed", mission_id=window
+            )
+        )
+        return response.progresses[0]
+
+    before = await progress()
+    assert (before.started_at.ToDatetime(dt.UTC), [s.done_count for s in before.steps]) == (
+        opened,
+        [1, 1],
+    )
+    (finished,) = await campaign.ingest(request)
+    assert list(finished.statuses) == [REJECTED]
+    after = await progress()
+    assert after.state == IN_PROGRESS and [s.done_count for s in after.steps] == [0, 1]
+    assert (after.started_at.ToDatetime(dt.UTC), after.deadline_at.ToDatetime(dt.UTC)) == (
+        reviewed_at,
+        reviewed_at + dt.timedelta(days=14),
+    )
+    # Past the refused purchase's deadline, within the review's: the mission completes.
+    await close_zed(connection, None)
+    days = (16, 17)
+    (posted,) = await campaign.ingest(
+        batch(
+            "later",
+            [(f"z{d}", "zed", 1_000, opened + dt.timedelta(days=d), "") for d in days],
+        )
+    )
+    assert list(posted.statuses) == [POSTED, POSTED]
+    done = await progress()
+    assert done.state == COMPLETED and done.started_at.ToDatetime(dt.UTC) == reviewed_at
+    await ledger.assert_clean()
+
+
+async def test_a_window_whose_facts_are_all_refused_waits_for_the_next_fact(services) -> None:
+    """Every fact of the attempt taken back: not started, and the next fact opens a window."""
+    _, campaign, connection = services
+    await close_zed(connection, "ann")
+    (refused,) = await campaign.ingest(batch("b1", [("z1", "zed", 6_000, MONDAY, "")]))
+    assert list(refused.statuses) == [REJECTED]
+    response = await campaign.stub.GetMissionProgress(
+        campaign_pb2.GetMissionProgressRequest(
+            program_id=PROGRAM, member_id="zed", mission_id=MISSION
+        )
+    )
+    (progress,) = response.progresses
+    assert progress.state == NOT_STARTED and not progress.HasField("started_at")
