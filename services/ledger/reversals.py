@@ -9,6 +9,7 @@ from services.ledger.book import (
     ADJUST,
     ADJUSTED,
     EARN,
+    EXPIRE,
     HOLD_COMMIT,
     REDEEM,
     REDEEMED,
@@ -73,6 +74,7 @@ class Reversals(LedgerCore):
             )
         refunded_before = previous["refunded_amount_minor"] if previous else 0
         reversed_before = previous["reversed_points"] if previous else 0
+        expired_before = previous["expired_points"] if previous else 0
         refunded_total = refunded_before + refunded_minor
         if refunded_total > original_minor:
             raise RefundExceedsPurchase(
@@ -86,26 +88,35 @@ class Reversals(LedgerCore):
                 refunded_total_minor=refunded_total,
                 mode=program.settings.rounding_mode,
             )
-            wanted = max(0, target - reversed_before)
+            wanted = max(0, target - reversed_before - expired_before)
         else:
             wanted = refunded_points
+        # Points of the purchase that expired went to the program already: they count as taken
+        # back first (as the purchase's own lot is taken first) and are never taken again from
+        # the member's other points, nor as debt for points the member never spent.
+        expired = await _expired(book, member_id, [p.posting_id for p in originals])
+        counted = min(wanted, max(0, expired - expired_before))
         # What reversals of the purchase's postings took already is not taken a second time.
-        points = min(wanted, await _left_to_take(connection, program, holders, originals))
+        left = await _left_to_take(connection, program, holders, originals) - expired
+        points = min(wanted - counted, max(0, left))
         debt = await self._take_back(
             book, program, originals, points, reason=reason, reference=original_reference
         )
+        # The purchase's tier progress goes with what the refund took back or counted.
+        back = points + counted
         qualifying_original = sum(p.qualifying_amount for p in originals)
-        if qualifying_original and points and refunded_points is not None:
+        if qualifying_original and back and refunded_points is not None:
             if program.settings.qualifying_basis == QUALIFYING_BASIS_SPEND:
                 qualifying_back = _share(qualifying_original, refunded_total, original_minor)
                 qualifying_back -= _share(qualifying_original, refunded_before, original_minor)
             else:
                 # Qualifying points go with the points taken, cumulatively.
+                before = reversed_before + expired_before
                 qualifying_back = _share(
-                    qualifying_original, reversed_before + points, original_points
-                ) - _share(qualifying_original, reversed_before, original_points)
+                    qualifying_original, before + back, original_points
+                ) - _share(qualifying_original, before, original_points)
             book.add_qualifying(-qualifying_back, on=originals[0].occurred_at)
-        elif qualifying_original and points:
+        elif qualifying_original and back:
             qualifying_back = pro_rata_reversal(
                 original_points=qualifying_original,
                 original_amount_minor=original_minor,
@@ -117,7 +128,7 @@ class Reversals(LedgerCore):
                 refunded_total_minor=refunded_before,
                 mode=program.settings.rounding_mode,
             )
-            book.add_qualifying(-(qualifying_back * points // wanted), on=originals[0].occurred_at)
+            book.add_qualifying(-(qualifying_back * back // wanted), on=originals[0].occurred_at)
         await store.save_refund(
             connection,
             program.program_id,
@@ -126,6 +137,7 @@ class Reversals(LedgerCore):
             original_amount_minor=original_minor,
             refunded_amount_minor=refunded_total,
             reversed_points=reversed_before + points,
+            expired_points=expired_before + counted,
         )
         await self.close_book(book, program)
         return book, points, debt
@@ -157,14 +169,18 @@ class Reversals(LedgerCore):
                 "posting_id", f"posting {posting_id} is not a credit of this member"
             )
         already = await store.reversals_of(connection, program.program_id, holders, [posting_id])
-        points = max(0, original.amount - already)
+        # Points of its lot that expired went to the program already: never taken twice.
+        expired = await _expired(book, member_id, [posting_id])
+        points = max(0, original.amount - already - expired)
         if original.kind == EARN and original.source_reference:
             # A refund books its reversal against the first of its purchase's postings, so the
             # purchase as a whole bounds what this one may still take back.
             purchase = await store.earn_postings_of_reference(
                 connection, program.program_id, member_id, original.source_reference
             )
-            points = min(points, await _left_to_take(connection, program, holders, purchase))
+            purchase_expired = await _expired(book, member_id, [p.posting_id for p in purchase])
+            left = await _left_to_take(connection, program, holders, purchase) - purchase_expired
+            points = min(points, max(0, left))
         debt = await self._take_back(
             book, program, [original], points, reason=reason, reference=original.source_reference
         )
@@ -324,6 +340,19 @@ async def _left_to_take(
         connection, program.program_id, member_ids, [p.posting_id for p in credits]
     )
     return max(0, sum(p.amount for p in credits) - taken)
+
+
+async def _expired(book: MemberBook, member_id: str, lot_ids: list[int]) -> int:
+    """Points of the member's lots `lot_ids` (a credit's lot shares its id) that expired, those
+    the open book has just expired included (it brought the member's account up to date)."""
+    unwritten = (
+        [p.posting_id for p in book.postings if p.kind == EXPIRE]
+        if book.member_id == member_id
+        else []
+    )
+    return await store.expired_of_lots(
+        book.connection, book.program_id, member_id, lot_ids, unwritten_expiries=unwritten
+    )
 
 
 def _share(whole: int, part: int, total: int) -> int:

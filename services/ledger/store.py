@@ -450,6 +450,33 @@ async def reversals_of(
     )
 
 
+async def expired_of_lots(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    lot_ids: list[int],
+    *,
+    unwritten_expiries: list[int],
+) -> int:
+    """Points of these lots of the member that expired: taken by expiry postings, which record
+    what they took from each lot as spends do; `unwritten_expiries` are the ids of expiry
+    postings of the caller's open book, whose takes are recorded but which are not written yet."""
+    return int(
+        await connection.fetchval(
+            "SELECT coalesce(sum(c.amount), 0) FROM lot_consumptions c "
+            "WHERE c.program_id = $1 AND c.member_id = $2 AND c.lot_id = ANY($3::bigint[]) "
+            "AND (c.consumer = ANY($4::text[]) OR EXISTS (SELECT 1 FROM postings p "
+            "WHERE p.program_id = c.program_id AND p.member_id = c.member_id AND p.kind = 4 "
+            "AND p.posting_id = CASE WHEN c.consumer ~ '^p[0-9]+$' "
+            "THEN substr(c.consumer, 2)::bigint END))",
+            program_id,
+            member_id,
+            lot_ids,
+            [f"p{posting_id}" for posting_id in unwritten_expiries],
+        )
+    )
+
+
 async def restored_of(
     connection: asyncpg.Connection, program_id: str, member_ids: list[str], posting_id: int
 ) -> int:
@@ -622,7 +649,8 @@ async def lock_refund(
     connection: asyncpg.Connection, program_id: str, member_id: str, reference: str
 ) -> asyncpg.Record | None:
     return await connection.fetchrow(
-        "SELECT original_amount_minor, refunded_amount_minor, reversed_points FROM refunds "
+        "SELECT original_amount_minor, refunded_amount_minor, reversed_points, expired_points "
+        "FROM refunds "
         "WHERE program_id = $1 AND member_id = $2 AND original_reference = $3 FOR UPDATE",
         program_id,
         member_id,
@@ -639,18 +667,23 @@ async def save_refund(
     original_amount_minor: int,
     refunded_amount_minor: int,
     reversed_points: int,
+    expired_points: int,
 ) -> None:
+    """`reversed_points`: taken back by the refunds so far; `expired_points`: counted as taken
+    back, as they had expired (migration 016)."""
     await connection.execute(
         "INSERT INTO refunds (program_id, member_id, original_reference, original_amount_minor, "
-        "refunded_amount_minor, reversed_points) VALUES ($1, $2, $3, $4, $5, $6) "
+        "refunded_amount_minor, reversed_points, expired_points) VALUES ($1, $2, $3, $4, $5, $6, $7) "
         "ON CONFLICT (program_id, member_id, original_reference) DO UPDATE SET "
-        "refunded_amount_minor = EXCLUDED.refunded_amount_minor, reversed_points = EXCLUDED.reversed_points",
+        "refunded_amount_minor = EXCLUDED.refunded_amount_minor, "
+        "reversed_points = EXCLUDED.reversed_points, expired_points = EXCLUDED.expired_points",
         program_id,
         member_id,
         reference,
         original_amount_minor,
         refunded_amount_minor,
         reversed_points,
+        expired_points,
     )
 
 

@@ -1,0 +1,103 @@
+"""Refunds and reversals of purchases whose points expired: the expired points went to the
+program's expired account already, so they are never taken a second time from the member's other
+points, nor recorded as debt for points the member never spent."""
+
+import datetime as dt
+
+import asyncpg
+import pytest
+
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger.app import SPEC, LedgerConfig
+from tests.services.ledger.support import Ledger, key, ts
+
+
+@pytest.fixture
+async def ledger(start_service):
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
+        client = Ledger(channel)
+        await client.setup()
+        yield client
+        await client.assert_clean()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def expire_now(database_url: str, reference: str) -> None:
+    """Time travel: the lots of `reference` are past their expiry, however slow the machine."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        moved = await connection.execute(
+            "UPDATE ledger.lots SET expires_at = now() - interval '1 second' "
+            "WHERE source_reference = $1",
+            reference,
+        )
+        assert moved == "UPDATE 1"
+    finally:
+        await connection.close()
+
+
+async def test_a_refund_of_expired_points_takes_nothing_from_the_members_other_points(
+    ledger: Ledger,
+) -> None:
+    await ledger.earn(
+        "ann", 70, source_reference="o1", qualifying=True, expires_at=ts(now() - dt.timedelta(1))
+    )
+    await ledger.earn("ann", 100, source_reference="o2", qualifying=True)
+    assert (await ledger.balance("ann")).available_points == 100  # o1's 70 expired
+
+    refunded = await ledger.refund("ann", "o1", refunded=1_000, original=1_000)
+
+    # It took 70 of o2's points (or 70 of debt from a member with none left) before.
+    assert (refunded.reversed_points, refunded.debt_points) == (0, 0)
+    assert list(refunded.postings) == []
+    balance = refunded.balance
+    assert (balance.available_points, balance.debt_points) == (100, 0)
+    assert balance.qualifying_amount == 100  # the refunded purchase no longer counts
+
+
+async def test_partial_refunds_count_the_expired_points_first_and_take_what_was_spent(
+    ledger: Ledger, database_url: str
+) -> None:
+    await ledger.earn("ann", 100, source_reference="o1", expires_at=ts(now() + dt.timedelta(1)))
+    await ledger.earn("ann", 100, source_reference="o2")
+    await ledger.redeem("ann", 60)  # from o1, which expires first
+    await expire_now(database_url, "o1")  # its 40 left expire in the refund's own transaction
+
+    half = await ledger.refund("ann", "o1", refunded=500, original=1_000)
+    # Half of the purchase's 100: its 40 expired count first, then 10 of what was spent.
+    assert (half.reversed_points, half.balance.available_points) == (10, 90)
+    rest = await ledger.refund("ann", "o1", refunded=500, original=1_000)
+    # In all, exactly the 60 the member spent of the purchase is taken back.
+    assert (rest.reversed_points, rest.balance.available_points) == (50, 40)
+    history = await ledger.stub.ListHistory(
+        ledger_pb2.ListHistoryRequest(program_id="acme", member_id="ann")
+    )
+    assert [(p.kind, p.points) for p in history.postings][:3] == [(5, -50), (5, -10), (4, -40)]
+
+
+async def test_a_reversal_of_an_earn_whose_points_expired_takes_back_only_what_is_left(
+    ledger: Ledger, database_url: str
+) -> None:
+    earned = await ledger.earn(
+        "ann", 70, source_reference="o1", expires_at=ts(now() + dt.timedelta(1))
+    )
+    await ledger.earn("ann", 100, source_reference="o2")
+    await ledger.redeem("ann", 30)  # from o1
+    await expire_now(database_url, "o1")  # its 40 left expire in the reversal's transaction
+    request = ledger_pb2.ReverseRequest(
+        program_id="acme",
+        idempotency_key=key(),
+        member_id="ann",
+        posting_id=earned.posting.posting_id,
+    )
+    reversed_ = await ledger.stub.Reverse(request)
+    # The 30 spent are taken back (from o2); the 40 expired are not taken a second time.
+    assert (reversed_.reversed_points, reversed_.balance.available_points) == (30, 70)
+    request.idempotency_key = key()
+    assert (await ledger.stub.Reverse(request)).reversed_points == 0
+    # A refund of the purchase after the reversal takes nothing more either.
+    refunded = await ledger.refund("ann", "o1", refunded=1_000, original=1_000)
+    assert (refunded.reversed_points, refunded.balance.available_points) == (0, 70)
