@@ -149,6 +149,7 @@ class Activities:
     ) -> tuple[engagement_pb2.Activity, bool]:
         """Record and reward the activity once; (the activity with its outcome, duplicate)."""
         program_id = program.program_id
+        await store.lock_member_activities(connection, program_id, given.member_id)
         earlier = await store.fetch_activity(
             connection, program_id, given.member_id, given.activity_id
         )

@@ -23,6 +23,17 @@ class Referral:
     referred_points: int
 
 
+async def lock_member_activities(connection: Connection, program_id: str, member_id: str) -> None:
+    """Serialise, per member, recording activities until the transaction ends: each counts the
+    rewards before it against the caps and looks for its own id, so two at once would both
+    find room under a cap (a burst of check-ins all rewarded) or both miss the other's row."""
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('campaign.activities:' || $1 || ':' || $2, 0))",
+        program_id,
+        member_id,
+    )
+
+
 async def fetch_activity(
     connection: Connection, program_id: str, member_id: str, activity_id: str, *, lock: bool = False
 ) -> engagement_pb2.Activity | None:

@@ -315,3 +315,45 @@ async def test_engagement_rules_stack_by_priority_best_of_and_exclusive(services
     assert visited.points == 34
     assert [ref.split("@")[0] for ref in visited.rule_ids] == ["visit-a", "visit-b"]
     assert await available(ledger, "ann") == 62 and await available(ledger, "bob") == 34
+
+
+async def test_concurrent_activities_never_pass_a_cap_together(services) -> None:
+    # A script firing shares at once: each counts the rewards before it, so without a lock all
+    # of them count none and all are rewarded.
+    ledger, campaign = services
+    outcomes = await asyncio.gather(
+        *(record_activity(campaign, f"burst{index}", "cat", SHARE, at=NOON) for index in range(16))
+    )
+    rewarded = [a for a in outcomes if a.outcome == OUTCOME.ACTIVITY_OUTCOME_REWARDED]
+    assert len(rewarded) == 2
+    assert {a.outcome for a in outcomes} == {
+        OUTCOME.ACTIVITY_OUTCOME_REWARDED,
+        OUTCOME.ACTIVITY_OUTCOME_CAPPED,
+    }
+    assert await available(ledger, "cat") == 20
+
+
+async def test_one_activity_sent_at_once_on_two_paths_is_recorded_once(services) -> None:
+    # The same activity id under several idempotency keys (the app and its retry through
+    # another route): one records it, the others answer it as a duplicate.
+    ledger, campaign = services
+
+    async def send(attempt: int) -> campaign_pb2.RecordActivityResponse:
+        return await campaign.stub.RecordActivity(
+            campaign_pb2.RecordActivityRequest(
+                program_id=PROGRAM,
+                idempotency_key=f"same-share-{attempt}",
+                activity=engagement_pb2.Activity(
+                    activity_id="same-share",
+                    member_id="dan",
+                    kind=SHARE,
+                    channel=common_pb2.CHANNEL_SOCIAL,
+                    occurred_at=ts(NOON),
+                ),
+            )
+        )
+
+    answers = await asyncio.gather(*(send(attempt) for attempt in range(8)))
+    assert sorted(answer.duplicate for answer in answers) == [False] + [True] * 7
+    assert {answer.activity.outcome for answer in answers} == {OUTCOME.ACTIVITY_OUTCOME_REWARDED}
+    assert await available(ledger, "dan") == 10
