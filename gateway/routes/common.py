@@ -56,6 +56,28 @@ def upstreams(request: Request) -> Upstreams:
     return upstreams
 
 
+async def claimed_key(request: Request, principal: Principal, key: str) -> str:
+    """The Idempotency-Key as the services get it (the caller's own: Principal.idempotency_key),
+    claimed first with identity for this route. Each service refuses a key it holds for another
+    request, but only among its own keys; the claim refuses the same key on another route
+    whichever service runs either, so a key reused by mistake never makes a second, unrelated
+    change (409 IDEMPOTENCY_KEY_REUSED). A retry on its own route claims it again, unchanged."""
+    services = upstreams(request)
+    forwarded = principal.idempotency_key(key)
+    route = request.scope["route"]
+    await services.call(
+        services.identity.ClaimIdempotencyKey,
+        identity_pb2.ClaimIdempotencyKeyRequest(
+            program_id=principal.program_id,
+            idempotency_key=forwarded,
+            operation=f"{request.method} {route.path}",
+        ),
+        # The operation is the gateway's own constant, not something the client sent.
+        fields={"operation": ""},
+    )
+    return forwarded
+
+
 async def known_member(services: Upstreams, principal: Principal, member_id: str) -> str:
     """The member the path names (Principal.member_id_of), 404 MEMBER_NOT_FOUND on member_id
     (the ledger's answer, as the balance gives it) when it is unknown: the ledger holds no

@@ -11,7 +11,14 @@ from gateway import convert, models
 from gateway.auth import Principal, access
 from gateway.enums import IdentifierKind, IdentifierRemovalReason, to_proto
 from gateway.jsonbody import JsonRoute
-from gateway.routes.common import ERRORS, PREFIX, IdempotencyKey, MemberIdPath, upstreams
+from gateway.routes.common import (
+    ERRORS,
+    PREFIX,
+    IdempotencyKey,
+    MemberIdPath,
+    claimed_key,
+    upstreams,
+)
 from loyalty.identity.v1 import identity_pb2
 
 router = APIRouter(prefix=PREFIX, tags=["members"], responses=ERRORS, route_class=JsonRoute)
@@ -46,7 +53,7 @@ async def enrol_member(
         services.identity.EnrollMember,
         identity_pb2.EnrollMemberRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=await claimed_key(request, principal, idempotency_key),
             channel=to_proto(body.channel),  # type: ignore[arg-type]
             store_id=body.store_id,
             profile=convert.profile_to_proto(body.profile),
@@ -97,7 +104,7 @@ async def update_profile(
         services.identity.UpdateProfile,
         identity_pb2.UpdateProfileRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=await claimed_key(request, principal, idempotency_key),
             member_id=principal.member_id_of(member_id),
             profile=convert.profile_to_proto(body),
             update_mask=FieldMask(paths=sorted(body.model_fields_set)),
@@ -124,7 +131,7 @@ async def update_consents(
         services.identity.UpdateConsents,
         identity_pb2.UpdateConsentsRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=await claimed_key(request, principal, idempotency_key),
             member_id=principal.member_id_of(member_id),
             consent_updates=[
                 identity_pb2.ConsentUpdate(channel=to_proto(c.channel), granted=c.granted)  # type: ignore[arg-type]
@@ -170,7 +177,7 @@ async def add_identifier(
         services.identity.AddIdentifier,
         identity_pb2.AddIdentifierRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=await claimed_key(request, principal, idempotency_key),
             member_id=principal.member_id_of(member_id),
             identifier=convert.identifier_to_proto(body),
         ),
@@ -206,7 +213,7 @@ async def remove_identifier(
         services.identity.RemoveIdentifier,
         identity_pb2.RemoveIdentifierRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=await claimed_key(request, principal, idempotency_key),
             member_id=principal.member_id_of(member_id),
             kind=to_proto(kind),  # type: ignore[arg-type]
             value=value,

@@ -18,6 +18,7 @@ from gateway.routes.common import (
     MemberIdPath,
     PageSize,
     PageToken,
+    claimed_key,
     upstreams,
 )
 from gateway.upstream import Upstreams
@@ -215,7 +216,7 @@ async def transfer_points(
     source = principal.member_id_of(member_id)
     transfer = ledger_pb2.TransferPointsRequest(
         program_id=principal.program_id,
-        idempotency_key=principal.idempotency_key(idempotency_key),
+        idempotency_key=await claimed_key(request, principal, idempotency_key),
         source_member_id=source,
         target_member_id=body.to_member_id,
         points=body.points,

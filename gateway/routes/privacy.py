@@ -7,7 +7,14 @@ from fastapi import APIRouter, Depends, Request
 from gateway import convert, models
 from gateway.auth import Principal, access
 from gateway.jsonbody import JsonRoute
-from gateway.routes.common import ERRORS, PREFIX, IdempotencyKey, MemberIdPath, upstreams
+from gateway.routes.common import (
+    ERRORS,
+    PREFIX,
+    IdempotencyKey,
+    MemberIdPath,
+    claimed_key,
+    upstreams,
+)
 from loyalty.identity.v1 import identity_pb2
 
 router = APIRouter(prefix=PREFIX, tags=["privacy"], responses=ERRORS, route_class=JsonRoute)
@@ -52,7 +59,7 @@ async def erase_member(
         services.identity.EraseMember,
         identity_pb2.EraseMemberRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=await claimed_key(request, principal, idempotency_key),
             member_id=principal.member_id_of(member_id),
             operator_id=body.operator_id,
             reason=body.reason,

@@ -17,6 +17,7 @@ from gateway.routes.common import (
     MemberIdPath,
     PageSize,
     PageToken,
+    claimed_key,
     known_member,
     upstreams,
 )
@@ -186,7 +187,7 @@ async def redeem(
         services.rewards.Redeem,
         rewards_pb2.RedeemRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=await claimed_key(request, principal, idempotency_key),
             member_id=principal.member_id_of(member_id),
             reward_id=body.reward_id,
             quantity=body.quantity,
@@ -264,7 +265,7 @@ async def cancel_redemption(
         services.rewards.CancelRedemption,
         rewards_pb2.CancelRedemptionRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=await claimed_key(request, principal, idempotency_key),
             redemption_id=redemption_id,
             reason=body.reason,
             operator_id=body.operator_id or principal.name,
@@ -309,7 +310,7 @@ async def use_code(
         services.rewards.UseCode,
         rewards_pb2.UseCodeRequest(
             program_id=principal.program_id,
-            idempotency_key=principal.idempotency_key(idempotency_key),
+            idempotency_key=await claimed_key(request, principal, idempotency_key),
             code=body.code,
             store_id=body.store_id,
             till_id=body.till_id,

@@ -15,6 +15,7 @@ from gateway.routes.common import (
     ERRORS,
     PREFIX,
     IdempotencyKey,
+    claimed_key,
     member_field,
     member_of,
     recorded_answer,
@@ -46,7 +47,7 @@ async def record_purchase(
     idempotency_key: IdempotencyKey,
 ) -> models.PurchaseResult:
     services = upstreams(request)
-    key = principal.idempotency_key(idempotency_key)
+    key = await claimed_key(request, principal, idempotency_key)
     recorded = await recorded_answer(
         services,
         body,
@@ -83,7 +84,7 @@ async def record_return(
             400, "INVALID_ARGUMENT", "give either lines or refunded_amount", field="lines"
         )
     services = upstreams(request)
-    key = principal.idempotency_key(idempotency_key)
+    key = await claimed_key(request, principal, idempotency_key)
     recorded = await recorded_answer(
         services,
         body,
@@ -123,7 +124,7 @@ async def record_activity(
     idempotency_key: IdempotencyKey,
 ) -> models.Activity:
     services = upstreams(request)
-    key = principal.idempotency_key(idempotency_key)
+    key = await claimed_key(request, principal, idempotency_key)
     recorded = await recorded_answer(
         services,
         body,

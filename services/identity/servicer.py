@@ -13,6 +13,7 @@ from services.identity.rpc_cards import CardRpcs
 from services.identity.rpc_credentials import CredentialRpcs
 from services.identity.rpc_erasure import ErasureRpcs
 from services.identity.rpc_import import ImportRpcs
+from services.identity.rpc_key_claims import KeyClaimRpcs
 from services.identity.rpc_members import MemberRpcs
 from services.identity.rpc_resolve import ResolveRpcs
 from services.shared import validation
@@ -62,7 +63,9 @@ def program_event(program: identity_pb2.Program) -> events_pb2.ProgramChanged:
     )
 
 
-class IdentityServicer(MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, CredentialRpcs, ErasureRpcs):
+class IdentityServicer(
+    MemberRpcs, ImportRpcs, ResolveRpcs, CardRpcs, CredentialRpcs, ErasureRpcs, KeyClaimRpcs
+):
     """All of IdentityService: the program registry here, the rest in the parts it derives from."""
 
     async def CreateProgram(

@@ -762,6 +762,20 @@ class ListApiKeysResponse(_message.Message):
     next_page_token: str
     def __init__(self, api_keys: _Optional[_Iterable[_Union[ApiKey, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class ClaimIdempotencyKeyRequest(_message.Message):
+    __slots__ = ("program_id", "idempotency_key", "operation")
+    PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    program_id: str
+    idempotency_key: str
+    operation: str
+    def __init__(self, program_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., operation: _Optional[str] = ...) -> None: ...
+
+class ClaimIdempotencyKeyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class AuthenticateApiKeyRequest(_message.Message):
     __slots__ = ("program_id", "secret")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]

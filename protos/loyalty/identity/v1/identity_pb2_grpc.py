@@ -176,6 +176,11 @@ class IdentityServiceStub:
                 request_serializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.VerifyMemberTokenRequest.SerializeToString,
                 response_deserializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.VerifyMemberTokenResponse.FromString,
                 _registered_method=True)
+        self.ClaimIdempotencyKey = channel.unary_unary(
+                '/loyalty.identity.v1.IdentityService/ClaimIdempotencyKey',
+                request_serializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.ClaimIdempotencyKeyRequest.SerializeToString,
+                response_deserializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.ClaimIdempotencyKeyResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -391,6 +396,20 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ClaimIdempotencyKey(self, request, context):
+        """ClaimIdempotencyKey binds a caller's idempotency key to one operation (for the gateway, one
+        HTTP route) before the caller sends the key to the service that runs it. Each service
+        refuses a key it holds for another request, but only among its own keys; this record,
+        kept per program in identity's database, refuses the same key for another operation
+        whichever service runs either (FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED on
+        idempotency_key). Claiming a key again for its own operation succeeds and changes nothing.
+        The key is stored only as an HMAC (as an erased member's keys are), since a caller's key may
+        name a member.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -533,6 +552,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.VerifyMemberToken,
                     request_deserializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.VerifyMemberTokenRequest.FromString,
                     response_serializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.VerifyMemberTokenResponse.SerializeToString,
+            ),
+            'ClaimIdempotencyKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimIdempotencyKey,
+                    request_deserializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.ClaimIdempotencyKeyRequest.FromString,
+                    response_serializer=loyalty_dot_identity_dot_v1_dot_identity__pb2.ClaimIdempotencyKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1293,6 +1317,33 @@ class IdentityService:
             '/loyalty.identity.v1.IdentityService/VerifyMemberToken',
             loyalty_dot_identity_dot_v1_dot_identity__pb2.VerifyMemberTokenRequest.SerializeToString,
             loyalty_dot_identity_dot_v1_dot_identity__pb2.VerifyMemberTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimIdempotencyKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyalty.identity.v1.IdentityService/ClaimIdempotencyKey',
+            loyalty_dot_identity_dot_v1_dot_identity__pb2.ClaimIdempotencyKeyRequest.SerializeToString,
+            loyalty_dot_identity_dot_v1_dot_identity__pb2.ClaimIdempotencyKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,
