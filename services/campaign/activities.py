@@ -353,6 +353,8 @@ class Activities:
         if referrer == referred:
             _reject(activity, "self_referral")
             return
+        # After the referrer's lock (record), never before it: one order, no deadlock.
+        await store.lock_referrals(connection, program_id)
         if await self._loops(connection, program_id, referrer=referrer, referred=referred):
             _reject(activity, "referral_loop")
             return

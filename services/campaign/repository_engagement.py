@@ -34,6 +34,17 @@ async def lock_member_activities(connection: Connection, program_id: str, member
     )
 
 
+async def lock_referrals(connection: Connection, program_id: str) -> None:
+    """Serialise, per program, recording referrals until the transaction ends: a referral's
+    checks read other members' referrals (is the referred member referred already, does the
+    chain of referrers loop back), which the referrer's own lock does not cover. Referrals are
+    rare next to purchases, so one lock a program costs nothing that matters."""
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('campaign.referrals:' || $1, 0))",
+        program_id,
+    )
+
+
 async def fetch_activity(
     connection: Connection, program_id: str, member_id: str, activity_id: str, *, lock: bool = False
 ) -> engagement_pb2.Activity | None:

@@ -357,3 +357,32 @@ async def test_one_activity_sent_at_once_on_two_paths_is_recorded_once(services)
     assert sorted(answer.duplicate for answer in answers) == [False] + [True] * 7
     assert {answer.activity.outcome for answer in answers} == {OUTCOME.ACTIVITY_OUTCOME_REWARDED}
     assert await available(ledger, "dan") == 10
+
+
+async def test_concurrent_referrals_of_one_member_pay_one_referrer_and_close_no_loop(
+    services,
+) -> None:
+    ledger, campaign = services
+    await campaign.purchase("zed", "z1", 1_000, at=NOON)  # so referrals pay at once
+    referrals = await asyncio.gather(
+        *(refer(campaign, f"zed-by-{who}", who, "zed") for who in ("amy", "ben", "cy", "dee"))
+    )
+    paid = [r for r in referrals if r.outcome == OUTCOME.ACTIVITY_OUTCOME_REWARDED]
+    assert len(paid) == 1
+    assert {r.attributes["campaign.rejection"] for r in referrals if r not in paid} == {
+        "already_referred"
+    }
+    assert await available(ledger, "zed") == 10 + 100
+    assert sum([await available(ledger, who) for who in ("amy", "ben", "cy", "dee")]) == 300
+
+    # Two members referring each other at once: the second to be recorded closes a loop.
+    await campaign.purchase("eve", "e1", 1_000, at=NOON)
+    await campaign.purchase("fay", "f1", 1_000, at=NOON)
+    crossed = await asyncio.gather(
+        refer(campaign, "eve-by-fay", "fay", "eve"), refer(campaign, "fay-by-eve", "eve", "fay")
+    )
+    assert sorted(r.outcome for r in crossed) == [
+        OUTCOME.ACTIVITY_OUTCOME_REWARDED,
+        OUTCOME.ACTIVITY_OUTCOME_REJECTED,
+    ]
+    assert {r.attributes.get("campaign.rejection", "") for r in crossed} == {"", "referral_loop"}
