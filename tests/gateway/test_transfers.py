@@ -2,8 +2,12 @@
 holds points:transfer, or by a back office; once per Idempotency-Key, and never to a member
 identity does not know as active."""
 
+import asyncio
+
+import grpc
 import httpx
 
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from tests.gateway.conftest import PROGRAM, GatewayPlatform, unique
 from tests.gateway.test_auth import assert_error
 
@@ -149,3 +153,30 @@ def test_a_retry_after_the_recipient_was_erased_answers_the_transfer_made(
         changed = client.post(path, headers={"Idempotency-Key": key}, json=body | {"points": 41})
         assert assert_error(changed, 409, "IDEMPOTENCY_KEY_REUSED")["field"] == "Idempotency-Key"
     assert _available(admin, giver) == 60
+
+
+def test_the_ledger_finds_no_answer_for_a_key_it_does_not_hold(platform: GatewayPlatform) -> None:
+    """FindRecordedAnswer writes nothing: a key never used has no answer (the gateway then
+    refuses as before), and a request without its retry is refused naming it."""
+
+    async def find() -> tuple[bool, grpc.StatusCode]:
+        async with grpc.aio.insecure_channel(platform.ledger_address) as channel:
+            stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+            unused = await stub.FindRecordedAnswer(
+                ledger_pb2.FindRecordedAnswerRequest(
+                    transfer=ledger_pb2.TransferPointsRequest(
+                        program_id=PROGRAM,
+                        idempotency_key=unique("never-used"),
+                        source_member_id="a",
+                        target_member_id="b",
+                        points=1,
+                    )
+                )
+            )
+            try:
+                await stub.FindRecordedAnswer(ledger_pb2.FindRecordedAnswerRequest())
+            except grpc.aio.AioRpcError as error:
+                return unused.HasField("transfer"), error.code()
+        return unused.HasField("transfer"), grpc.StatusCode.OK
+
+    assert asyncio.run(find()) == (False, grpc.StatusCode.INVALID_ARGUMENT)
