@@ -5,6 +5,7 @@ SELECT create_reference_table('rules');
 SELECT create_reference_table('recognition_configs');
 SELECT create_reference_table('job_runs');
 SELECT create_reference_table('top_of_month_starts');
+SELECT create_reference_table('monthly_summary_starts');
 -- The ledger's tiers as last announced: per program, small, read when rules are compiled.
 SELECT create_reference_table('program_tiers');
 

@@ -9,7 +9,13 @@ Sources (services/campaign/notifications.py has the decision rules):
 - `ledger.tier_changed` upwards: TIER_REACHED;
 - `ledger.points_expiring`: POINTS_EXPIRING_SOON;
 - the monthly job: MONTHLY_SUMMARY of the month before `as_of` (the program's months) for every
-  member identity told campaign about, once per member and month.
+  member identity told campaign about, once per member and month. The first month summarised is
+  the one in which summaries were switched on (all of it), sent when it ends; never the month
+  before, which would reach every member in the middle of a month, about a month the program
+  sent no summaries in. "Switched on" is the first run that sees MONTHLY_SUMMARY enabled, by the
+  job's own clock (`as_of`), recorded per program in monthly_summary_starts, as top of the month
+  does (recognition.py); ConfigureNotificationPolicy forgets it when summaries are switched off
+  or on, so months that ended while they were off are not summarised either.
 
 Each intent is decided once per member and cause in one transaction that locks the member's
 row, writes the intent (published, deferred or suppressed, for audit) and, when it is published,
@@ -417,6 +423,12 @@ class Notifier:
         program = await self.ledger.program(program_id)
         zone = zoneinfo.ZoneInfo(program.time_zone)
         month, start, end = previous_month(as_of, zone)
+        async with self.pool.acquire() as connection:
+            since = await store.claim_monthly_summary_start(connection, program_id, as_of)
+        # A month that ended before summaries were switched on is nobody's summary: not sent, and
+        # not recorded as done either (it never becomes due).
+        if end <= since:
+            return 0
         done = await self.pool.fetchval(
             "SELECT true FROM job_runs WHERE program_id = $1 AND job = $2 AND period = $3",
             program_id,

@@ -37,6 +37,36 @@ async def fetch_policy(connection: Connection, program_id: str) -> tuple[bytes, 
     return None if row is None else (bytes(row["definition"]), row["updated_at"])
 
 
+async def fetch_policy_for_update(connection: asyncpg.Connection, program_id: str) -> bytes | None:
+    """The stored policy, locked until the caller's transaction ends (a change of it waits)."""
+    definition = await connection.fetchval(
+        "SELECT definition FROM notification_policies WHERE program_id = $1 FOR UPDATE",
+        program_id,
+    )
+    return None if definition is None else bytes(definition)
+
+
+async def claim_monthly_summary_start(
+    connection: asyncpg.Connection, program_id: str, now: dt.datetime
+) -> dt.datetime:
+    """The instant the monthly job first saw the program's summaries switched on: `now` if this
+    is the first run that sees them, else the one recorded (replicas racing all read the first
+    claim, as repository.claim_top_of_month_start). Run outside a transaction."""
+    await connection.execute(
+        "INSERT INTO monthly_summary_starts (program_id, since) VALUES ($1, $2) "
+        "ON CONFLICT (program_id) DO NOTHING",
+        program_id,
+        now,
+    )
+    return await connection.fetchval(
+        "SELECT since FROM monthly_summary_starts WHERE program_id = $1", program_id
+    )
+
+
+async def forget_monthly_summary_start(connection: asyncpg.Connection, program_id: str) -> None:
+    await connection.execute("DELETE FROM monthly_summary_starts WHERE program_id = $1", program_id)
+
+
 async def all_policies(connection: Connection) -> list[tuple[str, bytes]]:
     rows = await connection.fetch(
         "SELECT program_id, definition FROM notification_policies ORDER BY program_id"

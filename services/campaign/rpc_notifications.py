@@ -10,7 +10,7 @@ from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
 from services.campaign import repository_notifications as store
 from services.campaign.errors import NotificationPolicyNotConfigured
-from services.campaign.notifications import check_policy
+from services.campaign.notifications import MONTHLY_SUMMARY, check_policy
 from services.campaign.rpc_base import RpcBase, check_member_id
 from services.shared import validation
 from services.shared.errors import InvalidArgument
@@ -46,6 +46,18 @@ class NotificationRpcs(RpcBase):
         async with self.pool.acquire() as connection, connection.transaction():
 
             async def configure() -> campaign_pb2.ConfigureNotificationPolicyResponse:
+                previous = engagement_pb2.NotificationPolicy.FromString(
+                    await store.fetch_policy_for_update(connection, request.program_id) or b""
+                )
+                # Monthly summaries switched off or on: the job records afresh when it first sees
+                # them on, so neither the month before nor months they were off are summarised.
+                # Forgotten on switching on too, as a run that read the policy before a
+                # switch-off may claim after it (as top of the month, servicer.py).
+                if not (
+                    MONTHLY_SUMMARY in previous.enabled_kinds
+                    and MONTHLY_SUMMARY in definition.enabled_kinds
+                ):
+                    await store.forget_monthly_summary_start(connection, request.program_id)
                 updated = await store.upsert_policy(connection, request.program_id, serialized)
                 return campaign_pb2.ConfigureNotificationPolicyResponse(
                     policy=_stored_policy(serialized, updated)

@@ -283,6 +283,9 @@ async def test_no_message_goes_to_a_member_without_consent(platform, servers, na
         )
     for member in (ann, bob):
         await decided(platform, member, 4)
+    # Summaries are switched on now (the job's first run sees them); the next month's run
+    # summarises a month they were on in.
+    await platform.notifier().monthly_summaries(dt.datetime.now(dt.UTC))
     as_of = dt.datetime.now(dt.UTC) + dt.timedelta(days=40)
     await platform.notifier().monthly_summaries(as_of)
     await settled(servers, nats_namespace)
@@ -430,6 +433,8 @@ async def test_the_monthly_summary_runs_once_per_month(platform, servers, nats_n
     )
     as_of = dt.datetime(2025, 6, 1, 9, 0, tzinfo=ZONE)
     notifier = platform.notifier()
+    # The job first sees summaries on in May: April is nobody's summary.
+    assert await notifier.monthly_summaries(dt.datetime(2025, 5, 10, 9, tzinfo=ZONE)) == 0
     assert await notifier.monthly_summaries(as_of) == 2
     assert await notifier.monthly_summaries(as_of) == 0
     assert await notifier.monthly_summaries(as_of + dt.timedelta(days=3)) == 0
@@ -444,6 +449,31 @@ async def test_the_monthly_summary_runs_once_per_month(platform, servers, nats_n
     await eventually(lambda: _async(len(platform.inbox.messages) == 2))
     # The next month is a run of its own.
     assert await notifier.monthly_summaries(dt.datetime(2025, 7, 1, 9, tzinfo=ZONE)) == 2
+
+
+async def test_the_first_monthly_summary_is_of_the_month_they_were_switched_on(
+    platform, servers, nats_namespace
+):
+    """A summary of the month before summaries were switched on went to every member at once, in
+    the middle of a month, about a month the program sent none in; after switching them off and
+    on again, the months they were off were summarised too."""
+    await platform.policy(enabled_kinds=[MONTHLY])
+    ann = await platform.enrol("ann@example.com", consent=True)
+    notifier = platform.notifier()
+    # Switched on (first seen by the job) on 15 March: nothing of February, then March.
+    assert await notifier.monthly_summaries(dt.datetime(2025, 3, 15, 12, tzinfo=ZONE)) == 0
+    assert await notifier.monthly_summaries(dt.datetime(2025, 3, 31, 23, tzinfo=ZONE)) == 0
+    assert await notifier.monthly_summaries(dt.datetime(2025, 4, 1, 9, tzinfo=ZONE)) == 1
+    # Off in April (the job skips the program), on again: April and May were not theirs.
+    await platform.policy(enabled_kinds=[POINTS_EARNED])
+    assert await notifier.monthly_summaries(dt.datetime(2025, 5, 1, 9, tzinfo=ZONE)) == 0
+    await platform.policy(enabled_kinds=[MONTHLY])
+    assert await notifier.monthly_summaries(dt.datetime(2025, 6, 2, 9, tzinfo=ZONE)) == 0
+    # Changing another setting while they are on keeps them going.
+    await platform.policy(enabled_kinds=[MONTHLY, POINTS_EARNED])
+    assert await notifier.monthly_summaries(dt.datetime(2025, 7, 1, 9, tzinfo=ZONE)) == 1
+    months = sorted(i.template_data["month"] for i in await platform.intents(ann))
+    assert months == ["2025-03", "2025-06"]
 
 
 async def test_quiet_hours_defer_the_email(platform, servers, nats_namespace):
