@@ -20,8 +20,19 @@ refuses too). A batch without bonuses costs nothing more; one with some, a ledge
 A crash between the two leaves state 1: a replay of the batch id, or the recovery worker, finishes
 it from what is stored; the ledger items' keys come from the transaction ids, so posting them again
 is a duplicate. Taking back the refused purchases and storing state 2 are one transaction, in which
-the bonuses are posted: a crash before it commits leaves it all to do again, the same way. A batch
-id seen before in state 2 answers with its stored response.
+the bonuses are posted: a crash before it commits leaves it all to do again, the same way. That
+transaction first moves the batch to state 2 if it is still in state 1, so of two finishing one
+batch at once (a replay and the recovery worker, or a re-send as below) the second, waiting on
+the row, takes nothing back and posts no bonus the first held: it answers the stored response.
+A batch id seen before in state 2 answers with its stored response.
+
+The purchases of a batch left in state 1 may come again under other batch ids (a client resuming
+with other batch boundaries): answered DUPLICATE with their first points, they must be posted by
+then, not a recovery delay later. A batch that found duplicates (and only such a batch: an
+import's fresh batches look nothing more up) finds, in its accrual's transaction, the batches
+still in state 1 that accrued them; they are kept in its plan, and its finish finishes them first
+(finish_unposted), so it stays in state 1 until then, even with nothing of its own to post, and
+a replay of it or the recovery worker finishes them as well.
 """
 
 import asyncio
@@ -69,7 +80,7 @@ from services.campaign.return_lines import ReturnedLine
 from services.campaign.returns import Refund, record_return
 from services.campaign.rpc_base import Limits, check_reference, now
 from services.campaign.rule_compiler import CompiledEarningRule
-from services.campaign.transactions import Transactions
+from services.campaign.transactions import PURCHASE, Transactions
 from services.campaign.withdrawal import Archived, withdraw_purchases
 from services.shared import validation
 from services.shared.errors import FailedPrecondition, InvalidArgument
@@ -237,6 +248,12 @@ class Ingest:
                 assume_fresh=assume_fresh,
             )
             pending = _pending(program, request.batch_id, transactions, accrued)
+            unposted = await _unposted_of_duplicates(
+                connection, program.program_id, request.batch_id, transactions, accrued
+            )
+            if unposted:
+                pending.plan["unposted"] = unposted
+                pending.done = False
             inserted = await store.insert_batch(
                 connection,
                 program.program_id,
@@ -287,6 +304,16 @@ class Ingest:
         response = pending.response
         if pending.done:
             return response
+        for batch_id in pending.plan.get("unposted", []):
+            # An error leaves this batch in state 1 too, unanswered: its duplicates are not
+            # "already there" until then.
+            if await self.finish_unposted(pending.program, batch_id):
+                logger.info(
+                    "finished ingest batch %s of %s before batch %s, which sent its purchases again",
+                    batch_id,
+                    pending.program.program_id,
+                    pending.batch_id,
+                )
         answers = []
         if stream is not None and pending.chunks_written:
             answers = [await stream.read() for _ in range(pending.chunks_written)]
@@ -310,7 +337,8 @@ class Ingest:
             if bonuses is not None:
                 await self._post_bonuses(pending, bonuses)
             # One statement: atomic without a transaction's two more round trips.
-            await store.finish_batch(self.pool, program_id, pending.batch_id, stored)
+            if not await store.finish_batch(self.pool, program_id, pending.batch_id, stored):
+                return await self._stored_response(pending)
             return response
         request = pending.ledger_request
         assert request is not None
@@ -326,6 +354,13 @@ class Ingest:
         for attempt in range(CAP_COUNTER_ATTEMPTS_MAX):
             try:
                 async with self.pool.acquire() as connection, connection.transaction():
+                    # First, locking the batch's row: a concurrent finish of it waits here until
+                    # this one commits, then finds it finished. Its withdrawal would take nothing
+                    # back and so hold no bonus: it would post those this one held.
+                    if not await store.finish_batch(
+                        connection, program_id, pending.batch_id, stored
+                    ):
+                        break
                     held = await withdraw_purchases(
                         connection,
                         pending.program,
@@ -339,14 +374,28 @@ class Ingest:
                         # In the transaction: a crash before it commits posts them again, as
                         # duplicates, when the batch is finished again.
                         await self._post_bonuses(pending, kept)
-                    await store.finish_batch(connection, program_id, pending.batch_id, stored)
                 return response
             except asyncpg.DeadlockDetectedError:
                 # The withdrawal updates cap counters in the order the server finds them, not in
                 # the member order batches lock them in: a deadlock with one is run again.
                 if attempt == CAP_COUNTER_ATTEMPTS_MAX - 1:
                     raise
-        return response
+        return await self._stored_response(pending)
+
+    async def _stored_response(self, pending: Pending) -> campaign_pb2.IngestTransactionsResponse:
+        """The response another finisher stored for the batch (its returns POSTED where this
+        finisher's record_return found them DUPLICATE)."""
+        stored = await store.fetch_batch(self.pool, pending.program.program_id, pending.batch_id)
+        assert stored is not None and stored.state == store.BATCH_POSTED
+        return campaign_pb2.IngestTransactionsResponse.FromString(stored.response)
+
+    async def finish_unposted(self, program: ProgramSettings, batch_id: str) -> bool:
+        """Finish a batch left in state 1 from what is stored; False if it is not (any more)."""
+        stored = await store.fetch_batch(self.pool, program.program_id, batch_id)
+        if stored is None or stored.state != store.BATCH_ACCRUED:
+            return False
+        await self.finish(self.stored_pending(program, batch_id, stored.request_hash, stored))
+        return True
 
     async def _post_bonuses(self, pending: Pending, bonuses: ledger_pb2.PostBatchRequest) -> None:
         """Post the batch's bonuses; one the ledger refuses is logged (it answers no purchase)."""
@@ -571,6 +620,8 @@ def _plan_json(plan: dict) -> str:  # type: ignore[type-arg]
     stored = {"item_transactions": base64.b64encode(items).decode(), "returns": plan["returns"]}
     if "archive_seq" in plan:
         stored["archive_seq"] = plan["archive_seq"]
+    if plan.get("unposted"):
+        stored["unposted"] = plan["unposted"]
     if "mission_steps" in plan:
         # The same: rows of transactions, missions (by place in mission_ids), attempts, steps.
         stored["mission_ids"] = plan["mission_ids"]
@@ -633,13 +684,35 @@ def _advance(
 
 async def finish_stored(ingest: Ingest, program: ProgramSettings, batch_id: str) -> bool:
     """Finish a batch left in state 1 (the recovery worker); False if it was done meanwhile."""
-    stored = await store.fetch_batch(ingest.pool, program.program_id, batch_id)
-    if stored is None or stored.state != store.BATCH_ACCRUED:
-        return False
-    pending = ingest.stored_pending(program, batch_id, stored.request_hash, stored)
     try:
-        await ingest.finish(pending)
+        return await ingest.finish_unposted(program, batch_id)
     except CampaignError as error:
         logger.warning("could not finish batch %s: %s", batch_id, error)
         return False
-    return True
+
+
+async def _unposted_of_duplicates(
+    connection: asyncpg.Connection,
+    program_id: str,
+    batch_id: str,
+    transactions: Transactions,
+    accrued: Accrued,
+) -> list[str]:
+    """The batches still in state 1 that accrued the batch's duplicate purchases, oldest first;
+    nothing is looked up for a batch without any."""
+    if DUPLICATE not in accrued.statuses:
+        return []
+    duplicates = [
+        index
+        for index, status in enumerate(accrued.statuses)
+        if status == DUPLICATE and transactions.kinds[index] == PURCHASE
+    ]
+    if not duplicates:
+        return []
+    return await store.unposted_batches_of(
+        connection,
+        program_id,
+        [transactions.members[index] for index in duplicates],
+        [transactions.ids[index] for index in duplicates],
+        batch_id=batch_id,
+    )

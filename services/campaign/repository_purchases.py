@@ -616,14 +616,45 @@ async def insert_batch(
 
 async def finish_batch(
     connection: Connection, program_id: str, batch_id: str, response: bytes
-) -> None:
-    await connection.execute(
-        "UPDATE ingest_batches SET state = 2, response = $3, ledger_request = NULL, plan = NULL, updated_at = now() "
-        "WHERE program_id = $1 AND batch_id = $2",
-        program_id,
-        batch_id,
-        response,
+) -> bool:
+    """Store the batch's response (state 2); False if another finisher stored one first. In a
+    transaction, the row stays locked until it ends: a concurrent finish waits, then finds it
+    finished."""
+    return bool(
+        await connection.fetchval(
+            "UPDATE ingest_batches SET state = 2, response = $3, ledger_request = NULL, plan = NULL, "
+            "updated_at = now() WHERE program_id = $1 AND batch_id = $2 AND state = 1 RETURNING true",
+            program_id,
+            batch_id,
+            response,
+        )
     )
+
+
+async def unposted_batches_of(
+    connection: Connection,
+    program_id: str,
+    members: Sequence[str],
+    transaction_ids: Sequence[str],
+    *,
+    batch_id: str,
+) -> list[str]:
+    """The batches other than `batch_id` that accrued these (member, transaction id) purchases
+    and are still in state 1 (not posted), oldest first. One statement: the purchases' batch ids
+    first (transactions and ingest_batches are not colocated under Citus: citus.sql)."""
+    rows = await connection.fetch(
+        "WITH b AS (SELECT DISTINCT t.batch_id FROM transactions t "
+        "JOIN unnest($2::text::text[], $3::text::text[]) AS k(member_id, transaction_id) "
+        "USING (member_id, transaction_id) WHERE t.program_id = $1 "
+        "AND t.member_id = ANY($2::text::text[]) AND t.batch_id NOT IN ('', $4)) "
+        "SELECT i.batch_id FROM ingest_batches i WHERE i.program_id = $1 AND i.state = 1 "
+        "AND i.batch_id IN (SELECT batch_id FROM b) ORDER BY i.updated_at, i.batch_id",
+        program_id,
+        text_array(members),
+        text_array(transaction_ids),
+        batch_id,
+    )
+    return [row["batch_id"] for row in rows]
 
 
 async def unposted_batches(
