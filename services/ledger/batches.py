@@ -202,6 +202,20 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
     return valid
 
 
+def _same_posting(row: asyncpg.Record, columns: Columns, index: int) -> bool:
+    """Whether the posting stored under an item's key is the item's: its kind and points, and
+    the reference (of an earn or a redeem; an adjustment keeps none) and, for an earn, whether
+    it qualifies. A key reused for another purchase of the same points was answered as a
+    duplicate of the first, and the second purchase never earned."""
+    kind = columns.kinds[index]
+    signed = -columns.points[index] if kind == REDEEM else columns.points[index]
+    if row["kind"] != kind or row["amount"] != signed:
+        return False
+    if kind in (EARN, REDEEM) and row["source_reference"] != columns.references[index]:
+        return False
+    return kind != EARN or row["qualifying"] == columns.qualifying[index]
+
+
 def _check_spends_total(columns: Columns) -> None:
     """Refuse a batch whose items' qualifying spends (each within its range) could add up past
     int64 for one member: two items of 2**63 - 1 summed to -2, silently."""
@@ -320,7 +334,8 @@ class BatchPoster:
             []
             if not lookup
             else await connection.fetch(
-                "SELECT p.member_id, p.item_key, p.posting_id, p.amount, p.kind FROM postings p "
+                "SELECT p.member_id, p.item_key, p.posting_id, p.amount, p.kind, "
+                "p.source_reference, p.qualifying FROM postings p "
                 "JOIN unnest($2::text[], $3::text[]) AS t(member_id, item_key) USING (member_id, item_key) "
                 "WHERE p.program_id = $1 AND p.member_id = ANY($2::text[]) AND p.item_key IS NOT NULL",
                 program.program_id,
@@ -335,17 +350,12 @@ class BatchPoster:
             item = (columns.member_ids[index], columns.keys[index])
             row = existing.get(item)
             if row is not None:
-                signed = (
-                    columns.points[index]
-                    if columns.kinds[index] != REDEEM
-                    else -columns.points[index]
-                )
-                if row["amount"] != signed or row["kind"] != columns.kinds[index]:
+                if _same_posting(row, columns, index):
+                    results.done(index, DUPLICATE, row["posting_id"])
+                else:
                     results.reject(
                         index, REJECT_CONFLICT, "idempotency_key: was used for a different posting"
                     )
-                else:
-                    results.done(index, DUPLICATE, row["posting_id"])
             elif item in seen:
                 results.reject(
                     index,

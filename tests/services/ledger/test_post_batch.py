@@ -364,3 +364,32 @@ def test_a_batch_whose_spends_could_add_up_past_int64_is_refused() -> None:
     columns.spends[0] = 1  # below the bound: no member's sum can wrap
     columns.spends[1:] = [-1] * (size - 1)  # rejected one by one, not counted
     _check_spends_total(columns)
+
+
+async def test_a_key_seen_before_with_another_reference_is_a_conflict(ledger: Ledger) -> None:
+    # The same points under the same key for another purchase were answered as a duplicate of
+    # the first: the second purchase never earned, and its refund found nothing to reverse.
+    request = batch("b1", [("ann", 10, EARN, "k1"), ("ann", 5, REDEEM, "k2")])
+    request.source_references.extend(["order-1", "spend-1"])
+    request.qualifying_flags.extend([True, False])
+    await post(ledger, request)
+    request = batch(
+        "b2",
+        [
+            ("ann", 10, EARN, "k1"),
+            ("ann", 10, EARN, "k1"),
+            ("ann", 5, REDEEM, "k2"),
+            ("ann", 5, REDEEM, "k2"),
+        ],
+    )
+    request.source_references.extend(["order-1", "order-2", "spend-1", "spend-2"])
+    request.qualifying_flags.extend([True, True, True, False])  # a redeem's flag is not kept
+    [answer] = await post(ledger, request)
+    assert list(answer.statuses) == [DUPLICATE, REJECTED, DUPLICATE, REJECTED]
+    assert answer.messages[1] == "idempotency_key: was used for a different posting"
+    assert answer.reject_reasons[3] == ledger_pb2.REJECT_REASON_IDEMPOTENCY_CONFLICT
+    request = batch("b3", [("ann", 10, EARN, "k1")])
+    request.source_references.append("order-1")  # not qualifying this time
+    [answer] = await post(ledger, request)
+    assert list(answer.statuses) == [REJECTED]
+    assert (await ledger.balance("ann")).available_points == 5
