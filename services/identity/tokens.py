@@ -10,6 +10,7 @@ chosen because every till and gateway platform has a library that verifies one.
 """
 
 import datetime as dt
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,10 @@ TOKEN_LENGTH_MAX = 2048
 ISSUER = "loyalty-identity"
 
 _RAW = serialization.Encoding.Raw
+# What a key id may look like (ours are `qr-20261124-1a2b3c4d`). The id in a token's header is
+# the sender's, checked before it is looked up: the header is not signed, and text PostgreSQL
+# cannot take (a lone surrogate, NUL, escaped in the header's JSON) failed the lookup itself.
+_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +91,11 @@ def key_id_of(token: str) -> str:
     except jwt.PyJWTError:
         raise InvalidToken("is not a token of this service") from None
     key_id = header.get("kid")
-    if header.get("alg") != ALGORITHM or not isinstance(key_id, str):
+    if (
+        header.get("alg") != ALGORITHM
+        or not isinstance(key_id, str)
+        or not _KEY_ID.fullmatch(key_id)
+    ):
         raise InvalidToken("is not a token of this service")
     return key_id
 

@@ -17,6 +17,10 @@ from tests.support.calls import program
 
 PROGRAM = "acme"
 KIND = common_pb2.IdentifierKind
+# Key ids a forger may put in a token's (unsigned) header, escaped in its JSON: a lone
+# surrogate, which cannot be sent to PostgreSQL, NUL, which it cannot store, and a letter
+# outside ASCII.
+FORGED_KEY_IDS = ["\ud800", "\x00", "qr-20261124-0000000\u00e9"]
 
 
 @pytest.fixture

@@ -5,12 +5,21 @@ import hashlib
 import time
 
 import grpc
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from loyalty.identity.v1 import identity_pb2
 from services.identity.servicer import IdentityServicer
-from tests.services.identity.conftest import PROGRAM, email, enrol, failure, row_counts
+from tests.services.identity.conftest import (
+    FORGED_KEY_IDS,
+    PROGRAM,
+    email,
+    enrol,
+    failure,
+    row_counts,
+)
 from tests.support.calls import program
 
 
@@ -175,3 +184,25 @@ async def test_member_tokens_verify_with_scopes_until_they_expire(stub) -> None:
     assert error.details().startswith("scopes:")
     error = await failure(issue_member_token(stub, "nobody"))
     assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("key_id", FORGED_KEY_IDS)
+async def test_a_member_token_with_a_forged_key_id_is_unauthenticated(stub, key_id: str) -> None:
+    member_id = (await enrol(stub, email("alice@example.com"))).member.member_id
+    now = int(time.time())
+    forged = jwt.encode(
+        {
+            "iss": "loyalty-identity",
+            "aud": f"member:{PROGRAM}",
+            "sub": member_id,
+            "iat": now,
+            "exp": now + 60,
+            "scope": "member:read",
+        },
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": key_id},
+    )
+    error = await failure(verify_member_token(stub, forged))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error.details()
+    assert dict(error.trailing_metadata())["loyalty-error-reason"] == "MEMBER_TOKEN_REJECTED"

@@ -14,7 +14,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
 from services.identity.app import SPEC, IdentityConfig
 from services.shared.config import ConfigError, load_config
-from tests.services.identity.conftest import KIND, PROGRAM, email, enrol, failure
+from tests.services.identity.conftest import (
+    FORGED_KEY_IDS,
+    KIND,
+    PROGRAM,
+    email,
+    enrol,
+    failure,
+)
 from tests.support.calls import program
 
 
@@ -135,6 +142,33 @@ async def test_forged_tokens_are_rejected(stub, alice, database) -> None:
     carol = (await enrol(stub, email("carol@example.com"), program_id="other")).member.member_id
     await rejected(stub, (await issue(stub, carol, program_id="other")).token)
     assert (await resolve(stub, issued.token)).member_id == alice
+
+
+@pytest.mark.parametrize("key_id", FORGED_KEY_IDS)
+async def test_a_forged_key_id_is_a_rejected_token_not_a_server_error(
+    stub, alice, key_id: str
+) -> None:
+    now = int(time.time())
+    forged = jwt.encode(
+        claims(alice, issued_at=now, expires_at=now + 60),
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": key_id},
+    )
+    assert "not a token of this service" in await rejected(stub, forged)
+    # In a batch, the token is unknown and the rest of the batch is answered.
+    answered = await stub.BatchResolveIdentifiers(
+        identity_pb2.BatchResolveIdentifiersRequest(
+            program_id=PROGRAM,
+            lookups=[
+                identity_pb2.IdentifierLookup(kind=KIND.IDENTIFIER_KIND_APP_QR_TOKEN, value=forged),
+                identity_pb2.IdentifierLookup(
+                    kind=KIND.IDENTIFIER_KIND_EMAIL, value="alice@example.com"
+                ),
+            ],
+        )
+    )
+    assert list(answered.member_ids) == ["", alice]
 
 
 async def test_expired_tokens_are_rejected_also_when_replayed(stub, alice, database) -> None:
