@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from Cython.Build import cythonize
-from setuptools import Extension, find_packages, setup
+from setuptools import Extension, find_namespace_packages, find_packages, setup
 
 ROOT = Path(__file__).parent
 DEBUG = os.environ.get("LEDGER_CORE_DEBUG", "0") == "1"
@@ -38,8 +38,13 @@ def proto_packages() -> list[str]:
     )
 
 
+# Folders of files the processes read (migrations, the card page) have no __init__.py; listed as
+# packages, their files go into the wheel by package-data, where setuptools otherwise warns of each.
+DATA_PACKAGES = ["services.*.migrations", "gateway.static"]
+
 setup(
     packages=find_packages(include=["services*", "ledger_core*", "gateway*", "deploy*", "admin*"])
+    + find_namespace_packages(include=DATA_PACKAGES)
     + proto_packages(),
     package_dir={"loyalty": "protos/loyalty"},
     ext_modules=cythonize(
