@@ -15,6 +15,7 @@ from loyalty.ledger.v1 import ledger_pb2_grpc
 from services.campaign import events
 from services.campaign import repository_purchases as store
 from services.campaign.activities import Activities
+from services.campaign.cap_history_backfill import CapHistoryBackfill
 from services.campaign.cap_history_pruning import CapHistoryPruning
 from services.campaign.consumers import ActivityHandler, MemberHandler, TierHandler
 from services.campaign.consumers_insight import RedemptionHandler, SegmentFactsHandler
@@ -186,6 +187,13 @@ async def setup(runtime: Runtime) -> Application:
             config.cap_history_pruning_interval_ms / 1000,
             lambda: pruning.run_once(utc_now()),
         )
+    # Once: the history of periods counters left before campaign migration 013.
+    backfill = CapHistoryBackfill(runtime.pool, ledger, config.cap_history_retention_days)
+    workers["cap_history_backfill"] = jobs.every(
+        "cap_history_backfill",
+        config.cap_history_pruning_interval_ms / 1000,
+        lambda: backfill.run_once(utc_now()),
+    )
     if config.consumers_enabled:
         workers["activities"] = PullConsumer(
             runtime.jetstream,

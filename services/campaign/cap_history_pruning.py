@@ -2,8 +2,8 @@
 grow for ever (one row per member, capped rule and period a member earned in after a later one).
 
 A purchase that arrives later than the retention (`CAMPAIGN_CAP_HISTORY_RETENTION_DAYS`) finds no
-history for its day, week or month and is capped as if they had used nothing, as a purchase of a
-period before migration 013 is. The counters (`cap_counters`, one row per member and rule) are
+history for its day, week or month and is capped as if they had used nothing. (Periods counters
+left before migration 013 get their history from cap_history_backfill.py.) The counters (`cap_counters`, one row per member and rule) are
 not touched: they hold the latest period only.
 """
 
