@@ -32,7 +32,8 @@ then, not a recovery delay later. A batch that found duplicates (and only such a
 import's fresh batches look nothing more up) finds, in its accrual's transaction, the batches
 still in state 1 that accrued them; they are kept in its plan, and its finish finishes them first
 (finish_unposted), so it stays in state 1 until then, even with nothing of its own to post, and
-a replay of it or the recovery worker finishes them as well.
+a replay of it or the recovery worker finishes them as well. A duplicate the ledger refuses there
+is taken back there, so it is rejected here too, with that batch's reason.
 """
 
 import asyncio
@@ -248,10 +249,10 @@ class Ingest:
                 assume_fresh=assume_fresh,
             )
             pending = _pending(program, request.batch_id, transactions, accrued)
-            unposted = await _unposted_of_duplicates(
+            unposted = await _unposted_duplicates(
                 connection, program.program_id, request.batch_id, transactions, accrued
             )
-            if unposted:
+            if unposted is not None:
                 pending.plan["unposted"] = unposted
                 pending.done = False
             inserted = await store.insert_batch(
@@ -304,16 +305,8 @@ class Ingest:
         response = pending.response
         if pending.done:
             return response
-        for batch_id in pending.plan.get("unposted", []):
-            # An error leaves this batch in state 1 too, unanswered: its duplicates are not
-            # "already there" until then.
-            if await self.finish_unposted(pending.program, batch_id):
-                logger.info(
-                    "finished ingest batch %s of %s before batch %s, which sent its purchases again",
-                    batch_id,
-                    pending.program.program_id,
-                    pending.batch_id,
-                )
+        if "unposted" in pending.plan:
+            await self._finish_earlier(pending, pending.plan["unposted"])
         answers = []
         if stream is not None and pending.chunks_written:
             answers = [await stream.read() for _ in range(pending.chunks_written)]
@@ -389,13 +382,52 @@ class Ingest:
         assert stored is not None and stored.state == store.BATCH_POSTED
         return campaign_pb2.IngestTransactionsResponse.FromString(stored.response)
 
-    async def finish_unposted(self, program: ProgramSettings, batch_id: str) -> bool:
-        """Finish a batch left in state 1 from what is stored; False if it is not (any more)."""
+    async def finish_unposted(self, program: ProgramSettings, batch_id: str) -> Pending | None:
+        """Finish a batch left in state 1 from what is stored; None if it is not (any more)."""
         stored = await store.fetch_batch(self.pool, program.program_id, batch_id)
         if stored is None or stored.state != store.BATCH_ACCRUED:
-            return False
-        await self.finish(self.stored_pending(program, batch_id, stored.request_hash, stored))
-        return True
+            return None
+        pending = self.stored_pending(program, batch_id, stored.request_hash, stored)
+        await self.finish(pending)
+        return pending
+
+    async def _finish_earlier(self, pending: Pending, unposted: dict) -> None:  # type: ignore[type-arg]
+        """Finish the batches still unposted when this one found its duplicates in them; its
+        duplicates that the ledger refused there (taken back) are rejected here as they were
+        there. An error leaves this batch in state 1 too, unanswered: its duplicates are not
+        "already there" until then."""
+        refused: dict[tuple[str, str], tuple[str, str]] = {}
+        finished_all = True
+        for batch_id in unposted["batches"]:
+            finished = await self.finish_unposted(pending.program, batch_id)
+            if finished is None:
+                finished_all = False
+                continue
+            logger.info(
+                "finished ingest batch %s of %s before batch %s, which sent its purchases again",
+                batch_id,
+                pending.program.program_id,
+                pending.batch_id,
+            )
+            refused.update(_refused_purchases(finished))
+        keys = list(zip(unposted["members"], unposted["transaction_ids"], strict=True))
+        if not finished_all:
+            # Another finisher posted some meanwhile: the purchases the ledger refused there
+            # were taken back, for a reason this batch does not see.
+            kept = await store.fetch_transactions(
+                self.pool,
+                pending.program.program_id,
+                unposted["members"],
+                unposted["transaction_ids"],
+            )
+            unseen = (
+                "rejected",
+                "refused by the ledger when the batch first sending it was posted",
+            )
+            refused.update((key, unseen) for key in keys if key not in kept and key not in refused)
+        for index, key in zip(unposted["indexes"], keys, strict=True):
+            if key in refused:
+                _reject(pending.response, index, *refused[key])
 
     async def _post_bonuses(self, pending: Pending, bonuses: ledger_pb2.PostBatchRequest) -> None:
         """Post the batch's bonuses; one the ledger refuses is logged (it answers no purchase)."""
@@ -685,34 +717,60 @@ def _advance(
 async def finish_stored(ingest: Ingest, program: ProgramSettings, batch_id: str) -> bool:
     """Finish a batch left in state 1 (the recovery worker); False if it was done meanwhile."""
     try:
-        return await ingest.finish_unposted(program, batch_id)
+        return await ingest.finish_unposted(program, batch_id) is not None
     except CampaignError as error:
         logger.warning("could not finish batch %s: %s", batch_id, error)
         return False
 
 
-async def _unposted_of_duplicates(
+async def _unposted_duplicates(
     connection: asyncpg.Connection,
     program_id: str,
     batch_id: str,
     transactions: Transactions,
     accrued: Accrued,
-) -> list[str]:
-    """The batches still in state 1 that accrued the batch's duplicate purchases, oldest first;
-    nothing is looked up for a batch without any."""
+) -> dict | None:  # type: ignore[type-arg]
+    """The batch's duplicate purchases that batches still in state 1 accrued, for its plan: those
+    batches, oldest first, and the duplicates' indexes, members and transaction ids; None if
+    there are none. Nothing is looked up for a batch without duplicates."""
     if DUPLICATE not in accrued.statuses:
-        return []
-    duplicates = [
-        index
+        return None
+    indexes = {
+        (transactions.members[index], transactions.ids[index]): index
         for index, status in enumerate(accrued.statuses)
         if status == DUPLICATE and transactions.kinds[index] == PURCHASE
-    ]
-    if not duplicates:
-        return []
-    return await store.unposted_batches_of(
+    }
+    if not indexes:
+        return None
+    found = await store.unposted_purchases(
         connection,
         program_id,
-        [transactions.members[index] for index in duplicates],
-        [transactions.ids[index] for index in duplicates],
+        [member for member, _ in indexes],
+        [transaction for _, transaction in indexes],
         batch_id=batch_id,
     )
+    if not found:
+        return None
+    return {
+        "batches": list(dict.fromkeys(batch for batch, _, _ in found)),
+        "indexes": [indexes[member, transaction] for _, member, transaction in found],
+        "members": [member for _, member, _ in found],
+        "transaction_ids": [transaction for _, _, transaction in found],
+    }
+
+
+def _refused_purchases(pending: Pending) -> dict[tuple[str, str], tuple[str, str]]:
+    """The (member, transaction id)s of the finished batch's purchases the ledger refused, each
+    with its reason code and message."""
+    request, response = pending.ledger_request, pending.response
+    if request is None:
+        return {}
+    items = pending.plan.get("items", [])
+    return {
+        (request.member_ids[item], request.source_references[item]): (
+            response.reason_codes[transaction],
+            response.messages[transaction],
+        )
+        for item, transaction in enumerate(items[: _bonus_start(pending)])
+        if transaction >= 0 and response.statuses[transaction] == REJECTED
+    }

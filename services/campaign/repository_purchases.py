@@ -631,30 +631,33 @@ async def finish_batch(
     )
 
 
-async def unposted_batches_of(
+async def unposted_purchases(
     connection: Connection,
     program_id: str,
     members: Sequence[str],
     transaction_ids: Sequence[str],
     *,
     batch_id: str,
-) -> list[str]:
-    """The batches other than `batch_id` that accrued these (member, transaction id) purchases
-    and are still in state 1 (not posted), oldest first. One statement: the purchases' batch ids
-    first (transactions and ingest_batches are not colocated under Citus: citus.sql)."""
+) -> list[tuple[str, str, str]]:
+    """Those of these (member, transaction id) purchases that a batch other than `batch_id`
+    accrued and has not posted (still in state 1): (batch id, member, transaction id) each, the
+    oldest batch's first. One statement: the purchases' batches first (transactions and
+    ingest_batches are not colocated under Citus: citus.sql)."""
     rows = await connection.fetch(
-        "WITH b AS (SELECT DISTINCT t.batch_id FROM transactions t "
+        "WITH d AS (SELECT t.batch_id, t.member_id, t.transaction_id FROM transactions t "
         "JOIN unnest($2::text::text[], $3::text::text[]) AS k(member_id, transaction_id) "
         "USING (member_id, transaction_id) WHERE t.program_id = $1 "
         "AND t.member_id = ANY($2::text::text[]) AND t.batch_id NOT IN ('', $4)) "
-        "SELECT i.batch_id FROM ingest_batches i WHERE i.program_id = $1 AND i.state = 1 "
-        "AND i.batch_id IN (SELECT batch_id FROM b) ORDER BY i.updated_at, i.batch_id",
+        "SELECT d.batch_id, d.member_id, d.transaction_id FROM d JOIN (SELECT i.batch_id, "
+        "i.updated_at FROM ingest_batches i WHERE i.program_id = $1 AND i.state = 1 "
+        "AND i.batch_id IN (SELECT batch_id FROM d)) u USING (batch_id) "
+        "ORDER BY u.updated_at, d.batch_id",
         program_id,
         text_array(members),
         text_array(transaction_ids),
         batch_id,
     )
-    return [row["batch_id"] for row in rows]
+    return [(row[0], row[1], row[2]) for row in rows]
 
 
 async def unposted_batches(

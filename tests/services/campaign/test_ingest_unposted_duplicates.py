@@ -1,7 +1,8 @@
 """A purchase sent again in another batch while the batch it was first accrued in is still unposted
 (its stream died between the two stages): the new batch answers it DUPLICATE only once that first
 batch is posted, not a recovery delay later. And a batch finished twice at once (a stale copy,
-as the recovery worker, a replay or such a re-send may hold) is taken back and answered once."""
+as the recovery worker, a replay or such a re-send may hold) is taken back and answered once.
+A duplicate the ledger refuses in its first batch is rejected, not "already there"."""
 
 import datetime as dt
 
@@ -23,6 +24,7 @@ from tests.services.campaign.support import (
     ledger_and_campaign,
     rate,
 )
+from tests.services.ledger.support import Ledger
 
 POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
 DUPLICATE = campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
@@ -118,6 +120,52 @@ async def test_duplicates_of_a_posted_batch_finish_nothing(services) -> None:
     assert [await available(ledger, m) for m in ("ann", "bob", "cat")] == [20, 10, 5]
 
 
+async def close_zed(ledger: Ledger, connection: asyncpg.Connection) -> None:
+    """zed's account, closed by the ledger on a merge campaign has not heard of yet: the ledger
+    refuses zed's purchases, which campaign accrued (services/ledger/consumers.py)."""
+    await ledger.earn("zed", 5)
+    await connection.execute(
+        "UPDATE ledger.member_accounts SET closed_into = 'ann' WHERE program_id = $1 "
+        "AND member_id = 'zed'",
+        PROGRAM,
+    )
+
+
+REFUSED_FIRST = [("z1", "zed", 6_000, MONDAY, ""), ("a1", "ann", 1_000, MONDAY, "")]
+
+
+async def test_a_duplicate_the_ledger_refuses_in_its_first_batch_is_rejected(services) -> None:
+    ledger, campaign, connection = services
+    await close_zed(ledger, connection)
+    await campaign.ingest_stage_one(batch("first", REFUSED_FIRST))
+    [answer] = await campaign.ingest(batch("resumed", REFUSED_FIRST))
+    # Not "already there": posting the first batch, the ledger refused zed's purchase, which
+    # campaign took back, as a fresh one would be.
+    assert list(answer.statuses) == [REJECTED, DUPLICATE]
+    assert (answer.reason_codes[0], list(answer.points)) == ("member_closed", [0, 10])
+    assert answer.progress.items_rejected == 1 and answer.points_total == 0
+    assert await available(ledger, "ann") == 10
+    assert not await connection.fetchval(
+        "SELECT count(*) FROM campaign.transactions WHERE member_id = 'zed'"
+    )
+
+
+async def test_so_is_one_when_another_finisher_posted_that_batch_meanwhile(services) -> None:
+    ledger, campaign, connection = services
+    await close_zed(ledger, connection)
+    await campaign.ingest_stage_one(batch("first", REFUSED_FIRST))
+    resumed = batch("resumed", REFUSED_FIRST[:1])
+    await campaign.ingest_stage_one(resumed)
+    # The first batch's replay finishes it before the re-sending one is finished.
+    [first] = await campaign.ingest(batch("first", REFUSED_FIRST))
+    assert list(first.statuses) == [REJECTED, POSTED]
+    [answer] = await campaign.ingest(resumed)
+    assert (list(answer.statuses), answer.reason_codes[0]) == ([REJECTED], "rejected")
+    # Stored so: its replay answers the same.
+    [again] = await campaign.ingest(resumed)
+    assert list(again.statuses) == [REJECTED]
+
+
 def ingest_of(campaign: Campaign) -> Ingest:
     """An Ingest of the test's campaign, as its servicer builds one per stream."""
     pool, outbox = campaign.service.runtime.pool, campaign.service.runtime.outbox
@@ -153,13 +201,8 @@ async def test_a_batch_finished_twice_at_once_holds_the_bonuses_of_its_refused_p
             ),
         )
     )
-    await ledger.earn("zed", 5)
-    await connection.execute(
-        "UPDATE ledger.member_accounts SET closed_into = 'ann' WHERE program_id = $1 "
-        "AND member_id = 'zed'",
-        PROGRAM,
-    )
-    request = batch("crashed", [("z1", "zed", 6_000, MONDAY, ""), ("a1", "ann", 1_000, MONDAY, "")])
+    await close_zed(ledger, connection)
+    request = batch("crashed", REFUSED_FIRST)
     await campaign.ingest_stage_one(request)
     # Two finishers read the unfinished batch before either finished it.
     ingest = ingest_of(campaign)
