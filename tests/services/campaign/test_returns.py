@@ -409,3 +409,64 @@ async def test_a_full_return_takes_back_the_mission_its_purchase_completed(
     assert await progress() == (COMPLETED, 2, ["duo"])
     assert await available(ledger, "ann") == 10 + 10
     await ledger.assert_clean()
+
+
+async def test_a_full_return_of_the_purchase_that_opened_a_window_moves_it_to_the_next(
+    services,
+) -> None:
+    """The window of a mission started with the purchase returned in full stayed where that
+    purchase had opened it: ann's purchase 16 days in restarted the mission though her first
+    purchase still counted was 10 days in."""
+    _, campaign, _ = services
+    await campaign.stub.CreateMission(
+        campaign_pb2.CreateMissionRequest(
+            program_id=PROGRAM,
+            idempotency_key=support.key(),
+            mission=engagement_pb2.Mission(
+                mission_id="three-buys",
+                name="Buy three times within 14 days",
+                reward_points=50,
+                window_days=14,
+                steps=[
+                    engagement_pb2.MissionStep(
+                        step_code="buy", count=3, purchase=engagement_pb2.PurchaseRequirement()
+                    )
+                ],
+            ),
+        )
+    )
+    # Recent enough for the window to be open still when it has moved.
+    opened = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=20)
+    second = opened + dt.timedelta(days=10)
+    await campaign.purchase("ann", "a1", 1_000, at=opened)
+    await campaign.purchase("ann", "a2", 1_000, at=second)
+    await campaign.stub.RecordReturn(
+        campaign_pb2.RecordReturnRequest(
+            program_id=PROGRAM,
+            idempotency_key=support.key(),
+            member_id="ann",
+            return_id="r1",
+            original_transaction_id="a1",
+            refunded_amount=eur(1_000),
+            channel=common_pb2.CHANNEL_POS,
+            occurred_at=support.ts(second + dt.timedelta(days=1)),
+        )
+    )
+
+    async def progress() -> engagement_pb2.MissionProgress:
+        response = await campaign.stub.GetMissionProgress(
+            campaign_pb2.GetMissionProgressRequest(
+                program_id=PROGRAM, member_id="ann", mission_id="three-buys"
+            )
+        )
+        return response.progresses[0]
+
+    moved = await progress()
+    assert (moved.state, moved.steps[0].done_count) == (IN_PROGRESS, 1)
+    assert (moved.started_at.ToDatetime(dt.UTC), moved.deadline_at.ToDatetime(dt.UTC)) == (
+        second,
+        second + dt.timedelta(days=14),
+    )
+    await campaign.purchase("ann", "a3", 1_000, at=opened + dt.timedelta(days=16))
+    counted = await progress()
+    assert (counted.steps[0].done_count, counted.started_at.ToDatetime(dt.UTC)) == (2, second)
