@@ -10,17 +10,9 @@ import os
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
-
-from deploy.local.cluster import (
-    SERVICES,
-    LocalCluster,
-    fixed_endpoints,
-    fixed_gateway_endpoint,
-)
-from deploy.local.demo import load_demo_member, load_demo_program
 from deploy.local.servers import (
     DATA_ROOT,
     LocalNats,
@@ -28,6 +20,9 @@ from deploy.local.servers import (
     LocalServerError,
     require_free_ports,
 )
+
+if TYPE_CHECKING:
+    from deploy.local.cluster import LocalCluster
 
 logger = logging.getLogger("loyalty.run")
 
@@ -37,6 +32,8 @@ DATABASE = "loyalty"
 
 
 async def ensure_database(server_url: str) -> str:
+    import asyncpg  # imported once the signal handlers are set, as in run()
+
     connection = await asyncpg.connect(server_url)
     try:
         if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
@@ -74,6 +71,17 @@ def run(
     nats_url: str | None,
     started_at: float,
 ) -> None:
+    # Imported here, once main() has set the signal handlers: grpc, asyncpg and the gateway's
+    # FastAPI take about 0.6 s to import, and a SIGINT then was lost (a background job gets it
+    # ignored until the handler is set) or, in a terminal, a KeyboardInterrupt traceback.
+    from deploy.local.cluster import (
+        SERVICES,
+        LocalCluster,
+        fixed_endpoints,
+        fixed_gateway_endpoint,
+    )
+    from deploy.local.demo import load_demo_member, load_demo_program
+
     cluster: LocalCluster | None = None
     endpoints, gateway = fixed_endpoints(), fixed_gateway_endpoint()
     # Before anything starts: a second `make run` fails here, naming the ports, and stops nothing.
@@ -123,7 +131,11 @@ def run(
 
 
 def print_endpoints(
-    cluster: LocalCluster, database_url: str, nats_url: str, demo: dict[str, str], elapsed_s: float
+    cluster: "LocalCluster",
+    database_url: str,
+    nats_url: str,
+    demo: dict[str, str],
+    elapsed_s: float,
 ) -> None:
     lines = [
         f"\nLoyalty platform is running (ready in {elapsed_s:.1f}s). Ctrl-C stops everything.\n"
