@@ -307,17 +307,23 @@ class MemberBook:
         return taken
 
     async def restore(self, taken: dict[int, int]) -> None:
-        """Give taken points back to their lots (a voided hold)."""
+        """Give taken points back to their lots (a voided hold, a cancelled spend). Outstanding
+        debt is paid from them first, as from a new lot: a refund that found the points held or
+        spent recorded them as debt, and once they are back the member must not spend them
+        while owing them (nor do they repay later earnings instead)."""
         lots = await store.lock_lots_by_id(
             self.connection, self.program_id, self.member_id, list(taken)
         )
         for lot in lots:
             lot = self.changed_lots.setdefault(lot.lot_id, lot)
-            lot.remaining += taken[lot.lot_id]
+            repaid = min(self.account.debt, taken[lot.lot_id])
+            self.account.debt -= repaid
+            back = taken[lot.lot_id] - repaid
+            lot.remaining += back
             if lot.vested:
-                self.account.vested += taken[lot.lot_id]
+                self.account.vested += back
             else:
-                self.account.pending += taken[lot.lot_id]
+                self.account.pending += back
 
     def add_qualifying(self, amount: int, *, on: dt.datetime) -> None:
         """Count `amount` towards the tier on the local day it was earned, if that day is still in

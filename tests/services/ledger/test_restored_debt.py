@@ -1,0 +1,59 @@
+"""Points given back to their lots (a voided hold, a cancelled spend) pay the member's debt
+first, as a new earn's do: a refund that found the points held or spent recorded them as debt."""
+
+import grpc
+import pytest
+
+from loyalty.ledger.v1 import ledger_pb2
+from services.ledger.app import SPEC, LedgerConfig
+from tests.services.ledger.support import Ledger, key
+
+
+@pytest.fixture
+async def ledger(start_service):
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
+        client = Ledger(channel)
+        await client.setup()
+        yield client
+        await client.assert_clean()
+
+
+async def test_a_hold_voided_after_its_points_were_refunded_pays_the_debt(ledger: Ledger) -> None:
+    await ledger.earn("ann", 100, source_reference="o1")
+    held = await ledger.hold("ann", 100)
+    refunded = await ledger.refund("ann", "o1", refunded=10, original=10)
+    assert (refunded.reversed_points, refunded.debt_points) == (100, 100)  # all of it was held
+
+    await ledger.void(held.hold.hold_id)
+
+    # The points came back and were owed: they pay the debt. They were available, and spent,
+    # with the debt left standing: the refund had taken nothing back.
+    balance = await ledger.balance("ann")
+    assert (balance.available_points, balance.debt_points) == (0, 0)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.redeem("ann", 1)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_a_cancelled_spend_pays_the_debt_and_gives_back_the_rest(ledger: Ledger) -> None:
+    await ledger.earn("bob", 100, source_reference="o1")
+    await ledger.earn("bob", 30, source_reference="o2")
+    spent = await ledger.redeem("bob", 130)
+    refunded = await ledger.refund("bob", "o2", refunded=10, original=10)
+    assert refunded.debt_points == 30
+
+    given = await ledger.stub.Reverse(
+        ledger_pb2.ReverseRequest(
+            program_id="acme",
+            idempotency_key=key(),
+            member_id="bob",
+            posting_id=spent.posting.posting_id,
+        )
+    )
+
+    assert given.reversed_points == 130
+    assert (given.balance.available_points, given.balance.debt_points) == (100, 0)
+    lots = await ledger.stub.ListLots(
+        ledger_pb2.ListLotsRequest(program_id="acme", member_id="bob")
+    )
+    assert sum(lot.remaining_points for lot in lots.lots) == 100
