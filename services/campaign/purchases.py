@@ -204,6 +204,9 @@ class Accruer:
         if not purchases:
             return accrued
         program_id = program.program_id
+        # Before any row lock (a referral takes it before its own): a referral recorded at once
+        # with a member's first purchase waits for this batch, or this batch for it.
+        await engagement_store.lock_referrals(connection, program_id, shared=True)
         members_of = pick(transactions.members, purchases)
         amounts_of = pick(transactions.amounts, purchases)
         milestones = await milestones_of(connection, program_id)

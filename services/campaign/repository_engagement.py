@@ -34,14 +34,19 @@ async def lock_member_activities(connection: Connection, program_id: str, member
     )
 
 
-async def lock_referrals(connection: Connection, program_id: str) -> None:
+async def lock_referrals(connection: Connection, program_id: str, *, shared: bool = False) -> None:
     """Serialise, per program, recording referrals until the transaction ends: a referral's
     checks read other members' referrals (is the referred member referred already, does the
     chain of referrers loop back), which the referrer's own lock does not cover. Referrals are
-    rare next to purchases, so one lock a program costs nothing that matters."""
+    rare next to purchases, so one lock a program costs nothing that matters.
+
+    Accruing purchases takes it `shared` (they do not wait for each other): a referral waiting
+    for the referred member's first purchase then either sees that purchase, or is seen by it
+    (claim_pending_referrals). Without it each missed the other's uncommitted row, and the
+    referral went on waiting for a purchase made already."""
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     await connection.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('campaign.referrals:' || $1, 0))",
-        program_id,
+        f"SELECT {function}(hashtextextended('campaign.referrals:' || $1, 0))", program_id
     )
 
 

@@ -1,0 +1,188 @@
+"""Requests of one member (or one purchase) at once, on real ledger and campaign processes,
+PostgreSQL and NATS: each bonus, badge, completion and refund is given once however the requests
+interleave, and no request fails for having met another."""
+
+import asyncio
+import datetime as dt
+
+import grpc
+import pytest
+
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.common.v1 import common_pb2
+from tests.services.campaign.support import (
+    PROGRAM,
+    available,
+    batch,
+    earning,
+    engagement,
+    eur,
+    key,
+    ledger_and_campaign,
+    rate,
+    ts,
+)
+
+APRIL = dt.datetime(2025, 4, 10, 10, 0, tzinfo=dt.UTC)
+POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
+DUPLICATE = campaign_pb2.INGEST_ITEM_STATUS_DUPLICATE
+
+
+@pytest.fixture
+async def services(start_service):
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await campaign.live(earning("base", rate=rate(), qualifying=True))
+        await campaign.configure_recognition(
+            engagement_pb2.RecognitionConfig(
+                milestones=[
+                    engagement_pb2.Milestone(
+                        code="second",
+                        kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
+                        threshold=2,
+                        points=25,
+                    ),
+                    engagement_pb2.Milestone(
+                        code="big-spender",
+                        kind=engagement_pb2.MILESTONE_KIND_SPEND_THRESHOLD,
+                        threshold=10_000,
+                        points=7,
+                        badge_code="big-spender",
+                    ),
+                ]
+            )
+        )
+        yield ledger, campaign
+
+
+async def badges(campaign, member: str) -> list[str]:  # type: ignore[no-untyped-def]
+    response = await campaign.stub.ListMemberBadges(
+        campaign_pb2.ListMemberBadgesRequest(program_id=PROGRAM, member_id=member)
+    )
+    return [badge.badge_code for badge in response.badges]
+
+
+async def test_purchases_of_one_member_at_once_reach_each_milestone_once(services) -> None:
+    ledger, campaign = services
+    answers = await asyncio.gather(
+        *(campaign.purchase("ann", f"m{index}", 3_000, at=APRIL) for index in range(8))
+    )
+    assert sum(answer.accrual.points for answer in answers) == 240
+    # 240 for the purchases, 25 for the second one, 7 for passing 100 euros.
+    assert await available(ledger, "ann") == 240 + 25 + 7
+    assert await badges(campaign, "ann") == ["big-spender"]
+
+
+async def test_purchases_and_an_ingest_of_one_member_at_once_reach_each_milestone_once(
+    services,
+) -> None:
+    ledger, campaign = services
+    rows = [(f"i{index}", "bob", 3_000, APRIL) for index in range(4)]
+    unary = [campaign.purchase("bob", f"u{index}", 3_000, at=APRIL) for index in range(4)]
+    ingested, *answers = await asyncio.gather(campaign.ingest(batch("b1", rows)), *unary)
+    assert list(ingested[0].statuses) == [POSTED] * 4
+    assert [answer.accrual.points for answer in answers] == [30] * 4
+    assert await available(ledger, "bob") == 240 + 25 + 7
+    assert await badges(campaign, "bob") == ["big-spender"]
+
+
+async def test_one_transaction_sent_at_once_as_a_purchase_and_in_an_ingest_counts_once(
+    services,
+) -> None:
+    ledger, campaign = services
+
+    async def unary() -> str:
+        try:
+            answer = await campaign.purchase("cat", "same", 3_000, at=APRIL)
+        except grpc.aio.AioRpcError as error:
+            return error.code().name
+        return "duplicate" if answer.duplicate else "recorded"
+
+    ingested, told = await asyncio.gather(
+        campaign.ingest(batch("b2", [("same", "cat", 3_000, APRIL)])), unary()
+    )
+    status = ingested[0].statuses[0]
+    assert (status, told) in {(POSTED, "duplicate"), (DUPLICATE, "recorded"), (POSTED, "ABORTED")}
+    assert await available(ledger, "cat") == 30
+
+
+async def test_two_partial_returns_of_one_purchase_at_once_never_refund_more_than_it(
+    services,
+) -> None:
+    ledger, campaign = services
+    await campaign.purchase("dan", "p1", 10_000, at=APRIL)
+
+    async def give_back(return_id: str) -> str:
+        try:
+            answer = await campaign.stub.RecordReturn(
+                campaign_pb2.RecordReturnRequest(
+                    program_id=PROGRAM,
+                    idempotency_key=key(),
+                    member_id="dan",
+                    return_id=return_id,
+                    original_transaction_id="p1",
+                    refunded_amount=eur(6_000),
+                    channel=common_pb2.CHANNEL_POS,
+                    occurred_at=ts(APRIL + dt.timedelta(days=1)),
+                )
+            )
+        except grpc.aio.AioRpcError as error:
+            return error.code().name
+        return str(answer.reversed_points)
+
+    told = sorted(await asyncio.gather(give_back("r1"), give_back("r2")))
+    assert told == ["60", "FAILED_PRECONDITION"]
+    # 100 earned and 7 for passing 100 euros (a partial return keeps it), 60 back.
+    assert await available(ledger, "dan") == 47
+
+
+@pytest.fixture
+async def referrals(start_service):
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await campaign.live(earning("base", rate=rate()))
+        await campaign.live(
+            engagement(
+                "referral",
+                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                points=300,
+                referred_points=100,
+                requires_first_purchase=True,
+            )
+        )
+        yield ledger, campaign
+
+
+async def refer(campaign, referrer: str, referred: str) -> engagement_pb2.Activity:  # type: ignore[no-untyped-def]
+    response = await campaign.stub.RecordActivity(
+        campaign_pb2.RecordActivityRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            activity=engagement_pb2.Activity(
+                activity_id=f"{referred}-by-{referrer}",
+                member_id=referrer,
+                kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                referred_member_id=referred,
+                occurred_at=ts(APRIL),
+            ),
+        )
+    )
+    return response.activity
+
+
+async def test_a_referral_at_once_with_the_referred_members_first_purchase_is_paid(
+    referrals,
+) -> None:
+    # The referral waits for the referred member's first purchase, and that purchase claims
+    # it: recorded at once, each must see the other, or the referral waits for a purchase
+    # that has been made already.
+    ledger, campaign = referrals
+    pairs = [(f"old{index}", f"new{index}") for index in range(12)]
+    # Half buy through RecordPurchase, half in an ingest batch.
+    unary, ingested = pairs[:6], pairs[6:]
+    rows = [(f"{referred}-1", referred, 1_000, APRIL) for _, referred in ingested]
+    await asyncio.gather(
+        *(refer(campaign, referrer, referred) for referrer, referred in pairs),
+        *(campaign.purchase(referred, f"{referred}-1", 1_000, at=APRIL) for _, referred in unary),
+        campaign.ingest(batch("firsts", rows)),
+    )
+    assert [await available(ledger, referrer) for referrer, _ in pairs] == [300] * len(pairs)
+    assert [await available(ledger, referred) for _, referred in pairs] == [110] * len(pairs)
