@@ -99,13 +99,21 @@ def add_commands(commands: Any) -> None:
         sub = what.add_parser(name, help=help_text, description=f"Export {help_text} to CSV.")
         sub.add_argument("--program", required=True)
         sub.add_argument(
-            "--output", "-o", type=Path, help="the CSV file to write (default standard output)"
+            "--output",
+            "-o",
+            type=_output_path,
+            help="the CSV file to write (default, or -: standard output)",
         )
         if name == "history":
             sub.add_argument("--member", help="only this member's postings, newest first")
         if name == "segment":
             sub.add_argument("--segment", required=True, help="the segment id")
         sub.set_defaults(handler=handler)
+
+
+def _output_path(text: str) -> Path | None:
+    """`-o -` is standard output, as for most tools, rather than a file named '-'."""
+    return None if text == "-" else Path(text)
 
 
 @contextlib.contextmanager

@@ -160,6 +160,10 @@ async def test_verify_liability_and_exports_after_an_import(
         ("bob", "p2", 40),
     ]
     assert {p["rule_ids"] for p in postings} == {"base@1"}
+    # `-o -` is standard output, as for most tools, not a file named '-'.
+    dash = await admin.run("export", "history", "--program", program, "-o", "-")
+    assert dash.returncode == 0, dash.stderr
+    assert dash.stdout == history.stdout and "to standard output" in dash.stderr
     one = await admin.run("export", "history", "--program", program, "--member", "bob")
     assert [r["source_reference"] for r in csv.DictReader(io.StringIO(one.stdout))] == ["p2"]
 
