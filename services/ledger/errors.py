@@ -1,6 +1,12 @@
 """The ledger's typed errors."""
 
-from services.shared.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError
+from services.shared.errors import (
+    FailedPrecondition,
+    IdempotencyConflict,
+    InvalidArgument,
+    NotFound,
+    ServiceError,
+)
 
 
 class LedgerError(ServiceError):
@@ -130,6 +136,18 @@ class RefundOfAnotherAmount(InvalidArgument, LedgerError):
             "refund.original_amount.amount_minor",
             f"{given_minor} differs from the purchase amount {first_minor} given with its "
             "first refund",
+        )
+
+
+class BatchIdReused(FailedPrecondition, LedgerError):
+    """A PostBatch batch id (the batch's idempotency key) sent before with other content: the
+    reason of any reused key, on the field the client sent it in."""
+
+    reason = IdempotencyConflict.reason
+
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(
+            f"batch id {batch_id!r} was already used for a different batch", field="batch_id"
         )
 
 

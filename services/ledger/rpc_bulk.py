@@ -11,6 +11,7 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import convert, repository, tiering, verification
 from services.ledger.batch_window import BatchWindow
 from services.ledger.book import ADJUSTED, EXPIRED, ISSUED, REDEEMED, REVERSED
+from services.ledger.errors import BatchIdReused
 from services.ledger.operations import Program, load_program
 from services.ledger.rpc_base import (
     BALANCES_PER_CALL_MAX,
@@ -20,7 +21,7 @@ from services.ledger.rpc_base import (
 )
 from services.shared import validation
 from services.shared.database import bound_to_call, in_transaction
-from services.shared.errors import InvalidArgument, ResourceExhausted
+from services.shared.errors import IdempotencyConflict, InvalidArgument, ResourceExhausted
 from services.shared.idempotency import once
 
 # EvaluateTiers answers with at most this many of its changes (its counts count them all).
@@ -73,7 +74,12 @@ class BulkRpcs(LedgerRpcBase):
                 work=lambda: self.batches.post(connection, program, now, request),
             )
 
-        return await in_transaction(self.pool, attempt)
+        try:
+            return await in_transaction(self.pool, attempt)
+        except IdempotencyConflict:
+            # The key is the batch id the client sent, not "batch:<id>" on idempotency_key,
+            # a field PostBatchRequest does not have.
+            raise BatchIdReused(request.batch_id) from None
 
     async def Verify(
         self, request: ledger_pb2.VerifyRequest, context: grpc.aio.ServicerContext

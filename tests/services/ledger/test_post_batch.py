@@ -393,3 +393,20 @@ async def test_a_key_seen_before_with_another_reference_is_a_conflict(ledger: Le
     [answer] = await post(ledger, request)
     assert list(answer.statuses) == [REJECTED]
     assert (await ledger.balance("ann")).available_points == 5
+
+
+async def test_a_batch_id_sent_again_with_other_items_is_refused_naming_it(
+    ledger: Ledger,
+) -> None:
+    await post(ledger, batch("b1", [("ann", 10, EARN, "i1")]))
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await post(ledger, batch("b1", [("ann", 11, EARN, "i1")]))
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # It named idempotency_key, which PostBatchRequest has not, and a key 'batch:b1'.
+    assert error.value.details() == (
+        "batch_id: batch id 'b1' was already used for a different batch"
+    )
+    metadata = dict(error.value.trailing_metadata())
+    assert metadata["loyalty-error-reason"] == "IDEMPOTENCY_KEY_REUSED"
+    assert metadata["loyalty-error-field"] == "batch_id"
+    assert (await ledger.balance("ann")).available_points == 10
