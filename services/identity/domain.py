@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from services.shared import validation
 from services.shared.errors import InvalidArgument
 
+# Matched whole (fullmatch), as `$` matches before a final newline too.
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
 # The fields UpdateProgram may change; the id and the currency are fixed for a program's life
@@ -32,7 +33,7 @@ class Program:
         validation.currency(self.currency, "program.currency")
         validation.time_zone(self.time_zone, "program.time_zone")
         validation.code(self.entry_tier_code, "program.entry_tier_code")
-        if not _LOCALE.match(self.default_locale):
+        if not _LOCALE.fullmatch(self.default_locale):
             raise InvalidArgument("program.default_locale", "must be a locale such as en or nl-NL")
         return self
 

@@ -37,6 +37,8 @@ CARD_LENGTH_MAX = 19
 SUBJECT_LENGTH_MAX = 255
 ID_LENGTH_MAX = 128
 
+# Matched whole (fullmatch): `$` matches before a final newline as well, so "alice\n@example.com"
+# and provider "google\n" passed `match` as an address and a provider of their own.
 _EMAIL_LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _TOP_LEVEL_DOMAIN = re.compile(r"^([a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
@@ -90,14 +92,14 @@ def email(value: str, field: str) -> str:
     message = "must be an e-mail address such as name@example.com"
     address = value.strip().lower()
     local, at, domain = address.rpartition("@")
-    if not at or len(local) > EMAIL_LOCAL_LENGTH_MAX or not _EMAIL_LOCAL.match(local):
+    if not at or len(local) > EMAIL_LOCAL_LENGTH_MAX or not _EMAIL_LOCAL.fullmatch(local):
         raise InvalidArgument(field, message)
     domain = _ascii_domain(domain, field, message)
     labels = domain.split(".")
     if (
         len(labels) < 2
-        or not all(_DOMAIN_LABEL.match(label) for label in labels)
-        or not _TOP_LEVEL_DOMAIN.match(labels[-1])
+        or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
+        or not _TOP_LEVEL_DOMAIN.fullmatch(labels[-1])
     ):
         raise InvalidArgument(field, message)
     normal = f"{local}@{domain}"
@@ -188,7 +190,7 @@ def _provider(value: str, field: str, *, required: bool) -> str:
         if required:
             raise InvalidArgument(field, "is required, such as google or apple")
         return ""
-    if not _PROVIDER.match(value):
+    if not _PROVIDER.fullmatch(value):
         raise InvalidArgument(field, "must be 1-63 lowercase letters, digits, '.', '-' or '_'")
     return value
 
@@ -196,7 +198,7 @@ def _provider(value: str, field: str, *, required: bool) -> str:
 def _subject(value: str, field: str) -> str:
     if len(value) > SUBJECT_LENGTH_MAX:
         raise InvalidArgument(field, f"is longer than {SUBJECT_LENGTH_MAX} characters")
-    if not _NO_SPACE.match(value) or not value.isprintable():
+    if not _NO_SPACE.fullmatch(value) or not value.isprintable():
         raise InvalidArgument(field, "must be the provider's subject, without spaces")
     return value
 

@@ -32,6 +32,7 @@ CONSENT_CHANNELS = frozenset(
 )
 CHANNELS = frozenset(common_pb2.Channel.values()) - {common_pb2.CHANNEL_UNSPECIFIED}
 
+# Each matched whole (fullmatch), as `$` matches before a final newline too.
 # BCP 47, as much of it as members' locales use: "nl", "nl-NL", "zh-Hant-TW", "es-419".
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _PREFERENCE_KEY = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -68,11 +69,11 @@ def validate_profile(profile: Profile, prefix: str = "profile.") -> Profile:
             raise InvalidArgument(f"{prefix}{name}", f"is longer than {NAME_LENGTH_MAX} characters")
         if value and not value.isprintable():
             raise InvalidArgument(f"{prefix}{name}", "must not contain control characters")
-    if profile.locale and not _LOCALE.match(profile.locale):
+    if profile.locale and not _LOCALE.fullmatch(profile.locale):
         raise InvalidArgument(f"{prefix}locale", "must be a BCP 47 tag such as nl-NL")
     if profile.home_store_id and (
         len(profile.home_store_id) > STORE_ID_LENGTH_MAX
-        or not _STORE_ID.match(profile.home_store_id)
+        or not _STORE_ID.fullmatch(profile.home_store_id)
     ):
         raise InvalidArgument(
             f"{prefix}home_store_id",
@@ -86,7 +87,7 @@ def _validate_preferences(preferences: Mapping[str, str], field_name: str) -> No
     if len(preferences) > PREFERENCES_COUNT_MAX:
         raise InvalidArgument(field_name, f"has more than {PREFERENCES_COUNT_MAX} entries")
     for key, value in preferences.items():
-        if len(key) > PREFERENCE_KEY_LENGTH_MAX or not _PREFERENCE_KEY.match(key):
+        if len(key) > PREFERENCE_KEY_LENGTH_MAX or not _PREFERENCE_KEY.fullmatch(key):
             raise InvalidArgument(
                 field_name,
                 f"key {key[:PREFERENCE_KEY_LENGTH_MAX]!r} must be lowercase letters, digits, '.', '-' or '_'",

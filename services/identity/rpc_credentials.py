@@ -49,6 +49,7 @@ API_KEY_LAST_USED_RESOLUTION_S = 60
 API_KEY_SECRET_REPLAY_S = 3_600
 API_KEYS_PAGE_SIZE_MAX = 200
 
+# Matched whole (fullmatch), as `$` matches before a final newline too.
 _SCOPE = re.compile(r"^[a-z][a-z_]*:[a-z][a-z_]*$")
 
 
@@ -58,7 +59,7 @@ def check_scopes(scopes: list[str], *, required: bool) -> list[str]:
     if len(scopes) > SCOPES_COUNT_MAX:
         raise InvalidArgument("scopes", f"at most {SCOPES_COUNT_MAX} scopes")
     for index, scope in enumerate(scopes):
-        if not _SCOPE.match(scope):
+        if not _SCOPE.fullmatch(scope):
             raise InvalidArgument(f"scopes[{index}]", "must look like members:read")
     if len(set(scopes)) != len(scopes):
         raise InvalidArgument("scopes", "repeats a scope")

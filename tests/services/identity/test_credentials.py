@@ -118,6 +118,7 @@ async def test_revoked_expired_unknown_and_foreign_keys_are_refused(stub) -> Non
         ({"name": ""}, "name"),
         ({"scopes": []}, "scopes"),
         ({"scopes": ["everything"]}, "scopes[0]"),
+        ({"scopes": ["members:read\n"]}, "scopes[0]"),
         ({"scopes": ["members:read", "members:read"]}, "scopes"),
         ({"requests_per_minute_max": -1}, "requests_per_minute_max"),
         ({"expires_at": Timestamp(seconds=1)}, "expires_at"),

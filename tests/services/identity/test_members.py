@@ -125,6 +125,10 @@ BAD_IDENTIFIERS = [
     (identifier(KIND.IDENTIFIER_KIND_EMAIL, "al ice@example.com"), "identifiers[0].value"),
     (identifier(KIND.IDENTIFIER_KIND_EMAIL, "alice@exa_mple.com"), "identifiers[0].value"),
     (identifier(KIND.IDENTIFIER_KIND_EMAIL, "a@b.com", "google"), "identifiers[0].provider"),
+    # A newline at the end of a part of the address: `$` matched before it, so each was taken
+    # as an address of its own, another account beside alice@example.com's.
+    (identifier(KIND.IDENTIFIER_KIND_EMAIL, "alice\n@example.com"), "identifiers[0].value"),
+    (identifier(KIND.IDENTIFIER_KIND_EMAIL, "alice@example\n.com"), "identifiers[0].value"),
     (identifier(KIND.IDENTIFIER_KIND_PHONE, "+31 6 123"), "identifiers[0].value"),
     (identifier(KIND.IDENTIFIER_KIND_PHONE, "phone me"), "identifiers[0].value"),
     (identifier(KIND.IDENTIFIER_KIND_PHONE, "+999 1234 5678"), "identifiers[0].value"),
@@ -134,6 +138,10 @@ BAD_IDENTIFIERS = [
     (identifier(KIND.IDENTIFIER_KIND_SOCIAL_SUBJECT, "1098"), "identifiers[0].provider"),
     (identifier(KIND.IDENTIFIER_KIND_SOCIAL_SUBJECT, "1098", "Google!"), "identifiers[0].provider"),
     (identifier(KIND.IDENTIFIER_KIND_SOCIAL_SUBJECT, "a b", "google"), "identifiers[0].value"),
+    (
+        identifier(KIND.IDENTIFIER_KIND_SOCIAL_SUBJECT, "1098", "google\n"),
+        "identifiers[0].provider",
+    ),
     (identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, " "), "identifiers[0].value"),
     (identifier(KIND.IDENTIFIER_KIND_POS_CUSTOMER_ID, "x" * 129), "identifiers[0].value"),
     (identifier(KIND.IDENTIFIER_KIND_EXTERNAL_ID, "id\x00"), "identifiers[0].value"),
@@ -200,6 +208,7 @@ async def test_a_bad_identifier_is_refused_when_added_and_resolved_too(
             "profile.birthday",
         ),
         ({"profile": identity_pb2.Profile(locale="Dutch")}, "profile.locale"),
+        ({"profile": identity_pb2.Profile(locale="nl-NL\n")}, "profile.locale"),
         ({"profile": identity_pb2.Profile(given_name="x" * 101)}, "profile.given_name"),
         (
             {"consents": [identity_pb2.Consent(channel=common_pb2.CONSENT_CHANNEL_UNSPECIFIED)]},

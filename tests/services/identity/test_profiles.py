@@ -128,6 +128,13 @@ async def test_the_profile_changes_only_the_masked_fields(
             "profile.preferences",
         ),
         (identity_pb2.Profile(home_store_id="store 1"), ["home_store_id"], "profile.home_store_id"),
+        # A final newline: `$` matched before it.
+        (identity_pb2.Profile(home_store_id="s1\n"), ["home_store_id"], "profile.home_store_id"),
+        (
+            identity_pb2.Profile(preferences={"size\n": "M"}),
+            ["preferences"],
+            "profile.preferences",
+        ),
     ],
 )
 async def test_bad_profile_changes_name_the_field(stub, database, profile, paths, field) -> None:

@@ -70,6 +70,7 @@ async def test_a_taken_program_id_is_already_exists_and_a_retry_replays(identity
         ({"time_zone": "Europe/Atlantis"}, "program.time_zone"),
         ({"name": " "}, "program.name"),
         ({"default_locale": "dutch"}, "program.default_locale"),
+        ({"default_locale": "nl-NL\n"}, "program.default_locale"),
         ({"program_id": "other"}, "program.program_id"),
     ],
 )
