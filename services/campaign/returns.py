@@ -81,14 +81,20 @@ async def record_return(
     original_id = refund.original_transaction_id
     earlier, original = await _recorded(connection, program_id, refund)
     if earlier is not None:
-        if earlier.kind != RETURN or earlier.amount_minor != -refund.refunded_minor:
-            raise FailedPrecondition("was recorded before with other content", field="return_id")
-        return ReturnOutcome(-earlier.points, duplicate=True)
+        return _recorded_before(earlier, refund)
     if original is None:
         raise PurchaseNotFound(refund.original_transaction_id)
     # The purchase's member, who earned its points (the ledger takes them back from its survivor).
     owner = original.member_id
     refunded_before = await store.lock_refunded(connection, program_id, owner, original_id)
+    # The returns of the purchase take turns from here: the same return sent at once under
+    # another key (the till's retry through another route, a file holding it too) may have
+    # been recorded while this one waited, and is answered as recorded, not refused.
+    earlier = (
+        await store.fetch_transactions(connection, program_id, [owner], [refund.return_id])
+    ).get((owner, refund.return_id))
+    if earlier is not None:
+        return _recorded_before(earlier, refund)
     refunded_points, lines = None, None
     if refund.lines:
         # Read under the purchase's lock: the returns of a purchase take turns.
@@ -177,6 +183,13 @@ async def record_return(
         ),
     )
     return outcome
+
+
+def _recorded_before(earlier: store.StoredTransaction, refund: Refund) -> ReturnOutcome:
+    """The answer to a return recorded before under its id: the points it took back."""
+    if earlier.kind != RETURN or earlier.amount_minor != -refund.refunded_minor:
+        raise FailedPrecondition("was recorded before with other content", field="return_id")
+    return ReturnOutcome(-earlier.points, duplicate=True)
 
 
 async def _recorded(

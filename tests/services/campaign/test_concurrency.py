@@ -135,6 +135,56 @@ async def test_two_partial_returns_of_one_purchase_at_once_never_refund_more_tha
     assert await available(ledger, "dan") == 47
 
 
+async def give_back(campaign, member: str, return_id: str, refunded: int) -> str:  # type: ignore[no-untyped-def]
+    """RecordReturn of purchase p1 under a fresh key: the points taken back, or the error."""
+    try:
+        answer = await campaign.stub.RecordReturn(
+            campaign_pb2.RecordReturnRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                member_id=member,
+                return_id=return_id,
+                original_transaction_id="p1",
+                refunded_amount=eur(refunded),
+                channel=common_pb2.CHANNEL_POS,
+                occurred_at=ts(APRIL + dt.timedelta(days=1)),
+            )
+        )
+    except grpc.aio.AioRpcError as error:
+        return f"{error.code().name}: {error.details()}"
+    return str(answer.reversed_points)
+
+
+async def test_one_return_sent_at_once_under_several_keys_is_recorded_once(services) -> None:
+    # The till's call and its retry through another route: one records the return, the others
+    # answer it as recorded, as they would a moment later.
+    ledger, campaign = services
+    await campaign.purchase("fay", "p1", 10_000, at=APRIL)
+    told = await asyncio.gather(*(give_back(campaign, "fay", "r1", 4_000) for _ in range(4)))
+    assert told == ["40"] * 4
+    assert await available(ledger, "fay") == 100 + 7 - 40
+
+
+async def test_one_return_sent_at_once_as_a_call_and_in_an_ingest_is_recorded_once(
+    services,
+) -> None:
+    ledger, campaign = services
+    await campaign.purchase("gus", "p1", 10_000, at=APRIL)
+    returned = batch(
+        "returns",
+        [("r1", "gus", 4_000, APRIL + dt.timedelta(days=1))],
+        kinds=[campaign_pb2.TRANSACTION_KIND_RETURN],
+        original_transaction_ids=["p1"],
+    )
+    ingested, told = await asyncio.gather(
+        campaign.ingest(returned), give_back(campaign, "gus", "r1", 4_000)
+    )
+    assert told == "40"
+    assert ingested[0].statuses[0] in {POSTED, DUPLICATE}, ingested[0].messages[0]
+    assert list(ingested[0].points) == [-40]
+    assert await available(ledger, "gus") == 100 + 7 - 40
+
+
 @pytest.fixture
 async def referrals(start_service):
     async with ledger_and_campaign(start_service) as (ledger, campaign):
