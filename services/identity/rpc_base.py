@@ -42,10 +42,16 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def is_member_id(value: str) -> bool:
+    """Whether `value` could be a member id: printable (no NUL, which PostgreSQL's text cannot
+    hold), untrimmed, at most MEMBER_ID_LENGTH_MAX characters."""
+    return 0 < len(value) <= MEMBER_ID_LENGTH_MAX and value.isprintable() and value.strip() == value
+
+
 def check_member_id(value: str, field: str = "member_id") -> str:
     if not value:
         raise InvalidArgument(field, "is required")
-    if len(value) > MEMBER_ID_LENGTH_MAX or not value.isprintable() or value.strip() != value:
+    if not is_member_id(value):
         raise InvalidArgument(
             field, f"must be a member id of at most {MEMBER_ID_LENGTH_MAX} characters"
         )

@@ -11,7 +11,7 @@ from loyalty.identity.v1 import identity_pb2
 from services.identity import convert, events, identifiers, members, profiles
 from services.identity import repository_members as member_store
 from services.identity.identifiers import IdentifierKey
-from services.identity.rpc_base import check_member_id
+from services.identity.rpc_base import check_member_id, is_member_id
 from services.identity.rpc_identifiers import (
     IdentifierRpcs,
     refusal_of_taken,
@@ -219,7 +219,9 @@ class MemberRpcs(IdentifierRpcs):
             )
         await self.program(self.pool, request.program_id)
         found = await member_store.fetch_statuses(
-            self.pool, request.program_id, sorted(set(request.member_ids))
+            self.pool,
+            request.program_id,
+            sorted({m for m in request.member_ids if is_member_id(m)}),
         )
         answers = [found.get(member_id) for member_id in request.member_ids]
         return identity_pb2.BatchGetMemberStatusesResponse(
