@@ -96,6 +96,9 @@ def _validate_preferences(preferences: Mapping[str, str], field_name: str) -> No
             raise InvalidArgument(
                 f"{field_name}[{key}]", f"is longer than {PREFERENCE_VALUE_LENGTH_MAX} characters"
             )
+        if "\x00" in value:
+            # jsonb cannot hold it: the write failed, naming no field.
+            raise InvalidArgument(f"{field_name}[{key}]", "must not contain NUL characters")
 
 
 def apply_profile_update(current: Profile, changes: Profile, paths: list[str]) -> Profile:

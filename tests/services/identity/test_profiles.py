@@ -135,6 +135,11 @@ async def test_the_profile_changes_only_the_masked_fields(
             ["preferences"],
             "profile.preferences",
         ),
+        (
+            identity_pb2.Profile(preferences={"size": "M\x00"}),
+            ["preferences"],
+            "profile.preferences[size]",
+        ),
     ],
 )
 async def test_bad_profile_changes_name_the_field(stub, database, profile, paths, field) -> None:
