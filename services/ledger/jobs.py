@@ -158,8 +158,11 @@ class Jobs:
             )
             programs[program.program_id] = program
             async with self.pool.acquire() as connection, connection.transaction():
+                # A merged member's account too: the merge moved its pending lots empty, and
+                # they still vest (refused as MEMBER_CLOSED, this job failed at them on each
+                # run, and the jobs after it in the round never ran).
                 book = await self.ledger.open_book(
-                    connection, program, row["member_id"], now, create=False
+                    connection, program, row["member_id"], now, create=False, allow_closed=True
                 )
                 points += book.expired_points
                 await self.ledger.close_book(book, program)

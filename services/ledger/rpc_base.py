@@ -161,8 +161,11 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
             return convert.balance(
                 program, account, expiring_points=soon, next_expiry=first, now=now
             )
-        # Lots vested or expired since the last change: bring the account up to date first.
+        # Lots vested or expired since the last change: bring the account up to date first,
+        # a merged member's too (a read is no posting: its emptied lots still vest).
         async with self.pool.acquire() as connection, connection.transaction():
-            book = await self.ledger.open_book(connection, program, member_id, now, create=False)
+            book = await self.ledger.open_book(
+                connection, program, member_id, now, create=False, allow_closed=True
+            )
             await self.ledger.close_book(book, program)
             return await self._balance(connection, program, book.account, now)
