@@ -45,6 +45,8 @@ FIELD_OF_REFUSAL = {
     "OUT_OF_STOCK": "reward_id",
     "CODES_EXHAUSTED": "reward_id",
     "MEMBER_LIMIT_REACHED": "quantity",
+    "REWARD_NOT_AVAILABLE": "reward_id",
+    "REWARD_NOT_ACTIVE": "reward_id",
 }
 
 

@@ -15,6 +15,13 @@ _SELECT_REWARD = (
 )
 
 
+# Active and inside its validity window now, as domain.is_available decides in Python.
+_ON_OFFER = (
+    "(status = 2 AND (valid_from IS NULL OR valid_from <= now()) "
+    "AND (valid_until IS NULL OR valid_until > now()))"
+)
+
+
 def _instant(reward: rewards_pb2.Reward, field: str) -> datetime.datetime | None:
     if not reward.HasField(field):
         return None
@@ -165,8 +172,7 @@ async def list_rewards(
     rows = await connection.fetch(
         f"{_SELECT_REWARD} WHERE program_id = $1 AND (points_price, reward_id) > ($2, $3) "
         "AND (cardinality($4::smallint[]) = 0 OR kind = ANY($4::smallint[])) "
-        "AND (NOT $5 OR (status = 2 AND (valid_from IS NULL OR valid_from <= now()) "
-        "AND (valid_until IS NULL OR valid_until > now()))) "
+        f"AND (NOT $5 OR {_ON_OFFER}) "
         "AND (NOT $7 OR EXISTS (SELECT 1 FROM undefined_tier_codes AS u "
         "WHERE u.program_id = rewards.program_id AND u.kind = 'reward' "
         "AND u.subject_id = rewards.reward_id)) "
@@ -222,7 +228,9 @@ async def partner_pool_available(
 async def reserve_stock(
     connection: asyncpg.Connection, program_id: str, reward_id: str, quantity: int
 ) -> bool:
-    """Move units from available to reserved; False when too few are left (or it is not active).
+    """Move units from available to reserved; False when too few are left, or the reward is not
+    on offer now (not active, or outside its validity: an edit made while the redemption held its
+    points, or its end passing meanwhile, is not charged to the member).
 
     The conditional UPDATE locks the reward's row: concurrent reservations queue on it and each
     sees the stock the one before left, so the last unit goes to exactly one redemption.
@@ -231,7 +239,7 @@ async def reserve_stock(
         "UPDATE rewards SET "
         "stock_available = CASE WHEN stock_unlimited THEN 0 ELSE stock_available - $3 END, "
         "stock_reserved = stock_reserved + $3 "
-        "WHERE program_id = $1 AND reward_id = $2 AND status = 2 "
+        f"WHERE program_id = $1 AND reward_id = $2 AND {_ON_OFFER} "
         "AND (stock_unlimited OR stock_available >= $3) RETURNING true",
         program_id,
         reward_id,

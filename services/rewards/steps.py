@@ -201,8 +201,15 @@ class RedemptionSteps:
             if not await repository.reserve_stock(
                 connection, redemption.program_id, redemption.reward_id, redemption.quantity
             ):
-                if reward.status != rewards_pb2.REWARD_STATUS_ACTIVE:
+                # Read again: the reward as the refused reservation found it, edits included.
+                found = await repository.fetch_reward(
+                    connection, redemption.program_id, redemption.reward_id
+                )
+                assert found is not None
+                if found.status != rewards_pb2.REWARD_STATUS_ACTIVE:
                     raise Refusal("REWARD_NOT_ACTIVE", "the reward is no longer active")
+                if not domain.is_available(found, _now()):
+                    raise Refusal("REWARD_NOT_AVAILABLE", "the reward is outside its validity")
                 raise Refusal("OUT_OF_STOCK", "the reward is out of stock")
 
         try:
@@ -216,7 +223,11 @@ class RedemptionSteps:
         )
         assert reward is not None
         source = domain.code_source(reward)
-        expires_at = domain.code_expiry(reward, _now())
+        now = _now()
+        expires_at = domain.code_expiry(reward, now)
+        # A code valid until the reward's end, issued after it (an edit since the stock was
+        # reserved), would be spent points for a code expired on arrival.
+        expired = expires_at is not None and expires_at <= now
 
         async def issue(connection: asyncpg.Connection) -> None:
             if not await self.transition(
@@ -225,6 +236,8 @@ class RedemptionSteps:
                 return
             if source == rewards_pb2.CODE_SOURCE_NONE:
                 return
+            if expired:
+                raise Refusal("REWARD_NOT_AVAILABLE", "the reward is outside its validity")
             if source == rewards_pb2.CODE_SOURCE_PARTNER_POOL:
                 taken = await code_store.take_partner_codes(connection, redemption)
                 issued = [(code, own or expires_at) for code, own in taken]

@@ -1,0 +1,121 @@
+"""A reward edited while a redemption of it is under way (between the hold and the stock).
+
+The redemption pauses after its hold (`pause_after_hold_ms`, test-only) so that the edit lands
+between the checks Redeem makes up front and the steps that take the stock and issue the code.
+"""
+
+import asyncio
+import datetime
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2, timestamp_pb2
+
+from loyalty.rewards.v1 import rewards_pb2
+from tests.services.rewards.conftest import PROGRAM, key, reason, reward
+
+# Long enough for the test to see the hold and edit the reward, well inside the lease (30 s).
+PAUSED = {"pause_after_hold_ms": 4_000}
+
+
+def _stamp(moment: datetime.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+async def _held(platform, member_id: str) -> rewards_pb2.Redemption:
+    """The member's redemption once its points are held (it then pauses)."""
+    for _ in range(200):
+        listed = await platform.rewards.ListRedemptions(
+            rewards_pb2.ListRedemptionsRequest(program_id=PROGRAM, member_id=member_id)
+        )
+        if listed.redemptions and listed.redemptions[0].hold_id:
+            return listed.redemptions[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError("the redemption placed no hold")
+
+
+async def _update(platform, change: rewards_pb2.Reward, *paths: str) -> rewards_pb2.Reward:
+    response = await platform.rewards.UpdateReward(
+        rewards_pb2.UpdateRewardRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            reward=change,
+            update_mask=field_mask_pb2.FieldMask(paths=list(paths)),
+        )
+    )
+    return response.reward
+
+
+@pytest.mark.parametrize("rewards_overrides", [PAUSED], indirect=True)
+@pytest.mark.parametrize("code_validity_days", [0, 30])
+async def test_a_reward_ended_while_a_redemption_is_under_way_spends_nothing(
+    platform, code_validity_days
+) -> None:
+    # The operator ends the reward (valid_until moved to the past) while a member's redemption
+    # holds its points. Finished, it would spend them on a reward no longer offered, and with
+    # code_validity_days 0 on a code expired before the member ever saw it.
+    await platform.ledger.earn("m1", 1_000)
+    coffee = await platform.create(reward(code_validity_days=code_validity_days))
+    redeeming = asyncio.ensure_future(platform.redeem("m1", coffee.reward_id))
+    await _held(platform, "m1")
+    ended = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
+    await _update(
+        platform,
+        rewards_pb2.Reward(reward_id=coffee.reward_id, valid_until=_stamp(ended)),
+        "valid_until",
+    )
+
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await redeeming
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(error.value) == "REWARD_NOT_AVAILABLE"
+    balance = await platform.ledger.balance("m1")
+    assert (balance.available_points, balance.held_points) == (1_000, 0)
+    stock = (await platform.get_reward(coffee.reward_id)).stock
+    assert (stock.available, stock.reserved, stock.redeemed) == (10, 0, 0)
+    await platform.ledger.assert_clean()
+
+
+@pytest.mark.parametrize("rewards_overrides", [PAUSED], indirect=True)
+async def test_a_reward_not_started_again_while_a_redemption_is_under_way_spends_nothing(
+    platform,
+) -> None:
+    # Postponed (valid_from moved to the future) under a redemption: not offered now.
+    await platform.ledger.earn("m1", 1_000)
+    coffee = await platform.create(reward())
+    redeeming = asyncio.ensure_future(platform.redeem("m1", coffee.reward_id))
+    await _held(platform, "m1")
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+    await _update(
+        platform,
+        rewards_pb2.Reward(reward_id=coffee.reward_id, valid_from=_stamp(later)),
+        "valid_from",
+    )
+
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await redeeming
+    assert reason(error.value) == "REWARD_NOT_AVAILABLE"
+    balance = await platform.ledger.balance("m1")
+    assert (balance.available_points, balance.held_points) == (1_000, 0)
+    await platform.ledger.assert_clean()
+
+
+@pytest.mark.parametrize("rewards_overrides", [PAUSED], indirect=True)
+async def test_a_price_changed_under_a_redemption_is_not_charged_to_it(platform) -> None:
+    # The member asked at 500 points, and the hold was placed for 500: the redemption completes
+    # at the price it was asked at, whichever way the price moves meanwhile.
+    await platform.ledger.earn("m1", 1_000)
+    coffee = await platform.create(reward())
+    redeeming = asyncio.ensure_future(platform.redeem("m1", coffee.reward_id))
+    await _held(platform, "m1")
+    await _update(
+        platform, rewards_pb2.Reward(reward_id=coffee.reward_id, points_price=900), "points_price"
+    )
+
+    redemption = await redeeming
+    assert redemption.status == rewards_pb2.REDEMPTION_STATUS_COMPLETED
+    assert redemption.points_spent == 500
+    assert (await platform.ledger.balance("m1")).available_points == 500
+    await platform.ledger.assert_clean()
