@@ -5,6 +5,7 @@ Every call carries a fixed idempotency key, so loading it again on the next `mak
 """
 
 import datetime as dt
+import hashlib
 import secrets
 
 import grpc
@@ -160,7 +161,7 @@ async def load_demo_program(endpoints: dict[str, Endpoint]) -> dict[str, str]:
     return {
         "program": f"{PROGRAM_ID} (Demo Coffee Club, beans, EUR, {TIME_ZONE})",
         "tiers": ", ".join(f"{t.name} from {t.threshold}" for t in TIERS),
-        "earning": BASE_EARNING_RULE.name,
+        "earning": earning_summary(),
         "rewards": ", ".join(f"{r.name} ({r.points_price})" for r in REWARDS),
         "try": (
             f'grpcurl -plaintext -d \'{{"program_id":"{PROGRAM_ID}"}}\' '
@@ -176,29 +177,68 @@ BASE_EARNING_RULE = rules_pb2.Rule(
     earning=rules_pb2.EarningRule(
         rate=rules_pb2.EarnRate(points=10, per_amount_minor=100),
         rounding_mode=common_pb2.ROUNDING_MODE_FLOOR,
+        # The tiers' extra beans. Earning rules make the points: a ledger tier's multiplier_bps
+        # only describes the tier (GET .../tiers shows it); nothing applies it.
+        multipliers=[
+            rules_pb2.Multiplier(tier_code=tier.code, multiplier_bps=tier.multiplier_bps)
+            for tier in TIERS
+            if tier.multiplier_bps != 10_000
+        ],
         qualifying=True,
     ),
 )
 
 
+def earning_summary() -> str:
+    """The base rule as `make run` prints it: "10 beans per euro; Silver x1.25, Gold x1.5"."""
+    by_code = {tier.code: tier.name for tier in TIERS}
+    extras = ", ".join(
+        f"{by_code[m.tier_code]} x{m.multiplier_bps / 10_000:g}"
+        for m in BASE_EARNING_RULE.earning.multipliers
+    )
+    return f"{BASE_EARNING_RULE.name}; {extras}"
+
+
 async def _base_earning_rule(campaign: campaign_pb2_grpc.CampaignServiceStub) -> None:
-    """Purchases earn 10 beans per euro (tier multipliers come from the ledger's tiers)."""
+    """The base rule, live. A rule an earlier `make run` created on other terms (before the tier
+    multipliers) gets a new version with these, so an old .data/ earns as printed too."""
+    terms = hashlib.sha256(BASE_EARNING_RULE.SerializeToString(deterministic=True)).hexdigest()[:12]
     try:
-        created = await campaign.CreateRule(
-            campaign_pb2.CreateRuleRequest(
-                program_id=PROGRAM_ID, idempotency_key="demo-rule-base", rule=BASE_EARNING_RULE
-            )
+        live = await campaign.GetRule(
+            campaign_pb2.GetRuleRequest(program_id=PROGRAM_ID, rule_id=BASE_EARNING_RULE.rule_id)
         )
     except grpc.aio.AioRpcError as error:
-        if error.code() != grpc.StatusCode.ALREADY_EXISTS:
+        if error.code() != grpc.StatusCode.NOT_FOUND:
             raise
-        return
+        created = await campaign.CreateRule(
+            campaign_pb2.CreateRuleRequest(
+                program_id=PROGRAM_ID,
+                idempotency_key=f"demo-rule-base-{terms}",
+                rule=BASE_EARNING_RULE,
+            )
+        )
+        version = created.rule.version
+    else:
+        if live.rule.earning == BASE_EARNING_RULE.earning:
+            if live.rule.status == rules_pb2.RULE_STATUS_ACTIVE:
+                return
+            version = live.rule.version
+        else:
+            updated = await campaign.UpdateRule(
+                campaign_pb2.UpdateRuleRequest(
+                    program_id=PROGRAM_ID,
+                    idempotency_key=f"demo-rule-base-update-{terms}",
+                    rule=BASE_EARNING_RULE,
+                    base_version=live.rule.version,
+                )
+            )
+            version = updated.rule.version
     await campaign.ActivateRule(
         campaign_pb2.ActivateRuleRequest(
             program_id=PROGRAM_ID,
-            idempotency_key="demo-rule-base-activate",
-            rule_id=created.rule.rule_id,
-            version=created.rule.version,
+            idempotency_key=f"demo-rule-base-activate-{terms}-{version}",
+            rule_id=BASE_EARNING_RULE.rule_id,
+            version=version,
         )
     )
 
@@ -270,6 +310,9 @@ async def load_demo_member(endpoints: dict[str, Endpoint], gateway_url: str) -> 
             )
         )
     card = f"{gateway_url}/card?program={PROGRAM_ID}"
+    # A purchase of its own on every run: a fixed one was a duplicate from the second run on.
+    purchase = f"try-{secrets.token_hex(4)}"
+    occurred_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return {
         "member": f"{DEMO_MEMBER_EMAIL} ({member_id})",
         "card page": f"{card}  (log in with {DEMO_MEMBER_EMAIL}; demo login, no password)",
@@ -278,10 +321,10 @@ async def load_demo_member(endpoints: dict[str, Endpoint], gateway_url: str) -> 
         "back-office key": f"{secrets_by_use['back office']}  (every scope)",
         "API docs": f"{gateway_url}/docs",
         "try the API": (
-            f"curl -s -H 'X-Api-Key: {secrets_by_use['pos']}' -H 'Idempotency-Key: t1' "
+            f"curl -s -H 'X-Api-Key: {secrets_by_use['pos']}' -H 'Idempotency-Key: {purchase}' "
             f"-H 'Content-Type: application/json' {gateway_url}/v1/programs/{PROGRAM_ID}/purchases "
-            f'-d \'{{"member_id":"{member_id}","transaction_id":"t1","channel":"pos",'
-            f'"occurred_at":"2026-01-01T12:00:00Z","amount":{{"amount_minor":1250,"currency":"EUR"}}}}\''
+            f'-d \'{{"member_id":"{member_id}","transaction_id":"{purchase}","channel":"pos",'
+            f'"occurred_at":"{occurred_at}","amount":{{"amount_minor":1250,"currency":"EUR"}}}}\''
         ),
     }
 
