@@ -149,12 +149,21 @@ async def codes_of(
     return found
 
 
+# The one code a presented code names (`forms`, see codes.lookup_forms): the code as typed, else
+# the generated code it reads as. Partner codes are case-sensitive and may differ only by case, or
+# by O and 0: "CINEMAO1" and "CINEMA01" are two codes of two members, and the first, typed as it
+# is, must not reach the second through the generated form (upper case, O as 0).
+_PRESENTED = (
+    "code = (SELECT code FROM codes WHERE program_id = $1 AND code = ANY($2::text[]) "
+    "ORDER BY code = ($2::text[])[1] DESC LIMIT 1)"
+)
+
+
 async def find_code(
     connection: asyncpg.Connection | asyncpg.Pool, program_id: str, forms: list[str]
 ) -> CodeRow | None:
     record = await connection.fetchrow(
-        f"SELECT {_CODE_COLUMNS} FROM codes WHERE program_id = $1 AND code = ANY($2::text[]) "
-        "LIMIT 1",
+        f"SELECT {_CODE_COLUMNS} FROM codes WHERE program_id = $1 AND {_PRESENTED}",
         program_id,
         forms,
     )
@@ -171,11 +180,12 @@ async def use_code(
     transaction_id: str,
 ) -> CodeRow | None:
     """Mark the code used if it is usable now, exactly once: of two tills at the same moment,
-    the second waits for the first's row lock and then finds `used_at` set."""
+    the second waits for the first's row lock and then finds `used_at` set. Only the one code
+    presented is used, never another that reads the same when normalised."""
     record = await connection.fetchrow(
         "UPDATE codes SET used_at = now(), used_store_id = $3, used_till_id = $4, "
         "used_transaction_id = $5 "
-        "WHERE program_id = $1 AND code = ANY($2::text[]) AND used_at IS NULL "
+        f"WHERE program_id = $1 AND {_PRESENTED} AND used_at IS NULL "
         "AND cancelled_at IS NULL AND activated_at IS NOT NULL "
         "AND (expires_at IS NULL OR expires_at > now()) "
         "AND (cardinality(store_ids) = 0 OR $3 = ANY(store_ids)) "

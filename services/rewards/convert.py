@@ -47,7 +47,9 @@ def code_status(code: CodeRow | None, now: datetime.datetime, store_id: str | No
 
 def issued_code(code: CodeRow, now: datetime.datetime) -> rewards_pb2.IssuedCode:
     issued = rewards_pb2.IssuedCode(
-        code=code_format.display(code.code),
+        # A partner's code is shown as the partner issued it: grouped with dashes, one that
+        # looks like ours would not be accepted where it is redeemed.
+        code=code.code if code.partner else code_format.display(code.code),
         status=code_status(code, now),
         used_store_id=code.used_store_id,
     )

@@ -211,3 +211,43 @@ async def test_partner_codes_past_their_expiry_are_never_handed_out(platform) ->
     assert reason(error.value) == "CODES_EXHAUSTED"
     balance = await platform.ledger.balance("m1")
     assert (balance.available_points, balance.held_points) == (900, 0)
+
+
+async def test_a_partner_code_is_used_alone_though_another_reads_the_same_when_normalised(
+    platform,
+) -> None:
+    # A partner's codes are case-sensitive and may differ only by case or by O and 0: each is its
+    # own code. Typed exactly, a code reached the other too through the generated-code form
+    # (upper case, O as 0), and UseCode marked both used: another member's code was spent.
+    await platform.ledger.earn("m1", 1_000)
+    await platform.ledger.earn("m2", 1_000)
+    partner = await platform.create(
+        reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
+    )
+    await platform.rewards.ImportPartnerCodes(
+        rewards_pb2.ImportPartnerCodesRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            reward_id=partner.reward_id,
+            codes=["gift7kq2m9xd4htb", "CINEMAO000000001", "GIFT7KQ2M9XD4HTB", "C1NEMA0000000001"],
+        )
+    )
+    first = await platform.redeem("m1", partner.reward_id, quantity=2)
+    second = await platform.redeem("m2", partner.reward_id, quantity=2)
+    assert {c.code for c in first.codes} == {"gift7kq2m9xd4htb", "CINEMAO000000001"}
+    assert {c.code for c in second.codes} == {"GIFT7KQ2M9XD4HTB", "C1NEMA0000000001"}
+
+    for code in ("gift7kq2m9xd4htb", "CINEMAO000000001"):
+        assert (await platform.validate(code)).member_id == "m1"
+        used = await platform.use(code)
+        assert used.member_id == "m1" and used.redemption_id == first.redemption_id
+    for code in ("GIFT7KQ2M9XD4HTB", "C1NEMA0000000001"):
+        validated = await platform.validate(code)
+        assert (validated.status, validated.member_id) == (rewards_pb2.CODE_STATUS_VALID, "m2")
+    second_now = await platform.get_redemption(second.redemption_id)
+    assert {c.status for c in second_now.codes} == {rewards_pb2.CODE_STATUS_VALID}
+    # The other member's codes are used alone too, and m1's stay used.
+    for code in ("GIFT7KQ2M9XD4HTB", "C1NEMA0000000001"):
+        assert (await platform.use(code)).member_id == "m2"
+    first_now = await platform.get_redemption(first.redemption_id)
+    assert {c.status for c in first_now.codes} == {rewards_pb2.CODE_STATUS_USED}
