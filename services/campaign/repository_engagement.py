@@ -66,14 +66,15 @@ async def fetch_activity(
 async def stamp_activity(
     connection: Connection, program_id: str, member_id: str, activity_id: str
 ) -> dt.datetime:
-    """The time given to an activity without one: the first attempt's, for every retry."""
+    """The time given to an activity without one: the first attempt's, for every retry.
+
+    A no-op update on conflict, not DO NOTHING and a read: an attempt whose insert waited for
+    another's at once read the table with a snapshot from before that one committed, found no
+    row, and failed INTERNAL; the update waits for the other's row and returns its time."""
     stamped: dt.datetime = await connection.fetchval(
-        "WITH claimed AS ("
-        " INSERT INTO activity_times (program_id, member_id, activity_id) VALUES ($1, $2, $3)"
-        " ON CONFLICT DO NOTHING RETURNING occurred_at)"
-        " SELECT occurred_at FROM claimed UNION ALL"
-        " SELECT occurred_at FROM activity_times"
-        " WHERE program_id = $1 AND member_id = $2 AND activity_id = $3",
+        "INSERT INTO activity_times (program_id, member_id, activity_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT (program_id, member_id, activity_id) "
+        "DO UPDATE SET occurred_at = activity_times.occurred_at RETURNING occurred_at",
         program_id,
         member_id,
         activity_id,

@@ -236,3 +236,30 @@ async def test_a_referral_at_once_with_the_referred_members_first_purchase_is_pa
     )
     assert [await available(ledger, referrer) for referrer, _ in pairs] == [300] * len(pairs)
     assert [await available(ledger, referred) for _, referred in pairs] == [110] * len(pairs)
+
+
+async def test_an_activity_without_its_time_sent_at_once_under_several_keys_is_recorded_once(
+    referrals,
+) -> None:
+    # An activity without occurred_at takes the time its first attempt was given; the
+    # attempts at once each ask for it, and each must get the same one.
+    _, campaign = referrals
+
+    async def send(activity_id: str, attempt: int) -> campaign_pb2.RecordActivityResponse:
+        return await campaign.stub.RecordActivity(
+            campaign_pb2.RecordActivityRequest(
+                program_id=PROGRAM,
+                idempotency_key=f"{activity_id}-{attempt}",
+                activity=engagement_pb2.Activity(
+                    activity_id=activity_id,
+                    member_id="hal",
+                    kind=common_pb2.ACTIVITY_KIND_SOCIAL_SHARE,
+                    channel=common_pb2.CHANNEL_SOCIAL,
+                ),
+            )
+        )
+
+    for index in range(10):
+        answers = await asyncio.gather(*(send(f"share{index}", attempt) for attempt in range(8)))
+        assert sorted(answer.duplicate for answer in answers) == [False] + [True] * 7
+        assert len({answer.activity.occurred_at.ToMicroseconds() for answer in answers}) == 1
