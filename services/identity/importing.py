@@ -7,7 +7,7 @@ column and never echoes the value (the stored answer must hold no personal data)
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loyalty.identity.v1 import identity_pb2
 from services.identity import identifiers, profiles
@@ -47,6 +47,9 @@ class CheckedBatch:
     rejected: dict[int, str]
     # Row index to the earlier row of the batch it repeats (same key or a shared identifier).
     repeats: dict[int, int]
+    # The rows that repeat an earlier one by a shared identifier only: their other identifiers
+    # are checked against the program's (blocked, or another member's) as any row's are.
+    repeats_by_identifier: list[Candidate] = field(default_factory=list)
 
 
 def check_batch_shape(request: identity_pb2.ImportMembersRequest) -> int:
@@ -135,6 +138,8 @@ def check_rows(request: identity_pb2.ImportMembersRequest, region: str) -> Check
                 (first_of_identifier[k] for k in candidate.keys if k in first_of_identifier),
                 None,
             )
+            if earlier is not None:
+                batch.repeats_by_identifier.append(candidate)
         if earlier is not None:
             batch.repeats[index] = earlier
             continue

@@ -4,7 +4,9 @@ one, each written set-based in one transaction.
 Idempotent three ways: a batch id seen before answers with its stored answer (the same request
 is required); a row whose idempotency key enrolled a member before answers with that member
 (DUPLICATE); and a row whose identifiers already belong to a member answers with that member
-(DUPLICATE) instead of enrolling a second one. A concurrent enrolment that takes an identifier
+(DUPLICATE) instead of enrolling a second one. A row sharing an identifier with an earlier row of
+its batch is that row's member, unless another of its identifiers is blocked or another
+member's: then it is refused, as it would be alone. A concurrent enrolment that takes an identifier
 between the check and the write makes the transaction run again, and then it is a duplicate.
 """
 
@@ -20,6 +22,7 @@ from services.identity import convert, domain, events, identifiers, importing, m
 from services.identity import repository_blocks as block_store
 from services.identity import repository_import as import_store
 from services.identity import repository_members as member_store
+from services.identity.identifiers import IdentifierKey
 from services.identity.importing import Candidate, CheckedBatch
 from services.identity.rpc_base import RpcBase
 from services.shared import validation
@@ -30,10 +33,26 @@ ENROLLED = identity_pb2.IMPORT_ITEM_STATUS_ENROLLED
 DUPLICATE = identity_pb2.IMPORT_ITEM_STATUS_DUPLICATE
 REJECTED = identity_pb2.IMPORT_ITEM_STATUS_REJECTED
 WRITE_ATTEMPTS_MAX = 4
+DIFFERENT_MEMBERS = "identifiers: belong to different members already"
 
 
 class ImportRace(Exception):
     """Something this batch was about to claim was claimed by a concurrent writer meanwhile."""
+
+
+def _owners(
+    candidate: Candidate,
+    holders: dict[IdentifierKey, tuple[str, str] | None],
+    erased_blocks: set[IdentifierKey],
+) -> tuple[set[str], str]:
+    """The members holding the row's identifiers, and why the row is refused ('' if it is not
+    for its identifiers' blocks)."""
+    found = [held for k in candidate.keys if (held := holders.get(k)) is not None]
+    if any(status == members.BLOCKED for _, status in found) or any(
+        k in erased_blocks for k in candidate.keys
+    ):
+        return set(), "identifiers: a card reported lost or stolen is blocked"
+    return {member_id for member_id, _ in found}, ""
 
 
 class ImportRpcs(RpcBase):
@@ -109,6 +128,8 @@ class ImportRpcs(RpcBase):
             response.statuses[candidate.index] = ENROLLED
             response.member_ids[candidate.index] = member_id
         for repeat, earlier in checked.repeats.items():
+            if response.messages[repeat]:
+                continue  # refused by its own identifiers (`_sort_out`)
             if response.statuses[earlier] == REJECTED:
                 response.messages[repeat] = (
                     f"identifiers: repeat row {earlier + 1} of the batch, which was rejected"
@@ -133,13 +154,16 @@ class ImportRpcs(RpcBase):
         response: identity_pb2.ImportMembersResponse,
     ) -> tuple[list[Candidate], list[tuple[Candidate, str]]]:
         """Rows known by key or identifier become duplicates; returns the rows to enrol, and the
-        rows known by identifier only (whose key is to be remembered)."""
+        rows known by identifier only (whose key is to be remembered). A row repeating an earlier
+        one by an identifier is refused, as it would be on its own, when another of its
+        identifiers is blocked or another member's: it names another person than the earlier
+        row (its message set here; its status is the caller's)."""
         candidates = checked.candidates
         by_key = await import_store.members_of_keys(
             connection, program_id, [c.key_digest for c in candidates]
         )
         unkeyed = [c for c in candidates if c.key_digest not in by_key]
-        flat = [key for c in unkeyed for key in c.keys]
+        flat = [key for c in (*unkeyed, *checked.repeats_by_identifier) for key in c.keys]
         holders = dict(
             zip(flat, await member_store.resolve_many(connection, program_id, flat), strict=True)
         )
@@ -157,18 +181,11 @@ class ImportRpcs(RpcBase):
                 response.statuses[candidate.index] = DUPLICATE
                 response.member_ids[candidate.index] = by_key[candidate.key_digest]
                 continue
-            found = [held for k in candidate.keys if (held := holders.get(k)) is not None]
-            owners = {member_id for member_id, _ in found}
-            if any(status == members.BLOCKED for _, status in found) or any(
-                k in erased_blocks for k in candidate.keys
-            ):
-                response.messages[candidate.index] = (
-                    "identifiers: a card reported lost or stolen is blocked"
-                )
+            owners, refusal = _owners(candidate, holders, erased_blocks)
+            if refusal:
+                response.messages[candidate.index] = refusal
             elif len(owners) > 1:
-                response.messages[candidate.index] = (
-                    "identifiers: belong to different members already"
-                )
+                response.messages[candidate.index] = DIFFERENT_MEMBERS
             elif owners:
                 (owner,) = owners
                 response.statuses[candidate.index] = DUPLICATE
@@ -176,6 +193,14 @@ class ImportRpcs(RpcBase):
                 known.append((candidate, owner))
             else:
                 fresh.append(candidate)
+        for repeat in checked.repeats_by_identifier:
+            earlier = checked.repeats[repeat.index]
+            # '' while the earlier row is to be enrolled: then no identifier is anyone's yet.
+            member_of_earlier = response.member_ids[earlier]
+            owners, refusal = _owners(repeat, holders, erased_blocks)
+            if not refusal and owners - {member_of_earlier}:
+                refusal = DIFFERENT_MEMBERS
+            response.messages[repeat.index] = refusal
         return fresh, known
 
     async def _enrol(
