@@ -75,8 +75,9 @@ class EntryTierUndefined(InvalidArgument, LedgerError):
 class MemberNotFound(NotFound, LedgerError):
     reason = "MEMBER_NOT_FOUND"
 
-    def __init__(self, member_id: str) -> None:
-        super().__init__(f"member {member_id!r} has no account in this program", field="member_id")
+    def __init__(self, member_id: str, *, field: str = "member_id") -> None:
+        super().__init__(f"member {member_id!r} has no account in this program", field=field)
+        self.member_id = member_id
 
 
 class PostingNotFound(NotFound, LedgerError):
@@ -164,9 +165,10 @@ class OpenHolds(FailedPrecondition, LedgerError):
 class MemberClosed(FailedPrecondition, LedgerError):
     reason = "MEMBER_CLOSED"
 
-    def __init__(self, member_id: str, survivor_id: str) -> None:
+    def __init__(self, member_id: str, survivor_id: str, *, field: str = "member_id") -> None:
         super().__init__(
             f"member {member_id!r} was merged into {survivor_id!r}; post to the survivor",
-            field="member_id",
+            field=field,
         )
+        self.member_id = member_id
         self.survivor_id = survivor_id

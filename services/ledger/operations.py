@@ -567,13 +567,22 @@ class LedgerCore:
         transfer_all: bool,
         reason: bytes,
     ) -> tuple[str, int, MemberBook, MemberBook]:
-        books = await self.open_books(
-            connection,
-            program,
-            [source_member_id, target_member_id],
-            now,
-            create={target_member_id},
-        )
+        try:
+            books = await self.open_books(
+                connection,
+                program,
+                [source_member_id, target_member_id],
+                now,
+                create={target_member_id},
+            )
+        except (MemberNotFound, MemberClosed) as error:
+            # Named as TransferPointsRequest names the member: it has no member_id field.
+            field = (
+                "source_member_id" if error.member_id == source_member_id else "target_member_id"
+            )
+            if isinstance(error, MemberNotFound):
+                raise MemberNotFound(error.member_id, field=field) from None
+            raise MemberClosed(error.member_id, error.survivor_id, field=field) from None
         source, target = books[source_member_id], books[target_member_id]
         [out_id, in_id] = await store.next_ids(connection, "posting_ids", 2)
         if transfer_all:

@@ -5,6 +5,7 @@ import asyncio
 import datetime as dt
 
 import asyncpg
+import grpc
 import pytest
 
 from loyalty.ledger.v1 import ledger_pb2
@@ -87,3 +88,22 @@ async def test_the_vesting_job_vests_the_lots_a_merge_left_empty(
     run.idempotency_key = key()
     assert (await ledger.stub.RunMaintenance(run)).processed_count == 0
     assert (await ledger.balance("new")).available_points == 140
+
+
+async def test_a_transfer_names_the_member_it_refuses(
+    ledger: Ledger, servers: Servers, nats_namespace: str, database_url: str
+) -> None:
+    await ledger.earn("old", 10)
+    await ledger.earn("new", 40)
+    await merge(ledger, servers, nats_namespace, database_url, into="new")
+    cases = [
+        ("nobody", "new", grpc.StatusCode.NOT_FOUND, "source_member_id"),
+        ("new", "old", grpc.StatusCode.FAILED_PRECONDITION, "target_member_id"),
+        ("old", "new", grpc.StatusCode.FAILED_PRECONDITION, "source_member_id"),
+    ]
+    for source, target, code, field in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await ledger.transfer(source, target, 5)
+        # Each was named member_id, a field TransferPointsRequest has not.
+        assert (error.value.code(), error.value.details().split(":")[0]) == (code, field)
+        assert dict(error.value.trailing_metadata())["loyalty-error-field"] == field
