@@ -59,7 +59,12 @@ async def insert_codes(
 
 
 # A partner's code past its own expiry is never handed out: the member would pay for nothing.
-PARTNER_CODE_VALID = "(expires_at IS NULL OR expires_at > now())"
+# Nor is one that is a code of the program already (imported before ImportPartnerCodes refused
+# those): it cannot be issued twice, and taken first it would refuse every redemption after.
+PARTNER_CODE_VALID = (
+    "(expires_at IS NULL OR expires_at > now()) AND NOT EXISTS (SELECT 1 FROM codes AS k "
+    "WHERE k.program_id = partner_codes.program_id AND k.code = partner_codes.code)"
+)
 
 
 async def take_partner_codes(

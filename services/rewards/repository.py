@@ -198,10 +198,13 @@ async def import_partner_codes(
     codes: list[str],
     expires_at: datetime.datetime | None,
 ) -> int:
-    """Add codes to the reward's pool; returns how many were new in the program."""
+    """Add codes to the reward's pool; returns how many were new in the program. A code the
+    program issued already (one of its own generated codes) is a duplicate too: it could never be
+    issued again (see PARTNER_CODE_VALID)."""
     status = await connection.execute(
         "INSERT INTO partner_codes (program_id, reward_id, code, expires_at) "
         "SELECT $1, $2, code, $4 FROM unnest($3::text[]) WITH ORDINALITY AS c(code, n) "
+        "WHERE NOT EXISTS (SELECT 1 FROM codes AS k WHERE k.program_id = $1 AND k.code = c.code) "
         "ORDER BY n ON CONFLICT DO NOTHING",
         program_id,
         reward_id,

@@ -251,3 +251,42 @@ async def test_a_partner_code_is_used_alone_though_another_reads_the_same_when_n
         assert (await platform.use(code)).member_id == "m2"
     first_now = await platform.get_redemption(first.redemption_id)
     assert {c.status for c in first_now.codes} == {rewards_pb2.CODE_STATUS_USED}
+
+
+async def test_a_partner_code_that_is_already_a_code_here_is_a_duplicate_not_a_blocked_pool(
+    platform, database_url
+) -> None:
+    # A code the program issued already (one of ours pasted into a partner's list) cannot be
+    # issued twice. Kept in the pool, it came first for every redemption, each was refused
+    # CODES_EXHAUSTED, and the codes behind it were never handed out.
+    await platform.ledger.earn("m1", 2_000)
+    ours = await platform.redeem("m1", (await platform.create(reward())).reward_id)
+    issued = ours.codes[0].code.replace("-", "")
+    partner = await platform.create(
+        reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
+    )
+    imported = await platform.rewards.ImportPartnerCodes(
+        rewards_pb2.ImportPartnerCodesRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            reward_id=partner.reward_id,
+            codes=[issued, "CINEMA-1"],
+        )
+    )
+    assert (imported.imported_count, imported.duplicate_count) == (1, 1)
+    assert imported.pool_available_count == 1
+    # One imported before such codes were refused sits first in the pool: it is passed over.
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO rewards.partner_codes (program_id, code, reward_id, seq) "
+            "VALUES ($1, $2, $3, 0)",
+            PROGRAM,
+            issued,
+            partner.reward_id,
+        )
+    finally:
+        await connection.close()
+    redemption = await platform.redeem("m1", partner.reward_id)
+    assert [c.code for c in redemption.codes] == ["CINEMA-1"]
+    assert (await platform.validate(issued)).redemption_id == ours.redemption_id
