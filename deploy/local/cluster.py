@@ -118,7 +118,7 @@ class LocalCluster:
         env.update(self.extra_env)
         return env
 
-    def start(self, *names: str) -> None:
+    def start(self, *names: str, health_timeout_s: float = HEALTH_TIMEOUT_S) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names or SERVICES:
             log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
@@ -131,7 +131,7 @@ class LocalCluster:
             )
             log.close()
         for name in names or SERVICES:
-            self.wait_healthy(name)
+            self.wait_healthy(name, timeout_s=health_timeout_s)
 
     def gateway_environment(self, extra_env: dict[str, str] | None = None) -> dict[str, str]:
         env = {
@@ -176,7 +176,9 @@ class LocalCluster:
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.1)
-        raise LocalServerError(f"the gateway was not ready within {timeout_s:.0f}s")
+        raise LocalServerError(
+            f"the gateway was not ready within {timeout_s:.0f}s; see {self.log_dir / GATEWAY}.log"
+        )
 
     def wait_healthy(self, name: str, *, timeout_s: float = HEALTH_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout_s
@@ -195,7 +197,9 @@ class LocalCluster:
                 except grpc.RpcError:
                     pass
                 time.sleep(0.1)
-        raise LocalServerError(f"{name} was not healthy within {timeout_s:.0f}s")
+        raise LocalServerError(
+            f"{name} was not healthy within {timeout_s:.0f}s; see {self.log_dir / name}.log"
+        )
 
     def signal(self, name: str, signum: int) -> None:
         self.processes[name].send_signal(signum)

@@ -34,13 +34,28 @@ DATABASE = "loyalty"
 async def ensure_database(server_url: str) -> str:
     import asyncpg  # imported once the signal handlers are set, as in run()
 
-    connection = await asyncpg.connect(server_url)
+    try:
+        connection = await asyncpg.connect(server_url)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        # A DATABASE_URL left in the shell by another project ended make run in a traceback.
+        raise LocalServerError(
+            f"cannot connect to PostgreSQL at {_without_password(server_url)} ({error}); "
+            "unset DATABASE_URL for a local server of its own"
+        ) from None
     try:
         if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
             await connection.execute(f"CREATE DATABASE {DATABASE}")
     finally:
         await connection.close()
     return urlunsplit(urlsplit(server_url)._replace(path=f"/{DATABASE}"))
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}"))
 
 
 def _interrupt(*_: object) -> None:
