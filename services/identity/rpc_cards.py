@@ -7,10 +7,12 @@ import grpc
 
 from loyalty.identity.v1 import identity_pb2
 from services.identity import identifiers
+from services.identity import repository_blocks as block_store
+from services.identity.identifiers import IdentifierKey
 from services.identity.rpc_base import RpcBase
 from services.shared import validation
 from services.shared.errors import InvalidArgument
-from services.shared.idempotency import once
+from services.shared.idempotency import Forgetting, once
 
 CARD_SERIES_COUNT_MAX = 100_000
 # At least this many random digits, and a space of numbers this many times the series, so card
@@ -47,14 +49,24 @@ async def reserve_cards(
     prefix: str,
     length: int,
     count: int,
+    forgetting: Forgetting,
 ) -> list[str]:
-    """`count` new card numbers, reserved for the program: none from an earlier series and none
-    a member already holds."""
+    """`count` new card numbers, reserved for the program: none from an earlier series, none a
+    member already holds, and none blocked (reported lost or stolen, which identifier_lookup
+    holds, or so reported for a member erased since, kept only under its keyed hash: an
+    erasure forgets the number's series, so it could be drawn again and printed dead)."""
     reserved: list[str] = []
     for _ in range(CARD_GENERATION_ROUNDS_MAX):
-        candidates = identifiers.random_card_numbers(
+        drawn = identifiers.random_card_numbers(
             prefix=prefix, length=length, count=count - len(reserved)
         )
+        blocked = await block_store.fetch_erased_blocks(
+            connection,
+            program_id,
+            [IdentifierKey(identifiers.CARD_NUMBER, "", number) for number in drawn],
+            forgetting,
+        )
+        candidates = [number for index, number in enumerate(drawn) if index not in blocked]
         rows = await connection.fetch(
             "INSERT INTO card_numbers (program_id, card_number, series_id) "
             "SELECT $1, candidate, $2 FROM unnest($3::text[]) AS candidate "
@@ -100,6 +112,7 @@ class CardRpcs(RpcBase):
                     prefix=request.prefix,
                     length=request.length,
                     count=request.count,
+                    forgetting=self.settings.forgetting,
                 )
                 return identity_pb2.GenerateCardSeriesResponse(
                     series_id=series_id, card_numbers=cards

@@ -10,6 +10,7 @@ import grpc
 import services.identity
 from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
+from services.identity import identifiers
 from services.identity.app import SPEC, IdentityConfig
 from services.shared.migrations import apply_migrations
 from tests.conftest import Servers
@@ -350,6 +351,25 @@ async def test_an_erasure_keeps_the_members_blocked_cards_blocked_naming_nobody(
     )
     assert [row["reason"] for row in kept] == ["lost", "stolen"]
     assert all(row["identifier_hash"].startswith("forgotten:v2:") for row in kept)
+
+
+async def test_a_card_series_never_prints_a_card_blocked_for_an_erased_member(
+    stub, monkeypatch
+) -> None:
+    """The erasure forgets the stolen card's number (and its series) but keeps it blocked: a
+    series drawing that number again printed a card that no one could enrol with."""
+    alice = (await enrol(stub, email("alice@example.com"), card())).member.member_id
+    await remove(stub, alice, card(), STOLEN)
+    await erase(stub, alice)
+    other = "400000999999999" + identifiers.luhn_check_digit("400000999999999")
+    draws = iter([[CARD], [other]])
+    monkeypatch.setattr(identifiers, "random_card_numbers", lambda **_: next(draws))
+    series = await stub.GenerateCardSeries(
+        identity_pb2.GenerateCardSeriesRequest(
+            program_id=PROGRAM, idempotency_key="series-1", count=1, prefix="400000", length=16
+        )
+    )
+    assert list(series.card_numbers) == [other]
 
 
 async def test_get_member_lists_the_members_blocked_cards_until_one_goes_back(stub) -> None:
