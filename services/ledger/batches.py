@@ -62,6 +62,11 @@ SPENDS_RANGE_TEXT = f"qualifying_spends_minor: must be 0 to {QUALIFYING_SPEND_MI
 # What a batch's qualifying spends may add up to: the members' sums are int64 (numpy, which
 # wraps silently past 2**63 - 1) and so is an account's qualifying amount.
 QUALIFYING_SPENDS_TOTAL_MAX = 2**62
+# Only credits count towards tiers: a qualifying debit took a member's tier progress below zero.
+NEGATIVE_QUALIFYING_TEXT = (
+    "only positive points count towards tier qualification; reverse a purchase's posting "
+    "to take its tier progress back"
+)
 MEMBER_ID_LENGTH_MAX = 128
 ITEM_KEY_LENGTH_MAX = 200
 BATCH_KINDS = {EARN, REDEEM, common_pb2.POSTING_KIND_ADJUST}
@@ -180,6 +185,10 @@ def _validate_items(columns: Columns, results: Results) -> list[int]:
             points < 0 and kind != common_pb2.POSTING_KIND_ADJUST
         ):
             results.reject(index, REJECT_INVALID_POINTS, f"points: must be 1 to {POINTS_MAX}")
+        elif points < 0 and columns.qualifying[index]:
+            results.reject(
+                index, REJECT_INVALID_ITEM, f"qualifying_flags: {NEGATIVE_QUALIFYING_TEXT}"
+            )
         elif not 0 <= columns.spends[index] <= QUALIFYING_SPEND_MINOR_MAX:
             # A negative spend took a member's tier progress below zero under the spend basis.
             results.reject(index, REJECT_INVALID_ITEM, SPENDS_RANGE_TEXT)

@@ -8,7 +8,11 @@ import grpc
 from ledger_core import limits
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import convert, store
-from services.ledger.batches import OVERRIDE_RANGE_TEXT, QUALIFYING_SPEND_MINOR_MAX
+from services.ledger.batches import (
+    NEGATIVE_QUALIFYING_TEXT,
+    OVERRIDE_RANGE_TEXT,
+    QUALIFYING_SPEND_MINOR_MAX,
+)
 from services.ledger.grouped_earns import EarnCall
 from services.ledger.operations import Earning, Program
 from services.ledger.rpc_base import (
@@ -124,6 +128,10 @@ class PostingRpcs(LedgerRpcBase):
         check_member(request.member_id)
         if request.points == 0 or abs(request.points) > POINTS_MAX:
             raise InvalidArgument("points", f"must be non-zero and at most {POINTS_MAX} either way")
+        if request.qualifying and request.points < 0:
+            # Counted on today, a debit took tier progress below zero, or later so when the
+            # days it offset left the window; a Reverse takes back a purchase's on its day.
+            raise InvalidArgument("qualifying", NEGATIVE_QUALIFYING_TEXT)
         if not request.reason.operator_id:
             raise InvalidArgument(
                 "reason.operator_id", "an adjustment names the operator who made it"

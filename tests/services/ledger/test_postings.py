@@ -655,6 +655,36 @@ async def test_an_adjustment_names_its_operator_and_its_reason_code(ledger: Ledg
     assert (await ledger.balance("ann")).available_points == 25
 
 
+async def test_only_a_credit_counts_towards_tiers(ledger: Ledger) -> None:
+    # A qualifying debit counted on today took the member's tier progress to -100 (and 1,100
+    # points to the next tier of 1,000); the proto had it count for positive points only.
+    def adjust(points: int) -> ledger_pb2.AdjustRequest:
+        return ledger_pb2.AdjustRequest(
+            program_id="acme",
+            idempotency_key=key(),
+            member_id="ann",
+            points=points,
+            qualifying=True,
+            reason=ledger_pb2.PostingReason(operator_id="op-1", code="correction"),
+        )
+
+    await ledger.earn("ann", 100)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.stub.Adjust(adjust(-100))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert ("loyalty-error-field", "qualifying") in tuple(error.value.trailing_metadata())
+    credited = await ledger.stub.Adjust(adjust(50))
+    assert (credited.balance.available_points, credited.balance.qualifying_amount) == (150, 50)
+    [answer] = await post(
+        ledger,
+        batch("b1", [("ann", -30, 3, "i1"), ("ann", 30, 3, "i2")], qualifying_flags=[True, True]),
+    )
+    assert list(answer.statuses) == [3, 1]  # the debit is rejected alone
+    assert answer.messages[0].startswith("qualifying_flags: only positive points count")
+    balance = await ledger.balance("ann")
+    assert (balance.available_points, balance.qualifying_amount) == (180, 80)
+
+
 async def test_qualifying_spend_is_taken_in_the_programs_currency_only(ledger: Ledger) -> None:
     def spend(currency: str) -> common_pb2.Money:
         return common_pb2.Money(amount_minor=2_500, currency=currency)
