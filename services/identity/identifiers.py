@@ -45,6 +45,8 @@ _TOP_LEVEL_DOMAIN = re.compile(r"^([a-z]{2,63}|xn--[a-z0-9-]{1,59})$")
 _PROVIDER = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _NO_SPACE = re.compile(r"^\S+$")
 _CARD_SEPARATORS = re.compile(r"[ -]")
+# Letters IDNA2003 maps to others (ß to "ss", final sigma to sigma) where IDNA2008 keeps them.
+_IDNA2003_REMAPPED = frozenset("ßς")
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,15 @@ def _ascii_domain(domain: str, field: str, message: str) -> str:
     mail systems have it: "straße.de" is "xn--strae-oqa.de", whichever form is given, and not
     "strasse.de", another domain, which Python's IDNA2003 codec made of it. A domain IDNA2008
     refuses and IDNA2003 took (symbols such as "☃.com") keeps its IDNA2003 form, so an address
-    accepted before still is, under the key it was stored with."""
+    accepted before still is, under the key it was stored with; but not one with ß or final
+    sigma, which IDNA2003 maps to another domain: an invisible joiner made IDNA2008 refuse
+    "straße\u200d.de", and the fallback then made it "strasse.de", someone else's."""
     try:
         return idna.encode(domain, uts46=True).decode("ascii")
     except UnicodeError:
         pass
+    if _IDNA2003_REMAPPED & set(domain):
+        raise InvalidArgument(field, message)
     try:
         return domain.encode("idna").decode("ascii")
     except UnicodeError:

@@ -106,6 +106,18 @@ async def test_an_email_domain_is_the_same_in_unicode_and_ascii_and_distinct_fro
         assert resolved.member_id == member.member_id, value
     error = await failure(enrol(stub, email("alice@xn--strae-oqa.de")))
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    # An invisible joiner makes IDNA2008 refuse the domain; the IDNA2003 fallback then made
+    # straße into strasse, the other domain, whose member was found (final sigma likewise).
+    for value in ("alice@straße\u200d.de", "alice@σοφος\u200d.gr"):
+        error = await failure(
+            stub.ResolveIdentifier(
+                identity_pb2.ResolveIdentifierRequest(
+                    program_id=PROGRAM, kind=KIND.IDENTIFIER_KIND_EMAIL, value=value
+                )
+            )
+        )
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, value
+        assert error.details().startswith("value:"), error.details()
 
 
 async def test_a_national_phone_number_takes_the_programs_region(stub) -> None:
