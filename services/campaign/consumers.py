@@ -3,7 +3,8 @@
 - `activity.*`: activities from the channels, recorded once per member and activity id;
 - `identity.member_enrolled` / `member_updated`: the member's entry tier and birthday, the
   program's sign-up bonus, and the referral an enrolment with a referral code makes;
-- `ledger.tier_changed`: the member's tier, for tier conditions and multipliers.
+- `ledger.tier_changed`: the member's tier, for tier conditions and multipliers (the ledger's
+  current one, whatever order the changes arrive in), and a mark for segment re-evaluation.
 """
 
 import datetime as dt
@@ -17,6 +18,7 @@ from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from services.campaign import repository, repository_engagement
 from services.campaign import repository_purchases as store
+from services.campaign import repository_segment_facts as segment_facts
 from services.campaign.activities import Activities, check_activity
 from services.campaign.ledger_client import LedgerClient
 from services.campaign.purchases import bonus_item, earn_request
@@ -177,6 +179,10 @@ class TierHandler:
         # Changes can arrive out of order (a crashed consumer's messages come back after later
         # ones), so the tier kept is the ledger's current one rather than this event's.
         tier = await self.ledger.member_tier(event.program_id, changed.member_id)
-        await store.set_tier(
-            self.pool, event.program_id, changed.member_id, tier or changed.to_tier_code
-        )
+        async with self.pool.acquire() as connection, connection.transaction():
+            await store.set_tier(
+                connection, event.program_id, changed.member_id, tier or changed.to_tier_code
+            )
+            # Segments with tier conditions evaluate the member again with the tier written
+            # (the segments' own consumer of tier changes only marks it: the tier is this one's).
+            await segment_facts.mark_dirty(connection, event.program_id, [changed.member_id])

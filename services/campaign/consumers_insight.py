@@ -5,8 +5,8 @@
   redelivery never undoes a later change), erasure (which forgets the birthday too), and merges
   (the merged member leaves every segment like an erased one, and its purchases are refused from
   then on); each marks the member for segment re-evaluation.
-- `ledger.tier_changed`: the tier (written here too, so re-evaluation never races the tier
-  consumer of consumers.py) and a mark.
+- `ledger.tier_changed`: a mark (the tier consumer of consumers.py writes the tier and marks
+  the member again in the same transaction, so re-evaluation sees the tier it wrote).
 - `rewards.reward_redeemed` / `redemption_cancelled`: redemptions, for the reports.
 """
 
@@ -91,10 +91,10 @@ class SegmentFactsHandler:
                     connection, program_id, merged.merged_member_id, merged.survivor_member_id
                 )
             elif payload == "tier_changed":
+                # A mark only. The tier is the tier consumer's to write (consumers.py: the
+                # ledger's current one, and a mark after it): this event's, written when this
+                # consumer handles it late (redelivered, behind), undid a later change.
                 member = event.tier_changed.member_id
-                await purchase_store.set_tier(
-                    connection, program_id, member, event.tier_changed.to_tier_code
-                )
             else:
                 logger.debug("ignoring a %s message on %s", payload, message.subject)
                 return

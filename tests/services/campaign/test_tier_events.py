@@ -14,7 +14,7 @@ import pytest
 from loyalty.campaign.v1 import rules_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
-from services.campaign.events import MEMBER_CONSUMER, TIER_CONSUMER
+from services.campaign.events import MEMBER_CONSUMER, SEGMENT_FACTS_CONSUMERS, TIER_CONSUMER
 from tests.services.campaign.support import PROGRAM, earning, ledger_and_campaign, rate
 from tests.services.ledger.test_programs import TIERS
 from tests.support.streams import consumed
@@ -68,7 +68,11 @@ async def test_a_late_redelivered_tier_change_leaves_the_current_tier(
             stale.SerializeToString(),
             headers={"Nats-Msg-Id": stale.event_id},
         )
+        # Both consumers of tier changes write the tier: the tier consumer and the segments'.
         await consumed(servers, nats_namespace, "ledger", TIER_CONSUMER.durable)
+        for spec in SEGMENT_FACTS_CONSUMERS:
+            if "ledger.tier_changed" in spec.filter_subjects:
+                await consumed(servers, nats_namespace, "ledger", spec.durable)
     finally:
         await client.close()
     assert await campaign_tier(database_url) == "gold"
@@ -170,3 +174,67 @@ async def test_a_rule_naming_a_tier_the_ledger_no_longer_defines_is_refused(serv
     assert error.value.details().startswith("rule.earning.multipliers[0].tier_code:")
     stale.earning.multipliers[0].tier_code = "blue"
     assert (await campaign.live(stale)).earning.multipliers[0].tier_code == "blue"
+
+
+async def test_a_tier_change_the_segments_consumer_handles_late_leaves_the_current_tier(
+    services, servers, nats_namespace: str, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    # Two consumers take the tier changes: the tier consumer and the segments' (for their
+    # re-evaluation), each at its own pace. The segments' one is held back here behind a message
+    # it waits on (a member's row another transaction holds), as a crash or a backlog holds it
+    # back, while the tier consumer handles the late change and moves on.
+    ledger, _ = services
+    await ledger.earn(MEMBER, 6_000, qualifying=True)  # straight to gold (from 5000)
+    client = await nats.connect(servers.nats_url)
+    holder = await asyncpg.connect(database_url)
+    try:
+        for _ in range(600):
+            if await campaign_tier(database_url) == "gold":
+                break
+            await asyncio.sleep(0.05)
+        assert await campaign_tier(database_url) == "gold"
+        await holder.execute(
+            "INSERT INTO campaign.members (program_id, member_id) VALUES ($1, 'held') "
+            "ON CONFLICT DO NOTHING",
+            PROGRAM,
+        )
+        holding = holder.transaction()
+        await holding.start()
+        await holder.execute(
+            "SELECT 1 FROM campaign.members WHERE program_id = $1 AND member_id = 'held' "
+            "FOR UPDATE",
+            PROGRAM,
+        )
+        # Only the segments' consumer writes a member_enrolled it is given (the tier consumer
+        # skips what is not a tier change): it waits for the held row.
+        held = events_pb2.Event(
+            event_id=str(uuid.uuid4()),
+            program_id=PROGRAM,
+            producer="ledger",
+            member_enrolled=events_pb2.MemberEnrolled(member_id="held", entry_tier_code="member"),
+        )
+        stale = events_pb2.Event(
+            event_id=str(uuid.uuid4()),
+            program_id=PROGRAM,
+            producer="ledger",
+            tier_changed=events_pb2.TierChanged(
+                member_id=MEMBER, from_tier_code="member", to_tier_code="silver"
+            ),
+        )
+        stale.occurred_at.FromDatetime(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+        for event in (held, stale):
+            await client.jetstream().publish(
+                f"{nats_namespace}.ledger.tier_changed",
+                event.SerializeToString(),
+                headers={"Nats-Msg-Id": event.event_id},
+            )
+        await consumed(servers, nats_namespace, "ledger", TIER_CONSUMER.durable)
+        assert await campaign_tier(database_url) == "gold"
+        await holding.rollback()
+        for spec in SEGMENT_FACTS_CONSUMERS:
+            if "ledger.tier_changed" in spec.filter_subjects:
+                await consumed(servers, nats_namespace, "ledger", spec.durable)
+    finally:
+        await holder.close()
+        await client.close()
+    assert await campaign_tier(database_url) == "gold"
