@@ -11,6 +11,7 @@ import contextlib
 import glob
 import logging
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_ROOT = Path(os.environ.get("LOYALTY_DATA_DIR", PROJECT_ROOT / ".data"))
 UNPRIVILEGED_USER = "nobody"
 START_TIMEOUT_S = 60.0
+# What the path of a Unix socket may hold (sun_path, less its terminating NUL).
+SOCKET_PATH_BYTES_MAX = 107
 # The WAL and checkpoint settings of deploy/postgres/postgresql.conf, scaled to a workstation's
 # disk. With PostgreSQL's defaults (max_wal_size 1GB, checkpoint_timeout 5min) a bulk import
 # checkpoints every few seconds, and after each checkpoint the first change to every index page
@@ -202,7 +205,7 @@ class LocalPostgres:
             wait_for_port(self.port, what="PostgreSQL")
             return self.dsn
         options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} "
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self._socket_directory()} "
             f"-c max_connections=300 -c shared_buffers={shared_buffers_mb()}MB -c fsync=on "
             "-c synchronous_commit=on"
         )
@@ -231,6 +234,15 @@ class LocalPostgres:
             ) from error
         wait_for_port(self.port, what="PostgreSQL")
         return self.dsn
+
+    def _socket_directory(self) -> str:
+        """The data directory, quoted for pg_ctl's shell; '' (no Unix socket) when the socket's
+        path would pass the 107 bytes a Unix socket's path holds: the server then refused to
+        start in a deep checkout, and everything here connects over TCP."""
+        socket_path = self.data_dir / f".s.PGSQL.{self.port}"
+        if len(os.fsencode(socket_path)) > SOCKET_PATH_BYTES_MAX:
+            return "''"
+        return shlex.quote(str(self.data_dir))
 
     def _running(self) -> bool:
         try:

@@ -2,6 +2,7 @@
 checkpoint behaviour, not PostgreSQL's defaults (which make a bulk import checkpoint every few
 seconds), and shared buffers sized to the machine as deployed."""
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -40,3 +41,20 @@ async def test_a_local_server_runs_with_the_wal_settings() -> None:
             await connection.close()
         server.stop()
         server.remove()
+
+
+@pytest.mark.parametrize("checkout", ["d" * 80, "with a space"])
+async def test_a_server_in_a_deep_checkout_or_one_with_spaces_starts(checkout: str) -> None:
+    # A Unix socket's path holds at most 107 bytes, and the server made its socket in the data
+    # directory: `make run` (and the tests' own server) in a checkout whose path is longer than
+    # about 75 characters failed with "could not create any Unix-domain sockets". The directory
+    # also went unquoted to pg_ctl's shell, so a path with a space did not start either.
+    root = Path(tempfile.gettempdir()) / f"pg-checkout-{RUN_ID}-{checkout}"
+    server = LocalPostgres(root / ".data" / "postgres", port=free_port())
+    try:
+        connection = await asyncpg.connect(server.start())
+        assert await connection.fetchval("SELECT 1") == 1
+        await connection.close()
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
