@@ -19,8 +19,18 @@ from tests.services.campaign.support import (
     eur,
     key,
     ledger_and_campaign,
+    ledger_postings,
     rate,
     ts,
+)
+from tests.services.campaign.test_missions import (
+    DAY0,
+    STORE,
+    create,
+    mission_postings,
+    progress,
+    review,
+    store_then_review,
 )
 
 APRIL = dt.datetime(2025, 4, 10, 10, 0, tzinfo=dt.UTC)
@@ -263,3 +273,58 @@ async def test_an_activity_without_its_time_sent_at_once_under_several_keys_is_r
         answers = await asyncio.gather(*(send(f"share{index}", attempt) for attempt in range(8)))
         assert sorted(answer.duplicate for answer in answers) == [False] + [True] * 7
         assert len({answer.activity.occurred_at.ToMicroseconds() for answer in answers}) == 1
+
+
+async def test_both_steps_of_a_mission_at_once_complete_it_once(services, database_url) -> None:
+    # The purchase (unary or in a batch) and the review of each member arrive together.
+    ledger, campaign = services
+    mission = await create(campaign, store_then_review(ordered=False))
+    members = [f"m{index}" for index in range(8)]
+    rows = [(f"{m}-t", m, 2_000, DAY0) for m in members[4:]]
+    await asyncio.gather(
+        *(campaign.purchase(m, f"{m}-t", 2_000, at=DAY0, channel=STORE) for m in members[:4]),
+        campaign.ingest(batch("both-steps", rows, channels=[STORE] * len(rows))),
+        *(review(campaign, m, f"{m}-r", DAY0 + dt.timedelta(hours=1)) for m in members),
+    )
+    for member in members:
+        done = await progress(campaign, member, mission.mission_id)
+        assert done.state == engagement_pb2.MISSION_PROGRESS_STATE_COMPLETED
+        postings = await ledger_postings(database_url, member)
+        assert mission_postings(postings, mission.mission_id) == [200]
+        assert sorted(await badges(campaign, member)) == ["reviewer"]
+        assert await available(ledger, member) == 20 + 200
+
+
+async def test_a_rule_version_activated_while_purchases_accrue_applies_to_each_alone(
+    services,
+) -> None:
+    # Each purchase is accrued by the version live when it is, never by both or neither.
+    ledger, campaign = services
+    await campaign.stub.UpdateRule(
+        campaign_pb2.UpdateRuleRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            rule=earning("base", rate=rate(3), qualifying=True),
+            base_version=1,
+        )
+    )
+
+    async def activate() -> None:
+        await campaign.stub.ActivateRule(
+            campaign_pb2.ActivateRuleRequest(
+                program_id=PROGRAM, idempotency_key=key(), rule_id="base", version=2
+            )
+        )
+
+    members = [f"v{index}" for index in range(24)]
+    rows = [(f"i{index}", f"i{index}", 1_000, APRIL) for index in range(40)]
+    *answers, ingested, _ = await asyncio.gather(
+        *(campaign.purchase(m, f"{m}-t", 1_000, at=APRIL) for m in members),
+        campaign.ingest(batch("during", rows)),
+        activate(),
+    )
+    for member, answer in zip(members, answers, strict=True):
+        versions = tuple((a.rule_id, a.version) for a in answer.accrual.applications)
+        assert (answer.accrual.points, versions) in {(10, (("base", 1),)), (30, (("base", 2),))}
+        assert await available(ledger, member) == answer.accrual.points
+    assert set(ingested[0].points) <= {10, 30}
