@@ -16,6 +16,8 @@ SELECT create_distributed_table('redemptions', 'member_id');
 SELECT create_distributed_table('member_reward_counts', 'member_id', colocate_with => 'redemptions');
 SELECT create_distributed_table('member_tiers', 'member_id', colocate_with => 'redemptions');
 SELECT create_distributed_table('member_perks', 'member_id', colocate_with => 'redemptions');
+-- Keyed by the survivor: a redemption of the survivor reads the members merged into it.
+SELECT create_distributed_table('member_merges', 'member_id', colocate_with => 'redemptions');
 
 -- Lookups by what a till or a client presents: a redemption id, an idempotency key, a code.
 SELECT create_distributed_table('redemption_members', 'redemption_id', colocate_with => 'none');

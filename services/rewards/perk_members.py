@@ -13,7 +13,8 @@ sends for it.
 A member merged into another (`identity.member_merged`) or erased (`identity.member_erased`)
 holds no perks from then on: each held one is withdrawn (PerkWithdrawn) and the member is
 closed, so a TierChanged or enrolment delivered later (the ledger's stream and identity's are
-read apart) grants nothing again. The survivor of a merge keeps its own tier's perks.
+read apart) grants nothing again. The survivor of a merge keeps its own tier's perks, and counts
+the merged member's redemptions toward per-member limits (redemption_store.record_merge).
 
 Every step is idempotent: a redelivered enrolment finds the member kept, a redelivered merge or
 erasure finds nothing left to withdraw.
@@ -26,6 +27,7 @@ from nats.aio.msg import Msg
 
 from loyalty.events.v1 import events_pb2
 from services.rewards import perks
+from services.rewards import redemption_store as store
 from services.shared.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -96,3 +98,11 @@ class MembersHandler:
             )
             async with self.pool.acquire() as connection, connection.transaction():
                 await member_left(connection, self.outbox, event.program_id, member_id)
+                if payload == "member_merged":
+                    # Per-member limits count the merged member's redemptions for the survivor.
+                    await store.record_merge(
+                        connection,
+                        event.program_id,
+                        survivor_id=event.member_merged.survivor_member_id,
+                        merged_id=member_id,
+                    )

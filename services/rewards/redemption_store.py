@@ -250,19 +250,46 @@ async def list_page(
 
 
 # -- per-member counters and stock ---------------------------------------------------------
+#
+# A member's counter holds what the member redeemed under its own id. A per-member limit counts
+# a person once, so the counters of the members merged into it (member_merges) count too: each
+# keeps its own units, and a cancellation of a merged member's redemption takes its units off
+# that member's counter, which the survivor then no longer counts.
+
+
+async def record_merge(
+    connection: asyncpg.Connection, program_id: str, *, survivor_id: str, merged_id: str
+) -> None:
+    """Identity merged `merged_id` into `survivor_id`: the survivor counts its redemptions and
+    those of the members merged into it before. Idempotent: a redelivery adds nothing."""
+    await connection.execute(
+        "INSERT INTO member_merges (program_id, member_id, merged_member_id) "
+        "SELECT $1, $2, $3 UNION SELECT $1, $2, merged_member_id FROM member_merges "
+        "WHERE program_id = $1 AND member_id = $3 ON CONFLICT DO NOTHING",
+        program_id,
+        survivor_id,
+        merged_id,
+    )
+
+
+async def _counted_members(
+    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, member_id: str
+) -> list[str]:
+    """The member and every member merged into it."""
+    merged = await connection.fetch(
+        "SELECT merged_member_id FROM member_merges WHERE program_id = $1 AND member_id = $2",
+        program_id,
+        member_id,
+    )
+    return [member_id, *(row["merged_member_id"] for row in merged)]
 
 
 async def member_count(
     connection: asyncpg.Connection | asyncpg.Pool, program_id: str, member_id: str, reward_id: str
 ) -> int:
-    count = await connection.fetchval(
-        "SELECT redeemed_count FROM member_reward_counts "
-        "WHERE program_id = $1 AND member_id = $2 AND reward_id = $3",
-        program_id,
-        member_id,
-        reward_id,
-    )
-    return count or 0
+    """Units of the reward the member holds, those of members merged into it included."""
+    counts = await member_counts(connection, program_id, member_id, [reward_id])
+    return counts.get(reward_id, 0)
 
 
 async def member_counts(
@@ -271,14 +298,26 @@ async def member_counts(
     member_id: str,
     reward_ids: list[str],
 ) -> dict[str, int]:
+    """Units of each reward the member holds, those of members merged into it included."""
+    members = await _counted_members(connection, program_id, member_id)
+    return await _units(connection, program_id, members, reward_ids)
+
+
+async def _units(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    member_ids: list[str],
+    reward_ids: list[str],
+) -> dict[str, int]:
     rows = await connection.fetch(
-        "SELECT reward_id, redeemed_count FROM member_reward_counts "
-        "WHERE program_id = $1 AND member_id = $2 AND reward_id = ANY($3::text[])",
+        "SELECT reward_id, sum(redeemed_count)::bigint AS redeemed FROM member_reward_counts "
+        "WHERE program_id = $1 AND member_id = ANY($2::text[]) AND reward_id = ANY($3::text[]) "
+        "GROUP BY reward_id",
         program_id,
-        member_id,
+        member_ids,
         reward_ids,
     )
-    return {row["reward_id"]: row["redeemed_count"] for row in rows}
+    return {row["reward_id"]: row["redeemed"] for row in rows}
 
 
 async def count_member_units(
@@ -290,18 +329,27 @@ async def count_member_units(
     *,
     limit: int,
 ) -> bool:
-    """Add units to the member's counter, locking its row; False past the per-member limit."""
+    """Add units to the member's counter, locking its row; False past the per-member limit,
+    which the units of members merged into it count toward. Their counters only go down
+    meanwhile (a merged member redeems no more), so reading them unlocked never lets one over."""
+    inherited = 0
+    if limit:
+        merged = (await _counted_members(connection, program_id, member_id))[1:]
+        if merged:
+            units = await _units(connection, program_id, merged, [reward_id])
+            inherited = units.get(reward_id, 0)
     done = await connection.fetchval(
         "INSERT INTO member_reward_counts AS c (program_id, member_id, reward_id, redeemed_count) "
-        "SELECT $1, $2, $3, $4 WHERE $5 = 0 OR $4 <= $5 "
+        "SELECT $1, $2, $3, $4::integer WHERE $5 = 0 OR $4::integer + $6::bigint <= $5 "
         "ON CONFLICT (program_id, member_id, reward_id) DO UPDATE "
         "SET redeemed_count = c.redeemed_count + EXCLUDED.redeemed_count "
-        "WHERE $5 = 0 OR c.redeemed_count + EXCLUDED.redeemed_count <= $5 RETURNING true",
+        "WHERE $5 = 0 OR c.redeemed_count + EXCLUDED.redeemed_count + $6 <= $5 RETURNING true",
         program_id,
         member_id,
         reward_id,
         quantity,
         limit,
+        inherited,
     )
     return bool(done)
 
