@@ -30,7 +30,7 @@ def generate() -> str:
 
 def display(code: str) -> str:
     """How a generated code is shown to the member; partner codes are shown as they are."""
-    if not _CANONICAL.match(code):
+    if not _CANONICAL.fullmatch(code):
         return code
     return "-".join(code[i : i + GROUP] for i in range(0, SYMBOLS, GROUP))
 
@@ -38,7 +38,7 @@ def display(code: str) -> str:
 def canonical(typed: str) -> str | None:
     """The stored form of a typed generated code, or None if it cannot be one."""
     candidate = _SEPARATORS.sub("", typed).upper().translate(_LOOK_ALIKES)
-    return candidate if _CANONICAL.match(candidate) else None
+    return candidate if _CANONICAL.fullmatch(candidate) else None
 
 
 def lookup_forms(typed: str) -> list[str]:
@@ -52,7 +52,7 @@ def lookup_forms(typed: str) -> list[str]:
 
 def is_partner_code(code: str) -> bool:
     """A partner code is 1-64 printable ASCII characters without spaces."""
-    return bool(_PARTNER.match(code))
+    return bool(_PARTNER.fullmatch(code))
 
 
 def suffix(code: str) -> str:

@@ -38,7 +38,7 @@ class Migration:
 def read_migrations(directory: Path) -> list[Migration]:
     migrations = []
     for path in sorted(directory.glob("*.sql")):
-        match = _FILE_NAME.match(path.name)
+        match = _FILE_NAME.fullmatch(path.name)
         if match is None:
             raise MigrationError(f"{path}: migration files are named NNN_what.sql")
         migrations.append(Migration(int(match.group(1)), path.name, path.read_text()))

@@ -8,6 +8,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.shared.errors import InvalidArgument
 
+# Checked with fullmatch: `$` also matches before a final newline, so with match "acme\n" was a
+# program id of its own and "EUR\n" a currency PostgreSQL's char(3) then refused (INTERNAL).
 _PROGRAM_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -25,19 +27,19 @@ STORED_INSTANT_BEFORE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 def program_id(value: str, field: str = "program_id") -> str:
     if not value:
         raise InvalidArgument(field, "is required")
-    if not _PROGRAM_ID.match(value):
+    if not _PROGRAM_ID.fullmatch(value):
         raise InvalidArgument(field, "must be 1-63 lowercase letters, digits, '-' or '_'")
     return value
 
 
 def code(value: str, field: str) -> str:
-    if not _CODE.match(value):
+    if not _CODE.fullmatch(value):
         raise InvalidArgument(field, "must be 1-63 lowercase letters, digits, '.', '-' or '_'")
     return value
 
 
 def currency(value: str, field: str = "currency") -> str:
-    if not _CURRENCY.match(value):
+    if not _CURRENCY.fullmatch(value):
         raise InvalidArgument(field, "must be an ISO 4217 code such as EUR")
     return value
 
@@ -74,7 +76,7 @@ def in_range(value: int, field: str, *, low: int, high: int) -> int:
 def decimal_id(value: str, field: str, *, what: str, high: int = INT64_MAX) -> int:
     """An id sent as decimal text (ASCII digits only: str.isdigit admits '²' and other scripts'
     digits), no larger than the column that stores it."""
-    if not _DECIMAL.match(value) or int(value) > high:
+    if not _DECIMAL.fullmatch(value) or int(value) > high:
         raise InvalidArgument(field, f"{value[:40]!r} is not {what} (decimal digits up to {high})")
     return int(value)
 

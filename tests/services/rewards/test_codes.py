@@ -27,6 +27,12 @@ def test_generated_codes_carry_80_random_bits_in_an_unambiguous_alphabet() -> No
     assert len(shown) == 19 and shown.replace("-", "") == code
 
 
+def test_a_code_with_a_final_newline_is_neither_a_partner_code_nor_shown_as_ours() -> None:
+    assert codes.is_partner_code("GIFT-2026") and not codes.is_partner_code("GIFT-2026\n")
+    ours = codes.generate()
+    assert codes.display(ours + "\n") == ours + "\n"
+
+
 def test_a_typed_code_is_read_back_whatever_the_case_separators_or_look_alikes() -> None:
     code = "0123456789ABCDEF"
     for typed in (

@@ -29,3 +29,17 @@ def test_anything_else_names_the_field(value: str, high: int) -> None:
         validation.decimal_id(value, "rule_ref", what="a rule version", high=high)
     assert error.value.field == "rule_ref"
     assert "is not a rule version" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (lambda v: validation.program_id(v), "acme\n"),
+        (lambda v: validation.code(v, "tier"), "gold\n"),
+        (lambda v: validation.currency(v), "EUR\n"),
+        (lambda v: validation.decimal_id(v, "posting_id", what="a posting id"), "12\n"),
+    ],
+)
+def test_a_value_with_a_final_newline_is_not_the_value(check, value: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidArgument):
+        check(value)
