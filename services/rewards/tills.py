@@ -140,11 +140,12 @@ class TillMethods:
                 raise InvalidArgument(
                     f"codes[{index}]", "must be 1-64 printable ASCII characters without spaces"
                 )
-        expires_at = (
-            request.expires_at.ToDatetime(tzinfo=datetime.UTC)
-            if request.HasField("expires_at")
-            else None
-        )
+        expires_at = None
+        if request.HasField("expires_at"):
+            domain.stored_instant(
+                request.expires_at, "expires_at", unset="the reward's code validity applies"
+            )
+            expires_at = request.expires_at.ToDatetime(tzinfo=datetime.UTC)
         if expires_at is not None and expires_at <= datetime.datetime.now(datetime.UTC):
             raise InvalidArgument("expires_at", f"{expires_at.isoformat()} has passed already")
 
