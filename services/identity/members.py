@@ -103,5 +103,12 @@ def new_referral_code() -> str:
     return "".join(secrets.choice(REFERRAL_CODE_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
 
 
+def typed_referral_code(value: str) -> str:
+    """A referral code as a friend passes it on: in lower case, grouped with a dash or a space
+    ("abcd 2345"), as people retype a code they were told. The code is upper case without
+    separators, and its alphabet has no letters that differ only by case."""
+    return "".join(value.split()).replace("-", "").upper()
+
+
 def is_referral_code(value: str) -> bool:
     return len(value) == REFERRAL_CODE_LENGTH and all(c in REFERRAL_CODE_ALPHABET for c in value)

@@ -90,7 +90,8 @@ class MemberRpcs(IdentifierRpcs):
         verified = [identifier.verified for identifier in request.identifiers]
         consents = consent_changes([(c.channel, c.granted) for c in request.consents], "consents")
         store = store_id(request.store_id, "store_id")
-        if request.referral_code and not members.is_referral_code(request.referral_code):
+        referral_code = members.typed_referral_code(request.referral_code)
+        if request.referral_code and not members.is_referral_code(referral_code):
             raise InvalidArgument("referral_code", "is not a referral code of this program")
         first_time = False
 
@@ -100,10 +101,8 @@ class MemberRpcs(IdentifierRpcs):
                 nonlocal first_time
                 first_time = True
                 referrer = ""
-                if request.referral_code:
-                    referrer = await self._referrer(
-                        connection, request.program_id, request.referral_code
-                    )
+                if referral_code:
+                    referrer = await self._referrer(connection, request.program_id, referral_code)
                 member_id = members.new_member_id()
                 await member_store.insert_member(
                     connection,
@@ -151,7 +150,7 @@ class MemberRpcs(IdentifierRpcs):
                     member_id=member_id,
                     channel=channel,  # type: ignore[arg-type]
                     store_id=store,
-                    referrer_referral_code=request.referral_code,
+                    referrer_referral_code=referral_code,
                     referrer_member_id=referrer,
                     entry_tier_code=program.entry_tier_code,
                     locale=profile.locale or program.default_locale,

@@ -417,6 +417,11 @@ async def test_a_referral_code_links_the_referrer(stub) -> None:
         await enrol(stub, email("bob@example.com"), referral_code=referrer.referral_code)
     ).member
     assert referred.referrer_member_id == referrer.member_id
+    # As a friend retypes it: lower case, grouped.
+    code = referrer.referral_code
+    typed = f"{code[:4].lower()} - {code[4:].lower()}"
+    again = (await enrol(stub, email("cat@example.com"), referral_code=typed)).member
+    assert again.referrer_member_id == referrer.member_id
 
 
 async def test_members_are_listed_in_pages(stub) -> None:
