@@ -89,7 +89,7 @@ class CodeNotUsable(FailedPrecondition, RewardsError):
 class RedemptionRefused(FailedPrecondition, RewardsError):
     """A redemption that cannot go ahead, or that failed; `reason` is the machine-readable why:
     INSUFFICIENT_POINTS, OUT_OF_STOCK, MEMBER_LIMIT_REACHED, NOT_ELIGIBLE, REWARD_NOT_ACTIVE,
-    REWARD_NOT_AVAILABLE, CODES_EXHAUSTED, HOLD_EXPIRED, REDEMPTION_FAILED."""
+    REWARD_NOT_AVAILABLE, STORE_NOT_ACCEPTED, CODES_EXHAUSTED, HOLD_EXPIRED, REDEMPTION_FAILED."""
 
     def __init__(self, reason: str, message: str, *, field: str = "") -> None:
         super().__init__(message, field=field)

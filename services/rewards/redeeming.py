@@ -96,6 +96,13 @@ class RedeemingMethods:
                 "the reward is not active or outside its validity",
                 field="reward_id",
             )
+        if request.store_id and reward.store_ids and request.store_id not in reward.store_ids:
+            # Its codes would be refused by this store's tills (CODE_STATUS_WRONG_STORE).
+            raise RedemptionRefused(
+                "STORE_NOT_ACCEPTED",
+                f"the reward's codes are not accepted in store {request.store_id!r}",
+                field="store_id",
+            )
         points = reward.points_price * request.quantity
         standing = await self.ledger.require_standing(request.program_id, request.member_id)
         segments = await self.targeting.member_segments(

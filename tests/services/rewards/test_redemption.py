@@ -343,3 +343,41 @@ async def test_a_member_sees_what_they_are_eligible_for_and_can_afford(platform)
         rewards_pb2.ListRewardsRequest(program_id=PROGRAM, member_id="m1", affordable_only=True)
     )
     assert [item.reward.reward_id for item in affordable.listings] == [cheap.reward_id]
+
+
+async def test_a_store_redemption_of_a_reward_that_store_does_not_accept_is_refused(
+    platform,
+) -> None:
+    # The reward's codes are accepted in s2 only: redeemed at a till of s1, the member paid for
+    # a code that the same till then refused (CODE_STATUS_WRONG_STORE).
+    await platform.ledger.earn("m1", 1_000)
+    local = await platform.create(reward(store_ids=["s2"]))
+
+    async def redeem_at(store_id: str) -> rewards_pb2.RedeemResponse:
+        return await platform.rewards.Redeem(
+            rewards_pb2.RedeemRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                member_id="m1",
+                reward_id=local.reward_id,
+                quantity=1,
+                channel=common_pb2.CHANNEL_POS,
+                store_id=store_id,
+            )
+        )
+
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await redeem_at("s1")
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(error.value) == "STORE_NOT_ACCEPTED"
+    assert error.value.details().startswith("store_id: "), error.value.details()
+    balance = await platform.ledger.balance("m1")
+    assert (balance.available_points, balance.held_points) == (1_000, 0)
+    # In a store that accepts it, or with no store (the app), it is redeemed.
+    [code] = (await redeem_at("s2")).redemption.codes
+    assert (
+        await platform.validate(code.code, store_id="s2")
+    ).status == rewards_pb2.CODE_STATUS_VALID
+    assert (await platform.redeem("m1", local.reward_id)).status == (
+        rewards_pb2.REDEMPTION_STATUS_COMPLETED
+    )
