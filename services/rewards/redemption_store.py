@@ -330,8 +330,9 @@ async def count_member_units(
     limit: int,
 ) -> bool:
     """Add units to the member's counter, locking its row; False past the per-member limit,
-    which the units of members merged into it count toward. Their counters only go down
-    meanwhile (a merged member redeems no more), so reading them unlocked never lets one over."""
+    which the units of members merged into it count toward. Read unlocked: once merged, a
+    member's counter only goes down (the ledger holds no more points for it), short of a
+    redemption it had under way at the merge reserving its stock just after."""
     inherited = 0
     if limit:
         merged = (await _counted_members(connection, program_id, member_id))[1:]
