@@ -58,8 +58,10 @@ prometheus:
 bench: install
 	$(PY) -m bench --only "$(ONLY)"
 
+# The install stamp goes too: the kernels it stands for are deleted, so the next make compiles them.
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	rm -f $(STAMP)
 	rm -rf .data/test-runs .data/tmp
 	find ledger_core -name '*.so' -o -name '*.c' -o -name '*.html' | xargs rm -f
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
