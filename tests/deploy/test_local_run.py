@@ -1,4 +1,5 @@
-"""deploy/local/run.py (`make run`): a Ctrl-C or SIGTERM during its start stops it cleanly."""
+"""deploy/local/run.py and cluster.py (`make run`): a Ctrl-C during its start stops it cleanly,
+and a server it cannot reach or a service that never turns healthy is named, with where to look."""
 
 import asyncio
 import os
