@@ -91,6 +91,21 @@ class PurchaseNotFound(NotFound, CampaignError):
         )
 
 
+class PurchaseNotPosted(FailedPrecondition, CampaignError):
+    """The returned purchase's ingest batch has not posted its points yet: nothing in the ledger
+    to take back. RecordReturn finishes the batch and records the return again."""
+
+    reason = "PURCHASE_NOT_POSTED"
+
+    def __init__(self, transaction_id: str, batch_id: str) -> None:
+        super().__init__(
+            f"purchase {transaction_id!r} is not posted yet (ingest batch {batch_id!r}); "
+            "send the return again once the batch is",
+            field="original_transaction_id",
+        )
+        self.batch_id = batch_id
+
+
 class ActivityNotFound(NotFound, CampaignError):
     reason = "ACTIVITY_NOT_FOUND"
 

@@ -34,7 +34,7 @@ from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import events
 from services.campaign import repository_purchases as store
 from services.campaign import repository_segment_facts as segment_facts
-from services.campaign.errors import PurchaseNotFound
+from services.campaign.errors import PurchaseNotFound, PurchaseNotPosted
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.return_lines import ReturnedLine, request_field
 from services.campaign.return_lines import take_back as take_back_lines
@@ -95,6 +95,14 @@ async def record_return(
     ).get((owner, refund.return_id))
     if earlier is not None:
         return _recorded_before(earlier, refund)
+    # Its points and bonuses reach the ledger when its batch is posted, after the batch's
+    # transaction: before then there is nothing to take back, and what the batch posts later
+    # would stay. (A return in the purchase's own batch is reversed after its purchases.)
+    unposted = await store.unposted_purchases(
+        connection, program_id, [owner], [original_id], batch_id=refund.batch_id
+    )
+    if unposted:
+        raise PurchaseNotPosted(original_id, unposted[0][0])
     refunded_points, lines = None, None
     if refund.lines:
         # Read under the purchase's lock: the returns of a purchase take turns.

@@ -11,7 +11,9 @@ from services.campaign import repository_purchases as store
 from services.campaign import repository_rules as rule_store
 from services.campaign import targeting
 from services.campaign.accrual import accrue_purchases
+from services.campaign.errors import PurchaseNotPosted
 from services.campaign.grouped_purchases import GroupedPurchases, PurchaseCall, rule_applications
+from services.campaign.ingest import Ingest
 from services.campaign.ledger_client import ProgramSettings
 from services.campaign.purchases import cap_state
 from services.campaign.return_lines import ReturnedLine, request_field
@@ -87,6 +89,17 @@ class PurchaseRpcs(RpcBase):
             self.pool, self.outbox, self.missions, self.ledger, self.earning_rules, self.enrolments
         )
 
+    def ingest(self) -> Ingest:
+        return Ingest(
+            self.pool,
+            self.ledger,
+            self.outbox,
+            self.limits,
+            self.earning_rules,
+            self.missions,
+            self.enrolments,
+        )
+
     async def RecordPurchase(
         self, request: campaign_pb2.RecordPurchaseRequest, context: grpc.aio.ServicerContext
     ) -> campaign_pb2.RecordPurchaseResponse:
@@ -144,7 +157,19 @@ class PurchaseRpcs(RpcBase):
             store_id=request.store_id,
             lines=lines,
         )
+        try:
+            return await self._record_return(request, program, refund)
+        except PurchaseNotPosted as error:
+            # The purchase's batch is finishing, or a crash left it to the recovery job: it is
+            # finished here, as the recovery would, and the return goes again. Outside the
+            # return's transaction, whose lock on the purchase the batch's withdrawal of
+            # refused purchases would wait for.
+            await self.ingest().finish_unposted(program, error.batch_id)
+            return await self._record_return(request, program, refund)
 
+    async def _record_return(
+        self, request: campaign_pb2.RecordReturnRequest, program: ProgramSettings, refund: Refund
+    ) -> campaign_pb2.RecordReturnResponse:
         async with self.pool.acquire() as connection, connection.transaction():
 
             async def record() -> campaign_pb2.RecordReturnResponse:
@@ -153,7 +178,7 @@ class PurchaseRpcs(RpcBase):
                     reversed_points=outcome.reversed_points,
                     debt_points=outcome.debt_points,
                     posting_ids=outcome.posting_ids,
-                    member_id=member,
+                    member_id=refund.member_id,
                 )
 
             return await once(

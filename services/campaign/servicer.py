@@ -15,7 +15,6 @@ from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from services.campaign import domain, repository
 from services.campaign import repository_purchases as purchase_store
 from services.campaign.errors import RecognitionNotConfigured
-from services.campaign.ingest import Ingest
 from services.campaign.rpc_backtest import BacktestRpcs
 from services.campaign.rpc_engagement import EngagementRpcs
 from services.campaign.rpc_experiments import ExperimentRpcs
@@ -50,17 +49,6 @@ class CampaignServicer(
     HoldoutRpcs,
 ):
     """All of CampaignService's earning half: the parts it derives from, and the methods here."""
-
-    def ingest(self) -> Ingest:
-        return Ingest(
-            self.pool,
-            self.ledger,
-            self.outbox,
-            self.limits,
-            self.earning_rules,
-            self.missions,
-            self.enrolments,
-        )
 
     async def IngestTransactions(
         self,

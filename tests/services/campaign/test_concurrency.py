@@ -195,6 +195,43 @@ async def test_one_return_sent_at_once_as_a_call_and_in_an_ingest_is_recorded_on
     assert await available(ledger, "gus") == 100 + 7 - 40
 
 
+async def test_a_return_of_a_purchase_whose_batch_is_not_posted_yet_takes_its_points_back(
+    services,
+) -> None:
+    # An ingest batch is accrued, then posted: a return arriving in between (or while a crash
+    # leaves the batch to the recovery job) found the purchase, but no points in the ledger.
+    ledger, campaign = services
+    await campaign.ingest_stage_one(batch("unposted", [("p1", "ivy", 10_000, APRIL)]))
+    assert await available(ledger, "ivy") == 0
+    assert await give_back(campaign, "ivy", "r1", 10_000) == "100"
+    # The 100 of the purchase and the 7 of the milestone it reached, both taken back.
+    assert await available(ledger, "ivy") == 0
+    [replayed] = await campaign.ingest(batch("unposted", [("p1", "ivy", 10_000, APRIL)]))
+    assert (list(replayed.statuses), list(replayed.points)) == ([POSTED], [100])
+    assert await available(ledger, "ivy") == 0
+
+
+async def test_a_return_at_once_with_the_ingest_of_its_purchase_takes_its_points_back(
+    services,
+) -> None:
+    # The till returns a purchase the shop's import is sending: the return is sent again while
+    # the purchase is not recorded (NOT_FOUND), and must take its points back once it is.
+    ledger, campaign = services
+    members = [f"jo{index}" for index in range(6)]
+    for member in members:
+        ingesting = asyncio.ensure_future(
+            campaign.ingest(batch(f"{member}-b", [("p1", member, 10_000, APRIL)]))
+        )
+        while True:
+            told = await give_back(campaign, member, f"{member}-r", 10_000)
+            if not told.startswith("NOT_FOUND") or ingesting.done():
+                break
+            await asyncio.sleep(0)
+        await ingesting
+        assert told == "100"
+        assert await available(ledger, member) == 0
+
+
 @pytest.fixture
 async def referrals(start_service):
     async with ledger_and_campaign(start_service) as (ledger, campaign):
