@@ -21,6 +21,8 @@ class CodeRow:
     cancelled_at: datetime.datetime | None
     used_at: datetime.datetime | None
     used_store_id: str
+    # The Discount message the code was issued with (migration 009); None before, or without one.
+    discount: bytes | None
 
 
 _CODE_COLUMNS = ", ".join(CodeRow.__dataclass_fields__)
@@ -29,6 +31,8 @@ _CODE_COLUMNS = ", ".join(CodeRow.__dataclass_fields__)
 def _code(record: asyncpg.Record) -> CodeRow:
     values = dict(record)
     values["store_ids"] = list(values["store_ids"])
+    if values["discount"] is not None:
+        values["discount"] = bytes(values["discount"])
     return CodeRow(**values)
 
 
@@ -39,12 +43,14 @@ async def insert_codes(
     *,
     partner: bool,
     store_ids: list[str],
+    discount: bytes | None,
 ) -> int:
-    """Issue codes (not yet usable); returns how many were new (a clash is skipped)."""
+    """Issue codes (not yet usable) with the reward's discount as it is now, which the till
+    applies whatever the reward's becomes; returns how many were new (a clash is skipped)."""
     status = await connection.execute(
         "INSERT INTO codes (program_id, code, member_id, redemption_id, reward_id, partner, "
-        "store_ids, expires_at) "
-        "SELECT $1, code, $2, $3, $4, $5, $6, expires_at "
+        "store_ids, expires_at, discount) "
+        "SELECT $1, code, $2, $3, $4, $5, $6, expires_at, $9 "
         "FROM unnest($7::text[], $8::timestamptz[]) AS c(code, expires_at) ON CONFLICT DO NOTHING",
         redemption.program_id,
         redemption.member_id,
@@ -54,6 +60,7 @@ async def insert_codes(
         store_ids,
         [code for code, _ in codes],
         [expires_at for _, expires_at in codes],
+        discount,
     )
     return int(status.rsplit(" ", 1)[-1])
 

@@ -228,6 +228,12 @@ class RedemptionSteps:
         # A code valid until the reward's end, issued after it (an edit since the stock was
         # reserved), would be spent points for a code expired on arrival.
         expired = expires_at is not None and expires_at <= now
+        # What the member pays for: the till applies it even if the reward's discount changes.
+        discount = (
+            reward.discount.SerializeToString(deterministic=True)
+            if reward.HasField("discount")
+            else None
+        )
 
         async def issue(connection: asyncpg.Connection) -> None:
             if not await self.transition(
@@ -242,7 +248,12 @@ class RedemptionSteps:
                 taken = await code_store.take_partner_codes(connection, redemption)
                 issued = [(code, own or expires_at) for code, own in taken]
                 if len(taken) < redemption.quantity or await code_store.insert_codes(
-                    connection, redemption, issued, partner=True, store_ids=list(reward.store_ids)
+                    connection,
+                    redemption,
+                    issued,
+                    partner=True,
+                    store_ids=list(reward.store_ids),
+                    discount=discount,
                 ) < len(issued):
                     raise Refusal("CODES_EXHAUSTED", "the reward's partner code pool is empty")
                 return
@@ -250,7 +261,12 @@ class RedemptionSteps:
             for _ in range(CODE_GENERATION_ATTEMPTS_MAX):
                 fresh = [(codes.generate(), expires_at) for _ in range(missing)]
                 missing -= await code_store.insert_codes(
-                    connection, redemption, fresh, partner=False, store_ids=list(reward.store_ids)
+                    connection,
+                    redemption,
+                    fresh,
+                    partner=False,
+                    store_ids=list(reward.store_ids),
+                    discount=discount,
                 )
                 if missing == 0:
                     return

@@ -52,8 +52,11 @@ class TillMethods:
         if reward is not None:
             response.reward_name = reward.name
             response.reward_kind = reward.kind
-            if reward.HasField("discount"):
+            if code.discount is None and reward.HasField("discount"):
+                # Issued before codes kept their discount (migration 009).
                 response.discount.CopyFrom(reward.discount)
+        if code.discount is not None:
+            response.discount.CopyFrom(rewards_pb2.Discount.FromString(code.discount))
         if code.expires_at is not None:
             response.expires_at.CopyFrom(convert.timestamp(code.expires_at))
         if code.used_at is not None:

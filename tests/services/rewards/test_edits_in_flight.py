@@ -119,3 +119,21 @@ async def test_a_price_changed_under_a_redemption_is_not_charged_to_it(platform)
     assert redemption.points_spent == 500
     assert (await platform.ledger.balance("m1")).available_points == 500
     await platform.ledger.assert_clean()
+
+
+async def test_a_code_keeps_the_discount_it_was_redeemed_for(platform) -> None:
+    # The member spent 500 points on 50 % off. The operator then changes the coupon to 10 % off
+    # for redemptions to come: the till must still give this member 50 % (it gave 10 %, and a
+    # raise would have given codes redeemed before more than was paid for).
+    await platform.ledger.earn("m1", 1_000)
+    half = rewards_pb2.Discount(percent_bps=5_000)
+    coupon = await platform.create(reward(discount=half))
+    [code] = (await platform.redeem("m1", coupon.reward_id)).codes
+    tenth = rewards_pb2.Discount(percent_bps=1_000)
+    await _update(
+        platform, rewards_pb2.Reward(reward_id=coupon.reward_id, discount=tenth), "discount"
+    )
+
+    assert (await platform.validate(code.code)).discount == half
+    [later] = (await platform.redeem("m1", coupon.reward_id)).codes
+    assert (await platform.validate(later.code)).discount == tenth
