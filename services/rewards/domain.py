@@ -34,12 +34,15 @@ def check_new_reward(reward: rewards_pb2.Reward) -> None:
         stored_instant(reward.valid_from, "reward.valid_from", unset="valid from its creation")
     if reward.HasField("valid_until"):
         stored_instant(reward.valid_until, "reward.valid_until", unset="valid for good")
+    # Compared as stored, to the microsecond: 100 and 900 ns past one second are one instant.
     if (
         reward.HasField("valid_from")
         and reward.HasField("valid_until")
-        and reward.valid_until.ToNanoseconds() <= reward.valid_from.ToNanoseconds()
+        and reward.valid_until.ToMicroseconds() <= reward.valid_from.ToMicroseconds()
     ):
-        raise InvalidArgument("reward.valid_until", "must be after valid_from")
+        raise InvalidArgument(
+            "reward.valid_until", "must be after valid_from (instants are kept to the microsecond)"
+        )
     validation.in_range(reward.code_validity_days, "reward.code_validity_days", low=0, high=3660)
     if not reward.stock.unlimited:
         validation.in_range(reward.stock.available, "reward.stock.available", low=0, high=STOCK_MAX)

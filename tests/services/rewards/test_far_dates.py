@@ -78,3 +78,25 @@ async def test_a_partner_codes_expiry_that_is_no_date_or_from_2100_is_refused(
         )
     )
     assert imported.imported_count == 1
+
+
+async def test_a_validity_shorter_than_a_microsecond_is_refused_on_its_field(platform) -> None:
+    # Instants are stored to the microsecond: 100 ns and 900 ns past the same second were "after"
+    # each other when checked, the same instant when stored, and PostgreSQL's check refused the
+    # row (INTERNAL).
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.create(
+            reward(
+                valid_from=Timestamp(seconds=1_800_000_000, nanos=100),
+                valid_until=Timestamp(seconds=1_800_000_000, nanos=900),
+            )
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("reward.valid_until: "), error.value.details()
+    made = await platform.create(
+        reward(
+            valid_from=Timestamp(seconds=1_800_000_000, nanos=100),
+            valid_until=Timestamp(seconds=1_800_000_000, nanos=1_000),
+        )
+    )
+    assert made.valid_until.nanos == 1_000
