@@ -2,7 +2,8 @@
 
 The ledger keeps the cumulative refunds of a purchase (its postings share the transaction id as
 source reference), so partial returns add up and never reverse more than was earned. A return is
-recorded once per member and return id; the reversal's idempotency key is the return id.
+recorded once per member and return id; the reversal's idempotency key is the return id and
+the purchase's member (reversal_key).
 
 A purchase made before a merge stays its member's: the till may name the survivor (the cards moved
 to it) or the merged member, and either way the return is recorded under the purchase's member and
@@ -23,6 +24,7 @@ transaction: a retried return is a duplicate before it gets there.
 """
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +43,7 @@ from services.campaign.return_lines import take_back as take_back_lines
 from services.campaign.return_takebacks import Returned, take_back
 from services.campaign.transactions import PURCHASE, RETURN
 from services.shared.errors import FailedPrecondition
+from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
 from services.shared.outbox import Outbox
 from services.shared.timestamps import timestamp, unix_micros
 
@@ -125,7 +128,7 @@ async def record_return(
         response = await ledger.reverse(
             ledger_pb2.ReverseRequest(
                 program_id=program_id,
-                idempotency_key=f"return:{refund.return_id}",
+                idempotency_key=reversal_key(refund.return_id, owner),
                 member_id=owner,
                 refund=purchase_refund,
                 reason=ledger_pb2.PostingReason(code="return", note=refund.return_id),
@@ -191,6 +194,16 @@ async def record_return(
         ),
     )
     return outcome
+
+
+def reversal_key(return_id: str, member_id: str) -> str:
+    """The ledger key of a return's reversal. Return ids are the member's, as transaction ids
+    are: two tills' return numbers meet, and another member's return of the same id is another
+    reversal (under the id alone the ledger refused the second as a reused key)."""
+    key = f"return:{return_id}@{member_id}"
+    if len(key) > IDEMPOTENCY_KEY_LENGTH_MAX:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
 
 
 def _recorded_before(earlier: store.StoredTransaction, refund: Refund) -> ReturnOutcome:

@@ -232,6 +232,16 @@ async def test_a_return_at_once_with_the_ingest_of_its_purchase_takes_its_points
         assert await available(ledger, member) == 0
 
 
+async def test_two_members_returns_of_one_return_id_are_both_recorded(services) -> None:
+    # Return ids are the member's, as transaction ids are: two tills' receipt numbers meet.
+    ledger, campaign = services
+    for member in ("kim", "lou"):
+        await campaign.purchase(member, "p1", 10_000, at=APRIL, idempotency_key=key())
+    told = await asyncio.gather(*(give_back(campaign, m, "r1", 4_000) for m in ("kim", "lou")))
+    assert told == ["40", "40"]
+    assert [await available(ledger, m) for m in ("kim", "lou")] == [67, 67]
+
+
 @pytest.fixture
 async def referrals(start_service):
     async with ledger_and_campaign(start_service) as (ledger, campaign):
