@@ -50,9 +50,9 @@ def add_commands(commands: Any) -> None:
         "--tiers",
         default="member:0",
         help="tiers as CODE:THRESHOLD[:MULTIPLIER_BPS],... lowest first; the first is the entry "
-        "tier (default %(default)s). MULTIPLIER_BPS only describes the tier (the gateway's "
-        "tiers list shows it): points come from earning rules, so give them the same multipliers "
-        "by tier",
+        "tier (default %(default)s). MULTIPLIER_BPS multiplies the rate of the earning rules "
+        "that set apply_tier_multipliers (campaign's CreateRule); other rules give their own "
+        "multipliers by tier",
     )
     parser.add_argument(
         "--return-window-days",

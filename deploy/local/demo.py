@@ -177,13 +177,9 @@ BASE_EARNING_RULE = rules_pb2.Rule(
     earning=rules_pb2.EarningRule(
         rate=rules_pb2.EarnRate(points=10, per_amount_minor=100),
         rounding_mode=common_pb2.ROUNDING_MODE_FLOOR,
-        # The tiers' extra beans. Earning rules make the points: a ledger tier's multiplier_bps
-        # only describes the tier (GET .../tiers shows it); nothing applies it.
-        multipliers=[
-            rules_pb2.Multiplier(tier_code=tier.code, multiplier_bps=tier.multiplier_bps)
-            for tier in TIERS
-            if tier.multiplier_bps != 10_000
-        ],
+        # The tiers' extra beans: their own multipliers (multiplier_bps), as the ledger holds
+        # them, so changing a tier's multiplier changes what the rule gives.
+        apply_tier_multipliers=True,
         qualifying=True,
     ),
 )
@@ -193,15 +189,16 @@ def earning_summary() -> str:
     """The base rule as `make run` prints it: "10 beans per euro; Silver x1.25, Gold x1.5"."""
     by_code = {tier.code: tier.name for tier in TIERS}
     extras = ", ".join(
-        f"{by_code[m.tier_code]} x{m.multiplier_bps / 10_000:g}"
-        for m in BASE_EARNING_RULE.earning.multipliers
+        f"{by_code[tier.code]} x{tier.multiplier_bps / 10_000:g}"
+        for tier in TIERS
+        if tier.multiplier_bps > 10_000
     )
     return f"{BASE_EARNING_RULE.name}; {extras}"
 
 
 async def _base_earning_rule(campaign: campaign_pb2_grpc.CampaignServiceStub) -> None:
-    """The base rule, live. A rule an earlier `make run` created on other terms (before the tier
-    multipliers) gets a new version with these, so an old .data/ earns as printed too."""
+    """The base rule, live. A rule an earlier `make run` created on other terms (before it took
+    the tiers' multipliers) gets a new version with these, so an old .data/ earns as printed too."""
     terms = hashlib.sha256(BASE_EARNING_RULE.SerializeToString(deterministic=True)).hexdigest()[:12]
     try:
         live = await campaign.GetRule(

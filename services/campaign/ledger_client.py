@@ -28,6 +28,7 @@ BATCH_STEP_TIMEOUT_S = 600.0
 # Items per ledger batch (the ledger's documented limit).
 LEDGER_BATCH_ITEMS_MAX = 10_000
 PROGRAM_CACHE_TTL_S = 30.0
+BASIS_POINTS_ONE = 10_000
 # Members per BatchGetBalances call (the ledger's documented limit).
 BALANCES_PER_CALL_MAX = 1_000
 BATCH_COLUMNS = (
@@ -70,6 +71,9 @@ class ProgramSettings:
     # UNKNOWN_MEMBER_POLICY_REFUSE: purchases and activities of members identity has not
     # enrolled are refused (enrolment.py).
     refuses_unknown_members: bool = False
+    # The tiers' own multipliers above 1x, (code, basis points) by code: what the earning rules
+    # that apply them multiply their rate by (tier_codes.with_tier_multipliers).
+    tier_multipliers: tuple[tuple[str, int], ...] = ()
 
 
 async def call(what: str, work: Callable[[], Awaitable[T]]) -> T:
@@ -104,6 +108,10 @@ class LedgerClient:
                     raise ProgramNotConfigured(program_id) from None
                 raise
             config = response.config
+            tiers = await self.stub.ListTierDefinitions(
+                ledger_pb2.ListTierDefinitionsRequest(program_id=program_id),
+                timeout=CALL_TIMEOUT_S,
+            )
             return ProgramSettings(
                 program_id=program_id,
                 currency=config.currency,
@@ -112,6 +120,13 @@ class LedgerClient:
                 entry_tier_code=config.entry_tier_code,
                 refuses_unknown_members=(
                     config.unknown_member_policy == ledger_pb2.UNKNOWN_MEMBER_POLICY_REFUSE
+                ),
+                tier_multipliers=tuple(
+                    sorted(
+                        (tier.code, tier.multiplier_bps)
+                        for tier in tiers.tiers
+                        if tier.multiplier_bps > BASIS_POINTS_ONE
+                    )
                 ),
             )
 

@@ -28,6 +28,7 @@ from services.campaign.columnar import ArchivedPurchases, concatenate
 from services.campaign.errors import RuleNotFound
 from services.campaign.rpc_base import RpcBase, now
 from services.campaign.rule_compiler import CompiledEarningRule, compile_earning
+from services.campaign.tier_codes import with_tier_multipliers
 from services.shared import validation
 from services.shared.errors import InvalidArgument, ResourceExhausted
 from services.shared.timestamps import instant, unix_micros
@@ -47,7 +48,9 @@ class BacktestRpcs(RpcBase):
         if not rule.HasField("earning"):
             raise InvalidArgument("rule_ref", "a backtest replays an earning rule")
         compiled = compile_earning(
-            rule, time_zone=program.time_zone, default_rounding=program.rounding_mode
+            with_tier_multipliers(rule, program.tier_multipliers),
+            time_zone=program.time_zone,
+            default_rounding=program.rounding_mode,
         )
         if not request.HasField("start_time"):
             raise InvalidArgument("start_time", "is required")

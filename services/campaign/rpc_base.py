@@ -1,6 +1,7 @@
 """What the parts of CampaignServicer share: connections, the ledger, compiled rules, limits."""
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import asyncpg
@@ -14,10 +15,12 @@ from services.campaign.metrics import CampaignMetrics
 from services.campaign.mission_tracker import MissionTracker
 from services.campaign.repository_tiers import TiersCache
 from services.campaign.rule_compiler import CompiledEarningRule, CompiledRules
-from services.campaign.tier_codes import ProgramTiers, followed_rule
+from services.campaign.tier_codes import ProgramTiers, followed_rule, with_tier_multipliers
 from services.shared.errors import InvalidArgument
 from services.shared.outbox import Outbox
 from services.shared.validation import OCCURRED_AT_AHEAD_MAX_MS
+
+logger = logging.getLogger(__name__)
 
 MEMBER_ID_LENGTH_MAX = 128
 REFERENCE_LENGTH_MAX = 128
@@ -83,18 +86,47 @@ class RpcBase(campaign_pb2_grpc.CampaignServiceServicer):
         self.enrolments = Enrolments(identity)
 
     def compile(
-        self, program: ProgramSettings, rule: rules_pb2.Rule, tiers: ProgramTiers | None = None
+        self,
+        program: ProgramSettings,
+        rule: rules_pb2.Rule,
+        tiers: ProgramTiers | None = None,
+        *,
+        strict: bool = False,
     ) -> CompiledEarningRule:
         """Compiled as accrual applies it: with `tiers`, following the ledger's renames (a rule
-        naming a removed tier matches the tier its members went to; the stored rule is left)."""
+        naming a removed tier matches the tier its members went to; the stored rule is left),
+        and with the tiers' own multipliers if it takes them.
+
+        Those multipliers can change after the rule was accepted: more tiers with one may take a
+        rule past the kernel's limit of multiplier combinations. Accrual (not `strict`) then
+        applies the rule without them, logged, rather than refuse every purchase; creating or
+        changing a rule (`strict`) is refused, naming the field."""
         followed = rule if tiers is None else followed_rule(rule, tiers.mappings)
-        return self.compiled.get(
-            program.program_id,
-            followed,
-            time_zone=program.time_zone,
-            default_rounding=program.rounding_mode,
-            tiers_version=0 if followed is rule or tiers is None else tiers.version,
-        )
+        applied = with_tier_multipliers(followed, program.tier_multipliers)
+
+        def compiled(subject: rules_pb2.Rule) -> CompiledEarningRule:
+            return self.compiled.get(
+                program.program_id,
+                subject,
+                time_zone=program.time_zone,
+                default_rounding=program.rounding_mode,
+                tiers_version=0 if followed is rule or tiers is None else tiers.version,
+                tier_multipliers=program.tier_multipliers if applied is not followed else (),
+            )
+
+        try:
+            return compiled(applied)
+        except InvalidArgument as error:
+            if strict or applied is followed:
+                raise
+            logger.error(
+                "rule %s@%d of program %s is applied without the tiers' multipliers: %s",
+                rule.rule_id,
+                rule.version,
+                program.program_id,
+                error.details(),
+            )
+            return compiled(followed)
 
     async def earning_rules(
         self, connection: asyncpg.Connection | asyncpg.Pool, program: ProgramSettings

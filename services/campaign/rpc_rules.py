@@ -39,7 +39,7 @@ class RuleRpcs(RpcBase):
                     f"must be the program's currency {program.currency}",
                 )
             rules.check_tier_codes(rule, await self.ledger.tier_codes(program_id))
-            self.compile(program, rule)
+            self.compile(program, rule, strict=True)
         return kind, program
 
     async def CreateRule(

@@ -402,7 +402,7 @@ class CompiledRules:
     """Each version compiled once per process, keyed by what its compilation depends on."""
 
     def __init__(self, size_max: int = 10_000) -> None:
-        self._compiled: dict[tuple[str, str, int, str, int, int], CompiledEarningRule] = {}
+        self._compiled: dict[tuple[object, ...], CompiledEarningRule] = {}
         self.size_max = size_max
         self.compilations = 0
 
@@ -414,10 +414,21 @@ class CompiledRules:
         time_zone: str,
         default_rounding: int,
         tiers_version: int = 0,
+        tier_multipliers: tuple[tuple[str, int], ...] = (),
     ) -> CompiledEarningRule:
         """`tiers_version`: that of the program's tiers whose mappings `rule` follows (0 when it
-        follows none), so a version is compiled again after the ledger renames tiers."""
-        key = (program_id, rule.rule_id, rule.version, time_zone, default_rounding, tiers_version)
+        follows none), so a version is compiled again after the ledger renames tiers;
+        `tier_multipliers`: the tiers' own multipliers `rule` was given (empty when it takes
+        none), so it is compiled again when they change."""
+        key = (
+            program_id,
+            rule.rule_id,
+            rule.version,
+            time_zone,
+            default_rounding,
+            tiers_version,
+            tier_multipliers,
+        )
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = compile_earning(rule, time_zone=time_zone, default_rounding=default_rounding)

@@ -85,6 +85,17 @@ def check_earning(earning: rules_pb2.EarningRule, field: str) -> None:
         )
         validation.currency(earning.minimum_spend.currency, f"{field}.minimum_spend.currency")
     _check_multipliers(earning.multipliers, f"{field}.multipliers")
+    if earning.apply_tier_multipliers:
+        if not earning.HasField("rate"):
+            raise InvalidArgument(
+                f"{field}.apply_tier_multipliers", "needs a rate: tiers multiply the rate's points"
+            )
+        if any(m.WhichOneof("target") == "tier_code" for m in earning.multipliers):
+            # Both would apply to a tier's members: the kernel adds matching multipliers.
+            raise InvalidArgument(
+                f"{field}.apply_tier_multipliers",
+                "a rule taking the tiers' multipliers has no multiplier by tier of its own",
+            )
     if len(earning.time_windows) > TIME_WINDOWS_MAX:
         raise InvalidArgument(f"{field}.time_windows", f"at most {TIME_WINDOWS_MAX} windows")
     for index, window in enumerate(earning.time_windows):

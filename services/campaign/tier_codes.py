@@ -117,3 +117,21 @@ def followed_rule(rule: rules_pb2.Rule, mappings: dict[str, str]) -> rules_pb2.R
             multiplier.tier_code = target
             own.add(target)
     return followed
+
+
+def with_tier_multipliers(
+    rule: rules_pb2.Rule, multipliers: Iterable[tuple[str, int]]
+) -> rules_pb2.Rule:
+    """The earning rule as accrual applies it when it takes the tiers' own multipliers
+    (`apply_tier_multipliers`): a copy (never stored) with a multiplier by tier for each tier
+    whose multiplier is above 1x, compiled as the operator's own would be; `rule` itself
+    otherwise. Validation keeps such a rule free of multipliers by tier of its own."""
+    given = list(multipliers)
+    if not rule.earning.apply_tier_multipliers or not given:
+        return rule
+    applied = rules_pb2.Rule()
+    applied.CopyFrom(rule)
+    applied.earning.multipliers.extend(
+        rules_pb2.Multiplier(tier_code=code, multiplier_bps=bps) for code, bps in given
+    )
+    return applied

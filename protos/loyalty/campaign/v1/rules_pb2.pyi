@@ -125,7 +125,7 @@ class EarningCaps(_message.Message):
     def __init__(self, per_transaction_points_max: _Optional[int] = ..., per_member_day_points_max: _Optional[int] = ..., per_member_week_points_max: _Optional[int] = ..., per_member_month_points_max: _Optional[int] = ...) -> None: ...
 
 class EarningRule(_message.Message):
-    __slots__ = ("rate", "rounding_mode", "minimum_spend", "multipliers", "time_windows", "fixed_bonus_points", "exclusions", "caps", "channels", "store_ids", "categories", "tier_codes", "qualifying")
+    __slots__ = ("rate", "rounding_mode", "minimum_spend", "multipliers", "time_windows", "fixed_bonus_points", "exclusions", "caps", "channels", "store_ids", "categories", "tier_codes", "qualifying", "apply_tier_multipliers")
     RATE_FIELD_NUMBER: _ClassVar[int]
     ROUNDING_MODE_FIELD_NUMBER: _ClassVar[int]
     MINIMUM_SPEND_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +139,7 @@ class EarningRule(_message.Message):
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     TIER_CODES_FIELD_NUMBER: _ClassVar[int]
     QUALIFYING_FIELD_NUMBER: _ClassVar[int]
+    APPLY_TIER_MULTIPLIERS_FIELD_NUMBER: _ClassVar[int]
     rate: EarnRate
     rounding_mode: _common_pb2.RoundingMode
     minimum_spend: _common_pb2.Money
@@ -152,7 +153,8 @@ class EarningRule(_message.Message):
     categories: _containers.RepeatedScalarFieldContainer[str]
     tier_codes: _containers.RepeatedScalarFieldContainer[str]
     qualifying: bool
-    def __init__(self, rate: _Optional[_Union[EarnRate, _Mapping]] = ..., rounding_mode: _Optional[_Union[_common_pb2.RoundingMode, str]] = ..., minimum_spend: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., multipliers: _Optional[_Iterable[_Union[Multiplier, _Mapping]]] = ..., time_windows: _Optional[_Iterable[_Union[TimeWindow, _Mapping]]] = ..., fixed_bonus_points: _Optional[int] = ..., exclusions: _Optional[_Union[Exclusions, _Mapping]] = ..., caps: _Optional[_Union[EarningCaps, _Mapping]] = ..., channels: _Optional[_Iterable[_Union[_common_pb2.Channel, str]]] = ..., store_ids: _Optional[_Iterable[str]] = ..., categories: _Optional[_Iterable[str]] = ..., tier_codes: _Optional[_Iterable[str]] = ..., qualifying: _Optional[bool] = ...) -> None: ...
+    apply_tier_multipliers: bool
+    def __init__(self, rate: _Optional[_Union[EarnRate, _Mapping]] = ..., rounding_mode: _Optional[_Union[_common_pb2.RoundingMode, str]] = ..., minimum_spend: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., multipliers: _Optional[_Iterable[_Union[Multiplier, _Mapping]]] = ..., time_windows: _Optional[_Iterable[_Union[TimeWindow, _Mapping]]] = ..., fixed_bonus_points: _Optional[int] = ..., exclusions: _Optional[_Union[Exclusions, _Mapping]] = ..., caps: _Optional[_Union[EarningCaps, _Mapping]] = ..., channels: _Optional[_Iterable[_Union[_common_pb2.Channel, str]]] = ..., store_ids: _Optional[_Iterable[str]] = ..., categories: _Optional[_Iterable[str]] = ..., tier_codes: _Optional[_Iterable[str]] = ..., qualifying: _Optional[bool] = ..., apply_tier_multipliers: _Optional[bool] = ...) -> None: ...
 
 class ActivityCaps(_message.Message):
     __slots__ = ("per_day_count_max", "per_week_count_max", "per_month_count_max", "lifetime_count_max")
