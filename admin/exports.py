@@ -141,11 +141,18 @@ def _output(path: Path | None) -> Iterator[IO[str]]:
 async def _write(
     path: Path | None, columns: Sequence[str], rows: AsyncIterator[Sequence[object]]
 ) -> int:
+    # The first page is read before anything is written: a refusal (an unknown segment, say)
+    # then leaves standard output empty, not a header that looks like an empty export.
+    remaining = aiter(rows)
+    first = await anext(remaining, None)
     count = 0
     with _output(path) as file:
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(columns)
-        async for row in rows:
+        if first is not None:
+            writer.writerow(first)
+            count += 1
+        async for row in remaining:
             writer.writerow(row)
             count += 1
     where = path if path is not None else "standard output"

@@ -309,6 +309,13 @@ async def test_export_segment_writes_the_members_campaign_computed(
     assert done.returncode == 0, done.stderr
     assert list(csv.DictReader(io.StringIO(out.read_text()))) == [{"member_id": "ann"}]
 
+    # A segment campaign does not know: an error, and no header passing for an empty export.
+    unknown = await admin.run(
+        "export", "segment", "--program", program, "--segment", "rare", "-o", "-"
+    )
+    assert unknown.returncode == 65, unknown.stderr
+    assert unknown.stdout == ""
+
 
 async def test_errors_name_the_problem_and_exit_with_their_code(
     admin: Admin, program: str, tmp_path: Path, cluster: LocalCluster
