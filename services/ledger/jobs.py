@@ -186,6 +186,10 @@ class Jobs:
                     book = await self.ledger.open_book(
                         connection, program, row["member_id"], now, create=False
                     )
+                    if book.account.last_activity_at >= cutoff:
+                        # Active since it was read (an earn or a spend committed in between):
+                        # its points, the new ones too, were taken all the same.
+                        continue
                     lots = await lock_spendable_lots(
                         connection, program.program_id, row["member_id"], include_pending=True
                     )

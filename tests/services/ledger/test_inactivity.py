@@ -6,6 +6,7 @@ the past comes from purchases with an old occurred_at (as an import brings them)
 runs on a clock the test sets, as the other expiry notice tests do.
 """
 
+import asyncio
 import datetime as dt
 from zoneinfo import ZoneInfo
 
@@ -295,3 +296,45 @@ async def test_a_merge_gives_the_survivor_the_later_activity_of_the_two(service)
     card = await ledger.balance("card")
     assert (card.available_points, card.expiring_30_days_points) == (35, 0)
     assert card.next_expiry_at.ToDatetime(tzinfo=dt.UTC) > today + dt.timedelta(days=140)
+
+
+async def test_a_member_active_since_the_expiry_job_read_it_keeps_its_points(
+    service, database_url: str
+) -> None:
+    _, ledger = service
+    dormant = months_before(now(), 7)
+    await ledger.earn("ann", 100, occurred_at=ts(dormant))
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "ledger"})
+    try:
+        # The job reads ann as inactive, then waits for her account, which an earn holds.
+        transaction = connection.transaction()
+        await transaction.start()
+        await connection.execute("SELECT 1 FROM member_accounts WHERE member_id = 'ann' FOR UPDATE")
+        job = asyncio.ensure_future(
+            ledger.stub.RunMaintenance(
+                ledger_pb2.RunMaintenanceRequest(
+                    program_id="acme", idempotency_key=key(), job=ledger_pb2.MAINTENANCE_JOB_EXPIRY
+                )
+            )
+        )
+        for _ in range(1_000):
+            waiting = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the expiry job did not come to ann's account")
+        # What the earn commits: ann is active now.
+        await connection.execute(
+            "UPDATE member_accounts SET last_activity_at = now() WHERE member_id = 'ann'"
+        )
+        await transaction.commit()
+        result = await job
+    finally:
+        await connection.close()
+    # It expired all of an active member's points, those she had just earned too.
+    assert result.affected_points == 0
+    assert (await ledger.balance("ann")).available_points == 100
