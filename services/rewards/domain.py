@@ -3,8 +3,6 @@
 import datetime
 import urllib.parse
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2
 from services.shared import validation
@@ -31,9 +29,11 @@ def check_new_reward(reward: rewards_pb2.Reward) -> None:
         raise InvalidArgument("reward.sku", "is required for a product")
     _check_image_url(reward.image_url)
     if reward.HasField("valid_from"):
-        stored_instant(reward.valid_from, "reward.valid_from", unset="valid from its creation")
+        validation.stored_instant(
+            reward.valid_from, "reward.valid_from", unset="valid from its creation"
+        )
     if reward.HasField("valid_until"):
-        stored_instant(reward.valid_until, "reward.valid_until", unset="valid for good")
+        validation.stored_instant(reward.valid_until, "reward.valid_until", unset="valid for good")
     # Compared as stored, to the microsecond: 100 and 900 ns past one second are one instant.
     if (
         reward.HasField("valid_from")
@@ -52,20 +52,6 @@ def check_new_reward(reward: rewards_pb2.Reward) -> None:
     if reward.status == rewards_pb2.REWARD_STATUS_ARCHIVED:
         raise InvalidArgument("reward.status", "a new reward is a draft or active")
     check_limits(reward)
-
-
-# The first second a Timestamp may hold (0001-01-01T00:00:00Z): before it, or with nanos outside
-# 0 to 999,999,999, it is no date (ToDatetime raises), which was INTERNAL.
-TIMESTAMP_SECONDS_MIN = -62_135_596_800
-NANOS_PER_SECOND = 1_000_000_000
-
-
-def stored_instant(stamp: Timestamp, field: str, *, unset: str) -> None:
-    """A client's instant that rewards stores: a date, before 2100 (validation.stored_instant);
-    `unset` says what leaving the field unset means."""
-    if stamp.seconds < TIMESTAMP_SECONDS_MIN or not 0 <= stamp.nanos < NANOS_PER_SECOND:
-        raise InvalidArgument(field, f"is not a valid timestamp (unset: {unset})")
-    validation.stored_instant(stamp, field, unset=unset)
 
 
 def _check_discount(reward: rewards_pb2.Reward) -> None:

@@ -145,7 +145,7 @@ class TillMethods:
                 )
         expires_at = None
         if request.HasField("expires_at"):
-            domain.stored_instant(
+            validation.stored_instant(
                 request.expires_at, "expires_at", unset="the reward's code validity applies"
             )
             expires_at = request.expires_at.ToDatetime(tzinfo=datetime.UTC)

@@ -115,7 +115,16 @@ def not_in_future(micros: int, field: str, *, now_micros: int, ahead_max_ms: int
     return micros
 
 
+# The first second a Timestamp may hold (0001-01-01T00:00:00Z): before it, or with nanos outside
+# 0 to 999,999,999, it is no date (ToDatetime raises), which was INTERNAL.
+TIMESTAMP_SECONDS_MIN = -62_135_596_800
+NANOS_PER_SECOND = 1_000_000_000
+
+
 def stored_instant(stamp: Timestamp, field: str, *, unset: str) -> None:
-    """Refuse an instant from 2100 on; `unset` says what leaving the field unset means."""
+    """Refuse an instant that is no date, or from 2100 on; `unset` says what leaving the field
+    unset means."""
+    if stamp.seconds < TIMESTAMP_SECONDS_MIN or not 0 <= stamp.nanos < NANOS_PER_SECOND:
+        raise InvalidArgument(field, f"is not a valid timestamp (unset: {unset})")
     if stamp.ToMicroseconds() >= int(STORED_INSTANT_BEFORE.timestamp()) * 1_000_000:
         raise InvalidArgument(field, f"must be before 2100 (unset: {unset})")

@@ -1,6 +1,7 @@
 """Field checks at the boundary: each failure is INVALID_ARGUMENT naming the field."""
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.shared import validation
 from services.shared.errors import InvalidArgument
@@ -43,3 +44,23 @@ def test_anything_else_names_the_field(value: str, high: int) -> None:
 def test_a_value_with_a_final_newline_is_not_the_value(check, value: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidArgument):
         check(value)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        Timestamp(seconds=validation.TIMESTAMP_SECONDS_MIN - 1),  # before the year 1
+        Timestamp(seconds=0, nanos=-1),
+        Timestamp(seconds=0, nanos=1_000_000_000),
+        Timestamp(seconds=4_102_444_800),  # 2100-01-01
+    ],
+)
+def test_a_stored_instant_is_a_date_before_2100(stamp: Timestamp) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        validation.stored_instant(stamp, "experiment.start_time", unset="now")
+    assert error.value.field == "experiment.start_time"
+
+
+def test_a_stored_instant_may_be_any_date_before_2100() -> None:
+    for seconds in (validation.TIMESTAMP_SECONDS_MIN, 0, 4_102_444_799):
+        validation.stored_instant(Timestamp(seconds=seconds, nanos=999_999_999), "f", unset="-")
