@@ -282,15 +282,18 @@ async def test_a_referral_at_once_with_the_referred_members_first_purchase_is_pa
     # it: recorded at once, each must see the other, or the referral waits for a purchase
     # that has been made already.
     ledger, campaign = referrals
-    pairs = [(f"old{index}", f"new{index}") for index in range(12)]
-    # Half buy through RecordPurchase, half in an ingest batch.
-    unary, ingested = pairs[:6], pairs[6:]
-    rows = [(f"{referred}-1", referred, 1_000, APRIL) for _, referred in ingested]
-    await asyncio.gather(
-        *(refer(campaign, referrer, referred) for referrer, referred in pairs),
-        *(campaign.purchase(referred, f"{referred}-1", 1_000, at=APRIL) for _, referred in unary),
-        campaign.ingest(batch("firsts", rows)),
-    )
+    pairs = []
+    for round_ in range(6):
+        some = [(f"old{round_}-{index}", f"new{round_}-{index}") for index in range(16)]
+        # Half buy through RecordPurchase, half in an ingest batch.
+        unary, ingested = some[:8], some[8:]
+        rows = [(f"{referred}-1", referred, 1_000, APRIL) for _, referred in ingested]
+        await asyncio.gather(
+            *(refer(campaign, referrer, referred) for referrer, referred in some),
+            *(campaign.purchase(new, f"{new}-1", 1_000, at=APRIL) for _, new in unary),
+            campaign.ingest(batch(f"firsts{round_}", rows)),
+        )
+        pairs += some
     assert [await available(ledger, referrer) for referrer, _ in pairs] == [300] * len(pairs)
     assert [await available(ledger, referred) for _, referred in pairs] == [110] * len(pairs)
 
