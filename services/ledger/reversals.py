@@ -351,7 +351,12 @@ async def _expired(book: MemberBook, member_id: str, lot_ids: list[int]) -> int:
         else []
     )
     return await store.expired_of_lots(
-        book.connection, book.program_id, member_id, lot_ids, unwritten_expiries=unwritten
+        book.connection,
+        book.program_id,
+        member_id,
+        lot_ids,
+        now=book.now,
+        unwritten_expiries=unwritten,
     )
 
 

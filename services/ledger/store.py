@@ -456,11 +456,26 @@ async def expired_of_lots(
     member_id: str,
     lot_ids: list[int],
     *,
+    now: dt.datetime,
     unwritten_expiries: list[int],
 ) -> int:
     """Points of these lots of the member that expired: taken by expiry postings, which record
     what they took from each lot as spends do; `unwritten_expiries` are the ids of expiry
-    postings of the caller's open book, whose takes are recorded but which are not written yet."""
+    postings of the caller's open book, whose takes are recorded but which are not written yet.
+
+    The takes are found among all of the member's, so they are looked for only when one of the
+    lots is past its expiry or has none (inactivity expires those): a refund in the return
+    window reads two lots by key, however long the member's history."""
+    may_have_expired = await connection.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM lots WHERE program_id = $1 AND member_id = $2 "
+        "AND lot_id = ANY($3::bigint[]) AND (expires_at IS NULL OR expires_at <= $4))",
+        program_id,
+        member_id,
+        lot_ids,
+        now,
+    )
+    if not may_have_expired:
+        return 0
     return int(
         await connection.fetchval(
             "SELECT coalesce(sum(c.amount), 0) FROM lot_consumptions c "

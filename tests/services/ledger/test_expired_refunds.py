@@ -101,3 +101,28 @@ async def test_a_reversal_of_an_earn_whose_points_expired_takes_back_only_what_i
     # A refund of the purchase after the reversal takes nothing more either.
     refunded = await ledger.refund("ann", "o1", refunded=1_000, original=1_000)
     assert (refunded.reversed_points, refunded.balance.available_points) == (0, 70)
+
+
+async def test_a_refund_after_inactivity_expiry_takes_nothing_more(start_service) -> None:
+    # Under the inactivity policy lots carry no expiry of their own: the job expires them.
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
+        ledger = Ledger(channel)
+        await ledger.setup(
+            expiry_policy=ledger_pb2.ExpiryPolicy(
+                kind=ledger_pb2.EXPIRY_KIND_INACTIVITY_MONTHS, months=6
+            )
+        )
+        dormant = now() - dt.timedelta(days=400)
+        await ledger.earn("ann", 100, source_reference="o1", occurred_at=ts(dormant))
+        expired = await ledger.stub.RunMaintenance(
+            ledger_pb2.RunMaintenanceRequest(
+                program_id="acme", idempotency_key=key(), job=ledger_pb2.MAINTENANCE_JOB_EXPIRY
+            )
+        )
+        assert expired.affected_points == 100
+        await ledger.earn("ann", 50, source_reference="o2")
+
+        refunded = await ledger.refund("ann", "o1", refunded=1_000, original=1_000)
+
+        assert (refunded.reversed_points, refunded.balance.available_points) == (0, 50)
+        await ledger.assert_clean()
