@@ -58,6 +58,7 @@ from services.campaign.errors import (
     ConcurrentChange,
     LedgerRefused,
     PurchaseNotFound,
+    PurchaseNotPosted,
 )
 from services.campaign.ledger_client import (
     BATCH_COLUMNS,
@@ -78,7 +79,7 @@ from services.campaign.purchases import (
     Accruer,
 )
 from services.campaign.return_lines import ReturnedLine
-from services.campaign.returns import Refund, record_return
+from services.campaign.returns import Refund, ReturnOutcome, record_return
 from services.campaign.rpc_base import Limits, check_reference, now
 from services.campaign.rule_compiler import CompiledEarningRule
 from services.campaign.transactions import PURCHASE, Transactions
@@ -461,10 +462,14 @@ class Ingest:
             line_field=_line_field(entry.get("line_offset", 0)),
         )
         try:
-            async with self.pool.acquire() as connection, connection.transaction():
-                outcome = await record_return(
-                    connection, self.ledger, self.outbox, pending.program, refund
-                )
+            try:
+                outcome = await self._record_return(pending.program, refund)
+            except PurchaseNotPosted as error:
+                # Another batch accrued the purchase and has not posted it (its stream died, as
+                # a till's does, and the return came in the next upload): finished here, as
+                # RecordReturn does, outside the return's transaction, and the return goes again.
+                await self.finish_unposted(pending.program, error.batch_id)
+                outcome = await self._record_return(pending.program, refund)
         except PurchaseNotFound as error:
             _reject(response, index, "unknown_original", error.details())
             return
@@ -476,6 +481,10 @@ class Ingest:
             response.statuses[index] = DUPLICATE
         else:
             response.statuses[index] = POSTED if outcome.reversed_points else NO_POINTS
+
+    async def _record_return(self, program: ProgramSettings, refund: Refund) -> ReturnOutcome:
+        async with self.pool.acquire() as connection, connection.transaction():
+            return await record_return(connection, self.ledger, self.outbox, program, refund)
 
 
 def _line_field(offset: int) -> Callable[[int, str], str]:

@@ -211,6 +211,25 @@ async def test_a_return_of_a_purchase_whose_batch_is_not_posted_yet_takes_its_po
     assert await available(ledger, "ivy") == 0
 
 
+async def test_an_ingest_return_of_a_purchase_whose_batch_is_not_posted_takes_its_points_back(
+    services,
+) -> None:
+    # The same through an ingest batch: the till's stream died after accruing its purchases, and
+    # the returns come in the next day's upload, in another batch.
+    ledger, campaign = services
+    await campaign.ingest_stage_one(batch("day-1", [("p1", "joy", 10_000, APRIL)]))
+    returned = batch(
+        "day-2",
+        [("r1", "joy", 10_000, APRIL + dt.timedelta(days=1))],
+        kinds=[campaign_pb2.TRANSACTION_KIND_RETURN],
+        original_transaction_ids=["p1"],
+    )
+    [answer] = await campaign.ingest(returned)
+    assert (list(answer.statuses), list(answer.points)) == ([POSTED], [-100]), answer.messages
+    # The 100 of the purchase and the 7 of the milestone it reached, both taken back.
+    assert await available(ledger, "joy") == 0
+
+
 async def test_a_return_at_once_with_the_ingest_of_its_purchase_takes_its_points_back(
     services,
 ) -> None:
