@@ -90,6 +90,13 @@ class Jobs:
                 except (OSError, asyncpg.PostgresError) as error:
                     self.metrics.job_runs.labels("ledger", job, "failed").inc()
                     logger.warning("job %s failed, retrying next round: %r", job, error)
+                except Exception:
+                    # A bug, or a value no code path allows for: failing the worker would
+                    # restart the round at its first job, so one job failing on every run
+                    # would starve those behind it (vesting comes first). Counted as failed,
+                    # which the job alert watches, and the next job runs.
+                    self.metrics.job_runs.labels("ledger", job, "failed").inc()
+                    logger.exception("job %s failed unexpectedly, retrying next round", job)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval_s)
 

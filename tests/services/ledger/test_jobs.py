@@ -407,3 +407,50 @@ async def test_expiry_notices_count_calendar_days_across_a_change_of_the_clocks(
         clock = on + dt.timedelta(minutes=10)
         assert (await jobs.run_locked(EXPIRY_NOTICES, program_id="acme")).processed == 0
         await ledger.assert_clean()
+
+
+async def test_a_job_failing_for_an_unexpected_reason_leaves_the_others_running(service) -> None:
+    # Vesting runs first in each round: an error it did not expect (a bug, a value no
+    # code path allows for) must not stop expiry, hold timeouts and the others behind it.
+    running, ledger = service
+    await ledger.earn("ann", 100)
+    lapsing = await ledger.hold("ann", 40, ttl_seconds=1)
+    await asyncio.sleep(1.1)
+    calls = 0
+
+    def clock() -> dt.datetime:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the round's first job
+            raise ValueError("an error no job expects")
+        return now()
+
+    runtime = running.runtime
+    jobs = Jobs(
+        runtime.pool,
+        LedgerBook(runtime.outbox),
+        runtime.outbox,
+        runtime.metrics,
+        clock=clock,
+        interval_s=60,
+    )
+    failed = runtime.metrics.job_runs.labels("ledger", "vesting", "failed")
+    failed_before = failed._value.get()
+    stop = asyncio.Event()
+    rounds = asyncio.create_task(jobs.run_forever(stop))
+    try:
+        for _ in range(100):
+            hold = (
+                await ledger.stub.GetHold(
+                    ledger_pb2.GetHoldRequest(program_id="acme", hold_id=lapsing.hold.hold_id)
+                )
+            ).hold
+            if hold.status == ledger_pb2.HOLD_STATUS_VOIDED or rounds.done():
+                break
+            await asyncio.sleep(0.05)
+        assert not rounds.done(), rounds.exception()
+        assert hold.status == ledger_pb2.HOLD_STATUS_VOIDED
+        assert failed._value.get() == failed_before + 1
+    finally:
+        stop.set()
+        await rounds
