@@ -11,10 +11,13 @@ import asyncpg
 import grpc
 import httpx
 
+from loyalty.campaign.v1 import engagement_pb2
+from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
 from tests.gateway.conftest import PROGRAM, GatewayPlatform, unique
 from tests.gateway.test_auth import assert_error
 from tests.gateway.test_basket_preview import basket
+from tests.gateway.test_missions import _create_mission
 
 BASE = f"/v1/programs/{PROGRAM}"
 
@@ -49,6 +52,27 @@ def test_an_unknown_member_is_404_as_its_balance_is(
 
 
 def test_members_that_exist_keep_answering(platform: GatewayPlatform, admin: httpx.Client) -> None:
+    # A live mission, so that the enrolled member's missions list is not empty whatever ran
+    # before on this platform.
+    mission_id = unique("visit")
+    asyncio.run(
+        _create_mission(
+            platform,
+            engagement_pb2.Mission(
+                mission_id=mission_id,
+                name="Visit",
+                reward_points=5,
+                steps=[
+                    engagement_pb2.MissionStep(
+                        step_code="visit",
+                        description="Check in at a store",
+                        activity_kind=common_pb2.ACTIVITY_KIND_STORE_CHECK_IN,
+                        count=1,
+                    )
+                ],
+            ),
+        )
+    )
     enrolled, merged, survivor, erased = (platform.enrol() for _ in range(4))
     ledger_only = unique("till-typed")
     platform.earn(ledger_only, 10)  # earned under UNKNOWN_MEMBER_POLICY_EARN, never enrolled
@@ -76,8 +100,9 @@ def test_members_that_exist_keep_answering(platform: GatewayPlatform, admin: htt
         for name, route in ROUTES.items():
             response = route(admin, member)
             assert response.status_code == 200, (member, name, response.text)
-    missions = ROUTES["missions"](admin, enrolled).json()
-    assert all(m["status"] == "not_started" for m in missions["missions"])
+    missions = ROUTES["missions"](admin, enrolled).json()["missions"]
+    assert mission_id in {m["mission_id"] for m in missions}
+    assert {m["state"] for m in missions} == {"not_started"}
     assert ROUTES["badges"](admin, enrolled).json()["badges"] == []
     assert ROUTES["redemptions"](admin, enrolled).json()["redemptions"] == []
 
