@@ -16,7 +16,7 @@ from loyalty.identity.v1 import identity_pb2
 from services.identity.rpc_base import RpcBase
 from services.shared import validation
 from services.shared.errors import IdempotencyConflict, InvalidArgument
-from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX, check_idempotency_key, once
+from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX, bind, check_idempotency_key
 
 # Keeps claims apart from the keys of identity's own changes, which the gateway sends unprefixed.
 CLAIM_PREFIX = "claim:"
@@ -48,22 +48,17 @@ class KeyClaimRpcs(RpcBase):
                 "operation", f"must be 1 to {OPERATION_LENGTH_MAX} printable characters"
             )
 
-        async def claim() -> identity_pb2.ClaimIdempotencyKeyResponse:
-            return identity_pb2.ClaimIdempotencyKeyResponse()
-
-        async with self.pool.acquire() as connection, connection.transaction():
-            try:
-                # The request's hash, without its key, is the program and the operation.
-                return await once(
-                    connection,
-                    program_id=request.program_id,
-                    key=CLAIM_PREFIX + request.idempotency_key,
-                    method="ClaimIdempotencyKey",
-                    request=request,
-                    response_type=identity_pb2.ClaimIdempotencyKeyResponse,
-                    work=claim,
-                    forgetting=self.settings.forgetting,
-                    forget_now=True,
-                )
-            except IdempotencyConflict:
-                raise KeyClaimedElsewhere(request.idempotency_key) from None
+        try:
+            # The request's hash, without its key, is the program and the operation.
+            await bind(
+                self.pool,
+                program_id=request.program_id,
+                key=CLAIM_PREFIX + request.idempotency_key,
+                method="ClaimIdempotencyKey",
+                request=request,
+                forgetting=self.settings.forgetting,
+                forget_now=True,
+            )
+        except IdempotencyConflict:
+            raise KeyClaimedElsewhere(request.idempotency_key) from None
+        return identity_pb2.ClaimIdempotencyKeyResponse()

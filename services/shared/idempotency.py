@@ -236,6 +236,43 @@ async def once(
     return response_type.FromString(row["response"])
 
 
+async def bind(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    *,
+    program_id: str,
+    key: str,
+    method: str,
+    request: Message,
+    forgetting: Forgetting | None = None,
+    forget_now: bool = False,
+) -> None:
+    """Bind (program, key) to `request` with nothing to replay: `once` for a call whose whole
+    work is the binding (the gateway's key claims). One statement on its own, where `once` takes
+    a transaction and a second write for the response: the claim is on the path of every change
+    made through the gateway. A different request with the key is refused as `once` refuses it."""
+    check_idempotency_key(key)
+    digest = request_hash(request)
+    forms = _forms(key, forgetting)
+    stored = forgetting.key(key) if forget_now and forgetting is not None else key
+    # A concurrent first binding holds the row lock: this waits for it to commit or roll back.
+    if await connection.fetchval(_BIND, program_id, stored, method, digest, forms):
+        return
+    row = await connection.fetchrow(_BOUND, program_id, forms)
+    if row is None:
+        # Found under a form that was just changed (an erasure forgetting it): bind anew.
+        return await bind(
+            connection,
+            program_id=program_id,
+            key=key,
+            method=method,
+            request=request,
+            forgetting=forgetting,
+            forget_now=forget_now,
+        )
+    if row["method"] != method or bytes(row["request_hash"]) != digest:
+        raise IdempotencyConflict(key)
+
+
 async def stored_response(
     connection: asyncpg.Connection | asyncpg.Pool,
     *,
