@@ -5,20 +5,10 @@ points, nor recorded as debt for points the member never spent."""
 import datetime as dt
 
 import asyncpg
-import pytest
 
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger.app import SPEC, LedgerConfig
 from tests.services.ledger.support import Ledger, key, ts
-
-
-@pytest.fixture
-async def ledger(start_service):
-    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
-        client = Ledger(channel)
-        await client.setup()
-        yield client
-        await client.assert_clean()
 
 
 def now() -> dt.datetime:

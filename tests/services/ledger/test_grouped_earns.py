@@ -7,25 +7,14 @@ import itertools
 
 import asyncpg
 import grpc
-import pytest
 
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger.app import SPEC, LedgerConfig
 from tests.services.ledger.support import Ledger, ts
 
 MEMBERS = 8
 EARNS_PER_MEMBER = 6
 # Fixed, so a retry sends the very same request (the support client stamps each call otherwise).
 VESTED = ts(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
-
-
-@pytest.fixture
-async def ledger(start_service):
-    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
-        client = Ledger(channel)
-        await client.setup()
-        yield client
-        await client.assert_clean()
 
 
 async def close_account(database_url: str, member: str) -> None:

@@ -9,19 +9,9 @@ import grpc
 import pytest
 
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger.app import SPEC, LedgerConfig
 from tests.conftest import Servers
 from tests.services.ledger.support import Ledger, key, ts
 from tests.services.ledger.test_consumers import closed_into, merged_event, publish
-
-
-@pytest.fixture
-async def ledger(start_service):
-    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
-        client = Ledger(channel)
-        await client.setup()
-        yield client
-        await client.assert_clean()
 
 
 async def merge(

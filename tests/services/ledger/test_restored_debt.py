@@ -5,17 +5,7 @@ import grpc
 import pytest
 
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger.app import SPEC, LedgerConfig
 from tests.services.ledger.support import Ledger, key
-
-
-@pytest.fixture
-async def ledger(start_service):
-    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (_, channel):
-        client = Ledger(channel)
-        await client.setup()
-        yield client
-        await client.assert_clean()
 
 
 async def test_a_hold_voided_after_its_points_were_refunded_pays_the_debt(ledger: Ledger) -> None:
