@@ -9,7 +9,7 @@ import datetime as dt
 import asyncpg
 import pytest
 
-from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.campaign.v1 import campaign_pb2
 from loyalty.common.v1 import common_pb2
 from services.campaign import repository_purchases as store
 from services.campaign.ingest import Ingest
@@ -24,6 +24,7 @@ from tests.services.campaign.support import (
     ledger_and_campaign,
     rate,
 )
+from tests.services.campaign.test_engagement import refer
 from tests.services.ledger.support import Ledger
 
 POSTED = campaign_pb2.INGEST_ITEM_STATUS_POSTED
@@ -188,19 +189,7 @@ async def test_a_batch_finished_twice_at_once_holds_the_bonuses_of_its_refused_p
     )
     # bob referred zed, whose first purchase completes it; the ledger closed zed's account (a
     # merge campaign has not heard of yet), so it refuses that purchase.
-    await campaign.stub.RecordActivity(
-        campaign_pb2.RecordActivityRequest(
-            program_id=PROGRAM,
-            idempotency_key="ref1",
-            activity=engagement_pb2.Activity(
-                activity_id="ref1",
-                member_id="bob",
-                kind=common_pb2.ACTIVITY_KIND_REFERRAL,
-                channel=common_pb2.CHANNEL_APP,
-                referred_member_id="zed",
-            ),
-        )
-    )
+    await refer(campaign, "ref1", "bob", "zed")
     await close_zed(ledger, connection)
     request = batch("crashed", REFUSED_FIRST)
     await campaign.ingest_stage_one(request)
