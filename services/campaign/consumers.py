@@ -176,10 +176,14 @@ class TierHandler:
         if event.WhichOneof("payload") != "tier_changed":
             return
         changed = event.tier_changed
-        # Changes can arrive out of order (a crashed consumer's messages come back after later
-        # ones), so the tier kept is the ledger's current one rather than this event's.
-        tier = await self.ledger.member_tier(event.program_id, changed.member_id)
         async with self.pool.acquire() as connection, connection.transaction():
+            # Changes can arrive out of order (a crashed consumer's messages come back after
+            # later ones), so the tier kept is the ledger's current one rather than this event's,
+            # read under the member's lock: another replica handling a later change reads only
+            # once this one wrote, so a stall between the read and the write never leaves the
+            # older tier last.
+            await store.lock_member_tier(connection, event.program_id, changed.member_id)
+            tier = await self.ledger.member_tier(event.program_id, changed.member_id)
             await store.set_tier(
                 connection, event.program_id, changed.member_id, tier or changed.to_tier_code
             )

@@ -835,6 +835,19 @@ async def set_birthday(
     )
 
 
+async def lock_member_tier(connection: Connection, program_id: str, member_id: str) -> None:
+    """Serialise, per member, reading the ledger's tier and writing it until the transaction
+    ends: two replicas handling two changes of one member each read the ledger and then write,
+    and one that stalled in between would write the older tier last. An advisory lock rather
+    than the member's row, so that purchases updating the row's counts never wait for a ledger
+    call; only the tier consumer writes the tier."""
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('campaign.tier:' || $1 || ':' || $2, 0))",
+        program_id,
+        member_id,
+    )
+
+
 async def set_tier(connection: Connection, program_id: str, member_id: str, tier_code: str) -> None:
     await connection.execute(
         "INSERT INTO members AS m (program_id, member_id, tier_code) VALUES ($1, $2, $3) "

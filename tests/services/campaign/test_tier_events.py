@@ -5,6 +5,7 @@ messages it held once their ack wait passes, after later ones were handled."""
 import asyncio
 import datetime as dt
 import uuid
+from types import SimpleNamespace
 
 import asyncpg
 import grpc
@@ -13,8 +14,10 @@ import pytest
 
 from loyalty.campaign.v1 import rules_pb2
 from loyalty.events.v1 import events_pb2
-from loyalty.ledger.v1 import ledger_pb2
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from services.campaign.consumers import TierHandler
 from services.campaign.events import MEMBER_CONSUMER, SEGMENT_FACTS_CONSUMERS, TIER_CONSUMER
+from services.campaign.ledger_client import LedgerClient
 from tests.services.campaign.support import PROGRAM, earning, ledger_and_campaign, rate
 from tests.services.ledger.test_programs import TIERS
 from tests.support.streams import consumed
@@ -237,4 +240,79 @@ async def test_a_tier_change_the_segments_consumer_handles_late_leaves_the_curre
     finally:
         await holder.close()
         await client.close()
+    assert await campaign_tier(database_url) == "gold"
+
+
+class HeldLedger(LedgerClient):
+    """The real ledger client of a replica that stalls right after reading the member's tier
+    (a pause, a GC, a slow network), until the test lets it go on."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(ledger_pb2_grpc.LedgerServiceStub(grpc.aio.insecure_channel(address)))
+        self.read = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def member_tier(self, program_id: str, member_id: str) -> str:
+        tier = await super().member_tier(program_id, member_id)
+        self.read.set()
+        await self.release.wait()
+        return tier
+
+
+async def waiting_on_a_lock(database_url: str) -> bool:
+    """Whether a session of this database waits on a lock (the service's tier consumer)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return bool(
+            await connection.fetchval(
+                "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+        )
+    finally:
+        await connection.close()
+
+
+async def test_a_replica_stalled_between_reading_and_writing_the_tier_leaves_the_latest(
+    services, servers, nats_namespace: str, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    # Two replicas handle two changes of one member: replica A (a handler of its own here) reads
+    # the ledger's tier (silver) and stalls before writing it; meanwhile the ledger moves the
+    # member to gold and replica B (the service's own consumer) handles that change. A must not
+    # write silver after B wrote gold.
+    ledger, campaign = services
+    await ledger.earn(MEMBER, 1_000, qualifying=True)  # silver (from 1000)
+    for _ in range(600):
+        if await campaign_tier(database_url) == "silver":
+            break
+        await asyncio.sleep(0.05)
+    assert await campaign_tier(database_url) == "silver"
+    await consumed(servers, nats_namespace, "ledger", TIER_CONSUMER.durable)
+
+    held = HeldLedger(campaign.ledger_address)
+    replica_a = TierHandler(campaign.service.runtime.pool, held)
+    change = events_pb2.Event(
+        event_id=str(uuid.uuid4()),
+        program_id=PROGRAM,
+        producer="ledger",
+        tier_changed=events_pb2.TierChanged(
+            member_id=MEMBER, from_tier_code="member", to_tier_code="silver"
+        ),
+    )
+    # A redelivery of the change to silver, as a replica whose ack was lost gets it again.
+    handling = asyncio.create_task(
+        replica_a(SimpleNamespace(data=change.SerializeToString(), subject="ledger.tier_changed"))  # type: ignore[arg-type]
+    )
+    try:
+        await held.read.wait()
+        await ledger.earn(MEMBER, 5_000, qualifying=True)  # gold (from 5000)
+        # Replica B either writes gold (nothing keeps it from it) or waits for A.
+        for _ in range(600):
+            if await campaign_tier(database_url) == "gold" or await waiting_on_a_lock(database_url):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        held.release.set()
+        await handling
+    await consumed(servers, nats_namespace, "ledger", TIER_CONSUMER.durable)
     assert await campaign_tier(database_url) == "gold"
