@@ -180,6 +180,14 @@ class RewardsServicer(
             validation.text(request.member_id, "member_id", length_max=64)
         if request.affordable_only and not request.member_id:
             raise InvalidArgument("affordable_only", "requires member_id")
+        if request.include_inactive and request.member_id:
+            # A member is offered only active rewards inside their validity: listed for a member,
+            # a draft or an archived reward would read as eligible while Redeem refuses it.
+            raise InvalidArgument(
+                "include_inactive",
+                "cannot be combined with member_id (a member is offered active rewards only; "
+                "list without member_id to see drafts and archived rewards)",
+            )
         _check_kinds(list(request.kinds))
         size = validation.page_size(request.page_size, maximum=domain.PAGE_SIZE_MAX)
         cursor = decode_page_token(

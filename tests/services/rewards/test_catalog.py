@@ -7,6 +7,8 @@ from google.protobuf import field_mask_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2, rewards_pb2_grpc
 from services.rewards.app import SPEC, RewardsConfig
+from tests.services.rewards.conftest import PROGRAM, key
+from tests.services.rewards.conftest import reward as offer
 
 
 @pytest.fixture
@@ -370,3 +372,38 @@ async def test_a_stock_adjustment_keeps_its_reason(start_service) -> None:
             "WHERE program_id = 'acme' AND reward_id = 'coffee' ORDER BY adjusted_at"
         )
         assert [tuple(row) for row in rows] == [(5, 15, "delivery 42"), (-3, 12, "")]
+
+
+async def test_a_members_listing_never_includes_drafts_or_archived_rewards(platform) -> None:
+    # include_inactive with member_id listed drafts and archived rewards as eligible: a member's
+    # app or an operator looking at the member's offers saw rewards nobody can redeem (Redeem
+    # refuses them REWARD_NOT_AVAILABLE). The combination is refused, naming the field.
+    await platform.ledger.earn("m1", 1_000)
+    offered = await platform.create(offer(reward_id="offered"))
+    await platform.create(offer(reward_id="draft", status=rewards_pb2.REWARD_STATUS_DRAFT))
+    await platform.create(offer(reward_id="gone"))
+    await platform.rewards.ArchiveReward(
+        rewards_pb2.ArchiveRewardRequest(
+            program_id=PROGRAM, idempotency_key=key(), reward_id="gone"
+        )
+    )
+
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.rewards.ListRewards(
+            rewards_pb2.ListRewardsRequest(
+                program_id=PROGRAM, member_id="m1", include_inactive=True
+            )
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("include_inactive:")
+    listed = await platform.rewards.ListRewards(
+        rewards_pb2.ListRewardsRequest(program_id=PROGRAM, member_id="m1")
+    )
+    assert [(r.reward.reward_id, r.eligible) for r in listed.listings] == [
+        (offered.reward_id, True)
+    ]
+    # Without a member, operators still see every reward.
+    everything = await platform.rewards.ListRewards(
+        rewards_pb2.ListRewardsRequest(program_id=PROGRAM, include_inactive=True)
+    )
+    assert {r.reward.reward_id for r in everything.listings} == {"offered", "draft", "gone"}
