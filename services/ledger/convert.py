@@ -5,13 +5,10 @@ import datetime as dt
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger import inactivity, store
+from services.ledger import inactivity, policy, store
 from services.ledger.operations import Program
 from services.shared.timestamps import instant as shared_instant
 from services.shared.timestamps import timestamp
-
-# The balance's expiring_30_days_points.
-EXPIRING_SOON = dt.timedelta(days=30)
 
 
 def instant(value: Timestamp, *, present: bool) -> dt.datetime | None:
@@ -101,7 +98,7 @@ def balance(
             spendable_points=account.vested + account.pending,
             lot_points=expiring_points,
             lot_first=next_expiry,
-            until=now + EXPIRING_SOON,
+            until=policy.expiring_soon_until(program.settings, now),
         )
     current = program.tier_index(account.tier_code)
     higher = program.tiers[current + 1] if current + 1 < len(program.tiers) else None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from loyalty.ledger.v1 import ledger_pb2
-from services.ledger import convert
+from services.ledger import convert, policy
 from services.ledger.ledger import Ledger
 from services.ledger.operations import Earning, Program, ProgramCache
 from services.shared import idempotency
@@ -40,14 +40,11 @@ class GroupedEarns:
         programs: ProgramCache,
         ledger: Ledger,
         clock: Callable[[], dt.datetime],
-        *,
-        expiring_soon: dt.timedelta,
     ) -> None:
         self.pool = pool
         self.programs = programs
         self.ledger = ledger
         self.clock = clock
-        self.expiring_soon = expiring_soon
         self._groups: GroupCommit[EarnCall, ledger_pb2.EarnResponse] = GroupCommit(
             self._write,
             keys=lambda call: (
@@ -101,7 +98,7 @@ class GroupedEarns:
             now,
             [call.earning for call in calls],
             request_ids=[call.request_id for call in calls],
-            expiring_until=now + self.expiring_soon,
+            expiring_until=policy.expiring_soon_until(program.settings, now),
             writes=writes,
         )
         responses: dict[str, ledger_pb2.EarnResponse] = {}

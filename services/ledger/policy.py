@@ -11,10 +11,13 @@ import math
 from zoneinfo import ZoneInfo
 
 from services.ledger.domain import CalendarPeriod, ExpiryKind, ProgramSettings, TierWindowKind
+from services.shared.local_days import local_days_later
 
 ROUNDING_FLOOR = 1
 ROUNDING_HALF_UP = 2
 ROUNDING_HALF_EVEN = 3
+# The balance's expiring_30_days_points: lots expiring within this many local days.
+EXPIRING_SOON_DAYS = 30
 
 
 def add_months(moment: dt.datetime, months: int) -> dt.datetime:
@@ -130,10 +133,14 @@ def lot_vests_at(settings: ProgramSettings, earned_at: dt.datetime) -> dt.dateti
     the offset before the jump, and a repeated one keeps the earning's fold, as expiries do.)"""
     if not settings.return_window_days:
         return earned_at
-    zone = ZoneInfo(settings.time_zone)
-    local = earned_at.astimezone(zone)
-    later = local.replace(tzinfo=None) + dt.timedelta(days=settings.return_window_days)
-    return later.replace(tzinfo=zone, fold=local.fold).astimezone(dt.UTC)
+    return local_days_later(earned_at, settings.return_window_days, ZoneInfo(settings.time_zone))
+
+
+def expiring_soon_until(settings: ProgramSettings, now: dt.datetime) -> dt.datetime:
+    """The end of the balance's "expiring in 30 days" (exclusive): the same local time 30 local
+    days after `now`, in the program's time zone, so that a lot expiring at 12:30 local time in
+    30 days' time is counted or not whether or not the clocks change in between."""
+    return local_days_later(now, EXPIRING_SOON_DAYS, ZoneInfo(settings.time_zone))
 
 
 def divide_rounded(numerator: int, denominator: int, *, mode: int) -> int:

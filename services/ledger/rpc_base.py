@@ -8,7 +8,7 @@ import asyncpg
 from google.protobuf.message import Message
 
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-from services.ledger import convert, domain, jobs, store
+from services.ledger import convert, domain, jobs, policy, store
 from services.ledger.batches import BatchPoster
 from services.ledger.errors import MemberNotFound
 from services.ledger.grouped_earns import GroupedEarns
@@ -34,9 +34,6 @@ REFERENCE_LENGTH_MAX = 200
 
 
 HISTORY_PAGE_SIZE_MAX = 500
-
-
-EXPIRING_SOON = dt.timedelta(days=30)
 
 
 BALANCES_PER_CALL_MAX = 1000
@@ -105,9 +102,7 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
         self.programs = ProgramCache()
         self.clock = clock
         # The clock is read through the servicer, so a test that swaps it swaps it for groups too.
-        self.earns = GroupedEarns(
-            pool, self.programs, self.ledger, lambda: self.clock(), expiring_soon=EXPIRING_SOON
-        )
+        self.earns = GroupedEarns(pool, self.programs, self.ledger, lambda: self.clock())
 
     async def _mutate(
         self,
@@ -142,7 +137,10 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
         now: dt.datetime,
     ) -> ledger_pb2.Balance:
         soon, first = await store.expiring_soon(
-            connection, program.program_id, account.member_id, until=now + EXPIRING_SOON
+            connection,
+            program.program_id,
+            account.member_id,
+            until=policy.expiring_soon_until(program.settings, now),
         )
         return convert.balance(program, account, expiring_points=soon, next_expiry=first, now=now)
 
@@ -152,7 +150,10 @@ class LedgerRpcBase(ledger_pb2_grpc.LedgerServiceServicer):
         if account is None:
             raise MemberNotFound(member_id)
         soon, first = await store.expiring_soon(
-            self.pool, program.program_id, member_id, until=now + EXPIRING_SOON
+            self.pool,
+            program.program_id,
+            member_id,
+            until=policy.expiring_soon_until(program.settings, now),
         )
         stale = (account.next_vest_at is not None and account.next_vest_at <= now) or (
             first is not None and first <= now
