@@ -8,6 +8,8 @@ import asyncpg
 from loyalty.events.v1 import events_pb2
 from services.ledger import events, store
 from services.ledger.book import (
+    ADJUST,
+    ADJUSTED,
     HOLD_COMMIT,
     REDEEMED,
     MemberBook,
@@ -109,6 +111,8 @@ class Holds(LedgerCore):
             )
         )
         book.account.held -= hold.amount
+        # The points are spent: the part of a write-off they could have paid back stands.
+        book.account.held_write_off = min(book.account.held_write_off, book.account.held)
         hold.status, hold.closed_at, hold.posting_id = COMMITTED, now, posting_id
         await store.save_hold(connection, hold)
         await self.close_book(book, program)
@@ -155,6 +159,7 @@ class Holds(LedgerCore):
             )
         }
         await book.restore(taken)
+        await _pay_back_write_off(book, hold, list(taken))
         book.account.held -= hold.amount
         hold.status, hold.closed_at, hold.void_reason = VOIDED, book.now, reason
         hold.void_note = note
@@ -175,3 +180,28 @@ class Holds(LedgerCore):
                 ),
             ),
         )
+
+
+async def _pay_back_write_off(book: MemberBook, hold: store.Hold, lot_ids: list[int]) -> None:
+    """The voided hold's points, just given back to lots `lot_ids`, pay back first what a refund
+    wrote off because it found points held (WRITE_OFF policy): the refund would have taken them
+    had they not been held, so the member must not keep them. Taken back from the same lots,
+    soonest expiry first, as a negative adjustment that cancels the write-off."""
+    owed = min(book.account.held_write_off, hold.amount)
+    if owed == 0:
+        return
+    book.account.held_write_off -= owed
+    taken = await book.take_from_lots([book.changed_lots[lot_id] for lot_id in lot_ids], owed)
+    if not taken:
+        return
+    posting_id = await book.post(
+        PostingDraft(
+            kind=ADJUST,
+            amount=-sum(taken.values()),
+            counter_kind=ADJUSTED,
+            source_reference=hold.reference,
+        )
+    )
+    await store.record_consumptions(
+        book.connection, book.program_id, book.member_id, f"p{posting_id}", taken
+    )

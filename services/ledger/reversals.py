@@ -314,6 +314,10 @@ class Reversals(LedgerCore):
         if short == 0:
             return 0
         if program.settings.negative_balance_policy == NEGATIVE_BALANCE_WRITE_OFF:
+            # Points found held are not spent yet: a void gives them back, and they pay this
+            # write-off back first (holds.py), as points given back pay debt first.
+            account = book.account
+            account.held_write_off += min(short, account.held - account.held_write_off)
             await book.post(
                 PostingDraft(
                     kind=ADJUST,

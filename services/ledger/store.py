@@ -29,6 +29,9 @@ class Account:
     last_activity_at: dt.datetime
     # The survivor's id once this member was merged into another; postings are then refused.
     closed_into: str | None = None
+    # Points a refund wrote off (WRITE_OFF policy) because they were held, at most `held`: a
+    # voided hold's points pay them back first (migration 017).
+    held_write_off: int = 0
 
     @property
     def balance(self) -> int:
@@ -104,6 +107,7 @@ _ACCOUNT_TYPES = {
     "next_vest_at": "timestamptz",
     "last_activity_at": "timestamptz",
     "closed_into": "text",
+    "held_write_off": "bigint",
 }
 _POSTING_TYPES = [
     "text",  # program_id
