@@ -213,9 +213,22 @@ class Activities:
         program: ProgramSettings,
         activity: engagement_pb2.Activity,
     ) -> None:
-        """An activity counts for missions once it stands: recorded, or verified if it waited."""
-        for completion in await self.missions.on_activity(connection, program, activity):
-            if completion.points:
+        """An activity counts for missions once it stands: recorded, or verified if it waited.
+        A member the holdout keeps out completes the mission (and gets its badge) without its
+        points, as when a purchase completes it (purchases._without_held_out_bonuses)."""
+        completions = await self.missions.on_activity(connection, program, activity)
+        held = (
+            await targeting.held_out_members(
+                connection,
+                program.program_id,
+                [activity.member_id],
+                instant(activity.occurred_at),
+            )
+            if any(completion.points for completion in completions)
+            else set()
+        )
+        for completion in completions:
+            if completion.points and completion.member_id not in held:
                 await self.ledger.earn(
                     earn_request(
                         program.program_id, mission_item(completion), currency=program.currency

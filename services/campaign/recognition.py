@@ -24,7 +24,9 @@ program with recognition configured, in the program's time zone:
   points, basis or count keeps it.
 
 Members merged into another (members.merged_into) get neither: the ledger would refuse their
-points, so a merged member neither takes a top-N place nor fails a run.
+points, so a merged member neither takes a top-N place nor fails a run. Members the program-wide
+holdout keeps out get neither either, for a day or month that ends after the holdout's start:
+their birthday is recorded with no points, and they take no top-N place (the next member has it).
 
 Each award is recorded (bonus_awards) and posted in one campaign transaction; the ledger items'
 keys name the member and the period, so a run repeated after a crash posts nothing twice.
@@ -39,13 +41,14 @@ import zoneinfo
 import asyncpg
 
 from loyalty.campaign.v1 import engagement_pb2
-from services.campaign import repository
+from services.campaign import repository, targeting
 from services.campaign import repository_engagement as store
+from services.campaign.assignment import bucket_sql
 from services.campaign.errors import CampaignError
 from services.campaign.ledger_client import LedgerClient, ProgramSettings, chunked
 from services.campaign.purchases import bonus_item, post_batch_request
 from services.shared.periodic import IncompleteRun
-from services.shared.timestamps import unix_micros
+from services.shared.timestamps import from_unix_micros, unix_micros
 
 logger = logging.getLogger(__name__)
 
@@ -143,15 +146,20 @@ class Recognition:
                     MEMBERS_PER_RUN_MAX,
                 )
                 ids = [row["member_id"] for row in members]
+                # A held-out member's birthday is decided too, as nothing: recorded with no
+                # points, so it is neither selected again nor paid by a later run.
+                held = await targeting.held_out_members(
+                    connection, program.program_id, ids, _last_instant_of(day, program.time_zone)
+                )
                 await self._award(
                     connection,
                     program,
                     "birthday",
                     period,
-                    [(member, points) for member in ids],
+                    [(member, 0 if member in held else points) for member in ids],
                     batch_id=f"birthday:{day.isoformat()}:{ids[0] if ids else ''}",
                 )
-            total += len(ids)
+            total += len(ids) - len(held)
             if len(ids) < MEMBERS_PER_RUN_MAX:
                 return total
 
@@ -171,7 +179,12 @@ class Recognition:
                 connection, program.program_id, "top_of_month", month.period
             ):
                 return 0
-            ranked = await _ranked(connection, program.program_id, top, month.start, month.end)
+            holdout = await targeting.holdout_of(connection, program.program_id)
+            if holdout is not None and month.end <= from_unix_micros(holdout.start_micros):
+                holdout = None
+            ranked = await _ranked(
+                connection, program.program_id, top, month.start, month.end, holdout
+            )
             await self._award(
                 connection,
                 program,
@@ -232,13 +245,25 @@ def settled_month(now: dt.datetime, zone: zoneinfo.ZoneInfo, settle_delay_hours:
     )
 
 
+def _last_instant_of(day: dt.date, time_zone: str) -> dt.datetime:
+    """The last microsecond of a local day, as UTC: a day's bonus is held out if the holdout
+    started before the day ended."""
+    following = dt.datetime.combine(
+        day + dt.timedelta(days=1), dt.time(), tzinfo=zoneinfo.ZoneInfo(time_zone)
+    )
+    return following.astimezone(dt.UTC) - dt.timedelta(microseconds=1)
+
+
 async def _ranked(
     connection: asyncpg.Connection,
     program_id: str,
     top: engagement_pb2.TopMembersOfMonth,
     start: dt.datetime,
     end: dt.datetime,
+    holdout: targeting.Holdout | None,
 ) -> list[str]:
+    """The month's top members. Members the holdout keeps out take no place (the next member
+    has it), by the holdout's bucket computed in SQL as assignment.bucket does."""
     if top.basis == engagement_pb2.TOP_MEMBERS_BASIS_ACTIVITIES:
         scores = (
             "SELECT member_id, count(*) AS score FROM activities WHERE program_id = $1 AND outcome = 1 "
@@ -257,12 +282,18 @@ async def _ranked(
             "AND occurred_micros >= $2 AND occurred_micros < $3 GROUP BY member_id"
         )
         bounds = (unix_micros(start), unix_micros(end))
+    held_out = ""
+    holdout_values: tuple[object, ...] = ()
+    if holdout is not None:
+        held_out = f"AND {bucket_sql('$5::text', 's.member_id')} >= $6::integer "
+        holdout_values = (holdout.salt, holdout.bps)
     rows = await connection.fetch(
         f"SELECT member_id FROM ({scores}) s WHERE score > 0 AND NOT EXISTS (SELECT 1 FROM members m "
         "WHERE m.program_id = $1 AND m.member_id = s.member_id AND m.merged_into IS NOT NULL) "
-        "ORDER BY score DESC, member_id LIMIT $4",
+        f"{held_out}ORDER BY score DESC, member_id LIMIT $4",
         program_id,
         *bounds,
         top.count,
+        *holdout_values,
     )
     return [row["member_id"] for row in rows]

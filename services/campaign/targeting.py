@@ -8,7 +8,9 @@
   assigned to that arm only; before the experiment starts it is for no one, and once it has ended
   the reward's own availability governs (see `withheld_rewards`).
 - A member in the program-wide holdout earns nothing from any rule for transactions from the
-  holdout's start, and no milestone or referral bonus either (see purchases.py).
+  holdout's start, and no milestone or referral bonus either (see purchases.py); nor points
+  for a mission an activity completes (activities.py), a birthday bonus or a top-of-the-month
+  place (recognition.py): `held_out_members`.
 
 Assignment is the stable hash of services/campaign/assignment.py; members outside an
 experiment's segment or in the holdout are in no arm.
@@ -74,6 +76,20 @@ async def holdout_of(
     if stored is None or stored.holdout_bps == 0:
         return None
     return Holdout(stored.holdout_bps, stored.salt, unix_micros(stored.start_at))
+
+
+async def held_out_members(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    members: Sequence[str],
+    at: dt.datetime,
+) -> set[str]:
+    """The members among `members` the holdout keeps out of an incentive for `at` (a bonus
+    whose period ends at `at`, or a fact at `at`): none before the holdout's start."""
+    holdout = await holdout_of(connection, program_id)
+    if holdout is None or unix_micros(at) < holdout.start_micros or not members:
+        return set()
+    return {m for m, out in zip(members, holdout.members(members), strict=True) if out}
 
 
 async def check_segments_exist(

@@ -1,0 +1,148 @@
+"""The program-wide holdout against the bonuses no earning rule gives: the birthday bonus, the top
+members of the month and a mission completed by an activity. A held-out member must get none of
+them, or the holdout report's baseline is no baseline (found by the learn-loop audit)."""
+
+import datetime as dt
+
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, experiments_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from services.campaign.assignment import held_out
+from tests.services.campaign.streams import eventually, publish
+from tests.services.campaign.support import (
+    PROGRAM,
+    available,
+    batch,
+    key,
+    ledger_and_campaign,
+    ts,
+)
+
+SALT = f"holdout:{PROGRAM}"
+HOLDOUT_BPS = 5_000
+APRIL = dt.datetime(2025, 4, 10, 10, 0, tzinfo=dt.UTC)
+HOLDOUT_START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+def pick_members() -> tuple[str, str]:
+    """One member the holdout keeps out and one it does not (the hash decides)."""
+    candidates = [f"hb{index:03d}" for index in range(100)]
+    held = next(m for m in candidates if held_out(SALT, HOLDOUT_BPS, m))
+    free = next(m for m in candidates if not held_out(SALT, HOLDOUT_BPS, m))
+    return held, free
+
+
+async def configure_holdout(campaign) -> None:  # type: ignore[no-untyped-def]
+    await campaign.stub.ConfigureHoldout(
+        campaign_pb2.ConfigureHoldoutRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            config=experiments_pb2.HoldoutConfig(
+                holdout_bps=HOLDOUT_BPS, start_time=ts(HOLDOUT_START)
+            ),
+        )
+    )
+
+
+async def test_held_out_members_get_no_birthday_or_top_of_month_bonus(
+    start_service, servers, nats_namespace
+) -> None:
+    held, free = pick_members()
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await configure_holdout(campaign)
+        await campaign.configure_recognition(
+            engagement_pb2.RecognitionConfig(
+                birthday_bonus_points=250,
+                top_members_of_month=engagement_pb2.TopMembersOfMonth(
+                    count=1, points=500, basis=engagement_pb2.TOP_MEMBERS_BASIS_SPEND
+                ),
+            )
+        )
+        for number, member in enumerate((held, free)):
+            await publish(
+                servers,
+                nats_namespace,
+                "identity.member_enrolled",
+                events_pb2.Event(
+                    event_id=f"00000000-0000-0000-0000-{number:012d}",
+                    program_id=PROGRAM,
+                    member_enrolled=events_pb2.MemberEnrolled(
+                        member_id=member,
+                        entry_tier_code="member",
+                        birthday=common_pb2.LocalDate(year=1990, month=6, day=11),
+                    ),
+                ),
+            )
+        pool = campaign.service.runtime.pool
+
+        async def both_enrolled() -> bool:
+            count = await pool.fetchval(
+                "SELECT count(*) FROM members WHERE birthday_month IS NOT NULL"
+            )
+            return bool(count == 2)
+
+        await eventually(both_enrolled)
+        # The held-out member spends most in April: without the holdout it would be the top one.
+        await campaign.ingest(
+            batch("april", [("t1", held, 9_000, APRIL), ("t2", free, 1_000, APRIL)])
+        )
+        jobs = campaign.recognition()
+        assert (await jobs.run_once(APRIL))["top_of_month"] == 0
+        settled = await jobs.run_once(dt.datetime(2025, 5, 1, 8, 0, tzinfo=dt.UTC))
+        # The top place goes to the best member the holdout does not keep out.
+        assert settled["top_of_month"] == 1
+        birthdays = await jobs.run_once(dt.datetime(2025, 6, 11, 12, 0, tzinfo=dt.UTC))
+        assert birthdays["birthday"] == 1
+        # Run again: the held-out member's birthday is decided (nothing), not left to retry.
+        again = await jobs.run_once(dt.datetime(2025, 6, 11, 13, 0, tzinfo=dt.UTC))
+        assert again["birthday"] == 0
+        assert await available(ledger, held) == 0
+        assert await available(ledger, free) == 500 + 250
+
+
+async def test_a_held_out_member_completing_a_mission_by_an_activity_gets_no_points(
+    start_service,
+) -> None:
+    held, free = pick_members()
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await configure_holdout(campaign)
+        await campaign.stub.CreateMission(
+            campaign_pb2.CreateMissionRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                mission=engagement_pb2.Mission(
+                    mission_id="first-review",
+                    name="Write a review",
+                    window_days=14,
+                    reward_points=200,
+                    steps=[
+                        engagement_pb2.MissionStep(
+                            step_code="review", activity_kind=common_pb2.ACTIVITY_KIND_REVIEW
+                        )
+                    ],
+                ),
+            )
+        )
+        for member in (held, free):
+            await campaign.stub.RecordActivity(
+                campaign_pb2.RecordActivityRequest(
+                    program_id=PROGRAM,
+                    idempotency_key=f"review-{member}",
+                    activity=engagement_pb2.Activity(
+                        activity_id=f"review-{member}",
+                        member_id=member,
+                        kind=common_pb2.ACTIVITY_KIND_REVIEW,
+                        channel=common_pb2.CHANNEL_WEBSHOP,
+                    ),
+                )
+            )
+            progress = await campaign.stub.GetMissionProgress(
+                campaign_pb2.GetMissionProgressRequest(
+                    program_id=PROGRAM, member_id=member, mission_id="first-review"
+                )
+            )
+            # Completed all the same, as a purchase completing a mission is for a held-out
+            # member (its badge stands): only the points are withheld.
+            assert progress.progresses[0].state == engagement_pb2.MISSION_PROGRESS_STATE_COMPLETED
+        assert await available(ledger, free) == 200
+        assert await available(ledger, held) == 0
