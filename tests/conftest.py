@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -31,8 +32,9 @@ class Servers:
     nats_url: str
 
 
-@pytest.fixture(scope="session")
-def servers() -> Iterator[Servers]:
+@contextlib.contextmanager
+def _running_servers() -> Iterator[Servers]:
+    """The servers in DATABASE_URL / NATS_URL, or our own, started here and removed afterwards."""
     started: list[LocalPostgres | LocalNats] = []
     database_url = os.environ.get("DATABASE_URL")
     nats_url = os.environ.get("NATS_URL")
@@ -51,6 +53,55 @@ def servers() -> Iterator[Servers]:
         for server in reversed(started):
             server.stop()
             server.remove()
+
+
+# With pytest-xdist (`make test` runs two workers), the controller starts the servers once and
+# hands them to its workers, so a run without DATABASE_URL / NATS_URL runs one PostgreSQL, not one
+# per worker. Each worker still has its own RUN_ID, so their databases and streams never meet.
+_SHARED = "loyalty_servers"
+_servers_key = pytest.StashKey[Servers]()
+_controller_servers = contextlib.ExitStack()
+
+
+def _distributes(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _distributes(config):
+        config.stash[_servers_key] = _controller_servers.enter_context(_running_servers())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _controller_servers.close()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:  # an xdist hook, run by the controller per worker
+    shared = node.config.stash[_servers_key]
+    node.workerinput[_SHARED] = [shared.database_url, shared.nats_url]
+
+
+# Tests sharing a costly session fixture (the gateway tests' whole platform) all go to one worker
+# (`--dist loadgroup`), so it is built once per run, not once per worker.
+_SHARED_FIXTURES = ("gateway_platform",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in _SHARED_FIXTURES:
+            if name in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(name))
+
+
+@pytest.fixture(scope="session")
+def servers(request: pytest.FixtureRequest) -> Iterator[Servers]:
+    shared = getattr(request.config, "workerinput", {}).get(_SHARED)
+    if shared:
+        yield Servers(*shared)
+        return
+    with _running_servers() as running:
+        yield running
 
 
 def with_database(url: str, database: str) -> str:
