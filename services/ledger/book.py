@@ -284,6 +284,15 @@ class MemberBook:
         self._apply_taken({lot.lot_id: lot for lot in lots}, taken)
         return taken
 
+    async def pay_debt(self) -> dict[int, int]:
+        """Pay outstanding debt from the member's spendable points, pending ones too, soonest
+        expiry first, as a new lot's points would pay it (debt that arrives on an account that
+        has points: a merge's); {lot_id: taken}. Held points stay held."""
+        points = min(self.account.debt, self.account.vested + self.account.pending)
+        taken = await self.take_fifo(points, include_pending=True)
+        self.account.debt -= sum(taken.values())
+        return taken
+
     def _apply_taken(self, lots: dict[int, store.Lot], taken: dict[int, int]) -> None:
         for lot_id, amount in taken.items():
             lot = self.changed_lots.setdefault(lot_id, lots[lot_id])

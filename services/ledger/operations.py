@@ -643,6 +643,12 @@ class LedgerCore:
                 source_reference=lot.source_reference,
                 policy_expiry=False,
             )
+        paid: dict[int, int] = {}
+        if moved_debt and target.account.debt:
+            # Debt the merge moved pays itself from the survivor's own points at once, as from
+            # earnings: the survivor must not spend points while owing them. Recorded as what
+            # the transfer-in took from those lots.
+            paid = await target.pay_debt()
         transfer_id = f"t{out_id}"
         if points or moved_debt:
             await source.post(
@@ -667,6 +673,9 @@ class LedgerCore:
             )
         await store.record_consumptions(
             connection, program.program_id, source_member_id, f"p{out_id}", taken
+        )
+        await store.record_consumptions(
+            connection, program.program_id, target_member_id, f"p{in_id}", paid
         )
         for book in (source, target):
             await self.close_book(book, program)

@@ -1,8 +1,10 @@
-"""Reversing a posting of a member that was merged away: the points are the survivor's now."""
+"""Reversing a posting of a member that was merged away: the points are the survivor's now, and
+so is the debt a reversal left."""
 
 import asyncio
 import datetime as dt
 
+import grpc
 import pytest
 
 from loyalty.ledger.v1 import ledger_pb2
@@ -97,3 +99,24 @@ async def test_a_merged_members_earn_is_taken_back_from_the_survivor(ledger: Led
     # The purchase's refund finds its points taken back already.
     refund = await ledger.refund("old-card", "order-1", refunded=1_000, original=1_000)
     assert (refund.reversed_points, refund.balance.available_points) == (0, 40)
+
+
+async def test_debt_a_merge_moves_is_paid_from_the_survivors_points(ledger: Ledger, merge) -> None:
+    await ledger.earn("old-card", 100, source_reference="order-1")
+    await ledger.redeem("old-card", 100)
+    owed = await ledger.refund("old-card", "order-1", refunded=1_000, original=1_000)
+    assert owed.debt_points == 100
+    await ledger.earn("app-user", 80)
+    await ledger.earn("app-user", 10, vested=False)  # pending: it pays debt too, as earnings do
+
+    await merge("old-card", "app-user")
+
+    # The survivor could spend its 80 with the 100 owed left standing; now they pay it.
+    balance = await ledger.balance("app-user")
+    assert (balance.available_points, balance.pending_points, balance.debt_points) == (0, 0, 10)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ledger.redeem("app-user", 1)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await ledger.earn("app-user", 25)  # the rest of the debt is paid first, as always
+    balance = await ledger.balance("app-user")
+    assert (balance.available_points, balance.debt_points) == (15, 0)
