@@ -12,6 +12,7 @@ SELECT create_reference_table('program_tiers');
 -- Member data: distributed by member, colocated.
 SELECT create_distributed_table('members', 'member_id');
 SELECT create_distributed_table('transactions', 'member_id', colocate_with => 'members');
+SELECT create_distributed_table('purchase_answer_keys', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('cap_counters', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('cap_history', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('activities', 'member_id', colocate_with => 'members');

@@ -21,6 +21,7 @@ from loyalty.campaign.v1 import campaign_pb2, rules_pb2
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import events
+from services.campaign import repository_answer_keys as answer_keys
 from services.campaign import repository_purchases as store
 from services.campaign.accrual import BatchAccrual, parsed_applications
 from services.campaign.enrolment import MEMBER_CLOSED, MEMBER_NOT_ENROLLED, Enrolments
@@ -220,20 +221,13 @@ class GroupedPurchases:
                     applications=rule_applications(accrued.accrual, accrued.positions[position]),
                 )
         if duplicates:
-            stored = await store.fetch_transactions(
-                connection,
-                program_id,
-                [calls[p].request.member_id for p in duplicates],
-                [calls[p].request.transaction_id for p in duplicates],
+            first = await _first_accruals(
+                connection, program_id, [calls[p].request for p in duplicates]
             )
             for position in duplicates:
                 request = calls[position].request
-                previous = stored[(request.member_id, request.transaction_id)]
                 responses[request.idempotency_key] = outcomes[indexes[position]] = Response(
-                    accrual=campaign_pb2.Accrual(
-                        points=previous.points,
-                        applications=stored_applications(previous.applications),
-                    ),
+                    accrual=first[(request.member_id, request.transaction_id)],
                     duplicate=True,
                     member_id=request.member_id,
                 )
@@ -269,6 +263,14 @@ class GroupedPurchases:
                 accrual=accrual, member_id=request.member_id
             )
         await self.outbox.enqueue_all(connection, recorded)
+        await answer_keys.keep_answer_keys(
+            connection,
+            program_id,
+            [
+                (call.request.member_id, call.request.transaction_id, call.request.idempotency_key)
+                for call in (calls[p] for p in accruals)
+            ],
+        )
         await idempotency.record_responses(
             connection, program_id=program_id, responses=responses, released=released
         )
@@ -319,6 +321,43 @@ class GroupedPurchases:
             if accrual is not None and not accrual.posting_id:
                 accrual.posting_id = answer.posting.posting_id
                 accrual.vests_at.CopyFrom(answer.lot.vests_at)
+
+
+async def _first_accruals(
+    connection: asyncpg.Connection,
+    program_id: str,
+    requests: list[campaign_pb2.RecordPurchaseRequest],
+) -> dict[tuple[str, str], campaign_pb2.Accrual]:
+    """The accrual each purchase recorded before was first answered with, by (member,
+    transaction id): the answer stored under the key RecordPurchase recorded it under, with
+    each rule's name and explanation, the posting and its vesting. A purchase recorded by
+    IngestTransactions or before campaign migration 026 has no such answer: its stored points
+    per rule stand for it."""
+    pairs = [(request.member_id, request.transaction_id) for request in requests]
+    keys = await answer_keys.fetch_answer_keys(connection, program_id, pairs)
+    answers = await idempotency.stored_responses(
+        connection,
+        program_id=program_id,
+        keys=sorted(set(keys.values())),
+        method=METHOD,
+        response_type=Response,
+    )
+    first = {
+        pair: answers[keys[pair]].accrual
+        for pair in pairs
+        if pair in keys and keys[pair] in answers and not answers[keys[pair]].duplicate
+    }
+    missing = [pair for pair in pairs if pair not in first]
+    if missing:
+        stored = await store.fetch_transactions(
+            connection, program_id, [m for m, _ in missing], [t for _, t in missing]
+        )
+        for pair in missing:
+            previous = stored[pair]
+            first[pair] = campaign_pb2.Accrual(
+                points=previous.points, applications=stored_applications(previous.applications)
+            )
+    return first
 
 
 def _refused(reason_code: str, member_id: str, message: str) -> FailedPrecondition:

@@ -323,6 +323,29 @@ async def recorded_response(
     return response
 
 
+async def stored_responses(
+    connection: asyncpg.Connection | asyncpg.Pool,
+    *,
+    program_id: str,
+    keys: Sequence[str],
+    method: str,
+    response_type: type[ResponseT],
+) -> dict[str, ResponseT]:
+    """The responses stored under `keys` for `method`, by key, for an answer another request
+    repeats (a purchase sent again under a new key is answered with its first answer). Keys
+    holding no response, or another method's, are left out. The keys' own forms only."""
+    if not keys:
+        return {}
+    rows = await connection.fetch(
+        "SELECT idempotency_key, response FROM idempotency_keys WHERE program_id = $1 "
+        "AND idempotency_key = ANY($2::text[]) AND method = $3 AND response IS NOT NULL",
+        program_id,
+        list(keys),
+        method,
+    )
+    return {row["idempotency_key"]: response_type.FromString(row["response"]) for row in rows}
+
+
 async def claim_key(
     connection: asyncpg.Connection,
     *,

@@ -1,5 +1,6 @@
 """Rule management, RecordPurchase and PreviewBasket through real gRPC, ledger and PostgreSQL."""
 
+import asyncio
 import datetime as dt
 
 import grpc
@@ -198,6 +199,43 @@ async def test_a_purchase_earns_with_a_breakdown_per_rule_once(services) -> None
     assert sorted(p.points for p in postings) == sorted([90, 50, 10, 30, 10])
     reasons = {tuple(p.reason.rule_ids) for p in postings}
     assert reasons == {("base@1",), ("weekend@1",)}
+
+
+async def test_a_purchase_sent_again_under_a_new_key_gets_the_first_answer_as_a_duplicate(
+    services,
+) -> None:
+    # A till that lost its answer sends the purchase again under a key of its own: the purchase
+    # is not recorded twice, and the answer is the first one (breakdown, explanation, posting
+    # and vesting), flagged as a duplicate.
+    _, campaign = services
+    await campaign.live(
+        earning(
+            "base",
+            name="1 point per euro",
+            rate=rate(),
+            multipliers=[rules_pb2.Multiplier(category="shoes", multiplier_bps=20_000)],
+        )
+    )
+    await campaign.live(earning("weekend", priority=20, name="Weekend", fixed_bonus_points=50))
+    lines = [campaign_pb2.LineItem(sku="s1", category="shoes", amount=eur(4_050), quantity=1)]
+    first = await campaign.purchase("ann", "t1", 4_050, at=SATURDAY, line_items=lines)
+    assert first.accrual.points == 80 + 50 and first.accrual.posting_id
+    assert all(a.name and a.explanation for a in first.accrual.applications)
+    again = await campaign.purchase(
+        "ann", "t1", 4_050, at=SATURDAY, line_items=lines, idempotency_key="till-2"
+    )
+    assert again.duplicate and again.member_id == "ann"
+    assert again.accrual == first.accrual
+    # Two at once under two more keys (written as one group): each gets the first answer.
+    both = await asyncio.gather(
+        *(
+            campaign.purchase(
+                "ann", "t1", 4_050, at=SATURDAY, line_items=lines, idempotency_key=key
+            )
+            for key in ("till-3", "till-4")
+        )
+    )
+    assert [(b.duplicate, b.accrual) for b in both] == [(True, first.accrual)] * 2
 
 
 async def test_multipliers_of_different_dimensions_multiply_rounded_once(services) -> None:
