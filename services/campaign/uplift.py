@@ -3,9 +3,12 @@
 Each arm is summarised by its per-member observations as (count, sum, sum of squares); a rate is
 the same with 0/1 observations. The uplift is the difference of the means and its interval is
 Welch's: standard error sqrt(s1²/n1 + s0²/n0), degrees of freedom by Welch-Satterthwaite, and
-the two-sided Student t quantile for them. The t quantile comes from the normal quantile by the
-Cornish-Fisher expansion (Abramowitz and Stegun 26.7.5), accurate to about 1e-4 from 3 degrees
-of freedom and converging to the normal approximation as samples grow, so no scipy is needed.
+the two-sided Student t quantile for them. The t quantile is computed, not approximated: Student's
+distribution function is a regularised incomplete beta function (Abramowitz and Stegun 26.7.1,
+26.5.8: its continued fraction), inverted by bisection, so it holds at any degrees of freedom,
+fractional ones included, to about 1e-9. A Cornish-Fisher expansion around the normal quantile
+(A&S 26.7.5) did it before: fine from 3 degrees of freedom, but 11 % narrow at 1 (11.30 for
+12.71) and 40 % narrow at 1 for 99 %, which small arms with unequal variances reach.
 """
 
 import math
@@ -49,16 +52,79 @@ def normal_quantile(probability: float) -> float:
 
 
 def t_quantile(probability: float, degrees_of_freedom: float) -> float:
-    """The Student t quantile by the Cornish-Fisher expansion around the normal quantile."""
+    """The Student t quantile: the t with P(T <= t) = `probability` for these degrees of freedom."""
     if degrees_of_freedom <= 0:
         raise ValueError("degrees of freedom must be positive")
-    z = normal_quantile(probability)
+    if not 0 < probability < 1:
+        raise ValueError("probability must be between 0 and 1")
+    if probability == 0.5:
+        return 0.0
+    if probability < 0.5:
+        return -t_quantile(1 - probability, degrees_of_freedom)
     nu = degrees_of_freedom
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / nu + g2 / nu**2 + g3 / nu**3 + g4 / nu**4
+    if nu > _NORMAL_FREEDOM:
+        return normal_quantile(probability)
+    # For t > 0, P(T > t) = I_x(nu/2, 1/2) / 2 with x = nu / (nu + t²), increasing in x (so
+    # decreasing in t): bisect x in (0, 1) for the tail 1 - probability.
+    tail = 2 * (1 - probability)
+    low, high = 0.0, 1.0
+    for _ in range(_BISECTIONS):
+        if high - low <= _X_RELATIVE_TOLERANCE * high:
+            break
+        middle = (low + high) / 2
+        if _incomplete_beta(middle, nu / 2, 0.5) < tail:
+            low = middle
+        else:
+            high = middle
+    x = (low + high) / 2
+    return math.sqrt(nu * (1 - x) / x)
+
+
+# x is found to 1e-13 of itself (t to about 1e-13 relative), in at most enough halvings of
+# (0, 1) for the smallest x the reports' quantiles give (99.9 % at 1 degree of freedom: about
+# 2.5e-7) and far below.
+_BISECTIONS = 200
+# Past this many degrees of freedom t and normal quantiles differ by less than 1e-6 of
+# themselves, and the continued fraction is slower to converge than that.
+_NORMAL_FREEDOM = 1e7
+_X_RELATIVE_TOLERANCE = 1e-13
+_FRACTION_TERMS_MAX = 500
+_FRACTION_EPSILON = 1e-15
+_TINY = 1e-300
+
+
+def _incomplete_beta(x: float, a: float, b: float) -> float:
+    """The regularised incomplete beta function I_x(a, b), by its continued fraction (modified
+    Lentz), taken on the side where it converges fast (I_x(a, b) = 1 - I_{1-x}(b, a))."""
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
+    if x < (a + 1) / (a + b + 2):
+        return front * _beta_fraction(x, a, b) / a
+    return 1 - front * _beta_fraction(1 - x, b, a) / b
+
+
+def _beta_fraction(x: float, a: float, b: float) -> float:
+    c, d = 1.0, 1 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > _TINY else _TINY)
+    result = d
+    for m in range(1, _FRACTION_TERMS_MAX + 1):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + numerator * d
+            d = 1 / (d if abs(d) > _TINY else _TINY)
+            c = 1 + numerator / c
+            c = c if abs(c) > _TINY else _TINY
+            result *= c * d
+        if abs(c * d - 1) < _FRACTION_EPSILON:
+            break
+    return result
 
 
 def welch_degrees_of_freedom(treatment: Sample, control: Sample) -> float:

@@ -20,10 +20,44 @@ def sample(values: list[float]) -> Sample:
 @pytest.mark.parametrize(
     ("freedom", "table"),
     # Two-sided 95 % critical values of Student's t from the printed tables.
-    [(5, 2.570582), (10, 2.228139), (30, 2.042272), (100, 1.983972), (1000, 1.962339)],
+    [
+        (1, 12.706205),
+        (2, 4.302653),
+        (3, 3.182446),
+        (5, 2.570582),
+        (10, 2.228139),
+        (30, 2.042272),
+        (100, 1.983972),
+        (1000, 1.962339),
+    ],
 )
 def test_t_quantile_matches_the_tables(freedom: int, table: float) -> None:
-    assert t_quantile(0.975, freedom) == pytest.approx(table, abs=2e-3 if freedom == 5 else 2e-4)
+    assert t_quantile(0.975, freedom) == pytest.approx(table, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("probability", "freedom", "exact"),
+    # Closed forms at 1 and 2 degrees of freedom: tan(pi (p - 1/2)) and
+    # (2p - 1) sqrt(2 / (4 p (1 - p))); then 99 % and 99.9 % two-sided from the tables.
+    [
+        (0.995, 1, math.tan(math.pi * 0.495)),
+        (0.9995, 1, math.tan(math.pi * 0.4995)),
+        (0.9, 2, 0.8 * math.sqrt(2 / (4 * 0.9 * 0.1))),
+        (0.995, 4, 4.604095),
+        (0.9995, 10, 4.586894),
+        (0.025, 1, -math.tan(math.pi * 0.475)),
+    ],
+)
+def test_t_quantile_at_few_degrees_of_freedom_and_high_confidence(
+    probability: float, freedom: float, exact: float
+) -> None:
+    assert t_quantile(probability, freedom) == pytest.approx(exact, rel=1e-7)
+
+
+def test_t_quantile_between_whole_degrees_of_freedom_is_between_their_quantiles() -> None:
+    # Welch's degrees of freedom are fractional. 2.756285 checked by integrating the density.
+    assert t_quantile(0.975, 2) < t_quantile(0.975, 1.5) < t_quantile(0.975, 1)
+    assert t_quantile(0.975, 4.07547) == pytest.approx(2.756285, abs=1e-6)
 
 
 def test_the_normal_quantile_is_the_textbook_one() -> None:

@@ -1,0 +1,91 @@
+"""An experiment report on arms of two members, recomputed by hand: Welch's interval at one
+degree of freedom, where Student's t is 12.706 (found by the learn-loop audit: the report's
+approximate quantile gave 11.300, an interval 11 % narrower than the 95 % it claims)."""
+
+import datetime as dt
+
+from loyalty.campaign.v1 import campaign_pb2, experiments_pb2
+from services.campaign.assignment import arm_index, bucket
+from tests.services.campaign.support import (
+    PROGRAM,
+    batch,
+    earning,
+    key,
+    ledger_and_campaign,
+    rate,
+    ts,
+)
+
+EXPERIMENT = "small-arms"
+# Two-sided 95 % and 99 % critical values of Student's t at 1 degree of freedom (tables).
+T_975_1, T_995_1 = 12.706205, 63.656741
+
+
+def two_of_each_arm() -> tuple[list[str], list[str]]:
+    control: list[str] = []
+    treatment: list[str] = []
+    for index in range(200):
+        member = f"s{index:03d}"
+        arm = control if arm_index([5_000, 5_000], bucket(EXPERIMENT, member)) == 0 else treatment
+        if len(arm) < 2:
+            arm.append(member)
+    return control, treatment
+
+
+async def test_a_report_on_two_members_per_arm_has_the_t_interval_of_one_degree_of_freedom(
+    start_service,
+) -> None:
+    async with ledger_and_campaign(start_service, segments_enabled=False) as (_, campaign):
+        await campaign.live(earning("promo", rate=rate(1, 100)))
+        started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        await campaign.stub.CreateExperiment(
+            campaign_pb2.CreateExperimentRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                experiment=experiments_pb2.Experiment(
+                    experiment_id=EXPERIMENT,
+                    name="Small arms",
+                    start_time=ts(started),
+                    arms=[
+                        experiments_pb2.ExperimentArm(
+                            arm_code="control", allocation_bps=5_000, control=True
+                        ),
+                        experiments_pb2.ExperimentArm(
+                            arm_code="promo", allocation_bps=5_000, rule_ids=["promo"]
+                        ),
+                    ],
+                ),
+            )
+        )
+        control, treatment = two_of_each_arm()
+        bought = started + dt.timedelta(minutes=30)
+        # Control spends 10.00 each (no variance); the treatment 10.00 and 30.00.
+        spends = {control[0]: 1_000, control[1]: 1_000, treatment[0]: 1_000, treatment[1]: 3_000}
+        await campaign.ingest(
+            batch("b1", [(f"t-{m}", m, amount, bought) for m, amount in spends.items()])
+        )
+
+        async def report(confidence_bps: int) -> campaign_pb2.GetExperimentReportResponse:
+            return await campaign.stub.GetExperimentReport(
+                campaign_pb2.GetExperimentReportRequest(
+                    program_id=PROGRAM, experiment_id=EXPERIMENT, confidence_bps=confidence_bps
+                )
+            )
+
+        result = await report(9_500)
+        assert [(a.arm_code, a.member_count) for a in result.arms] == [
+            ("control", 2),
+            ("promo", 2),
+        ]
+        assert [a.spend_per_member.amount_minor for a in result.arms] == [1_000, 2_000]
+        [uplift] = result.uplifts
+        # Means 2000 and 1000; treatment variance (1000² + 1000²) / 1 = 2,000,000, control 0:
+        # standard error sqrt(2,000,000 / 2) = 1000, Welch degrees of freedom
+        # (1e6)² / ((1e6)² / 1) = 1.
+        assert uplift.interval_available
+        assert uplift.spend_uplift.amount_minor == 1_000
+        assert uplift.spend_uplift_lower.amount_minor == round(1_000 - T_975_1 * 1_000)
+        assert uplift.spend_uplift_upper.amount_minor == round(1_000 + T_975_1 * 1_000)
+        wide = (await report(9_900)).uplifts[0]
+        assert wide.spend_uplift_lower.amount_minor == round(1_000 - T_995_1 * 1_000)
+        assert wide.spend_uplift_upper.amount_minor == round(1_000 + T_995_1 * 1_000)
