@@ -83,6 +83,7 @@ async def setup(runtime: Runtime) -> Application:
         runtime.outbox,
         ledger,
         runtime.metrics,
+        targeting=targeting,
         lease_s=config.redemption_lease_ms / 1000,
         recovery_interval_s=config.recovery_interval_ms / 1000,
         pause_after_hold_s=config.pause_after_hold_ms / 1000,

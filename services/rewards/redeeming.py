@@ -10,7 +10,7 @@ import asyncpg
 import grpc
 
 from loyalty.rewards.v1 import rewards_pb2
-from services.rewards import code_store, convert, domain, repository
+from services.rewards import code_store, convert, domain, eligibility, repository
 from services.rewards import redemption_store as store
 from services.rewards.errors import (
     CancellationRefused,
@@ -105,26 +105,17 @@ class RedeemingMethods:
             )
         points = reward.points_price * request.quantity
         standing = await self.ledger.require_standing(request.program_id, request.member_id)
-        segments = await self.targeting.member_segments(
-            request.program_id,
-            request.member_id,
-            set(reward.eligibility.segment_ids),
-            strict=True,
+        member = await eligibility.ask(
+            self.ledger,
+            self.targeting,
+            program_id=request.program_id,
+            member_id=request.member_id,
+            reward=reward,
+            tier_code=standing.tier_code,
         )
-        if not domain.is_eligible(reward, tier_code=standing.tier_code, segment_ids=segments):
-            raise RedemptionRefused(
-                "NOT_ELIGIBLE",
-                "the member's tier or segments do not include this reward",
-                field="member_id",
-            )
-        if await self.targeting.withheld_rewards(
-            request.program_id, request.member_id, [request.reward_id]
-        ):
-            raise RedemptionRefused(
-                "NOT_ELIGIBLE",
-                "the reward is offered to another group of members (an experiment)",
-                field="member_id",
-            )
+        refused = eligibility.refusal(reward, member)
+        if refused is not None:
+            raise RedemptionRefused(eligibility.NOT_ELIGIBLE, refused, field="member_id")
         if standing.available_points < points:
             raise RedemptionRefused(
                 "INSUFFICIENT_POINTS",

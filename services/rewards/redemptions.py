@@ -31,7 +31,7 @@ from loyalty.rewards.v1 import rewards_pb2
 from services.rewards import code_store, domain
 from services.rewards import redemption_store as store
 from services.rewards.errors import RedemptionInProgress
-from services.rewards.remote import LedgerClient
+from services.rewards.remote import CampaignTargeting, LedgerClient
 from services.rewards.steps import RedemptionSteps
 from services.shared.database import in_transaction
 from services.shared.metrics import Metrics
@@ -68,6 +68,7 @@ class Redemptions:
         ledger: LedgerClient,
         metrics: Metrics,
         *,
+        targeting: CampaignTargeting,
         lease_s: float,
         recovery_interval_s: float,
         pause_after_hold_s: float = 0.0,
@@ -94,6 +95,7 @@ class Redemptions:
             outbox,
             ledger,
             metrics,
+            targeting=targeting,
             lease_s=lease_s,
             pause_after_hold_s=pause_after_hold_s,
             stopping=self.stopping,

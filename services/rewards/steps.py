@@ -8,6 +8,7 @@ transition that only succeeds for the driver holding its lease; a step that cann
 import asyncio
 import contextlib
 import datetime
+import functools
 import logging
 import uuid
 from typing import Any
@@ -18,10 +19,10 @@ from prometheus_client import Counter
 from loyalty.events.v1 import events_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from loyalty.rewards.v1 import rewards_pb2
-from services.rewards import code_store, codes, domain, events, repository
+from services.rewards import code_store, codes, domain, eligibility, events, repository
 from services.rewards import redemption_store as store
-from services.rewards.errors import LedgerUnavailable
-from services.rewards.remote import LedgerClient, LedgerRefused
+from services.rewards.errors import CampaignUnavailable, LedgerUnavailable, MemberNotFound
+from services.rewards.remote import CampaignTargeting, LedgerClient, LedgerRefused
 from services.shared.database import in_transaction
 from services.shared.metrics import Metrics
 from services.shared.outbox import Outbox
@@ -29,6 +30,9 @@ from services.shared.outbox import Outbox
 logger = logging.getLogger(__name__)
 
 CODE_GENERATION_ATTEMPTS_MAX = 3
+# Times the stock reservation asks again for a member's targeting when the reward's eligibility
+# changed meanwhile (an operator editing it at that very moment).
+ELIGIBILITY_ROUNDS_MAX = 3
 HOLD_RETRY_DELAY_FIRST_S = 0.1
 HOLD_RETRY_DELAY_MAX_S = 1.0
 # Reasons after which no hold exists: a retried PlaceHold would be refused the same way.
@@ -38,6 +42,10 @@ NO_HOLD_REASONS = {"INSUFFICIENT_POINTS", "MEMBER_NOT_FOUND"}
 # of this redemption happened, sent with another reason or note: before a cancel was asked for,
 # or by a version that sent no note).
 VOIDED_BEFORE_REASONS = {"HOLD_CLOSED", "IDEMPOTENCY_KEY_REUSED"}
+
+
+class EligibilityMoved(Exception):
+    """The reward's eligibility changed after the member's targeting was asked for: ask again."""
 
 
 class Refusal(Exception):
@@ -77,6 +85,7 @@ class RedemptionSteps:
         ledger: LedgerClient,
         metrics: Metrics,
         *,
+        targeting: CampaignTargeting,
         lease_s: float,
         pause_after_hold_s: float,
         stopping: asyncio.Event,
@@ -85,6 +94,7 @@ class RedemptionSteps:
         self.pool = pool
         self.outbox = outbox
         self.ledger = ledger
+        self.targeting = targeting
         self.cancellations_refused = cancellations_refused_counter(metrics)
         self.lease_s = lease_s
         self.hold_retry_s = hold_retry_s
@@ -177,45 +187,99 @@ class RedemptionSteps:
             delay = min(delay * 2, HOLD_RETRY_DELAY_MAX_S)
 
     async def reserve_stock(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
-        async def reserve(connection: asyncpg.Connection) -> None:
-            if not await self.transition(
-                connection, redemption, owner, domain.STOCK_RESERVED, stock_reserved=True
-            ):
-                return
-            reward = await repository.fetch_reward(
-                connection, redemption.program_id, redemption.reward_id
-            )
-            assert reward is not None
-            if not await store.count_member_units(
-                connection,
-                redemption.program_id,
-                redemption.member_id,
-                redemption.reward_id,
-                redemption.quantity,
-                limit=reward.per_member_limit,
-            ):
-                raise Refusal(
-                    "MEMBER_LIMIT_REACHED",
-                    f"a member may redeem {reward.per_member_limit} of this reward",
+        """Reserve the stock, checking again that the reward is on offer and that the member is
+        still eligible (tier, segment, experiment arm), in the transaction whose reservation
+        locks the reward's row: a change while the points were held is not charged."""
+        for _ in range(ELIGIBILITY_ROUNDS_MAX):
+            try:
+                member = await self._targeting(redemption)
+                await in_transaction(
+                    self.pool, functools.partial(self._reserve, redemption, owner, member)
                 )
-            if not await repository.reserve_stock(
-                connection, redemption.program_id, redemption.reward_id, redemption.quantity
-            ):
-                # Read again: the reward as the refused reservation found it, edits included.
-                found = await repository.fetch_reward(
-                    connection, redemption.program_id, redemption.reward_id
-                )
-                assert found is not None
-                if found.status != rewards_pb2.REWARD_STATUS_ACTIVE:
-                    raise Refusal("REWARD_NOT_ACTIVE", "the reward is no longer active")
-                if not domain.is_available(found, _now()):
-                    raise Refusal("REWARD_NOT_AVAILABLE", "the reward is outside its validity")
-                raise Refusal("OUT_OF_STOCK", "the reward is out of stock")
+            except EligibilityMoved:
+                continue  # the reward's eligibility changed between asking and locking
+            except Refusal as refusal:
+                await self.to_voiding(redemption, owner, refusal.code, refusal.message)
+            return
+        await self.to_voiding(
+            redemption,
+            owner,
+            eligibility.NOT_ELIGIBLE,
+            "the reward's eligibility kept changing while the redemption was made",
+        )
 
+    async def _targeting(self, redemption: store.RedemptionRow) -> eligibility.MemberTargeting:
+        """What the ledger and campaign say of the member now, for the reward as it is now
+        (asked outside the transaction: no row lock waits on another service)."""
+        reward = await repository.fetch_reward(
+            self.pool, redemption.program_id, redemption.reward_id
+        )
+        assert reward is not None
         try:
-            await in_transaction(self.pool, reserve)
-        except Refusal as refusal:
-            await self.to_voiding(redemption, owner, refusal.code, refusal.message)
+            return await eligibility.ask(
+                self.ledger,
+                self.targeting,
+                program_id=redemption.program_id,
+                member_id=redemption.member_id,
+                reward=reward,
+            )
+        except MemberNotFound as error:
+            raise Refusal("MEMBER_NOT_FOUND", str(error)) from None
+        except (LedgerUnavailable, CampaignUnavailable) as error:
+            # Eligibility cannot be known: nothing is spent, and the member may try again.
+            raise Refusal(
+                error.reason,
+                "the member's eligibility could not be checked again (the ledger or campaign did "
+                "not answer); try again with a new idempotency key",
+            ) from None
+
+    async def _reserve(
+        self,
+        redemption: store.RedemptionRow,
+        owner: uuid.UUID,
+        member: eligibility.MemberTargeting,
+        connection: asyncpg.Connection,
+    ) -> None:
+        if not await self.transition(
+            connection, redemption, owner, domain.STOCK_RESERVED, stock_reserved=True
+        ):
+            return
+        reward = await repository.fetch_reward(
+            connection, redemption.program_id, redemption.reward_id
+        )
+        assert reward is not None
+        if not await store.count_member_units(
+            connection,
+            redemption.program_id,
+            redemption.member_id,
+            redemption.reward_id,
+            redemption.quantity,
+            limit=reward.per_member_limit,
+        ):
+            raise Refusal(
+                "MEMBER_LIMIT_REACHED",
+                f"a member may redeem {reward.per_member_limit} of this reward",
+            )
+        reserved = await repository.reserve_stock(
+            connection, redemption.program_id, redemption.reward_id, redemption.quantity
+        )
+        # Read again: the reward as the reservation found it (its row now locked by it, so an
+        # edit either came before and is read here, or waits for this transaction).
+        found = await repository.fetch_reward(
+            connection, redemption.program_id, redemption.reward_id
+        )
+        assert found is not None
+        if not reserved:
+            if found.status != rewards_pb2.REWARD_STATUS_ACTIVE:
+                raise Refusal("REWARD_NOT_ACTIVE", "the reward is no longer active")
+            if not domain.is_available(found, _now()):
+                raise Refusal("REWARD_NOT_AVAILABLE", "the reward is outside its validity")
+            raise Refusal("OUT_OF_STOCK", "the reward is out of stock")
+        if found.eligibility != member.asked_for:
+            raise EligibilityMoved()
+        refused = eligibility.refusal(found, member)
+        if refused is not None:
+            raise Refusal(eligibility.NOT_ELIGIBLE, refused)
 
     async def issue_codes(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
         reward = await repository.fetch_reward(

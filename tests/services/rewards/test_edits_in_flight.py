@@ -137,3 +137,68 @@ async def test_a_code_keeps_the_discount_it_was_redeemed_for(platform) -> None:
     assert (await platform.validate(code.code)).discount == half
     [later] = (await platform.redeem("m1", coupon.reward_id)).codes
     assert (await platform.validate(later.code)).discount == tenth
+
+
+async def _refused_spending_nothing(platform, redeeming, member_id: str, points: int) -> None:
+    """The redemption under way ends NOT_ELIGIBLE, as Redeem's first check answers: its hold is
+    voided and no stock stays reserved."""
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await redeeming
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(error.value) == "NOT_ELIGIBLE"
+    assert error.value.details().startswith("member_id:")
+    balance = await platform.ledger.balance(member_id)
+    assert (balance.available_points, balance.held_points) == (points, 0)
+    [failed] = (
+        await platform.rewards.ListRedemptions(
+            rewards_pb2.ListRedemptionsRequest(program_id=PROGRAM, member_id=member_id)
+        )
+    ).redemptions
+    assert failed.status == rewards_pb2.REDEMPTION_STATUS_FAILED and not failed.codes
+    await platform.ledger.assert_clean()
+
+
+@pytest.mark.parametrize("rewards_overrides", [PAUSED], indirect=True)
+async def test_a_reward_restricted_to_other_tiers_under_a_redemption_spends_nothing(
+    platform,
+) -> None:
+    # The operator restricts the reward to Gold while a Member-tier redemption holds its points:
+    # Redeem checked eligibility only when it started, so the redemption went on to the code.
+    await platform.ledger.earn("m1", 600)
+    coffee = await platform.create(reward())
+    redeeming = asyncio.ensure_future(platform.redeem("m1", coffee.reward_id))
+    await _held(platform, "m1")
+    await _update(
+        platform,
+        rewards_pb2.Reward(
+            reward_id=coffee.reward_id, eligibility=rewards_pb2.Eligibility(tier_codes=["gold"])
+        ),
+        "eligibility",
+    )
+
+    await _refused_spending_nothing(platform, redeeming, "m1", 600)
+    stock = (await platform.get_reward(coffee.reward_id)).stock
+    assert (stock.available, stock.reserved, stock.redeemed) == (10, 0, 0)
+
+
+@pytest.mark.parametrize("rewards_overrides", [PAUSED], indirect=True)
+async def test_a_member_leaving_the_rewards_tier_under_a_redemption_spends_nothing(
+    platform,
+) -> None:
+    # A welcome offer for the entry tier only: the member reaches Gold while the redemption
+    # holds its points, and is no longer in the tier the offer is for.
+    await platform.ledger.earn("m1", 600)
+    welcome = await platform.create(
+        reward(
+            eligibility=rewards_pb2.Eligibility(tier_codes=["member"]),
+            stock=rewards_pb2.Stock(available=3),
+        )
+    )
+    redeeming = asyncio.ensure_future(platform.redeem("m1", welcome.reward_id))
+    await _held(platform, "m1")
+    await platform.ledger.earn("m1", 5_000, qualifying=True)
+    assert (await platform.ledger.balance("m1")).tier_code == "gold"
+
+    await _refused_spending_nothing(platform, redeeming, "m1", 5_600)
+    stock = (await platform.get_reward(welcome.reward_id)).stock
+    assert (stock.available, stock.reserved, stock.redeemed) == (3, 0, 0)

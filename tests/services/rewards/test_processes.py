@@ -290,6 +290,7 @@ async def test_a_hold_asked_while_the_ledger_restarts_is_placed_once_it_is_back(
             None,  # type: ignore[arg-type]
             client,
             Metrics.create(),
+            targeting=None,  # type: ignore[arg-type]  # nor campaign
             lease_s=30.0,
             pause_after_hold_s=0.0,
             stopping=asyncio.Event(),
