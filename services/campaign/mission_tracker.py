@@ -25,6 +25,7 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import numpy as np
@@ -128,7 +129,7 @@ class MissionTracker:
             )
             for i in indexes
         ]
-        counted = await self._count(connection, program.program_id, missions, facts)
+        counted = await self._count(connection, program, missions, facts)
         steps = counted.steps
         steps.facts = [indexes[f] for f in steps.facts]
         # Kept per purchase too, for a return in full to take back (return_takebacks.py).
@@ -160,7 +161,7 @@ class MissionTracker:
             channel=activity.channel,
             activity_kind=activity.kind,
         )
-        counted = await self._count(connection, program.program_id, missions, [fact])
+        counted = await self._count(connection, program, missions, [fact])
         steps = counted.steps
         # Kept with the activity's time, so that taking back a purchase can measure a window
         # again from the facts still counted (take_back).
@@ -184,10 +185,11 @@ class MissionTracker:
     async def _count(
         self,
         connection: asyncpg.Connection,
-        program_id: str,
+        program: ProgramSettings,
         missions: list[engagement_pb2.Mission],
         facts: list[Fact],
     ) -> Counted:
+        program_id, zone = program.program_id, ZoneInfo(program.time_zone)
         relevant = [
             (position, fact, mission)
             for position, fact in enumerate(facts)
@@ -206,7 +208,7 @@ class MissionTracker:
         relevant.sort(key=lambda triple: triple[1].at)
         for position, fact, mission in relevant:
             current = progress[(fact.member_id, mission.mission_id)]
-            step = count(mission, current, fact)
+            step = count(mission, current, fact, zone=zone)
             if step is None:
                 continue
             steps.facts.append(position)
@@ -300,6 +302,7 @@ async def take_back(
     program_id: str,
     steps: list[RefusedStep],
     *,
+    time_zone: str,
     outbox: Outbox,
     reason: int = WITHDRAWN_FOR_REFUSED_PURCHASE,
 ) -> list[tuple[str, str]]:
@@ -340,7 +343,7 @@ async def take_back(
             missions[s.mission_id], current, attempt=s.attempt, step=s.step
         ):
             reopened.append((s.member_id, s.mission_id))
-    await _measure_windows_again(connection, program_id, missions, progress)
+    await _measure_windows_again(connection, program_id, missions, progress, ZoneInfo(time_zone))
     changed = {key: p for key, p in progress.items() if p.changed}
     if changed:
         await store.store_progress(connection, program_id, changed)
@@ -374,6 +377,7 @@ async def _measure_windows_again(
     program_id: str,
     missions: dict[str, engagement_pb2.Mission],
     progress: dict[tuple[str, str], Progress],
+    zone: ZoneInfo,
 ) -> None:
     """Start the window of each attempt a take-back changed, and that still counts facts, with
     the first of them (missions.window_from). The caller deleted the taken-back purchases' step
@@ -393,7 +397,8 @@ async def _measure_windows_again(
     for (member, mission_id), current in windowed.items():
         found = facts.get((member, mission_id, current.attempt))
         if found is not None and found.count == sum(current.counts):
-            window_from(missions[mission_id], current, from_unix_micros(found.first_micros))
+            first_at = from_unix_micros(found.first_micros)
+            window_from(missions[mission_id], current, first_at, zone=zone)
 
 
 def completion_withdrawn(

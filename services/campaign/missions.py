@@ -10,10 +10,12 @@ The rules, as members see them:
   goes on from there, one who leaves keeps the progress made but makes no more.
 - A fact advances at most one step: in an ordered mission only the first unfinished step, in an
   unordered one the first unfinished step it meets (in the mission's order).
-- The window (`window_days`) starts with the first fact that counts. A fact that comes after the
-  deadline of an unfinished attempt restarts the mission: the old attempt's progress is dropped and
-  that fact counts for a new attempt (GetMissionProgress shows EXPIRED until then). A mission
-  without a window never expires.
+- The window (`window_days`) starts with the first fact that counts and ends at the same local
+  time `window_days` calendar days later in the program's time zone (opened at 10:15 on day D,
+  14 days end at 10:15 on day D + 14, however the clocks change in between). A fact that comes
+  after the deadline of an unfinished attempt restarts the mission: the old attempt's progress is
+  dropped and that fact counts for a new attempt (GetMissionProgress shows EXPIRED until then). A
+  mission without a window never expires.
 - When every step is done the mission is completed, once per member: its points and badge are
   given then, and later facts change nothing.
 - A purchase the ledger refuses (its member closed by a merge campaign had not recorded yet)
@@ -27,11 +29,13 @@ Facts count in the order campaign records them; the window is measured in the fa
 
 import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from loyalty.campaign.v1 import engagement_pb2
 from loyalty.common.v1 import common_pb2
 from services.shared import validation
 from services.shared.errors import InvalidArgument
+from services.shared.local_days import local_days_later
 
 NOT_STARTED = engagement_pb2.MISSION_PROGRESS_STATE_NOT_STARTED
 IN_PROGRESS = engagement_pb2.MISSION_PROGRESS_STATE_IN_PROGRESS
@@ -135,14 +139,25 @@ def _step_for(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -
     return None
 
 
-def advance(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -> bool:
+def advance(
+    mission: engagement_pb2.Mission, progress: Progress, fact: Fact, *, zone: ZoneInfo
+) -> bool:
     """Count the fact in the member's progress; True when it completes the mission."""
-    return count(mission, progress, fact) is not None and progress.state == COMPLETED
+    return count(mission, progress, fact, zone=zone) is not None and progress.state == COMPLETED
 
 
-def count(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -> int | None:
+def deadline(mission: engagement_pb2.Mission, start: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """The end of a window started at `start`: `window_days` local days later in the program's
+    time zone `zone` (the caller checks the mission has a window)."""
+    return local_days_later(start, mission.window_days, zone)
+
+
+def count(
+    mission: engagement_pb2.Mission, progress: Progress, fact: Fact, *, zone: ZoneInfo
+) -> int | None:
     """Count the fact in the member's progress; the index of the step it counted for (in the
-    attempt progress.attempt then names), None if it counted for none."""
+    attempt progress.attempt then names), None if it counted for none. `zone` is the program's
+    time zone, in which the window's days are counted."""
     if progress.state == COMPLETED or not live(mission, fact.at):
         return None
     attempt = progress
@@ -160,7 +175,7 @@ def count(mission: engagement_pb2.Mission, progress: Progress, fact: Fact) -> in
     if progress.started_at is None:
         progress.started_at = fact.at
         if mission.window_days:
-            progress.deadline_at = fact.at + dt.timedelta(days=mission.window_days)
+            progress.deadline_at = deadline(mission, fact.at, zone)
     progress.state = IN_PROGRESS
     if all(at is not None for at in progress.steps_completed_at):
         progress.state, progress.completed_at = COMPLETED, fact.at
@@ -192,7 +207,9 @@ def take_back(
     return reopened
 
 
-def window_from(mission: engagement_pb2.Mission, progress: Progress, first_at: dt.datetime) -> None:
+def window_from(
+    mission: engagement_pb2.Mission, progress: Progress, first_at: dt.datetime, *, zone: ZoneInfo
+) -> None:
     """Measure the attempt's window again from `first_at`, the first fact it still counts, once
     a fact that counted in it was taken back: a refused purchase that opened the window must not
     leave the member the shorter window it gave. The start never moves earlier than it was (a
@@ -203,7 +220,7 @@ def window_from(mission: engagement_pb2.Mission, progress: Progress, first_at: d
     progress.changed = True
     progress.started_at = first_at
     if mission.window_days:
-        progress.deadline_at = first_at + dt.timedelta(days=mission.window_days)
+        progress.deadline_at = deadline(mission, first_at, zone)
 
 
 def _replace(progress: Progress, attempt: Progress) -> None:

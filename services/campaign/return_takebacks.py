@@ -147,6 +147,7 @@ async def _take_back_missions(
         connection,
         program_id,
         [RefusedStep(*row) for row in counted],
+        time_zone=program.time_zone,
         outbox=outbox,
         reason=WITHDRAWN_FOR_RETURNED_PURCHASE,
     )

@@ -102,7 +102,7 @@ async def withdraw_purchases(
     buyers = sorted(set(members))
     await segment_facts.mark_dirty(connection, program_id, buyers)
     held = await _unreach_milestones(connection, program_id, counts, withdrawn, outbox=outbox)
-    held |= await _take_back_missions(connection, program_id, withdrawn, steps or [], outbox=outbox)
+    held |= await _take_back_missions(connection, program, withdrawn, steps or [], outbox=outbox)
     return held | await _reopen_referrals(connection, program_id, buyers)
 
 
@@ -149,7 +149,7 @@ async def _unreach_milestones(
 
 async def _take_back_missions(
     connection: asyncpg.Connection,
-    program_id: str,
+    program: ProgramSettings,
     withdrawn: list[store.StoredTransaction],
     steps: list[RefusedStep],
     *,
@@ -161,7 +161,9 @@ async def _take_back_missions(
     undone = [s for s in steps if (s.member_id, s.transaction_id) in deleted]
     if not undone:
         return set()
-    reopened = await take_back(connection, program_id, undone, outbox=outbox)
+    reopened = await take_back(
+        connection, program.program_id, undone, time_zone=program.time_zone, outbox=outbox
+    )
     return {(member, mission_key(mission_id)) for member, mission_id in reopened}
 
 

@@ -70,25 +70,25 @@ def review(at: dt.datetime) -> Fact:
 def test_an_ordered_mission_ignores_a_later_step_first():
     rules = mission(ordered=True)
     progress = Progress.fresh(2)
-    assert not advance(rules, progress, review(T0))
+    assert not advance(rules, progress, review(T0), zone=ZONE)
     assert not progress.changed and progress.counts == [0, 0]
-    assert not advance(rules, progress, buy(T0))
-    assert advance(rules, progress, review(T0 + dt.timedelta(hours=1)))
+    assert not advance(rules, progress, buy(T0), zone=ZONE)
+    assert advance(rules, progress, review(T0 + dt.timedelta(hours=1)), zone=ZONE)
     assert progress.state == COMPLETED
 
 
 def test_an_unordered_mission_takes_steps_in_any_order():
     rules = mission(ordered=False)
     progress = Progress.fresh(2)
-    assert not advance(rules, progress, review(T0))
-    assert advance(rules, progress, buy(T0 + dt.timedelta(hours=1)))
+    assert not advance(rules, progress, review(T0), zone=ZONE)
+    assert advance(rules, progress, buy(T0 + dt.timedelta(hours=1)), zone=ZONE)
 
 
 def test_taking_back_the_completing_fact_reopens_the_mission():
     rules = mission(ordered=False)
     progress = Progress.fresh(2)
-    advance(rules, progress, review(T0))
-    step = count(rules, progress, buy(T0 + dt.timedelta(hours=1)))
+    advance(rules, progress, review(T0), zone=ZONE)
+    step = count(rules, progress, buy(T0 + dt.timedelta(hours=1)), zone=ZONE)
     assert step == 0 and progress.state == COMPLETED
     assert take_back(rules, progress, attempt=1, step=step)
     assert (progress.state, progress.completed_at) == (IN_PROGRESS, None)
@@ -101,8 +101,8 @@ def test_taking_back_the_completing_fact_reopens_the_mission():
 def test_taking_back_a_fact_of_an_attempt_restarted_since_changes_nothing():
     rules = mission(ordered=True, window_days=14)
     progress = Progress.fresh(2)
-    count(rules, progress, buy(T0))
-    count(rules, progress, buy(T0 + dt.timedelta(days=16)))
+    count(rules, progress, buy(T0), zone=ZONE)
+    count(rules, progress, buy(T0 + dt.timedelta(days=16)), zone=ZONE)
     assert progress.attempt == 2
     assert not take_back(rules, progress, attempt=1, step=0)
     assert progress.counts == [1, 0] and progress.started_at == T0 + dt.timedelta(days=16)
@@ -114,14 +114,14 @@ def test_taking_back_a_fact_of_an_attempt_restarted_since_changes_nothing():
 def test_a_fact_after_the_deadline_starts_a_new_attempt():
     rules = mission(ordered=True, window_days=14)
     progress = Progress.fresh(2)
-    advance(rules, progress, buy(T0))
+    advance(rules, progress, buy(T0), zone=ZONE)
     assert progress.deadline_at == T0 + dt.timedelta(days=14)
     assert progress.state_at(T0 + dt.timedelta(days=14)) == EXPIRED
     # A review after the deadline cannot start an attempt (the purchase comes first): no change.
-    assert not advance(rules, progress, review(T0 + dt.timedelta(days=15)))
+    assert not advance(rules, progress, review(T0 + dt.timedelta(days=15)), zone=ZONE)
     assert progress.attempt == 1 and progress.counts == [1, 0]
     # A purchase does, and the window starts again.
-    advance(rules, progress, buy(T0 + dt.timedelta(days=16)))
+    advance(rules, progress, buy(T0 + dt.timedelta(days=16)), zone=ZONE)
     assert progress.attempt == 2 and progress.counts == [1, 0]
     assert progress.started_at == T0 + dt.timedelta(days=16)
     assert progress.state_at(T0 + dt.timedelta(days=17)) == IN_PROGRESS
@@ -145,7 +145,7 @@ def test_completion_comes_once_and_only_with_every_step_done(facts, ordered, win
     completions = 0
     for is_purchase, hours in sorted(facts, key=lambda fact: fact[1]):
         at = T0 + dt.timedelta(hours=hours)
-        if advance(rules, progress, buy(at) if is_purchase else review(at)):
+        if advance(rules, progress, buy(at) if is_purchase else review(at), zone=ZONE):
             completions += 1
             assert all(
                 done >= required(step)
@@ -227,8 +227,8 @@ def test_taking_back_the_latest_facts_leaves_what_the_others_counted(facts, kept
         at = T0 + dt.timedelta(hours=hours)
         fact = buy(at) if is_purchase else review(at)
         if position < kept:
-            count(rules, before, fact)
-        step = count(rules, progress, fact)
+            count(rules, before, fact, zone=ZONE)
+        step = count(rules, progress, fact, zone=ZONE)
         if position >= kept and step is not None:
             steps.append((progress.attempt, step))
     for attempt, step in reversed(steps):

@@ -5,6 +5,7 @@ drafts, archiving, and bad input."""
 
 import datetime as dt
 import uuid
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
+from services.shared.local_days import local_days_later
 from tests.services.campaign.streams import campaign_events, consumed, eventually, publish
 from tests.services.campaign.support import (
     PROGRAM,
@@ -29,6 +31,7 @@ REVIEW = common_pb2.ACTIVITY_KIND_REVIEW
 SHARE = common_pb2.ACTIVITY_KIND_SOCIAL_SHARE
 STORE = common_pb2.CHANNEL_STORE
 WEBSHOP = common_pb2.CHANNEL_WEBSHOP
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 class STATE:
@@ -36,6 +39,11 @@ class STATE:
     IN_PROGRESS = engagement_pb2.MISSION_PROGRESS_STATE_IN_PROGRESS
     COMPLETED = engagement_pb2.MISSION_PROGRESS_STATE_COMPLETED
     EXPIRED = engagement_pb2.MISSION_PROGRESS_STATE_EXPIRED
+
+
+def amsterdam(*fields: int) -> dt.datetime:
+    """An Amsterdam wall-clock time (the test program's zone) as a UTC instant."""
+    return dt.datetime(*fields, tzinfo=AMSTERDAM).astimezone(dt.UTC)
 
 
 # Recent enough that a 14-day window started then is still open now.
@@ -159,7 +167,9 @@ async def test_a_mission_across_two_channels_rewards_once_under_redelivery(
         ("buy", 1, 1),
         ("review", 0, 1),
     ]
-    assert halfway.deadline_at.ToDatetime(tzinfo=dt.UTC) == DAY0 + dt.timedelta(days=14, hours=1)
+    # 14 local days in the program's zone (a change of the clocks in between keeps the time).
+    deadline = local_days_later(DAY0 + dt.timedelta(hours=1), 14, AMSTERDAM)
+    assert halfway.deadline_at.ToDatetime(tzinfo=dt.UTC) == deadline
 
     # The review online, delivered three times (each copy a JetStream message of its own).
     event = review_event("r1", "ann", DAY0 + dt.timedelta(days=3))
@@ -222,6 +232,28 @@ async def test_a_passed_window_restarts_the_mission(services, database_url):
     assert (await progress(campaign, "bob", mission.mission_id)).state == STATE.COMPLETED
     assert mission_postings(await ledger_postings(database_url, "bob"), mission.mission_id) == [200]
     assert await badges(campaign, "bob") == []
+
+
+async def test_a_window_ends_at_the_same_local_time_across_a_change_of_the_clocks(services):
+    """14 days after 10:15 is 10:15, in summer or winter time (Europe/Amsterdam, the program's
+    zone): a window opened on 20 October 2026 ends at 10:15 on 3 November, though the clocks
+    went back on 25 October, and one opened on 20 March 2026 at 10:15 on 3 April, across 29
+    March. 14 x 24 hours ended them at 09:15 and 11:15, so a review at 09:45 on 3 November came
+    too late and one at 10:45 on 3 April in time."""
+    _, campaign = services
+    mission = await create(campaign, store_then_review(badge_code="", badge_name=""))
+    opened = {"ann": amsterdam(2026, 10, 20, 10, 15), "bob": amsterdam(2026, 3, 20, 10, 15)}
+    ends = {"ann": amsterdam(2026, 11, 3, 10, 15), "bob": amsterdam(2026, 4, 3, 10, 15)}
+    for member, at in opened.items():
+        await campaign.purchase(member, f"{member}-t1", 2_000, at=at, channel=STORE)
+        started = await progress(campaign, member, mission.mission_id)
+        assert started.deadline_at.ToDatetime(tzinfo=dt.UTC) == ends[member], member
+    await review(campaign, "ann", "ann-r1", amsterdam(2026, 11, 3, 9, 45))
+    assert (await progress(campaign, "ann", mission.mission_id)).state == STATE.COMPLETED
+    await review(campaign, "bob", "bob-r1", amsterdam(2026, 4, 3, 10, 45))
+    late = await progress(campaign, "bob", mission.mission_id)
+    assert late.state == STATE.EXPIRED
+    assert [s.done_count for s in late.steps] == [1, 0]
 
 
 async def test_an_unordered_mission_with_counts_gives_a_badge_once(services, database_url):
