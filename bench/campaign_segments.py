@@ -241,6 +241,8 @@ async def _measure(
                     segment,
                     entry_tier="member",
                     now=dt.datetime.now(dt.UTC),
+                    # The zone of the program bench.ledger configures (program_config's default).
+                    time_zone="Europe/Amsterdam",
                     members=changed,
                 )
 

@@ -141,6 +141,7 @@ def compute_statement(
     *,
     entry_tier: str,
     now: dt.datetime,
+    time_zone: str,
     members: Sequence[str] | None,
     tier_mappings: Mapping[str, str] | None = None,
 ) -> tuple[str, list[object]]:
@@ -155,6 +156,7 @@ def compute_statement(
         program=program,
         entry_tier=entry_tier,
         now=now,
+        time_zone=time_zone,
         members=scope,
         tier_mappings=tier_mappings,
     )
@@ -186,6 +188,7 @@ async def compute(
     *,
     entry_tier: str,
     now: dt.datetime,
+    time_zone: str,
     members: Sequence[str] | None = None,
     tier_mappings: Mapping[str, str] | None = None,
 ) -> Change:
@@ -194,7 +197,12 @@ async def compute(
     holds the segment's row lock (fetch_segment(lock=True)), so a full and an incremental
     computation never interleave."""
     sql, args = compute_statement(
-        segment, entry_tier=entry_tier, now=now, members=members, tier_mappings=tier_mappings
+        segment,
+        entry_tier=entry_tier,
+        now=now,
+        time_zone=time_zone,
+        members=members,
+        tier_mappings=tier_mappings,
     )
     # The aggregates' joins are overestimated by orders of magnitude, which would make
     # PostgreSQL spend seconds compiling the statement with JIT for nothing.

@@ -162,7 +162,7 @@ class SegmentRpcs(RpcBase):
                 change = await evaluate(
                     connection,
                     stored.segment,
-                    entry_tier=program.entry_tier_code,
+                    program=program,
                     now=now(),
                     metrics=self.insight_metrics,
                 )

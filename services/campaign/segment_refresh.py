@@ -34,7 +34,7 @@ from services.campaign import repository_segments as store
 from services.campaign import repository_tiers
 from services.campaign.errors import CampaignError
 from services.campaign.insight_metrics import InsightMetrics
-from services.campaign.ledger_client import LedgerClient
+from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.shared.periodic import IncompleteRun
 
 logger = logging.getLogger(__name__)
@@ -48,21 +48,22 @@ async def evaluate(
     connection: asyncpg.Connection,
     segment: segments_pb2.Segment,
     *,
-    entry_tier: str,
+    program: ProgramSettings,
     now: dt.datetime,
     metrics: InsightMetrics | None,
     members: Sequence[str] | None = None,
 ) -> store.Change:
     """Compute the segment (in full, or for `members`) under its row lock, with metrics,
-    following the ledger's tier renames."""
+    following the ledger's tier renames; windows of days count the program's local days."""
     started = time.perf_counter()
     await store.fetch_segment(connection, segment.program_id, segment.segment_id, lock=True)
     tiers = await repository_tiers.fetch_tiers(connection, segment.program_id)
     change = await store.compute(
         connection,
         segment,
-        entry_tier=entry_tier,
+        entry_tier=program.entry_tier_code,
         now=now,
+        time_zone=program.time_zone,
         members=members,
         tier_mappings=tiers.mappings if tiers is not None else None,
     )
@@ -107,7 +108,7 @@ class SegmentRefresh:
                 break
         for program_id, segment_id in await store.due_segments(self.pool, now, DUE_SEGMENTS_MAX):
             try:
-                entry_tier = (await self.ledger.program(program_id)).entry_tier_code
+                program = await self.ledger.program(program_id)
             except CampaignError as error:
                 logger.warning("segment %s of %s: %s", segment_id, program_id, error.details())
                 problems.append(f"segment {segment_id} of {program_id}: {error.details()}")
@@ -117,7 +118,7 @@ class SegmentRefresh:
                 if stored is None:
                     continue
                 await evaluate(
-                    connection, stored.segment, entry_tier=entry_tier, now=now, metrics=self.metrics
+                    connection, stored.segment, program=program, now=now, metrics=self.metrics
                 )
                 done["segments"] += 1
         if problems:
@@ -141,14 +142,14 @@ class SegmentRefresh:
     async def _evaluate_members(
         self, program_id: str, members: list[str], now: dt.datetime
     ) -> None:
-        entry_tier = (await self.ledger.program(program_id)).entry_tier_code
+        program = await self.ledger.program(program_id)
         async with self.pool.acquire() as connection, connection.transaction():
             segments = await store.computed_segments(connection, program_id)
             for segment in segments:
                 await evaluate(
                     connection,
                     segment,
-                    entry_tier=entry_tier,
+                    program=program,
                     now=now,
                     metrics=self.metrics,
                     members=members,

@@ -12,6 +12,10 @@ job runs for members whose facts changed.
 Conditions that hold no value for a member (no purchase, no consent row) are false before
 `negate` applies, so a negated condition includes those members.
 
+Windows of days ("purchased in the last 30 days", "enrolled at least 7 days ago") count local
+calendar days in the program's time zone, from the same local time that many days before `now`:
+across a change of the clocks that is an hour more or less than N x 24 hours.
+
 A tier condition follows the ledger's renames (`tier_mappings`, removed code -> the tier its
 members went to): a condition naming 'silver' after silver -> plus compares with both codes. The
 codes are followed here, once per query, so evaluation costs what it did; the stored definition
@@ -22,12 +26,14 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from loyalty.campaign.v1 import segments_pb2
 from loyalty.campaign.v1.engagement_pb2 import ACTIVITY_OUTCOME_REJECTED
 from services.campaign.tier_codes import followed_tier_codes
+from services.shared.local_days import local_days_later
+from services.shared.timestamps import unix_micros
 
-DAY_MICROS = 86_400_000_000
 PURCHASE_KIND = 1
 
 
@@ -58,13 +64,14 @@ def membership_query(
     program: str,
     entry_tier: str,
     now: dt.datetime,
+    time_zone: str,
     members: str | None = None,
     tier_mappings: Mapping[str, str] | None = None,
 ) -> str:
     """SELECT member_id of the matching members. `program` and `members` are placeholders
     already in `params` (members: a text[] restricting the evaluation, None for all);
-    `tier_mappings` are the ledger's renames tier conditions follow (None: none announced)."""
-    now_micros = int(now.timestamp() * 1_000_000)
+    `time_zone` is the program's, in which windows of days are counted; `tier_mappings` are
+    the ledger's renames tier conditions follow (None: none announced)."""
     aggregates = _Aggregates()
     predicates = []
     for index, condition in enumerate(segment.conditions):
@@ -74,8 +81,7 @@ def membership_query(
             params,
             aggregates,
             entry_tier=entry_tier,
-            now=now,
-            now_micros=now_micros,
+            days_ago=_DaysAgo(now, ZoneInfo(time_zone)),
             tier_mappings=tier_mappings or {},
         )
         predicate = f"coalesce(({predicate}), false)"
@@ -134,6 +140,20 @@ def population_sql(program: str, members: str | None) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _DaysAgo:
+    """The instants `days` local days before `now` in the program's time zone."""
+
+    now: dt.datetime
+    zone: ZoneInfo
+
+    def instant(self, days: int) -> dt.datetime:
+        return local_days_later(self.now, -days, self.zone)
+
+    def micros(self, days: int) -> int:
+        return unix_micros(self.instant(days))
+
+
 def _predicate(
     condition: segments_pb2.SegmentCondition,
     index: int,
@@ -141,8 +161,7 @@ def _predicate(
     aggregates: _Aggregates,
     *,
     entry_tier: str,
-    now: dt.datetime,
-    now_micros: int,
+    days_ago: _DaysAgo,
     tier_mappings: Mapping[str, str],
 ) -> str:
     kind = condition.WhichOneof("condition")
@@ -161,15 +180,15 @@ def _predicate(
             )
         parts = ["t.last_purchase IS NOT NULL"]
         if recency.days_since_purchase_min:
-            bound = now_micros - recency.days_since_purchase_min * DAY_MICROS
+            bound = days_ago.micros(recency.days_since_purchase_min)
             parts.append(f"t.last_purchase <= {params.add(bound, 'bigint')}")
         if recency.days_since_purchase_max:
-            bound = now_micros - recency.days_since_purchase_max * DAY_MICROS
+            bound = days_ago.micros(recency.days_since_purchase_max)
             parts.append(f"t.last_purchase >= {params.add(bound, 'bigint')}")
         return " AND ".join(parts)
     if kind == "frequency":
         frequency = condition.frequency
-        start = _window_start(aggregates, now_micros, frequency.window_days)
+        start = _window_start(aggregates, days_ago.micros(frequency.window_days))
         aggregates.purchases.append(
             f"count(*) FILTER (WHERE kind = {PURCHASE_KIND} AND occurred_micros >= "
             f"{params.add(start, 'bigint')}) AS c{index}"
@@ -179,7 +198,7 @@ def _predicate(
         )
     if kind == "monetary":
         monetary = condition.monetary
-        start = _window_start(aggregates, now_micros, monetary.window_days)
+        start = _window_start(aggregates, days_ago.micros(monetary.window_days))
         # Net spend: returns are stored with negative amounts.
         aggregates.purchases.append(
             f"sum(amount_minor) FILTER (WHERE occurred_micros >= {params.add(start, 'bigint')}) AS c{index}"
@@ -194,7 +213,7 @@ def _predicate(
         return " AND ".join(parts)
     if kind == "engagement":
         engagement = condition.engagement
-        since = now - dt.timedelta(days=engagement.window_days)
+        since = days_ago.instant(engagement.window_days)
         kind_filter = (
             f" AND kind = {params.add(engagement.activity_kind, 'smallint')}"
             if engagement.activity_kind
@@ -222,17 +241,16 @@ def _predicate(
                 f"f.enrolled_channel = ANY({params.add(list(enrollment.channels), 'smallint[]')})"
             )
         if enrollment.enrolled_days_min:
-            bound = now - dt.timedelta(days=enrollment.enrolled_days_min)
-            parts.append(f"m.enrolled_at <= {params.add(bound, 'timestamptz')}")
+            latest = days_ago.instant(enrollment.enrolled_days_min)
+            parts.append(f"m.enrolled_at <= {params.add(latest, 'timestamptz')}")
         if enrollment.enrolled_days_max:
-            bound = now - dt.timedelta(days=enrollment.enrolled_days_max)
-            parts.append(f"m.enrolled_at >= {params.add(bound, 'timestamptz')}")
+            earliest = days_ago.instant(enrollment.enrolled_days_max)
+            parts.append(f"m.enrolled_at >= {params.add(earliest, 'timestamptz')}")
         return " AND ".join(parts)
     raise AssertionError(f"conditions are checked before they are compiled: {kind}")
 
 
-def _window_start(aggregates: _Aggregates, now_micros: int, window_days: int) -> int:
-    start = now_micros - window_days * DAY_MICROS
+def _window_start(aggregates: _Aggregates, start: int) -> int:
     if aggregates.purchase_window_start is None or start < aggregates.purchase_window_start:
         aggregates.purchase_window_start = start
     return start

@@ -2,6 +2,7 @@
 and targeted by earning rules."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
@@ -571,3 +572,52 @@ async def test_a_mission_restricted_to_a_segment(start_service, servers, nats_na
         }
         # Outside the segment, the mission is not the member's.
         assert await missions_of("plain") == {}
+
+
+async def test_windows_of_days_count_local_days_across_a_change_of_the_clocks(
+    start_service,
+) -> None:
+    """A segment's "purchased in the last 30 days" counts from the same local time 30 days
+    before, in the program's time zone (Europe/Amsterdam). At 12:00 on 10 April 2026 that is
+    12:00 on 11 March, winter time: a purchase at 11:30 that day is out. 30 x 24 hours went back
+    to 11:00 and took it in. At 12:00 on 10 November it is 12:00 on 11 October, summer time: a
+    purchase at 12:30 is in; 30 x 24 hours went back to 13:00 and left it out. The job runs on
+    those clocks; "days since the last purchase" counts the same way."""
+
+    def amsterdam(*fields: int) -> dt.datetime:
+        return dt.datetime(*fields, tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(dt.UTC)
+
+    async with ledger_and_campaign(start_service, segments_enabled=False) as (_, campaign):
+        purchases = {
+            "march-early": amsterdam(2026, 3, 11, 11, 30),
+            "march-late": amsterdam(2026, 3, 11, 12, 30),
+            "october-early": amsterdam(2026, 10, 11, 11, 30),
+            "october-late": amsterdam(2026, 10, 11, 12, 30),
+        }
+        for member, at in purchases.items():
+            await campaign.purchase(member, f"{member}-1", 1_000, at=at)
+        for made in (
+            segment(
+                "bought",
+                segments_pb2.SegmentCondition(
+                    frequency=segments_pb2.FrequencyCondition(window_days=30, purchases_min=1)
+                ),
+                refresh_interval_seconds=3_600,
+            ),
+            segment(
+                "recent",
+                segments_pb2.SegmentCondition(
+                    recency=segments_pb2.RecencyCondition(days_since_purchase_max=30)
+                ),
+                refresh_interval_seconds=3_600,
+            ),
+        ):
+            await create_segment(campaign, made)
+        job = SegmentRefresh(campaign.service.runtime.pool, campaign.ledger_client(), None)
+
+        await job.run_once(amsterdam(2026, 4, 10, 12, 0))
+        assert await segments_of(campaign, "march-early") == []
+        assert sorted(await segments_of(campaign, "march-late")) == ["bought", "recent"]
+        await job.run_once(amsterdam(2026, 11, 10, 12, 0))
+        assert await segments_of(campaign, "october-early") == []
+        assert sorted(await segments_of(campaign, "october-late")) == ["bought", "recent"]

@@ -228,6 +228,7 @@ def test_a_segment_follows_mappings_in_its_query_and_reports_only_what_matches_n
         program=program,
         entry_tier="member",
         now=dt.datetime.now(dt.UTC),
+        time_zone="Europe/Amsterdam",
         tier_mappings=tiers.mappings,
     )
     # One array per condition, followed once when the query is built; the old codes stay.
