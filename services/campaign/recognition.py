@@ -29,7 +29,9 @@ holdout keeps out get neither either, for a day or month that ends after the hol
 their birthday is recorded with no points, and they take no top-N place (the next member has it).
 
 Each award is recorded (bonus_awards) and posted in one campaign transaction; the ledger items'
-keys name the member and the period, so a run repeated after a crash posts nothing twice.
+keys name the member and the period, so a run repeated after a crash posts nothing twice. A run
+counts only the bonuses the ledger posted for it (not those it found recorded, nor the ledger's
+duplicates), so replicas running the jobs at once report each bonus once between them.
 """
 
 import calendar
@@ -68,7 +70,8 @@ class Recognition:
         self.ledger = ledger
 
     async def run_once(self, now: dt.datetime) -> dict[str, int]:
-        """Run both jobs for every program; returns the bonuses given per job, or ends with
+        """Run both jobs for every program; returns the bonuses this run posted per job (those
+        another replica's run or an earlier, crashed run posted are not counted), or ends with
         IncompleteRun naming the programs it could not serve (after serving the others)."""
         given = {"birthday": 0, "top_of_month": 0}
         problems = []
@@ -151,7 +154,7 @@ class Recognition:
                 held = await targeting.held_out_members(
                     connection, program.program_id, ids, _last_instant_of(day, program.time_zone)
                 )
-                await self._award(
+                total += await self._award(
                     connection,
                     program,
                     "birthday",
@@ -159,7 +162,6 @@ class Recognition:
                     [(member, 0 if member in held else points) for member in ids],
                     batch_id=f"birthday:{day.isoformat()}:{ids[0] if ids else ''}",
                 )
-            total += len(ids) - len(held)
             if len(ids) < MEMBERS_PER_RUN_MAX:
                 return total
 
@@ -185,7 +187,7 @@ class Recognition:
             ranked = await _ranked(
                 connection, program.program_id, top, month.start, month.end, holdout
             )
-            await self._award(
+            return await self._award(
                 connection,
                 program,
                 "top_of_month",
@@ -193,7 +195,6 @@ class Recognition:
                 [(member, top.points) for member in ranked],
                 batch_id=f"top_of_month:{month.period}",
             )
-        return len(ranked)
 
     async def _award(
         self,
@@ -204,7 +205,12 @@ class Recognition:
         awards: list[tuple[str, int]],
         *,
         batch_id: str,
-    ) -> None:
+    ) -> int:
+        """Record the awards and post those not recorded before; returns the bonuses this call
+        posted. Two replicas running a job at once find the same members, and a run repeated
+        after a crash posts again what the ledger had posted: only the awards this call recorded
+        are posted, and only what the ledger posted (not its duplicates) is counted, so the
+        replicas' counts add up to the bonuses given."""
         fresh = await store.award_bonuses(
             connection, program.program_id, kind, [(m, period, p) for m, p in awards]
         )
@@ -214,12 +220,13 @@ class Recognition:
             if (member, period) in fresh and points > 0
         ]
         if not items:
-            return
+            return 0
         request = post_batch_request(program.program_id, f"campaign:{batch_id}", items)
         answers = await self.ledger.post_batches(chunked(request))
         rejected = sum(answer.rejected_count for answer in answers)
         if rejected:
             logger.error("the ledger rejected %d %s bonuses of %s", rejected, kind, period)
+        return sum(int(answer.posted_count) for answer in answers)
 
 
 @dataclasses.dataclass(frozen=True)

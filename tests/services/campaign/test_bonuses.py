@@ -4,12 +4,16 @@ top members of the month, each given once; and Backtest, which changes nothing."
 import asyncio
 import datetime as dt
 
+import grpc
 import nats
 import pytest
 
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from services.campaign.ledger_client import LedgerClient
+from services.campaign.recognition import Recognition
 from tests.services.campaign.support import (
     PROGRAM,
     available,
@@ -535,3 +539,62 @@ async def test_replicas_racing_keep_one_start_and_pay_the_month_once(services) -
     assert sum(g["top_of_month"] for g in settled) == 1
     assert await top_awards(campaign) == [("ann", "2025-11")]
     assert await available(ledger, "ann") == 50 + 500
+
+
+class HeldLedger(LedgerClient):
+    """A replica's real ledger client that stalls before posting a batch (a slow network, a
+    pause) until the test lets it go on."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(ledger_pb2_grpc.LedgerServiceStub(grpc.aio.insecure_channel(address)))
+        self.posting = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def post_batches(
+        self, requests: list[ledger_pb2.PostBatchRequest]
+    ) -> list[ledger_pb2.PostBatchResponse]:
+        self.posting.set()
+        await self.release.wait()
+        return await super().post_batches(requests)
+
+
+async def test_two_replicas_running_the_birthday_job_at_once_count_each_birthday_once(
+    services, servers, nats_namespace
+) -> None:
+    ledger, campaign = services
+    members = [f"bday-{n}" for n in range(5)]
+    for member in members:
+        await enrol(servers, nats_namespace, member, (1990, 6, 11))
+    pool = campaign.service.runtime.pool
+    for _ in range(100):
+        if await pool.fetchval(
+            "SELECT count(*) FROM members WHERE birthday_month IS NOT NULL"
+        ) == len(members):
+            break
+        await asyncio.sleep(0.05)
+    now = dt.datetime(2025, 6, 11, 12, 0, tzinfo=dt.UTC)
+    held = HeldLedger(campaign.ledger_address)
+    # Replica A has recorded the birthdays and stalls before posting them; replica B runs
+    # meanwhile and finds the same members (A has not committed), then waits for A's records.
+    first = asyncio.create_task(Recognition(pool, held).run_once(now))
+    await held.posting.wait()
+    second = asyncio.create_task(campaign.recognition().run_once(now))
+    try:
+        for _ in range(600):
+            if second.done() or await waiting_on_a_lock(pool):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        held.release.set()
+    given = await asyncio.gather(first, second)
+    assert sum(run["birthday"] for run in given) == len(members), given
+    assert [await available(ledger, m) for m in members] == [250] * len(members)
+
+
+async def waiting_on_a_lock(pool) -> bool:  # type: ignore[no-untyped-def]
+    return bool(
+        await pool.fetchval(
+            "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+    )
