@@ -158,7 +158,10 @@ class Notifier:
         self, event: events_pb2.Event, policy: engagement_pb2.NotificationPolicy, at: dt.datetime
     ) -> list[Candidate]:
         posted = event.points_posted
-        if posted.earned_points_total <= 0 or common_pb2.POSTING_KIND_EARN not in posted.kinds:
+        # Earned points are the sum of the batch's earn postings, so they say there was one; the
+        # event's kinds do not: the ledger's PostBatch (every purchase campaign posts) leaves
+        # them empty, and a single posting names only its last one.
+        if posted.earned_points_total <= 0:
             return []
         members = list(posted.member_ids)
         single = len(members) == 1
