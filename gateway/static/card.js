@@ -1,5 +1,9 @@
-// The member's card page: plain JavaScript against the gateway's own API, no build step.
+// The member's card page: plain JavaScript against the gateway's own API, no build step. What to
+// show from the JSON (tier progress, which Redeem buttons work, error texts) is in
+// card-logic.js, loaded before this file; this one reads the API and fills the DOM.
 "use strict";
+
+const { friendlyError, keepKeyAfter, redeemState, tierProgress } = CardLogic;
 
 const params = new URLSearchParams(location.search);
 const program = params.get("program") || "demo-coffee";
@@ -7,12 +11,19 @@ const base = `/v1/programs/${encodeURIComponent(program)}`;
 const storageKey = `loyalty-token:${program}`;
 const QR_REFRESH_MS = 4 * 60 * 1000;
 const SOON_DAYS = 90;
+const HISTORY_PAGE_SIZE = 20;
+const CODES_SHOWN_MAX = 10;
 const KIND_NAMES = {
   earn: "Earned", redeem: "Redeemed", adjust: "Adjusted", expire: "Expired", reverse: "Returned",
   transfer_in: "Received", transfer_out: "Sent", hold_commit: "Reward",
 };
 let qrTimer = null;
 let pointsName = "points";
+let currency = "EUR";
+let historyPageToken = "";
+// Idempotency-Key of a redemption that got no definite answer, per reward: the next click on
+// that reward retries the same change (see CardLogic.keepKeyAfter).
+const pendingRedeemKeys = new Map();
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,22 +41,29 @@ function newKey() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// An error as the member reads it (`message`); status 0 when no answer came at all.
 class ApiError extends Error {
   constructor(status, body) {
-    super((body && body.error && body.error.message) || `HTTP ${status}`);
+    const error = (body && body.error) || {};
+    super(friendlyError(status, error.code, error.message));
     this.status = status;
-    this.code = body && body.error && body.error.code;
+    this.code = error.code;
   }
 }
 
-async function api(path, { method = "GET", body, auth = true } = {}) {
+async function api(path, { method = "GET", body, auth = true, key } = {}) {
   const headers = { Accept: "application/json" };
   if (auth) headers.Authorization = `Bearer ${sessionStorage.getItem(storageKey) || ""}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET") headers["Idempotency-Key"] = newKey();
-  const response = await fetch(base + path, {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  if (method !== "GET") headers["Idempotency-Key"] = key || newKey();
+  let response;
+  try {
+    response = await fetch(base + path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, null); // offline, or the gateway unreachable
+  }
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     if (response.status === 401 && auth) logout();
@@ -58,6 +76,7 @@ function toast(message, { error = false } = {}) {
   const element = $("toast");
   element.textContent = message;
   element.className = error ? "toast error" : "toast";
+  element.setAttribute("role", error ? "alert" : "status");
   element.hidden = false;
   clearTimeout(element.timer);
   element.timer = setTimeout(() => { element.hidden = true; }, 6000);
@@ -71,14 +90,26 @@ const date = (value) => (value ? new Date(value).toLocaleDateString(undefined, {
 const lastDay = (expiresAt) => date(new Date(new Date(expiresAt).getTime() - 1));
 
 function show(view) {
-  $("login").hidden = view !== "login";
-  $("card-view").hidden = view !== "card";
+  for (const name of ["login", "loading", "error-view", "card-view"]) {
+    $(name).hidden = name !== view;
+  }
 }
 
 function logout() {
   sessionStorage.removeItem(storageKey);
   clearInterval(qrTimer);
   show("login");
+}
+
+// A failed load keeps the member logged in (the token is still good) and offers a retry; only
+// an expired or revoked token (401, which api() handles) goes back to the login.
+function showLoadError(error) {
+  if (error.status === 401) {
+    toast(error.message, { error: true });
+    return;
+  }
+  $("error-text").textContent = error.message;
+  show("error-view");
 }
 
 async function login(event) {
@@ -88,11 +119,12 @@ async function login(event) {
       method: "POST", body: { email: $("login-email").value.trim() }, auth: false,
     });
     sessionStorage.setItem(storageKey, issued.token);
-    await loadCard();
   } catch (error) {
     toast(error.status === 404 && error.code === "NOT_FOUND"
       ? "Demo login is not enabled on this gateway." : error.message, { error: true });
+    return;
   }
+  await startCard();
 }
 
 async function refreshQr() {
@@ -102,26 +134,14 @@ async function refreshQr() {
 }
 
 function renderTier(balance, tiers) {
-  const byCode = Object.fromEntries(tiers.map((tier) => [tier.code, tier]));
-  const current = byCode[balance.tier_code];
-  const next = byCode[balance.next_tier_code];
-  $("tier-name").textContent = current ? current.name : balance.tier_code;
-  let percent = 100;
-  if (next) {
-    const floor = current ? current.threshold : 0;
-    const span = Math.max(1, next.threshold - floor);
-    percent = Math.min(100, Math.max(0, Math.round(((balance.qualifying_amount - floor) / span) * 100)));
-    const unit = balance.qualifying_basis === "spend" ? "spend" : pointsName;
-    $("tier-text").textContent = `${number(balance.to_next_tier_amount)} ${unit} to ${next.name}`;
-  } else if (current) {
-    $("tier-text").textContent = "You are in the top tier.";
-  } else {
-    // A program without tiers: nothing to climb.
-    percent = 0;
-    $("tier-text").textContent = "";
-  }
-  $("tier-progress-fill").style.width = `${percent}%`;
-  $("tier-progress").setAttribute("aria-valuenow", String(percent));
+  const progress = tierProgress(balance, tiers, { pointsName, currency });
+  $("tier-name").textContent = progress.tierName;
+  $("tier-name").hidden = !progress.tierName;
+  $("tier-text").textContent = progress.text;
+  $("tier-progress").hidden = !progress.hasTiers; // a program without tiers: nothing to climb
+  $("tier-progress-fill").style.width = `${progress.percent}%`;
+  $("tier-progress").setAttribute("aria-valuenow", String(progress.percent));
+  $("tier-progress").setAttribute("aria-valuetext", progress.text || `${progress.percent}%`);
   $("pending-text").textContent = balance.pending_points
     ? `${number(balance.pending_points)} ${pointsName} pending (return window)` : "";
 }
@@ -161,15 +181,19 @@ function renderRewards(list) {
     name.textContent = reward.name;
     const price = document.createElement("div");
     price.className = "reward-price";
-    const short = reward.points_price - list.available_points;
+    const state = redeemState(listing, list.available_points, { pointsName });
     price.textContent = `${number(reward.points_price)} ${pointsName}` +
-      (listing.affordable ? "" : ` · ${number(short)} more needed`);
+      (state.note ? ` · ${state.note}` : "");
+    price.id = `price-${reward.reward_id}`;
     text.append(name, price);
     const button = document.createElement("button");
     button.type = "button";
     button.textContent = "Redeem";
     button.dataset.testid = `redeem-${reward.reward_id}`;
-    button.disabled = !listing.affordable;
+    // Read as "Redeem, <reward name>, <price>": five buttons all called "Redeem" say nothing.
+    button.setAttribute("aria-label", `Redeem ${reward.name}`);
+    button.setAttribute("aria-describedby", price.id);
+    button.disabled = !state.enabled;
     button.addEventListener("click", () => redeem(reward, button));
     item.append(text, button);
     element.append(item);
@@ -177,9 +201,12 @@ function renderRewards(list) {
   if (!element.children.length) element.textContent = "No rewards yet.";
 }
 
-function renderHistory(history) {
+// One page of history, added to the list (the first page replaces it); "Show more" asks for the
+// next page while the ledger has one.
+function renderHistory(history, { append = false } = {}) {
   const element = $("history");
-  element.replaceChildren();
+  if (!append) element.replaceChildren();
+  else element.querySelector(".empty")?.remove();
   for (const posting of history.postings) {
     const item = document.createElement("li");
     const what = document.createElement("div");
@@ -190,42 +217,95 @@ function renderHistory(history) {
     item.append(what, points);
     element.append(item);
   }
-  if (!element.children.length) element.textContent = "No points yet.";
+  if (!element.children.length) {
+    const empty = document.createElement("li");
+    empty.className = "empty";
+    empty.textContent = "No points yet.";
+    element.append(empty);
+  }
+  historyPageToken = history.next_page_token || "";
+  $("history-more").hidden = !historyPageToken;
+}
+
+async function moreHistory() {
+  const button = $("history-more");
+  button.disabled = true;
+  try {
+    const token = encodeURIComponent(historyPageToken);
+    renderHistory(
+      await api(`/members/me/history?page_size=${HISTORY_PAGE_SIZE}&page_token=${token}`),
+      { append: true },
+    );
+  } catch (error) {
+    toast(error.message, { error: true });
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// The member's codes of completed redemptions that can still be used, so a code shown once
+// after redeeming is not lost when the message goes.
+function renderCodes(redemptions, rewardNames) {
+  const element = $("codes");
+  element.replaceChildren();
+  for (const redemption of redemptions.redemptions) {
+    for (const code of redemption.codes.filter((c) => c.status === "valid")) {
+      if (element.children.length >= CODES_SHOWN_MAX) break;
+      const item = document.createElement("li");
+      const what = document.createElement("div");
+      what.className = "reward-name";
+      what.textContent = rewardNames[redemption.reward_id] || redemption.reward_id;
+      const value = document.createElement("code");
+      value.className = "code";
+      value.textContent = code.code;
+      item.append(what, value);
+      element.append(item);
+    }
+  }
+  $("codes-panel").hidden = !element.children.length;
 }
 
 async function redeem(reward, button) {
   if (!confirm(`Redeem ${reward.name} for ${number(reward.points_price)} ${pointsName}?`)) return;
   button.disabled = true;
+  const key = pendingRedeemKeys.get(reward.reward_id) || newKey();
+  pendingRedeemKeys.set(reward.reward_id, key);
   try {
     const redemption = await api("/members/me/redemptions", {
-      method: "POST", body: { reward_id: reward.reward_id, quantity: 1, channel: "app" },
+      method: "POST", key, body: { reward_id: reward.reward_id, quantity: 1, channel: "app" },
     });
+    pendingRedeemKeys.delete(reward.reward_id);
     const codes = redemption.codes.map((c) => c.code).join(", ");
     toast(`Redeemed ${reward.name}${codes ? ` — your code: ${codes}` : ""}`);
   } catch (error) {
+    if (!keepKeyAfter(error.status)) pendingRedeemKeys.delete(reward.reward_id);
     toast(error.message, { error: true });
   }
-  await loadPoints();
+  await loadPoints().catch((error) => toast(error.message, { error: true }));
 }
 
 async function loadPoints() {
-  const [balance, tiers, lots, history, rewards] = await Promise.all([
+  const [balance, tiers, lots, history, rewards, redemptions] = await Promise.all([
     api("/members/me/balance"),
     api("/tiers"),
     api("/members/me/lots?page_size=20"),
-    api("/members/me/history?page_size=20"),
+    api(`/members/me/history?page_size=${HISTORY_PAGE_SIZE}`),
     api("/members/me/rewards"),
+    api("/members/me/redemptions?status=completed&page_size=20"),
   ]);
   $("balance").textContent = number(balance.available_points);
   renderTier(balance, tiers.tiers);
   renderExpiring(balance, lots.lots);
   renderRewards(rewards);
   renderHistory(history);
+  const names = Object.fromEntries(rewards.rewards.map((l) => [l.reward.reward_id, l.reward.name]));
+  renderCodes(redemptions, names);
 }
 
 async function loadCard() {
   const [programInfo, member] = await Promise.all([api(""), api("/members/me")]);
   pointsName = programInfo.points_name || "points";
+  currency = programInfo.currency || "EUR";
   timeZone = programInfo.time_zone || undefined;
   $("program-name").textContent = programInfo.name;
   $("points-name").textContent = pointsName;
@@ -234,16 +314,21 @@ async function loadCard() {
   await Promise.all([refreshQr(), loadPoints()]);
   clearInterval(qrTimer);
   qrTimer = setInterval(() => refreshQr().catch(() => {}), QR_REFRESH_MS);
-  show("card");
+  show("card-view");
+}
+
+async function startCard() {
+  show("loading");
+  await loadCard().catch(showLoadError);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
+  $("error-logout").addEventListener("click", logout);
+  $("retry").addEventListener("click", startCard);
+  $("history-more").addEventListener("click", moreHistory);
   takeTokenFromFragment();
-  if (sessionStorage.getItem(storageKey)) {
-    loadCard().catch((error) => { toast(error.message, { error: true }); show("login"); });
-  } else {
-    show("login");
-  }
+  if (sessionStorage.getItem(storageKey)) startCard();
+  else show("login");
 });
