@@ -246,6 +246,17 @@ def code_expiry(reward: rewards_pb2.Reward, now: datetime.datetime) -> datetime.
     return None
 
 
+def offered_discount(reward: rewards_pb2.Reward, offered: bytes | None) -> bytes | None:
+    """The discount a redemption's codes carry (a serialised Discount, None without one): the
+    reward's as Redeem read it (`offered`, the stored definition), the version whose price the
+    hold was placed for, so an edit of both while the points are held never pairs one version's
+    discount with the other's price. Redemptions stored before that was kept take `reward`'s."""
+    seen = reward if offered is None else rewards_pb2.Reward.FromString(offered)
+    if not seen.HasField("discount"):
+        return None
+    return seen.discount.SerializeToString(deterministic=True)
+
+
 def code_source(reward: rewards_pb2.Reward) -> int:
     return reward.code_source or rewards_pb2.CODE_SOURCE_GENERATED
 

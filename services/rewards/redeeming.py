@@ -68,7 +68,7 @@ class RedeemingMethods:
                 raise IdempotencyConflict(request.idempotency_key)
             return await self._redeemed(await self.redemptions.settle(existing))
         domain.check_new_redemption(request)
-        points = await self._check_redeemable(request)
+        reward = await self._check_redeemable(request)
 
         async def claim(connection: asyncpg.Connection) -> bool:
             return await claim_key(
@@ -79,14 +79,20 @@ class RedeemingMethods:
                 request=request,
             )
 
+        # The reward as read now is what the member is charged for: its price held, and its
+        # discount on the codes (steps.issue_codes), whatever edits come while the points are held.
         redemption = await self.redemptions.start(
-            request, points=points, request_hash=digest, claim_key=claim
+            request,
+            points=reward.points_price * request.quantity,
+            reward_definition=repository.stored_definition(reward),
+            request_hash=digest,
+            claim_key=claim,
         )
         return await self._redeemed(redemption)
 
-    async def _check_redeemable(self, request: rewards_pb2.RedeemRequest) -> int:
-        """The points the redemption costs, after the checks that need no change: a request that
-        cannot succeed is refused before any points are held."""
+    async def _check_redeemable(self, request: rewards_pb2.RedeemRequest) -> rewards_pb2.Reward:
+        """The reward as read now, after the checks that need no change: a request that cannot
+        succeed is refused before any points are held."""
         reward = await repository.fetch_reward(self.pool, request.program_id, request.reward_id)
         if reward is None:
             raise RewardNotFound(request.reward_id)
@@ -142,7 +148,7 @@ class RedeemingMethods:
                 raise RedemptionRefused(
                     "CODES_EXHAUSTED", "the reward's partner code pool is empty", field="reward_id"
                 )
-        return points
+        return reward
 
     async def _redeemed(self, redemption: store.RedemptionRow) -> rewards_pb2.RedeemResponse:
         if redemption.status == rewards_pb2.REDEMPTION_STATUS_FAILED:

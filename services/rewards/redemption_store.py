@@ -40,6 +40,8 @@ class RedemptionRow:
     cancel_refused_reason: str
     returned_points: int
     lease_owner: uuid.UUID | None
+    # The reward as Redeem read it (migration 010); None for redemptions stored before.
+    reward_definition: bytes | None
     created_at: datetime.datetime
     completed_at: datetime.datetime | None
     cancelled_at: datetime.datetime | None
@@ -51,8 +53,9 @@ _COLUMNS = ", ".join(RedemptionRow.__dataclass_fields__)
 def _row(record: asyncpg.Record) -> RedemptionRow:
     values = dict(record)
     values["request_hash"] = bytes(values["request_hash"])
-    if values["cancel_request_hash"] is not None:
-        values["cancel_request_hash"] = bytes(values["cancel_request_hash"])
+    for name in ("cancel_request_hash", "reward_definition"):
+        if values[name] is not None:
+            values[name] = bytes(values[name])
     return RedemptionRow(**values)
 
 
@@ -78,6 +81,7 @@ async def insert(
     key: str,
     request_hash: bytes,
     reward_id: str,
+    reward_definition: bytes,
     quantity: int,
     points: int,
     channel: int,
@@ -106,9 +110,9 @@ async def insert(
     await connection.execute(
         "INSERT INTO redemptions (program_id, member_id, redemption_id, idempotency_key, "
         "request_hash, reward_id, quantity, points, channel, store_id, step, status, "
-        "lease_owner, lease_until) "
+        "lease_owner, lease_until, reward_definition) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $12, "
-        "now() + make_interval(secs => $13))",
+        "now() + make_interval(secs => $13), $14)",
         program_id,
         member_id,
         redemption_id,
@@ -122,6 +126,7 @@ async def insert(
         status,
         lease_owner,
         lease_s,
+        reward_definition,
     )
     return True
 

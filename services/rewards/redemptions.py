@@ -110,6 +110,7 @@ class Redemptions:
         request: rewards_pb2.RedeemRequest,
         *,
         points: int,
+        reward_definition: bytes,
         request_hash: bytes,
         claim_key: Callable[[asyncpg.Connection], Awaitable[bool]],
     ) -> store.RedemptionRow:
@@ -128,6 +129,7 @@ class Redemptions:
                 key=request.idempotency_key,
                 request_hash=request_hash,
                 reward_id=request.reward_id,
+                reward_definition=reward_definition,
                 quantity=request.quantity,
                 points=points,
                 channel=request.channel,

@@ -78,7 +78,8 @@ async def fetch_reward(
     return None if row is None else _reward(row)
 
 
-def _definition(reward: rewards_pb2.Reward) -> bytes:
+def stored_definition(reward: rewards_pb2.Reward) -> bytes:
+    """The reward as its `definition` column holds it: without the fields kept in columns."""
     definition = rewards_pb2.Reward()
     definition.CopyFrom(reward)
     for derived in ("stock", "status", "create_time", "update_time"):
@@ -110,7 +111,7 @@ async def update_reward(connection: asyncpg.Connection, reward: rewards_pb2.Rewa
         _instant(reward, "valid_from"),
         _instant(reward, "valid_until"),
         reward.per_member_limit,
-        _definition(reward),
+        stored_definition(reward),
     )
 
 

@@ -293,11 +293,7 @@ class RedemptionSteps:
         # reserved), would be spent points for a code expired on arrival.
         expired = expires_at is not None and expires_at <= now
         # What the member pays for: the till applies it even if the reward's discount changes.
-        discount = (
-            reward.discount.SerializeToString(deterministic=True)
-            if reward.HasField("discount")
-            else None
-        )
+        discount = domain.offered_discount(reward, redemption.reward_definition)
 
         async def issue(connection: asyncpg.Connection) -> None:
             if not await self.transition(

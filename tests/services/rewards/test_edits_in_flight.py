@@ -202,3 +202,35 @@ async def test_a_member_leaving_the_rewards_tier_under_a_redemption_spends_nothi
     await _refused_spending_nothing(platform, redeeming, "m1", 5_600)
     stock = (await platform.get_reward(welcome.reward_id)).stock
     assert (stock.available, stock.reserved, stock.redeemed) == (3, 0, 0)
+
+
+@pytest.mark.parametrize("rewards_overrides", [PAUSED], indirect=True)
+async def test_a_redemption_gets_the_discount_of_the_price_it_pays(platform) -> None:
+    # The member asks for 50 % off at 500 points; while the points are held the operator makes
+    # it 10 % off at 900. The hold's price stands, and the discount was taken when the code was
+    # issued: 10 % for 500 points, a pair the reward never offered. Price and discount now both
+    # come from the reward as Redeem read it: what the member accepted.
+    await platform.ledger.earn("m1", 1_000)
+    half = rewards_pb2.Discount(percent_bps=5_000)
+    coupon = await platform.create(reward(discount=half))
+    redeeming = asyncio.ensure_future(platform.redeem("m1", coupon.reward_id))
+    await _held(platform, "m1")
+    tenth = rewards_pb2.Discount(percent_bps=1_000)
+    await _update(
+        platform,
+        rewards_pb2.Reward(reward_id=coupon.reward_id, points_price=900, discount=tenth),
+        "points_price",
+        "discount",
+    )
+
+    redemption = await redeeming
+    assert redemption.status == rewards_pb2.REDEMPTION_STATUS_COMPLETED
+    assert redemption.points_spent == 500
+    [code] = redemption.codes
+    assert (await platform.validate(code.code)).discount == half
+    # A redemption asked after the edit pays the new price for the new discount.
+    await platform.ledger.earn("m1", 1_000)
+    later = await platform.redeem("m1", coupon.reward_id)
+    assert later.points_spent == 900
+    assert (await platform.validate(later.codes[0].code)).discount == tenth
+    await platform.ledger.assert_clean()
