@@ -9,6 +9,9 @@ members' own rows are joined by primary key. With `members` given, every scan is
 those members by the primary keys' member prefix: that is the incremental evaluation the refresh
 job runs for members whose facts changed.
 
+A merged member's purchases and activities count for its survivor (`merged`): the merged
+member is left out like an erased one, and its history is the survivor's.
+
 Conditions that hold no value for a member (no purchase, no consent row) are false before
 `negate` applies, so a negated condition includes those members.
 
@@ -93,6 +96,8 @@ def membership_query(
         f"LEFT JOIN members m ON m.program_id = {program} AND m.member_id = p.member_id",
         f"LEFT JOIN segment_member_facts f ON f.program_id = {program} AND f.member_id = p.member_id",
     ]
+    if aggregates.purchases or aggregates.activities:
+        ctes.append(_merged_sql(program, members))
     if aggregates.purchases:
         window = ""
         if not aggregates.needs_last_purchase and aggregates.purchase_window_start is not None:
@@ -100,15 +105,14 @@ def membership_query(
                 f" AND occurred_micros >= {params.add(aggregates.purchase_window_start, 'bigint')}"
             )
         ctes.append(
-            f"purchases AS (SELECT member_id, {', '.join(aggregates.purchases)} FROM transactions "
-            f"WHERE program_id = {program}{scope}{window} GROUP BY member_id)"
+            f"purchases AS ({_of_survivors('transactions', aggregates.purchases, program, members)}"
+            f"{window} GROUP BY 1)"
         )
         joins.append("LEFT JOIN purchases t ON t.member_id = p.member_id")
     if aggregates.activities:
         ctes.append(
-            f"engagement AS (SELECT member_id, {', '.join(aggregates.activities)} FROM activities "
-            f"WHERE program_id = {program}{scope} AND outcome <> {ACTIVITY_OUTCOME_REJECTED} "
-            "GROUP BY member_id)"
+            f"engagement AS ({_of_survivors('activities', aggregates.activities, program, members)} "
+            f"AND outcome <> {ACTIVITY_OUTCOME_REJECTED} GROUP BY 1)"
         )
         joins.append("LEFT JOIN engagement e ON e.member_id = p.member_id")
     if aggregates.consents:
@@ -120,6 +124,33 @@ def membership_query(
     return (
         f"WITH {', '.join(ctes)} SELECT p.member_id FROM population p {' '.join(joins)} "
         f"WHERE NOT coalesce(f.erased, false) AND ({joiner.join(predicates)})"
+    )
+
+
+def _merged_sql(program: str, members: str | None) -> str:
+    """The CTE `merged`: members merged into another (members.merged_into, the final survivor),
+    or only those merged into `members`, through the index of a program's few merged members."""
+    survivors = f" AND merged_into = ANY({members})" if members else ""
+    return (
+        "merged AS (SELECT member_id, merged_into FROM members "
+        f"WHERE program_id = {program} AND merged_into IS NOT NULL{survivors})"
+    )
+
+
+def _of_survivors(table: str, columns: list[str], program: str, members: str | None) -> str:
+    """SELECT the survivor's member_id and `columns` FROM `table`, whose rows of a merged member
+    count for its survivor: one person's history, whichever identifier it was recorded under
+    (the merged member itself is in no segment). Restricted to `members`, the rows of those
+    merged into them are read too. The caller adds conditions and GROUP BY 1."""
+    scope = (
+        f" AND (x.member_id = ANY({members}) OR x.member_id IN (SELECT member_id FROM merged))"
+        if members
+        else ""
+    )
+    return (
+        f"SELECT coalesce(g.merged_into, x.member_id) AS member_id, {', '.join(columns)} "
+        f"FROM {table} x LEFT JOIN merged g ON g.member_id = x.member_id "
+        f"WHERE x.program_id = {program}{scope}"
     )
 
 
