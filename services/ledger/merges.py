@@ -63,3 +63,51 @@ async def closed_into(
         survivor_id,
     )
     return [row["member_id"] for row in rows]
+
+
+async def record_moved_lots(
+    connection: asyncpg.Connection,
+    program_id: str,
+    *,
+    source_member_id: str,
+    target_member_id: str,
+    moves: list[tuple[int, int]],
+) -> None:
+    """Record where the target's new lots came from: `moves` are (source lot, target lot). A
+    source lot that was moved itself passes on its own origin, so each lot names the lot first
+    credited, however many merges it went through."""
+    if not moves:
+        return
+    await connection.execute(
+        "INSERT INTO moved_lots (program_id, member_id, lot_id, origin_member_id, origin_lot_id) "
+        "SELECT $1, $3, m.target_lot, coalesce(o.origin_member_id, $2), "
+        "coalesce(o.origin_lot_id, m.source_lot) "
+        "FROM unnest($4::bigint[], $5::bigint[]) AS m(source_lot, target_lot) "
+        "LEFT JOIN moved_lots o ON o.program_id = $1 AND o.member_id = $2 "
+        "AND o.lot_id = m.source_lot",
+        program_id,
+        source_member_id,
+        target_member_id,
+        [source for source, _ in moves],
+        [target for _, target in moves],
+    )
+
+
+async def moved_lot_ids(
+    connection: asyncpg.Connection,
+    program_id: str,
+    member_id: str,
+    *,
+    origin_member_id: str,
+    origin_lot_ids: list[int],
+) -> list[int]:
+    """The member's lots moved to it (through any number of merges) from these lots."""
+    rows = await connection.fetch(
+        "SELECT lot_id FROM moved_lots WHERE program_id = $1 AND member_id = $2 "
+        "AND origin_member_id = $3 AND origin_lot_id = ANY($4::bigint[])",
+        program_id,
+        member_id,
+        origin_member_id,
+        origin_lot_ids,
+    )
+    return [row["lot_id"] for row in rows]

@@ -13,7 +13,7 @@ import numpy as np
 import ledger_core
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from services.ledger import events, repository, store
+from services.ledger import events, merges, repository, store
 from services.ledger.book import (
     ADJUST,
     ADJUSTED,
@@ -631,10 +631,11 @@ class LedgerCore:
                     connection, program.program_id, source_member_id, list(taken)
                 )
             }
+        moves: list[tuple[int, int]] = []
         for lot_id, amount in taken.items():
             lot = by_id[lot_id]
             # The points keep their expiry, and pending points their vesting date.
-            await target.credit_lot(
+            credited = await target.credit_lot(
                 amount,
                 posting_id=in_id,
                 earned_at=lot.earned_at,
@@ -643,6 +644,15 @@ class LedgerCore:
                 source_reference=lot.source_reference,
                 policy_expiry=False,
             )
+            moves.append((lot_id, credited.lot_id))
+        # A refund of a purchase finds its points on the lots they moved to (reversals.py).
+        await merges.record_moved_lots(
+            connection,
+            program.program_id,
+            source_member_id=source_member_id,
+            target_member_id=target_member_id,
+            moves=moves,
+        )
         paid: dict[int, int] = {}
         if moved_debt and target.account.debt:
             # Debt the merge moved pays itself from the survivor's own points at once, as from

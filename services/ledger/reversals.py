@@ -94,7 +94,7 @@ class Reversals(LedgerCore):
         # Points of the purchase that expired went to the program already: they count as taken
         # back first (as the purchase's own lot is taken first) and are never taken again from
         # the member's other points, nor as debt for points the member never spent.
-        expired = await _expired(book, member_id, [p.posting_id for p in originals])
+        expired = await _expired(book, member_id, [p.posting_id for p in originals], holders)
         counted = min(wanted, max(0, expired - expired_before))
         # What reversals of the purchase's postings took already is not taken a second time.
         left = await _left_to_take(connection, program, holders, originals) - expired
@@ -170,7 +170,7 @@ class Reversals(LedgerCore):
             )
         already = await store.reversals_of(connection, program.program_id, holders, [posting_id])
         # Points of its lot that expired went to the program already: never taken twice.
-        expired = await _expired(book, member_id, [posting_id])
+        expired = await _expired(book, member_id, [posting_id], holders)
         points = max(0, original.amount - already - expired)
         if original.kind == EARN and original.source_reference:
             # A refund books its reversal against the first of its purchase's postings, so the
@@ -178,7 +178,9 @@ class Reversals(LedgerCore):
             purchase = await store.earn_postings_of_reference(
                 connection, program.program_id, member_id, original.source_reference
             )
-            purchase_expired = await _expired(book, member_id, [p.posting_id for p in purchase])
+            purchase_expired = await _expired(
+                book, member_id, [p.posting_id for p in purchase], holders
+            )
             left = await _left_to_take(connection, program, holders, purchase) - purchase_expired
             points = min(points, max(0, left))
         debt = await self._take_back(
@@ -262,8 +264,9 @@ class Reversals(LedgerCore):
         if book.member_id == spend.member_id:
             await book.restore({lot.lot_id: share for lot, share in give})
             return points
+        moves: list[tuple[int, int]] = []
         for lot, share in give:
-            await book.credit_lot(
+            credited = await book.credit_lot(
                 share,
                 posting_id=posting_id,
                 earned_at=lot.earned_at,
@@ -272,6 +275,15 @@ class Reversals(LedgerCore):
                 source_reference=lot.source_reference,
                 policy_expiry=False,
             )
+            moves.append((lot.lot_id, credited.lot_id))
+        # They came from the spender's lots, as a merge's transfer moves them (_expired).
+        await merges.record_moved_lots(
+            book.connection,
+            program.program_id,
+            source_member_id=spend.member_id,
+            target_member_id=book.member_id,
+            moves=moves,
+        )
         return points
 
     async def _take_back(
@@ -346,22 +358,35 @@ async def _left_to_take(
     return max(0, sum(p.amount for p in credits) - taken)
 
 
-async def _expired(book: MemberBook, member_id: str, lot_ids: list[int]) -> int:
+async def _expired(book: MemberBook, member_id: str, lot_ids: list[int], holders: list[str]) -> int:
     """Points of the member's lots `lot_ids` (a credit's lot shares its id) that expired, those
-    the open book has just expired included (it brought the member's account up to date)."""
-    unwritten = (
-        [p.posting_id for p in book.postings if p.kind == EXPIRE]
-        if book.member_id == member_id
-        else []
-    )
-    return await store.expired_of_lots(
-        book.connection,
-        book.program_id,
-        member_id,
-        lot_ids,
-        now=book.now,
-        unwritten_expiries=unwritten,
-    )
+    the open book has just expired included (it brought the member's account up to date); and,
+    once the member was merged, points of those lots that expired on the lots a merge moved them
+    to, on the `holders` (its survivors): they went to the program's expired account as well."""
+    unwritten = [p.posting_id for p in book.postings if p.kind == EXPIRE]
+    expired = 0
+    for holder in holders:
+        lots = (
+            lot_ids
+            if holder == member_id
+            else await merges.moved_lot_ids(
+                book.connection,
+                book.program_id,
+                holder,
+                origin_member_id=member_id,
+                origin_lot_ids=lot_ids,
+            )
+        )
+        if lots:
+            expired += await store.expired_of_lots(
+                book.connection,
+                book.program_id,
+                holder,
+                lots,
+                now=book.now,
+                unwritten_expiries=unwritten if book.member_id == holder else [],
+            )
+    return expired
 
 
 def _share(whole: int, part: int, total: int) -> int:

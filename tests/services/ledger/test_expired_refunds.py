@@ -15,14 +15,16 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def expire_now(database_url: str, reference: str) -> None:
-    """Time travel: the lots of `reference` are past their expiry, however slow the machine."""
+async def expire_now(database_url: str, reference: str, member_id: str | None = None) -> None:
+    """Time travel: the lot of `reference` (the one `member_id` holds, if given) is past its
+    expiry, however slow the machine."""
     connection = await asyncpg.connect(database_url)
     try:
         moved = await connection.execute(
             "UPDATE ledger.lots SET expires_at = now() - interval '1 second' "
-            "WHERE source_reference = $1",
+            "WHERE source_reference = $1 AND ($2::text IS NULL OR member_id = $2)",
             reference,
+            member_id,
         )
         assert moved == "UPDATE 1"
     finally:

@@ -11,6 +11,7 @@ from loyalty.ledger.v1 import ledger_pb2
 from tests.conftest import Servers
 from tests.services.ledger.support import Ledger, key, ts
 from tests.services.ledger.test_consumers import closed_into, merged_event, publish
+from tests.services.ledger.test_expired_refunds import expire_now
 
 
 @pytest.fixture
@@ -120,3 +121,62 @@ async def test_debt_a_merge_moves_is_paid_from_the_survivors_points(ledger: Ledg
     await ledger.earn("app-user", 25)  # the rest of the debt is paid first, as always
     balance = await ledger.balance("app-user")
     assert (balance.available_points, balance.debt_points) == (15, 0)
+
+
+async def test_a_refund_counts_the_points_that_expired_on_the_survivor(
+    ledger: Ledger, merge, database_url: str
+) -> None:
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    await ledger.earn("old-card", 100, source_reference="order-1", expires_at=ts(soon))
+    await ledger.earn("app-user", 50)
+    await merge("old-card", "app-user")
+    await ledger.redeem("app-user", 30)  # from order-1's points, which expire first
+    await expire_now(database_url, "order-1", "app-user")  # the other 70 expire on the survivor
+
+    once = key()
+    refunded = await ledger.refund(
+        "old-card", "order-1", refunded=1_000, original=1_000, idempotency_key=once
+    )
+
+    # Only the 30 spent are taken back. It took the 70 expired a second time before (50 and a
+    # debt of 20): the purchase's expired points were looked for on the merged member only.
+    assert (refunded.reversed_points, refunded.debt_points) == (30, 0)
+    assert (refunded.balance.member_id, refunded.balance.available_points) == ("app-user", 20)
+    again = await ledger.refund(
+        "old-card", "order-1", refunded=1_000, original=1_000, idempotency_key=once
+    )
+    assert again == refunded  # a retry: one effect
+    assert (await ledger.balance("app-user")).available_points == 20
+
+
+async def test_points_that_expired_on_a_survivor_merged_since_count_too(
+    ledger: Ledger, merge, database_url: str
+) -> None:
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    await ledger.earn("a", 100, source_reference="order-1", expires_at=ts(soon))
+    await merge("a", "b")
+    await merge("b", "c")  # the purchase's lot moved twice
+    await ledger.earn("c", 50)
+    await expire_now(database_url, "order-1", "c")
+
+    refunded = await ledger.refund("a", "order-1", refunded=1_000, original=1_000)
+
+    assert (refunded.reversed_points, refunded.debt_points) == (0, 0)
+    assert (refunded.balance.member_id, refunded.balance.available_points) == ("c", 50)
+
+
+async def test_a_refund_counts_the_expiry_of_points_given_back_to_the_survivor(
+    ledger: Ledger, merge, database_url: str
+) -> None:
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    await ledger.earn("old-card", 100, source_reference="order-1", expires_at=ts(soon))
+    redeemed = await ledger.redeem("old-card", 100)
+    await merge("old-card", "app-user")
+    await reverse(ledger, "old-card", redeemed.posting.posting_id)  # back on the survivor's lots
+    await ledger.earn("app-user", 50)
+    await expire_now(database_url, "order-1", "app-user")
+
+    refunded = await ledger.refund("old-card", "order-1", refunded=1_000, original=1_000)
+
+    assert (refunded.reversed_points, refunded.debt_points) == (0, 0)
+    assert refunded.balance.available_points == 50
