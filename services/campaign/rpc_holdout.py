@@ -1,7 +1,5 @@
 """The program-wide holdout: configure it, and measure the program against it."""
 
-import datetime as dt
-
 import grpc
 
 from loyalty.campaign.v1 import campaign_pb2, experiments_pb2
@@ -78,11 +76,15 @@ class HoldoutRpcs(RpcBase):
         program = await self.ledger.program(request.program_id)
         at = now()
         start = (
-            request.start_time.ToDatetime(tzinfo=dt.UTC)
+            validation.read_instant(request.start_time, "start_time")
             if request.HasField("start_time")
             else holdout.start_at
         )
-        end = request.end_time.ToDatetime(tzinfo=dt.UTC) if request.HasField("end_time") else at
+        end = (
+            validation.read_instant(request.end_time, "end_time")
+            if request.HasField("end_time")
+            else at
+        )
         if end <= start:
             raise InvalidArgument("end_time", "must be after start_time")
         async with self.pool.acquire() as connection, connection.transaction():

@@ -121,6 +121,21 @@ TIMESTAMP_SECONDS_MIN = -62_135_596_800
 NANOS_PER_SECOND = 1_000_000_000
 
 
+# The last second a Timestamp may hold (9999-12-31T23:59:59Z).
+TIMESTAMP_SECONDS_MAX = 253_402_300_799
+
+
+def read_instant(stamp: Timestamp, field: str) -> dt.datetime:
+    """An instant a client sends to be read, not stored (a report's bound), as an aware UTC
+    datetime: any date a Timestamp holds; one that is no date is INVALID_ARGUMENT on `field`."""
+    if (
+        not TIMESTAMP_SECONDS_MIN <= stamp.seconds <= TIMESTAMP_SECONDS_MAX
+        or not 0 <= stamp.nanos < NANOS_PER_SECOND
+    ):
+        raise InvalidArgument(field, "is not a valid timestamp")
+    return stamp.ToDatetime(tzinfo=dt.UTC)
+
+
 def stored_instant(stamp: Timestamp, field: str, *, unset: str) -> None:
     """Refuse an instant that is no date, or from 2100 on; `unset` says what leaving the field
     unset means."""
