@@ -174,3 +174,62 @@ def test_the_token_in_the_qr_code_is_what_a_till_accepts(platform: GatewayPlatfo
         )
     assert posted.status_code == 201, posted.text
     assert posted.json()["member_id"] == member_id
+
+
+def declaration(css: str, selector: str, prop: str) -> str:
+    """The value of `prop` in the rule whose selector list is exactly `selector`."""
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        if selector in {s.strip() for s in selectors.split(",")}:
+            found = re.search(rf"(?:^|;)\s*{re.escape(prop)}\s*:\s*([^;]+)", body)
+            if found:
+                return found.group(1).strip()
+    raise AssertionError(f"{selector} {{ {prop} }} not found")
+
+
+def colour(value: str, variables: dict[str, str]) -> tuple[float, float, float, float]:
+    """#rrggbb, #rgb, rgba(r,g,b,a) or var(--name) as red, green, blue (0-255) and alpha."""
+    value = variables.get(value.removeprefix("var(").removesuffix(")"), value)
+    if value.startswith("#"):
+        digits = value[1:] if len(value) == 7 else "".join(c * 2 for c in value[1:])  # #fff
+        r, g, b = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
+        return r, g, b, 1.0
+    r, g, b, a = (float(part) for part in re.findall(r"[\d.]+", value))
+    return r, g, b, a
+
+
+def over(top: tuple[float, float, float, float], below: tuple[float, ...]) -> tuple[float, ...]:
+    alpha = top[3]
+    return tuple(t * alpha + b * (1 - alpha) for t, b in zip(top[:3], below[:3], strict=True))
+
+
+def contrast(one: tuple[float, ...], two: tuple[float, ...]) -> float:
+    def luminance(rgb: tuple[float, ...]) -> float:
+        linear = [
+            c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+            for c in (v / 255 for v in rgb[:3])
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(one), luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_and_the_tier_bar_have_enough_contrast(served: dict[str, str]) -> None:
+    """WCAG 2.1 AA: 4.5:1 for text, 3:1 for the bar (a graphic the member reads)."""
+    css = re.sub(r"/\*.*?\*/", "", served["/card/assets/card.css"], flags=re.DOTALL)
+    variables = dict(re.findall(r"(--[a-z0-9-]+):\s*([^;]+);", css))
+    white = (255.0, 255.0, 255.0, 1.0)
+    panel, page = colour("var(--panel)", variables), colour("var(--bg)", variables)
+    muted = colour("var(--muted)", variables)
+    assert contrast(muted, panel) >= 4.5 and contrast(muted, page) >= 4.5
+    # The tier's name on the card: white on the badge, over the card's lighter (accent) end.
+    badge = over(
+        colour(declaration(css, ".tier-badge", "background"), variables),
+        colour("var(--accent)", variables),
+    )
+    assert contrast(white, badge) >= 4.5, contrast(white, badge)
+    track = colour(declaration(css, ".progress", "background"), variables)
+    for end in ("var(--accent)", "var(--gold)"):  # the fill's gradient
+        assert contrast(colour(end, variables), track) >= 3, end
+    edge = declaration(css, ".progress", "box-shadow").split()[-1]
+    assert contrast(colour(edge, variables), panel) >= 3
