@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from loyalty.campaign.v1 import engagement_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from services.campaign import repository, repository_engagement
+from services.campaign import repository, repository_engagement, targeting
 from services.campaign import repository_purchases as store
 from services.campaign import repository_segment_facts as segment_facts
 from services.campaign.activities import Activities, check_activity
@@ -127,7 +127,9 @@ class MemberHandler:
                 birthday=birthday,
                 enrolled_at=_occurred(event),
             )
-            await self._signup_bonus(connection, event.program_id, enrolled.member_id)
+            await self._signup_bonus(
+                connection, event.program_id, enrolled.member_id, _occurred(event)
+            )
             if not enrolled.referrer_member_id:
                 return
             # The enrolment with a referral code is the referral activity of the referrer.
@@ -144,10 +146,11 @@ class MemberHandler:
             await self.activities.record(connection, program, referral)
 
     async def _signup_bonus(
-        self, connection: asyncpg.Connection, program_id: str, member_id: str
+        self, connection: asyncpg.Connection, program_id: str, member_id: str, at: dt.datetime
     ) -> None:
         """The program's sign-up bonus, once per member: a redelivered enrolment finds its award
-        recorded, and a retry after a lost transaction repeats the very earn (same key)."""
+        recorded, and a retry after a lost transaction repeats the very earn (same key). A
+        member the holdout keeps out (enrolled from its start) is recorded with no points."""
         stored = await repository.fetch_recognition(connection, program_id)
         points = (
             engagement_pb2.RecognitionConfig.FromString(stored[0]).signup_bonus_points
@@ -156,10 +159,12 @@ class MemberHandler:
         )
         if points <= 0:
             return
+        if await targeting.held_out_members(connection, program_id, [member_id], at):
+            points = 0
         fresh = await repository_engagement.award_bonuses(
             connection, program_id, SIGNUP, [(member_id, SIGNUP, points)]
         )
-        if not fresh:
+        if not fresh or points == 0:
             return
         program = await self.ledger.program(program_id)
         item = bonus_item(member_id, points, key=SIGNUP, code=SIGNUP)

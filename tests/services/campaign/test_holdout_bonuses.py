@@ -146,3 +146,33 @@ async def test_a_held_out_member_completing_a_mission_by_an_activity_gets_no_poi
             assert progress.progresses[0].state == engagement_pb2.MISSION_PROGRESS_STATE_COMPLETED
         assert await available(ledger, free) == 200
         assert await available(ledger, held) == 0
+
+
+async def test_a_held_out_member_gets_no_sign_up_bonus(
+    start_service, servers, nats_namespace
+) -> None:
+    held, free = pick_members()
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await configure_holdout(campaign)
+        await campaign.configure_recognition(
+            engagement_pb2.RecognitionConfig(signup_bonus_points=100)
+        )
+        for number, member in enumerate((held, free)):
+            event = events_pb2.Event(
+                event_id=f"00000000-0000-0000-0001-{number:012d}",
+                program_id=PROGRAM,
+                member_enrolled=events_pb2.MemberEnrolled(
+                    member_id=member, entry_tier_code="member"
+                ),
+            )
+            event.occurred_at.GetCurrentTime()
+            await publish(servers, nats_namespace, "identity.member_enrolled", event)
+        pool = campaign.service.runtime.pool
+
+        async def both_decided() -> bool:
+            count = await pool.fetchval("SELECT count(*) FROM bonus_awards WHERE kind = 'signup'")
+            return bool(count == 2)
+
+        await eventually(both_decided)
+        assert await available(ledger, free) == 100
+        assert await available(ledger, held) == 0
