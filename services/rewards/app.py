@@ -1,5 +1,6 @@
 """How the rewards process is put together: its config, streams, servicer and workers."""
 
+import datetime
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ from services.shared.config import require
 from services.shared.jetstream import PullConsumer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
 
+PARTNER_CODE_VALIDITY_LEFT_MIN_MS_MAX = 365 * 86_400_000
+
 
 @dataclass(frozen=True, kw_only=True)
 class RewardsConfig(ProcessConfig):
@@ -38,6 +41,10 @@ class RewardsConfig(ProcessConfig):
     # (restart, failover) before it fails. Kept within the lease (less two dependency deadlines),
     # so recovery never takes over a redemption that is only waiting.
     hold_retry_ms: int = 10_000
+    # The least validity a partner code must have left when it is handed out: one nearer its
+    # expiry is passed over for the next in the pool (and refused at import), since a code that
+    # expires within minutes or hours of the redemption is of no use to the member.
+    partner_code_validity_left_min_ms: int = 86_400_000
     # Test-only: sleep between the ledger hold and the stock reservation (0 = off), so a test
     # can kill the process deterministically mid-redemption.
     pause_after_hold_ms: int = 0
@@ -65,6 +72,11 @@ class RewardsConfig(ProcessConfig):
             variable=f"{prefix}_HOLD_RETRY_MS",
             message="must be between 0 and 600000",
         )
+        require(
+            0 <= self.partner_code_validity_left_min_ms <= PARTNER_CODE_VALIDITY_LEFT_MIN_MS_MAX,
+            variable=f"{prefix}_PARTNER_CODE_VALIDITY_LEFT_MIN_MS",
+            message=f"must be between 0 and {PARTNER_CODE_VALIDITY_LEFT_MIN_MS_MAX} (365 days)",
+        )
         for name in ("pause_after_hold_ms", "pause_before_commit_ms"):
             require(
                 0 <= getattr(self, name) <= 600_000,
@@ -76,6 +88,7 @@ class RewardsConfig(ProcessConfig):
 async def setup(runtime: Runtime) -> Application:
     config: RewardsConfig = runtime.config
     deadline_s = config.dependency_deadline_ms / 1000
+    validity_left_min = datetime.timedelta(milliseconds=config.partner_code_validity_left_min_ms)
     ledger = LedgerClient(service_channel(config.ledger_address), deadline_s=deadline_s)
     targeting = CampaignTargeting(service_channel(config.campaign_address), deadline_s=deadline_s)
     redemptions = Redemptions(
@@ -84,6 +97,7 @@ async def setup(runtime: Runtime) -> Application:
         ledger,
         runtime.metrics,
         targeting=targeting,
+        partner_code_validity_left_min=validity_left_min,
         lease_s=config.redemption_lease_ms / 1000,
         recovery_interval_s=config.recovery_interval_ms / 1000,
         pause_after_hold_s=config.pause_after_hold_ms / 1000,
@@ -98,7 +112,12 @@ async def setup(runtime: Runtime) -> Application:
         pause_before_commit_s=config.pause_before_commit_ms / 1000,
     )
     servicer = RewardsServicer(
-        runtime.pool, runtime.outbox, ledger=ledger, targeting=targeting, redemptions=redemptions
+        runtime.pool,
+        runtime.outbox,
+        ledger=ledger,
+        targeting=targeting,
+        redemptions=redemptions,
+        partner_code_validity_left_min=validity_left_min,
     )
     return Application(
         register=lambda server: rewards_pb2_grpc.add_RewardsServiceServicer_to_server(

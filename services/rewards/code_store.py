@@ -65,28 +65,41 @@ async def insert_codes(
     return int(status.rsplit(" ", 1)[-1])
 
 
-# A partner's code past its own expiry is never handed out: the member would pay for nothing.
-# Nor is one that is a code of the program already (imported before ImportPartnerCodes refused
-# those): it cannot be issued twice, and taken first it would refuse every redemption after.
-PARTNER_CODE_VALID = (
-    "(expires_at IS NULL OR expires_at > now()) AND NOT EXISTS (SELECT 1 FROM codes AS k "
-    "WHERE k.program_id = partner_codes.program_id AND k.code = partner_codes.code)"
-)
+def partner_code_usable(validity_left_min: str) -> str:
+    """The SQL condition on a pool's row (`partner_codes`) that it may be handed out, given the
+    placeholder of the least validity (an interval) it must have left.
+
+    A partner's code with less than that left is never handed out: the member would pay for a
+    code expiring before it can be used (the partner may take it back, so it is passed over, not
+    taken). Nor is one that is a code of the program already (imported before
+    ImportPartnerCodes refused those): it cannot be issued twice, and taken first it would
+    refuse every redemption after."""
+    return (
+        f"(expires_at IS NULL OR expires_at > now() + {validity_left_min}::interval) "
+        "AND NOT EXISTS (SELECT 1 FROM codes AS k "
+        "WHERE k.program_id = partner_codes.program_id AND k.code = partner_codes.code)"
+    )
 
 
 async def take_partner_codes(
-    connection: asyncpg.Connection, redemption: RedemptionRow
+    connection: asyncpg.Connection,
+    redemption: RedemptionRow,
+    *,
+    validity_left_min: datetime.timedelta,
 ) -> list[tuple[str, datetime.datetime | None]]:
-    """Take the oldest unissued codes of the reward's pool that are still valid."""
+    """Take the oldest unissued codes of the reward's pool that have `validity_left_min` left:
+    one too near its expiry is skipped for the next."""
     rows = await connection.fetch(
         "UPDATE partner_codes SET redemption_id = $3 WHERE (program_id, code) IN ("
         "SELECT program_id, code FROM partner_codes "
         "WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL "
-        f"AND {PARTNER_CODE_VALID} ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING code, expires_at",
+        f"AND {partner_code_usable('$5')} ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED) "
+        "RETURNING code, expires_at",
         redemption.program_id,
         redemption.reward_id,
         redemption.redemption_id,
         redemption.quantity,
+        validity_left_min,
     )
     return [(row["code"], row["expires_at"]) for row in rows]
 

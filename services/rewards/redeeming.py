@@ -55,6 +55,7 @@ class RedeemingMethods:
     ledger: "LedgerClient"
     targeting: "CampaignTargeting"
     redemptions: "Redemptions"
+    partner_code_validity_left_min: datetime.timedelta
 
     async def Redeem(
         self, request: rewards_pb2.RedeemRequest, context: grpc.aio.ServicerContext
@@ -142,7 +143,10 @@ class RedeemingMethods:
                 )
         if domain.code_source(reward) == rewards_pb2.CODE_SOURCE_PARTNER_POOL:
             pool = await repository.partner_pool_available(
-                self.pool, request.program_id, request.reward_id
+                self.pool,
+                request.program_id,
+                request.reward_id,
+                validity_left_min=self.partner_code_validity_left_min,
             )
             if pool < request.quantity:
                 raise RedemptionRefused(

@@ -18,6 +18,7 @@ A void that finds the hold already committed (a commit whose answer was lost) co
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
 import uuid
@@ -69,6 +70,7 @@ class Redemptions:
         metrics: Metrics,
         *,
         targeting: CampaignTargeting,
+        partner_code_validity_left_min: datetime.timedelta,
         lease_s: float,
         recovery_interval_s: float,
         pause_after_hold_s: float = 0.0,
@@ -96,6 +98,7 @@ class Redemptions:
             ledger,
             metrics,
             targeting=targeting,
+            partner_code_validity_left_min=partner_code_validity_left_min,
             lease_s=lease_s,
             pause_after_hold_s=pause_after_hold_s,
             stopping=self.stopping,

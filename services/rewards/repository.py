@@ -5,7 +5,7 @@ import datetime
 import asyncpg
 
 from loyalty.rewards.v1 import rewards_pb2
-from services.rewards.code_store import PARTNER_CODE_VALID
+from services.rewards.code_store import partner_code_usable
 from services.shared.timestamps import from_epoch_seconds
 
 _SELECT_REWARD = (
@@ -201,7 +201,7 @@ async def import_partner_codes(
 ) -> int:
     """Add codes to the reward's pool; returns how many were new in the program. A code the
     program issued already (one of its own generated codes) is a duplicate too: it could never be
-    issued again (see PARTNER_CODE_VALID)."""
+    issued again (see code_store.partner_code_usable)."""
     status = await connection.execute(
         "INSERT INTO partner_codes (program_id, reward_id, code, expires_at) "
         "SELECT $1, $2, code, $4 FROM unnest($3::text[]) WITH ORDINALITY AS c(code, n) "
@@ -216,13 +216,19 @@ async def import_partner_codes(
 
 
 async def partner_pool_available(
-    connection: asyncpg.Connection | asyncpg.Pool, program_id: str, reward_id: str
+    connection: asyncpg.Connection | asyncpg.Pool,
+    program_id: str,
+    reward_id: str,
+    *,
+    validity_left_min: datetime.timedelta,
 ) -> int:
+    """The codes of the pool that may be handed out now (see code_store.partner_code_usable)."""
     return await connection.fetchval(
-        "SELECT count(*) FROM partner_codes "
-        f"WHERE program_id = $1 AND reward_id = $2 AND redemption_id IS NULL AND {PARTNER_CODE_VALID}",
+        "SELECT count(*) FROM partner_codes WHERE program_id = $1 AND reward_id = $2 "
+        f"AND redemption_id IS NULL AND {partner_code_usable('$3')}",
         program_id,
         reward_id,
+        validity_left_min,
     )
 
 

@@ -48,12 +48,14 @@ class RewardsServicer(
         ledger: LedgerClient,
         targeting: CampaignTargeting,
         redemptions: Redemptions,
+        partner_code_validity_left_min: datetime.timedelta,
     ) -> None:
         self.pool = pool
         self.outbox = outbox
         self.ledger = ledger
         self.targeting = targeting
         self.redemptions = redemptions
+        self.partner_code_validity_left_min = partner_code_validity_left_min
 
     # -- catalog --------------------------------------------------------------------------------
 

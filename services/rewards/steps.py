@@ -88,6 +88,7 @@ class RedemptionSteps:
         targeting: CampaignTargeting,
         lease_s: float,
         pause_after_hold_s: float,
+        partner_code_validity_left_min: datetime.timedelta,
         stopping: asyncio.Event,
         hold_retry_s: float = 0.0,
     ) -> None:
@@ -95,6 +96,8 @@ class RedemptionSteps:
         self.outbox = outbox
         self.ledger = ledger
         self.targeting = targeting
+        # See RewardsConfig.partner_code_validity_left_min_ms.
+        self.partner_code_validity_left_min = partner_code_validity_left_min
         self.cancellations_refused = cancellations_refused_counter(metrics)
         self.lease_s = lease_s
         self.hold_retry_s = hold_retry_s
@@ -305,7 +308,11 @@ class RedemptionSteps:
             if expired:
                 raise Refusal("REWARD_NOT_AVAILABLE", "the reward is outside its validity")
             if source == rewards_pb2.CODE_SOURCE_PARTNER_POOL:
-                taken = await code_store.take_partner_codes(connection, redemption)
+                taken = await code_store.take_partner_codes(
+                    connection,
+                    redemption,
+                    validity_left_min=self.partner_code_validity_left_min,
+                )
                 issued = [(code, own or expires_at) for code, own in taken]
                 if len(taken) < redemption.quantity or await code_store.insert_codes(
                     connection,

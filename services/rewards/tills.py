@@ -29,6 +29,7 @@ def _check_presented(code: str) -> None:
 class TillMethods:
     pool: asyncpg.Pool
     outbox: Outbox
+    partner_code_validity_left_min: datetime.timedelta
 
     async def ValidateCode(
         self, request: rewards_pb2.ValidateCodeRequest, context: grpc.aio.ServicerContext
@@ -151,6 +152,18 @@ class TillMethods:
             expires_at = request.expires_at.ToDatetime(tzinfo=datetime.UTC)
         if expires_at is not None and expires_at <= datetime.datetime.now(datetime.UTC):
             raise InvalidArgument("expires_at", f"{expires_at.isoformat()} has passed already")
+        if (
+            expires_at is not None
+            and expires_at
+            <= datetime.datetime.now(datetime.UTC) + self.partner_code_validity_left_min
+        ):
+            # Such codes would never be handed out (see code_store.partner_code_usable).
+            raise InvalidArgument(
+                "expires_at",
+                f"{expires_at.isoformat()} leaves less than the {self.partner_code_validity_left_min}"
+                " a partner code must have left when handed out "
+                "(REWARDS_PARTNER_CODE_VALIDITY_LEFT_MIN_MS)",
+            )
 
         async with self.pool.acquire() as connection, connection.transaction():
 
@@ -173,7 +186,10 @@ class TillMethods:
                     imported_count=imported,
                     duplicate_count=len(request.codes) - imported,
                     pool_available_count=await repository.partner_pool_available(
-                        connection, request.program_id, request.reward_id
+                        connection,
+                        request.program_id,
+                        request.reward_id,
+                        validity_left_min=self.partner_code_validity_left_min,
                     ),
                 )
 

@@ -185,6 +185,10 @@ async def test_partner_codes_are_imported_in_bulk_and_handed_out_in_order(platfo
     assert reason(error.value) == "NOT_A_PARTNER_POOL"
 
 
+# No minimum validity left: a code a second from its expiry may be imported and handed out.
+@pytest.mark.parametrize(
+    "rewards_overrides", [{"partner_code_validity_left_min_ms": 0}], indirect=True
+)
 async def test_partner_codes_past_their_expiry_are_never_handed_out(platform) -> None:
     await platform.ledger.earn("m1", 1_000)
     partner = await platform.create(
@@ -296,3 +300,55 @@ async def test_a_partner_code_that_is_already_a_code_here_is_a_duplicate_not_a_b
     redemption = await platform.redeem("m1", partner.reward_id)
     assert [c.code for c in redemption.codes] == ["CINEMA-1"]
     assert (await platform.validate(issued)).redemption_id == ours.redemption_id
+
+
+async def test_partner_codes_about_to_expire_are_passed_over(platform, database_url) -> None:
+    # A partner code expiring an hour after it is handed out is of no use to the member (a cinema
+    # ticket for tonight bought with points this afternoon): codes with less than a day left (the
+    # default of REWARDS_PARTNER_CODE_VALIDITY_LEFT_MIN_MS) are passed over for the next usable
+    # one, and none left is CODES_EXHAUSTED before anything is held.
+    await platform.ledger.earn("m1", 1_000)
+    partner = await platform.create(
+        reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
+    )
+
+    async def import_codes(values: list[str], expires_at: dt.datetime):  # type: ignore[no-untyped-def]
+        return await platform.rewards.ImportPartnerCodes(
+            rewards_pb2.ImportPartnerCodesRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                reward_id=partner.reward_id,
+                codes=values,
+                expires_at=_ts(expires_at),
+            )
+        )
+
+    now = dt.datetime.now(dt.UTC)
+    # Imported with less than a day left, it could never be handed out: refused, naming the field.
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await import_codes(["TONIGHT-0"], now + dt.timedelta(hours=1))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.value.details().startswith("expires_at:")
+    # One imported weeks ago, first in the pool, now has an hour left.
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO rewards.partner_codes (program_id, code, reward_id, seq, expires_at) "
+            "VALUES ($1, 'TONIGHT-1', $2, 0, $3)",
+            PROGRAM,
+            partner.reward_id,
+            now + dt.timedelta(hours=1),
+        )
+    finally:
+        await connection.close()
+    imported = await import_codes(["NEXT-WEEK-1"], now + dt.timedelta(days=7))
+    assert imported.pool_available_count == 1
+
+    redemption = await platform.redeem("m1", partner.reward_id)
+    assert [c.code for c in redemption.codes] == ["NEXT-WEEK-1"]
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await platform.redeem("m1", partner.reward_id)
+    assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason(error.value) == "CODES_EXHAUSTED"
+    balance = await platform.ledger.balance("m1")
+    assert (balance.available_points, balance.held_points) == (900, 0)

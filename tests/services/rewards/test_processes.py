@@ -2,6 +2,7 @@
 and a kill -9 in the middle of a redemption."""
 
 import asyncio
+import datetime as dt
 import signal
 import uuid
 from collections.abc import AsyncIterator
@@ -293,6 +294,7 @@ async def test_a_hold_asked_while_the_ledger_restarts_is_placed_once_it_is_back(
             targeting=None,  # type: ignore[arg-type]  # nor campaign
             lease_s=30.0,
             pause_after_hold_s=0.0,
+            partner_code_validity_left_min=dt.timedelta(0),
             stopping=asyncio.Event(),
             hold_retry_s=hold_retry_s,
         )
