@@ -2,11 +2,13 @@
 
 import datetime
 import urllib.parse
+from zoneinfo import ZoneInfo
 
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2
 from services.shared import validation
 from services.shared.errors import InvalidArgument
+from services.shared.local_days import local_days_later
 
 POINTS_PRICE_MAX = 10**12
 STOCK_MAX = 10**9
@@ -237,10 +239,17 @@ def is_available(reward: rewards_pb2.Reward, now: datetime.datetime) -> bool:
     )
 
 
-def code_expiry(reward: rewards_pb2.Reward, now: datetime.datetime) -> datetime.datetime | None:
-    """When a code issued now expires: after code_validity_days, else at valid_until, else never."""
+def code_expiry(
+    reward: rewards_pb2.Reward, now: datetime.datetime, *, zone: ZoneInfo | None
+) -> datetime.datetime | None:
+    """When a code issued now expires: after code_validity_days, else at valid_until, else never.
+
+    "Valid for 30 days" ends at the same local time 30 calendar days on in the program's time
+    zone `zone` (needed only for a reward with code_validity_days), however the clocks change
+    in between: a code issued at 10:15 is valid until 10:15, not 09:15 or 11:15."""
     if reward.code_validity_days:
-        return now + datetime.timedelta(days=reward.code_validity_days)
+        assert zone is not None, "code_validity_days counts the program's local days"
+        return local_days_later(now, reward.code_validity_days, zone)
     if reward.HasField("valid_until"):
         return reward.valid_until.ToDatetime(datetime.UTC)
     return None

@@ -6,6 +6,7 @@ Ledger refusals come back as `LedgerRefused` with the ledger's machine-readable 
 """
 
 import logging
+import time
 from dataclasses import dataclass
 
 import grpc
@@ -45,6 +46,10 @@ REFUSED_FOR_GOOD = {
     grpc.StatusCode.OUT_OF_RANGE,
 }
 OPERATOR_ID = "rewards"
+# How long a program's time zone read from the ledger is used before it is read again, and how
+# many programs' zones are kept.
+PROGRAM_TIME_ZONE_TTL_S = 30.0
+PROGRAM_TIME_ZONES_MAX = 1_000
 
 
 class LedgerRefused(Exception):
@@ -83,6 +88,8 @@ class LedgerClient:
     def __init__(self, channel: grpc.aio.Channel, *, deadline_s: float) -> None:
         self.stub = ledger_pb2_grpc.LedgerServiceStub(channel)
         self.deadline_s = deadline_s
+        # Program id -> (when read, monotonic seconds; time zone).
+        self._time_zones: dict[str, tuple[float, str]] = {}
 
     async def standing(self, program_id: str, member_id: str) -> MemberStanding | None:
         """The member's available points and tier; None if the member has no account."""
@@ -104,6 +111,22 @@ class LedgerClient:
     async def program_currency(self, program_id: str) -> str:
         """The program's currency as the ledger holds it (the ledger owns a program's money
         settings); FAILED_PRECONDITION if the ledger does not know the program."""
+        return (await self._program_config(program_id)).currency
+
+    async def program_time_zone(self, program_id: str) -> str:
+        """The program's time zone as the ledger holds it, in which a code's days of validity
+        are counted; read again after PROGRAM_TIME_ZONE_TTL_S (a change reaches codes issued
+        after that). FAILED_PRECONDITION if the ledger does not know the program."""
+        cached = self._time_zones.get(program_id)
+        if cached is not None and time.monotonic() - cached[0] < PROGRAM_TIME_ZONE_TTL_S:
+            return cached[1]
+        time_zone = (await self._program_config(program_id)).time_zone
+        if len(self._time_zones) >= PROGRAM_TIME_ZONES_MAX:
+            self._time_zones.clear()
+        self._time_zones[program_id] = (time.monotonic(), time_zone)
+        return time_zone
+
+    async def _program_config(self, program_id: str) -> ledger_pb2.ProgramConfig:
         try:
             response = await self.stub.GetProgram(
                 ledger_pb2.GetProgramRequest(program_id=program_id), timeout=self.deadline_s
@@ -112,7 +135,7 @@ class LedgerClient:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 raise ProgramNotConfigured(program_id) from None
             raise LedgerUnavailable(error.code().name) from None
-        return response.config.currency
+        return response.config
 
     async def require_standing(self, program_id: str, member_id: str) -> MemberStanding:
         standing = await self.standing(program_id, member_id)

@@ -12,6 +12,7 @@ import functools
 import logging
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from prometheus_client import Counter
@@ -21,7 +22,12 @@ from loyalty.ledger.v1 import ledger_pb2
 from loyalty.rewards.v1 import rewards_pb2
 from services.rewards import code_store, codes, domain, eligibility, events, repository
 from services.rewards import redemption_store as store
-from services.rewards.errors import CampaignUnavailable, LedgerUnavailable, MemberNotFound
+from services.rewards.errors import (
+    CampaignUnavailable,
+    LedgerUnavailable,
+    MemberNotFound,
+    ProgramNotConfigured,
+)
 from services.rewards.remote import CampaignTargeting, LedgerClient, LedgerRefused
 from services.shared.database import in_transaction
 from services.shared.metrics import Metrics
@@ -290,8 +296,17 @@ class RedemptionSteps:
         )
         assert reward is not None
         source = domain.code_source(reward)
+        zone = None
+        if reward.code_validity_days:
+            # "Valid for N days" counts the program's local days, in the zone the ledger holds.
+            try:
+                zone = ZoneInfo(await self.ledger.program_time_zone(redemption.program_id))
+            except (LedgerUnavailable, ProgramNotConfigured) as error:
+                # Nothing is spent before the commit: voiding gives the points back.
+                await self.to_voiding(redemption, owner, "LEDGER_UNAVAILABLE", str(error))
+                return
         now = _now()
-        expires_at = domain.code_expiry(reward, now)
+        expires_at = domain.code_expiry(reward, now, zone=zone)
         # A code valid until the reward's end, issued after it (an edit since the stock was
         # reserved), would be spent points for a code expired on arrival.
         expired = expires_at is not None and expires_at <= now
