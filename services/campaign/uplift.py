@@ -42,7 +42,8 @@ class Uplift:
     difference: float
     lower: float
     upper: float
-    # False when an arm has fewer than two members: then lower == upper == difference.
+    # False when an arm has fewer than two members: then lower == upper == difference, and the
+    # difference is 0 when an arm has none (there is nothing to compare with).
     interval_available: bool
     degrees_of_freedom: float
 
@@ -140,6 +141,9 @@ def uplift(treatment: Sample, control: Sample, *, confidence: float = 0.95) -> U
     """treatment mean - control mean, with its two-sided `confidence` interval."""
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
+    if treatment.count == 0 or control.count == 0:
+        # An empty arm has no mean (not 0): the other arm's own mean was given as the uplift.
+        return Uplift(0.0, 0.0, 0.0, False, 0.0)
     difference = treatment.mean - control.mean
     if treatment.count < 2 or control.count < 2:
         return Uplift(difference, difference, difference, False, 0.0)

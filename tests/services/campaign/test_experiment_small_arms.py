@@ -89,3 +89,48 @@ async def test_a_report_on_two_members_per_arm_has_the_t_interval_of_one_degree_
         wide = (await report(9_900)).uplifts[0]
         assert wide.spend_uplift_lower.amount_minor == round(1_000 - T_995_1 * 1_000)
         assert wide.spend_uplift_upper.amount_minor == round(1_000 + T_995_1 * 1_000)
+
+
+async def test_an_arm_without_members_gives_no_uplift(start_service) -> None:
+    """With nobody in control there is nothing to compare with: the report gave the treatment's
+    own spend and participation as their uplift (+20.00 EUR, +100 percentage points)."""
+    async with ledger_and_campaign(start_service, segments_enabled=False) as (_, campaign):
+        await campaign.live(earning("promo", rate=rate(1, 100)))
+        started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        await campaign.stub.CreateExperiment(
+            campaign_pb2.CreateExperimentRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                experiment=experiments_pb2.Experiment(
+                    experiment_id=EXPERIMENT,
+                    name="Small arms",
+                    start_time=ts(started),
+                    arms=[
+                        experiments_pb2.ExperimentArm(
+                            arm_code="control", allocation_bps=5_000, control=True
+                        ),
+                        experiments_pb2.ExperimentArm(
+                            arm_code="promo", allocation_bps=5_000, rule_ids=["promo"]
+                        ),
+                    ],
+                ),
+            )
+        )
+        _, treatment = two_of_each_arm()
+        bought = started + dt.timedelta(minutes=30)
+        await campaign.ingest(batch("b1", [(f"t-{m}", m, 2_000, bought) for m in treatment]))
+        result = await campaign.stub.GetExperimentReport(
+            campaign_pb2.GetExperimentReportRequest(program_id=PROGRAM, experiment_id=EXPERIMENT)
+        )
+        assert [(a.arm_code, a.member_count) for a in result.arms] == [
+            ("control", 0),
+            ("promo", 2),
+        ]
+        [uplift] = result.uplifts
+        assert not uplift.interval_available
+        assert uplift.spend_uplift.amount_minor == 0
+        assert uplift.participation_uplift_bps == uplift.redemption_uplift_bps == 0
+        assert (uplift.spend_uplift_lower, uplift.spend_uplift_upper) == (
+            uplift.spend_uplift,
+            uplift.spend_uplift,
+        )

@@ -121,6 +121,13 @@ def test_no_interval_below_two_members() -> None:
     assert result.lower == result.upper == result.difference == 3
 
 
+def test_no_uplift_against_an_empty_arm() -> None:
+    for treatment, control in ((sample([5, 7]), sample([])), (sample([]), sample([1, 2]))):
+        result = uplift(treatment, control)
+        assert not result.interval_available
+        assert result.lower == result.upper == result.difference == 0
+
+
 def test_identical_constant_arms_have_an_empty_interval() -> None:
     result = uplift(sample([4, 4, 4]), sample([4, 4]))
     assert (result.difference, result.lower, result.upper) == (0, 0, 0)
