@@ -4,7 +4,7 @@ import datetime as dt
 
 import asyncpg
 
-from services.ledger import merges, store
+from services.ledger import expired_counts, merges, store
 from services.ledger.book import (
     ADJUST,
     ADJUSTED,
@@ -95,7 +95,12 @@ class Reversals(LedgerCore):
         # back first (as the purchase's own lot is taken first) and are never taken again from
         # the member's other points, nor as debt for points the member never spent.
         expired = await _expired(book, member_id, [p.posting_id for p in originals], holders)
-        counted = min(wanted, max(0, expired - expired_before))
+        # A `Reverse` of one of its postings may have counted some of them (and their tier
+        # progress) already.
+        counted_by_reversals = await expired_counts.counted(
+            connection, program.program_id, member_id, [p.posting_id for p in originals]
+        )
+        counted = min(wanted, max(0, expired - expired_before - counted_by_reversals))
         # What reversals of the purchase's postings took already is not taken a second time.
         left = await _left_to_take(connection, program, holders, originals) - expired
         points = min(wanted - counted, max(0, left))
@@ -186,9 +191,21 @@ class Reversals(LedgerCore):
         debt = await self._take_back(
             book, program, [original], points, reason=reason, reference=original.source_reference
         )
-        if original.qualifying_amount and points:
+        # Tier progress counts what was earned, not what is left: the expired points' progress
+        # goes back too, once (a refund of the purchase may have counted them already).
+        counted_before = await expired_counts.counted(
+            connection, program.program_id, member_id, [posting_id]
+        )
+        if original.kind == EARN and original.source_reference:
+            counted_before += await expired_counts.refunds_counted(
+                connection, program.program_id, member_id, original.source_reference
+            )
+        counted = max(0, min(expired - counted_before, original.amount - already - points))
+        await expired_counts.add(connection, program.program_id, member_id, posting_id, counted)
+        if original.qualifying_amount and points + counted:
             book.add_qualifying(
-                -(original.qualifying_amount * points // original.amount), on=original.occurred_at
+                -(original.qualifying_amount * (points + counted) // original.amount),
+                on=original.occurred_at,
             )
         await self.close_book(book, program)
         return book, points, debt

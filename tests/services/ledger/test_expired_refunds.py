@@ -118,3 +118,50 @@ async def test_a_refund_after_inactivity_expiry_takes_nothing_more(start_service
 
         assert (refunded.reversed_points, refunded.balance.available_points) == (0, 50)
         await ledger.assert_clean()
+
+
+async def test_a_reversal_of_an_earn_whose_points_expired_takes_all_its_tier_progress_back(
+    ledger: Ledger, database_url: str
+) -> None:
+    # Tier progress counts what was earned, not what is left: the expired part goes back too.
+    earned = await ledger.earn(
+        "ann", 70, source_reference="o1", qualifying=True, expires_at=ts(now() + dt.timedelta(1))
+    )
+    await ledger.earn("ann", 100, source_reference="o2", qualifying=True)
+    await ledger.redeem("ann", 30)  # from o1
+    await expire_now(database_url, "o1")  # its 40 left expire in the reversal's transaction
+    request = ledger_pb2.ReverseRequest(
+        program_id="acme",
+        idempotency_key=key(),
+        member_id="ann",
+        posting_id=earned.posting.posting_id,
+    )
+    reversed_ = await ledger.stub.Reverse(request)
+    # It took back the 30 spent and the tier progress of those only (170 - 30 = 140) before.
+    assert (reversed_.reversed_points, reversed_.balance.qualifying_amount) == (30, 100)
+    assert await ledger.stub.Reverse(request) == reversed_  # a retry: one effect
+    request.idempotency_key = key()
+    again = await ledger.stub.Reverse(request)  # another reversal of it: nothing more
+    assert (again.reversed_points, again.balance.qualifying_amount) == (0, 100)
+    refunded = await ledger.refund("ann", "o1", refunded=1_000, original=1_000)
+    assert (refunded.reversed_points, refunded.balance.qualifying_amount) == (0, 100)
+
+
+async def test_a_reversal_after_a_refund_counted_the_expiry_takes_no_more_progress(
+    ledger: Ledger,
+) -> None:
+    earned = await ledger.earn(
+        "bob", 70, source_reference="o1", qualifying=True, expires_at=ts(now() - dt.timedelta(1))
+    )
+    await ledger.earn("bob", 100, source_reference="o2", qualifying=True)
+    refunded = await ledger.refund("bob", "o1", refunded=1_000, original=1_000)
+    assert refunded.balance.qualifying_amount == 100
+    reversed_ = await ledger.stub.Reverse(
+        ledger_pb2.ReverseRequest(
+            program_id="acme",
+            idempotency_key=key(),
+            member_id="bob",
+            posting_id=earned.posting.posting_id,
+        )
+    )
+    assert (reversed_.reversed_points, reversed_.balance.qualifying_amount) == (0, 100)
