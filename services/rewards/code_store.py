@@ -126,26 +126,40 @@ async def activate_codes(connection: asyncpg.Connection, redemption: RedemptionR
     )
 
 
-async def cancel_codes(connection: asyncpg.Connection, redemption: RedemptionRow) -> int:
-    """Cancel the codes of a redemption unless one was used; returns how many were used.
+@dataclass(frozen=True)
+class CodeStanding:
+    """How many of a redemption's codes are past taking back, by why (see domain.cancel_refusal)."""
+
+    used: int
+    partner: int
+    expired: int
+
+
+async def cancel_codes(connection: asyncpg.Connection, redemption: RedemptionRow) -> CodeStanding:
+    """Cancel the codes of a redemption unless one cannot be taken back (used, a partner's, or
+    expired unused); returns how many of each there were, nothing cancelled if any.
 
     The codes are locked first, so a till using one at the same moment either finishes before
     (and the cancellation is refused) or finds it cancelled.
     """
-    used = await connection.fetchval(
-        "SELECT count(*) FILTER (WHERE used_at IS NOT NULL) FROM ("
-        "SELECT used_at FROM codes WHERE program_id = $1 AND redemption_id = $2 FOR UPDATE) c",
+    row = await connection.fetchrow(
+        "SELECT count(*) FILTER (WHERE used_at IS NOT NULL) AS used, "
+        "count(*) FILTER (WHERE partner) AS partner, "
+        "count(*) FILTER (WHERE used_at IS NULL AND expires_at <= now()) AS expired FROM ("
+        "SELECT used_at, partner, expires_at FROM codes "
+        "WHERE program_id = $1 AND redemption_id = $2 FOR UPDATE) c",
         redemption.program_id,
         redemption.redemption_id,
     )
-    if used:
-        return int(used)
+    standing = CodeStanding(used=row["used"], partner=row["partner"], expired=row["expired"])
+    if standing.used or standing.partner or standing.expired:
+        return standing
     await connection.execute(
         "UPDATE codes SET cancelled_at = now() WHERE program_id = $1 AND redemption_id = $2",
         redemption.program_id,
         redemption.redemption_id,
     )
-    return 0
+    return standing
 
 
 async def reinstate_codes(connection: asyncpg.Connection, redemption: RedemptionRow) -> None:

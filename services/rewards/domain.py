@@ -325,6 +325,29 @@ STEP_STATUS = {
 }
 
 
+def cancel_refusal(*, used: int, partner: int, expired: int) -> tuple[str, str] | None:
+    """Why a completed redemption with these codes cannot be cancelled (reason, message), or
+    None. A used code was spent. A partner's code cannot be taken back from the partner (the
+    member may use it there, unseen here): the points would buy it for nothing, and back in the
+    pool one code would go to two members. A code that expired unused has lapsed, as codes do:
+    giving the points back then would make expiry a reminder (redeem, let it lapse, cancel).
+    An operator who wants to make good still can, with a ledger adjustment."""
+    if used:
+        return "CODE_ALREADY_USED", "a code of the redemption was used; it cannot be cancelled"
+    if partner:
+        return (
+            "PARTNER_CODE_ISSUED",
+            "the redemption's partner codes were handed out and cannot be taken back from the "
+            "partner; it cannot be cancelled",
+        )
+    if expired:
+        return (
+            "CODE_EXPIRED",
+            "a code of the redemption expired unused; expired codes are not refunded",
+        )
+    return None
+
+
 # The note sent with the ledger's VoidHold: well within the ledger's limit on a note (1000
 # characters), so a void is never refused for its note.
 VOID_NOTE_LENGTH_MAX = 200

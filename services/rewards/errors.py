@@ -97,8 +97,9 @@ class RedemptionRefused(FailedPrecondition, RewardsError):
 
 
 class CancellationRefused(FailedPrecondition, RewardsError):
-    """CODE_ALREADY_USED, REDEMPTION_FAILED, REDEMPTION_CANCELLED, LEDGER_REFUSED (the ledger
-    refused for good to return the points: the cancellation was undone)."""
+    """CODE_ALREADY_USED, PARTNER_CODE_ISSUED, CODE_EXPIRED (domain.cancel_refusal),
+    REDEMPTION_FAILED, REDEMPTION_CANCELLED, LEDGER_REFUSED (the ledger refused for good to
+    return the points: the cancellation was undone)."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message, field="redemption_id")

@@ -258,13 +258,11 @@ class RedeemingMethods:
         owner: uuid.UUID,
         fields: dict[str, object],
     ) -> None:
-        used = await self.redemptions.begin_cancel(
+        refusal = await self.redemptions.begin_cancel(
             connection, redemption, owner=owner, fields=fields
         )
-        if used:
-            raise CancellationRefused(
-                "CODE_ALREADY_USED", "a code of the redemption was used; it cannot be cancelled"
-            )
+        if refusal is not None:
+            raise CancellationRefused(*refusal)
 
     async def _settle_cancel(
         self, redemption: store.RedemptionRow, owner: uuid.UUID

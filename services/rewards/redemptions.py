@@ -177,10 +177,11 @@ class Redemptions:
         *,
         owner: uuid.UUID,
         fields: dict[str, Any],
-    ) -> int:
+    ) -> tuple[str, str] | None:
         """Inside the caller's transaction, with the redemption locked: a completed redemption
-        starts cancelling (its codes cancelled, unless one was used: then the used count is
-        returned and nothing changes); one still in progress is asked to void instead."""
+        starts cancelling (its codes cancelled, unless one cannot be taken back: then why is
+        returned, domain.cancel_refusal, and nothing changes); one still in progress is asked to
+        void instead (its codes were never shown: a partner's go back to the pool)."""
         if redemption.step != domain.COMMITTED:
             await connection.execute(
                 "UPDATE redemptions SET cancel_requested = true, cancel_idempotency_key = $4, "
@@ -194,10 +195,13 @@ class Redemptions:
                 fields["cancel_reason"],
                 fields["cancel_operator_id"],
             )
-            return 0
-        used = await code_store.cancel_codes(connection, redemption)
-        if used:
-            return used
+            return None
+        codes = await code_store.cancel_codes(connection, redemption)
+        refusal = domain.cancel_refusal(
+            used=codes.used, partner=codes.partner, expired=codes.expired
+        )
+        if refusal is not None:
+            return refusal
         await connection.execute(
             "UPDATE redemptions SET step = 'cancelling', lease_owner = $4, "
             "lease_until = now() + make_interval(secs => $5), updated_at = now(), "
@@ -215,7 +219,7 @@ class Redemptions:
             fields["cancel_reason"],
             fields["cancel_operator_id"],
         )
-        return 0
+        return None
 
     async def drive_owned(
         self, redemption: store.RedemptionRow, owner: uuid.UUID
