@@ -3,7 +3,7 @@
 from loyalty.campaign.v1 import experiments_pb2
 from loyalty.common.v1 import common_pb2
 from services.campaign.repository_experiments import ArmSums
-from services.campaign.uplift import Sample, uplift
+from services.campaign.uplift import Sample, rate_uplift, uplift
 from services.shared import validation
 
 CONFIDENCE_BPS_DEFAULT = 9_500
@@ -36,15 +36,14 @@ def arm_report(code: str, control: bool, sums: ArmSums, currency: str) -> experi
 def arm_uplift(
     code: str, treatment: ArmSums, control: ArmSums, confidence: float, currency: str
 ) -> experiments_pb2.ArmUplift:
-    def rate(sums: ArmSums, hits: int) -> Sample:
-        return Sample(sums.members, float(hits), float(hits))
-
-    participation = uplift(
-        rate(treatment, treatment.active), rate(control, control.active), confidence=confidence
+    participation = rate_uplift(
+        treatment.active, treatment.members, control.active, control.members, confidence=confidence
     )
-    redemption = uplift(
-        rate(treatment, treatment.redeemers),
-        rate(control, control.redeemers),
+    redemption = rate_uplift(
+        treatment.redeemers,
+        treatment.members,
+        control.redeemers,
+        control.members,
         confidence=confidence,
     )
     spend = uplift(

@@ -1,7 +1,11 @@
 """The uplift of a treatment arm over control, with a confidence interval: pure arithmetic.
 
-Each arm is summarised by its per-member observations as (count, sum, sum of squares); a rate is
-the same with 0/1 observations. The uplift is the difference of the means and its interval is
+Each arm is summarised by its per-member observations as (count, sum, sum of squares). The
+uplift is the difference of the means. A rate's interval (`rate_uplift`) is Newcombe's hybrid
+score interval (Newcombe 1998, method 10), from each arm's Wilson score interval: Welch's on 0/1
+observations has no width when an arm's rate is 0 or 1 (every member or none), so 2 of 2 against
+0 of 2 was "+100 percentage points, exactly". Newcombe's always contains the difference and is
+never empty for arms of two members or more. A mean's interval (`uplift`, spend) is
 Welch's: standard error sqrt(s1²/n1 + s0²/n0), degrees of freedom by Welch-Satterthwaite, and
 the two-sided Student t quantile for them. The t quantile is computed, not approximated: Student's
 distribution function is a regularised incomplete beta function (Abramowitz and Stegun 26.7.1,
@@ -158,3 +162,38 @@ def uplift(treatment: Sample, control: Sample, *, confidence: float = 0.95) -> U
     return Uplift(
         difference, difference - quantile * error, difference + quantile * error, True, freedom
     )
+
+
+def wilson_interval(hits: int, count: int, z: float) -> tuple[float, float]:
+    """Wilson's score interval of the rate hits / count (count > 0) for the normal quantile z."""
+    rate = hits / count
+    z2 = z * z
+    centre = rate + z2 / (2 * count)
+    spread = z * math.sqrt(rate * (1 - rate) / count + z2 / (4 * count * count))
+    scale = 1 + z2 / count
+    return max((centre - spread) / scale, 0.0), min((centre + spread) / scale, 1.0)
+
+
+def rate_uplift(
+    treatment_hits: int,
+    treatment_count: int,
+    control_hits: int,
+    control_count: int,
+    *,
+    confidence: float = 0.95,
+) -> Uplift:
+    """The treatment's rate minus control's, with Newcombe's two-sided `confidence` interval."""
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    if treatment_count == 0 or control_count == 0:
+        return Uplift(0.0, 0.0, 0.0, False, 0.0)
+    treated, controlled = treatment_hits / treatment_count, control_hits / control_count
+    difference = treated - controlled
+    if treatment_count < 2 or control_count < 2:
+        return Uplift(difference, difference, difference, False, 0.0)
+    z = normal_quantile(1 - (1 - confidence) / 2)
+    low_1, high_1 = wilson_interval(treatment_hits, treatment_count, z)
+    low_0, high_0 = wilson_interval(control_hits, control_count, z)
+    lower = difference - math.sqrt((treated - low_1) ** 2 + (high_0 - controlled) ** 2)
+    upper = difference + math.sqrt((high_1 - treated) ** 2 + (controlled - low_0) ** 2)
+    return Uplift(difference, lower, upper, True, math.inf)

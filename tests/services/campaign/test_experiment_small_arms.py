@@ -134,3 +134,60 @@ async def test_an_arm_without_members_gives_no_uplift(start_service) -> None:
             uplift.spend_uplift,
             uplift.spend_uplift,
         )
+
+
+async def test_a_rate_of_all_or_none_still_has_an_interval(start_service) -> None:
+    """Both treatment members buy, neither control member does: Welch's interval on 0/1
+    observations has no width when each arm's rate is 0 or 1, so the report claimed a
+    participation uplift of exactly +100 percentage points from four members ([10000, 10000]).
+    Rates take Newcombe's interval from Wilson's score intervals of each arm (by hand: Wilson's
+    for 2 of 2 is [0.342378, 1], for 0 of 2 [0, 0.657622]; the lower bound of the difference
+    is 1 - sqrt(0.657622² + 0.657622²) = 0.069983)."""
+    async with ledger_and_campaign(start_service, segments_enabled=False) as (_, campaign):
+        await campaign.live(earning("promo", rate=rate(1, 100)))
+        started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        await campaign.stub.CreateExperiment(
+            campaign_pb2.CreateExperimentRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                experiment=experiments_pb2.Experiment(
+                    experiment_id=EXPERIMENT,
+                    name="Small arms",
+                    start_time=ts(started),
+                    arms=[
+                        experiments_pb2.ExperimentArm(
+                            arm_code="control", allocation_bps=5_000, control=True
+                        ),
+                        experiments_pb2.ExperimentArm(
+                            arm_code="promo", allocation_bps=5_000, rule_ids=["promo"]
+                        ),
+                    ],
+                ),
+            )
+        )
+        control, treatment = two_of_each_arm()
+        # The control members bought before the experiment only: known, not participating.
+        before = started - dt.timedelta(days=1)
+        during = started + dt.timedelta(minutes=30)
+        await campaign.ingest(
+            batch(
+                "b1",
+                [(f"c-{m}", m, 1_000, before) for m in control]
+                + [(f"t-{m}", m, 1_000, during) for m in treatment],
+            )
+        )
+        result = await campaign.stub.GetExperimentReport(
+            campaign_pb2.GetExperimentReportRequest(program_id=PROGRAM, experiment_id=EXPERIMENT)
+        )
+        assert [(a.arm_code, a.member_count, a.participant_count) for a in result.arms] == [
+            ("control", 2, 0),
+            ("promo", 2, 2),
+        ]
+        [uplift] = result.uplifts
+        assert uplift.participation_uplift_bps == 10_000
+        assert uplift.participation_uplift_lower_bps == 700
+        assert uplift.participation_uplift_upper_bps == 10_000
+        # Nobody redeemed in either arm: no difference, but not a certain one either.
+        assert uplift.redemption_uplift_bps == 0
+        assert uplift.redemption_uplift_lower_bps == -6_576
+        assert uplift.redemption_uplift_upper_bps == 6_576

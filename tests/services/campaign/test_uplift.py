@@ -7,6 +7,7 @@ import pytest
 from services.campaign.uplift import (
     Sample,
     normal_quantile,
+    rate_uplift,
     t_quantile,
     uplift,
     welch_degrees_of_freedom,
@@ -151,3 +152,31 @@ def test_the_interval_covers_a_known_effect_95_times_in_100() -> None:
         result = uplift(sample(treatment), sample(control))
         covered += result.lower <= 150 <= result.upper
     assert 930 <= covered <= 970
+
+
+@pytest.mark.parametrize(
+    ("hits", "expected"),
+    # Newcombe (1998), "Interval estimation for the difference between independent proportions",
+    # Statistics in Medicine 17, table II, method 10 (95 %).
+    [
+        ((56, 70, 48, 80), (0.2, 0.0524, 0.3339)),
+        ((9, 10, 3, 10), (0.6, 0.1705, 0.8090)),
+        ((5, 56, 0, 29), (0.0893, -0.0381, 0.1926)),
+        ((0, 10, 0, 20), (0.0, -0.1611, 0.2775)),
+        ((10, 10, 0, 20), (1.0, 0.6791, 1.0)),
+    ],
+)
+def test_rate_uplift_is_newcombe_s_published_interval(
+    hits: tuple[int, int, int, int], expected: tuple[float, float, float]
+) -> None:
+    result = rate_uplift(*hits)
+    assert result.interval_available
+    assert (result.difference, result.lower, result.upper) == pytest.approx(expected, abs=1e-4)
+
+
+def test_rate_uplift_without_enough_members() -> None:
+    assert rate_uplift(1, 1, 0, 5) == rate_uplift(1, 1, 0, 5, confidence=0.99)
+    single = rate_uplift(1, 1, 0, 5)
+    assert not single.interval_available and single.lower == single.upper == 1.0
+    empty = rate_uplift(3, 4, 0, 0)
+    assert not empty.interval_available and empty.difference == empty.lower == 0
