@@ -233,3 +233,11 @@ def test_text_and_the_tier_bar_have_enough_contrast(served: dict[str, str]) -> N
         assert contrast(colour(end, variables), track) >= 3, end
     edge = declaration(css, ".progress", "box-shadow").split()[-1]
     assert contrast(colour(edge, variables), panel) >= 3
+
+
+def test_a_message_may_be_as_wide_as_the_screen(served: dict[str, str]) -> None:
+    """The message with a redemption's code: at left 50% it had half a phone's width to wrap in."""
+    css = re.sub(r"/\*.*?\*/", "", served["/card/assets/card.css"], flags=re.DOTALL)
+    assert declaration(css, ".toast", "left") == "0"
+    assert declaration(css, ".toast", "width") == "fit-content"
+    assert declaration(css, ".toast", "max-width") == "calc(100% - 32px)"
