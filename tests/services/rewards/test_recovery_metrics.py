@@ -66,6 +66,7 @@ async def test_a_failed_recovery_run_counts_once_on_a_series_exported_at_zero(
                     redemption_id=uuid.uuid4().hex,
                     key=f"abandoned-{index}",
                     request_hash=b"h",
+                    reward_definition=b"",
                     reward_id="r1",
                     quantity=1,
                     points=500,
