@@ -470,7 +470,7 @@ class Notifier:
         as_of: dt.datetime,
     ) -> list[Candidate]:
         balances = {b.member_id: b for b in await self.ledger.balances(program_id, members)}
-        purchases = await store.month_purchases(
+        months = await store.month_transactions(
             self.pool,
             program_id,
             members,
@@ -479,9 +479,19 @@ class Notifier:
         )
         candidates = []
         for member in members:
-            count, spend, points = purchases.get(member, (0, 0, 0))
-            data = {"month": month, "purchases": str(count), "spend_minor": str(spend)}
-            data["purchase_points"] = str(points)
+            # The month's purchases and its returns apart: spend and points of the purchases
+            # alike (the points were net of the returns, the spend was not), the returns'
+            # refunds and the points they took back beside them.
+            done = months.get(member, store.MonthTransactions())
+            data = {
+                "month": month,
+                "purchases": str(done.purchases),
+                "spend_minor": str(done.spend_minor),
+                "purchase_points": str(done.purchase_points),
+                "returns": str(done.returns),
+                "returned_minor": str(done.returned_minor),
+                "returned_points": str(done.returned_points),
+            }
             balance = balances.get(member)
             if balance is not None:
                 data["available_points"] = str(balance.available_points)

@@ -344,19 +344,36 @@ async def member_page(
     return [row["member_id"] for row in rows]
 
 
-async def month_purchases(
+@dataclass(frozen=True)
+class MonthTransactions:
+    """A member's purchases and returns of a month: counts, money (minor units, positive) and
+    points (positive: a return's are the points it took back)."""
+
+    purchases: int = 0
+    spend_minor: int = 0
+    purchase_points: int = 0
+    returns: int = 0
+    returned_minor: int = 0
+    returned_points: int = 0
+
+
+async def month_transactions(
     connection: Connection,
     program_id: str,
     members: list[str],
     *,
     start_micros: int,
     end_micros: int,
-) -> dict[str, tuple[int, int, int]]:
-    """(purchases, spend in minor units, points) of each member in [start, end)."""
+) -> dict[str, MonthTransactions]:
+    """The purchases and returns of each member in [start, end), each kind summed apart (a
+    return is stored with negative money and points)."""
     rows = await connection.fetch(
         "SELECT member_id, count(*) FILTER (WHERE kind = 1) AS purchases, "
         "coalesce(sum(amount_minor) FILTER (WHERE kind = 1), 0) AS spend, "
-        "coalesce(sum(points), 0) AS points FROM transactions "
+        "coalesce(sum(points) FILTER (WHERE kind = 1), 0) AS points, "
+        "count(*) FILTER (WHERE kind = 2) AS returns, "
+        "coalesce(-sum(amount_minor) FILTER (WHERE kind = 2), 0) AS returned, "
+        "coalesce(-sum(points) FILTER (WHERE kind = 2), 0) AS returned_points FROM transactions "
         "WHERE program_id = $1 AND member_id = ANY($2) AND occurred_micros >= $3 "
         "AND occurred_micros < $4 GROUP BY member_id",
         program_id,
@@ -364,7 +381,17 @@ async def month_purchases(
         start_micros,
         end_micros,
     )
-    return {row["member_id"]: (row["purchases"], row["spend"], row["points"]) for row in rows}
+    return {
+        row["member_id"]: MonthTransactions(
+            row["purchases"],
+            row["spend"],
+            row["points"],
+            row["returns"],
+            row["returned"],
+            row["returned_points"],
+        )
+        for row in rows
+    }
 
 
 async def insert_delivery(

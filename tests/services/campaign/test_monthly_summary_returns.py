@@ -1,0 +1,102 @@
+"""The monthly summary of a month with a return: the spend was the month's purchases, before
+returns, but the points were net of the returns' reversals, so 100.00 EUR bought at a point a
+euro and 40.00 EUR of it returned read "spend 100.00, points 60" (found by the learn-loop
+audit). Purchases, their spend and points are the month's purchases; the month's returns are
+told apart: how many, the refund and the points taken back."""
+
+import datetime as dt
+import zoneinfo
+
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from services.campaign.metrics import CampaignMetrics
+from services.campaign.notifier import Notifier
+from tests.services.campaign.streams import eventually, publish
+from tests.services.campaign.support import (
+    PROGRAM,
+    earning,
+    eur,
+    key,
+    ledger_and_campaign,
+    rate,
+    ts,
+)
+
+ZONE = zoneinfo.ZoneInfo("Europe/Amsterdam")
+MONTHLY = common_pb2.NOTIFICATION_KIND_MONTHLY_SUMMARY
+
+
+async def test_a_month_with_a_return_is_summarised_with_purchases_and_returns_apart(
+    start_service, servers, nats_namespace
+) -> None:
+    async with ledger_and_campaign(
+        start_service, segments_enabled=False, monthly_summary_enabled=False
+    ) as (_, campaign):
+        await campaign.live(earning("base", rate=rate(1, 100)))
+        await campaign.stub.ConfigureNotificationPolicy(
+            campaign_pb2.ConfigureNotificationPolicyRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                policy=engagement_pb2.NotificationPolicy(enabled_kinds=[MONTHLY]),
+            )
+        )
+        await publish(
+            servers,
+            nats_namespace,
+            "identity.member_enrolled",
+            events_pb2.Event(
+                event_id="00000000-0000-0000-0002-000000000001",
+                program_id=PROGRAM,
+                member_enrolled=events_pb2.MemberEnrolled(
+                    member_id="ann", entry_tier_code="member"
+                ),
+            ),
+        )
+        pool = campaign.service.runtime.pool
+
+        async def known() -> bool:
+            return bool(
+                await pool.fetchval("SELECT count(*) FROM notification_members WHERE NOT closed")
+            )
+
+        await eventually(known)
+        may = dt.datetime(2025, 5, 10, 12, tzinfo=ZONE)
+        await campaign.purchase("ann", "t1", 10_000, at=may)
+        await campaign.purchase("ann", "t2", 2_500, at=may)
+        await campaign.stub.RecordReturn(
+            campaign_pb2.RecordReturnRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                member_id="ann",
+                return_id="r1",
+                original_transaction_id="t1",
+                refunded_amount=eur(4_000),
+                channel=common_pb2.CHANNEL_POS,
+                occurred_at=ts(may + dt.timedelta(days=2)),
+            )
+        )
+        notifier = Notifier(
+            pool,
+            campaign.ledger_client(),
+            campaign.service.runtime.outbox,
+            CampaignMetrics.create(),
+        )
+        # Switched on in May (the job's first run), summarised once May has ended.
+        assert await notifier.monthly_summaries(dt.datetime(2025, 5, 2, 9, tzinfo=ZONE)) == 0
+        assert await notifier.monthly_summaries(dt.datetime(2025, 6, 1, 9, tzinfo=ZONE)) == 1
+        response = await campaign.stub.ListNotificationIntents(
+            campaign_pb2.ListNotificationIntentsRequest(program_id=PROGRAM, member_id="ann")
+        )
+        [summary] = [i for i in response.intents if i.kind == MONTHLY]
+        data = dict(summary.template_data)
+        assert (data["purchases"], data["spend_minor"], data["purchase_points"]) == (
+            "2",
+            "12500",
+            "125",
+        )
+        assert (data["returns"], data["returned_minor"], data["returned_points"]) == (
+            "1",
+            "4000",
+            "40",
+        )
