@@ -65,6 +65,7 @@
     REWARD_NOT_ACTIVE: "This reward is no longer offered.",
     REWARD_NOT_AVAILABLE: "This reward is not available right now.",
     RATE_LIMITED: "Too many requests: please wait a moment and try again.",
+    IDENTIFIER_NOT_FOUND: "No member has this e-mail address.",
   };
 
   // What the member reads when a call fails: never a service's method name or a stack trace.
@@ -88,7 +89,19 @@
     return status === 0 || status === 429 || status >= 500;
   }
 
-  const api = { money, number, tierProgress, redeemState, friendlyError, keepKeyAfter };
+  // When to ask for a new QR token: a minute before this one expires (the till must still
+  // accept it when scanned), at most every `maxMs`; at once when it is past that (a phone that
+  // slept with the page open: its timers did not run). `expired` says the code shown is stale.
+  function qrRefresh(expiresAt, nowMs, { marginMs = 60_000, maxMs = 240_000 } = {}) {
+    if (!expiresAt) return { refreshInMs: maxMs, expired: false };
+    const expiresMs = Date.parse(expiresAt);
+    return {
+      refreshInMs: Math.max(0, Math.min(maxMs, expiresMs - marginMs - nowMs)),
+      expired: nowMs >= expiresMs,
+    };
+  }
+
+  const api = { money, number, tierProgress, redeemState, friendlyError, keepKeyAfter, qrRefresh };
   if (typeof module === "object" && module.exports) module.exports = api;
   else root.CardLogic = api;
 })(typeof globalThis === "object" ? globalThis : this);

@@ -3,13 +3,13 @@
 // card-logic.js, loaded before this file; this one reads the API and fills the DOM.
 "use strict";
 
-const { friendlyError, keepKeyAfter, redeemState, tierProgress } = CardLogic;
+const { friendlyError, keepKeyAfter, qrRefresh, redeemState, tierProgress } = CardLogic;
 
 const params = new URLSearchParams(location.search);
 const program = params.get("program") || "demo-coffee";
 const base = `/v1/programs/${encodeURIComponent(program)}`;
 const storageKey = `loyalty-token:${program}`;
-const QR_REFRESH_MS = 4 * 60 * 1000;
+const QR_RETRY_MS = 15 * 1000;
 const SOON_DAYS = 90;
 const HISTORY_PAGE_SIZE = 20;
 const CODES_SHOWN_MAX = 10;
@@ -18,6 +18,7 @@ const KIND_NAMES = {
   transfer_in: "Received", transfer_out: "Sent", hold_commit: "Reward",
 };
 let qrTimer = null;
+let qrExpiresAt = null;
 let pointsName = "points";
 let currency = "EUR";
 let historyPageToken = "";
@@ -97,7 +98,7 @@ function show(view) {
 
 function logout() {
   sessionStorage.removeItem(storageKey);
-  clearInterval(qrTimer);
+  clearTimeout(qrTimer);
   show("login");
 }
 
@@ -131,6 +132,34 @@ async function refreshQr() {
   const qr = await api("/members/me/qr-token");
   $("qr").innerHTML = qr.qr_svg; // SVG made by the gateway from the signed token
   $("qr").dataset.token = qr.token;
+  qrExpiresAt = qr.expires_at;
+  showQrState(false);
+}
+
+function showQrState(expired) {
+  $("qr").classList.toggle("stale", expired);
+  $("qr-caption").textContent = expired
+    ? "This code has expired: connect to the internet to renew it"
+    : "Show this code at the till";
+}
+
+// Renews the QR token before the till would refuse it, and as soon as the page is seen again
+// after the phone slept (timers do not run meanwhile); a failed renewal is retried.
+function scheduleQr() {
+  clearTimeout(qrTimer);
+  const { refreshInMs } = qrRefresh(qrExpiresAt, Date.now());
+  qrTimer = setTimeout(renewQr, refreshInMs);
+}
+
+async function renewQr() {
+  try {
+    await refreshQr();
+    scheduleQr();
+  } catch {
+    showQrState(qrRefresh(qrExpiresAt, Date.now()).expired);
+    clearTimeout(qrTimer);
+    qrTimer = setTimeout(renewQr, QR_RETRY_MS);
+  }
 }
 
 function renderTier(balance, tiers) {
@@ -312,8 +341,7 @@ async function loadCard() {
   const name = [member.profile.given_name, member.profile.family_name].filter(Boolean).join(" ");
   $("member-name").textContent = name || "Member";
   await Promise.all([refreshQr(), loadPoints()]);
-  clearInterval(qrTimer);
-  qrTimer = setInterval(() => refreshQr().catch(() => {}), QR_REFRESH_MS);
+  scheduleQr();
   show("card-view");
 }
 
@@ -328,6 +356,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("error-logout").addEventListener("click", logout);
   $("retry").addEventListener("click", startCard);
   $("history-more").addEventListener("click", moreHistory);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && !$("card-view").hidden) scheduleQr();
+  });
   takeTokenFromFragment();
   if (sessionStorage.getItem(storageKey)) startCard();
   else show("login");

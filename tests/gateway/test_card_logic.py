@@ -7,6 +7,7 @@ page in Chromium is tests/gateway/test_card_page.py and `python -m deploy.local.
 """
 
 import asyncio
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -214,3 +215,40 @@ def test_a_redemption_without_a_definite_answer_is_retried_under_its_key(
         )
         assert first.json()["redemption_id"] == retry.json()["redemption_id"]
         assert client.get(f"{BASE}/members/me/balance").json()["available_points"] == 550
+
+
+def test_the_qr_code_is_renewed_before_a_till_would_refuse_it(
+    platform: GatewayPlatform, card_logic: Path
+) -> None:
+    """The page renewed the token every four minutes by setInterval, which does not run while a
+    phone sleeps: opened again at the till, it showed an expired code for up to four minutes."""
+    with platform.client(token=member_token(platform, 0)) as client:
+        qr = client.get(f"{BASE}/members/me/qr-token").json()
+    expires_ms = int(dt.datetime.fromisoformat(qr["expires_at"]).timestamp() * 1000)
+    fresh, woken, late, unknown = run(
+        card_logic,
+        ("qrRefresh", [qr["expires_at"], expires_ms - 300_000]),  # just issued, five minutes
+        ("qrRefresh", [qr["expires_at"], expires_ms - 30_000]),  # within the last minute
+        ("qrRefresh", [qr["expires_at"], expires_ms + 600_000]),  # after ten minutes asleep
+        ("qrRefresh", [None, expires_ms]),
+    )
+    assert fresh == {"refreshInMs": 240_000, "expired": False}
+    assert woken == {"refreshInMs": 0, "expired": False}
+    assert late == {"refreshInMs": 0, "expired": True}
+    assert unknown == {"refreshInMs": 240_000, "expired": False}
+
+
+def test_a_demo_login_with_an_unknown_email_says_so(
+    platform: GatewayPlatform, card_logic: Path
+) -> None:
+    with platform.client() as client:
+        refused = client.post(
+            f"{BASE}/demo-login",
+            headers={"Idempotency-Key": unique("k")},
+            json={"email": f"{unique('nobody')}@t.example"},
+        )
+    error = refused.json()["error"]
+    said = run(
+        card_logic, ("friendlyError", [refused.status_code, error["code"], error["message"]])
+    )
+    assert said == ["No member has this e-mail address."]
