@@ -22,7 +22,7 @@ from services.ledger.rpc_base import (
 from services.shared import validation
 from services.shared.database import bound_to_call, in_transaction
 from services.shared.errors import IdempotencyConflict, InvalidArgument, ResourceExhausted
-from services.shared.idempotency import once
+from services.shared.idempotency import check_idempotency_key, once, once_spanning
 
 # EvaluateTiers answers with at most this many of its changes (its counts count them all).
 TIER_CHANGES_SHOWN_MAX = 1_000
@@ -228,19 +228,34 @@ class BulkRpcs(LedgerRpcBase):
         self, request: ledger_pb2.RunMaintenanceRequest, context: grpc.aio.ServicerContext
     ) -> ledger_pb2.RunMaintenanceResponse:
         validation.program_id(request.program_id)
+        check_idempotency_key(request.idempotency_key)
         job = MAINTENANCE_JOBS.get(request.job)
         if job is None:
             raise InvalidArgument("job", "name a maintenance job")
         if request.HasField("as_of"):
             raise InvalidArgument("as_of", "jobs run as of now; leave as_of unset")
         await load_program(self.pool, request.program_id)
-        started = self.clock()
-        # Jobs are idempotent by nature (they do what is due); the key only guards the call itself.
-        result = await self.jobs.run_locked(job, program_id=request.program_id, force=True)
-        return ledger_pb2.RunMaintenanceResponse(
-            job=request.job,
-            processed_count=result.processed,
-            affected_points=result.points,
-            started_at=convert.timestamp(started),
-            finished_at=convert.timestamp(self.clock()),
+
+        async def run() -> ledger_pb2.RunMaintenanceResponse:
+            started = self.clock()
+            result = await self.jobs.run_locked(job, program_id=request.program_id, force=True)
+            return ledger_pb2.RunMaintenanceResponse(
+                job=request.job,
+                processed_count=result.processed,
+                affected_points=result.points,
+                started_at=convert.timestamp(started),
+                finished_at=convert.timestamp(self.clock()),
+            )
+
+        # The job commits as it goes, for minutes on a large program, so the key is not bound in
+        # one transaction with it (once_spanning). Jobs do only what is due, so the run that a
+        # crash cut off before its answer was stored is safely run again by a retry.
+        return await once_spanning(
+            self.pool,
+            program_id=request.program_id,
+            key=request.idempotency_key,
+            method="RunMaintenance",
+            request=request,
+            response_type=ledger_pb2.RunMaintenanceResponse,
+            work=run,
         )

@@ -15,8 +15,10 @@ own) may be stored forgotten from the start (`forget_now`). The bulk `claim_many
 key itself only; no service forgets keys it binds.
 """
 
+import contextlib
 import hashlib
 import hmac
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -24,6 +26,7 @@ from typing import TypeVar
 import asyncpg
 from google.protobuf.message import Message
 
+from services.shared import call_budget
 from services.shared.database import Writes, write
 from services.shared.errors import IdempotencyConflict, InvalidArgument
 
@@ -234,6 +237,78 @@ async def once(
     if row["method"] != method or bytes(row["request_hash"]) != digest:
         raise IdempotencyConflict(key)
     return response_type.FromString(row["response"])
+
+
+async def _lock_session(connection: asyncpg.Connection, lock: str) -> None:
+    """Take the session lock named `lock`, waiting as long as the current call may rather than
+    the pool's statement timeout: a retry that comes while a run of minutes goes on waits for
+    its answer (up to its own deadline)."""
+    remaining_s = call_budget.remaining_s()
+    if remaining_s is not None:
+        timeout_ms = max(1, math.ceil(remaining_s * 1000))  # 0 would mean no timeout at all
+        await connection.execute(f"SET statement_timeout = {timeout_ms}")
+    try:
+        await connection.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", lock)
+    finally:
+        if remaining_s is not None:
+            # A connection this fails on is reset by the pool (RESET ALL) when released.
+            with contextlib.suppress(Exception):
+                await connection.execute("RESET statement_timeout")
+
+
+async def once_spanning(
+    pool: asyncpg.Pool,
+    *,
+    program_id: str,
+    key: str,
+    method: str,
+    request: Message,
+    response_type: type[ResponseT],
+    work: Callable[[], Awaitable[ResponseT]],
+) -> ResponseT:
+    """`once` for work that commits transactions of its own and may take minutes (a ledger job
+    over a whole program), which no transaction should stay open around: an idle one is ended by
+    the server (`idle_in_transaction_session_timeout`). Calls with one key take turns on a
+    session lock of the key, which the server releases if the process dies. The first binds the
+    key, runs `work` and stores its response; a retry waits for it and gets that response; the
+    same key with another request is refused. A run that failed gives its key up, and one cut
+    off by a crash leaves it bound without a response: either way the next call with the key
+    runs `work` again, so it must be safe to repeat (do what is due)."""
+    check_idempotency_key(key)
+    async with pool.acquire() as connection:
+        lock = f"idempotency:{program_id}:{key}"
+        await _lock_session(connection, lock)
+        try:
+            if not await claim_key(
+                connection, program_id=program_id, key=key, method=method, request=request
+            ):
+                stored = await stored_response(
+                    connection,
+                    program_id=program_id,
+                    key=key,
+                    method=method,
+                    request=request,
+                    response_type=response_type,
+                )
+                if stored is not None:
+                    return stored
+            try:
+                response = await work()
+            except BaseException:
+                # Best effort: a key left bound without a response runs `work` again too.
+                with contextlib.suppress(Exception):
+                    await record_responses(
+                        connection, program_id=program_id, responses={}, released=[key]
+                    )
+                raise
+            await record_responses(
+                connection, program_id=program_id, responses={key: response}, released=[]
+            )
+            return response
+        finally:
+            # A connection broken meanwhile lost the lock with it; the pool discards it.
+            with contextlib.suppress(Exception):
+                await connection.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", lock)
 
 
 async def bind(

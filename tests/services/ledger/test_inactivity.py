@@ -305,6 +305,10 @@ async def test_a_member_active_since_the_expiry_job_read_it_keeps_its_points(
     dormant = months_before(now(), 7)
     await ledger.earn("ann", 100, occurred_at=ts(dormant))
     connection = await asyncpg.connect(database_url, server_settings={"search_path": "ledger"})
+    # pg_stat_activity is read outside the transaction holding the account: PostgreSQL keeps the
+    # first read of it for the rest of a transaction, so a poll inside it saw the job waiting
+    # only if the job was there by the first poll.
+    watcher = await asyncpg.connect(database_url)
     try:
         # The job reads ann as inactive, then waits for her account, which an earn holds.
         transaction = connection.transaction()
@@ -318,7 +322,7 @@ async def test_a_member_active_since_the_expiry_job_read_it_keeps_its_points(
             )
         )
         for _ in range(1_000):
-            waiting = await connection.fetchval(
+            waiting = await watcher.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND wait_event_type = 'Lock'"
             )
@@ -334,6 +338,7 @@ async def test_a_member_active_since_the_expiry_job_read_it_keeps_its_points(
         await transaction.commit()
         result = await job
     finally:
+        await watcher.close()
         await connection.close()
     # It expired all of an active member's points, those she had just earned too.
     assert result.affected_points == 0

@@ -454,3 +454,46 @@ async def test_a_job_failing_for_an_unexpected_reason_leaves_the_others_running(
     finally:
         stop.set()
         await rounds
+
+
+async def test_run_maintenance_is_idempotent_by_its_key(service) -> None:
+    _, ledger = service
+    hold_timeouts = ledger_pb2.MAINTENANCE_JOB_HOLD_TIMEOUTS
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await ledger.stub.RunMaintenance(
+            ledger_pb2.RunMaintenanceRequest(program_id="acme", job=hold_timeouts)
+        )
+    assert missing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert missing.value.details().startswith("idempotency_key:"), missing.value.details()
+
+    await ledger.earn("ann", 100)
+    await ledger.hold("ann", 40, ttl_seconds=1)
+    await asyncio.sleep(1.1)
+    request = ledger_pb2.RunMaintenanceRequest(
+        program_id="acme", idempotency_key="sweep-1", job=hold_timeouts
+    )
+    first = await ledger.stub.RunMaintenance(request)
+    assert (first.processed_count, first.affected_points) == (1, 40)
+    # A hold lapses after the run: the retry answers the first run's result and runs nothing.
+    second_hold = await ledger.hold("ann", 10, ttl_seconds=1)
+    await asyncio.sleep(1.1)
+    assert await ledger.stub.RunMaintenance(request) == first
+    held = (
+        await ledger.stub.GetHold(
+            ledger_pb2.GetHoldRequest(program_id="acme", hold_id=second_hold.hold.hold_id)
+        )
+    ).hold
+    assert held.status == ledger_pb2.HOLD_STATUS_HELD
+    # The key with another job is refused as any reused key.
+    with pytest.raises(grpc.aio.AioRpcError) as reused:
+        await ledger.stub.RunMaintenance(
+            ledger_pb2.RunMaintenanceRequest(
+                program_id="acme", idempotency_key="sweep-1", job=ledger_pb2.MAINTENANCE_JOB_EXPIRY
+            )
+        )
+    assert reused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reused.value.details().startswith("idempotency_key:"), reused.value.details()
+    # Two at once under a new key: one run, both answered with it.
+    request.idempotency_key = "sweep-2"
+    both = await asyncio.gather(*(ledger.stub.RunMaintenance(request) for _ in range(2)))
+    assert both[0] == both[1] and (both[0].processed_count, both[0].affected_points) == (1, 10)
