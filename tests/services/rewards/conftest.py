@@ -150,11 +150,12 @@ def reason(error: grpc.aio.AioRpcError) -> str:
 
 @contextlib.asynccontextmanager
 async def with_campaign(
-    start_service, **campaign_config: object
+    start_service, rewards_config: dict[str, object] | None = None, **campaign_config: object
 ) -> AsyncIterator[
     tuple[Ledger, campaign_pb2_grpc.CampaignServiceStub, rewards_pb2_grpc.RewardsServiceStub]
 ]:
-    """The ledger (with the program), campaign and rewards asking campaign, as real services."""
+    """The ledger (with the program), campaign and rewards asking campaign, as real services;
+    `rewards_config` sets RewardsConfig fields (a pause under a redemption)."""
     async with start_service(LEDGER_SPEC, LedgerConfig, jobs_enabled=False) as (
         ledger_service,
         ledger_channel,
@@ -175,6 +176,7 @@ async def with_campaign(
                 RewardsConfig,
                 ledger_address=ledger_address,
                 campaign_address=f"127.0.0.1:{campaign_service.port}",
+                **(rewards_config or {}),
             ) as (_, rewards_channel),
         ):
             yield (

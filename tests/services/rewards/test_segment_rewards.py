@@ -120,3 +120,103 @@ async def run(ledger: Ledger, campaign, rewards, database_url: str) -> None:  # 
     finally:
         await connection.close()
     assert [(r["member_id"], r["points"], r["cancelled"]) for r in rows] == [("rich", 500, False)]
+
+
+async def test_a_member_out_of_the_segment_under_a_redemption_spends_nothing(
+    start_service,
+) -> None:
+    # The member is in the segment when Redeem checks, and out of it (the segment redefined and
+    # computed again) while the redemption holds its points: it fails NOT_ELIGIBLE, as a first
+    # check would, the hold voided and no stock taken.
+    async with with_campaign(
+        start_service, rewards_config={"pause_after_hold_ms": 4_000}, segments_interval_ms=200
+    ) as (ledger, campaign, rewards):
+        await ledger.earn("rich", 1_000)
+        await campaign.RecordPurchase(
+            campaign_pb2.RecordPurchaseRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                member_id="rich",
+                transaction_id="t-rich",
+                amount=common_pb2.Money(amount_minor=25_000, currency="EUR"),
+                channel=common_pb2.CHANNEL_POS,
+            )
+        )
+
+        async def define(spend_min: int) -> None:
+            segment = segments_pb2.Segment(
+                segment_id="big_spenders",
+                name="Big spenders",
+                conditions=[
+                    segments_pb2.SegmentCondition(
+                        monetary=segments_pb2.MonetaryCondition(
+                            window_days=30,
+                            spend_min=common_pb2.Money(amount_minor=spend_min, currency="EUR"),
+                        )
+                    )
+                ],
+            )
+            if spend_min == 10_000:
+                await campaign.CreateSegment(
+                    campaign_pb2.CreateSegmentRequest(
+                        program_id=PROGRAM, idempotency_key=key(), segment=segment
+                    )
+                )
+            else:
+                await campaign.UpdateSegment(
+                    campaign_pb2.UpdateSegmentRequest(
+                        program_id=PROGRAM, idempotency_key=key(), segment=segment
+                    )
+                )
+            await campaign.ComputeSegment(
+                campaign_pb2.ComputeSegmentRequest(
+                    program_id=PROGRAM, idempotency_key=key(), segment_id="big_spenders"
+                )
+            )
+
+        await define(10_000)
+        created = await rewards.CreateReward(
+            rewards_pb2.CreateRewardRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                reward=reward(eligibility=rewards_pb2.Eligibility(segment_ids=["big_spenders"])),
+            )
+        )
+        reward_id = created.reward.reward_id
+        redeeming = asyncio.ensure_future(
+            rewards.Redeem(
+                rewards_pb2.RedeemRequest(
+                    program_id=PROGRAM,
+                    idempotency_key=key(),
+                    member_id="rich",
+                    reward_id=reward_id,
+                    quantity=1,
+                    channel=common_pb2.CHANNEL_APP,
+                )
+            )
+        )
+        for _ in range(200):
+            if (await ledger.balance("rich")).held_points:
+                break
+            await asyncio.sleep(0.02)
+        assert (await ledger.balance("rich")).held_points == 500
+        await define(50_000)
+        members = await campaign.CheckSegmentMembership(
+            campaign_pb2.CheckSegmentMembershipRequest(
+                program_id=PROGRAM, member_id="rich", segment_ids=["big_spenders"]
+            )
+        )
+        assert list(members.member_segment_ids) == []
+
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await redeeming
+        assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert reason(error.value) == "NOT_ELIGIBLE"
+        balance = await ledger.balance("rich")
+        assert (balance.available_points, balance.held_points) == (1_000, 0)
+        stock = (
+            await rewards.GetReward(
+                rewards_pb2.GetRewardRequest(program_id=PROGRAM, reward_id=reward_id)
+            )
+        ).reward.stock
+        assert (stock.available, stock.reserved, stock.redeemed) == (10, 0, 0)
