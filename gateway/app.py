@@ -31,6 +31,19 @@ from gateway.routes import (
 from gateway.upstream import Upstreams
 
 STATIC = Path(__file__).parent / "static"
+# The card page loads only the gateway's own files and asks only the gateway (no third party
+# learns of a member's visit), runs no inline script (a member's or a reward's name that got
+# into the page as markup would not run) and is framed by no other site (a framed Redeem
+# button could be clicked by a trick). The favicon is a data: URL; the QR code inline SVG.
+CARD_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 READINESS_TIMEOUT_S = 1.0
 
 
@@ -139,7 +152,7 @@ def _page_and_health(app: FastAPI) -> None:
 
     @app.get("/card", include_in_schema=False)
     async def card_page() -> FileResponse:
-        return FileResponse(STATIC / "card.html", media_type="text/html")
+        return FileResponse(STATIC / "card.html", media_type="text/html", headers=CARD_PAGE_HEADERS)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -209,6 +209,14 @@ def _open(audit: Audit, browser: Any, member: Member, viewport: str) -> tuple[An
     page.set_default_timeout(TIMEOUT_MS)
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"script error {error}"))
+    # Console errors: a refused load (a 404, or whatever the page's Content-Security-Policy
+    # blocks) is logged there only.
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console {message.text}") if message.type == "error" else None
+        ),
+    )
     page.on(
         "request",
         lambda request: (
@@ -342,7 +350,7 @@ def _check_failures(
     cluster.signal("ledger", signal.SIGTERM)
     cluster.wait("ledger")
     page, _ = _open(audit, browser, members["top"], "phone")
-    page.wait_for_function("!document.getElementById('loading')?.checkVisibility?.()")
+    page.wait_for_function("() => !document.getElementById('loading')?.checkVisibility?.()")
     page.wait_for_timeout(1_000)
     shown = page.locator("[data-testid=error-text]")
     said = shown.inner_text() if shown.count() else page.locator("body").inner_text()

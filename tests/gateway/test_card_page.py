@@ -95,8 +95,10 @@ def test_demo_member_logs_in_sees_the_card_and_redeems(
         page.get_by_test_id("card").wait_for()
         page.locator("[data-testid=qr] svg").wait_for()
         assert page.get_by_test_id("member-name").inner_text() == "Dana Demo"
+        # Functions, not expressions: Playwright evals an expression in the page, which the
+        # page's Content-Security-Policy refuses (no 'unsafe-eval').
         page.wait_for_function(
-            "/\\d/.test(document.querySelector('[data-testid=balance]').textContent)"
+            "() => /\\d/.test(document.querySelector('[data-testid=balance]').textContent)"
         )
         before = _balance(page)
         assert before == 1_900  # the demo member's beans
@@ -116,7 +118,7 @@ def test_demo_member_logs_in_sees_the_card_and_redeems(
         redeem.click()
         page.get_by_test_id("toast").filter(has_text="your code").wait_for()
         page.wait_for_function(
-            f"document.querySelector('[data-testid=balance]').textContent.replace(/\\D/g, '')"
+            f"() => document.querySelector('[data-testid=balance]').textContent.replace(/\\D/g, '')"
             f" === '{before - 450}'"
         )
         assert _balance(page) == before - 450

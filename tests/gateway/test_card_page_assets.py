@@ -241,3 +241,21 @@ def test_a_message_may_be_as_wide_as_the_screen(served: dict[str, str]) -> None:
     assert declaration(css, ".toast", "left") == "0"
     assert declaration(css, ".toast", "width") == "fit-content"
     assert declaration(css, ".toast", "max-width") == "calc(100% - 32px)"
+
+
+def test_the_page_allows_only_its_own_scripts_and_no_framing(platform: GatewayPlatform) -> None:
+    """Defence beside the escaping: markup that reached the page would run no script, fetch
+    nothing from elsewhere, and no other site can frame the Redeem button to trick a click."""
+    with platform.client() as client:
+        headers = client.get("/card").headers
+    policy = {
+        directive.split()[0]: directive.split()[1:]
+        for directive in headers["content-security-policy"].split(";")
+    }
+    assert policy["default-src"] == ["'none'"]
+    for fetched in ("script-src", "style-src", "connect-src"):
+        assert policy[fetched] == ["'self'"], fetched
+    assert policy["img-src"] == ["'self'", "data:"]  # the empty favicon
+    assert policy["frame-ancestors"] == ["'none'"] and headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-content-type-options"] == "nosniff"
