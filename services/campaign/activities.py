@@ -406,8 +406,14 @@ class Activities:
         if waits:
             activity.outcome = PENDING
             return
+        # The referrer may earn (its rules passed targeting); the referred member is paid
+        # unless the holdout keeps it out, as at a first purchase (purchases.py).
+        held = await targeting.held_out_members(
+            connection, program_id, [referred], instant(activity.occurred_at)
+        )
         for item in referral_items(referral):
-            await self.ledger.earn(earn_request(program_id, item, currency=program.currency))
+            if item.member_id not in held:
+                await self.ledger.earn(earn_request(program_id, item, currency=program.currency))
         activity.outcome = REWARDED
 
     async def _loops(

@@ -9,8 +9,9 @@
   the reward's own availability governs (see `withheld_rewards`).
 - A member in the program-wide holdout earns nothing from any rule for transactions from the
   holdout's start, and no milestone or referral bonus either (see purchases.py); nor points
-  for a mission an activity completes (activities.py), a sign-up bonus (consumers.py), a
-  birthday bonus or a top-of-the-month place (recognition.py): `held_out_members`.
+  for a mission an activity completes or a referral paid at once (activities.py), a sign-up
+  bonus (consumers.py), a birthday bonus or a top-of-the-month place (recognition.py):
+  `held_out_members`.
 
 Assignment is the stable hash of services/campaign/assignment.py; members outside an
 experiment's segment or in the holdout are in no arm.

@@ -13,6 +13,7 @@ from tests.services.campaign.support import (
     PROGRAM,
     available,
     batch,
+    engagement,
     key,
     ledger_and_campaign,
     ts,
@@ -175,4 +176,45 @@ async def test_a_held_out_member_gets_no_sign_up_bonus(
 
         await eventually(both_decided)
         assert await available(ledger, free) == 100
+        assert await available(ledger, held) == 0
+
+
+async def test_a_held_out_member_referred_gets_no_referral_bonus(start_service) -> None:
+    """A referral paid at once (no first purchase required, or the referred member has bought
+    already) paid the referred side even when the holdout keeps that member out; at a first
+    purchase it did not."""
+    held, free = pick_members()
+    other_free = next(
+        m
+        for m in (f"hb{index:03d}" for index in range(100, 200))
+        if not held_out(SALT, HOLDOUT_BPS, m)
+    )
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await configure_holdout(campaign)
+        await campaign.live(
+            engagement(
+                "refer",
+                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                points=100,
+                referred_points=50,
+            )
+        )
+        for number, referred in enumerate((held, other_free)):
+            referral = await campaign.stub.RecordActivity(
+                campaign_pb2.RecordActivityRequest(
+                    program_id=PROGRAM,
+                    idempotency_key=key(),
+                    activity=engagement_pb2.Activity(
+                        activity_id=f"referral-{number}",
+                        member_id=free,
+                        kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                        channel=common_pb2.CHANNEL_APP,
+                        referred_member_id=referred,
+                    ),
+                )
+            )
+            assert referral.activity.outcome == engagement_pb2.ACTIVITY_OUTCOME_REWARDED
+        # The referrer is not held out: paid for both referrals.
+        assert await available(ledger, free) == 200
+        assert await available(ledger, other_free) == 50
         assert await available(ledger, held) == 0
