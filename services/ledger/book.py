@@ -101,6 +101,8 @@ class MemberBook:
     program_deltas: dict[tuple[int, int], int] = field(default_factory=dict)
     expired_points: int = 0
     expired_lot_count: int = 0
+    # Points of this book's credits and give-backs that paid the member's debt.
+    debt_paid_points: int = 0
     qualifying_days: list[tuple[dt.date, int]] = field(default_factory=list)
 
     @property
@@ -236,6 +238,7 @@ class MemberBook:
             expires_at = lot_expires_at(self.settings, earned_at)
         repaid = min(self.account.debt, points)
         self.account.debt -= repaid
+        self.debt_paid_points += repaid
         # A posting's single lot shares its id (a primary-key lookup from posting to lot); further
         # lots of one posting (a transfer) take fresh ids from the same sequence.
         if lot_id is None:
@@ -327,6 +330,7 @@ class MemberBook:
             lot = self.changed_lots.setdefault(lot.lot_id, lot)
             repaid = min(self.account.debt, taken[lot.lot_id])
             self.account.debt -= repaid
+            self.debt_paid_points += repaid
             back = taken[lot.lot_id] - repaid
             lot.remaining += back
             if lot.vested:

@@ -78,6 +78,7 @@ def hold(row: store.Hold) -> ledger_pb2.Hold:
         void_reason=row.void_reason,
         posting_id=str(row.posting_id) if row.posting_id else "",
         void_note=row.void_note,
+        debt_paid_points=row.debt_paid_points,
     )
 
 

@@ -158,11 +158,13 @@ class Holds(LedgerCore):
                 book.connection, program.program_id, hold.member_id, f"h{hold.hold_id}"
             )
         }
+        paid_before = book.debt_paid_points
         await book.restore(taken)
-        await _pay_back_write_off(book, hold, list(taken))
+        written_off = await _pay_back_write_off(book, hold, list(taken))
         book.account.held -= hold.amount
         hold.status, hold.closed_at, hold.void_reason = VOIDED, book.now, reason
         hold.void_note = note
+        hold.debt_paid_points = book.debt_paid_points - paid_before + written_off
         await store.save_hold(book.connection, hold)
         # Restored points whose lot expired meanwhile expire at the next refresh or expiry run.
         await self.close_book(book, program)
@@ -182,18 +184,18 @@ class Holds(LedgerCore):
         )
 
 
-async def _pay_back_write_off(book: MemberBook, hold: store.Hold, lot_ids: list[int]) -> None:
+async def _pay_back_write_off(book: MemberBook, hold: store.Hold, lot_ids: list[int]) -> int:
     """The voided hold's points, just given back to lots `lot_ids`, pay back first what a refund
     wrote off because it found points held (WRITE_OFF policy): the refund would have taken them
     had they not been held, so the member must not keep them. Taken back from the same lots,
     soonest expiry first, as a negative adjustment that cancels the write-off."""
     owed = min(book.account.held_write_off, hold.amount)
     if owed == 0:
-        return
+        return 0
     book.account.held_write_off -= owed
     taken = await book.take_from_lots([book.changed_lots[lot_id] for lot_id in lot_ids], owed)
     if not taken:
-        return
+        return 0
     posting_id = await book.post(
         PostingDraft(
             kind=ADJUST,
@@ -205,3 +207,4 @@ async def _pay_back_write_off(book: MemberBook, hold: store.Hold, lot_ids: list[
     await store.record_consumptions(
         book.connection, book.program_id, book.member_id, f"p{posting_id}", taken
     )
+    return sum(taken.values())

@@ -235,6 +235,7 @@ class PostingRpcs(LedgerRpcBase):
                 reversed_points=reversed_points,
                 debt_points=debt,
                 balance=await self._balance(connection, program, book.account, now),
+                debt_paid_points=book.debt_paid_points,
             )
 
         return await self._mutate(request, "Reverse", ledger_pb2.ReverseResponse, reverse)

@@ -88,6 +88,8 @@ class Hold:
     void_reason: int
     posting_id: int | None
     void_note: str
+    # Of a voided hold's points, those that paid debt or a write-off instead (migration 020).
+    debt_paid_points: int = 0
 
 
 _ACCOUNT_FIELDS = [f.name for f in dataclasses.fields(Account)]
@@ -651,7 +653,8 @@ async def fetch_hold(
 
 async def save_hold(connection: asyncpg.Connection, hold: Hold) -> None:
     await connection.execute(
-        "UPDATE holds SET status = $4, closed_at = $5, void_reason = $6, posting_id = $7, void_note = $8 "
+        "UPDATE holds SET status = $4, closed_at = $5, void_reason = $6, posting_id = $7, "
+        "void_note = $8, debt_paid_points = $9 "
         "WHERE program_id = $1 AND member_id = $2 AND hold_id = $3",
         hold.program_id,
         hold.member_id,
@@ -661,6 +664,7 @@ async def save_hold(connection: asyncpg.Connection, hold: Hold) -> None:
         hold.void_reason,
         hold.posting_id,
         hold.void_note,
+        hold.debt_paid_points,
     )
 
 

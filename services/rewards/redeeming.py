@@ -219,6 +219,7 @@ class RedeemingMethods:
             return rewards_pb2.CancelRedemptionResponse(
                 redemption=await self._redemption(redemption),
                 returned_points=redemption.returned_points,
+                debt_paid_points=redemption.debt_paid_points,
             )
         if redemption.step == domain.VOIDED:
             raise CancellationRefused("REDEMPTION_FAILED", "the redemption failed; nothing spent")

@@ -39,6 +39,8 @@ class RedemptionRow:
     cancel_refused_code: str
     cancel_refused_reason: str
     returned_points: int
+    # Of the price, the points that paid the member's debt when cancelled (migration 011).
+    debt_paid_points: int
     lease_owner: uuid.UUID | None
     # The reward as Redeem read it (migration 010); None for redemptions stored before.
     reward_definition: bytes | None

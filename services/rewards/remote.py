@@ -213,9 +213,10 @@ class LedgerClient:
         posting_id: str,
         operator_id: str,
         note: str,
-    ) -> int:
+    ) -> tuple[int, int]:
         """Reverse a committed spend: its points go back to the lots they came from, keeping their
-        expiry (a cancellation must not renew points). Returns the points given back."""
+        expiry (a cancellation must not renew points). Returns the points given back and, of
+        those, the points that paid the member's debt first."""
         request = ledger_pb2.ReverseRequest(
             program_id=program_id,
             idempotency_key=key,
@@ -226,7 +227,7 @@ class LedgerClient:
             ),
         )
         response = await self._call(self.stub.Reverse, request)
-        return response.reversed_points
+        return response.reversed_points, response.debt_paid_points
 
     async def _call(self, method, request):  # type: ignore[no-untyped-def]
         try:

@@ -430,9 +430,11 @@ class RedemptionSteps:
 
     async def void(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
         hold_id = redemption.hold_id or await self._find_hold(redemption)
+        # What of the points did not come back to the balance (they paid the member's debt).
+        debt_paid = 0
         if hold_id:
             try:
-                await self.ledger.void_hold(
+                voided = await self.ledger.void_hold(
                     program_id=redemption.program_id,
                     key=f"rewards.{redemption.redemption_id}.void",
                     hold_id=hold_id,
@@ -443,6 +445,7 @@ class RedemptionSteps:
                         failure_reason=redemption.failure_reason,
                     ),
                 )
+                debt_paid = voided.debt_paid_points
             except LedgerRefused as refused:
                 if refused.reason == "HOLD_NOT_FOUND":
                     pass
@@ -455,7 +458,8 @@ class RedemptionSteps:
                         assert redemption.codes_issued, "a hold was committed before codes issued"
                         await self._complete(redemption, owner, posting_id=hold.posting_id)
                         return
-        await self.finish_void(redemption, owner)
+                    debt_paid = hold.debt_paid_points
+        await self.finish_void(redemption, owner, debt_paid=debt_paid)
 
     async def _find_hold(self, redemption: store.RedemptionRow) -> str:
         """The hold of a redemption that was interrupted before its id was recorded: PlaceHold
@@ -481,6 +485,7 @@ class RedemptionSteps:
         owner: uuid.UUID,
         *,
         failure: tuple[str, str] | None = None,
+        debt_paid: int = 0,
     ) -> None:
         fields: dict[str, Any] = {}
         if failure is not None:
@@ -488,7 +493,8 @@ class RedemptionSteps:
         if redemption.cancel_requested:
             fields.update(
                 status=rewards_pb2.REDEMPTION_STATUS_CANCELLED,
-                returned_points=redemption.points,
+                returned_points=redemption.points - debt_paid,
+                debt_paid_points=debt_paid,
                 cancelled_at=_now(),
             )
 
@@ -509,15 +515,16 @@ class RedemptionSteps:
             if redemption.codes_issued:
                 await code_store.withdraw_codes(connection, redemption)
             if redemption.cancel_requested:
-                await self._announce_cancel(connection, redemption)
+                await self._announce_cancel(connection, redemption, debt_paid=debt_paid)
 
         await in_transaction(self.pool, finish)
 
     async def credit_back(self, redemption: store.RedemptionRow, owner: uuid.UUID) -> None:
         note = f"redemption {redemption.redemption_id} cancelled"
+        debt_paid = 0
         try:
             if redemption.posting_id:
-                await self.ledger.give_back(
+                _, debt_paid = await self.ledger.give_back(
                     program_id=redemption.program_id,
                     key=f"rewards.{redemption.redemption_id}.cancel",
                     member_id=redemption.member_id,
@@ -546,7 +553,8 @@ class RedemptionSteps:
                 redemption,
                 owner,
                 domain.CANCELLED,
-                returned_points=redemption.points,
+                returned_points=redemption.points - debt_paid,
+                debt_paid_points=debt_paid,
                 cancelled_at=_now(),
             ):
                 return
@@ -560,7 +568,7 @@ class RedemptionSteps:
                 redemption.reward_id,
                 redemption.quantity,
             )
-            await self._announce_cancel(connection, redemption)
+            await self._announce_cancel(connection, redemption, debt_paid=debt_paid)
 
         await in_transaction(self.pool, finish)
 
@@ -602,7 +610,7 @@ class RedemptionSteps:
         )
 
     async def _announce_cancel(
-        self, connection: asyncpg.Connection, redemption: store.RedemptionRow
+        self, connection: asyncpg.Connection, redemption: store.RedemptionRow, *, debt_paid: int = 0
     ) -> None:
         await self.outbox.enqueue(
             connection,
@@ -613,8 +621,9 @@ class RedemptionSteps:
                     redemption_id=redemption.redemption_id,
                     member_id=redemption.member_id,
                     reward_id=redemption.reward_id,
-                    returned_points=redemption.points,
+                    returned_points=redemption.points - debt_paid,
                     reason=redemption.cancel_reason,
+                    debt_paid_points=debt_paid,
                 ),
             ),
         )

@@ -47,3 +47,23 @@ async def test_a_cancelled_spend_pays_the_debt_and_gives_back_the_rest(ledger: L
         ledger_pb2.ListLotsRequest(program_id="acme", member_id="bob")
     )
     assert sum(lot.remaining_points for lot in lots.lots) == 100
+
+
+async def test_a_cancelled_spend_tells_how_much_of_it_paid_debt(ledger: Ledger) -> None:
+    await ledger.earn("cy", 100, source_reference="o1")
+    await ledger.earn("cy", 30, source_reference="o2")
+    spent = await ledger.redeem("cy", 130)
+    await ledger.refund("cy", "o2", refunded=10, original=10)  # 30 owed
+    request = ledger_pb2.ReverseRequest(
+        program_id="acme",
+        idempotency_key=key(),
+        member_id="cy",
+        posting_id=spent.posting.posting_id,
+    )
+
+    given = await ledger.stub.Reverse(request)
+
+    # All 130 are given back; 30 of them paid the debt, 100 are the member's to spend again.
+    assert (given.reversed_points, given.debt_paid_points) == (130, 30)
+    assert given.balance.available_points == 100
+    assert await ledger.stub.Reverse(request) == given  # a retry: one effect

@@ -43,6 +43,10 @@ async def test_a_voided_hold_pays_back_the_write_off_of_its_refunded_points(
     )
     # The write-off (+100) is taken back (-100) by the void.
     assert sorted(p.points for p in history.postings if p.kind == 3) == [-100, 100]
+    hold = await ledger.stub.GetHold(
+        ledger_pb2.GetHoldRequest(program_id="acme", hold_id=held.hold.hold_id)
+    )
+    assert hold.hold.debt_paid_points == 100  # none of its points came back to the balance
 
 
 async def test_a_committed_hold_leaves_its_part_of_the_write_off(ledger: Ledger) -> None:

@@ -491,18 +491,20 @@ class RewardRedeemed(_message.Message):
     def __init__(self, redemption_id: _Optional[str] = ..., member_id: _Optional[str] = ..., reward_id: _Optional[str] = ..., reward_kind: _Optional[_Union[_common_pb2.RewardKind, str]] = ..., quantity: _Optional[int] = ..., points_spent: _Optional[int] = ..., hold_id: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.Channel, str]] = ...) -> None: ...
 
 class RedemptionCancelled(_message.Message):
-    __slots__ = ("redemption_id", "member_id", "reward_id", "returned_points", "reason")
+    __slots__ = ("redemption_id", "member_id", "reward_id", "returned_points", "reason", "debt_paid_points")
     REDEMPTION_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     REWARD_ID_FIELD_NUMBER: _ClassVar[int]
     RETURNED_POINTS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    DEBT_PAID_POINTS_FIELD_NUMBER: _ClassVar[int]
     redemption_id: str
     member_id: str
     reward_id: str
     returned_points: int
     reason: str
-    def __init__(self, redemption_id: _Optional[str] = ..., member_id: _Optional[str] = ..., reward_id: _Optional[str] = ..., returned_points: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    debt_paid_points: int
+    def __init__(self, redemption_id: _Optional[str] = ..., member_id: _Optional[str] = ..., reward_id: _Optional[str] = ..., returned_points: _Optional[int] = ..., reason: _Optional[str] = ..., debt_paid_points: _Optional[int] = ...) -> None: ...
 
 class CodeUsed(_message.Message):
     __slots__ = ("redemption_id", "member_id", "reward_id", "code_suffix", "store_id", "till_id", "transaction_id")

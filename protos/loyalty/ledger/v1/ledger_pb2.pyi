@@ -295,7 +295,7 @@ class SpendAllocation(_message.Message):
     def __init__(self, lot_id: _Optional[str] = ..., points: _Optional[int] = ..., lot_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lot_source_reference: _Optional[str] = ...) -> None: ...
 
 class Hold(_message.Message):
-    __slots__ = ("hold_id", "member_id", "points", "status", "reference", "created_at", "expires_at", "closed_at", "void_reason", "posting_id", "void_note")
+    __slots__ = ("hold_id", "member_id", "points", "status", "reference", "created_at", "expires_at", "closed_at", "void_reason", "posting_id", "void_note", "debt_paid_points")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
@@ -307,6 +307,7 @@ class Hold(_message.Message):
     VOID_REASON_FIELD_NUMBER: _ClassVar[int]
     POSTING_ID_FIELD_NUMBER: _ClassVar[int]
     VOID_NOTE_FIELD_NUMBER: _ClassVar[int]
+    DEBT_PAID_POINTS_FIELD_NUMBER: _ClassVar[int]
     hold_id: str
     member_id: str
     points: int
@@ -318,7 +319,8 @@ class Hold(_message.Message):
     void_reason: _common_pb2.HoldVoidReason
     posting_id: str
     void_note: str
-    def __init__(self, hold_id: _Optional[str] = ..., member_id: _Optional[str] = ..., points: _Optional[int] = ..., status: _Optional[_Union[HoldStatus, str]] = ..., reference: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_reason: _Optional[_Union[_common_pb2.HoldVoidReason, str]] = ..., posting_id: _Optional[str] = ..., void_note: _Optional[str] = ...) -> None: ...
+    debt_paid_points: int
+    def __init__(self, hold_id: _Optional[str] = ..., member_id: _Optional[str] = ..., points: _Optional[int] = ..., status: _Optional[_Union[HoldStatus, str]] = ..., reference: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., closed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., void_reason: _Optional[_Union[_common_pb2.HoldVoidReason, str]] = ..., posting_id: _Optional[str] = ..., void_note: _Optional[str] = ..., debt_paid_points: _Optional[int] = ...) -> None: ...
 
 class Balance(_message.Message):
     __slots__ = ("member_id", "available_points", "pending_points", "held_points", "lifetime_earned_points", "debt_points", "tier_code", "qualifying_basis", "qualifying_amount", "next_tier_code", "to_next_tier_amount", "expiring_30_days_points", "next_expiry_at", "as_of")
@@ -565,16 +567,18 @@ class ReverseRequest(_message.Message):
     def __init__(self, program_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., member_id: _Optional[str] = ..., refund: _Optional[_Union[PurchaseRefund, _Mapping]] = ..., posting_id: _Optional[str] = ..., reason: _Optional[_Union[PostingReason, _Mapping]] = ...) -> None: ...
 
 class ReverseResponse(_message.Message):
-    __slots__ = ("postings", "reversed_points", "debt_points", "balance")
+    __slots__ = ("postings", "reversed_points", "debt_points", "balance", "debt_paid_points")
     POSTINGS_FIELD_NUMBER: _ClassVar[int]
     REVERSED_POINTS_FIELD_NUMBER: _ClassVar[int]
     DEBT_POINTS_FIELD_NUMBER: _ClassVar[int]
     BALANCE_FIELD_NUMBER: _ClassVar[int]
+    DEBT_PAID_POINTS_FIELD_NUMBER: _ClassVar[int]
     postings: _containers.RepeatedCompositeFieldContainer[Posting]
     reversed_points: int
     debt_points: int
     balance: Balance
-    def __init__(self, postings: _Optional[_Iterable[_Union[Posting, _Mapping]]] = ..., reversed_points: _Optional[int] = ..., debt_points: _Optional[int] = ..., balance: _Optional[_Union[Balance, _Mapping]] = ...) -> None: ...
+    debt_paid_points: int
+    def __init__(self, postings: _Optional[_Iterable[_Union[Posting, _Mapping]]] = ..., reversed_points: _Optional[int] = ..., debt_points: _Optional[int] = ..., balance: _Optional[_Union[Balance, _Mapping]] = ..., debt_paid_points: _Optional[int] = ...) -> None: ...
 
 class TransferPointsRequest(_message.Message):
     __slots__ = ("program_id", "idempotency_key", "source_member_id", "target_member_id", "points", "transfer_all", "reason")

@@ -402,12 +402,14 @@ class CancelRedemptionRequest(_message.Message):
     def __init__(self, program_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., redemption_id: _Optional[str] = ..., reason: _Optional[str] = ..., operator_id: _Optional[str] = ...) -> None: ...
 
 class CancelRedemptionResponse(_message.Message):
-    __slots__ = ("redemption", "returned_points")
+    __slots__ = ("redemption", "returned_points", "debt_paid_points")
     REDEMPTION_FIELD_NUMBER: _ClassVar[int]
     RETURNED_POINTS_FIELD_NUMBER: _ClassVar[int]
+    DEBT_PAID_POINTS_FIELD_NUMBER: _ClassVar[int]
     redemption: Redemption
     returned_points: int
-    def __init__(self, redemption: _Optional[_Union[Redemption, _Mapping]] = ..., returned_points: _Optional[int] = ...) -> None: ...
+    debt_paid_points: int
+    def __init__(self, redemption: _Optional[_Union[Redemption, _Mapping]] = ..., returned_points: _Optional[int] = ..., debt_paid_points: _Optional[int] = ...) -> None: ...
 
 class GetRedemptionRequest(_message.Message):
     __slots__ = ("program_id", "redemption_id")
