@@ -158,9 +158,10 @@ class Notifier:
         self, event: events_pb2.Event, policy: engagement_pb2.NotificationPolicy, at: dt.datetime
     ) -> list[Candidate]:
         posted = event.points_posted
-        # Earned points are the sum of the batch's earn postings, so they say there was one; the
-        # event's kinds do not: the ledger's PostBatch (every purchase campaign posts) leaves
-        # them empty, and a single posting names only its last one.
+        # Earned points are the sum of the batch's earn postings, so they say there was one. The
+        # event's kinds say it too now, but events the ledger published before it filled them
+        # carry none from PostBatch (every purchase campaign posts) and only the last posting's
+        # kind from a single call: the total reads both alike.
         if posted.earned_points_total <= 0:
             return []
         members = list(posted.member_ids)

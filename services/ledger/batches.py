@@ -567,6 +567,9 @@ class BatchPoster:
         kinds, points = columns.kinds, columns.points
         for index in posted:
             totals[kinds[index]] += points[index]
+        # The kinds posted, at most the three a batch takes: consumers tell a batch of purchases
+        # from one of adjustments by them (its items are not announced apart).
+        posted_kinds = sorted({kinds[index] for index in posted})
 
         tier_changes = earned.tier_changes
         await self._record_upgrades(connection, program, now, tier_changes)
@@ -600,6 +603,7 @@ class BatchPoster:
                         other_points_total=totals[common_pb2.POSTING_KIND_ADJUST],
                         member_ids=touched,
                         available_points=[available[m] for m in touched],
+                        kinds=posted_kinds,
                     ),
                 ),
             )

@@ -186,9 +186,13 @@ class LedgerCore:
             )
         return books
 
-    async def close_book(self, book: MemberBook, program: Program) -> None:
-        """Upgrade the tier if earned, write the book, and announce postings, expiry and tier."""
-        await self.close_books([book], program)
+    async def close_book(
+        self, book: MemberBook, program: Program, *, postings_announced: bool = True
+    ) -> None:
+        """Upgrade the tier if earned, write the book, and announce postings, expiry and tier.
+        `postings_announced` is False for an item of a PostBatch, whose postings its batch's one
+        PointsPosted announces (expiry and tier changes are still the book's)."""
+        await self.close_books([book], program, postings_announced=postings_announced)
 
     async def close_books(
         self,
@@ -197,6 +201,7 @@ class LedgerCore:
         *,
         request_ids: list[str] | None = None,
         writes: Writes | None = None,
+        postings_announced: bool = True,
     ) -> None:
         """`close_book` for books of distinct members, written together in one statement (with
         `writes`, added to those for the caller to send); `request_ids`, one per book, go on
@@ -206,7 +211,7 @@ class LedgerCore:
         connection = books[0].connection
         pending = Writes() if writes is None else writes
         closings = [
-            self._closing(book, program, change)
+            self._closing(book, program, change, postings_announced=postings_announced)
             for book, change in zip(books, self._upgrades(books, program), strict=True)
         ]
         await flush_books(connection, books, pending)
@@ -234,13 +239,18 @@ class LedgerCore:
             await pending.run(connection)
 
     def _closing(
-        self, book: MemberBook, program: Program, change: tuple[str, str, int, int] | None
+        self,
+        book: MemberBook,
+        program: Program,
+        change: tuple[str, str, int, int] | None,
+        *,
+        postings_announced: bool,
     ) -> tuple[tuple[str, str, int, int] | None, list[tuple[str, events_pb2.Event]]]:
         """The tier change the book earned (already applied to its account) and the events
         announcing the book: its postings, its expired points and the tier change."""
         program_id = program.program_id
         notices = []
-        if book.postings:
+        if book.postings and postings_announced:
             notices.append(
                 (
                     events.POINTS_POSTED,
@@ -371,7 +381,8 @@ class LedgerCore:
                 item_key=item_key,
             ),
         )
-        await self.close_book(book, program)
+        # An item of a PostBatch is announced by its batch's one event.
+        await self.close_book(book, program, postings_announced=not batch_id)
         return book, lot
 
     async def earn_many(
@@ -506,7 +517,8 @@ class LedgerCore:
         await store.record_consumptions(
             connection, program.program_id, member_id, f"p{posting_id}", taken
         )
-        await self.close_book(book, program)
+        # An item of a PostBatch is announced by its batch's one event.
+        await self.close_book(book, program, postings_announced=not batch_id)
         return book, taken
 
     async def adjust(
@@ -552,7 +564,8 @@ class LedgerCore:
             )
         if qualifying:
             book.add_qualifying(points, on=now)
-        await self.close_book(book, program)
+        # An item of a PostBatch is announced by its batch's one event.
+        await self.close_book(book, program, postings_announced=not batch_id)
         return book
 
     async def transfer(

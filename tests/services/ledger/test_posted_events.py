@@ -1,0 +1,89 @@
+"""The ledger's PointsPosted events as read from JetStream, against what events.proto promises:
+one event per committed batch (a single posting being a batch of one), naming the kinds of
+postings in it."""
+
+import datetime as dt
+
+import nats
+import pytest
+
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from services.ledger.app import SPEC, LedgerConfig
+from tests.conftest import Servers
+from tests.services.ledger.support import Ledger, batch, post, ts
+
+EARN, REDEEM, ADJUST = (
+    common_pb2.POSTING_KIND_EARN,
+    common_pb2.POSTING_KIND_REDEEM,
+    common_pb2.POSTING_KIND_ADJUST,
+)
+
+
+@pytest.fixture
+async def service(start_service):
+    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (running, channel):
+        client = Ledger(channel)
+        await client.setup(return_window_days=0)
+        yield running, client
+        await client.assert_clean()
+
+
+async def posted_events(
+    running, servers: Servers, nats_namespace: str
+) -> list[events_pb2.PointsPosted]:
+    """Every PointsPosted the ledger published, in order."""
+    await running.relay.flush(timeout_s=10)
+    client = await nats.connect(servers.nats_url)
+    try:
+        subscription = await client.jetstream().pull_subscribe(
+            f"{nats_namespace}.ledger.points_posted", stream=f"{nats_namespace}_ledger".upper()
+        )
+        try:
+            messages = await subscription.fetch(100, timeout=3)
+        except nats.errors.TimeoutError:
+            return []
+        return [events_pb2.Event.FromString(message.data).points_posted for message in messages]
+    finally:
+        await client.close()
+
+
+async def test_a_batch_is_announced_once_with_its_kinds(
+    service, servers: Servers, nats_namespace: str
+) -> None:
+    running, ledger = service
+    await ledger.earn("ann", 100, vests_at=ts(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+    [response] = await post(
+        ledger,
+        batch(
+            "b1",
+            [
+                ("ann", 40, EARN, "i1"),
+                ("bob", 10, EARN, "i2"),
+                ("ann", 30, REDEEM, "i3"),
+                ("bob", -4, ADJUST, "i4"),
+            ],
+        ),
+    )
+    assert response.posted_count == 4
+    events = [e for e in await posted_events(running, servers, nats_namespace) if e.batch_id]
+    # The earn before has no batch; the batch's redeem and adjustment are not announced apart.
+    assert [e.batch_id for e in events] == ["b1"]
+    [event] = events
+    assert sorted(event.kinds) == [EARN, REDEEM, ADJUST]
+    assert (event.item_count, event.posted_count) == (4, 4)
+    assert (event.earned_points_total, event.redeemed_points_total) == (50, 30)
+    assert event.other_points_total == -4
+    assert list(zip(event.member_ids, event.available_points, strict=True)) == [
+        ("ann", 110),
+        ("bob", 6),
+    ]
+
+
+async def test_a_batch_of_earns_only_names_earn(
+    service, servers: Servers, nats_namespace: str
+) -> None:
+    running, ledger = service
+    await post(ledger, batch("b1", [("ann", 40, EARN, "i1"), ("bob", 10, EARN, "i2")]))
+    [event] = await posted_events(running, servers, nats_namespace)
+    assert (event.batch_id, list(event.kinds), event.earned_points_total) == ("b1", [EARN], 50)
