@@ -9,8 +9,9 @@ a reward's name are HTML, one with points expiring. Each is shown at 390x844 (a 
 and 1280x900, and checked: no horizontal scrolling, no request to another host, no script error.
 Then: the tier bars, history paging, the QR code decoded (with zbarimg, when Debian's zbar-tools
 is installed) to the token the till accepts, a double-clicked Redeem making one redemption whose
-code stays listed, a Redeem button reached with the keyboard, an expired token, and the ledger
-stopped. Prints one line per check; exits 1 when any failed.
+code stays listed, a redemption whose answer was lost sent again after a reload as the same
+one, a Redeem button reached with the keyboard, an expired token, and the ledger stopped.
+Prints one line per check; exits 1 when any failed.
 
 Needs Debian's chromium (`apt-get install chromium`); the suite's tests do not
 (tests/gateway/test_card_page_assets.py and test_card_logic.py read the page over HTTP).
@@ -334,6 +335,29 @@ def _check_redeem(audit: Audit, browser: Any, member: Member) -> None:
     page.close()
 
 
+def _check_lost_answer(audit: Audit, browser: Any, member: Member) -> None:
+    """A redemption the gateway made whose answer the phone lost (the connection dropped): the
+    member reloads and clicks again, and the page resends it under the same key: one
+    redemption, not two."""
+    before = len(_api(audit, member, "/members/me/redemptions")["redemptions"])
+    page, _ = _open(audit, browser, member, "phone")
+
+    def lose_answer(route: Any) -> None:
+        route.fetch()  # the gateway redeems
+        route.abort()  # and the phone never hears of it
+
+    page.route("**/members/me/redemptions", lose_answer)
+    page.get_by_test_id("redeem-five-euro-voucher").click()
+    page.get_by_test_id("toast").filter(has_text="cannot reach").wait_for()
+    page.unroute("**/members/me/redemptions")
+    page.reload()
+    page.get_by_test_id("redeem-five-euro-voucher").click()
+    page.get_by_test_id("toast").filter(has_text="your code").wait_for()
+    after = len(_api(audit, member, "/members/me/redemptions")["redemptions"])
+    audit.check(after == before + 1, "lost answer: the retry is the same redemption", after)
+    page.close()
+
+
 def _check_failures(
     audit: Audit, browser: Any, members: dict[str, Member], cluster: LocalCluster
 ) -> None:
@@ -373,6 +397,7 @@ def _drive(audit: Audit, cluster: LocalCluster, members: dict[str, Member], pos_
                 _look(audit, browser, name, members[name])
             _check_qr(audit, browser, members["demo"], pos_key)
             _check_redeem(audit, browser, members["top"])
+            _check_lost_answer(audit, browser, members["top"])
             _check_failures(audit, browser, members, cluster)
         finally:
             browser.close()

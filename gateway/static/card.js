@@ -23,8 +23,23 @@ let pointsName = "points";
 let currency = "EUR";
 let historyPageToken = "";
 // Idempotency-Key of a redemption that got no definite answer, per reward: the next click on
-// that reward retries the same change (see CardLogic.keepKeyAfter).
-const pendingRedeemKeys = new Map();
+// that reward retries the same change (see CardLogic.keepKeyAfter), also after a reload of the
+// page (sessionStorage: this tab only, gone when it closes).
+const pendingKeysStorageKey = `loyalty-pending-redemptions:${program}`;
+const pendingRedeemKeys = {
+  all() {
+    try { return JSON.parse(sessionStorage.getItem(pendingKeysStorageKey)) || {}; } catch { return {}; }
+  },
+  get(rewardId) { return this.all()[rewardId]; },
+  set(rewardId, key) {
+    sessionStorage.setItem(pendingKeysStorageKey, JSON.stringify({ ...this.all(), [rewardId]: key }));
+  },
+  delete(rewardId) {
+    const keys = this.all();
+    delete keys[rewardId];
+    sessionStorage.setItem(pendingKeysStorageKey, JSON.stringify(keys));
+  },
+};
 
 const $ = (id) => document.getElementById(id);
 
@@ -98,6 +113,7 @@ function show(view) {
 
 function logout() {
   sessionStorage.removeItem(storageKey);
+  sessionStorage.removeItem(pendingKeysStorageKey);
   clearTimeout(qrTimer);
   show("login");
 }

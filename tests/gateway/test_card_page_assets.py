@@ -259,3 +259,15 @@ def test_the_page_allows_only_its_own_scripts_and_no_framing(platform: GatewayPl
     assert policy["frame-ancestors"] == ["'none'"] and headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "no-referrer"
     assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_pending_redemptions_key_outlives_a_reload(served: dict[str, str]) -> None:
+    """A redemption made whose answer was lost: the member reloads and clicks again. The key
+    was kept in memory only, so the second click redeemed again (two vouchers, seen in
+    Chromium by deploy/local/card_audit.py); it is kept in the tab's sessionStorage now, and
+    the gateway answers a retry under it with the first redemption (test_card_logic.py)."""
+    script = served["/card/assets/card.js"]
+    assert "const pendingKeysStorageKey = `loyalty-pending-redemptions:${program}`;" in script
+    assert "sessionStorage.setItem(pendingKeysStorageKey" in script
+    assert "sessionStorage.removeItem(pendingKeysStorageKey)" in script  # on log out
+    assert "const key = pendingRedeemKeys.get(reward.reward_id) || newKey();" in script
