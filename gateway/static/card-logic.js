@@ -101,7 +101,23 @@
     };
   }
 
-  const api = { money, number, tierProgress, redeemState, friendlyError, keepKeyAfter, qrRefresh };
+  // "Expiring soon": the ledger's points expiring within 30 days (null when none: "0 expire"
+  // read as a warning), and the lots with points left that expire within `soonDays`, soonest
+  // first, at most `shownMax`. Lots come soonest first from the ledger, but not necessarily all.
+  function expiringSoon(balance, lots, nowMs, { soonDays = 90, shownMax = 3 } = {}) {
+    const horizonMs = nowMs + soonDays * 86_400_000;
+    const soon = lots
+      .filter((lot) => lot.expires_at && lot.remaining_points > 0)
+      .filter((lot) => Date.parse(lot.expires_at) < horizonMs)
+      .sort((a, b) => Date.parse(a.expires_at) - Date.parse(b.expires_at))
+      .slice(0, shownMax)
+      .map((lot) => ({ points: lot.remaining_points, expiresAt: lot.expires_at }));
+    return { within30Days: balance.expiring_30_days_points || null, lots: soon };
+  }
+
+  const api = {
+    money, number, tierProgress, redeemState, friendlyError, keepKeyAfter, qrRefresh, expiringSoon,
+  };
   if (typeof module === "object" && module.exports) module.exports = api;
   else root.CardLogic = api;
 })(typeof globalThis === "object" ? globalThis : this);

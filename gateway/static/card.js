@@ -3,7 +3,9 @@
 // card-logic.js, loaded before this file; this one reads the API and fills the DOM.
 "use strict";
 
-const { friendlyError, keepKeyAfter, qrRefresh, redeemState, tierProgress } = CardLogic;
+const {
+  expiringSoon, friendlyError, keepKeyAfter, qrRefresh, redeemState, tierProgress,
+} = CardLogic;
 
 const params = new URLSearchParams(location.search);
 const program = params.get("program") || "demo-coffee";
@@ -194,22 +196,20 @@ function renderTier(balance, tiers) {
 function renderExpiring(balance, lots) {
   const element = $("expiring");
   element.replaceChildren();
-  const horizon = Date.now() + SOON_DAYS * 86400 * 1000;
-  const soon = lots
-    .filter((lot) => lot.expires_at && lot.remaining_points > 0 && new Date(lot.expires_at) < horizon)
-    .sort((a, b) => new Date(a.expires_at) - new Date(b.expires_at))
-    .slice(0, 3);
-  if (!balance.expiring_30_days_points && soon.length === 0) {
+  const soon = expiringSoon(balance, lots, Date.now(), { soonDays: SOON_DAYS });
+  if (!soon.within30Days && soon.lots.length === 0) {
     element.textContent = "Nothing expires soon.";
     return;
   }
-  const summary = document.createElement("p");
-  summary.textContent = `${number(balance.expiring_30_days_points)} ${pointsName} expire in the next 30 days`;
-  element.append(summary);
-  for (const lot of soon) {
+  if (soon.within30Days) {
+    const summary = document.createElement("p");
+    summary.textContent = `${number(soon.within30Days)} ${pointsName} expire in the next 30 days`;
+    element.append(summary);
+  }
+  for (const lot of soon.lots) {
     const line = document.createElement("p");
     line.className = "muted";
-    line.textContent = `${number(lot.remaining_points)} usable until ${lastDay(lot.expires_at)}`;
+    line.textContent = `${number(lot.points)} ${pointsName} usable until ${lastDay(lot.expiresAt)}`;
     element.append(line);
   }
 }

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,28 @@ def test_a_demo_login_with_an_unknown_email_says_so(
         card_logic, ("friendlyError", [refused.status_code, error["code"], error["message"]])
     )
     assert said == ["No member has this e-mail address."]
+
+
+def test_what_expires_soon_from_the_ledgers_lots(
+    platform: GatewayPlatform, card_logic: Path
+) -> None:
+    """A member whose points expire in two months only read '0 beans expire in the next 30
+    days' above the line saying when they do."""
+    later = platform.enrol()
+    platform.earn(later, 300, expires_in_days=60)
+    soon = platform.enrol()
+    for points, days in ((200, 10), (300, 60), (400, 200)):
+        platform.earn(soon, points, expires_in_days=days)
+    answers = []
+    for member_id in (later, soon):
+        with platform.client(token=platform.member_token(member_id)) as client:
+            balance = client.get(f"{BASE}/members/me/balance").json()
+            lots = client.get(f"{BASE}/members/me/lots", params={"page_size": 20}).json()["lots"]
+        answers.append(("expiringSoon", [balance, lots, int(time.time() * 1000)]))
+    shown_later, shown_soon = run(card_logic, *answers)
+
+    assert shown_later["within30Days"] is None
+    assert [lot["points"] for lot in shown_later["lots"]] == [300]
+    assert shown_soon["within30Days"] == 200
+    # Within 90 days, soonest first; the lot of 200 days is not "soon".
+    assert [lot["points"] for lot in shown_soon["lots"]] == [200, 300]
