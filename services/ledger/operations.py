@@ -257,7 +257,9 @@ class LedgerCore:
                     event(
                         program_id,
                         points_posted=events_pb2.PointsPosted(
-                            batch_id=book.postings[0].batch_id,
+                            # A single call's book is a batch of one: named by the posting
+                            # it made (the last; an expiry of due lots comes first).
+                            batch_id=book.postings[0].batch_id or str(book.postings[-1].posting_id),
                             item_count=len(book.postings),
                             posted_count=len(book.postings),
                             earned_points_total=sum(
@@ -273,7 +275,10 @@ class LedgerCore:
                             ),
                             member_ids=[book.member_id],
                             available_points=[book.account.vested],
-                            kinds=[book.postings[-1].kind],
+                            # Every kind the book posted, once each (an expiry of due lots
+                            # comes before the call's own posting): consumers tell an earn
+                            # from a refund by them.
+                            kinds=list(dict.fromkeys(p.kind for p in book.postings)),
                         ),
                     ),
                 )

@@ -2,6 +2,7 @@
 one event per committed batch (a single posting being a batch of one), naming the kinds of
 postings in it."""
 
+import asyncio
 import datetime as dt
 
 import nats
@@ -66,10 +67,10 @@ async def test_a_batch_is_announced_once_with_its_kinds(
         ),
     )
     assert response.posted_count == 4
-    events = [e for e in await posted_events(running, servers, nats_namespace) if e.batch_id]
-    # The earn before has no batch; the batch's redeem and adjustment are not announced apart.
-    assert [e.batch_id for e in events] == ["b1"]
-    [event] = events
+    events = await posted_events(running, servers, nats_namespace)
+    # The earn before, then the batch: its redeem and adjustment are not announced apart.
+    assert [e.batch_id for e in events[1:]] == ["b1"]
+    event = events[1]
     assert sorted(event.kinds) == [EARN, REDEEM, ADJUST]
     assert (event.item_count, event.posted_count) == (4, 4)
     assert (event.earned_points_total, event.redeemed_points_total) == (50, 30)
@@ -87,3 +88,21 @@ async def test_a_batch_of_earns_only_names_earn(
     await post(ledger, batch("b1", [("ann", 40, EARN, "i1"), ("bob", 10, EARN, "i2")]))
     [event] = await posted_events(running, servers, nats_namespace)
     assert (event.batch_id, list(event.kinds), event.earned_points_total) == ("b1", [EARN], 50)
+
+
+async def test_a_single_posting_names_its_posting_and_every_kind_of_its_book(
+    service, servers: Servers, nats_namespace: str
+) -> None:
+    running, ledger = service
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    first = await ledger.earn("ann", 10, expires_at=ts(soon))
+    # Past the lot's expiry (a wait, not a timed assertion).
+    await asyncio.sleep((soon - dt.datetime.now(dt.UTC)).total_seconds() + 0.2)
+    # The lot is due: the next earn's book expires it first, then posts the earn.
+    second = await ledger.earn("ann", 5)
+    events = await posted_events(running, servers, nats_namespace)
+    assert [e.batch_id for e in events] == [first.posting.posting_id, second.posting.posting_id]
+    assert list(events[0].kinds) == [EARN]
+    assert list(events[1].kinds) == [common_pb2.POSTING_KIND_EXPIRE, EARN]
+    assert (events[1].earned_points_total, events[1].other_points_total) == (5, -10)
+    assert list(events[1].available_points) == [5]
