@@ -177,13 +177,17 @@ class Activities:
             activity,
         )
         if rules:
-            # Segments, experiment arms and the holdout decide whether the member may earn.
+            # Segments, experiment arms and the holdout decide whether the member may earn. A
+            # referral has two sides: the holdout withholds the held-out side's bonus when it is
+            # paid (_refer, purchases.py), so it does not keep the referral from being recorded
+            # and the other side from being paid.
             allowed = await targeting.allowed_rule_ids(
                 connection,
                 program_id,
                 [targeting.RuleTarget(r.rule_id, tuple(r.segment_ids)) for r in rules],
                 activity.member_id,
                 instant(activity.occurred_at),
+                with_holdout=activity.kind != REFERRAL,
             )
             rules = [rule for rule in rules if rule.rule_id in allowed]
         days = LocalDays.of(instant(activity.occurred_at), program.time_zone)
@@ -382,6 +386,12 @@ class Activities:
         waits = engagement.requires_first_purchase and not (
             await store.has_purchased(connection, program_id, referred)
         )
+        # Either side may be held out: its bonus is withheld, the other side's paid. A referral
+        # that waits is judged again by the time of the first purchase (purchases.py).
+        held = await targeting.held_out_members(
+            connection, program_id, [referrer, referred], instant(activity.occurred_at)
+        )
+        referrer_points = 0 if referrer in held else engagement.points
         referral = store.Referral(
             referred_member_id=referred,
             referrer_member_id=referrer,
@@ -399,18 +409,13 @@ class Activities:
             rule.rule_id,
             activity.activity_id,
             day=days.day,
-            points=engagement.points,
+            points=referrer_points,
         )
-        activity.points = engagement.points
+        activity.points = referrer_points
         activity.rule_ids.append(ref)
         if waits:
             activity.outcome = PENDING
             return
-        # The referrer may earn (its rules passed targeting); the referred member is paid
-        # unless the holdout keeps it out, as at a first purchase (purchases.py).
-        held = await targeting.held_out_members(
-            connection, program_id, [referred], instant(activity.occurred_at)
-        )
         for item in referral_items(referral):
             if item.member_id not in held:
                 await self.ledger.earn(earn_request(program_id, item, currency=program.currency))

@@ -8,7 +8,8 @@
   assigned to that arm only; before the experiment starts it is for no one, and once it has ended
   the reward's own availability governs (see `withheld_rewards`).
 - A member in the program-wide holdout earns nothing from any rule for transactions from the
-  holdout's start, and no milestone or referral bonus either (see purchases.py); nor points
+  holdout's start, and no milestone, referral or mission bonus for purchases from it either
+  (see purchases.py); a referral is still recorded and its other side paid; nor points
   for a mission an activity completes or a referral paid at once (activities.py), a sign-up
   bonus (consumers.py), a birthday bonus or a top-of-the-month place (recognition.py):
   `held_out_members`.
@@ -117,9 +118,12 @@ async def exclusions(
     members: Sequence[str],
     member_index: IntArray,
     micros: Int64Array,
+    *,
+    with_holdout: bool = True,
 ) -> dict[str, BoolArray]:
     """Per rule id, which transactions (members[member_index[i]] at micros[i], unix
-    microseconds) it must not reward; rules that may reward all of them are left out."""
+    microseconds) it must not reward; rules that may reward all of them are left out. Without
+    the holdout (`with_holdout` false), held-out members are still in no experiment arm."""
     holdout = await holdout_of(connection, program_id)
     arms = await _arms_of(connection, program_id, [rule.rule_id for rule in rules])
     segment_ids = {s for rule in rules for s in rule.segment_ids} | {
@@ -133,7 +137,7 @@ async def exclusions(
     held = holdout.members(members) if holdout is not None else np.zeros(len(members), np.bool_)
     held_transactions = (
         held[member_index] & (micros >= holdout.start_micros)
-        if holdout is not None
+        if holdout is not None and with_holdout
         else np.zeros(len(micros), np.bool_)
     )
     assigned: dict[str, np.ndarray] = {}
@@ -168,8 +172,12 @@ async def allowed_rule_ids(
     rules: Sequence[RuleTarget],
     member_id: str,
     at: dt.datetime,
+    *,
+    with_holdout: bool = True,
 ) -> set[str]:
-    """The rules that may reward this one member at `at` (engagement activities)."""
+    """The rules that may reward this one member at `at` (engagement activities); with
+    `with_holdout` false, whatever the holdout (a referral withholds the held-out side's bonus
+    itself)."""
     excluded = await exclusions(
         connection,
         program_id,
@@ -177,6 +185,7 @@ async def allowed_rule_ids(
         [member_id],
         np.zeros(1, dtype=np.int32),
         np.array([unix_micros(at)], dtype=np.int64),
+        with_holdout=with_holdout,
     )
     return {rule.rule_id for rule in rules if rule.rule_id not in excluded}
 

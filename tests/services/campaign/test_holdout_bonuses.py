@@ -218,3 +218,78 @@ async def test_a_held_out_member_referred_gets_no_referral_bonus(start_service) 
         assert await available(ledger, free) == 200
         assert await available(ledger, other_free) == 50
         assert await available(ledger, held) == 0
+
+
+def other_free_member() -> str:
+    return next(
+        m
+        for m in (f"hb{index:03d}" for index in range(100, 200))
+        if not held_out(SALT, HOLDOUT_BPS, m)
+    )
+
+
+async def refer(campaign, number: int, referrer: str, referred: str):  # type: ignore[no-untyped-def]
+    answer = await campaign.stub.RecordActivity(
+        campaign_pb2.RecordActivityRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            activity=engagement_pb2.Activity(
+                activity_id=f"referral-{number}",
+                member_id=referrer,
+                kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                channel=common_pb2.CHANNEL_APP,
+                referred_member_id=referred,
+            ),
+        )
+    )
+    return answer.activity
+
+
+async def test_a_held_out_referrer_s_referral_is_recorded_and_pays_the_referred_member(
+    start_service,
+) -> None:
+    """A referral by a member the holdout keeps out was not recorded at all (NO_RULE), so the
+    referred member, who is not held out, got no bonus either. The holdout withholds the
+    held-out side's bonus only: paid at once, and at the referred member's first purchase."""
+    held, free = pick_members()
+    later = other_free_member()
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await configure_holdout(campaign)
+        await campaign.live(
+            engagement(
+                "refer",
+                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                points=100,
+                referred_points=50,
+            )
+        )
+        at_once = await refer(campaign, 0, held, free)
+        assert at_once.outcome == engagement_pb2.ACTIVITY_OUTCOME_REWARDED
+        # The referrer is paid nothing, and the activity says so.
+        assert at_once.points == 0
+        assert await available(ledger, free) == 50
+        assert await available(ledger, held) == 0
+        # Recorded: the referred member names its referrer.
+        pool = campaign.service.runtime.pool
+        assert (
+            await pool.fetchval(
+                "SELECT referrer_member_id FROM referrals WHERE referred_member_id = $1", free
+            )
+            == held
+        )
+
+        await campaign.live(
+            engagement(
+                "refer-first",
+                priority=5,
+                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                points=100,
+                referred_points=50,
+                requires_first_purchase=True,
+            )
+        )
+        waiting = await refer(campaign, 1, held, later)
+        assert waiting.outcome == engagement_pb2.ACTIVITY_OUTCOME_PENDING
+        await campaign.ingest(batch("first", [("t-later", later, 1_000, APRIL)]))
+        assert await available(ledger, later) == 50
+        assert await available(ledger, held) == 0
