@@ -13,6 +13,7 @@ a caller can post the bonuses once the ledger has accepted the purchases that ea
 
 import dataclasses
 import hashlib
+import sys
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -291,7 +292,7 @@ class Accruer:
         # A referral still pending waits for the first purchase, and this is it.
         for item in await _referral_items(connection, program_id, members):
             accrued.items.add(item)
-        await _without_held_out_bonuses(connection, program_id, accrued)
+        await _without_held_out_bonuses(connection, program_id, accrued, members_of, micros_of)
         # The members' recency, frequency and spend changed: segments re-evaluate them.
         await segment_facts.mark_dirty(connection, program_id, members)
         return accrued
@@ -536,24 +537,54 @@ def _without_refused(
 
 
 async def _without_held_out_bonuses(
-    connection: asyncpg.Connection, program_id: str, accrued: Accrued
+    connection: asyncpg.Connection,
+    program_id: str,
+    accrued: Accrued,
+    buyers: list[str],
+    micros: list[int],
 ) -> None:
-    """Members in the program-wide holdout get no milestone or referral bonus either."""
+    """Members in the program-wide holdout get no milestone, referral or mission bonus either,
+    for purchases from the holdout's start: a purchase from before it (ingested late) is judged
+    by its own time, as earning rules judge it (targeting.exclusions). `buyers` and `micros` are
+    the batch's purchases. A referral's sides take the time of the referred member's first
+    purchase, its earliest in the batch; a milestone or mission that of the member's latest, by
+    which the batch's purchases had reached it (one member's batch across the start is judged
+    by its last purchase)."""
     if -1 not in accrued.items.transactions:
         return
-    bonuses = [item for item in accrued.items.items() if item.transaction == -1]
     holdout = await targeting.holdout_of(connection, program_id)
     if holdout is None:
         return
+    bonuses = [item for item in accrued.items.items() if item.transaction == -1]
     members = sorted({item.member_id for item in bonuses})
     held = {m for m, out in zip(members, holdout.members(members), strict=True) if out}
     if not held:
         return
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for buyer, moment in zip(buyers, micros, strict=True):
+        first[buyer] = min(first.get(buyer, moment), moment)
+        last[buyer] = max(last.get(buyer, moment), moment)
     kept = LedgerItems()
     for item in accrued.items.items():
-        if item.transaction != -1 or item.member_id not in held:
+        withheld = (
+            item.transaction == -1
+            and item.member_id in held
+            and _bonus_micros(item, first, last) >= holdout.start_micros
+        )
+        if not withheld:
             kept.add(item)
     accrued.items = kept
+
+
+def _bonus_micros(item: LedgerItem, first: dict[str, int], last: dict[str, int]) -> int:
+    """When the purchase that gave a bonus item happened (unix microseconds); a buyer not in the
+    batch, which cannot be, counts as the end of time (held out)."""
+    if item.code == "referral":
+        # The key is referral:<referred member>:<side> (referral_items).
+        referred = item.key.removeprefix("referral:").rsplit(":", 1)[0]
+        return first.get(referred, sys.maxsize)
+    return last.get(item.member_id, sys.maxsize)
 
 
 async def milestones_of(

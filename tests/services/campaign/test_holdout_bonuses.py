@@ -293,3 +293,67 @@ async def test_a_held_out_referrer_s_referral_is_recorded_and_pays_the_referred_
         await campaign.ingest(batch("first", [("t-later", later, 1_000, APRIL)]))
         assert await available(ledger, later) == 50
         assert await available(ledger, held) == 0
+
+
+async def test_bonuses_of_a_purchase_before_the_holdout_s_start_are_paid(start_service) -> None:
+    """A held-out member's milestone, referral and mission bonuses were withheld whatever the
+    purchase's time; a purchase from before the holdout's start (ingested late) is judged by its
+    own time, as earning rules judge it, and one after it is still withheld."""
+    held, free = pick_members()
+    before_start = HOLDOUT_START - dt.timedelta(days=10)
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await configure_holdout(campaign)
+        await campaign.configure_recognition(
+            engagement_pb2.RecognitionConfig(
+                milestones=[
+                    engagement_pb2.Milestone(
+                        code="first",
+                        kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
+                        threshold=1,
+                        points=30,
+                    ),
+                    engagement_pb2.Milestone(
+                        code="second",
+                        kind=engagement_pb2.MILESTONE_KIND_NTH_PURCHASE,
+                        threshold=2,
+                        points=700,
+                    ),
+                ]
+            )
+        )
+        await campaign.live(
+            engagement(
+                "refer-first",
+                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+                points=100,
+                referred_points=50,
+                requires_first_purchase=True,
+            )
+        )
+        await campaign.stub.CreateMission(
+            campaign_pb2.CreateMissionRequest(
+                program_id=PROGRAM,
+                idempotency_key=key(),
+                mission=engagement_pb2.Mission(
+                    mission_id="buy-once",
+                    name="Buy once",
+                    reward_points=200,
+                    start_time=ts(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
+                    steps=[
+                        engagement_pb2.MissionStep(
+                            step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
+                        )
+                    ],
+                ),
+            )
+        )
+        waiting = await refer(campaign, 0, free, held)
+        assert waiting.outcome == engagement_pb2.ACTIVITY_OUTCOME_PENDING
+        # The first purchase, from before the holdout started: the first milestone, the
+        # referral (both sides) and the mission are the purchase's, paid.
+        await campaign.ingest(batch("late", [("t-old", held, 1_000, before_start)]))
+        assert await available(ledger, held) == 30 + 50 + 200
+        assert await available(ledger, free) == 100
+        # The second purchase is from after the start: its milestone is withheld.
+        await campaign.ingest(batch("now", [("t-new", held, 1_000, APRIL)]))
+        assert await available(ledger, held) == 30 + 50 + 200
