@@ -115,8 +115,27 @@
     return { within30Days: balance.expiring_30_days_points || null, lots: soon };
   }
 
+  // What the balance does not show: points not yet usable, points set aside for a redemption
+  // under way, and points owed (after a return of points already spent), which new points pay
+  // first, so a member who earns and sees no change knows why.
+  function balanceNotes(balance, { pointsName = "points", locale } = {}) {
+    const notes = [];
+    const amount = (points) => `${number(points, locale)} ${pointsName}`;
+    if (balance.pending_points > 0) {
+      notes.push(`${amount(balance.pending_points)} pending: usable once confirmed`);
+    }
+    if (balance.held_points > 0) {
+      notes.push(`${amount(balance.held_points)} set aside for a reward being redeemed`);
+    }
+    if (balance.debt_points > 0) {
+      notes.push(`You owe ${amount(balance.debt_points)}: new ${pointsName} pay this first`);
+    }
+    return notes;
+  }
+
   const api = {
     money, number, tierProgress, redeemState, friendlyError, keepKeyAfter, qrRefresh, expiringSoon,
+    balanceNotes,
   };
   if (typeof module === "object" && module.exports) module.exports = api;
   else root.CardLogic = api;

@@ -4,7 +4,7 @@
 "use strict";
 
 const {
-  expiringSoon, friendlyError, keepKeyAfter, qrRefresh, redeemState, tierProgress,
+  balanceNotes, expiringSoon, friendlyError, keepKeyAfter, qrRefresh, redeemState, tierProgress,
 } = CardLogic;
 
 const params = new URLSearchParams(location.search);
@@ -189,8 +189,17 @@ function renderTier(balance, tiers) {
   $("tier-progress-fill").style.width = `${progress.percent}%`;
   $("tier-progress").setAttribute("aria-valuenow", String(progress.percent));
   $("tier-progress").setAttribute("aria-valuetext", progress.text || `${progress.percent}%`);
-  $("pending-text").textContent = balance.pending_points
-    ? `${number(balance.pending_points)} ${pointsName} pending (return window)` : "";
+}
+
+function renderBalance(balance) {
+  $("balance").textContent = number(balance.available_points);
+  const notes = $("balance-notes");
+  notes.replaceChildren(...balanceNotes(balance, { pointsName }).map((text) => {
+    const line = document.createElement("p");
+    line.textContent = text;
+    return line;
+  }));
+  notes.hidden = !notes.children.length;
 }
 
 function renderExpiring(balance, lots) {
@@ -338,7 +347,7 @@ async function loadPoints() {
     api("/members/me/rewards"),
     api("/members/me/redemptions?status=completed&page_size=20"),
   ]);
-  $("balance").textContent = number(balance.available_points);
+  renderBalance(balance);
   renderTier(balance, tiers.tiers);
   renderExpiring(balance, lots.lots);
   renderRewards(rewards);

@@ -278,3 +278,25 @@ def test_what_expires_soon_from_the_ledgers_lots(
     assert shown_soon["within30Days"] == 200
     # Within 90 days, soonest first; the lot of 200 days is not "soon".
     assert [lot["points"] for lot in shown_soon["lots"]] == [200, 300]
+
+
+def test_the_card_says_what_the_balance_leaves_out(
+    platform: GatewayPlatform, card_logic: Path
+) -> None:
+    """Pending, held and owed points were not on the card (owed ones not at all): a member who
+    owed points earned and saw the balance stay at 0 with no reason given."""
+    with platform.client(token=member_token(platform, 500)) as client:
+        balance = client.get(f"{BASE}/members/me/balance").json()
+    assert balance["pending_points"] == balance["held_points"] == balance["debt_points"] == 0
+    # The same answer as if the member had 120 pending, 450 held and owed 80.
+    owing = balance | {"pending_points": 120, "held_points": 450, "debt_points": 80}
+    options = {"pointsName": "beans", "locale": "en-US"}
+    plain, notes = run(
+        card_logic, ("balanceNotes", [balance, options]), ("balanceNotes", [owing, options])
+    )
+    assert plain == []
+    assert notes == [
+        "120 beans pending: usable once confirmed",
+        "450 beans set aside for a reward being redeemed",
+        "You owe 80 beans: new beans pay this first",
+    ]
