@@ -132,15 +132,12 @@ async def test_a_call_past_the_admin_deadline_fails_and_writes_nothing(
                 started = time.monotonic()
                 with pytest.raises(grpc.aio.AioRpcError) as error:
                     await ledger.stub.SetTierDefinitions(rename_gold(idempotency_key="rename"))
-                assert 0.9 < time.monotonic() - started < 2.5
+                assert 0.9 < time.monotonic() - started < 5
                 assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-                # Its statement ended with it: nothing of the ledger's waits on the lock.
-                await asyncio.sleep(0.2)
-                waiting = await database.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
-                    " 'loyalty-ledger' AND wait_event_type = 'Lock'"
-                )
-                assert waiting == 0
+                # Its statement ended with it: nothing of the ledger's waits on the lock (polled,
+                # since a loaded machine takes a moment to see the cancelled backend stop waiting;
+                # a statement left waiting would wait for as long as the lock is held).
+                assert await _lock_waits_end(database)
             assert await database.fetchval("SELECT count(*) FROM ledger.outbox") == outbox_before
         finally:
             await database.close()
@@ -191,3 +188,18 @@ def test_the_admin_deadline_may_not_be_shorter_than_the_normal_one() -> None:
     with pytest.raises(ConfigError) as error:
         check_process_config(config, prefix="LEDGER")
     assert error.value.variable == "LEDGER_ADMIN_DEADLINE_MS"
+
+
+async def _lock_waits_end(database: asyncpg.Connection, *, within_s: float = 10) -> bool:
+    """Whether no ledger statement waits on a lock within `within_s`, asked from a connection
+    outside any transaction (a transaction keeps its first read of pg_stat_activity)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        waiting = await database.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name ="
+            " 'loyalty-ledger' AND wait_event_type = 'Lock'"
+        )
+        if waiting == 0:
+            return True
+        await asyncio.sleep(0.1)
+    return False
