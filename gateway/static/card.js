@@ -336,6 +336,10 @@ async function redeem(reward, button) {
     toast(error.message, { error: true });
   }
   await loadPoints().catch((error) => toast(error.message, { error: true }));
+  // The list was drawn again: keyboard and screen-reader users keep their place, on the same
+  // reward's button, or on the rewards' heading when that button is now off.
+  const again = document.querySelector(`[data-testid="redeem-${CSS.escape(reward.reward_id)}"]`);
+  (again && !again.disabled ? again : $("rewards-heading")).focus();
 }
 
 async function loadPoints() {

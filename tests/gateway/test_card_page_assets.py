@@ -271,3 +271,11 @@ def test_a_pending_redemptions_key_outlives_a_reload(served: dict[str, str]) -> 
     assert "sessionStorage.setItem(pendingKeysStorageKey" in script
     assert "sessionStorage.removeItem(pendingKeysStorageKey)" in script  # on log out
     assert "const key = pendingRedeemKeys.get(reward.reward_id) || newKey();" in script
+
+
+def test_a_redeem_by_keyboard_keeps_the_focus_in_the_rewards(served: dict[str, str]) -> None:
+    """After a redemption the rewards are drawn again; the focus fell back to the page's start,
+    so a keyboard or screen-reader user lost their place."""
+    html, script = served["/card"], served["/card/assets/card.js"]
+    assert by_id(html, "rewards-heading")["tabindex"] == "-1"
+    assert '(again && !again.disabled ? again : $("rewards-heading")).focus();' in script
