@@ -22,6 +22,7 @@ from services.ledger import events
 from services.ledger.domain import ExpiryKind, ProgramSettings
 from services.ledger.policy import (
     add_months,
+    expiry_notice_days_ahead,
     expiry_notice_horizon,
     inactivity_cutoff,
     wall_clock_instant,
@@ -141,13 +142,13 @@ async def notice(
             )
             announced = []
             for row in sorted(rows, key=lambda row: row["member_id"]):
+                due = deadline(settings, row["last_activity_at"])
+                assert due is not None
                 expires = events_pb2.PointsExpiring(
                     member_id=row["member_id"],
                     points=row["points"],
-                    days_ahead=settings.expiry_notice_days,
+                    days_ahead=expiry_notice_days_ahead(settings, now, due),
                 )
-                due = deadline(settings, row["last_activity_at"])
-                assert due is not None
                 expires.expires_at.FromDatetime(due)
                 announced.append(events_pb2.Event(program_id=program_id, points_expiring=expires))
                 points += row["points"]

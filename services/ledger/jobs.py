@@ -25,7 +25,12 @@ from services.ledger.domain import CalendarPeriod
 from services.ledger.errors import HoldClosed
 from services.ledger.ledger import Ledger
 from services.ledger.operations import Program, load_program
-from services.ledger.policy import end_of_period, expiry_notice_horizon, inactivity_cutoff
+from services.ledger.policy import (
+    end_of_period,
+    expiry_notice_days_ahead,
+    expiry_notice_horizon,
+    inactivity_cutoff,
+)
 from services.ledger.store import lock_spendable_lots
 from services.shared.metrics import Metrics
 from services.shared.outbox import Outbox
@@ -286,8 +291,7 @@ class Jobs:
     ) -> JobResult:
         processed = points = 0
         for program in await self._programs(program_id):
-            days = program.settings.expiry_notice_days
-            if days == 0:
+            if program.settings.expiry_notice_days == 0:
                 continue
             async with self.pool.acquire() as connection, connection.transaction():
                 rows = await connection.fetch(
@@ -304,7 +308,9 @@ class Jobs:
                 )
                 for row in rows:
                     expires = events_pb2.PointsExpiring(
-                        member_id=row["member_id"], points=row["points"], days_ahead=days
+                        member_id=row["member_id"],
+                        points=row["points"],
+                        days_ahead=expiry_notice_days_ahead(program.settings, now, row["first"]),
                     )
                     expires.expires_at.FromDatetime(row["first"])
                     await self.outbox.enqueue(

@@ -126,6 +126,16 @@ def expiry_notice_horizon(settings: ProgramSettings, now: dt.datetime) -> dt.dat
     return following.astimezone(dt.UTC)
 
 
+def expiry_notice_days_ahead(
+    settings: ProgramSettings, now: dt.datetime, expires_at: dt.datetime
+) -> int:
+    """How many days ahead of `expires_at` a notice sent `now` is: calendar days in the program's
+    time zone, as `expiry_notice_horizon` counts them. The notice period is when notices may
+    start; a lot earned with a shorter expiry, or a period lengthened, is noticed nearer to it."""
+    zone = ZoneInfo(settings.time_zone)
+    return (expires_at.astimezone(zone).date() - now.astimezone(zone).date()).days
+
+
 def lot_vests_at(settings: ProgramSettings, earned_at: dt.datetime) -> dt.datetime:
     """Earned points stay pending through the return window: until the same wall-clock time
     `return_window_days` local days later, in the program's time zone, so a change of the clocks

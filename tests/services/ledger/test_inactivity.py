@@ -65,6 +65,10 @@ def deadline_after(days: int) -> dt.datetime:
     raise AssertionError("unreachable")
 
 
+def local_days_between(start: dt.datetime, end: dt.datetime) -> int:
+    return (end.astimezone(AMSTERDAM).date() - start.astimezone(AMSTERDAM).date()).days
+
+
 def earn_item(member: str, points: int, occurred: dt.datetime) -> tuple[str, int, int, str]:
     return (member, points, common_pb2.POSTING_KIND_EARN, f"{member}-{unix_micros(occurred)}")
 
@@ -207,6 +211,7 @@ async def test_the_deadline_is_announced_once_and_again_after_activity_moved_it(
     assert moved is not None and moved > deadline
     assert (await ledger.balance("ann")).next_expiry_at.ToDatetime(tzinfo=dt.UTC) == moved
     clock[0] = moved - dt.timedelta(days=10)
+    moved_noticed_at = clock[0]
     second = await jobs.run_locked(EXPIRY_NOTICES, program_id="acme")
     assert (second.processed, second.points) == (1, 70)
     assert (await jobs.run_locked(EXPIRY_NOTICES, program_id="acme", force=True)).processed == 0
@@ -216,9 +221,11 @@ async def test_the_deadline_is_announced_once_and_again_after_activity_moved_it(
         (e.member_id, e.points, e.expires_at.ToDatetime(tzinfo=dt.UTC), e.days_ahead)
         for e in announced
     ] == [
-        ("ann", 80, deadline, 30),
-        ("cal", 7, deadline - dt.timedelta(days=1), 30),
-        ("ann", 70, moved, 30),
+        # Each notice says how many days ahead of the deadline it is, in Amsterdam's calendar
+        # days: the notice period (30 days) is when they may start, not how far ahead they are.
+        ("ann", 80, deadline, 20),
+        ("cal", 7, deadline - dt.timedelta(days=1), 19),
+        ("ann", 70, moved, local_days_between(moved_noticed_at, moved)),
     ]
 
 

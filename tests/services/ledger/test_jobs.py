@@ -147,7 +147,8 @@ async def test_expiring_points_are_announced_once(
         )
         [message] = await subscription.fetch(1, timeout=5)
         event = events_pb2.Event.FromString(message.data).points_expiring
-        assert (event.member_id, event.points, event.days_ahead) == ("ann", 60, 30)
+        # Five days ahead of the expiry (the notice period is 30 days: when notices may start).
+        assert (event.member_id, event.points, event.days_ahead) == ("ann", 60, 5)
     finally:
         await client.close()
 
