@@ -175,7 +175,8 @@ class RewardsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelRedemption(self, request, context):
-        """CancelRedemption cancels a redemption: points and stock return, codes are cancelled.
+        """CancelRedemption cancels a redemption: points and stock return, codes are cancelled. A
+        redemption with a used, expired or partner code cannot be cancelled (FAILED_PRECONDITION).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
