@@ -105,10 +105,12 @@ class Metrics:
                 ["service", "consumer"],
                 registry=registry,
             ),
+            # Not `job`: Prometheus sets `job` to the scrape job on every series and renames a
+            # process's own to exported_job, so rules by `job` would name loyalty-<service>.
             job_runs=Counter(
                 "loyalty_scheduled_job_runs",
                 "Scheduled job runs, by job and outcome.",
-                ["service", "job", "outcome"],
+                ["service", "scheduled_job", "outcome"],
                 registry=registry,
             ),
         )

@@ -29,7 +29,11 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def runs(samples: dict, outcome: str) -> float | None:
-    labels = (("job", "redemption_recovery"), ("outcome", outcome), ("service", "rewards"))
+    labels = (
+        ("outcome", outcome),
+        ("scheduled_job", "redemption_recovery"),
+        ("service", "rewards"),
+    )
     return samples.get(("loyalty_scheduled_job_runs_total", labels))
 
 

@@ -10,7 +10,8 @@ from services.shared.periodic import IncompleteRun, periodic
 
 def runs(metrics: Metrics, outcome: str) -> float | None:
     return metrics.registry.get_sample_value(
-        "loyalty_scheduled_job_runs_total", {"service": "svc", "job": "sweep", "outcome": outcome}
+        "loyalty_scheduled_job_runs_total",
+        {"service": "svc", "scheduled_job": "sweep", "outcome": outcome},
     )
 
 
