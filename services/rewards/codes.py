@@ -14,6 +14,7 @@ SYMBOLS = 16  # 16 symbols x 5 bits = 80 bits of randomness
 GROUP = 4
 BITS = SYMBOLS * 5
 CODE_LENGTH_MAX = 64
+SUFFIX_LENGTH_MAX = 4  # characters of a code shown in events, for support
 _LOOK_ALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _SEPARATORS = re.compile(r"[\s-]+")
 _CANONICAL = re.compile(f"^[{ALPHABET}]{{{SYMBOLS}}}$")
@@ -56,5 +57,8 @@ def is_partner_code(code: str) -> bool:
 
 
 def suffix(code: str) -> str:
-    """The last characters of a code, for support; never the whole code."""
-    return code[-4:]
+    """The last characters of a code, for support; never the whole code: the last four, and at
+    most half of it, so a partner's short code (1 to 64 characters) is not given away whole by
+    the events that carry its suffix (nothing of a code of one character)."""
+    shown = min(SUFFIX_LENGTH_MAX, len(code) // 2)
+    return code[len(code) - shown :]
