@@ -29,6 +29,7 @@ from loyalty.campaign.v1 import engagement_pb2
 from loyalty.common.v1 import common_pb2
 from services.shared import validation
 from services.shared.errors import InvalidArgument
+from services.shared.timestamps import from_unix_micros
 
 PUBLISHED = engagement_pb2.NOTIFICATION_STATUS_PUBLISHED
 NO_CONSENT = engagement_pb2.NOTIFICATION_STATUS_SUPPRESSED_NO_CONSENT
@@ -49,6 +50,11 @@ CHANNELS = frozenset(common_pb2.ConsentChannel.values()) - {0}
 CAP_MAX = 1_000
 # "Close to the next tier" is within 10 % of its threshold unless the policy says otherwise.
 CLOSE_TO_NEXT_TIER_BPS_DEFAULT = 1_000
+# Points are news for a day after what earned them: a member is told of points earned only if
+# the latest earn a ledger batch gave it happened within this of the batch's commit. An import of
+# past purchases (`loyalty-admin import`, IngestTransactions of old ones) tells no one of points
+# for purchases of long ago; a purchase reported a few hours late by an offline till still is.
+POINTS_EARNED_RECENT_MAX = dt.timedelta(hours=24)
 INTENT_NAMESPACE = uuid.UUID("5b0f3c0e-4a57-4d8e-9a0c-6f1f0c7e2d11")
 
 OUTCOMES = {
@@ -307,3 +313,11 @@ def previous_month(
         _midnight(start_day, zone),
         _midnight(end_day, zone),
     )
+
+
+def earned_recently(earned_micros: int, at: dt.datetime) -> bool:
+    """Whether an earn at `earned_micros` (unix microseconds; 0 for none) is news at `at`, the
+    commit of the batch that posted it (POINTS_EARNED_RECENT_MAX)."""
+    if earned_micros <= 0:
+        return False
+    return at - from_unix_micros(earned_micros) <= POINTS_EARNED_RECENT_MAX

@@ -2,10 +2,11 @@
 
 Sources (services/campaign/notifications.py has the decision rules):
 
-- `ledger.points_posted` with earned points: POINTS_EARNED for each member touched (the points
-  when the batch is one member's, and the new available balance); and CLOSE_TO_NEXT_TIER for
-  those within the policy's distance of their next tier's threshold, once per member, next tier
-  and local month;
+- `ledger.points_posted` with earned points: POINTS_EARNED for each member whose latest earn
+  of the batch happened within a day of it (POINTS_EARNED_RECENT_MAX: an import of past
+  purchases is no news) with the points when the batch is one member's, and the new available
+  balance; and CLOSE_TO_NEXT_TIER for those within the policy's distance of their next tier's
+  threshold, once per member, next tier and local month;
 - `ledger.tier_changed` upwards: TIER_REACHED;
 - `ledger.points_expiring`: POINTS_EXPIRING_SOON;
 - the monthly job: MONTHLY_SUMMARY of the month before `as_of` (the program's months) for every
@@ -58,6 +59,7 @@ from services.campaign.notifications import (
     close_bps,
     decide,
     decide_release,
+    earned_recently,
     goes_out_at,
     intent_id,
     is_close_to_next_tier,
@@ -67,7 +69,7 @@ from services.campaign.notifications import (
 )
 from services.shared.outbox import Outbox
 from services.shared.periodic import IncompleteRun
-from services.shared.timestamps import timestamp
+from services.shared.timestamps import timestamp, unix_micros
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +168,16 @@ class Notifier:
             return []
         members = list(posted.member_ids)
         single = len(members) == 1
+        # Only members whose latest earn of the batch is recent are told (an import of past
+        # purchases is no news; nor is a batch that earned a member nothing). An event without
+        # the times (published before the ledger sent them) tells every member, as it did.
+        earned_at = list(posted.earned_occurred_at_unix_micros) or [unix_micros(at)] * len(members)
         candidates = []
-        for member, available in zip(members, posted.available_points, strict=False):
+        for member, available, earned in zip(
+            members, posted.available_points, earned_at, strict=False
+        ):
+            if not earned_recently(earned, at):
+                continue
             data = {"available_points": str(available)}
             if single:
                 # The batch's earned total is this member's only when the batch is one member's.

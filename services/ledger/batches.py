@@ -564,9 +564,18 @@ class BatchPoster:
     ) -> ledger_pb2.PostBatchResponse:
         posted = [i for i, status in enumerate(results.statuses) if status == POSTED]
         totals = dict.fromkeys(BATCH_KINDS, 0)
-        kinds, points = columns.kinds, columns.points
+        kinds, points, occurred = columns.kinds, columns.points, columns.occurred_micros
+        # Each member's latest earn of the batch (0 in a request is now): a consumer tells
+        # points a member just earned from an import of purchases of long ago by it.
+        now_micros = unix_micros(now)
+        earned_micros: dict[str, int] = {}
         for index in posted:
             totals[kinds[index]] += points[index]
+            if kinds[index] == EARN:
+                member = columns.member_ids[index]
+                moment = occurred[index] or now_micros
+                if moment > earned_micros.get(member, 0):
+                    earned_micros[member] = moment
         # The kinds posted, at most the three a batch takes: consumers tell a batch of purchases
         # from one of adjustments by them (its items are not announced apart).
         posted_kinds = sorted({kinds[index] for index in posted})
@@ -604,6 +613,7 @@ class BatchPoster:
                         member_ids=touched,
                         available_points=[available[m] for m in touched],
                         kinds=posted_kinds,
+                        earned_occurred_at_unix_micros=[earned_micros.get(m, 0) for m in touched],
                     ),
                 ),
             )

@@ -38,6 +38,7 @@ from services.ledger.errors import (
 from services.ledger.policy import previous_window_start, qualifying_window_start
 from services.shared.database import Writes
 from services.shared.outbox import Outbox
+from services.shared.timestamps import unix_micros
 
 HELD, COMMITTED, VOIDED = 1, 2, 3
 NEGATIVE_BALANCE_WRITE_OFF = 2
@@ -279,6 +280,7 @@ class LedgerCore:
                             # comes before the call's own posting): consumers tell an earn
                             # from a refund by them.
                             kinds=list(dict.fromkeys(p.kind for p in book.postings)),
+                            earned_occurred_at_unix_micros=[_earned_micros(book)],
                         ),
                     ),
                 )
@@ -708,3 +710,10 @@ class LedgerCore:
         for book in (source, target):
             await self.close_book(book, program)
         return transfer_id, points, source, target
+
+
+def _earned_micros(book: MemberBook) -> int:
+    """When the book's latest earn happened (unix microseconds), 0 without an earn:
+    PointsPosted.earned_occurred_at_unix_micros."""
+    earns = [p.occurred_at for p in book.postings if p.kind == EARN]
+    return unix_micros(max(earns)) if earns else 0

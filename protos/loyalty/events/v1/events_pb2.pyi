@@ -181,7 +181,7 @@ class ConsentChanged(_message.Message):
     def __init__(self, member_id: _Optional[str] = ..., channel: _Optional[_Union[_common_pb2.ConsentChannel, str]] = ..., granted: _Optional[bool] = ..., source_channel: _Optional[_Union[_common_pb2.Channel, str]] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class PointsPosted(_message.Message):
-    __slots__ = ("batch_id", "item_count", "posted_count", "duplicate_count", "rejected_count", "earned_points_total", "redeemed_points_total", "other_points_total", "member_ids", "available_points", "kinds")
+    __slots__ = ("batch_id", "item_count", "posted_count", "duplicate_count", "rejected_count", "earned_points_total", "redeemed_points_total", "other_points_total", "member_ids", "available_points", "kinds", "earned_occurred_at_unix_micros")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
     POSTED_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +193,7 @@ class PointsPosted(_message.Message):
     MEMBER_IDS_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_POINTS_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
+    EARNED_OCCURRED_AT_UNIX_MICROS_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     item_count: int
     posted_count: int
@@ -204,7 +205,8 @@ class PointsPosted(_message.Message):
     member_ids: _containers.RepeatedScalarFieldContainer[str]
     available_points: _containers.RepeatedScalarFieldContainer[int]
     kinds: _containers.RepeatedScalarFieldContainer[_common_pb2.PostingKind]
-    def __init__(self, batch_id: _Optional[str] = ..., item_count: _Optional[int] = ..., posted_count: _Optional[int] = ..., duplicate_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., earned_points_total: _Optional[int] = ..., redeemed_points_total: _Optional[int] = ..., other_points_total: _Optional[int] = ..., member_ids: _Optional[_Iterable[str]] = ..., available_points: _Optional[_Iterable[int]] = ..., kinds: _Optional[_Iterable[_Union[_common_pb2.PostingKind, str]]] = ...) -> None: ...
+    earned_occurred_at_unix_micros: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, batch_id: _Optional[str] = ..., item_count: _Optional[int] = ..., posted_count: _Optional[int] = ..., duplicate_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., earned_points_total: _Optional[int] = ..., redeemed_points_total: _Optional[int] = ..., other_points_total: _Optional[int] = ..., member_ids: _Optional[_Iterable[str]] = ..., available_points: _Optional[_Iterable[int]] = ..., kinds: _Optional[_Iterable[_Union[_common_pb2.PostingKind, str]]] = ..., earned_occurred_at_unix_micros: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TierChanged(_message.Message):
     __slots__ = ("member_id", "from_tier_code", "to_tier_code", "direction", "reason", "qualifying_amount")
