@@ -5,6 +5,7 @@ Prometheus configuration and rules pass promtool."""
 
 import copy
 import importlib.util
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -246,3 +247,20 @@ def test_the_alert_rules_pass_their_unit_tests() -> None:
     tests = sorted(str(path.relative_to(PROMETHEUS)) for path in PROMETHEUS.glob("tests/*.yml"))
     assert tests
     assert "SUCCESS" in promtool("test", "rules", *tests)
+
+
+def test_a_component_without_any_process_to_scrape_is_alerted_for_every_scrape_job() -> None:
+    """LoyaltyProcessMissing names each scrape job in an absent() of its own (absent() over a
+    regular expression would give no job label); a job added to prometheus.yml must be added
+    there too, or losing all its pods would page nobody."""
+    scrape = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    jobs = {job["job_name"] for job in scrape["scrape_configs"]}
+    rules = yaml.safe_load((PROMETHEUS / "rules" / "loyalty.rules.yml").read_text())
+    (missing,) = [
+        rule
+        for group in rules["groups"]
+        for rule in group["rules"]
+        if rule.get("alert") == "LoyaltyProcessMissing"
+    ]
+    watched = re.findall(r'absent\(up\{job="([^"]+)"\}\)', missing["expr"])
+    assert sorted(watched) == sorted(jobs)

@@ -144,6 +144,7 @@ async def test_prometheus_scrapes_every_process_and_loads_the_alert_rules(
     alert_names = {rule["name"] for rule in groups["loyalty.alerts"]["rules"]}
     assert {
         "LoyaltyProcessDown",
+        "LoyaltyProcessMissing",
         "LoyaltyGrpcErrorRateHigh",
         "LoyaltyGrpcLatencyHigh",
         "LoyaltyOutboxBacklog",
