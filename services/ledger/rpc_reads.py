@@ -34,9 +34,28 @@ class ReadRpcs(LedgerRpcBase):
         validation.program_id(request.program_id)
         check_member(request.member_id)
         program = await self.programs.get(self.pool, request.program_id)
-        return ledger_pb2.GetBalanceResponse(
-            balance=await self._current_balance(program, request.member_id)
-        )
+        try:
+            balance = await self._current_balance(program, request.member_id)
+        except MemberNotFound:
+            if not request.enrolled:
+                raise
+            # Identity enrolled it and the enrolment consumer has not opened the account yet:
+            # what that consumer will open, computed by the same code as any balance, so the
+            # entry tier and its progress are the ledger's. Nothing is written on a read.
+            now = self.clock()
+            balance = convert.balance(
+                program,
+                store.fresh_account(
+                    program.program_id,
+                    request.member_id,
+                    tier_code=program.settings.entry_tier_code,
+                    now=now,
+                ),
+                expiring_points=0,
+                next_expiry=None,
+                now=now,
+            )
+        return ledger_pb2.GetBalanceResponse(balance=balance)
 
     async def BatchGetBalances(
         self, request: ledger_pb2.BatchGetBalancesRequest, context: grpc.aio.ServicerContext

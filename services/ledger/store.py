@@ -178,6 +178,24 @@ async def read_account(
     return None if row is None else Account(**dict(row))
 
 
+def fresh_account(program_id: str, member_id: str, *, tier_code: str, now: dt.datetime) -> Account:
+    """The account open_account writes: nothing on it, in `tier_code` since `now`."""
+    return Account(
+        program_id=program_id,
+        member_id=member_id,
+        vested=0,
+        pending=0,
+        held=0,
+        debt=0,
+        lifetime_earned=0,
+        qualifying=0,
+        tier_code=tier_code,
+        tier_since=now,
+        next_vest_at=None,
+        last_activity_at=now,
+    )
+
+
 async def open_account(
     connection: asyncpg.Connection,
     program_id: str,

@@ -765,12 +765,14 @@ class PostBatchResponse(_message.Message):
     def __init__(self, program_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[ItemStatus, str]]] = ..., reject_reasons: _Optional[_Iterable[_Union[RejectReason, str]]] = ..., messages: _Optional[_Iterable[str]] = ..., posting_ids: _Optional[_Iterable[str]] = ..., posted_count: _Optional[int] = ..., duplicate_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., earned_points_total: _Optional[int] = ..., redeemed_points_total: _Optional[int] = ..., adjusted_points_total: _Optional[int] = ..., tier_changes_count: _Optional[int] = ..., committed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetBalanceRequest(_message.Message):
-    __slots__ = ("program_id", "member_id")
+    __slots__ = ("program_id", "member_id", "enrolled")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENROLLED_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     member_id: str
-    def __init__(self, program_id: _Optional[str] = ..., member_id: _Optional[str] = ...) -> None: ...
+    enrolled: bool
+    def __init__(self, program_id: _Optional[str] = ..., member_id: _Optional[str] = ..., enrolled: _Optional[bool] = ...) -> None: ...
 
 class GetBalanceResponse(_message.Message):
     __slots__ = ("balance",)
