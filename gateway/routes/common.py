@@ -112,6 +112,29 @@ async def known_member(services: Upstreams, principal: Principal, member_id: str
     return member
 
 
+async def enrolled_without_account(
+    services: Upstreams, principal: Principal, member_id: str, missing: ApiError
+) -> bool:
+    """Whether the ledger's 404 (`missing`) is of a member identity enrolled and keeps active
+    whose account the ledger has not opened yet: it opens it when its consumer reads the
+    enrolment (behind under load, or while the ledger restarts), or at the first earn if the
+    program's ledger part came later. Such a member reads as the empty account it will get.
+    Asked only once the ledger has answered 404, so a member with an account costs no extra
+    call; a member token's member is enrolled already (identity verified the token). A merged
+    or erased member without an account keeps the ledger's 404, as before."""
+    if missing.status != 404 or missing.code != "MEMBER_NOT_FOUND":
+        return False
+    if principal.is_member:
+        return True
+    found = await services.call(
+        services.identity.BatchGetMemberStatuses,
+        identity_pb2.BatchGetMemberStatusesRequest(
+            program_id=principal.program_id, member_ids=[member_id]
+        ),
+    )
+    return found.statuses[0] == common_pb2.MEMBER_STATUS_ACTIVE
+
+
 async def recorded_answer(
     services: Upstreams, reference: MemberRef, retry: campaign_pb2.FindRecordedAnswerRequest
 ) -> campaign_pb2.FindRecordedAnswerResponse | None:

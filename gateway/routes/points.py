@@ -19,6 +19,7 @@ from gateway.routes.common import (
     PageSize,
     PageToken,
     claimed_key,
+    enrolled_without_account,
     upstreams,
 )
 from gateway.upstream import Upstreams
@@ -55,12 +56,18 @@ async def get_balance(
     request: Request, member_id: MemberIdPath, principal: Reader
 ) -> models.Balance:
     services = upstreams(request)
-    response = await services.call(
-        services.ledger.GetBalance,
-        ledger_pb2.GetBalanceRequest(
-            program_id=principal.program_id, member_id=principal.member_id_of(member_id)
-        ),
+    asked = ledger_pb2.GetBalanceRequest(
+        program_id=principal.program_id, member_id=principal.member_id_of(member_id)
     )
+    try:
+        response = await services.call(services.ledger.GetBalance, asked)
+    except ApiError as missing:
+        if not await enrolled_without_account(services, principal, asked.member_id, missing):
+            raise
+        # The ledger answers the fresh account itself (entry tier, progress to the next), so
+        # the gateway keeps no tier rules of its own.
+        asked.enrolled = True
+        response = await services.call(services.ledger.GetBalance, asked)
     return convert.balance(response.balance)
 
 
@@ -78,16 +85,19 @@ async def list_lots(
     page_token: PageToken = "",
 ) -> models.LotList:
     services = upstreams(request)
-    response = await services.call(
-        services.ledger.ListLots,
-        ledger_pb2.ListLotsRequest(
-            program_id=principal.program_id,
-            member_id=principal.member_id_of(member_id),
-            include_exhausted=include_exhausted,
-            page_size=page_size,
-            page_token=page_token,
-        ),
+    asked = ledger_pb2.ListLotsRequest(
+        program_id=principal.program_id,
+        member_id=principal.member_id_of(member_id),
+        include_exhausted=include_exhausted,
+        page_size=page_size,
+        page_token=page_token,
     )
+    try:
+        response = await services.call(services.ledger.ListLots, asked)
+    except ApiError as missing:
+        if not await enrolled_without_account(services, principal, asked.member_id, missing):
+            raise
+        return models.LotList(lots=[], next_page_token="")  # an account opens with no lots
     return models.LotList(
         lots=[convert.lot(lot) for lot in response.lots], next_page_token=response.next_page_token
     )
@@ -115,18 +125,21 @@ async def list_history(
     page_token: PageToken = "",
 ) -> models.History:
     services = upstreams(request)
-    response = await services.call(
-        services.ledger.ListHistory,
-        ledger_pb2.ListHistoryRequest(
-            program_id=principal.program_id,
-            member_id=principal.member_id_of(member_id),
-            kinds=[to_proto(kind) for kind in kinds],  # type: ignore[misc]
-            start_time=timestamp(start_time),
-            end_time=timestamp(end_time),
-            page_size=page_size,
-            page_token=page_token,
-        ),
+    asked = ledger_pb2.ListHistoryRequest(
+        program_id=principal.program_id,
+        member_id=principal.member_id_of(member_id),
+        kinds=[to_proto(kind) for kind in kinds],  # type: ignore[misc]
+        start_time=timestamp(start_time),
+        end_time=timestamp(end_time),
+        page_size=page_size,
+        page_token=page_token,
     )
+    try:
+        response = await services.call(services.ledger.ListHistory, asked)
+    except ApiError as missing:
+        if not await enrolled_without_account(services, principal, asked.member_id, missing):
+            raise
+        return models.History(postings=[], next_page_token="")  # opening posts nothing
     return models.History(
         postings=[convert.posting(p) for p in response.postings],
         next_page_token=response.next_page_token,
@@ -179,15 +192,19 @@ async def tier_history(
     page_token: PageToken = "",
 ) -> models.TierHistory:
     services = upstreams(request)
-    response = await services.call(
-        services.ledger.GetTierHistory,
-        ledger_pb2.GetTierHistoryRequest(
-            program_id=principal.program_id,
-            member_id=principal.member_id_of(member_id),
-            page_size=page_size,
-            page_token=page_token,
-        ),
+    asked = ledger_pb2.GetTierHistoryRequest(
+        program_id=principal.program_id,
+        member_id=principal.member_id_of(member_id),
+        page_size=page_size,
+        page_token=page_token,
     )
+    try:
+        response = await services.call(services.ledger.GetTierHistory, asked)
+    except ApiError as missing:
+        if not await enrolled_without_account(services, principal, asked.member_id, missing):
+            raise
+        # An account opens in the entry tier without a tier change recorded (store.open_account).
+        return models.TierHistory(tier_changes=[], next_page_token="")
     return models.TierHistory(
         tier_changes=[convert.tier_change(c) for c in response.tier_changes],
         next_page_token=response.next_page_token,
