@@ -3,11 +3,15 @@
 The query returns the `member_id` of every member who matches at `now`. Its population is every
 member campaign knows of in the program (enrolled, purchased, engaged, or with a tier or consent
 from events), minus erased members. Each condition reads an aggregate computed in one pass per
-source table (purchases and returns in `transactions`, `activities`, `segment_member_consents`)
-with FILTER clauses, so a segment of many conditions is still one scan of each table; the
+source table (purchases with their returns from `transactions`, `activities`,
+`segment_member_consents`) with FILTER clauses, so a segment of many conditions is still one scan of each table; the
 members' own rows are joined by primary key. With `members` given, every scan is restricted to
 those members by the primary keys' member prefix: that is the incremental evaluation the refresh
 job runs for members whose facts changed.
+
+A return counts with its purchase: it takes the purchase's spend out of the windows the
+purchase is in (whenever the return happened), and a purchase returned in full is no purchase
+for frequency and recency (`purchase_nets`).
 
 A merged member's purchases and activities count for its survivor (`merged`): the merged
 member is left out like an erased one, and its history is the survivor's.
@@ -38,6 +42,7 @@ from services.shared.local_days import local_days_later
 from services.shared.timestamps import unix_micros
 
 PURCHASE_KIND = 1
+RETURN_KIND = 2
 
 
 @dataclass
@@ -104,8 +109,10 @@ def membership_query(
             window = (
                 f" AND occurred_micros >= {params.add(aggregates.purchase_window_start, 'bigint')}"
             )
+        ctes.append(_purchase_nets_sql(program, members))
         ctes.append(
-            f"purchases AS ({_of_survivors('transactions', aggregates.purchases, program, members)}"
+            f"purchases AS ("
+            f"{_of_survivors('purchase_nets', aggregates.purchases, program, members)}"
             f"{window} GROUP BY 1)"
         )
         joins.append("LEFT JOIN purchases t ON t.member_id = p.member_id")
@@ -134,6 +141,31 @@ def _merged_sql(program: str, members: str | None) -> str:
     return (
         "merged AS (SELECT member_id, merged_into FROM members "
         f"WHERE program_id = {program} AND merged_into IS NOT NULL{survivors})"
+    )
+
+
+def _purchase_nets_sql(program: str, members: str | None) -> str:
+    """The CTE `purchase_nets`: each purchase with its returns, at the purchase's time. A return
+    belongs with its purchase (stored under the purchase's member, naming it by
+    original_transaction_id, with a negative amount): it takes the purchase's spend out of the
+    windows the purchase is in, not out of those it happened in, so no window's spend goes
+    below zero; and a purchase returned in full does not stand (`stands`) as a purchase for
+    frequency and recency. Restricted to `members` (and those merged into them)."""
+    scope = (
+        f" AND (member_id = ANY({members}) OR member_id IN (SELECT member_id FROM merged))"
+        if members
+        else ""
+    )
+    return (
+        "purchase_nets AS (SELECT x.program_id, x.member_id, x.occurred_micros, "
+        "x.amount_minor + coalesce(r.returned_minor, 0) AS amount_minor, "
+        "(r.returned_minor IS NULL OR x.amount_minor + r.returned_minor > 0) AS stands "
+        "FROM (SELECT program_id, member_id, transaction_id, amount_minor, occurred_micros "
+        f"FROM transactions WHERE program_id = {program} AND kind = {PURCHASE_KIND}{scope}) x "
+        "LEFT JOIN (SELECT member_id, original_transaction_id, sum(amount_minor) AS returned_minor "
+        f"FROM transactions WHERE program_id = {program} AND kind = {RETURN_KIND}{scope} "
+        "GROUP BY 1, 2) r "
+        "ON r.member_id = x.member_id AND r.original_transaction_id = x.transaction_id)"
     )
 
 
@@ -207,7 +239,7 @@ def _predicate(
         aggregates.needs_last_purchase = True
         if "last_purchase" not in " ".join(aggregates.purchases):
             aggregates.purchases.append(
-                f"max(occurred_micros) FILTER (WHERE kind = {PURCHASE_KIND}) AS last_purchase"
+                "max(occurred_micros) FILTER (WHERE stands) AS last_purchase"
             )
         parts = ["t.last_purchase IS NOT NULL"]
         if recency.days_since_purchase_min:
@@ -221,7 +253,7 @@ def _predicate(
         frequency = condition.frequency
         start = _window_start(aggregates, days_ago.micros(frequency.window_days))
         aggregates.purchases.append(
-            f"count(*) FILTER (WHERE kind = {PURCHASE_KIND} AND occurred_micros >= "
+            f"count(*) FILTER (WHERE stands AND occurred_micros >= "
             f"{params.add(start, 'bigint')}) AS c{index}"
         )
         return _between(
@@ -230,7 +262,7 @@ def _predicate(
     if kind == "monetary":
         monetary = condition.monetary
         start = _window_start(aggregates, days_ago.micros(monetary.window_days))
-        # Net spend: returns are stored with negative amounts.
+        # Net spend: each purchase's amount less its returns' (purchase_nets).
         aggregates.purchases.append(
             f"sum(amount_minor) FILTER (WHERE occurred_micros >= {params.add(start, 'bigint')}) AS c{index}"
         )
