@@ -111,7 +111,7 @@ async def setup(runtime: Runtime) -> Application:
             servicer, server
         ),
         workers={
-            "housekeeping": Housekeeping(servicer).run,
+            "housekeeping": Housekeeping(servicer, runtime.metrics).run,
             "ledger_channel": close_ledger_channel,
             "tier_definitions": PullConsumer(
                 runtime.jetstream,

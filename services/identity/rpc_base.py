@@ -167,5 +167,7 @@ class RpcBase(identity_pb2_grpc.IdentityServiceServicer):
             )
         return member
 
-    async def housekeeping(self) -> None:
-        """One round of background work; the parts that have some override it and call super."""
+    async def housekeeping(self) -> list[str]:
+        """One round of background work; the parts that have some override it and call super.
+        Returns what the round could not do (services/identity/housekeeping.py)."""
+        return []

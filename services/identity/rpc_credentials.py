@@ -379,9 +379,10 @@ class CredentialRpcs(RpcBase):
             requests_per_minute_max=key.requests_per_minute_max,
         )
 
-    async def housekeeping(self) -> None:
-        await super().housekeeping()
+    async def housekeeping(self) -> list[str]:
+        problems = await super().housekeeping()
         await self.forget_api_key_secrets()
+        return problems
 
     async def forget_api_key_secrets(self, *, older_than_s: int = API_KEY_SECRET_REPLAY_S) -> int:
         """Drop the secrets kept for CreateApiKey retries once the retry window has passed, so

@@ -207,12 +207,16 @@ class PrivacyRpcs(RpcBase):
         assert completed is not None
         return completed
 
-    async def housekeeping(self) -> None:
-        await super().housekeeping()
-        await self.finish_stalled_merges()
+    async def housekeeping(self) -> list[str]:
+        problems = await super().housekeeping()
+        await self.finish_stalled_merges(problems=problems)
+        return problems
 
-    async def finish_stalled_merges(self, *, older_than_s: float = MERGE_RESUME_AFTER_S) -> int:
-        """Finish pending merges nobody retried; returns how many were finished."""
+    async def finish_stalled_merges(
+        self, *, older_than_s: float = MERGE_RESUME_AFTER_S, problems: list[str] | None = None
+    ) -> int:
+        """Finish pending merges nobody retried; returns how many were finished, and adds each
+        one still pending to `problems`."""
         finished = 0
         stalled = await privacy_store.fetch_stalled_merges(
             self.pool, older_than_s=older_than_s, limit=MERGE_RESUME_BATCH_MAX
@@ -228,6 +232,11 @@ class PrivacyRpcs(RpcBase):
                     merge.survivor_member_id,
                     error.details(),
                 )
+                if problems is not None:
+                    problems.append(
+                        f"merge of {merge.merged_member_id} into {merge.survivor_member_id} "
+                        f"still pending: {error.details()}"
+                    )
         return finished
 
     async def ExportMember(

@@ -1,5 +1,6 @@
 """Merges (identifiers and points move), GDPR export and erasure, with the real ledger."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -10,9 +11,11 @@ from loyalty.common.v1 import common_pb2
 from loyalty.identity.v1 import identity_pb2, identity_pb2_grpc
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.identity.app import SPEC, IdentityConfig
+from services.identity.housekeeping import Housekeeping
 from services.identity.servicer import IdentityServicer
 from services.ledger.app import SPEC as LEDGER_SPEC
 from services.ledger.app import LedgerConfig
+from services.shared.metrics import Metrics
 from tests.conftest import Servers
 from tests.services.identity.conftest import (
     KIND,
@@ -793,3 +796,40 @@ async def test_an_export_holds_what_is_kept_of_the_members_merged_into_it(with_l
     assert sorted(
         (m["merged_member_id"], m["survivor_member_id"]) for m in section["merges"]
     ) == sorted([(shop, card), (card, app)])
+
+
+async def test_housekeeping_counts_a_run_that_leaves_a_stalled_merge_pending_as_failed(
+    ledger_out_of_reach, database
+) -> None:
+    """A merge whose points the ledger does not take stays pending: each housekeeping run that
+    cannot finish it counts as failed, so LoyaltyScheduledJobFailing pages (it was only a
+    warning in the log, and the merged member's points never reached the survivor)."""
+    stub, service, card_member, app_member = ledger_out_of_reach
+    await failure(merge(stub, app_member, card_member))
+    await database.execute("UPDATE merges SET created_at = now() - interval '1 hour'")
+    metrics = Metrics.create()
+    unreachable = grpc.aio.insecure_channel("127.0.0.1:9")
+    servicer = IdentityServicer(
+        service.pool, service.runtime.outbox, ledger=ledger_pb2_grpc.LedgerServiceStub(unreachable)
+    )
+    housekeeping = Housekeeping(servicer, metrics, interval_s=3600)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(housekeeping.run(stop))
+
+    def runs(outcome: str) -> float | None:
+        return metrics.registry.get_sample_value(
+            "loyalty_scheduled_job_runs_total",
+            {"service": "identity", "scheduled_job": "housekeeping", "outcome": outcome},
+        )
+
+    try:
+        async with asyncio.timeout(30):
+            # The worker's first run: a counter has nothing to wait on but a poll.
+            while not runs("failed"):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 10)
+        await unreachable.close()
+    assert (runs("ok"), runs("failed")) == (0, 1)
+    assert await database.fetchval("SELECT state FROM merges") == "pending"
