@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from loyalty.campaign.v1 import engagement_pb2
 from loyalty.events.v1 import events_pb2
-from services.campaign import events
+from services.campaign import events, targeting
 from services.campaign import repository_missions as store
 from services.campaign import repository_segments as segment_store
 from services.campaign.ledger_client import ProgramSettings
@@ -129,7 +129,13 @@ class MissionTracker:
             )
             for i in indexes
         ]
-        counted = await self._count(connection, program, missions, facts)
+        # The holdout judges a member's completions by its latest purchase in the batch, by which
+        # the batch's purchases had reached them, as its other bonuses (purchases.py).
+        latest: dict[str, int] = {}
+        for i in indexes:
+            member = transactions.members[i]
+            latest[member] = max(latest.get(member, transactions.micros[i]), transactions.micros[i])
+        counted = await self._count(connection, program, missions, facts, judged_micros=latest)
         steps = counted.steps
         steps.facts = [indexes[f] for f in steps.facts]
         # Kept per purchase too, for a return in full to take back (return_takebacks.py).
@@ -188,7 +194,11 @@ class MissionTracker:
         program: ProgramSettings,
         missions: list[engagement_pb2.Mission],
         facts: list[Fact],
+        *,
+        judged_micros: dict[str, int] | None = None,
     ) -> Counted:
+        """Count `facts`; a completion's points are given unless the program-wide holdout keeps
+        its member out at `judged_micros` of the member (by default the completing fact's time)."""
         program_id, zone = program.program_id, ZoneInfo(program.time_zone)
         relevant = [
             (position, fact, mission)
@@ -201,6 +211,7 @@ class MissionTracker:
         if not relevant:
             return counted
         place = {mission_id: index for index, mission_id in enumerate(counted.steps.mission_ids)}
+        completed: list[tuple[engagement_pb2.Mission, Fact]] = []
         steps = counted.steps
         pairs = {(f.member_id, m.mission_id, len(m.steps)) for _, f, m in relevant}
         progress = await store.lock_progress(connection, program_id, list(pairs))
@@ -216,9 +227,15 @@ class MissionTracker:
             steps.attempts.append(current.attempt)
             steps.steps.append(step)
             if current.state == COMPLETED:
-                counted.completions.append(
-                    await self._complete(connection, program_id, mission, fact)
-                )
+                completed.append((mission, fact))
+        withheld = await _held_out(connection, program_id, completed, judged_micros)
+        for mission, fact in completed:
+            points = (
+                0 if (fact.member_id, mission.mission_id) in withheld else mission.reward_points
+            )
+            counted.completions.append(
+                await self._complete(connection, program_id, mission, fact, points=points)
+            )
         changed = {key: p for key, p in progress.items() if p.changed}
         if changed:
             await store.store_progress(connection, program_id, changed)
@@ -230,7 +247,11 @@ class MissionTracker:
         program_id: str,
         mission: engagement_pb2.Mission,
         fact: Fact,
+        *,
+        points: int,
     ) -> Completion:
+        """Record the completion and announce it with the points it gives: none for a member
+        the holdout keeps out, who completes the mission (and gets its badge) all the same."""
         self.metrics.missions_completed.labels(program_id).inc()
         if mission.badge_code:
             await self.award_badge(
@@ -249,12 +270,12 @@ class MissionTracker:
                 mission_completed=events_pb2.MissionCompleted(
                     mission_id=mission.mission_id,
                     member_id=fact.member_id,
-                    points=mission.reward_points,
+                    points=points,
                     badge_code=mission.badge_code,
                 ),
             ),
         )
-        return Completion(fact.member_id, mission.mission_id, mission.reward_points)
+        return Completion(fact.member_id, mission.mission_id, points)
 
     async def award_badge(
         self,
@@ -399,6 +420,29 @@ async def _measure_windows_again(
         if found is not None and found.count == sum(current.counts):
             first_at = from_unix_micros(found.first_micros)
             window_from(missions[mission_id], current, first_at, zone=zone)
+
+
+async def _held_out(
+    connection: asyncpg.Connection,
+    program_id: str,
+    completed: list[tuple[engagement_pb2.Mission, Fact]],
+    judged_micros: dict[str, int] | None,
+) -> set[tuple[str, str]]:
+    """The (member, mission) of the completions whose points the program-wide holdout withholds:
+    its members', judged at or after its start (targeting.exclusions)."""
+    if not any(mission.reward_points for mission, _ in completed):
+        return set()
+    holdout = await targeting.holdout_of(connection, program_id)
+    if holdout is None:
+        return set()
+    members = sorted({fact.member_id for _, fact in completed})
+    out = {m for m, held in zip(members, holdout.members(members), strict=True) if held}
+    return {
+        (fact.member_id, mission.mission_id)
+        for mission, fact in completed
+        if fact.member_id in out
+        and (judged_micros or {}).get(fact.member_id, unix_micros(fact.at)) >= holdout.start_micros
+    }
 
 
 def completion_withdrawn(

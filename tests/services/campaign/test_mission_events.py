@@ -1,0 +1,101 @@
+"""MissionCompleted as read from JetStream: its points are the points given (events.proto), so a
+member the program-wide holdout keeps out, who completes the mission without its points, is
+announced with none, by a purchase or by an activity."""
+
+import nats
+
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.common.v1 import common_pb2
+from loyalty.events.v1 import events_pb2
+from tests.conftest import Servers
+from tests.services.campaign.support import (
+    PROGRAM,
+    available,
+    batch,
+    key,
+    ledger_and_campaign,
+    ts,
+)
+from tests.services.campaign.test_holdout_bonuses import APRIL, configure_holdout, pick_members
+
+
+async def completions(campaign, servers: Servers, nats_namespace: str):  # type: ignore[no-untyped-def]
+    await campaign.service.relay.flush(timeout_s=10)
+    client = await nats.connect(servers.nats_url)
+    try:
+        subscription = await client.jetstream().pull_subscribe(
+            f"{nats_namespace}.campaign.mission_completed",
+            stream=f"{nats_namespace}_campaign".upper(),
+        )
+        try:
+            messages = await subscription.fetch(20, timeout=3)
+        except nats.errors.TimeoutError:
+            return {}
+        announced = [
+            events_pb2.Event.FromString(message.data).mission_completed for message in messages
+        ]
+        return {(c.member_id, c.mission_id): c.points for c in announced}
+    finally:
+        await client.close()
+
+
+async def create_mission(campaign, mission_id: str, step: engagement_pb2.MissionStep) -> None:  # type: ignore[no-untyped-def]
+    await campaign.stub.CreateMission(
+        campaign_pb2.CreateMissionRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            mission=engagement_pb2.Mission(
+                mission_id=mission_id,
+                name=mission_id,
+                reward_points=200,
+                start_time=ts(APRIL.replace(year=2024)),
+                steps=[step],
+            ),
+        )
+    )
+
+
+async def test_a_held_out_member_s_completion_is_announced_with_no_points(
+    start_service, servers: Servers, nats_namespace: str
+) -> None:
+    held, free = pick_members()
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await configure_holdout(campaign)
+        await create_mission(
+            campaign,
+            "buy-once",
+            engagement_pb2.MissionStep(
+                step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
+            ),
+        )
+        await create_mission(
+            campaign,
+            "review-once",
+            engagement_pb2.MissionStep(
+                step_code="review", activity_kind=common_pb2.ACTIVITY_KIND_REVIEW
+            ),
+        )
+        await campaign.ingest(
+            batch("april", [("t-held", held, 1_000, APRIL), ("t-free", free, 1_000, APRIL)])
+        )
+        for number, member in enumerate((held, free)):
+            await campaign.stub.RecordActivity(
+                campaign_pb2.RecordActivityRequest(
+                    program_id=PROGRAM,
+                    idempotency_key=key(),
+                    activity=engagement_pb2.Activity(
+                        activity_id=f"review-{number}",
+                        member_id=member,
+                        kind=common_pb2.ACTIVITY_KIND_REVIEW,
+                        channel=common_pb2.CHANNEL_APP,
+                    ),
+                )
+            )
+        assert await available(ledger, held) == 0
+        assert await available(ledger, free) == 400
+        assert await completions(campaign, servers, nats_namespace) == {
+            (held, "buy-once"): 0,
+            (held, "review-once"): 0,
+            (free, "buy-once"): 200,
+            (free, "review-once"): 200,
+        }
