@@ -644,7 +644,13 @@ class Cancellation(Request):
 
 class CancellationResult(BaseModel):
     redemption: Redemption
-    returned_points: int
+    # The price comes back as the two together: returned_points to the balance, debt_paid_points
+    # to the debt a refund of spent points left (paid first, as the ledger pays any debt).
+    returned_points: int = Field(description="Points of the price returned to the balance.")
+    debt_paid_points: int = Field(
+        description="Points of the price that paid the member's debt instead of returning to "
+        "the balance (a refund took back points the member had spent)."
+    )
 
 
 class CodeCheck(Request):

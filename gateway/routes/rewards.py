@@ -274,6 +274,7 @@ async def cancel_redemption(
     return models.CancellationResult(
         redemption=convert.redemption(response.redemption),
         returned_points=response.returned_points,
+        debt_paid_points=response.debt_paid_points,
     )
 
 

@@ -1,7 +1,14 @@
 """Rewards for everyone and for one member, redemptions, and codes at the till."""
 
-import httpx
+import asyncio
+import time
 
+import grpc
+import httpx
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from loyalty.common.v1 import common_pb2
+from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from tests.gateway.conftest import PROGRAM, GatewayPlatform, unique
 from tests.gateway.test_auth import assert_error
 
@@ -133,3 +140,68 @@ def test_a_members_redemptions_filter_by_status(
     for bad in ("CANCELLED", "unspecified", "nonsense"):
         error = assert_error(admin.get(path, params={"status": bad}), 400, "INVALID_ARGUMENT")
         assert error["field"] == "status", error
+
+
+def test_a_cancel_shows_the_points_that_paid_debt(
+    platform: GatewayPlatform, admin: httpx.Client
+) -> None:
+    # The voucher's points were spent, then the purchase that earned them was refunded: the
+    # member owes 900, and the points the cancel gives back pay that debt, not the balance.
+    member_id = platform.enrol()
+    purchase = unique("order")
+    asyncio.run(_earn(platform, member_id, 900, reference=purchase))
+    redeemed = admin.post(
+        f"{BASE}/members/{member_id}/redemptions",
+        headers={"Idempotency-Key": unique("k")},
+        json={"reward_id": "five-euro-voucher"},
+    )
+    assert redeemed.status_code == 201, redeemed.text
+    asyncio.run(_refund(platform, member_id, reference=purchase))
+    assert admin.get(f"{BASE}/members/{member_id}/balance").json()["debt_points"] == 900
+
+    cancel_key = unique("k")
+    for _ in range(2):  # a retry answers the same
+        cancelled = admin.post(
+            f"{BASE}/redemptions/{redeemed.json()['redemption_id']}/cancel",
+            headers={"Idempotency-Key": cancel_key},
+            json={"reason": "changed mind"},
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        assert (cancelled.json()["returned_points"], cancelled.json()["debt_paid_points"]) == (
+            0,
+            900,
+        )
+    balance = admin.get(f"{BASE}/members/{member_id}/balance").json()
+    assert (balance["available_points"], balance["debt_points"]) == (0, 0)
+    schema = admin.get("/openapi.json").json()["components"]["schemas"]["CancellationResult"]
+    assert {"returned_points", "debt_paid_points"} <= set(schema["required"])
+
+
+async def _earn(platform: GatewayPlatform, member_id: str, points: int, *, reference: str) -> None:
+    async with grpc.aio.insecure_channel(platform.ledger_address) as channel:
+        await ledger_pb2_grpc.LedgerServiceStub(channel).Earn(
+            ledger_pb2.EarnRequest(
+                program_id=PROGRAM,
+                idempotency_key=unique("earn"),
+                member_id=member_id,
+                points=points,
+                source_reference=reference,
+                vests_at=Timestamp(seconds=int(time.time()) - 1),
+                qualifying=True,
+            )
+        )
+
+
+async def _refund(platform: GatewayPlatform, member_id: str, *, reference: str) -> None:
+    money = common_pb2.Money(amount_minor=1_000, currency="EUR")
+    async with grpc.aio.insecure_channel(platform.ledger_address) as channel:
+        await ledger_pb2_grpc.LedgerServiceStub(channel).Reverse(
+            ledger_pb2.ReverseRequest(
+                program_id=PROGRAM,
+                idempotency_key=unique("refund"),
+                member_id=member_id,
+                refund=ledger_pb2.PurchaseRefund(
+                    original_reference=reference, refunded_amount=money, original_amount=money
+                ),
+            )
+        )
