@@ -30,23 +30,31 @@ async def service(start_service):
         await client.assert_clean()
 
 
-async def posted_events(
-    running, servers: Servers, nats_namespace: str
-) -> list[events_pb2.PointsPosted]:
-    """Every PointsPosted the ledger published, in order."""
+async def ledger_events(
+    running, servers: Servers, nats_namespace: str, subject: str
+) -> list[events_pb2.Event]:
+    """Every event of `subject` ("points_posted", ...) the ledger published, in order."""
     await running.relay.flush(timeout_s=10)
     client = await nats.connect(servers.nats_url)
     try:
         subscription = await client.jetstream().pull_subscribe(
-            f"{nats_namespace}.ledger.points_posted", stream=f"{nats_namespace}_ledger".upper()
+            f"{nats_namespace}.ledger.{subject}", stream=f"{nats_namespace}_ledger".upper()
         )
         try:
             messages = await subscription.fetch(100, timeout=3)
         except nats.errors.TimeoutError:
             return []
-        return [events_pb2.Event.FromString(message.data).points_posted for message in messages]
+        return [events_pb2.Event.FromString(message.data) for message in messages]
     finally:
         await client.close()
+
+
+async def posted_events(
+    running, servers: Servers, nats_namespace: str
+) -> list[events_pb2.PointsPosted]:
+    """Every PointsPosted the ledger published, in order."""
+    events = await ledger_events(running, servers, nats_namespace, "points_posted")
+    return [event.points_posted for event in events]
 
 
 async def test_a_batch_is_announced_once_with_its_kinds(
@@ -106,3 +114,6 @@ async def test_a_single_posting_names_its_posting_and_every_kind_of_its_book(
     assert list(events[1].kinds) == [common_pb2.POSTING_KIND_EXPIRE, EARN]
     assert (events[1].earned_points_total, events[1].other_points_total) == (5, -10)
     assert list(events[1].available_points) == [5]
+    # The expiry's own event counts the balance after the whole call, the earn included.
+    [expired] = await ledger_events(running, servers, nats_namespace, "points_expired")
+    assert (expired.points_expired.points, expired.points_expired.available_points) == (10, 5)
