@@ -10,7 +10,7 @@ import asyncpg
 from loyalty.campaign.v1 import experiments_pb2
 from services.campaign.assignment import arm_case_sql, bucket_sql
 from services.campaign.instants import bound_micros
-from services.campaign.segment_sql import Params, population_sql
+from services.campaign.segment_sql import Params, population_sql, purchase_nets_sql
 from services.shared.timestamps import from_unix_micros, unix_micros
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -236,8 +236,9 @@ async def arm_sums(
     start: dt.datetime,
     end: dt.datetime,
 ) -> dict[int, ArmSums]:
-    """Per arm: members, active members (a purchase in [start, end)), redeemers, spend and its
-    sum of squares per member, points; one statement over the whole population. The caller
+    """Per arm: members, active members (a purchase in [start, end) not returned in full),
+    redeemers, spend and its sum of squares per member, points (a return counted with its
+    purchase, segment_sql.purchase_nets_sql); one statement over the whole population. The caller
     holds a transaction (JIT is turned off in it: see repository_segments.compute)."""
     await connection.execute("SET LOCAL jit = off")
     params = Params()
@@ -273,9 +274,12 @@ async def arm_sums(
         f"LEFT JOIN segment_member_facts f ON f.program_id = {program} AND f.member_id = p.member_id "
         f"{segment_join} WHERE NOT coalesce(f.erased, false)), "
         f"armed AS (SELECT member_id, {arm} AS arm FROM bucketed WHERE {kept}), "
+        # A return counts with its purchase: the period's purchases net of their returns
+        # (whenever made), and one returned in full is no participation, as in segments.
+        f"{purchase_nets_sql(program, None)}, "
         "spend AS (SELECT member_id, sum(amount_minor) AS spend, "
-        "count(*) FILTER (WHERE kind = 1) AS purchases, sum(points) AS points FROM transactions "
-        f"WHERE program_id = {program} AND occurred_micros >= {start_micros} "
+        "count(*) FILTER (WHERE stands) AS purchases, sum(points) AS points FROM purchase_nets "
+        f"WHERE occurred_micros >= {start_micros} "
         f"AND occurred_micros < {end_micros} GROUP BY member_id), "
         "redeemed AS (SELECT DISTINCT member_id FROM member_redemptions "
         f"WHERE program_id = {program} AND NOT cancelled AND redeemed_at >= {start_at} "

@@ -109,7 +109,7 @@ def membership_query(
             window = (
                 f" AND occurred_micros >= {params.add(aggregates.purchase_window_start, 'bigint')}"
             )
-        ctes.append(_purchase_nets_sql(program, members))
+        ctes.append(purchase_nets_sql(program, members))
         ctes.append(
             f"purchases AS ("
             f"{_of_survivors('purchase_nets', aggregates.purchases, program, members)}"
@@ -144,13 +144,15 @@ def _merged_sql(program: str, members: str | None) -> str:
     )
 
 
-def _purchase_nets_sql(program: str, members: str | None) -> str:
+def purchase_nets_sql(program: str, members: str | None) -> str:
     """The CTE `purchase_nets`: each purchase with its returns, at the purchase's time. A return
     belongs with its purchase (stored under the purchase's member, naming it by
     original_transaction_id, with a negative amount): it takes the purchase's spend out of the
     windows the purchase is in, not out of those it happened in, so no window's spend goes
     below zero; and a purchase returned in full does not stand (`stands`) as a purchase for
-    frequency and recency. Restricted to `members` (and those merged into them)."""
+    frequency and recency, nor for a report's participation (repository_experiments.arm_sums).
+    Its points are the purchase's less those its returns took back. Restricted to `members` (and
+    those merged into them, read from the CTE `merged`)."""
     scope = (
         f" AND (member_id = ANY({members}) OR member_id IN (SELECT member_id FROM merged))"
         if members
@@ -159,11 +161,12 @@ def _purchase_nets_sql(program: str, members: str | None) -> str:
     return (
         "purchase_nets AS (SELECT x.program_id, x.member_id, x.occurred_micros, "
         "x.amount_minor + coalesce(r.returned_minor, 0) AS amount_minor, "
+        "x.points + coalesce(r.returned_points, 0) AS points, "
         "(r.returned_minor IS NULL OR x.amount_minor + r.returned_minor > 0) AS stands "
-        "FROM (SELECT program_id, member_id, transaction_id, amount_minor, occurred_micros "
+        "FROM (SELECT program_id, member_id, transaction_id, amount_minor, points, occurred_micros "
         f"FROM transactions WHERE program_id = {program} AND kind = {PURCHASE_KIND}{scope}) x "
-        "LEFT JOIN (SELECT member_id, original_transaction_id, sum(amount_minor) AS returned_minor "
-        f"FROM transactions WHERE program_id = {program} AND kind = {RETURN_KIND}{scope} "
+        "LEFT JOIN (SELECT member_id, original_transaction_id, sum(amount_minor) AS returned_minor, "
+        f"sum(points) AS returned_points FROM transactions WHERE program_id = {program} AND kind = {RETURN_KIND}{scope} "
         "GROUP BY 1, 2) r "
         "ON r.member_id = x.member_id AND r.original_transaction_id = x.transaction_id)"
     )
