@@ -358,6 +358,22 @@ def _check_lost_answer(audit: Audit, browser: Any, member: Member) -> None:
     page.close()
 
 
+def _check_login(audit: Audit, browser: Any) -> None:
+    """The login at 320 px: the first thing a member without a token sees."""
+    page = browser.new_page(viewport=VIEWPORTS["w320"], locale="en-US")
+    page.goto(f"{audit.url}/card?program={PROGRAM}")
+    page.get_by_test_id("login-email").wait_for()
+    page.screenshot(path=str(audit.out / "login-w320.png"), full_page=True)
+    widths = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+    audit.check(widths[0] <= widths[1], "login w320: no sideways scroll", widths)
+    page.get_by_test_id("login-email").fill("nobody@audit.example")
+    page.get_by_test_id("login-submit").click()
+    page.get_by_test_id("toast").wait_for()
+    said = page.get_by_test_id("toast").inner_text()
+    audit.check(said == "No member has this e-mail address.", "login: unknown e-mail", said)
+    page.close()
+
+
 def _check_failures(
     audit: Audit, browser: Any, members: dict[str, Member], cluster: LocalCluster
 ) -> None:
@@ -398,6 +414,7 @@ def _drive(audit: Audit, cluster: LocalCluster, members: dict[str, Member], pos_
             _check_qr(audit, browser, members["demo"], pos_key)
             _check_redeem(audit, browser, members["top"])
             _check_lost_answer(audit, browser, members["top"])
+            _check_login(audit, browser)
             _check_failures(audit, browser, members, cluster)
         finally:
             browser.close()
