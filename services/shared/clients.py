@@ -36,46 +36,68 @@ _RETRY_POLICY = json.dumps(
 )
 
 
-class _PropagateRequestId(
-    grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor
-):
-    async def _with_request_id(
-        self, client_call_details: grpc.aio.ClientCallDetails
-    ) -> grpc.aio.ClientCallDetails:
-        request_id = request_id_var.get()
-        if not request_id:
-            return client_call_details
-        metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
-        if REQUEST_ID_HEADER not in metadata:
-            metadata.add(REQUEST_ID_HEADER, request_id)
-        timeout = (
-            client_call_details.timeout
-            if client_call_details.timeout is not None
-            else DEFAULT_DEADLINE_S
-        )
-        return grpc.aio.ClientCallDetails(
-            client_call_details.method,
-            timeout,
-            metadata,
-            client_call_details.credentials,
-            client_call_details.wait_for_ready,
-        )
+async def _with_request_id(
+    client_call_details: grpc.aio.ClientCallDetails, *, default_timeout_s: float | None
+) -> grpc.aio.ClientCallDetails:
+    request_id = request_id_var.get()
+    if not request_id:
+        return client_call_details
+    metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+    if REQUEST_ID_HEADER not in metadata:
+        metadata.add(REQUEST_ID_HEADER, request_id)
+    timeout = (
+        client_call_details.timeout
+        if client_call_details.timeout is not None
+        else default_timeout_s
+    )
+    return grpc.aio.ClientCallDetails(
+        client_call_details.method,
+        timeout,
+        metadata,
+        client_call_details.credentials,
+        client_call_details.wait_for_ready,
+    )
 
+
+# One interceptor object per kind of call: a channel files each interceptor under the first kind
+# it is an instance of, so one object of all four kinds intercepted unary calls only.
+
+
+class _UnaryUnaryRequestId(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self,
         continuation: Callable[..., Any],
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        return await continuation(await self._with_request_id(client_call_details), request)
+        details = await _with_request_id(client_call_details, default_timeout_s=DEFAULT_DEADLINE_S)
+        return await continuation(details, request)
 
-    async def intercept_unary_stream(
+
+# A client stream (PostBatch under an ingest) lasts as long as its caller feeds it: it gets the
+# request id, so the ledger's lines and events name the ingest, and no default deadline.
+
+
+class _StreamUnaryRequestId(grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(
         self,
         continuation: Callable[..., Any],
         client_call_details: grpc.aio.ClientCallDetails,
-        request: Any,
+        request_iterator: Any,
     ) -> Any:
-        return await continuation(await self._with_request_id(client_call_details), request)
+        details = await _with_request_id(client_call_details, default_timeout_s=None)
+        return await continuation(details, request_iterator)
+
+
+class _StreamStreamRequestId(grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        details = await _with_request_id(client_call_details, default_timeout_s=None)
+        return await continuation(details, request_iterator)
 
 
 # How soon a channel tries again to connect to a service that went away. gRPC's defaults (1 s,
@@ -89,7 +111,7 @@ def service_channel(address: str) -> grpc.aio.Channel:
     """A channel to another service of the platform."""
     return grpc.aio.insecure_channel(
         address,
-        interceptors=[_PropagateRequestId()],
+        interceptors=[_UnaryUnaryRequestId(), _StreamUnaryRequestId(), _StreamStreamRequestId()],
         options=[
             ("grpc.enable_retries", 1),
             ("grpc.service_config", _RETRY_POLICY),
