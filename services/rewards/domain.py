@@ -255,15 +255,19 @@ def code_expiry(
     return None
 
 
-def offered_discount(reward: rewards_pb2.Reward, offered: bytes | None) -> bytes | None:
-    """The discount a redemption's codes carry (a serialised Discount, None without one): the
-    reward's as Redeem read it (`offered`, the stored definition), the version whose price the
-    hold was placed for, so an edit of both while the points are held never pairs one version's
-    discount with the other's price. Redemptions stored before that was kept take `reward`'s."""
-    seen = reward if offered is None else rewards_pb2.Reward.FromString(offered)
-    if not seen.HasField("discount"):
+def offered_reward(reward: rewards_pb2.Reward, offered: bytes | None) -> rewards_pb2.Reward:
+    """The reward whose terms a redemption's codes carry (discount, stores, validity): as Redeem
+    read it (`offered`, the stored definition), the version whose price the hold was placed for,
+    so an edit while the points are held never pairs one version's terms with the other's price.
+    Redemptions stored before that was kept take `reward`'s, the reward as it is now."""
+    return reward if offered is None else rewards_pb2.Reward.FromString(offered)
+
+
+def offered_discount(offered: rewards_pb2.Reward) -> bytes | None:
+    """The discount a redemption's codes carry (a serialised Discount, None without one)."""
+    if not offered.HasField("discount"):
         return None
-    return seen.discount.SerializeToString(deterministic=True)
+    return offered.discount.SerializeToString(deterministic=True)
 
 
 def code_source(reward: rewards_pb2.Reward) -> int:

@@ -295,9 +295,12 @@ class RedemptionSteps:
             self.pool, redemption.program_id, redemption.reward_id
         )
         assert reward is not None
+        # Where codes come from is the reward's now (its partner pool); what they are worth,
+        # where and for how long is what the member accepted at Redeem, as the price held is.
         source = domain.code_source(reward)
+        offered = domain.offered_reward(reward, redemption.reward_definition)
         zone = None
-        if reward.code_validity_days:
+        if offered.code_validity_days:
             # "Valid for N days" counts the program's local days, in the zone the ledger holds.
             try:
                 zone = ZoneInfo(await self.ledger.program_time_zone(redemption.program_id))
@@ -306,12 +309,12 @@ class RedemptionSteps:
                 await self.to_voiding(redemption, owner, "LEDGER_UNAVAILABLE", str(error))
                 return
         now = _now()
-        expires_at = domain.code_expiry(reward, now, zone=zone)
-        # A code valid until the reward's end, issued after it (an edit since the stock was
-        # reserved), would be spent points for a code expired on arrival.
+        expires_at = domain.code_expiry(offered, now, zone=zone)
+        # A code valid until the reward's end, issued after it (a redemption held up past the
+        # end it was redeemed under), would be spent points for a code expired on arrival.
         expired = expires_at is not None and expires_at <= now
         # What the member pays for: the till applies it even if the reward's discount changes.
-        discount = domain.offered_discount(reward, redemption.reward_definition)
+        discount = domain.offered_discount(offered)
 
         async def issue(connection: asyncpg.Connection) -> None:
             if not await self.transition(
@@ -334,7 +337,7 @@ class RedemptionSteps:
                     redemption,
                     issued,
                     partner=True,
-                    store_ids=list(reward.store_ids),
+                    store_ids=list(offered.store_ids),
                     discount=discount,
                 ) < len(issued):
                     raise Refusal("CODES_EXHAUSTED", "the reward's partner code pool is empty")
@@ -347,7 +350,7 @@ class RedemptionSteps:
                     redemption,
                     fresh,
                     partner=False,
-                    store_ids=list(reward.store_ids),
+                    store_ids=list(offered.store_ids),
                     discount=discount,
                 )
                 if missing == 0:

@@ -234,3 +234,44 @@ async def test_a_redemption_gets_the_discount_of_the_price_it_pays(platform) -> 
     assert later.points_spent == 900
     assert (await platform.validate(later.codes[0].code)).discount == tenth
     await platform.ledger.assert_clean()
+
+
+@pytest.mark.parametrize("rewards_overrides", [PAUSED], indirect=True)
+async def test_a_redemptions_code_has_the_stores_and_validity_the_member_accepted(
+    platform,
+) -> None:
+    # The member redeems a coupon for the Amsterdam store, valid 30 days; while the points are
+    # held the operator makes it Rotterdam's, valid one day. The code was made with the stores
+    # and validity of the reward when issued: a code the member never accepted, refused at the
+    # store it was redeemed for. Now they come from the reward as Redeem read it, as the price
+    # and the discount do.
+    await platform.ledger.earn("m1", 1_000)
+    coupon = await platform.create(reward(store_ids=["ams-01"], code_validity_days=30))
+    redeeming = asyncio.ensure_future(platform.redeem("m1", coupon.reward_id))
+    await _held(platform, "m1")
+    await _update(
+        platform,
+        rewards_pb2.Reward(reward_id=coupon.reward_id, store_ids=["rtm-02"], code_validity_days=1),
+        "store_ids",
+        "code_validity_days",
+    )
+
+    redemption = await redeeming
+    assert redemption.status == rewards_pb2.REDEMPTION_STATUS_COMPLETED
+    [code] = redemption.codes
+    valid_for = code.expires_at.ToDatetime(datetime.UTC) - datetime.datetime.now(datetime.UTC)
+    assert valid_for > datetime.timedelta(days=29)
+    at_amsterdam = await platform.validate(code.code, store_id="ams-01")
+    assert at_amsterdam.status == rewards_pb2.CODE_STATUS_VALID
+    at_rotterdam = await platform.validate(code.code, store_id="rtm-02")
+    assert at_rotterdam.status == rewards_pb2.CODE_STATUS_WRONG_STORE
+    # A redemption asked after the edit gets the new stores and validity.
+    later = await platform.redeem("m1", coupon.reward_id)
+    valid_for = later.codes[0].expires_at.ToDatetime(datetime.UTC) - datetime.datetime.now(
+        datetime.UTC
+    )
+    assert valid_for < datetime.timedelta(days=2)
+    assert (await platform.validate(later.codes[0].code, store_id="rtm-02")).status == (
+        rewards_pb2.CODE_STATUS_VALID
+    )
+    await platform.ledger.assert_clean()
