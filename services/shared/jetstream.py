@@ -20,12 +20,15 @@ from dataclasses import dataclass
 import nats
 import nats.errors
 import nats.js.errors
+from google.protobuf.message import DecodeError
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
+from loyalty.events.v1 import events_pb2
 from services.shared.database import connection_lost
 from services.shared.errors import Unavailable
+from services.shared.logs import request_id_var
 from services.shared.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -312,6 +315,16 @@ class PullConsumer:
             await subscription.unsubscribe()
 
     async def _handle(self, message: Msg, stop: asyncio.Event) -> None:
+        # Under the request id of the call that caused the event (the outbox stamps it): the
+        # handler's log lines, its calls to other services and the events it writes in turn
+        # name that request, so one request can be followed past JetStream.
+        token = request_id_var.set(_request_id_of(message.data))
+        try:
+            await self._handle_delivery(message, stop)
+        finally:
+            request_id_var.reset(token)
+
+    async def _handle_delivery(self, message: Msg, stop: asyncio.Event) -> None:
         delay_s = DEPENDENCY_RETRY_FIRST_S
         give_up_at = time.monotonic() + DEPENDENCY_WAIT_MAX_S
         while True:
@@ -380,6 +393,14 @@ class PullConsumer:
         metrics = self.jetstream.metrics
         if metrics is not None and pending is not None:
             metrics.consumer_pending.labels(self.jetstream.service, self.spec.durable).set(pending)
+
+
+def _request_id_of(data: bytes) -> str:
+    """The request id an event envelope carries; none for anything else."""
+    try:
+        return events_pb2.Event.FromString(data).request_id
+    except DecodeError:
+        return ""
 
 
 async def _settle(reply: Awaitable[None]) -> None:
