@@ -233,6 +233,8 @@ class MissionTracker:
             points = (
                 0 if (fact.member_id, mission.mission_id) in withheld else mission.reward_points
             )
+            # Kept with the completion, so a take-back withdraws exactly what was announced.
+            progress[(fact.member_id, mission.mission_id)].completed_points = points
             counted.completions.append(
                 await self._complete(connection, program_id, mission, fact, points=points)
             )
@@ -356,6 +358,12 @@ async def take_back(
         current = progress.get((s.member_id, s.mission_id))
         if current is not None and current.attempt == s.attempt:
             counted[(s.member_id, s.mission_id)].add(s.transaction_id)
+    # The points each completion announced, read before re-opening it: a held-out member's
+    # were none, and its withdrawal takes back none (older completions: the mission's reward).
+    announced = {
+        key: missions[key[1]].reward_points if p.completed_points is None else p.completed_points
+        for key, p in progress.items()
+    }
     reopened = []
     # The latest first, undoing the counting in reverse.
     for s in reversed(steps):
@@ -378,7 +386,12 @@ async def take_back(
         [
             *(
                 completion_withdrawn(
-                    program_id, missions[x], m, sorted(counted[(m, x)]), reason=reason
+                    program_id,
+                    missions[x],
+                    m,
+                    sorted(counted[(m, x)]),
+                    points=announced[(m, x)],
+                    reason=reason,
                 )
                 for m, x in sorted(reopened)
             ),
@@ -451,15 +464,17 @@ def completion_withdrawn(
     member_id: str,
     transaction_ids: list[str],
     *,
+    points: int,
     reason: int = WITHDRAWN_FOR_REFUSED_PURCHASE,
 ) -> tuple[str, events_pb2.Event]:
-    """The event taking back the member's MissionCompleted of `mission`."""
+    """The event taking back the member's MissionCompleted of `mission`, naming the points
+    that completion announced (`points`, kept with it)."""
     return events.MISSION_COMPLETION_WITHDRAWN, events_pb2.Event(
         program_id=program_id,
         mission_completion_withdrawn=events_pb2.MissionCompletionWithdrawn(
             mission_id=mission.mission_id,
             member_id=member_id,
-            points=mission.reward_points,
+            points=points,
             transaction_ids=transaction_ids,
             reason=reason,  # type: ignore[arg-type]
         ),

@@ -85,6 +85,9 @@ class Progress:
     started_at: dt.datetime | None = None
     deadline_at: dt.datetime | None = None
     completed_at: dt.datetime | None = None
+    # The points the attempt's completion gave and announced (none for a held-out member); None
+    # for one recorded before campaign migration 027, announced with the mission's reward.
+    completed_points: int | None = None
     changed: bool = field(default=False, compare=False)
 
     @classmethod

@@ -113,6 +113,7 @@ def _progress(row: asyncpg.Record) -> Progress:
         started_at=row["started_at"],
         deadline_at=row["deadline_at"],
         completed_at=row["completed_at"],
+        completed_points=row["completed_points"],
     )
 
 
@@ -169,10 +170,10 @@ async def store_progress(
     await connection.execute(
         "UPDATE mission_progress p SET attempt = r.a, state = r.s, step_counts = r.c::integer[], "
         "step_completed_at = r.t::timestamptz[], started_at = r.st, deadline_at = r.dl, "
-        "completed_at = r.ca, updated_at = now() "
+        "completed_at = r.ca, completed_points = r.cp, updated_at = now() "
         "FROM unnest($2::text[], $3::text[], $4::integer[], $5::smallint[], $6::text[], "
-        "$7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[]) "
-        "AS r (m, x, a, s, c, t, st, dl, ca) "
+        "$7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::integer[]) "
+        "AS r (m, x, a, s, c, t, st, dl, ca, cp) "
         "WHERE p.program_id = $1 AND p.member_id = r.m AND p.mission_id = r.x",
         program_id,
         [member for (member, _), _ in ordered],
@@ -184,6 +185,7 @@ async def store_progress(
         [p.started_at for _, p in ordered],
         [p.deadline_at for _, p in ordered],
         [p.completed_at for _, p in ordered],
+        [p.completed_points for _, p in ordered],
     )
 
 
