@@ -21,6 +21,7 @@ SELECT create_distributed_table('tier_changes', 'member_id', colocate_with => 'm
 SELECT create_distributed_table('qualifying_days', 'member_id', colocate_with => 'member_accounts');
 SELECT create_distributed_table('moved_lots', 'member_id', colocate_with => 'member_accounts');
 SELECT create_distributed_table('reversed_expired_points', 'member_id', colocate_with => 'member_accounts');
+SELECT create_distributed_table('spent_write_offs', 'member_id', colocate_with => 'member_accounts');
 
 -- Holds are addressed by id alone in the API: the lookup is distributed by the hold id.
 SELECT create_distributed_table('hold_members', 'hold_id', colocate_with => 'none');

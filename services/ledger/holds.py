@@ -6,7 +6,7 @@ import uuid
 import asyncpg
 
 from loyalty.events.v1 import events_pb2
-from services.ledger import events, store
+from services.ledger import events, spent_write_offs, store
 from services.ledger.book import (
     ADJUST,
     ADJUSTED,
@@ -111,8 +111,13 @@ class Holds(LedgerCore):
             )
         )
         book.account.held -= hold.amount
-        # The points are spent: the part of a write-off they could have paid back stands.
-        book.account.held_write_off = min(book.account.held_write_off, book.account.held)
+        # The points are spent: the part of a write-off they could have paid back stands, owed
+        # by this spend, and paid back first if it is cancelled (spent_write_offs.py).
+        written_off = book.account.held_write_off
+        book.account.held_write_off = min(written_off, book.account.held)
+        await spent_write_offs.charge_commit(
+            book, posting_id, written_off - book.account.held_write_off
+        )
         hold.status, hold.closed_at, hold.posting_id = COMMITTED, now, posting_id
         await store.save_hold(connection, hold)
         await self.close_book(book, program)

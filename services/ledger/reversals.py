@@ -4,7 +4,7 @@ import datetime as dt
 
 import asyncpg
 
-from services.ledger import expired_counts, merges, store
+from services.ledger import expired_counts, merges, spent_write_offs, store
 from services.ledger.book import (
     ADJUST,
     ADJUSTED,
@@ -280,6 +280,8 @@ class Reversals(LedgerCore):
         )
         if book.member_id == spend.member_id:
             await book.restore({lot.lot_id: share for lot, share in give})
+            # What a refund wrote off of the spend's points is paid back first (WRITE_OFF).
+            await spent_write_offs.pay_back(book, spend, [lot for lot, _ in give], points)
             return points
         moves: list[tuple[int, int]] = []
         for lot, share in give:
@@ -344,9 +346,15 @@ class Reversals(LedgerCore):
             return 0
         if program.settings.negative_balance_policy == NEGATIVE_BALANCE_WRITE_OFF:
             # Points found held are not spent yet: a void gives them back, and they pay this
-            # write-off back first (holds.py), as points given back pay debt first.
+            # write-off back first (holds.py), as points given back pay debt first. The rest
+            # was spent: the spends that took the purchase's points owe it, and pay it back
+            # first if cancelled (spent_write_offs.py).
             account = book.account
-            account.held_write_off += min(short, account.held - account.held_write_off)
+            held = min(short, account.held - account.held_write_off)
+            account.held_write_off += held
+            await spent_write_offs.charge_refund(
+                book, [lot.lot_id for lot in original_lots], short - held
+            )
             await book.post(
                 PostingDraft(
                     kind=ADJUST,
