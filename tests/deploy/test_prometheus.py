@@ -167,7 +167,9 @@ async def test_prometheus_scrapes_every_process_and_loads_the_alert_rules(
     await check_dashboard_queries(prometheus)
     await check_rule_metrics(prometheus, cluster)
     metrics_urls = [endpoint.metrics_url for endpoint in cluster.endpoints.values()]
-    check_query_labels([read_text(url) for url in [*metrics_urls, cluster.gateway.metrics_url]])
+    texts = [read_text(url) for url in [*metrics_urls, cluster.gateway.metrics_url]]
+    check_query_labels(texts)
+    check_latency_thresholds(texts)
 
     # Kill a process: its target goes down, which is what LoyaltyProcessDown watches.
     cluster.processes["rewards"].kill()
@@ -318,3 +320,29 @@ def check_query_labels(texts: list[str]) -> None:
         assert metric_and_label is not None, query
         metric, label = metric_and_label
         assert label in labels_of(metric), query
+
+
+def check_latency_thresholds(texts: list[str]) -> None:
+    """An alert on a quantile of a histogram names a latency that is one of its buckets' bounds:
+    between two bounds histogram_quantile only interpolates, so `p99 > 2` over buckets of 1 and
+    2.5 s fired for a p99 anywhere in between, depending on how the calls spread in that bucket."""
+    exports = query_labels.exported(texts)
+    histogram_of = {
+        rule["record"]: match.group(1)
+        for rule in rules()
+        if "record" in rule
+        and (
+            match := re.search(
+                r"histogram_quantile\(.*?\b(loyalty_[a-z0-9_]+_bucket)\b", rule["expr"]
+            )
+        )
+    }
+    checked = 0
+    for rule in rules():
+        match = re.fullmatch(r"\s*([a-z0-9_:]+)\s*>\s*([0-9.]+)\s*", rule.get("expr", ""))
+        if "alert" not in rule or match is None or match.group(1) not in histogram_of:
+            continue
+        bounds = {float(bound) for bound in exports.values[histogram_of[match.group(1)]]["le"]}
+        assert float(match.group(2)) in bounds, (rule["alert"], match.group(2), sorted(bounds))
+        checked += 1
+    assert checked >= 2  # the gRPC and the HTTP latency alerts
