@@ -710,9 +710,11 @@ async def _store_lines(
         start = batch_offsets[position]
         line_points_of += points[start : start + count]
     skus = pick(transactions.line_skus, lines)
-    if "\x00" in "".join(skus):
+    categories = pick(transactions.line_categories, lines)
+    if "\x00" in "".join(skus) or "\x00" in "".join(categories):
         # PostgreSQL's text cannot hold NUL (the accrual never stored SKUs before).
         skus = [sku.replace("\x00", "\ufffd") for sku in skus]
+        categories = [category.replace("\x00", "\ufffd") for category in categories]
     await store.insert_purchase_lines(
         connection,
         program_id,
@@ -722,6 +724,7 @@ async def _store_lines(
         quantities=pick(transactions.line_quantities, lines),
         amounts_minor=pick(transactions.line_amounts, lines),
         points=line_points_of,
+        categories=categories,
     )
 
 

@@ -2,7 +2,7 @@
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import asyncpg
@@ -895,6 +895,9 @@ class StoredLines:
     returned_quantities: list[int]
     returned_amounts_minor: list[int]
     returned_points: list[int]
+    # Each line's category ('' for none); none at all for purchases stored before campaign
+    # migration 028.
+    categories: list[str] = field(default_factory=list)
 
 
 async def insert_purchase_lines(
@@ -907,22 +910,26 @@ async def insert_purchase_lines(
     quantities: Sequence[int],
     amounts_minor: Sequence[int],
     points: Sequence[int],
+    categories: Sequence[str],
 ) -> None:
     """The lines of purchases (given line by line, each line naming its purchase, a purchase's
     lines in order), one row per purchase, in one statement. A purchase id recorded again
     after a refusal replaces its lines."""
     await connection.execute(
         "INSERT INTO purchase_lines (program_id, member_id, transaction_id, skus, quantities, "
-        "amounts_minor, points, returned_quantities, returned_amounts_minor, returned_points) "
+        "amounts_minor, points, returned_quantities, returned_amounts_minor, returned_points, "
+        "categories) "
         "SELECT $1, l.member_id, l.transaction_id, array_agg(l.sku ORDER BY l.n), "
         "array_agg(l.quantity ORDER BY l.n), array_agg(l.amount ORDER BY l.n), "
         "array_agg(l.points ORDER BY l.n), array_agg(0::bigint ORDER BY l.n), "
-        "array_agg(0::bigint ORDER BY l.n), array_agg(0::bigint ORDER BY l.n) "
+        "array_agg(0::bigint ORDER BY l.n), array_agg(0::bigint ORDER BY l.n), "
+        "array_agg(l.category ORDER BY l.n) "
         "FROM unnest($2::text::text[], $3::text::text[], $4::text::text[], $5::text::bigint[], "
-        "$6::text::bigint[], $7::text::bigint[]) WITH ORDINALITY "
-        "AS l(member_id, transaction_id, sku, quantity, amount, points, n) "
+        "$6::text::bigint[], $7::text::bigint[], $8::text::text[]) WITH ORDINALITY "
+        "AS l(member_id, transaction_id, sku, quantity, amount, points, category, n) "
         "GROUP BY l.member_id, l.transaction_id "
         "ON CONFLICT (program_id, member_id, transaction_id) DO UPDATE SET skus = EXCLUDED.skus, "
+        "categories = EXCLUDED.categories, "
         "quantities = EXCLUDED.quantities, amounts_minor = EXCLUDED.amounts_minor, "
         "points = EXCLUDED.points, returned_quantities = EXCLUDED.returned_quantities, "
         "returned_amounts_minor = EXCLUDED.returned_amounts_minor, "
@@ -934,6 +941,7 @@ async def insert_purchase_lines(
         int_array(quantities),
         int_array(amounts_minor),
         int_array(points),
+        text_array(categories),
     )
 
 
@@ -944,7 +952,8 @@ async def fetch_purchase_lines(
     022). Read under the purchase's row lock (lock_refunded), so returns of it take turns."""
     row = await connection.fetchrow(
         "SELECT skus, quantities, amounts_minor, points, returned_quantities, "
-        "returned_amounts_minor, returned_points FROM purchase_lines "
+        "returned_amounts_minor, returned_points, coalesce(categories, '{}') AS categories "
+        "FROM purchase_lines "
         "WHERE program_id = $1 AND member_id = $2 AND transaction_id = $3",
         program_id,
         member_id,

@@ -88,3 +88,22 @@ def take_back(
         returned_points=returned_points,
     )
     return points, after
+
+
+def returned_categories(
+    stored: StoredLines | None, returned: tuple[ReturnedLine, ...]
+) -> list[str]:
+    """The categories a return's PurchaseRecorded names: those of the purchase's lines of the
+    returned SKUs, or, for a return of an amount (which names no lines), of all its lines, as
+    the return is of the purchase. None for a purchase stored without line detail (or before
+    campaign migration 028): which categories it held is not known."""
+    if stored is None:
+        return []
+    skus = {line.sku for line in returned}
+    return sorted(
+        {
+            category
+            for sku, category in zip(stored.skus, stored.categories, strict=False)
+            if category and (not skus or sku in skus)
+        }
+    )

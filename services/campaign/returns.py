@@ -38,7 +38,7 @@ from services.campaign import repository_purchases as store
 from services.campaign import repository_segment_facts as segment_facts
 from services.campaign.errors import PurchaseNotFound, PurchaseNotPosted
 from services.campaign.ledger_client import LedgerClient, ProgramSettings
-from services.campaign.return_lines import ReturnedLine, request_field
+from services.campaign.return_lines import ReturnedLine, request_field, returned_categories
 from services.campaign.return_lines import take_back as take_back_lines
 from services.campaign.return_takebacks import Returned, take_back
 from services.campaign.transactions import PURCHASE, RETURN
@@ -107,11 +107,10 @@ async def record_return(
     if unposted:
         raise PurchaseNotPosted(original_id, unposted[0][0])
     refunded_points, lines = None, None
-    if refund.lines:
-        # Read under the purchase's lock: the returns of a purchase take turns.
-        stored_lines = await store.fetch_purchase_lines(connection, program_id, owner, original_id)
-        if stored_lines is not None:
-            refunded_points, lines = take_back_lines(stored_lines, refund.lines, refund.line_field)
+    # Read under the purchase's lock: the returns of a purchase take turns.
+    stored_lines = await store.fetch_purchase_lines(connection, program_id, owner, original_id)
+    if refund.lines and stored_lines is not None:
+        refunded_points, lines = take_back_lines(stored_lines, refund.lines, refund.line_field)
     outcome = ReturnOutcome(0)
     if original.points:
         purchase_refund = ledger_pb2.PurchaseRefund(
@@ -174,6 +173,10 @@ async def record_return(
             refunded_minor=refund.refunded_minor,
         ),
     )
+    # Announced for the member whose balance the return takes the points from: the survivor of
+    # the purchase's member if it was merged away, as the ledger's PointsPosted of the reversal
+    # names it (a consumer keyed by member finds the member it knows).
+    survivor = (await store.fetch_merged(connection, program_id, [owner])).get(owner, owner)
     await outbox.enqueue(
         connection,
         events.PURCHASE_RECORDED,
@@ -181,7 +184,7 @@ async def record_return(
             program_id=program_id,
             purchase_recorded=events_pb2.PurchaseRecorded(
                 transaction_id=refund.return_id,
-                member_id=owner,
+                member_id=survivor,
                 amount=common_pb2.Money(
                     amount_minor=-refund.refunded_minor, currency=program.currency
                 ),
@@ -189,6 +192,7 @@ async def record_return(
                 store_id=refund.store_id,
                 occurred_at=timestamp(refund.occurred_at),
                 points=-outcome.reversed_points,
+                categories=returned_categories(stored_lines, refund.lines),
                 original_transaction_id=refund.original_transaction_id,
             ),
         ),
