@@ -189,12 +189,18 @@ class LedgerClient:
 
         return await call("take back the points", attempt)
 
-    async def balances(self, program_id: str, member_ids: list[str]) -> list[ledger_pb2.Balance]:
-        """The balances of known members, asked in calls of at most 1000 (the ledger's limit)."""
+    async def balances(
+        self, program_id: str, member_ids: list[str], *, enrolled: bool = False
+    ) -> list[ledger_pb2.Balance]:
+        """The balances of known members, asked in calls of at most 1000 (the ledger's limit).
+        With `enrolled` (the members are identity's enrolled ones), a member whose account the
+        ledger has not opened yet reads as the fresh account instead of being left out."""
         balances: list[ledger_pb2.Balance] = []
         for start in range(0, len(member_ids), BALANCES_PER_CALL_MAX):
             request = ledger_pb2.BatchGetBalancesRequest(
-                program_id=program_id, member_ids=member_ids[start : start + BALANCES_PER_CALL_MAX]
+                program_id=program_id,
+                member_ids=member_ids[start : start + BALANCES_PER_CALL_MAX],
+                enrolled=enrolled,
             )
             response = await call(
                 "read the balances",

@@ -480,7 +480,12 @@ class Notifier:
         end: dt.datetime,
         as_of: dt.datetime,
     ) -> list[Candidate]:
-        balances = {b.member_id: b for b in await self.ledger.balances(program_id, members)}
+        # Summarised members are identity's enrolled ones (notification_members): one whose
+        # account the ledger has not opened yet reads as the fresh account, so its summary has
+        # the balance lines too.
+        balances = {
+            b.member_id: b for b in await self.ledger.balances(program_id, members, enrolled=True)
+        }
         months = await store.month_transactions(
             self.pool,
             program_id,

@@ -11,6 +11,7 @@ from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.ledger import convert, store
 from services.ledger.errors import MemberNotFound, PostingNotFound
+from services.ledger.operations import Program
 from services.ledger.rpc_base import (
     BALANCES_PER_CALL_MAX,
     HISTORY_PAGE_SIZE_MAX,
@@ -39,23 +40,26 @@ class ReadRpcs(LedgerRpcBase):
         except MemberNotFound:
             if not request.enrolled:
                 raise
-            # Identity enrolled it and the enrolment consumer has not opened the account yet:
-            # what that consumer will open, computed by the same code as any balance, so the
-            # entry tier and its progress are the ledger's. Nothing is written on a read.
-            now = self.clock()
-            balance = convert.balance(
-                program,
-                store.fresh_account(
-                    program.program_id,
-                    request.member_id,
-                    tier_code=program.settings.entry_tier_code,
-                    now=now,
-                ),
-                expiring_points=0,
-                next_expiry=None,
-                now=now,
-            )
+            balance = self._unopened_balance(program, request.member_id)
         return ledger_pb2.GetBalanceResponse(balance=balance)
+
+    def _unopened_balance(self, program: Program, member_id: str) -> ledger_pb2.Balance:
+        """Identity enrolled the member and the enrolment consumer has not opened its account
+        yet: what that consumer will open, computed by the same code as any balance, so the
+        entry tier and its progress are the ledger's. Nothing is written on a read."""
+        now = self.clock()
+        return convert.balance(
+            program,
+            store.fresh_account(
+                program.program_id,
+                member_id,
+                tier_code=program.settings.entry_tier_code,
+                now=now,
+            ),
+            expiring_points=0,
+            next_expiry=None,
+            now=now,
+        )
 
     async def BatchGetBalances(
         self, request: ledger_pb2.BatchGetBalancesRequest, context: grpc.aio.ServicerContext
@@ -73,7 +77,10 @@ class ReadRpcs(LedgerRpcBase):
             try:
                 balances.append(await self._current_balance(program, member_id))
             except MemberNotFound:
-                continue  # the contract leaves unknown members out rather than failing the call
+                # The contract leaves unknown members out rather than failing the call; members
+                # the caller knows as enrolled read as the fresh account, as GetBalance's do.
+                if request.enrolled:
+                    balances.append(self._unopened_balance(program, member_id))
         return ledger_pb2.BatchGetBalancesResponse(balances=balances)
 
     async def ListLots(

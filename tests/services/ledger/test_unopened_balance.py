@@ -66,3 +66,26 @@ async def _opened_balance(ledger: Ledger, member_id: str) -> ledger_pb2.Balance:
             assert error.code() == grpc.StatusCode.NOT_FOUND
             await asyncio.sleep(0.05)
     pytest.fail("the account was not opened")
+
+
+async def test_a_batch_read_answers_enrolled_members_without_an_account(ledger: Ledger) -> None:
+    await ledger.setup()
+    await ledger.earn("opened", 70)
+    asked = ledger_pb2.BatchGetBalancesRequest(
+        program_id="acme", member_ids=["not-opened", "opened"]
+    )
+    assert [b.member_id for b in (await ledger.stub.BatchGetBalances(asked)).balances] == ["opened"]
+
+    asked.enrolled = True
+    fresh, opened = (await ledger.stub.BatchGetBalances(asked)).balances
+    assert (fresh.member_id, fresh.available_points, fresh.tier_code) == ("not-opened", 0, "member")
+    single = await ledger.stub.GetBalance(
+        ledger_pb2.GetBalanceRequest(program_id="acme", member_id="not-opened", enrolled=True)
+    )
+    fresh.ClearField("as_of")
+    single.balance.ClearField("as_of")
+    assert fresh == single.balance  # the same fresh account as the single read
+    assert (opened.member_id, opened.available_points) == ("opened", 70)
+    # Nothing was opened by the reads.
+    asked.enrolled = False
+    assert len((await ledger.stub.BatchGetBalances(asked)).balances) == 1

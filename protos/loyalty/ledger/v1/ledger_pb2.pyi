@@ -781,12 +781,14 @@ class GetBalanceResponse(_message.Message):
     def __init__(self, balance: _Optional[_Union[Balance, _Mapping]] = ...) -> None: ...
 
 class BatchGetBalancesRequest(_message.Message):
-    __slots__ = ("program_id", "member_ids")
+    __slots__ = ("program_id", "member_ids", "enrolled")
     PROGRAM_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_IDS_FIELD_NUMBER: _ClassVar[int]
+    ENROLLED_FIELD_NUMBER: _ClassVar[int]
     program_id: str
     member_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, program_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    enrolled: bool
+    def __init__(self, program_id: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ..., enrolled: _Optional[bool] = ...) -> None: ...
 
 class BatchGetBalancesResponse(_message.Message):
     __slots__ = ("balances",)
