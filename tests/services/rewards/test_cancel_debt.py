@@ -57,3 +57,26 @@ async def test_a_cancellation_under_way_says_what_paid_debt(platform) -> None:
     balance = await platform.ledger.balance("bob")
     assert (balance.available_points, balance.held_points, balance.debt_points) == (200, 0, 0)
     await platform.ledger.assert_clean()
+
+
+async def test_a_cancellation_under_write_off_pays_back_what_the_refund_wrote_off(
+    platform,
+) -> None:
+    # Under WRITE_OFF the refund of spent points records no debt: it writes them off. The
+    # cancelled redemption's points pay that write-off back first (the member kept them).
+    await platform.ledger.setup(
+        negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_WRITE_OFF
+    )
+    coffee = await platform.create(reward())
+    await platform.ledger.earn("cy", 500, source_reference="o1")
+    await platform.ledger.earn("cy", 200, source_reference="o2")
+    redemption = await platform.redeem("cy", coffee.reward_id)  # o1's 500
+    refunded = await platform.ledger.refund("cy", "o1", refunded=100, original=100)
+    assert (refunded.reversed_points, refunded.debt_points) == (500, 0)  # 200 taken, 300 off
+
+    cancelled = await platform.cancel(redemption.redemption_id)
+
+    assert (cancelled.returned_points, cancelled.debt_paid_points) == (200, 300)
+    balance = await platform.ledger.balance("cy")
+    assert (balance.available_points, balance.debt_points) == (200, 0)  # 700 less 500 refunded
+    await platform.ledger.assert_clean()
