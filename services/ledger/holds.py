@@ -184,6 +184,7 @@ class Holds(LedgerCore):
                     points=hold.amount,
                     reference=hold.reference,
                     reason=reason,
+                    debt_paid_points=hold.debt_paid_points,
                 ),
             ),
         )

@@ -305,18 +305,20 @@ class HoldCommitted(_message.Message):
     def __init__(self, hold_id: _Optional[str] = ..., member_id: _Optional[str] = ..., points: _Optional[int] = ..., reference: _Optional[str] = ..., posting_id: _Optional[str] = ...) -> None: ...
 
 class HoldVoided(_message.Message):
-    __slots__ = ("hold_id", "member_id", "points", "reference", "reason")
+    __slots__ = ("hold_id", "member_id", "points", "reference", "reason", "debt_paid_points")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    DEBT_PAID_POINTS_FIELD_NUMBER: _ClassVar[int]
     hold_id: str
     member_id: str
     points: int
     reference: str
     reason: _common_pb2.HoldVoidReason
-    def __init__(self, hold_id: _Optional[str] = ..., member_id: _Optional[str] = ..., points: _Optional[int] = ..., reference: _Optional[str] = ..., reason: _Optional[_Union[_common_pb2.HoldVoidReason, str]] = ...) -> None: ...
+    debt_paid_points: int
+    def __init__(self, hold_id: _Optional[str] = ..., member_id: _Optional[str] = ..., points: _Optional[int] = ..., reference: _Optional[str] = ..., reason: _Optional[_Union[_common_pb2.HoldVoidReason, str]] = ..., debt_paid_points: _Optional[int] = ...) -> None: ...
 
 class ActivityRecorded(_message.Message):
     __slots__ = ("activity_id", "member_id", "kind", "channel", "reference", "url", "sku", "store_id", "referred_member_id", "occurred_at", "verification_state", "attributes")
