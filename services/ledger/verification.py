@@ -4,6 +4,13 @@ Nothing here trusts the stored counters: each account's balance is summed from i
 vested and pending points from its lots, its held points from its open holds, and each program
 account from the postings it is the other side of. A clean ledger has no difference and a
 program sum of zero.
+
+What migrations 017 to 020 keep beside the balances cannot all be summed again from postings (a
+write-off of held points is an adjustment like any other), so their bounds are checked instead,
+each difference giving the most the value may be: a write-off of held points is at most the
+points held (017); a lot a transfer credited names a lot of its origin member with the same
+purchase (018, followed by refunds); a reversal's count of a credit's expired points is at most
+the credit (019); and only a voided hold pays debt, at most its points (020).
 """
 
 from dataclasses import dataclass
@@ -37,7 +44,7 @@ WITH accounts AS (
     WHERE program_id = $1 AND ($2::text[] IS NULL OR member_id = ANY($2)) AND member_id > $3
     ORDER BY member_id LIMIT $4
 )
-SELECT a.member_id, a.vested, a.pending, a.held, a.debt,
+SELECT a.member_id, a.vested, a.pending, a.held, a.debt, a.held_write_off,
     (SELECT coalesce(sum(amount), 0) FROM postings p
         WHERE p.program_id = a.program_id AND p.member_id = a.member_id) AS posted,
     (SELECT coalesce(sum(remaining) FILTER (WHERE vested), 0) FROM lots l
@@ -47,6 +54,38 @@ SELECT a.member_id, a.vested, a.pending, a.held, a.debt,
     (SELECT coalesce(sum(amount), 0) FROM holds h
         WHERE h.program_id = a.program_id AND h.member_id = a.member_id AND h.status = 1) AS holds_open
 FROM accounts a ORDER BY a.member_id
+"""
+
+# Rows of the members out of their bounds (field, stored, the most it may be), each member's
+# rows on its own shard. A voided hold is status 3 (operations.VOIDED).
+_HOLD_BOUNDS = """
+SELECT member_id, 'hold:' || hold_id || '.debt_paid_points' AS field, debt_paid_points AS stored,
+    CASE WHEN status = 3 THEN amount ELSE 0 END AS bound
+FROM holds WHERE program_id = $1 AND member_id = ANY($2::text[])
+    AND debt_paid_points > CASE WHEN status = 3 THEN amount ELSE 0 END
+"""
+_REVERSAL_BOUNDS = """
+SELECT r.member_id, 'posting:' || r.posting_id || '.reversed_expired_points' AS field,
+    r.expired_points AS stored, greatest(coalesce(p.amount, 0), 0) AS bound
+FROM reversed_expired_points r LEFT JOIN postings p ON p.program_id = r.program_id
+    AND p.member_id = r.member_id AND p.posting_id = r.posting_id
+WHERE r.program_id = $1 AND r.member_id = ANY($2::text[])
+    AND r.expired_points > greatest(coalesce(p.amount, 0), 0)
+"""
+
+# The members' moved lots with their own lot's purchase (NULL if the lot is missing).
+_MOVED_LOTS = """
+SELECT m.member_id, m.lot_id, m.origin_member_id, m.origin_lot_id, l.source_reference
+FROM moved_lots m LEFT JOIN lots l ON l.program_id = m.program_id
+    AND l.member_id = m.member_id AND l.lot_id = m.lot_id
+WHERE m.program_id = $1 AND m.member_id = ANY($2::text[])
+"""
+
+# The origin lots named, on their own members' shards.
+_ORIGIN_LOTS = """
+SELECT o.member_id, o.lot_id, o.source_reference FROM lots o
+JOIN unnest($2::text[], $3::bigint[]) AS k(member_id, lot_id) USING (member_id, lot_id)
+WHERE o.program_id = $1 AND o.member_id = ANY($2::text[])
 """
 
 
@@ -70,10 +109,19 @@ async def verify(
                 ("vested", row["vested"], row["lots_vested"]),
                 ("pending", row["pending"], row["lots_pending"]),
                 ("held", row["held"], row["holds_open"]),
+                # Of the points held (by its open holds), at most all.
+                (
+                    "held_write_off",
+                    row["held_write_off"],
+                    min(row["held_write_off"], row["holds_open"]),
+                ),
             ):
                 if stored != recomputed:
                     # PostgreSQL sums bigints as numeric; the response's fields are int64.
                     differences.append(Difference(account, field, int(stored), int(recomputed)))
+        differences += await _bound_differences(
+            connection, program_id, [row["member_id"] for row in rows]
+        )
         checked += len(rows)
         if len(rows) < VERIFY_CHUNK:
             break
@@ -90,6 +138,47 @@ async def verify(
     return VerifyResult(
         checked, differences[:differences_max], int(program_sum), differences_found=len(differences)
     )
+
+
+async def _bound_differences(
+    connection: asyncpg.Connection, program_id: str, member_ids: list[str]
+) -> list[Difference]:
+    """The members' holds, reversal counts and moved lots out of their bounds."""
+    if not member_ids:
+        return []
+    found = [
+        Difference(
+            f"member:{row['member_id']}", row["field"], int(row["stored"]), int(row["bound"])
+        )
+        for query in (_HOLD_BOUNDS, _REVERSAL_BOUNDS)
+        for row in await connection.fetch(query, program_id, member_ids)
+    ]
+    moved = await connection.fetch(_MOVED_LOTS, program_id, member_ids)
+    if not moved:
+        return found
+    origins = {
+        (row["member_id"], row["lot_id"]): row["source_reference"]
+        for row in await connection.fetch(
+            _ORIGIN_LOTS,
+            program_id,
+            [row["origin_member_id"] for row in moved],
+            [row["origin_lot_id"] for row in moved],
+        )
+    }
+    for row in moved:
+        # The points keep their purchase through every move: a lot that is missing, or whose
+        # origin is missing or of another purchase, misleads a refund's count of expired points.
+        origin = origins.get((row["origin_member_id"], row["origin_lot_id"]))
+        if row["source_reference"] is None or origin != row["source_reference"]:
+            found.append(
+                Difference(
+                    f"member:{row['member_id']}",
+                    f"lot:{row['lot_id']}.origin_lot_id",
+                    int(row["origin_lot_id"]),
+                    0,
+                )
+            )
+    return found
 
 
 async def _program_account_differences(
