@@ -5,12 +5,13 @@ vested and pending points from its lots, its held points from its open holds, an
 account from the postings it is the other side of. A clean ledger has no difference and a
 program sum of zero.
 
-What migrations 017 to 020 keep beside the balances cannot all be summed again from postings (a
+What migrations 017 to 021 keep beside the balances cannot all be summed again from postings (a
 write-off of held points is an adjustment like any other), so their bounds are checked instead,
 each difference giving the most the value may be: a write-off of held points is at most the
 points held (017); a lot a transfer credited names a lot of its origin member with the same
 purchase (018, followed by refunds); a reversal's count of a credit's expired points is at most
-the credit (019); and only a voided hold pays debt, at most its points (020).
+the credit (019); only a voided hold pays debt, at most its points (020); and a spend owes of
+a refund's write-off at most the points it spent (021).
 """
 
 from dataclasses import dataclass
@@ -71,6 +72,17 @@ FROM reversed_expired_points r LEFT JOIN postings p ON p.program_id = r.program_
     AND p.member_id = r.member_id AND p.posting_id = r.posting_id
 WHERE r.program_id = $1 AND r.member_id = ANY($2::text[])
     AND r.expired_points > greatest(coalesce(p.amount, 0), 0)
+"""
+
+# A spend owes of a refund's write-off at most the points it spent (migration 021; a redeem's
+# and a hold commit's postings are negative).
+_SPENT_WRITE_OFF_BOUNDS = """
+SELECT w.member_id, 'posting:' || w.posting_id || '.written_off_points' AS field,
+    w.written_off_points AS stored, greatest(-coalesce(p.amount, 0), 0) AS bound
+FROM spent_write_offs w LEFT JOIN postings p ON p.program_id = w.program_id
+    AND p.member_id = w.member_id AND p.posting_id = w.posting_id
+WHERE w.program_id = $1 AND w.member_id = ANY($2::text[])
+    AND w.written_off_points > greatest(-coalesce(p.amount, 0), 0)
 """
 
 # The members' moved lots with their own lot's purchase (NULL if the lot is missing).
@@ -143,14 +155,15 @@ async def verify(
 async def _bound_differences(
     connection: asyncpg.Connection, program_id: str, member_ids: list[str]
 ) -> list[Difference]:
-    """The members' holds, reversal counts and moved lots out of their bounds."""
+    """The members' holds, reversal counts, spends' write-offs and moved lots out of their
+    bounds."""
     if not member_ids:
         return []
     found = [
         Difference(
             f"member:{row['member_id']}", row["field"], int(row["stored"]), int(row["bound"])
         )
-        for query in (_HOLD_BOUNDS, _REVERSAL_BOUNDS)
+        for query in (_HOLD_BOUNDS, _REVERSAL_BOUNDS, _SPENT_WRITE_OFF_BOUNDS)
         for row in await connection.fetch(query, program_id, member_ids)
     ]
     moved = await connection.fetch(_MOVED_LOTS, program_id, member_ids)

@@ -104,3 +104,26 @@ async def test_verify_names_each_stored_value_out_of_line_with_its_bound(
     ]
     await connection.execute("UPDATE holds SET debt_paid_points = 60 WHERE hold_id = $1", hold_id)
     await ledger.assert_clean()
+
+
+async def test_verify_names_a_spends_write_off_beyond_its_points(
+    ledger: Ledger, connection: asyncpg.Connection
+) -> None:
+    # eve spent 30 of order o3's 100 points, then o3 was refunded: the 30 written off, owed by
+    # the spend (ledger migration 021).
+    await ledger.earn("eve", 100, source_reference="o3")
+    spent = await ledger.redeem("eve", 30)
+    await ledger.refund("eve", "o3", refunded=10, original=10)
+    await ledger.assert_clean()
+    posting_id = int(spent.posting.posting_id)
+    owed = "SELECT written_off_points FROM spent_write_offs WHERE posting_id = $1"
+    assert await connection.fetchval(owed, posting_id) == 30
+
+    # A spend owes at most the points it spent: a cancellation would take more than it gives.
+    update = "UPDATE spent_write_offs SET written_off_points = $2 WHERE posting_id = $1"
+    await connection.execute(update, posting_id, 31)
+    assert found(await ledger.verify()) == [
+        ("member:eve", f"posting:{posting_id}.written_off_points", 31, 30)
+    ]
+    await connection.execute(update, posting_id, 30)
+    await ledger.assert_clean()
