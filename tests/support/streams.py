@@ -1,9 +1,12 @@
-"""JetStream from a test's side: wait for a service's durable consumer to catch up."""
+"""JetStream from a test's side: wait for a service's durable consumer to catch up, read what a
+service published."""
 
 import asyncio
 
 import nats
 import nats.js.errors
+
+from loyalty.events.v1 import events_pb2
 
 
 async def consumed(  # type: ignore[no-untyped-def]
@@ -38,5 +41,27 @@ async def consumed(  # type: ignore[no-untyped-def]
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"{durable} did not catch up with {stream}")
+    finally:
+        await client.close()
+
+
+async def published(servers, namespace: str, subject: str) -> list[events_pb2.Event]:  # type: ignore[no-untyped-def]
+    """Every event published so far on `subject` ("ledger.points_posted", "rewards.code_used",
+    ...), in order, from the stream of the service the subject starts with. Counted first, so a
+    subject with nothing on it answers at once instead of waiting out a fetch."""
+    stream = f"{namespace}_{subject.split('.')[0]}".upper()
+    client = await nats.connect(servers.nats_url)
+    try:
+        info = await client.jetstream().stream_info(
+            stream, subjects_filter=f"{namespace}.{subject}"
+        )
+        count = (info.state.subjects or {}).get(f"{namespace}.{subject}", 0)
+        if not count:
+            return []
+        subscription = await client.jetstream().pull_subscribe(
+            f"{namespace}.{subject}", stream=stream
+        )
+        messages = await subscription.fetch(count, timeout=5)
+        return [events_pb2.Event.FromString(m.data) for m in messages]
     finally:
         await client.close()

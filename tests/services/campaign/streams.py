@@ -7,7 +7,7 @@ import uuid
 import nats
 
 from loyalty.events.v1 import events_pb2
-from tests.support.streams import consumed
+from tests.support.streams import consumed, published
 
 __all__ = ["campaign_events", "consumed", "eventually", "publish"]
 
@@ -27,22 +27,7 @@ async def publish(servers, namespace: str, subject: str, event: events_pb2.Event
 
 async def campaign_events(servers, namespace: str, subject: str) -> list[events_pb2.Event]:  # type: ignore[no-untyped-def]
     """Every event published so far on campaign.<subject>."""
-    client = await nats.connect(servers.nats_url)
-    try:
-        stream = f"{namespace}_campaign".upper()
-        info = await client.jetstream().stream_info(
-            stream, subjects_filter=f"{namespace}.{subject}"
-        )
-        count = (info.state.subjects or {}).get(f"{namespace}.{subject}", 0)
-        if not count:
-            return []
-        subscription = await client.jetstream().pull_subscribe(
-            f"{namespace}.{subject}", stream=stream
-        )
-        messages = await subscription.fetch(count, timeout=5)
-        return [events_pb2.Event.FromString(m.data) for m in messages]
-    finally:
-        await client.close()
+    return await published(servers, namespace, subject)
 
 
 async def eventually(check, *, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]

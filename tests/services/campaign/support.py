@@ -14,6 +14,8 @@ from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.campaign.app import SPEC as CAMPAIGN
 from services.campaign.app import CampaignConfig
 from services.campaign.ledger_client import LedgerClient
+from services.campaign.metrics import CampaignMetrics
+from services.campaign.notifier import Notifier
 from services.campaign.recognition import Recognition
 from services.ledger.app import SPEC as LEDGER
 from services.ledger.app import LedgerConfig
@@ -106,6 +108,36 @@ class Campaign:
             campaign_pb2.ConfigureRecognitionRequest(
                 program_id=self.program_id, idempotency_key=key(), config=config
             )
+        )
+
+    async def notification_policy(self, **fields) -> engagement_pb2.NotificationPolicy:  # type: ignore[no-untyped-def]
+        """Configure the program's notification policy (enabled_kinds=[...], ...)."""
+        response = await self.stub.ConfigureNotificationPolicy(
+            campaign_pb2.ConfigureNotificationPolicyRequest(
+                program_id=self.program_id,
+                idempotency_key=key(),
+                policy=engagement_pb2.NotificationPolicy(**fields),
+            )
+        )
+        return response.policy
+
+    async def notification_intents(
+        self, member: str = "", **filters
+    ) -> list[engagement_pb2.NotificationIntentRecord]:  # type: ignore[no-untyped-def]
+        """The program's notification intents (of `member` when named), one page of 500."""
+        response = await self.stub.ListNotificationIntents(
+            campaign_pb2.ListNotificationIntentsRequest(
+                program_id=self.program_id, member_id=member, page_size=500, **filters
+            )
+        )
+        return list(response.intents)
+
+    def notifier(self) -> Notifier:
+        """The notifier's scheduled jobs (monthly summaries, ...), to run by hand at chosen
+        instants."""
+        runtime = self.service.runtime
+        return Notifier(
+            runtime.pool, self.ledger_client(), runtime.outbox, CampaignMetrics.create()
         )
 
     async def live(self, rule: rules_pb2.Rule) -> rules_pb2.Rule:

@@ -7,11 +7,9 @@ told apart: how many, the refund and the points taken back."""
 import datetime as dt
 import zoneinfo
 
-from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.campaign.v1 import campaign_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from services.campaign.metrics import CampaignMetrics
-from services.campaign.notifier import Notifier
 from tests.services.campaign.streams import eventually, publish
 from tests.services.campaign.support import (
     PROGRAM,
@@ -34,13 +32,7 @@ async def test_a_month_with_a_return_is_summarised_with_purchases_and_returns_ap
         start_service, segments_enabled=False, monthly_summary_enabled=False
     ) as (_, campaign):
         await campaign.live(earning("base", rate=rate(1, 100)))
-        await campaign.stub.ConfigureNotificationPolicy(
-            campaign_pb2.ConfigureNotificationPolicyRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                policy=engagement_pb2.NotificationPolicy(enabled_kinds=[MONTHLY]),
-            )
-        )
+        await campaign.notification_policy(enabled_kinds=[MONTHLY])
         await publish(
             servers,
             nats_namespace,
@@ -76,19 +68,12 @@ async def test_a_month_with_a_return_is_summarised_with_purchases_and_returns_ap
                 occurred_at=ts(may + dt.timedelta(days=2)),
             )
         )
-        notifier = Notifier(
-            pool,
-            campaign.ledger_client(),
-            campaign.service.runtime.outbox,
-            CampaignMetrics.create(),
-        )
+        notifier = campaign.notifier()
         # Switched on in May (the job's first run), summarised once May has ended.
         assert await notifier.monthly_summaries(dt.datetime(2025, 5, 2, 9, tzinfo=ZONE)) == 0
         assert await notifier.monthly_summaries(dt.datetime(2025, 6, 1, 9, tzinfo=ZONE)) == 1
-        response = await campaign.stub.ListNotificationIntents(
-            campaign_pb2.ListNotificationIntentsRequest(program_id=PROGRAM, member_id="ann")
-        )
-        [summary] = [i for i in response.intents if i.kind == MONTHLY]
+        listed = await campaign.notification_intents("ann")
+        [summary] = [i for i in listed if i.kind == MONTHLY]
         data = dict(summary.template_data)
         assert (data["purchases"], data["spend_minor"], data["purchase_points"]) == (
             "2",

@@ -7,13 +7,10 @@ enrolled ones, so it asks with `enrolled`, and the ledger answers the fresh acco
 import datetime as dt
 import zoneinfo
 
-from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import repository_notifications
-from services.campaign.metrics import CampaignMetrics
-from services.campaign.notifier import Notifier
-from tests.services.campaign.support import PROGRAM, key, ledger_and_campaign
+from tests.services.campaign.support import PROGRAM, ledger_and_campaign
 
 ZONE = zoneinfo.ZoneInfo("Europe/Amsterdam")
 MONTHLY = common_pb2.NOTIFICATION_KIND_MONTHLY_SUMMARY
@@ -25,31 +22,18 @@ async def test_a_member_enrolled_without_an_account_is_summarised_with_the_fresh
     async with ledger_and_campaign(
         start_service, segments_enabled=False, monthly_summary_enabled=False
     ) as (ledger, campaign):
-        await campaign.stub.ConfigureNotificationPolicy(
-            campaign_pb2.ConfigureNotificationPolicyRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                policy=engagement_pb2.NotificationPolicy(enabled_kinds=[MONTHLY]),
-            )
-        )
+        await campaign.notification_policy(enabled_kinds=[MONTHLY])
         pool = campaign.service.runtime.pool
         # What campaign's consumer records when it reads the member's enrolment from identity;
         # the ledger has not read it (no account).
         async with pool.acquire() as connection:
             await repository_notifications.ensure_member(connection, PROGRAM, "newbie")
-        notifier = Notifier(
-            pool,
-            campaign.ledger_client(),
-            campaign.service.runtime.outbox,
-            CampaignMetrics.create(),
-        )
+        notifier = campaign.notifier()
         assert await notifier.monthly_summaries(dt.datetime(2025, 5, 2, 9, tzinfo=ZONE)) == 0
         assert await notifier.monthly_summaries(dt.datetime(2025, 6, 1, 9, tzinfo=ZONE)) == 1
 
-        response = await campaign.stub.ListNotificationIntents(
-            campaign_pb2.ListNotificationIntentsRequest(program_id=PROGRAM, member_id="newbie")
-        )
-        [summary] = [i for i in response.intents if i.kind == MONTHLY]
+        listed = await campaign.notification_intents("newbie")
+        [summary] = [i for i in listed if i.kind == MONTHLY]
         data = dict(summary.template_data)
         assert (data["available_points"], data["expiring_30_days_points"]) == ("0", "0")
         assert data["tier_code"] == "member"  # the program's entry tier

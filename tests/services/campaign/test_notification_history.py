@@ -7,14 +7,12 @@ learn-loop audit's follow-up)."""
 
 import datetime as dt
 
-from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.campaign.v1 import engagement_pb2
 from loyalty.common.v1 import common_pb2
 from tests.services.campaign.streams import eventually
 from tests.services.campaign.support import (
-    PROGRAM,
     batch,
     earning,
-    key,
     ledger_and_campaign,
     rate,
 )
@@ -25,13 +23,7 @@ POINTS_EARNED = common_pb2.NOTIFICATION_KIND_POINTS_EARNED
 async def test_an_import_of_old_purchases_gives_no_points_earned_intents(start_service) -> None:
     async with ledger_and_campaign(start_service, segments_enabled=False) as (_ledger, campaign):
         await campaign.live(earning("base", rate=rate(1, 100)))
-        await campaign.stub.ConfigureNotificationPolicy(
-            campaign_pb2.ConfigureNotificationPolicyRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                policy=engagement_pb2.NotificationPolicy(enabled_kinds=[POINTS_EARNED]),
-            )
-        )
+        await campaign.notification_policy(enabled_kinds=[POINTS_EARNED])
         now = dt.datetime.now(dt.UTC)
         # One batch: a purchase of two years ago, one of two days ago, one of minutes ago, and
         # a member with an old purchase and a recent one (told: its latest is recent).
@@ -49,10 +41,8 @@ async def test_an_import_of_old_purchases_gives_no_points_earned_intents(start_s
         )
 
         async def intents() -> dict[str, engagement_pb2.NotificationIntentRecord]:
-            response = await campaign.stub.ListNotificationIntents(
-                campaign_pb2.ListNotificationIntentsRequest(program_id=PROGRAM, page_size=50)
-            )
-            found = {i.member_id: i for i in response.intents if i.kind == POINTS_EARNED}
+            listed = await campaign.notification_intents()
+            found = {i.member_id: i for i in listed if i.kind == POINTS_EARNED}
             return found if "recent" in found else {}
 
         # The batch's event is decided in one go: once the recent buyer's intent is there, the

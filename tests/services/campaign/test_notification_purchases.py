@@ -5,14 +5,12 @@ points-earned intent, only single Earn calls did (found by the learn-loop audit)
 
 import datetime as dt
 
-from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
+from loyalty.campaign.v1 import engagement_pb2
 from loyalty.common.v1 import common_pb2
 from tests.services.campaign.streams import eventually
 from tests.services.campaign.support import (
-    PROGRAM,
     batch,
     earning,
-    key,
     ledger_and_campaign,
     rate,
 )
@@ -23,13 +21,7 @@ POINTS_EARNED = common_pb2.NOTIFICATION_KIND_POINTS_EARNED
 async def test_a_purchase_and_an_ingested_batch_give_points_earned_intents(start_service) -> None:
     async with ledger_and_campaign(start_service, segments_enabled=False) as (ledger, campaign):
         await campaign.live(earning("base", rate=rate(1, 100)))
-        await campaign.stub.ConfigureNotificationPolicy(
-            campaign_pb2.ConfigureNotificationPolicyRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                policy=engagement_pb2.NotificationPolicy(enabled_kinds=[POINTS_EARNED]),
-            )
-        )
+        await campaign.notification_policy(enabled_kinds=[POINTS_EARNED])
         bought = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
         await campaign.purchase("buyer", "t1", 2_500, at=bought)
         await campaign.ingest(
@@ -39,10 +31,8 @@ async def test_a_purchase_and_an_ingested_batch_give_points_earned_intents(start
         await ledger.earn("single", 7)
 
         async def intents() -> dict[str, engagement_pb2.NotificationIntentRecord]:
-            response = await campaign.stub.ListNotificationIntents(
-                campaign_pb2.ListNotificationIntentsRequest(program_id=PROGRAM, page_size=50)
-            )
-            found = {i.member_id: i for i in response.intents if i.kind == POINTS_EARNED}
+            listed = await campaign.notification_intents()
+            found = {i.member_id: i for i in listed if i.kind == POINTS_EARNED}
             return found if len(found) == 4 else {}
 
         found = await eventually(intents, timeout_s=30)

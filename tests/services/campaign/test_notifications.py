@@ -74,14 +74,7 @@ class Platform:
     identity_address: str
 
     async def policy(self, **fields) -> engagement_pb2.NotificationPolicy:  # type: ignore[no-untyped-def]
-        response = await self.campaign.stub.ConfigureNotificationPolicy(
-            campaign_pb2.ConfigureNotificationPolicyRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                policy=engagement_pb2.NotificationPolicy(**fields),
-            )
-        )
-        return response.policy
+        return await self.campaign.notification_policy(**fields)
 
     async def enrol(self, email: str, *, consent: bool) -> str:
         consents = [identity_pb2.Consent(channel=EMAIL, granted=True)] if consent else []
@@ -143,18 +136,10 @@ class Platform:
     async def intents(
         self, member: str = "", **filters
     ) -> list[engagement_pb2.NotificationIntentRecord]:  # type: ignore[no-untyped-def]
-        response = await self.campaign.stub.ListNotificationIntents(
-            campaign_pb2.ListNotificationIntentsRequest(
-                program_id=PROGRAM, member_id=member, page_size=500, **filters
-            )
-        )
-        return list(response.intents)
+        return await self.campaign.notification_intents(member, **filters)
 
     def notifier(self) -> Notifier:
-        runtime = self.campaign.service.runtime
-        return Notifier(
-            runtime.pool, self.campaign.ledger_client(), runtime.outbox, CampaignMetrics.create()
-        )
+        return self.campaign.notifier()
 
     def metric(self, name: str, labels: dict[str, str]) -> float:
         value = self.campaign.service.metrics.registry.get_sample_value(name, labels)

@@ -7,24 +7,12 @@ or when the notice period was lengthened; the job runs on a clock the test sets.
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from services.ledger.app import SPEC, LedgerConfig
 from services.ledger.jobs import EXPIRY_NOTICES
 from tests.conftest import Servers
-from tests.services.ledger.support import Ledger, ts
+from tests.services.ledger.support import ts
 from tests.services.ledger.test_inactivity import clocked_jobs, expiring_events
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-
-
-@pytest.fixture
-async def service(start_service):
-    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (running, channel):
-        client = Ledger(channel)
-        await client.setup(return_window_days=0)
-        yield running, client
-        await client.assert_clean()
 
 
 async def test_a_notice_says_how_many_days_ahead_of_the_expiry_it_is(

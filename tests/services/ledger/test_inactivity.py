@@ -11,7 +11,6 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import nats
 import pytest
 
 from loyalty.common.v1 import common_pb2
@@ -28,6 +27,7 @@ from services.shared.timestamps import unix_micros
 from tests.conftest import Servers
 from tests.services.ledger.support import Ledger, batch, key, post, ts
 from tests.services.ledger.test_lot_calendar import program
+from tests.support.streams import published
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 INACTIVITY = ledger_pb2.ExpiryPolicy(kind=ledger_pb2.EXPIRY_KIND_INACTIVITY_MONTHS, months=6)
@@ -86,18 +86,7 @@ def clocked_jobs(running, clock: list[dt.datetime]) -> Jobs:
 
 
 async def expiring_events(servers: Servers, nats_namespace: str) -> list[events_pb2.Event]:
-    client = await nats.connect(servers.nats_url)
-    try:
-        subscription = await client.jetstream().pull_subscribe(
-            f"{nats_namespace}.ledger.points_expiring", stream=f"{nats_namespace}_ledger".upper()
-        )
-        try:
-            messages = await subscription.fetch(10, timeout=3)
-        except nats.errors.TimeoutError:
-            return []
-        return [events_pb2.Event.FromString(message.data) for message in messages]
-    finally:
-        await client.close()
+    return await published(servers, nats_namespace, "ledger.points_expiring")
 
 
 def test_the_deadline_is_when_the_expiry_jobs_cutoff_passes_the_last_activity() -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 from loyalty.common.v1 import common_pb2
 from tests.conftest import Servers
 from tests.services.ledger.support import batch, post, ts
-from tests.services.ledger.test_posted_events import posted_events, service  # noqa: F401
+from tests.services.ledger.test_posted_events import posted_events
 
 EARN, ADJUST = common_pb2.POSTING_KIND_EARN, common_pb2.POSTING_KIND_ADJUST
 
@@ -17,7 +17,7 @@ def micros(moment: dt.datetime) -> int:
 
 
 async def test_each_member_s_latest_earn_time_is_announced(
-    service,  # noqa: F811
+    service,
     servers: Servers,
     nats_namespace: str,
 ) -> None:

@@ -5,14 +5,11 @@ postings in it."""
 import asyncio
 import datetime as dt
 
-import nats
-import pytest
-
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
-from services.ledger.app import SPEC, LedgerConfig
 from tests.conftest import Servers
-from tests.services.ledger.support import Ledger, batch, post, ts
+from tests.services.ledger.support import batch, post, ts
+from tests.support.streams import published
 
 EARN, REDEEM, ADJUST = (
     common_pb2.POSTING_KIND_EARN,
@@ -21,32 +18,12 @@ EARN, REDEEM, ADJUST = (
 )
 
 
-@pytest.fixture
-async def service(start_service):
-    async with start_service(SPEC, LedgerConfig, jobs_enabled=False) as (running, channel):
-        client = Ledger(channel)
-        await client.setup(return_window_days=0)
-        yield running, client
-        await client.assert_clean()
-
-
 async def ledger_events(
     running, servers: Servers, nats_namespace: str, subject: str
 ) -> list[events_pb2.Event]:
     """Every event of `subject` ("points_posted", ...) the ledger published, in order."""
     await running.relay.flush(timeout_s=10)
-    client = await nats.connect(servers.nats_url)
-    try:
-        subscription = await client.jetstream().pull_subscribe(
-            f"{nats_namespace}.ledger.{subject}", stream=f"{nats_namespace}_ledger".upper()
-        )
-        try:
-            messages = await subscription.fetch(100, timeout=3)
-        except nats.errors.TimeoutError:
-            return []
-        return [events_pb2.Event.FromString(message.data) for message in messages]
-    finally:
-        await client.close()
+    return await published(servers, nats_namespace, f"ledger.{subject}")
 
 
 async def posted_events(

@@ -1,29 +1,18 @@
 """CodeUsed as read from JetStream: its code_suffix is the last characters of the code, for
 support, and never the whole code (events.proto), short partner codes included."""
 
-import nats
 import pytest
 
-from loyalty.events.v1 import events_pb2
 from loyalty.rewards.v1 import rewards_pb2
 from tests.conftest import Servers
 from tests.services.rewards.conftest import PROGRAM, key, reward
+from tests.support.streams import published
 
 
 async def code_used_events(platform, servers: Servers, nats_namespace: str):  # type: ignore[no-untyped-def]
     await platform.rewards_service.relay.flush(timeout_s=10)
-    client = await nats.connect(servers.nats_url)
-    try:
-        subscription = await client.jetstream().pull_subscribe(
-            f"{nats_namespace}.rewards.code_used", stream=f"{nats_namespace}_rewards".upper()
-        )
-        try:
-            messages = await subscription.fetch(20, timeout=3)
-        except nats.errors.TimeoutError:
-            return []
-        return [events_pb2.Event.FromString(message.data).code_used for message in messages]
-    finally:
-        await client.close()
+    events = await published(servers, nats_namespace, "rewards.code_used")
+    return [event.code_used for event in events]
 
 
 @pytest.mark.parametrize(
