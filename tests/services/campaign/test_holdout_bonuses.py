@@ -4,7 +4,7 @@ them, or the holdout report's baseline is no baseline (found by the learn-loop a
 
 import datetime as dt
 
-from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, experiments_pb2
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, experiments_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from services.campaign.assignment import held_out
@@ -179,52 +179,22 @@ async def test_a_held_out_member_gets_no_sign_up_bonus(
         assert await available(ledger, held) == 0
 
 
-async def test_a_held_out_member_referred_gets_no_referral_bonus(start_service) -> None:
-    """A referral paid at once (no first purchase required, or the referred member has bought
-    already) paid the referred side even when the holdout keeps that member out; at a first
-    purchase it did not."""
-    held, free = pick_members()
-    other_free = next(
-        m
-        for m in (f"hb{index:03d}" for index in range(100, 200))
-        if not held_out(SALT, HOLDOUT_BPS, m)
-    )
-    async with ledger_and_campaign(start_service) as (ledger, campaign):
-        await configure_holdout(campaign)
-        await campaign.live(
-            engagement(
-                "refer",
-                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
-                points=100,
-                referred_points=50,
-            )
-        )
-        for number, referred in enumerate((held, other_free)):
-            referral = await campaign.stub.RecordActivity(
-                campaign_pb2.RecordActivityRequest(
-                    program_id=PROGRAM,
-                    idempotency_key=key(),
-                    activity=engagement_pb2.Activity(
-                        activity_id=f"referral-{number}",
-                        member_id=free,
-                        kind=common_pb2.ACTIVITY_KIND_REFERRAL,
-                        channel=common_pb2.CHANNEL_APP,
-                        referred_member_id=referred,
-                    ),
-                )
-            )
-            assert referral.activity.outcome == engagement_pb2.ACTIVITY_OUTCOME_REWARDED
-        # The referrer is not held out: paid for both referrals.
-        assert await available(ledger, free) == 200
-        assert await available(ledger, other_free) == 50
-        assert await available(ledger, held) == 0
-
-
 def other_free_member() -> str:
     return next(
         m
         for m in (f"hb{index:03d}" for index in range(100, 200))
         if not held_out(SALT, HOLDOUT_BPS, m)
+    )
+
+
+def referral_rule(rule_id: str, **fields) -> rules_pb2.Rule:  # type: ignore[no-untyped-def]
+    """100 points to the referrer, 50 to the referred member."""
+    return engagement(
+        rule_id,
+        activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
+        points=100,
+        referred_points=50,
+        **fields,
     )
 
 
@@ -245,6 +215,24 @@ async def refer(campaign, number: int, referrer: str, referred: str):  # type: i
     return answer.activity
 
 
+async def test_a_held_out_member_referred_gets_no_referral_bonus(start_service) -> None:
+    """A referral paid at once (no first purchase required, or the referred member has bought
+    already) paid the referred side even when the holdout keeps that member out; at a first
+    purchase it did not."""
+    held, free = pick_members()
+    other_free = other_free_member()
+    async with ledger_and_campaign(start_service) as (ledger, campaign):
+        await configure_holdout(campaign)
+        await campaign.live(referral_rule("refer"))
+        for number, referred in enumerate((held, other_free)):
+            referral = await refer(campaign, number, free, referred)
+            assert referral.outcome == engagement_pb2.ACTIVITY_OUTCOME_REWARDED
+        # The referrer is not held out: paid for both referrals.
+        assert await available(ledger, free) == 200
+        assert await available(ledger, other_free) == 50
+        assert await available(ledger, held) == 0
+
+
 async def test_a_held_out_referrer_s_referral_is_recorded_and_pays_the_referred_member(
     start_service,
 ) -> None:
@@ -255,14 +243,7 @@ async def test_a_held_out_referrer_s_referral_is_recorded_and_pays_the_referred_
     later = other_free_member()
     async with ledger_and_campaign(start_service) as (ledger, campaign):
         await configure_holdout(campaign)
-        await campaign.live(
-            engagement(
-                "refer",
-                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
-                points=100,
-                referred_points=50,
-            )
-        )
+        await campaign.live(referral_rule("refer"))
         at_once = await refer(campaign, 0, held, free)
         assert at_once.outcome == engagement_pb2.ACTIVITY_OUTCOME_REWARDED
         # The referrer is paid nothing, and the activity says so.
@@ -278,16 +259,7 @@ async def test_a_held_out_referrer_s_referral_is_recorded_and_pays_the_referred_
             == held
         )
 
-        await campaign.live(
-            engagement(
-                "refer-first",
-                priority=5,
-                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
-                points=100,
-                referred_points=50,
-                requires_first_purchase=True,
-            )
-        )
+        await campaign.live(referral_rule("refer-first", priority=5, requires_first_purchase=True))
         waiting = await refer(campaign, 1, held, later)
         assert waiting.outcome == engagement_pb2.ACTIVITY_OUTCOME_PENDING
         await campaign.ingest(batch("first", [("t-later", later, 1_000, APRIL)]))

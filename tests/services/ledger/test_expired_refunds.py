@@ -31,6 +31,25 @@ async def expire_now(database_url: str, reference: str, member_id: str | None = 
         await connection.close()
 
 
+async def spent_then_expired(  # type: ignore[no-untyped-def]
+    ledger: Ledger, database_url: str, **earn_fields
+) -> ledger_pb2.ReverseRequest:
+    """ann earns 70 of o1 and 100 of o2, spends 30 (from o1), and o1's 40 left are past their
+    expiry (they expire in the reversal's transaction): the request to reverse o1's earn."""
+    earned = await ledger.earn(
+        "ann", 70, source_reference="o1", expires_at=ts(now() + dt.timedelta(1)), **earn_fields
+    )
+    await ledger.earn("ann", 100, source_reference="o2", **earn_fields)
+    await ledger.redeem("ann", 30)  # from o1
+    await expire_now(database_url, "o1")
+    return ledger_pb2.ReverseRequest(
+        program_id="acme",
+        idempotency_key=key(),
+        member_id="ann",
+        posting_id=earned.posting.posting_id,
+    )
+
+
 async def test_a_refund_of_expired_points_takes_nothing_from_the_members_other_points(
     ledger: Ledger,
 ) -> None:
@@ -73,18 +92,7 @@ async def test_partial_refunds_count_the_expired_points_first_and_take_what_was_
 async def test_a_reversal_of_an_earn_whose_points_expired_takes_back_only_what_is_left(
     ledger: Ledger, database_url: str
 ) -> None:
-    earned = await ledger.earn(
-        "ann", 70, source_reference="o1", expires_at=ts(now() + dt.timedelta(1))
-    )
-    await ledger.earn("ann", 100, source_reference="o2")
-    await ledger.redeem("ann", 30)  # from o1
-    await expire_now(database_url, "o1")  # its 40 left expire in the reversal's transaction
-    request = ledger_pb2.ReverseRequest(
-        program_id="acme",
-        idempotency_key=key(),
-        member_id="ann",
-        posting_id=earned.posting.posting_id,
-    )
+    request = await spent_then_expired(ledger, database_url)
     reversed_ = await ledger.stub.Reverse(request)
     # The 30 spent are taken back (from o2); the 40 expired are not taken a second time.
     assert (reversed_.reversed_points, reversed_.balance.available_points) == (30, 70)
@@ -124,18 +132,7 @@ async def test_a_reversal_of_an_earn_whose_points_expired_takes_all_its_tier_pro
     ledger: Ledger, database_url: str
 ) -> None:
     # Tier progress counts what was earned, not what is left: the expired part goes back too.
-    earned = await ledger.earn(
-        "ann", 70, source_reference="o1", qualifying=True, expires_at=ts(now() + dt.timedelta(1))
-    )
-    await ledger.earn("ann", 100, source_reference="o2", qualifying=True)
-    await ledger.redeem("ann", 30)  # from o1
-    await expire_now(database_url, "o1")  # its 40 left expire in the reversal's transaction
-    request = ledger_pb2.ReverseRequest(
-        program_id="acme",
-        idempotency_key=key(),
-        member_id="ann",
-        posting_id=earned.posting.posting_id,
-    )
+    request = await spent_then_expired(ledger, database_url, qualifying=True)
     reversed_ = await ledger.stub.Reverse(request)
     # It took back the 30 spent and the tier progress of those only (170 - 30 = 140) before.
     assert (reversed_.reversed_points, reversed_.balance.qualifying_amount) == (30, 100)

@@ -15,6 +15,58 @@ from tests.services.ledger.support import Ledger
 from tests.services.rewards.conftest import PROGRAM, key, reason, reward, with_campaign
 
 
+def big_spenders(spend_min: int) -> segments_pb2.Segment:
+    """The segment of members who spent `spend_min` (minor units) or more in 30 days."""
+    return segments_pb2.Segment(
+        segment_id="big_spenders",
+        name="Big spenders",
+        conditions=[
+            segments_pb2.SegmentCondition(
+                monetary=segments_pb2.MonetaryCondition(
+                    window_days=30,
+                    spend_min=common_pb2.Money(amount_minor=spend_min, currency="EUR"),
+                )
+            )
+        ],
+    )
+
+
+async def purchase(campaign, member: str, spend: int) -> None:  # type: ignore[no-untyped-def]
+    await campaign.RecordPurchase(
+        campaign_pb2.RecordPurchaseRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            member_id=member,
+            transaction_id=f"t-{member}",
+            amount=common_pb2.Money(amount_minor=spend, currency="EUR"),
+            channel=common_pb2.CHANNEL_POS,
+        )
+    )
+
+
+async def big_spenders_reward(rewards) -> str:  # type: ignore[no-untyped-def]
+    """A reward only members of big_spenders may redeem; answers its id."""
+    created = await rewards.CreateReward(
+        rewards_pb2.CreateRewardRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            reward=reward(eligibility=rewards_pb2.Eligibility(segment_ids=["big_spenders"])),
+        )
+    )
+    return created.reward.reward_id
+
+
+def redeem_request(member: str, reward_id: str) -> rewards_pb2.RedeemRequest:
+    return rewards_pb2.RedeemRequest(
+        program_id=PROGRAM,
+        idempotency_key=key(),
+        member_id=member,
+        reward_id=reward_id,
+        quantity=1,
+        channel=common_pb2.CHANNEL_APP,
+    )
+
+
 async def test_only_segment_members_redeem_a_segment_reward(start_service, database_url) -> None:
     async with with_campaign(start_service, segments_interval_ms=200) as (
         ledger,
@@ -27,32 +79,10 @@ async def test_only_segment_members_redeem_a_segment_reward(start_service, datab
 async def run(ledger: Ledger, campaign, rewards, database_url: str) -> None:  # type: ignore[no-untyped-def]
     for member, spend in (("rich", 25_000), ("poor", 2_000)):
         await ledger.earn(member, 1_000)
-        await campaign.RecordPurchase(
-            campaign_pb2.RecordPurchaseRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                member_id=member,
-                transaction_id=f"t-{member}",
-                amount=common_pb2.Money(amount_minor=spend, currency="EUR"),
-                channel=common_pb2.CHANNEL_POS,
-            )
-        )
+        await purchase(campaign, member, spend)
     await campaign.CreateSegment(
         campaign_pb2.CreateSegmentRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            segment=segments_pb2.Segment(
-                segment_id="big_spenders",
-                name="Big spenders",
-                conditions=[
-                    segments_pb2.SegmentCondition(
-                        monetary=segments_pb2.MonetaryCondition(
-                            window_days=30,
-                            spend_min=common_pb2.Money(amount_minor=10_000, currency="EUR"),
-                        )
-                    )
-                ],
-            ),
+            program_id=PROGRAM, idempotency_key=key(), segment=big_spenders(10_000)
         )
     )
     computed = await campaign.ComputeSegment(
@@ -61,14 +91,7 @@ async def run(ledger: Ledger, campaign, rewards, database_url: str) -> None:  # 
         )
     )
     assert computed.member_count == 1
-    created = await rewards.CreateReward(
-        rewards_pb2.CreateRewardRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            reward=reward(eligibility=rewards_pb2.Eligibility(segment_ids=["big_spenders"])),
-        )
-    )
-    reward_id = created.reward.reward_id
+    reward_id = await big_spenders_reward(rewards)
 
     async def listed(member: str) -> list[str]:
         response = await rewards.ListRewards(
@@ -78,29 +101,11 @@ async def run(ledger: Ledger, campaign, rewards, database_url: str) -> None:  # 
 
     assert await listed("rich") == [reward_id]
     assert await listed("poor") == []
-    redeemed = await rewards.Redeem(
-        rewards_pb2.RedeemRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            member_id="rich",
-            reward_id=reward_id,
-            quantity=1,
-            channel=common_pb2.CHANNEL_APP,
-        )
-    )
+    redeemed = await rewards.Redeem(redeem_request("rich", reward_id))
     assert redeemed.redemption.points_spent == 500
     assert (await ledger.balance("rich")).available_points == 500
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await rewards.Redeem(
-            rewards_pb2.RedeemRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                member_id="poor",
-                reward_id=reward_id,
-                quantity=1,
-                channel=common_pb2.CHANNEL_APP,
-            )
-        )
+        await rewards.Redeem(redeem_request("poor", reward_id))
     assert error.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert reason(error.value) == "NOT_ELIGIBLE"
     assert (await ledger.balance("poor")).available_points == 1_000
@@ -132,30 +137,10 @@ async def test_a_member_out_of_the_segment_under_a_redemption_spends_nothing(
         start_service, rewards_config={"pause_after_hold_ms": 4_000}, segments_interval_ms=200
     ) as (ledger, campaign, rewards):
         await ledger.earn("rich", 1_000)
-        await campaign.RecordPurchase(
-            campaign_pb2.RecordPurchaseRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                member_id="rich",
-                transaction_id="t-rich",
-                amount=common_pb2.Money(amount_minor=25_000, currency="EUR"),
-                channel=common_pb2.CHANNEL_POS,
-            )
-        )
+        await purchase(campaign, "rich", 25_000)
 
         async def define(spend_min: int) -> None:
-            segment = segments_pb2.Segment(
-                segment_id="big_spenders",
-                name="Big spenders",
-                conditions=[
-                    segments_pb2.SegmentCondition(
-                        monetary=segments_pb2.MonetaryCondition(
-                            window_days=30,
-                            spend_min=common_pb2.Money(amount_minor=spend_min, currency="EUR"),
-                        )
-                    )
-                ],
-            )
+            segment = big_spenders(spend_min)
             if spend_min == 10_000:
                 await campaign.CreateSegment(
                     campaign_pb2.CreateSegmentRequest(
@@ -175,26 +160,8 @@ async def test_a_member_out_of_the_segment_under_a_redemption_spends_nothing(
             )
 
         await define(10_000)
-        created = await rewards.CreateReward(
-            rewards_pb2.CreateRewardRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                reward=reward(eligibility=rewards_pb2.Eligibility(segment_ids=["big_spenders"])),
-            )
-        )
-        reward_id = created.reward.reward_id
-        redeeming = asyncio.ensure_future(
-            rewards.Redeem(
-                rewards_pb2.RedeemRequest(
-                    program_id=PROGRAM,
-                    idempotency_key=key(),
-                    member_id="rich",
-                    reward_id=reward_id,
-                    quantity=1,
-                    channel=common_pb2.CHANNEL_APP,
-                )
-            )
-        )
+        reward_id = await big_spenders_reward(rewards)
+        redeeming = asyncio.ensure_future(rewards.Redeem(redeem_request("rich", reward_id)))
         for _ in range(200):
             if (await ledger.balance("rich")).held_points:
                 break
