@@ -8,11 +8,18 @@ from dataclasses import dataclass
 
 import grpc
 
-from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, engagement_pb2, rules_pb2
+from loyalty.campaign.v1 import (
+    campaign_pb2,
+    campaign_pb2_grpc,
+    engagement_pb2,
+    experiments_pb2,
+    rules_pb2,
+)
 from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from services.campaign.app import SPEC as CAMPAIGN
 from services.campaign.app import CampaignConfig
+from services.campaign.assignment import BUCKETS
 from services.campaign.ledger_client import LedgerClient
 from services.campaign.metrics import CampaignMetrics
 from services.campaign.notifier import Notifier
@@ -72,6 +79,19 @@ def rate(points: int = 1, per_amount_minor: int = 100) -> rules_pb2.EarnRate:
     return rules_pb2.EarnRate(points=points, per_amount_minor=per_amount_minor)
 
 
+def two_arms(
+    treatment: str, *, control_bps: int = 5_000, **treatment_fields
+) -> list[experiments_pb2.ExperimentArm]:  # type: ignore[no-untyped-def]
+    """A control arm of `control_bps` buckets and one treatment arm of the rest, with its
+    rule_ids=[...] / reward_ids=[...]."""
+    return [
+        experiments_pb2.ExperimentArm(arm_code="control", allocation_bps=control_bps, control=True),
+        experiments_pb2.ExperimentArm(
+            arm_code=treatment, allocation_bps=BUCKETS - control_bps, **treatment_fields
+        ),
+    ]
+
+
 @dataclass
 class Campaign:
     stub: campaign_pb2_grpc.CampaignServiceStub
@@ -109,6 +129,18 @@ class Campaign:
                 program_id=self.program_id, idempotency_key=key(), config=config
             )
         )
+
+    async def create_experiment(
+        self, experiment: experiments_pb2.Experiment, *, idempotency_key: str = ""
+    ) -> experiments_pb2.Experiment:
+        response = await self.stub.CreateExperiment(
+            campaign_pb2.CreateExperimentRequest(
+                program_id=self.program_id,
+                idempotency_key=idempotency_key or key(),
+                experiment=experiment,
+            )
+        )
+        return response.experiment
 
     async def notification_policy(self, **fields) -> engagement_pb2.NotificationPolicy:  # type: ignore[no-untyped-def]
         """Configure the program's notification policy (enabled_kinds=[...], ...)."""

@@ -19,6 +19,7 @@ from tests.services.campaign.support import (
     ledger_and_campaign,
     rate,
     ts,
+    two_arms,
 )
 
 HOLDOUT_SALT = f"holdout:{PROGRAM}"
@@ -80,23 +81,12 @@ async def test_backtest_rewards_only_the_members_live_accrual_would(start_servic
                 ),
             )
         )
-        await campaign.stub.CreateExperiment(
-            campaign_pb2.CreateExperimentRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                experiment=experiments_pb2.Experiment(
-                    experiment_id="promo-test",
-                    name="Promo",
-                    start_time=ts(started),
-                    arms=[
-                        experiments_pb2.ExperimentArm(
-                            arm_code="control", allocation_bps=5_000, control=True
-                        ),
-                        experiments_pb2.ExperimentArm(
-                            arm_code="promo", allocation_bps=5_000, rule_ids=["promo"]
-                        ),
-                    ],
-                ),
+        await campaign.create_experiment(
+            experiments_pb2.Experiment(
+                experiment_id="promo-test",
+                name="Promo",
+                start_time=ts(started),
+                arms=two_arms("promo", rule_ids=["promo"]),
             )
         )
         await campaign.ingest(

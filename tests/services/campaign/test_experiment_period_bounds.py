@@ -24,6 +24,7 @@ from tests.services.campaign.support import (
     ledger_and_campaign,
     rate,
     ts,
+    two_arms,
 )
 
 START = dt.datetime(2026, 6, 1, 10, 0, 0, 500_000, tzinfo=dt.UTC)
@@ -50,27 +51,13 @@ CONTROL = next(m for m in (f"c{i}" for i in range(100)) if arm_of(m) == 0)
 
 
 async def create_experiment(campaign) -> None:  # type: ignore[no-untyped-def]
-    await campaign.stub.CreateExperiment(
-        campaign_pb2.CreateExperimentRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            experiment=experiments_pb2.Experiment(
-                experiment_id=EXPERIMENT,
-                name="Bounds",
-                start_time=ts(START),
-                end_time=ts(END),
-                arms=[
-                    experiments_pb2.ExperimentArm(
-                        arm_code="control", allocation_bps=5_000, control=True
-                    ),
-                    experiments_pb2.ExperimentArm(
-                        arm_code="promo",
-                        allocation_bps=5_000,
-                        rule_ids=["promo", "reviews"],
-                        reward_ids=["coffee"],
-                    ),
-                ],
-            ),
+    await campaign.create_experiment(
+        experiments_pb2.Experiment(
+            experiment_id=EXPERIMENT,
+            name="Bounds",
+            start_time=ts(START),
+            end_time=ts(END),
+            arms=two_arms("promo", rule_ids=["promo", "reviews"], reward_ids=["coffee"]),
         )
     )
 

@@ -8,12 +8,13 @@ from loyalty.campaign.v1 import campaign_pb2, experiments_pb2
 from services.campaign.assignment import arm_index, bucket
 from tests.services.campaign.support import (
     PROGRAM,
+    Campaign,
     batch,
     earning,
-    key,
     ledger_and_campaign,
     rate,
     ts,
+    two_arms,
 )
 
 EXPERIMENT = "small-arms"
@@ -32,31 +33,27 @@ def two_of_each_arm() -> tuple[list[str], list[str]]:
     return control, treatment
 
 
+async def start_experiment(campaign: Campaign) -> dt.datetime:
+    """The promo rule live and the experiment of two equal arms (control, promo) started an
+    hour ago; answers when it started."""
+    await campaign.live(earning("promo", rate=rate(1, 100)))
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    await campaign.create_experiment(
+        experiments_pb2.Experiment(
+            experiment_id=EXPERIMENT,
+            name="Small arms",
+            start_time=ts(started),
+            arms=two_arms("promo", rule_ids=["promo"]),
+        )
+    )
+    return started
+
+
 async def test_a_report_on_two_members_per_arm_has_the_t_interval_of_one_degree_of_freedom(
     start_service,
 ) -> None:
     async with ledger_and_campaign(start_service, segments_enabled=False) as (_, campaign):
-        await campaign.live(earning("promo", rate=rate(1, 100)))
-        started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-        await campaign.stub.CreateExperiment(
-            campaign_pb2.CreateExperimentRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                experiment=experiments_pb2.Experiment(
-                    experiment_id=EXPERIMENT,
-                    name="Small arms",
-                    start_time=ts(started),
-                    arms=[
-                        experiments_pb2.ExperimentArm(
-                            arm_code="control", allocation_bps=5_000, control=True
-                        ),
-                        experiments_pb2.ExperimentArm(
-                            arm_code="promo", allocation_bps=5_000, rule_ids=["promo"]
-                        ),
-                    ],
-                ),
-            )
-        )
+        started = await start_experiment(campaign)
         control, treatment = two_of_each_arm()
         bought = started + dt.timedelta(minutes=30)
         # Control spends 10.00 each (no variance); the treatment 10.00 and 30.00.
@@ -95,27 +92,7 @@ async def test_an_arm_without_members_gives_no_uplift(start_service) -> None:
     """With nobody in control there is nothing to compare with: the report gave the treatment's
     own spend and participation as their uplift (+20.00 EUR, +100 percentage points)."""
     async with ledger_and_campaign(start_service, segments_enabled=False) as (_, campaign):
-        await campaign.live(earning("promo", rate=rate(1, 100)))
-        started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-        await campaign.stub.CreateExperiment(
-            campaign_pb2.CreateExperimentRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                experiment=experiments_pb2.Experiment(
-                    experiment_id=EXPERIMENT,
-                    name="Small arms",
-                    start_time=ts(started),
-                    arms=[
-                        experiments_pb2.ExperimentArm(
-                            arm_code="control", allocation_bps=5_000, control=True
-                        ),
-                        experiments_pb2.ExperimentArm(
-                            arm_code="promo", allocation_bps=5_000, rule_ids=["promo"]
-                        ),
-                    ],
-                ),
-            )
-        )
+        started = await start_experiment(campaign)
         _, treatment = two_of_each_arm()
         bought = started + dt.timedelta(minutes=30)
         await campaign.ingest(batch("b1", [(f"t-{m}", m, 2_000, bought) for m in treatment]))
@@ -144,27 +121,7 @@ async def test_a_rate_of_all_or_none_still_has_an_interval(start_service) -> Non
     for 2 of 2 is [0.342378, 1], for 0 of 2 [0, 0.657622]; the lower bound of the difference
     is 1 - sqrt(0.657622² + 0.657622²) = 0.069983)."""
     async with ledger_and_campaign(start_service, segments_enabled=False) as (_, campaign):
-        await campaign.live(earning("promo", rate=rate(1, 100)))
-        started = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-        await campaign.stub.CreateExperiment(
-            campaign_pb2.CreateExperimentRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                experiment=experiments_pb2.Experiment(
-                    experiment_id=EXPERIMENT,
-                    name="Small arms",
-                    start_time=ts(started),
-                    arms=[
-                        experiments_pb2.ExperimentArm(
-                            arm_code="control", allocation_bps=5_000, control=True
-                        ),
-                        experiments_pb2.ExperimentArm(
-                            arm_code="promo", allocation_bps=5_000, rule_ids=["promo"]
-                        ),
-                    ],
-                ),
-            )
-        )
+        started = await start_experiment(campaign)
         control, treatment = two_of_each_arm()
         # The control members bought before the experiment only: known, not participating.
         before = started - dt.timedelta(days=1)

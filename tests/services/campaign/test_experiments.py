@@ -14,7 +14,7 @@ from loyalty.campaign.v1 import campaign_pb2, campaign_pb2_grpc, experiments_pb2
 from loyalty.events.v1 import events_pb2
 from services.campaign.app import SPEC as CAMPAIGN
 from services.campaign.app import CampaignConfig
-from services.campaign.assignment import BUCKETS, arm_index, bucket, bucket_sql
+from services.campaign.assignment import arm_index, bucket, bucket_sql
 from tests.services.campaign.insight_support import (
     compute,
     create_segment,
@@ -31,10 +31,10 @@ from tests.services.campaign.support import (
     batch,
     earning,
     eur,
-    key,
     ledger_and_campaign,
     rate,
     ts,
+    two_arms,
 )
 
 SEED = 20250101
@@ -51,12 +51,7 @@ def now() -> dt.datetime:
 
 
 def arms(*, treatment_rules: tuple[str, ...] = ("double",), control_bps: int = 5_000):  # type: ignore[no-untyped-def]
-    return [
-        experiments_pb2.ExperimentArm(arm_code="control", allocation_bps=control_bps, control=True),
-        experiments_pb2.ExperimentArm(
-            arm_code="double", allocation_bps=BUCKETS - control_bps, rule_ids=list(treatment_rules)
-        ),
-    ]
+    return two_arms("double", control_bps=control_bps, rule_ids=list(treatment_rules))
 
 
 def experiment(experiment_id: str, **fields) -> experiments_pb2.Experiment:  # type: ignore[no-untyped-def]
@@ -69,12 +64,7 @@ def experiment(experiment_id: str, **fields) -> experiments_pb2.Experiment:  # t
 async def create(
     campaign, made: experiments_pb2.Experiment, idempotency_key: str = ""
 ) -> experiments_pb2.Experiment:  # type: ignore[no-untyped-def]
-    response = await campaign.stub.CreateExperiment(
-        campaign_pb2.CreateExperimentRequest(
-            program_id=PROGRAM, idempotency_key=idempotency_key or key(), experiment=made
-        )
-    )
-    return response.experiment
+    return await campaign.create_experiment(made, idempotency_key=idempotency_key)
 
 
 async def earned_by_rule(database_url: str, members: list[str]) -> dict[str, tuple[int, set[str]]]:

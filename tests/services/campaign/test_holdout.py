@@ -21,6 +21,7 @@ from tests.services.campaign.support import (
     ledger_and_campaign,
     rate,
     ts,
+    two_arms,
 )
 
 SALT = f"holdout:{PROGRAM}"
@@ -93,22 +94,11 @@ async def test_held_out_members_earn_nothing_and_the_report_compares(start_servi
         assert review.activity.points == 0 and await available(ledger, held_member) == 0
         # A held-out member takes part in no experiment either.
         await campaign.live(earning("promo", fixed_bonus_points=5))
-        await campaign.stub.CreateExperiment(
-            campaign_pb2.CreateExperimentRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                experiment=experiments_pb2.Experiment(
-                    experiment_id="promo-test",
-                    name="Promo",
-                    arms=[
-                        experiments_pb2.ExperimentArm(
-                            arm_code="control", allocation_bps=5_000, control=True
-                        ),
-                        experiments_pb2.ExperimentArm(
-                            arm_code="promo", allocation_bps=5_000, rule_ids=["promo"]
-                        ),
-                    ],
-                ),
+        await campaign.create_experiment(
+            experiments_pb2.Experiment(
+                experiment_id="promo-test",
+                name="Promo",
+                arms=two_arms("promo", rule_ids=["promo"]),
             )
         )
         assignment = await campaign.stub.GetExperimentAssignment(

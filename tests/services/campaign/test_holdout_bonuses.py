@@ -45,6 +45,25 @@ async def configure_holdout(campaign) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+async def create_mission(  # type: ignore[no-untyped-def]
+    campaign, mission_id: str, step: engagement_pb2.MissionStep, **fields
+) -> None:
+    """A mission of the one step paying 200 points (its name the id unless given)."""
+    await campaign.stub.CreateMission(
+        campaign_pb2.CreateMissionRequest(
+            program_id=PROGRAM,
+            idempotency_key=key(),
+            mission=engagement_pb2.Mission(
+                mission_id=mission_id,
+                name=fields.pop("name", mission_id),
+                reward_points=200,
+                steps=[step],
+                **fields,
+            ),
+        )
+    )
+
+
 async def test_held_out_members_get_no_birthday_or_top_of_month_bonus(
     start_service, servers, nats_namespace
 ) -> None:
@@ -107,22 +126,14 @@ async def test_a_held_out_member_completing_a_mission_by_an_activity_gets_no_poi
     held, free = pick_members()
     async with ledger_and_campaign(start_service) as (ledger, campaign):
         await configure_holdout(campaign)
-        await campaign.stub.CreateMission(
-            campaign_pb2.CreateMissionRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                mission=engagement_pb2.Mission(
-                    mission_id="first-review",
-                    name="Write a review",
-                    window_days=14,
-                    reward_points=200,
-                    steps=[
-                        engagement_pb2.MissionStep(
-                            step_code="review", activity_kind=common_pb2.ACTIVITY_KIND_REVIEW
-                        )
-                    ],
-                ),
-            )
+        await create_mission(
+            campaign,
+            "first-review",
+            engagement_pb2.MissionStep(
+                step_code="review", activity_kind=common_pb2.ACTIVITY_KIND_REVIEW
+            ),
+            name="Write a review",
+            window_days=14,
         )
         for member in (held, free):
             await campaign.stub.RecordActivity(
@@ -293,31 +304,15 @@ async def test_bonuses_of_a_purchase_before_the_holdout_s_start_are_paid(start_s
                 ]
             )
         )
-        await campaign.live(
-            engagement(
-                "refer-first",
-                activity_kind=common_pb2.ACTIVITY_KIND_REFERRAL,
-                points=100,
-                referred_points=50,
-                requires_first_purchase=True,
-            )
-        )
-        await campaign.stub.CreateMission(
-            campaign_pb2.CreateMissionRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                mission=engagement_pb2.Mission(
-                    mission_id="buy-once",
-                    name="Buy once",
-                    reward_points=200,
-                    start_time=ts(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
-                    steps=[
-                        engagement_pb2.MissionStep(
-                            step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
-                        )
-                    ],
-                ),
-            )
+        await campaign.live(referral_rule("refer-first", requires_first_purchase=True))
+        await create_mission(
+            campaign,
+            "buy-once",
+            engagement_pb2.MissionStep(
+                step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
+            ),
+            name="Buy once",
+            start_time=ts(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
         )
         waiting = await refer(campaign, 0, free, held)
         assert waiting.outcome == engagement_pb2.ACTIVITY_OUTCOME_PENDING

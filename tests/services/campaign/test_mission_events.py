@@ -4,11 +4,8 @@ announced with none, by a purchase or by an activity."""
 
 import datetime as dt
 
-import nats
-
 from loyalty.campaign.v1 import campaign_pb2, engagement_pb2
 from loyalty.common.v1 import common_pb2
-from loyalty.events.v1 import events_pb2
 from tests.conftest import Servers
 from tests.services.campaign.streams import campaign_events, eventually
 from tests.services.campaign.support import (
@@ -19,43 +16,23 @@ from tests.services.campaign.support import (
     ledger_and_campaign,
     ts,
 )
-from tests.services.campaign.test_holdout_bonuses import APRIL, configure_holdout, pick_members
+from tests.services.campaign.test_holdout_bonuses import (
+    APRIL,
+    configure_holdout,
+    create_mission,
+    pick_members,
+)
+
+MISSIONS_START = ts(APRIL.replace(year=2024))
 
 
 async def completions(campaign, servers: Servers, nats_namespace: str):  # type: ignore[no-untyped-def]
     await campaign.service.relay.flush(timeout_s=10)
-    client = await nats.connect(servers.nats_url)
-    try:
-        subscription = await client.jetstream().pull_subscribe(
-            f"{nats_namespace}.campaign.mission_completed",
-            stream=f"{nats_namespace}_campaign".upper(),
-        )
-        try:
-            messages = await subscription.fetch(20, timeout=3)
-        except nats.errors.TimeoutError:
-            return {}
-        announced = [
-            events_pb2.Event.FromString(message.data).mission_completed for message in messages
-        ]
-        return {(c.member_id, c.mission_id): c.points for c in announced}
-    finally:
-        await client.close()
-
-
-async def create_mission(campaign, mission_id: str, step: engagement_pb2.MissionStep) -> None:  # type: ignore[no-untyped-def]
-    await campaign.stub.CreateMission(
-        campaign_pb2.CreateMissionRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            mission=engagement_pb2.Mission(
-                mission_id=mission_id,
-                name=mission_id,
-                reward_points=200,
-                start_time=ts(APRIL.replace(year=2024)),
-                steps=[step],
-            ),
-        )
-    )
+    events = await campaign_events(servers, nats_namespace, "campaign.mission_completed")
+    return {
+        (e.mission_completed.member_id, e.mission_completed.mission_id): e.mission_completed.points
+        for e in events
+    }
 
 
 async def test_a_held_out_member_s_completion_is_announced_with_no_points(
@@ -70,6 +47,7 @@ async def test_a_held_out_member_s_completion_is_announced_with_no_points(
             engagement_pb2.MissionStep(
                 step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
             ),
+            start_time=MISSIONS_START,
         )
         await create_mission(
             campaign,
@@ -77,6 +55,7 @@ async def test_a_held_out_member_s_completion_is_announced_with_no_points(
             engagement_pb2.MissionStep(
                 step_code="review", activity_kind=common_pb2.ACTIVITY_KIND_REVIEW
             ),
+            start_time=MISSIONS_START,
         )
         await campaign.ingest(
             batch("april", [("t-held", held, 1_000, APRIL), ("t-free", free, 1_000, APRIL)])
@@ -118,6 +97,7 @@ async def test_a_held_out_member_s_completion_is_withdrawn_with_the_points_it_an
             engagement_pb2.MissionStep(
                 step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
             ),
+            start_time=MISSIONS_START,
         )
         await campaign.ingest(
             batch("april", [("t-held", held, 1_000, APRIL), ("t-free", free, 1_000, APRIL)])

@@ -13,6 +13,7 @@ from loyalty.events.v1 import events_pb2
 from tests.services.campaign.streams import eventually, publish
 from tests.services.campaign.support import (
     PROGRAM,
+    Campaign,
     earning,
     eur,
     key,
@@ -68,13 +69,8 @@ async def test_a_month_with_a_return_is_summarised_with_purchases_and_returns_ap
                 occurred_at=ts(may + dt.timedelta(days=2)),
             )
         )
-        notifier = campaign.notifier()
         # Switched on in May (the job's first run), summarised once May has ended.
-        assert await notifier.monthly_summaries(dt.datetime(2025, 5, 2, 9, tzinfo=ZONE)) == 0
-        assert await notifier.monthly_summaries(dt.datetime(2025, 6, 1, 9, tzinfo=ZONE)) == 1
-        listed = await campaign.notification_intents("ann")
-        [summary] = [i for i in listed if i.kind == MONTHLY]
-        data = dict(summary.template_data)
+        data = await may_summarised(campaign, "ann")
         assert (data["purchases"], data["spend_minor"], data["purchase_points"]) == (
             "2",
             "12500",
@@ -85,3 +81,14 @@ async def test_a_month_with_a_return_is_summarised_with_purchases_and_returns_ap
             "4000",
             "40",
         )
+
+
+async def may_summarised(campaign: Campaign, member: str) -> dict[str, str]:
+    """Run the monthly summary job on 2 May (its first run: switched on, nothing to summarise)
+    and on 1 June (May summarised, for one member); the template data of `member`'s summary."""
+    notifier = campaign.notifier()
+    assert await notifier.monthly_summaries(dt.datetime(2025, 5, 2, 9, tzinfo=ZONE)) == 0
+    assert await notifier.monthly_summaries(dt.datetime(2025, 6, 1, 9, tzinfo=ZONE)) == 1
+    listed = await campaign.notification_intents(member)
+    [summary] = [i for i in listed if i.kind == MONTHLY]
+    return dict(summary.template_data)

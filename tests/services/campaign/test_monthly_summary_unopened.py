@@ -4,16 +4,10 @@ BatchGetBalances left such a member out, so the summary went without the balance
 (available points, tier, points expiring soon) the template shows. Campaign's members are
 enrolled ones, so it asks with `enrolled`, and the ledger answers the fresh account."""
 
-import datetime as dt
-import zoneinfo
-
-from loyalty.common.v1 import common_pb2
 from loyalty.ledger.v1 import ledger_pb2
 from services.campaign import repository_notifications
 from tests.services.campaign.support import PROGRAM, ledger_and_campaign
-
-ZONE = zoneinfo.ZoneInfo("Europe/Amsterdam")
-MONTHLY = common_pb2.NOTIFICATION_KIND_MONTHLY_SUMMARY
+from tests.services.campaign.test_monthly_summary_returns import MONTHLY, may_summarised
 
 
 async def test_a_member_enrolled_without_an_account_is_summarised_with_the_fresh_balance(
@@ -28,13 +22,7 @@ async def test_a_member_enrolled_without_an_account_is_summarised_with_the_fresh
         # the ledger has not read it (no account).
         async with pool.acquire() as connection:
             await repository_notifications.ensure_member(connection, PROGRAM, "newbie")
-        notifier = campaign.notifier()
-        assert await notifier.monthly_summaries(dt.datetime(2025, 5, 2, 9, tzinfo=ZONE)) == 0
-        assert await notifier.monthly_summaries(dt.datetime(2025, 6, 1, 9, tzinfo=ZONE)) == 1
-
-        listed = await campaign.notification_intents("newbie")
-        [summary] = [i for i in listed if i.kind == MONTHLY]
-        data = dict(summary.template_data)
+        data = await may_summarised(campaign, "newbie")
         assert (data["available_points"], data["expiring_30_days_points"]) == ("0", "0")
         assert data["tier_code"] == "member"  # the program's entry tier
         # Nothing was opened by the read.
