@@ -35,6 +35,7 @@ from services.campaign.segment_refresh import SegmentRefresh
 from services.campaign.servicer import CampaignServicer
 from services.shared.clients import service_channel
 from services.shared.config import require
+from services.shared.forgotten_keys import ForgottenKeysConfig
 from services.shared.jetstream import PullConsumer
 from services.shared.periodic import IncompleteRun, periodic
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec, Worker
@@ -44,7 +45,10 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class CampaignConfig(ProcessConfig):
+class CampaignConfig(ForgottenKeysConfig, ProcessConfig):
+    # FORGOTTEN_KEY_SECRET (ForgottenKeysConfig): the keyed hash campaign keeps an erased
+    # member's idempotency keys under (its purchases', returns' and activities'), on identity's
+    # member_erased; FORGOTTEN_KEY_PREVIOUS_SECRETS after a rotation.
     grpc_address: str = "127.0.0.1:50053"
     metrics_port: int = 9103
     # A RecordPurchase or RecordActivity holds its connection while the ledger posts.
@@ -94,6 +98,7 @@ class CampaignConfig(ProcessConfig):
     occurred_at_ahead_max_ms: int = OCCURRED_AT_AHEAD_MAX_MS
 
     def validate(self, prefix: str) -> None:
+        self.validate_forgotten_keys(prefix)
         require(
             1 <= self.batch_size_max <= 100_000,
             variable=f"{prefix}_BATCH_SIZE_MAX",
@@ -152,6 +157,8 @@ def utc_now() -> dt.datetime:
 
 async def setup(runtime: Runtime) -> Application:
     config: CampaignConfig = runtime.config
+    config.warn_if_local(logger, "CAMPAIGN", "erased members' idempotency keys")
+    forgetting = config.forgetting()
     ledger = LedgerClient(ledger_pb2_grpc.LedgerServiceStub(service_channel(config.ledger_address)))
     limits = Limits(
         batch_size_max=config.batch_size_max,
@@ -164,7 +171,13 @@ async def setup(runtime: Runtime) -> Application:
         identity_pb2_grpc.IdentityServiceStub(service_channel(config.identity_address))
     )
     servicer = CampaignServicer(
-        runtime.pool, runtime.outbox, ledger, limits=limits, metrics=metrics, identity=identity
+        runtime.pool,
+        runtime.outbox,
+        ledger,
+        limits=limits,
+        metrics=metrics,
+        identity=identity,
+        forgetting=forgetting,
     )
     insight_metrics = InsightMetrics.create(runtime.metrics.registry)
     servicer.insight_metrics = insight_metrics
@@ -218,7 +231,7 @@ async def setup(runtime: Runtime) -> Application:
     if config.consumers_enabled:
         for spec in events.SEGMENT_FACTS_CONSUMERS:
             workers[spec.durable] = PullConsumer(
-                runtime.jetstream, spec, SegmentFactsHandler(runtime.pool)
+                runtime.jetstream, spec, SegmentFactsHandler(runtime.pool, forgetting)
             ).run
         workers["redemptions"] = PullConsumer(
             runtime.jetstream, events.REDEMPTION_CONSUMER, RedemptionHandler(runtime.pool)

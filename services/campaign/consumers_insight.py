@@ -2,7 +2,8 @@
 
 - `identity.member_enrolled` / `consent_changed` / `member_erased` / `member_merged`: the
   enrolment channel, consents per channel (a change older than the stored one is ignored, so a
-  redelivery never undoes a later change), erasure (which forgets the birthday too), and merges
+  redelivery never undoes a later change), erasure (which forgets the birthday too, and keeps
+  the member's idempotency keys only under their keyed hash: repository_erased_keys.py), and merges
   (the merged member leaves every segment like an erased one, and its purchases are refused from
   then on); each marks the member for segment re-evaluation.
 - `ledger.tier_changed`: a mark (the tier consumer of consumers.py writes the tier and marks
@@ -17,9 +18,11 @@ import asyncpg
 from nats.aio.msg import Msg
 
 from loyalty.events.v1 import events_pb2
+from services.campaign import repository_erased_keys as erased_keys
 from services.campaign import repository_experiments as experiment_store
 from services.campaign import repository_purchases as purchase_store
 from services.campaign import repository_segment_facts as segment_facts
+from services.shared.idempotency import Forgetting
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +34,10 @@ def _occurred(event: events_pb2.Event) -> dt.datetime:
 
 
 class SegmentFactsHandler:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, forgetting: Forgetting) -> None:
         self.pool = pool
+        # How an erasure keeps the member's idempotency keys (CAMPAIGN_FORGOTTEN_KEY_*).
+        self.forgetting = forgetting
 
     async def __call__(self, message: Msg) -> None:
         event = events_pb2.Event.FromString(message.data)
@@ -78,6 +83,9 @@ class SegmentFactsHandler:
                 await segment_facts.record_erasure(connection, program_id, erased)
                 await purchase_store.member_erased(
                     connection, program_id, erased, at=_occurred(event)
+                )
+                await erased_keys.forget_member_keys(
+                    connection, program_id, erased, self.forgetting
                 )
                 return
             elif payload == "member_merged":

@@ -121,8 +121,11 @@ class GroupedPurchases:
             [asyncpg.Connection, ProgramSettings], Awaitable[list[CompiledEarningRule]]
         ],
         enrolments: Enrolments,
+        forgetting: idempotency.Forgetting,
     ) -> None:
         self.pool = pool
+        # An erased member's keys are kept under their keyed hash (repository_erased_keys.py).
+        self.forgetting = forgetting
         self.outbox = outbox
         self.missions = missions
         self.ledger = ledger
@@ -172,6 +175,7 @@ class GroupedPurchases:
             method=METHOD,
             requests=[(call.request.idempotency_key, call.request) for call in calls],
             response_type=Response,
+            forgetting=self.forgetting,
         )
         outcomes: list[Outcome | None] = [*answers]
         if fresh:

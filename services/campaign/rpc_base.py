@@ -17,6 +17,7 @@ from services.campaign.repository_tiers import TiersCache
 from services.campaign.rule_compiler import CompiledEarningRule, CompiledRules
 from services.campaign.tier_codes import ProgramTiers, followed_rule, with_tier_multipliers
 from services.shared.errors import InvalidArgument
+from services.shared.idempotency import LOCAL_FORGOTTEN_KEY_SECRET, Forgetting
 from services.shared.outbox import Outbox
 from services.shared.validation import OCCURRED_AT_AHEAD_MAX_MS
 
@@ -74,6 +75,7 @@ class RpcBase(campaign_pb2_grpc.CampaignServiceServicer):
         compiled: CompiledRules | None = None,
         metrics: CampaignMetrics | None = None,
         identity: MemberDirectory | None = None,
+        forgetting: Forgetting | None = None,
     ) -> None:
         self.pool = pool
         self.outbox = outbox
@@ -84,6 +86,9 @@ class RpcBase(campaign_pb2_grpc.CampaignServiceServicer):
         self.metrics = metrics or CampaignMetrics.create()
         self.missions = MissionTracker(outbox, self.metrics)
         self.enrolments = Enrolments(identity)
+        # How an erased member's idempotency keys are kept (CAMPAIGN_FORGOTTEN_KEY_*): its
+        # retries are looked up under these forms too.
+        self.forgetting = forgetting or Forgetting(LOCAL_FORGOTTEN_KEY_SECRET.encode())
 
     def compile(
         self,

@@ -46,6 +46,7 @@ class EngagementRpcs(RpcBase):
                 request=request,
                 response_type=campaign_pb2.RecordActivityResponse,
                 work=record,
+                forgetting=self.forgetting,
             )
 
     async def VerifyActivity(

@@ -86,7 +86,13 @@ class PurchaseRpcs(RpcBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.purchases = GroupedPurchases(
-            self.pool, self.outbox, self.missions, self.ledger, self.earning_rules, self.enrolments
+            self.pool,
+            self.outbox,
+            self.missions,
+            self.ledger,
+            self.earning_rules,
+            self.enrolments,
+            self.forgetting,
         )
 
     def ingest(self) -> Ingest:
@@ -189,6 +195,7 @@ class PurchaseRpcs(RpcBase):
                 request=request,
                 response_type=campaign_pb2.RecordReturnResponse,
                 work=record,
+                forgetting=self.forgetting,
             )
 
     async def PreviewBasket(

@@ -71,6 +71,8 @@ class RecordedAnswerRpcs(RpcBase):
             # An answer stored before it named its member never matches: the retry is then
             # resolved and recorded as before.
             request_of=lambda answer: kind.with_member(retry, answer),
+            # An erased member's keys are kept under their keyed hash (repository_erased_keys).
+            forgetting=self.forgetting,
         )
         if answer is None:
             return campaign_pb2.FindRecordedAnswerResponse()

@@ -14,11 +14,7 @@ from services.identity.rpc_base import Settings
 from services.identity.servicer import IdentityServicer
 from services.shared.clients import service_channel
 from services.shared.config import require
-from services.shared.idempotency import (
-    FORGOTTEN_KEY_SECRET_LENGTH_MIN,
-    LOCAL_FORGOTTEN_KEY_SECRET,
-    Forgetting,
-)
+from services.shared.forgotten_keys import ForgottenKeysConfig
 from services.shared.jetstream import PullConsumer
 from services.shared.server import Application, ProcessConfig, Runtime, ServiceSpec
 
@@ -28,7 +24,12 @@ QR_TOKEN_OFFLINE_AGE_MAX_DEFAULT_MS = 72 * 3_600_000
 
 
 @dataclass(frozen=True, kw_only=True)
-class IdentityConfig(ProcessConfig):
+class IdentityConfig(ForgottenKeysConfig, ProcessConfig):
+    # FORGOTTEN_KEY_SECRET (ForgottenKeysConfig): the keyed hash an erasure keeps the member's
+    # idempotency keys and the blocks of its lost or stolen cards under, so the database alone
+    # does not give a short key (`enrol:<e-mail>`) or a card number away; a changed secret also
+    # frees every card blocked for an erased member unless the old one is in
+    # FORGOTTEN_KEY_PREVIOUS_SECRETS.
     grpc_address: str = "127.0.0.1:50051"
     metrics_port: int = 9101
     # The ledger, for the points transfer of a merge and the history of a GDPR export.
@@ -40,15 +41,6 @@ class IdentityConfig(ProcessConfig):
     # this long ago. Beyond it the token is refused: a token seen on a screen or a receipt is
     # not good for backdated transactions for ever.
     qr_token_offline_age_max_ms: int = QR_TOKEN_OFFLINE_AGE_MAX_DEFAULT_MS
-    # The secret of the keyed hash an erasure keeps the member's idempotency keys and the blocks
-    # of its lost or stolen cards under, so the database alone does not give a short key
-    # (`enrol:<e-mail>`) or a card number away. Never stored in the database; a deployment sets
-    # it from a secret store (the local default is public). Keep it: a retry or a card is
-    # recognised by hashing it again, so a changed secret forgets every erased key and frees
-    # every card blocked for an erased member unless the old one is listed in
-    # FORGOTTEN_KEY_PREVIOUS_SECRETS (looked up, not written).
-    forgotten_key_secret: str = LOCAL_FORGOTTEN_KEY_SECRET
-    forgotten_key_previous_secrets: tuple[str, ...] = ()
 
     def validate(self, prefix: str) -> None:
         require(
@@ -61,21 +53,7 @@ class IdentityConfig(ProcessConfig):
             variable=f"{prefix}_QR_TOKEN_OFFLINE_AGE_MAX_MS",
             message=f"must be between 0 and {QR_TOKEN_OFFLINE_AGE_MAX_MS} (30 days)",
         )
-        for name, secrets in (
-            ("FORGOTTEN_KEY_SECRET", (self.forgotten_key_secret,)),
-            ("FORGOTTEN_KEY_PREVIOUS_SECRETS", self.forgotten_key_previous_secrets),
-        ):
-            require(
-                all(len(secret.encode()) >= FORGOTTEN_KEY_SECRET_LENGTH_MIN for secret in secrets),
-                variable=f"{prefix}_{name}",
-                message=f"needs at least {FORGOTTEN_KEY_SECRET_LENGTH_MIN} bytes",
-            )
-
-    def forgetting(self) -> Forgetting:
-        return Forgetting(
-            self.forgotten_key_secret.encode(),
-            tuple(secret.encode() for secret in self.forgotten_key_previous_secrets),
-        )
+        self.validate_forgotten_keys(prefix)
 
 
 TOKEN_CLOCK_SKEW_MAX_MS = 300_000
@@ -84,12 +62,7 @@ QR_TOKEN_OFFLINE_AGE_MAX_MS = 30 * 86_400_000
 
 async def setup(runtime: Runtime) -> Application:
     config: IdentityConfig = runtime.config
-    if config.forgotten_key_secret == LOCAL_FORGOTTEN_KEY_SECRET:
-        logger.warning(
-            "IDENTITY_FORGOTTEN_KEY_SECRET is not set: erased members' idempotency keys and "
-            "blocked cards are kept under the public local default, fit for local runs and "
-            "tests only"
-        )
+    config.warn_if_local(logger, "IDENTITY", "erased members' idempotency keys and blocked cards")
     ledger_channel = service_channel(config.ledger_address)
     servicer = IdentityServicer(
         runtime.pool,

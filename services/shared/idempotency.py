@@ -11,8 +11,9 @@ the key. The binding stays too: `once`, `stored_response` and `claim_key`, given
 `Forgetting`, find a key under any of its forms, so a retry after the erasure is answered from
 the row (with what the erasure left of its response) and never runs again: a retried enrolment
 does not re-create the erased member. A key that names a person in every case (an erasure's
-own) may be stored forgotten from the start (`forget_now`). The bulk `claim_many` looks up the
-key itself only; no service forgets keys it binds.
+own) may be stored forgotten from the start (`forget_now`). The bulk `claim_many`, given the
+service's `Forgetting`, finds a key under its forgotten forms too (campaign forgets the keys of
+an erased member's purchases).
 """
 
 import contextlib
@@ -381,15 +382,16 @@ async def recorded_response(
     method: str,
     response_type: type[ResponseT],
     request_of: Callable[[ResponseT], Message],
+    forgetting: Forgetting | None = None,
 ) -> ResponseT | None:
     """The response `once` stored for (program, key) if it answered the request `request_of`
     makes of it: for a caller that knows all of its retry but a field the first response
     names (the gateway, which finds the member a QR token names by resolving the token, and the
     token may have expired since). None when the key holds no response, or that of another
-    request: the caller then makes its call, which refuses a reused key. The key's own form
-    only (the methods it serves forget no keys)."""
+    request: the caller then makes its call, which refuses a reused key. With `forgetting`, the
+    key is found under its forgotten forms too."""
     check_idempotency_key(key)
-    row = await connection.fetchrow(_BOUND, program_id, [key])
+    row = await connection.fetchrow(_BOUND, program_id, _forms(key, forgetting))
     if row is None or row["response"] is None or row["method"] != method:
         return None
     response = response_type.FromString(row["response"])
@@ -462,13 +464,24 @@ async def claim_many(
     program_id: str,
     method: str,
     requests: list[tuple[str, bytes]],
+    forgetting: Forgetting | None = None,
 ) -> dict[str, Claimed]:
     """`once` for many requests written together (distinct keys, already checked): bind each
     (key, request hash) to `method` inside the caller's transaction, in key order (so two such
     callers never deadlock). Returns the keys that were already bound, with what they hold; the
     others are now this transaction's, to answer with `record_responses` or give up with
-    `release`."""
-    keys = [key for key, _ in requests]
+    `release`. With `forgetting`, a key found under a forgotten form is bound already (as in
+    `once`, not proof against a retry racing the erasure that forgets it)."""
+    forgotten = (
+        {}
+        if forgetting is None
+        else await _forgotten_claims(
+            connection, program_id, [key for key, _ in requests], forgetting
+        )
+    )
+    keys = [key for key, _ in requests if key not in forgotten]
+    if not keys:
+        return forgotten
     inserted = await connection.fetch(
         "INSERT INTO idempotency_keys (program_id, idempotency_key, method, request_hash) "
         "SELECT $1, k, $2, h FROM unnest($3::text[], $4::bytea[]) AS t(k, h) ORDER BY k "
@@ -476,10 +489,10 @@ async def claim_many(
         program_id,
         method,
         keys,
-        [digest for _, digest in requests],
+        [digest for key, digest in requests if key not in forgotten],
     )
     if len(inserted) == len(keys):
-        return {}
+        return forgotten
     # Read in a new statement: one that committed while the insert waited for it is seen now.
     mine = {row["idempotency_key"] for row in inserted}
     rows = await connection.fetch(
@@ -488,14 +501,35 @@ async def claim_many(
         program_id,
         [key for key in keys if key not in mine],
     )
-    return {
-        row["idempotency_key"]: Claimed(
-            row["method"],
-            bytes(row["request_hash"]),
-            None if row["response"] is None else bytes(row["response"]),
-        )
-        for row in rows
-    }
+    return {**forgotten, **{row["idempotency_key"]: _claimed(row) for row in rows}}
+
+
+def _claimed(row: asyncpg.Record) -> "Claimed":
+    return Claimed(
+        row["method"],
+        bytes(row["request_hash"]),
+        None if row["response"] is None else bytes(row["response"]),
+    )
+
+
+async def _forgotten_claims(
+    connection: asyncpg.Connection, program_id: str, keys: Sequence[str], forgetting: Forgetting
+) -> dict[str, "Claimed"]:
+    """The keys bound under one of their forgotten forms, with what they hold (the first form
+    found first, as `once` finds it)."""
+    forms = {form: key for key in keys for form in forgetting.forms(key)}
+    rows = await connection.fetch(
+        "SELECT idempotency_key, method, request_hash, response FROM idempotency_keys "
+        "WHERE program_id = $1 AND idempotency_key = ANY($2::text[])",
+        program_id,
+        list(forms),
+    )
+    found = {row["idempotency_key"]: row for row in rows}
+    claims: dict[str, Claimed] = {}
+    for form, key in forms.items():  # each key's forms in order, the current one first
+        if key not in claims and form in found:
+            claims[key] = _claimed(found[form])
+    return claims
 
 
 def replay(
@@ -515,6 +549,7 @@ async def claim_each(
     method: str,
     requests: Sequence[tuple[str, Message]],
     response_type: type[ResponseT],
+    forgetting: Forgetting | None = None,
 ) -> tuple[list[int], list[ResponseT | IdempotencyConflict | None]]:
     """`claim_many` for (key, request) pairs of a group: the indexes of the fresh requests (their
     keys now this transaction's), and for each other request its first response replayed, or the
@@ -524,6 +559,7 @@ async def claim_each(
         program_id=program_id,
         method=method,
         requests=[(key, request_hash(request)) for key, request in requests],
+        forgetting=forgetting,
     )
     fresh: list[int] = []
     answers: list[ResponseT | IdempotencyConflict | None] = [None] * len(requests)

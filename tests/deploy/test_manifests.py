@@ -42,19 +42,24 @@ SECRET_VALUES = {
     ("loyalty-database", "url"): "postgresql://from-the-secret/loyalty",
     ("identity-forgotten-keys", "secret"): "a-random-secret-of-at-least-32-bytes-0",
     ("identity-forgotten-keys", "previous"): "a-rotated-secret-of-at-least-32-bytes",
+    ("campaign-forgotten-keys", "secret"): "another-random-secret-of-32-bytes-00",
+    ("campaign-forgotten-keys", "previous"): "another-rotated-secret-of-32-bytes-0",
 }
 
 
-def test_identity_takes_its_forgotten_key_secret_from_a_secret_never_a_config_map(
-    base: list[dict[str, Any]],
+@pytest.mark.parametrize("service", ["identity", "campaign"])
+def test_forgotten_key_secrets_come_from_a_secret_never_a_config_map(
+    base: list[dict[str, Any]], service: str
 ) -> None:
-    [container] = of_kind(base, "Deployment")["identity"]["spec"]["template"]["spec"]["containers"]
+    [container] = of_kind(base, "Deployment")[service]["spec"]["template"]["spec"]["containers"]
     sources = {variable["name"]: variable["valueFrom"] for variable in container["env"]}
-    assert sources["IDENTITY_FORGOTTEN_KEY_SECRET"]["secretKeyRef"] == {
-        "name": "identity-forgotten-keys",
+    prefix = service.upper()
+    assert sources[f"{prefix}_FORGOTTEN_KEY_SECRET"]["secretKeyRef"] == {
+        "name": f"{service}-forgotten-keys",
         "key": "secret",
     }
-    assert sources["IDENTITY_FORGOTTEN_KEY_PREVIOUS_SECRETS"]["secretKeyRef"]["optional"] is True
+    previous = sources[f"{prefix}_FORGOTTEN_KEY_PREVIOUS_SECRETS"]["secretKeyRef"]
+    assert previous == {"name": f"{service}-forgotten-keys", "key": "previous", "optional": True}
     for config_map in of_kind(base, "ConfigMap").values():
         assert not any("SECRET" in variable for variable in config_map.get("data", {}))
 
