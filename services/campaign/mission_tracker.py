@@ -23,6 +23,7 @@ transaction.
 import collections
 import datetime as dt
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -327,6 +328,7 @@ async def take_back(
     *,
     time_zone: str,
     outbox: Outbox,
+    named: Mapping[str, str],
     reason: int = WITHDRAWN_FOR_REFUSED_PURCHASE,
 ) -> list[tuple[str, str]]:
     """Undo the steps that purchases the ledger refused counted for, and re-open the completions
@@ -341,7 +343,9 @@ async def take_back(
     caller takes back a refused purchase's steps with its transaction row, once, so a replay of
     the withdrawal writes them again no more than it re-opens the mission again. A return in full
     takes back its purchase's steps the same way (`reason` PURCHASE_RETURNED), once, as it
-    deletes the steps it read (return_takebacks.py)."""
+    deletes the steps it read (return_takebacks.py). The events name each member as `named`
+    maps it (its survivor if it was merged away: withdrawal.announced_members), the member itself
+    if it maps it to nothing."""
     missions = {
         m.mission_id: m
         for m in await store.fetch_missions(
@@ -388,7 +392,7 @@ async def take_back(
                 completion_withdrawn(
                     program_id,
                     missions[x],
-                    m,
+                    named.get(m, m),
                     sorted(counted[(m, x)]),
                     points=announced[(m, x)],
                     reason=reason,
@@ -397,7 +401,11 @@ async def take_back(
             ),
             *(
                 badge_withdrawn(
-                    program_id, b, sorted(counted[(b.member_id, b.mission_id)]), reason=reason
+                    program_id,
+                    b,
+                    sorted(counted[(b.member_id, b.mission_id)]),
+                    member_id=named.get(b.member_id, b.member_id),
+                    reason=reason,
                 )
                 for b in deleted
             ),
@@ -486,14 +494,16 @@ def badge_withdrawn(
     badge: store.DeletedBadge,
     transaction_ids: list[str],
     *,
+    member_id: str,
     reason: int = WITHDRAWN_FOR_REFUSED_PURCHASE,
 ) -> tuple[str, events_pb2.Event]:
-    """The event taking back the BadgeAwarded of a deleted badge."""
+    """The event taking back the BadgeAwarded of a deleted badge, naming `member_id` (the
+    holder's survivor if it was merged away: withdrawal.announced_members)."""
     return events.BADGE_WITHDRAWN, events_pb2.Event(
         program_id=program_id,
         badge_withdrawn=events_pb2.BadgeWithdrawn(
             badge_code=badge.badge_code,
-            member_id=badge.member_id,
+            member_id=member_id,
             mission_id=badge.mission_id,
             milestone_code=badge.milestone_code,
             transaction_ids=transaction_ids,

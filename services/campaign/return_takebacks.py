@@ -18,6 +18,9 @@ Milestones, referrals and the counts behind them are judged on what the member k
   since migration 021), as a refused purchase's are (mission_tracker.take_back): a completion
   left short re-opens, its badge goes, a MissionCompletionWithdrawn and a BadgeWithdrawn say so,
   and its points are taken back through the ledger, once.
+- Those withdrawal events name the member's final survivor when it was merged away, as the
+  return's PurchaseRecorded does (withdrawal.announced_members): the ledger takes the points
+  back from the survivor, and the merged member is gone for consumers keyed by member.
 - A bonus's points are given once per member (its ledger key names the milestone, the referral
   or the mission; a milestone's award row stays too), so net spend crossing a threshold again
   pays nothing again, nor a mission completed again; and they are taken back once (the
@@ -45,7 +48,7 @@ from services.campaign.ledger_client import LedgerClient, ProgramSettings
 from services.campaign.mission_tracker import RefusedStep, badge_withdrawn
 from services.campaign.mission_tracker import take_back as take_back_steps
 from services.campaign.purchases import milestone_key, milestones_of, mission_key, referral_items
-from services.campaign.withdrawal import unreached
+from services.campaign.withdrawal import announced_members, unreached
 from services.shared.idempotency import IDEMPOTENCY_KEY_LENGTH_MAX
 from services.shared.outbox import Outbox
 
@@ -105,6 +108,8 @@ async def take_back(
     deleted = await mission_store.delete_milestone_badges(
         connection, program_id, [(member, code) for code, _ in marked]
     )
+    # Named as the return's PurchaseRecorded names the member: its survivor if merged away.
+    named = await announced_members(connection, program_id, [b.member_id for b in deleted])
     await outbox.enqueue_all(
         connection,
         [
@@ -112,6 +117,7 @@ async def take_back(
                 program_id,
                 badge,
                 [returned.transaction_id],
+                member_id=named[badge.member_id],
                 reason=WITHDRAWN_FOR_RETURNED_PURCHASE,
             )
             for badge in deleted
@@ -149,6 +155,7 @@ async def _take_back_missions(
         [RefusedStep(*row) for row in counted],
         time_zone=program.time_zone,
         outbox=outbox,
+        named=await announced_members(connection, program_id, [member]),
         reason=WITHDRAWN_FOR_RETURNED_PURCHASE,
     )
     missions = await mission_store.fetch_missions(

@@ -19,7 +19,9 @@ again with the first fact it still counts, read from the facts' step records
 The MissionCompleted and BadgeAwarded events of what is taken back were published when it was
 counted: a MissionCompletionWithdrawn for each completion re-opened and a BadgeWithdrawn for each
 badge deleted (a mission's or a milestone's) go through the outbox in the withdrawal's
-transaction, so they are written once, with the withdrawal (mission_tracker.take_back).
+transaction, so they are written once, with the withdrawal (mission_tracker.take_back). They name
+the member's final survivor if campaign has recorded its merge by then (announced_members), as a
+return's PurchaseRecorded does; what is withdrawn stays stored under the merged member.
 """
 
 from dataclasses import dataclass
@@ -106,6 +108,22 @@ async def withdraw_purchases(
     return held | await _reopen_referrals(connection, program_id, buyers)
 
 
+async def announced_members(
+    connection: asyncpg.Connection, program_id: str, members: list[str]
+) -> dict[str, str]:
+    """The member each of `members` is named as in a withdrawal event: its final survivor if
+    campaign has recorded its merge (members.merged_into), else itself. Campaign keeps a merged
+    member's progress and badges under its own id, but the member is gone: identity resolves
+    its cards to the survivor, the ledger moved its points there and takes a withdrawn bonus
+    back from there, and a return's PurchaseRecorded names the survivor too, so a consumer
+    keyed by member finds the member it knows."""
+    unique = sorted(set(members))
+    if not unique:
+        return {}
+    merged = await store.fetch_merged(connection, program_id, unique)
+    return {member: merged.get(member, member) for member in unique}
+
+
 def unreached(
     milestones: list[engagement_pb2.Milestone], counts: dict[str, tuple[int, int]]
 ) -> list[tuple[str, str]]:
@@ -140,9 +158,18 @@ async def _unreach_milestones(
     refused: dict[str, list[str]] = {}
     for purchase in purchases:
         refused.setdefault(purchase.member_id, []).append(purchase.transaction_id)
+    named = await announced_members(connection, program_id, [b.member_id for b in deleted])
     await outbox.enqueue_all(
         connection,
-        [badge_withdrawn(program_id, b, sorted(refused.get(b.member_id, []))) for b in deleted],
+        [
+            badge_withdrawn(
+                program_id,
+                b,
+                sorted(refused.get(b.member_id, [])),
+                member_id=named[b.member_id],
+            )
+            for b in deleted
+        ],
     )
     return {(member, milestone_key(code)) for member, code in withdrawn}
 
@@ -161,8 +188,14 @@ async def _take_back_missions(
     undone = [s for s in steps if (s.member_id, s.transaction_id) in deleted]
     if not undone:
         return set()
+    program_id = program.program_id
     reopened = await take_back(
-        connection, program.program_id, undone, time_zone=program.time_zone, outbox=outbox
+        connection,
+        program_id,
+        undone,
+        time_zone=program.time_zone,
+        outbox=outbox,
+        named=await announced_members(connection, program_id, [s.member_id for s in undone]),
     )
     return {(member, mission_key(mission_id)) for member, mission_id in reopened}
 

@@ -17,6 +17,7 @@ from loyalty.events.v1 import events_pb2
 from services.campaign.mission_tracker import RefusedStep
 from services.campaign.withdrawal import withdraw_purchases
 from tests.services.campaign import support
+from tests.services.campaign.insight_support import publish
 from tests.services.campaign.streams import campaign_events, eventually
 from tests.services.campaign.support import (
     PROGRAM,
@@ -536,3 +537,42 @@ async def test_a_window_whose_facts_are_all_refused_waits_for_the_next_fact(serv
     )
     (progress,) = response.progresses
     assert progress.state == NOT_STARTED and not progress.HasField("started_at")
+
+
+async def test_a_withdrawal_after_campaign_recorded_the_merge_names_the_survivor(
+    services, servers, nats_namespace
+) -> None:
+    """A batch counted before campaign recorded zed's merge into ann, and finished after it (a
+    crash between its stages): the withdrawal's events name ann, whose balance the ledger moved
+    zed's points to, as a return's PurchaseRecorded does after a merge."""
+    _, campaign, connection = services
+    await close_zed(connection, "ann")
+    request = batch("crashed", REFUSED_BATCH)
+    assert not (await campaign.ingest_stage_one(request)).done
+    await publish(
+        servers.nats_url,
+        nats_namespace,
+        "identity.member_merged",
+        events_pb2.Event(
+            member_merged=events_pb2.MemberMerged(survivor_member_id="ann", merged_member_id="zed")
+        ),
+    )
+
+    async def recorded() -> bool:
+        return bool(
+            await connection.fetchval(
+                "SELECT merged_into = 'ann' FROM campaign.members WHERE program_id = $1 "
+                "AND member_id = 'zed'",
+                PROGRAM,
+            )
+        )
+
+    await eventually(recorded)
+    (finished,) = await campaign.ingest(request)
+    assert list(finished.statuses) == [POSTED, REJECTED, POSTED, REJECTED]
+    withdrawn = await announced(servers, nats_namespace, connection)
+    assert withdrawn["completions_withdrawn"] == [("ann", MISSION, 50, ["z1", "z2"], REFUSED)]
+    assert withdrawn["badges_withdrawn"] == [
+        ("ann", "duo", MISSION, "", ["z1", "z2"], REFUSED),
+        ("ann", "new", "", "first", ["z1", "z2"], REFUSED),
+    ]
