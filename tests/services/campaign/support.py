@@ -130,6 +130,18 @@ class Campaign:
             )
         )
 
+    async def configure_holdout(  # type: ignore[no-untyped-def]
+        self, holdout_bps: int, *, idempotency_key: str = "", **fields
+    ) -> campaign_pb2.ConfigureHoldoutResponse:
+        """The program-wide holdout of `holdout_bps` buckets (start_time=..., ...)."""
+        return await self.stub.ConfigureHoldout(
+            campaign_pb2.ConfigureHoldoutRequest(
+                program_id=self.program_id,
+                idempotency_key=idempotency_key or key(),
+                config=experiments_pb2.HoldoutConfig(holdout_bps=holdout_bps, **fields),
+            )
+        )
+
     async def create_experiment(
         self, experiment: experiments_pb2.Experiment, *, idempotency_key: str = ""
     ) -> experiments_pb2.Experiment:

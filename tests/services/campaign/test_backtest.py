@@ -15,7 +15,6 @@ from tests.services.campaign.support import (
     batch,
     earning,
     eur,
-    key,
     ledger_and_campaign,
     rate,
     ts,
@@ -72,15 +71,7 @@ async def test_backtest_rewards_only_the_members_live_accrual_would(start_servic
         assert (await compute(campaign, "big")).member_count == len(big)
         started = now() - dt.timedelta(days=5)
         await campaign.live(earning("promo", fixed_bonus_points=5))
-        await campaign.stub.ConfigureHoldout(
-            campaign_pb2.ConfigureHoldoutRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                config=experiments_pb2.HoldoutConfig(
-                    holdout_bps=HOLDOUT_BPS, start_time=ts(started)
-                ),
-            )
-        )
+        await campaign.configure_holdout(HOLDOUT_BPS, start_time=ts(started))
         await campaign.create_experiment(
             experiments_pb2.Experiment(
                 experiment_id="promo-test",

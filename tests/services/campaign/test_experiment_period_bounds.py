@@ -156,13 +156,7 @@ async def test_the_holdout_starts_to_the_microsecond(start_service) -> None:
     ) as (_, campaign):
         salt = f"holdout:{PROGRAM}"
         held = next(m for m in (f"h{i}" for i in range(100)) if held_out(salt, 5_000, m))
-        await campaign.stub.ConfigureHoldout(
-            campaign_pb2.ConfigureHoldoutRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                config=experiments_pb2.HoldoutConfig(holdout_bps=5_000, start_time=ts(START)),
-            )
-        )
+        await campaign.configure_holdout(5_000, start_time=ts(START))
         await campaign.live(earning("base", rate=rate()))
         times = [START - dt.timedelta(milliseconds=300), START - MICROSECOND, START]
         points = [

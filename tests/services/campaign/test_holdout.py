@@ -32,13 +32,7 @@ def now() -> dt.datetime:
 
 
 async def configure(campaign, bps: int, idempotency_key: str = "", **fields):  # type: ignore[no-untyped-def]
-    return await campaign.stub.ConfigureHoldout(
-        campaign_pb2.ConfigureHoldoutRequest(
-            program_id=PROGRAM,
-            idempotency_key=idempotency_key or key(),
-            config=experiments_pb2.HoldoutConfig(holdout_bps=bps, **fields),
-        )
-    )
+    return await campaign.configure_holdout(bps, idempotency_key=idempotency_key, **fields)
 
 
 async def test_held_out_members_earn_nothing_and_the_report_compares(start_service) -> None:

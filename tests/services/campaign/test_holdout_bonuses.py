@@ -4,7 +4,7 @@ them, or the holdout report's baseline is no baseline (found by the learn-loop a
 
 import datetime as dt
 
-from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, experiments_pb2, rules_pb2
+from loyalty.campaign.v1 import campaign_pb2, engagement_pb2, rules_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from services.campaign.assignment import held_out
@@ -23,6 +23,13 @@ SALT = f"holdout:{PROGRAM}"
 HOLDOUT_BPS = 5_000
 APRIL = dt.datetime(2025, 4, 10, 10, 0, tzinfo=dt.UTC)
 HOLDOUT_START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+# Mission steps (a mission copies its steps: one message serves every mission).
+BUY_STEP = engagement_pb2.MissionStep(
+    step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
+)
+REVIEW_STEP = engagement_pb2.MissionStep(
+    step_code="review", activity_kind=common_pb2.ACTIVITY_KIND_REVIEW
+)
 
 
 def pick_members() -> tuple[str, str]:
@@ -34,15 +41,7 @@ def pick_members() -> tuple[str, str]:
 
 
 async def configure_holdout(campaign) -> None:  # type: ignore[no-untyped-def]
-    await campaign.stub.ConfigureHoldout(
-        campaign_pb2.ConfigureHoldoutRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            config=experiments_pb2.HoldoutConfig(
-                holdout_bps=HOLDOUT_BPS, start_time=ts(HOLDOUT_START)
-            ),
-        )
-    )
+    await campaign.configure_holdout(HOLDOUT_BPS, start_time=ts(HOLDOUT_START))
 
 
 async def create_mission(  # type: ignore[no-untyped-def]
@@ -129,9 +128,7 @@ async def test_a_held_out_member_completing_a_mission_by_an_activity_gets_no_poi
         await create_mission(
             campaign,
             "first-review",
-            engagement_pb2.MissionStep(
-                step_code="review", activity_kind=common_pb2.ACTIVITY_KIND_REVIEW
-            ),
+            REVIEW_STEP,
             name="Write a review",
             window_days=14,
         )
@@ -308,9 +305,7 @@ async def test_bonuses_of_a_purchase_before_the_holdout_s_start_are_paid(start_s
         await create_mission(
             campaign,
             "buy-once",
-            engagement_pb2.MissionStep(
-                step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
-            ),
+            BUY_STEP,
             name="Buy once",
             start_time=ts(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
         )

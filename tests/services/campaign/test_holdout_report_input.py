@@ -5,9 +5,9 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from loyalty.campaign.v1 import campaign_pb2, experiments_pb2
+from loyalty.campaign.v1 import campaign_pb2
 from tests.services.campaign.insight_support import field_of
-from tests.services.campaign.support import PROGRAM, key, ledger_and_campaign
+from tests.services.campaign.support import PROGRAM, ledger_and_campaign
 
 # Before 0001-01-01, after 9999-12-31, and nanoseconds past a second.
 NO_DATES = [
@@ -24,13 +24,7 @@ async def test_a_holdout_report_period_that_is_no_date_names_the_field(
     async with ledger_and_campaign(
         start_service, segments_enabled=False, consumers_enabled=False
     ) as (_, campaign):
-        await campaign.stub.ConfigureHoldout(
-            campaign_pb2.ConfigureHoldoutRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                config=experiments_pb2.HoldoutConfig(holdout_bps=1_000),
-            )
-        )
+        await campaign.configure_holdout(1_000)
         for stamp in NO_DATES:
             with pytest.raises(grpc.aio.AioRpcError) as error:
                 await campaign.stub.GetHoldoutReport(

@@ -18,6 +18,8 @@ from tests.services.campaign.support import (
 )
 from tests.services.campaign.test_holdout_bonuses import (
     APRIL,
+    BUY_STEP,
+    REVIEW_STEP,
     configure_holdout,
     create_mission,
     pick_members,
@@ -41,22 +43,8 @@ async def test_a_held_out_member_s_completion_is_announced_with_no_points(
     held, free = pick_members()
     async with ledger_and_campaign(start_service) as (ledger, campaign):
         await configure_holdout(campaign)
-        await create_mission(
-            campaign,
-            "buy-once",
-            engagement_pb2.MissionStep(
-                step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
-            ),
-            start_time=MISSIONS_START,
-        )
-        await create_mission(
-            campaign,
-            "review-once",
-            engagement_pb2.MissionStep(
-                step_code="review", activity_kind=common_pb2.ACTIVITY_KIND_REVIEW
-            ),
-            start_time=MISSIONS_START,
-        )
+        await create_mission(campaign, "buy-once", BUY_STEP, start_time=MISSIONS_START)
+        await create_mission(campaign, "review-once", REVIEW_STEP, start_time=MISSIONS_START)
         await campaign.ingest(
             batch("april", [("t-held", held, 1_000, APRIL), ("t-free", free, 1_000, APRIL)])
         )
@@ -91,14 +79,7 @@ async def test_a_held_out_member_s_completion_is_withdrawn_with_the_points_it_an
     held, free = pick_members()
     async with ledger_and_campaign(start_service) as (ledger, campaign):
         await configure_holdout(campaign)
-        await create_mission(
-            campaign,
-            "buy-once",
-            engagement_pb2.MissionStep(
-                step_code="buy", purchase=engagement_pb2.PurchaseRequirement()
-            ),
-            start_time=MISSIONS_START,
-        )
+        await create_mission(campaign, "buy-once", BUY_STEP, start_time=MISSIONS_START)
         await campaign.ingest(
             batch("april", [("t-held", held, 1_000, APRIL), ("t-free", free, 1_000, APRIL)])
         )

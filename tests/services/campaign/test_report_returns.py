@@ -5,8 +5,8 @@ whole spend, and a return in the period of a purchase from before it made spend 
 
 import datetime as dt
 
-from loyalty.campaign.v1 import campaign_pb2, experiments_pb2
-from tests.services.campaign.support import PROGRAM, batch, key, ledger_and_campaign, ts
+from loyalty.campaign.v1 import campaign_pb2
+from tests.services.campaign.support import PROGRAM, batch, ledger_and_campaign, ts
 from tests.services.campaign.test_holdout_bonuses import HOLDOUT_BPS, pick_members
 
 RETURN = campaign_pb2.TRANSACTION_KIND_RETURN
@@ -22,15 +22,7 @@ async def test_the_holdout_report_counts_a_return_with_its_purchase(start_servic
     async with ledger_and_campaign(
         start_service, segments_enabled=False, consumers_enabled=False
     ) as (_, campaign):
-        await campaign.stub.ConfigureHoldout(
-            campaign_pb2.ConfigureHoldoutRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                config=experiments_pb2.HoldoutConfig(
-                    holdout_bps=HOLDOUT_BPS, start_time=ts(ago(days=10))
-                ),
-            )
-        )
+        await campaign.configure_holdout(HOLDOUT_BPS, start_time=ts(ago(days=10)))
         await campaign.ingest(
             batch(
                 "purchases",
