@@ -49,6 +49,20 @@ def reward(**fields) -> rewards_pb2.Reward:
     return made
 
 
+def redeem_request(
+    member: str, reward_id: str, *, quantity: int = 1, idempotency_key: str = ""
+) -> rewards_pb2.RedeemRequest:
+    """A redemption in the app, under a fresh idempotency key unless one is given."""
+    return rewards_pb2.RedeemRequest(
+        program_id=PROGRAM,
+        idempotency_key=idempotency_key or key(),
+        member_id=member,
+        reward_id=reward_id,
+        quantity=quantity,
+        channel=common_pb2.CHANNEL_APP,
+    )
+
+
 @dataclass
 class Platform:
     """The ledger and rewards of one test, with small helpers for readable tests."""
@@ -67,14 +81,7 @@ class Platform:
         self, member: str, reward_id: str, *, quantity: int = 1, idempotency_key: str = ""
     ) -> rewards_pb2.Redemption:
         response = await self.rewards.Redeem(
-            rewards_pb2.RedeemRequest(
-                program_id=PROGRAM,
-                idempotency_key=idempotency_key or key(),
-                member_id=member,
-                reward_id=reward_id,
-                quantity=quantity,
-                channel=common_pb2.CHANNEL_APP,
-            )
+            redeem_request(member, reward_id, quantity=quantity, idempotency_key=idempotency_key)
         )
         return response.redemption
 

@@ -8,10 +8,16 @@ import grpc
 import pytest
 
 from loyalty.campaign.v1 import campaign_pb2, experiments_pb2
-from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2
 from tests.services.ledger.support import Ledger
-from tests.services.rewards.conftest import PROGRAM, key, reason, reward, with_campaign
+from tests.services.rewards.conftest import (
+    PROGRAM,
+    key,
+    reason,
+    redeem_request,
+    reward,
+    with_campaign,
+)
 
 MEMBERS = [f"m{index}" for index in range(24)]
 
@@ -71,16 +77,7 @@ async def run(ledger: Ledger, campaign, rewards) -> None:  # type: ignore[no-unt
         return {listing.reward.reward_id for listing in response.listings}
 
     async def redeem(member: str, reward_id: str) -> rewards_pb2.RedeemResponse:
-        return await rewards.Redeem(
-            rewards_pb2.RedeemRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                member_id=member,
-                reward_id=reward_id,
-                quantity=1,
-                channel=common_pb2.CHANNEL_APP,
-            )
-        )
+        return await rewards.Redeem(redeem_request(member, reward_id))
 
     for member in MEMBERS:
         expected = {offer, everyday} if member in treated else {everyday}

@@ -12,7 +12,14 @@ from loyalty.campaign.v1 import campaign_pb2, segments_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.rewards.v1 import rewards_pb2
 from tests.services.ledger.support import Ledger
-from tests.services.rewards.conftest import PROGRAM, key, reason, reward, with_campaign
+from tests.services.rewards.conftest import (
+    PROGRAM,
+    key,
+    reason,
+    redeem_request,
+    reward,
+    with_campaign,
+)
 
 
 def big_spenders(spend_min: int) -> segments_pb2.Segment:
@@ -54,17 +61,6 @@ async def big_spenders_reward(rewards) -> str:  # type: ignore[no-untyped-def]
         )
     )
     return created.reward.reward_id
-
-
-def redeem_request(member: str, reward_id: str) -> rewards_pb2.RedeemRequest:
-    return rewards_pb2.RedeemRequest(
-        program_id=PROGRAM,
-        idempotency_key=key(),
-        member_id=member,
-        reward_id=reward_id,
-        quantity=1,
-        channel=common_pb2.CHANNEL_APP,
-    )
 
 
 async def test_only_segment_members_redeem_a_segment_reward(start_service, database_url) -> None:
