@@ -144,12 +144,26 @@ class Ledger:
             )
         )
 
+    async def adjustments(self, member: str) -> list[int]:
+        """The points of the member's adjustments (a write-off, its pay-back), sorted."""
+        history = await self.stub.ListHistory(
+            ledger_pb2.ListHistoryRequest(program_id=self.program_id, member_id=member)
+        )
+        return sorted(
+            p.points for p in history.postings if p.kind == common_pb2.POSTING_KIND_ADJUST
+        )
+
     async def verify(self) -> ledger_pb2.VerifyResponse:
         return await self.stub.Verify(ledger_pb2.VerifyRequest(program_id=self.program_id))
 
     async def assert_clean(self) -> None:
         result = await self.verify()
         assert list(result.differences) == [] and result.program_sum_points == 0, result
+
+
+async def write_off(ledger: Ledger) -> None:
+    """The program under the WRITE_OFF policy: what a refund cannot take back is written off."""
+    await ledger.setup(negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_WRITE_OFF)
 
 
 def batch(

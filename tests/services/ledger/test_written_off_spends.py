@@ -6,13 +6,7 @@ the refund found (those that took the purchase's points) owe it; a spend made af
 given back whole."""
 
 from loyalty.ledger.v1 import ledger_pb2
-from tests.services.ledger.support import Ledger, key
-
-ADJUST = 3
-
-
-async def write_off(ledger: Ledger) -> None:
-    await ledger.setup(negative_balance_policy=ledger_pb2.NEGATIVE_BALANCE_POLICY_WRITE_OFF)
+from tests.services.ledger.support import Ledger, key, write_off
 
 
 async def cancel(ledger: Ledger, member: str, posting_id: str, *, idempotency_key: str = ""):
@@ -24,13 +18,6 @@ async def cancel(ledger: Ledger, member: str, posting_id: str, *, idempotency_ke
             posting_id=posting_id,
         )
     )
-
-
-async def adjustments(ledger: Ledger, member: str) -> list[int]:
-    history = await ledger.stub.ListHistory(
-        ledger_pb2.ListHistoryRequest(program_id="acme", member_id=member)
-    )
-    return sorted(p.points for p in history.postings if p.kind == ADJUST)
 
 
 async def test_a_cancelled_spend_pays_back_the_write_off_of_its_refunded_points(
@@ -51,7 +38,7 @@ async def test_a_cancelled_spend_pays_back_the_write_off_of_its_refunded_points(
     assert cancelled.debt_paid_points == again.debt_paid_points == 100
     balance = await ledger.balance("ann")
     assert (balance.available_points, balance.debt_points) == (0, 0)
-    assert await adjustments(ledger, "ann") == [-100, 100]  # the write-off, taken back
+    assert await ledger.adjustments("ann") == [-100, 100]  # the write-off, taken back
     await ledger.assert_clean()
 
 
@@ -107,7 +94,7 @@ async def test_the_spends_pay_back_the_write_off_and_no_more(ledger: Ledger) -> 
     assert (await ledger.balance("dee")).available_points == 0
     assert (await cancel(ledger, "dee", big.posting.posting_id)).debt_paid_points == 10
     assert (await ledger.balance("dee")).available_points == 50  # 150 earned, 100 refunded
-    assert await adjustments(ledger, "dee") == [-40, -10, 50]
+    assert await ledger.adjustments("dee") == [-40, -10, 50]
     await ledger.assert_clean()
 
 
