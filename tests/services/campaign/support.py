@@ -216,6 +216,31 @@ class Campaign:
             )
         )
 
+    async def record_return(  # type: ignore[no-untyped-def]
+        self,
+        member: str,
+        return_id: str,
+        original_transaction_id: str,
+        *,
+        at: dt.datetime,
+        idempotency_key: str = "",
+        **fields,
+    ) -> campaign_pb2.RecordReturnResponse:
+        """A return at the till (refunded_amount=..., lines=...), as purchase() records a
+        purchase."""
+        return await self.stub.RecordReturn(
+            campaign_pb2.RecordReturnRequest(
+                program_id=self.program_id,
+                idempotency_key=idempotency_key or key(),
+                member_id=member,
+                return_id=return_id,
+                original_transaction_id=original_transaction_id,
+                channel=fields.pop("channel", common_pb2.CHANNEL_POS),
+                occurred_at=ts(at),
+                **fields,
+            )
+        )
+
     async def ingest(
         self, *requests: campaign_pb2.IngestTransactionsRequest
     ) -> list[campaign_pb2.IngestTransactionsResponse]:

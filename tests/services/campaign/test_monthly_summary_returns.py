@@ -7,7 +7,6 @@ told apart: how many, the refund and the points taken back."""
 import datetime as dt
 import zoneinfo
 
-from loyalty.campaign.v1 import campaign_pb2
 from loyalty.common.v1 import common_pb2
 from loyalty.events.v1 import events_pb2
 from tests.services.campaign.streams import eventually, publish
@@ -16,10 +15,8 @@ from tests.services.campaign.support import (
     Campaign,
     earning,
     eur,
-    key,
     ledger_and_campaign,
     rate,
-    ts,
 )
 
 ZONE = zoneinfo.ZoneInfo("Europe/Amsterdam")
@@ -57,17 +54,8 @@ async def test_a_month_with_a_return_is_summarised_with_purchases_and_returns_ap
         may = dt.datetime(2025, 5, 10, 12, tzinfo=ZONE)
         await campaign.purchase("ann", "t1", 10_000, at=may)
         await campaign.purchase("ann", "t2", 2_500, at=may)
-        await campaign.stub.RecordReturn(
-            campaign_pb2.RecordReturnRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                member_id="ann",
-                return_id="r1",
-                original_transaction_id="t1",
-                refunded_amount=eur(4_000),
-                channel=common_pb2.CHANNEL_POS,
-                occurred_at=ts(may + dt.timedelta(days=2)),
-            )
+        await campaign.record_return(
+            "ann", "r1", "t1", at=may + dt.timedelta(days=2), refunded_amount=eur(4_000)
         )
         # Switched on in May (the job's first run), summarised once May has ended.
         data = await may_summarised(campaign, "ann")

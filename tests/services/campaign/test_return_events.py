@@ -9,10 +9,8 @@ import asyncpg
 import pytest
 
 from loyalty.campaign.v1 import campaign_pb2
-from loyalty.common.v1 import common_pb2
-from tests.services.campaign import support
 from tests.services.campaign.streams import campaign_events, eventually
-from tests.services.campaign.support import PROGRAM, earning, eur, ledger_and_campaign, rate
+from tests.services.campaign.support import earning, eur, ledger_and_campaign, rate
 from tests.services.campaign.test_returns import MONDAY, merge
 
 BASKET = [("boot-1", "shoes", 6_000), ("sock-1", "socks", 1_000), ("lace-1", "", 500)]
@@ -46,25 +44,20 @@ async def give_back(  # type: ignore[no-untyped-def]
     campaign, member: str, return_id: str, original: str, refunded: int, *, skus=()
 ) -> None:
     lines = [(sku, amount) for sku, _, amount in BASKET if sku in skus]
-    await campaign.stub.RecordReturn(
-        campaign_pb2.RecordReturnRequest(
-            program_id=PROGRAM,
-            idempotency_key=support.key(),
-            member_id=member,
-            return_id=return_id,
-            original_transaction_id=original,
-            refunded_amount=eur(refunded),
-            channel=common_pb2.CHANNEL_POS,
-            occurred_at=support.ts(MONDAY + dt.timedelta(days=1)),
-            lines=campaign_pb2.ReturnLines(
-                lines=[
-                    campaign_pb2.ReturnLine(sku=sku, amount=eur(amount), quantity=1)
-                    for sku, amount in lines
-                ]
-            )
-            if lines
-            else None,
+    await campaign.record_return(
+        member,
+        return_id,
+        original,
+        at=MONDAY + dt.timedelta(days=1),
+        refunded_amount=eur(refunded),
+        lines=campaign_pb2.ReturnLines(
+            lines=[
+                campaign_pb2.ReturnLine(sku=sku, amount=eur(amount), quantity=1)
+                for sku, amount in lines
+            ]
         )
+        if lines
+        else None,
     )
 
 

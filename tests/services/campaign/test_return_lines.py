@@ -8,8 +8,6 @@ import grpc
 import pytest
 
 from loyalty.campaign.v1 import campaign_pb2, rules_pb2
-from loyalty.common.v1 import common_pb2
-from tests.services.campaign import support
 from tests.services.campaign.support import (
     PROGRAM,
     available,
@@ -25,6 +23,7 @@ NO_POINTS = campaign_pb2.INGEST_ITEM_STATUS_NO_POINTS
 REJECTED = campaign_pb2.INGEST_ITEM_STATUS_REJECTED
 RETURN = campaign_pb2.TRANSACTION_KIND_RETURN
 MONDAY = dt.datetime(2025, 5, 5, 9, 0, tzinfo=dt.UTC)
+RETURNED = MONDAY + dt.timedelta(days=1)
 DOUBLE_SHOES = rules_pb2.Multiplier(category="shoes", multiplier_bps=20_000)
 NO_GIFT_CARDS = rules_pb2.Exclusions(skus=["GIFT"])
 
@@ -69,37 +68,18 @@ async def return_lines(  # type: ignore[no-untyped-def]
     campaign, member: str, return_id: str, original: str, lines, *, key: str = ""
 ) -> campaign_pb2.RecordReturnResponse:
     """lines: (sku, amount, quantity)."""
-    return await campaign.stub.RecordReturn(  # type: ignore[no-any-return]
-        campaign_pb2.RecordReturnRequest(
-            program_id=PROGRAM,
-            idempotency_key=key or support.key(),
-            member_id=member,
-            return_id=return_id,
-            original_transaction_id=original,
-            lines=campaign_pb2.ReturnLines(
-                lines=[
-                    campaign_pb2.ReturnLine(sku=sku, amount=eur(amount), quantity=quantity)
-                    for sku, amount, quantity in lines
-                ]
-            ),
-            channel=common_pb2.CHANNEL_POS,
-            occurred_at=support.ts(MONDAY + dt.timedelta(days=1)),
-        )
-    )
-
-
-async def return_amount(campaign, member: str, return_id: str, original: str, refunded: int):  # type: ignore[no-untyped-def]
-    return await campaign.stub.RecordReturn(
-        campaign_pb2.RecordReturnRequest(
-            program_id=PROGRAM,
-            idempotency_key=support.key(),
-            member_id=member,
-            return_id=return_id,
-            original_transaction_id=original,
-            refunded_amount=eur(refunded),
-            channel=common_pb2.CHANNEL_POS,
-            occurred_at=support.ts(MONDAY + dt.timedelta(days=1)),
-        )
+    return await campaign.record_return(  # type: ignore[no-any-return]
+        member,
+        return_id,
+        original,
+        at=RETURNED,
+        idempotency_key=key,
+        lines=campaign_pb2.ReturnLines(
+            lines=[
+                campaign_pb2.ReturnLine(sku=sku, amount=eur(amount), quantity=quantity)
+                for sku, amount, quantity in lines
+            ]
+        ),
     )
 
 
@@ -143,7 +123,9 @@ async def test_returned_lines_take_back_what_they_earned(start_service, connecti
         assert (one.reversed_points, two.reversed_points) == (20, 40)
         assert await available(ledger, "ann") == 10
         # The rest by amount (the socks): the purchase is refunded in full, the rest goes.
-        rest = await return_amount(campaign, "ann", "r4", "p1", 1_000)
+        rest = await campaign.record_return(
+            "ann", "r4", "p1", at=RETURNED, refunded_amount=eur(1_000)
+        )
         assert rest.reversed_points == 10
         assert await available(ledger, "ann") == 0
         # A purchase without line detail stores no lines: returned by line, the refunded

@@ -75,17 +75,13 @@ async def merge(  # type: ignore[no-untyped-def]
 async def record_return(  # type: ignore[no-untyped-def]
     campaign, member: str, return_id: str, original: str, refunded: int, *, key: str = ""
 ) -> campaign_pb2.RecordReturnResponse:
-    return await campaign.stub.RecordReturn(  # type: ignore[no-any-return]
-        campaign_pb2.RecordReturnRequest(
-            program_id=PROGRAM,
-            idempotency_key=key or support.key(),
-            member_id=member,
-            return_id=return_id,
-            original_transaction_id=original,
-            refunded_amount=eur(refunded),
-            channel=common_pb2.CHANNEL_POS,
-            occurred_at=support.ts(MONDAY + dt.timedelta(days=1)),
-        )
+    return await campaign.record_return(  # type: ignore[no-any-return]
+        member,
+        return_id,
+        original,
+        at=MONDAY + dt.timedelta(days=1),
+        idempotency_key=key,
+        refunded_amount=eur(refunded),
     )
 
 
