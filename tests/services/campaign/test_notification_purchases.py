@@ -8,12 +8,7 @@ import datetime as dt
 from loyalty.campaign.v1 import engagement_pb2
 from loyalty.common.v1 import common_pb2
 from tests.services.campaign.streams import eventually
-from tests.services.campaign.support import (
-    batch,
-    earning,
-    ledger_and_campaign,
-    rate,
-)
+from tests.services.campaign.support import batch, earning, ledger_and_campaign, rate
 
 POINTS_EARNED = common_pb2.NOTIFICATION_KIND_POINTS_EARNED
 
