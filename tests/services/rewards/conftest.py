@@ -77,6 +77,20 @@ class Platform:
         )
         return response.reward
 
+    async def import_codes(  # type: ignore[no-untyped-def]
+        self, reward_id: str, codes: list[str], *, idempotency_key: str = "", **fields
+    ) -> rewards_pb2.ImportPartnerCodesResponse:
+        """Partner codes into the reward's pool (expires_at=..., as ImportPartnerCodes takes)."""
+        return await self.rewards.ImportPartnerCodes(
+            rewards_pb2.ImportPartnerCodesRequest(
+                program_id=PROGRAM,
+                idempotency_key=idempotency_key or key(),
+                reward_id=reward_id,
+                codes=codes,
+                **fields,
+            )
+        )
+
     async def redeem(
         self, member: str, reward_id: str, *, quantity: int = 1, idempotency_key: str = ""
     ) -> rewards_pb2.Redemption:

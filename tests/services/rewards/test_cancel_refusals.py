@@ -7,7 +7,7 @@ import grpc
 import pytest
 
 from loyalty.rewards.v1 import rewards_pb2
-from tests.services.rewards.conftest import PROGRAM, key, reason, reward
+from tests.services.rewards.conftest import PROGRAM, reason, reward
 
 
 async def _refused(platform, redemption_id: str, expected_reason: str) -> None:
@@ -28,14 +28,7 @@ async def test_a_partner_code_redemption_cannot_be_cancelled(platform) -> None:
     partner = await platform.create(
         reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
     )
-    await platform.rewards.ImportPartnerCodes(
-        rewards_pb2.ImportPartnerCodesRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            reward_id=partner.reward_id,
-            codes=["CINEMA-1"],
-        )
-    )
+    await platform.import_codes(partner.reward_id, ["CINEMA-1"])
     redemption = await platform.redeem("m1", partner.reward_id)
 
     await _refused(platform, redemption.redemption_id, "PARTNER_CODE_ISSUED")

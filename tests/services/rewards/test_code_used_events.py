@@ -5,7 +5,7 @@ import pytest
 
 from loyalty.rewards.v1 import rewards_pb2
 from tests.conftest import Servers
-from tests.services.rewards.conftest import PROGRAM, key, reward
+from tests.services.rewards.conftest import reward
 from tests.support.streams import published
 
 
@@ -31,11 +31,7 @@ async def test_a_used_code_is_announced_by_a_suffix_that_is_never_the_whole_code
     partner = await platform.create(
         reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
     )
-    await platform.rewards.ImportPartnerCodes(
-        rewards_pb2.ImportPartnerCodesRequest(
-            program_id=PROGRAM, idempotency_key=key(), reward_id=partner.reward_id, codes=[code]
-        )
-    )
+    await platform.import_codes(partner.reward_id, [code])
     [issued] = (await platform.redeem("m1", partner.reward_id)).codes
     assert issued.code == code
     await platform.use(code)

@@ -154,14 +154,7 @@ async def test_partner_codes_are_imported_in_bulk_and_handed_out_in_order(platfo
     )
 
     async def import_codes(values, *, reward_id=partner.reward_id, idempotency_key=""):
-        return await platform.rewards.ImportPartnerCodes(
-            rewards_pb2.ImportPartnerCodesRequest(
-                program_id=PROGRAM,
-                idempotency_key=idempotency_key or key(),
-                reward_id=reward_id,
-                codes=values,
-            )
-        )
+        return await platform.import_codes(reward_id, values, idempotency_key=idempotency_key)
 
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await import_codes(["GOOD-1", "has space"])
@@ -196,14 +189,8 @@ async def test_partner_codes_past_their_expiry_are_never_handed_out(platform) ->
     )
 
     async def import_codes(values: list[str], expires_at: dt.datetime | None = None):  # type: ignore[no-untyped-def]
-        return await platform.rewards.ImportPartnerCodes(
-            rewards_pb2.ImportPartnerCodesRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                reward_id=partner.reward_id,
-                codes=values,
-                expires_at=_ts(expires_at) if expires_at else None,
-            )
+        return await platform.import_codes(
+            partner.reward_id, values, expires_at=_ts(expires_at) if expires_at else None
         )
 
     with pytest.raises(grpc.aio.AioRpcError) as error:
@@ -234,13 +221,9 @@ async def test_a_partner_code_is_used_alone_though_another_reads_the_same_when_n
     partner = await platform.create(
         reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
     )
-    await platform.rewards.ImportPartnerCodes(
-        rewards_pb2.ImportPartnerCodesRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            reward_id=partner.reward_id,
-            codes=["gift7kq2m9xd4htb", "CINEMAO000000001", "GIFT7KQ2M9XD4HTB", "C1NEMA0000000001"],
-        )
+    await platform.import_codes(
+        partner.reward_id,
+        ["gift7kq2m9xd4htb", "CINEMAO000000001", "GIFT7KQ2M9XD4HTB", "C1NEMA0000000001"],
     )
     first = await platform.redeem("m1", partner.reward_id, quantity=2)
     second = await platform.redeem("m2", partner.reward_id, quantity=2)
@@ -275,14 +258,7 @@ async def test_a_partner_code_that_is_already_a_code_here_is_a_duplicate_not_a_b
     partner = await platform.create(
         reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
     )
-    imported = await platform.rewards.ImportPartnerCodes(
-        rewards_pb2.ImportPartnerCodesRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            reward_id=partner.reward_id,
-            codes=[issued, "CINEMA-1"],
-        )
-    )
+    imported = await platform.import_codes(partner.reward_id, [issued, "CINEMA-1"])
     assert (imported.imported_count, imported.duplicate_count) == (1, 1)
     assert imported.pool_available_count == 1
     # One imported before such codes were refused sits first in the pool: it is passed over.
@@ -313,15 +289,7 @@ async def test_partner_codes_about_to_expire_are_passed_over(platform, database_
     )
 
     async def import_codes(values: list[str], expires_at: dt.datetime):  # type: ignore[no-untyped-def]
-        return await platform.rewards.ImportPartnerCodes(
-            rewards_pb2.ImportPartnerCodesRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                reward_id=partner.reward_id,
-                codes=values,
-                expires_at=_ts(expires_at),
-            )
-        )
+        return await platform.import_codes(partner.reward_id, values, expires_at=_ts(expires_at))
 
     now = dt.datetime.now(dt.UTC)
     # Imported with less than a day left, it could never be handed out: refused, naming the field.

@@ -7,7 +7,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from loyalty.rewards.v1 import rewards_pb2
-from tests.services.rewards.conftest import PROGRAM, key, reward
+from tests.services.rewards.conftest import reward
 
 NEVER = Timestamp(seconds=253_402_300_799, nanos=999_999_999)
 LAST_OF_2099 = Timestamp(seconds=4_102_444_799)
@@ -57,26 +57,11 @@ async def test_a_partner_codes_expiry_that_is_no_date_or_from_2100_is_refused(
         reward(code_source=rewards_pb2.CODE_SOURCE_PARTNER_POOL, points_price=100)
     )
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await platform.rewards.ImportPartnerCodes(
-            rewards_pb2.ImportPartnerCodesRequest(
-                program_id=PROGRAM,
-                idempotency_key=key(),
-                reward_id=partner.reward_id,
-                codes=["CINEMA-1"],
-                expires_at=stamp,
-            )
-        )
+        await platform.import_codes(partner.reward_id, ["CINEMA-1"], expires_at=stamp)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith("expires_at: "), error.value.details()
     # Nothing was imported.
-    imported = await platform.rewards.ImportPartnerCodes(
-        rewards_pb2.ImportPartnerCodesRequest(
-            program_id=PROGRAM,
-            idempotency_key=key(),
-            reward_id=partner.reward_id,
-            codes=["CINEMA-1"],
-        )
-    )
+    imported = await platform.import_codes(partner.reward_id, ["CINEMA-1"])
     assert imported.imported_count == 1
 
 
