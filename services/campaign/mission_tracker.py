@@ -216,9 +216,16 @@ class MissionTracker:
         steps = counted.steps
         pairs = {(f.member_id, m.mission_id, len(m.steps)) for _, f, m in relevant}
         progress = await store.lock_progress(connection, program_id, list(pairs))
+        # Done already for a survivor whose merged member completed it (once per person): its
+        # facts neither count nor pay the mission again.
+        done = await store.completed_by_merged(
+            connection, program_id, sorted({(member, mission) for member, mission, _ in pairs})
+        )
         # In the facts' own order within the batch: earlier facts start windows first.
         relevant.sort(key=lambda triple: triple[1].at)
         for position, fact, mission in relevant:
+            if (fact.member_id, mission.mission_id) in done:
+                continue
             current = progress[(fact.member_id, mission.mission_id)]
             step = count(mission, current, fact, zone=zone)
             if step is None:

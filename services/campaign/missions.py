@@ -17,7 +17,8 @@ The rules, as members see them:
   dropped and that fact counts for a new attempt (GetMissionProgress shows EXPIRED until then). A
   mission without a window never expires.
 - When every step is done the mission is completed, once per member: its points and badge are
-  given then, and later facts change nothing.
+  given then, and later facts change nothing. Once per person too: a mission a member merged
+  into this one completed is done for it (shown, and not counted or paid again).
 - A purchase the ledger refuses (its member closed by a merge campaign had not recorded yet)
   counts for nothing: the step it counted for is taken back, and a completion that leaves short
   of the goal is re-opened, its badge withdrawn and its points never posted (withdrawal.py).
@@ -312,6 +313,22 @@ def _check_step(step: engagement_pb2.MissionStep, field: str, *, currency: str) 
             raise InvalidArgument(
                 f"{field}.purchase.minimum_spend.amount_minor", "must not be negative"
             )
+
+
+def survivor_progress(own: Progress | None, merged: list[Progress]) -> Progress | None:
+    """The progress a member shows, given its own and that of the members merged into it.
+
+    A mission is completed once per person, whichever identifier completed it: a completion of
+    any of them shows, the earliest (the survivor's own on a tie). Failing
+    that the survivor's own attempt shows, even if a merged member's went further: only the
+    survivor's attempt counts the facts to come, so showing the other would promise steps the
+    next fact does not finish."""
+    completions = [p for p in (own, *merged) if p is not None and p.state == COMPLETED]
+    if completions:
+        return min(
+            completions, key=lambda p: p.completed_at or dt.datetime.max.replace(tzinfo=dt.UTC)
+        )
+    return own
 
 
 def progress_message(

@@ -7,7 +7,7 @@ from typing import TypeAlias
 import asyncpg
 
 from loyalty.campaign.v1 import engagement_pb2
-from services.campaign.missions import ACTIVE, ARCHIVED, DRAFT, Progress
+from services.campaign.missions import ACTIVE, ARCHIVED, COMPLETED, DRAFT, Progress
 
 Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -195,15 +195,49 @@ def _literal(moment: dt.datetime | None) -> str:
 
 async def fetch_member_progress(
     connection: Connection, program_id: str, member_id: str, mission_ids: list[str]
-) -> dict[str, Progress]:
+) -> dict[str, tuple[Progress | None, list[Progress]]]:
+    """Per mission, the member's own progress and that of the members merged into it (rows stay
+    under the member that made them). merged_into names the final survivor, so one colocated
+    join on the member reads a whole chain of merges, through members_merged_into."""
     rows = await connection.fetch(
-        "SELECT * FROM mission_progress WHERE program_id = $1 AND member_id = $2 "
-        "AND mission_id = ANY($3)",
+        "SELECT p.*, true AS own FROM mission_progress p WHERE p.program_id = $1 "
+        "AND p.member_id = $2 AND p.mission_id = ANY($3) "
+        "UNION ALL SELECT p.*, false FROM members m JOIN mission_progress p "
+        "ON p.program_id = m.program_id AND p.member_id = m.member_id "
+        "WHERE m.program_id = $1 AND m.merged_into = $2 AND p.mission_id = ANY($3)",
         program_id,
         member_id,
         mission_ids,
     )
-    return {row["mission_id"]: _progress(row) for row in rows}
+    found: dict[str, tuple[Progress | None, list[Progress]]] = {}
+    for row in rows:
+        own, merged = found.get(row["mission_id"], (None, []))
+        if row["own"]:
+            own = _progress(row)
+        else:
+            merged.append(_progress(row))
+        found[row["mission_id"]] = (own, merged)
+    return found
+
+
+async def completed_by_merged(
+    connection: asyncpg.Connection, program_id: str, pairs: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """The (member, mission id) pairs a member merged into that member has completed: the
+    mission is done for the survivor too (once per person), so its facts count no further."""
+    if not pairs:
+        return set()
+    rows = await connection.fetch(
+        "SELECT DISTINCT m.merged_into, p.mission_id FROM members m JOIN mission_progress p "
+        "ON p.program_id = m.program_id AND p.member_id = m.member_id "
+        "JOIN unnest($2::text[], $3::text[]) AS k (s, x) ON m.merged_into = k.s "
+        "AND p.mission_id = k.x WHERE m.program_id = $1 AND p.state = $4",
+        program_id,
+        [member for member, _ in pairs],
+        [mission for _, mission in pairs],
+        COMPLETED,
+    )
+    return {(row[0], row[1]) for row in rows}
 
 
 async def insert_badge(
@@ -296,23 +330,24 @@ async def list_badges(
     after: tuple[dt.datetime, str] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Newest first, then by code; `after` is the (awarded_at, badge_code) of the last one seen."""
-    if after is None:
-        return await connection.fetch(
-            "SELECT * FROM member_badges WHERE program_id = $1 AND member_id = $2 "
-            "ORDER BY awarded_at DESC, badge_code LIMIT $3",
-            program_id,
-            member_id,
-            limit,
-        )
+    """The member's badges and those of the members merged into it (rows stay under the member
+    that earned them), each code once: the earliest award, the member's own on a tie. Newest
+    first, then by code; `after` is the (awarded_at, badge_code) of the last one seen."""
+    page = (
+        "" if after is None else "WHERE awarded_at < $3 OR (awarded_at = $3 AND badge_code > $4) "
+    )
+    arguments: list[object] = [program_id, member_id]
+    if after is not None:
+        arguments += [after[0], after[1]]
     return await connection.fetch(
-        "SELECT * FROM member_badges WHERE program_id = $1 AND member_id = $2 "
-        "AND (awarded_at < $3 OR (awarded_at = $3 AND badge_code > $4)) "
-        "ORDER BY awarded_at DESC, badge_code LIMIT $5",
-        program_id,
-        member_id,
-        after[0],
-        after[1],
+        "WITH held AS (SELECT b.*, true AS own FROM member_badges b WHERE b.program_id = $1 "
+        "AND b.member_id = $2 UNION ALL SELECT b.*, false FROM members m JOIN member_badges b "
+        "ON b.program_id = m.program_id AND b.member_id = m.member_id "
+        "WHERE m.program_id = $1 AND m.merged_into = $2), "
+        "shown AS (SELECT DISTINCT ON (badge_code) * FROM held "
+        "ORDER BY badge_code, awarded_at, own DESC) "
+        f"SELECT * FROM shown {page}ORDER BY awarded_at DESC, badge_code LIMIT ${len(arguments) + 1}",
+        *arguments,
         limit,
     )
 

@@ -9,7 +9,14 @@ from services.campaign import repository_missions as store
 from services.campaign import targeting
 from services.campaign.errors import MissionArchived, MissionExists, MissionNotFound
 from services.campaign.mission_tracker import offered
-from services.campaign.missions import ACTIVE, ARCHIVED, DRAFT, check_mission, progress_message
+from services.campaign.missions import (
+    ACTIVE,
+    ARCHIVED,
+    DRAFT,
+    check_mission,
+    progress_message,
+    survivor_progress,
+)
 from services.campaign.rpc_base import RpcBase, check_member_id, now
 from services.shared import validation
 from services.shared.errors import InvalidArgument
@@ -157,7 +164,10 @@ class MissionRpcs(RpcBase):
         moment = now()
         return campaign_pb2.GetMissionProgressResponse(
             progresses=[
-                progress_message(m, member, stored.get(m.mission_id), moment) for m in missions
+                progress_message(
+                    m, member, survivor_progress(*stored.get(m.mission_id, (None, []))), moment
+                )
+                for m in missions
             ]
         )
 
