@@ -13,10 +13,14 @@ Connection: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 async def mark_dirty(connection: Connection, program_id: str, members: Sequence[str]) -> None:
-    """Queue members for re-evaluation, only if the program has segments at all."""
+    """Queue members for re-evaluation, only if the program has segments at all. A member merged
+    away is queued as its final survivor: its facts count for the survivor's segments (and it is
+    in none itself), so a return of its purchase, say, changes the survivor's."""
     await connection.execute(
         "INSERT INTO segment_dirty_members (program_id, member_id) "
-        "SELECT $1, member_id FROM unnest($2::text::text[]) AS member_id "
+        "SELECT DISTINCT $1, coalesce(m.merged_into, u.member_id) "
+        "FROM unnest($2::text::text[]) AS u(member_id) "
+        "LEFT JOIN members m ON m.program_id = $1 AND m.member_id = u.member_id "
         "WHERE EXISTS (SELECT 1 FROM segments WHERE program_id = $1) ON CONFLICT DO NOTHING",
         program_id,
         text_array(members),

@@ -132,3 +132,38 @@ async def test_the_survivor_of_a_merge_is_measured_with_the_merged_member_s_hist
             for segment_id in SEGMENTS
         }
         assert counts == {"big-spenders": 1, "regulars": 1, "lapsed": 0, "reviewers": 1}
+
+
+async def test_a_return_of_a_merged_member_s_purchase_re_evaluates_its_survivor(
+    start_service, servers, nats_namespace
+) -> None:
+    """A return is marked for the member whose segments it changes: the survivor, when the
+    purchase's member was merged away (the merged member itself is in no segment). It marked the
+    merged member, which re-evaluation skips, so the survivor stayed a big spender."""
+    async with ledger_and_campaign(start_service, segments_interval_ms=200) as (_, campaign):
+        await campaign.live(earning("base", rate=rate(1, 100)))
+        await create_segment(campaign, segment("big-spenders", SEGMENTS["big-spenders"]))
+        now = dt.datetime.now(dt.UTC)
+        await campaign.ingest(
+            batch("history", [("c1", "card", 30_000, now - dt.timedelta(days=10))])
+        )
+        await publish(
+            servers.nats_url,
+            nats_namespace,
+            "identity.member_merged",
+            events_pb2.Event(
+                member_merged=events_pb2.MemberMerged(
+                    survivor_member_id="app", merged_member_id="card"
+                )
+            ),
+        )
+
+        async def survivor() -> list[str]:
+            return await segments_of(campaign, "app")
+
+        assert await eventually(survivor, ["big-spenders"]) == ["big-spenders"]
+        await campaign.record_return(
+            "card", "r1", "c1", at=now - dt.timedelta(days=1), refunded_amount=eur(30_000)
+        )
+        # The refresh job re-evaluates the survivor the return marked: 0 EUR spent now.
+        assert await eventually(survivor, []) == []
