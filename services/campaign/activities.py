@@ -219,20 +219,10 @@ class Activities:
     ) -> None:
         """An activity counts for missions once it stands: recorded, or verified if it waited.
         A member the holdout keeps out completes the mission (and gets its badge) without its
-        points, as when a purchase completes it (purchases._without_held_out_bonuses)."""
+        points: the tracker gives such a completion no points (mission_tracker._held_out)."""
         completions = await self.missions.on_activity(connection, program, activity)
-        held = (
-            await targeting.held_out_members(
-                connection,
-                program.program_id,
-                [activity.member_id],
-                instant(activity.occurred_at),
-            )
-            if any(completion.points for completion in completions)
-            else set()
-        )
         for completion in completions:
-            if completion.points and completion.member_id not in held:
+            if completion.points:
                 await self.ledger.earn(
                     earn_request(
                         program.program_id, mission_item(completion), currency=program.currency
